@@ -1,0 +1,353 @@
+package ir
+
+import (
+	"fmt"
+	"io/fs"
+)
+
+// Origin is a source range: a line span in an .image.hcl file or a Dockerfile.
+// It is carried outside every cache key.
+type Origin struct {
+	File      string `json:"file"`
+	Line      int    `json:"line"`
+	Column    int    `json:"column,omitempty"`
+	EndLine   int    `json:"end_line,omitempty"`
+	EndColumn int    `json:"end_column,omitempty"`
+}
+
+// String renders "file:line" (or "file:line-endline" for a multi-line span).
+func (o Origin) String() string {
+	if o.File == "" {
+		return ""
+	}
+	if o.EndLine > o.Line {
+		return fmt.Sprintf("%s:%d-%d", o.File, o.Line, o.EndLine)
+	}
+	return fmt.Sprintf("%s:%d", o.File, o.Line)
+}
+
+// Plan is a whole compiled configuration: every target to build, in build
+// order (a target comes after every target it depends on), and what the
+// optimizer did.
+type Plan struct {
+	Targets       []*Target      `json:"targets"`
+	Optimizations []Optimization `json:"optimizations"`
+}
+
+// Target returns the target called name, or nil.
+func (p *Plan) Target(name string) *Target {
+	for _, t := range p.Targets {
+		if t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// TargetKind tells an intermediate stage from a result image.
+type TargetKind string
+
+const (
+	KindStage TargetKind = "stage"
+	KindImage TargetKind = "image"
+)
+
+// Target is one stage or image: a base, a chain of layers and a config.
+type Target struct {
+	Name string     `json:"name"`
+	Kind TargetKind `json:"kind"`
+	// Output is true for targets whose image is exported (images, or stages
+	// named with --target); false for stages built only because another
+	// target needs them.
+	Output      bool              `json:"output"`
+	Base        Base              `json:"from"`
+	Platform    Platform          `json:"platform"`
+	Layers      []*Layer          `json:"layers"`
+	Config      ImageConfig       `json:"config"`
+	Tags        []string          `json:"tags,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// DependsOn names the targets this one reads from (base, copy from, bind
+	// mounts), so independent targets can be built in parallel.
+	DependsOn []string `json:"depends_on,omitempty"`
+	Origin    Origin   `json:"source"`
+}
+
+// Key is the key of the target's filesystem: the last layer's key, or the
+// base's key when the target adds no layer.
+func (t *Target) Key() CacheKey {
+	if n := len(t.Layers); n > 0 {
+		return t.Layers[n-1].Key
+	}
+	return t.Base.Key
+}
+
+// Platform is an OS/architecture pair such as linux/amd64.
+type Platform struct {
+	OS           string `json:"os"`
+	Architecture string `json:"architecture"`
+	Variant      string `json:"variant,omitempty"`
+}
+
+func (p Platform) String() string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
+// BaseKind says where a target's base filesystem comes from.
+type BaseKind string
+
+const (
+	BaseScratch       BaseKind = "scratch"
+	BaseRegistry      BaseKind = "registry"       // NAME[:TAG][@DIGEST]
+	BaseOCILayout     BaseKind = "oci"            // oci:PATH[:TAG]
+	BaseDockerArchive BaseKind = "docker-archive" // docker-archive:PATH
+	BaseTarget        BaseKind = "target"         // stage.NAME / image.NAME
+)
+
+// Base is a target's starting filesystem and config.
+type Base struct {
+	Kind BaseKind `json:"kind"`
+	// Ref is the reference as written, normalised (Docker Hub short names
+	// expanded; layout paths made absolute).
+	Ref string `json:"ref,omitempty"`
+	// Digest is the manifest digest when it is pinned (in the reference or
+	// the lock file) or resolved; empty when only a tag is known.
+	Digest string `json:"digest,omitempty"`
+	// Target names the stage or image of the same plan, for BaseTarget.
+	Target string `json:"target,omitempty"`
+	// Key is what the first layer's key builds on: the manifest digest, the
+	// tag while unresolved, the base target's key, or a constant for scratch.
+	Key    CacheKey `json:"key"`
+	Origin Origin   `json:"source"`
+}
+
+// Layer is one cache boundary and, unless empty, one layer of the image.
+type Layer struct {
+	// Name is the layer block's name, or a name derived from its only step.
+	Name   string   `json:"name"`
+	Key    CacheKey `json:"cache_key"`
+	Parent CacheKey `json:"parent"`
+	Steps  []Step   `json:"-"`
+	// NoCache is `cache = false`: never reuse a cached result.
+	NoCache bool `json:"no_cache,omitempty"`
+	// Inputs is everything that went into Key besides Parent, named for
+	// people; `plan` compares them with the last build to say why a layer
+	// misses.
+	Inputs []KeyInput `json:"inputs"`
+	// Vars are the variables whose values the layer's attributes used. They
+	// are not key material (their effect already is), only attribution.
+	Vars map[string]string `json:"vars,omitempty"`
+	// Merged holds, for a layer the optimizer merged from several, the
+	// per-step keys each step keeps its own cache entry under.
+	Merged []CacheKey `json:"merged,omitempty"`
+	// CreatedBy is the image history text for the layer ("RUN make
+	// install", "COPY src/ /app/").
+	CreatedBy string `json:"created_by"`
+	Origin    Origin `json:"source"`
+}
+
+// KeyInput is one named piece of key material, such as
+// {"command", "make install"} or {"file src/app.py", "sha256:..."}.
+// Names are stable: the reason engine matches them across builds.
+type KeyInput struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// StepKind names a step type.
+type StepKind string
+
+const (
+	StepRun  StepKind = "run"
+	StepCopy StepKind = "copy"
+	StepAdd  StepKind = "add"
+)
+
+// Step is one resolved operation inside a layer.
+type Step interface {
+	Kind() StepKind
+	Source() Origin
+}
+
+// Network is a run step's network mode.
+type Network string
+
+const (
+	NetworkDefault Network = "default" // the host network, as BuildKit's default
+	NetworkNone    Network = "none"
+	NetworkHost    Network = "host"
+)
+
+// Run executes a command in a container over the parent layer's filesystem;
+// what it changes becomes the layer.
+type Run struct {
+	// Argv is what the container executes: the shell plus the command for
+	// shell form, or the exec form as written.
+	Argv []string `json:"argv"`
+	// Shell is true for shell form; Command is then the script (for display).
+	Shell   bool   `json:"shell"`
+	Command string `json:"command,omitempty"`
+	// Env is every variable the configuration sets for this step, in order,
+	// as "NAME=value". The runtime layers it over the base image's env.
+	Env []string `json:"env,omitempty"`
+	// Workdir and User are empty when the configuration sets none: the
+	// runtime then uses the base image's (or "/" and "root").
+	Workdir string   `json:"workdir,omitempty"`
+	User    string   `json:"user,omitempty"`
+	Network Network  `json:"network"`
+	Mounts  []Mount  `json:"mounts,omitempty"`
+	Reads   []string `json:"reads,omitempty"`
+	Writes  []string `json:"writes,omitempty"`
+	Origin  Origin   `json:"source"`
+}
+
+func (*Run) Kind() StepKind   { return StepRun }
+func (r *Run) Source() Origin { return r.Origin }
+
+// MountType is a run mount's kind (BuildKit's RUN --mount types).
+type MountType string
+
+const (
+	MountCache  MountType = "cache"
+	MountSecret MountType = "secret"
+	MountBind   MountType = "bind"
+	MountTmpfs  MountType = "tmpfs"
+)
+
+// Mount is a filesystem mounted for one run step; it never reaches a layer.
+type Mount struct {
+	Type   MountType `json:"type"`
+	Target string    `json:"target"`
+	// ID names a cache mount's persistent directory or a secret.
+	ID string `json:"id,omitempty"`
+	// Sharing is "shared", "private" or "locked" (cache mounts).
+	Sharing string `json:"sharing,omitempty"`
+	// Source is a path inside FromTarget (bind), or in the context when
+	// FromTarget is empty.
+	Source     string `json:"source,omitempty"`
+	FromTarget string `json:"from,omitempty"`
+	ReadOnly   bool   `json:"readonly,omitempty"`
+	Required   bool   `json:"required,omitempty"`
+	// Mode, UID and GID apply to cache and secret mounts; nil means default.
+	Mode *uint32 `json:"mode,omitempty"`
+	UID  *int    `json:"uid,omitempty"`
+	GID  *int    `json:"gid,omitempty"`
+	// Size limits a tmpfs mount in bytes; 0 is the kernel default.
+	Size int64 `json:"size,omitempty"`
+}
+
+// Copy copies files from the build context or from another target into the
+// image.
+type Copy struct {
+	// Sources are the patterns as written (Docker COPY semantics: a
+	// directory copies its contents; globs * ** ?).
+	Sources []string `json:"sources"`
+	// Dest is absolute; a trailing "/" means a directory.
+	Dest string `json:"dest"`
+	// FromTarget names the target whose filesystem the sources are read
+	// from (then absolute paths in it); empty means the build context.
+	FromTarget string `json:"from,omitempty"`
+	// Context is the absolute build context directory (context copies).
+	Context string   `json:"context,omitempty"`
+	Exclude []string `json:"exclude,omitempty"`
+	// Chown is "user[:group]" as written; Chmod is octal ("0755") or empty.
+	Chown   string `json:"chown,omitempty"`
+	Chmod   string `json:"chmod,omitempty"`
+	Link    bool   `json:"link,omitempty"`
+	Parents bool   `json:"parents,omitempty"`
+	// Files is the resolved list for context copies, in the order they are
+	// written, after ignore files and Exclude. Empty for FromTarget copies,
+	// which the runtime resolves once the source target is built.
+	Files  []CopyFile `json:"files,omitempty"`
+	Origin Origin     `json:"source"`
+}
+
+func (*Copy) Kind() StepKind   { return StepCopy }
+func (c *Copy) Source() Origin { return c.Origin }
+
+// CopyFile is one resolved copy entry.
+type CopyFile struct {
+	// Src is the path relative to the context root, slash-separated.
+	Src string `json:"src"`
+	// Dst is the absolute destination path in the image.
+	Dst string `json:"dst"`
+	// Mode is the source's type and permission bits (fs.ModeDir,
+	// fs.ModeSymlink, or a regular file).
+	Mode fs.FileMode `json:"mode"`
+	Size int64       `json:"size,omitempty"`
+	// Digest is "sha256:..." of a regular file's content.
+	Digest string `json:"digest,omitempty"`
+	// LinkTarget is a symlink's target.
+	LinkTarget string `json:"link_target,omitempty"`
+}
+
+// Add is Docker's ADD: a local file or archive, or a URL checked against its
+// checksum.
+type Add struct {
+	URL      string `json:"url,omitempty"`
+	Checksum string `json:"checksum,omitempty"`
+	// Sources and Files are as in Copy, for local sources.
+	Sources []string   `json:"sources,omitempty"`
+	Context string     `json:"context,omitempty"`
+	Files   []CopyFile `json:"files,omitempty"`
+	Dest    string     `json:"dest"`
+	// Extract unpacks a source that is a tar archive (plain, gzip, xz,
+	// bzip2 or zstd); a source that is no archive is copied as it is.
+	Extract bool   `json:"extract,omitempty"`
+	Chown   string `json:"chown,omitempty"`
+	Chmod   string `json:"chmod,omitempty"`
+	Origin  Origin `json:"source"`
+}
+
+func (*Add) Kind() StepKind   { return StepAdd }
+func (a *Add) Source() Origin { return a.Origin }
+
+// ImageConfig is what a target sets of its image config. It never enters a
+// key. The runtime merges it over the base image's config as Docker does:
+// Env by name, Labels by key, ExposedPorts and Volumes as sets, and setting
+// Entrypoint clears an inherited Cmd.
+type ImageConfig struct {
+	Env        []string `json:"env,omitempty"`
+	Workdir    string   `json:"workdir,omitempty"`
+	User       string   `json:"user,omitempty"`
+	Entrypoint []string `json:"entrypoint,omitempty"`
+	// EntrypointSet and CmdSet tell "set to empty" from "not set".
+	EntrypointSet bool              `json:"entrypoint_set,omitempty"`
+	Cmd           []string          `json:"cmd,omitempty"`
+	CmdSet        bool              `json:"cmd_set,omitempty"`
+	Labels        map[string]string `json:"labels,omitempty"`
+	ExposedPorts  []string          `json:"expose,omitempty"`
+	Volumes       []string          `json:"volumes,omitempty"`
+	StopSignal    string            `json:"stop_signal,omitempty"`
+	Healthcheck   *Healthcheck      `json:"healthcheck,omitempty"`
+	Shell         []string          `json:"shell,omitempty"`
+	OnBuild       []string          `json:"onbuild,omitempty"`
+}
+
+// Healthcheck is the image config's healthcheck; durations are Go durations.
+type Healthcheck struct {
+	Test          []string `json:"test"`
+	Interval      string   `json:"interval,omitempty"`
+	Timeout       string   `json:"timeout,omitempty"`
+	StartPeriod   string   `json:"start_period,omitempty"`
+	StartInterval string   `json:"start_interval,omitempty"`
+	Retries       int      `json:"retries,omitempty"`
+}
+
+// Optimization is one thing an optimizer pass did (Applied) or would do at a
+// higher level (not Applied).
+type Optimization struct {
+	Pass    string   `json:"pass"`
+	Detail  string   `json:"detail"`
+	Origins []Origin `json:"source"`
+	Applied bool     `json:"applied"`
+}
+
+// Status is a layer's cache status, as the runtime's store reports it.
+type Status struct {
+	Hit    bool   `json:"hit"`
+	Reason string `json:"reason,omitempty"`
+}
