@@ -30,6 +30,9 @@ func (o Origin) String() string {
 // order (a target comes after every target it depends on), and what the
 // optimizer did.
 type Plan struct {
+	// Project identifies the configuration (its absolute path), so the
+	// store can compare a target with its own last build.
+	Project       string         `json:"project"`
 	Targets       []*Target      `json:"targets"`
 	Optimizations []Optimization `json:"optimizations"`
 }
