@@ -1,0 +1,473 @@
+package copyspec
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/moby/patternmatcher"
+
+	"github.com/imgc-dev/imgc/compiler/ir"
+)
+
+// Options refine which paths a copy takes.
+type Options struct {
+	// Exclude are COPY --exclude patterns. A path is left out when a
+	// pattern matches it relative to the root or relative to the directory
+	// source it was found in.
+	Exclude []string
+	// Ignore is the root's .dockerignore/.imgcignore, matched relative to
+	// the root; nil ignores nothing.
+	Ignore *patternmatcher.PatternMatcher
+	// Parents keeps each source's path relative to the root (or to a "/./"
+	// pivot in the source) under the destination.
+	Parents bool
+}
+
+// NoMatchError says a source pattern matched nothing.
+type NoMatchError struct {
+	Pattern string
+	// Ignored is true when the pattern matched only paths that the ignore
+	// file or Exclude leave out.
+	Ignored bool
+}
+
+func (e *NoMatchError) Error() string {
+	if e.Ignored {
+		return fmt.Sprintf("source %q matched only ignored or excluded paths", e.Pattern)
+	}
+	return fmt.Sprintf("source %q matched no files", e.Pattern)
+}
+
+// ErrNeedDirDest is returned when several sources (or a glob matching
+// several paths) are copied to a destination not ending in "/".
+var ErrNeedDirDest = errors.New("copying several sources needs a destination directory ending in \"/\"")
+
+// maxSymlinks bounds symlink resolution, as Linux's MAXSYMLINKS.
+const maxSymlinks = 40
+
+// Resolve lists what copying sources from root to dest copies, in order:
+// each source in turn; a directory source first as the directory itself
+// (Dst = its destination) and then its contents in lexical order. Sources
+// are slash-separated paths relative to root (a leading "/" is ignored, so
+// absolute paths in a built filesystem work too) and may be globs. A
+// source's own final symlink is followed, as Docker does; symlinks inside a
+// copied directory are listed as symlinks. No path resolves outside root.
+// Dest is an absolute image path; a trailing "/" makes it a directory.
+func Resolve(root string, sources []string, dest string, opts Options) ([]ir.CopyFile, error) {
+	if len(sources) == 0 {
+		return nil, errors.New("no source given")
+	}
+	r := &resolver{root: root, ignore: opts.Ignore, parents: opts.Parents}
+	if len(opts.Exclude) > 0 {
+		pm, err := patternmatcher.New(opts.Exclude)
+		if err != nil {
+			return nil, fmt.Errorf("parsing exclude patterns: %w", err)
+		}
+		r.exclude = pm
+	}
+	destDir := strings.HasSuffix(dest, "/") || strings.HasSuffix(dest, "/.") || dest == "" || dest == "."
+	dest = path.Clean("/" + dest)
+
+	var items []item
+	for _, src := range sources {
+		found, err := r.source(src)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, found...)
+	}
+	if (len(sources) > 1 || len(items) > 1) && !destDir {
+		return nil, ErrNeedDirDest
+	}
+
+	var out []ir.CopyFile
+	for _, it := range items {
+		var dst string
+		switch {
+		case r.parents:
+			dst = path.Join(dest, it.keep)
+		case it.info.IsDir():
+			dst = dest
+		case destDir:
+			dst = path.Join(dest, path.Base(it.name))
+		default:
+			dst = dest
+		}
+		out = append(out, entry(it.real, dst, it.info, it.link))
+		if it.info.IsDir() {
+			files, err := r.contents(it.real, dst)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, files...)
+		}
+	}
+	return out, nil
+}
+
+// item is one resolved source: name as matched, real path after following
+// symlinks, and keep the part `parents` keeps.
+type item struct {
+	name, real, keep string
+	info             fs.FileInfo
+	link             string
+}
+
+type resolver struct {
+	root    string
+	ignore  *patternmatcher.PatternMatcher
+	exclude *patternmatcher.PatternMatcher
+	parents bool
+}
+
+func (r *resolver) source(src string) ([]item, error) {
+	pattern, pivot := splitPivot(src)
+	if pattern == ".." || strings.HasPrefix(pattern, "../") {
+		return nil, fmt.Errorf("source %q is outside the root", src)
+	}
+	if !hasMeta(pattern) {
+		it, ok, err := r.named(pattern, pivot)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, &NoMatchError{Pattern: src, Ignored: pattern != "." && r.skipped(pattern, "")}
+		}
+		return []item{it}, nil
+	}
+	matches, sawIgnored, err := r.glob(pattern)
+	if err != nil {
+		return nil, fmt.Errorf("matching %q: %w", src, err)
+	}
+	var items []item
+	for _, m := range matches {
+		it, ok, err := r.named(m, pivot)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			items = append(items, it)
+		}
+	}
+	if len(items) == 0 {
+		return nil, &NoMatchError{Pattern: src, Ignored: sawIgnored}
+	}
+	return items, nil
+}
+
+// named resolves one source path; ok is false when it does not exist or is
+// ignored.
+func (r *resolver) named(name, pivot string) (item, bool, error) {
+	if name == "." {
+		name = ""
+	}
+	if name != "" && r.skipped(name, "") {
+		return item{}, false, nil
+	}
+	real, err := r.follow(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return item{}, false, nil
+	}
+	if err != nil {
+		return item{}, false, err
+	}
+	fi, err := os.Lstat(r.abs(real))
+	if errors.Is(err, fs.ErrNotExist) {
+		return item{}, false, nil
+	}
+	if err != nil {
+		return item{}, false, fmt.Errorf("reading source %q: %w", name, err)
+	}
+	keep := name
+	if pivot != "" {
+		keep = strings.TrimPrefix(strings.TrimPrefix(name, pivot), "/")
+	}
+	if keep == "" || !r.parents {
+		keep = "."
+	}
+	if name == "" {
+		name = "."
+	}
+	if real == "" {
+		real = "."
+	}
+	return item{name: name, real: real, keep: keep, info: fi}, true, nil
+}
+
+// contents lists a directory's entries below dst, leaving out ignored and
+// excluded paths.
+func (r *resolver) contents(dir, dst string) ([]ir.CopyFile, error) {
+	var out []ir.CopyFile
+	base := r.abs(dir)
+	err := filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == base {
+			return nil
+		}
+		inSrc := filepath.ToSlash(strings.TrimPrefix(p, base+string(filepath.Separator)))
+		rel := path.Join(dir, inSrc)
+		if r.skipped(rel, inSrc) {
+			if d.IsDir() && !r.mayReinclude() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		var link string
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if link, err = os.Readlink(p); err != nil {
+				return err
+			}
+		}
+		out = append(out, entry(rel, path.Join(dst, inSrc), fi, link))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing %q: %w", dir, err)
+	}
+	return out, nil
+}
+
+func entry(src, dst string, fi fs.FileInfo, link string) ir.CopyFile {
+	f := ir.CopyFile{Src: src, Dst: dst, Mode: fi.Mode() & (fs.ModeType | fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky), LinkTarget: link}
+	if fi.Mode().IsRegular() {
+		f.Size = fi.Size()
+	}
+	return f
+}
+
+// skipped reports whether rel (relative to the root) or inSrc (relative to
+// the directory source) is ignored or excluded.
+func (r *resolver) skipped(rel, inSrc string) bool {
+	if r.ignore != nil {
+		if m, _ := r.ignore.MatchesOrParentMatches(rel); m {
+			return true
+		}
+	}
+	if r.exclude != nil {
+		if m, _ := r.exclude.MatchesOrParentMatches(rel); m {
+			return true
+		}
+		if inSrc != "" {
+			if m, _ := r.exclude.MatchesOrParentMatches(inSrc); m {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// mayReinclude reports whether a "!pattern" could bring back something
+// below an ignored directory, which must then still be walked.
+func (r *resolver) mayReinclude() bool {
+	return (r.ignore != nil && r.ignore.Exclusions()) || (r.exclude != nil && r.exclude.Exclusions())
+}
+
+func (r *resolver) abs(rel string) string {
+	if rel == "" || rel == "." {
+		return r.root
+	}
+	return filepath.Join(r.root, filepath.FromSlash(rel))
+}
+
+// follow resolves every symlink of rel, including the last component,
+// inside the root: an absolute link target starts at the root and ".."
+// stops there, as in a chroot.
+func (r *resolver) follow(rel string) (string, error) {
+	rest := splitPath(rel)
+	var cur []string
+	hops := 0
+	for len(rest) > 0 {
+		part := rest[0]
+		rest = rest[1:]
+		if part == ".." {
+			if len(cur) > 0 {
+				cur = cur[:len(cur)-1]
+			}
+			continue
+		}
+		next := append(cur[:len(cur):len(cur)], part)
+		p := r.abs(strings.Join(next, "/"))
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return "", err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			cur = next
+			continue
+		}
+		if hops++; hops > maxSymlinks {
+			return "", fmt.Errorf("resolving %q: too many levels of symbolic links", rel)
+		}
+		target, err := os.Readlink(p)
+		if err != nil {
+			return "", err
+		}
+		if strings.HasPrefix(target, "/") {
+			cur = nil
+		}
+		rest = append(splitPath(target), rest...)
+	}
+	return strings.Join(cur, "/"), nil
+}
+
+func splitPath(p string) []string {
+	var parts []string
+	for _, s := range strings.Split(filepath.ToSlash(p), "/") {
+		if s != "" && s != "." {
+			parts = append(parts, s)
+		}
+	}
+	return parts
+}
+
+// splitPivot cleans a source and splits off a "/./" pivot: the part before
+// it is what `parents` drops.
+func splitPivot(src string) (pattern, pivot string) {
+	src = filepath.ToSlash(src)
+	if i := strings.Index(src, "/./"); i >= 0 {
+		pivot = strings.TrimPrefix(path.Clean("/"+src[:i]), "/")
+	}
+	pattern = strings.TrimPrefix(path.Clean("/"+src), "/")
+	if c := path.Clean(src); c == ".." || strings.HasPrefix(c, "../") {
+		pattern = c // escapes the root: the caller refuses it
+	}
+	if pattern == "" {
+		pattern = "."
+	}
+	return pattern, pivot
+}
+
+func hasMeta(p string) bool { return strings.ContainsAny(p, "*?[") }
+
+// glob lists the paths below the root matching pattern, in lexical order,
+// leaving out paths below an earlier match (a matched directory is copied
+// whole) and ignored paths; sawIgnored tells whether any match was ignored.
+func (r *resolver) glob(pattern string) (matches []string, sawIgnored bool, err error) {
+	re, err := compileGlob(pattern)
+	if err != nil {
+		return nil, false, err
+	}
+	segs := strings.Split(pattern, "/")
+	var prefix []string
+	for _, s := range segs {
+		if hasMeta(s) {
+			break
+		}
+		prefix = append(prefix, s)
+	}
+	maxDepth := len(segs)
+	if strings.Contains(pattern, "**") {
+		maxDepth = -1
+	}
+	start := strings.Join(prefix, "/")
+	realStart, err := r.follow(start)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	base := r.abs(realStart)
+	if fi, err := os.Stat(base); err != nil || !fi.IsDir() {
+		return nil, false, nil
+	}
+	var lastDir string
+	err = filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == base {
+			return nil
+		}
+		inStart := filepath.ToSlash(strings.TrimPrefix(p, base+string(filepath.Separator)))
+		rel := inStart
+		if start != "" {
+			rel = start + "/" + inStart
+		}
+		depth := strings.Count(rel, "/") + 1
+		if lastDir != "" && strings.HasPrefix(rel, lastDir+"/") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if re.MatchString(rel) {
+			if r.skipped(rel, "") {
+				sawIgnored = true
+				if d.IsDir() && !r.mayReinclude() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			matches = append(matches, rel)
+			if d.IsDir() {
+				lastDir = rel
+			}
+			return nil
+		}
+		if d.IsDir() && maxDepth >= 0 && depth >= maxDepth {
+			return filepath.SkipDir
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, sawIgnored, err
+	}
+	sort.Strings(matches)
+	return matches, sawIgnored, nil
+}
+
+// compileGlob turns a glob into an anchored regular expression: "*" and "?"
+// stay within a path segment, "**" spans segments, "[...]" is a class.
+func compileGlob(pattern string) (*regexp.Regexp, error) {
+	var b strings.Builder
+	b.WriteString("^")
+	for i := 0; i < len(pattern); i++ {
+		c := pattern[i]
+		switch {
+		case c == '*' && i+1 < len(pattern) && pattern[i+1] == '*':
+			i++
+			if i+1 < len(pattern) && pattern[i+1] == '/' {
+				i++
+				b.WriteString("(?:.*/)?")
+			} else {
+				b.WriteString(".*")
+			}
+		case c == '*':
+			b.WriteString("[^/]*")
+		case c == '?':
+			b.WriteString("[^/]")
+		case c == '[':
+			j := strings.IndexByte(pattern[i:], ']')
+			if j < 0 {
+				return nil, fmt.Errorf("unterminated [ in %q", pattern)
+			}
+			class := pattern[i+1 : i+j]
+			if strings.HasPrefix(class, "!") {
+				class = "^" + class[1:]
+			}
+			b.WriteString("[" + strings.ReplaceAll(class, `\`, `\\`) + "]")
+			i += j
+		case c == '\\' && i+1 < len(pattern):
+			i++
+			b.WriteString(regexp.QuoteMeta(string(pattern[i])))
+		default:
+			b.WriteString(regexp.QuoteMeta(string(c)))
+		}
+	}
+	b.WriteString("$")
+	return regexp.Compile(b.String())
+}
