@@ -124,11 +124,14 @@ type Mount struct {
 	FromRef   string
 	ReadOnly  bool
 	Required  bool
-	Mode      *uint32
-	UID       *int
-	GID       *int
-	Size      int64
-	Range     hcl.Range
+	// Env names an environment variable that receives a secret's value
+	// (BuildKit's `env=`), instead of or besides a file at Target.
+	Env   string
+	Mode  *uint32
+	UID   *int
+	GID   *int
+	Size  int64
+	Range hcl.Range
 }
 
 // Copy is an evaluated `copy` block (or COPY instruction).
@@ -155,8 +158,11 @@ type Add struct {
 	Extract  bool
 	Chown    string
 	Chmod    string
-	Vars     []string
-	Range    hcl.Range
+	// Link and Exclude mirror Copy's (Dockerfile `ADD --link/--exclude`).
+	Link    bool
+	Exclude []string
+	Vars    []string
+	Range   hcl.Range
 }
 
 // Layer is a `layer "name"` block: its steps become exactly one layer.
