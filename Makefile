@@ -1,0 +1,44 @@
+# imgc: `make demo` builds imgc and an offline example image; `make test` runs every test.
+
+GO       ?= go
+BIN      := bin/imgc
+CACHE    := $(CURDIR)/.cache
+BASE     := $(CACHE)/base/busybox
+PKGS_NEEDED := runc busybox-static
+
+.PHONY: build test lint demo deps clean bench
+
+build:
+	$(GO) build -o $(BIN) ./cmd/imgc
+
+# deps installs what builds and tests need on a fresh Debian machine (as root).
+deps:
+	@missing=""; \
+	command -v runc >/dev/null || missing="$$missing runc"; \
+	[ -x /bin/busybox ] || missing="$$missing busybox-static"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+test: deps
+	$(GO) test -count=1 -timeout 45m ./...
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet ./...
+
+$(BASE)/index.json:
+	$(GO) run ./internal/cmd/mkbase $(BASE)
+
+# demo: build the offline example, then run the image with runc.
+demo: deps build $(BASE)/index.json
+	$(BIN) build examples/hello --cache-dir $(CACHE)/imgc --output type=oci,dest=$(CACHE)/hello-oci
+	$(BIN) plan examples/hello --cache-dir $(CACHE)/imgc
+	$(BIN) run-demo-image $(CACHE)/hello-oci 2>/dev/null || ./examples/hello/run.sh $(CACHE)/hello-oci
+
+bench: build
+	./bench/run.sh
+
+clean:
+	rm -rf bin .cache
