@@ -1,0 +1,76 @@
+package ir
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Check verifies a plan's invariants and returns every violation: unique
+// target names; build order respecting DependsOn and base targets; each
+// layer's parent is the previous layer's key (or the base key); and, when
+// keys is true, every key recomputes from its parent and inputs and a base
+// target's key is that target's key. The compiler runs it between passes
+// in tests; a violation is a compiler bug, never a user's mistake.
+func Check(p *Plan, keys bool) error {
+	var errs []error
+	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	pos := make(map[string]int, len(p.Targets))
+	for i, t := range p.Targets {
+		if t == nil {
+			fail("target %d is nil", i)
+			continue
+		}
+		if _, dup := pos[t.Name]; dup {
+			fail("target %q appears twice", t.Name)
+		}
+		pos[t.Name] = i
+	}
+	for i, t := range p.Targets {
+		if t == nil {
+			continue
+		}
+		deps := t.DependsOn
+		if t.Base.Kind == BaseTarget {
+			deps = append(deps[:len(deps):len(deps)], t.Base.Target)
+		}
+		for _, d := range deps {
+			j, ok := pos[d]
+			switch {
+			case !ok:
+				fail("target %q depends on %q, which is not in the plan", t.Name, d)
+			case j >= i:
+				fail("target %q is built before %q, which it depends on", t.Name, d)
+			}
+		}
+		if keys {
+			if t.Base.Key.IsZero() {
+				fail("target %q has no base key", t.Name)
+			}
+			if t.Base.Kind == BaseTarget {
+				if j, ok := pos[t.Base.Target]; ok && p.Targets[j].Key() != t.Base.Key {
+					fail("target %q: base key %s is not the key %s of %q", t.Name, t.Base.Key, p.Targets[j].Key(), t.Base.Target)
+				}
+			}
+		}
+		parent := t.Base.Key
+		for j, l := range t.Layers {
+			if l == nil {
+				fail("target %q: layer %d is nil", t.Name, j)
+				continue
+			}
+			if len(l.Steps) == 0 {
+				fail("target %q: layer %d (%s) has no steps", t.Name, j, l.Name)
+			}
+			if keys {
+				if l.Parent != parent {
+					fail("target %q: layer %d (%s) has parent %s, want %s", t.Name, j, l.Name, l.Parent, parent)
+				}
+				if want := LayerKey(l.Parent, l.Inputs); l.Key != want {
+					fail("target %q: layer %d (%s) has key %s, its inputs give %s", t.Name, j, l.Name, l.Key, want)
+				}
+			}
+			parent = l.Key
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,299 @@
+package ir
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+)
+
+const (
+	colorBold   = "\x1b[1m"
+	colorGreen  = "\x1b[32m"
+	colorYellow = "\x1b[33m"
+	colorDim    = "\x1b[2m"
+	colorReset  = "\x1b[0m"
+)
+
+// PrintText writes the plan for people: per target in build order, a table
+// of its layers (name, steps, source line, short key, cache status and
+// reason), then what the optimizer did. st holds the cache status by key; a
+// layer without an entry is a miss, "never built". color adds ANSI colors.
+func PrintText(w io.Writer, p *Plan, st map[CacheKey]Status, color bool) {
+	paint := func(code, s string) string {
+		if !color || s == "" {
+			return s
+		}
+		return code + s + colorReset
+	}
+	src := sourcer(p.Project)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for i, t := range p.Targets {
+		if i > 0 {
+			fmt.Fprintln(tw)
+		}
+		role := "built for other targets"
+		if t.Output {
+			role = "output"
+		}
+		head := fmt.Sprintf("%s %s", t.Kind, t.Name)
+		fmt.Fprintf(tw, "%s  from %s  %s  (%s)\n", paint(colorBold, head), baseText(p, t.Base), t.Platform, role)
+		if len(t.Layers) == 0 {
+			fmt.Fprintf(tw, "  %s\n", paint(colorDim, "no layers: the base as it is"))
+			continue
+		}
+		fmt.Fprintf(tw, "  #\tLAYER\tSTEPS\tSOURCE\tKEY\tCACHE\n")
+		for j, l := range t.Layers {
+			s := statusOf(st, l)
+			cache := paint(colorYellow, "miss") + "  " + s.Reason
+			if s.Hit {
+				cache = paint(colorGreen, "hit")
+			}
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\n", j+1, clip(l.Name, 40), clip(stepsText(l), 48), src(l.Origin), l.Key.Short(), cache)
+		}
+	}
+	tw.Flush()
+	if len(p.Optimizations) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n%s\n", paint(colorBold, "optimizations"))
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, o := range p.Optimizations {
+		detail := o.Detail
+		if !o.Applied {
+			detail = "(not applied at this level) " + detail
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", o.Pass, detail, originsText(src, o.Origins))
+	}
+	tw.Flush()
+}
+
+// jsonPlan is the spec's `plan --format json` shape, plus extra fields.
+type jsonPlan struct {
+	Project       string             `json:"project"`
+	Targets       []jsonTarget       `json:"targets"`
+	Optimizations []jsonOptimization `json:"optimizations"`
+}
+
+type jsonTarget struct {
+	Name      string      `json:"name"`
+	Kind      TargetKind  `json:"kind"`
+	From      string      `json:"from"`
+	BaseKey   string      `json:"base_key"`
+	Platform  string      `json:"platform"`
+	Output    bool        `json:"output"`
+	Tags      []string    `json:"tags,omitempty"`
+	DependsOn []string    `json:"depends_on,omitempty"`
+	Source    string      `json:"source"`
+	Layers    []jsonLayer `json:"layers"`
+}
+
+type jsonLayer struct {
+	Name      string            `json:"name"`
+	CacheKey  string            `json:"cache_key"`
+	Parent    string            `json:"parent"`
+	Cache     string            `json:"cache"`
+	Reason    string            `json:"reason"`
+	Source    string            `json:"source"`
+	CreatedBy string            `json:"created_by"`
+	NoCache   bool              `json:"no_cache,omitempty"`
+	Steps     []jsonStep        `json:"steps"`
+	Inputs    []KeyInput        `json:"inputs"`
+	Vars      map[string]string `json:"vars,omitempty"`
+}
+
+type jsonStep struct {
+	Kind    StepKind `json:"kind"`
+	Summary string   `json:"summary"`
+	Source  string   `json:"source"`
+}
+
+type jsonOptimization struct {
+	Pass    string   `json:"pass"`
+	Detail  string   `json:"detail"`
+	Source  string   `json:"source"`
+	Sources []string `json:"sources,omitempty"`
+	Applied bool     `json:"applied"`
+}
+
+// PrintJSON writes the plan as `imgc plan --format json` prints it.
+func PrintJSON(w io.Writer, p *Plan, st map[CacheKey]Status) error {
+	src := sourcer(p.Project)
+	out := jsonPlan{Project: p.Project, Targets: []jsonTarget{}, Optimizations: []jsonOptimization{}}
+	for _, t := range p.Targets {
+		jt := jsonTarget{
+			Name: t.Name, Kind: t.Kind, From: baseText(p, t.Base), BaseKey: t.Base.Key.String(),
+			Platform: t.Platform.String(), Output: t.Output, Tags: t.Tags, DependsOn: t.DependsOn,
+			Source: src(t.Origin), Layers: []jsonLayer{},
+		}
+		for _, l := range t.Layers {
+			s := statusOf(st, l)
+			jl := jsonLayer{
+				Name: l.Name, CacheKey: l.Key.String(), Parent: l.Parent.String(), Cache: "miss", Reason: s.Reason,
+				Source: src(l.Origin), CreatedBy: l.CreatedBy, NoCache: l.NoCache, Steps: []jsonStep{},
+				Inputs: l.Inputs, Vars: l.Vars,
+			}
+			if s.Hit {
+				jl.Cache = "hit"
+			}
+			if jl.Inputs == nil {
+				jl.Inputs = []KeyInput{}
+			}
+			for _, step := range l.Steps {
+				jl.Steps = append(jl.Steps, jsonStep{Kind: step.Kind(), Summary: StepSummary(step), Source: src(step.Source())})
+			}
+			jt.Layers = append(jt.Layers, jl)
+		}
+		out.Targets = append(out.Targets, jt)
+	}
+	for _, o := range p.Optimizations {
+		jo := jsonOptimization{Pass: o.Pass, Detail: o.Detail, Applied: o.Applied}
+		for _, or := range o.Origins {
+			jo.Sources = append(jo.Sources, src(or))
+		}
+		if len(jo.Sources) > 0 {
+			jo.Source = jo.Sources[0]
+		}
+		out.Optimizations = append(out.Optimizations, jo)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return fmt.Errorf("writing plan: %w", err)
+	}
+	return nil
+}
+
+func statusOf(st map[CacheKey]Status, l *Layer) Status {
+	s, ok := st[l.Key]
+	if !ok {
+		return Status{Reason: "never built"}
+	}
+	if !s.Hit && s.Reason == "" {
+		s.Reason = "never built"
+	}
+	if s.Hit {
+		s.Reason = ""
+	}
+	return s
+}
+
+// baseText renders a base as it reads in a configuration.
+func baseText(p *Plan, b Base) string {
+	switch b.Kind {
+	case BaseScratch:
+		return "scratch"
+	case BaseTarget:
+		kind := KindStage
+		if t := p.Target(b.Target); t != nil {
+			kind = t.Kind
+		}
+		return string(kind) + "." + b.Target
+	case BaseOCILayout, BaseDockerArchive:
+		s := string(b.Kind) + ":" + b.Ref
+		if b.Digest != "" {
+			s += "@" + b.Digest
+		}
+		return s
+	default:
+		s := b.Ref
+		if b.Digest != "" && !strings.Contains(s, "@") {
+			s += "@" + b.Digest
+		}
+		return s
+	}
+}
+
+func stepsText(l *Layer) string {
+	if len(l.Steps) == 1 {
+		return StepSummary(l.Steps[0])
+	}
+	kinds := make([]string, len(l.Steps))
+	for i, s := range l.Steps {
+		kinds[i] = string(s.Kind())
+	}
+	return fmt.Sprintf("%d steps: %s", len(l.Steps), strings.Join(kinds, ", "))
+}
+
+// StepSummary is a one-line description of a step: "run make install",
+// "copy 3 files to /app/".
+func StepSummary(s Step) string {
+	switch s := s.(type) {
+	case *Run:
+		if s.Shell {
+			return "run " + firstLine(s.Command)
+		}
+		return "run " + strings.Join(s.Argv, " ")
+	case *Copy:
+		from := ""
+		if s.FromTarget != "" {
+			from = " from " + s.FromTarget
+		}
+		if s.FromTarget == "" {
+			return fmt.Sprintf("copy %s%s to %s", countFiles(s.Files), from, s.Dest)
+		}
+		return fmt.Sprintf("copy %s%s to %s", strings.Join(s.Sources, " "), from, s.Dest)
+	case *Add:
+		if s.URL != "" {
+			return fmt.Sprintf("add %s to %s", s.URL, s.Dest)
+		}
+		return fmt.Sprintf("add %s to %s", countFiles(s.Files), s.Dest)
+	}
+	return string(s.Kind())
+}
+
+func countFiles(fs []CopyFile) string {
+	if len(fs) == 1 {
+		return fs[0].Src
+	}
+	return fmt.Sprintf("%d files", len(fs))
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " …"
+	}
+	return s
+}
+
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+func originsText(src func(Origin) string, os []Origin) string {
+	var parts []string
+	for _, o := range os {
+		if s := src(o); s != "" {
+			parts = append(parts, s)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// sourcer renders origins as file:line (the first line of a span), with files below the project's
+// directory relative to it so output does not depend on where it lives.
+func sourcer(project string) func(Origin) string {
+	dir := project
+	if fi, err := os.Stat(project); err == nil && !fi.IsDir() {
+		dir = filepath.Dir(project)
+	}
+	return func(o Origin) string {
+		if o.File != "" && filepath.IsAbs(o.File) && dir != "" {
+			if rel, err := filepath.Rel(dir, o.File); err == nil && !strings.HasPrefix(rel, "..") {
+				o.File = filepath.ToSlash(rel)
+			}
+		}
+		if o.File == "" {
+			return ""
+		}
+		return fmt.Sprintf("%s:%d", o.File, o.Line)
+	}
+}
