@@ -1,0 +1,198 @@
+package layer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// tree writes into one directory through file descriptors, so that no path
+// it resolves can leave the directory: a symlink in a parent path is either
+// refused (resolveBeneath) or resolved as if the directory were "/"
+// (resolveInRoot), by the kernel's openat2.
+type tree struct {
+	root    *os.File
+	resolve uint64
+	// upper means the directory is an overlay upper dir: replacing a
+	// whiteout or another non-directory by a directory makes it opaque, so
+	// the lower directory's entries stay hidden.
+	upper bool
+
+	// One cached parent directory, since entries of one directory come
+	// together. Dropped whenever anything is removed.
+	cacheRel string
+	cacheFD  int
+}
+
+const (
+	resolveBeneath = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS
+	resolveInRoot  = unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS
+)
+
+func openTree(dir string, resolve uint64) (*tree, error) {
+	f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, err
+	}
+	return &tree{root: f, resolve: resolve, cacheFD: -1}, nil
+}
+
+func (t *tree) close() {
+	t.dropCache()
+	t.root.Close()
+}
+
+func (t *tree) dropCache() {
+	if t.cacheFD >= 0 {
+		unix.Close(t.cacheFD)
+	}
+	t.cacheFD = -1
+	t.cacheRel = ""
+}
+
+func (t *tree) rootFD() int { return int(t.root.Fd()) }
+
+func (t *tree) openat2(rel string) (int, error) {
+	if rel == "" {
+		rel = "."
+	}
+	for {
+		fd, err := unix.Openat2(t.rootFD(), rel, &unix.OpenHow{
+			Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
+			Resolve: t.resolve,
+		})
+		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+			continue // RESOLVE_IN_ROOT retries on concurrent renames
+		}
+		return fd, err
+	}
+}
+
+// dir returns a descriptor of directory rel, owned by the cache (do not
+// close it). With create, missing directories are made (0755, root-owned).
+func (t *tree) dir(rel string, create bool) (int, error) {
+	if t.cacheFD >= 0 && t.cacheRel == rel {
+		return t.cacheFD, nil
+	}
+	fd, err := t.openat2(rel)
+	if err != nil && create && (errors.Is(err, unix.ENOENT) || (t.upper && errors.Is(err, unix.ENOTDIR))) {
+		fd, err = t.mkdirAll(rel)
+	}
+	if err != nil {
+		return -1, describeResolveError(rel, err)
+	}
+	t.dropCache()
+	t.cacheRel, t.cacheFD = rel, fd
+	return fd, nil
+}
+
+func describeResolveError(rel string, err error) error {
+	switch {
+	case errors.Is(err, unix.ELOOP):
+		return fmt.Errorf("resolving %s: a parent is a symbolic link", rel)
+	case errors.Is(err, unix.EXDEV):
+		return fmt.Errorf("resolving %s: path leaves the directory", rel)
+	case errors.Is(err, unix.ENOTDIR):
+		return fmt.Errorf("resolving %s: a parent is not a directory", rel)
+	}
+	return fmt.Errorf("resolving %s: %w", rel, err)
+}
+
+// mkdirAll creates the missing directories of rel one component at a time,
+// each resolved from the root so that RESOLVE_IN_ROOT keeps its meaning.
+func (t *tree) mkdirAll(rel string) (int, error) {
+	parent, err := unix.Dup(t.rootFD())
+	if err != nil {
+		return -1, err
+	}
+	parts := strings.Split(rel, "/")
+	for i, name := range parts {
+		prefix := strings.Join(parts[:i+1], "/")
+		fd, err := t.openat2(prefix)
+		if errors.Is(err, unix.ENOENT) || (t.upper && errors.Is(err, unix.ENOTDIR)) {
+			err = t.makeDir(parent, name)
+			if err == nil {
+				fd, err = t.openat2(prefix)
+			}
+		}
+		unix.Close(parent)
+		if err != nil {
+			return -1, err
+		}
+		parent = fd
+	}
+	return parent, nil
+}
+
+// makeDir creates directory name in parent, replacing an upper dir's
+// whiteout by an opaque directory.
+func (t *tree) makeDir(parent int, name string) error {
+	err := unix.Mkdirat(parent, name, 0o755)
+	if !errors.Is(err, unix.EEXIST) || !t.upper {
+		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(parent, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return nil
+	}
+	if err := unix.Unlinkat(parent, name, 0); err != nil {
+		return err
+	}
+	if err := unix.Mkdirat(parent, name, 0o755); err != nil {
+		return err
+	}
+	return setXattrAt(parent, name, opaqueXattr, []byte("y"))
+}
+
+// procPath names entry name of directory fd for the l*xattr calls, which
+// have no *at form; only the final component is looked up and not followed.
+func procPath(fd int, name string) string {
+	return "/proc/self/fd/" + strconv.Itoa(fd) + "/" + name
+}
+
+func setXattrAt(fd int, name, attr string, value []byte) error {
+	return unix.Lsetxattr(procPath(fd, name), attr, value, 0)
+}
+
+// removeAt removes name from directory fd, recursively, without following
+// symlinks. A missing name is not an error.
+func (t *tree) removeAt(fd int, name string) error {
+	err := os.RemoveAll(procPath(fd, name))
+	t.invalidate()
+	return err
+}
+
+// invalidate drops the cached descriptor but keeps the one in use valid for
+// the caller by re-opening lazily on the next dir call.
+func (t *tree) invalidate() {
+	// The cached fd itself stays open until the next dir call replaces it,
+	// so a caller holding it can finish; only its name is forgotten.
+	t.cacheRel = "\x00"
+}
+
+// cleanName turns a tar entry name into a clean relative path ("" for the
+// root), refusing absolute names and any "..".
+func cleanName(name string) (string, error) {
+	if strings.HasPrefix(name, "/") {
+		return "", fmt.Errorf("entry %q: absolute path", name)
+	}
+	var parts []string
+	for _, p := range strings.Split(name, "/") {
+		switch p {
+		case "", ".":
+		case "..":
+			return "", fmt.Errorf("entry %q: path contains \"..\"", name)
+		default:
+			parts = append(parts, p)
+		}
+	}
+	return path.Join(parts...), nil
+}
