@@ -1,0 +1,275 @@
+package overlay
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// EmptyDir is the empty directory used as the lower dir of an overlay with
+// an upper and no lowers; Mount creates it and refuses it when not empty.
+var EmptyDir = "/run/imgc-overlay-empty"
+
+// fixedOptions turn off features whose upper dirs no layer tar can express
+// (renamed directories, metadata-only copy-ups) or that tie an upper dir to
+// one set of lowers (index).
+var fixedOptions = [][2]string{{"redirect_dir", "off"}, {"metacopy", "off"}, {"index", "off"}}
+
+// Mount mounts an overlay at target with lowers (TOP FIRST), and upper/work (both "" = read-only
+// mount of the lowers alone; a single lower with no upper is then a read-only bind mount).
+// With zero lowers and an upper, an empty directory serves as the lower.
+// There is no limit on the length of the lower dir list below the kernel's
+// own limit on the number of layers.
+func Mount(target string, lowers []string, upper, work string) error {
+	if (upper == "") != (work == "") {
+		return fmt.Errorf("mounting overlay at %s: upper and work dirs go together", target)
+	}
+	if upper == "" && len(lowers) == 0 {
+		return fmt.Errorf("mounting overlay at %s: no lower dirs and no upper dir", target)
+	}
+	for _, l := range lowers {
+		if l == "" {
+			return fmt.Errorf("mounting overlay at %s: empty lower dir path", target)
+		}
+	}
+	if upper == "" && len(lowers) == 1 {
+		if err := bindReadOnly(lowers[0], target); err != nil {
+			return fmt.Errorf("mounting %s read-only at %s: %w", lowers[0], target, err)
+		}
+		return nil
+	}
+	if len(lowers) == 0 {
+		if err := emptyDir(); err != nil {
+			return fmt.Errorf("mounting overlay at %s: %w", target, err)
+		}
+		lowers = []string{EmptyDir}
+	}
+	abs := func(p string) (string, error) {
+		if p == "" {
+			return "", nil
+		}
+		return filepath.Abs(p)
+	}
+	var err error
+	ls := make([]string, len(lowers))
+	for i, l := range lowers {
+		if ls[i], err = abs(l); err != nil {
+			return fmt.Errorf("mounting overlay at %s: %w", target, err)
+		}
+	}
+	if upper, err = abs(upper); err != nil {
+		return fmt.Errorf("mounting overlay at %s: %w", target, err)
+	}
+	if work, err = abs(work); err != nil {
+		return fmt.Errorf("mounting overlay at %s: %w", target, err)
+	}
+	err = mountFS(target, ls, upper, work)
+	if errors.Is(err, unix.ENOSYS) || errors.Is(err, errNoLowerdirPlus) {
+		err = mountLegacy(target, ls, upper, work)
+	}
+	if err != nil {
+		return fmt.Errorf("mounting overlay at %s: %w", target, err)
+	}
+	return nil
+}
+
+func bindReadOnly(src, target string) error {
+	if err := unix.Mount(src, target, "", unix.MS_BIND, ""); err != nil {
+		return err
+	}
+	if err := unix.Mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+		unix.Unmount(target, unix.MNT_DETACH)
+		return err
+	}
+	return nil
+}
+
+func emptyDir() error {
+	if err := os.MkdirAll(EmptyDir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.Open(EmptyDir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	if len(names) > 0 {
+		return fmt.Errorf("%s must be empty", EmptyDir)
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+var errNoLowerdirPlus = errors.New("kernel does not accept lowerdir+")
+
+// mountFS uses the mount API of fsopen(2) (Linux 6.8 or later for
+// "lowerdir+"), which takes one lower dir per call and so has no option
+// length limit and needs no escaping of ':' or ','.
+func mountFS(target string, lowers []string, upper, work string) error {
+	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fsfd)
+	set := func(key, value string) error {
+		if err := unix.FsconfigSetString(fsfd, key, value); err != nil {
+			return fmt.Errorf("setting %s=%s: %w", key, value, err)
+		}
+		return nil
+	}
+	if err := unix.FsconfigSetString(fsfd, "source", "overlay"); err != nil {
+		return fmt.Errorf("setting source: %w", err)
+	}
+	for i, l := range lowers {
+		if err := unix.FsconfigSetString(fsfd, "lowerdir+", l); err != nil {
+			if i == 0 && errors.Is(err, unix.EINVAL) {
+				return errNoLowerdirPlus
+			}
+			return fmt.Errorf("adding lower dir %s: %w", l, err)
+		}
+	}
+	if upper != "" {
+		if err := set("upperdir", upper); err != nil {
+			return err
+		}
+		if err := set("workdir", work); err != nil {
+			return err
+		}
+	}
+	for _, o := range fixedOptions {
+		// Optional: older kernels lack some and default them off.
+		unix.FsconfigSetString(fsfd, o[0], o[1])
+	}
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return fmt.Errorf("creating overlay: %w", err)
+	}
+	attrs := 0
+	if upper == "" {
+		attrs = unix.MOUNT_ATTR_RDONLY
+	}
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, attrs)
+	if err != nil {
+		return fmt.Errorf("creating mount: %w", err)
+	}
+	defer unix.Close(mfd)
+	if err := unix.MoveMount(mfd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("attaching mount: %w", err)
+	}
+	return nil
+}
+
+// mountLegacy uses mount(2), whose options must fit in one page: when the
+// absolute paths do not, they are made relative to their common parent,
+// which becomes the working directory of a locked, unshared OS thread.
+func mountLegacy(target string, lowers []string, upper, work string) error {
+	for _, p := range append(append([]string{}, lowers...), upper, work) {
+		if strings.ContainsAny(p, ":,\\") {
+			return fmt.Errorf("path %q contains ':', ',' or '\\'", p)
+		}
+	}
+	target, err := filepath.Abs(target)
+	if err != nil {
+		return err
+	}
+	flags := uintptr(0)
+	if upper == "" {
+		flags = unix.MS_RDONLY
+	}
+	options := func(lowers []string, upper, work string) string {
+		o := "lowerdir=" + strings.Join(lowers, ":")
+		if upper != "" {
+			o += ",upperdir=" + upper + ",workdir=" + work
+		}
+		for _, f := range fixedOptions {
+			o += "," + f[0] + "=" + f[1]
+		}
+		return o
+	}
+	data := options(lowers, upper, work)
+	if len(data) < os.Getpagesize()-1 {
+		return unix.Mount("overlay", target, "overlay", flags, data)
+	}
+	parent := commonParent(append(append([]string{}, lowers...), upper, work))
+	rel := func(p string) string {
+		if p == "" {
+			return ""
+		}
+		r, _ := filepath.Rel(parent, p)
+		return r
+	}
+	rl := make([]string, len(lowers))
+	for i, l := range lowers {
+		rl[i] = rel(l)
+	}
+	data = options(rl, rel(upper), rel(work))
+	if len(data) >= os.Getpagesize()-1 {
+		return fmt.Errorf("overlay options are %d bytes even with paths relative to %s", len(data), parent)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		// The thread never unlocks, so it exits with the goroutine and its
+		// private working directory goes with it.
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			errc <- fmt.Errorf("unsharing working directory: %w", err)
+			return
+		}
+		if err := unix.Chdir(parent); err != nil {
+			errc <- err
+			return
+		}
+		errc <- unix.Mount("overlay", target, "overlay", flags, data)
+	}()
+	return <-errc
+}
+
+func commonParent(paths []string) string {
+	var parent string
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		d := filepath.Dir(p)
+		if parent == "" {
+			parent = d
+			continue
+		}
+		for parent != "/" && d != parent && !strings.HasPrefix(d, parent+"/") {
+			parent = filepath.Dir(parent)
+		}
+	}
+	return parent
+}
+
+// Unmount unmounts target, retrying briefly while it is busy (a container's
+// processes can take a moment to go), then detaching it lazily.
+func Unmount(target string) error {
+	deadline := time.Now().Add(time.Second)
+	for {
+		err := unix.Unmount(target, 0)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, unix.EBUSY) {
+			return fmt.Errorf("unmounting %s: %w", target, err)
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := unix.Unmount(target, unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("unmounting %s: %w", target, err)
+	}
+	return nil
+}
