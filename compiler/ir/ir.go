@@ -204,7 +204,9 @@ type Run struct {
 	Mounts  []Mount  `json:"mounts,omitempty"`
 	Reads   []string `json:"reads,omitempty"`
 	Writes  []string `json:"writes,omitempty"`
-	Origin  Origin   `json:"source"`
+	// CacheKey is the `cache_key` attribute: extra key material only.
+	CacheKey string `json:"cache_key,omitempty"`
+	Origin   Origin `json:"source"`
 }
 
 func (*Run) Kind() StepKind   { return StepRun }
@@ -234,6 +236,9 @@ type Mount struct {
 	FromTarget string `json:"from,omitempty"`
 	ReadOnly   bool   `json:"readonly,omitempty"`
 	Required   bool   `json:"required,omitempty"`
+	// Env names an environment variable that receives a secret's value
+	// (BuildKit's `env=`), instead of or besides a file at Target.
+	Env string `json:"env,omitempty"`
 	// Mode, UID and GID apply to cache and secret mounts; nil means default.
 	Mode *uint32 `json:"mode,omitempty"`
 	UID  *int    `json:"uid,omitempty"`
@@ -302,7 +307,10 @@ type Add struct {
 	Extract bool   `json:"extract,omitempty"`
 	Chown   string `json:"chown,omitempty"`
 	Chmod   string `json:"chmod,omitempty"`
-	Origin  Origin `json:"source"`
+	// Link and Exclude are as in Copy.
+	Link    bool     `json:"link,omitempty"`
+	Exclude []string `json:"exclude,omitempty"`
+	Origin  Origin   `json:"source"`
 }
 
 func (*Add) Kind() StepKind   { return StepAdd }
