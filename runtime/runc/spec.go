@@ -12,13 +12,13 @@ import (
 
 // Spec describes one process to run.
 type Spec struct {
-	ID       string   // container id (unique; the caller makes it)
-	Rootfs   string   // mounted rootfs dir (writable overlay)
-	Args     []string // the process and its arguments
-	Env      []string // full environment; PATH (and HOME, from /etc/passwd) are added if missing
-	Cwd      string   // created inside the rootfs if missing (mode 0755) before running; "" = "/"
-	User     string   // "name|uid[:group|gid]", resolved against Rootfs's /etc/passwd and /etc/group
-	Network  string   // "default"|"host"|"": host network namespace; "none": own netns with lo only
+	ID      string   // container id (unique; the caller makes it)
+	Rootfs  string   // mounted rootfs dir (writable overlay)
+	Args    []string // the process and its arguments
+	Env     []string // full environment; PATH (and HOME, from /etc/passwd) are added if missing
+	Cwd     string   // created inside the rootfs if missing (mode 0755) before running; "" = "/"
+	User    string   // "name|uid[:group|gid]", resolved against Rootfs's /etc/passwd and /etc/group
+	Network string   // "default"|"host"|"": host network namespace; "none": own netns with lo only
 	// Mounts are extra mounts (cache dirs, secrets, tmpfs, binds), appended after the defaults.
 	Mounts   []specs.Mount
 	Hostname string // "" = DefaultHostname
