@@ -1,0 +1,347 @@
+package lang
+
+import (
+	"fmt"
+	"reflect"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/typeexpr"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+
+	"github.com/imgc-dev/imgc/stdlib"
+)
+
+// loader carries the state of one Load: the diagnostics so far and what
+// every phase after decoding needs.
+type loader struct {
+	diags  hcl.Diagnostics
+	funcs  map[string]function.Function
+	macros map[string]stdlib.Macro
+	syntax syntaxIndex
+	// reported are the ranges of references already diagnosed statically;
+	// evaluation errors at these ranges would only repeat them.
+	reported []hcl.Range
+	// localVals are evaluated locals; cyclic or failed ones are unknown.
+	localVals  map[string]cty.Value
+	varVals    map[string]cty.Value
+	varSources map[string]varValue
+	// localVars are the variables each local refers to, directly or
+	// through other locals.
+	localVars map[string]map[string]bool
+}
+
+func newLoader(funcs map[string]function.Function, macros []stdlib.Macro) *loader {
+	l := &loader{
+		funcs:     funcs,
+		macros:    map[string]stdlib.Macro{},
+		syntax:    syntaxIndex{},
+		localVals: map[string]cty.Value{},
+		localVars: map[string]map[string]bool{},
+	}
+	for _, m := range macros {
+		l.macros[m.Name] = m
+	}
+	return l
+}
+
+func (l *loader) add(diags ...*hcl.Diagnostic) { l.diags = append(l.diags, diags...) }
+
+// addEval appends diagnostics from evaluating an expression, dropping
+// those at references that were already reported as unknown.
+func (l *loader) addEval(diags hcl.Diagnostics) {
+	for _, d := range diags {
+		if d.Subject != nil && l.alreadyReported(*d.Subject) {
+			continue
+		}
+		l.diags = append(l.diags, d)
+	}
+}
+
+func (l *loader) alreadyReported(r hcl.Range) bool {
+	for _, rep := range l.reported {
+		if rep.Filename == r.Filename && rep.Overlaps(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// module is the decoded AST of a configuration: raw expressions and
+// ranges, nothing evaluated yet.
+type module struct {
+	variables   []*variableDecl
+	locals      []*localDecl
+	stages      []*stageDecl
+	varByName   map[string]*variableDecl
+	localByName map[string]*localDecl
+	stageByName map[string]*stageDecl
+}
+
+type variableDecl struct {
+	Name        string
+	Type        cty.Type
+	Defaults    *typeexpr.Defaults
+	Default     cty.Value // cty.NilVal when there is none
+	DefaultExpr hcl.Expression
+	Description string
+	Sensitive   bool
+	Validations []*validationRule
+	DeclRange   hcl.Range
+}
+
+type validationRule struct {
+	Condition    hcl.Expression
+	ErrorMessage hcl.Expression
+	DeclRange    hcl.Range
+}
+
+type localDecl struct {
+	Name      string
+	Expr      hcl.Expression
+	DeclRange hcl.Range
+}
+
+type stageDecl struct {
+	Kind      StageKind
+	Name      string
+	Body      hcl.Body
+	Syntax    *hclsyntax.Block
+	DeclRange hcl.Range
+	// deps are the stages this one refers to, in source order.
+	deps []stageRef
+	// vars are the variables the stage's own attributes (env, workdir,
+	// user, shell) refer to; every step inherits them.
+	defaultVars map[string]bool
+}
+
+// stageRef is a reference to a stage or image, read without evaluating.
+type stageRef struct {
+	Kind  StageKind
+	Name  string
+	Range hcl.Range
+}
+
+// stageRefType is the value of stage.NAME and image.NAME in expressions,
+// so that `from`, `copy.from` and `mount.from` can tell a stage from an
+// image reference string, also through locals and conditionals.
+var stageRefType = cty.Capsule("stage reference", reflect.TypeOf(stageRef{}))
+
+var fileSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "variable", LabelNames: []string{"name"}},
+		{Type: "locals"},
+		{Type: string(KindStage), LabelNames: []string{"name"}},
+		{Type: string(KindImage), LabelNames: []string{"name"}},
+	},
+}
+
+var variableSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "type"},
+		{Name: "default"},
+		{Name: "description"},
+		{Name: "sensitive"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "validation"}},
+}
+
+var validationSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "condition", Required: true},
+		{Name: "error_message", Required: true},
+	},
+}
+
+func (l *loader) decodeModule(files []*hcl.File) *module {
+	mod := &module{
+		varByName:   map[string]*variableDecl{},
+		localByName: map[string]*localDecl{},
+		stageByName: map[string]*stageDecl{},
+	}
+	for _, f := range files {
+		if body, ok := f.Body.(*hclsyntax.Body); ok {
+			l.syntax.add(body)
+		}
+		content, diags := f.Body.Content(fileSchema)
+		l.add(diags...)
+		for _, b := range content.Blocks {
+			switch b.Type {
+			case "variable":
+				if v := l.decodeVariableBlock(b); v != nil {
+					if prev, dup := mod.varByName[v.Name]; dup {
+						l.add(duplicate("variable", v.Name, prev.DeclRange, v.DeclRange))
+						continue
+					}
+					mod.varByName[v.Name] = v
+					mod.variables = append(mod.variables, v)
+				}
+			case "locals":
+				for _, loc := range l.decodeLocalsBlock(b) {
+					if prev, dup := mod.localByName[loc.Name]; dup {
+						l.add(duplicate("local value", loc.Name, prev.DeclRange, loc.DeclRange))
+						continue
+					}
+					mod.localByName[loc.Name] = loc
+					mod.locals = append(mod.locals, loc)
+				}
+			case string(KindStage), string(KindImage):
+				if s := l.decodeStageBlock(b); s != nil {
+					if prev, dup := mod.stageByName[s.Name]; dup {
+						l.add(duplicate("stage or image", s.Name, prev.DeclRange, s.DeclRange))
+						continue
+					}
+					mod.stageByName[s.Name] = s
+					mod.stages = append(mod.stages, s)
+				}
+			}
+		}
+	}
+	return mod
+}
+
+func duplicate(what, name string, first, again hcl.Range) *hcl.Diagnostic {
+	summary := "Duplicate " + what + " name"
+	if what == "stage or image" {
+		summary = "Duplicate stage name"
+	}
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  summary,
+		Detail: fmt.Sprintf("A %s named %q was already declared at %s. Names must be unique within a configuration; rename or remove one of them.",
+			what, name, first),
+		Subject: again.Ptr(),
+	}
+}
+
+func (l *loader) checkName(what, name string, r hcl.Range) bool {
+	if hclsyntax.ValidIdentifier(name) {
+		return true
+	}
+	l.add(&hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Invalid " + what + " name",
+		Detail: fmt.Sprintf("%q is not a valid %s name. A name starts with a letter or underscore and may contain letters, digits, underscores and dashes.",
+			name, what),
+		Subject: r.Ptr(),
+	})
+	return false
+}
+
+func (l *loader) decodeVariableBlock(b *hcl.Block) *variableDecl {
+	v := &variableDecl{Name: b.Labels[0], Type: cty.DynamicPseudoType, DeclRange: b.DefRange}
+	if !l.checkName("variable", v.Name, b.LabelRanges[0]) {
+		return nil
+	}
+	content, diags := b.Body.Content(variableSchema)
+	l.add(diags...)
+	if attr, ok := content.Attributes["type"]; ok {
+		ty, defaults, diags := typeexpr.TypeConstraintWithDefaults(attr.Expr)
+		l.add(diags...)
+		if !diags.HasErrors() {
+			v.Type, v.Defaults = ty, defaults
+		}
+	}
+	if attr, ok := content.Attributes["description"]; ok {
+		val, diags := attr.Expr.Value(nil)
+		l.add(diags...)
+		if !diags.HasErrors() {
+			if s, ok := l.asString(val, attr); ok {
+				v.Description = s
+			}
+		}
+	}
+	if attr, ok := content.Attributes["sensitive"]; ok {
+		val, diags := attr.Expr.Value(nil)
+		l.add(diags...)
+		if !diags.HasErrors() {
+			v.Sensitive = l.asBool(val, attr)
+		}
+	}
+	if attr, ok := content.Attributes["default"]; ok {
+		// A default is a constant: functions, but no references.
+		val, diags := attr.Expr.Value(&hcl.EvalContext{Functions: l.funcs})
+		l.add(diags...)
+		if !diags.HasErrors() {
+			v.Default, v.DefaultExpr = val, attr.Expr
+		}
+	}
+	for _, vb := range content.Blocks {
+		vc, diags := vb.Body.Content(validationSchema)
+		l.add(diags...)
+		if diags.HasErrors() {
+			continue
+		}
+		rule := &validationRule{
+			Condition:    vc.Attributes["condition"].Expr,
+			ErrorMessage: vc.Attributes["error_message"].Expr,
+			DeclRange:    vb.DefRange,
+		}
+		for _, tr := range rule.Condition.Variables() {
+			if tr.RootName() != "var" {
+				l.add(&hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid reference in variable validation",
+					Detail:   "A validation condition may refer only to variables (var.NAME). Move the check to where the other value is used, or express it with variables.",
+					Subject:  tr.SourceRange().Ptr(),
+				})
+				l.reported = append(l.reported, tr.SourceRange())
+			}
+		}
+		v.Validations = append(v.Validations, rule)
+	}
+	return v
+}
+
+func (l *loader) decodeLocalsBlock(b *hcl.Block) []*localDecl {
+	attrs, diags := b.Body.JustAttributes()
+	l.add(diags...)
+	locals := make([]*localDecl, 0, len(attrs))
+	for _, attr := range attrs {
+		if !l.checkName("local value", attr.Name, attr.NameRange) {
+			continue
+		}
+		locals = append(locals, &localDecl{Name: attr.Name, Expr: attr.Expr, DeclRange: attr.NameRange})
+	}
+	// JustAttributes returns a map; keep source order for stable output.
+	sortByRange(locals, func(d *localDecl) hcl.Range { return d.DeclRange })
+	return locals
+}
+
+func (l *loader) decodeStageBlock(b *hcl.Block) *stageDecl {
+	s := &stageDecl{
+		Kind:      StageKind(b.Type),
+		Name:      b.Labels[0],
+		Body:      b.Body,
+		Syntax:    l.syntax.block(b.DefRange),
+		DeclRange: b.DefRange,
+	}
+	if !l.checkName(b.Type, s.Name, b.LabelRanges[0]) {
+		return nil
+	}
+	return s
+}
+
+// blockRange is the whole block whose header is at def, or def itself
+// when the source is not native syntax.
+func (l *loader) blockRange(def hcl.Range) hcl.Range {
+	if sb := l.syntax.block(def); sb != nil {
+		return sb.Range()
+	}
+	return def
+}
+
+// asString converts a constant to a string, reporting a mismatch at attr.
+func (l *loader) asString(val cty.Value, attr *hcl.Attribute) (string, bool) {
+	v, ok := l.convert(val, cty.String, attr)
+	if !ok {
+		return "", false
+	}
+	return v.AsString(), true
+}
+
+func (l *loader) asBool(val cty.Value, attr *hcl.Attribute) bool {
+	v, ok := l.convert(val, cty.Bool, attr)
+	return ok && v.True()
+}

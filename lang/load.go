@@ -1,0 +1,163 @@
+package lang
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty/function"
+
+	"github.com/imgc-dev/imgc/stdlib"
+)
+
+// FileSuffix names the files a directory configuration consists of.
+const FileSuffix = ".image.hcl"
+
+// Options are the inputs of Load besides the configuration itself.
+type Options struct {
+	// Functions callable from expressions. Nil means
+	// stdlib.Functions(configuration directory).
+	Functions map[string]function.Function
+	// Macros are the step macro block types. Nil means stdlib.Macros();
+	// an empty non-nil slice means none.
+	Macros []stdlib.Macro
+	// Vars are --var NAME=VALUE values, raw text by name.
+	Vars map[string]string
+	// VarFiles are --var-file paths, applied in order (later wins).
+	VarFiles []string
+	// Environ is the process environment ("NAME=VALUE"), searched for
+	// IMGC_VAR_NAME values. Nil means none.
+	Environ []string
+}
+
+// EnvVarPrefix prefixes environment variables that set variables.
+const EnvVarPrefix = "IMGC_VAR_"
+
+// Load parses, decodes and evaluates the configuration at path: a
+// *.image.hcl file or a directory holding them. It reports every error it
+// finds; on error the returned Config is partial but never nil, and its
+// Files let the caller render the diagnostics with source snippets.
+func Load(path string, opts Options) (*Config, hcl.Diagnostics) {
+	cfg := &Config{Files: map[string]*hcl.File{}, Vars: map[string]string{}}
+	parser := hclparse.NewParser()
+	defer func() {
+		for name, f := range parser.Files() {
+			cfg.Files[name] = f
+		}
+	}()
+
+	files, dir, diags := configFiles(path)
+	cfg.Dir = dir
+	if diags.HasErrors() {
+		return cfg, diags
+	}
+	var parsed []*hcl.File
+	for _, name := range files {
+		f, fdiags := parser.ParseHCLFile(name)
+		diags = append(diags, fdiags...)
+		if f != nil && !fdiags.HasErrors() {
+			parsed = append(parsed, f)
+		}
+	}
+
+	funcs := opts.Functions
+	if funcs == nil {
+		funcs = stdlib.Functions(dir)
+	}
+	macros := opts.Macros
+	if macros == nil {
+		macros = stdlib.Macros()
+	}
+
+	l := newLoader(funcs, macros)
+	l.diags = diags
+	mod := l.decodeModule(parsed)
+	l.checkReferences(mod)
+	vals := l.variableValues(mod, parser, opts)
+	l.validateVariables(mod, vals)
+	for _, v := range mod.variables {
+		if val, ok := vals[v.Name]; ok && val.IsWhollyKnown() {
+			cfg.Vars[v.Name] = renderValue(val, v.Sensitive)
+		}
+	}
+	l.evaluateLocals(mod, vals)
+	for _, s := range mod.stages {
+		if st := l.evaluateStage(mod, s); st != nil {
+			cfg.Stages = append(cfg.Stages, st)
+		}
+	}
+	return cfg, l.diags
+}
+
+// configFiles lists the files of the configuration at path and its
+// directory.
+func configFiles(path string) ([]string, string, hcl.Diagnostics) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, "", hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid configuration path",
+			Detail:   fmt.Sprintf("The path %q cannot be made absolute: %s.", path, err),
+		}}
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return nil, "", hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Configuration not found",
+			Detail:   fmt.Sprintf("Reading %s: %s. Give the path of a *%s file or of a directory holding them.", path, err, FileSuffix),
+		}}
+	}
+	if !fi.IsDir() {
+		return []string{abs}, filepath.Dir(abs), nil
+	}
+	entries, err := os.ReadDir(abs)
+	if err != nil {
+		return nil, abs, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Unreadable configuration directory",
+			Detail:   fmt.Sprintf("Listing %s: %s.", path, err),
+		}}
+	}
+	var files []string
+	for _, e := range entries {
+		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), FileSuffix) {
+			files = append(files, filepath.Join(abs, e.Name()))
+		}
+	}
+	sort.Strings(files)
+	if len(files) == 0 {
+		return nil, abs, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "No configuration files",
+			Detail:   fmt.Sprintf("The directory %s holds no *%s files. Create one, or give the path of a configuration file.", path, FileSuffix),
+		}}
+	}
+	return files, abs, nil
+}
+
+// syntaxIndex finds the native-syntax block behind an hcl.Block, for its
+// full range and its expressions (also inside dynamic blocks).
+type syntaxIndex map[rangeKey]*hclsyntax.Block
+
+type rangeKey struct {
+	file string
+	byte int
+}
+
+func keyOf(r hcl.Range) rangeKey { return rangeKey{r.Filename, r.Start.Byte} }
+
+func (ix syntaxIndex) add(body *hclsyntax.Body) {
+	for _, b := range body.Blocks {
+		ix[keyOf(b.DefRange())] = b
+		ix.add(b.Body)
+	}
+}
+
+// block returns the syntax block whose header is at r, or nil.
+func (ix syntaxIndex) block(r hcl.Range) *hclsyntax.Block { return ix[keyOf(r)] }

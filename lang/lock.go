@@ -1,0 +1,127 @@
+package lang
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// LockFile is the name of the lock file in a configuration directory.
+const LockFile = "imgc.lock.hcl"
+
+var digestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+var lockSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{{Type: "base", LabelNames: []string{"reference"}}},
+}
+
+var lockBaseSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "digest", Required: true}},
+}
+
+// ReadLock reads the pins (image reference -> "sha256:..." manifest
+// digest) of the lock file in dir. A missing file is no pins.
+func ReadLock(dir string) (map[string]string, hcl.Diagnostics) {
+	path := filepath.Join(dir, LockFile)
+	src, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]string{}, nil
+	}
+	if err != nil {
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Unreadable lock file",
+			Detail:   fmt.Sprintf("Reading %s: %s.", path, err),
+		}}
+	}
+	f, diags := hclparse.NewParser().ParseHCL(src, path)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	content, diags := f.Body.Content(lockSchema)
+	pins := map[string]string{}
+	first := map[string]hcl.Range{}
+	for _, b := range content.Blocks {
+		ref := b.Labels[0]
+		if prev, dup := first[ref]; dup {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Duplicate lock entry",
+				Detail:   fmt.Sprintf("%q is already pinned at %s. Remove one of the blocks.", ref, shortRange(prev)),
+				Subject:  b.LabelRanges[0].Ptr(),
+			})
+			continue
+		}
+		first[ref] = b.DefRange
+		bc, bdiags := b.Body.Content(lockBaseSchema)
+		diags = append(diags, bdiags...)
+		attr, ok := bc.Attributes["digest"]
+		if !ok {
+			continue
+		}
+		val, vdiags := attr.Expr.Value(nil)
+		diags = append(diags, vdiags...)
+		if vdiags.HasErrors() {
+			continue
+		}
+		if val.Type() != cty.String || val.IsNull() || !digestPattern.MatchString(val.AsString()) {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid digest",
+				Detail:   "A pin is a manifest digest written as \"sha256:\" and 64 lower-case hex digits. Fix the value, or delete the block to pin the reference again.",
+				Subject:  attr.Expr.Range().Ptr(),
+			})
+			continue
+		}
+		pins[ref] = val.AsString()
+	}
+	return pins, diags
+}
+
+// WriteLock replaces the lock file in dir with pins, sorted by reference.
+// The file is written to a temporary name and renamed, so readers never
+// see a partial file.
+func WriteLock(dir string, pins map[string]string) error {
+	f := hclwrite.NewEmptyFile()
+	body := f.Body()
+	body.AppendUnstructuredTokens(hclwrite.Tokens{{
+		Type:  hclsyntaxComment,
+		Bytes: []byte("# This file is maintained by imgc build and plan: it pins each base image\n# reference to a manifest digest. Commit it; delete a block to re-pin.\n"),
+	}})
+	for _, ref := range sortedKeys(pins) {
+		digest := pins[ref]
+		if !digestPattern.MatchString(digest) {
+			return fmt.Errorf("writing lock file: pin for %q: %q is not a sha256 digest", ref, digest)
+		}
+		body.AppendNewline()
+		body.AppendNewBlock("base", []string{ref}).Body().SetAttributeValue("digest", cty.StringVal(digest))
+	}
+	tmp, err := os.CreateTemp(dir, "."+LockFile+".*")
+	if err != nil {
+		return fmt.Errorf("writing lock file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(f.Bytes()); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing lock file: %w", err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing lock file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing lock file: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, LockFile)); err != nil {
+		return fmt.Errorf("writing lock file: %w", err)
+	}
+	return nil
+}

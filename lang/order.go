@@ -1,0 +1,74 @@
+package lang
+
+// Dependencies returns the names of the stages s refers to (its base,
+// copy sources and mount sources, inside layers too), in first-use order.
+func Dependencies(s *Stage) []string {
+	var deps []string
+	seen := map[string]bool{}
+	add := func(name string) {
+		if name != "" && !seen[name] {
+			seen[name] = true
+			deps = append(deps, name)
+		}
+	}
+	add(s.From.Stage)
+	var walk func(steps []Step)
+	walk = func(steps []Step) {
+		for _, st := range steps {
+			switch st := st.(type) {
+			case *Run:
+				for _, m := range st.Mounts {
+					add(m.FromStage)
+				}
+			case *Copy:
+				add(st.FromStage)
+			case *Layer:
+				walk(st.Steps)
+			}
+		}
+	}
+	walk(s.Steps)
+	return deps
+}
+
+// TopoOrder returns the stages of c so that every stage comes after the
+// stages it depends on, keeping declaration order where the graph allows.
+// Stages in a cycle (which Load reports) come last, in declaration order.
+func TopoOrder(c *Config) []*Stage {
+	byName := map[string]*Stage{}
+	for _, s := range c.Stages {
+		byName[s.Name] = s
+	}
+	done := map[string]bool{}
+	var order []*Stage
+	for len(order) < len(c.Stages) {
+		progressed := false
+		for _, s := range c.Stages {
+			if done[s.Name] {
+				continue
+			}
+			ready := true
+			for _, d := range Dependencies(s) {
+				if byName[d] != nil && !done[d] {
+					ready = false
+					break
+				}
+			}
+			if ready {
+				done[s.Name] = true
+				order = append(order, s)
+				progressed = true
+				break // restart so earlier-declared stages go first
+			}
+		}
+		if !progressed {
+			for _, s := range c.Stages {
+				if !done[s.Name] {
+					done[s.Name] = true
+					order = append(order, s)
+				}
+			}
+		}
+	}
+	return order
+}

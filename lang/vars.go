@@ -1,0 +1,319 @@
+package lang
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+)
+
+// unknownValue stands in for a value whose evaluation failed, so that the
+// failure is reported once and not again at every use.
+var unknownValue = cty.DynamicVal
+
+// varValue is a variable's value and where it came from, for diagnostics.
+type varValue struct {
+	val    cty.Value
+	source string     // "the default", "--var", "IMGC_VAR_x", "the var file f"
+	rng    *hcl.Range // the value's source range, when it has one
+}
+
+// variableValues takes each variable's value from (lowest to highest
+// precedence) its default, the environment, the var files and --var, and
+// converts it to the variable's type.
+func (l *loader) variableValues(mod *module, parser *hclparse.Parser, opts Options) map[string]cty.Value {
+	raw := map[string]varValue{}
+	for _, v := range mod.variables {
+		if v.Default != cty.NilVal {
+			r := v.DefaultExpr.Range()
+			raw[v.Name] = varValue{val: v.Default, source: "the default", rng: &r}
+		}
+	}
+	for _, kv := range opts.Environ {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, EnvVarPrefix) {
+			continue
+		}
+		name = strings.TrimPrefix(name, EnvVarPrefix)
+		v := mod.varByName[name]
+		if v == nil {
+			// Like Terraform: the environment is shared with other
+			// configurations, so an unknown name is not an error.
+			continue
+		}
+		if val, ok := l.parseRawValue(v, value, EnvVarPrefix+name); ok {
+			raw[name] = varValue{val: val, source: "the environment variable " + EnvVarPrefix + name}
+		}
+	}
+	for _, path := range opts.VarFiles {
+		f, diags := parser.ParseHCLFile(path)
+		l.add(diags...)
+		if f == nil || diags.HasErrors() {
+			continue
+		}
+		attrs, diags := f.Body.JustAttributes()
+		l.add(diags...)
+		names := sortedKeys(attrs)
+		sort.SliceStable(names, func(i, j int) bool {
+			return attrs[names[i]].Range.Start.Byte < attrs[names[j]].Range.Start.Byte
+		})
+		for _, name := range names {
+			attr := attrs[name]
+			if mod.varByName[name] == nil {
+				l.add(&hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Value for undeclared variable",
+					Detail: fmt.Sprintf("The var file sets %q, which the configuration does not declare.%s Remove it, or declare the variable.",
+						name, suggestion(name, sortedKeys(mod.varByName), "")),
+					Subject: attr.NameRange.Ptr(),
+				})
+				continue
+			}
+			val, diags := attr.Expr.Value(&hcl.EvalContext{Functions: l.funcs})
+			l.add(diags...)
+			if diags.HasErrors() {
+				continue
+			}
+			r := attr.Expr.Range()
+			raw[name] = varValue{val: val, source: "the var file " + path, rng: &r}
+		}
+	}
+	for _, name := range sortedKeys(opts.Vars) {
+		v := mod.varByName[name]
+		if v == nil {
+			l.add(&hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Value for undeclared variable",
+				Detail: fmt.Sprintf("--var sets %q, which the configuration does not declare.%s Remove it, or declare the variable.",
+					name, suggestion(name, sortedKeys(mod.varByName), "")),
+			})
+			continue
+		}
+		if val, ok := l.parseRawValue(v, opts.Vars[name], "--var "+name); ok {
+			raw[name] = varValue{val: val, source: "--var"}
+		}
+	}
+
+	vals := map[string]cty.Value{}
+	for _, v := range mod.variables {
+		given, ok := raw[v.Name]
+		if !ok {
+			l.add(&hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Missing required variable",
+				Detail: fmt.Sprintf("The variable %q has no default and no value was given. Set it with --var %s=VALUE, in a --var-file, or in the environment as %s%s, or give it a default.",
+					v.Name, v.Name, EnvVarPrefix, v.Name),
+				Subject: v.DeclRange.Ptr(),
+			})
+			vals[v.Name] = unknownValue
+			continue
+		}
+		val := given.val
+		if v.Defaults != nil {
+			val = v.Defaults.Apply(val)
+		}
+		conv, err := convert.Convert(val, v.Type)
+		if err != nil {
+			d := &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid value for variable",
+				Detail: fmt.Sprintf("The value from %s is not valid for var.%s: %s. Give a value of type %s.",
+					given.source, v.Name, err, typeString(v.Type)),
+				Subject: given.rng,
+			}
+			if d.Subject == nil {
+				d.Subject = v.DeclRange.Ptr()
+			}
+			l.add(d)
+			vals[v.Name] = unknownValue
+			continue
+		}
+		vals[v.Name] = conv
+	}
+	l.varVals = vals
+	l.varSources = raw
+	return vals
+}
+
+// parseRawValue reads a value given as text (--var, the environment): as
+// is for string variables (and untyped ones), as an HCL expression
+// otherwise.
+func (l *loader) parseRawValue(v *variableDecl, text, source string) (cty.Value, bool) {
+	if v.Type == cty.String || v.Type == cty.DynamicPseudoType {
+		return cty.StringVal(text), true
+	}
+	expr, diags := hclsyntax.ParseExpression([]byte(text), source, hcl.Pos{Line: 1, Column: 1})
+	if !diags.HasErrors() {
+		var vdiags hcl.Diagnostics
+		val, vdiags := expr.Value(&hcl.EvalContext{Functions: l.funcs})
+		if !vdiags.HasErrors() {
+			return val, true
+		}
+		diags = vdiags
+	}
+	l.add(&hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Invalid value for variable",
+		Detail: fmt.Sprintf("The value %q from %s is not a valid %s expression for var.%s: %s. Write it as HCL, for example [\"a\", \"b\"] for a list.",
+			text, source, typeString(v.Type), v.Name, strings.TrimSuffix(diags[0].Detail, ".")),
+		Subject: v.DeclRange.Ptr(),
+	})
+	return cty.NilVal, false
+}
+
+// validateVariables runs every variable's validation rules.
+func (l *loader) validateVariables(mod *module, vals map[string]cty.Value) {
+	ctx := &hcl.EvalContext{
+		Variables: map[string]cty.Value{"var": objectOf(vals)},
+		Functions: l.funcs,
+	}
+	for _, v := range mod.variables {
+		if !vals[v.Name].IsWhollyKnown() {
+			continue
+		}
+		for _, rule := range v.Validations {
+			cond, diags := rule.Condition.Value(ctx)
+			l.addEval(diags)
+			if diags.HasErrors() || !cond.IsWhollyKnown() {
+				continue
+			}
+			cond, err := convert.Convert(cond, cty.Bool)
+			if err != nil || cond.IsNull() {
+				l.add(&hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid validation condition",
+					Detail:   "The condition must be true or false. Rewrite it as a boolean expression.",
+					Subject:  rule.Condition.Range().Ptr(),
+				})
+				continue
+			}
+			if cond.True() {
+				continue
+			}
+			msg := "The value is not valid."
+			mval, diags := rule.ErrorMessage.Value(ctx)
+			l.addEval(diags)
+			if s, err := convert.Convert(mval, cty.String); err == nil && s.IsKnown() && !s.IsNull() {
+				msg = strings.TrimSpace(s.AsString())
+			}
+			subject := rule.Condition.Range().Ptr()
+			source := ""
+			if given, ok := l.varSources[v.Name]; ok {
+				source = " The value came from " + given.source + "."
+				if given.rng != nil {
+					subject = given.rng
+				}
+			}
+			l.add(&hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid value for variable",
+				Detail: fmt.Sprintf("%s\n\nThis was checked by the validation rule at %s.%s",
+					msg, shortRange(rule.DeclRange), source),
+				Subject: subject,
+			})
+		}
+	}
+}
+
+// evaluateLocals evaluates locals in dependency order; those in a cycle
+// (already reported) stay unknown.
+func (l *loader) evaluateLocals(mod *module, vals map[string]cty.Value) {
+	state := map[string]int{} // 0 new, 1 evaluating, 2 done
+	var eval func(loc *localDecl)
+	eval = func(loc *localDecl) {
+		if state[loc.Name] != 0 {
+			return
+		}
+		state[loc.Name] = 1
+		if _, cyclic := l.localVals[loc.Name]; cyclic {
+			state[loc.Name] = 2
+			return
+		}
+		for _, r := range referencesIn(loc.Expr.Variables()) {
+			if dep := mod.localByName[r.name]; r.root == "local" && dep != nil && state[dep.Name] == 0 {
+				eval(dep)
+			}
+		}
+		val, diags := loc.Expr.Value(l.evalContext(mod))
+		l.addEval(diags)
+		if diags.HasErrors() {
+			val = unknownValue
+		}
+		l.localVals[loc.Name] = val
+		state[loc.Name] = 2
+	}
+	for _, loc := range mod.locals {
+		eval(loc)
+	}
+}
+
+// evalContext is the context for locals and stage bodies: var, local,
+// stage, image and the functions.
+func (l *loader) evalContext(mod *module) *hcl.EvalContext {
+	locals := map[string]cty.Value{}
+	for _, loc := range mod.locals {
+		if v, ok := l.localVals[loc.Name]; ok {
+			locals[loc.Name] = v
+		} else {
+			locals[loc.Name] = unknownValue
+		}
+	}
+	stages, images := map[string]cty.Value{}, map[string]cty.Value{}
+	for _, s := range mod.stages {
+		ref := stageRef{Kind: s.Kind, Name: s.Name}
+		val := cty.CapsuleVal(stageRefType, &ref)
+		if s.Kind == KindImage {
+			images[s.Name] = val
+		} else {
+			stages[s.Name] = val
+		}
+	}
+	return &hcl.EvalContext{
+		Variables: map[string]cty.Value{
+			"var":   objectOf(l.varVals),
+			"local": objectOf(locals),
+			"stage": objectOf(stages),
+			"image": objectOf(images),
+		},
+		Functions: l.funcs,
+	}
+}
+
+func objectOf(m map[string]cty.Value) cty.Value {
+	if len(m) == 0 {
+		return cty.EmptyObjectVal
+	}
+	return cty.ObjectVal(m)
+}
+
+// renderValue renders a variable's value for plan: strings as they are,
+// everything else as JSON.
+func renderValue(val cty.Value, sensitive bool) string {
+	if sensitive {
+		return "(sensitive)"
+	}
+	if val.IsNull() {
+		return "null"
+	}
+	if val.Type() == cty.String {
+		return val.AsString()
+	}
+	b, err := ctyjson.Marshal(val, val.Type())
+	if err != nil {
+		return val.GoString()
+	}
+	return string(b)
+}
+
+func typeString(ty cty.Type) string {
+	if ty == cty.DynamicPseudoType {
+		return "any"
+	}
+	return ty.FriendlyNameForConstraint()
+}
