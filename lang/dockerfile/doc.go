@@ -1,0 +1,21 @@
+// Package dockerfile imports Dockerfiles into imgc.
+//
+// Import evaluates a Dockerfile into the same model (lang.Config) an
+// .image.hcl configuration evaluates to, so `imgc build` and `imgc plan`
+// treat both alike. It parses with BuildKit's own parser and instruction
+// packages and mimics BuildKit's dispatcher (dockerfile2llb): global ARGs
+// usable in FROM, in-stage ARGs passed to RUN as environment, ENV and ARG
+// expansion with BuildKit's shell lexer in the instructions Docker expands,
+// and every instruction mapped to an hcl.Range over its Dockerfile lines.
+//
+// Convert writes the configuration a person would write for the same
+// Dockerfile, as formatted HCL: stages, variables for ARGs, mounts, one
+// config block per stage. What HCL cannot say exactly is a warning.
+//
+// The package deliberately does not build, resolve base images or read the
+// build context: variables a stage's base image defines (such as PATH) are
+// left as written for the compiler to expand against the base image's
+// config. It never imports BuildKit's LLB client. Windows images, SSH
+// mounts, git sources and heredoc scripts with a shebang are rejected with
+// a diagnostic.
+package dockerfile

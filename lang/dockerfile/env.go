@@ -1,0 +1,172 @@
+package dockerfile
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+)
+
+// envEntry is one variable of an expansion scope. Tmpl is the value as the
+// inside of an HCL quoted template (only kept when converting), so that a
+// value taken from a Dockerfile ARG stays a reference to its variable.
+type envEntry struct {
+	Name  string
+	Value string
+	Tmpl  string
+}
+
+// envList is an ordered environment: BuildKit keeps the order in which
+// variables were first set and replaces values in place.
+type envList []envEntry
+
+func (l envList) get(name string) (envEntry, bool) {
+	for _, e := range l {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return envEntry{}, false
+}
+
+func (l envList) set(e envEntry) envList {
+	for i := range l {
+		if l[i].Name == e.Name {
+			l[i] = e
+			return l
+		}
+	}
+	return append(l, e)
+}
+
+func (l envList) clone() envList {
+	return append(envList(nil), l...)
+}
+
+// getter adapts an envList to BuildKit's shell.EnvGetter. With sentinels
+// set, a value that has a template is replaced by a marker that
+// expandTemplate turns back into the template.
+type getter struct {
+	env       envList
+	sentinels bool
+}
+
+func (g getter) Get(key string) (string, bool) {
+	for i, e := range g.env {
+		if e.Name != key {
+			continue
+		}
+		if g.sentinels && e.Tmpl != quoteLit(e.Value) {
+			return sentinelOpen + strconv.Itoa(i) + sentinelClose, true
+		}
+		return e.Value, true
+	}
+	return "", false
+}
+
+func (g getter) Keys() []string {
+	keys := make([]string, len(g.env))
+	for i, e := range g.env {
+		keys[i] = e.Name
+	}
+	return keys
+}
+
+// Private-use runes mark where a variable's value was substituted.
+const (
+	sentinelOpen  = "\uE000"
+	sentinelClose = "\uE001"
+)
+
+// expansion is the result of expanding one word.
+type expansion struct {
+	Value string
+	// Tmpl is the HCL quoted-template text giving the same value; only
+	// set when converting.
+	Tmpl string
+	// Matched are the variables the word referenced, sorted.
+	Matched []string
+}
+
+// expandWord expands word like BuildKit expands ADD, COPY, ENV and the
+// other instructions it processes. keepUnset leaves references to
+// variables this Dockerfile never set as written, because they name the
+// base image's environment, which is only known when the image is pulled.
+func (im *importer) expandWord(word string, env envList, keepUnset bool) (expansion, error) {
+	lex := im.lex
+	if keepUnset {
+		lex = im.lexKeep
+	}
+	res, err := lex.ProcessWordWithMatches(word, getter{env: env})
+	if err != nil {
+		return expansion{}, err
+	}
+	x := expansion{Value: res.Result}
+	for name := range res.Matched {
+		if _, ok := env.get(name); ok {
+			x.Matched = append(x.Matched, name)
+		}
+	}
+	sort.Strings(x.Matched)
+	if !im.converting {
+		return x, nil
+	}
+	x.Tmpl = quoteLit(x.Value)
+	if len(x.Matched) == 0 {
+		return x, nil
+	}
+	marked, err := lex.ProcessWordWithMatches(word, getter{env: env, sentinels: true})
+	if err != nil {
+		return x, nil
+	}
+	value, tmpl, ok := splitSentinels(marked.Result, env)
+	if ok && value == x.Value {
+		x.Tmpl = tmpl
+	}
+	return x, nil
+}
+
+// splitSentinels rebuilds a value and its template from a word expanded
+// with sentinels. ok is false when the markers were mangled (for example
+// by ${VAR%pattern}), in which case the caller keeps the literal value.
+func splitSentinels(s string, env envList) (value, tmpl string, ok bool) {
+	var v, t strings.Builder
+	for {
+		i := strings.Index(s, sentinelOpen)
+		if i < 0 {
+			if strings.Contains(s, sentinelClose) {
+				return "", "", false
+			}
+			v.WriteString(s)
+			t.WriteString(quoteLit(s))
+			return v.String(), t.String(), true
+		}
+		lit := s[:i]
+		if strings.Contains(lit, sentinelClose) {
+			return "", "", false
+		}
+		v.WriteString(lit)
+		t.WriteString(quoteLit(lit))
+		s = s[i+len(sentinelOpen):]
+		j := strings.Index(s, sentinelClose)
+		if j < 0 {
+			return "", "", false
+		}
+		n, err := strconv.Atoi(s[:j])
+		if err != nil || n < 0 || n >= len(env) {
+			return "", "", false
+		}
+		v.WriteString(env[n].Value)
+		t.WriteString(env[n].Tmpl)
+		s = s[j+len(sentinelClose):]
+	}
+}
+
+// newLexers returns BuildKit's lexer for the escape token, and the same
+// lexer keeping unset variables as written.
+func newLexers(escape rune) (*shell.Lex, *shell.Lex) {
+	keep := shell.NewLex(escape)
+	keep.SkipUnsetEnv = true
+	return shell.NewLex(escape), keep
+}

@@ -1,0 +1,636 @@
+package dockerfile
+
+import (
+	"bytes"
+	"fmt"
+	"path"
+	"runtime"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+
+	"github.com/imgc-dev/imgc/lang"
+)
+
+// Options are the inputs of a Dockerfile build that the file itself
+// does not hold.
+type Options struct {
+	// BuildArgs override ARG defaults (--var / --build-arg).
+	BuildArgs map[string]string
+	// Target names the stage to build (docker build --target); the last
+	// stage when empty.
+	Target string
+	// Dir is the build context directory.
+	Dir string
+	// Platform is the target platform "os/arch[/variant]" for
+	// TARGETPLATFORM and friends; the host's when empty.
+	Platform string
+}
+
+// Import evaluates a Dockerfile into the model an .image.hcl configuration
+// evaluates to, with BuildKit's semantics for ARG, ENV and expansion. Every
+// instruction keeps a range over its Dockerfile lines. The returned Config
+// is nil only when the file cannot be parsed at all.
+func Import(filename string, src []byte, opts Options) (*lang.Config, hcl.Diagnostics) {
+	im := newImporter(filename, src, opts, false)
+	im.run()
+	if im.cfg == nil {
+		return nil, im.diags
+	}
+	return im.cfg, im.diags
+}
+
+// importer holds the state of one Import or Convert run.
+type importer struct {
+	src        *source
+	opts       Options
+	converting bool
+	lex        *shell.Lex
+	lexKeep    *shell.Lex
+	escape     rune
+	ast        *parser.Node
+	diags      hcl.Diagnostics
+	cfg        *lang.Config
+
+	global     envList
+	globalArgs []string
+	usedArgs   map[string]bool
+	stages     []*stageState
+
+	// Side tables for Convert.
+	tmpl     map[any]map[string]string
+	vars     *varTable
+	comments map[int][]string
+	heredocs map[*lang.Run]bool
+}
+
+// stageState is the BuildKit dispatch state of one stage while its
+// instructions are imported.
+type stageState struct {
+	st     *lang.Stage
+	index  int
+	parent *stageState
+	// external is a base from a registry: its environment is unknown
+	// until the image is pulled.
+	external bool
+	stepped  bool
+
+	env      envList // what RUN sees and words expand against (ENV and ARG)
+	imageEnv envList // the image config's environment (ENV only)
+	baseEnv  envList // the environment inherited from a parent stage
+	args     map[string]bool
+
+	workdir, baseWorkdir string
+	workdirKnown         bool
+	user, baseUser       string
+	shell, baseShell     []string
+	shellSet             bool
+	cmdSet               bool
+
+	cfg     lang.ImageConfig
+	cfgUsed bool
+}
+
+func newImporter(filename string, src []byte, opts Options, converting bool) *importer {
+	im := &importer{
+		src:        newSource(filename, src),
+		opts:       opts,
+		converting: converting,
+		usedArgs:   map[string]bool{},
+		tmpl:       map[any]map[string]string{},
+		comments:   map[int][]string{},
+		heredocs:   map[*lang.Run]bool{},
+		vars:       &varTable{byName: map[string]*variable{}},
+	}
+	return im
+}
+
+func (im *importer) errorf(rng hcl.Range, summary, detail string, args ...any) {
+	im.diags = append(im.diags, &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  summary,
+		Detail:   fmt.Sprintf(detail, args...),
+		Subject:  rng.Ptr(),
+	})
+}
+
+func (im *importer) warnf(rng hcl.Range, summary, detail string, args ...any) {
+	im.diags = append(im.diags, &hcl.Diagnostic{
+		Severity: hcl.DiagWarning,
+		Summary:  summary,
+		Detail:   fmt.Sprintf(detail, args...),
+		Subject:  rng.Ptr(),
+	})
+}
+
+// setTmpl records the HCL template of a field whose value came from an
+// expansion, when it is more than the literal value.
+func (im *importer) setTmpl(owner any, field string, x expansion) {
+	if !im.converting || x.Tmpl == "" || x.Tmpl == quoteLit(x.Value) {
+		return
+	}
+	m := im.tmpl[owner]
+	if m == nil {
+		m = map[string]string{}
+		im.tmpl[owner] = m
+	}
+	m[field] = x.Tmpl
+}
+
+// template returns the recorded template of a field, or value quoted.
+func (im *importer) template(owner any, field, value string) string {
+	if t, ok := im.tmpl[owner][field]; ok {
+		return t
+	}
+	return quoteLit(value)
+}
+
+// parsedNode is one instruction with its AST node.
+type parsedNode struct {
+	node *parser.Node
+	cmd  any
+	rng  hcl.Range
+}
+
+func (im *importer) run() {
+	res, err := parser.Parse(bytes.NewReader(im.src.src))
+	if err != nil {
+		im.errorf(im.src.errorRange(err, nil), "Invalid Dockerfile", "%s Fix the Dockerfile syntax at this line.", sentence(errorText(err)))
+		return
+	}
+	im.ast = res.AST
+	im.escape = res.EscapeToken
+	im.lex, im.lexKeep = newLexers(res.EscapeToken)
+	im.cfg = &lang.Config{
+		Dir:   im.opts.Dir,
+		Files: map[string]*hcl.File{im.src.filename: {Bytes: im.src.src}},
+		Vars:  map[string]string{},
+	}
+	for _, w := range res.Warnings {
+		rng := im.src.lines(1, 1)
+		if w.Location != nil {
+			rng = im.src.locations([]parser.Range{*w.Location})
+		}
+		im.warnf(rng, "Dockerfile warning", "%s", sentence(w.Short))
+	}
+
+	var meta []parsedNode
+	var groups [][]parsedNode // one per FROM, starting with it
+	for _, n := range res.AST.Children {
+		rng := im.src.node(n)
+		if len(n.PrevComment) > 0 {
+			im.comments[n.StartLine] = n.PrevComment
+		}
+		cmd, err := instructions.ParseInstruction(n)
+		if err != nil {
+			detail := sentence(errorText(err))
+			summary := "Invalid instruction"
+			var ui *instructions.UnknownInstructionError
+			if asUnknown(err, &ui) {
+				summary = "Unknown instruction"
+				detail += " Use one of the Dockerfile instructions (FROM, RUN, COPY, ADD, ENV, ARG, ...), or fix its spelling."
+			} else {
+				detail += fmt.Sprintf(" Fix the %s instruction.", strings.ToUpper(n.Value))
+			}
+			im.errorf(rng, summary, "%s", detail)
+			continue
+		}
+		pn := parsedNode{node: n, cmd: cmd, rng: rng}
+		if _, ok := cmd.(*instructions.Stage); ok {
+			groups = append(groups, []parsedNode{pn})
+			continue
+		}
+		if len(groups) == 0 {
+			if _, ok := cmd.(*instructions.ArgCommand); ok {
+				meta = append(meta, pn)
+				continue
+			}
+			im.errorf(rng, "Instruction before FROM", "Only ARG may come before the first FROM. Move this %s instruction after a FROM.", strings.ToUpper(n.Value))
+			continue
+		}
+		groups[len(groups)-1] = append(groups[len(groups)-1], pn)
+	}
+	if len(groups) == 0 {
+		if !im.diags.HasErrors() {
+			im.errorf(im.src.lines(1, 1), "No stage", "A Dockerfile needs at least one FROM instruction. Add one, for example FROM alpine.")
+		}
+		return
+	}
+
+	im.initGlobal()
+	for _, pn := range meta {
+		im.globalArg(pn)
+	}
+	for i, g := range groups {
+		im.stage(i, g)
+	}
+	im.chooseTarget()
+	im.checkBuildArgs()
+}
+
+func asUnknown(err error, target **instructions.UnknownInstructionError) bool {
+	for e := err; e != nil; {
+		if u, ok := e.(*instructions.UnknownInstructionError); ok {
+			*target = u
+			return true
+		}
+		un, ok := e.(interface{ Unwrap() error })
+		if !ok {
+			return false
+		}
+		e = un.Unwrap()
+	}
+	return false
+}
+
+// platformArgs are BuildKit's automatic global ARGs.
+var platformArgs = []string{
+	"BUILDPLATFORM", "BUILDOS", "BUILDARCH", "BUILDVARIANT",
+	"TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT",
+}
+
+func hostPlatform() (os, arch, variant string) {
+	arch = runtime.GOARCH
+	if arch == "arm" {
+		variant = "v7"
+	}
+	if arch == "arm64" {
+		variant = ""
+	}
+	return "linux", arch, variant
+}
+
+func (im *importer) initGlobal() {
+	bos, barch, bvar := hostPlatform()
+	tos, tarch, tvar := bos, barch, bvar
+	if p := im.opts.Platform; p != "" {
+		parts := strings.Split(p, "/")
+		tos = parts[0]
+		tarch, tvar = "", ""
+		if len(parts) > 1 {
+			tarch = parts[1]
+		}
+		if len(parts) > 2 {
+			tvar = parts[2]
+		}
+	}
+	format := func(os, arch, variant string) string {
+		if variant != "" {
+			return os + "/" + arch + "/" + variant
+		}
+		return os + "/" + arch
+	}
+	values := map[string]string{
+		"BUILDPLATFORM": format(bos, barch, bvar), "BUILDOS": bos, "BUILDARCH": barch, "BUILDVARIANT": bvar,
+		"TARGETPLATFORM": format(tos, tarch, tvar), "TARGETOS": tos, "TARGETARCH": tarch, "TARGETVARIANT": tvar,
+	}
+	for _, name := range platformArgs {
+		v := values[name]
+		if bv, ok := im.opts.BuildArgs[name]; ok {
+			v = bv
+			im.usedArgs[name] = true
+		}
+		e := envEntry{Name: name, Value: v}
+		if im.converting {
+			e.Tmpl = varRef(im.vars.platform(name, v))
+		}
+		im.global = im.global.set(e)
+	}
+}
+
+// globalArg declares ARGs before the first FROM: usable in FROM and as
+// defaults of ARGs re-declared in a stage.
+func (im *importer) globalArg(pn parsedNode) {
+	c := pn.cmd.(*instructions.ArgCommand)
+	for _, kv := range c.Args {
+		name := kv.Key
+		im.globalArgs = append(im.globalArgs, name)
+		var e envEntry
+		set := false
+		if v, ok := im.opts.BuildArgs[name]; ok {
+			im.usedArgs[name] = true
+			e, set = envEntry{Name: name, Value: v, Tmpl: quoteLit(v)}, true
+		} else if kv.Value != nil {
+			x, err := im.expandWord(*kv.Value, im.global, false)
+			if err != nil {
+				im.errorf(pn.rng, "Invalid ARG default", "%s Fix the variable reference in the default of %s.", sentence(err.Error()), name)
+				continue
+			}
+			e, set = envEntry{Name: name, Value: x.Value}, true
+			im.noteDerived(pn.rng, name, x)
+		} else if g, ok := im.global.get(name); ok {
+			e, set = g, true
+		}
+		if im.converting {
+			def := ""
+			if set {
+				def = e.Value
+			}
+			v := im.vars.declare(name, "", def, pn.rng, true)
+			e.Tmpl = varRef(v.Name)
+		}
+		if set {
+			im.global = im.global.set(e)
+			im.cfg.Vars[name] = e.Value
+		} else {
+			im.cfg.Vars[name] = ""
+		}
+	}
+}
+
+// noteDerived warns, when converting, that a default computed from other
+// variables becomes a constant default.
+func (im *importer) noteDerived(rng hcl.Range, name string, x expansion) {
+	if !im.converting || len(x.Matched) == 0 {
+		return
+	}
+	im.warnf(rng, "ARG default from other variables", "The default of %s is computed from %s; HCL variable defaults must be constant, so the converted variable defaults to %q and no longer follows them. Set it explicitly with --var when you change them.", name, strings.Join(x.Matched, ", "), x.Value)
+}
+
+func (im *importer) stageNamed(name string) *stageState {
+	name = strings.ToLower(name)
+	for _, s := range im.stages {
+		if strings.ToLower(s.st.Name) == name {
+			return s
+		}
+	}
+	return nil
+}
+
+func (im *importer) stage(index int, g []parsedNode) {
+	from := g[0]
+	fc := from.cmd.(*instructions.Stage)
+	name := fc.Name
+	if name == "" {
+		name = fmt.Sprintf("stage-%d", index)
+	}
+	st := &lang.Stage{
+		Kind:      lang.KindStage,
+		Name:      name,
+		DeclRange: from.rng,
+		Range:     im.src.lines(from.node.StartLine, g[len(g)-1].node.EndLine),
+	}
+	if prev := im.stageNamed(name); prev != nil {
+		im.errorf(from.rng, "Duplicate stage name", "The stage name %q is already used by the FROM at line %d. Rename one of the stages.", name, prev.st.DeclRange.Start.Line)
+	}
+	s := &stageState{st: st, index: index, args: map[string]bool{}}
+
+	base, err := im.expandWord(fc.BaseName, im.global, false)
+	switch {
+	case err != nil:
+		im.errorf(from.rng, "Invalid base image", "%s Fix the variable reference in the FROM instruction.", sentence(err.Error()))
+	case base.Value == "":
+		im.errorf(from.rng, "Empty base image", "The base image %q expands to an empty string. Give its ARG a default before the first FROM, or pass a value with --var.", fc.BaseName)
+	}
+	st.From.Range = from.rng
+	if parent := im.stageNamed(base.Value); parent != nil && base.Value != "" {
+		st.From.Stage = parent.st.Name
+		s.parent = parent
+		s.env = parent.env.clone()
+		s.imageEnv = parent.imageEnv.clone()
+		s.baseEnv = parent.imageEnv.clone()
+		for k := range parent.args {
+			s.args[k] = true
+		}
+		s.workdir, s.baseWorkdir, s.workdirKnown = parent.workdir, parent.workdir, parent.workdirKnown
+		s.user, s.baseUser = parent.user, parent.user
+		s.shell, s.baseShell = parent.shell, parent.shell
+		s.external = parent.external
+	} else if strings.EqualFold(base.Value, "scratch") {
+		st.From.Scratch = true
+		s.workdirKnown = true
+	} else {
+		st.From.Ref = base.Value
+		s.external = true
+		im.setTmpl(st, "from", base)
+		im.checkWindowsBase(from.rng, base.Value)
+	}
+	im.useArgs(base.Matched)
+
+	switch p := strings.TrimSpace(fc.Platform); p {
+	case "":
+	case "$BUILDPLATFORM", "${BUILDPLATFORM}":
+		// The host's platform, which is imgc's default.
+	case "$TARGETPLATFORM", "${TARGETPLATFORM}":
+		st.Platform = im.opts.Platform
+	default:
+		x, err := im.expandWord(p, im.global, false)
+		if err != nil || x.Value == "" {
+			im.errorf(from.rng, "Invalid platform", "The platform %q of this FROM does not expand to a platform. Use a value like linux/amd64.", p)
+			break
+		}
+		st.Platform = x.Value
+		im.setTmpl(st, "platform", x)
+		im.useArgs(x.Matched)
+		if strings.HasPrefix(x.Value, "windows") {
+			im.errorf(from.rng, "Windows image", "imgc builds Linux images only, and this stage asks for the platform %q. Build Windows images with Docker.", x.Value)
+		}
+	}
+	im.stages = append(im.stages, s)
+	im.cfg.Stages = append(im.cfg.Stages, st)
+
+	for _, pn := range g[1:] {
+		im.instruction(s, pn)
+	}
+	im.finishStage(s)
+}
+
+// checkWindowsBase rejects Windows base images: their paths, shells and
+// layers are a different world that imgc does not build.
+func (im *importer) checkWindowsBase(rng hcl.Range, ref string) {
+	r := strings.ToLower(ref)
+	for _, w := range []string{"windows/servercore", "windows/nanoserver", "/windows:", "windowsservercore", "nanoserver"} {
+		if strings.Contains(r, w) {
+			im.errorf(rng, "Windows image", "imgc builds Linux images only, and %q is a Windows base image. Build Windows images with Docker.", ref)
+			return
+		}
+	}
+}
+
+func (im *importer) useArgs(names []string) {
+	for _, n := range names {
+		im.usedArgs[n] = true
+	}
+}
+
+// expand expands one word in stage s and reports errors on rng.
+func (im *importer) expand(s *stageState, rng hcl.Range, word string) (expansion, bool) {
+	x, err := im.expandWord(word, s.env, s.external)
+	if err != nil {
+		im.errorf(rng, "Invalid variable reference", "%s Fix the ${...} expression in %q.", sentence(err.Error()), word)
+		return expansion{Value: word, Tmpl: quoteLit(word)}, false
+	}
+	im.useArgs(x.Matched)
+	return x, true
+}
+
+// argVars lists the stage's ARGs that a word referenced: what plan
+// attributes a change to.
+func (s *stageState) argVars(matched []string) []string {
+	var out []string
+	for _, m := range matched {
+		if s.args[m] {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (s *stageState) allArgs() []string {
+	var out []string
+	for k := range s.args {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// runEnv is the environment a RUN adds over its stage's env attribute: the
+// ARGs in scope and ENV changed after the first step.
+func (s *stageState) runEnv() []envEntry {
+	def := s.baseEnv.clone()
+	for _, e := range s.st.Env {
+		def = def.set(envEntry{Name: e.Name, Value: e.Value})
+	}
+	var out []envEntry
+	for _, e := range s.env {
+		if d, ok := def.get(e.Name); ok && d.Value == e.Value {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func (im *importer) setEnvList(owner any, dst *[]lang.EnvVar, entries []envEntry) {
+	for _, e := range entries {
+		*dst = append(*dst, lang.EnvVar{Name: e.Name, Value: e.Value})
+		if im.converting && e.Tmpl != "" {
+			im.setTmpl(owner, "env."+e.Name, expansion{Value: e.Value, Tmpl: e.Tmpl})
+		}
+	}
+}
+
+func (im *importer) finishStage(s *stageState) {
+	// ENV changed after the first step: the image config carries it.
+	def := s.baseEnv.clone()
+	for _, e := range s.st.Env {
+		def = def.set(envEntry{Name: e.Name, Value: e.Value})
+	}
+	var cfgEnv []envEntry
+	for _, e := range s.imageEnv {
+		if d, ok := def.get(e.Name); ok && d.Value == e.Value {
+			continue
+		}
+		cfgEnv = append(cfgEnv, e)
+	}
+	cfg := &s.cfg
+	if len(cfgEnv) > 0 {
+		im.setEnvList(cfg, &cfg.Env, cfgEnv)
+		s.cfgUsed = true
+	}
+	if s.workdir != s.baseWorkdir {
+		cfg.Workdir = s.workdir
+		s.cfgUsed = true
+	}
+	if s.user != s.baseUser {
+		cfg.User = s.user
+		s.cfgUsed = true
+	}
+	if s.shellSet {
+		cfg.Shell = s.shell
+		s.cfgUsed = true
+	}
+	if s.cfgUsed {
+		cfg.Range = s.st.Range
+		s.st.Config = cfg
+	}
+}
+
+func (im *importer) chooseTarget() {
+	target := im.stages[len(im.stages)-1]
+	if t := im.opts.Target; t != "" {
+		target = im.stageNamed(t)
+		if target == nil {
+			names := make([]string, len(im.stages))
+			for i, s := range im.stages {
+				names[i] = s.st.Name
+			}
+			im.errorf(im.src.lines(1, 1), "Unknown target", "The target stage %q is not in this Dockerfile. Use one of: %s.", t, strings.Join(names, ", "))
+			target = im.stages[len(im.stages)-1]
+		}
+	}
+	target.st.Kind = lang.KindImage
+}
+
+func (im *importer) checkBuildArgs() {
+	var unused []string
+	for k := range im.opts.BuildArgs {
+		if !im.usedArgs[k] && !im.declared(k) {
+			unused = append(unused, k)
+		}
+	}
+	if len(unused) == 0 {
+		return
+	}
+	sort.Strings(unused)
+	im.diags = append(im.diags, &hcl.Diagnostic{
+		Severity: hcl.DiagWarning,
+		Summary:  "Unused build arguments",
+		Detail:   fmt.Sprintf("No ARG declares %s, so the value has no effect. Declare it with ARG or drop it from the command line.", strings.Join(unused, ", ")),
+	})
+}
+
+func (im *importer) declared(name string) bool {
+	if _, ok := im.cfg.Vars[name]; ok {
+		return true
+	}
+	for _, s := range im.stages {
+		if s.args[name] {
+			return true
+		}
+	}
+	return false
+}
+
+// resolveWorkdir applies a WORKDIR to the current one, as BuildKit's
+// system.NormalizeWorkdir does on Linux.
+func resolveWorkdir(current, requested string) string {
+	if path.IsAbs(requested) {
+		return path.Clean(requested)
+	}
+	if current == "" {
+		current = "/"
+	}
+	return path.Join("/", current, requested)
+}
+
+// resolveDest makes a COPY/ADD destination absolute against the working
+// directory when it is known, keeping a trailing slash (BuildKit's
+// pathRelativeToWorkingDir).
+func resolveDest(s *stageState, dest string) string {
+	trailing := strings.HasSuffix(dest, "/") || dest == "." || dest == ""
+	if path.IsAbs(dest) {
+		d := path.Clean(dest)
+		if trailing && d != "/" {
+			d += "/"
+		}
+		return d
+	}
+	if !s.workdirKnown {
+		return dest
+	}
+	wd := s.workdir
+	if wd == "" {
+		wd = "/"
+	}
+	d := path.Join(wd, dest)
+	if trailing && d != "/" {
+		d += "/"
+	}
+	return d
+}
