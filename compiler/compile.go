@@ -1,0 +1,218 @@
+package compiler
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/moby/patternmatcher"
+
+	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/internal/hashcache"
+	"github.com/imgc-dev/imgc/lang"
+)
+
+// Optimization levels, lowest first.
+const (
+	LevelNone = "none" // only the required passes
+	LevelSafe = "safe" // the default: never changes the layering asked for
+	LevelAll  = "all"  // also merges and reorders steps
+)
+
+// Options are Compile's inputs besides the configuration.
+type Options struct {
+	// Targets are --target names (stages or images); empty means every
+	// image.
+	Targets []string
+	// Context overrides the build context directory (cfg.Dir).
+	Context string
+	// Project overrides Plan.Project, the configuration's absolute path
+	// (cfg.Dir when empty).
+	Project string
+	// Optimize is "none", "safe" or "all"; "" means each stage's own
+	// setting, else "safe".
+	Optimize string
+	// DisabledPasses are --pass NAME=off names.
+	DisabledPasses []string
+	// Pins is the lock file: normalised reference -> manifest digest.
+	Pins map[string]string
+	// Resolve, if set, resolves base references that are neither pinned
+	// nor carry a digest. An error leaves the reference unresolved (keyed
+	// by its tag); errors other than ErrUnresolved are reported as
+	// warnings.
+	Resolve func(kind ir.BaseKind, ref string) (digest string, err error)
+	// HashCache is the file of the persistent file hash cache; "" keeps
+	// hashes in memory for this run only.
+	HashCache string
+	// Platform is the default platform; zero means linux and the host's
+	// architecture.
+	Platform ir.Platform
+}
+
+// ErrUnresolved, returned (or wrapped) by Options.Resolve, leaves a base
+// unresolved without a warning.
+var ErrUnresolved = errors.New("reference not resolved")
+
+// Compile lowers cfg to a plan: targets in build order with every step
+// resolved, cache keys computed and the optimizer passes applied. It
+// reports every problem it finds; with errors the plan may be nil or
+// partial.
+func Compile(cfg *lang.Config, opts Options) (*ir.Plan, hcl.Diagnostics) {
+	if cfg == nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "No configuration", Detail: "There is no configuration to compile. Give a path to an .image.hcl file, a directory holding some, or a Dockerfile."}}
+	}
+	s, diags := newState(cfg, opts)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	defer func() {
+		if s.hashes != nil {
+			if err := s.hashes.Save(); err != nil {
+				s.diags = append(s.diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Hash cache not saved", Detail: fmt.Sprintf("Saving the file hash cache: %v. The next plan hashes every copied file again.", err)})
+			}
+		}
+	}()
+	plan := lower(s)
+	if s.diags.HasErrors() {
+		return plan, s.diags
+	}
+	plan = s.runPasses(plan, passes)
+	return plan, s.diags
+}
+
+// state is what lowering and the passes share for one compilation.
+type state struct {
+	cfg      *lang.Config
+	opts     Options
+	context  string
+	project  string
+	platform ir.Platform
+	// levels is each target's optimization level.
+	levels   map[string]string
+	disabled map[string]bool
+	hashes   *hashcache.Cache
+	diags    hcl.Diagnostics
+	// check runs ir.Check between passes (tests).
+	check bool
+	// pass is the running pass; records what it reported.
+	pass    string
+	records []ir.Optimization
+
+	ignoreLoaded  bool
+	ignoreMatcher *patternmatcher.PatternMatcher
+}
+
+func newState(cfg *lang.Config, opts Options) (*state, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	s := &state{cfg: cfg, opts: opts, levels: map[string]string{}, disabled: map[string]bool{}, check: checkPasses}
+	dir := cfg.Dir
+	if dir == "" {
+		dir = "."
+	}
+	var err error
+	if s.project, err = filepath.Abs(dir); err != nil {
+		diags = append(diags, errorDiag("Configuration directory not found", fmt.Sprintf("Finding the configuration's directory: %v.", err), nil))
+	}
+	if opts.Project != "" {
+		if s.project, err = filepath.Abs(opts.Project); err != nil {
+			diags = append(diags, errorDiag("Configuration path not found", fmt.Sprintf("Finding the configuration's path: %v.", err), nil))
+		}
+	}
+	ctx := dir
+	if opts.Context != "" {
+		ctx = opts.Context
+	}
+	if s.context, err = filepath.Abs(ctx); err != nil {
+		diags = append(diags, errorDiag("Build context not found", fmt.Sprintf("Finding the build context directory: %v.", err), nil))
+	}
+	s.platform = opts.Platform
+	if s.platform.OS == "" {
+		s.platform = ir.Platform{OS: "linux", Architecture: runtime.GOARCH}
+	}
+	switch opts.Optimize {
+	case "", LevelNone, LevelSafe, LevelAll:
+	default:
+		diags = append(diags, errorDiag("Unknown optimization level", fmt.Sprintf("The optimization level %q is not one of none, safe and all. Use --optimize=safe, --optimize=all or --no-optimize.", opts.Optimize), nil))
+	}
+	for _, name := range opts.DisabledPasses {
+		p := findPass(name)
+		switch {
+		case p == nil:
+			detail := fmt.Sprintf("There is no optimizer pass called %q. The passes are: %s.", name, strings.Join(passNames(), ", "))
+			if sug := suggest(name, passNames()); sug != "" {
+				detail += fmt.Sprintf(" Did you mean %q?", sug)
+			}
+			diags = append(diags, errorDiag("Unknown pass", detail, nil))
+		case p.required:
+			diags = append(diags, errorDiag("Required pass cannot be disabled", fmt.Sprintf("The pass %q is required: without it the plan is not a valid build. Remove --pass %s=off.", name, name), nil))
+		default:
+			s.disabled[name] = true
+		}
+	}
+	for _, st := range cfg.Stages {
+		level := opts.Optimize
+		if level == "" {
+			level = st.Optimize
+		}
+		if level == "" {
+			level = LevelSafe
+		}
+		s.levels[st.Name] = level
+	}
+	if opts.HashCache != "" {
+		s.hashes = hashcache.Open(opts.HashCache)
+	} else {
+		s.hashes = hashcache.Open("")
+	}
+	return s, diags
+}
+
+// level is the optimization level of a target; targets made for image
+// references copied from use the default.
+func (s *state) level(target string) string {
+	if l, ok := s.levels[target]; ok {
+		return l
+	}
+	if s.opts.Optimize != "" {
+		return s.opts.Optimize
+	}
+	return LevelSafe
+}
+
+func levelRank(l string) int {
+	switch l {
+	case LevelNone:
+		return 0
+	case LevelAll:
+		return 2
+	}
+	return 1
+}
+
+func errorDiag(summary, detail string, subject *hcl.Range) *hcl.Diagnostic {
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: subject}
+}
+
+func origin(r hcl.Range) ir.Origin {
+	return ir.Origin{File: r.Filename, Line: r.Start.Line, Column: r.Start.Column, EndLine: r.End.Line, EndColumn: r.End.Column}
+}
+
+// rangeOf turns an origin back into a range for a diagnostic; nil when the
+// origin is empty.
+func rangeOf(o ir.Origin) *hcl.Range {
+	if o.File == "" {
+		return nil
+	}
+	r := hcl.Range{Filename: o.File, Start: hcl.Pos{Line: o.Line, Column: max(o.Column, 1)}, End: hcl.Pos{Line: max(o.EndLine, o.Line), Column: max(o.EndColumn, 1)}}
+	return &r
+}
+
+func subject(r hcl.Range) *hcl.Range {
+	if r.Filename == "" && r.Start.Line == 0 {
+		return nil
+	}
+	return &r
+}

@@ -1,0 +1,273 @@
+package compiler
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/internal/copyspec"
+)
+
+// computeKeys sets every base key and layer key, in build order: a layer's
+// key is ir.LayerKey(parent, inputs), its inputs named for people (see
+// stepInputs). It only adds keys; it changes no step. Required: the runtime
+// reuses layers by key.
+func computeKeys(s *state, p *ir.Plan) *ir.Plan {
+	out := &ir.Plan{Project: p.Project, Optimizations: p.Optimizations}
+	keys := map[string]ir.CacheKey{}
+	for _, t := range p.Targets {
+		nt := *t
+		nt.Base.Key = baseKey(t.Base, t.Platform, keys)
+		nt.Layers = recomputeLayers(s, t.Layers, nt.Base.Key, keys)
+		keys[nt.Name] = nt.Key()
+		out.Targets = append(out.Targets, &nt)
+	}
+	return out
+}
+
+// recomputeLayers returns copies of layers keyed on parent, for passes
+// that rebuild a layer chain.
+func recomputeLayers(s *state, layers []*ir.Layer, parent ir.CacheKey, targetKeys map[string]ir.CacheKey) []*ir.Layer {
+	out := make([]*ir.Layer, len(layers))
+	for i, l := range layers {
+		nl := *l
+		nl.Inputs = layerInputs(s, l, targetKeys)
+		nl.Parent = parent
+		nl.Key = ir.LayerKey(parent, nl.Inputs)
+		parent = nl.Key
+		out[i] = &nl
+	}
+	return out
+}
+
+func baseKey(b ir.Base, plat ir.Platform, targetKeys map[string]ir.CacheKey) ir.CacheKey {
+	switch b.Kind {
+	case ir.BaseScratch:
+		return ir.ScratchKey(plat)
+	case ir.BaseTarget:
+		k, ok := targetKeys[b.Target]
+		if !ok {
+			panic(fmt.Sprintf("base target %q has no key yet: build order broken", b.Target))
+		}
+		return k
+	}
+	if b.Digest != "" {
+		return ir.DigestBaseKey(b.Digest, plat)
+	}
+	ref := b.Ref
+	if b.Kind != ir.BaseRegistry {
+		ref = string(b.Kind) + ":" + ref
+	}
+	return ir.TagBaseKey(ref, plat)
+}
+
+// layerInputs lists a layer's key inputs; in a layer of several steps each
+// name is prefixed "step N: ".
+func layerInputs(s *state, l *ir.Layer, targetKeys map[string]ir.CacheKey) []ir.KeyInput {
+	if len(l.Steps) == 1 {
+		return stepInputs(s, l.Steps[0], targetKeys)
+	}
+	var out []ir.KeyInput
+	for i, step := range l.Steps {
+		for _, in := range stepInputs(s, step, targetKeys) {
+			in.Name = fmt.Sprintf("step %d: %s", i+1, in.Name)
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+// stepInputs is everything about a step that can change its result, and
+// nothing else: no source positions, no stage names (a renamed stage keeps
+// its cache), no secret contents, no image config.
+func stepInputs(s *state, step ir.Step, targetKeys map[string]ir.CacheKey) []ir.KeyInput {
+	var in inputs
+	switch st := step.(type) {
+	case *ir.Run:
+		in.add("kind", "run")
+		if st.Shell {
+			in.add("shell", jsonList(st.Argv[:len(st.Argv)-1]))
+			in.add("command", st.Command)
+		} else {
+			in.add("exec", jsonList(st.Argv))
+		}
+		for _, e := range st.Env {
+			name, value, _ := strings.Cut(e, "=")
+			in.add("env "+name, value)
+		}
+		in.addNonEmpty("workdir", st.Workdir)
+		in.addNonEmpty("user", st.User)
+		in.add("network", string(st.Network))
+		for _, m := range st.Mounts {
+			in.add("mount "+m.Target, mountText(s, m, targetKeys))
+		}
+		in.addNonEmpty("cache_key", st.CacheKey)
+	case *ir.Copy:
+		in.add("kind", "copy")
+		in.add("copy src", jsonList(st.Sources))
+		in.add("copy dest", st.Dest)
+		if st.FromTarget != "" {
+			in.add("source stage", targetKey(targetKeys, st.FromTarget).String())
+		}
+		in.files(st.Files)
+		if len(st.Exclude) > 0 {
+			in.add("exclude", jsonList(st.Exclude))
+		}
+		in.addNonEmpty("chown", st.Chown)
+		in.addNonEmpty("chmod", st.Chmod)
+		in.addTrue("link", st.Link)
+		in.addTrue("parents", st.Parents)
+	case *ir.Add:
+		in.add("kind", "add")
+		in.addNonEmpty("url", st.URL)
+		in.addNonEmpty("checksum", st.Checksum)
+		if len(st.Sources) > 0 {
+			in.add("add src", jsonList(st.Sources))
+		}
+		in.files(st.Files)
+		in.add("add dest", st.Dest)
+		if len(st.Exclude) > 0 {
+			in.add("exclude", jsonList(st.Exclude))
+		}
+		in.addTrue("extract", st.Extract)
+		in.addNonEmpty("chown", st.Chown)
+		in.addNonEmpty("chmod", st.Chmod)
+		in.addTrue("link", st.Link)
+	default:
+		panic(fmt.Sprintf("no key inputs for step type %T", step))
+	}
+	return in.list
+}
+
+type inputs struct {
+	list []ir.KeyInput
+	seen map[string]int
+}
+
+// add appends an input; a repeated name gets " (2)", " (3)"... so names
+// stay unique for the reason engine.
+func (in *inputs) add(name, value string) {
+	if in.seen == nil {
+		in.seen = map[string]int{}
+	}
+	in.seen[name]++
+	if n := in.seen[name]; n > 1 {
+		name = fmt.Sprintf("%s (%d)", name, n)
+	}
+	in.list = append(in.list, ir.KeyInput{Name: name, Value: value})
+}
+
+func (in *inputs) addNonEmpty(name, value string) {
+	if value != "" {
+		in.add(name, value)
+	}
+}
+
+func (in *inputs) addTrue(name string, v bool) {
+	if v {
+		in.add(name, "true")
+	}
+}
+
+// files adds "file SRC" = "<digest> <mode>" per copied file, with the
+// destination when it is not implied by the source name.
+func (in *inputs) files(files []ir.CopyFile) {
+	for _, f := range files {
+		in.add("file "+f.Src, fileText(f))
+	}
+}
+
+func fileText(f ir.CopyFile) string {
+	perm := fmt.Sprintf("%04o", uint32(f.Mode.Perm()|f.Mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)))
+	var s string
+	switch {
+	case f.Mode.IsDir():
+		s = "dir " + perm
+	case f.Mode&fs.ModeSymlink != 0:
+		s = "symlink " + f.LinkTarget
+	case f.Mode.IsRegular():
+		s = f.Digest + " " + perm
+	default:
+		s = "special " + f.Mode.String()
+	}
+	return s + " " + f.Dst
+}
+
+func targetKey(keys map[string]ir.CacheKey, name string) ir.CacheKey {
+	k, ok := keys[name]
+	if !ok {
+		panic(fmt.Sprintf("target %q has no key yet: build order broken", name))
+	}
+	return k
+}
+
+// mountText is a mount's key material: its type and settings, the key of
+// the target it reads from, or the digest of the context files it binds.
+// A secret contributes only its id and where it appears.
+func mountText(s *state, m ir.Mount, targetKeys map[string]ir.CacheKey) string {
+	parts := []string{"type=" + string(m.Type)}
+	add := func(k, v string) {
+		if v != "" {
+			parts = append(parts, k+"="+v)
+		}
+	}
+	add("id", m.ID)
+	add("sharing", m.Sharing)
+	add("source", m.Source)
+	add("env", m.Env)
+	if m.FromTarget != "" {
+		add("from", targetKey(targetKeys, m.FromTarget).String())
+	} else if m.Type == ir.MountBind {
+		add("context", s.contextDigest(m.Source))
+	}
+	if m.ReadOnly {
+		parts = append(parts, "readonly")
+	}
+	if m.Required {
+		parts = append(parts, "required")
+	}
+	if m.Mode != nil {
+		add("mode", fmt.Sprintf("%04o", *m.Mode))
+	}
+	if m.UID != nil {
+		add("uid", strconv.Itoa(*m.UID))
+	}
+	if m.GID != nil {
+		add("gid", strconv.Itoa(*m.GID))
+	}
+	if m.Size != 0 {
+		add("size", strconv.FormatInt(m.Size, 10))
+	}
+	return strings.Join(parts, ",")
+}
+
+// contextDigest digests what a bind mount from the build context shows:
+// every path below source with its type, mode and content digest.
+func (s *state) contextDigest(source string) string {
+	if source == "" {
+		source = "."
+	}
+	files, err := copyspec.Resolve(s.context, []string{source}, "/", copyspec.Options{Ignore: s.ignore()})
+	if err != nil {
+		s.diags = append(s.diags, errorDiag("Bind mount source not found", fmt.Sprintf("Listing the bind mount source %q in the build context %s: %v. Fix source, or mount from a stage with from.", source, s.context, err), nil))
+		return ""
+	}
+	h := sha256.New()
+	for _, f := range files {
+		if f.Mode.IsRegular() {
+			d, err := s.hashes.Digest(filepath.Join(s.context, filepath.FromSlash(f.Src)))
+			if err != nil {
+				s.diags = append(s.diags, errorDiag("Bind mount source not readable", fmt.Sprintf("%v. Make it readable or leave it out with an ignore file.", err), nil))
+				return ""
+			}
+			f.Digest = d
+		}
+		fmt.Fprintf(h, "%d:%s%d:%s\n", len(f.Src), f.Src, len(fileText(f)), fileText(f))
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}

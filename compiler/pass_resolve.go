@@ -1,0 +1,176 @@
+package compiler
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
+
+	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/internal/copyspec"
+)
+
+// resolveInputs fills in what keys are computed from but the configuration
+// does not spell out: base digests (from the reference, the lock file or
+// Options.Resolve) and, for every copy and add from the build context, the
+// list of files it copies with their content digests. It changes no
+// layering and no step's meaning, only makes inputs explicit. Required:
+// without it keys would not see file contents.
+func resolveInputs(s *state, p *ir.Plan) *ir.Plan {
+	out := &ir.Plan{Project: p.Project, Optimizations: p.Optimizations}
+	var pending []pendingHash
+	for _, t := range p.Targets {
+		nt := *t
+		nt.Base = s.resolveBase(t.Base, t.Platform)
+		nt.Layers = make([]*ir.Layer, len(t.Layers))
+		for i, l := range t.Layers {
+			nl := *l
+			nl.Steps = make([]ir.Step, len(l.Steps))
+			for j, step := range l.Steps {
+				nl.Steps[j] = s.resolveStep(step, &pending)
+			}
+			nt.Layers[i] = &nl
+		}
+		out.Targets = append(out.Targets, &nt)
+	}
+	s.hashPending(pending)
+	return out
+}
+
+// pendingHash is a regular file of a resolved copy awaiting its digest.
+type pendingHash struct {
+	files []ir.CopyFile
+	i     int
+	path  string
+}
+
+func (s *state) resolveBase(b ir.Base, plat ir.Platform) ir.Base {
+	switch b.Kind {
+	case ir.BaseRegistry, ir.BaseOCILayout, ir.BaseDockerArchive:
+	default:
+		return b
+	}
+	if b.Digest != "" {
+		return b
+	}
+	if d, ok := s.opts.Pins[b.Ref]; ok && d != "" {
+		b.Digest = d
+		return b
+	}
+	if s.opts.Resolve == nil {
+		return b
+	}
+	d, err := s.opts.Resolve(b.Kind, b.Ref)
+	switch {
+	case err == nil && d != "":
+		b.Digest = d
+	case err != nil && !errors.Is(err, ErrUnresolved):
+		s.diags = append(s.diags, &hcl.Diagnostic{
+			Severity: hcl.DiagWarning,
+			Summary:  "Base image not resolved",
+			Detail:   fmt.Sprintf("Resolving %s to a digest: %v. Its layers are keyed by the reference until it resolves, so their cache status may be wrong; pin it in imgc.lock.hcl or make it reachable.", b.Ref, err),
+			Subject:  rangeOf(b.Origin),
+		})
+	}
+	return b
+}
+
+// ignore loads the context's ignore file once: .imgcignore wins over
+// .dockerignore.
+func (s *state) ignore() *patternmatcher.PatternMatcher {
+	if s.ignoreLoaded {
+		return s.ignoreMatcher
+	}
+	s.ignoreLoaded = true
+	for _, name := range []string{".imgcignore", ".dockerignore"} {
+		p := filepath.Join(s.context, name)
+		f, err := os.Open(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			s.diags = append(s.diags, errorDiag("Ignore file not readable", fmt.Sprintf("Reading %s: %v. Make it readable or remove it.", p, err), nil))
+			return nil
+		}
+		patterns, err := ignorefile.ReadAll(f)
+		f.Close()
+		if err == nil {
+			s.ignoreMatcher, err = patternmatcher.New(patterns)
+		}
+		if err != nil {
+			s.diags = append(s.diags, errorDiag("Invalid ignore file", fmt.Sprintf("Reading %s: %v. Fix the pattern; the syntax is .dockerignore's.", p, err), nil))
+		}
+		return s.ignoreMatcher
+	}
+	return nil
+}
+
+func (s *state) resolveStep(step ir.Step, pending *[]pendingHash) ir.Step {
+	switch st := step.(type) {
+	case *ir.Copy:
+		if st.Context == "" {
+			return st
+		}
+		nc := *st
+		nc.Files = s.resolveFiles(st.Context, st.Sources, st.Dest, st.Exclude, st.Parents, st.Origin, pending)
+		return &nc
+	case *ir.Add:
+		if st.Context == "" || len(st.Sources) == 0 {
+			return st
+		}
+		na := *st
+		na.Files = s.resolveFiles(st.Context, st.Sources, st.Dest, st.Exclude, false, st.Origin, pending)
+		return &na
+	}
+	return step
+}
+
+func (s *state) resolveFiles(ctx string, sources []string, dest string, exclude []string, parents bool, o ir.Origin, pending *[]pendingHash) []ir.CopyFile {
+	files, err := copyspec.Resolve(ctx, sources, dest, copyspec.Options{Exclude: exclude, Ignore: s.ignore(), Parents: parents})
+	var nm *copyspec.NoMatchError
+	switch {
+	case errors.As(err, &nm) && nm.Ignored:
+		s.diags = append(s.diags, errorDiag("Copy source excluded", fmt.Sprintf("The source %q matches only paths that .imgcignore, .dockerignore or exclude leave out of the build context %s. Copy a path that is not ignored, or change the ignore patterns.", nm.Pattern, ctx), rangeOf(o)))
+		return nil
+	case errors.As(err, &nm):
+		s.diags = append(s.diags, errorDiag("Copy source not found", fmt.Sprintf("The source %q matches nothing in the build context %s. Sources are relative to the build context; fix the path, or choose the context with --context.", nm.Pattern, ctx), rangeOf(o)))
+		return nil
+	case errors.Is(err, copyspec.ErrNeedDirDest):
+		s.diags = append(s.diags, errorDiag("Copy destination is not a directory", fmt.Sprintf("Copying several sources, or a glob matching several paths, needs a destination directory, but %q does not end in \"/\". Add a trailing \"/\" to dest.", dest), rangeOf(o)))
+		return nil
+	case err != nil:
+		s.diags = append(s.diags, errorDiag("Copy sources not readable", fmt.Sprintf("Resolving the sources %q: %v.", sources, err), rangeOf(o)))
+		return nil
+	}
+	for i, f := range files {
+		if f.Mode.IsRegular() {
+			*pending = append(*pending, pendingHash{files: files, i: i, path: filepath.Join(ctx, filepath.FromSlash(f.Src))})
+		}
+	}
+	return files
+}
+
+// hashPending hashes every pending file at once, in parallel, and writes
+// the digests into their (not yet shared) file lists.
+func (s *state) hashPending(pending []pendingHash) {
+	if len(pending) == 0 {
+		return
+	}
+	paths := make([]string, len(pending))
+	for i, p := range pending {
+		paths[i] = p.path
+	}
+	digests, err := s.hashes.DigestAll(paths, runtime.GOMAXPROCS(0)*2)
+	if err != nil {
+		s.diags = append(s.diags, errorDiag("Copied file not readable", fmt.Sprintf("%v. Make the file readable, or leave it out with exclude or an ignore file.", err), nil))
+		return
+	}
+	for i, p := range pending {
+		p.files[p.i].Digest = digests[i]
+	}
+}
