@@ -43,10 +43,10 @@ var passes = []pass{
 
 // passOrder lists constraints {a, b}: pass a must run before pass b.
 var passOrder = [][2]string{
-	{"prune", "resolve"},  // no files are hashed or bases resolved for unused stages
-	{"resolve", "keys"},   // keys hash the file digests and base digests resolve fills in
-	{"prune", "keys"},     // unused stages must not cost key computation
-	{"keys", "dedupe"},    // dedupe compares keys
+	{"prune", "resolve"}, // no files are hashed or bases resolved for unused stages
+	{"resolve", "keys"},  // keys hash the file digests and base digests resolve fills in
+	{"prune", "keys"},    // unused stages must not cost key computation
+	{"keys", "dedupe"},   // dedupe compares keys
 }
 
 // checkPasses runs ir.Check after every pass; tests turn it on.
