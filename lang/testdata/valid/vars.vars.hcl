@@ -1,0 +1,2 @@
+overridden = "file"
+from_file  = ["a", "b"]
