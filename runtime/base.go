@@ -1,0 +1,247 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/imgc-dev/imgc/compiler/ir"
+)
+
+// chainLayer is one non-empty layer of an image being built, as it will
+// appear in the manifest.
+type chainLayer struct {
+	Digest    v1.Hash
+	DiffID    v1.Hash
+	Size      int64
+	MediaType types.MediaType
+}
+
+// imageState is a filesystem (its layers, bottom first) and a config.
+type imageState struct {
+	Layers []chainLayer
+	Config v1.ConfigFile
+}
+
+func (st *imageState) clone() *imageState {
+	c := &imageState{Layers: append([]chainLayer(nil), st.Layers...)}
+	c.Config = *st.Config.DeepCopy()
+	return c
+}
+
+func v1Platform(pl ir.Platform) v1.Platform {
+	return v1.Platform{OS: pl.OS, Architecture: pl.Architecture, Variant: pl.Variant}
+}
+
+// ResolveBase resolves a base reference (registry NAME[:TAG][@DIGEST],
+// "oci:PATH[:TAG]", "docker-archive:PATH") to its manifest digest for the
+// platform, fetching only the manifest.
+func (s *Store) ResolveBase(ctx context.Context, kind ir.BaseKind, ref string, pl ir.Platform) (string, error) {
+	img, err := s.openBase(ctx, kind, ref, pl)
+	if err != nil {
+		return "", fmt.Errorf("resolving base image %q: %w", ref, err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return "", fmt.Errorf("resolving base image %q: %w", ref, err)
+	}
+	return d.String(), nil
+}
+
+// openBase returns the base image without reading its layers.
+func (s *Store) openBase(ctx context.Context, kind ir.BaseKind, ref string, pl ir.Platform) (v1.Image, error) {
+	switch kind {
+	case ir.BaseRegistry:
+		r, err := name.ParseReference(ref)
+		if err != nil {
+			return nil, err
+		}
+		return remote.Image(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithPlatform(v1Platform(pl)))
+	case ir.BaseOCILayout:
+		return layoutImage(strings.TrimPrefix(ref, "oci:"), pl)
+	case ir.BaseDockerArchive:
+		return tarball.ImageFromPath(strings.TrimPrefix(ref, "docker-archive:"), nil)
+	default:
+		return nil, fmt.Errorf("a %s base has no manifest", kind)
+	}
+}
+
+// layoutImage finds PATH[:TAG] in an OCI layout: the manifest named TAG, or
+// the only one when no tag is given.
+func layoutImage(ref string, pl ir.Platform) (v1.Image, error) {
+	path, tag := ref, ""
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		path, tag = ref[:i], ref[i+1:]
+	}
+	p, err := layout.FromPath(path)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := p.ImageIndex()
+	if err != nil {
+		return nil, err
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	var found []v1.Descriptor
+	var names []string
+	for _, d := range m.Manifests {
+		n := d.Annotations[refNameAnnotation]
+		names = append(names, n)
+		if tag == "" || n == tag {
+			found = append(found, d)
+		}
+	}
+	switch {
+	case len(found) == 0 && tag != "":
+		return nil, fmt.Errorf("layout %s has no image tagged %q (it has %q)", path, tag, names)
+	case len(found) == 0:
+		return nil, fmt.Errorf("layout %s holds no image", path)
+	case len(found) > 1:
+		return nil, fmt.Errorf("layout %s holds %d images: name one with oci:%s:TAG (tags %q)", path, len(found), path, names)
+	}
+	d := found[0]
+	if d.MediaType.IsIndex() {
+		child, err := idx.ImageIndex(d.Digest)
+		if err != nil {
+			return nil, err
+		}
+		return platformImage(child, pl)
+	}
+	return idx.Image(d.Digest)
+}
+
+func platformImage(idx v1.ImageIndex, pl ir.Platform) (v1.Image, error) {
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	want := v1Platform(pl)
+	for _, d := range m.Manifests {
+		if d.Platform != nil && d.Platform.Satisfies(want) {
+			return idx.Image(d.Digest)
+		}
+	}
+	return nil, fmt.Errorf("no image for platform %s", pl)
+}
+
+// pullBase makes the base of t available in the store and returns its state
+// and manifest digest. A registry base pinned by digest whose manifest is
+// already stored needs no network.
+func (s *Store) pullBase(ctx context.Context, b ir.Base, pl ir.Platform) (*imageState, string, error) {
+	if b.Kind == ir.BaseScratch {
+		return &imageState{Config: v1.ConfigFile{
+			OS: pl.OS, Architecture: pl.Architecture, Variant: pl.Variant,
+			RootFS: v1.RootFS{Type: "layers"},
+		}}, "", nil
+	}
+	if b.Digest != "" {
+		if h, err := v1.NewHash(b.Digest); err == nil && s.hasBlob(h) {
+			if img, err := s.image(h); err == nil {
+				if st, err := s.importImage(img); err == nil {
+					return st, b.Digest, nil
+				}
+			}
+		}
+	}
+	ref := b.Ref
+	if b.Kind == ir.BaseRegistry && b.Digest != "" && !strings.Contains(ref, "@") {
+		ref += "@" + b.Digest
+	}
+	img, err := s.openBase(ctx, b.Kind, ref, pl)
+	if err != nil {
+		return nil, "", fmt.Errorf("pulling base image %q: %w", b.Ref, err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return nil, "", fmt.Errorf("pulling base image %q: %w", b.Ref, err)
+	}
+	if b.Digest != "" && b.Kind != ir.BaseDockerArchive && d.String() != b.Digest {
+		return nil, "", fmt.Errorf("pulling base image %q: its digest is %s, the plan pins %s", b.Ref, d, b.Digest)
+	}
+	st, err := s.importImage(img)
+	if err != nil {
+		return nil, "", fmt.Errorf("pulling base image %q: %w", b.Ref, err)
+	}
+	return st, d.String(), nil
+}
+
+// importImage copies img's missing blobs into the store, verifying their
+// digests, and returns its state with OCI media types.
+func (s *Store) importImage(img v1.Image) (*imageState, error) {
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	rawCfg, err := img.RawConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	var cfg v1.ConfigFile
+	if err := json.Unmarshal(rawCfg, &cfg); err != nil {
+		return nil, fmt.Errorf("parsing image config: %w", err)
+	}
+	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
+		return nil, fmt.Errorf("image config has %d diff ids for %d layers", len(cfg.RootFS.DiffIDs), len(m.Layers))
+	}
+	st := &imageState{Config: cfg}
+	for i, ld := range m.Layers {
+		if !s.hasBlob(ld.Digest) {
+			l, err := img.LayerByDigest(ld.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("reading layer %s: %w", ld.Digest, err)
+			}
+			rc, err := l.Compressed()
+			if err != nil {
+				return nil, fmt.Errorf("reading layer %s: %w", ld.Digest, err)
+			}
+			_, _, err = s.putBlobStream(rc, ld.Digest)
+			rc.Close()
+			if err != nil {
+				return nil, fmt.Errorf("storing layer %s: %w", ld.Digest, err)
+			}
+		}
+		mt, err := ociLayerMediaType(ld.MediaType)
+		if err != nil {
+			return nil, err
+		}
+		st.Layers = append(st.Layers, chainLayer{Digest: ld.Digest, DiffID: cfg.RootFS.DiffIDs[i], Size: ld.Size, MediaType: mt})
+	}
+	if _, err := s.putBlob(rawCfg); err != nil {
+		return nil, fmt.Errorf("storing image config: %w", err)
+	}
+	raw, err := img.RawManifest()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.putBlob(raw); err != nil {
+		return nil, fmt.Errorf("storing manifest: %w", err)
+	}
+	return st, nil
+}
+
+// ociLayerMediaType maps Docker layer media types to their OCI equivalents.
+func ociLayerMediaType(mt types.MediaType) (types.MediaType, error) {
+	switch mt {
+	case types.DockerLayer, types.OCILayer, "":
+		return types.OCILayer, nil
+	case types.DockerUncompressedLayer, types.OCIUncompressedLayer:
+		return types.OCIUncompressedLayer, nil
+	case types.OCILayerZStd:
+		return types.OCILayerZStd, nil
+	case types.DockerForeignLayer, types.OCIRestrictedLayer:
+		return "", fmt.Errorf("foreign (non-distributable) layers are not supported")
+	}
+	return "", fmt.Errorf("unsupported layer media type %q", mt)
+}

@@ -1,0 +1,368 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/imgc-dev/imgc/compiler/ir"
+)
+
+// Output is an extra export of the built output targets.
+type Output struct {
+	// Type is "oci" (an OCI layout directory), "oci-archive" (a tar of
+	// one) or "docker" (a tarball for `docker load`).
+	Type string
+	Dest string
+}
+
+// BuildOptions control a build.
+type BuildOptions struct {
+	// NoCache rebuilds every layer (the results are still recorded).
+	NoCache bool
+	// Secrets maps a secret id to the host file mounted for it.
+	Secrets map[string]string
+	Outputs []Output
+	// Push writes every tag of every output target to its registry.
+	Push bool
+	// Compression is "gzip" (the default) or "zstd".
+	Compression string
+	// SourceDateEpoch clamps file mtimes and sets `created`, for
+	// reproducible builds.
+	SourceDateEpoch *time.Time
+	// Progress receives events; nil means none. Calls are serialised.
+	Progress func(Event)
+	// Parallelism bounds how many independent targets build at once; 0
+	// means 2.
+	Parallelism int
+	// Context is the build context directory, for bind mounts without a
+	// `from`; empty means the context of the plan's copy steps.
+	Context string
+}
+
+// Event is one progress report.
+type Event struct {
+	Time time.Time
+	// Kind is "target" (a target starts), "cached" (a layer is reused),
+	// "start" (a layer starts building), "log" (a line of step output),
+	// "done" (a layer or, with Layer empty, a target finished), "error"
+	// or "export" (an output was written; Line names it).
+	Kind     string
+	Target   string
+	Layer    string
+	Key      ir.CacheKey
+	Origin   ir.Origin
+	Line     string
+	Duration time.Duration
+}
+
+// ImageResult is one built output target.
+type ImageResult struct {
+	Target string
+	// Digest is the manifest digest.
+	Digest string
+	Tags   []string
+}
+
+// Result is what a build produced.
+type Result struct {
+	Images []ImageResult
+	// Pins maps each base reference to the manifest digest it resolved to.
+	Pins map[string]string
+}
+
+// StepError is a failed step. The CLI renders one diagnostic per origin,
+// with the exit status and the output's tail.
+type StepError struct {
+	Target  string
+	Key     ir.CacheKey
+	Origins []ir.Origin
+	// ExitCode is the command's exit status, or 0 when the step failed
+	// without running one.
+	ExitCode int
+	// Tail is the last lines of the step's output (at most 20).
+	Tail []string
+	Err  error
+}
+
+func (e *StepError) Error() string {
+	var where []string
+	for _, o := range e.Origins {
+		if s := o.String(); s != "" {
+			where = append(where, s)
+		}
+	}
+	msg := fmt.Sprintf("building %s", e.Target)
+	if len(where) > 0 {
+		msg += " (" + strings.Join(where, ", ") + ")"
+	}
+	if e.ExitCode != 0 {
+		return fmt.Sprintf("%s: exit status %d", msg, e.ExitCode)
+	}
+	return fmt.Sprintf("%s: %v", msg, e.Err)
+}
+
+func (e *StepError) Unwrap() error { return e.Err }
+
+// targetResult is a built target: its final filesystem and config.
+type targetResult struct {
+	state  *imageState
+	desc   v1.Descriptor // the manifest
+	digest string
+}
+
+type builder struct {
+	s    *Store
+	p    *ir.Plan
+	o    BuildOptions
+	now  time.Time
+	pmu  sync.Mutex
+	rmu  sync.Mutex
+	res  map[string]*targetResult
+	pins map[string]string
+	fs   *fsCache
+}
+
+func (b *builder) emit(e Event) {
+	if b.o.Progress == nil {
+		return
+	}
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	b.pmu.Lock()
+	defer b.pmu.Unlock()
+	b.o.Progress(e)
+}
+
+func (b *builder) result(name string) *targetResult {
+	b.rmu.Lock()
+	defer b.rmu.Unlock()
+	return b.res[name]
+}
+
+// Build builds every target of p, in dependency order and independent
+// targets in parallel, stores the output targets by their tags, writes the
+// requested outputs and records the build for Explain.
+func Build(ctx context.Context, s *Store, p *ir.Plan, o BuildOptions) (*Result, error) {
+	if o.Parallelism <= 0 {
+		o.Parallelism = 2
+	}
+	switch o.Compression {
+	case "":
+		o.Compression = "gzip"
+	case "gzip", "zstd":
+	default:
+		return nil, fmt.Errorf("unknown compression %q: want gzip or zstd", o.Compression)
+	}
+	if o.Context == "" {
+		o.Context = planContext(p)
+	}
+	storeLk := s.storeLock()
+	if err := storeLk.RLock(); err != nil {
+		return nil, fmt.Errorf("locking the cache: %w", err)
+	}
+	defer storeLk.Unlock()
+	b := &builder{s: s, p: p, o: o, now: time.Now().UTC(), res: map[string]*targetResult{}, pins: map[string]string{}}
+	if o.SourceDateEpoch != nil {
+		b.now = o.SourceDateEpoch.UTC()
+	}
+	b.fs = &fsCache{s: s, mounts: map[string]*fsMount{}}
+	defer b.fs.release()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := map[string]chan struct{}{}
+	for _, t := range p.Targets {
+		done[t.Name] = make(chan struct{})
+	}
+	sem := make(chan struct{}, o.Parallelism)
+	var (
+		wg       sync.WaitGroup
+		errMu    sync.Mutex
+		firstErr error
+	)
+	fail := func(err error) {
+		errMu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		errMu.Unlock()
+		cancel()
+	}
+	for _, t := range p.Targets {
+		wg.Add(1)
+		go func(t *ir.Target) {
+			defer wg.Done()
+			defer close(done[t.Name])
+			for _, dep := range t.DependsOn {
+				ch, ok := done[dep]
+				if !ok {
+					fail(fmt.Errorf("building %s: it depends on %q, which the plan does not hold", t.Name, dep))
+					return
+				}
+				select {
+				case <-ch:
+				case <-ctx.Done():
+					return
+				}
+				if b.result(dep) == nil {
+					return // the dependency failed and reported it
+				}
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				return
+			}
+			start := time.Now()
+			b.emit(Event{Kind: "target", Target: t.Name, Origin: t.Origin})
+			r, err := b.buildTarget(ctx, t)
+			if err != nil {
+				b.emit(Event{Kind: "error", Target: t.Name, Line: err.Error()})
+				fail(err)
+				return
+			}
+			b.rmu.Lock()
+			b.res[t.Name] = r
+			b.rmu.Unlock()
+			b.emit(Event{Kind: "done", Target: t.Name, Duration: time.Since(start)})
+		}(t)
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("building: %w", err)
+	}
+
+	res := &Result{Pins: b.pins}
+	var outs []builtImage
+	for _, t := range p.Targets {
+		if !t.Output {
+			continue
+		}
+		r := b.res[t.Name]
+		res.Images = append(res.Images, ImageResult{Target: t.Name, Digest: r.digest, Tags: append([]string(nil), t.Tags...)})
+		outs = append(outs, builtImage{target: t, desc: r.desc})
+	}
+	if err := s.recordBuild(p); err != nil {
+		return nil, err
+	}
+	for _, out := range o.Outputs {
+		if err := s.writeOutput(out, outs); err != nil {
+			return nil, err
+		}
+		b.emit(Event{Kind: "export", Line: out.Type + ":" + out.Dest})
+	}
+	if o.Push {
+		for _, bi := range outs {
+			for _, tag := range bi.target.Tags {
+				if err := s.pushDigest(ctx, bi.desc.Digest, tag); err != nil {
+					return nil, err
+				}
+				b.emit(Event{Kind: "export", Target: bi.target.Name, Line: "push:" + tag})
+			}
+		}
+	}
+	return res, nil
+}
+
+// planContext finds the build context in the plan's copy steps.
+func planContext(p *ir.Plan) string {
+	for _, t := range p.Targets {
+		for _, l := range t.Layers {
+			for _, st := range l.Steps {
+				switch st := st.(type) {
+				case *ir.Copy:
+					if st.Context != "" {
+						return st.Context
+					}
+				case *ir.Add:
+					if st.Context != "" {
+						return st.Context
+					}
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// buildTarget builds one target's layers and stores its image.
+func (b *builder) buildTarget(ctx context.Context, t *ir.Target) (*targetResult, error) {
+	var st *imageState
+	switch t.Base.Kind {
+	case ir.BaseTarget:
+		r := b.result(t.Base.Target)
+		if r == nil {
+			return nil, fmt.Errorf("building %s: its base %s is not built", t.Name, t.Base.Target)
+		}
+		st = r.state.clone()
+	default:
+		var digest string
+		var err error
+		st, digest, err = b.s.pullBase(ctx, t.Base, t.Platform)
+		if err != nil {
+			return nil, &StepError{Target: t.Name, Key: t.Base.Key, Origins: []ir.Origin{t.Base.Origin}, Err: err}
+		}
+		if digest != "" {
+			b.pmu.Lock()
+			b.pins[t.Base.Ref] = digest
+			b.pmu.Unlock()
+		}
+	}
+	if st.Config.OS == "" {
+		st.Config.OS = t.Platform.OS
+	}
+	if st.Config.Architecture == "" {
+		st.Config.Architecture = t.Platform.Architecture
+	}
+	tb := &targetBuild{b: b, t: t, st: st, pending: map[v1.Hash]*future{}}
+	for _, l := range t.Layers {
+		if err := tb.layer(ctx, l); err != nil {
+			tb.abandon()
+			return nil, err
+		}
+	}
+	if err := tb.finish(); err != nil {
+		return nil, err
+	}
+	return tb.assemble()
+}
+
+// builtImage is an output target and its manifest in the store.
+type builtImage struct {
+	target *ir.Target
+	desc   v1.Descriptor
+}
+
+// imageNames are the names an output target is stored under.
+func imageNames(t *ir.Target) []string {
+	if len(t.Tags) > 0 {
+		return t.Tags
+	}
+	return []string{t.Name}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+var errNoContext = errors.New("no build context")

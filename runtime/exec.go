@@ -1,0 +1,734 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/gofrs/flock"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/internal/copyspec"
+	"github.com/imgc-dev/imgc/runtime/layer"
+	"github.com/imgc-dev/imgc/runtime/overlay"
+	"github.com/imgc-dev/imgc/runtime/runc"
+)
+
+// tailLines is how many lines of a failing step's output a StepError keeps.
+const tailLines = 20
+
+// execute builds layer l, a cache miss, over the target's filesystem so
+// far. On success the returned future owns lk and releases it once the
+// layer's blob and cache entry are stored.
+func (tb *targetBuild) execute(ctx context.Context, l *ir.Layer, lk *flock.Flock) (*future, error) {
+	s := tb.b.s
+	lowers, err := tb.snapshots(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("preparing the parent filesystem: %w", err)
+	}
+	tarFile, err := os.CreateTemp(s.path("tmp"), "layer-*.tar")
+	if err != nil {
+		return nil, err
+	}
+	tarPath := tarFile.Name()
+	keep := false
+	defer func() {
+		if !keep {
+			os.Remove(tarPath)
+		}
+	}()
+	hw := newHashWriter(tarFile)
+	opts := layer.Options{SourceDateEpoch: tb.b.o.SourceDateEpoch}
+	var empty bool
+	var upper string
+	work, err := s.tempDir("layer-")
+	if err != nil {
+		tarFile.Close()
+		return nil, err
+	}
+	defer os.RemoveAll(work)
+
+	if onlyCopies(l) {
+		entries, err := tb.copyLayerEntries(ctx, l, lowers)
+		if err != nil {
+			tarFile.Close()
+			return nil, err
+		}
+		empty = len(entries) == 0
+		if err := layer.WriteEntries(hw, entries, opts); err != nil {
+			tarFile.Close()
+			return nil, err
+		}
+	} else {
+		upper = filepath.Join(work, "upper")
+		if err := tb.runSteps(ctx, l, lowers, work, upper); err != nil {
+			tarFile.Close()
+			return nil, err
+		}
+		empty, err = layer.WriteUpperDir(hw, upper, opts)
+		if err != nil {
+			tarFile.Close()
+			return nil, fmt.Errorf("writing layer: %w", err)
+		}
+	}
+	if err := tarFile.Close(); err != nil {
+		return nil, err
+	}
+	diff := hw.Sum()
+	if empty {
+		e := keyEntry{Digest: diff, DiffID: diff, Empty: true}
+		if err := s.putKey(l.Key, e); err != nil {
+			return nil, err
+		}
+		lk.Unlock()
+		return resolvedFuture(e), nil
+	}
+	if upper != "" {
+		// The upper dir already is this layer in overlay form: keep it as
+		// the snapshot the next layers run over.
+		snap := s.snapshotDir(diff)
+		if !exists(snap) {
+			if err := os.Rename(upper, snap); err != nil && !exists(snap) {
+				return nil, fmt.Errorf("keeping snapshot: %w", err)
+			}
+		}
+	}
+	f := &future{done: make(chan struct{}), diff: diff}
+	keep = true
+	tb.finishFuture(f, l.Key, tarPath, lk)
+	return f, nil
+}
+
+func onlyCopies(l *ir.Layer) bool {
+	for _, st := range l.Steps {
+		if _, ok := st.(*ir.Copy); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// copyLayerEntries lists the entries of a layer made only of copy steps,
+// against the parent filesystem mounted read-only.
+func (tb *targetBuild) copyLayerEntries(ctx context.Context, l *ir.Layer, lowers []string) ([]layer.Entry, error) {
+	root, tmp, err := tb.b.s.mountLowers(lowers)
+	if err != nil {
+		return nil, fmt.Errorf("mounting the parent filesystem: %w", err)
+	}
+	if tmp != "" {
+		defer func() {
+			overlay.Unmount(root)
+			os.RemoveAll(tmp)
+		}()
+	}
+	byPath := map[string]int{}
+	var all []layer.Entry
+	for _, st := range l.Steps {
+		c := st.(*ir.Copy)
+		entries, err := tb.copyEntries(ctx, c.FromTarget, c.Context, c.Sources, c.Dest, c.Exclude, c.Parents, c.Files, c.Chown, c.Chmod, root)
+		if err != nil {
+			return nil, &StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{c.Origin}, Err: err}
+		}
+		for _, e := range entries {
+			if i, ok := byPath[e.Path]; ok {
+				all[i] = e
+				continue
+			}
+			byPath[e.Path] = len(all)
+			all = append(all, e)
+		}
+	}
+	return all, nil
+}
+
+// copyEntries resolves one copy's files into layer entries, with the
+// parent directories that dest (the filesystem the files land in) lacks.
+func (tb *targetBuild) copyEntries(ctx context.Context, from, context string, sources []string, dst string, exclude []string, parents bool, files []ir.CopyFile, chown, chmod, dest string) ([]layer.Entry, error) {
+	srcRoot := context
+	if from != "" {
+		r := tb.b.result(from)
+		if r == nil {
+			return nil, fmt.Errorf("copying from %s: it is not built", from)
+		}
+		root, err := tb.b.fs.root(ctx, from, r)
+		if err != nil {
+			return nil, fmt.Errorf("mounting %s: %w", from, err)
+		}
+		srcRoot = root
+		files, err = copyspec.Resolve(root, sources, dst, copyspec.Options{Exclude: exclude, Parents: parents})
+		if err != nil {
+			return nil, fmt.Errorf("copying from %s: %w", from, err)
+		}
+	} else if srcRoot == "" && len(files) > 0 {
+		return nil, errNoContext
+	}
+	uid, gid, err := resolveOwner(dest, chown)
+	if err != nil {
+		return nil, err
+	}
+	var perm *fs.FileMode
+	if chmod != "" {
+		n, err := strconv.ParseUint(chmod, 8, 32)
+		if err != nil || n > 0o7777 {
+			return nil, fmt.Errorf("chmod %q: want an octal mode such as 0755", chmod)
+		}
+		p := fs.FileMode(n).Perm() | modeFromUnix(uint32(n))
+		perm = &p
+	}
+	var entries []layer.Entry
+	have := map[string]bool{}
+	for _, f := range files {
+		p := path.Clean(f.Dst)
+		if p == "/" {
+			continue
+		}
+		src := filepath.Join(srcRoot, filepath.FromSlash(f.Src))
+		fi, err := os.Lstat(src)
+		if err != nil {
+			return nil, fmt.Errorf("copying %s: %w", f.Src, err)
+		}
+		e := layer.Entry{Path: p, Mode: f.Mode, UID: uid, GID: gid, ModTime: fi.ModTime(), Linkname: f.LinkTarget}
+		switch f.Mode.Type() {
+		case fs.ModeDir:
+			if chown == "" && perm == nil && isDirIn(dest, p) {
+				have[p] = true
+				continue // an existing directory keeps its metadata
+			}
+		case fs.ModeSymlink:
+		case 0:
+			e.Size = fi.Size()
+			e.Open = verifiedOpener(src, f.Digest)
+		default:
+			return nil, fmt.Errorf("copying %s: unsupported file type %v", f.Src, f.Mode.Type())
+		}
+		if perm != nil && f.Mode.Type() != fs.ModeSymlink {
+			e.Mode = f.Mode.Type() | *perm
+		}
+		have[p] = true
+		entries = append(entries, e)
+	}
+	// Parents the destination lacks are created, owned as the files are.
+	var parentsToMake []string
+	for _, e := range entries {
+		for d := path.Dir(e.Path); d != "/"; d = path.Dir(d) {
+			if have[d] {
+				continue
+			}
+			have[d] = true
+			if !isDirIn(dest, d) {
+				parentsToMake = append(parentsToMake, d)
+			}
+		}
+	}
+	for _, d := range parentsToMake {
+		entries = append(entries, layer.Entry{Path: d, Mode: fs.ModeDir | 0o755, UID: uid, GID: gid, ModTime: tb.b.now})
+	}
+	return entries, nil
+}
+
+func modeFromUnix(m uint32) fs.FileMode {
+	var b fs.FileMode
+	if m&unix.S_ISUID != 0 {
+		b |= fs.ModeSetuid
+	}
+	if m&unix.S_ISGID != 0 {
+		b |= fs.ModeSetgid
+	}
+	if m&unix.S_ISVTX != 0 {
+		b |= fs.ModeSticky
+	}
+	return b
+}
+
+// verifiedOpener opens a context file and fails at its end when its
+// content no longer has the digest the plan keyed it with.
+func verifiedOpener(path, digest string) func() (io.ReadCloser, error) {
+	return func() (io.ReadCloser, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		if digest == "" {
+			return f, nil
+		}
+		want, err := v1.NewHash(digest)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("file %s: %w", path, err)
+		}
+		return &verifyReader{f: f, hw: newHashWriter(io.Discard), want: want, path: path}, nil
+	}
+}
+
+type verifyReader struct {
+	f    *os.File
+	hw   *hashWriter
+	want v1.Hash
+	path string
+}
+
+func (r *verifyReader) Read(p []byte) (int, error) {
+	n, err := r.f.Read(p)
+	r.hw.Write(p[:n])
+	if err == io.EOF {
+		if got := r.hw.Sum(); got != r.want {
+			return n, fmt.Errorf("file %s changed since it was planned (content %s, planned %s): build again", r.path, got, r.want)
+		}
+	}
+	return n, err
+}
+
+func (r *verifyReader) Close() error { return r.f.Close() }
+
+// resolveOwner maps a chown "user[:group]" to ids in the filesystem at
+// root. A user without a group gets the user's id as group id, as in
+// Docker.
+func resolveOwner(root, chown string) (int, int, error) {
+	if chown == "" {
+		return 0, 0, nil
+	}
+	u, g, hasGroup := strings.Cut(chown, ":")
+	uid, uerr := strconv.Atoi(u)
+	gid, gerr := strconv.Atoi(g)
+	if uerr == nil && uid >= 0 && (!hasGroup || (gerr == nil && gid >= 0)) {
+		if !hasGroup {
+			gid = uid
+		}
+		return uid, gid, nil
+	}
+	ruid, rgid, _, err := runc.ResolveUser(root, chown)
+	if err != nil {
+		return 0, 0, fmt.Errorf("resolving chown %q: %w", chown, err)
+	}
+	if !hasGroup {
+		rgid = ruid
+	}
+	return int(ruid), int(rgid), nil
+}
+
+// openInRoot opens rel inside root without letting symlinks (or "..")
+// lead outside it.
+func openInRoot(root, rel string, flags int) (int, error) {
+	rfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(rfd)
+	rel = strings.TrimPrefix(path.Clean("/"+rel), "/")
+	if rel == "" {
+		rel = "."
+	}
+	return unix.Openat2(rfd, rel, &unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
+}
+
+// isDirIn reports whether p names a directory in the filesystem at root
+// (following symlinks inside root, as a copy into it would).
+func isDirIn(root, p string) bool {
+	fd, err := openInRoot(root, p, unix.O_PATH)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return false
+	}
+	return st.Mode&unix.S_IFMT == unix.S_IFDIR
+}
+
+// existsIn reports whether p (its last element not followed) exists in
+// the filesystem at root.
+func existsIn(root, p string) bool {
+	fd, err := openInRoot(root, p, unix.O_PATH|unix.O_NOFOLLOW)
+	if err != nil {
+		return false
+	}
+	unix.Close(fd)
+	return true
+}
+
+// removeIn removes the file or empty directory p inside root.
+func removeIn(root, p string) {
+	dir, base := path.Split(path.Clean("/" + p))
+	if base == "" {
+		return
+	}
+	fd, err := openInRoot(root, dir, unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		return
+	}
+	defer unix.Close(fd)
+	if err := unix.Unlinkat(fd, base, 0); err != nil {
+		unix.Unlinkat(fd, base, unix.AT_REMOVEDIR)
+	}
+}
+
+// runSteps runs a layer's steps in an overlay of lowers with upper as its
+// writable dir.
+func (tb *targetBuild) runSteps(ctx context.Context, l *ir.Layer, lowers []string, work, upper string) error {
+	rootfs := filepath.Join(work, "rootfs")
+	wk := filepath.Join(work, "work")
+	for _, d := range []string{rootfs, wk, upper} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := overlay.Mount(rootfs, lowers, upper, wk); err != nil {
+		return fmt.Errorf("mounting the layer's filesystem: %w", err)
+	}
+	mounted := true
+	defer func() {
+		if mounted {
+			overlay.Unmount(rootfs)
+		}
+	}()
+	for _, st := range l.Steps {
+		var err error
+		switch st := st.(type) {
+		case *ir.Run:
+			err = tb.run(ctx, l, st, rootfs, work)
+		case *ir.Copy:
+			var entries []layer.Entry
+			entries, err = tb.copyEntries(ctx, st.FromTarget, st.Context, st.Sources, st.Dest, st.Exclude, st.Parents, st.Files, st.Chown, st.Chmod, rootfs)
+			if err == nil {
+				err = layer.WriteEntriesToDir(rootfs, entries)
+			}
+		case *ir.Add:
+			err = tb.add(ctx, st, rootfs)
+		default:
+			err = fmt.Errorf("unknown step kind %q", st.Kind())
+		}
+		if err != nil {
+			var se *StepError
+			if errors.As(err, &se) {
+				return err
+			}
+			return &StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{st.Source()}, Err: err}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	mounted = false
+	if err := overlay.Unmount(rootfs); err != nil {
+		return fmt.Errorf("unmounting the layer's filesystem: %w", err)
+	}
+	return nil
+}
+
+// run runs one command in the mounted rootfs.
+func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, work string) error {
+	cfg := tb.st.Config.Config
+	env := mergeEnv(cfg.Env, r.Env)
+	user := r.User
+	if user == "" {
+		user = cfg.User
+	}
+	cwd := r.Workdir
+	if cwd == "" {
+		cwd = cfg.WorkingDir
+	}
+	if cwd == "" {
+		cwd = "/"
+	}
+	mounts, extraEnv, release, err := tb.runMounts(ctx, r)
+	if err != nil {
+		return err
+	}
+	defer release()
+	spec := runc.Spec{
+		ID:      "imgc-" + randomID(),
+		Rootfs:  rootfs,
+		Args:    r.Argv,
+		Env:     mergeEnv(env, extraEnv),
+		Cwd:     cwd,
+		User:    user,
+		Network: string(r.Network),
+		Mounts:  mounts,
+	}
+	// runc creates missing mount points; note them to remove them after.
+	var stubs []string
+	seen := map[string]bool{}
+	for _, p := range runc.MountPoints(spec) {
+		for q := path.Clean(p); q != "/" && !seen[q]; q = path.Dir(q) {
+			seen[q] = true
+			if !existsIn(rootfs, q) {
+				stubs = append(stubs, q)
+			}
+		}
+	}
+	bundle, err := os.MkdirTemp(work, "bundle-")
+	if err != nil {
+		return err
+	}
+	out := &outputTail{emit: func(line string) {
+		tb.b.emit(Event{Kind: "log", Target: tb.t.Name, Layer: l.Name, Key: l.Key, Origin: r.Origin, Line: line})
+	}}
+	code, runErr := runc.Run(ctx, bundle, spec, out, out)
+	out.flush()
+	sort.Slice(stubs, func(i, j int) bool { return len(stubs[i]) > len(stubs[j]) })
+	for _, p := range stubs {
+		removeIn(rootfs, p)
+	}
+	if runErr != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{r.Origin}, Tail: out.tail(), Err: runErr}
+	}
+	if code != 0 {
+		return &StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{r.Origin}, ExitCode: code, Tail: out.tail(),
+			Err: fmt.Errorf("command exited with status %d", code)}
+	}
+	return nil
+}
+
+// runMounts prepares a run step's mounts. release unlocks cache mounts and
+// removes private copies.
+func (tb *targetBuild) runMounts(ctx context.Context, r *ir.Run) (mounts []specs.Mount, env []string, release func(), err error) {
+	s := tb.b.s
+	var cleanups []func()
+	release = func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			release()
+		}
+	}()
+	for _, m := range r.Mounts {
+		target := path.Clean("/" + m.Target)
+		switch m.Type {
+		case ir.MountCache:
+			dir, done, err := s.cacheMount(m)
+			if err != nil {
+				return nil, nil, release, err
+			}
+			cleanups = append(cleanups, done)
+			opts := []string{"rbind", "rw"}
+			if m.ReadOnly {
+				opts = []string{"rbind", "ro"}
+			}
+			mounts = append(mounts, specs.Mount{Destination: target, Type: "bind", Source: dir, Options: opts})
+		case ir.MountSecret:
+			src, ok := tb.b.o.Secrets[m.ID]
+			if !ok {
+				if m.Required {
+					return nil, nil, release, fmt.Errorf("secret %q is required but not given (pass --secret id=%s,src=FILE)", m.ID, m.ID)
+				}
+				continue
+			}
+			if m.Env != "" {
+				data, err := os.ReadFile(src)
+				if err != nil {
+					return nil, nil, release, fmt.Errorf("reading secret %q: %w", m.ID, err)
+				}
+				env = append(env, m.Env+"="+string(data))
+				if m.Target == "" {
+					continue
+				}
+			}
+			if _, err := os.Stat(src); err != nil {
+				return nil, nil, release, fmt.Errorf("reading secret %q: %w", m.ID, err)
+			}
+			if m.Target == "" {
+				target = "/run/secrets/" + m.ID
+			}
+			mounts = append(mounts, specs.Mount{Destination: target, Type: "bind", Source: src, Options: []string{"rbind", "ro", "nosuid", "nodev", "noexec"}})
+		case ir.MountBind:
+			root := tb.b.o.Context
+			if m.FromTarget != "" {
+				res := tb.b.result(m.FromTarget)
+				if res == nil {
+					return nil, nil, release, fmt.Errorf("bind mount from %s: it is not built", m.FromTarget)
+				}
+				root, err = tb.b.fs.root(ctx, m.FromTarget, res)
+				if err != nil {
+					return nil, nil, release, fmt.Errorf("mounting %s: %w", m.FromTarget, err)
+				}
+			} else if root == "" {
+				return nil, nil, release, fmt.Errorf("bind mount of %q: %w", m.Source, errNoContext)
+			}
+			src, err := resolveInRoot(root, m.Source)
+			if err != nil {
+				return nil, nil, release, fmt.Errorf("bind mount of %q: %w", m.Source, err)
+			}
+			mounts = append(mounts, specs.Mount{Destination: target, Type: "bind", Source: src, Options: []string{"rbind", "ro"}})
+		case ir.MountTmpfs:
+			opts := []string{"nosuid", "nodev", "mode=1777"}
+			if m.Size > 0 {
+				opts = append(opts, "size="+strconv.FormatInt(m.Size, 10))
+			}
+			mounts = append(mounts, specs.Mount{Destination: target, Type: "tmpfs", Source: "tmpfs", Options: opts})
+		default:
+			return nil, nil, release, fmt.Errorf("unknown mount type %q", m.Type)
+		}
+	}
+	return mounts, env, release, nil
+}
+
+// resolveInRoot resolves p inside root with symlinks kept inside root and
+// returns a host path for it.
+func resolveInRoot(root, p string) (string, error) {
+	fd, err := openInRoot(root, p, unix.O_PATH)
+	if err != nil {
+		return "", err
+	}
+	defer unix.Close(fd)
+	real, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+	if err != nil {
+		return "", err
+	}
+	rootReal, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return "", err
+	}
+	if real != rootReal && !strings.HasPrefix(real, rootReal+"/") {
+		return "", fmt.Errorf("%q resolves outside its root", p)
+	}
+	return real, nil
+}
+
+// cacheMount returns the persistent directory of a cache mount, locked as
+// its sharing mode asks.
+func (s *Store) cacheMount(m ir.Mount) (string, func(), error) {
+	id := m.ID
+	if id == "" {
+		id = m.Target
+	}
+	name := strings.NewReplacer("/", "_", "\\", "_", ":", "_").Replace(id)
+	name = strings.TrimLeft(name, ".")
+	if name == "" {
+		name = "_"
+	}
+	dir := s.path("mounts", "cache", name)
+	if !exists(dir) {
+		tmp, err := s.tempDir("cache-")
+		if err != nil {
+			return "", nil, err
+		}
+		if err := setupMountDir(tmp, m); err != nil {
+			os.RemoveAll(tmp)
+			return "", nil, err
+		}
+		if err := os.Rename(tmp, dir); err != nil {
+			os.RemoveAll(tmp)
+			if !exists(dir) {
+				return "", nil, fmt.Errorf("making cache mount %q: %w", id, err)
+			}
+		}
+	}
+	lk := flock.New(dir + ".lock")
+	switch m.Sharing {
+	case "locked":
+		if err := lk.Lock(); err != nil {
+			return "", nil, fmt.Errorf("locking cache mount %q: %w", id, err)
+		}
+	case "private":
+		ok, err := lk.TryLock()
+		if err != nil {
+			return "", nil, fmt.Errorf("locking cache mount %q: %w", id, err)
+		}
+		if !ok {
+			// In use: this step gets a fresh private directory.
+			tmp, err := s.tempDir("cache-private-")
+			if err != nil {
+				return "", nil, err
+			}
+			if err := setupMountDir(tmp, m); err != nil {
+				os.RemoveAll(tmp)
+				return "", nil, err
+			}
+			return tmp, func() { os.RemoveAll(tmp) }, nil
+		}
+	default:
+		if err := lk.RLock(); err != nil {
+			return "", nil, fmt.Errorf("locking cache mount %q: %w", id, err)
+		}
+	}
+	return dir, func() { lk.Unlock() }, nil
+}
+
+func setupMountDir(dir string, m ir.Mount) error {
+	mode := uint32(0o755)
+	if m.Mode != nil {
+		mode = *m.Mode
+	}
+	if err := os.Chmod(dir, fs.FileMode(mode).Perm()|modeFromUnix(mode)); err != nil {
+		return err
+	}
+	uid, gid := 0, 0
+	if m.UID != nil {
+		uid = *m.UID
+	}
+	if m.GID != nil {
+		gid = *m.GID
+	}
+	return os.Chown(dir, uid, gid)
+}
+
+// outputTail turns a step's output into log events and keeps its last
+// lines.
+type outputTail struct {
+	mu    sync.Mutex
+	emit  func(string)
+	buf   []byte
+	lines []string
+}
+
+func (o *outputTail) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.buf = append(o.buf, p...)
+	for {
+		i := strings.IndexByte(string(o.buf), '\n')
+		if i < 0 {
+			break
+		}
+		o.line(string(o.buf[:i]))
+		o.buf = o.buf[i+1:]
+	}
+	if len(o.buf) > 64<<10 { // a very long line without newline
+		o.line(string(o.buf))
+		o.buf = nil
+	}
+	return len(p), nil
+}
+
+func (o *outputTail) line(s string) {
+	s = strings.TrimSuffix(s, "\r")
+	o.lines = append(o.lines, s)
+	if len(o.lines) > tailLines {
+		o.lines = o.lines[len(o.lines)-tailLines:]
+	}
+	o.emit(s)
+}
+
+func (o *outputTail) flush() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.buf) > 0 {
+		o.line(string(o.buf))
+		o.buf = nil
+	}
+}
+
+func (o *outputTail) tail() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.lines...)
+}

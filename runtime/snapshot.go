@@ -1,0 +1,283 @@
+package runtime
+
+import (
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	kgzip "github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/imgc-dev/imgc/runtime/layer"
+	"github.com/imgc-dev/imgc/runtime/overlay"
+)
+
+// storeLayerTar compresses the uncompressed layer tar at tarPath into a
+// blob of the store and removes tarPath.
+func (s *Store) storeLayerTar(tarPath string, diff v1.Hash, compression string) (chainLayer, error) {
+	defer os.Remove(tarPath)
+	in, err := os.Open(tarPath)
+	if err != nil {
+		return chainLayer{}, err
+	}
+	defer in.Close()
+	out, err := os.CreateTemp(s.path("tmp"), "blob-")
+	if err != nil {
+		return chainLayer{}, err
+	}
+	defer os.Remove(out.Name())
+	hw := newHashWriter(out)
+	mt := types.OCILayer
+	switch compression {
+	case "zstd":
+		mt = types.OCILayerZStd
+		zw, err := zstd.NewWriter(hw, zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			out.Close()
+			return chainLayer{}, err
+		}
+		if _, err := io.Copy(zw, in); err != nil {
+			zw.Close()
+			out.Close()
+			return chainLayer{}, err
+		}
+		if err := zw.Close(); err != nil {
+			out.Close()
+			return chainLayer{}, err
+		}
+	default:
+		zw, err := kgzip.NewWriterLevel(hw, kgzip.DefaultCompression)
+		if err != nil {
+			out.Close()
+			return chainLayer{}, err
+		}
+		if _, err := io.Copy(zw, in); err != nil {
+			zw.Close()
+			out.Close()
+			return chainLayer{}, err
+		}
+		if err := zw.Close(); err != nil {
+			out.Close()
+			return chainLayer{}, err
+		}
+	}
+	if err := out.Close(); err != nil {
+		return chainLayer{}, err
+	}
+	d := hw.Sum()
+	if err := os.Chmod(out.Name(), 0o644); err != nil {
+		return chainLayer{}, err
+	}
+	if err := os.Rename(out.Name(), s.blobPath(d)); err != nil {
+		return chainLayer{}, err
+	}
+	return chainLayer{Digest: d, DiffID: diff, Size: hw.n, MediaType: mt}, nil
+}
+
+// uncompressed opens the layer blob d of media type mt as a tar stream.
+func (s *Store) uncompressed(d v1.Hash, mt types.MediaType) (io.ReadCloser, error) {
+	f, err := os.Open(s.blobPath(d))
+	if err != nil {
+		return nil, err
+	}
+	switch mt {
+	case types.OCIUncompressedLayer, types.DockerUncompressedLayer:
+		return f, nil
+	case types.OCILayerZStd:
+		zr, err := zstd.NewReader(f)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		return readCloser{zr.IOReadCloser(), f}, nil
+	default:
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		return readCloser{zr, f}, nil
+	}
+}
+
+type readCloser struct {
+	io.ReadCloser
+	under io.Closer
+}
+
+func (r readCloser) Close() error {
+	r.ReadCloser.Close()
+	return r.under.Close()
+}
+
+// ensureSnapshot unpacks layer l into snapshots/<diff id> unless it is
+// there, verifying the diff id, and returns the directory.
+func (s *Store) ensureSnapshot(l chainLayer) (string, error) {
+	dir := s.snapshotDir(l.DiffID)
+	if exists(dir) {
+		return dir, nil
+	}
+	lk, err := s.lock("snap-" + l.DiffID.Hex)
+	if err != nil {
+		return "", err
+	}
+	defer lk.Unlock()
+	if exists(dir) {
+		return dir, nil
+	}
+	rc, err := s.uncompressed(l.Digest, l.MediaType)
+	if err != nil {
+		return "", fmt.Errorf("unpacking layer %s: %w", l.Digest, err)
+	}
+	defer rc.Close()
+	tmp, err := s.tempDir("snap-")
+	if err != nil {
+		return "", err
+	}
+	hw := newHashWriter(io.Discard)
+	tee := io.TeeReader(rc, hw)
+	if err := layer.Apply(tee, tmp, layer.ApplyOptions{}); err != nil {
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("unpacking layer %s: %w", l.Digest, err)
+	}
+	if _, err := io.Copy(io.Discard, tee); err != nil {
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("unpacking layer %s: %w", l.Digest, err)
+	}
+	if got := hw.Sum(); got != l.DiffID {
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("unpacking layer %s: its content hashes to %s, the config says %s", l.Digest, got, l.DiffID)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("unpacking layer %s: %w", l.Digest, err)
+	}
+	return dir, nil
+}
+
+// snapshots returns the lower dirs for the next layer of tb, top first,
+// unpacking any that are missing.
+func (tb *targetBuild) snapshots(ctx context.Context) ([]string, error) {
+	var chain []chainLayer
+	chain = append(chain, tb.st.Layers...)
+	for _, f := range tb.layers {
+		if f.empty {
+			continue
+		}
+		if !exists(tb.b.s.snapshotDir(f.diff)) {
+			if err := f.wait(); err != nil {
+				return nil, err
+			}
+		}
+		chain = append(chain, chainLayer{Digest: f.cl.Digest, DiffID: f.diff, Size: f.cl.Size, MediaType: f.cl.MediaType})
+	}
+	return tb.b.s.snapshotDirs(ctx, chain)
+}
+
+// snapshotDirs ensures the snapshots of chain (bottom first) and returns
+// their dirs top first.
+func (s *Store) snapshotDirs(ctx context.Context, chain []chainLayer) ([]string, error) {
+	dirs := make([]string, len(chain))
+	for i, l := range chain {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		d, err := s.ensureSnapshot(l)
+		if err != nil {
+			return nil, err
+		}
+		dirs[len(chain)-1-i] = d
+	}
+	return dirs, nil
+}
+
+// fsCache holds read-only mounts of built targets' filesystems for copies
+// and bind mounts from them, for the duration of a build.
+type fsCache struct {
+	s      *Store
+	mu     sync.Mutex
+	mounts map[string]*fsMount
+}
+
+type fsMount struct {
+	once sync.Once
+	root string
+	dir  string // the mount's temp dir, "" when root is no mount
+	err  error
+}
+
+// root returns a directory holding the merged filesystem of the built
+// target r, mounted read-only on first use.
+func (c *fsCache) root(ctx context.Context, name string, r *targetResult) (string, error) {
+	c.mu.Lock()
+	m := c.mounts[name]
+	if m == nil {
+		m = &fsMount{}
+		c.mounts[name] = m
+	}
+	c.mu.Unlock()
+	m.once.Do(func() {
+		m.root, m.dir, m.err = c.s.mountChain(ctx, r.state.Layers)
+	})
+	return m.root, m.err
+}
+
+func (c *fsCache) release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range c.mounts {
+		if m.dir != "" {
+			overlay.Unmount(m.root)
+			os.RemoveAll(m.dir)
+		}
+	}
+	c.mounts = map[string]*fsMount{}
+}
+
+// mountChain mounts the filesystem of chain (bottom first) read-only and
+// returns its root and the temp dir to remove after unmounting ("" when
+// nothing was mounted: an empty chain is an empty directory).
+func (s *Store) mountChain(ctx context.Context, chain []chainLayer) (root, tmp string, err error) {
+	if len(chain) == 0 {
+		empty := s.path("empty")
+		if err := os.MkdirAll(empty, 0o755); err != nil {
+			return "", "", err
+		}
+		return empty, "", nil
+	}
+	lowers, err := s.snapshotDirs(ctx, chain)
+	if err != nil {
+		return "", "", err
+	}
+	return s.mountLowers(lowers)
+}
+
+func (s *Store) mountLowers(lowers []string) (root, tmp string, err error) {
+	if len(lowers) == 0 {
+		empty := s.path("empty")
+		if err := os.MkdirAll(empty, 0o755); err != nil {
+			return "", "", err
+		}
+		return empty, "", nil
+	}
+	tmp, err = s.tempDir("ro-")
+	if err != nil {
+		return "", "", err
+	}
+	root = filepath.Join(tmp, "rootfs")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		os.RemoveAll(tmp)
+		return "", "", err
+	}
+	if err := overlay.Mount(root, lowers, "", ""); err != nil {
+		os.RemoveAll(tmp)
+		return "", "", err
+	}
+	return root, tmp, nil
+}

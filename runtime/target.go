@@ -1,0 +1,315 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gofrs/flock"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/imgc-dev/imgc/compiler/ir"
+)
+
+// future is a layer whose blob may still be being compressed; its diff id
+// (all the next layer needs to run over it) is known at once.
+type future struct {
+	done  chan struct{}
+	diff  v1.Hash
+	empty bool
+	cl    chainLayer
+	err   error
+}
+
+func resolvedFuture(e keyEntry) *future {
+	f := &future{done: make(chan struct{}), diff: e.DiffID, empty: e.Empty}
+	f.cl = chainLayer{Digest: e.Digest, DiffID: e.DiffID, Size: e.Size, MediaType: e.MediaType}
+	close(f.done)
+	return f
+}
+
+func (f *future) wait() error {
+	<-f.done
+	return f.err
+}
+
+// targetBuild is one target's build in progress.
+type targetBuild struct {
+	b       *builder
+	t       *ir.Target
+	st      *imageState
+	layers  []*future
+	history []v1.History
+	pending map[v1.Hash]*future // by diff id, for snapshots of layers still compressing
+}
+
+// lowerDiffs lists the diff ids of every non-empty layer below the next
+// one, bottom first.
+func (tb *targetBuild) lowerDiffs() []v1.Hash {
+	var ds []v1.Hash
+	for _, l := range tb.st.Layers {
+		ds = append(ds, l.DiffID)
+	}
+	for _, f := range tb.layers {
+		if !f.empty {
+			ds = append(ds, f.diff)
+		}
+	}
+	return ds
+}
+
+func (tb *targetBuild) layer(ctx context.Context, l *ir.Layer) error {
+	b := tb.b
+	h := v1.History{
+		Created:   v1.Time{Time: b.now},
+		CreatedBy: l.CreatedBy,
+		Comment:   "imgc: " + l.Origin.String(),
+	}
+	reuse := !l.NoCache && !b.o.NoCache
+	if reuse {
+		if e, ok, _ := b.s.lookupKey(l.Key); ok {
+			b.emit(Event{Kind: "cached", Target: tb.t.Name, Layer: l.Name, Key: l.Key, Origin: l.Origin})
+			h.EmptyLayer = e.Empty
+			tb.layers = append(tb.layers, resolvedFuture(e))
+			tb.history = append(tb.history, h)
+			return nil
+		}
+	}
+	if l.Key.IsZero() {
+		return &StepError{Target: tb.t.Name, Origins: []ir.Origin{l.Origin}, Err: fmt.Errorf("layer %q has no cache key", l.Name)}
+	}
+	lk, err := b.s.lock("key-" + l.Key.Hex())
+	if err != nil {
+		return err
+	}
+	if reuse {
+		// Another build may have made it while this one waited for the lock.
+		if e, ok, _ := b.s.lookupKey(l.Key); ok {
+			lk.Unlock()
+			b.emit(Event{Kind: "cached", Target: tb.t.Name, Layer: l.Name, Key: l.Key, Origin: l.Origin})
+			h.EmptyLayer = e.Empty
+			tb.layers = append(tb.layers, resolvedFuture(e))
+			tb.history = append(tb.history, h)
+			return nil
+		}
+	}
+	start := time.Now()
+	b.emit(Event{Kind: "start", Target: tb.t.Name, Layer: l.Name, Key: l.Key, Origin: l.Origin})
+	f, err := tb.execute(ctx, l, lk)
+	if err != nil {
+		lk.Unlock()
+		var se *StepError
+		if !errors.As(err, &se) {
+			err = &StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{l.Origin}, Err: err}
+		}
+		return err
+	}
+	b.emit(Event{Kind: "done", Target: tb.t.Name, Layer: l.Name, Key: l.Key, Origin: l.Origin, Duration: time.Since(start)})
+	h.EmptyLayer = f.empty
+	tb.layers = append(tb.layers, f)
+	tb.history = append(tb.history, h)
+	if !f.empty {
+		tb.pending[f.diff] = f
+	}
+	return nil
+}
+
+// finishFuture completes f in the background: it compresses the layer tar,
+// stores the blob, records the cache entry and releases the key lock.
+func (tb *targetBuild) finishFuture(f *future, key ir.CacheKey, tarPath string, lk *flock.Flock) {
+	go func() {
+		defer close(f.done)
+		defer lk.Unlock()
+		cl, err := tb.b.s.storeLayerTar(tarPath, f.diff, tb.b.o.Compression)
+		if err != nil {
+			f.err = fmt.Errorf("storing layer: %w", err)
+			return
+		}
+		f.cl = cl
+		f.err = tb.b.s.putKey(key, keyEntry{Digest: cl.Digest, DiffID: cl.DiffID, Size: cl.Size, MediaType: cl.MediaType})
+	}()
+}
+
+// finish waits for every layer's blob.
+func (tb *targetBuild) finish() error {
+	var first error
+	for _, f := range tb.layers {
+		if err := f.wait(); err != nil && first == nil {
+			first = &StepError{Target: tb.t.Name, Err: err}
+		}
+	}
+	return first
+}
+
+// abandon waits for background work after a failure, so nothing is left
+// writing into the store.
+func (tb *targetBuild) abandon() {
+	for _, f := range tb.layers {
+		f.wait()
+	}
+}
+
+// assemble writes the target's config and manifest into the store and,
+// for an output target, names it in the store's index.
+func (tb *targetBuild) assemble() (*targetResult, error) {
+	t := tb.t
+	st := tb.st
+	for _, f := range tb.layers {
+		if !f.empty {
+			st.Layers = append(st.Layers, f.cl)
+		}
+	}
+	cfg := &st.Config
+	cfg.History = append(cfg.History, tb.history...)
+	cfg.RootFS = v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{}}
+	for _, l := range st.Layers {
+		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, l.DiffID)
+	}
+	mergeConfig(&cfg.Config, t.Config)
+	cfg.Created = v1.Time{Time: tb.b.now}
+	if tb.b.o.SourceDateEpoch != nil {
+		for i := range cfg.History {
+			if cfg.History[i].Created.After(*tb.b.o.SourceDateEpoch) {
+				cfg.History[i].Created = v1.Time{Time: tb.b.o.SourceDateEpoch.UTC()}
+			}
+		}
+	}
+	desc, err := tb.b.s.writeImage(st, t.Annotations)
+	if err != nil {
+		return nil, fmt.Errorf("writing image %s: %w", t.Name, err)
+	}
+	if t.Output {
+		if err := tb.b.s.tagImages(desc, imageNames(t)); err != nil {
+			return nil, err
+		}
+	}
+	return &targetResult{state: st, desc: desc, digest: desc.Digest.String()}, nil
+}
+
+// writeImage stores st's config and an OCI manifest for it.
+func (s *Store) writeImage(st *imageState, annotations map[string]string) (v1.Descriptor, error) {
+	rawCfg, err := json.Marshal(st.Config)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	cfgDigest, err := s.putBlob(rawCfg)
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("storing config: %w", err)
+	}
+	m := v1.Manifest{
+		SchemaVersion: 2,
+		MediaType:     types.OCIManifestSchema1,
+		Config:        v1.Descriptor{MediaType: types.OCIConfigJSON, Size: int64(len(rawCfg)), Digest: cfgDigest},
+		Layers:        []v1.Descriptor{},
+		Annotations:   annotations,
+	}
+	for _, l := range st.Layers {
+		m.Layers = append(m.Layers, v1.Descriptor{MediaType: l.MediaType, Size: l.Size, Digest: l.Digest})
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	d, err := s.putBlob(raw)
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("storing manifest: %w", err)
+	}
+	return v1.Descriptor{MediaType: types.OCIManifestSchema1, Size: int64(len(raw)), Digest: d}, nil
+}
+
+// mergeConfig applies what a target sets over its base's config, as
+// Docker does.
+func mergeConfig(c *v1.Config, ic ir.ImageConfig) {
+	c.Env = mergeEnv(c.Env, ic.Env)
+	if ic.Workdir != "" {
+		c.WorkingDir = ic.Workdir
+	}
+	if ic.User != "" {
+		c.User = ic.User
+	}
+	if ic.EntrypointSet {
+		c.Entrypoint = ic.Entrypoint
+		if !ic.CmdSet {
+			c.Cmd = nil
+		}
+	}
+	if ic.CmdSet {
+		c.Cmd = ic.Cmd
+	}
+	if len(ic.Labels) > 0 {
+		if c.Labels == nil {
+			c.Labels = map[string]string{}
+		}
+		for k, v := range ic.Labels {
+			c.Labels[k] = v
+		}
+	}
+	for _, p := range ic.ExposedPorts {
+		if !strings.Contains(p, "/") {
+			p += "/tcp"
+		}
+		if c.ExposedPorts == nil {
+			c.ExposedPorts = map[string]struct{}{}
+		}
+		c.ExposedPorts[p] = struct{}{}
+	}
+	for _, v := range ic.Volumes {
+		if c.Volumes == nil {
+			c.Volumes = map[string]struct{}{}
+		}
+		c.Volumes[v] = struct{}{}
+	}
+	if ic.StopSignal != "" {
+		c.StopSignal = ic.StopSignal
+	}
+	if hc := ic.Healthcheck; hc != nil {
+		c.Healthcheck = &v1.HealthConfig{
+			Test:        hc.Test,
+			Interval:    parseDuration(hc.Interval),
+			Timeout:     parseDuration(hc.Timeout),
+			StartPeriod: parseDuration(hc.StartPeriod),
+			Retries:     hc.Retries,
+		}
+	}
+	if len(ic.Shell) > 0 {
+		c.Shell = ic.Shell
+	}
+	if len(ic.OnBuild) > 0 {
+		c.OnBuild = ic.OnBuild
+	}
+}
+
+// parseDuration reads a duration the compiler already validated; an
+// unparsable one means "inherit" (zero).
+func parseDuration(s string) time.Duration {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0
+	}
+	return d
+}
+
+// mergeEnv overlays "NAME=value" entries by name, keeping base's order and
+// appending new names.
+func mergeEnv(base, over []string) []string {
+	out := append([]string(nil), base...)
+	for _, kv := range over {
+		name, _, _ := strings.Cut(kv, "=")
+		replaced := false
+		for i, old := range out {
+			if n, _, _ := strings.Cut(old, "="); n == name {
+				out[i] = kv
+				replaced = true
+				break
+			}
+		}
+		if !replaced {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
