@@ -9,10 +9,10 @@ import (
 	"path/filepath"
 	"sync"
 
-	kgzip "github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	kgzip "github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/imgc-dev/imgc/runtime/layer"
 	"github.com/imgc-dev/imgc/runtime/overlay"

@@ -27,9 +27,9 @@ const refNameAnnotation = "org.opencontainers.image.ref.name"
 // layout on disk. A Store is safe for concurrent use, also by several
 // processes sharing the directory.
 type Store struct {
-	dir    string
-	oci    layout.Path
-	mu     sync.Mutex // serialises index.json updates within the process
+	dir string
+	oci layout.Path
+	mu  sync.Mutex // serialises index.json updates within the process
 }
 
 // keyEntry is one cache index entry: the layer a cache key produced.
