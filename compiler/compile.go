@@ -76,7 +76,7 @@ func Compile(cfg *lang.Config, opts Options) (*ir.Plan, hcl.Diagnostics) {
 		}
 	}()
 	plan := lower(s)
-	if s.diags.HasErrors() {
+	if s.broken {
 		return plan, s.diags
 	}
 	plan = s.runPasses(plan, passes)
@@ -97,6 +97,11 @@ type state struct {
 	diags    hcl.Diagnostics
 	// check runs ir.Check between passes (tests).
 	check bool
+	// broken is set when lowering could not build a consistent plan
+	// (undeclared references, cycles), so no pass may run on it. Other
+	// errors leave a consistent plan, and the passes still run to report
+	// theirs too.
+	broken bool
 	// pass is the running pass; records what it reported.
 	pass    string
 	records []ir.Optimization

@@ -133,6 +133,7 @@ func (l *lowerer) order() []*lang.Stage {
 		case done:
 			return true
 		case visiting:
+			l.broken = true
 			l.diags = append(l.diags, errorDiag("Stage dependency cycle", fmt.Sprintf("The stage %q depends on itself through its base, copies or mounts. A stage can only read from stages that do not read from it; break the cycle.", st.Name), subject(via)))
 			return false
 		}
@@ -144,6 +145,7 @@ func (l *lowerer) order() []*lang.Stage {
 				if sug := suggest(d, names); sug != "" {
 					detail += fmt.Sprintf(" Did you mean %q?", sug)
 				}
+				l.broken = true
 				l.diags = append(l.diags, errorDiag("Reference to undeclared stage", detail, subject(st.DeclRange)))
 				continue
 			}
@@ -432,7 +434,11 @@ func (l *lowerer) run(sc stageCtx, s *lang.Run, dependsOn map[string]bool) lower
 			r.Mounts = append(r.Mounts, im)
 		}
 	}
-	return lowered{step: r, name: "run " + clipName(firstLine(strings.Join(r.Argv[len(r.Argv)-1:], " "))), createdBy: created, noCache: s.NoCache, vars: s.Vars}
+	name := strings.Join(r.Argv, " ")
+	if r.Shell {
+		name = r.Command
+	}
+	return lowered{step: r, name: "run " + clipName(firstLine(name)), createdBy: created, noCache: s.NoCache, vars: s.Vars}
 }
 
 func (l *lowerer) mount(m lang.Mount, dependsOn map[string]bool) (ir.Mount, bool) {

@@ -88,9 +88,6 @@ func (s *state) runPasses(p *ir.Plan, table []pass) *ir.Plan {
 		p = next
 		records = append(records, recs...)
 		keysValid = keysValid || ps.keys
-		if s.diags.HasErrors() {
-			break
-		}
 		if s.check {
 			if err := ir.Check(p, keysValid); err != nil {
 				s.diags = append(s.diags, internalError(fmt.Errorf("internal error in pass %s: the plan it returned is invalid: %w", ps.name, err)))

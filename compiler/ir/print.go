@@ -245,11 +245,22 @@ func StepSummary(s Step) string {
 	return string(s.Kind())
 }
 
+// countFiles names a lone source or counts the files (not directories)
+// copied.
 func countFiles(fs []CopyFile) string {
 	if len(fs) == 1 {
 		return fs[0].Src
 	}
-	return fmt.Sprintf("%d files", len(fs))
+	n := 0
+	for _, f := range fs {
+		if !f.Mode.IsDir() {
+			n++
+		}
+	}
+	if n == 1 {
+		return "1 file"
+	}
+	return fmt.Sprintf("%d files", n)
 }
 
 func firstLine(s string) string {
