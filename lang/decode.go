@@ -89,6 +89,9 @@ type variableDecl struct {
 	Sensitive   bool
 	Validations []*validationRule
 	DeclRange   hcl.Range
+	// defaultFailed tells that a default was given but is invalid
+	// (reported), so that the variable is not also reported missing.
+	defaultFailed bool
 }
 
 type validationRule struct {
@@ -210,7 +213,7 @@ func duplicate(what, name string, first, again hcl.Range) *hcl.Diagnostic {
 		Severity: hcl.DiagError,
 		Summary:  summary,
 		Detail: fmt.Sprintf("A %s named %q was already declared at %s. Names must be unique within a configuration; rename or remove one of them.",
-			what, name, first),
+			what, name, shortRange(first)),
 		Subject: again.Ptr(),
 	}
 }
@@ -263,7 +266,9 @@ func (l *loader) decodeVariableBlock(b *hcl.Block) *variableDecl {
 		// A default is a constant: functions, but no references.
 		val, diags := attr.Expr.Value(&hcl.EvalContext{Functions: l.funcs})
 		l.add(diags...)
-		if !diags.HasErrors() {
+		if diags.HasErrors() {
+			v.defaultFailed = true
+		} else {
 			v.Default, v.DefaultExpr = val, attr.Expr
 		}
 	}

@@ -183,8 +183,8 @@ func (l *loader) evaluateStage(mod *module, decl *stageDecl) *Stage {
 				l.add(&hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Duplicate config block",
-					Detail: fmt.Sprintf("A %s takes one config block and one was already given at %s. Merge the two.",
-						decl.Kind, shortRange(st.Config.Range)),
+					Detail: fmt.Sprintf("%s takes one config block and one was already given at %s. Merge the two.",
+						capitalize(article(string(decl.Kind))), shortRange(st.Config.Range)),
 					Subject: b.DefRange.Ptr(),
 				})
 				continue
@@ -289,12 +289,15 @@ func (e *evaluator) run(b *hcl.Block) *Run {
 		})
 	case hasSh:
 		if val, ok := e.value(shAttr); ok {
+			converted := true
 			if val.Type() == cty.String {
 				r.Sh = val.AsString()
 			} else if list, ok := e.convert(val, cty.List(cty.String), shAttr); ok {
 				r.Sh = strings.Join(stringsOf(list), " && ")
+			} else {
+				converted = false
 			}
-			if strings.TrimSpace(r.Sh) == "" {
+			if converted && strings.TrimSpace(r.Sh) == "" {
 				e.invalid(shAttr, "Empty command", "The sh command is empty. Give the command to run.")
 			}
 		}
@@ -303,9 +306,9 @@ func (e *evaluator) run(b *hcl.Block) *Run {
 		if val, ok := e.value(execAttr); ok {
 			if list, ok := e.convert(val, cty.List(cty.String), execAttr); ok {
 				r.Exec = stringsOf(list)
-			}
-			if len(r.Exec) == 0 {
-				e.invalid(execAttr, "Empty command", "The exec vector is empty. Give the program to run and its arguments.")
+				if len(r.Exec) == 0 {
+					e.invalid(execAttr, "Empty command", "The exec vector is empty. Give the program to run and its arguments.")
+				}
 			}
 		}
 	}
@@ -401,7 +404,7 @@ func (e *evaluator) mount(b *hcl.Block) (Mount, bool) {
 		if val, ok := e.value(attr); ok {
 			size, err := parseSize(val)
 			if err != nil {
-				e.invalid(attr, "Invalid size", err.Error())
+				e.invalid(attr, "Invalid size", sentence(err.Error()))
 			}
 			m.Size = size
 		}
@@ -923,7 +926,7 @@ func (e *evaluator) oneOf(attr *hcl.Attribute, v, what string, allowed ...string
 		quoted[i] = strconv.Quote(a)
 	}
 	e.invalid(attr, "Invalid "+what,
-		fmt.Sprintf("%q is not a %s.%s Use one of %s.", v, what, suggestion(v, allowed, ""), strings.Join(quoted, ", ")))
+		fmt.Sprintf("%q is not a valid %s.%s Use one of %s.", v, what, suggestion(v, allowed, ""), strings.Join(quoted, ", ")))
 	return false
 }
 
@@ -1068,12 +1071,19 @@ func parseSize(val cty.Value) (int64, error) {
 	return n * mult, nil
 }
 
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
 // sentence capitalises an error message and ends it with a period.
 func sentence(s string) string {
 	if s == "" {
 		return s
 	}
-	s = strings.ToUpper(s[:1]) + s[1:]
+	s = capitalize(s)
 	if !strings.HasSuffix(s, ".") {
 		s += "."
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
@@ -47,9 +48,8 @@ func (l *loader) variableValues(mod *module, parser *hclparse.Parser, opts Optio
 			// configurations, so an unknown name is not an error.
 			continue
 		}
-		if val, ok := l.parseRawValue(v, value, EnvVarPrefix+name); ok {
-			raw[name] = varValue{val: val, source: "the environment variable " + EnvVarPrefix + name}
-		}
+		val, _ := l.parseRawValue(v, value, EnvVarPrefix+name)
+		raw[name] = varValue{val: val, source: "the environment variable " + EnvVarPrefix + name}
 	}
 	for _, path := range opts.VarFiles {
 		f, diags := parser.ParseHCLFile(path)
@@ -78,7 +78,7 @@ func (l *loader) variableValues(mod *module, parser *hclparse.Parser, opts Optio
 			val, diags := attr.Expr.Value(&hcl.EvalContext{Functions: l.funcs})
 			l.add(diags...)
 			if diags.HasErrors() {
-				continue
+				val = unknownValue
 			}
 			r := attr.Expr.Range()
 			raw[name] = varValue{val: val, source: "the var file " + path, rng: &r}
@@ -95,14 +95,17 @@ func (l *loader) variableValues(mod *module, parser *hclparse.Parser, opts Optio
 			})
 			continue
 		}
-		if val, ok := l.parseRawValue(v, opts.Vars[name], "--var "+name); ok {
-			raw[name] = varValue{val: val, source: "--var"}
-		}
+		val, _ := l.parseRawValue(v, opts.Vars[name], "--var "+name)
+		raw[name] = varValue{val: val, source: "--var"}
 	}
 
 	vals := map[string]cty.Value{}
 	for _, v := range mod.variables {
 		given, ok := raw[v.Name]
+		if !ok && v.defaultFailed {
+			vals[v.Name] = unknownValue
+			continue
+		}
 		if !ok {
 			l.add(&hcl.Diagnostic{
 				Severity: hcl.DiagError,
@@ -115,6 +118,11 @@ func (l *loader) variableValues(mod *module, parser *hclparse.Parser, opts Optio
 			continue
 		}
 		val := given.val
+		if !val.IsWhollyKnown() {
+			// An unreadable value, already reported.
+			vals[v.Name] = unknownValue
+			continue
+		}
 		if v.Defaults != nil {
 			val = v.Defaults.Apply(val)
 		}
@@ -160,11 +168,11 @@ func (l *loader) parseRawValue(v *variableDecl, text, source string) (cty.Value,
 	l.add(&hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  "Invalid value for variable",
-		Detail: fmt.Sprintf("The value %q from %s is not a valid %s expression for var.%s: %s. Write it as HCL, for example [\"a\", \"b\"] for a list.",
-			text, source, typeString(v.Type), v.Name, strings.TrimSuffix(diags[0].Detail, ".")),
+		Detail: fmt.Sprintf("The value %q from %s cannot be read as a %s for var.%s. Values of variables that are not strings are written in HCL syntax, for example 3, true, [\"a\", \"b\"] or {key = \"value\"}.",
+			text, source, typeString(v.Type), v.Name),
 		Subject: v.DeclRange.Ptr(),
 	})
-	return cty.NilVal, false
+	return unknownValue, false
 }
 
 // validateVariables runs every variable's validation rules.
@@ -315,5 +323,5 @@ func typeString(ty cty.Type) string {
 	if ty == cty.DynamicPseudoType {
 		return "any"
 	}
-	return ty.FriendlyNameForConstraint()
+	return typeexpr.TypeString(ty)
 }

@@ -1,0 +1,42 @@
+image "nofrom" { # ERROR: Missing required argument
+  run {
+    sh = "true"
+  }
+}
+
+image "steps" {
+  from = "alpine"
+  copy { # ERROR: Missing required argument
+    src = "a"
+  }
+  copy {
+    src  = []   # ERROR: Empty source path
+    dest = "" # ERROR: Empty dest
+  }
+  add { # ERROR: Missing add source
+    dest = "/x"
+  }
+  add {
+    src  = "a"
+    url  = "https://example.com/a" # ERROR: Conflicting add sources
+    dest = "/x"
+  }
+  add {
+    url  = "https://example.com/a" # ERROR: Missing checksum
+    dest = "/x"
+  }
+  add {
+    url      = "ftp://example.com/a" # ERROR: Invalid URL
+    checksum = "md5:abc"             # ERROR: Invalid checksum
+    dest     = "/x"
+  }
+  apt_install { # ERROR: Missing required argument
+  }
+  apt_install { # ERROR: Invalid apt_install arguments
+    packages = ["curl; rm -rf /"]
+  }
+  layer "nested" {
+    layer "inner" { # ERROR: Unsupported block type
+    }
+  }
+}

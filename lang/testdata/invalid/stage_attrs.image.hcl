@@ -1,0 +1,24 @@
+stage "build" {
+  from        = "alpine"
+  tags        = ["example.com/x:1"] # ERROR: Image attribute on a stage
+  annotations = { a = "b" }         # ERROR: Image attribute on a stage
+}
+
+image "app" {
+  from = "alpine"
+  tags = ["Example.com/UPPER CASE"] # ERROR: Invalid image tag
+  env  = { "A=B" = "x" }            # ERROR: Invalid environment variable name
+  config {
+    expose      = ["http"] # ERROR: Invalid port
+    entrypoint  = "/app"   # ERROR: Incorrect attribute value type
+    healthcheck {
+      test     = ["curl"] # ERROR: Invalid health check test
+      interval = "often"  # ERROR: Invalid duration
+      retries  = 1.5      # ERROR: Invalid number
+    }
+  }
+}
+
+image "invalid name!" { # ERROR: Invalid image name
+  from = "alpine"
+}
