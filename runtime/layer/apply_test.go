@@ -41,7 +41,7 @@ func TestApplyRefusesEscapes(t *testing.T) {
 	}{
 		{"dot dot", []file{reg("../x", "evil")}, `"../x": path contains ".."`},
 		{"dot dot inside", []file{reg("a/../../x", "evil")}, `path contains ".."`},
-		{"absolute", []file{reg("/tmp/" + marker, "evil")}, "absolute path"},
+		{"absolute", []file{reg("/tmp/"+marker, "evil")}, "absolute path"},
 		{"symlink parent", []file{symlink("evil", "/"), reg("evil/etc/passwd", "root::0:0::/:/bin/sh\n")}, "symbolic link"},
 		{"symlink parent to tmp", []file{symlink("evil", os.TempDir()), reg("evil/"+marker, "evil")}, "symbolic link"},
 		{"relative symlink parent", []file{dir("a"), symlink("a/up", "../.."), reg("a/up/"+marker, "evil")}, "symbolic link"},
@@ -111,9 +111,9 @@ func TestApplyMetadata(t *testing.T) {
 	suid := reg("bin/su", "su")
 	suid.hdr.Mode, suid.hdr.Uid, suid.hdr.Gid, suid.hdr.ModTime = 0o4755, 1000, 1001, mtime
 	suid.hdr.PAXRecords = map[string]string{
-		"SCHILY.xattr.security.capability": capNetRaw,
+		"SCHILY.xattr.security.capability":    capNetRaw,
 		"SCHILY.xattr.trusted.overlay.opaque": "y",
-		"SCHILY.xattr.user.x":               "1",
+		"SCHILY.xattr.user.x":                 "1",
 	}
 	bin := dir("bin")
 	bin.hdr.Mode, bin.hdr.ModTime = 0o1777, mtime
