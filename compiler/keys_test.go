@@ -1,0 +1,255 @@
+package compiler
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/lang"
+)
+
+const keysBase = `
+variable "version" {
+  type    = string
+  default = "1.0"
+}
+
+stage "deps" {
+  from    = "docker.io/library/python:3.12-slim"
+  workdir = "/app"
+  copy {
+    src  = "app/requirements.txt"
+    dest = "./"
+  }
+  run {
+    sh = "pip install -r requirements.txt"
+  }
+}
+
+image "app" {
+  from = stage.deps
+  tags = ["example.com/app:${var.version}"]
+  copy {
+    src  = "app/"
+    dest = "/app/"
+  }
+  run {
+    sh = "python -m compileall /app && echo ${var.version} > /app/VERSION"
+  }
+  run {
+    sh = "echo done"
+  }
+  config {
+    cmd    = ["python", "/app/main.py"]
+    labels = { version = var.version }
+  }
+}
+`
+
+// keysOf loads src as a configuration in a new copy of files and returns
+// every layer key by "target/layer index" (and "target/base").
+func keysOf(t *testing.T, src string, files map[string]string, vars map[string]string) map[string]string {
+	t.Helper()
+	all := map[string]string{"main.image.hcl": src}
+	for k, v := range files {
+		all[k] = v
+	}
+	dir := writeTree(t, all)
+	cfg, diags := lang.Load(filepath.Join(dir, "main.image.hcl"), lang.Options{Vars: vars})
+	if diags.HasErrors() {
+		t.Fatalf("loading: %s", diags.Error())
+	}
+	p := mustCompile(t, cfg, Options{})
+	return planKeys(p)
+}
+
+func planKeys(p *ir.Plan) map[string]string {
+	out := map[string]string{}
+	for _, tg := range p.Targets {
+		out[tg.Name+"/base"] = tg.Base.Key.String()
+		for i, l := range tg.Layers {
+			out[tg.Name+"/"+string(rune('1'+i))] = l.Key.String()
+		}
+	}
+	return out
+}
+
+var appFiles = map[string]string{
+	"app/requirements.txt": "flask==3.0\n",
+	"app/main.py":          "print('hi')\n",
+	"app/util.py":          "X = 1\n",
+}
+
+func TestKeysIgnoreWhatCannotChangeTheResult(t *testing.T) {
+	want := keysOf(t, keysBase, appFiles, nil)
+	edits := map[string]string{
+		"comments and formatting": "# a comment\n\n" + strings.ReplaceAll(strings.ReplaceAll(keysBase, "  sh = ", "  # explained\n  sh     =   "), "\n}\n", "\n}\n\n\n"),
+		"config labels":           strings.Replace(keysBase, "labels = { version = var.version }", `labels = { version = var.version, team = "web" }`, 1),
+		"config cmd":              strings.Replace(keysBase, `cmd    = ["python", "/app/main.py"]`, `cmd    = ["python"]`, 1),
+		"tags":                    strings.Replace(keysBase, `tags = ["example.com/app:${var.version}"]`, `tags = ["example.com/other:latest"]`, 1),
+		"an unrelated stage first": `
+stage "lint" {
+  from = "docker.io/library/alpine:3.20"
+  run {
+    sh = "true"
+  }
+}
+` + keysBase,
+		"stages in another order": keysBase[strings.Index(keysBase, `image "app"`):] + keysBase[:strings.Index(keysBase, `image "app"`)],
+	}
+	for name, src := range edits {
+		t.Run(name, func(t *testing.T) {
+			got := keysOf(t, src, appFiles, nil)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("keys changed (-before +after):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestKeysRenamedStageKeepsKeys(t *testing.T) {
+	want := keysOf(t, keysBase, appFiles, nil)
+	got := keysOf(t, strings.ReplaceAll(keysBase, "deps", "dependencies"), appFiles, nil)
+	for k, v := range want {
+		k = strings.Replace(k, "deps/", "dependencies/", 1)
+		if got[k] != v {
+			t.Errorf("%s: key %s, before the rename %s", k, got[k], v)
+		}
+	}
+}
+
+func TestKeysEditedFileInvalidatesFromItsLayerOn(t *testing.T) {
+	before := keysOf(t, keysBase, appFiles, nil)
+	edited := map[string]string{}
+	for k, v := range appFiles {
+		edited[k] = v
+	}
+	edited["app/util.py"] = "X = 2\n"
+	after := keysOf(t, keysBase, edited, nil)
+	// app/util.py is copied by app's layer 1 only.
+	for _, k := range []string{"deps/base", "deps/1", "deps/2", "app/base"} {
+		if before[k] != after[k] {
+			t.Errorf("%s changed, but it comes before the copy of the edited file", k)
+		}
+	}
+	for _, k := range []string{"app/1", "app/2", "app/3"} {
+		if before[k] == after[k] {
+			t.Errorf("%s did not change, but it is or follows the copy of the edited file", k)
+		}
+	}
+
+	// requirements.txt is copied by deps; everything from there changes.
+	edited["app/requirements.txt"] = "flask==3.1\n"
+	after = keysOf(t, keysBase, edited, nil)
+	for _, k := range []string{"deps/1", "deps/2", "app/base", "app/1", "app/2", "app/3"} {
+		if before[k] == after[k] {
+			t.Errorf("%s did not change after editing requirements.txt", k)
+		}
+	}
+	if before["deps/base"] != after["deps/base"] {
+		t.Errorf("the base key changed after editing a copied file")
+	}
+}
+
+func TestKeysChangedVariable(t *testing.T) {
+	before := keysOf(t, keysBase, appFiles, nil)
+	after := keysOf(t, keysBase, appFiles, map[string]string{"version": "2.0"})
+	for _, k := range []string{"deps/1", "deps/2", "app/1"} {
+		if before[k] != after[k] {
+			t.Errorf("%s changed, but it does not use var.version", k)
+		}
+	}
+	for _, k := range []string{"app/2", "app/3"} {
+		if before[k] == after[k] {
+			t.Errorf("%s did not change, but it uses (or follows a use of) var.version", k)
+		}
+	}
+}
+
+func TestKeysSeeEverySetting(t *testing.T) {
+	base := &lang.Run{Sh: "make", Range: rng(3)}
+	variants := map[string]*lang.Run{
+		"command":   {Sh: "make all"},
+		"exec form": {Exec: []string{"make"}, IsExec: true},
+		"env":       {Sh: "make", Env: []lang.EnvVar{{Name: "CC", Value: "clang"}}},
+		"workdir":   {Sh: "make", Workdir: "/src"},
+		"user":      {Sh: "make", User: "builder"},
+		"shell":     {Sh: "make", Shell: []string{"/bin/bash", "-c"}},
+		"network":   {Sh: "make", Network: "none"},
+		"cache_key": {Sh: "make", CacheKey: "v2"},
+		"mount":     {Sh: "make", Mounts: []lang.Mount{{Type: "cache", Target: "/root/.cache"}}},
+		"secret id": {Sh: "make", Mounts: []lang.Mount{{Type: "secret", ID: "npmrc", Target: "/root/.npmrc"}}},
+	}
+	compileRun := func(r *lang.Run) ir.CacheKey {
+		cfg := &lang.Config{Dir: t.TempDir(), Stages: []*lang.Stage{{Kind: lang.KindImage, Name: "x", From: lang.From{Scratch: true}, Steps: []lang.Step{r}}}}
+		return mustCompile(t, cfg, Options{}).Targets[0].Key()
+	}
+	want := compileRun(base)
+	seen := map[ir.CacheKey]string{want: "base"}
+	for name, r := range variants {
+		k := compileRun(r)
+		if other, dup := seen[k]; dup {
+			t.Errorf("%s: same key as %s", name, other)
+		}
+		seen[k] = name
+	}
+	if moved := compileRun(&lang.Run{Sh: "make", Range: rng(40)}); moved != want {
+		t.Errorf("moving a step to another line changed its key")
+	}
+	if nc := compileRun(&lang.Run{Sh: "make", NoCache: true}); nc != want {
+		t.Errorf("cache = false changed the key; it should only set NoCache")
+	}
+}
+
+func TestKeysCopyFileMode(t *testing.T) {
+	dir := writeTree(t, map[string]string{"run.sh": "echo\n"})
+	cfg := func() *lang.Config {
+		return &lang.Config{Dir: dir, Stages: []*lang.Stage{{Kind: lang.KindImage, Name: "x", From: lang.From{Scratch: true},
+			Steps: []lang.Step{&lang.Copy{Src: []string{"run.sh"}, Dest: "/bin/"}}}}}
+	}
+	before := mustCompile(t, cfg(), Options{}).Targets[0].Key()
+	if err := os.Chmod(filepath.Join(dir, "run.sh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if after := mustCompile(t, cfg(), Options{}).Targets[0].Key(); after == before {
+		t.Errorf("making a copied file executable did not change the key")
+	}
+}
+
+func TestBaseKeys(t *testing.T) {
+	const digest = "sha256:2424c1850714a4d94666ec928e24d86de958646737b1d113f5b2207be44d37d8"
+	cfg := func(ref string) *lang.Config {
+		return &lang.Config{Dir: t.TempDir(), Stages: []*lang.Stage{{Kind: lang.KindImage, Name: "x", From: lang.From{Ref: ref}}}}
+	}
+	tagged := mustCompile(t, cfg("debian:bookworm"), Options{}).Targets[0].Base
+	if tagged.Ref != "docker.io/library/debian:bookworm" || tagged.Key != ir.TagBaseKey("docker.io/library/debian:bookworm", amd64) {
+		t.Errorf("tagged base = %+v", tagged)
+	}
+	pinned := mustCompile(t, cfg("debian:bookworm"), Options{Pins: map[string]string{"docker.io/library/debian:bookworm": digest}}).Targets[0].Base
+	if pinned.Digest != digest || pinned.Key != ir.DigestBaseKey(digest, amd64) {
+		t.Errorf("pinned base = %+v", pinned)
+	}
+	inRef := mustCompile(t, cfg("debian:bookworm@"+digest), Options{}).Targets[0].Base
+	if inRef.Key != pinned.Key {
+		t.Errorf("a digest in the reference keys %s, the same digest pinned %s", inRef.Key, pinned.Key)
+	}
+	var asked []string
+	resolved := mustCompile(t, cfg("oci:layout:v1"), Options{Resolve: func(kind ir.BaseKind, ref string) (string, error) {
+		asked = append(asked, string(kind)+" "+ref)
+		return digest, nil
+	}}).Targets[0].Base
+	if resolved.Kind != ir.BaseOCILayout || !filepath.IsAbs(resolved.Ref) || !strings.HasSuffix(resolved.Ref, "/layout:v1") || resolved.Key != pinned.Key {
+		t.Errorf("resolved oci base = %+v", resolved)
+	}
+	if len(asked) != 1 || !strings.HasPrefix(asked[0], "oci /") {
+		t.Errorf("Resolve calls = %q", asked)
+	}
+	other := mustCompile(t, cfg("debian:bookworm"), Options{Platform: ir.Platform{OS: "linux", Architecture: "arm64"}}).Targets[0].Base
+	if other.Key == tagged.Key {
+		t.Errorf("the platform does not enter the base key")
+	}
+}
