@@ -239,3 +239,52 @@ func TestRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteUpperDirLeavesOutCopiedUpDirs(t *testing.T) {
+	requireRoot(t)
+	d := t.TempDir()
+	lower, merged, upper, work := filepath.Join(d, "lower"), filepath.Join(d, "merged"), filepath.Join(d, "upper"), filepath.Join(d, "work")
+	for _, p := range []string{"srv/www/index", "etc/hosts", "home/readme"} {
+		writeFile(t, filepath.Join(lower, p), "lower")
+	}
+	for _, p := range []string{merged, upper, work} {
+		if err := os.Mkdir(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := overlay.Mount(merged, []string{lower}, upper, work); err != nil {
+		t.Skipf("overlay mount does not work here: %v", err)
+	}
+	wwwInfo, err := os.Stat(filepath.Join(lower, "srv/www"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A file made and removed again (as a mount stub is) copies its parents
+	// up; restoring the parent's mtime leaves them equal to the lower's.
+	writeFile(t, filepath.Join(merged, "srv/www/stub"), "")
+	os.Remove(filepath.Join(merged, "srv/www/stub"))
+	os.Chtimes(filepath.Join(merged, "srv/www"), wwwInfo.ModTime(), wwwInfo.ModTime())
+	writeFile(t, filepath.Join(merged, "etc/hosts"), "changed")
+	os.Chmod(filepath.Join(merged, "home"), 0o700)
+	if err := overlay.Unmount(merged); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(upper, "srv/www")); err != nil {
+		t.Fatalf("srv/www was not copied up: the test does not exercise anything: %v", err)
+	}
+	list := func(opts layer.Options) []string {
+		var buf bytes.Buffer
+		if _, err := layer.WriteUpperDir(&buf, upper, opts); err != nil {
+			t.Fatal(err)
+		}
+		return listTar(t, buf.Bytes())
+	}
+	want := []string{`etc/ 5 755 0:0`, `etc/hosts 0 644 0:0 "changed"`, `home/ 5 700 0:0`}
+	if diff := cmp.Diff(want, list(layer.Options{Lowers: []string{lower}})); diff != "" {
+		t.Errorf("with Lowers (-want +got):\n%s", diff)
+	}
+	want = append(want, `srv/ 5 755 0:0`, `srv/www/ 5 755 0:0`)
+	if diff := cmp.Diff(want, list(layer.Options{})); diff != "" {
+		t.Errorf("without Lowers (-want +got):\n%s", diff)
+	}
+}

@@ -25,6 +25,12 @@ const (
 type Options struct {
 	// SourceDateEpoch, when set, clamps every mtime to it (reproducible builds).
 	SourceDateEpoch *time.Time
+	// Lowers (top first) are the lower dirs of the overlay the upper dir
+	// was mounted over. When set, WriteUpperDir leaves out directories that
+	// are in the upper only because of a copy-up: ones that are not opaque,
+	// have nothing to write below them, and whose metadata (type, mode,
+	// owner, mtime, xattrs) equals the top-most lower's directory.
+	Lowers []string
 }
 
 // modTime truncates t to whole seconds (as Docker does, so that no PAX mtime
@@ -81,6 +87,9 @@ type upperWriter struct {
 	opts  Options
 	links map[devIno]string // first tar name of each multiply-linked inode
 	count int
+	// pending holds the headers of unchanged copied-up directories, written
+	// only when something below them is.
+	pending []*tar.Header
 }
 
 type upperChild struct {
@@ -181,6 +190,21 @@ func (uw *upperWriter) writeChild(parentAbs, parentRel string, c *upperChild) er
 	case unix.S_IFDIR:
 		hdr.Typeflag = tar.TypeDir
 		hdr.Name = rel + "/"
+		if !opaque && len(uw.opts.Lowers) > 0 {
+			unchanged, err := uw.sameInLowers(rel, st, pax)
+			if err != nil {
+				return err
+			}
+			if unchanged {
+				uw.pending = append(uw.pending, hdr)
+				n := len(uw.pending)
+				err := uw.writeDir(abs, rel)
+				if len(uw.pending) >= n {
+					uw.pending = uw.pending[:n-1] // nothing below it was written
+				}
+				return err
+			}
+		}
 		if err := uw.write(hdr, nil); err != nil {
 			return err
 		}
@@ -243,7 +267,49 @@ func (uw *upperWriter) writeChild(parentAbs, parentRel string, c *upperChild) er
 	}
 }
 
+// sameInLowers reports whether the top-most lower holding rel has a
+// directory there with the same metadata.
+func (uw *upperWriter) sameInLowers(rel string, st *unix.Stat_t, pax map[string]string) (bool, error) {
+	for _, lower := range uw.opts.Lowers {
+		p := filepath.Join(lower, rel)
+		var lst unix.Stat_t
+		err := unix.Lstat(p, &lst)
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("writing layer: reading lower dir: %w", &os.PathError{Op: "lstat", Path: p, Err: err})
+		}
+		if lst.Mode != st.Mode || lst.Uid != st.Uid || lst.Gid != st.Gid || lst.Mtim != st.Mtim {
+			return false, nil
+		}
+		names, values, err := listXattrs(p)
+		if err != nil {
+			return false, fmt.Errorf("writing layer: reading lower dir: %w", err)
+		}
+		n := 0
+		for _, name := range names {
+			if isOverlayXattr(name) {
+				continue
+			}
+			n++
+			if v, ok := pax[paxXattrPrefix+name]; !ok || v != string(values[name]) {
+				return false, nil
+			}
+		}
+		return n == len(pax), nil
+	}
+	return false, nil
+}
+
 func (uw *upperWriter) write(hdr *tar.Header, content io.Reader) error {
+	for _, p := range uw.pending {
+		uw.count++
+		if err := uw.tw.WriteHeader(p); err != nil {
+			return fmt.Errorf("writing layer entry %s: %w", p.Name, err)
+		}
+	}
+	uw.pending = uw.pending[:0]
 	uw.count++
 	if err := uw.tw.WriteHeader(hdr); err != nil {
 		return fmt.Errorf("writing layer entry %s: %w", hdr.Name, err)
