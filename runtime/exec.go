@@ -394,11 +394,14 @@ func (tb *targetBuild) runSteps(ctx context.Context, l *ir.Layer, lowers []strin
 			overlay.Unmount(rootfs)
 		}
 	}()
+	var copiedUp []string
 	for _, st := range l.Steps {
 		var err error
 		switch st := st.(type) {
 		case *ir.Run:
-			err = tb.run(ctx, l, st, rootfs, work)
+			var dirs []string
+			dirs, err = tb.run(ctx, l, st, rootfs, upper, work)
+			copiedUp = append(copiedUp, dirs...)
 		case *ir.Copy:
 			var entries []layer.Entry
 			entries, err = tb.copyEntries(ctx, st.FromTarget, st.Context, st.Sources, st.Dest, st.Exclude, st.Parents, st.Files, st.Chown, st.Chmod, rootfs)
@@ -425,11 +428,38 @@ func (tb *targetBuild) runSteps(ctx context.Context, l *ir.Layer, lowers []strin
 	if err := overlay.Unmount(rootfs); err != nil {
 		return fmt.Errorf("unmounting the layer's filesystem: %w", err)
 	}
+	// Directories copied up only because runc made mount points in them
+	// are left empty in the upper dir: they are no change.
+	sort.Slice(copiedUp, func(i, j int) bool { return len(copiedUp[i]) > len(copiedUp[j]) })
+	for _, d := range copiedUp {
+		rmdirIfPlain(upper, d)
+	}
 	return nil
 }
 
+// rmdirIfPlain removes the directory p of the upper dir when it is empty
+// and not opaque.
+func rmdirIfPlain(upper, p string) {
+	dir, base := path.Split(path.Clean("/" + p))
+	if base == "" {
+		return
+	}
+	fd, err := openInRoot(upper, dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW)
+	if err != nil {
+		return
+	}
+	defer unix.Close(fd)
+	var v [1]byte
+	if n, err := unix.Getxattr(fmt.Sprintf("/proc/self/fd/%d/%s", fd, base), "trusted.overlay.opaque", v[:]); err == nil && n > 0 {
+		return
+	}
+	unix.Unlinkat(fd, base, unix.AT_REMOVEDIR) // fails, as it should, unless empty
+}
+
 // run runs one command in the mounted rootfs.
-func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, work string) error {
+// It returns the directories that existed below but not in upper before
+// the run, in which runc may have made mount points.
+func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, upper, work string) ([]string, error) {
 	cfg := tb.st.Config.Config
 	env := mergeEnv(cfg.Env, r.Env)
 	user := r.User
@@ -445,7 +475,7 @@ func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, 
 	}
 	mounts, extraEnv, release, err := tb.runMounts(ctx, r)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer release()
 	spec := runc.Spec{
@@ -459,19 +489,22 @@ func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, 
 		Mounts:  mounts,
 	}
 	// runc creates missing mount points; note them to remove them after.
-	var stubs []string
+	var stubs, copiedUp []string
 	seen := map[string]bool{}
 	for _, p := range runc.MountPoints(spec) {
 		for q := path.Clean(p); q != "/" && !seen[q]; q = path.Dir(q) {
 			seen[q] = true
-			if !existsIn(rootfs, q) {
+			switch {
+			case !existsIn(rootfs, q):
 				stubs = append(stubs, q)
+			case q != path.Clean(p) && !existsIn(upper, q):
+				copiedUp = append(copiedUp, q)
 			}
 		}
 	}
 	bundle, err := os.MkdirTemp(work, "bundle-")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	out := &outputTail{emit: func(line string) {
 		tb.b.emit(Event{Kind: "log", Target: tb.t.Name, Layer: l.Name, Key: l.Key, Origin: r.Origin, Line: line})
@@ -484,15 +517,15 @@ func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, 
 	}
 	if runErr != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
-		return &StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{r.Origin}, Tail: out.tail(), Err: runErr}
+		return nil, &StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{r.Origin}, Tail: out.tail(), Err: runErr}
 	}
 	if code != 0 {
-		return &StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{r.Origin}, ExitCode: code, Tail: out.tail(),
+		return nil, &StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{r.Origin}, ExitCode: code, Tail: out.tail(),
 			Err: fmt.Errorf("command exited with status %d", code)}
 	}
-	return nil
+	return copiedUp, nil
 }
 
 // runMounts prepares a run step's mounts. release unlocks cache mounts and

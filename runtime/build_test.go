@@ -1,0 +1,182 @@
+package runtime_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/internal/testbase"
+	imgcrt "github.com/imgc-dev/imgc/runtime"
+	"github.com/imgc-dev/imgc/runtime/runc"
+)
+
+func TestBuildCopyRunAndCache(t *testing.T) {
+	base := requireRuntime(t)
+	ctxDir := t.TempDir()
+	writeFiles(t, ctxDir, map[string]string{
+		"app/hello.txt": "hello from the context\n",
+		"app/run.sh":    "echo \"$(cat /app/hello.txt) and $(cat /result)\"\n",
+	})
+	plan := func() *ir.Plan {
+		line = 0
+		tg := target("app", busyboxBase(base),
+			layerOf("copy app", contextCopy(t, ctxDir, []string{"app"}, "/app/")),
+			layerOf("edit", sh("rm /bin/ls && echo built > /built && echo tmp > /tmp/x && rm /tmp/x")),
+			layerOf("combined",
+				sh("echo scratch > /scratch.tmp"),
+				sh("cat /scratch.tmp > /result && rm /scratch.tmp"),
+				contextCopy(t, ctxDir, []string{"app/hello.txt"}, "/opt/deep/dir/")),
+			layerOf("empty", sh("true")),
+		)
+		tg.Tags = []string{"example.com/app:1"}
+		tg.Config = ir.ImageConfig{Entrypoint: []string{"/bin/sh", "/app/run.sh"}, EntrypointSet: true, Env: []string{"GREETING=hi"}}
+		return &ir.Plan{Project: ctxDir, Targets: []*ir.Target{tg}}
+	}
+	s := openStore(t)
+	out := filepath.Join(t.TempDir(), "out")
+	epoch := time.Unix(1700000000, 0)
+	res, ev, err := build(t, s, plan(), imgcrt.BuildOptions{Outputs: []imgcrt.Output{{Type: "oci", Dest: out}}, SourceDateEpoch: &epoch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ev.count("start"); got != 4 {
+		t.Errorf("first build started %d layers, want 4", got)
+	}
+	img := layoutImage(t, out, "example.com/app:1")
+	d, _ := img.Digest()
+	if d.String() != res.Images[0].Digest {
+		t.Errorf("layout digest %s, result %s", d, res.Images[0].Digest)
+	}
+	files := layerFiles(t, img)
+	// busybox + copy + edit + combined; the empty layer is no layer.
+	if len(files) != 4 {
+		t.Fatalf("image has %d layers, want 4: %q", len(files), files)
+	}
+	for _, names := range files[1:] {
+		for _, n := range names {
+			if filepath.Base(n) == "scratch.tmp" || n == "tmp/x" || filepath.Base(n) == "resolv.conf" || filepath.Base(n) == "hostname" {
+				t.Errorf("layer holds %s, which should reach no layer", n)
+			}
+		}
+	}
+	if !slices.Contains(files[2], "bin/.wh.ls") {
+		t.Errorf("edit layer lacks the whiteout bin/.wh.ls: %q", files[2])
+	}
+	if diff := cmp.Diff([]string{"opt/", "opt/deep/", "opt/deep/dir/", "opt/deep/dir/hello.txt", "result"}, files[3]); diff != "" {
+		t.Errorf("combined layer (-want +got):\n%s", diff)
+	}
+	root := testbase.Rootfs(t, img)
+	for p, want := range map[string]string{"app/hello.txt": "hello from the context\n", "built": "built\n", "result": "scratch\n", "opt/deep/dir/hello.txt": "hello from the context\n"} {
+		got, err := os.ReadFile(filepath.Join(root, p))
+		if err != nil || string(got) != want {
+			t.Errorf("%s = %q, %v; want %q", p, got, err, want)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(root, "bin/ls")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("bin/ls survived its deletion: %v", err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cf.History) != 5 || !cf.History[4].EmptyLayer || cf.History[1].Comment == "" {
+		t.Errorf("history = %+v, want 5 entries, the last empty", cf.History)
+	}
+	if cf.Config.Cmd != nil {
+		t.Errorf("Cmd = %q, want none (entrypoint clears the inherited cmd)", cf.Config.Cmd)
+	}
+
+	// The image runs and its entrypoint prints what it should.
+	var stdout bytes.Buffer
+	args := append(cf.Config.Entrypoint, cf.Config.Cmd...)
+	code, err := runc.Run(t.Context(), t.TempDir(), runc.Spec{ID: "imgc-test-run", Rootfs: root, Args: args, Env: cf.Config.Env, Network: "none"}, &stdout, &stdout)
+	if err != nil || code != 0 {
+		t.Fatalf("running the image: exit %d, %v\n%s", code, err, stdout.String())
+	}
+	if got, want := stdout.String(), "hello from the context and scratch\n"; got != want {
+		t.Errorf("entrypoint printed %q, want %q", got, want)
+	}
+
+	// A rebuild reuses every layer and gives the same image.
+	start := time.Now()
+	res2, ev2, err := build(t, s, plan(), imgcrt.BuildOptions{SourceDateEpoch: &epoch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	warm := time.Since(start)
+	t.Logf("warm build: %v", warm)
+	if ev2.count("start") != 0 || ev2.count("cached") != 4 {
+		t.Errorf("rebuild: %d started, %d cached; want 0 and 4", ev2.count("start"), ev2.count("cached"))
+	}
+	if res2.Images[0].Digest != res.Images[0].Digest {
+		dumpImage(t, s, res.Images[0].Digest)
+		dumpImage(t, s, res2.Images[0].Digest)
+		t.Errorf("rebuild digest %s, first %s", res2.Images[0].Digest, res.Images[0].Digest)
+	}
+
+	// Explain: all hits; an edited file misses with a reason.
+	st := s.Explain(plan())
+	for k, v := range st {
+		if !v.Hit {
+			t.Errorf("layer %s: %+v, want a hit", k.Short(), v)
+		}
+	}
+	writeFiles(t, ctxDir, map[string]string{"app/hello.txt": "changed\n"})
+	p3 := plan()
+	st = s.Explain(p3)
+	if got := st[p3.Targets[0].Layers[0].Key]; got.Hit || got.Reason == "" {
+		t.Errorf("edited copy layer: %+v, want a miss with a reason", got)
+	}
+	if got := st[p3.Targets[0].Layers[1].Key]; got.Hit || got.Reason != "parent layer rebuilt" {
+		t.Errorf("layer after the edit: %+v, want a miss: parent layer rebuilt", got)
+	}
+	t.Logf("reasons: %q, %q", st[p3.Targets[0].Layers[0].Key].Reason, st[p3.Targets[0].Layers[1].Key].Reason)
+
+	// Images, history and the cache listing see the build.
+	imgs, err := s.Images()
+	if err != nil || len(imgs) != 1 || imgs[0].Name != "example.com/app:1" {
+		t.Errorf("Images() = %+v, %v", imgs, err)
+	}
+	hist, err := s.History("example.com/app:1")
+	if err != nil || len(hist) != 5 || hist[1].Source == "" || hist[1].Size == 0 {
+		t.Errorf("History() = %+v, %v", hist, err)
+	}
+	entries, err := s.CacheList()
+	if err != nil || len(entries) != 4 {
+		t.Errorf("CacheList() = %d entries, %v; want 4", len(entries), err)
+	}
+
+	// A prune keeps the blobs of stored images: their layers still hit.
+	writeFiles(t, ctxDir, map[string]string{"app/hello.txt": "hello from the context\n"})
+	freed, err := s.Prune()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("prune freed %d bytes", freed)
+	st = s.Explain(plan())
+	// The image is still stored, so its layers' blobs are kept: hits.
+	for _, l := range plan().Targets[0].Layers {
+		if !st[l.Key].Hit {
+			t.Errorf("after prune, layer %s of a stored image: %+v, want a hit", l.Name, st[l.Key])
+		}
+	}
+}
+
+func dumpImage(t *testing.T, s *imgcrt.Store, digest string) {
+	h := strings.TrimPrefix(digest, "sha256:")
+	m, _ := os.ReadFile(filepath.Join(s.Dir(), "oci/blobs/sha256", h))
+	t.Logf("manifest %s", m)
+	var man struct{ Config struct{ Digest string } }
+	json.Unmarshal(m, &man)
+	c, _ := os.ReadFile(filepath.Join(s.Dir(), "oci/blobs/sha256", strings.TrimPrefix(man.Config.Digest, "sha256:")))
+	t.Logf("config %s", c)
+}
