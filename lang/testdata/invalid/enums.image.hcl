@@ -14,7 +14,7 @@ stage "s" {
     }
     mount "tmpfs" {
       target = "/t"
-      id     = "x" # ERROR: Unsupported mount argument
+      id     = "x"    # ERROR: Unsupported mount argument
       size   = "lots" # ERROR: Invalid size
     }
     mount "cache" {

@@ -10,7 +10,7 @@ image "steps" {
     src = "a"
   }
   copy {
-    src  = []   # ERROR: Empty source path
+    src  = [] # ERROR: Empty source path
     dest = "" # ERROR: Empty dest
   }
   add { # ERROR: Missing add source

@@ -9,8 +9,8 @@ image "app" {
   tags = ["Example.com/UPPER CASE"] # ERROR: Invalid image tag
   env  = { "A=B" = "x" }            # ERROR: Invalid environment variable name
   config {
-    expose      = ["http"] # ERROR: Invalid port
-    entrypoint  = "/app"   # ERROR: Incorrect attribute value type
+    expose     = ["http"] # ERROR: Invalid port
+    entrypoint = "/app"   # ERROR: Incorrect attribute value type
     healthcheck {
       test     = ["curl"] # ERROR: Invalid health check test
       interval = "often"  # ERROR: Invalid duration

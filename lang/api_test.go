@@ -1,0 +1,230 @@
+package lang
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/zclconf/go-cty/cty/function"
+)
+
+const (
+	digestA = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+	digestB = "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+)
+
+func TestLockRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	pins, diags := ReadLock(dir)
+	if diags.HasErrors() || len(pins) != 0 {
+		t.Fatalf("ReadLock of a directory without a lock file = %v, %v; want no pins", pins, diags)
+	}
+	want := map[string]string{
+		"docker.io/library/debian:bookworm-slim": digestA,
+		"gcr.io/distroless/static:nonroot":       digestB,
+	}
+	if err := WriteLock(dir, want); err != nil {
+		t.Fatal(err)
+	}
+	got, diags := ReadLock(dir)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("pins (-want +got):\n%s", diff)
+	}
+	src, err := os.ReadFile(filepath.Join(dir, LockFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(src), `base "docker.io/library/debian:bookworm-slim" {`) ||
+		strings.Index(string(src), "debian") > strings.Index(string(src), "distroless") {
+		t.Errorf("lock file is not one sorted base block per pin:\n%s", src)
+	}
+	if !cmp.Equal(Format(src), src) {
+		t.Errorf("lock file is not canonically formatted:\n%s", src)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("WriteLock left temporary files: %v", entries)
+	}
+}
+
+func TestWriteLockRejectsBadDigest(t *testing.T) {
+	dir := t.TempDir()
+	if err := WriteLock(dir, map[string]string{"alpine": "latest"}); err == nil {
+		t.Fatal("WriteLock accepted a pin that is not a digest")
+	}
+	if _, err := os.Stat(filepath.Join(dir, LockFile)); !os.IsNotExist(err) {
+		t.Errorf("a refused WriteLock created the lock file: %v", err)
+	}
+}
+
+func TestReadLockDiagnostics(t *testing.T) {
+	dir := t.TempDir()
+	src := `base "alpine" {
+  digest = "sha256:short"
+}
+base "debian" {
+  digest = "` + digestA + `"
+}
+base "debian" {
+  digest = "` + digestB + `"
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, LockFile), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pins, diags := ReadLock(dir)
+	want := []mark{
+		{File: LockFile, Line: 2, Summary: "Invalid digest"},
+		{File: LockFile, Line: 7, Summary: "Duplicate lock entry"},
+	}
+	if diff := cmp.Diff(want, diagMarks(diags)); diff != "" {
+		t.Errorf("diagnostics (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]string{"debian": digestA}, pins); diff != "" {
+		t.Errorf("pins (-want +got):\n%s", diff)
+	}
+}
+
+func TestFormat(t *testing.T) {
+	src := []byte("image \"app\" {\nfrom=\"alpine\"\n  tags    = [ \"a\" ]\nrun {\nsh=\"true\"\n}\n}\n")
+	want := "image \"app\" {\n  from = \"alpine\"\n  tags = [\"a\"]\n  run {\n    sh = \"true\"\n  }\n}\n"
+	got := Format(src)
+	if diff := cmp.Diff(want, string(got)); diff != "" {
+		t.Errorf("Format (-want +got):\n%s", diff)
+	}
+	if again := Format(got); !cmp.Equal(got, again) {
+		t.Errorf("Format is not idempotent:\n%s", cmp.Diff(string(got), string(again)))
+	}
+	// Every fixture is already canonical: formatting them changes nothing.
+	files, _ := filepath.Glob("testdata/*/*.image.hcl")
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(string(src), string(Format(src))); diff != "" {
+			t.Errorf("%s is not canonical (-file +formatted):\n%s", f, diff)
+		}
+	}
+}
+
+func TestFormatFileRefusesSyntaxErrors(t *testing.T) {
+	out, diags := FormatFile([]byte("image \"app\" {\n  from = \n"), "broken.image.hcl")
+	if !diags.HasErrors() || out != nil {
+		t.Fatalf("FormatFile of broken input = %q, %v; want no output and an error", out, diags)
+	}
+	out, diags = FormatFile([]byte("locals {\nx=1\n}\n"), "ok.image.hcl")
+	if diags.HasErrors() || string(out) != "locals {\n  x = 1\n}\n" {
+		t.Fatalf("FormatFile = %q, %v", out, diags)
+	}
+}
+
+func TestDidYouMean(t *testing.T) {
+	candidates := []string{"build", "base", "runtime"}
+	for _, tc := range []struct{ name, want string }{
+		{"buld", "build"},
+		{"biuld", "build"},
+		{"bsae", "base"},
+		{"runtim", "runtime"},
+		{"build", "build"},
+		{"something", ""},
+		{"", ""},
+	} {
+		if got := DidYouMean(tc.name, candidates); got != tc.want {
+			t.Errorf("DidYouMean(%q) = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	if got := DidYouMean("x", nil); got != "" {
+		t.Errorf("DidYouMean without candidates = %q", got)
+	}
+}
+
+func TestTopoOrder(t *testing.T) {
+	cfg := &Config{Stages: []*Stage{
+		{Name: "app", From: From{Stage: "runtime"}, Steps: []Step{
+			&Layer{Name: "l", Steps: []Step{&Copy{FromStage: "build"}}},
+		}},
+		{Name: "runtime", From: From{Ref: "alpine"}},
+		{Name: "build", From: From{Ref: "golang"}, Steps: []Step{
+			&Run{Mounts: []Mount{{Type: "bind", FromStage: "assets"}}},
+		}},
+		{Name: "assets", From: From{Scratch: true}},
+		{Name: "loop1", From: From{Stage: "loop2"}},
+		{Name: "loop2", From: From{Stage: "loop1"}},
+	}}
+	want := []string{"runtime", "assets", "build", "app", "loop1", "loop2"}
+	if diff := cmp.Diff(want, stageNames(TopoOrder(cfg))); diff != "" {
+		t.Errorf("TopoOrder (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"runtime", "build"}, Dependencies(cfg.Stages[0])); diff != "" {
+		t.Errorf("Dependencies (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadMissingPath(t *testing.T) {
+	cfg, diags := Load(filepath.Join(t.TempDir(), "nope.image.hcl"), Options{})
+	if cfg == nil || diagMarks(diags)[0].Summary != "Configuration not found" {
+		t.Fatalf("Load of a missing path = %v, %v", cfg, diags)
+	}
+	cfg, diags = Load(t.TempDir(), Options{})
+	if cfg == nil || len(diags) != 1 || diags[0].Summary != "No configuration files" {
+		t.Fatalf("Load of an empty directory = %v, %v", cfg, diags)
+	}
+}
+
+func TestLoadSyntaxErrorKeepsFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bad.image.hcl")
+	if err := os.WriteFile(path, []byte("image \"x\" {\n  from = \n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags := Load(path, Options{})
+	if !diags.HasErrors() {
+		t.Fatal("want a syntax error")
+	}
+	if cfg.Files[path] == nil {
+		t.Errorf("Config.Files lacks the file with the syntax error; have %v", cfg.Files)
+	}
+	if cfg.Dir != dir {
+		t.Errorf("Config.Dir = %q, want %q", cfg.Dir, dir)
+	}
+}
+
+// Evaluation errors caused by a reference that was already reported are
+// not reported twice, also when the reference sits in a string template.
+func TestNoRepeatedDiagnostics(t *testing.T) {
+	dir := t.TempDir()
+	src := "image \"x\" {\n  from = \"alpine:${var.nope}\"\n  run {\n    sh = local.nothing\n  }\n}\n"
+	if err := os.WriteFile(filepath.Join(dir, "x.image.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, diags := Load(dir, Options{})
+	want := []mark{
+		{File: "x.image.hcl", Line: 2, Summary: "Reference to undeclared variable"},
+		{File: "x.image.hcl", Line: 4, Summary: "Reference to undeclared local value"},
+	}
+	if diff := cmp.Diff(want, diagMarks(diags)); diff != "" {
+		t.Errorf("diagnostics (-want +got):\n%s\n%s", diff, renderDiags(diags))
+	}
+}
+
+// The functions given in Options replace the standard library.
+func TestOptionsFunctions(t *testing.T) {
+	dir := t.TempDir()
+	src := "image \"x\" {\n  from = lower(\"ALPINE\")\n}\n"
+	if err := os.WriteFile(filepath.Join(dir, "x.image.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, diags := Load(dir, Options{}); diags.HasErrors() {
+		t.Fatalf("with the default functions: %v", diags)
+	}
+	_, diags := Load(dir, Options{Functions: map[string]function.Function{}})
+	if len(diags) != 1 || diags[0].Summary != "Call to unknown function" {
+		t.Fatalf("without functions: %v", diags)
+	}
+}
