@@ -15,8 +15,8 @@ import (
 
 // computeKeys sets every base key and layer key, in build order: a layer's
 // key is ir.LayerKey(parent, inputs), its inputs named for people (see
-// stepInputs). It only adds keys; it changes no step. Required: the runtime
-// reuses layers by key.
+// stepInputs). It is safe because it only adds keys and changes no step.
+// Required: the runtime reuses layers by key.
 func computeKeys(s *state, p *ir.Plan) *ir.Plan {
 	out := &ir.Plan{Project: p.Project, Optimizations: p.Optimizations}
 	keys := map[string]ir.CacheKey{}

@@ -18,9 +18,9 @@ import (
 // resolveInputs fills in what keys are computed from but the configuration
 // does not spell out: base digests (from the reference, the lock file or
 // Options.Resolve) and, for every copy and add from the build context, the
-// list of files it copies with their content digests. It changes no
-// layering and no step's meaning, only makes inputs explicit. Required:
-// without it keys would not see file contents.
+// list of files it copies with their content digests. It is safe because it
+// changes no layering and no step's meaning, only makes inputs explicit.
+// Required: without it keys would not see file contents.
 func resolveInputs(s *state, p *ir.Plan) *ir.Plan {
 	out := &ir.Plan{Project: p.Project, Optimizations: p.Optimizations}
 	var pending []pendingHash

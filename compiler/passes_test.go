@@ -1,0 +1,232 @@
+package compiler
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/lang"
+)
+
+func TestPassOrder(t *testing.T) {
+	index := map[string]int{}
+	for i, p := range passes {
+		if _, dup := index[p.name]; dup {
+			t.Errorf("pass %q appears twice", p.name)
+		}
+		index[p.name] = i
+		if p.required != (p.level == "required") {
+			t.Errorf("pass %q: required %v but level %q", p.name, p.required, p.level)
+		}
+		if !p.required && p.level != LevelSafe && p.level != LevelAll {
+			t.Errorf("pass %q: level %q is not safe or all", p.name, p.level)
+		}
+	}
+	for _, c := range passOrder {
+		a, okA := index[c[0]]
+		b, okB := index[c[1]]
+		switch {
+		case !okA || !okB:
+			t.Errorf("constraint %q names an unknown pass", c)
+		case a >= b:
+			t.Errorf("pass %q must run before %q", c[0], c[1])
+		}
+	}
+}
+
+// TestEveryPassHasItsOwnFile checks the table's convention: pass X lives in
+// pass_X.go with a doc comment saying why it is safe.
+func TestEveryPassHasItsOwnFile(t *testing.T) {
+	for _, p := range passes {
+		b, err := os.ReadFile("pass_" + p.name + ".go")
+		if err != nil {
+			t.Errorf("pass %q: %v", p.name, err)
+			continue
+		}
+		if !strings.Contains(string(b), "safe") {
+			t.Errorf("pass_%s.go: the doc comment does not say why the pass is safe", p.name)
+		}
+	}
+}
+
+func smallConfig(t *testing.T) *lang.Config {
+	return &lang.Config{Dir: t.TempDir(), Stages: []*lang.Stage{
+		{Kind: lang.KindStage, Name: "a", From: lang.From{Ref: "alpine"}, Steps: []lang.Step{&lang.Run{Sh: "echo a > /a"}}, DeclRange: rng(1)},
+		{Kind: lang.KindStage, Name: "b", From: lang.From{Ref: "alpine"}, Steps: []lang.Step{&lang.Run{Sh: "echo a > /a"}}, DeclRange: rng(5)},
+		{Kind: lang.KindImage, Name: "app", From: lang.From{Scratch: true}, DeclRange: rng(9), Steps: []lang.Step{
+			&lang.Copy{Src: []string{"/a"}, Dest: "/a", FromStage: "a"},
+			&lang.Copy{Src: []string{"/a"}, Dest: "/b", FromStage: "b"},
+		}},
+	}}
+}
+
+func TestDedupe(t *testing.T) {
+	p := mustCompile(t, smallConfig(t), Options{})
+	if p.Target("b") != nil {
+		t.Fatalf("stage b, identical to a, is still in the plan")
+	}
+	app := p.Target("app")
+	if got := app.Layers[1].Steps[0].(*ir.Copy).FromTarget; got != "a" {
+		t.Errorf("copy from b now reads from %q, want a", got)
+	}
+	if diff := cmp.Diff([]string{"a"}, app.DependsOn); diff != "" {
+		t.Errorf("DependsOn (-want +got):\n%s", diff)
+	}
+	want := []ir.Optimization{{Pass: "dedupe", Detail: "stage `b` is identical to stage `a`: built once", Origins: []ir.Origin{origin(rng(5)), origin(rng(1))}, Applied: true}}
+	if diff := cmp.Diff(want, p.Optimizations); diff != "" {
+		t.Errorf("optimizations (-want +got):\n%s", diff)
+	}
+
+	for _, opts := range []Options{{Optimize: LevelNone}, {DisabledPasses: []string{"dedupe"}}} {
+		p := mustCompile(t, smallConfig(t), opts)
+		if p.Target("b") == nil || len(p.Optimizations) != 0 {
+			t.Errorf("with %+v dedupe still ran: %+v", opts, p.Optimizations)
+		}
+		if p.Target("app").Key() != app.Key() {
+			t.Errorf("with %+v the image key differs from the deduped plan's", opts)
+		}
+	}
+}
+
+func TestPassFlagDiagnostics(t *testing.T) {
+	tests := []struct {
+		disable, summary, detail string
+	}{
+		{"prune", "Required pass cannot be disabled", `The pass "prune" is required`},
+		{"keys", "Required pass cannot be disabled", `The pass "keys" is required`},
+		{"dedup", "Unknown pass", `Did you mean "dedupe"?`},
+	}
+	for _, tt := range tests {
+		_, diags := Compile(smallConfig(t), Options{DisabledPasses: []string{tt.disable}})
+		if len(diags) != 1 || diags[0].Summary != tt.summary || !strings.Contains(diags[0].Detail, tt.detail) {
+			t.Errorf("--pass %s=off: diagnostics %v, want %q with %q", tt.disable, diags, tt.summary, tt.detail)
+		}
+	}
+	_, diags := Compile(smallConfig(t), Options{Optimize: "fast"})
+	if len(diags) != 1 || diags[0].Summary != "Unknown optimization level" {
+		t.Errorf("--optimize=fast: %v", diags)
+	}
+}
+
+func TestDriverNamesThePassOfAnInternalError(t *testing.T) {
+	s, diags := newState(smallConfig(t), Options{Platform: amd64})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	plan := lower(s)
+	table := append(append([]pass(nil), passes...), pass{name: "broken", level: LevelSafe, fn: func(*state, *ir.Plan) *ir.Plan {
+		var m map[string]int
+		m["x"] = 1
+		return nil
+	}})
+	s.runPasses(plan, table)
+	if len(s.diags) != 1 || s.diags[0].Summary != "Internal compiler error" || !strings.Contains(s.diags[0].Detail, "internal error in pass broken: assignment to entry in nil map") {
+		t.Fatalf("diagnostics = %v", s.diags)
+	}
+}
+
+func TestDriverChecksBetweenPasses(t *testing.T) {
+	s, _ := newState(smallConfig(t), Options{Platform: amd64})
+	plan := lower(s)
+	table := append(append([]pass(nil), passes...), pass{name: "reorder", level: LevelSafe, fn: func(_ *state, p *ir.Plan) *ir.Plan {
+		out := *p
+		out.Targets = []*ir.Target{p.Targets[len(p.Targets)-1]}
+		out.Targets = append(out.Targets, p.Targets[:len(p.Targets)-1]...)
+		return &out
+	}})
+	s.runPasses(plan, table)
+	if len(s.diags) != 1 || !strings.Contains(s.diags[0].Detail, "internal error in pass reorder: the plan it returned is invalid") {
+		t.Fatalf("diagnostics = %v", s.diags)
+	}
+}
+
+func TestPruneAndTargets(t *testing.T) {
+	cfg := smallConfig(t)
+	p := mustCompile(t, cfg, Options{Targets: []string{"b"}})
+	var names []string
+	for _, tg := range p.Targets {
+		names = append(names, tg.Name)
+	}
+	if diff := cmp.Diff([]string{"b"}, names); diff != "" {
+		t.Errorf("targets (-want +got):\n%s", diff)
+	}
+	if !p.Targets[0].Output {
+		t.Errorf("a stage named by --target is not an output")
+	}
+	var details []string
+	for _, o := range p.Optimizations {
+		details = append(details, o.Detail)
+	}
+	want := []string{"stage `a` is never used: not built", "image `app` is not a selected target: not built"}
+	if diff := cmp.Diff(want, details); diff != "" {
+		t.Errorf("prune records (-want +got):\n%s", diff)
+	}
+}
+
+func TestCompileErrors(t *testing.T) {
+	dir := writeTree(t, map[string]string{"a.txt": "a", "b.txt": "b", ".dockerignore": "secret.txt\n", "secret.txt": "s"})
+	stage := func(steps ...lang.Step) *lang.Config {
+		return &lang.Config{Dir: dir, Stages: []*lang.Stage{{Kind: lang.KindImage, Name: "app", From: lang.From{Scratch: true}, Steps: steps, DeclRange: rng(1)}}}
+	}
+	tests := []struct {
+		name    string
+		cfg     *lang.Config
+		opts    Options
+		summary string
+		line    int
+	}{
+		{"missing source", stage(&lang.Copy{Src: []string{"nope/"}, Dest: "/x/", Range: rng(7)}), Options{}, "Copy source not found", 7},
+		{"ignored source", stage(&lang.Copy{Src: []string{"secret.txt"}, Dest: "/x", Range: rng(8)}), Options{}, "Copy source excluded", 8},
+		{"several sources to a file", stage(&lang.Copy{Src: []string{"*.txt"}, Dest: "/x", Range: rng(9)}), Options{}, "Copy destination is not a directory", 9},
+		{"bad network", stage(&lang.Run{Sh: "x", Network: "bridge", Range: rng(4)}), Options{}, "Invalid network mode", 4},
+		{"unknown target", stage(), Options{Targets: []string{"apq"}}, "Unknown target", 0},
+		{"bad reference", &lang.Config{Dir: dir, Stages: []*lang.Stage{{Kind: lang.KindImage, Name: "x", From: lang.From{Ref: "Not A Ref!", Range: rng(2)}}}}, Options{}, "Invalid image reference", 2},
+		{"undeclared stage", &lang.Config{Dir: dir, Stages: []*lang.Stage{{Kind: lang.KindImage, Name: "x", From: lang.From{Stage: "bulid"}, DeclRange: rng(3)}}}, Options{}, "Reference to undeclared stage", 3},
+		{"cycle", &lang.Config{Dir: dir, Stages: []*lang.Stage{
+			{Kind: lang.KindStage, Name: "a", From: lang.From{Stage: "b"}, DeclRange: rng(1)},
+			{Kind: lang.KindImage, Name: "b", From: lang.From{Stage: "a"}, DeclRange: rng(5)},
+		}}, Options{}, "Stage dependency cycle", 5},
+		{"no image", &lang.Config{Dir: dir, Stages: []*lang.Stage{{Kind: lang.KindStage, Name: "x", From: lang.From{Scratch: true}, DeclRange: rng(6)}}}, Options{}, "No image to build", 6},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.opts.Platform = amd64
+			_, diags := Compile(tt.cfg, tt.opts)
+			if !diags.HasErrors() {
+				t.Fatalf("no error")
+			}
+			d := diags[0]
+			if d.Summary != tt.summary {
+				t.Fatalf("summary %q, want %q (detail: %s)", d.Summary, tt.summary, d.Detail)
+			}
+			if strings.HasSuffix(d.Summary, ".") || !strings.HasSuffix(d.Detail, ".") && !strings.HasSuffix(d.Detail, "?") {
+				t.Errorf("diagnostic style: summary %q detail %q", d.Summary, d.Detail)
+			}
+			if tt.line > 0 && (d.Subject == nil || d.Subject.Start.Line != tt.line) {
+				t.Errorf("subject %v, want line %d", d.Subject, tt.line)
+			}
+		})
+	}
+}
+
+func TestProjectAndContext(t *testing.T) {
+	ctx := writeTree(t, map[string]string{"f": "x"})
+	cfg := &lang.Config{Dir: t.TempDir(), Stages: []*lang.Stage{{Kind: lang.KindImage, Name: "x", From: lang.From{Scratch: true},
+		Steps: []lang.Step{&lang.Copy{Src: []string{"f"}, Dest: "/f"}}}}}
+	p := mustCompile(t, cfg, Options{Context: ctx})
+	if p.Project != cfg.Dir {
+		t.Errorf("Project = %q, want %q", p.Project, cfg.Dir)
+	}
+	c := p.Targets[0].Layers[0].Steps[0].(*ir.Copy)
+	if c.Context != ctx || len(c.Files) != 1 {
+		t.Errorf("copy resolved in %q with %v, want the --context %q", c.Context, c.Files, ctx)
+	}
+	file := filepath.Join(cfg.Dir, "x.image.hcl")
+	if p := mustCompile(t, cfg, Options{Context: ctx, Project: file}); p.Project != file {
+		t.Errorf("Project = %q, want %q", p.Project, file)
+	}
+}
