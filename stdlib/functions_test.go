@@ -1,0 +1,212 @@
+package stdlib
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// eval evaluates an HCL expression with the functions of baseDir.
+func eval(t *testing.T, baseDir, src string) (cty.Value, hcl.Diagnostics) {
+	t.Helper()
+	expr, diags := hclsyntax.ParseExpression([]byte(src), "test.hcl", hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatalf("parsing %s: %v", src, diags)
+	}
+	return expr.Value(&hcl.EvalContext{Functions: Functions(baseDir)})
+}
+
+func testDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]string{
+		"hello.txt":           "hello\n",
+		"tmpl/greeting.tmpl":  "Hello, ${name}! %{ for p in pkgs }[${upper(p)}]%{ endfor }",
+		"tmpl/self.tmpl":      "${templatefile(\"x\", {})}",
+		"src/a.go":            "package a",
+		"src/a_test.go":       "package a",
+		"src/sub/b.go":        "package b",
+		"src/sub/deep/c.go":   "package c",
+		"src/sub/deep/README": "c",
+		"binary.bin":          "\xff\xfe",
+	}
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func strs(s ...string) cty.Value {
+	vals := make([]cty.Value, len(s))
+	for i, v := range s {
+		vals[i] = cty.StringVal(v)
+	}
+	return cty.SetVal(vals)
+}
+
+func TestFunctions(t *testing.T) {
+	dir := testDir(t)
+	t.Setenv("IMGC_TEST_SET", "from-env")
+	for _, tc := range []struct {
+		expr    string
+		want    cty.Value
+		wantErr string // a substring of the error; "" for success
+	}{
+		// cty standard library, a sample per family
+		{`upper("abc")`, cty.StringVal("ABC"), ""},
+		{`join(",", ["a", "b"])`, cty.StringVal("a,b"), ""},
+		{`format("%s-%d", "v", 3)`, cty.StringVal("v-3"), ""},
+		{`replace("a-b-c", "-", "_")`, cty.StringVal("a_b_c"), ""},
+		{`regex("^v([0-9]+)", "v12x")`, cty.TupleVal([]cty.Value{cty.StringVal("12")}), ""},
+		{`trimprefix("v1.2", "v")`, cty.StringVal("1.2"), ""},
+		{`length("héllo")`, cty.NumberIntVal(5), ""},
+		{`length(["a", "b"])`, cty.NumberIntVal(2), ""},
+		{`length({a = 1})`, cty.NumberIntVal(1), ""},
+		{`length(5)`, cty.NilVal, "argument must be a string"},
+		{`concat(["a"], ["b"])`, cty.TupleVal([]cty.Value{cty.StringVal("a"), cty.StringVal("b")}), ""},
+		{`contains(["a", "b"], "b")`, cty.True, ""},
+		{`merge({a = 1}, {b = 2})`, cty.ObjectVal(map[string]cty.Value{"a": cty.NumberIntVal(1), "b": cty.NumberIntVal(2)}), ""},
+		{`max(1, 5, 3)`, cty.NumberIntVal(5), ""},
+		{`parseint("ff", 16)`, cty.NumberIntVal(255), ""},
+		{`jsonencode({a = [1]})`, cty.StringVal(`{"a":[1]}`), ""},
+		{`jsondecode("[true]")`, cty.TupleVal([]cty.Value{cty.True}), ""},
+		{`formatdate("YYYY-MM-DD", "2024-03-01T10:00:00Z")`, cty.StringVal("2024-03-01"), ""},
+		{`tostring(3)`, cty.StringVal("3"), ""},
+		{`can(regex("^[0-9]+$", "abc"))`, cty.False, ""},
+		{`try(tonumber("x"), 7)`, cty.NumberIntVal(7), ""},
+
+		// imgc's own
+		{`env("IMGC_TEST_SET")`, cty.StringVal("from-env"), ""},
+		{`env("IMGC_TEST_UNSET", "fallback")`, cty.StringVal("fallback"), ""},
+		{`env("IMGC_TEST_UNSET")`, cty.NilVal, "is not set"},
+		{`env("A", "b", "c")`, cty.NilVal, "at most one default"},
+		{`sha256("hello\n")`, cty.StringVal("5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"), ""},
+		{`base64encode("imgc")`, cty.StringVal("aW1nYw=="), ""},
+		{`base64decode("aW1nYw==")`, cty.StringVal("imgc"), ""},
+		{`base64decode("!!")`, cty.NilVal, "decoding base64"},
+		{`base64decode("//4=")`, cty.NilVal, "not valid UTF-8"},
+		{`semvercmp("1.2.3", "v1.10.0")`, cty.NumberIntVal(-1), ""},
+		{`semvercmp("2.0.0", "2.0.0")`, cty.NumberIntVal(0), ""},
+		{`semvercmp("2.0.0", "2.0.0-rc.1")`, cty.NumberIntVal(1), ""},
+		{`semvercmp("1.x", "1.0.0")`, cty.NilVal, "not a semantic version"},
+		{`file("hello.txt")`, cty.StringVal("hello\n"), ""},
+		{`file("missing.txt")`, cty.NilVal, "no such file"},
+		{`file("binary.bin")`, cty.NilVal, "not valid UTF-8"},
+		{`fileexists("hello.txt")`, cty.True, ""},
+		{`fileexists("missing.txt")`, cty.False, ""},
+		{`fileexists("src")`, cty.NilVal, "not a regular file"},
+		{`filesha256("hello.txt")`, cty.StringVal("5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"), ""},
+		{`fileset("src", "*.go")`, strs("a.go", "a_test.go"), ""},
+		{`fileset("src", "**/*.go")`, strs("a.go", "a_test.go", "sub/b.go", "sub/deep/c.go"), ""},
+		{`fileset("src", "sub/**")`, strs("sub/b.go", "sub/deep/README", "sub/deep/c.go"), ""},
+		{`fileset("src", "**/deep/?.go")`, strs("sub/deep/c.go"), ""},
+		{`fileset("src", "*.rs")`, cty.SetValEmpty(cty.String), ""},
+		{`fileset("src", "[")`, cty.NilVal, "invalid pattern"},
+		{`templatefile("tmpl/greeting.tmpl", {name = "imgc", pkgs = ["a", "b"]})`, cty.StringVal("Hello, imgc! [A][B]"), ""},
+		{`templatefile("tmpl/greeting.tmpl", {name = "imgc"})`, cty.NilVal, `refers to "pkgs"`},
+		{`templatefile("tmpl/self.tmpl", {})`, cty.NilVal, "templatefile"},
+		{`templatefile("tmpl/greeting.tmpl", "x")`, cty.NilVal, "object or a map"},
+		{`yamlencode({b = [1, "two"], a = {c = true, d = null}, e = []})`,
+			cty.StringVal("\"a\":\n  \"c\": true\n  \"d\": null\n\"b\":\n  - 1\n  - \"two\"\n\"e\": []\n"), ""},
+		{`yamlencode("yes")`, cty.StringVal("\"yes\"\n"), ""},
+	} {
+		t.Run(tc.expr, func(t *testing.T) {
+			got, diags := eval(t, dir, tc.expr)
+			if tc.wantErr != "" {
+				if !diags.HasErrors() || !strings.Contains(diags.Error(), tc.wantErr) {
+					t.Fatalf("got %#v, %v; want an error containing %q", got, diags, tc.wantErr)
+				}
+				return
+			}
+			if diags.HasErrors() {
+				t.Fatal(diags)
+			}
+			if !got.RawEquals(tc.want) {
+				t.Errorf("got %#v, want %#v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestFunctionsAbsolutePath(t *testing.T) {
+	dir := testDir(t)
+	got, diags := eval(t, t.TempDir(), `file("`+filepath.Join(dir, "hello.txt")+`")`)
+	if diags.HasErrors() || got.AsString() != "hello\n" {
+		t.Fatalf("file with an absolute path = %#v, %v", got, diags)
+	}
+}
+
+func TestAptInstall(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		pkgs    []string
+		wantSh  string
+		wantErr string
+	}{
+		{"sorted and deduplicated", []string{"git", "curl", "git"}, "apt-get update && apt-get install -y --no-install-recommends curl git", ""},
+		{"versions", []string{"libc6=2.36-9", "g++"}, "apt-get update && apt-get install -y --no-install-recommends g++ libc6=2.36-9", ""},
+		{"empty", nil, "", "packages is empty"},
+		{"shell injection", []string{"curl;rm"}, "", "not a Debian package name"},
+		{"flag", []string{"-y"}, "", "not a Debian package name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			list := cty.ListValEmpty(cty.String)
+			if len(tc.pkgs) > 0 {
+				var vals []cty.Value
+				for _, p := range tc.pkgs {
+					vals = append(vals, cty.StringVal(p))
+				}
+				list = cty.ListVal(vals)
+			}
+			steps, err := AptInstall.Expand(map[string]cty.Value{"packages": list})
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got %v, %v; want an error containing %q", steps, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []MacroStep{{
+				Kind: StepRun,
+				Sh:   tc.wantSh,
+				Env:  [][2]string{{"DEBIAN_FRONTEND", "noninteractive"}},
+				Mounts: []MacroMount{
+					{Type: "cache", Target: "/var/cache/apt", ID: "apt-cache", Sharing: "locked"},
+					{Type: "cache", Target: "/var/lib/apt/lists", ID: "apt-lists", Sharing: "locked"},
+				},
+			}}
+			if diff := cmp.Diff(want, steps); diff != "" {
+				t.Errorf("expansion (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestMacrosAreWellFormed(t *testing.T) {
+	seen := map[string]bool{}
+	for _, m := range Macros() {
+		if m.Name == "" || m.Doc == "" || m.Expand == nil || seen[m.Name] {
+			t.Errorf("macro %q: needs a unique name, a doc and an Expand", m.Name)
+		}
+		seen[m.Name] = true
+		for _, a := range m.Attributes {
+			if !hclsyntax.ValidIdentifier(a.Name) || a.Type == cty.NilType {
+				t.Errorf("macro %s: attribute %q needs an identifier name and a type", m.Name, a.Name)
+			}
+		}
+	}
+}
