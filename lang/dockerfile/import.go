@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	ggcrname "github.com/google/go-containerregistry/pkg/name"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
@@ -56,10 +57,13 @@ type importer struct {
 	diags      hcl.Diagnostics
 	cfg        *lang.Config
 
-	global     envList
-	globalArgs []string
-	usedArgs   map[string]bool
-	stages     []*stageState
+	global envList
+	// globalUnset are global ARGs without a value, with their variable
+	// references (only kept when converting).
+	globalUnset envList
+	globalArgs  []string
+	usedArgs    map[string]bool
+	stages      []*stageState
 
 	// Side tables for Convert.
 	tmpl     map[any]map[string]string
@@ -338,8 +342,42 @@ func (im *importer) globalArg(pn parsedNode) {
 			im.cfg.Vars[name] = e.Value
 		} else {
 			im.cfg.Vars[name] = ""
+			e.Name = name
+			im.globalUnset = im.globalUnset.set(e)
 		}
 	}
+}
+
+// requireUnset handles, when converting, a FROM that uses global ARGs
+// declared without a value: Docker cannot build it without build
+// arguments, so their variables get no default and the FROM references
+// them. It reports whether the FROM used any.
+func (im *importer) requireUnset(word string, st *lang.Stage) bool {
+	env := im.global.clone()
+	var unset []string
+	for _, e := range im.globalUnset {
+		if _, ok := env.get(e.Name); !ok {
+			env = append(env, e)
+		}
+	}
+	x, err := im.expandWord(word, env, false)
+	if err != nil {
+		return false
+	}
+	for _, n := range x.Matched {
+		if _, ok := im.globalUnset.get(n); ok {
+			if _, set := im.global.get(n); !set {
+				unset = append(unset, n)
+				im.vars.byName[identifier(n)].Required = true
+			}
+		}
+	}
+	if len(unset) == 0 {
+		return false
+	}
+	im.setTmpl(st, "from", expansion{Value: "\x00", Tmpl: x.Tmpl})
+	im.warnf(st.DeclRange, "Base image needs a variable", "The base image %q uses %s, which the Dockerfile declares without a default, so the converted variables have no default either; pass them with --var.", word, strings.Join(unset, ", "))
+	return true
 }
 
 // noteDerived warns, when converting, that a default computed from other
@@ -383,6 +421,7 @@ func (im *importer) stage(index int, g []parsedNode) {
 	switch {
 	case err != nil:
 		im.errorf(from.rng, "Invalid base image", "%s Fix the variable reference in the FROM instruction.", sentence(err.Error()))
+	case base.Value == "" && im.converting && im.requireUnset(fc.BaseName, st):
 	case base.Value == "":
 		im.errorf(from.rng, "Empty base image", "The base image %q expands to an empty string. Give its ARG a default before the first FROM, or pass a value with --var.", fc.BaseName)
 	}
@@ -407,6 +446,12 @@ func (im *importer) stage(index int, g []parsedNode) {
 		st.From.Ref = base.Value
 		s.external = true
 		im.setTmpl(st, "from", base)
+		needsVar := im.converting && im.requireUnset(fc.BaseName, st)
+		if base.Value != "" && !needsVar {
+			if _, err := ggcrname.ParseReference(base.Value); err != nil {
+				im.errorf(from.rng, "Invalid base image", "%q is not an image reference: %s. Write NAME[:TAG][@DIGEST], or give the ARGs it uses defaults.", base.Value, err)
+			}
+		}
 		im.checkWindowsBase(from.rng, base.Value)
 	}
 	im.useArgs(base.Matched)

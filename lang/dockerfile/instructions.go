@@ -82,7 +82,7 @@ func (im *importer) instruction(s *stageState, pn parsedNode) {
 		s.cfg.Entrypoint = im.withShell(s, rng, c.ShellDependantCmdLine)
 		s.cfg.EntrypointSet = true
 		if !s.cmdSet {
-			s.cfg.Cmd = nil
+			s.cfg.Cmd = []string{}
 			s.cfg.CmdSet = true
 		}
 		s.cfgUsed = true
@@ -436,8 +436,11 @@ func (im *importer) mount(s *stageState, rng hcl.Range, m *instructions.Mount) (
 		if m.Env != nil {
 			out.Env = *m.Env
 		}
+		if out.ID == "" {
+			out.ID = path.Base(out.Target)
+		}
 		if out.Target == "" && out.Env == "" {
-			out.Target = "/run/secrets/" + path.Base(out.ID)
+			out.Target = "/run/secrets/" + out.ID
 		}
 	case instructions.MountTypeBind, instructions.MountTypeCache:
 		if m.From != "" {
@@ -455,6 +458,15 @@ func (im *importer) mount(s *stageState, rng hcl.Range, m *instructions.Mount) (
 		if out.Target == "/" {
 			im.errorf(rng, "Mount without target", "This %s mount has no target and the working directory is /, so it would cover the root. Add target=PATH to the --mount flag.", m.Type)
 			return out, false
+		}
+	}
+	if m.Type == instructions.MountTypeCache {
+		// BuildKit's defaults, which the HCL front end applies too.
+		if out.ID == "" {
+			out.ID = out.Target
+		}
+		if out.Sharing == "" {
+			out.Sharing = "shared"
 		}
 	}
 	if m.Mode != nil {

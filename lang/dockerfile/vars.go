@@ -16,6 +16,9 @@ type variable struct {
 	Stage string
 	// Platform marks BuildKit's automatic ARGs: declared only when used.
 	Platform bool
+	// Required variables have no default: the Dockerfile cannot build
+	// without a value (an empty FROM).
+	Required bool
 	Range    hcl.Range
 }
 
