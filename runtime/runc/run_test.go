@@ -361,3 +361,56 @@ func BenchmarkTrivialRun(b *testing.B) {
 		}
 	}
 }
+
+// TestStubsLeaveNoTrace runs a step whose mount points are partly missing
+// (resolver files, a cache mount below a missing dir, a file an earlier
+// step of the same layer deleted) and checks the layer holds only what the
+// step itself did.
+func TestStubsLeaveNoTrace(t *testing.T) {
+	requireRoot(t)
+	lower := busyboxRootfs(t)
+	if err := os.WriteFile(filepath.Join(lower, "etc/hosts"), []byte("127.0.0.1 lower\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	merged, upper := overlayRootfs(t, lower)
+	// An earlier step of the same layer deleted /etc/hosts.
+	if err := os.Remove(filepath.Join(merged, "etc/hosts")); err != nil {
+		t.Fatal(err)
+	}
+	s := runc.Spec{
+		ID:     newID(t),
+		Rootfs: merged,
+		Args:   []string{"sh", "-c", "echo hi > /newfile && echo c > /root/.cache/go/c"},
+		Mounts: []specs.Mount{{Destination: "/root/.cache/go", Type: "bind", Source: t.TempDir(), Options: []string{"rbind", "rw"}}},
+	}
+	stubs, err := runc.FindStubs(merged, upper, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStubs := []string{"/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/root/.cache", "/root/.cache/go"}
+	if _, err := os.Stat("/etc/resolv.conf"); err != nil {
+		wantStubs = []string{"/etc/hostname", "/etc/hosts", "/root/.cache", "/root/.cache/go"}
+	}
+	if diff := cmp.Diff(wantStubs, stubs.Paths()); diff != "" {
+		t.Errorf("stubs (-want +got):\n%s", diff)
+	}
+	var stderr bytes.Buffer
+	code, err := runc.Run(context.Background(), t.TempDir(), s, io.Discard, &stderr)
+	if err != nil || code != 0 {
+		t.Fatalf("Run = %d, %v; stderr %s", code, err, stderr.String())
+	}
+	if err := overlay.Unmount(merged); err != nil {
+		t.Fatal(err)
+	}
+	if err := stubs.Remove(upper); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := layer.WriteUpperDir(&buf, upper, layer.Options{Lowers: []string{lower}}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"etc/ dir", "etc/.wh.hosts reg 0", "newfile reg 3"}
+	if diff := cmp.Diff(want, tarListing(t, &buf)); diff != "" {
+		t.Errorf("layer (-want +got):\n%s", diff)
+	}
+}

@@ -78,7 +78,9 @@ func roBind(src, dst string) specs.Mount {
 // MountPoints returns every path inside the rootfs that Run mounts over for
 // s. runc creates a missing mount point (as an empty file or directory, with
 // missing parents), so a caller that turns the rootfs' upper dir into a layer
-// removes those that did not exist before.
+// removes those that did not exist before: FindStubs and Stubs.Remove do.
+// Mount points below an earlier mount (such as /dev/pts) are listed too,
+// though their stubs are made in that mount.
 func MountPoints(s Spec) []string {
 	var out []string
 	for _, m := range defaultMounts("") {
