@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -169,8 +170,9 @@ func mountFS(target string, lowers []string, upper, work string) error {
 }
 
 // mountLegacy uses mount(2), whose options must fit in one page: when the
-// absolute paths do not, they are made relative to their common parent,
-// which becomes the working directory of a locked, unshared OS thread.
+// absolute paths do not, each dir gets a short symlink in a temporary
+// directory, which becomes the working directory of a locked, unshared OS
+// thread for the mount (the kernel resolves the links once, at mount time).
 func mountLegacy(target string, lowers []string, upper, work string) error {
 	for _, p := range append(append([]string{}, lowers...), upper, work) {
 		if strings.ContainsAny(p, ":,\\") {
@@ -199,21 +201,34 @@ func mountLegacy(target string, lowers []string, upper, work string) error {
 	if len(data) < os.Getpagesize()-1 {
 		return unix.Mount("overlay", target, "overlay", flags, data)
 	}
-	parent := commonParent(append(append([]string{}, lowers...), upper, work))
-	rel := func(p string) string {
+	links, err := os.MkdirTemp("", "imgc-overlay-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(links)
+	link := func(p, name string) (string, error) {
 		if p == "" {
-			return ""
+			return "", nil
 		}
-		r, _ := filepath.Rel(parent, p)
-		return r
+		return name, os.Symlink(p, filepath.Join(links, name))
 	}
 	rl := make([]string, len(lowers))
 	for i, l := range lowers {
-		rl[i] = rel(l)
+		if rl[i], err = link(l, strconv.Itoa(i)); err != nil {
+			return err
+		}
 	}
-	data = options(rl, rel(upper), rel(work))
+	ru, err := link(upper, "u")
+	if err != nil {
+		return err
+	}
+	rw, err := link(work, "w")
+	if err != nil {
+		return err
+	}
+	data = options(rl, ru, rw)
 	if len(data) >= os.Getpagesize()-1 {
-		return fmt.Errorf("overlay options are %d bytes even with paths relative to %s", len(data), parent)
+		return fmt.Errorf("overlay options are %d bytes even with short names: too many lower dirs", len(data))
 	}
 	errc := make(chan error, 1)
 	go func() {
@@ -224,31 +239,13 @@ func mountLegacy(target string, lowers []string, upper, work string) error {
 			errc <- fmt.Errorf("unsharing working directory: %w", err)
 			return
 		}
-		if err := unix.Chdir(parent); err != nil {
+		if err := unix.Chdir(links); err != nil {
 			errc <- err
 			return
 		}
 		errc <- unix.Mount("overlay", target, "overlay", flags, data)
 	}()
 	return <-errc
-}
-
-func commonParent(paths []string) string {
-	var parent string
-	for _, p := range paths {
-		if p == "" {
-			continue
-		}
-		d := filepath.Dir(p)
-		if parent == "" {
-			parent = d
-			continue
-		}
-		for parent != "/" && d != parent && !strings.HasPrefix(d, parent+"/") {
-			parent = filepath.Dir(parent)
-		}
-	}
-	return parent
 }
 
 // Unmount unmounts target, retrying briefly while it is busy (a container's
