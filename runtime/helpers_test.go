@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -211,4 +212,9 @@ func layerFiles(t testing.TB, img v1.Image) [][]string {
 		out = append(out, names)
 	}
 	return out
+}
+
+func owner(fi os.FileInfo) (int, int) {
+	st := fi.Sys().(*syscall.Stat_t)
+	return int(st.Uid), int(st.Gid)
 }
