@@ -304,7 +304,7 @@ func shValue(sh string, depth int) string {
 	if strings.Contains(sh, "\n") && strings.HasSuffix(sh, "\n") {
 		return heredoc(sh, depth)
 	}
-	parts := strings.Split(sh, " && ")
+	parts := splitAnd(sh)
 	if len(parts) > 1 && !strings.Contains(sh, "\n") {
 		clean := true
 		for _, p := range parts {
@@ -323,6 +323,35 @@ func shValue(sh string, depth int) string {
 		}
 	}
 	return `"` + quoteLit(sh) + `"`
+}
+
+// splitAnd splits a command at the " && " that are outside quotes, so that
+// joining the parts with " && " (what the HCL front end does with a list)
+// gives the command back.
+func splitAnd(sh string) []string {
+	var parts []string
+	var quote byte
+	start := 0
+	for i := 0; i < len(sh); i++ {
+		c := sh[i]
+		switch {
+		case quote != 0:
+			if c == '\\' && quote == '"' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '\\':
+			i++
+		case c == '\'' || c == '"':
+			quote = c
+		case strings.HasPrefix(sh[i:], " && "):
+			parts = append(parts, sh[start:i])
+			start = i + len(" && ")
+			i += len(" && ") - 1
+		}
+	}
+	return append(parts, sh[start:])
 }
 
 // heredoc writes s (ending in a newline) as an HCL heredoc. The indented

@@ -439,6 +439,10 @@ func (im *importer) mount(s *stageState, rng hcl.Range, m *instructions.Mount) (
 		if out.ID == "" {
 			out.ID = path.Base(out.Target)
 		}
+		// Secrets are always read-only; the flag only means something
+		// for bind and cache mounts (and the HCL front end leaves it
+		// false).
+		out.ReadOnly = false
 		if out.Target == "" && out.Env == "" {
 			out.Target = "/run/secrets/" + out.ID
 		}

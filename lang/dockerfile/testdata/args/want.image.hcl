@@ -1,0 +1,52 @@
+# Converted from Dockerfile by imgc convert.
+
+variable "BASE" {
+  type    = string
+  default = "debian"
+}
+
+variable "TAG" {
+  type    = string
+  default = "bookworm-slim"
+}
+
+variable "VERSION" {
+  type    = string
+  default = ""
+}
+
+variable "PREFIX" {
+  description = "ARG PREFIX of stage app"
+  type        = string
+  default     = "/opt/bookworm-slim"
+}
+
+image "app" {
+  from = "${var.BASE}:${var.TAG}"
+  env = {
+    APP_HOME = "${var.PREFIX}/app"
+    SUFFIX   = "$${EMPTY:+set}"
+  }
+
+  run {
+    sh = "echo \"$PREFIX $TAG\""
+    env = {
+      TAG    = var.TAG
+      PREFIX = var.PREFIX
+    }
+  }
+
+  copy {
+    src  = "app.tar"
+    dest = "${var.PREFIX}/app/"
+  }
+
+  run {
+    sh = "echo $APP_HOME"
+    env = {
+      TAG    = var.TAG
+      PREFIX = var.PREFIX
+    }
+  }
+}
+
