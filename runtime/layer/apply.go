@@ -414,25 +414,35 @@ func (a *applier) finishDirs() error {
 	return nil
 }
 
-// WriteEntriesToDir materialises entries in dir, typically an overlay upper
-// dir, so that several steps of one layer compose: an entry replaces what
-// is at its path (a directory over a directory only updates its metadata),
-// and a directory that replaces a whiteout or another file is made opaque.
-// Missing parents the caller did not supply are created 0755 and owned by
-// root; in an upper dir they would shadow the lower directory's metadata, so
-// callers should supply them. Parents are resolved without following
-// symlinks.
+// WriteEntriesToDir materialises entries in dir so that several steps of one
+// layer compose: an entry replaces what is at its path (a directory over a
+// directory only updates its metadata). dir is either a mounted overlay (the
+// merged rootfs: parent paths resolve as in the container, symlinks such as
+// /lib -> usr/lib followed without leaving dir, and the kernel records
+// whiteouts and opaque dirs) or a plain directory such as an unmounted upper
+// dir (parent symlinks are refused, and a directory that replaces a whiteout
+// or another file is made opaque so the lower stays hidden). Missing parents
+// the caller did not supply are created 0755 and owned by root.
 func WriteEntriesToDir(dir string, entries []Entry) error {
 	sorted, err := checkEntries(entries)
 	if err != nil {
 		return fmt.Errorf("writing entries: %w", err)
 	}
-	t, err := openTree(dir, resolveBeneath)
+	var sfs unix.Statfs_t
+	if err := unix.Statfs(dir, &sfs); err != nil {
+		return fmt.Errorf("writing entries: %w", &os.PathError{Op: "statfs", Path: dir, Err: err})
+	}
+	merged := sfs.Type == unix.OVERLAYFS_SUPER_MAGIC
+	resolve := uint64(resolveBeneath)
+	if merged {
+		resolve = resolveInRoot
+	}
+	t, err := openTree(dir, resolve)
 	if err != nil {
 		return fmt.Errorf("writing entries: %w", err)
 	}
 	defer t.close()
-	t.upper = true
+	t.upper = !merged
 	a := &applier{t: t, written: make(map[string]bool)}
 	for _, e := range sorted {
 		n := &node{

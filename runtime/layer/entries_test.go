@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/imgc-dev/imgc/runtime/layer"
+	"github.com/imgc-dev/imgc/runtime/overlay"
 )
 
 func content(s string) func() (io.ReadCloser, error) {
@@ -174,4 +175,85 @@ func TestWriteEntriesToDirComposes(t *testing.T) {
 	if diff := cmp.Diff(want, listTar(t, buf.Bytes())); diff != "" {
 		t.Errorf("layer (-want +got):\n%s", diff)
 	}
+}
+
+// TestWriteEntriesToMergedDir writes entries through a mounted overlay, as
+// a copy step between RUN steps of one layer does.
+func TestWriteEntriesToMergedDir(t *testing.T) {
+	requireRoot(t)
+	d := t.TempDir()
+	lower, merged, upper, work := filepath.Join(d, "lower"), filepath.Join(d, "merged"), filepath.Join(d, "upper"), filepath.Join(d, "work")
+	writeFile(t, filepath.Join(lower, "usr/lib/keep"), "lower")
+	writeFile(t, filepath.Join(lower, "data/old"), "lower")
+	writeFile(t, filepath.Join(lower, "cfg"), "a file in the lower")
+	if err := os.Symlink("usr/lib", filepath.Join(lower, "lib")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/", filepath.Join(lower, "evil")); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{merged, upper, work} {
+		if err := os.Mkdir(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := overlay.Mount(merged, []string{lower}, upper, work); err != nil {
+		t.Skipf("overlay mount does not work here: %v", err)
+	}
+	mounted := true
+	defer func() {
+		if mounted {
+			overlay.Unmount(merged)
+		}
+	}()
+	mt := time.Unix(1650000000, 0)
+	entries := []layer.Entry{
+		{Path: "/lib/added", Mode: 0o644, Size: 1, Open: content("x"), ModTime: mt},
+		{Path: "/cfg", Mode: fs.ModeDir | 0o755, ModTime: mt},
+		{Path: "/cfg/main", Mode: 0o644, Size: 1, Open: content("y"), ModTime: mt},
+		{Path: "/data", Mode: 0o640, Size: 1, Open: content("z"), ModTime: mt},
+		{Path: "/evil/etc/imgc-must-not-exist", Mode: 0o644, ModTime: mt},
+	}
+	if err := layer.WriteEntriesToDir(merged, entries); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat("/etc/imgc-must-not-exist"); err == nil {
+		os.Remove("/etc/imgc-must-not-exist")
+		t.Fatal("an entry was written on the host through a symlink")
+	}
+	if err := overlay.Unmount(merged); err != nil {
+		t.Fatal(err)
+	}
+	mounted = false
+	var buf bytes.Buffer
+	if _, err := layer.WriteUpperDir(&buf, upper, layer.Options{Lowers: []string{lower}}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"cfg/ 5 755 0:0",
+		`cfg/main 0 644 0:0 "y"`,
+		`data 0 640 0:0 "z"`,
+		"etc/ 5 755 0:0",
+		`etc/imgc-must-not-exist 0 644 0:0 ""`,
+		"usr/ 5 755 0:0",
+		"usr/lib/ 5 755 0:0",
+		`usr/lib/added 0 644 0:0 "x"`,
+	}
+	got := listTar(t, buf.Bytes())
+	// The kernel decides whether the directory that replaced a file is
+	// marked opaque (it need not be: nothing is below it).
+	got = slicesDelete(got, `cfg/.wh..wh..opq 0 755 0:0 ""`)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("layer (-want +got):\n%s", diff)
+	}
+}
+
+func slicesDelete(s []string, v string) []string {
+	var out []string
+	for _, x := range s {
+		if x != v {
+			out = append(out, x)
+		}
+	}
+	return out
 }
