@@ -66,7 +66,11 @@ func PrintText(w io.Writer, p *Plan, st map[CacheKey]Status, color bool) {
 		if !o.Applied {
 			detail = "(not applied at this level) " + detail
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", o.Pass, detail, originsText(src, o.Origins))
+		where := originsText(src, o.Origins)
+		if where == "" {
+			where = "-"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", o.Pass, where, detail)
 	}
 	tw.Flush()
 }

@@ -1,0 +1,206 @@
+package ir
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func layer(parent CacheKey, vars map[string]string, inputs ...string) *Layer {
+	l := &Layer{Name: "l", Parent: parent, Vars: vars}
+	for i := 0; i+1 < len(inputs); i += 2 {
+		l.Inputs = append(l.Inputs, KeyInput{Name: inputs[i], Value: inputs[i+1]})
+	}
+	l.Key = LayerKey(parent, l.Inputs)
+	return l
+}
+
+func TestMissReason(t *testing.T) {
+	p1, p2 := KeyOf([]byte("a")), KeyOf([]byte("b"))
+	prev := layer(p1, map[string]string{"version": "1"}, "kind", "run", "command", "make", "env FOO", "1", "file src/app.py", "sha256:aa 0644 /app/app.py")
+	tests := []struct {
+		name          string
+		prev, cur     *Layer
+		parentRebuilt bool
+		want          string
+	}{
+		{"never built", nil, prev, false, "never built"},
+		{"no cache", prev, &Layer{NoCache: true, Parent: p1, Inputs: prev.Inputs}, false, "cache = false"},
+		{"command", prev, layer(p1, prev.Vars, "kind", "run", "command", "make all", "env FOO", "1", "file src/app.py", "sha256:aa 0644 /app/app.py"), false, "command changed"},
+		{"variable before attribute", prev, layer(p1, map[string]string{"version": "2"}, "kind", "run", "command", "make V=2", "env FOO", "1", "file src/app.py", "sha256:aa 0644 /app/app.py"), false, "variable version changed"},
+		{"env", prev, layer(p1, prev.Vars, "kind", "run", "command", "make", "env FOO", "2", "file src/app.py", "sha256:aa 0644 /app/app.py"), false, "env FOO changed"},
+		{"env added", prev, layer(p1, prev.Vars, "kind", "run", "command", "make", "env FOO", "1", "env BAR", "x", "file src/app.py", "sha256:aa 0644 /app/app.py"), false, "env BAR added"},
+		{"file", prev, layer(p1, prev.Vars, "kind", "run", "command", "make", "env FOO", "1", "file src/app.py", "sha256:bb 0644 /app/app.py"), false, "copied file src/app.py changed"},
+		{"file removed", prev, layer(p1, prev.Vars, "kind", "run", "command", "make", "env FOO", "1"), false, "copied file src/app.py removed"},
+		{"parent rebuilt", prev, layer(p2, prev.Vars, "kind", "run", "command", "make", "env FOO", "1", "file src/app.py", "sha256:aa 0644 /app/app.py"), true, "parent layer rebuilt"},
+		{"base changed", prev, layer(p2, prev.Vars, "kind", "run", "command", "make", "env FOO", "1", "file src/app.py", "sha256:aa 0644 /app/app.py"), false, "base image digest changed"},
+		{"same key evicted", prev, prev, false, "not in the cache"},
+		{"step prefix", layer(p1, nil, "step 2: command", "a"), layer(p1, nil, "step 2: command", "b"), false, "step 2: command changed"},
+		{"source stage", layer(p1, nil, "source stage", "sha256:1"), layer(p1, nil, "source stage", "sha256:2"), false, "source stage rebuilt"},
+	}
+	for _, tt := range tests {
+		if got := MissReason(tt.prev, tt.cur, tt.parentRebuilt); got != tt.want {
+			t.Errorf("%s: MissReason = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestMissReasonFromJSON(t *testing.T) {
+	// The runtime keeps the last build's layers as JSON; Steps are lost.
+	prev := layer(KeyOf([]byte("a")), nil, "kind", "run", "command", "make")
+	prev.Steps = []Step{&Run{Argv: []string{"make"}}}
+	b, err := json.Marshal(prev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var decoded Layer
+	if err := json.Unmarshal(b, &decoded); err != nil {
+		t.Fatal(err)
+	}
+	if decoded.Key != prev.Key || decoded.Parent != prev.Parent {
+		t.Fatalf("keys did not survive JSON")
+	}
+	cur := layer(prev.Parent, nil, "kind", "run", "command", "make install")
+	if got := MissReason(&decoded, cur, false); got != "command changed" {
+		t.Errorf("MissReason = %q", got)
+	}
+}
+
+func TestLayerKeyIsUnambiguous(t *testing.T) {
+	p := KeyOf([]byte("p"))
+	a := LayerKey(p, []KeyInput{{"ab", "c"}})
+	b := LayerKey(p, []KeyInput{{"a", "bc"}})
+	c := LayerKey(p, []KeyInput{{"ab", ""}, {"c", ""}})
+	if a == b || a == c || b == c {
+		t.Errorf("different inputs share a key")
+	}
+	if LayerKey(p, []KeyInput{{"x", "1"}}) != LayerKey(p, []KeyInput{{"x", "1"}}) {
+		t.Errorf("LayerKey is not deterministic")
+	}
+	if LayerKey(KeyOf([]byte("q")), []KeyInput{{"x", "1"}}) == LayerKey(p, []KeyInput{{"x", "1"}}) {
+		t.Errorf("the parent does not enter the key")
+	}
+}
+
+func samplePlan() *Plan {
+	plat := Platform{OS: "linux", Architecture: "amd64"}
+	base := Base{Kind: BaseRegistry, Ref: "docker.io/library/alpine:3.20", Key: TagBaseKey("docker.io/library/alpine:3.20", plat)}
+	l1 := &Layer{Name: "run apk add curl", Parent: base.Key, Inputs: []KeyInput{{"command", "apk add curl"}}, CreatedBy: "RUN apk add curl",
+		Steps: []Step{&Run{Argv: []string{"/bin/sh", "-c", "apk add curl"}, Shell: true, Command: "apk add curl", Origin: Origin{File: "/proj/a.image.hcl", Line: 4}}},
+		Origin: Origin{File: "/proj/a.image.hcl", Line: 4, EndLine: 6}}
+	l1.Key = LayerKey(l1.Parent, l1.Inputs)
+	l2 := &Layer{Name: "copy app", Parent: l1.Key, Inputs: []KeyInput{{"file app", "sha256:aa 0644 /app"}}, CreatedBy: "COPY app /app",
+		Steps:  []Step{&Copy{Sources: []string{"app"}, Dest: "/app", Files: []CopyFile{{Src: "app", Dst: "/app", Mode: 0o644}}, Origin: Origin{File: "/proj/a.image.hcl", Line: 7}}},
+		Origin: Origin{File: "/proj/a.image.hcl", Line: 7}}
+	l2.Key = LayerKey(l2.Parent, l2.Inputs)
+	return &Plan{
+		Project: "/proj",
+		Targets: []*Target{{Name: "app", Kind: KindImage, Output: true, Base: base, Platform: plat, Layers: []*Layer{l1, l2}, Origin: Origin{File: "/proj/a.image.hcl", Line: 1}}},
+		Optimizations: []Optimization{
+			{Pass: "prune", Detail: "stage `test` is never used: not built", Origins: []Origin{{File: "/proj/a.image.hcl", Line: 10}}, Applied: true},
+			{Pass: "merge", Detail: "would merge 2 run steps", Applied: false},
+		},
+	}
+}
+
+type jsonShape struct {
+	Targets []struct {
+		Name   string `json:"name"`
+		Kind   string `json:"kind"`
+		From   string `json:"from"`
+		Layers []struct {
+			Name     string `json:"name"`
+			CacheKey string `json:"cache_key"`
+			Cache    string `json:"cache"`
+			Reason   string `json:"reason"`
+			Source   string `json:"source"`
+			Steps    []struct {
+				Kind string `json:"kind"`
+			} `json:"steps"`
+		} `json:"layers"`
+	} `json:"targets"`
+	Optimizations []struct {
+		Pass    string `json:"pass"`
+		Detail  string `json:"detail"`
+		Source  string `json:"source"`
+		Applied bool   `json:"applied"`
+	} `json:"optimizations"`
+}
+
+func TestPrintJSONShape(t *testing.T) {
+	p := samplePlan()
+	l := p.Targets[0].Layers
+	st := map[CacheKey]Status{l[0].Key: {Hit: true}}
+	var b bytes.Buffer
+	if err := PrintJSON(&b, p, st); err != nil {
+		t.Fatal(err)
+	}
+	var got, want jsonShape
+	if err := json.Unmarshal(b.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	wantJSON := `{"targets":[{"name":"app","kind":"image","from":"docker.io/library/alpine:3.20","layers":[
+	  {"name":"run apk add curl","cache_key":"` + l[0].Key.String() + `","cache":"hit","reason":"","source":"a.image.hcl:4","steps":[{"kind":"run"}]},
+	  {"name":"copy app","cache_key":"` + l[1].Key.String() + `","cache":"miss","reason":"never built","source":"a.image.hcl:7","steps":[{"kind":"copy"}]}]}],
+	 "optimizations":[{"pass":"prune","detail":"stage ` + "`test`" + ` is never used: not built","source":"a.image.hcl:10","applied":true},
+	  {"pass":"merge","detail":"would merge 2 run steps","source":"","applied":false}]}`
+	if err := json.Unmarshal([]byte(wantJSON), &want); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("JSON (-want +got):\n%s", diff)
+	}
+}
+
+func TestPrintText(t *testing.T) {
+	p := samplePlan()
+	l := p.Targets[0].Layers
+	st := map[CacheKey]Status{l[0].Key: {Hit: true}, l[1].Key: {Reason: "copied file app changed"}}
+	var b bytes.Buffer
+	PrintText(&b, p, st, false)
+	want := `image app  from docker.io/library/alpine:3.20  linux/amd64  (output)
+  #  LAYER             STEPS             SOURCE         KEY           CACHE
+  1  run apk add curl  run apk add curl  a.image.hcl:4  ` + l[0].Key.Short() + `  hit
+  2  copy app          copy app to /app  a.image.hcl:7  ` + l[1].Key.Short() + `  miss  copied file app changed
+
+optimizations
+  prune  a.image.hcl:10  stage ` + "`test`" + ` is never used: not built
+  merge  -               (not applied at this level) would merge 2 run steps
+`
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("text (-want +got):\n%s", diff)
+	}
+	b.Reset()
+	PrintText(&b, p, st, true)
+	if !strings.Contains(b.String(), "\x1b[32mhit\x1b[0m") || !strings.Contains(b.String(), "\x1b[33mmiss\x1b[0m") {
+		t.Errorf("color output lacks colored statuses:\n%q", b.String())
+	}
+}
+
+func TestCheck(t *testing.T) {
+	if err := Check(samplePlan(), true); err != nil {
+		t.Fatalf("valid plan: %v", err)
+	}
+	p := samplePlan()
+	p.Targets[0].Layers[1].Inputs = []KeyInput{{"file app", "changed"}}
+	if err := Check(p, true); err == nil || !strings.Contains(err.Error(), "its inputs give") {
+		t.Errorf("stale key not caught: %v", err)
+	}
+	if err := Check(p, false); err != nil {
+		t.Errorf("keys checked although keys=false: %v", err)
+	}
+	p = samplePlan()
+	p.Targets[0].DependsOn = []string{"later"}
+	p.Targets = append(p.Targets, &Target{Name: "later", Kind: KindStage, Base: Base{Kind: BaseScratch, Key: ScratchKey(Platform{})}})
+	if err := Check(p, true); err == nil || !strings.Contains(err.Error(), "built before") {
+		t.Errorf("order violation not caught: %v", err)
+	}
+	p = samplePlan()
+	p.Targets[0].Layers[1].Parent = KeyOf([]byte("x"))
+	if err := Check(p, true); err == nil || !strings.Contains(err.Error(), "has parent") {
+		t.Errorf("broken parent chain not caught: %v", err)
+	}
+}
