@@ -89,7 +89,7 @@ func samplePlan() *Plan {
 	plat := Platform{OS: "linux", Architecture: "amd64"}
 	base := Base{Kind: BaseRegistry, Ref: "docker.io/library/alpine:3.20", Key: TagBaseKey("docker.io/library/alpine:3.20", plat)}
 	l1 := &Layer{Name: "run apk add curl", Parent: base.Key, Inputs: []KeyInput{{"command", "apk add curl"}}, CreatedBy: "RUN apk add curl",
-		Steps: []Step{&Run{Argv: []string{"/bin/sh", "-c", "apk add curl"}, Shell: true, Command: "apk add curl", Origin: Origin{File: "/proj/a.image.hcl", Line: 4}}},
+		Steps:  []Step{&Run{Argv: []string{"/bin/sh", "-c", "apk add curl"}, Shell: true, Command: "apk add curl", Origin: Origin{File: "/proj/a.image.hcl", Line: 4}}},
 		Origin: Origin{File: "/proj/a.image.hcl", Line: 4, EndLine: 6}}
 	l1.Key = LayerKey(l1.Parent, l1.Inputs)
 	l2 := &Layer{Name: "copy app", Parent: l1.Key, Inputs: []KeyInput{{"file app", "sha256:aa 0644 /app"}}, CreatedBy: "COPY app /app",
