@@ -60,9 +60,12 @@ func Load(path string, opts Options) (*Config, hcl.Diagnostics) {
 	for _, name := range files {
 		f, fdiags := parser.ParseHCLFile(name)
 		diags = append(diags, fdiags...)
-		if f != nil && !fdiags.HasErrors() {
-			parsed = append(parsed, f)
-		}
+		parsed = append(parsed, f)
+	}
+	if diags.HasErrors() {
+		// Decoding the rest would report names declared in a broken file
+		// as undeclared: the syntax errors are the ones worth reading.
+		return cfg, diags
 	}
 
 	funcs := opts.Functions

@@ -89,6 +89,16 @@ func referencesIn(trs []hcl.Traversal) []reference {
 // records what the later phases need: each stage's dependencies and the
 // variables behind each local.
 func (l *loader) checkReferences(mod *module) {
+	for _, v := range mod.variables {
+		for _, rule := range v.Validations {
+			// Other roots are reported by decodeVariableBlock.
+			for _, r := range referencesIn(append(rule.Condition.Variables(), rule.ErrorMessage.Variables()...)) {
+				if r.root == "var" {
+					l.checkDeclared(mod, []reference{r})
+				}
+			}
+		}
+	}
 	localRefs := map[string][]reference{}
 	for _, loc := range mod.locals {
 		refs := referencesIn(loc.Expr.Variables())

@@ -50,3 +50,11 @@ variable "badtype" {
 image "app" {
   from = "alpine:${var.version}"
 }
+
+variable "checked" {
+  default = "x"
+  validation {
+    condition     = var.chekced == "x" # ERROR: Reference to undeclared variable
+    error_message = "Never."
+  }
+}

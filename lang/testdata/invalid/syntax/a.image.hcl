@@ -1,0 +1,3 @@
+stage "base" {
+  from = # ERROR: Invalid expression
+}

@@ -1,0 +1,3 @@
+image "app" {
+  from = stage.base
+}
