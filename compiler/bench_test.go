@@ -1,0 +1,84 @@
+package compiler
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/imgc-dev/imgc/lang"
+)
+
+// benchConfig is 1,000 steps in 5 chained stages: 800 runs and 200
+// copies, each of one of 200 files in the context.
+func benchConfig(b *testing.B) *lang.Config {
+	files := map[string]string{}
+	for i := range 200 {
+		files[fmt.Sprintf("src/pkg%02d/file%03d.go", i%20, i)] = fmt.Sprintf("package pkg%02d // %d\n", i%20, i)
+	}
+	dir := writeTree(b, files)
+	past := time.Now().Add(-time.Hour)
+	for p := range files {
+		if err := os.Chtimes(filepath.Join(dir, p), past, past); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cfg := &lang.Config{Dir: dir, Vars: map[string]string{"version": "1"}}
+	n := 0
+	for s := range 5 {
+		st := &lang.Stage{Kind: lang.KindStage, Name: fmt.Sprintf("s%d", s), Workdir: "/src",
+			Env: []lang.EnvVar{{Name: "GOFLAGS", Value: "-trimpath"}}, DeclRange: rng(s * 1000)}
+		if s == 0 {
+			st.From = lang.From{Ref: "docker.io/library/golang:1.23"}
+		} else {
+			st.From = lang.From{Stage: fmt.Sprintf("s%d", s-1)}
+		}
+		if s == 4 {
+			st.Kind = lang.KindImage
+		}
+		for i := range 200 {
+			if i%5 == 0 {
+				st.Steps = append(st.Steps, &lang.Copy{Src: []string{fmt.Sprintf("src/pkg%02d/file%03d.go", n%20, n)}, Dest: "./", Range: rng(s*1000 + i)})
+				n++
+				continue
+			}
+			st.Steps = append(st.Steps, &lang.Run{Sh: fmt.Sprintf("go build ./step%d", i), Env: []lang.EnvVar{{Name: "STEP", Value: fmt.Sprint(i)}},
+				Mounts: []lang.Mount{{Type: "cache", Target: "/root/.cache/go-build"}}, Vars: []string{"version"}, Range: rng(s*1000 + i)})
+		}
+		cfg.Stages = append(cfg.Stages, st)
+	}
+	return cfg
+}
+
+// BenchmarkCompile is `imgc plan`'s compile of benchConfig with a warm
+// hash cache, as on every plan after the first.
+func BenchmarkCompile(b *testing.B) {
+	checkPasses = false
+	defer func() { checkPasses = true }()
+	cfg := benchConfig(b)
+	opts := Options{Platform: amd64, HashCache: filepath.Join(b.TempDir(), "hashes.json")}
+	if _, diags := Compile(cfg, opts); diags.HasErrors() {
+		b.Fatal(diags)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		p, diags := Compile(cfg, opts)
+		if diags.HasErrors() || len(p.Targets) != 5 {
+			b.Fatal(diags)
+		}
+	}
+}
+
+// BenchmarkCompileCold hashes every file again (no persistent cache).
+func BenchmarkCompileCold(b *testing.B) {
+	checkPasses = false
+	defer func() { checkPasses = true }()
+	cfg := benchConfig(b)
+	opts := Options{Platform: amd64}
+	for b.Loop() {
+		if _, diags := Compile(cfg, opts); diags.HasErrors() {
+			b.Fatal(diags)
+		}
+	}
+}
