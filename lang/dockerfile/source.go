@@ -51,6 +51,7 @@ func (s *source) lines(start, end int) hcl.Range {
 		to = s.starts[end] - 1
 	}
 	lineEnd := s.src[s.starts[end-1]:to]
+	lineEnd = bytes.TrimSuffix(lineEnd, []byte("\n"))
 	lineEnd = bytes.TrimSuffix(lineEnd, []byte("\r"))
 	to = s.starts[end-1] + len(lineEnd)
 	return hcl.Range{

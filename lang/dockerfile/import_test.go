@@ -1,0 +1,201 @@
+package dockerfile
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/imgc-dev/imgc/lang"
+)
+
+func importString(t *testing.T, src string, opts Options) (*lang.Config, hcl.Diagnostics) {
+	t.Helper()
+	if opts.Platform == "" {
+		opts.Platform = testPlatform
+	}
+	return Import("Dockerfile", []byte(src), opts)
+}
+
+var ignoreRanges = cmp.Options{cmpopts.IgnoreTypes(hcl.Range{}), cmpopts.EquateEmpty()}
+
+func TestImportSemantics(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		opts Options
+		want []*lang.Stage
+	}{
+		{
+			name: "build args override global and stage defaults; ARGs reach RUN as env",
+			src: "ARG BASE=alpine\nARG V=1\nFROM $BASE\nARG V\nARG W=w-$V\nRUN echo $V $W\n",
+			opts: Options{BuildArgs: map[string]string{"BASE": "debian", "W": "override"}},
+			want: []*lang.Stage{{
+				Kind: lang.KindImage, Name: "stage-0", From: lang.From{Ref: "debian"},
+				Steps: []lang.Step{&lang.Run{
+					Sh:   "echo $V $W",
+					Env:  []lang.EnvVar{{Name: "V", Value: "1"}, {Name: "W", Value: "override"}},
+					Vars: []string{"V", "W"},
+				}},
+			}},
+		},
+		{
+			name: "ENV expands ARG and ENV; RUN and CMD stay as written; base env kept for the compiler",
+			src:  "FROM alpine\nARG DIR=/opt\nENV HOME=$DIR/home PATH=$DIR/bin:$PATH\nRUN echo $HOME\nCMD echo $HOME\n",
+			want: []*lang.Stage{{
+				Kind: lang.KindImage, Name: "stage-0", From: lang.From{Ref: "alpine"},
+				Env: []lang.EnvVar{{Name: "HOME", Value: "/opt/home"}, {Name: "PATH", Value: "/opt/bin:$PATH"}},
+				Steps: []lang.Step{&lang.Run{
+					Sh: "echo $HOME", Env: []lang.EnvVar{{Name: "DIR", Value: "/opt"}}, Vars: []string{"DIR"},
+				}},
+				Config: &lang.ImageConfig{Cmd: []string{"/bin/sh", "-c", "echo $HOME"}, CmdSet: true},
+			}},
+		},
+		{
+			name: "target picks the image; FROM stage inherits workdir and env",
+			src:  "FROM alpine AS base\nENV A=1\nWORKDIR /w\nFROM base AS dev\nCOPY x y\nRUN echo\nFROM base\nRUN echo prod\n",
+			opts: Options{Target: "DEV"},
+			want: []*lang.Stage{
+				{Kind: lang.KindStage, Name: "base", From: lang.From{Ref: "alpine"}, Env: []lang.EnvVar{{Name: "A", Value: "1"}}, Workdir: "/w"},
+				{Kind: lang.KindImage, Name: "dev", From: lang.From{Stage: "base"}, Steps: []lang.Step{
+					&lang.Copy{Src: []string{"x"}, Dest: "/w/y"},
+					&lang.Run{Sh: "echo"},
+				}},
+				{Kind: lang.KindStage, Name: "stage-2", From: lang.From{Stage: "base"}, Steps: []lang.Step{&lang.Run{Sh: "echo prod"}}},
+			},
+		},
+		{
+			name: "relative WORKDIR joins the previous one; scratch knows /",
+			src:  "FROM scratch\nWORKDIR a\nWORKDIR b/../c\nCOPY f .\n",
+			want: []*lang.Stage{{
+				Kind: lang.KindImage, Name: "stage-0", From: lang.From{Scratch: true}, Workdir: "/a/c",
+				Steps: []lang.Step{&lang.Copy{Src: []string{"f"}, Dest: "/a/c/"}},
+			}},
+		},
+		{
+			name: "ADD: URLs download, local files extract, several URLs share one layer",
+			src:  "FROM alpine\nADD https://a.example/x.tgz https://b.example/y local.tgz /d/\n",
+			want: []*lang.Stage{{
+				Kind: lang.KindImage, Name: "stage-0", From: lang.From{Ref: "alpine"},
+				Steps: []lang.Step{&lang.Layer{Name: "line-2", Steps: []lang.Step{
+					&lang.Add{URL: "https://a.example/x.tgz", Dest: "/d/"},
+					&lang.Add{URL: "https://b.example/y", Dest: "/d/"},
+					&lang.Add{Src: []string{"local.tgz"}, Dest: "/d/", Extract: true},
+				}}},
+			}},
+		},
+		{
+			name: "escape directive changes the lexer's escape",
+			src:  "# escape=`\nFROM alpine\nENV A=x`$y B=\"q\\z\"\n",
+			want: []*lang.Stage{{
+				Kind: lang.KindImage, Name: "stage-0", From: lang.From{Ref: "alpine"},
+				Env: []lang.EnvVar{{Name: "A", Value: "x$y"}, {Name: "B", Value: `q\z`}},
+			}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, diags := importString(t, tt.src, tt.opts)
+			for _, d := range diags {
+				if d.Severity == hcl.DiagError {
+					t.Fatalf("Import: %s", diags.Error())
+				}
+			}
+			if diff := cmp.Diff(tt.want, cfg.Stages, ignoreRanges); diff != "" {
+				t.Errorf("stages (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestImportDiagnostics(t *testing.T) {
+	tests := []struct {
+		name     string
+		src      string
+		opts     Options
+		severity hcl.DiagnosticSeverity
+		summary  string
+		line     int
+	}{
+		{"git source", "FROM alpine\nADD https://github.com/moby/buildkit.git#v0.1 /src\n", Options{}, hcl.DiagError, "Git source", 2},
+		{"git source detail", "FROM alpine\nADD git@github.com:moby/buildkit.git /src\n", Options{}, hcl.DiagError, "Git source", 2},
+		{"unknown instruction", "FROM alpine\nRUNN echo\n", Options{}, hcl.DiagError, "Unknown instruction", 2},
+		{"parse error", "FROM alpine\nENV PATH\n", Options{}, hcl.DiagError, "Invalid Dockerfile", 2},
+		{"invalid instruction", "FROM alpine\nCOPY onlyone\n", Options{}, hcl.DiagError, "Invalid instruction", 2},
+		{"instruction before FROM", "RUN echo\nFROM alpine\n", Options{}, hcl.DiagError, "Instruction before FROM", 1},
+		{"no stage", "# just a comment\nARG X=1\n", Options{}, hcl.DiagError, "No stage", 1},
+		{"empty file", "", Options{}, hcl.DiagError, "Invalid Dockerfile", 1},
+		{"shebang heredoc", "FROM alpine\nRUN <<EOF\n#!/usr/bin/env python3\nprint(1)\nEOF\n", Options{}, hcl.DiagError, "Heredoc script with a shebang", 2},
+		{"ssh mount", "FROM alpine\nRUN --mount=type=ssh git clone x\n", Options{}, hcl.DiagError, "SSH mount", 2},
+		{"windows base", "FROM mcr.microsoft.com/windows/servercore:ltsc2022\n", Options{}, hcl.DiagError, "Windows image", 1},
+		{"duplicate stage", "FROM alpine AS a\nFROM alpine AS a\n", Options{}, hcl.DiagError, "Duplicate stage name", 2},
+		{"unknown target", "FROM alpine AS a\n", Options{Target: "b"}, hcl.DiagError, "Unknown target", 1},
+		{"empty base", "ARG IMG\nFROM $IMG\n", Options{}, hcl.DiagError, "Empty base image", 2},
+		{"invalid base", "FROM Not:A:Ref\n", Options{}, hcl.DiagError, "Invalid base image", 1},
+		{"url without checksum", "FROM alpine\n\nADD https://example.com/x /x\n", Options{}, hcl.DiagWarning, "URL without checksum", 3},
+		{"unused build arg", "FROM alpine\n", Options{BuildArgs: map[string]string{"NOPE": "1"}}, hcl.DiagWarning, "Unused build arguments", 0},
+		{"insecure run", "FROM alpine\nRUN --security=insecure echo\n", Options{}, hcl.DiagError, "Insecure RUN", 2},
+		{"from variable", "FROM alpine\nARG S=x\nCOPY --from=$S /a /b\n", Options{}, hcl.DiagError, "Variable in --from", 3},
+		{"bad stage index", "FROM alpine\nCOPY --from=3 /a /b\n", Options{}, hcl.DiagError, "Invalid stage index", 2},
+		{"checksum with several sources", "FROM alpine\nADD --checksum=sha256:00 https://a/x https://b/y /d/\n", Options{}, hcl.DiagError, "Checksum with several sources", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, diags := importString(t, tt.src, tt.opts)
+			var found *hcl.Diagnostic
+			for _, d := range diags {
+				if d.Summary == tt.summary {
+					found = d
+				}
+			}
+			if found == nil {
+				t.Fatalf("no %q diagnostic; got:\n%s", tt.summary, diagLines(diags))
+			}
+			if found.Severity != tt.severity {
+				t.Errorf("severity %v, want %v", found.Severity, tt.severity)
+			}
+			line := 0
+			if found.Subject != nil {
+				line = found.Subject.Start.Line
+				if found.Subject.Filename != "Dockerfile" {
+					t.Errorf("subject file %q, want Dockerfile", found.Subject.Filename)
+				}
+			}
+			if line != tt.line {
+				t.Errorf("line %d, want %d", line, tt.line)
+			}
+			if strings.HasSuffix(found.Summary, ".") || !strings.HasSuffix(found.Detail, ".") {
+				t.Errorf("summary %q / detail %q: summary without period, detail as sentences", found.Summary, found.Detail)
+			}
+		})
+	}
+}
+
+// TestImportRanges checks that an instruction's range covers its whole
+// line span, so snippets show the instruction.
+func TestImportRanges(t *testing.T) {
+	src := "FROM alpine\n\nRUN echo a \\\n    && echo b\nCOPY x /y\n"
+	cfg, diags := importString(t, src, Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	st := cfg.Stages[0]
+	got := []string{
+		src[st.DeclRange.Start.Byte:st.DeclRange.End.Byte],
+		src[st.Steps[0].StepRange().Start.Byte:st.Steps[0].StepRange().End.Byte],
+		src[st.Steps[1].StepRange().Start.Byte:st.Steps[1].StepRange().End.Byte],
+		src[st.Range.Start.Byte:st.Range.End.Byte],
+	}
+	want := []string{"FROM alpine", "RUN echo a \\\n    && echo b", "COPY x /y", strings.TrimSuffix(src, "\n")}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("range text (-want +got):\n%s", diff)
+	}
+	if f := cfg.Files["Dockerfile"]; f == nil || string(f.Bytes) != src {
+		t.Errorf("Files[Dockerfile] does not hold the source")
+	}
+	if r := st.Steps[0].StepRange(); r.Start.Line != 3 || r.End.Line != 4 || r.Start.Column != 1 {
+		t.Errorf("RUN range %v, want lines 3-4 from column 1", r)
+	}
+}
