@@ -9,7 +9,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,6 +76,7 @@ func (tb *targetBuild) execute(ctx context.Context, l *ir.Layer, lk *flock.Flock
 			tarFile.Close()
 			return nil, err
 		}
+		opts.Lowers = lowers
 		empty, err = layer.WriteUpperDir(hw, upper, opts)
 		if err != nil {
 			tarFile.Close()
@@ -348,35 +348,11 @@ func isDirIn(root, p string) bool {
 	return st.Mode&unix.S_IFMT == unix.S_IFDIR
 }
 
-// existsIn reports whether p (its last element not followed) exists in
-// the filesystem at root.
-func existsIn(root, p string) bool {
-	fd, err := openInRoot(root, p, unix.O_PATH|unix.O_NOFOLLOW)
-	if err != nil {
-		return false
-	}
-	unix.Close(fd)
-	return true
-}
 
-// removeIn removes the file or empty directory p inside root.
-func removeIn(root, p string) {
-	dir, base := path.Split(path.Clean("/" + p))
-	if base == "" {
-		return
-	}
-	fd, err := openInRoot(root, dir, unix.O_PATH|unix.O_DIRECTORY)
-	if err != nil {
-		return
-	}
-	defer unix.Close(fd)
-	if err := unix.Unlinkat(fd, base, 0); err != nil {
-		unix.Unlinkat(fd, base, unix.AT_REMOVEDIR)
-	}
-}
 
-// runSteps runs a layer's steps in an overlay of lowers with upper as its
-// writable dir.
+// runSteps runs a layer's steps, each in a fresh overlay mount of lowers
+// with upper as its writable dir, so that several steps compose in one
+// upper dir and mount-point stubs can be removed between them.
 func (tb *targetBuild) runSteps(ctx context.Context, l *ir.Layer, lowers []string, work, upper string) error {
 	rootfs := filepath.Join(work, "rootfs")
 	wk := filepath.Join(work, "work")
@@ -385,37 +361,10 @@ func (tb *targetBuild) runSteps(ctx context.Context, l *ir.Layer, lowers []strin
 			return err
 		}
 	}
-	if err := overlay.Mount(rootfs, lowers, upper, wk); err != nil {
-		return fmt.Errorf("mounting the layer's filesystem: %w", err)
-	}
-	mounted := true
-	defer func() {
-		if mounted {
-			overlay.Unmount(rootfs)
-		}
-	}()
-	var copiedUp []string
 	for _, st := range l.Steps {
-		var err error
-		switch st := st.(type) {
-		case *ir.Run:
-			var dirs []string
-			dirs, err = tb.run(ctx, l, st, rootfs, upper, work)
-			copiedUp = append(copiedUp, dirs...)
-		case *ir.Copy:
-			var entries []layer.Entry
-			entries, err = tb.copyEntries(ctx, st.FromTarget, st.Context, st.Sources, st.Dest, st.Exclude, st.Parents, st.Files, st.Chown, st.Chmod, rootfs)
-			if err == nil {
-				err = layer.WriteEntriesToDir(rootfs, entries)
-			}
-		case *ir.Add:
-			err = tb.add(ctx, st, rootfs)
-		default:
-			err = fmt.Errorf("unknown step kind %q", st.Kind())
-		}
-		if err != nil {
+		if err := tb.step(ctx, l, st, lowers, rootfs, upper, wk, work); err != nil {
 			var se *StepError
-			if errors.As(err, &se) {
+			if errors.As(err, &se) || ctx.Err() != nil {
 				return err
 			}
 			return &StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{st.Source()}, Err: err}
@@ -424,42 +373,44 @@ func (tb *targetBuild) runSteps(ctx context.Context, l *ir.Layer, lowers []strin
 			return err
 		}
 	}
-	mounted = false
-	if err := overlay.Unmount(rootfs); err != nil {
-		return fmt.Errorf("unmounting the layer's filesystem: %w", err)
-	}
-	// Directories copied up only because runc made mount points in them
-	// are left empty in the upper dir: they are no change.
-	sort.Slice(copiedUp, func(i, j int) bool { return len(copiedUp[i]) > len(copiedUp[j]) })
-	for _, d := range copiedUp {
-		rmdirIfPlain(upper, d)
-	}
 	return nil
 }
 
-// rmdirIfPlain removes the directory p of the upper dir when it is empty
-// and not opaque.
-func rmdirIfPlain(upper, p string) {
-	dir, base := path.Split(path.Clean("/" + p))
-	if base == "" {
-		return
+// step runs one step in a mount of the layer's filesystem.
+func (tb *targetBuild) step(ctx context.Context, l *ir.Layer, st ir.Step, lowers []string, rootfs, upper, wk, work string) (err error) {
+	if err := overlay.Mount(rootfs, lowers, upper, wk); err != nil {
+		return fmt.Errorf("mounting the layer's filesystem: %w", err)
 	}
-	fd, err := openInRoot(upper, dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW)
-	if err != nil {
-		return
+	var stubs *runc.Stubs
+	defer func() {
+		if uerr := overlay.Unmount(rootfs); uerr != nil && err == nil {
+			err = fmt.Errorf("unmounting the layer's filesystem: %w", uerr)
+		}
+		if stubs != nil && err == nil {
+			if rerr := stubs.Remove(upper); rerr != nil {
+				err = rerr
+			}
+		}
+	}()
+	switch st := st.(type) {
+	case *ir.Run:
+		stubs, err = tb.run(ctx, l, st, rootfs, upper, work)
+		return err
+	case *ir.Copy:
+		entries, err := tb.copyEntries(ctx, st.FromTarget, st.Context, st.Sources, st.Dest, st.Exclude, st.Parents, st.Files, st.Chown, st.Chmod, rootfs)
+		if err != nil {
+			return err
+		}
+		return layer.WriteEntriesToDir(rootfs, entries)
+	case *ir.Add:
+		return tb.add(ctx, st, rootfs)
 	}
-	defer unix.Close(fd)
-	var v [1]byte
-	if n, err := unix.Getxattr(fmt.Sprintf("/proc/self/fd/%d/%s", fd, base), "trusted.overlay.opaque", v[:]); err == nil && n > 0 {
-		return
-	}
-	unix.Unlinkat(fd, base, unix.AT_REMOVEDIR) // fails, as it should, unless empty
+	return fmt.Errorf("unknown step kind %q", st.Kind())
 }
 
-// run runs one command in the mounted rootfs.
-// It returns the directories that existed below but not in upper before
-// the run, in which runc may have made mount points.
-func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, upper, work string) ([]string, error) {
+// run runs one command in the mounted rootfs. The stubs it returns (even
+// on failure) are to be removed from upper once rootfs is unmounted.
+func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, upper, work string) (*runc.Stubs, error) {
 	cfg := tb.st.Config.Config
 	env := mergeEnv(cfg.Env, r.Env)
 	user := r.User
@@ -488,44 +439,30 @@ func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, 
 		Network: string(r.Network),
 		Mounts:  mounts,
 	}
-	// runc creates missing mount points; note them to remove them after.
-	var stubs, copiedUp []string
-	seen := map[string]bool{}
-	for _, p := range runc.MountPoints(spec) {
-		for q := path.Clean(p); q != "/" && !seen[q]; q = path.Dir(q) {
-			seen[q] = true
-			switch {
-			case !existsIn(rootfs, q):
-				stubs = append(stubs, q)
-			case q != path.Clean(p) && !existsIn(upper, q):
-				copiedUp = append(copiedUp, q)
-			}
-		}
+	stubs, err := runc.FindStubs(rootfs, upper, spec)
+	if err != nil {
+		return nil, fmt.Errorf("finding mount points: %w", err)
 	}
 	bundle, err := os.MkdirTemp(work, "bundle-")
 	if err != nil {
-		return nil, err
+		return stubs, err
 	}
 	out := &outputTail{emit: func(line string) {
 		tb.b.emit(Event{Kind: "log", Target: tb.t.Name, Layer: l.Name, Key: l.Key, Origin: r.Origin, Line: line})
 	}}
 	code, runErr := runc.Run(ctx, bundle, spec, out, out)
 	out.flush()
-	sort.Slice(stubs, func(i, j int) bool { return len(stubs[i]) > len(stubs[j]) })
-	for _, p := range stubs {
-		removeIn(rootfs, p)
-	}
 	if runErr != nil {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return stubs, ctx.Err()
 		}
-		return nil, &StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{r.Origin}, Tail: out.tail(), Err: runErr}
+		return stubs, &StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{r.Origin}, Tail: out.tail(), Err: runErr}
 	}
 	if code != 0 {
-		return nil, &StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{r.Origin}, ExitCode: code, Tail: out.tail(),
+		return stubs, &StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{r.Origin}, ExitCode: code, Tail: out.tail(),
 			Err: fmt.Errorf("command exited with status %d", code)}
 	}
-	return copiedUp, nil
+	return stubs, nil
 }
 
 // runMounts prepares a run step's mounts. release unlocks cache mounts and
