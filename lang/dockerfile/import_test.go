@@ -30,7 +30,7 @@ func TestImportSemantics(t *testing.T) {
 	}{
 		{
 			name: "build args override global and stage defaults; ARGs reach RUN as env",
-			src: "ARG BASE=alpine\nARG V=1\nFROM $BASE\nARG V\nARG W=w-$V\nRUN echo $V $W\n",
+			src:  "ARG BASE=alpine\nARG V=1\nFROM $BASE\nARG V\nARG W=w-$V\nRUN echo $V $W\n",
 			opts: Options{BuildArgs: map[string]string{"BASE": "debian", "W": "override"}},
 			want: []*lang.Stage{{
 				Kind: lang.KindImage, Name: "stage-0", From: lang.From{Ref: "debian"},
