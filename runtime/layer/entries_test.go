@@ -257,3 +257,28 @@ func slicesDelete(s []string, v string) []string {
 	}
 	return out
 }
+
+func TestWriteEntriesToDirRefusesFileAsParent(t *testing.T) {
+	requireRoot(t)
+	d := t.TempDir()
+	writeFile(t, filepath.Join(d, "a"), "file")
+	if err := os.Symlink("/etc", filepath.Join(d, "l")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, want string }{
+		{"/a/b", "a parent is not a directory"},
+		{"/l/imgc-must-not-exist", "a parent is a symbolic link"},
+	} {
+		err := layer.WriteEntriesToDir(d, []layer.Entry{{Path: tc.path, Mode: 0o644}})
+		if !errContains(err, tc.want) {
+			t.Errorf("%s: error %v, want one containing %q", tc.path, err, tc.want)
+		}
+	}
+	if data, _ := os.ReadFile(filepath.Join(d, "a")); string(data) != "file" {
+		t.Errorf("a = %q, want it untouched", data)
+	}
+	if _, err := os.Lstat("/etc/imgc-must-not-exist"); err == nil {
+		os.Remove("/etc/imgc-must-not-exist")
+		t.Error("written through a symlink")
+	}
+}

@@ -129,8 +129,8 @@ func (t *tree) mkdirAll(rel string) (int, error) {
 	return parent, nil
 }
 
-// makeDir creates directory name in parent, replacing an upper dir's
-// whiteout by an opaque directory.
+// makeDir creates directory name in parent. In an upper dir, a whiteout
+// there becomes an opaque directory, so the lower one stays hidden.
 func (t *tree) makeDir(parent int, name string) error {
 	err := unix.Mkdirat(parent, name, 0o755)
 	if !errors.Is(err, unix.EEXIST) || !t.upper {
@@ -140,8 +140,11 @@ func (t *tree) makeDir(parent int, name string) error {
 	if err := unix.Fstatat(parent, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return err
 	}
-	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+	switch {
+	case st.Mode&unix.S_IFMT == unix.S_IFDIR:
 		return nil
+	case !isWhiteout(&st):
+		return unix.ENOTDIR
 	}
 	if err := unix.Unlinkat(parent, name, 0); err != nil {
 		return err
@@ -170,11 +173,10 @@ func (t *tree) removeAt(fd int, name string) error {
 	return err
 }
 
-// invalidate drops the cached descriptor but keeps the one in use valid for
-// the caller by re-opening lazily on the next dir call.
+// invalidate forgets which directory the cached descriptor names, since a
+// removal may have replaced it; the descriptor stays open (a caller may be
+// using it) until the next dir call replaces it.
 func (t *tree) invalidate() {
-	// The cached fd itself stays open until the next dir call replaces it,
-	// so a caller holding it can finish; only its name is forgotten.
 	t.cacheRel = "\x00"
 }
 
