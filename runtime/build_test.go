@@ -180,3 +180,45 @@ func dumpImage(t *testing.T, s *imgcrt.Store, digest string) {
 	c, _ := os.ReadFile(filepath.Join(s.Dir(), "oci/blobs/sha256", strings.TrimPrefix(man.Config.Digest, "sha256:")))
 	t.Logf("config %s", c)
 }
+
+func TestMergedLayerKeepsStepEntries(t *testing.T) {
+	base := requireRuntime(t)
+	s := openStore(t)
+	plan := func(second string) *ir.Plan {
+		line = 0
+		one := layerOf("one", sh("echo a > /a && echo tmp > /t"))
+		two := layerOf("two", sh(second))
+		tg := target("app", busyboxBase(base), one, two)
+		merged := &ir.Layer{Name: "merged", Steps: append(one.Steps, two.Steps...), Merged: []ir.CacheKey{one.Key, two.Key},
+			Parent: one.Parent, Key: ir.KeyOf([]byte("merged " + one.Key.String() + two.Key.String())), CreatedBy: "merged", Origin: one.Origin}
+		tg.Layers = []*ir.Layer{merged}
+		return &ir.Plan{Project: "merged", Targets: []*ir.Target{tg}}
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	_, ev, err := build(t, s, plan("rm /t && echo b > /b"), imgcrt.BuildOptions{Outputs: []imgcrt.Output{{Type: "oci", Dest: out}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.count("start") != 3 {
+		t.Errorf("%d layers started, want 3 (two steps and the merged layer)", ev.count("start"))
+	}
+	files := layerFiles(t, layoutImage(t, out, "app"))
+	if len(files) != 2 {
+		t.Fatalf("%d layers, want the base and one merged layer", len(files))
+	}
+	if diff := cmp.Diff([]string{"a", "b"}, files[1]); diff != "" {
+		t.Errorf("merged layer (-want +got):\n%s", diff)
+	}
+	// Changing the second step re-runs it alone and re-packs the layer.
+	_, ev, err = build(t, s, plan("rm /t && echo c > /c"), imgcrt.BuildOptions{Outputs: []imgcrt.Output{{Type: "oci", Dest: out}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.count("cached") != 1 || ev.count("start") != 2 {
+		t.Errorf("after changing step 2: %d cached, %d started; want 1 and 2", ev.count("cached"), ev.count("start"))
+	}
+	files = layerFiles(t, layoutImage(t, out, "app"))
+	if diff := cmp.Diff([]string{"a", "c"}, files[1]); diff != "" {
+		t.Errorf("re-packed layer (-want +got):\n%s", diff)
+	}
+}

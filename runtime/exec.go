@@ -59,7 +59,19 @@ func (tb *targetBuild) execute(ctx context.Context, l *ir.Layer, lk *flock.Flock
 	}
 	defer os.RemoveAll(work)
 
-	if onlyCopies(l) {
+	if len(l.Merged) > 1 && len(l.Merged) == len(l.Steps) {
+		upper = filepath.Join(work, "upper")
+		if err := tb.squash(ctx, l, upper); err != nil {
+			tarFile.Close()
+			return nil, err
+		}
+		opts.Lowers = lowers
+		empty, err = layer.WriteUpperDir(hw, upper, opts)
+		if err != nil {
+			tarFile.Close()
+			return nil, fmt.Errorf("writing layer: %w", err)
+		}
+	} else if onlyCopies(l) {
 		entries, err := tb.copyLayerEntries(ctx, l, lowers)
 		if err != nil {
 			tarFile.Close()
@@ -109,6 +121,90 @@ func (tb *targetBuild) execute(ctx context.Context, l *ir.Layer, lk *flock.Flock
 	keep = true
 	tb.finishFuture(f, l.Key, tarPath, lk)
 	return f, nil
+}
+
+// squash builds a layer the optimizer merged from several: each step is
+// built (or reused) as its own cache entry under its key in l.Merged, and
+// their diffs are applied in order into upper, which is then the merged
+// layer's diff in overlay form.
+func (tb *targetBuild) squash(ctx context.Context, l *ir.Layer, upper string) error {
+	sub := &targetBuild{b: tb.b, t: tb.t, st: tb.st, layers: append([]*future(nil), tb.layers...), pending: tb.pending}
+	first := len(sub.layers)
+	parent := l.Parent
+	for i, st := range l.Steps {
+		sl := &ir.Layer{
+			Name:      fmt.Sprintf("%s (step %d of %d)", l.Name, i+1, len(l.Steps)),
+			Key:       l.Merged[i],
+			Parent:    parent,
+			Steps:     []ir.Step{st},
+			NoCache:   l.NoCache,
+			CreatedBy: l.CreatedBy,
+			Origin:    st.Source(),
+		}
+		if err := sub.layer(ctx, sl); err != nil {
+			return err
+		}
+		parent = sl.Key
+	}
+	if err := os.Mkdir(upper, 0o755); err != nil {
+		return err
+	}
+	for _, f := range sub.layers[first:] {
+		if err := f.wait(); err != nil {
+			return err
+		}
+		if f.empty {
+			continue
+		}
+		rc, err := tb.b.s.uncompressed(f.cl.Digest, f.cl.MediaType)
+		if err != nil {
+			return fmt.Errorf("reading step layer %s: %w", f.cl.Digest, err)
+		}
+		err = layer.Apply(rc, upper, layer.ApplyOptions{AllowDevices: true})
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("merging step layer %s: %w", f.cl.Digest, err)
+		}
+	}
+	return tb.dropIdleWhiteouts(ctx, upper)
+}
+
+// dropIdleWhiteouts removes whiteouts of upper that hide nothing of the
+// target's filesystem: files one merged step made and a later one deleted.
+func (tb *targetBuild) dropIdleWhiteouts(ctx context.Context, upper string) error {
+	lowers, err := tb.snapshots(ctx)
+	if err != nil {
+		return err
+	}
+	root, tmp, err := tb.b.s.mountLowers(lowers)
+	if err != nil {
+		return err
+	}
+	if tmp != "" {
+		defer func() {
+			overlay.Unmount(root)
+			os.RemoveAll(tmp)
+		}()
+	}
+	return filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.Type()&fs.ModeCharDevice == 0 {
+			return err
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil || st.Rdev != 0 {
+			return err
+		}
+		rel, err := filepath.Rel(upper, p)
+		if err != nil {
+			return err
+		}
+		fd, err := openInRoot(root, rel, unix.O_PATH|unix.O_NOFOLLOW)
+		if err == nil {
+			unix.Close(fd)
+			return nil
+		}
+		return os.Remove(p)
+	})
 }
 
 func onlyCopies(l *ir.Layer) bool {
