@@ -39,6 +39,9 @@ func Run(ctx context.Context, bundleDir string, s Spec, stdout, stderr io.Writer
 }
 
 func run(ctx context.Context, bundleDir string, s Spec, stdout, stderr io.Writer, exitCode *int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if s.ID == "" {
 		return errors.New("no container id")
 	}

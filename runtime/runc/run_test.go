@@ -414,3 +414,16 @@ func TestStubsLeaveNoTrace(t *testing.T) {
 		t.Errorf("layer (-want +got):\n%s", diff)
 	}
 }
+
+func TestRunDockerDefaults(t *testing.T) {
+	requireRoot(t)
+	code, stdout, stderr := runIn(t, runc.Spec{Args: []string{"sh", "-c",
+		`ulimit -n; grep -c " /sys sysfs ro," /proc/mounts; touch /proc/sys/x 2>/dev/null || echo procsys-ro; wc -c < /proc/timer_list; ls /sys/firmware | wc -l; echo $$`}})
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	want := "1024\n1\nprocsys-ro\n0\n0\n1\n"
+	if diff := cmp.Diff(want, stdout); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
