@@ -134,6 +134,9 @@ func renderCase(plan *ir.Plan, diags hcl.Diagnostics) string {
 				b.WriteString("  no-cache")
 			}
 			b.WriteString("\n")
+			for j, k := range l.Merged {
+				fmt.Fprintf(&b, "      merged step %d keeps %s\n", j+1, k.Short())
+			}
 			for _, in := range l.Inputs {
 				fmt.Fprintf(&b, "      %s = %s\n", in.Name, in.Value)
 			}

@@ -39,6 +39,15 @@ func recomputeLayers(s *state, layers []*ir.Layer, parent ir.CacheKey, targetKey
 		nl.Inputs = layerInputs(s, l, targetKeys)
 		nl.Parent = parent
 		nl.Key = ir.LayerKey(parent, nl.Inputs)
+		if len(l.Merged) > 0 {
+			// Each merged step keeps the key it would have unmerged.
+			nl.Merged = make([]ir.CacheKey, len(l.Steps))
+			k := parent
+			for j, step := range l.Steps {
+				k = ir.LayerKey(k, stepInputs(s, step, targetKeys))
+				nl.Merged[j] = k
+			}
+		}
 		parent = nl.Key
 		out[i] = &nl
 	}

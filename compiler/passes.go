@@ -29,6 +29,10 @@ type pass struct {
 	keys bool
 	// doc says what the pass is for, for `--pass` help.
 	doc string
+	// preview, if set, records (not applied) what the pass would do when
+	// the level is one below its own, so `plan` at safe shows what all
+	// would do.
+	preview func(*state, *ir.Plan)
 }
 
 // passes run in this order. Merging and reordering passes at LevelAll go
@@ -39,6 +43,7 @@ var passes = []pass{
 	{name: "resolve", fn: resolveInputs, required: true, level: "required", doc: "list and hash copied files, resolve base digests"},
 	{name: "keys", fn: computeKeys, required: true, level: "required", keys: true, doc: "compute cache keys"},
 	{name: "dedupe", fn: dedupe, level: LevelSafe, doc: "build stages with identical keys once"},
+	{name: "merge", fn: mergeRuns, level: LevelAll, preview: previewMergeRuns, doc: "merge adjacent run steps with identical settings into one layer"},
 }
 
 // passOrder lists constraints {a, b}: pass a must run before pass b.
@@ -47,6 +52,8 @@ var passOrder = [][2]string{
 	{"resolve", "keys"},  // keys hash the file digests and base digests resolve fills in
 	{"prune", "keys"},    // unused stages must not cost key computation
 	{"keys", "dedupe"},   // dedupe compares keys
+	{"keys", "merge"},    // merge recomputes keys, keeping per-step ones
+	{"dedupe", "merge"},  // merged layers make equal stages look different
 }
 
 // checkPasses runs ir.Check after every pass; tests turn it on.
@@ -77,7 +84,18 @@ func (s *state) runPasses(p *ir.Plan, table []pass) *ir.Plan {
 	var records []ir.Optimization
 	keysValid := false
 	for _, ps := range table {
-		if !ps.required && (s.disabled[ps.name] || !s.anyTargetAt(ps.level, p)) {
+		if !ps.required && s.disabled[ps.name] {
+			continue
+		}
+		if !ps.required && !s.anyTargetAt(ps.level, p) {
+			if ps.preview != nil && s.anyTargetAt(LevelSafe, p) {
+				recs, err := s.runPreview(ps, p)
+				if err != nil {
+					s.diags = append(s.diags, internalError(err))
+					return p
+				}
+				records = append(records, recs...)
+			}
 			continue
 		}
 		next, recs, err := s.runPass(ps, p)
@@ -113,6 +131,18 @@ func (s *state) runPass(ps pass, p *ir.Plan) (out *ir.Plan, recs []ir.Optimizati
 		return nil, nil, fmt.Errorf("internal error in pass %s: it returned no plan", ps.name)
 	}
 	return out, s.records, nil
+}
+
+func (s *state) runPreview(ps pass, p *ir.Plan) (recs []ir.Optimization, err error) {
+	s.records = nil
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error in pass %s (preview): %v\n%s", ps.name, r, debug.Stack())
+		}
+	}()
+	s.pass = ps.name
+	ps.preview(s, p)
+	return s.records, nil
 }
 
 // anyTargetAt reports whether some target's level is at least level.

@@ -230,3 +230,34 @@ func TestProjectAndContext(t *testing.T) {
 		t.Errorf("Project = %q, want %q", p.Project, file)
 	}
 }
+
+func TestMergeKeepsPerStepKeys(t *testing.T) {
+	cfg := func() *lang.Config {
+		return &lang.Config{Dir: t.TempDir(), Stages: []*lang.Stage{{Kind: lang.KindImage, Name: "x", From: lang.From{Ref: "alpine"}, Steps: []lang.Step{
+			&lang.Run{Sh: "a", Range: rng(1)}, &lang.Run{Sh: "b", Range: rng(2)}, &lang.Run{Sh: "c", Range: rng(3)},
+		}}}}
+	}
+	safe := mustCompile(t, cfg(), Options{})
+	all := mustCompile(t, cfg(), Options{Optimize: LevelAll})
+	if n := len(safe.Targets[0].Layers); n != 3 {
+		t.Fatalf("safe: %d layers, want 3", n)
+	}
+	if len(safe.Optimizations) != 1 || safe.Optimizations[0].Applied {
+		t.Errorf("safe does not preview the merge: %+v", safe.Optimizations)
+	}
+	layers := all.Targets[0].Layers
+	if len(layers) != 1 || len(layers[0].Steps) != 3 {
+		t.Fatalf("all: %d layers, want 1 with 3 steps", len(layers))
+	}
+	for i, l := range safe.Targets[0].Layers {
+		if layers[0].Merged[i] != l.Key {
+			t.Errorf("merged step %d keeps key %s, unmerged it has %s", i+1, layers[0].Merged[i].Short(), l.Key.Short())
+		}
+	}
+	if layers[0].Key == safe.Targets[0].Key() {
+		t.Errorf("the merged layer shares its key with the unmerged last layer, though their contents differ")
+	}
+	if none := mustCompile(t, cfg(), Options{Optimize: LevelNone}); len(none.Optimizations) != 0 {
+		t.Errorf("--no-optimize previews passes: %+v", none.Optimizations)
+	}
+}
