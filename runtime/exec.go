@@ -444,8 +444,6 @@ func isDirIn(root, p string) bool {
 	return st.Mode&unix.S_IFMT == unix.S_IFDIR
 }
 
-
-
 // runSteps runs a layer's steps, each in a fresh overlay mount of lowers
 // with upper as its writable dir, so that several steps compose in one
 // upper dir and mount-point stubs can be removed between them.

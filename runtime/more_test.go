@@ -467,3 +467,113 @@ func TestStagesCopyFromAddAndCacheMount(t *testing.T) {
 		t.Errorf("DiskUsage() = %+v, %v", u, err)
 	}
 }
+
+func TestCancelCleansUp(t *testing.T) {
+	base := requireRuntime(t)
+	s := openStore(t)
+	p := &ir.Plan{Project: "cancel", Targets: []*ir.Target{target("app", busyboxBase(base), layerOf("slow", sh("echo started; sleep 60")))}}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := imgcrt.Build(ctx, s, p, imgcrt.BuildOptions{Progress: func(e imgcrt.Event) {
+			if e.Kind == "log" && e.Line == "started" {
+				cancel()
+			}
+		}})
+		errc <- err
+	}()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled build: %v, want context.Canceled", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the build did not stop within 30s of its cancellation")
+	}
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	if strings.Contains(string(mounts), s.Dir()) {
+		t.Errorf("mounts left under the store:\n%s", mounts)
+	}
+	if des, _ := os.ReadDir(filepath.Join(s.Dir(), "tmp")); len(des) != 0 {
+		t.Errorf("tmp/ holds %d leftovers", len(des))
+	}
+	if entries, _ := s.CacheList(); len(entries) != 0 {
+		t.Errorf("a cancelled layer reached the cache index: %+v", entries)
+	}
+}
+
+func TestConcurrentBuildsShareTheCache(t *testing.T) {
+	base := requireRuntime(t)
+	dir := t.TempDir()
+	p := &ir.Plan{Project: "concurrent", Targets: []*ir.Target{target("app", busyboxBase(base),
+		layerOf("one", sh("sleep 0.3; date +%s%N > /one")),
+		layerOf("two", sh("cat /one > /two")),
+	)}}
+	var results [2]*imgcrt.Result
+	var evs [2]*events
+	var errs [2]error
+	done := make(chan int)
+	for i := range 2 {
+		go func() {
+			s, err := imgcrt.OpenStore(dir)
+			if err != nil {
+				errs[i] = err
+			} else {
+				epoch := time.Unix(1700000000, 0)
+				results[i], evs[i], errs[i] = build(t, s, p, imgcrt.BuildOptions{SourceDateEpoch: &epoch})
+			}
+			done <- i
+		}()
+	}
+	<-done
+	<-done
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if results[0].Images[0].Digest != results[1].Images[0].Digest {
+		t.Errorf("concurrent builds gave %s and %s", results[0].Images[0].Digest, results[1].Images[0].Digest)
+	}
+	if started := evs[0].count("start") + evs[1].count("start"); started != 2 {
+		t.Errorf("%d layers were built in all, want each of the 2 once", started)
+	}
+}
+
+func TestExplainPrunedAndNeverBuilt(t *testing.T) {
+	base := requireRuntime(t)
+	s := openStore(t)
+	tg := target("stage", busyboxBase(base), layerOf("one", sh("echo 1 > /one")), layerOf("two", sh("echo 2 > /two")))
+	tg.Kind, tg.Output = ir.KindStage, false
+	p := &ir.Plan{Project: "explain", Targets: []*ir.Target{tg}}
+	st := s.Explain(p)
+	if got := st[tg.Layers[0].Key]; got.Hit || got.Reason != "never built" {
+		t.Errorf("before any build: %+v, want a miss: never built", got)
+	}
+	if _, _, err := build(t, s, p, imgcrt.BuildOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Explain(p)[tg.Layers[1].Key]; !got.Hit {
+		t.Errorf("after the build: %+v, want a hit", got)
+	}
+	// No stored image needs a stage's layers: prune removes their blobs.
+	if _, err := s.Prune(); err != nil {
+		t.Fatal(err)
+	}
+	st = s.Explain(p)
+	want := map[ir.CacheKey]ir.Status{
+		tg.Layers[0].Key: {Reason: "not in the cache (pruned)"},
+		tg.Layers[1].Key: {Reason: "parent layer rebuilt"},
+	}
+	if diff := cmp.Diff(want, st); diff != "" {
+		t.Errorf("after prune (-want +got):\n%s", diff)
+	}
+	// The next build rebuilds them from the base.
+	_, ev, err := build(t, s, p, imgcrt.BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.count("start") != 2 {
+		t.Errorf("after prune, %d layers rebuilt, want 2", ev.count("start"))
+	}
+}
