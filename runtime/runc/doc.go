@@ -1,8 +1,11 @@
 // Package runc runs one build step's process in a container with runc: it
 // writes an OCI runtime bundle whose defaults follow Docker's (mounts,
-// capabilities, masked paths, rlimits), runs `runc run` without a terminal,
-// streams the output, reports the exit code and, on cancellation, kills and
-// deletes the container so that nothing outlives Run.
+// capabilities, masked and read-only paths, rlimits), runs `runc run`
+// without a terminal, streams the output, reports the exit code and, on
+// cancellation, kills and deletes the container so that nothing outlives
+// Run. It resolves users against the image's own /etc/passwd and
+// /etc/group, and finds the mount-point stubs runc creates so they can be
+// kept out of layers (FindStubs, Stubs.Remove).
 //
 // It deliberately does not prepare the root filesystem (package overlay
 // mounts it), keep container state between calls, set up networks beyond

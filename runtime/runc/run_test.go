@@ -427,3 +427,26 @@ func TestRunDockerDefaults(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+// BenchmarkMountUnmount measures the overlay part of a trivial step alone.
+func BenchmarkMountUnmount(b *testing.B) {
+	requireRoot(b)
+	lower := busyboxRootfs(b)
+	d := b.TempDir()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		dir := filepath.Join(d, fmt.Sprint(i))
+		merged, upper, work := filepath.Join(dir, "merged"), filepath.Join(dir, "upper"), filepath.Join(dir, "work")
+		for _, p := range []string{merged, upper, work} {
+			if err := os.MkdirAll(p, 0o755); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := overlay.Mount(merged, []string{lower}, upper, work); err != nil {
+			b.Skipf("overlay mount does not work here: %v", err)
+		}
+		if err := overlay.Unmount(merged); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
