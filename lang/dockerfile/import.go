@@ -504,13 +504,29 @@ func (im *importer) useArgs(names []string) {
 
 // expand expands one word in stage s and reports errors on rng.
 func (im *importer) expand(s *stageState, rng hcl.Range, word string) (expansion, bool) {
-	x, err := im.expandWord(word, s.env, s.external)
+	x, err := im.expandWord(word, s.expandEnv(), s.external)
 	if err != nil {
 		im.errorf(rng, "Invalid variable reference", "%s Fix the ${...} expression in %q.", sentence(err.Error()), word)
 		return expansion{Value: word, Tmpl: quoteLit(word)}, false
 	}
 	im.useArgs(x.Matched)
 	return x, true
+}
+
+// expandEnv is the environment words expand against: a declared ARG
+// without a value is empty, not a variable of the base image.
+func (s *stageState) expandEnv() envList {
+	env := s.env
+	copied := false
+	for name := range s.args {
+		if _, ok := env.get(name); !ok {
+			if !copied {
+				env, copied = env.clone(), true
+			}
+			env = append(env, envEntry{Name: name})
+		}
+	}
+	return env
 }
 
 // argVars lists the stage's ARGs that a word referenced: what plan

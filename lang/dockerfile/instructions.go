@@ -339,7 +339,7 @@ func equalStrings(a, b []string) bool {
 
 func (im *importer) runCmd(s *stageState, rng hcl.Range, c *instructions.RunCommand) {
 	err := c.Expand(func(word string) (string, error) {
-		x, err := im.expandWord(word, s.env, s.external)
+		x, err := im.expandWord(word, s.expandEnv(), s.external)
 		if err == nil {
 			im.useArgs(x.Matched)
 		}
@@ -617,7 +617,7 @@ func (im *importer) inlineFiles(s *stageState, rng hcl.Range, cp *lang.Copy, fil
 		if f.Expand {
 			lex := *im.lex
 			lex.SkipProcessQuotes = true
-			res, err := lex.ProcessWordWithMatches(data, getter{env: s.env})
+			res, err := lex.ProcessWordWithMatches(data, getter{env: s.expandEnv()})
 			if err == nil {
 				data = res.Result
 			}

@@ -25,7 +25,7 @@ image "app" {
   from = "${var.BASE}:${var.TAG}"
   env = {
     APP_HOME = "${var.PREFIX}/app"
-    SUFFIX   = "$${EMPTY:+set}"
+    SUFFIX   = ""
   }
 
   run {

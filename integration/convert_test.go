@@ -1,0 +1,233 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/imgc-dev/imgc/compiler"
+	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/lang"
+	"github.com/imgc-dev/imgc/lang/dockerfile"
+)
+
+// platform pins the platform ARGs and the compiler's default platform so
+// that both sides agree whatever the host.
+const platform = "linux/amd64"
+
+// TestConvertKeepsCacheKeys is the verified conversion: a Dockerfile
+// imported directly and its conversion loaded as HCL compile to the same
+// layer cache keys, target by target.
+func TestConvertKeepsCacheKeys(t *testing.T) {
+	cases, err := filepath.Glob(filepath.Join("..", "lang", "dockerfile", "testdata", "*", "Dockerfile"))
+	if err != nil || len(cases) == 0 {
+		t.Fatalf("no Dockerfile cases: %v", err)
+	}
+	checked := 0
+	for _, df := range cases {
+		t.Run(filepath.Base(filepath.Dir(df)), func(t *testing.T) {
+			src, err := os.ReadFile(df)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if compareKeys(t, df, src) {
+				checked++
+			}
+		})
+	}
+	if checked == 0 {
+		t.Fatal("no case compiled on both sides")
+	}
+}
+
+// TestConvertKeepsCacheKeysCorpus runs the same check over the real
+// Dockerfiles of the shared corpus, with a synthesized build context.
+func TestConvertKeepsCacheKeysCorpus(t *testing.T) {
+	dir := filepath.Join("..", "..", "shared", "corpus", "real")
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("corpus not found at %s: %v", dir, err)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.Dockerfile"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no corpus files: %v", err)
+	}
+	checked := 0
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Files Import or Convert reject (Windows images, git sources)
+		// or that lang.Load rejects (unpinned downloads) are covered by
+		// lang/dockerfile's corpus test; here only the keys matter.
+		if _, diags := dockerfile.Convert(f, src, dockerfile.ConvertOptions{Platform: platform}); diags.HasErrors() {
+			continue
+		}
+		// FROMs that need a build argument fail on the Dockerfile side;
+		// unpinned downloads are a lang.Load error on the HCL side.
+		cfg, diags := dockerfile.Import(f, src, dockerfile.Options{Platform: platform})
+		if diags.HasErrors() || unpinnedDownload(cfg) {
+			continue
+		}
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			if compareKeys(t, f, src) {
+				checked++
+			}
+		})
+	}
+	t.Logf("%d corpus Dockerfiles compile to the same cache keys as their conversion", checked)
+}
+
+// compareKeys imports and converts one Dockerfile, compiles both against
+// a context that holds every source it copies, and compares the keys. It
+// reports whether both sides compiled.
+func compareKeys(t *testing.T, filename string, src []byte) bool {
+	t.Helper()
+	imported, diags := dockerfile.Import(filename, src, dockerfile.Options{Platform: platform})
+	if diags.HasErrors() {
+		t.Fatalf("Import: %s", diags.Error())
+	}
+	hclSrc, diags := dockerfile.Convert(filename, src, dockerfile.ConvertOptions{Platform: platform})
+	if diags.HasErrors() {
+		t.Fatalf("Convert: %s", diags.Error())
+	}
+	work := t.TempDir()
+	ctx := filepath.Join(work, "context")
+	makeContext(t, ctx, imported)
+	hclPath := filepath.Join(work, "converted.image.hcl")
+	if err := os.WriteFile(hclPath, hclSrc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	loaded, diags := lang.Load(hclPath, lang.Options{})
+	if diags.HasErrors() {
+		t.Fatalf("lang.Load of the conversion: %s\n%s", diags.Error(), hclSrc)
+	}
+
+	opts := compiler.Options{Context: ctx, Optimize: compiler.LevelNone, Platform: ir.Platform{OS: "linux", Architecture: "amd64"}}
+	opts.Project = filepath.Join(work, "Dockerfile")
+	fromDockerfile, diags := compiler.Compile(imported, opts)
+	if errs := errorsOnly(diags); len(errs) > 0 {
+		t.Fatalf("compiling the Dockerfile: %s", errs.Error())
+	}
+	opts.Project = hclPath
+	fromHCL, diags := compiler.Compile(loaded, opts)
+	if errs := errorsOnly(diags); len(errs) > 0 {
+		t.Fatalf("compiling the conversion: %s", errs.Error())
+	}
+	got, want := layerKeys(fromHCL, loaded), layerKeys(fromDockerfile, imported)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("layer keys differ (-dockerfile +converted):\n%s\n%s", diff, hclSrc)
+	}
+	return true
+}
+
+func errorsOnly(diags hcl.Diagnostics) hcl.Diagnostics {
+	var out hcl.Diagnostics
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// layerKeys lists each target's layer keys under the index of its stage
+// in the configuration, since conversion may rename stages.
+func layerKeys(plan *ir.Plan, cfg *lang.Config) map[string][]string {
+	index := map[string]int{}
+	for i, st := range cfg.Stages {
+		index[st.Name] = i
+	}
+	out := map[string][]string{}
+	for _, tg := range plan.Targets {
+		var keys []string
+		for _, l := range tg.Layers {
+			keys = append(keys, l.Key.String())
+		}
+		out[fmt.Sprintf("stage %d", index[tg.Name])] = keys
+	}
+	return out
+}
+
+func unpinnedDownload(cfg *lang.Config) bool {
+	found := false
+	var steps func([]lang.Step)
+	steps = func(list []lang.Step) {
+		for _, step := range list {
+			switch s := step.(type) {
+			case *lang.Add:
+				found = found || (s.URL != "" && s.Checksum == "")
+			case *lang.Layer:
+				steps(s.Steps)
+			}
+		}
+	}
+	for _, st := range cfg.Stages {
+		steps(st.Steps)
+	}
+	return found
+}
+
+// globExample turns a glob into one path it matches.
+var globExample = strings.NewReplacer("**", "x", "*", "x", "?", "x", "[", "", "]", "")
+
+// makeContext creates every local source the configuration copies, with
+// content derived from its path, so both sides hash the same files.
+func makeContext(t *testing.T, dir string, cfg *lang.Config) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(p string) {
+		p = path.Clean("/" + globExample.Replace(p))
+		if p == "/" || strings.Contains(p, "$") {
+			return
+		}
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(full); err == nil {
+			return
+		}
+		if err := os.WriteFile(full, []byte("content of "+p+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	source := func(src string) {
+		if strings.HasSuffix(src, "/") || path.Base(src) == "." {
+			write(path.Join(src, "file.txt"))
+			return
+		}
+		write(src)
+	}
+	var steps func([]lang.Step)
+	steps = func(list []lang.Step) {
+		for _, step := range list {
+			switch s := step.(type) {
+			case *lang.Copy:
+				if s.FromStage == "" && s.FromRef == "" {
+					for _, src := range s.Src {
+						source(src)
+					}
+				}
+			case *lang.Add:
+				for _, src := range s.Src {
+					source(src)
+				}
+			case *lang.Layer:
+				steps(s.Steps)
+			}
+		}
+	}
+	for _, st := range cfg.Stages {
+		steps(st.Steps)
+	}
+	write("README.md")
+}
