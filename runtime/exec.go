@@ -35,6 +35,10 @@ func (tb *targetBuild) execute(ctx context.Context, l *ir.Layer, lk *flock.Flock
 	s := tb.b.s
 	lowers, err := tb.snapshots(ctx)
 	if err != nil {
+		var se *StepError
+		if errors.As(err, &se) || ctx.Err() != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("preparing the parent filesystem: %w", err)
 	}
 	tarFile, err := os.CreateTemp(s.path("tmp"), "layer-*.tar")

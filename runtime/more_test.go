@@ -364,15 +364,16 @@ func TestMaliciousBaseRefused(t *testing.T) {
 	for name, hdrs := range cases {
 		t.Run(name, func(t *testing.T) {
 			dir := maliciousLayout(t, hdrs)
-			b := ir.Base{Kind: ir.BaseOCILayout, Ref: "oci:" + dir, Key: ir.KeyOf([]byte(dir))}
+			b := ir.Base{Kind: ir.BaseOCILayout, Ref: "oci:" + dir, Key: ir.KeyOf([]byte(dir)), Origin: ir.Origin{File: "evil.image.hcl", Line: 2}}
 			p := &ir.Plan{Project: "evil", Targets: []*ir.Target{target("app", b, layerOf("run", &ir.Run{Argv: []string{"/x"}, Network: ir.NetworkNone, Origin: origin()}))}}
 			_, _, err := build(t, openStore(t), p, imgcrt.BuildOptions{})
 			if err == nil {
 				t.Fatal("a malicious base layer was accepted")
 			}
 			t.Logf("error: %v", err)
-			if !strings.Contains(err.Error(), "unpacking layer") {
-				t.Errorf("error %q does not say it was unpacking a layer", err)
+			var se *imgcrt.StepError
+			if !errors.As(err, &se) || !strings.Contains(err.Error(), "unpacking layer") || se.Origins[0] != b.Origin {
+				t.Errorf("error %q is not a StepError at the base's origin saying it was unpacking a layer", err)
 			}
 			if des, _ := os.ReadDir(outside); len(des) != 0 {
 				t.Errorf("the layer wrote %v outside its root", des)

@@ -14,6 +14,7 @@ import (
 	kgzip "github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/imgc-dev/imgc/compiler/ir"
 	"github.com/imgc-dev/imgc/runtime/layer"
 	"github.com/imgc-dev/imgc/runtime/overlay"
 )
@@ -164,6 +165,13 @@ func (s *Store) ensureSnapshot(l chainLayer) (string, error) {
 // snapshots returns the lower dirs for the next layer of tb, top first,
 // unpacking any that are missing.
 func (tb *targetBuild) snapshots(ctx context.Context) ([]string, error) {
+	// A base layer that cannot be unpacked is the base's fault: say so.
+	if _, err := tb.b.s.snapshotDirs(ctx, tb.st.Layers); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &StepError{Target: tb.t.Name, Key: tb.t.Base.Key, Origins: []ir.Origin{tb.t.Base.Origin}, Err: fmt.Errorf("base image %s: %w", baseName(tb.t.Base), err)}
+	}
 	var chain []chainLayer
 	chain = append(chain, tb.st.Layers...)
 	for _, f := range tb.layers {
@@ -280,4 +288,11 @@ func (s *Store) mountLowers(lowers []string) (root, tmp string, err error) {
 		return "", "", err
 	}
 	return root, tmp, nil
+}
+
+func baseName(b ir.Base) string {
+	if b.Kind == ir.BaseTarget {
+		return b.Target
+	}
+	return b.Ref
 }
