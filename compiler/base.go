@@ -56,10 +56,8 @@ func absAgainst(p, dir string) string {
 // ("debian" -> "docker.io/library/debian:latest") and returns its digest
 // when it carries one ("NAME[:TAG]@sha256:...").
 func normaliseRef(ref string) (norm, digest string, err error) {
-	if _, err := name.ParseReference(ref, name.StrictValidation); err != nil {
-		if _, err2 := name.ParseReference(ref); err2 != nil {
-			return "", "", fmt.Errorf("parsing image reference %q: %w", ref, err2)
-		}
+	if _, err := name.ParseReference(ref); err != nil {
+		return "", "", fmt.Errorf("parsing image reference %q: %w", ref, err)
 	}
 	base := ref
 	if i := strings.IndexByte(ref, '@'); i >= 0 {

@@ -68,18 +68,13 @@ func Compile(cfg *lang.Config, opts Options) (*ir.Plan, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	defer func() {
-		if s.hashes != nil {
-			if err := s.hashes.Save(); err != nil {
-				s.diags = append(s.diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Hash cache not saved", Detail: fmt.Sprintf("Saving the file hash cache: %v. The next plan hashes every copied file again.", err)})
-			}
-		}
-	}()
 	plan := lower(s)
-	if s.broken {
-		return plan, s.diags
+	if !s.broken {
+		plan = s.runPasses(plan, passes)
 	}
-	plan = s.runPasses(plan, passes)
+	if err := s.hashes.Save(); err != nil {
+		s.diags = append(s.diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Hash cache not saved", Detail: fmt.Sprintf("Saving the file hash cache: %v. The next plan hashes every copied file again.", err)})
+	}
 	return plan, s.diags
 }
 
@@ -167,11 +162,7 @@ func newState(cfg *lang.Config, opts Options) (*state, hcl.Diagnostics) {
 		}
 		s.levels[st.Name] = level
 	}
-	if opts.HashCache != "" {
-		s.hashes = hashcache.Open(opts.HashCache)
-	} else {
-		s.hashes = hashcache.Open("")
-	}
+	s.hashes = hashcache.Open(opts.HashCache)
 	return s, diags
 }
 
