@@ -293,43 +293,49 @@ func TestRunErrors(t *testing.T) {
 func TestRunCancel(t *testing.T) {
 	requireRoot(t)
 	lower := busyboxRootfs(t)
-	d := t.TempDir()
-	merged, upper, work := filepath.Join(d, "merged"), filepath.Join(d, "upper"), filepath.Join(d, "work")
-	for _, p := range []string{merged, upper, work} {
-		if err := os.Mkdir(p, 0o755); err != nil {
-			t.Fatal(err)
-		}
+	// Cancelled while runc starts the container, and while it runs.
+	for _, delay := range []time.Duration{30 * time.Millisecond, 500 * time.Millisecond} {
+		t.Run(delay.String(), func(t *testing.T) {
+			d := t.TempDir()
+			merged, upper, work := filepath.Join(d, "merged"), filepath.Join(d, "upper"), filepath.Join(d, "work")
+			for _, p := range []string{merged, upper, work} {
+				if err := os.Mkdir(p, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := overlay.Mount(merged, []string{lower}, upper, work); err != nil {
+				t.Skipf("overlay mount does not work here: %v", err)
+			}
+			id := newID(t)
+			ctx, cancel := context.WithTimeout(context.Background(), delay)
+			defer cancel()
+			start := time.Now()
+			_, err := runc.Run(ctx, t.TempDir(), runc.Spec{ID: id, Rootfs: merged, Args: []string{"sleep", "60"}}, io.Discard, io.Discard)
+			elapsed := time.Since(start)
+			if err == nil || ctx.Err() == nil {
+				t.Fatalf("Run = %v, want the context's error", err)
+			}
+			if elapsed > delay+5*time.Second {
+				t.Errorf("cancelled Run took %v", elapsed)
+			}
+			out, err := exec.Command("runc", "--root", runc.RuncRoot, "list", "-q").CombinedOutput()
+			if err != nil {
+				t.Fatalf("runc list: %v\n%s", err, out)
+			}
+			if strings.Contains(string(out), id) {
+				t.Errorf("container %s survived: runc list says %q", id, out)
+			}
+			// Nothing holds the rootfs: a plain unmount works at once.
+			if err := unix.Unmount(merged, 0); err != nil {
+				t.Errorf("unmounting after cancel: %v", err)
+				overlay.Unmount(merged)
+			}
+			if isMounted(t, merged) {
+				t.Errorf("%s is still mounted", merged)
+			}
+			t.Logf("cancel returned after %v", elapsed)
+		})
 	}
-	if err := overlay.Mount(merged, []string{lower}, upper, work); err != nil {
-		t.Skipf("overlay mount does not work here: %v", err)
-	}
-	id := newID(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	_, err := runc.Run(ctx, t.TempDir(), runc.Spec{ID: id, Rootfs: merged, Args: []string{"sleep", "60"}}, io.Discard, io.Discard)
-	elapsed := time.Since(start)
-	if err == nil || ctx.Err() == nil {
-		t.Fatalf("Run = %v, want the context's error", err)
-	}
-	if elapsed > 5*time.Second {
-		t.Errorf("cancelled Run took %v", elapsed)
-	}
-	out, err := exec.Command("runc", "--root", runc.RuncRoot, "list", "-q").CombinedOutput()
-	if err != nil {
-		t.Fatalf("runc list: %v\n%s", err, out)
-	}
-	if strings.Contains(string(out), id) {
-		t.Errorf("container %s survived: runc list says %q", id, out)
-	}
-	// Nothing holds the rootfs: a plain unmount works at once.
-	if err := unix.Unmount(merged, 0); err != nil {
-		t.Errorf("unmounting after cancel: %v", err)
-	}
-	if isMounted(t, merged) {
-		t.Errorf("%s is still mounted", merged)
-	}
-	t.Logf("cancel returned after %v", elapsed)
 }
 
 // BenchmarkTrivialRun measures one trivial step: mount an overlay, run
