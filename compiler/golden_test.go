@@ -16,11 +16,12 @@ import (
 
 	"github.com/imgc-dev/imgc/compiler/ir"
 	"github.com/imgc-dev/imgc/lang"
+	"github.com/imgc-dev/imgc/lang/dockerfile"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/plan")
 
-// TestPlanGolden compiles testdata/plan/<case>/image.hcl (with options from
+// TestPlanGolden compiles testdata/plan/<case>/image.hcl or Dockerfile (with options from
 // the case's optional `options` file: "# targets: a b", "# optimize:
 // none", "# pins: REF=DIGEST") and compares the printed plan, the
 // diagnostics and every layer's key inputs with plan.golden.
@@ -29,6 +30,8 @@ func TestPlanGolden(t *testing.T) {
 	if err != nil || len(cases) == 0 {
 		t.Fatalf("no cases: %v", err)
 	}
+	dockerfiles, _ := filepath.Glob("testdata/plan/*/Dockerfile")
+	cases = append(cases, dockerfiles...)
 	for _, file := range cases {
 		dir := filepath.Dir(file)
 		t.Run(filepath.Base(dir), func(t *testing.T) {
@@ -38,7 +41,7 @@ func TestPlanGolden(t *testing.T) {
 			}
 			opts := caseOptions(t, filepath.Join(dir, "options"))
 			opts.Platform = amd64
-			cfg, diags := lang.Load(file, lang.Options{})
+			cfg, diags := load(t, file)
 			var plan *ir.Plan
 			if !diags.HasErrors() {
 				var cdiags hcl.Diagnostics
@@ -62,6 +65,27 @@ func TestPlanGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+// load reads an .image.hcl file, or imports a Dockerfile with the case
+// directory as context.
+func load(t *testing.T, file string) (*lang.Config, hcl.Diagnostics) {
+	if filepath.Base(file) != "Dockerfile" {
+		return lang.Load(file, lang.Options{})
+	}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(abs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags := dockerfile.Import(abs, src, dockerfile.Options{Dir: filepath.Dir(abs), Platform: "linux/amd64"})
+	if cfg == nil {
+		cfg = &lang.Config{Dir: filepath.Dir(abs)}
+	}
+	return cfg, diags
 }
 
 func caseOptions(t *testing.T, path string) Options {
