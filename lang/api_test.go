@@ -161,6 +161,10 @@ func TestTopoOrder(t *testing.T) {
 	if diff := cmp.Diff(want, stageNames(TopoOrder(cfg))); diff != "" {
 		t.Errorf("TopoOrder (-want +got):\n%s", diff)
 	}
+	dup := &Config{Stages: []*Stage{{Name: "a", From: From{Stage: "a"}}, {Name: "a"}}}
+	if got := len(TopoOrder(dup)); got != 2 {
+		t.Errorf("TopoOrder with a repeated name returned %d stages, want 2", got)
+	}
 	if diff := cmp.Diff([]string{"runtime", "build"}, Dependencies(cfg.Stages[0])); diff != "" {
 		t.Errorf("Dependencies (-want +got):\n%s", diff)
 	}

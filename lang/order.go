@@ -35,27 +35,30 @@ func Dependencies(s *Stage) []string {
 // stages it depends on, keeping declaration order where the graph allows.
 // Stages in a cycle (which Load reports) come last, in declaration order.
 func TopoOrder(c *Config) []*Stage {
-	byName := map[string]*Stage{}
+	names := map[string]bool{}
 	for _, s := range c.Stages {
-		byName[s.Name] = s
+		names[s.Name] = true
 	}
-	done := map[string]bool{}
+	// done is by stage, doneName by name: a hand-made Config may repeat a
+	// name, and that must not stop the loop.
+	done := map[*Stage]bool{}
+	doneName := map[string]bool{}
 	var order []*Stage
 	for len(order) < len(c.Stages) {
 		progressed := false
 		for _, s := range c.Stages {
-			if done[s.Name] {
+			if done[s] {
 				continue
 			}
 			ready := true
 			for _, d := range Dependencies(s) {
-				if byName[d] != nil && !done[d] {
+				if names[d] && !doneName[d] {
 					ready = false
 					break
 				}
 			}
 			if ready {
-				done[s.Name] = true
+				done[s], doneName[s.Name] = true, true
 				order = append(order, s)
 				progressed = true
 				break // restart so earlier-declared stages go first
@@ -63,8 +66,8 @@ func TopoOrder(c *Config) []*Stage {
 		}
 		if !progressed {
 			for _, s := range c.Stages {
-				if !done[s.Name] {
-					done[s.Name] = true
+				if !done[s] {
+					done[s], doneName[s.Name] = true, true
 					order = append(order, s)
 				}
 			}
