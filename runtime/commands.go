@@ -59,6 +59,8 @@ func (s *Store) Images() ([]ImageInfo, error) {
 type HistoryEntry struct {
 	Created   time.Time
 	CreatedBy string
+	// Digest is the entry's layer digest; "" for an empty one.
+	Digest string
 	// Size is the compressed size of the entry's layer; 0 for an empty one.
 	Size  int64
 	Empty bool
@@ -94,6 +96,7 @@ func (s *Store) History(n string) ([]HistoryEntry, error) {
 		}
 		if !h.EmptyLayer && li < len(man.Layers) {
 			e.Size = man.Layers[li].Size
+			e.Digest = man.Layers[li].Digest.String()
 			li++
 		}
 		out = append(out, e)
@@ -112,7 +115,8 @@ type CacheEntry struct {
 	Pruned bool
 	// Snapshot is true when the layer is unpacked for use as a lower dir.
 	Snapshot bool
-	Created  time.Time
+	// LastUsed is when a build last made or reused the entry.
+	LastUsed time.Time
 }
 
 // CacheList lists the cache index, newest first.
@@ -143,13 +147,13 @@ func (s *Store) CacheList() ([]CacheEntry, error) {
 		ce.Pruned = !e.Empty && !s.hasBlob(e.Digest)
 		ce.Snapshot = !e.Empty && exists(s.snapshotDir(e.DiffID))
 		if fi, err := de.Info(); err == nil {
-			ce.Created = fi.ModTime()
+			ce.LastUsed = fi.ModTime()
 		}
 		out = append(out, ce)
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if !out[i].Created.Equal(out[j].Created) {
-			return out[i].Created.After(out[j].Created)
+		if !out[i].LastUsed.Equal(out[j].LastUsed) {
+			return out[i].LastUsed.After(out[j].LastUsed)
 		}
 		return out[i].Key.String() < out[j].Key.String()
 	})
@@ -158,8 +162,8 @@ func (s *Store) CacheList() ([]CacheEntry, error) {
 
 // Usage is the cache directory's disk usage in bytes, for `imgc cache du`.
 type Usage struct {
-	Blobs, Snapshots, CacheMounts, Downloads, Other int64
-	Total                                           int64
+	Blobs, Snapshots, Mounts, Downloads, Other int64
+	Total                                      int64
 }
 
 // DiskUsage measures the cache directory.
@@ -172,7 +176,7 @@ func (s *Store) DiskUsage() (Usage, error) {
 	}{
 		{s.path("oci"), &u.Blobs},
 		{s.path("snapshots"), &u.Snapshots},
-		{s.path("mounts"), &u.CacheMounts},
+		{s.path("mounts"), &u.Mounts},
 		{s.path("downloads"), &u.Downloads},
 		{s.path("keys"), &u.Other},
 		{s.path("builds"), &u.Other},
@@ -185,7 +189,7 @@ func (s *Store) DiskUsage() (Usage, error) {
 		}
 		*p.n += n
 	}
-	u.Total = u.Blobs + u.Snapshots + u.CacheMounts + u.Downloads + u.Other
+	u.Total = u.Blobs + u.Snapshots + u.Mounts + u.Downloads + u.Other
 	return u, nil
 }
 

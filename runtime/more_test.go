@@ -464,7 +464,7 @@ func TestStagesCopyFromAddAndCacheMount(t *testing.T) {
 		t.Errorf("second run saw %q lines in the cache mount, want 2", got)
 	}
 	u, err := s.DiskUsage()
-	if err != nil || u.CacheMounts == 0 || u.Total < u.Blobs {
+	if err != nil || u.Mounts == 0 || u.Total < u.Blobs {
 		t.Errorf("DiskUsage() = %+v, %v", u, err)
 	}
 }

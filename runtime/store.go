@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/gofrs/flock"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -213,6 +214,12 @@ func (s *Store) lookupKey(k ir.CacheKey) (e keyEntry, ok, pruned bool) {
 		return e, false, true
 	}
 	return e, true, false
+}
+
+// touchKey records that k was just reused, for `imgc cache ls`.
+func (s *Store) touchKey(k ir.CacheKey) {
+	now := time.Now()
+	os.Chtimes(s.keyPath(k), now, now)
 }
 
 func (s *Store) putKey(k ir.CacheKey, e keyEntry) error {

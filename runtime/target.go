@@ -72,6 +72,7 @@ func (tb *targetBuild) layer(ctx context.Context, l *ir.Layer) error {
 	reuse := !l.NoCache && !b.o.NoCache
 	if reuse {
 		if e, ok, _ := b.s.lookupKey(l.Key); ok {
+			b.s.touchKey(l.Key)
 			b.emit(Event{Kind: "cached", Target: tb.t.Name, Layer: l.Name, Key: l.Key, Origin: l.Origin})
 			h.EmptyLayer = e.Empty
 			tb.layers = append(tb.layers, resolvedFuture(e))
