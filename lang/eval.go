@@ -1016,7 +1016,9 @@ func (e *evaluator) strMap(attrs hcl.Attributes, name string) (map[string]string
 	}
 	out := map[string]string{}
 	for k, v := range m.AsValueMap() {
-		out[k] = v.AsString()
+		if !v.IsNull() { // null means unset, as for attributes
+			out[k] = v.AsString()
+		}
 	}
 	return out, true
 }

@@ -133,7 +133,7 @@ image "app" {
     env         = { TZ = "UTC" }
     user        = "65532:65532"
     workdir     = "/"
-    labels      = local.labels
+    labels      = merge(local.labels, { "dropped" = null })
     expose      = [8080, "53/udp", "9000-9010/tcp"]
     volumes     = ["/data"]
     stop_signal = "SIGTERM"
