@@ -575,7 +575,7 @@ func (e *evaluator) macro(b *hcl.Block, m stdlib.Macro, rng hcl.Range, vars []st
 		switch ms.Kind {
 		case stdlib.StepRun:
 			r := &Run{Sh: ms.Sh, Exec: ms.Exec, IsExec: ms.Exec != nil, Network: ms.Network,
-				Reads: ms.Reads, Writes: ms.Writes, Vars: vars, Range: rng}
+				Reads: ms.Reads, Writes: ms.Writes, Vars: vars, Macro: m.Name, Range: rng}
 			for _, kv := range ms.Env {
 				r.Env = append(r.Env, EnvVar{Name: kv[0], Value: kv[1]})
 			}
@@ -584,7 +584,7 @@ func (e *evaluator) macro(b *hcl.Block, m stdlib.Macro, rng hcl.Range, vars []st
 			}
 			steps = append(steps, r)
 		case stdlib.StepCopy:
-			steps = append(steps, &Copy{Src: ms.Src, Dest: ms.Dest, Chown: ms.Chown, Chmod: ms.Chmod, Vars: vars, Range: rng})
+			steps = append(steps, &Copy{Src: ms.Src, Dest: ms.Dest, Chown: ms.Chown, Chmod: ms.Chmod, Vars: vars, Macro: m.Name, Range: rng})
 		default:
 			panic(fmt.Sprintf("lang: macro %s expanded to a step of unknown kind %q", m.Name, ms.Kind))
 		}

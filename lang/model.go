@@ -107,7 +107,10 @@ type Run struct {
 	Reads    []string
 	Writes   []string
 	// Vars are the variables this step's expressions referenced.
-	Vars  []string
+	Vars []string
+	// Macro names the step macro (e.g. "apt_install") this step was
+	// expanded from; empty for a step written as such.
+	Macro string
 	Range hcl.Range
 }
 
@@ -146,6 +149,7 @@ type Copy struct {
 	Link      bool
 	Parents   bool
 	Vars      []string
+	Macro     string // as Run.Macro
 	Range     hcl.Range
 }
 
