@@ -285,7 +285,7 @@ func (w *writer) run(body *hclwrite.Body, r *lang.Run, depth int) {
 		b.SetAttributeRaw("workdir", raw(quoted(im.template(r, "workdir", r.Workdir))))
 	}
 	if r.User != "" {
-		b.SetAttributeRaw("user", raw(quoted(quoteLit(r.User))))
+		b.SetAttributeRaw("user", raw(quoted(im.template(r, "user", r.User))))
 	}
 	if r.Shell != nil {
 		b.SetAttributeRaw("shell", raw(strList(r.Shell)))
@@ -538,10 +538,10 @@ func (w *writer) config(body *hclwrite.Body, c *lang.ImageConfig) {
 		b.SetAttributeRaw("env", raw(w.envObject(c, c.Env)))
 	}
 	if c.User != "" {
-		b.SetAttributeRaw("user", raw(`"`+quoteLit(c.User)+`"`))
+		b.SetAttributeRaw("user", raw(quoted(im.template(c, "user", c.User))))
 	}
 	if c.Workdir != "" {
-		b.SetAttributeRaw("workdir", raw(`"`+quoteLit(c.Workdir)+`"`))
+		b.SetAttributeRaw("workdir", raw(quoted(im.template(c, "workdir", c.Workdir))))
 	}
 	if len(c.Labels) > 0 {
 		keys := make([]string, 0, len(c.Labels))

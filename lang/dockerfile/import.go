@@ -91,9 +91,11 @@ type stageState struct {
 	workdir, baseWorkdir string
 	workdirKnown         bool
 	user, baseUser       string
-	shell, baseShell     []string
-	shellSet             bool
-	cmdSet               bool
+	// Templates of workdir and user, when converting.
+	workdirTmpl, userTmpl string
+	shell, baseShell      []string
+	shellSet              bool
+	cmdSet                bool
 
 	cfg     lang.ImageConfig
 	cfgUsed bool
@@ -437,6 +439,7 @@ func (im *importer) stage(index int, g []parsedNode) {
 		}
 		s.workdir, s.baseWorkdir, s.workdirKnown = parent.workdir, parent.workdir, parent.workdirKnown
 		s.user, s.baseUser = parent.user, parent.user
+		s.workdirTmpl, s.userTmpl = parent.workdirTmpl, parent.userTmpl
 		s.shell, s.baseShell = parent.shell, parent.shell
 		s.external = parent.external
 	} else if strings.EqualFold(base.Value, "scratch") {
@@ -596,10 +599,12 @@ func (im *importer) finishStage(s *stageState) {
 	}
 	if s.workdir != s.baseWorkdir {
 		cfg.Workdir = s.workdir
+		im.setTmpl(cfg, "workdir", expansion{Value: s.workdir, Tmpl: s.workdirTmpl})
 		s.cfgUsed = true
 	}
 	if s.user != s.baseUser {
 		cfg.User = s.user
+		im.setTmpl(cfg, "user", expansion{Value: s.user, Tmpl: s.userTmpl})
 		s.cfgUsed = true
 	}
 	if s.shellSet {

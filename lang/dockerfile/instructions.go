@@ -38,29 +38,24 @@ func (im *importer) instruction(s *stageState, pn parsedNode) {
 		}
 		if !path.IsAbs(x.Value) && strings.HasPrefix(x.Value, "$") {
 			// A variable of the base image: the compiler expands it.
-			s.workdir = x.Value
+			s.workdir, s.workdirTmpl = x.Value, x.Tmpl
 			s.workdirKnown = true
-			if !s.stepped {
-				s.st.Workdir, s.baseWorkdir = s.workdir, s.workdir
-				im.setTmpl(s.st, "workdir", x)
+		} else {
+			if !path.IsAbs(x.Value) && !s.workdirKnown {
+				im.warnf(rng, "Relative WORKDIR", "The WORKDIR %q is relative, and the base image's working directory is not known before it is pulled; imgc resolves it against /. Use an absolute path.", x.Value)
 			}
-			return
+			base := expansion{Value: s.workdir, Tmpl: s.workdirTmpl}
+			s.workdir = resolveWorkdir(s.workdir, x.Value)
+			s.workdirTmpl = im.joinedTmpl(rng, "WORKDIR", s.workdir, base, x)
+			s.workdirKnown = true
 		}
-		if !path.IsAbs(x.Value) && !s.workdirKnown {
-			im.warnf(rng, "Relative WORKDIR", "The WORKDIR %q is relative, and the base image's working directory is not known before it is pulled; imgc resolves it against /. Use an absolute path.", x.Value)
-		}
-		s.workdir = resolveWorkdir(s.workdir, x.Value)
-		s.workdirKnown = true
 		if !s.stepped {
-			s.st.Workdir = s.workdir
-			s.baseWorkdir = s.workdir
-			if x.Value == s.workdir {
-				im.setTmpl(s.st, "workdir", x)
-			}
+			s.st.Workdir, s.baseWorkdir = s.workdir, s.workdir
+			im.setTmpl(s.st, "workdir", expansion{Value: s.workdir, Tmpl: s.workdirTmpl})
 		}
 	case *instructions.UserCommand:
 		x, _ := im.expand(s, rng, c.User)
-		s.user = x.Value
+		s.user, s.userTmpl = x.Value, x.Tmpl
 		if !s.stepped {
 			s.st.User = x.Value
 			s.baseUser = x.Value
@@ -105,6 +100,8 @@ func (im *importer) instruction(s *stageState, pn parsedNode) {
 				}
 				if len(ports) == 1 && x.Value == word {
 					im.setTmpl(&s.cfg, "expose."+ports[0], expansion{Value: ports[0], Tmpl: exposeTmpl(x, ports[0])})
+				} else {
+					im.lostTemplate(rng, "EXPOSE", x)
 				}
 			}
 		}
@@ -161,6 +158,38 @@ func (im *importer) instruction(s *stageState, pn parsedNode) {
 	default:
 		im.errorf(rng, "Unsupported instruction", "imgc does not import the %s instruction yet. Remove it or express it with RUN.", strings.ToUpper(pn.node.Value))
 	}
+}
+
+// joinedTmpl is the template of a path that resolving x against the
+// working directory made longer: the added prefix, then x's template.
+func (im *importer) joinedTmpl(rng hcl.Range, what, resolved string, base, x expansion) string {
+	if !im.converting {
+		return ""
+	}
+	if base.Tmpl != "" && base.Tmpl != quoteLit(base.Value) {
+		for _, sep := range []string{"/", ""} {
+			if base.Value+sep+x.Value == resolved {
+				return base.Tmpl + sep + x.Tmpl
+			}
+		}
+	}
+	if x.Tmpl == "" || x.Tmpl == quoteLit(x.Value) {
+		return quoteLit(resolved)
+	}
+	if strings.HasSuffix(resolved, x.Value) {
+		return quoteLit(strings.TrimSuffix(resolved, x.Value)) + x.Tmpl
+	}
+	im.lostTemplate(rng, what, x)
+	return quoteLit(resolved)
+}
+
+// lostTemplate warns, when converting, that a value computed from ARGs
+// becomes a constant in the HCL.
+func (im *importer) lostTemplate(rng hcl.Range, what string, x expansion) {
+	if !im.converting || x.Tmpl == "" || x.Tmpl == quoteLit(x.Value) {
+		return
+	}
+	im.warnf(rng, "Variable reference not kept", "The %s uses %s, but its converted value is the constant %q, so --var no longer changes it. Edit the converted file to use the variable if you need to.", what, strings.Join(x.Matched, ", "), x.Value)
 }
 
 func exposeTmpl(x expansion, port string) string {
@@ -316,9 +345,11 @@ func (im *importer) stepSettings(s *stageState, r *lang.Run) {
 	im.setEnvList(r, &r.Env, s.runEnv())
 	if s.workdir != s.baseWorkdir {
 		r.Workdir = s.workdir
+		im.setTmpl(r, "workdir", expansion{Value: s.workdir, Tmpl: s.workdirTmpl})
 	}
 	if s.user != s.baseUser {
 		r.User = s.user
+		im.setTmpl(r, "user", expansion{Value: s.user, Tmpl: s.userTmpl})
 	}
 	if !equalStrings(s.shell, s.baseShell) {
 		r.Shell = s.shell
@@ -342,6 +373,7 @@ func (im *importer) runCmd(s *stageState, rng hcl.Range, c *instructions.RunComm
 		x, err := im.expandWord(word, s.expandEnv(), s.external)
 		if err == nil {
 			im.useArgs(x.Matched)
+			im.lostTemplate(rng, "--mount option", x)
 		}
 		return x.Value, err
 	})
@@ -539,7 +571,8 @@ func (im *importer) expandCopy(s *stageState, rng hcl.Range, sd instructions.Sou
 	raw := word("dest", sd.DestPath)
 	f.Dest = resolveDest(s, raw)
 	if f.Dest != raw {
-		delete(xs, "dest")
+		base := expansion{Value: s.workdir, Tmpl: s.workdirTmpl}
+		xs["dest"] = expansion{Value: f.Dest, Tmpl: im.joinedTmpl(rng, "destination", f.Dest, base, xs["dest"])}
 	}
 	f.Chown = word("chown", chown)
 	f.Chmod = word("chmod", chmod)
