@@ -82,3 +82,39 @@ func BenchmarkCompileCold(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCompileLargeTree re-plans `copy { src = "." }` of a 20,000-file
+// context with a warm hash cache: no file content is read.
+func BenchmarkCompileLargeTree(b *testing.B) {
+	checkPasses = false
+	defer func() { checkPasses = true }()
+	dir := b.TempDir()
+	past := time.Now().Add(-time.Hour)
+	for i := range 20000 {
+		d := filepath.Join(dir, fmt.Sprintf("d%03d", i%200))
+		if i < 200 {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				b.Fatal(err)
+			}
+		}
+		p := filepath.Join(d, fmt.Sprintf("f%05d", i))
+		if err := os.WriteFile(p, []byte(fmt.Sprint(i)), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.Chtimes(p, past, past); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cfg := &lang.Config{Dir: dir, Stages: []*lang.Stage{{Kind: lang.KindImage, Name: "x", From: lang.From{Scratch: true},
+		Steps: []lang.Step{&lang.Copy{Src: []string{"."}, Dest: "/src/"}}}}}
+	opts := Options{Platform: amd64, HashCache: filepath.Join(b.TempDir(), "hashes.json")}
+	if _, diags := Compile(cfg, opts); diags.HasErrors() {
+		b.Fatal(diags)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, diags := Compile(cfg, opts); diags.HasErrors() {
+			b.Fatal(diags)
+		}
+	}
+}
