@@ -6,8 +6,6 @@ import (
 	"github.com/hashicorp/hcl/v2/hclwrite"
 )
 
-const hclsyntaxComment = hclsyntax.TokenComment
-
 // Format returns src in canonical layout (hclwrite.Format). It does not
 // check the syntax; use FormatFile to refuse malformed input.
 func Format(src []byte) []byte {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -93,7 +94,7 @@ func WriteLock(dir string, pins map[string]string) error {
 	f := hclwrite.NewEmptyFile()
 	body := f.Body()
 	body.AppendUnstructuredTokens(hclwrite.Tokens{{
-		Type:  hclsyntaxComment,
+		Type:  hclsyntax.TokenComment,
 		Bytes: []byte("# This file is maintained by imgc build and plan: it pins each base image\n# reference to a manifest digest. Commit it; delete a block to re-pin.\n"),
 	}})
 	for _, ref := range sortedKeys(pins) {
