@@ -232,3 +232,49 @@ func TestOptionsFunctions(t *testing.T) {
 		t.Fatalf("without functions: %v", diags)
 	}
 }
+
+// Details that carry information beyond the summary: suggestions, the
+// whole cycle, where the first declaration was.
+func TestDiagnosticDetails(t *testing.T) {
+	for _, tc := range []struct {
+		fixture string
+		line    int
+		want    []string
+	}{
+		{"references.image.hcl", 6, []string{`Did you mean "var.version"?`}},
+		{"references.image.hcl", 7, []string{`Did you mean "local.base"?`}},
+		{"references.image.hcl", 15, []string{`Did you mean "stage.build"?`}},
+		{"references.image.hcl", 17, []string{`declared as an image "app"`, "image.app"}},
+		{"cycles.image.hcl", 2, []string{
+			"local.a refers to local.b (at cycles.image.hcl:2)",
+			"which refers to local.c (at cycles.image.hcl:3)",
+			"which refers to local.a (at cycles.image.hcl:4)",
+		}},
+		{"cycles.image.hcl", 10, []string{
+			"stage.one refers to stage.two (at cycles.image.hcl:10)",
+			"which refers to image.three (at cycles.image.hcl:16)",
+			"which refers to stage.one (at cycles.image.hcl:23)",
+		}},
+		{"duplicates.image.hcl", 5, []string{"already declared at duplicates.image.hcl:1"}},
+		{"enums.image.hcl", 10, []string{`Did you mean "shared"?`}},
+		{"variables.image.hcl", 9, []string{"The version must be lower-case.", "validation rule at variables.image.hcl:10"}},
+	} {
+		path := filepath.Join("testdata", "invalid", tc.fixture)
+		_, diags := Load(path, fixtureOptions(t, path))
+		found := false
+		for _, d := range diags {
+			if d.Subject == nil || d.Subject.Start.Line != tc.line {
+				continue
+			}
+			found = true
+			for _, w := range tc.want {
+				if !strings.Contains(d.Detail, w) {
+					t.Errorf("%s:%d: detail %q lacks %q", tc.fixture, tc.line, d.Detail, w)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s:%d: no diagnostic", tc.fixture, tc.line)
+		}
+	}
+}
