@@ -80,9 +80,12 @@ func Compile(cfg *lang.Config, opts Options) (*ir.Plan, hcl.Diagnostics) {
 
 // state is what lowering and the passes share for one compilation.
 type state struct {
-	cfg      *lang.Config
-	opts     Options
-	context  string
+	cfg     *lang.Config
+	opts    Options
+	context string
+	// dir is the configuration's directory (relative oci: and
+	// docker-archive: paths start there); project is Plan.Project.
+	dir      string
 	project  string
 	platform ir.Platform
 	// levels is each target's optimization level.
@@ -113,9 +116,10 @@ func newState(cfg *lang.Config, opts Options) (*state, hcl.Diagnostics) {
 		dir = "."
 	}
 	var err error
-	if s.project, err = filepath.Abs(dir); err != nil {
+	if s.dir, err = filepath.Abs(dir); err != nil {
 		diags = append(diags, errorDiag("Configuration directory not found", fmt.Sprintf("Finding the configuration's directory: %v.", err), nil))
 	}
+	s.project = s.dir
 	if opts.Project != "" {
 		if s.project, err = filepath.Abs(opts.Project); err != nil {
 			diags = append(diags, errorDiag("Configuration path not found", fmt.Sprintf("Finding the configuration's path: %v.", err), nil))

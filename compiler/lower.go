@@ -265,7 +265,7 @@ func (l *lowerer) base(st *lang.Stage) ir.Base {
 		l.diags = append(l.diags, errorDiag("Missing base", fmt.Sprintf("The %s %q has no `from`. Every stage and image starts from a base: an image reference, a stage, or \"scratch\".", st.Kind, st.Name), subject(st.DeclRange)))
 		return ir.Base{Kind: ir.BaseScratch, Origin: o}
 	}
-	b, err := parseRef(f.Ref, l.project)
+	b, err := parseRef(f.Ref, l.dir)
 	if err != nil {
 		l.diags = append(l.diags, errorDiag("Invalid image reference", fmt.Sprintf("%v. Write NAME[:TAG][@DIGEST], oci:PATH[:TAG], docker-archive:PATH, scratch, or a stage reference such as stage.build.", err), subject(f.Range)))
 		return ir.Base{Kind: ir.BaseScratch, Origin: o}
@@ -277,7 +277,7 @@ func (l *lowerer) base(st *lang.Stage) ir.Base {
 // refTarget returns the name of the target standing for an image
 // reference that a step copies or mounts from, making it on first use.
 func (l *lowerer) refTarget(ref string, r hcl.Range) string {
-	b, err := parseRef(ref, l.project)
+	b, err := parseRef(ref, l.dir)
 	if err != nil {
 		l.diags = append(l.diags, errorDiag("Invalid image reference", fmt.Sprintf("%v. Write NAME[:TAG][@DIGEST], oci:PATH[:TAG] or docker-archive:PATH.", err), subject(r)))
 		return ""
