@@ -168,3 +168,22 @@ func internalError(err error) *hcl.Diagnostic {
 		Detail:   fmt.Sprintf("%v\n\nThis is a bug in imgc, not in your configuration. Please report it with the configuration that triggers it; --pass NAME=off may work around an optional pass.", err),
 	}
 }
+
+// PassInfo describes an optimizer pass for `--pass` help and docs.
+type PassInfo struct {
+	Name string
+	// Required passes cannot be turned off.
+	Required bool
+	// Level is "required", "safe" or "all".
+	Level string
+	Doc   string
+}
+
+// Passes lists the pass table in the order the passes run.
+func Passes() []PassInfo {
+	out := make([]PassInfo, len(passes))
+	for i, p := range passes {
+		out[i] = PassInfo{Name: p.name, Required: p.required, Level: p.level, Doc: p.doc}
+	}
+	return out
+}
