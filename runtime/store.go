@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -128,6 +129,21 @@ func (s *Store) lock(name string) (*flock.Flock, error) {
 	l := flock.New(s.path("locks", name+".lock"))
 	if err := l.Lock(); err != nil {
 		return nil, fmt.Errorf("locking %s: %w", name, err)
+	}
+	return l, nil
+}
+
+// lockContext takes an exclusive file lock named name under locks/,
+// waiting for it no longer than ctx allows (another build may hold it for
+// as long as it takes to build a layer).
+func (s *Store) lockContext(ctx context.Context, name string) (*flock.Flock, error) {
+	l := flock.New(s.path("locks", name+".lock"))
+	ok, err := l.TryLockContext(ctx, 20*time.Millisecond)
+	if err != nil {
+		return nil, fmt.Errorf("locking %s: %w", name, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("locking %s: %w", name, ctx.Err())
 	}
 	return l, nil
 }

@@ -83,7 +83,7 @@ func (tb *targetBuild) layer(ctx context.Context, l *ir.Layer) error {
 	if l.Key.IsZero() {
 		return &StepError{Target: tb.t.Name, Origins: []ir.Origin{l.Origin}, Err: fmt.Errorf("layer %q has no cache key", l.Name)}
 	}
-	lk, err := b.s.lock("key-" + l.Key.Hex())
+	lk, err := b.s.lockContext(ctx, "key-"+l.Key.Hex())
 	if err != nil {
 		return err
 	}
