@@ -1,0 +1,209 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/lang"
+	"github.com/imgc-dev/imgc/runtime"
+)
+
+type buildCmd struct {
+	configFlags
+	optimizeFlags
+	cacheFlags
+	Target      []string `sep:"none" placeholder:"NAME" help:"Build only this stage or image and what it needs (repeatable)."`
+	Output      []string `sep:"none" short:"o" placeholder:"type=oci,dest=DIR" help:"Also write the images to type=oci,dest=DIR | type=oci-archive,dest=FILE | type=docker,dest=FILE.tar (repeatable)."`
+	Push        bool     `help:"Push each image to the registries its tags name."`
+	NoCache     bool     `name:"no-cache" help:"Rebuild every layer; reuse nothing from the cache."`
+	Secret      []string `sep:"none" placeholder:"id=ID,src=FILE" help:"Expose a file to mount \"secret\" blocks (repeatable). Never stored in a layer, the history or a key."`
+	Progress    string   `enum:"auto,tty,plain,json" default:"auto" help:"Progress output: auto, tty, plain or json."`
+	Locked      bool     `help:"Fail instead of moving a base image pin in imgc.lock.hcl, or when a base is not pinned."`
+	Pull        bool     `help:"Resolve base image tags again, moving their pins in imgc.lock.hcl to what the registry serves now."`
+	Compression string   `enum:"gzip,zstd" default:"gzip" help:"Layer compression: gzip or zstd."`
+}
+
+func (c *buildCmd) Run(e *env) error {
+	outputs, secrets, diags := c.parseOutputsAndSecrets()
+	src, ldiags := c.load(c.Target)
+	diags = append(diags, ldiags...)
+	if diags.HasErrors() || src == nil || src.cfg == nil {
+		return e.report(filesOf(src), diags)
+	}
+	store, err := c.open()
+	if err != nil {
+		return err
+	}
+	plan, pins, cdiags := e.compile(src, c.Target, c.Context, c.optimizeFlags, store, true, c.Pull)
+	diags = append(diags, cdiags...)
+	if err := e.report(src.files, diags); err != nil {
+		return err
+	}
+	if c.Locked {
+		if err := checkLocked(plan, pins); err != nil {
+			return e.report(src.files, err)
+		}
+	}
+
+	opts := runtime.BuildOptions{
+		NoCache:     c.NoCache,
+		Secrets:     secrets,
+		Outputs:     outputs,
+		Push:        c.Push,
+		Compression: c.Compression,
+	}
+	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
+		sec, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return e.report(nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid SOURCE_DATE_EPOCH",
+				Detail: fmt.Sprintf("SOURCE_DATE_EPOCH=%q is not a number of seconds since 1970. Set it to an integer such as $(git log -1 --format=%%ct).", v)}})
+		}
+		t := time.Unix(sec, 0).UTC()
+		opts.SourceDateEpoch = &t
+	}
+	prog := newProgress(e, c.Progress)
+	opts.Progress = prog.event
+	start := time.Now()
+	res, err := runtime.Build(e.ctx, store, plan, opts)
+	prog.close()
+	if err != nil {
+		return e.reportBuildError(src.files, err)
+	}
+	if !src.dockerfile && len(res.Pins) > 0 {
+		if err := updateLock(src.dir, pins, res.Pins, c.Locked); err != nil {
+			return err
+		}
+	}
+	for _, img := range res.Images {
+		name := img.Target
+		if len(img.Tags) > 0 {
+			name = strings.Join(img.Tags, ", ")
+		}
+		fmt.Fprintf(e.stdout, "%s %s\n", img.Digest, name)
+	}
+	if c.Progress != "json" {
+		fmt.Fprintf(e.stderr, "Built %d %s in %s.\n", len(res.Images), plural(len(res.Images), "image", "images"), time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}
+
+func (c *buildCmd) parseOutputsAndSecrets() ([]runtime.Output, map[string]string, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	var outputs []runtime.Output
+	for _, o := range c.Output {
+		kv := parseKV(o)
+		typ, dest := kv["type"], kv["dest"]
+		switch {
+		case typ == "" && dest == "" && !strings.Contains(o, "="):
+			// A bare path: an OCI layout directory, like `docker build -o DIR`.
+			outputs = append(outputs, runtime.Output{Type: "oci", Dest: o})
+		case typ != "oci" && typ != "oci-archive" && typ != "docker":
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid --output type",
+				Detail: fmt.Sprintf("The output %q has type %q. Use type=oci,dest=DIR, type=oci-archive,dest=FILE or type=docker,dest=FILE.tar.", o, typ)})
+		case dest == "":
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing --output destination",
+				Detail: fmt.Sprintf("The output %q has no dest. Add dest=PATH.", o)})
+		default:
+			outputs = append(outputs, runtime.Output{Type: typ, Dest: dest})
+		}
+	}
+	secrets := map[string]string{}
+	for _, s := range c.Secret {
+		kv := parseKV(s)
+		id, src := kv["id"], kv["src"]
+		if src == "" {
+			src = kv["source"]
+		}
+		if src == "" && id != "" {
+			src = kv["env"]
+			if src != "" {
+				// env=NAME: the secret's value is an environment variable.
+				f, err := os.CreateTemp("", "imgc-secret-*")
+				if err == nil {
+					f.WriteString(os.Getenv(src))
+					f.Close()
+					src = f.Name()
+				}
+			}
+		}
+		if id == "" || src == "" {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid --secret value",
+				Detail: fmt.Sprintf("The secret %q needs an id and a source file. Write --secret id=ID,src=FILE.", s)})
+			continue
+		}
+		if _, err := os.Stat(src); err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unreadable secret file",
+				Detail: fmt.Sprintf("The secret %q reads %s: %v. Point src at an existing file.", id, src, err)})
+			continue
+		}
+		secrets[id] = src
+	}
+	return outputs, secrets, diags
+}
+
+// parseKV parses "a=b,c=d" as BuildKit's flags do.
+func parseKV(s string) map[string]string {
+	m := map[string]string{}
+	for _, part := range strings.Split(s, ",") {
+		k, v, _ := strings.Cut(part, "=")
+		m[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return m
+}
+
+// checkLocked refuses a --locked build when a registry base is not pinned.
+func checkLocked(plan *ir.Plan, pins map[string]string) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, t := range plan.Targets {
+		b := t.Base
+		if b.Kind != ir.BaseRegistry || strings.Contains(b.Ref, "@") {
+			continue
+		}
+		if _, ok := pins[b.Ref]; !ok {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Base image not pinned",
+				Detail:  fmt.Sprintf("--locked needs every tag pinned in imgc.lock.hcl, and %s is not. Build once without --locked to pin it, and commit imgc.lock.hcl.", b.Ref),
+				Subject: originRange(map[string]*hcl.File{}, b.Origin)})
+		}
+	}
+	return diags
+}
+
+// updateLock records newly resolved pins; with --locked a moved pin is an error.
+func updateLock(dir string, old, resolved map[string]string, locked bool) error {
+	merged := map[string]string{}
+	for k, v := range old {
+		merged[k] = v
+	}
+	var moved []string
+	changed := false
+	for ref, dig := range resolved {
+		if strings.HasPrefix(ref, "oci:") || strings.HasPrefix(ref, "docker-archive:") {
+			continue // local files are not pinned: they are keyed by content on every build
+		}
+		if prev, ok := old[ref]; ok && prev != dig {
+			moved = append(moved, fmt.Sprintf("%s: %s -> %s", ref, prev, dig))
+		}
+		if merged[ref] != dig {
+			changed = true
+		}
+		merged[ref] = dig
+	}
+	sort.Strings(moved)
+	if locked && len(moved) > 0 {
+		return fmt.Errorf("--locked: base image tags moved (%s); build without --locked to update imgc.lock.hcl", strings.Join(moved, "; "))
+	}
+	if !changed {
+		return nil
+	}
+	if err := lang.WriteLock(dir, merged); err != nil {
+		return fmt.Errorf("writing imgc.lock.hcl: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/imgc-dev/imgc/compiler"
+	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/lang"
+	"github.com/imgc-dev/imgc/lang/dockerfile"
+	"github.com/imgc-dev/imgc/stdlib"
+)
+
+type convertCmd struct {
+	Dockerfile string   `arg:"" help:"The Dockerfile to convert."`
+	Output     string   `short:"o" placeholder:"FILE" help:"Write the configuration here (default: standard output)."`
+	Check      bool     `help:"Also compile the Dockerfile and the converted configuration and check that every layer gets the same cache key."`
+	Var        []string `sep:"none" placeholder:"NAME=VALUE" help:"ARG values for --check (repeatable)."`
+}
+
+func (c *convertCmd) Run(e *env) error {
+	src, err := os.ReadFile(c.Dockerfile)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", c.Dockerfile, err)
+	}
+	files := map[string]*hcl.File{c.Dockerfile: {Bytes: src}}
+	out, diags := dockerfile.Convert(c.Dockerfile, src, dockerfile.ConvertOptions{})
+	if err := e.report(files, diags); err != nil {
+		return err
+	}
+	if c.Output == "" {
+		_, err := e.stdout.Write(out)
+		if err != nil || !c.Check {
+			return err
+		}
+	} else if err := os.WriteFile(c.Output, out, 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", c.Output, err)
+	}
+	if !c.Check {
+		return nil
+	}
+	return c.check(e, src, out)
+}
+
+// check compiles both forms and compares their layer keys: the proof that
+// the conversion builds the same image.
+func (c *convertCmd) check(e *env, dockerSrc, hclSrc []byte) error {
+	ctxDir, _ := filepath.Abs(filepath.Dir(c.Dockerfile))
+	vars, vdiags := (&configFlags{Var: c.Var}).vars()
+	if err := e.report(nil, vdiags); err != nil {
+		return err
+	}
+	dcfg, diags := dockerfile.Import(c.Dockerfile, dockerSrc, dockerfile.Options{BuildArgs: vars, Dir: ctxDir})
+	if err := e.report(map[string]*hcl.File{c.Dockerfile: {Bytes: dockerSrc}}, diags); err != nil {
+		return err
+	}
+	hclPath := c.Output
+	if hclPath == "" {
+		tmp, err := os.MkdirTemp("", "imgc-convert-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		hclPath = filepath.Join(tmp, "converted.image.hcl")
+		if err := os.WriteFile(hclPath, hclSrc, 0o644); err != nil {
+			return err
+		}
+	}
+	hcfg, diags := lang.Load(hclPath, lang.Options{Functions: stdlib.Functions(ctxDir), Macros: stdlib.Macros(), Vars: vars, Environ: os.Environ()})
+	if err := e.report(nil, diags); err != nil {
+		return err
+	}
+	opts := compiler.Options{Context: ctxDir, Optimize: "none"}
+	dplan, diags := compiler.Compile(dcfg, opts)
+	if err := e.report(nil, diags); err != nil {
+		return err
+	}
+	hplan, diags := compiler.Compile(hcfg, opts)
+	if err := e.report(nil, diags); err != nil {
+		return err
+	}
+	mismatches := compareKeys(dplan, hplan)
+	if len(mismatches) == 0 {
+		fmt.Fprintf(e.stderr, "convert --check: every layer of the converted configuration has the same cache key as the Dockerfile's.\n")
+		return nil
+	}
+	for _, m := range mismatches {
+		fmt.Fprintf(e.stderr, "convert --check: %s\n", m)
+	}
+	return exitError{exitFailed}
+}
+
+func compareKeys(a, b *ir.Plan) []string {
+	var out []string
+	for _, ta := range a.Targets {
+		tb := b.Target(ta.Name)
+		if tb == nil {
+			out = append(out, fmt.Sprintf("stage %q is missing from the conversion", ta.Name))
+			continue
+		}
+		if len(ta.Layers) != len(tb.Layers) {
+			out = append(out, fmt.Sprintf("stage %q has %d layers in the Dockerfile and %d converted", ta.Name, len(ta.Layers), len(tb.Layers)))
+			continue
+		}
+		for i := range ta.Layers {
+			if ta.Layers[i].Key != tb.Layers[i].Key {
+				out = append(out, fmt.Sprintf("stage %q layer %d (%s): key %s differs from %s (%s)", ta.Name, i+1, ta.Layers[i].Origin, ta.Layers[i].Key.Short(), tb.Layers[i].Key.Short(), ir.MissReason(ta.Layers[i], tb.Layers[i], false)))
+				break
+			}
+		}
+	}
+	return out
+}

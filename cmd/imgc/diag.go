@@ -1,0 +1,140 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"golang.org/x/term"
+
+	"github.com/imgc-dev/imgc/compiler/ir"
+	imgcrt "github.com/imgc-dev/imgc/runtime"
+)
+
+// report prints diagnostics in HCL's text format with source snippets and
+// returns an exitError when any of them is an error.
+func (e *env) report(files map[string]*hcl.File, diags hcl.Diagnostics) error {
+	if len(diags) == 0 {
+		return nil
+	}
+	all := map[string]*hcl.File{}
+	for k, v := range files {
+		all[k] = v
+	}
+	for _, d := range diags {
+		if d.Subject != nil {
+			loadFile(all, d.Subject.Filename)
+		}
+	}
+	width := 0
+	if f, ok := e.stderr.(*os.File); ok && e.tty {
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil {
+			width = w
+		}
+	}
+	wr := hcl.NewDiagnosticTextWriter(e.stderr, all, uint(width), e.tty)
+	_ = wr.WriteDiagnostics(diags)
+	if diags.HasErrors() {
+		return exitError{exitBadInput}
+	}
+	return nil
+}
+
+// loadFile reads a source file that a diagnostic names but the loader did
+// not keep, so every diagnostic gets its snippet.
+func loadFile(files map[string]*hcl.File, name string) {
+	if name == "" || files[name] != nil {
+		return
+	}
+	if b, err := os.ReadFile(name); err == nil {
+		files[name] = &hcl.File{Bytes: b}
+	}
+}
+
+// originRange turns an IR origin back into an HCL range with byte offsets,
+// so the diagnostic writer can underline the source.
+func originRange(files map[string]*hcl.File, o ir.Origin) *hcl.Range {
+	if o.File == "" {
+		return nil
+	}
+	loadFile(files, o.File)
+	r := &hcl.Range{
+		Filename: o.File,
+		Start:    hcl.Pos{Line: o.Line, Column: max(o.Column, 1)},
+		End:      hcl.Pos{Line: max(o.EndLine, o.Line), Column: max(o.EndColumn, 1)},
+	}
+	if f := files[o.File]; f != nil {
+		lines := strings.SplitAfter(string(f.Bytes), "\n")
+		r.Start.Byte = lineOffset(lines, r.Start.Line) + r.Start.Column - 1
+		if o.EndColumn == 0 {
+			// A whole-line origin (Dockerfiles): underline to the end of the last line.
+			end := lineOffset(lines, r.End.Line)
+			if r.End.Line-1 < len(lines) {
+				line := strings.TrimRight(lines[r.End.Line-1], "\n")
+				end += len(line)
+				r.End.Column = len(line) + 1
+			}
+			r.End.Byte = end
+		} else {
+			r.End.Byte = lineOffset(lines, r.End.Line) + r.End.Column - 1
+		}
+	}
+	return r
+}
+
+func lineOffset(lines []string, line int) int {
+	off := 0
+	for i := 0; i < line-1 && i < len(lines); i++ {
+		off += len(lines[i])
+	}
+	return off
+}
+
+// reportBuildError renders a runtime error: a failed step becomes one
+// diagnostic per source origin, with its exit status and output tail.
+func (e *env) reportBuildError(files map[string]*hcl.File, err error) error {
+	if errors.Is(err, e.ctx.Err()) && e.ctx.Err() != nil {
+		fmt.Fprintln(e.stderr, "imgc: build interrupted; the cache and earlier outputs are intact")
+		return exitError{exitFailed}
+	}
+	var se *imgcrt.StepError
+	if !errors.As(err, &se) {
+		fmt.Fprintf(e.stderr, "imgc: %v\n", err)
+		return exitError{exitFailed}
+	}
+	all := map[string]*hcl.File{}
+	for k, v := range files {
+		all[k] = v
+	}
+	var detail strings.Builder
+	if se.ExitCode != 0 {
+		fmt.Fprintf(&detail, "The command exited with status %d.", se.ExitCode)
+	} else if se.Err != nil {
+		fmt.Fprintf(&detail, "%v.", se.Err)
+	}
+	if len(se.Tail) > 0 {
+		detail.WriteString(" Its last output lines:\n")
+		for _, l := range se.Tail {
+			detail.WriteString("  │ " + l + "\n")
+		}
+	}
+	detail.WriteString("\nLayers built before this step are cached; fix the step and build again to resume from here.")
+	summary := "Build step failed"
+	if se.Target != "" {
+		summary = fmt.Sprintf("Build step failed in %q", se.Target)
+	}
+	var diags hcl.Diagnostics
+	for _, o := range se.Origins {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail.String(), Subject: originRange(all, o)})
+	}
+	if len(diags) == 0 {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail.String()})
+	}
+	_ = e.report(all, diags)
+	return exitError{exitFailed}
+}
+
+func hostArch() string { return runtime.GOARCH }

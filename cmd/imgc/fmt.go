@@ -1,0 +1,92 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/imgc-dev/imgc/lang"
+)
+
+type fmtCmd struct {
+	Check bool     `help:"Change nothing; list the files that are not formatted and exit 3 if there are any."`
+	Paths []string `arg:"" optional:"" help:"Files or directories (default: the current directory; directories are searched recursively)."`
+}
+
+func (c *fmtCmd) Run(e *env) error {
+	paths := c.Paths
+	if len(paths) == 0 {
+		paths = []string{"."}
+	}
+	var files []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", p, err)
+		}
+		if !st.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && path != p && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			if !d.IsDir() && (strings.HasSuffix(path, ".image.hcl") || strings.HasSuffix(path, ".vars.hcl") || d.Name() == "imgc.lock.hcl") {
+				files = append(files, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("walking %s: %w", p, err)
+		}
+	}
+	unformatted := 0
+	failed := false
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", f, err)
+		}
+		out, diags := lang.FormatFile(src, f)
+		if diags.HasErrors() {
+			// A file that does not parse is reported, never rewritten.
+			_ = e.report(map[string]*hcl.File{f: {Bytes: src}}, diags)
+			failed = true
+			continue
+		}
+		if bytes.Equal(src, out) {
+			continue
+		}
+		unformatted++
+		fmt.Fprintln(e.stdout, f)
+		if c.Check {
+			continue
+		}
+		st, _ := os.Stat(f)
+		tmp := f + ".imgc-fmt"
+		if err := os.WriteFile(tmp, out, st.Mode().Perm()); err != nil {
+			return fmt.Errorf("writing %s: %w", f, err)
+		}
+		if err := os.Rename(tmp, f); err != nil {
+			os.Remove(tmp)
+			return fmt.Errorf("writing %s: %w", f, err)
+		}
+	}
+	if failed {
+		return exitError{exitBadInput}
+	}
+	if c.Check && unformatted > 0 {
+		fmt.Fprintf(e.stderr, "imgc fmt: %d %s not formatted; run `imgc fmt` to fix.\n", unformatted, plural(unformatted, "file is", "files are"))
+		return exitError{3}
+	}
+	return nil
+}

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/imgc-dev/imgc/compiler"
+	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/lang"
+	"github.com/imgc-dev/imgc/lang/dockerfile"
+	"github.com/imgc-dev/imgc/runtime"
+	"github.com/imgc-dev/imgc/stdlib"
+)
+
+// configFlags select and parameterise a configuration; build, plan and
+// validate share them.
+type configFlags struct {
+	Path     string   `arg:"" optional:"" help:"A .image.hcl file, a directory of them, or a Dockerfile (default: the current directory)."`
+	File     string   `short:"f" placeholder:"DOCKERFILE" help:"Build this Dockerfile (like docker build -f); PATH is then the context."`
+	Var      []string `sep:"none" placeholder:"NAME=VALUE" help:"Set a variable (repeatable). For Dockerfiles, sets an ARG."`
+	BuildArg []string `sep:"none" name:"build-arg" placeholder:"NAME=VALUE" help:"Docker's name for --var."`
+	VarFile  []string `sep:"none" placeholder:"FILE" help:"Read variable values from an HCL file of NAME = value lines (repeatable)."`
+	Context  string   `placeholder:"DIR" help:"The build context for copy sources (default: the configuration's directory)."`
+}
+
+// source is a loaded configuration and where it came from.
+type source struct {
+	cfg        *lang.Config
+	dir        string // the configuration's directory: lock file, default context
+	dockerfile bool
+	files      map[string]*hcl.File
+}
+
+func (f *configFlags) vars() (map[string]string, hcl.Diagnostics) {
+	vars := map[string]string{}
+	var diags hcl.Diagnostics
+	for _, kv := range append(append([]string(nil), f.Var...), f.BuildArg...) {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || name == "" {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid --var value",
+				Detail:   fmt.Sprintf("The value %q has no \"=\". Write --var NAME=VALUE.", kv),
+			})
+			continue
+		}
+		vars[name] = value
+	}
+	return vars, diags
+}
+
+// isDockerfile tells a Dockerfile by its name, as the contract says.
+func isDockerfile(path string) bool {
+	base := filepath.Base(path)
+	lower := strings.ToLower(base)
+	return base == "Dockerfile" || base == "Containerfile" ||
+		strings.HasSuffix(lower, ".dockerfile") || strings.HasSuffix(lower, ".containerfile")
+}
+
+// load reads the configuration the flags name. target narrows a Dockerfile
+// import to one stage and what it needs.
+func (f *configFlags) load(targets []string) (*source, hcl.Diagnostics) {
+	path := f.Path
+	if path == "" {
+		path = "."
+	}
+	vars, diags := f.vars()
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	dockerfilePath := f.File
+	if dockerfilePath == "" && isDockerfile(path) {
+		dockerfilePath = path
+	}
+	if dockerfilePath == "" {
+		if st, err := os.Stat(path); err == nil && st.IsDir() && !hasImageHCL(path) {
+			for _, name := range []string{"Dockerfile", "Containerfile"} {
+				if _, err := os.Stat(filepath.Join(path, name)); err == nil {
+					dockerfilePath = filepath.Join(path, name)
+					break
+				}
+			}
+		}
+	}
+	if dockerfilePath != "" {
+		return f.loadDockerfile(dockerfilePath, vars, targets)
+	}
+
+	dir := path
+	if st, err := os.Stat(path); err == nil && !st.IsDir() {
+		dir = filepath.Dir(path)
+	}
+	absDir, _ := filepath.Abs(dir)
+	cfg, diags := lang.Load(path, lang.Options{
+		Functions: stdlib.Functions(absDir),
+		Macros:    stdlib.Macros(),
+		Vars:      vars,
+		VarFiles:  f.VarFile,
+		Environ:   os.Environ(),
+	})
+	src := &source{cfg: cfg, dir: absDir}
+	if cfg != nil {
+		src.files = cfg.Files
+	}
+	return src, diags
+}
+
+func (f *configFlags) loadDockerfile(path string, vars map[string]string, targets []string) (*source, hcl.Diagnostics) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Unreadable Dockerfile",
+			Detail:   fmt.Sprintf("Reading %s: %v.", path, err),
+		}}
+	}
+	// docker build's context is the PATH argument; with -f and no PATH, the
+	// current directory; otherwise the Dockerfile's directory.
+	ctxDir := filepath.Dir(path)
+	if f.File != "" {
+		ctxDir = f.Path
+		if ctxDir == "" {
+			ctxDir = "."
+		}
+	}
+	absCtx, _ := filepath.Abs(ctxDir)
+	target := ""
+	if len(targets) > 0 {
+		target = targets[len(targets)-1]
+	}
+	cfg, diags := dockerfile.Import(path, data, dockerfile.Options{BuildArgs: vars, Target: target, Dir: absCtx})
+	src := &source{cfg: cfg, dir: absCtx, dockerfile: true, files: map[string]*hcl.File{path: {Bytes: data}}}
+	if cfg != nil && cfg.Files != nil {
+		src.files = cfg.Files
+	}
+	return src, diags
+}
+
+func hasImageHCL(dir string) bool {
+	m, _ := filepath.Glob(filepath.Join(dir, "*.image.hcl"))
+	return len(m) > 0
+}
+
+// optimizeFlags choose the optimizer level; build and plan share them.
+type optimizeFlags struct {
+	Optimize   string   `enum:"safe,all," default:"" placeholder:"safe|all" help:"Optimizer level: safe (default) keeps the layering you wrote; all also merges and reorders steps."`
+	NoOptimize bool     `name:"no-optimize" help:"Run only the passes every build needs."`
+	Pass       []string `sep:"none" placeholder:"NAME=off" help:"Turn one optimizer pass off (repeatable)."`
+}
+
+func (o *optimizeFlags) level() string {
+	if o.NoOptimize {
+		return "none"
+	}
+	return o.Optimize
+}
+
+func (o *optimizeFlags) disabled() ([]string, hcl.Diagnostics) {
+	var names []string
+	var diags hcl.Diagnostics
+	for _, p := range o.Pass {
+		name, state, ok := strings.Cut(p, "=")
+		if !ok || (state != "off" && state != "on") {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid --pass value",
+				Detail:   fmt.Sprintf("The value %q is not NAME=off. Write --pass NAME=off to turn a pass off.", p),
+			})
+			continue
+		}
+		if state == "off" {
+			names = append(names, name)
+		}
+	}
+	return names, diags
+}
+
+// compile lowers a loaded configuration to a plan, resolving local bases
+// (and registry tags when resolveRemote is set) for real cache keys.
+func (e *env) compile(src *source, targets []string, ctxDir string, opt optimizeFlags, store *runtime.Store, resolveRemote, repin bool) (*ir.Plan, map[string]string, hcl.Diagnostics) {
+	disabled, diags := opt.disabled()
+	if diags.HasErrors() {
+		return nil, nil, diags
+	}
+	pins, lockDiags := lang.ReadLock(src.dir)
+	diags = append(diags, lockDiags...)
+	if ctxDir != "" {
+		ctxDir, _ = filepath.Abs(ctxDir)
+	}
+	opts := compiler.Options{
+		Targets:        targets,
+		Context:        ctxDir,
+		Optimize:       opt.level(),
+		DisabledPasses: disabled,
+		Pins:           pins,
+	}
+	if repin {
+		opts.Pins = nil
+	}
+	if store != nil {
+		opts.HashCache = filepath.Join(store.Dir(), "hashcache.json")
+		opts.Resolve = func(kind ir.BaseKind, ref string) (string, error) {
+			if kind == ir.BaseRegistry && !resolveRemote {
+				return "", fmt.Errorf("not resolving registry references while planning")
+			}
+			return store.ResolveBase(e.ctx, kind, ref, ir.Platform{OS: "linux", Architecture: hostArch()})
+		}
+	}
+	plan, cdiags := compiler.Compile(src.cfg, opts)
+	diags = append(diags, cdiags...)
+	return plan, pins, diags
+}

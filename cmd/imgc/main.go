@@ -1,0 +1,145 @@
+// Command imgc builds container images from .image.hcl configurations and
+// Dockerfiles. This package only wires the CLI: parsing flags, rendering
+// diagnostics and progress, and choosing exit codes.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+)
+
+// Exit statuses, as the CLI contract fixes them.
+const (
+	exitOK       = 0
+	exitFailed   = 1 // a build step failed
+	exitBadInput = 2 // the configuration or the command line is wrong
+)
+
+// version is set at link time (-ldflags "-X main.version=...").
+var version = "dev"
+
+type cli struct {
+	Build    buildCmd    `cmd:"" help:"Build images from a configuration or a Dockerfile."`
+	Plan     planCmd     `cmd:"" help:"Show every layer, its cache key, and whether it will be rebuilt and why."`
+	Validate validateCmd `cmd:"" help:"Check a configuration and report every error."`
+	Fmt      fmtCmd      `cmd:"" help:"Rewrite .image.hcl files in canonical format."`
+	Convert  convertCmd  `cmd:"" help:"Convert a Dockerfile into an .image.hcl configuration."`
+	Images   imagesCmd   `cmd:"" help:"List the images in imgc's local store."`
+	History  historyCmd  `cmd:"" help:"Show an image's layers with their sizes and the source line that made each."`
+	Save     saveCmd     `cmd:"" help:"Write an image from the local store as a docker-loadable tarball."`
+	Push     pushCmd     `cmd:"" help:"Push an image from the local store to a registry."`
+	Cache    cacheCmd    `cmd:"" help:"Inspect and prune the build cache."`
+	Version  versionCmd  `cmd:"" help:"Print imgc's version."`
+}
+
+// env is what every command runs with; tests swap the streams.
+type env struct {
+	ctx    context.Context
+	stdout io.Writer
+	stderr io.Writer
+	// tty is true when stderr is a terminal: colour and live progress.
+	tty bool
+}
+
+// exitError carries an exit status for errors already reported to the user.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "imgc: internal error: %v\nThis is a bug in imgc, not in your configuration; please report it with the output of `imgc version`.\n", r)
+			if os.Getenv("IMGC_DEBUG") != "" {
+				fmt.Fprintf(stderr, "%s\n", debug.Stack())
+			}
+			code = exitFailed
+		}
+	}()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var c cli
+	parser, err := kong.New(&c,
+		kong.Name("imgc"),
+		kong.Description("imgc builds container images from .image.hcl configurations and Dockerfiles, and tells you what rebuilds and why."),
+		kong.Writers(stdout, stderr),
+		kong.UsageOnError(),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.Exit(func(int) { panic(kongExit{}) }),
+	)
+	if err != nil {
+		panic(err)
+	}
+	e := &env{ctx: ctx, stdout: stdout, stderr: stderr, tty: isTerminal(stderr)}
+	kctx, err := parseArgs(parser, args)
+	if err != nil {
+		var ke kongExit
+		if errors.As(err, &ke) {
+			return exitOK // --help
+		}
+		fmt.Fprintf(stderr, "imgc: %v\n", err)
+		return exitBadInput
+	}
+	kctx.Bind(e)
+	if err := kctx.Run(e); err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			return ee.code
+		}
+		fmt.Fprintf(stderr, "imgc: %v\n", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+// kongExit is how --help ends parsing without os.Exit, so run stays testable.
+type kongExit struct{}
+
+func (kongExit) Error() string { return "exit" }
+
+func parseArgs(p *kong.Kong, args []string) (kctx *kong.Context, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if ke, ok := r.(kongExit); ok {
+				err = ke
+				return
+			}
+			panic(r)
+		}
+	}()
+	return p.Parse(args)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0 && os.Getenv("TERM") != "dumb"
+}
+
+type versionCmd struct{}
+
+func (versionCmd) Run(e *env) error {
+	v := version
+	if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v = bi.Main.Version
+	}
+	fmt.Fprintf(e.stdout, "imgc %s\n", v)
+	return nil
+}

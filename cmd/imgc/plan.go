@@ -1,0 +1,106 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/runtime"
+)
+
+// cacheFlags locate the cache directory.
+type cacheFlags struct {
+	CacheDir string `name:"cache-dir" placeholder:"DIR" help:"The cache directory (default: $IMGC_CACHE_DIR, else $XDG_CACHE_HOME/imgc, else ~/.cache/imgc)."`
+}
+
+func (c *cacheFlags) dir() string {
+	if c.CacheDir != "" {
+		return c.CacheDir
+	}
+	if d := os.Getenv("IMGC_CACHE_DIR"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "imgc")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".cache", "imgc")
+	}
+	return filepath.Join(os.TempDir(), "imgc-cache")
+}
+
+func (c *cacheFlags) open() (*runtime.Store, error) {
+	s, err := runtime.OpenStore(c.dir())
+	if err != nil {
+		return nil, fmt.Errorf("opening the cache: %w", err)
+	}
+	return s, nil
+}
+
+type planCmd struct {
+	configFlags
+	optimizeFlags
+	cacheFlags
+	Target []string `sep:"none" placeholder:"NAME" help:"Plan only this stage or image and what it needs (repeatable)."`
+	Format string   `enum:"text,json" default:"text" help:"Output format: text or json."`
+}
+
+func (c *planCmd) Run(e *env) error {
+	src, diags := c.load(c.Target)
+	if diags.HasErrors() || src == nil || src.cfg == nil {
+		return e.report(filesOf(src), diags)
+	}
+	store, err := c.open()
+	if err != nil {
+		return err
+	}
+	plan, _, cdiags := e.compile(src, c.Target, c.Context, c.optimizeFlags, store, false, false)
+	diags = append(diags, cdiags...)
+	if err := e.report(src.files, diags); err != nil {
+		return err
+	}
+	status := store.Explain(plan)
+	if c.Format == "json" {
+		return ir.PrintJSON(e.stdout, plan, status)
+	}
+	ir.PrintText(e.stdout, plan, status, isTerminal(e.stdout))
+	return nil
+}
+
+func filesOf(src *source) map[string]*hcl.File {
+	if src == nil {
+		return nil
+	}
+	return src.files
+}
+
+type validateCmd struct {
+	configFlags
+}
+
+func (c *validateCmd) Run(e *env) error {
+	src, diags := c.load(nil)
+	if err := e.report(filesOf(src), diags); err != nil {
+		return err
+	}
+	if src == nil || src.cfg == nil {
+		return exitError{exitBadInput}
+	}
+	_, _, cdiags := e.compile(src, nil, c.Context, optimizeFlags{}, nil, false, false)
+	if err := e.report(src.files, cdiags); err != nil {
+		return err
+	}
+	n := len(src.cfg.Stages)
+	fmt.Fprintf(e.stdout, "The configuration is valid: %d %s.\n", n, plural(n, "stage or image", "stages and images"))
+	return nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

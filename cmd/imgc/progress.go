@@ -1,0 +1,207 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/imgc-dev/imgc/runtime"
+)
+
+// progress renders build events: plain lines for logs, a live view on a
+// terminal, or one JSON object per line for tools.
+type progress struct {
+	e    *env
+	mode string
+	mu   sync.Mutex
+
+	// tty state: the running layers and their last output lines.
+	running map[string]*liveLayer
+	order   []string
+	drawn   int
+	done    chan struct{}
+	stopped chan struct{}
+}
+
+type liveLayer struct {
+	target, layer, source string
+	start                 time.Time
+	tail                  []string
+}
+
+func newProgress(e *env, mode string) *progress {
+	if mode == "auto" {
+		mode = "plain"
+		if e.tty {
+			mode = "tty"
+		}
+	}
+	p := &progress{e: e, mode: mode, running: map[string]*liveLayer{}}
+	if mode == "tty" {
+		p.done = make(chan struct{})
+		p.stopped = make(chan struct{})
+		go p.ticker()
+	}
+	return p
+}
+
+func (p *progress) event(ev runtime.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch p.mode {
+	case "json":
+		b, _ := json.Marshal(struct {
+			Time     time.Time `json:"time"`
+			Kind     string    `json:"kind"`
+			Target   string    `json:"target,omitempty"`
+			Layer    string    `json:"layer,omitempty"`
+			Key      string    `json:"cache_key,omitempty"`
+			Source   string    `json:"source,omitempty"`
+			Line     string    `json:"line,omitempty"`
+			Duration float64   `json:"duration_seconds,omitempty"`
+		}{ev.Time, ev.Kind, ev.Target, ev.Layer, ev.Key.String(), ev.Origin.String(), ev.Line, ev.Duration.Seconds()})
+		fmt.Fprintf(p.e.stderr, "%s\n", b)
+	case "plain":
+		p.plain(ev)
+	case "tty":
+		p.live(ev)
+	}
+}
+
+func (p *progress) plain(ev runtime.Event) {
+	w := p.e.stderr
+	where := ""
+	if s := relSource(ev.Origin.String()); s != "" {
+		where = " (" + s + ")"
+	}
+	switch ev.Kind {
+	case "target":
+		fmt.Fprintf(w, "[%s] building%s\n", ev.Target, where)
+	case "cached":
+		fmt.Fprintf(w, "[%s] CACHED %s %s\n", ev.Target, ev.Key.Short(), ev.Layer)
+	case "start":
+		fmt.Fprintf(w, "[%s] %s%s\n", ev.Target, ev.Layer, where)
+	case "log":
+		fmt.Fprintf(w, "[%s] | %s\n", ev.Target, ev.Line)
+	case "done":
+		if ev.Layer == "" {
+			fmt.Fprintf(w, "[%s] done in %s\n", ev.Target, ev.Duration.Round(time.Millisecond))
+			break
+		}
+		fmt.Fprintf(w, "[%s] DONE %s %s in %s\n", ev.Target, ev.Key.Short(), ev.Layer, ev.Duration.Round(time.Millisecond))
+	case "error":
+		fmt.Fprintf(w, "[%s] ERROR %s%s: %s\n", ev.Target, ev.Layer, where, ev.Line)
+	case "export":
+		if ev.Target == "" {
+			fmt.Fprintf(w, "exported %s\n", ev.Line)
+			break
+		}
+		fmt.Fprintf(w, "[%s] exported %s\n", ev.Target, ev.Line)
+	default:
+		if ev.Line != "" {
+			fmt.Fprintf(w, "[%s] %s\n", ev.Target, ev.Line)
+		}
+	}
+}
+
+// live keeps finished lines above and redraws the running layers below.
+func (p *progress) live(ev runtime.Event) {
+	id := ev.Target + "\x00" + ev.Layer
+	switch ev.Kind {
+	case "start":
+		p.running[id] = &liveLayer{target: ev.Target, layer: ev.Layer, source: relSource(ev.Origin.String()), start: ev.Time}
+		p.order = append(p.order, id)
+	case "log":
+		if l := p.running[id]; l != nil {
+			l.tail = append(l.tail, ev.Line)
+			if len(l.tail) > 4 {
+				l.tail = l.tail[len(l.tail)-4:]
+			}
+		}
+	case "done", "cached", "error":
+		delete(p.running, id)
+		p.clear()
+		p.plain(ev)
+	default:
+		p.clear()
+		p.plain(ev)
+	}
+	p.redraw()
+}
+
+func (p *progress) clear() {
+	if p.drawn > 0 {
+		fmt.Fprintf(p.e.stderr, "\x1b[%dA\x1b[J", p.drawn)
+		p.drawn = 0
+	}
+}
+
+func (p *progress) redraw() {
+	p.clear()
+	var b strings.Builder
+	n := 0
+	kept := p.order[:0]
+	for _, id := range p.order {
+		l := p.running[id]
+		if l == nil {
+			continue
+		}
+		kept = append(kept, id)
+		fmt.Fprintf(&b, "\x1b[1m[%s] %s\x1b[0m  %s  %.1fs\n", l.target, l.layer, l.source, time.Since(l.start).Seconds())
+		n++
+		for _, t := range l.tail {
+			if len(t) > 120 {
+				t = t[:120]
+			}
+			fmt.Fprintf(&b, "  \x1b[2m%s\x1b[0m\n", t)
+			n++
+		}
+	}
+	p.order = kept
+	fmt.Fprint(p.e.stderr, b.String())
+	p.drawn = n
+}
+
+func (p *progress) ticker() {
+	defer close(p.stopped)
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.done:
+			return
+		case <-t.C:
+			p.mu.Lock()
+			if len(p.running) > 0 {
+				p.redraw()
+			}
+			p.mu.Unlock()
+		}
+	}
+}
+
+func (p *progress) close() {
+	if p.done != nil {
+		close(p.done)
+		<-p.stopped
+		p.mu.Lock()
+		p.clear()
+		p.mu.Unlock()
+	}
+}
+
+// relSource shortens "ABS/PATH:LINE" to a path relative to the working
+// directory when it lies below it, as people and editors expect.
+func relSource(s string) string {
+	wd, err := os.Getwd()
+	if err != nil || s == "" {
+		return s
+	}
+	if r, ok := strings.CutPrefix(s, wd+string(os.PathSeparator)); ok {
+		return r
+	}
+	return s
+}

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+)
+
+type imagesCmd struct {
+	cacheFlags
+}
+
+func (c *imagesCmd) Run(e *env) error {
+	s, err := c.open()
+	if err != nil {
+		return err
+	}
+	imgs, err := s.Images()
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tDIGEST\tSIZE\tCREATED")
+	for _, im := range imgs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", im.Name, shortDigest(im.Digest), humanSize(im.Size), ago(im.Created))
+	}
+	return tw.Flush()
+}
+
+type historyCmd struct {
+	cacheFlags
+	Name string `arg:"" help:"An image in the local store (a tag, or an image block's name)."`
+}
+
+func (c *historyCmd) Run(e *env) error {
+	s, err := c.open()
+	if err != nil {
+		return err
+	}
+	hist, err := s.History(c.Name)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "LAYER\tSIZE\tSOURCE\tCREATED BY")
+	for _, h := range hist {
+		layer := h.Digest
+		if h.Empty {
+			layer = "<none>"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", shortDigest(layer), humanSize(h.Size), orDash(relSource(h.Source)), truncate(h.CreatedBy, 70))
+	}
+	return tw.Flush()
+}
+
+type saveCmd struct {
+	cacheFlags
+	Name   string `arg:"" help:"An image in the local store."`
+	Output string `short:"o" required:"" placeholder:"FILE.tar" help:"Where to write the docker-loadable tarball."`
+}
+
+func (c *saveCmd) Run(e *env) error {
+	s, err := c.open()
+	if err != nil {
+		return err
+	}
+	tmp := c.Output + ".imgc-tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", c.Output, err)
+	}
+	if err := s.Save(c.Name, f); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing %s: %w", c.Output, err)
+	}
+	return os.Rename(tmp, c.Output)
+}
+
+type pushCmd struct {
+	cacheFlags
+	Name string `arg:"" help:"An image in the local store."`
+	Dest string `arg:"" optional:"" help:"Where to push (default: NAME itself, which must then be a registry reference)."`
+}
+
+func (c *pushCmd) Run(e *env) error {
+	s, err := c.open()
+	if err != nil {
+		return err
+	}
+	dest := c.Dest
+	if dest == "" {
+		dest = c.Name
+	}
+	if err := s.Push(e.ctx, c.Name, dest); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "pushed %s\n", dest)
+	return nil
+}
+
+type cacheCmd struct {
+	Ls    cacheLsCmd    `cmd:"" help:"List cached layers."`
+	Du    cacheDuCmd    `cmd:"" help:"Show how much disk the cache uses."`
+	Prune cachePruneCmd `cmd:"" help:"Remove cached layers, snapshots and cache mounts that no image in the store needs."`
+}
+
+type cacheLsCmd struct{ cacheFlags }
+
+func (c *cacheLsCmd) Run(e *env) error {
+	s, err := c.open()
+	if err != nil {
+		return err
+	}
+	entries, err := s.CacheList()
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CACHE KEY\tLAYER\tSIZE\tLAST USED")
+	for _, en := range entries {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", en.Key.Short(), shortDigest(en.Digest), humanSize(en.Size), ago(en.LastUsed))
+	}
+	return tw.Flush()
+}
+
+type cacheDuCmd struct{ cacheFlags }
+
+func (c *cacheDuCmd) Run(e *env) error {
+	s, err := c.open()
+	if err != nil {
+		return err
+	}
+	u, err := s.DiskUsage()
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "blobs\t%s\n", humanSize(u.Blobs))
+	fmt.Fprintf(tw, "snapshots\t%s\n", humanSize(u.Snapshots))
+	fmt.Fprintf(tw, "cache mounts\t%s\n", humanSize(u.Mounts))
+	fmt.Fprintf(tw, "total\t%s\n", humanSize(u.Blobs+u.Snapshots+u.Mounts))
+	return tw.Flush()
+}
+
+type cachePruneCmd struct{ cacheFlags }
+
+func (c *cachePruneCmd) Run(e *env) error {
+	s, err := c.open()
+	if err != nil {
+		return err
+	}
+	freed, err := s.Prune()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "freed %s\n", humanSize(freed))
+	return nil
+}
+
+func shortDigest(d string) string {
+	if len(d) > 19 && d[:7] == "sha256:" {
+		return d[7:19]
+	}
+	return d
+}
+
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f kB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d minutes ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d hours ago", int(d.Hours()))
+	}
+	return fmt.Sprintf("%d days ago", int(d.Hours()/24))
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
