@@ -119,7 +119,7 @@ func (a *applier) entry(hdr *tar.Header, content io.Reader) error {
 		return a.opaque(dir)
 	}
 	if strings.HasPrefix(base, whiteoutPrefix) {
-		return a.whiteout(dir, base[len(whiteoutPrefix):], hdr.Name)
+		return a.whiteout(dir, base[len(whiteoutPrefix):], hdr)
 	}
 	if rel == "" {
 		return nil // the root's own metadata belongs to whoever owns dir
@@ -210,7 +210,8 @@ func (a *applier) removeUnwritten(dir string) error {
 	return nil
 }
 
-func (a *applier) whiteout(dir, name, entryName string) error {
+func (a *applier) whiteout(dir, name string, hdr *tar.Header) error {
+	entryName := hdr.Name
 	if name == "" || name == "." || name == ".." || strings.Contains(name, "/") {
 		return fmt.Errorf("entry %q: invalid whiteout", entryName)
 	}
@@ -233,6 +234,14 @@ func (a *applier) whiteout(dir, name, entryName string) error {
 	}
 	if err := unix.Mknodat(fd, name, unix.S_IFCHR, 0); err != nil {
 		return fmt.Errorf("entry %q: making whiteout: %w", entryName, err)
+	}
+	// The marker's owner and mtime, so that writing the dir back as a
+	// layer gives the same tar.
+	if err := unix.Fchownat(fd, name, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("entry %q: %w", entryName, err)
+	}
+	if err := setTimesAt(fd, name, hdr.ModTime, hdr.ModTime); err != nil {
+		return fmt.Errorf("entry %q: %w", entryName, err)
 	}
 	return nil
 }
