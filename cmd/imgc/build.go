@@ -77,7 +77,7 @@ func (c *buildCmd) Run(e *env) error {
 		return e.reportBuildError(src.files, err)
 	}
 	if !src.dockerfile && len(res.Pins) > 0 {
-		if err := updateLock(src.dir, pins, res.Pins, c.Locked); err != nil {
+		if err := updateLock(src.dir, pins, registryPins(plan, res.Pins), c.Locked); err != nil {
 			return err
 		}
 	}
@@ -175,6 +175,20 @@ func checkLocked(plan *ir.Plan, pins map[string]string) hcl.Diagnostics {
 	return diags
 }
 
+// registryPins keeps the resolved digests of registry bases: local layouts
+// and archives are not pinned, they are keyed by content on every build.
+func registryPins(plan *ir.Plan, resolved map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, t := range plan.Targets {
+		if t.Base.Kind == ir.BaseRegistry && !strings.Contains(t.Base.Ref, "@") {
+			if d, ok := resolved[t.Base.Ref]; ok {
+				out[t.Base.Ref] = d
+			}
+		}
+	}
+	return out
+}
+
 // updateLock records newly resolved pins; with --locked a moved pin is an error.
 func updateLock(dir string, old, resolved map[string]string, locked bool) error {
 	merged := map[string]string{}
@@ -184,9 +198,6 @@ func updateLock(dir string, old, resolved map[string]string, locked bool) error 
 	var moved []string
 	changed := false
 	for ref, dig := range resolved {
-		if strings.HasPrefix(ref, "oci:") || strings.HasPrefix(ref, "docker-archive:") {
-			continue // local files are not pinned: they are keyed by content on every build
-		}
 		if prev, ok := old[ref]; ok && prev != dig {
 			moved = append(moved, fmt.Sprintf("%s: %s -> %s", ref, prev, dig))
 		}
