@@ -23,7 +23,8 @@ type Options struct {
 	// source it was found in.
 	Exclude []string
 	// Ignore is the root's .dockerignore/.imgcignore, matched relative to
-	// the root; nil ignores nothing.
+	// the root; nil ignores nothing. A PatternMatcher compiles lazily and
+	// is not safe for concurrent use: give concurrent calls their own.
 	Ignore *patternmatcher.PatternMatcher
 	// Parents keeps each source's path relative to the root (or to a "/./"
 	// pivot in the source) under the destination.
