@@ -192,7 +192,7 @@ func runcError(logFile string) string {
 			Msg   string `json:"msg"`
 		}
 		if json.Unmarshal(sc.Bytes(), &rec) == nil && (rec.Level == "error" || rec.Level == "fatal") {
-			last = strings.TrimSpace(rec.Msg)
+			last = strings.TrimPrefix(strings.TrimSpace(rec.Msg), "runc run failed: ")
 		}
 	}
 	return last

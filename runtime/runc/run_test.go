@@ -286,6 +286,9 @@ func TestRunErrors(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Run = %d, %v; want an error containing %q", code, err, tc.want)
 			}
+			if testing.Verbose() {
+				t.Log(err)
+			}
 		})
 	}
 }
