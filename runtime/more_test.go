@@ -578,3 +578,23 @@ func TestExplainPrunedAndNeverBuilt(t *testing.T) {
 		t.Errorf("after prune, %d layers rebuilt, want 2", ev.count("start"))
 	}
 }
+
+func TestWritesAreChecked(t *testing.T) {
+	base := requireRuntime(t)
+	honest := sh("mkdir -p /out/sub && echo x > /out/sub/x && rm /bin/ls")
+	honest.Writes = []string{"/out", "/bin/ls"}
+	liar := sh("mkdir -p /out && echo x > /out/x && echo y > /undeclared")
+	liar.Writes = []string{"/out"}
+	s := openStore(t)
+	if _, _, err := build(t, s, &ir.Plan{Project: "writes", Targets: []*ir.Target{target("honest", busyboxBase(base), layerOf("honest", honest))}}, imgcrt.BuildOptions{}); err != nil {
+		t.Errorf("a step that writes what it declares: %v", err)
+	}
+	_, _, err := build(t, s, &ir.Plan{Project: "writes", Targets: []*ir.Target{target("liar", busyboxBase(base), layerOf("liar", liar))}}, imgcrt.BuildOptions{})
+	var se *imgcrt.StepError
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "/undeclared") || strings.Contains(err.Error(), "/out/x") {
+		t.Errorf("a step that writes outside its writes: %v, want a StepError naming /undeclared only", err)
+	}
+	if entries, _ := s.CacheList(); len(entries) != 1 {
+		t.Errorf("%d cache entries, want only the honest layer's", len(entries))
+	}
+}
