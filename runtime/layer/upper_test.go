@@ -2,6 +2,7 @@ package layer_test
 
 import (
 	"bytes"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -294,5 +295,37 @@ func TestWriteUpperDirLeavesOutCopiedUpDirs(t *testing.T) {
 	want = append(want, `srv/ 5 755 0:0`, `srv/www/ 5 755 0:0`)
 	if diff := cmp.Diff(want, list(layer.Options{})); diff != "" {
 		t.Errorf("without Lowers (-want +got):\n%s", diff)
+	}
+}
+
+func TestWriteUpperDirRefusesWhatALayerCannotSay(t *testing.T) {
+	requireRoot(t)
+	for _, tc := range []struct {
+		name  string
+		setup func(upper string) error
+		want  string
+	}{
+		{"redirect", func(upper string) error {
+			os.Mkdir(filepath.Join(upper, "moved"), 0o755)
+			return unix.Lsetxattr(filepath.Join(upper, "moved"), "trusted.overlay.redirect", []byte("/orig"), 0)
+		}, "moved was renamed with overlay redirect_dir"},
+		{"metacopy", func(upper string) error {
+			os.WriteFile(filepath.Join(upper, "f"), nil, 0o644)
+			return unix.Lsetxattr(filepath.Join(upper, "f"), "trusted.overlay.metacopy", nil, 0)
+		}, "f was copied up with overlay metacopy"},
+		{"reserved name", func(upper string) error {
+			return os.WriteFile(filepath.Join(upper, ".wh.x"), nil, 0o644)
+		}, `".wh." are reserved for whiteouts`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			upper := t.TempDir()
+			if err := tc.setup(upper); err != nil {
+				t.Fatal(err)
+			}
+			_, err := layer.WriteUpperDir(io.Discard, upper, layer.Options{})
+			if !errContains(err, tc.want) {
+				t.Errorf("WriteUpperDir error = %v, want one containing %q", err, tc.want)
+			}
+		})
 	}
 }
