@@ -438,7 +438,7 @@ func (l *lowerer) run(sc stageCtx, s *lang.Run, dependsOn map[string]bool) lower
 	if r.Shell {
 		name = r.Command
 	}
-	return lowered{step: r, name: "run " + clipName(firstLine(name)), createdBy: created, noCache: s.NoCache, vars: s.Vars}
+	return lowered{step: r, name: macroName(s.Macro, "run "+clipName(firstLine(name))), createdBy: created, noCache: s.NoCache, vars: s.Vars}
 }
 
 func (l *lowerer) mount(m lang.Mount, dependsOn map[string]bool) (ir.Mount, bool) {
@@ -506,7 +506,7 @@ func (l *lowerer) copyStep(sc stageCtx, s *lang.Copy, dependsOn map[string]bool)
 	}
 	return lowered{
 		step:      c,
-		name:      "copy " + clipName(strings.Join(s.Src, " ")),
+		name:      macroName(s.Macro, "copy "+clipName(strings.Join(s.Src, " "))),
 		createdBy: "COPY " + from + strings.Join(s.Src, " ") + " " + c.Dest,
 		vars:      s.Vars,
 	}
@@ -577,6 +577,15 @@ func firstLine(s string) string {
 		return strings.TrimSpace(s[:i]) + " …"
 	}
 	return s
+}
+
+// macroName attributes a derived layer name to the step macro the step
+// was expanded from, so `plan` shows the expansion.
+func macroName(macro, name string) string {
+	if macro == "" {
+		return name
+	}
+	return macro + ": " + name
 }
 
 // clipName shortens a derived layer name to 40 characters.
