@@ -1,12 +1,15 @@
 package dockerfile
 
 import (
+	"bytes"
 	"fmt"
+	"math"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -31,6 +34,15 @@ type ConvertOptions struct {
 // Import gives for the Dockerfile (with default ARG values). What HCL
 // cannot say exactly is a warning naming the line; errors are Import's.
 func Convert(filename string, src []byte, opts ConvertOptions) ([]byte, hcl.Diagnostics) {
+	if !utf8.Valid(src) {
+		line := 1 + bytes.Count(src[:invalidUTF8(src)], []byte("\n"))
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Dockerfile not UTF-8",
+			Detail:   "HCL files are UTF-8, so a Dockerfile with other bytes cannot be converted. Re-encode the file as UTF-8.",
+			Subject:  newSource(filename, src).lines(line, line).Ptr(),
+		}}
+	}
 	im := newImporter(filename, src, Options{Platform: opts.Platform}, true)
 	im.run()
 	if im.diags.HasErrors() || im.cfg == nil {
@@ -49,6 +61,18 @@ func Convert(filename string, src []byte, opts ConvertOptions) ([]byte, hcl.Diag
 		})
 	}
 	return formatted, im.diags
+}
+
+// invalidUTF8 is the offset of the first byte that is not UTF-8.
+func invalidUTF8(src []byte) int {
+	for i := 0; i < len(src); {
+		r, size := utf8.DecodeRune(src[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return i
+		}
+		i += size
+	}
+	return len(src)
 }
 
 // writer renders an importer's model and side tables as HCL.
@@ -70,6 +94,7 @@ func (w *writer) write() []byte {
 	for _, st := range w.im.cfg.Stages {
 		w.stage(stages.Body(), st)
 	}
+	w.comments(stages.Body(), math.MaxInt)
 	stageBytes := stages.Bytes()
 	used := map[string]bool{}
 	for _, m := range varRefPattern.FindAllStringSubmatch(string(stageBytes), -1) {

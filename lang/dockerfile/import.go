@@ -147,6 +147,15 @@ func (im *importer) setTmpl(owner any, field string, x expansion) {
 	m[field] = x.Tmpl
 }
 
+// forceTmpl records a template whose value differs from the model's (a
+// FROM that only has a value once --var gives one).
+func (im *importer) forceTmpl(owner any, field, tmpl string) {
+	if im.tmpl[owner] == nil {
+		im.tmpl[owner] = map[string]string{}
+	}
+	im.tmpl[owner][field] = tmpl
+}
+
 // template returns the recorded template of a field, or value quoted.
 func (im *importer) template(owner any, field, value string) string {
 	if t, ok := im.tmpl[owner][field]; ok {
@@ -183,6 +192,8 @@ func (im *importer) run() {
 		}
 		im.warnf(rng, "Dockerfile warning", "%s", sentence(w.Short))
 	}
+
+	im.trailingComments(res.AST)
 
 	var meta []parsedNode
 	var groups [][]parsedNode // one per FROM, starting with it
@@ -236,6 +247,24 @@ func (im *importer) run() {
 	}
 	im.chooseTarget()
 	im.checkBuildArgs()
+}
+
+// trailingComments keeps the comments after the last instruction, which
+// the parser attaches to nothing, for Convert.
+func (im *importer) trailingComments(ast *parser.Node) {
+	if !im.converting || len(ast.Children) == 0 {
+		return
+	}
+	last := ast.Children[len(ast.Children)-1].EndLine
+	for line := last + 1; line <= len(im.src.starts); line++ {
+		r := im.src.lines(line, line)
+		text := strings.TrimSpace(string(im.src.src[r.Start.Byte:r.End.Byte]))
+		if strings.HasPrefix(text, "#") {
+			if c := strings.TrimSpace(strings.TrimPrefix(text, "#")); c != "" {
+				im.comments[line] = []string{c}
+			}
+		}
+	}
 }
 
 func asUnknown(err error, target **instructions.UnknownInstructionError) bool {
@@ -377,7 +406,7 @@ func (im *importer) requireUnset(word string, st *lang.Stage) bool {
 	if len(unset) == 0 {
 		return false
 	}
-	im.setTmpl(st, "from", expansion{Value: "\x00", Tmpl: x.Tmpl})
+	im.forceTmpl(st, "from", x.Tmpl)
 	im.warnf(st.DeclRange, "Base image needs a variable", "The base image %q uses %s, which the Dockerfile declares without a default, so the converted variables have no default either; pass them with --var.", word, strings.Join(unset, ", "))
 	return true
 }

@@ -13,3 +13,4 @@ image "app" {
   }
 }
 
+# trailing comment
