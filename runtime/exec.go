@@ -621,6 +621,14 @@ func (tb *targetBuild) runMounts(ctx context.Context, r *ir.Run) (mounts []specs
 			if _, err := os.Stat(src); err != nil {
 				return nil, nil, release, fmt.Errorf("reading secret %q: %w", m.ID, err)
 			}
+			if m.Mode != nil || m.UID != nil || m.GID != nil {
+				copied, done, err := secretCopy(src, m)
+				if err != nil {
+					return nil, nil, release, fmt.Errorf("reading secret %q: %w", m.ID, err)
+				}
+				cleanups = append(cleanups, done)
+				src = copied
+			}
 			if m.Target == "" {
 				target = "/run/secrets/" + m.ID
 			}
@@ -737,6 +745,51 @@ func (s *Store) cacheMount(m ir.Mount) (string, func(), error) {
 		}
 	}
 	return dir, func() { lk.Unlock() }, nil
+}
+
+// secretCopy copies a secret that must get its own mode or owner into a
+// private directory in memory (/dev/shm when there is one), never into the
+// cache directory. done removes it.
+func secretCopy(src string, m ir.Mount) (string, func(), error) {
+	base := "/dev/shm"
+	if fi, err := os.Stat(base); err != nil || !fi.IsDir() {
+		base = os.TempDir()
+	}
+	dir, err := os.MkdirTemp(base, "imgc-secret-")
+	if err != nil {
+		return "", nil, err
+	}
+	done := func() { os.RemoveAll(dir) }
+	data, err := os.ReadFile(src)
+	if err != nil {
+		done()
+		return "", nil, err
+	}
+	mode := uint32(0o400)
+	if m.Mode != nil {
+		mode = *m.Mode
+	}
+	p := filepath.Join(dir, "secret")
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		done()
+		return "", nil, err
+	}
+	uid, gid := 0, 0
+	if m.UID != nil {
+		uid = *m.UID
+	}
+	if m.GID != nil {
+		gid = *m.GID
+	}
+	if err := os.Chown(p, uid, gid); err != nil {
+		done()
+		return "", nil, err
+	}
+	if err := os.Chmod(p, fs.FileMode(mode).Perm()); err != nil {
+		done()
+		return "", nil, err
+	}
+	return p, done, nil
 }
 
 func setupMountDir(dir string, m ir.Mount) error {

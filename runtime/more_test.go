@@ -125,6 +125,16 @@ func TestSecretReachesNoBlob(t *testing.T) {
 		t.Errorf("secret step's layer (-want +got):\n%s", diff)
 	}
 
+	// A secret with its own owner and mode, for a step that is not root.
+	mode, uid := uint32(0o400), 65534
+	own := sh(`test "$(stat -c '%u %a' /run/secrets/token)" = "65534 400" && cat /run/secrets/token > /dev/null`)
+	own.User = "nobody"
+	own.Mounts = []ir.Mount{{Type: ir.MountSecret, ID: "token", Mode: &mode, UID: &uid}}
+	p2 := &ir.Plan{Project: "secret", Targets: []*ir.Target{target("own", busyboxBase(base), layerOf("own", own))}}
+	if _, _, err := build(t, s, p2, imgcrt.BuildOptions{Secrets: map[string]string{"token": secretFile}}); err != nil {
+		t.Errorf("secret with uid and mode: %v", err)
+	}
+
 	// A required secret that is not given is an error naming it.
 	_, _, err = build(t, openStore(t), p, imgcrt.BuildOptions{})
 	if err == nil || !strings.Contains(err.Error(), `"token"`) {
