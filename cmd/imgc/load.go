@@ -205,7 +205,7 @@ func (e *env) compile(src *source, targets []string, ctxDir string, opt optimize
 		opts.HashCache = filepath.Join(store.Dir(), "hashcache.json")
 		opts.Resolve = func(kind ir.BaseKind, ref string) (string, error) {
 			if kind == ir.BaseRegistry && !resolveRemote {
-				return "", fmt.Errorf("not resolving registry references while planning")
+				return "", compiler.ErrUnresolved // plan stays offline: registry tags are keyed by tag until pinned
 			}
 			return store.ResolveBase(e.ctx, kind, ref, ir.Platform{OS: "linux", Architecture: hostArch()})
 		}
