@@ -382,6 +382,9 @@ func (a *applier) setMetadata(fd int, base string, n *node) error {
 			if errors.Is(err, unix.ENOTSUP) {
 				continue // the file system cannot hold it, as with cp -a
 			}
+			if errors.Is(err, unix.EPERM) && n.typ == tar.TypeSymlink && strings.HasPrefix(name, "user.") {
+				continue // Linux allows no user.* xattrs on symlinks
+			}
 			return fmt.Errorf("setting xattr %s: %w", name, err)
 		}
 	}
