@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 
@@ -232,11 +233,12 @@ func TestCorpus(t *testing.T) {
 }
 
 func sortedResultNames(m map[string]corpusResult) []string {
-	counts := map[string]int{}
+	names := make([]string, 0, len(m))
 	for k := range m {
-		counts[k] = 0
+		names = append(names, k)
 	}
-	return sortedKeys(counts)
+	sort.Strings(names)
+	return names
 }
 
 // BenchmarkConvertCorpus converts the whole real corpus once per

@@ -39,9 +39,6 @@ type Options struct {
 func Import(filename string, src []byte, opts Options) (*lang.Config, hcl.Diagnostics) {
 	im := newImporter(filename, src, opts, false)
 	im.run()
-	if im.cfg == nil {
-		return nil, im.diags
-	}
 	return im.cfg, im.diags
 }
 
@@ -288,15 +285,12 @@ var platformArgs = []string{
 	"TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT",
 }
 
+// hostPlatform is the platform imgc builds for by default.
 func hostPlatform() (os, arch, variant string) {
-	arch = runtime.GOARCH
-	if arch == "arm" {
-		variant = "v7"
+	if runtime.GOARCH == "arm" {
+		return "linux", "arm", "v7"
 	}
-	if arch == "arm64" {
-		variant = ""
-	}
-	return "linux", arch, variant
+	return "linux", runtime.GOARCH, ""
 }
 
 func (im *importer) initGlobal() {
