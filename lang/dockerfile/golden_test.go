@@ -154,4 +154,3 @@ func corpusDir(t testing.TB) string {
 	}
 	return dir
 }
-
