@@ -40,7 +40,7 @@ import (
 func TestFailingStepAndResume(t *testing.T) {
 	base := requireRuntime(t)
 	s := openStore(t)
-	failing := sh("echo preparing; for i in $(seq 1 30); do echo line $i; done; echo oops >&2; exit 3")
+	failing := sh("echo preparing >&2; for i in $(seq 1 30); do echo line $i; done; echo oops; exit 3")
 	p := &ir.Plan{Project: "resume", Targets: []*ir.Target{target("app", busyboxBase(base),
 		layerOf("good", sh("echo good > /good")),
 		layerOf("bad", failing),
