@@ -685,6 +685,10 @@ func (im *importer) inlineFiles(s *stageState, rng hcl.Range, cp *lang.Copy, fil
 	im.warnf(rng, "Heredoc file written by a shell step", "imgc has no inline file source yet, so this COPY heredoc becomes a RUN that writes the file with the stage's shell and cat. The stage's base image needs /bin/sh, and the layer's cache key differs from BuildKit's.")
 	run := &lang.Run{Sh: b.String(), Range: rng}
 	im.stepSettings(s, run)
+	if u := s.user; u != "" && u != "root" && u != "0" && !strings.HasPrefix(u, "0:") && !strings.HasPrefix(u, "root:") {
+		// COPY writes as root whatever USER says.
+		run.User = "0"
+	}
 	run.Vars = s.allArgs()
 	im.heredocs[run] = true
 	return run
