@@ -151,6 +151,9 @@ func (b *builder) result(name string) *targetResult {
 // targets in parallel, stores the output targets by their tags, writes the
 // requested outputs and records the build for Explain.
 func Build(ctx context.Context, s *Store, p *ir.Plan, o BuildOptions) (*Result, error) {
+	if err := checkPlan(p); err != nil {
+		return nil, err
+	}
 	if o.Parallelism <= 0 {
 		o.Parallelism = 2
 	}
@@ -277,6 +280,33 @@ func Build(ctx context.Context, s *Store, p *ir.Plan, o BuildOptions) (*Result, 
 		}
 	}
 	return res, nil
+}
+
+// checkPlan refuses plans the scheduler cannot run: duplicate target
+// names, or a target depending on one that does not come before it.
+func checkPlan(p *ir.Plan) error {
+	if p == nil {
+		return errors.New("building: no plan")
+	}
+	seen := map[string]bool{}
+	for _, t := range p.Targets {
+		if t == nil {
+			return errors.New("building: the plan holds a nil target")
+		}
+		if seen[t.Name] {
+			return fmt.Errorf("building: the plan holds two targets named %q", t.Name)
+		}
+		for _, dep := range t.DependsOn {
+			if !seen[dep] {
+				return fmt.Errorf("building %s: it depends on %q, which does not come before it in the plan", t.Name, dep)
+			}
+		}
+		if t.Base.Kind == ir.BaseTarget && !seen[t.Base.Target] {
+			return fmt.Errorf("building %s: its base %q does not come before it in the plan", t.Name, t.Base.Target)
+		}
+		seen[t.Name] = true
+	}
+	return nil
 }
 
 // planContext finds the build context in the plan's copy steps.

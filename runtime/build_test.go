@@ -222,3 +222,59 @@ func TestMergedLayerKeepsStepEntries(t *testing.T) {
 		t.Errorf("re-packed layer (-want +got):\n%s", diff)
 	}
 }
+
+func TestBuildRefusesBadPlans(t *testing.T) {
+	s := openStore(t)
+	base := ir.Base{Kind: ir.BaseScratch, Key: ir.KeyOf([]byte("scratch"))}
+	a := &ir.Target{Name: "a", Base: base}
+	b := &ir.Target{Name: "b", Base: base, DependsOn: []string{"c"}}
+	c := &ir.Target{Name: "c", Base: ir.Base{Kind: ir.BaseTarget, Target: "b"}}
+	for name, p := range map[string]*ir.Plan{
+		"nil":        nil,
+		"duplicate":  {Targets: []*ir.Target{a, a}},
+		"dependency": {Targets: []*ir.Target{b, c}},
+		"base":       {Targets: []*ir.Target{c}},
+	} {
+		if _, err := imgcrt.Build(t.Context(), s, p, imgcrt.BuildOptions{}); err == nil {
+			t.Errorf("%s: Build accepted the plan", name)
+		}
+	}
+}
+
+func TestScratchCopyOnly(t *testing.T) {
+	// No runc or overlay needed: a scratch image of copied files.
+	testbase.Require(t)
+	ctxDir := t.TempDir()
+	writeFiles(t, ctxDir, map[string]string{"bin/tool": "#!/bin/true\n", "etc/conf": "k=v\n"})
+	cp := contextCopy(t, ctxDir, []string{"bin/tool", "etc/conf"}, "/usr/local/share/")
+	cp.Chown, cp.Chmod = "1000:1000", "0750"
+	tg := target("scratch", ir.Base{Kind: ir.BaseScratch, Key: ir.KeyOf([]byte("scratch"))}, layerOf("files", cp))
+	tg.Config = ir.ImageConfig{Cmd: []string{"/usr/local/share/tool"}, CmdSet: true, Labels: map[string]string{"a": "b"}, ExposedPorts: []string{"8080"}}
+	out := filepath.Join(t.TempDir(), "out")
+	if _, _, err := build(t, openStore(t), &ir.Plan{Project: "scratch", Targets: []*ir.Target{tg}}, imgcrt.BuildOptions{Outputs: []imgcrt.Output{{Type: "oci", Dest: out}}}); err != nil {
+		t.Fatal(err)
+	}
+	img := layoutImage(t, out, "scratch")
+	files := layerFiles(t, img)
+	want := [][]string{{"usr/", "usr/local/", "usr/local/share/", "usr/local/share/conf", "usr/local/share/tool"}}
+	if diff := cmp.Diff(want, files); diff != "" {
+		t.Errorf("layers (-want +got):\n%s", diff)
+	}
+	root := testbase.Rootfs(t, img)
+	fi, err := os.Stat(filepath.Join(root, "usr/local/share/tool"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uid, gid := owner(fi); uid != 1000 || gid != 1000 || fi.Mode().Perm() != 0o750 {
+		t.Errorf("tool: %d:%d %v, want 1000:1000 0750", uid, gid, fi.Mode())
+	}
+	if fi, err := os.Stat(filepath.Join(root, "usr/local")); err != nil {
+		t.Fatal(err)
+	} else if uid, _ := owner(fi); uid != 1000 {
+		t.Errorf("created parent usr/local owned by %d, want 1000 (chown applies to created parents)", uid)
+	}
+	cf, _ := img.ConfigFile()
+	if _, ok := cf.Config.ExposedPorts["8080/tcp"]; !ok || cf.Config.Labels["a"] != "b" || cf.OS != "linux" || cf.Architecture == "" {
+		t.Errorf("config = %+v", cf.Config)
+	}
+}
