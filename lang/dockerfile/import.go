@@ -2,6 +2,7 @@ package dockerfile
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"path"
 	"runtime"
@@ -66,7 +67,6 @@ type importer struct {
 	tmpl     map[any]map[string]string
 	vars     *varTable
 	comments map[int][]string
-	heredocs map[*lang.Run]bool
 }
 
 // stageState is the BuildKit dispatch state of one stage while its
@@ -106,7 +106,6 @@ func newImporter(filename string, src []byte, opts Options, converting bool) *im
 		usedArgs:   map[string]bool{},
 		tmpl:       map[any]map[string]string{},
 		comments:   map[int][]string{},
-		heredocs:   map[*lang.Run]bool{},
 		vars:       &varTable{byName: map[string]*variable{}},
 	}
 	return im
@@ -204,7 +203,7 @@ func (im *importer) run() {
 			detail := sentence(errorText(err))
 			summary := "Invalid instruction"
 			var ui *instructions.UnknownInstructionError
-			if asUnknown(err, &ui) {
+			if errors.As(err, &ui) {
 				summary = "Unknown instruction"
 				detail += " Use one of the Dockerfile instructions (FROM, RUN, COPY, ADD, ENV, ARG, ...), or fix its spelling."
 			} else {
@@ -262,21 +261,6 @@ func (im *importer) trailingComments(ast *parser.Node) {
 			}
 		}
 	}
-}
-
-func asUnknown(err error, target **instructions.UnknownInstructionError) bool {
-	for e := err; e != nil; {
-		if u, ok := e.(*instructions.UnknownInstructionError); ok {
-			*target = u
-			return true
-		}
-		un, ok := e.(interface{ Unwrap() error })
-		if !ok {
-			return false
-		}
-		e = un.Unwrap()
-	}
-	return false
 }
 
 // platformArgs are BuildKit's automatic global ARGs.

@@ -410,7 +410,6 @@ func (im *importer) runCmd(s *stageState, rng hcl.Range, c *instructions.RunComm
 			}
 			r.Sh = b.String()
 		}
-		im.heredocs[r] = true
 	case c.PrependShell:
 		if len(args) > 0 {
 			r.Sh = args[0]
@@ -690,7 +689,6 @@ func (im *importer) inlineFiles(s *stageState, rng hcl.Range, cp *lang.Copy, fil
 		run.User = "0"
 	}
 	run.Vars = s.allArgs()
-	im.heredocs[run] = true
 	return run
 }
 
