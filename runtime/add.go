@@ -62,7 +62,7 @@ func (tb *targetBuild) add(ctx context.Context, a *ir.Add, rootfs string) error 
 		plain = append(plain, f)
 	}
 	if len(plain) > 0 {
-		entries, err := tb.copyEntries(ctx, "", a.Context, nil, a.Dest, nil, false, plain, a.Chown, a.Chmod, rootfs)
+		entries, err := tb.copyEntries(ctx, copyReq{context: a.Context, dest: a.Dest, files: plain, chown: a.Chown, chmod: a.Chmod}, rootfs)
 		if err != nil {
 			return err
 		}
@@ -89,7 +89,7 @@ func (tb *targetBuild) add(ctx context.Context, a *ir.Add, rootfs string) error 
 				mode = 0o600 // as Docker gives downloaded files
 			}
 			f := ir.CopyFile{Src: filepath.Base(src.host), Dst: src.dst, Mode: mode, Size: fi.Size()}
-			entries, err := tb.copyEntries(ctx, "", filepath.Dir(src.host), nil, a.Dest, nil, false, []ir.CopyFile{f}, a.Chown, a.Chmod, rootfs)
+			entries, err := tb.copyEntries(ctx, copyReq{context: filepath.Dir(src.host), dest: a.Dest, files: []ir.CopyFile{f}, chown: a.Chown, chmod: a.Chmod}, rootfs)
 			if err != nil {
 				return err
 			}
@@ -101,11 +101,7 @@ func (tb *targetBuild) add(ctx context.Context, a *ir.Add, rootfs string) error 
 		// An archive unpacks into the destination directory.
 		dir := path.Clean(a.Dest)
 		if dir != "/" && !isDirIn(rootfs, dir) {
-			parents, err := tb.copyEntries(ctx, "", "", nil, a.Dest, nil, false, nil, a.Chown, "", rootfs)
-			if err != nil {
-				return err
-			}
-			parents = append(parents, layer.Entry{Path: dir, Mode: fs.ModeDir | 0o755, ModTime: tb.b.now})
+			parents := []layer.Entry{{Path: dir, Mode: fs.ModeDir | 0o755, ModTime: tb.b.now}}
 			for d := path.Dir(dir); d != "/"; d = path.Dir(d) {
 				if !isDirIn(rootfs, d) {
 					parents = append(parents, layer.Entry{Path: d, Mode: fs.ModeDir | 0o755, ModTime: tb.b.now})

@@ -278,3 +278,21 @@ func TestScratchCopyOnly(t *testing.T) {
 		t.Errorf("config = %+v", cf.Config)
 	}
 }
+
+func TestCopyLinkWritesParents(t *testing.T) {
+	base := requireRuntime(t)
+	ctxDir := t.TempDir()
+	writeFiles(t, ctxDir, map[string]string{"conf": "x\n"})
+	plain := contextCopy(t, ctxDir, []string{"conf"}, "/etc/conf")
+	linked := contextCopy(t, ctxDir, []string{"conf"}, "/etc/linked")
+	linked.Link = true
+	out := filepath.Join(t.TempDir(), "out")
+	p := &ir.Plan{Project: "link", Targets: []*ir.Target{target("app", busyboxBase(base), layerOf("plain", plain), layerOf("linked", linked))}}
+	if _, _, err := build(t, openStore(t), p, imgcrt.BuildOptions{Outputs: []imgcrt.Output{{Type: "oci", Dest: out}}}); err != nil {
+		t.Fatal(err)
+	}
+	files := layerFiles(t, layoutImage(t, out, "app"))
+	if diff := cmp.Diff([][]string{{"etc/conf"}, {"etc/", "etc/linked"}}, files[1:]); diff != "" {
+		t.Errorf("layers (-want +got):\n%s", diff)
+	}
+}

@@ -245,7 +245,7 @@ func (tb *targetBuild) copyLayerEntries(ctx context.Context, l *ir.Layer, lowers
 	var all []layer.Entry
 	for _, st := range l.Steps {
 		c := st.(*ir.Copy)
-		entries, err := tb.copyEntries(ctx, c.FromTarget, c.Context, c.Sources, c.Dest, c.Exclude, c.Parents, c.Files, c.Chown, c.Chmod, root)
+		entries, err := tb.copyEntries(ctx, copyRequest(c), root)
 		if err != nil {
 			return nil, &StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{c.Origin}, Err: err}
 		}
@@ -261,10 +261,31 @@ func (tb *targetBuild) copyLayerEntries(ctx context.Context, l *ir.Layer, lowers
 	return all, nil
 }
 
+// copyReq is one copy (or add) to resolve.
+type copyReq struct {
+	from    string // a target's name; "" is the context
+	context string
+	sources []string
+	dest    string
+	exclude []string
+	parents bool
+	// link makes the entries independent of the filesystem below: every
+	// parent directory is written, as with Docker's COPY --link.
+	link         bool
+	files        []ir.CopyFile
+	chown, chmod string
+}
+
+func copyRequest(c *ir.Copy) copyReq {
+	return copyReq{from: c.FromTarget, context: c.Context, sources: c.Sources, dest: c.Dest, exclude: c.Exclude,
+		parents: c.Parents, link: c.Link, files: c.Files, chown: c.Chown, chmod: c.Chmod}
+}
+
 // copyEntries resolves one copy's files into layer entries, with the
 // parent directories that dest (the filesystem the files land in) lacks.
-func (tb *targetBuild) copyEntries(ctx context.Context, from, context string, sources []string, dst string, exclude []string, parents bool, files []ir.CopyFile, chown, chmod, dest string) ([]layer.Entry, error) {
-	srcRoot := context
+func (tb *targetBuild) copyEntries(ctx context.Context, c copyReq, dest string) ([]layer.Entry, error) {
+	from, files, chown, chmod := c.from, c.files, c.chown, c.chmod
+	srcRoot := c.context
 	if from != "" {
 		r := tb.b.result(from)
 		if r == nil {
@@ -275,7 +296,7 @@ func (tb *targetBuild) copyEntries(ctx context.Context, from, context string, so
 			return nil, fmt.Errorf("mounting %s: %w", from, err)
 		}
 		srcRoot = root
-		files, err = copyspec.Resolve(root, sources, dst, copyspec.Options{Exclude: exclude, Parents: parents})
+		files, err = copyspec.Resolve(root, c.sources, c.dest, copyspec.Options{Exclude: c.exclude, Parents: c.parents})
 		if err != nil {
 			return nil, fmt.Errorf("copying from %s: %w", from, err)
 		}
@@ -310,7 +331,7 @@ func (tb *targetBuild) copyEntries(ctx context.Context, from, context string, so
 		e := layer.Entry{Path: p, Mode: f.Mode, UID: uid, GID: gid, ModTime: fi.ModTime(), Linkname: f.LinkTarget}
 		switch f.Mode.Type() {
 		case fs.ModeDir:
-			if chown == "" && perm == nil && isDirIn(dest, p) {
+			if chown == "" && perm == nil && !c.link && isDirIn(dest, p) {
 				have[p] = true
 				continue // an existing directory keeps its metadata
 			}
@@ -335,7 +356,7 @@ func (tb *targetBuild) copyEntries(ctx context.Context, from, context string, so
 				continue
 			}
 			have[d] = true
-			if !isDirIn(dest, d) {
+			if c.link || !isDirIn(dest, d) {
 				parentsToMake = append(parentsToMake, d)
 			}
 		}
@@ -503,7 +524,9 @@ func (tb *targetBuild) step(ctx context.Context, l *ir.Layer, st ir.Step, lowers
 		stubs, err = tb.run(ctx, l, st, rootfs, upper, work)
 		return err
 	case *ir.Copy:
-		entries, err := tb.copyEntries(ctx, st.FromTarget, st.Context, st.Sources, st.Dest, st.Exclude, st.Parents, st.Files, st.Chown, st.Chmod, rootfs)
+		req := copyRequest(st)
+		req.link = false // over a mounted filesystem, parents come from below
+		entries, err := tb.copyEntries(ctx, req, rootfs)
 		if err != nil {
 			return err
 		}
