@@ -318,8 +318,8 @@ func (w *writer) run(body *hclwrite.Body, r *lang.Run, depth int) {
 	if r.Network != "" {
 		b.SetAttributeRaw("network", raw(quoted(quoteLit(r.Network))))
 	}
-	for _, m := range r.Mounts {
-		w.mount(b, m)
+	for i, m := range r.Mounts {
+		w.mount(b, r, i, m)
 	}
 }
 
@@ -427,10 +427,10 @@ func heredoc(s string, depth int) string {
 	return sb.String()
 }
 
-func (w *writer) mount(body *hclwrite.Body, m lang.Mount) {
+func (w *writer) mount(body *hclwrite.Body, r *lang.Run, index int, m lang.Mount) {
 	b := body.AppendNewBlock("mount", []string{m.Type}).Body()
 	str := func(name, v string) {
-		b.SetAttributeRaw(name, raw(`"`+quoteLit(v)+`"`))
+		b.SetAttributeRaw(name, raw(quoted(w.im.template(r, fmt.Sprintf("mount.%d.%s", index, name), v))))
 	}
 	switch m.Type {
 	case "cache":

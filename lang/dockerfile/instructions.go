@@ -370,11 +370,12 @@ func equalStrings(a, b []string) bool {
 }
 
 func (im *importer) runCmd(s *stageState, rng hcl.Range, c *instructions.RunCommand) {
+	var words []expansion // expanded --mount options, for their templates
 	err := c.Expand(func(word string) (string, error) {
 		x, err := im.expandWord(word, s.expandEnv(), s.external)
 		if err == nil {
 			im.useArgs(x.Matched)
-			im.lostTemplate(rng, "--mount option", x)
+			words = append(words, x)
 		}
 		return x.Value, err
 	})
@@ -439,9 +440,42 @@ func (im *importer) runCmd(s *stageState, rng hcl.Range, c *instructions.RunComm
 			r.Mounts = append(r.Mounts, mm)
 		}
 	}
+	im.mountTemplates(s, rng, r, words)
 	r.Vars = s.allArgs()
 	s.st.Steps = append(s.st.Steps, r)
 	s.stepped = true
+}
+
+// mountTemplates records, when converting, the templates of mount options
+// that came from ARGs, and warns about those that cannot keep them.
+func (im *importer) mountTemplates(s *stageState, rng hcl.Range, r *lang.Run, words []expansion) {
+	if !im.converting {
+		return
+	}
+	for _, x := range words {
+		if x.Tmpl == quoteLit(x.Value) {
+			continue
+		}
+		kept := false
+		for i, m := range r.Mounts {
+			for _, f := range []struct{ name, value string }{{"target", m.Target}, {"id", m.ID}, {"source", m.Source}, {"env", m.Env}} {
+				switch {
+				case f.value == "":
+				case f.value == x.Value:
+					im.setTmpl(r, fmt.Sprintf("mount.%d.%s", i, f.name), x)
+					kept = true
+				case f.name == "target" && !path.IsAbs(x.Value) && strings.HasSuffix(f.value, "/"+path.Clean(x.Value)):
+					base := expansion{Value: s.workdir, Tmpl: s.workdirTmpl}
+					clean := expansion{Value: path.Clean(x.Value), Tmpl: x.Tmpl}
+					im.setTmpl(r, fmt.Sprintf("mount.%d.%s", i, f.name), expansion{Value: f.value, Tmpl: im.joinedTmpl(rng, "mount target", f.value, base, clean)})
+					kept = true
+				}
+			}
+		}
+		if !kept {
+			im.lostTemplate(rng, "--mount option", x)
+		}
+	}
 }
 
 func (im *importer) mount(s *stageState, rng hcl.Range, m *instructions.Mount) (lang.Mount, bool) {

@@ -51,7 +51,7 @@ image "base" {
     workdir = "/srv/${var.DIR}/data"
     user    = var.UID
     mount "cache" {
-      target = "/cache/app"
+      target = "/cache/${var.DIR}"
     }
   }
 
