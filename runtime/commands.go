@@ -7,12 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/gofrs/flock"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
 
 	"github.com/imgc-dev/imgc/compiler/ir"
 )
@@ -236,6 +238,9 @@ func (s *Store) Prune() (freed int64, err error) {
 		return 0, fmt.Errorf("locking the cache: %w", err)
 	}
 	defer lk.Unlock()
+	// No build runs now: mounts and locks left under the directory are
+	// those of killed builds.
+	s.unmountStale()
 	before, err := s.DiskUsage()
 	if err != nil {
 		return 0, err
@@ -271,6 +276,15 @@ func (s *Store) Prune() (freed int64, err error) {
 			}
 		}
 	}
+	locks, err := os.ReadDir(s.path("locks"))
+	if err != nil {
+		return 0, fmt.Errorf("pruning: %w", err)
+	}
+	for _, l := range locks {
+		if strings.HasPrefix(l.Name(), "key-") || strings.HasPrefix(l.Name(), "snap-") {
+			os.Remove(filepath.Join(s.path("locks"), l.Name()))
+		}
+	}
 	for _, dir := range []string{"snapshots", "mounts/cache", "downloads", "tmp"} {
 		des, err := os.ReadDir(s.path(dir))
 		if err != nil {
@@ -287,4 +301,47 @@ func (s *Store) Prune() (freed int64, err error) {
 		return 0, err
 	}
 	return before.Total - after.Total, nil
+}
+
+// unmountStale detaches every mount below the store's directory, deepest
+// first.
+func (s *Store) unmountStale() {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var points []string
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 5 {
+			continue
+		}
+		p := unescapeMountPath(fields[4])
+		if strings.HasPrefix(p, s.dir+"/") {
+			points = append(points, p)
+		}
+	}
+	sort.Slice(points, func(i, j int) bool { return len(points[i]) > len(points[j]) })
+	for _, p := range points {
+		unix.Unmount(p, unix.MNT_DETACH)
+	}
+}
+
+// unescapeMountPath undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMountPath(p string) string {
+	if !strings.Contains(p, "\\") {
+		return p
+	}
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		if p[i] == '\\' && i+3 < len(p) {
+			if n, err := strconv.ParseUint(p[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(p[i])
+	}
+	return b.String()
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+	"golang.org/x/sys/unix"
 
 	"github.com/imgc-dev/imgc/compiler/ir"
 	"github.com/imgc-dev/imgc/internal/testbase"
@@ -567,9 +568,23 @@ func TestExplainPrunedAndNeverBuilt(t *testing.T) {
 	if got := s.Explain(p)[tg.Layers[1].Key]; !got.Hit {
 		t.Errorf("after the build: %+v, want a hit", got)
 	}
+	// A killed build's mount is left behind; prune detaches it.
+	stale := filepath.Join(s.Dir(), "tmp", "stale mount")
+	if err := os.MkdirAll(stale, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", stale, "tmpfs", 0, ""); err != nil {
+		t.Fatal(err)
+	}
 	// No stored image needs a stage's layers: prune removes their blobs.
 	if _, err := s.Prune(); err != nil {
 		t.Fatal(err)
+	}
+	if mounts, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mounts), s.Dir()) {
+		t.Errorf("prune left mounts under the store:\n%s", mounts)
+	}
+	if exists, _ := os.Stat(stale); exists != nil {
+		t.Errorf("prune left %s", stale)
 	}
 	st = s.Explain(p)
 	want := map[ir.CacheKey]ir.Status{
