@@ -575,6 +575,7 @@ func (e *evaluator) macro(b *hcl.Block, m stdlib.Macro, rng hcl.Range, vars []st
 		switch ms.Kind {
 		case stdlib.StepRun:
 			r := &Run{Sh: ms.Sh, Exec: ms.Exec, IsExec: ms.Exec != nil, Network: ms.Network,
+				Workdir: ms.Workdir, User: ms.User,
 				Reads: ms.Reads, Writes: ms.Writes, Vars: vars, Macro: m.Name, Range: rng}
 			for _, kv := range ms.Env {
 				r.Env = append(r.Env, EnvVar{Name: kv[0], Value: kv[1]})
