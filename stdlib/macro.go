@@ -2,6 +2,9 @@ package stdlib
 
 import (
 	"fmt"
+	"math/big"
+	"path"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -42,6 +45,10 @@ type MacroStep struct {
 	Exec    []string
 	Env     [][2]string // name, value; in order
 	Network string
+	// Workdir and User override the stage's for this step; empty
+	// inherits.
+	Workdir string
+	User    string
 	Mounts  []MacroMount
 	Reads   []string
 	Writes  []string
@@ -71,70 +78,118 @@ type MacroMount struct {
 
 // Macros returns the built-in step macros.
 func Macros() []Macro {
-	return []Macro{AptInstall}
+	return []Macro{
+		AptInstall, ApkAdd, DnfInstall,
+		PipInstall, NpmCi, YarnInstall, PnpmInstall, GoModDownload, GoBuild, CargoFetch,
+		User, CACertificates, Timezone,
+	}
 }
 
-// AptInstall installs Debian/Ubuntu packages in one run step whose apt
-// caches are cache mounts: they persist across builds and never reach the
-// layer, so nothing has to be cleaned up afterwards.
-var AptInstall = Macro{
-	Name: "apt_install",
-	Doc:  "Installs Debian or Ubuntu packages with apt-get, keeping apt's caches out of the layer.",
-	Attributes: []MacroAttribute{
-		{Name: "packages", Type: cty.List(cty.String), Required: true, Doc: "Packages to install, optionally pinned as NAME=VERSION."},
-	},
-	Expand: expandAptInstall,
+// attrString is a string attribute's value, or def when it is unset.
+func attrString(attrs map[string]cty.Value, name, def string) string {
+	v, ok := attrs[name]
+	if !ok || v.IsNull() {
+		return def
+	}
+	return v.AsString()
 }
 
-func expandAptInstall(attrs map[string]cty.Value) ([]MacroStep, error) {
-	pkgs := attrs["packages"]
-	if pkgs.IsNull() || pkgs.LengthInt() == 0 {
+// attrBool is a bool attribute's value, or def when it is unset.
+func attrBool(attrs map[string]cty.Value, name string, def bool) bool {
+	v, ok := attrs[name]
+	if !ok || v.IsNull() {
+		return def
+	}
+	return v.True()
+}
+
+// attrInt is a whole-number attribute's value; ok is false when it is
+// unset.
+func attrInt(attrs map[string]cty.Value, name string) (n int, ok bool, err error) {
+	v, set := attrs[name]
+	if !set || v.IsNull() {
+		return 0, false, nil
+	}
+	bf := v.AsBigFloat()
+	i, acc := bf.Int64()
+	if acc != big.Exact || i < 0 || i > 1<<31-1 {
+		return 0, false, fmt.Errorf("%s is %s, which is not a whole number from 0 to 2147483647; give one", name, bf.Text('g', -1))
+	}
+	return int(i), true, nil
+}
+
+// attrStrings is a list-of-strings attribute's elements (nil when unset).
+func attrStrings(attrs map[string]cty.Value, name string) ([]string, error) {
+	v, ok := attrs[name]
+	if !ok || v.IsNull() {
+		return nil, nil
+	}
+	var out []string
+	for it := v.ElementIterator(); it.Next(); {
+		_, e := it.Element()
+		if e.IsNull() {
+			return nil, fmt.Errorf("%s holds a null element; remove it", name)
+		}
+		out = append(out, e.AsString())
+	}
+	return out, nil
+}
+
+// safePathPattern is what a path that a macro places in a shell command
+// may hold: no spaces, quotes or shell syntax, so that it needs no quoting
+// and `plan` shows the command exactly as it runs.
+var safePathPattern = regexp.MustCompile(`^[A-Za-z0-9._+@%,:/=-]+$`)
+
+const safeChars = "letters, digits and . _ + @ % , : / = -"
+
+// absPath checks an image path attribute: absolute and shell-safe. It
+// returns the cleaned path.
+func absPath(name, p string) (string, error) {
+	if !strings.HasPrefix(p, "/") {
+		return "", fmt.Errorf("%s %q is not an absolute path; start it with \"/\"", name, p)
+	}
+	if !safePathPattern.MatchString(p) {
+		return "", fmt.Errorf("%s %q holds characters a macro cannot place in a shell command; use only %s", name, p, safeChars)
+	}
+	return path.Clean(p), nil
+}
+
+// contextPath checks a build-context path attribute: relative, inside the
+// context, no glob, and shell-safe. It returns the cleaned path.
+func contextPath(name, p string) (string, error) {
+	c := path.Clean(p)
+	switch {
+	case p == "":
+		return "", fmt.Errorf("%s is empty; give a path relative to the build context", name)
+	case strings.HasPrefix(p, "/"):
+		return "", fmt.Errorf("%s %q is absolute; give a path relative to the build context", name, p)
+	case c == ".." || strings.HasPrefix(c, "../"):
+		return "", fmt.Errorf("%s %q leaves the build context; give a path inside it", name, p)
+	case !safePathPattern.MatchString(p):
+		return "", fmt.Errorf("%s %q holds glob or shell characters; name the path plainly with %s", name, p, safeChars)
+	}
+	return c, nil
+}
+
+// sortedPackages checks every element of the packages attribute with valid
+// (which must also make a name safe to place in a shell command unquoted)
+// and returns them sorted and deduplicated, so that reordering the list
+// keeps the command, and with it the cache key, unchanged.
+func sortedPackages(attrs map[string]cty.Value, valid func(string) bool, what string) ([]string, error) {
+	names, err := attrStrings(attrs, "packages")
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
 		return nil, fmt.Errorf("packages is empty; list at least one package to install")
 	}
-	var names []string
-	for it := pkgs.ElementIterator(); it.Next(); {
-		_, v := it.Element()
-		if v.IsNull() {
-			return nil, fmt.Errorf("packages holds a null element; remove it")
+	for _, n := range names {
+		if !valid(n) {
+			return nil, fmt.Errorf("%q is not %s; write the name without spaces or shell syntax", n, what)
 		}
-		name := v.AsString()
-		if !validPackageName(name) {
-			return nil, fmt.Errorf("%q is not a Debian package name (optionally with =VERSION or /RELEASE)", name)
-		}
-		names = append(names, name)
 	}
-	// Sorted and deduplicated so that reordering the list keeps the
-	// command, and with it the cache key, unchanged.
 	sort.Strings(names)
-	names = dedupSorted(names)
-	return []MacroStep{{
-		Kind: StepRun,
-		Sh:   "apt-get update && apt-get install -y --no-install-recommends " + strings.Join(names, " "),
-		Env:  [][2]string{{"DEBIAN_FRONTEND", "noninteractive"}},
-		Mounts: []MacroMount{
-			{Type: "cache", Target: "/var/cache/apt", ID: "apt-cache", Sharing: "locked"},
-			{Type: "cache", Target: "/var/lib/apt/lists", ID: "apt-lists", Sharing: "locked"},
-		},
-	}}, nil
-}
-
-// validPackageName accepts NAME, NAME=VERSION and NAME/RELEASE with the
-// characters Debian policy allows, which also makes the name safe to place
-// in a shell command unquoted.
-func validPackageName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-		case i > 0 && strings.ContainsRune("+-.=:~/", r):
-		case i > 0 && r >= 'A' && r <= 'Z':
-		default:
-			return false
-		}
-	}
-	return true
+	return dedupSorted(names), nil
 }
 
 func dedupSorted(s []string) []string {

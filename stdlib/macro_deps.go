@@ -1,0 +1,377 @@
+package stdlib
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Language dependency macros. Each copies only the manifest and lock files
+// first, then installs with the tool's download cache as a cache mount: an
+// edit to the sources (copied by a later step) keeps the install layer's
+// cache key, so dependencies are not installed again.
+
+// toolReads is what an install reads besides its manifests that earlier
+// steps may have written: the interpreter or toolchain and its
+// configuration (certificates, proxies, registries).
+var toolReads = []string{"/etc", "/usr"}
+
+// homeWrites is where tools leave per-user state (telemetry, configs,
+// logs) besides their cache mounts, for root and for other users, and
+// their temporary files.
+var homeWrites = []string{"/root", "/home", "/tmp"}
+
+// manifestSteps copies files (relative to the context directory src) into
+// dir and returns the copy step and the copied paths in the image.
+func manifestSteps(src, dir string, files ...string) (MacroStep, []string) {
+	cp := MacroStep{Kind: StepCopy, Dest: dir + "/"}
+	var copied []string
+	for _, f := range files {
+		cp.Src = append(cp.Src, path.Join(src, f))
+		copied = append(copied, path.Join(dir, f))
+	}
+	return cp, copied
+}
+
+func dirAttribute(def string) MacroAttribute {
+	return MacroAttribute{Name: "dir", Type: cty.String, Doc: "The project directory in the image, where the manifests are copied and the install runs (default " + def + ")."}
+}
+
+var srcAttribute = MacroAttribute{Name: "src", Type: cty.String, Doc: "The directory of the build context that holds the manifests (default \".\")."}
+
+// dirs reads the dir and src attributes.
+func dirs(attrs map[string]cty.Value, defDir string) (dir, src string, err error) {
+	if dir, err = absPath("dir", attrString(attrs, "dir", defDir)); err != nil {
+		return "", "", err
+	}
+	if src, err = contextPath("src", attrString(attrs, "src", ".")); err != nil {
+		return "", "", err
+	}
+	return dir, src, nil
+}
+
+func concat(lists ...[]string) []string {
+	var out []string
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
+}
+
+// PipInstall installs Python requirements.
+var PipInstall = Macro{
+	Name: "pip_install",
+	Doc:  "Copies a requirements file alone and installs it with pip, with pip's download cache as a cache mount.",
+	Attributes: []MacroAttribute{
+		{Name: "requirements", Type: cty.String, Doc: "The requirements file in the build context (default requirements.txt)."},
+		{Name: "dest", Type: cty.String, Doc: "The directory in the image the requirements file is copied to (default /app)."},
+		{Name: "venv", Type: cty.String, Doc: "A virtual environment to create (if missing) and install into, such as /opt/venv; unset installs into the interpreter's own site-packages."},
+		{Name: "python", Type: cty.String, Doc: "The Python interpreter command (default python3)."},
+	},
+	Expand: expandPipInstall,
+}
+
+var commandPattern = regexp.MustCompile(`^[A-Za-z0-9._/+-]+$`)
+
+func expandPipInstall(attrs map[string]cty.Value) ([]MacroStep, error) {
+	req, err := contextPath("requirements", attrString(attrs, "requirements", "requirements.txt"))
+	if err != nil {
+		return nil, err
+	}
+	if req == "." {
+		return nil, fmt.Errorf("requirements names the context directory; name the requirements file")
+	}
+	dest, err := absPath("dest", attrString(attrs, "dest", "/app"))
+	if err != nil {
+		return nil, err
+	}
+	python := attrString(attrs, "python", "python3")
+	if !commandPattern.MatchString(python) {
+		return nil, fmt.Errorf("python %q is not a plain command name or path; give one such as python3 or /usr/local/bin/python", python)
+	}
+	cp := MacroStep{Kind: StepCopy, Src: []string{req}, Dest: dest + "/"}
+	reqPath := path.Join(dest, path.Base(req))
+	run := MacroStep{
+		Kind: StepRun,
+		Env: [][2]string{
+			{"PIP_DISABLE_PIP_VERSION_CHECK", "1"},
+			{"PIP_ROOT_USER_ACTION", "ignore"},
+		},
+		Mounts: []MacroMount{{Type: "cache", Target: "/root/.cache/pip", ID: "pip-cache", Sharing: "shared"}},
+		Reads:  concat([]string{reqPath}, toolReads),
+	}
+	if v, ok := attrs["venv"]; ok && !v.IsNull() {
+		venv, err := absPath("venv", v.AsString())
+		if err != nil {
+			return nil, err
+		}
+		if venv == "/" {
+			return nil, fmt.Errorf("venv is the root directory; give a directory of its own such as /opt/venv")
+		}
+		run.Sh = fmt.Sprintf("%s -m venv %s && %s/bin/pip install -r %s", python, venv, venv, reqPath)
+		run.Reads = append(run.Reads, venv)
+		run.Writes = concat([]string{venv}, homeWrites)
+	} else {
+		run.Sh = fmt.Sprintf("%s -m pip install -r %s", python, reqPath)
+		// site-packages and scripts: /usr/local (python images, pip on
+		// Debian), /usr/lib (system Python), ~/.local (--user).
+		run.Writes = concat([]string{"/usr"}, homeWrites)
+	}
+	return []MacroStep{cp, run}, nil
+}
+
+// nodeMacro describes npm_ci, yarn_install and pnpm_install, which differ
+// in their lock file, command and cache.
+type nodeMacro struct {
+	lock       string
+	command    string
+	production string // flag added for production = true
+	cache      MacroMount
+	env        [][2]string
+}
+
+func (n nodeMacro) expand(attrs map[string]cty.Value) ([]MacroStep, error) {
+	dir, src, err := dirs(attrs, "/app")
+	if err != nil {
+		return nil, err
+	}
+	cp, copied := manifestSteps(src, dir, "package.json", n.lock)
+	cmd := n.command
+	if attrBool(attrs, "production", false) {
+		cmd += " " + n.production
+	}
+	run := MacroStep{
+		Kind:    StepRun,
+		Sh:      cmd,
+		Env:     n.env,
+		Workdir: dir,
+		Mounts:  []MacroMount{n.cache},
+		Reads:   concat(copied, toolReads),
+		Writes:  concat([]string{path.Join(dir, "node_modules")}, homeWrites),
+	}
+	return []MacroStep{cp, run}, nil
+}
+
+func nodeAttributes() []MacroAttribute {
+	return []MacroAttribute{
+		dirAttribute("/app"),
+		srcAttribute,
+		{Name: "production", Type: cty.Bool, Doc: "Install only production dependencies, leaving devDependencies out (default false)."},
+	}
+}
+
+var npmCi = nodeMacro{
+	lock:       "package-lock.json",
+	command:    "npm ci --no-audit --no-fund",
+	production: "--omit=dev",
+	cache:      MacroMount{Type: "cache", Target: "/root/.npm", ID: "npm-cache", Sharing: "shared"},
+	env:        [][2]string{{"NPM_CONFIG_UPDATE_NOTIFIER", "false"}},
+}
+
+// NpmCi installs a Node.js project's locked dependencies with npm.
+var NpmCi = Macro{
+	Name:       "npm_ci",
+	Doc:        "Copies package.json and package-lock.json alone and runs npm ci, with npm's cache as a cache mount.",
+	Attributes: nodeAttributes(),
+	Expand:     npmCi.expand,
+}
+
+var yarnInstall = nodeMacro{
+	lock:       "yarn.lock",
+	command:    "yarn install --frozen-lockfile --non-interactive",
+	production: "--production",
+	cache:      MacroMount{Type: "cache", Target: "/usr/local/share/.cache/yarn", ID: "yarn-cache", Sharing: "shared"},
+	env:        [][2]string{{"YARN_CACHE_FOLDER", "/usr/local/share/.cache/yarn"}},
+}
+
+// YarnInstall installs a Node.js project's locked dependencies with Yarn 1.
+var YarnInstall = Macro{
+	Name:       "yarn_install",
+	Doc:        "Copies package.json and yarn.lock alone and runs yarn install --frozen-lockfile (Yarn 1), with Yarn's cache as a cache mount.",
+	Attributes: nodeAttributes(),
+	Expand:     yarnInstall.expand,
+}
+
+var pnpmInstall = nodeMacro{
+	lock:       "pnpm-lock.yaml",
+	command:    "pnpm install --frozen-lockfile --store-dir /root/.local/share/pnpm/store",
+	production: "--prod",
+	cache:      MacroMount{Type: "cache", Target: "/root/.local/share/pnpm/store", ID: "pnpm-store", Sharing: "shared"},
+}
+
+// PnpmInstall installs a Node.js project's locked dependencies with pnpm.
+var PnpmInstall = Macro{
+	Name:       "pnpm_install",
+	Doc:        "Copies package.json and pnpm-lock.yaml alone and runs pnpm install --frozen-lockfile, with pnpm's store as a cache mount.",
+	Attributes: nodeAttributes(),
+	Expand:     pnpmInstall.expand,
+}
+
+// Go's caches: the defaults of the golang images (GOPATH=/go).
+const (
+	defaultGoModCache = "/go/pkg/mod"
+	goBuildCache      = "/root/.cache/go-build"
+)
+
+var modcacheAttribute = MacroAttribute{Name: "modcache", Type: cty.String, Doc: "The module cache directory, GOMODCACHE (default /go/pkg/mod, as in the golang images)."}
+
+func goCaches(modcache string) ([][2]string, []MacroMount) {
+	env := [][2]string{{"GOMODCACHE", modcache}, {"GOCACHE", goBuildCache}}
+	mounts := []MacroMount{
+		{Type: "cache", Target: modcache, ID: "go-mod", Sharing: "shared"},
+		{Type: "cache", Target: goBuildCache, ID: "go-build", Sharing: "shared"},
+	}
+	return env, mounts
+}
+
+// GoModDownload downloads a Go module's dependencies into the module cache.
+var GoModDownload = Macro{
+	Name: "go_mod_download",
+	Doc:  "Copies go.mod and go.sum alone and runs go mod download into a module cache mount shared with go_build.",
+	Attributes: []MacroAttribute{
+		dirAttribute("/src"),
+		srcAttribute,
+		modcacheAttribute,
+	},
+	Expand: expandGoModDownload,
+}
+
+func expandGoModDownload(attrs map[string]cty.Value) ([]MacroStep, error) {
+	dir, src, err := dirs(attrs, "/src")
+	if err != nil {
+		return nil, err
+	}
+	modcache, err := absPath("modcache", attrString(attrs, "modcache", defaultGoModCache))
+	if err != nil {
+		return nil, err
+	}
+	cp, copied := manifestSteps(src, dir, "go.mod", "go.sum")
+	env, mounts := goCaches(modcache)
+	return []MacroStep{cp, {
+		Kind:    StepRun,
+		Sh:      "go mod download",
+		Env:     env,
+		Workdir: dir,
+		Mounts:  mounts,
+		Reads:   concat(copied, toolReads),
+		// The module cache is a mount: nothing reaches the layer but
+		// what go keeps in the user's home (telemetry).
+		Writes: concat([]string{modcache}, homeWrites),
+	}}, nil
+}
+
+// GoBuild compiles Go packages with the module and build caches mounted.
+var GoBuild = Macro{
+	Name: "go_build",
+	Doc:  "Runs go build with the module and build caches as cache mounts, writing one binary.",
+	Attributes: []MacroAttribute{
+		{Name: "output", Type: cty.String, Required: true, Doc: "The binary to write, an absolute path such as /out/server."},
+		{Name: "packages", Type: cty.List(cty.String), Doc: "The packages to build, relative to dir (default [\".\"])."},
+		dirAttribute("/src"),
+		modcacheAttribute,
+		{Name: "cgo", Type: cty.Bool, Doc: "Build with cgo (default false: a static binary that runs FROM scratch)."},
+		{Name: "ldflags", Type: cty.String, Doc: "Linker flags (default \"-s -w\": no symbol table or DWARF)."},
+	},
+	Expand: expandGoBuild,
+}
+
+var goPackagePattern = regexp.MustCompile(`^[A-Za-z0-9._/@+-]+(/\.\.\.)?$`)
+var ldflagsPattern = regexp.MustCompile(`^[A-Za-z0-9._/=:,+ -]*$`)
+
+func expandGoBuild(attrs map[string]cty.Value) ([]MacroStep, error) {
+	dir, err := absPath("dir", attrString(attrs, "dir", "/src"))
+	if err != nil {
+		return nil, err
+	}
+	modcache, err := absPath("modcache", attrString(attrs, "modcache", defaultGoModCache))
+	if err != nil {
+		return nil, err
+	}
+	output, err := absPath("output", attrString(attrs, "output", ""))
+	if err != nil {
+		return nil, err
+	}
+	pkgs, err := attrStrings(attrs, "packages")
+	if err != nil {
+		return nil, err
+	}
+	if _, set := attrs["packages"]; set && !attrs["packages"].IsNull() && len(pkgs) == 0 {
+		return nil, fmt.Errorf("packages is empty; list the packages to build, such as [\"./cmd/server\"]")
+	}
+	if len(pkgs) == 0 {
+		pkgs = []string{"."}
+	}
+	for _, p := range pkgs {
+		if !goPackagePattern.MatchString(p) {
+			return nil, fmt.Errorf("%q is not a Go package path; write it as ./cmd/server or example.com/m/cmd/server", p)
+		}
+	}
+	ldflags := attrString(attrs, "ldflags", "-s -w")
+	if !ldflagsPattern.MatchString(ldflags) {
+		return nil, fmt.Errorf("ldflags %q holds quotes or shell characters; use flags such as -s -w -X main.version=1.2.3", ldflags)
+	}
+	env, mounts := goCaches(modcache)
+	cgo := "0"
+	if attrBool(attrs, "cgo", false) {
+		cgo = "1"
+	}
+	env = append([][2]string{{"CGO_ENABLED", cgo}}, env...)
+	sh := "go build -trimpath"
+	if ldflags != "" {
+		sh += " -ldflags='" + ldflags + "'"
+	}
+	sh += " -o " + output + " " + strings.Join(pkgs, " ")
+	return []MacroStep{{
+		Kind:    StepRun,
+		Sh:      sh,
+		Env:     env,
+		Workdir: dir,
+		Mounts:  mounts,
+		Reads:   concat([]string{dir, modcache}, toolReads),
+		Writes:  concat([]string{output}, homeWrites),
+	}}, nil
+}
+
+// CargoFetch downloads a Rust crate's locked dependencies.
+var CargoFetch = Macro{
+	Name: "cargo_fetch",
+	Doc:  "Copies Cargo.toml and Cargo.lock alone and runs cargo fetch --locked, with Cargo's registry and git caches as cache mounts.",
+	Attributes: []MacroAttribute{
+		dirAttribute("/app"),
+		srcAttribute,
+		{Name: "cargo_home", Type: cty.String, Doc: "CARGO_HOME (default /usr/local/cargo, as in the rust images)."},
+	},
+	Expand: expandCargoFetch,
+}
+
+func expandCargoFetch(attrs map[string]cty.Value) ([]MacroStep, error) {
+	dir, src, err := dirs(attrs, "/app")
+	if err != nil {
+		return nil, err
+	}
+	home, err := absPath("cargo_home", attrString(attrs, "cargo_home", "/usr/local/cargo"))
+	if err != nil {
+		return nil, err
+	}
+	cp, copied := manifestSteps(src, dir, "Cargo.toml", "Cargo.lock")
+	// Cargo refuses a manifest without a target, and the sources are not
+	// copied yet: a placeholder src/main.rs stands in for the fetch and is
+	// removed in the same step, so it never reaches the layer.
+	sh := "if [ -e src ]; then cargo fetch --locked; " +
+		"else mkdir src && echo 'fn main() {}' > src/main.rs && { cargo fetch --locked; status=$?; rm -rf src; exit $status; }; fi"
+	return []MacroStep{cp, {
+		Kind:    StepRun,
+		Sh:      sh,
+		Env:     [][2]string{{"CARGO_HOME", home}},
+		Workdir: dir,
+		Mounts: []MacroMount{
+			{Type: "cache", Target: path.Join(home, "registry"), ID: "cargo-registry", Sharing: "shared"},
+			{Type: "cache", Target: path.Join(home, "git"), ID: "cargo-git", Sharing: "shared"},
+		},
+		Reads:  concat(copied, toolReads),
+		Writes: concat([]string{path.Join(dir, "src"), path.Join(home, "registry"), path.Join(home, "git")}, homeWrites),
+	}}, nil
+}
