@@ -623,3 +623,43 @@ func TestWritesAreChecked(t *testing.T) {
 		t.Errorf("%d cache entries, want only the honest layer's", len(entries))
 	}
 }
+
+func TestDockerArchiveBaseBecomesOCI(t *testing.T) {
+	requireRuntime(t)
+	bb, err := testbase.BusyboxV1Image()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, _ := name.NewTag("busybox:latest")
+	archive := filepath.Join(t.TempDir(), "busybox.tar")
+	if err := tarball.WriteToFile(archive, tag, mutate.MediaType(bb, types.DockerManifestSchema2)); err != nil {
+		t.Fatal(err)
+	}
+	b := ir.Base{Kind: ir.BaseDockerArchive, Ref: "docker-archive:" + archive, Key: ir.KeyOf([]byte(archive))}
+	s := openStore(t)
+	d, err := s.ResolveBase(context.Background(), ir.BaseDockerArchive, b.Ref, platform)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	res, _, err := build(t, s, &ir.Plan{Project: "docker-archive", Targets: []*ir.Target{target("app", b, layerOf("run", sh("echo ok > /ok")))}}, imgcrt.BuildOptions{Outputs: []imgcrt.Output{{Type: "oci", Dest: out}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Pins[b.Ref] != d {
+		t.Errorf("pin %q, ResolveBase %q", res.Pins[b.Ref], d)
+	}
+	img := layoutImage(t, out, "app")
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.MediaType != types.OCIManifestSchema1 || m.Config.MediaType != types.OCIConfigJSON {
+		t.Errorf("manifest %s, config %s: want OCI media types", m.MediaType, m.Config.MediaType)
+	}
+	for _, l := range m.Layers {
+		if l.MediaType != types.OCILayer {
+			t.Errorf("layer %s has media type %s, want %s", l.Digest, l.MediaType, types.OCILayer)
+		}
+	}
+}
