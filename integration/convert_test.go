@@ -36,7 +36,7 @@ func TestConvertKeepsCacheKeys(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if compareKeys(t, df, src) {
+			if compareKeys(t, df, src, nil) {
 				checked++
 			}
 		})
@@ -44,6 +44,39 @@ func TestConvertKeepsCacheKeys(t *testing.T) {
 	if checked == 0 {
 		t.Fatal("no case compiled on both sides")
 	}
+}
+
+// TestConvertKeepsVariables checks that --var reaches the same places in
+// the conversion as --build-arg does in the Dockerfile.
+func TestConvertKeepsVariables(t *testing.T) {
+	df := filepath.Join("..", "lang", "dockerfile", "testdata", "templates", "Dockerfile")
+	src, err := os.ReadFile(df)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{"REGISTRY": "quay.io/mirror", "DIR": "web", "UID": "42", "PORT": "9090"}
+	compareKeys(t, df, src, vars)
+	defaults := layerKeysFor(t, df, src, nil)
+	changed := layerKeysFor(t, df, src, vars)
+	if cmp.Equal(defaults, changed) {
+		t.Error("the variables changed no cache key, so the test proves nothing")
+	}
+}
+
+// layerKeysFor compiles the imported Dockerfile with build arguments.
+func layerKeysFor(t *testing.T, filename string, src []byte, vars map[string]string) map[string][]string {
+	t.Helper()
+	cfg, diags := dockerfile.Import(filename, src, dockerfile.Options{Platform: platform, BuildArgs: vars})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	ctx := t.TempDir()
+	makeContext(t, ctx, cfg)
+	plan, diags := compiler.Compile(cfg, compiler.Options{Context: ctx, Optimize: compiler.LevelNone, Platform: ir.Platform{OS: "linux", Architecture: "amd64"}, Project: filepath.Join(ctx, "Dockerfile")})
+	if errs := errorsOnly(diags); len(errs) > 0 {
+		t.Fatal(errs.Error())
+	}
+	return layerKeys(plan, cfg)
 }
 
 // TestConvertKeepsCacheKeysCorpus runs the same check over the real
@@ -76,7 +109,7 @@ func TestConvertKeepsCacheKeysCorpus(t *testing.T) {
 			continue
 		}
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			if compareKeys(t, f, src) {
+			if compareKeys(t, f, src, nil) {
 				checked++
 			}
 		})
@@ -85,11 +118,12 @@ func TestConvertKeepsCacheKeysCorpus(t *testing.T) {
 }
 
 // compareKeys imports and converts one Dockerfile, compiles both against
-// a context that holds every source it copies, and compares the keys. It
-// reports whether both sides compiled.
-func compareKeys(t *testing.T, filename string, src []byte) bool {
+// a context that holds every source it copies (with vars as build
+// arguments and as --var), and compares the keys. It reports whether both
+// sides compiled.
+func compareKeys(t *testing.T, filename string, src []byte, vars map[string]string) bool {
 	t.Helper()
-	imported, diags := dockerfile.Import(filename, src, dockerfile.Options{Platform: platform})
+	imported, diags := dockerfile.Import(filename, src, dockerfile.Options{Platform: platform, BuildArgs: vars})
 	if diags.HasErrors() {
 		t.Fatalf("Import: %s", diags.Error())
 	}
@@ -104,7 +138,7 @@ func compareKeys(t *testing.T, filename string, src []byte) bool {
 	if err := os.WriteFile(hclPath, hclSrc, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	loaded, diags := lang.Load(hclPath, lang.Options{})
+	loaded, diags := lang.Load(hclPath, lang.Options{Vars: vars})
 	if diags.HasErrors() {
 		t.Fatalf("lang.Load of the conversion: %s\n%s", diags.Error(), hclSrc)
 	}
