@@ -296,3 +296,28 @@ func TestCopyLinkWritesParents(t *testing.T) {
 		t.Errorf("layers (-want +got):\n%s", diff)
 	}
 }
+
+func TestCopyFollowsDestinationSymlinks(t *testing.T) {
+	base := requireRuntime(t)
+	ctxDir := t.TempDir()
+	writeFiles(t, ctxDir, map[string]string{"conf": "x\n", "dir/a": "a\n"})
+	out := filepath.Join(t.TempDir(), "out")
+	p := &ir.Plan{Project: "symlinks", Targets: []*ir.Target{target("app", busyboxBase(base),
+		layerOf("merged usr", sh("mkdir -p /usr/lib && ln -s usr/lib /lib")),
+		layerOf("copy", contextCopy(t, ctxDir, []string{"conf"}, "/lib/"), contextCopy(t, ctxDir, []string{"dir"}, "/lib/dir/")),
+		layerOf("mixed", sh("true"), contextCopy(t, ctxDir, []string{"conf"}, "/lib/mixed/conf")),
+	)}}
+	if _, _, err := build(t, openStore(t), p, imgcrt.BuildOptions{Outputs: []imgcrt.Output{{Type: "oci", Dest: out}}}); err != nil {
+		t.Fatal(err)
+	}
+	img := layoutImage(t, out, "app")
+	files := layerFiles(t, img)
+	want := [][]string{{"usr/lib/conf", "usr/lib/dir/", "usr/lib/dir/a"}, {"usr/", "usr/lib/", "usr/lib/mixed/", "usr/lib/mixed/conf"}}
+	if diff := cmp.Diff(want, files[2:]); diff != "" {
+		t.Errorf("layers (-want +got):\n%s", diff)
+	}
+	root := testbase.Rootfs(t, img)
+	if got, err := os.ReadFile(filepath.Join(root, "usr/lib/dir/a")); err != nil || string(got) != "a\n" {
+		t.Errorf("usr/lib/dir/a = %q, %v", got, err)
+	}
+}

@@ -318,10 +318,16 @@ func (tb *targetBuild) copyEntries(ctx context.Context, c copyReq, dest string) 
 	}
 	var entries []layer.Entry
 	have := map[string]bool{}
+	resolved := &inRoot{root: dest, memo: map[string]string{}}
 	for _, f := range files {
 		p := path.Clean(f.Dst)
 		if p == "/" {
 			continue
+		}
+		// Symlinks in the destination are followed inside the image, as
+		// Docker does (COPY x /lib/ with /lib -> usr/lib writes usr/lib/x).
+		if !c.link {
+			p = resolved.path(p, f.Mode.IsDir())
 		}
 		src := filepath.Join(srcRoot, filepath.FromSlash(f.Src))
 		fi, err := os.Lstat(src)
@@ -460,6 +466,47 @@ func openInRoot(root, rel string, flags int) (int, error) {
 		rel = "."
 	}
 	return unix.Openat2(rfd, rel, &unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
+}
+
+// inRoot resolves image paths through the symlinks of the filesystem at
+// root, remembering directories already resolved.
+type inRoot struct {
+	root     string
+	rootReal string
+	memo     map[string]string
+}
+
+// path resolves p's parent directory (and p itself when it is a directory
+// that exists) through symlinks inside the root. What does not exist yet
+// is kept as written.
+func (r *inRoot) path(p string, isDir bool) string {
+	if isDir && isDirIn(r.root, p) {
+		return r.dir(p)
+	}
+	return path.Join(r.dir(path.Dir(p)), path.Base(p))
+}
+
+func (r *inRoot) dir(d string) string {
+	if d == "/" {
+		return d
+	}
+	if got, ok := r.memo[d]; ok {
+		return got
+	}
+	got := path.Join(r.dir(path.Dir(d)), path.Base(d))
+	if fd, err := openInRoot(r.root, got, unix.O_PATH|unix.O_DIRECTORY); err == nil {
+		if real, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd)); err == nil {
+			if r.rootReal == "" {
+				r.rootReal, _ = filepath.EvalSymlinks(r.root)
+			}
+			if rel, ok := strings.CutPrefix(real, r.rootReal); ok && (rel == "" || strings.HasPrefix(rel, "/")) {
+				got = path.Clean("/" + rel)
+			}
+		}
+		unix.Close(fd)
+	}
+	r.memo[d] = got
+	return got
 }
 
 // isDirIn reports whether p names a directory in the filesystem at root
@@ -885,24 +932,18 @@ func (o *outputTail) tail() []string {
 	return append([]string(nil), o.lines...)
 }
 
-// declaredWrites is what a layer's steps declare they write: every run
-// step's `writes` and every copy or add destination. ok is false when a
-// run step declares nothing, so there is nothing to check.
+// declaredWrites is what a layer of run steps declares it writes. ok is
+// false when there is nothing to check: a step declares nothing, or the
+// layer also copies (its files are what the plan lists anyway).
 func declaredWrites(l *ir.Layer) (writes []string, ok bool) {
 	for _, st := range l.Steps {
-		switch st := st.(type) {
-		case *ir.Run:
-			if len(st.Writes) == 0 {
-				return nil, false
-			}
-			writes = append(writes, st.Writes...)
-		case *ir.Copy:
-			writes = append(writes, st.Dest)
-		case *ir.Add:
-			writes = append(writes, st.Dest)
+		r, isRun := st.(*ir.Run)
+		if !isRun || len(r.Writes) == 0 {
+			return nil, false
 		}
+		writes = append(writes, r.Writes...)
 	}
-	return writes, true
+	return writes, len(writes) > 0
 }
 
 // checkWrites fails when the layer tar at tarPath changes a path outside
