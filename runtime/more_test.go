@@ -663,3 +663,28 @@ func TestDockerArchiveBaseBecomesOCI(t *testing.T) {
 		}
 	}
 }
+
+func TestIndependentTargetsRunInParallel(t *testing.T) {
+	base := requireRuntime(t)
+	a := target("a", busyboxBase(base), layerOf("a", sh("sleep 1; echo a > /a")))
+	b := target("b", busyboxBase(base), layerOf("b", sh("sleep 1; echo b > /b")))
+	s := openStore(t)
+	// Warm the base snapshot so that only the steps are timed.
+	warm := target("warm", busyboxBase(base), layerOf("warm", sh("true")))
+	if _, _, err := build(t, s, &ir.Plan{Project: "parallel", Targets: []*ir.Target{warm}}, imgcrt.BuildOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	res, _, err := build(t, s, &ir.Plan{Project: "parallel", Targets: []*ir.Target{a, b}}, imgcrt.BuildOptions{Parallelism: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	t.Logf("two 1s targets took %v", took)
+	if took > 1900*time.Millisecond {
+		t.Errorf("two independent 1s targets took %v: they did not run in parallel", took)
+	}
+	if len(res.Images) != 2 {
+		t.Errorf("%d images, want 2", len(res.Images))
+	}
+}
