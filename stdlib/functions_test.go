@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
@@ -148,65 +147,3 @@ func TestFunctionsAbsolutePath(t *testing.T) {
 	}
 }
 
-func TestAptInstall(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		pkgs    []string
-		wantSh  string
-		wantErr string
-	}{
-		{"sorted and deduplicated", []string{"git", "curl", "git"}, "apt-get update && apt-get install -y --no-install-recommends curl git", ""},
-		{"versions", []string{"libc6=2.36-9", "g++"}, "apt-get update && apt-get install -y --no-install-recommends g++ libc6=2.36-9", ""},
-		{"empty", nil, "", "packages is empty"},
-		{"shell injection", []string{"curl;rm"}, "", "not a Debian package name"},
-		{"flag", []string{"-y"}, "", "not a Debian package name"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			list := cty.ListValEmpty(cty.String)
-			if len(tc.pkgs) > 0 {
-				var vals []cty.Value
-				for _, p := range tc.pkgs {
-					vals = append(vals, cty.StringVal(p))
-				}
-				list = cty.ListVal(vals)
-			}
-			steps, err := AptInstall.Expand(map[string]cty.Value{"packages": list})
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("got %v, %v; want an error containing %q", steps, err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := []MacroStep{{
-				Kind: StepRun,
-				Sh:   tc.wantSh,
-				Env:  [][2]string{{"DEBIAN_FRONTEND", "noninteractive"}},
-				Mounts: []MacroMount{
-					{Type: "cache", Target: "/var/cache/apt", ID: "apt-cache", Sharing: "locked"},
-					{Type: "cache", Target: "/var/lib/apt/lists", ID: "apt-lists", Sharing: "locked"},
-				},
-			}}
-			if diff := cmp.Diff(want, steps); diff != "" {
-				t.Errorf("expansion (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
-
-func TestMacrosAreWellFormed(t *testing.T) {
-	seen := map[string]bool{}
-	for _, m := range Macros() {
-		if m.Name == "" || m.Doc == "" || m.Expand == nil || seen[m.Name] {
-			t.Errorf("macro %q: needs a unique name, a doc and an Expand", m.Name)
-		}
-		seen[m.Name] = true
-		for _, a := range m.Attributes {
-			if !hclsyntax.ValidIdentifier(a.Name) || a.Type == cty.NilType {
-				t.Errorf("macro %s: attribute %q needs an identifier name and a type", m.Name, a.Name)
-			}
-		}
-	}
-}

@@ -121,8 +121,7 @@ func expandTimezone(attrs map[string]cty.Value) ([]MacroStep, error) {
 	if !zonePattern.MatchString(zone) {
 		return nil, fmt.Errorf("%q is not an IANA time zone name; write one such as Europe/Berlin, America/New_York or UTC", zone)
 	}
-	link := "test -f /usr/share/zoneinfo/" + zone +
-		" || { echo 'time zone " + zone + " is not in /usr/share/zoneinfo' >&2; exit 1; }" +
+	link := "if [ ! -f /usr/share/zoneinfo/" + zone + " ]; then echo 'time zone " + zone + " is not in /usr/share/zoneinfo' >&2; exit 1; fi" +
 		" && ln -sf /usr/share/zoneinfo/" + zone + " /etc/localtime && echo " + zone + " > /etc/timezone"
 	step := MacroStep{Kind: StepRun, User: "root"}
 	if attrBool(attrs, "install", true) {
