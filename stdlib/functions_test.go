@@ -146,4 +146,3 @@ func TestFunctionsAbsolutePath(t *testing.T) {
 		t.Fatalf("file with an absolute path = %#v, %v", got, diags)
 	}
 }
-
