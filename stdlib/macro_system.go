@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/zclconf/go-cty/cty"
 )
@@ -53,24 +54,7 @@ func expandUser(attrs map[string]cty.Value) ([]MacroStep, error) {
 	if err != nil {
 		return nil, err
 	}
-	var uidFlag string
-	if uidSet {
-		uidFlag = " -u " + strconv.Itoa(uid)
-	}
-	var sh string
-	if gidSet {
-		// Reuse a group that already has the gid (such as users, 100);
-		// otherwise create one named after the user.
-		g := strconv.Itoa(gid)
-		sh = "if ! grep -q '^[^:]*:[^:]*:" + g + ":' /etc/group; then " +
-			"if command -v groupadd >/dev/null 2>&1; then groupadd -g " + g + " " + name + "; else addgroup -g " + g + " " + name + "; fi; fi" +
-			" && group=$(awk -F: '$3 == " + g + " { print $1; exit }' /etc/group)" +
-			" && if command -v useradd >/dev/null 2>&1; then useradd -l -m -d " + home + " -s " + shell + uidFlag + " -g \"$group\" " + name +
-			"; else adduser -D -h " + home + " -s " + shell + uidFlag + " -G \"$group\" " + name + "; fi"
-	} else {
-		sh = "if command -v useradd >/dev/null 2>&1; then useradd -l -m -U -d " + home + " -s " + shell + uidFlag + " " + name +
-			"; else adduser -D -h " + home + " -s " + shell + uidFlag + " " + name + "; fi"
-	}
+	sh := userScript(name, home, shell, uid, uidSet, gid, gidSet)
 	return []MacroStep{{
 		Kind: StepRun,
 		Sh:   sh,
@@ -81,6 +65,49 @@ func expandUser(attrs map[string]cty.Value) ([]MacroStep, error) {
 		Reads:  []string{"/bin", "/etc", "/sbin", "/usr"},
 		Writes: []string{"/etc", "/var/log", "/var/mail", "/var/spool/mail", home},
 	}}, nil
+}
+
+// userScript creates the user with shadow-utils' useradd (Debian, Ubuntu,
+// Fedora), else busybox's adduser (Alpine), else, for images that have
+// neither (busybox builds without them, distroless-like bases), by
+// appending to /etc/passwd, /etc/group and /etc/shadow the entries the
+// tools would write.
+func userScript(name, home, shell string, uid int, uidSet bool, gid int, gidSet bool) string {
+	u, g := strconv.Itoa(uid), strconv.Itoa(gid)
+	var uidFlag string
+	if uidSet {
+		uidFlag = " -u " + u
+	}
+	var b strings.Builder
+	// A free uid for the fallback: above every regular user's, from 1000.
+	const freeUID = "$(awk -F: '$3 >= 1000 && $3 < 60000 && $3 >= m { m = $3 + 1 } END { print (m ? m : 1000) }' /etc/passwd)"
+	if gidSet {
+		// Reuse a group that already has the gid (such as users, 100);
+		// otherwise create one named after the user.
+		b.WriteString("if ! grep -q '^[^:]*:[^:]*:" + g + ":' /etc/group; then " +
+			"if command -v groupadd >/dev/null 2>&1; then groupadd -g " + g + " " + name +
+			"; elif command -v addgroup >/dev/null 2>&1; then addgroup -g " + g + " " + name +
+			"; else echo '" + name + ":x:" + g + ":' >> /etc/group; fi; fi" +
+			" && group=$(awk -F: '$3 == " + g + " { print $1; exit }' /etc/group)" +
+			" && if command -v useradd >/dev/null 2>&1; then useradd -l -m -d " + home + " -s " + shell + uidFlag + " -g \"$group\" " + name +
+			"; elif command -v adduser >/dev/null 2>&1; then adduser -D -h " + home + " -s " + shell + uidFlag + " -G \"$group\" " + name + "; else ")
+		if uidSet {
+			b.WriteString("uid=" + u)
+		} else {
+			b.WriteString("uid=" + freeUID)
+		}
+		b.WriteString(" && gid=" + g)
+	} else {
+		// Neither id given: the tools choose, and make a group of the
+		// user's name with the same id.
+		b.WriteString("if command -v useradd >/dev/null 2>&1; then useradd -l -m -U -d " + home + " -s " + shell + " " + name +
+			"; elif command -v adduser >/dev/null 2>&1; then adduser -D -h " + home + " -s " + shell + " " + name +
+			"; else uid=" + freeUID + " && gid=$uid && echo \"" + name + ":x:$gid:\" >> /etc/group")
+	}
+	b.WriteString(" && echo \"" + name + ":x:$uid:$gid::" + home + ":" + shell + "\" >> /etc/passwd" +
+		" && if [ -f /etc/shadow ]; then echo '" + name + ":!:::::::' >> /etc/shadow; fi" +
+		" && mkdir -p " + home + " && chown $uid:$gid " + home + "; fi")
+	return b.String()
 }
 
 // CACertificates installs the distribution's CA certificate bundle.

@@ -264,9 +264,10 @@ func TestMacroExpansions(t *testing.T) {
 			attrs: map[string]cty.Value{"name": cty.StringVal("app"), "uid": cty.NumberIntVal(1000), "gid": cty.NumberIntVal(1000), "home": cty.StringVal("/home/app")},
 			want: []MacroStep{{
 				Kind: StepRun,
-				Sh: "if ! grep -q '^[^:]*:[^:]*:1000:' /etc/group; then if command -v groupadd >/dev/null 2>&1; then groupadd -g 1000 app; else addgroup -g 1000 app; fi; fi" +
-					" && group=$(awk -F: '$3 == 1000 { print $1; exit }' /etc/group)" +
-					" && if command -v useradd >/dev/null 2>&1; then useradd -l -m -d /home/app -s /bin/sh -u 1000 -g \"$group\" app; else adduser -D -h /home/app -s /bin/sh -u 1000 -G \"$group\" app; fi",
+				Sh: `if ! grep -q '^[^:]*:[^:]*:1000:' /etc/group; then if command -v groupadd >/dev/null 2>&1; then groupadd -g 1000 app; elif command -v addgroup >/dev/null 2>&1; then addgroup -g 1000 app; else echo 'app:x:1000:' >> /etc/group; fi; fi` +
+					` && group=$(awk -F: '$3 == 1000 { print $1; exit }' /etc/group)` +
+					` && if command -v useradd >/dev/null 2>&1; then useradd -l -m -d /home/app -s /bin/sh -u 1000 -g "$group" app; elif command -v adduser >/dev/null 2>&1; then adduser -D -h /home/app -s /bin/sh -u 1000 -G "$group" app;` +
+					` else uid=1000 && gid=1000 && echo "app:x:$uid:$gid::/home/app:/bin/sh" >> /etc/passwd && if [ -f /etc/shadow ]; then echo 'app:!:::::::' >> /etc/shadow; fi && mkdir -p /home/app && chown $uid:$gid /home/app; fi`,
 				User:   "root",
 				Reads:  []string{"/bin", "/etc", "/sbin", "/usr"},
 				Writes: []string{"/etc", "/var/log", "/var/mail", "/var/spool/mail", "/home/app"},
@@ -278,9 +279,10 @@ func TestMacroExpansions(t *testing.T) {
 			attrs: map[string]cty.Value{"name": cty.StringVal("svc"), "uid": cty.NumberIntVal(10001), "home": cty.StringVal("/var/lib/svc"), "shell": cty.StringVal("/sbin/nologin")},
 			want: []MacroStep{{
 				Kind: StepRun,
-				Sh: "if ! grep -q '^[^:]*:[^:]*:10001:' /etc/group; then if command -v groupadd >/dev/null 2>&1; then groupadd -g 10001 svc; else addgroup -g 10001 svc; fi; fi" +
-					" && group=$(awk -F: '$3 == 10001 { print $1; exit }' /etc/group)" +
-					" && if command -v useradd >/dev/null 2>&1; then useradd -l -m -d /var/lib/svc -s /sbin/nologin -u 10001 -g \"$group\" svc; else adduser -D -h /var/lib/svc -s /sbin/nologin -u 10001 -G \"$group\" svc; fi",
+				Sh: `if ! grep -q '^[^:]*:[^:]*:10001:' /etc/group; then if command -v groupadd >/dev/null 2>&1; then groupadd -g 10001 svc; elif command -v addgroup >/dev/null 2>&1; then addgroup -g 10001 svc; else echo 'svc:x:10001:' >> /etc/group; fi; fi` +
+					` && group=$(awk -F: '$3 == 10001 { print $1; exit }' /etc/group)` +
+					` && if command -v useradd >/dev/null 2>&1; then useradd -l -m -d /var/lib/svc -s /sbin/nologin -u 10001 -g "$group" svc; elif command -v adduser >/dev/null 2>&1; then adduser -D -h /var/lib/svc -s /sbin/nologin -u 10001 -G "$group" svc;` +
+					` else uid=10001 && gid=10001 && echo "svc:x:$uid:$gid::/var/lib/svc:/sbin/nologin" >> /etc/passwd && if [ -f /etc/shadow ]; then echo 'svc:!:::::::' >> /etc/shadow; fi && mkdir -p /var/lib/svc && chown $uid:$gid /var/lib/svc; fi`,
 				User:   "root",
 				Reads:  []string{"/bin", "/etc", "/sbin", "/usr"},
 				Writes: []string{"/etc", "/var/log", "/var/mail", "/var/spool/mail", "/var/lib/svc"},
@@ -291,8 +293,10 @@ func TestMacroExpansions(t *testing.T) {
 			macro: "user",
 			attrs: map[string]cty.Value{"name": cty.StringVal("app")},
 			want: []MacroStep{{
-				Kind:   StepRun,
-				Sh:     "if command -v useradd >/dev/null 2>&1; then useradd -l -m -U -d /home/app -s /bin/sh app; else adduser -D -h /home/app -s /bin/sh app; fi",
+				Kind: StepRun,
+				Sh: `if command -v useradd >/dev/null 2>&1; then useradd -l -m -U -d /home/app -s /bin/sh app; elif command -v adduser >/dev/null 2>&1; then adduser -D -h /home/app -s /bin/sh app;` +
+					` else uid=$(awk -F: '$3 >= 1000 && $3 < 60000 && $3 >= m { m = $3 + 1 } END { print (m ? m : 1000) }' /etc/passwd) && gid=$uid && echo "app:x:$gid:" >> /etc/group` +
+					` && echo "app:x:$uid:$gid::/home/app:/bin/sh" >> /etc/passwd && if [ -f /etc/shadow ]; then echo 'app:!:::::::' >> /etc/shadow; fi && mkdir -p /home/app && chown $uid:$gid /home/app; fi`,
 				User:   "root",
 				Reads:  []string{"/bin", "/etc", "/sbin", "/usr"},
 				Writes: []string{"/etc", "/var/log", "/var/mail", "/var/spool/mail", "/home/app"},
