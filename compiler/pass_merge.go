@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -53,13 +54,13 @@ func mergeRunsAt(s *state, p *ir.Plan, apply bool) *ir.Plan {
 				origins = append(origins, l.Origin)
 			}
 			if !apply {
-				s.record(fmt.Sprintf("%s `%s`: %d adjacent run steps with identical settings would be merged into one layer at --optimize=all", t.Kind, t.Name, len(group)), false, origins...)
+				s.record(fmt.Sprintf("%s `%s`: would merge %d adjacent run steps with identical settings (%s) into one layer (at --optimize=all)", t.Kind, t.Name, len(group), linesOf(t, group)), false, origins...)
 				layers = append(layers, group...)
 				i = j
 				continue
 			}
-			s.record(fmt.Sprintf("%s `%s`: %d adjacent run steps with identical settings merged into one layer", t.Kind, t.Name, len(group)), true, origins...)
-			layers = append(layers, mergeLayers(group))
+			s.record(fmt.Sprintf("%s `%s`: merged %d adjacent run steps with identical settings (%s) into one layer; each keeps its own cache entry", t.Kind, t.Name, len(group), linesOf(t, group)), true, origins...)
+			layers = append(layers, mergeLayers(group, "run"))
 			changed = true
 			i = j
 		}
@@ -102,12 +103,14 @@ func soleRun(l *ir.Layer) (*ir.Run, bool) {
 	return r, true
 }
 
-func mergeLayers(group []*ir.Layer) *ir.Layer {
+// mergeLayers makes one layer of group, named "<kind> a + b"; each step
+// keeps its own key in Merged (recomputeLayers fills them in).
+func mergeLayers(group []*ir.Layer, kind string) *ir.Layer {
 	m := &ir.Layer{Origin: group[0].Origin, Merged: make([]ir.CacheKey, len(group))}
 	var names, created []string
 	for _, l := range group {
 		m.Steps = append(m.Steps, l.Steps...)
-		names = append(names, strings.TrimPrefix(l.Name, "run "))
+		names = append(names, strings.TrimPrefix(l.Name, kind+" "))
 		created = append(created, l.CreatedBy)
 		for k, v := range l.Vars {
 			if m.Vars == nil {
@@ -116,10 +119,53 @@ func mergeLayers(group []*ir.Layer) *ir.Layer {
 			m.Vars[k] = v
 		}
 	}
-	m.Name = clipName("run " + strings.Join(names, " + "))
+	m.Name = clipName(kind + " " + strings.Join(names, " + "))
 	m.CreatedBy = strings.Join(created, "; ")
 	if last := group[len(group)-1].Origin; last.File == m.Origin.File && last.Line > m.Origin.Line {
 		m.Origin.EndLine, m.Origin.EndColumn = max(last.EndLine, last.Line), last.EndColumn
 	}
 	return m
+}
+
+// linesOf renders the source span of a group of t's layers: "lines 10-14
+// of image.hcl", or "image.hcl:12-15, 29-32" when other steps of t lie
+// between them in the file (the optimizer moved them).
+func linesOf(t *ir.Target, group []*ir.Layer) string {
+	file := group[0].Origin.File
+	if file == "" {
+		return "no source lines"
+	}
+	type span struct{ from, to int }
+	var spans []span
+	for _, l := range group {
+		o := l.Origin
+		if o.File != file {
+			return lineOf(group[0].Origin) + " and others"
+		}
+		to := max(o.EndLine, o.Line)
+		if n := len(spans); n > 0 && !layerBetween(t, file, spans[n-1].to, o.Line) {
+			spans[n-1].to = to
+			continue
+		}
+		spans = append(spans, span{o.Line, to})
+	}
+	if len(spans) == 1 {
+		return fmt.Sprintf("lines %d-%d of %s", spans[0].from, spans[0].to, filepath.Base(file))
+	}
+	var parts []string
+	for _, sp := range spans {
+		parts = append(parts, fmt.Sprintf("%d-%d", sp.from, sp.to))
+	}
+	return filepath.Base(file) + ":" + strings.Join(parts, ", ")
+}
+
+// layerBetween reports whether a layer of t starts in file strictly
+// between lines from and to.
+func layerBetween(t *ir.Target, file string, from, to int) bool {
+	for _, l := range t.Layers {
+		if l.Origin.File == file && l.Origin.Line > from && l.Origin.Line < to {
+			return true
+		}
+	}
+	return false
 }

@@ -43,17 +43,24 @@ var passes = []pass{
 	{name: "resolve", fn: resolveInputs, required: true, level: "required", doc: "list and hash copied files, resolve base digests"},
 	{name: "keys", fn: computeKeys, required: true, level: "required", keys: true, doc: "compute cache keys"},
 	{name: "dedupe", fn: dedupe, level: LevelSafe, doc: "build stages with identical keys once"},
+	{name: "reorder", fn: reorder, level: LevelAll, preview: previewReorder, doc: "move steps that declare their effects before the context copies they do not depend on"},
 	{name: "merge", fn: mergeRuns, level: LevelAll, preview: previewMergeRuns, doc: "merge adjacent run steps with identical settings into one layer"},
+	{name: "mergecopy", fn: mergeCopies, level: LevelAll, preview: previewMergeCopies, doc: "merge adjacent copy steps with disjoint destinations into one layer"},
 }
 
 // passOrder lists constraints {a, b}: pass a must run before pass b.
 var passOrder = [][2]string{
-	{"prune", "resolve"}, // no files are hashed or bases resolved for unused stages
-	{"resolve", "keys"},  // keys hash the file digests and base digests resolve fills in
-	{"prune", "keys"},    // unused stages must not cost key computation
-	{"keys", "dedupe"},   // dedupe compares keys
-	{"keys", "merge"},    // merge recomputes keys, keeping per-step ones
-	{"dedupe", "merge"},  // merged layers make equal stages look different
+	{"prune", "resolve"},     // no files are hashed or bases resolved for unused stages
+	{"resolve", "keys"},      // keys hash the file digests and base digests resolve fills in
+	{"prune", "keys"},        // unused stages must not cost key computation
+	{"keys", "dedupe"},       // dedupe compares keys
+	{"keys", "merge"},        // merge recomputes keys, keeping per-step ones
+	{"dedupe", "merge"},      // merged layers make equal stages look different
+	{"keys", "reorder"},      // reorder recomputes keys
+	{"dedupe", "reorder"},    // reordered layers make equal stages look different
+	{"reorder", "merge"},     // steps moved next to each other can then merge
+	{"reorder", "mergecopy"}, // likewise copies left adjacent by a moved step
+	{"dedupe", "mergecopy"},  // as for merge
 }
 
 // checkPasses runs ir.Check after every pass; tests turn it on.
