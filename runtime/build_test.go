@@ -1,6 +1,7 @@
 package runtime_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -291,9 +292,48 @@ func TestCopyLinkWritesParents(t *testing.T) {
 	if _, _, err := build(t, openStore(t), p, imgcrt.BuildOptions{Outputs: []imgcrt.Output{{Type: "oci", Dest: out}}}); err != nil {
 		t.Fatal(err)
 	}
-	files := layerFiles(t, layoutImage(t, out, "app"))
-	if diff := cmp.Diff([][]string{{"etc/conf"}, {"etc/", "etc/linked"}}, files[1:]); diff != "" {
+	img := layoutImage(t, out, "app")
+	files := layerFiles(t, img)
+	if diff := cmp.Diff([][]string{{"etc/", "etc/conf"}, {"etc/", "etc/linked"}}, files[1:]); diff != "" {
 		t.Errorf("layers (-want +got):\n%s", diff)
+	}
+	// Without link, the existing etc keeps the base's metadata; with link
+	// it is a new directory.
+	layers, _ := img.Layers()
+	for i, wantBase := range []bool{true, false} {
+		rc, err := layers[i+1].Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := tar.NewReader(rc).Next()
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := h.ModTime.Equal(testbase.Epoch); got != wantBase {
+			t.Errorf("layer %d: etc/ mtime %v; base's (%v) wanted: %v", i+1, h.ModTime, testbase.Epoch, wantBase)
+		}
+	}
+}
+
+func TestCopyKeepsParentMetadataForLaterSteps(t *testing.T) {
+	base := requireRuntime(t)
+	ctxDir := t.TempDir()
+	writeFiles(t, ctxDir, map[string]string{"x": "x\n"})
+	// Run as nobody after a copy into /tmp: /tmp must still be 1777.
+	write := sh("echo y > /tmp/y && stat -c %a /tmp > /tmp/mode")
+	write.User = "nobody"
+	p := &ir.Plan{Project: "parents", Targets: []*ir.Target{target("app", busyboxBase(base),
+		layerOf("copy", contextCopy(t, ctxDir, []string{"x"}, "/tmp/x")),
+		layerOf("write", write),
+	)}}
+	out := filepath.Join(t.TempDir(), "out")
+	if _, _, err := build(t, openStore(t), p, imgcrt.BuildOptions{Outputs: []imgcrt.Output{{Type: "oci", Dest: out}}}); err != nil {
+		t.Fatal(err)
+	}
+	root := testbase.Rootfs(t, layoutImage(t, out, "app"))
+	if got, _ := os.ReadFile(filepath.Join(root, "tmp/mode")); string(got) != "1777\n" {
+		t.Errorf("a later step saw /tmp with mode %q, want 1777", got)
 	}
 }
 
@@ -312,7 +352,7 @@ func TestCopyFollowsDestinationSymlinks(t *testing.T) {
 	}
 	img := layoutImage(t, out, "app")
 	files := layerFiles(t, img)
-	want := [][]string{{"usr/lib/conf", "usr/lib/dir/", "usr/lib/dir/a"}, {"usr/", "usr/lib/", "usr/lib/mixed/", "usr/lib/mixed/conf"}}
+	want := [][]string{{"usr/", "usr/lib/", "usr/lib/conf", "usr/lib/dir/", "usr/lib/dir/a"}, {"usr/", "usr/lib/", "usr/lib/mixed/", "usr/lib/mixed/conf"}}
 	if diff := cmp.Diff(want, files[2:]); diff != "" {
 		t.Errorf("layers (-want +got):\n%s", diff)
 	}

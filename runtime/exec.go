@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gofrs/flock"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -245,7 +246,9 @@ func (tb *targetBuild) copyLayerEntries(ctx context.Context, l *ir.Layer, lowers
 	var all []layer.Entry
 	for _, st := range l.Steps {
 		c := st.(*ir.Copy)
-		entries, err := tb.copyEntries(ctx, copyRequest(c), root)
+		req := copyRequest(c)
+		req.keepParents = true
+		entries, err := tb.copyEntries(ctx, req, root)
 		if err != nil {
 			return nil, &StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{c.Origin}, Err: err}
 		}
@@ -271,7 +274,12 @@ type copyReq struct {
 	parents bool
 	// link makes the entries independent of the filesystem below: every
 	// parent directory is written, as with Docker's COPY --link.
-	link         bool
+	link bool
+	// keepParents writes existing parent directories with their metadata
+	// from below, for a layer tar made without a mount: the tar is then
+	// complete on its own, and unpacked as an overlay lower it does not
+	// shadow the parents' metadata with defaults.
+	keepParents  bool
 	files        []ir.CopyFile
 	chown, chmod string
 }
@@ -338,8 +346,14 @@ func (tb *targetBuild) copyEntries(ctx context.Context, c copyReq, dest string) 
 		switch f.Mode.Type() {
 		case fs.ModeDir:
 			if chown == "" && perm == nil && !c.link && isDirIn(dest, p) {
+				// An existing directory keeps its metadata.
+				if c.keepParents {
+					if de, ok := dirEntryIn(dest, p); ok {
+						entries = append(entries, de)
+					}
+				}
 				have[p] = true
-				continue // an existing directory keeps its metadata
+				continue
 			}
 		case fs.ModeSymlink:
 		case 0:
@@ -364,6 +378,10 @@ func (tb *targetBuild) copyEntries(ctx context.Context, c copyReq, dest string) 
 			have[d] = true
 			if c.link || !isDirIn(dest, d) {
 				parentsToMake = append(parentsToMake, d)
+			} else if c.keepParents {
+				if de, ok := dirEntryIn(dest, d); ok {
+					entries = append(entries, de)
+				}
 			}
 		}
 	}
@@ -507,6 +525,22 @@ func (r *inRoot) dir(d string) string {
 	}
 	r.memo[d] = got
 	return got
+}
+
+// dirEntryIn describes the existing directory p of the filesystem at
+// root as an entry with its own metadata.
+func dirEntryIn(root, p string) (layer.Entry, bool) {
+	fd, err := openInRoot(root, p, unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		return layer.Entry{}, false
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return layer.Entry{}, false
+	}
+	mode := fs.ModeDir | fs.FileMode(st.Mode&0o777) | modeFromUnix(st.Mode)
+	return layer.Entry{Path: p, Mode: mode, UID: int(st.Uid), GID: int(st.Gid), ModTime: time.Unix(st.Mtim.Unix())}, true
 }
 
 // isDirIn reports whether p names a directory in the filesystem at root
