@@ -99,7 +99,7 @@ func (tb *targetBuild) add(ctx context.Context, a *ir.Add, rootfs string) error 
 			continue
 		}
 		// An archive unpacks into the destination directory.
-		dir := path.Clean(a.Dest)
+		dir := (&inRoot{root: rootfs, memo: map[string]string{}}).path(path.Clean(a.Dest), true)
 		if dir != "/" && !isDirIn(rootfs, dir) {
 			parents := []layer.Entry{{Path: dir, Mode: fs.ModeDir | 0o755, ModTime: tb.b.now}}
 			for d := path.Dir(dir); d != "/"; d = path.Dir(d) {
