@@ -198,6 +198,21 @@ type ImageConfig struct {
 	OnBuild       []string
 	Shell         []string
 	Range         hcl.Range
+	// Instructions are, for an imported Dockerfile, the instructions that
+	// set image config only, in order, each with its own range (the
+	// optimizer names them in `plan`); empty for a config block.
+	Instructions []ConfigInstruction
+}
+
+// ConfigInstruction is one Dockerfile instruction that sets image config:
+// LABEL, EXPOSE, CMD, ENTRYPOINT, VOLUME, STOPSIGNAL, HEALTHCHECK,
+// MAINTAINER, ONBUILD or ENV.
+type ConfigInstruction struct {
+	// Name is the instruction in upper case, such as "LABEL".
+	Name string
+	// Env names the variables an ENV sets.
+	Env   []string
+	Range hcl.Range
 }
 
 // Healthcheck is a `healthcheck` block.

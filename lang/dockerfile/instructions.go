@@ -22,6 +22,18 @@ func (im *importer) instruction(s *stageState, pn parsedNode) {
 	rng := pn.rng
 	switch c := pn.cmd.(type) {
 	case *instructions.EnvCommand:
+		var names []string
+		for _, kv := range c.Env {
+			names = append(names, kv.Key)
+		}
+		s.cfg.Instructions = append(s.cfg.Instructions, lang.ConfigInstruction{Name: "ENV", Env: names, Range: rng})
+	case *instructions.CmdCommand, *instructions.EntrypointCommand, *instructions.ExposeCommand, *instructions.VolumeCommand,
+		*instructions.LabelCommand, *instructions.MaintainerCommand, *instructions.StopSignalCommand,
+		*instructions.HealthCheckCommand, *instructions.OnbuildCommand:
+		s.cfg.Instructions = append(s.cfg.Instructions, lang.ConfigInstruction{Name: strings.ToUpper(pn.node.Value), Range: rng})
+	}
+	switch c := pn.cmd.(type) {
+	case *instructions.EnvCommand:
 		im.env(s, rng, c)
 	case *instructions.ArgCommand:
 		im.stageArg(s, rng, c)
