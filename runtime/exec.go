@@ -694,7 +694,7 @@ func (tb *targetBuild) runMounts(ctx context.Context, r *ir.Run) (mounts []specs
 		target := path.Clean("/" + m.Target)
 		switch m.Type {
 		case ir.MountCache:
-			dir, done, err := s.cacheMount(m)
+			dir, done, err := s.cacheMount(ctx, m)
 			if err != nil {
 				return nil, nil, release, err
 			}
@@ -793,7 +793,7 @@ func resolveInRoot(root, p string) (string, error) {
 
 // cacheMount returns the persistent directory of a cache mount, locked as
 // its sharing mode asks.
-func (s *Store) cacheMount(m ir.Mount) (string, func(), error) {
+func (s *Store) cacheMount(ctx context.Context, m ir.Mount) (string, func(), error) {
 	id := m.ID
 	if id == "" {
 		id = m.Target
@@ -823,8 +823,8 @@ func (s *Store) cacheMount(m ir.Mount) (string, func(), error) {
 	lk := flock.New(dir + ".lock")
 	switch m.Sharing {
 	case "locked":
-		if err := lk.Lock(); err != nil {
-			return "", nil, fmt.Errorf("locking cache mount %q: %w", id, err)
+		if ok, err := lk.TryLockContext(ctx, 20*time.Millisecond); !ok {
+			return "", nil, fmt.Errorf("locking cache mount %q: %w", id, errors.Join(err, ctx.Err()))
 		}
 	case "private":
 		ok, err := lk.TryLock()
@@ -844,8 +844,8 @@ func (s *Store) cacheMount(m ir.Mount) (string, func(), error) {
 			return tmp, func() { os.RemoveAll(tmp) }, nil
 		}
 	default:
-		if err := lk.RLock(); err != nil {
-			return "", nil, fmt.Errorf("locking cache mount %q: %w", id, err)
+		if ok, err := lk.TryRLockContext(ctx, 20*time.Millisecond); !ok {
+			return "", nil, fmt.Errorf("locking cache mount %q: %w", id, errors.Join(err, ctx.Err()))
 		}
 	}
 	return dir, func() { lk.Unlock() }, nil
