@@ -43,6 +43,8 @@ var passes = []pass{
 	{name: "resolve", fn: resolveInputs, required: true, level: "required", doc: "list and hash copied files, resolve base digests"},
 	{name: "keys", fn: computeKeys, required: true, level: "required", keys: true, doc: "compute cache keys"},
 	{name: "dedupe", fn: dedupe, level: LevelSafe, doc: "build stages with identical keys once"},
+	{name: "metadata", fn: metadata, level: LevelSafe, doc: "name the Dockerfile metadata instructions kept out of the layer chain"},
+	{name: "parallel", fn: parallel, level: LevelSafe, doc: "record which targets build in parallel"},
 	{name: "reorder", fn: reorder, level: LevelAll, preview: previewReorder, doc: "move steps that declare their effects before the context copies they do not depend on"},
 	{name: "merge", fn: mergeRuns, level: LevelAll, preview: previewMergeRuns, doc: "merge adjacent run steps with identical settings into one layer"},
 	{name: "mergecopy", fn: mergeCopies, level: LevelAll, preview: previewMergeCopies, doc: "merge adjacent copy steps with disjoint destinations into one layer"},
@@ -56,6 +58,8 @@ var passOrder = [][2]string{
 	{"keys", "dedupe"},       // dedupe compares keys
 	{"keys", "merge"},        // merge recomputes keys, keeping per-step ones
 	{"dedupe", "merge"},      // merged layers make equal stages look different
+	{"prune", "metadata"},    // unused stages' instructions are not named
+	{"dedupe", "parallel"},   // deduplicated stages are not built at all
 	{"keys", "reorder"},      // reorder recomputes keys
 	{"dedupe", "reorder"},    // reordered layers make equal stages look different
 	{"reorder", "merge"},     // steps moved next to each other can then merge
