@@ -359,7 +359,7 @@ func (b *builder) buildTarget(ctx context.Context, t *ir.Target) (*targetResult,
 	if st.Config.Architecture == "" {
 		st.Config.Architecture = t.Platform.Architecture
 	}
-	tb := &targetBuild{b: b, t: t, st: st, pending: map[v1.Hash]*future{}}
+	tb := &targetBuild{b: b, t: t, st: st}
 	for _, l := range t.Layers {
 		if err := tb.layer(ctx, l); err != nil {
 			tb.abandon()

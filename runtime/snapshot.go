@@ -178,12 +178,16 @@ func (tb *targetBuild) snapshots(ctx context.Context) ([]string, error) {
 		if f.empty {
 			continue
 		}
-		if !exists(tb.b.s.snapshotDir(f.diff)) {
-			if err := f.wait(); err != nil {
-				return nil, err
-			}
+		if exists(tb.b.s.snapshotDir(f.diff)) {
+			// Kept from its upper dir: the blob may still be compressing,
+			// and is not needed.
+			chain = append(chain, chainLayer{DiffID: f.diff})
+			continue
 		}
-		chain = append(chain, chainLayer{Digest: f.cl.Digest, DiffID: f.diff, Size: f.cl.Size, MediaType: f.cl.MediaType})
+		if err := f.wait(); err != nil {
+			return nil, err
+		}
+		chain = append(chain, f.cl)
 	}
 	return tb.b.s.snapshotDirs(ctx, chain)
 }

@@ -44,7 +44,6 @@ type targetBuild struct {
 	st      *imageState
 	layers  []*future
 	history []v1.History
-	pending map[v1.Hash]*future // by diff id, for snapshots of layers still compressing
 }
 
 // lowerDiffs lists the diff ids of every non-empty layer below the next
@@ -113,9 +112,6 @@ func (tb *targetBuild) layer(ctx context.Context, l *ir.Layer) error {
 	h.EmptyLayer = f.empty
 	tb.layers = append(tb.layers, f)
 	tb.history = append(tb.history, h)
-	if !f.empty {
-		tb.pending[f.diff] = f
-	}
 	return nil
 }
 
