@@ -1,6 +1,7 @@
 package stdlib
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -428,6 +429,31 @@ func TestMacrosAreWellFormed(t *testing.T) {
 		}
 		if m.Expand == nil {
 			t.Errorf("macro %s has no Expand", m.Name)
+		}
+	}
+}
+
+// TestDocsCoverStdlib keeps docs/stdlib.md complete: every macro has a
+// section and every attribute and function is mentioned.
+func TestDocsCoverStdlib(t *testing.T) {
+	b, err := os.ReadFile("../docs/stdlib.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	for _, m := range Macros() {
+		if !strings.Contains(doc, "\n### "+m.Name+"\n") {
+			t.Errorf("docs/stdlib.md has no section for the macro %s", m.Name)
+		}
+		for _, a := range m.Attributes {
+			if !strings.Contains(doc, a.Name) {
+				t.Errorf("docs/stdlib.md does not mention %s's attribute %s", m.Name, a.Name)
+			}
+		}
+	}
+	for name := range Functions(t.TempDir()) {
+		if !strings.Contains(doc, "`"+name+"`") {
+			t.Errorf("docs/stdlib.md does not mention the function %s", name)
 		}
 	}
 }
