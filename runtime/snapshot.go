@@ -206,7 +206,19 @@ func (s *Store) snapshotDirs(ctx context.Context, chain []chainLayer) ([]string,
 		}
 		dirs[len(chain)-1-i] = d
 	}
-	return dirs, nil
+	// Layers with equal diffs share a snapshot, and overlayfs refuses a
+	// lower dir given twice (ELOOP). Keeping only the topmost copy gives the
+	// same view: whatever the lower copy sets or hides, the upper one sets
+	// or hides again.
+	seen := make(map[string]bool, len(dirs))
+	top := dirs[:0]
+	for _, d := range dirs {
+		if !seen[d] {
+			seen[d] = true
+			top = append(top, d)
+		}
+	}
+	return top, nil
 }
 
 // fsCache holds read-only mounts of built targets' filesystems for copies

@@ -46,21 +46,7 @@ type targetBuild struct {
 	history []v1.History
 }
 
-// lowerDiffs lists the diff ids of every non-empty layer below the next
-// one, bottom first.
-func (tb *targetBuild) lowerDiffs() []v1.Hash {
-	var ds []v1.Hash
-	for _, l := range tb.st.Layers {
-		ds = append(ds, l.DiffID)
-	}
-	for _, f := range tb.layers {
-		if !f.empty {
-			ds = append(ds, f.diff)
-		}
-	}
-	return ds
-}
-
+// layer reuses or builds one layer of the target.
 func (tb *targetBuild) layer(ctx context.Context, l *ir.Layer) error {
 	b := tb.b
 	h := v1.History{
