@@ -514,7 +514,14 @@ func (im *importer) useArgs(names []string) {
 
 // expand expands one word in stage s and reports errors on rng.
 func (im *importer) expand(s *stageState, rng hcl.Range, word string) (expansion, bool) {
-	x, err := im.expandWord(word, s.expandEnv(), s.external)
+	return im.expandIn(s, rng, word, s.expandEnv())
+}
+
+// expandIn expands word against env, a snapshot of the stage's
+// environment: Docker expands every word of one instruction against the
+// environment from before it.
+func (im *importer) expandIn(s *stageState, rng hcl.Range, word string, env envList) (expansion, bool) {
+	x, err := im.expandWord(word, env, s.external)
 	if err != nil {
 		im.errorf(rng, "Invalid variable reference", "%s Fix the ${...} expression in %q.", sentence(err.Error()), word)
 		return expansion{Value: word, Tmpl: quoteLit(word)}, false

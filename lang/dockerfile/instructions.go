@@ -283,9 +283,11 @@ func (im *importer) withShell(s *stageState, rng hcl.Range, c instructions.Shell
 }
 
 func (im *importer) env(s *stageState, rng hcl.Range, c *instructions.EnvCommand) {
+	// `ENV A=2 B=$A` gives B the value A had before this ENV, as in Docker.
+	before := s.expandEnv().clone()
 	for _, kv := range c.Env {
-		k, _ := im.expand(s, rng, kv.Key)
-		v, _ := im.expand(s, rng, kv.Value)
+		k, _ := im.expandIn(s, rng, kv.Key, before)
+		v, _ := im.expandIn(s, rng, kv.Value, before)
 		e := envEntry{Name: k.Value, Value: v.Value, Tmpl: v.Tmpl}
 		s.env = s.env.set(e)
 		s.imageEnv = s.imageEnv.set(e)
