@@ -3,6 +3,8 @@ package testbase
 import (
 	"archive/tar"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -43,8 +45,8 @@ var (
 // Busybox returns the path of an OCI image layout holding one image tagged
 // "latest": /bin/busybox, its applet symlinks, /etc/passwd and /etc/group
 // (root and nobody), /tmp with mode 1777, Cmd ["sh"] and a standard PATH.
-// The layout is made once per test process in a temporary directory that
-// outlives the test; callers must not modify it.
+// The layout is made once per host busybox in the temporary directory and
+// shared by every test process; callers must not modify it.
 // It skips the test when not running as root or when /bin/busybox is missing.
 func Busybox(t testing.TB) string {
 	t.Helper()
@@ -330,16 +332,33 @@ func BusyboxV1Image() (v1.Image, error) {
 	return img, nil
 }
 
+// layoutVersion changes whenever the image BusyboxV1Image makes changes, so
+// that a shared layout of an older version is never reused.
+const layoutVersion = "1"
+
+// makeBusyboxLayout writes the layout once per host busybox and version,
+// shared by every test process: it is built in a temporary directory and
+// renamed into place, so concurrent test processes never see half of it.
 func makeBusyboxLayout() (string, error) {
+	data, err := os.ReadFile(BusyboxPath)
+	if err != nil {
+		return "", fmt.Errorf("reading busybox: %w", err)
+	}
+	sum := sha256.Sum256(append([]byte(layoutVersion+"\x00"), data...))
+	dir := filepath.Join(os.TempDir(), "imgc-testbase-busybox-"+hex.EncodeToString(sum[:8]))
+	if _, err := os.Stat(filepath.Join(dir, "index.json")); err == nil {
+		return dir, nil
+	}
 	img, err := BusyboxV1Image()
 	if err != nil {
 		return "", err
 	}
-	dir, err := os.MkdirTemp("", "imgc-testbase-busybox-")
+	tmp, err := os.MkdirTemp(os.TempDir(), "imgc-testbase-tmp-")
 	if err != nil {
 		return "", err
 	}
-	p, err := layout.Write(dir, empty.Index)
+	defer os.RemoveAll(tmp)
+	p, err := layout.Write(tmp, empty.Index)
 	if err != nil {
 		return "", fmt.Errorf("writing layout: %w", err)
 	}
@@ -347,6 +366,16 @@ func makeBusyboxLayout() (string, error) {
 		"org.opencontainers.image.ref.name": "latest",
 	})); err != nil {
 		return "", fmt.Errorf("writing busybox image: %w", err)
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		// Another test process won the race: use its layout.
+		if _, serr := os.Stat(filepath.Join(dir, "index.json")); serr == nil {
+			return dir, nil
+		}
+		return "", fmt.Errorf("writing layout: %w", err)
 	}
 	return dir, nil
 }
