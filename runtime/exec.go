@@ -285,7 +285,7 @@ func (tb *targetBuild) step(ctx context.Context, l *ir.Layer, st ir.Step, lowers
 // on failure) are to be removed from upper once rootfs is unmounted.
 func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, upper, work string) (*runc.Stubs, error) {
 	cfg := tb.st.Config.Config
-	env := mergeEnv(cfg.Env, r.Env)
+	env := mergeEnv(cfg.Env, expandEnv(cfg.Env, r.Env))
 	user := r.User
 	if user == "" {
 		user = cfg.User
