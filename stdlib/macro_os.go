@@ -12,16 +12,20 @@ import (
 // so they persist across builds and never reach the layer: no cleanup
 // commands are needed for them.
 
-// systemPaths is where a package manager and the maintainer scripts it
-// runs may read and write outside its cache mounts: the whole system
-// hierarchy, but not application directories such as /app, /srv or /home.
-// Declared as both reads and writes: the optimizer then keeps these steps in
-// order with anything else touching the system, and the runtime fails a
-// step that writes elsewhere.
-var systemPaths = []string{"/bin", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/root", "/run", "/sbin", "/tmp", "/usr", "/var"}
+// systemReads and systemWrites are where a package manager and the
+// maintainer scripts it runs may read and write outside its cache mounts:
+// the whole system hierarchy, but not the directories applications are
+// conventionally copied to (/app, /src, /srv/...). Writes include /home,
+// where a package's postinst may create a system user's home. The
+// optimizer keeps these steps in order with anything else touching the
+// system, and the runtime fails a step that writes elsewhere.
+func systemReads() []string {
+	return []string{"/bin", "/boot", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/root", "/run", "/sbin", "/tmp", "/usr", "/var"}
+}
 
-func systemReads() []string  { return append([]string(nil), systemPaths...) }
-func systemWrites() []string { return append([]string(nil), systemPaths...) }
+func systemWrites() []string {
+	return []string{"/bin", "/boot", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/root", "/run", "/sbin", "/tmp", "/usr", "/var"}
+}
 
 var packagesAttribute = MacroAttribute{Name: "packages", Type: cty.List(cty.String), Required: true}
 

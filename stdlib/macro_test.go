@@ -60,7 +60,8 @@ var (
 		{Type: "cache", Target: "/var/cache/dnf", ID: "dnf-cache", Sharing: "locked"},
 		{Type: "cache", Target: "/var/cache/libdnf5", ID: "libdnf5-cache", Sharing: "locked"},
 	}
-	system    = []string{"/bin", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/root", "/run", "/sbin", "/tmp", "/usr", "/var"}
+	sysReads  = []string{"/bin", "/boot", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/root", "/run", "/sbin", "/tmp", "/usr", "/var"}
+	sysWrites = []string{"/bin", "/boot", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/root", "/run", "/sbin", "/tmp", "/usr", "/var"}
 	goEnv     = [][2]string{{"GOMODCACHE", "/go/pkg/mod"}, {"GOCACHE", "/root/.cache/go-build"}}
 	goMounts  = []MacroMount{{Type: "cache", Target: "/go/pkg/mod", ID: "go-mod", Sharing: "shared"}, {Type: "cache", Target: "/root/.cache/go-build", ID: "go-build", Sharing: "shared"}}
 	homeTmp   = []string{"/root", "/home", "/tmp"}
@@ -91,7 +92,7 @@ func TestMacroExpansions(t *testing.T) {
 				Env:    debianEnv,
 				User:   "root",
 				Mounts: aptMountsWant,
-				Reads:  system, Writes: system,
+				Reads:  sysReads, Writes: sysWrites,
 			}},
 		},
 		{
@@ -100,7 +101,7 @@ func TestMacroExpansions(t *testing.T) {
 			attrs: map[string]cty.Value{"packages": list("tzdata", "curl=8.5.0-r0", "edge-tool@testing", "musl~1.2")},
 			want: []MacroStep{{
 				Kind: StepRun, Sh: "apk add --update-cache curl=8.5.0-r0 edge-tool@testing musl~1.2 tzdata",
-				User: "root", Mounts: apkMountsWant, Reads: system, Writes: system,
+				User: "root", Mounts: apkMountsWant, Reads: sysReads, Writes: sysWrites,
 			}},
 		},
 		{
@@ -109,7 +110,7 @@ func TestMacroExpansions(t *testing.T) {
 			attrs: map[string]cty.Value{"packages": list("httpd-2.4.57-5.fc39", "python3.11", "gcc-c++")},
 			want: []MacroStep{{
 				Kind: StepRun, Sh: "dnf install -y --setopt=install_weak_deps=False --setopt=keepcache=True gcc-c++ httpd-2.4.57-5.fc39 python3.11 && rm -f /var/log/dnf*.log /var/log/hawkey.log",
-				User: "root", Mounts: dnfMountsWant, Reads: system, Writes: system,
+				User: "root", Mounts: dnfMountsWant, Reads: sysReads, Writes: sysWrites,
 			}},
 		},
 		{
@@ -308,7 +309,7 @@ func TestMacroExpansions(t *testing.T) {
 			macro: "ca_certificates",
 			want: []MacroStep{{
 				Kind: StepRun, Sh: anyInstall("ca-certificates"), Env: debianEnv, User: "root",
-				Mounts: allMounts, Reads: system, Writes: system,
+				Mounts: allMounts, Reads: sysReads, Writes: sysWrites,
 			}},
 		},
 		{
@@ -319,7 +320,7 @@ func TestMacroExpansions(t *testing.T) {
 				Kind: StepRun,
 				Sh: "{ " + anyInstall("tzdata") + "; } && if [ ! -f /usr/share/zoneinfo/Europe/Berlin ]; then echo 'time zone Europe/Berlin is not in /usr/share/zoneinfo' >&2; exit 1; fi" +
 					" && ln -sf /usr/share/zoneinfo/Europe/Berlin /etc/localtime && echo Europe/Berlin > /etc/timezone",
-				Env: debianEnv, User: "root", Mounts: allMounts, Reads: system, Writes: system,
+				Env: debianEnv, User: "root", Mounts: allMounts, Reads: sysReads, Writes: sysWrites,
 			}},
 		},
 		{
