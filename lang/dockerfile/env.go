@@ -15,6 +15,8 @@ type envEntry struct {
 	Name  string
 	Value string
 	Tmpl  string
+	// Unresolved values still reference the base image's environment.
+	Unresolved bool
 }
 
 // envList is an ordered environment: BuildKit keeps the order in which
@@ -87,6 +89,9 @@ type expansion struct {
 	Tmpl string
 	// Matched are the variables the word referenced, sorted.
 	Matched []string
+	// Unresolved is set when references were kept as written for the
+	// base image's environment.
+	Unresolved bool
 }
 
 // expandWord expands word like BuildKit expands ADD, COPY, ENV and the
@@ -102,7 +107,7 @@ func (im *importer) expandWord(word string, env envList, keepUnset bool) (expans
 	if err != nil {
 		return expansion{}, err
 	}
-	x := expansion{Value: res.Result}
+	x := expansion{Value: res.Result, Unresolved: keepUnset && len(res.Unmatched) > 0}
 	for name := range res.Matched {
 		if _, ok := env.get(name); ok {
 			x.Matched = append(x.Matched, name)

@@ -438,7 +438,14 @@ func (im *importer) stage(index int, g []parsedNode) {
 	if parent := im.stageNamed(base.Value); parent != nil && base.Value != "" {
 		st.From.Stage = parent.st.Name
 		s.parent = parent
-		s.env = parent.env.clone()
+		// A value the parent left referencing its base image's environment
+		// is resolved in the parent's image config, which is this stage's
+		// base: words here must reference it, not copy it unexpanded.
+		for _, e := range parent.env {
+			if !e.Unresolved {
+				s.env = append(s.env, e)
+			}
+		}
 		s.imageEnv = parent.imageEnv.clone()
 		s.baseEnv = parent.imageEnv.clone()
 		for k := range parent.args {

@@ -288,7 +288,7 @@ func (im *importer) env(s *stageState, rng hcl.Range, c *instructions.EnvCommand
 	for _, kv := range c.Env {
 		k, _ := im.expandIn(s, rng, kv.Key, before)
 		v, _ := im.expandIn(s, rng, kv.Value, before)
-		e := envEntry{Name: k.Value, Value: v.Value, Tmpl: v.Tmpl}
+		e := envEntry{Name: k.Value, Value: v.Value, Tmpl: v.Tmpl, Unresolved: v.Unresolved}
 		s.env = s.env.set(e)
 		s.imageEnv = s.imageEnv.set(e)
 		if s.stepped {
