@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -189,6 +190,9 @@ func (b *built) image(t *testing.T, tag string) v1.Image {
 	return img
 }
 
+// runs numbers the containers run started.
+var runs int
+
 // run runs args in a container over a fresh copy of img's filesystem with
 // its config's env and user, without a network, and returns the output.
 func run(t *testing.T, img v1.Image, args ...string) string {
@@ -204,7 +208,9 @@ func run(t *testing.T, img v1.Image, args ...string) string {
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	spec := runc.Spec{ID: "imgc-example-" + filepath.Base(t.Name()), Rootfs: root, Args: args, Env: cf.Config.Env,
+	runs++
+	id := fmt.Sprintf("imgc-example-%d-%d", os.Getpid(), runs) // unique across concurrent test processes
+	spec := runc.Spec{ID: id, Rootfs: root, Args: args, Env: cf.Config.Env,
 		Cwd: cf.Config.WorkingDir, User: cf.Config.User, Network: "none"}
 	code, err := runc.Run(ctx, t.TempDir(), spec, &out, &out)
 	if err != nil {

@@ -131,6 +131,9 @@ type nodeMacro struct {
 	production string // flag added for production = true
 	cache      MacroMount
 	env        [][2]string
+	// writes are what the tool writes besides node_modules and the
+	// home and temporary directories.
+	writes []string
 }
 
 func (n nodeMacro) expand(attrs map[string]cty.Value) ([]MacroStep, error) {
@@ -150,7 +153,7 @@ func (n nodeMacro) expand(attrs map[string]cty.Value) ([]MacroStep, error) {
 		Workdir: dir,
 		Mounts:  []MacroMount{n.cache},
 		Reads:   concat(copied, toolReads),
-		Writes:  concat([]string{path.Join(dir, "node_modules")}, homeWrites),
+		Writes:  concat([]string{path.Join(dir, "node_modules")}, n.writes, homeWrites),
 	}
 	return []MacroStep{cp, run}, nil
 }
@@ -185,6 +188,8 @@ var yarnInstall = nodeMacro{
 	production: "--production",
 	cache:      MacroMount{Type: "cache", Target: "/usr/local/share/.cache/yarn", ID: "yarn-cache", Sharing: "shared"},
 	env:        [][2]string{{"YARN_CACHE_FOLDER", "/usr/local/share/.cache/yarn"}},
+	// Yarn 1 keeps root's global folder and config beside its cache.
+	writes: []string{"/usr/local/share/.config/yarn", "/usr/local/share/.yarnrc"},
 }
 
 // YarnInstall installs a Node.js project's locked dependencies with Yarn 1.
@@ -371,7 +376,9 @@ func expandCargoFetch(attrs map[string]cty.Value) ([]MacroStep, error) {
 			{Type: "cache", Target: path.Join(home, "registry"), ID: "cargo-registry", Sharing: "shared"},
 			{Type: "cache", Target: path.Join(home, "git"), ID: "cargo-git", Sharing: "shared"},
 		},
-		Reads:  concat(copied, toolReads),
-		Writes: concat([]string{path.Join(dir, "src"), path.Join(home, "registry"), path.Join(home, "git")}, homeWrites),
+		Reads: concat(copied, toolReads),
+		// CARGO_HOME whole: besides the mounted registry and git caches,
+		// cargo keeps its lock files (.package-cache, .global-cache) there.
+		Writes: concat([]string{path.Join(dir, "src"), home}, homeWrites),
 	}}, nil
 }
