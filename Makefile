@@ -35,7 +35,7 @@ $(BASE)/index.json:
 demo: deps build $(BASE)/index.json
 	$(BIN) build examples/hello --cache-dir $(CACHE)/imgc --output type=oci,dest=$(CACHE)/hello-oci
 	$(BIN) plan examples/hello --cache-dir $(CACHE)/imgc
-	$(BIN) run-demo-image $(CACHE)/hello-oci 2>/dev/null || ./examples/hello/run.sh $(CACHE)/hello-oci
+	$(BIN) run localhost/imgc-hello:latest --cache-dir $(CACHE)/imgc
 
 bench: build
 	./bench/run.sh

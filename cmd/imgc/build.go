@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -58,6 +59,7 @@ func (c *buildCmd) Run(e *env) error {
 		Outputs:     outputs,
 		Push:        c.Push,
 		Compression: c.Compression,
+		Context:     contextDir(src, c.Context),
 	}
 	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
 		sec, err := strconv.ParseInt(v, 10, 64)
@@ -146,6 +148,22 @@ func (c *buildCmd) parseOutputsAndSecrets() ([]runtime.Output, map[string]string
 		secrets[id] = src
 	}
 	return outputs, secrets, diags
+}
+
+// contextDir is the build context: --context, else the configuration's.
+func contextDir(src *source, flag string) string {
+	dir := src.dir
+	if src.cfg != nil && src.cfg.Dir != "" {
+		dir = src.cfg.Dir
+	}
+	if flag != "" {
+		dir = flag
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return dir
+	}
+	return abs
 }
 
 // parseKV parses "a=b,c=d" as BuildKit's flags do.

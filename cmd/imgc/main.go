@@ -36,6 +36,7 @@ type cli struct {
 	History  historyCmd  `cmd:"" help:"Show an image's layers with their sizes and the source line that made each."`
 	Save     saveCmd     `cmd:"" help:"Write an image from the local store as a docker-loadable tarball."`
 	Push     pushCmd     `cmd:"" help:"Push an image from the local store to a registry."`
+	Run      runCmd      `cmd:"" help:"Run an image from the local store once with runc, like docker run --rm."`
 	Cache    cacheCmd    `cmd:"" help:"Inspect and prune the build cache."`
 	Version  versionCmd  `cmd:"" help:"Print imgc's version."`
 }

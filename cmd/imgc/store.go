@@ -5,6 +5,8 @@ import (
 	"os"
 	"text/tabwriter"
 	"time"
+
+	"github.com/imgc-dev/imgc/runtime"
 )
 
 type imagesCmd struct {
@@ -210,4 +212,31 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n-1] + "…"
+}
+
+type runCmd struct {
+	cacheFlags
+	Name    string   `arg:"" help:"An image in the local store."`
+	Args    []string `arg:"" optional:"" passthrough:"" help:"Arguments replacing the image's cmd."`
+	Env     []string `short:"e" sep:"none" placeholder:"NAME=VALUE" help:"Set an environment variable (repeatable)."`
+	Network string   `enum:"default,host,none" default:"default" help:"default (the host's network), host or none."`
+}
+
+func (c *runCmd) Run(e *env) error {
+	s, err := c.open()
+	if err != nil {
+		return err
+	}
+	args := c.Args
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	code, err := s.RunImage(e.ctx, c.Name, runtime.RunOptions{Args: args, Env: c.Env, Network: c.Network, Stdout: e.stdout, Stderr: e.stderr})
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return exitError{code}
+	}
+	return nil
 }
