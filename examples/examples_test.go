@@ -66,6 +66,12 @@ func diagText(diags hcl.Diagnostics) string {
 // on any error. resolve may be nil: registry bases stay keyed by tag.
 func compile(t *testing.T, dir string, vars map[string]string, resolve func(ir.BaseKind, string) (string, error)) (*lang.Config, *ir.Plan) {
 	t.Helper()
+	return compileAt(t, dir, vars, resolve, "")
+}
+
+// compileAt is compile at an optimizer level ("" is the default).
+func compileAt(t *testing.T, dir string, vars map[string]string, resolve func(ir.BaseKind, string) (string, error), level string) (*lang.Config, *ir.Plan) {
+	t.Helper()
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +80,7 @@ func compile(t *testing.T, dir string, vars map[string]string, resolve func(ir.B
 	if diags.HasErrors() {
 		t.Fatalf("loading %s:\n%s", dir, diagText(diags))
 	}
-	plan, diags := compiler.Compile(cfg, compiler.Options{Resolve: resolve})
+	plan, diags := compiler.Compile(cfg, compiler.Options{Resolve: resolve, Optimize: level})
 	if diags.HasErrors() {
 		t.Fatalf("compiling %s:\n%s", dir, diagText(diags))
 	}
@@ -122,6 +128,43 @@ func TestExamplesPlan(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMacroStepsKeepTheirOrder: at --optimize=all the optimizer moves
+// steps on their declared effects; the steps a macro expands to (the
+// manifest copy, then the install that reads it) must stay in order.
+func TestMacroStepsKeepTheirOrder(t *testing.T) {
+	for _, dir := range exampleDirs(t) {
+		t.Run(dir, func(t *testing.T) {
+			_, written := compileAt(t, dir, nil, nil, "none")
+			_, optimized := compileAt(t, dir, nil, nil, compiler.LevelAll)
+			for _, tg := range written.Targets {
+				opt := optimized.Target(tg.Name)
+				if opt == nil {
+					t.Fatalf("target %s is missing at --optimize=all", tg.Name)
+				}
+				want, got := stepsByOrigin(tg), stepsByOrigin(opt)
+				for origin, kinds := range want {
+					if !slices.Equal(kinds, got[origin]) {
+						t.Errorf("%s: the steps of %s ran %q as written, %q at --optimize=all", tg.Name, origin, kinds, got[origin])
+					}
+				}
+			}
+		})
+	}
+}
+
+// stepsByOrigin lists, per source range, the kinds of the target's steps
+// in build order.
+func stepsByOrigin(tg *ir.Target) map[string][]ir.StepKind {
+	out := map[string][]ir.StepKind{}
+	for _, l := range tg.Layers {
+		for _, st := range l.Steps {
+			o := st.Source().String()
+			out[o] = append(out[o], st.Kind())
+		}
+	}
+	return out
 }
 
 // requireRuntime skips unless real builds can run here.
