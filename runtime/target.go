@@ -261,9 +261,9 @@ func mergeConfig(c *v1.Config, ic ir.ImageConfig) {
 	if len(ic.Shell) > 0 {
 		c.Shell = ic.Shell
 	}
-	if len(ic.OnBuild) > 0 {
-		c.OnBuild = ic.OnBuild
-	}
+	// A base's ONBUILD triggers are consumed by the build on it (the
+	// Dockerfile importer runs them); Docker never passes them on.
+	c.OnBuild = ic.OnBuild
 }
 
 // parseDuration reads a duration the compiler already validated; an

@@ -495,10 +495,45 @@ func (im *importer) stage(index int, g []parsedNode) {
 	im.stages = append(im.stages, s)
 	im.cfg.Stages = append(im.cfg.Stages, st)
 
+	if s.parent != nil {
+		for _, pn := range im.onbuildTriggers(s.parent, from.rng) {
+			im.instruction(s, pn)
+		}
+	}
 	for _, pn := range g[1:] {
 		im.instruction(s, pn)
 	}
 	im.finishStage(s)
+}
+
+// onbuildTriggers parses the ONBUILD triggers of a parent stage, which run
+// first in a stage built on it, as BuildKit's dispatchOnBuildTriggers does.
+// They are reported at the FROM that runs them. The parent's triggers are
+// consumed here: the runtime never copies them into this stage's image.
+func (im *importer) onbuildTriggers(parent *stageState, rng hcl.Range) []parsedNode {
+	var out []parsedNode
+	for _, trigger := range parent.cfg.OnBuild {
+		res, err := parser.Parse(strings.NewReader(trigger))
+		if err == nil && len(res.AST.Children) != 1 {
+			err = errors.New("an ONBUILD trigger must be a single instruction")
+		}
+		var cmd any
+		if err == nil {
+			cmd, err = instructions.ParseInstruction(res.AST.Children[0])
+		}
+		if err == nil {
+			switch cmd.(type) {
+			case *instructions.Stage, *instructions.OnbuildCommand:
+				err = errors.New("FROM and ONBUILD cannot be ONBUILD triggers")
+			}
+		}
+		if err != nil {
+			im.errorf(rng, "Invalid ONBUILD trigger", "The trigger %q of stage %q, which runs at this FROM: %s Fix the ONBUILD instruction of stage %q.", trigger, parent.st.Name, sentence(errorText(err)), parent.st.Name)
+			continue
+		}
+		out = append(out, parsedNode{node: res.AST.Children[0], cmd: cmd, rng: rng})
+	}
+	return out
 }
 
 // checkWindowsBase rejects Windows base images: their paths, shells and
