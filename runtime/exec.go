@@ -105,7 +105,7 @@ func (tb *targetBuild) execute(ctx context.Context, l *ir.Layer, lk *flock.Flock
 	}
 	diff := hw.Sum()
 	if empty {
-		e := keyEntry{Digest: diff, DiffID: diff, Empty: true}
+		e := keyEntry{Digest: diff, DiffID: diff, Empty: true, Created: tb.b.now}
 		if err := s.putKey(l.Key, e); err != nil {
 			return nil, err
 		}

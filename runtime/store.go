@@ -41,6 +41,10 @@ type keyEntry struct {
 	Size      int64           `json:"size"`
 	MediaType types.MediaType `json:"media_type"`
 	Empty     bool            `json:"empty,omitempty"`
+	// Created is when the layer was built. A rebuild that reuses it keeps
+	// this time in the history and the image's `created`, so rebuilding
+	// an unchanged configuration gives the same image digest.
+	Created time.Time `json:"created,omitempty"`
 }
 
 // OpenStore opens the cache directory dir, creating it when missing.

@@ -60,6 +60,9 @@ func (tb *targetBuild) layer(ctx context.Context, l *ir.Layer) error {
 			b.s.touchKey(l.Key)
 			b.emit(Event{Kind: "cached", Target: tb.t.Name, Layer: l.Name, Key: l.Key, Origin: l.Origin})
 			h.EmptyLayer = e.Empty
+			if !e.Created.IsZero() {
+				h.Created = v1.Time{Time: e.Created}
+			}
 			tb.layers = append(tb.layers, resolvedFuture(e))
 			tb.history = append(tb.history, h)
 			return nil
@@ -78,6 +81,9 @@ func (tb *targetBuild) layer(ctx context.Context, l *ir.Layer) error {
 			lk.Unlock()
 			b.emit(Event{Kind: "cached", Target: tb.t.Name, Layer: l.Name, Key: l.Key, Origin: l.Origin})
 			h.EmptyLayer = e.Empty
+			if !e.Created.IsZero() {
+				h.Created = v1.Time{Time: e.Created}
+			}
 			tb.layers = append(tb.layers, resolvedFuture(e))
 			tb.history = append(tb.history, h)
 			return nil
@@ -113,7 +119,7 @@ func (tb *targetBuild) finishFuture(f *future, key ir.CacheKey, tarPath string, 
 			return
 		}
 		f.cl = cl
-		f.err = tb.b.s.putKey(key, keyEntry{Digest: cl.Digest, DiffID: cl.DiffID, Size: cl.Size, MediaType: cl.MediaType})
+		f.err = tb.b.s.putKey(key, keyEntry{Digest: cl.Digest, DiffID: cl.DiffID, Size: cl.Size, MediaType: cl.MediaType, Created: tb.b.now})
 	}()
 }
 
@@ -153,7 +159,18 @@ func (tb *targetBuild) assemble() (*targetResult, error) {
 		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, l.DiffID)
 	}
 	mergeConfig(&cfg.Config, t.Config)
-	cfg.Created = v1.Time{Time: tb.b.now}
+	// The image is as old as its newest layer: an unchanged rebuild gives
+	// the same config, and so the same digest.
+	created := cfg.Created.Time
+	for _, h := range tb.history {
+		if h.Created.After(created) {
+			created = h.Created.Time
+		}
+	}
+	if created.IsZero() || (tb.b.o.SourceDateEpoch != nil && created.After(*tb.b.o.SourceDateEpoch)) {
+		created = tb.b.now
+	}
+	cfg.Created = v1.Time{Time: created}
 	if tb.b.o.SourceDateEpoch != nil {
 		for i := range cfg.History {
 			if cfg.History[i].Created.After(*tb.b.o.SourceDateEpoch) {
