@@ -62,7 +62,7 @@ func run(ctx context.Context, bundleDir string, s Spec, stdout, stderr io.Writer
 		return err
 	}
 	if s.Cwd != "" {
-		if err := mkdirAllInRoot(s.Rootfs, s.Cwd); err != nil {
+		if err := mkdirWorkdir(s.Rootfs, s.Cwd, u); err != nil {
 			return fmt.Errorf("creating working directory: %w", err)
 		}
 	}
