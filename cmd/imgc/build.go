@@ -21,6 +21,7 @@ type buildCmd struct {
 	optimizeFlags
 	cacheFlags
 	Target      []string `sep:"none" placeholder:"NAME" help:"Build only this stage or image and what it needs (repeatable)."`
+	Tag         []string `short:"t" sep:"none" placeholder:"NAME:TAG" help:"Tag the image (repeatable), like docker build -t; with several images, use --target to pick one."`
 	Output      []string `sep:"none" short:"o" placeholder:"type=oci,dest=DIR" help:"Also write the images to type=oci,dest=DIR | type=oci-archive,dest=FILE | type=docker,dest=FILE.tar (repeatable)."`
 	Push        bool     `help:"Push each image to the registries its tags name."`
 	NoCache     bool     `name:"no-cache" help:"Rebuild every layer; reuse nothing from the cache."`
@@ -46,6 +47,9 @@ func (c *buildCmd) Run(e *env) error {
 	diags = append(diags, cdiags...)
 	if err := e.report(src.files, diags); err != nil {
 		return err
+	}
+	if err := addTags(plan, c.Tag); err != nil {
+		return e.report(src.files, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Ambiguous --tag", Detail: err.Error()}})
 	}
 	if c.Locked {
 		if err := checkLocked(plan, pins); err != nil {
@@ -148,6 +152,25 @@ func (c *buildCmd) parseOutputsAndSecrets() ([]runtime.Output, map[string]string
 		secrets[id] = src
 	}
 	return outputs, secrets, diags
+}
+
+// addTags gives --tag names to the one image being built. Tags never enter
+// a cache key, so this changes no layer.
+func addTags(plan *ir.Plan, tags []string) error {
+	if len(tags) == 0 {
+		return nil
+	}
+	var outputs []*ir.Target
+	for _, t := range plan.Targets {
+		if t.Output {
+			outputs = append(outputs, t)
+		}
+	}
+	if len(outputs) != 1 {
+		return fmt.Errorf("--tag names one image, and this build makes %d. Choose one with --target, or set tags in each image block.", len(outputs))
+	}
+	outputs[0].Tags = append(outputs[0].Tags, tags...)
+	return nil
 }
 
 // contextDir is the build context: --context, else the configuration's.

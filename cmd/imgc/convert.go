@@ -94,20 +94,21 @@ func (c *convertCmd) check(e *env, dockerSrc, hclSrc []byte) error {
 }
 
 func compareKeys(a, b *ir.Plan) []string {
+	// Stage names may differ (an unnamed final stage becomes image "app"),
+	// but build order is the same: compare target by target.
 	var out []string
-	for _, ta := range a.Targets {
-		tb := b.Target(ta.Name)
-		if tb == nil {
-			out = append(out, fmt.Sprintf("stage %q is missing from the conversion", ta.Name))
-			continue
-		}
+	if len(a.Targets) != len(b.Targets) {
+		return []string{fmt.Sprintf("the Dockerfile has %d stages to build and the conversion %d", len(a.Targets), len(b.Targets))}
+	}
+	for i, ta := range a.Targets {
+		tb := b.Targets[i]
 		if len(ta.Layers) != len(tb.Layers) {
-			out = append(out, fmt.Sprintf("stage %q has %d layers in the Dockerfile and %d converted", ta.Name, len(ta.Layers), len(tb.Layers)))
+			out = append(out, fmt.Sprintf("stage %q has %d layers in the Dockerfile and %d converted (%q)", ta.Name, len(ta.Layers), len(tb.Layers), tb.Name))
 			continue
 		}
-		for i := range ta.Layers {
-			if ta.Layers[i].Key != tb.Layers[i].Key {
-				out = append(out, fmt.Sprintf("stage %q layer %d (%s): key %s differs from %s (%s)", ta.Name, i+1, ta.Layers[i].Origin, ta.Layers[i].Key.Short(), tb.Layers[i].Key.Short(), ir.MissReason(ta.Layers[i], tb.Layers[i], false)))
+		for j := range ta.Layers {
+			if ta.Layers[j].Key != tb.Layers[j].Key {
+				out = append(out, fmt.Sprintf("stage %q layer %d (%s): key %s differs from %s (%s)", ta.Name, j+1, ta.Layers[j].Origin, ta.Layers[j].Key.Short(), tb.Layers[j].Key.Short(), ir.MissReason(ta.Layers[j], tb.Layers[j], false)))
 				break
 			}
 		}
