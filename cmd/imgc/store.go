@@ -231,7 +231,7 @@ func (c *runCmd) Run(e *env) error {
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
 	}
-	code, err := s.RunImage(e.ctx, c.Name, runtime.RunOptions{Args: args, Env: c.Env, Network: c.Network, Stdout: e.stdout, Stderr: e.stderr})
+	code, err := s.RunImage(e.ctx, c.Name, runtime.RunOptions{Args: args, Env: c.Env, Network: c.Network, Stdout: streaming(e.stdout), Stderr: e.stderr})
 	if err != nil {
 		return err
 	}
