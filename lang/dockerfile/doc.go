@@ -14,8 +14,9 @@
 //
 // The package deliberately does not build, resolve base images or read the
 // build context: variables a stage's base image defines (such as PATH) are
-// left as written for the compiler to expand against the base image's
-// config. It never imports BuildKit's LLB client. Windows images, SSH
+// left as written for the runtime to expand against the base image's
+// config. A stage's ONBUILD triggers are imported at the start of a stage
+// built on it; triggers of images from outside the Dockerfile are not read. It never imports BuildKit's LLB client. Windows images, SSH
 // mounts, git sources and heredoc scripts with a shebang are rejected with
 // a diagnostic.
 package dockerfile
