@@ -3,7 +3,7 @@ package compiler
 import (
 	"fmt"
 
-	"github.com/google/go-cmp/cmp"
+	"reflect"
 
 	"github.com/imgc-dev/imgc/compiler/ir"
 )
@@ -29,7 +29,7 @@ func dedupe(s *state, p *ir.Plan) *ir.Plan {
 		k := t.Key()
 		orig, dup := first[k]
 		if dup && !t.Output && s.level(t.Name) != LevelNone && orig.Platform == t.Platform &&
-			(!usedAsBase[t.Name] || (cmp.Equal(orig.Config, t.Config) && sameBase(orig.Base, t.Base))) {
+			(!usedAsBase[t.Name] || (reflect.DeepEqual(orig.Config, t.Config) && sameBase(orig.Base, t.Base))) {
 			rename[t.Name] = orig.Name
 			s.record(fmt.Sprintf("%s `%s` is identical to %s `%s`: built once", t.Kind, t.Name, orig.Kind, orig.Name), true, t.Origin, orig.Origin)
 			continue
