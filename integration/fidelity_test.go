@@ -22,6 +22,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -40,7 +41,9 @@ import (
 //
 // A case directory is the build context: a Dockerfile whose first line is
 // `ARG BASE` and `FROM $BASE` (or a stage based on it), context files, and an
-// optional `args` file of NAME=VALUE build arguments, one a line. Where
+// optional `args` file of NAME=VALUE build arguments, one a line, and an
+// optional `base-onbuild` file of ONBUILD triggers, one a line, to put in
+// the base image's config. Where
 // buildah 1.28 cannot build a case as Docker would, the case says so:
 // Dockerfile.reference is what buildah builds instead (the same build in
 // syntax it knows), and docker-differs.json gives config fields where
@@ -65,6 +68,10 @@ func TestFidelity(t *testing.T) {
 		name := filepath.Base(dir)
 		t.Run(name, func(t *testing.T) {
 			args := readArgs(t, filepath.Join(dir, "args"))
+			base := base
+			if triggers := readLines(t, filepath.Join(dir, "base-onbuild")); len(triggers) > 0 {
+				base = baseWithTriggers(t, base, triggers)
+			}
 			imgcImg := buildWithImgc(t, cache, dir, base, args)
 			refImg := ref.build(t, name, dir, base, args)
 			want, got := imageTree(t, refImg), imageTree(t, imgcImg)
@@ -80,6 +87,56 @@ func TestFidelity(t *testing.T) {
 			}
 		})
 	}
+}
+
+// readLines reads the non-empty lines of a file; a missing file has none.
+func readLines(t *testing.T, file string) []string {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.TrimSpace(l) != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// baseWithTriggers writes the busybox base with ONBUILD triggers in its
+// config to a new OCI layout (tag latest) and returns its path.
+func baseWithTriggers(t *testing.T, busybox string, triggers []string) string {
+	t.Helper()
+	img := testbase.LayoutImage(t, busybox, "latest")
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.Config.OnBuild = triggers
+	img, err = mutate.ConfigFile(img, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// buildah names the image after the path, which must be lower case.
+	dir, err := os.MkdirTemp("", "imgc-fidelity-base-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "latest"})); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // readArgs reads a case's build arguments; a missing file means none.
@@ -125,10 +182,6 @@ func buildWithImgc(t *testing.T, cache, dir, base string, args map[string]string
 	for k, v := range args {
 		vars[k] = v
 	}
-	cfg, diags := dockerfile.Import(df, src, dockerfile.Options{BuildArgs: vars, Dir: abs, Platform: platform})
-	if diags.HasErrors() {
-		t.Fatalf("importing: %s", diags.Error())
-	}
 	store, err := runtime.OpenStore(cache)
 	if err != nil {
 		t.Fatal(err)
@@ -136,6 +189,13 @@ func buildWithImgc(t *testing.T, cache, dir, base string, args map[string]string
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	pl := ir.Platform{OS: "linux", Architecture: "amd64"}
+	cfg, diags := dockerfile.Import(df, src, dockerfile.Options{BuildArgs: vars, Dir: abs, Platform: platform,
+		BaseOnBuild: func(ref string) ([]string, error) {
+			return store.BaseOnBuild(ctx, ref, abs, pl, false)
+		}})
+	if diags.HasErrors() {
+		t.Fatalf("importing: %s", diags.Error())
+	}
 	plan, diags := compiler.Compile(cfg, compiler.Options{
 		Context: abs,
 		Project: df,

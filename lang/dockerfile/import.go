@@ -31,6 +31,10 @@ type Options struct {
 	// Platform is the target platform "os/arch[/variant]" for
 	// TARGETPLATFORM and friends; the host's when empty.
 	Platform string
+	// BaseOnBuild, if set, returns the ONBUILD triggers of an image from
+	// outside the Dockerfile that a FROM names (as written there), so
+	// that they run as Docker runs them. Without it they do not run.
+	BaseOnBuild func(ref string) ([]string, error)
 }
 
 // Import evaluates a Dockerfile into the model an .image.hcl configuration
@@ -464,7 +468,8 @@ func (im *importer) stage(index int, g []parsedNode) {
 		s.external = true
 		im.setTmpl(st, "from", base)
 		needsVar := im.converting && im.requireUnset(fc.BaseName, st)
-		if base.Value != "" && !needsVar {
+		local := strings.HasPrefix(base.Value, "oci:") || strings.HasPrefix(base.Value, "docker-archive:")
+		if base.Value != "" && !needsVar && !local {
 			if _, err := ggcrname.ParseReference(base.Value); err != nil {
 				im.errorf(from.rng, "Invalid base image", "%q is not an image reference: %s. Write NAME[:TAG][@DIGEST], or give the ARGs it uses defaults.", base.Value, err)
 			}
@@ -495,10 +500,21 @@ func (im *importer) stage(index int, g []parsedNode) {
 	im.stages = append(im.stages, s)
 	im.cfg.Stages = append(im.cfg.Stages, st)
 
-	if s.parent != nil {
-		for _, pn := range im.onbuildTriggers(s.parent, from.rng) {
-			im.instruction(s, pn)
+	var triggers []string
+	origin := ""
+	switch {
+	case s.parent != nil:
+		triggers, origin = s.parent.cfg.OnBuild, fmt.Sprintf("stage %q", s.parent.st.Name)
+	case st.From.Ref != "" && im.opts.BaseOnBuild != nil && !im.converting:
+		var err error
+		triggers, err = im.opts.BaseOnBuild(st.From.Ref)
+		origin = fmt.Sprintf("image %q", st.From.Ref)
+		if err != nil {
+			im.warnf(from.rng, "Base image not read", "The ONBUILD triggers of %s could not be read, so none run: %s.", st.From.Ref, err)
 		}
+	}
+	for _, pn := range im.onbuildTriggers(triggers, origin, from.rng) {
+		im.instruction(s, pn)
 	}
 	for _, pn := range g[1:] {
 		im.instruction(s, pn)
@@ -506,13 +522,14 @@ func (im *importer) stage(index int, g []parsedNode) {
 	im.finishStage(s)
 }
 
-// onbuildTriggers parses the ONBUILD triggers of a parent stage, which run
-// first in a stage built on it, as BuildKit's dispatchOnBuildTriggers does.
-// They are reported at the FROM that runs them. The parent's triggers are
-// consumed here: the runtime never copies them into this stage's image.
-func (im *importer) onbuildTriggers(parent *stageState, rng hcl.Range) []parsedNode {
+// onbuildTriggers parses the ONBUILD triggers of a base (a parent stage, or
+// an image as BaseOnBuild reads it), which run first in a stage built on
+// it, as BuildKit's dispatchOnBuildTriggers does. They are reported at the
+// FROM that runs them. The base's triggers are consumed here: the runtime
+// never copies them into this stage's image.
+func (im *importer) onbuildTriggers(triggers []string, origin string, rng hcl.Range) []parsedNode {
 	var out []parsedNode
-	for _, trigger := range parent.cfg.OnBuild {
+	for _, trigger := range triggers {
 		res, err := parser.Parse(strings.NewReader(trigger))
 		if err == nil && len(res.AST.Children) != 1 {
 			err = errors.New("an ONBUILD trigger must be a single instruction")
@@ -528,7 +545,7 @@ func (im *importer) onbuildTriggers(parent *stageState, rng hcl.Range) []parsedN
 			}
 		}
 		if err != nil {
-			im.errorf(rng, "Invalid ONBUILD trigger", "The trigger %q of stage %q, which runs at this FROM: %s Fix the ONBUILD instruction of stage %q.", trigger, parent.st.Name, sentence(errorText(err)), parent.st.Name)
+			im.errorf(rng, "Invalid ONBUILD trigger", "The trigger %q of %s, which runs at this FROM: %s Fix the ONBUILD instruction of %s.", trigger, origin, sentence(errorText(err)), origin)
 			continue
 		}
 		out = append(out, parsedNode{node: res.AST.Children[0], cmd: cmd, rng: rng})
