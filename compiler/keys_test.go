@@ -253,3 +253,26 @@ func TestBaseKeys(t *testing.T) {
 		t.Errorf("the platform does not enter the base key")
 	}
 }
+
+// TestInheritedConfigIsKeyed: a run step built on a stage sees the env and
+// user of that stage's config, so they key its layers; labels do not.
+func TestInheritedConfigIsKeyed(t *testing.T) {
+	keyOf := func(cfg *lang.ImageConfig) ir.CacheKey {
+		c := &lang.Config{Dir: t.TempDir(), Stages: []*lang.Stage{
+			{Kind: lang.KindStage, Name: "base", From: lang.From{Ref: "alpine"}, Steps: []lang.Step{&lang.Run{Sh: "true"}}, Config: cfg},
+			{Kind: lang.KindImage, Name: "app", From: lang.From{Stage: "base"}, Steps: []lang.Step{&lang.Run{Sh: "echo $MODE > /mode"}}},
+		}}
+		return mustCompile(t, c, Options{}).Target("app").Key()
+	}
+	plain := keyOf(nil)
+	if keyOf(&lang.ImageConfig{Labels: map[string]string{"v": "1"}}) != plain {
+		t.Errorf("a label of the base stage changed the key of a step built on it")
+	}
+	dev, prod := keyOf(&lang.ImageConfig{Env: []lang.EnvVar{{Name: "MODE", Value: "dev"}}}), keyOf(&lang.ImageConfig{Env: []lang.EnvVar{{Name: "MODE", Value: "prod"}}})
+	if dev == prod || dev == plain {
+		t.Errorf("the env the base stage's config passes on does not key the steps built on it")
+	}
+	if keyOf(&lang.ImageConfig{User: "nobody"}) == plain {
+		t.Errorf("the user the base stage's config passes on does not key the steps built on it")
+	}
+}

@@ -15,16 +15,19 @@ import (
 
 // computeKeys sets every base key and layer key, in build order: a layer's
 // key is ir.LayerKey(parent, inputs), its inputs named for people (see
-// stepInputs). It is safe because it only adds keys and changes no step.
+// stepInputs); a target built on another starts from ir.TargetBaseKey,
+// which adds the env and user the other's config passes on. It is safe because it only adds keys and changes no step.
 // Required: the runtime reuses layers by key.
 func computeKeys(s *state, p *ir.Plan) *ir.Plan {
 	out := &ir.Plan{Project: p.Project, Optimizations: p.Optimizations}
 	keys := map[string]ir.CacheKey{}
+	bases := map[string]ir.CacheKey{}
 	for _, t := range p.Targets {
 		nt := *t
-		nt.Base.Key = baseKey(t.Base, t.Platform, keys)
+		nt.Base.Key = baseKey(t.Base, t.Platform, bases)
 		nt.Layers = recomputeLayers(s, t.Layers, nt.Base.Key, keys)
 		keys[nt.Name] = nt.Key()
+		bases[nt.Name] = ir.TargetBaseKey(nt.Key(), nt.Config)
 		out.Targets = append(out.Targets, &nt)
 	}
 	return out

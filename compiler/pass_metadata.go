@@ -17,8 +17,9 @@ import (
 // build` (whose classic builder chains every instruction into the cache
 // key of all later ones) would have invalidated when it changes. It is
 // safe because it only records. An ENV is named only when no later run
-// step of the stage, and no step of a stage built on it, sees the
-// variable: otherwise changing it does invalidate layers, in imgc too.
+// step of the stage sees the variable and no stage is built on this one
+// (whose layers key on the env it passes on, ir.TargetBaseKey): otherwise
+// changing it does invalidate layers, in imgc too.
 func metadata(s *state, p *ir.Plan) *ir.Plan {
 	for _, t := range p.Targets {
 		if s.level(t.Name) == LevelNone {
@@ -38,7 +39,7 @@ func metadata(s *state, p *ir.Plan) *ir.Plan {
 				}
 			}
 			n := len(after) + len(below)
-			if n == 0 || (ins.Name == "ENV" && (readsEnv(after, ins.Env) || hasRun(below))) {
+			if n == 0 || (ins.Name == "ENV" && (readsEnv(after, ins.Env) || len(below) > 0)) {
 				continue
 			}
 			if ins.Name == "ONBUILD" {
@@ -82,17 +83,6 @@ func readsEnv(layers []*ir.Layer, names []string) bool {
 				if slices.Contains(names, name) {
 					return true
 				}
-			}
-		}
-	}
-	return false
-}
-
-func hasRun(layers []*ir.Layer) bool {
-	for _, l := range layers {
-		for _, step := range l.Steps {
-			if _, ok := step.(*ir.Run); ok {
-				return true
 			}
 		}
 	}

@@ -9,7 +9,7 @@ import (
 // target names; build order respecting DependsOn and base targets; each
 // layer's parent is the previous layer's key (or the base key); and, when
 // keys is true, every key recomputes from its parent and inputs and a base
-// target's key is that target's key. The compiler runs it between passes
+// target's key is TargetBaseKey of that target. The compiler runs it between passes
 // in tests; a violation is a compiler bug, never a user's mistake.
 func Check(p *Plan, keys bool) error {
 	var errs []error
@@ -47,8 +47,10 @@ func Check(p *Plan, keys bool) error {
 				fail("target %q has no base key", t.Name)
 			}
 			if t.Base.Kind == BaseTarget {
-				if j, ok := pos[t.Base.Target]; ok && p.Targets[j].Key() != t.Base.Key {
-					fail("target %q: base key %s is not the key %s of %q", t.Name, t.Base.Key, p.Targets[j].Key(), t.Base.Target)
+				if j, ok := pos[t.Base.Target]; ok {
+					if want := TargetBaseKey(p.Targets[j].Key(), p.Targets[j].Config); want != t.Base.Key {
+						fail("target %q: base key %s is not %s, from the key and config of %q", t.Name, t.Base.Key, want, t.Base.Target)
+					}
 				}
 			}
 		}

@@ -46,3 +46,24 @@ func DigestBaseKey(digest string, p Platform) CacheKey {
 func TagBaseKey(ref string, p Platform) CacheKey {
 	return KeyOf(material(nil).field(baseKeyTag).field("tag:" + ref).field(p.String()))
 }
+
+// TargetBaseKey is the base key of a target built on another target of
+// the plan: that target's filesystem key, plus what its image config
+// passes on to the run steps built on it (env and user, which the runtime
+// takes from the base's config when a step sets none). A change to that
+// config then invalidates the layers that can see it, and only those
+// targets' layers. It is the filesystem key itself when nothing is passed
+// on.
+func TargetBaseKey(fs CacheKey, c ImageConfig) CacheKey {
+	var in []KeyInput
+	for _, e := range c.Env {
+		in = append(in, KeyInput{Name: "inherited env", Value: e})
+	}
+	if c.User != "" {
+		in = append(in, KeyInput{Name: "inherited user", Value: c.User})
+	}
+	if len(in) == 0 {
+		return fs
+	}
+	return LayerKey(fs, in)
+}
