@@ -390,3 +390,33 @@ func buildEvents(t *testing.T, s *imgcrt.Store, p *ir.Plan, outputs ...imgcrt.Ou
 	}
 	return events
 }
+
+// TestPlanNamesEmptyLayers: a step whose diff was empty is left out of the
+// image, and the plan of the next build says so from the store.
+func TestPlanNamesEmptyLayers(t *testing.T) {
+	base := requireBuilds(t)
+	dir := t.TempDir()
+	src := fmt.Sprintf("image \"app\" {\n  from = %q\n  run {\n    sh = \"echo hi > /hi\"\n  }\n  run {\n    sh = \"test -f /hi\"\n  }\n}\n", "oci:"+base+":latest")
+	if err := os.WriteFile(filepath.Join(dir, "app.image.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := compileLevel(t, dir, compiler.LevelSafe)
+	s, err := imgcrt.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	buildEvents(t, s, p)
+	st := s.Explain(p)
+	layers := p.Targets[0].Layers
+	if got := st[layers[0].Key]; !got.Hit || got.Empty {
+		t.Errorf("the layer writing /hi: status %+v, want a hit that is not empty", got)
+	}
+	if got := st[layers[1].Key]; !got.Hit || !got.Empty {
+		t.Errorf("the layer that only tests /hi: status %+v, want an empty hit", got)
+	}
+	var b strings.Builder
+	ir.PrintText(&b, p, st, false)
+	if !strings.Contains(b.String(), "empty: not in the image") {
+		t.Errorf("plan does not name the empty layer:\n%s", b.String())
+	}
+}

@@ -65,9 +65,9 @@ func (s *Store) Explain(p *ir.Plan) map[ir.CacheKey]ir.Status {
 		prev := rec.Targets[t.Name]
 		parentRebuilt := false
 		for i, l := range t.Layers {
-			_, ok, pruned := s.lookupKey(l.Key)
+			e, ok, pruned := s.lookupKey(l.Key)
 			if ok && !l.NoCache {
-				out[l.Key] = ir.Status{Hit: true}
+				out[l.Key] = ir.Status{Hit: true, Empty: e.Empty}
 				parentRebuilt = false
 				continue
 			}

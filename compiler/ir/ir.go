@@ -361,4 +361,7 @@ type Optimization struct {
 type Status struct {
 	Hit    bool   `json:"hit"`
 	Reason string `json:"reason,omitempty"`
+	// Empty is true for a hit whose diff was empty when it was built: the
+	// runtime leaves it out of the image.
+	Empty bool `json:"empty,omitempty"`
 }

@@ -204,3 +204,20 @@ func TestCheck(t *testing.T) {
 		t.Errorf("broken parent chain not caught: %v", err)
 	}
 }
+
+func TestPrintNamesEmptyLayers(t *testing.T) {
+	l := &Layer{Name: "run true", Key: KeyOf([]byte("k")), Steps: []Step{&Run{Argv: []string{"true"}}}}
+	p := &Plan{Targets: []*Target{{Name: "app", Kind: KindImage, Layers: []*Layer{l}}}}
+	st := map[CacheKey]Status{l.Key: {Hit: true, Empty: true}}
+	var text, js strings.Builder
+	PrintText(&text, p, st, false)
+	if !strings.Contains(text.String(), "hit  empty: not in the image") {
+		t.Errorf("text plan does not say the layer was empty:\n%s", text.String())
+	}
+	if err := PrintJSON(&js, p, st); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(js.String(), `"empty": true`) {
+		t.Errorf("JSON plan does not say the layer was empty:\n%s", js.String())
+	}
+}

@@ -51,6 +51,9 @@ func PrintText(w io.Writer, p *Plan, st map[CacheKey]Status, color bool) {
 			cache := paint(colorYellow, "miss") + "  " + s.Reason
 			if s.Hit {
 				cache = paint(colorGreen, "hit")
+				if s.Empty {
+					cache += "  " + paint(colorDim, "empty: not in the image")
+				}
 			}
 			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\n", j+1, clip(l.Name, 40), clip(stepsText(l), 48), src(l.Origin), l.Key.Short(), cache)
 		}
@@ -104,6 +107,7 @@ type jsonLayer struct {
 	Source    string            `json:"source"`
 	CreatedBy string            `json:"created_by"`
 	NoCache   bool              `json:"no_cache,omitempty"`
+	Empty     bool              `json:"empty,omitempty"`
 	Steps     []jsonStep        `json:"steps"`
 	Inputs    []KeyInput        `json:"inputs"`
 	Vars      map[string]string `json:"vars,omitempty"`
@@ -141,7 +145,7 @@ func PrintJSON(w io.Writer, p *Plan, st map[CacheKey]Status) error {
 				Inputs: l.Inputs, Vars: l.Vars,
 			}
 			if s.Hit {
-				jl.Cache = "hit"
+				jl.Cache, jl.Empty = "hit", s.Empty
 			}
 			if jl.Inputs == nil {
 				jl.Inputs = []KeyInput{}
