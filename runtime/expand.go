@@ -7,7 +7,8 @@ import "strings"
 // it, so a Dockerfile's `ENV PATH=/opt/bin:$PATH` reaches the IR as written.
 // A name base does not set is empty, as in Docker. ${NAME:-word},
 // ${NAME-word}, ${NAME:+word} and ${NAME+word} work as in the shell; any
-// other ${...} form, and a $ not followed by a name, stays as written.
+// other ${...} form, and a $ not followed by a name, stays as written; $$
+// is a literal $ (the Dockerfile importer writes \$NAME and '$NAME' so).
 func expandEnv(base, over []string) []string {
 	if len(over) == 0 {
 		return over
@@ -36,6 +37,11 @@ func expandVars(s string, vars map[string]string) string {
 		if s[i] != '$' || i+1 == len(s) {
 			b.WriteByte(s[i])
 			i++
+			continue
+		}
+		if s[i+1] == '$' {
+			b.WriteByte('$')
+			i += 2
 			continue
 		}
 		if s[i+1] == '{' {

@@ -28,6 +28,7 @@ func TestExpandEnv(t *testing.T) {
 		{"K=cost $5 and $", "K=cost $5 and $"},
 		{"K=${unclosed", "K=${unclosed"},
 		{"K=no dollar", "K=no dollar"},
+		{"K=a$$b $${HOME} $$$HOME", "K=a$b ${HOME} $/root"},
 		{"NOVALUE", "NOVALUE"},
 	}
 	for _, tt := range tests {

@@ -15,8 +15,50 @@ type envEntry struct {
 	Name  string
 	Value string
 	Tmpl  string
-	// Unresolved values still reference the base image's environment.
-	Unresolved bool
+	// Unset are the variables of the base image's environment the value
+	// still references as written.
+	Unset map[string]struct{}
+}
+
+// model is the value as the model's env carries it: the runtime expands
+// $NAME there against the base image's environment, so every $ that is
+// not a kept reference to the base image is written $$.
+func (e envEntry) model() string {
+	return escapeDollars(e.Value, e.Unset)
+}
+
+// modelTmpl is model as an HCL template, when converting.
+func (e envEntry) modelTmpl() string {
+	if e.Tmpl == quoteLit(e.Value) {
+		return quoteLit(e.model())
+	}
+	return e.Tmpl
+}
+
+// escapeDollars doubles every $ of s except those starting a reference
+// ($NAME, ${NAME...}) to a name in keep.
+func escapeDollars(s string, keep map[string]struct{}) string {
+	if !strings.Contains(s, "$") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' {
+			b.WriteByte(s[i])
+			continue
+		}
+		rest := strings.TrimPrefix(s[i+1:], "{")
+		n := 0
+		for n < len(rest) && (rest[n] == '_' || rest[n] >= 'a' && rest[n] <= 'z' || rest[n] >= 'A' && rest[n] <= 'Z' || n > 0 && rest[n] >= '0' && rest[n] <= '9') {
+			n++
+		}
+		if _, ok := keep[rest[:n]]; ok && n > 0 {
+			b.WriteByte('$')
+			continue
+		}
+		b.WriteString("$$")
+	}
+	return b.String()
 }
 
 // envList is an ordered environment: BuildKit keeps the order in which
@@ -89,9 +131,9 @@ type expansion struct {
 	Tmpl string
 	// Matched are the variables the word referenced, sorted.
 	Matched []string
-	// Unresolved is set when references were kept as written for the
-	// base image's environment.
-	Unresolved bool
+	// Unset are the variables kept as written for the base image's
+	// environment.
+	Unset map[string]struct{}
 }
 
 // expandWord expands word like BuildKit expands ADD, COPY, ENV and the
@@ -107,7 +149,10 @@ func (im *importer) expandWord(word string, env envList, keepUnset bool) (expans
 	if err != nil {
 		return expansion{}, err
 	}
-	x := expansion{Value: res.Result, Unresolved: keepUnset && len(res.Unmatched) > 0}
+	x := expansion{Value: res.Result}
+	if keepUnset && len(res.Unmatched) > 0 {
+		x.Unset = res.Unmatched
+	}
 	for name := range res.Matched {
 		if _, ok := env.get(name); ok {
 			x.Matched = append(x.Matched, name)

@@ -446,7 +446,7 @@ func (im *importer) stage(index int, g []parsedNode) {
 		// is resolved in the parent's image config, which is this stage's
 		// base: words here must reference it, not copy it unexpanded.
 		for _, e := range parent.env {
-			if !e.Unresolved {
+			if len(e.Unset) == 0 {
 				s.env = append(s.env, e)
 			}
 		}
@@ -626,16 +626,27 @@ func (s *stageState) allArgs() []string {
 	return out
 }
 
-// runEnv is the environment a RUN adds over its stage's env attribute: the
-// ARGs in scope and ENV changed after the first step.
-func (s *stageState) runEnv() []envEntry {
-	def := s.baseEnv.clone()
+// modelDefaults is the environment every step of the stage already has
+// (inherited, then the stage's env attribute), with values as the model
+// writes them.
+func (s *stageState) modelDefaults() envList {
+	var def envList
+	for _, e := range s.baseEnv {
+		def = def.set(envEntry{Name: e.Name, Value: e.model()})
+	}
 	for _, e := range s.st.Env {
 		def = def.set(envEntry{Name: e.Name, Value: e.Value})
 	}
+	return def
+}
+
+// runEnv is the environment a RUN adds over its stage's env attribute: the
+// ARGs in scope and ENV changed after the first step.
+func (s *stageState) runEnv() []envEntry {
+	def := s.modelDefaults()
 	var out []envEntry
 	for _, e := range s.env {
-		if d, ok := def.get(e.Name); ok && d.Value == e.Value {
+		if d, ok := def.get(e.Name); ok && d.Value == e.model() {
 			continue
 		}
 		out = append(out, e)
@@ -645,22 +656,19 @@ func (s *stageState) runEnv() []envEntry {
 
 func (im *importer) setEnvList(owner any, dst *[]lang.EnvVar, entries []envEntry) {
 	for _, e := range entries {
-		*dst = append(*dst, lang.EnvVar{Name: e.Name, Value: e.Value})
+		*dst = append(*dst, lang.EnvVar{Name: e.Name, Value: e.model()})
 		if im.converting && e.Tmpl != "" {
-			im.setTmpl(owner, "env."+e.Name, expansion{Value: e.Value, Tmpl: e.Tmpl})
+			im.setTmpl(owner, "env."+e.Name, expansion{Value: e.model(), Tmpl: e.modelTmpl()})
 		}
 	}
 }
 
 func (im *importer) finishStage(s *stageState) {
 	// ENV changed after the first step: the image config carries it.
-	def := s.baseEnv.clone()
-	for _, e := range s.st.Env {
-		def = def.set(envEntry{Name: e.Name, Value: e.Value})
-	}
+	def := s.modelDefaults()
 	var cfgEnv []envEntry
 	for _, e := range s.imageEnv {
-		if d, ok := def.get(e.Name); ok && d.Value == e.Value {
+		if d, ok := def.get(e.Name); ok && d.Value == e.model() {
 			continue
 		}
 		cfgEnv = append(cfgEnv, e)

@@ -288,7 +288,7 @@ func (im *importer) env(s *stageState, rng hcl.Range, c *instructions.EnvCommand
 	for _, kv := range c.Env {
 		k, _ := im.expandIn(s, rng, kv.Key, before)
 		v, _ := im.expandIn(s, rng, kv.Value, before)
-		e := envEntry{Name: k.Value, Value: v.Value, Tmpl: v.Tmpl, Unresolved: v.Unresolved}
+		e := envEntry{Name: k.Value, Value: v.Value, Tmpl: v.Tmpl, Unset: v.Unset}
 		s.env = s.env.set(e)
 		s.imageEnv = s.imageEnv.set(e)
 		if s.stepped {
@@ -297,14 +297,14 @@ func (im *importer) env(s *stageState, rng hcl.Range, c *instructions.EnvCommand
 		replaced := false
 		for i := range s.st.Env {
 			if s.st.Env[i].Name == e.Name {
-				s.st.Env[i].Value = e.Value
+				s.st.Env[i].Value = e.model()
 				replaced = true
 			}
 		}
 		if !replaced {
-			s.st.Env = append(s.st.Env, lang.EnvVar{Name: e.Name, Value: e.Value})
+			s.st.Env = append(s.st.Env, lang.EnvVar{Name: e.Name, Value: e.model()})
 		}
-		im.setTmpl(s.st, "env."+e.Name, v)
+		im.setTmpl(s.st, "env."+e.Name, expansion{Value: e.model(), Tmpl: e.modelTmpl()})
 	}
 }
 
