@@ -35,37 +35,21 @@ type effects struct {
 // userFiles are what resolving a user or group name reads.
 var userFiles = []string{"/etc/passwd", "/etc/group"}
 
-// macroEffects are the declared effects of the stdlib step macros, by
-// lang.Run.Macro name. apt_install runs dpkg and maintainer scripts, which
-// read and write the system's directories but none of the directories
-// applications are conventionally copied to (/app, /src, /srv/…, /home/…
-// are outside, /usr and /opt inside, so /usr/src/app blocks it).
-var macroEffects = map[string]struct{ reads, writes []string }{
-	"apt_install": {
-		reads:  []string{"/bin", "/boot", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/root", "/run", "/sbin", "/tmp", "/usr", "/var"},
-		writes: []string{"/bin", "/boot", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/root", "/run", "/sbin", "/tmp", "/usr", "/var"},
-	},
-}
-
 // macroOf returns the stdlib macro a layer's name attributes it to
 // (macroName's "apt_install: run …"), or "".
 func macroOf(l *ir.Layer) string {
 	name, _, ok := strings.Cut(l.Name, ": ")
-	if !ok {
+	if !ok || strings.ContainsAny(name, " \t") {
 		return ""
 	}
-	if _, known := macroEffects[name]; known {
-		return name
-	}
-	return ""
+	return name
 }
 
 // layerEffects is the union of a layer's steps' effects.
 func layerEffects(l *ir.Layer) effects {
 	out := effects{known: true, parents: map[string]string{}}
-	macro := macroOf(l)
 	for _, step := range l.Steps {
-		e := stepEffects(step, macro)
+		e := stepEffects(step)
 		if !e.known {
 			return effects{}
 		}
@@ -83,16 +67,14 @@ func layerEffects(l *ir.Layer) effects {
 	return out
 }
 
-func stepEffects(step ir.Step, macro string) effects {
+func stepEffects(step ir.Step) effects {
 	e := effects{known: true, parents: map[string]string{}}
 	switch st := step.(type) {
 	case *ir.Run:
-		reads, writes := st.Reads, st.Writes
-		if m, ok := macroEffects[macro]; ok && len(writes) == 0 {
-			reads, writes = m.reads, m.writes
-		}
 		// The runtime checks declared writes against the step's diff;
-		// without them the step may do anything.
+		// without them the step may do anything. Stdlib macros declare
+		// theirs like any step.
+		reads, writes := st.Reads, st.Writes
 		if len(writes) == 0 {
 			return effects{}
 		}

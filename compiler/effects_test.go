@@ -24,7 +24,9 @@ func TestIndependent(t *testing.T) {
 		r.Mounts = []ir.Mount{{Type: ir.MountCache, Target: "/c", ID: id}}
 		return r
 	}
-	apt := layer("apt_install: run apt-get install", run(nil, nil))
+	// As stdlib's apt_install declares them.
+	system := []string{"/bin", "/boot", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/root", "/run", "/sbin", "/tmp", "/usr", "/var"}
+	apt := layer("apt_install: run apt-get install", run(system, append([]string{"/home"}, system...)))
 	tests := []struct {
 		name string
 		a, b *ir.Layer
