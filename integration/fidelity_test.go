@@ -68,6 +68,7 @@ func TestFidelity(t *testing.T) {
 		name := filepath.Base(dir)
 		t.Run(name, func(t *testing.T) {
 			args := readArgs(t, filepath.Join(dir, "args"))
+			dir := contextWithModes(t, dir)
 			base := base
 			if triggers := readLines(t, filepath.Join(dir, "base-onbuild")); len(triggers) > 0 {
 				base = baseWithTriggers(t, base, triggers)
@@ -87,6 +88,32 @@ func TestFidelity(t *testing.T) {
 			}
 		})
 	}
+}
+
+// contextWithModes copies the case to a new directory and applies its
+// `modes` file (lines of "MODE PATH"), since git keeps neither directory
+// modes nor file modes other than 0644 and 0755.
+func contextWithModes(t *testing.T, dir string) string {
+	t.Helper()
+	lines := readLines(t, filepath.Join(dir, "modes"))
+	if len(lines) == 0 {
+		return dir
+	}
+	tmp := t.TempDir()
+	if out, err := exec.Command("cp", "-a", dir+"/.", tmp).CombinedOutput(); err != nil {
+		t.Fatalf("copying the case: %v\n%s", err, out)
+	}
+	for _, l := range lines {
+		mode, p, ok := strings.Cut(strings.TrimSpace(l), " ")
+		m, err := strconv.ParseUint(mode, 8, 32)
+		if !ok || err != nil {
+			t.Fatalf("%s/modes: %q is not MODE PATH", dir, l)
+		}
+		if err := os.Chmod(filepath.Join(tmp, p), os.FileMode(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return tmp
 }
 
 // readLines reads the non-empty lines of a file; a missing file has none.
@@ -330,6 +357,8 @@ type dockerDiffers struct {
 	// NotCommitted are paths buildah leaves in the image that Docker
 	// does not commit.
 	NotCommitted []string
+	// Tree gives paths whose entry in Docker's image is not buildah's.
+	Tree map[string]treeEntry
 	// The config fields present replace buildah's.
 	configView
 }
@@ -359,6 +388,12 @@ func applyDockerDiffers(t *testing.T, file string, tree map[string]treeEntry, c 
 			t.Errorf("%s: buildah no longer leaves %s: drop it from NotCommitted", file, p)
 		}
 		delete(tree, p)
+	}
+	for p, e := range d.Tree {
+		if _, ok := tree[p]; !ok {
+			t.Errorf("%s: buildah makes no %s", file, p)
+		}
+		tree[p] = e
 	}
 	*c = d.configView
 }

@@ -101,7 +101,13 @@ func Resolve(root string, sources []string, dest string, opts Options) ([]ir.Cop
 		default:
 			dst = dest
 		}
-		out = append(out, entry(it.real, dst, it.info, it.link))
+		e := entry(it.real, dst, it.info, it.link)
+		if it.info.IsDir() && !r.parents {
+			// Docker copies a directory's contents, not the directory: a
+			// destination it has to create is a plain 0755 directory.
+			e.Mode = fs.ModeDir | 0o755
+		}
+		out = append(out, e)
 		if it.info.IsDir() {
 			files, err := r.contents(it.real, dst)
 			if err != nil {
