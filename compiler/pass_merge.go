@@ -20,23 +20,17 @@ import (
 // one re-runs that step alone. Layers with cache = false, declared reads
 // or writes, or written as a layer block are left alone.
 func mergeRuns(s *state, p *ir.Plan) *ir.Plan {
-	return mergeRunsAt(s, p, true)
-}
-
-// previewMergeRuns records, at --optimize=safe, what mergeRuns would do.
-func previewMergeRuns(s *state, p *ir.Plan) {
-	mergeRunsAt(s, p, false)
-}
-
-func mergeRunsAt(s *state, p *ir.Plan, apply bool) *ir.Plan {
+	// Targets at safe are only previewed: records, not applied.
 	out := &ir.Plan{Project: p.Project, Optimizations: p.Optimizations}
 	changed := false
 	for _, t := range p.Targets {
 		level := s.level(t.Name)
-		if (apply && level != LevelAll) || (!apply && level != LevelSafe) {
+		if level == LevelNone {
 			out.Targets = append(out.Targets, t)
 			continue
 		}
+		// Targets at safe only preview, also when others are at all.
+		preview := level == LevelSafe
 		var layers []*ir.Layer
 		for i := 0; i < len(t.Layers); {
 			j := i + 1
@@ -53,7 +47,7 @@ func mergeRunsAt(s *state, p *ir.Plan, apply bool) *ir.Plan {
 			for _, l := range group {
 				origins = append(origins, l.Origin)
 			}
-			if !apply {
+			if preview {
 				s.record(fmt.Sprintf("%s `%s`: would merge %d adjacent run steps with identical settings (%s) into one layer (at --optimize=all)", t.Kind, t.Name, len(group), linesOf(t, group)), false, origins...)
 				layers = append(layers, group...)
 				i = j
@@ -74,6 +68,11 @@ func mergeRunsAt(s *state, p *ir.Plan, apply bool) *ir.Plan {
 	// Merging changes the merged layers' keys, hence every later key and
 	// every key built on these targets.
 	return computeKeys(s, out)
+}
+
+// previewMergeRuns records, at --optimize=safe, what mergeRuns would do.
+func previewMergeRuns(s *state, p *ir.Plan) {
+	mergeRuns(s, p)
 }
 
 func mergeable(a, b *ir.Layer) bool {

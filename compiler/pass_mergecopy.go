@@ -17,20 +17,12 @@ import (
 // overlapping destinations, cache = false, or already in a layer block of
 // several steps are left alone.
 func mergeCopies(s *state, p *ir.Plan) *ir.Plan {
-	return mergeCopiesAt(s, p, true)
-}
-
-// previewMergeCopies records, at --optimize=safe, what mergeCopies would do.
-func previewMergeCopies(s *state, p *ir.Plan) {
-	mergeCopiesAt(s, p, false)
-}
-
-func mergeCopiesAt(s *state, p *ir.Plan, apply bool) *ir.Plan {
+	// Targets at safe are only previewed: records, not applied.
 	out := &ir.Plan{Project: p.Project, Optimizations: p.Optimizations}
 	changed := false
 	for _, t := range p.Targets {
 		level := s.level(t.Name)
-		if level == LevelNone || (apply && level != LevelAll) {
+		if level == LevelNone {
 			out.Targets = append(out.Targets, t)
 			continue
 		}
@@ -69,6 +61,11 @@ func mergeCopiesAt(s *state, p *ir.Plan, apply bool) *ir.Plan {
 		return p
 	}
 	return computeKeys(s, out)
+}
+
+// previewMergeCopies records, at --optimize=safe, what mergeCopies would do.
+func previewMergeCopies(s *state, p *ir.Plan) {
+	mergeCopies(s, p)
 }
 
 // soleCopy reports whether a layer is one plain copy step.

@@ -21,20 +21,12 @@ import (
 // declares nothing, since it may read or write anything. Keys are
 // recomputed, so the moved layer and everything after it get new keys.
 func reorder(s *state, p *ir.Plan) *ir.Plan {
-	return reorderAt(s, p, true)
-}
-
-// previewReorder records, at --optimize=safe, what reorder would do.
-func previewReorder(s *state, p *ir.Plan) {
-	reorderAt(s, p, false)
-}
-
-func reorderAt(s *state, p *ir.Plan, apply bool) *ir.Plan {
+	// Targets at safe are only previewed: records, not applied.
 	out := &ir.Plan{Project: p.Project, Optimizations: p.Optimizations}
 	changed := false
 	for _, t := range p.Targets {
 		level := s.level(t.Name)
-		if level == LevelNone || (apply && level != LevelAll) {
+		if level == LevelNone {
 			out.Targets = append(out.Targets, t)
 			continue
 		}
@@ -73,6 +65,11 @@ func reorderAt(s *state, p *ir.Plan, apply bool) *ir.Plan {
 		return p
 	}
 	return computeKeys(s, out)
+}
+
+// previewReorder records, at --optimize=safe, what reorder would do.
+func previewReorder(s *state, p *ir.Plan) {
+	reorder(s, p)
 }
 
 // stable reports whether a layer is made of run steps only and reads

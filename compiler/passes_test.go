@@ -272,3 +272,44 @@ func recordsOf(p *ir.Plan, pass string) []ir.Optimization {
 	}
 	return out
 }
+
+// TestStageOptimizeLevel: `optimize = "all"` applies to its own target
+// only, the others still preview; --optimize wins over it.
+func TestStageOptimizeLevel(t *testing.T) {
+	cfg := func() *lang.Config {
+		runs := func(line int) []lang.Step {
+			return []lang.Step{&lang.Run{Sh: "a", Range: rng(line)}, &lang.Run{Sh: "b", Range: rng(line + 1)}}
+		}
+		return &lang.Config{Dir: t.TempDir(), Stages: []*lang.Stage{
+			{Kind: lang.KindImage, Name: "fast", Optimize: LevelAll, From: lang.From{Ref: "alpine"}, Steps: runs(1), DeclRange: rng(1)},
+			{Kind: lang.KindImage, Name: "plain", From: lang.From{Ref: "alpine"}, Steps: runs(10), DeclRange: rng(10)},
+		}}
+	}
+	layersOf := func(p *ir.Plan) (fast, plain int) {
+		return len(p.Target("fast").Layers), len(p.Target("plain").Layers)
+	}
+	p := mustCompile(t, cfg(), Options{})
+	if fast, plain := layersOf(p); fast != 1 || plain != 2 {
+		t.Errorf("stage levels: fast has %d layers (want 1, merged), plain %d (want 2)", fast, plain)
+	}
+	var applied, previewed int
+	for _, o := range recordsOf(p, "merge") {
+		if o.Applied {
+			applied++
+		} else {
+			previewed++
+		}
+	}
+	if applied != 1 || previewed != 1 {
+		t.Errorf("merge records: %d applied, %d previewed; want one of each: %+v", applied, previewed, p.Optimizations)
+	}
+	if fast, plain := layersOf(mustCompile(t, cfg(), Options{Optimize: LevelSafe})); fast != 2 || plain != 2 {
+		t.Errorf("--optimize=safe does not win over optimize = \"all\": %d and %d layers", fast, plain)
+	}
+	if fast, plain := layersOf(mustCompile(t, cfg(), Options{Optimize: LevelAll})); fast != 1 || plain != 1 {
+		t.Errorf("--optimize=all: %d and %d layers, want 1 and 1", fast, plain)
+	}
+	if fast, _ := layersOf(mustCompile(t, cfg(), Options{DisabledPasses: []string{"merge"}})); fast != 2 {
+		t.Errorf("--pass merge=off still merges the stage at all")
+	}
+}
