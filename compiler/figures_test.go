@@ -50,6 +50,7 @@ func TestOptimizerFigures(t *testing.T) {
 		metaInvalidated          int
 		argFiles, metaOrArgFiles int
 		argOnly                  int
+		removedBy                = map[string]int{}
 	)
 	ctx := t.TempDir()
 	for _, df := range dockerfiles {
@@ -71,6 +72,12 @@ func TestOptimizerFigures(t *testing.T) {
 		}
 		if layerCount(plans[LevelAll]) < layerCount(plans[LevelSafe]) {
 			mergedFiles++
+		}
+		for _, o := range plans[LevelAll].Optimizations {
+			var n int
+			if _, err := fmt.Sscanf(o.Detail[strings.Index(o.Detail, ": merged ")+len(": merged "):], "%d", &n); o.Applied && err == nil {
+				removedBy[o.Pass] += n - 1
+			}
 		}
 		meta := 0
 		for _, o := range plans[LevelSafe].Optimizations {
@@ -102,6 +109,7 @@ func TestOptimizerFigures(t *testing.T) {
 	}
 	t.Logf("real Dockerfiles: %d compiled, %d rejected by the importer by design (Windows images, git sources, bases that need a --var)", compiled, failed)
 	t.Logf("layers: none %d, safe %d, all %d: --optimize=all removes %d layers in %d files", layers[LevelNone], layers[LevelSafe], layers[LevelAll], layers[LevelSafe]-layers[LevelAll], mergedFiles)
+	t.Logf("removed by merging runs %d, by merging copies %d", removedBy["merge"], removedBy["mergecopy"])
 	t.Logf("reorder would move %d steps (Dockerfile RUNs declare nothing, so this is expected to be 0)", reordered)
 	t.Logf("metadata: %d files have %d LABEL/EXPOSE/CMD/... instructions before layer steps; docker build's classic builder re-runs %d layers in total when each changes, imgc none", metaFiles, metaInstr, metaInvalidated)
 	t.Logf("ARG-only values: %d ARGs in %d files change the image config and no layer key", argOnly, argFiles)
