@@ -62,6 +62,7 @@ func TestFidelity(t *testing.T) {
 	}
 	base := testbase.Busybox(t)
 	ref := newBuildah(t)
+	bk := buildKitFromEnv(t)
 	cache := t.TempDir()
 	for _, df := range cases {
 		dir := filepath.Dir(df)
@@ -86,8 +87,79 @@ func TestFidelity(t *testing.T) {
 			if diff := cmp.Diff(wantCfg, dockerConfig(t, imgcImg)); diff != "" {
 				t.Errorf("image config differs (-buildah +imgc):\n%s", diff)
 			}
+			if bk == nil {
+				return
+			}
+			bkImg := bk.build(t, dir, base, args)
+			want, got = imageTree(t, bkImg), imageTree(t, imgcImg)
+			bkCfg := dockerConfig(t, bkImg)
+			applyDockerDiffers(t, filepath.Join(dir, "buildkit-differs.json"), want, &bkCfg)
+			applyImgcGaps(t, filepath.Join(dir, "imgc-gaps.json"), want, got)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("filesystem differs (-buildkit +imgc):\n%s", diff)
+			}
+			if diff := cmp.Diff(bkCfg, dockerConfig(t, imgcImg)); diff != "" {
+				t.Errorf("image config differs (-buildkit +imgc):\n%s", diff)
+			}
 		})
 	}
+}
+
+// buildKit is an optional second reference: BuildKit's own Dockerfile
+// frontend, which is what `docker build` runs. It needs a running buildkitd
+// (see /work/shared/refenv/buildkit.sh), so CI does not use it; set
+// IMGC_FIDELITY_BUILDKIT to its address (unix:///...) and have buildctl on
+// PATH or in IMGC_FIDELITY_BUILDCTL. It builds heredocs as they are, and
+// its allowances are the case's imgc-gaps.json and buildkit-differs.json
+// (docker-differs.json's format: where imgc deliberately follows the
+// classic builder and buildah instead of a BuildKit quirk).
+type buildKit struct {
+	addr, buildctl string
+}
+
+func buildKitFromEnv(t *testing.T) *buildKit {
+	addr := os.Getenv("IMGC_FIDELITY_BUILDKIT")
+	if addr == "" {
+		return nil
+	}
+	ctl := os.Getenv("IMGC_FIDELITY_BUILDCTL")
+	if ctl == "" {
+		var err error
+		if ctl, err = exec.LookPath("buildctl"); err != nil {
+			t.Fatalf("IMGC_FIDELITY_BUILDKIT is set but buildctl is not on PATH: %v", err)
+		}
+	}
+	return &buildKit{addr: addr, buildctl: ctl}
+}
+
+func (b *buildKit) build(t *testing.T, dir, base string, args map[string]string) v1.Image {
+	t.Helper()
+	img := testbase.LayoutImage(t, base, "latest")
+	digest, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	archive := filepath.Join(out, "image.tar")
+	cmd := []string{"--addr", b.addr, "build", "--frontend", "dockerfile.v0",
+		"--local", "context=" + dir, "--local", "dockerfile=" + dir,
+		"--oci-layout", "base=" + base, "--opt", "build-arg:BASE=base",
+		"--opt", "context:base=oci-layout://base@" + digest.String(),
+		"--output", "type=oci,dest=" + archive + ",name=fidelity:latest"}
+	for _, k := range sortedNames(args) {
+		cmd = append(cmd, "--opt", "build-arg:"+k+"="+args[k])
+	}
+	if out, err := exec.Command(b.buildctl, cmd...).CombinedOutput(); err != nil {
+		t.Fatalf("buildctl build: %v\n%s", err, out)
+	}
+	layoutDir := filepath.Join(out, "layout")
+	if err := os.Mkdir(layoutDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("tar", "-xf", archive, "-C", layoutDir).CombinedOutput(); err != nil {
+		t.Fatalf("unpacking BuildKit's image: %v\n%s", err, out)
+	}
+	return testbase.LayoutImage(t, layoutDir, "latest")
 }
 
 // contextWithModes copies the case to a new directory and applies its
@@ -491,6 +563,15 @@ func imageTree(t *testing.T, img v1.Image) map[string]treeEntry {
 			e.Type = "type " + strconv.Itoa(int(h.Typeflag))
 		}
 		tree[name] = e
+	}
+	// A hard link reads as the file it links to: builders differ in
+	// whether a link to a file of a lower layer is a link or a copy.
+	for name, e := range tree {
+		if e.Type == "hardlink" {
+			if target, ok := tree[e.Linkname]; ok {
+				tree[name] = target
+			}
+		}
 	}
 	return tree
 }
