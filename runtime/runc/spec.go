@@ -145,7 +145,7 @@ func ociSpec(s Spec, u user, hostnameFile string) (*specs.Spec, error) {
 			User: specs.User{
 				UID:            u.uid,
 				GID:            u.gid,
-				AdditionalGids: u.gids,
+				AdditionalGids: processGids(u, s.User),
 			},
 			Args:         s.Args,
 			Env:          environment(s.Env, u),
