@@ -306,7 +306,7 @@ func buildWithImgc(t *testing.T, cache, dir, base string, args map[string]string
 		t.Fatalf("compiling: %s", errs.Error())
 	}
 	var logs []string
-	res, err := runtime.Build(ctx, store, plan, runtime.BuildOptions{Progress: func(e runtime.Event) {
+	res, err := runtime.Build(ctx, store, plan, runtime.BuildOptions{Context: abs, Progress: func(e runtime.Event) {
 		if e.Kind == "log" {
 			logs = append(logs, e.Line)
 		}
