@@ -19,9 +19,8 @@ type effects struct {
 	// and write anything, so nothing moves across it.
 	known bool
 	reads []string
-	// exists are paths the step needs to exist or creates as a plain
-	// directory (0755, root) when missing: a run step's working
-	// directory.
+	// exists are paths the step needs to exist, or creates when they are
+	// missing: a run step's working directory.
 	exists []string
 	writes []string
 	// parents are the directories above writes that the step creates when
@@ -185,7 +184,8 @@ func independent(a, b effects) bool {
 	return !conflicts(a, b) && !conflicts(b, a) && !sharesCache(a, b) && sameParents(a, b)
 }
 
-// conflicts reports whether a's writes touch what b reads, writes or needs.
+// conflicts reports whether a's writes touch what b reads, writes or needs,
+// or a creates b's working directory.
 func conflicts(a, b effects) bool {
 	for _, w := range a.writes {
 		for _, r := range b.reads {
@@ -207,6 +207,14 @@ func conflicts(a, b effects) bool {
 			if atOrAbove(w, p) {
 				return true
 			}
+		}
+	}
+	// A run's working directory that the other step may create: moved
+	// first, the run would create it (runc does), which its declared
+	// writes do not cover, and the build would fail.
+	for p := range a.parents {
+		if slices.Contains(b.exists, p) {
+			return true
 		}
 	}
 	return false
