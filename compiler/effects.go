@@ -31,6 +31,9 @@ type effects struct {
 	caches  []string
 }
 
+// maxListedFiles is how many copied files a copy's effects list one by one.
+const maxListedFiles = 64
+
 // userFiles are what resolving a user or group name reads.
 var userFiles = []string{"/etc/passwd", "/etc/group"}
 
@@ -122,7 +125,10 @@ func (e *effects) copyLike(dest, chown string, files []ir.CopyFile) {
 		}
 	}
 	written := []string{path.Clean(dest)}
-	if len(files) > 0 {
+	// Listing each file is more precise; past maxListedFiles the whole
+	// destination stands for them, so comparing two big copies stays
+	// cheap.
+	if len(files) > 0 && len(files) <= maxListedFiles {
 		written = written[:0]
 		for _, f := range files {
 			written = append(written, path.Clean(f.Dst))
