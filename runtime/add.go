@@ -99,20 +99,8 @@ func (tb *targetBuild) add(ctx context.Context, a *ir.Add, rootfs string) error 
 			continue
 		}
 		// An archive unpacks into the destination directory.
-		dir := (&inRoot{root: rootfs, memo: map[string]string{}}).path(path.Clean(a.Dest), true)
-		if dir != "/" && !isDirIn(rootfs, dir) {
-			parents := []layer.Entry{{Path: dir, Mode: fs.ModeDir | 0o755, ModTime: tb.b.now}}
-			for d := path.Dir(dir); d != "/"; d = path.Dir(d) {
-				if !isDirIn(rootfs, d) {
-					parents = append(parents, layer.Entry{Path: d, Mode: fs.ModeDir | 0o755, ModTime: tb.b.now})
-				}
-			}
-			if err := layer.WriteEntriesToDir(rootfs, parents); err != nil {
-				return err
-			}
-		}
-		if err := extractArchive(src.host, filepath.Join(rootfs, filepath.FromSlash(dir))); err != nil {
-			return fmt.Errorf("extracting %s: %w", filepath.Base(src.host), err)
+		if err := tb.extractArchiveOwned(src.host, rootfs, a.Dest, a.Chown); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -171,15 +159,6 @@ func decompress(p string) (io.Reader, func(), error) {
 		return out, func() { out.Close(); cmd.Wait(); f.Close() }, nil
 	}
 	return br, func() { f.Close() }, nil
-}
-
-func extractArchive(p, dir string) error {
-	r, closeFn, err := decompress(p)
-	if err != nil {
-		return err
-	}
-	defer closeFn()
-	return layer.ApplyToRoot(r, dir, layer.ApplyOptions{})
 }
 
 // download fetches rawURL into downloads/, verified against checksum, and
