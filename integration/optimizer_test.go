@@ -441,3 +441,33 @@ func TestPlanNamesEmptyLayers(t *testing.T) {
 		t.Errorf("plan does not name the empty layer:\n%s", b.String())
 	}
 }
+
+// TestPlanExplainsAnotherLayering: after a build at all, the plan at safe
+// finds the merged copies' per-step entries, and says the layer after them
+// misses because its parent changed, not because the base did.
+func TestPlanExplainsAnotherLayering(t *testing.T) {
+	base := requireBuilds(t)
+	dir := t.TempDir()
+	for name, content := range map[string]string{"a.txt": "a\n", "b.txt": "b\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := fmt.Sprintf("image \"app\" {\n  from = %q\n  copy {\n    src  = \"a.txt\"\n    dest = \"/a/\"\n  }\n  copy {\n    src  = \"b.txt\"\n    dest = \"/b/\"\n  }\n  run {\n    sh = \"cat /a/a.txt /b/b.txt > /ab\"\n  }\n}\n", "oci:"+base+":latest")
+	if err := os.WriteFile(filepath.Join(dir, "app.image.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := imgcrt.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	buildEvents(t, s, compileLevel(t, dir, compiler.LevelAll))
+	safe := compileLevel(t, dir, compiler.LevelSafe)
+	st := s.Explain(safe)
+	layers := safe.Targets[0].Layers
+	for i, want := range []ir.Status{{Hit: true}, {Hit: true}, {Reason: "parent layer rebuilt"}} {
+		if got := st[layers[i].Key]; got != want {
+			t.Errorf("layer %d (%s): status %+v, want %+v", i+1, layers[i].Name, got, want)
+		}
+	}
+}

@@ -71,7 +71,10 @@ func (s *Store) Explain(p *ir.Plan) map[ir.CacheKey]ir.Status {
 				parentRebuilt = false
 				continue
 			}
-			reason := ir.MissReason(previousLayer(prev, l, i), l, parentRebuilt)
+			pl := previousLayer(prev, l, i)
+			// A parent that hits but is not the last build's parent (the
+			// layers before were merged or reordered) changes this layer too.
+			reason := ir.MissReason(pl, l, parentRebuilt || (i > 0 && pl != nil && pl.Parent != l.Parent))
 			if pruned && !l.NoCache && !parentRebuilt {
 				reason = "not in the cache (pruned)"
 			}
