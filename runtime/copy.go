@@ -238,8 +238,8 @@ func (r *verifyReader) Read(p []byte) (int, error) {
 func (r *verifyReader) Close() error { return r.f.Close() }
 
 // resolveOwner maps a chown "user[:group]" to ids in the filesystem at
-// root. A user without a group gets the user's id as group id, as in
-// Docker.
+// root. A numeric user without a group gets its id as group id, a user
+// name its primary group, as BuildKit and buildah do.
 func resolveOwner(root, chown string) (int, int, error) {
 	if chown == "" {
 		return 0, 0, nil
@@ -256,9 +256,6 @@ func resolveOwner(root, chown string) (int, int, error) {
 	ruid, rgid, _, err := runc.ResolveUser(root, chown)
 	if err != nil {
 		return 0, 0, fmt.Errorf("resolving chown %q: %w", chown, err)
-	}
-	if !hasGroup {
-		rgid = ruid
 	}
 	return int(ruid), int(rgid), nil
 }
