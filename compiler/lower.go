@@ -312,6 +312,10 @@ func (l *lowerer) stageContext(st *lang.Stage, t *ir.Target) stageCtx {
 	if t.Base.Kind == ir.BaseTarget {
 		if bt := l.targets[t.Base.Target]; bt != nil {
 			inherited = bt.Config.Workdir
+			if sc.shell == nil {
+				// Docker's SHELL is part of the image config a stage builds on.
+				sc.shell = bt.Config.Shell
+			}
 		}
 	}
 	sc.workdir = inherited
@@ -534,7 +538,7 @@ func (l *lowerer) add(sc stageCtx, s *lang.Add) lowered {
 }
 
 func imageConfig(st *lang.Stage, sc stageCtx) ir.ImageConfig {
-	c := ir.ImageConfig{Workdir: sc.workdir, User: st.User, Shell: st.Shell}
+	c := ir.ImageConfig{Workdir: sc.workdir, User: st.User, Shell: sc.shell}
 	var over []lang.EnvVar
 	if st.Config != nil {
 		over = st.Config.Env

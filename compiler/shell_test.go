@@ -1,0 +1,32 @@
+package compiler
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/lang"
+)
+
+// A stage built on another runs its sh steps with that stage's shell, as
+// Docker's SHELL is part of the image config, down to a grandchild.
+func TestStageInheritsShell(t *testing.T) {
+	shell := []string{"/bin/sh", "-ec"}
+	run := func(line int) []lang.Step { return []lang.Step{&lang.Run{Sh: "true", Range: rng(line)}} }
+	cfg := &lang.Config{Dir: t.TempDir(), Stages: []*lang.Stage{
+		{Kind: lang.KindStage, Name: "parent", From: lang.From{Scratch: true}, Shell: shell, Steps: run(1), DeclRange: rng(1)},
+		{Kind: lang.KindStage, Name: "child", From: lang.From{Stage: "parent"}, Steps: run(2), DeclRange: rng(2)},
+		{Kind: lang.KindImage, Name: "grandchild", From: lang.From{Stage: "child"}, Steps: run(3), DeclRange: rng(3)},
+	}}
+	p := mustCompile(t, cfg, Options{Optimize: "none"})
+	if len(p.Targets) != 3 {
+		t.Fatalf("got %d targets, want 3", len(p.Targets))
+	}
+	for _, tg := range p.Targets {
+		r := tg.Layers[0].Steps[0].(*ir.Run)
+		if diff := cmp.Diff(append(append([]string(nil), shell...), "true"), r.Argv); diff != "" {
+			t.Errorf("%s: argv (-want +got):\n%s", tg.Name, diff)
+		}
+	}
+}
