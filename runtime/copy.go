@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
@@ -135,6 +136,13 @@ func (tb *targetBuild) copyEntries(ctx context.Context, c copyReq, dest string) 
 			return nil, fmt.Errorf("copying %s: %w", f.Src, err)
 		}
 		e := layer.Entry{Path: p, Mode: f.Mode, UID: uid, GID: gid, ModTime: fi.ModTime(), Linkname: f.LinkTarget}
+		if from != "" && chown == "" && !(f.Mode.IsDir() && path.Clean(f.Dst) == path.Clean(c.dest)) {
+			// Files from another target keep their owners, as in Docker;
+			// the destination directory itself is made, not copied.
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				e.UID, e.GID = int(st.Uid), int(st.Gid)
+			}
+		}
 		switch f.Mode.Type() {
 		case fs.ModeDir:
 			if chown == "" && perm == nil && !c.link && isDirIn(dest, p) {
