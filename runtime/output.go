@@ -3,6 +3,7 @@ package runtime
 import (
 	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -196,6 +197,10 @@ func (s *Store) pushDigest(ctx context.Context, d v1.Hash, dest string) error {
 	return nil
 }
 
+// ErrNoImage is returned by the commands that name a stored image when there
+// is no image of that name.
+var ErrNoImage = errors.New("unknown image")
+
 // lookupImage finds the stored image named n.
 func (s *Store) lookupImage(n string) (v1.Descriptor, error) {
 	m, err := s.readIndex()
@@ -215,7 +220,7 @@ func (s *Store) lookupImage(n string) (v1.Descriptor, error) {
 			}
 		}
 	}
-	return v1.Descriptor{}, fmt.Errorf("no image named %q in the store (see imgc images)", n)
+	return v1.Descriptor{}, fmt.Errorf("%w: no image named %q in the store (see imgc images)", ErrNoImage, n)
 }
 
 // Push writes the stored image called n to dest (n itself when dest is
