@@ -197,9 +197,13 @@ func (s *Store) pushDigest(ctx context.Context, d v1.Hash, dest string) error {
 	return nil
 }
 
-// ErrNoImage is returned by the commands that name a stored image when there
-// is no image of that name.
-var ErrNoImage = errors.New("unknown image")
+// NoImageError is returned by the commands that name a stored image when
+// there is no image of that name.
+type NoImageError struct{ Name string }
+
+func (e *NoImageError) Error() string {
+	return fmt.Sprintf("no image named %q in the store (see imgc images)", e.Name)
+}
 
 // lookupImage finds the stored image named n.
 func (s *Store) lookupImage(n string) (v1.Descriptor, error) {
@@ -220,7 +224,7 @@ func (s *Store) lookupImage(n string) (v1.Descriptor, error) {
 			}
 		}
 	}
-	return v1.Descriptor{}, fmt.Errorf("%w: no image named %q in the store (see imgc images)", ErrNoImage, n)
+	return v1.Descriptor{}, &NoImageError{Name: n}
 }
 
 // Push writes the stored image called n to dest (n itself when dest is
