@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -72,6 +73,11 @@ func Compile(cfg *lang.Config, opts Options) (*ir.Plan, hcl.Diagnostics) {
 	if !s.broken {
 		plan = s.runPasses(plan, passes)
 	}
+	if plan != nil && len(s.sensitive) > 0 {
+		out := *plan
+		out.Sensitive = s.sensitive
+		plan = &out
+	}
 	if err := s.hashes.Save(); err != nil {
 		s.diags = append(s.diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Hash cache not saved", Detail: fmt.Sprintf("Saving the file hash cache: %v. The next plan hashes every copied file again.", err)})
 	}
@@ -103,6 +109,11 @@ type state struct {
 	// pass is the running pass; records what it reported.
 	pass    string
 	records []ir.Optimization
+
+	// sensitive are the values of sensitive variables; mask replaces
+	// them in display strings and key inputs (see ir.Masker).
+	sensitive []string
+	mask      func(string) string
 
 	ignoreLoaded  bool
 	ignoreMatcher *patternmatcher.PatternMatcher
@@ -166,6 +177,10 @@ func newState(cfg *lang.Config, opts Options) (*state, hcl.Diagnostics) {
 		}
 		s.levels[st.Name] = level
 	}
+	for _, name := range sortedKeys(cfg.Sensitive) {
+		s.sensitive = append(s.sensitive, cfg.Sensitive[name])
+	}
+	s.mask = ir.Masker(s.sensitive)
 	s.hashes = hashcache.Open(opts.HashCache)
 	return s, diags
 }
@@ -180,6 +195,15 @@ func (s *state) level(target string) string {
 		return s.opts.Optimize
 	}
 	return LevelSafe
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func levelRank(l string) int {

@@ -194,7 +194,7 @@ func (l *lowerer) target(st *lang.Stage) *ir.Target {
 	for _, step := range st.Steps {
 		var layer *ir.Layer
 		if lb, ok := step.(*lang.Layer); ok {
-			layer = &ir.Layer{Name: lb.Name, Origin: origin(lb.Range)}
+			layer = &ir.Layer{Name: l.mask(lb.Name), Origin: origin(lb.Range)}
 			var created []string
 			for _, inner := range lb.Steps {
 				if _, nested := inner.(*lang.Layer); nested {
@@ -213,13 +213,13 @@ func (l *lowerer) target(st *lang.Stage) *ir.Target {
 			if len(layer.Steps) == 0 {
 				continue
 			}
-			layer.CreatedBy = strings.Join(created, "; ")
+			layer.CreatedBy = l.mask(strings.Join(created, "; "))
 		} else {
 			lowered := l.step(sc, step, dependsOn)
 			if lowered.step == nil {
 				continue
 			}
-			layer = &ir.Layer{Name: lowered.name, Steps: []ir.Step{lowered.step}, NoCache: lowered.noCache, CreatedBy: lowered.createdBy, Origin: origin(step.StepRange())}
+			layer = &ir.Layer{Name: l.mask(lowered.name), Steps: []ir.Step{lowered.step}, NoCache: lowered.noCache, CreatedBy: l.mask(lowered.createdBy), Origin: origin(step.StepRange())}
 			addVars(l.cfg, layer, lowered.vars)
 		}
 		t.Layers = append(t.Layers, layer)

@@ -98,7 +98,7 @@ func layerInputs(s *state, l *ir.Layer, targetKeys map[string]ir.CacheKey) []ir.
 // nothing else: no source positions, no stage names (a renamed stage keeps
 // its cache), no secret contents, no image config.
 func stepInputs(s *state, step ir.Step, targetKeys map[string]ir.CacheKey) []ir.KeyInput {
-	var in inputs
+	in := inputs{mask: s.mask}
 	switch st := step.(type) {
 	case *ir.Run:
 		in.add("kind", "run")
@@ -159,6 +159,9 @@ func stepInputs(s *state, step ir.Step, targetKeys map[string]ir.CacheKey) []ir.
 type inputs struct {
 	list []ir.KeyInput
 	seen map[string]int
+	// mask replaces sensitive values in names and values: inputs are
+	// shown by plan and stored with the build.
+	mask func(string) string
 }
 
 // add appends an input; a repeated name gets " (2)", " (3)"... so names
@@ -166,6 +169,9 @@ type inputs struct {
 func (in *inputs) add(name, value string) {
 	if in.seen == nil {
 		in.seen = map[string]int{}
+	}
+	if in.mask != nil {
+		name, value = in.mask(name), in.mask(value)
 	}
 	in.seen[name]++
 	if n := in.seen[name]; n > 1 {

@@ -43,7 +43,7 @@ const EnvVarPrefix = "IMGC_VAR_"
 // finds; on error the returned Config is partial but never nil, and its
 // Files let the caller render the diagnostics with source snippets.
 func Load(path string, opts Options) (*Config, hcl.Diagnostics) {
-	cfg := &Config{Files: map[string]*hcl.File{}, Vars: map[string]string{}}
+	cfg := &Config{Files: map[string]*hcl.File{}, Vars: map[string]string{}, Sensitive: map[string]string{}}
 	parser := hclparse.NewParser()
 	defer func() {
 		for name, f := range parser.Files() {
@@ -86,6 +86,9 @@ func Load(path string, opts Options) (*Config, hcl.Diagnostics) {
 	for _, v := range mod.variables {
 		if val, ok := vals[v.Name]; ok && val.IsWhollyKnown() {
 			cfg.Vars[v.Name] = renderValue(val, v.Sensitive)
+			if v.Sensitive {
+				sensitiveValues(v.Name, val, cfg.Sensitive)
+			}
 		}
 	}
 	l.evaluateLocals(mod, vals)

@@ -20,6 +20,11 @@ type Config struct {
 	// Vars are the final values of every declared variable, rendered as
 	// strings (lists and maps as JSON), for `plan`'s attribution.
 	Vars map[string]string
+	// Sensitive holds the values of variables declared `sensitive`, by
+	// name: a string, number or bool as its string; each element of a
+	// collection under NAME[KEY]. The compiler masks them in everything
+	// it displays; the values still reach the steps that use them.
+	Sensitive map[string]string
 }
 
 // Stage returns the stage or image called name, or nil.

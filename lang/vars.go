@@ -319,6 +319,28 @@ func renderValue(val cty.Value, sensitive bool) string {
 	return string(b)
 }
 
+// sensitiveValues records a sensitive variable's value in out: a
+// primitive as its string, a collection element by element (under
+// NAME[KEY]), since steps interpolate elements, not the collection.
+func sensitiveValues(name string, val cty.Value, out map[string]string) {
+	switch {
+	case val.IsNull() || !val.IsKnown():
+	case val.Type().IsPrimitiveType():
+		if s, err := convert.Convert(val, cty.String); err == nil && !s.IsNull() {
+			out[name] = s.AsString()
+		}
+	case val.CanIterateElements():
+		for it := val.ElementIterator(); it.Next(); {
+			k, v := it.Element()
+			key := k.GoString()
+			if ks, err := convert.Convert(k, cty.String); err == nil && !ks.IsNull() {
+				key = ks.AsString()
+			}
+			sensitiveValues(name+"["+key+"]", v, out)
+		}
+	}
+}
+
 func typeString(ty cty.Type) string {
 	if ty == cty.DynamicPseudoType {
 		return "any"

@@ -35,6 +35,12 @@ type Plan struct {
 	Project       string         `json:"project"`
 	Targets       []*Target      `json:"targets"`
 	Optimizations []Optimization `json:"optimizations"`
+	// Sensitive are the values of sensitive variables. The compiler masks
+	// them (see Masker) in the display strings it makes (layer names,
+	// CreatedBy, key inputs); the printers mask them in the step summaries
+	// they derive from steps, which hold the real values the runtime
+	// needs. Never serialised.
+	Sensitive []string `json:"-"`
 }
 
 // Target returns the target called name, or nil.

@@ -30,6 +30,7 @@ func PrintText(w io.Writer, p *Plan, st map[CacheKey]Status, color bool) {
 		return code + s + colorReset
 	}
 	src := sourcer(p.Project)
+	mask := Masker(p.Sensitive)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for i, t := range p.Targets {
 		if i > 0 {
@@ -55,7 +56,7 @@ func PrintText(w io.Writer, p *Plan, st map[CacheKey]Status, color bool) {
 					cache += "  " + paint(colorDim, "empty: not in the image")
 				}
 			}
-			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\n", j+1, clip(l.Name, 40), clip(stepsText(l), 48), src(l.Origin), l.Key.Short(), cache)
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\n", j+1, clip(l.Name, 40), clip(mask(stepsText(l)), 48), src(l.Origin), l.Key.Short(), cache)
 		}
 	}
 	tw.Flush()
@@ -130,6 +131,7 @@ type jsonOptimization struct {
 // PrintJSON writes the plan as `imgc plan --format json` prints it.
 func PrintJSON(w io.Writer, p *Plan, st map[CacheKey]Status) error {
 	src := sourcer(p.Project)
+	mask := Masker(p.Sensitive)
 	out := jsonPlan{Project: p.Project, Targets: []jsonTarget{}, Optimizations: []jsonOptimization{}}
 	for _, t := range p.Targets {
 		jt := jsonTarget{
@@ -151,7 +153,7 @@ func PrintJSON(w io.Writer, p *Plan, st map[CacheKey]Status) error {
 				jl.Inputs = []KeyInput{}
 			}
 			for _, step := range l.Steps {
-				jl.Steps = append(jl.Steps, jsonStep{Kind: step.Kind(), Summary: StepSummary(step), Source: src(step.Source())})
+				jl.Steps = append(jl.Steps, jsonStep{Kind: step.Kind(), Summary: mask(StepSummary(step)), Source: src(step.Source())})
 			}
 			jt.Layers = append(jt.Layers, jl)
 		}
