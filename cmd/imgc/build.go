@@ -34,6 +34,9 @@ type buildCmd struct {
 
 func (c *buildCmd) Run(e *env) error {
 	outputs, secrets, diags := c.parseOutputsAndSecrets()
+	if _, odiags := c.disabled(); odiags.HasErrors() {
+		return e.report(nil, append(diags, odiags...))
+	}
 	src, ldiags := c.load(c.Target)
 	diags = append(diags, ldiags...)
 	if diags.HasErrors() || src == nil || src.cfg == nil {
@@ -50,6 +53,9 @@ func (c *buildCmd) Run(e *env) error {
 	}
 	if err := addTags(plan, c.Tag); err != nil {
 		return e.report(src.files, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Ambiguous --tag", Detail: err.Error()}})
+	}
+	if diags := missingSecrets(plan, secrets); diags.HasErrors() {
+		return e.report(src.files, diags)
 	}
 	if c.Locked {
 		if err := checkLocked(plan, pins); err != nil {
@@ -80,6 +86,9 @@ func (c *buildCmd) Run(e *env) error {
 	res, err := runtime.Build(e.ctx, store, plan, opts)
 	prog.close()
 	if err != nil {
+		if prog.mode == "json" {
+			return prog.failure(err)
+		}
 		return e.reportBuildError(src.files, err)
 	}
 	if !src.dockerfile && len(res.Pins) > 0 {
@@ -197,6 +206,31 @@ func parseKV(s string) map[string]string {
 		m[strings.TrimSpace(k)] = strings.TrimSpace(v)
 	}
 	return m
+}
+
+// missingSecrets finds, before anything runs, the required secret mounts
+// that no --secret provides.
+func missingSecrets(plan *ir.Plan, secrets map[string]string) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	files := map[string]*hcl.File{}
+	for _, t := range plan.Targets {
+		for _, l := range t.Layers {
+			for _, st := range l.Steps {
+				r, ok := st.(*ir.Run)
+				if !ok {
+					continue
+				}
+				for _, m := range r.Mounts {
+					if m.Type == ir.MountSecret && m.Required && secrets[m.ID] == "" {
+						diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing secret",
+							Detail:  fmt.Sprintf("This step mounts the required secret %q, and no --secret gives it. Pass --secret id=%s,src=FILE.", m.ID, m.ID),
+							Subject: originRange(files, r.Origin)})
+					}
+				}
+			}
+		}
+	}
+	return diags
 }
 
 // checkLocked refuses a --locked build when a registry base is not pinned.

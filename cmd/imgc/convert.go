@@ -54,7 +54,7 @@ func (c *convertCmd) check(e *env, dockerSrc, hclSrc []byte) error {
 		return err
 	}
 	dcfg, diags := dockerfile.Import(c.Dockerfile, dockerSrc, dockerfile.Options{BuildArgs: vars, Dir: ctxDir})
-	if err := e.report(map[string]*hcl.File{c.Dockerfile: {Bytes: dockerSrc}}, diags); err != nil {
+	if err := e.report(map[string]*hcl.File{c.Dockerfile: {Bytes: dockerSrc}}, errorsOnly(diags)); err != nil {
 		return err
 	}
 	hclPath := c.Output
@@ -70,16 +70,16 @@ func (c *convertCmd) check(e *env, dockerSrc, hclSrc []byte) error {
 		}
 	}
 	hcfg, diags := lang.Load(hclPath, lang.Options{Functions: stdlib.Functions(ctxDir), Macros: stdlib.Macros(), Vars: vars, Environ: os.Environ()})
-	if err := e.report(nil, diags); err != nil {
+	if err := e.report(nil, errorsOnly(diags)); err != nil {
 		return err
 	}
 	opts := compiler.Options{Context: ctxDir, Optimize: "none"}
 	dplan, diags := compiler.Compile(dcfg, opts)
-	if err := e.report(nil, diags); err != nil {
+	if err := e.report(nil, errorsOnly(diags)); err != nil {
 		return err
 	}
 	hplan, diags := compiler.Compile(hcfg, opts)
-	if err := e.report(nil, diags); err != nil {
+	if err := e.report(nil, errorsOnly(diags)); err != nil {
 		return err
 	}
 	mismatches := compareKeys(dplan, hplan)

@@ -17,6 +17,7 @@ import (
 // report prints diagnostics in HCL's text format with source snippets and
 // returns an exitError when any of them is an error.
 func (e *env) report(files map[string]*hcl.File, diags hcl.Diagnostics) error {
+	diags = dedupe(diags)
 	if len(diags) == 0 {
 		return nil
 	}
@@ -25,8 +26,11 @@ func (e *env) report(files map[string]*hcl.File, diags hcl.Diagnostics) error {
 		all[k] = v
 	}
 	for _, d := range diags {
-		if d.Subject != nil {
-			loadFile(all, d.Subject.Filename)
+		for _, r := range []*hcl.Range{d.Subject, d.Context} {
+			if r != nil {
+				loadFile(all, r.Filename)
+				fixOffsets(all, r)
+			}
 		}
 	}
 	width := 0
@@ -41,6 +45,36 @@ func (e *env) report(files map[string]*hcl.File, diags hcl.Diagnostics) error {
 		return exitError{exitBadInput}
 	}
 	return nil
+}
+
+// dedupe drops repeated diagnostics: two front ends (import, then convert)
+// may find the same thing.
+func dedupe(diags hcl.Diagnostics) hcl.Diagnostics {
+	seen := map[string]bool{}
+	var out hcl.Diagnostics
+	for _, d := range diags {
+		k := fmt.Sprintf("%d\x00%s\x00%s", d.Severity, d.Summary, d.Detail)
+		if d.Subject != nil {
+			k += fmt.Sprintf("\x00%s:%d:%d", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column)
+		}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// errorsOnly keeps the errors, for a second pass over input whose warnings
+// were already shown.
+func errorsOnly(diags hcl.Diagnostics) hcl.Diagnostics {
+	var out hcl.Diagnostics
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // loadFile reads a source file that a diagnostic names but the loader did
@@ -85,6 +119,20 @@ func originRange(files map[string]*hcl.File, o ir.Origin) *hcl.Range {
 	return r
 }
 
+// fixOffsets fills in the byte offsets of a range built from lines and
+// columns only (compiler and importer ranges), which the diagnostic writer
+// needs to show the right snippet.
+func fixOffsets(files map[string]*hcl.File, r *hcl.Range) {
+	f := files[r.Filename]
+	if f == nil || (r.Start.Byte != 0 || r.Start.Line <= 1) && r.End.Byte >= r.Start.Byte {
+		return
+	}
+	lines := strings.SplitAfter(string(f.Bytes), "\n")
+	r.Start.Byte = lineOffset(lines, r.Start.Line) + max(r.Start.Column, 1) - 1
+	end := lineOffset(lines, r.End.Line) + max(r.End.Column, 1) - 1
+	r.End.Byte = max(end, r.Start.Byte)
+}
+
 func lineOffset(lines []string, line int) int {
 	off := 0
 	for i := 0; i < line-1 && i < len(lines); i++ {
@@ -96,7 +144,7 @@ func lineOffset(lines []string, line int) int {
 // reportBuildError renders a runtime error: a failed step becomes one
 // diagnostic per source origin, with its exit status and output tail.
 func (e *env) reportBuildError(files map[string]*hcl.File, err error) error {
-	if errors.Is(err, e.ctx.Err()) && e.ctx.Err() != nil {
+	if e.ctx.Err() != nil {
 		fmt.Fprintln(e.stderr, "imgc: build interrupted; the cache and earlier outputs are intact")
 		return exitError{exitFailed}
 	}

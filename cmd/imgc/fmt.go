@@ -27,7 +27,8 @@ func (c *fmtCmd) Run(e *env) error {
 	for _, p := range paths {
 		st, err := os.Stat(p)
 		if err != nil {
-			return fmt.Errorf("reading %s: %w", p, err)
+			fmt.Fprintf(e.stderr, "imgc fmt: %s does not exist; give .image.hcl files or directories.\n", p)
+			return exitError{exitBadInput}
 		}
 		if !st.IsDir() {
 			files = append(files, p)

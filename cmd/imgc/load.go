@@ -7,6 +7,9 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/imgc-dev/imgc/compiler"
 	"github.com/imgc-dev/imgc/compiler/ir"
@@ -72,6 +75,13 @@ func (f *configFlags) load(targets []string) (*source, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		return nil, diags
 	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Configuration not found",
+			Detail:   fmt.Sprintf("%s does not exist. Give a .image.hcl file, a directory of them, or a Dockerfile.", path),
+		})
+	}
 	dockerfilePath := f.File
 	if dockerfilePath == "" && isDockerfile(path) {
 		dockerfilePath = path
@@ -87,7 +97,12 @@ func (f *configFlags) load(targets []string) (*source, hcl.Diagnostics) {
 		}
 	}
 	if dockerfilePath != "" {
-		return f.loadDockerfile(dockerfilePath, vars, targets)
+		args, fromEnv, diags := f.dockerfileArgs(vars)
+		if diags.HasErrors() {
+			return &source{files: map[string]*hcl.File{}}, diags
+		}
+		src, idiags := f.loadDockerfile(dockerfilePath, args, targets)
+		return src, append(diags, dropEnvOnlyUnused(idiags, fromEnv)...)
 	}
 
 	dir := path
@@ -140,6 +155,80 @@ func (f *configFlags) loadDockerfile(path string, vars map[string]string, target
 	return src, diags
 }
 
+// dockerfileArgs gathers a Dockerfile's ARG values from the same sources an
+// .image.hcl configuration's variables come from, lowest precedence first:
+// IMGC_VAR_NAME, --var-file, then --var.
+// fromEnv names the values that came only from the environment.
+func (f *configFlags) dockerfileArgs(vars map[string]string) (args map[string]string, fromEnv map[string]bool, diags hcl.Diagnostics) {
+	args, fromEnv = map[string]string{}, map[string]bool{}
+	for _, kv := range os.Environ() {
+		if name, value, ok := strings.Cut(kv, "="); ok {
+			if n, ok := strings.CutPrefix(name, lang.EnvVarPrefix); ok && n != "" {
+				args[n] = value
+				fromEnv[n] = true
+			}
+		}
+	}
+	for _, path := range f.VarFile {
+		file, fdiags := hclparse.NewParser().ParseHCLFile(path)
+		diags = append(diags, fdiags...)
+		if fdiags.HasErrors() {
+			continue
+		}
+		attrs, adiags := file.Body.JustAttributes()
+		diags = append(diags, adiags...)
+		for name, attr := range attrs {
+			v, vdiags := attr.Expr.Value(nil)
+			diags = append(diags, vdiags...)
+			if vdiags.HasErrors() {
+				continue
+			}
+			sv, err := convert.Convert(v, cty.String)
+			if err != nil || sv.IsNull() {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid ARG value",
+					Detail:   fmt.Sprintf("A Dockerfile ARG is a string, and %s is not one. Write %s = \"VALUE\".", name, name),
+					Subject:  attr.Expr.Range().Ptr(),
+				})
+				continue
+			}
+			args[name] = sv.AsString()
+			delete(fromEnv, name)
+		}
+	}
+	for k, v := range vars {
+		args[k] = v
+		delete(fromEnv, k)
+	}
+	return args, fromEnv, diags
+}
+
+// dropEnvOnlyUnused drops the importer's "unused build argument" warnings
+// for IMGC_VAR_* values: the environment is ambient, and one variable may
+// serve several configurations.
+func dropEnvOnlyUnused(diags hcl.Diagnostics, fromEnv map[string]bool) hcl.Diagnostics {
+	if len(fromEnv) == 0 {
+		return diags
+	}
+	var out hcl.Diagnostics
+	for _, d := range diags {
+		if d.Severity == hcl.DiagWarning && strings.HasPrefix(d.Summary, "Unused build argument") {
+			envOnly := false
+			for name := range fromEnv {
+				if strings.Contains(d.Detail, "declares "+name+",") {
+					envOnly = true
+				}
+			}
+			if envOnly {
+				continue
+			}
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
 func hasImageHCL(dir string) bool {
 	m, _ := filepath.Glob(filepath.Join(dir, "*.image.hcl"))
 	return len(m) > 0
@@ -147,7 +236,7 @@ func hasImageHCL(dir string) bool {
 
 // optimizeFlags choose the optimizer level; build and plan share them.
 type optimizeFlags struct {
-	Optimize   string   `enum:"safe,all," default:"" placeholder:"safe|all" help:"Optimizer level: safe (default) keeps the layering you wrote; all also merges and reorders steps."`
+	Optimize   string   `placeholder:"safe|all" help:"Optimizer level: safe (default) keeps the layering you wrote; all also merges and reorders steps."`
 	NoOptimize bool     `name:"no-optimize" help:"Run only the passes every build needs."`
 	Pass       []string `sep:"none" placeholder:"NAME=off" help:"Turn one optimizer pass off (repeatable)."`
 }
@@ -162,6 +251,13 @@ func (o *optimizeFlags) level() string {
 func (o *optimizeFlags) disabled() ([]string, hcl.Diagnostics) {
 	var names []string
 	var diags hcl.Diagnostics
+	if o.Optimize != "" && o.Optimize != "safe" && o.Optimize != "all" {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid --optimize value",
+			Detail:   fmt.Sprintf("The level %q is not one imgc has. Use --optimize=safe (the default), --optimize=all, or --no-optimize.", o.Optimize),
+		})
+	}
 	for _, p := range o.Pass {
 		name, state, ok := strings.Cut(p, "=")
 		if !ok || (state != "off" && state != "on") {

@@ -13,9 +13,12 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 
 	"github.com/alecthomas/kong"
+
+	imgcrt "github.com/imgc-dev/imgc/runtime"
 )
 
 // Exit statuses, as the CLI contract fixes them.
@@ -118,6 +121,10 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		panic(err)
 	}
 	e := &env{ctx: ctx, stdout: stdout, stderr: stderr, tty: isTerminal(stderr)}
+	if msg := unknownCommand(parser, args); msg != "" {
+		fmt.Fprintln(stderr, msg)
+		return exitBadInput
+	}
 	kctx, err := parseArgs(parser, args)
 	if err != nil {
 		var ke kongExit
@@ -134,9 +141,29 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 			return ee.code
 		}
 		fmt.Fprintf(stderr, "imgc: %v\n", err)
+		var noImage *imgcrt.NoImageError
+		if errors.As(err, &noImage) {
+			return exitBadInput // a wrong name on the command line
+		}
 		return exitFailed
 	}
 	return exitOK
+}
+
+// unknownCommand explains a first argument that names no command, which
+// kong would only call an unexpected argument.
+func unknownCommand(p *kong.Kong, args []string) string {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return ""
+	}
+	var names []string
+	for _, n := range p.Model.Node.Children {
+		if n.Name == args[0] {
+			return ""
+		}
+		names = append(names, n.Name)
+	}
+	return fmt.Sprintf("imgc: unknown command %q; the commands are %s (see imgc --help)", args[0], strings.Join(names, ", "))
 }
 
 // kongExit is how --help ends parsing without os.Exit, so run stays testable.

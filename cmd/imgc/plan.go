@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/lang"
 	"github.com/imgc-dev/imgc/runtime"
 )
 
@@ -49,6 +50,9 @@ type planCmd struct {
 }
 
 func (c *planCmd) Run(e *env) error {
+	if _, diags := c.disabled(); diags.HasErrors() {
+		return e.report(nil, diags)
+	}
 	src, diags := c.load(c.Target)
 	if diags.HasErrors() || src == nil || src.cfg == nil {
 		return e.report(filesOf(src), diags)
@@ -93,8 +97,14 @@ func (c *validateCmd) Run(e *env) error {
 	if err := e.report(src.files, cdiags); err != nil {
 		return err
 	}
-	n := len(src.cfg.Stages)
-	fmt.Fprintf(e.stdout, "The configuration is valid: %d %s.\n", n, plural(n, "stage or image", "stages and images"))
+	images := 0
+	for _, st := range src.cfg.Stages {
+		if st.Kind == lang.KindImage {
+			images++
+		}
+	}
+	stages := len(src.cfg.Stages) - images
+	fmt.Fprintf(e.stdout, "Valid: %d %s and %d %s.\n", images, plural(images, "image", "images"), stages, plural(stages, "stage", "stages"))
 	return nil
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -62,13 +63,40 @@ func (p *progress) event(ev runtime.Event) {
 			Source   string    `json:"source,omitempty"`
 			Line     string    `json:"line,omitempty"`
 			Duration float64   `json:"duration_seconds,omitempty"`
-		}{ev.Time, ev.Kind, ev.Target, ev.Layer, ev.Key.String(), ev.Origin.String(), ev.Line, ev.Duration.Seconds()})
+		}{ev.Time, ev.Kind, ev.Target, ev.Layer, ev.Key.String(), relSource(ev.Origin.String()), ev.Line, ev.Duration.Seconds()})
 		fmt.Fprintf(p.e.stderr, "%s\n", b)
 	case "plain":
 		p.plain(ev)
 	case "tty":
 		p.live(ev)
 	}
+}
+
+// failure ends a JSON progress stream with one "failed" event that carries
+// everything the text diagnostic would: tools parse it instead.
+func (p *progress) failure(err error) error {
+	ev := struct {
+		Time     time.Time `json:"time"`
+		Kind     string    `json:"kind"`
+		Target   string    `json:"target,omitempty"`
+		Key      string    `json:"cache_key,omitempty"`
+		Sources  []string  `json:"sources,omitempty"`
+		ExitCode int       `json:"exit_code,omitempty"`
+		Tail     []string  `json:"tail,omitempty"`
+		Message  string    `json:"message"`
+	}{Time: time.Now(), Kind: "failed", Message: err.Error()}
+	var se *runtime.StepError
+	if errors.As(err, &se) {
+		ev.Target, ev.Key, ev.ExitCode, ev.Tail = se.Target, se.Key.String(), se.ExitCode, se.Tail
+		for _, o := range se.Origins {
+			ev.Sources = append(ev.Sources, relSource(o.String()))
+		}
+	}
+	b, _ := json.Marshal(ev)
+	p.mu.Lock()
+	fmt.Fprintf(p.e.stderr, "%s\n", b)
+	p.mu.Unlock()
+	return exitError{exitFailed}
 }
 
 func (p *progress) plain(ev runtime.Event) {
@@ -93,6 +121,10 @@ func (p *progress) plain(ev runtime.Event) {
 		}
 		fmt.Fprintf(w, "[%s] DONE %s %s in %s\n", ev.Target, ev.Key.Short(), ev.Layer, ev.Duration.Round(time.Millisecond))
 	case "error":
+		if ev.Layer == "" {
+			fmt.Fprintf(w, "[%s] ERROR%s: %s\n", ev.Target, where, ev.Line)
+			break
+		}
 		fmt.Fprintf(w, "[%s] ERROR %s%s: %s\n", ev.Target, ev.Layer, where, ev.Line)
 	case "export":
 		if ev.Target == "" {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -193,11 +194,18 @@ func ago(t time.Time) string {
 	case d < time.Minute:
 		return "just now"
 	case d < time.Hour:
-		return fmt.Sprintf("%d minutes ago", int(d.Minutes()))
+		return agoUnit(int(d.Minutes()), "minute")
 	case d < 48*time.Hour:
-		return fmt.Sprintf("%d hours ago", int(d.Hours()))
+		return agoUnit(int(d.Hours()), "hour")
 	}
-	return fmt.Sprintf("%d days ago", int(d.Hours()/24))
+	return agoUnit(int(d.Hours()/24), "day")
+}
+
+func agoUnit(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit + " ago"
+	}
+	return fmt.Sprintf("%d %ss ago", n, unit)
 }
 
 func orDash(s string) string {
@@ -207,7 +215,9 @@ func orDash(s string) string {
 	return s
 }
 
+// truncate shortens s to n characters on one line, for table cells.
 func truncate(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
 	if len(s) <= n {
 		return s
 	}
