@@ -8,8 +8,10 @@ PKGS_NEEDED := runc busybox-static
 
 .PHONY: build test lint demo deps clean bench
 
+VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
 build:
-	$(GO) build -o $(BIN) ./cmd/imgc
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/imgc
 
 # deps installs what builds and tests need on a fresh Debian machine (as root).
 deps:

@@ -115,6 +115,12 @@ func (c *buildCmd) parseOutputsAndSecrets() ([]runtime.Output, map[string]string
 	for _, o := range c.Output {
 		kv := parseKV(o)
 		typ, dest := kv["type"], kv["dest"]
+		for k := range kv {
+			if k != "type" && k != "dest" && strings.Contains(o, "=") {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown --output option",
+					Detail: fmt.Sprintf("The output %q has the option %q, and outputs take only type and dest.", o, k)})
+			}
+		}
 		switch {
 		case typ == "" && dest == "" && !strings.Contains(o, "="):
 			// A bare path: an OCI layout directory, like `docker build -o DIR`.
