@@ -1,10 +1,15 @@
 package main
 
 import (
+	"io"
+	"log"
+	"net/http/httptest"
 	"os"
+	"strings"
 	"path/filepath"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/imgc-dev/imgc/internal/testbase"
@@ -30,6 +35,10 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("IMGC_CACHE_DIR", filepath.Join(env.WorkDir, ".imgc-cache"))
 			env.Setenv("BASE", base)
+			// Every script gets its own in-process registry on loopback.
+			reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+			env.Defer(reg.Close)
+			env.Setenv("REGISTRY", strings.TrimPrefix(reg.URL, "http://"))
 			return nil
 		},
 		Condition: func(cond string) (bool, error) {
