@@ -48,8 +48,10 @@ type Options struct {
 	// HashCache is the file of the persistent file hash cache; "" keeps
 	// hashes in memory for this run only.
 	HashCache string
-	// Platform is the default platform; zero means linux and the host's
-	// architecture.
+	// Platform is the host's platform, which targets are built for
+	// unless they set their own; zero means linux and runtime.GOARCH. A
+	// target for another OS or architecture is an error: steps run on the
+	// host, without emulation.
 	Platform ir.Platform
 }
 

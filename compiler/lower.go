@@ -177,10 +177,20 @@ func (l *lowerer) target(st *lang.Stage) *ir.Target {
 		t.Kind = ir.KindStage
 	}
 	if st.Platform != "" {
+		where := subject(st.PlatformRange)
+		if where == nil {
+			where = subject(st.DeclRange)
+		}
 		p, err := parsePlatform(st.Platform)
-		if err != nil {
-			l.diags = append(l.diags, errorDiag("Invalid platform", fmt.Sprintf("%v. Write it as os/architecture[/variant], for example linux/arm64.", err), subject(st.Range)))
-		} else {
+		switch {
+		case err != nil:
+			l.diags = append(l.diags, errorDiag("Invalid platform", sentence(err.Error()), where))
+		case p.OS != l.platform.OS || p.Architecture != l.platform.Architecture:
+			l.diags = append(l.diags, errorDiag("Unsupported platform", fmt.Sprintf(
+				"Building for %s on a %s/%s host is not supported yet (no emulation): steps run on the host, so their binaries and the image would be the host's. Remove platform to build for the host, or build on a %s/%s host.",
+				p, l.platform.OS, l.platform.Architecture, p.OS, p.Architecture), where))
+			t.Platform = p
+		default:
 			t.Platform = p
 		}
 	}
@@ -242,10 +252,10 @@ func addVars(cfg *lang.Config, layer *ir.Layer, vars []string) {
 }
 
 func parsePlatform(s string) (ir.Platform, error) {
-	parts := strings.Split(s, "/")
-	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return ir.Platform{}, fmt.Errorf("the platform %q is not os/architecture[/variant]", s)
+	if err := lang.ValidatePlatform(s); err != nil {
+		return ir.Platform{}, err
 	}
+	parts := strings.Split(s, "/")
 	p := ir.Platform{OS: parts[0], Architecture: parts[1]}
 	if len(parts) == 3 {
 		p.Variant = parts[2]
@@ -590,6 +600,14 @@ func macroName(macro, name string) string {
 		return name
 	}
 	return macro + ": " + name
+}
+
+// sentence ends an error message with a period.
+func sentence(s string) string {
+	if s != "" && !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
 }
 
 // clipName shortens a derived layer name to 40 characters.

@@ -92,7 +92,6 @@ var (
 	chmodPattern    = regexp.MustCompile(`^[0-7]{3,4}$`)
 	chownPattern    = regexp.MustCompile(`^[^:\s]+(:[^:\s]+)?$`)
 	checksumPattern = regexp.MustCompile(`^(sha256:[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128})$`)
-	exposePattern   = regexp.MustCompile(`^[0-9]+(-[0-9]+)?(/(tcp|udp|sctp))?$`)
 	quotedRef       = regexp.MustCompile(`^(stage|image)\.[A-Za-z_][A-Za-z0-9_-]*$`)
 )
 
@@ -134,11 +133,10 @@ func (l *loader) evaluateStage(mod *module, decl *stageDecl) *Stage {
 		}
 	}
 	if p, ok := e.str(content.Attributes, "platform"); ok {
-		if platformPattern.MatchString(p) {
-			st.Platform = p
+		if err := ValidatePlatform(p); err != nil {
+			e.invalid(content.Attributes["platform"], "Invalid platform", sentence(err.Error()))
 		} else {
-			e.invalid(content.Attributes["platform"], "Invalid platform",
-				fmt.Sprintf("%q is not a platform. Write OS/ARCH or OS/ARCH/VARIANT in lower case, for example linux/amd64 or linux/arm64/v8.", p))
+			st.Platform, st.PlatformRange = p, content.Attributes["platform"].Expr.Range()
 		}
 	}
 	for _, imageOnly := range []string{"tags", "annotations"} {
@@ -615,17 +613,27 @@ func (e *evaluator) config(b *hcl.Block) *ImageConfig {
 	c.Workdir, _ = e.str(attrs, "workdir")
 	c.Labels, _ = e.strMap(attrs, "labels")
 	if ports, ok := e.strs(attrs, "expose", false); ok {
-		for _, p := range ports {
-			if !exposePattern.MatchString(p) {
-				e.invalid(attrs["expose"], "Invalid port",
-					fmt.Sprintf("%q is not a port. Write PORT, PORT/tcp, PORT/udp or PORT/sctp, or a range such as 8000-8010/tcp.", p))
+		for i, p := range ports {
+			if err := ValidatePort(p); err != nil {
+				e.l.add(&hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid port",
+					Detail:   sentence(err.Error()),
+					Subject:  elementRange(attrs["expose"], i).Ptr(),
+				})
 				continue
 			}
 			c.Expose = append(c.Expose, p)
 		}
 	}
 	c.Volumes, _ = e.strs(attrs, "volumes", false)
-	c.StopSignal, _ = e.str(attrs, "stop_signal")
+	if sig, ok := e.str(attrs, "stop_signal"); ok {
+		if err := ValidateStopSignal(sig); err != nil {
+			e.invalid(attrs["stop_signal"], "Invalid stop signal", sentence(err.Error()))
+		} else {
+			c.StopSignal = sig
+		}
+	}
 	c.OnBuild, _ = e.strs(attrs, "onbuild", false)
 	c.Shell = e.shell(attrs, "shell")
 	for i, hb := range content.Blocks {
@@ -765,6 +773,15 @@ func (l *loader) convert(val cty.Value, ty cty.Type, attr *hcl.Attribute) (cty.V
 		return cty.NilVal, false
 	}
 	return out, true
+}
+
+// elementRange is the range of element i of a list written as a tuple
+// constructor, else the whole expression's.
+func elementRange(attr *hcl.Attribute, i int) hcl.Range {
+	if t, ok := attr.Expr.(*hclsyntax.TupleConsExpr); ok && i < len(t.Exprs) {
+		return t.Exprs[i].Range()
+	}
+	return attr.Expr.Range()
 }
 
 func (e *evaluator) invalid(attr *hcl.Attribute, summary, detail string) {

@@ -270,6 +270,9 @@ func simplify(v any) any {
 	switch v := v.(type) {
 	case map[string]any:
 		if fn, ok := v["Filename"].(string); ok {
+			if fn == "" {
+				return nil // an unset range
+			}
 			start := v["Start"].(map[string]any)
 			end := v["End"].(map[string]any)
 			return fmt.Sprintf("%s:%v-%v", filepath.Base(fn), start["Line"], end["Line"])

@@ -50,10 +50,12 @@ type Stage struct {
 	Kind StageKind
 	Name string
 	From From
-	// Platform is "os/arch[/variant]" or empty for the host's.
-	Platform    string
-	Tags        []string
-	Annotations map[string]string
+	// Platform is "os/arch[/variant]" or empty for the host's;
+	// PlatformRange is where it is set.
+	Platform      string
+	PlatformRange hcl.Range
+	Tags          []string
+	Annotations   map[string]string
 	// Env, Workdir, User and Shell are the stage defaults every step
 	// inherits unless it overrides them. Empty means unset (the base
 	// image's value applies at run time).

@@ -478,6 +478,7 @@ func (im *importer) stage(index int, g []parsedNode) {
 	}
 	im.useArgs(base.Matched)
 
+	st.PlatformRange = from.rng
 	switch p := strings.TrimSpace(fc.Platform); p {
 	case "":
 	case "$BUILDPLATFORM", "${BUILDPLATFORM}":

@@ -1,0 +1,94 @@
+package compiler
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/lang"
+	"github.com/imgc-dev/imgc/lang/dockerfile"
+)
+
+func TestPlatformOfOtherArchitecture(t *testing.T) {
+	arm64 := ir.Platform{OS: "linux", Architecture: "arm64"}
+	tests := []struct {
+		name     string
+		platform string
+		host     ir.Platform
+		want     string // summary of the only error; "" for none
+		detail   string
+	}{
+		{"host", "linux/amd64", amd64, "", ""},
+		{"host variant", "linux/arm64/v8", arm64, "", ""},
+		{"other arch", "linux/arm64", amd64, "Unsupported platform", "building for linux/arm64 on a linux/amd64 host is not supported yet (no emulation)"},
+		{"other host", "linux/amd64", arm64, "Unsupported platform", "building for linux/amd64 on a linux/arm64 host"},
+		{"other os", "windows/amd64", amd64, "Unsupported platform", "windows/amd64"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeTree(t, map[string]string{"app.image.hcl": `
+image "app" {
+  from     = "scratch"
+  platform = "` + tt.platform + `"
+}
+`})
+			cfg, diags := lang.Load(filepath.Join(dir, "app.image.hcl"), lang.Options{})
+			if diags.HasErrors() {
+				t.Fatal(diags.Error())
+			}
+			p, diags := Compile(cfg, Options{Platform: tt.host})
+			checkOnlyError(t, diags, tt.want, tt.detail, 4)
+			if tt.want == "" && p.Targets[0].Platform.String() != tt.platform {
+				t.Errorf("platform %s, want %s", p.Targets[0].Platform, tt.platform)
+			}
+		})
+	}
+}
+
+func TestDockerfilePlatform(t *testing.T) {
+	for _, tt := range []struct {
+		platform, want, detail string
+	}{
+		{"linux/amd64", "", ""},
+		{"linux/arm64", "Unsupported platform", "building for linux/arm64 on a linux/amd64 host"},
+		{"linux/amd65", "Invalid platform", `Did you mean "amd64"?`},
+	} {
+		t.Run(tt.platform, func(t *testing.T) {
+			dir := t.TempDir()
+			src := "FROM scratch\nFROM --platform=" + tt.platform + " scratch\nCOPY --from=0 / /\n"
+			cfg, diags := dockerfile.Import(filepath.Join(dir, "Dockerfile"), []byte(src), dockerfile.Options{Dir: dir})
+			if diags.HasErrors() {
+				t.Fatal(diags.Error())
+			}
+			_, diags = Compile(cfg, Options{Platform: amd64})
+			checkOnlyError(t, diags, tt.want, tt.detail, 2)
+		})
+	}
+}
+
+// checkOnlyError checks that diags hold exactly one error, with summary
+// want, a detail containing detail (case-insensitively) and its subject on
+// line; or none when want is "".
+func checkOnlyError(t *testing.T, diags hcl.Diagnostics, want, detail string, line int) {
+	t.Helper()
+	errs := diags.Errs()
+	if want == "" {
+		if len(errs) > 0 {
+			t.Fatalf("unexpected errors: %s", diags.Error())
+		}
+		return
+	}
+	if len(errs) != 1 {
+		t.Fatalf("got %d errors, want one %q: %s", len(errs), want, diags.Error())
+	}
+	d := errs[0].(*hcl.Diagnostic)
+	if d.Summary != want || !strings.Contains(strings.ToLower(d.Detail), strings.ToLower(detail)) {
+		t.Errorf("got %q: %s\nwant %q with %q", d.Summary, d.Detail, want, detail)
+	}
+	if d.Subject == nil || d.Subject.Start.Line != line {
+		t.Errorf("subject %v, want line %d", d.Subject, line)
+	}
+}

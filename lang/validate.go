@@ -1,0 +1,121 @@
+package lang
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Checks of single values shared by the HCL front end, the Dockerfile
+// importer and the compiler. Each returns an error that states the rule
+// and the fix, as a diagnostic's detail.
+
+// knownOS and knownArch are Go's GOOS and GOARCH values (go/build's
+// lists), the names OCI platforms use.
+var (
+	knownOS = []string{
+		"aix", "android", "darwin", "dragonfly", "freebsd", "hurd", "illumos", "ios", "js",
+		"linux", "nacl", "netbsd", "openbsd", "plan9", "solaris", "wasip1", "windows", "zos",
+	}
+	knownArch = []string{
+		"386", "amd64", "amd64p32", "arm", "arm64", "arm64be", "armbe", "loong64", "mips",
+		"mips64", "mips64le", "mips64p32", "mips64p32le", "mipsle", "ppc", "ppc64", "ppc64le",
+		"riscv", "riscv64", "s390", "s390x", "sparc", "sparc64", "wasm",
+	}
+)
+
+// ValidatePlatform checks a platform "os/arch[/variant]": a known GOOS
+// and GOARCH, and a variant of lower-case letters, digits and dots.
+func ValidatePlatform(p string) error {
+	parts := strings.Split(p, "/")
+	if len(parts) < 2 || len(parts) > 3 || !platformPattern.MatchString(p) {
+		return fmt.Errorf("%q is not a platform. Write OS/ARCH or OS/ARCH/VARIANT in lower case, for example linux/amd64 or linux/arm64/v8", p)
+	}
+	if !contains(knownOS, parts[0]) {
+		return fmt.Errorf("%q names the operating system %q, which Go and OCI do not know.%s Use a GOOS value such as linux", p, parts[0], suggestion(parts[0], knownOS, ""))
+	}
+	if !contains(knownArch, parts[1]) {
+		return fmt.Errorf("%q names the architecture %q, which Go and OCI do not know.%s Use a GOARCH value such as amd64 or arm64", p, parts[1], suggestion(parts[1], knownArch, ""))
+	}
+	return nil
+}
+
+// ValidatePort checks an exposed port: PORT or FIRST-LAST, each from 1 to
+// 65535, optionally followed by /tcp, /udp or /sctp.
+func ValidatePort(p string) error {
+	const how = "Write PORT or FIRST-LAST with ports from 1 to 65535, optionally followed by /tcp, /udp or /sctp, such as 8080/tcp or 8000-8010"
+	ports, proto, hasProto := strings.Cut(p, "/")
+	if hasProto && proto != "tcp" && proto != "udp" && proto != "sctp" {
+		return fmt.Errorf("%q has the protocol %q, which is not tcp, udp or sctp. %s", p, proto, how)
+	}
+	first, last, isRange := strings.Cut(ports, "-")
+	lo, err := portNumber(first)
+	if err != nil {
+		return fmt.Errorf("%q is not a port: %v. %s", p, err, how)
+	}
+	if isRange {
+		hi, err := portNumber(last)
+		if err != nil {
+			return fmt.Errorf("%q is not a port range: %v. %s", p, err, how)
+		}
+		if hi < lo {
+			return fmt.Errorf("%q is not a port range: it ends before it starts. %s", p, how)
+		}
+	}
+	return nil
+}
+
+func portNumber(s string) (int, error) {
+	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, fmt.Errorf("%q is not a number", s)
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 65535 {
+		return 0, fmt.Errorf("%s is outside 1 to 65535", s)
+	}
+	return n, nil
+}
+
+// signalNames are the Linux signal names Docker accepts (without SIG).
+var signalNames = []string{
+	"ABRT", "ALRM", "BUS", "CHLD", "CLD", "CONT", "FPE", "HUP", "ILL", "INT", "IO", "IOT",
+	"KILL", "PIPE", "POLL", "PROF", "PWR", "QUIT", "RTMAX", "RTMIN", "SEGV", "STKFLT", "STOP",
+	"SYS", "TERM", "TRAP", "TSTP", "TTIN", "TTOU", "UNUSED", "URG", "USR1", "USR2", "VTALRM",
+	"WINCH", "XCPU", "XFSZ",
+}
+
+// ValidateStopSignal checks a stop signal as Docker reads it: a signal
+// name with or without SIG (any case, RTMIN+N and RTMAX-N included) or a
+// number from 1 to 64.
+func ValidateStopSignal(s string) error {
+	const how = "Use a signal name such as SIGTERM, SIGINT or SIGQUIT (SIG is optional), or a number from 1 to 64"
+	if s != "" && strings.TrimLeft(s, "0123456789") == "" {
+		if n, err := strconv.Atoi(s); err != nil || n < 1 || n > 64 {
+			return fmt.Errorf("%s is not a signal number. %s", s, how)
+		}
+		return nil
+	}
+	name := strings.TrimPrefix(strings.ToUpper(s), "SIG")
+	if base, n, ok := strings.Cut(name, "+"); ok && base == "RTMIN" {
+		if k, err := strconv.Atoi(n); err == nil && k >= 0 && k <= 30 {
+			return nil
+		}
+	}
+	if base, n, ok := strings.Cut(name, "-"); ok && base == "RTMAX" {
+		if k, err := strconv.Atoi(n); err == nil && k >= 0 && k <= 30 {
+			return nil
+		}
+	}
+	if contains(signalNames, name) {
+		return nil
+	}
+	var full []string
+	for _, n := range signalNames {
+		full = append(full, "SIG"+n)
+	}
+	sug := suggestion(strings.ToUpper(s), full, "")
+	if sug == "" {
+		sug = suggestion(name, signalNames, "SIG")
+	}
+	return fmt.Errorf("%q is not a signal.%s %s", s, sug, how)
+}
