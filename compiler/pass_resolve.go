@@ -62,6 +62,7 @@ func (s *state) resolveBase(b ir.Base, plat ir.Platform) ir.Base {
 		b.Digest = d
 		return b
 	}
+	local := b.Kind == ir.BaseOCILayout || b.Kind == ir.BaseDockerArchive
 	if s.opts.Resolve == nil {
 		return b
 	}
@@ -69,6 +70,8 @@ func (s *state) resolveBase(b ir.Base, plat ir.Platform) ir.Base {
 	switch {
 	case err == nil && d != "":
 		b.Digest = d
+	case err != nil && local && !errors.Is(err, ErrUnresolved):
+		s.diags = append(s.diags, missingBase(b, err, s.dir))
 	case err != nil && !errors.Is(err, ErrUnresolved):
 		s.diags = append(s.diags, &hcl.Diagnostic{
 			Severity: hcl.DiagWarning,
@@ -78,6 +81,23 @@ func (s *state) resolveBase(b ir.Base, plat ir.Platform) ir.Base {
 		})
 	}
 	return b
+}
+
+// missingBase is the error for a local base (an OCI layout or a docker
+// archive) that cannot be read: unlike a registry, nothing can make it
+// appear later, so the build would fail at its first step.
+func missingBase(b ir.Base, err error, dir string) *hcl.Diagnostic {
+	what := "an OCI image layout (a directory holding index.json) that has the tag"
+	if b.Kind == ir.BaseDockerArchive {
+		what = "a `docker save` archive"
+	}
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Base image not found",
+		Detail: fmt.Sprintf("The base %s:%s cannot be read: %v. A local base must exist before anything is built. Fix the path to name %s (a relative path starts at the configuration's directory, %s), or use another base.",
+			b.Kind, b.Ref, err, what, dir),
+		Subject: rangeOf(b.Origin),
+	}
 }
 
 // ignore loads the context's ignore file once: .imgcignore wins over

@@ -1,0 +1,81 @@
+package compiler
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/lang"
+)
+
+// TestUnreadableBase: a local base that cannot be read is an error at
+// `from` (nothing can make it appear before the build needs it); a
+// registry base that does not resolve stays a warning.
+func TestUnreadableBase(t *testing.T) {
+	tests := []struct {
+		from     string
+		severity hcl.DiagnosticSeverity
+		summary  string
+		detail   []string // substrings of the detail
+	}{
+		{"oci:/tmp/nope:latest", hcl.DiagError, "Base image not found", []string{"oci:/tmp/nope:latest", "open /tmp/nope/index.json", "Fix the path"}},
+		{"oci:layout:v2", hcl.DiagError, "Base image not found", []string{"/layout:v2", "has the tag"}},
+		{"docker-archive:img.tar", hcl.DiagError, "Base image not found", []string{"/img.tar", "docker save"}},
+		{"debian:bookworm", hcl.DiagWarning, "Base image not resolved", []string{"pin it in imgc.lock.hcl"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.from, func(t *testing.T) {
+			dir := writeTree(t, map[string]string{"app.image.hcl": `image "app" {
+  from = "` + tt.from + `"
+}
+`})
+			cfg, diags := lang.Load(filepath.Join(dir, "app.image.hcl"), lang.Options{})
+			if diags.HasErrors() {
+				t.Fatal(diags.Error())
+			}
+			_, diags = Compile(cfg, Options{Platform: amd64, Resolve: func(kind ir.BaseKind, ref string) (string, error) {
+				p := ref
+				if kind == ir.BaseOCILayout {
+					p = strings.TrimSuffix(strings.TrimSuffix(ref, ":latest"), ":v2")
+				}
+				return "", errors.New("open " + p + "/index.json: no such file or directory")
+			}})
+			if len(diags) != 1 {
+				t.Fatalf("got %d diagnostics, want 1: %s", len(diags), diags.Error())
+			}
+			d := diags[0]
+			if d.Severity != tt.severity || d.Summary != tt.summary {
+				t.Errorf("got %v %q, want %v %q", d.Severity, d.Summary, tt.severity, tt.summary)
+			}
+			for _, s := range tt.detail {
+				if !strings.Contains(d.Detail, s) {
+					t.Errorf("detail %q does not say %q", d.Detail, s)
+				}
+			}
+			if d.Subject == nil || d.Subject.Start.Line != 2 || d.Subject.Start.Column != 10 {
+				t.Errorf("subject %v, want the from value on line 2", d.Subject)
+			}
+			if tt.severity == hcl.DiagError && strings.Contains(d.Detail, "imgc.lock.hcl") {
+				t.Errorf("the error for a local base talks about pinning: %s", d.Detail)
+			}
+		})
+	}
+}
+
+// TestUnresolvedBaseIsQuiet: ErrUnresolved leaves a base keyed by its
+// reference without a diagnostic, local or not.
+func TestUnresolvedBaseIsQuiet(t *testing.T) {
+	for _, ref := range []string{"oci:layout", "debian"} {
+		cfg := &lang.Config{Dir: t.TempDir(), Stages: []*lang.Stage{{Kind: lang.KindImage, Name: "x", From: lang.From{Ref: ref}}}}
+		_, diags := Compile(cfg, Options{Platform: amd64, Resolve: func(ir.BaseKind, string) (string, error) {
+			return "", ErrUnresolved
+		}})
+		if len(diags) > 0 {
+			t.Errorf("%s: %s", ref, diags.Error())
+		}
+	}
+}
