@@ -42,8 +42,8 @@ import (
 // A case directory is the build context: a Dockerfile whose first line is
 // `ARG BASE` and `FROM $BASE` (or a stage based on it), context files, and an
 // optional `args` file of NAME=VALUE build arguments, one a line, and an
-// optional `base-onbuild` file of ONBUILD triggers, one a line, to put in
-// the base image's config. Where
+// optional `base-onbuild` file of ONBUILD triggers and `base-env` file of
+// NAME=VALUE variables, one a line, to put in the base image's config. Where
 // buildah 1.28 cannot build a case as Docker would, the case says so:
 // Dockerfile.reference is what buildah builds instead (the same build in
 // syntax it knows), and docker-differs.json gives config fields where
@@ -71,8 +71,10 @@ func TestFidelity(t *testing.T) {
 			args := readArgs(t, filepath.Join(dir, "args"))
 			dir := contextWithModes(t, dir)
 			base := base
-			if triggers := readLines(t, filepath.Join(dir, "base-onbuild")); len(triggers) > 0 {
-				base = baseWithTriggers(t, base, triggers)
+			triggers := readLines(t, filepath.Join(dir, "base-onbuild"))
+			env := readLines(t, filepath.Join(dir, "base-env"))
+			if len(triggers) > 0 || len(env) > 0 {
+				base = baseWith(t, base, triggers, env)
 			}
 			imgcImg := buildWithImgc(t, cache, dir, base, args)
 			refImg := ref.build(t, name, dir, base, args)
@@ -207,9 +209,10 @@ func readLines(t *testing.T, file string) []string {
 	return lines
 }
 
-// baseWithTriggers writes the busybox base with ONBUILD triggers in its
-// config to a new OCI layout (tag latest) and returns its path.
-func baseWithTriggers(t *testing.T, busybox string, triggers []string) string {
+// baseWith writes the busybox base with ONBUILD triggers and extra
+// environment variables in its config to a new OCI layout (tag latest) and
+// returns its path.
+func baseWith(t *testing.T, busybox string, triggers, env []string) string {
 	t.Helper()
 	img := testbase.LayoutImage(t, busybox, "latest")
 	cf, err := img.ConfigFile()
@@ -218,6 +221,7 @@ func baseWithTriggers(t *testing.T, busybox string, triggers []string) string {
 	}
 	cf = cf.DeepCopy()
 	cf.Config.OnBuild = triggers
+	cf.Config.Env = append(cf.Config.Env, env...)
 	img, err = mutate.ConfigFile(img, cf)
 	if err != nil {
 		t.Fatal(err)

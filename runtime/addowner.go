@@ -21,7 +21,8 @@ func (tb *targetBuild) extractArchiveOwned(p, rootfs, dest, chown string) error 
 	if err != nil {
 		return err
 	}
-	dir := (&inRoot{root: rootfs, memo: map[string]string{}}).path(path.Clean(dest), true)
+	dest = expandWorkdir(tb.st.Config.Config.Env, path.Clean("/"+dest))
+	dir := (&inRoot{root: rootfs, memo: map[string]string{}}).path(dest, true)
 	if dir != "/" && !isDirIn(rootfs, dir) {
 		parents := []layer.Entry{{Path: dir, Mode: fs.ModeDir | 0o755, UID: uid, GID: gid, ModTime: tb.b.now}}
 		for d := path.Dir(dir); d != "/"; d = path.Dir(d) {

@@ -120,8 +120,9 @@ func (tb *targetBuild) copyEntries(ctx context.Context, c copyReq, dest string) 
 	var entries []layer.Entry
 	have := map[string]bool{}
 	resolved := &inRoot{root: dest, memo: map[string]string{}}
+	landing := destExpander(tb.st.Config.Config.Env, c.dest)
 	for _, f := range files {
-		p := path.Clean(f.Dst)
+		p := landing(path.Clean(f.Dst))
 		if p == "/" {
 			continue
 		}

@@ -290,7 +290,7 @@ func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, 
 	if user == "" {
 		user = cfg.User
 	}
-	cwd := r.Workdir
+	cwd := expandWorkdir(cfg.Env, r.Workdir)
 	if cwd == "" {
 		cwd = cfg.WorkingDir
 	}

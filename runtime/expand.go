@@ -1,6 +1,9 @@
 package runtime
 
-import "strings"
+import (
+	"path"
+	"strings"
+)
 
 // expandEnv returns over with $NAME and ${NAME} references in its values
 // replaced from base, the base image's environment: only the runtime knows
@@ -135,4 +138,66 @@ func nameLen(s string) int {
 		return i
 	}
 	return len(s)
+}
+
+// expandWorkdir expands base-image variables left in a working directory
+// ("/$HOME/app", as a Dockerfile's WORKDIR $HOME/app reaches the IR when
+// the base image sets HOME). A path element that is a reference to an
+// absolute path starts the path again there, as Docker resolves the WORKDIR
+// only after expanding it.
+func expandWorkdir(base []string, dir string) string {
+	if !strings.Contains(dir, "$") {
+		return dir
+	}
+	vars := map[string]string{}
+	for _, kv := range base {
+		name, value, _ := strings.Cut(kv, "=")
+		vars[name] = value
+	}
+	var elems []string
+	depth, start := 0, 0
+	for i := 0; i < len(dir); i++ {
+		switch {
+		case dir[i] == '$' && i+1 < len(dir) && dir[i+1] == '{':
+			depth++
+			i++
+		case dir[i] == '}' && depth > 0:
+			depth--
+		case dir[i] == '/' && depth == 0:
+			elems = append(elems, dir[start:i])
+			start = i + 1
+		}
+	}
+	elems = append(elems, dir[start:])
+	out := "/"
+	for _, e := range elems {
+		v := expandVars(e, vars)
+		if strings.HasPrefix(e, "$") && strings.HasPrefix(v, "/") {
+			out = v
+			continue
+		}
+		out = path.Join(out, v)
+	}
+	return path.Clean(out)
+}
+
+// destExpander returns a function that maps a copied file's destination
+// below dest to where it lands once base-image variables in dest are
+// expanded (COPY x ./ under WORKDIR $HOME). Only dest is expanded: a $ in
+// a source file's name (Outer$Inner.class) is kept.
+func destExpander(base []string, dest string) func(string) string {
+	d := path.Clean("/" + dest)
+	if !strings.Contains(d, "$") {
+		return func(p string) string { return p }
+	}
+	x := expandWorkdir(base, d)
+	return func(p string) string {
+		switch {
+		case p == d:
+			return x
+		case strings.HasPrefix(p, d+"/"):
+			return path.Join(x, p[len(d)+1:])
+		}
+		return p
+	}
 }

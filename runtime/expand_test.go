@@ -47,3 +47,39 @@ func TestMergeConfigExpandsBaseEnv(t *testing.T) {
 		t.Errorf("config env (-want +got):\n%s", diff)
 	}
 }
+
+func TestExpandWorkdir(t *testing.T) {
+	base := []string{"HOME=/home/base", "REL=rel", "EMPTY="}
+	for in, want := range map[string]string{
+		"/app":                             "/app",
+		"/$HOME/app":                       "/home/base/app",
+		"/src/$HOME/app":                   "/home/base/app",
+		"/$HOME/app/${TOOLDIR:-/opt}/tool": "/opt/tool",
+		"/$UNSET/rel":                      "/rel",
+		"/src/$REL/x":                      "/src/rel/x",
+		"/src/${EMPTY:-/abs}":              "/abs",
+		"/a/$$b":                           "/a/$b",
+	} {
+		if got := expandWorkdir(base, in); got != want {
+			t.Errorf("expandWorkdir(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestDestExpander(t *testing.T) {
+	base := []string{"HOME=/home/base"}
+	at := destExpander(base, "/$HOME/app/")
+	for in, want := range map[string]string{
+		"/$HOME/app":                   "/home/base/app",
+		"/$HOME/app/Outer$Inner.class": "/home/base/app/Outer$Inner.class",
+		"/elsewhere/$HOME":             "/elsewhere/$HOME",
+	} {
+		if got := at(in); got != want {
+			t.Errorf("destExpander(%q) = %q, want %q", in, got, want)
+		}
+	}
+	plain := destExpander(base, "/app/")
+	if got := plain("/app/a$b"); got != "/app/a$b" {
+		t.Errorf("a plain dest changed %q to %q", "/app/a$b", got)
+	}
+}

@@ -224,10 +224,10 @@ func (s *Store) writeImage(st *imageState, annotations map[string]string) (v1.De
 // mergeConfig applies what a target sets over its base's config, as
 // Docker does.
 func mergeConfig(c *v1.Config, ic ir.ImageConfig) {
-	c.Env = mergeEnv(c.Env, expandEnv(c.Env, ic.Env))
 	if ic.Workdir != "" {
-		c.WorkingDir = ic.Workdir
+		c.WorkingDir = expandWorkdir(c.Env, ic.Workdir)
 	}
+	c.Env = mergeEnv(c.Env, expandEnv(c.Env, ic.Env))
 	if ic.User != "" {
 		c.User = ic.User
 	}

@@ -50,8 +50,11 @@ func (im *importer) instruction(s *stageState, pn parsedNode) {
 			return
 		}
 		if !path.IsAbs(x.Value) && strings.HasPrefix(x.Value, "$") {
-			// A variable of the base image: the compiler expands it.
-			s.workdir, s.workdirTmpl = x.Value, x.Tmpl
+			// A variable of the base image ($HOME): the runtime expands it
+			// against the base image's env. Written as an absolute path, so
+			// nothing joins it to the previous WORKDIR; the runtime starts
+			// the path at a reference that expands to an absolute path.
+			s.workdir, s.workdirTmpl = "/"+x.Value, "/"+x.Tmpl
 			s.workdirKnown = true
 		} else {
 			if !path.IsAbs(x.Value) && !s.workdirKnown {
