@@ -87,7 +87,9 @@ type StepError struct {
 	ExitCode int
 	// Tail is the last lines of the step's output (at most 20).
 	Tail []string
-	Err  error
+	// Layer names the failing layer; empty when the base failed.
+	Layer string
+	Err   error
 }
 
 func (e *StepError) Error() string {
@@ -126,6 +128,11 @@ type builder struct {
 	res  map[string]*targetResult
 	pins map[string]string
 	fs   *fsCache
+	// forced holds the layers that run whatever the cache holds, and why
+	// (see forcedLayers).
+	forced map[*ir.Layer]string
+	// projectDir is what history comments name source files relative to.
+	projectDir string
 }
 
 func (b *builder) emit(e Event) {
@@ -171,7 +178,8 @@ func Build(ctx context.Context, s *Store, p *ir.Plan, o BuildOptions) (*Result, 
 		return nil, fmt.Errorf("locking the cache: %w", err)
 	}
 	defer storeLk.Unlock()
-	b := &builder{s: s, p: p, o: o, now: time.Now().UTC(), res: map[string]*targetResult{}, pins: map[string]string{}}
+	b := &builder{s: s, p: p, o: o, now: time.Now().UTC(), res: map[string]*targetResult{}, pins: map[string]string{},
+		forced: forcedLayers(p), projectDir: projectDir(p.Project)}
 	if o.SourceDateEpoch != nil {
 		b.now = o.SourceDateEpoch.UTC()
 	}
@@ -180,6 +188,7 @@ func Build(ctx context.Context, s *Store, p *ir.Plan, o BuildOptions) (*Result, 
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	needed := s.neededTargets(p, b.forced, o.NoCache)
 	done := map[string]chan struct{}{}
 	for _, t := range p.Targets {
 		done[t.Name] = make(chan struct{})
@@ -199,6 +208,10 @@ func Build(ctx context.Context, s *Store, p *ir.Plan, o BuildOptions) (*Result, 
 		cancel()
 	}
 	for _, t := range p.Targets {
+		if !needed[t.Name] {
+			close(done[t.Name])
+			continue
+		}
 		wg.Add(1)
 		go func(t *ir.Target) {
 			defer wg.Done()
@@ -208,6 +221,9 @@ func Build(ctx context.Context, s *Store, p *ir.Plan, o BuildOptions) (*Result, 
 				if !ok {
 					fail(fmt.Errorf("building %s: it depends on %q, which the plan does not hold", t.Name, dep))
 					return
+				}
+				if !needed[dep] {
+					continue // read only by layers the cache holds
 				}
 				select {
 				case <-ch:
@@ -231,7 +247,7 @@ func Build(ctx context.Context, s *Store, p *ir.Plan, o BuildOptions) (*Result, 
 			b.emit(Event{Kind: "target", Target: t.Name, Origin: t.Origin})
 			r, err := b.buildTarget(ctx, t)
 			if err != nil {
-				b.emit(Event{Kind: "error", Target: t.Name, Line: err.Error()})
+				b.emit(errorEvent(t.Name, err))
 				fail(err)
 				return
 			}
@@ -259,7 +275,7 @@ func Build(ctx context.Context, s *Store, p *ir.Plan, o BuildOptions) (*Result, 
 		res.Images = append(res.Images, ImageResult{Target: t.Name, Digest: r.digest, Tags: append([]string(nil), t.Tags...)})
 		outs = append(outs, builtImage{target: t, desc: r.desc})
 	}
-	if err := s.recordBuild(p); err != nil {
+	if err := s.recordBuild(p, needed); err != nil {
 		return nil, err
 	}
 	for _, out := range o.Outputs {
@@ -279,6 +295,21 @@ func Build(ctx context.Context, s *Store, p *ir.Plan, o BuildOptions) (*Result, 
 		}
 	}
 	return res, nil
+}
+
+// errorEvent reports a failed target, with the failing layer, its key
+// and source when the error says them.
+func errorEvent(target string, err error) Event {
+	e := Event{Kind: "error", Target: target, Line: err.Error()}
+	var se *StepError
+	if errors.As(err, &se) {
+		e.Layer = se.Layer
+		e.Key = se.Key
+		if len(se.Origins) > 0 {
+			e.Origin = se.Origins[0]
+		}
+	}
+	return e
 }
 
 // checkPlan refuses plans the scheduler cannot run: duplicate target

@@ -33,8 +33,9 @@ func (s *Store) readRecord(project string) *buildRecord {
 	return rec
 }
 
-// recordBuild remembers the layers of every target of p as its last build.
-func (s *Store) recordBuild(p *ir.Plan) error {
+// recordBuild remembers the layers of every built target of p as its last
+// build.
+func (s *Store) recordBuild(p *ir.Plan, built map[string]bool) error {
 	lk, err := s.lock("builds")
 	if err != nil {
 		return err
@@ -42,7 +43,9 @@ func (s *Store) recordBuild(p *ir.Plan) error {
 	defer lk.Unlock()
 	rec := s.readRecord(p.Project)
 	for _, t := range p.Targets {
-		rec.Targets[t.Name] = t.Layers
+		if built[t.Name] {
+			rec.Targets[t.Name] = t.Layers
+		}
 	}
 	data, err := json.Marshal(rec)
 	if err != nil {
@@ -56,25 +59,45 @@ func (s *Store) recordBuild(p *ir.Plan) error {
 
 // Explain returns each layer's cache status in p, comparing with the last
 // recorded build of each target of p.Project: hit, or miss with a reason
-// from ir.MissReason. A key in the index whose blob is gone is a miss "not
-// in the cache (pruned)".
+// from ir.MissReasonOn. A key in the index whose blob is gone is a miss "not
+// in the cache (pruned)". A layer the build runs whatever the cache holds
+// (after a `cache = false` layer, see forcedLayers) misses with a reason
+// naming that cause. A stage the build skips, because every layer that
+// reads it hits, misses with the reason ir.SkippedStage unless cached.
 func (s *Store) Explain(p *ir.Plan) map[ir.CacheKey]ir.Status {
 	rec := s.readRecord(p.Project)
+	forced := forcedLayers(p)
+	needed := s.neededTargets(p, forced, false)
 	out := map[ir.CacheKey]ir.Status{}
 	for _, t := range p.Targets {
+		if !needed[t.Name] {
+			for _, l := range t.Layers {
+				if e, ok, _ := s.lookupKey(l.Key); ok && forced[l] == "" {
+					out[l.Key] = ir.Status{Hit: true, Empty: e.Empty}
+				} else {
+					out[l.Key] = ir.Status{Reason: ir.SkippedStage}
+				}
+			}
+			continue
+		}
 		prev := rec.Targets[t.Name]
+		baseKind := targetKind(p, t.Base.Target)
 		parentRebuilt := false
 		for i, l := range t.Layers {
 			e, ok, pruned := s.lookupKey(l.Key)
 			if ok && !l.NoCache {
-				out[l.Key] = ir.Status{Hit: true, Empty: e.Empty}
-				parentRebuilt = false
+				if why := forced[l]; why != "" {
+					out[l.Key] = ir.Status{Reason: why}
+				} else {
+					out[l.Key] = ir.Status{Hit: true, Empty: e.Empty}
+				}
+				parentRebuilt = forced[l] != ""
 				continue
 			}
 			pl := previousLayer(prev, l, i)
 			// A parent that hits but is not the last build's parent (the
 			// layers before were merged or reordered) changes this layer too.
-			reason := ir.MissReason(pl, l, parentRebuilt || (i > 0 && pl != nil && pl.Parent != l.Parent))
+			reason := ir.MissReasonOn(t.Base, baseKind, pl, l, parentRebuilt || (i > 0 && pl != nil && pl.Parent != l.Parent))
 			if pruned && !l.NoCache && !parentRebuilt {
 				reason = "not in the cache (pruned)"
 			}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -23,6 +25,8 @@ type future struct {
 	empty bool
 	cl    chainLayer
 	err   error
+	// layer is the layer the future is for, to name it in errors.
+	layer *ir.Layer
 }
 
 func resolvedFuture(e keyEntry) *future {
@@ -44,6 +48,9 @@ type targetBuild struct {
 	st      *imageState
 	layers  []*future
 	history []v1.History
+	// rebuild makes every layer run whatever the cache holds: set for the
+	// steps of a merged layer that is forced (see forcedLayers).
+	rebuild bool
 }
 
 // layer reuses or builds one layer of the target.
@@ -52,9 +59,11 @@ func (tb *targetBuild) layer(ctx context.Context, l *ir.Layer) error {
 	h := v1.History{
 		Created:   v1.Time{Time: b.now},
 		CreatedBy: l.CreatedBy,
-		Comment:   "imgc: " + l.Origin.String(),
+		Comment:   "imgc: " + relativeOrigin(b.projectDir, l.Origin),
 	}
-	reuse := !l.NoCache && !b.o.NoCache
+	// A forced layer runs again and replaces its cache entry, so that a
+	// later build reusing it gets what this one made.
+	reuse := !l.NoCache && !b.o.NoCache && !tb.rebuild && b.forced[l] == ""
 	if reuse {
 		if e, ok, _ := b.s.lookupKey(l.Key); ok {
 			b.s.touchKey(l.Key)
@@ -63,13 +72,12 @@ func (tb *targetBuild) layer(ctx context.Context, l *ir.Layer) error {
 			if !e.Created.IsZero() {
 				h.Created = v1.Time{Time: e.Created}
 			}
-			tb.layers = append(tb.layers, resolvedFuture(e))
-			tb.history = append(tb.history, h)
+			tb.appendLayer(l, resolvedFuture(e), h)
 			return nil
 		}
 	}
 	if l.Key.IsZero() {
-		return &StepError{Target: tb.t.Name, Origins: []ir.Origin{l.Origin}, Err: fmt.Errorf("layer %q has no cache key", l.Name)}
+		return &StepError{Target: tb.t.Name, Layer: l.Name, Origins: []ir.Origin{l.Origin}, Err: fmt.Errorf("layer %q has no cache key", l.Name)}
 	}
 	lk, err := b.s.lockContext(ctx, "key-"+l.Key.Hex())
 	if err != nil {
@@ -84,8 +92,7 @@ func (tb *targetBuild) layer(ctx context.Context, l *ir.Layer) error {
 			if !e.Created.IsZero() {
 				h.Created = v1.Time{Time: e.Created}
 			}
-			tb.layers = append(tb.layers, resolvedFuture(e))
-			tb.history = append(tb.history, h)
+			tb.appendLayer(l, resolvedFuture(e), h)
 			return nil
 		}
 	}
@@ -97,14 +104,22 @@ func (tb *targetBuild) layer(ctx context.Context, l *ir.Layer) error {
 		var se *StepError
 		if !errors.As(err, &se) {
 			err = &StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{l.Origin}, Err: err}
+		} else if se.Layer == "" {
+			se.Layer = l.Name
 		}
 		return err
 	}
 	b.emit(Event{Kind: "done", Target: tb.t.Name, Layer: l.Name, Key: l.Key, Origin: l.Origin, Duration: time.Since(start)})
 	h.EmptyLayer = f.empty
+	tb.appendLayer(l, f, h)
+	return nil
+}
+
+// appendLayer appends a reused or built layer and its history entry.
+func (tb *targetBuild) appendLayer(l *ir.Layer, f *future, h v1.History) {
+	f.layer = l
 	tb.layers = append(tb.layers, f)
 	tb.history = append(tb.history, h)
-	return nil
 }
 
 // finishFuture completes f in the background: it compresses the layer tar,
@@ -128,7 +143,11 @@ func (tb *targetBuild) finish() error {
 	var first error
 	for _, f := range tb.layers {
 		if err := f.wait(); err != nil && first == nil {
-			first = &StepError{Target: tb.t.Name, Err: err}
+			se := &StepError{Target: tb.t.Name, Err: err}
+			if l := f.layer; l != nil {
+				se.Layer, se.Key, se.Origins = l.Name, l.Key, []ir.Origin{l.Origin}
+			}
+			first = se
 		}
 	}
 	return first
@@ -312,4 +331,28 @@ func mergeEnv(base, over []string) []string {
 		}
 	}
 	return out
+}
+
+// projectDir is the directory of the configuration p.Project names (the
+// project's directory, or its configuration file).
+func projectDir(project string) string {
+	if project == "" {
+		return ""
+	}
+	if fi, err := os.Stat(project); err == nil && !fi.IsDir() {
+		return filepath.Dir(project)
+	}
+	return project
+}
+
+// relativeOrigin renders o with its file relative to dir ("../x" when
+// outside), so that history comments, and so image digests, do not depend
+// on where the project is checked out.
+func relativeOrigin(dir string, o ir.Origin) string {
+	if dir != "" && filepath.IsAbs(o.File) {
+		if rel, err := filepath.Rel(dir, o.File); err == nil {
+			o.File = filepath.ToSlash(rel)
+		}
+	}
+	return o.String()
 }

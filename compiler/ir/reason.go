@@ -1,8 +1,25 @@
 package ir
 
 import (
+	"fmt"
 	"sort"
 	"strings"
+)
+
+// Reasons shared by MissReason and the runtime's Explain.
+const (
+	reasonParentRebuilt = "parent layer rebuilt"
+	reasonBaseChanged   = "base image digest changed"
+
+	// NoCache is why a `cache = false` layer misses.
+	NoCache = "cache = false"
+	// ParentRebuiltNoCache is why a layer misses although its key is
+	// cached: a `cache = false` layer before it ran again, and a layer's
+	// key does not depend on what its parent produced.
+	ParentRebuiltNoCache = reasonParentRebuilt + " (" + NoCache + ")"
+	// SkippedStage is why a layer of a stage misses that the build will
+	// not build: every layer that reads the stage is cached.
+	SkippedStage = "not built: every layer reading it hits"
 )
 
 // MissReason says in a few words why cur misses the cache, given prev, the
@@ -20,7 +37,7 @@ func MissReason(prev *Layer, cur *Layer, parentRebuilt bool) string {
 	case prev == nil:
 		return "never built"
 	case cur.NoCache:
-		return "cache = false"
+		return NoCache
 	}
 	if r := inputChange(prev.Inputs, cur.Inputs); r != "" {
 		if v := varChange(prev.Vars, cur.Vars); v != "" {
@@ -30,17 +47,55 @@ func MissReason(prev *Layer, cur *Layer, parentRebuilt bool) string {
 	}
 	if prev.Parent != cur.Parent {
 		if parentRebuilt {
-			return "parent layer rebuilt"
+			return reasonParentRebuilt
 		}
-		return "base image digest changed"
+		return reasonBaseChanged
 	}
 	if parentRebuilt {
-		return "parent layer rebuilt"
+		return reasonParentRebuilt
 	}
 	if prev.Key == cur.Key {
 		return "not in the cache"
 	}
 	return "inputs changed"
+}
+
+// MissReasonOn is MissReason for a layer of a target built on base. When
+// base is another target of the plan (of kind baseKind), a first layer
+// whose parent changed misses because that target rebuilt, which is
+// named instead of a base image digest.
+func MissReasonOn(base Base, baseKind TargetKind, prev, cur *Layer, parentRebuilt bool) string {
+	r := MissReason(prev, cur, parentRebuilt)
+	if r == reasonBaseChanged && base.Kind == BaseTarget {
+		return BaseRebuilt(baseKind, base.Target)
+	}
+	return r
+}
+
+// BaseRebuilt is why the first layer of a target built on the target name
+// (of kind kind, empty when unknown) misses when that target rebuilt:
+// "base stage `common` rebuilt".
+func BaseRebuilt(kind TargetKind, name string) string {
+	return fmt.Sprintf("base %s `%s` rebuilt", kindWord(kind), name)
+}
+
+// SourceRebuilt is why a layer that reads the target name (copy from, bind
+// mount) misses when that target rebuilt: "source stage `build` rebuilt".
+func SourceRebuilt(kind TargetKind, name string) string {
+	return fmt.Sprintf("source %s `%s` rebuilt", kindWord(kind), name)
+}
+
+// ForcedByNoCache marks a reason whose cause is a `cache = false` layer
+// that ran again, as in "base stage `common` rebuilt (cache = false)".
+func ForcedByNoCache(reason string) string {
+	return reason + " (" + NoCache + ")"
+}
+
+func kindWord(k TargetKind) string {
+	if k == "" {
+		return "target"
+	}
+	return string(k)
 }
 
 func varChange(prev, cur map[string]string) string {

@@ -1,0 +1,34 @@
+package ir
+
+import "testing"
+
+func TestMissReasonOn(t *testing.T) {
+	p1, p2 := KeyOf([]byte("a")), KeyOf([]byte("b"))
+	prev := layer(p1, nil, "command", "make")
+	moved := layer(p2, nil, "command", "make")
+	stage := Base{Kind: BaseTarget, Target: "common", Key: p2}
+	image := Base{Kind: BaseOCILayout, Ref: "oci:/b:latest", Key: p2}
+	tests := []struct {
+		name     string
+		base     Base
+		kind     TargetKind
+		cur      *Layer
+		parent   bool
+		expected string
+	}{
+		{"base stage rebuilt", stage, KindStage, moved, false, "base stage `common` rebuilt"},
+		{"base image target rebuilt", Base{Kind: BaseTarget, Target: "app"}, KindImage, moved, false, "base image `app` rebuilt"},
+		{"unknown kind", Base{Kind: BaseTarget, Target: "x"}, "", moved, false, "base target `x` rebuilt"},
+		{"oci base", image, "", moved, false, "base image digest changed"},
+		{"own input first", stage, KindStage, layer(p2, nil, "command", "make all"), false, "command changed"},
+		{"parent layer", stage, KindStage, moved, true, "parent layer rebuilt"},
+	}
+	for _, tt := range tests {
+		if got := MissReasonOn(tt.base, tt.kind, prev, tt.cur, tt.parent); got != tt.expected {
+			t.Errorf("%s: MissReasonOn = %q, want %q", tt.name, got, tt.expected)
+		}
+	}
+	if got, want := ForcedByNoCache(SourceRebuilt(KindStage, "build")), "source stage `build` rebuilt (cache = false)"; got != want {
+		t.Errorf("ForcedByNoCache(SourceRebuilt) = %q, want %q", got, want)
+	}
+}
