@@ -336,7 +336,7 @@ func (im *importer) stageArg(s *stageState, rng hcl.Range, c *instructions.ArgCo
 			if !ok {
 				continue
 			}
-			e, set = envEntry{Name: name, Value: x.Value}, true
+			e, set = envEntry{Name: name, Value: x.Value, Unset: x.Unset}, true
 			im.noteDerived(rng, name, x)
 		}
 		if im.converting {
