@@ -219,3 +219,30 @@ func TestExplainNamesARebuiltBaseStage(t *testing.T) {
 		t.Errorf("Explain(api's first layer) = %+v, want %+v", got, want)
 	}
 }
+
+func TestNoCacheRebuildsTheStepsOfAMergedLayerAfterIt(t *testing.T) {
+	base := requireRuntime(t)
+	s := openStore(t)
+	count := sh("echo x >> /count/runs; wc -l < /count/runs > /stamp")
+	count.Mounts = []ir.Mount{{Type: ir.MountCache, Target: "/count", ID: "nocache-merged", Sharing: "locked"}}
+	stamp := layerOf("stamp", count)
+	stamp.NoCache = true
+	one, two := layerOf("one", sh("cp /stamp /one")), layerOf("two", sh("cp /stamp /two"))
+	tg := target("app", busyboxBase(base), stamp, one, two)
+	merged := &ir.Layer{Name: "merged", Steps: append(one.Steps, two.Steps...), Merged: []ir.CacheKey{one.Key, two.Key},
+		Parent: one.Parent, Key: ir.KeyOf([]byte("merged " + one.Key.String() + two.Key.String())), CreatedBy: "merged", Origin: one.Origin}
+	tg.Layers = []*ir.Layer{stamp, merged}
+	p := &ir.Plan{Project: "nocache-merged", Targets: []*ir.Target{tg}}
+	out := filepath.Join(t.TempDir(), "out")
+	opts := imgcrt.BuildOptions{Outputs: []imgcrt.Output{{Type: "oci", Dest: out}}}
+	for i := 0; i < 2; i++ {
+		if _, _, err := build(t, s, p, opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := readImageFiles(t, out, "app", "stamp", "one", "two")
+	want := map[string]string{"stamp": "2\n", "one": "2\n", "two": "2\n"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("after the second build (-want +got):\n%s", diff)
+	}
+}
