@@ -2,7 +2,10 @@
 // pulls base images, runs `run` steps with runc over overlayfs, writes
 // `copy` and `add` steps, turns each layer's changes into an OCI layer,
 // assembles image configs and manifests, and exports the results (the
-// store, OCI layouts, archives, docker-load tarballs, registries).
+// store, OCI layouts, archives, docker-load tarballs, registries). It
+// builds the output targets and only the other targets they need: a stage
+// whose readers all hit the cache is skipped. A `cache = false` layer runs
+// on every build, and so does everything built on or from its result.
 //
 // Everything it produces lives in a Store: a cache directory holding an OCI
 // image layout of every blob, a cache index from layer keys to blobs,
