@@ -144,7 +144,7 @@ func (l *loader) evaluateStage(mod *module, decl *stageDecl) *Stage {
 			l.add(&hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Image attribute on a stage",
-				Detail: fmt.Sprintf("Only images are exported, so only an image block takes %s. Change stage %q to an image block, or remove %s.",
+				Detail: fmt.Sprintf("Only images are exported, so only an image block takes `%s`. Change stage %q to an image block, or remove `%s`.",
 					imageOnly, decl.Name, imageOnly),
 				Subject: attr.NameRange.Ptr(),
 			})
@@ -278,6 +278,8 @@ func (e *evaluator) run(b *hcl.Block) *Run {
 			Detail:   "A run step takes either sh (a shell command) or exec (an argument vector), not both. Remove one of them.",
 			Subject:  execAttr.NameRange.Ptr(),
 		})
+	case !hasSh && !hasExec && misspelt(b.Body, runSchema, "sh", "exec"):
+		// "Unsupported argument" already says which was meant.
 	case !hasSh && !hasExec:
 		e.l.add(&hcl.Diagnostic{
 			Severity: hcl.DiagError,
@@ -351,7 +353,7 @@ func (e *evaluator) mount(b *hcl.Block) (Mount, bool) {
 			e.l.add(&hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Unsupported mount argument",
-				Detail: fmt.Sprintf("A %s mount does not take %s; it takes %s. Remove the argument.",
+				Detail: fmt.Sprintf("A %s mount does not take `%s`; it takes %s. Remove the argument.",
 					typ, attrName, strings.Join(allowed, ", ")),
 				Subject: attrs[attrName].NameRange.Ptr(),
 			})
@@ -391,7 +393,7 @@ func (e *evaluator) mount(b *hcl.Block) (Mount, bool) {
 	}{{"uid", &m.UID}, {"gid", &m.GID}} {
 		if n, ok := e.integer(attrs, id.name); ok {
 			if n < 0 {
-				e.invalid(attrs[id.name], "Invalid "+id.name, fmt.Sprintf("The %s must not be negative.", id.name))
+				e.invalid(attrs[id.name], "Invalid "+id.name, fmt.Sprintf("`%s` must not be negative. Give 0 or a positive id.", id.name))
 				continue
 			}
 			v := int(n)
@@ -482,6 +484,8 @@ func (e *evaluator) add(b *hcl.Block) *Add {
 			Detail:   "An add step takes either src (files from the context) or url (one download), not both. Use two add steps.",
 			Subject:  urlAttr.NameRange.Ptr(),
 		})
+	case !hasSrc && !hasURL && misspelt(b.Body, addSchema, "src", "url"):
+		// "Unsupported argument" already says which was meant.
 	case !hasSrc && !hasURL:
 		e.l.add(&hcl.Diagnostic{
 			Severity: hcl.DiagError,
@@ -526,7 +530,9 @@ func (e *evaluator) add(b *hcl.Block) *Add {
 }
 
 // macro evaluates a step macro block and turns its expansion into steps
-// that carry the macro block's range.
+// that carry the macro block's range. It reports every bad argument: each
+// one HCL or a conversion rejects, and each one Expand rejects, at the
+// argument (Expand never hears of the ones already reported).
 func (e *evaluator) macro(b *hcl.Block, m stdlib.Macro, rng hcl.Range, vars []string) []Step {
 	schema := &hcl.BodySchema{}
 	for _, a := range m.Attributes {
@@ -534,39 +540,57 @@ func (e *evaluator) macro(b *hcl.Block, m stdlib.Macro, rng hcl.Range, vars []st
 	}
 	content, diags := b.Body.Content(schema)
 	e.l.addEval(diags)
-	if diags.HasErrors() {
-		return nil
-	}
+	broken := diags.HasErrors()
+	// reported are the arguments with an error already: missing, or
+	// failing to evaluate or convert. They are null for Expand.
+	reported := map[string]bool{}
 	args := map[string]cty.Value{}
 	for _, a := range m.Attributes {
+		args[a.Name] = cty.NullVal(a.Type)
 		attr, ok := content.Attributes[a.Name]
 		if !ok {
-			args[a.Name] = cty.NullVal(a.Type)
+			reported[a.Name] = a.Required
 			continue
 		}
 		val, diags := attr.Expr.Value(e.ctx)
 		e.l.addEval(diags)
 		if diags.HasErrors() || !val.IsWhollyKnown() {
-			return nil
+			reported[a.Name] = true
+			continue
+		}
+		if val.IsNull() {
+			continue
 		}
 		conv, ok := e.convert(val, a.Type, attr)
-		if !ok && !val.IsNull() {
-			return nil
+		if !ok {
+			reported[a.Name] = true
+			continue
 		}
 		args[a.Name] = conv
-		if val.IsNull() {
-			args[a.Name] = cty.NullVal(a.Type)
-		}
 	}
 	expansion, err := m.Expand(args)
-	if err != nil {
+	for _, ae := range stdlib.ArgErrors(err) {
+		if reported[ae.Attr] {
+			continue
+		}
+		subject := b.DefRange
+		if attr, ok := content.Attributes[ae.Attr]; ok {
+			subject = attr.Expr.Range()
+		}
 		e.l.add(&hcl.Diagnostic{
 			Severity: hcl.DiagError,
-			Summary:  "Invalid " + m.Name + " arguments",
-			Detail:   sentence(err.Error()),
-			Subject:  b.DefRange.Ptr(),
+			Summary:  "Invalid " + m.Name + " argument",
+			Detail:   sentence(ae.Error()),
+			Subject:  subject.Ptr(),
 		})
+	}
+	if err != nil || broken {
 		return nil
+	}
+	for _, bad := range reported {
+		if bad {
+			return nil
+		}
 	}
 	var steps []Step
 	for _, ms := range expansion {
@@ -775,6 +799,24 @@ func (l *loader) convert(val cty.Value, ty cty.Type, attr *hcl.Attribute) (cty.V
 	return out, true
 }
 
+// misspelt reports whether body has an argument schema does not declare
+// whose closest declared name, as "Did you mean" suggests it, is one of
+// names.
+func misspelt(body hcl.Body, schema *hcl.BodySchema, names ...string) bool {
+	_, rest, _ := body.PartialContent(schema)
+	attrs, _ := rest.JustAttributes()
+	var declared []string
+	for _, a := range schema.Attributes {
+		declared = append(declared, a.Name)
+	}
+	for name := range attrs {
+		if contains(names, DidYouMean(name, declared)) {
+			return true
+		}
+	}
+	return false
+}
+
 // elementRange is the range of element i of a list written as a tuple
 // constructor, else the whole expression's.
 func elementRange(attr *hcl.Attribute, i int) hcl.Range {
@@ -811,7 +853,7 @@ func (e *evaluator) str(attrs hcl.Attributes, name string) (string, bool) {
 func (e *evaluator) nonEmpty(attrs hcl.Attributes, name string) (string, bool) {
 	s, ok := e.str(attrs, name)
 	if ok && s == "" {
-		e.invalid(attrs[name], "Empty "+name, fmt.Sprintf("The %s must not be empty.", name))
+		e.invalid(attrs[name], "Empty "+name, fmt.Sprintf("`%s` must not be empty. Give it a value.", name))
 		return "", false
 	}
 	return s, ok
@@ -859,7 +901,7 @@ func (e *evaluator) absPaths(attrs hcl.Attributes, name string) []string {
 	for _, p := range paths {
 		if !path.IsAbs(p) {
 			e.invalid(attrs[name], "Relative path in "+name,
-				fmt.Sprintf("%q is relative. The paths in %s are absolute paths in the image filesystem; start it with /.", p, name))
+				fmt.Sprintf("%q is relative. The paths in `%s` are absolute paths in the image filesystem; start it with /.", p, name))
 			return nil
 		}
 	}

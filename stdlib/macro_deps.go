@@ -43,14 +43,13 @@ func dirAttribute(def string) MacroAttribute {
 var srcAttribute = MacroAttribute{Name: "src", Type: cty.String, Doc: "The directory of the build context that holds the manifests (default \".\")."}
 
 // dirs reads the dir and src attributes.
-func dirs(attrs map[string]cty.Value, defDir string) (dir, src string, err error) {
-	if dir, err = absPath("dir", attrString(attrs, "dir", defDir)); err != nil {
-		return "", "", err
-	}
-	if src, err = contextPath("src", attrString(attrs, "src", ".")); err != nil {
-		return "", "", err
-	}
-	return dir, src, nil
+// dirs checks the dir and src attributes, recording what is wrong in errs.
+func dirs(attrs map[string]cty.Value, defDir string, errs *argErrors) (dir, src string) {
+	dir, err := absPath("dir", attrString(attrs, "dir", defDir))
+	errs.check("dir", err)
+	src, err = contextPath("src", attrString(attrs, "src", "."))
+	errs.check("src", err)
+	return dir, src
 }
 
 func concat(lists ...[]string) []string {
@@ -77,20 +76,26 @@ var PipInstall = Macro{
 var commandPattern = regexp.MustCompile(`^[A-Za-z0-9._/+-]+$`)
 
 func expandPipInstall(attrs map[string]cty.Value) ([]MacroStep, error) {
+	var errs argErrors
 	req, err := contextPath("requirements", attrString(attrs, "requirements", "requirements.txt"))
-	if err != nil {
-		return nil, err
-	}
-	if req == "." {
-		return nil, fmt.Errorf("requirements names the context directory; name the requirements file")
+	if !errs.check("requirements", err) && req == "." {
+		errs.add("requirements", "`requirements` names the context directory; name the requirements file")
 	}
 	dest, err := absPath("dest", attrString(attrs, "dest", "/app"))
-	if err != nil {
-		return nil, err
-	}
+	errs.check("dest", err)
 	python := attrString(attrs, "python", "python3")
 	if !commandPattern.MatchString(python) {
-		return nil, fmt.Errorf("python %q is not a plain command name or path; give one such as python3 or /usr/local/bin/python", python)
+		errs.add("python", "`python` is %q, which is not a plain command name or path; give one such as python3 or /usr/local/bin/python", python)
+	}
+	venv := ""
+	if v, ok := attrs["venv"]; ok && !v.IsNull() {
+		venv, err = absPath("venv", v.AsString())
+		if !errs.check("venv", err) && venv == "/" {
+			errs.add("venv", "`venv` is the root directory; give a directory of its own such as /opt/venv")
+		}
+	}
+	if err := errs.err(); err != nil {
+		return nil, err
 	}
 	cp := MacroStep{Kind: StepCopy, Src: []string{req}, Dest: dest + "/"}
 	reqPath := path.Join(dest, path.Base(req))
@@ -103,14 +108,7 @@ func expandPipInstall(attrs map[string]cty.Value) ([]MacroStep, error) {
 		Mounts: []MacroMount{{Type: "cache", Target: "/root/.cache/pip", ID: "pip-cache", Sharing: "shared"}},
 		Reads:  concat([]string{reqPath}, toolReads),
 	}
-	if v, ok := attrs["venv"]; ok && !v.IsNull() {
-		venv, err := absPath("venv", v.AsString())
-		if err != nil {
-			return nil, err
-		}
-		if venv == "/" {
-			return nil, fmt.Errorf("venv is the root directory; give a directory of its own such as /opt/venv")
-		}
+	if venv != "" {
 		run.Sh = fmt.Sprintf("%s -m venv %s && %s/bin/pip install -r %s", python, venv, venv, reqPath)
 		run.Reads = append(run.Reads, venv)
 		run.Writes = concat([]string{venv}, homeWrites)
@@ -137,8 +135,9 @@ type nodeMacro struct {
 }
 
 func (n nodeMacro) expand(attrs map[string]cty.Value) ([]MacroStep, error) {
-	dir, src, err := dirs(attrs, "/app")
-	if err != nil {
+	var errs argErrors
+	dir, src := dirs(attrs, "/app", &errs)
+	if err := errs.err(); err != nil {
 		return nil, err
 	}
 	cp, copied := manifestSteps(src, dir, "package.json", n.lock)
@@ -245,12 +244,11 @@ var GoModDownload = Macro{
 }
 
 func expandGoModDownload(attrs map[string]cty.Value) ([]MacroStep, error) {
-	dir, src, err := dirs(attrs, "/src")
-	if err != nil {
-		return nil, err
-	}
+	var errs argErrors
+	dir, src := dirs(attrs, "/src", &errs)
 	modcache, err := absPath("modcache", attrString(attrs, "modcache", defaultGoModCache))
-	if err != nil {
+	errs.check("modcache", err)
+	if err := errs.err(); err != nil {
 		return nil, err
 	}
 	cp, copied := manifestSteps(src, dir, "go.mod", "go.sum")
@@ -287,36 +285,32 @@ var goPackagePattern = regexp.MustCompile(`^[A-Za-z0-9._/@+-]+(/\.\.\.)?$`)
 var ldflagsPattern = regexp.MustCompile(`^[A-Za-z0-9._/=:,+ -]*$`)
 
 func expandGoBuild(attrs map[string]cty.Value) ([]MacroStep, error) {
+	var errs argErrors
 	dir, err := absPath("dir", attrString(attrs, "dir", "/src"))
-	if err != nil {
-		return nil, err
-	}
+	errs.check("dir", err)
 	modcache, err := absPath("modcache", attrString(attrs, "modcache", defaultGoModCache))
-	if err != nil {
-		return nil, err
-	}
+	errs.check("modcache", err)
 	output, err := absPath("output", attrString(attrs, "output", ""))
-	if err != nil {
-		return nil, err
-	}
+	errs.check("output", err)
 	pkgs, err := attrStrings(attrs, "packages")
-	if err != nil {
-		return nil, err
-	}
-	if _, set := attrs["packages"]; set && !attrs["packages"].IsNull() && len(pkgs) == 0 {
-		return nil, fmt.Errorf("packages is empty; list the packages to build, such as [\"./cmd/server\"]")
+	errs.check("packages", err)
+	if _, set := attrs["packages"]; set && err == nil && !attrs["packages"].IsNull() && len(pkgs) == 0 {
+		errs.add("packages", "`packages` is empty; list the packages to build, such as [\"./cmd/server\"]")
 	}
 	if len(pkgs) == 0 {
 		pkgs = []string{"."}
 	}
 	for _, p := range pkgs {
 		if !goPackagePattern.MatchString(p) {
-			return nil, fmt.Errorf("%q is not a Go package path; write it as ./cmd/server or example.com/m/cmd/server", p)
+			errs.add("packages", "%q is not a Go package path; write it as ./cmd/server or example.com/m/cmd/server", p)
 		}
 	}
 	ldflags := attrString(attrs, "ldflags", "-s -w")
 	if !ldflagsPattern.MatchString(ldflags) {
-		return nil, fmt.Errorf("ldflags %q holds quotes or shell characters; use flags such as -s -w -X main.version=1.2.3", ldflags)
+		errs.add("ldflags", "`ldflags` is %q, which holds quotes or shell characters; use flags such as -s -w -X main.version=1.2.3", ldflags)
+	}
+	if err := errs.err(); err != nil {
+		return nil, err
 	}
 	env, mounts := goCaches(modcache)
 	cgo := "0"
@@ -353,12 +347,11 @@ var CargoFetch = Macro{
 }
 
 func expandCargoFetch(attrs map[string]cty.Value) ([]MacroStep, error) {
-	dir, src, err := dirs(attrs, "/app")
-	if err != nil {
-		return nil, err
-	}
+	var errs argErrors
+	dir, src := dirs(attrs, "/app", &errs)
 	home, err := absPath("cargo_home", attrString(attrs, "cargo_home", "/usr/local/cargo"))
-	if err != nil {
+	errs.check("cargo_home", err)
+	if err := errs.err(); err != nil {
 		return nil, err
 	}
 	cp, copied := manifestSteps(src, dir, "Cargo.toml", "Cargo.lock")

@@ -29,33 +29,62 @@ func load(t *testing.T, src string) (*lang.Config, string) {
 	return cfg, strings.Join(msgs, "\n")
 }
 
-// TestMacroDiagnostics: a macro's errors are diagnostics at the macro block,
-// with the rule and the fix, and all of them are reported in one run.
+// TestMacroDiagnostics: a macro's errors are diagnostics at the bad
+// argument, with the rule and the fix, and all of them are reported in one
+// run: every bad argument of a macro, and the errors of other blocks.
 func TestMacroDiagnostics(t *testing.T) {
 	_, got := load(t, `
 image "x" {
   from = "scratch"
   apt_install {
-    packages = ["curl && id"]
+    packages = ["curl && id", "ok", "-y"]
   }
   user {
-    uid = 1000
+    uid  = -5
+    gid  = 1.5
+    home = file("missing.txt")
   }
   npm_ci {
     dir = "web"
+    src = "/abs"
   }
   timezone { zone = "Mars/Olympus Mons" }
+  run {
+    sh = file("absent.txt")
+  }
+  go_build {
+    output   = 5
+    packages = "notalist"
+    ldflags  = "-X 'a=b'"
+  }
 }
 `)
-	for _, want := range []string{
-		`Invalid apt_install arguments|"curl && id" is not a Debian package (NAME, NAME=VERSION or NAME/RELEASE); write the name without spaces or shell syntax.|4`,
+	want := []string{
+		`Invalid apt_install argument|"curl && id" is not a Debian package (NAME, NAME=VERSION or NAME/RELEASE); write the name without spaces or shell syntax.|5`,
+		`Invalid apt_install argument|"-y" is not a Debian package (NAME, NAME=VERSION or NAME/RELEASE); write the name without spaces or shell syntax.|5`,
 		`Missing required argument|The argument "name" is required, but no definition was found.|7`,
-		`Invalid npm_ci arguments|Dir "web" is not an absolute path; start it with "/".|10`,
-		`Invalid timezone arguments|"Mars/Olympus Mons" is not an IANA time zone name; write one such as Europe/Berlin, America/New_York or UTC.|13`,
-	} {
-		if !strings.Contains(got, want) {
-			t.Errorf("diagnostics lack\n  %s\ngot:\n%s", want, got)
+		"Invalid user argument|`uid` is -5, which is not a whole number from 0 to 2147483647; give one.|8",
+		"Invalid user argument|`gid` is 1.5, which is not a whole number from 0 to 2147483647; give one.|9",
+		`Error in function call|Call to function "file" failed: reading file:`,
+		"Invalid npm_ci argument|`dir` is \"web\", which is not an absolute path; start it with \"/\".|13",
+		"Invalid npm_ci argument|`src` is \"/abs\", which is absolute; give a path relative to the build context.|14",
+		`Invalid timezone argument|"Mars/Olympus Mons" is not an IANA time zone name; write one such as Europe/Berlin, America/New_York or UTC.|16`,
+		`Incorrect attribute value type|Inappropriate value for attribute "packages"`,
+		"Invalid go_build argument|`output` is \"5\", which is not an absolute path; start it with \"/\".|21",
+		"Invalid go_build argument|`ldflags` is \"-X 'a=b'\", which holds quotes or shell characters; use flags such as -s -w -X main.version=1.2.3.|23",
+	}
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("diagnostics lack\n  %s\ngot:\n%s", w, got)
 		}
+	}
+	if n := strings.Count(got, "Error in function call"); n != 2 {
+		t.Errorf("got %d function call errors, want 2 (home's and the run's):\n%s", n, got)
+	}
+	// home and packages were reported as they failed; the macros do not
+	// report them again as empty or invalid.
+	if n := len(strings.Split(got, "\n")); n != len(want)+1 {
+		t.Errorf("got %d diagnostics, want %d:\n%s", n, len(want)+1, got)
 	}
 }
 

@@ -31,27 +31,26 @@ var User = Macro{
 var userNamePattern = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
 
 func expandUser(attrs map[string]cty.Value) ([]MacroStep, error) {
+	var errs argErrors
 	name := attrString(attrs, "name", "")
 	if !userNamePattern.MatchString(name) {
-		return nil, fmt.Errorf("%q is not a portable user name; use up to 32 lower-case letters, digits, _ and -, starting with a letter or _", name)
+		errs.add("name", "%q is not a portable user name; use up to 32 lower-case letters, digits, _ and -, starting with a letter or _", name)
 	}
 	uid, uidSet, err := attrInt(attrs, "uid")
-	if err != nil {
-		return nil, err
-	}
+	errs.check("uid", err)
 	gid, gidSet, err := attrInt(attrs, "gid")
-	if err != nil {
-		return nil, err
-	}
+	errs.check("gid", err)
 	if !gidSet && uidSet {
 		gid, gidSet = uid, true
 	}
 	home, err := absPath("home", attrString(attrs, "home", "/home/"+name))
-	if err != nil {
-		return nil, err
+	if v, set := attrs["home"]; (set && !v.IsNull()) || userNamePattern.MatchString(name) {
+		// A default home is only as bad as the name it is made of.
+		errs.check("home", err)
 	}
 	shell, err := absPath("shell", attrString(attrs, "shell", "/bin/sh"))
-	if err != nil {
+	errs.check("shell", err)
+	if err := errs.err(); err != nil {
 		return nil, err
 	}
 	sh := userScript(name, home, shell, uid, uidSet, gid, gidSet)
@@ -146,7 +145,7 @@ var zonePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)
 func expandTimezone(attrs map[string]cty.Value) ([]MacroStep, error) {
 	zone := attrString(attrs, "zone", "")
 	if !zonePattern.MatchString(zone) {
-		return nil, fmt.Errorf("%q is not an IANA time zone name; write one such as Europe/Berlin, America/New_York or UTC", zone)
+		return nil, &ArgError{Attr: "zone", Err: fmt.Errorf("%q is not an IANA time zone name; write one such as Europe/Berlin, America/New_York or UTC", zone)}
 	}
 	link := "if [ ! -f /usr/share/zoneinfo/" + zone + " ]; then echo 'time zone " + zone + " is not in /usr/share/zoneinfo' >&2; exit 1; fi" +
 		" && ln -sf /usr/share/zoneinfo/" + zone + " /etc/localtime && echo " + zone + " > /etc/timezone"

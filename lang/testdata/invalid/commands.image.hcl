@@ -27,4 +27,14 @@ image "app" {
     sh      = "true"
     unknown = 1 # ERROR: Unsupported argument
   }
+  run {
+    shh = "true" # ERROR: Unsupported argument
+  }
+  run {
+    exe = ["true"] # ERROR: Unsupported argument
+  }
+  run { # ERROR: Missing command
+    user  = "root"
+    other = "x" # ERROR: Unsupported argument
+  }
 }

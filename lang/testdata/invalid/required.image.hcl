@@ -17,6 +17,10 @@ image "steps" {
     dest = "/x"
   }
   add {
+    dest = "/x"
+    srcs = ["a"] # ERROR: Unsupported argument
+  }
+  add {
     src  = "a"
     url  = "https://example.com/a" # ERROR: Conflicting add sources
     dest = "/x"
@@ -32,8 +36,8 @@ image "steps" {
   }
   apt_install { # ERROR: Missing required argument
   }
-  apt_install { # ERROR: Invalid apt_install arguments
-    packages = ["curl; rm -rf /"]
+  apt_install {
+    packages = ["curl; rm -rf /"] # ERROR: Invalid apt_install argument
   }
   layer "nested" {
     layer "inner" { # ERROR: Unsupported block type
