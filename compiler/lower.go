@@ -271,6 +271,8 @@ func (l *lowerer) base(st *lang.Stage) ir.Base {
 		return ir.Base{Kind: ir.BaseTarget, Target: f.Stage, Origin: o}
 	case f.Scratch || f.Ref == "scratch":
 		return ir.Base{Kind: ir.BaseScratch, Origin: o}
+	case f.Ref == "" && f.Reported:
+		return ir.Base{Kind: ir.BaseScratch, Origin: o}
 	case f.Ref == "":
 		l.diags = append(l.diags, errorDiag("Missing base", fmt.Sprintf("The %s %q has no `from`. Every stage and image starts from a base: an image reference, a stage, or \"scratch\".", st.Kind, st.Name), subject(st.DeclRange)))
 		return ir.Base{Kind: ir.BaseScratch, Origin: o}

@@ -79,3 +79,52 @@ func TestUnresolvedBaseIsQuiet(t *testing.T) {
 		}
 	}
 }
+
+// TestCompilePartialConfig: the partial Config lang.Load returns with
+// errors compiles to the problems only the compiler finds (a missing copy
+// source), without repeating what the loader reported, so that a command
+// can report both in one run.
+func TestCompilePartialConfig(t *testing.T) {
+	dir := writeTree(t, map[string]string{"app.image.hcl": `
+image "app" {
+  from = "scratch"
+  user {
+    name = "app"
+    uid  = -5
+  }
+  run {
+    network = "none"
+  }
+  copy {
+    src  = "a.txt"
+    dest = ""
+  }
+  add {
+    dest = "/x"
+  }
+  copy {
+    src  = "nope.txt"
+    dest = "/nope"
+  }
+}
+image "broken" {
+  from = ["alpine"]
+  run {
+    sh = "true"
+  }
+}
+image "missing" {
+  run {
+    sh = "true"
+  }
+}
+`, "a.txt": "a\n"})
+	cfg, ldiags := lang.Load(filepath.Join(dir, "app.image.hcl"), lang.Options{})
+	if len(ldiags.Errs()) != 6 {
+		t.Errorf("loading: got %d errors, want 6:\n%s", len(ldiags.Errs()), ldiags.Error())
+	}
+	_, diags := Compile(cfg, Options{Platform: amd64})
+	if len(diags) != 1 || diags[0].Summary != "Copy source not found" || diags[0].Subject == nil || diags[0].Subject.Start.Line != 18 {
+		t.Errorf("compiling: got %s, want only the missing copy source on line 18", diags.Error())
+	}
+}

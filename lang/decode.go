@@ -16,7 +16,10 @@ import (
 // loader carries the state of one Load: the diagnostics so far and what
 // every phase after decoding needs.
 type loader struct {
-	diags  hcl.Diagnostics
+	diags hcl.Diagnostics
+	// errors counts the errors found, also those not added to diags
+	// because they repeat one that is.
+	errors int
 	funcs  map[string]function.Function
 	macros map[string]stdlib.Macro
 	syntax syntaxIndex
@@ -46,12 +49,23 @@ func newLoader(funcs map[string]function.Function, macros []stdlib.Macro) *loade
 	return l
 }
 
-func (l *loader) add(diags ...*hcl.Diagnostic) { l.diags = append(l.diags, diags...) }
+func (l *loader) add(diags ...*hcl.Diagnostic) {
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			l.errors++
+		}
+	}
+	l.diags = append(l.diags, diags...)
+}
 
 // addEval appends diagnostics from evaluating an expression, dropping
-// those at references that were already reported as unknown.
+// those at references that were already reported as unknown (they still
+// count as errors).
 func (l *loader) addEval(diags hcl.Diagnostics) {
 	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			l.errors++
+		}
 		if d.Subject != nil && l.alreadyReported(*d.Subject) {
 			continue
 		}

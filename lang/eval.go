@@ -130,7 +130,11 @@ func (l *loader) evaluateStage(mod *module, decl *stageDecl) *Stage {
 		st.From.Range = attr.Expr.Range()
 		if from, ok := e.reference(attr, true); ok {
 			st.From.Scratch, st.From.Ref, st.From.Stage = from.scratch, from.ref, from.stage
+		} else {
+			st.From.Reported = true
 		}
+	} else {
+		st.From.Reported = true // HCL reported the missing argument
 	}
 	if p, ok := e.str(content.Attributes, "platform"); ok {
 		if err := ValidatePlatform(p); err != nil {
@@ -220,7 +224,20 @@ type evaluator struct {
 	ctx *hcl.EvalContext
 }
 
+// step evaluates a step block. A step with an error is left out: the
+// partial Config that Load returns with errors then holds only steps that
+// are sound, so compiling it reports new problems (such as missing copy
+// sources), never the same ones again.
 func (e *evaluator) step(b *hcl.Block, inherited map[string]bool) []Step {
+	before := e.l.errors
+	steps := e.evalStep(b, inherited)
+	if e.l.errors > before {
+		return nil
+	}
+	return steps
+}
+
+func (e *evaluator) evalStep(b *hcl.Block, inherited map[string]bool) []Step {
 	rng := e.l.blockRange(b.DefRange)
 	vars := e.stepVars(b.DefRange, inherited)
 	switch b.Type {

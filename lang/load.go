@@ -41,7 +41,10 @@ const EnvVarPrefix = "IMGC_VAR_"
 // Load parses, decodes and evaluates the configuration at path: a
 // *.image.hcl file or a directory holding them. It reports every error it
 // finds; on error the returned Config is partial but never nil, and its
-// Files let the caller render the diagnostics with source snippets.
+// Files let the caller render the diagnostics with source snippets. A
+// partial Config leaves out every step with an error and marks a base it
+// reported (From.Reported), so that compiling it adds only the errors the
+// compiler alone finds, such as missing copy sources.
 func Load(path string, opts Options) (*Config, hcl.Diagnostics) {
 	cfg := &Config{Files: map[string]*hcl.File{}, Vars: map[string]string{}, Sensitive: map[string]string{}}
 	parser := hclparse.NewParser()

@@ -86,7 +86,11 @@ type From struct {
 	Ref string
 	// Stage names a stage or image of the same configuration.
 	Stage string
-	Range hcl.Range
+	// Reported is set, with none of the above, when the front end has
+	// reported the base as missing or invalid: the compiler does not
+	// report it again.
+	Reported bool
+	Range    hcl.Range
 }
 
 // Step is *Run, *Copy, *Add or *Layer.
