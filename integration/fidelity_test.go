@@ -46,8 +46,10 @@ import (
 // NAME=VALUE variables, one a line, to put in the base image's config. Where
 // buildah 1.28 cannot build a case as Docker would, the case says so:
 // Dockerfile.reference is what buildah builds instead (the same build in
-// syntax it knows), and docker-differs.json gives config fields where
-// buildah's value is not Docker's, with the reason. imgc-gaps.json lists
+// syntax it knows), and docker-differs.json gives the config fields and
+// paths where buildah's result is not Docker's, with the reason (each was
+// checked against BuildKit). A `modes` file of "MODE PATH" lines sets
+// context modes git cannot keep. imgc-gaps.json lists
 // what imgc is known not to make as Docker does (see docs/dockerfile.md).
 func TestFidelity(t *testing.T) {
 	testbase.Require(t)
