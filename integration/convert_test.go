@@ -161,10 +161,13 @@ func compareKeys(t *testing.T, filename string, src []byte, vars map[string]stri
 	return true
 }
 
+// errorsOnly keeps the errors of diags but "Unsupported platform": a case
+// may ask for another architecture than the test's amd64, which imgc
+// refuses to build (no emulation) but still plans, so its keys compare.
 func errorsOnly(diags hcl.Diagnostics) hcl.Diagnostics {
 	var out hcl.Diagnostics
 	for _, d := range diags {
-		if d.Severity == hcl.DiagError {
+		if d.Severity == hcl.DiagError && d.Summary != "Unsupported platform" {
 			out = append(out, d)
 		}
 	}
