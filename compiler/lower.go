@@ -248,6 +248,10 @@ func addVars(cfg *lang.Config, layer *ir.Layer, vars []string) {
 			layer.Vars = map[string]string{}
 		}
 		layer.Vars[v] = cfg.Vars[v]
+		if val, ok := cfg.Sensitive[v]; ok {
+			// A token, not "(sensitive)": plan can then tell that it changed.
+			layer.Vars[v] = ir.SensitiveToken(val)
+		}
 	}
 }
 

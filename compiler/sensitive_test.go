@@ -111,4 +111,8 @@ func TestSensitiveValueChangesKey(t *testing.T) {
 	if again := sensitivePlan(t, "first-secret").Targets[0].Layers[0].Key; again != ka {
 		t.Errorf("the same sensitive value gives keys %s and %s", ka, again)
 	}
+	va, vb := a.Targets[0].Layers[0].Vars["token"], b.Targets[0].Layers[0].Vars["token"]
+	if va == vb || va != ir.SensitiveToken("first-secret") {
+		t.Errorf("the layer's var.token is %q, then %q: want tokens that tell the values apart", va, vb)
+	}
 }
