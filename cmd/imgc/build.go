@@ -37,14 +37,14 @@ func (c *buildCmd) Run(e *env) error {
 	if _, odiags := c.disabled(); odiags.HasErrors() {
 		return e.report(nil, append(diags, odiags...))
 	}
-	src, ldiags := c.load(c.Target)
-	diags = append(diags, ldiags...)
-	if diags.HasErrors() || src == nil || src.cfg == nil {
-		return e.report(filesOf(src), diags)
-	}
 	store, err := c.open()
 	if err != nil {
 		return err
+	}
+	src, ldiags := e.load(&c.configFlags, c.Target, store, true)
+	diags = append(diags, ldiags...)
+	if !compilable(src, diags) {
+		return e.report(filesOf(src), diags)
 	}
 	plan, pins, cdiags := e.compile(src, c.Target, c.Context, c.optimizeFlags, store, true, c.Pull)
 	diags = append(diags, cdiags...)

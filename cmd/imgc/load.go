@@ -66,7 +66,9 @@ func isDockerfile(path string) bool {
 
 // load reads the configuration the flags name. target narrows a Dockerfile
 // import to one stage and what it needs.
-func (f *configFlags) load(targets []string) (*source, hcl.Diagnostics) {
+// store, when set, lets a Dockerfile import read the ONBUILD triggers of
+// its local bases (and of registry bases when remote is set).
+func (e *env) load(f *configFlags, targets []string, store *runtime.Store, remote bool) (*source, hcl.Diagnostics) {
 	path := f.Path
 	if path == "" {
 		path = "."
@@ -101,7 +103,7 @@ func (f *configFlags) load(targets []string) (*source, hcl.Diagnostics) {
 		if diags.HasErrors() {
 			return &source{files: map[string]*hcl.File{}}, diags
 		}
-		src, idiags := f.loadDockerfile(dockerfilePath, args, targets)
+		src, idiags := e.loadDockerfile(f, dockerfilePath, args, targets, store, remote)
 		return src, append(diags, dropEnvOnlyUnused(idiags, fromEnv)...)
 	}
 
@@ -124,7 +126,7 @@ func (f *configFlags) load(targets []string) (*source, hcl.Diagnostics) {
 	return src, diags
 }
 
-func (f *configFlags) loadDockerfile(path string, vars map[string]string, targets []string) (*source, hcl.Diagnostics) {
+func (e *env) loadDockerfile(f *configFlags, path string, vars map[string]string, targets []string, store *runtime.Store, remote bool) (*source, hcl.Diagnostics) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, hcl.Diagnostics{{
@@ -147,7 +149,13 @@ func (f *configFlags) loadDockerfile(path string, vars map[string]string, target
 	if len(targets) > 0 {
 		target = targets[len(targets)-1]
 	}
-	cfg, diags := dockerfile.Import(path, data, dockerfile.Options{BuildArgs: vars, Target: target, Dir: absCtx})
+	opts := dockerfile.Options{BuildArgs: vars, Target: target, Dir: absCtx}
+	if store != nil {
+		opts.BaseOnBuild = func(ref string) ([]string, error) {
+			return store.BaseOnBuild(e.ctx, ref, absCtx, ir.Platform{OS: "linux", Architecture: hostArch()}, remote)
+		}
+	}
+	cfg, diags := dockerfile.Import(path, data, opts)
 	src := &source{cfg: cfg, dir: absCtx, dockerfile: true, files: map[string]*hcl.File{path: {Bytes: data}}}
 	if cfg != nil && cfg.Files != nil {
 		src.files = cfg.Files

@@ -53,13 +53,13 @@ func (c *planCmd) Run(e *env) error {
 	if _, diags := c.disabled(); diags.HasErrors() {
 		return e.report(nil, diags)
 	}
-	src, diags := c.load(c.Target)
-	if diags.HasErrors() || src == nil || src.cfg == nil {
-		return e.report(filesOf(src), diags)
-	}
 	store, err := c.open()
 	if err != nil {
 		return err
+	}
+	src, diags := e.load(&c.configFlags, c.Target, store, false)
+	if !compilable(src, diags) {
+		return e.report(filesOf(src), diags)
 	}
 	plan, _, cdiags := e.compile(src, c.Target, c.Context, c.optimizeFlags, store, false, false)
 	diags = append(diags, cdiags...)
@@ -74,6 +74,18 @@ func (c *planCmd) Run(e *env) error {
 	return nil
 }
 
+// compilable tells whether a loaded configuration can go on to the
+// compiler. An .image.hcl configuration with errors still can: the front end
+// drops what is broken, so the compiler's errors (a missing copy source, an
+// unsupported platform) are reported in the same run. An imported
+// Dockerfile with errors cannot.
+func compilable(src *source, diags hcl.Diagnostics) bool {
+	if src == nil || src.cfg == nil {
+		return false
+	}
+	return !diags.HasErrors() || !src.dockerfile
+}
+
 func filesOf(src *source) map[string]*hcl.File {
 	if src == nil {
 		return nil
@@ -83,18 +95,22 @@ func filesOf(src *source) map[string]*hcl.File {
 
 type validateCmd struct {
 	configFlags
+	cacheFlags
 }
 
 func (c *validateCmd) Run(e *env) error {
-	src, diags := c.load(nil)
-	if err := e.report(filesOf(src), diags); err != nil {
+	// The store only reads local bases here (oci: layouts, docker-archive:
+	// files), so a missing one is an error now rather than at build time.
+	store, err := c.open()
+	if err != nil {
 		return err
 	}
-	if src == nil || src.cfg == nil {
-		return exitError{exitBadInput}
+	src, diags := e.load(&c.configFlags, nil, store, false)
+	if !compilable(src, diags) {
+		return e.report(filesOf(src), diags)
 	}
-	_, _, cdiags := e.compile(src, nil, c.Context, optimizeFlags{}, nil, false, false)
-	if err := e.report(src.files, cdiags); err != nil {
+	_, _, cdiags := e.compile(src, nil, c.Context, optimizeFlags{}, store, false, false)
+	if err := e.report(src.files, append(diags, cdiags...)); err != nil {
 		return err
 	}
 	images := 0

@@ -154,6 +154,9 @@ func (im *importer) instruction(s *stageState, pn parsedNode) {
 		s.cfgUsed = true
 	case *instructions.StopSignalCommand:
 		x, _ := im.expand(s, rng, c.Signal)
+		if err := lang.ValidateStopSignal(x.Value); err != nil {
+			im.errorf(rng, "Invalid stop signal", "%s", sentence(err.Error()))
+		}
 		s.cfg.StopSignal = x.Value
 		im.setTmpl(&s.cfg, "stop_signal", x)
 		s.cfgUsed = true
@@ -248,7 +251,7 @@ func exposedPorts(word string) ([]string, error) {
 	}
 	first, last, isRange := strings.Cut(port, "-")
 	start, err := strconv.Atoi(first)
-	if err != nil || start < 0 || start > 65535 {
+	if err != nil || start < 1 || start > 65535 {
 		return nil, fmt.Errorf("invalid port %q", word)
 	}
 	end := start
