@@ -75,7 +75,7 @@ func (s *Store) Explain(p *ir.Plan) map[ir.CacheKey]ir.Status {
 				if e, ok, _ := s.lookupKey(l.Key); ok && forced[l] == "" {
 					out[l.Key] = ir.Status{Hit: true, Empty: e.Empty}
 				} else {
-					out[l.Key] = ir.Status{Reason: ir.SkippedStage}
+					out[l.Key] = ir.Status{Reason: ir.SkippedStage, Skipped: true}
 				}
 			}
 			continue

@@ -370,4 +370,7 @@ type Status struct {
 	// Empty is true for a hit whose diff was empty when it was built: the
 	// runtime leaves it out of the image.
 	Empty bool `json:"empty,omitempty"`
+	// Skipped is true for a layer that is not cached but that the build
+	// will not make, because nothing needs it (Reason says why).
+	Skipped bool `json:"skipped,omitempty"`
 }

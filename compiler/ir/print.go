@@ -39,6 +39,8 @@ func PrintText(w io.Writer, p *Plan, st map[CacheKey]Status, color bool) {
 		role := "built for other targets"
 		if t.Output {
 			role = "output"
+		} else if allSkipped(st, t) {
+			role = "not built: nothing needs it this time"
 		}
 		head := fmt.Sprintf("%s %s", t.Kind, t.Name)
 		fmt.Fprintf(tw, "%s  from %s  %s  (%s)\n", paint(colorBold, head), baseText(p, t.Base), t.Platform, role)
@@ -50,6 +52,9 @@ func PrintText(w io.Writer, p *Plan, st map[CacheKey]Status, color bool) {
 		for j, l := range t.Layers {
 			s := statusOf(st, l)
 			cache := paint(colorYellow, "miss") + "  " + s.Reason
+			if s.Skipped {
+				cache = paint(colorDim, "skip  "+s.Reason)
+			}
 			if s.Hit {
 				cache = paint(colorGreen, "hit")
 				if s.Empty {
@@ -108,6 +113,7 @@ type jsonLayer struct {
 	Source    string            `json:"source"`
 	CreatedBy string            `json:"created_by"`
 	NoCache   bool              `json:"no_cache,omitempty"`
+	Skipped   bool              `json:"skipped,omitempty"`
 	Empty     bool              `json:"empty,omitempty"`
 	Steps     []jsonStep        `json:"steps"`
 	Inputs    []KeyInput        `json:"inputs"`
@@ -149,6 +155,7 @@ func PrintJSON(w io.Writer, p *Plan, st map[CacheKey]Status) error {
 			if s.Hit {
 				jl.Cache, jl.Empty = "hit", s.Empty
 			}
+			jl.Skipped = s.Skipped
 			if jl.Inputs == nil {
 				jl.Inputs = []KeyInput{}
 			}
@@ -175,6 +182,21 @@ func PrintJSON(w io.Writer, p *Plan, st map[CacheKey]Status) error {
 		return fmt.Errorf("writing plan: %w", err)
 	}
 	return nil
+}
+
+// allSkipped tells a stage the build will not make at all.
+func allSkipped(st map[CacheKey]Status, t *Target) bool {
+	for _, l := range t.Layers {
+		if s := statusOf(st, l); !s.Skipped && !s.Hit {
+			return false
+		}
+	}
+	for _, l := range t.Layers {
+		if statusOf(st, l).Skipped {
+			return true
+		}
+	}
+	return false
 }
 
 func statusOf(st map[CacheKey]Status, l *Layer) Status {
