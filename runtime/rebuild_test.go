@@ -139,7 +139,7 @@ func TestStageOnlyFeedingCachedLayersIsNotBuilt(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[ir.CacheKey]ir.Status{
-		stage.Layers[0].Key: {Reason: ir.SkippedStage},
+		stage.Layers[0].Key: {Reason: ir.SkippedStage, Skipped: true},
 		app.Layers[0].Key:   {Hit: true},
 	}
 	if diff := cmp.Diff(want, s.Explain(p)); diff != "" {
