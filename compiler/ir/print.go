@@ -43,7 +43,7 @@ func PrintText(w io.Writer, p *Plan, st map[CacheKey]Status, color bool) {
 			role = "not built: nothing needs it this time"
 		}
 		head := fmt.Sprintf("%s %s", t.Kind, t.Name)
-		fmt.Fprintf(tw, "%s  from %s  %s  (%s)\n", paint(colorBold, head), baseText(p, t.Base), t.Platform, role)
+		fmt.Fprintf(tw, "%s  from %s  %s  (%s)\n", paint(colorBold, head), shortBase(p, t.Base), t.Platform, role)
 		if len(t.Layers) == 0 {
 			fmt.Fprintf(tw, "  %s\n", paint(colorDim, "no layers: the base as it is"))
 			continue
@@ -211,6 +211,32 @@ func statusOf(st map[CacheKey]Status, l *Layer) Status {
 		s.Reason = ""
 	}
 	return s
+}
+
+// shortBase is baseText for people: a local layout's path relative to the
+// project when that is shorter, and the digest cut to 12 hex digits.
+func shortBase(p *Plan, b Base) string {
+	if b.Kind == BaseScratch || b.Kind == BaseTarget {
+		return baseText(p, b)
+	}
+	ref := b.Ref
+	if b.Kind == BaseOCILayout || b.Kind == BaseDockerArchive {
+		dir := p.Project
+		if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+			dir = filepath.Dir(dir)
+		}
+		if rel, err := filepath.Rel(dir, ref); err == nil && len(rel) < len(ref) {
+			ref = rel
+		}
+		ref = string(b.Kind) + ":" + ref
+	}
+	if d := b.Digest; d != "" && !strings.Contains(ref, "@") {
+		if len(d) > 19 {
+			d = d[:19] + "…"
+		}
+		ref += "@" + d
+	}
+	return ref
 }
 
 // baseText renders a base as it reads in a configuration.
