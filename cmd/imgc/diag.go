@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -30,6 +31,11 @@ func (e *env) report(files map[string]*hcl.File, diags hcl.Diagnostics) error {
 			if r != nil {
 				loadFile(all, r.Filename)
 				fixOffsets(all, r)
+				// Name the file as the user would type it.
+				if rel := relPath(r.Filename); rel != r.Filename && all[r.Filename] != nil {
+					all[rel] = all[r.Filename]
+					r.Filename = rel
+				}
 			}
 		}
 	}
@@ -183,6 +189,21 @@ func (e *env) reportBuildError(files map[string]*hcl.File, err error) error {
 	}
 	_ = e.report(all, diags)
 	return exitError{exitFailed}
+}
+
+// relPath is path relative to the working directory when it lies below it.
+func relPath(path string) string {
+	if !filepath.IsAbs(path) {
+		return path
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return path
+	}
+	if r, ok := strings.CutPrefix(path, wd+string(filepath.Separator)); ok {
+		return r
+	}
+	return path
 }
 
 func hostArch() string { return runtime.GOARCH }

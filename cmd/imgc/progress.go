@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -228,12 +227,5 @@ func (p *progress) close() {
 // relSource shortens "ABS/PATH:LINE" to a path relative to the working
 // directory when it lies below it, as people and editors expect.
 func relSource(s string) string {
-	wd, err := os.Getwd()
-	if err != nil || s == "" {
-		return s
-	}
-	if r, ok := strings.CutPrefix(s, wd+string(os.PathSeparator)); ok {
-		return r
-	}
-	return s
+	return relPath(s)
 }
