@@ -345,3 +345,32 @@ func unescapeMountPath(p string) string {
 	}
 	return b.String()
 }
+
+// Inspection is what `imgc inspect` shows of a stored image.
+type Inspection struct {
+	Name     string         `json:"name"`
+	Digest   string         `json:"digest"`
+	Manifest *v1.Manifest   `json:"manifest"`
+	Config   *v1.ConfigFile `json:"config"`
+}
+
+// Inspect returns the manifest and config of the stored image called n.
+func (s *Store) Inspect(n string) (*Inspection, error) {
+	d, err := s.lookupImage(n)
+	if err != nil {
+		return nil, err
+	}
+	img, err := s.image(d.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("reading image %s: %w", n, err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading image %s: %w", n, err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading image %s: %w", n, err)
+	}
+	return &Inspection{Name: n, Digest: d.Digest.String(), Manifest: m, Config: cfg}, nil
+}

@@ -39,6 +39,7 @@ type cli struct {
 	Convert  convertCmd  `cmd:"" help:"Convert a Dockerfile into an .image.hcl configuration."`
 	Images   imagesCmd   `cmd:"" help:"List the images in imgc's local store."`
 	History  historyCmd  `cmd:"" help:"Show an image's layers with their sizes and the source line that made each."`
+	Inspect  inspectCmd  `cmd:"" help:"Print an image's manifest and config (env, entrypoint, labels, healthcheck...) as JSON."`
 	Save     saveCmd     `cmd:"" help:"Write an image from the local store as a docker-loadable tarball."`
 	Push     pushCmd     `cmd:"" help:"Push an image from the local store to a registry."`
 	Run      runCmd      `cmd:"" help:"Run an image from the local store once with runc, like docker run --rm."`

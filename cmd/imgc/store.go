@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -249,4 +250,23 @@ func (c *runCmd) Run(e *env) error {
 		return exitError{code}
 	}
 	return nil
+}
+
+type inspectCmd struct {
+	cacheFlags
+	Name string `arg:"" help:"An image in the local store."`
+}
+
+func (c *inspectCmd) Run(e *env) error {
+	s, err := c.open()
+	if err != nil {
+		return err
+	}
+	in, err := s.Inspect(c.Name)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(in)
 }
