@@ -15,6 +15,9 @@ import (
 type RunOptions struct {
 	// Args replace the image's Cmd when set, as `docker run IMAGE ARGS` does.
 	Args []string
+	// Entrypoint replaces the image's entrypoint when not nil (empty: none),
+	// as `docker run --entrypoint` does; the image's Cmd is then dropped.
+	Entrypoint []string
 	// Env is added over the image's env ("NAME=value").
 	Env []string
 	// Network is "default" (the host's), "host" or "none".
@@ -78,10 +81,14 @@ func (s *Store) RunImage(ctx context.Context, name string, o RunOptions) (int, e
 
 	c := cfg.Config
 	args := append([]string(nil), c.Entrypoint...)
+	cmd := c.Cmd
+	if o.Entrypoint != nil {
+		args, cmd = append([]string(nil), o.Entrypoint...), nil
+	}
 	if len(o.Args) > 0 {
 		args = append(args, o.Args...)
 	} else {
-		args = append(args, c.Cmd...)
+		args = append(args, cmd...)
 	}
 	if len(args) == 0 {
 		return 0, fmt.Errorf("running image %s: it has no entrypoint or cmd; give the command to run as arguments", name)

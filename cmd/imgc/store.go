@@ -167,6 +167,18 @@ func (c *cachePruneCmd) Run(e *env) error {
 	return nil
 }
 
+// entrypoint turns --entrypoint flags into RunOptions.Entrypoint: nil keeps
+// the image's, a single empty value clears it.
+func entrypoint(flags []string) []string {
+	if len(flags) == 0 {
+		return nil
+	}
+	if len(flags) == 1 && flags[0] == "" {
+		return []string{}
+	}
+	return flags
+}
+
 func shortDigest(d string) string {
 	if len(d) > 19 && d[:7] == "sha256:" {
 		return d[7:19]
@@ -227,10 +239,11 @@ func truncate(s string, n int) string {
 
 type runCmd struct {
 	cacheFlags
-	Name    string   `arg:"" help:"An image in the local store."`
-	Args    []string `arg:"" optional:"" passthrough:"" help:"Arguments replacing the image's cmd."`
-	Env     []string `short:"e" sep:"none" placeholder:"NAME=VALUE" help:"Set an environment variable (repeatable)."`
-	Network string   `enum:"default,host,none" default:"default" help:"default (the host's network), host or none."`
+	Name       string   `arg:"" help:"An image in the local store."`
+	Args       []string `arg:"" optional:"" passthrough:"" help:"Arguments replacing the image's cmd."`
+	Env        []string `short:"e" sep:"none" placeholder:"NAME=VALUE" help:"Set an environment variable (repeatable)."`
+	Network    string   `enum:"default,host,none" default:"default" help:"default (the host's network), host or none."`
+	Entrypoint []string `sep:"none" placeholder:"ARG" help:"Replace the image's entrypoint (repeat for each argument; --entrypoint '' clears it)."`
 }
 
 func (c *runCmd) Run(e *env) error {
@@ -242,7 +255,7 @@ func (c *runCmd) Run(e *env) error {
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
 	}
-	code, err := s.RunImage(e.ctx, c.Name, runtime.RunOptions{Args: args, Env: c.Env, Network: c.Network, Stdout: streaming(e.stdout), Stderr: e.stderr})
+	code, err := s.RunImage(e.ctx, c.Name, runtime.RunOptions{Args: args, Entrypoint: entrypoint(c.Entrypoint), Env: c.Env, Network: c.Network, Stdout: streaming(e.stdout), Stderr: e.stderr})
 	if err != nil {
 		return err
 	}
