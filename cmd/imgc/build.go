@@ -49,6 +49,9 @@ func (c *buildCmd) Run(e *env) error {
 	plan, pins, cdiags := e.compile(src, c.Target, c.Context, c.optimizeFlags, store, true, c.Pull)
 	diags = append(diags, cdiags...)
 	if err := e.report(src.files, diags); err != nil {
+		if onlyUnreachable(diags) {
+			return exitError{exitFailed}
+		}
 		return err
 	}
 	if err := addTags(plan, c.Tag); err != nil {
@@ -212,6 +215,16 @@ func parseKV(s string) map[string]string {
 		m[strings.TrimSpace(k)] = strings.TrimSpace(v)
 	}
 	return m
+}
+
+// onlyUnreachable tells a build stopped by an unreachable registry alone.
+func onlyUnreachable(diags hcl.Diagnostics) bool {
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError && d.Summary != summaryUnreachable {
+			return false
+		}
+	}
+	return true
 }
 
 // missingSecrets finds, before anything runs, the required secret mounts

@@ -283,6 +283,10 @@ func (o *optimizeFlags) disabled() ([]string, hcl.Diagnostics) {
 	return names, diags
 }
 
+// summaryUnreachable marks the one compile error that is the environment's
+// fault, not the configuration's: a build stopped by it exits 1, not 2.
+const summaryUnreachable = "Base image unreachable"
+
 // compile lowers a loaded configuration to a plan, resolving local bases
 // (and registry tags when resolveRemote is set) for real cache keys.
 func (e *env) compile(src *source, targets []string, ctxDir string, opt optimizeFlags, store *runtime.Store, resolveRemote, repin bool) (*ir.Plan, map[string]string, hcl.Diagnostics) {
@@ -305,16 +309,38 @@ func (e *env) compile(src *source, targets []string, ctxDir string, opt optimize
 	if repin {
 		opts.Pins = nil
 	}
+	var unreachable map[string]error
 	if store != nil {
 		opts.HashCache = filepath.Join(store.Dir(), "hashcache.json")
+		unreachable = map[string]error{}
 		opts.Resolve = func(kind ir.BaseKind, ref string) (string, error) {
 			if kind == ir.BaseRegistry && !resolveRemote {
 				return "", compiler.ErrUnresolved // plan stays offline: registry tags are keyed by tag until pinned
 			}
-			return store.ResolveBase(e.ctx, kind, ref, ir.Platform{OS: "linux", Architecture: hostArch()})
+			d, err := store.ResolveBase(e.ctx, kind, ref, ir.Platform{OS: "linux", Architecture: hostArch()})
+			if err != nil && kind == ir.BaseRegistry {
+				// A build cannot go on without it: reported once, as an
+				// error, after compiling.
+				unreachable[ref] = err
+				return "", compiler.ErrUnresolved
+			}
+			return d, err
 		}
 	}
 	plan, cdiags := compiler.Compile(src.cfg, opts)
 	diags = append(diags, cdiags...)
+	if plan != nil {
+		for _, t := range plan.Targets {
+			if err := unreachable[t.Base.Ref]; err != nil && t.Base.Kind == ir.BaseRegistry && t.Base.Digest == "" {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  summaryUnreachable,
+					Detail:   fmt.Sprintf("%v. A tag is resolved through its registry the first time it is built; make the registry reachable, or pin the digest in imgc.lock.hcl.", err),
+					Subject:  originRange(map[string]*hcl.File{}, t.Base.Origin),
+				})
+				delete(unreachable, t.Base.Ref)
+			}
+		}
+	}
 	return plan, pins, diags
 }
