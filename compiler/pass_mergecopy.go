@@ -1,10 +1,6 @@
 package compiler
 
-import (
-	"fmt"
-
-	"github.com/imgc-dev/imgc/compiler/ir"
-)
+import "github.com/imgc-dev/imgc/compiler/ir"
 
 // mergeCopies merges adjacent `copy` layers whose destinations are
 // disjoint into one layer, at --optimize=all. It is safe because the
@@ -17,50 +13,18 @@ import (
 // overlapping destinations, cache = false, or already in a layer block of
 // several steps are left alone.
 func mergeCopies(s *state, p *ir.Plan) *ir.Plan {
-	// Targets at safe are only previewed: records, not applied.
-	out := &ir.Plan{Project: p.Project, Optimizations: p.Optimizations}
-	changed := false
-	for _, t := range p.Targets {
-		level := s.level(t.Name)
-		if level == LevelNone {
-			out.Targets = append(out.Targets, t)
-			continue
+	return mergeAdjacent(s, p, "copy", "copy steps with disjoint destinations", func(layers []*ir.Layer) int {
+		if !soleCopy(layers[0]) {
+			return 1
 		}
-		preview := level == LevelSafe
-		var layers []*ir.Layer
-		for i := 0; i < len(t.Layers); {
-			j := i + 1
-			if soleCopy(t.Layers[i]) {
-				group := layerEffects(t.Layers[i])
-				for j < len(t.Layers) && soleCopy(t.Layers[j]) && independent(group, layerEffects(t.Layers[j])) {
-					group = union(group, layerEffects(t.Layers[j]))
-					j++
-				}
-			}
-			group := t.Layers[i:j]
-			if len(group) < 2 {
-				layers = append(layers, group...)
-				i = j
-				continue
-			}
-			if preview {
-				s.record(fmt.Sprintf("%s `%s`: would merge %d adjacent copy steps with disjoint destinations (%s) into one layer (at --optimize=all)", t.Kind, t.Name, len(group), linesOf(t, group)), false, originsOf(group)...)
-				layers = append(layers, group...)
-			} else {
-				s.record(fmt.Sprintf("%s `%s`: merged %d adjacent copy steps with disjoint destinations (%s) into one layer; each keeps its own cache entry", t.Kind, t.Name, len(group), linesOf(t, group)), true, originsOf(group)...)
-				layers = append(layers, mergeLayers(group, "copy"))
-				changed = true
-			}
-			i = j
+		group := layerEffects(layers[0])
+		n := 1
+		for n < len(layers) && soleCopy(layers[n]) && independent(group, layerEffects(layers[n])) {
+			group = union(group, layerEffects(layers[n]))
+			n++
 		}
-		nt := *t
-		nt.Layers = layers
-		out.Targets = append(out.Targets, &nt)
-	}
-	if !changed {
-		return p
-	}
-	return computeKeys(s, out)
+		return n
+	})
 }
 
 // previewMergeCopies records, at --optimize=safe, what mergeCopies would do.

@@ -21,16 +21,7 @@ import (
 // declares nothing, since it may read or write anything. Keys are
 // recomputed, so the moved layer and everything after it get new keys.
 func reorder(s *state, p *ir.Plan) *ir.Plan {
-	// Targets at safe are only previewed: records, not applied.
-	out := &ir.Plan{Project: p.Project, Optimizations: p.Optimizations}
-	changed := false
-	for _, t := range p.Targets {
-		level := s.level(t.Name)
-		if level == LevelNone {
-			out.Targets = append(out.Targets, t)
-			continue
-		}
-		preview := level == LevelSafe
+	return rewriteTargets(s, p, func(t *ir.Target, preview bool) []*ir.Layer {
 		layers := append([]*ir.Layer(nil), t.Layers...)
 		moved := false
 		for i := 1; i < len(layers); i++ {
@@ -53,18 +44,10 @@ func reorder(s *state, p *ir.Plan) *ir.Plan {
 			moved = true
 		}
 		if !moved || preview {
-			out.Targets = append(out.Targets, t)
-			continue
+			return nil
 		}
-		nt := *t
-		nt.Layers = layers
-		out.Targets = append(out.Targets, &nt)
-		changed = true
-	}
-	if !changed {
-		return p
-	}
-	return computeKeys(s, out)
+		return layers
+	})
 }
 
 // previewReorder records, at --optimize=safe, what reorder would do.
