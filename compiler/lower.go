@@ -458,7 +458,11 @@ func (l *lowerer) run(sc stageCtx, s *lang.Run, dependsOn map[string]bool) lower
 	if r.Shell {
 		name = r.Command
 	}
-	return lowered{step: r, name: macroName(s.Macro, "run "+clipName(firstLine(name))), createdBy: created, noCache: s.NoCache, vars: s.Vars}
+	layerName := macroName(s.Macro, "run "+clipName(firstLine(name)))
+	if s.MacroLabel != "" {
+		layerName = clipName(s.MacroLabel)
+	}
+	return lowered{step: r, name: layerName, createdBy: created, noCache: s.NoCache, vars: s.Vars}
 }
 
 func (l *lowerer) mount(m lang.Mount, dependsOn map[string]bool) (ir.Mount, bool) {

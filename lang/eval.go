@@ -609,13 +609,14 @@ func (e *evaluator) macro(b *hcl.Block, m stdlib.Macro, rng hcl.Range, vars []st
 			return nil
 		}
 	}
+	label := macroLabel(m, args)
 	var steps []Step
 	for _, ms := range expansion {
 		switch ms.Kind {
 		case stdlib.StepRun:
 			r := &Run{Sh: ms.Sh, Exec: ms.Exec, IsExec: ms.Exec != nil, Network: ms.Network,
 				Workdir: ms.Workdir, User: ms.User,
-				Reads: ms.Reads, Writes: ms.Writes, Vars: vars, Macro: m.Name, Range: rng}
+				Reads: ms.Reads, Writes: ms.Writes, Vars: vars, Macro: m.Name, MacroLabel: label, Range: rng}
 			for _, kv := range ms.Env {
 				r.Env = append(r.Env, EnvVar{Name: kv[0], Value: kv[1]})
 			}
@@ -1167,4 +1168,31 @@ func sentence(s string) string {
 		s += "."
 	}
 	return s
+}
+
+// macroLabel renders a macro block for people: its name and the values of
+// its arguments that were set, in declaration order ("user app 1000").
+func macroLabel(m stdlib.Macro, args map[string]cty.Value) string {
+	parts := []string{m.Name}
+	for _, a := range m.Attributes {
+		v := args[a.Name]
+		if v.IsNull() || !v.IsWhollyKnown() {
+			continue
+		}
+		switch {
+		case v.Type() == cty.String:
+			parts = append(parts, v.AsString())
+		case v.Type() == cty.Number:
+			parts = append(parts, v.AsBigFloat().Text('f', -1))
+		case v.Type().IsListType() || v.Type().IsSetType() || v.Type().IsTupleType():
+			seen := map[string]bool{}
+			for it := v.ElementIterator(); it.Next(); {
+				if _, e := it.Element(); e.Type() == cty.String && !e.IsNull() && !seen[e.AsString()] {
+					seen[e.AsString()] = true
+					parts = append(parts, e.AsString())
+				}
+			}
+		}
+	}
+	return strings.Join(parts, " ")
 }

@@ -122,7 +122,10 @@ type Run struct {
 	// Macro names the step macro (e.g. "apt_install") this step was
 	// expanded from; empty for a step written as such.
 	Macro string
-	Range hcl.Range
+	// MacroLabel names the macro block for people: the macro and the
+	// values it was given, such as "user app 1000" or "apt_install curl".
+	MacroLabel string
+	Range      hcl.Range
 }
 
 // Mount is a `mount "TYPE"` block inside `run`.
