@@ -433,7 +433,7 @@ func (im *importer) runCmd(s *stageState, rng hcl.Range, c *instructions.RunComm
 		}
 	case c.PrependShell:
 		if len(args) > 0 {
-			r.Sh = args[0]
+			r.Sh = collapseSpaces(args[0])
 		}
 		if strings.TrimSpace(r.Sh) == "" {
 			im.errorf(rng, "Empty RUN", "A RUN needs a command. Remove the instruction or add the command.")

@@ -9,7 +9,10 @@ image "app" {
 
   # Legacy ENV form.
   run {
-    sh = "echo one     && echo two"
+    sh = [
+      "echo one",
+      "echo two",
+    ]
   }
 }
 
