@@ -159,7 +159,10 @@ func (tb *targetBuild) copyEntries(ctx context.Context, c copyReq, dest string) 
 		case fs.ModeSymlink:
 		case 0:
 			e.Size = fi.Size()
-			e.Open = verifiedOpener(src, f.Digest)
+			if f.Digest != "" && fi.Size() != f.Size {
+				return nil, fmt.Errorf("file %s changed since it was planned (size %d, planned %d): build again", src, fi.Size(), f.Size)
+			}
+			e.Open = verifiedOpener(src, f.Digest, fi.Size())
 		default:
 			return nil, fmt.Errorf("copying %s: unsupported file type %v", f.Src, f.Mode.Type())
 		}
@@ -206,9 +209,11 @@ func modeFromUnix(m uint32) fs.FileMode {
 	return b
 }
 
-// verifiedOpener opens a context file and fails at its end when its
-// content no longer has the digest the plan keyed it with.
-func verifiedOpener(path, digest string) func() (io.ReadCloser, error) {
+// verifiedOpener opens a context file of the given size and fails as soon
+// as that many bytes are read when its content no longer has the digest
+// the plan keyed it with. (Layer writers read exactly size bytes and never
+// wait for EOF, so the check cannot wait for it either.)
+func verifiedOpener(path, digest string, size int64) func() (io.ReadCloser, error) {
 	return func() (io.ReadCloser, error) {
 		f, err := os.Open(path)
 		if err != nil {
@@ -222,29 +227,42 @@ func verifiedOpener(path, digest string) func() (io.ReadCloser, error) {
 			f.Close()
 			return nil, fmt.Errorf("file %s: %w", path, err)
 		}
-		return &verifyReader{f: f, hw: newHashWriter(io.Discard), want: want, path: path}, nil
+		return &verifyReader{f: f, hw: newHashWriter(io.Discard), want: want, path: path, size: size}, nil
 	}
 }
 
 type verifyReader struct {
-	f    *os.File
-	hw   *hashWriter
-	want v1.Hash
-	path string
+	f          *os.File
+	hw         *hashWriter
+	want       v1.Hash
+	path       string
+	size, read int64
+	checked    bool
+	err        error
 }
 
 func (r *verifyReader) Read(p []byte) (int, error) {
 	n, err := r.f.Read(p)
 	r.hw.Write(p[:n])
-	if err == io.EOF {
-		if got := r.hw.Sum(); got != r.want {
-			return n, fmt.Errorf("file %s changed since it was planned (content %s, planned %s): build again", r.path, got, r.want)
+	r.read += int64(n)
+	if !r.checked && (r.read >= r.size || err == io.EOF) {
+		r.checked = true
+		if got := r.hw.Sum(); got != r.want || r.read != r.size {
+			r.err = fmt.Errorf("file %s changed since it was planned (content %s, planned %s): build again", r.path, got, r.want)
+			return n, r.err
 		}
 	}
 	return n, err
 }
 
-func (r *verifyReader) Close() error { return r.f.Close() }
+// Close also reports a changed file, for readers that stop at the size
+// they expect and never see the error Read returned with the last bytes.
+func (r *verifyReader) Close() error {
+	if err := r.f.Close(); err != nil {
+		return err
+	}
+	return r.err
+}
 
 // resolveOwner maps a chown "user[:group]" to ids in the filesystem at
 // root. A numeric user without a group gets its id as group id, a user

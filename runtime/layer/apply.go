@@ -316,13 +316,13 @@ func writeFileAt(dirfd int, name string, n *node) error {
 	}
 	f := os.NewFile(uintptr(fd), name)
 	content := n.content
+	var rc io.ReadCloser
 	if n.open != nil {
-		rc, err := n.open()
+		rc, err = n.open()
 		if err != nil {
 			f.Close()
 			return fmt.Errorf("opening content: %w", err)
 		}
-		defer rc.Close()
 		content = rc
 	}
 	if content == nil {
@@ -332,7 +332,18 @@ func writeFileAt(dirfd int, name string, n *node) error {
 		}
 	} else if err := copyExactly(f, content, n.size); err != nil {
 		f.Close()
+		if rc != nil {
+			rc.Close()
+		}
 		return err
+	}
+	if rc != nil {
+		// Close reports what the reader found at the end (a file that
+		// changed since it was planned).
+		if err := rc.Close(); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	return f.Close()
 }

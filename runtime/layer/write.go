@@ -459,6 +459,12 @@ func copyEntry(w io.Writer, e Entry) error {
 	if err != nil {
 		return err
 	}
-	defer rc.Close()
-	return copyExactly(w, rc, e.Size)
+	if err := copyExactly(w, rc, e.Size); err != nil {
+		rc.Close()
+		return err
+	}
+	// Close reports what a reader found at the end (such as a file that
+	// changed since it was planned): io.CopyN drops errors read after the
+	// last byte it needed.
+	return rc.Close()
 }
