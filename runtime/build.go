@@ -37,8 +37,8 @@ type BuildOptions struct {
 	SourceDateEpoch *time.Time
 	// Progress receives events; nil means none. Calls are serialised.
 	Progress func(Event)
-	// Parallelism bounds how many independent targets build at once; 0
-	// means 2.
+	// Parallelism bounds how many targets build at once; 0 means 2. A
+	// target waiting for another one's result does not count.
 	Parallelism int
 	// Context is the build context directory, for bind mounts without a
 	// `from`; empty means the context of the plan's copy steps.
@@ -133,6 +133,12 @@ type builder struct {
 	forced map[*ir.Layer]string
 	// projectDir is what history comments name source files relative to.
 	projectDir string
+	// needed are the targets the build makes (see neededTargets); done[t]
+	// is closed when t is built, has failed, or is not needed.
+	needed map[string]bool
+	done   map[string]chan struct{}
+	// sem holds one token per target doing work (see slot).
+	sem chan struct{}
 }
 
 func (b *builder) emit(e Event) {
@@ -153,9 +159,10 @@ func (b *builder) result(name string) *targetResult {
 	return b.res[name]
 }
 
-// Build builds every target of p, in dependency order and independent
-// targets in parallel, stores the output targets by their tags, writes the
-// requested outputs and records the build for Explain.
+// Build builds every target of p, each as soon as its base is available
+// and each layer reading another target once that target is built, stores
+// the output targets by their tags, writes the requested outputs and
+// records the build for Explain.
 func Build(ctx context.Context, s *Store, p *ir.Plan, o BuildOptions) (*Result, error) {
 	if err := checkPlan(p); err != nil {
 		return nil, err
@@ -189,11 +196,12 @@ func Build(ctx context.Context, s *Store, p *ir.Plan, o BuildOptions) (*Result, 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	needed := s.neededTargets(p, b.forced, o.NoCache)
-	done := map[string]chan struct{}{}
+	b.needed = needed
+	b.done = map[string]chan struct{}{}
 	for _, t := range p.Targets {
-		done[t.Name] = make(chan struct{})
+		b.done[t.Name] = make(chan struct{})
 	}
-	sem := make(chan struct{}, o.Parallelism)
+	b.sem = make(chan struct{}, o.Parallelism)
 	var (
 		wg       sync.WaitGroup
 		errMu    sync.Mutex
@@ -209,43 +217,39 @@ func Build(ctx context.Context, s *Store, p *ir.Plan, o BuildOptions) (*Result, 
 	}
 	for _, t := range p.Targets {
 		if !needed[t.Name] {
-			close(done[t.Name])
+			close(b.done[t.Name])
 			continue
 		}
 		wg.Add(1)
 		go func(t *ir.Target) {
 			defer wg.Done()
-			defer close(done[t.Name])
-			for _, dep := range t.DependsOn {
-				ch, ok := done[dep]
-				if !ok {
-					fail(fmt.Errorf("building %s: it depends on %q, which the plan does not hold", t.Name, dep))
+			defer close(b.done[t.Name])
+			// A target starts once its base is available; the layers that
+			// read another target wait for it themselves (see
+			// targetBuild.layer), so its first steps overlap with the
+			// targets it copies from.
+			for _, dep := range startDeps(t) {
+				if err := b.awaitTarget(ctx, dep, nil); err != nil {
+					if !errors.Is(err, errAbandoned) {
+						fail(fmt.Errorf("building %s: %w", t.Name, err))
+					}
 					return
-				}
-				if !needed[dep] {
-					continue // read only by layers the cache holds
-				}
-				select {
-				case <-ch:
-				case <-ctx.Done():
-					return
-				}
-				if b.result(dep) == nil {
-					return // the dependency failed and reported it
 				}
 			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
+			sl := &slot{sem: b.sem}
+			if err := sl.acquire(ctx); err != nil {
 				return
 			}
-			defer func() { <-sem }()
+			defer sl.release()
 			if ctx.Err() != nil {
 				return
 			}
 			start := time.Now()
 			b.emit(Event{Kind: "target", Target: t.Name, Origin: t.Origin})
-			r, err := b.buildTarget(ctx, t)
+			r, err := b.buildTarget(ctx, t, sl)
+			if errors.Is(err, errAbandoned) {
+				return // what stopped it reported its own error
+			}
 			if err != nil {
 				b.emit(errorEvent(t.Name, err))
 				fail(err)
@@ -313,7 +317,8 @@ func errorEvent(target string, err error) Event {
 }
 
 // checkPlan refuses plans the scheduler cannot run: duplicate target
-// names, or a target depending on one that does not come before it.
+// names, or a target depending on or reading one that does not come
+// before it.
 func checkPlan(p *ir.Plan) error {
 	if p == nil {
 		return errors.New("building: no plan")
@@ -333,6 +338,15 @@ func checkPlan(p *ir.Plan) error {
 		}
 		if t.Base.Kind == ir.BaseTarget && !seen[t.Base.Target] {
 			return fmt.Errorf("building %s: its base %q does not come before it in the plan", t.Name, t.Base.Target)
+		}
+		// Layers wait for the targets they read: one that came later could
+		// wait for a target waiting for it.
+		for _, l := range t.Layers {
+			for _, from := range layerSources(l) {
+				if !seen[from] {
+					return fmt.Errorf("building %s: layer %q reads %q, which does not come before it in the plan", t.Name, l.Name, from)
+				}
+			}
 		}
 		seen[t.Name] = true
 	}
@@ -361,7 +375,7 @@ func planContext(p *ir.Plan) string {
 }
 
 // buildTarget builds one target's layers and stores its image.
-func (b *builder) buildTarget(ctx context.Context, t *ir.Target) (*targetResult, error) {
+func (b *builder) buildTarget(ctx context.Context, t *ir.Target, sl *slot) (*targetResult, error) {
 	var st *imageState
 	switch t.Base.Kind {
 	case ir.BaseTarget:
@@ -389,7 +403,7 @@ func (b *builder) buildTarget(ctx context.Context, t *ir.Target) (*targetResult,
 	if st.Config.Architecture == "" {
 		st.Config.Architecture = t.Platform.Architecture
 	}
-	tb := &targetBuild{b: b, t: t, st: st}
+	tb := &targetBuild{b: b, t: t, st: st, slot: sl}
 	for _, l := range t.Layers {
 		if err := tb.layer(ctx, l); err != nil {
 			tb.abandon()

@@ -4,8 +4,11 @@
 // assembles image configs and manifests, and exports the results (the
 // store, OCI layouts, archives, docker-load tarballs, registries). It
 // builds the output targets and only the other targets they need: a stage
-// whose readers all hit the cache is skipped. A `cache = false` layer runs
-// on every build, and so does everything built on or from its result.
+// whose readers all hit the cache is skipped. A target starts once its base
+// is available, and a layer that reads another target waits for it just
+// before it runs, so a target's first steps overlap with the stages it
+// copies from. A `cache = false` layer runs on every build, and so does
+// everything built on or from its result.
 //
 // Everything it produces lives in a Store: a cache directory holding an OCI
 // image layout of every blob, a cache index from layer keys to blobs,

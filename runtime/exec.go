@@ -133,7 +133,7 @@ func (tb *targetBuild) execute(ctx context.Context, l *ir.Layer, lk *flock.Flock
 // their diffs are applied in order into upper, which is then the merged
 // layer's diff in overlay form.
 func (tb *targetBuild) squash(ctx context.Context, l *ir.Layer, upper string) error {
-	sub := &targetBuild{b: tb.b, t: tb.t, st: tb.st, layers: append([]*future(nil), tb.layers...),
+	sub := &targetBuild{b: tb.b, t: tb.t, st: tb.st, slot: tb.slot, layers: append([]*future(nil), tb.layers...),
 		rebuild: tb.rebuild || tb.b.forced[l] != "" || tb.b.o.NoCache}
 	first := len(sub.layers)
 	parent := l.Parent

@@ -51,6 +51,9 @@ type targetBuild struct {
 	// rebuild makes every layer run whatever the cache holds: set for the
 	// steps of a merged layer that is forced (see forcedLayers).
 	rebuild bool
+	// slot is the target's share of the build's parallelism, given back
+	// while a layer waits for a target it reads.
+	slot *slot
 }
 
 // layer reuses or builds one layer of the target.
@@ -74,6 +77,14 @@ func (tb *targetBuild) layer(ctx context.Context, l *ir.Layer) error {
 			}
 			tb.appendLayer(l, resolvedFuture(e), h)
 			return nil
+		}
+	}
+	// The layer runs: the targets it reads must be built first. Waiting
+	// before taking the key lock keeps the lock free for another build
+	// that could make the layer meanwhile.
+	for _, from := range layerSources(l) {
+		if err := b.awaitTarget(ctx, from, tb.slot); err != nil {
+			return err
 		}
 	}
 	if l.Key.IsZero() {
