@@ -1,10 +1,13 @@
 package runtime_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/internal/testbase"
 	imgcrt "github.com/imgc-dev/imgc/runtime"
 )
 
@@ -34,4 +37,41 @@ func TestContextFileChangedSincePlanned(t *testing.T) {
 			t.Errorf("layer with run=%v: the failed layer is cached", withRun)
 		}
 	}
+}
+
+// TestRebuiltParentInvalidatesItsChildren: image x rebuilds a layer it
+// shares with image y (cache = false), which gives the shared cache entry
+// new content. y's next layer, cached on the old content, must not be
+// reused on the new: /derived must always be a copy of /state.
+func TestRebuiltParentInvalidatesItsChildren(t *testing.T) {
+	base := requireRuntime(t)
+	const gen = "cat /proc/sys/kernel/random/uuid > /state"
+	s := openStore(t)
+	mkY := func() *ir.Target {
+		return target("y", busyboxBase(base), layerOf("gen", sh(gen)), layerOf("derive", sh("cp /state /derived")))
+	}
+	mkX := func() *ir.Target {
+		l := layerOf("gen", sh(gen))
+		l.NoCache = true
+		return target("x", busyboxBase(base), l)
+	}
+	check := func(round string) {
+		t.Helper()
+		out := t.TempDir()
+		y := mkY()
+		if _, _, err := build(t, s, &ir.Plan{Project: "/p", Targets: []*ir.Target{y}}, imgcrt.BuildOptions{Outputs: []imgcrt.Output{{Type: "oci", Dest: out}}}); err != nil {
+			t.Fatalf("%s: building y: %v", round, err)
+		}
+		root := testbase.Rootfs(t, layoutImage(t, out, "y"))
+		state, _ := os.ReadFile(filepath.Join(root, "state"))
+		derived, _ := os.ReadFile(filepath.Join(root, "derived"))
+		if len(state) == 0 || string(state) != string(derived) {
+			t.Errorf("%s: y has /state %q and /derived %q: a layer built on other content was reused", round, state, derived)
+		}
+	}
+	check("first build")
+	if _, _, err := build(t, s, &ir.Plan{Project: "/p", Targets: []*ir.Target{mkX()}}, imgcrt.BuildOptions{}); err != nil {
+		t.Fatalf("building x: %v", err)
+	}
+	check("after x rebuilt the shared layer")
 }

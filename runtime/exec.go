@@ -105,7 +105,7 @@ func (tb *targetBuild) execute(ctx context.Context, l *ir.Layer, lk *flock.Flock
 	}
 	diff := hw.Sum()
 	if empty {
-		e := keyEntry{Digest: diff, DiffID: diff, Empty: true, Created: tb.b.now}
+		e := keyEntry{Digest: diff, DiffID: diff, Empty: true, ParentChain: tb.parentChain(), Created: tb.b.now}
 		if err := s.putKey(l.Key, e); err != nil {
 			return nil, err
 		}
@@ -124,7 +124,7 @@ func (tb *targetBuild) execute(ctx context.Context, l *ir.Layer, lk *flock.Flock
 	}
 	f := &future{done: make(chan struct{}), diff: diff}
 	keep = true
-	tb.finishFuture(f, l.Key, tarPath, lk)
+	tb.finishFuture(f, l.Key, tb.parentChain(), tarPath, lk)
 	return f, nil
 }
 

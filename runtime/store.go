@@ -41,10 +41,21 @@ type keyEntry struct {
 	Size      int64           `json:"size"`
 	MediaType types.MediaType `json:"media_type"`
 	Empty     bool            `json:"empty,omitempty"`
+	// ParentChain identifies the content the layer was built on (the OCI
+	// chain ID of the layers below it). Keys chain on keys, not content, so
+	// after a layer below was rebuilt with new content (cache = false,
+	// --no-cache), an entry built on the old content must not be reused.
+	ParentChain string `json:"parent_chain,omitempty"`
 	// Created is when the layer was built. A rebuild that reuses it keeps
 	// this time in the history and the image's `created`, so rebuilding
 	// an unchanged configuration gives the same image digest.
 	Created time.Time `json:"created,omitempty"`
+}
+
+// builtOn tells whether the entry can be reused on top of the content
+// chain (entries from before ParentChain was recorded are trusted).
+func (e keyEntry) builtOn(chain string) bool {
+	return e.ParentChain == "" || e.ParentChain == chain
 }
 
 // OpenStore opens the cache directory dir, creating it when missing.

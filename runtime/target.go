@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,7 +70,7 @@ func (tb *targetBuild) layer(ctx context.Context, l *ir.Layer) error {
 	// later build reusing it gets what this one made.
 	reuse := !l.NoCache && !b.o.NoCache && !tb.rebuild && b.forced[l] == ""
 	if reuse {
-		if e, ok, _ := b.s.lookupKey(l.Key); ok {
+		if e, ok, _ := b.s.lookupKey(l.Key); ok && e.builtOn(tb.parentChain()) {
 			b.s.touchKey(l.Key)
 			b.emit(Event{Kind: "cached", Target: tb.t.Name, Layer: l.Name, Key: l.Key, Origin: l.Origin})
 			h.EmptyLayer = e.Empty
@@ -96,7 +98,7 @@ func (tb *targetBuild) layer(ctx context.Context, l *ir.Layer) error {
 	}
 	if reuse {
 		// Another build may have made it while this one waited for the lock.
-		if e, ok, _ := b.s.lookupKey(l.Key); ok {
+		if e, ok, _ := b.s.lookupKey(l.Key); ok && e.builtOn(tb.parentChain()) {
 			lk.Unlock()
 			b.emit(Event{Kind: "cached", Target: tb.t.Name, Layer: l.Name, Key: l.Key, Origin: l.Origin})
 			h.EmptyLayer = e.Empty
@@ -126,6 +128,30 @@ func (tb *targetBuild) layer(ctx context.Context, l *ir.Layer) error {
 	return nil
 }
 
+// parentChain identifies the content the next layer goes on: the OCI chain
+// ID of the base's layers and of the layers this build made or reused so far.
+func (tb *targetBuild) parentChain() string {
+	chain := ""
+	for _, l := range tb.st.Layers {
+		chain = chainStep(chain, l.DiffID)
+	}
+	for _, f := range tb.layers {
+		if !f.empty {
+			chain = chainStep(chain, f.diff)
+		}
+	}
+	return chain
+}
+
+// chainStep extends an OCI chain ID by one layer's diff ID.
+func chainStep(chain string, diff v1.Hash) string {
+	if chain == "" {
+		return diff.String()
+	}
+	sum := sha256.Sum256([]byte(chain + " " + diff.String()))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
 // appendLayer appends a reused or built layer and its history entry.
 func (tb *targetBuild) appendLayer(l *ir.Layer, f *future, h v1.History) {
 	f.layer = l
@@ -135,7 +161,7 @@ func (tb *targetBuild) appendLayer(l *ir.Layer, f *future, h v1.History) {
 
 // finishFuture completes f in the background: it compresses the layer tar,
 // stores the blob, records the cache entry and releases the key lock.
-func (tb *targetBuild) finishFuture(f *future, key ir.CacheKey, tarPath string, lk *flock.Flock) {
+func (tb *targetBuild) finishFuture(f *future, key ir.CacheKey, parentChain, tarPath string, lk *flock.Flock) {
 	go func() {
 		defer close(f.done)
 		defer lk.Unlock()
@@ -145,7 +171,7 @@ func (tb *targetBuild) finishFuture(f *future, key ir.CacheKey, tarPath string, 
 			return
 		}
 		f.cl = cl
-		f.err = tb.b.s.putKey(key, keyEntry{Digest: cl.Digest, DiffID: cl.DiffID, Size: cl.Size, MediaType: cl.MediaType, Created: tb.b.now})
+		f.err = tb.b.s.putKey(key, keyEntry{Digest: cl.Digest, DiffID: cl.DiffID, Size: cl.Size, MediaType: cl.MediaType, ParentChain: parentChain, Created: tb.b.now})
 	}()
 }
 
