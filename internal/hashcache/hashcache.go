@@ -1,5 +1,5 @@
 // Package hashcache remembers the sha256 of files by (path, size, mtime,
-// inode), so hashing an unchanged tree again reads no file contents. The
+// inode, ctime), so hashing an unchanged tree again reads no file contents. The
 // cache persists to one JSON file, written atomically; a missing or corrupt
 // file is an empty cache, never an error.
 //
@@ -33,9 +33,12 @@ const maxEntries = 200_000
 const version = 1
 
 type entry struct {
-	Size   int64  `json:"s"`
-	MTime  int64  `json:"m"`
-	Inode  uint64 `json:"i"`
+	Size  int64  `json:"s"`
+	MTime int64  `json:"m"`
+	Inode uint64 `json:"i"`
+	// CTime catches an edit that restores the size and mtime (cp -p,
+	// touch -r): the kernel sets ctime on every change.
+	CTime  int64  `json:"c"`
 	Digest string `json:"d"`
 	used   bool
 	fresh  bool
@@ -83,16 +86,17 @@ func Open(path string) *Cache {
 func (c *Cache) Reads() int64 { return c.reads.Load() }
 
 // Digest returns "sha256:<hex>" of the regular file at path (absolute),
-// reading it only when its size, mtime or inode changed since it was last
-// hashed.
+// reading it only when its size, mtime, inode or ctime changed since it was
+// last hashed.
 func (c *Cache) Digest(path string) (string, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return "", fmt.Errorf("hashing %s: %w", path, err)
 	}
-	key := entry{Size: fi.Size(), MTime: fi.ModTime().UnixNano(), Inode: inode(fi)}
+	ino, ctime := inodeAndCTime(fi)
+	key := entry{Size: fi.Size(), MTime: fi.ModTime().UnixNano(), Inode: ino, CTime: ctime}
 	c.mu.Lock()
-	if e, ok := c.entries[path]; ok && e.Size == key.Size && e.MTime == key.MTime && e.Inode == key.Inode {
+	if e, ok := c.entries[path]; ok && e.Size == key.Size && e.MTime == key.MTime && e.Inode == key.Inode && e.CTime == key.CTime {
 		e.used = true
 		c.mu.Unlock()
 		return e.Digest, nil
@@ -104,7 +108,7 @@ func (c *Cache) Digest(path string) (string, error) {
 		return "", err
 	}
 	key.Digest, key.used = d, true
-	key.fresh = time.Since(fi.ModTime()) < raceWindow
+	key.fresh = time.Since(fi.ModTime()) < raceWindow || time.Since(time.Unix(0, ctime)) < raceWindow
 	c.mu.Lock()
 	c.entries[path] = &key
 	c.dirty = true
@@ -207,9 +211,9 @@ func (c *Cache) Save() error {
 	return nil
 }
 
-func inode(fi os.FileInfo) uint64 {
+func inodeAndCTime(fi os.FileInfo) (uint64, int64) {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return st.Ino
+		return st.Ino, st.Ctim.Sec*1e9 + st.Ctim.Nsec
 	}
-	return 0
+	return 0, 0
 }

@@ -143,3 +143,32 @@ func TestMissingFile(t *testing.T) {
 		t.Fatal("no error for a missing file")
 	}
 }
+
+// TestSameSizeAndMTimeEdit: an edit that keeps the size and restores the
+// mtime (cp -p, touch -r) is still seen, through the ctime.
+func TestSameSizeAndMTimeEdit(t *testing.T) {
+	dir := t.TempDir()
+	paths := oldFiles(t, dir, 1)
+	c := Open(filepath.Join(dir, "hashes.json"))
+	before, err := c.Digest(paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(paths[0], []byte("content X"), 0o644); err != nil { // same length as "content 0"
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(paths[0], fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	after, err := c.Digest(paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after == before {
+		t.Errorf("an edit keeping size and mtime kept the digest %s", before)
+	}
+}
