@@ -1,9 +1,11 @@
 package compiler
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,17 +33,33 @@ func TestReplanReadsNoFileContents(t *testing.T) {
 	opts := Options{HashCache: filepath.Join(t.TempDir(), "hashes.json")}
 	first := mustCompile(t, cfg, opts).Targets[0].Key()
 
+	// Tamper with the stored digest of one file: a plan that reads no file
+	// contents trusts it (and so gets another key); one that reads the
+	// file gets the first key back.
 	victim := filepath.Join(dir, "src/d07/f0007.txt")
-	if err := os.WriteFile(victim, []byte("FILE 0007"), 0o644); err != nil {
+	raw, err := os.ReadFile(opts.HashCache)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chtimes(victim, past, past); err != nil {
+	var stored struct {
+		Version int                       `json:"version"`
+		Entries map[string]map[string]any `json:"entries"`
+	}
+	if err := json.Unmarshal(raw, &stored); err != nil {
 		t.Fatal(err)
 	}
-	if second := mustCompile(t, cfg, opts).Targets[0].Key(); second != first {
-		t.Fatalf("the second plan read file contents again: key %s, first %s", second, first)
+	if stored.Entries[victim] == nil {
+		t.Fatalf("the hash cache has no entry for %s", victim)
 	}
-	if third := mustCompile(t, cfg, Options{}).Targets[0].Key(); third == first {
-		t.Fatalf("without the hash cache the changed content went unnoticed")
+	stored.Entries[victim]["d"] = "sha256:" + strings.Repeat("0", 64)
+	raw, _ = json.Marshal(stored)
+	if err := os.WriteFile(opts.HashCache, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if second := mustCompile(t, cfg, opts).Targets[0].Key(); second == first {
+		t.Fatalf("the second plan read file contents again: it did not use the stored digest")
+	}
+	if third := mustCompile(t, cfg, Options{}).Targets[0].Key(); third != first {
+		t.Fatalf("without the hash cache the key is %s, want the first plan's %s", third, first)
 	}
 }

@@ -108,7 +108,7 @@ func (c *Cache) Digest(path string) (string, error) {
 		return "", err
 	}
 	key.Digest, key.used = d, true
-	key.fresh = time.Since(fi.ModTime()) < raceWindow || time.Since(time.Unix(0, ctime)) < raceWindow
+	key.fresh = time.Since(fi.ModTime()) < raceWindow
 	c.mu.Lock()
 	c.entries[path] = &key
 	c.dirty = true
