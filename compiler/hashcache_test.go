@@ -42,8 +42,8 @@ func TestReplanReadsNoFileContents(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stored struct {
-		Version int                       `json:"version"`
-		Entries map[string]map[string]any `json:"entries"`
+		Version int                                   `json:"version"`
+		Entries map[string]map[string]json.RawMessage `json:"entries"`
 	}
 	if err := json.Unmarshal(raw, &stored); err != nil {
 		t.Fatal(err)
@@ -51,7 +51,7 @@ func TestReplanReadsNoFileContents(t *testing.T) {
 	if stored.Entries[victim] == nil {
 		t.Fatalf("the hash cache has no entry for %s", victim)
 	}
-	stored.Entries[victim]["d"] = "sha256:" + strings.Repeat("0", 64)
+	stored.Entries[victim]["d"] = json.RawMessage(`"sha256:` + strings.Repeat("0", 64) + `"`)
 	raw, _ = json.Marshal(stored)
 	if err := os.WriteFile(opts.HashCache, raw, 0o644); err != nil {
 		t.Fatal(err)
