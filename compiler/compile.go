@@ -53,6 +53,10 @@ type Options struct {
 	// target for another OS or architecture is an error: steps run on the
 	// host, without emulation.
 	Platform ir.Platform
+	// SourceDateEpoch is SOURCE_DATE_EPOCH (seconds) when set: the runtime
+	// clamps every file time in a layer to it, so it is key material of
+	// every layer.
+	SourceDateEpoch string
 }
 
 // ErrUnresolved, returned (or wrapped) by Options.Resolve, leaves a base

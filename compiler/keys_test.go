@@ -276,3 +276,28 @@ func TestInheritedConfigIsKeyed(t *testing.T) {
 		t.Errorf("the user the base stage's config passes on does not key the steps built on it")
 	}
 }
+
+// TestKeysSourceDateEpoch: SOURCE_DATE_EPOCH changes every layer's file
+// times, so it changes every key; unset, no key carries it.
+func TestKeysSourceDateEpoch(t *testing.T) {
+	all := map[string]string{"main.image.hcl": keysBase}
+	for k, v := range appFiles {
+		all[k] = v
+	}
+	dir := writeTree(t, all)
+	cfg, diags := lang.Load(filepath.Join(dir, "main.image.hcl"), lang.Options{})
+	if diags.HasErrors() {
+		t.Fatalf("loading: %s", diags.Error())
+	}
+	plain := planKeys(mustCompile(t, cfg, Options{}))
+	one := planKeys(mustCompile(t, cfg, Options{SourceDateEpoch: "1000000000"}))
+	two := planKeys(mustCompile(t, cfg, Options{SourceDateEpoch: "2000000000"}))
+	for k := range plain {
+		if strings.HasSuffix(k, "/base") {
+			continue // the base image's own key: no layer of ours
+		}
+		if plain[k] == one[k] || one[k] == two[k] {
+			t.Errorf("%s: key unchanged by SOURCE_DATE_EPOCH (unset %s, 1e9 %s, 2e9 %s)", k, plain[k], one[k], two[k])
+		}
+	}
+}

@@ -47,7 +47,7 @@ func recomputeLayers(s *state, layers []*ir.Layer, parent ir.CacheKey, targetKey
 			nl.Merged = make([]ir.CacheKey, len(l.Steps))
 			k := parent
 			for j, step := range l.Steps {
-				k = ir.LayerKey(k, stepInputs(s, step, targetKeys))
+				k = ir.LayerKey(k, withEpoch(s, stepInputs(s, step, targetKeys)))
 				nl.Merged[j] = k
 			}
 		}
@@ -81,17 +81,29 @@ func baseKey(b ir.Base, plat ir.Platform, targetKeys map[string]ir.CacheKey) ir.
 // layerInputs lists a layer's key inputs; in a layer of several steps each
 // name is prefixed "step N: ".
 func layerInputs(s *state, l *ir.Layer, targetKeys map[string]ir.CacheKey) []ir.KeyInput {
-	if len(l.Steps) == 1 {
-		return stepInputs(s, l.Steps[0], targetKeys)
-	}
 	var out []ir.KeyInput
+	if len(l.Steps) == 1 {
+		out = stepInputs(s, l.Steps[0], targetKeys)
+	}
 	for i, step := range l.Steps {
+		if len(l.Steps) == 1 {
+			break
+		}
 		for _, in := range stepInputs(s, step, targetKeys) {
 			in.Name = fmt.Sprintf("step %d: %s", i+1, in.Name)
 			out = append(out, in)
 		}
 	}
-	return out
+	return withEpoch(s, out)
+}
+
+// withEpoch adds SOURCE_DATE_EPOCH to a layer's inputs when it is set: the
+// runtime clamps the layer's file times to it.
+func withEpoch(s *state, in []ir.KeyInput) []ir.KeyInput {
+	if e := s.opts.SourceDateEpoch; e != "" {
+		in = append(in, ir.KeyInput{Name: "source_date_epoch", Value: e})
+	}
+	return in
 }
 
 // stepInputs is everything about a step that can change its result, and

@@ -305,6 +305,8 @@ func (e *env) compile(src *source, targets []string, ctxDir string, opt optimize
 		Optimize:       opt.level(),
 		DisabledPasses: disabled,
 		Pins:           pins,
+		// SOURCE_DATE_EPOCH clamps file times in layers: it is key material.
+		SourceDateEpoch: os.Getenv("SOURCE_DATE_EPOCH"),
 	}
 	if repin {
 		opts.Pins = nil
