@@ -97,6 +97,7 @@ func Load(path string, opts Options) (*Config, hcl.Diagnostics) {
 	l.evaluateLocals(mod, vals)
 	for _, s := range mod.stages {
 		if st := l.evaluateStage(mod, s); st != nil {
+			chainEnv(st)
 			cfg.Stages = append(cfg.Stages, st)
 		}
 	}

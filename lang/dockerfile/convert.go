@@ -82,6 +82,9 @@ type writer struct {
 	names map[string]string // Dockerfile stage name -> HCL block name
 	kinds map[string]lang.StageKind
 	taken map[int]bool // comment lines already written
+	// cur is the stage being written: step and config env values are
+	// written relative to its env, which the HCL front end chains them to.
+	cur *lang.Stage
 }
 
 var varRefPattern = regexp.MustCompile(`var\.([A-Za-z_][A-Za-z0-9_-]*)`)
@@ -222,6 +225,7 @@ func (w *writer) stageRef(stage string) string {
 
 func (w *writer) stage(body *hclwrite.Body, st *lang.Stage) {
 	im := w.im
+	w.cur = st
 	w.comments(body, st.DeclRange.Start.Line)
 	b := body.AppendNewBlock(string(st.Kind), []string{w.hclName(st.Name)}).Body()
 	switch {
@@ -262,6 +266,43 @@ func (w *writer) stage(body *hclwrite.Body, st *lang.Stage) {
 	body.AppendNewline()
 }
 
+// relativeToStage rewrites a step's or config's env value that the
+// importer chained through the stage's env (PATH=/y:/x:$PATH over the stage's
+// PATH=/x:$PATH) as the HCL front end reads it: relative to the stage's env
+// (PATH = "/y:$PATH"). changed is false when the value reads the same both
+// ways; a value that cannot be written so is kept, with a warning.
+func (w *writer) relativeToStage(owner any, e lang.EnvVar) (string, bool) {
+	if w.cur == nil || owner == any(w.cur) || len(w.cur.Env) == 0 || !strings.Contains(e.Value, "$") {
+		return e.Value, false
+	}
+	vars := map[string]string{}
+	for _, v := range w.cur.Env {
+		vars[v.Name] = v.Value
+	}
+	if lang.SubstituteVars(e.Value, vars) == e.Value {
+		return e.Value, false
+	}
+	rel := e.Value
+	for _, v := range w.cur.Env {
+		if strings.Contains(v.Value, "$") && strings.Contains(rel, v.Value) {
+			rel = strings.ReplaceAll(rel, v.Value, "$"+v.Name)
+		}
+	}
+	if lang.SubstituteVars(rel, vars) == e.Value {
+		return rel, true
+	}
+	rng := w.cur.DeclRange
+	switch o := owner.(type) {
+	case *lang.Run:
+		rng = o.Range
+	case *lang.ImageConfig:
+		rng = o.Range
+	}
+	w.im.warnf(rng, "Environment value not expressible",
+		"The value %q of %s refers to the base image's $ variables that the stage's env sets again; in HCL a step's $NAME means the stage's value. Check the converted value.", e.Value, e.Name)
+	return e.Value, false
+}
+
 func (w *writer) envObject(owner any, env []lang.EnvVar) string {
 	var sb strings.Builder
 	sb.WriteString("{\n")
@@ -270,7 +311,11 @@ func (w *writer) envObject(owner any, env []lang.EnvVar) string {
 		if !hclsyntax.ValidIdentifier(key) {
 			key = `"` + quoteLit(key) + `"`
 		}
-		fmt.Fprintf(&sb, "%s = %s\n", key, quoted(w.im.template(owner, "env."+e.Name, e.Value)))
+		tmpl := w.im.template(owner, "env."+e.Name, e.Value)
+		if rel, changed := w.relativeToStage(owner, e); changed {
+			tmpl = quoteLit(rel)
+		}
+		fmt.Fprintf(&sb, "%s = %s\n", key, quoted(tmpl))
 	}
 	sb.WriteString("}")
 	return sb.String()

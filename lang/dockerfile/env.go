@@ -154,8 +154,17 @@ func (im *importer) expandWord(word string, env envList, keepUnset bool) (expans
 		x.Unset = res.Unmatched
 	}
 	for name := range res.Matched {
-		if _, ok := env.get(name); ok {
+		if e, ok := env.get(name); ok {
 			x.Matched = append(x.Matched, name)
+			// A value that still refers to the base image's environment
+			// (PATH=/x:$PATH) passes that reference on to the values made
+			// from it (PATH=/y:$PATH gives /y:/x:$PATH, $PATH kept).
+			for u := range e.Unset {
+				if x.Unset == nil {
+					x.Unset = map[string]struct{}{}
+				}
+				x.Unset[u] = struct{}{}
+			}
 		}
 	}
 	sort.Strings(x.Matched)

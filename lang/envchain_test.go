@@ -1,0 +1,43 @@
+package lang
+
+import "testing"
+
+func TestSubstituteVars(t *testing.T) {
+	vars := map[string]string{"PATH": "/opt/bin:$PATH", "A": "a"}
+	for _, tt := range []struct{ value, want string }{
+		{"/x:$PATH", "/x:/opt/bin:$PATH"},
+		{"/x:${PATH}:/y", "/x:/opt/bin:$PATH:/y"},
+		{"$A-b", "a-b"},
+		{"$PATHS", "$PATHS"},
+		{"$$PATH", "$$PATH"},
+		{"${PATH:-/d}", "${PATH:-/d}"},
+		{"$UNSET/x", "$UNSET/x"},
+		{"plain $", "plain $"},
+	} {
+		if got := SubstituteVars(tt.value, vars); got != tt.want {
+			t.Errorf("SubstituteVars(%q) = %q, want %q", tt.value, got, tt.want)
+		}
+	}
+}
+
+func TestChainEnv(t *testing.T) {
+	st := &Stage{
+		Env:    []EnvVar{{"PATH", "/opt/bin:$PATH"}, {"A", "a"}},
+		Steps:  []Step{&Run{Env: []EnvVar{{"PATH", "/step:$PATH"}, {"B", "$A-b"}}}, &Layer{Steps: []Step{&Run{Env: []EnvVar{{"C", "${A}c"}}}}}},
+		Config: &ImageConfig{Env: []EnvVar{{"PATH", "/cfg:$PATH"}}},
+	}
+	chainEnv(st)
+	run := st.Steps[0].(*Run)
+	inner := st.Steps[1].(*Layer).Steps[0].(*Run)
+	for _, c := range []struct{ got, want string }{
+		{run.Env[0].Value, "/step:/opt/bin:$PATH"},
+		{run.Env[1].Value, "a-b"},
+		{inner.Env[0].Value, "ac"},
+		{st.Config.Env[0].Value, "/cfg:/opt/bin:$PATH"},
+		{st.Env[0].Value, "/opt/bin:$PATH"},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}
