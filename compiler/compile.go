@@ -57,6 +57,10 @@ type Options struct {
 	// clamps every file time in a layer to it, so it is key material of
 	// every layer.
 	SourceDateEpoch string
+	// IgnoreFile, when it exists, is read instead of the context's
+	// .imgcignore and .dockerignore: BuildKit's DOCKERFILE.dockerignore,
+	// the ignore file of one Dockerfile among several sharing a context.
+	IgnoreFile string
 }
 
 // ErrUnresolved, returned (or wrapped) by Options.Resolve, leaves a base

@@ -100,15 +100,19 @@ func missingBase(b ir.Base, err error, dir string) *hcl.Diagnostic {
 	}
 }
 
-// ignore loads the context's ignore file once: .imgcignore wins over
+// ignore loads the context's ignore file once: Options.IgnoreFile (a
+// Dockerfile's own DOCKERFILE.dockerignore) wins, then .imgcignore, then
 // .dockerignore.
 func (s *state) ignore() *patternmatcher.PatternMatcher {
 	if s.ignoreLoaded {
 		return s.ignoreMatcher
 	}
 	s.ignoreLoaded = true
-	for _, name := range []string{".imgcignore", ".dockerignore"} {
-		p := filepath.Join(s.context, name)
+	candidates := []string{filepath.Join(s.context, ".imgcignore"), filepath.Join(s.context, ".dockerignore")}
+	if s.opts.IgnoreFile != "" {
+		candidates = append([]string{s.opts.IgnoreFile}, candidates...)
+	}
+	for _, p := range candidates {
 		f, err := os.Open(p)
 		if errors.Is(err, os.ErrNotExist) {
 			continue

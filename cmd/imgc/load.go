@@ -35,6 +35,9 @@ type source struct {
 	cfg        *lang.Config
 	dir        string // the configuration's directory: lock file, default context
 	dockerfile bool
+	// ignoreFile is a Dockerfile's own DOCKERFILE.dockerignore, which wins
+	// over the context's ignore files as in BuildKit.
+	ignoreFile string
 	files      map[string]*hcl.File
 }
 
@@ -157,6 +160,9 @@ func (e *env) loadDockerfile(f *configFlags, path string, vars map[string]string
 	}
 	cfg, diags := dockerfile.Import(path, data, opts)
 	src := &source{cfg: cfg, dir: absCtx, dockerfile: true, files: map[string]*hcl.File{path: {Bytes: data}}}
+	if _, err := os.Stat(path + ".dockerignore"); err == nil {
+		src.ignoreFile, _ = filepath.Abs(path + ".dockerignore")
+	}
 	if cfg != nil && cfg.Files != nil {
 		src.files = cfg.Files
 	}
@@ -307,6 +313,7 @@ func (e *env) compile(src *source, targets []string, ctxDir string, opt optimize
 		Pins:           pins,
 		// SOURCE_DATE_EPOCH clamps file times in layers: it is key material.
 		SourceDateEpoch: os.Getenv("SOURCE_DATE_EPOCH"),
+		IgnoreFile:      src.ignoreFile,
 	}
 	if repin {
 		opts.Pins = nil
