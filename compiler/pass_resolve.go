@@ -136,6 +136,33 @@ func (s *state) ignore() *patternmatcher.PatternMatcher {
 
 func (s *state) resolveStep(step ir.Step, pending *[]pendingHash) ir.Step {
 	switch st := step.(type) {
+	case *ir.Run:
+		var nr *ir.Run
+		for i, m := range st.Mounts {
+			if m.Type != ir.MountBind || m.FromTarget != "" {
+				continue
+			}
+			if nr == nil {
+				c := *st
+				c.Mounts = append([]ir.Mount(nil), st.Mounts...)
+				nr = &c
+			}
+			source := m.Source
+			if source == "" {
+				source = "."
+			}
+			// What the mount shows: the context after ignore files. (Its
+			// digest, for the key, is computed with the keys.)
+			if files, err := copyspec.Resolve(s.context, []string{source}, "/", copyspec.Options{Ignore: s.ignore()}); err == nil {
+				if files == nil {
+					files = []ir.CopyFile{}
+				}
+				nr.Mounts[i].Files = files
+			}
+		}
+		if nr != nil {
+			return nr
+		}
 	case *ir.Copy:
 		if st.Context == "" {
 			return st

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/imgc-dev/imgc/runtime/overlay"
+	"golang.org/x/sys/unix"
 	"io/fs"
 	"os"
 	"path"
@@ -98,6 +100,16 @@ func (tb *targetBuild) runMounts(ctx context.Context, r *ir.Run) (mounts []specs
 			if err != nil {
 				return nil, nil, release, fmt.Errorf("bind mount of %q: %w", m.Source, err)
 			}
+			if m.FromTarget == "" && m.Files != nil {
+				// The context as BuildKit shows it: without what the
+				// ignore files leave out (and the key does not cover).
+				view, done, err := s.contextView(src, m.Files)
+				if err != nil {
+					return nil, nil, release, fmt.Errorf("bind mount of %q: %w", m.Source, err)
+				}
+				cleanups = append(cleanups, done)
+				src = view
+			}
 			mounts = append(mounts, specs.Mount{Destination: target, Type: "bind", Source: src, Options: []string{"rbind", "ro"}})
 		case ir.MountTmpfs:
 			opts := []string{"nosuid", "nodev", "mode=1777"}
@@ -110,6 +122,81 @@ func (tb *targetBuild) runMounts(ctx context.Context, r *ir.Run) (mounts []specs
 		}
 	}
 	return mounts, env, release, nil
+}
+
+// contextView mounts, read-only, the directory src showing only files (and
+// the directories above them): a layer of whiteouts over src hides the rest.
+// A src that is not a directory is returned as it is.
+func (s *Store) contextView(src string, files []ir.CopyFile) (string, func(), error) {
+	if fi, err := os.Stat(src); err != nil || !fi.IsDir() {
+		return src, func() {}, nil
+	}
+	keep := map[string]bool{}
+	for _, f := range files {
+		for p := strings.Trim(path.Clean(f.Dst), "/"); p != "" && p != "."; p = path.Dir(p) {
+			keep[p] = true
+			if !strings.Contains(p, "/") {
+				break
+			}
+		}
+	}
+	// Outside src: overlayfs refuses layers nested in one another, and the
+	// cache dir may well sit in the build context.
+	parent := os.TempDir()
+	if r, err := filepath.Rel(src, parent); err == nil && !strings.HasPrefix(r, "..") {
+		parent = "/run"
+	}
+	tmp, err := os.MkdirTemp(parent, "imgc-ctx-")
+	if err != nil {
+		return "", nil, err
+	}
+	hide := filepath.Join(tmp, "hide")
+	view := filepath.Join(tmp, "view")
+	for _, d := range []string{hide, view} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			os.RemoveAll(tmp)
+			return "", nil, err
+		}
+	}
+	hidden := 0
+	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == src {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if keep[filepath.ToSlash(rel)] {
+			return nil
+		}
+		wh := filepath.Join(hide, rel)
+		if err := os.MkdirAll(filepath.Dir(wh), 0o755); err != nil {
+			return err
+		}
+		// An overlay whiteout: a 0:0 character device hides the name below.
+		if err := unix.Mknod(wh, unix.S_IFCHR, 0); err != nil {
+			return fmt.Errorf("hiding %s: %w", rel, err)
+		}
+		hidden++
+		if d.IsDir() {
+			return filepath.SkipDir
+		}
+		return nil
+	})
+	if err != nil {
+		os.RemoveAll(tmp)
+		return "", nil, err
+	}
+	if hidden == 0 {
+		os.RemoveAll(tmp)
+		return src, func() {}, nil
+	}
+	if err := overlay.Mount(view, []string{hide, src}, "", ""); err != nil {
+		os.RemoveAll(tmp)
+		return "", nil, err
+	}
+	return view, func() {
+		overlay.Unmount(view)
+		os.RemoveAll(tmp)
+	}, nil
 }
 
 // cacheMount returns the persistent directory of a cache mount, locked as

@@ -251,6 +251,10 @@ type Mount struct {
 	GID  *int    `json:"gid,omitempty"`
 	// Size limits a tmpfs mount in bytes; 0 is the kernel default.
 	Size int64 `json:"size,omitempty"`
+	// Files is, for a bind mount of the build context, what it shows of
+	// Source after the ignore files (Dst relative to Source, as "/x/y"):
+	// the runtime hides everything else, as BuildKit's context does.
+	Files []CopyFile `json:"files,omitempty"`
 }
 
 // Copy copies files from the build context or from another target into the
