@@ -13,11 +13,14 @@ VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/imgc
 
-# deps installs what builds and tests need on a fresh Debian machine (as root).
+# deps installs what builds and tests need on a fresh Debian machine (as root):
+# runc and busybox-static for real builds, buildah for the Dockerfile fidelity
+# tests that compare imgc's images with buildah's.
 deps:
 	@missing=""; \
 	command -v runc >/dev/null || missing="$$missing runc"; \
 	[ -x /bin/busybox ] || missing="$$missing busybox-static"; \
+	command -v buildah >/dev/null || missing="$$missing buildah"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
