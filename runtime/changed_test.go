@@ -75,3 +75,18 @@ func TestRebuiltParentInvalidatesItsChildren(t *testing.T) {
 	}
 	check("after x rebuilt the shared layer")
 }
+
+// TestCopyUnderAFileFails: copying into a directory path that exists as a
+// regular file fails, as in BuildKit, instead of replacing the file.
+func TestCopyUnderAFileFails(t *testing.T) {
+	base := requireRuntime(t)
+	ctx := t.TempDir()
+	writeFiles(t, ctx, map[string]string{"new.txt": "new\n"})
+	tg := target("under", busyboxBase(base),
+		layerOf("file", sh("echo file > /notadir")),
+		layerOf("copy", contextCopy(t, ctx, []string{"new.txt"}, "/notadir/")))
+	_, _, err := build(t, openStore(t), &ir.Plan{Project: ctx, Targets: []*ir.Target{tg}}, imgcrt.BuildOptions{})
+	if err == nil || !strings.Contains(err.Error(), "/notadir is a file, not a directory") {
+		t.Fatalf("build error = %v, want /notadir reported as a file", err)
+	}
+}

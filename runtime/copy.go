@@ -130,6 +130,9 @@ func (tb *targetBuild) copyEntries(ctx context.Context, c copyReq, dest string) 
 		// Docker does (COPY x /lib/ with /lib -> usr/lib writes usr/lib/x).
 		if !c.link {
 			p = resolved.path(p, f.Mode.IsDir())
+			if file := fileAbove(dest, p); file != "" {
+				return nil, fmt.Errorf("copying %s to %s: %s is a file, not a directory", f.Src, p, file)
+			}
 		}
 		src := filepath.Join(srcRoot, filepath.FromSlash(f.Src))
 		fi, err := os.Lstat(src)
@@ -207,6 +210,29 @@ func modeFromUnix(m uint32) fs.FileMode {
 		b |= fs.ModeSticky
 	}
 	return b
+}
+
+// fileAbove returns the first directory of p (a path in the image at root)
+// that exists as something other than a directory, or "". Copying under it
+// fails, as in BuildKit, instead of replacing the file with a directory.
+func fileAbove(root, p string) string {
+	if root == "" {
+		return ""
+	}
+	var above []string
+	for a := path.Dir(p); a != "/" && a != "."; a = path.Dir(a) {
+		above = append(above, a)
+	}
+	for i := len(above) - 1; i >= 0; i-- {
+		fi, err := os.Lstat(filepath.Join(root, above[i]))
+		if err != nil {
+			return ""
+		}
+		if !fi.IsDir() && fi.Mode()&fs.ModeSymlink == 0 {
+			return above[i]
+		}
+	}
+	return ""
 }
 
 // verifiedOpener opens a context file of the given size and fails as soon
