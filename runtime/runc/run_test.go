@@ -50,16 +50,7 @@ func runIn(t *testing.T, s runc.Spec) (int, string, string) {
 func TestRunUpperDirBecomesLayer(t *testing.T) {
 	requireRoot(t)
 	lower := busyboxRootfs(t)
-	d := t.TempDir()
-	merged, upper, work := filepath.Join(d, "merged"), filepath.Join(d, "upper"), filepath.Join(d, "work")
-	for _, p := range []string{merged, upper, work} {
-		if err := os.Mkdir(p, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := overlay.Mount(merged, []string{lower}, upper, work); err != nil {
-		t.Skipf("overlay mount does not work here: %v", err)
-	}
+	merged, upper := overlayRootfs(t, lower)
 	s := runc.Spec{
 		ID:     newID(t),
 		Rootfs: merged,
@@ -299,16 +290,7 @@ func TestRunCancel(t *testing.T) {
 	// Cancelled while runc starts the container, and while it runs.
 	for _, delay := range []time.Duration{30 * time.Millisecond, 500 * time.Millisecond} {
 		t.Run(delay.String(), func(t *testing.T) {
-			d := t.TempDir()
-			merged, upper, work := filepath.Join(d, "merged"), filepath.Join(d, "upper"), filepath.Join(d, "work")
-			for _, p := range []string{merged, upper, work} {
-				if err := os.Mkdir(p, 0o755); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := overlay.Mount(merged, []string{lower}, upper, work); err != nil {
-				t.Skipf("overlay mount does not work here: %v", err)
-			}
+			merged, _ := overlayRootfs(t, lower)
 			id := newID(t)
 			ctx, cancel := context.WithTimeout(context.Background(), delay)
 			defer cancel()
