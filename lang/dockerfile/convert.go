@@ -239,18 +239,7 @@ func (w *writer) stage(body *hclwrite.Body, st *lang.Stage) {
 	if st.Platform != "" {
 		b.SetAttributeRaw("platform", raw(quoted(im.template(st, "platform", st.Platform))))
 	}
-	if len(st.Env) > 0 {
-		b.SetAttributeRaw("env", raw(w.envObject(st, st.Env)))
-	}
-	if st.Workdir != "" {
-		b.SetAttributeRaw("workdir", raw(quoted(im.template(st, "workdir", st.Workdir))))
-	}
-	if st.User != "" {
-		b.SetAttributeRaw("user", raw(quoted(im.template(st, "user", st.User))))
-	}
-	if st.Shell != nil {
-		b.SetAttributeRaw("shell", raw(strList(st.Shell)))
-	}
+	w.runSettings(b, st, st.Env, st.Workdir, st.User, st.Shell)
 	for _, step := range st.Steps {
 		b.AppendNewline()
 		w.comments(b, step.StepRange().Start.Line)
@@ -264,6 +253,23 @@ func (w *writer) stage(body *hclwrite.Body, st *lang.Stage) {
 		w.comments(b, st.Range.End.Line)
 	}
 	body.AppendNewline()
+}
+
+// runSettings writes the attributes a stage and a run step share: env,
+// workdir, user and shell (owner is the stage or step, for templates).
+func (w *writer) runSettings(b *hclwrite.Body, owner any, env []lang.EnvVar, workdir, user string, shell []string) {
+	if len(env) > 0 {
+		b.SetAttributeRaw("env", raw(w.envObject(owner, env)))
+	}
+	if workdir != "" {
+		b.SetAttributeRaw("workdir", raw(quoted(w.im.template(owner, "workdir", workdir))))
+	}
+	if user != "" {
+		b.SetAttributeRaw("user", raw(quoted(w.im.template(owner, "user", user))))
+	}
+	if shell != nil {
+		b.SetAttributeRaw("shell", raw(strList(shell)))
+	}
 }
 
 // relativeToStage rewrites a step's or config's env value that the
@@ -341,25 +347,13 @@ func (w *writer) step(body *hclwrite.Body, step lang.Step, depth int) {
 }
 
 func (w *writer) run(body *hclwrite.Body, r *lang.Run, depth int) {
-	im := w.im
 	b := body.AppendNewBlock("run", nil).Body()
 	if r.IsExec {
 		b.SetAttributeRaw("exec", raw(strList(r.Exec)))
 	} else {
 		b.SetAttributeRaw("sh", raw(shValue(r.Sh, depth+1)))
 	}
-	if len(r.Env) > 0 {
-		b.SetAttributeRaw("env", raw(w.envObject(r, r.Env)))
-	}
-	if r.Workdir != "" {
-		b.SetAttributeRaw("workdir", raw(quoted(im.template(r, "workdir", r.Workdir))))
-	}
-	if r.User != "" {
-		b.SetAttributeRaw("user", raw(quoted(im.template(r, "user", r.User))))
-	}
-	if r.Shell != nil {
-		b.SetAttributeRaw("shell", raw(strList(r.Shell)))
-	}
+	w.runSettings(b, r, r.Env, r.Workdir, r.User, r.Shell)
 	if r.Network != "" {
 		b.SetAttributeRaw("network", raw(quoted(quoteLit(r.Network))))
 	}
