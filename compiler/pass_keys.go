@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/imgc-dev/imgc/compiler/ir"
-	"github.com/imgc-dev/imgc/internal/copyspec"
 )
 
 // computeKeys sets every base key and layer key, in build order: a layer's
@@ -253,7 +252,7 @@ func mountText(s *state, m ir.Mount, targetKeys map[string]ir.CacheKey) string {
 	if m.FromTarget != "" {
 		add("from", targetKey(targetKeys, m.FromTarget).String())
 	} else if m.Type == ir.MountBind {
-		add("context", s.contextDigest(m.Source))
+		add("context", s.contextDigest(m.Files))
 	}
 	if m.ReadOnly {
 		parts = append(parts, "readonly")
@@ -278,15 +277,7 @@ func mountText(s *state, m ir.Mount, targetKeys map[string]ir.CacheKey) string {
 
 // contextDigest digests what a bind mount from the build context shows:
 // every path below source with its type, mode and content digest.
-func (s *state) contextDigest(source string) string {
-	if source == "" {
-		source = "."
-	}
-	files, err := copyspec.Resolve(s.context, []string{source}, "/", copyspec.Options{Ignore: s.ignore()})
-	if err != nil {
-		s.diags = append(s.diags, errorDiag("Bind mount source not found", fmt.Sprintf("Listing the bind mount source %q in the build context %s: %v. Fix source, or mount from a stage with from.", source, s.context, err), nil))
-		return ""
-	}
+func (s *state) contextDigest(files []ir.CopyFile) string {
 	h := sha256.New()
 	for _, f := range files {
 		if f.Mode.IsRegular() {

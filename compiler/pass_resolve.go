@@ -151,14 +151,17 @@ func (s *state) resolveStep(step ir.Step, pending *[]pendingHash) ir.Step {
 			if source == "" {
 				source = "."
 			}
-			// What the mount shows: the context after ignore files. (Its
-			// digest, for the key, is computed with the keys.)
-			if files, err := copyspec.Resolve(s.context, []string{source}, "/", copyspec.Options{Ignore: s.ignore()}); err == nil {
-				if files == nil {
-					files = []ir.CopyFile{}
-				}
-				nr.Mounts[i].Files = files
+			// What the mount shows: the context after ignore files. The
+			// keys pass hashes these files; the runtime shows only them.
+			files, err := copyspec.Resolve(s.context, []string{source}, "/", copyspec.Options{Ignore: s.ignore()})
+			if err != nil {
+				s.diags = append(s.diags, errorDiag("Bind mount source not found", fmt.Sprintf("Listing the bind mount source %q in the build context %s: %v. Fix source, or mount from a stage with from.", source, s.context, err), rangeOf(st.Origin)))
+				continue
 			}
+			if files == nil {
+				files = []ir.CopyFile{}
+			}
+			nr.Mounts[i].Files = files
 		}
 		if nr != nil {
 			return nr
