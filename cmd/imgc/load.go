@@ -106,8 +106,8 @@ func (e *env) load(f *configFlags, targets []string, store *runtime.Store, remot
 		if diags.HasErrors() {
 			return &source{files: map[string]*hcl.File{}}, diags
 		}
-		src, idiags := e.loadDockerfile(f, dockerfilePath, args, targets, store, remote)
-		return src, append(diags, dropEnvOnlyUnused(idiags, fromEnv)...)
+		src, idiags := e.loadDockerfile(f, dockerfilePath, args, fromEnv, targets, store, remote)
+		return src, append(diags, idiags...)
 	}
 
 	dir := path
@@ -129,7 +129,7 @@ func (e *env) load(f *configFlags, targets []string, store *runtime.Store, remot
 	return src, diags
 }
 
-func (e *env) loadDockerfile(f *configFlags, path string, vars map[string]string, targets []string, store *runtime.Store, remote bool) (*source, hcl.Diagnostics) {
+func (e *env) loadDockerfile(f *configFlags, path string, vars map[string]string, ambient map[string]bool, targets []string, store *runtime.Store, remote bool) (*source, hcl.Diagnostics) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, hcl.Diagnostics{{
@@ -152,7 +152,7 @@ func (e *env) loadDockerfile(f *configFlags, path string, vars map[string]string
 	if len(targets) > 0 {
 		target = targets[len(targets)-1]
 	}
-	opts := dockerfile.Options{BuildArgs: vars, Target: target, Dir: absCtx}
+	opts := dockerfile.Options{BuildArgs: vars, Ambient: ambient, Target: target, Dir: absCtx}
 	if store != nil {
 		opts.BaseOnBuild = func(ref string) ([]string, error) {
 			return store.BaseOnBuild(e.ctx, ref, absCtx, ir.Platform{OS: "linux", Architecture: hostArch()}, remote)
@@ -216,31 +216,6 @@ func (f *configFlags) dockerfileArgs(vars map[string]string) (args map[string]st
 		delete(fromEnv, k)
 	}
 	return args, fromEnv, diags
-}
-
-// dropEnvOnlyUnused drops the importer's "unused build argument" warnings
-// for IMGC_VAR_* values: the environment is ambient, and one variable may
-// serve several configurations.
-func dropEnvOnlyUnused(diags hcl.Diagnostics, fromEnv map[string]bool) hcl.Diagnostics {
-	if len(fromEnv) == 0 {
-		return diags
-	}
-	var out hcl.Diagnostics
-	for _, d := range diags {
-		if d.Severity == hcl.DiagWarning && strings.HasPrefix(d.Summary, "Unused build argument") {
-			envOnly := false
-			for name := range fromEnv {
-				if strings.Contains(d.Detail, "declares "+name+",") {
-					envOnly = true
-				}
-			}
-			if envOnly {
-				continue
-			}
-		}
-		out = append(out, d)
-	}
-	return out
 }
 
 func hasImageHCL(dir string) bool {

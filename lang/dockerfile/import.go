@@ -23,6 +23,10 @@ import (
 type Options struct {
 	// BuildArgs override ARG defaults (--var / --build-arg).
 	BuildArgs map[string]string
+	// Ambient names the BuildArgs that come from the environment
+	// (IMGC_VAR_*), which one variable may set for many builds: an ARG no
+	// Dockerfile declares is not reported for them.
+	Ambient map[string]bool
 	// Target names the stage to build (docker build --target); the last
 	// stage when empty.
 	Target string
@@ -718,7 +722,7 @@ func (im *importer) chooseTarget() {
 func (im *importer) checkBuildArgs() {
 	var unused []string
 	for k := range im.opts.BuildArgs {
-		if !im.usedArgs[k] && !im.declared(k) {
+		if !im.usedArgs[k] && !im.declared(k) && !im.opts.Ambient[k] {
 			unused = append(unused, k)
 		}
 	}

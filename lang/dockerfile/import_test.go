@@ -201,3 +201,18 @@ func TestImportRanges(t *testing.T) {
 		t.Errorf("RUN range %v, want lines 3-4 from column 1", r)
 	}
 }
+
+// TestAmbientArgsAreNotReported: an unused build argument from the command
+// line is reported; the same name from the environment (Ambient) is not.
+func TestAmbientArgsAreNotReported(t *testing.T) {
+	src := []byte("FROM alpine\nRUN true\n")
+	args := map[string]string{"UNUSED": "1"}
+	_, diags := Import("Dockerfile", src, Options{BuildArgs: args})
+	if len(diags) != 1 || diags[0].Summary != "Unused build arguments" {
+		t.Errorf("from the command line: diagnostics %v, want one unused-argument warning", diags)
+	}
+	_, diags = Import("Dockerfile", src, Options{BuildArgs: args, Ambient: map[string]bool{"UNUSED": true}})
+	if len(diags) != 0 {
+		t.Errorf("from the environment: diagnostics %v, want none", diags)
+	}
+}
