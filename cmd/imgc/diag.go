@@ -95,7 +95,8 @@ func loadFile(files map[string]*hcl.File, name string) {
 }
 
 // originRange turns an IR origin back into an HCL range with byte offsets,
-// so the diagnostic writer can underline the source.
+// so the diagnostic writer can underline the source. A whole-line origin
+// (no end column: Dockerfiles) runs to the end of its last line.
 func originRange(files map[string]*hcl.File, o ir.Origin) *hcl.Range {
 	if o.File == "" {
 		return nil
@@ -106,32 +107,23 @@ func originRange(files map[string]*hcl.File, o ir.Origin) *hcl.Range {
 		Start:    hcl.Pos{Line: o.Line, Column: max(o.Column, 1)},
 		End:      hcl.Pos{Line: max(o.EndLine, o.Line), Column: max(o.EndColumn, 1)},
 	}
-	if f := files[o.File]; f != nil {
+	if f := files[o.File]; f != nil && o.EndColumn == 0 {
 		lines := strings.SplitAfter(string(f.Bytes), "\n")
-		r.Start.Byte = lineOffset(lines, r.Start.Line) + r.Start.Column - 1
-		if o.EndColumn == 0 {
-			// A whole-line origin (Dockerfiles): underline to the end of the last line.
-			end := lineOffset(lines, r.End.Line)
-			if r.End.Line-1 < len(lines) {
-				line := strings.TrimRight(lines[r.End.Line-1], "\n")
-				end += len(line)
-				r.End.Column = len(line) + 1
-			}
-			r.End.Byte = end
-		} else {
-			r.End.Byte = lineOffset(lines, r.End.Line) + r.End.Column - 1
+		if r.End.Line-1 < len(lines) {
+			r.End.Column = len(strings.TrimRight(lines[r.End.Line-1], "\n")) + 1
 		}
 	}
+	fixOffsets(files, r)
 	return r
 }
 
 // fixOffsets fills in the byte offsets of a range built from lines and
-// columns only (compiler and importer ranges), which the diagnostic writer
-// needs to show the right snippet.
+// columns only (IR origins, compiler and importer ranges), which the
+// diagnostic writer needs to show the right snippet.
 func fixOffsets(files map[string]*hcl.File, r *hcl.Range) {
 	f := files[r.Filename]
-	if f == nil || (r.Start.Byte != 0 || r.Start.Line <= 1) && r.End.Byte >= r.Start.Byte {
-		return
+	if f == nil || r.Start.Byte != 0 || r.End.Byte != 0 {
+		return // HCL's own ranges carry their offsets
 	}
 	lines := strings.SplitAfter(string(f.Bytes), "\n")
 	r.Start.Byte = lineOffset(lines, r.Start.Line) + max(r.Start.Column, 1) - 1
@@ -191,7 +183,8 @@ func (e *env) reportBuildError(files map[string]*hcl.File, err error) error {
 	return exitError{exitFailed}
 }
 
-// relPath is path relative to the working directory when it lies below it.
+// relPath is path (or "path:line") relative to the working directory when
+// it lies below it, as people and editors expect.
 func relPath(path string) string {
 	if !filepath.IsAbs(path) {
 		return path

@@ -62,7 +62,7 @@ func (p *progress) event(ev runtime.Event) {
 			Source   string    `json:"source,omitempty"`
 			Line     string    `json:"line,omitempty"`
 			Duration float64   `json:"duration_seconds,omitempty"`
-		}{ev.Time, ev.Kind, ev.Target, ev.Layer, ev.Key.String(), relSource(ev.Origin.String()), ev.Line, ev.Duration.Seconds()})
+		}{ev.Time, ev.Kind, ev.Target, ev.Layer, ev.Key.String(), relPath(ev.Origin.String()), ev.Line, ev.Duration.Seconds()})
 		fmt.Fprintf(p.e.stderr, "%s\n", b)
 	case "plain":
 		p.plain(ev)
@@ -88,7 +88,7 @@ func (p *progress) failure(err error) error {
 	if errors.As(err, &se) {
 		ev.Target, ev.Key, ev.ExitCode, ev.Tail = se.Target, se.Key.String(), se.ExitCode, se.Tail
 		for _, o := range se.Origins {
-			ev.Sources = append(ev.Sources, relSource(o.String()))
+			ev.Sources = append(ev.Sources, relPath(o.String()))
 		}
 	}
 	b, _ := json.Marshal(ev)
@@ -101,7 +101,7 @@ func (p *progress) failure(err error) error {
 func (p *progress) plain(ev runtime.Event) {
 	w := p.e.stderr
 	where := ""
-	if s := relSource(ev.Origin.String()); s != "" {
+	if s := relPath(ev.Origin.String()); s != "" {
 		where = " (" + s + ")"
 	}
 	switch ev.Kind {
@@ -143,7 +143,7 @@ func (p *progress) live(ev runtime.Event) {
 	id := ev.Target + "\x00" + ev.Layer
 	switch ev.Kind {
 	case "start":
-		p.running[id] = &liveLayer{target: ev.Target, layer: ev.Layer, source: relSource(ev.Origin.String()), start: ev.Time}
+		p.running[id] = &liveLayer{target: ev.Target, layer: ev.Layer, source: relPath(ev.Origin.String()), start: ev.Time}
 		p.order = append(p.order, id)
 	case "log":
 		if l := p.running[id]; l != nil {
@@ -222,10 +222,4 @@ func (p *progress) close() {
 		p.clear()
 		p.mu.Unlock()
 	}
-}
-
-// relSource shortens "ABS/PATH:LINE" to a path relative to the working
-// directory when it lies below it, as people and editors expect.
-func relSource(s string) string {
-	return relPath(s)
 }

@@ -53,7 +53,7 @@ func (c *historyCmd) Run(e *env) error {
 		if h.Empty {
 			layer = "<none>"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", shortDigest(layer), humanSize(h.Size), orDash(relSource(h.Source)), truncate(h.CreatedBy, 70))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", shortDigest(layer), humanSize(h.Size), orDash(relPath(h.Source)), truncate(h.CreatedBy, 70))
 	}
 	return tw.Flush()
 }
