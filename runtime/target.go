@@ -56,6 +56,10 @@ type targetBuild struct {
 	// slot is the target's share of the build's parallelism, given back
 	// while a layer waits for a target it reads.
 	slot *slot
+	// chain is parentChain's result for the first chainLen layers.
+	chain        string
+	chainLen     int
+	chainStarted bool
 }
 
 // layer reuses or builds one layer of the target.
@@ -129,18 +133,22 @@ func (tb *targetBuild) layer(ctx context.Context, l *ir.Layer) error {
 }
 
 // parentChain identifies the content the next layer goes on: the OCI chain
-// ID of the base's layers and of the layers this build made or reused so far.
+// ID of the base's layers and of the layers this build made or reused so
+// far. It extends the previous result instead of hashing the whole chain
+// again for every layer.
 func (tb *targetBuild) parentChain() string {
-	chain := ""
-	for _, l := range tb.st.Layers {
-		chain = chainStep(chain, l.DiffID)
+	if !tb.chainStarted {
+		for _, l := range tb.st.Layers {
+			tb.chain = chainStep(tb.chain, l.DiffID)
+		}
+		tb.chainStarted = true
 	}
-	for _, f := range tb.layers {
-		if !f.empty {
-			chain = chainStep(chain, f.diff)
+	for ; tb.chainLen < len(tb.layers); tb.chainLen++ {
+		if f := tb.layers[tb.chainLen]; !f.empty {
+			tb.chain = chainStep(tb.chain, f.diff)
 		}
 	}
-	return chain
+	return tb.chain
 }
 
 // chainStep extends an OCI chain ID by one layer's diff ID.
