@@ -17,7 +17,8 @@ import (
 )
 
 // corpusDir holds the real-world Dockerfiles the figures are computed on.
-const corpusDir = "/work/shared/corpus/real"
+// It is ../shared next to the repository, where CI puts it too.
+var corpusDir = filepath.Join("..", "..", "shared", "corpus", "real")
 
 // TestOptimizerFigures computes the figures BENCHMARKS.md quotes for the
 // optimizer over the real Dockerfiles of the corpus and the examples, and
