@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -94,8 +93,8 @@ func (c *buildCmd) Run(e *env) error {
 		}
 		return e.reportBuildError(src.files, err)
 	}
-	if !src.dockerfile && len(res.Pins) > 0 {
-		if err := updateLock(src.dir, pins, registryPins(plan, res.Pins), c.Locked); err != nil {
+	if !src.dockerfile && !c.Locked && len(res.Pins) > 0 {
+		if err := updateLock(src.dir, pins, registryPins(plan, res.Pins)); err != nil {
 			return err
 		}
 	}
@@ -252,7 +251,8 @@ func missingSecrets(plan *ir.Plan, secrets map[string]string) hcl.Diagnostics {
 	return diags
 }
 
-// checkLocked refuses a --locked build when a registry base is not pinned.
+// checkLocked refuses a --locked build, before anything runs, when a
+// registry base is not pinned or (with --pull) now resolves elsewhere.
 func checkLocked(plan *ir.Plan, pins map[string]string) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, t := range plan.Targets {
@@ -260,9 +260,15 @@ func checkLocked(plan *ir.Plan, pins map[string]string) hcl.Diagnostics {
 		if b.Kind != ir.BaseRegistry || strings.Contains(b.Ref, "@") {
 			continue
 		}
-		if _, ok := pins[b.Ref]; !ok {
+		pin, ok := pins[b.Ref]
+		switch {
+		case !ok:
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Base image not pinned",
 				Detail:  fmt.Sprintf("--locked needs every tag pinned in imgc.lock.hcl, and %s is not. Build once without --locked to pin it, and commit imgc.lock.hcl.", b.Ref),
+				Subject: originRange(map[string]*hcl.File{}, b.Origin)})
+		case b.Digest != "" && b.Digest != pin:
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Base image pin would move",
+				Detail:  fmt.Sprintf("%s now resolves to %s, and imgc.lock.hcl pins %s; --locked never moves a pin. Build without --locked to update imgc.lock.hcl.", b.Ref, b.Digest, pin),
 				Subject: originRange(map[string]*hcl.File{}, b.Origin)})
 		}
 	}
@@ -283,26 +289,18 @@ func registryPins(plan *ir.Plan, resolved map[string]string) map[string]string {
 	return out
 }
 
-// updateLock records newly resolved pins; with --locked a moved pin is an error.
-func updateLock(dir string, old, resolved map[string]string, locked bool) error {
+// updateLock records newly resolved pins (and moved ones, after --pull).
+func updateLock(dir string, old, resolved map[string]string) error {
 	merged := map[string]string{}
 	for k, v := range old {
 		merged[k] = v
 	}
-	var moved []string
 	changed := false
 	for ref, dig := range resolved {
-		if prev, ok := old[ref]; ok && prev != dig {
-			moved = append(moved, fmt.Sprintf("%s: %s -> %s", ref, prev, dig))
-		}
 		if merged[ref] != dig {
 			changed = true
 		}
 		merged[ref] = dig
-	}
-	sort.Strings(moved)
-	if locked && len(moved) > 0 {
-		return fmt.Errorf("--locked: base image tags moved (%s); build without --locked to update imgc.lock.hcl", strings.Join(moved, "; "))
 	}
 	if !changed {
 		return nil
