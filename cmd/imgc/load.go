@@ -227,7 +227,7 @@ func hasImageHCL(dir string) bool {
 type optimizeFlags struct {
 	Optimize   string   `placeholder:"safe|all" help:"Optimizer level: safe (default) keeps the layering you wrote; all also merges and reorders steps."`
 	NoOptimize bool     `name:"no-optimize" help:"Run only the passes every build needs."`
-	Pass       []string `sep:"none" placeholder:"NAME=off" help:"Turn one optimizer pass off (repeatable)."`
+	Pass       []string `sep:"none" placeholder:"NAME=off" help:"Turn one optimizer pass off (repeatable): ${passes}."`
 }
 
 func (o *optimizeFlags) level() string {

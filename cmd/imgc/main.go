@@ -18,6 +18,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/imgc-dev/imgc/compiler"
 	imgcrt "github.com/imgc-dev/imgc/runtime"
 )
 
@@ -117,6 +118,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		kong.UsageOnError(),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Exit(func(int) { panic(kongExit{}) }),
+		kong.Vars{"passes": optionalPasses()},
 	)
 	if err != nil {
 		panic(err)
@@ -149,6 +151,17 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// optionalPasses names the optimizer passes --pass can turn off.
+func optionalPasses() string {
+	var names []string
+	for _, p := range compiler.Passes() {
+		if !p.Required {
+			names = append(names, p.Name+" ("+p.Level+")")
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // unknownCommand explains a first argument that names no command, which
