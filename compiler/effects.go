@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/ir"
 )
 
 // effects is what the optimizer knows a layer does to the filesystem

@@ -3,7 +3,7 @@ package compiler
 import (
 	"testing"
 
-	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/ir"
 )
 
 func TestIndependent(t *testing.T) {

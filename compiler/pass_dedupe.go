@@ -5,7 +5,7 @@ import (
 
 	"reflect"
 
-	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/ir"
 )
 
 // dedupe builds identical stages once: a stage that is not an output and

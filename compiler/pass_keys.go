@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/ir"
 )
 
 // computeKeys sets every base key and layer key, in build order: a layer's

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/ir"
 )
 
 // mergeRuns merges adjacent `run` layers with identical settings (env,

@@ -1,6 +1,6 @@
 package compiler
 
-import "github.com/imgc-dev/imgc/compiler/ir"
+import "github.com/imgc-dev/imgc/ir"
 
 // mergeCopies merges adjacent `copy` layers whose destinations are
 // disjoint into one layer, at --optimize=all. It is safe because the

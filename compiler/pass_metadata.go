@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/ir"
 )
 
 // metadata records what keeping image metadata out of the layer chain is

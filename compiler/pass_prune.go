@@ -3,7 +3,7 @@ package compiler
 import (
 	"fmt"
 
-	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/ir"
 )
 
 // prune drops the targets no output needs: stages nothing reads from, and

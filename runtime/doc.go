@@ -1,4 +1,4 @@
-// Package runtime executes imgc's layer IR (compiler/ir): it resolves and
+// Package runtime executes imgc's layer IR (ir): it resolves and
 // pulls base images, runs `run` steps with runc over overlayfs, writes
 // `copy` and `add` steps, turns each layer's changes into an OCI layer,
 // assembles image configs and manifests, and exports the results (the

@@ -13,7 +13,7 @@ import (
 	"github.com/gofrs/flock"
 	"golang.org/x/sys/unix"
 
-	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/runtime/layer"
 	"github.com/imgc-dev/imgc/runtime/overlay"
 	"github.com/imgc-dev/imgc/runtime/runc"

@@ -6,7 +6,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/ir"
 )
 
 func TestExpandEnv(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/ir"
 )
 
 // buildRecord is the last build of each target of a project.

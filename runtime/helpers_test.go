@@ -19,7 +19,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
-	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/internal/copyspec"
 	"github.com/imgc-dev/imgc/internal/testbase"
 	imgcrt "github.com/imgc-dev/imgc/runtime"

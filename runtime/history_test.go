@@ -3,7 +3,7 @@ package runtime
 import (
 	"testing"
 
-	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/ir"
 )
 
 func TestRelativeOrigin(t *testing.T) {

@@ -17,7 +17,7 @@ import (
 	"github.com/gofrs/flock"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/ir"
 )
 
 // runMounts prepares a run step's mounts. release unlocks cache mounts and

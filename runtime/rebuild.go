@@ -1,7 +1,7 @@
 package runtime
 
 import (
-	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/ir"
 )
 
 // forcedLayers finds the layers of p that run again on every build,

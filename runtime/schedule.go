@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/ir"
 )
 
 // errAbandoned stops a target that waited for another one which failed,

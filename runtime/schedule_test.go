@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/ir"
 	imgcrt "github.com/imgc-dev/imgc/runtime"
 )
 

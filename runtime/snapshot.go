@@ -14,7 +14,7 @@ import (
 	kgzip "github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/runtime/layer"
 	"github.com/imgc-dev/imgc/runtime/overlay"
 )

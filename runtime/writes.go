@@ -8,7 +8,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/ir"
 )
 
 // declaredWrites is what a layer of run steps declares it writes. ok is

@@ -13,7 +13,7 @@ import (
 
 	"github.com/moby/patternmatcher"
 
-	"github.com/imgc-dev/imgc/compiler/ir"
+	"github.com/imgc-dev/imgc/ir"
 )
 
 // Options refine which paths a copy takes.

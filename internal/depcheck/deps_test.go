@@ -19,12 +19,12 @@ type rule struct {
 }
 
 var policy = []rule{
-	{pkgs: "compiler/ir", forbid: []string{""}, except: []string{"compiler/ir"}, why: "the IR imports no other imgc package"},
+	{pkgs: "ir", forbid: []string{""}, except: []string{"ir"}, why: "the IR imports no other imgc package"},
 	{pkgs: "stdlib", forbid: []string{""}, except: []string{"stdlib"}, why: "stdlib is injected into lang by cmd and imports no imgc package"},
-	{pkgs: "runtime", forbid: []string{"lang", "compiler", "cmd"}, except: []string{"compiler/ir"}, why: "the runtime executes the IR and never sees the language"},
+	{pkgs: "runtime", forbid: []string{"lang", "compiler", "cmd"}, except: []string{"ir"}, why: "the runtime executes the IR and never sees the language"},
 	{pkgs: "lang", forbid: []string{"compiler", "runtime", "cmd"}, why: "imports flow lang <- compiler <- cmd"},
 	{pkgs: "compiler", forbid: []string{"runtime", "cmd"}, why: "the compiler never executes anything"},
-	{pkgs: "internal", forbid: []string{"lang", "compiler", "runtime", "cmd"}, except: []string{"compiler/ir", "internal", "runtime/layer"}, why: "internal helpers are leaves"},
+	{pkgs: "internal", forbid: []string{"lang", "compiler", "runtime", "cmd"}, except: []string{"ir", "internal", "runtime/layer"}, why: "internal helpers are leaves"},
 }
 
 // forbiddenExternal are packages the main binary must never link.
@@ -123,11 +123,11 @@ func TestPolicyCatchesViolations(t *testing.T) {
 		want bool
 	}{
 		{"lang", policy[2], true},
-		{"compiler/ir", policy[2], false},
+		{"ir", policy[2], false},
 		{"compiler", policy[2], true},
 		{"runtime/layer", policy[3], true},
 		{"stdlib", policy[0], true},
-		{"compiler/ir", policy[0], false},
+		{"ir", policy[0], false},
 	}
 	for _, c := range cases {
 		if got := violates(c.dep, c.rule); got != c.want {
