@@ -28,8 +28,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/imgc-dev/imgc/compiler"
-	"github.com/imgc-dev/imgc/ir"
+	"github.com/imgc-dev/imgc/imageref"
 	"github.com/imgc-dev/imgc/internal/testbase"
+	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/lang/dockerfile"
 	"github.com/imgc-dev/imgc/runtime"
 )
@@ -295,7 +296,7 @@ func buildWithImgc(t *testing.T, cache, dir, base string, args map[string]string
 	defer cancel()
 	pl := ir.Platform{OS: "linux", Architecture: "amd64"}
 	cfg, diags := dockerfile.Import(df, src, dockerfile.Options{BuildArgs: vars, Dir: abs, Platform: platform,
-		BaseOnBuild: func(ref string) ([]string, error) {
+		BaseOnBuild: func(ref imageref.Ref) ([]string, error) {
 			return store.BaseOnBuild(ctx, ref, abs, pl, false)
 		}})
 	if diags.HasErrors() {
@@ -304,8 +305,8 @@ func buildWithImgc(t *testing.T, cache, dir, base string, args map[string]string
 	plan, diags := compiler.Compile(cfg, compiler.Options{
 		Context: abs,
 		Project: df,
-		Resolve: func(kind ir.BaseKind, ref string) (string, error) {
-			return store.ResolveBase(ctx, kind, ref, pl)
+		Resolve: func(ref imageref.Ref) (string, error) {
+			return store.ResolveBase(ctx, ref, pl)
 		},
 	})
 	if errs := errorsOnly(diags); len(errs) > 0 {

@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"errors"
 	"fmt"
 	"math/big"
 	"net/url"
@@ -17,6 +18,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 
+	"github.com/imgc-dev/imgc/imageref"
+	"github.com/imgc-dev/imgc/model"
 	"github.com/imgc-dev/imgc/stdlib"
 )
 
@@ -88,7 +91,6 @@ var healthcheckSchema = &hcl.BodySchema{
 }
 
 var (
-	platformPattern = regexp.MustCompile(`^[a-z0-9_]+/[a-z0-9_]+(/[a-z0-9_.]+)?$`)
 	chmodPattern    = regexp.MustCompile(`^[0-7]{3,4}$`)
 	chownPattern    = regexp.MustCompile(`^[^:\s]+(:[^:\s]+)?$`)
 	checksumPattern = regexp.MustCompile(`^(sha256:[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128})$`)
@@ -110,9 +112,9 @@ func (l *loader) stepBlocks(withLayer bool) []hcl.BlockHeaderSchema {
 
 // evaluateStage evaluates one stage or image block. Steps keep document
 // order across kinds, dynamic blocks expanded in place.
-func (l *loader) evaluateStage(mod *module, decl *stageDecl) *Stage {
+func (l *loader) evaluateStage(mod *module, decl *stageDecl) *model.Stage {
 	ctx := l.evalContext(mod)
-	st := &Stage{
+	st := &model.Stage{
 		Kind:      decl.Kind,
 		Name:      decl.Name,
 		DeclRange: decl.DeclRange,
@@ -126,25 +128,21 @@ func (l *loader) evaluateStage(mod *module, decl *stageDecl) *Stage {
 	l.addEval(diags)
 	e := &evaluator{l: l, ctx: ctx}
 
+	// A base reported as missing or invalid (HCL reports a missing
+	// `from`) stands as scratch, so that the rest of the stage is still
+	// checked and compiled.
+	st.From.Base = &model.Scratch{}
 	if attr, ok := content.Attributes["from"]; ok {
 		st.From.Range = attr.Expr.Range()
 		if from, ok := e.reference(attr, true); ok {
-			st.From.Scratch, st.From.Ref, st.From.Stage = from.scratch, from.ref, from.stage
-		} else {
-			st.From.Reported = true
+			st.From.Base = from
 		}
-	} else {
-		st.From.Reported = true // HCL reported the missing argument
 	}
 	if p, ok := e.str(content.Attributes, "platform"); ok {
-		if err := ValidatePlatform(p); err != nil {
-			e.invalid(content.Attributes["platform"], "Invalid platform", sentence(err.Error()))
-		} else {
-			st.Platform, st.PlatformRange = p, content.Attributes["platform"].Expr.Range()
-		}
+		st.Platform, st.PlatformRange = p, content.Attributes["platform"].Expr.Range()
 	}
 	for _, imageOnly := range []string{"tags", "annotations"} {
-		if attr, ok := content.Attributes[imageOnly]; ok && decl.Kind == KindStage {
+		if attr, ok := content.Attributes[imageOnly]; ok && decl.Kind == model.KindStage {
 			l.add(&hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Image attribute on a stage",
@@ -193,7 +191,7 @@ func (l *loader) evaluateStage(mod *module, decl *stageDecl) *Stage {
 			}
 			st.Config = e.config(b)
 		case "layer":
-			ly := &Layer{Name: b.Labels[0], Range: l.blockRange(b.DefRange)}
+			ly := &model.Layer{Name: b.Labels[0], Range: l.blockRange(b.DefRange)}
 			if prev, dup := layerNames[ly.Name]; dup {
 				l.add(&hcl.Diagnostic{
 					Severity: hcl.DiagError,
@@ -228,33 +226,38 @@ type evaluator struct {
 // partial Config that Load returns with errors then holds only steps that
 // are sound, so compiling it reports new problems (such as missing copy
 // sources), never the same ones again.
-func (e *evaluator) step(b *hcl.Block, inherited map[string]bool) []Step {
+func (e *evaluator) step(b *hcl.Block, inherited map[string]bool) []model.Step {
 	before := e.l.errors
 	steps := e.evalStep(b, inherited)
+	for _, st := range steps {
+		for _, d := range model.CheckStep(st) {
+			e.l.add(d)
+		}
+	}
 	if e.l.errors > before {
 		return nil
 	}
 	return steps
 }
 
-func (e *evaluator) evalStep(b *hcl.Block, inherited map[string]bool) []Step {
+func (e *evaluator) evalStep(b *hcl.Block, inherited map[string]bool) []model.Step {
 	rng := e.l.blockRange(b.DefRange)
 	vars := e.stepVars(b.DefRange, inherited)
 	switch b.Type {
 	case "run":
 		if r := e.run(b); r != nil {
 			r.Range, r.Vars = rng, vars
-			return []Step{r}
+			return []model.Step{r}
 		}
 	case "copy":
 		if c := e.copyStep(b); c != nil {
 			c.Range, c.Vars = rng, vars
-			return []Step{c}
+			return []model.Step{c}
 		}
 	case "add":
 		if a := e.add(b); a != nil {
 			a.Range, a.Vars = rng, vars
-			return []Step{a}
+			return []model.Step{a}
 		}
 	default:
 		if m, ok := e.l.macros[b.Type]; ok {
@@ -280,11 +283,11 @@ func (e *evaluator) stepVars(def hcl.Range, inherited map[string]bool) []string 
 	return sortedKeys(set)
 }
 
-func (e *evaluator) run(b *hcl.Block) *Run {
+func (e *evaluator) run(b *hcl.Block) *model.Run {
 	content, diags := b.Body.Content(runSchema)
 	e.l.addEval(diags)
 	attrs := content.Attributes
-	r := &Run{}
+	r := &model.Run{}
 	shAttr, hasSh := attrs["sh"]
 	execAttr, hasExec := attrs["exec"]
 	switch {
@@ -298,34 +301,21 @@ func (e *evaluator) run(b *hcl.Block) *Run {
 	case !hasSh && !hasExec && misspelt(b.Body, runSchema, "sh", "exec"):
 		// "Unsupported argument" already says which was meant.
 	case !hasSh && !hasExec:
-		e.l.add(&hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Missing command",
-			Detail:   "A run step needs a command. Add sh = \"...\" for a shell command, or exec = [...] for an argument vector.",
-			Subject:  b.DefRange.Ptr(),
-		})
+		e.l.add(model.MissingCommand(b.DefRange))
 	case hasSh:
+		r.CommandRange = shAttr.Expr.Range()
 		if val, ok := e.value(shAttr); ok {
-			converted := true
 			if val.Type() == cty.String {
-				r.Sh = val.AsString()
+				r.Command = &model.Sh{Script: val.AsString()}
 			} else if list, ok := e.convert(val, cty.List(cty.String), shAttr); ok {
-				r.Sh = strings.Join(stringsOf(list), " && ")
-			} else {
-				converted = false
-			}
-			if converted && strings.TrimSpace(r.Sh) == "" {
-				e.invalid(shAttr, "Empty command", "The sh command is empty. Give the command to run.")
+				r.Command = &model.Sh{Script: strings.Join(stringsOf(list), " && ")}
 			}
 		}
 	case hasExec:
-		r.IsExec = true
+		r.CommandRange = execAttr.Expr.Range()
 		if val, ok := e.value(execAttr); ok {
 			if list, ok := e.convert(val, cty.List(cty.String), execAttr); ok {
-				r.Exec = stringsOf(list)
-				if len(r.Exec) == 0 {
-					e.invalid(execAttr, "Empty command", "The exec vector is empty. Give the program to run and its arguments.")
-				}
+				r.Command = &model.Exec{Argv: stringsOf(list)}
 			}
 		}
 	}
@@ -333,8 +323,8 @@ func (e *evaluator) run(b *hcl.Block) *Run {
 	r.Workdir, _ = e.str(attrs, "workdir")
 	r.User, _ = e.str(attrs, "user")
 	r.Shell = e.shell(attrs, "shell")
-	if n, ok := e.str(attrs, "network"); ok && e.oneOf(attrs["network"], n, "network mode", "default", "none", "host") {
-		r.Network = n
+	if n, ok := e.str(attrs, "network"); ok {
+		r.Network, r.NetworkRange = n, attrs["network"].Expr.Range()
 	}
 	r.NoCache = !e.boolean(attrs, "cache", true)
 	r.CacheKey, _ = e.str(attrs, "cache_key")
@@ -348,19 +338,12 @@ func (e *evaluator) run(b *hcl.Block) *Run {
 	return r
 }
 
-func (e *evaluator) mount(b *hcl.Block) (Mount, bool) {
+func (e *evaluator) mount(b *hcl.Block) (model.Mount, bool) {
 	typ := b.Labels[0]
-	m := Mount{Type: typ, Range: e.l.blockRange(b.DefRange)}
+	m := model.Mount{Type: typ, TypeRange: b.LabelRanges[0], DeclRange: b.DefRange, Range: e.l.blockRange(b.DefRange)}
 	allowed, known := mountArguments[typ]
 	if !known {
-		e.l.add(&hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Unsupported mount type",
-			Detail: fmt.Sprintf("%q is not a mount type.%s Use one of bind, cache, secret or tmpfs.",
-				typ, suggestion(typ, sortedKeys(mountArguments), "")),
-			Subject: b.LabelRanges[0].Ptr(),
-		})
-		return m, false
+		return m, true // model.Check reports it
 	}
 	content, diags := b.Body.Content(mountSchema)
 	e.l.addEval(diags)
@@ -387,8 +370,9 @@ func (e *evaluator) mount(b *hcl.Block) (Mount, bool) {
 		m.Sharing = s
 	}
 	if attr, ok := attrs["from"]; ok {
+		m.FromRange = attr.Expr.Range()
 		if ref, ok := e.reference(attr, false); ok {
-			m.FromStage, m.FromRef = ref.stage, ref.ref
+			m.From = ref
 		}
 	}
 	m.ReadOnly = e.boolean(attrs, "readonly", typ == "bind")
@@ -452,30 +436,23 @@ func (e *evaluator) mount(b *hcl.Block) (Mount, bool) {
 			m.Target = "/run/secrets/" + m.ID
 		}
 	}
-	if m.Target == "" && typ != "secret" {
-		if _, given := attrs["target"]; !given {
-			e.l.add(&hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Missing mount target",
-				Detail:   fmt.Sprintf("A %s mount needs the path it is mounted at. Add target = \"/path\".", typ),
-				Subject:  b.DefRange.Ptr(),
-			})
-		}
-		return m, false
+	if _, given := attrs["target"]; !given && m.Target == "" && typ != "secret" {
+		e.l.add(model.MissingMountTarget(typ, b.DefRange))
 	}
 	return m, true
 }
 
-func (e *evaluator) copyStep(b *hcl.Block) *Copy {
+func (e *evaluator) copyStep(b *hcl.Block) *model.Copy {
 	content, diags := b.Body.Content(copySchema)
 	e.l.addEval(diags)
 	attrs := content.Attributes
-	c := &Copy{}
+	c := &model.Copy{}
 	c.Src, _ = e.sources(attrs, "src")
 	c.Dest, _ = e.nonEmpty(attrs, "dest")
 	if attr, ok := attrs["from"]; ok {
+		c.FromRange = attr.Expr.Range()
 		if ref, ok := e.reference(attr, false); ok {
-			c.FromStage, c.FromRef = ref.stage, ref.ref
+			c.From = ref
 		}
 	}
 	c.Exclude, _ = e.strs(attrs, "exclude", true)
@@ -486,30 +463,20 @@ func (e *evaluator) copyStep(b *hcl.Block) *Copy {
 	return c
 }
 
-func (e *evaluator) add(b *hcl.Block) *Add {
+func (e *evaluator) add(b *hcl.Block) *model.Add {
 	content, diags := b.Body.Content(addSchema)
 	e.l.addEval(diags)
 	attrs := content.Attributes
-	a := &Add{}
+	a := &model.Add{}
 	_, hasSrc := attrs["src"]
 	urlAttr, hasURL := attrs["url"]
 	switch {
 	case hasSrc && hasURL:
-		e.l.add(&hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Conflicting add sources",
-			Detail:   "An add step takes either src (files from the context) or url (one download), not both. Use two add steps.",
-			Subject:  urlAttr.NameRange.Ptr(),
-		})
+		e.l.add(model.ConflictingAddSources(urlAttr.NameRange))
 	case !hasSrc && !hasURL && misspelt(b.Body, addSchema, "src", "url"):
 		// "Unsupported argument" already says which was meant.
 	case !hasSrc && !hasURL:
-		e.l.add(&hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Missing add source",
-			Detail:   "An add step needs src = [...] (files from the context) or url = \"https://...\" (a download).",
-			Subject:  b.DefRange.Ptr(),
-		})
+		e.l.add(model.MissingAddSource(b.DefRange))
 	case hasSrc:
 		a.Src, _ = e.sources(attrs, "src")
 	case hasURL:
@@ -550,7 +517,7 @@ func (e *evaluator) add(b *hcl.Block) *Add {
 // that carry the macro block's range. It reports every bad argument: each
 // one HCL or a conversion rejects, and each one Expand rejects, at the
 // argument (Expand never hears of the ones already reported).
-func (e *evaluator) macro(b *hcl.Block, m stdlib.Macro, rng hcl.Range, vars []string) []Step {
+func (e *evaluator) macro(b *hcl.Block, m stdlib.Macro, rng hcl.Range, vars []string) []model.Step {
 	schema := &hcl.BodySchema{}
 	for _, a := range m.Attributes {
 		schema.Attributes = append(schema.Attributes, hcl.AttributeSchema{Name: a.Name, Required: a.Required})
@@ -610,34 +577,27 @@ func (e *evaluator) macro(b *hcl.Block, m stdlib.Macro, rng hcl.Range, vars []st
 		}
 	}
 	label := macroLabel(m, args)
-	var steps []Step
-	for _, ms := range expansion {
-		switch ms.Kind {
-		case stdlib.StepRun:
-			r := &Run{Sh: ms.Sh, Exec: ms.Exec, IsExec: ms.Exec != nil, Network: ms.Network,
-				Workdir: ms.Workdir, User: ms.User,
-				Reads: ms.Reads, Writes: ms.Writes, Vars: vars, Macro: m.Name, MacroLabel: label, Range: rng}
-			for _, kv := range ms.Env {
-				r.Env = append(r.Env, EnvVar{Name: kv[0], Value: kv[1]})
+	for _, step := range expansion {
+		switch step := step.(type) {
+		case *model.Run:
+			step.Vars, step.Macro, step.MacroLabel, step.Range = vars, m.Name, label, rng
+			for i := range step.Mounts {
+				step.Mounts[i].Range = rng
 			}
-			for _, mm := range ms.Mounts {
-				r.Mounts = append(r.Mounts, Mount{Type: mm.Type, Target: mm.Target, ID: mm.ID, Sharing: mm.Sharing, Range: rng})
-			}
-			steps = append(steps, r)
-		case stdlib.StepCopy:
-			steps = append(steps, &Copy{Src: ms.Src, Dest: ms.Dest, Chown: ms.Chown, Chmod: ms.Chmod, Vars: vars, Macro: m.Name, Range: rng})
+		case *model.Copy:
+			step.Vars, step.Macro, step.Range = vars, m.Name, rng
 		default:
-			panic(fmt.Sprintf("lang: macro %s expanded to a step of unknown kind %q", m.Name, ms.Kind))
+			panic(fmt.Sprintf("lang: macro %s expanded to a step of type %T", m.Name, step))
 		}
 	}
-	return steps
+	return expansion
 }
 
-func (e *evaluator) config(b *hcl.Block) *ImageConfig {
+func (e *evaluator) config(b *hcl.Block) *model.ImageConfig {
 	content, diags := b.Body.Content(configSchema)
 	e.l.addEval(diags)
 	attrs := content.Attributes
-	c := &ImageConfig{Range: e.l.blockRange(b.DefRange)}
+	c := &model.ImageConfig{Range: e.l.blockRange(b.DefRange)}
 	if _, ok := attrs["entrypoint"]; ok {
 		c.Entrypoint, c.EntrypointSet = e.strs(attrs, "entrypoint", false)
 		if c.Entrypoint == nil && c.EntrypointSet {
@@ -656,7 +616,7 @@ func (e *evaluator) config(b *hcl.Block) *ImageConfig {
 	c.Labels, _ = e.strMap(attrs, "labels")
 	if ports, ok := e.strs(attrs, "expose", false); ok {
 		for i, p := range ports {
-			if err := ValidatePort(p); err != nil {
+			if err := model.ValidatePort(p); err != nil {
 				e.l.add(&hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Invalid port",
@@ -670,7 +630,7 @@ func (e *evaluator) config(b *hcl.Block) *ImageConfig {
 	}
 	c.Volumes, _ = e.strs(attrs, "volumes", false)
 	if sig, ok := e.str(attrs, "stop_signal"); ok {
-		if err := ValidateStopSignal(sig); err != nil {
+		if err := model.ValidateStopSignal(sig); err != nil {
 			e.invalid(attrs["stop_signal"], "Invalid stop signal", sentence(err.Error()))
 		} else {
 			c.StopSignal = sig
@@ -693,11 +653,11 @@ func (e *evaluator) config(b *hcl.Block) *ImageConfig {
 	return c
 }
 
-func (e *evaluator) healthcheck(b *hcl.Block) *Healthcheck {
+func (e *evaluator) healthcheck(b *hcl.Block) *model.Healthcheck {
 	content, diags := b.Body.Content(healthcheckSchema)
 	e.l.addEval(diags)
 	attrs := content.Attributes
-	h := &Healthcheck{}
+	h := &model.Healthcheck{}
 	if attr, ok := attrs["test"]; ok {
 		if val, ok := e.value(attr); ok {
 			if val.Type() == cty.String {
@@ -734,54 +694,46 @@ func (e *evaluator) healthcheck(b *hcl.Block) *Healthcheck {
 	return h
 }
 
-// fromValue is an evaluated reference to a base or a copy source.
-type fromValue struct {
-	scratch bool
-	ref     string
-	stage   string
-}
-
 // reference evaluates a `from` attribute: a stage or image reference, or
-// an image reference string ("scratch" only where allowScratch).
-func (e *evaluator) reference(attr *hcl.Attribute, allowScratch bool) (fromValue, bool) {
+// an image reference string ("scratch" is the empty base; allowScratch
+// only changes what the error suggests).
+func (e *evaluator) reference(attr *hcl.Attribute, allowScratch bool) (model.Base, bool) {
 	val, ok := e.value(attr)
 	if !ok {
-		return fromValue{}, false
+		return nil, false
 	}
 	if val.Type() == stageRefType {
-		return fromValue{stage: val.EncapsulatedValue().(*stageRef).Name}, true
+		return &model.Target{Name: val.EncapsulatedValue().(*stageRef).Name}, true
 	}
 	sval, err := convert.Convert(val, cty.String)
 	if err != nil {
 		e.invalid(attr, "Incorrect attribute value type",
 			fmt.Sprintf("The %s value must be an image reference string or a stage reference such as stage.build, not %s.", attr.Name, val.Type().FriendlyName()))
-		return fromValue{}, false
+		return nil, false
 	}
 	s := sval.AsString()
 	switch {
-	case s == "scratch" && allowScratch:
-		return fromValue{scratch: true}, true
+	case s == "scratch":
+		return &model.Scratch{}, true
 	case quotedRef.MatchString(s):
 		e.invalid(attr, "Quoted stage reference",
 			fmt.Sprintf("%q is a string, so it would be read as an image name. Write the reference without quotes: %s = %s.", s, attr.Name, s))
-		return fromValue{}, false
-	case strings.HasPrefix(s, "oci:"), strings.HasPrefix(s, "docker-archive:"):
-		_, p, _ := strings.Cut(s, ":")
-		if p == "" {
-			e.invalid(attr, "Invalid image reference", fmt.Sprintf("%q names no path. Write oci:PATH[:TAG] or docker-archive:PATH.", s))
-			return fromValue{}, false
-		}
-		return fromValue{ref: s}, true
+		return nil, false
 	}
-	if _, err := name.ParseReference(s); err != nil {
+	ref, err := imageref.Parse(s)
+	switch {
+	case errors.Is(err, imageref.ErrNoPath):
+		e.invalid(attr, "Invalid image reference", fmt.Sprintf("%q names no path. Write oci:PATH[:TAG] or docker-archive:PATH.", s))
+		return nil, false
+	case err != nil:
 		what := "NAME[:TAG][@DIGEST], oci:PATH[:TAG], docker-archive:PATH or a stage reference such as stage.build"
 		if allowScratch {
 			what = "NAME[:TAG][@DIGEST], oci:PATH[:TAG], docker-archive:PATH, scratch, or a stage reference such as stage.build"
 		}
 		e.invalid(attr, "Invalid image reference", fmt.Sprintf("%q is not an image reference: %s. Write %s.", s, err, what))
-		return fromValue{}, false
+		return nil, false
 	}
-	return fromValue{ref: s}, true
+	return &model.Image{Ref: ref}, true
 }
 
 // value evaluates attr; ok is false on errors (reported), unknown values
@@ -1011,12 +963,12 @@ func (e *evaluator) oneOf(attr *hcl.Attribute, v, what string, allowed ...string
 // env evaluates a map of environment variables. Written as an object
 // constructor, its order is kept; otherwise (merge(...), a variable) it
 // is sorted by name.
-func (e *evaluator) env(attrs hcl.Attributes, name string) []EnvVar {
+func (e *evaluator) env(attrs hcl.Attributes, name string) []model.EnvVar {
 	attr, ok := attrs[name]
 	if !ok {
 		return nil
 	}
-	var out []EnvVar
+	var out []model.EnvVar
 	set := func(k, v string) {
 		for i := range out {
 			if out[i].Name == k {
@@ -1024,7 +976,7 @@ func (e *evaluator) env(attrs hcl.Attributes, name string) []EnvVar {
 				return
 			}
 		}
-		out = append(out, EnvVar{Name: k, Value: v})
+		out = append(out, model.EnvVar{Name: k, Value: v})
 	}
 	if obj, ok := attr.Expr.(*hclsyntax.ObjectConsExpr); ok {
 		for _, item := range obj.Items {

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/imgc-dev/imgc/model"
 )
 
 // FuzzLoad checks that no input makes Load panic or return a nil Config.
@@ -31,7 +33,7 @@ func FuzzLoad(f *testing.F) {
 		if cfg == nil {
 			t.Fatal("Load returned a nil Config")
 		}
-		TopoOrder(cfg)
+		model.TopoOrder(cfg)
 		Format(src)
 	})
 }

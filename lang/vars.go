@@ -12,6 +12,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/imgc-dev/imgc/model"
 )
 
 // unknownValue stands in for a value whose evaluation failed, so that the
@@ -276,7 +278,7 @@ func (l *loader) evalContext(mod *module) *hcl.EvalContext {
 	for _, s := range mod.stages {
 		ref := stageRef{Kind: s.Kind, Name: s.Name}
 		val := cty.CapsuleVal(stageRefType, &ref)
-		if s.Kind == KindImage {
+		if s.Kind == model.KindImage {
 			images[s.Name] = val
 		} else {
 			stages[s.Name] = val

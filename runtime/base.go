@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -14,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/imgc-dev/imgc/imageref"
 	"github.com/imgc-dev/imgc/ir"
 )
 
@@ -42,11 +42,11 @@ func v1Platform(pl ir.Platform) v1.Platform {
 	return v1.Platform{OS: pl.OS, Architecture: pl.Architecture, Variant: pl.Variant}
 }
 
-// ResolveBase resolves a base reference (registry NAME[:TAG][@DIGEST],
-// "oci:PATH[:TAG]", "docker-archive:PATH") to its manifest digest for the
-// platform, fetching only the manifest.
-func (s *Store) ResolveBase(ctx context.Context, kind ir.BaseKind, ref string, pl ir.Platform) (string, error) {
-	img, err := s.openBase(ctx, kind, ref, pl)
+// ResolveBase resolves a base reference (a registry, an OCI layout or a
+// docker archive) to its manifest digest for the platform, fetching only
+// the manifest.
+func (s *Store) ResolveBase(ctx context.Context, ref imageref.Ref, pl ir.Platform) (string, error) {
+	img, err := s.openBase(ctx, ref, pl)
 	if err != nil {
 		return "", fmt.Errorf("resolving base image %q: %w", ref, err)
 	}
@@ -58,30 +58,26 @@ func (s *Store) ResolveBase(ctx context.Context, kind ir.BaseKind, ref string, p
 }
 
 // openBase returns the base image without reading its layers.
-func (s *Store) openBase(ctx context.Context, kind ir.BaseKind, ref string, pl ir.Platform) (v1.Image, error) {
-	switch kind {
-	case ir.BaseRegistry:
-		r, err := name.ParseReference(ref)
+func (s *Store) openBase(ctx context.Context, ref imageref.Ref, pl ir.Platform) (v1.Image, error) {
+	switch ref.Kind {
+	case imageref.Registry:
+		r, err := name.ParseReference(ref.Name) // go-containerregistry's form of the parsed reference
 		if err != nil {
 			return nil, err
 		}
 		return remote.Image(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithPlatform(v1Platform(pl)))
-	case ir.BaseOCILayout:
-		return layoutImage(strings.TrimPrefix(ref, "oci:"), pl)
-	case ir.BaseDockerArchive:
-		return tarball.ImageFromPath(strings.TrimPrefix(ref, "docker-archive:"), nil)
+	case imageref.OCILayout:
+		return layoutImage(ref.Path, ref.Tag, pl)
+	case imageref.DockerArchive:
+		return tarball.ImageFromPath(ref.Path, nil)
 	default:
-		return nil, fmt.Errorf("a %s base has no manifest", kind)
+		return nil, fmt.Errorf("the reference %q has no manifest", ref)
 	}
 }
 
-// layoutImage finds PATH[:TAG] in an OCI layout: the manifest named TAG, or
-// the only one when no tag is given.
-func layoutImage(ref string, pl ir.Platform) (v1.Image, error) {
-	path, tag := ref, ""
-	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
-		path, tag = ref[:i], ref[i+1:]
-	}
+// layoutImage finds an image in the OCI layout at path: the manifest named
+// tag, or the only one when tag is empty.
+func layoutImage(path, tag string, pl ir.Platform) (v1.Image, error) {
 	p, err := layout.FromPath(path)
 	if err != nil {
 		return nil, err
@@ -155,11 +151,7 @@ func (s *Store) pullBase(ctx context.Context, b ir.Base, pl ir.Platform) (*image
 			}
 		}
 	}
-	ref := b.Ref
-	if b.Kind == ir.BaseRegistry && b.Digest != "" && !strings.Contains(ref, "@") {
-		ref += "@" + b.Digest
-	}
-	img, err := s.openBase(ctx, b.Kind, ref, pl)
+	img, err := s.openBase(ctx, b.Ref.Pinned(b.Digest), pl)
 	if err != nil {
 		return nil, "", fmt.Errorf("pulling base image %q: %w", b.Ref, err)
 	}

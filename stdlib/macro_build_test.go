@@ -13,8 +13,9 @@ import (
 	"time"
 
 	"github.com/imgc-dev/imgc/compiler"
-	"github.com/imgc-dev/imgc/ir"
+	"github.com/imgc-dev/imgc/imageref"
 	"github.com/imgc-dev/imgc/internal/testbase"
+	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/lang"
 	"github.com/imgc-dev/imgc/runtime"
 )
@@ -47,8 +48,8 @@ func buildOnBusybox(t *testing.T, src string) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	plan, diags := compiler.Compile(cfg, compiler.Options{Resolve: func(kind ir.BaseKind, ref string) (string, error) {
-		return store.ResolveBase(ctx, kind, ref, ir.Platform{OS: "linux", Architecture: goruntime.GOARCH})
+	plan, diags := compiler.Compile(cfg, compiler.Options{Resolve: func(ref imageref.Ref) (string, error) {
+		return store.ResolveBase(ctx, ref, ir.Platform{OS: "linux", Architecture: goruntime.GOARCH})
 	}})
 	if diags.HasErrors() {
 		t.Fatal(diags)

@@ -19,12 +19,14 @@ type rule struct {
 }
 
 var policy = []rule{
-	{pkgs: "ir", forbid: []string{""}, except: []string{"ir"}, why: "the IR imports no other imgc package"},
-	{pkgs: "stdlib", forbid: []string{""}, except: []string{"stdlib"}, why: "stdlib is injected into lang by cmd and imports no imgc package"},
-	{pkgs: "runtime", forbid: []string{"lang", "compiler", "cmd"}, except: []string{"ir"}, why: "the runtime executes the IR and never sees the language"},
-	{pkgs: "lang", forbid: []string{"compiler", "runtime", "cmd"}, why: "imports flow lang <- compiler <- cmd"},
-	{pkgs: "compiler", forbid: []string{"runtime", "cmd"}, why: "the compiler never executes anything"},
-	{pkgs: "internal", forbid: []string{"lang", "compiler", "runtime", "cmd"}, except: []string{"ir", "internal", "runtime/layer"}, why: "internal helpers are leaves"},
+	{pkgs: "imageref", forbid: []string{""}, except: []string{"imageref"}, why: "the image reference is a leaf every layer may use"},
+	{pkgs: "ir", forbid: []string{""}, except: []string{"ir", "imageref"}, why: "the IR imports no other imgc package but the image reference"},
+	{pkgs: "model", forbid: []string{""}, except: []string{"model", "imageref"}, why: "the model imports no other imgc package but the image reference"},
+	{pkgs: "stdlib", forbid: []string{""}, except: []string{"stdlib", "model", "imageref"}, why: "stdlib is injected into lang by cmd, and its macros emit model steps"},
+	{pkgs: "runtime", forbid: []string{"lang", "model", "compiler", "cmd"}, why: "the runtime executes the IR and never sees the language or the model"},
+	{pkgs: "lang", forbid: []string{"compiler", "runtime", "ir", "cmd"}, why: "imports flow lang -> model <- compiler -> ir <- runtime"},
+	{pkgs: "compiler", forbid: []string{"lang", "runtime", "cmd"}, why: "the compiler lowers the model, whichever front end made it, and never executes anything"},
+	{pkgs: "internal", forbid: []string{"lang", "model", "compiler", "runtime", "cmd"}, except: []string{"internal", "runtime/layer"}, why: "internal helpers are leaves"},
 }
 
 // forbiddenExternal are packages the main binary must never link.
@@ -117,17 +119,37 @@ func violates(dep string, r rule) bool {
 
 // TestPolicyCatchesViolations proves the checker can fail.
 func TestPolicyCatchesViolations(t *testing.T) {
+	ruleFor := func(pkgs string) rule {
+		for _, r := range policy {
+			if r.pkgs == pkgs {
+				return r
+			}
+		}
+		t.Fatalf("no rule for %s", pkgs)
+		return rule{}
+	}
 	cases := []struct {
 		dep  string
 		rule rule
 		want bool
 	}{
-		{"lang", policy[2], true},
-		{"ir", policy[2], false},
-		{"compiler", policy[2], true},
-		{"runtime/layer", policy[3], true},
-		{"stdlib", policy[0], true},
-		{"ir", policy[0], false},
+		{"lang", ruleFor("runtime"), true},
+		{"model", ruleFor("runtime"), true},
+		{"ir", ruleFor("runtime"), false},
+		{"compiler", ruleFor("runtime"), true},
+		{"lang", ruleFor("compiler"), true},
+		{"model", ruleFor("compiler"), false},
+		{"ir", ruleFor("lang"), true},
+		{"runtime/layer", ruleFor("lang"), true},
+		{"runtime", ruleFor("internal"), true},
+		{"runtime/layer", ruleFor("internal"), false},
+		{"stdlib", ruleFor("ir"), true},
+		{"imageref", ruleFor("ir"), false},
+		{"lang", ruleFor("model"), true},
+		{"imageref", ruleFor("model"), false},
+		{"model", ruleFor("stdlib"), false},
+		{"lang", ruleFor("stdlib"), true},
+		{"ir", ruleFor("imageref"), true},
 	}
 	for _, c := range cases {
 		if got := violates(c.dep, c.rule); got != c.want {

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/imgc-dev/imgc/lang"
+	"github.com/imgc-dev/imgc/model"
 )
 
 // rejectedByDesign are summaries of diagnostics for constructs Import
@@ -109,7 +110,7 @@ func TestBuildkitParserSuite(t *testing.T) {
 				t.Errorf("range %d: lines %v, want %v", i, got[i], want[i])
 			}
 		}
-		if len(st.Env) != 1 || st.Env[0] != (lang.EnvVar{Name: "GOPATH", Value: "/go"}) {
+		if len(st.Env) != 1 || st.Env[0] != (model.EnvVar{Name: "GOPATH", Value: "/go"}) {
 			t.Errorf("ENV on lines 11-12: got %v", st.Env)
 		}
 	})

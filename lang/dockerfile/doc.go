@@ -1,6 +1,6 @@
 // Package dockerfile imports Dockerfiles into imgc.
 //
-// Import evaluates a Dockerfile into the same model (lang.Config) an
+// Import evaluates a Dockerfile into the same model (model.Config) an
 // .image.hcl configuration evaluates to, so `imgc build` and `imgc plan`
 // treat both alike. It parses with BuildKit's own parser and instruction
 // packages and mimics BuildKit's dispatcher (dockerfile2llb): global ARGs

@@ -9,13 +9,13 @@ import (
 	"sort"
 	"strings"
 
-	ggcrname "github.com/google/go-containerregistry/pkg/name"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
-	"github.com/imgc-dev/imgc/lang"
+	"github.com/imgc-dev/imgc/imageref"
+	"github.com/imgc-dev/imgc/model"
 )
 
 // Options are the inputs of a Dockerfile build that the file itself
@@ -38,16 +38,19 @@ type Options struct {
 	// BaseOnBuild, if set, returns the ONBUILD triggers of an image from
 	// outside the Dockerfile that a FROM names (as written there), so
 	// that they run as Docker runs them. Without it they do not run.
-	BaseOnBuild func(ref string) ([]string, error)
+	BaseOnBuild func(ref imageref.Ref) ([]string, error)
 }
 
 // Import evaluates a Dockerfile into the model an .image.hcl configuration
 // evaluates to, with BuildKit's semantics for ARG, ENV and expansion. Every
 // instruction keeps a range over its Dockerfile lines. The returned Config
 // is nil only when the file cannot be parsed at all.
-func Import(filename string, src []byte, opts Options) (*lang.Config, hcl.Diagnostics) {
+func Import(filename string, src []byte, opts Options) (*model.Config, hcl.Diagnostics) {
 	im := newImporter(filename, src, opts, false)
 	im.run()
+	if im.cfg != nil {
+		im.diags = append(im.diags, model.Check(im.cfg)...)
+	}
 	return im.cfg, im.diags
 }
 
@@ -61,7 +64,7 @@ type importer struct {
 	escape     rune
 	ast        *parser.Node
 	diags      hcl.Diagnostics
-	cfg        *lang.Config
+	cfg        *model.Config
 
 	global envList
 	// globalUnset are global ARGs without a value, with their variable
@@ -80,7 +83,7 @@ type importer struct {
 // stageState is the BuildKit dispatch state of one stage while its
 // instructions are imported.
 type stageState struct {
-	st     *lang.Stage
+	st     *model.Stage
 	index  int
 	parent *stageState
 	// external is a base from a registry: its environment is unknown
@@ -102,7 +105,7 @@ type stageState struct {
 	shellSet              bool
 	cmdSet                bool
 
-	cfg     lang.ImageConfig
+	cfg     model.ImageConfig
 	cfgUsed bool
 }
 
@@ -160,6 +163,15 @@ func (im *importer) forceTmpl(owner any, field, tmpl string) {
 	im.tmpl[owner][field] = tmpl
 }
 
+// keepWritten records, when converting, an image reference as written
+// (the model holds it parsed and normalised), unless a template is
+// recorded already.
+func (im *importer) keepWritten(owner any, field, written string) {
+	if _, ok := im.tmpl[owner][field]; !ok && im.converting {
+		im.forceTmpl(owner, field, quoteLit(written))
+	}
+}
+
 // template returns the recorded template of a field, or value quoted.
 func (im *importer) template(owner any, field, value string) string {
 	if t, ok := im.tmpl[owner][field]; ok {
@@ -184,7 +196,7 @@ func (im *importer) run() {
 	im.ast = res.AST
 	im.escape = res.EscapeToken
 	im.lex, im.lexKeep = newLexers(res.EscapeToken)
-	im.cfg = &lang.Config{
+	im.cfg = &model.Config{
 		Dir:   im.opts.Dir,
 		Files: map[string]*hcl.File{im.src.filename: {Bytes: im.src.src}},
 		Vars:  map[string]string{},
@@ -369,7 +381,7 @@ func (im *importer) globalArg(pn parsedNode) {
 // declared without a value: Docker cannot build it without build
 // arguments, so their variables get no default and the FROM references
 // them. It reports whether the FROM used any.
-func (im *importer) requireUnset(word string, st *lang.Stage) bool {
+func (im *importer) requireUnset(word string, st *model.Stage) bool {
 	env := im.global.clone()
 	var unset []string
 	for _, e := range im.globalUnset {
@@ -423,8 +435,8 @@ func (im *importer) stage(index int, g []parsedNode) {
 	if name == "" {
 		name = fmt.Sprintf("stage-%d", index)
 	}
-	st := &lang.Stage{
-		Kind:      lang.KindStage,
+	st := &model.Stage{
+		Kind:      model.KindStage,
 		Name:      name,
 		DeclRange: from.rng,
 		Range:     im.src.lines(from.node.StartLine, g[len(g)-1].node.EndLine),
@@ -443,8 +455,9 @@ func (im *importer) stage(index int, g []parsedNode) {
 		im.errorf(from.rng, "Empty base image", "The base image %q expands to an empty string. Give its ARG a default before the first FROM, or pass a value with --var.", fc.BaseName)
 	}
 	st.From.Range = from.rng
+	var image *model.Image // the base when it is an image
 	if parent := im.stageNamed(base.Value); parent != nil && base.Value != "" {
-		st.From.Stage = parent.st.Name
+		st.From.Base = &model.Target{Name: parent.st.Name}
 		s.parent = parent
 		// A value the parent left referencing its base image's environment
 		// is resolved in the parent's image config, which is this stage's
@@ -465,18 +478,25 @@ func (im *importer) stage(index int, g []parsedNode) {
 		s.shell, s.baseShell = parent.shell, parent.shell
 		s.external = parent.external
 	} else if strings.EqualFold(base.Value, "scratch") {
-		st.From.Scratch = true
+		st.From.Base = &model.Scratch{}
 		s.workdirKnown = true
 	} else {
-		st.From.Ref = base.Value
 		s.external = true
 		im.setTmpl(st, "from", base)
+		im.keepWritten(st, "from", base.Value)
 		needsVar := im.converting && im.requireUnset(fc.BaseName, st)
-		local := strings.HasPrefix(base.Value, "oci:") || strings.HasPrefix(base.Value, "docker-archive:")
-		if base.Value != "" && !needsVar && !local {
-			if _, err := ggcrname.ParseReference(base.Value); err != nil {
-				im.errorf(from.rng, "Invalid base image", "%q is not an image reference: %s. Write NAME[:TAG][@DIGEST], or give the ARGs it uses defaults.", base.Value, err)
-			}
+		ref, err := imageref.Parse(base.Value)
+		switch {
+		case err == nil:
+			image = &model.Image{Ref: ref}
+			st.From.Base = image
+		case base.Value != "" && !needsVar:
+			im.errorf(from.rng, "Invalid base image", "%q is not an image reference: %s. Write NAME[:TAG][@DIGEST], or give the ARGs it uses defaults.", base.Value, err)
+		}
+		if st.From.Base == nil {
+			// Reported, or known only once --var gives it a value (the
+			// conversion writes its template): scratch stands in.
+			st.From.Base = &model.Scratch{}
 		}
 		im.checkWindowsBase(from.rng, base.Value)
 	}
@@ -510,12 +530,12 @@ func (im *importer) stage(index int, g []parsedNode) {
 	switch {
 	case s.parent != nil:
 		triggers, origin = s.parent.cfg.OnBuild, fmt.Sprintf("stage %q", s.parent.st.Name)
-	case st.From.Ref != "" && im.opts.BaseOnBuild != nil && !im.converting:
+	case image != nil && im.opts.BaseOnBuild != nil && !im.converting:
 		var err error
-		triggers, err = im.opts.BaseOnBuild(st.From.Ref)
-		origin = fmt.Sprintf("image %q", st.From.Ref)
+		triggers, err = im.opts.BaseOnBuild(image.Ref)
+		origin = fmt.Sprintf("image %q", base.Value)
 		if err != nil {
-			im.warnf(from.rng, "Base image not read", "The ONBUILD triggers of %s could not be read, so none run: %s.", st.From.Ref, err)
+			im.warnf(from.rng, "Base image not read", "The ONBUILD triggers of %s could not be read, so none run: %s.", base.Value, err)
 		}
 	}
 	for _, pn := range im.onbuildTriggers(triggers, origin, from.rng) {
@@ -659,9 +679,9 @@ func (s *stageState) runEnv() []envEntry {
 	return out
 }
 
-func (im *importer) setEnvList(owner any, dst *[]lang.EnvVar, entries []envEntry) {
+func (im *importer) setEnvList(owner any, dst *[]model.EnvVar, entries []envEntry) {
 	for _, e := range entries {
-		*dst = append(*dst, lang.EnvVar{Name: e.Name, Value: e.model()})
+		*dst = append(*dst, model.EnvVar{Name: e.Name, Value: e.model()})
 		if im.converting && e.Tmpl != "" {
 			im.setTmpl(owner, "env."+e.Name, expansion{Value: e.model(), Tmpl: e.modelTmpl()})
 		}
@@ -716,7 +736,7 @@ func (im *importer) chooseTarget() {
 			target = im.stages[len(im.stages)-1]
 		}
 	}
-	target.st.Kind = lang.KindImage
+	target.st.Kind = model.KindImage
 }
 
 func (im *importer) checkBuildArgs() {
