@@ -26,12 +26,18 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-test: deps
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+# test is the README's test command (and .ci/run's): lint, then every test.
+test: deps lint
 	$(GO) test -count=1 -timeout 45m ./...
 
+# lint: gofmt, go vet, staticcheck and a tidy go.mod.
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+	$(GO) mod tidy -diff
 
 $(BASE)/index.json:
 	$(GO) run ./internal/cmd/mkbase $(BASE)

@@ -79,7 +79,7 @@ func TestLayerKeyIsUnambiguous(t *testing.T) {
 	if a == b || a == c || b == c {
 		t.Errorf("different inputs share a key")
 	}
-	if LayerKey(p, []KeyInput{{"x", "1"}}) != LayerKey(p, []KeyInput{{"x", "1"}}) {
+	if k1, k2 := LayerKey(p, []KeyInput{{"x", "1"}}), LayerKey(p, []KeyInput{{"x", "1"}}); k1 != k2 {
 		t.Errorf("LayerKey is not deterministic")
 	}
 	if LayerKey(KeyOf([]byte("q")), []KeyInput{{"x", "1"}}) == LayerKey(p, []KeyInput{{"x", "1"}}) {

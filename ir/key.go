@@ -18,7 +18,7 @@ type CacheKey struct {
 func ParseCacheKey(s string) (CacheKey, error) {
 	h, ok := strings.CutPrefix(s, "sha256:")
 	if !ok {
-		return CacheKey{}, fmt.Errorf("parsing cache key %q: want the prefix sha256:", s)
+		return CacheKey{}, fmt.Errorf("parsing cache key %q: it does not start with \"sha256:\"", s)
 	}
 	if len(h) != 64 {
 		return CacheKey{}, fmt.Errorf("parsing cache key %q: want 64 hex digits, have %d", s, len(h))

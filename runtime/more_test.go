@@ -465,7 +465,7 @@ func TestStagesCopyFromAddAndCacheMount(t *testing.T) {
 	}
 	fi, err := os.Stat(filepath.Join(root, "app/bin"))
 	if err == nil {
-		if st := fi.Sys().(interface{}); st != nil {
+		if fi.Sys() != nil {
 			uid, gid := owner(fi)
 			if uid != 65534 || gid != 65534 {
 				t.Errorf("app/bin owned by %d:%d, want 65534:65534 (chown nobody:nobody)", uid, gid)

@@ -184,7 +184,7 @@ func addTags(plan *ir.Plan, tags []string) error {
 		}
 	}
 	if len(outputs) != 1 {
-		return fmt.Errorf("--tag names one image, and this build makes %d. Choose one with --target, or set tags in each image block.", len(outputs))
+		return fmt.Errorf("--tag names one image, and this build makes %d: choose one with --target, or set tags in each image block", len(outputs))
 	}
 	outputs[0].Tags = append(outputs[0].Tags, tags...)
 	return nil
