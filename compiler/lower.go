@@ -522,14 +522,6 @@ func macroName(macro, name string) string {
 	return macro + ": " + name
 }
 
-// sentence ends an error message with a period.
-func sentence(s string) string {
-	if s != "" && !strings.HasSuffix(s, ".") {
-		s += "."
-	}
-	return s
-}
-
 // clipName shortens a derived layer name to 40 characters.
 func clipName(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
