@@ -30,6 +30,14 @@ func (e *evaluator) value(attr *hcl.Attribute) (cty.Value, bool) {
 	return val, true
 }
 
+// unknown reports whether attr evaluates without errors of its own to a
+// value that is not wholly known: it uses a value whose error was
+// reported elsewhere.
+func (e *evaluator) unknown(attr *hcl.Attribute) bool {
+	val, diags := attr.Expr.Value(e.ctx)
+	return !diags.HasErrors() && !val.IsWhollyKnown()
+}
+
 func (e *evaluator) convert(val cty.Value, ty cty.Type, attr *hcl.Attribute) (cty.Value, bool) {
 	return e.l.convert(val, ty, attr)
 }

@@ -109,6 +109,7 @@ func (e *evaluator) command(d *runDecl, r *model.Run) {
 		e.l.add(model.MissingCommand(d.DefRange))
 	case hasSh:
 		r.CommandRange = shAttr.Expr.Range()
+		e.unknownCommand = e.unknown(shAttr)
 		if val, ok := e.value(shAttr); ok {
 			if val.Type() == cty.String {
 				r.Command = &model.Sh{Script: val.AsString()}
@@ -118,6 +119,7 @@ func (e *evaluator) command(d *runDecl, r *model.Run) {
 		}
 	case hasExec:
 		r.CommandRange = execAttr.Expr.Range()
+		e.unknownCommand = e.unknown(execAttr)
 		if val, ok := e.value(execAttr); ok {
 			if list, ok := e.convert(val, cty.List(cty.String), execAttr); ok {
 				r.Command = &model.Exec{Argv: stringsOf(list)}

@@ -1,7 +1,6 @@
 package lang
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -56,7 +55,12 @@ func (e *evaluator) stageAttributes(decl *stageDecl, attrs hcl.Attributes, st *m
 		}
 	}
 	if p, ok := e.str(attrs, "platform"); ok {
-		st.Platform, st.PlatformRange = p, attrs["platform"].Expr.Range()
+		rng := attrs["platform"].Expr.Range()
+		if d := model.CheckPlatform(p, rng); d != nil {
+			e.l.add(d)
+		} else {
+			st.Platform, st.PlatformRange = p, rng
+		}
 	}
 	for _, imageOnly := range []string{"tags", "annotations"} {
 		if attr, ok := attrs[imageOnly]; ok && decl.Kind == model.KindStage {
@@ -139,21 +143,27 @@ func (e *evaluator) stageBlocks(decl *stageDecl, blocks hcl.Blocks, st *model.St
 type evaluator struct {
 	l   *loader
 	ctx *hcl.EvalContext
+	// unknownCommand is set when a run step's command is unknown: it
+	// uses a value whose error is reported elsewhere.
+	unknownCommand bool
 }
 
-// step evaluates a step block. A step with an error is left out: the
-// partial Config that Load returns with errors then holds only steps that
-// are sound, so compiling it reports new problems (such as missing copy
-// sources), never the same ones again.
+// step evaluates a step block. A step with an error is left out (after
+// model.CheckStep has reported what else is wrong with its values), and
+// so is a run step whose command depends on an error reported elsewhere:
+// the partial Config that Load returns with errors then holds only steps
+// that are sound, so compiling it reports new problems (such as missing
+// copy sources), never the same ones again.
 func (e *evaluator) step(b *hcl.Block, inherited map[string]bool) []model.Step {
 	before := e.l.errors
+	e.unknownCommand = false
 	steps := e.evalStep(b, inherited)
 	for _, st := range steps {
 		for _, d := range model.CheckStep(st) {
 			e.l.add(d)
 		}
 	}
-	if e.l.errors > before {
+	if e.l.errors > before || e.unknownCommand {
 		return nil
 	}
 	return steps
@@ -229,16 +239,12 @@ func (e *evaluator) reference(attr *hcl.Attribute, allowScratch bool) (model.Bas
 		return nil, false
 	}
 	ref, err := imageref.Parse(s)
-	switch {
-	case errors.Is(err, imageref.ErrNoPath):
-		e.invalid(attr, "Invalid image reference", fmt.Sprintf("%q names no path. Write oci:PATH[:TAG] or docker-archive:PATH.", s))
-		return nil, false
-	case err != nil:
-		what := "NAME[:TAG][@DIGEST], oci:PATH[:TAG], docker-archive:PATH or a stage reference such as stage.build"
+	if err != nil {
+		also := " or a stage reference such as stage.build"
 		if allowScratch {
-			what = "NAME[:TAG][@DIGEST], oci:PATH[:TAG], docker-archive:PATH, scratch, or a stage reference such as stage.build"
+			also = ", scratch, or a stage reference such as stage.build"
 		}
-		e.invalid(attr, "Invalid image reference", fmt.Sprintf("%q is not an image reference: %s. Write %s.", s, err, what))
+		e.l.add(model.InvalidImageRef(s, err, attr.Expr.Range(), also))
 		return nil, false
 	}
 	return &model.Image{Ref: ref}, true

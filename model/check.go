@@ -1,6 +1,7 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -8,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/imgc-dev/imgc/imageref"
 )
 
 // Check reports every broken rule of cfg, once each, and removes what
@@ -78,8 +81,8 @@ func (c *checker) stage(st *Stage) {
 		}
 	}
 	if st.Platform != "" {
-		if err := ValidatePlatform(st.Platform); err != nil {
-			c.errorf(first(st.PlatformRange, st.DeclRange), "Invalid platform", "%s", sentence(err.Error()))
+		if d := CheckPlatform(st.Platform, first(st.PlatformRange, st.DeclRange)); d != nil {
+			c.diags = append(c.diags, d)
 			st.Platform = ""
 		}
 	}
@@ -262,6 +265,33 @@ func MissingAddSource(rng hcl.Range) *hcl.Diagnostic {
 func ConflictingAddSources(rng hcl.Range) *hcl.Diagnostic {
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Conflicting add sources", Subject: rng.Ptr(),
 		Detail: "An add step takes either src (files from the context) or url (one download), not both. Use two add steps."}
+}
+
+// CheckPlatform is the error for a platform p written at rng that is not
+// a valid "os/arch[/variant]", or nil. A front end may report it where it
+// reads the platform, and then leave the platform out.
+func CheckPlatform(p string, rng hcl.Range) *hcl.Diagnostic {
+	if err := ValidatePlatform(p); err != nil {
+		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid platform", Detail: sentence(err.Error()), Subject: rng.Ptr()}
+	}
+	return nil
+}
+
+// InvalidImageRef is the error for an image reference imageref.Parse
+// rejected, written as written at rng. alternatives, when set, ends the
+// list of what the place takes (", scratch, or a stage reference such as
+// stage.build").
+func InvalidImageRef(written string, err error, rng hcl.Range, alternatives string) *hcl.Diagnostic {
+	d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid image reference", Subject: rng.Ptr()}
+	switch {
+	case errors.Is(err, imageref.ErrNoPath):
+		d.Detail = fmt.Sprintf("%q names no path. Write oci:PATH[:TAG] or docker-archive:PATH.", written)
+	case alternatives == "":
+		d.Detail = fmt.Sprintf("%q is not an image reference: %s. Write NAME[:TAG][@DIGEST], oci:PATH[:TAG] or docker-archive:PATH.", written, err)
+	default:
+		d.Detail = fmt.Sprintf("%q is not an image reference: %s. Write NAME[:TAG][@DIGEST], oci:PATH[:TAG], docker-archive:PATH%s.", written, err, alternatives)
+	}
+	return d
 }
 
 // oneOf reports v unless it is empty or one of allowed.

@@ -43,13 +43,19 @@ type Options struct {
 
 // Import evaluates a Dockerfile into the model an .image.hcl configuration
 // evaluates to, with BuildKit's semantics for ARG, ENV and expansion. Every
-// instruction keeps a range over its Dockerfile lines. The returned Config
-// is nil only when the file cannot be parsed at all.
+// instruction keeps a range over its Dockerfile lines. The Config has
+// passed model.Check; it is nil when Import reports an error.
 func Import(filename string, src []byte, opts Options) (*model.Config, hcl.Diagnostics) {
 	im := newImporter(filename, src, opts, false)
 	im.run()
 	if im.cfg != nil {
 		im.diags = append(im.diags, model.Check(im.cfg)...)
+	}
+	if im.diags.HasErrors() {
+		// The importer does not leave broken instructions out one by one
+		// as lang leaves out broken steps, and it checks options the
+		// compiler checks too (the target): what it has is not compiled.
+		return nil, im.diags
 	}
 	return im.cfg, im.diags
 }
@@ -491,7 +497,7 @@ func (im *importer) stage(index int, g []parsedNode) {
 			image = &model.Image{Ref: ref}
 			st.From.Base = image
 		case base.Value != "" && !needsVar:
-			im.errorf(from.rng, "Invalid base image", "%q is not an image reference: %s. Write NAME[:TAG][@DIGEST], or give the ARGs it uses defaults.", base.Value, err)
+			im.diags = append(im.diags, model.InvalidImageRef(base.Value, err, from.rng, ", or give the ARGs it uses defaults"))
 		}
 		if st.From.Base == nil {
 			// Reported, or known only once --var gives it a value (the

@@ -138,7 +138,7 @@ func TestImportDiagnostics(t *testing.T) {
 		{"duplicate stage", "FROM alpine AS a\nFROM alpine AS a\n", Options{}, hcl.DiagError, "Duplicate stage name", 2},
 		{"unknown target", "FROM alpine AS a\n", Options{Target: "b"}, hcl.DiagError, "Unknown target", 1},
 		{"empty base", "ARG IMG\nFROM $IMG\n", Options{}, hcl.DiagError, "Empty base image", 2},
-		{"invalid base", "FROM Not:A:Ref\n", Options{}, hcl.DiagError, "Invalid base image", 1},
+		{"invalid base", "FROM Not:A:Ref\n", Options{}, hcl.DiagError, "Invalid image reference", 1},
 		{"url without checksum", "FROM alpine\n\nADD https://example.com/x /x\n", Options{}, hcl.DiagWarning, "URL without checksum", 3},
 		{"unused build arg", "FROM alpine\n", Options{BuildArgs: map[string]string{"NOPE": "1"}}, hcl.DiagWarning, "Unused build arguments", 0},
 		{"insecure run", "FROM alpine\nRUN --security=insecure echo\n", Options{}, hcl.DiagError, "Insecure RUN", 2},

@@ -599,7 +599,7 @@ func (im *importer) fromRef(s *stageState, rng hcl.Range, from string) model.Bas
 	}
 	ref, err := imageref.Parse(from)
 	if err != nil {
-		im.errorf(rng, "Invalid image reference", "%q is not an image reference: %s. Write NAME[:TAG][@DIGEST], oci:PATH[:TAG] or docker-archive:PATH.", from, err)
+		im.diags = append(im.diags, model.InvalidImageRef(from, err, rng, ""))
 		return nil
 	}
 	return &model.Image{Ref: ref}
