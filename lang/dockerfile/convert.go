@@ -46,6 +46,14 @@ func Convert(filename string, src []byte, opts ConvertOptions) ([]byte, hcl.Diag
 	}
 	im := newImporter(filename, src, Options{Platform: opts.Platform}, true)
 	im.run()
+	if im.cfg != nil {
+		// The values of steps (an empty RUN); what only the built
+		// configuration needs, such as a valid platform, lang checks when
+		// it loads the conversion.
+		for _, st := range im.cfg.Stages {
+			im.diags = append(im.diags, checkSteps(st.Steps)...)
+		}
+	}
 	if im.diags.HasErrors() || im.cfg == nil {
 		return nil, im.diags
 	}
@@ -529,6 +537,15 @@ func (w *writer) srcValue(owner any, src []string) string {
 		return parts[0]
 	}
 	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+// checkSteps is model.CheckStep of every step, in layers too.
+func checkSteps(steps []model.Step) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, s := range steps {
+		diags = append(diags, model.CheckStep(s)...)
+	}
+	return diags
 }
 
 // base renders a base or a copy or mount source: a stage reference, or an
