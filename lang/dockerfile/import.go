@@ -424,25 +424,7 @@ func (im *importer) stage(index int, g []parsedNode) {
 	var image *model.Image // the base when it is an image
 	if parent := im.stageNamed(base.Value); parent != nil && base.Value != "" {
 		st.From.Base = &model.Target{Name: parent.st.Name}
-		s.parent = parent
-		// A value the parent left referencing its base image's environment
-		// is resolved in the parent's image config, which is this stage's
-		// base: words here must reference it, not copy it unexpanded.
-		for _, e := range parent.env {
-			if len(e.Unset) == 0 {
-				s.env = append(s.env, e)
-			}
-		}
-		s.imageEnv = parent.imageEnv.clone()
-		s.baseEnv = parent.imageEnv.clone()
-		for k := range parent.args {
-			s.args[k] = true
-		}
-		s.workdir, s.baseWorkdir, s.workdirKnown = parent.workdir, parent.workdir, parent.workdirKnown
-		s.user, s.baseUser = parent.user, parent.user
-		s.workdirTmpl, s.userTmpl = parent.workdirTmpl, parent.userTmpl
-		s.shell, s.baseShell = parent.shell, parent.shell
-		s.external = parent.external
+		s.inherit(parent)
 	} else if strings.EqualFold(base.Value, "scratch") {
 		st.From.Base = &model.Scratch{}
 		s.workdirKnown = true
@@ -511,6 +493,30 @@ func (im *importer) stage(index int, g []parsedNode) {
 		im.instruction(s, pn)
 	}
 	im.finishStage(s)
+}
+
+// inherit starts s from what its parent stage left: its environment,
+// arguments, working directory, user and shell.
+func (s *stageState) inherit(parent *stageState) {
+	s.parent = parent
+	// A value the parent left referencing its base image's environment
+	// is resolved in the parent's image config, which is this stage's
+	// base: words here must reference it, not copy it unexpanded.
+	for _, e := range parent.env {
+		if len(e.Unset) == 0 {
+			s.env = append(s.env, e)
+		}
+	}
+	s.imageEnv = parent.imageEnv.clone()
+	s.baseEnv = parent.imageEnv.clone()
+	for k := range parent.args {
+		s.args[k] = true
+	}
+	s.workdir, s.baseWorkdir, s.workdirKnown = parent.workdir, parent.workdir, parent.workdirKnown
+	s.user, s.baseUser = parent.user, parent.user
+	s.workdirTmpl, s.userTmpl = parent.workdirTmpl, parent.userTmpl
+	s.shell, s.baseShell = parent.shell, parent.shell
+	s.external = parent.external
 }
 
 // onbuildTriggers parses the ONBUILD triggers of a base (a parent stage, or
