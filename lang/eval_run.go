@@ -21,11 +21,14 @@ type runDecl struct {
 }
 
 // mountDecl is a decoded `mount "TYPE"` block. Attrs holds only the
-// arguments its type takes; Known is false for an unknown type (which
-// model.Check reports), whose arguments are not decoded.
+// arguments its type takes; Known is false for an unknown type, whose
+// arguments are not decoded.
 type mountDecl struct {
-	Type      string
-	Known     bool
+	Type  string
+	Known bool
+	// Diags are the mount's decoding errors, reported when it is
+	// evaluated, in document order with the run step's other errors.
+	Diags     hcl.Diagnostics
 	Attrs     hcl.Attributes
 	TypeRange hcl.Range
 	DefRange  hcl.Range
@@ -36,7 +39,7 @@ func decodeRunBlock(b *hcl.Block) (*runDecl, hcl.Diagnostics) {
 	d := &runDecl{Attrs: content.Attributes, Body: b.Body, DefRange: b.DefRange}
 	for _, mb := range content.Blocks {
 		m, mdiags := decodeMountBlock(mb)
-		diags = append(diags, mdiags...)
+		m.Diags = mdiags
 		d.Mounts = append(d.Mounts, m)
 	}
 	return d, diags
@@ -46,7 +49,7 @@ func decodeMountBlock(b *hcl.Block) (*mountDecl, hcl.Diagnostics) {
 	d := &mountDecl{Type: b.Labels[0], TypeRange: b.LabelRanges[0], DefRange: b.DefRange}
 	allowed, known := mountArguments[d.Type]
 	if !known {
-		return d, nil
+		return d, hcl.Diagnostics{model.CheckMountType(d.Type, d.TypeRange)}
 	}
 	d.Known = true
 	content, diags := b.Body.Content(mountSchema)
@@ -77,7 +80,12 @@ func (e *evaluator) run(b *hcl.Block) *model.Run {
 	r.User, _ = e.str(attrs, "user")
 	r.Shell = e.shell(attrs, "shell")
 	if n, ok := e.str(attrs, "network"); ok {
-		r.Network, r.NetworkRange = n, attrs["network"].Expr.Range()
+		rng := attrs["network"].Expr.Range()
+		if d := model.CheckNetwork(n, rng); d != nil {
+			e.l.add(d)
+		} else {
+			r.Network, r.NetworkRange = n, rng
+		}
 	}
 	r.NoCache = !e.boolean(attrs, "cache", true)
 	r.CacheKey, _ = e.str(attrs, "cache_key")
@@ -130,8 +138,9 @@ func (e *evaluator) command(d *runDecl, r *model.Run) {
 
 func (e *evaluator) mount(d *mountDecl) (model.Mount, bool) {
 	m := model.Mount{Type: d.Type, TypeRange: d.TypeRange, DeclRange: d.DefRange, Range: e.l.blockRange(d.DefRange)}
+	e.l.addEval(d.Diags)
 	if !d.Known {
-		return m, true // model.Check reports it
+		return m, false // reported by decodeMountBlock
 	}
 	attrs := d.Attrs
 	m.Target, _ = e.str(attrs, "target")

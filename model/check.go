@@ -131,7 +131,9 @@ func (c *checker) flat(steps []Step) []Step {
 // command, an unknown network mode or mount type, an empty image
 // reference. It never reports what the step lacks, so a front end may
 // call it on a step it leaves out for errors of its own, to report
-// everything in one run; Check reports the same with the same words.
+// everything in one run; Check reports the same with the same words. (A
+// front end that reports a value where it reads it, with CheckNetwork,
+// CheckMountType or CheckPlatform, leaves the value out of the model.)
 func CheckStep(s Step) hcl.Diagnostics {
 	c := &checker{}
 	c.values(s)
@@ -174,13 +176,15 @@ func (c *checker) runValues(r *Run) bool {
 			ok = false
 		}
 	}
-	if !c.oneOf(first(r.NetworkRange, r.Range), r.Network, "network mode", "default", "none", "host") {
-		ok = false
+	if r.Network != "" {
+		if d := CheckNetwork(r.Network, first(r.NetworkRange, r.Range)); d != nil {
+			c.diags = append(c.diags, d)
+			ok = false
+		}
 	}
 	for _, m := range r.Mounts {
-		if !contains(mountTypes, m.Type) {
-			c.errorf(first(m.TypeRange, m.DeclRange, m.Range), "Unsupported mount type", "%q is not a mount type.%s Use one of bind, cache, secret or tmpfs.",
-				m.Type, suggestion(m.Type, mountTypes, ""))
+		if d := CheckMountType(m.Type, first(m.TypeRange, m.DeclRange, m.Range)); d != nil {
+			c.diags = append(c.diags, d)
 			ok = false
 		}
 		if b, isImage := m.From.(*Image); isImage && !c.image(b, first(m.FromRange, m.Range)) {
@@ -294,17 +298,34 @@ func InvalidImageRef(written string, err error, rng hcl.Range, alternatives stri
 	return d
 }
 
-// oneOf reports v unless it is empty or one of allowed.
-func (c *checker) oneOf(rng hcl.Range, v, what string, allowed ...string) bool {
-	if v == "" || contains(allowed, v) {
-		return true
+// CheckNetwork is the error for a network mode n written at rng that is
+// not default, none or host, or nil. (An unset mode is "" in the model,
+// which Check does not ask about.)
+func CheckNetwork(n string, rng hcl.Range) *hcl.Diagnostic {
+	return oneOf(rng, n, "network mode", "default", "none", "host")
+}
+
+// CheckMountType is the error for a mount type written at rng that is not
+// bind, cache, secret or tmpfs, or nil.
+func CheckMountType(typ string, rng hcl.Range) *hcl.Diagnostic {
+	if contains(mountTypes, typ) {
+		return nil
+	}
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported mount type", Subject: rng.Ptr(),
+		Detail: fmt.Sprintf("%q is not a mount type.%s Use one of bind, cache, secret or tmpfs.", typ, suggestion(typ, mountTypes, ""))}
+}
+
+// oneOf is the error for v unless it is one of allowed, or nil.
+func oneOf(rng hcl.Range, v, what string, allowed ...string) *hcl.Diagnostic {
+	if contains(allowed, v) {
+		return nil
 	}
 	quoted := make([]string, len(allowed))
 	for i, a := range allowed {
 		quoted[i] = strconv.Quote(a)
 	}
-	c.errorf(rng, "Invalid "+what, "%q is not a valid %s.%s Use one of %s.", v, what, suggestion(v, allowed, ""), strings.Join(quoted, ", "))
-	return false
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid " + what, Subject: rng.Ptr(),
+		Detail: fmt.Sprintf("%q is not a valid %s.%s Use one of %s.", v, what, suggestion(v, allowed, ""), strings.Join(quoted, ", "))}
 }
 
 // edge is a reference from one stage to another; cut removes it.
