@@ -8,8 +8,10 @@ import (
 	"github.com/imgc-dev/imgc/model"
 )
 
-// FuzzLoad checks that no input makes Load panic or return a nil Config.
-// The fixtures are the seed corpus.
+// FuzzLoad checks that no input makes Load panic or return a nil Config,
+// and that the Config it returns, errors or not, satisfies the model:
+// model.Check finds nothing more (the compiler relies on that). The
+// fixtures are the seed corpus.
 func FuzzLoad(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/*/*.image.hcl")
 	more, _ := filepath.Glob("testdata/*/*/*.image.hcl")
@@ -32,6 +34,9 @@ func FuzzLoad(f *testing.F) {
 		cfg, _ := Load(dir, Options{Vars: vars, Environ: []string{"IMGC_VAR_flags=" + cliVar}})
 		if cfg == nil {
 			t.Fatal("Load returned a nil Config")
+		}
+		if diags := model.Check(cfg); len(diags) > 0 {
+			t.Fatalf("the Config Load returned breaks the model: %v", diags)
 		}
 		model.TopoOrder(cfg)
 		Format(src)

@@ -7,10 +7,13 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/imgc-dev/imgc/model"
 )
 
 // FuzzConvert feeds arbitrary Dockerfiles to Import and Convert: neither
-// may panic, and every conversion must be valid HCL.
+// may panic, the Config Import returns satisfies the model (model.Check
+// finds nothing more), and every conversion must be valid HCL.
 func FuzzConvert(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/*/Dockerfile")
 	for _, s := range seeds {
@@ -21,7 +24,11 @@ func FuzzConvert(f *testing.F) {
 	f.Add([]byte("FROM a\nRUN <<EOF\n${x} %{y}\nEOF\n"))
 	f.Add([]byte("ARG A\nFROM $A\nCOPY --from=0 . .\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
-		Import("Dockerfile", src, Options{})
+		if cfg, _ := Import("Dockerfile", src, Options{}); cfg != nil {
+			if diags := model.Check(cfg); len(diags) > 0 {
+				t.Fatalf("the Config Import returned breaks the model: %v\n%s", diags, src)
+			}
+		}
 		out, diags := Convert("Dockerfile", src, ConvertOptions{})
 		for _, d := range diags {
 			if d.Summary == "Internal error in imgc convert" {
