@@ -23,6 +23,13 @@ func decodeConfigBlock(b *hcl.Block) (*configDecl, hcl.Diagnostics) {
 	return &configDecl{Attrs: content.Attributes, Healthchecks: content.Blocks, DefRange: b.DefRange}, diags
 }
 
+// decodeHealthcheckBlock decodes a `healthcheck` block, which holds
+// attributes only.
+func decodeHealthcheckBlock(b *hcl.Block) (hcl.Attributes, hcl.Diagnostics) {
+	content, diags := b.Body.Content(healthcheckSchema)
+	return content.Attributes, diags
+}
+
 func (e *evaluator) config(b *hcl.Block) *model.ImageConfig {
 	d, diags := decodeConfigBlock(b)
 	e.l.addEval(diags)
@@ -84,9 +91,8 @@ func (e *evaluator) config(b *hcl.Block) *model.ImageConfig {
 }
 
 func (e *evaluator) healthcheck(b *hcl.Block) *model.Healthcheck {
-	content, diags := b.Body.Content(healthcheckSchema)
+	attrs, diags := decodeHealthcheckBlock(b)
 	e.l.addEval(diags)
-	attrs := content.Attributes // a healthcheck holds attributes only
 	h := &model.Healthcheck{}
 	if attr, ok := attrs["test"]; ok {
 		if val, ok := e.value(attr); ok {

@@ -11,16 +11,22 @@ import (
 	"github.com/imgc-dev/imgc/stdlib"
 )
 
+// decodeMacroBlock decodes a step macro block against the arguments the
+// macro declares: its raw attributes.
+func decodeMacroBlock(b *hcl.Block, m stdlib.Macro) (*hcl.BodyContent, hcl.Diagnostics) {
+	schema := &hcl.BodySchema{}
+	for _, a := range m.Attributes {
+		schema.Attributes = append(schema.Attributes, hcl.AttributeSchema{Name: a.Name, Required: a.Required})
+	}
+	return b.Body.Content(schema)
+}
+
 // macro evaluates a step macro block and turns its expansion into steps
 // that carry the macro block's range. It reports every bad argument: each
 // one HCL or a conversion rejects, and each one Expand rejects, at the
 // argument (Expand never hears of the ones already reported).
 func (e *evaluator) macro(b *hcl.Block, m stdlib.Macro, rng hcl.Range, vars []string) []model.Step {
-	schema := &hcl.BodySchema{}
-	for _, a := range m.Attributes {
-		schema.Attributes = append(schema.Attributes, hcl.AttributeSchema{Name: a.Name, Required: a.Required})
-	}
-	content, diags := b.Body.Content(schema)
+	content, diags := decodeMacroBlock(b, m)
 	e.l.addEval(diags)
 	broken := diags.HasErrors()
 	// reported are the arguments with an error already: missing, or
