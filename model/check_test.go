@@ -127,3 +127,23 @@ func TestTopoOrder(t *testing.T) {
 		t.Errorf("Dependencies (-want +got):\n%s", diff)
 	}
 }
+
+func TestInvalidImageRefWording(t *testing.T) {
+	_, bad := imageref.Parse("Not A Ref")
+	_, noPath := imageref.Parse("oci:")
+	for _, tt := range []struct {
+		written string
+		err     error
+		also    string
+		want    string
+	}{
+		{"oci:", noPath, "", `"oci:" names no path. Write oci:PATH[:TAG] or docker-archive:PATH.`},
+		{"Not A Ref", bad, "", `Write NAME[:TAG][@DIGEST], oci:PATH[:TAG] or docker-archive:PATH.`},
+		{"Not A Ref", bad, ", scratch, or a stage reference such as stage.build", `Write NAME[:TAG][@DIGEST], oci:PATH[:TAG], docker-archive:PATH, scratch, or a stage reference such as stage.build.`},
+	} {
+		d := InvalidImageRef(tt.written, tt.err, rng(1), tt.also)
+		if d.Summary != "Invalid image reference" || !strings.HasSuffix(d.Detail, tt.want) {
+			t.Errorf("InvalidImageRef(%q, %q) = %q: %s, want a detail ending %q", tt.written, tt.also, d.Summary, d.Detail, tt.want)
+		}
+	}
+}
