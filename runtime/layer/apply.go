@@ -148,7 +148,8 @@ type budgetReader struct {
 func (b *budgetReader) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	if cerr := b.a.charge(int64(n)); cerr != nil {
-		return n, cerr
+		// Nothing read, or io.ReadFull would drop the error.
+		return 0, cerr
 	}
 	return n, err
 }
