@@ -287,7 +287,7 @@ func findEntry(f *os.File, name string) (*tar.Header, *tar.Reader, error) {
 // archiveBlobName matches the names `docker save` gives configs and
 // layers, which are their digests: "<hex>.json" (before Docker 25) and
 // "blobs/sha256/<hex>".
-var archiveBlobName = regexp.MustCompile(`^(?:blobs/sha256/)?([0-9a-f]{64})(?:\.json)?$`)
+var archiveBlobName = regexp.MustCompile(`^(?:blobs/sha256/|sha256:)?([0-9a-f]{64})(?:\.json)?$`)
 
 // checkDockerArchive verifies what go-containerregistry's tarball reader
 // trusts in the docker archive at p: manifest.json and the config are
