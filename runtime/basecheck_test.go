@@ -21,8 +21,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imgc-dev/imgc/compiler/ir"
-	"github.com/imgc-dev/imgc/runtime/layer"
 	imgcrt "github.com/imgc-dev/imgc/runtime"
+	"github.com/imgc-dev/imgc/runtime/layer"
 )
 
 // smallImage is an OCI image with one gzip layer holding a file of
@@ -295,4 +295,3 @@ func TestBaseBombRefused(t *testing.T) {
 		t.Errorf("a normal base under the same bound: %v", err)
 	}
 }
-
