@@ -149,17 +149,30 @@ func (s *Store) ensureSnapshot(l chainLayer, b *imageBudget) (string, error) {
 	hw := newHashWriter(io.Discard)
 	tee := io.TeeReader(rc, hw)
 	var stats layer.ApplyStats
-	err = layer.Apply(tee, tmp, layer.ApplyOptions{MaxSize: s.layerMax(l, b), Stats: &stats})
+	maxSize := s.layerMax(l, b)
+	err = layer.Apply(tee, tmp, layer.ApplyOptions{MaxSize: maxSize, Stats: &stats})
 	if err != nil {
 		os.RemoveAll(tmp)
 		return "", fmt.Errorf("unpacking layer %s: %w", l.Digest, s.tooLarge(err, l, b))
 	}
-	if l.fromBase {
-		b.used += stats.Size
+	// What follows the tar's end counts too: gigabytes of zeros there
+	// would take long to hash.
+	rest := io.Reader(tee)
+	if maxSize > 0 {
+		rest = io.LimitReader(tee, maxSize-stats.Size+1)
 	}
-	if _, err := io.Copy(io.Discard, tee); err != nil {
+	n, err := io.Copy(io.Discard, rest)
+	if err != nil {
 		os.RemoveAll(tmp)
 		return "", fmt.Errorf("unpacking layer %s: %w", l.Digest, err)
+	}
+	if maxSize > 0 && stats.Size+n > maxSize {
+		os.RemoveAll(tmp)
+		err := fmt.Errorf("data after the end of the tar: %w of %d bytes", layer.ErrTooLarge, maxSize)
+		return "", fmt.Errorf("unpacking layer %s: %w", l.Digest, s.tooLarge(err, l, b))
+	}
+	if l.fromBase {
+		b.used += stats.Size + n
 	}
 	if got := hw.Sum(); got != l.DiffID {
 		os.RemoveAll(tmp)
