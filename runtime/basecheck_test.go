@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,22 +117,10 @@ func TestLayoutBlobsAreVerified(t *testing.T) {
 			data[len(data)-5] ^= 1
 			os.WriteFile(p, data, 0o644)
 		}, []string{"layer " + m.Layers[0].Digest.String(), "hashes to"}},
-		{"layer size wrong", func(t *testing.T, dir string) {
-			// A consistent chain whose only lie is the layer's size.
-			m2 := *m
-			m2.Layers = append([]v1.Descriptor(nil), m.Layers...)
-			m2.Layers[0].Size++
-			raw, _ := json.Marshal(m2)
-			p, _ := layout.FromPath(dir)
-			h, n, _ := v1.SHA256(bytes.NewReader(raw))
-			if err := p.WriteBlob(h, io.NopCloser(bytes.NewReader(raw))); err != nil {
-				t.Fatal(err)
-			}
-			idx := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: []v1.Descriptor{{MediaType: types.OCIManifestSchema1, Digest: h, Size: n,
-				Annotations: map[string]string{"org.opencontainers.image.ref.name": "latest"}}}}
-			data, _ := json.Marshal(idx)
-			os.WriteFile(filepath.Join(dir, "index.json"), data, 0o644)
-		}, []string{"layer " + m.Layers[0].Digest.String(), "bytes, its descriptor gives"}},
+		{"layer size wrong", func(t *testing.T, dir string) { relayer(t, dir, m, m.Layers[0].Size+1) },
+			[]string{"layer " + m.Layers[0].Digest.String(), "bytes, its descriptor gives"}},
+		{"layer size huge", func(t *testing.T, dir string) { relayer(t, dir, m, math.MaxInt64) },
+			[]string{"layer " + m.Layers[0].Digest.String(), "bytes, its descriptor gives"}},
 		{"index claims another size", func(t *testing.T, dir string) {
 			data, _ := os.ReadFile(filepath.Join(dir, "index.json"))
 			var idx v1.IndexManifest
@@ -162,6 +151,27 @@ func TestLayoutBlobsAreVerified(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// relayer rewrites the layout's manifest m giving its layer the size
+// size, and index.json to match: a consistent chain whose only lie is the
+// layer's size.
+func relayer(t *testing.T, dir string, m *v1.Manifest, size int64) {
+	m2 := *m
+	m2.Layers = append([]v1.Descriptor(nil), m.Layers...)
+	m2.Layers[0].Size = size
+	raw, _ := json.Marshal(m2)
+	p, _ := layout.FromPath(dir)
+	h, n, _ := v1.SHA256(bytes.NewReader(raw))
+	if err := p.WriteBlob(h, io.NopCloser(bytes.NewReader(raw))); err != nil {
+		t.Fatal(err)
+	}
+	idx := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: []v1.Descriptor{{MediaType: types.OCIManifestSchema1, Digest: h, Size: n,
+		Annotations: map[string]string{"org.opencontainers.image.ref.name": "latest"}}}}
+	data, _ := json.Marshal(idx)
+	if err := os.WriteFile(filepath.Join(dir, "index.json"), data, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -130,9 +130,10 @@ func (v *verifier) Read(p []byte) (int, error) {
 	if v.err != nil {
 		return 0, v.err
 	}
-	// Never read more than one byte past the size the descriptor gives.
-	if room := v.want.Size + 1 - v.n; int64(len(p)) > room {
-		p = p[:room]
+	// Never read more than one byte past the size the descriptor gives
+	// (v.n never passes it: reading past it fails).
+	if left := v.want.Size - v.n; left < int64(len(p)) {
+		p = p[:left+1]
 	}
 	n, err := v.rc.Read(p)
 	v.h.Write(p[:n])
