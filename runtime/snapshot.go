@@ -101,7 +101,9 @@ func decompressLayer(r io.Reader, mt types.MediaType) (io.ReadCloser, error) {
 	case types.OCIUncompressedLayer, types.DockerUncompressedLayer:
 		return io.NopCloser(r), nil
 	case types.OCILayerZStd:
-		zr, err := zstd.NewReader(r)
+		// The zstd tool's own limit on the window a frame may ask for:
+		// a crafted frame cannot make it allocate more.
+		zr, err := zstd.NewReader(r, zstd.WithDecoderMaxWindow(128<<20))
 		if err != nil {
 			return nil, err
 		}
