@@ -350,7 +350,7 @@ func (a *applier) create(n *node) error {
 				}
 			}
 		}
-	case tar.TypeReg, tar.TypeRegA:
+	case tar.TypeReg: // archive/tar reads the old TypeRegA as TypeReg
 		if err := writeFileAt(fd, base, n); err != nil {
 			return err
 		}
