@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -24,6 +24,9 @@ type chainLayer struct {
 	DiffID    v1.Hash
 	Size      int64
 	MediaType types.MediaType
+	// fromBase marks a layer of a pulled base image: unpacking it is
+	// bounded (see UnpackLimits).
+	fromBase bool
 }
 
 // imageState is a filesystem (its layers, bottom first) and a config.
@@ -69,28 +72,26 @@ func (s *Store) openBase(ctx context.Context, kind ir.BaseKind, ref string, pl i
 	case ir.BaseOCILayout:
 		return layoutImage(strings.TrimPrefix(ref, "oci:"), pl)
 	case ir.BaseDockerArchive:
-		return tarball.ImageFromPath(strings.TrimPrefix(ref, "docker-archive:"), nil)
+		p := strings.TrimPrefix(ref, "docker-archive:")
+		if _, err := checkDockerArchive(p); err != nil {
+			return nil, err
+		}
+		return tarball.ImageFromPath(p, nil)
 	default:
 		return nil, fmt.Errorf("a %s base has no manifest", kind)
 	}
 }
 
 // layoutImage finds PATH[:TAG] in an OCI layout: the manifest named TAG, or
-// the only one when no tag is given.
+// the only one when no tag is given. Every blob it reads, and every layer
+// the image gives later, is verified against its digest and size.
 func layoutImage(ref string, pl ir.Platform) (v1.Image, error) {
 	path, tag := ref, ""
 	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
 		path, tag = ref[:i], ref[i+1:]
 	}
-	p, err := layout.FromPath(path)
-	if err != nil {
-		return nil, err
-	}
-	idx, err := p.ImageIndex()
-	if err != nil {
-		return nil, err
-	}
-	m, err := idx.IndexManifest()
+	l := ociLayout{dir: path}
+	m, err := l.readIndex()
 	if err != nil {
 		return nil, err
 	}
@@ -113,27 +114,19 @@ func layoutImage(ref string, pl ir.Platform) (v1.Image, error) {
 	}
 	d := found[0]
 	if d.MediaType.IsIndex() {
-		child, err := idx.ImageIndex(d.Digest)
+		child, err := l.index(d)
 		if err != nil {
 			return nil, err
 		}
-		return platformImage(child, pl)
-	}
-	return idx.Image(d.Digest)
-}
-
-func platformImage(idx v1.ImageIndex, pl ir.Platform) (v1.Image, error) {
-	m, err := idx.IndexManifest()
-	if err != nil {
-		return nil, err
-	}
-	want := v1Platform(pl)
-	for _, d := range m.Manifests {
-		if d.Platform != nil && d.Platform.Satisfies(want) {
-			return idx.Image(d.Digest)
+		want := v1Platform(pl)
+		for _, cd := range child.Manifests {
+			if cd.Platform != nil && cd.Platform.Satisfies(want) && !cd.MediaType.IsIndex() {
+				return l.image(cd)
+			}
 		}
+		return nil, fmt.Errorf("index %s of layout %s has no image for platform %s", d.Digest, path, pl)
 	}
-	return nil, fmt.Errorf("no image for platform %s", pl)
+	return l.image(d)
 }
 
 // pullBase makes the base of t available in the store and returns its state
@@ -149,7 +142,7 @@ func (s *Store) pullBase(ctx context.Context, b ir.Base, pl ir.Platform) (*image
 	if b.Digest != "" {
 		if h, err := v1.NewHash(b.Digest); err == nil && s.hasBlob(h) {
 			if img, err := s.image(h); err == nil {
-				if st, err := s.importImage(img); err == nil {
+				if st, err := s.importImage(img, false); err == nil {
 					return st, b.Digest, nil
 				}
 			}
@@ -170,7 +163,9 @@ func (s *Store) pullBase(ctx context.Context, b ir.Base, pl ir.Platform) (*image
 	if b.Digest != "" && b.Kind != ir.BaseDockerArchive && d.String() != b.Digest {
 		return nil, "", fmt.Errorf("pulling base image %q: its digest is %s, the plan pins %s", b.Ref, d, b.Digest)
 	}
-	st, err := s.importImage(img)
+	// A docker archive has no digest chain from an index to its layers:
+	// they are checked against the config's diff ids instead.
+	st, err := s.importImage(img, b.Kind == ir.BaseDockerArchive)
 	if err != nil {
 		return nil, "", fmt.Errorf("pulling base image %q: %w", b.Ref, err)
 	}
@@ -178,8 +173,9 @@ func (s *Store) pullBase(ctx context.Context, b ir.Base, pl ir.Platform) (*image
 }
 
 // importImage copies img's missing blobs into the store, verifying their
-// digests, and returns its state with OCI media types.
-func (s *Store) importImage(img v1.Image) (*imageState, error) {
+// digests and sizes (and with diffIDs, the digests of their uncompressed
+// content) as they are copied, and returns its state with OCI media types.
+func (s *Store) importImage(img v1.Image, diffIDs bool) (*imageState, error) {
 	m, err := img.Manifest()
 	if err != nil {
 		return nil, err
@@ -197,6 +193,13 @@ func (s *Store) importImage(img v1.Image) (*imageState, error) {
 	}
 	st := &imageState{Config: cfg}
 	for i, ld := range m.Layers {
+		mt, err := ociLayerMediaType(ld.MediaType)
+		if err != nil {
+			return nil, err
+		}
+		if ld.Size < 0 {
+			return nil, fmt.Errorf("layer %s: the manifest gives it the negative size %d", ld.Digest, ld.Size)
+		}
 		if !s.hasBlob(ld.Digest) {
 			l, err := img.LayerByDigest(ld.Digest)
 			if err != nil {
@@ -206,17 +209,23 @@ func (s *Store) importImage(img v1.Image) (*imageState, error) {
 			if err != nil {
 				return nil, fmt.Errorf("reading layer %s: %w", ld.Digest, err)
 			}
+			if diffIDs {
+				rc = newDiffIDVerifier(rc, mt, cfg.RootFS.DiffIDs[i], fmt.Sprintf("layer %d of %d", i+1, len(m.Layers)))
+			}
 			_, _, err = s.putBlobStream(rc, ld.Digest)
 			rc.Close()
 			if err != nil {
 				return nil, fmt.Errorf("storing layer %s: %w", ld.Digest, err)
 			}
 		}
-		mt, err := ociLayerMediaType(ld.MediaType)
-		if err != nil {
+		// The size bounds unpacking (see UnpackLimits): it must be the
+		// blob's.
+		if fi, err := os.Stat(s.blobPath(ld.Digest)); err != nil {
 			return nil, err
+		} else if fi.Size() != ld.Size {
+			return nil, fmt.Errorf("layer %s has %d bytes, the manifest gives %d", ld.Digest, fi.Size(), ld.Size)
 		}
-		st.Layers = append(st.Layers, chainLayer{Digest: ld.Digest, DiffID: cfg.RootFS.DiffIDs[i], Size: ld.Size, MediaType: mt})
+		st.Layers = append(st.Layers, chainLayer{Digest: ld.Digest, DiffID: cfg.RootFS.DiffIDs[i], Size: ld.Size, MediaType: mt, fromBase: true})
 	}
 	if _, err := s.putBlob(rawCfg); err != nil {
 		return nil, fmt.Errorf("storing image config: %w", err)

@@ -87,23 +87,29 @@ func (s *Store) uncompressed(d v1.Hash, mt types.MediaType) (io.ReadCloser, erro
 	if err != nil {
 		return nil, err
 	}
+	r, err := decompressLayer(f, mt)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return readCloser{r, f}, nil
+}
+
+// decompressLayer reads the layer r of media type mt as a tar stream.
+func decompressLayer(r io.Reader, mt types.MediaType) (io.ReadCloser, error) {
 	switch mt {
 	case types.OCIUncompressedLayer, types.DockerUncompressedLayer:
-		return f, nil
+		return io.NopCloser(r), nil
 	case types.OCILayerZStd:
-		zr, err := zstd.NewReader(f)
+		// The zstd tool's own limit on the window a frame may ask for:
+		// a crafted frame cannot make it allocate more.
+		zr, err := zstd.NewReader(r, zstd.WithDecoderMaxWindow(128<<20))
 		if err != nil {
-			f.Close()
 			return nil, err
 		}
-		return readCloser{zr.IOReadCloser(), f}, nil
+		return zr.IOReadCloser(), nil
 	default:
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			f.Close()
-			return nil, err
-		}
-		return readCloser{zr, f}, nil
+		return gzip.NewReader(r)
 	}
 }
 
@@ -118,8 +124,9 @@ func (r readCloser) Close() error {
 }
 
 // ensureSnapshot unpacks layer l into snapshots/<diff id> unless it is
-// there, verifying the diff id, and returns the directory.
-func (s *Store) ensureSnapshot(l chainLayer) (string, error) {
+// there, verifying the diff id and counting what it unpacks against b,
+// and returns the directory.
+func (s *Store) ensureSnapshot(l chainLayer, b *imageBudget) (string, error) {
 	dir := s.snapshotDir(l.DiffID)
 	if exists(dir) {
 		return dir, nil
@@ -143,13 +150,31 @@ func (s *Store) ensureSnapshot(l chainLayer) (string, error) {
 	}
 	hw := newHashWriter(io.Discard)
 	tee := io.TeeReader(rc, hw)
-	if err := layer.Apply(tee, tmp, layer.ApplyOptions{}); err != nil {
+	var stats layer.ApplyStats
+	maxSize := s.layerMax(l, b)
+	err = layer.Apply(tee, tmp, layer.ApplyOptions{MaxSize: maxSize, Stats: &stats})
+	if err != nil {
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("unpacking layer %s: %w", l.Digest, s.tooLarge(err, l, b))
+	}
+	// What follows the tar's end counts too: gigabytes of zeros there
+	// would take long to hash.
+	rest := io.Reader(tee)
+	if maxSize > 0 {
+		rest = io.LimitReader(tee, maxSize-stats.Size+1)
+	}
+	n, err := io.Copy(io.Discard, rest)
+	if err != nil {
 		os.RemoveAll(tmp)
 		return "", fmt.Errorf("unpacking layer %s: %w", l.Digest, err)
 	}
-	if _, err := io.Copy(io.Discard, tee); err != nil {
+	if maxSize > 0 && stats.Size+n > maxSize {
 		os.RemoveAll(tmp)
-		return "", fmt.Errorf("unpacking layer %s: %w", l.Digest, err)
+		err := fmt.Errorf("data after the end of the tar: %w of %d bytes", layer.ErrTooLarge, maxSize)
+		return "", fmt.Errorf("unpacking layer %s: %w", l.Digest, s.tooLarge(err, l, b))
+	}
+	if l.fromBase {
+		b.used += stats.Size + n
 	}
 	if got := hw.Sum(); got != l.DiffID {
 		os.RemoveAll(tmp)
@@ -196,11 +221,12 @@ func (tb *targetBuild) snapshots(ctx context.Context) ([]string, error) {
 // their dirs top first.
 func (s *Store) snapshotDirs(ctx context.Context, chain []chainLayer) ([]string, error) {
 	dirs := make([]string, len(chain))
+	b := s.imageBudget(chain)
 	for i, l := range chain {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		d, err := s.ensureSnapshot(l)
+		d, err := s.ensureSnapshot(l, b)
 		if err != nil {
 			return nil, err
 		}

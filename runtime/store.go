@@ -30,6 +30,8 @@ type Store struct {
 	dir string
 	oci layout.Path
 	mu  sync.Mutex // serialises index.json updates within the process
+	// unpack bounds unpacking base image layers (see SetUnpackLimits).
+	unpack UnpackLimits
 }
 
 // keyEntry is one cache index entry: the layer a cache key produced.

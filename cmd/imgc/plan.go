@@ -38,6 +38,13 @@ func (c *cacheFlags) open() (*runtime.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the cache: %w", err)
 	}
+	// IMGC_MAX_UNPACK bounds what unpacking a base image may write (see
+	// docs/build.md).
+	u, err := runtime.ParseUnpackLimits(os.Getenv("IMGC_MAX_UNPACK"))
+	if err != nil {
+		return nil, fmt.Errorf("reading IMGC_MAX_UNPACK: %w", err)
+	}
+	s.SetUnpackLimits(u)
 	return s, nil
 }
 

@@ -20,6 +20,40 @@ type ApplyOptions struct {
 	// AllowDevices permits character and block device entries; devices
 	// from untrusted base layers are refused by default.
 	AllowDevices bool
+	// MaxSize bounds the bytes the layer may unpack (see ApplyStats.Size);
+	// past it Apply fails with an error wrapping ErrTooLarge that names
+	// the entry. 0 means no bound.
+	MaxSize int64
+	// Stats, when set, receives what was unpacked, also on failure.
+	Stats *ApplyStats
+}
+
+// ApplyStats is what Apply unpacked.
+type ApplyStats struct {
+	// Size counts file contents by their logical size as they are
+	// written (holes of sparse entries included, though they are written
+	// as holes and take no disk space), and each entry's header: 512 bytes
+	// plus its names and PAX records, so that millions of empty entries
+	// count too.
+	Size    int64
+	Entries int
+}
+
+// ErrTooLarge is wrapped by the error of a layer that unpacks to more
+// than ApplyOptions.MaxSize.
+var ErrTooLarge = errors.New("layer unpacks to more than its bound")
+
+// maxNameLen bounds entry and link names: Linux refuses longer paths
+// (PATH_MAX), and the tar reader would hold up to a MiB each.
+const maxNameLen = 4096
+
+// headerCost is what an entry counts against MaxSize besides its content.
+func headerCost(hdr *tar.Header) int64 {
+	n := int64(512 + len(hdr.Name) + len(hdr.Linkname))
+	for k, v := range hdr.PAXRecords {
+		n += int64(len(k) + len(v))
+	}
+	return n
 }
 
 // Apply unpacks an uncompressed OCI layer tar into dir so that dir can serve as an overlay lower dir:
@@ -66,6 +100,9 @@ func apply(r io.Reader, dir string, opts ApplyOptions, merged bool) error {
 	}
 	defer t.close()
 	a := &applier{t: t, opts: opts, merged: merged, written: make(map[string]bool)}
+	if a.opts.Stats == nil {
+		a.opts.Stats = new(ApplyStats)
+	}
 	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
@@ -75,7 +112,14 @@ func apply(r io.Reader, dir string, opts ApplyOptions, merged bool) error {
 		if err != nil {
 			return fmt.Errorf("applying layer: reading tar: %w", err)
 		}
-		if err := a.entry(hdr, tr); err != nil {
+		if len(hdr.Name) > maxNameLen || len(hdr.Linkname) > maxNameLen {
+			return fmt.Errorf("applying layer: entry %.64q...: name or link target longer than %d bytes", hdr.Name, maxNameLen)
+		}
+		if err := a.charge(headerCost(hdr)); err != nil {
+			return fmt.Errorf("applying layer: entry %q: %w", hdr.Name, err)
+		}
+		a.opts.Stats.Entries++
+		if err := a.entry(hdr, &budgetReader{a: a, r: tr}); err != nil {
 			return fmt.Errorf("applying layer: %w", err)
 		}
 	}
@@ -83,6 +127,31 @@ func apply(r io.Reader, dir string, opts ApplyOptions, merged bool) error {
 		return fmt.Errorf("applying layer: %w", err)
 	}
 	return nil
+}
+
+// charge counts n bytes against MaxSize.
+func (a *applier) charge(n int64) error {
+	a.opts.Stats.Size += n
+	if a.opts.MaxSize > 0 && a.opts.Stats.Size > a.opts.MaxSize {
+		return fmt.Errorf("%w of %d bytes", ErrTooLarge, a.opts.MaxSize)
+	}
+	return nil
+}
+
+// budgetReader charges what an entry's content yields as it is read, so a
+// size claimed in a header counts only once it is delivered.
+type budgetReader struct {
+	a *applier
+	r io.Reader
+}
+
+func (b *budgetReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if cerr := b.a.charge(int64(n)); cerr != nil {
+		// Nothing read, or io.ReadFull would drop the error.
+		return 0, cerr
+	}
+	return n, err
 }
 
 // node is one file to create, from a tar header or an Entry.
@@ -281,7 +350,7 @@ func (a *applier) create(n *node) error {
 				}
 			}
 		}
-	case tar.TypeReg, tar.TypeRegA:
+	case tar.TypeReg: // archive/tar reads the old TypeRegA as TypeReg
 		if err := writeFileAt(fd, base, n); err != nil {
 			return err
 		}
@@ -330,7 +399,7 @@ func writeFileAt(dirfd int, name string, n *node) error {
 			f.Close()
 			return fmt.Errorf("no content for %d bytes", n.size)
 		}
-	} else if err := copyExactly(f, content, n.size); err != nil {
+	} else if err := copySparse(f, content, n.size); err != nil {
 		f.Close()
 		if rc != nil {
 			rc.Close()

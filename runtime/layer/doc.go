@@ -12,7 +12,11 @@
 // (ApplyToRoot: whiteouts delete), and materialises file lists in an upper
 // or merged dir (WriteEntriesToDir). Every write goes through file
 // descriptors resolved by openat2, so nothing lands outside the directory,
-// and device nodes from untrusted layers are refused.
+// and device nodes from untrusted layers are refused. Unpacking can be
+// bounded (ApplyOptions.MaxSize counts contents by logical size and a
+// header's worth per entry, against decompression bombs), names are at
+// most 4096 bytes, and all-zero blocks (the holes of sparse entries too)
+// are written as holes.
 //
 // It deliberately does not compress, hash or store layers, know about
 // images, manifests or caches, or mount anything: callers wrap the tar
