@@ -11,8 +11,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/moby/patternmatcher"
 
-	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/internal/hashcache"
+	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/lang"
 )
 

@@ -11,8 +11,8 @@ import (
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 
-	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/internal/copyspec"
+	"github.com/imgc-dev/imgc/ir"
 )
 
 // resolveInputs fills in what keys are computed from but the configuration

@@ -28,8 +28,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/imgc-dev/imgc/compiler"
-	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/internal/testbase"
+	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/lang/dockerfile"
 	"github.com/imgc-dev/imgc/runtime"
 )

@@ -21,8 +21,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/imgc-dev/imgc/compiler"
-	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/internal/testbase"
+	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/lang"
 	imgcrt "github.com/imgc-dev/imgc/runtime"
 )

@@ -14,8 +14,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/internal/testbase"
+	"github.com/imgc-dev/imgc/ir"
 	imgcrt "github.com/imgc-dev/imgc/runtime"
 	"github.com/imgc-dev/imgc/runtime/runc"
 )

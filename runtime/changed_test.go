@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/internal/testbase"
+	"github.com/imgc-dev/imgc/ir"
 	imgcrt "github.com/imgc-dev/imgc/runtime"
 )
 

@@ -15,8 +15,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 
-	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/internal/copyspec"
+	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/runtime/layer"
 	"github.com/imgc-dev/imgc/runtime/overlay"
 	"github.com/imgc-dev/imgc/runtime/runc"

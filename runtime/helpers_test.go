@@ -19,9 +19,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
-	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/internal/copyspec"
 	"github.com/imgc-dev/imgc/internal/testbase"
+	"github.com/imgc-dev/imgc/ir"
 	imgcrt "github.com/imgc-dev/imgc/runtime"
 )
 

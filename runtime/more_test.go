@@ -33,8 +33,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 	"golang.org/x/sys/unix"
 
-	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/internal/testbase"
+	"github.com/imgc-dev/imgc/ir"
 	imgcrt "github.com/imgc-dev/imgc/runtime"
 )
 

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/imgc-dev/imgc/compiler"
-	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/internal/testbase"
+	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/lang"
 	"github.com/imgc-dev/imgc/runtime"
 )
