@@ -317,14 +317,12 @@ func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, 
 	if err != nil {
 		return nil, fmt.Errorf("finding mount points: %w", err)
 	}
-	bundle, err := os.MkdirTemp(work, "bundle-")
-	if err != nil {
-		return stubs, err
-	}
 	out := &outputTail{emit: func(line string) {
 		tb.b.emit(Event{Kind: "log", Target: tb.t.Name, Layer: l.Name, Key: l.Key, Origin: r.Origin, Line: line})
 	}}
-	code, runErr := runc.Run(ctx, bundle, spec, out, out)
+	// The bundle holds the step's environment, secrets included: runc.Run
+	// makes it in memory and removes it.
+	code, runErr := runc.Run(ctx, "", spec, out, out)
 	out.flush()
 	if runErr != nil {
 		if ctx.Err() != nil {
