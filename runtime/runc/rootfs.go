@@ -187,6 +187,6 @@ type RuntimePathError struct {
 }
 
 func (e *RuntimePathError) Error() string {
-	return fmt.Sprintf("%s is a symbolic link (to %q) in the image: the container runtime mounts over %s, and a symlink there can lead it onto the host, "+
-		"so imgc runs no step over it; the base image or an earlier step made it, replace it with a real directory or file in the base image", e.Path, e.Target, e.Path)
+	return fmt.Sprintf("refusing to run: the image's %s is a symbolic link (to %q); the container runtime mounts over %s and could follow the link onto the host; "+
+		"make %s a real directory or file in the base image, or in the step that made it a link", e.Path, e.Target, e.Path, e.Path)
 }
