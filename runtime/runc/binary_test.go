@@ -48,3 +48,12 @@ func TestBinaryPrefersIMGC_RUNC(t *testing.T) {
 		t.Error("Binary() accepted a missing IMGC_RUNC")
 	}
 }
+
+func TestInMemory(t *testing.T) {
+	if !inMemory("/dev/shm") {
+		t.Skip("/dev/shm is not a tmpfs here")
+	}
+	if !inMemory("/dev/shm/no/such/dir") {
+		t.Error("a missing directory under /dev/shm is not seen as in memory")
+	}
+}

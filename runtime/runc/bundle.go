@@ -41,12 +41,20 @@ func bundleRoot() (string, string) {
 		filepath.Dir(BundleRoot), filepath.Dir(shmBundleRoot), BundleRoot)
 }
 
+// inMemory reports whether dir, or the directory it would be made in, is
+// on a tmpfs or ramfs.
 func inMemory(dir string) bool {
 	var st unix.Statfs_t
-	if unix.Statfs(dir, &st) != nil {
-		return false
+	for {
+		err := unix.Statfs(dir, &st)
+		if err == nil {
+			return st.Type == unix.TMPFS_MAGIC || st.Type == unix.RAMFS_MAGIC
+		}
+		if !errors.Is(err, unix.ENOENT) || dir == filepath.Dir(dir) {
+			return false
+		}
+		dir = filepath.Dir(dir)
 	}
-	return st.Type == unix.TMPFS_MAGIC || st.Type == unix.RAMFS_MAGIC
 }
 
 // NewBundle makes an empty bundle directory (mode 0700) for one step;
