@@ -130,7 +130,7 @@ func run(ctx context.Context, bundleDir string, s Spec, stdout, stderr io.Writer
 	select {
 	case waitErr = <-done:
 	case <-ctx.Done():
-		waitErr = kill(runcPath, s.ID, cmd, done)
+		kill(runcPath, s.ID, cmd, done) // the step was cancelled: how runc ended does not matter
 		deleteContainer(runcPath, s.ID)
 		return ctx.Err()
 	}
