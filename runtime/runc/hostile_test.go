@@ -141,11 +141,21 @@ func TestStaleBundlesCleared(t *testing.T) {
 	if fi, err := os.Stat(root); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("bundle root %s: %v, want mode 0700", root, err)
 	}
-	stale := filepath.Join(root, "999999999-dead", "step-1")
-	if err := os.MkdirAll(stale, 0o700); err != nil {
+	// Made beside the root and moved in whole: another imgc running now
+	// may clear it as soon as it is there.
+	tmp, err := os.MkdirTemp(filepath.Dir(root), "test-stale-")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(stale, "config.json"), []byte(`{"env":["TOKEN=secret"]}`), 0o600); err != nil {
+	defer os.RemoveAll(tmp)
+	if err := os.MkdirAll(filepath.Join(tmp, "step-1"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "step-1", "config.json"), []byte(`{"env":["TOKEN=secret"]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(root, "999999999-dead", "step-1")
+	if err := os.Rename(tmp, filepath.Dir(stale)); err != nil {
 		t.Fatal(err)
 	}
 	if err := runc.ClearStaleBundles(); err != nil {
