@@ -11,6 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgc-dev/imgc/ir"
+	"github.com/imgc-dev/imgc/runtime/runc"
 )
 
 // Output is an extra export of the built output targets.
@@ -50,8 +51,9 @@ type Event struct {
 	Time time.Time
 	// Kind is "target" (a target starts), "cached" (a layer is reused),
 	// "start" (a layer starts building), "log" (a line of step output),
-	// "done" (a layer or, with Layer empty, a target finished), "error"
-	// or "export" (an output was written; Line names it).
+	// "done" (a layer or, with Layer empty, a target finished), "error",
+	// "export" (an output was written; Line names it) or "warning" (Line
+	// says what is unsafe about this machine's setup; once per process).
 	Kind     string
 	Target   string
 	Layer    string
@@ -192,6 +194,13 @@ func Build(ctx context.Context, s *Store, p *ir.Plan, o BuildOptions) (*Result, 
 	}
 	b.fs = &fsCache{s: s, mounts: map[string]*fsMount{}}
 	defer b.fs.release()
+	for _, w := range runc.Warnings() {
+		b.emit(Event{Kind: "warning", Line: w})
+	}
+	// Bundles a killed build left behind may hold secrets.
+	if err := runc.ClearStaleBundles(); err != nil {
+		return nil, err
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -234,7 +234,7 @@ func (tb *targetBuild) runSteps(ctx context.Context, l *ir.Layer, lowers []strin
 		}
 	}
 	for _, st := range l.Steps {
-		if err := tb.step(ctx, l, st, lowers, rootfs, upper, wk, work); err != nil {
+		if err := tb.step(ctx, l, st, lowers, rootfs, upper, wk); err != nil {
 			var se *StepError
 			if errors.As(err, &se) || ctx.Err() != nil {
 				return err
@@ -249,7 +249,7 @@ func (tb *targetBuild) runSteps(ctx context.Context, l *ir.Layer, lowers []strin
 }
 
 // step runs one step in a mount of the layer's filesystem.
-func (tb *targetBuild) step(ctx context.Context, l *ir.Layer, st ir.Step, lowers []string, rootfs, upper, wk, work string) (err error) {
+func (tb *targetBuild) step(ctx context.Context, l *ir.Layer, st ir.Step, lowers []string, rootfs, upper, wk string) (err error) {
 	if err := overlay.Mount(rootfs, lowers, upper, wk); err != nil {
 		return fmt.Errorf("mounting the layer's filesystem: %w", err)
 	}
@@ -266,7 +266,7 @@ func (tb *targetBuild) step(ctx context.Context, l *ir.Layer, st ir.Step, lowers
 	}()
 	switch st := st.(type) {
 	case *ir.Run:
-		stubs, err = tb.run(ctx, l, st, rootfs, upper, work)
+		stubs, err = tb.run(ctx, l, st, rootfs, upper)
 		return err
 	case *ir.Copy:
 		req := copyRequest(st)
@@ -284,7 +284,7 @@ func (tb *targetBuild) step(ctx context.Context, l *ir.Layer, st ir.Step, lowers
 
 // run runs one command in the mounted rootfs. The stubs it returns (even
 // on failure) are to be removed from upper once rootfs is unmounted.
-func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, upper, work string) (*runc.Stubs, error) {
+func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, upper string) (*runc.Stubs, error) {
 	cfg := tb.st.Config.Config
 	env := mergeEnv(cfg.Env, expandEnv(cfg.Env, r.Env))
 	user := r.User
@@ -317,14 +317,12 @@ func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, 
 	if err != nil {
 		return nil, fmt.Errorf("finding mount points: %w", err)
 	}
-	bundle, err := os.MkdirTemp(work, "bundle-")
-	if err != nil {
-		return stubs, err
-	}
 	out := &outputTail{emit: func(line string) {
 		tb.b.emit(Event{Kind: "log", Target: tb.t.Name, Layer: l.Name, Key: l.Key, Origin: r.Origin, Line: line})
 	}}
-	code, runErr := runc.Run(ctx, bundle, spec, out, out)
+	// The bundle holds the step's environment, secrets included: runc.Run
+	// makes it in memory and removes it.
+	code, runErr := runc.Run(ctx, "", spec, out, out)
 	out.flush()
 	if runErr != nil {
 		if ctx.Err() != nil {

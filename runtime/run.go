@@ -69,7 +69,7 @@ func (s *Store) RunImage(ctx context.Context, name string, o RunOptions) (int, e
 	}
 	defer os.RemoveAll(tmp)
 	rootfs, upper, work := filepath.Join(tmp, "rootfs"), filepath.Join(tmp, "upper"), filepath.Join(tmp, "work")
-	for _, dir := range []string{rootfs, upper, work, filepath.Join(tmp, "bundle")} {
+	for _, dir := range []string{rootfs, upper, work} {
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			return 0, err
 		}
@@ -108,7 +108,10 @@ func (s *Store) RunImage(ctx context.Context, name string, o RunOptions) (int, e
 	if stderr == nil {
 		stderr = io.Discard
 	}
-	return runc.Run(ctx, filepath.Join(tmp, "bundle"), runc.Spec{
+	for _, w := range runc.Warnings() {
+		fmt.Fprintf(stderr, "imgc: warning: %s\n", w)
+	}
+	return runc.Run(ctx, "", runc.Spec{
 		ID:      "imgc-run-" + randomID(),
 		Rootfs:  rootfs,
 		Args:    args,

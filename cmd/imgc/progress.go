@@ -125,6 +125,8 @@ func (p *progress) plain(ev runtime.Event) {
 			break
 		}
 		fmt.Fprintf(w, "[%s] ERROR %s%s: %s\n", ev.Target, ev.Layer, where, ev.Line)
+	case "warning":
+		fmt.Fprintf(w, "warning: %s\n", ev.Line)
 	case "export":
 		if ev.Target == "" {
 			fmt.Fprintf(w, "exported %s\n", ev.Line)

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/imgc-dev/imgc/internal/fsroot"
 )
 
 // tree writes into one directory through file descriptors, so that no path
@@ -30,8 +32,8 @@ type tree struct {
 }
 
 const (
-	resolveBeneath = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS
-	resolveInRoot  = unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS
+	resolveBeneath = fsroot.Beneath
+	resolveInRoot  = fsroot.InRoot
 )
 
 func openTree(dir string, resolve uint64) (*tree, error) {
@@ -58,19 +60,7 @@ func (t *tree) dropCache() {
 func (t *tree) rootFD() int { return int(t.root.Fd()) }
 
 func (t *tree) openat2(rel string) (int, error) {
-	if rel == "" {
-		rel = "."
-	}
-	for {
-		fd, err := unix.Openat2(t.rootFD(), rel, &unix.OpenHow{
-			Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
-			Resolve: t.resolve,
-		})
-		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
-			continue // RESOLVE_IN_ROOT retries on concurrent renames
-		}
-		return fd, err
-	}
+	return fsroot.Open(t.rootFD(), rel, unix.O_RDONLY|unix.O_DIRECTORY, t.resolve)
 }
 
 // dir returns a descriptor of directory rel, owned by the cache (do not
@@ -91,17 +81,7 @@ func (t *tree) dir(rel string, create bool) (int, error) {
 	return fd, nil
 }
 
-func describeResolveError(rel string, err error) error {
-	switch {
-	case errors.Is(err, unix.ELOOP):
-		return fmt.Errorf("resolving %s: a parent is a symbolic link", rel)
-	case errors.Is(err, unix.EXDEV):
-		return fmt.Errorf("resolving %s: path leaves the directory", rel)
-	case errors.Is(err, unix.ENOTDIR):
-		return fmt.Errorf("resolving %s: a parent is not a directory", rel)
-	}
-	return fmt.Errorf("resolving %s: %w", rel, err)
-}
+func describeResolveError(rel string, err error) error { return fsroot.Describe(rel, err) }
 
 // mkdirAll creates the missing directories of rel one component at a time,
 // each resolved from the root so that RESOLVE_IN_ROOT keeps its meaning.

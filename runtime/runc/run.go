@@ -22,7 +22,8 @@ var RuncRoot = "/run/imgc-runc"
 // effect before it kills runc itself.
 const killTimeout = 10 * time.Second
 
-// Run writes an OCI runtime bundle (config.json) in bundleDir and runs `runc run` with no
+// Run writes an OCI runtime bundle (config.json) in bundleDir (when empty, in a fresh directory
+// of BundleRoot, in memory, removed when Run returns) and runs `runc run` (see Binary) with no
 // terminal; stdout/stderr are streamed to the writers (nil discards). The defaults follow
 // Docker's: mounts (proc, dev tmpfs, devpts, shm, mqueue, sysfs ro, cgroup ro), the host's
 // /etc/resolv.conf and /etc/hosts bound read-only with a generated /etc/hostname, Docker's
@@ -30,7 +31,9 @@ const killTimeout = 10 * time.Second
 // host's hard limit), a writable root and no cgroup limits. It returns the process's exit code
 // (a non-zero exit is not an error; a process killed by a signal reports 128+signal). ctx
 // cancellation kills the container (SIGKILL via `runc kill`), waits, and `runc delete --force`s
-// it: nothing is left running by Run itself.
+// it: nothing is left running by Run itself. A rootfs whose /dev, /proc, /sys, /etc/hosts,
+// /etc/hostname or /etc/resolv.conf (or a parent of them) is a symlink is refused with a
+// *RuntimePathError.
 func Run(ctx context.Context, bundleDir string, s Spec, stdout, stderr io.Writer) (exitCode int, err error) {
 	if err := run(ctx, bundleDir, s, stdout, stderr, &exitCode); err != nil {
 		return -1, fmt.Errorf("running container %s: %w", s.ID, err)
@@ -53,11 +56,14 @@ func run(ctx context.Context, bundleDir string, s Spec, stdout, stderr io.Writer
 		return err
 	}
 	s.Rootfs = rootfs
-	runcPath, err := exec.LookPath("runc")
+	runcPath, err := Binary()
 	if err != nil {
 		return err
 	}
-	u, err := resolveUser(s.Rootfs, s.User)
+	if err := checkRuntimePaths(s.Rootfs); err != nil {
+		return err
+	}
+	u, err := resolveUser(ctx, s.Rootfs, s.User)
 	if err != nil {
 		return err
 	}
@@ -65,6 +71,14 @@ func run(ctx context.Context, bundleDir string, s Spec, stdout, stderr io.Writer
 		if err := mkdirWorkdir(s.Rootfs, s.Cwd, u); err != nil {
 			return fmt.Errorf("creating working directory: %w", err)
 		}
+	}
+	if bundleDir == "" {
+		dir, remove, err := NewBundle()
+		if err != nil {
+			return err
+		}
+		defer remove()
+		bundleDir = dir
 	}
 	bundleDir, err = filepath.Abs(bundleDir)
 	if err != nil {
@@ -116,7 +130,7 @@ func run(ctx context.Context, bundleDir string, s Spec, stdout, stderr io.Writer
 	select {
 	case waitErr = <-done:
 	case <-ctx.Done():
-		waitErr = kill(runcPath, s.ID, cmd, done)
+		kill(runcPath, s.ID, cmd, done) // the step was cancelled: how runc ended does not matter
 		deleteContainer(runcPath, s.ID)
 		return ctx.Err()
 	}

@@ -6,17 +6,23 @@ import (
 	"io"
 	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/imgc-dev/imgc/internal/fsroot"
 )
 
 // Stubs are the mount points runc will create in a rootfs because they do
 // not exist there (empty files or directories, with missing parents). Found
 // before a run, they are removed from the overlay's upper dir after it, so
 // that they never reach a layer.
+//
+// Both happen through a descriptor of the directory with every symlink on
+// the way refused (fsroot.Beneath): the step may have replaced a stub's
+// parent by a symlink to a host directory, and what is removed or restored
+// must stay inside the upper dir.
 type Stubs struct {
 	stubs   []stub       // parents first
 	parents []parentTime // existing directories the stubs are created in
@@ -39,6 +45,18 @@ type parentTime struct {
 // for whiteouts the stubs replace. Mount points below a symlink of the
 // rootfs are not predicted (runc resolves them inside the rootfs).
 func FindStubs(rootfs, upper string, s Spec) (*Stubs, error) {
+	root, err := openDir(rootfs)
+	if err != nil {
+		return nil, fmt.Errorf("finding mount stubs: %w", err)
+	}
+	defer root.Close()
+	var up *os.File
+	if upper != "" {
+		if up, err = openDir(upper); err != nil {
+			return nil, fmt.Errorf("finding mount stubs: %w", err)
+		}
+		defer up.Close()
+	}
 	st := &Stubs{}
 	seen := make(map[string]bool)
 	seenParent := make(map[string]bool)
@@ -50,8 +68,7 @@ func FindStubs(rootfs, upper string, s Spec) (*Stubs, error) {
 		parts := strings.Split(strings.TrimPrefix(path.Clean("/"+mp), "/"), "/")
 		for i := range parts {
 			p := "/" + strings.Join(parts[:i+1], "/")
-			var fi unix.Stat_t
-			err := unix.Lstat(filepath.Join(rootfs, p), &fi)
+			fi, err := lstatAt(int(root.Fd()), p)
 			if err == nil {
 				if fi.Mode&unix.S_IFMT == unix.S_IFDIR {
 					continue
@@ -59,13 +76,13 @@ func FindStubs(rootfs, upper string, s Spec) (*Stubs, error) {
 				break // exists, or a symlink or file runc resolves itself
 			}
 			if !errors.Is(err, unix.ENOENT) {
-				return nil, fmt.Errorf("finding mount stubs: %w", &os.PathError{Op: "lstat", Path: filepath.Join(rootfs, p), Err: err})
+				return nil, fmt.Errorf("finding mount stubs: lstat %s: %w", p, err)
 			}
 			parent := path.Dir(p)
 			if !seenParent[parent] {
-				var pst unix.Stat_t
-				if err := unix.Lstat(filepath.Join(rootfs, parent), &pst); err != nil {
-					return nil, fmt.Errorf("finding mount stubs: %w", err)
+				pst, err := lstatAt(int(root.Fd()), parent)
+				if err != nil {
+					return nil, fmt.Errorf("finding mount stubs: lstat %s: %w", parent, err)
 				}
 				seenParent[parent] = true
 				st.parents = append(st.parents, parentTime{path: parent, ts: [2]unix.Timespec{pst.Atim, pst.Mtim}})
@@ -77,9 +94,8 @@ func FindStubs(rootfs, upper string, s Spec) (*Stubs, error) {
 				}
 				seen[sp] = true
 				wh := false
-				if upper != "" && j == i {
-					var ust unix.Stat_t
-					if unix.Lstat(filepath.Join(upper, sp), &ust) == nil && ust.Mode&unix.S_IFMT == unix.S_IFCHR && ust.Rdev == 0 {
+				if up != nil && j == i {
+					if ust, err := lstatAt(int(up.Fd()), sp); err == nil && ust.Mode&unix.S_IFMT == unix.S_IFCHR && ust.Rdev == 0 {
 						wh = true
 					}
 				}
@@ -115,69 +131,133 @@ func (st *Stubs) Paths() []string {
 // unmounted. Only empty files and empty directories go, so whatever the step
 // wrote into a stub directory stays; a stub that replaced a whiteout becomes
 // the whiteout again; the directories the stubs were made in get their
-// times back, so that they equal the lower's again.
+// times back, so that they equal the lower's again. A stub whose parent the
+// step replaced (by a symlink, a file, or nothing) is not there any more and
+// is left alone.
 func (st *Stubs) Remove(upper string) error {
+	up, err := openDir(upper)
+	if err != nil {
+		return fmt.Errorf("removing mount stubs: %w", err)
+	}
+	defer up.Close()
+	upfd := int(up.Fd())
 	removed := false
 	for i := len(st.stubs) - 1; i >= 0; i-- {
 		s := st.stubs[i]
-		p := filepath.Join(upper, s.path)
-		empty, err := isEmptyStub(p)
+		ok, err := removeStub(upfd, s)
 		if err != nil {
 			return fmt.Errorf("removing mount stub %s: %w", s.path, err)
 		}
-		if !empty {
-			continue
-		}
-		if err := os.Remove(p); err != nil {
-			return fmt.Errorf("removing mount stub %s: %w", s.path, err)
-		}
-		removed = true
-		if s.whiteout {
-			if err := unix.Mknod(p, unix.S_IFCHR, 0); err != nil {
-				return fmt.Errorf("restoring whiteout %s: %w", s.path, err)
-			}
-		}
+		removed = removed || ok
 	}
 	if !removed {
 		return nil
 	}
 	for _, pt := range st.parents {
-		p := filepath.Join(upper, pt.path)
-		var fi unix.Stat_t
-		if err := unix.Lstat(p, &fi); err != nil || fi.Mode&unix.S_IFMT != unix.S_IFDIR {
-			continue // not copied up
-		}
-		if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, pt.ts[:], unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err := restoreTimes(upfd, pt); err != nil {
 			return fmt.Errorf("restoring times of %s: %w", pt.path, err)
 		}
 	}
 	return nil
 }
 
-// isEmptyStub reports whether p is an empty regular file or an empty
-// directory (false when it does not exist).
-func isEmptyStub(p string) (bool, error) {
-	var fi unix.Stat_t
-	if err := unix.Lstat(p, &fi); err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return false, nil
-		}
+// removeStub removes s from the upper dir upfd when it is still an empty
+// file or directory at its place, and reports whether it did.
+func removeStub(upfd int, s stub) (bool, error) {
+	dir, name, err := fsroot.OpenParent(upfd, s.path)
+	if isGone(err) {
+		return false, nil
+	}
+	if err != nil {
 		return false, err
+	}
+	defer unix.Close(dir)
+	empty, isDir, err := isEmptyStub(dir, name)
+	if err != nil || !empty {
+		return false, err
+	}
+	flags := 0
+	if isDir {
+		flags = unix.AT_REMOVEDIR
+	}
+	if err := unix.Unlinkat(dir, name, flags); err != nil {
+		return false, err
+	}
+	if s.whiteout {
+		if err := unix.Mknodat(dir, name, unix.S_IFCHR, 0); err != nil {
+			return true, fmt.Errorf("restoring whiteout: %w", err)
+		}
+	}
+	return true, nil
+}
+
+// restoreTimes gives directory pt.path of the upper dir its times back,
+// when it was copied up and is still a directory.
+func restoreTimes(upfd int, pt parentTime) error {
+	dir, name, err := fsroot.OpenParent(upfd, pt.path)
+	if isGone(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dir)
+	var fi unix.Stat_t
+	if err := unix.Fstatat(dir, name, &fi, unix.AT_SYMLINK_NOFOLLOW); err != nil || fi.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return nil // not copied up, or replaced
+	}
+	return unix.UtimesNanoAt(dir, name, pt.ts[:], unix.AT_SYMLINK_NOFOLLOW)
+}
+
+// isGone reports whether an openat2 error means that a parent is missing,
+// a symlink or not a directory.
+func isGone(err error) bool {
+	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.EXDEV)
+}
+
+// isEmptyStub reports whether name in directory dir is an empty regular
+// file or an empty directory (false when it does not exist), and whether it
+// is a directory.
+func isEmptyStub(dir int, name string) (empty, isDir bool, err error) {
+	var fi unix.Stat_t
+	if err := unix.Fstatat(dir, name, &fi, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return false, false, nil
+		}
+		return false, false, err
 	}
 	switch fi.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
-		return fi.Size == 0, nil
+		return fi.Size == 0, false, nil
 	case unix.S_IFDIR:
-		f, err := os.Open(p)
+		fd, err := fsroot.Open(dir, name, unix.O_RDONLY|unix.O_DIRECTORY, fsroot.Beneath)
 		if err != nil {
-			return false, err
+			return false, true, err
 		}
+		f := os.NewFile(uintptr(fd), name)
 		defer f.Close()
 		_, err = f.Readdirnames(1)
 		if errors.Is(err, io.EOF) {
-			return true, nil
+			return true, true, nil
 		}
-		return false, err
+		return false, true, err
 	}
-	return false, nil
+	return false, false, nil
+}
+
+// lstatAt stats p below the directory dirfd without following any symlink
+// on the way or at its end: a symlinked parent reads as ELOOP.
+func lstatAt(dirfd int, p string) (unix.Stat_t, error) {
+	var fi unix.Stat_t
+	dir, name, err := fsroot.OpenParent(dirfd, p)
+	if err != nil {
+		return fi, err
+	}
+	defer unix.Close(dir)
+	err = unix.Fstatat(dir, name, &fi, unix.AT_SYMLINK_NOFOLLOW)
+	return fi, err
+}
+
+func openDir(p string) (*os.File, error) {
+	return os.OpenFile(p, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 }

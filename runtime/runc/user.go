@@ -1,6 +1,7 @@
 package runc
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -17,7 +18,7 @@ type user struct {
 // values pass through; unknown names are an error naming the user); gids includes supplementary
 // groups. An empty user is root. A numeric uid missing from /etc/passwd gets gid 0, as in Docker.
 func ResolveUser(rootfs, spec string) (uid, gid uint32, gids []uint32, err error) {
-	u, err := resolveUser(rootfs, spec)
+	u, err := resolveUser(context.Background(), rootfs, spec)
 	if err != nil {
 		return 0, 0, nil, err
 	}
@@ -36,7 +37,7 @@ type groupEntry struct {
 	members []string
 }
 
-func resolveUser(rootfs, spec string) (user, error) {
+func resolveUser(ctx context.Context, rootfs, spec string) (user, error) {
 	userPart, groupPart, hasGroup := strings.Cut(spec, ":")
 	if userPart == "" {
 		if hasGroup {
@@ -47,11 +48,11 @@ func resolveUser(rootfs, spec string) (user, error) {
 	if hasGroup && groupPart == "" {
 		return user{}, fmt.Errorf("resolving user %q: empty group name", spec)
 	}
-	passwdData, err := readFileInRoot(rootfs, "/etc/passwd")
+	passwdData, err := readFileInRoot(ctx, rootfs, "/etc/passwd")
 	if err != nil {
 		return user{}, fmt.Errorf("resolving user %q: %w", spec, err)
 	}
-	groupData, err := readFileInRoot(rootfs, "/etc/group")
+	groupData, err := readFileInRoot(ctx, rootfs, "/etc/group")
 	if err != nil {
 		return user{}, fmt.Errorf("resolving user %q: %w", spec, err)
 	}
