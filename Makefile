@@ -14,12 +14,14 @@ build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/imgc
 
 # deps installs what builds and tests need on a fresh Debian machine (as root):
-# runc and busybox-static for real builds, buildah for the Dockerfile fidelity
-# tests that compare imgc's images with buildah's.
+# runc and busybox-static for real builds, slirp4netns for run steps' private
+# network, buildah for the Dockerfile fidelity tests that compare imgc's
+# images with buildah's.
 deps:
 	@missing=""; \
 	command -v runc >/dev/null || missing="$$missing runc"; \
 	[ -x /bin/busybox ] || missing="$$missing busybox-static"; \
+	command -v slirp4netns >/dev/null || missing="$$missing slirp4netns"; \
 	command -v buildah >/dev/null || missing="$$missing buildah"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
