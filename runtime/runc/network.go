@@ -240,6 +240,10 @@ func resolvConf() []byte {
 	if err != nil {
 		return []byte("nameserver " + slirpDNS + "\n")
 	}
+	return resolvConfFor(host)
+}
+
+func resolvConfFor(host []byte) []byte {
 	var out bytes.Buffer
 	loopback, servers := false, 0
 	sc := bufio.NewScanner(bytes.NewReader(host))

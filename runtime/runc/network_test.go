@@ -42,8 +42,9 @@ func newNetwork(t testing.TB) *runc.Network {
 
 // TestNetworkDefaultIsPrivate: a step on the default network reaches
 // neither a host 127.0.0.1 listener (directly or through slirp's 10.0.2.2)
-// nor a host abstract unix socket; with the host network it reaches both,
-// which shows the probes work.
+// nor a host abstract unix socket, but does reach the host's other
+// addresses; with the host network it reaches all, which shows the probes
+// work.
 func TestNetworkDefaultIsPrivate(t *testing.T) {
 	requireSlirp(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -69,10 +70,30 @@ func TestNetworkDefaultIsPrivate(t *testing.T) {
 	}
 	defer uln.Close()
 
+	// Outbound access: a listener on the host's own non-loopback address
+	// stands for the internet, which this machine may not reach.
+	outAddr := hostAddress(t)
+	out, err := net.Listen("tcp", net.JoinHostPort(outAddr, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	go func() {
+		for {
+			c, err := out.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("outbound\n"))
+			c.Close()
+		}
+	}()
+	outPort := out.Addr().(*net.TCPAddr).Port
+
 	rootfs, _ := overlayRootfs(t, busyboxRootfs(t))
 	// A process reaches an abstract socket only from the network namespace
 	// that holds it, where /proc/net/unix lists it.
-	probe := fmt.Sprintf(`nc -w 2 127.0.0.1 %d </dev/null; echo tcp=$?; nc -w 2 10.0.2.2 %d </dev/null; echo gw=$?; grep -c @%s /proc/net/unix; true`, port, port, abstract)
+	probe := fmt.Sprintf(`nc -w 2 127.0.0.1 %d </dev/null; echo tcp=$?; nc -w 2 10.0.2.2 %d </dev/null; echo gw=$?; grep -c @%s /proc/net/unix; nc -w 2 %s %d </dev/null; true`, port, port, abstract, outAddr, outPort)
 	run := func(s runc.Spec) string {
 		s.Rootfs, s.Args = rootfs, []string{"sh", "-c", probe}
 		code, stdout, stderr := runIn(t, s)
@@ -81,16 +102,31 @@ func TestNetworkDefaultIsPrivate(t *testing.T) {
 		}
 		return stdout
 	}
-	if got, want := run(runc.Spec{Network: "host"}), "host-secret\ntcp=0\ngw=1\n1\n"; got != want {
+	if got, want := run(runc.Spec{Network: "host"}), "host-secret\ntcp=0\ngw=1\n1\noutbound\n"; got != want {
 		t.Fatalf("the probes do not work: on the host network they gave %q, want %q", got, want)
 	}
-	want := "tcp=1\ngw=1\n0\n"
+	want := "tcp=1\ngw=1\n0\noutbound\n"
 	if diff := cmp.Diff(want, run(runc.Spec{Network: "default", Net: newNetwork(t)})); diff != "" {
 		t.Errorf("default network, shared (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff(want, run(runc.Spec{})); diff != "" {
 		t.Errorf("default network, made by Run (-want +got):\n%s", diff)
 	}
+}
+
+// hostAddress is an IPv4 address of the host that is not loopback.
+func hostAddress(t *testing.T) string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if ip, ok := a.(*net.IPNet); ok && ip.IP.To4() != nil && !ip.IP.IsLoopback() {
+			return ip.IP.String()
+		}
+	}
+	t.Skip("skipping: the host has no non-loopback IPv4 address to test outbound access with")
+	return ""
 }
 
 // TestNetworkDefaultInterfaces: lo and slirp4netns's tap0 with the default
