@@ -21,13 +21,15 @@ RUNC_VERSION := v1.4.4
 RUNC_BIN     := /usr/local/libexec/imgc/runc
 
 # deps installs what builds and tests need on a fresh Debian machine (as root):
-# runc and busybox-static for real builds, buildah for the Dockerfile fidelity
-# tests that compare imgc's images with buildah's, libseccomp-dev, pkg-config
-# and gcc to build the fixed runc that `make runc` puts in RUNC_BIN.
+# runc and busybox-static for real builds, slirp4netns for run steps' private
+# network, buildah for the Dockerfile fidelity tests that compare imgc's
+# images with buildah's, libseccomp-dev, pkg-config and gcc to build the fixed
+# runc that `make runc` puts in RUNC_BIN.
 deps:
 	@missing=""; \
 	command -v runc >/dev/null || missing="$$missing runc"; \
 	[ -x /bin/busybox ] || missing="$$missing busybox-static"; \
+	command -v slirp4netns >/dev/null || missing="$$missing slirp4netns"; \
 	command -v buildah >/dev/null || missing="$$missing buildah"; \
 	command -v gcc >/dev/null || missing="$$missing gcc"; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \

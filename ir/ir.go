@@ -185,7 +185,7 @@ type Step interface {
 type Network string
 
 const (
-	NetworkDefault Network = "default" // the host network, as BuildKit's default
+	NetworkDefault Network = "default" // a private network with outbound access, as BuildKit's default
 	NetworkNone    Network = "none"
 	NetworkHost    Network = "host"
 )

@@ -7,7 +7,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -68,7 +67,7 @@ func (s *Store) openBase(ctx context.Context, kind ir.BaseKind, ref string, pl i
 		if err != nil {
 			return nil, err
 		}
-		return remote.Image(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithPlatform(v1Platform(pl)))
+		return remote.Image(r, registryOptions(ctx, remote.WithPlatform(v1Platform(pl)))...)
 	case ir.BaseOCILayout:
 		return layoutImage(strings.TrimPrefix(ref, "oci:"), pl)
 	case ir.BaseDockerArchive:

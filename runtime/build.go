@@ -44,6 +44,10 @@ type BuildOptions struct {
 	// Context is the build context directory, for bind mounts without a
 	// `from`; empty means the context of the plan's copy steps.
 	Context string
+	// AllowNetworkHost is the network.host entitlement: without it, Build
+	// refuses run steps with network = "host". Other steps get a private
+	// network namespace (see runc.Network) or, with "none", loopback only.
+	AllowNetworkHost bool
 }
 
 // Event is one progress report.
@@ -141,6 +145,8 @@ type builder struct {
 	done   map[string]chan struct{}
 	// sem holds one token per target doing work (see slot).
 	sem chan struct{}
+	// net is the private network of default-network steps (network.go).
+	net buildNetwork
 }
 
 func (b *builder) emit(e Event) {
@@ -169,6 +175,9 @@ func Build(ctx context.Context, s *Store, p *ir.Plan, o BuildOptions) (*Result, 
 	if err := checkPlan(p); err != nil {
 		return nil, err
 	}
+	if err := checkEntitlements(p, o); err != nil {
+		return nil, err
+	}
 	if o.Parallelism <= 0 {
 		o.Parallelism = 2
 	}
@@ -194,6 +203,7 @@ func Build(ctx context.Context, s *Store, p *ir.Plan, o BuildOptions) (*Result, 
 	}
 	b.fs = &fsCache{s: s, mounts: map[string]*fsMount{}}
 	defer b.fs.release()
+	defer b.net.close()
 	for _, w := range runc.Warnings() {
 		b.emit(Event{Kind: "warning", Line: w})
 	}

@@ -303,6 +303,10 @@ func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, 
 		return nil, err
 	}
 	defer release()
+	net, err := tb.b.networkFor(ctx, r)
+	if err != nil {
+		return nil, &StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{r.Origin}, Err: err}
+	}
 	spec := runc.Spec{
 		ID:      "imgc-" + randomID(),
 		Rootfs:  rootfs,
@@ -311,6 +315,7 @@ func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, 
 		Cwd:     cwd,
 		User:    user,
 		Network: string(r.Network),
+		Net:     net,
 		Mounts:  mounts,
 	}
 	stubs, err := runc.FindStubs(rootfs, upper, spec)

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sort"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -180,7 +179,8 @@ func (s *Store) writeDockerArchive(dest string, imgs []builtImage) error {
 }
 
 // pushDigest writes the stored image with manifest digest d to the
-// registry reference dest; blobs the registry has are not uploaded.
+// registry reference dest; blobs the registry has are not uploaded, and
+// failed uploads and puts are tried again (see registryOptions).
 func (s *Store) pushDigest(ctx context.Context, d v1.Hash, dest string) error {
 	ref, err := name.ParseReference(dest)
 	if err != nil {
@@ -190,7 +190,7 @@ func (s *Store) pushDigest(ctx context.Context, d v1.Hash, dest string) error {
 	if err != nil {
 		return fmt.Errorf("pushing %s: %w", dest, err)
 	}
-	if err := remote.Write(ref, img, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)); err != nil {
+	if err := remote.Write(ref, img, registryOptions(ctx)...); err != nil {
 		return fmt.Errorf("pushing %s: %w", dest, err)
 	}
 	return nil

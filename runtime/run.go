@@ -20,7 +20,8 @@ type RunOptions struct {
 	Entrypoint []string
 	// Env is added over the image's env ("NAME=value").
 	Env []string
-	// Network is "default" (the host's), "host" or "none".
+	// Network is "default" (a private network with outbound access, see
+	// runc.Network), "host" (the host's) or "none" (loopback only).
 	Network        string
 	Stdout, Stderr io.Writer
 }

@@ -29,6 +29,7 @@ type buildCmd struct {
 	Locked      bool     `help:"Fail instead of moving a base image pin in imgc.lock.hcl, or when a base is not pinned."`
 	Pull        bool     `help:"Resolve base image tags again, moving their pins in imgc.lock.hcl to what the registry serves now."`
 	Compression string   `enum:"gzip,zstd" default:"gzip" help:"Layer compression: gzip or zstd."`
+	Allow       []string `sep:"none" placeholder:"ENTITLEMENT" help:"Grant an entitlement (repeatable): network.host lets steps with network = \"host\" (RUN --network=host) use the host's network."`
 }
 
 func (c *buildCmd) Run(e *env) error {
@@ -59,6 +60,13 @@ func (c *buildCmd) Run(e *env) error {
 	if diags := missingSecrets(plan, secrets); diags.HasErrors() {
 		return e.report(src.files, diags)
 	}
+	allowHost, adiags := entitlements(c.Allow)
+	if !adiags.HasErrors() && !allowHost {
+		adiags = hostNetworkSteps(plan)
+	}
+	if adiags.HasErrors() {
+		return e.report(src.files, adiags)
+	}
 	if c.Locked {
 		if err := checkLocked(plan, pins); err != nil {
 			return e.report(src.files, err)
@@ -72,6 +80,8 @@ func (c *buildCmd) Run(e *env) error {
 		Push:        c.Push,
 		Compression: c.Compression,
 		Context:     contextDir(src, c.Context),
+
+		AllowNetworkHost: allowHost,
 	}
 	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
 		sec, err := strconv.ParseInt(v, 10, 64)
@@ -244,6 +254,39 @@ func missingSecrets(plan *ir.Plan, secrets map[string]string) hcl.Diagnostics {
 							Detail:  fmt.Sprintf("This step mounts the required secret %q, and no --secret gives it. Pass --secret id=%s,src=FILE.", m.ID, m.ID),
 							Subject: originRange(files, r.Origin)})
 					}
+				}
+			}
+		}
+	}
+	return diags
+}
+
+// entitlements reads the --allow values; network.host is the only one.
+func entitlements(allow []string) (networkHost bool, diags hcl.Diagnostics) {
+	for _, a := range allow {
+		switch strings.TrimSpace(a) {
+		case runtime.EntitlementNetworkHost:
+			networkHost = true
+		default:
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown entitlement",
+				Detail: fmt.Sprintf("--allow %q is not an entitlement imgc knows. The one there is: --allow %s (steps with network = \"host\" use the host's network).", a, runtime.EntitlementNetworkHost)})
+		}
+	}
+	return networkHost, diags
+}
+
+// hostNetworkSteps refuses, before anything runs, every run step that uses
+// the host's network when --allow network.host was not given.
+func hostNetworkSteps(plan *ir.Plan) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	files := map[string]*hcl.File{}
+	for _, t := range plan.Targets {
+		for _, l := range t.Layers {
+			for _, st := range l.Steps {
+				if r, ok := st.(*ir.Run); ok && r.Network == ir.NetworkHost {
+					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Host network not allowed",
+						Detail:  fmt.Sprintf("This step asks for the host's network (network = \"host\", or RUN --network=host), which lets it reach the host's loopback services and sniff its traffic, so it needs an explicit entitlement. Pass --allow %s to allow it, or drop the network setting: steps get a private network with outbound access by default.", runtime.EntitlementNetworkHost),
+						Subject: originRange(files, r.Origin)})
 				}
 			}
 		}

@@ -242,7 +242,7 @@ type runCmd struct {
 	Name       string   `arg:"" help:"An image in the local store."`
 	Args       []string `arg:"" optional:"" passthrough:"" help:"Arguments replacing the image's cmd."`
 	Env        []string `short:"e" sep:"none" placeholder:"NAME=VALUE" help:"Set an environment variable (repeatable)."`
-	Network    string   `enum:"default,host,none" default:"default" help:"default (the host's network), host or none."`
+	Network    string   `enum:"default,host,none" default:"default" help:"default (a private network with outbound access), host (the host's) or none (loopback only)."`
 	Entrypoint []string `sep:"none" placeholder:"ARG" help:"Replace the image's entrypoint (repeat for each argument; --entrypoint '' clears it)."`
 }
 

@@ -11,8 +11,13 @@
 // the step's environment, are written in memory (BundleRoot) and removed
 // after the step; the runc it runs is Binary's.
 //
+// Steps run under Docker's default seccomp profile. Their default network
+// is a private namespace with outbound access through slirp4netns (Network,
+// shared by the steps of a build); "none" is a loopback-only one and
+// "host" the host's, which callers gate.
+//
 // It deliberately does not prepare the root filesystem (package overlay
-// mounts it), keep container state between calls, set up networks beyond
-// the host's namespace or a loopback-only one, limit resources with
-// cgroups, or apply a seccomp profile.
+// mounts it), keep container state between calls, give each step a
+// network of its own when they share a Network, or limit resources with
+// cgroups.
 package runc

@@ -95,6 +95,13 @@ func run(ctx context.Context, bundleDir string, s Spec, stdout, stderr io.Writer
 	if err := os.WriteFile(hostnameFile, []byte(hostname+"\n"), 0o644); err != nil {
 		return fmt.Errorf("writing bundle: %w", err)
 	}
+	if (s.Network == "" || s.Network == "default") && s.Net == nil {
+		// No build-wide network to join: one for this run (see network.go).
+		if s.Net, err = NewNetwork(ctx); err != nil {
+			return err
+		}
+		defer s.Net.Close()
+	}
 	spec, err := ociSpec(s, u, hostnameFile)
 	if err != nil {
 		return err

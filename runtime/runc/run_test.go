@@ -208,8 +208,8 @@ func TestRunNetworkNone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := ifaces("default"); len(got) != len(hostIfaces) {
-		t.Errorf("network default interfaces = %q, want the host's %d", got, len(hostIfaces))
+	if got := ifaces("host"); len(got) != len(hostIfaces) {
+		t.Errorf("network host interfaces = %q, want the host's %d", got, len(hostIfaces))
 	}
 	code, stdout, _ := runIn(t, runc.Spec{Rootfs: rootfs, Network: "none", Args: []string{"cat", "/sys/class/net/lo/operstate"}})
 	if code != 0 || strings.TrimSpace(stdout) == "down" {

@@ -6,19 +6,26 @@ import (
 	"path"
 	"strings"
 
+	"github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
 // Spec describes one process to run.
 type Spec struct {
-	ID      string   // container id (unique; the caller makes it)
-	Rootfs  string   // mounted rootfs dir (writable overlay)
-	Args    []string // the process and its arguments
-	Env     []string // full environment; PATH (and HOME, from /etc/passwd) are added if missing
-	Cwd     string   // created inside the rootfs if missing (mode 0755) before running; "" = "/"
-	User    string   // "name|uid[:group|gid]", resolved against Rootfs's /etc/passwd and /etc/group
-	Network string   // "default"|"host"|"": host network namespace; "none": own netns with lo only
+	ID     string   // container id (unique; the caller makes it)
+	Rootfs string   // mounted rootfs dir (writable overlay)
+	Args   []string // the process and its arguments
+	Env    []string // full environment; PATH (and HOME, from /etc/passwd) are added if missing
+	Cwd    string   // created inside the rootfs if missing (mode 0755) before running; "" = "/"
+	User   string   // "name|uid[:group|gid]", resolved against Rootfs's /etc/passwd and /etc/group
+	// Network is "default" or "": a private network namespace with outbound
+	// access (Net, or one made for this run); "none": a fresh one with lo
+	// only; "host": the host's (the caller gates it).
+	Network string
+	// Net is the private network that "default" steps join; nil: Run makes
+	// one for this run and removes it after.
+	Net *Network
 	// Mounts are extra mounts (cache dirs, secrets, tmpfs, binds), appended after the defaults.
 	Mounts   []specs.Mount
 	Hostname string // "" = DefaultHostname
@@ -50,9 +57,10 @@ var readonlyPaths = []string{
 // hostFiles are bound read-only from the host when the host has them.
 var hostFiles = []string{"/etc/resolv.conf", "/etc/hosts"}
 
-// defaultMounts are Docker's, plus the host's resolver files and the
-// container's /etc/hostname (from hostnameFile, when not empty).
-func defaultMounts(hostnameFile string) []specs.Mount {
+// defaultMounts are Docker's, plus the resolver files (the host's, or
+// resolvConf when not empty) and the container's /etc/hostname (from
+// hostnameFile, when not empty).
+func defaultMounts(hostnameFile, resolvConf string) []specs.Mount {
 	ms := []specs.Mount{
 		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
 		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
@@ -63,7 +71,9 @@ func defaultMounts(hostnameFile string) []specs.Mount {
 		{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
 	}
 	for _, f := range hostFiles {
-		if _, err := os.Stat(f); err == nil {
+		if f == "/etc/resolv.conf" && resolvConf != "" {
+			ms = append(ms, roBind(resolvConf, f))
+		} else if _, err := os.Stat(f); err == nil {
 			ms = append(ms, roBind(f, f))
 		}
 	}
@@ -83,7 +93,7 @@ func roBind(src, dst string) specs.Mount {
 // though their stubs are made in that mount.
 func MountPoints(s Spec) []string {
 	var out []string
-	for _, m := range defaultMounts("") {
+	for _, m := range defaultMounts("", "") {
 		out = append(out, m.Destination)
 	}
 	for _, m := range s.Mounts {
@@ -111,8 +121,15 @@ func ociSpec(s Spec, u user, hostnameFile string) (*specs.Spec, error) {
 	namespaces := []specs.LinuxNamespace{
 		{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace}, {Type: specs.UTSNamespace}, {Type: specs.MountNamespace},
 	}
+	resolvConf := ""
 	switch s.Network {
-	case "", "default", "host":
+	case "", "default":
+		if s.Net == nil {
+			return nil, fmt.Errorf("no private network to join")
+		}
+		namespaces = append(namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: s.Net.Path()})
+		resolvConf = s.Net.ResolvConf()
+	case "host":
 	case "none":
 		namespaces = append(namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
 	default:
@@ -138,7 +155,7 @@ func ociSpec(s Spec, u user, hostnameFile string) (*specs.Spec, error) {
 		nofile = lim.Max
 	}
 
-	return &specs.Spec{
+	spec := &specs.Spec{
 		Version: specs.Version,
 		Process: &specs.Process{
 			Terminal: false,
@@ -155,7 +172,7 @@ func ociSpec(s Spec, u user, hostnameFile string) (*specs.Spec, error) {
 		},
 		Root:     &specs.Root{Path: s.Rootfs, Readonly: false},
 		Hostname: hostname,
-		Mounts:   append(defaultMounts(hostnameFile), s.Mounts...),
+		Mounts:   append(defaultMounts(hostnameFile, resolvConf), s.Mounts...),
 		Linux: &specs.Linux{
 			Resources: &specs.LinuxResources{
 				Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
@@ -164,7 +181,16 @@ func ociSpec(s Spec, u user, hostnameFile string) (*specs.Spec, error) {
 			MaskedPaths:   maskedPaths,
 			ReadonlyPaths: readonlyPaths,
 		},
-	}, nil
+	}
+	// Docker's default profile, which allows the syscalls that the
+	// capability set above needs and refuses, among others, new user
+	// namespaces, keyrings, kernel modules and bpf.
+	sc, err := seccomp.GetDefaultProfile(spec)
+	if err != nil {
+		return nil, fmt.Errorf("making the seccomp profile: %w", err)
+	}
+	spec.Linux.Seccomp = sc
+	return spec, nil
 }
 
 // environment adds PATH and HOME when env lacks them, as Docker does.

@@ -1,0 +1,73 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/imgc-dev/imgc/ir"
+	"github.com/imgc-dev/imgc/runtime/runc"
+)
+
+// EntitlementNetworkHost is what `imgc build --allow` takes to let run steps
+// use the host's network (buildx's name).
+const EntitlementNetworkHost = "network.host"
+
+// buildNetwork is the private network that a build's default-network steps
+// share: made when the first of them runs (a build whose steps are all
+// cached starts no slirp4netns), closed when the build ends.
+type buildNetwork struct {
+	mu  sync.Mutex
+	net *runc.Network
+	err error
+}
+
+func (n *buildNetwork) get(ctx context.Context) (*runc.Network, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.net == nil && n.err == nil {
+		n.net, n.err = runc.NewNetwork(ctx)
+		if n.err != nil && ctx.Err() != nil {
+			n.err = nil // a cancelled build tried; a later caller is cancelled too
+			return nil, ctx.Err()
+		}
+	}
+	return n.net, n.err
+}
+
+func (n *buildNetwork) close() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.net != nil {
+		n.net.Close()
+		n.net = nil
+	}
+}
+
+// networkFor returns the network a run step joins: the build's private one
+// for the default mode, nil for the others.
+func (b *builder) networkFor(ctx context.Context, r *ir.Run) (*runc.Network, error) {
+	if r.Network != ir.NetworkDefault && r.Network != "" {
+		return nil, nil
+	}
+	return b.net.get(ctx)
+}
+
+// checkEntitlements refuses a plan whose run steps use the host's network
+// unless the build allows it, naming the first such step.
+func checkEntitlements(p *ir.Plan, o BuildOptions) error {
+	if o.AllowNetworkHost {
+		return nil
+	}
+	for _, t := range p.Targets {
+		for _, l := range t.Layers {
+			for _, st := range l.Steps {
+				if r, ok := st.(*ir.Run); ok && r.Network == ir.NetworkHost {
+					return &StepError{Target: t.Name, Key: l.Key, Layer: l.Name, Origins: []ir.Origin{r.Origin},
+						Err: fmt.Errorf("this step uses the host's network, which needs the %s entitlement: pass --allow %s to allow it", EntitlementNetworkHost, EntitlementNetworkHost)}
+				}
+			}
+		}
+	}
+	return nil
+}
