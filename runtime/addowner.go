@@ -8,7 +8,7 @@ import (
 	"path"
 	"path/filepath"
 
-	"github.com/imgc-dev/imgc/runtime/layer"
+	"github.com/imgc-dev/imgc/store/layer"
 )
 
 // extractArchiveOwned unpacks the archive p into the directory dest of the

@@ -23,7 +23,7 @@ import (
 
 	"github.com/imgc-dev/imgc/ir"
 	imgcrt "github.com/imgc-dev/imgc/runtime"
-	"github.com/imgc-dev/imgc/runtime/layer"
+	"github.com/imgc-dev/imgc/store/layer"
 )
 
 // smallImage is an OCI image with one gzip layer holding a file of

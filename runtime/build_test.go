@@ -17,7 +17,7 @@ import (
 	"github.com/imgc-dev/imgc/internal/testbase"
 	"github.com/imgc-dev/imgc/ir"
 	imgcrt "github.com/imgc-dev/imgc/runtime"
-	"github.com/imgc-dev/imgc/runtime/runc"
+	"github.com/imgc-dev/imgc/engine/local/runc"
 )
 
 func TestBuildCopyRunAndCache(t *testing.T) {

@@ -17,9 +17,9 @@ import (
 
 	"github.com/imgc-dev/imgc/internal/copyspec"
 	"github.com/imgc-dev/imgc/ir"
-	"github.com/imgc-dev/imgc/runtime/layer"
-	"github.com/imgc-dev/imgc/runtime/overlay"
-	"github.com/imgc-dev/imgc/runtime/runc"
+	"github.com/imgc-dev/imgc/store/layer"
+	"github.com/imgc-dev/imgc/engine/local/overlay"
+	"github.com/imgc-dev/imgc/engine/local/runc"
 )
 
 // copyLayerEntries lists the entries of a layer made only of copy steps,

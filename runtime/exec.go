@@ -14,9 +14,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/imgc-dev/imgc/ir"
-	"github.com/imgc-dev/imgc/runtime/layer"
-	"github.com/imgc-dev/imgc/runtime/overlay"
-	"github.com/imgc-dev/imgc/runtime/runc"
+	"github.com/imgc-dev/imgc/store/layer"
+	"github.com/imgc-dev/imgc/engine/local/overlay"
+	"github.com/imgc-dev/imgc/engine/local/runc"
 )
 
 // tailLines is how many lines of a failing step's output a StepError keeps.

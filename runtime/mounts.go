@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/imgc-dev/imgc/runtime/overlay"
+	"github.com/imgc-dev/imgc/engine/local/overlay"
 	"golang.org/x/sys/unix"
 	"io/fs"
 	"os"

@@ -6,7 +6,7 @@ import (
 	"sync"
 
 	"github.com/imgc-dev/imgc/ir"
-	"github.com/imgc-dev/imgc/runtime/runc"
+	"github.com/imgc-dev/imgc/engine/local/runc"
 )
 
 // EntitlementNetworkHost is what `imgc build --allow` takes to let run steps

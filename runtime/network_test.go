@@ -16,7 +16,7 @@ import (
 
 	"github.com/imgc-dev/imgc/ir"
 	imgcrt "github.com/imgc-dev/imgc/runtime"
-	"github.com/imgc-dev/imgc/runtime/runc"
+	"github.com/imgc-dev/imgc/engine/local/runc"
 )
 
 // TestBuildNetworks: default-network steps of a build share one private

@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/imgc-dev/imgc/runtime/layer"
+	"github.com/imgc-dev/imgc/store/layer"
 )
 
 // openInRoot opens rel inside root without letting symlinks (or "..")

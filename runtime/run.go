@@ -7,8 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/imgc-dev/imgc/runtime/overlay"
-	"github.com/imgc-dev/imgc/runtime/runc"
+	"github.com/imgc-dev/imgc/engine/local/overlay"
+	"github.com/imgc-dev/imgc/engine/local/runc"
 )
 
 // RunOptions says how to run a stored image.

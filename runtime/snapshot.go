@@ -15,8 +15,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/imgc-dev/imgc/ir"
-	"github.com/imgc-dev/imgc/runtime/layer"
-	"github.com/imgc-dev/imgc/runtime/overlay"
+	"github.com/imgc-dev/imgc/store/layer"
+	"github.com/imgc-dev/imgc/engine/local/overlay"
 )
 
 // storeLayerTar compresses the uncompressed layer tar at tarPath into a

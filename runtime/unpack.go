@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/imgc-dev/imgc/runtime/layer"
+	"github.com/imgc-dev/imgc/store/layer"
 )
 
 // UnpackLimits bound what unpacking a base image may write, against

@@ -15,7 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/imgc-dev/imgc/runtime/layer"
+	"github.com/imgc-dev/imgc/store/layer"
 )
 
 func TestUnpackLimitDefaults(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
-	"github.com/imgc-dev/imgc/runtime/runc"
+	"github.com/imgc-dev/imgc/engine/local/runc"
 )
 
 // TestRuntimePathSymlinksRefused checks that no step runs over a rootfs

@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/imgc-dev/imgc/runtime/layer"
+	"github.com/imgc-dev/imgc/store/layer"
 )
 
 // sparseTar is a PAX (GNU 1.0) sparse entry "big" of logical size size

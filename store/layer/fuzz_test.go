@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imgc-dev/imgc/runtime/layer"
+	"github.com/imgc-dev/imgc/store/layer"
 )
 
 // FuzzApply unpacks arbitrary bytes as a layer tar: it must fail or

@@ -17,9 +17,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/imgc-dev/imgc/runtime/layer"
-	"github.com/imgc-dev/imgc/runtime/overlay"
-	"github.com/imgc-dev/imgc/runtime/runc"
+	"github.com/imgc-dev/imgc/store/layer"
+	"github.com/imgc-dev/imgc/engine/local/overlay"
+	"github.com/imgc-dev/imgc/engine/local/runc"
 	"golang.org/x/sys/unix"
 )
 

@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/imgc-dev/imgc/runtime/runc"
+	"github.com/imgc-dev/imgc/engine/local/runc"
 )
 
 func TestResolveUser(t *testing.T) {
