@@ -14,8 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
+	"github.com/imgc-dev/imgc/internal/overlay"
 	"github.com/imgc-dev/imgc/store/layer"
-	"github.com/imgc-dev/imgc/engine/local/overlay"
 )
 
 func content(s string) func() (io.ReadCloser, error) {

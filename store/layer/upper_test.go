@@ -13,8 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
+	"github.com/imgc-dev/imgc/internal/overlay"
 	"github.com/imgc-dev/imgc/store/layer"
-	"github.com/imgc-dev/imgc/engine/local/overlay"
 )
 
 // capNetRaw is a security.capability value (VFS_CAP_REVISION_2, effective)

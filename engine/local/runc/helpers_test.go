@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/imgc-dev/imgc/engine/local/overlay"
+	"github.com/imgc-dev/imgc/internal/overlay"
 	"golang.org/x/sys/unix"
 )
 

@@ -17,9 +17,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/imgc-dev/imgc/store/layer"
-	"github.com/imgc-dev/imgc/engine/local/overlay"
 	"github.com/imgc-dev/imgc/engine/local/runc"
+	"github.com/imgc-dev/imgc/internal/overlay"
+	"github.com/imgc-dev/imgc/store/layer"
 	"golang.org/x/sys/unix"
 )
 
