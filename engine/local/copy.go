@@ -87,37 +87,18 @@ func copyRequest(c *ir.Copy) copyReq {
 // copyEntries resolves one copy's files into layer entries, with the
 // parent directories that dest (the filesystem the files land in) lacks.
 func (tb *targetBuild) copyEntries(ctx context.Context, c copyReq, dest string) ([]layer.Entry, error) {
-	from, files, chown, chmod := c.from, c.files, c.chown, c.chmod
-	srcRoot := c.context
-	if from != "" {
-		r := tb.b.result(from)
-		if r == nil {
-			return nil, fmt.Errorf("copying from %s: it is not built", from)
-		}
-		root, err := tb.b.fs.root(ctx, from, r)
-		if err != nil {
-			return nil, fmt.Errorf("mounting %s: %w", from, err)
-		}
-		srcRoot = root
-		files, err = copyspec.Resolve(root, c.sources, c.dest, copyspec.Options{Exclude: c.exclude, Parents: c.parents})
-		if err != nil {
-			return nil, fmt.Errorf("copying from %s: %w", from, err)
-		}
-	} else if srcRoot == "" && len(files) > 0 {
-		return nil, errNoContext
+	from, chown := c.from, c.chown
+	srcRoot, files, err := tb.copySources(ctx, c)
+	if err != nil {
+		return nil, err
 	}
 	uid, gid, err := resolveOwner(dest, chown)
 	if err != nil {
 		return nil, err
 	}
-	var perm *fs.FileMode
-	if chmod != "" {
-		n, err := strconv.ParseUint(chmod, 8, 32)
-		if err != nil || n > 0o7777 {
-			return nil, fmt.Errorf("chmod %q: want an octal mode such as 0755", chmod)
-		}
-		p := fs.FileMode(n).Perm() | modeFromUnix(uint32(n))
-		perm = &p
+	perm, err := parseChmod(c.chmod)
+	if err != nil {
+		return nil, err
 	}
 	var entries []layer.Entry
 	have := map[string]bool{}
@@ -177,7 +158,52 @@ func (tb *targetBuild) copyEntries(ctx context.Context, c copyReq, dest string) 
 		have[p] = true
 		entries = append(entries, e)
 	}
-	// Parents the destination lacks are created, owned as the files are.
+	return tb.withParents(c, dest, entries, have, uid, gid), nil
+}
+
+// copySources returns the root a copy's files are read from and the files:
+// the plan's, from the context, or those of the target it copies from,
+// resolved now that the target is built.
+func (tb *targetBuild) copySources(ctx context.Context, c copyReq) (string, []ir.CopyFile, error) {
+	if c.from == "" {
+		if c.context == "" && len(c.files) > 0 {
+			return "", nil, errNoContext
+		}
+		return c.context, c.files, nil
+	}
+	r := tb.b.result(c.from)
+	if r == nil {
+		return "", nil, fmt.Errorf("copying from %s: it is not built", c.from)
+	}
+	root, err := tb.b.fs.root(ctx, c.from, r)
+	if err != nil {
+		return "", nil, fmt.Errorf("mounting %s: %w", c.from, err)
+	}
+	files, err := copyspec.Resolve(root, c.sources, c.dest, copyspec.Options{Exclude: c.exclude, Parents: c.parents})
+	if err != nil {
+		return "", nil, fmt.Errorf("copying from %s: %w", c.from, err)
+	}
+	return root, files, nil
+}
+
+// parseChmod reads a copy's chmod; nil when it has none.
+func parseChmod(chmod string) (*fs.FileMode, error) {
+	if chmod == "" {
+		return nil, nil
+	}
+	n, err := strconv.ParseUint(chmod, 8, 32)
+	if err != nil || n > 0o7777 {
+		return nil, fmt.Errorf("chmod %q: want an octal mode such as 0755", chmod)
+	}
+	p := fs.FileMode(n).Perm() | modeFromUnix(uint32(n))
+	return &p, nil
+}
+
+// withParents adds the parent directories of entries that dest lacks
+// (all of them for a linked copy), owned as the files are, and with
+// keepParents the existing ones with their metadata. have holds the paths
+// entries already covers.
+func (tb *targetBuild) withParents(c copyReq, dest string, entries []layer.Entry, have map[string]bool, uid, gid int) []layer.Entry {
 	var parentsToMake []string
 	for _, e := range entries {
 		for d := path.Dir(e.Path); d != "/"; d = path.Dir(d) {
@@ -197,7 +223,7 @@ func (tb *targetBuild) copyEntries(ctx context.Context, c copyReq, dest string) 
 	for _, d := range parentsToMake {
 		entries = append(entries, layer.Entry{Path: d, Mode: fs.ModeDir | 0o755, UID: uid, GID: gid, ModTime: tb.b.now})
 	}
-	return entries, nil
+	return entries
 }
 
 func modeFromUnix(m uint32) fs.FileMode {

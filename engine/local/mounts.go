@@ -84,33 +84,11 @@ func (tb *targetBuild) runMounts(ctx context.Context, r *ir.Run) (mounts []specs
 			}
 			mounts = append(mounts, specs.Mount{Destination: target, Type: "bind", Source: src, Options: []string{"rbind", "ro", "nosuid", "nodev", "noexec"}})
 		case ir.MountBind:
-			root := tb.b.o.Context
-			if m.FromTarget != "" {
-				res := tb.b.result(m.FromTarget)
-				if res == nil {
-					return nil, nil, release, fmt.Errorf("bind mount from %s: it is not built", m.FromTarget)
-				}
-				root, err = tb.b.fs.root(ctx, m.FromTarget, res)
-				if err != nil {
-					return nil, nil, release, fmt.Errorf("mounting %s: %w", m.FromTarget, err)
-				}
-			} else if root == "" {
-				return nil, nil, release, fmt.Errorf("bind mount of %q: %w", m.Source, errNoContext)
-			}
-			src, err := resolveInRoot(root, m.Source)
+			src, done, err := tb.bindSource(ctx, m)
 			if err != nil {
-				return nil, nil, release, fmt.Errorf("bind mount of %q: %w", m.Source, err)
+				return nil, nil, release, err
 			}
-			if m.FromTarget == "" && m.Files != nil {
-				// The context as BuildKit shows it: without what the
-				// ignore files leave out (and the key does not cover).
-				view, done, err := contextView(src, m.Files)
-				if err != nil {
-					return nil, nil, release, fmt.Errorf("bind mount of %q: %w", m.Source, err)
-				}
-				cleanups = append(cleanups, done)
-				src = view
-			}
+			cleanups = append(cleanups, done)
 			mounts = append(mounts, specs.Mount{Destination: target, Type: "bind", Source: src, Options: []string{"rbind", "ro"}})
 		case ir.MountTmpfs:
 			opts := []string{"nosuid", "nodev", "mode=1777"}
@@ -123,6 +101,40 @@ func (tb *targetBuild) runMounts(ctx context.Context, r *ir.Run) (mounts []specs
 		}
 	}
 	return mounts, env, release, nil
+}
+
+// bindSource resolves the host path a bind mount shows: Source inside the
+// target it is from (mounted read-only) or inside the build context,
+// restricted for the context to what the ignore files leave in. done
+// undoes what it mounted.
+func (tb *targetBuild) bindSource(ctx context.Context, m ir.Mount) (src string, done func(), err error) {
+	root := tb.b.o.Context
+	if m.FromTarget != "" {
+		res := tb.b.result(m.FromTarget)
+		if res == nil {
+			return "", nil, fmt.Errorf("bind mount from %s: it is not built", m.FromTarget)
+		}
+		root, err = tb.b.fs.root(ctx, m.FromTarget, res)
+		if err != nil {
+			return "", nil, fmt.Errorf("mounting %s: %w", m.FromTarget, err)
+		}
+	} else if root == "" {
+		return "", nil, fmt.Errorf("bind mount of %q: %w", m.Source, errNoContext)
+	}
+	src, err = resolveInRoot(root, m.Source)
+	if err != nil {
+		return "", nil, fmt.Errorf("bind mount of %q: %w", m.Source, err)
+	}
+	if m.FromTarget == "" && m.Files != nil {
+		// The context as BuildKit shows it: without what the ignore
+		// files leave out (and the key does not cover).
+		view, done, err := contextView(src, m.Files)
+		if err != nil {
+			return "", nil, fmt.Errorf("bind mount of %q: %w", m.Source, err)
+		}
+		return view, done, nil
+	}
+	return src, func() {}, nil
 }
 
 // contextView mounts, read-only, the directory src showing only files (and

@@ -154,27 +154,9 @@ func (uw *upperWriter) writeChild(parentAbs, parentRel string, c *upperChild) er
 		}, nil)
 	}
 
-	names, values, err := listXattrs(abs)
+	pax, opaque, err := upperXattrs(abs, rel)
 	if err != nil {
-		return fmt.Errorf("writing layer: %w", err)
-	}
-	var pax map[string]string
-	opaque := false
-	for _, name := range names {
-		switch {
-		case name == opaqueXattr:
-			opaque = string(values[name]) == "y"
-		case name == "trusted.overlay.redirect":
-			return fmt.Errorf("writing layer: %s was renamed with overlay redirect_dir, which a layer cannot express", rel)
-		case name == "trusted.overlay.metacopy":
-			return fmt.Errorf("writing layer: %s was copied up with overlay metacopy and has no data in the upper dir", rel)
-		case isOverlayXattr(name):
-		default:
-			if pax == nil {
-				pax = make(map[string]string)
-			}
-			pax[paxXattrPrefix+name] = string(values[name])
-		}
+		return err
 	}
 
 	hdr := &tar.Header{
@@ -188,40 +170,7 @@ func (uw *upperWriter) writeChild(parentAbs, parentRel string, c *upperChild) er
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
-		hdr.Typeflag = tar.TypeDir
-		hdr.Name = rel + "/"
-		if !opaque && len(uw.opts.Lowers) > 0 {
-			unchanged, err := uw.sameInLowers(rel, st, pax)
-			if err != nil {
-				return err
-			}
-			if unchanged {
-				uw.pending = append(uw.pending, hdr)
-				n := len(uw.pending)
-				err := uw.writeDir(abs, rel)
-				if len(uw.pending) >= n {
-					uw.pending = uw.pending[:n-1] // nothing below it was written
-				}
-				return err
-			}
-		}
-		if err := uw.write(hdr, nil); err != nil {
-			return err
-		}
-		if opaque {
-			if err := uw.write(&tar.Header{
-				Typeflag: tar.TypeReg,
-				Name:     path.Join(rel, opaqueMarker),
-				Mode:     int64(st.Mode & 0o777),
-				Uid:      int(st.Uid),
-				Gid:      int(st.Gid),
-				ModTime:  mtime,
-				Format:   tar.FormatPAX,
-			}, nil); err != nil {
-				return err
-			}
-		}
-		return uw.writeDir(abs, rel)
+		return uw.writeChildDir(abs, rel, hdr, st, opaque)
 	case unix.S_IFSOCK:
 		return nil
 	case unix.S_IFREG, unix.S_IFLNK:
@@ -265,6 +214,73 @@ func (uw *upperWriter) writeChild(parentAbs, parentRel string, c *upperChild) er
 	default:
 		return fmt.Errorf("writing layer: %s has an unknown file type %#o", rel, st.Mode&unix.S_IFMT)
 	}
+}
+
+// upperXattrs returns the xattrs of abs (the upper dir's rel) as PAX
+// records, without overlay's own, and whether they mark it opaque. It
+// refuses what overlay features a layer cannot express left behind.
+func upperXattrs(abs, rel string) (pax map[string]string, opaque bool, err error) {
+	names, values, err := listXattrs(abs)
+	if err != nil {
+		return nil, false, fmt.Errorf("writing layer: %w", err)
+	}
+	for _, name := range names {
+		switch {
+		case name == opaqueXattr:
+			opaque = string(values[name]) == "y"
+		case name == "trusted.overlay.redirect":
+			return nil, false, fmt.Errorf("writing layer: %s was renamed with overlay redirect_dir, which a layer cannot express", rel)
+		case name == "trusted.overlay.metacopy":
+			return nil, false, fmt.Errorf("writing layer: %s was copied up with overlay metacopy and has no data in the upper dir", rel)
+		case isOverlayXattr(name):
+		default:
+			if pax == nil {
+				pax = make(map[string]string)
+			}
+			pax[paxXattrPrefix+name] = string(values[name])
+		}
+	}
+	return pax, opaque, nil
+}
+
+// writeChildDir writes the directory abs (rel in the layer) with header
+// hdr, its opaque marker, and what it holds. A directory only copied up
+// (unchanged from the lowers) is written only if something below it is.
+func (uw *upperWriter) writeChildDir(abs, rel string, hdr *tar.Header, st *unix.Stat_t, opaque bool) error {
+	hdr.Typeflag = tar.TypeDir
+	hdr.Name = rel + "/"
+	if !opaque && len(uw.opts.Lowers) > 0 {
+		unchanged, err := uw.sameInLowers(rel, st, hdr.PAXRecords)
+		if err != nil {
+			return err
+		}
+		if unchanged {
+			uw.pending = append(uw.pending, hdr)
+			n := len(uw.pending)
+			err := uw.writeDir(abs, rel)
+			if len(uw.pending) >= n {
+				uw.pending = uw.pending[:n-1] // nothing below it was written
+			}
+			return err
+		}
+	}
+	if err := uw.write(hdr, nil); err != nil {
+		return err
+	}
+	if opaque {
+		if err := uw.write(&tar.Header{
+			Typeflag: tar.TypeReg,
+			Name:     path.Join(rel, opaqueMarker),
+			Mode:     int64(st.Mode & 0o777),
+			Uid:      int(st.Uid),
+			Gid:      int(st.Gid),
+			ModTime:  hdr.ModTime,
+			Format:   tar.FormatPAX,
+		}, nil); err != nil {
+			return err
+		}
+	}
+	return uw.writeDir(abs, rel)
 }
 
 // sameInLowers reports whether the top-most lower holding rel has a

@@ -113,16 +113,23 @@ func run(ctx context.Context, bundleDir string, s Spec, stdout, stderr io.Writer
 	if err := os.WriteFile(filepath.Join(bundleDir, "config.json"), config, 0o600); err != nil {
 		return fmt.Errorf("writing bundle: %w", err)
 	}
-	pidFile := filepath.Join(bundleDir, "init.pid")
-	logFile := filepath.Join(bundleDir, "runc.log")
-	for _, f := range []string{pidFile, logFile} {
+	for _, f := range []string{filepath.Join(bundleDir, "init.pid"), filepath.Join(bundleDir, "runc.log")} {
 		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("writing bundle: %w", err)
 		}
 	}
 
+	return runRunc(ctx, runcPath, bundleDir, s.ID, stdout, stderr, exitCode)
+}
+
+// runRunc runs the container id of the bundle bundleDir with runc and
+// waits for it, killing and deleting it when ctx is cancelled. It sets
+// *exitCode when the process ran, and otherwise says why runc failed.
+func runRunc(ctx context.Context, runcPath, bundleDir, id string, stdout, stderr io.Writer, exitCode *int) error {
+	pidFile := filepath.Join(bundleDir, "init.pid")
+	logFile := filepath.Join(bundleDir, "runc.log")
 	cmd := exec.Command(runcPath, "--root", RuncRoot, "--log", logFile, "--log-format", "json",
-		"run", "--bundle", bundleDir, "--pid-file", pidFile, s.ID)
+		"run", "--bundle", bundleDir, "--pid-file", pidFile, id)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	// A process the step left behind holding the output open must not
 	// hang Wait once runc has gone.
@@ -137,11 +144,11 @@ func run(ctx context.Context, bundleDir string, s Spec, stdout, stderr io.Writer
 	select {
 	case waitErr = <-done:
 	case <-ctx.Done():
-		kill(runcPath, s.ID, cmd, done) // the step was cancelled: how runc ended does not matter
-		deleteContainer(runcPath, s.ID)
+		kill(runcPath, id, cmd, done) // the step was cancelled: how runc ended does not matter
+		deleteContainer(runcPath, id)
 		return ctx.Err()
 	}
-	deleteContainer(runcPath, s.ID)
+	deleteContainer(runcPath, id)
 
 	started := fileHasContent(pidFile)
 	var ee *exec.ExitError
