@@ -20,6 +20,9 @@
 //
 // It deliberately does not compress, hash or store layers, know about
 // images, manifests or caches, or mount anything: callers wrap the tar
-// streams (go-containerregistry computes digests and compression) and the
-// runtime package decides where trees live.
+// streams (the store compresses them and computes their digests as it
+// writes them), and the store (snapshots) and engine/local (upper dirs,
+// mounted roots) decide where trees live. It sits under store because the
+// store unpacks every snapshot with it; the local engine writes layers
+// with it.
 package layer
