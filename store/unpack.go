@@ -103,6 +103,11 @@ func ParseUnpackLimits(s string) (UnpackLimits, error) {
 // SetUnpackLimits sets the bounds for unpacking base image layers.
 func (s *Store) SetUnpackLimits(u UnpackLimits) { s.unpack = u }
 
+// LayerUnpackBound is what a base layer of compressed size n may unpack to
+// under the store's limits (0: no bound), for other untrusted archives
+// bounded as base layers are.
+func (s *Store) LayerUnpackBound(n int64) int64 { return s.unpack.layer(n) }
+
 // imageBudget tracks what the base layers of one chain unpack.
 type imageBudget struct {
 	max, used int64 // max 0: no bound

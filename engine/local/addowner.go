@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 
@@ -15,7 +16,8 @@ import (
 // filesystem at rootfs, creating dest and its missing parents. With chown
 // set, those directories and every entry of the archive belong to its ids,
 // as BuildKit's ADD --chown unpacks an archive; without it, entries keep
-// the owners the archive gives them.
+// the owners the archive gives them. What it unpacks is bounded as a base
+// layer of the archive's size is (a build context may be hostile).
 func (tb *targetBuild) extractArchiveOwned(p, rootfs, dest, chown string) error {
 	uid, gid, err := resolveOwner(rootfs, chown)
 	if err != nil {
@@ -34,6 +36,10 @@ func (tb *targetBuild) extractArchiveOwned(p, rootfs, dest, chown string) error 
 			return err
 		}
 	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
 	r, closeFn, err := decompress(p)
 	if err != nil {
 		return err
@@ -42,7 +48,7 @@ func (tb *targetBuild) extractArchiveOwned(p, rootfs, dest, chown string) error 
 	if chown != "" {
 		r = ownedTar(r, uid, gid)
 	}
-	if err := layer.ApplyToRoot(r, filepath.Join(rootfs, filepath.FromSlash(dir)), layer.ApplyOptions{}); err != nil {
+	if err := layer.ApplyToRoot(r, filepath.Join(rootfs, filepath.FromSlash(dir)), layer.ApplyOptions{MaxSize: tb.b.s.LayerUnpackBound(fi.Size())}); err != nil {
 		return fmt.Errorf("extracting %s: %w", filepath.Base(p), err)
 	}
 	return nil

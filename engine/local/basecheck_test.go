@@ -3,6 +3,7 @@ package local_test
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"io"
 	"strings"
@@ -83,4 +84,31 @@ func writeLayout(t testing.TB, img v1.Image) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// TestAddArchiveBombRefused: an archive in the build context that `add`
+// unpacks is bounded as a base layer of its size is.
+func TestAddArchiveBombRefused(t *testing.T) {
+	base := requireRuntime(t)
+	var tgz bytes.Buffer
+	zw := gzip.NewWriter(&tgz)
+	tw := tar.NewWriter(zw)
+	tw.WriteHeader(&tar.Header{Name: "zeros", Typeflag: tar.TypeReg, Size: 64 << 20, Mode: 0o644})
+	tw.Write(make([]byte, 64<<20))
+	tw.Close()
+	zw.Close()
+	ctxDir := t.TempDir()
+	writeFiles(t, ctxDir, map[string]string{"bomb.tar.gz": tgz.String()})
+	s := openStore(t)
+	s.SetUnpackLimits(store.UnpackLimits{Max: 16 << 20})
+	add := &ir.Add{Context: ctxDir, Sources: []string{"bomb.tar.gz"}, Dest: "/opt/", Extract: true, Origin: origin()}
+	add.Files = contextCopy(t, ctxDir, []string{"bomb.tar.gz"}, "/opt/").Files
+	p := &ir.Plan{Project: "addbomb", Targets: []*ir.Target{target("app", busyboxBase(base), layerOf("add", add))}}
+	if _, _, err := build(t, s, p, engine.BuildOptions{}); !errors.Is(err, layer.ErrTooLarge) || !strings.Contains(err.Error(), "bomb.tar.gz") {
+		t.Fatalf("add of a gzip bomb: %v, want an unpack bound error naming the archive", err)
+	}
+	s.SetUnpackLimits(store.UnpackLimits{Max: 128 << 20})
+	if _, _, err := build(t, s, p, engine.BuildOptions{}); err != nil {
+		t.Errorf("the same archive under a bound it fits: %v", err)
+	}
 }
