@@ -367,7 +367,7 @@ type Optimization struct {
 	Applied bool     `json:"applied"`
 }
 
-// Status is a layer's cache status, as the runtime's store reports it.
+// Status is a layer's cache status, as an engine's Explain reports it.
 type Status struct {
 	Hit    bool   `json:"hit"`
 	Reason string `json:"reason,omitempty"`

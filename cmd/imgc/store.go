@@ -8,7 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/imgc-dev/imgc/runtime"
+	"github.com/imgc-dev/imgc/engine/local"
+	"github.com/imgc-dev/imgc/imageio"
 )
 
 type imagesCmd struct {
@@ -74,7 +75,7 @@ func (c *saveCmd) Run(e *env) error {
 	if err != nil {
 		return fmt.Errorf("creating %s: %w", c.Output, err)
 	}
-	if err := s.Save(c.Name, f); err != nil {
+	if err := imageio.Save(s, c.Name, f); err != nil {
 		f.Close()
 		os.Remove(tmp)
 		return err
@@ -101,7 +102,7 @@ func (c *pushCmd) Run(e *env) error {
 	if dest == "" {
 		dest = c.Name
 	}
-	if err := s.Push(e.ctx, c.Name, dest); err != nil {
+	if err := imageio.Push(e.ctx, s, c.Name, dest); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "pushed %s\n", dest)
@@ -255,7 +256,7 @@ func (c *runCmd) Run(e *env) error {
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
 	}
-	code, err := s.RunImage(e.ctx, c.Name, runtime.RunOptions{Args: args, Entrypoint: entrypoint(c.Entrypoint), Env: c.Env, Network: c.Network, Stdout: streaming(e.stdout), Stderr: e.stderr})
+	code, err := local.New(s).RunImage(e.ctx, c.Name, local.RunOptions{Args: args, Entrypoint: entrypoint(c.Entrypoint), Env: c.Env, Network: c.Network, Stdout: streaming(e.stdout), Stderr: e.stderr})
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package depcheck
 
 import (
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -10,21 +11,38 @@ import (
 const module = "github.com/imgc-dev/imgc"
 
 // rule says which imgc packages (by prefix, relative to the module) a set of
-// packages may never depend on, directly or not.
+// packages may never depend on, directly or not, in their code and in their
+// tests.
 type rule struct {
-	pkgs   string   // package prefix the rule applies to
+	pkgs string // package prefix the rule applies to
+	// exact applies the rule to pkgs itself only, not to the packages
+	// below it.
+	exact  bool
 	forbid []string // prefixes they must not depend on
 	except []string // prefixes allowed despite forbid
-	why    string
+	// tests are prefixes their tests may depend on besides except.
+	tests []string
+	why   string
 }
 
+// The flow: front ends (lang, lang/dockerfile, with stdlib injected) ->
+// compiler -> ir <- engines (engine/local) and the store and image I/O
+// below them; cmd on top wires them. Leaf helpers in internal/ import at
+// most the IR.
 var policy = []rule{
 	{pkgs: "ir", forbid: []string{""}, except: []string{"ir"}, why: "the IR imports no other imgc package"},
-	{pkgs: "stdlib", forbid: []string{""}, except: []string{"stdlib"}, why: "stdlib is injected into lang by cmd and imports no imgc package"},
-	{pkgs: "runtime", forbid: []string{"lang", "compiler", "cmd"}, except: []string{"ir"}, why: "the runtime executes the IR and never sees the language"},
-	{pkgs: "lang", forbid: []string{"compiler", "runtime", "cmd"}, why: "imports flow lang <- compiler <- cmd"},
-	{pkgs: "compiler", forbid: []string{"runtime", "cmd"}, why: "the compiler never executes anything"},
-	{pkgs: "internal", forbid: []string{"lang", "compiler", "runtime", "cmd"}, except: []string{"ir", "internal", "runtime/layer"}, why: "internal helpers are leaves"},
+	{pkgs: "stdlib", forbid: []string{""}, except: []string{"stdlib"}, tests: []string{""},
+		why: "stdlib is injected into lang by cmd and imports no imgc package (its tests build macros end to end)"},
+	{pkgs: "lang", forbid: []string{"compiler", "engine", "store", "imageio", "cmd"}, why: "front ends produce the model; they never compile or build"},
+	{pkgs: "compiler", forbid: []string{"engine", "store", "imageio", "cmd"}, why: "the compiler turns the model into the IR and never executes anything"},
+	{pkgs: "engine", exact: true, forbid: []string{""}, except: []string{"ir"},
+		why: "the engine boundary knows only the IR: nothing runc-specific, so that another engine can implement it"},
+	{pkgs: "engine", forbid: []string{"lang", "compiler", "stdlib", "cmd"}, why: "engines execute the IR and never see the languages"},
+	{pkgs: "store", forbid: []string{""}, except: []string{"store", "ir", "internal"}, why: "the store keeps content for engines: it imports the IR and leaf helpers only"},
+	{pkgs: "imageio", forbid: []string{""}, except: []string{"imageio", "store", "ir", "internal"},
+		why: "image I/O moves images in and out of the store: it imports the store, the IR and leaf helpers only"},
+	{pkgs: "internal", forbid: []string{""}, except: []string{"ir", "internal"}, why: "internal helpers are leaves"},
+	{pkgs: "", forbid: []string{"cmd"}, except: []string{"cmd"}, why: "nothing imports the CLI"},
 }
 
 // forbiddenExternal are packages the main binary must never link.
@@ -34,13 +52,15 @@ var forbiddenExternal = []string{
 }
 
 type pkg struct {
-	ImportPath string
-	Deps       []string
+	ImportPath   string
+	Deps         []string
+	TestImports  []string
+	XTestImports []string
 }
 
 func listDeps(t *testing.T) []pkg {
 	t.Helper()
-	out, err := exec.Command("go", "list", "-e", "-json=ImportPath,Deps", module+"/...").Output()
+	out, err := exec.Command("go", "list", "-e", "-json=ImportPath,Deps,TestImports,XTestImports", module+"/...").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
@@ -68,24 +88,50 @@ func under(path, prefix string) bool {
 	return prefix == "" || path == prefix || strings.HasPrefix(path, prefix+"/")
 }
 
-func TestImportDirection(t *testing.T) {
-	pkgs := listDeps(t)
-	if len(pkgs) < 5 {
-		t.Fatalf("go list found only %d packages; the policy would check nothing", len(pkgs))
+func (r rule) applies(name string) bool {
+	if r.exact {
+		return name == r.pkgs
 	}
+	return under(name, r.pkgs)
+}
+
+// testDeps is what p's tests depend on: their imports and everything those
+// depend on (deps holds each package's Deps), p's own code excluded.
+func testDeps(p pkg, deps map[string][]string) []string {
+	seen := map[string]bool{p.ImportPath: true}
+	var out []string
+	for _, imp := range append(append([]string(nil), p.TestImports...), p.XTestImports...) {
+		for _, d := range append([]string{imp}, deps[imp]...) {
+			if !seen[d] {
+				seen[d] = true
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
+// violations checks pkgs against the policy, test dependencies included.
+func violations(pkgs []pkg) []string {
+	deps := map[string][]string{}
+	for _, p := range pkgs {
+		deps[p.ImportPath] = p.Deps
+	}
+	var out []string
 	for _, p := range pkgs {
 		name, _ := rel(p.ImportPath)
 		for _, r := range policy {
-			if !under(name, r.pkgs) {
+			if !r.applies(name) {
 				continue
 			}
 			for _, d := range p.Deps {
-				dep, ok := rel(d)
-				if !ok {
-					continue
+				if dep, ok := rel(d); ok && violates(dep, r, false) {
+					out = append(out, fmt.Sprintf("%s depends on %s: %s", name, dep, r.why))
 				}
-				if violates(dep, r) {
-					t.Errorf("%s depends on %s: %s", name, dep, r.why)
+			}
+			for _, d := range testDeps(p, deps) {
+				if dep, ok := rel(d); ok && violates(dep, r, true) {
+					out = append(out, fmt.Sprintf("the tests of %s depend on %s: %s", name, dep, r.why))
 				}
 			}
 		}
@@ -93,16 +139,31 @@ func TestImportDirection(t *testing.T) {
 			for _, d := range p.Deps {
 				for _, f := range forbiddenExternal {
 					if under(d, f) {
-						t.Errorf("%s links %s, which the main binary must not", name, d)
+						out = append(out, fmt.Sprintf("%s links %s, which the main binary must not", name, d))
 					}
 				}
 			}
 		}
 	}
+	return out
 }
 
-func violates(dep string, r rule) bool {
-	for _, e := range r.except {
+func TestImportDirection(t *testing.T) {
+	pkgs := listDeps(t)
+	if len(pkgs) < 5 {
+		t.Fatalf("go list found only %d packages; the policy would check nothing", len(pkgs))
+	}
+	for _, v := range violations(pkgs) {
+		t.Error(v)
+	}
+}
+
+func violates(dep string, r rule, test bool) bool {
+	allowed := r.except
+	if test {
+		allowed = append(append([]string(nil), r.except...), r.tests...)
+	}
+	for _, e := range allowed {
 		if under(dep, e) {
 			return false
 		}
@@ -115,23 +176,68 @@ func violates(dep string, r rule) bool {
 	return false
 }
 
-// TestPolicyCatchesViolations proves the checker can fail.
+func ruleFor(pkgs string, exact bool) rule {
+	for _, r := range policy {
+		if r.pkgs == pkgs && r.exact == exact {
+			return r
+		}
+	}
+	panic("no rule for " + pkgs)
+}
+
+// TestPolicyCatchesViolations proves the checker can fail, on single
+// dependencies and on whole packages, test imports included.
 func TestPolicyCatchesViolations(t *testing.T) {
 	cases := []struct {
 		dep  string
 		rule rule
+		test bool
 		want bool
 	}{
-		{"lang", policy[2], true},
-		{"ir", policy[2], false},
-		{"compiler", policy[2], true},
-		{"runtime/layer", policy[3], true},
-		{"stdlib", policy[0], true},
-		{"ir", policy[0], false},
+		{"lang", ruleFor("engine", false), false, true},
+		{"ir", ruleFor("engine", false), false, false},
+		{"compiler", ruleFor("engine", false), false, true},
+		{"engine/local/runc", ruleFor("engine", true), false, true},
+		{"store", ruleFor("engine", true), false, true},
+		{"ir", ruleFor("engine", true), false, false},
+		{"imageio", ruleFor("store", false), false, true},
+		{"engine/local", ruleFor("imageio", false), false, true},
+		{"store", ruleFor("imageio", false), false, false},
+		{"store/layer", ruleFor("lang", false), false, true},
+		{"stdlib", ruleFor("ir", false), false, true},
+		{"ir", ruleFor("ir", false), false, false},
+		{"store/layer", ruleFor("internal", false), false, true},
+		{"engine/local", ruleFor("store", false), true, true},
+		{"compiler", ruleFor("stdlib", false), true, false},
+		{"compiler", ruleFor("stdlib", false), false, true},
 	}
 	for _, c := range cases {
-		if got := violates(c.dep, c.rule); got != c.want {
-			t.Errorf("violates(%q, rule for %s) = %v, want %v", c.dep, c.rule.pkgs, got, c.want)
+		if got := violates(c.dep, c.rule, c.test); got != c.want {
+			t.Errorf("violates(%q, rule for %s, test %v) = %v, want %v", c.dep, c.rule.pkgs, c.test, got, c.want)
+		}
+	}
+	// A test that imports what its package's code may not is caught,
+	// through what the imported package depends on too.
+	m := func(p string) string { return module + "/" + p }
+	pkgs := []pkg{
+		{ImportPath: m("store"), Deps: []string{m("ir")}, XTestImports: []string{m("store"), m("engine/local")}},
+		{ImportPath: m("engine/local"), Deps: []string{m("store"), m("imageio"), m("ir"), m("lang")}},
+		{ImportPath: m("ir")},
+	}
+	got := violations(pkgs)
+	want := []string{
+		"engine/local depends on lang: engines execute the IR and never see the languages",
+		"the tests of store depend on engine/local: " + ruleFor("store", false).why,
+		"the tests of store depend on imageio: " + ruleFor("store", false).why,
+		"the tests of store depend on lang: " + ruleFor("store", false).why,
+	}
+	for _, w := range want {
+		found := false
+		for _, g := range got {
+			found = found || g == w
+		}
+		if !found {
+			t.Errorf("violations do not include %q; got %q", w, got)
 		}
 	}
 }
