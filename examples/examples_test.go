@@ -23,14 +23,17 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/imgc-dev/imgc/compiler"
+	"github.com/imgc-dev/imgc/engine"
+	"github.com/imgc-dev/imgc/engine/local"
+	"github.com/imgc-dev/imgc/engine/local/runc"
+	"github.com/imgc-dev/imgc/imageio"
 	"github.com/imgc-dev/imgc/imageref"
 	"github.com/imgc-dev/imgc/internal/testbase"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/lang"
 	"github.com/imgc-dev/imgc/lang/dockerfile"
 	"github.com/imgc-dev/imgc/model"
-	"github.com/imgc-dev/imgc/runtime"
-	"github.com/imgc-dev/imgc/runtime/runc"
+	"github.com/imgc-dev/imgc/store"
 )
 
 // exampleDirs lists every directory here that holds a configuration.
@@ -197,7 +200,7 @@ func buildExample(t *testing.T, dir string, vars map[string]string) *built {
 		vars = map[string]string{}
 	}
 	vars["base"] = "oci:" + base + ":latest"
-	store, err := runtime.OpenStore(t.TempDir())
+	store, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,12 +211,12 @@ func buildExample(t *testing.T, dir string, vars map[string]string) *built {
 		if ref.Kind == imageref.Registry {
 			return "", compiler.ErrUnresolved
 		}
-		return store.ResolveBase(ctx, ref, platform)
+		return imageio.ResolveBase(ctx, ref, platform)
 	})
 	out := filepath.Join(t.TempDir(), "layout")
-	res, err := runtime.Build(ctx, store, plan, runtime.BuildOptions{Outputs: []runtime.Output{{Type: "oci", Dest: out}}})
+	res, err := local.New(store).Build(ctx, plan, engine.BuildOptions{Outputs: []engine.Output{{Type: "oci", Dest: out}}})
 	if err != nil {
-		var se *runtime.StepError
+		var se *engine.StepError
 		if errors.As(err, &se) {
 			t.Fatalf("building %s: %v\n%s", dir, err, strings.Join(se.Tail, "\n"))
 		}

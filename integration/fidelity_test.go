@@ -28,11 +28,14 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/imgc-dev/imgc/compiler"
+	"github.com/imgc-dev/imgc/engine"
+	"github.com/imgc-dev/imgc/engine/local"
+	"github.com/imgc-dev/imgc/imageio"
 	"github.com/imgc-dev/imgc/imageref"
 	"github.com/imgc-dev/imgc/internal/testbase"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/lang/dockerfile"
-	"github.com/imgc-dev/imgc/runtime"
+	"github.com/imgc-dev/imgc/store"
 )
 
 // TestFidelity builds every Dockerfile of testdata/fidelity/<case>/ with
@@ -288,7 +291,7 @@ func buildWithImgc(t *testing.T, cache, dir, base string, args map[string]string
 	for k, v := range args {
 		vars[k] = v
 	}
-	store, err := runtime.OpenStore(cache)
+	store, err := store.Open(cache)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +300,7 @@ func buildWithImgc(t *testing.T, cache, dir, base string, args map[string]string
 	pl := ir.Platform{OS: "linux", Architecture: "amd64"}
 	cfg, diags := dockerfile.Import(df, src, dockerfile.Options{BuildArgs: vars, Dir: abs, Platform: platform,
 		BaseOnBuild: func(ref imageref.Ref) ([]string, error) {
-			return store.BaseOnBuild(ctx, ref, abs, pl, false)
+			return imageio.BaseOnBuild(ctx, ref, abs, pl, false)
 		}})
 	if diags.HasErrors() {
 		t.Fatalf("importing: %s", diags.Error())
@@ -306,14 +309,14 @@ func buildWithImgc(t *testing.T, cache, dir, base string, args map[string]string
 		Context: abs,
 		Project: df,
 		Resolve: func(ref imageref.Ref) (string, error) {
-			return store.ResolveBase(ctx, ref, pl)
+			return imageio.ResolveBase(ctx, ref, pl)
 		},
 	})
 	if errs := errorsOnly(diags); len(errs) > 0 {
 		t.Fatalf("compiling: %s", errs.Error())
 	}
 	var logs []string
-	res, err := runtime.Build(ctx, store, plan, runtime.BuildOptions{Context: abs, Progress: func(e runtime.Event) {
+	res, err := local.New(store).Build(ctx, plan, engine.BuildOptions{Context: abs, Progress: func(e engine.Event) {
 		if e.Kind == "log" {
 			logs = append(logs, e.Line)
 		}

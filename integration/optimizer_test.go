@@ -21,10 +21,12 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/imgc-dev/imgc/compiler"
-	"github.com/imgc-dev/imgc/ir"
+	"github.com/imgc-dev/imgc/engine"
+	"github.com/imgc-dev/imgc/engine/local"
 	"github.com/imgc-dev/imgc/internal/testbase"
+	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/lang"
-	imgcrt "github.com/imgc-dev/imgc/runtime"
+	"github.com/imgc-dev/imgc/store"
 )
 
 // TestOptimizerKeepsImages is the optimizer's property test: for generated
@@ -255,14 +257,14 @@ func compileLevel(t *testing.T, dir, level string) *ir.Plan {
 // buildPlan builds p with a cache of its own and returns the output image.
 func buildPlan(t *testing.T, p *ir.Plan) (v1.Image, error) {
 	t.Helper()
-	s, err := imgcrt.OpenStore(t.TempDir())
+	s, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "oci")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if _, err := imgcrt.Build(ctx, s, p, imgcrt.BuildOptions{Outputs: []imgcrt.Output{{Type: "oci", Dest: out}}}); err != nil {
+	if _, err := local.New(s).Build(ctx, p, engine.BuildOptions{Outputs: []engine.Output{{Type: "oci", Dest: out}}}); err != nil {
 		return nil, err
 	}
 	return testbase.LayoutImage(t, out, "app"), nil
@@ -359,7 +361,7 @@ image "app" {
 	}
 	trees := map[string]map[string]entry{}
 	for _, level := range []string{compiler.LevelSafe, compiler.LevelAll} {
-		s, err := imgcrt.OpenStore(t.TempDir())
+		s, err := store.Open(t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -373,7 +375,7 @@ image "app" {
 		edited := compile(level, "two")
 		out := filepath.Join(t.TempDir(), "oci")
 		start = time.Now()
-		events := buildEvents(t, s, edited, imgcrt.Output{Type: "oci", Dest: out})
+		events := buildEvents(t, s, edited, engine.Output{Type: "oci", Dest: out})
 		rebuild := time.Since(start)
 		var ran, reused []string
 		for _, ev := range events {
@@ -401,12 +403,12 @@ image "app" {
 	}
 }
 
-func buildEvents(t *testing.T, s *imgcrt.Store, p *ir.Plan, outputs ...imgcrt.Output) []imgcrt.Event {
+func buildEvents(t *testing.T, s *store.Store, p *ir.Plan, outputs ...engine.Output) []engine.Event {
 	t.Helper()
-	var events []imgcrt.Event
+	var events []engine.Event
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if _, err := imgcrt.Build(ctx, s, p, imgcrt.BuildOptions{Outputs: outputs, Progress: func(e imgcrt.Event) { events = append(events, e) }}); err != nil {
+	if _, err := local.New(s).Build(ctx, p, engine.BuildOptions{Outputs: outputs, Progress: func(e engine.Event) { events = append(events, e) }}); err != nil {
 		t.Fatalf("building: %v", err)
 	}
 	return events
@@ -422,12 +424,12 @@ func TestPlanNamesEmptyLayers(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := compileLevel(t, dir, compiler.LevelSafe)
-	s, err := imgcrt.OpenStore(t.TempDir())
+	s, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	buildEvents(t, s, p)
-	st := s.Explain(p)
+	st := local.New(s).Explain(p)
 	layers := p.Targets[0].Layers
 	if got := st[layers[0].Key]; !got.Hit || got.Empty {
 		t.Errorf("the layer writing /hi: status %+v, want a hit that is not empty", got)
@@ -457,13 +459,13 @@ func TestPlanExplainsAnotherLayering(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "app.image.hcl"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s, err := imgcrt.OpenStore(t.TempDir())
+	s, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	buildEvents(t, s, compileLevel(t, dir, compiler.LevelAll))
 	safe := compileLevel(t, dir, compiler.LevelSafe)
-	st := s.Explain(safe)
+	st := local.New(s).Explain(safe)
 	layers := safe.Targets[0].Layers
 	for i, want := range []ir.Status{{Hit: true}, {Hit: true}, {Reason: "parent layer rebuilt"}} {
 		if got := st[layers[i].Key]; got != want {

@@ -6,11 +6,14 @@ import (
 )
 
 // Check verifies a plan's invariants and returns every violation: unique
-// target names; build order respecting DependsOn and base targets; each
-// layer's parent is the previous layer's key (or the base key); and, when
-// keys is true, every key recomputes from its parent and inputs and a base
-// target's key is TargetBaseKey of that target. The compiler runs it between passes
-// in tests; a violation is a compiler bug, never a user's mistake.
+// target names; build order respecting Dependencies (base targets and
+// DependsOn) and what each layer Reads, which engines rely on to schedule
+// without deadlock; every layer has steps; each layer's parent is the
+// previous layer's key (or the base key); and, when keys is true, every key
+// recomputes from its parent and inputs and a base target's key is
+// TargetBaseKey of that target. The compiler runs it between passes in
+// tests and engines before they build (without keys: they trust them); a
+// violation is a compiler bug, never a user's mistake.
 func Check(p *Plan, keys bool) error {
 	var errs []error
 	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -29,11 +32,7 @@ func Check(p *Plan, keys bool) error {
 		if t == nil {
 			continue
 		}
-		deps := t.DependsOn
-		if t.Base.Kind == BaseTarget {
-			deps = append(deps[:len(deps):len(deps)], t.Base.Target)
-		}
-		for _, d := range deps {
+		for _, d := range t.Dependencies() {
 			j, ok := pos[d]
 			switch {
 			case !ok:
@@ -62,6 +61,13 @@ func Check(p *Plan, keys bool) error {
 			}
 			if len(l.Steps) == 0 {
 				fail("target %q: layer %d (%s) has no steps", t.Name, j, l.Name)
+			}
+			// Layers wait for the targets they read: one that came later
+			// could wait for a target waiting for it.
+			for _, from := range l.Reads() {
+				if k, ok := pos[from]; !ok || k >= i {
+					fail("target %q: layer %d (%s) reads %q, which does not come before it in the plan", t.Name, j, l.Name, from)
+				}
 			}
 			if keys {
 				if l.Parent != parent {

@@ -1,6 +1,6 @@
 // Package ir is imgc's typed layer IR: what a configuration (HCL or an
 // imported Dockerfile) compiles to, what the optimizer rewrites, what
-// `imgc plan` prints and what the runtime executes.
+// `imgc plan` prints and what an engine (package engine) executes.
 //
 // Every step is fully resolved: its command, environment, working directory,
 // user, network and mounts are explicit, so no step depends on implicit state

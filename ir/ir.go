@@ -199,7 +199,7 @@ type Step interface {
 type Network string
 
 const (
-	NetworkDefault Network = "default" // the host network, as BuildKit's default
+	NetworkDefault Network = "default" // a private network with outbound access, as BuildKit's default
 	NetworkNone    Network = "none"
 	NetworkHost    Network = "host"
 )
@@ -381,7 +381,7 @@ type Optimization struct {
 	Applied bool     `json:"applied"`
 }
 
-// Status is a layer's cache status, as the runtime's store reports it.
+// Status is a layer's cache status, as an engine's Explain reports it.
 type Status struct {
 	Hit    bool   `json:"hit"`
 	Reason string `json:"reason,omitempty"`

@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Reasons shared by MissReason and the runtime's Explain.
+// Reasons shared by MissReason and the engines' Explain.
 const (
 	reasonParentRebuilt = "parent layer rebuilt"
 	reasonBaseChanged   = "base image digest changed"

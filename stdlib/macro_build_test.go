@@ -13,11 +13,14 @@ import (
 	"time"
 
 	"github.com/imgc-dev/imgc/compiler"
+	"github.com/imgc-dev/imgc/engine"
+	"github.com/imgc-dev/imgc/engine/local"
+	"github.com/imgc-dev/imgc/imageio"
 	"github.com/imgc-dev/imgc/imageref"
 	"github.com/imgc-dev/imgc/internal/testbase"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/lang"
-	"github.com/imgc-dev/imgc/runtime"
+	"github.com/imgc-dev/imgc/store"
 )
 
 // buildOnBusybox builds the configuration src on the busybox test base into
@@ -42,20 +45,20 @@ func buildOnBusybox(t *testing.T, src string) (string, error) {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	store, err := runtime.OpenStore(t.TempDir())
+	store, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	plan, diags := compiler.Compile(cfg, compiler.Options{Resolve: func(ref imageref.Ref) (string, error) {
-		return store.ResolveBase(ctx, ref, ir.Platform{OS: "linux", Architecture: goruntime.GOARCH})
+		return imageio.ResolveBase(ctx, ref, ir.Platform{OS: "linux", Architecture: goruntime.GOARCH})
 	}})
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
 	out := filepath.Join(t.TempDir(), "out")
-	_, err = runtime.Build(ctx, store, plan, runtime.BuildOptions{Outputs: []runtime.Output{{Type: "oci", Dest: out}}})
+	_, err = local.New(store).Build(ctx, plan, engine.BuildOptions{Outputs: []engine.Output{{Type: "oci", Dest: out}}})
 	return out, err
 }
 
@@ -85,7 +88,7 @@ image "users" {
 }
 `)
 	if err != nil {
-		var se *runtime.StepError
+		var se *engine.StepError
 		if errors.As(err, &se) {
 			t.Fatalf("%v\n%s", err, strings.Join(se.Tail, "\n"))
 		}
@@ -148,7 +151,7 @@ image "tz" {
   }
 }
 `)
-	var se *runtime.StepError
+	var se *engine.StepError
 	if !errors.As(err, &se) {
 		t.Fatalf("build error = %v, want a step error", err)
 	}

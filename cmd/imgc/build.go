@@ -10,9 +10,10 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/imgc-dev/imgc/engine"
+	"github.com/imgc-dev/imgc/engine/local"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/lang"
-	"github.com/imgc-dev/imgc/runtime"
 )
 
 type buildCmd struct {
@@ -29,6 +30,7 @@ type buildCmd struct {
 	Locked      bool     `help:"Fail instead of moving a base image pin in imgc.lock.hcl, or when a base is not pinned."`
 	Pull        bool     `help:"Resolve base image tags again, moving their pins in imgc.lock.hcl to what the registry serves now."`
 	Compression string   `enum:"gzip,zstd" default:"gzip" help:"Layer compression: gzip or zstd."`
+	Allow       []string `sep:"none" placeholder:"ENTITLEMENT" help:"Grant an entitlement (repeatable): network.host lets steps with network = \"host\" (RUN --network=host) use the host's network."`
 }
 
 func (c *buildCmd) Run(e *env) error {
@@ -59,19 +61,28 @@ func (c *buildCmd) Run(e *env) error {
 	if diags := missingSecrets(plan, secrets); diags.HasErrors() {
 		return e.report(src.files, diags)
 	}
+	allowHost, adiags := entitlements(c.Allow)
+	if !adiags.HasErrors() && !allowHost {
+		adiags = hostNetworkSteps(plan)
+	}
+	if adiags.HasErrors() {
+		return e.report(src.files, adiags)
+	}
 	if c.Locked {
 		if err := checkLocked(plan, pins); err != nil {
 			return e.report(src.files, err)
 		}
 	}
 
-	opts := runtime.BuildOptions{
+	opts := engine.BuildOptions{
 		NoCache:     c.NoCache,
 		Secrets:     secrets,
 		Outputs:     outputs,
 		Push:        c.Push,
 		Compression: c.Compression,
 		Context:     contextDir(src, c.Context),
+
+		AllowNetworkHost: allowHost,
 	}
 	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
 		sec, err := strconv.ParseInt(v, 10, 64)
@@ -85,7 +96,8 @@ func (c *buildCmd) Run(e *env) error {
 	prog := newProgress(e, c.Progress)
 	opts.Progress = prog.event
 	start := time.Now()
-	res, err := runtime.Build(e.ctx, store, plan, opts)
+	var eng engine.Engine = local.New(store)
+	res, err := eng.Build(e.ctx, plan, opts)
 	prog.close()
 	if err != nil {
 		if prog.mode == "json" {
@@ -111,9 +123,9 @@ func (c *buildCmd) Run(e *env) error {
 	return nil
 }
 
-func (c *buildCmd) parseOutputsAndSecrets() ([]runtime.Output, map[string]string, hcl.Diagnostics) {
+func (c *buildCmd) parseOutputsAndSecrets() ([]engine.Output, map[string]string, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
-	var outputs []runtime.Output
+	var outputs []engine.Output
 	for _, o := range c.Output {
 		kv := parseKV(o)
 		typ, dest := kv["type"], kv["dest"]
@@ -126,7 +138,7 @@ func (c *buildCmd) parseOutputsAndSecrets() ([]runtime.Output, map[string]string
 		switch {
 		case typ == "" && dest == "" && !strings.Contains(o, "="):
 			// A bare path: an OCI layout directory, like `docker build -o DIR`.
-			outputs = append(outputs, runtime.Output{Type: "oci", Dest: o})
+			outputs = append(outputs, engine.Output{Type: "oci", Dest: o})
 		case typ != "oci" && typ != "oci-archive" && typ != "docker":
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid --output type",
 				Detail: fmt.Sprintf("The output %q has type %q. Use type=oci,dest=DIR, type=oci-archive,dest=FILE or type=docker,dest=FILE.tar.", o, typ)})
@@ -134,7 +146,7 @@ func (c *buildCmd) parseOutputsAndSecrets() ([]runtime.Output, map[string]string
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing --output destination",
 				Detail: fmt.Sprintf("The output %q has no dest. Add dest=PATH.", o)})
 		default:
-			outputs = append(outputs, runtime.Output{Type: typ, Dest: dest})
+			outputs = append(outputs, engine.Output{Type: typ, Dest: dest})
 		}
 	}
 	secrets := map[string]string{}
@@ -244,6 +256,39 @@ func missingSecrets(plan *ir.Plan, secrets map[string]string) hcl.Diagnostics {
 							Detail:  fmt.Sprintf("This step mounts the required secret %q, and no --secret gives it. Pass --secret id=%s,src=FILE.", m.ID, m.ID),
 							Subject: originRange(files, r.Origin)})
 					}
+				}
+			}
+		}
+	}
+	return diags
+}
+
+// entitlements reads the --allow values; network.host is the only one.
+func entitlements(allow []string) (networkHost bool, diags hcl.Diagnostics) {
+	for _, a := range allow {
+		switch strings.TrimSpace(a) {
+		case engine.EntitlementNetworkHost:
+			networkHost = true
+		default:
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown entitlement",
+				Detail: fmt.Sprintf("--allow %q is not an entitlement imgc knows. The one there is: --allow %s (steps with network = \"host\" use the host's network).", a, engine.EntitlementNetworkHost)})
+		}
+	}
+	return networkHost, diags
+}
+
+// hostNetworkSteps refuses, before anything runs, every run step that uses
+// the host's network when --allow network.host was not given.
+func hostNetworkSteps(plan *ir.Plan) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	files := map[string]*hcl.File{}
+	for _, t := range plan.Targets {
+		for _, l := range t.Layers {
+			for _, st := range l.Steps {
+				if r, ok := st.(*ir.Run); ok && r.Network == ir.NetworkHost {
+					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Host network not allowed",
+						Detail:  fmt.Sprintf("This step asks for the host's network (network = \"host\", or RUN --network=host), which lets it reach the host's loopback services and sniff its traffic, so it needs an explicit entitlement. Pass --allow %s to allow it, or drop the network setting: steps get a private network with outbound access by default.", engine.EntitlementNetworkHost),
+						Subject: originRange(files, r.Origin)})
 				}
 			}
 		}

@@ -11,8 +11,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"golang.org/x/term"
 
+	"github.com/imgc-dev/imgc/engine"
 	"github.com/imgc-dev/imgc/ir"
-	imgcrt "github.com/imgc-dev/imgc/runtime"
 )
 
 // report prints diagnostics in HCL's text format with source snippets and
@@ -146,7 +146,7 @@ func (e *env) reportBuildError(files map[string]*hcl.File, err error) error {
 		fmt.Fprintln(e.stderr, "imgc: build interrupted; the cache and earlier outputs are intact")
 		return exitError{exitFailed}
 	}
-	var se *imgcrt.StepError
+	var se *engine.StepError
 	if !errors.As(err, &se) {
 		fmt.Fprintf(e.stderr, "imgc: %v\n", err)
 		return exitError{exitFailed}

@@ -12,13 +12,14 @@ import (
 	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/imgc-dev/imgc/compiler"
+	"github.com/imgc-dev/imgc/imageio"
 	"github.com/imgc-dev/imgc/imageref"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/lang"
 	"github.com/imgc-dev/imgc/lang/dockerfile"
 	"github.com/imgc-dev/imgc/model"
-	"github.com/imgc-dev/imgc/runtime"
 	"github.com/imgc-dev/imgc/stdlib"
+	"github.com/imgc-dev/imgc/store"
 )
 
 // configFlags select and parameterise a configuration; build, plan and
@@ -73,7 +74,7 @@ func isDockerfile(path string) bool {
 // import to one stage and what it needs.
 // store, when set, lets a Dockerfile import read the ONBUILD triggers of
 // its local bases (and of registry bases when remote is set).
-func (e *env) load(f *configFlags, targets []string, store *runtime.Store, remote bool) (*source, hcl.Diagnostics) {
+func (e *env) load(f *configFlags, targets []string, store *store.Store, remote bool) (*source, hcl.Diagnostics) {
 	path := f.Path
 	if path == "" {
 		path = "."
@@ -131,7 +132,7 @@ func (e *env) load(f *configFlags, targets []string, store *runtime.Store, remot
 	return src, diags
 }
 
-func (e *env) loadDockerfile(f *configFlags, path string, vars map[string]string, ambient map[string]bool, targets []string, store *runtime.Store, remote bool) (*source, hcl.Diagnostics) {
+func (e *env) loadDockerfile(f *configFlags, path string, vars map[string]string, ambient map[string]bool, targets []string, store *store.Store, remote bool) (*source, hcl.Diagnostics) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, hcl.Diagnostics{{
@@ -157,7 +158,7 @@ func (e *env) loadDockerfile(f *configFlags, path string, vars map[string]string
 	opts := dockerfile.Options{BuildArgs: vars, Ambient: ambient, Target: target, Dir: absCtx}
 	if store != nil {
 		opts.BaseOnBuild = func(ref imageref.Ref) ([]string, error) {
-			return store.BaseOnBuild(e.ctx, ref, absCtx, ir.Platform{OS: "linux", Architecture: hostArch()}, remote)
+			return imageio.BaseOnBuild(e.ctx, ref, absCtx, ir.Platform{OS: "linux", Architecture: hostArch()}, remote)
 		}
 	}
 	cfg, diags := dockerfile.Import(path, data, opts)
@@ -272,7 +273,7 @@ const summaryUnreachable = "Base image unreachable"
 
 // compile lowers a loaded configuration to a plan, resolving local bases
 // (and registry tags when resolveRemote is set) for real cache keys.
-func (e *env) compile(src *source, targets []string, ctxDir string, opt optimizeFlags, store *runtime.Store, resolveRemote, repin bool) (*ir.Plan, map[string]string, hcl.Diagnostics) {
+func (e *env) compile(src *source, targets []string, ctxDir string, opt optimizeFlags, store *store.Store, resolveRemote, repin bool) (*ir.Plan, map[string]string, hcl.Diagnostics) {
 	disabled, diags := opt.disabled()
 	if diags.HasErrors() {
 		return nil, nil, diags
@@ -304,7 +305,7 @@ func (e *env) compile(src *source, targets []string, ctxDir string, opt optimize
 			if registry && !resolveRemote {
 				return "", compiler.ErrUnresolved // plan stays offline: registry tags are keyed by tag until pinned
 			}
-			d, err := store.ResolveBase(e.ctx, ref, ir.Platform{OS: "linux", Architecture: hostArch()})
+			d, err := imageio.ResolveBase(e.ctx, ref, ir.Platform{OS: "linux", Architecture: hostArch()})
 			if err != nil && registry {
 				// A build cannot go on without it: reported once, as an
 				// error, after compiling.

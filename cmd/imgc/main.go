@@ -19,7 +19,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/imgc-dev/imgc/compiler"
-	imgcrt "github.com/imgc-dev/imgc/runtime"
+	"github.com/imgc-dev/imgc/store"
 )
 
 // Exit statuses, as the CLI contract fixes them.
@@ -144,7 +144,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 			return ee.code
 		}
 		fmt.Fprintf(stderr, "imgc: %v\n", err)
-		var noImage *imgcrt.NoImageError
+		var noImage *store.NoImageError
 		if errors.As(err, &noImage) {
 			return exitBadInput // a wrong name on the command line
 		}

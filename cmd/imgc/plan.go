@@ -7,9 +7,10 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/imgc-dev/imgc/engine/local"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/model"
-	"github.com/imgc-dev/imgc/runtime"
+	"github.com/imgc-dev/imgc/store"
 )
 
 // cacheFlags locate the cache directory.
@@ -33,11 +34,18 @@ func (c *cacheFlags) dir() string {
 	return filepath.Join(os.TempDir(), "imgc-cache")
 }
 
-func (c *cacheFlags) open() (*runtime.Store, error) {
-	s, err := runtime.OpenStore(c.dir())
+func (c *cacheFlags) open() (*store.Store, error) {
+	s, err := store.Open(c.dir())
 	if err != nil {
 		return nil, fmt.Errorf("opening the cache: %w", err)
 	}
+	// IMGC_MAX_UNPACK bounds what unpacking a base image may write (see
+	// docs/build.md).
+	u, err := store.ParseUnpackLimits(os.Getenv("IMGC_MAX_UNPACK"))
+	if err != nil {
+		return nil, fmt.Errorf("reading IMGC_MAX_UNPACK: %w", err)
+	}
+	s.SetUnpackLimits(u)
 	return s, nil
 }
 
@@ -66,7 +74,7 @@ func (c *planCmd) Run(e *env) error {
 	if err := e.report(src.files, diags); err != nil {
 		return err
 	}
-	status := store.Explain(plan)
+	status := local.New(store).Explain(plan)
 	if c.Format == "json" {
 		return ir.PrintJSON(e.stdout, plan, status)
 	}

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/imgc-dev/imgc/runtime"
+	"github.com/imgc-dev/imgc/engine"
 )
 
 // progress renders build events: plain lines for logs, a live view on a
@@ -48,7 +48,7 @@ func newProgress(e *env, mode string) *progress {
 	return p
 }
 
-func (p *progress) event(ev runtime.Event) {
+func (p *progress) event(ev engine.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch p.mode {
@@ -84,7 +84,7 @@ func (p *progress) failure(err error) error {
 		Tail     []string  `json:"tail,omitempty"`
 		Message  string    `json:"message"`
 	}{Time: time.Now(), Kind: "failed", Message: err.Error()}
-	var se *runtime.StepError
+	var se *engine.StepError
 	if errors.As(err, &se) {
 		ev.Target, ev.Key, ev.ExitCode, ev.Tail = se.Target, se.Key.String(), se.ExitCode, se.Tail
 		for _, o := range se.Origins {
@@ -98,7 +98,7 @@ func (p *progress) failure(err error) error {
 	return exitError{exitFailed}
 }
 
-func (p *progress) plain(ev runtime.Event) {
+func (p *progress) plain(ev engine.Event) {
 	w := p.e.stderr
 	where := ""
 	if s := relPath(ev.Origin.String()); s != "" {
@@ -125,6 +125,8 @@ func (p *progress) plain(ev runtime.Event) {
 			break
 		}
 		fmt.Fprintf(w, "[%s] ERROR %s%s: %s\n", ev.Target, ev.Layer, where, ev.Line)
+	case "warning":
+		fmt.Fprintf(w, "warning: %s\n", ev.Line)
 	case "export":
 		if ev.Target == "" {
 			fmt.Fprintf(w, "exported %s\n", ev.Line)
@@ -139,7 +141,7 @@ func (p *progress) plain(ev runtime.Event) {
 }
 
 // live keeps finished lines above and redraws the running layers below.
-func (p *progress) live(ev runtime.Event) {
+func (p *progress) live(ev engine.Event) {
 	id := ev.Target + "\x00" + ev.Layer
 	switch ev.Kind {
 	case "start":

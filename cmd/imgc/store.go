@@ -8,7 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/imgc-dev/imgc/runtime"
+	"github.com/imgc-dev/imgc/engine/local"
+	"github.com/imgc-dev/imgc/imageio"
 )
 
 type imagesCmd struct {
@@ -74,7 +75,7 @@ func (c *saveCmd) Run(e *env) error {
 	if err != nil {
 		return fmt.Errorf("creating %s: %w", c.Output, err)
 	}
-	if err := s.Save(c.Name, f); err != nil {
+	if err := imageio.Save(s, c.Name, f); err != nil {
 		f.Close()
 		os.Remove(tmp)
 		return err
@@ -101,7 +102,7 @@ func (c *pushCmd) Run(e *env) error {
 	if dest == "" {
 		dest = c.Name
 	}
-	if err := s.Push(e.ctx, c.Name, dest); err != nil {
+	if err := imageio.Push(e.ctx, s, c.Name, dest); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "pushed %s\n", dest)
@@ -242,7 +243,7 @@ type runCmd struct {
 	Name       string   `arg:"" help:"An image in the local store."`
 	Args       []string `arg:"" optional:"" passthrough:"" help:"Arguments replacing the image's cmd."`
 	Env        []string `short:"e" sep:"none" placeholder:"NAME=VALUE" help:"Set an environment variable (repeatable)."`
-	Network    string   `enum:"default,host,none" default:"default" help:"default (the host's network), host or none."`
+	Network    string   `enum:"default,host,none" default:"default" help:"default (a private network with outbound access), host (the host's) or none (loopback only)."`
 	Entrypoint []string `sep:"none" placeholder:"ARG" help:"Replace the image's entrypoint (repeat for each argument; --entrypoint '' clears it)."`
 }
 
@@ -255,7 +256,7 @@ func (c *runCmd) Run(e *env) error {
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
 	}
-	code, err := s.RunImage(e.ctx, c.Name, runtime.RunOptions{Args: args, Entrypoint: entrypoint(c.Entrypoint), Env: c.Env, Network: c.Network, Stdout: streaming(e.stdout), Stderr: e.stderr})
+	code, err := local.New(s).RunImage(e.ctx, c.Name, local.RunOptions{Args: args, Entrypoint: entrypoint(c.Entrypoint), Env: c.Env, Network: c.Network, Stdout: streaming(e.stdout), Stderr: e.stderr})
 	if err != nil {
 		return err
 	}

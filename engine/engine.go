@@ -1,0 +1,128 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/imgc-dev/imgc/ir"
+)
+
+// Engine builds a compiled plan.
+type Engine interface {
+	// Build builds the output targets of p and what they need, stores
+	// them by their tags, writes o.Outputs and, with o.Push, pushes them.
+	// A failing step comes back as a *StepError.
+	Build(ctx context.Context, p *ir.Plan, o BuildOptions) (*Result, error)
+	// Explain tells, for each layer of p, whether a build now would reuse
+	// it and, if not, why (for `imgc plan`).
+	Explain(p *ir.Plan) map[ir.CacheKey]ir.Status
+}
+
+// Output is an extra export of the built output targets.
+type Output struct {
+	// Type is "oci" (an OCI layout directory), "oci-archive" (a tar of
+	// one) or "docker" (a tarball for `docker load`).
+	Type string
+	Dest string
+}
+
+// BuildOptions control a build.
+type BuildOptions struct {
+	// NoCache rebuilds every layer (the results are still recorded).
+	NoCache bool
+	// Secrets maps a secret id to the host file mounted for it.
+	Secrets map[string]string
+	Outputs []Output
+	// Push writes every tag of every output target to its registry.
+	Push bool
+	// Compression is "gzip" (the default) or "zstd".
+	Compression string
+	// SourceDateEpoch clamps file mtimes and sets `created`, for
+	// reproducible builds.
+	SourceDateEpoch *time.Time
+	// Progress receives events; nil means none. Calls are serialised.
+	Progress func(Event)
+	// Parallelism bounds how many targets build at once; 0 means 2. A
+	// target waiting for another one's result does not count.
+	Parallelism int
+	// Context is the build context directory, for bind mounts without a
+	// `from`; empty means the context of the plan's copy steps.
+	Context string
+	// AllowNetworkHost is the network.host entitlement: without it, Build
+	// refuses run steps with network = "host". Other steps get a private
+	// network namespace or, with "none", loopback only.
+	AllowNetworkHost bool
+}
+
+// EntitlementNetworkHost is what `imgc build --allow` takes to let run steps
+// use the host's network (buildx's name).
+const EntitlementNetworkHost = "network.host"
+
+// Event is one progress report.
+type Event struct {
+	Time time.Time
+	// Kind is "target" (a target starts), "cached" (a layer is reused),
+	// "start" (a layer starts building), "log" (a line of step output),
+	// "done" (a layer or, with Layer empty, a target finished), "error",
+	// "export" (an output was written; Line names it) or "warning" (Line
+	// says what is unsafe about this machine's setup; once per process).
+	Kind     string
+	Target   string
+	Layer    string
+	Key      ir.CacheKey
+	Origin   ir.Origin
+	Line     string
+	Duration time.Duration
+}
+
+// ImageResult is one built output target.
+type ImageResult struct {
+	Target string
+	// Digest is the manifest digest.
+	Digest string
+	Tags   []string
+}
+
+// Result is what a build produced.
+type Result struct {
+	Images []ImageResult
+	// Pins maps each base reference to the manifest digest it resolved to.
+	Pins map[string]string
+}
+
+// StepError is a failed step. The CLI renders one diagnostic per origin,
+// with the exit status and the output's tail.
+type StepError struct {
+	Target  string
+	Key     ir.CacheKey
+	Origins []ir.Origin
+	// ExitCode is the command's exit status, or 0 when the step failed
+	// without running one.
+	ExitCode int
+	// Tail is the last lines of the step's output (at most 20).
+	Tail []string
+	// Layer names the failing layer; empty when the base failed.
+	Layer string
+	Err   error
+}
+
+func (e *StepError) Error() string {
+	var where []string
+	for _, o := range e.Origins {
+		if s := o.String(); s != "" {
+			where = append(where, s)
+		}
+	}
+	msg := fmt.Sprintf("building %s", e.Target)
+	if len(where) > 0 {
+		msg += " (" + strings.Join(where, ", ") + ")"
+	}
+	if e.ExitCode != 0 {
+		return fmt.Sprintf("%s: exit status %d", msg, e.ExitCode)
+	}
+	return fmt.Sprintf("%s: %v", msg, e.Err)
+}
+
+func (e *StepError) Unwrap() error { return e.Err }

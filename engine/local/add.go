@@ -1,0 +1,209 @@
+package local
+
+import (
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/imgc-dev/imgc/internal/hashio"
+	"github.com/imgc-dev/imgc/ir"
+	"github.com/imgc-dev/imgc/store"
+	"github.com/imgc-dev/imgc/store/layer"
+)
+
+// add runs an add step into the mounted rootfs.
+func (tb *targetBuild) add(ctx context.Context, a *ir.Add, rootfs string) error {
+	type source struct {
+		host, dst string
+		fromURL   bool
+		digest    string
+	}
+	var srcs []source
+	if a.URL != "" {
+		host, err := download(ctx, tb.b.s, a.URL, a.Checksum)
+		if err != nil {
+			return err
+		}
+		u, _ := url.Parse(a.URL)
+		name := path.Base(u.Path)
+		if name == "/" || name == "." || name == "" {
+			name = "download"
+		}
+		dst := a.Dest
+		if strings.HasSuffix(dst, "/") {
+			dst = path.Join(dst, name)
+		}
+		srcs = append(srcs, source{host: host, dst: path.Clean(dst), fromURL: true})
+	}
+	var plain []ir.CopyFile
+	for _, f := range a.Files {
+		host := filepath.Join(a.Context, filepath.FromSlash(f.Src))
+		if a.Extract && f.Mode.Type() == 0 {
+			if ok, err := isArchive(host); err != nil {
+				return err
+			} else if ok {
+				srcs = append(srcs, source{host: host, dst: path.Clean(f.Dst), digest: f.Digest})
+				continue
+			}
+		}
+		plain = append(plain, f)
+	}
+	if len(plain) > 0 {
+		entries, err := tb.copyEntries(ctx, copyReq{context: a.Context, dest: a.Dest, files: plain, chown: a.Chown, chmod: a.Chmod}, rootfs)
+		if err != nil {
+			return err
+		}
+		if err := layer.WriteEntriesToDir(rootfs, entries); err != nil {
+			return err
+		}
+	}
+	for _, src := range srcs {
+		archive := false
+		if a.Extract {
+			ok, err := isArchive(src.host)
+			if err != nil {
+				return err
+			}
+			archive = ok
+		}
+		if !archive {
+			fi, err := os.Stat(src.host)
+			if err != nil {
+				return err
+			}
+			mode := fs.FileMode(0o644)
+			if src.fromURL {
+				mode = 0o600 // as Docker gives downloaded files
+			}
+			f := ir.CopyFile{Src: filepath.Base(src.host), Dst: src.dst, Mode: mode, Size: fi.Size()}
+			entries, err := tb.copyEntries(ctx, copyReq{context: filepath.Dir(src.host), dest: a.Dest, files: []ir.CopyFile{f}, chown: a.Chown, chmod: a.Chmod}, rootfs)
+			if err != nil {
+				return err
+			}
+			if err := layer.WriteEntriesToDir(rootfs, entries); err != nil {
+				return err
+			}
+			continue
+		}
+		// An archive unpacks into the destination directory.
+		if err := tb.extractArchiveOwned(src.host, rootfs, a.Dest, a.Chown); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// isArchive tells a (possibly compressed) tar archive from other files.
+func isArchive(p string) (bool, error) {
+	r, closeFn, err := decompress(p)
+	if err != nil {
+		return false, nil
+	}
+	defer closeFn()
+	buf := make([]byte, 512)
+	n, _ := io.ReadFull(r, buf)
+	return n >= 262 && bytes.Equal(buf[257:262], []byte("ustar")), nil
+}
+
+// decompress opens p and undoes gzip, bzip2, xz or zstd compression.
+func decompress(p string) (io.Reader, func(), error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	br := bufio.NewReader(f)
+	magic, _ := br.Peek(6)
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			f.Close()
+			return nil, nil, err
+		}
+		return zr, func() { f.Close() }, nil
+	case bytes.HasPrefix(magic, []byte("BZh")):
+		return bzip2.NewReader(br), func() { f.Close() }, nil
+	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		zr, err := zstd.NewReader(br)
+		if err != nil {
+			f.Close()
+			return nil, nil, err
+		}
+		return zr, func() { zr.Close(); f.Close() }, nil
+	case bytes.HasPrefix(magic, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
+		// No xz decoder among the dependencies: use the host's xz.
+		cmd := exec.Command("xz", "-dc")
+		cmd.Stdin = br
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			f.Close()
+			return nil, nil, err
+		}
+		if err := cmd.Start(); err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("decompressing xz (needs the xz program): %w", err)
+		}
+		return out, func() { out.Close(); cmd.Wait(); f.Close() }, nil
+	}
+	return br, func() { f.Close() }, nil
+}
+
+// download fetches rawURL into downloads/, verified against checksum, and
+// reuses an earlier download with the same checksum.
+func download(ctx context.Context, s *store.Store, rawURL, checksum string) (string, error) {
+	want, err := v1.NewHash(checksum)
+	if err != nil {
+		return "", fmt.Errorf("downloading %s: checksum %q: %w", rawURL, checksum, err)
+	}
+	dst := s.DownloadPath(want)
+	if exists(dst) {
+		return dst, nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return "", fmt.Errorf("downloading %s: %w", rawURL, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("downloading %s: %w", rawURL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("downloading %s: %s", rawURL, resp.Status)
+	}
+	f, err := s.TempFile("download-")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(f.Name())
+	hw := hashio.NewWriter(f)
+	if _, err := io.Copy(hw, resp.Body); err != nil {
+		f.Close()
+		return "", fmt.Errorf("downloading %s: %w", rawURL, err)
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	if got := hw.Sum(); got != want {
+		return "", fmt.Errorf("downloading %s: checksum mismatch: got %s, want %s", rawURL, got, want)
+	}
+	if err := os.Rename(f.Name(), dst); err != nil {
+		return "", err
+	}
+	return dst, nil
+}

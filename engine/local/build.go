@@ -1,0 +1,302 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/imgc-dev/imgc/engine"
+	"github.com/imgc-dev/imgc/engine/local/runc"
+	"github.com/imgc-dev/imgc/imageio"
+	"github.com/imgc-dev/imgc/ir"
+	"github.com/imgc-dev/imgc/store"
+)
+
+// Engine builds plans on this machine: run steps with runc over
+// overlayfs, layers, images and the cache in a store.
+type Engine struct {
+	s *store.Store
+}
+
+var _ engine.Engine = (*Engine)(nil)
+
+// New returns an engine that builds in, and caches in, the store s.
+func New(s *store.Store) *Engine { return &Engine{s: s} }
+
+// targetResult is a built target: its final filesystem and config.
+type targetResult struct {
+	state  *store.ImageState
+	desc   v1.Descriptor // the manifest
+	digest string
+}
+
+type builder struct {
+	s    *store.Store
+	p    *ir.Plan
+	o    engine.BuildOptions
+	now  time.Time
+	pmu  sync.Mutex
+	rmu  sync.Mutex
+	res  map[string]*targetResult
+	pins map[string]string
+	fs   *fsCache
+	// forced holds the layers that run whatever the cache holds, and why
+	// (see ir.Plan.ForcedLayers).
+	forced map[*ir.Layer]string
+	// projectDir is what history comments name source files relative to.
+	projectDir string
+	// needed are the targets the build makes (see neededTargets); done[t]
+	// is closed when t is built, has failed, or is not needed.
+	needed map[string]bool
+	done   map[string]chan struct{}
+	// sem holds one token per target doing work (see slot).
+	sem chan struct{}
+	// net is the private network of default-network steps (network.go).
+	net buildNetwork
+}
+
+func (b *builder) emit(e engine.Event) {
+	if b.o.Progress == nil {
+		return
+	}
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	b.pmu.Lock()
+	defer b.pmu.Unlock()
+	b.o.Progress(e)
+}
+
+func (b *builder) result(name string) *targetResult {
+	b.rmu.Lock()
+	defer b.rmu.Unlock()
+	return b.res[name]
+}
+
+// Build builds every needed target of p, each as soon as its base is
+// available and each layer reading another target once that target is
+// built, stores the output targets by their tags, writes the requested
+// outputs and records the build for Explain.
+func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (*engine.Result, error) {
+	o, err := engine.Prepare(p, o)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := e.s.LockShared()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	b := &builder{s: e.s, p: p, o: o, now: time.Now().UTC(), res: map[string]*targetResult{}, pins: map[string]string{},
+		forced: p.ForcedLayers(), projectDir: projectDir(p.Project)}
+	if o.SourceDateEpoch != nil {
+		b.now = o.SourceDateEpoch.UTC()
+	}
+	b.fs = &fsCache{s: e.s, mounts: map[string]*fsMount{}}
+	defer b.fs.release()
+	defer b.net.close()
+	for _, w := range runc.Warnings() {
+		b.emit(engine.Event{Kind: "warning", Line: w})
+	}
+	// Bundles a killed build left behind may hold secrets.
+	if err := runc.ClearStaleBundles(); err != nil {
+		return nil, err
+	}
+	if err := b.buildTargets(ctx); err != nil {
+		return nil, err
+	}
+	return b.export(ctx)
+}
+
+// buildTargets builds the needed targets, each in its own goroutine, and
+// returns the first failure.
+func (b *builder) buildTargets(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	b.needed = neededTargets(b.s, b.p, b.forced, b.o.NoCache)
+	b.done = map[string]chan struct{}{}
+	for _, t := range b.p.Targets {
+		b.done[t.Name] = make(chan struct{})
+	}
+	b.sem = make(chan struct{}, b.o.Parallelism)
+	var (
+		wg       sync.WaitGroup
+		errMu    sync.Mutex
+		firstErr error
+	)
+	fail := func(err error) {
+		errMu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		errMu.Unlock()
+		cancel()
+	}
+	for _, t := range b.p.Targets {
+		if !b.needed[t.Name] {
+			close(b.done[t.Name])
+			continue
+		}
+		wg.Add(1)
+		go func(t *ir.Target) {
+			defer wg.Done()
+			defer close(b.done[t.Name])
+			b.runTarget(ctx, t, fail)
+		}(t)
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("building: %w", err)
+	}
+	return nil
+}
+
+// runTarget waits for what t starts on, takes a slot, builds t and
+// records its result, or reports its failure to fail.
+func (b *builder) runTarget(ctx context.Context, t *ir.Target, fail func(error)) {
+	// A target starts once its base is available; the layers that read
+	// another target wait for it themselves (see targetBuild.layer), so
+	// its first steps overlap with the targets it copies from.
+	for _, dep := range startDeps(t) {
+		if err := b.awaitTarget(ctx, dep, nil); err != nil {
+			if !errors.Is(err, errAbandoned) {
+				fail(fmt.Errorf("building %s: %w", t.Name, err))
+			}
+			return
+		}
+	}
+	sl := &slot{sem: b.sem}
+	if err := sl.acquire(ctx); err != nil {
+		return
+	}
+	defer sl.release()
+	if ctx.Err() != nil {
+		return
+	}
+	start := time.Now()
+	b.emit(engine.Event{Kind: "target", Target: t.Name, Origin: t.Origin})
+	r, err := b.buildTarget(ctx, t, sl)
+	if errors.Is(err, errAbandoned) {
+		return // what stopped it reported its own error
+	}
+	if err != nil {
+		b.emit(errorEvent(t.Name, err))
+		fail(err)
+		return
+	}
+	b.rmu.Lock()
+	b.res[t.Name] = r
+	b.rmu.Unlock()
+	b.emit(engine.Event{Kind: "done", Target: t.Name, Duration: time.Since(start)})
+}
+
+// export records the build, writes the outputs, pushes and returns the
+// result.
+func (b *builder) export(ctx context.Context) (*engine.Result, error) {
+	res := &engine.Result{Pins: b.pins}
+	var outs []imageio.Image
+	var targets []*ir.Target
+	for _, t := range b.p.Targets {
+		if !t.Output {
+			continue
+		}
+		r := b.res[t.Name]
+		res.Images = append(res.Images, engine.ImageResult{Target: t.Name, Digest: r.digest, Tags: append([]string(nil), t.Tags...)})
+		outs = append(outs, imageio.Image{Digest: r.desc.Digest, Names: imageNames(t)})
+		targets = append(targets, t)
+	}
+	if err := b.s.RecordBuild(b.p, b.needed); err != nil {
+		return nil, err
+	}
+	for _, out := range b.o.Outputs {
+		if err := imageio.WriteOutput(b.s, out.Type, out.Dest, outs); err != nil {
+			return nil, err
+		}
+		b.emit(engine.Event{Kind: "export", Line: out.Type + ":" + out.Dest})
+	}
+	if b.o.Push {
+		for i, t := range targets {
+			for _, tag := range t.Tags {
+				if err := imageio.PushDigest(ctx, b.s, outs[i].Digest, tag); err != nil {
+					return nil, err
+				}
+				b.emit(engine.Event{Kind: "export", Target: t.Name, Line: "push:" + tag})
+			}
+		}
+	}
+	return res, nil
+}
+
+// errorEvent reports a failed target, with the failing layer, its key
+// and source when the error says them.
+func errorEvent(target string, err error) engine.Event {
+	e := engine.Event{Kind: "error", Target: target, Line: err.Error()}
+	var se *engine.StepError
+	if errors.As(err, &se) {
+		e.Layer = se.Layer
+		e.Key = se.Key
+		if len(se.Origins) > 0 {
+			e.Origin = se.Origins[0]
+		}
+	}
+	return e
+}
+
+// buildTarget builds one target's layers and stores its image.
+func (b *builder) buildTarget(ctx context.Context, t *ir.Target, sl *slot) (*targetResult, error) {
+	var st *store.ImageState
+	switch t.Base.Kind {
+	case ir.BaseTarget:
+		r := b.result(t.Base.Target)
+		if r == nil {
+			return nil, fmt.Errorf("building %s: its base %s is not built", t.Name, t.Base.Target)
+		}
+		st = r.state.Clone()
+	default:
+		var digest string
+		var err error
+		st, digest, err = imageio.PullBase(ctx, b.s, t.Base, t.Platform)
+		if err != nil {
+			return nil, &engine.StepError{Target: t.Name, Key: t.Base.Key, Origins: []ir.Origin{t.Base.Origin}, Err: err}
+		}
+		if digest != "" {
+			b.pmu.Lock()
+			b.pins[t.Base.Ref.String()] = digest
+			b.pmu.Unlock()
+		}
+	}
+	if st.Config.OS == "" {
+		st.Config.OS = t.Platform.OS
+	}
+	if st.Config.Architecture == "" {
+		st.Config.Architecture = t.Platform.Architecture
+	}
+	tb := &targetBuild{b: b, t: t, st: st, slot: sl}
+	for _, l := range t.Layers {
+		if err := tb.layer(ctx, l); err != nil {
+			tb.abandon()
+			return nil, err
+		}
+	}
+	if err := tb.finish(); err != nil {
+		return nil, err
+	}
+	return tb.assemble()
+}
+
+// imageNames are the names an output target is stored under.
+func imageNames(t *ir.Target) []string {
+	if len(t.Tags) > 0 {
+		return t.Tags
+	}
+	return []string{t.Name}
+}
+
+var errNoContext = errors.New("no build context")

@@ -1,0 +1,342 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
+
+	"github.com/imgc-dev/imgc/engine"
+	"github.com/imgc-dev/imgc/engine/local/runc"
+	"github.com/imgc-dev/imgc/internal/copyspec"
+	"github.com/imgc-dev/imgc/internal/hashio"
+	"github.com/imgc-dev/imgc/internal/overlay"
+	"github.com/imgc-dev/imgc/ir"
+	"github.com/imgc-dev/imgc/store/layer"
+)
+
+// copyLayerEntries lists the entries of a layer made only of copy steps,
+// against the parent filesystem mounted read-only.
+func (tb *targetBuild) copyLayerEntries(ctx context.Context, l *ir.Layer, lowers []string) ([]layer.Entry, error) {
+	root, tmp, err := mountLowers(tb.b.s, lowers)
+	if err != nil {
+		return nil, fmt.Errorf("mounting the parent filesystem: %w", err)
+	}
+	if tmp != "" {
+		defer func() {
+			overlay.Unmount(root)
+			os.RemoveAll(tmp)
+		}()
+	}
+	byPath := map[string]int{}
+	var all []layer.Entry
+	for _, st := range l.Steps {
+		c := st.(*ir.Copy)
+		req := copyRequest(c)
+		req.keepParents = true
+		entries, err := tb.copyEntries(ctx, req, root)
+		if err != nil {
+			return nil, &engine.StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{c.Origin}, Err: err}
+		}
+		for _, e := range entries {
+			if i, ok := byPath[e.Path]; ok {
+				all[i] = e
+				continue
+			}
+			byPath[e.Path] = len(all)
+			all = append(all, e)
+		}
+	}
+	return all, nil
+}
+
+// copyReq is one copy (or add) to resolve.
+type copyReq struct {
+	from    string // a target's name; "" is the context
+	context string
+	sources []string
+	dest    string
+	exclude []string
+	parents bool
+	// link makes the entries independent of the filesystem below: every
+	// parent directory is written, as with Docker's COPY --link.
+	link bool
+	// keepParents writes existing parent directories with their metadata
+	// from below, for a layer tar made without a mount: the tar is then
+	// complete on its own, and unpacked as an overlay lower it does not
+	// shadow the parents' metadata with defaults.
+	keepParents  bool
+	files        []ir.CopyFile
+	chown, chmod string
+}
+
+func copyRequest(c *ir.Copy) copyReq {
+	return copyReq{from: c.FromTarget, context: c.Context, sources: c.Sources, dest: c.Dest, exclude: c.Exclude,
+		parents: c.Parents, link: c.Link, files: c.Files, chown: c.Chown, chmod: c.Chmod}
+}
+
+// copyEntries resolves one copy's files into layer entries, with the
+// parent directories that dest (the filesystem the files land in) lacks.
+func (tb *targetBuild) copyEntries(ctx context.Context, c copyReq, dest string) ([]layer.Entry, error) {
+	from, chown := c.from, c.chown
+	srcRoot, files, err := tb.copySources(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	uid, gid, err := resolveOwner(dest, chown)
+	if err != nil {
+		return nil, err
+	}
+	perm, err := parseChmod(c.chmod)
+	if err != nil {
+		return nil, err
+	}
+	var entries []layer.Entry
+	have := map[string]bool{}
+	resolved := &inRoot{root: dest, memo: map[string]string{}}
+	landing := destExpander(tb.st.Config.Config.Env, c.dest)
+	for _, f := range files {
+		p := landing(path.Clean(f.Dst))
+		if p == "/" {
+			continue
+		}
+		// Symlinks in the destination are followed inside the image, as
+		// Docker does (COPY x /lib/ with /lib -> usr/lib writes usr/lib/x).
+		if !c.link {
+			p = resolved.path(p, f.Mode.IsDir())
+			if file := fileAbove(dest, p); file != "" {
+				return nil, fmt.Errorf("copying %s to %s: %s is a file, not a directory", f.Src, p, file)
+			}
+		}
+		src := filepath.Join(srcRoot, filepath.FromSlash(f.Src))
+		fi, err := os.Lstat(src)
+		if err != nil {
+			return nil, fmt.Errorf("copying %s: %w", f.Src, err)
+		}
+		e := layer.Entry{Path: p, Mode: f.Mode, UID: uid, GID: gid, ModTime: fi.ModTime(), Linkname: f.LinkTarget}
+		if from != "" && chown == "" && !(f.Mode.IsDir() && path.Clean(f.Dst) == path.Clean(c.dest)) {
+			// Files from another target keep their owners, as in Docker;
+			// the destination directory itself is made, not copied.
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				e.UID, e.GID = int(st.Uid), int(st.Gid)
+			}
+		}
+		switch f.Mode.Type() {
+		case fs.ModeDir:
+			if chown == "" && perm == nil && !c.link && isDirIn(dest, p) {
+				// An existing directory keeps its metadata.
+				if c.keepParents {
+					if de, ok := dirEntryIn(dest, p); ok {
+						entries = append(entries, de)
+					}
+				}
+				have[p] = true
+				continue
+			}
+		case fs.ModeSymlink:
+		case 0:
+			e.Size = fi.Size()
+			if f.Digest != "" && fi.Size() != f.Size {
+				return nil, fmt.Errorf("file %s changed since it was planned (size %d, planned %d): build again", src, fi.Size(), f.Size)
+			}
+			e.Open = verifiedOpener(src, f.Digest, fi.Size())
+		default:
+			return nil, fmt.Errorf("copying %s: unsupported file type %v", f.Src, f.Mode.Type())
+		}
+		if perm != nil && f.Mode.Type() != fs.ModeSymlink {
+			e.Mode = f.Mode.Type() | *perm
+		}
+		have[p] = true
+		entries = append(entries, e)
+	}
+	return tb.withParents(c, dest, entries, have, uid, gid), nil
+}
+
+// copySources returns the root a copy's files are read from and the files:
+// the plan's, from the context, or those of the target it copies from,
+// resolved now that the target is built.
+func (tb *targetBuild) copySources(ctx context.Context, c copyReq) (string, []ir.CopyFile, error) {
+	if c.from == "" {
+		if c.context == "" && len(c.files) > 0 {
+			return "", nil, errNoContext
+		}
+		return c.context, c.files, nil
+	}
+	r := tb.b.result(c.from)
+	if r == nil {
+		return "", nil, fmt.Errorf("copying from %s: it is not built", c.from)
+	}
+	root, err := tb.b.fs.root(ctx, c.from, r)
+	if err != nil {
+		return "", nil, fmt.Errorf("mounting %s: %w", c.from, err)
+	}
+	files, err := copyspec.Resolve(root, c.sources, c.dest, copyspec.Options{Exclude: c.exclude, Parents: c.parents})
+	if err != nil {
+		return "", nil, fmt.Errorf("copying from %s: %w", c.from, err)
+	}
+	return root, files, nil
+}
+
+// parseChmod reads a copy's chmod; nil when it has none.
+func parseChmod(chmod string) (*fs.FileMode, error) {
+	if chmod == "" {
+		return nil, nil
+	}
+	n, err := strconv.ParseUint(chmod, 8, 32)
+	if err != nil || n > 0o7777 {
+		return nil, fmt.Errorf("chmod %q: want an octal mode such as 0755", chmod)
+	}
+	p := fs.FileMode(n).Perm() | modeFromUnix(uint32(n))
+	return &p, nil
+}
+
+// withParents adds the parent directories of entries that dest lacks
+// (all of them for a linked copy), owned as the files are, and with
+// keepParents the existing ones with their metadata. have holds the paths
+// entries already covers.
+func (tb *targetBuild) withParents(c copyReq, dest string, entries []layer.Entry, have map[string]bool, uid, gid int) []layer.Entry {
+	var parentsToMake []string
+	for _, e := range entries {
+		for d := path.Dir(e.Path); d != "/"; d = path.Dir(d) {
+			if have[d] {
+				continue
+			}
+			have[d] = true
+			if c.link || !isDirIn(dest, d) {
+				parentsToMake = append(parentsToMake, d)
+			} else if c.keepParents {
+				if de, ok := dirEntryIn(dest, d); ok {
+					entries = append(entries, de)
+				}
+			}
+		}
+	}
+	for _, d := range parentsToMake {
+		entries = append(entries, layer.Entry{Path: d, Mode: fs.ModeDir | 0o755, UID: uid, GID: gid, ModTime: tb.b.now})
+	}
+	return entries
+}
+
+func modeFromUnix(m uint32) fs.FileMode {
+	var b fs.FileMode
+	if m&unix.S_ISUID != 0 {
+		b |= fs.ModeSetuid
+	}
+	if m&unix.S_ISGID != 0 {
+		b |= fs.ModeSetgid
+	}
+	if m&unix.S_ISVTX != 0 {
+		b |= fs.ModeSticky
+	}
+	return b
+}
+
+// fileAbove returns the first directory of p (a path in the image at root)
+// that exists as something other than a directory, or "". Copying under it
+// fails, as in BuildKit, instead of replacing the file with a directory.
+func fileAbove(root, p string) string {
+	if root == "" {
+		return ""
+	}
+	var above []string
+	for a := path.Dir(p); a != "/" && a != "."; a = path.Dir(a) {
+		above = append(above, a)
+	}
+	for i := len(above) - 1; i >= 0; i-- {
+		fi, err := os.Lstat(filepath.Join(root, above[i]))
+		if err != nil {
+			return ""
+		}
+		if !fi.IsDir() && fi.Mode()&fs.ModeSymlink == 0 {
+			return above[i]
+		}
+	}
+	return ""
+}
+
+// verifiedOpener opens a context file of the given size and fails as soon
+// as that many bytes are read when its content no longer has the digest
+// the plan keyed it with. (Layer writers read exactly size bytes and never
+// wait for EOF, so the check cannot wait for it either.)
+func verifiedOpener(path, digest string, size int64) func() (io.ReadCloser, error) {
+	return func() (io.ReadCloser, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		if digest == "" {
+			return f, nil
+		}
+		want, err := v1.NewHash(digest)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("file %s: %w", path, err)
+		}
+		return &verifyReader{f: f, hw: hashio.NewWriter(io.Discard), want: want, path: path, size: size}, nil
+	}
+}
+
+type verifyReader struct {
+	f          *os.File
+	hw         *hashio.Writer
+	want       v1.Hash
+	path       string
+	size, read int64
+	checked    bool
+	err        error
+}
+
+func (r *verifyReader) Read(p []byte) (int, error) {
+	n, err := r.f.Read(p)
+	r.hw.Write(p[:n])
+	r.read += int64(n)
+	if !r.checked && (r.read >= r.size || err == io.EOF) {
+		r.checked = true
+		if got := r.hw.Sum(); got != r.want || r.read != r.size {
+			r.err = fmt.Errorf("file %s changed since it was planned (content %s, planned %s): build again", r.path, got, r.want)
+			return n, r.err
+		}
+	}
+	return n, err
+}
+
+// Close also reports a changed file, for readers that stop at the size
+// they expect and never see the error Read returned with the last bytes.
+func (r *verifyReader) Close() error {
+	if err := r.f.Close(); err != nil {
+		return err
+	}
+	return r.err
+}
+
+// resolveOwner maps a chown "user[:group]" to ids in the filesystem at
+// root. A numeric user without a group gets its id as group id, a user
+// name its primary group, as BuildKit and buildah do.
+func resolveOwner(root, chown string) (int, int, error) {
+	if chown == "" {
+		return 0, 0, nil
+	}
+	u, g, hasGroup := strings.Cut(chown, ":")
+	uid, uerr := strconv.Atoi(u)
+	gid, gerr := strconv.Atoi(g)
+	if uerr == nil && uid >= 0 && (!hasGroup || (gerr == nil && gid >= 0)) {
+		if !hasGroup {
+			gid = uid
+		}
+		return uid, gid, nil
+	}
+	ruid, rgid, _, err := runc.ResolveUser(root, chown)
+	if err != nil {
+		return 0, 0, fmt.Errorf("resolving chown %q: %w", chown, err)
+	}
+	return int(ruid), int(rgid), nil
+}

@@ -1,0 +1,395 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/gofrs/flock"
+	"golang.org/x/sys/unix"
+
+	"github.com/imgc-dev/imgc/engine"
+	"github.com/imgc-dev/imgc/engine/local/runc"
+	"github.com/imgc-dev/imgc/internal/hashio"
+	"github.com/imgc-dev/imgc/internal/overlay"
+	"github.com/imgc-dev/imgc/ir"
+	"github.com/imgc-dev/imgc/store"
+	"github.com/imgc-dev/imgc/store/layer"
+)
+
+// tailLines is how many lines of a failing step's output a engine.StepError keeps.
+const tailLines = 20
+
+// execute builds layer l, a cache miss, over the target's filesystem so
+// far. On success the returned future owns lk and releases it once the
+// layer's blob and cache entry are stored.
+func (tb *targetBuild) execute(ctx context.Context, l *ir.Layer, lk *flock.Flock) (*future, error) {
+	s := tb.b.s
+	lowers, err := tb.snapshots(ctx)
+	if err != nil {
+		var se *engine.StepError
+		if errors.As(err, &se) || ctx.Err() != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("preparing the parent filesystem: %w", err)
+	}
+	tarFile, err := s.TempFile("layer-*.tar")
+	if err != nil {
+		return nil, err
+	}
+	tarPath := tarFile.Name()
+	keep := false
+	defer func() {
+		if !keep {
+			os.Remove(tarPath)
+		}
+	}()
+	hw := hashio.NewWriter(tarFile)
+	opts := layer.Options{SourceDateEpoch: tb.b.o.SourceDateEpoch}
+	var empty bool
+	var upper string
+	work, err := s.TempDir("layer-")
+	if err != nil {
+		tarFile.Close()
+		return nil, err
+	}
+	defer os.RemoveAll(work)
+
+	if len(l.Merged) > 1 && len(l.Merged) == len(l.Steps) {
+		upper = filepath.Join(work, "upper")
+		if err := tb.squash(ctx, l, upper); err != nil {
+			tarFile.Close()
+			return nil, err
+		}
+		opts.Lowers = lowers
+		empty, err = layer.WriteUpperDir(hw, upper, opts)
+		if err != nil {
+			tarFile.Close()
+			return nil, fmt.Errorf("writing layer: %w", err)
+		}
+	} else if onlyCopies(l) {
+		entries, err := tb.copyLayerEntries(ctx, l, lowers)
+		if err != nil {
+			tarFile.Close()
+			return nil, err
+		}
+		empty = len(entries) == 0
+		if err := layer.WriteEntries(hw, entries, opts); err != nil {
+			tarFile.Close()
+			return nil, err
+		}
+	} else {
+		upper = filepath.Join(work, "upper")
+		if err := tb.runSteps(ctx, l, lowers, work, upper); err != nil {
+			tarFile.Close()
+			return nil, err
+		}
+		opts.Lowers = lowers
+		empty, err = layer.WriteUpperDir(hw, upper, opts)
+		if err != nil {
+			tarFile.Close()
+			return nil, fmt.Errorf("writing layer: %w", err)
+		}
+	}
+	if err := tarFile.Close(); err != nil {
+		return nil, err
+	}
+	if err := checkWrites(l, tarPath); err != nil {
+		var se *engine.StepError
+		if errors.As(err, &se) {
+			se.Target = tb.t.Name
+		}
+		return nil, err
+	}
+	diff := hw.Sum()
+	if empty {
+		e := store.Entry{Digest: diff, DiffID: diff, Empty: true, ParentChain: tb.parentChain(), Created: tb.b.now}
+		if err := s.PutKey(l.Key, e); err != nil {
+			return nil, err
+		}
+		lk.Unlock()
+		return resolvedFuture(e), nil
+	}
+	if upper != "" {
+		// The upper dir already is this layer in overlay form: keep it as
+		// the snapshot the next layers run over.
+		if err := s.AdoptSnapshot(upper, diff); err != nil {
+			return nil, err
+		}
+	}
+	f := &future{done: make(chan struct{}), diff: diff}
+	keep = true
+	tb.finishFuture(f, l.Key, tb.parentChain(), tarPath, lk)
+	return f, nil
+}
+
+// squash builds a layer the optimizer merged from several: each step is
+// built (or reused) as its own cache entry under its key in l.Merged, and
+// their diffs are applied in order into upper, which is then the merged
+// layer's diff in overlay form.
+func (tb *targetBuild) squash(ctx context.Context, l *ir.Layer, upper string) error {
+	sub := &targetBuild{b: tb.b, t: tb.t, st: tb.st, slot: tb.slot, layers: append([]*future(nil), tb.layers...),
+		rebuild: tb.rebuild || tb.b.forced[l] != "" || tb.b.o.NoCache}
+	first := len(sub.layers)
+	parent := l.Parent
+	for i, st := range l.Steps {
+		sl := &ir.Layer{
+			Name:      fmt.Sprintf("%s (step %d of %d)", l.Name, i+1, len(l.Steps)),
+			Key:       l.Merged[i],
+			Parent:    parent,
+			Steps:     []ir.Step{st},
+			NoCache:   l.NoCache,
+			CreatedBy: l.CreatedBy,
+			Origin:    st.Source(),
+		}
+		if err := sub.layer(ctx, sl); err != nil {
+			return err
+		}
+		parent = sl.Key
+	}
+	if err := os.Mkdir(upper, 0o755); err != nil {
+		return err
+	}
+	for _, f := range sub.layers[first:] {
+		if err := f.wait(); err != nil {
+			return err
+		}
+		if f.empty {
+			continue
+		}
+		rc, err := tb.b.s.OpenLayer(f.cl)
+		if err != nil {
+			return fmt.Errorf("reading step layer %s: %w", f.cl.Digest, err)
+		}
+		err = layer.Apply(rc, upper, layer.ApplyOptions{AllowDevices: true})
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("merging step layer %s: %w", f.cl.Digest, err)
+		}
+	}
+	return tb.dropIdleWhiteouts(ctx, upper)
+}
+
+// dropIdleWhiteouts removes whiteouts of upper that hide nothing of the
+// target's filesystem: files one merged step made and a later one deleted.
+func (tb *targetBuild) dropIdleWhiteouts(ctx context.Context, upper string) error {
+	lowers, err := tb.snapshots(ctx)
+	if err != nil {
+		return err
+	}
+	root, tmp, err := mountLowers(tb.b.s, lowers)
+	if err != nil {
+		return err
+	}
+	if tmp != "" {
+		defer func() {
+			overlay.Unmount(root)
+			os.RemoveAll(tmp)
+		}()
+	}
+	return filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.Type()&fs.ModeCharDevice == 0 {
+			return err
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil || st.Rdev != 0 {
+			return err
+		}
+		rel, err := filepath.Rel(upper, p)
+		if err != nil {
+			return err
+		}
+		fd, err := openInRoot(root, rel, unix.O_PATH|unix.O_NOFOLLOW)
+		if err == nil {
+			unix.Close(fd)
+			return nil
+		}
+		return os.Remove(p)
+	})
+}
+
+func onlyCopies(l *ir.Layer) bool {
+	for _, st := range l.Steps {
+		if _, ok := st.(*ir.Copy); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// runSteps runs a layer's steps, each in a fresh overlay mount of lowers
+// with upper as its writable dir, so that several steps compose in one
+// upper dir and mount-point stubs can be removed between them.
+func (tb *targetBuild) runSteps(ctx context.Context, l *ir.Layer, lowers []string, work, upper string) error {
+	rootfs := filepath.Join(work, "rootfs")
+	wk := filepath.Join(work, "work")
+	for _, d := range []string{rootfs, wk, upper} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return err
+		}
+	}
+	for _, st := range l.Steps {
+		if err := tb.step(ctx, l, st, lowers, rootfs, upper, wk); err != nil {
+			var se *engine.StepError
+			if errors.As(err, &se) || ctx.Err() != nil {
+				return err
+			}
+			return &engine.StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{st.Source()}, Err: err}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// step runs one step in a mount of the layer's filesystem.
+func (tb *targetBuild) step(ctx context.Context, l *ir.Layer, st ir.Step, lowers []string, rootfs, upper, wk string) (err error) {
+	if err := overlay.Mount(rootfs, lowers, upper, wk); err != nil {
+		return fmt.Errorf("mounting the layer's filesystem: %w", err)
+	}
+	var stubs *runc.Stubs
+	defer func() {
+		if uerr := overlay.Unmount(rootfs); uerr != nil && err == nil {
+			err = fmt.Errorf("unmounting the layer's filesystem: %w", uerr)
+		}
+		if stubs != nil && err == nil {
+			if rerr := stubs.Remove(upper); rerr != nil {
+				err = rerr
+			}
+		}
+	}()
+	switch st := st.(type) {
+	case *ir.Run:
+		stubs, err = tb.run(ctx, l, st, rootfs, upper)
+		return err
+	case *ir.Copy:
+		req := copyRequest(st)
+		req.link = false // over a mounted filesystem, parents come from below
+		entries, err := tb.copyEntries(ctx, req, rootfs)
+		if err != nil {
+			return err
+		}
+		return layer.WriteEntriesToDir(rootfs, entries)
+	case *ir.Add:
+		return tb.add(ctx, st, rootfs)
+	}
+	return fmt.Errorf("unknown step kind %q", st.Kind())
+}
+
+// run runs one command in the mounted rootfs. The stubs it returns (even
+// on failure) are to be removed from upper once rootfs is unmounted.
+func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, upper string) (*runc.Stubs, error) {
+	cfg := tb.st.Config.Config
+	env := mergeEnv(cfg.Env, expandEnv(cfg.Env, r.Env))
+	user := r.User
+	if user == "" {
+		user = cfg.User
+	}
+	cwd := expandWorkdir(cfg.Env, r.Workdir)
+	if cwd == "" {
+		cwd = cfg.WorkingDir
+	}
+	if cwd == "" {
+		cwd = "/"
+	}
+	mounts, extraEnv, release, err := tb.runMounts(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	net, err := tb.b.networkFor(ctx, r)
+	if err != nil {
+		return nil, &engine.StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{r.Origin}, Err: err}
+	}
+	spec := runc.Spec{
+		ID:      "imgc-" + randomID(),
+		Rootfs:  rootfs,
+		Args:    r.Argv,
+		Env:     mergeEnv(env, extraEnv),
+		Cwd:     cwd,
+		User:    user,
+		Network: string(r.Network),
+		Net:     net,
+		Mounts:  mounts,
+	}
+	stubs, err := runc.FindStubs(rootfs, upper, spec)
+	if err != nil {
+		return nil, fmt.Errorf("finding mount points: %w", err)
+	}
+	out := &outputTail{emit: func(line string) {
+		tb.b.emit(engine.Event{Kind: "log", Target: tb.t.Name, Layer: l.Name, Key: l.Key, Origin: r.Origin, Line: line})
+	}}
+	// The bundle holds the step's environment, secrets included: runc.Run
+	// makes it in memory and removes it.
+	code, runErr := runc.Run(ctx, "", spec, out, out)
+	out.flush()
+	if runErr != nil {
+		if ctx.Err() != nil {
+			return stubs, ctx.Err()
+		}
+		return stubs, &engine.StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{r.Origin}, Tail: out.tail(), Err: runErr}
+	}
+	if code != 0 {
+		return stubs, &engine.StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{r.Origin}, ExitCode: code, Tail: out.tail(),
+			Err: fmt.Errorf("command exited with status %d", code)}
+	}
+	return stubs, nil
+}
+
+// outputTail turns a step's output into log events and keeps its last
+// lines.
+type outputTail struct {
+	mu    sync.Mutex
+	emit  func(string)
+	buf   []byte
+	lines []string
+}
+
+func (o *outputTail) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.buf = append(o.buf, p...)
+	for {
+		i := strings.IndexByte(string(o.buf), '\n')
+		if i < 0 {
+			break
+		}
+		o.line(string(o.buf[:i]))
+		o.buf = o.buf[i+1:]
+	}
+	if len(o.buf) > 64<<10 { // a very long line without newline
+		o.line(string(o.buf))
+		o.buf = nil
+	}
+	return len(p), nil
+}
+
+func (o *outputTail) line(s string) {
+	s = strings.TrimSuffix(s, "\r")
+	o.lines = append(o.lines, s)
+	if len(o.lines) > tailLines {
+		o.lines = o.lines[len(o.lines)-tailLines:]
+	}
+	o.emit(s)
+}
+
+func (o *outputTail) flush() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.buf) > 0 {
+		o.line(string(o.buf))
+		o.buf = nil
+	}
+}
+
+func (o *outputTail) tail() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.lines...)
+}

@@ -1,0 +1,85 @@
+package local
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/imgc-dev/imgc/ir"
+)
+
+func TestExpandEnv(t *testing.T) {
+	base := []string{"PATH=/usr/bin:/bin", "HOME=/root", "EMPTY=", "LANG=C.UTF-8"}
+	tests := []struct {
+		in, want string
+	}{
+		{"PATH=/opt/bin:$PATH", "PATH=/opt/bin:/usr/bin:/bin"},
+		{"PATH=${PATH}:/opt/bin", "PATH=/usr/bin:/bin:/opt/bin"},
+		{"P=$HOME/x$LANG", "P=/root/xC.UTF-8"},
+		{"U=[$UNSET]", "U=[]"},
+		{"D=${UNSET:-def}", "D=def"},
+		{"D=${EMPTY:-def}|${EMPTY-def}", "D=def|"},
+		{"D=${HOME:-def}", "D=/root"},
+		{"D=${UNSET:-$HOME/x}", "D=/root/x"},
+		{"A=${HOME:+set}|${UNSET:+set}|${EMPTY:+set}|${EMPTY+set}", "A=set|||set"},
+		{"L=${LD:+${LD}:}/lib", "L=/lib"},
+		{"K=${HOME#/}", "K=${HOME#/}"},
+		{"K=cost $5 and $", "K=cost $5 and $"},
+		{"K=${unclosed", "K=${unclosed"},
+		{"K=no dollar", "K=no dollar"},
+		{"K=a$$b $${HOME} $$$HOME", "K=a$b ${HOME} $/root"},
+		{"NOVALUE", "NOVALUE"},
+	}
+	for _, tt := range tests {
+		got := expandEnv(base, []string{tt.in})
+		if diff := cmp.Diff([]string{tt.want}, got); diff != "" {
+			t.Errorf("expandEnv(%q) (-want +got):\n%s", tt.in, diff)
+		}
+	}
+}
+
+func TestMergeConfigExpandsBaseEnv(t *testing.T) {
+	c := &v1.Config{Env: []string{"PATH=/usr/bin:/bin", "KEEP=1"}}
+	mergeConfig(c, ir.ImageConfig{Env: []string{"PATH=/opt/bin:$PATH", "NEW=$KEEP-$PATH"}})
+	want := []string{"PATH=/opt/bin:/usr/bin:/bin", "KEEP=1", "NEW=1-/usr/bin:/bin"}
+	if diff := cmp.Diff(want, c.Env); diff != "" {
+		t.Errorf("config env (-want +got):\n%s", diff)
+	}
+}
+
+func TestExpandWorkdir(t *testing.T) {
+	base := []string{"HOME=/home/base", "REL=rel", "EMPTY="}
+	for in, want := range map[string]string{
+		"/app":                             "/app",
+		"/$HOME/app":                       "/home/base/app",
+		"/src/$HOME/app":                   "/home/base/app",
+		"/$HOME/app/${TOOLDIR:-/opt}/tool": "/opt/tool",
+		"/$UNSET/rel":                      "/rel",
+		"/src/$REL/x":                      "/src/rel/x",
+		"/src/${EMPTY:-/abs}":              "/abs",
+		"/a/$$b":                           "/a/$b",
+	} {
+		if got := expandWorkdir(base, in); got != want {
+			t.Errorf("expandWorkdir(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestDestExpander(t *testing.T) {
+	base := []string{"HOME=/home/base"}
+	at := destExpander(base, "/$HOME/app/")
+	for in, want := range map[string]string{
+		"/$HOME/app":                   "/home/base/app",
+		"/$HOME/app/Outer$Inner.class": "/home/base/app/Outer$Inner.class",
+		"/elsewhere/$HOME":             "/elsewhere/$HOME",
+	} {
+		if got := at(in); got != want {
+			t.Errorf("destExpander(%q) = %q, want %q", in, got, want)
+		}
+	}
+	plain := destExpander(base, "/app/")
+	if got := plain("/app/a$b"); got != "/app/a$b" {
+		t.Errorf("a plain dest changed %q to %q", "/app/a$b", got)
+	}
+}

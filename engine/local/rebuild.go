@@ -1,0 +1,27 @@
+package local
+
+import (
+	"github.com/imgc-dev/imgc/ir"
+	"github.com/imgc-dev/imgc/store"
+)
+
+// neededTargets finds the targets the build must build (see
+// ir.Plan.NeededTargets). Whether a layer runs is known before building:
+// keys do not depend on what layers produce, and a build holds the store's
+// lock, so nothing is pruned meanwhile. So a stage that only feeds layers
+// the cache holds is skipped, and a build after `imgc cache prune` (which
+// keeps what stored images need, not the stages they copied from) does not
+// rebuild it.
+func neededTargets(s *store.Store, p *ir.Plan, forced map[*ir.Layer]string, noCache bool) map[string]bool {
+	return p.NeededTargets(func(l *ir.Layer) bool { return willRun(s, l, forced, noCache) })
+}
+
+// willRun tells whether building l will run it rather than reuse the
+// cache.
+func willRun(s *store.Store, l *ir.Layer, forced map[*ir.Layer]string, noCache bool) bool {
+	if noCache || forced[l] != "" {
+		return true
+	}
+	_, ok, _ := s.LookupKey(l.Key)
+	return !ok
+}

@@ -1,0 +1,126 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/imgc-dev/imgc/engine/local/runc"
+	"github.com/imgc-dev/imgc/internal/overlay"
+	"github.com/imgc-dev/imgc/store"
+)
+
+// RunOptions says how to run a stored image.
+type RunOptions struct {
+	// Args replace the image's Cmd when set, as `docker run IMAGE ARGS` does.
+	Args []string
+	// Entrypoint replaces the image's entrypoint when not nil (empty: none),
+	// as `docker run --entrypoint` does; the image's Cmd is then dropped.
+	Entrypoint []string
+	// Env is added over the image's env ("NAME=value").
+	Env []string
+	// Network is "default" (a private network with outbound access, see
+	// runc.Network), "host" (the host's) or "none" (loopback only).
+	Network        string
+	Stdout, Stderr io.Writer
+}
+
+// RunImage runs the stored image called name once with runc, like
+// `docker run --rm`: over a throw-away overlay of its layers, with its
+// entrypoint, cmd, env, working directory and user. It returns the process's
+// exit status. Nothing the container writes is kept.
+func (e *Engine) RunImage(ctx context.Context, name string, o RunOptions) (int, error) {
+	s := e.s
+	d, err := s.LookupImage(name)
+	if err != nil {
+		return 0, err
+	}
+	img, err := s.Image(d.Digest)
+	if err != nil {
+		return 0, fmt.Errorf("reading image %s: %w", name, err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return 0, fmt.Errorf("reading image %s: %w", name, err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return 0, fmt.Errorf("reading image %s: %w", name, err)
+	}
+	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
+		return 0, fmt.Errorf("reading image %s: %d layers but %d diff ids", name, len(m.Layers), len(cfg.RootFS.DiffIDs))
+	}
+	chain := make([]store.Layer, len(m.Layers))
+	for i, l := range m.Layers {
+		chain[i] = store.Layer{Digest: l.Digest, DiffID: cfg.RootFS.DiffIDs[i], Size: l.Size, MediaType: l.MediaType}
+	}
+	lowers, err := s.Snapshots(ctx, chain)
+	if err != nil {
+		return 0, fmt.Errorf("unpacking image %s: %w", name, err)
+	}
+	if len(lowers) == 0 {
+		lowers = []string{overlay.EmptyDir}
+		if err := os.MkdirAll(overlay.EmptyDir, 0o755); err != nil {
+			return 0, err
+		}
+	}
+	tmp, err := s.TempDir("run-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(tmp)
+	rootfs, upper, work := filepath.Join(tmp, "rootfs"), filepath.Join(tmp, "upper"), filepath.Join(tmp, "work")
+	for _, dir := range []string{rootfs, upper, work} {
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return 0, err
+		}
+	}
+	if err := overlay.Mount(rootfs, lowers, upper, work); err != nil {
+		return 0, fmt.Errorf("mounting image %s: %w", name, err)
+	}
+	defer overlay.Unmount(rootfs)
+
+	c := cfg.Config
+	args := append([]string(nil), c.Entrypoint...)
+	cmd := c.Cmd
+	if o.Entrypoint != nil {
+		args, cmd = append([]string(nil), o.Entrypoint...), nil
+	}
+	if len(o.Args) > 0 {
+		args = append(args, o.Args...)
+	} else {
+		args = append(args, cmd...)
+	}
+	if len(args) == 0 {
+		return 0, fmt.Errorf("running image %s: it has no entrypoint or cmd; give the command to run as arguments", name)
+	}
+	cwd := c.WorkingDir
+	if cwd == "" {
+		cwd = "/"
+	}
+	network := o.Network
+	if network == "" {
+		network = "default"
+	}
+	stdout, stderr := o.Stdout, o.Stderr
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	for _, w := range runc.Warnings() {
+		fmt.Fprintf(stderr, "imgc: warning: %s\n", w)
+	}
+	return runc.Run(ctx, "", runc.Spec{
+		ID:      "imgc-run-" + randomID(),
+		Rootfs:  rootfs,
+		Args:    args,
+		Env:     append(append([]string(nil), c.Env...), o.Env...),
+		Cwd:     cwd,
+		User:    c.User,
+		Network: network,
+	}, stdout, stderr)
+}

@@ -1,0 +1,59 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/imgc-dev/imgc/ir"
+)
+
+// Prepare checks what every engine must refuse before it builds p, and
+// returns o with its defaults filled in. It refuses a plan that breaks an
+// IR invariant (ir.Check without keys: a compiler bug, never a user's
+// mistake), run steps on the host's network without
+// o.AllowNetworkHost (a *StepError at the first such step) and an unknown
+// compression.
+func Prepare(p *ir.Plan, o BuildOptions) (BuildOptions, error) {
+	if p == nil {
+		return o, errors.New("building: no plan")
+	}
+	if err := ir.Check(p, false); err != nil {
+		return o, fmt.Errorf("building: the plan is inconsistent: %w", err)
+	}
+	if err := checkEntitlements(p, o); err != nil {
+		return o, err
+	}
+	if o.Parallelism <= 0 {
+		o.Parallelism = 2
+	}
+	switch o.Compression {
+	case "":
+		o.Compression = "gzip"
+	case "gzip", "zstd":
+	default:
+		return o, fmt.Errorf("unknown compression %q: want gzip or zstd", o.Compression)
+	}
+	if o.Context == "" {
+		o.Context = p.ContextDir()
+	}
+	return o, nil
+}
+
+// checkEntitlements refuses a plan whose run steps use the host's network
+// unless the build allows it, naming the first such step.
+func checkEntitlements(p *ir.Plan, o BuildOptions) error {
+	if o.AllowNetworkHost {
+		return nil
+	}
+	for _, t := range p.Targets {
+		for _, l := range t.Layers {
+			for _, st := range l.Steps {
+				if r, ok := st.(*ir.Run); ok && r.Network == ir.NetworkHost {
+					return &StepError{Target: t.Name, Key: l.Key, Layer: l.Name, Origins: []ir.Origin{r.Origin},
+						Err: fmt.Errorf("this step uses the host's network, which needs the %s entitlement: pass --allow %s to allow it", EntitlementNetworkHost, EntitlementNetworkHost)}
+				}
+			}
+		}
+	}
+	return nil
+}

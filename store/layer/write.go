@@ -1,0 +1,486 @@
+package layer
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	whiteoutPrefix = ".wh."
+	opaqueMarker   = ".wh..wh..opq"
+)
+
+// Options controls how layers are written.
+type Options struct {
+	// SourceDateEpoch, when set, clamps every mtime to it (reproducible builds).
+	SourceDateEpoch *time.Time
+	// Lowers (top first) are the lower dirs of the overlay the upper dir
+	// was mounted over. When set, WriteUpperDir leaves out directories that
+	// are in the upper only because of a copy-up: ones that are not opaque,
+	// have nothing to write below them, and whose metadata (type, mode,
+	// owner, mtime, xattrs) equals the top-most lower's directory.
+	Lowers []string
+}
+
+// modTime truncates t to whole seconds (as Docker does, so that no PAX mtime
+// record is needed) and clamps it to SourceDateEpoch.
+func (o Options) modTime(t time.Time) time.Time {
+	t = t.Truncate(time.Second)
+	if o.SourceDateEpoch != nil {
+		epoch := o.SourceDateEpoch.Truncate(time.Second)
+		if t.After(epoch) {
+			t = epoch
+		}
+	}
+	return t.UTC()
+}
+
+// WriteUpperDir writes an overlayfs upper dir as an uncompressed OCI layer tar to w.
+// Deterministic: entries sorted by path (parents before children), numeric uid/gid, no
+// uname/gname, no atime/ctime, PAX format, mtimes clamped when SourceDateEpoch is set.
+// A char 0:0 device becomes an empty regular file ".wh.NAME" (detected before hard links);
+// a dir with xattr trusted.overlay.opaque=y gets a "DIR/.wh..wh..opq" entry; trusted.overlay.*
+// xattrs are never written; other xattrs (security.capability etc.) are kept; real hard links within
+// the upper are written as tar hard links; sockets are skipped.
+// Returns empty=true when the upper dir had no entries at all.
+//
+// Directories renamed with overlay redirect_dir or files copied up with
+// metacopy cannot be expressed without the lower layers and are an error;
+// overlay.Mount turns both features off.
+func WriteUpperDir(w io.Writer, upper string, opts Options) (empty bool, err error) {
+	fi, err := os.Lstat(upper)
+	if err != nil {
+		return false, fmt.Errorf("reading upper dir: %w", err)
+	}
+	if !fi.IsDir() {
+		return false, fmt.Errorf("reading upper dir: %s is not a directory", upper)
+	}
+	uw := &upperWriter{
+		tw:    tar.NewWriter(w),
+		opts:  opts,
+		links: make(map[devIno]string),
+	}
+	if err := uw.writeDir(upper, ""); err != nil {
+		return false, err
+	}
+	if err := uw.tw.Close(); err != nil {
+		return false, fmt.Errorf("writing layer: %w", err)
+	}
+	return uw.count == 0, nil
+}
+
+type devIno struct{ dev, ino uint64 }
+
+type upperWriter struct {
+	tw    *tar.Writer
+	opts  Options
+	links map[devIno]string // first tar name of each multiply-linked inode
+	count int
+	// pending holds the headers of unchanged copied-up directories, written
+	// only when something below them is.
+	pending []*tar.Header
+}
+
+type upperChild struct {
+	name    string // name in the upper dir
+	outName string // name in the layer (".wh.NAME" for whiteouts)
+	st      unix.Stat_t
+}
+
+func isWhiteout(st *unix.Stat_t) bool {
+	return st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0
+}
+
+func (uw *upperWriter) writeDir(abs, rel string) error {
+	f, err := os.Open(abs)
+	if err != nil {
+		return fmt.Errorf("reading upper dir: %w", err)
+	}
+	names, err := f.Readdirnames(-1)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("reading upper dir %s: %w", abs, err)
+	}
+	children := make([]upperChild, 0, len(names))
+	for _, name := range names {
+		c := upperChild{name: name, outName: name}
+		if err := unix.Lstat(filepath.Join(abs, name), &c.st); err != nil {
+			return fmt.Errorf("reading upper dir: %w", &os.PathError{Op: "lstat", Path: filepath.Join(abs, name), Err: err})
+		}
+		if isWhiteout(&c.st) {
+			c.outName = whiteoutPrefix + name
+		} else if strings.HasPrefix(name, whiteoutPrefix) {
+			return fmt.Errorf("writing layer: %s: file names starting with %q are reserved for whiteouts", path.Join(rel, name), whiteoutPrefix)
+		}
+		children = append(children, c)
+	}
+	sort.Slice(children, func(i, j int) bool { return children[i].outName < children[j].outName })
+	for i := range children {
+		if err := uw.writeChild(abs, rel, &children[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (uw *upperWriter) writeChild(parentAbs, parentRel string, c *upperChild) error {
+	abs := filepath.Join(parentAbs, c.name)
+	rel := path.Join(parentRel, c.name)
+	st := &c.st
+	mtime := uw.opts.modTime(time.Unix(st.Mtim.Unix()))
+
+	// Whiteouts first: the kernel hard-links every whiteout to one inode, so
+	// the hard-link check below would otherwise turn them into links.
+	if isWhiteout(st) {
+		return uw.write(&tar.Header{
+			Typeflag: tar.TypeReg,
+			Name:     path.Join(parentRel, c.outName),
+			Mode:     int64(st.Mode & 0o7777),
+			Uid:      int(st.Uid),
+			Gid:      int(st.Gid),
+			ModTime:  mtime,
+			Format:   tar.FormatPAX,
+		}, nil)
+	}
+
+	pax, opaque, err := upperXattrs(abs, rel)
+	if err != nil {
+		return err
+	}
+
+	hdr := &tar.Header{
+		Name:       rel,
+		Mode:       int64(st.Mode & 0o7777),
+		Uid:        int(st.Uid),
+		Gid:        int(st.Gid),
+		ModTime:    mtime,
+		PAXRecords: pax,
+		Format:     tar.FormatPAX,
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return uw.writeChildDir(abs, rel, hdr, st, opaque)
+	case unix.S_IFSOCK:
+		return nil
+	case unix.S_IFREG, unix.S_IFLNK:
+		if st.Nlink > 1 {
+			key := devIno{uint64(st.Dev), st.Ino}
+			if first, ok := uw.links[key]; ok {
+				hdr.Typeflag = tar.TypeLink
+				hdr.Linkname = first
+				return uw.write(hdr, nil)
+			}
+			uw.links[key] = rel
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			target, err := os.Readlink(abs)
+			if err != nil {
+				return fmt.Errorf("writing layer: %w", err)
+			}
+			hdr.Typeflag = tar.TypeSymlink
+			hdr.Linkname = target
+			return uw.write(hdr, nil)
+		}
+		hdr.Typeflag = tar.TypeReg
+		hdr.Size = st.Size
+		f, err := os.OpenFile(abs, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+		if err != nil {
+			return fmt.Errorf("writing layer: %w", err)
+		}
+		defer f.Close()
+		return uw.write(hdr, f)
+	case unix.S_IFCHR, unix.S_IFBLK:
+		hdr.Typeflag = tar.TypeChar
+		if st.Mode&unix.S_IFMT == unix.S_IFBLK {
+			hdr.Typeflag = tar.TypeBlock
+		}
+		hdr.Devmajor = int64(unix.Major(st.Rdev))
+		hdr.Devminor = int64(unix.Minor(st.Rdev))
+		return uw.write(hdr, nil)
+	case unix.S_IFIFO:
+		hdr.Typeflag = tar.TypeFifo
+		return uw.write(hdr, nil)
+	default:
+		return fmt.Errorf("writing layer: %s has an unknown file type %#o", rel, st.Mode&unix.S_IFMT)
+	}
+}
+
+// upperXattrs returns the xattrs of abs (the upper dir's rel) as PAX
+// records, without overlay's own, and whether they mark it opaque. It
+// refuses what overlay features a layer cannot express left behind.
+func upperXattrs(abs, rel string) (pax map[string]string, opaque bool, err error) {
+	names, values, err := listXattrs(abs)
+	if err != nil {
+		return nil, false, fmt.Errorf("writing layer: %w", err)
+	}
+	for _, name := range names {
+		switch {
+		case name == opaqueXattr:
+			opaque = string(values[name]) == "y"
+		case name == "trusted.overlay.redirect":
+			return nil, false, fmt.Errorf("writing layer: %s was renamed with overlay redirect_dir, which a layer cannot express", rel)
+		case name == "trusted.overlay.metacopy":
+			return nil, false, fmt.Errorf("writing layer: %s was copied up with overlay metacopy and has no data in the upper dir", rel)
+		case isOverlayXattr(name):
+		default:
+			if pax == nil {
+				pax = make(map[string]string)
+			}
+			pax[paxXattrPrefix+name] = string(values[name])
+		}
+	}
+	return pax, opaque, nil
+}
+
+// writeChildDir writes the directory abs (rel in the layer) with header
+// hdr, its opaque marker, and what it holds. A directory only copied up
+// (unchanged from the lowers) is written only if something below it is.
+func (uw *upperWriter) writeChildDir(abs, rel string, hdr *tar.Header, st *unix.Stat_t, opaque bool) error {
+	hdr.Typeflag = tar.TypeDir
+	hdr.Name = rel + "/"
+	if !opaque && len(uw.opts.Lowers) > 0 {
+		unchanged, err := uw.sameInLowers(rel, st, hdr.PAXRecords)
+		if err != nil {
+			return err
+		}
+		if unchanged {
+			uw.pending = append(uw.pending, hdr)
+			n := len(uw.pending)
+			err := uw.writeDir(abs, rel)
+			if len(uw.pending) >= n {
+				uw.pending = uw.pending[:n-1] // nothing below it was written
+			}
+			return err
+		}
+	}
+	if err := uw.write(hdr, nil); err != nil {
+		return err
+	}
+	if opaque {
+		if err := uw.write(&tar.Header{
+			Typeflag: tar.TypeReg,
+			Name:     path.Join(rel, opaqueMarker),
+			Mode:     int64(st.Mode & 0o777),
+			Uid:      int(st.Uid),
+			Gid:      int(st.Gid),
+			ModTime:  hdr.ModTime,
+			Format:   tar.FormatPAX,
+		}, nil); err != nil {
+			return err
+		}
+	}
+	return uw.writeDir(abs, rel)
+}
+
+// sameInLowers reports whether the top-most lower holding rel has a
+// directory there with the same metadata.
+func (uw *upperWriter) sameInLowers(rel string, st *unix.Stat_t, pax map[string]string) (bool, error) {
+	for _, lower := range uw.opts.Lowers {
+		p := filepath.Join(lower, rel)
+		var lst unix.Stat_t
+		err := unix.Lstat(p, &lst)
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("writing layer: reading lower dir: %w", &os.PathError{Op: "lstat", Path: p, Err: err})
+		}
+		if lst.Mode != st.Mode || lst.Uid != st.Uid || lst.Gid != st.Gid || lst.Mtim != st.Mtim {
+			return false, nil
+		}
+		names, values, err := listXattrs(p)
+		if err != nil {
+			return false, fmt.Errorf("writing layer: reading lower dir: %w", err)
+		}
+		n := 0
+		for _, name := range names {
+			if isOverlayXattr(name) {
+				continue
+			}
+			n++
+			if v, ok := pax[paxXattrPrefix+name]; !ok || v != string(values[name]) {
+				return false, nil
+			}
+		}
+		return n == len(pax), nil
+	}
+	return false, nil
+}
+
+func (uw *upperWriter) write(hdr *tar.Header, content io.Reader) error {
+	for _, p := range uw.pending {
+		uw.count++
+		if err := uw.tw.WriteHeader(p); err != nil {
+			return fmt.Errorf("writing layer entry %s: %w", p.Name, err)
+		}
+	}
+	uw.pending = uw.pending[:0]
+	uw.count++
+	if err := uw.tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("writing layer entry %s: %w", hdr.Name, err)
+	}
+	if content == nil {
+		return nil
+	}
+	if err := copyExactly(uw.tw, content, hdr.Size); err != nil {
+		return fmt.Errorf("writing layer entry %s: %w", hdr.Name, err)
+	}
+	return nil
+}
+
+// copyExactly copies size bytes and fails if r holds fewer or more, so a
+// file that changes while it is archived cannot corrupt the tar.
+func copyExactly(w io.Writer, r io.Reader, size int64) error {
+	n, err := io.CopyN(w, r, size)
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("content is %d bytes, want %d: it changed while being read", n, size)
+	}
+	if err != nil {
+		return err
+	}
+	var one [1]byte
+	if m, _ := io.ReadFull(r, one[:]); m > 0 {
+		return fmt.Errorf("content is larger than %d bytes: it changed while being read", size)
+	}
+	return nil
+}
+
+// Entry is one file of a layer built without a container (copy, add).
+type Entry struct {
+	Path     string      // absolute path in the image, e.g. "/app/main.py"
+	Mode     fs.FileMode // type bits (fs.ModeDir, fs.ModeSymlink, 0 = regular) + perm + setuid/setgid/sticky
+	UID, GID int
+	Size     int64
+	Linkname string // symlink target
+	ModTime  time.Time
+	Open     func() (io.ReadCloser, error) // regular files
+}
+
+// unixMode converts an fs.FileMode's permission and special bits to the
+// numeric mode of tar headers and chmod.
+func unixMode(m fs.FileMode) uint32 {
+	mode := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		mode |= unix.S_ISUID
+	}
+	if m&fs.ModeSetgid != 0 {
+		mode |= unix.S_ISGID
+	}
+	if m&fs.ModeSticky != 0 {
+		mode |= unix.S_ISVTX
+	}
+	return mode
+}
+
+// sortKey orders paths so that parents come right before their children
+// and every subtree is contiguous ("/a", "/a/b", "/a.b").
+func sortKey(p string) string { return strings.ReplaceAll(p, "/", "\x00") }
+
+// checkEntries validates entries and returns them sorted, parents first.
+func checkEntries(entries []Entry) ([]Entry, error) {
+	sorted := make([]Entry, len(entries))
+	copy(sorted, entries)
+	for _, e := range sorted {
+		if !path.IsAbs(e.Path) || path.Clean(e.Path) != e.Path || e.Path == "/" {
+			return nil, fmt.Errorf("entry %q: path must be absolute, clean and not the root", e.Path)
+		}
+		for _, part := range strings.Split(e.Path[1:], "/") {
+			if strings.HasPrefix(part, whiteoutPrefix) {
+				return nil, fmt.Errorf("entry %q: file names starting with %q are reserved for whiteouts", e.Path, whiteoutPrefix)
+			}
+		}
+		if e.UID < 0 || e.GID < 0 {
+			return nil, fmt.Errorf("entry %q: negative owner %d:%d", e.Path, e.UID, e.GID)
+		}
+		switch e.Mode.Type() {
+		case 0:
+			if e.Size < 0 || (e.Size > 0 && e.Open == nil) {
+				return nil, fmt.Errorf("entry %q: regular file of size %d without content", e.Path, e.Size)
+			}
+		case fs.ModeDir:
+		case fs.ModeSymlink:
+			if e.Linkname == "" {
+				return nil, fmt.Errorf("entry %q: symlink without a target", e.Path)
+			}
+		default:
+			return nil, fmt.Errorf("entry %q: unsupported file type %v", e.Path, e.Mode.Type())
+		}
+	}
+	sort.SliceStable(sorted, func(i, j int) bool { return sortKey(sorted[i].Path) < sortKey(sorted[j].Path) })
+	for i := 1; i < len(sorted); i++ {
+		if sorted[i].Path == sorted[i-1].Path {
+			return nil, fmt.Errorf("entry %q appears twice", sorted[i].Path)
+		}
+	}
+	return sorted, nil
+}
+
+// WriteEntries writes entries as a deterministic layer tar (sorted by path, parents first; the
+// caller supplies parent dirs it wants included).
+func WriteEntries(w io.Writer, entries []Entry, opts Options) error {
+	sorted, err := checkEntries(entries)
+	if err != nil {
+		return fmt.Errorf("writing layer: %w", err)
+	}
+	tw := tar.NewWriter(w)
+	for _, e := range sorted {
+		hdr := &tar.Header{
+			Name:    strings.TrimPrefix(e.Path, "/"),
+			Mode:    int64(unixMode(e.Mode)),
+			Uid:     e.UID,
+			Gid:     e.GID,
+			ModTime: opts.modTime(e.ModTime),
+			Format:  tar.FormatPAX,
+		}
+		switch e.Mode.Type() {
+		case fs.ModeDir:
+			hdr.Typeflag = tar.TypeDir
+			hdr.Name += "/"
+		case fs.ModeSymlink:
+			hdr.Typeflag = tar.TypeSymlink
+			hdr.Linkname = e.Linkname
+		default:
+			hdr.Typeflag = tar.TypeReg
+			hdr.Size = e.Size
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return fmt.Errorf("writing layer entry %s: %w", e.Path, err)
+		}
+		if hdr.Typeflag != tar.TypeReg || e.Open == nil {
+			continue
+		}
+		if err := copyEntry(tw, e); err != nil {
+			return fmt.Errorf("writing layer entry %s: %w", e.Path, err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return fmt.Errorf("writing layer: %w", err)
+	}
+	return nil
+}
+
+func copyEntry(w io.Writer, e Entry) error {
+	rc, err := e.Open()
+	if err != nil {
+		return err
+	}
+	if err := copyExactly(w, rc, e.Size); err != nil {
+		rc.Close()
+		return err
+	}
+	// Close reports what a reader found at the end (such as a file that
+	// changed since it was planned): io.CopyN drops errors read after the
+	// last byte it needed.
+	return rc.Close()
+}

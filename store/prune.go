@@ -1,0 +1,131 @@
+package store
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
+)
+
+// Prune empties the cache: every blob no stored image needs, all
+// snapshots, cache mounts, downloads and temporary files. Cache index
+// entries stay (a later plan reports them as pruned). It waits for running
+// builds sharing the directory.
+func (s *Store) Prune() (freed int64, err error) {
+	lk := s.storeLock()
+	if err := lk.Lock(); err != nil {
+		return 0, fmt.Errorf("locking the cache: %w", err)
+	}
+	defer lk.Unlock()
+	// No build runs now: mounts and locks left under the directory are
+	// those of killed builds.
+	s.unmountStale()
+	before, err := s.DiskUsage()
+	if err != nil {
+		return 0, err
+	}
+	keep := map[v1.Hash]bool{}
+	m, err := s.readIndex()
+	if err != nil {
+		return 0, err
+	}
+	for _, d := range m.Manifests {
+		keep[d.Digest] = true
+		img, err := s.Image(d.Digest)
+		if err != nil {
+			continue
+		}
+		man, err := img.Manifest()
+		if err != nil {
+			continue
+		}
+		keep[man.Config.Digest] = true
+		for _, l := range man.Layers {
+			keep[l.Digest] = true
+		}
+	}
+	blobs, err := os.ReadDir(s.path("oci", "blobs", "sha256"))
+	if err != nil {
+		return 0, fmt.Errorf("pruning: %w", err)
+	}
+	for _, b := range blobs {
+		if !keep[v1.Hash{Algorithm: "sha256", Hex: b.Name()}] {
+			if err := os.Remove(filepath.Join(s.path("oci", "blobs", "sha256"), b.Name())); err != nil {
+				return 0, fmt.Errorf("pruning: %w", err)
+			}
+		}
+	}
+	locks, err := os.ReadDir(s.path("locks"))
+	if err != nil {
+		return 0, fmt.Errorf("pruning: %w", err)
+	}
+	for _, l := range locks {
+		if strings.HasPrefix(l.Name(), "key-") || strings.HasPrefix(l.Name(), "snap-") {
+			os.Remove(filepath.Join(s.path("locks"), l.Name()))
+		}
+	}
+	for _, dir := range []string{"snapshots", "mounts/cache", "downloads", "tmp"} {
+		des, err := os.ReadDir(s.path(dir))
+		if err != nil {
+			return 0, fmt.Errorf("pruning: %w", err)
+		}
+		for _, de := range des {
+			if err := os.RemoveAll(filepath.Join(s.path(dir), de.Name())); err != nil {
+				return 0, fmt.Errorf("pruning: %w", err)
+			}
+		}
+	}
+	after, err := s.DiskUsage()
+	if err != nil {
+		return 0, err
+	}
+	return before.Total - after.Total, nil
+}
+
+// unmountStale detaches every mount below the store's directory, deepest
+// first.
+func (s *Store) unmountStale() {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var points []string
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 5 {
+			continue
+		}
+		p := unescapeMountPath(fields[4])
+		if strings.HasPrefix(p, s.dir+"/") {
+			points = append(points, p)
+		}
+	}
+	sort.Slice(points, func(i, j int) bool { return len(points[i]) > len(points[j]) })
+	for _, p := range points {
+		unix.Unmount(p, unix.MNT_DETACH)
+	}
+}
+
+// unescapeMountPath undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMountPath(p string) string {
+	if !strings.Contains(p, "\\") {
+		return p
+	}
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		if p[i] == '\\' && i+3 < len(p) {
+			if n, err := strconv.ParseUint(p[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(p[i])
+	}
+	return b.String()
+}
