@@ -120,7 +120,7 @@ func (w *writer) write() []byte {
 		case v.Platform:
 			b.SetAttributeRaw("description", raw(quoted("BuildKit's automatic "+v.Arg+"; defaults to the platform imgc convert ran for")))
 		case v.Stage != "":
-			b.SetAttributeRaw("description", raw(quoted(fmt.Sprintf("ARG %s of stage %s", v.Arg, w.hclName(v.Stage)))))
+			b.SetAttributeRaw("description", raw(quoted(quoteLit(fmt.Sprintf("ARG %s of stage %s", v.Arg, w.hclName(v.Stage))))))
 		}
 		b.SetAttributeRaw("type", raw("string"))
 		if !v.Required {

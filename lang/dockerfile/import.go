@@ -12,6 +12,7 @@ import (
 	ggcrname "github.com/google/go-containerregistry/pkg/name"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
@@ -168,6 +169,13 @@ func (im *importer) template(owner any, field, value string) string {
 	return quoteLit(value)
 }
 
+// parseInstruction is BuildKit's ParseInstruction with a linter that
+// reports nothing: ParseInstruction passes a nil one, which a
+// "# check=..." comment before the instruction dereferences.
+func parseInstruction(n *parser.Node) (any, error) {
+	return instructions.ParseInstructionWithLinter(n, linter.New(&linter.Config{}))
+}
+
 // parsedNode is one instruction with its AST node.
 type parsedNode struct {
 	node *parser.Node
@@ -206,7 +214,7 @@ func (im *importer) run() {
 		if len(n.PrevComment) > 0 {
 			im.comments[n.StartLine] = n.PrevComment
 		}
-		cmd, err := instructions.ParseInstruction(n)
+		cmd, err := parseInstruction(n)
 		if err != nil {
 			detail := sentence(errorText(err))
 			summary := "Invalid instruction"
@@ -541,7 +549,7 @@ func (im *importer) onbuildTriggers(triggers []string, origin string, rng hcl.Ra
 		}
 		var cmd any
 		if err == nil {
-			cmd, err = instructions.ParseInstruction(res.AST.Children[0])
+			cmd, err = parseInstruction(res.AST.Children[0])
 		}
 		if err == nil {
 			switch cmd.(type) {
