@@ -61,8 +61,11 @@ func Load(path string, opts Options) (*Config, hcl.Diagnostics) {
 	}
 	var parsed []*hcl.File
 	for _, name := range files {
-		f, fdiags := parser.ParseHCLFile(name)
+		f, fdiags := ParseFile(parser, name, "Configuration file")
 		diags = append(diags, fdiags...)
+		if f != nil && parser.Files()[name] == nil {
+			cfg.Files[name] = f // refused before parsing: kept for its snippet
+		}
 		parsed = append(parsed, f)
 	}
 	if diags.HasErrors() {

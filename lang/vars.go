@@ -52,7 +52,7 @@ func (l *loader) variableValues(mod *module, parser *hclparse.Parser, opts Optio
 		raw[name] = varValue{val: val, source: "the environment variable " + EnvVarPrefix + name}
 	}
 	for _, path := range opts.VarFiles {
-		f, diags := parser.ParseHCLFile(path)
+		f, diags := ParseFile(parser, path, "Var file")
 		l.add(diags...)
 		if f == nil || diags.HasErrors() {
 			continue
@@ -156,7 +156,11 @@ func (l *loader) parseRawValue(v *variableDecl, text, source string) (cty.Value,
 	if v.Type == cty.String || v.Type == cty.DynamicPseudoType {
 		return cty.StringVal(text), true
 	}
-	expr, diags := hclsyntax.ParseExpression([]byte(text), source, hcl.Pos{Line: 1, Column: 1})
+	diags := checkExpression(source, []byte(text))
+	var expr hclsyntax.Expression
+	if !diags.HasErrors() {
+		expr, diags = hclsyntax.ParseExpression([]byte(text), source, hcl.Pos{Line: 1, Column: 1})
+	}
 	if !diags.HasErrors() {
 		var vdiags hcl.Diagnostics
 		val, vdiags := expr.Value(&hcl.EvalContext{Functions: l.funcs})
