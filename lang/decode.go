@@ -33,6 +33,10 @@ type loader struct {
 	// localVars are the variables each local refers to, directly or
 	// through other locals.
 	localVars map[string]map[string]bool
+	// refVals are var, stage and image of every evaluation context, and
+	// stageCtx the context of stage bodies, each built once (vars.go).
+	refVals  map[string]cty.Value
+	stageCtx *hcl.EvalContext
 }
 
 func newLoader(funcs map[string]function.Function, macros []stdlib.Macro) *loader {

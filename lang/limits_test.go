@@ -1,10 +1,12 @@
 package lang
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestNestingLimit: input nested far deeper than the parser's stack allows
@@ -87,5 +89,30 @@ func TestVarValueNesting(t *testing.T) {
 	_, diags := Load(dir, Options{Vars: map[string]string{"l": deep}})
 	if len(diags) != 1 || diags[0].Summary != "Invalid value for variable" {
 		t.Fatalf("diagnostics = %v; want one \"Invalid value for variable\"", diags)
+	}
+}
+
+// TestManyImages: evaluating n image blocks no longer builds an evaluation
+// context of all n for each (8,000 blocks took over 20 s).
+func TestManyImages(t *testing.T) {
+	var b strings.Builder
+	for i := 0; i < 8000; i++ {
+		fmt.Fprintf(&b, "image \"i%d\" {\n  from = \"scratch\"\n  env = { A = \"%d\" }\n  run { sh = \"echo ${local.l%d}\" }\n}\nlocals { l%d = %d }\n", i, i, i, i, i)
+	}
+	path := filepath.Join(t.TempDir(), "many.image.hcl")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	cfg, diags := Load(path, Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if len(cfg.Stages) != 8000 {
+		t.Fatalf("%d stages; want 8000", len(cfg.Stages))
+	}
+	// Generous: linear takes about a second on a loaded machine.
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("Load took %v", d)
 	}
 }

@@ -34,6 +34,9 @@ type ConvertOptions struct {
 // Import gives for the Dockerfile (with default ARG values). What HCL
 // cannot say exactly is a warning naming the line; errors are Import's.
 func Convert(filename string, src []byte, opts ConvertOptions) ([]byte, hcl.Diagnostics) {
+	if diags := checkSize(filename, src); diags != nil {
+		return nil, diags
+	}
 	if !utf8.Valid(src) {
 		line := 1 + bytes.Count(src[:invalidUTF8(src)], []byte("\n"))
 		return nil, hcl.Diagnostics{{

@@ -47,9 +47,24 @@ type Options struct {
 // instruction keeps a range over its Dockerfile lines. The returned Config
 // is nil only when the file cannot be parsed at all.
 func Import(filename string, src []byte, opts Options) (*lang.Config, hcl.Diagnostics) {
+	if diags := checkSize(filename, src); diags != nil {
+		return nil, diags
+	}
 	im := newImporter(filename, src, opts, false)
 	im.run()
 	return im.cfg, im.diags
+}
+
+// checkSize refuses a Dockerfile larger than any imgc reads.
+func checkSize(filename string, src []byte) hcl.Diagnostics {
+	if len(src) <= lang.MaxSourceSize {
+		return nil
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Dockerfile too large",
+		Detail:   fmt.Sprintf("%s is larger than %d KiB, the most imgc reads from one file.", filename, lang.MaxSourceSize>>10),
+	}}
 }
 
 // importer holds the state of one Import or Convert run.
@@ -89,9 +104,10 @@ type stageState struct {
 	external bool
 	stepped  bool
 
-	env      envList // what RUN sees and words expand against (ENV and ARG)
-	imageEnv envList // the image config's environment (ENV only)
-	baseEnv  envList // the environment inherited from a parent stage
+	env      envList        // what RUN sees and words expand against (ENV and ARG)
+	imageEnv envList        // the image config's environment (ENV only)
+	baseEnv  envList        // the environment inherited from a parent stage
+	stEnv    map[string]int // name -> position in st.Env
 	args     map[string]bool
 
 	workdir, baseWorkdir string
@@ -380,9 +396,9 @@ func (im *importer) globalArg(pn parsedNode) {
 func (im *importer) requireUnset(word string, st *lang.Stage) bool {
 	env := im.global.clone()
 	var unset []string
-	for _, e := range im.globalUnset {
+	for _, e := range im.globalUnset.entries {
 		if _, ok := env.get(e.Name); !ok {
-			env = append(env, e)
+			env = env.set(e)
 		}
 	}
 	x, err := im.expandWord(word, env, false)
@@ -457,9 +473,9 @@ func (im *importer) stage(index int, g []parsedNode) {
 		// A value the parent left referencing its base image's environment
 		// is resolved in the parent's image config, which is this stage's
 		// base: words here must reference it, not copy it unexpanded.
-		for _, e := range parent.env {
+		for _, e := range parent.env.entries {
 			if len(e.Unset) == 0 {
-				s.env = append(s.env, e)
+				s.env = s.env.set(e)
 			}
 		}
 		s.imageEnv = parent.imageEnv.clone()
@@ -612,7 +628,7 @@ func (s *stageState) expandEnv() envList {
 			if !copied {
 				env, copied = env.clone(), true
 			}
-			env = append(env, envEntry{Name: name})
+			env = env.set(envEntry{Name: name})
 		}
 	}
 	return env
@@ -644,7 +660,7 @@ func (s *stageState) allArgs() []string {
 // writes them.
 func (s *stageState) modelDefaults() envList {
 	var def envList
-	for _, e := range s.baseEnv {
+	for _, e := range s.baseEnv.entries {
 		def = def.set(envEntry{Name: e.Name, Value: e.model()})
 	}
 	for _, e := range s.st.Env {
@@ -658,7 +674,7 @@ func (s *stageState) modelDefaults() envList {
 func (s *stageState) runEnv() []envEntry {
 	def := s.modelDefaults()
 	var out []envEntry
-	for _, e := range s.env {
+	for _, e := range s.env.entries {
 		if d, ok := def.get(e.Name); ok && d.Value == e.model() {
 			continue
 		}
@@ -680,7 +696,7 @@ func (im *importer) finishStage(s *stageState) {
 	// ENV changed after the first step: the image config carries it.
 	def := s.modelDefaults()
 	var cfgEnv []envEntry
-	for _, e := range s.imageEnv {
+	for _, e := range s.imageEnv.entries {
 		if d, ok := def.get(e.Name); ok && d.Value == e.model() {
 			continue
 		}

@@ -290,7 +290,10 @@ func (im *importer) withShell(s *stageState, rng hcl.Range, c instructions.Shell
 
 func (im *importer) env(s *stageState, rng hcl.Range, c *instructions.EnvCommand) {
 	// `ENV A=2 B=$A` gives B the value A had before this ENV, as in Docker.
-	before := s.expandEnv().clone()
+	before := s.expandEnv()
+	if len(c.Env) > 1 {
+		before = before.clone()
+	}
 	for _, kv := range c.Env {
 		k, _ := im.expandIn(s, rng, kv.Key, before)
 		v, _ := im.expandIn(s, rng, kv.Value, before)
@@ -300,14 +303,13 @@ func (im *importer) env(s *stageState, rng hcl.Range, c *instructions.EnvCommand
 		if s.stepped {
 			continue
 		}
-		replaced := false
-		for i := range s.st.Env {
-			if s.st.Env[i].Name == e.Name {
-				s.st.Env[i].Value = e.model()
-				replaced = true
-			}
+		if s.stEnv == nil {
+			s.stEnv = map[string]int{}
 		}
-		if !replaced {
+		if i, ok := s.stEnv[e.Name]; ok {
+			s.st.Env[i].Value = e.model()
+		} else {
+			s.stEnv[e.Name] = len(s.st.Env)
 			s.st.Env = append(s.st.Env, lang.EnvVar{Name: e.Name, Value: e.model()})
 		}
 		im.setTmpl(s.st, "env."+e.Name, expansion{Value: e.model(), Tmpl: e.modelTmpl()})
