@@ -71,6 +71,9 @@ func (im *importer) instruction(s *stageState, pn parsedNode) {
 		}
 	case *instructions.UserCommand:
 		x, _ := im.expand(s, rng, c.User)
+		if err := lang.ValidateUser(x.Value); err != nil {
+			im.errorf(rng, "Invalid user", "%s Give a smaller numeric id, or a user name.", sentence(err.Error()))
+		}
 		s.user, s.userTmpl = x.Value, x.Tmpl
 		if !s.stepped {
 			s.st.User = x.Value
@@ -631,6 +634,10 @@ func (im *importer) expandCopy(s *stageState, rng hcl.Range, sd instructions.Sou
 		xs["dest"] = expansion{Value: f.Dest, Tmpl: im.joinedTmpl(rng, "destination", f.Dest, base, xs["dest"])}
 	}
 	f.Chown = word("chown", chown)
+	if err := lang.ValidateUser(f.Chown); err != nil {
+		im.errorf(rng, "Invalid --chown", "%s Give a smaller numeric id, or a name.", sentence(err.Error()))
+		ok = false
+	}
 	f.Chmod = word("chmod", chmod)
 	f.Checksum = word("checksum", checksum)
 	f.Vars = s.argVars(uniqueSorted(matched))
