@@ -116,7 +116,7 @@ func noImages(path string, files []string) *hcl.Diagnostic {
 	d := &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  "No images",
-		Detail: fmt.Sprintf("The configuration %s declares no image or stage block, so there is nothing to build. Add an image block, such as image \"app\" { from = \"alpine:3.20\" } on lines of its own.", path),
+		Detail:   fmt.Sprintf("The configuration %s declares no image or stage block, so there is nothing to build. Add an image block, such as image \"app\" { from = \"alpine:3.20\" } on lines of its own.", path),
 	}
 	if len(files) == 1 {
 		d.Subject = &hcl.Range{Filename: files[0], Start: hcl.InitialPos, End: hcl.InitialPos}
