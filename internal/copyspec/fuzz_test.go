@@ -1,12 +1,12 @@
 package copyspec
 
 import (
-	"fmt"
-	"time"
 	"bytes"
+	"fmt"
 	"path"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
