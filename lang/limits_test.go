@@ -116,3 +116,27 @@ func TestManyImages(t *testing.T) {
 		t.Errorf("Load took %v", d)
 	}
 }
+
+// TestManyBadReferences: each evaluation error is checked against the
+// references already reported, which took time n² for n bad references
+// (25,000 took 11 s).
+func TestManyBadReferences(t *testing.T) {
+	src := "image \"a\" {\n  from = \"scratch\"\n" + strings.Repeat("  run { sh = var.n }\n", 25000) + "}\n"
+	path := filepath.Join(t.TempDir(), "refs.image.hcl")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, diags := Load(path, Options{})
+	if len(diags) != 25000 {
+		t.Errorf("%d diagnostics; want one per reference", len(diags))
+	}
+	for _, d := range diags {
+		if d.Summary != "Reference to undeclared variable" {
+			t.Fatalf("diagnostic %q; want only the static one (evaluation repeats it)", d.Summary)
+		}
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("Load took %v", d)
+	}
+}
