@@ -35,6 +35,7 @@ type buildCmd struct {
 
 func (c *buildCmd) Run(e *env) error {
 	outputs, secrets, diags := c.parseOutputsAndSecrets()
+	defer removeEnvSecrets(secrets)
 	if _, odiags := c.disabled(); odiags.HasErrors() {
 		return e.report(nil, append(diags, odiags...))
 	}
@@ -132,9 +133,11 @@ func (c *buildCmd) parseOutputsAndSecrets() ([]runtime.Output, map[string]string
 		}
 		src := sec.src
 		if sec.env != "" {
-			// env=NAME: the secret's value is an environment variable.
-			f, err := os.CreateTemp("", "imgc-secret-*")
+			// env=NAME: the secret's value is an environment variable,
+			// mounted from a file in memory (tmpfs) that the build removes.
+			f, err := os.CreateTemp(secretTempDir(), envSecretPrefix+"*")
 			if err == nil {
+				f.Chmod(0o600)
 				f.WriteString(os.Getenv(sec.env))
 				f.Close()
 				src = f.Name()
@@ -148,6 +151,28 @@ func (c *buildCmd) parseOutputsAndSecrets() ([]runtime.Output, map[string]string
 		secrets[sec.id] = src
 	}
 	return outputs, secrets, diags
+}
+
+const envSecretPrefix = "imgc-env-secret-"
+
+// secretTempDir is where env= secrets are written for the build: /dev/shm,
+// a tmpfs, so they never reach a disk; the system's temporary directory
+// where there is none.
+func secretTempDir() string {
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		return "/dev/shm"
+	}
+	return os.TempDir()
+}
+
+// removeEnvSecrets removes the files parseOutputsAndSecrets wrote for env=
+// secrets.
+func removeEnvSecrets(secrets map[string]string) {
+	for _, p := range secrets {
+		if filepath.Dir(p) == secretTempDir() && strings.HasPrefix(filepath.Base(p), envSecretPrefix) {
+			os.Remove(p)
+		}
+	}
 }
 
 // parseOutput reads an --output value: type=oci|oci-archive|docker,dest=PATH,

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -43,4 +45,33 @@ func FuzzSecretFlag(f *testing.F) {
 			t.Fatalf("parseSecret(%q) = %+v", s, sec)
 		}
 	})
+}
+
+// An env= secret is written to memory (/dev/shm where it exists), readable
+// only by imgc, and removed after the build.
+func TestEnvSecretFile(t *testing.T) {
+	t.Setenv("IMGC_TEST_SECRET", "s3cret")
+	c := &buildCmd{Secret: []string{"id=tok,env=IMGC_TEST_SECRET"}}
+	_, secrets, diags := c.parseOutputsAndSecrets()
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	p := secrets["tok"]
+	if filepath.Dir(p) != secretTempDir() {
+		t.Errorf("secret file %s is not in %s", p, secretTempDir())
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("secret file mode %v; want 0600", fi.Mode().Perm())
+	}
+	if b, _ := os.ReadFile(p); string(b) != "s3cret" {
+		t.Errorf("secret file holds %q", b)
+	}
+	removeEnvSecrets(secrets)
+	if _, err := os.Stat(p); !os.IsNotExist(err) {
+		t.Errorf("secret file %s still there after the build: %v", p, err)
+	}
 }
