@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,4 +46,41 @@ func FuzzCompile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestStepEnvBound: every run step carries its stage's whole environment,
+// so n variables and n steps make n²; past MaxStepEnv that is an error at
+// the step, not gigabytes of memory.
+func TestStepEnvBound(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("image \"a\" {\n  from = \"scratch\"\n  env = {\n")
+	for i := 0; i < 2000; i++ {
+		fmt.Fprintf(&b, "    V%d = \"%d\"\n", i, i)
+	}
+	b.WriteString("  }\n")
+	for i := 0; i < MaxStepEnv/2000+10; i++ {
+		fmt.Fprintf(&b, "  run { sh = \"echo %d\" }\n", i)
+	}
+	b.WriteString("}\n")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.image.hcl"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags := lang.Load(dir, lang.Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	_, diags = Compile(cfg, Options{})
+	n := 0
+	for _, d := range diags {
+		if d.Summary == "Too many environment variables" {
+			n++
+			if d.Subject == nil || d.Subject.Start.Line < 2000 {
+				t.Errorf("diagnostic at %v; want the first step past the bound", d.Subject)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d \"Too many environment variables\" diagnostics in %v; want 1", n, diags)
+	}
 }

@@ -368,7 +368,14 @@ func (im *importer) stageArg(s *stageState, rng hcl.Range, c *instructions.ArgCo
 }
 
 func (im *importer) stepSettings(s *stageState, r *lang.Run) {
-	im.setEnvList(r, &r.Env, s.runEnv())
+	// Each RUN gets the whole environment: n ENV and n RUN lines make n²
+	// variables, bounded here before they are made.
+	work := s.env.len() + s.baseEnv.len() + len(s.st.Env)
+	if im.envWork += work; im.envWork <= maxStepEnv {
+		im.setEnvList(r, &r.Env, s.runEnv())
+	} else if im.envWork-work <= maxStepEnv {
+		im.errorf(r.StepRange(), "Too many environment variables", "The RUN instructions up to this one carry more than %d environment variables in all: each gets every ENV and ARG before it. Use fewer ENV instructions between RUNs, or split the stage.", maxStepEnv)
+	}
 	if s.workdir != s.baseWorkdir {
 		r.Workdir = s.workdir
 		im.setTmpl(r, "workdir", expansion{Value: s.workdir, Tmpl: s.workdirTmpl})
@@ -381,6 +388,10 @@ func (im *importer) stepSettings(s *stageState, r *lang.Run) {
 		r.Shell = s.shell
 	}
 }
+
+// maxStepEnv bounds the environment variables of all RUN steps together
+// (as compiler.MaxStepEnv does for configurations).
+const maxStepEnv = 1 << 20
 
 func equalStrings(a, b []string) bool {
 	if len(a) != len(b) {

@@ -45,3 +45,20 @@ func TestDockerfileTooLarge(t *testing.T) {
 		t.Errorf("Convert diagnostics = %v; want one \"Dockerfile too large\"", diags)
 	}
 }
+
+// TestStepEnvBound: n ENV lines between n RUN lines give each RUN up to n
+// variables; past maxStepEnv in all that is an error, not gigabytes.
+func TestStepEnvBound(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("FROM busybox\n")
+	for i := 0; i < 2000; i++ {
+		fmt.Fprintf(&b, "RUN echo %d\nENV E%d=%d\n", i, i, i)
+	}
+	_, diags := Import("Dockerfile", []byte(b.String()), Options{Platform: testPlatform})
+	if len(diags) != 1 || diags[0].Summary != "Too many environment variables" {
+		t.Fatalf("diagnostics = %v; want one \"Too many environment variables\"", diags)
+	}
+	if line := diags[0].Subject.Start.Line; line < 1000 {
+		t.Errorf("diagnostic at line %d; want the first RUN past the bound", line)
+	}
+}
