@@ -69,7 +69,7 @@ func checkSize(filename string, src []byte) hcl.Diagnostics {
 
 // importer holds the state of one Import or Convert run.
 type importer struct {
-	envWork int // environment variables given to RUN steps so far
+	envWork    int // environment variables given to RUN steps so far
 	src        *source
 	opts       Options
 	converting bool
