@@ -75,6 +75,17 @@ func TestSourceSizeLimit(t *testing.T) {
 	if _, diags := ReadLock(dir); len(diags) != 1 || diags[0].Summary != "Lock file too large" {
 		t.Fatalf("ReadLock diagnostics = %v; want one \"Lock file too large\"", diags)
 	}
+	cfgDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(cfgDir, "a.image.hcl"), []byte("image \"a\" {\n  from = \"scratch\"\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	varFile := filepath.Join(dir, "big.vars")
+	if err := os.WriteFile(varFile, big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, diags := Load(cfgDir, Options{VarFiles: []string{varFile}}); len(diags) != 1 || diags[0].Summary != "Var file too large" {
+		t.Fatalf("Load diagnostics = %v; want one \"Var file too large\"", diags)
+	}
 }
 
 // TestVarValueNesting: a --var value is parsed as HCL for typed variables,
