@@ -127,7 +127,13 @@ type state struct {
 
 	ignoreLoaded  bool
 	ignoreMatcher *patternmatcher.PatternMatcher
+
+	// stages are cfg's stages by name (Config.Stage is a linear search).
+	stages map[string]*lang.Stage
 }
+
+// stage is cfg's stage called name, or nil.
+func (s *state) stage(name string) *lang.Stage { return s.stages[name] }
 
 func newState(cfg *lang.Config, opts Options) (*state, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
@@ -177,7 +183,11 @@ func newState(cfg *lang.Config, opts Options) (*state, hcl.Diagnostics) {
 			s.disabled[name] = true
 		}
 	}
+	s.stages = map[string]*lang.Stage{}
 	for _, st := range cfg.Stages {
+		if s.stages[st.Name] == nil {
+			s.stages[st.Name] = st
+		}
 		level := opts.Optimize
 		if level == "" {
 			level = st.Optimize

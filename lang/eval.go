@@ -168,7 +168,7 @@ func (l *loader) evaluateStage(mod *module, decl *stageDecl) *Stage {
 	st.Annotations, _ = e.strMap(content.Attributes, "annotations")
 	st.Env = e.env(content.Attributes, "env")
 	st.Workdir, _ = e.str(content.Attributes, "workdir")
-	st.User, _ = e.str(content.Attributes, "user")
+	st.User = e.user(content.Attributes)
 	st.Shell = e.shell(content.Attributes, "shell")
 	if o, ok := e.str(content.Attributes, "optimize"); ok {
 		if e.oneOf(content.Attributes["optimize"], o, "optimization level", "safe", "all") {
@@ -331,7 +331,7 @@ func (e *evaluator) run(b *hcl.Block) *Run {
 	}
 	r.Env = e.env(attrs, "env")
 	r.Workdir, _ = e.str(attrs, "workdir")
-	r.User, _ = e.str(attrs, "user")
+	r.User = e.user(attrs)
 	r.Shell = e.shell(attrs, "shell")
 	if n, ok := e.str(attrs, "network"); ok && e.oneOf(attrs["network"], n, "network mode", "default", "none", "host") {
 		r.Network = n
@@ -409,8 +409,8 @@ func (e *evaluator) mount(b *hcl.Block) (Mount, bool) {
 		dst  **int
 	}{{"uid", &m.UID}, {"gid", &m.GID}} {
 		if n, ok := e.integer(attrs, id.name); ok {
-			if n < 0 {
-				e.invalid(attrs[id.name], "Invalid "+id.name, fmt.Sprintf("`%s` must not be negative. Give 0 or a positive id.", id.name))
+			if n < 0 || n > MaxID {
+				e.invalid(attrs[id.name], "Invalid "+id.name, fmt.Sprintf("`%s` must be from 0 to %d. Give an id in that range.", id.name, MaxID))
 				continue
 			}
 			v := int(n)
@@ -651,7 +651,7 @@ func (e *evaluator) config(b *hcl.Block) *ImageConfig {
 		}
 	}
 	c.Env = e.env(attrs, "env")
-	c.User, _ = e.str(attrs, "user")
+	c.User = e.user(attrs)
 	c.Workdir, _ = e.str(attrs, "workdir")
 	c.Labels, _ = e.strMap(attrs, "labels")
 	if ports, ok := e.strs(attrs, "expose", false); ok {
@@ -990,6 +990,10 @@ func (e *evaluator) chown(attrs hcl.Attributes) string {
 	}
 	if !chownPattern.MatchString(s) {
 		e.invalid(attrs["chown"], "Invalid owner", fmt.Sprintf("%q is not an owner. Write USER or USER:GROUP, by name or numeric id.", s))
+		return ""
+	}
+	if err := ValidateUser(s); err != nil {
+		e.invalid(attrs["chown"], "Invalid owner", capitalize(err.Error())+". Give a smaller numeric id, or a name.")
 		return ""
 	}
 	return s
