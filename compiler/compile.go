@@ -122,7 +122,13 @@ type state struct {
 
 	ignoreLoaded  bool
 	ignoreMatcher *patternmatcher.PatternMatcher
+
+	// stages are cfg's stages by name (Config.Stage is a linear search).
+	stages map[string]*model.Stage
 }
+
+// stage is cfg's stage called name, or nil.
+func (s *state) stage(name string) *model.Stage { return s.stages[name] }
 
 func newState(cfg *model.Config, opts Options) (*state, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
@@ -172,7 +178,11 @@ func newState(cfg *model.Config, opts Options) (*state, hcl.Diagnostics) {
 			s.disabled[name] = true
 		}
 	}
+	s.stages = map[string]*model.Stage{}
 	for _, st := range cfg.Stages {
+		if s.stages[st.Name] == nil {
+			s.stages[st.Name] = st
+		}
 		level := opts.Optimize
 		if level == "" {
 			level = st.Optimize

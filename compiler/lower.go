@@ -47,7 +47,15 @@ type lowerer struct {
 	refs    map[string]*ir.Target
 	pending []*ir.Target
 	targets map[string]*ir.Target
+	// envTotal counts the environment variables of the run steps lowered
+	// so far, bounded by MaxStepEnv.
+	envTotal int
 }
+
+// MaxStepEnv bounds the environment variables of all run steps together.
+// Each step carries its stage's whole environment, so n variables and n
+// steps make n² of them: a 1 MiB file could ask for billions.
+const MaxStepEnv = 1 << 20
 
 // outputs names the targets to export: --target names, or every image.
 func (l *lowerer) outputs() map[string]bool {
@@ -339,8 +347,16 @@ func (l *lowerer) step(sc stageCtx, step model.Step, dependsOn map[string]bool) 
 }
 
 func (l *lowerer) run(sc stageCtx, s *model.Run, dependsOn map[string]bool) lowered {
+	var env []string
+	if l.envTotal += len(sc.env) + len(s.Env); l.envTotal <= MaxStepEnv {
+		env = envList(sc.env, s.Env)
+	} else if l.envTotal-len(sc.env)-len(s.Env) <= MaxStepEnv {
+		l.diags = append(l.diags, errorDiag("Too many environment variables",
+			fmt.Sprintf("The run steps up to this one carry more than %d environment variables in all: each step gets its stage's whole environment. Set variables only some steps need on those steps, or split the stage.", MaxStepEnv),
+			subject(s.StepRange())))
+	}
 	r := &ir.Run{
-		Env:      envList(sc.env, s.Env),
+		Env:      env,
 		Workdir:  sc.workdir,
 		User:     sc.user,
 		Network:  ir.NetworkDefault,

@@ -208,6 +208,10 @@ func (e *evaluator) chown(attrs hcl.Attributes) string {
 		e.invalid(attrs["chown"], "Invalid owner", fmt.Sprintf("%q is not an owner. Write USER or USER:GROUP, by name or numeric id.", s))
 		return ""
 	}
+	if err := model.ValidateUser(s); err != nil {
+		e.invalid(attrs["chown"], "Invalid owner", capitalize(err.Error())+". Give a smaller numeric id, or a name.")
+		return ""
+	}
 	return s
 }
 

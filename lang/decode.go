@@ -3,6 +3,7 @@ package lang
 import (
 	"fmt"
 	"reflect"
+	"sort"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
@@ -26,7 +27,7 @@ type loader struct {
 	syntax syntaxIndex
 	// reported are the ranges of references already diagnosed statically;
 	// evaluation errors at these ranges would only repeat them.
-	reported []hcl.Range
+	reported reportedRanges
 	// localVals are evaluated locals; cyclic or failed ones are unknown.
 	localVals  map[string]cty.Value
 	varVals    map[string]cty.Value
@@ -34,6 +35,10 @@ type loader struct {
 	// localVars are the variables each local refers to, directly or
 	// through other locals.
 	localVars map[string]map[string]bool
+	// refVals are var, stage and image of every evaluation context, and
+	// stageCtx the context of stage bodies, each built once (vars.go).
+	refVals  map[string]cty.Value
+	stageCtx *hcl.EvalContext
 }
 
 func newLoader(funcs map[string]function.Function, macros []stdlib.Macro) *loader {
@@ -74,9 +79,47 @@ func (l *loader) addEval(diags hcl.Diagnostics) {
 	}
 }
 
-func (l *loader) alreadyReported(r hcl.Range) bool {
-	for _, rep := range l.reported {
-		if rep.Filename == r.Filename && rep.Overlaps(r) {
+func (l *loader) alreadyReported(r hcl.Range) bool { return l.reported.overlaps(r) }
+
+// reportedRanges answers "does r overlap a reported range?" in log time
+// per file: scanning them all for every evaluation error took time n² for
+// a file of n bad references.
+type reportedRanges struct {
+	byFile map[string][]hcl.Range // sorted by start once queried
+	maxEnd map[string][]int       // maxEnd[f][i]: the furthest end among byFile[f][:i+1]
+	dirty  bool
+}
+
+func (rr *reportedRanges) add(r hcl.Range) {
+	if rr.byFile == nil {
+		rr.byFile = map[string][]hcl.Range{}
+	}
+	rr.byFile[r.Filename] = append(rr.byFile[r.Filename], r)
+	rr.dirty = true
+}
+
+func (rr *reportedRanges) overlaps(r hcl.Range) bool {
+	if rr.dirty {
+		rr.maxEnd = map[string][]int{}
+		for f, rs := range rr.byFile {
+			sort.Slice(rs, func(i, j int) bool { return rs[i].Start.Byte < rs[j].Start.Byte })
+			ends := make([]int, len(rs))
+			for i, x := range rs {
+				ends[i] = x.End.Byte
+				if i > 0 {
+					ends[i] = max(ends[i], ends[i-1])
+				}
+			}
+			rr.maxEnd[f] = ends
+		}
+		rr.dirty = false
+	}
+	rs, ends := rr.byFile[r.Filename], rr.maxEnd[r.Filename]
+	// Only a range starting at or before r's end and ending at or after
+	// its start can overlap it.
+	i := sort.Search(len(rs), func(i int) bool { return rs[i].Start.Byte > r.End.Byte })
+	for i--; i >= 0 && ends[i] >= r.Start.Byte; i-- {
+		if rs[i].Overlaps(r) {
 			return true
 		}
 	}
@@ -304,7 +347,7 @@ func (l *loader) decodeVariableBlock(b *hcl.Block) *variableDecl {
 					Detail:   "A validation condition may refer only to variables (var.NAME). Move the check to where the other value is used, or express it with variables.",
 					Subject:  tr.SourceRange().Ptr(),
 				})
-				l.reported = append(l.reported, tr.SourceRange())
+				l.reported.add(tr.SourceRange())
 			}
 		}
 		v.Validations = append(v.Validations, rule)

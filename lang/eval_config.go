@@ -48,7 +48,7 @@ func (e *evaluator) config(b *hcl.Block) *model.ImageConfig {
 		}
 	}
 	c.Env = e.env(attrs, "env")
-	c.User, _ = e.str(attrs, "user")
+	c.User = e.user(attrs)
 	c.Workdir, _ = e.str(attrs, "workdir")
 	c.Labels, _ = e.strMap(attrs, "labels")
 	if ports, ok := e.strs(attrs, "expose", false); ok {

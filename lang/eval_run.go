@@ -77,7 +77,7 @@ func (e *evaluator) run(b *hcl.Block) *model.Run {
 	e.command(d, r)
 	r.Env = e.env(attrs, "env")
 	r.Workdir, _ = e.str(attrs, "workdir")
-	r.User, _ = e.str(attrs, "user")
+	r.User = e.user(attrs)
 	r.Shell = e.shell(attrs, "shell")
 	if n, ok := e.str(attrs, "network"); ok {
 		rng := attrs["network"].Expr.Range()
@@ -197,8 +197,8 @@ func (e *evaluator) mountOwnership(attrs hcl.Attributes, m *model.Mount) {
 		dst  **int
 	}{{"uid", &m.UID}, {"gid", &m.GID}} {
 		if n, ok := e.integer(attrs, id.name); ok {
-			if n < 0 {
-				e.invalid(attrs[id.name], "Invalid "+id.name, fmt.Sprintf("`%s` must not be negative. Give 0 or a positive id.", id.name))
+			if n < 0 || n > model.MaxID {
+				e.invalid(attrs[id.name], "Invalid "+id.name, fmt.Sprintf("`%s` must be from 0 to %d. Give an id in that range.", id.name, model.MaxID))
 				continue
 			}
 			v := int(n)

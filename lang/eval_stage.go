@@ -87,7 +87,7 @@ func (e *evaluator) stageAttributes(decl *stageDecl, attrs hcl.Attributes, st *m
 	st.Annotations, _ = e.strMap(attrs, "annotations")
 	st.Env = e.env(attrs, "env")
 	st.Workdir, _ = e.str(attrs, "workdir")
-	st.User, _ = e.str(attrs, "user")
+	st.User = e.user(attrs)
 	st.Shell = e.shell(attrs, "shell")
 	if o, ok := e.str(attrs, "optimize"); ok {
 		if e.oneOf(attrs["optimize"], o, "optimization level", "safe", "all") {

@@ -63,8 +63,11 @@ func Load(path string, opts Options) (*model.Config, hcl.Diagnostics) {
 	}
 	var parsed []*hcl.File
 	for _, name := range files {
-		f, fdiags := parser.ParseHCLFile(name)
+		f, fdiags := ParseFile(parser, name, "Configuration file")
 		diags = append(diags, fdiags...)
+		if f != nil && parser.Files()[name] == nil {
+			cfg.Files[name] = f // refused before parsing: kept for its snippet
+		}
 		parsed = append(parsed, f)
 	}
 	if diags.HasErrors() {
@@ -85,6 +88,9 @@ func Load(path string, opts Options) (*model.Config, hcl.Diagnostics) {
 	l := newLoader(funcs, macros)
 	l.diags = diags
 	mod := l.decodeModule(parsed)
+	if len(mod.stages) == 0 && !l.diags.HasErrors() {
+		l.add(noImages(path, files))
+	}
 	l.checkReferences(mod)
 	vals := l.variableValues(mod, parser, opts)
 	l.validateVariables(mod, vals)
@@ -107,6 +113,20 @@ func Load(path string, opts Options) (*model.Config, hcl.Diagnostics) {
 		l.add(d)
 	}
 	return cfg, l.diags
+}
+
+// noImages reports a configuration without image or stage blocks: building
+// it would succeed without building anything.
+func noImages(path string, files []string) *hcl.Diagnostic {
+	d := &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "No images",
+		Detail:   fmt.Sprintf("The configuration %s declares no image or stage block, so there is nothing to build. Add an image block, such as image \"app\" { from = \"alpine:3.20\" } on lines of its own.", path),
+	}
+	if len(files) == 1 {
+		d.Subject = &hcl.Range{Filename: files[0], Start: hcl.InitialPos, End: hcl.InitialPos}
+	}
+	return d
 }
 
 // configFiles lists the files of the configuration at path and its

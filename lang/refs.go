@@ -227,7 +227,7 @@ func (l *loader) checkDeclared(mod *module, refs []reference) {
 			d.Severity = hcl.DiagError
 			d.Subject = r.rng.Ptr()
 			l.add(d)
-			l.reported = append(l.reported, r.rng)
+			l.reported.add(r.rng)
 		}
 	}
 }

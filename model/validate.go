@@ -171,3 +171,22 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// MaxID is the largest user or group id imgc accepts: Linux ids are 32
+// bits, and 4294967295 is (uid_t)-1, "no id". A larger number must not
+// wrap (2^40 would become 0, root).
+const MaxID = 1<<32 - 2
+
+// ValidateUser checks the numeric parts of a user given as USER[:GROUP]
+// (names are looked up in the image when the step runs).
+func ValidateUser(s string) error {
+	for _, part := range strings.SplitN(s, ":", 2) {
+		if part == "" || strings.Trim(part, "0123456789") != "" {
+			continue
+		}
+		if n, err := strconv.ParseUint(part, 10, 64); err != nil || n > MaxID {
+			return fmt.Errorf("the id %s is above %d, the largest user or group id", part, uint64(MaxID))
+		}
+	}
+	return nil
+}

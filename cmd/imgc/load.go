@@ -133,13 +133,9 @@ func (e *env) load(f *configFlags, targets []string, store *store.Store, remote 
 }
 
 func (e *env) loadDockerfile(f *configFlags, path string, vars map[string]string, ambient map[string]bool, targets []string, store *store.Store, remote bool) (*source, hcl.Diagnostics) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, hcl.Diagnostics{{
-			Severity: hcl.DiagError,
-			Summary:  "Unreadable Dockerfile",
-			Detail:   fmt.Sprintf("Reading %s: %v.", path, err),
-		}}
+	data, diags := lang.ReadSource(path, "Dockerfile")
+	if diags.HasErrors() {
+		return nil, diags
 	}
 	// docker build's context is the PATH argument; with -f and no PATH, the
 	// current directory; otherwise the Dockerfile's directory.
@@ -187,7 +183,7 @@ func (f *configFlags) dockerfileArgs(vars map[string]string) (args map[string]st
 		}
 	}
 	for _, path := range f.VarFile {
-		file, fdiags := hclparse.NewParser().ParseHCLFile(path)
+		file, fdiags := lang.ParseFile(hclparse.NewParser(), path, "Var file")
 		diags = append(diags, fdiags...)
 		if fdiags.HasErrors() {
 			continue

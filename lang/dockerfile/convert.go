@@ -35,6 +35,9 @@ type ConvertOptions struct {
 // Import gives for the Dockerfile (with default ARG values). What HCL
 // cannot say exactly is a warning naming the line; errors are Import's.
 func Convert(filename string, src []byte, opts ConvertOptions) ([]byte, hcl.Diagnostics) {
+	if diags := checkSize(filename, src); diags != nil {
+		return nil, diags
+	}
 	if !utf8.Valid(src) {
 		line := 1 + bytes.Count(src[:invalidUTF8(src)], []byte("\n"))
 		return nil, hcl.Diagnostics{{
@@ -129,7 +132,7 @@ func (w *writer) write() []byte {
 		case v.Platform:
 			b.SetAttributeRaw("description", raw(quoted("BuildKit's automatic "+v.Arg+"; defaults to the platform imgc convert ran for")))
 		case v.Stage != "":
-			b.SetAttributeRaw("description", raw(quoted(fmt.Sprintf("ARG %s of stage %s", v.Arg, w.hclName(v.Stage)))))
+			b.SetAttributeRaw("description", raw(quoted(quoteLit(fmt.Sprintf("ARG %s of stage %s", v.Arg, w.hclName(v.Stage))))))
 		}
 		b.SetAttributeRaw("type", raw("string"))
 		if !v.Required {

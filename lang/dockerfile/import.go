@@ -11,10 +11,12 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
 	"github.com/imgc-dev/imgc/imageref"
+	"github.com/imgc-dev/imgc/lang"
 	"github.com/imgc-dev/imgc/model"
 )
 
@@ -46,6 +48,9 @@ type Options struct {
 // instruction keeps a range over its Dockerfile lines. The Config has
 // passed model.Check; it is nil when Import reports an error.
 func Import(filename string, src []byte, opts Options) (*model.Config, hcl.Diagnostics) {
+	if diags := checkSize(filename, src); diags != nil {
+		return nil, diags
+	}
 	im := newImporter(filename, src, opts, false)
 	im.run()
 	if im.cfg != nil {
@@ -60,8 +65,21 @@ func Import(filename string, src []byte, opts Options) (*model.Config, hcl.Diagn
 	return im.cfg, im.diags
 }
 
+// checkSize refuses a Dockerfile larger than any imgc reads.
+func checkSize(filename string, src []byte) hcl.Diagnostics {
+	if len(src) <= lang.MaxSourceSize {
+		return nil
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Dockerfile too large",
+		Detail:   fmt.Sprintf("%s is larger than %d KiB, the most imgc reads from one file.", filename, lang.MaxSourceSize>>10),
+	}}
+}
+
 // importer holds the state of one Import or Convert run.
 type importer struct {
+	envWork    int // environment variables given to RUN steps so far
 	src        *source
 	opts       Options
 	converting bool
@@ -97,9 +115,10 @@ type stageState struct {
 	external bool
 	stepped  bool
 
-	env      envList // what RUN sees and words expand against (ENV and ARG)
-	imageEnv envList // the image config's environment (ENV only)
-	baseEnv  envList // the environment inherited from a parent stage
+	env      envList        // what RUN sees and words expand against (ENV and ARG)
+	imageEnv envList        // the image config's environment (ENV only)
+	baseEnv  envList        // the environment inherited from a parent stage
+	stEnv    map[string]int // name -> position in st.Env
 	args     map[string]bool
 
 	workdir, baseWorkdir string
@@ -146,6 +165,13 @@ func (im *importer) warnf(rng hcl.Range, summary, detail string, args ...any) {
 	})
 }
 
+// parseInstruction is BuildKit's ParseInstruction with a linter that
+// reports nothing: ParseInstruction passes a nil one, which a
+// "# check=..." comment before the instruction dereferences.
+func parseInstruction(n *parser.Node) (any, error) {
+	return instructions.ParseInstructionWithLinter(n, linter.New(&linter.Config{}))
+}
+
 // parsedNode is one instruction with its AST node.
 type parsedNode struct {
 	node *parser.Node
@@ -184,7 +210,7 @@ func (im *importer) run() {
 		if len(n.PrevComment) > 0 {
 			im.comments[n.StartLine] = n.PrevComment
 		}
-		cmd, err := instructions.ParseInstruction(n)
+		cmd, err := parseInstruction(n)
 		if err != nil {
 			detail := sentence(errorText(err))
 			summary := "Invalid instruction"
@@ -350,9 +376,9 @@ func (im *importer) globalArg(pn parsedNode) {
 func (im *importer) requireUnset(word string, st *model.Stage) bool {
 	env := im.global.clone()
 	var unset []string
-	for _, e := range im.globalUnset {
+	for _, e := range im.globalUnset.entries {
 		if _, ok := env.get(e.Name); !ok {
-			env = append(env, e)
+			env = env.set(e)
 		}
 	}
 	x, err := im.expandWord(word, env, false)
@@ -502,9 +528,9 @@ func (s *stageState) inherit(parent *stageState) {
 	// A value the parent left referencing its base image's environment
 	// is resolved in the parent's image config, which is this stage's
 	// base: words here must reference it, not copy it unexpanded.
-	for _, e := range parent.env {
+	for _, e := range parent.env.entries {
 		if len(e.Unset) == 0 {
-			s.env = append(s.env, e)
+			s.env = s.env.set(e)
 		}
 	}
 	s.imageEnv = parent.imageEnv.clone()
@@ -533,7 +559,7 @@ func (im *importer) onbuildTriggers(triggers []string, origin string, rng hcl.Ra
 		}
 		var cmd any
 		if err == nil {
-			cmd, err = instructions.ParseInstruction(res.AST.Children[0])
+			cmd, err = parseInstruction(res.AST.Children[0])
 		}
 		if err == nil {
 			switch cmd.(type) {
@@ -596,7 +622,7 @@ func (s *stageState) expandEnv() envList {
 			if !copied {
 				env, copied = env.clone(), true
 			}
-			env = append(env, envEntry{Name: name})
+			env = env.set(envEntry{Name: name})
 		}
 	}
 	return env
@@ -628,7 +654,7 @@ func (s *stageState) allArgs() []string {
 // writes them.
 func (s *stageState) modelDefaults() envList {
 	var def envList
-	for _, e := range s.baseEnv {
+	for _, e := range s.baseEnv.entries {
 		def = def.set(envEntry{Name: e.Name, Value: e.model()})
 	}
 	for _, e := range s.st.Env {
@@ -642,7 +668,7 @@ func (s *stageState) modelDefaults() envList {
 func (s *stageState) runEnv() []envEntry {
 	def := s.modelDefaults()
 	var out []envEntry
-	for _, e := range s.env {
+	for _, e := range s.env.entries {
 		if d, ok := def.get(e.Name); ok && d.Value == e.model() {
 			continue
 		}
@@ -664,7 +690,7 @@ func (im *importer) finishStage(s *stageState) {
 	// ENV changed after the first step: the image config carries it.
 	def := s.modelDefaults()
 	var cfgEnv []envEntry
-	for _, e := range s.imageEnv {
+	for _, e := range s.imageEnv.entries {
 		if d, ok := def.get(e.Name); ok && d.Value == e.model() {
 			continue
 		}

@@ -122,6 +122,9 @@ func TestImportDiagnostics(t *testing.T) {
 		summary  string
 		line     int
 	}{
+		{"uid above 32 bits", "FROM alpine\nUSER 1099511627776\n", Options{}, hcl.DiagError, "Invalid user", 2},
+		{"gid above 32 bits", "FROM alpine\nUSER app:4294967296\n", Options{}, hcl.DiagError, "Invalid user", 2},
+		{"chown above 32 bits", "FROM alpine\nCOPY --chown=1099511627776 a /a\n", Options{}, hcl.DiagError, "Invalid --chown", 2},
 		{"git source", "FROM alpine\nADD https://github.com/moby/buildkit.git#v0.1 /src\n", Options{}, hcl.DiagError, "Git source", 2},
 		{"git source detail", "FROM alpine\nADD git@github.com:moby/buildkit.git /src\n", Options{}, hcl.DiagError, "Git source", 2},
 		{"unknown instruction", "FROM alpine\nRUNN echo\n", Options{}, hcl.DiagError, "Unknown instruction", 2},

@@ -72,6 +72,9 @@ func (im *importer) instruction(s *stageState, pn parsedNode) {
 		}
 	case *instructions.UserCommand:
 		x, _ := im.expand(s, rng, c.User)
+		if err := model.ValidateUser(x.Value); err != nil {
+			im.errorf(rng, "Invalid user", "%s Give a smaller numeric id, or a user name.", sentence(err.Error()))
+		}
 		s.user, s.userTmpl = x.Value, x.Tmpl
 		if !s.stepped {
 			s.st.User = x.Value
@@ -291,7 +294,10 @@ func (im *importer) withShell(s *stageState, rng hcl.Range, c instructions.Shell
 
 func (im *importer) env(s *stageState, rng hcl.Range, c *instructions.EnvCommand) {
 	// `ENV A=2 B=$A` gives B the value A had before this ENV, as in Docker.
-	before := s.expandEnv().clone()
+	before := s.expandEnv()
+	if len(c.Env) > 1 {
+		before = before.clone()
+	}
 	for _, kv := range c.Env {
 		k, _ := im.expandIn(s, rng, kv.Key, before)
 		v, _ := im.expandIn(s, rng, kv.Value, before)
@@ -301,14 +307,13 @@ func (im *importer) env(s *stageState, rng hcl.Range, c *instructions.EnvCommand
 		if s.stepped {
 			continue
 		}
-		replaced := false
-		for i := range s.st.Env {
-			if s.st.Env[i].Name == e.Name {
-				s.st.Env[i].Value = e.model()
-				replaced = true
-			}
+		if s.stEnv == nil {
+			s.stEnv = map[string]int{}
 		}
-		if !replaced {
+		if i, ok := s.stEnv[e.Name]; ok {
+			s.st.Env[i].Value = e.model()
+		} else {
+			s.stEnv[e.Name] = len(s.st.Env)
 			s.st.Env = append(s.st.Env, model.EnvVar{Name: e.Name, Value: e.model()})
 		}
 		im.setTmpl(s.st, "env."+e.Name, expansion{Value: e.model(), Tmpl: e.modelTmpl()})
@@ -364,7 +369,14 @@ func (im *importer) stageArg(s *stageState, rng hcl.Range, c *instructions.ArgCo
 }
 
 func (im *importer) stepSettings(s *stageState, r *model.Run) {
-	im.setEnvList(r, &r.Env, s.runEnv())
+	// Each RUN gets the whole environment: n ENV and n RUN lines make n²
+	// variables, bounded here before they are made.
+	work := s.env.len() + s.baseEnv.len() + len(s.st.Env)
+	if im.envWork += work; im.envWork <= maxStepEnv {
+		im.setEnvList(r, &r.Env, s.runEnv())
+	} else if im.envWork-work <= maxStepEnv {
+		im.errorf(r.StepRange(), "Too many environment variables", "The RUN instructions up to this one carry more than %d environment variables in all: each gets every ENV and ARG before it. Use fewer ENV instructions between RUNs, or split the stage.", maxStepEnv)
+	}
 	if s.workdir != s.baseWorkdir {
 		r.Workdir = s.workdir
 		im.setTmpl(r, "workdir", expansion{Value: s.workdir, Tmpl: s.workdirTmpl})
@@ -377,6 +389,10 @@ func (im *importer) stepSettings(s *stageState, r *model.Run) {
 		r.Shell = s.shell
 	}
 }
+
+// maxStepEnv bounds the environment variables of all RUN steps together
+// (as compiler.MaxStepEnv does for configurations).
+const maxStepEnv = 1 << 20
 
 func equalStrings(a, b []string) bool {
 	if len(a) != len(b) {
@@ -637,6 +653,10 @@ func (im *importer) expandCopy(s *stageState, rng hcl.Range, sd instructions.Sou
 		xs["dest"] = expansion{Value: f.Dest, Tmpl: im.joinedTmpl(rng, "destination", f.Dest, base, xs["dest"])}
 	}
 	f.Chown = word("chown", chown)
+	if err := model.ValidateUser(f.Chown); err != nil {
+		im.errorf(rng, "Invalid --chown", "%s Give a smaller numeric id, or a name.", sentence(err.Error()))
+		ok = false
+	}
 	f.Chmod = word("chmod", chmod)
 	f.Checksum = word("checksum", checksum)
 	f.Vars = s.argVars(uniqueSorted(matched))
