@@ -58,8 +58,9 @@ runc:
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-# test is the README's test command (and .ci/run's): lint, then every test.
-test: deps lint
+# test is the README's test command (and .ci/run's): lint, every fuzz target
+# for a few seconds, then every test.
+test: deps lint fuzz-short
 	$(GO) test -count=1 -timeout 45m ./...
 
 # fuzz runs every Fuzz* target for FUZZTIME each (make fuzz FUZZTIME=10m);
