@@ -11,12 +11,10 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
-	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
 	"github.com/imgc-dev/imgc/imageref"
-	"github.com/imgc-dev/imgc/lang"
 	"github.com/imgc-dev/imgc/model"
 )
 
@@ -63,18 +61,6 @@ func Import(filename string, src []byte, opts Options) (*model.Config, hcl.Diagn
 		return nil, im.diags
 	}
 	return im.cfg, im.diags
-}
-
-// checkSize refuses a Dockerfile larger than any imgc reads.
-func checkSize(filename string, src []byte) hcl.Diagnostics {
-	if len(src) <= lang.MaxSourceSize {
-		return nil
-	}
-	return hcl.Diagnostics{{
-		Severity: hcl.DiagError,
-		Summary:  "Dockerfile too large",
-		Detail:   fmt.Sprintf("%s is larger than %d KiB, the most imgc reads from one file.", filename, lang.MaxSourceSize>>10),
-	}}
 }
 
 // importer holds the state of one Import or Convert run.
@@ -163,13 +149,6 @@ func (im *importer) warnf(rng hcl.Range, summary, detail string, args ...any) {
 		Detail:   fmt.Sprintf(detail, args...),
 		Subject:  rng.Ptr(),
 	})
-}
-
-// parseInstruction is BuildKit's ParseInstruction with a linter that
-// reports nothing: ParseInstruction passes a nil one, which a
-// "# check=..." comment before the instruction dereferences.
-func parseInstruction(n *parser.Node) (any, error) {
-	return instructions.ParseInstructionWithLinter(n, linter.New(&linter.Config{}))
 }
 
 // parsedNode is one instruction with its AST node.
