@@ -11,6 +11,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 
+	"github.com/imgc-dev/imgc/model"
 	"github.com/imgc-dev/imgc/stdlib"
 )
 
@@ -164,13 +165,11 @@ type localDecl struct {
 }
 
 type stageDecl struct {
-	Kind      StageKind
+	Kind      model.StageKind
 	Name      string
 	Body      hcl.Body
 	Syntax    *hclsyntax.Block
 	DeclRange hcl.Range
-	// deps are the stages this one refers to, in source order.
-	deps []stageRef
 	// vars are the variables the stage's own attributes (env, workdir,
 	// user, shell) refer to; every step inherits them.
 	defaultVars map[string]bool
@@ -178,7 +177,7 @@ type stageDecl struct {
 
 // stageRef is a reference to a stage or image, read without evaluating.
 type stageRef struct {
-	Kind  StageKind
+	Kind  model.StageKind
 	Name  string
 	Range hcl.Range
 }
@@ -192,8 +191,8 @@ var fileSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "variable", LabelNames: []string{"name"}},
 		{Type: "locals"},
-		{Type: string(KindStage), LabelNames: []string{"name"}},
-		{Type: string(KindImage), LabelNames: []string{"name"}},
+		{Type: string(model.KindStage), LabelNames: []string{"name"}},
+		{Type: string(model.KindImage), LabelNames: []string{"name"}},
 	},
 }
 
@@ -246,7 +245,7 @@ func (l *loader) decodeModule(files []*hcl.File) *module {
 					mod.localByName[loc.Name] = loc
 					mod.locals = append(mod.locals, loc)
 				}
-			case string(KindStage), string(KindImage):
+			case string(model.KindStage), string(model.KindImage):
 				if s := l.decodeStageBlock(b); s != nil {
 					if prev, dup := mod.stageByName[s.Name]; dup {
 						l.add(duplicate("stage or image", s.Name, prev.DeclRange, s.DeclRange))
@@ -373,7 +372,7 @@ func (l *loader) decodeLocalsBlock(b *hcl.Block) []*localDecl {
 
 func (l *loader) decodeStageBlock(b *hcl.Block) *stageDecl {
 	s := &stageDecl{
-		Kind:      StageKind(b.Type),
+		Kind:      model.StageKind(b.Type),
 		Name:      b.Labels[0],
 		Body:      b.Body,
 		Syntax:    l.syntax.block(b.DefRange),

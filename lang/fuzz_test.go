@@ -5,10 +5,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/imgc-dev/imgc/model"
 )
 
-// FuzzLoad checks that no input makes Load panic or return a nil Config.
-// The fixtures are the seed corpus.
+// FuzzLoad checks that no input makes Load panic or return a nil Config,
+// and that the Config it returns, errors or not, satisfies the model:
+// model.Check finds nothing more (the compiler relies on that). The
+// fixtures are the seed corpus.
 func FuzzLoad(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/*/*.image.hcl")
 	more, _ := filepath.Glob("testdata/*/*/*.image.hcl")
@@ -38,7 +42,10 @@ func FuzzLoad(f *testing.F) {
 		if cfg == nil {
 			t.Fatal("Load returned a nil Config")
 		}
-		TopoOrder(cfg)
+		if diags := model.Check(cfg); len(diags) > 0 {
+			t.Fatalf("the Config Load returned breaks the model: %v", diags)
+		}
+		model.TopoOrder(cfg)
 		Format(src)
 	})
 }

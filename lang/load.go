@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty/function"
 
+	"github.com/imgc-dev/imgc/model"
 	"github.com/imgc-dev/imgc/stdlib"
 )
 
@@ -42,11 +43,12 @@ const EnvVarPrefix = "IMGC_VAR_"
 // *.image.hcl file or a directory holding them. It reports every error it
 // finds; on error the returned Config is partial but never nil, and its
 // Files let the caller render the diagnostics with source snippets. A
-// partial Config leaves out every step with an error and marks a base it
-// reported (From.Reported), so that compiling it adds only the errors the
-// compiler alone finds, such as missing copy sources.
-func Load(path string, opts Options) (*Config, hcl.Diagnostics) {
-	cfg := &Config{Files: map[string]*hcl.File{}, Vars: map[string]string{}, Sensitive: map[string]string{}}
+// partial Config leaves out every step with an error and stands scratch
+// for a base it reported, and it has passed model.Check, so that
+// compiling it adds only the errors the compiler alone finds, such as
+// missing copy sources.
+func Load(path string, opts Options) (*model.Config, hcl.Diagnostics) {
+	cfg := &model.Config{Files: map[string]*hcl.File{}, Vars: map[string]string{}, Sensitive: map[string]string{}}
 	parser := hclparse.NewParser()
 	defer func() {
 		for name, f := range parser.Files() {
@@ -106,6 +108,9 @@ func Load(path string, opts Options) (*Config, hcl.Diagnostics) {
 			chainEnv(st)
 			cfg.Stages = append(cfg.Stages, st)
 		}
+	}
+	for _, d := range model.Check(cfg) {
+		l.add(d)
 	}
 	return cfg, l.diags
 }

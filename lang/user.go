@@ -1,6 +1,10 @@
 package lang
 
-import "github.com/hashicorp/hcl/v2"
+import (
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/imgc-dev/imgc/model"
+)
 
 // user evaluates a user attribute, refusing ids that do not fit.
 func (e *evaluator) user(attrs hcl.Attributes) string {
@@ -8,7 +12,7 @@ func (e *evaluator) user(attrs hcl.Attributes) string {
 	if !ok {
 		return ""
 	}
-	if err := ValidateUser(s); err != nil {
+	if err := model.ValidateUser(s); err != nil {
 		e.invalid(attrs["user"], "Invalid user", capitalize(err.Error())+". Give a smaller numeric id, or a user name.")
 		return ""
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/imgc-dev/imgc/model"
 )
 
 // unknownValue stands in for a value whose evaluation failed, so that the
@@ -52,37 +54,7 @@ func (l *loader) variableValues(mod *module, parser *hclparse.Parser, opts Optio
 		raw[name] = varValue{val: val, source: "the environment variable " + EnvVarPrefix + name}
 	}
 	for _, path := range opts.VarFiles {
-		f, diags := ParseFile(parser, path, "Var file")
-		l.add(diags...)
-		if f == nil || diags.HasErrors() {
-			continue
-		}
-		attrs, diags := f.Body.JustAttributes()
-		l.add(diags...)
-		names := sortedKeys(attrs)
-		sort.SliceStable(names, func(i, j int) bool {
-			return attrs[names[i]].Range.Start.Byte < attrs[names[j]].Range.Start.Byte
-		})
-		for _, name := range names {
-			attr := attrs[name]
-			if mod.varByName[name] == nil {
-				l.add(&hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Value for undeclared variable",
-					Detail: fmt.Sprintf("The var file sets %q, which the configuration does not declare.%s Remove it, or declare the variable.",
-						name, suggestion(name, sortedKeys(mod.varByName), "")),
-					Subject: attr.NameRange.Ptr(),
-				})
-				continue
-			}
-			val, diags := attr.Expr.Value(&hcl.EvalContext{Functions: l.funcs})
-			l.add(diags...)
-			if diags.HasErrors() {
-				val = unknownValue
-			}
-			r := attr.Expr.Range()
-			raw[name] = varValue{val: val, source: "the var file " + path, rng: &r}
-		}
+		l.varFileValues(mod, parser, path, raw)
 	}
 	for _, name := range sortedKeys(opts.Vars) {
 		v := mod.varByName[name]
@@ -99,6 +71,50 @@ func (l *loader) variableValues(mod *module, parser *hclparse.Parser, opts Optio
 		raw[name] = varValue{val: val, source: "--var"}
 	}
 
+	vals := l.convertVariables(mod, raw)
+	l.varVals = vals
+	l.varSources = raw
+	return vals
+}
+
+// varFileValues adds the values a --var-file gives to raw.
+func (l *loader) varFileValues(mod *module, parser *hclparse.Parser, path string, raw map[string]varValue) {
+	f, diags := ParseFile(parser, path, "Var file")
+	l.add(diags...)
+	if f == nil || diags.HasErrors() {
+		return
+	}
+	attrs, diags := f.Body.JustAttributes()
+	l.add(diags...)
+	names := sortedKeys(attrs)
+	sort.SliceStable(names, func(i, j int) bool {
+		return attrs[names[i]].Range.Start.Byte < attrs[names[j]].Range.Start.Byte
+	})
+	for _, name := range names {
+		attr := attrs[name]
+		if mod.varByName[name] == nil {
+			l.add(&hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Value for undeclared variable",
+				Detail: fmt.Sprintf("The var file sets %q, which the configuration does not declare.%s Remove it, or declare the variable.",
+					name, suggestion(name, sortedKeys(mod.varByName), "")),
+				Subject: attr.NameRange.Ptr(),
+			})
+			continue
+		}
+		val, diags := attr.Expr.Value(&hcl.EvalContext{Functions: l.funcs})
+		l.add(diags...)
+		if diags.HasErrors() {
+			val = unknownValue
+		}
+		r := attr.Expr.Range()
+		raw[name] = varValue{val: val, source: "the var file " + path, rng: &r}
+	}
+}
+
+// convertVariables gives every variable its value from raw, converted to
+// its type; a missing or invalid one is reported and unknown.
+func (l *loader) convertVariables(mod *module, raw map[string]varValue) map[string]cty.Value {
 	vals := map[string]cty.Value{}
 	for _, v := range mod.variables {
 		given, ok := raw[v.Name]
@@ -144,8 +160,6 @@ func (l *loader) variableValues(mod *module, parser *hclparse.Parser, opts Optio
 		}
 		vals[v.Name] = conv
 	}
-	l.varVals = vals
-	l.varSources = raw
 	return vals
 }
 
@@ -307,7 +321,7 @@ func (l *loader) newContext(mod *module, locals map[string]cty.Value) *hcl.EvalC
 		for _, s := range mod.stages {
 			ref := stageRef{Kind: s.Kind, Name: s.Name}
 			val := cty.CapsuleVal(stageRefType, &ref)
-			if s.Kind == KindImage {
+			if s.Kind == model.KindImage {
 				images[s.Name] = val
 			} else {
 				stages[s.Name] = val

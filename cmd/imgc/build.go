@@ -47,7 +47,7 @@ func (c *buildCmd) Run(e *env) error {
 	}
 	src, ldiags := e.load(&c.configFlags, c.Target, store, true)
 	diags = append(diags, ldiags...)
-	if !compilable(src, diags) {
+	if src == nil || src.cfg == nil {
 		return e.report(filesOf(src), diags)
 	}
 	plan, pins, cdiags := e.compile(src, c.Target, c.Context, c.optimizeFlags, store, true, c.Pull)
@@ -357,10 +357,10 @@ func checkLocked(plan *ir.Plan, pins map[string]string) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, t := range plan.Targets {
 		b := t.Base
-		if b.Kind != ir.BaseRegistry || strings.Contains(b.Ref, "@") {
+		if b.Kind != ir.BaseRegistry || b.Ref.Digest != "" {
 			continue
 		}
-		pin, ok := pins[b.Ref]
+		pin, ok := pins[b.Ref.String()]
 		switch {
 		case !ok:
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Base image not pinned",
@@ -380,9 +380,9 @@ func checkLocked(plan *ir.Plan, pins map[string]string) hcl.Diagnostics {
 func registryPins(plan *ir.Plan, resolved map[string]string) map[string]string {
 	out := map[string]string{}
 	for _, t := range plan.Targets {
-		if t.Base.Kind == ir.BaseRegistry && !strings.Contains(t.Base.Ref, "@") {
-			if d, ok := resolved[t.Base.Ref]; ok {
-				out[t.Base.Ref] = d
+		if t.Base.Kind == ir.BaseRegistry && t.Base.Ref.Digest == "" {
+			if d, ok := resolved[t.Base.Ref.String()]; ok {
+				out[t.Base.Ref.String()] = d
 			}
 		}
 	}

@@ -9,10 +9,13 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/imgc-dev/imgc/model"
 )
 
 // FuzzConvert feeds arbitrary Dockerfiles to Import and Convert: neither
-// may panic, and every conversion must be valid HCL.
+// may panic, the Config Import returns satisfies the model (model.Check
+// finds nothing more), and every conversion must be valid HCL.
 func FuzzConvert(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/*/Dockerfile")
 	for _, s := range seeds {
@@ -31,7 +34,11 @@ func FuzzConvert(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src []byte) {
 		timer := time.AfterFunc(5*time.Second, func() { panic(fmt.Sprintf("hang on %q", src)) })
 		defer timer.Stop()
-		Import("Dockerfile", src, Options{})
+		if cfg, _ := Import("Dockerfile", src, Options{}); cfg != nil {
+			if diags := model.Check(cfg); len(diags) > 0 {
+				t.Fatalf("the Config Import returned breaks the model: %v\n%s", diags, src)
+			}
+		}
 		out, diags := Convert("Dockerfile", src, ConvertOptions{})
 		for _, d := range diags {
 			if d.Summary == "Internal error in imgc convert" {
