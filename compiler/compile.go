@@ -168,7 +168,7 @@ func newState(cfg *model.Config, opts Options) (*state, hcl.Diagnostics) {
 		switch {
 		case p == nil:
 			detail := fmt.Sprintf("There is no optimizer pass called %q. The passes are: %s.", name, strings.Join(passNames(), ", "))
-			if sug := suggest(name, passNames()); sug != "" {
+			if sug := model.DidYouMean(name, passNames()); sug != "" {
 				detail += fmt.Sprintf(" Did you mean %q?", sug)
 			}
 			diags = append(diags, errorDiag("Unknown pass", detail, nil))

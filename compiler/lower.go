@@ -78,7 +78,7 @@ func (l *lowerer) outputs() map[string]bool {
 	for _, t := range l.opts.Targets {
 		if l.byName[t] == nil {
 			detail := fmt.Sprintf("The configuration has no stage or image called %q, so --target %s names nothing to build.", t, t)
-			if sug := suggest(t, names); sug != "" {
+			if sug := model.DidYouMean(t, names); sug != "" {
 				detail += fmt.Sprintf(" Did you mean %q?", sug)
 			} else if len(names) > 0 {
 				detail += fmt.Sprintf(" The targets are: %s.", strings.Join(names, ", "))

@@ -63,7 +63,7 @@ func (l *loader) variableValues(mod *module, parser *hclparse.Parser, opts Optio
 				Severity: hcl.DiagError,
 				Summary:  "Value for undeclared variable",
 				Detail: fmt.Sprintf("--var sets %q, which the configuration does not declare.%s Remove it, or declare the variable.",
-					name, suggestion(name, sortedKeys(mod.varByName), "")),
+					name, model.Suggestion(name, sortedKeys(mod.varByName), "")),
 			})
 			continue
 		}
@@ -97,7 +97,7 @@ func (l *loader) varFileValues(mod *module, parser *hclparse.Parser, path string
 				Severity: hcl.DiagError,
 				Summary:  "Value for undeclared variable",
 				Detail: fmt.Sprintf("The var file sets %q, which the configuration does not declare.%s Remove it, or declare the variable.",
-					name, suggestion(name, sortedKeys(mod.varByName), "")),
+					name, model.Suggestion(name, sortedKeys(mod.varByName), "")),
 				Subject: attr.NameRange.Ptr(),
 			})
 			continue
