@@ -235,20 +235,6 @@ func errorDiag(summary, detail string, subject *hcl.Range) *hcl.Diagnostic {
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: subject}
 }
 
-func origin(r hcl.Range) ir.Origin {
-	return ir.Origin{File: r.Filename, Line: r.Start.Line, Column: r.Start.Column, EndLine: r.End.Line, EndColumn: r.End.Column}
-}
-
-// rangeOf turns an origin back into a range for a diagnostic; nil when the
-// origin is empty.
-func rangeOf(o ir.Origin) *hcl.Range {
-	if o.File == "" {
-		return nil
-	}
-	r := hcl.Range{Filename: o.File, Start: hcl.Pos{Line: o.Line, Column: max(o.Column, 1)}, End: hcl.Pos{Line: max(o.EndLine, o.Line), Column: max(o.EndColumn, 1)}}
-	return &r
-}
-
 func subject(r hcl.Range) *hcl.Range {
 	if r.Filename == "" && r.Start.Line == 0 {
 		return nil
