@@ -66,13 +66,26 @@ func (s *state) resolveBase(b ir.Base, plat ir.Platform) ir.Base {
 	if s.opts.Resolve == nil {
 		return b
 	}
-	d, err := s.opts.Resolve(b.Ref)
+	d, err := s.opts.Resolve.Resolve(b.Ref)
+	var unreachable *UnreachableError
 	switch {
 	case err == nil && d != "":
 		b.Digest = d
-	case err != nil && local && !errors.Is(err, ErrUnresolved):
+	case errors.Is(err, ErrUnresolved):
+	case errors.As(err, &unreachable) && !local:
+		if !s.unreachable[b.Ref.String()] {
+			s.unreachable[b.Ref.String()] = true
+			s.diags = append(s.diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Base image unreachable",
+				Detail:   fmt.Sprintf("%v. A tag is resolved through its registry the first time it is built; make the registry reachable, or pin the digest in imgc.lock.hcl.", unreachable.Err),
+				Subject:  b.Origin.Range(),
+				Extra:    unreachable,
+			})
+		}
+	case err != nil && local:
 		s.diags = append(s.diags, missingBase(b, err, s.dir))
-	case err != nil && !errors.Is(err, ErrUnresolved):
+	case err != nil:
 		s.diags = append(s.diags, &hcl.Diagnostic{
 			Severity: hcl.DiagWarning,
 			Summary:  "Base image not resolved",

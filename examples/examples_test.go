@@ -85,7 +85,7 @@ func compileAt(t *testing.T, dir string, vars map[string]string, resolve func(im
 	if diags.HasErrors() {
 		t.Fatalf("loading %s:\n%s", dir, diagText(diags))
 	}
-	plan, diags := compiler.Compile(cfg, compiler.Options{Resolve: resolve, Optimize: level})
+	plan, diags := compiler.Compile(cfg, compiler.Options{Resolve: compiler.ResolverFunc(resolve), Optimize: level})
 	if diags.HasErrors() {
 		t.Fatalf("compiling %s:\n%s", dir, diagText(diags))
 	}

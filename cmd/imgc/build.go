@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/imgc-dev/imgc/compiler"
 	"github.com/imgc-dev/imgc/engine"
 	"github.com/imgc-dev/imgc/engine/local"
 	"github.com/imgc-dev/imgc/ir"
@@ -50,16 +51,13 @@ func (c *buildCmd) Run(e *env) error {
 	if src == nil || src.cfg == nil {
 		return e.report(filesOf(src), diags)
 	}
-	plan, pins, cdiags := e.compile(src, c.Target, c.Context, c.optimizeFlags, store, true, c.Pull)
+	plan, pins, cdiags := e.compile(src, c.Target, c.Tag, c.Context, c.optimizeFlags, store, true, c.Pull)
 	diags = append(diags, cdiags...)
 	if err := e.report(src.files, diags); err != nil {
 		if onlyUnreachable(diags) {
 			return exitError{exitFailed}
 		}
 		return err
-	}
-	if err := addTags(plan, c.Tag); err != nil {
-		return e.report(src.files, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Ambiguous --tag", Detail: err.Error()}})
 	}
 	if diags := missingSecrets(plan, secrets); diags.HasErrors() {
 		return e.report(src.files, diags)
@@ -238,25 +236,6 @@ func parseSecret(s string) (secretFlag, hcl.Diagnostics) {
 	return sec, nil
 }
 
-// addTags gives --tag names to the one image being built. Tags never enter
-// a cache key, so this changes no layer.
-func addTags(plan *ir.Plan, tags []string) error {
-	if len(tags) == 0 {
-		return nil
-	}
-	var outputs []*ir.Target
-	for _, t := range plan.Targets {
-		if t.Output {
-			outputs = append(outputs, t)
-		}
-	}
-	if len(outputs) != 1 {
-		return fmt.Errorf("--tag names one image, and this build makes %d: choose one with --target, or set tags in each image block", len(outputs))
-	}
-	outputs[0].Tags = append(outputs[0].Tags, tags...)
-	return nil
-}
-
 // contextDir is the build context: --context, else the configuration's.
 func contextDir(src *source, flag string) string {
 	dir := src.dir
@@ -283,10 +262,11 @@ func parseKV(s string) map[string]string {
 	return m
 }
 
-// onlyUnreachable tells a build stopped by an unreachable registry alone.
+// onlyUnreachable tells a build stopped by an unreachable registry alone:
+// the environment's fault, not the configuration's.
 func onlyUnreachable(diags hcl.Diagnostics) bool {
 	for _, d := range diags {
-		if d.Severity == hcl.DiagError && d.Summary != summaryUnreachable {
+		if d.Severity == hcl.DiagError && !compiler.IsUnreachable(d) {
 			return false
 		}
 	}

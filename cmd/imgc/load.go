@@ -263,13 +263,9 @@ func (o *optimizeFlags) disabled() ([]string, hcl.Diagnostics) {
 	return names, diags
 }
 
-// summaryUnreachable marks the one compile error that is the environment's
-// fault, not the configuration's: a build stopped by it exits 1, not 2.
-const summaryUnreachable = "Base image unreachable"
-
 // compile lowers a loaded configuration to a plan, resolving local bases
 // (and registry tags when resolveRemote is set) for real cache keys.
-func (e *env) compile(src *source, targets []string, ctxDir string, opt optimizeFlags, store *store.Store, resolveRemote, repin bool) (*ir.Plan, map[string]string, hcl.Diagnostics) {
+func (e *env) compile(src *source, targets, tags []string, ctxDir string, opt optimizeFlags, store *store.Store, resolveRemote, repin bool) (*ir.Plan, map[string]string, hcl.Diagnostics) {
 	disabled, diags := opt.disabled()
 	if diags.HasErrors() {
 		return nil, nil, diags
@@ -281,6 +277,7 @@ func (e *env) compile(src *source, targets []string, ctxDir string, opt optimize
 	}
 	opts := compiler.Options{
 		Targets:        targets,
+		Tags:           tags,
 		Context:        ctxDir,
 		Optimize:       opt.level(),
 		DisabledPasses: disabled,
@@ -292,39 +289,31 @@ func (e *env) compile(src *source, targets []string, ctxDir string, opt optimize
 	if repin {
 		opts.Pins = nil
 	}
-	var unreachable map[string]error
 	if store != nil {
 		opts.HashCache = filepath.Join(store.Dir(), "hashcache.json")
-		unreachable = map[string]error{}
-		opts.Resolve = func(ref imageref.Ref) (string, error) {
-			registry := ref.Kind == imageref.Registry
-			if registry && !resolveRemote {
-				return "", compiler.ErrUnresolved // plan stays offline: registry tags are keyed by tag until pinned
-			}
-			d, err := imageio.ResolveBase(e.ctx, ref, ir.Platform{OS: "linux", Architecture: hostArch()})
-			if err != nil && registry {
-				// A build cannot go on without it: reported once, as an
-				// error, after compiling.
-				unreachable[ref.String()] = err
-				return "", compiler.ErrUnresolved
-			}
-			return d, err
-		}
+		opts.Resolve = baseResolver{e, resolveRemote}
 	}
 	plan, cdiags := compiler.Compile(src.cfg, opts)
-	diags = append(diags, cdiags...)
-	if plan != nil {
-		for _, t := range plan.Targets {
-			if err := unreachable[t.Base.Ref.String()]; err != nil && t.Base.Kind == ir.BaseRegistry && t.Base.Digest == "" {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  summaryUnreachable,
-					Detail:   fmt.Sprintf("%v. A tag is resolved through its registry the first time it is built; make the registry reachable, or pin the digest in imgc.lock.hcl.", err),
-					Subject:  originRange(map[string]*hcl.File{}, t.Base.Origin),
-				})
-				delete(unreachable, t.Base.Ref.String())
-			}
-		}
+	return plan, pins, append(diags, cdiags...)
+}
+
+// baseResolver resolves bases for the compiler through image I/O. A plan
+// stays offline (remote false): registry tags are keyed by tag until
+// pinned.
+type baseResolver struct {
+	e      *env
+	remote bool
+}
+
+func (r baseResolver) Resolve(ref imageref.Ref) (string, error) {
+	registry := ref.Kind == imageref.Registry
+	if registry && !r.remote {
+		return "", compiler.ErrUnresolved
 	}
-	return plan, pins, diags
+	d, err := imageio.ResolveBase(r.e.ctx, ref, ir.Platform{OS: "linux", Architecture: hostArch()})
+	if err != nil && registry {
+		// A build cannot go on without it.
+		return "", &compiler.UnreachableError{Ref: ref, Err: err}
+	}
+	return d, err
 }

@@ -69,7 +69,7 @@ func (c *planCmd) Run(e *env) error {
 	if src == nil || src.cfg == nil {
 		return e.report(filesOf(src), diags)
 	}
-	plan, _, cdiags := e.compile(src, c.Target, c.Context, c.optimizeFlags, store, false, false)
+	plan, _, cdiags := e.compile(src, c.Target, nil, c.Context, c.optimizeFlags, store, false, false)
 	diags = append(diags, cdiags...)
 	if err := e.report(src.files, diags); err != nil {
 		return err
@@ -105,7 +105,7 @@ func (c *validateCmd) Run(e *env) error {
 	if src == nil || src.cfg == nil {
 		return e.report(filesOf(src), diags)
 	}
-	_, _, cdiags := e.compile(src, nil, c.Context, optimizeFlags{}, store, false, false)
+	_, _, cdiags := e.compile(src, nil, nil, c.Context, optimizeFlags{}, store, false, false)
 	if err := e.report(src.files, append(diags, cdiags...)); err != nil {
 		return err
 	}
