@@ -61,7 +61,7 @@ func keysOf(t *testing.T, src string, files map[string]string, vars map[string]s
 		all[k] = v
 	}
 	dir := writeTree(t, all)
-	cfg, diags := lang.Load(filepath.Join(dir, "main.image.hcl"), lang.Options{Vars: vars})
+	cfg, diags := lang.Load(filepath.Join(dir, "main.image.hcl"), lang.Options{Vars: lang.FlagVars(vars)})
 	if diags.HasErrors() {
 		t.Fatalf("loading: %s", diags.Error())
 	}

@@ -81,7 +81,7 @@ func compileAt(t *testing.T, dir string, vars map[string]string, resolve func(im
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, diags := lang.Load(abs, lang.Options{Vars: vars})
+	cfg, diags := lang.Load(abs, lang.Options{Vars: lang.FlagVars(vars)})
 	if diags.HasErrors() {
 		t.Fatalf("loading %s:\n%s", dir, diagText(diags))
 	}

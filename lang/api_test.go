@@ -214,7 +214,7 @@ func TestDiagnosticDetails(t *testing.T) {
 		{"variables.image.hcl", 9, []string{"The version must be lower-case.", "validation rule at variables.image.hcl:10"}},
 	} {
 		path := filepath.Join("testdata", "invalid", tc.fixture)
-		_, diags := Load(path, fixtureOptions(t, path))
+		_, diags := Load(path, firstOf(fixtureOptions(t, path)))
 		found := false
 		for _, d := range diags {
 			if d.Subject == nil || d.Subject.Start.Line != tc.line {

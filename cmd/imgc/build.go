@@ -48,30 +48,30 @@ func (c *buildCmd) Run(e *env) error {
 	}
 	src, ldiags := e.load(&c.configFlags, c.Target, store, true)
 	diags = append(diags, ldiags...)
-	if src == nil || src.cfg == nil {
+	if src == nil || src.Config == nil {
 		return e.report(filesOf(src), diags)
 	}
 	plan, pins, cdiags := e.compile(src, c.Target, c.Tag, c.Context, c.optimizeFlags, store, true, c.Pull)
 	diags = append(diags, cdiags...)
-	if err := e.report(src.files, diags); err != nil {
+	if err := e.report(src.Files, diags); err != nil {
 		if onlyUnreachable(diags) {
 			return exitError{exitFailed}
 		}
 		return err
 	}
 	if diags := missingSecrets(plan, secrets); diags.HasErrors() {
-		return e.report(src.files, diags)
+		return e.report(src.Files, diags)
 	}
 	allowHost, adiags := entitlements(c.Allow)
 	if !adiags.HasErrors() && !allowHost {
 		adiags = hostNetworkSteps(plan)
 	}
 	if adiags.HasErrors() {
-		return e.report(src.files, adiags)
+		return e.report(src.Files, adiags)
 	}
 	if c.Locked {
 		if err := checkLocked(plan, pins); err != nil {
-			return e.report(src.files, err)
+			return e.report(src.Files, err)
 		}
 	}
 
@@ -104,10 +104,10 @@ func (c *buildCmd) Run(e *env) error {
 		if prog.mode == "json" {
 			return prog.failure(err)
 		}
-		return e.reportBuildError(src.files, err)
+		return e.reportBuildError(src.Files, err)
 	}
-	if !src.dockerfile && !c.Locked && len(res.Pins) > 0 {
-		if err := updateLock(src.dir, pins, registryPins(plan, res.Pins)); err != nil {
+	if !src.Dockerfile && !c.Locked && len(res.Pins) > 0 {
+		if err := updateLock(src.Dir, pins, registryPins(plan, res.Pins)); err != nil {
 			return err
 		}
 	}
@@ -238,9 +238,9 @@ func parseSecret(s string) (secretFlag, hcl.Diagnostics) {
 
 // contextDir is the build context: --context, else the configuration's.
 func contextDir(src *source, flag string) string {
-	dir := src.dir
-	if src.cfg != nil && src.cfg.Dir != "" {
-		dir = src.cfg.Dir
+	dir := src.Dir
+	if src.Config != nil && src.Config.Dir != "" {
+		dir = src.Config.Dir
 	}
 	if flag != "" {
 		dir = flag

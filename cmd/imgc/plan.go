@@ -66,12 +66,12 @@ func (c *planCmd) Run(e *env) error {
 		return err
 	}
 	src, diags := e.load(&c.configFlags, c.Target, store, false)
-	if src == nil || src.cfg == nil {
+	if src == nil || src.Config == nil {
 		return e.report(filesOf(src), diags)
 	}
 	plan, _, cdiags := e.compile(src, c.Target, nil, c.Context, c.optimizeFlags, store, false, false)
 	diags = append(diags, cdiags...)
-	if err := e.report(src.files, diags); err != nil {
+	if err := e.report(src.Files, diags); err != nil {
 		return err
 	}
 	status := local.New(store).Explain(plan)
@@ -86,7 +86,7 @@ func filesOf(src *source) map[string]*hcl.File {
 	if src == nil {
 		return nil
 	}
-	return src.files
+	return src.Files
 }
 
 type validateCmd struct {
@@ -102,20 +102,20 @@ func (c *validateCmd) Run(e *env) error {
 		return err
 	}
 	src, diags := e.load(&c.configFlags, nil, store, false)
-	if src == nil || src.cfg == nil {
+	if src == nil || src.Config == nil {
 		return e.report(filesOf(src), diags)
 	}
 	_, _, cdiags := e.compile(src, nil, nil, c.Context, optimizeFlags{}, store, false, false)
-	if err := e.report(src.files, append(diags, cdiags...)); err != nil {
+	if err := e.report(src.Files, append(diags, cdiags...)); err != nil {
 		return err
 	}
 	images := 0
-	for _, st := range src.cfg.Stages {
+	for _, st := range src.Config.Stages {
 		if st.Kind == model.KindImage {
 			images++
 		}
 	}
-	stages := len(src.cfg.Stages) - images
+	stages := len(src.Config.Stages) - images
 	fmt.Fprintf(e.stdout, "Valid: %d %s and %d %s.\n", images, plural(images, "image", "images"), stages, plural(stages, "stage", "stages"))
 	return nil
 }
