@@ -17,6 +17,7 @@ import (
 	"github.com/imgc-dev/imgc/engine/local"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/lang"
+	"github.com/imgc-dev/imgc/store"
 )
 
 type buildCmd struct {
@@ -46,6 +47,10 @@ func (c *buildCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	saved, sdiags := c.savedPlan()
+	if diags = append(diags, sdiags...); sdiags.HasErrors() {
+		return e.report(nil, diags)
+	}
 	src, ldiags := e.load(&c.configFlags, c.Target, store, true)
 	diags = append(diags, ldiags...)
 	if src == nil || src.Config == nil {
@@ -59,22 +64,37 @@ func (c *buildCmd) Run(e *env) error {
 		}
 		return err
 	}
-	if diags := missingSecrets(plan, secrets); diags.HasErrors() {
-		return e.report(src.Files, diags)
-	}
-	allowHost, adiags := entitlements(c.Allow)
-	if !adiags.HasErrors() && !allowHost {
-		adiags = hostNetworkSteps(plan)
-	}
-	if adiags.HasErrors() {
-		return e.report(src.Files, adiags)
-	}
-	if c.Locked {
-		if err := checkLocked(plan, pins); err != nil {
-			return e.report(src.Files, err)
+	if saved != nil {
+		if diags := saved.stale(plan); diags.HasErrors() {
+			e.report(src.Files, diags)
+			return exitError{exitFailed}
 		}
 	}
+	opts, diags := c.buildOptions(src, plan, pins, outputs, secrets)
+	if diags.HasErrors() {
+		return e.report(src.Files, diags)
+	}
+	return c.build(e, store, src, plan, pins, opts)
+}
 
+// buildOptions checks what the plan needs from the command line (secrets,
+// entitlements, pins) and gathers the engine's options.
+func (c *buildCmd) buildOptions(src *source, plan *ir.Plan, pins map[string]string, outputs []engine.Output, secrets map[string]string) (engine.BuildOptions, hcl.Diagnostics) {
+	if diags := missingSecrets(plan, secrets); diags.HasErrors() {
+		return engine.BuildOptions{}, diags
+	}
+	allowHost, diags := entitlements(c.Allow)
+	if !diags.HasErrors() && !allowHost {
+		diags = hostNetworkSteps(plan)
+	}
+	if diags.HasErrors() {
+		return engine.BuildOptions{}, diags
+	}
+	if c.Locked {
+		if diags := checkLocked(plan, pins); diags.HasErrors() {
+			return engine.BuildOptions{}, diags
+		}
+	}
 	opts := engine.BuildOptions{
 		NoCache:     c.NoCache,
 		Secrets:     secrets,
@@ -88,12 +108,18 @@ func (c *buildCmd) Run(e *env) error {
 	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
 		sec, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return e.report(nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid SOURCE_DATE_EPOCH",
-				Detail: fmt.Sprintf("SOURCE_DATE_EPOCH=%q is not a number of seconds since 1970. Set it to an integer such as $(git log -1 --format=%%ct).", v)}})
+			return opts, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid SOURCE_DATE_EPOCH",
+				Detail: fmt.Sprintf("SOURCE_DATE_EPOCH=%q is not a number of seconds since 1970. Set it to an integer such as $(git log -1 --format=%%ct).", v)}}
 		}
 		t := time.Unix(sec, 0).UTC()
 		opts.SourceDateEpoch = &t
 	}
+	return opts, nil
+}
+
+// build runs the plan through the engine, updates the lock file and
+// prints what it built.
+func (c *buildCmd) build(e *env, store *store.Store, src *source, plan *ir.Plan, pins map[string]string, opts engine.BuildOptions) error {
 	prog := newProgress(e, c.Progress)
 	opts.Progress = prog.event
 	start := time.Now()

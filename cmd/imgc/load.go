@@ -30,6 +30,10 @@ type configFlags struct {
 	BuildArg varFlags `name:"build-arg" placeholder:"NAME=VALUE" help:"Docker's name for --var."`
 	VarFile  varFlags `placeholder:"FILE" help:"Read variable values from an HCL file of NAME = value lines (repeatable). Later --var and --var-file values win over earlier ones, and all of them over imgc.vars.hcl, *.auto.vars.hcl and IMGC_VAR_NAME."`
 	Context  string   `placeholder:"DIR" help:"The build context for copy sources (default: the configuration's directory)."`
+
+	// sources, when set, replace the flags' variable sources: a saved
+	// plan's.
+	sources []lang.VarSource
 }
 
 // varFlag is one --var, --build-arg or --var-file value, numbered in the
@@ -56,6 +60,9 @@ func (v *varFlags) Decode(ctx *kong.DecodeContext) error {
 
 // varSources are the command line's variable sources in the order given.
 func (f *configFlags) varSources() ([]lang.VarSource, hcl.Diagnostics) {
+	if f.sources != nil {
+		return f.sources, nil
+	}
 	type item struct {
 		varFlag
 		file bool
