@@ -76,12 +76,13 @@ func (tb *targetBuild) layer(ctx context.Context, l *ir.Layer) error {
 	if reuse {
 		if e, ok, _ := b.s.LookupKey(l.Key); ok && e.BuiltOn(tb.parentChain()) {
 			b.s.TouchKey(l.Key)
-			b.emit(engine.Event{Kind: "cached", Target: tb.t.Name, Layer: l.Name, Key: l.Key, Origin: l.Origin})
-			h.EmptyLayer = e.Empty
-			if !e.Created.IsZero() {
-				h.Created = v1.Time{Time: e.Created}
-			}
-			tb.appendLayer(l, resolvedFuture(e), h)
+			tb.reuse(l, e, h, "")
+			return nil
+		}
+		// An imported cache's entry: downloaded now for a layer of an
+		// output image, when a later step needs it for another.
+		if e, from, ok := b.imports.reuse(ctx, l, tb.parentChain(), b.images[tb.t.Name]); ok {
+			tb.reuse(l, e, h, from)
 			return nil
 		}
 	}
@@ -130,6 +131,17 @@ func (tb *targetBuild) layer(ctx context.Context, l *ir.Layer) error {
 	h.EmptyLayer = f.empty
 	tb.appendLayer(l, f, h)
 	return nil
+}
+
+// reuse appends the cached entry e as layer l, reused from the local
+// cache or (from not empty) an imported one.
+func (tb *targetBuild) reuse(l *ir.Layer, e store.Entry, h v1.History, from string) {
+	tb.b.emit(engine.Event{Kind: "cached", Target: tb.t.Name, Layer: l.Name, Key: l.Key, Origin: l.Origin, Line: from})
+	h.EmptyLayer = e.Empty
+	if !e.Created.IsZero() {
+		h.Created = v1.Time{Time: e.Created}
+	}
+	tb.appendLayer(l, resolvedFuture(e), h)
 }
 
 // parentChain identifies the content the next layer goes on: the OCI chain
