@@ -49,12 +49,12 @@ func (e *Engine) explain(p *ir.Plan, imports *sharedCache) map[ir.CacheKey]ir.St
 		}
 	}
 	// lookup finds l's entry locally, else in an import (from names it).
-	lookup := func(k ir.CacheKey) (e store.Entry, from string, ok, pruned bool) {
-		e, ok, pruned = s.LookupKey(k)
+	lookup := func(l *ir.Layer) (e store.Entry, from string, ok, pruned bool) {
+		e, ok, pruned = s.LookupKey(l.Key)
 		if ok {
 			return e, "", true, false
 		}
-		if h, found := imports.find(k, nil, nil); found {
+		if h, found := imports.find(l.Key, nil, l); found {
 			return h.rec.Entry, h.src.Name, true, false
 		}
 		return e, "", false, pruned
@@ -65,7 +65,7 @@ func (e *Engine) explain(p *ir.Plan, imports *sharedCache) map[ir.CacheKey]ir.St
 	for _, t := range p.Targets {
 		if !needed[t.Name] {
 			for _, l := range t.Layers {
-				if e, from, ok, _ := lookup(l.Key); ok && forced[l] == "" {
+				if e, from, ok, _ := lookup(l); ok && forced[l] == "" {
 					out[l.Key] = ir.Status{Hit: true, Empty: e.Empty, From: from}
 				} else {
 					out[l.Key] = ir.Status{Reason: ir.SkippedStage, Skipped: true}
@@ -77,7 +77,7 @@ func (e *Engine) explain(p *ir.Plan, imports *sharedCache) map[ir.CacheKey]ir.St
 		baseKind := targetKind(p, t.Base.Target)
 		parentRebuilt := false
 		for i, l := range t.Layers {
-			e, from, ok, pruned := lookup(l.Key)
+			e, from, ok, pruned := lookup(l)
 			if ok && !l.NoCache {
 				if why := forced[l]; why != "" {
 					out[l.Key] = ir.Status{Reason: why}

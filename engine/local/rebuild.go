@@ -25,5 +25,5 @@ func willRun(s *store.Store, imports *sharedCache, l *ir.Layer, forced map[*ir.L
 	if _, ok, _ := s.LookupKey(l.Key); ok {
 		return false
 	}
-	return !imports.has(l.Key)
+	return !imports.has(l)
 }

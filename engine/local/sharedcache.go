@@ -125,7 +125,7 @@ func (c *sharedCache) isRefused(src *imageio.CacheSource, k ir.CacheKey) bool {
 }
 
 // refuse marks the entry refused and warns, once, naming the entry and
-// the layer.
+// its layer.
 func (c *sharedCache) refuse(h cacheHit, l *ir.Layer, err error) {
 	c.mu.Lock()
 	id := h.src.Name + " " + h.rec.Key.String()
@@ -135,25 +135,18 @@ func (c *sharedCache) refuse(h cacheHit, l *ir.Layer, err error) {
 	if !first {
 		return
 	}
-	what := "its layer"
+	layer := ""
 	if l != nil && l.Name != "" {
-		what = fmt.Sprintf("layer %q", l.Name)
+		layer = fmt.Sprintf(" for layer %q", l.Name)
 	}
-	c.emit(engine.Event{Kind: "warning", Key: h.rec.Key, Line: fmt.Sprintf("refusing the entry %s of the cache %s (%s, blob %s): %v; building %s instead",
-		h.rec.Key.Short(), h.src.Name, layerName(l), h.rec.Digest, err, what)})
+	c.emit(engine.Event{Kind: "warning", Key: h.rec.Key, Line: fmt.Sprintf("refusing the entry %s of the cache %s%s (blob %s): %v; the layer is built instead",
+		h.rec.Key.Short(), h.src.Name, layer, h.rec.Digest, err)})
 }
 
-func layerName(l *ir.Layer) string {
-	if l == nil {
-		return "layer"
-	}
-	return "layer " + l.Name
-}
-
-// has tells whether an imported cache holds a usable entry for k, whatever
+// has tells whether an imported cache holds a usable entry for l, whatever
 // it was built on (as willRun asks the local index).
-func (c *sharedCache) has(k ir.CacheKey) bool {
-	_, ok := c.find(k, nil, nil)
+func (c *sharedCache) has(l *ir.Layer) bool {
+	_, ok := c.find(l.Key, nil, l)
 	return ok
 }
 
