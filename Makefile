@@ -31,6 +31,7 @@ deps:
 	[ -x /bin/busybox ] || missing="$$missing busybox-static"; \
 	command -v slirp4netns >/dev/null || missing="$$missing slirp4netns"; \
 	command -v buildah >/dev/null || missing="$$missing buildah"; \
+	command -v docker-registry >/dev/null || missing="$$missing docker-registry"; \
 	command -v gcc >/dev/null || missing="$$missing gcc"; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
 	pkg-config --exists libseccomp 2>/dev/null || missing="$$missing libseccomp-dev"; \

@@ -6,12 +6,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -522,5 +525,66 @@ func TestSharedCacheConcurrentExports(t *testing.T) {
 		if zero == 0 {
 			t.Errorf("%s: neither build hits the cache whole", from)
 		}
+	}
+}
+
+// startDistribution runs distribution's registry (Debian's docker-registry,
+// which make deps installs) on a free loopback port with its storage in a
+// temporary directory, and returns its host:port.
+func startDistribution(t *testing.T) string {
+	bin, err := exec.LookPath("docker-registry")
+	if err != nil {
+		t.Skip("skipping: needs distribution's registry, docker-registry (make deps installs it)")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	dir := t.TempDir()
+	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n", filepath.Join(dir, "storage"), addr)
+	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", filepath.Join(dir, "config.yml"))
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	for i := 0; i < 100; i++ {
+		if resp, err := http.Get("http://" + addr + "/v2/"); err == nil {
+			resp.Body.Close()
+			return addr
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("docker-registry does not answer on %s: %s", addr, logs.String())
+	return ""
+}
+
+func TestSharedCacheDistributionRegistry(t *testing.T) {
+	base := requireRuntime(t)
+	host := startDistribution(t)
+	ref := host + "/imgc/cache:main"
+	ctxDir := cacheContext(t, "one\n")
+	res1, _ := buildWith(t, openStore(t), cachePlan(t, base, ctxDir, "/usr/bin/app", defaultStamp), []string{"type=registry,ref=" + ref + ",mode=max"}, nil)
+	s := openStore(t)
+	res2, ev := buildWith(t, s, cachePlan(t, base, ctxDir, "/usr/bin/app", defaultStamp), nil, []string{"type=registry,ref=" + ref})
+	if res2.Images[0].Digest != res1.Images[0].Digest {
+		t.Errorf("from distribution's registry: digest %s, built %s", res2.Images[0].Digest, res1.Images[0].Digest)
+	}
+	if n := ev.count("start"); n != 0 {
+		t.Errorf("a build from distribution's registry ran %d layers, want 0", n)
+	}
+	// The stage's layers come down when a copy from it misses.
+	_, ev = buildWith(t, s, cachePlan(t, base, ctxDir, "/usr/bin/app2", defaultStamp), nil, []string{"type=registry,ref=" + ref})
+	if n := ev.count("start"); n != 3 {
+		t.Errorf("a changed copy from the stage ran %d layers, want 3", n)
 	}
 }
