@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -326,6 +327,13 @@ func parseCache(ctx context.Context, name string, rawMan []byte, open BlobOpener
 	for _, d := range m.Layers {
 		layers[d.Digest] = d
 	}
+	for _, layers := range cfg.Targets {
+		for _, l := range layers {
+			if l != nil {
+				sanitizeLayer(l)
+			}
+		}
+	}
 	c := &CacheSource{Name: name, Targets: cfg.Targets, records: map[ir.CacheKey]cacheEntry{}, open: open}
 	for _, r := range cfg.Records {
 		if r.Key.IsZero() {
@@ -334,6 +342,30 @@ func parseCache(ctx context.Context, name string, rawMan []byte, open BlobOpener
 		c.records[r.Key] = cacheEntry{rec: r, problem: recordProblem(r, layers, stat)}
 	}
 	return c, nil
+}
+
+// sanitizeLayer replaces the control characters of what `imgc plan` may
+// print of an imported layer (its name, inputs and variables), so that a
+// cache cannot write terminal escape sequences.
+func sanitizeLayer(l *ir.Layer) {
+	clean := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+				return '?'
+			}
+			return r
+		}, s)
+	}
+	l.Name, l.CreatedBy = clean(l.Name), clean(l.CreatedBy)
+	for i := range l.Inputs {
+		l.Inputs[i].Name, l.Inputs[i].Value = clean(l.Inputs[i].Name), clean(l.Inputs[i].Value)
+	}
+	vars := make(map[string]string, len(l.Vars))
+	for k, v := range l.Vars {
+		vars[clean(k)] = clean(v)
+	}
+	l.Vars = vars
+	l.Origin.File = clean(l.Origin.File)
 }
 
 // recordProblem says what is wrong with r, or "".
@@ -348,7 +380,7 @@ func recordProblem(r CacheRecord, layers map[v1.Hash]v1.Descriptor, stat func(v1
 	case d.Size != r.Size:
 		return fmt.Sprintf("it names blob %s of %d bytes, and the manifest lists it with %d", r.Digest, r.Size, d.Size)
 	case d.MediaType != r.MediaType:
-		return fmt.Sprintf("it names blob %s as %s, and the manifest lists it as %s", r.Digest, r.MediaType, d.MediaType)
+		return fmt.Sprintf("it names blob %s as %q, and the manifest lists it as %q", r.Digest, r.MediaType, d.MediaType)
 	case r.Size <= 0:
 		return fmt.Sprintf("it names blob %s with size %d", r.Digest, r.Size)
 	}

@@ -46,8 +46,10 @@ type lazyBlob struct {
 	hit   cacheHit
 	keys  []ir.CacheKey
 	layer string
-	once  sync.Once
-	err   error
+	// mu serialises the download; fetched is set once it succeeded. A
+	// cancelled download is tried again by the next build attempt.
+	mu      sync.Mutex
+	fetched bool
 }
 
 // cacheRefusedError stops a build attempt when an entry it reused without
@@ -212,24 +214,26 @@ func (c *sharedCache) fetchChain(ctx context.Context, chain []store.Layer) error
 		if lz == nil {
 			continue
 		}
-		lz.once.Do(func() {
-			lz.err = lz.hit.src.Fetch(ctx, c.s, lz.hit.rec)
-			if lz.err != nil {
-				return
+		lz.mu.Lock()
+		var err error
+		if !lz.fetched {
+			if err = lz.hit.src.Fetch(ctx, c.s, lz.hit.rec); err == nil {
+				lz.fetched = true
+				for _, k := range lz.keys {
+					c.s.PutKey(k, lz.hit.rec.Entry)
+				}
 			}
-			for _, k := range lz.keys {
-				c.s.PutKey(k, lz.hit.rec.Entry)
-			}
-		})
-		if lz.err != nil {
+		}
+		lz.mu.Unlock()
+		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			c.refuse(lz.hit, &ir.Layer{Name: lz.layer}, lz.err)
+			c.refuse(lz.hit, &ir.Layer{Name: lz.layer}, err)
 			c.mu.Lock()
 			delete(c.lazy, l.Digest)
 			c.mu.Unlock()
-			return &cacheRefusedError{err: fmt.Errorf("the entry %s of the cache %s was refused: %w", lz.hit.rec.Key.Short(), lz.hit.src.Name, lz.err)}
+			return &cacheRefusedError{err: fmt.Errorf("the entry %s of the cache %s was refused: %w", lz.hit.rec.Key.Short(), lz.hit.src.Name, err)}
 		}
 	}
 	return nil
