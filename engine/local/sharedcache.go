@@ -326,13 +326,15 @@ func (b *builder) cacheConfig(max bool) *imageio.CacheConfig {
 			cfg.Records = append(cfg.Records, h.rec)
 			return
 		}
-		if h, ok := b.imports.find(k, nil, nil); ok && max {
-			// A stage this build skipped: keep what the import had.
-			if h.rec.Empty {
-				cfg.Records = append(cfg.Records, h.rec)
-				return
+		if !max {
+			return
+		}
+		if h, ok := b.imports.find(k, nil, nil); ok {
+			// A stage this build skipped: keep what the import had, its
+			// blob copied from there if the destination lacks it.
+			if !h.rec.Empty {
+				b.imports.deferFetch(h, &ir.Layer{Key: k})
 			}
-			b.imports.deferFetch(h, &ir.Layer{Key: k})
 			cfg.Records = append(cfg.Records, h.rec)
 		}
 	}

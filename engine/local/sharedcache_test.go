@@ -138,7 +138,8 @@ func TestSharedCacheLocalRoundTrip(t *testing.T) {
 	// A fresh cache dir builds the same image without running anything,
 	// and without downloading the stage nothing reads.
 	s2 := openStore(t)
-	res2, ev := buildWith(t, s2, cachePlan(t, base, ctxDir, "/usr/bin/app", defaultStamp), nil, []string{"type=local,src=" + dir})
+	dir2 := filepath.Join(t.TempDir(), "cache2")
+	res2, ev := buildWith(t, s2, cachePlan(t, base, ctxDir, "/usr/bin/app", defaultStamp), []string{"type=local,dest=" + dir2 + ",mode=max"}, []string{"type=local,src=" + dir})
 	if res2.Images[0].Digest != res1.Images[0].Digest {
 		t.Errorf("from the cache: digest %s, built %s", res2.Images[0].Digest, res1.Images[0].Digest)
 	}
@@ -170,6 +171,13 @@ func TestSharedCacheLocalRoundTrip(t *testing.T) {
 	}
 	if _, ok, _ := s3.LookupKey(p.Targets[0].Layers[1].Key); !ok {
 		t.Errorf("the downloaded stage layer is not in the local key index")
+	}
+
+	// The second build's max export carried the stage it skipped over
+	// (records and blobs, copied from the first export) to its own.
+	_, ev = buildWith(t, openStore(t), cachePlan(t, base, ctxDir, "/usr/bin/app2", defaultStamp), nil, []string{"type=local,src=" + dir2})
+	if n := ev.count("start"); n != 3 {
+		t.Errorf("from the re-export, a changed copy from the stage ran %d layers, want 3: %q", n, warnings(ev))
 	}
 }
 
