@@ -220,7 +220,12 @@ func (b *builder) runTarget(ctx context.Context, t *ir.Target, fail func(error))
 		return // what stopped it reported its own error
 	}
 	if err != nil {
-		b.emit(errorEvent(t.Name, err))
+		// A refused cache entry was warned about, and the build starts
+		// again without it: no error to show.
+		var refused *cacheRefusedError
+		if !errors.As(err, &refused) {
+			b.emit(errorEvent(t.Name, err))
+		}
 		fail(err)
 		return
 	}

@@ -33,6 +33,8 @@ type sharedCache struct {
 	refused map[string]bool
 	// lazy holds the hits whose blobs are not downloaded yet, by digest.
 	lazy map[v1.Hash]*lazyBlob
+	// sem bounds the background downloads (see reuse).
+	sem chan struct{}
 }
 
 // cacheHit is an entry of an imported cache.
@@ -68,7 +70,7 @@ func openSharedCache(ctx context.Context, s *store.Store, from []engine.CacheImp
 	if len(from) == 0 {
 		return nil
 	}
-	c := &sharedCache{s: s, emit: emit, refused: map[string]bool{}, lazy: map[v1.Hash]*lazyBlob{}}
+	c := &sharedCache{s: s, emit: emit, refused: map[string]bool{}, lazy: map[v1.Hash]*lazyBlob{}, sem: make(chan struct{}, fetchParallelism)}
 	for _, imp := range from {
 		src, err := imageio.OpenCache(ctx, imp.Type, imp.Location())
 		if err != nil {
@@ -153,37 +155,52 @@ func (c *sharedCache) has(l *ir.Layer) bool {
 }
 
 // reuse finds an imported entry for l built on chain and makes it a
-// hit: downloaded and verified now when eager (the layer goes into an
-// output image), else recorded to download when its content is needed.
-// It returns the entry and the name of the cache it came from.
-func (c *sharedCache) reuse(ctx context.Context, l *ir.Layer, chain string, eager bool) (store.Entry, string, bool) {
-	for {
-		h, ok := c.find(l.Key, &chain, l)
-		if !ok {
-			return store.Entry{}, "", false
+// hit. A layer of an output image (eager) is downloaded and verified in
+// the background, at most fetchParallelism at a time, while the build goes
+// on: its future fails with a *cacheRefusedError if the blob fails a check
+// (the build then starts again without the entry). Another stage's layer
+// is only recorded, to download when its content is needed. It returns
+// the layer's future, its entry and the name of the cache it came from.
+func (c *sharedCache) reuse(ctx context.Context, l *ir.Layer, chain string, eager bool) (*future, store.Entry, string, bool) {
+	h, ok := c.find(l.Key, &chain, l)
+	if !ok {
+		return nil, store.Entry{}, "", false
+	}
+	e := h.rec.Entry
+	if e.Empty {
+		c.s.PutKey(l.Key, e)
+		return resolvedFuture(e), e, h.src.Name, true
+	}
+	if !eager && !c.s.HasBlob(e.Digest) {
+		c.deferFetch(h, l)
+		return resolvedFuture(e), e, h.src.Name, true
+	}
+	f := &future{done: make(chan struct{}), diff: e.DiffID, cl: e.Layer()}
+	go func() {
+		defer close(f.done)
+		select {
+		case c.sem <- struct{}{}:
+		case <-ctx.Done():
+			f.err = ctx.Err()
+			return
 		}
-		e := h.rec.Entry
-		if e.Empty {
-			c.s.PutKey(l.Key, e)
-			return e, h.src.Name, true
-		}
-		if !eager && !c.s.HasBlob(e.Digest) {
-			c.deferFetch(h, l)
-			return e, h.src.Name, true
-		}
+		defer func() { <-c.sem }()
 		if err := h.src.Fetch(ctx, c.s, h.rec); err != nil {
 			if ctx.Err() != nil {
-				return store.Entry{}, "", false
+				f.err = ctx.Err()
+				return
 			}
 			c.refuse(h, l, err)
-			continue
+			f.err = &cacheRefusedError{err: fmt.Errorf("the entry %s of the cache %s was refused: %w", h.rec.Key.Short(), h.src.Name, err)}
+			return
 		}
-		if err := c.s.PutKey(l.Key, e); err != nil {
-			return store.Entry{}, "", false
-		}
-		return e, h.src.Name, true
-	}
+		f.err = c.s.PutKey(l.Key, e)
+	}()
+	return f, e, h.src.Name, true
 }
+
+// fetchParallelism bounds the downloads of a build's eager hits.
+const fetchParallelism = 4
 
 func (c *sharedCache) deferFetch(h cacheHit, l *ir.Layer) {
 	c.mu.Lock()

@@ -448,6 +448,9 @@ func TestSharedCacheCorruptEntriesAreRefused(t *testing.T) {
 			if !found {
 				t.Errorf("no warning refusing %s (%s) with %q: %q", c.layer.Key.Short(), c.layer.Name, c.want, warnings(ev))
 			}
+			if n := ev.count("error"); n != 0 {
+				t.Errorf("%d error events in a build that refused an entry and went on", n)
+			}
 			ran := false
 			ev.mu.Lock()
 			for _, e := range ev.all {
