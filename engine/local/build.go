@@ -118,10 +118,13 @@ func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (
 	// An imported entry reused without downloading may fail its checks
 	// once a later step needs its content: the build then starts again
 	// without it (what it built meanwhile is cached).
-	for attempt := 1; ; attempt++ {
+	// Each attempt that stops so has refused one more entry, of finitely
+	// many, which the next attempt does not use.
+	for {
+		before := b.imports.refusedCount()
 		err := b.buildTargets(ctx)
 		var refused *cacheRefusedError
-		if err != nil && errors.As(err, &refused) && attempt < maxCacheAttempts && ctx.Err() == nil {
+		if err != nil && errors.As(err, &refused) && b.imports.refusedCount() > before && ctx.Err() == nil {
 			b.fs.release()
 			b.res = map[string]*targetResult{}
 			continue
@@ -140,10 +143,6 @@ func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (
 	}
 	return res, nil
 }
-
-// maxCacheAttempts bounds how often a build starts again after refusing
-// an imported cache entry (each attempt refuses at least one).
-const maxCacheAttempts = 8
 
 // buildTargets builds the needed targets, each in its own goroutine, and
 // returns the first failure.

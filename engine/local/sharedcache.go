@@ -128,6 +128,16 @@ func (c *sharedCache) isRefused(src *imageio.CacheSource, k ir.CacheKey) bool {
 	return c.refused[src.Name+" "+k.String()]
 }
 
+// refusedCount is how many entries were refused so far.
+func (c *sharedCache) refusedCount() int {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.refused)
+}
+
 // refuse marks the entry refused and warns, once, naming the entry and
 // its layer.
 func (c *sharedCache) refuse(h cacheHit, l *ir.Layer, err error) {

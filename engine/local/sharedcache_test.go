@@ -469,6 +469,35 @@ func TestSharedCacheCorruptEntriesAreRefused(t *testing.T) {
 	}
 }
 
+func TestSharedCacheRefusedEntryComesFromTheNextCache(t *testing.T) {
+	base := requireRuntime(t)
+	ctxDir := cacheContext(t, "one\n")
+	good := filepath.Join(t.TempDir(), "good")
+	s0 := openStore(t)
+	p := cachePlan(t, base, ctxDir, "/usr/bin/app", defaultStamp)
+	res0, _ := buildWith(t, s0, p, []string{"type=local,dest=" + good + ",mode=max"}, nil)
+	bad := filepath.Join(t.TempDir(), "bad")
+	if err := os.CopyFS(bad, os.DirFS(good)); err != nil {
+		t.Fatal(err)
+	}
+	stamp := p.Targets[1].Layers[2]
+	d := entryOf(t, s0, stamp.Key).Digest
+	blob := filepath.Join(bad, "blobs", d.Algorithm, d.Hex)
+	data, _ := os.ReadFile(blob)
+	os.WriteFile(blob, bytes.Repeat([]byte{'x'}, len(data)), 0o644)
+
+	res, ev := buildWith(t, openStore(t), cachePlan(t, base, ctxDir, "/usr/bin/app", defaultStamp), nil, []string{"type=local,src=" + bad, "type=local,src=" + good})
+	if res.Images[0].Digest != res0.Images[0].Digest {
+		t.Errorf("digest %s, want %s", res.Images[0].Digest, res0.Images[0].Digest)
+	}
+	if n := ev.count("start"); n != 0 {
+		t.Errorf("%d layers ran, want 0: the second cache holds the refused entry", n)
+	}
+	if w := warnings(ev); len(w) != 1 || !strings.Contains(w[0], "local:"+bad) {
+		t.Errorf("warnings %q, want one refusing the entry of %s", w, bad)
+	}
+}
+
 func TestSharedCacheConcurrentExports(t *testing.T) {
 	base := requireRuntime(t)
 	_, host := startRegistry(t)
