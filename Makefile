@@ -6,7 +6,7 @@ CACHE    := $(CURDIR)/.cache
 BASE     := $(CACHE)/base/busybox
 PKGS_NEEDED := runc busybox-static
 
-.PHONY: build test lint demo deps runc clean bench
+.PHONY: build test lint demo deps runc clean bench fuzz fuzz-short
 
 VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
@@ -62,9 +62,20 @@ runc:
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-# test is the README's test command (and .ci/run's): lint, then every test.
-test: deps lint
+# test is the README's test command (and .ci/run's): lint, every fuzz target
+# for a few seconds, then every test.
+test: deps lint fuzz-short
 	$(GO) test -count=1 -timeout 45m ./...
+
+# fuzz runs every Fuzz* target for FUZZTIME each (make fuzz FUZZTIME=10m);
+# fuzz-short is the CI run, a few seconds each. A crasher is left in the
+# package's testdata/fuzz/ to commit with its fix.
+FUZZTIME ?= 30s
+fuzz:
+	./.ci/fuzz $(FUZZTIME)
+
+fuzz-short:
+	FUZZMINIMIZETIME=1s ./.ci/fuzz 5s
 
 # lint: gofmt, go vet, staticcheck and a tidy go.mod.
 lint:

@@ -7,12 +7,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imgc-dev/imgc/lang"
+	"github.com/imgc-dev/imgc/imageref"
+	"github.com/imgc-dev/imgc/model"
 )
 
 // benchConfig is 1,000 steps in 5 chained stages: 800 runs and 200
 // copies, each of one of 200 files in the context.
-func benchConfig(b *testing.B) *lang.Config {
+func benchConfig(b *testing.B) *model.Config {
 	files := map[string]string{}
 	for i := range 200 {
 		files[fmt.Sprintf("src/pkg%02d/file%03d.go", i%20, i)] = fmt.Sprintf("package pkg%02d // %d\n", i%20, i)
@@ -24,27 +25,32 @@ func benchConfig(b *testing.B) *lang.Config {
 			b.Fatal(err)
 		}
 	}
-	cfg := &lang.Config{Dir: dir, Vars: map[string]string{"version": "1"}}
+	cfg := &model.Config{Dir: dir, Vars: map[string]string{"version": "1"}}
 	n := 0
 	for s := range 5 {
-		st := &lang.Stage{Kind: lang.KindStage, Name: fmt.Sprintf("s%d", s), Workdir: "/src",
-			Env: []lang.EnvVar{{Name: "GOFLAGS", Value: "-trimpath"}}, DeclRange: rng(s * 1000)}
+		st := &model.Stage{Kind: model.KindStage, Name: fmt.Sprintf("s%d", s), Workdir: "/src",
+			Env: []model.EnvVar{{Name: "GOFLAGS", Value: "-trimpath"}}, DeclRange: rng(s * 1000)}
 		if s == 0 {
-			st.From = lang.From{Ref: "docker.io/library/golang:1.23"}
+			st.From = model.From{Base: &model.Image{Ref: imageref.MustParse("docker.io/library/golang:1.23")}}
 		} else {
-			st.From = lang.From{Stage: fmt.Sprintf("s%d", s-1)}
+			st.From = model.From{Base: &model.Target{Name: fmt.Sprintf("s%d", s-1)}}
 		}
 		if s == 4 {
-			st.Kind = lang.KindImage
+			st.Kind = model.KindImage
 		}
 		for i := range 200 {
 			if i%5 == 0 {
-				st.Steps = append(st.Steps, &lang.Copy{Src: []string{fmt.Sprintf("src/pkg%02d/file%03d.go", n%20, n)}, Dest: "./", Range: rng(s*1000 + i)})
+				st.Steps = append(st.Steps, &model.Copy{FileSpec: model.FileSpec{Src: []string{fmt.Sprintf("src/pkg%02d/file%03d.go", n%20, n)}, Dest: "./"}, Range: rng(s*1000 + i)})
 				n++
 				continue
 			}
-			st.Steps = append(st.Steps, &lang.Run{Sh: fmt.Sprintf("go build ./step%d", i), Env: []lang.EnvVar{{Name: "STEP", Value: fmt.Sprint(i)}},
-				Mounts: []lang.Mount{{Type: "cache", Target: "/root/.cache/go-build"}}, Vars: []string{"version"}, Range: rng(s*1000 + i)})
+			st.Steps = append(st.Steps, &model.Run{
+				Command: &model.Sh{Script: fmt.Sprintf("go build ./step%d", i)},
+				Env:     []model.EnvVar{{Name: "STEP", Value: fmt.Sprint(i)}},
+				Mounts:  []model.Mount{{Type: "cache", Target: "/root/.cache/go-build"}},
+				Vars:    []string{"version"},
+				Range:   rng(s*1000 + i),
+			})
 		}
 		cfg.Stages = append(cfg.Stages, st)
 	}
@@ -105,8 +111,8 @@ func BenchmarkCompileLargeTree(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	cfg := &lang.Config{Dir: dir, Stages: []*lang.Stage{{Kind: lang.KindImage, Name: "x", From: lang.From{Scratch: true},
-		Steps: []lang.Step{&lang.Copy{Src: []string{"."}, Dest: "/src/"}}}}}
+	cfg := &model.Config{Dir: dir, Stages: []*model.Stage{{Kind: model.KindImage, Name: "x", From: model.From{Base: &model.Scratch{}},
+		Steps: []model.Step{&model.Copy{FileSpec: model.FileSpec{Src: []string{"."}, Dest: "/src/"}}}}}}
 	opts := Options{Platform: amd64, HashCache: filepath.Join(b.TempDir(), "hashes.json")}
 	if _, diags := Compile(cfg, opts); diags.HasErrors() {
 		b.Fatal(diags)

@@ -11,9 +11,10 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/moby/patternmatcher"
 
+	"github.com/imgc-dev/imgc/imageref"
 	"github.com/imgc-dev/imgc/internal/hashcache"
 	"github.com/imgc-dev/imgc/ir"
-	"github.com/imgc-dev/imgc/lang"
+	"github.com/imgc-dev/imgc/model"
 )
 
 // Optimization levels, lowest first.
@@ -44,7 +45,7 @@ type Options struct {
 	// nor carry a digest. An error leaves the reference unresolved (keyed
 	// by its tag); errors other than ErrUnresolved are reported as
 	// warnings.
-	Resolve func(kind ir.BaseKind, ref string) (digest string, err error)
+	Resolve func(ref imageref.Ref) (digest string, err error)
 	// HashCache is the file of the persistent file hash cache; "" keeps
 	// hashes in memory for this run only.
 	HashCache string
@@ -70,8 +71,10 @@ var ErrUnresolved = errors.New("reference not resolved")
 // Compile lowers cfg to a plan: targets in build order with every step
 // resolved, cache keys computed and the optimizer passes applied. It
 // reports every problem it finds; with errors the plan may be nil or
-// partial.
-func Compile(cfg *lang.Config, opts Options) (*ir.Plan, hcl.Diagnostics) {
+// partial. cfg must satisfy model.Check, which both front ends run: a
+// rule of the model broken here is a bug in imgc, and lowering panics
+// naming it.
+func Compile(cfg *model.Config, opts Options) (*ir.Plan, hcl.Diagnostics) {
 	if cfg == nil {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "No configuration", Detail: "There is no configuration to compile. Give a path to an .image.hcl file, a directory holding some, or a Dockerfile."}}
 	}
@@ -79,10 +82,7 @@ func Compile(cfg *lang.Config, opts Options) (*ir.Plan, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	plan := lower(s)
-	if !s.broken {
-		plan = s.runPasses(plan, passes)
-	}
+	plan := s.runPasses(lower(s), passes)
 	if plan != nil && len(s.sensitive) > 0 {
 		out := *plan
 		out.Sensitive = s.sensitive
@@ -96,7 +96,7 @@ func Compile(cfg *lang.Config, opts Options) (*ir.Plan, hcl.Diagnostics) {
 
 // state is what lowering and the passes share for one compilation.
 type state struct {
-	cfg     *lang.Config
+	cfg     *model.Config
 	opts    Options
 	context string
 	// dir is the configuration's directory (relative oci: and
@@ -111,11 +111,6 @@ type state struct {
 	diags    hcl.Diagnostics
 	// check runs ir.Check between passes (tests).
 	check bool
-	// broken is set when lowering could not build a consistent plan
-	// (undeclared references, cycles), so no pass may run on it. Other
-	// errors leave a consistent plan, and the passes still run to report
-	// theirs too.
-	broken bool
 	// pass is the running pass; records what it reported.
 	pass    string
 	records []ir.Optimization
@@ -127,9 +122,15 @@ type state struct {
 
 	ignoreLoaded  bool
 	ignoreMatcher *patternmatcher.PatternMatcher
+
+	// stages are cfg's stages by name (Config.Stage is a linear search).
+	stages map[string]*model.Stage
 }
 
-func newState(cfg *lang.Config, opts Options) (*state, hcl.Diagnostics) {
+// stage is cfg's stage called name, or nil.
+func (s *state) stage(name string) *model.Stage { return s.stages[name] }
+
+func newState(cfg *model.Config, opts Options) (*state, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	s := &state{cfg: cfg, opts: opts, levels: map[string]string{}, disabled: map[string]bool{}, check: checkPasses}
 	dir := cfg.Dir
@@ -177,7 +178,11 @@ func newState(cfg *lang.Config, opts Options) (*state, hcl.Diagnostics) {
 			s.disabled[name] = true
 		}
 	}
+	s.stages = map[string]*model.Stage{}
 	for _, st := range cfg.Stages {
+		if s.stages[st.Name] == nil {
+			s.stages[st.Name] = st
+		}
 		level := opts.Optimize
 		if level == "" {
 			level = st.Optimize

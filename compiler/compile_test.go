@@ -7,43 +7,44 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/imgc-dev/imgc/imageref"
 	"github.com/imgc-dev/imgc/ir"
-	"github.com/imgc-dev/imgc/lang"
+	"github.com/imgc-dev/imgc/model"
 )
 
 // goApp is a two-stage Go build with an unused test stage.
-func goApp(dir string) *lang.Config {
-	return &lang.Config{
+func goApp(dir string) *model.Config {
+	return &model.Config{
 		Dir:  dir,
 		Vars: map[string]string{"version": "1.2.3"},
-		Stages: []*lang.Stage{
+		Stages: []*model.Stage{
 			{
-				Kind: lang.KindStage, Name: "build", From: lang.From{Ref: "golang:1.22", Range: rng(2)},
-				Env: []lang.EnvVar{{Name: "CGO_ENABLED", Value: "0"}}, Workdir: "/src",
-				Steps: []lang.Step{
-					&lang.Copy{Src: []string{"go.mod", "go.sum"}, Dest: "./", Range: rng(4)},
-					&lang.Run{Sh: "go mod download", Mounts: []lang.Mount{{Type: "cache", Target: "/root/go/pkg/mod", Range: rng(6)}}, Range: rng(5)},
-					&lang.Copy{Src: []string{"."}, Dest: ".", Range: rng(8)},
-					&lang.Run{Sh: "go build -ldflags=-X=main.version=1.2.3 -o /out/app .", Env: []lang.EnvVar{{Name: "CGO_ENABLED", Value: "1"}, {Name: "GOOS", Value: "linux"}}, Vars: []string{"version"}, Range: rng(9)},
+				Kind: model.KindStage, Name: "build", From: model.From{Base: &model.Image{Ref: imageref.MustParse("golang:1.22")}, Range: rng(2)},
+				Env: []model.EnvVar{{Name: "CGO_ENABLED", Value: "0"}}, Workdir: "/src",
+				Steps: []model.Step{
+					&model.Copy{FileSpec: model.FileSpec{Src: []string{"go.mod", "go.sum"}, Dest: "./"}, Range: rng(4)},
+					&model.Run{Command: &model.Sh{Script: "go mod download"}, Mounts: []model.Mount{{Type: "cache", Target: "/root/go/pkg/mod", Range: rng(6)}}, Range: rng(5)},
+					&model.Copy{FileSpec: model.FileSpec{Src: []string{"."}, Dest: "."}, Range: rng(8)},
+					&model.Run{Command: &model.Sh{Script: "go build -ldflags=-X=main.version=1.2.3 -o /out/app ."}, Env: []model.EnvVar{{Name: "CGO_ENABLED", Value: "1"}, {Name: "GOOS", Value: "linux"}}, Vars: []string{"version"}, Range: rng(9)},
 				},
 				DeclRange: rng(1),
 			},
 			{
-				Kind: lang.KindStage, Name: "test", From: lang.From{Stage: "build", Range: rng(12)},
-				Steps:     []lang.Step{&lang.Run{Sh: "go test ./...", Range: rng(13)}},
+				Kind: model.KindStage, Name: "test", From: model.From{Base: &model.Target{Name: "build"}, Range: rng(12)},
+				Steps:     []model.Step{&model.Run{Command: &model.Sh{Script: "go test ./..."}, Range: rng(13)}},
 				DeclRange: rng(11),
 			},
 			{
-				Kind: lang.KindImage, Name: "app", From: lang.From{Scratch: true, Range: rng(16)},
+				Kind: model.KindImage, Name: "app", From: model.From{Base: &model.Scratch{}, Range: rng(16)},
 				Tags: []string{"example.com/app:1.2.3"},
-				Steps: []lang.Step{
-					&lang.Copy{Src: []string{"/out/app"}, Dest: "/app", FromStage: "build", Range: rng(17)},
-					&lang.Layer{Name: "etc", Range: rng(18), Steps: []lang.Step{
-						&lang.Copy{Src: []string{"etc/"}, Dest: "/etc/app/", Range: rng(19)},
-						&lang.Copy{Src: []string{"README.md"}, Dest: "/usr/share/doc/app/", Range: rng(20)},
+				Steps: []model.Step{
+					&model.Copy{FileSpec: model.FileSpec{Src: []string{"/out/app"}, Dest: "/app"}, From: &model.Target{Name: "build"}, Range: rng(17)},
+					&model.Layer{Name: "etc", Range: rng(18), Steps: []model.Step{
+						&model.Copy{FileSpec: model.FileSpec{Src: []string{"etc/"}, Dest: "/etc/app/"}, Range: rng(19)},
+						&model.Copy{FileSpec: model.FileSpec{Src: []string{"README.md"}, Dest: "/usr/share/doc/app/"}, Range: rng(20)},
 					}},
 				},
-				Config:    &lang.ImageConfig{Entrypoint: []string{"/app"}, EntrypointSet: true, Labels: map[string]string{"version": "1.2.3"}},
+				Config:    &model.ImageConfig{Entrypoint: []string{"/app"}, EntrypointSet: true, Labels: map[string]string{"version": "1.2.3"}},
 				DeclRange: rng(15),
 			},
 		},
@@ -72,7 +73,7 @@ func TestCompileLowering(t *testing.T) {
 	if build.Output || !app.Output {
 		t.Errorf("Output: build %v app %v, want false true", build.Output, app.Output)
 	}
-	if diff := cmp.Diff(ir.Base{Kind: ir.BaseRegistry, Ref: "docker.io/library/golang:1.22", Key: ir.TagBaseKey("docker.io/library/golang:1.22", amd64), Origin: origin(rng(2))}, build.Base, cmpKeys); diff != "" {
+	if diff := cmp.Diff(ir.Base{Kind: ir.BaseRegistry, Ref: imageref.MustParse("golang:1.22"), Key: ir.TagBaseKey("docker.io/library/golang:1.22", amd64), Origin: origin(rng(2))}, build.Base, cmpKeys); diff != "" {
 		t.Errorf("build base (-want +got):\n%s", diff)
 	}
 	run := build.Layers[3].Steps[0].(*ir.Run)

@@ -1,4 +1,4 @@
-// Package compiler lowers an evaluated configuration (lang.Config, from an
+// Package compiler lowers an evaluated configuration (model.Config, from an
 // .image.hcl file or an imported Dockerfile) to the layer IR (ir.Plan): it
 // orders the targets, resolves every step's settings, lists and hashes the
 // files each copy reads, computes cache keys and runs the optimizer passes

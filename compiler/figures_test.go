@@ -14,6 +14,7 @@ import (
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/lang"
 	"github.com/imgc-dev/imgc/lang/dockerfile"
+	"github.com/imgc-dev/imgc/model"
 )
 
 // corpusDir holds the real-world Dockerfiles the figures are computed on.
@@ -148,7 +149,7 @@ func importAndCompile(df string, src []byte, ctx, level string, buildArgs map[st
 	return compileCorpus(cfg, level)
 }
 
-func compileCorpus(cfg *lang.Config, level string) *ir.Plan {
+func compileCorpus(cfg *model.Config, level string) *ir.Plan {
 	p, diags := Compile(cfg, Options{Optimize: level, Platform: amd64})
 	for _, d := range diags {
 		if d.Severity == hcl.DiagError && d.Summary != "Copy source not found" && d.Summary != "Copy destination is not a directory" {

@@ -17,6 +17,7 @@ import (
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/lang"
 	"github.com/imgc-dev/imgc/lang/dockerfile"
+	"github.com/imgc-dev/imgc/model"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/plan")
@@ -69,7 +70,7 @@ func TestPlanGolden(t *testing.T) {
 
 // load reads an .image.hcl file, or imports a Dockerfile with the case
 // directory as context.
-func load(t *testing.T, file string) (*lang.Config, hcl.Diagnostics) {
+func load(t *testing.T, file string) (*model.Config, hcl.Diagnostics) {
 	if filepath.Base(file) != "Dockerfile" {
 		return lang.Load(file, lang.Options{})
 	}
@@ -83,7 +84,7 @@ func load(t *testing.T, file string) (*lang.Config, hcl.Diagnostics) {
 	}
 	cfg, diags := dockerfile.Import(abs, src, dockerfile.Options{Dir: filepath.Dir(abs), Platform: "linux/amd64"})
 	if cfg == nil {
-		cfg = &lang.Config{Dir: filepath.Dir(abs)}
+		cfg = &model.Config{Dir: filepath.Dir(abs)}
 	}
 	return cfg, diags
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imgc-dev/imgc/lang"
+	"github.com/imgc-dev/imgc/model"
 )
 
 // TestReplanReadsNoFileContents shows that a second plan of an unchanged
@@ -28,8 +28,8 @@ func TestReplanReadsNoFileContents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg := &lang.Config{Dir: dir, Stages: []*lang.Stage{{Kind: lang.KindImage, Name: "x", From: lang.From{Scratch: true},
-		Steps: []lang.Step{&lang.Copy{Src: []string{"src/"}, Dest: "/src/"}}}}}
+	cfg := &model.Config{Dir: dir, Stages: []*model.Stage{{Kind: model.KindImage, Name: "x", From: model.From{Base: &model.Scratch{}},
+		Steps: []model.Step{&model.Copy{FileSpec: model.FileSpec{Src: []string{"src/"}, Dest: "/src/"}}}}}}
 	opts := Options{HashCache: filepath.Join(t.TempDir(), "hashes.json")}
 	first := mustCompile(t, cfg, opts).Targets[0].Key()
 

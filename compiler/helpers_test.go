@@ -9,7 +9,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/imgc-dev/imgc/ir"
-	"github.com/imgc-dev/imgc/lang"
+	"github.com/imgc-dev/imgc/model"
 )
 
 func init() { checkPasses = true }
@@ -40,7 +40,7 @@ func writeTree(t testing.TB, files map[string]string) string {
 	return dir
 }
 
-func mustCompile(t testing.TB, cfg *lang.Config, opts Options) *ir.Plan {
+func mustCompile(t testing.TB, cfg *model.Config, opts Options) *ir.Plan {
 	t.Helper()
 	if opts.Platform.OS == "" {
 		opts.Platform = amd64

@@ -8,8 +8,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/imgc-dev/imgc/imageref"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/lang"
+	"github.com/imgc-dev/imgc/model"
 )
 
 const keysBase = `
@@ -171,21 +173,21 @@ func TestKeysChangedVariable(t *testing.T) {
 }
 
 func TestKeysSeeEverySetting(t *testing.T) {
-	base := &lang.Run{Sh: "make", Range: rng(3)}
-	variants := map[string]*lang.Run{
-		"command":   {Sh: "make all"},
-		"exec form": {Exec: []string{"make"}, IsExec: true},
-		"env":       {Sh: "make", Env: []lang.EnvVar{{Name: "CC", Value: "clang"}}},
-		"workdir":   {Sh: "make", Workdir: "/src"},
-		"user":      {Sh: "make", User: "builder"},
-		"shell":     {Sh: "make", Shell: []string{"/bin/bash", "-c"}},
-		"network":   {Sh: "make", Network: "none"},
-		"cache_key": {Sh: "make", CacheKey: "v2"},
-		"mount":     {Sh: "make", Mounts: []lang.Mount{{Type: "cache", Target: "/root/.cache"}}},
-		"secret id": {Sh: "make", Mounts: []lang.Mount{{Type: "secret", ID: "npmrc", Target: "/root/.npmrc"}}},
+	base := &model.Run{Command: &model.Sh{Script: "make"}, Range: rng(3)}
+	variants := map[string]*model.Run{
+		"command":   {Command: &model.Sh{Script: "make all"}},
+		"exec form": {Command: &model.Exec{Argv: []string{"make"}}},
+		"env":       {Command: &model.Sh{Script: "make"}, Env: []model.EnvVar{{Name: "CC", Value: "clang"}}},
+		"workdir":   {Command: &model.Sh{Script: "make"}, Workdir: "/src"},
+		"user":      {Command: &model.Sh{Script: "make"}, User: "builder"},
+		"shell":     {Command: &model.Sh{Script: "make"}, Shell: []string{"/bin/bash", "-c"}},
+		"network":   {Command: &model.Sh{Script: "make"}, Network: "none"},
+		"cache_key": {Command: &model.Sh{Script: "make"}, CacheKey: "v2"},
+		"mount":     {Command: &model.Sh{Script: "make"}, Mounts: []model.Mount{{Type: "cache", Target: "/root/.cache"}}},
+		"secret id": {Command: &model.Sh{Script: "make"}, Mounts: []model.Mount{{Type: "secret", ID: "npmrc", Target: "/root/.npmrc"}}},
 	}
-	compileRun := func(r *lang.Run) ir.CacheKey {
-		cfg := &lang.Config{Dir: t.TempDir(), Stages: []*lang.Stage{{Kind: lang.KindImage, Name: "x", From: lang.From{Scratch: true}, Steps: []lang.Step{r}}}}
+	compileRun := func(r *model.Run) ir.CacheKey {
+		cfg := &model.Config{Dir: t.TempDir(), Stages: []*model.Stage{{Kind: model.KindImage, Name: "x", From: model.From{Base: &model.Scratch{}}, Steps: []model.Step{r}}}}
 		return mustCompile(t, cfg, Options{}).Targets[0].Key()
 	}
 	want := compileRun(base)
@@ -197,19 +199,19 @@ func TestKeysSeeEverySetting(t *testing.T) {
 		}
 		seen[k] = name
 	}
-	if moved := compileRun(&lang.Run{Sh: "make", Range: rng(40)}); moved != want {
+	if moved := compileRun(&model.Run{Command: &model.Sh{Script: "make"}, Range: rng(40)}); moved != want {
 		t.Errorf("moving a step to another line changed its key")
 	}
-	if nc := compileRun(&lang.Run{Sh: "make", NoCache: true}); nc != want {
+	if nc := compileRun(&model.Run{Command: &model.Sh{Script: "make"}, NoCache: true}); nc != want {
 		t.Errorf("cache = false changed the key; it should only set NoCache")
 	}
 }
 
 func TestKeysCopyFileMode(t *testing.T) {
 	dir := writeTree(t, map[string]string{"run.sh": "echo\n"})
-	cfg := func() *lang.Config {
-		return &lang.Config{Dir: dir, Stages: []*lang.Stage{{Kind: lang.KindImage, Name: "x", From: lang.From{Scratch: true},
-			Steps: []lang.Step{&lang.Copy{Src: []string{"run.sh"}, Dest: "/bin/"}}}}}
+	cfg := func() *model.Config {
+		return &model.Config{Dir: dir, Stages: []*model.Stage{{Kind: model.KindImage, Name: "x", From: model.From{Base: &model.Scratch{}},
+			Steps: []model.Step{&model.Copy{FileSpec: model.FileSpec{Src: []string{"run.sh"}, Dest: "/bin/"}}}}}}
 	}
 	before := mustCompile(t, cfg(), Options{}).Targets[0].Key()
 	if err := os.Chmod(filepath.Join(dir, "run.sh"), 0o755); err != nil {
@@ -222,11 +224,11 @@ func TestKeysCopyFileMode(t *testing.T) {
 
 func TestBaseKeys(t *testing.T) {
 	const digest = "sha256:2424c1850714a4d94666ec928e24d86de958646737b1d113f5b2207be44d37d8"
-	cfg := func(ref string) *lang.Config {
-		return &lang.Config{Dir: t.TempDir(), Stages: []*lang.Stage{{Kind: lang.KindImage, Name: "x", From: lang.From{Ref: ref}}}}
+	cfg := func(ref string) *model.Config {
+		return &model.Config{Dir: t.TempDir(), Stages: []*model.Stage{{Kind: model.KindImage, Name: "x", From: model.From{Base: &model.Image{Ref: imageref.MustParse(ref)}}}}}
 	}
 	tagged := mustCompile(t, cfg("debian:bookworm"), Options{}).Targets[0].Base
-	if tagged.Ref != "docker.io/library/debian:bookworm" || tagged.Key != ir.TagBaseKey("docker.io/library/debian:bookworm", amd64) {
+	if tagged.Ref.String() != "docker.io/library/debian:bookworm" || tagged.Key != ir.TagBaseKey("docker.io/library/debian:bookworm", amd64) {
 		t.Errorf("tagged base = %+v", tagged)
 	}
 	pinned := mustCompile(t, cfg("debian:bookworm"), Options{Pins: map[string]string{"docker.io/library/debian:bookworm": digest}}).Targets[0].Base
@@ -238,11 +240,11 @@ func TestBaseKeys(t *testing.T) {
 		t.Errorf("a digest in the reference keys %s, the same digest pinned %s", inRef.Key, pinned.Key)
 	}
 	var asked []string
-	resolved := mustCompile(t, cfg("oci:layout:v1"), Options{Resolve: func(kind ir.BaseKind, ref string) (string, error) {
-		asked = append(asked, string(kind)+" "+ref)
+	resolved := mustCompile(t, cfg("oci:layout:v1"), Options{Resolve: func(ref imageref.Ref) (string, error) {
+		asked = append(asked, string(ref.Kind)+" "+ref.String())
 		return digest, nil
 	}}).Targets[0].Base
-	if resolved.Kind != ir.BaseOCILayout || !filepath.IsAbs(resolved.Ref) || !strings.HasSuffix(resolved.Ref, "/layout:v1") || resolved.Key != pinned.Key {
+	if resolved.Kind != ir.BaseOCILayout || !filepath.IsAbs(resolved.Ref.Path) || !strings.HasSuffix(resolved.Ref.String(), "/layout:v1") || resolved.Key != pinned.Key {
 		t.Errorf("resolved oci base = %+v", resolved)
 	}
 	if len(asked) != 1 || !strings.HasPrefix(asked[0], "oci /") {
@@ -257,22 +259,22 @@ func TestBaseKeys(t *testing.T) {
 // TestInheritedConfigIsKeyed: a run step built on a stage sees the env and
 // user of that stage's config, so they key its layers; labels do not.
 func TestInheritedConfigIsKeyed(t *testing.T) {
-	keyOf := func(cfg *lang.ImageConfig) ir.CacheKey {
-		c := &lang.Config{Dir: t.TempDir(), Stages: []*lang.Stage{
-			{Kind: lang.KindStage, Name: "base", From: lang.From{Ref: "alpine"}, Steps: []lang.Step{&lang.Run{Sh: "true"}}, Config: cfg},
-			{Kind: lang.KindImage, Name: "app", From: lang.From{Stage: "base"}, Steps: []lang.Step{&lang.Run{Sh: "echo $MODE > /mode"}}},
+	keyOf := func(cfg *model.ImageConfig) ir.CacheKey {
+		c := &model.Config{Dir: t.TempDir(), Stages: []*model.Stage{
+			{Kind: model.KindStage, Name: "base", From: model.From{Base: &model.Image{Ref: imageref.MustParse("alpine")}}, Steps: []model.Step{&model.Run{Command: &model.Sh{Script: "true"}}}, Config: cfg},
+			{Kind: model.KindImage, Name: "app", From: model.From{Base: &model.Target{Name: "base"}}, Steps: []model.Step{&model.Run{Command: &model.Sh{Script: "echo $MODE > /mode"}}}},
 		}}
 		return mustCompile(t, c, Options{}).Target("app").Key()
 	}
 	plain := keyOf(nil)
-	if keyOf(&lang.ImageConfig{Labels: map[string]string{"v": "1"}}) != plain {
+	if keyOf(&model.ImageConfig{Labels: map[string]string{"v": "1"}}) != plain {
 		t.Errorf("a label of the base stage changed the key of a step built on it")
 	}
-	dev, prod := keyOf(&lang.ImageConfig{Env: []lang.EnvVar{{Name: "MODE", Value: "dev"}}}), keyOf(&lang.ImageConfig{Env: []lang.EnvVar{{Name: "MODE", Value: "prod"}}})
+	dev, prod := keyOf(&model.ImageConfig{Env: []model.EnvVar{{Name: "MODE", Value: "dev"}}}), keyOf(&model.ImageConfig{Env: []model.EnvVar{{Name: "MODE", Value: "prod"}}})
 	if dev == prod || dev == plain {
 		t.Errorf("the env the base stage's config passes on does not key the steps built on it")
 	}
-	if keyOf(&lang.ImageConfig{User: "nobody"}) == plain {
+	if keyOf(&model.ImageConfig{User: "nobody"}) == plain {
 		t.Errorf("the user the base stage's config passes on does not key the steps built on it")
 	}
 }

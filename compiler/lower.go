@@ -10,7 +10,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/imgc-dev/imgc/ir"
-	"github.com/imgc-dev/imgc/lang"
+	"github.com/imgc-dev/imgc/model"
 )
 
 // defaultShell runs `sh` steps when neither the step nor the stage sets one.
@@ -20,7 +20,7 @@ var defaultShell = []string{"/bin/sh", "-c"}
 // resolved but copy file lists, base digests and keys still empty (the
 // resolve and keys passes fill them). Output marks the targets asked for.
 func lower(s *state) *ir.Plan {
-	l := &lowerer{state: s, byName: map[string]*lang.Stage{}, refs: map[string]*ir.Target{}, targets: map[string]*ir.Target{}}
+	l := &lowerer{state: s, byName: map[string]*model.Stage{}, refs: map[string]*ir.Target{}, targets: map[string]*ir.Target{}}
 	for _, st := range s.cfg.Stages {
 		if _, dup := l.byName[st.Name]; !dup {
 			l.byName[st.Name] = st
@@ -41,20 +41,28 @@ func lower(s *state) *ir.Plan {
 
 type lowerer struct {
 	*state
-	byName map[string]*lang.Stage
+	byName map[string]*model.Stage
 	// refs are targets made for image references that steps copy or mount
 	// from, by normalised reference; pending are those not yet placed.
 	refs    map[string]*ir.Target
 	pending []*ir.Target
 	targets map[string]*ir.Target
+	// envTotal counts the environment variables of the run steps lowered
+	// so far, bounded by MaxStepEnv.
+	envTotal int
 }
+
+// MaxStepEnv bounds the environment variables of all run steps together.
+// Each step carries its stage's whole environment, so n variables and n
+// steps make n² of them: a 1 MiB file could ask for billions.
+const MaxStepEnv = 1 << 20
 
 // outputs names the targets to export: --target names, or every image.
 func (l *lowerer) outputs() map[string]bool {
 	out := map[string]bool{}
 	if len(l.opts.Targets) == 0 {
 		for _, st := range l.cfg.Stages {
-			if st.Kind == lang.KindImage {
+			if st.Kind == model.KindImage {
 				out[st.Name] = true
 			}
 		}
@@ -83,88 +91,43 @@ func (l *lowerer) outputs() map[string]bool {
 	return out
 }
 
-// deps lists the stages st reads from, in the order it names them.
-func deps(st *lang.Stage) []string {
-	var out []string
-	if st.From.Stage != "" {
-		out = append(out, st.From.Stage)
-	}
-	var walk func(steps []lang.Step)
-	walk = func(steps []lang.Step) {
-		for _, step := range steps {
-			switch step := step.(type) {
-			case *lang.Run:
-				for _, m := range step.Mounts {
-					if m.FromStage != "" {
-						out = append(out, m.FromStage)
-					}
-				}
-			case *lang.Copy:
-				if step.FromStage != "" {
-					out = append(out, step.FromStage)
-				}
-			case *lang.Layer:
-				walk(step.Steps)
-			}
-		}
-	}
-	walk(st.Steps)
-	return out
-}
-
 // order is the build order: depth first in declaration order, so a stage
-// follows everything it reads from. Unknown references and cycles are
-// reported here (the loader normally catches them first).
-func (l *lowerer) order() []*lang.Stage {
+// follows everything it reads from. model.Check has reported undeclared
+// stages and cycles and cut them.
+func (l *lowerer) order() []*model.Stage {
 	const (
 		unvisited = iota
 		visiting
 		done
 	)
 	mark := map[string]int{}
-	var out []*lang.Stage
-	var names []string
-	for _, st := range l.cfg.Stages {
-		names = append(names, st.Name)
-	}
-	var visit func(st *lang.Stage, via hcl.Range) bool
-	visit = func(st *lang.Stage, via hcl.Range) bool {
+	var out []*model.Stage
+	var visit func(st *model.Stage)
+	visit = func(st *model.Stage) {
 		switch mark[st.Name] {
 		case done:
-			return true
+			return
 		case visiting:
-			l.broken = true
-			l.diags = append(l.diags, errorDiag("Stage dependency cycle", fmt.Sprintf("The stage %q depends on itself through its base, copies or mounts. A stage can only read from stages that do not read from it; break the cycle.", st.Name), subject(via)))
-			return false
+			panic(fmt.Sprintf("compiler: lower: stage %q depends on itself: model.Check lets no cycle through", st.Name))
 		}
 		mark[st.Name] = visiting
-		for _, d := range deps(st) {
+		for _, d := range model.Dependencies(st) {
 			dep := l.byName[d]
 			if dep == nil {
-				detail := fmt.Sprintf("The stage %q reads from %q, which is not declared. Declare it, or fix the name.", st.Name, d)
-				if sug := suggest(d, names); sug != "" {
-					detail += fmt.Sprintf(" Did you mean %q?", sug)
-				}
-				l.broken = true
-				l.diags = append(l.diags, errorDiag("Reference to undeclared stage", detail, subject(st.DeclRange)))
-				continue
+				panic(fmt.Sprintf("compiler: lower: stage %q reads from undeclared %q: model.Check lets no such reference through", st.Name, d))
 			}
-			if !visit(dep, st.DeclRange) {
-				mark[st.Name] = done
-				return false
-			}
+			visit(dep)
 		}
 		mark[st.Name] = done
 		out = append(out, st)
-		return true
 	}
 	for _, st := range l.cfg.Stages {
-		visit(st, st.DeclRange)
+		visit(st)
 	}
 	return out
 }
 
-func (l *lowerer) target(st *lang.Stage) *ir.Target {
+func (l *lowerer) target(st *model.Stage) *ir.Target {
 	t := &ir.Target{
 		Name:        st.Name,
 		Kind:        ir.TargetKind(st.Kind),
@@ -181,10 +144,12 @@ func (l *lowerer) target(st *lang.Stage) *ir.Target {
 		if where == nil {
 			where = subject(st.DeclRange)
 		}
-		p, err := parsePlatform(st.Platform)
+		mp, err := model.ParsePlatform(st.Platform)
+		if err != nil {
+			panic(fmt.Sprintf("compiler: lower: stage %q: %v: model.Check lets no invalid platform through", st.Name, err))
+		}
+		p := ir.Platform{OS: mp.OS, Architecture: mp.Architecture, Variant: mp.Variant}
 		switch {
-		case err != nil:
-			l.diags = append(l.diags, errorDiag("Invalid platform", sentence(err.Error()), where))
 		case p.OS != l.platform.OS || p.Architecture != l.platform.Architecture:
 			l.diags = append(l.diags, errorDiag("Unsupported platform", fmt.Sprintf(
 				"Building for %s on a %s/%s host is not supported yet (no emulation): steps run on the host, so their binaries and the image would be the host's. Remove platform to build for the host, or build on a %s/%s host.",
@@ -203,14 +168,10 @@ func (l *lowerer) target(st *lang.Stage) *ir.Target {
 	sc := l.stageContext(st, t)
 	for _, step := range st.Steps {
 		var layer *ir.Layer
-		if lb, ok := step.(*lang.Layer); ok {
+		if lb, ok := step.(*model.Layer); ok {
 			layer = &ir.Layer{Name: l.mask(lb.Name), Origin: origin(lb.Range)}
 			var created []string
 			for _, inner := range lb.Steps {
-				if _, nested := inner.(*lang.Layer); nested {
-					l.diags = append(l.diags, errorDiag("Nested layer block", "A layer block holds run, copy and add steps only; layers do not nest. Move the inner steps into the outer layer block.", subject(inner.StepRange())))
-					continue
-				}
 				lowered := l.step(sc, inner, dependsOn)
 				if lowered.step == nil {
 					continue
@@ -242,7 +203,7 @@ func (l *lowerer) target(st *lang.Stage) *ir.Target {
 	return t
 }
 
-func addVars(cfg *lang.Config, layer *ir.Layer, vars []string) {
+func addVars(cfg *model.Config, layer *ir.Layer, vars []string) {
 	for _, v := range vars {
 		if layer.Vars == nil {
 			layer.Vars = map[string]string{}
@@ -255,55 +216,39 @@ func addVars(cfg *lang.Config, layer *ir.Layer, vars []string) {
 	}
 }
 
-func parsePlatform(s string) (ir.Platform, error) {
-	if err := lang.ValidatePlatform(s); err != nil {
-		return ir.Platform{}, err
+func (l *lowerer) base(st *model.Stage) ir.Base {
+	o := origin(st.From.Range)
+	switch b := st.From.Base.(type) {
+	case *model.Target:
+		return ir.Base{Kind: ir.BaseTarget, Target: b.Name, Origin: o}
+	case *model.Scratch:
+		return ir.Base{Kind: ir.BaseScratch, Origin: o}
+	case *model.Image:
+		base := ir.ImageBase(b.Ref.InDir(l.dir))
+		base.Origin = o
+		return base
 	}
-	parts := strings.Split(s, "/")
-	p := ir.Platform{OS: parts[0], Architecture: parts[1]}
-	if len(parts) == 3 {
-		p.Variant = parts[2]
-	}
-	return p, nil
+	panic(fmt.Sprintf("compiler: lower: stage %q has the base %T: model.Check gives every stage one", st.Name, st.From.Base))
 }
 
-func (l *lowerer) base(st *lang.Stage) ir.Base {
-	f := st.From
-	o := origin(f.Range)
-	switch {
-	case f.Stage != "":
-		return ir.Base{Kind: ir.BaseTarget, Target: f.Stage, Origin: o}
-	case f.Scratch || f.Ref == "scratch":
-		return ir.Base{Kind: ir.BaseScratch, Origin: o}
-	case f.Ref == "" && f.Reported:
-		return ir.Base{Kind: ir.BaseScratch, Origin: o}
-	case f.Ref == "":
-		l.diags = append(l.diags, errorDiag("Missing base", fmt.Sprintf("The %s %q has no `from`. Every stage and image starts from a base: an image reference, a stage, or \"scratch\".", st.Kind, st.Name), subject(st.DeclRange)))
-		return ir.Base{Kind: ir.BaseScratch, Origin: o}
-	}
-	b, err := parseRef(f.Ref, l.dir)
-	if err != nil {
-		l.diags = append(l.diags, errorDiag("Invalid image reference", fmt.Sprintf("%v. Write NAME[:TAG][@DIGEST], oci:PATH[:TAG], docker-archive:PATH, scratch, or a stage reference such as stage.build.", err), subject(f.Range)))
-		return ir.Base{Kind: ir.BaseScratch, Origin: o}
-	}
-	b.Origin = o
-	return b
-}
-
-// refTarget returns the name of the target standing for an image
-// reference that a step copies or mounts from, making it on first use.
-func (l *lowerer) refTarget(ref string, r hcl.Range) string {
-	b, err := parseRef(ref, l.dir)
-	if err != nil {
-		l.diags = append(l.diags, errorDiag("Invalid image reference", fmt.Sprintf("%v. Write NAME[:TAG][@DIGEST], oci:PATH[:TAG] or docker-archive:PATH.", err), subject(r)))
+// refTarget returns the name of the target standing for an image (or
+// scratch) that a step copies or mounts from, making it on first use; ""
+// for the build context or a stage, which need no target of their own.
+func (l *lowerer) refTarget(from model.Base, r hcl.Range) string {
+	var b ir.Base
+	switch from := from.(type) {
+	case nil:
 		return ""
+	case *model.Target:
+		return from.Name
+	case *model.Scratch:
+		b = ir.Base{Kind: ir.BaseScratch}
+	case *model.Image:
+		b = ir.ImageBase(from.Ref.InDir(l.dir))
 	}
-	name := b.Ref
-	if b.Kind == ir.BaseOCILayout || b.Kind == ir.BaseDockerArchive {
-		name = string(b.Kind) + ":" + b.Ref
-	}
-	if b.Kind == ir.BaseScratch {
-		name = "scratch"
+	name := "scratch"
+	if b.Kind != ir.BaseScratch {
+		name = b.Ref.Qualified()
 	}
 	if _, ok := l.refs[name]; !ok {
 		b.Origin = origin(r)
@@ -316,13 +261,13 @@ func (l *lowerer) refTarget(ref string, r hcl.Range) string {
 
 // stageCtx is what a stage's steps inherit.
 type stageCtx struct {
-	env     []lang.EnvVar
+	env     []model.EnvVar
 	workdir string // absolute, or "" when neither the stage nor its base target sets one
 	user    string
 	shell   []string
 }
 
-func (l *lowerer) stageContext(st *lang.Stage, t *ir.Target) stageCtx {
+func (l *lowerer) stageContext(st *model.Stage, t *ir.Target) stageCtx {
 	sc := stageCtx{env: st.Env, user: st.User, shell: st.Shell}
 	inherited := ""
 	if t.Base.Kind == ir.BaseTarget {
@@ -364,10 +309,10 @@ func joinDest(workdir, dest string) string {
 	return p
 }
 
-func envList(base, over []lang.EnvVar) []string {
+func envList(base, over []model.EnvVar) []string {
 	var out []string
 	idx := map[string]int{}
-	for _, list := range [][]lang.EnvVar{base, over} {
+	for _, list := range [][]model.EnvVar{base, over} {
 		for _, e := range list {
 			kv := e.Name + "=" + e.Value
 			if i, ok := idx[e.Name]; ok {
@@ -389,22 +334,29 @@ type lowered struct {
 	vars      []string
 }
 
-func (l *lowerer) step(sc stageCtx, step lang.Step, dependsOn map[string]bool) lowered {
+func (l *lowerer) step(sc stageCtx, step model.Step, dependsOn map[string]bool) lowered {
 	switch s := step.(type) {
-	case *lang.Run:
+	case *model.Run:
 		return l.run(sc, s, dependsOn)
-	case *lang.Copy:
+	case *model.Copy:
 		return l.copyStep(sc, s, dependsOn)
-	case *lang.Add:
+	case *model.Add:
 		return l.add(sc, s)
 	}
-	l.diags = append(l.diags, errorDiag("Unknown step", fmt.Sprintf("The compiler does not know the step type %T. This is a bug in imgc; please report it.", step), subject(step.StepRange())))
-	return lowered{}
+	panic(fmt.Sprintf("compiler: lower: unknown step type %T", step))
 }
 
-func (l *lowerer) run(sc stageCtx, s *lang.Run, dependsOn map[string]bool) lowered {
+func (l *lowerer) run(sc stageCtx, s *model.Run, dependsOn map[string]bool) lowered {
+	var env []string
+	if l.envTotal += len(sc.env) + len(s.Env); l.envTotal <= MaxStepEnv {
+		env = envList(sc.env, s.Env)
+	} else if l.envTotal-len(sc.env)-len(s.Env) <= MaxStepEnv {
+		l.diags = append(l.diags, errorDiag("Too many environment variables",
+			fmt.Sprintf("The run steps up to this one carry more than %d environment variables in all: each step gets its stage's whole environment. Set variables only some steps need on those steps, or split the stage.", MaxStepEnv),
+			subject(s.StepRange())))
+	}
 	r := &ir.Run{
-		Env:      envList(sc.env, s.Env),
+		Env:      env,
 		Workdir:  sc.workdir,
 		User:     sc.user,
 		Network:  ir.NetworkDefault,
@@ -426,17 +378,14 @@ func (l *lowerer) run(sc stageCtx, s *lang.Run, dependsOn map[string]bool) lower
 	case "host":
 		r.Network = ir.NetworkHost
 	default:
-		l.diags = append(l.diags, errorDiag("Invalid network mode", fmt.Sprintf("The network mode %q is not one of default, none and host. Use one of those.", s.Network), subject(s.Range)))
+		panic(fmt.Sprintf("compiler: lower: network mode %q: model.Check lets no other through", s.Network))
 	}
 	var created string
-	if s.IsExec || (s.Exec != nil && s.Sh == "") {
-		if len(s.Exec) == 0 {
-			l.diags = append(l.diags, errorDiag("Empty command", "A run step's exec list must name a program. Give exec a non-empty list, or use sh.", subject(s.Range)))
-			return lowered{}
-		}
-		r.Argv = append([]string(nil), s.Exec...)
-		created = "RUN " + jsonList(s.Exec)
-	} else {
+	switch cmd := s.Command.(type) {
+	case *model.Exec:
+		r.Argv = append([]string(nil), cmd.Argv...)
+		created = "RUN " + jsonList(cmd.Argv)
+	case *model.Sh:
 		shell := s.Shell
 		if shell == nil {
 			shell = sc.shell
@@ -444,9 +393,11 @@ func (l *lowerer) run(sc stageCtx, s *lang.Run, dependsOn map[string]bool) lower
 		if len(shell) == 0 {
 			shell = defaultShell
 		}
-		r.Shell, r.Command = true, s.Sh
-		r.Argv = append(append([]string(nil), shell...), s.Sh)
-		created = "RUN " + s.Sh
+		r.Shell, r.Command = true, cmd.Script
+		r.Argv = append(append([]string(nil), shell...), cmd.Script)
+		created = "RUN " + cmd.Script
+	default:
+		panic(fmt.Sprintf("compiler: lower: run step with the command %T: model.Check gives every run step one", s.Command))
 	}
 	for _, m := range s.Mounts {
 		im, ok := l.mount(m, dependsOn)
@@ -465,7 +416,7 @@ func (l *lowerer) run(sc stageCtx, s *lang.Run, dependsOn map[string]bool) lower
 	return lowered{step: r, name: layerName, createdBy: created, noCache: s.NoCache, vars: s.Vars}
 }
 
-func (l *lowerer) mount(m lang.Mount, dependsOn map[string]bool) (ir.Mount, bool) {
+func (l *lowerer) mount(m model.Mount, dependsOn map[string]bool) (ir.Mount, bool) {
 	im := ir.Mount{
 		Type: ir.MountType(m.Type), Target: m.Target, ID: m.ID, Sharing: m.Sharing, Source: m.Source,
 		ReadOnly: m.ReadOnly, Required: m.Required, Env: m.Env, Mode: m.Mode, UID: m.UID, GID: m.GID, Size: m.Size,
@@ -473,8 +424,7 @@ func (l *lowerer) mount(m lang.Mount, dependsOn map[string]bool) (ir.Mount, bool
 	switch im.Type {
 	case ir.MountCache, ir.MountSecret, ir.MountBind, ir.MountTmpfs:
 	default:
-		l.diags = append(l.diags, errorDiag("Unknown mount type", fmt.Sprintf("The mount type %q is not one of cache, secret, bind and tmpfs. Use one of those.", m.Type), subject(m.Range)))
-		return im, false
+		panic(fmt.Sprintf("compiler: lower: mount type %q: model.Check lets no other through", m.Type))
 	}
 	if im.Type == ir.MountCache && im.Sharing == "" {
 		im.Sharing = "shared"
@@ -483,45 +433,26 @@ func (l *lowerer) mount(m lang.Mount, dependsOn map[string]bool) (ir.Mount, bool
 		im.ID = m.Target
 	}
 	if im.Target == "" && !(im.Type == ir.MountSecret && im.Env != "") {
-		if im.Type == ir.MountSecret {
-			im.Target = "/run/secrets/" + im.ID
-		} else {
-			l.diags = append(l.diags, errorDiag("Mount without target", fmt.Sprintf("A %s mount needs a target: the path where it appears in the container. Set target.", m.Type), subject(m.Range)))
-			return im, false
-		}
+		panic(fmt.Sprintf("compiler: lower: %s mount without a target: model.Check lets none through", m.Type))
 	}
-	switch {
-	case m.FromStage != "":
-		im.FromTarget = m.FromStage
-	case m.FromRef != "":
-		im.FromTarget = l.refTarget(m.FromRef, m.Range)
-	}
+	im.FromTarget = l.refTarget(m.From, m.Range)
 	if im.FromTarget != "" {
 		dependsOn[im.FromTarget] = true
 	}
 	return im, true
 }
 
-func (l *lowerer) copyStep(sc stageCtx, s *lang.Copy, dependsOn map[string]bool) lowered {
+func (l *lowerer) copyStep(sc stageCtx, s *model.Copy, dependsOn map[string]bool) lowered {
 	c := &ir.Copy{
 		Sources: s.Src, Dest: joinDest(sc.workdir, s.Dest), Exclude: s.Exclude, Chown: s.Chown, Chmod: s.Chmod,
 		Link: s.Link, Parents: s.Parents, Origin: origin(s.Range),
 	}
-	if len(s.Src) == 0 {
-		l.diags = append(l.diags, errorDiag("Copy without source", "A copy step needs at least one source in src. Name the files or directories to copy.", subject(s.Range)))
-		return lowered{}
-	}
-	if s.Dest == "" {
-		l.diags = append(l.diags, errorDiag("Copy without destination", "A copy step needs dest, the path in the image to copy to. Set dest; end it with \"/\" for a directory.", subject(s.Range)))
-		return lowered{}
+	if len(s.Src) == 0 || s.Dest == "" {
+		panic("compiler: lower: copy step without sources or destination: model.Check lets none through")
 	}
 	from := ""
-	switch {
-	case s.FromStage != "":
-		c.FromTarget = s.FromStage
-	case s.FromRef != "":
-		c.FromTarget = l.refTarget(s.FromRef, s.Range)
-	default:
+	c.FromTarget = l.refTarget(s.From, s.Range)
+	if c.FromTarget == "" {
 		c.Context = l.context
 	}
 	if c.FromTarget != "" {
@@ -536,18 +467,13 @@ func (l *lowerer) copyStep(sc stageCtx, s *lang.Copy, dependsOn map[string]bool)
 	}
 }
 
-func (l *lowerer) add(sc stageCtx, s *lang.Add) lowered {
+func (l *lowerer) add(sc stageCtx, s *model.Add) lowered {
 	a := &ir.Add{
 		URL: s.URL, Checksum: s.Checksum, Sources: s.Src, Dest: joinDest(sc.workdir, s.Dest), Extract: s.Extract,
 		Chown: s.Chown, Chmod: s.Chmod, Link: s.Link, Exclude: s.Exclude, Origin: origin(s.Range),
 	}
-	if (s.URL == "") == (len(s.Src) == 0) {
-		l.diags = append(l.diags, errorDiag("Add needs one source kind", "An add step takes either url or src, not both and not neither. Set exactly one of them.", subject(s.Range)))
-		return lowered{}
-	}
-	if s.Dest == "" {
-		l.diags = append(l.diags, errorDiag("Add without destination", "An add step needs dest, the path in the image to add to. Set dest; end it with \"/\" for a directory.", subject(s.Range)))
-		return lowered{}
+	if (s.URL == "") == (len(s.Src) == 0) || s.Dest == "" {
+		panic("compiler: lower: add step without exactly one of url and src, or without destination: model.Check lets none through")
 	}
 	what := s.URL
 	if s.URL == "" {
@@ -557,9 +483,9 @@ func (l *lowerer) add(sc stageCtx, s *lang.Add) lowered {
 	return lowered{step: a, name: "add " + clipName(what), createdBy: "ADD " + what + " " + a.Dest, vars: s.Vars}
 }
 
-func imageConfig(st *lang.Stage, sc stageCtx) ir.ImageConfig {
+func imageConfig(st *model.Stage, sc stageCtx) ir.ImageConfig {
 	c := ir.ImageConfig{Workdir: sc.workdir, User: st.User, Shell: sc.shell}
-	var over []lang.EnvVar
+	var over []model.EnvVar
 	if st.Config != nil {
 		over = st.Config.Env
 	}
@@ -610,14 +536,6 @@ func macroName(macro, name string) string {
 		return name
 	}
 	return macro + ": " + name
-}
-
-// sentence ends an error message with a period.
-func sentence(s string) string {
-	if s != "" && !strings.HasSuffix(s, ".") {
-		s += "."
-	}
-	return s
 }
 
 // clipName shortens a derived layer name to 40 characters.

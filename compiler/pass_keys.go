@@ -70,11 +70,7 @@ func baseKey(b ir.Base, plat ir.Platform, targetKeys map[string]ir.CacheKey) ir.
 	if b.Digest != "" {
 		return ir.DigestBaseKey(b.Digest, plat)
 	}
-	ref := b.Ref
-	if b.Kind != ir.BaseRegistry {
-		ref = string(b.Kind) + ":" + ref
-	}
-	return ir.TagBaseKey(ref, plat)
+	return ir.TagBaseKey(b.Ref.Qualified(), plat)
 }
 
 // layerInputs lists a layer's key inputs; in a layer of several steps each

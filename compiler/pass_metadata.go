@@ -25,21 +25,16 @@ func metadata(s *state, p *ir.Plan) *ir.Plan {
 		if s.level(t.Name) == LevelNone {
 			continue
 		}
-		st := s.cfg.Stage(t.Name)
-		if st == nil || st.Config == nil {
+		st := s.stage(t.Name)
+		if st == nil || st.Config == nil || len(st.Config.Instructions) == 0 {
 			continue
 		}
 		below := descendantLayers(p, t.Name)
+		later := laterLayersOf(t.Layers)
 		for _, ins := range st.Config.Instructions {
 			o := origin(ins.Range)
-			var after []*ir.Layer
-			for _, l := range t.Layers {
-				if l.Origin.File == o.File && l.Origin.Line > o.Line {
-					after = append(after, l)
-				}
-			}
-			n := len(after) + len(below)
-			if n == 0 || (ins.Name == "ENV" && (readsEnv(after, ins.Env) || len(below) > 0)) {
+			n := later.count(o) + len(below)
+			if n == 0 || (ins.Name == "ENV" && (later.readEnv(o, ins.Env) || len(below) > 0)) {
 				continue
 			}
 			if ins.Name == "ONBUILD" {
@@ -55,6 +50,58 @@ func metadata(s *state, p *ir.Plan) *ir.Plan {
 	return p
 }
 
+// laterLayers answers, for a source line, how many of a target's layers
+// come from later lines of its file and whether one of their run steps
+// reads a variable, each in log time: asked per instruction by scanning
+// the layers, it took time n² on a Dockerfile of n instructions.
+type laterLayers struct {
+	lines   map[string][]int          // file -> sorted lines of its layers
+	lastRun map[string]map[string]int // file -> variable -> last line of a run step reading it
+}
+
+func laterLayersOf(layers []*ir.Layer) laterLayers {
+	ll := laterLayers{lines: map[string][]int{}, lastRun: map[string]map[string]int{}}
+	for _, l := range layers {
+		f, line := l.Origin.File, l.Origin.Line
+		ll.lines[f] = append(ll.lines[f], line)
+		for _, step := range l.Steps {
+			r, ok := step.(*ir.Run)
+			if !ok {
+				continue
+			}
+			for _, e := range r.Env {
+				name, _, _ := strings.Cut(e, "=")
+				if ll.lastRun[f] == nil {
+					ll.lastRun[f] = map[string]int{}
+				}
+				ll.lastRun[f][name] = max(ll.lastRun[f][name], line)
+			}
+		}
+	}
+	for _, lines := range ll.lines {
+		slices.Sort(lines)
+	}
+	return ll
+}
+
+// count is how many layers come from lines of o's file after o's.
+func (ll laterLayers) count(o ir.Origin) int {
+	lines := ll.lines[o.File]
+	i, _ := slices.BinarySearch(lines, o.Line+1)
+	return len(lines) - i
+}
+
+// readEnv reports whether a run step of a layer after o has one of names
+// in its environment.
+func (ll laterLayers) readEnv(o ir.Origin, names []string) bool {
+	for _, name := range names {
+		if last, ok := ll.lastRun[o.File][name]; ok && last > o.Line {
+			return true
+		}
+	}
+	return false
+}
+
 // descendantLayers lists the layers of every target built on name, however
 // indirectly (docker build re-runs them when name's config changes).
 func descendantLayers(p *ir.Plan, name string) []*ir.Layer {
@@ -67,24 +114,4 @@ func descendantLayers(p *ir.Plan, name string) []*ir.Layer {
 		}
 	}
 	return out
-}
-
-// readsEnv reports whether a run step of layers has one of names in its
-// environment.
-func readsEnv(layers []*ir.Layer, names []string) bool {
-	for _, l := range layers {
-		for _, step := range l.Steps {
-			r, ok := step.(*ir.Run)
-			if !ok {
-				continue
-			}
-			for _, e := range r.Env {
-				name, _, _ := strings.Cut(e, "=")
-				if slices.Contains(names, name) {
-					return true
-				}
-			}
-		}
-	}
-	return false
 }

@@ -35,7 +35,7 @@ func prune(s *state, p *ir.Plan) *ir.Plan {
 			out.Targets = append(out.Targets, t)
 			continue
 		}
-		if s.cfg.Stage(t.Name) == nil {
+		if s.stage(t.Name) == nil {
 			continue // made for an image reference of a dropped stage
 		}
 		if t.Kind == ir.KindImage {

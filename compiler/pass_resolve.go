@@ -58,7 +58,7 @@ func (s *state) resolveBase(b ir.Base, plat ir.Platform) ir.Base {
 	if b.Digest != "" {
 		return b
 	}
-	if d, ok := s.opts.Pins[b.Ref]; ok && d != "" {
+	if d, ok := s.opts.Pins[b.Ref.String()]; ok && d != "" {
 		b.Digest = d
 		return b
 	}
@@ -66,7 +66,7 @@ func (s *state) resolveBase(b ir.Base, plat ir.Platform) ir.Base {
 	if s.opts.Resolve == nil {
 		return b
 	}
-	d, err := s.opts.Resolve(b.Kind, b.Ref)
+	d, err := s.opts.Resolve(b.Ref)
 	switch {
 	case err == nil && d != "":
 		b.Digest = d

@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,8 +9,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/imgc-dev/imgc/imageref"
 	"github.com/imgc-dev/imgc/ir"
-	"github.com/imgc-dev/imgc/lang"
+	"github.com/imgc-dev/imgc/model"
 )
 
 func TestPassOrder(t *testing.T) {
@@ -53,13 +55,13 @@ func TestEveryPassHasItsOwnFile(t *testing.T) {
 	}
 }
 
-func smallConfig(t *testing.T) *lang.Config {
-	return &lang.Config{Dir: t.TempDir(), Stages: []*lang.Stage{
-		{Kind: lang.KindStage, Name: "a", From: lang.From{Ref: "alpine"}, Steps: []lang.Step{&lang.Run{Sh: "echo a > /a"}}, DeclRange: rng(1)},
-		{Kind: lang.KindStage, Name: "b", From: lang.From{Ref: "alpine"}, Steps: []lang.Step{&lang.Run{Sh: "echo a > /a"}}, DeclRange: rng(5)},
-		{Kind: lang.KindImage, Name: "app", From: lang.From{Scratch: true}, DeclRange: rng(9), Steps: []lang.Step{
-			&lang.Copy{Src: []string{"/a"}, Dest: "/a", FromStage: "a"},
-			&lang.Copy{Src: []string{"/a"}, Dest: "/b", FromStage: "b"},
+func smallConfig(t *testing.T) *model.Config {
+	return &model.Config{Dir: t.TempDir(), Stages: []*model.Stage{
+		{Kind: model.KindStage, Name: "a", From: model.From{Base: &model.Image{Ref: imageref.MustParse("alpine")}}, Steps: []model.Step{&model.Run{Command: &model.Sh{Script: "echo a > /a"}}}, DeclRange: rng(1)},
+		{Kind: model.KindStage, Name: "b", From: model.From{Base: &model.Image{Ref: imageref.MustParse("alpine")}}, Steps: []model.Step{&model.Run{Command: &model.Sh{Script: "echo a > /a"}}}, DeclRange: rng(5)},
+		{Kind: model.KindImage, Name: "app", From: model.From{Base: &model.Scratch{}}, DeclRange: rng(9), Steps: []model.Step{
+			&model.Copy{FileSpec: model.FileSpec{Src: []string{"/a"}, Dest: "/a"}, From: &model.Target{Name: "a"}},
+			&model.Copy{FileSpec: model.FileSpec{Src: []string{"/a"}, Dest: "/b"}, From: &model.Target{Name: "b"}},
 		}},
 	}}
 }
@@ -167,28 +169,21 @@ func TestPruneAndTargets(t *testing.T) {
 
 func TestCompileErrors(t *testing.T) {
 	dir := writeTree(t, map[string]string{"a.txt": "a", "b.txt": "b", ".dockerignore": "secret.txt\n", "secret.txt": "s"})
-	stage := func(steps ...lang.Step) *lang.Config {
-		return &lang.Config{Dir: dir, Stages: []*lang.Stage{{Kind: lang.KindImage, Name: "app", From: lang.From{Scratch: true}, Steps: steps, DeclRange: rng(1)}}}
+	stage := func(steps ...model.Step) *model.Config {
+		return &model.Config{Dir: dir, Stages: []*model.Stage{{Kind: model.KindImage, Name: "app", From: model.From{Base: &model.Scratch{}}, Steps: steps, DeclRange: rng(1)}}}
 	}
 	tests := []struct {
 		name    string
-		cfg     *lang.Config
+		cfg     *model.Config
 		opts    Options
 		summary string
 		line    int
 	}{
-		{"missing source", stage(&lang.Copy{Src: []string{"nope/"}, Dest: "/x/", Range: rng(7)}), Options{}, "Copy source not found", 7},
-		{"ignored source", stage(&lang.Copy{Src: []string{"secret.txt"}, Dest: "/x", Range: rng(8)}), Options{}, "Copy source excluded", 8},
-		{"several sources to a file", stage(&lang.Copy{Src: []string{"*.txt"}, Dest: "/x", Range: rng(9)}), Options{}, "Copy destination is not a directory", 9},
-		{"bad network", stage(&lang.Run{Sh: "x", Network: "bridge", Range: rng(4)}), Options{}, "Invalid network mode", 4},
+		{"missing source", stage(&model.Copy{FileSpec: model.FileSpec{Src: []string{"nope/"}, Dest: "/x/"}, Range: rng(7)}), Options{}, "Copy source not found", 7},
+		{"ignored source", stage(&model.Copy{FileSpec: model.FileSpec{Src: []string{"secret.txt"}, Dest: "/x"}, Range: rng(8)}), Options{}, "Copy source excluded", 8},
+		{"several sources to a file", stage(&model.Copy{FileSpec: model.FileSpec{Src: []string{"*.txt"}, Dest: "/x"}, Range: rng(9)}), Options{}, "Copy destination is not a directory", 9},
 		{"unknown target", stage(), Options{Targets: []string{"apq"}}, "Unknown target", 0},
-		{"bad reference", &lang.Config{Dir: dir, Stages: []*lang.Stage{{Kind: lang.KindImage, Name: "x", From: lang.From{Ref: "Not A Ref!", Range: rng(2)}}}}, Options{}, "Invalid image reference", 2},
-		{"undeclared stage", &lang.Config{Dir: dir, Stages: []*lang.Stage{{Kind: lang.KindImage, Name: "x", From: lang.From{Stage: "bulid"}, DeclRange: rng(3)}}}, Options{}, "Reference to undeclared stage", 3},
-		{"cycle", &lang.Config{Dir: dir, Stages: []*lang.Stage{
-			{Kind: lang.KindStage, Name: "a", From: lang.From{Stage: "b"}, DeclRange: rng(1)},
-			{Kind: lang.KindImage, Name: "b", From: lang.From{Stage: "a"}, DeclRange: rng(5)},
-		}}, Options{}, "Stage dependency cycle", 5},
-		{"no image", &lang.Config{Dir: dir, Stages: []*lang.Stage{{Kind: lang.KindStage, Name: "x", From: lang.From{Scratch: true}, DeclRange: rng(6)}}}, Options{}, "No image to build", 6},
+		{"no image", &model.Config{Dir: dir, Stages: []*model.Stage{{Kind: model.KindStage, Name: "x", From: model.From{Base: &model.Scratch{}}, DeclRange: rng(6)}}}, Options{}, "No image to build", 6},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -211,10 +206,38 @@ func TestCompileErrors(t *testing.T) {
 	}
 }
 
+// TestBrokenModelIsInternal: a configuration that breaks a rule of the
+// model (which model.Check reports for the front ends) is a bug when it
+// reaches the compiler, reported as an internal error naming where.
+func TestBrokenModelIsInternal(t *testing.T) {
+	dir := t.TempDir()
+	tests := map[string]*model.Config{
+		"undeclared stage": {Dir: dir, Stages: []*model.Stage{{Kind: model.KindImage, Name: "x", From: model.From{Base: &model.Target{Name: "bulid"}}}}},
+		"cycle": {Dir: dir, Stages: []*model.Stage{
+			{Kind: model.KindStage, Name: "a", From: model.From{Base: &model.Target{Name: "b"}}},
+			{Kind: model.KindImage, Name: "b", From: model.From{Base: &model.Target{Name: "a"}}},
+		}},
+		"no base":     {Dir: dir, Stages: []*model.Stage{{Kind: model.KindImage, Name: "x"}}},
+		"bad network": {Dir: dir, Stages: []*model.Stage{{Kind: model.KindImage, Name: "x", From: model.From{Base: &model.Scratch{}}, Steps: []model.Step{&model.Run{Command: &model.Sh{Script: "x"}, Network: "bridge"}}}}},
+		"no command":  {Dir: dir, Stages: []*model.Stage{{Kind: model.KindImage, Name: "x", From: model.From{Base: &model.Scratch{}}, Steps: []model.Step{&model.Run{}}}}},
+	}
+	for name, cfg := range tests {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				r := recover()
+				if r == nil || !strings.HasPrefix(fmt.Sprint(r), "compiler: lower: ") {
+					t.Errorf("recovered %v, want a panic naming compiler: lower", r)
+				}
+			}()
+			Compile(cfg, Options{Platform: amd64})
+		})
+	}
+}
+
 func TestProjectAndContext(t *testing.T) {
 	ctx := writeTree(t, map[string]string{"f": "x"})
-	cfg := &lang.Config{Dir: t.TempDir(), Stages: []*lang.Stage{{Kind: lang.KindImage, Name: "x", From: lang.From{Scratch: true},
-		Steps: []lang.Step{&lang.Copy{Src: []string{"f"}, Dest: "/f"}}}}}
+	cfg := &model.Config{Dir: t.TempDir(), Stages: []*model.Stage{{Kind: model.KindImage, Name: "x", From: model.From{Base: &model.Scratch{}},
+		Steps: []model.Step{&model.Copy{FileSpec: model.FileSpec{Src: []string{"f"}, Dest: "/f"}}}}}}
 	p := mustCompile(t, cfg, Options{Context: ctx})
 	if p.Project != cfg.Dir {
 		t.Errorf("Project = %q, want %q", p.Project, cfg.Dir)
@@ -230,9 +253,9 @@ func TestProjectAndContext(t *testing.T) {
 }
 
 func TestMergeKeepsPerStepKeys(t *testing.T) {
-	cfg := func() *lang.Config {
-		return &lang.Config{Dir: t.TempDir(), Stages: []*lang.Stage{{Kind: lang.KindImage, Name: "x", From: lang.From{Ref: "alpine"}, Steps: []lang.Step{
-			&lang.Run{Sh: "a", Range: rng(1)}, &lang.Run{Sh: "b", Range: rng(2)}, &lang.Run{Sh: "c", Range: rng(3)},
+	cfg := func() *model.Config {
+		return &model.Config{Dir: t.TempDir(), Stages: []*model.Stage{{Kind: model.KindImage, Name: "x", From: model.From{Base: &model.Image{Ref: imageref.MustParse("alpine")}}, Steps: []model.Step{
+			&model.Run{Command: &model.Sh{Script: "a"}, Range: rng(1)}, &model.Run{Command: &model.Sh{Script: "b"}, Range: rng(2)}, &model.Run{Command: &model.Sh{Script: "c"}, Range: rng(3)},
 		}}}}
 	}
 	safe := mustCompile(t, cfg(), Options{})
@@ -274,13 +297,13 @@ func recordsOf(p *ir.Plan, pass string) []ir.Optimization {
 // TestStageOptimizeLevel: `optimize = "all"` applies to its own target
 // only, the others still preview; --optimize wins over it.
 func TestStageOptimizeLevel(t *testing.T) {
-	cfg := func() *lang.Config {
-		runs := func(line int) []lang.Step {
-			return []lang.Step{&lang.Run{Sh: "a", Range: rng(line)}, &lang.Run{Sh: "b", Range: rng(line + 1)}}
+	cfg := func() *model.Config {
+		runs := func(line int) []model.Step {
+			return []model.Step{&model.Run{Command: &model.Sh{Script: "a"}, Range: rng(line)}, &model.Run{Command: &model.Sh{Script: "b"}, Range: rng(line + 1)}}
 		}
-		return &lang.Config{Dir: t.TempDir(), Stages: []*lang.Stage{
-			{Kind: lang.KindImage, Name: "fast", Optimize: LevelAll, From: lang.From{Ref: "alpine"}, Steps: runs(1), DeclRange: rng(1)},
-			{Kind: lang.KindImage, Name: "plain", From: lang.From{Ref: "alpine"}, Steps: runs(10), DeclRange: rng(10)},
+		return &model.Config{Dir: t.TempDir(), Stages: []*model.Stage{
+			{Kind: model.KindImage, Name: "fast", Optimize: LevelAll, From: model.From{Base: &model.Image{Ref: imageref.MustParse("alpine")}}, Steps: runs(1), DeclRange: rng(1)},
+			{Kind: model.KindImage, Name: "plain", From: model.From{Base: &model.Image{Ref: imageref.MustParse("alpine")}}, Steps: runs(10), DeclRange: rng(10)},
 		}}
 	}
 	layersOf := func(p *ir.Plan) (fast, plain int) {

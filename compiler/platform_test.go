@@ -59,11 +59,13 @@ func TestDockerfilePlatform(t *testing.T) {
 		t.Run(tt.platform, func(t *testing.T) {
 			dir := t.TempDir()
 			src := "FROM scratch\nFROM --platform=" + tt.platform + " scratch\nCOPY --from=0 / /\n"
+			// An invalid platform is the importer's error (model.Check), an
+			// unsupported one the compiler's.
 			cfg, diags := dockerfile.Import(filepath.Join(dir, "Dockerfile"), []byte(src), dockerfile.Options{Dir: dir})
-			if diags.HasErrors() {
-				t.Fatal(diags.Error())
+			if cfg != nil {
+				_, cdiags := Compile(cfg, Options{Platform: amd64})
+				diags = append(diags, cdiags...)
 			}
-			_, diags = Compile(cfg, Options{Platform: amd64})
 			checkOnlyError(t, diags, tt.want, tt.detail, 2)
 		})
 	}

@@ -8,8 +8,9 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/imgc-dev/imgc/ir"
+	"github.com/imgc-dev/imgc/imageref"
 	"github.com/imgc-dev/imgc/lang"
+	"github.com/imgc-dev/imgc/model"
 )
 
 // TestUnreadableBase: a local base that cannot be read is an error at
@@ -37,11 +38,8 @@ func TestUnreadableBase(t *testing.T) {
 			if diags.HasErrors() {
 				t.Fatal(diags.Error())
 			}
-			_, diags = Compile(cfg, Options{Platform: amd64, Resolve: func(kind ir.BaseKind, ref string) (string, error) {
-				p := ref
-				if kind == ir.BaseOCILayout {
-					p = strings.TrimSuffix(strings.TrimSuffix(ref, ":latest"), ":v2")
-				}
+			_, diags = Compile(cfg, Options{Platform: amd64, Resolve: func(ref imageref.Ref) (string, error) {
+				p := ref.Path
 				return "", errors.New("open " + p + "/index.json: no such file or directory")
 			}})
 			if len(diags) != 1 {
@@ -70,8 +68,8 @@ func TestUnreadableBase(t *testing.T) {
 // reference without a diagnostic, local or not.
 func TestUnresolvedBaseIsQuiet(t *testing.T) {
 	for _, ref := range []string{"oci:layout", "debian"} {
-		cfg := &lang.Config{Dir: t.TempDir(), Stages: []*lang.Stage{{Kind: lang.KindImage, Name: "x", From: lang.From{Ref: ref}}}}
-		_, diags := Compile(cfg, Options{Platform: amd64, Resolve: func(ir.BaseKind, string) (string, error) {
+		cfg := &model.Config{Dir: t.TempDir(), Stages: []*model.Stage{{Kind: model.KindImage, Name: "x", From: model.From{Base: &model.Image{Ref: imageref.MustParse(ref)}}}}}
+		_, diags := Compile(cfg, Options{Platform: amd64, Resolve: func(imageref.Ref) (string, error) {
 			return "", ErrUnresolved
 		}})
 		if len(diags) > 0 {

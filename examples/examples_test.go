@@ -27,10 +27,12 @@ import (
 	"github.com/imgc-dev/imgc/engine/local"
 	"github.com/imgc-dev/imgc/engine/local/runc"
 	"github.com/imgc-dev/imgc/imageio"
+	"github.com/imgc-dev/imgc/imageref"
 	"github.com/imgc-dev/imgc/internal/testbase"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/lang"
 	"github.com/imgc-dev/imgc/lang/dockerfile"
+	"github.com/imgc-dev/imgc/model"
 	"github.com/imgc-dev/imgc/store"
 )
 
@@ -67,13 +69,13 @@ func diagText(diags hcl.Diagnostics) string {
 
 // compile loads and compiles the configuration in dir with vars, failing
 // on any error. resolve may be nil: registry bases stay keyed by tag.
-func compile(t *testing.T, dir string, vars map[string]string, resolve func(ir.BaseKind, string) (string, error)) (*lang.Config, *ir.Plan) {
+func compile(t *testing.T, dir string, vars map[string]string, resolve func(imageref.Ref) (string, error)) (*model.Config, *ir.Plan) {
 	t.Helper()
 	return compileAt(t, dir, vars, resolve, "")
 }
 
 // compileAt is compile at an optimizer level ("" is the default).
-func compileAt(t *testing.T, dir string, vars map[string]string, resolve func(ir.BaseKind, string) (string, error), level string) (*lang.Config, *ir.Plan) {
+func compileAt(t *testing.T, dir string, vars map[string]string, resolve func(imageref.Ref) (string, error), level string) (*model.Config, *ir.Plan) {
 	t.Helper()
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -205,11 +207,11 @@ func buildExample(t *testing.T, dir string, vars map[string]string) *built {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	platform := ir.Platform{OS: "linux", Architecture: goruntime.GOARCH}
-	_, plan := compile(t, dir, vars, func(kind ir.BaseKind, ref string) (string, error) {
-		if kind == ir.BaseRegistry {
+	_, plan := compile(t, dir, vars, func(ref imageref.Ref) (string, error) {
+		if ref.Kind == imageref.Registry {
 			return "", compiler.ErrUnresolved
 		}
-		return imageio.ResolveBase(ctx, kind, ref, platform)
+		return imageio.ResolveBase(ctx, ref, platform)
 	})
 	out := filepath.Join(t.TempDir(), "layout")
 	res, err := local.New(store).Build(ctx, plan, engine.BuildOptions{Outputs: []engine.Output{{Type: "oci", Dest: out}}})

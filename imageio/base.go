@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -13,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/imgc-dev/imgc/imageref"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/store"
 )
@@ -21,11 +21,11 @@ func v1Platform(pl ir.Platform) v1.Platform {
 	return v1.Platform{OS: pl.OS, Architecture: pl.Architecture, Variant: pl.Variant}
 }
 
-// ResolveBase resolves a base reference (registry NAME[:TAG][@DIGEST],
-// "oci:PATH[:TAG]", "docker-archive:PATH") to its manifest digest for the
-// platform, fetching only the manifest.
-func ResolveBase(ctx context.Context, kind ir.BaseKind, ref string, pl ir.Platform) (string, error) {
-	img, err := openBase(ctx, kind, ref, pl)
+// ResolveBase resolves a base reference (a registry, an OCI layout or a
+// docker archive) to its manifest digest for the platform, fetching only
+// the manifest.
+func ResolveBase(ctx context.Context, ref imageref.Ref, pl ir.Platform) (string, error) {
+	img, err := openBase(ctx, ref, pl)
 	if err != nil {
 		return "", fmt.Errorf("resolving base image %q: %w", ref, err)
 	}
@@ -37,35 +37,30 @@ func ResolveBase(ctx context.Context, kind ir.BaseKind, ref string, pl ir.Platfo
 }
 
 // openBase returns the base image without reading its layers.
-func openBase(ctx context.Context, kind ir.BaseKind, ref string, pl ir.Platform) (v1.Image, error) {
-	switch kind {
-	case ir.BaseRegistry:
-		r, err := name.ParseReference(ref)
+func openBase(ctx context.Context, ref imageref.Ref, pl ir.Platform) (v1.Image, error) {
+	switch ref.Kind {
+	case imageref.Registry:
+		r, err := name.ParseReference(ref.Name) // go-containerregistry's form of the parsed reference
 		if err != nil {
 			return nil, err
 		}
 		return remote.Image(r, registryOptions(ctx, remote.WithPlatform(v1Platform(pl)))...)
-	case ir.BaseOCILayout:
-		return layoutImage(strings.TrimPrefix(ref, "oci:"), pl)
-	case ir.BaseDockerArchive:
-		p := strings.TrimPrefix(ref, "docker-archive:")
-		if _, err := checkDockerArchive(p); err != nil {
+	case imageref.OCILayout:
+		return layoutImage(ref.Path, ref.Tag, pl)
+	case imageref.DockerArchive:
+		if _, err := checkDockerArchive(ref.Path); err != nil {
 			return nil, err
 		}
-		return tarball.ImageFromPath(p, nil)
+		return tarball.ImageFromPath(ref.Path, nil)
 	default:
-		return nil, fmt.Errorf("a %s base has no manifest", kind)
+		return nil, fmt.Errorf("the reference %q has no manifest", ref)
 	}
 }
 
-// layoutImage finds PATH[:TAG] in an OCI layout: the manifest named TAG, or
-// the only one when no tag is given. Every blob it reads, and every layer
-// the image gives later, is verified against its digest and size.
-func layoutImage(ref string, pl ir.Platform) (v1.Image, error) {
-	path, tag := ref, ""
-	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
-		path, tag = ref[:i], ref[i+1:]
-	}
+// layoutImage finds an image in the OCI layout at path: the manifest named
+// tag, or the only one when tag is empty. Every blob it reads, and every
+// layer the image gives later, is verified against its digest and size.
+func layoutImage(path, tag string, pl ir.Platform) (v1.Image, error) {
 	l := ociLayout{dir: path}
 	m, err := l.readIndex()
 	if err != nil {
@@ -124,11 +119,7 @@ func PullBase(ctx context.Context, s *store.Store, b ir.Base, pl ir.Platform) (*
 			}
 		}
 	}
-	ref := b.Ref
-	if b.Kind == ir.BaseRegistry && b.Digest != "" && !strings.Contains(ref, "@") {
-		ref += "@" + b.Digest
-	}
-	img, err := openBase(ctx, b.Kind, ref, pl)
+	img, err := openBase(ctx, b.Ref.Pinned(b.Digest), pl)
 	if err != nil {
 		return nil, "", fmt.Errorf("pulling base image %q: %w", b.Ref, err)
 	}

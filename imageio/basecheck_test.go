@@ -23,6 +23,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imgc-dev/imgc/imageio"
+	"github.com/imgc-dev/imgc/imageref"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/store"
 )
@@ -140,7 +141,7 @@ func TestLayoutBlobsAreVerified(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := writeLayout(t, img)
 			tc.edit(t, dir)
-			b := ir.Base{Kind: ir.BaseOCILayout, Ref: "oci:" + dir, Key: ir.KeyOf([]byte(dir)), Origin: ir.Origin{File: "t.image.hcl", Line: 1}}
+			b := ir.Base{Kind: ir.BaseOCILayout, Ref: imageref.MustParse("oci:" + dir), Key: ir.KeyOf([]byte(dir)), Origin: ir.Origin{File: "t.image.hcl", Line: 1}}
 			err := buildBase(t, b)
 			if tc.want == nil {
 				if err != nil {
@@ -257,7 +258,7 @@ func TestDockerArchiveBlobsAreVerified(t *testing.T) {
 			if tc.repl != nil {
 				p = rewriteArchive(t, archive, tc.repl)
 			}
-			err := buildBase(t, ir.Base{Kind: ir.BaseDockerArchive, Ref: "docker-archive:" + p, Key: ir.KeyOf([]byte(p)), Origin: ir.Origin{File: "t.image.hcl", Line: 1}})
+			err := buildBase(t, ir.Base{Kind: ir.BaseDockerArchive, Ref: imageref.MustParse("docker-archive:" + p), Key: ir.KeyOf([]byte(p)), Origin: ir.Origin{File: "t.image.hcl", Line: 1}})
 			if tc.want == nil {
 				if err != nil {
 					t.Fatalf("an intact archive: %v", err)

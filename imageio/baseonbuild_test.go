@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/imgc-dev/imgc/imageio"
+	"github.com/imgc-dev/imgc/imageref"
 	"github.com/imgc-dev/imgc/internal/testbase"
 	"github.com/imgc-dev/imgc/ir"
 )
@@ -40,17 +41,17 @@ func TestBaseOnBuildReadsTriggers(t *testing.T) {
 		t.Fatal(err)
 	}
 	pl := ir.Platform{OS: "linux", Architecture: "amd64"}
-	got, err := imageio.BaseOnBuild(context.Background(), "oci:base:v1", ctxDir, pl, false)
+	got, err := imageio.BaseOnBuild(context.Background(), imageref.MustParse("oci:base:v1"), ctxDir, pl, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(triggers, got); diff != "" {
 		t.Errorf("triggers of a relative oci: base (-want +got):\n%s", diff)
 	}
-	if got, err := imageio.BaseOnBuild(context.Background(), "example.invalid/app:1", ctxDir, pl, false); err != nil || got != nil {
+	if got, err := imageio.BaseOnBuild(context.Background(), imageref.MustParse("example.invalid/app:1"), ctxDir, pl, false); err != nil || got != nil {
 		t.Errorf("a registry base without remote gave %q, %v; want nothing", got, err)
 	}
-	if _, err := imageio.BaseOnBuild(context.Background(), "oci:missing:v1", ctxDir, pl, false); err == nil {
+	if _, err := imageio.BaseOnBuild(context.Background(), imageref.MustParse("oci:missing:v1"), ctxDir, pl, false); err == nil {
 		t.Error("a missing layout gave no error")
 	}
 }

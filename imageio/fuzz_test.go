@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imgc-dev/imgc/imageio"
+	"github.com/imgc-dev/imgc/imageref"
 	"github.com/imgc-dev/imgc/ir"
 )
 
@@ -48,8 +49,8 @@ func FuzzOCILayout(f *testing.F) {
 			buf.ReadFrom(rc)
 			os.WriteFile(filepath.Join(d, "blobs", "sha256", h.Hex), buf.Bytes(), 0o644)
 		}
-		b := ir.Base{Kind: ir.BaseOCILayout, Ref: "oci:" + d, Key: ir.KeyOf([]byte(d))}
-		imageio.ResolveBase(context.Background(), b.Kind, b.Ref, platform)
+		b := ir.Base{Kind: ir.BaseOCILayout, Ref: imageref.MustParse("oci:" + d), Key: ir.KeyOf([]byte(d))}
+		imageio.ResolveBase(context.Background(), b.Ref, platform)
 		buildBase(t, b)
 	})
 }
@@ -68,8 +69,8 @@ func FuzzDockerArchive(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := filepath.Join(t.TempDir(), "a.tar")
 		os.WriteFile(p, data, 0o644)
-		b := ir.Base{Kind: ir.BaseDockerArchive, Ref: "docker-archive:" + p, Key: ir.KeyOf([]byte(p))}
-		imageio.ResolveBase(context.Background(), b.Kind, b.Ref, platform)
+		b := ir.Base{Kind: ir.BaseDockerArchive, Ref: imageref.MustParse("docker-archive:" + p), Key: ir.KeyOf([]byte(p))}
+		imageio.ResolveBase(context.Background(), b.Ref, platform)
 		buildBase(t, b)
 	})
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/imgc-dev/imgc/imageio"
+	"github.com/imgc-dev/imgc/imageref"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/store"
 )
@@ -68,7 +69,7 @@ func storedImage(t *testing.T, name string) (*store.Store, string) {
 		t.Fatal(err)
 	}
 	dir := writeLayout(t, smallImage(t, "hello"))
-	b := ir.Base{Kind: ir.BaseOCILayout, Ref: "oci:" + dir, Key: ir.KeyOf([]byte(dir))}
+	b := ir.Base{Kind: ir.BaseOCILayout, Ref: imageref.MustParse("oci:" + dir), Key: ir.KeyOf([]byte(dir))}
 	_, digest, err := imageio.PullBase(context.Background(), s, b, platform)
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +128,7 @@ func TestPushAndPullRetry(t *testing.T) {
 			continue
 		}
 		pushed++
-		dig, err := imageio.ResolveBase(ctx, ir.BaseRegistry, dest, platform)
+		dig, err := imageio.ResolveBase(ctx, imageref.MustParse(dest), platform)
 		if err != nil || dig != digest {
 			t.Errorf("resolving %s: %s, %v; want %s", dest, dig, err, digest)
 		}
@@ -136,7 +137,7 @@ func TestPushAndPullRetry(t *testing.T) {
 
 	// Pulling the layers of a pushed image (a fresh store has none).
 	ref := u.Host + "/imgc/retry0:v1"
-	b := ir.Base{Kind: ir.BaseRegistry, Ref: ref, Digest: digest, Key: ir.KeyOf([]byte(digest))}
+	b := ir.Base{Kind: ir.BaseRegistry, Ref: imageref.MustParse(ref), Digest: digest, Key: ir.KeyOf([]byte(digest))}
 	fresh, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/lang"
 	"github.com/imgc-dev/imgc/lang/dockerfile"
+	"github.com/imgc-dev/imgc/model"
 )
 
 // platform pins the platform ARGs and the compiler's default platform so
@@ -176,7 +177,7 @@ func errorsOnly(diags hcl.Diagnostics) hcl.Diagnostics {
 
 // layerKeys lists each target's layer keys under the index of its stage
 // in the configuration, since conversion may rename stages.
-func layerKeys(plan *ir.Plan, cfg *lang.Config) map[string][]string {
+func layerKeys(plan *ir.Plan, cfg *model.Config) map[string][]string {
 	index := map[string]int{}
 	for i, st := range cfg.Stages {
 		index[st.Name] = i
@@ -192,15 +193,15 @@ func layerKeys(plan *ir.Plan, cfg *lang.Config) map[string][]string {
 	return out
 }
 
-func unpinnedDownload(cfg *lang.Config) bool {
+func unpinnedDownload(cfg *model.Config) bool {
 	found := false
-	var steps func([]lang.Step)
-	steps = func(list []lang.Step) {
+	var steps func([]model.Step)
+	steps = func(list []model.Step) {
 		for _, step := range list {
 			switch s := step.(type) {
-			case *lang.Add:
+			case *model.Add:
 				found = found || (s.URL != "" && s.Checksum == "")
-			case *lang.Layer:
+			case *model.Layer:
 				steps(s.Steps)
 			}
 		}
@@ -216,7 +217,7 @@ var globExample = strings.NewReplacer("**", "x", "*", "x", "?", "x", "[", "", "]
 
 // makeContext creates every local source the configuration copies, with
 // content derived from its path, so both sides hash the same files.
-func makeContext(t *testing.T, dir string, cfg *lang.Config) {
+func makeContext(t *testing.T, dir string, cfg *model.Config) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -244,21 +245,21 @@ func makeContext(t *testing.T, dir string, cfg *lang.Config) {
 		}
 		write(src)
 	}
-	var steps func([]lang.Step)
-	steps = func(list []lang.Step) {
+	var steps func([]model.Step)
+	steps = func(list []model.Step) {
 		for _, step := range list {
 			switch s := step.(type) {
-			case *lang.Copy:
-				if s.FromStage == "" && s.FromRef == "" {
+			case *model.Copy:
+				if s.From == nil {
 					for _, src := range s.Src {
 						source(src)
 					}
 				}
-			case *lang.Add:
+			case *model.Add:
 				for _, src := range s.Src {
 					source(src)
 				}
-			case *lang.Layer:
+			case *model.Layer:
 				steps(s.Steps)
 			}
 		}

@@ -31,6 +31,7 @@ import (
 	"github.com/imgc-dev/imgc/engine"
 	"github.com/imgc-dev/imgc/engine/local"
 	"github.com/imgc-dev/imgc/imageio"
+	"github.com/imgc-dev/imgc/imageref"
 	"github.com/imgc-dev/imgc/internal/testbase"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/lang/dockerfile"
@@ -298,7 +299,7 @@ func buildWithImgc(t *testing.T, cache, dir, base string, args map[string]string
 	defer cancel()
 	pl := ir.Platform{OS: "linux", Architecture: "amd64"}
 	cfg, diags := dockerfile.Import(df, src, dockerfile.Options{BuildArgs: vars, Dir: abs, Platform: platform,
-		BaseOnBuild: func(ref string) ([]string, error) {
+		BaseOnBuild: func(ref imageref.Ref) ([]string, error) {
 			return imageio.BaseOnBuild(ctx, ref, abs, pl, false)
 		}})
 	if diags.HasErrors() {
@@ -307,8 +308,8 @@ func buildWithImgc(t *testing.T, cache, dir, base string, args map[string]string
 	plan, diags := compiler.Compile(cfg, compiler.Options{
 		Context: abs,
 		Project: df,
-		Resolve: func(kind ir.BaseKind, ref string) (string, error) {
-			return imageio.ResolveBase(ctx, kind, ref, pl)
+		Resolve: func(ref imageref.Ref) (string, error) {
+			return imageio.ResolveBase(ctx, ref, pl)
 		},
 	})
 	if errs := errorsOnly(diags); len(errs) > 0 {

@@ -3,6 +3,8 @@ package ir
 import (
 	"fmt"
 	"io/fs"
+
+	"github.com/imgc-dev/imgc/imageref"
 )
 
 // Origin is a source range: a line span in an .image.hcl file or a Dockerfile.
@@ -116,12 +118,24 @@ const (
 	BaseTarget        BaseKind = "target"         // stage.NAME / image.NAME
 )
 
+// ImageBase is the base for an image reference, of the matching kind,
+// pinned to the digest the reference carries.
+func ImageBase(ref imageref.Ref) Base {
+	kinds := map[imageref.Kind]BaseKind{imageref.Registry: BaseRegistry, imageref.OCILayout: BaseOCILayout, imageref.DockerArchive: BaseDockerArchive}
+	k, ok := kinds[ref.Kind]
+	if !ok {
+		panic(fmt.Sprintf("ir.ImageBase: reference of kind %q", ref.Kind))
+	}
+	return Base{Kind: k, Ref: ref, Digest: ref.Digest}
+}
+
 // Base is a target's starting filesystem and config.
 type Base struct {
 	Kind BaseKind `json:"kind"`
-	// Ref is the reference as written, normalised (Docker Hub short names
-	// expanded; layout paths made absolute).
-	Ref string `json:"ref,omitempty"`
+	// Ref is the image of a registry, OCI layout or docker archive base,
+	// parsed once by the front end: Docker Hub short names expanded,
+	// layout paths made absolute. Its String is the pin's key.
+	Ref imageref.Ref `json:"ref,omitempty"`
 	// Digest is the manifest digest when it is pinned (in the reference or
 	// the lock file) or resolved; empty when only a tag is known.
 	Digest string `json:"digest,omitempty"`

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/imgc-dev/imgc/imageref"
 )
 
 func layer(parent CacheKey, vars map[string]string, inputs ...string) *Layer {
@@ -87,7 +89,8 @@ func TestLayerKeyIsUnambiguous(t *testing.T) {
 
 func samplePlan() *Plan {
 	plat := Platform{OS: "linux", Architecture: "amd64"}
-	base := Base{Kind: BaseRegistry, Ref: "docker.io/library/alpine:3.20", Key: TagBaseKey("docker.io/library/alpine:3.20", plat)}
+	base := ImageBase(imageref.MustParse("docker.io/library/alpine:3.20"))
+	base.Key = TagBaseKey("docker.io/library/alpine:3.20", plat)
 	l1 := &Layer{Name: "run apk add curl", Parent: base.Key, Inputs: []KeyInput{{"command", "apk add curl"}}, CreatedBy: "RUN apk add curl",
 		Steps:  []Step{&Run{Argv: []string{"/bin/sh", "-c", "apk add curl"}, Shell: true, Command: "apk add curl", Origin: Origin{File: "/proj/a.image.hcl", Line: 4}}},
 		Origin: Origin{File: "/proj/a.image.hcl", Line: 4, EndLine: 6}}

@@ -223,7 +223,7 @@ func shortBase(p *Plan, b Base) string {
 	if b.Kind == BaseScratch || b.Kind == BaseTarget {
 		return baseText(p, b)
 	}
-	ref := b.Ref
+	ref := b.Ref.String()
 	if b.Kind == BaseOCILayout || b.Kind == BaseDockerArchive {
 		dir := p.Project
 		if st, err := os.Stat(dir); err == nil && !st.IsDir() {
@@ -255,13 +255,13 @@ func baseText(p *Plan, b Base) string {
 		}
 		return string(kind) + "." + b.Target
 	case BaseOCILayout, BaseDockerArchive:
-		s := string(b.Kind) + ":" + b.Ref
+		s := b.Ref.Qualified()
 		if b.Digest != "" {
 			s += "@" + b.Digest
 		}
 		return s
 	default:
-		s := b.Ref
+		s := b.Ref.String()
 		if b.Digest != "" && !strings.Contains(s, "@") {
 			s += "@" + b.Digest
 		}

@@ -1,13 +1,18 @@
 package ir
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/imgc-dev/imgc/imageref"
+)
 
 func TestMissReasonOn(t *testing.T) {
 	p1, p2 := KeyOf([]byte("a")), KeyOf([]byte("b"))
 	prev := layer(p1, nil, "command", "make")
 	moved := layer(p2, nil, "command", "make")
 	stage := Base{Kind: BaseTarget, Target: "common", Key: p2}
-	image := Base{Kind: BaseOCILayout, Ref: "oci:/b:latest", Key: p2}
+	image := ImageBase(imageref.MustParse("oci:/b:latest"))
+	image.Key = p2
 	tests := []struct {
 		name     string
 		base     Base

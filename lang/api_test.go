@@ -144,32 +144,6 @@ func TestDidYouMean(t *testing.T) {
 	}
 }
 
-func TestTopoOrder(t *testing.T) {
-	cfg := &Config{Stages: []*Stage{
-		{Name: "app", From: From{Stage: "runtime"}, Steps: []Step{
-			&Layer{Name: "l", Steps: []Step{&Copy{FromStage: "build"}}},
-		}},
-		{Name: "runtime", From: From{Ref: "alpine"}},
-		{Name: "build", From: From{Ref: "golang"}, Steps: []Step{
-			&Run{Mounts: []Mount{{Type: "bind", FromStage: "assets"}}},
-		}},
-		{Name: "assets", From: From{Scratch: true}},
-		{Name: "loop1", From: From{Stage: "loop2"}},
-		{Name: "loop2", From: From{Stage: "loop1"}},
-	}}
-	want := []string{"runtime", "assets", "build", "app", "loop1", "loop2"}
-	if diff := cmp.Diff(want, stageNames(TopoOrder(cfg))); diff != "" {
-		t.Errorf("TopoOrder (-want +got):\n%s", diff)
-	}
-	dup := &Config{Stages: []*Stage{{Name: "a", From: From{Stage: "a"}}, {Name: "a"}}}
-	if got := len(TopoOrder(dup)); got != 2 {
-		t.Errorf("TopoOrder with a repeated name returned %d stages, want 2", got)
-	}
-	if diff := cmp.Diff([]string{"runtime", "build"}, Dependencies(cfg.Stages[0])); diff != "" {
-		t.Errorf("Dependencies (-want +got):\n%s", diff)
-	}
-}
-
 func TestLoadMissingPath(t *testing.T) {
 	cfg, diags := Load(filepath.Join(t.TempDir(), "nope.image.hcl"), Options{})
 	if cfg == nil || diagMarks(diags)[0].Summary != "Configuration not found" {

@@ -3,6 +3,7 @@ package lang
 import (
 	"fmt"
 	"reflect"
+	"sort"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
@@ -10,6 +11,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 
+	"github.com/imgc-dev/imgc/model"
 	"github.com/imgc-dev/imgc/stdlib"
 )
 
@@ -25,7 +27,7 @@ type loader struct {
 	syntax syntaxIndex
 	// reported are the ranges of references already diagnosed statically;
 	// evaluation errors at these ranges would only repeat them.
-	reported []hcl.Range
+	reported reportedRanges
 	// localVals are evaluated locals; cyclic or failed ones are unknown.
 	localVals  map[string]cty.Value
 	varVals    map[string]cty.Value
@@ -33,6 +35,10 @@ type loader struct {
 	// localVars are the variables each local refers to, directly or
 	// through other locals.
 	localVars map[string]map[string]bool
+	// refVals are var, stage and image of every evaluation context, and
+	// stageCtx the context of stage bodies, each built once (vars.go).
+	refVals  map[string]cty.Value
+	stageCtx *hcl.EvalContext
 }
 
 func newLoader(funcs map[string]function.Function, macros []stdlib.Macro) *loader {
@@ -73,9 +79,47 @@ func (l *loader) addEval(diags hcl.Diagnostics) {
 	}
 }
 
-func (l *loader) alreadyReported(r hcl.Range) bool {
-	for _, rep := range l.reported {
-		if rep.Filename == r.Filename && rep.Overlaps(r) {
+func (l *loader) alreadyReported(r hcl.Range) bool { return l.reported.overlaps(r) }
+
+// reportedRanges answers "does r overlap a reported range?" in log time
+// per file: scanning them all for every evaluation error took time n² for
+// a file of n bad references.
+type reportedRanges struct {
+	byFile map[string][]hcl.Range // sorted by start once queried
+	maxEnd map[string][]int       // maxEnd[f][i]: the furthest end among byFile[f][:i+1]
+	dirty  bool
+}
+
+func (rr *reportedRanges) add(r hcl.Range) {
+	if rr.byFile == nil {
+		rr.byFile = map[string][]hcl.Range{}
+	}
+	rr.byFile[r.Filename] = append(rr.byFile[r.Filename], r)
+	rr.dirty = true
+}
+
+func (rr *reportedRanges) overlaps(r hcl.Range) bool {
+	if rr.dirty {
+		rr.maxEnd = map[string][]int{}
+		for f, rs := range rr.byFile {
+			sort.Slice(rs, func(i, j int) bool { return rs[i].Start.Byte < rs[j].Start.Byte })
+			ends := make([]int, len(rs))
+			for i, x := range rs {
+				ends[i] = x.End.Byte
+				if i > 0 {
+					ends[i] = max(ends[i], ends[i-1])
+				}
+			}
+			rr.maxEnd[f] = ends
+		}
+		rr.dirty = false
+	}
+	rs, ends := rr.byFile[r.Filename], rr.maxEnd[r.Filename]
+	// Only a range starting at or before r's end and ending at or after
+	// its start can overlap it.
+	i := sort.Search(len(rs), func(i int) bool { return rs[i].Start.Byte > r.End.Byte })
+	for i--; i >= 0 && ends[i] >= r.Start.Byte; i-- {
+		if rs[i].Overlaps(r) {
 			return true
 		}
 	}
@@ -121,13 +165,11 @@ type localDecl struct {
 }
 
 type stageDecl struct {
-	Kind      StageKind
+	Kind      model.StageKind
 	Name      string
 	Body      hcl.Body
 	Syntax    *hclsyntax.Block
 	DeclRange hcl.Range
-	// deps are the stages this one refers to, in source order.
-	deps []stageRef
 	// vars are the variables the stage's own attributes (env, workdir,
 	// user, shell) refer to; every step inherits them.
 	defaultVars map[string]bool
@@ -135,7 +177,7 @@ type stageDecl struct {
 
 // stageRef is a reference to a stage or image, read without evaluating.
 type stageRef struct {
-	Kind  StageKind
+	Kind  model.StageKind
 	Name  string
 	Range hcl.Range
 }
@@ -149,8 +191,8 @@ var fileSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "variable", LabelNames: []string{"name"}},
 		{Type: "locals"},
-		{Type: string(KindStage), LabelNames: []string{"name"}},
-		{Type: string(KindImage), LabelNames: []string{"name"}},
+		{Type: string(model.KindStage), LabelNames: []string{"name"}},
+		{Type: string(model.KindImage), LabelNames: []string{"name"}},
 	},
 }
 
@@ -203,7 +245,7 @@ func (l *loader) decodeModule(files []*hcl.File) *module {
 					mod.localByName[loc.Name] = loc
 					mod.locals = append(mod.locals, loc)
 				}
-			case string(KindStage), string(KindImage):
+			case string(model.KindStage), string(model.KindImage):
 				if s := l.decodeStageBlock(b); s != nil {
 					if prev, dup := mod.stageByName[s.Name]; dup {
 						l.add(duplicate("stage or image", s.Name, prev.DeclRange, s.DeclRange))
@@ -305,7 +347,7 @@ func (l *loader) decodeVariableBlock(b *hcl.Block) *variableDecl {
 					Detail:   "A validation condition may refer only to variables (var.NAME). Move the check to where the other value is used, or express it with variables.",
 					Subject:  tr.SourceRange().Ptr(),
 				})
-				l.reported = append(l.reported, tr.SourceRange())
+				l.reported.add(tr.SourceRange())
 			}
 		}
 		v.Validations = append(v.Validations, rule)
@@ -330,7 +372,7 @@ func (l *loader) decodeLocalsBlock(b *hcl.Block) []*localDecl {
 
 func (l *loader) decodeStageBlock(b *hcl.Block) *stageDecl {
 	s := &stageDecl{
-		Kind:      StageKind(b.Type),
+		Kind:      model.StageKind(b.Type),
 		Name:      b.Labels[0],
 		Body:      b.Body,
 		Syntax:    l.syntax.block(b.DefRange),

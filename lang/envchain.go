@@ -1,6 +1,10 @@
 package lang
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/imgc-dev/imgc/model"
+)
 
 // chainEnv resolves, in a stage's steps and config, the references to
 // variables the stage's own env sets: a step's PATH = "/x:$PATH" over the
@@ -8,7 +12,7 @@ import "strings"
 // Docker's chain of ENV instructions. Afterwards every env value of the
 // model refers only to the base image's environment (which the runtime
 // expands), as the Dockerfile importer's values do.
-func chainEnv(st *Stage) {
+func chainEnv(st *model.Stage) {
 	if len(st.Env) == 0 {
 		return
 	}
@@ -16,15 +20,15 @@ func chainEnv(st *Stage) {
 	for _, e := range st.Env {
 		vars[e.Name] = e.Value
 	}
-	var steps func([]Step)
-	steps = func(list []Step) {
+	var steps func([]model.Step)
+	steps = func(list []model.Step) {
 		for _, s := range list {
 			switch s := s.(type) {
-			case *Run:
+			case *model.Run:
 				for i := range s.Env {
 					s.Env[i].Value = SubstituteVars(s.Env[i].Value, vars)
 				}
-			case *Layer:
+			case *model.Layer:
 				steps(s.Steps)
 			}
 		}

@@ -1,6 +1,10 @@
 package lang
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/imgc-dev/imgc/model"
+)
 
 func TestSubstituteVars(t *testing.T) {
 	vars := map[string]string{"PATH": "/opt/bin:$PATH", "A": "a"}
@@ -21,14 +25,14 @@ func TestSubstituteVars(t *testing.T) {
 }
 
 func TestChainEnv(t *testing.T) {
-	st := &Stage{
-		Env:    []EnvVar{{"PATH", "/opt/bin:$PATH"}, {"A", "a"}},
-		Steps:  []Step{&Run{Env: []EnvVar{{"PATH", "/step:$PATH"}, {"B", "$A-b"}}}, &Layer{Steps: []Step{&Run{Env: []EnvVar{{"C", "${A}c"}}}}}},
-		Config: &ImageConfig{Env: []EnvVar{{"PATH", "/cfg:$PATH"}}},
+	st := &model.Stage{
+		Env:    []model.EnvVar{{Name: "PATH", Value: "/opt/bin:$PATH"}, {Name: "A", Value: "a"}},
+		Steps:  []model.Step{&model.Run{Env: []model.EnvVar{{Name: "PATH", Value: "/step:$PATH"}, {Name: "B", Value: "$A-b"}}}, &model.Layer{Steps: []model.Step{&model.Run{Env: []model.EnvVar{{Name: "C", Value: "${A}c"}}}}}},
+		Config: &model.ImageConfig{Env: []model.EnvVar{{Name: "PATH", Value: "/cfg:$PATH"}}},
 	}
 	chainEnv(st)
-	run := st.Steps[0].(*Run)
-	inner := st.Steps[1].(*Layer).Steps[0].(*Run)
+	run := st.Steps[0].(*model.Run)
+	inner := st.Steps[1].(*model.Layer).Steps[0].(*model.Run)
 	for _, c := range []struct{ got, want string }{
 		{run.Env[0].Value, "/step:/opt/bin:$PATH"},
 		{run.Env[1].Value, "a-b"},

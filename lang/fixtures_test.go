@@ -15,6 +15,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/imgc-dev/imgc/model"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/valid")
@@ -203,24 +205,24 @@ func TestValidFixtures(t *testing.T) {
 
 // goldenJSON renders a Config for a golden file: ranges as FILE:LINE,
 // steps tagged with their kind, no parsed files and no directory.
-func goldenJSON(t *testing.T, cfg *Config) []byte {
+func goldenJSON(t *testing.T, cfg *model.Config) []byte {
 	t.Helper()
 	type taggedStep struct {
 		Kind string
 		Step any
 	}
-	var tag func(steps []Step) []taggedStep
-	tag = func(steps []Step) []taggedStep {
+	var tag func(steps []model.Step) []taggedStep
+	tag = func(steps []model.Step) []taggedStep {
 		var out []taggedStep
 		for _, s := range steps {
 			switch s := s.(type) {
-			case *Run:
-				out = append(out, taggedStep{"run", s})
-			case *Copy:
-				out = append(out, taggedStep{"copy", s})
-			case *Add:
+			case *model.Run:
+				out = append(out, taggedStep{"run", legacyRun(t, s)})
+			case *model.Copy:
+				out = append(out, taggedStep{"copy", legacyCopy(t, s)})
+			case *model.Add:
 				out = append(out, taggedStep{"add", s})
-			case *Layer:
+			case *model.Layer:
 				out = append(out, taggedStep{"layer", struct {
 					Name  string
 					Steps []taggedStep
@@ -231,18 +233,21 @@ func goldenJSON(t *testing.T, cfg *Config) []byte {
 		return out
 	}
 	type stage struct {
-		*Stage
+		*model.Stage
+		From  map[string]any
 		Steps []taggedStep
 	}
 	var stages []stage
 	for _, s := range cfg.Stages {
-		stages = append(stages, stage{s, tag(s.Steps)})
+		from := legacyBase(s.From.Base, "Scratch", "Ref", "Stage")
+		from["Range"] = s.From.Range
+		stages = append(stages, stage{s, from, tag(s.Steps)})
 	}
 	raw, err := json.Marshal(struct {
 		Stages []stage
 		Vars   map[string]string
 		Order  []string
-	}{stages, cfg.Vars, stageNames(TopoOrder(cfg))})
+	}{stages, cfg.Vars, stageNames(model.TopoOrder(cfg))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +262,76 @@ func goldenJSON(t *testing.T, cfg *Config) []byte {
 	return append(out, '\n')
 }
 
-func stageNames(stages []*Stage) []string {
+// The golden files keep the shape the model had before its sum types: a
+// base as Scratch, Ref or Stage; a command as Sh or Exec (with IsExec); a
+// copy or mount source as FromStage or FromRef. The legacy functions
+// render the model in it, so that the files show that evaluation did not
+// change.
+
+func legacyBase(b model.Base, scratch, ref, stage string) map[string]any {
+	out := map[string]any{}
+	switch b := b.(type) {
+	case *model.Scratch:
+		if scratch != "" {
+			out[scratch] = true
+		} else {
+			out[ref] = "scratch"
+		}
+	case *model.Image:
+		out[ref] = b.Ref.Qualified()
+	case *model.Target:
+		out[stage] = b.Name
+	}
+	return out
+}
+
+// asMap is v as JSON would render it, less the fields named in drop.
+func asMap(t *testing.T, v any, drop ...string) map[string]any {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range drop {
+		delete(m, k)
+	}
+	return m
+}
+
+func legacyRun(t *testing.T, r *model.Run) map[string]any {
+	m := asMap(t, r, "Command", "CommandRange", "NetworkRange", "Mounts")
+	switch c := r.Command.(type) {
+	case *model.Sh:
+		m["Sh"] = c.Script
+	case *model.Exec:
+		m["Exec"], m["IsExec"] = c.Argv, true
+	}
+	var mounts []any
+	for _, mt := range r.Mounts {
+		mm := asMap(t, mt, "From", "FromRange", "TypeRange", "DeclRange")
+		for k, v := range legacyBase(mt.From, "", "FromRef", "FromStage") {
+			mm[k] = v
+		}
+		mounts = append(mounts, mm)
+	}
+	if mounts != nil {
+		m["Mounts"] = mounts
+	}
+	return m
+}
+
+func legacyCopy(t *testing.T, c *model.Copy) map[string]any {
+	m := asMap(t, c, "From", "FromRange")
+	for k, v := range legacyBase(c.From, "", "FromRef", "FromStage") {
+		m[k] = v
+	}
+	return m
+}
+
+func stageNames(stages []*model.Stage) []string {
 	var names []string
 	for _, s := range stages {
 		names = append(names, s.Name)

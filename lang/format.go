@@ -15,6 +15,9 @@ func Format(src []byte) []byte {
 // FormatFile formats src after checking that it parses, so that `imgc fmt`
 // never rewrites a file it cannot read. filename is for diagnostics.
 func FormatFile(src []byte, filename string) ([]byte, hcl.Diagnostics) {
+	if diags := CheckSource(filename, src); diags.HasErrors() {
+		return nil, diags
+	}
 	if _, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos); diags.HasErrors() {
 		return nil, diags
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty/function"
 
+	"github.com/imgc-dev/imgc/model"
 	"github.com/imgc-dev/imgc/stdlib"
 )
 
@@ -42,11 +43,12 @@ const EnvVarPrefix = "IMGC_VAR_"
 // *.image.hcl file or a directory holding them. It reports every error it
 // finds; on error the returned Config is partial but never nil, and its
 // Files let the caller render the diagnostics with source snippets. A
-// partial Config leaves out every step with an error and marks a base it
-// reported (From.Reported), so that compiling it adds only the errors the
-// compiler alone finds, such as missing copy sources.
-func Load(path string, opts Options) (*Config, hcl.Diagnostics) {
-	cfg := &Config{Files: map[string]*hcl.File{}, Vars: map[string]string{}, Sensitive: map[string]string{}}
+// partial Config leaves out every step with an error and stands scratch
+// for a base it reported, and it has passed model.Check, so that
+// compiling it adds only the errors the compiler alone finds, such as
+// missing copy sources.
+func Load(path string, opts Options) (*model.Config, hcl.Diagnostics) {
+	cfg := &model.Config{Files: map[string]*hcl.File{}, Vars: map[string]string{}, Sensitive: map[string]string{}}
 	parser := hclparse.NewParser()
 	defer func() {
 		for name, f := range parser.Files() {
@@ -61,8 +63,11 @@ func Load(path string, opts Options) (*Config, hcl.Diagnostics) {
 	}
 	var parsed []*hcl.File
 	for _, name := range files {
-		f, fdiags := parser.ParseHCLFile(name)
+		f, fdiags := ParseFile(parser, name, "Configuration file")
 		diags = append(diags, fdiags...)
+		if f != nil && parser.Files()[name] == nil {
+			cfg.Files[name] = f // refused before parsing: kept for its snippet
+		}
 		parsed = append(parsed, f)
 	}
 	if diags.HasErrors() {
@@ -83,6 +88,9 @@ func Load(path string, opts Options) (*Config, hcl.Diagnostics) {
 	l := newLoader(funcs, macros)
 	l.diags = diags
 	mod := l.decodeModule(parsed)
+	if len(mod.stages) == 0 && !l.diags.HasErrors() {
+		l.add(noImages(path, files))
+	}
 	l.checkReferences(mod)
 	vals := l.variableValues(mod, parser, opts)
 	l.validateVariables(mod, vals)
@@ -101,7 +109,24 @@ func Load(path string, opts Options) (*Config, hcl.Diagnostics) {
 			cfg.Stages = append(cfg.Stages, st)
 		}
 	}
+	for _, d := range model.Check(cfg) {
+		l.add(d)
+	}
 	return cfg, l.diags
+}
+
+// noImages reports a configuration without image or stage blocks: building
+// it would succeed without building anything.
+func noImages(path string, files []string) *hcl.Diagnostic {
+	d := &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "No images",
+		Detail:   fmt.Sprintf("The configuration %s declares no image or stage block, so there is nothing to build. Add an image block, such as image \"app\" { from = \"alpine:3.20\" } on lines of its own.", path),
+	}
+	if len(files) == 1 {
+		d.Subject = &hcl.Range{Filename: files[0], Start: hcl.InitialPos, End: hcl.InitialPos}
+	}
+	return d
 }
 
 // configFiles lists the files of the configuration at path and its

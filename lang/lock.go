@@ -32,18 +32,10 @@ var lockBaseSchema = &hcl.BodySchema{
 // digest) of the lock file in dir. A missing file is no pins.
 func ReadLock(dir string) (map[string]string, hcl.Diagnostics) {
 	path := filepath.Join(dir, LockFile)
-	src, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
 		return map[string]string{}, nil
 	}
-	if err != nil {
-		return nil, hcl.Diagnostics{{
-			Severity: hcl.DiagError,
-			Summary:  "Unreadable lock file",
-			Detail:   fmt.Sprintf("Reading %s: %s.", path, err),
-		}}
-	}
-	f, diags := hclparse.NewParser().ParseHCL(src, path)
+	f, diags := ParseFile(hclparse.NewParser(), path, "Lock file")
 	if diags.HasErrors() {
 		return nil, diags
 	}

@@ -4,23 +4,17 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
-	"strings"
 
-	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/imgc-dev/imgc/model"
 )
 
 // DidYouMean returns the candidate closest to name when it is close enough
 // to be a likely typo, or "".
 func DidYouMean(name string, candidates []string) string {
-	best, bestDist := "", 3
-	for _, c := range candidates {
-		if d := levenshtein.Distance(name, c, nil); d < bestDist {
-			best, bestDist = c, d
-		}
-	}
-	return best
+	return model.DidYouMean(name, candidates)
 }
 
 func suggestion(name string, candidates []string, prefix string) string {
@@ -85,9 +79,10 @@ func referencesIn(trs []hcl.Traversal) []reference {
 	return refs
 }
 
-// checkReferences reports references to undeclared names and cycles, and
-// records what the later phases need: each stage's dependencies and the
-// variables behind each local.
+// checkReferences reports references to undeclared names and cycles
+// between locals, and records what the later phases need: the variables
+// behind each local and each stage's defaults. (Cycles between stages are
+// model.Check's, on the evaluated bases, copies and mounts.)
 func (l *loader) checkReferences(mod *module) {
 	for _, v := range mod.variables {
 		for _, rule := range v.Validations {
@@ -117,11 +112,11 @@ func (l *loader) checkReferences(mod *module) {
 			}
 		}
 	}
-	for _, cycle := range findCycles(localNames, localEdges) {
+	for _, cycle := range model.Cycles(localNames, localEdges, edgeTo, edgeRange) {
 		l.add(&hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Cycle in local values",
-			Detail: describeCycle(cycle, func(n string) string { return "local." + n }) +
+			Detail: model.DescribeCycle(cycle, edgeTo, edgeRange, func(n string) string { return "local." + n }) +
 				" A local value cannot depend on itself, directly or through others; remove one of these references.",
 			Subject: cycle[0].rng.Ptr(),
 		})
@@ -129,59 +124,27 @@ func (l *loader) checkReferences(mod *module) {
 			l.localVals[e.to] = unknownValue
 		}
 	}
-	localStages := map[string][]string{}
 	for _, loc := range mod.locals {
-		vars, stages := map[string]bool{}, map[string]bool{}
-		collectLocal(loc.Name, localRefs, map[string]bool{}, vars, stages)
+		vars := map[string]bool{}
+		collectLocal(loc.Name, localRefs, map[string]bool{}, vars)
 		l.localVars[loc.Name] = vars
-		for s := range stages {
-			localStages[loc.Name] = append(localStages[loc.Name], s)
-		}
-		sort.Strings(localStages[loc.Name])
 	}
 
-	// Stages: dependencies (directly or through locals), then cycles.
-	var stageNames []string
-	stageEdges := map[string][]edge{}
+	// Stages: the references they make (directly or through locals) to
+	// undeclared names, and the variables their defaults use. Cycles
+	// between stages are model.Check's.
 	for _, s := range mod.stages {
-		stageNames = append(stageNames, s.Name)
 		if s.Syntax == nil {
 			continue
 		}
 		refs := referencesIn(traversalsIn(s.Syntax.Body))
 		l.checkDeclared(mod, refs)
-		for _, r := range refs {
-			switch r.root {
-			case "stage", "image":
-				if t := mod.stageByName[r.name]; t != nil && string(t.Kind) == r.root {
-					s.deps = append(s.deps, stageRef{Kind: t.Kind, Name: t.Name, Range: r.rng})
-				}
-			case "local":
-				for _, name := range localStages[r.name] {
-					t := mod.stageByName[name]
-					s.deps = append(s.deps, stageRef{Kind: t.Kind, Name: t.Name, Range: r.rng})
-				}
-			}
-		}
-		for _, d := range s.deps {
-			stageEdges[s.Name] = append(stageEdges[s.Name], edge{to: d.Name, rng: d.Range})
-		}
 		s.defaultVars = map[string]bool{}
 		for _, name := range []string{"env", "workdir", "user", "shell"} {
 			if attr, ok := s.Syntax.Body.Attributes[name]; ok {
 				l.varsOf(referencesIn(attr.Expr.Variables()), s.defaultVars)
 			}
 		}
-	}
-	kindOf := func(n string) string { return string(mod.stageByName[n].Kind) + "." + n }
-	for _, cycle := range findCycles(stageNames, stageEdges) {
-		l.add(&hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Cycle between stages",
-			Detail: describeCycle(cycle, kindOf) +
-				" A stage cannot depend on itself, directly or through other stages; remove one of these references.",
-			Subject: cycle[0].rng.Ptr(),
-		})
 	}
 }
 
@@ -199,7 +162,7 @@ func (l *loader) varsOf(refs []reference, into map[string]bool) {
 	}
 }
 
-func collectLocal(name string, localRefs map[string][]reference, seen, vars, stages map[string]bool) {
+func collectLocal(name string, localRefs map[string][]reference, seen, vars map[string]bool) {
 	if seen[name] {
 		return
 	}
@@ -208,10 +171,8 @@ func collectLocal(name string, localRefs map[string][]reference, seen, vars, sta
 		switch r.root {
 		case "var":
 			vars[r.name] = true
-		case "stage", "image":
-			stages[r.name] = true
 		case "local":
-			collectLocal(r.name, localRefs, seen, vars, stages)
+			collectLocal(r.name, localRefs, seen, vars)
 		}
 	}
 }
@@ -266,13 +227,13 @@ func (l *loader) checkDeclared(mod *module, refs []reference) {
 			d.Severity = hcl.DiagError
 			d.Subject = r.rng.Ptr()
 			l.add(d)
-			l.reported = append(l.reported, r.rng)
+			l.reported.add(r.rng)
 		}
 	}
 }
 
 func article(kind string) string {
-	if kind == string(KindImage) {
+	if kind == string(model.KindImage) {
 		return "an image"
 	}
 	return "a stage"
@@ -283,133 +244,8 @@ type edge struct {
 	rng hcl.Range
 }
 
-// findCycles returns one cycle per strongly connected component that has
-// one, each as the edges from its first node (in nodes order) back to it.
-func findCycles(nodes []string, edges map[string][]edge) [][]edge {
-	index := map[string]int{}
-	low := map[string]int{}
-	onStack := map[string]bool{}
-	var stack []string
-	var sccs [][]string
-	next := 0
-	var connect func(n string)
-	connect = func(n string) {
-		index[n], low[n] = next, next
-		next++
-		stack = append(stack, n)
-		onStack[n] = true
-		for _, e := range edges[n] {
-			if _, seen := index[e.to]; !seen {
-				connect(e.to)
-				low[n] = min(low[n], low[e.to])
-			} else if onStack[e.to] {
-				low[n] = min(low[n], index[e.to])
-			}
-		}
-		if low[n] == index[n] {
-			var scc []string
-			for {
-				m := stack[len(stack)-1]
-				stack = stack[:len(stack)-1]
-				onStack[m] = false
-				scc = append(scc, m)
-				if m == n {
-					break
-				}
-			}
-			sccs = append(sccs, scc)
-		}
-	}
-	for _, n := range nodes {
-		if _, seen := index[n]; !seen {
-			connect(n)
-		}
-	}
-
-	order := map[string]int{}
-	for i, n := range nodes {
-		order[n] = i
-	}
-	var cycles [][]edge
-	for _, scc := range sccs {
-		in := map[string]bool{}
-		for _, n := range scc {
-			in[n] = true
-		}
-		sort.Slice(scc, func(i, j int) bool { return order[scc[i]] < order[scc[j]] })
-		start := scc[0]
-		if len(scc) == 1 {
-			for _, e := range edges[start] {
-				if e.to == start {
-					cycles = append(cycles, []edge{{to: start, rng: e.rng}})
-					break
-				}
-			}
-			continue
-		}
-		// Breadth-first from start back to start, inside the component.
-		type step struct {
-			from string
-			e    edge
-		}
-		prev := map[string]step{}
-		queue := []string{start}
-		found := false
-		for len(queue) > 0 && !found {
-			n := queue[0]
-			queue = queue[1:]
-			for _, e := range edges[n] {
-				if !in[e.to] {
-					continue
-				}
-				if e.to == start {
-					prev[start] = step{from: n, e: e}
-					found = true
-					break
-				}
-				if _, seen := prev[e.to]; !seen {
-					prev[e.to] = step{from: n, e: e}
-					queue = append(queue, e.to)
-				}
-			}
-		}
-		if !found {
-			continue
-		}
-		var cycle []edge
-		for n := start; ; {
-			s := prev[n]
-			cycle = append([]edge{s.e}, cycle...)
-			n = s.from
-			if n == start {
-				break
-			}
-		}
-		cycles = append(cycles, cycle)
-	}
-	sort.Slice(cycles, func(i, j int) bool {
-		return cycles[i][0].rng.Start.Byte < cycles[j][0].rng.Start.Byte
-	})
-	return cycles
-}
-
-// describeCycle renders "a refers to b (at f:3), which refers to a (at f:7)."
-// The cycle's edges run from its start node around and back.
-func describeCycle(cycle []edge, name func(string) string) string {
-	start := cycle[len(cycle)-1].to
-	var b strings.Builder
-	from := start
-	for i, e := range cycle {
-		if i == 0 {
-			fmt.Fprintf(&b, "%s refers to %s (at %s)", name(from), name(e.to), shortRange(e.rng))
-		} else {
-			fmt.Fprintf(&b, ", which refers to %s (at %s)", name(e.to), shortRange(e.rng))
-		}
-		from = e.to
-	}
-	b.WriteString(".")
-	return b.String()
-}
+func edgeTo(e edge) string       { return e.to }
+func edgeRange(e edge) hcl.Range { return e.rng }
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))

@@ -12,6 +12,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/imgc-dev/imgc/model"
 )
 
 // unknownValue stands in for a value whose evaluation failed, so that the
@@ -52,37 +54,7 @@ func (l *loader) variableValues(mod *module, parser *hclparse.Parser, opts Optio
 		raw[name] = varValue{val: val, source: "the environment variable " + EnvVarPrefix + name}
 	}
 	for _, path := range opts.VarFiles {
-		f, diags := parser.ParseHCLFile(path)
-		l.add(diags...)
-		if f == nil || diags.HasErrors() {
-			continue
-		}
-		attrs, diags := f.Body.JustAttributes()
-		l.add(diags...)
-		names := sortedKeys(attrs)
-		sort.SliceStable(names, func(i, j int) bool {
-			return attrs[names[i]].Range.Start.Byte < attrs[names[j]].Range.Start.Byte
-		})
-		for _, name := range names {
-			attr := attrs[name]
-			if mod.varByName[name] == nil {
-				l.add(&hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Value for undeclared variable",
-					Detail: fmt.Sprintf("The var file sets %q, which the configuration does not declare.%s Remove it, or declare the variable.",
-						name, suggestion(name, sortedKeys(mod.varByName), "")),
-					Subject: attr.NameRange.Ptr(),
-				})
-				continue
-			}
-			val, diags := attr.Expr.Value(&hcl.EvalContext{Functions: l.funcs})
-			l.add(diags...)
-			if diags.HasErrors() {
-				val = unknownValue
-			}
-			r := attr.Expr.Range()
-			raw[name] = varValue{val: val, source: "the var file " + path, rng: &r}
-		}
+		l.varFileValues(mod, parser, path, raw)
 	}
 	for _, name := range sortedKeys(opts.Vars) {
 		v := mod.varByName[name]
@@ -99,6 +71,50 @@ func (l *loader) variableValues(mod *module, parser *hclparse.Parser, opts Optio
 		raw[name] = varValue{val: val, source: "--var"}
 	}
 
+	vals := l.convertVariables(mod, raw)
+	l.varVals = vals
+	l.varSources = raw
+	return vals
+}
+
+// varFileValues adds the values a --var-file gives to raw.
+func (l *loader) varFileValues(mod *module, parser *hclparse.Parser, path string, raw map[string]varValue) {
+	f, diags := ParseFile(parser, path, "Var file")
+	l.add(diags...)
+	if f == nil || diags.HasErrors() {
+		return
+	}
+	attrs, diags := f.Body.JustAttributes()
+	l.add(diags...)
+	names := sortedKeys(attrs)
+	sort.SliceStable(names, func(i, j int) bool {
+		return attrs[names[i]].Range.Start.Byte < attrs[names[j]].Range.Start.Byte
+	})
+	for _, name := range names {
+		attr := attrs[name]
+		if mod.varByName[name] == nil {
+			l.add(&hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Value for undeclared variable",
+				Detail: fmt.Sprintf("The var file sets %q, which the configuration does not declare.%s Remove it, or declare the variable.",
+					name, suggestion(name, sortedKeys(mod.varByName), "")),
+				Subject: attr.NameRange.Ptr(),
+			})
+			continue
+		}
+		val, diags := attr.Expr.Value(&hcl.EvalContext{Functions: l.funcs})
+		l.add(diags...)
+		if diags.HasErrors() {
+			val = unknownValue
+		}
+		r := attr.Expr.Range()
+		raw[name] = varValue{val: val, source: "the var file " + path, rng: &r}
+	}
+}
+
+// convertVariables gives every variable its value from raw, converted to
+// its type; a missing or invalid one is reported and unknown.
+func (l *loader) convertVariables(mod *module, raw map[string]varValue) map[string]cty.Value {
 	vals := map[string]cty.Value{}
 	for _, v := range mod.variables {
 		given, ok := raw[v.Name]
@@ -144,8 +160,6 @@ func (l *loader) variableValues(mod *module, parser *hclparse.Parser, opts Optio
 		}
 		vals[v.Name] = conv
 	}
-	l.varVals = vals
-	l.varSources = raw
 	return vals
 }
 
@@ -156,7 +170,11 @@ func (l *loader) parseRawValue(v *variableDecl, text, source string) (cty.Value,
 	if v.Type == cty.String || v.Type == cty.DynamicPseudoType {
 		return cty.StringVal(text), true
 	}
-	expr, diags := hclsyntax.ParseExpression([]byte(text), source, hcl.Pos{Line: 1, Column: 1})
+	diags := checkExpression(source, []byte(text))
+	var expr hclsyntax.Expression
+	if !diags.HasErrors() {
+		expr, diags = hclsyntax.ParseExpression([]byte(text), source, hcl.Pos{Line: 1, Column: 1})
+	}
 	if !diags.HasErrors() {
 		var vdiags hcl.Diagnostics
 		val, vdiags := expr.Value(&hcl.EvalContext{Functions: l.funcs})
@@ -248,7 +266,7 @@ func (l *loader) evaluateLocals(mod *module, vals map[string]cty.Value) {
 				eval(dep)
 			}
 		}
-		val, diags := loc.Expr.Value(l.evalContext(mod))
+		val, diags := loc.Expr.Value(l.localContext(mod, loc))
 		l.addEval(diags)
 		if diags.HasErrors() {
 			val = unknownValue
@@ -261,36 +279,65 @@ func (l *loader) evaluateLocals(mod *module, vals map[string]cty.Value) {
 	}
 }
 
-// evalContext is the context for locals and stage bodies: var, local,
-// stage, image and the functions.
+// evalContext is the context for stage bodies: var, local, stage, image
+// and the functions. It is built once, after the locals are evaluated:
+// building it for each of n stages took time n².
 func (l *loader) evalContext(mod *module) *hcl.EvalContext {
+	if l.stageCtx == nil {
+		locals := map[string]cty.Value{}
+		for _, loc := range mod.locals {
+			if v, ok := l.localVals[loc.Name]; ok {
+				locals[loc.Name] = v
+			} else {
+				locals[loc.Name] = unknownValue
+			}
+		}
+		l.stageCtx = l.newContext(mod, locals)
+	}
+	return l.stageCtx
+}
+
+// localContext is the context for evaluating loc: it holds only the
+// locals loc refers to, which are evaluated first (or unknown in a
+// cycle), so that evaluating n locals takes time n, not n².
+func (l *loader) localContext(mod *module, loc *localDecl) *hcl.EvalContext {
 	locals := map[string]cty.Value{}
-	for _, loc := range mod.locals {
-		if v, ok := l.localVals[loc.Name]; ok {
-			locals[loc.Name] = v
+	for _, r := range referencesIn(loc.Expr.Variables()) {
+		if r.root != "local" || mod.localByName[r.name] == nil {
+			continue
+		}
+		if v, ok := l.localVals[r.name]; ok {
+			locals[r.name] = v
 		} else {
-			locals[loc.Name] = unknownValue
+			locals[r.name] = unknownValue
 		}
 	}
-	stages, images := map[string]cty.Value{}, map[string]cty.Value{}
-	for _, s := range mod.stages {
-		ref := stageRef{Kind: s.Kind, Name: s.Name}
-		val := cty.CapsuleVal(stageRefType, &ref)
-		if s.Kind == KindImage {
-			images[s.Name] = val
-		} else {
-			stages[s.Name] = val
+	return l.newContext(mod, locals)
+}
+
+func (l *loader) newContext(mod *module, locals map[string]cty.Value) *hcl.EvalContext {
+	if l.refVals == nil {
+		stages, images := map[string]cty.Value{}, map[string]cty.Value{}
+		for _, s := range mod.stages {
+			ref := stageRef{Kind: s.Kind, Name: s.Name}
+			val := cty.CapsuleVal(stageRefType, &ref)
+			if s.Kind == model.KindImage {
+				images[s.Name] = val
+			} else {
+				stages[s.Name] = val
+			}
 		}
-	}
-	return &hcl.EvalContext{
-		Variables: map[string]cty.Value{
+		l.refVals = map[string]cty.Value{
 			"var":   objectOf(l.varVals),
-			"local": objectOf(locals),
 			"stage": objectOf(stages),
 			"image": objectOf(images),
-		},
-		Functions: l.funcs,
+		}
 	}
+	vars := map[string]cty.Value{"local": objectOf(locals)}
+	for k, v := range l.refVals {
+		vars[k] = v
+	}
+	return &hcl.EvalContext{Variables: vars, Functions: l.funcs}
 }
 
 func objectOf(m map[string]cty.Value) cty.Value {

@@ -2,8 +2,7 @@
 // (the cty standard library plus imgc's own file, hashing and version
 // helpers) and the step macros: block types that expand to ordinary steps.
 //
-// It deliberately imports no other imgc package: it knows nothing of the
-// language model or the IR. A macro describes its expansion in this
-// package's own MacroStep type and the language front end turns that into
-// steps.
+// It imports only the model (and what the model imports): a macro expands
+// to model steps, which the language front end completes with the block's
+// range and variables. It knows nothing of the language or the IR.
 package stdlib

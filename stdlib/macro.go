@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/imgc-dev/imgc/model"
 )
 
 // Macro is a step block type that expands to ordinary steps, such as
@@ -22,11 +24,13 @@ type Macro struct {
 	// Doc is one sentence for `imgc` help and docs.
 	Doc        string
 	Attributes []MacroAttribute
-	// Expand returns the steps the block stands for, in order. It checks
+	// Expand returns the steps the block stands for, in order: *model.Run
+	// and *model.Copy values that the front end completes with the
+	// block's range and variables. It checks
 	// every argument and returns one *ArgError per bad one (joined with
 	// errors.Join), each shown to the user at its argument, so each
 	// should say what to change.
-	Expand func(attrs map[string]cty.Value) ([]MacroStep, error)
+	Expand func(attrs map[string]cty.Value) ([]model.Step, error)
 }
 
 // ArgError is an invalid macro argument.
@@ -85,47 +89,6 @@ type MacroAttribute struct {
 	Type     cty.Type
 	Required bool
 	Doc      string
-}
-
-// MacroStep is one step of an expansion: a run (Sh or Exec) or a copy
-// (Src and Dest). It mirrors the language's step blocks.
-type MacroStep struct {
-	Kind StepKind
-
-	// run
-	Sh      string
-	Exec    []string
-	Env     [][2]string // name, value; in order
-	Network string
-	// Workdir and User override the stage's for this step; empty
-	// inherits.
-	Workdir string
-	User    string
-	Mounts  []MacroMount
-	Reads   []string
-	Writes  []string
-
-	// copy
-	Src   []string
-	Dest  string
-	Chown string
-	Chmod string
-}
-
-// StepKind is the kind of a MacroStep.
-type StepKind string
-
-const (
-	StepRun  StepKind = "run"
-	StepCopy StepKind = "copy"
-)
-
-// MacroMount is a run mount of a macro step.
-type MacroMount struct {
-	Type    string // cache, tmpfs
-	Target  string
-	ID      string
-	Sharing string // shared, private, locked
 }
 
 // Macros returns the built-in step macros.

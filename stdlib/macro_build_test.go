@@ -16,6 +16,7 @@ import (
 	"github.com/imgc-dev/imgc/engine"
 	"github.com/imgc-dev/imgc/engine/local"
 	"github.com/imgc-dev/imgc/imageio"
+	"github.com/imgc-dev/imgc/imageref"
 	"github.com/imgc-dev/imgc/internal/testbase"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/lang"
@@ -50,8 +51,8 @@ func buildOnBusybox(t *testing.T, src string) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	plan, diags := compiler.Compile(cfg, compiler.Options{Resolve: func(kind ir.BaseKind, ref string) (string, error) {
-		return imageio.ResolveBase(ctx, kind, ref, ir.Platform{OS: "linux", Architecture: goruntime.GOARCH})
+	plan, diags := compiler.Compile(cfg, compiler.Options{Resolve: func(ref imageref.Ref) (string, error) {
+		return imageio.ResolveBase(ctx, ref, ir.Platform{OS: "linux", Architecture: goruntime.GOARCH})
 	}})
 	if diags.HasErrors() {
 		t.Fatal(diags)

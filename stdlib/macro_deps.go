@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/imgc-dev/imgc/model"
 )
 
 // Language dependency macros. Each copies only the manifest and lock files
@@ -26,8 +28,8 @@ var homeWrites = []string{"/root", "/home", "/tmp"}
 
 // manifestSteps copies files (relative to the context directory src) into
 // dir and returns the copy step and the copied paths in the image.
-func manifestSteps(src, dir string, files ...string) (MacroStep, []string) {
-	cp := MacroStep{Kind: StepCopy, Dest: dir + "/"}
+func manifestSteps(src, dir string, files ...string) (*model.Copy, []string) {
+	cp := &model.Copy{FileSpec: model.FileSpec{Dest: dir + "/"}}
 	var copied []string
 	for _, f := range files {
 		cp.Src = append(cp.Src, path.Join(src, f))
@@ -75,7 +77,7 @@ var PipInstall = Macro{
 
 var commandPattern = regexp.MustCompile(`^[A-Za-z0-9._/+-]+$`)
 
-func expandPipInstall(attrs map[string]cty.Value) ([]MacroStep, error) {
+func expandPipInstall(attrs map[string]cty.Value) ([]model.Step, error) {
 	var errs argErrors
 	req, err := contextPath("requirements", attrString(attrs, "requirements", "requirements.txt"))
 	if !errs.check("requirements", err) && req == "." {
@@ -97,28 +99,27 @@ func expandPipInstall(attrs map[string]cty.Value) ([]MacroStep, error) {
 	if err := errs.err(); err != nil {
 		return nil, err
 	}
-	cp := MacroStep{Kind: StepCopy, Src: []string{req}, Dest: dest + "/"}
+	cp := &model.Copy{FileSpec: model.FileSpec{Src: []string{req}, Dest: dest + "/"}}
 	reqPath := path.Join(dest, path.Base(req))
-	run := MacroStep{
-		Kind: StepRun,
-		Env: [][2]string{
-			{"PIP_DISABLE_PIP_VERSION_CHECK", "1"},
-			{"PIP_ROOT_USER_ACTION", "ignore"},
+	run := &model.Run{
+		Env: []model.EnvVar{
+			{Name: "PIP_DISABLE_PIP_VERSION_CHECK", Value: "1"},
+			{Name: "PIP_ROOT_USER_ACTION", Value: "ignore"},
 		},
-		Mounts: []MacroMount{{Type: "cache", Target: "/root/.cache/pip", ID: "pip-cache", Sharing: "shared"}},
+		Mounts: []model.Mount{{Type: "cache", Target: "/root/.cache/pip", ID: "pip-cache", Sharing: "shared"}},
 		Reads:  concat([]string{reqPath}, toolReads),
 	}
 	if venv != "" {
-		run.Sh = fmt.Sprintf("%s -m venv %s && %s/bin/pip install -r %s", python, venv, venv, reqPath)
+		run.Command = &model.Sh{Script: fmt.Sprintf("%s -m venv %s && %s/bin/pip install -r %s", python, venv, venv, reqPath)}
 		run.Reads = append(run.Reads, venv)
 		run.Writes = concat([]string{venv}, homeWrites)
 	} else {
-		run.Sh = fmt.Sprintf("%s -m pip install -r %s", python, reqPath)
+		run.Command = &model.Sh{Script: fmt.Sprintf("%s -m pip install -r %s", python, reqPath)}
 		// site-packages and scripts: /usr/local (python images, pip on
 		// Debian), /usr/lib (system Python), ~/.local (--user).
 		run.Writes = concat([]string{"/usr"}, homeWrites)
 	}
-	return []MacroStep{cp, run}, nil
+	return []model.Step{cp, run}, nil
 }
 
 // nodeMacro describes npm_ci, yarn_install and pnpm_install, which differ
@@ -127,14 +128,14 @@ type nodeMacro struct {
 	lock       string
 	command    string
 	production string // flag added for production = true
-	cache      MacroMount
-	env        [][2]string
+	cache      model.Mount
+	env        []model.EnvVar
 	// writes are what the tool writes besides node_modules and the
 	// home and temporary directories.
 	writes []string
 }
 
-func (n nodeMacro) expand(attrs map[string]cty.Value) ([]MacroStep, error) {
+func (n nodeMacro) expand(attrs map[string]cty.Value) ([]model.Step, error) {
 	var errs argErrors
 	dir, src := dirs(attrs, "/app", &errs)
 	if err := errs.err(); err != nil {
@@ -145,16 +146,15 @@ func (n nodeMacro) expand(attrs map[string]cty.Value) ([]MacroStep, error) {
 	if attrBool(attrs, "production", false) {
 		cmd += " " + n.production
 	}
-	run := MacroStep{
-		Kind:    StepRun,
-		Sh:      cmd,
+	run := &model.Run{
+		Command: &model.Sh{Script: cmd},
 		Env:     n.env,
 		Workdir: dir,
-		Mounts:  []MacroMount{n.cache},
+		Mounts:  []model.Mount{n.cache},
 		Reads:   concat(copied, toolReads),
 		Writes:  concat([]string{path.Join(dir, "node_modules")}, n.writes, homeWrites),
 	}
-	return []MacroStep{cp, run}, nil
+	return []model.Step{cp, run}, nil
 }
 
 func nodeAttributes() []MacroAttribute {
@@ -169,8 +169,8 @@ var npmCi = nodeMacro{
 	lock:       "package-lock.json",
 	command:    "npm ci --no-audit --no-fund",
 	production: "--omit=dev",
-	cache:      MacroMount{Type: "cache", Target: "/root/.npm", ID: "npm-cache", Sharing: "shared"},
-	env:        [][2]string{{"NPM_CONFIG_UPDATE_NOTIFIER", "false"}},
+	cache:      model.Mount{Type: "cache", Target: "/root/.npm", ID: "npm-cache", Sharing: "shared"},
+	env:        []model.EnvVar{{Name: "NPM_CONFIG_UPDATE_NOTIFIER", Value: "false"}},
 }
 
 // NpmCi installs a Node.js project's locked dependencies with npm.
@@ -185,8 +185,8 @@ var yarnInstall = nodeMacro{
 	lock:       "yarn.lock",
 	command:    "yarn install --frozen-lockfile --non-interactive",
 	production: "--production",
-	cache:      MacroMount{Type: "cache", Target: "/usr/local/share/.cache/yarn", ID: "yarn-cache", Sharing: "shared"},
-	env:        [][2]string{{"YARN_CACHE_FOLDER", "/usr/local/share/.cache/yarn"}},
+	cache:      model.Mount{Type: "cache", Target: "/usr/local/share/.cache/yarn", ID: "yarn-cache", Sharing: "shared"},
+	env:        []model.EnvVar{{Name: "YARN_CACHE_FOLDER", Value: "/usr/local/share/.cache/yarn"}},
 	// Yarn 1 keeps root's global folder and config beside its cache.
 	writes: []string{"/usr/local/share/.config/yarn", "/usr/local/share/.yarnrc"},
 }
@@ -203,7 +203,7 @@ var pnpmInstall = nodeMacro{
 	lock:       "pnpm-lock.yaml",
 	command:    "pnpm install --frozen-lockfile --store-dir /root/.local/share/pnpm/store",
 	production: "--prod",
-	cache:      MacroMount{Type: "cache", Target: "/root/.local/share/pnpm/store", ID: "pnpm-store", Sharing: "shared"},
+	cache:      model.Mount{Type: "cache", Target: "/root/.local/share/pnpm/store", ID: "pnpm-store", Sharing: "shared"},
 }
 
 // PnpmInstall installs a Node.js project's locked dependencies with pnpm.
@@ -222,9 +222,9 @@ const (
 
 var modcacheAttribute = MacroAttribute{Name: "modcache", Type: cty.String, Doc: "The module cache directory, GOMODCACHE (default /go/pkg/mod, as in the golang images)."}
 
-func goCaches(modcache string) ([][2]string, []MacroMount) {
-	env := [][2]string{{"GOMODCACHE", modcache}, {"GOCACHE", goBuildCache}}
-	mounts := []MacroMount{
+func goCaches(modcache string) ([]model.EnvVar, []model.Mount) {
+	env := []model.EnvVar{{Name: "GOMODCACHE", Value: modcache}, {Name: "GOCACHE", Value: goBuildCache}}
+	mounts := []model.Mount{
 		{Type: "cache", Target: modcache, ID: "go-mod", Sharing: "shared"},
 		{Type: "cache", Target: goBuildCache, ID: "go-build", Sharing: "shared"},
 	}
@@ -243,7 +243,7 @@ var GoModDownload = Macro{
 	Expand: expandGoModDownload,
 }
 
-func expandGoModDownload(attrs map[string]cty.Value) ([]MacroStep, error) {
+func expandGoModDownload(attrs map[string]cty.Value) ([]model.Step, error) {
 	var errs argErrors
 	dir, src := dirs(attrs, "/src", &errs)
 	modcache, err := absPath("modcache", attrString(attrs, "modcache", defaultGoModCache))
@@ -253,9 +253,8 @@ func expandGoModDownload(attrs map[string]cty.Value) ([]MacroStep, error) {
 	}
 	cp, copied := manifestSteps(src, dir, "go.mod", "go.sum")
 	env, mounts := goCaches(modcache)
-	return []MacroStep{cp, {
-		Kind:    StepRun,
-		Sh:      "go mod download",
+	return []model.Step{cp, &model.Run{
+		Command: &model.Sh{Script: "go mod download"},
 		Env:     env,
 		Workdir: dir,
 		Mounts:  mounts,
@@ -284,7 +283,7 @@ var GoBuild = Macro{
 var goPackagePattern = regexp.MustCompile(`^[A-Za-z0-9._/@+-]+(/\.\.\.)?$`)
 var ldflagsPattern = regexp.MustCompile(`^[A-Za-z0-9._/=:,+ -]*$`)
 
-func expandGoBuild(attrs map[string]cty.Value) ([]MacroStep, error) {
+func expandGoBuild(attrs map[string]cty.Value) ([]model.Step, error) {
 	var errs argErrors
 	dir, err := absPath("dir", attrString(attrs, "dir", "/src"))
 	errs.check("dir", err)
@@ -317,15 +316,14 @@ func expandGoBuild(attrs map[string]cty.Value) ([]MacroStep, error) {
 	if attrBool(attrs, "cgo", false) {
 		cgo = "1"
 	}
-	env = append([][2]string{{"CGO_ENABLED", cgo}}, env...)
+	env = append([]model.EnvVar{{Name: "CGO_ENABLED", Value: cgo}}, env...)
 	sh := "go build -trimpath"
 	if ldflags != "" {
 		sh += " -ldflags='" + ldflags + "'"
 	}
 	sh += " -o " + output + " " + strings.Join(pkgs, " ")
-	return []MacroStep{{
-		Kind:    StepRun,
-		Sh:      sh,
+	return []model.Step{&model.Run{
+		Command: &model.Sh{Script: sh},
 		Env:     env,
 		Workdir: dir,
 		Mounts:  mounts,
@@ -346,7 +344,7 @@ var CargoFetch = Macro{
 	Expand: expandCargoFetch,
 }
 
-func expandCargoFetch(attrs map[string]cty.Value) ([]MacroStep, error) {
+func expandCargoFetch(attrs map[string]cty.Value) ([]model.Step, error) {
 	var errs argErrors
 	dir, src := dirs(attrs, "/app", &errs)
 	home, err := absPath("cargo_home", attrString(attrs, "cargo_home", "/usr/local/cargo"))
@@ -360,12 +358,11 @@ func expandCargoFetch(attrs map[string]cty.Value) ([]MacroStep, error) {
 	// removed in the same step, so it never reaches the layer.
 	sh := "if [ -e src ]; then cargo fetch --locked; " +
 		"else mkdir src && echo 'fn main() {}' > src/main.rs && { cargo fetch --locked; status=$?; rm -rf src; exit $status; }; fi"
-	return []MacroStep{cp, {
-		Kind:    StepRun,
-		Sh:      sh,
-		Env:     [][2]string{{"CARGO_HOME", home}},
+	return []model.Step{cp, &model.Run{
+		Command: &model.Sh{Script: sh},
+		Env:     []model.EnvVar{{Name: "CARGO_HOME", Value: home}},
 		Workdir: dir,
-		Mounts: []MacroMount{
+		Mounts: []model.Mount{
 			{Type: "cache", Target: path.Join(home, "registry"), ID: "cargo-registry", Sharing: "shared"},
 			{Type: "cache", Target: path.Join(home, "git"), ID: "cargo-git", Sharing: "shared"},
 		},

@@ -8,9 +8,10 @@ import (
 	"testing"
 
 	"github.com/imgc-dev/imgc/lang"
+	"github.com/imgc-dev/imgc/model"
 )
 
-func load(t *testing.T, src string) (*lang.Config, string) {
+func load(t *testing.T, src string) (*model.Config, string) {
 	t.Helper()
 	dir := t.TempDir()
 	p := filepath.Join(dir, "m.image.hcl")
@@ -109,19 +110,19 @@ image "x" {
 	if len(steps) != 3 {
 		t.Fatalf("got %d steps, want copy, run and a layer", len(steps))
 	}
-	cp, ok := steps[0].(*lang.Copy)
+	cp, ok := steps[0].(*model.Copy)
 	if !ok || cp.Macro != "npm_ci" || cp.Dest != "/srv/" || cp.Range.Start.Line != 5 {
 		t.Errorf("step 1 = %#v, want npm_ci's copy to /srv/ at line 5", steps[0])
 	}
-	run, ok := steps[1].(*lang.Run)
+	run, ok := steps[1].(*model.Run)
 	if !ok || run.Macro != "npm_ci" || run.Workdir != "/srv" || run.User != "" || len(run.Writes) == 0 {
 		t.Errorf("step 2 = %#v, want npm_ci's run in /srv as the stage user, with writes", steps[1])
 	}
-	l, ok := steps[2].(*lang.Layer)
+	l, ok := steps[2].(*model.Layer)
 	if !ok || len(l.Steps) != 1 {
 		t.Fatalf("step 3 = %#v, want a layer with one step", steps[2])
 	}
-	if r, ok := l.Steps[0].(*lang.Run); !ok || r.User != "root" || r.Macro != "apk_add" || len(r.Mounts) != 2 {
+	if r, ok := l.Steps[0].(*model.Run); !ok || r.User != "root" || r.Macro != "apk_add" || len(r.Mounts) != 2 {
 		t.Errorf("layer step = %#v, want apk_add's run as root with its two cache mounts", l.Steps[0])
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/imgc-dev/imgc/model"
 )
 
 // OS package macros: apt_install, apk_add and dnf_install. Each is one run
@@ -39,19 +41,18 @@ var AptInstall = Macro{
 	Expand: expandAptInstall,
 }
 
-func expandAptInstall(attrs map[string]cty.Value) ([]MacroStep, error) {
+func expandAptInstall(attrs map[string]cty.Value) ([]model.Step, error) {
 	pkgs, err := sortedPackages(attrs, validDebianPackage, "a Debian package (NAME, NAME=VERSION or NAME/RELEASE)")
 	if err != nil {
 		return nil, err
 	}
-	return []MacroStep{{
-		Kind:   StepRun,
-		Sh:     aptCommand(pkgs),
-		Env:    [][2]string{{"DEBIAN_FRONTEND", "noninteractive"}},
-		User:   "root",
-		Mounts: aptMounts(),
-		Reads:  systemReads(),
-		Writes: systemWrites(),
+	return []model.Step{&model.Run{
+		Command: &model.Sh{Script: aptCommand(pkgs)},
+		Env:     []model.EnvVar{{Name: "DEBIAN_FRONTEND", Value: "noninteractive"}},
+		User:    "root",
+		Mounts:  aptMounts(),
+		Reads:   systemReads(),
+		Writes:  systemWrites(),
 	}}, nil
 }
 
@@ -59,8 +60,8 @@ func aptCommand(pkgs []string) string {
 	return "apt-get update && apt-get install -y --no-install-recommends " + strings.Join(pkgs, " ")
 }
 
-func aptMounts() []MacroMount {
-	return []MacroMount{
+func aptMounts() []model.Mount {
+	return []model.Mount{
 		{Type: "cache", Target: "/var/cache/apt", ID: "apt-cache", Sharing: "locked"},
 		{Type: "cache", Target: "/var/lib/apt/lists", ID: "apt-lists", Sharing: "locked"},
 	}
@@ -95,18 +96,17 @@ var ApkAdd = Macro{
 	Expand: expandApkAdd,
 }
 
-func expandApkAdd(attrs map[string]cty.Value) ([]MacroStep, error) {
+func expandApkAdd(attrs map[string]cty.Value) ([]model.Step, error) {
 	pkgs, err := sortedPackages(attrs, apkPackagePattern.MatchString, "an Alpine package (NAME, NAME=VERSION, NAME~VERSION or NAME@TAG)")
 	if err != nil {
 		return nil, err
 	}
-	return []MacroStep{{
-		Kind:   StepRun,
-		Sh:     apkCommand(pkgs),
-		User:   "root",
-		Mounts: apkMounts(),
-		Reads:  systemReads(),
-		Writes: systemWrites(),
+	return []model.Step{&model.Run{
+		Command: &model.Sh{Script: apkCommand(pkgs)},
+		User:    "root",
+		Mounts:  apkMounts(),
+		Reads:   systemReads(),
+		Writes:  systemWrites(),
 	}}, nil
 }
 
@@ -119,8 +119,8 @@ func apkCommand(pkgs []string) string {
 
 // apkMounts: apk keeps indexes in /var/cache/apk and, when /etc/apk/cache
 // exists (the mount creates it), downloaded packages there.
-func apkMounts() []MacroMount {
-	return []MacroMount{
+func apkMounts() []model.Mount {
+	return []model.Mount{
 		{Type: "cache", Target: "/var/cache/apk", ID: "apk-cache", Sharing: "locked"},
 		{Type: "cache", Target: "/etc/apk/cache", ID: "apk-packages", Sharing: "locked"},
 	}
@@ -138,18 +138,17 @@ var DnfInstall = Macro{
 	Expand: expandDnfInstall,
 }
 
-func expandDnfInstall(attrs map[string]cty.Value) ([]MacroStep, error) {
+func expandDnfInstall(attrs map[string]cty.Value) ([]model.Step, error) {
 	pkgs, err := sortedPackages(attrs, rpmPackagePattern.MatchString, "an RPM package (NAME or NAME-VERSION[-RELEASE][.ARCH])")
 	if err != nil {
 		return nil, err
 	}
-	return []MacroStep{{
-		Kind:   StepRun,
-		Sh:     dnfCommand(pkgs),
-		User:   "root",
-		Mounts: dnfMounts(),
-		Reads:  systemReads(),
-		Writes: systemWrites(),
+	return []model.Step{&model.Run{
+		Command: &model.Sh{Script: dnfCommand(pkgs)},
+		User:    "root",
+		Mounts:  dnfMounts(),
+		Reads:   systemReads(),
+		Writes:  systemWrites(),
 	}}, nil
 }
 
@@ -163,8 +162,8 @@ func dnfCommand(pkgs []string) string {
 
 // dnfMounts covers dnf 4 (/var/cache/dnf) and dnf 5 (/var/cache/libdnf5);
 // the mount point of the one a system does not use never reaches a layer.
-func dnfMounts() []MacroMount {
-	return []MacroMount{
+func dnfMounts() []model.Mount {
+	return []model.Mount{
 		{Type: "cache", Target: "/var/cache/dnf", ID: "dnf-cache", Sharing: "locked"},
 		{Type: "cache", Target: "/var/cache/libdnf5", ID: "libdnf5-cache", Sharing: "locked"},
 	}
@@ -175,7 +174,7 @@ var rpmPackagePattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9+._:-]*$`)
 // installAny is a shell command that installs pkgs with whichever of
 // apt-get, apk and dnf the image has, with the mounts all three need, for
 // macros that work on any common distribution.
-func installAny(pkgs []string) (sh string, mounts []MacroMount) {
+func installAny(pkgs []string) (sh string, mounts []model.Mount) {
 	list := strings.Join(pkgs, " ")
 	sh = "if command -v apt-get >/dev/null 2>&1; then " + aptCommand(pkgs) +
 		"; elif command -v apk >/dev/null 2>&1; then " + apkCommand(pkgs) +

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/imgc-dev/imgc/model"
 )
 
 // System setup macros: user, ca_certificates and timezone. They run as
@@ -30,7 +32,7 @@ var User = Macro{
 // default NAME_REGEX, which busybox accepts too.
 var userNamePattern = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
 
-func expandUser(attrs map[string]cty.Value) ([]MacroStep, error) {
+func expandUser(attrs map[string]cty.Value) ([]model.Step, error) {
 	var errs argErrors
 	name := attrString(attrs, "name", "")
 	if !userNamePattern.MatchString(name) {
@@ -54,10 +56,9 @@ func expandUser(attrs map[string]cty.Value) ([]MacroStep, error) {
 		return nil, err
 	}
 	sh := userScript(name, home, shell, uid, uidSet, gid, gidSet)
-	return []MacroStep{{
-		Kind: StepRun,
-		Sh:   sh,
-		User: "root",
+	return []model.Step{&model.Run{
+		Command: &model.Sh{Script: sh},
+		User:    "root",
 		// The account databases and their backups and locks, the
 		// subordinate id ranges useradd assigns, and the login records
 		// it resets.
@@ -116,16 +117,15 @@ var CACertificates = Macro{
 	Expand: expandCACertificates,
 }
 
-func expandCACertificates(map[string]cty.Value) ([]MacroStep, error) {
+func expandCACertificates(map[string]cty.Value) ([]model.Step, error) {
 	sh, mounts := installAny([]string{"ca-certificates"})
-	return []MacroStep{{
-		Kind:   StepRun,
-		Sh:     sh,
-		Env:    [][2]string{{"DEBIAN_FRONTEND", "noninteractive"}},
-		User:   "root",
-		Mounts: mounts,
-		Reads:  systemReads(),
-		Writes: systemWrites(),
+	return []model.Step{&model.Run{
+		Command: &model.Sh{Script: sh},
+		Env:     []model.EnvVar{{Name: "DEBIAN_FRONTEND", Value: "noninteractive"}},
+		User:    "root",
+		Mounts:  mounts,
+		Reads:   systemReads(),
+		Writes:  systemWrites(),
 	}}, nil
 }
 
@@ -142,24 +142,24 @@ var Timezone = Macro{
 
 var zonePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$`)
 
-func expandTimezone(attrs map[string]cty.Value) ([]MacroStep, error) {
+func expandTimezone(attrs map[string]cty.Value) ([]model.Step, error) {
 	zone := attrString(attrs, "zone", "")
 	if !zonePattern.MatchString(zone) {
 		return nil, &ArgError{Attr: "zone", Err: fmt.Errorf("%q is not an IANA time zone name; write one such as Europe/Berlin, America/New_York or UTC", zone)}
 	}
 	link := "if [ ! -f /usr/share/zoneinfo/" + zone + " ]; then echo 'time zone " + zone + " is not in /usr/share/zoneinfo' >&2; exit 1; fi" +
 		" && ln -sf /usr/share/zoneinfo/" + zone + " /etc/localtime && echo " + zone + " > /etc/timezone"
-	step := MacroStep{Kind: StepRun, User: "root"}
+	step := &model.Run{User: "root"}
 	if attrBool(attrs, "install", true) {
 		install, mounts := installAny([]string{"tzdata"})
-		step.Sh = "{ " + install + "; } && " + link
-		step.Env = [][2]string{{"DEBIAN_FRONTEND", "noninteractive"}}
+		step.Command = &model.Sh{Script: "{ " + install + "; } && " + link}
+		step.Env = []model.EnvVar{{Name: "DEBIAN_FRONTEND", Value: "noninteractive"}}
 		step.Mounts = mounts
 		step.Reads, step.Writes = systemReads(), systemWrites()
 	} else {
-		step.Sh = link
+		step.Command = &model.Sh{Script: link}
 		step.Reads = []string{"/usr/share/zoneinfo"}
 		step.Writes = []string{"/etc/localtime", "/etc/timezone"}
 	}
-	return []MacroStep{step}, nil
+	return []model.Step{step}, nil
 }

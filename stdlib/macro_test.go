@@ -8,6 +8,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/imgc-dev/imgc/model"
 )
 
 func list(s ...string) cty.Value {
@@ -31,7 +33,7 @@ func macroNamed(t *testing.T, name string) Macro {
 
 // expand fills unset attributes with typed nulls, as the language front
 // end does, and expands.
-func expand(t *testing.T, name string, attrs map[string]cty.Value) ([]MacroStep, error) {
+func expand(t *testing.T, name string, attrs map[string]cty.Value) ([]model.Step, error) {
 	t.Helper()
 	m := macroNamed(t, name)
 	full := map[string]cty.Value{}
@@ -48,24 +50,24 @@ func expand(t *testing.T, name string, attrs map[string]cty.Value) ([]MacroStep,
 }
 
 var (
-	aptMountsWant = []MacroMount{
+	aptMountsWant = []model.Mount{
 		{Type: "cache", Target: "/var/cache/apt", ID: "apt-cache", Sharing: "locked"},
 		{Type: "cache", Target: "/var/lib/apt/lists", ID: "apt-lists", Sharing: "locked"},
 	}
-	apkMountsWant = []MacroMount{
+	apkMountsWant = []model.Mount{
 		{Type: "cache", Target: "/var/cache/apk", ID: "apk-cache", Sharing: "locked"},
 		{Type: "cache", Target: "/etc/apk/cache", ID: "apk-packages", Sharing: "locked"},
 	}
-	dnfMountsWant = []MacroMount{
+	dnfMountsWant = []model.Mount{
 		{Type: "cache", Target: "/var/cache/dnf", ID: "dnf-cache", Sharing: "locked"},
 		{Type: "cache", Target: "/var/cache/libdnf5", ID: "libdnf5-cache", Sharing: "locked"},
 	}
 	sysReads  = []string{"/bin", "/boot", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/root", "/run", "/sbin", "/tmp", "/usr", "/var"}
 	sysWrites = []string{"/bin", "/boot", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/root", "/run", "/sbin", "/tmp", "/usr", "/var"}
-	goEnv     = [][2]string{{"GOMODCACHE", "/go/pkg/mod"}, {"GOCACHE", "/root/.cache/go-build"}}
-	goMounts  = []MacroMount{{Type: "cache", Target: "/go/pkg/mod", ID: "go-mod", Sharing: "shared"}, {Type: "cache", Target: "/root/.cache/go-build", ID: "go-build", Sharing: "shared"}}
+	goEnv     = []model.EnvVar{{Name: "GOMODCACHE", Value: "/go/pkg/mod"}, {Name: "GOCACHE", Value: "/root/.cache/go-build"}}
+	goMounts  = []model.Mount{{Type: "cache", Target: "/go/pkg/mod", ID: "go-mod", Sharing: "shared"}, {Type: "cache", Target: "/root/.cache/go-build", ID: "go-build", Sharing: "shared"}}
 	homeTmp   = []string{"/root", "/home", "/tmp"}
-	debianEnv = [][2]string{{"DEBIAN_FRONTEND", "noninteractive"}}
+	debianEnv = []model.EnvVar{{Name: "DEBIAN_FRONTEND", Value: "noninteractive"}}
 )
 
 func TestMacroExpansions(t *testing.T) {
@@ -75,32 +77,30 @@ func TestMacroExpansions(t *testing.T) {
 			"; elif command -v dnf >/dev/null 2>&1; then dnf install -y --setopt=install_weak_deps=False --setopt=keepcache=True " + pkg + " && rm -f /var/log/dnf*.log /var/log/hawkey.log" +
 			"; else echo 'found no apt-get, apk or dnf to install " + pkg + " with' >&2; exit 1; fi"
 	}
-	allMounts := append(append(append([]MacroMount(nil), aptMountsWant...), apkMountsWant...), dnfMountsWant...)
+	allMounts := append(append(append([]model.Mount(nil), aptMountsWant...), apkMountsWant...), dnfMountsWant...)
 	tests := []struct {
 		name  string
 		macro string
 		attrs map[string]cty.Value
-		want  []MacroStep
+		want  []model.Step
 	}{
 		{
 			name:  "apt sorted, deduplicated, pinned",
 			macro: "apt_install",
 			attrs: map[string]cty.Value{"packages": list("curl", "ca-certificates", "git=1:2.39.2-1.1", "curl", "libssl3/bookworm-backports")},
-			want: []MacroStep{{
-				Kind:   StepRun,
-				Sh:     "apt-get update && apt-get install -y --no-install-recommends ca-certificates curl git=1:2.39.2-1.1 libssl3/bookworm-backports",
-				Env:    debianEnv,
-				User:   "root",
-				Mounts: aptMountsWant,
-				Reads:  sysReads, Writes: sysWrites,
+			want: []model.Step{&model.Run{
+				Command: &model.Sh{Script: "apt-get update && apt-get install -y --no-install-recommends ca-certificates curl git=1:2.39.2-1.1 libssl3/bookworm-backports"},
+				Env:     debianEnv,
+				User:    "root",
+				Mounts:  aptMountsWant,
+				Reads:   sysReads, Writes: sysWrites,
 			}},
 		},
 		{
 			name:  "apk with versions and a tagged repository",
 			macro: "apk_add",
 			attrs: map[string]cty.Value{"packages": list("tzdata", "curl=8.5.0-r0", "edge-tool@testing", "musl~1.2")},
-			want: []MacroStep{{
-				Kind: StepRun, Sh: "apk add --update-cache curl=8.5.0-r0 edge-tool@testing musl~1.2 tzdata",
+			want: []model.Step{&model.Run{Command: &model.Sh{Script: "apk add --update-cache curl=8.5.0-r0 edge-tool@testing musl~1.2 tzdata"},
 				User: "root", Mounts: apkMountsWant, Reads: sysReads, Writes: sysWrites,
 			}},
 		},
@@ -108,23 +108,21 @@ func TestMacroExpansions(t *testing.T) {
 			name:  "dnf without weak dependencies, logs cleaned",
 			macro: "dnf_install",
 			attrs: map[string]cty.Value{"packages": list("httpd-2.4.57-5.fc39", "python3.11", "gcc-c++")},
-			want: []MacroStep{{
-				Kind: StepRun, Sh: "dnf install -y --setopt=install_weak_deps=False --setopt=keepcache=True gcc-c++ httpd-2.4.57-5.fc39 python3.11 && rm -f /var/log/dnf*.log /var/log/hawkey.log",
+			want: []model.Step{&model.Run{Command: &model.Sh{Script: "dnf install -y --setopt=install_weak_deps=False --setopt=keepcache=True gcc-c++ httpd-2.4.57-5.fc39 python3.11 && rm -f /var/log/dnf*.log /var/log/hawkey.log"},
 				User: "root", Mounts: dnfMountsWant, Reads: sysReads, Writes: sysWrites,
 			}},
 		},
 		{
 			name:  "pip defaults",
 			macro: "pip_install",
-			want: []MacroStep{
-				{Kind: StepCopy, Src: []string{"requirements.txt"}, Dest: "/app/"},
-				{
-					Kind:   StepRun,
-					Sh:     "python3 -m pip install -r /app/requirements.txt",
-					Env:    [][2]string{{"PIP_DISABLE_PIP_VERSION_CHECK", "1"}, {"PIP_ROOT_USER_ACTION", "ignore"}},
-					Mounts: []MacroMount{{Type: "cache", Target: "/root/.cache/pip", ID: "pip-cache", Sharing: "shared"}},
-					Reads:  []string{"/app/requirements.txt", "/etc", "/usr"},
-					Writes: []string{"/usr", "/root", "/home", "/tmp"},
+			want: []model.Step{
+				&model.Copy{FileSpec: model.FileSpec{Src: []string{"requirements.txt"}, Dest: "/app/"}},
+				&model.Run{
+					Command: &model.Sh{Script: "python3 -m pip install -r /app/requirements.txt"},
+					Env:     []model.EnvVar{{Name: "PIP_DISABLE_PIP_VERSION_CHECK", Value: "1"}, {Name: "PIP_ROOT_USER_ACTION", Value: "ignore"}},
+					Mounts:  []model.Mount{{Type: "cache", Target: "/root/.cache/pip", ID: "pip-cache", Sharing: "shared"}},
+					Reads:   []string{"/app/requirements.txt", "/etc", "/usr"},
+					Writes:  []string{"/usr", "/root", "/home", "/tmp"},
 				},
 			},
 		},
@@ -132,15 +130,14 @@ func TestMacroExpansions(t *testing.T) {
 			name:  "pip into a virtual environment",
 			macro: "pip_install",
 			attrs: map[string]cty.Value{"requirements": cty.StringVal("deps/prod.txt"), "dest": cty.StringVal("/opt/src/"), "venv": cty.StringVal("/opt/venv"), "python": cty.StringVal("python3.12")},
-			want: []MacroStep{
-				{Kind: StepCopy, Src: []string{"deps/prod.txt"}, Dest: "/opt/src/"},
-				{
-					Kind:   StepRun,
-					Sh:     "python3.12 -m venv /opt/venv && /opt/venv/bin/pip install -r /opt/src/prod.txt",
-					Env:    [][2]string{{"PIP_DISABLE_PIP_VERSION_CHECK", "1"}, {"PIP_ROOT_USER_ACTION", "ignore"}},
-					Mounts: []MacroMount{{Type: "cache", Target: "/root/.cache/pip", ID: "pip-cache", Sharing: "shared"}},
-					Reads:  []string{"/opt/src/prod.txt", "/etc", "/usr", "/opt/venv"},
-					Writes: []string{"/opt/venv", "/root", "/home", "/tmp"},
+			want: []model.Step{
+				&model.Copy{FileSpec: model.FileSpec{Src: []string{"deps/prod.txt"}, Dest: "/opt/src/"}},
+				&model.Run{
+					Command: &model.Sh{Script: "python3.12 -m venv /opt/venv && /opt/venv/bin/pip install -r /opt/src/prod.txt"},
+					Env:     []model.EnvVar{{Name: "PIP_DISABLE_PIP_VERSION_CHECK", Value: "1"}, {Name: "PIP_ROOT_USER_ACTION", Value: "ignore"}},
+					Mounts:  []model.Mount{{Type: "cache", Target: "/root/.cache/pip", ID: "pip-cache", Sharing: "shared"}},
+					Reads:   []string{"/opt/src/prod.txt", "/etc", "/usr", "/opt/venv"},
+					Writes:  []string{"/opt/venv", "/root", "/home", "/tmp"},
 				},
 			},
 		},
@@ -148,14 +145,13 @@ func TestMacroExpansions(t *testing.T) {
 			name:  "npm ci production",
 			macro: "npm_ci",
 			attrs: map[string]cty.Value{"dir": cty.StringVal("/srv/web"), "src": cty.StringVal("web"), "production": cty.True},
-			want: []MacroStep{
-				{Kind: StepCopy, Src: []string{"web/package.json", "web/package-lock.json"}, Dest: "/srv/web/"},
-				{
-					Kind:    StepRun,
-					Sh:      "npm ci --no-audit --no-fund --omit=dev",
-					Env:     [][2]string{{"NPM_CONFIG_UPDATE_NOTIFIER", "false"}},
+			want: []model.Step{
+				&model.Copy{FileSpec: model.FileSpec{Src: []string{"web/package.json", "web/package-lock.json"}, Dest: "/srv/web/"}},
+				&model.Run{
+					Command: &model.Sh{Script: "npm ci --no-audit --no-fund --omit=dev"},
+					Env:     []model.EnvVar{{Name: "NPM_CONFIG_UPDATE_NOTIFIER", Value: "false"}},
 					Workdir: "/srv/web",
-					Mounts:  []MacroMount{{Type: "cache", Target: "/root/.npm", ID: "npm-cache", Sharing: "shared"}},
+					Mounts:  []model.Mount{{Type: "cache", Target: "/root/.npm", ID: "npm-cache", Sharing: "shared"}},
 					Reads:   []string{"/srv/web/package.json", "/srv/web/package-lock.json", "/etc", "/usr"},
 					Writes:  []string{"/srv/web/node_modules", "/root", "/home", "/tmp"},
 				},
@@ -164,11 +160,10 @@ func TestMacroExpansions(t *testing.T) {
 		{
 			name:  "npm ci defaults keep dev dependencies",
 			macro: "npm_ci",
-			want: []MacroStep{
-				{Kind: StepCopy, Src: []string{"package.json", "package-lock.json"}, Dest: "/app/"},
-				{
-					Kind: StepRun, Sh: "npm ci --no-audit --no-fund", Env: [][2]string{{"NPM_CONFIG_UPDATE_NOTIFIER", "false"}}, Workdir: "/app",
-					Mounts: []MacroMount{{Type: "cache", Target: "/root/.npm", ID: "npm-cache", Sharing: "shared"}},
+			want: []model.Step{
+				&model.Copy{FileSpec: model.FileSpec{Src: []string{"package.json", "package-lock.json"}, Dest: "/app/"}},
+				&model.Run{Command: &model.Sh{Script: "npm ci --no-audit --no-fund"}, Env: []model.EnvVar{{Name: "NPM_CONFIG_UPDATE_NOTIFIER", Value: "false"}}, Workdir: "/app",
+					Mounts: []model.Mount{{Type: "cache", Target: "/root/.npm", ID: "npm-cache", Sharing: "shared"}},
 					Reads:  []string{"/app/package.json", "/app/package-lock.json", "/etc", "/usr"},
 					Writes: []string{"/app/node_modules", "/root", "/home", "/tmp"},
 				},
@@ -178,13 +173,12 @@ func TestMacroExpansions(t *testing.T) {
 			name:  "yarn production",
 			macro: "yarn_install",
 			attrs: map[string]cty.Value{"production": cty.True},
-			want: []MacroStep{
-				{Kind: StepCopy, Src: []string{"package.json", "yarn.lock"}, Dest: "/app/"},
-				{
-					Kind: StepRun, Sh: "yarn install --frozen-lockfile --non-interactive --production",
-					Env:     [][2]string{{"YARN_CACHE_FOLDER", "/usr/local/share/.cache/yarn"}},
+			want: []model.Step{
+				&model.Copy{FileSpec: model.FileSpec{Src: []string{"package.json", "yarn.lock"}, Dest: "/app/"}},
+				&model.Run{Command: &model.Sh{Script: "yarn install --frozen-lockfile --non-interactive --production"},
+					Env:     []model.EnvVar{{Name: "YARN_CACHE_FOLDER", Value: "/usr/local/share/.cache/yarn"}},
 					Workdir: "/app",
-					Mounts:  []MacroMount{{Type: "cache", Target: "/usr/local/share/.cache/yarn", ID: "yarn-cache", Sharing: "shared"}},
+					Mounts:  []model.Mount{{Type: "cache", Target: "/usr/local/share/.cache/yarn", ID: "yarn-cache", Sharing: "shared"}},
 					Reads:   []string{"/app/package.json", "/app/yarn.lock", "/etc", "/usr"},
 					Writes:  []string{"/app/node_modules", "/usr/local/share/.config/yarn", "/usr/local/share/.yarnrc", "/root", "/home", "/tmp"},
 				},
@@ -194,12 +188,11 @@ func TestMacroExpansions(t *testing.T) {
 			name:  "pnpm production",
 			macro: "pnpm_install",
 			attrs: map[string]cty.Value{"production": cty.True},
-			want: []MacroStep{
-				{Kind: StepCopy, Src: []string{"package.json", "pnpm-lock.yaml"}, Dest: "/app/"},
-				{
-					Kind: StepRun, Sh: "pnpm install --frozen-lockfile --store-dir /root/.local/share/pnpm/store --prod",
+			want: []model.Step{
+				&model.Copy{FileSpec: model.FileSpec{Src: []string{"package.json", "pnpm-lock.yaml"}, Dest: "/app/"}},
+				&model.Run{Command: &model.Sh{Script: "pnpm install --frozen-lockfile --store-dir /root/.local/share/pnpm/store --prod"},
 					Workdir: "/app",
-					Mounts:  []MacroMount{{Type: "cache", Target: "/root/.local/share/pnpm/store", ID: "pnpm-store", Sharing: "shared"}},
+					Mounts:  []model.Mount{{Type: "cache", Target: "/root/.local/share/pnpm/store", ID: "pnpm-store", Sharing: "shared"}},
 					Reads:   []string{"/app/package.json", "/app/pnpm-lock.yaml", "/etc", "/usr"},
 					Writes:  []string{"/app/node_modules", "/root", "/home", "/tmp"},
 				},
@@ -208,10 +201,9 @@ func TestMacroExpansions(t *testing.T) {
 		{
 			name:  "go mod download",
 			macro: "go_mod_download",
-			want: []MacroStep{
-				{Kind: StepCopy, Src: []string{"go.mod", "go.sum"}, Dest: "/src/"},
-				{
-					Kind: StepRun, Sh: "go mod download", Env: goEnv, Workdir: "/src", Mounts: goMounts,
+			want: []model.Step{
+				&model.Copy{FileSpec: model.FileSpec{Src: []string{"go.mod", "go.sum"}, Dest: "/src/"}},
+				&model.Run{Command: &model.Sh{Script: "go mod download"}, Env: goEnv, Workdir: "/src", Mounts: goMounts,
 					Reads:  []string{"/src/go.mod", "/src/go.sum", "/etc", "/usr"},
 					Writes: append([]string{"/go/pkg/mod"}, homeTmp...),
 				},
@@ -221,9 +213,8 @@ func TestMacroExpansions(t *testing.T) {
 			name:  "go build static by default",
 			macro: "go_build",
 			attrs: map[string]cty.Value{"output": cty.StringVal("/out/server"), "packages": list("./cmd/server"), "ldflags": cty.StringVal("-s -w -X main.version=1.2.3")},
-			want: []MacroStep{{
-				Kind: StepRun, Sh: "go build -trimpath -ldflags='-s -w -X main.version=1.2.3' -o /out/server ./cmd/server",
-				Env: append([][2]string{{"CGO_ENABLED", "0"}}, goEnv...), Workdir: "/src", Mounts: goMounts,
+			want: []model.Step{&model.Run{Command: &model.Sh{Script: "go build -trimpath -ldflags='-s -w -X main.version=1.2.3' -o /out/server ./cmd/server"},
+				Env: append([]model.EnvVar{{Name: "CGO_ENABLED", Value: "0"}}, goEnv...), Workdir: "/src", Mounts: goMounts,
 				Reads:  []string{"/src", "/go/pkg/mod", "/etc", "/usr"},
 				Writes: append([]string{"/out/server"}, homeTmp...),
 			}},
@@ -232,11 +223,10 @@ func TestMacroExpansions(t *testing.T) {
 			name:  "go build with cgo, no ldflags",
 			macro: "go_build",
 			attrs: map[string]cty.Value{"output": cty.StringVal("/bin/app"), "cgo": cty.True, "ldflags": cty.StringVal(""), "dir": cty.StringVal("/w"), "modcache": cty.StringVal("/root/go/pkg/mod")},
-			want: []MacroStep{{
-				Kind: StepRun, Sh: "go build -trimpath -o /bin/app .",
-				Env:     [][2]string{{"CGO_ENABLED", "1"}, {"GOMODCACHE", "/root/go/pkg/mod"}, {"GOCACHE", "/root/.cache/go-build"}},
+			want: []model.Step{&model.Run{Command: &model.Sh{Script: "go build -trimpath -o /bin/app ."},
+				Env:     []model.EnvVar{{Name: "CGO_ENABLED", Value: "1"}, {Name: "GOMODCACHE", Value: "/root/go/pkg/mod"}, {Name: "GOCACHE", Value: "/root/.cache/go-build"}},
 				Workdir: "/w",
-				Mounts:  []MacroMount{{Type: "cache", Target: "/root/go/pkg/mod", ID: "go-mod", Sharing: "shared"}, {Type: "cache", Target: "/root/.cache/go-build", ID: "go-build", Sharing: "shared"}},
+				Mounts:  []model.Mount{{Type: "cache", Target: "/root/go/pkg/mod", ID: "go-mod", Sharing: "shared"}, {Type: "cache", Target: "/root/.cache/go-build", ID: "go-build", Sharing: "shared"}},
 				Reads:   []string{"/w", "/root/go/pkg/mod", "/etc", "/usr"},
 				Writes:  append([]string{"/bin/app"}, homeTmp...),
 			}},
@@ -244,14 +234,13 @@ func TestMacroExpansions(t *testing.T) {
 		{
 			name:  "cargo fetch",
 			macro: "cargo_fetch",
-			want: []MacroStep{
-				{Kind: StepCopy, Src: []string{"Cargo.toml", "Cargo.lock"}, Dest: "/app/"},
-				{
-					Kind:    StepRun,
-					Sh:      "if [ -e src ]; then cargo fetch --locked; else mkdir src && echo 'fn main() {}' > src/main.rs && { cargo fetch --locked; status=$?; rm -rf src; exit $status; }; fi",
-					Env:     [][2]string{{"CARGO_HOME", "/usr/local/cargo"}},
+			want: []model.Step{
+				&model.Copy{FileSpec: model.FileSpec{Src: []string{"Cargo.toml", "Cargo.lock"}, Dest: "/app/"}},
+				&model.Run{
+					Command: &model.Sh{Script: "if [ -e src ]; then cargo fetch --locked; else mkdir src && echo 'fn main() {}' > src/main.rs && { cargo fetch --locked; status=$?; rm -rf src; exit $status; }; fi"},
+					Env:     []model.EnvVar{{Name: "CARGO_HOME", Value: "/usr/local/cargo"}},
 					Workdir: "/app",
-					Mounts: []MacroMount{
+					Mounts: []model.Mount{
 						{Type: "cache", Target: "/usr/local/cargo/registry", ID: "cargo-registry", Sharing: "shared"},
 						{Type: "cache", Target: "/usr/local/cargo/git", ID: "cargo-git", Sharing: "shared"},
 					},
@@ -264,12 +253,11 @@ func TestMacroExpansions(t *testing.T) {
 			name:  "user with ids",
 			macro: "user",
 			attrs: map[string]cty.Value{"name": cty.StringVal("app"), "uid": cty.NumberIntVal(1000), "gid": cty.NumberIntVal(1000), "home": cty.StringVal("/home/app")},
-			want: []MacroStep{{
-				Kind: StepRun,
-				Sh: `if ! grep -q '^[^:]*:[^:]*:1000:' /etc/group; then if command -v groupadd >/dev/null 2>&1; then groupadd -g 1000 app; elif command -v addgroup >/dev/null 2>&1; then addgroup -g 1000 app; else echo 'app:x:1000:' >> /etc/group; fi; fi` +
+			want: []model.Step{&model.Run{
+				Command: &model.Sh{Script: `if ! grep -q '^[^:]*:[^:]*:1000:' /etc/group; then if command -v groupadd >/dev/null 2>&1; then groupadd -g 1000 app; elif command -v addgroup >/dev/null 2>&1; then addgroup -g 1000 app; else echo 'app:x:1000:' >> /etc/group; fi; fi` +
 					` && group=$(awk -F: '$3 == 1000 { print $1; exit }' /etc/group)` +
 					` && if command -v useradd >/dev/null 2>&1; then useradd -l -m -d /home/app -s /bin/sh -u 1000 -g "$group" app; elif command -v adduser >/dev/null 2>&1; then adduser -D -h /home/app -s /bin/sh -u 1000 -G "$group" app;` +
-					` else uid=1000 && gid=1000 && echo "app:x:$uid:$gid::/home/app:/bin/sh" >> /etc/passwd && if [ -f /etc/shadow ]; then echo 'app:!:::::::' >> /etc/shadow; fi && mkdir -p /home/app && chown $uid:$gid /home/app; fi`,
+					` else uid=1000 && gid=1000 && echo "app:x:$uid:$gid::/home/app:/bin/sh" >> /etc/passwd && if [ -f /etc/shadow ]; then echo 'app:!:::::::' >> /etc/shadow; fi && mkdir -p /home/app && chown $uid:$gid /home/app; fi`},
 				User:   "root",
 				Reads:  []string{"/bin", "/etc", "/sbin", "/usr"},
 				Writes: []string{"/etc", "/var/log", "/var/mail", "/var/spool/mail", "/home/app"},
@@ -279,12 +267,11 @@ func TestMacroExpansions(t *testing.T) {
 			name:  "user with a uid only takes it as gid",
 			macro: "user",
 			attrs: map[string]cty.Value{"name": cty.StringVal("svc"), "uid": cty.NumberIntVal(10001), "home": cty.StringVal("/var/lib/svc"), "shell": cty.StringVal("/sbin/nologin")},
-			want: []MacroStep{{
-				Kind: StepRun,
-				Sh: `if ! grep -q '^[^:]*:[^:]*:10001:' /etc/group; then if command -v groupadd >/dev/null 2>&1; then groupadd -g 10001 svc; elif command -v addgroup >/dev/null 2>&1; then addgroup -g 10001 svc; else echo 'svc:x:10001:' >> /etc/group; fi; fi` +
+			want: []model.Step{&model.Run{
+				Command: &model.Sh{Script: `if ! grep -q '^[^:]*:[^:]*:10001:' /etc/group; then if command -v groupadd >/dev/null 2>&1; then groupadd -g 10001 svc; elif command -v addgroup >/dev/null 2>&1; then addgroup -g 10001 svc; else echo 'svc:x:10001:' >> /etc/group; fi; fi` +
 					` && group=$(awk -F: '$3 == 10001 { print $1; exit }' /etc/group)` +
 					` && if command -v useradd >/dev/null 2>&1; then useradd -l -m -d /var/lib/svc -s /sbin/nologin -u 10001 -g "$group" svc; elif command -v adduser >/dev/null 2>&1; then adduser -D -h /var/lib/svc -s /sbin/nologin -u 10001 -G "$group" svc;` +
-					` else uid=10001 && gid=10001 && echo "svc:x:$uid:$gid::/var/lib/svc:/sbin/nologin" >> /etc/passwd && if [ -f /etc/shadow ]; then echo 'svc:!:::::::' >> /etc/shadow; fi && mkdir -p /var/lib/svc && chown $uid:$gid /var/lib/svc; fi`,
+					` else uid=10001 && gid=10001 && echo "svc:x:$uid:$gid::/var/lib/svc:/sbin/nologin" >> /etc/passwd && if [ -f /etc/shadow ]; then echo 'svc:!:::::::' >> /etc/shadow; fi && mkdir -p /var/lib/svc && chown $uid:$gid /var/lib/svc; fi`},
 				User:   "root",
 				Reads:  []string{"/bin", "/etc", "/sbin", "/usr"},
 				Writes: []string{"/etc", "/var/log", "/var/mail", "/var/spool/mail", "/var/lib/svc"},
@@ -294,11 +281,10 @@ func TestMacroExpansions(t *testing.T) {
 			name:  "user without ids",
 			macro: "user",
 			attrs: map[string]cty.Value{"name": cty.StringVal("app")},
-			want: []MacroStep{{
-				Kind: StepRun,
-				Sh: `if command -v useradd >/dev/null 2>&1; then useradd -l -m -U -d /home/app -s /bin/sh app; elif command -v adduser >/dev/null 2>&1; then adduser -D -h /home/app -s /bin/sh app;` +
+			want: []model.Step{&model.Run{
+				Command: &model.Sh{Script: `if command -v useradd >/dev/null 2>&1; then useradd -l -m -U -d /home/app -s /bin/sh app; elif command -v adduser >/dev/null 2>&1; then adduser -D -h /home/app -s /bin/sh app;` +
 					` else uid=$(awk -F: '$3 >= 1000 && $3 < 60000 && $3 >= m { m = $3 + 1 } END { print (m ? m : 1000) }' /etc/passwd) && gid=$uid && echo "app:x:$gid:" >> /etc/group` +
-					` && echo "app:x:$uid:$gid::/home/app:/bin/sh" >> /etc/passwd && if [ -f /etc/shadow ]; then echo 'app:!:::::::' >> /etc/shadow; fi && mkdir -p /home/app && chown $uid:$gid /home/app; fi`,
+					` && echo "app:x:$uid:$gid::/home/app:/bin/sh" >> /etc/passwd && if [ -f /etc/shadow ]; then echo 'app:!:::::::' >> /etc/shadow; fi && mkdir -p /home/app && chown $uid:$gid /home/app; fi`},
 				User:   "root",
 				Reads:  []string{"/bin", "/etc", "/sbin", "/usr"},
 				Writes: []string{"/etc", "/var/log", "/var/mail", "/var/spool/mail", "/home/app"},
@@ -307,8 +293,7 @@ func TestMacroExpansions(t *testing.T) {
 		{
 			name:  "ca certificates with any package manager",
 			macro: "ca_certificates",
-			want: []MacroStep{{
-				Kind: StepRun, Sh: anyInstall("ca-certificates"), Env: debianEnv, User: "root",
+			want: []model.Step{&model.Run{Command: &model.Sh{Script: anyInstall("ca-certificates")}, Env: debianEnv, User: "root",
 				Mounts: allMounts, Reads: sysReads, Writes: sysWrites,
 			}},
 		},
@@ -316,10 +301,9 @@ func TestMacroExpansions(t *testing.T) {
 			name:  "timezone installs tzdata",
 			macro: "timezone",
 			attrs: map[string]cty.Value{"zone": cty.StringVal("Europe/Berlin")},
-			want: []MacroStep{{
-				Kind: StepRun,
-				Sh: "{ " + anyInstall("tzdata") + "; } && if [ ! -f /usr/share/zoneinfo/Europe/Berlin ]; then echo 'time zone Europe/Berlin is not in /usr/share/zoneinfo' >&2; exit 1; fi" +
-					" && ln -sf /usr/share/zoneinfo/Europe/Berlin /etc/localtime && echo Europe/Berlin > /etc/timezone",
+			want: []model.Step{&model.Run{
+				Command: &model.Sh{Script: "{ " + anyInstall("tzdata") + "; } && if [ ! -f /usr/share/zoneinfo/Europe/Berlin ]; then echo 'time zone Europe/Berlin is not in /usr/share/zoneinfo' >&2; exit 1; fi" +
+					" && ln -sf /usr/share/zoneinfo/Europe/Berlin /etc/localtime && echo Europe/Berlin > /etc/timezone"},
 				Env: debianEnv, User: "root", Mounts: allMounts, Reads: sysReads, Writes: sysWrites,
 			}},
 		},
@@ -327,10 +311,9 @@ func TestMacroExpansions(t *testing.T) {
 			name:  "timezone without install",
 			macro: "timezone",
 			attrs: map[string]cty.Value{"zone": cty.StringVal("UTC"), "install": cty.False},
-			want: []MacroStep{{
-				Kind: StepRun,
-				Sh: "if [ ! -f /usr/share/zoneinfo/UTC ]; then echo 'time zone UTC is not in /usr/share/zoneinfo' >&2; exit 1; fi" +
-					" && ln -sf /usr/share/zoneinfo/UTC /etc/localtime && echo UTC > /etc/timezone",
+			want: []model.Step{&model.Run{
+				Command: &model.Sh{Script: "if [ ! -f /usr/share/zoneinfo/UTC ]; then echo 'time zone UTC is not in /usr/share/zoneinfo' >&2; exit 1; fi" +
+					" && ln -sf /usr/share/zoneinfo/UTC /etc/localtime && echo UTC > /etc/timezone"},
 				User:   "root",
 				Reads:  []string{"/usr/share/zoneinfo"},
 				Writes: []string{"/etc/localtime", "/etc/timezone"},

@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -74,6 +76,7 @@ func (c *buildCmd) exports() ([]engine.CacheExport, hcl.Diagnostics) {
 
 func (c *buildCmd) Run(e *env) error {
 	outputs, secrets, diags := c.parseOutputsAndSecrets()
+	defer removeEnvSecrets(secrets)
 	cacheTo, xdiags := c.exports()
 	cacheFrom, idiags := c.imports()
 	diags = append(append(diags, xdiags...), idiags...)
@@ -86,7 +89,7 @@ func (c *buildCmd) Run(e *env) error {
 	}
 	src, ldiags := e.load(&c.configFlags, c.Target, store, true)
 	diags = append(diags, ldiags...)
-	if !compilable(src, diags) {
+	if src == nil || src.cfg == nil {
 		return e.report(filesOf(src), diags)
 	}
 	plan, pins, cdiags := e.compile(src, c.Target, c.Context, c.optimizeFlags, store, true, c.Pull)
@@ -171,60 +174,112 @@ func (c *buildCmd) parseOutputsAndSecrets() ([]engine.Output, map[string]string,
 	var diags hcl.Diagnostics
 	var outputs []engine.Output
 	for _, o := range c.Output {
-		kv := parseKV(o)
-		typ, dest := kv["type"], kv["dest"]
-		for k := range kv {
-			if k != "type" && k != "dest" && strings.Contains(o, "=") {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown --output option",
-					Detail: fmt.Sprintf("The output %q has the option %q, and outputs take only type and dest.", o, k)})
-			}
-		}
-		switch {
-		case typ == "" && dest == "" && !strings.Contains(o, "="):
-			// A bare path: an OCI layout directory, like `docker build -o DIR`.
-			outputs = append(outputs, engine.Output{Type: "oci", Dest: o})
-		case typ != "oci" && typ != "oci-archive" && typ != "docker":
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid --output type",
-				Detail: fmt.Sprintf("The output %q has type %q. Use type=oci,dest=DIR, type=oci-archive,dest=FILE or type=docker,dest=FILE.tar.", o, typ)})
-		case dest == "":
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing --output destination",
-				Detail: fmt.Sprintf("The output %q has no dest. Add dest=PATH.", o)})
-		default:
-			outputs = append(outputs, engine.Output{Type: typ, Dest: dest})
+		out, odiags := parseOutput(o)
+		diags = append(diags, odiags...)
+		if !odiags.HasErrors() {
+			outputs = append(outputs, out)
 		}
 	}
 	secrets := map[string]string{}
 	for _, s := range c.Secret {
-		kv := parseKV(s)
-		id, src := kv["id"], kv["src"]
-		if src == "" {
-			src = kv["source"]
-		}
-		if src == "" && id != "" {
-			src = kv["env"]
-			if src != "" {
-				// env=NAME: the secret's value is an environment variable.
-				f, err := os.CreateTemp("", "imgc-secret-*")
-				if err == nil {
-					f.WriteString(os.Getenv(src))
-					f.Close()
-					src = f.Name()
-				}
-			}
-		}
-		if id == "" || src == "" {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid --secret value",
-				Detail: fmt.Sprintf("The secret %q needs an id and a source file. Write --secret id=ID,src=FILE.", s)})
+		sec, sdiags := parseSecret(s)
+		diags = append(diags, sdiags...)
+		if sdiags.HasErrors() {
 			continue
+		}
+		src := sec.src
+		if sec.env != "" {
+			// env=NAME: the secret's value is an environment variable,
+			// mounted from a file in memory (tmpfs) that the build removes.
+			f, err := os.CreateTemp(secretTempDir(), envSecretPrefix+"*")
+			if err == nil {
+				f.Chmod(0o600)
+				f.WriteString(os.Getenv(sec.env))
+				f.Close()
+				src = f.Name()
+			}
 		}
 		if _, err := os.Stat(src); err != nil {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unreadable secret file",
-				Detail: fmt.Sprintf("The secret %q reads %s: %v. Point src at an existing file.", id, src, err)})
+				Detail: fmt.Sprintf("The secret %q reads %s: %v. Point src at an existing file.", sec.id, src, err)})
 			continue
 		}
-		secrets[id] = src
+		secrets[sec.id] = src
 	}
 	return outputs, secrets, diags
+}
+
+const envSecretPrefix = "imgc-env-secret-"
+
+// secretTempDir is where env= secrets are written for the build: /dev/shm,
+// a tmpfs, so they never reach a disk; the system's temporary directory
+// where there is none.
+func secretTempDir() string {
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		return "/dev/shm"
+	}
+	return os.TempDir()
+}
+
+// removeEnvSecrets removes the files parseOutputsAndSecrets wrote for env=
+// secrets.
+func removeEnvSecrets(secrets map[string]string) {
+	for _, p := range secrets {
+		if filepath.Dir(p) == secretTempDir() && strings.HasPrefix(filepath.Base(p), envSecretPrefix) {
+			os.Remove(p)
+		}
+	}
+}
+
+// parseOutput reads an --output value: type=oci|oci-archive|docker,dest=PATH,
+// or a bare path (an OCI layout directory, like `docker build -o DIR`).
+func parseOutput(o string) (engine.Output, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	kv := parseKV(o)
+	typ, dest := kv["type"], kv["dest"]
+	for _, k := range slices.Sorted(maps.Keys(kv)) {
+		if k != "type" && k != "dest" && strings.Contains(o, "=") {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown --output option",
+				Detail: fmt.Sprintf("The output %q has the option %q, and outputs take only type and dest.", o, k)})
+		}
+	}
+	switch {
+	case typ == "" && dest == "" && !strings.Contains(o, "="):
+		if o == "" {
+			return engine.Output{}, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing --output destination",
+				Detail: "The output is empty. Write --output DIR or --output type=oci,dest=DIR."})
+		}
+		return engine.Output{Type: "oci", Dest: o}, diags
+	case typ != "oci" && typ != "oci-archive" && typ != "docker":
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid --output type",
+			Detail: fmt.Sprintf("The output %q has type %q. Use type=oci,dest=DIR, type=oci-archive,dest=FILE or type=docker,dest=FILE.tar.", o, typ)})
+	case dest == "":
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing --output destination",
+			Detail: fmt.Sprintf("The output %q has no dest. Add dest=PATH.", o)})
+	}
+	return engine.Output{Type: typ, Dest: dest}, diags
+}
+
+// secretFlag is a parsed --secret value: src is a file, env an environment
+// variable holding the value.
+type secretFlag struct{ id, src, env string }
+
+// parseSecret reads a --secret value: id=ID,src=FILE (or source=FILE) or
+// id=ID,env=NAME.
+func parseSecret(s string) (secretFlag, hcl.Diagnostics) {
+	kv := parseKV(s)
+	sec := secretFlag{id: kv["id"], src: kv["src"]}
+	if sec.src == "" {
+		sec.src = kv["source"]
+	}
+	if sec.src == "" {
+		sec.env = kv["env"]
+	}
+	if sec.id == "" || (sec.src == "" && sec.env == "") {
+		return secretFlag{}, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid --secret value",
+			Detail: fmt.Sprintf("The secret %q needs an id and a source file. Write --secret id=ID,src=FILE.", s)}}
+	}
+	return sec, nil
 }
 
 // addTags gives --tag names to the one image being built. Tags never enter
@@ -346,10 +401,10 @@ func checkLocked(plan *ir.Plan, pins map[string]string) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, t := range plan.Targets {
 		b := t.Base
-		if b.Kind != ir.BaseRegistry || strings.Contains(b.Ref, "@") {
+		if b.Kind != ir.BaseRegistry || b.Ref.Digest != "" {
 			continue
 		}
-		pin, ok := pins[b.Ref]
+		pin, ok := pins[b.Ref.String()]
 		switch {
 		case !ok:
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Base image not pinned",
@@ -369,9 +424,9 @@ func checkLocked(plan *ir.Plan, pins map[string]string) hcl.Diagnostics {
 func registryPins(plan *ir.Plan, resolved map[string]string) map[string]string {
 	out := map[string]string{}
 	for _, t := range plan.Targets {
-		if t.Base.Kind == ir.BaseRegistry && !strings.Contains(t.Base.Ref, "@") {
-			if d, ok := resolved[t.Base.Ref]; ok {
-				out[t.Base.Ref] = d
+		if t.Base.Kind == ir.BaseRegistry && t.Base.Ref.Digest == "" {
+			if d, ok := resolved[t.Base.Ref.String()]; ok {
+				out[t.Base.Ref.String()] = d
 			}
 		}
 	}

@@ -22,9 +22,9 @@ type convertCmd struct {
 }
 
 func (c *convertCmd) Run(e *env) error {
-	src, err := os.ReadFile(c.Dockerfile)
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", c.Dockerfile, err)
+	src, rdiags := lang.ReadSource(c.Dockerfile, "Dockerfile")
+	if rdiags.HasErrors() {
+		return e.report(nil, rdiags)
 	}
 	files := map[string]*hcl.File{c.Dockerfile: {Bytes: src}}
 	out, diags := dockerfile.Convert(c.Dockerfile, src, dockerfile.ConvertOptions{})

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"golang.org/x/term"
@@ -22,6 +24,12 @@ func (e *env) report(files map[string]*hcl.File, diags hcl.Diagnostics) error {
 	if len(diags) == 0 {
 		return nil
 	}
+	hasErrors := diags.HasErrors()
+	shown, more := diags, hcl.Diagnostics(nil)
+	if len(diags) > maxDiagnostics {
+		shown, more = diags[:maxDiagnostics], diags[maxDiagnostics:]
+	}
+	diags = shown
 	all := map[string]*hcl.File{}
 	for k, v := range files {
 		all[k] = v
@@ -45,12 +53,145 @@ func (e *env) report(files map[string]*hcl.File, diags hcl.Diagnostics) error {
 			width = w
 		}
 	}
-	wr := hcl.NewDiagnosticTextWriter(e.stderr, all, uint(width), e.tty)
-	_ = wr.WriteDiagnostics(diags)
-	if diags.HasErrors() {
+	// The writer scans a diagnostic's whole file for its snippet lines;
+	// given just those lines it stays fast on large files.
+	one := map[string]*hcl.File{}
+	wr := hcl.NewDiagnosticTextWriter(e.stderr, one, uint(width), e.tty)
+	for _, d := range diags {
+		clear(one)
+		if d.Subject != nil {
+			if f := all[d.Subject.Filename]; f != nil {
+				d, one[d.Subject.Filename] = snippetOf(f, d)
+			}
+		}
+		_ = wr.WriteDiagnostic(d)
+	}
+	if len(more) > 0 {
+		fmt.Fprintf(e.stderr, "%s not shown: fix the ones above first, the rest often follow from them.\n", countDiagnostics(more))
+	}
+	if hasErrors {
 		return exitError{exitBadInput}
 	}
 	return nil
+}
+
+// snippetOf cuts f down to the lines d's subject and context cover,
+// preceded by empty lines so that line numbers stay right, and moves d's
+// byte offsets to match. A single line longer than maxSnippetLine is cut
+// to the part around the subject.
+func snippetOf(f *hcl.File, d *hcl.Diagnostic) (*hcl.Diagnostic, *hcl.File) {
+	moved := *d
+	if c := d.Context; c != nil && c.Filename != d.Subject.Filename {
+		moved.Context = nil
+	}
+	first, last := d.Subject.Start.Line, d.Subject.End.Line
+	if c := moved.Context; c != nil {
+		first, last = min(first, c.Start.Line), max(last, c.End.Line)
+	}
+	start, ok := lineStart(f.Bytes, first)
+	if !ok || first < 1 {
+		return d, f
+	}
+	end, _ := lineStart(f.Bytes, last+1)
+	for _, r := range []*hcl.Range{moved.Subject, moved.Context} {
+		if r != nil && (r.Start.Byte < start || r.End.Byte > end) {
+			return d, f // offsets disagree with lines: leave it to the writer
+		}
+	}
+	lineEnd := end
+	if lineEnd > start && f.Bytes[lineEnd-1] == '\n' {
+		lineEnd--
+	}
+	from, to, prefix, suffix := start, end, "", ""
+	if first == last && lineEnd-start > maxSnippetLine {
+		lo := d.Subject.Start.Byte
+		hi := min(max(d.Subject.End.Byte, lo+1), lo+maxSnippetLine)
+		from, to = max(start, lo-snippetMargin), min(lineEnd, hi+snippetMargin)
+		for from > start && !utf8.RuneStart(f.Bytes[from]) {
+			from--
+		}
+		for to < lineEnd && !utf8.RuneStart(f.Bytes[to]) {
+			to++
+		}
+		if from > start {
+			prefix = "…"
+		}
+		if to < lineEnd {
+			suffix = "…"
+		}
+		suffix += "\n"
+	}
+	shift := from - (first - 1) - len(prefix)
+	src := make([]byte, 0, first-1+len(prefix)+to-from+len(suffix))
+	src = append(src, bytes.Repeat([]byte{'\n'}, first-1)...)
+	src = append(src, prefix...)
+	src = append(src, f.Bytes[from:to]...)
+	src = append(src, suffix...)
+	moved.Subject = moveRange(moved.Subject, from, to, shift)
+	moved.Context = moveRange(moved.Context, from, to, shift)
+	return &moved, &hcl.File{Bytes: src, Nav: shiftedNav{f.Nav, shift}}
+}
+
+// Long lines (minified or hostile input) are shown in part.
+const (
+	maxSnippetLine = 200
+	snippetMargin  = 60
+)
+
+// moveRange clips r to the bytes [from, to) and moves it back by shift.
+func moveRange(r *hcl.Range, from, to, shift int) *hcl.Range {
+	if r == nil {
+		return nil
+	}
+	s := *r
+	s.Start.Byte = min(max(s.Start.Byte, from), to) - shift
+	s.End.Byte = min(max(s.End.Byte, from), to) - shift
+	return &s
+}
+
+// shiftedNav answers the writer's "in image ..." question with the
+// original file's navigation.
+type shiftedNav struct {
+	nav   any
+	shift int
+}
+
+func (n shiftedNav) ContextString(offset int) string {
+	if c, ok := n.nav.(interface{ ContextString(int) string }); ok {
+		return c.ContextString(offset + n.shift)
+	}
+	return ""
+}
+
+// maxDiagnostics is how many diagnostics report shows: a screenful. Broken
+// or hostile input can make thousands, and each one shown costs a pass
+// over its file.
+const maxDiagnostics = 20
+
+// countDiagnostics says how many errors and warnings diags holds, as
+// "And 3 more errors and 1 more warning".
+func countDiagnostics(diags hcl.Diagnostics) string {
+	errs, warns := 0, 0
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			errs++
+		} else {
+			warns++
+		}
+	}
+	var parts []string
+	for _, c := range []struct {
+		n    int
+		what string
+	}{{errs, "error"}, {warns, "warning"}} {
+		switch {
+		case c.n == 1:
+			parts = append(parts, "1 more "+c.what)
+		case c.n > 1:
+			parts = append(parts, fmt.Sprintf("%d more %ss", c.n, c.what))
+		}
+	}
+	return "And " + strings.Join(parts, " and ")
 }
 
 // dedupe drops repeated diagnostics: two front ends (import, then convert)
@@ -108,9 +249,12 @@ func originRange(files map[string]*hcl.File, o ir.Origin) *hcl.Range {
 		End:      hcl.Pos{Line: max(o.EndLine, o.Line), Column: max(o.EndColumn, 1)},
 	}
 	if f := files[o.File]; f != nil && o.EndColumn == 0 {
-		lines := strings.SplitAfter(string(f.Bytes), "\n")
-		if r.End.Line-1 < len(lines) {
-			r.End.Column = len(strings.TrimRight(lines[r.End.Line-1], "\n")) + 1
+		if start, ok := lineStart(f.Bytes, r.End.Line); ok {
+			line := f.Bytes[start:]
+			if i := bytes.IndexByte(line, '\n'); i >= 0 {
+				line = line[:i]
+			}
+			r.End.Column = len(line) + 1
 		}
 	}
 	fixOffsets(files, r)
@@ -125,18 +269,25 @@ func fixOffsets(files map[string]*hcl.File, r *hcl.Range) {
 	if f == nil || r.Start.Byte != 0 || r.End.Byte != 0 {
 		return // HCL's own ranges carry their offsets
 	}
-	lines := strings.SplitAfter(string(f.Bytes), "\n")
-	r.Start.Byte = lineOffset(lines, r.Start.Line) + max(r.Start.Column, 1) - 1
-	end := lineOffset(lines, r.End.Line) + max(r.End.Column, 1) - 1
-	r.End.Byte = max(end, r.Start.Byte)
+	start, _ := lineStart(f.Bytes, r.Start.Line)
+	r.Start.Byte = start + max(r.Start.Column, 1) - 1
+	end, _ := lineStart(f.Bytes, r.End.Line)
+	r.End.Byte = max(end+max(r.End.Column, 1)-1, r.Start.Byte)
 }
 
-func lineOffset(lines []string, line int) int {
+// lineStart is the byte offset where line (1-based) begins in src, or
+// len(src) and false when src has fewer lines. It reads only up to that
+// line.
+func lineStart(src []byte, line int) (int, bool) {
 	off := 0
-	for i := 0; i < line-1 && i < len(lines); i++ {
-		off += len(lines[i])
+	for i := 1; i < line; i++ {
+		j := bytes.IndexByte(src[off:], '\n')
+		if j < 0 {
+			return len(src), false
+		}
+		off += j + 1
 	}
-	return off
+	return off, true
 }
 
 // reportBuildError renders a runtime error: a failed step becomes one

@@ -53,9 +53,11 @@ func (c *fmtCmd) Run(e *env) error {
 	unformatted := 0
 	failed := false
 	for _, f := range files {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", f, err)
+		src, diags := lang.ReadSource(f, "Configuration file")
+		if diags.HasErrors() {
+			_ = e.report(nil, diags)
+			failed = true
+			continue
 		}
 		out, diags := lang.FormatFile(src, f)
 		if diags.HasErrors() {

@@ -13,9 +13,11 @@ import (
 
 	"github.com/imgc-dev/imgc/compiler"
 	"github.com/imgc-dev/imgc/imageio"
+	"github.com/imgc-dev/imgc/imageref"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/lang"
 	"github.com/imgc-dev/imgc/lang/dockerfile"
+	"github.com/imgc-dev/imgc/model"
 	"github.com/imgc-dev/imgc/stdlib"
 	"github.com/imgc-dev/imgc/store"
 )
@@ -33,7 +35,7 @@ type configFlags struct {
 
 // source is a loaded configuration and where it came from.
 type source struct {
-	cfg        *lang.Config
+	cfg        *model.Config
 	dir        string // the configuration's directory: lock file, default context
 	dockerfile bool
 	// ignoreFile is a Dockerfile's own DOCKERFILE.dockerignore, which wins
@@ -131,13 +133,9 @@ func (e *env) load(f *configFlags, targets []string, store *store.Store, remote 
 }
 
 func (e *env) loadDockerfile(f *configFlags, path string, vars map[string]string, ambient map[string]bool, targets []string, store *store.Store, remote bool) (*source, hcl.Diagnostics) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, hcl.Diagnostics{{
-			Severity: hcl.DiagError,
-			Summary:  "Unreadable Dockerfile",
-			Detail:   fmt.Sprintf("Reading %s: %v.", path, err),
-		}}
+	data, diags := lang.ReadSource(path, "Dockerfile")
+	if diags.HasErrors() {
+		return nil, diags
 	}
 	// docker build's context is the PATH argument; with -f and no PATH, the
 	// current directory; otherwise the Dockerfile's directory.
@@ -155,7 +153,7 @@ func (e *env) loadDockerfile(f *configFlags, path string, vars map[string]string
 	}
 	opts := dockerfile.Options{BuildArgs: vars, Ambient: ambient, Target: target, Dir: absCtx}
 	if store != nil {
-		opts.BaseOnBuild = func(ref string) ([]string, error) {
+		opts.BaseOnBuild = func(ref imageref.Ref) ([]string, error) {
 			return imageio.BaseOnBuild(e.ctx, ref, absCtx, ir.Platform{OS: "linux", Architecture: hostArch()}, remote)
 		}
 	}
@@ -185,7 +183,7 @@ func (f *configFlags) dockerfileArgs(vars map[string]string) (args map[string]st
 		}
 	}
 	for _, path := range f.VarFile {
-		file, fdiags := hclparse.NewParser().ParseHCLFile(path)
+		file, fdiags := lang.ParseFile(hclparse.NewParser(), path, "Var file")
 		diags = append(diags, fdiags...)
 		if fdiags.HasErrors() {
 			continue
@@ -298,15 +296,16 @@ func (e *env) compile(src *source, targets []string, ctxDir string, opt optimize
 	if store != nil {
 		opts.HashCache = filepath.Join(store.Dir(), "hashcache.json")
 		unreachable = map[string]error{}
-		opts.Resolve = func(kind ir.BaseKind, ref string) (string, error) {
-			if kind == ir.BaseRegistry && !resolveRemote {
+		opts.Resolve = func(ref imageref.Ref) (string, error) {
+			registry := ref.Kind == imageref.Registry
+			if registry && !resolveRemote {
 				return "", compiler.ErrUnresolved // plan stays offline: registry tags are keyed by tag until pinned
 			}
-			d, err := imageio.ResolveBase(e.ctx, kind, ref, ir.Platform{OS: "linux", Architecture: hostArch()})
-			if err != nil && kind == ir.BaseRegistry {
+			d, err := imageio.ResolveBase(e.ctx, ref, ir.Platform{OS: "linux", Architecture: hostArch()})
+			if err != nil && registry {
 				// A build cannot go on without it: reported once, as an
 				// error, after compiling.
-				unreachable[ref] = err
+				unreachable[ref.String()] = err
 				return "", compiler.ErrUnresolved
 			}
 			return d, err
@@ -316,14 +315,14 @@ func (e *env) compile(src *source, targets []string, ctxDir string, opt optimize
 	diags = append(diags, cdiags...)
 	if plan != nil {
 		for _, t := range plan.Targets {
-			if err := unreachable[t.Base.Ref]; err != nil && t.Base.Kind == ir.BaseRegistry && t.Base.Digest == "" {
+			if err := unreachable[t.Base.Ref.String()]; err != nil && t.Base.Kind == ir.BaseRegistry && t.Base.Digest == "" {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  summaryUnreachable,
 					Detail:   fmt.Sprintf("%v. A tag is resolved through its registry the first time it is built; make the registry reachable, or pin the digest in imgc.lock.hcl.", err),
 					Subject:  originRange(map[string]*hcl.File{}, t.Base.Origin),
 				})
-				delete(unreachable, t.Base.Ref)
+				delete(unreachable, t.Base.Ref.String())
 			}
 		}
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/imgc-dev/imgc/engine/local"
 	"github.com/imgc-dev/imgc/ir"
-	"github.com/imgc-dev/imgc/lang"
+	"github.com/imgc-dev/imgc/model"
 	"github.com/imgc-dev/imgc/store"
 )
 
@@ -71,7 +71,7 @@ func (c *planCmd) Run(e *env) error {
 		return err
 	}
 	src, diags := e.load(&c.configFlags, c.Target, store, false)
-	if !compilable(src, diags) {
+	if src == nil || src.cfg == nil {
 		return e.report(filesOf(src), diags)
 	}
 	plan, _, cdiags := e.compile(src, c.Target, c.Context, c.optimizeFlags, store, false, false)
@@ -88,18 +88,6 @@ func (c *planCmd) Run(e *env) error {
 	}
 	ir.PrintText(e.stdout, plan, status, isTerminal(e.stdout))
 	return nil
-}
-
-// compilable tells whether a loaded configuration can go on to the
-// compiler. An .image.hcl configuration with errors still can: the front end
-// drops what is broken, so the compiler's errors (a missing copy source, an
-// unsupported platform) are reported in the same run. An imported
-// Dockerfile with errors cannot.
-func compilable(src *source, diags hcl.Diagnostics) bool {
-	if src == nil || src.cfg == nil {
-		return false
-	}
-	return !diags.HasErrors() || !src.dockerfile
 }
 
 func filesOf(src *source) map[string]*hcl.File {
@@ -122,7 +110,7 @@ func (c *validateCmd) Run(e *env) error {
 		return err
 	}
 	src, diags := e.load(&c.configFlags, nil, store, false)
-	if !compilable(src, diags) {
+	if src == nil || src.cfg == nil {
 		return e.report(filesOf(src), diags)
 	}
 	_, _, cdiags := e.compile(src, nil, c.Context, optimizeFlags{}, store, false, false)
@@ -131,7 +119,7 @@ func (c *validateCmd) Run(e *env) error {
 	}
 	images := 0
 	for _, st := range src.cfg.Stages {
-		if st.Kind == lang.KindImage {
+		if st.Kind == model.KindImage {
 			images++
 		}
 	}

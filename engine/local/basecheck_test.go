@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imgc-dev/imgc/engine"
+	"github.com/imgc-dev/imgc/imageref"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/store"
 	"github.com/imgc-dev/imgc/store/layer"
@@ -58,7 +59,7 @@ func TestBaseBombRefused(t *testing.T) {
 	for name, data := range map[string][]byte{"file": file.Bytes(), "after the tar": trailing.Bytes()} {
 		t.Run(name, func(t *testing.T) {
 			dir := layoutOfTar(t, data)
-			b := ir.Base{Kind: ir.BaseOCILayout, Ref: "oci:" + dir, Key: ir.KeyOf([]byte(dir)), Origin: ir.Origin{File: "bomb.image.hcl", Line: 2}}
+			b := ir.Base{Kind: ir.BaseOCILayout, Ref: imageref.MustParse("oci:" + dir), Key: ir.KeyOf([]byte(dir)), Origin: ir.Origin{File: "bomb.image.hcl", Line: 2}}
 			p := &ir.Plan{Project: "bomb", Targets: []*ir.Target{target("app", b, layerOf("run", &ir.Run{Argv: []string{"/x"}, Network: ir.NetworkNone, Origin: origin()}))}}
 			_, _, err := build(t, s, p, engine.BuildOptions{})
 			if !errors.Is(err, layer.ErrTooLarge) || !strings.Contains(err.Error(), "unpacking layer sha256:") || !strings.Contains(err.Error(), "IMGC_MAX_UNPACK") {

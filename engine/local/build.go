@@ -305,7 +305,7 @@ func (b *builder) buildTarget(ctx context.Context, t *ir.Target, sl *slot) (*tar
 		}
 		if digest != "" {
 			b.pmu.Lock()
-			b.pins[t.Base.Ref] = digest
+			b.pins[t.Base.Ref.String()] = digest
 			b.pmu.Unlock()
 		}
 	}

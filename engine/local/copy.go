@@ -326,13 +326,14 @@ func resolveOwner(root, chown string) (int, int, error) {
 		return 0, 0, nil
 	}
 	u, g, hasGroup := strings.Cut(chown, ":")
-	uid, uerr := strconv.Atoi(u)
-	gid, gerr := strconv.Atoi(g)
-	if uerr == nil && uid >= 0 && (!hasGroup || (gerr == nil && gid >= 0)) {
+	// 32 bits, as Linux ids are: a larger number must not wrap to root.
+	uid, uerr := strconv.ParseUint(u, 10, 32)
+	gid, gerr := strconv.ParseUint(g, 10, 32)
+	if uerr == nil && (!hasGroup || gerr == nil) {
 		if !hasGroup {
 			gid = uid
 		}
-		return uid, gid, nil
+		return int(uid), int(gid), nil
 	}
 	ruid, rgid, _, err := runc.ResolveUser(root, chown)
 	if err != nil {

@@ -135,5 +135,5 @@ func baseName(b ir.Base) string {
 	if b.Kind == ir.BaseTarget {
 		return b.Target
 	}
-	return b.Ref
+	return b.Ref.String()
 }

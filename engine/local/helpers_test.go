@@ -21,6 +21,7 @@ import (
 
 	"github.com/imgc-dev/imgc/engine"
 	"github.com/imgc-dev/imgc/engine/local"
+	"github.com/imgc-dev/imgc/imageref"
 	"github.com/imgc-dev/imgc/internal/copyspec"
 	"github.com/imgc-dev/imgc/internal/testbase"
 	"github.com/imgc-dev/imgc/ir"
@@ -49,7 +50,9 @@ var platform = ir.Platform{OS: "linux", Architecture: runtime.GOARCH}
 
 // busyboxBase is the test base as a plan base.
 func busyboxBase(dir string) ir.Base {
-	return ir.Base{Kind: ir.BaseOCILayout, Ref: "oci:" + dir + ":latest", Key: ir.KeyOf([]byte("base " + dir)), Origin: ir.Origin{File: "test.image.hcl", Line: 1}}
+	b := imageBase("oci:" + dir + ":latest")
+	b.Key, b.Origin = ir.KeyOf([]byte("base "+dir)), ir.Origin{File: "test.image.hcl", Line: 1}
+	return b
 }
 
 var line int
@@ -219,4 +222,10 @@ func layerFiles(t testing.TB, img v1.Image) [][]string {
 func owner(fi os.FileInfo) (int, int) {
 	st := fi.Sys().(*syscall.Stat_t)
 	return int(st.Uid), int(st.Gid)
+}
+
+// imageBase is the base for an image reference written as a configuration
+// writes it.
+func imageBase(ref string) ir.Base {
+	return ir.ImageBase(imageref.MustParse(ref))
 }

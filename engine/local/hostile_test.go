@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/imgc-dev/imgc/engine"
+	"github.com/imgc-dev/imgc/imageref"
 	"github.com/imgc-dev/imgc/ir"
 )
 
@@ -80,7 +81,7 @@ func TestDevSymlinkBaseRefused(t *testing.T) {
 	requireRuntime(t)
 	host := t.TempDir()
 	evil := maliciousLayout(t, []*tar.Header{{Name: "dev", Typeflag: tar.TypeSymlink, Linkname: host, Mode: 0o777}})
-	b := ir.Base{Kind: ir.BaseOCILayout, Ref: "oci:" + evil, Key: ir.KeyOf([]byte(evil)), Origin: ir.Origin{File: "evil.image.hcl", Line: 1}}
+	b := ir.Base{Kind: ir.BaseOCILayout, Ref: imageref.MustParse("oci:" + evil), Key: ir.KeyOf([]byte(evil)), Origin: ir.Origin{File: "evil.image.hcl", Line: 1}}
 	run := sh("true")
 	p := &ir.Plan{Project: "evil", Targets: []*ir.Target{target("app", b, layerOf("run", run))}}
 	_, _, err := build(t, openStore(t), p, engine.BuildOptions{})

@@ -36,6 +36,7 @@ import (
 	"github.com/imgc-dev/imgc/engine"
 	"github.com/imgc-dev/imgc/engine/local"
 	"github.com/imgc-dev/imgc/imageio"
+	"github.com/imgc-dev/imgc/imageref"
 	"github.com/imgc-dev/imgc/internal/testbase"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/store"
@@ -326,12 +327,13 @@ func TestPushAndPullBack(t *testing.T) {
 	if err := imageio.Push(context.Background(), s, ref, ref2); err != nil {
 		t.Fatal(err)
 	}
-	dig, err := imageio.ResolveBase(context.Background(), ir.BaseRegistry, ref2, platform)
+	dig, err := imageio.ResolveBase(context.Background(), imageref.MustParse(ref2), platform)
 	if err != nil || dig != res.Images[0].Digest {
 		t.Errorf("ResolveBase(%s) = %s, %v; want %s", ref2, dig, err, res.Images[0].Digest)
 	}
 	s2 := openStore(t)
-	b := ir.Base{Kind: ir.BaseRegistry, Ref: ref2, Digest: dig, Key: ir.KeyOf([]byte(dig))}
+	b := imageBase(ref2)
+	b.Digest, b.Key = dig, ir.KeyOf([]byte(dig))
 	res2, _, err := build(t, s2, &ir.Plan{Project: "pull", Targets: []*ir.Target{target("child", b, layerOf("check", sh("test -f /hello")))}}, engine.BuildOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -392,7 +394,8 @@ func TestMaliciousBaseRefused(t *testing.T) {
 	for name, hdrs := range cases {
 		t.Run(name, func(t *testing.T) {
 			dir := maliciousLayout(t, hdrs)
-			b := ir.Base{Kind: ir.BaseOCILayout, Ref: "oci:" + dir, Key: ir.KeyOf([]byte(dir)), Origin: ir.Origin{File: "evil.image.hcl", Line: 2}}
+			b := imageBase("oci:" + dir)
+			b.Key, b.Origin = ir.KeyOf([]byte(dir)), ir.Origin{File: "evil.image.hcl", Line: 2}
 			p := &ir.Plan{Project: "evil", Targets: []*ir.Target{target("app", b, layerOf("run", &ir.Run{Argv: []string{"/x"}, Network: ir.NetworkNone, Origin: origin()}))}}
 			_, _, err := build(t, openStore(t), p, engine.BuildOptions{})
 			if err == nil {
@@ -652,9 +655,10 @@ func TestDockerArchiveBaseBecomesOCI(t *testing.T) {
 	if err := tarball.WriteToFile(archive, tag, mutate.MediaType(bb, types.DockerManifestSchema2)); err != nil {
 		t.Fatal(err)
 	}
-	b := ir.Base{Kind: ir.BaseDockerArchive, Ref: "docker-archive:" + archive, Key: ir.KeyOf([]byte(archive))}
+	b := imageBase("docker-archive:" + archive)
+	b.Key = ir.KeyOf([]byte(archive))
 	s := openStore(t)
-	d, err := imageio.ResolveBase(context.Background(), ir.BaseDockerArchive, b.Ref, platform)
+	d, err := imageio.ResolveBase(context.Background(), b.Ref, platform)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -663,8 +667,8 @@ func TestDockerArchiveBaseBecomesOCI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Pins[b.Ref] != d {
-		t.Errorf("pin %q, ResolveBase %q", res.Pins[b.Ref], d)
+	if res.Pins[b.Ref.String()] != d {
+		t.Errorf("pin %q, ResolveBase %q", res.Pins[b.Ref.String()], d)
 	}
 	img := layoutImage(t, out, "app")
 	m, err := img.Manifest()

@@ -31,3 +31,16 @@ func TestResolveOwnerGroups(t *testing.T) {
 		}
 	}
 }
+
+// An id above 32 bits is refused, not wrapped (2^40 became 0, root).
+func TestResolveOwnerLargeID(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("root:x:0:0::/root:/bin/sh\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "etc/group"), []byte("root:x:0:\n"), 0o644)
+	for _, chown := range []string{"1099511627776", "1:1099511627776", "4294967296:0"} {
+		if uid, gid, err := resolveOwner(root, chown); err == nil {
+			t.Errorf("resolveOwner(%q) = %d, %d; want an error", chown, uid, gid)
+		}
+	}
+}

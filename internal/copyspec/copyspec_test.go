@@ -14,7 +14,7 @@ import (
 
 // tree builds a directory from "path" (file), "path/" (directory) and
 // "path -> target" (symlink) lines.
-func tree(t *testing.T, lines ...string) string {
+func tree(t testing.TB, lines ...string) string {
 	t.Helper()
 	root := t.TempDir()
 	for _, l := range lines {
@@ -39,7 +39,7 @@ func tree(t *testing.T, lines ...string) string {
 	return root
 }
 
-func mustMkdir(t *testing.T, p string) {
+func mustMkdir(t testing.TB, p string) {
 	t.Helper()
 	if err := os.MkdirAll(p, 0o755); err != nil {
 		t.Fatal(err)

@@ -26,22 +26,26 @@ type rule struct {
 }
 
 // The flow: front ends (lang, lang/dockerfile, with stdlib injected) ->
-// compiler -> ir <- engines (engine/local) and the store and image I/O
-// below them; cmd on top wires them. Leaf helpers in internal/ import at
-// most the IR.
+// model <- compiler -> ir <- engines (engine/local) and the store and image
+// I/O below them; cmd on top wires them. imageref, the parsed image
+// reference, is a leaf that the model, the IR and everything below use.
+// Leaf helpers in internal/ import at most the IR.
 var policy = []rule{
-	{pkgs: "ir", forbid: []string{""}, except: []string{"ir"}, why: "the IR imports no other imgc package"},
-	{pkgs: "stdlib", forbid: []string{""}, except: []string{"stdlib"}, tests: []string{""},
-		why: "stdlib is injected into lang by cmd and imports no imgc package (its tests build macros end to end)"},
-	{pkgs: "lang", forbid: []string{"compiler", "engine", "store", "imageio", "cmd"}, why: "front ends produce the model; they never compile or build"},
-	{pkgs: "compiler", forbid: []string{"engine", "store", "imageio", "cmd"}, why: "the compiler turns the model into the IR and never executes anything"},
-	{pkgs: "engine", exact: true, forbid: []string{""}, except: []string{"ir"},
+	{pkgs: "imageref", forbid: []string{""}, except: []string{"imageref"}, why: "the image reference is a leaf every layer may use"},
+	{pkgs: "ir", forbid: []string{""}, except: []string{"ir", "imageref"}, why: "the IR imports no other imgc package but the image reference"},
+	{pkgs: "model", forbid: []string{""}, except: []string{"model", "imageref"}, why: "the model imports no other imgc package but the image reference"},
+	{pkgs: "stdlib", forbid: []string{""}, except: []string{"stdlib", "model", "imageref"}, tests: []string{""},
+		why: "stdlib is injected into lang by cmd, and its macros emit model steps (its tests build macros end to end)"},
+	{pkgs: "lang", forbid: []string{"compiler", "ir", "engine", "store", "imageio", "cmd"}, why: "front ends produce the model; they never compile or build"},
+	{pkgs: "compiler", forbid: []string{"lang", "engine", "store", "imageio", "cmd"}, tests: []string{"lang"},
+		why: "the compiler turns the model, whichever front end made it, into the IR and never executes anything (its tests load configurations)"},
+	{pkgs: "engine", exact: true, forbid: []string{""}, except: []string{"ir", "imageref"},
 		why: "the engine boundary knows only the IR: nothing runc-specific, so that another engine can implement it"},
-	{pkgs: "engine", forbid: []string{"lang", "compiler", "stdlib", "cmd"}, why: "engines execute the IR and never see the languages"},
-	{pkgs: "store", forbid: []string{""}, except: []string{"store", "ir", "internal"}, why: "the store keeps content for engines: it imports the IR and leaf helpers only"},
-	{pkgs: "imageio", forbid: []string{""}, except: []string{"imageio", "store", "ir", "internal"},
+	{pkgs: "engine", forbid: []string{"lang", "model", "compiler", "stdlib", "cmd"}, why: "engines execute the IR and never see the languages or the model"},
+	{pkgs: "store", forbid: []string{""}, except: []string{"store", "ir", "imageref", "internal"}, why: "the store keeps content for engines: it imports the IR and leaf helpers only"},
+	{pkgs: "imageio", forbid: []string{""}, except: []string{"imageio", "store", "ir", "imageref", "internal"},
 		why: "image I/O moves images in and out of the store: it imports the store, the IR and leaf helpers only"},
-	{pkgs: "internal", forbid: []string{""}, except: []string{"ir", "internal"}, why: "internal helpers are leaves"},
+	{pkgs: "internal", forbid: []string{""}, except: []string{"ir", "imageref", "internal"}, why: "internal helpers are leaves"},
 	{pkgs: "", forbid: []string{"cmd"}, except: []string{"cmd"}, why: "nothing imports the CLI"},
 }
 
@@ -195,17 +199,29 @@ func TestPolicyCatchesViolations(t *testing.T) {
 		want bool
 	}{
 		{"lang", ruleFor("engine", false), false, true},
+		{"model", ruleFor("engine", false), false, true},
 		{"ir", ruleFor("engine", false), false, false},
 		{"compiler", ruleFor("engine", false), false, true},
 		{"engine/local/runc", ruleFor("engine", true), false, true},
 		{"store", ruleFor("engine", true), false, true},
 		{"ir", ruleFor("engine", true), false, false},
+		{"imageref", ruleFor("engine", true), false, false},
 		{"imageio", ruleFor("store", false), false, true},
 		{"engine/local", ruleFor("imageio", false), false, true},
 		{"store", ruleFor("imageio", false), false, false},
 		{"store/layer", ruleFor("lang", false), false, true},
+		{"ir", ruleFor("lang", false), false, true},
+		{"lang", ruleFor("compiler", false), false, true},
+		{"lang", ruleFor("compiler", false), true, false},
+		{"model", ruleFor("compiler", false), false, false},
 		{"stdlib", ruleFor("ir", false), false, true},
 		{"ir", ruleFor("ir", false), false, false},
+		{"imageref", ruleFor("ir", false), false, false},
+		{"lang", ruleFor("model", false), false, true},
+		{"imageref", ruleFor("model", false), false, false},
+		{"ir", ruleFor("imageref", false), false, true},
+		{"model", ruleFor("stdlib", false), false, false},
+		{"lang", ruleFor("stdlib", false), false, true},
 		{"store/layer", ruleFor("internal", false), false, true},
 		{"engine/local", ruleFor("store", false), true, true},
 		{"compiler", ruleFor("stdlib", false), true, false},
@@ -226,7 +242,7 @@ func TestPolicyCatchesViolations(t *testing.T) {
 	}
 	got := violations(pkgs)
 	want := []string{
-		"engine/local depends on lang: engines execute the IR and never see the languages",
+		"engine/local depends on lang: " + ruleFor("engine", false).why,
 		"the tests of store depend on engine/local: " + ruleFor("store", false).why,
 		"the tests of store depend on imageio: " + ruleFor("store", false).why,
 		"the tests of store depend on lang: " + ruleFor("store", false).why,

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclwrite"
 
 	"github.com/imgc-dev/imgc/lang"
+	"github.com/imgc-dev/imgc/model"
 )
 
 // ConvertOptions tune Convert.
@@ -34,6 +35,9 @@ type ConvertOptions struct {
 // Import gives for the Dockerfile (with default ARG values). What HCL
 // cannot say exactly is a warning naming the line; errors are Import's.
 func Convert(filename string, src []byte, opts ConvertOptions) ([]byte, hcl.Diagnostics) {
+	if diags := checkSize(filename, src); diags != nil {
+		return nil, diags
+	}
 	if !utf8.Valid(src) {
 		line := 1 + bytes.Count(src[:invalidUTF8(src)], []byte("\n"))
 		return nil, hcl.Diagnostics{{
@@ -45,10 +49,18 @@ func Convert(filename string, src []byte, opts ConvertOptions) ([]byte, hcl.Diag
 	}
 	im := newImporter(filename, src, Options{Platform: opts.Platform}, true)
 	im.run()
+	if im.cfg != nil {
+		// The values of steps (an empty RUN); what only the built
+		// configuration needs, such as a valid platform, lang checks when
+		// it loads the conversion.
+		for _, st := range im.cfg.Stages {
+			im.diags = append(im.diags, checkSteps(st.Steps)...)
+		}
+	}
 	if im.diags.HasErrors() || im.cfg == nil {
 		return nil, im.diags
 	}
-	w := &writer{im: im, opts: opts, names: map[string]string{}, kinds: map[string]lang.StageKind{}}
+	w := &writer{im: im, opts: opts, names: map[string]string{}, kinds: map[string]model.StageKind{}}
 	out := w.write()
 	formatted := hclwrite.Format(out)
 	if _, diags := hclsyntax.ParseConfig(formatted, filename+".image.hcl", hcl.InitialPos); diags.HasErrors() {
@@ -80,11 +92,11 @@ type writer struct {
 	im    *importer
 	opts  ConvertOptions
 	names map[string]string // Dockerfile stage name -> HCL block name
-	kinds map[string]lang.StageKind
+	kinds map[string]model.StageKind
 	taken map[int]bool // comment lines already written
 	// cur is the stage being written: step and config env values are
 	// written relative to its env, which the HCL front end chains them to.
-	cur *lang.Stage
+	cur *model.Stage
 }
 
 var varRefPattern = regexp.MustCompile(`var\.([A-Za-z_][A-Za-z0-9_-]*)`)
@@ -120,7 +132,7 @@ func (w *writer) write() []byte {
 		case v.Platform:
 			b.SetAttributeRaw("description", raw(quoted("BuildKit's automatic "+v.Arg+"; defaults to the platform imgc convert ran for")))
 		case v.Stage != "":
-			b.SetAttributeRaw("description", raw(quoted(fmt.Sprintf("ARG %s of stage %s", v.Arg, w.hclName(v.Stage)))))
+			b.SetAttributeRaw("description", raw(quoted(quoteLit(fmt.Sprintf("ARG %s of stage %s", v.Arg, w.hclName(v.Stage))))))
 		}
 		b.SetAttributeRaw("type", raw("string"))
 		if !v.Required {
@@ -186,7 +198,7 @@ func (w *writer) nameStages() {
 	used := map[string]bool{}
 	for _, st := range w.im.cfg.Stages {
 		name := identifier(strings.ReplaceAll(st.Name, ".", "_"))
-		if st.Kind == lang.KindImage && strings.HasPrefix(st.Name, "stage-") && w.isDefaultName(st) {
+		if st.Kind == model.KindImage && strings.HasPrefix(st.Name, "stage-") && w.isDefaultName(st) {
 			name = w.opts.ImageName
 			if name == "" {
 				name = "app"
@@ -202,7 +214,7 @@ func (w *writer) nameStages() {
 	}
 }
 
-func (w *writer) isDefaultName(st *lang.Stage) bool {
+func (w *writer) isDefaultName(st *model.Stage) bool {
 	for i, s := range w.im.cfg.Stages {
 		if s == st {
 			return st.Name == fmt.Sprintf("stage-%d", i)
@@ -223,19 +235,12 @@ func (w *writer) stageRef(stage string) string {
 	return string(w.kinds[stage]) + "." + w.hclName(stage)
 }
 
-func (w *writer) stage(body *hclwrite.Body, st *lang.Stage) {
+func (w *writer) stage(body *hclwrite.Body, st *model.Stage) {
 	im := w.im
 	w.cur = st
 	w.comments(body, st.DeclRange.Start.Line)
 	b := body.AppendNewBlock(string(st.Kind), []string{w.hclName(st.Name)}).Body()
-	switch {
-	case st.From.Scratch:
-		b.SetAttributeRaw("from", raw(`"scratch"`))
-	case st.From.Stage != "":
-		b.SetAttributeRaw("from", raw(w.stageRef(st.From.Stage)))
-	default:
-		b.SetAttributeRaw("from", raw(quoted(im.template(st, "from", st.From.Ref))))
-	}
+	b.SetAttributeRaw("from", raw(w.base(st, "from", st.From.Base)))
 	if st.Platform != "" {
 		b.SetAttributeRaw("platform", raw(quoted(im.template(st, "platform", st.Platform))))
 	}
@@ -257,7 +262,7 @@ func (w *writer) stage(body *hclwrite.Body, st *lang.Stage) {
 
 // runSettings writes the attributes a stage and a run step share: env,
 // workdir, user and shell (owner is the stage or step, for templates).
-func (w *writer) runSettings(b *hclwrite.Body, owner any, env []lang.EnvVar, workdir, user string, shell []string) {
+func (w *writer) runSettings(b *hclwrite.Body, owner any, env []model.EnvVar, workdir, user string, shell []string) {
 	if len(env) > 0 {
 		b.SetAttributeRaw("env", raw(w.envObject(owner, env)))
 	}
@@ -277,7 +282,7 @@ func (w *writer) runSettings(b *hclwrite.Body, owner any, env []lang.EnvVar, wor
 // PATH=/x:$PATH) as the HCL front end reads it: relative to the stage's env
 // (PATH = "/y:$PATH"). changed is false when the value reads the same both
 // ways; a value that cannot be written so is kept, with a warning.
-func (w *writer) relativeToStage(owner any, e lang.EnvVar) (string, bool) {
+func (w *writer) relativeToStage(owner any, e model.EnvVar) (string, bool) {
 	if w.cur == nil || owner == any(w.cur) || len(w.cur.Env) == 0 || !strings.Contains(e.Value, "$") {
 		return e.Value, false
 	}
@@ -299,9 +304,9 @@ func (w *writer) relativeToStage(owner any, e lang.EnvVar) (string, bool) {
 	}
 	rng := w.cur.DeclRange
 	switch o := owner.(type) {
-	case *lang.Run:
+	case *model.Run:
 		rng = o.Range
-	case *lang.ImageConfig:
+	case *model.ImageConfig:
 		rng = o.Range
 	}
 	w.im.warnf(rng, "Environment value not expressible",
@@ -309,7 +314,7 @@ func (w *writer) relativeToStage(owner any, e lang.EnvVar) (string, bool) {
 	return e.Value, false
 }
 
-func (w *writer) envObject(owner any, env []lang.EnvVar) string {
+func (w *writer) envObject(owner any, env []model.EnvVar) string {
 	var sb strings.Builder
 	sb.WriteString("{\n")
 	for _, e := range env {
@@ -327,15 +332,15 @@ func (w *writer) envObject(owner any, env []lang.EnvVar) string {
 	return sb.String()
 }
 
-func (w *writer) step(body *hclwrite.Body, step lang.Step, depth int) {
+func (w *writer) step(body *hclwrite.Body, step model.Step, depth int) {
 	switch s := step.(type) {
-	case *lang.Run:
+	case *model.Run:
 		w.run(body, s, depth)
-	case *lang.Copy:
+	case *model.Copy:
 		w.copyStep(body, s)
-	case *lang.Add:
+	case *model.Add:
 		w.addStep(body, s)
-	case *lang.Layer:
+	case *model.Layer:
 		b := body.AppendNewBlock("layer", []string{s.Name}).Body()
 		for i, inner := range s.Steps {
 			if i > 0 {
@@ -346,12 +351,13 @@ func (w *writer) step(body *hclwrite.Body, step lang.Step, depth int) {
 	}
 }
 
-func (w *writer) run(body *hclwrite.Body, r *lang.Run, depth int) {
+func (w *writer) run(body *hclwrite.Body, r *model.Run, depth int) {
 	b := body.AppendNewBlock("run", nil).Body()
-	if r.IsExec {
-		b.SetAttributeRaw("exec", raw(strList(r.Exec)))
-	} else {
-		b.SetAttributeRaw("sh", raw(shValue(r.Sh, depth+1)))
+	switch c := r.Command.(type) {
+	case *model.Exec:
+		b.SetAttributeRaw("exec", raw(strList(c.Argv)))
+	case *model.Sh:
+		b.SetAttributeRaw("sh", raw(shValue(c.Script, depth+1)))
 	}
 	w.runSettings(b, r, r.Env, r.Workdir, r.User, r.Shell)
 	if r.Network != "" {
@@ -466,7 +472,7 @@ func heredoc(s string, depth int) string {
 	return sb.String()
 }
 
-func (w *writer) mount(body *hclwrite.Body, r *lang.Run, index int, m lang.Mount) {
+func (w *writer) mount(body *hclwrite.Body, r *model.Run, index int, m model.Mount) {
 	b := body.AppendNewBlock("mount", []string{m.Type}).Body()
 	str := func(name, v string) {
 		b.SetAttributeRaw(name, raw(quoted(w.im.template(r, fmt.Sprintf("mount.%d.%s", index, name), v))))
@@ -497,11 +503,8 @@ func (w *writer) mount(body *hclwrite.Body, r *lang.Run, index int, m lang.Mount
 	if m.Source != "" {
 		str("source", m.Source)
 	}
-	switch {
-	case m.FromStage != "":
-		b.SetAttributeRaw("from", raw(w.stageRef(m.FromStage)))
-	case m.FromRef != "":
-		str("from", m.FromRef)
+	if m.From != nil {
+		b.SetAttributeRaw("from", raw(w.base(r, fmt.Sprintf("mount.%d.from", index), m.From)))
 	}
 	switch m.Type {
 	case "bind":
@@ -539,16 +542,37 @@ func (w *writer) srcValue(owner any, src []string) string {
 	return "[" + strings.Join(parts, ", ") + "]"
 }
 
-func (w *writer) copyStep(body *hclwrite.Body, c *lang.Copy) {
+// checkSteps is model.CheckStep of every step, in layers too.
+func checkSteps(steps []model.Step) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, s := range steps {
+		diags = append(diags, model.CheckStep(s)...)
+	}
+	return diags
+}
+
+// base renders a base or a copy or mount source: a stage reference, or an
+// image reference as the Dockerfile wrote it (its recorded template).
+func (w *writer) base(owner any, field string, b model.Base) string {
+	if t, ok := w.im.tmpl[owner][field]; ok {
+		return quoted(t)
+	}
+	switch b := b.(type) {
+	case *model.Target:
+		return w.stageRef(b.Name)
+	case *model.Image:
+		return quoted(quoteLit(b.Ref.Qualified()))
+	}
+	return `"scratch"`
+}
+
+func (w *writer) copyStep(body *hclwrite.Body, c *model.Copy) {
 	im := w.im
 	b := body.AppendNewBlock("copy", nil).Body()
 	b.SetAttributeRaw("src", raw(w.srcValue(c, c.Src)))
 	b.SetAttributeRaw("dest", raw(quoted(im.template(c, "dest", c.Dest))))
-	switch {
-	case c.FromStage != "":
-		b.SetAttributeRaw("from", raw(w.stageRef(c.FromStage)))
-	case c.FromRef != "":
-		b.SetAttributeRaw("from", raw(`"`+quoteLit(c.FromRef)+`"`))
+	if c.From != nil {
+		b.SetAttributeRaw("from", raw(w.base(c, "from", c.From)))
 	}
 	w.fileAttrs(b, c, c.Exclude, c.Chown, c.Chmod, c.Link)
 	if c.Parents {
@@ -556,7 +580,7 @@ func (w *writer) copyStep(body *hclwrite.Body, c *lang.Copy) {
 	}
 }
 
-func (w *writer) addStep(body *hclwrite.Body, a *lang.Add) {
+func (w *writer) addStep(body *hclwrite.Body, a *model.Add) {
 	im := w.im
 	b := body.AppendNewBlock("add", nil).Body()
 	if a.URL != "" {
@@ -589,7 +613,7 @@ func (w *writer) fileAttrs(b *hclwrite.Body, owner any, exclude []string, chown,
 	}
 }
 
-func (w *writer) config(body *hclwrite.Body, c *lang.ImageConfig) {
+func (w *writer) config(body *hclwrite.Body, c *model.ImageConfig) {
 	im := w.im
 	b := body.AppendNewBlock("config", nil).Body()
 	if c.EntrypointSet {

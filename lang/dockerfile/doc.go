@@ -1,8 +1,8 @@
 // Package dockerfile imports Dockerfiles into imgc.
 //
-// Import evaluates a Dockerfile into the same model (lang.Config) an
-// .image.hcl configuration evaluates to, so `imgc build` and `imgc plan`
-// treat both alike. It parses with BuildKit's own parser and instruction
+// Import evaluates a Dockerfile into the same model (model.Config) an
+// .image.hcl configuration evaluates to, and checks it with the same
+// model.Check, so `imgc build` and `imgc plan` treat both alike. It parses with BuildKit's own parser and instruction
 // packages and mimics BuildKit's dispatcher (dockerfile2llb): global ARGs
 // usable in FROM, in-stage ARGs passed to RUN as environment, ENV and ARG
 // expansion with BuildKit's shell lexer in the instructions Docker expands,

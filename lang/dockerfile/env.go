@@ -62,30 +62,61 @@ func escapeDollars(s string, keep map[string]struct{}) string {
 }
 
 // envList is an ordered environment: BuildKit keeps the order in which
-// variables were first set and replaces values in place.
-type envList []envEntry
+// variables were first set and replaces values in place. Like a slice, a
+// copy shares its entries until cloned. The index makes lookups constant
+// time: a Dockerfile of n ENV lines took time n² to import.
+type envList struct {
+	entries []envEntry
+	index   map[string]int // name -> position in entries
+}
+
+func (l envList) len() int { return len(l.entries) }
+
+// find is the position of name, or -1. Every name set is in the index;
+// a copy sharing the index may have added names past this one's end, or
+// at the same position, so a position is checked before it is trusted.
+func (l envList) find(name string) int {
+	i, ok := l.index[name]
+	if !ok {
+		return -1
+	}
+	if i < len(l.entries) && l.entries[i].Name == name {
+		return i
+	}
+	for i := range l.entries {
+		if l.entries[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
 
 func (l envList) get(name string) (envEntry, bool) {
-	for _, e := range l {
-		if e.Name == name {
-			return e, true
-		}
+	if i := l.find(name); i >= 0 {
+		return l.entries[i], true
 	}
 	return envEntry{}, false
 }
 
 func (l envList) set(e envEntry) envList {
-	for i := range l {
-		if l[i].Name == e.Name {
-			l[i] = e
-			return l
-		}
+	if i := l.find(e.Name); i >= 0 {
+		l.entries[i] = e
+		return l
 	}
-	return append(l, e)
+	if l.index == nil {
+		l.index = map[string]int{}
+	}
+	l.index[e.Name] = len(l.entries)
+	l.entries = append(l.entries, e)
+	return l
 }
 
 func (l envList) clone() envList {
-	return append(envList(nil), l...)
+	c := envList{entries: append([]envEntry(nil), l.entries...), index: make(map[string]int, len(l.entries))}
+	for i, e := range l.entries {
+		c.index[e.Name] = i
+	}
+	return c
 }
 
 // getter adapts an envList to BuildKit's shell.EnvGetter. With sentinels
@@ -97,21 +128,20 @@ type getter struct {
 }
 
 func (g getter) Get(key string) (string, bool) {
-	for i, e := range g.env {
-		if e.Name != key {
-			continue
-		}
-		if g.sentinels && e.Tmpl != quoteLit(e.Value) {
-			return sentinelOpen + strconv.Itoa(i) + sentinelClose, true
-		}
-		return e.Value, true
+	i := g.env.find(key)
+	if i < 0 {
+		return "", false
 	}
-	return "", false
+	e := g.env.entries[i]
+	if g.sentinels && e.Tmpl != quoteLit(e.Value) {
+		return sentinelOpen + strconv.Itoa(i) + sentinelClose, true
+	}
+	return e.Value, true
 }
 
 func (g getter) Keys() []string {
-	keys := make([]string, len(g.env))
-	for i, e := range g.env {
+	keys := make([]string, g.env.len())
+	for i, e := range g.env.entries {
 		keys[i] = e.Name
 	}
 	return keys
@@ -213,11 +243,11 @@ func splitSentinels(s string, env envList) (value, tmpl string, ok bool) {
 			return "", "", false
 		}
 		n, err := strconv.Atoi(s[:j])
-		if err != nil || n < 0 || n >= len(env) {
+		if err != nil || n < 0 || n >= env.len() {
 			return "", "", false
 		}
-		v.WriteString(env[n].Value)
-		t.WriteString(env[n].Tmpl)
+		v.WriteString(env.entries[n].Value)
+		t.WriteString(env.entries[n].Tmpl)
 		s = s[j+len(sentinelClose):]
 	}
 }

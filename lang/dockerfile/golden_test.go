@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/imgc-dev/imgc/lang"
+	"github.com/imgc-dev/imgc/model"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/")
@@ -95,7 +96,7 @@ func diagLines(diags hcl.Diagnostics) string {
 // compareModels checks that two models agree on everything that builds an
 // image: ranges, variable attribution and file caches aside, and with the
 // converted file's stage names.
-func compareModels(t *testing.T, imported, loaded *lang.Config) {
+func compareModels(t *testing.T, imported, loaded *model.Config) {
 	t.Helper()
 	if len(imported.Stages) != len(loaded.Stages) {
 		t.Fatalf("Import has %d stages, the converted file %d", len(imported.Stages), len(loaded.Stages))
@@ -109,11 +110,11 @@ func compareModels(t *testing.T, imported, loaded *lang.Config) {
 	}
 	opts := cmp.Options{
 		cmpopts.IgnoreTypes(hcl.Range{}),
-		cmpopts.IgnoreFields(lang.Config{}, "Dir", "Files", "Vars"),
-		cmpopts.IgnoreFields(lang.Run{}, "Vars"),
-		cmpopts.IgnoreFields(lang.Copy{}, "Vars"),
-		cmpopts.IgnoreFields(lang.Add{}, "Vars"),
-		cmpopts.IgnoreFields(lang.ImageConfig{}, "Instructions"),
+		cmpopts.IgnoreFields(model.Config{}, "Dir", "Files", "Vars"),
+		cmpopts.IgnoreFields(model.Run{}, "Vars"),
+		cmpopts.IgnoreFields(model.Copy{}, "Vars"),
+		cmpopts.IgnoreFields(model.Add{}, "Vars"),
+		cmpopts.IgnoreFields(model.ImageConfig{}, "Instructions"),
 		cmpopts.EquateEmpty(),
 	}
 	if diff := cmp.Diff(imported, loaded, opts); diff != "" {
@@ -121,25 +122,30 @@ func compareModels(t *testing.T, imported, loaded *lang.Config) {
 	}
 }
 
-func renameStage(st *lang.Stage, names map[string]string) {
+func renameStage(st *model.Stage, names map[string]string) {
 	rename := func(s *string) {
 		if n, ok := names[*s]; ok {
 			*s = n
 		}
 	}
+	renameBase := func(b model.Base) {
+		if t, ok := b.(*model.Target); ok {
+			rename(&t.Name)
+		}
+	}
 	rename(&st.Name)
-	rename(&st.From.Stage)
-	var steps func([]lang.Step)
-	steps = func(list []lang.Step) {
+	renameBase(st.From.Base)
+	var steps func([]model.Step)
+	steps = func(list []model.Step) {
 		for _, step := range list {
 			switch s := step.(type) {
-			case *lang.Copy:
-				rename(&s.FromStage)
-			case *lang.Run:
+			case *model.Copy:
+				renameBase(s.From)
+			case *model.Run:
 				for i := range s.Mounts {
-					rename(&s.Mounts[i].FromStage)
+					renameBase(s.Mounts[i].From)
 				}
-			case *lang.Layer:
+			case *model.Layer:
 				steps(s.Steps)
 			}
 		}

@@ -9,13 +9,13 @@ import (
 	"sort"
 	"strings"
 
-	ggcrname "github.com/google/go-containerregistry/pkg/name"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
-	"github.com/imgc-dev/imgc/lang"
+	"github.com/imgc-dev/imgc/imageref"
+	"github.com/imgc-dev/imgc/model"
 )
 
 // Options are the inputs of a Dockerfile build that the file itself
@@ -38,21 +38,34 @@ type Options struct {
 	// BaseOnBuild, if set, returns the ONBUILD triggers of an image from
 	// outside the Dockerfile that a FROM names (as written there), so
 	// that they run as Docker runs them. Without it they do not run.
-	BaseOnBuild func(ref string) ([]string, error)
+	BaseOnBuild func(ref imageref.Ref) ([]string, error)
 }
 
 // Import evaluates a Dockerfile into the model an .image.hcl configuration
 // evaluates to, with BuildKit's semantics for ARG, ENV and expansion. Every
-// instruction keeps a range over its Dockerfile lines. The returned Config
-// is nil only when the file cannot be parsed at all.
-func Import(filename string, src []byte, opts Options) (*lang.Config, hcl.Diagnostics) {
+// instruction keeps a range over its Dockerfile lines. The Config has
+// passed model.Check; it is nil when Import reports an error.
+func Import(filename string, src []byte, opts Options) (*model.Config, hcl.Diagnostics) {
+	if diags := checkSize(filename, src); diags != nil {
+		return nil, diags
+	}
 	im := newImporter(filename, src, opts, false)
 	im.run()
+	if im.cfg != nil {
+		im.diags = append(im.diags, model.Check(im.cfg)...)
+	}
+	if im.diags.HasErrors() {
+		// The importer does not leave broken instructions out one by one
+		// as lang leaves out broken steps, and it checks options the
+		// compiler checks too (the target): what it has is not compiled.
+		return nil, im.diags
+	}
 	return im.cfg, im.diags
 }
 
 // importer holds the state of one Import or Convert run.
 type importer struct {
+	envWork    int // environment variables given to RUN steps so far
 	src        *source
 	opts       Options
 	converting bool
@@ -61,7 +74,7 @@ type importer struct {
 	escape     rune
 	ast        *parser.Node
 	diags      hcl.Diagnostics
-	cfg        *lang.Config
+	cfg        *model.Config
 
 	global envList
 	// globalUnset are global ARGs without a value, with their variable
@@ -80,7 +93,7 @@ type importer struct {
 // stageState is the BuildKit dispatch state of one stage while its
 // instructions are imported.
 type stageState struct {
-	st     *lang.Stage
+	st     *model.Stage
 	index  int
 	parent *stageState
 	// external is a base from a registry: its environment is unknown
@@ -88,9 +101,10 @@ type stageState struct {
 	external bool
 	stepped  bool
 
-	env      envList // what RUN sees and words expand against (ENV and ARG)
-	imageEnv envList // the image config's environment (ENV only)
-	baseEnv  envList // the environment inherited from a parent stage
+	env      envList        // what RUN sees and words expand against (ENV and ARG)
+	imageEnv envList        // the image config's environment (ENV only)
+	baseEnv  envList        // the environment inherited from a parent stage
+	stEnv    map[string]int // name -> position in st.Env
 	args     map[string]bool
 
 	workdir, baseWorkdir string
@@ -102,7 +116,7 @@ type stageState struct {
 	shellSet              bool
 	cmdSet                bool
 
-	cfg     lang.ImageConfig
+	cfg     model.ImageConfig
 	cfgUsed bool
 }
 
@@ -137,37 +151,6 @@ func (im *importer) warnf(rng hcl.Range, summary, detail string, args ...any) {
 	})
 }
 
-// setTmpl records the HCL template of a field whose value came from an
-// expansion, when it is more than the literal value.
-func (im *importer) setTmpl(owner any, field string, x expansion) {
-	if !im.converting || x.Tmpl == "" || x.Tmpl == quoteLit(x.Value) {
-		return
-	}
-	m := im.tmpl[owner]
-	if m == nil {
-		m = map[string]string{}
-		im.tmpl[owner] = m
-	}
-	m[field] = x.Tmpl
-}
-
-// forceTmpl records a template whose value differs from the model's (a
-// FROM that only has a value once --var gives one).
-func (im *importer) forceTmpl(owner any, field, tmpl string) {
-	if im.tmpl[owner] == nil {
-		im.tmpl[owner] = map[string]string{}
-	}
-	im.tmpl[owner][field] = tmpl
-}
-
-// template returns the recorded template of a field, or value quoted.
-func (im *importer) template(owner any, field, value string) string {
-	if t, ok := im.tmpl[owner][field]; ok {
-		return t
-	}
-	return quoteLit(value)
-}
-
 // parsedNode is one instruction with its AST node.
 type parsedNode struct {
 	node *parser.Node
@@ -184,7 +167,7 @@ func (im *importer) run() {
 	im.ast = res.AST
 	im.escape = res.EscapeToken
 	im.lex, im.lexKeep = newLexers(res.EscapeToken)
-	im.cfg = &lang.Config{
+	im.cfg = &model.Config{
 		Dir:   im.opts.Dir,
 		Files: map[string]*hcl.File{im.src.filename: {Bytes: im.src.src}},
 		Vars:  map[string]string{},
@@ -206,7 +189,7 @@ func (im *importer) run() {
 		if len(n.PrevComment) > 0 {
 			im.comments[n.StartLine] = n.PrevComment
 		}
-		cmd, err := instructions.ParseInstruction(n)
+		cmd, err := parseInstruction(n)
 		if err != nil {
 			detail := sentence(errorText(err))
 			summary := "Invalid instruction"
@@ -369,12 +352,12 @@ func (im *importer) globalArg(pn parsedNode) {
 // declared without a value: Docker cannot build it without build
 // arguments, so their variables get no default and the FROM references
 // them. It reports whether the FROM used any.
-func (im *importer) requireUnset(word string, st *lang.Stage) bool {
+func (im *importer) requireUnset(word string, st *model.Stage) bool {
 	env := im.global.clone()
 	var unset []string
-	for _, e := range im.globalUnset {
+	for _, e := range im.globalUnset.entries {
 		if _, ok := env.get(e.Name); !ok {
-			env = append(env, e)
+			env = env.set(e)
 		}
 	}
 	x, err := im.expandWord(word, env, false)
@@ -423,8 +406,8 @@ func (im *importer) stage(index int, g []parsedNode) {
 	if name == "" {
 		name = fmt.Sprintf("stage-%d", index)
 	}
-	st := &lang.Stage{
-		Kind:      lang.KindStage,
+	st := &model.Stage{
+		Kind:      model.KindStage,
 		Name:      name,
 		DeclRange: from.rng,
 		Range:     im.src.lines(from.node.StartLine, g[len(g)-1].node.EndLine),
@@ -443,40 +426,30 @@ func (im *importer) stage(index int, g []parsedNode) {
 		im.errorf(from.rng, "Empty base image", "The base image %q expands to an empty string. Give its ARG a default before the first FROM, or pass a value with --var.", fc.BaseName)
 	}
 	st.From.Range = from.rng
+	var image *model.Image // the base when it is an image
 	if parent := im.stageNamed(base.Value); parent != nil && base.Value != "" {
-		st.From.Stage = parent.st.Name
-		s.parent = parent
-		// A value the parent left referencing its base image's environment
-		// is resolved in the parent's image config, which is this stage's
-		// base: words here must reference it, not copy it unexpanded.
-		for _, e := range parent.env {
-			if len(e.Unset) == 0 {
-				s.env = append(s.env, e)
-			}
-		}
-		s.imageEnv = parent.imageEnv.clone()
-		s.baseEnv = parent.imageEnv.clone()
-		for k := range parent.args {
-			s.args[k] = true
-		}
-		s.workdir, s.baseWorkdir, s.workdirKnown = parent.workdir, parent.workdir, parent.workdirKnown
-		s.user, s.baseUser = parent.user, parent.user
-		s.workdirTmpl, s.userTmpl = parent.workdirTmpl, parent.userTmpl
-		s.shell, s.baseShell = parent.shell, parent.shell
-		s.external = parent.external
+		st.From.Base = &model.Target{Name: parent.st.Name}
+		s.inherit(parent)
 	} else if strings.EqualFold(base.Value, "scratch") {
-		st.From.Scratch = true
+		st.From.Base = &model.Scratch{}
 		s.workdirKnown = true
 	} else {
-		st.From.Ref = base.Value
 		s.external = true
 		im.setTmpl(st, "from", base)
+		im.keepWritten(st, "from", base.Value)
 		needsVar := im.converting && im.requireUnset(fc.BaseName, st)
-		local := strings.HasPrefix(base.Value, "oci:") || strings.HasPrefix(base.Value, "docker-archive:")
-		if base.Value != "" && !needsVar && !local {
-			if _, err := ggcrname.ParseReference(base.Value); err != nil {
-				im.errorf(from.rng, "Invalid base image", "%q is not an image reference: %s. Write NAME[:TAG][@DIGEST], or give the ARGs it uses defaults.", base.Value, err)
-			}
+		ref, err := imageref.Parse(base.Value)
+		switch {
+		case err == nil:
+			image = &model.Image{Ref: ref}
+			st.From.Base = image
+		case base.Value != "" && !needsVar:
+			im.diags = append(im.diags, model.InvalidImageRef(base.Value, err, from.rng, ", or give the ARGs it uses defaults"))
+		}
+		if st.From.Base == nil {
+			// Reported, or known only once --var gives it a value (the
+			// conversion writes its template): scratch stands in.
+			st.From.Base = &model.Scratch{}
 		}
 		im.checkWindowsBase(from.rng, base.Value)
 	}
@@ -510,12 +483,12 @@ func (im *importer) stage(index int, g []parsedNode) {
 	switch {
 	case s.parent != nil:
 		triggers, origin = s.parent.cfg.OnBuild, fmt.Sprintf("stage %q", s.parent.st.Name)
-	case st.From.Ref != "" && im.opts.BaseOnBuild != nil && !im.converting:
+	case image != nil && im.opts.BaseOnBuild != nil && !im.converting:
 		var err error
-		triggers, err = im.opts.BaseOnBuild(st.From.Ref)
-		origin = fmt.Sprintf("image %q", st.From.Ref)
+		triggers, err = im.opts.BaseOnBuild(image.Ref)
+		origin = fmt.Sprintf("image %q", base.Value)
 		if err != nil {
-			im.warnf(from.rng, "Base image not read", "The ONBUILD triggers of %s could not be read, so none run: %s.", st.From.Ref, err)
+			im.warnf(from.rng, "Base image not read", "The ONBUILD triggers of %s could not be read, so none run: %s.", base.Value, err)
 		}
 	}
 	for _, pn := range im.onbuildTriggers(triggers, origin, from.rng) {
@@ -525,6 +498,30 @@ func (im *importer) stage(index int, g []parsedNode) {
 		im.instruction(s, pn)
 	}
 	im.finishStage(s)
+}
+
+// inherit starts s from what its parent stage left: its environment,
+// arguments, working directory, user and shell.
+func (s *stageState) inherit(parent *stageState) {
+	s.parent = parent
+	// A value the parent left referencing its base image's environment
+	// is resolved in the parent's image config, which is this stage's
+	// base: words here must reference it, not copy it unexpanded.
+	for _, e := range parent.env.entries {
+		if len(e.Unset) == 0 {
+			s.env = s.env.set(e)
+		}
+	}
+	s.imageEnv = parent.imageEnv.clone()
+	s.baseEnv = parent.imageEnv.clone()
+	for k := range parent.args {
+		s.args[k] = true
+	}
+	s.workdir, s.baseWorkdir, s.workdirKnown = parent.workdir, parent.workdir, parent.workdirKnown
+	s.user, s.baseUser = parent.user, parent.user
+	s.workdirTmpl, s.userTmpl = parent.workdirTmpl, parent.userTmpl
+	s.shell, s.baseShell = parent.shell, parent.shell
+	s.external = parent.external
 }
 
 // onbuildTriggers parses the ONBUILD triggers of a base (a parent stage, or
@@ -541,7 +538,7 @@ func (im *importer) onbuildTriggers(triggers []string, origin string, rng hcl.Ra
 		}
 		var cmd any
 		if err == nil {
-			cmd, err = instructions.ParseInstruction(res.AST.Children[0])
+			cmd, err = parseInstruction(res.AST.Children[0])
 		}
 		if err == nil {
 			switch cmd.(type) {
@@ -604,7 +601,7 @@ func (s *stageState) expandEnv() envList {
 			if !copied {
 				env, copied = env.clone(), true
 			}
-			env = append(env, envEntry{Name: name})
+			env = env.set(envEntry{Name: name})
 		}
 	}
 	return env
@@ -636,7 +633,7 @@ func (s *stageState) allArgs() []string {
 // writes them.
 func (s *stageState) modelDefaults() envList {
 	var def envList
-	for _, e := range s.baseEnv {
+	for _, e := range s.baseEnv.entries {
 		def = def.set(envEntry{Name: e.Name, Value: e.model()})
 	}
 	for _, e := range s.st.Env {
@@ -650,7 +647,7 @@ func (s *stageState) modelDefaults() envList {
 func (s *stageState) runEnv() []envEntry {
 	def := s.modelDefaults()
 	var out []envEntry
-	for _, e := range s.env {
+	for _, e := range s.env.entries {
 		if d, ok := def.get(e.Name); ok && d.Value == e.model() {
 			continue
 		}
@@ -659,9 +656,9 @@ func (s *stageState) runEnv() []envEntry {
 	return out
 }
 
-func (im *importer) setEnvList(owner any, dst *[]lang.EnvVar, entries []envEntry) {
+func (im *importer) setEnvList(owner any, dst *[]model.EnvVar, entries []envEntry) {
 	for _, e := range entries {
-		*dst = append(*dst, lang.EnvVar{Name: e.Name, Value: e.model()})
+		*dst = append(*dst, model.EnvVar{Name: e.Name, Value: e.model()})
 		if im.converting && e.Tmpl != "" {
 			im.setTmpl(owner, "env."+e.Name, expansion{Value: e.model(), Tmpl: e.modelTmpl()})
 		}
@@ -672,7 +669,7 @@ func (im *importer) finishStage(s *stageState) {
 	// ENV changed after the first step: the image config carries it.
 	def := s.modelDefaults()
 	var cfgEnv []envEntry
-	for _, e := range s.imageEnv {
+	for _, e := range s.imageEnv.entries {
 		if d, ok := def.get(e.Name); ok && d.Value == e.model() {
 			continue
 		}
@@ -716,7 +713,7 @@ func (im *importer) chooseTarget() {
 			target = im.stages[len(im.stages)-1]
 		}
 	}
-	target.st.Kind = lang.KindImage
+	target.st.Kind = model.KindImage
 }
 
 func (im *importer) checkBuildArgs() {

@@ -8,10 +8,11 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/imgc-dev/imgc/lang"
+	"github.com/imgc-dev/imgc/imageref"
+	"github.com/imgc-dev/imgc/model"
 )
 
-func importString(t *testing.T, src string, opts Options) (*lang.Config, hcl.Diagnostics) {
+func importString(t *testing.T, src string, opts Options) (*model.Config, hcl.Diagnostics) {
 	t.Helper()
 	if opts.Platform == "" {
 		opts.Platform = testPlatform
@@ -19,79 +20,81 @@ func importString(t *testing.T, src string, opts Options) (*lang.Config, hcl.Dia
 	return Import("Dockerfile", []byte(src), opts)
 }
 
-var ignoreRanges = cmp.Options{cmpopts.IgnoreTypes(hcl.Range{}), cmpopts.IgnoreFields(lang.ImageConfig{}, "Instructions"), cmpopts.EquateEmpty()}
+var ignoreRanges = cmp.Options{cmpopts.IgnoreTypes(hcl.Range{}), cmpopts.IgnoreFields(model.ImageConfig{}, "Instructions"), cmpopts.EquateEmpty()}
 
 func TestImportSemantics(t *testing.T) {
 	tests := []struct {
 		name string
 		src  string
 		opts Options
-		want []*lang.Stage
+		want []*model.Stage
 	}{
 		{
 			name: "build args override global and stage defaults; ARGs reach RUN as env",
 			src:  "ARG BASE=alpine\nARG V=1\nFROM $BASE\nARG V\nARG W=w-$V\nRUN echo $V $W\n",
 			opts: Options{BuildArgs: map[string]string{"BASE": "debian", "W": "override"}},
-			want: []*lang.Stage{{
-				Kind: lang.KindImage, Name: "stage-0", From: lang.From{Ref: "debian"},
-				Steps: []lang.Step{&lang.Run{
-					Sh:   "echo $V $W",
-					Env:  []lang.EnvVar{{Name: "V", Value: "1"}, {Name: "W", Value: "override"}},
-					Vars: []string{"V", "W"},
+			want: []*model.Stage{{
+				Kind: model.KindImage, Name: "stage-0", From: model.From{Base: &model.Image{Ref: imageref.MustParse("debian")}},
+				Steps: []model.Step{&model.Run{
+					Command: &model.Sh{Script: "echo $V $W"},
+					Env:     []model.EnvVar{{Name: "V", Value: "1"}, {Name: "W", Value: "override"}},
+					Vars:    []string{"V", "W"},
 				}},
 			}},
 		},
 		{
 			name: "ENV expands ARG and ENV; RUN and CMD stay as written; base env kept for the compiler",
 			src:  "FROM alpine\nARG DIR=/opt\nENV HOME=$DIR/home PATH=$DIR/bin:$PATH\nRUN echo $HOME\nCMD echo $HOME\n",
-			want: []*lang.Stage{{
-				Kind: lang.KindImage, Name: "stage-0", From: lang.From{Ref: "alpine"},
-				Env: []lang.EnvVar{{Name: "HOME", Value: "/opt/home"}, {Name: "PATH", Value: "/opt/bin:$PATH"}},
-				Steps: []lang.Step{&lang.Run{
-					Sh: "echo $HOME", Env: []lang.EnvVar{{Name: "DIR", Value: "/opt"}}, Vars: []string{"DIR"},
+			want: []*model.Stage{{
+				Kind: model.KindImage, Name: "stage-0", From: model.From{Base: &model.Image{Ref: imageref.MustParse("alpine")}},
+				Env: []model.EnvVar{{Name: "HOME", Value: "/opt/home"}, {Name: "PATH", Value: "/opt/bin:$PATH"}},
+				Steps: []model.Step{&model.Run{
+					Command: &model.Sh{Script: "echo $HOME"},
+					Env:     []model.EnvVar{{Name: "DIR", Value: "/opt"}},
+					Vars:    []string{"DIR"},
 				}},
-				Config: &lang.ImageConfig{Cmd: []string{"/bin/sh", "-c", "echo $HOME"}, CmdSet: true},
+				Config: &model.ImageConfig{Cmd: []string{"/bin/sh", "-c", "echo $HOME"}, CmdSet: true},
 			}},
 		},
 		{
 			name: "target picks the image; FROM stage inherits workdir and env",
 			src:  "FROM alpine AS base\nENV A=1\nWORKDIR /w\nFROM base AS dev\nCOPY x y\nRUN echo\nFROM base\nRUN echo prod\n",
 			opts: Options{Target: "DEV"},
-			want: []*lang.Stage{
-				{Kind: lang.KindStage, Name: "base", From: lang.From{Ref: "alpine"}, Env: []lang.EnvVar{{Name: "A", Value: "1"}}, Workdir: "/w"},
-				{Kind: lang.KindImage, Name: "dev", From: lang.From{Stage: "base"}, Steps: []lang.Step{
-					&lang.Copy{Src: []string{"x"}, Dest: "/w/y"},
-					&lang.Run{Sh: "echo"},
+			want: []*model.Stage{
+				{Kind: model.KindStage, Name: "base", From: model.From{Base: &model.Image{Ref: imageref.MustParse("alpine")}}, Env: []model.EnvVar{{Name: "A", Value: "1"}}, Workdir: "/w"},
+				{Kind: model.KindImage, Name: "dev", From: model.From{Base: &model.Target{Name: "base"}}, Steps: []model.Step{
+					&model.Copy{FileSpec: model.FileSpec{Src: []string{"x"}, Dest: "/w/y"}},
+					&model.Run{Command: &model.Sh{Script: "echo"}},
 				}},
-				{Kind: lang.KindStage, Name: "stage-2", From: lang.From{Stage: "base"}, Steps: []lang.Step{&lang.Run{Sh: "echo prod"}}},
+				{Kind: model.KindStage, Name: "stage-2", From: model.From{Base: &model.Target{Name: "base"}}, Steps: []model.Step{&model.Run{Command: &model.Sh{Script: "echo prod"}}}},
 			},
 		},
 		{
 			name: "relative WORKDIR joins the previous one; scratch knows /",
 			src:  "FROM scratch\nWORKDIR a\nWORKDIR b/../c\nCOPY f .\n",
-			want: []*lang.Stage{{
-				Kind: lang.KindImage, Name: "stage-0", From: lang.From{Scratch: true}, Workdir: "/a/c",
-				Steps: []lang.Step{&lang.Copy{Src: []string{"f"}, Dest: "/a/c/"}},
+			want: []*model.Stage{{
+				Kind: model.KindImage, Name: "stage-0", From: model.From{Base: &model.Scratch{}}, Workdir: "/a/c",
+				Steps: []model.Step{&model.Copy{FileSpec: model.FileSpec{Src: []string{"f"}, Dest: "/a/c/"}}},
 			}},
 		},
 		{
 			name: "ADD: URLs download, local files extract, several URLs share one layer",
 			src:  "FROM alpine\nADD https://a.example/x.tgz https://b.example/y local.tgz /d/\n",
-			want: []*lang.Stage{{
-				Kind: lang.KindImage, Name: "stage-0", From: lang.From{Ref: "alpine"},
-				Steps: []lang.Step{&lang.Layer{Name: "line-2", Steps: []lang.Step{
-					&lang.Add{URL: "https://a.example/x.tgz", Dest: "/d/"},
-					&lang.Add{URL: "https://b.example/y", Dest: "/d/"},
-					&lang.Add{Src: []string{"local.tgz"}, Dest: "/d/", Extract: true},
+			want: []*model.Stage{{
+				Kind: model.KindImage, Name: "stage-0", From: model.From{Base: &model.Image{Ref: imageref.MustParse("alpine")}},
+				Steps: []model.Step{&model.Layer{Name: "line-2", Steps: []model.Step{
+					&model.Add{FileSpec: model.FileSpec{Dest: "/d/"}, URL: "https://a.example/x.tgz"},
+					&model.Add{FileSpec: model.FileSpec{Dest: "/d/"}, URL: "https://b.example/y"},
+					&model.Add{FileSpec: model.FileSpec{Src: []string{"local.tgz"}, Dest: "/d/"}, Extract: true},
 				}}},
 			}},
 		},
 		{
 			name: "escape directive changes the lexer's escape",
 			src:  "# escape=`\nFROM alpine\nENV A=x`$y B=\"q\\z\"\n",
-			want: []*lang.Stage{{
-				Kind: lang.KindImage, Name: "stage-0", From: lang.From{Ref: "alpine"},
-				Env: []lang.EnvVar{{Name: "A", Value: "x$$y"} /* a literal $ is $$ in the model: the runtime expands $NAME */, {Name: "B", Value: `q\z`}},
+			want: []*model.Stage{{
+				Kind: model.KindImage, Name: "stage-0", From: model.From{Base: &model.Image{Ref: imageref.MustParse("alpine")}},
+				Env: []model.EnvVar{{Name: "A", Value: "x$$y"} /* a literal $ is $$ in the model: the runtime expands $NAME */, {Name: "B", Value: `q\z`}},
 			}},
 		},
 	}
@@ -119,6 +122,9 @@ func TestImportDiagnostics(t *testing.T) {
 		summary  string
 		line     int
 	}{
+		{"uid above 32 bits", "FROM alpine\nUSER 1099511627776\n", Options{}, hcl.DiagError, "Invalid user", 2},
+		{"gid above 32 bits", "FROM alpine\nUSER app:4294967296\n", Options{}, hcl.DiagError, "Invalid user", 2},
+		{"chown above 32 bits", "FROM alpine\nCOPY --chown=1099511627776 a /a\n", Options{}, hcl.DiagError, "Invalid --chown", 2},
 		{"git source", "FROM alpine\nADD https://github.com/moby/buildkit.git#v0.1 /src\n", Options{}, hcl.DiagError, "Git source", 2},
 		{"git source detail", "FROM alpine\nADD git@github.com:moby/buildkit.git /src\n", Options{}, hcl.DiagError, "Git source", 2},
 		{"unknown instruction", "FROM alpine\nRUNN echo\n", Options{}, hcl.DiagError, "Unknown instruction", 2},
@@ -135,7 +141,7 @@ func TestImportDiagnostics(t *testing.T) {
 		{"duplicate stage", "FROM alpine AS a\nFROM alpine AS a\n", Options{}, hcl.DiagError, "Duplicate stage name", 2},
 		{"unknown target", "FROM alpine AS a\n", Options{Target: "b"}, hcl.DiagError, "Unknown target", 1},
 		{"empty base", "ARG IMG\nFROM $IMG\n", Options{}, hcl.DiagError, "Empty base image", 2},
-		{"invalid base", "FROM Not:A:Ref\n", Options{}, hcl.DiagError, "Invalid base image", 1},
+		{"invalid base", "FROM Not:A:Ref\n", Options{}, hcl.DiagError, "Invalid image reference", 1},
 		{"url without checksum", "FROM alpine\n\nADD https://example.com/x /x\n", Options{}, hcl.DiagWarning, "URL without checksum", 3},
 		{"unused build arg", "FROM alpine\n", Options{BuildArgs: map[string]string{"NOPE": "1"}}, hcl.DiagWarning, "Unused build arguments", 0},
 		{"insecure run", "FROM alpine\nRUN --security=insecure echo\n", Options{}, hcl.DiagError, "Insecure RUN", 2},

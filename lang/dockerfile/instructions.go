@@ -13,7 +13,8 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
-	"github.com/imgc-dev/imgc/lang"
+	"github.com/imgc-dev/imgc/imageref"
+	"github.com/imgc-dev/imgc/model"
 )
 
 var defaultShell = []string{"/bin/sh", "-c"}
@@ -26,11 +27,11 @@ func (im *importer) instruction(s *stageState, pn parsedNode) {
 		for _, kv := range c.Env {
 			names = append(names, kv.Key)
 		}
-		s.cfg.Instructions = append(s.cfg.Instructions, lang.ConfigInstruction{Name: "ENV", Env: names, Range: rng})
+		s.cfg.Instructions = append(s.cfg.Instructions, model.ConfigInstruction{Name: "ENV", Env: names, Range: rng})
 	case *instructions.CmdCommand, *instructions.EntrypointCommand, *instructions.ExposeCommand, *instructions.VolumeCommand,
 		*instructions.LabelCommand, *instructions.MaintainerCommand, *instructions.StopSignalCommand,
 		*instructions.HealthCheckCommand, *instructions.OnbuildCommand:
-		s.cfg.Instructions = append(s.cfg.Instructions, lang.ConfigInstruction{Name: strings.ToUpper(pn.node.Value), Range: rng})
+		s.cfg.Instructions = append(s.cfg.Instructions, model.ConfigInstruction{Name: strings.ToUpper(pn.node.Value), Range: rng})
 	}
 	switch c := pn.cmd.(type) {
 	case *instructions.EnvCommand:
@@ -71,6 +72,9 @@ func (im *importer) instruction(s *stageState, pn parsedNode) {
 		}
 	case *instructions.UserCommand:
 		x, _ := im.expand(s, rng, c.User)
+		if err := model.ValidateUser(x.Value); err != nil {
+			im.errorf(rng, "Invalid user", "%s Give a smaller numeric id, or a user name.", sentence(err.Error()))
+		}
 		s.user, s.userTmpl = x.Value, x.Tmpl
 		if !s.stepped {
 			s.st.User = x.Value
@@ -154,7 +158,7 @@ func (im *importer) instruction(s *stageState, pn parsedNode) {
 		s.cfgUsed = true
 	case *instructions.StopSignalCommand:
 		x, _ := im.expand(s, rng, c.Signal)
-		if err := lang.ValidateStopSignal(x.Value); err != nil {
+		if err := model.ValidateStopSignal(x.Value); err != nil {
 			im.errorf(rng, "Invalid stop signal", "%s", sentence(err.Error()))
 		}
 		s.cfg.StopSignal = x.Value
@@ -162,7 +166,7 @@ func (im *importer) instruction(s *stageState, pn parsedNode) {
 		s.cfgUsed = true
 	case *instructions.HealthCheckCommand:
 		h := c.Health
-		s.cfg.Healthcheck = &lang.Healthcheck{
+		s.cfg.Healthcheck = &model.Healthcheck{
 			Test:          append([]string(nil), h.Test...),
 			Interval:      duration(h.Interval),
 			Timeout:       duration(h.Timeout),
@@ -290,7 +294,10 @@ func (im *importer) withShell(s *stageState, rng hcl.Range, c instructions.Shell
 
 func (im *importer) env(s *stageState, rng hcl.Range, c *instructions.EnvCommand) {
 	// `ENV A=2 B=$A` gives B the value A had before this ENV, as in Docker.
-	before := s.expandEnv().clone()
+	before := s.expandEnv()
+	if len(c.Env) > 1 {
+		before = before.clone()
+	}
 	for _, kv := range c.Env {
 		k, _ := im.expandIn(s, rng, kv.Key, before)
 		v, _ := im.expandIn(s, rng, kv.Value, before)
@@ -300,15 +307,14 @@ func (im *importer) env(s *stageState, rng hcl.Range, c *instructions.EnvCommand
 		if s.stepped {
 			continue
 		}
-		replaced := false
-		for i := range s.st.Env {
-			if s.st.Env[i].Name == e.Name {
-				s.st.Env[i].Value = e.model()
-				replaced = true
-			}
+		if s.stEnv == nil {
+			s.stEnv = map[string]int{}
 		}
-		if !replaced {
-			s.st.Env = append(s.st.Env, lang.EnvVar{Name: e.Name, Value: e.model()})
+		if i, ok := s.stEnv[e.Name]; ok {
+			s.st.Env[i].Value = e.model()
+		} else {
+			s.stEnv[e.Name] = len(s.st.Env)
+			s.st.Env = append(s.st.Env, model.EnvVar{Name: e.Name, Value: e.model()})
 		}
 		im.setTmpl(s.st, "env."+e.Name, expansion{Value: e.model(), Tmpl: e.modelTmpl()})
 	}
@@ -362,8 +368,15 @@ func (im *importer) stageArg(s *stageState, rng hcl.Range, c *instructions.ArgCo
 	}
 }
 
-func (im *importer) stepSettings(s *stageState, r *lang.Run) {
-	im.setEnvList(r, &r.Env, s.runEnv())
+func (im *importer) stepSettings(s *stageState, r *model.Run) {
+	// Each RUN gets the whole environment: n ENV and n RUN lines make n²
+	// variables, bounded here before they are made.
+	work := s.env.len() + s.baseEnv.len() + len(s.st.Env)
+	if im.envWork += work; im.envWork <= maxStepEnv {
+		im.setEnvList(r, &r.Env, s.runEnv())
+	} else if im.envWork-work <= maxStepEnv {
+		im.errorf(r.StepRange(), "Too many environment variables", "The RUN instructions up to this one carry more than %d environment variables in all: each gets every ENV and ARG before it. Use fewer ENV instructions between RUNs, or split the stage.", maxStepEnv)
+	}
 	if s.workdir != s.baseWorkdir {
 		r.Workdir = s.workdir
 		im.setTmpl(r, "workdir", expansion{Value: s.workdir, Tmpl: s.workdirTmpl})
@@ -376,6 +389,10 @@ func (im *importer) stepSettings(s *stageState, r *lang.Run) {
 		r.Shell = s.shell
 	}
 }
+
+// maxStepEnv bounds the environment variables of all RUN steps together
+// (as compiler.MaxStepEnv does for configurations).
+const maxStepEnv = 1 << 20
 
 func equalStrings(a, b []string) bool {
 	if len(a) != len(b) {
@@ -403,7 +420,7 @@ func (im *importer) runCmd(s *stageState, rng hcl.Range, c *instructions.RunComm
 		im.errorf(rng, "Invalid RUN flags", "%s Fix the --mount options of this RUN.", sentence(err.Error()))
 		return
 	}
-	r := &lang.Run{Range: rng}
+	r := &model.Run{Range: rng}
 	args := c.CmdLine
 	switch {
 	case len(c.Files) > 0:
@@ -420,7 +437,7 @@ func (im *importer) runCmd(s *stageState, rng hcl.Range, c *instructions.RunComm
 				im.errorf(rng, "Heredoc script with a shebang", "BuildKit runs a RUN heredoc that starts with #! as an executable file, which imgc cannot express yet. Remove the #! line to run the script with the stage's shell, or call the interpreter explicitly: RUN python3 <<EOF.")
 				return
 			}
-			r.Sh = data
+			r.Command = &model.Sh{Script: data}
 		} else {
 			var b strings.Builder
 			b.WriteString(args[0])
@@ -429,21 +446,16 @@ func (im *importer) runCmd(s *stageState, rng hcl.Range, c *instructions.RunComm
 				b.WriteString(f.Data)
 				b.WriteString(f.Name)
 			}
-			r.Sh = b.String()
+			r.Command = &model.Sh{Script: b.String()}
 		}
 	case c.PrependShell:
+		sh := &model.Sh{}
 		if len(args) > 0 {
-			r.Sh = collapseSpaces(args[0])
+			sh.Script = collapseSpaces(args[0])
 		}
-		if strings.TrimSpace(r.Sh) == "" {
-			im.errorf(rng, "Empty RUN", "A RUN needs a command. Remove the instruction or add the command.")
-		}
+		r.Command = sh // model.Check reports an empty one
 	default:
-		r.Exec = append([]string{}, args...)
-		r.IsExec = true
-		if len(args) == 0 {
-			im.errorf(rng, "Empty RUN", "A RUN needs a command. Remove the instruction or add the command.")
-		}
+		r.Command = &model.Exec{Argv: append([]string{}, args...)}
 	}
 	im.stepSettings(s, r)
 	if n := instructions.GetNetwork(c); n != "" && n != instructions.NetworkDefault {
@@ -457,6 +469,9 @@ func (im *importer) runCmd(s *stageState, rng hcl.Range, c *instructions.RunComm
 	}
 	for _, m := range instructions.GetMounts(c) {
 		if mm, ok := im.mount(s, rng, m); ok {
+			if _, isImage := mm.From.(*model.Image); isImage {
+				im.keepWritten(r, fmt.Sprintf("mount.%d.from", len(r.Mounts)), m.From)
+			}
 			r.Mounts = append(r.Mounts, mm)
 		}
 	}
@@ -468,7 +483,7 @@ func (im *importer) runCmd(s *stageState, rng hcl.Range, c *instructions.RunComm
 
 // mountTemplates records, when converting, the templates of mount options
 // that came from ARGs, and warns about those that cannot keep them.
-func (im *importer) mountTemplates(s *stageState, rng hcl.Range, r *lang.Run, words []expansion) {
+func (im *importer) mountTemplates(s *stageState, rng hcl.Range, r *model.Run, words []expansion) {
 	if !im.converting {
 		return
 	}
@@ -498,8 +513,8 @@ func (im *importer) mountTemplates(s *stageState, rng hcl.Range, r *lang.Run, wo
 	}
 }
 
-func (im *importer) mount(s *stageState, rng hcl.Range, m *instructions.Mount) (lang.Mount, bool) {
-	out := lang.Mount{
+func (im *importer) mount(s *stageState, rng hcl.Range, m *instructions.Mount) (model.Mount, bool) {
+	out := model.Mount{
 		Type:     string(m.Type),
 		Target:   m.Target,
 		ID:       m.CacheID,
@@ -534,7 +549,7 @@ func (im *importer) mount(s *stageState, rng hcl.Range, m *instructions.Mount) (
 		}
 	case instructions.MountTypeBind, instructions.MountTypeCache:
 		if m.From != "" {
-			out.FromStage, out.FromRef = im.fromRef(s, rng, m.From)
+			out.From = im.fromRef(s, rng, m.From)
 		}
 	}
 	if m.Type != instructions.MountTypeSecret && !path.IsAbs(out.Target) {
@@ -574,27 +589,36 @@ func (im *importer) mount(s *stageState, rng hcl.Range, m *instructions.Mount) (
 	return out, true
 }
 
-// fromRef resolves --from: a stage index, a stage name, or an image.
-func (im *importer) fromRef(s *stageState, rng hcl.Range, from string) (stage, ref string) {
+// fromRef resolves --from: a stage index, a stage name, or an image. It
+// is nil when it reports an error.
+func (im *importer) fromRef(s *stageState, rng hcl.Range, from string) model.Base {
 	if i, err := strconv.Atoi(from); err == nil {
 		if i < 0 || i >= len(im.stages) || im.stages[i] == s {
 			im.errorf(rng, "Invalid stage index", "--from=%d must name an earlier stage by its index (0 to %d). Use an earlier stage's index or its name.", i, len(im.stages)-2)
-			return "", ""
+			return nil
 		}
-		return im.stages[i].st.Name, ""
+		return &model.Target{Name: im.stages[i].st.Name}
 	}
 	if strings.Contains(from, "$") {
 		im.errorf(rng, "Variable in --from", "BuildKit does not expand variables in --from. Define a stage with FROM ${VAR} AS name and use --from=name.")
-		return "", ""
+		return nil
 	}
 	if st := im.stageNamed(from); st != nil {
 		if st == s {
 			im.errorf(rng, "Stage refers to itself", "--from=%s names the stage it is in. Copy from another stage.", from)
-			return "", ""
+			return nil
 		}
-		return st.st.Name, ""
+		return &model.Target{Name: st.st.Name}
 	}
-	return "", from
+	if strings.EqualFold(from, "scratch") {
+		return &model.Scratch{}
+	}
+	ref, err := imageref.Parse(from)
+	if err != nil {
+		im.diags = append(im.diags, model.InvalidImageRef(from, err, rng, ""))
+		return nil
+	}
+	return &model.Image{Ref: ref}
 }
 
 // copyFields are the words of COPY and ADD that BuildKit expands.
@@ -629,6 +653,10 @@ func (im *importer) expandCopy(s *stageState, rng hcl.Range, sd instructions.Sou
 		xs["dest"] = expansion{Value: f.Dest, Tmpl: im.joinedTmpl(rng, "destination", f.Dest, base, xs["dest"])}
 	}
 	f.Chown = word("chown", chown)
+	if err := model.ValidateUser(f.Chown); err != nil {
+		im.errorf(rng, "Invalid --chown", "%s Give a smaller numeric id, or a name.", sentence(err.Error()))
+		ok = false
+	}
 	f.Chmod = word("chmod", chmod)
 	f.Checksum = word("checksum", checksum)
 	f.Vars = s.argVars(uniqueSorted(matched))
@@ -658,20 +686,18 @@ func (im *importer) copyCmd(s *stageState, rng hcl.Range, c *instructions.CopyCo
 	if !ok {
 		return
 	}
-	cp := &lang.Copy{
-		Src:     f.Src,
-		Dest:    f.Dest,
-		Exclude: c.ExcludePatterns,
-		Chown:   f.Chown,
-		Chmod:   f.Chmod,
-		Link:    c.Link,
-		Parents: c.Parents,
-		Vars:    f.Vars,
-		Range:   rng,
+	cp := &model.Copy{
+		FileSpec: model.FileSpec{Src: f.Src, Dest: f.Dest, Exclude: c.ExcludePatterns, Chown: f.Chown, Chmod: f.Chmod, Link: c.Link},
+		Parents:  c.Parents,
+		Vars:     f.Vars,
+		Range:    rng,
 	}
 	im.recordTemplates(cp, xs)
 	if c.From != "" {
-		cp.FromStage, cp.FromRef = im.fromRef(s, rng, c.From)
+		cp.From = im.fromRef(s, rng, c.From)
+		if _, isImage := cp.From.(*model.Image); isImage {
+			im.keepWritten(cp, "from", c.From)
+		}
 	}
 	if len(c.SourceContents) > 0 {
 		run := im.inlineFiles(s, rng, cp, c.SourceContents, cp.Chown, cp.Chmod)
@@ -681,7 +707,7 @@ func (im *importer) copyCmd(s *stageState, rng hcl.Range, c *instructions.CopyCo
 		if len(cp.Src) == 0 {
 			s.st.Steps = append(s.st.Steps, run)
 		} else {
-			s.st.Steps = append(s.st.Steps, &lang.Layer{Name: fmt.Sprintf("line-%d", rng.Start.Line), Steps: []lang.Step{cp, run}, Range: rng})
+			s.st.Steps = append(s.st.Steps, &model.Layer{Name: fmt.Sprintf("line-%d", rng.Start.Line), Steps: []model.Step{cp, run}, Range: rng})
 		}
 		s.stepped = true
 		return
@@ -692,8 +718,8 @@ func (im *importer) copyCmd(s *stageState, rng hcl.Range, c *instructions.CopyCo
 
 // inlineFiles turns COPY heredoc files into a shell step that writes them,
 // the closest the model can express.
-func (im *importer) inlineFiles(s *stageState, rng hcl.Range, cp *lang.Copy, files []instructions.SourceContent, chown, chmod string) *lang.Run {
-	if cp.FromStage != "" || cp.FromRef != "" {
+func (im *importer) inlineFiles(s *stageState, rng hcl.Range, cp *model.Copy, files []instructions.SourceContent, chown, chmod string) *model.Run {
+	if cp.From != nil {
 		im.errorf(rng, "Heredoc with --from", "COPY cannot take heredoc files together with --from. Split the instruction.")
 		return nil
 	}
@@ -736,7 +762,7 @@ func (im *importer) inlineFiles(s *stageState, rng hcl.Range, cp *lang.Copy, fil
 		}
 	}
 	im.warnf(rng, "Heredoc file written by a shell step", "imgc has no inline file source yet, so this COPY heredoc becomes a RUN that writes the file with the stage's shell and cat. The stage's base image needs /bin/sh, and the layer's cache key differs from BuildKit's.")
-	run := &lang.Run{Sh: b.String(), Range: rng}
+	run := &model.Run{Command: &model.Sh{Script: b.String()}, Range: rng}
 	im.stepSettings(s, run)
 	if u := s.user; u != "" && u != "root" && u != "0" && !strings.HasPrefix(u, "0:") && !strings.HasPrefix(u, "root:") {
 		// COPY writes as root whatever USER says.
@@ -790,7 +816,7 @@ func (im *importer) addCmd(s *stageState, rng hcl.Range, c *instructions.AddComm
 			im.errorf(rng, "Heredoc mixed with files", "imgc cannot mix heredoc files with other sources in one ADD yet. Split the instruction.")
 			return
 		}
-		cp := &lang.Copy{Dest: f.Dest, Range: rng}
+		cp := &model.Copy{FileSpec: model.FileSpec{Dest: f.Dest}, Range: rng}
 		if run := im.inlineFiles(s, rng, cp, c.SourceContents, f.Chown, f.Chmod); run != nil {
 			s.st.Steps = append(s.st.Steps, run)
 			s.stepped = true
@@ -799,7 +825,7 @@ func (im *importer) addCmd(s *stageState, rng hcl.Range, c *instructions.AddComm
 	}
 	var locals []string
 	var localX []expansion
-	var adds []lang.Step
+	var adds []model.Step
 	for i, src := range f.Src {
 		x := xs["src."+strconv.Itoa(i)]
 		switch {
@@ -807,7 +833,7 @@ func (im *importer) addCmd(s *stageState, rng hcl.Range, c *instructions.AddComm
 			im.errorf(rng, "Git source", "git sources are not supported yet. Clone the repository in a RUN step, or copy a checkout from the build context.")
 			return
 		case isHTTPSource(src):
-			a := &lang.Add{URL: src, Checksum: f.Checksum, Dest: f.Dest, Chown: f.Chown, Chmod: f.Chmod, Link: c.Link, Exclude: c.ExcludePatterns, Vars: f.Vars, Range: rng}
+			a := &model.Add{FileSpec: model.FileSpec{Dest: f.Dest, Chown: f.Chown, Chmod: f.Chmod, Link: c.Link, Exclude: c.ExcludePatterns}, URL: src, Checksum: f.Checksum, Vars: f.Vars, Range: rng}
 			if c.Unpack != nil {
 				a.Extract = *c.Unpack
 			}
@@ -827,7 +853,7 @@ func (im *importer) addCmd(s *stageState, rng hcl.Range, c *instructions.AddComm
 		return
 	}
 	if len(locals) > 0 {
-		a := &lang.Add{Src: locals, Dest: f.Dest, Extract: true, Chown: f.Chown, Chmod: f.Chmod, Link: c.Link, Exclude: c.ExcludePatterns, Vars: f.Vars, Range: rng}
+		a := &model.Add{FileSpec: model.FileSpec{Src: locals, Dest: f.Dest, Chown: f.Chown, Chmod: f.Chmod, Link: c.Link, Exclude: c.ExcludePatterns}, Extract: true, Vars: f.Vars, Range: rng}
 		if c.Unpack != nil {
 			a.Extract = *c.Unpack
 		}
@@ -846,7 +872,7 @@ func (im *importer) addCmd(s *stageState, rng hcl.Range, c *instructions.AddComm
 	case 1:
 		s.st.Steps = append(s.st.Steps, adds[0])
 	default:
-		s.st.Steps = append(s.st.Steps, &lang.Layer{Name: fmt.Sprintf("line-%d", rng.Start.Line), Steps: adds, Range: rng})
+		s.st.Steps = append(s.st.Steps, &model.Layer{Name: fmt.Sprintf("line-%d", rng.Start.Line), Steps: adds, Range: rng})
 	}
 	s.stepped = true
 }

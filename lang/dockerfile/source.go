@@ -8,7 +8,10 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
+
+	"github.com/imgc-dev/imgc/lang"
 )
 
 // source is a Dockerfile's bytes with the line index needed to turn
@@ -114,4 +117,23 @@ func sentence(msg string) string {
 		msg += "."
 	}
 	return msg
+}
+
+// checkSize refuses a Dockerfile larger than any imgc reads.
+func checkSize(filename string, src []byte) hcl.Diagnostics {
+	if len(src) <= lang.MaxSourceSize {
+		return nil
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Dockerfile too large",
+		Detail:   fmt.Sprintf("%s is larger than %d KiB, the most imgc reads from one file.", filename, lang.MaxSourceSize>>10),
+	}}
+}
+
+// parseInstruction is BuildKit's ParseInstruction with a linter that
+// reports nothing: ParseInstruction passes a nil one, which a
+// "# check=..." comment before the instruction dereferences.
+func parseInstruction(n *parser.Node) (any, error) {
+	return instructions.ParseInstructionWithLinter(n, linter.New(&linter.Config{}))
 }

@@ -1,13 +1,16 @@
-package lang
+package model
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/agext/levenshtein"
 )
 
 // Checks of single values shared by the HCL front end, the Dockerfile
-// importer and the compiler. Each returns an error that states the rule
+// importer and Check. Each returns an error that states the rule
 // and the fix, as a diagnostic's detail.
 
 // knownOS and knownArch are Go's GOOS and GOARCH values (go/build's
@@ -118,4 +121,72 @@ func ValidateStopSignal(s string) error {
 		sug = suggestion(name, signalNames, "SIG")
 	}
 	return fmt.Errorf("%q is not a signal.%s %s", s, sug, how)
+}
+
+var platformPattern = regexp.MustCompile(`^[a-z0-9_]+/[a-z0-9_]+(/[a-z0-9_.]+)?$`)
+
+// Platform is a parsed "os/arch[/variant]".
+type Platform struct {
+	OS, Architecture, Variant string
+}
+
+// ParsePlatform checks p with ValidatePlatform and splits it.
+func ParsePlatform(p string) (Platform, error) {
+	if err := ValidatePlatform(p); err != nil {
+		return Platform{}, err
+	}
+	parts := strings.Split(p, "/")
+	out := Platform{OS: parts[0], Architecture: parts[1]}
+	if len(parts) == 3 {
+		out.Variant = parts[2]
+	}
+	return out, nil
+}
+
+// DidYouMean returns the candidate closest to name when it is close enough
+// to be a likely typo, or "".
+func DidYouMean(name string, candidates []string) string {
+	best, bestDist := "", 3
+	for _, c := range candidates {
+		if d := levenshtein.Distance(name, c, nil); d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	return best
+}
+
+// suggestion is " Did you mean PREFIX+X?" for the closest candidate, or "".
+func suggestion(name string, candidates []string, prefix string) string {
+	if s := DidYouMean(name, candidates); s != "" {
+		return fmt.Sprintf(" Did you mean %q?", prefix+s)
+	}
+	return ""
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// MaxID is the largest user or group id imgc accepts: Linux ids are 32
+// bits, and 4294967295 is (uid_t)-1, "no id". A larger number must not
+// wrap (2^40 would become 0, root).
+const MaxID = 1<<32 - 2
+
+// ValidateUser checks the numeric parts of a user given as USER[:GROUP]
+// (names are looked up in the image when the step runs).
+func ValidateUser(s string) error {
+	for _, part := range strings.SplitN(s, ":", 2) {
+		if part == "" || strings.Trim(part, "0123456789") != "" {
+			continue
+		}
+		if n, err := strconv.ParseUint(part, 10, 64); err != nil || n > MaxID {
+			return fmt.Errorf("the id %s is above %d, the largest user or group id", part, uint64(MaxID))
+		}
+	}
+	return nil
 }

@@ -1,12 +1,10 @@
-package lang
+package model
 
-import "github.com/hashicorp/hcl/v2"
+import (
+	"github.com/hashicorp/hcl/v2"
 
-// This file is the evaluated model: what an .image.hcl configuration (after
-// parsing, decoding, reference resolution and evaluation) or an imported
-// Dockerfile becomes. Every value is concrete; ranges point at the source
-// (HCL blocks or Dockerfile instructions) for diagnostics. The compiler
-// lowers a Config to the IR and needs nothing else from this package.
+	"github.com/imgc-dev/imgc/imageref"
+)
 
 // Config is one evaluated configuration.
 type Config struct {
@@ -78,19 +76,37 @@ type EnvVar struct {
 	Value string
 }
 
-// From is a stage's base.
+// From is a stage's base and where it is written.
 type From struct {
-	// Exactly one of Scratch, Ref and Stage is set.
-	Scratch bool
-	// Ref is a registry reference, "oci:PATH[:TAG]" or "docker-archive:PATH".
-	Ref string
-	// Stage names a stage or image of the same configuration.
-	Stage string
-	// Reported is set, with none of the above, when the front end has
-	// reported the base as missing or invalid: the compiler does not
-	// report it again.
-	Reported bool
-	Range    hcl.Range
+	Base  Base
+	Range hcl.Range
+}
+
+// Base is where files come from: *Scratch, *Image or *Target. A stage
+// always has one; a copy or a mount has one or none (nil: the build
+// context).
+type Base interface{ isBase() }
+
+// Scratch is the empty filesystem.
+type Scratch struct{}
+
+// Image is an image read from a registry, an OCI layout or a docker
+// archive.
+type Image struct{ Ref imageref.Ref }
+
+// Target is a stage or image of the same configuration.
+type Target struct{ Name string }
+
+func (*Scratch) isBase() {}
+func (*Image) isBase()   {}
+func (*Target) isBase()  {}
+
+// TargetName is the stage b names, or "" when b is no *Target.
+func TargetName(b Base) string {
+	if t, ok := b.(*Target); ok {
+		return t.Name
+	}
+	return ""
 }
 
 // Step is *Run, *Copy, *Add or *Layer.
@@ -98,20 +114,31 @@ type Step interface {
 	StepRange() hcl.Range
 }
 
+// Command is what a run step runs: *Sh or *Exec.
+type Command interface{ isCommand() }
+
+// Sh is a shell command, run by the step's shell. A list `sh` is already
+// joined with " && ".
+type Sh struct{ Script string }
+
+// Exec is an argument vector, run without a shell.
+type Exec struct{ Argv []string }
+
+func (*Sh) isCommand()   {}
+func (*Exec) isCommand() {}
+
 // Run is an evaluated `run` block (or RUN instruction).
 type Run struct {
-	// Exactly one of Sh and Exec is set. A list `sh` is already joined
-	// with " && ".
-	Sh   string
-	Exec []string
-	// IsExec tells `exec = []` from an unset exec.
-	IsExec  bool
-	Env     []EnvVar // added to the stage env for this step only
-	Workdir string   // "" inherits
-	User    string   // "" inherits
-	Shell   []string // nil inherits
-	Network string   // "", "default", "none", "host"
-	Mounts  []Mount
+	Command Command
+	// CommandRange is where the command is written (zero: Range).
+	CommandRange hcl.Range
+	Env          []EnvVar // added to the stage env for this step only
+	Workdir      string   // "" inherits
+	User         string   // "" inherits
+	Shell        []string // nil inherits
+	Network      string   // "", "default", "none", "host"
+	NetworkRange hcl.Range
+	Mounts       []Mount
 	// NoCache is `cache = false`.
 	NoCache  bool
 	CacheKey string
@@ -130,57 +157,62 @@ type Run struct {
 
 // Mount is a `mount "TYPE"` block inside `run`.
 type Mount struct {
-	Type    string // cache, secret, bind, tmpfs
-	Target  string
-	ID      string
-	Sharing string
-	Source  string
-	// FromStage names a stage (bind/cache `from = stage.X`); FromRef an
-	// image reference string.
-	FromStage string
-	FromRef   string
+	Type      string // cache, secret, bind, tmpfs
+	TypeRange hcl.Range
+	Target    string
+	ID        string
+	Sharing   string
+	Source    string
+	// From is where a bind or cache mount's files come from; nil is the
+	// build context (bind) or an empty cache.
+	From      Base
+	FromRange hcl.Range
 	ReadOnly  bool
 	Required  bool
 	// Env names an environment variable that receives a secret's value
 	// (BuildKit's `env=`), instead of or besides a file at Target.
-	Env   string
-	Mode  *uint32
-	UID   *int
-	GID   *int
-	Size  int64
-	Range hcl.Range
+	Env  string
+	Mode *uint32
+	UID  *int
+	GID  *int
+	Size int64
+	// DeclRange is the block header; Range the whole block.
+	DeclRange hcl.Range
+	Range     hcl.Range
+}
+
+// FileSpec is what copy and add share: the files, where they go and how
+// they are owned.
+type FileSpec struct {
+	Src     []string
+	Dest    string
+	Exclude []string
+	Chown   string
+	Chmod   string
+	Link    bool
 }
 
 // Copy is an evaluated `copy` block (or COPY instruction).
 type Copy struct {
-	Src       []string
-	Dest      string
-	FromStage string // stage.NAME / image.NAME
-	FromRef   string // an image reference string
-	Exclude   []string
-	Chown     string
-	Chmod     string
-	Link      bool
+	FileSpec
+	// From is where the files come from; nil is the build context.
+	From      Base
+	FromRange hcl.Range
 	Parents   bool
 	Vars      []string
 	Macro     string // as Run.Macro
 	Range     hcl.Range
 }
 
-// Add is an evaluated `add` block (or ADD instruction).
+// Add is an evaluated `add` block (or ADD instruction): files from the
+// context (Src, possibly extracted) or one download (URL).
 type Add struct {
-	Src      []string
+	FileSpec
 	URL      string
 	Checksum string
-	Dest     string
 	Extract  bool
-	Chown    string
-	Chmod    string
-	// Link and Exclude mirror Copy's (Dockerfile `ADD --link/--exclude`).
-	Link    bool
-	Exclude []string
-	Vars    []string
-	Range   hcl.Range
+	Vars     []string
+	Range    hcl.Range
 }
 
 // Layer is a `layer "name"` block: its steps become exactly one layer.

@@ -1,4 +1,4 @@
-package lang
+package model
 
 // Dependencies returns the names of the stages s refers to (its base,
 // copy sources and mount sources, inside layers too), in first-use order.
@@ -11,17 +11,17 @@ func Dependencies(s *Stage) []string {
 			deps = append(deps, name)
 		}
 	}
-	add(s.From.Stage)
+	add(TargetName(s.From.Base))
 	var walk func(steps []Step)
 	walk = func(steps []Step) {
 		for _, st := range steps {
 			switch st := st.(type) {
 			case *Run:
 				for _, m := range st.Mounts {
-					add(m.FromStage)
+					add(TargetName(m.From))
 				}
 			case *Copy:
-				add(st.FromStage)
+				add(TargetName(st.From))
 			case *Layer:
 				walk(st.Steps)
 			}
@@ -33,7 +33,7 @@ func Dependencies(s *Stage) []string {
 
 // TopoOrder returns the stages of c so that every stage comes after the
 // stages it depends on, keeping declaration order where the graph allows.
-// Stages in a cycle (which Load reports) come last, in declaration order.
+// Stages in a cycle (which Check reports) come last, in declaration order.
 func TopoOrder(c *Config) []*Stage {
 	names := map[string]bool{}
 	for _, s := range c.Stages {

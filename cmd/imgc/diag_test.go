@@ -1,0 +1,92 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+// TestReportManyDiagnostics: 1 MB of garbage makes tens of thousands of
+// diagnostics. imgc shows a screenful and counts the rest, and rendering
+// no longer rescans the file per diagnostic (this took over 30 s).
+func TestReportManyDiagnostics(t *testing.T) {
+	rnd := rand.New(rand.NewSource(1))
+	const alphabet = "}])=\"\n abc,.#$%!-?"
+	src := make([]byte, 1_000_000)
+	for i := range src {
+		src[i] = alphabet[rnd.Intn(len(alphabet))]
+	}
+	path := filepath.Join(t.TempDir(), "garbage.image.hcl")
+	if err := os.WriteFile(path, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	start := time.Now()
+	code := run([]string{"validate", path}, &stdout, &stderr)
+	elapsed := time.Since(start)
+	if code != exitBadInput {
+		t.Errorf("exit status %d; want %d", code, exitBadInput)
+	}
+	out := stderr.String()
+	if n := strings.Count(out, "Error: "); n != maxDiagnostics {
+		t.Errorf("%d diagnostics shown; want %d", n, maxDiagnostics)
+	}
+	if !strings.Contains(out, " more errors not shown") {
+		t.Errorf("no count of the diagnostics not shown in:\n%s", out)
+	}
+	// Generous: a linear run takes about a second even on a loaded
+	// machine; the quadratic one took over 30.
+	if elapsed > 15*time.Second {
+		t.Errorf("validate took %v", elapsed)
+	}
+}
+
+// TestReportSnippets: rendering each diagnostic from the lines it shows
+// gives exactly what HCL's writer gives from the whole file, and cuts a
+// very long line around its subject.
+func TestReportSnippets(t *testing.T) {
+	src := []byte("image \"a\" {\n  from = \"x\"\n  bogus = 1\n}\n\nimage \"b\" {\n  run {\n    sh = 3\n  }\n}\n")
+	f, diags := hclsyntax.ParseConfig(src, "t.image.hcl", hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	sub := func(line, col, endCol int) *hcl.Range {
+		r := &hcl.Range{Filename: "t.image.hcl", Start: hcl.Pos{Line: line, Column: col}, End: hcl.Pos{Line: line, Column: endCol}}
+		fixOffsets(map[string]*hcl.File{"t.image.hcl": f}, r)
+		return r
+	}
+	ctx := sub(6, 1, 12)
+	ctx.End = hcl.Pos{Line: 10, Column: 2, Byte: len(src) - 1}
+	diags = hcl.Diagnostics{
+		{Severity: hcl.DiagError, Summary: "First", Detail: "d", Subject: sub(3, 3, 8)},
+		{Severity: hcl.DiagWarning, Summary: "With context", Detail: "d", Subject: sub(8, 10, 11), Context: ctx},
+		{Severity: hcl.DiagError, Summary: "Line 1", Detail: "d", Subject: sub(1, 1, 6)},
+	}
+	var want bytes.Buffer
+	_ = hcl.NewDiagnosticTextWriter(&want, map[string]*hcl.File{"t.image.hcl": f}, 0, false).WriteDiagnostics(diags)
+	var got bytes.Buffer
+	e := &env{ctx: context.Background(), stdout: &got, stderr: &got}
+	_ = e.report(map[string]*hcl.File{"t.image.hcl": f}, diags)
+	if diff := cmp.Diff(want.String(), got.String()); diff != "" {
+		t.Errorf("rendering (-hcl +imgc):\n%s", diff)
+	}
+
+	long := []byte("x = \"" + strings.Repeat("a", 100000) + "\" + nope + \"" + strings.Repeat("b", 100000) + "\"\n")
+	at := bytes.Index(long, []byte("nope"))
+	r := &hcl.Range{Filename: "l.image.hcl", Start: hcl.Pos{Line: 1, Column: at + 1, Byte: at}, End: hcl.Pos{Line: 1, Column: at + 5, Byte: at + 4}}
+	got.Reset()
+	_ = e.report(map[string]*hcl.File{"l.image.hcl": {Bytes: long}}, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Long", Subject: r}})
+	wantLine := "   1: …" + strings.Repeat("a", snippetMargin-4) + "\" + nope + \"" + strings.Repeat("b", snippetMargin-4) + "…\n"
+	if !strings.Contains(got.String(), wantLine) {
+		t.Errorf("long line rendered as:\n%s\nwant the line:\n%s", got.String(), wantLine)
+	}
+}

@@ -1,0 +1,64 @@
+package dockerfile
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/imgc-dev/imgc/lang"
+)
+
+// TestManyEnvLines: each ENV used to scan, copy and rebuild the whole
+// environment (100,000 ENV lines took over 5 minutes).
+func TestManyEnvLines(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("FROM busybox\n")
+	for i := 0; b.Len() < lang.MaxSourceSize-100; i++ {
+		fmt.Fprintf(&b, "ENV V%d=%d\n", i, i)
+	}
+	b.WriteString("RUN echo $V1\nENV V2=changed\nRUN echo $V2\n")
+	src := []byte(b.String())
+	start := time.Now()
+	cfg, diags := Import("Dockerfile", src, Options{Platform: testPlatform})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if n := len(cfg.Stages[0].Env); n < 50000 {
+		t.Errorf("%d env entries; want every ENV", n)
+	}
+	if _, diags := Convert("Dockerfile", src, ConvertOptions{Platform: testPlatform}); diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	// Generous: linear takes a few seconds on a loaded machine.
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("Import and Convert took %v", d)
+	}
+}
+
+func TestDockerfileTooLarge(t *testing.T) {
+	src := []byte("FROM busybox\n" + strings.Repeat("# padding\n", lang.MaxSourceSize/10))
+	if _, diags := Import("Dockerfile", src, Options{}); len(diags) != 1 || diags[0].Summary != "Dockerfile too large" {
+		t.Errorf("Import diagnostics = %v; want one \"Dockerfile too large\"", diags)
+	}
+	if _, diags := Convert("Dockerfile", src, ConvertOptions{}); len(diags) != 1 || diags[0].Summary != "Dockerfile too large" {
+		t.Errorf("Convert diagnostics = %v; want one \"Dockerfile too large\"", diags)
+	}
+}
+
+// TestStepEnvBound: n ENV lines between n RUN lines give each RUN up to n
+// variables; past maxStepEnv in all that is an error, not gigabytes.
+func TestStepEnvBound(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("FROM busybox\n")
+	for i := 0; i < 2000; i++ {
+		fmt.Fprintf(&b, "RUN echo %d\nENV E%d=%d\n", i, i, i)
+	}
+	_, diags := Import("Dockerfile", []byte(b.String()), Options{Platform: testPlatform})
+	if len(diags) != 1 || diags[0].Summary != "Too many environment variables" {
+		t.Fatalf("diagnostics = %v; want one \"Too many environment variables\"", diags)
+	}
+	if line := diags[0].Subject.Start.Line; line < 1000 {
+		t.Errorf("diagnostic at line %d; want the first RUN past the bound", line)
+	}
+}
