@@ -58,6 +58,7 @@ type planCmd struct {
 	Format           string   `enum:"text,json" default:"text" help:"Output format: text or json."`
 	DetailedExitcode bool     `name:"detailed-exitcode" help:"Exit 0 when nothing would be built, 2 when something would, 1 on an error (Terraform's -detailed-exitcode; one dash works too)."`
 	Out              string   `placeholder:"FILE" help:"Save the plan to FILE; imgc build FILE then builds exactly it, or refuses when an input moved since (-out works too). Resolves base tags through their registries, as build does."`
+	cacheFromFlag
 }
 
 func (c *planCmd) Run(e *env) error {
@@ -87,6 +88,10 @@ func (c *planCmd) run(e *env) (bool, error) {
 	if _, diags := c.disabled(); diags.HasErrors() {
 		return false, e.report(nil, diags)
 	}
+	cacheFrom, idiags := c.imports()
+	if idiags.HasErrors() {
+		return false, e.report(nil, idiags)
+	}
 	store, err := c.open()
 	if err != nil {
 		return false, err
@@ -103,7 +108,10 @@ func (c *planCmd) run(e *env) (bool, error) {
 	if err := e.report(src.Files, diags); err != nil {
 		return false, err
 	}
-	status := local.New(store).Explain(plan)
+	status, warnings := local.New(store).ExplainFrom(e.ctx, plan, cacheFrom)
+	for _, w := range warnings {
+		fmt.Fprintf(e.stderr, "warning: %s\n", w)
+	}
 	if c.Format == "json" {
 		err = ir.PrintJSON(e.stdout, plan, status)
 	} else {
