@@ -1,0 +1,70 @@
+package buildkit
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/imgc-dev/imgc/store"
+)
+
+// record is what the last build of a project on one builder did, per
+// layer key: for `imgc plan --builder` and for keeping a reused layer's
+// creation time (so an unchanged rebuild gives the same image).
+type record struct {
+	Builder string                 `json:"builder"`
+	Project string                 `json:"project"`
+	Layers  map[string]layerRecord `json:"layers"`
+}
+
+type layerRecord struct {
+	// Cached is true when the builder reused the layer.
+	Cached  bool      `json:"cached"`
+	Empty   bool      `json:"empty,omitempty"`
+	DiffID  string    `json:"diff_id,omitempty"`
+	Created time.Time `json:"created"`
+}
+
+func recordPath(s *store.Store, builder, project string) string {
+	sum := sha256.Sum256([]byte(builder + "\x00" + project))
+	return filepath.Join(s.Dir(), "buildkit", hex.EncodeToString(sum[:])+".json")
+}
+
+func readRecord(s *store.Store, builder, project string) *record {
+	r := &record{Builder: builder, Project: project, Layers: map[string]layerRecord{}}
+	data, err := os.ReadFile(recordPath(s, builder, project))
+	if err != nil {
+		return r
+	}
+	if err := json.Unmarshal(data, r); err != nil || r.Layers == nil {
+		return &record{Builder: builder, Project: project, Layers: map[string]layerRecord{}}
+	}
+	return r
+}
+
+func writeRecord(s *store.Store, r *record) error {
+	p := recordPath(s, r.Builder, r.Project)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(p), ".record-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), p)
+}
