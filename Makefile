@@ -6,7 +6,7 @@ CACHE    := $(CURDIR)/.cache
 BASE     := $(CACHE)/base/busybox
 PKGS_NEEDED := runc busybox-static
 
-.PHONY: build test lint demo deps runc clean bench
+.PHONY: build test lint demo deps runc buildkit clean bench
 
 VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
@@ -39,6 +39,7 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	@$(MAKE) --no-print-directory runc
+	@$(MAKE) --no-print-directory buildkit
 
 # runc builds RUNC_VERSION from its source on the Go module proxy (with
 # seccomp, as runc's own release build) into RUNC_BIN; it does nothing when
@@ -55,6 +56,30 @@ runc:
 		-tags "seccomp urfave_cli_no_docs" -ldflags "-X main.gitCommit=$(RUNC_VERSION)-module-proxy" -o "$$tmp/runc" .); \
 	mkdir -p "$$(dirname "$(RUNC_BIN)")"; \
 	install -m 0755 "$$tmp/runc" "$(RUNC_BIN).new"; mv -f "$(RUNC_BIN).new" "$(RUNC_BIN)"
+
+# BUILDKIT_VERSION is the buildkitd and buildctl `make buildkit` builds into
+# BUILDKIT_DIR, for the BuildKit engine's tests (which start their own
+# daemon there; IMGC_BUILDKIT_BIN overrides the directory). It is the version
+# go.mod pins for the client. `go install` cannot build them (buildkit's
+# go.mod has exclude directives), so its module is copied and built as the
+# main module, as ../shared/refenv/buildkit.sh does (about 6.5 minutes cold).
+BUILDKIT_VERSION := v0.34.2
+BUILDKIT_DIR     := /usr/local/libexec/imgc/buildkit
+
+buildkit:
+	@if "$(BUILDKIT_DIR)/buildkitd" --version 2>/dev/null | grep -q ' $(BUILDKIT_VERSION) ' && \
+		"$(BUILDKIT_DIR)/buildctl" --version 2>/dev/null | grep -q ' $(BUILDKIT_VERSION) '; then exit 0; fi; \
+	set -e; tmp="$$(mktemp -d)"; trap 'chmod -R u+w "$$tmp"; rm -rf "$$tmp"' EXIT; \
+	src="$$(cd "$$tmp" && GOFLAGS= $(GO) mod download -json github.com/moby/buildkit@$(BUILDKIT_VERSION) | \
+		sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$$/\1/p')"; \
+	[ -n "$$src" ] || { echo "downloading buildkit $(BUILDKIT_VERSION) failed" >&2; exit 1; }; \
+	cp -r "$$src" "$$tmp/src"; chmod -R u+w "$$tmp/src"; \
+	echo "building buildkitd and buildctl $(BUILDKIT_VERSION) into $(BUILDKIT_DIR) (minutes)"; \
+	mkdir -p "$$tmp/out" "$(BUILDKIT_DIR)"; \
+	(cd "$$tmp/src" && GOFLAGS=-mod=mod $(GO) build -trimpath \
+		-ldflags "-X github.com/moby/buildkit/version.Version=$(BUILDKIT_VERSION) -X github.com/moby/buildkit/version.Revision=module-proxy" \
+		-o "$$tmp/out/" ./cmd/buildkitd ./cmd/buildctl); \
+	for b in buildkitd buildctl; do install -m 0755 "$$tmp/out/$$b" "$(BUILDKIT_DIR)/$$b.new"; mv -f "$(BUILDKIT_DIR)/$$b.new" "$(BUILDKIT_DIR)/$$b"; done
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 

@@ -7,7 +7,6 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/imgc-dev/imgc/engine/local"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/lang"
 	"github.com/imgc-dev/imgc/store"
@@ -53,6 +52,7 @@ type planCmd struct {
 	configFlags
 	optimizeFlags
 	cacheFlags
+	builderFlags
 	Target []string `sep:"none" placeholder:"NAME" help:"Plan only this stage or image and what it needs (repeatable)."`
 	Format string   `enum:"text,json" default:"text" help:"Output format: text or json."`
 }
@@ -74,7 +74,7 @@ func (c *planCmd) Run(e *env) error {
 	if err := e.report(src.files, diags); err != nil {
 		return err
 	}
-	status := local.New(store).Explain(plan)
+	status := c.engine(store).Explain(plan)
 	if c.Format == "json" {
 		return ir.PrintJSON(e.stdout, plan, status)
 	}

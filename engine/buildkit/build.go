@@ -2,9 +2,12 @@ package buildkit
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +16,7 @@ import (
 	"github.com/containerd/containerd/v2/core/content"
 	contentlocal "github.com/containerd/containerd/v2/plugins/content/local"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/exporter/containerimage/exptypes"
@@ -71,7 +75,7 @@ func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (
 	defer c.Close()
 	b := &build{e: e, c: c, p: p, o: o, now: time.Now().UTC(),
 		configs: map[string]v1.ConfigFile{}, rootBase: map[string]*v1.ConfigFile{}, chains: map[string][]*ir.Layer{}, pins: map[string]string{},
-		rec: &record{Builder: e.o.Addr, Project: p.Project, Layers: map[string]layerRecord{}}, prev: readRecord(e.s, e.o.Addr, p.Project)}
+		rec: &record{Builder: e.o.Addr, Project: p.Project, Layers: map[string]layerRecord{}, Blobs: map[string]blobRecord{}}, prev: readRecord(e.s, e.o.Addr, p.Project)}
 	if o.SourceDateEpoch != nil {
 		b.now = o.SourceDateEpoch.UTC()
 	}
@@ -270,7 +274,7 @@ func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) 
 	})
 	_, solveErr := b.c.Build(ctx, opt, "imgc", buildFunc, ch)
 	eg.Wait()
-	b.prog.finish(t)
+	b.prog.finish()
 	if solveErr != nil {
 		if err := b.e.refused(solveErr); err != nil {
 			return v1.Descriptor{}, err
@@ -296,11 +300,20 @@ func (b *build) assemble(t *ir.Target, ex *exported) (v1.Descriptor, error) {
 	st := &store.ImageState{}
 	empty := map[*ir.Layer]bool{}
 	for i, l := range ex.layers {
-		if il := chain[i]; il != nil && l.DiffID == emptyTarDiffID {
+		il := chain[i]
+		if il == nil {
+			st.Layers = append(st.Layers, l)
+			continue
+		}
+		if l.DiffID == emptyTarDiffID {
 			empty[il] = true
 			continue
 		}
-		st.Layers = append(st.Layers, l)
+		cl, err := b.recompress(l)
+		if err != nil {
+			return v1.Descriptor{}, fmt.Errorf("storing a layer of %s: %w", t.Name, err)
+		}
+		st.Layers = append(st.Layers, cl)
 	}
 	var cfg v1.ConfigFile
 	if t.Base.Kind == ir.BaseTarget {
@@ -355,6 +368,47 @@ func (b *build) assemble(t *ir.Target, ex *exported) (v1.Descriptor, error) {
 		return v1.Descriptor{}, err
 	}
 	return desc, nil
+}
+
+// recompress stores the builder's layer l compressed as the local engine
+// compresses its layers, so that both engines' images have the same blobs
+// and so the same digests. What it made is remembered by the builder's blob
+// digest, so a rebuild that reuses the layer does no work.
+func (b *build) recompress(l store.Layer) (store.Layer, error) {
+	if pr, ok := b.prev.Blobs[l.Digest.String()+" "+b.o.Compression]; ok {
+		if h, err := v1.NewHash(pr.Digest); err == nil && b.e.s.HasBlob(h) {
+			b.rec.Blobs[l.Digest.String()+" "+b.o.Compression] = pr
+			return store.Layer{Digest: h, DiffID: l.DiffID, Size: pr.Size, MediaType: types.MediaType(pr.MediaType)}, nil
+		}
+	}
+	rc, err := b.e.s.OpenLayer(l)
+	if err != nil {
+		return store.Layer{}, err
+	}
+	defer rc.Close()
+	f, err := b.e.s.TempFile("layer-*.tar")
+	if err != nil {
+		return store.Layer{}, err
+	}
+	hw := sha256.New()
+	_, err = io.Copy(io.MultiWriter(f, hw), rc)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return store.Layer{}, err
+	}
+	if got := "sha256:" + hex.EncodeToString(hw.Sum(nil)); got != l.DiffID.String() {
+		os.Remove(f.Name())
+		return store.Layer{}, fmt.Errorf("layer %s: its content hashes to %s, the builder's config says %s", l.Digest, got, l.DiffID)
+	}
+	cl, err := b.e.s.PutLayerTar(f.Name(), l.DiffID, b.o.Compression)
+	if err != nil {
+		return store.Layer{}, err
+	}
+	b.rec.Blobs[l.Digest.String()+" "+b.o.Compression] = blobRecord{Digest: cl.Digest.String(), Size: cl.Size, MediaType: string(cl.MediaType)}
+	return cl, nil
 }
 
 // historyOf is the history of target name's image: its base's and one

@@ -127,6 +127,9 @@ func TestHelloEquivalence(t *testing.T) {
 	if diff := cmp.Diff(lc, bc); diff != "" {
 		t.Errorf("configs differ (-local +buildkit):\n%s", diff)
 	}
+	if loc.res.Images[0].Digest != bk.res.Images[0].Digest {
+		t.Errorf("local built %s, buildkit %s", loc.res.Images[0].Digest, bk.res.Images[0].Digest)
+	}
 }
 
 // layerEntries lists a stored layer's tar headers, for telling where two

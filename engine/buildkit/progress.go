@@ -24,7 +24,6 @@ type progress struct {
 	names map[digest.Digest]vertexRef
 	// layers is each layer's state in this build.
 	layers map[*ir.Layer]*layerState
-	order  []*ir.Layer
 	// failed is the layer whose vertex reported an error.
 	failed    *ir.Layer
 	failedRef vertexRef
@@ -60,7 +59,6 @@ func (pr *progress) state(ref vertexRef) *layerState {
 	if ls == nil {
 		ls = &layerState{target: ref.target, seen: map[digest.Digest]bool{}}
 		pr.layers[ref.layer] = ls
-		pr.order = append(pr.order, ref.layer)
 	}
 	return ls
 }
@@ -114,25 +112,31 @@ func (pr *progress) read(ch chan *client.SolveStatus) {
 
 // finish reports, once the solve of t is over, each layer that this solve
 // reused ("cached") or made ("done").
-func (pr *progress) finish(t *ir.Target) {
+func (pr *progress) finish() {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
-	for _, l := range pr.order {
-		ls := pr.layers[l]
-		if ls.emitted || l == pr.failed {
-			continue
-		}
-		ls.emitted = true
-		if ls.ran {
-			d := ls.done.Sub(ls.started)
-			if d < 0 {
-				d = 0
-			}
-			pr.emit(engine.Event{Kind: "done", Target: ls.target, Layer: l.Name, Key: l.Key, Origin: l.Origin, Duration: d})
-		} else {
-			pr.emit(engine.Event{Kind: "cached", Target: ls.target, Layer: l.Name, Key: l.Key, Origin: l.Origin})
+	for _, pt := range pr.b.p.Targets {
+		for _, l := range pt.Layers {
+			pr.finishLayer(l)
 		}
 	}
+}
+
+func (pr *progress) finishLayer(l *ir.Layer) {
+	ls := pr.layers[l]
+	if ls == nil || ls.emitted || l == pr.failed {
+		return
+	}
+	ls.emitted = true
+	if !ls.ran {
+		pr.emit(engine.Event{Kind: "cached", Target: ls.target, Layer: l.Name, Key: l.Key, Origin: l.Origin})
+		return
+	}
+	d := ls.done.Sub(ls.started)
+	if d < 0 {
+		d = 0
+	}
+	pr.emit(engine.Event{Kind: "done", Target: ls.target, Layer: l.Name, Key: l.Key, Origin: l.Origin, Duration: d})
 }
 
 // cached tells whether the builder reused every vertex of l in this build.

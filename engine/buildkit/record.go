@@ -18,6 +18,15 @@ type record struct {
 	Builder string                 `json:"builder"`
 	Project string                 `json:"project"`
 	Layers  map[string]layerRecord `json:"layers"`
+	// Blobs maps a builder's layer blob digest and a compression to the
+	// blob imgc stored for it (see recompress).
+	Blobs map[string]blobRecord `json:"blobs,omitempty"`
+}
+
+type blobRecord struct {
+	Digest    string `json:"digest"`
+	Size      int64  `json:"size"`
+	MediaType string `json:"media_type"`
 }
 
 type layerRecord struct {
@@ -34,13 +43,16 @@ func recordPath(s *store.Store, builder, project string) string {
 }
 
 func readRecord(s *store.Store, builder, project string) *record {
-	r := &record{Builder: builder, Project: project, Layers: map[string]layerRecord{}}
+	r := &record{Builder: builder, Project: project, Layers: map[string]layerRecord{}, Blobs: map[string]blobRecord{}}
 	data, err := os.ReadFile(recordPath(s, builder, project))
 	if err != nil {
 		return r
 	}
 	if err := json.Unmarshal(data, r); err != nil || r.Layers == nil {
-		return &record{Builder: builder, Project: project, Layers: map[string]layerRecord{}}
+		r = &record{Builder: builder, Project: project, Layers: map[string]layerRecord{}}
+	}
+	if r.Blobs == nil {
+		r.Blobs = map[string]blobRecord{}
 	}
 	return r
 }
