@@ -347,9 +347,6 @@ func escapePattern(p string) string {
 }
 
 func (lw *lowering) copyStep(t *ir.Target, c *ir.Copy, st llb.State, baseCfg v1.ConfigFile, cons []llb.ConstraintsOpt) (llb.State, error) {
-	if c.Parents {
-		return llb.State{}, fmt.Errorf("%s: copy with parents = true is not supported by the BuildKit engine yet; build it with the local engine", c.Origin)
-	}
 	var src llb.State
 	if c.FromTarget != "" {
 		lt := lw.targets[c.FromTarget]
@@ -365,7 +362,7 @@ func (lw *lowering) copyStep(t *ir.Target, c *ir.Copy, st llb.State, baseCfg v1.
 		return llb.State{}, fmt.Errorf("%s: %w", c.Origin, err)
 	}
 	dest := expandDest(baseCfg.Config.Env, c.Dest)
-	var fa *llb.FileAction
+	fa := chmodParents(dest, c.Chmod, c.Chown)
 	for _, s := range c.Sources {
 		opts := []llb.CopyOption{info}
 		if c.Chown != "" {
@@ -377,6 +374,21 @@ func (lw *lowering) copyStep(t *ir.Target, c *ir.Copy, st llb.State, baseCfg v1.
 			if strings.HasSuffix(s, "/") && p != "/" {
 				p += "/"
 			}
+		}
+		if c.Parents {
+			// As BuildKit's Dockerfile frontend does COPY --parents: the
+			// path below the pivot ("/./", else the root) is kept.
+			pi := *info
+			parent, pattern, ok := strings.Cut(s, "/./")
+			if !ok {
+				parent, pattern = "/", s
+			}
+			pi.IncludePatterns = []string{strings.TrimPrefix(path.Clean("/"+pattern), "/")}
+			if !strings.ContainsAny(s, "*?[") {
+				pi.RequiredPaths = []string{path.Join("/", parent, pattern)}
+			}
+			p = "/" + strings.TrimPrefix(path.Clean("/"+parent), "/")
+			opts[0] = &pi
 		}
 		if fa == nil {
 			fa = llb.Copy(src, p, dest, opts...)
@@ -407,6 +419,27 @@ func copyInfo(chmod string, exclude []string) (*llb.CopyInfo, error) {
 		info.Mode = &llb.ChmodOpt{Mode: os.FileMode(m)}
 	}
 	return info, nil
+}
+
+// chmodParents makes the directories a copy with chmod creates, 0755 as
+// Docker and the local engine make them: BuildKit would give them the
+// chmod mode (a 0640 directory nobody can enter).
+func chmodParents(dest, chmod, chown string) *llb.FileAction {
+	if chmod == "" {
+		return nil
+	}
+	dir := strings.TrimSuffix(dest, "/")
+	if !strings.HasSuffix(dest, "/") {
+		dir = path.Dir(dir)
+	}
+	if dir == "" || dir == "/" {
+		return nil
+	}
+	opts := []llb.MkdirOption{llb.WithParents(true)}
+	if chown != "" {
+		opts = append(opts, llb.WithUser(chown))
+	}
+	return llb.Mkdir(dir, 0o755, opts...)
 }
 
 // expandDest expands base-image variables in a destination, keeping a
@@ -453,7 +486,7 @@ func (lw *lowering) add(t *ir.Target, a *ir.Add, st llb.State, baseCfg v1.Config
 	}
 	info.AttemptUnpack = a.Extract
 	src := lw.local(contextPaths(a.Files))
-	var fa *llb.FileAction
+	fa := chmodParents(dest, a.Chmod, a.Chown)
 	for _, s := range a.Sources {
 		p := "/" + strings.TrimPrefix(path.Clean("/"+s), "/")
 		if fa == nil {
