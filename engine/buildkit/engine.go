@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/client/connhelper"
 	_ "github.com/moby/buildkit/client/connhelper/dockercontainer" // docker-container:// addresses
 	_ "github.com/moby/buildkit/client/connhelper/kubepod"         // kube-pod:// addresses
 	"github.com/sirupsen/logrus"
@@ -82,7 +84,7 @@ func (e *Engine) connect(ctx context.Context) (*client.Client, error) {
 	if e.o.Cert != "" || e.o.Key != "" {
 		if e.o.Cert == "" || e.o.Key == "" {
 			return nil, &BuilderError{Addr: e.o.Addr, Summary: "incomplete TLS client credentials",
-				Detail: "give both --builder-tls-cert and --builder-tls-key, or neither"}
+				Detail: "Give both --builder-tls-cert and --builder-tls-key, or neither."}
 		}
 		opts = append(opts, client.WithCredentials(e.o.Cert, e.o.Key))
 	}
@@ -91,13 +93,17 @@ func (e *Engine) connect(ctx context.Context) (*client.Client, error) {
 			continue
 		}
 		if _, err := os.Stat(f); err != nil {
-			return nil, &BuilderError{Addr: e.o.Addr, Summary: "cannot read a TLS file", Detail: "check the --builder-tls-* paths", Err: err}
+			return nil, &BuilderError{Addr: e.o.Addr, Summary: "cannot read a TLS file", Detail: "Check the --builder-tls-* paths.", Err: err}
 		}
+	}
+	if err := checkAddress(e.o.Addr); err != nil {
+		return nil, &BuilderError{Addr: e.o.Addr, Summary: "invalid builder address",
+			Detail: "Give --builder as buildctl's --addr takes it: unix:///run/buildkit/buildkitd.sock, tcp://HOST:PORT, docker-container://NAME or kube-pod://NAME.", Err: err}
 	}
 	c, err := client.New(ctx, e.o.Addr, opts...)
 	if err != nil {
 		return nil, &BuilderError{Addr: e.o.Addr, Summary: "invalid builder address",
-			Detail: "give --builder as buildctl's --addr: unix:///run/buildkit/buildkitd.sock, tcp://HOST:PORT, docker-container://NAME or kube-pod://NAME", Err: err}
+			Detail: "Give --builder as buildctl's --addr takes it: unix:///run/buildkit/buildkitd.sock, tcp://HOST:PORT, docker-container://NAME or kube-pod://NAME.", Err: err}
 	}
 	ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -106,16 +112,37 @@ func (e *Engine) connect(ctx context.Context) (*client.Client, error) {
 		c.Close()
 		if strings.Contains(err.Error(), "Unimplemented") || strings.Contains(err.Error(), "unknown method") {
 			return nil, &BuilderError{Addr: e.o.Addr, Summary: "the builder is too old",
-				Detail: fmt.Sprintf("imgc needs buildkitd %s or newer (merge and diff ops, session OCI stores, secret env, rewrite-timestamp); upgrade the daemon", MinVersion), Err: err}
+				Detail: fmt.Sprintf("imgc needs buildkitd %s or newer (merge and diff ops, session OCI stores, secrets as environment variables, rewrite-timestamp). Upgrade the daemon, or build without --builder.", MinVersion), Err: err}
 		}
 		return nil, &BuilderError{Addr: e.o.Addr, Summary: "cannot reach the builder",
-			Detail: "check that buildkitd is running and listening at this address (buildctl --addr ADDR debug workers shows it), or build without --builder", Err: err}
+			Detail: "Check that buildkitd is running and listening at this address (`buildctl --addr ADDR debug workers` shows it), or build without --builder.", Err: err}
 	}
 	if err := checkVersion(info.BuildkitVersion.Version); err != nil {
 		c.Close()
 		return nil, &BuilderError{Addr: e.o.Addr, Summary: "the builder is too old", Detail: err.Error()}
 	}
 	return c, nil
+}
+
+// checkAddress accepts the address forms buildctl takes: unix://, tcp://
+// and the schemes of the connection helpers linked in.
+func checkAddress(addr string) error {
+	u, err := url.Parse(addr)
+	if err != nil {
+		return err
+	}
+	switch u.Scheme {
+	case "unix", "tcp":
+		return nil
+	}
+	h, err := connhelper.GetConnectionHelper(addr)
+	if err != nil {
+		return err
+	}
+	if h == nil {
+		return fmt.Errorf("unknown scheme %q", u.Scheme)
+	}
+	return nil
 }
 
 // checkVersion refuses a daemon older than MinVersion. A version that is
@@ -125,7 +152,7 @@ func checkVersion(v string) error {
 		return nil
 	}
 	if semver.Compare(semver.Canonical(v), MinVersion) < 0 {
-		return fmt.Errorf("buildkitd %s lacks capabilities imgc needs (merge and diff ops, session OCI stores, secret env, rewrite-timestamp): use %s or newer", v, MinVersion)
+		return fmt.Errorf("buildkitd %s lacks what imgc needs (merge and diff ops, session OCI stores, secrets as environment variables, rewrite-timestamp). Upgrade it to %s or newer, or build without --builder.", v, MinVersion)
 	}
 	return nil
 }
@@ -135,7 +162,7 @@ func (e *Engine) refused(err error) error {
 	msg := err.Error()
 	if strings.Contains(msg, "network.host is not allowed") || (strings.Contains(msg, "entitlement") && strings.Contains(msg, "network.host")) {
 		return &BuilderError{Addr: e.o.Addr, Summary: "the builder refuses the network.host entitlement",
-			Detail: "a step uses network = \"host\": start buildkitd with --allow-insecure-entitlement network.host (or its config's insecure-entitlements), or use the default network", Err: err}
+			Detail: "A step uses network = \"host\" and the daemon does not grant it. Start buildkitd with --allow-insecure-entitlement network.host (or list it in its config's insecure-entitlements), or drop the network setting.", Err: err}
 	}
 	return nil
 }
