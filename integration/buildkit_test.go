@@ -2,10 +2,12 @@ package integration
 
 import (
 	"archive/tar"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"github.com/imgc-dev/imgc/imageio"
 	"github.com/imgc-dev/imgc/lang/dockerfile"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -314,4 +316,222 @@ var buildKitDiffers = map[string]string{
 	"delete":     "whiteouts: BuildKit writes their mtime as 0 where imgc clamps it to SOURCE_DATE_EPOCH, and a directory removed and made again as one whiteout per file where imgc writes an opaque marker",
 	"fs-changes": "a directory replaced in a step: BuildKit writes one whiteout per file it held (mtime 0), imgc an opaque marker",
 	"symlinks":   "a hard link made to a file of a lower layer: BuildKit writes the new name as a regular file, imgc the target (copied up) and a link entry",
+}
+
+// writeProject writes files (name -> content) into a new directory.
+func writeProject(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// A layer block of several steps, the last deleting what the first made,
+// and mounts of every kind: both engines make the same one layer.
+const groupHCL = `
+variable "base" {
+  type = string
+}
+
+stage "tools" {
+  from = var.base
+  run {
+    sh = "mkdir -p /out && echo tool > /out/tool"
+  }
+}
+
+image "app" {
+  from = var.base
+  workdir = "/work"
+  env = { STAGE = "one", EXPANDED = "$PATH:/extra" }
+
+  layer "group" {
+    copy {
+      src  = ["src/"]
+      dest = "/work/src/"
+    }
+    run {
+      sh = "cat src/a.txt > made.txt && mkdir -p /scratch && echo x > /scratch/tmp && echo $EXPANDED > path.txt"
+    }
+    run {
+      user = "nobody"
+      sh   = "id -u > /tmp/uid.txt"
+    }
+    run {
+      sh = "rm -rf /scratch && cp /tmp/uid.txt /work/uid.txt && rm /tmp/uid.txt"
+    }
+  }
+
+  run {
+    sh = "cat /run/secrets/token | wc -c > /work/token-length; cat /in/tool > /work/tool.txt; echo cached > /cache/c; df -k /tmpfs | tail -1 | wc -l > /work/tmpfs.txt; test -f /ctx/a.txt && echo ok > /work/ctx.txt"
+    mount "secret" {
+      id     = "token"
+      target = "/run/secrets/token"
+    }
+    mount "bind" {
+      from   = stage.tools
+      source = "/out"
+      target = "/in"
+    }
+    mount "cache" {
+      id     = "c"
+      target = "/cache"
+    }
+    mount "tmpfs" {
+      target = "/tmpfs"
+      size   = "8m"
+    }
+    mount "bind" {
+      source = "src"
+      target = "/ctx"
+    }
+  }
+
+  run {
+    sh = "true"
+  }
+}
+`
+
+// secretValue must appear in no byte the build exports.
+const secretValue = "imgc-secret-7f3a9c1e55d2"
+
+func TestBuildKitGroupsMountsAndSecrets(t *testing.T) {
+	testbase.Require(t)
+	addr := buildkittest.Require(t)
+	base := testbase.Busybox(t)
+	dir := writeProject(t, map[string]string{"app.image.hcl": groupHCL, "src/a.txt": "from the context\n", "token": secretValue})
+	p := compileHCL(t, dir, map[string]string{"base": "oci:" + base + ":latest"})
+	ep := epoch
+	out := filepath.Join(t.TempDir(), "out.tar")
+	o := engine.BuildOptions{SourceDateEpoch: &ep, Secrets: map[string]string{"token": filepath.Join(dir, "token")},
+		Outputs: []engine.Output{{Type: "oci-archive", Dest: out}}}
+	loc, bk := both(t, addr, p, o)
+	compareLayers(t, loc, bk)
+	lc, bc := loc.config(t), bk.config(t)
+	if diff := cmp.Diff(lc, bc); diff != "" {
+		t.Errorf("configs differ (-local +buildkit):\n%s", diff)
+	}
+	if loc.res.Images[0].Digest != bk.res.Images[0].Digest {
+		t.Errorf("local built %s, buildkit %s", loc.res.Images[0].Digest, bk.res.Images[0].Digest)
+	}
+	// The group is one layer; the empty run none (an empty history entry).
+	app := p.Target("app")
+	if n, want := len(bc.RootFS.DiffIDs), 1+len(app.Layers)-1; n != want {
+		t.Errorf("buildkit image has %d layers, want %d", n, want)
+	}
+	if h := bc.History[len(bc.History)-1]; !h.EmptyLayer {
+		t.Errorf("the empty run's history entry %+v is not an empty layer", h)
+	}
+	tree := imageTree(t, bk.image(t))
+	for _, name := range []string{"/work/made.txt", "/work/uid.txt", "/work/token-length", "/work/tool.txt", "/work/ctx.txt", "/work/path.txt"} {
+		if _, ok := tree[name]; !ok {
+			t.Errorf("%s is missing from the buildkit image", name)
+		}
+	}
+	for _, name := range []string{"/scratch", "/scratch/tmp", "/tmp/uid.txt", "/cache/c"} {
+		if _, ok := tree[name]; ok {
+			t.Errorf("%s is in the buildkit image", name)
+		}
+	}
+	// Every blob the BuildKit build stored and the archive it wrote: no
+	// secret, compressed or not.
+	assertNoSecret(t, bk.s.Dir(), out)
+}
+
+// assertNoSecret fails if secretValue is in any file below the paths, or
+// in the uncompressed content of any gzip file there.
+func assertNoSecret(t *testing.T, paths ...string) {
+	t.Helper()
+	for _, root := range paths {
+		filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+			if err != nil || !fi.Mode().IsRegular() {
+				return nil
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return nil
+			}
+			if strings.Contains(string(data), secretValue) {
+				t.Errorf("%s holds the secret", p)
+			}
+			if zr, err := gzip.NewReader(strings.NewReader(string(data))); err == nil {
+				plain, _ := io.ReadAll(zr)
+				if strings.Contains(string(plain), secretValue) {
+					t.Errorf("%s holds the secret, compressed", p)
+				}
+			}
+			return nil
+		})
+	}
+}
+
+// An edit reruns on BuildKit exactly the layers the local engine reruns,
+// told by the solve's cached flags.
+func TestBuildKitEditRerunsAsLocal(t *testing.T) {
+	testbase.Require(t)
+	addr := buildkittest.Require(t)
+	base := testbase.Busybox(t)
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "examples", "hello"))); err != nil {
+		t.Fatal(err)
+	}
+	// Content of this run only: the shared daemon has not seen it.
+	nonce := fmt.Sprintf("# %d\n", time.Now().UnixNano())
+	appendFile(t, filepath.Join(dir, "app", "words.txt"), nonce)
+	vars := map[string]string{"base": "oci:" + base + ":latest"}
+	ls, bs := newStore(t), newStore(t)
+	le, be := local.New(ls), buildkit.New(bs, buildkit.Options{Addr: addr})
+	p := compileHCL(t, dir, vars)
+	lb, bb := buildWith(t, le, ls, p, engine.BuildOptions{}), buildWith(t, be, bs, p, engine.BuildOptions{})
+	if diff := cmp.Diff(lb.ran(), bb.ran()); diff != "" {
+		t.Errorf("first build ran different layers (-local +buildkit):\n%s", diff)
+	}
+	appendFile(t, filepath.Join(dir, "app", "hello.sh"), nonce)
+	p = compileHCL(t, dir, vars)
+	lb, bb = buildWith(t, le, ls, p, engine.BuildOptions{}), buildWith(t, be, bs, p, engine.BuildOptions{})
+	want := []string{"copy app/hello.sh", "index"}
+	if diff := cmp.Diff(want, lb.ran()); diff != "" {
+		t.Errorf("the local engine reran (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(lb.ran(), bb.ran()); diff != "" {
+		t.Errorf("after the edit, different layers ran (-local +buildkit):\n%s", diff)
+	}
+	// plan --builder: the last build on the builder made every layer.
+	for k, st := range be.Explain(p) {
+		if !st.Hit {
+			t.Errorf("Explain after the build: layer %s misses: %s", k, st.Reason)
+		}
+	}
+	appendFile(t, filepath.Join(dir, "app", "hello.sh"), nonce)
+	p = compileHCL(t, dir, vars)
+	var misses []string
+	for _, l := range p.Target("hello").Layers {
+		if st := be.Explain(p)[l.Key]; !st.Hit {
+			misses = append(misses, l.Name)
+		}
+	}
+	if diff := cmp.Diff(want, misses); diff != "" {
+		t.Errorf("Explain after an edit: misses (-want +got):\n%s", diff)
+	}
+}
+
+func appendFile(t *testing.T, p, s string) {
+	t.Helper()
+	f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(s); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -122,9 +122,16 @@ func (lw *lowering) layer(t *ir.Target, l *ir.Layer, parent llb.State, baseCfg v
 		}
 		return cur, nil
 	}
-	// A lower with the parent's content but no ancestry in common with it:
-	// BuildKit would otherwise export the steps' chain as it is.
-	lower := llb.Merge([]llb.State{llb.Scratch(), parent}, append(cons, llb.WithCustomName(lw.name(t, l, l.Origin, "lower")))...)
+	// The steps run on a copy of the parent: the same content, but no
+	// ancestry in common with it. Their result's difference from the parent
+	// is then computed from the content, one layer, where a Diff from an
+	// ancestor would export the steps' chain, one layer per step (with the
+	// files a later step deletes).
+	lower := llb.Scratch()
+	if parent.Output() != nil {
+		lower = lower.File(llb.Copy(parent, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true}),
+			append(cons, llb.WithCustomName(lw.name(t, l, l.Origin, "lower")))...)
+	}
 	cur := lower
 	for i, st := range l.Steps {
 		next, err := lw.step(t, l, st, cur, baseCfg, append(cons, llb.WithCustomName(lw.name(t, l, st.Source(), fmt.Sprintf("step %d of %d", i+1, len(l.Steps))))))
@@ -133,7 +140,7 @@ func (lw *lowering) layer(t *ir.Target, l *ir.Layer, parent llb.State, baseCfg v
 		}
 		cur = next
 	}
-	diff := llb.Diff(lower, cur, append(cons, llb.WithCustomName(lw.name(t, l, l.Origin, "diff")))...)
+	diff := llb.Diff(parent, cur, append(cons, llb.WithCustomName(lw.name(t, l, l.Origin, "diff")))...)
 	return llb.Merge([]llb.State{parent, diff}, append(cons, llb.WithCustomName(lw.name(t, l, l.Origin, "layer")))...), nil
 }
 
