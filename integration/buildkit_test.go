@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"github.com/imgc-dev/imgc/imageio"
 	"github.com/imgc-dev/imgc/lang/dockerfile"
@@ -534,4 +535,103 @@ func appendFile(t *testing.T, p, s string) {
 	if _, err := f.WriteString(s); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A failing step is a StepError at its line, with the exit status and the
+// output's tail, as the local engine reports it; a `cache = false` layer
+// runs on every build.
+func TestBuildKitFailureAndNoCache(t *testing.T) {
+	testbase.Require(t)
+	addr := buildkittest.Require(t)
+	base := testbase.Busybox(t)
+	vars := map[string]string{"base": "oci:" + base + ":latest"}
+	nonce := fmt.Sprint(time.Now().UnixNano())
+	dir := writeProject(t, map[string]string{"app.image.hcl": `
+variable "base" {
+  type = string
+}
+
+image "app" {
+  from = var.base
+  run {
+    sh = "echo ` + nonce + ` > /n"
+  }
+  run {
+    sh    = "date +%N > /always"
+    cache = false
+  }
+}
+`})
+	p := compileHCL(t, dir, vars)
+	s := newStore(t)
+	be := buildkit.New(s, buildkit.Options{Addr: addr})
+	buildWith(t, be, s, p, engine.BuildOptions{})
+	second := buildWith(t, be, s, p, engine.BuildOptions{})
+	if diff := cmp.Diff([]string{p.Target("app").Layers[1].Name}, second.ran()); diff != "" {
+		t.Errorf("the second build ran (-want +got):\n%s", diff)
+	}
+
+	dir = writeProject(t, map[string]string{"app.image.hcl": `
+variable "base" {
+  type = string
+}
+
+image "app" {
+  from = var.base
+  run {
+    sh = "echo first line ` + nonce + `; echo last words; exit 3"
+  }
+}
+`})
+	p = compileHCL(t, dir, vars)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, err := be.Build(ctx, p, engine.BuildOptions{})
+	var se *engine.StepError
+	if !errors.As(err, &se) {
+		t.Fatalf("error %v, want a StepError", err)
+	}
+	if se.ExitCode != 3 || se.Target != "app" || len(se.Origins) != 1 || se.Origins[0].Line != 8 {
+		t.Errorf("StepError %+v: want exit 3 in app at line 8", se)
+	}
+	if n := len(se.Tail); n == 0 || se.Tail[n-1] != "last words" {
+		t.Errorf("tail %q, want it to end with the step's last line", se.Tail)
+	}
+}
+
+// A step on the host's network needs the daemon's entitlement: a daemon
+// that refuses it is a BuilderError saying how to grant it, and one that
+// grants it builds the step.
+func TestBuildKitHostNetwork(t *testing.T) {
+	testbase.Require(t)
+	addr := buildkittest.Require(t)
+	base := testbase.Busybox(t)
+	dir := writeProject(t, map[string]string{"app.image.hcl": `
+variable "base" {
+  type = string
+}
+
+image "app" {
+  from = var.base
+  run {
+    sh      = "echo ` + fmt.Sprint(time.Now().UnixNano()) + ` > /n"
+    network = "host"
+  }
+}
+`})
+	p := compileHCL(t, dir, map[string]string{"base": "oci:" + base + ":latest"})
+	s := newStore(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, err := buildkit.New(s, buildkit.Options{Addr: addr}).Build(ctx, p, engine.BuildOptions{AllowNetworkHost: true})
+	var be *buildkit.BuilderError
+	if !errors.As(err, &be) || !strings.Contains(be.Summary, "network.host") || !strings.Contains(be.Detail, "--allow-insecure-entitlement network.host") {
+		t.Fatalf("error %v, want a BuilderError about network.host", err)
+	}
+	d, err := buildkittest.Start("--allow-insecure-entitlement", "network.host")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	buildWith(t, buildkit.New(s, buildkit.Options{Addr: d.Addr}), s, p, engine.BuildOptions{AllowNetworkHost: true})
 }
