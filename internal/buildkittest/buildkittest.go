@@ -148,3 +148,26 @@ func Main(m *testing.M) {
 	mu.Unlock()
 	os.Exit(code)
 }
+
+// Available starts a daemon for t, stopped when t ends, and returns its
+// address; ok is false (with the reason) when the binaries are absent
+// outside CI or the machine cannot run it, for tests that only use a
+// daemon when there is one. In CI a missing binary fails t.
+func Available(t testing.TB) (addr string, ok bool, why string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		return "", false, "buildkitd with the OCI worker needs root"
+	}
+	if _, err := os.Stat(filepath.Join(BinDir(), "buildkitd")); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("buildkitd is missing in CI (make deps installs it into %s): %v", BinDir(), err)
+		}
+		return "", false, fmt.Sprintf("buildkitd is not installed in %s (make deps installs it)", BinDir())
+	}
+	d, err := Start()
+	if err != nil {
+		t.Fatalf("starting buildkitd: %v", err)
+	}
+	t.Cleanup(d.Stop)
+	return d.Addr, true, ""
+}
