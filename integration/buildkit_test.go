@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"github.com/imgc-dev/imgc/imageio"
@@ -372,10 +374,14 @@ image "app" {
   }
 
   run {
-    sh = "cat /run/secrets/token | wc -c > /work/token-length; cat /in/tool > /work/tool.txt; echo cached > /cache/c; df -k /tmpfs | tail -1 | wc -l > /work/tmpfs.txt; test -f /ctx/a.txt && echo ok > /work/ctx.txt"
+    sh = "cat /run/secrets/token | wc -c > /work/token-length; cat /in/tool > /work/tool.txt; echo cached > /cache/c; df -k /tmpfs | tail -1 | wc -l > /work/tmpfs.txt; test -f /ctx/a.txt && echo ok > /work/ctx.txt; echo $${#TOKEN} > /work/token-env-length"
     mount "secret" {
       id     = "token"
       target = "/run/secrets/token"
+    }
+    mount "secret" {
+      id  = "token"
+      env = "TOKEN"
     }
     mount "bind" {
       from   = stage.tools
@@ -433,9 +439,15 @@ func TestBuildKitGroupsMountsAndSecrets(t *testing.T) {
 		t.Errorf("the empty run's history entry %+v is not an empty layer", h)
 	}
 	tree := imageTree(t, bk.image(t))
-	for _, name := range []string{"/work/made.txt", "/work/uid.txt", "/work/token-length", "/work/tool.txt", "/work/ctx.txt", "/work/path.txt"} {
+	for _, name := range []string{"/work/made.txt", "/work/uid.txt", "/work/token-length", "/work/tool.txt", "/work/ctx.txt", "/work/path.txt", "/work/token-env-length"} {
 		if _, ok := tree[name]; !ok {
 			t.Errorf("%s is missing from the buildkit image", name)
+		}
+	}
+	// Both secret mounts held the secret: its length, 24 and a newline.
+	for _, name := range []string{"/work/token-length", "/work/token-env-length"} {
+		if e := tree[name]; e.SHA256 != sha256Hex(fmt.Sprintf("%d\n", len(secretValue))) {
+			t.Errorf("%s does not hold the secret's length", name)
 		}
 	}
 	for _, name := range []string{"/scratch", "/scratch/tmp", "/tmp/uid.txt", "/cache/c"} {
@@ -634,4 +646,9 @@ image "app" {
 	}
 	defer d.Stop()
 	buildWith(t, buildkit.New(s, buildkit.Options{Addr: d.Addr}), s, p, engine.BuildOptions{AllowNetworkHost: true})
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])[:16] // as imageTree keeps it
 }
