@@ -6,7 +6,7 @@ CACHE    := $(CURDIR)/.cache
 BASE     := $(CACHE)/base/busybox
 PKGS_NEEDED := runc busybox-static
 
-.PHONY: build test lint demo deps runc buildkit clean bench
+.PHONY: build test lint demo deps runc buildkit frontend clean bench
 
 VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
@@ -93,6 +93,18 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) mod tidy -diff
+
+# frontend builds imgc's BuildKit frontend image with imgc itself (FROM
+# scratch, the static imgc-frontend binary) into an OCI layout, tagged
+# latest: FRONTEND_OUT (default bin/frontend). See docs/buildkit.md.
+FRONTEND_OUT ?= bin/frontend
+
+frontend: build
+	mkdir -p bin/frontend-root
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/frontend-root/imgc-frontend ./cmd/imgc-frontend
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || echo 0) \
+		$(BIN) build frontend/frontend.image.hcl --context bin/frontend-root --cache-dir $(CACHE)/imgc \
+		--output type=oci,dest=$(FRONTEND_OUT)
 
 $(BASE)/index.json:
 	$(GO) run ./internal/cmd/mkbase $(BASE)

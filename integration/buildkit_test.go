@@ -6,12 +6,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/imgc-dev/imgc/imageio"
 	"github.com/imgc-dev/imgc/lang/dockerfile"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -651,4 +653,84 @@ image "app" {
 func sha256Hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])[:16] // as imageTree keeps it
+}
+
+// TestBuildKitFrontend builds imgc's frontend image as `make frontend` does
+// (the static binary, then imgc on the local engine), drives it through
+// gateway.v0 with buildctl, loading it and the base from OCI layouts as
+// named contexts, and requires the image client mode makes: the same
+// layers, config and history.
+func TestBuildKitFrontend(t *testing.T) {
+	testbase.Require(t)
+	addr := buildkittest.Require(t)
+	base := testbase.Busybox(t)
+	root := t.TempDir()
+	build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(root, "imgc-frontend"), "../cmd/imgc-frontend")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building imgc-frontend: %v\n%s", err, out)
+	}
+	fp := compileHCLContext(t, filepath.Join("..", "frontend", "frontend.image.hcl"), root)
+	layoutDir := filepath.Join(t.TempDir(), "frontend")
+	fs := newStore(t)
+	ep := epoch
+	buildWith(t, local.New(fs), fs, fp, engine.BuildOptions{SourceDateEpoch: &ep, Outputs: []engine.Output{{Type: "oci", Dest: layoutDir}}})
+
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "examples", "hello"))); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	args := []string{"--addr", addr, "build", "--frontend", "gateway.v0",
+		"--opt", "source=imgc/frontend", "--oci-layout", "frontend=" + layoutDir,
+		"--opt", "context:imgc/frontend=oci-layout://frontend@" + layoutDigest(t, layoutDir),
+		"--local", "context=" + dir, "--local", "dockerfile=" + dir, "--opt", "filename=hello.image.hcl",
+		"--oci-layout", "base=" + base, "--opt", "build-arg:base=busybase",
+		"--opt", "context:busybase=oci-layout://base@" + layoutDigest(t, base),
+		"--opt", "build-arg:SOURCE_DATE_EPOCH=1700000000",
+		"--output", "type=oci,tar=false,dest=" + out + ",rewrite-timestamp=true"}
+	cmd := exec.Command(filepath.Join(buildkittest.BinDir(), "buildctl"), args...)
+	if data, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("buildctl build --frontend gateway.v0: %v\n%s", err, data)
+	}
+	feCfg, err := testbase.LayoutImage(t, out, "latest").ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	p := compileHCL(t, dir, map[string]string{"base": "oci:" + base + ":latest"})
+	bs := newStore(t)
+	client := buildWith(t, buildkit.New(bs, buildkit.Options{Addr: addr}), bs, p, engine.BuildOptions{SourceDateEpoch: &ep})
+	if diff := cmp.Diff(client.config(t), feCfg); diff != "" {
+		t.Errorf("configs differ (-client mode +frontend):\n%s", diff)
+	}
+}
+
+// compileHCLContext compiles the configuration at path with the build
+// context ctxDir.
+func compileHCLContext(t *testing.T, path, ctxDir string) *ir.Plan {
+	t.Helper()
+	cfg, diags := lang.Load(path, lang.Options{})
+	if diags.HasErrors() {
+		t.Fatalf("loading: %s", diags.Error())
+	}
+	plan, diags := compiler.Compile(cfg, compiler.Options{Context: ctxDir})
+	if diags.HasErrors() {
+		t.Fatalf("compiling: %s", diags.Error())
+	}
+	return plan
+}
+
+// layoutDigest is the digest of the only manifest of the OCI layout dir.
+func layoutDigest(t *testing.T, dir string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx v1.IndexManifest
+	if err := json.Unmarshal(data, &idx); err != nil || len(idx.Manifests) != 1 {
+		t.Fatalf("index of %s: %v (%d manifests)", dir, err, len(idx.Manifests))
+	}
+	return idx.Manifests[0].Digest.String()
 }

@@ -57,6 +57,10 @@ type lowerOptions struct {
 	noCache bool
 	forced  map[*ir.Layer]string
 	context string
+	// localName, in a frontend, is the one local the session serves the
+	// build context as ("context"), with sessionID; empty means a local of
+	// its own per copy step, served by the client (see Build).
+	localName, sessionID string
 }
 
 // vertexRef is what a vertex name stands for.
@@ -78,7 +82,7 @@ func llbPlatform(pl ir.Platform) ocispecs.Platform {
 // name returns a unique vertex name for a layer of t and remembers it.
 func (lw *lowering) name(t *ir.Target, l *ir.Layer, origin ir.Origin, what string) string {
 	lw.n++
-	s := fmt.Sprintf("[%s %d] %s %s", t.Name, lw.n, origin.String(), l.CreatedBy)
+	s := fmt.Sprintf("[%s %d] %s %s", t.Name, lw.n, relativeOrigin(projectDir(lw.p.Project), origin), l.CreatedBy)
 	if what != "" {
 		s += " (" + what + ")"
 	}
@@ -314,11 +318,15 @@ func secretFileOpt(m ir.Mount) llb.SecretOption {
 // ignore files. Each gets its own name, so the daemon syncs each set
 // separately.
 func (lw *lowering) local(include []string) llb.State {
-	name := fmt.Sprintf("context-%d", len(lw.locals))
-	lw.locals[name] = lw.o.context
 	sort.Strings(include)
 	h := sha256.Sum256([]byte(strings.Join(include, "\x00")))
-	return llb.Local(name, llb.IncludePatterns(include), llb.SharedKeyHint("imgc-"+hex.EncodeToString(h[:8])))
+	hint := llb.SharedKeyHint("imgc-" + hex.EncodeToString(h[:8]))
+	if lw.o.localName != "" {
+		return llb.Local(lw.o.localName, llb.IncludePatterns(include), hint, llb.SessionID(lw.o.sessionID))
+	}
+	name := fmt.Sprintf("context-%d", len(lw.locals))
+	lw.locals[name] = lw.o.context
+	return llb.Local(name, llb.IncludePatterns(include), hint)
 }
 
 // contextPaths are the include patterns for a copy's resolved files:
