@@ -680,8 +680,34 @@ func TestBuildKitFrontend(t *testing.T) {
 	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "examples", "hello"))); err != nil {
 		t.Fatal(err)
 	}
+	// A first line `# syntax=` (a comment to HCL) makes BuildKit's
+	// Dockerfile frontend, what `docker buildx build` runs, forward to imgc.
+	hcl := filepath.Join(dir, "hello.image.hcl")
+	src, err := os.ReadFile(hcl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(hcl, append([]byte("# syntax=imgc/frontend\n"), src...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := compileHCL(t, dir, map[string]string{"base": "oci:" + base + ":latest"})
+	bs := newStore(t)
+	client := buildWith(t, buildkit.New(bs, buildkit.Options{Addr: addr}), bs, p, engine.BuildOptions{SourceDateEpoch: &ep})
+	for _, fe := range []string{"gateway.v0", "dockerfile.v0"} {
+		feCfg := frontendBuild(t, addr, fe, layoutDir, dir, base)
+		if diff := cmp.Diff(client.config(t), feCfg); diff != "" {
+			t.Errorf("configs differ (-client mode +frontend through %s):\n%s", fe, diff)
+		}
+	}
+}
+
+// frontendBuild builds the hello project in dir with buildctl through the
+// frontend fe (gateway.v0 loading imgc's frontend image, or dockerfile.v0
+// following the `# syntax=` line), and returns the image's config.
+func frontendBuild(t *testing.T, addr, fe, layoutDir, dir, base string) *v1.ConfigFile {
+	t.Helper()
 	out := filepath.Join(t.TempDir(), "out")
-	args := []string{"--addr", addr, "build", "--frontend", "gateway.v0",
+	args := []string{"--addr", addr, "build", "--frontend", fe,
 		"--opt", "source=imgc/frontend", "--oci-layout", "frontend=" + layoutDir,
 		"--opt", "context:imgc/frontend=oci-layout://frontend@" + layoutDigest(t, layoutDir),
 		"--local", "context=" + dir, "--local", "dockerfile=" + dir, "--opt", "filename=hello.image.hcl",
@@ -693,17 +719,11 @@ func TestBuildKitFrontend(t *testing.T) {
 	if data, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("buildctl build --frontend gateway.v0: %v\n%s", err, data)
 	}
-	feCfg, err := testbase.LayoutImage(t, out, "latest").ConfigFile()
+	cfg, err := testbase.LayoutImage(t, out, "latest").ConfigFile()
 	if err != nil {
 		t.Fatal(err)
 	}
-
-	p := compileHCL(t, dir, map[string]string{"base": "oci:" + base + ":latest"})
-	bs := newStore(t)
-	client := buildWith(t, buildkit.New(bs, buildkit.Options{Addr: addr}), bs, p, engine.BuildOptions{SourceDateEpoch: &ep})
-	if diff := cmp.Diff(client.config(t), feCfg); diff != "" {
-		t.Errorf("configs differ (-client mode +frontend):\n%s", diff)
-	}
+	return cfg
 }
 
 // compileHCLContext compiles the configuration at path with the build
