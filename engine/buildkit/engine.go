@@ -119,7 +119,7 @@ func (e *Engine) connect(ctx context.Context) (*client.Client, error) {
 	}
 	if err := checkVersion(info.BuildkitVersion.Version); err != nil {
 		c.Close()
-		return nil, &BuilderError{Addr: e.o.Addr, Summary: "the builder is too old", Detail: err.Error()}
+		return nil, &BuilderError{Addr: e.o.Addr, Summary: "the builder is too old", Detail: capitalize(err.Error()) + "."}
 	}
 	return c, nil
 }
@@ -152,7 +152,7 @@ func checkVersion(v string) error {
 		return nil
 	}
 	if semver.Compare(semver.Canonical(v), MinVersion) < 0 {
-		return fmt.Errorf("buildkitd %s lacks what imgc needs (merge and diff ops, session OCI stores, secrets as environment variables, rewrite-timestamp). Upgrade it to %s or newer, or build without --builder.", v, MinVersion)
+		return fmt.Errorf("buildkitd %s lacks what imgc needs (merge and diff ops, session OCI stores, secrets as environment variables, rewrite-timestamp): upgrade it to %s or newer, or build without --builder", v, MinVersion)
 	}
 	return nil
 }
@@ -210,3 +210,11 @@ func (e *Engine) Explain(p *ir.Plan) map[ir.CacheKey]ir.Status {
 }
 
 var errNoExport = errors.New("the builder exported no image")
+
+// capitalize makes an error message a sentence's start.
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}

@@ -180,24 +180,3 @@ func expandWorkdir(base []string, dir string) string {
 	}
 	return path.Clean(out)
 }
-
-// destExpander returns a function that maps a copied file's destination
-// below dest to where it lands once base-image variables in dest are
-// expanded (COPY x ./ under WORKDIR $HOME). Only dest is expanded: a $ in
-// a source file's name (Outer$Inner.class) is kept.
-func destExpander(base []string, dest string) func(string) string {
-	d := path.Clean("/" + dest)
-	if !strings.Contains(d, "$") {
-		return func(p string) string { return p }
-	}
-	x := expandWorkdir(base, d)
-	return func(p string) string {
-		switch {
-		case p == d:
-			return x
-		case strings.HasPrefix(p, d+"/"):
-			return path.Join(x, p[len(d)+1:])
-		}
-		return p
-	}
-}

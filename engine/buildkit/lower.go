@@ -37,9 +37,6 @@ type lowered struct {
 	// baseLayers is how many layers the daemon exports below the target's
 	// own: one per layer of the base chain, empty ones included.
 	baseLayers int
-	// nonEmptyBase are the base's non-empty layers' diff IDs as imgc
-	// knows them (registry and local bases), to check the export against.
-	nonEmptyBase []v1.Hash
 }
 
 // lowering turns a plan's targets into LLB states.

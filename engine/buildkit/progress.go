@@ -147,17 +147,6 @@ func (pr *progress) cached(l *ir.Layer) bool {
 	return ls != nil && !ls.ran
 }
 
-// ran tells whether the builder ran l in this build (for tests).
-func (pr *progress) ranLayers() map[string]bool {
-	pr.mu.Lock()
-	defer pr.mu.Unlock()
-	out := map[string]bool{}
-	for l, ls := range pr.layers {
-		out[l.Name] = ls.ran
-	}
-	return out
-}
-
 // stepError turns a failed solve into a StepError at the failing layer.
 func (pr *progress) stepError(t *ir.Target, err error) error {
 	pr.mu.Lock()
