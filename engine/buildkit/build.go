@@ -23,6 +23,7 @@ import (
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
+	digest "github.com/opencontainers/go-digest"
 	"github.com/tonistiigi/fsutil"
 	"golang.org/x/sync/errgroup"
 
@@ -51,6 +52,7 @@ type build struct {
 	chains map[string][]*ir.Layer
 	pins   map[string]string
 	prog   *progress
+	served *servedStore
 	rec    *record
 	prev   *record
 }
@@ -80,6 +82,11 @@ func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (
 		b.now = o.SourceDateEpoch.UTC()
 	}
 	b.prog = newProgress(b)
+	cs, err := contentlocal.NewStore(filepath.Join(e.s.Dir(), "oci"))
+	if err != nil {
+		return nil, fmt.Errorf("serving the store to the builder: %w", err)
+	}
+	b.served = newServedStore(cs)
 	b.lw = newLowering(p, lowerOptions{noCache: o.NoCache, forced: p.ForcedLayers(), context: o.Context})
 	for _, t := range p.Targets {
 		if err := b.lowerTarget(ctx, t); err != nil {
@@ -167,6 +174,9 @@ func (b *build) lowerTarget(ctx context.Context, t *ir.Target) error {
 		if err != nil {
 			return fmt.Errorf("serving base %s: %w", t.Base.Ref, err)
 		}
+		if err := b.serve(desc.Digest, st); err != nil {
+			return fmt.Errorf("serving base %s: %w", t.Base.Ref, err)
+		}
 		base = llb.OCILayout("docker.io/library/"+ociStoreID+"@"+desc.Digest.String(), llb.OCIStore("", ociStoreID),
 			llb.WithCustomName(fmt.Sprintf("[%s] base %s", t.Name, t.Base.Ref)), llb.Platform(llbPlatform(t.Platform)))
 		cfg = *st.Config.DeepCopy()
@@ -201,6 +211,25 @@ func (b *build) lowerTarget(ctx context.Context, t *ir.Target) error {
 	return nil
 }
 
+// serve lets the daemon read the base image st, stored under the manifest
+// digest m, from the session's OCI store.
+func (b *build) serve(m v1.Hash, st *store.ImageState) error {
+	img, err := b.e.s.Image(m)
+	if err != nil {
+		return err
+	}
+	cfg, err := img.ConfigName()
+	if err != nil {
+		return err
+	}
+	ds := []digest.Digest{digest.Digest(m.String()), digest.Digest(cfg.String())}
+	for _, l := range st.Layers {
+		ds = append(ds, digest.Digest(l.Digest.String()))
+	}
+	b.served.allow(ds...)
+	return nil
+}
+
 // solve solves t on the builder, exports it as an OCI tarball into the
 // store and writes its image there.
 func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) {
@@ -219,11 +248,7 @@ func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) 
 		Exports:   []client.ExportEntry{{Type: client.ExporterOCI, Attrs: attrs, Output: imp.output}},
 		OCIStores: map[string]content.Store{},
 	}
-	cs, err := contentlocal.NewStore(filepath.Join(b.e.s.Dir(), "oci"))
-	if err != nil {
-		return v1.Descriptor{}, fmt.Errorf("serving the store to the builder: %w", err)
-	}
-	opt.OCIStores[ociStoreID] = cs
+	opt.OCIStores[ociStoreID] = b.served
 	if len(b.lw.locals) > 0 {
 		fs, err := fsutil.NewFS(b.o.Context)
 		if err != nil {
