@@ -28,6 +28,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/imgc-dev/imgc/engine"
+	"github.com/imgc-dev/imgc/engine/imageconfig"
 	"github.com/imgc-dev/imgc/imageio"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/store"
@@ -206,7 +207,7 @@ func (b *build) lowerTarget(ctx context.Context, t *ir.Target) error {
 	// only its env, user and workdir, and the history it inherits, which
 	// assemble completes.
 	final := *cfg.DeepCopy()
-	mergeConfig(&final.Config, t.Config)
+	imageconfig.Merge(&final.Config, t.Config)
 	b.configs[t.Name] = final
 	return nil
 }
@@ -361,7 +362,7 @@ func (b *build) assemble(t *ir.Target, ex *exported) (v1.Descriptor, error) {
 	if cfg.Architecture == "" {
 		cfg.Architecture = t.Platform.Architecture
 	}
-	mergeConfig(&cfg.Config, t.Config)
+	imageconfig.Merge(&cfg.Config, t.Config)
 	created := cfg.Created.Time
 	for _, h := range cfg.History {
 		if h.Created.After(created) {

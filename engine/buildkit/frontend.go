@@ -14,6 +14,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerui"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 
+	"github.com/imgc-dev/imgc/engine/imageconfig"
 	"github.com/imgc-dev/imgc/ir"
 )
 
@@ -107,7 +108,7 @@ func SolveFrontend(ctx context.Context, c gateway.Client, p *ir.Plan, o Frontend
 		}
 		histories[t.Name] = hist
 		final := *cfg.DeepCopy()
-		mergeConfig(&final.Config, t.Config)
+		imageconfig.Merge(&final.Config, t.Config)
 		final.History = hist
 		configs[t.Name] = final
 	}

@@ -19,6 +19,7 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imgc-dev/imgc/engine/imageconfig"
 	"github.com/imgc-dev/imgc/ir"
 )
 
@@ -164,12 +165,12 @@ func (lw *lowering) step(t *ir.Target, l *ir.Layer, st ir.Step, cur llb.State, b
 
 func (lw *lowering) run(t *ir.Target, r *ir.Run, st llb.State, baseCfg v1.ConfigFile, cons []llb.ConstraintsOpt) (llb.State, error) {
 	cfg := baseCfg.Config
-	env := mergeEnv(cfg.Env, expandEnv(cfg.Env, r.Env))
+	env := imageconfig.MergeEnv(cfg.Env, imageconfig.ExpandEnv(cfg.Env, r.Env))
 	user := r.User
 	if user == "" {
 		user = cfg.User
 	}
-	cwd := expandWorkdir(cfg.Env, r.Workdir)
+	cwd := imageconfig.ExpandWorkdir(cfg.Env, r.Workdir)
 	if cwd == "" {
 		cwd = cfg.WorkingDir
 	}
@@ -457,7 +458,7 @@ func chmodParents(dest, chmod, chown string) *llb.FileAction {
 // expandDest expands base-image variables in a destination, keeping a
 // trailing slash.
 func expandDest(env []string, dest string) string {
-	x := expandWorkdir(env, dest)
+	x := imageconfig.ExpandWorkdir(env, dest)
 	if x == "" {
 		x = dest
 	}

@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 
+	"github.com/imgc-dev/imgc/engine/imageconfig"
 	"github.com/imgc-dev/imgc/store/layer"
 )
 
@@ -23,7 +24,7 @@ func (tb *targetBuild) extractArchiveOwned(p, rootfs, dest, chown string) error 
 	if err != nil {
 		return err
 	}
-	dest = expandWorkdir(tb.st.Config.Config.Env, path.Clean("/"+dest))
+	dest = imageconfig.ExpandWorkdir(tb.st.Config.Config.Env, path.Clean("/"+dest))
 	dir := (&inRoot{root: rootfs, memo: map[string]string{}}).path(dest, true)
 	if dir != "/" && !isDirIn(rootfs, dir) {
 		parents := []layer.Entry{{Path: dir, Mode: fs.ModeDir | 0o755, UID: uid, GID: gid, ModTime: tb.b.now}}

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/imgc-dev/imgc/engine"
+	"github.com/imgc-dev/imgc/engine/imageconfig"
 	"github.com/imgc-dev/imgc/engine/local/runc"
 	"github.com/imgc-dev/imgc/internal/copyspec"
 	"github.com/imgc-dev/imgc/internal/hashio"
@@ -103,7 +104,7 @@ func (tb *targetBuild) copyEntries(ctx context.Context, c copyReq, dest string) 
 	var entries []layer.Entry
 	have := map[string]bool{}
 	resolved := &inRoot{root: dest, memo: map[string]string{}}
-	landing := destExpander(tb.st.Config.Config.Env, c.dest)
+	landing := imageconfig.DestExpander(tb.st.Config.Config.Env, c.dest)
 	for _, f := range files {
 		p := landing(path.Clean(f.Dst))
 		if p == "/" {

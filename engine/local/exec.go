@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/imgc-dev/imgc/engine"
+	"github.com/imgc-dev/imgc/engine/imageconfig"
 	"github.com/imgc-dev/imgc/engine/local/runc"
 	"github.com/imgc-dev/imgc/internal/hashio"
 	"github.com/imgc-dev/imgc/internal/overlay"
@@ -289,12 +290,12 @@ func (tb *targetBuild) step(ctx context.Context, l *ir.Layer, st ir.Step, lowers
 // on failure) are to be removed from upper once rootfs is unmounted.
 func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, upper string) (*runc.Stubs, error) {
 	cfg := tb.st.Config.Config
-	env := mergeEnv(cfg.Env, expandEnv(cfg.Env, r.Env))
+	env := imageconfig.MergeEnv(cfg.Env, imageconfig.ExpandEnv(cfg.Env, r.Env))
 	user := r.User
 	if user == "" {
 		user = cfg.User
 	}
-	cwd := expandWorkdir(cfg.Env, r.Workdir)
+	cwd := imageconfig.ExpandWorkdir(cfg.Env, r.Workdir)
 	if cwd == "" {
 		cwd = cfg.WorkingDir
 	}
@@ -314,7 +315,7 @@ func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, 
 		ID:      "imgc-" + randomID(),
 		Rootfs:  rootfs,
 		Args:    r.Argv,
-		Env:     mergeEnv(env, extraEnv),
+		Env:     imageconfig.MergeEnv(env, extraEnv),
 		Cwd:     cwd,
 		User:    user,
 		Network: string(r.Network),

@@ -14,6 +14,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgc-dev/imgc/engine"
+	"github.com/imgc-dev/imgc/engine/imageconfig"
 	"github.com/imgc-dev/imgc/imageio"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/store"
@@ -230,7 +231,7 @@ func (tb *targetBuild) assemble() (*targetResult, error) {
 	for _, l := range st.Layers {
 		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, l.DiffID)
 	}
-	mergeConfig(&cfg.Config, t.Config)
+	imageconfig.Merge(&cfg.Config, t.Config)
 	// The image is as old as its newest layer: an unchanged rebuild gives
 	// the same config, and so the same digest.
 	created := cfg.Created.Time

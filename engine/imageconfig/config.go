@@ -1,4 +1,4 @@
-package local
+package imageconfig
 
 import (
 	"strings"
@@ -9,13 +9,13 @@ import (
 	"github.com/imgc-dev/imgc/ir"
 )
 
-// mergeConfig applies what a target sets over its base's config, as
+// Merge applies what a target sets over its base's config, as
 // Docker does.
-func mergeConfig(c *v1.Config, ic ir.ImageConfig) {
+func Merge(c *v1.Config, ic ir.ImageConfig) {
 	if ic.Workdir != "" {
-		c.WorkingDir = expandWorkdir(c.Env, ic.Workdir)
+		c.WorkingDir = ExpandWorkdir(c.Env, ic.Workdir)
 	}
-	c.Env = mergeEnv(c.Env, expandEnv(c.Env, ic.Env))
+	c.Env = MergeEnv(c.Env, ExpandEnv(c.Env, ic.Env))
 	if ic.User != "" {
 		c.User = ic.User
 	}
@@ -81,9 +81,9 @@ func parseDuration(s string) time.Duration {
 	return d
 }
 
-// mergeEnv overlays "NAME=value" entries by name, keeping base's order and
+// MergeEnv overlays "NAME=value" entries by name, keeping base's order and
 // appending new names.
-func mergeEnv(base, over []string) []string {
+func MergeEnv(base, over []string) []string {
 	out := append([]string(nil), base...)
 	for _, kv := range over {
 		name, _, _ := strings.Cut(kv, "=")

@@ -1,4 +1,4 @@
-package local
+package imageconfig
 
 import (
 	"testing"
@@ -32,16 +32,16 @@ func TestExpandEnv(t *testing.T) {
 		{"NOVALUE", "NOVALUE"},
 	}
 	for _, tt := range tests {
-		got := expandEnv(base, []string{tt.in})
+		got := ExpandEnv(base, []string{tt.in})
 		if diff := cmp.Diff([]string{tt.want}, got); diff != "" {
-			t.Errorf("expandEnv(%q) (-want +got):\n%s", tt.in, diff)
+			t.Errorf("ExpandEnv(%q) (-want +got):\n%s", tt.in, diff)
 		}
 	}
 }
 
 func TestMergeConfigExpandsBaseEnv(t *testing.T) {
 	c := &v1.Config{Env: []string{"PATH=/usr/bin:/bin", "KEEP=1"}}
-	mergeConfig(c, ir.ImageConfig{Env: []string{"PATH=/opt/bin:$PATH", "NEW=$KEEP-$PATH"}})
+	Merge(c, ir.ImageConfig{Env: []string{"PATH=/opt/bin:$PATH", "NEW=$KEEP-$PATH"}})
 	want := []string{"PATH=/opt/bin:/usr/bin:/bin", "KEEP=1", "NEW=1-/usr/bin:/bin"}
 	if diff := cmp.Diff(want, c.Env); diff != "" {
 		t.Errorf("config env (-want +got):\n%s", diff)
@@ -60,25 +60,25 @@ func TestExpandWorkdir(t *testing.T) {
 		"/src/${EMPTY:-/abs}":              "/abs",
 		"/a/$$b":                           "/a/$b",
 	} {
-		if got := expandWorkdir(base, in); got != want {
-			t.Errorf("expandWorkdir(%q) = %q, want %q", in, got, want)
+		if got := ExpandWorkdir(base, in); got != want {
+			t.Errorf("ExpandWorkdir(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
 
 func TestDestExpander(t *testing.T) {
 	base := []string{"HOME=/home/base"}
-	at := destExpander(base, "/$HOME/app/")
+	at := DestExpander(base, "/$HOME/app/")
 	for in, want := range map[string]string{
 		"/$HOME/app":                   "/home/base/app",
 		"/$HOME/app/Outer$Inner.class": "/home/base/app/Outer$Inner.class",
 		"/elsewhere/$HOME":             "/elsewhere/$HOME",
 	} {
 		if got := at(in); got != want {
-			t.Errorf("destExpander(%q) = %q, want %q", in, got, want)
+			t.Errorf("DestExpander(%q) = %q, want %q", in, got, want)
 		}
 	}
-	plain := destExpander(base, "/app/")
+	plain := DestExpander(base, "/app/")
 	if got := plain("/app/a$b"); got != "/app/a$b" {
 		t.Errorf("a plain dest changed %q to %q", "/app/a$b", got)
 	}

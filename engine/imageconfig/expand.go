@@ -1,18 +1,18 @@
-package buildkit
+package imageconfig
 
 import (
 	"path"
 	"strings"
 )
 
-// expandEnv returns over with $NAME and ${NAME} references in its values
+// ExpandEnv returns over with $NAME and ${NAME} references in its values
 // replaced from base, the base image's environment: only the runtime knows
 // it, so a Dockerfile's `ENV PATH=/opt/bin:$PATH` reaches the IR as written.
 // A name base does not set is empty, as in Docker. ${NAME:-word},
 // ${NAME-word}, ${NAME:+word} and ${NAME+word} work as in the shell; any
 // other ${...} form, and a $ not followed by a name, stays as written; $$
 // is a literal $ (the Dockerfile importer writes \$NAME and '$NAME' so).
-func expandEnv(base, over []string) []string {
+func ExpandEnv(base, over []string) []string {
 	if len(over) == 0 {
 		return over
 	}
@@ -28,13 +28,13 @@ func expandEnv(base, over []string) []string {
 			out[i] = kv
 			continue
 		}
-		out[i] = name + "=" + expandVars(value, vars)
+		out[i] = name + "=" + ExpandVars(value, vars)
 	}
 	return out
 }
 
-// expandVars expands the references in s against vars.
-func expandVars(s string, vars map[string]string) string {
+// ExpandVars expands the references in s against vars.
+func ExpandVars(s string, vars map[string]string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); {
 		if s[i] != '$' || i+1 == len(s) {
@@ -99,10 +99,10 @@ func expandBraced(inner string, vars map[string]string) (string, bool) {
 		if present {
 			return value, true
 		}
-		return expandVars(word, vars), true
+		return ExpandVars(word, vars), true
 	case '+':
 		if present {
-			return expandVars(word, vars), true
+			return ExpandVars(word, vars), true
 		}
 		return "", true
 	}
@@ -140,12 +140,12 @@ func nameLen(s string) int {
 	return len(s)
 }
 
-// expandWorkdir expands base-image variables left in a working directory
+// ExpandWorkdir expands base-image variables left in a working directory
 // ("/$HOME/app", as a Dockerfile's WORKDIR $HOME/app reaches the IR when
 // the base image sets HOME). A path element that is a reference to an
 // absolute path starts the path again there, as Docker resolves the WORKDIR
 // only after expanding it.
-func expandWorkdir(base []string, dir string) string {
+func ExpandWorkdir(base []string, dir string) string {
 	if !strings.Contains(dir, "$") {
 		return dir
 	}
@@ -171,7 +171,7 @@ func expandWorkdir(base []string, dir string) string {
 	elems = append(elems, dir[start:])
 	out := "/"
 	for _, e := range elems {
-		v := expandVars(e, vars)
+		v := ExpandVars(e, vars)
 		if strings.HasPrefix(e, "$") && strings.HasPrefix(v, "/") {
 			out = v
 			continue
@@ -179,4 +179,25 @@ func expandWorkdir(base []string, dir string) string {
 		out = path.Join(out, v)
 	}
 	return path.Clean(out)
+}
+
+// DestExpander returns a function that maps a copied file's destination
+// below dest to where it lands once base-image variables in dest are
+// expanded (COPY x ./ under WORKDIR $HOME). Only dest is expanded: a $ in
+// a source file's name (Outer$Inner.class) is kept.
+func DestExpander(base []string, dest string) func(string) string {
+	d := path.Clean("/" + dest)
+	if !strings.Contains(d, "$") {
+		return func(p string) string { return p }
+	}
+	x := ExpandWorkdir(base, d)
+	return func(p string) string {
+		switch {
+		case p == d:
+			return x
+		case strings.HasPrefix(p, d+"/"):
+			return path.Join(x, p[len(d)+1:])
+		}
+		return p
+	}
 }
