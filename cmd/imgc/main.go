@@ -128,7 +128,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintln(stderr, msg)
 		return exitBadInput
 	}
-	kctx, err := parseArgs(parser, args)
+	kctx, err := parseArgs(parser, runArgs(parser, args))
 	if err != nil {
 		var ke kongExit
 		if errors.As(err, &ke) {

@@ -8,7 +8,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/imgc-dev/imgc/engine/local"
 	"github.com/imgc-dev/imgc/imageio"
 )
 
@@ -168,18 +167,6 @@ func (c *cachePruneCmd) Run(e *env) error {
 	return nil
 }
 
-// entrypoint turns --entrypoint flags into RunOptions.Entrypoint: nil keeps
-// the image's, a single empty value clears it.
-func entrypoint(flags []string) []string {
-	if len(flags) == 0 {
-		return nil
-	}
-	if len(flags) == 1 && flags[0] == "" {
-		return []string{}
-	}
-	return flags
-}
-
 func shortDigest(d string) string {
 	if len(d) > 19 && d[:7] == "sha256:" {
 		return d[7:19]
@@ -236,34 +223,6 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n-1] + "…"
-}
-
-type runCmd struct {
-	cacheFlags
-	Name       string   `arg:"" help:"An image in the local store."`
-	Args       []string `arg:"" optional:"" passthrough:"" help:"Arguments replacing the image's cmd."`
-	Env        []string `short:"e" sep:"none" placeholder:"NAME=VALUE" help:"Set an environment variable (repeatable)."`
-	Network    string   `enum:"default,host,none" default:"default" help:"default (a private network with outbound access), host (the host's) or none (loopback only)."`
-	Entrypoint []string `sep:"none" placeholder:"ARG" help:"Replace the image's entrypoint (repeat for each argument; --entrypoint '' clears it)."`
-}
-
-func (c *runCmd) Run(e *env) error {
-	s, err := c.open()
-	if err != nil {
-		return err
-	}
-	args := c.Args
-	if len(args) > 0 && args[0] == "--" {
-		args = args[1:]
-	}
-	code, err := local.New(s).RunImage(e.ctx, c.Name, local.RunOptions{Args: args, Entrypoint: entrypoint(c.Entrypoint), Env: c.Env, Network: c.Network, Stdout: streaming(e.stdout), Stderr: e.stderr})
-	if err != nil {
-		return err
-	}
-	if code != 0 {
-		return exitError{code}
-	}
-	return nil
 }
 
 type inspectCmd struct {
