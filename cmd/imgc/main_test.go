@@ -42,6 +42,13 @@ func TestScripts(t *testing.T) {
 			reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 			env.Defer(reg.Close)
 			env.Setenv("REGISTRY", strings.TrimPrefix(reg.URL, "http://"))
+			// And one over HTTPS with a certificate nothing trusts.
+			tlsReg := httptest.NewTLSServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+			env.Defer(tlsReg.Close)
+			env.Setenv("TLS_REGISTRY", strings.TrimPrefix(tlsReg.URL, "https://"))
+			env.Setenv("DOCKER_CONFIG", filepath.Join(env.WorkDir, ".docker"))
+			env.Setenv("IMGC_CONFIG", "")
+			env.Setenv("XDG_CONFIG_HOME", filepath.Join(env.WorkDir, ".config"))
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

@@ -13,9 +13,16 @@ import (
 
 type imagesCmd struct {
 	cacheFlags
+	Reference string   `arg:"" optional:"" placeholder:"PATTERN" help:"List only the images whose name matches this pattern (* and ? wildcards; \"app\" finds localhost/app:1)."`
+	Filter    []string `sep:"none" placeholder:"KEY=VALUE" help:"Filter the list (repeatable): reference=PATTERN, or dangling=true|false (images left without a name; imgc keeps none, so dangling=true lists nothing)."`
+	Quiet     bool     `short:"q" help:"Print only the digests."`
 }
 
 func (c *imagesCmd) Run(e *env) error {
+	f, err := parseImageFilters(c.Reference, c.Filter)
+	if err != nil {
+		return err
+	}
 	s, err := c.open()
 	if err != nil {
 		return err
@@ -24,9 +31,22 @@ func (c *imagesCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	if c.Quiet {
+		seen := map[string]bool{}
+		for _, im := range imgs {
+			if f.match(im.Name) && !seen[im.Digest] {
+				seen[im.Digest] = true
+				fmt.Fprintln(e.stdout, im.Digest)
+			}
+		}
+		return nil
+	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tDIGEST\tSIZE\tCREATED")
 	for _, im := range imgs {
+		if !f.match(im.Name) {
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", im.Name, shortDigest(im.Digest), humanSize(im.Size), ago(im.Created))
 	}
 	return tw.Flush()

@@ -247,7 +247,9 @@ func (tb *targetBuild) assemble() (*targetResult, error) {
 		return nil, fmt.Errorf("writing image %s: %w", t.Name, err)
 	}
 	if t.Output {
-		if err := tb.b.s.TagImages(desc, imageNames(t)); err != nil {
+		named := desc
+		named.Annotations = map[string]string{store.BlockNameAnnotation: t.Name}
+		if err := tb.b.s.TagImages(named, imageNames(t)); err != nil {
 			return nil, err
 		}
 	}
