@@ -66,8 +66,12 @@ type Event struct {
 	// Kind is "target" (a target starts), "cached" (a layer is reused),
 	// "start" (a layer starts building), "log" (a line of step output),
 	// "done" (a layer or, with Layer empty, a target finished), "error",
-	// "export" (an output was written; Line names it) or "warning" (Line
-	// says what is unsafe about this machine's setup; once per process).
+	// "export" (an output was written, or with Target set an image named
+	// or pushed; Line says which: "oci:DIR", "name:TAG", "push:TAG"),
+	// "warning" (Line says what is unsafe about this machine's setup; once
+	// per process), "plan" (first: Steps is how many layers the build
+	// has, cached ones included) or "waiting" (Target waits for the
+	// target Line before it starts).
 	Kind     string
 	Target   string
 	Layer    string
@@ -75,6 +79,7 @@ type Event struct {
 	Origin   ir.Origin
 	Line     string
 	Duration time.Duration
+	Steps    int
 }
 
 // ImageResult is one built output target.

@@ -294,12 +294,12 @@ func lineStart(src []byte, line int) (int, bool) {
 // diagnostic per source origin, with its exit status and output tail.
 func (e *env) reportBuildError(files map[string]*hcl.File, err error) error {
 	if e.ctx.Err() != nil {
-		fmt.Fprintln(e.stderr, "imgc: build interrupted; the cache and earlier outputs are intact")
+		fmt.Fprintln(e.stderr, "imgc: interrupted; the cache and earlier outputs are intact")
 		return exitError{exitFailed}
 	}
 	var se *engine.StepError
 	if !errors.As(err, &se) {
-		fmt.Fprintf(e.stderr, "imgc: %v\n", err)
+		fmt.Fprintf(e.stderr, "imgc: %v\n", registryError(err))
 		return exitError{exitFailed}
 	}
 	all := map[string]*hcl.File{}

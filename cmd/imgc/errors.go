@@ -89,3 +89,19 @@ func orHost(h string) string {
 	}
 	return h
 }
+
+// plainError is err as one sentence: the registry's or network's trouble
+// in words when unreachableSentence knows it, else the innermost message
+// of the chain.
+func plainError(err error) string {
+	if msg := unreachableSentence(err); msg != "" {
+		return msg
+	}
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err.Error()
+		}
+		err = u
+	}
+}

@@ -319,7 +319,7 @@ func (e *env) compile(src *source, targets []string, ctxDir string, opt optimize
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  summaryUnreachable,
-					Detail:   fmt.Sprintf("%v. A tag is resolved through its registry the first time it is built; make the registry reachable, or pin the digest in imgc.lock.hcl.", err),
+					Detail:   fmt.Sprintf("Resolving %s: %s. A tag is resolved through its registry the first time it is built; make the registry reachable, or pin the digest in imgc.lock.hcl.", t.Base.Ref, plainError(err)),
 					Subject:  originRange(map[string]*hcl.File{}, t.Base.Origin),
 				})
 				delete(unreachable, t.Base.Ref.String())

@@ -252,6 +252,9 @@ func (tb *targetBuild) assemble() (*targetResult, error) {
 		if err := tb.b.s.TagImages(named, imageNames(t)); err != nil {
 			return nil, err
 		}
+		for _, n := range imageNames(t) {
+			tb.b.emit(engine.Event{Kind: "export", Target: t.Name, Line: "name:" + n})
+		}
 	}
 	return &targetResult{state: st, desc: desc, digest: desc.Digest.String()}, nil
 }
