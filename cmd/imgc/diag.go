@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -20,7 +21,7 @@ import (
 // report prints diagnostics in HCL's text format with source snippets and
 // returns an exitError when any of them is an error.
 func (e *env) report(files map[string]*hcl.File, diags hcl.Diagnostics) error {
-	diags = dedupe(diags)
+	diags = sortDiagnostics(dedupe(diags))
 	if len(diags) == 0 {
 		return nil
 	}
@@ -209,6 +210,26 @@ func dedupe(diags hcl.Diagnostics) hcl.Diagnostics {
 			out = append(out, d)
 		}
 	}
+	return out
+}
+
+// sortDiagnostics orders diags by file, line and column, as compilers
+// print them; those without a source location (command-line mistakes)
+// come first, in the order they were found.
+func sortDiagnostics(diags hcl.Diagnostics) hcl.Diagnostics {
+	out := append(hcl.Diagnostics(nil), diags...)
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].Subject, out[j].Subject
+		switch {
+		case a == nil || b == nil:
+			return a == nil && b != nil
+		case a.Filename != b.Filename:
+			return a.Filename < b.Filename
+		case a.Start.Line != b.Start.Line:
+			return a.Start.Line < b.Start.Line
+		}
+		return a.Start.Column < b.Start.Column
+	})
 	return out
 }
 
