@@ -55,7 +55,7 @@ type cli struct {
 	Version  versionCmd  `cmd:"" help:"Print imgc's version."`
 
 	VersionFlag      kong.VersionFlag `name:"version" help:"Print imgc's version and exit."`
-	InsecureRegistry []string         `name:"insecure-registry" sep:"none" placeholder:"HOST[:PORT]" help:"Reach this registry over plain HTTP, or HTTPS without verifying its certificate (repeatable; adds to the registries file, $IMGC_CONFIG or ~/.config/imgc/registries.json)."`
+	InsecureRegistry []string         `name:"insecure-registry" sep:"none" placeholder:"HOST[:PORT]" help:"Reach this registry over plain HTTP or HTTPS without certificate checks (repeatable; see also the registries file in docs/cli.md)."`
 }
 
 // env is what every command runs with; tests swap the streams.

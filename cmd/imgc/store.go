@@ -131,7 +131,7 @@ func (c *pushCmd) Run(e *env) error {
 type cacheCmd struct {
 	Ls    cacheLsCmd    `cmd:"" help:"List cached layers."`
 	Du    cacheDuCmd    `cmd:"" help:"Show how much disk the cache uses."`
-	Prune cachePruneCmd `cmd:"" help:"Remove cached layers, snapshots and cache mounts that no image in the store needs."`
+	Prune cachePruneCmd `cmd:"" help:"Empty the cache: remove every snapshot, every cache mount's content (mount type cache), and the layers no image in the store needs."`
 }
 
 type cacheLsCmd struct{ cacheFlags }
