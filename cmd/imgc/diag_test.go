@@ -72,7 +72,8 @@ func TestReportSnippets(t *testing.T) {
 		{Severity: hcl.DiagError, Summary: "Line 1", Detail: "d", Subject: sub(1, 1, 6)},
 	}
 	var want bytes.Buffer
-	_ = hcl.NewDiagnosticTextWriter(&want, map[string]*hcl.File{"t.image.hcl": f}, 0, false).WriteDiagnostics(diags)
+	// imgc prints them sorted by line.
+	_ = hcl.NewDiagnosticTextWriter(&want, map[string]*hcl.File{"t.image.hcl": f}, 0, false).WriteDiagnostics(sortDiagnostics(diags))
 	var got bytes.Buffer
 	e := &env{ctx: context.Background(), stdout: &got, stderr: &got}
 	_ = e.report(map[string]*hcl.File{"t.image.hcl": f}, diags)

@@ -2,9 +2,13 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -12,6 +16,7 @@ import (
 
 	"github.com/imgc-dev/imgc/engine/local"
 	"github.com/imgc-dev/imgc/engine/local/runc"
+	"github.com/imgc-dev/imgc/store"
 )
 
 type runCmd struct {
@@ -48,6 +53,9 @@ func (c *runCmd) Run(e *env) error {
 	}
 	opts.Args = args
 	opts.Stdout, opts.Stderr = streaming(e.stdout), e.stderr
+	if !opts.Terminal {
+		opts.Stderr = dropRuncFailure{e.stderr}
+	}
 	if c.Interactive || c.Tty {
 		opts.Stdin = os.Stdin
 	}
@@ -56,13 +64,53 @@ func (c *runCmd) Run(e *env) error {
 		if e.ctx.Err() != nil {
 			return exitError{130}
 		}
-		return err
+		var noImage *store.NoImageError
+		if errors.As(err, &noImage) {
+			return err
+		}
+		msg, status := startFailure(err)
+		fmt.Fprintf(e.stderr, "imgc: %s\n", msg)
+		return exitError{status}
 	}
 	if code != 0 {
 		return exitError{code}
 	}
 	return nil
 }
+
+// dropRuncFailure passes the container's standard error through, except
+// the line runc writes there when the process could not start, which imgc
+// says again in its own words (see startFailure). runc writes that line at
+// once, so it starts a write of its own.
+type dropRuncFailure struct{ w io.Writer }
+
+func (d dropRuncFailure) Write(p []byte) (int, error) {
+	if bytes.HasPrefix(p, []byte("runc run failed: ")) {
+		return len(p), nil
+	}
+	return d.w.Write(p)
+}
+
+// startFailure says why a container did not start, without runc's
+// wrapping, and the status docker run exits with for it: 127 when the
+// command is not in the image, 126 when it cannot be run, else 125.
+func startFailure(err error) (string, int) {
+	msg := runcPrefix.ReplaceAllString(err.Error(), "")
+	if m := execError.FindStringSubmatch(msg); m != nil {
+		switch {
+		case strings.Contains(msg, "no such file or directory") || strings.Contains(msg, "not found"):
+			return fmt.Sprintf("the command %s is not in the image (check --entrypoint and the arguments after the image name)", m[1]), 127
+		case strings.Contains(msg, "permission denied"):
+			return fmt.Sprintf("the command %s cannot be run: permission denied (is it executable?)", m[1]), 126
+		}
+	}
+	return msg, 125
+}
+
+var (
+	runcPrefix = regexp.MustCompile(`^(running container [^:]+: )?(unable to start container process: )?(error during container init: )?`)
+	execError  = regexp.MustCompile(`exec: ("[^"]*")`)
+)
 
 // options turns the flags into RunOptions, checking each value.
 func (c *runCmd) options() (local.RunOptions, error) {
