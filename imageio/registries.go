@@ -152,7 +152,7 @@ func CheckLogin(ctx context.Context, host, user, password string) error {
 	if err != nil {
 		var te *transport.Error
 		if errors.As(err, &te) && (te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden) {
-			return fmt.Errorf("%s refused the user name or password", host)
+			return fmt.Errorf("the registry %s refused the user name or password", host)
 		}
 		return err
 	}
@@ -166,7 +166,7 @@ func CheckLogin(ctx context.Context, host, user, password string) error {
 	}
 	resp.Body.Close()
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-		return fmt.Errorf("%s refused the user name or password", host)
+		return fmt.Errorf("the registry %s refused the user name or password", host)
 	}
 	return nil
 }

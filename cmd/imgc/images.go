@@ -262,7 +262,13 @@ func (c *loginCmd) Run(e *env) error {
 		return usagef("imgc login needs a user name and a password")
 	}
 	if err := imageio.CheckLogin(e.ctx, host, user, pass); err != nil {
-		return registryError(fmt.Errorf("logging in to %s: %w", host, err))
+		if msg := unreachableSentence(err); msg != "" {
+			return errors.New(msg)
+		}
+		if strings.Contains(err.Error(), "refused the user name") {
+			return err
+		}
+		return fmt.Errorf("logging in to %s: %w", host, err)
 	}
 	cf, err := config.Load(config.Dir())
 	if err != nil {

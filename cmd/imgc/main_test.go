@@ -4,6 +4,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -43,8 +44,14 @@ func TestScripts(t *testing.T) {
 			env.Defer(reg.Close)
 			env.Setenv("REGISTRY", strings.TrimPrefix(reg.URL, "http://"))
 			// And one over HTTPS with a certificate nothing trusts.
-			tlsReg := httptest.NewTLSServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+			tlsReg := httptest.NewUnstartedServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+			tlsReg.Config.ErrorLog = log.New(io.Discard, "", 0)
+			tlsReg.StartTLS()
 			env.Defer(tlsReg.Close)
+			// And one that wants the user "me" with the password "secret".
+			authReg := httptest.NewServer(basicAuth(registry.New(registry.Logger(log.New(io.Discard, "", 0)))))
+			env.Defer(authReg.Close)
+			env.Setenv("AUTH_REGISTRY", strings.TrimPrefix(authReg.URL, "http://"))
 			env.Setenv("TLS_REGISTRY", strings.TrimPrefix(tlsReg.URL, "https://"))
 			env.Setenv("DOCKER_CONFIG", filepath.Join(env.WorkDir, ".docker"))
 			env.Setenv("IMGC_CONFIG", "")
@@ -63,6 +70,19 @@ func TestScripts(t *testing.T) {
 			}
 			return false, nil
 		},
+	})
+}
+
+// basicAuth lets through only requests with the user "me" and the
+// password "secret", as a registry with basic authentication does.
+func basicAuth(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "me" || p != "secret" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
 	})
 }
 
