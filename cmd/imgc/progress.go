@@ -57,7 +57,7 @@ func (p *progress) event(ev engine.Event) {
 	defer p.mu.Unlock()
 	switch {
 	case ev.Kind == "plan":
-		p.steps = ev.Steps
+		p.steps, p.doneN = ev.Steps, 0
 	case ev.Kind == "cached" || (ev.Kind == "done" && ev.Layer != ""):
 		p.doneN++
 	case ev.Kind == "error" && p.e.ctx.Err() != nil:
@@ -122,7 +122,11 @@ func (p *progress) plain(ev engine.Event) {
 	case "target":
 		fmt.Fprintf(w, "[%s] building%s\n", ev.Target, where)
 	case "cached":
-		fmt.Fprintf(w, "[%s] CACHED %s %s\n", ev.Target, ev.Key.Short(), ev.Layer)
+		from := ""
+		if ev.Line != "" {
+			from = " (from " + ev.Line + ")"
+		}
+		fmt.Fprintf(w, "[%s] CACHED %s %s%s\n", ev.Target, ev.Key.Short(), ev.Layer, from)
 	case "start":
 		fmt.Fprintf(w, "[%s] %s%s\n", ev.Target, ev.Layer, where)
 	case "log":
