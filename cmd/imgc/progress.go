@@ -154,7 +154,7 @@ func (p *progress) plain(ev engine.Event) {
 		what, dest, _ := strings.Cut(ev.Line, ":")
 		switch {
 		case ev.Target == "":
-			fmt.Fprintf(w, "exporting to %s %s\n", what, dest)
+			fmt.Fprintf(w, "exported %s\n", ev.Line)
 		case what == "name":
 			fmt.Fprintf(w, "[%s] naming %s\n", ev.Target, dest)
 		case what == "push":
