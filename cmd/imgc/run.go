@@ -312,7 +312,7 @@ func runArgs(p *kong.Kong, args []string) []string {
 		return args
 	}
 	takesValue := func(name string, short bool) bool {
-		for _, f := range node.Flags {
+		for _, f := range append(append([]*kong.Flag(nil), node.Flags...), p.Model.Node.Flags...) {
 			if (!short && f.Name == name) || (short && string(f.Short) == name) {
 				return !f.IsBool()
 			}
