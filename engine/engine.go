@@ -78,8 +78,8 @@ type Event struct {
 	// this machine's setup, once per process, or which imported cache
 	// entry was refused and why), "plan" (before the targets start, again
 	// when a build starts over: Steps is how many layers the build has,
-	// cached ones included) or "waiting" (Target waits for the target
-	// Line before it starts).
+	// cached ones included) or "waiting" (Target, or its layer Layer,
+	// waits for the target Line).
 	Kind     string
 	Target   string
 	Layer    string

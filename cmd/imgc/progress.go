@@ -148,6 +148,10 @@ func (p *progress) plain(ev engine.Event) {
 	case "warning":
 		fmt.Fprintf(w, "warning: %s\n", ev.Line)
 	case "waiting":
+		if ev.Layer != "" {
+			fmt.Fprintf(w, "[%s] %s%s waiting for %q\n", ev.Target, ev.Layer, where, ev.Line)
+			break
+		}
 		fmt.Fprintf(w, "[%s] waiting for %q\n", ev.Target, ev.Line)
 	case "plan":
 	case "export":

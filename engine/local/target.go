@@ -90,6 +90,13 @@ func (tb *targetBuild) layer(ctx context.Context, l *ir.Layer) error {
 	// before taking the key lock keeps the lock free for another build
 	// that could make the layer meanwhile.
 	for _, from := range l.Reads() {
+		if ch := b.done[from]; ch != nil && b.needed[from] {
+			select {
+			case <-ch:
+			default:
+				b.emit(engine.Event{Kind: "waiting", Target: tb.t.Name, Layer: l.Name, Origin: l.Origin, Line: from})
+			}
+		}
 		if err := b.awaitTarget(ctx, from, tb.slot); err != nil {
 			return err
 		}
