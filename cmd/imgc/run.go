@@ -30,7 +30,7 @@ type runCmd struct {
 	Workdir       string   `short:"w" placeholder:"DIR" help:"The working directory inside the container (default: the image's)."`
 	User          string   `short:"u" placeholder:"USER[:GROUP]" help:"Run as this user (a name or uid, with an optional group; default: the image's)."`
 	Interactive   bool     `short:"i" help:"Keep standard input open and connect it to the container."`
-	Tty           bool     `short:"t" help:"Give the container a terminal (when imgc's standard input is one)."`
+	Tty           bool     `short:"t" help:"Give the container a terminal when imgc runs in one (else a warning, and none)."`
 	Network       string   `enum:"default,host,none" default:"default" help:"default (a private network with outbound access; the host's 127.0.0.1 is out of reach), host (the host's) or none (loopback only)."`
 	Publish       []string `short:"p" sep:"none" placeholder:"[IP:]HOST:CTR" help:"Publish the container's TCP port CTR on the host's port HOST, on 127.0.0.1 unless IP is given (repeatable; default network only)."`
 	ContainerName string   `name:"name" placeholder:"NAME" help:"Name the container (its runtime id and host name); two containers cannot share one."`
@@ -52,6 +52,9 @@ func (c *runCmd) Run(e *env) error {
 		return exitError{exitBadInput}
 	}
 	opts.Args = args
+	if c.Tty && !opts.Terminal {
+		fmt.Fprintln(e.stderr, "imgc: warning: -t: standard input or output is not a terminal, so the container gets none")
+	}
 	opts.Stdout, opts.Stderr = streaming(e.stdout), e.stderr
 	if !opts.Terminal {
 		opts.Stderr = dropRuncFailure{e.stderr}
@@ -157,12 +160,9 @@ func (c *runCmd) options() (local.RunOptions, error) {
 	if len(o.Ports) > 0 && c.Network != "default" {
 		return o, fmt.Errorf("-p publishes ports of the default network, and --network is %q: drop one of them", c.Network)
 	}
-	if c.Tty {
-		if !isTerminal(os.Stdin) {
-			return o, fmt.Errorf("-t needs a terminal, and imgc's standard input is not one: drop -t")
-		}
-		o.Terminal = true
-	}
+	// -t gives a terminal when imgc has one: `imgc run -it` in a script
+	// or CI runs without, rather than failing as docker does.
+	o.Terminal = c.Tty && isTerminal(os.Stdin) && isTerminal(os.Stdout)
 	if n := c.ContainerName; n != "" {
 		for _, r := range n {
 			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-') {
