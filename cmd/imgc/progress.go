@@ -97,7 +97,10 @@ func (p *progress) failure(err error) error {
 		ExitCode int       `json:"exit_code,omitempty"`
 		Tail     []string  `json:"tail,omitempty"`
 		Message  string    `json:"message"`
-	}{Time: time.Now(), Kind: "failed", Message: err.Error()}
+	}{Time: time.Now(), Kind: "failed", Message: registryError(err).Error()}
+	if p.e.ctx.Err() != nil {
+		ev.Message = "interrupted; the cache and earlier outputs are intact"
+	}
 	var se *engine.StepError
 	if errors.As(err, &se) {
 		ev.Target, ev.Key, ev.ExitCode, ev.Tail = se.Target, se.Key.String(), se.ExitCode, se.Tail
