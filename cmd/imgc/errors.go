@@ -105,3 +105,13 @@ func plainError(err error) string {
 		err = u
 	}
 }
+
+// sentenceError reads as msg, a sentence for people, and unwraps to the
+// error it describes.
+type sentenceError struct {
+	msg string
+	err error
+}
+
+func (e sentenceError) Error() string { return e.msg }
+func (e sentenceError) Unwrap() error { return e.err }
