@@ -3,9 +3,11 @@ package compiler
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/moby/patternmatcher"
@@ -104,13 +106,77 @@ func missingBase(b ir.Base, err error, dir string) *hcl.Diagnostic {
 	if b.Kind == ir.BaseDockerArchive {
 		what = "a `docker save` archive"
 	}
+	why := err.Error()
+	if errors.Is(err, fs.ErrNotExist) {
+		why = "there is no such file"
+		if b.Kind == ir.BaseOCILayout {
+			why = fmt.Sprintf("%s holds no index.json", b.Ref.Path)
+			if _, serr := os.Stat(b.Ref.Path); serr != nil {
+				why = fmt.Sprintf("%s does not exist", b.Ref.Path)
+			}
+		}
+	}
+	found := ""
+	if b.Kind == ir.BaseOCILayout {
+		if near := nearbyLayouts(dir, b.Ref.Path); len(near) > 0 {
+			found = " Layouts found nearby: " + strings.Join(near, ", ") + "."
+		}
+	}
 	return &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  "Base image not found",
-		Detail: fmt.Sprintf("The base %s:%s cannot be read: %v. A local base must exist before anything is built. Fix the path to name %s (a relative path starts at the configuration's directory, %s), or use another base.",
-			b.Kind, b.Ref, err, what, dir),
+		Detail: fmt.Sprintf("The base %s:%s cannot be read: %s. A local base must exist before anything is built.%s Fix the path to name %s (a relative path starts at the configuration's directory, %s), or use another base.",
+			b.Kind, b.Ref, why, found, what, dir),
 		Subject: b.Origin.Range(),
 	}
+}
+
+// nearbyLayouts lists, as oci: references relative to dir, the OCI image
+// layouts (directories with an oci-layout file) up to three levels below
+// dir and below the missing path's nearest existing parent: at most five,
+// so a typo or a layout moved into a subdirectory is found.
+func nearbyLayouts(dir, missing string) []string {
+	roots := []string{dir}
+	for p := filepath.Dir(missing); p != "" && p != "." && p != "/"; p = filepath.Dir(p) {
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			if p != dir {
+				roots = append(roots, p)
+			}
+			break
+		}
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, root := range roots {
+		base := strings.Count(filepath.Clean(root), string(filepath.Separator))
+		visited := 0
+		filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			visited++
+			if err != nil || len(out) >= 5 || visited > 5000 {
+				return filepath.SkipDir
+			}
+			if !d.IsDir() {
+				return nil
+			}
+			if strings.Count(filepath.Clean(p), string(filepath.Separator))-base > 3 || (p != root && strings.HasPrefix(d.Name(), ".")) {
+				return filepath.SkipDir
+			}
+			if _, err := os.Stat(filepath.Join(p, "oci-layout")); err == nil && !seen[p] {
+				seen[p] = true
+				rel, rerr := filepath.Rel(dir, p)
+				if rerr != nil {
+					rel = p
+				}
+				if !strings.HasPrefix(rel, "..") && !filepath.IsAbs(rel) {
+					rel = "./" + rel
+				}
+				out = append(out, "oci:"+filepath.ToSlash(rel))
+				return filepath.SkipDir // blobs are not layouts
+			}
+			return nil
+		})
+	}
+	return out
 }
 
 // ignore loads the context's ignore file once: Options.IgnoreFile (a

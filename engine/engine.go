@@ -72,9 +72,14 @@ type Event struct {
 	// Line names the imported cache it came from, empty for the local one),
 	// "start" (a layer starts building), "log" (a line of step output),
 	// "done" (a layer or, with Layer empty, a target finished), "error",
-	// "export" (an output or a cache export was written; Line names it) or
-	// "warning" (Line says what is unsafe about this machine's setup, once
-	// per process, or which imported cache entry was refused and why).
+	// "export" (an output or a cache export was written, or with Target
+	// set an image named or pushed; Line says which: "oci:DIR",
+	// "name:TAG", "push:TAG"), "warning" (Line says what is unsafe about
+	// this machine's setup, once per process, or which imported cache
+	// entry was refused and why), "plan" (before the targets start, again
+	// when a build starts over: Steps is how many layers the build has,
+	// cached ones included) or "waiting" (Target, or its layer Layer,
+	// waits for the target Line).
 	Kind     string
 	Target   string
 	Layer    string
@@ -82,6 +87,7 @@ type Event struct {
 	Origin   ir.Origin
 	Line     string
 	Duration time.Duration
+	Steps    int
 }
 
 // ImageResult is one built output target.

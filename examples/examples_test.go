@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	goruntime "runtime"
 	"slices"
 	"strconv"
@@ -97,12 +98,24 @@ func compileAt(t *testing.T, dir string, vars map[string]string, resolve func(im
 }
 
 // TestExamplesPlan: every example validates and plans without a registry,
-// has a README, and its side-by-side Dockerfile imports and plans too.
+// has a README that builds and runs it (writing any output under out/,
+// which git ignores), and its side-by-side Dockerfile imports and plans too.
 func TestExamplesPlan(t *testing.T) {
 	for _, dir := range exampleDirs(t) {
 		t.Run(dir, func(t *testing.T) {
-			if _, err := os.Stat(filepath.Join(dir, "README.md")); err != nil && dir != "hello" {
+			readme, err := os.ReadFile(filepath.Join(dir, "README.md"))
+			if err != nil {
 				t.Errorf("example %s has no README.md", dir)
+			}
+			for _, want := range []string{"bin/imgc build examples/" + dir, "bin/imgc run "} {
+				if err == nil && !strings.Contains(string(readme), want) {
+					t.Errorf("%s/README.md does not say how to build and run it: no %q", dir, want)
+				}
+			}
+			for _, m := range regexp.MustCompile(`dest=(\S+)`).FindAllStringSubmatch(string(readme), -1) {
+				if !strings.HasPrefix(m[1], "out/") {
+					t.Errorf("%s/README.md writes %s, outside out/ (which .gitignore keeps out of the repository)", dir, m[1])
+				}
 			}
 			cfg, plan := compile(t, dir, nil, nil)
 			if len(plan.Targets) == 0 {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -40,7 +39,7 @@ func ResolveBase(ctx context.Context, ref imageref.Ref, pl ir.Platform) (string,
 func openBase(ctx context.Context, ref imageref.Ref, pl ir.Platform) (v1.Image, error) {
 	switch ref.Kind {
 	case imageref.Registry:
-		r, err := name.ParseReference(ref.Name) // go-containerregistry's form of the parsed reference
+		r, err := ParseReference(ref.Name) // go-containerregistry's form of the parsed reference
 		if err != nil {
 			return nil, err
 		}

@@ -192,7 +192,7 @@ func writeDockerArchive(s *store.Store, dest string, imgs []Image) error {
 // registry reference dest; blobs the registry has are not uploaded, and
 // failed uploads and puts are tried again (see registryOptions).
 func PushDigest(ctx context.Context, s *store.Store, d v1.Hash, dest string) error {
-	ref, err := name.ParseReference(dest)
+	ref, err := ParseReference(dest)
 	if err != nil {
 		return fmt.Errorf("pushing %s: %w", dest, err)
 	}

@@ -44,7 +44,7 @@ func registryOptions(ctx context.Context, more ...remote.Option) []remote.Option
 	return append([]remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(authn.DefaultKeychain),
-		remote.WithTransport(&retryTransport{inner: remote.DefaultTransport, backoff: requestBackoff}),
+		remote.WithTransport(&retryTransport{inner: newInsecureTransport(remote.DefaultTransport), backoff: requestBackoff}),
 		remote.WithRetryBackoff(registryBackoff),
 		remote.WithRetryStatusCodes(retryStatusCodes...),
 		remote.WithRetryPredicate(retryable),

@@ -54,7 +54,7 @@ import (
 // paths where buildah's result is not Docker's, with the reason (each was
 // checked against BuildKit). A `modes` file of "MODE PATH" lines sets
 // context modes git cannot keep. imgc-gaps.json lists
-// what imgc is known not to make as Docker does (see docs/dockerfile.md).
+// what imgc is known not to make as Docker does (see docs/dockerfile-testing.md).
 func TestFidelity(t *testing.T) {
 	testbase.Require(t)
 	for _, tool := range []string{"buildah", "runc"} {

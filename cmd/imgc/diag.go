@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -20,7 +21,7 @@ import (
 // report prints diagnostics in HCL's text format with source snippets and
 // returns an exitError when any of them is an error.
 func (e *env) report(files map[string]*hcl.File, diags hcl.Diagnostics) error {
-	diags = dedupe(diags)
+	diags = sortDiagnostics(dedupe(diags))
 	if len(diags) == 0 {
 		return nil
 	}
@@ -212,6 +213,26 @@ func dedupe(diags hcl.Diagnostics) hcl.Diagnostics {
 	return out
 }
 
+// sortDiagnostics orders diags by file, line and column, as compilers
+// print them; those without a source location (command-line mistakes)
+// come first, in the order they were found.
+func sortDiagnostics(diags hcl.Diagnostics) hcl.Diagnostics {
+	out := append(hcl.Diagnostics(nil), diags...)
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].Subject, out[j].Subject
+		switch {
+		case a == nil || b == nil:
+			return a == nil && b != nil
+		case a.Filename != b.Filename:
+			return a.Filename < b.Filename
+		case a.Start.Line != b.Start.Line:
+			return a.Start.Line < b.Start.Line
+		}
+		return a.Start.Column < b.Start.Column
+	})
+	return out
+}
+
 // errorsOnly keeps the errors, for a second pass over input whose warnings
 // were already shown.
 func errorsOnly(diags hcl.Diagnostics) hcl.Diagnostics {
@@ -290,12 +311,12 @@ func lineStart(src []byte, line int) (int, bool) {
 // diagnostic per source origin, with its exit status and output tail.
 func (e *env) reportBuildError(files map[string]*hcl.File, err error) error {
 	if e.ctx.Err() != nil {
-		fmt.Fprintln(e.stderr, "imgc: build interrupted; the cache and earlier outputs are intact")
+		fmt.Fprintln(e.stderr, "imgc: interrupted; the cache and earlier outputs are intact")
 		return exitError{exitFailed}
 	}
 	var se *engine.StepError
 	if !errors.As(err, &se) {
-		fmt.Fprintf(e.stderr, "imgc: %v\n", err)
+		fmt.Fprintf(e.stderr, "imgc: %v\n", registryError(err))
 		return exitError{exitFailed}
 	}
 	all := map[string]*hcl.File{}

@@ -72,7 +72,8 @@ func TestReportSnippets(t *testing.T) {
 		{Severity: hcl.DiagError, Summary: "Line 1", Detail: "d", Subject: sub(1, 1, 6)},
 	}
 	var want bytes.Buffer
-	_ = hcl.NewDiagnosticTextWriter(&want, map[string]*hcl.File{"t.image.hcl": f}, 0, false).WriteDiagnostics(diags)
+	// imgc prints them sorted by line.
+	_ = hcl.NewDiagnosticTextWriter(&want, map[string]*hcl.File{"t.image.hcl": f}, 0, false).WriteDiagnostics(sortDiagnostics(diags))
 	var got bytes.Buffer
 	e := &env{ctx: context.Background(), stdout: &got, stderr: &got}
 	_ = e.report(map[string]*hcl.File{"t.image.hcl": f}, diags)
@@ -88,5 +89,29 @@ func TestReportSnippets(t *testing.T) {
 	wantLine := "   1: …" + strings.Repeat("a", snippetMargin-4) + "\" + nope + \"" + strings.Repeat("b", snippetMargin-4) + "…\n"
 	if !strings.Contains(got.String(), wantLine) {
 		t.Errorf("long line rendered as:\n%s\nwant the line:\n%s", got.String(), wantLine)
+	}
+}
+
+// TestSortDiagnostics: diagnostics come by file, line and column, those
+// without a location first, whatever order the passes found them in.
+func TestSortDiagnostics(t *testing.T) {
+	at := func(file string, line, col int) *hcl.Range {
+		return &hcl.Range{Filename: file, Start: hcl.Pos{Line: line, Column: col}, End: hcl.Pos{Line: line, Column: col + 1}}
+	}
+	diags := hcl.Diagnostics{
+		{Summary: "b.hcl 2", Subject: at("b.hcl", 2, 1)},
+		{Summary: "a.hcl 9", Subject: at("a.hcl", 9, 1)},
+		{Summary: "flag 1"},
+		{Summary: "a.hcl 3:5", Subject: at("a.hcl", 3, 5)},
+		{Summary: "a.hcl 3:2", Subject: at("a.hcl", 3, 2)},
+		{Summary: "flag 2"},
+	}
+	var got []string
+	for _, d := range sortDiagnostics(diags) {
+		got = append(got, d.Summary)
+	}
+	want := []string{"flag 1", "flag 2", "a.hcl 3:2", "a.hcl 3:5", "a.hcl 9", "b.hcl 2"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("order (-want +got):\n%s", diff)
 	}
 }

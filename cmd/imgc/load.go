@@ -207,7 +207,7 @@ func (r baseResolver) Resolve(ref imageref.Ref) (string, error) {
 	d, err := imageio.ResolveBase(r.e.ctx, ref, ir.Platform{OS: "linux", Architecture: hostArch()})
 	if err != nil && registry {
 		// A build cannot go on without it.
-		return "", &compiler.UnreachableError{Ref: ref, Err: err}
+		return "", &compiler.UnreachableError{Ref: ref, Err: sentenceError{"Resolving " + ref.String() + ": " + plainError(err), err}}
 	}
 	return d, err
 }

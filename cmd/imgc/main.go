@@ -20,6 +20,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/imgc-dev/imgc/compiler"
+	"github.com/imgc-dev/imgc/imageio"
 	"github.com/imgc-dev/imgc/store"
 )
 
@@ -42,11 +43,20 @@ type cli struct {
 	Images   imagesCmd   `cmd:"" help:"List the images in imgc's local store."`
 	History  historyCmd  `cmd:"" help:"Show an image's layers with their sizes and the source line that made each."`
 	Inspect  inspectCmd  `cmd:"" help:"Print an image's manifest and config (env, entrypoint, labels, healthcheck...) as JSON."`
+	Tag      tagCmd      `cmd:"" help:"Give an image in the local store another name, like docker tag."`
+	Rmi      rmiCmd      `cmd:"" help:"Remove images from the local store, like docker rmi."`
+	Pull     pullCmd     `cmd:"" help:"Copy an image from a registry into the local store and print its digest."`
+	Load     loadCmd     `cmd:"" help:"Read a docker archive (docker save) or an OCI layout archive into the local store."`
 	Save     saveCmd     `cmd:"" help:"Write an image from the local store as a docker-loadable tarball."`
 	Push     pushCmd     `cmd:"" help:"Push an image from the local store to a registry."`
+	Login    loginCmd    `cmd:"" help:"Save credentials for a registry in Docker's config.json, which docker and other tools share."`
+	Logout   logoutCmd   `cmd:"" help:"Remove a registry's credentials from Docker's config.json."`
 	Run      runCmd      `cmd:"" help:"Run an image from the local store once with runc, like docker run --rm."`
 	Cache    cacheCmd    `cmd:"" help:"Inspect and prune the build cache."`
 	Version  versionCmd  `cmd:"" help:"Print imgc's version."`
+
+	VersionFlag      kong.VersionFlag `name:"version" help:"Print imgc's version and exit."`
+	InsecureRegistry []string         `name:"insecure-registry" sep:"none" placeholder:"HOST[:PORT]" help:"Reach this registry over plain HTTP or HTTPS without certificate checks (repeatable; see also the registries file in docs/cli.md)."`
 }
 
 // env is what every command runs with; tests swap the streams.
@@ -119,7 +129,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		kong.UsageOnError(),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Exit(func(int) { panic(kongExit{}) }),
-		kong.Vars{"passes": optionalPasses()},
+		kong.Vars{"passes": optionalPasses(), "version": "imgc " + versionString()},
 	)
 	if err != nil {
 		panic(err)
@@ -129,7 +139,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintln(stderr, msg)
 		return exitBadInput
 	}
-	kctx, err := parseArgs(parser, terraformSpellings(args))
+	kctx, err := parseArgs(parser, terraformSpellings(runArgs(parser, args)))
 	if err != nil {
 		var ke kongExit
 		if errors.As(err, &ke) {
@@ -139,12 +149,23 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		return exitBadInput
 	}
 	kctx.Bind(e)
+	rs, err := imageio.ReadRegistrySettings(imageio.RegistriesFile())
+	if err != nil {
+		fmt.Fprintf(stderr, "imgc: %v\n", err)
+		return exitBadInput
+	}
+	imageio.SetInsecureRegistries(append(rs.InsecureRegistries, c.InsecureRegistry...))
 	if err := kctx.Run(e); err != nil {
 		var ee exitError
 		if errors.As(err, &ee) {
 			return ee.code
 		}
-		fmt.Fprintf(stderr, "imgc: %v\n", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "imgc: %v\n", err)
+			return exitBadInput
+		}
+		fmt.Fprintf(stderr, "imgc: %v\n", registryError(err))
 		var noImage *store.NoImageError
 		if errors.As(err, &noImage) {
 			return exitBadInput // a wrong name on the command line
@@ -235,10 +256,15 @@ func isTerminal(w io.Writer) bool {
 type versionCmd struct{}
 
 func (versionCmd) Run(e *env) error {
+	fmt.Fprintf(e.stdout, "imgc %s\n", versionString())
+	return nil
+}
+
+// versionString is the link-time version, else the module's.
+func versionString() string {
 	v := version
 	if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		v = bi.Main.Version
 	}
-	fmt.Fprintf(e.stdout, "imgc %s\n", v)
-	return nil
+	return v
 }

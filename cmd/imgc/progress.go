@@ -24,6 +24,10 @@ type progress struct {
 	drawn   int
 	done    chan struct{}
 	stopped chan struct{}
+
+	// The header's counts: layers the build has, and those finished.
+	start        time.Time
+	steps, doneN int
 }
 
 type liveLayer struct {
@@ -39,7 +43,7 @@ func newProgress(e *env, mode string) *progress {
 			mode = "tty"
 		}
 	}
-	p := &progress{e: e, mode: mode, running: map[string]*liveLayer{}}
+	p := &progress{e: e, mode: mode, running: map[string]*liveLayer{}, start: time.Now()}
 	if mode == "tty" {
 		p.done = make(chan struct{})
 		p.stopped = make(chan struct{})
@@ -51,6 +55,15 @@ func newProgress(e *env, mode string) *progress {
 func (p *progress) event(ev engine.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	switch {
+	case ev.Kind == "plan":
+		p.steps, p.doneN = ev.Steps, 0
+	case ev.Kind == "cached" || (ev.Kind == "done" && ev.Layer != ""):
+		p.doneN++
+	case ev.Kind == "error" && p.e.ctx.Err() != nil:
+		// Interrupted: the build's end says so once, not each target.
+		return
+	}
 	switch p.mode {
 	case "json":
 		b, _ := json.Marshal(struct {
@@ -62,7 +75,8 @@ func (p *progress) event(ev engine.Event) {
 			Source   string    `json:"source,omitempty"`
 			Line     string    `json:"line,omitempty"`
 			Duration float64   `json:"duration_seconds,omitempty"`
-		}{ev.Time, ev.Kind, ev.Target, ev.Layer, ev.Key.String(), relPath(ev.Origin.String()), ev.Line, ev.Duration.Seconds()})
+			Steps    int       `json:"steps,omitempty"`
+		}{ev.Time, ev.Kind, ev.Target, ev.Layer, ev.Key.String(), relPath(ev.Origin.String()), ev.Line, ev.Duration.Seconds(), ev.Steps})
 		fmt.Fprintf(p.e.stderr, "%s\n", b)
 	case "plain":
 		p.plain(ev)
@@ -83,7 +97,10 @@ func (p *progress) failure(err error) error {
 		ExitCode int       `json:"exit_code,omitempty"`
 		Tail     []string  `json:"tail,omitempty"`
 		Message  string    `json:"message"`
-	}{Time: time.Now(), Kind: "failed", Message: err.Error()}
+	}{Time: time.Now(), Kind: "failed", Message: registryError(err).Error()}
+	if p.e.ctx.Err() != nil {
+		ev.Message = "interrupted; the cache and earlier outputs are intact"
+	}
 	var se *engine.StepError
 	if errors.As(err, &se) {
 		ev.Target, ev.Key, ev.ExitCode, ev.Tail = se.Target, se.Key.String(), se.ExitCode, se.Tail
@@ -124,19 +141,34 @@ func (p *progress) plain(ev engine.Event) {
 		}
 		fmt.Fprintf(w, "[%s] DONE %s %s in %s\n", ev.Target, ev.Key.Short(), ev.Layer, ev.Duration.Round(time.Millisecond))
 	case "error":
+		// The diagnostic that follows the build says what failed and
+		// why; this line only marks where in the log.
 		if ev.Layer == "" {
-			fmt.Fprintf(w, "[%s] ERROR%s: %s\n", ev.Target, where, ev.Line)
+			fmt.Fprintf(w, "[%s] FAILED%s\n", ev.Target, where)
 			break
 		}
-		fmt.Fprintf(w, "[%s] ERROR %s%s: %s\n", ev.Target, ev.Layer, where, ev.Line)
+		fmt.Fprintf(w, "[%s] FAILED %s%s\n", ev.Target, ev.Layer, where)
 	case "warning":
 		fmt.Fprintf(w, "warning: %s\n", ev.Line)
-	case "export":
-		if ev.Target == "" {
-			fmt.Fprintf(w, "exported %s\n", ev.Line)
+	case "waiting":
+		if ev.Layer != "" {
+			fmt.Fprintf(w, "[%s] %s%s waiting for %q\n", ev.Target, ev.Layer, where, ev.Line)
 			break
 		}
-		fmt.Fprintf(w, "[%s] exported %s\n", ev.Target, ev.Line)
+		fmt.Fprintf(w, "[%s] waiting for %q\n", ev.Target, ev.Line)
+	case "plan":
+	case "export":
+		what, dest, _ := strings.Cut(ev.Line, ":")
+		switch {
+		case ev.Target == "":
+			fmt.Fprintf(w, "exported %s\n", ev.Line)
+		case what == "name":
+			fmt.Fprintf(w, "[%s] naming %s\n", ev.Target, dest)
+		case what == "push":
+			fmt.Fprintf(w, "[%s] pushed %s\n", ev.Target, dest)
+		default:
+			fmt.Fprintf(w, "[%s] exported %s\n", ev.Target, ev.Line)
+		}
 	default:
 		if ev.Line != "" {
 			fmt.Fprintf(w, "[%s] %s\n", ev.Target, ev.Line)
@@ -176,10 +208,16 @@ func (p *progress) clear() {
 	}
 }
 
+// header is BuildKit's first line: elapsed time and layers finished.
+func (p *progress) header() string {
+	return fmt.Sprintf("[+] Building %.1fs (%d/%d)", time.Since(p.start).Seconds(), p.doneN, max(p.steps, p.doneN))
+}
+
 func (p *progress) redraw() {
 	p.clear()
 	var b strings.Builder
-	n := 0
+	fmt.Fprintf(&b, "\x1b[1;34m%s\x1b[0m\n", p.header())
+	n := 1
 	kept := p.order[:0]
 	for _, id := range p.order {
 		l := p.running[id]
@@ -212,9 +250,7 @@ func (p *progress) ticker() {
 			return
 		case <-t.C:
 			p.mu.Lock()
-			if len(p.running) > 0 {
-				p.redraw()
-			}
+			p.redraw()
 			p.mu.Unlock()
 		}
 	}
@@ -226,6 +262,11 @@ func (p *progress) close() {
 		<-p.stopped
 		p.mu.Lock()
 		p.clear()
+		state := "FINISHED"
+		if p.e.ctx.Err() != nil {
+			state = "INTERRUPTED"
+		}
+		fmt.Fprintf(p.e.stderr, "%s %s\n", p.header(), state)
 		p.mu.Unlock()
 	}
 }

@@ -8,15 +8,21 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/imgc-dev/imgc/engine/local"
 	"github.com/imgc-dev/imgc/imageio"
 )
 
 type imagesCmd struct {
 	cacheFlags
+	Reference string   `arg:"" optional:"" placeholder:"PATTERN" help:"List only the images whose name matches this pattern (* and ? wildcards; \"app\" finds localhost/app:1)."`
+	Filter    []string `sep:"none" placeholder:"KEY=VALUE" help:"Filter the list (repeatable): reference=PATTERN, or dangling=true|false (images left without a name; imgc keeps none, so dangling=true lists nothing)."`
+	Quiet     bool     `short:"q" help:"Print only the digests."`
 }
 
 func (c *imagesCmd) Run(e *env) error {
+	f, err := parseImageFilters(c.Reference, c.Filter)
+	if err != nil {
+		return err
+	}
 	s, err := c.open()
 	if err != nil {
 		return err
@@ -25,9 +31,22 @@ func (c *imagesCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	if c.Quiet {
+		seen := map[string]bool{}
+		for _, im := range imgs {
+			if f.match(im.Name) && !seen[im.Digest] {
+				seen[im.Digest] = true
+				fmt.Fprintln(e.stdout, im.Digest)
+			}
+		}
+		return nil
+	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tDIGEST\tSIZE\tCREATED")
 	for _, im := range imgs {
+		if !f.match(im.Name) {
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", im.Name, shortDigest(im.Digest), humanSize(im.Size), ago(im.Created))
 	}
 	return tw.Flush()
@@ -112,7 +131,7 @@ func (c *pushCmd) Run(e *env) error {
 type cacheCmd struct {
 	Ls    cacheLsCmd    `cmd:"" help:"List cached layers."`
 	Du    cacheDuCmd    `cmd:"" help:"Show how much disk the cache uses."`
-	Prune cachePruneCmd `cmd:"" help:"Remove cached layers, snapshots and cache mounts that no image in the store needs."`
+	Prune cachePruneCmd `cmd:"" help:"Empty the cache: remove every snapshot, every cache mount's content (mount type cache), and the layers no image in the store needs."`
 }
 
 type cacheLsCmd struct{ cacheFlags }
@@ -166,18 +185,6 @@ func (c *cachePruneCmd) Run(e *env) error {
 	}
 	fmt.Fprintf(e.stdout, "freed %s\n", humanSize(freed))
 	return nil
-}
-
-// entrypoint turns --entrypoint flags into RunOptions.Entrypoint: nil keeps
-// the image's, a single empty value clears it.
-func entrypoint(flags []string) []string {
-	if len(flags) == 0 {
-		return nil
-	}
-	if len(flags) == 1 && flags[0] == "" {
-		return []string{}
-	}
-	return flags
 }
 
 func shortDigest(d string) string {
@@ -236,34 +243,6 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n-1] + "…"
-}
-
-type runCmd struct {
-	cacheFlags
-	Name       string   `arg:"" help:"An image in the local store."`
-	Args       []string `arg:"" optional:"" passthrough:"" help:"Arguments replacing the image's cmd."`
-	Env        []string `short:"e" sep:"none" placeholder:"NAME=VALUE" help:"Set an environment variable (repeatable)."`
-	Network    string   `enum:"default,host,none" default:"default" help:"default (a private network with outbound access), host (the host's) or none (loopback only)."`
-	Entrypoint []string `sep:"none" placeholder:"ARG" help:"Replace the image's entrypoint (repeat for each argument; --entrypoint '' clears it)."`
-}
-
-func (c *runCmd) Run(e *env) error {
-	s, err := c.open()
-	if err != nil {
-		return err
-	}
-	args := c.Args
-	if len(args) > 0 && args[0] == "--" {
-		args = args[1:]
-	}
-	code, err := local.New(s).RunImage(e.ctx, c.Name, local.RunOptions{Args: args, Entrypoint: entrypoint(c.Entrypoint), Env: c.Env, Network: c.Network, Stdout: streaming(e.stdout), Stderr: e.stderr})
-	if err != nil {
-		return err
-	}
-	if code != 0 {
-		return exitError{code}
-	}
-	return nil
 }
 
 type inspectCmd struct {

@@ -150,6 +150,13 @@ func (b *builder) buildTargets(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	b.needed = neededTargets(b.s, b.imports, b.p, b.forced, b.o.NoCache)
+	steps := 0
+	for _, t := range b.p.Targets {
+		if b.needed[t.Name] {
+			steps += len(t.Layers)
+		}
+	}
+	b.emit(engine.Event{Kind: "plan", Steps: steps})
 	b.done = map[string]chan struct{}{}
 	for _, t := range b.p.Targets {
 		b.done[t.Name] = make(chan struct{})
@@ -197,6 +204,13 @@ func (b *builder) runTarget(ctx context.Context, t *ir.Target, fail func(error))
 	// another target wait for it themselves (see targetBuild.layer), so
 	// its first steps overlap with the targets it copies from.
 	for _, dep := range startDeps(t) {
+		if ch := b.done[dep]; ch != nil && b.needed[dep] {
+			select {
+			case <-ch:
+			default:
+				b.emit(engine.Event{Kind: "waiting", Target: t.Name, Line: dep})
+			}
+		}
 		if err := b.awaitTarget(ctx, dep, nil); err != nil {
 			if !errors.Is(err, errAbandoned) {
 				fail(fmt.Errorf("building %s: %w", t.Name, err))

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/imgc-dev/imgc/engine/local/runc"
 	"github.com/imgc-dev/imgc/internal/overlay"
 	"github.com/imgc-dev/imgc/store"
@@ -23,8 +25,28 @@ type RunOptions struct {
 	Env []string
 	// Network is "default" (a private network with outbound access, see
 	// runc.Network), "host" (the host's) or "none" (loopback only).
-	Network        string
+	Network string
+	// Workdir replaces the image's working directory when set.
+	Workdir string
+	// User replaces the image's user when set ("name|uid[:group|gid]").
+	User string
+	// Binds are host paths bound into the container.
+	Binds []Bind
+	// Ports are published on the host (Network "default" only).
+	Ports []runc.Port
+	// Name names the container (runc's id and its host name); "" makes one.
+	Name string
+	// Stdin is the container's standard input; Terminal gives it a
+	// pseudo-terminal on imgc's own (which must then be one).
+	Stdin          io.Reader
+	Terminal       bool
 	Stdout, Stderr io.Writer
+}
+
+// Bind is a host path bound into a container, as docker run -v HOST:CTR[:ro].
+type Bind struct {
+	Source, Target string
+	ReadOnly       bool
 }
 
 // RunImage runs the stored image called name once with runc, like
@@ -97,12 +119,34 @@ func (e *Engine) RunImage(ctx context.Context, name string, o RunOptions) (int, 
 		return 0, fmt.Errorf("running image %s: it has no entrypoint or cmd; give the command to run as arguments", name)
 	}
 	cwd := c.WorkingDir
+	if o.Workdir != "" {
+		cwd = o.Workdir
+	}
 	if cwd == "" {
 		cwd = "/"
 	}
 	network := o.Network
 	if network == "" {
 		network = "default"
+	}
+	if len(o.Ports) > 0 && network != "default" {
+		return 0, fmt.Errorf("running image %s: ports are published only on the default network, and this run uses %q", name, network)
+	}
+	usr := c.User
+	if o.User != "" {
+		usr = o.User
+	}
+	var mounts []specs.Mount
+	for _, b := range o.Binds {
+		opts := []string{"rbind", "rprivate"}
+		if b.ReadOnly {
+			opts = append(opts, "ro")
+		}
+		mounts = append(mounts, specs.Mount{Type: "bind", Source: b.Source, Destination: b.Target, Options: opts})
+	}
+	id, hostname := "imgc-run-"+randomID(), ""
+	if o.Name != "" {
+		id, hostname = o.Name, o.Name
 	}
 	stdout, stderr := o.Stdout, o.Stderr
 	if stdout == nil {
@@ -115,12 +159,17 @@ func (e *Engine) RunImage(ctx context.Context, name string, o RunOptions) (int, 
 		fmt.Fprintf(stderr, "imgc: warning: %s\n", w)
 	}
 	return runc.Run(ctx, "", runc.Spec{
-		ID:      "imgc-run-" + randomID(),
-		Rootfs:  rootfs,
-		Args:    args,
-		Env:     append(append([]string(nil), c.Env...), o.Env...),
-		Cwd:     cwd,
-		User:    c.User,
-		Network: network,
+		ID:       id,
+		Hostname: hostname,
+		Rootfs:   rootfs,
+		Args:     args,
+		Env:      mergeEnv(c.Env, o.Env),
+		Cwd:      cwd,
+		User:     usr,
+		Network:  network,
+		Mounts:   mounts,
+		Ports:    o.Ports,
+		Stdin:    o.Stdin,
+		Terminal: o.Terminal,
 	}, stdout, stderr)
 }

@@ -91,6 +91,13 @@ func (tb *targetBuild) layer(ctx context.Context, l *ir.Layer) error {
 	// before taking the key lock keeps the lock free for another build
 	// that could make the layer meanwhile.
 	for _, from := range l.Reads() {
+		if ch := b.done[from]; ch != nil && b.needed[from] {
+			select {
+			case <-ch:
+			default:
+				b.emit(engine.Event{Kind: "waiting", Target: tb.t.Name, Layer: l.Name, Origin: l.Origin, Line: from})
+			}
+		}
 		if err := b.awaitTarget(ctx, from, tb.slot); err != nil {
 			return err
 		}
@@ -256,8 +263,13 @@ func (tb *targetBuild) assemble() (*targetResult, error) {
 		return nil, fmt.Errorf("writing image %s: %w", t.Name, err)
 	}
 	if t.Output {
-		if err := tb.b.s.TagImages(desc, imageNames(t)); err != nil {
+		named := desc
+		named.Annotations = map[string]string{store.BlockNameAnnotation: t.Name}
+		if err := tb.b.s.TagImages(named, imageNames(t)); err != nil {
 			return nil, err
+		}
+		for _, n := range imageNames(t) {
+			tb.b.emit(engine.Event{Kind: "export", Target: t.Name, Line: "name:" + n})
 		}
 	}
 	return &targetResult{state: st, desc: desc, digest: desc.Digest.String()}, nil

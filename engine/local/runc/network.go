@@ -6,8 +6,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -44,6 +46,7 @@ const slirpDNS = "10.0.2.3"
 type Network struct {
 	path       string // bind mount of the namespace
 	resolvConf string // the resolv.conf steps see
+	apiSocket  string // slirp4netns's API socket, when ports are published
 	slirp      *exec.Cmd
 	exitW      *os.File // closing it stops slirp4netns
 	done       chan error
@@ -58,9 +61,31 @@ func (n *Network) Path() string { return n.path }
 // ResolvConf is the resolv.conf file to bind into the steps that join n.
 func (n *Network) ResolvConf() string { return n.resolvConf }
 
+// Port publishes a TCP port of a private network on the host: connections
+// to HostIP:HostPort reach the container's port ContainerPort.
+type Port struct {
+	HostIP        string // "" = 127.0.0.1
+	HostPort      int
+	ContainerPort int
+}
+
+func (p Port) String() string {
+	ip := p.HostIP
+	if ip == "" {
+		ip = "127.0.0.1"
+	}
+	return net.JoinHostPort(ip, strconv.Itoa(p.HostPort)) + "->" + strconv.Itoa(p.ContainerPort) + "/tcp"
+}
+
+// slirpGuest is the container's address on the private network.
+const slirpGuest = "10.0.2.100"
+
 // NewNetwork makes a private network namespace and starts slirp4netns for
 // it. slirp4netns stops with Close, or on its own when this process exits.
-func NewNetwork(ctx context.Context) (n *Network, err error) {
+// Each port is forwarded from the host into the namespace by slirp4netns
+// (through its API socket's add_hostfwd), as rootless Docker publishes
+// ports.
+func NewNetwork(ctx context.Context, ports ...Port) (n *Network, err error) {
 	slirpPath, err := exec.LookPath("slirp4netns")
 	if err != nil {
 		return nil, errors.New("slirp4netns is not installed: run steps get a private network through it " +
@@ -97,9 +122,14 @@ func NewNetwork(ctx context.Context) (n *Network, err error) {
 		return n, err
 	}
 	n.exitW = exitW
-	cmd := exec.Command(slirpPath, "--configure", "--mtu", strconv.Itoa(SlirpMTU), "--disable-host-loopback",
-		"--enable-sandbox", "--enable-seccomp", "--ready-fd", "3", "--exit-fd", "4",
-		"--netns-type", "path", n.path, "tap0")
+	args := []string{"--configure", "--mtu", strconv.Itoa(SlirpMTU), "--disable-host-loopback",
+		"--enable-sandbox", "--enable-seccomp", "--ready-fd", "3", "--exit-fd", "4"}
+	if len(ports) > 0 {
+		n.apiSocket = filepath.Join(NetnsDir, name+".sock")
+		args = append(args, "--api-socket", n.apiSocket)
+	}
+	args = append(args, "--netns-type", "path", n.path, "tap0")
+	cmd := exec.Command(slirpPath, args...)
 	cmd.ExtraFiles = []*os.File{readyW, exitR}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -136,7 +166,51 @@ func NewNetwork(ctx context.Context) (n *Network, err error) {
 	case <-time.After(30 * time.Second):
 		return n, errors.New("starting slirp4netns: the network was not ready after 30s")
 	}
+	for _, p := range ports {
+		if err := n.publish(p); err != nil {
+			return n, fmt.Errorf("publishing %s: %w", p, err)
+		}
+	}
 	return n, nil
+}
+
+// publish asks slirp4netns to forward p.
+func (n *Network) publish(p Port) error {
+	ip := p.HostIP
+	if ip == "" {
+		ip = "127.0.0.1"
+	}
+	c, err := net.DialTimeout("unix", n.apiSocket, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	req, _ := json.Marshal(map[string]any{"execute": "add_hostfwd", "arguments": map[string]any{
+		"proto": "tcp", "host_addr": ip, "host_port": p.HostPort, "guest_addr": slirpGuest, "guest_port": p.ContainerPort,
+	}})
+	if _, err := c.Write(req); err != nil {
+		return err
+	}
+	if uc, ok := c.(*net.UnixConn); ok {
+		uc.CloseWrite()
+	}
+	var resp struct {
+		Error *struct {
+			Desc string `json:"desc"`
+		} `json:"error"`
+	}
+	if err := json.NewDecoder(c).Decode(&resp); err != nil {
+		return fmt.Errorf("reading slirp4netns's answer: %w", err)
+	}
+	if resp.Error != nil {
+		desc := resp.Error.Desc
+		if strings.Contains(desc, "bad request: add_hostfwd") || desc == "" {
+			desc = "the host port is in use or cannot be bound"
+		}
+		return errors.New(desc)
+	}
+	return nil
 }
 
 // Close stops slirp4netns and removes the namespace. It may be called more
@@ -164,6 +238,9 @@ func (n *Network) close() error {
 	}
 	if err := os.Remove(n.resolvConf); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
+	}
+	if n.apiSocket != "" {
+		os.Remove(n.apiSocket)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("removing network namespace: %w", err)
@@ -224,7 +301,7 @@ func clearStaleNetworks() {
 			continue // still running
 		}
 		p := filepath.Join(NetnsDir, e.Name())
-		if strings.HasSuffix(p, ".resolv.conf") {
+		if strings.HasSuffix(p, ".resolv.conf") || strings.HasSuffix(p, ".sock") {
 			os.Remove(p)
 		} else {
 			removeNetns(p)

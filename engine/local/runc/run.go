@@ -97,7 +97,7 @@ func run(ctx context.Context, bundleDir string, s Spec, stdout, stderr io.Writer
 	}
 	if (s.Network == "" || s.Network == "default") && s.Net == nil {
 		// No build-wide network to join: one for this run (see network.go).
-		if s.Net, err = NewNetwork(ctx); err != nil {
+		if s.Net, err = NewNetwork(ctx, s.Ports...); err != nil {
 			return err
 		}
 		defer s.Net.Close()
@@ -119,18 +119,18 @@ func run(ctx context.Context, bundleDir string, s Spec, stdout, stderr io.Writer
 		}
 	}
 
-	return runRunc(ctx, runcPath, bundleDir, s.ID, stdout, stderr, exitCode)
+	return runRunc(ctx, runcPath, bundleDir, s.ID, s.Stdin, stdout, stderr, exitCode)
 }
 
 // runRunc runs the container id of the bundle bundleDir with runc and
 // waits for it, killing and deleting it when ctx is cancelled. It sets
 // *exitCode when the process ran, and otherwise says why runc failed.
-func runRunc(ctx context.Context, runcPath, bundleDir, id string, stdout, stderr io.Writer, exitCode *int) error {
+func runRunc(ctx context.Context, runcPath, bundleDir, id string, stdin io.Reader, stdout, stderr io.Writer, exitCode *int) error {
 	pidFile := filepath.Join(bundleDir, "init.pid")
 	logFile := filepath.Join(bundleDir, "runc.log")
 	cmd := exec.Command(runcPath, "--root", RuncRoot, "--log", logFile, "--log-format", "json",
 		"run", "--bundle", bundleDir, "--pid-file", pidFile, id)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 	// A process the step left behind holding the output open must not
 	// hang Wait once runc has gone.
 	cmd.WaitDelay = 2 * time.Second

@@ -2,6 +2,7 @@ package runc
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"strings"
@@ -29,6 +30,14 @@ type Spec struct {
 	// Mounts are extra mounts (cache dirs, secrets, tmpfs, binds), appended after the defaults.
 	Mounts   []specs.Mount
 	Hostname string // "" = DefaultHostname
+	// Ports are published from the host when Run makes the private
+	// network (Net is nil and Network is "default").
+	Ports []Port
+	// Stdin is the process's standard input (nil: none).
+	Stdin io.Reader
+	// Terminal gives the process a pseudo-terminal, which runc connects
+	// to its own standard streams (they should be a terminal).
+	Terminal bool
 }
 
 // DefaultHostname is the container's host name when Spec.Hostname is empty.
@@ -158,7 +167,7 @@ func ociSpec(s Spec, u user, hostnameFile string) (*specs.Spec, error) {
 	spec := &specs.Spec{
 		Version: specs.Version,
 		Process: &specs.Process{
-			Terminal: false,
+			Terminal: s.Terminal,
 			User: specs.User{
 				UID:            u.uid,
 				GID:            u.gid,
