@@ -57,7 +57,7 @@ func (w *writer) runSettings(b *hclwrite.Body, step *hcl.Range, env []envText, w
 }
 
 // relativeToStage rewrites a step's or config's env value that the
-// importer chained through the stage's env (PATH=/y:/x:$PATH over the stage's
+// reader chained through the stage's env (PATH=/y:/x:$PATH over the stage's
 // PATH=/x:$PATH) as the HCL front end reads it: relative to the stage's env
 // (PATH = "/y:$PATH"). changed is false when the value reads the same both
 // ways; a value that cannot be written so is kept, with a warning. at is
