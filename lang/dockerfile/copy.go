@@ -23,12 +23,12 @@ type copyWords struct {
 }
 
 // expandCopy expands a COPY/ADD's words.
-func (im *reader) expandCopy(s *stageState, rng hcl.Range, sd instructions.SourcesAndDest, chown, chmod, checksum string) (copyWords, bool) {
+func (rd *reader) expandCopy(s *stageState, rng hcl.Range, sd instructions.SourcesAndDest, chown, chmod, checksum string) (copyWords, bool) {
 	var f copyWords
 	ok := true
 	var matched []string
 	word := func(w string) expansion {
-		x, good := im.expand(s, rng, w)
+		x, good := rd.expand(s, rng, w)
 		ok = ok && good
 		matched = append(matched, x.Matched...)
 		return x
@@ -40,11 +40,11 @@ func (im *reader) expandCopy(s *stageState, rng hcl.Range, sd instructions.Sourc
 	f.Dest = textOf(raw)
 	if dest := resolveDest(s, raw.Value); dest != raw.Value {
 		base := expansion{Value: s.workdir, Tmpl: s.workdirTmpl}
-		f.Dest = textOf(expansion{Value: dest, Tmpl: im.joinedTmpl(rng, "destination", dest, base, raw)})
+		f.Dest = textOf(expansion{Value: dest, Tmpl: rd.joinedTmpl(rng, "destination", dest, base, raw)})
 	}
 	f.Chown = textOf(word(chown))
 	if err := model.ValidateUser(f.Chown.Value); err != nil {
-		im.errorf(rng, "Invalid --chown", "%s Give a smaller numeric id, or a name.", sentence(err.Error()))
+		rd.errorf(rng, "Invalid --chown", "%s Give a smaller numeric id, or a name.", sentence(err.Error()))
 		ok = false
 	}
 	f.Chmod = textOf(word(chmod))
@@ -65,8 +65,8 @@ func uniqueSorted(in []string) []string {
 	return sortedCopy(out)
 }
 
-func (im *reader) copyCmd(s *stageState, rng hcl.Range, c *instructions.CopyCommand) {
-	f, ok := im.expandCopy(s, rng, c.SourcesAndDest, c.Chown, c.Chmod, "")
+func (rd *reader) copyCmd(s *stageState, rng hcl.Range, c *instructions.CopyCommand) {
+	f, ok := rd.expandCopy(s, rng, c.SourcesAndDest, c.Chown, c.Chmod, "")
 	if !ok {
 		return
 	}
@@ -77,14 +77,14 @@ func (im *reader) copyCmd(s *stageState, rng hcl.Range, c *instructions.CopyComm
 		Range:    rng,
 	}
 	if c.From != "" {
-		cp.From = im.fromRef(s, rng, c.From)
+		cp.From = rd.fromRef(s, rng, c.From)
 	}
 	if len(c.SourceContents) > 0 {
 		if cp.From != nil {
-			im.errorf(rng, "Heredoc with --from", "COPY cannot take heredoc files together with --from. Split the instruction.")
+			rd.errorf(rng, "Heredoc with --from", "COPY cannot take heredoc files together with --from. Split the instruction.")
 			return
 		}
-		run := im.inlineFiles(s, rng, len(cp.Src), cp.Dest.Value, c.SourceContents, cp.Chown.Value, cp.Chmod.Value)
+		run := rd.inlineFiles(s, rng, len(cp.Src), cp.Dest.Value, c.SourceContents, cp.Chown.Value, cp.Chmod.Value)
 		if run == nil {
 			return
 		}
@@ -102,13 +102,13 @@ func (im *reader) copyCmd(s *stageState, rng hcl.Range, c *instructions.CopyComm
 
 // inlineFiles turns COPY heredoc files into a shell step that writes them,
 // the closest the model can express. nsrc is the number of other sources.
-func (im *reader) inlineFiles(s *stageState, rng hcl.Range, nsrc int, dest string, files []instructions.SourceContent, chown, chmod string) *runForm {
+func (rd *reader) inlineFiles(s *stageState, rng hcl.Range, nsrc int, dest string, files []instructions.SourceContent, chown, chmod string) *runForm {
 	var b strings.Builder
 	multi := len(files)+nsrc > 1 || strings.HasSuffix(dest, "/")
 	for i, f := range files {
 		data := f.Data
 		if f.Expand {
-			lex := *im.lex
+			lex := *rd.lex
 			lex.SkipProcessQuotes = true
 			res, err := lex.ProcessWordWithMatches(data, getter{env: s.expandEnv()})
 			if err == nil {
@@ -130,7 +130,7 @@ func (im *reader) inlineFiles(s *stageState, rng hcl.Range, nsrc int, dest strin
 		}
 		fmt.Fprintf(&b, "mkdir -p %s\ncat > %s <<'%s'\n%s", shellQuote(path.Dir(dest)), shellQuote(dest), marker, data)
 		if !strings.HasSuffix(data, "\n") && data != "" {
-			im.errorf(rng, "Heredoc without final newline", "imgc writes COPY heredoc files with a shell step, which cannot write a file without a final newline. End the heredoc with a newline or copy a file from the context.")
+			rd.errorf(rng, "Heredoc without final newline", "imgc writes COPY heredoc files with a shell step, which cannot write a file without a final newline. End the heredoc with a newline or copy a file from the context.")
 			return nil
 		}
 		b.WriteString(marker + "\n")
@@ -141,9 +141,9 @@ func (im *reader) inlineFiles(s *stageState, rng hcl.Range, nsrc int, dest strin
 			fmt.Fprintf(&b, "chown %s %s\n", shellQuote(chown), shellQuote(dest))
 		}
 	}
-	im.warnf(rng, "Heredoc file written by a shell step", "imgc has no inline file source yet, so this COPY heredoc becomes a RUN that writes the file with the stage's shell and cat. The stage's base image needs /bin/sh, and the layer's cache key differs from BuildKit's.")
+	rd.warnf(rng, "Heredoc file written by a shell step", "imgc has no inline file source yet, so this COPY heredoc becomes a RUN that writes the file with the stage's shell and cat. The stage's base image needs /bin/sh, and the layer's cache key differs from BuildKit's.")
 	run := &runForm{Command: &model.Sh{Script: b.String()}, Range: rng}
-	im.stepSettings(s, run)
+	rd.stepSettings(s, run)
 	if u := s.user; u != "" && u != "root" && u != "0" && !strings.HasPrefix(u, "0:") && !strings.HasPrefix(u, "root:") {
 		// COPY writes as root whatever USER says.
 		run.User = lit("0")
@@ -186,17 +186,17 @@ func isHTTPSource(src string) bool {
 	return (strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://")) && !isGitSource(src)
 }
 
-func (im *reader) addCmd(s *stageState, rng hcl.Range, c *instructions.AddCommand) {
-	f, ok := im.expandCopy(s, rng, c.SourcesAndDest, c.Chown, c.Chmod, c.Checksum)
+func (rd *reader) addCmd(s *stageState, rng hcl.Range, c *instructions.AddCommand) {
+	f, ok := rd.expandCopy(s, rng, c.SourcesAndDest, c.Chown, c.Chmod, c.Checksum)
 	if !ok {
 		return
 	}
 	if len(c.SourceContents) > 0 {
 		if len(f.Src) > 0 {
-			im.errorf(rng, "Heredoc mixed with files", "imgc cannot mix heredoc files with other sources in one ADD yet. Split the instruction.")
+			rd.errorf(rng, "Heredoc mixed with files", "imgc cannot mix heredoc files with other sources in one ADD yet. Split the instruction.")
 			return
 		}
-		if run := im.inlineFiles(s, rng, 0, f.Dest.Value, c.SourceContents, f.Chown.Value, f.Chmod.Value); run != nil {
+		if run := rd.inlineFiles(s, rng, 0, f.Dest.Value, c.SourceContents, f.Chown.Value, f.Chmod.Value); run != nil {
 			s.st.Steps = append(s.st.Steps, run)
 			s.stepped = true
 		}
@@ -208,7 +208,7 @@ func (im *reader) addCmd(s *stageState, rng hcl.Range, c *instructions.AddComman
 	for _, src := range f.Src {
 		switch {
 		case isGitSource(src.Value):
-			im.errorf(rng, "Git source", "git sources are not supported yet. Clone the repository in a RUN step, or copy a checkout from the build context.")
+			rd.errorf(rng, "Git source", "git sources are not supported yet. Clone the repository in a RUN step, or copy a checkout from the build context.")
 			return
 		case isHTTPSource(src.Value):
 			a := &addForm{fileForm: file, URL: src, Checksum: f.Checksum, Vars: f.Vars, Range: rng}
@@ -216,7 +216,7 @@ func (im *reader) addCmd(s *stageState, rng hcl.Range, c *instructions.AddComman
 				a.Extract = *c.Unpack
 			}
 			if f.Checksum.Value == "" {
-				im.warnf(rng, "URL without checksum", "ADD downloads %s without --checksum, so a changed file is not detected and the build is not reproducible. Add --checksum=sha256:... .", src.Value)
+				rd.warnf(rng, "URL without checksum", "ADD downloads %s without --checksum, so a changed file is not detected and the build is not reproducible. Add --checksum=sha256:... .", src.Value)
 			}
 			adds = append(adds, a)
 		default:
@@ -224,7 +224,7 @@ func (im *reader) addCmd(s *stageState, rng hcl.Range, c *instructions.AddComman
 		}
 	}
 	if f.Checksum.Value != "" && (len(adds) != 1 || len(locals) > 0) {
-		im.errorf(rng, "Checksum with several sources", "--checksum applies to exactly one URL source. Split the ADD so that each URL has its own instruction.")
+		rd.errorf(rng, "Checksum with several sources", "--checksum applies to exactly one URL source. Split the ADD so that each URL has its own instruction.")
 		return
 	}
 	if len(locals) > 0 {
@@ -236,7 +236,7 @@ func (im *reader) addCmd(s *stageState, rng hcl.Range, c *instructions.AddComman
 		adds = append(adds, a)
 	}
 	if c.KeepGitDir != nil && *c.KeepGitDir {
-		im.warnf(rng, "Ignored --keep-git-dir", "--keep-git-dir only applies to git sources. Remove the flag.")
+		rd.warnf(rng, "Ignored --keep-git-dir", "--keep-git-dir only applies to git sources. Remove the flag.")
 	}
 	switch len(adds) {
 	case 0:

@@ -17,45 +17,45 @@ var defaultShell = []string{"/bin/sh", "-c"}
 
 // dispatch reads one instruction of stage s, as BuildKit's dispatcher
 // does: each instruction has its function.
-func (im *reader) dispatch(s *stageState, pn parsedNode) {
+func (rd *reader) dispatch(s *stageState, pn parsedNode) {
 	rng := pn.rng
 	switch c := pn.cmd.(type) {
 	case *instructions.EnvCommand:
-		im.env(s, rng, c)
+		rd.env(s, rng, c)
 	case *instructions.ArgCommand:
-		im.stageArg(s, rng, c)
+		rd.stageArg(s, rng, c)
 	case *instructions.RunCommand:
-		im.runCmd(s, rng, c)
+		rd.runCmd(s, rng, c)
 	case *instructions.CopyCommand:
-		im.copyCmd(s, rng, c)
+		rd.copyCmd(s, rng, c)
 	case *instructions.AddCommand:
-		im.addCmd(s, rng, c)
+		rd.addCmd(s, rng, c)
 	case *instructions.WorkdirCommand:
-		im.workdir(s, rng, c)
+		rd.workdir(s, rng, c)
 	case *instructions.UserCommand:
-		im.user(s, rng, c)
+		rd.user(s, rng, c)
 	case *instructions.ShellCommand:
-		im.shell(s, c)
+		rd.shell(s, c)
 	case *instructions.CmdCommand:
-		im.cmd(s, pn, c)
+		rd.cmd(s, pn, c)
 	case *instructions.EntrypointCommand:
-		im.entrypoint(s, pn, c)
+		rd.entrypoint(s, pn, c)
 	case *instructions.ExposeCommand:
-		im.expose(s, pn, c)
+		rd.expose(s, pn, c)
 	case *instructions.VolumeCommand:
-		im.volume(s, pn, c)
+		rd.volume(s, pn, c)
 	case *instructions.LabelCommand:
-		im.label(s, pn, c)
+		rd.label(s, pn, c)
 	case *instructions.MaintainerCommand:
-		im.maintainer(s, pn, c)
+		rd.maintainer(s, pn, c)
 	case *instructions.StopSignalCommand:
-		im.stopSignal(s, pn, c)
+		rd.stopSignal(s, pn, c)
 	case *instructions.HealthCheckCommand:
-		im.healthcheck(s, pn, c)
+		rd.healthcheck(s, pn, c)
 	case *instructions.OnbuildCommand:
-		im.onbuild(s, pn, c)
+		rd.onbuild(s, pn, c)
 	default:
-		im.errorf(rng, "Unsupported instruction", "imgc does not import the %s instruction yet. Remove it or express it with RUN.", strings.ToUpper(pn.node.Value))
+		rd.errorf(rng, "Unsupported instruction", "imgc does not import the %s instruction yet. Remove it or express it with RUN.", strings.ToUpper(pn.node.Value))
 	}
 }
 
@@ -67,10 +67,10 @@ func (s *stageState) configInstruction(pn parsedNode) *configForm {
 	return &s.cfg
 }
 
-func (im *reader) workdir(s *stageState, rng hcl.Range, c *instructions.WorkdirCommand) {
-	x, _ := im.expand(s, rng, c.Path)
+func (rd *reader) workdir(s *stageState, rng hcl.Range, c *instructions.WorkdirCommand) {
+	x, _ := rd.expand(s, rng, c.Path)
 	if isWindowsPath(x.Value) {
-		im.errorf(rng, "Windows path", "The WORKDIR %q is a Windows path; imgc builds Linux images only. Use a Linux path such as /app.", x.Value)
+		rd.errorf(rng, "Windows path", "The WORKDIR %q is a Windows path; imgc builds Linux images only. Use a Linux path such as /app.", x.Value)
 		return
 	}
 	if !path.IsAbs(x.Value) && strings.HasPrefix(x.Value, "$") {
@@ -82,11 +82,11 @@ func (im *reader) workdir(s *stageState, rng hcl.Range, c *instructions.WorkdirC
 		s.workdirKnown = true
 	} else {
 		if !path.IsAbs(x.Value) && !s.workdirKnown {
-			im.warnf(rng, "Relative WORKDIR", "The WORKDIR %q is relative, and the base image's working directory is not known before it is pulled; imgc resolves it against /. Use an absolute path.", x.Value)
+			rd.warnf(rng, "Relative WORKDIR", "The WORKDIR %q is relative, and the base image's working directory is not known before it is pulled; imgc resolves it against /. Use an absolute path.", x.Value)
 		}
 		base := expansion{Value: s.workdir, Tmpl: s.workdirTmpl}
 		s.workdir = resolveWorkdir(s.workdir, x.Value)
-		s.workdirTmpl = im.joinedTmpl(rng, "WORKDIR", s.workdir, base, x)
+		s.workdirTmpl = rd.joinedTmpl(rng, "WORKDIR", s.workdir, base, x)
 		s.workdirKnown = true
 	}
 	if !s.stepped {
@@ -95,10 +95,10 @@ func (im *reader) workdir(s *stageState, rng hcl.Range, c *instructions.WorkdirC
 	}
 }
 
-func (im *reader) user(s *stageState, rng hcl.Range, c *instructions.UserCommand) {
-	x, _ := im.expand(s, rng, c.User)
+func (rd *reader) user(s *stageState, rng hcl.Range, c *instructions.UserCommand) {
+	x, _ := rd.expand(s, rng, c.User)
 	if err := model.ValidateUser(x.Value); err != nil {
-		im.errorf(rng, "Invalid user", "%s Give a smaller numeric id, or a user name.", sentence(err.Error()))
+		rd.errorf(rng, "Invalid user", "%s Give a smaller numeric id, or a user name.", sentence(err.Error()))
 	}
 	s.user, s.userTmpl = x.Value, x.Tmpl
 	if !s.stepped {
@@ -107,7 +107,7 @@ func (im *reader) user(s *stageState, rng hcl.Range, c *instructions.UserCommand
 	}
 }
 
-func (im *reader) shell(s *stageState, c *instructions.ShellCommand) {
+func (rd *reader) shell(s *stageState, c *instructions.ShellCommand) {
 	s.shell = append([]string(nil), c.Shell...)
 	s.shellSet = true
 	if !s.stepped {
@@ -116,16 +116,16 @@ func (im *reader) shell(s *stageState, c *instructions.ShellCommand) {
 	}
 }
 
-func (im *reader) cmd(s *stageState, pn parsedNode, c *instructions.CmdCommand) {
+func (rd *reader) cmd(s *stageState, pn parsedNode, c *instructions.CmdCommand) {
 	cfg := s.configInstruction(pn)
-	cfg.Cmd = im.withShell(s, pn.rng, c.ShellDependantCmdLine)
+	cfg.Cmd = rd.withShell(s, pn.rng, c.ShellDependantCmdLine)
 	cfg.CmdSet = true
 	s.cmdSet = true
 }
 
-func (im *reader) entrypoint(s *stageState, pn parsedNode, c *instructions.EntrypointCommand) {
+func (rd *reader) entrypoint(s *stageState, pn parsedNode, c *instructions.EntrypointCommand) {
 	cfg := s.configInstruction(pn)
-	cfg.Entrypoint = im.withShell(s, pn.rng, c.ShellDependantCmdLine)
+	cfg.Entrypoint = rd.withShell(s, pn.rng, c.ShellDependantCmdLine)
 	cfg.EntrypointSet = true
 	if !s.cmdSet {
 		cfg.Cmd = []string{}
@@ -133,17 +133,17 @@ func (im *reader) entrypoint(s *stageState, pn parsedNode, c *instructions.Entry
 	}
 }
 
-func (im *reader) expose(s *stageState, pn parsedNode, c *instructions.ExposeCommand) {
+func (rd *reader) expose(s *stageState, pn parsedNode, c *instructions.ExposeCommand) {
 	cfg := s.configInstruction(pn)
 	for _, p := range c.Ports {
-		x, ok := im.expand(s, pn.rng, p)
+		x, ok := rd.expand(s, pn.rng, p)
 		if !ok {
 			continue
 		}
 		for _, word := range strings.Fields(x.Value) {
 			ports, err := exposedPorts(word)
 			if err != nil {
-				im.errorf(pn.rng, "Invalid port", "%s Write ports as PORT, PORT/PROTO or FIRST-LAST/PROTO.", sentence(err.Error()))
+				rd.errorf(pn.rng, "Invalid port", "%s Write ports as PORT, PORT/PROTO or FIRST-LAST/PROTO.", sentence(err.Error()))
 				continue
 			}
 			for _, port := range ports {
@@ -156,18 +156,18 @@ func (im *reader) expose(s *stageState, pn parsedNode, c *instructions.ExposeCom
 					cfg.Expose[indexOf(cfg.Expose, ports[0])] = t
 				}
 			} else {
-				im.lostTemplate(pn.rng, "EXPOSE", x)
+				rd.lostTemplate(pn.rng, "EXPOSE", x)
 			}
 		}
 	}
 }
 
-func (im *reader) volume(s *stageState, pn parsedNode, c *instructions.VolumeCommand) {
+func (rd *reader) volume(s *stageState, pn parsedNode, c *instructions.VolumeCommand) {
 	cfg := s.configInstruction(pn)
 	for _, v := range c.Volumes {
-		x, _ := im.expand(s, pn.rng, v)
+		x, _ := rd.expand(s, pn.rng, v)
 		if x.Value == "" {
-			im.errorf(pn.rng, "Empty volume", "VOLUME paths cannot be empty. Remove the empty entry.")
+			rd.errorf(pn.rng, "Empty volume", "VOLUME paths cannot be empty. Remove the empty entry.")
 			continue
 		}
 		if indexOf(cfg.Volumes, x.Value) < 0 {
@@ -176,11 +176,11 @@ func (im *reader) volume(s *stageState, pn parsedNode, c *instructions.VolumeCom
 	}
 }
 
-func (im *reader) label(s *stageState, pn parsedNode, c *instructions.LabelCommand) {
+func (rd *reader) label(s *stageState, pn parsedNode, c *instructions.LabelCommand) {
 	cfg := s.configInstruction(pn)
 	for _, kv := range c.Labels {
-		k, _ := im.expand(s, pn.rng, kv.Key)
-		v, _ := im.expand(s, pn.rng, kv.Value)
+		k, _ := rd.expand(s, pn.rng, kv.Key)
+		v, _ := rd.expand(s, pn.rng, kv.Value)
 		if cfg.Labels == nil {
 			cfg.Labels = map[string]text{}
 		}
@@ -188,7 +188,7 @@ func (im *reader) label(s *stageState, pn parsedNode, c *instructions.LabelComma
 	}
 }
 
-func (im *reader) maintainer(s *stageState, pn parsedNode, c *instructions.MaintainerCommand) {
+func (rd *reader) maintainer(s *stageState, pn parsedNode, c *instructions.MaintainerCommand) {
 	cfg := s.configInstruction(pn)
 	if cfg.Labels == nil {
 		cfg.Labels = map[string]text{}
@@ -196,16 +196,16 @@ func (im *reader) maintainer(s *stageState, pn parsedNode, c *instructions.Maint
 	cfg.Labels["maintainer"] = lit(c.Maintainer)
 }
 
-func (im *reader) stopSignal(s *stageState, pn parsedNode, c *instructions.StopSignalCommand) {
+func (rd *reader) stopSignal(s *stageState, pn parsedNode, c *instructions.StopSignalCommand) {
 	cfg := s.configInstruction(pn)
-	x, _ := im.expand(s, pn.rng, c.Signal)
+	x, _ := rd.expand(s, pn.rng, c.Signal)
 	if err := model.ValidateStopSignal(x.Value); err != nil {
-		im.errorf(pn.rng, "Invalid stop signal", "%s", sentence(err.Error()))
+		rd.errorf(pn.rng, "Invalid stop signal", "%s", sentence(err.Error()))
 	}
 	cfg.StopSignal = textOf(x)
 }
 
-func (im *reader) healthcheck(s *stageState, pn parsedNode, c *instructions.HealthCheckCommand) {
+func (rd *reader) healthcheck(s *stageState, pn parsedNode, c *instructions.HealthCheckCommand) {
 	cfg := s.configInstruction(pn)
 	h := c.Health
 	cfg.Healthcheck = &model.Healthcheck{
@@ -218,14 +218,14 @@ func (im *reader) healthcheck(s *stageState, pn parsedNode, c *instructions.Heal
 	}
 }
 
-func (im *reader) onbuild(s *stageState, pn parsedNode, c *instructions.OnbuildCommand) {
+func (rd *reader) onbuild(s *stageState, pn parsedNode, c *instructions.OnbuildCommand) {
 	cfg := s.configInstruction(pn)
 	cfg.OnBuild = append(cfg.OnBuild, c.Expression)
 }
 
 // joinedTmpl is the template of a path that resolving x against the
 // working directory made longer: the added prefix, then x's template.
-func (im *reader) joinedTmpl(rng hcl.Range, what, resolved string, base, x expansion) string {
+func (rd *reader) joinedTmpl(rng hcl.Range, what, resolved string, base, x expansion) string {
 	if base.Tmpl != "" && base.Tmpl != quoteLit(base.Value) {
 		for _, sep := range []string{"/", ""} {
 			if base.Value+sep+x.Value == resolved {
@@ -239,17 +239,17 @@ func (im *reader) joinedTmpl(rng hcl.Range, what, resolved string, base, x expan
 	if strings.HasSuffix(resolved, x.Value) {
 		return quoteLit(strings.TrimSuffix(resolved, x.Value)) + x.Tmpl
 	}
-	im.lostTemplate(rng, what, x)
+	rd.lostTemplate(rng, what, x)
 	return quoteLit(resolved)
 }
 
 // lostTemplate warns, for a conversion, that a value computed from ARGs
 // becomes a constant in the HCL.
-func (im *reader) lostTemplate(rng hcl.Range, what string, x expansion) {
+func (rd *reader) lostTemplate(rng hcl.Range, what string, x expansion) {
 	if x.Tmpl == "" || x.Tmpl == quoteLit(x.Value) {
 		return
 	}
-	im.convertWarnf(rng, "Variable reference not kept", "The %s uses %s, but its converted value is the constant %q, so --var no longer changes it. Edit the converted file to use the variable if you need to.", what, strings.Join(x.Matched, ", "), x.Value)
+	rd.convertWarnf(rng, "Variable reference not kept", "The %s uses %s, but its converted value is the constant %q, so --var no longer changes it. Edit the converted file to use the variable if you need to.", what, strings.Join(x.Matched, ", "), x.Value)
 }
 
 func exposeTmpl(x expansion, port string) string {
@@ -311,10 +311,10 @@ func exposedPorts(word string) ([]string, error) {
 
 // withShell gives CMD/ENTRYPOINT their final argv: the shell form runs
 // through the stage's SHELL like BuildKit's withShell.
-func (im *reader) withShell(s *stageState, rng hcl.Range, c instructions.ShellDependantCmdLine) []string {
+func (rd *reader) withShell(s *stageState, rng hcl.Range, c instructions.ShellDependantCmdLine) []string {
 	args := append([]string(nil), c.CmdLine...)
 	if len(c.Files) > 0 {
-		im.errorf(rng, "Heredoc in CMD or ENTRYPOINT", "imgc does not support heredocs in CMD or ENTRYPOINT. Write the command in JSON form.")
+		rd.errorf(rng, "Heredoc in CMD or ENTRYPOINT", "imgc does not support heredocs in CMD or ENTRYPOINT. Write the command in JSON form.")
 	}
 	if !c.PrependShell {
 		if args == nil {
@@ -329,7 +329,7 @@ func (im *reader) withShell(s *stageState, rng hcl.Range, c instructions.ShellDe
 	return append(append([]string(nil), sh...), args...)
 }
 
-func (im *reader) env(s *stageState, rng hcl.Range, c *instructions.EnvCommand) {
+func (rd *reader) env(s *stageState, rng hcl.Range, c *instructions.EnvCommand) {
 	var names []string
 	for _, kv := range c.Env {
 		names = append(names, kv.Key)
@@ -341,8 +341,8 @@ func (im *reader) env(s *stageState, rng hcl.Range, c *instructions.EnvCommand) 
 		before = before.clone()
 	}
 	for _, kv := range c.Env {
-		k, _ := im.expandIn(s, rng, kv.Key, before)
-		v, _ := im.expandIn(s, rng, kv.Value, before)
+		k, _ := rd.expandIn(s, rng, kv.Key, before)
+		v, _ := rd.expandIn(s, rng, kv.Value, before)
 		e := envEntry{Name: k.Value, Value: v.Value, Tmpl: v.Tmpl, Unset: v.Unset}
 		s.env = s.env.set(e)
 		s.imageEnv = s.imageEnv.set(e)
@@ -363,57 +363,57 @@ func (im *reader) env(s *stageState, rng hcl.Range, c *instructions.EnvCommand) 
 
 // stageArg follows BuildKit's dispatchArg: a build argument wins, then the
 // default, then the value of the same global ARG.
-func (im *reader) stageArg(s *stageState, rng hcl.Range, c *instructions.ArgCommand) {
+func (rd *reader) stageArg(s *stageState, rng hcl.Range, c *instructions.ArgCommand) {
 	for _, kv := range c.Args {
 		name := kv.Key
 		s.args[name] = true
 		var e envEntry
 		set := false
-		bv, hasValue := im.opts.BuildArgs[name]
+		bv, hasValue := rd.opts.BuildArgs[name]
 		if hasValue {
-			im.usedArgs[name] = true
+			rd.usedArgs[name] = true
 		}
 		switch {
 		case kv.Value == nil && !hasValue:
-			if g, ok := im.global.get(name); ok {
+			if g, ok := rd.global.get(name); ok {
 				e, set = g, true
-				im.usedArgs[name] = true
+				rd.usedArgs[name] = true
 			}
 		case hasValue:
 			e, set = envEntry{Name: name, Value: bv, Tmpl: quoteLit(bv)}, true
 		default:
-			x, ok := im.expand(s, rng, *kv.Value)
+			x, ok := rd.expand(s, rng, *kv.Value)
 			if !ok {
 				continue
 			}
 			e, set = envEntry{Name: name, Value: x.Value, Unset: x.Unset}, true
-			im.noteDerived(rng, name, x)
+			rd.noteDerived(rng, name, x)
 		}
 		switch {
 		case kv.Value == nil && set:
 			// The global variable's reference, already in e.Tmpl.
 		case set:
-			e.Tmpl = im.f.declare(argDecl{Arg: name, Stage: s.st.Name, Default: e.Value, Range: rng})
+			e.Tmpl = rd.f.declare(argDecl{Arg: name, Stage: s.st.Name, Default: e.Value, Range: rng})
 		default:
-			im.convertWarnf(rng, "ARG without a value", "ARG %s has no default and no value, so Docker leaves it unset; the conversion leaves it out of the steps' env. Give it a default if the steps need it.", name)
+			rd.convertWarnf(rng, "ARG without a value", "ARG %s has no default and no value, so Docker leaves it unset; the conversion leaves it out of the steps' env. Give it a default if the steps need it.", name)
 		}
 		if set {
 			s.env = s.env.set(e)
-			im.f.args[name] = e.Value
-		} else if _, ok := im.f.args[name]; !ok {
-			im.f.args[name] = ""
+			rd.f.args[name] = e.Value
+		} else if _, ok := rd.f.args[name]; !ok {
+			rd.f.args[name] = ""
 		}
 	}
 }
 
-func (im *reader) stepSettings(s *stageState, r *runForm) {
+func (rd *reader) stepSettings(s *stageState, r *runForm) {
 	// Each RUN gets the whole environment: n ENV and n RUN lines make n²
 	// variables, bounded here before they are made.
 	work := s.env.len() + s.baseEnv.len() + len(s.st.Env)
-	if im.envWork += work; im.envWork <= maxStepEnv {
+	if rd.envWork += work; rd.envWork <= maxStepEnv {
 		r.Env = envTexts(s.runEnv())
-	} else if im.envWork-work <= maxStepEnv {
-		im.errorf(r.Range, "Too many environment variables", "The RUN instructions up to this one carry more than %d environment variables in all: each gets every ENV and ARG before it. Use fewer ENV instructions between RUNs, or split the stage.", maxStepEnv)
+	} else if rd.envWork-work <= maxStepEnv {
+		rd.errorf(r.Range, "Too many environment variables", "The RUN instructions up to this one carry more than %d environment variables in all: each gets every ENV and ARG before it. Use fewer ENV instructions between RUNs, or split the stage.", maxStepEnv)
 	}
 	if s.workdir != s.baseWorkdir {
 		r.Workdir = s.workdirText()

@@ -174,10 +174,10 @@ type expansion struct {
 // other instructions it processes. keepUnset leaves references to
 // variables this Dockerfile never set as written, because they name the
 // base image's environment, which is only known when the image is pulled.
-func (im *reader) expandWord(word string, env envList, keepUnset bool) (expansion, error) {
-	lex := im.lex
+func (rd *reader) expandWord(word string, env envList, keepUnset bool) (expansion, error) {
+	lex := rd.lex
 	if keepUnset {
-		lex = im.lexKeep
+		lex = rd.lexKeep
 	}
 	res, err := lex.ProcessWordWithMatches(word, getter{env: env})
 	if err != nil {

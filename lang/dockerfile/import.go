@@ -128,21 +128,21 @@ func read(filename string, src []byte, opts Options) *form {
 	return r.f
 }
 
-func (im *reader) diag(to audience, sev hcl.DiagnosticSeverity, rng *hcl.Range, summary, detail string) {
-	im.f.diags = append(im.f.diags, formDiag{to: to, diag: &hcl.Diagnostic{Severity: sev, Summary: summary, Detail: detail, Subject: rng}})
+func (rd *reader) diag(to audience, sev hcl.DiagnosticSeverity, rng *hcl.Range, summary, detail string) {
+	rd.f.diags = append(rd.f.diags, formDiag{to: to, diag: &hcl.Diagnostic{Severity: sev, Summary: summary, Detail: detail, Subject: rng}})
 }
 
-func (im *reader) errorf(rng hcl.Range, summary, detail string, args ...any) {
-	im.diag(forBoth, hcl.DiagError, rng.Ptr(), summary, fmt.Sprintf(detail, args...))
+func (rd *reader) errorf(rng hcl.Range, summary, detail string, args ...any) {
+	rd.diag(forBoth, hcl.DiagError, rng.Ptr(), summary, fmt.Sprintf(detail, args...))
 }
 
-func (im *reader) warnf(rng hcl.Range, summary, detail string, args ...any) {
-	im.diag(forBoth, hcl.DiagWarning, rng.Ptr(), summary, fmt.Sprintf(detail, args...))
+func (rd *reader) warnf(rng hcl.Range, summary, detail string, args ...any) {
+	rd.diag(forBoth, hcl.DiagWarning, rng.Ptr(), summary, fmt.Sprintf(detail, args...))
 }
 
 // convertWarnf warns about what a conversion cannot keep.
-func (im *reader) convertWarnf(rng hcl.Range, summary, detail string, args ...any) {
-	im.diag(forConvert, hcl.DiagWarning, rng.Ptr(), summary, fmt.Sprintf(detail, args...))
+func (rd *reader) convertWarnf(rng hcl.Range, summary, detail string, args ...any) {
+	rd.diag(forConvert, hcl.DiagWarning, rng.Ptr(), summary, fmt.Sprintf(detail, args...))
 }
 
 // parsedNode is one instruction with its AST node.
@@ -152,30 +152,30 @@ type parsedNode struct {
 	rng  hcl.Range
 }
 
-func (im *reader) run() {
-	res, err := parser.Parse(bytes.NewReader(im.src.src))
+func (rd *reader) run() {
+	res, err := parser.Parse(bytes.NewReader(rd.src.src))
 	if err != nil {
-		im.errorf(im.src.errorRange(err, nil), "Invalid Dockerfile", "%s Fix the Dockerfile syntax at this line.", sentence(errorText(err)))
+		rd.errorf(rd.src.errorRange(err, nil), "Invalid Dockerfile", "%s Fix the Dockerfile syntax at this line.", sentence(errorText(err)))
 		return
 	}
-	im.lex, im.lexKeep = newLexers(res.EscapeToken)
-	im.f.parsed = true
+	rd.lex, rd.lexKeep = newLexers(res.EscapeToken)
+	rd.f.parsed = true
 	for _, w := range res.Warnings {
-		rng := im.src.lines(1, 1)
+		rng := rd.src.lines(1, 1)
 		if w.Location != nil {
-			rng = im.src.locations([]parser.Range{*w.Location})
+			rng = rd.src.locations([]parser.Range{*w.Location})
 		}
-		im.warnf(rng, "Dockerfile warning", "%s", sentence(w.Short))
+		rd.warnf(rng, "Dockerfile warning", "%s", sentence(w.Short))
 	}
 
-	im.trailingComments(res.AST)
+	rd.trailingComments(res.AST)
 
 	var meta []parsedNode
 	var groups [][]parsedNode // one per FROM, starting with it
 	for _, n := range res.AST.Children {
-		rng := im.src.node(n)
+		rng := rd.src.node(n)
 		if len(n.PrevComment) > 0 {
-			im.f.comments[n.StartLine] = n.PrevComment
+			rd.f.comments[n.StartLine] = n.PrevComment
 		}
 		cmd, err := parseInstruction(n)
 		if err != nil {
@@ -188,7 +188,7 @@ func (im *reader) run() {
 			} else {
 				detail += fmt.Sprintf(" Fix the %s instruction.", strings.ToUpper(n.Value))
 			}
-			im.errorf(rng, summary, "%s", detail)
+			rd.errorf(rng, summary, "%s", detail)
 			continue
 		}
 		pn := parsedNode{node: n, cmd: cmd, rng: rng}
@@ -201,42 +201,42 @@ func (im *reader) run() {
 				meta = append(meta, pn)
 				continue
 			}
-			im.errorf(rng, "Instruction before FROM", "Only ARG may come before the first FROM. Move this %s instruction after a FROM.", strings.ToUpper(n.Value))
+			rd.errorf(rng, "Instruction before FROM", "Only ARG may come before the first FROM. Move this %s instruction after a FROM.", strings.ToUpper(n.Value))
 			continue
 		}
 		groups[len(groups)-1] = append(groups[len(groups)-1], pn)
 	}
 	if len(groups) == 0 {
-		if !im.f.diagnostics(forImport).HasErrors() {
-			im.errorf(im.src.lines(1, 1), "No stage", "A Dockerfile needs at least one FROM instruction. Add one, for example FROM alpine.")
+		if !rd.f.diagnostics(forImport).HasErrors() {
+			rd.errorf(rd.src.lines(1, 1), "No stage", "A Dockerfile needs at least one FROM instruction. Add one, for example FROM alpine.")
 		}
 		return
 	}
 
-	im.initGlobal()
+	rd.initGlobal()
 	for _, pn := range meta {
-		im.globalArg(pn)
+		rd.globalArg(pn)
 	}
 	for i, g := range groups {
-		im.stage(i, g)
+		rd.stage(i, g)
 	}
-	im.chooseTarget()
-	im.checkBuildArgs()
+	rd.chooseTarget()
+	rd.checkBuildArgs()
 }
 
 // trailingComments keeps the comments after the last instruction, which
 // the parser attaches to nothing, for Convert.
-func (im *reader) trailingComments(ast *parser.Node) {
+func (rd *reader) trailingComments(ast *parser.Node) {
 	if len(ast.Children) == 0 {
 		return
 	}
 	last := ast.Children[len(ast.Children)-1].EndLine
-	for line := last + 1; line <= len(im.src.starts); line++ {
-		r := im.src.lines(line, line)
-		text := strings.TrimSpace(string(im.src.src[r.Start.Byte:r.End.Byte]))
+	for line := last + 1; line <= len(rd.src.starts); line++ {
+		r := rd.src.lines(line, line)
+		text := strings.TrimSpace(string(rd.src.src[r.Start.Byte:r.End.Byte]))
 		if strings.HasPrefix(text, "#") {
 			if c := strings.TrimSpace(strings.TrimPrefix(text, "#")); c != "" {
-				im.f.comments[line] = []string{c}
+				rd.f.comments[line] = []string{c}
 			}
 		}
 	}
@@ -256,10 +256,10 @@ func hostPlatform() (os, arch, variant string) {
 	return "linux", runtime.GOARCH, ""
 }
 
-func (im *reader) initGlobal() {
+func (rd *reader) initGlobal() {
 	bos, barch, bvar := hostPlatform()
 	tos, tarch, tvar := bos, barch, bvar
-	if p := im.opts.Platform; p != "" {
+	if p := rd.opts.Platform; p != "" {
 		parts := strings.Split(p, "/")
 		tos = parts[0]
 		tarch, tvar = "", ""
@@ -282,75 +282,75 @@ func (im *reader) initGlobal() {
 	}
 	for _, name := range platformArgs {
 		v := values[name]
-		if bv, ok := im.opts.BuildArgs[name]; ok {
+		if bv, ok := rd.opts.BuildArgs[name]; ok {
 			v = bv
-			im.usedArgs[name] = true
+			rd.usedArgs[name] = true
 		}
 		e := envEntry{Name: name, Value: v}
-		e.Tmpl = im.f.declare(argDecl{Arg: name, Default: v, Platform: true})
-		im.global = im.global.set(e)
+		e.Tmpl = rd.f.declare(argDecl{Arg: name, Default: v, Platform: true})
+		rd.global = rd.global.set(e)
 	}
 }
 
 // globalArg declares ARGs before the first FROM: usable in FROM and as
 // defaults of ARGs re-declared in a stage.
-func (im *reader) globalArg(pn parsedNode) {
+func (rd *reader) globalArg(pn parsedNode) {
 	c := pn.cmd.(*instructions.ArgCommand)
 	for _, kv := range c.Args {
 		name := kv.Key
-		im.globalArgs = append(im.globalArgs, name)
+		rd.globalArgs = append(rd.globalArgs, name)
 		var e envEntry
 		set := false
-		if v, ok := im.opts.BuildArgs[name]; ok {
-			im.usedArgs[name] = true
+		if v, ok := rd.opts.BuildArgs[name]; ok {
+			rd.usedArgs[name] = true
 			e, set = envEntry{Name: name, Value: v, Tmpl: quoteLit(v)}, true
 		} else if kv.Value != nil {
-			x, err := im.expandWord(*kv.Value, im.global, false)
+			x, err := rd.expandWord(*kv.Value, rd.global, false)
 			if err != nil {
-				im.errorf(pn.rng, "Invalid ARG default", "%s Fix the variable reference in the default of %s.", sentence(err.Error()), name)
+				rd.errorf(pn.rng, "Invalid ARG default", "%s Fix the variable reference in the default of %s.", sentence(err.Error()), name)
 				continue
 			}
 			e, set = envEntry{Name: name, Value: x.Value}, true
-			im.noteDerived(pn.rng, name, x)
-		} else if g, ok := im.global.get(name); ok {
+			rd.noteDerived(pn.rng, name, x)
+		} else if g, ok := rd.global.get(name); ok {
 			e, set = g, true
 		}
 		def := ""
 		if set {
 			def = e.Value
 		}
-		e.Tmpl = im.f.declare(argDecl{Arg: name, Default: def, Range: pn.rng, Global: true})
+		e.Tmpl = rd.f.declare(argDecl{Arg: name, Default: def, Range: pn.rng, Global: true})
 		if set {
-			im.global = im.global.set(e)
-			im.f.args[name] = e.Value
+			rd.global = rd.global.set(e)
+			rd.f.args[name] = e.Value
 		} else {
-			im.f.args[name] = ""
+			rd.f.args[name] = ""
 			e.Name = name
-			im.globalUnset = im.globalUnset.set(e)
+			rd.globalUnset = rd.globalUnset.set(e)
 		}
 	}
 }
 
-func (im *reader) chooseTarget() {
-	target := im.stages[len(im.stages)-1]
-	if t := im.opts.Target; t != "" {
-		target = im.stageNamed(t)
+func (rd *reader) chooseTarget() {
+	target := rd.stages[len(rd.stages)-1]
+	if t := rd.opts.Target; t != "" {
+		target = rd.stageNamed(t)
 		if target == nil {
-			names := make([]string, len(im.stages))
-			for i, s := range im.stages {
+			names := make([]string, len(rd.stages))
+			for i, s := range rd.stages {
 				names[i] = s.st.Name
 			}
-			im.errorf(im.src.lines(1, 1), "Unknown target", "The target stage %q is not in this Dockerfile. Use one of: %s.", t, strings.Join(names, ", "))
-			target = im.stages[len(im.stages)-1]
+			rd.errorf(rd.src.lines(1, 1), "Unknown target", "The target stage %q is not in this Dockerfile. Use one of: %s.", t, strings.Join(names, ", "))
+			target = rd.stages[len(rd.stages)-1]
 		}
 	}
 	target.st.Kind = model.KindImage
 }
 
-func (im *reader) checkBuildArgs() {
+func (rd *reader) checkBuildArgs() {
 	var unused []string
-	for k := range im.opts.BuildArgs {
-		if !im.usedArgs[k] && !im.declared(k) && !im.opts.Ambient[k] {
+	for k := range rd.opts.BuildArgs {
+		if !rd.usedArgs[k] && !rd.declared(k) && !rd.opts.Ambient[k] {
 			unused = append(unused, k)
 		}
 	}
@@ -358,14 +358,14 @@ func (im *reader) checkBuildArgs() {
 		return
 	}
 	sort.Strings(unused)
-	im.diag(forBoth, hcl.DiagWarning, nil, "Unused build arguments", fmt.Sprintf("No ARG declares %s, so the value has no effect. Declare it with ARG or drop it from the command line.", strings.Join(unused, ", ")))
+	rd.diag(forBoth, hcl.DiagWarning, nil, "Unused build arguments", fmt.Sprintf("No ARG declares %s, so the value has no effect. Declare it with ARG or drop it from the command line.", strings.Join(unused, ", ")))
 }
 
-func (im *reader) declared(name string) bool {
-	if _, ok := im.f.args[name]; ok {
+func (rd *reader) declared(name string) bool {
+	if _, ok := rd.f.args[name]; ok {
 		return true
 	}
-	for _, s := range im.stages {
+	for _, s := range rd.stages {
 		if s.args[name] {
 			return true
 		}

@@ -13,53 +13,53 @@ import (
 	"github.com/imgc-dev/imgc/model"
 )
 
-func (im *reader) runCmd(s *stageState, rng hcl.Range, c *instructions.RunCommand) {
+func (rd *reader) runCmd(s *stageState, rng hcl.Range, c *instructions.RunCommand) {
 	var words []expansion // expanded --mount options, for their templates
 	err := c.Expand(func(word string) (string, error) {
-		x, err := im.expandWord(word, s.expandEnv(), s.external)
+		x, err := rd.expandWord(word, s.expandEnv(), s.external)
 		if err == nil {
-			im.useArgs(x.Matched)
+			rd.useArgs(x.Matched)
 			words = append(words, x)
 		}
 		return x.Value, err
 	})
 	if err != nil {
-		im.errorf(rng, "Invalid RUN flags", "%s Fix the --mount options of this RUN.", sentence(err.Error()))
+		rd.errorf(rng, "Invalid RUN flags", "%s Fix the --mount options of this RUN.", sentence(err.Error()))
 		return
 	}
-	cmd, ok := im.runCommand(rng, c)
+	cmd, ok := rd.runCommand(rng, c)
 	if !ok {
 		return
 	}
 	r := &runForm{Command: cmd, Range: rng}
-	im.stepSettings(s, r)
+	rd.stepSettings(s, r)
 	if n := instructions.GetNetwork(c); n != "" && n != instructions.NetworkDefault {
 		r.Network = n
 	}
 	if sec := instructions.GetSecurity(c); sec != "" && sec != "sandbox" {
-		im.errorf(rng, "Insecure RUN", "imgc does not run steps with --security=%s. Remove the flag.", sec)
+		rd.errorf(rng, "Insecure RUN", "imgc does not run steps with --security=%s. Remove the flag.", sec)
 	}
 	if d := instructions.GetDevices(c); len(d) > 0 {
-		im.errorf(rng, "RUN device", "imgc does not give steps devices (--device). Remove the flag.")
+		rd.errorf(rng, "RUN device", "imgc does not give steps devices (--device). Remove the flag.")
 	}
 	for _, m := range instructions.GetMounts(c) {
-		if mm, ok := im.mount(s, rng, m); ok {
+		if mm, ok := rd.mount(s, rng, m); ok {
 			r.Mounts = append(r.Mounts, mm)
 		}
 	}
-	im.mountTemplates(s, rng, r, words)
+	rd.mountTemplates(s, rng, r, words)
 	r.Vars = s.allArgs()
 	s.st.Steps = append(s.st.Steps, r)
 	s.stepped = true
 }
 
 // runCommand is a RUN's command: a script (heredocs included) or an argv.
-func (im *reader) runCommand(rng hcl.Range, c *instructions.RunCommand) (model.Command, bool) {
+func (rd *reader) runCommand(rng hcl.Range, c *instructions.RunCommand) (model.Command, bool) {
 	args := c.CmdLine
 	switch {
 	case len(c.Files) > 0:
 		if len(args) != 1 || !c.PrependShell {
-			im.errorf(rng, "Invalid heredoc", "A RUN heredoc needs the shell form. Write the command before the heredoc marker, like RUN <<EOF.")
+			rd.errorf(rng, "Invalid heredoc", "A RUN heredoc needs the shell form. Write the command before the heredoc marker, like RUN <<EOF.")
 			return nil, false
 		}
 		if h := parser.MustParseHeredoc(args[0]); h != nil {
@@ -68,7 +68,7 @@ func (im *reader) runCommand(rng hcl.Range, c *instructions.RunCommand) (model.C
 				data = parser.ChompHeredocContent(data)
 			}
 			if strings.HasPrefix(data, "#!") {
-				im.errorf(rng, "Heredoc script with a shebang", "BuildKit runs a RUN heredoc that starts with #! as an executable file, which imgc cannot express yet. Remove the #! line to run the script with the stage's shell, or call the interpreter explicitly: RUN python3 <<EOF.")
+				rd.errorf(rng, "Heredoc script with a shebang", "BuildKit runs a RUN heredoc that starts with #! as an executable file, which imgc cannot express yet. Remove the #! line to run the script with the stage's shell, or call the interpreter explicitly: RUN python3 <<EOF.")
 				return nil, false
 			}
 			return &model.Sh{Script: data}, true
@@ -94,7 +94,7 @@ func (im *reader) runCommand(rng hcl.Range, c *instructions.RunCommand) (model.C
 
 // mountTemplates gives the mount options that came from ARGs their
 // templates, and warns about those that cannot keep them.
-func (im *reader) mountTemplates(s *stageState, rng hcl.Range, r *runForm, words []expansion) {
+func (rd *reader) mountTemplates(s *stageState, rng hcl.Range, r *runForm, words []expansion) {
 	for _, x := range words {
 		if x.Tmpl == quoteLit(x.Value) {
 			continue
@@ -115,7 +115,7 @@ func (im *reader) mountTemplates(s *stageState, rng hcl.Range, r *runForm, words
 				case f.name == "target" && !path.IsAbs(x.Value) && strings.HasSuffix(value, "/"+path.Clean(x.Value)):
 					base := expansion{Value: s.workdir, Tmpl: s.workdirTmpl}
 					clean := expansion{Value: path.Clean(x.Value), Tmpl: x.Tmpl}
-					t = textOf(expansion{Value: value, Tmpl: im.joinedTmpl(rng, "mount target", value, base, clean)})
+					t = textOf(expansion{Value: value, Tmpl: rd.joinedTmpl(rng, "mount target", value, base, clean)})
 				default:
 					continue
 				}
@@ -128,12 +128,12 @@ func (im *reader) mountTemplates(s *stageState, rng hcl.Range, r *runForm, words
 			}
 		}
 		if !kept {
-			im.lostTemplate(rng, "--mount option", x)
+			rd.lostTemplate(rng, "--mount option", x)
 		}
 	}
 }
 
-func (im *reader) mount(s *stageState, rng hcl.Range, m *instructions.Mount) (mountForm, bool) {
+func (rd *reader) mount(s *stageState, rng hcl.Range, m *instructions.Mount) (mountForm, bool) {
 	var from *baseForm
 	out := model.Mount{
 		Type:     string(m.Type),
@@ -148,7 +148,7 @@ func (im *reader) mount(s *stageState, rng hcl.Range, m *instructions.Mount) (mo
 	}
 	switch m.Type {
 	case instructions.MountTypeSSH:
-		im.errorf(rng, "SSH mount", "imgc does not forward SSH agents to steps yet. Use a secret mount instead.")
+		rd.errorf(rng, "SSH mount", "imgc does not forward SSH agents to steps yet. Use a secret mount instead.")
 		return mountForm{}, false
 	case instructions.MountTypeSecret:
 		if m.Source != "" {
@@ -170,7 +170,7 @@ func (im *reader) mount(s *stageState, rng hcl.Range, m *instructions.Mount) (mo
 		}
 	case instructions.MountTypeBind, instructions.MountTypeCache:
 		if m.From != "" {
-			from = im.fromRef(s, rng, m.From)
+			from = rd.fromRef(s, rng, m.From)
 		}
 	}
 	if m.Type != instructions.MountTypeSecret && !path.IsAbs(out.Target) {
@@ -182,7 +182,7 @@ func (im *reader) mount(s *stageState, rng hcl.Range, m *instructions.Mount) (mo
 			out.Target = "."
 		}
 		if out.Target == "/" {
-			im.errorf(rng, "Mount without target", "This %s mount has no target and the working directory is /, so it would cover the root. Add target=PATH to the --mount flag.", m.Type)
+			rd.errorf(rng, "Mount without target", "This %s mount has no target and the working directory is /, so it would cover the root. Add target=PATH to the --mount flag.", m.Type)
 			return mountForm{}, false
 		}
 	}
@@ -216,21 +216,21 @@ func (im *reader) mount(s *stageState, rng hcl.Range, m *instructions.Mount) (mo
 
 // fromRef resolves --from: a stage index, a stage name, or an image (kept
 // as written). It is nil when it reports an error.
-func (im *reader) fromRef(s *stageState, rng hcl.Range, from string) *baseForm {
+func (rd *reader) fromRef(s *stageState, rng hcl.Range, from string) *baseForm {
 	if i, err := strconv.Atoi(from); err == nil {
-		if i < 0 || i >= len(im.stages) || im.stages[i] == s {
-			im.errorf(rng, "Invalid stage index", "--from=%d must name an earlier stage by its index (0 to %d). Use an earlier stage's index or its name.", i, len(im.stages)-2)
+		if i < 0 || i >= len(rd.stages) || rd.stages[i] == s {
+			rd.errorf(rng, "Invalid stage index", "--from=%d must name an earlier stage by its index (0 to %d). Use an earlier stage's index or its name.", i, len(rd.stages)-2)
 			return nil
 		}
-		return &baseForm{Base: &model.Target{Name: im.stages[i].st.Name}}
+		return &baseForm{Base: &model.Target{Name: rd.stages[i].st.Name}}
 	}
 	if strings.Contains(from, "$") {
-		im.errorf(rng, "Variable in --from", "BuildKit does not expand variables in --from. Define a stage with FROM ${VAR} AS name and use --from=name.")
+		rd.errorf(rng, "Variable in --from", "BuildKit does not expand variables in --from. Define a stage with FROM ${VAR} AS name and use --from=name.")
 		return nil
 	}
-	if st := im.stageNamed(from); st != nil {
+	if st := rd.stageNamed(from); st != nil {
 		if st == s {
-			im.errorf(rng, "Stage refers to itself", "--from=%s names the stage it is in. Copy from another stage.", from)
+			rd.errorf(rng, "Stage refers to itself", "--from=%s names the stage it is in. Copy from another stage.", from)
 			return nil
 		}
 		return &baseForm{Base: &model.Target{Name: st.st.Name}}
@@ -240,7 +240,7 @@ func (im *reader) fromRef(s *stageState, rng hcl.Range, from string) *baseForm {
 	}
 	ref, err := imageref.Parse(from)
 	if err != nil {
-		im.f.diags = append(im.f.diags, formDiag{to: forBoth, diag: model.InvalidImageRef(from, err, rng, "")})
+		rd.f.diags = append(rd.f.diags, formDiag{to: forBoth, diag: model.InvalidImageRef(from, err, rng, "")})
 		return nil
 	}
 	return &baseForm{Base: &model.Image{Ref: ref}, Written: quoteLit(from)}

@@ -19,45 +19,45 @@ import (
 // value: Docker cannot build it without build arguments, so a conversion
 // gives their variables no default and the FROM references them. It
 // returns the template of such a FROM, or "" when it uses none.
-func (im *reader) requireUnset(word string, st *stageForm) string {
-	env := im.global.clone()
+func (rd *reader) requireUnset(word string, st *stageForm) string {
+	env := rd.global.clone()
 	var unset []string
-	for _, e := range im.globalUnset.entries {
+	for _, e := range rd.globalUnset.entries {
 		if _, ok := env.get(e.Name); !ok {
 			env = env.set(e)
 		}
 	}
-	x, err := im.expandWord(word, env, false)
+	x, err := rd.expandWord(word, env, false)
 	if err != nil {
 		return ""
 	}
 	for _, n := range x.Matched {
-		if _, ok := im.globalUnset.get(n); ok {
-			if _, set := im.global.get(n); !set {
+		if _, ok := rd.globalUnset.get(n); ok {
+			if _, set := rd.global.get(n); !set {
 				unset = append(unset, n)
-				im.f.required = append(im.f.required, n)
+				rd.f.required = append(rd.f.required, n)
 			}
 		}
 	}
 	if len(unset) == 0 {
 		return ""
 	}
-	im.convertWarnf(st.DeclRange, "Base image needs a variable", "The base image %q uses %s, which the Dockerfile declares without a default, so the converted variables have no default either; pass them with --var.", word, strings.Join(unset, ", "))
+	rd.convertWarnf(st.DeclRange, "Base image needs a variable", "The base image %q uses %s, which the Dockerfile declares without a default, so the converted variables have no default either; pass them with --var.", word, strings.Join(unset, ", "))
 	return x.Tmpl
 }
 
 // noteDerived warns, for a conversion, that a default computed from other
 // variables becomes a constant default.
-func (im *reader) noteDerived(rng hcl.Range, name string, x expansion) {
+func (rd *reader) noteDerived(rng hcl.Range, name string, x expansion) {
 	if len(x.Matched) == 0 {
 		return
 	}
-	im.convertWarnf(rng, "ARG default from other variables", "The default of %s is computed from %s; HCL variable defaults must be constant, so the converted variable defaults to %q and no longer follows them. Set it explicitly with --var when you change them.", name, strings.Join(x.Matched, ", "), x.Value)
+	rd.convertWarnf(rng, "ARG default from other variables", "The default of %s is computed from %s; HCL variable defaults must be constant, so the converted variable defaults to %q and no longer follows them. Set it explicitly with --var when you change them.", name, strings.Join(x.Matched, ", "), x.Value)
 }
 
-func (im *reader) stageNamed(name string) *stageState {
+func (rd *reader) stageNamed(name string) *stageState {
 	name = strings.ToLower(name)
-	for _, s := range im.stages {
+	for _, s := range rd.stages {
 		if strings.ToLower(s.st.Name) == name {
 			return s
 		}
@@ -66,7 +66,7 @@ func (im *reader) stageNamed(name string) *stageState {
 }
 
 // stage reads one FROM and the instructions up to the next.
-func (im *reader) stage(index int, g []parsedNode) {
+func (rd *reader) stage(index int, g []parsedNode) {
 	from := g[0]
 	fc := from.cmd.(*instructions.Stage)
 	name := fc.Name
@@ -77,60 +77,60 @@ func (im *reader) stage(index int, g []parsedNode) {
 		Kind:      model.KindStage,
 		Name:      name,
 		DeclRange: from.rng,
-		Range:     im.src.lines(from.node.StartLine, g[len(g)-1].node.EndLine),
+		Range:     rd.src.lines(from.node.StartLine, g[len(g)-1].node.EndLine),
 	}
-	if prev := im.stageNamed(name); prev != nil {
-		im.errorf(from.rng, "Duplicate stage name", "The stage name %q is already used by the FROM at line %d. Rename one of the stages.", name, prev.st.DeclRange.Start.Line)
+	if prev := rd.stageNamed(name); prev != nil {
+		rd.errorf(from.rng, "Duplicate stage name", "The stage name %q is already used by the FROM at line %d. Rename one of the stages.", name, prev.st.DeclRange.Start.Line)
 	}
 	s := &stageState{st: st, index: index, args: map[string]bool{}}
-	base, image := im.from(s, fc.BaseName, from.rng)
-	im.platform(s, fc.Platform, from.rng)
-	im.stages = append(im.stages, s)
-	im.f.stages = append(im.f.stages, st)
+	base, image := rd.from(s, fc.BaseName, from.rng)
+	rd.platform(s, fc.Platform, from.rng)
+	rd.stages = append(rd.stages, s)
+	rd.f.stages = append(rd.f.stages, st)
 
 	var triggers []string
 	origin := ""
 	switch {
 	case s.parent != nil:
 		triggers, origin = s.parent.cfg.OnBuild, fmt.Sprintf("stage %q", s.parent.st.Name)
-	case image != nil && im.opts.BaseOnBuild != nil:
+	case image != nil && rd.opts.BaseOnBuild != nil:
 		var err error
-		triggers, err = im.opts.BaseOnBuild(image.Ref)
+		triggers, err = rd.opts.BaseOnBuild(image.Ref)
 		origin = fmt.Sprintf("image %q", base)
 		if err != nil {
-			im.warnf(from.rng, "Base image not read", "The ONBUILD triggers of %s could not be read, so none run: %s.", base, err)
+			rd.warnf(from.rng, "Base image not read", "The ONBUILD triggers of %s could not be read, so none run: %s.", base, err)
 		}
 	}
-	for _, pn := range im.onbuildTriggers(triggers, origin, from.rng) {
-		im.dispatch(s, pn)
+	for _, pn := range rd.onbuildTriggers(triggers, origin, from.rng) {
+		rd.dispatch(s, pn)
 	}
 	for _, pn := range g[1:] {
-		im.dispatch(s, pn)
+		rd.dispatch(s, pn)
 	}
-	im.finishStage(s)
+	rd.finishStage(s)
 }
 
 // from reads a FROM's base: a stage, scratch or an image. It returns the
 // base as expanded, and the image when it is one.
-func (im *reader) from(s *stageState, word string, rng hcl.Range) (string, *model.Image) {
+func (rd *reader) from(s *stageState, word string, rng hcl.Range) (string, *model.Image) {
 	st := s.st
-	base, err := im.expandWord(word, im.global, false)
+	base, err := rd.expandWord(word, rd.global, false)
 	switch {
 	case err != nil:
-		im.errorf(rng, "Invalid base image", "%s Fix the variable reference in the FROM instruction.", sentence(err.Error()))
+		rd.errorf(rng, "Invalid base image", "%s Fix the variable reference in the FROM instruction.", sentence(err.Error()))
 	case base.Value == "":
 		// A FROM that Docker builds only with build arguments is a
 		// variable without a default in a conversion, an error in an
 		// import.
 		to := forBoth
-		if im.requireUnset(word, st) != "" {
+		if rd.requireUnset(word, st) != "" {
 			to = forImport
 		}
-		im.diag(to, hcl.DiagError, rng.Ptr(), "Empty base image", fmt.Sprintf("The base image %q expands to an empty string. Give its ARG a default before the first FROM, or pass a value with --var.", word))
+		rd.diag(to, hcl.DiagError, rng.Ptr(), "Empty base image", fmt.Sprintf("The base image %q expands to an empty string. Give its ARG a default before the first FROM, or pass a value with --var.", word))
 	}
 	st.FromRange = rng
 	var image *model.Image
-	if parent := im.stageNamed(base.Value); parent != nil && base.Value != "" {
+	if parent := rd.stageNamed(base.Value); parent != nil && base.Value != "" {
 		st.From.Base = &model.Target{Name: parent.st.Name}
 		s.inherit(parent)
 	} else if strings.EqualFold(base.Value, "scratch") {
@@ -139,7 +139,7 @@ func (im *reader) from(s *stageState, word string, rng hcl.Range) (string, *mode
 	} else {
 		s.external = true
 		st.From.Written = textOf(base).template()
-		needsVar := im.requireUnset(word, st)
+		needsVar := rd.requireUnset(word, st)
 		if needsVar != "" {
 			st.From.Written = needsVar
 		}
@@ -153,21 +153,21 @@ func (im *reader) from(s *stageState, word string, rng hcl.Range) (string, *mode
 			if needsVar != "" {
 				d.to = forImport
 			}
-			im.f.diags = append(im.f.diags, d)
+			rd.f.diags = append(rd.f.diags, d)
 		}
 		if st.From.Base == nil {
 			// Reported, or known only once --var gives it a value (the
 			// conversion writes its template): scratch stands in.
 			st.From.Base = &model.Scratch{}
 		}
-		im.checkWindowsBase(rng, base.Value)
+		rd.checkWindowsBase(rng, base.Value)
 	}
-	im.useArgs(base.Matched)
+	rd.useArgs(base.Matched)
 	return base.Value, image
 }
 
 // platform reads a FROM's --platform.
-func (im *reader) platform(s *stageState, p string, rng hcl.Range) {
+func (rd *reader) platform(s *stageState, p string, rng hcl.Range) {
 	st := s.st
 	st.PlatformRange = rng
 	switch p = strings.TrimSpace(p); p {
@@ -175,17 +175,17 @@ func (im *reader) platform(s *stageState, p string, rng hcl.Range) {
 	case "$BUILDPLATFORM", "${BUILDPLATFORM}":
 		// The host's platform, which is imgc's default.
 	case "$TARGETPLATFORM", "${TARGETPLATFORM}":
-		st.Platform = lit(im.opts.Platform)
+		st.Platform = lit(rd.opts.Platform)
 	default:
-		x, err := im.expandWord(p, im.global, false)
+		x, err := rd.expandWord(p, rd.global, false)
 		if err != nil || x.Value == "" {
-			im.errorf(rng, "Invalid platform", "The platform %q of this FROM does not expand to a platform. Use a value like linux/amd64.", p)
+			rd.errorf(rng, "Invalid platform", "The platform %q of this FROM does not expand to a platform. Use a value like linux/amd64.", p)
 			break
 		}
 		st.Platform = textOf(x)
-		im.useArgs(x.Matched)
+		rd.useArgs(x.Matched)
 		if strings.HasPrefix(x.Value, "windows") {
-			im.errorf(rng, "Windows image", "imgc builds Linux images only, and this stage asks for the platform %q. Build Windows images with Docker.", x.Value)
+			rd.errorf(rng, "Windows image", "imgc builds Linux images only, and this stage asks for the platform %q. Build Windows images with Docker.", x.Value)
 		}
 	}
 }
@@ -219,7 +219,7 @@ func (s *stageState) inherit(parent *stageState) {
 // it, as BuildKit's dispatchOnBuildTriggers does. They are reported at the
 // FROM that runs them. The base's triggers are consumed here: the runtime
 // never copies them into this stage's image.
-func (im *reader) onbuildTriggers(triggers []string, origin string, rng hcl.Range) []parsedNode {
+func (rd *reader) onbuildTriggers(triggers []string, origin string, rng hcl.Range) []parsedNode {
 	var out []parsedNode
 	for _, trigger := range triggers {
 		res, err := parser.Parse(strings.NewReader(trigger))
@@ -237,7 +237,7 @@ func (im *reader) onbuildTriggers(triggers []string, origin string, rng hcl.Rang
 			}
 		}
 		if err != nil {
-			im.errorf(rng, "Invalid ONBUILD trigger", "The trigger %q of %s, which runs at this FROM: %s Fix the ONBUILD instruction of %s.", trigger, origin, sentence(errorText(err)), origin)
+			rd.errorf(rng, "Invalid ONBUILD trigger", "The trigger %q of %s, which runs at this FROM: %s Fix the ONBUILD instruction of %s.", trigger, origin, sentence(errorText(err)), origin)
 			continue
 		}
 		out = append(out, parsedNode{node: res.AST.Children[0], cmd: cmd, rng: rng})
@@ -247,37 +247,37 @@ func (im *reader) onbuildTriggers(triggers []string, origin string, rng hcl.Rang
 
 // checkWindowsBase rejects Windows base images: their paths, shells and
 // layers are a different world that imgc does not build.
-func (im *reader) checkWindowsBase(rng hcl.Range, ref string) {
+func (rd *reader) checkWindowsBase(rng hcl.Range, ref string) {
 	r := strings.ToLower(ref)
 	for _, w := range []string{"windows/servercore", "windows/nanoserver", "/windows:", "windowsservercore", "nanoserver"} {
 		if strings.Contains(r, w) {
-			im.errorf(rng, "Windows image", "imgc builds Linux images only, and %q is a Windows base image. Build Windows images with Docker.", ref)
+			rd.errorf(rng, "Windows image", "imgc builds Linux images only, and %q is a Windows base image. Build Windows images with Docker.", ref)
 			return
 		}
 	}
 }
 
-func (im *reader) useArgs(names []string) {
+func (rd *reader) useArgs(names []string) {
 	for _, n := range names {
-		im.usedArgs[n] = true
+		rd.usedArgs[n] = true
 	}
 }
 
 // expand expands one word in stage s and reports errors on rng.
-func (im *reader) expand(s *stageState, rng hcl.Range, word string) (expansion, bool) {
-	return im.expandIn(s, rng, word, s.expandEnv())
+func (rd *reader) expand(s *stageState, rng hcl.Range, word string) (expansion, bool) {
+	return rd.expandIn(s, rng, word, s.expandEnv())
 }
 
 // expandIn expands word against env, a snapshot of the stage's
 // environment: Docker expands every word of one instruction against the
 // environment from before it.
-func (im *reader) expandIn(s *stageState, rng hcl.Range, word string, env envList) (expansion, bool) {
-	x, err := im.expandWord(word, env, s.external)
+func (rd *reader) expandIn(s *stageState, rng hcl.Range, word string, env envList) (expansion, bool) {
+	x, err := rd.expandWord(word, env, s.external)
 	if err != nil {
-		im.errorf(rng, "Invalid variable reference", "%s Fix the ${...} expression in %q.", sentence(err.Error()), word)
+		rd.errorf(rng, "Invalid variable reference", "%s Fix the ${...} expression in %q.", sentence(err.Error()), word)
 		return expansion{Value: word, Tmpl: quoteLit(word)}, false
 	}
-	im.useArgs(x.Matched)
+	rd.useArgs(x.Matched)
 	return x, true
 }
 
@@ -365,7 +365,7 @@ func (s *stageState) userText() text {
 	return textOf(expansion{Value: s.user, Tmpl: s.userTmpl})
 }
 
-func (im *reader) finishStage(s *stageState) {
+func (rd *reader) finishStage(s *stageState) {
 	// ENV changed after the first step: the image config carries it.
 	def := s.modelDefaults()
 	var cfgEnv []envEntry
