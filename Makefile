@@ -23,20 +23,28 @@ RUNC_BIN     := /usr/local/libexec/imgc/runc
 # deps installs what builds and tests need on a fresh Debian machine (as root):
 # runc and busybox-static for real builds, slirp4netns for run steps' private
 # network, buildah for the Dockerfile fidelity tests that compare imgc's
-# images with buildah's, libseccomp-dev, pkg-config and gcc to build the fixed
-# runc that `make runc` puts in RUNC_BIN.
+# images with buildah's, docker-registry (distribution's registry, which the
+# shared cache tests start on loopback themselves: no package service is
+# started while installing, and the registry's own is disabled), libseccomp-dev, pkg-config and gcc to build the fixed runc
+# that `make runc` puts in RUNC_BIN.
 deps:
 	@missing=""; \
 	command -v runc >/dev/null || missing="$$missing runc"; \
 	[ -x /bin/busybox ] || missing="$$missing busybox-static"; \
 	command -v slirp4netns >/dev/null || missing="$$missing slirp4netns"; \
 	command -v buildah >/dev/null || missing="$$missing buildah"; \
+	command -v docker-registry >/dev/null || missing="$$missing docker-registry"; \
 	command -v gcc >/dev/null || missing="$$missing gcc"; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
 	pkg-config --exists libseccomp 2>/dev/null || missing="$$missing libseccomp-dev"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
+		prc=""; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+			printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; prc=1; \
+		fi; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		rc=$$?; [ -z "$$prc" ] || rm -f /usr/sbin/policy-rc.d; [ $$rc -eq 0 ] || exit $$rc; \
+		case "$$missing" in *docker-registry*) systemctl disable --now docker-registry >/dev/null 2>&1 || true ;; esac; \
 	fi
 	@$(MAKE) --no-print-directory runc
 

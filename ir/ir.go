@@ -391,4 +391,7 @@ type Status struct {
 	// Skipped is true for a layer that is not cached but that the build
 	// will not make, because nothing needs it (Reason says why).
 	Skipped bool `json:"skipped,omitempty"`
+	// From names the imported cache (--cache-from) a hit comes from;
+	// empty for the local cache.
+	From string `json:"from,omitempty"`
 }

@@ -33,11 +33,53 @@ type buildCmd struct {
 	Pull        bool     `help:"Resolve base image tags again, moving their pins in imgc.lock.hcl to what the registry serves now."`
 	Compression string   `enum:"gzip,zstd" default:"gzip" help:"Layer compression: gzip or zstd."`
 	Allow       []string `sep:"none" placeholder:"ENTITLEMENT" help:"Grant an entitlement (repeatable): network.host lets steps with network = \"host\" (RUN --network=host) use the host's network."`
+	CacheTo     []string `name:"cache-to" sep:"none" placeholder:"type=registry,ref=REF" help:"Export the build cache (repeatable): type=registry,ref=REG/REPO:TAG | type=local,dest=DIR | type=oci,dest=DIR, with mode=min (output images' layers, the default) or mode=max (every layer)."`
+	cacheFromFlag
+}
+
+// cacheFromFlag is --cache-from, of build and plan.
+type cacheFromFlag struct {
+	CacheFrom []string `name:"cache-from" sep:"none" placeholder:"type=registry,ref=REF" help:"Consult an exported build cache for the layers the local cache lacks (repeatable): type=registry,ref=REG/REPO:TAG | type=local,src=DIR | type=oci,src=DIR."`
+}
+
+// imports parses --cache-from.
+func (c *cacheFromFlag) imports() ([]engine.CacheImport, hcl.Diagnostics) {
+	var out []engine.CacheImport
+	var diags hcl.Diagnostics
+	for _, v := range c.CacheFrom {
+		imp, err := engine.ParseCacheImport(v)
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid --cache-from value",
+				Detail: fmt.Sprintf("%v. Write --cache-from type=registry,ref=REG/REPO:TAG or type=local,src=DIR.", err)})
+			continue
+		}
+		out = append(out, imp)
+	}
+	return out, diags
+}
+
+// exports parses --cache-to.
+func (c *buildCmd) exports() ([]engine.CacheExport, hcl.Diagnostics) {
+	var out []engine.CacheExport
+	var diags hcl.Diagnostics
+	for _, v := range c.CacheTo {
+		exp, err := engine.ParseCacheExport(v)
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid --cache-to value",
+				Detail: fmt.Sprintf("%v. Write --cache-to type=registry,ref=REG/REPO:TAG[,mode=max] or type=local,dest=DIR[,mode=max].", err)})
+			continue
+		}
+		out = append(out, exp)
+	}
+	return out, diags
 }
 
 func (c *buildCmd) Run(e *env) error {
 	outputs, secrets, diags := c.parseOutputsAndSecrets()
 	defer removeEnvSecrets(secrets)
+	cacheTo, xdiags := c.exports()
+	cacheFrom, idiags := c.imports()
+	diags = append(append(diags, xdiags...), idiags...)
 	if _, odiags := c.disabled(); odiags.HasErrors() {
 		return e.report(nil, append(diags, odiags...))
 	}
@@ -86,6 +128,8 @@ func (c *buildCmd) Run(e *env) error {
 		Context:     contextDir(src, c.Context),
 
 		AllowNetworkHost: allowHost,
+		CacheTo:          cacheTo,
+		CacheFrom:        cacheFrom,
 	}
 	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
 		sec, err := strconv.ParseInt(v, 10, 64)

@@ -55,11 +55,16 @@ type planCmd struct {
 	cacheFlags
 	Target []string `sep:"none" placeholder:"NAME" help:"Plan only this stage or image and what it needs (repeatable)."`
 	Format string   `enum:"text,json" default:"text" help:"Output format: text or json."`
+	cacheFromFlag
 }
 
 func (c *planCmd) Run(e *env) error {
 	if _, diags := c.disabled(); diags.HasErrors() {
 		return e.report(nil, diags)
+	}
+	cacheFrom, idiags := c.imports()
+	if idiags.HasErrors() {
+		return e.report(nil, idiags)
 	}
 	store, err := c.open()
 	if err != nil {
@@ -74,7 +79,10 @@ func (c *planCmd) Run(e *env) error {
 	if err := e.report(src.files, diags); err != nil {
 		return err
 	}
-	status := local.New(store).Explain(plan)
+	status, warnings := local.New(store).ExplainFrom(e.ctx, plan, cacheFrom)
+	for _, w := range warnings {
+		fmt.Fprintf(e.stderr, "warning: %s\n", w)
+	}
 	if c.Format == "json" {
 		return ir.PrintJSON(e.stdout, plan, status)
 	}

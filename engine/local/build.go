@@ -57,6 +57,10 @@ type builder struct {
 	sem chan struct{}
 	// net is the private network of default-network steps (network.go).
 	net buildNetwork
+	// imports are the caches of --cache-from (nil without); images are
+	// the targets whose layers go into an output image (imageTargets).
+	imports *sharedCache
+	images  map[string]bool
 }
 
 func (b *builder) emit(e engine.Event) {
@@ -86,6 +90,9 @@ func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (
 	if err != nil {
 		return nil, err
 	}
+	if err := checkCacheTypes(o); err != nil {
+		return nil, err
+	}
 	unlock, err := e.s.LockShared()
 	if err != nil {
 		return nil, err
@@ -96,7 +103,9 @@ func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (
 	if o.SourceDateEpoch != nil {
 		b.now = o.SourceDateEpoch.UTC()
 	}
-	b.fs = &fsCache{s: e.s, mounts: map[string]*fsMount{}}
+	b.images = imageTargets(p)
+	b.imports = openSharedCache(ctx, e.s, o.CacheFrom, b.emit)
+	b.fs = &fsCache{s: e.s, mounts: map[string]*fsMount{}, fetch: b.imports.fetchChain}
 	defer b.fs.release()
 	defer b.net.close()
 	for _, w := range runc.Warnings() {
@@ -106,10 +115,33 @@ func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (
 	if err := runc.ClearStaleBundles(); err != nil {
 		return nil, err
 	}
-	if err := b.buildTargets(ctx); err != nil {
+	// An imported entry reused without downloading may fail its checks
+	// once a later step needs its content: the build then starts again
+	// without it (what it built meanwhile is cached).
+	// Each attempt that stops so has refused one more entry, of finitely
+	// many, which the next attempt does not use.
+	for {
+		before := b.imports.refusedCount()
+		err := b.buildTargets(ctx)
+		var refused *cacheRefusedError
+		if err != nil && errors.As(err, &refused) && b.imports.refusedCount() > before && ctx.Err() == nil {
+			b.fs.release()
+			b.res = map[string]*targetResult{}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		break
+	}
+	res, err := b.export(ctx)
+	if err != nil {
 		return nil, err
 	}
-	return b.export(ctx)
+	if err := b.exportCaches(ctx); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // buildTargets builds the needed targets, each in its own goroutine, and
@@ -117,7 +149,7 @@ func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (
 func (b *builder) buildTargets(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	b.needed = neededTargets(b.s, b.p, b.forced, b.o.NoCache)
+	b.needed = neededTargets(b.s, b.imports, b.p, b.forced, b.o.NoCache)
 	b.done = map[string]chan struct{}{}
 	for _, t := range b.p.Targets {
 		b.done[t.Name] = make(chan struct{})
@@ -187,7 +219,12 @@ func (b *builder) runTarget(ctx context.Context, t *ir.Target, fail func(error))
 		return // what stopped it reported its own error
 	}
 	if err != nil {
-		b.emit(errorEvent(t.Name, err))
+		// A refused cache entry was warned about, and the build starts
+		// again without it: no error to show.
+		var refused *cacheRefusedError
+		if !errors.As(err, &refused) {
+			b.emit(errorEvent(t.Name, err))
+		}
 		fail(err)
 		return
 	}
