@@ -77,9 +77,11 @@ type reader struct {
 	// globalUnset are global ARGs without a value, with their variable
 	// references.
 	globalUnset envList
-	globalArgs  []string
-	usedArgs    map[string]bool
-	stages      []*stageState
+	// globalAll is global and globalUnset together, once a FROM needs it.
+	globalAll  *envList
+	globalArgs []string
+	usedArgs   map[string]bool
+	stages     []*stageState
 }
 
 // stageState is the BuildKit dispatch state of one stage while its

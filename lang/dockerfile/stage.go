@@ -20,14 +20,22 @@ import (
 // gives their variables no default and the FROM references them. It
 // returns the template of such a FROM, or "" when it uses none.
 func (rd *reader) requireUnset(word string, st *stageForm) string {
-	env := rd.global.clone()
-	var unset []string
-	for _, e := range rd.globalUnset.entries {
-		if _, ok := env.get(e.Name); !ok {
-			env = env.set(e)
-		}
+	if len(rd.globalUnset.entries) == 0 {
+		return ""
 	}
-	x, err := rd.expandWord(word, env, false)
+	if rd.globalAll == nil {
+		// The global ARGs, those without a value included: made once, as
+		// the global ARGs are all read before the first stage.
+		env := rd.global.clone()
+		for _, e := range rd.globalUnset.entries {
+			if _, ok := env.get(e.Name); !ok {
+				env = env.set(e)
+			}
+		}
+		rd.globalAll = &env
+	}
+	var unset []string
+	x, err := rd.expandWord(word, *rd.globalAll, false)
 	if err != nil {
 		return ""
 	}
