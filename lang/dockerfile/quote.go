@@ -3,7 +3,6 @@ package dockerfile
 import (
 	"fmt"
 	"strings"
-	"unicode/utf8"
 )
 
 // quoteLit returns s as the inside of an HCL quoted template that
@@ -29,12 +28,6 @@ func quoteLit(s string) string {
 			b.WriteByte(c)
 		case c < 0x20 || c == 0x7f:
 			fmt.Fprintf(&b, `\u%04x`, c)
-		case strings.HasPrefix(s[i:], declOpen) || strings.HasPrefix(s[i:], declClose):
-			// The runes that mark variable references in the form's
-			// templates, as escapes.
-			r, _ := utf8.DecodeRuneInString(s[i:])
-			fmt.Fprintf(&b, `\u%04X`, r)
-			i += utf8.RuneLen(r) - 1
 		default:
 			b.WriteByte(c)
 		}

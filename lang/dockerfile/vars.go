@@ -98,18 +98,18 @@ func (t *varTable) declare(arg, stage, def string, rng hcl.Range, global bool) *
 // BuildKit's automatic platform ARGs, a global ARG, or a stage's ARG with
 // a value. Its variable's name depends on the declarations before it, so
 // Convert names the variables (variables) and the form's templates refer
-// to a declaration by its index until then (declRef).
+// to a declaration by its index until then (declare).
 type argDecl struct {
 	Arg, Stage, Default string
 	Range               hcl.Range
 	Global, Platform    bool
 }
 
-// Private-use runes around a declaration's index in a template: quoteLit
-// escapes them in values, so only declRef writes them.
+// Bytes around a declaration's index in a template. They are not UTF-8,
+// and Convert only reads UTF-8 Dockerfiles, so no value holds them.
 const (
-	declOpen  = "\uE002"
-	declClose = "\uE003"
+	declOpen  = "\xff"
+	declClose = "\xfe"
 )
 
 // declare records an ARG's variable and returns the template of a
