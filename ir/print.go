@@ -188,6 +188,19 @@ func PrintJSON(w io.Writer, p *Plan, st map[CacheKey]Status) error {
 	return nil
 }
 
+// WouldBuild tells whether a build of p now would make any layer: one that
+// st (the cache status by key) does not hold and that is not skipped.
+func (p *Plan) WouldBuild(st map[CacheKey]Status) bool {
+	for _, t := range p.Targets {
+		for _, l := range t.Layers {
+			if s := statusOf(st, l); !s.Hit && !s.Skipped {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // allSkipped tells a stage the build will not make at all.
 func allSkipped(st map[CacheKey]Status, t *Target) bool {
 	for _, l := range t.Layers {

@@ -12,10 +12,12 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/imgc-dev/imgc/compiler"
 	"github.com/imgc-dev/imgc/engine"
 	"github.com/imgc-dev/imgc/engine/local"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/lang"
+	"github.com/imgc-dev/imgc/store"
 )
 
 type buildCmd struct {
@@ -87,38 +89,55 @@ func (c *buildCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	saved, sdiags := c.savedPlan()
+	if diags = append(diags, sdiags...); sdiags.HasErrors() {
+		return e.report(nil, diags)
+	}
 	src, ldiags := e.load(&c.configFlags, c.Target, store, true)
 	diags = append(diags, ldiags...)
-	if src == nil || src.cfg == nil {
+	if src == nil || src.Config == nil {
 		return e.report(filesOf(src), diags)
 	}
-	plan, pins, cdiags := e.compile(src, c.Target, c.Context, c.optimizeFlags, store, true, c.Pull)
+	plan, pins, cdiags := e.compile(src, c.Target, c.Tag, c.Context, c.optimizeFlags, store, true, c.Pull)
 	diags = append(diags, cdiags...)
-	if err := e.report(src.files, diags); err != nil {
+	if err := e.report(src.Files, diags); err != nil {
 		if onlyUnreachable(diags) {
 			return exitError{exitFailed}
 		}
 		return err
 	}
-	if err := addTags(plan, c.Tag); err != nil {
-		return e.report(src.files, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Ambiguous --tag", Detail: err.Error()}})
-	}
-	if diags := missingSecrets(plan, secrets); diags.HasErrors() {
-		return e.report(src.files, diags)
-	}
-	allowHost, adiags := entitlements(c.Allow)
-	if !adiags.HasErrors() && !allowHost {
-		adiags = hostNetworkSteps(plan)
-	}
-	if adiags.HasErrors() {
-		return e.report(src.files, adiags)
-	}
-	if c.Locked {
-		if err := checkLocked(plan, pins); err != nil {
-			return e.report(src.files, err)
+	if saved != nil {
+		if diags := saved.stale(plan); diags.HasErrors() {
+			e.report(src.Files, diags)
+			return exitError{exitFailed}
 		}
 	}
+	opts, diags := c.buildOptions(src, plan, pins, outputs, secrets)
+	if diags.HasErrors() {
+		return e.report(src.Files, diags)
+	}
+	opts.CacheTo, opts.CacheFrom = cacheTo, cacheFrom
+	return c.build(e, store, src, plan, pins, opts)
+}
 
+// buildOptions checks what the plan needs from the command line (secrets,
+// entitlements, pins) and gathers the engine's options.
+func (c *buildCmd) buildOptions(src *source, plan *ir.Plan, pins map[string]string, outputs []engine.Output, secrets map[string]string) (engine.BuildOptions, hcl.Diagnostics) {
+	if diags := missingSecrets(plan, secrets); diags.HasErrors() {
+		return engine.BuildOptions{}, diags
+	}
+	allowHost, diags := entitlements(c.Allow)
+	if !diags.HasErrors() && !allowHost {
+		diags = hostNetworkSteps(plan)
+	}
+	if diags.HasErrors() {
+		return engine.BuildOptions{}, diags
+	}
+	if c.Locked {
+		if diags := checkLocked(plan, pins); diags.HasErrors() {
+			return engine.BuildOptions{}, diags
+		}
+	}
 	opts := engine.BuildOptions{
 		NoCache:     c.NoCache,
 		Secrets:     secrets,
@@ -128,18 +147,22 @@ func (c *buildCmd) Run(e *env) error {
 		Context:     contextDir(src, c.Context),
 
 		AllowNetworkHost: allowHost,
-		CacheTo:          cacheTo,
-		CacheFrom:        cacheFrom,
 	}
 	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
 		sec, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return e.report(nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid SOURCE_DATE_EPOCH",
-				Detail: fmt.Sprintf("SOURCE_DATE_EPOCH=%q is not a number of seconds since 1970. Set it to an integer such as $(git log -1 --format=%%ct).", v)}})
+			return opts, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid SOURCE_DATE_EPOCH",
+				Detail: fmt.Sprintf("SOURCE_DATE_EPOCH=%q is not a number of seconds since 1970. Set it to an integer such as $(git log -1 --format=%%ct).", v)}}
 		}
 		t := time.Unix(sec, 0).UTC()
 		opts.SourceDateEpoch = &t
 	}
+	return opts, nil
+}
+
+// build runs the plan through the engine, updates the lock file and
+// prints what it built.
+func (c *buildCmd) build(e *env, store *store.Store, src *source, plan *ir.Plan, pins map[string]string, opts engine.BuildOptions) error {
 	prog := newProgress(e, c.Progress)
 	opts.Progress = prog.event
 	start := time.Now()
@@ -150,10 +173,10 @@ func (c *buildCmd) Run(e *env) error {
 		if prog.mode == "json" {
 			return prog.failure(err)
 		}
-		return e.reportBuildError(src.files, err)
+		return e.reportBuildError(src.Files, err)
 	}
-	if !src.dockerfile && !c.Locked && len(res.Pins) > 0 {
-		if err := updateLock(src.dir, pins, registryPins(plan, res.Pins)); err != nil {
+	if !src.Dockerfile && !c.Locked && len(res.Pins) > 0 {
+		if err := updateLock(src.Dir, pins, registryPins(plan, res.Pins)); err != nil {
 			return err
 		}
 	}
@@ -282,30 +305,11 @@ func parseSecret(s string) (secretFlag, hcl.Diagnostics) {
 	return sec, nil
 }
 
-// addTags gives --tag names to the one image being built. Tags never enter
-// a cache key, so this changes no layer.
-func addTags(plan *ir.Plan, tags []string) error {
-	if len(tags) == 0 {
-		return nil
-	}
-	var outputs []*ir.Target
-	for _, t := range plan.Targets {
-		if t.Output {
-			outputs = append(outputs, t)
-		}
-	}
-	if len(outputs) != 1 {
-		return fmt.Errorf("--tag names one image, and this build makes %d: choose one with --target, or set tags in each image block", len(outputs))
-	}
-	outputs[0].Tags = append(outputs[0].Tags, tags...)
-	return nil
-}
-
 // contextDir is the build context: --context, else the configuration's.
 func contextDir(src *source, flag string) string {
-	dir := src.dir
-	if src.cfg != nil && src.cfg.Dir != "" {
-		dir = src.cfg.Dir
+	dir := src.Dir
+	if src.Config != nil && src.Config.Dir != "" {
+		dir = src.Config.Dir
 	}
 	if flag != "" {
 		dir = flag
@@ -327,10 +331,11 @@ func parseKV(s string) map[string]string {
 	return m
 }
 
-// onlyUnreachable tells a build stopped by an unreachable registry alone.
+// onlyUnreachable tells a build stopped by an unreachable registry alone:
+// the environment's fault, not the configuration's.
 func onlyUnreachable(diags hcl.Diagnostics) bool {
 	for _, d := range diags {
-		if d.Severity == hcl.DiagError && d.Summary != summaryUnreachable {
+		if d.Severity == hcl.DiagError && !compiler.IsUnreachable(d) {
 			return false
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -53,48 +54,88 @@ type planCmd struct {
 	configFlags
 	optimizeFlags
 	cacheFlags
-	Target []string `sep:"none" placeholder:"NAME" help:"Plan only this stage or image and what it needs (repeatable)."`
-	Format string   `enum:"text,json" default:"text" help:"Output format: text or json."`
+	Target           []string `sep:"none" placeholder:"NAME" help:"Plan only this stage or image and what it needs (repeatable)."`
+	Format           string   `enum:"text,json" default:"text" help:"Output format: text or json."`
+	DetailedExitcode bool     `name:"detailed-exitcode" help:"Exit 0 when nothing would be built, 2 when something would, 1 on an error (Terraform's -detailed-exitcode; one dash works too)."`
+	Out              string   `placeholder:"FILE" help:"Save the plan to FILE; imgc build FILE then builds exactly it, or refuses when an input moved since (-out works too). Resolves base tags through their registries, as build does."`
 	cacheFromFlag
 }
 
 func (c *planCmd) Run(e *env) error {
+	changes, err := c.run(e)
+	switch {
+	case !c.DetailedExitcode:
+		return err
+	case err != nil:
+		// -detailed-exitcode: every error is 1, as in Terraform.
+		var ee exitError
+		if !errors.As(err, &ee) {
+			fmt.Fprintf(e.stderr, "imgc: %v\n", err)
+		}
+		return exitError{exitFailed}
+	case changes:
+		return exitError{exitChanges}
+	}
+	return nil
+}
+
+// exitChanges is plan -detailed-exitcode's status when something would be
+// built.
+const exitChanges = 2
+
+// run plans, and tells whether a build would make any layer.
+func (c *planCmd) run(e *env) (bool, error) {
 	if _, diags := c.disabled(); diags.HasErrors() {
-		return e.report(nil, diags)
+		return false, e.report(nil, diags)
 	}
 	cacheFrom, idiags := c.imports()
 	if idiags.HasErrors() {
-		return e.report(nil, idiags)
+		return false, e.report(nil, idiags)
 	}
 	store, err := c.open()
 	if err != nil {
-		return err
+		return false, err
 	}
 	src, diags := e.load(&c.configFlags, c.Target, store, false)
-	if src == nil || src.cfg == nil {
-		return e.report(filesOf(src), diags)
+	if src == nil || src.Config == nil {
+		return false, e.report(filesOf(src), diags)
 	}
-	plan, _, cdiags := e.compile(src, c.Target, c.Context, c.optimizeFlags, store, false, false)
+	// A saved plan resolves base tags as the build will, so that the build
+	// finds the same keys.
+	remote := c.Out != ""
+	plan, _, cdiags := e.compile(src, c.Target, nil, c.Context, c.optimizeFlags, store, remote, false)
 	diags = append(diags, cdiags...)
-	if err := e.report(src.files, diags); err != nil {
-		return err
+	if err := e.report(src.Files, diags); err != nil {
+		return false, err
 	}
 	status, warnings := local.New(store).ExplainFrom(e.ctx, plan, cacheFrom)
 	for _, w := range warnings {
 		fmt.Fprintf(e.stderr, "warning: %s\n", w)
 	}
 	if c.Format == "json" {
-		return ir.PrintJSON(e.stdout, plan, status)
+		err = ir.PrintJSON(e.stdout, plan, status)
+	} else {
+		ir.PrintText(e.stdout, plan, status, isTerminal(e.stdout))
 	}
-	ir.PrintText(e.stdout, plan, status, isTerminal(e.stdout))
-	return nil
+	if err != nil {
+		return false, err
+	}
+	if c.Out != "" {
+		if err := c.writePlanFile(c.Out, plan); err != nil {
+			return false, err
+		}
+		if c.Format != "json" {
+			fmt.Fprintf(e.stdout, "\nSaved the plan to %s. Build exactly it with: imgc build %s\n", c.Out, c.Out)
+		}
+	}
+	return plan.WouldBuild(status), nil
 }
 
 func filesOf(src *source) map[string]*hcl.File {
 	if src == nil {
 		return nil
 	}
-	return src.files
+	return src.Files
 }
 
 type validateCmd struct {
@@ -110,20 +151,20 @@ func (c *validateCmd) Run(e *env) error {
 		return err
 	}
 	src, diags := e.load(&c.configFlags, nil, store, false)
-	if src == nil || src.cfg == nil {
+	if src == nil || src.Config == nil {
 		return e.report(filesOf(src), diags)
 	}
-	_, _, cdiags := e.compile(src, nil, c.Context, optimizeFlags{}, store, false, false)
-	if err := e.report(src.files, append(diags, cdiags...)); err != nil {
+	_, _, cdiags := e.compile(src, nil, nil, c.Context, optimizeFlags{}, store, false, false)
+	if err := e.report(src.Files, append(diags, cdiags...)); err != nil {
 		return err
 	}
 	images := 0
-	for _, st := range src.cfg.Stages {
+	for _, st := range src.Config.Stages {
 		if st.Kind == model.KindImage {
 			images++
 		}
 	}
-	stages := len(src.cfg.Stages) - images
+	stages := len(src.Config.Stages) - images
 	fmt.Fprintf(e.stdout, "Valid: %d %s and %d %s.\n", images, plural(images, "image", "images"), stages, plural(stages, "stage", "stages"))
 	return nil
 }

@@ -25,7 +25,8 @@ type rule struct {
 	why   string
 }
 
-// The flow: front ends (lang, lang/dockerfile, with stdlib injected) ->
+// The flow: front ends (lang, lang/dockerfile, with stdlib injected; the
+// loader lang/loader picks one and gathers variable values for both) ->
 // model <- compiler -> ir <- engines (engine/local) and the store and image
 // I/O below them; cmd on top wires them. imageref, the parsed image
 // reference, is a leaf that the model, the IR and everything below use.
