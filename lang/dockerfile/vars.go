@@ -154,7 +154,11 @@ func resolveDecls(tmpl string, names []string) string {
 		j := strings.Index(rest, declClose)
 		n, err := strconv.Atoi(rest[:max(j, 0)])
 		if j < 0 || err != nil || n < 0 || n >= len(names) {
-			panic("dockerfile: a variable reference of the form is broken")
+			// Not a reference: a byte of a value (ConvertOptions.Platform
+			// is not checked for UTF-8), written as it is.
+			b.WriteString(tmpl[:i+len(declOpen)])
+			tmpl = rest
+			continue
 		}
 		b.WriteString(tmpl[:i] + names[n])
 		tmpl = rest[j+len(declClose):]
