@@ -14,7 +14,6 @@ import (
 
 	"github.com/imgc-dev/imgc/compiler"
 	"github.com/imgc-dev/imgc/engine"
-	"github.com/imgc-dev/imgc/engine/local"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/lang"
 	"github.com/imgc-dev/imgc/store"
@@ -24,6 +23,7 @@ type buildCmd struct {
 	configFlags
 	optimizeFlags
 	cacheFlags
+	builderFlags
 	Target      []string `sep:"none" placeholder:"NAME" help:"Build only this stage or image and what it needs (repeatable)."`
 	Tag         []string `short:"t" sep:"none" placeholder:"NAME:TAG" help:"Tag the image (repeatable), like docker build -t; with several images, use --target to pick one."`
 	Output      []string `sep:"none" short:"o" placeholder:"type=oci,dest=DIR" help:"Also write the images to type=oci,dest=DIR | type=oci-archive,dest=FILE | type=docker,dest=FILE.tar (repeatable)."`
@@ -166,10 +166,12 @@ func (c *buildCmd) build(e *env, store *store.Store, src *source, plan *ir.Plan,
 	prog := newProgress(e, c.Progress)
 	opts.Progress = prog.event
 	start := time.Now()
-	var eng engine.Engine = local.New(store)
-	res, err := eng.Build(e.ctx, plan, opts)
+	res, err := c.engine(store).Build(e.ctx, plan, opts)
 	prog.close()
 	if err != nil {
+		if rerr, ok := e.reportBuilderError(err); ok {
+			return rerr
+		}
 		if prog.mode == "json" {
 			return prog.failure(err)
 		}

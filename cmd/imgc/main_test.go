@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/imgc-dev/imgc/internal/buildkittest"
 	"github.com/imgc-dev/imgc/internal/testbase"
 )
 
@@ -30,11 +31,21 @@ func TestScripts(t *testing.T) {
 			base = testbase.Busybox(t)
 		}
 	}
+	// Scripts marked [buildkit] build on a buildkitd of their own.
+	bkAddr := ""
+	if base != "" {
+		if addr, ok, why := buildkittest.Available(t); ok {
+			bkAddr = addr
+		} else {
+			t.Logf("scripts needing buildkitd are skipped: %s", why)
+		}
+	}
 	testscript.Run(t, testscript.Params{
 		Dir: filepath.Join("testdata", "script"),
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("IMGC_CACHE_DIR", filepath.Join(env.WorkDir, ".imgc-cache"))
 			env.Setenv("BASE", base)
+			env.Setenv("BUILDKIT_ADDR", bkAddr)
 			// Every script gets its own in-process registry on loopback.
 			reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 			env.Defer(reg.Close)
@@ -46,6 +57,8 @@ func TestScripts(t *testing.T) {
 			case "buildable":
 				// Real builds need root, runc and the busybox base.
 				return base != "", nil
+			case "buildkit":
+				return bkAddr != "", nil
 			}
 			return false, nil
 		},

@@ -54,6 +54,7 @@ type planCmd struct {
 	configFlags
 	optimizeFlags
 	cacheFlags
+	builderFlags
 	Target           []string `sep:"none" placeholder:"NAME" help:"Plan only this stage or image and what it needs (repeatable)."`
 	Format           string   `enum:"text,json" default:"text" help:"Output format: text or json."`
 	DetailedExitcode bool     `name:"detailed-exitcode" help:"Exit 0 when nothing would be built, 2 when something would, 1 on an error (Terraform's -detailed-exitcode; one dash works too)."`
@@ -108,9 +109,15 @@ func (c *planCmd) run(e *env) (bool, error) {
 	if err := e.report(src.Files, diags); err != nil {
 		return false, err
 	}
-	status, warnings := local.New(store).ExplainFrom(e.ctx, plan, cacheFrom)
-	for _, w := range warnings {
-		fmt.Fprintf(e.stderr, "warning: %s\n", w)
+	var status map[ir.CacheKey]ir.Status
+	if eng, ok := c.engine(store).(*local.Engine); ok {
+		var warnings []string
+		status, warnings = eng.ExplainFrom(e.ctx, plan, cacheFrom)
+		for _, w := range warnings {
+			fmt.Fprintf(e.stderr, "warning: %s\n", w)
+		}
+	} else {
+		status = c.engine(store).Explain(plan)
 	}
 	if c.Format == "json" {
 		err = ir.PrintJSON(e.stdout, plan, status)
