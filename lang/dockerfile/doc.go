@@ -12,6 +12,15 @@
 // Dockerfile, as formatted HCL: stages, variables for ARGs, mounts, one
 // config block per stage. What HCL cannot say exactly is a warning.
 //
+// Both start from one reading of the Dockerfile (read, in import.go): one
+// function per instruction (dispatch.go, run.go, copy.go) fills a
+// Dockerfile-level form (form.go) of stages and steps whose values carry
+// the HCL template they came from and whose lines are ranges, with the ARG
+// declarations, the comments and the diagnostics, each marked for the
+// import, the conversion or both. Import lowers the form to the model
+// (lower.go); Convert names the variables and prints it (convert.go,
+// write.go).
+//
 // The package deliberately does not build, resolve base images or read the
 // build context: variables a stage's base image defines (such as PATH) are
 // left as written for the runtime to expand against the base image's

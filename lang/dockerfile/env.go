@@ -9,8 +9,8 @@ import (
 )
 
 // envEntry is one variable of an expansion scope. Tmpl is the value as the
-// inside of an HCL quoted template (only kept when converting), so that a
-// value taken from a Dockerfile ARG stays a reference to its variable.
+// inside of an HCL quoted template, so that a value taken from a Dockerfile
+// ARG stays a reference to its variable in a conversion.
 type envEntry struct {
 	Name  string
 	Value string
@@ -27,7 +27,12 @@ func (e envEntry) model() string {
 	return escapeDollars(e.Value, e.Unset)
 }
 
-// modelTmpl is model as an HCL template, when converting.
+// text is model with its template.
+func (e envEntry) text() text {
+	return textOf(expansion{Value: e.model(), Tmpl: e.modelTmpl()})
+}
+
+// modelTmpl is model as an HCL template.
 func (e envEntry) modelTmpl() string {
 	if e.Tmpl == quoteLit(e.Value) {
 		return quoteLit(e.model())
@@ -156,8 +161,7 @@ const (
 // expansion is the result of expanding one word.
 type expansion struct {
 	Value string
-	// Tmpl is the HCL quoted-template text giving the same value; only
-	// set when converting.
+	// Tmpl is the HCL quoted-template text giving the same value.
 	Tmpl string
 	// Matched are the variables the word referenced, sorted.
 	Matched []string
@@ -170,10 +174,10 @@ type expansion struct {
 // other instructions it processes. keepUnset leaves references to
 // variables this Dockerfile never set as written, because they name the
 // base image's environment, which is only known when the image is pulled.
-func (im *importer) expandWord(word string, env envList, keepUnset bool) (expansion, error) {
-	lex := im.lex
+func (rd *reader) expandWord(word string, env envList, keepUnset bool) (expansion, error) {
+	lex := rd.lex
 	if keepUnset {
-		lex = im.lexKeep
+		lex = rd.lexKeep
 	}
 	res, err := lex.ProcessWordWithMatches(word, getter{env: env})
 	if err != nil {
@@ -198,9 +202,6 @@ func (im *importer) expandWord(word string, env envList, keepUnset bool) (expans
 		}
 	}
 	sort.Strings(x.Matched)
-	if !im.converting {
-		return x, nil
-	}
 	x.Tmpl = quoteLit(x.Value)
 	if len(x.Matched) == 0 {
 		return x, nil

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"path"
 	"runtime"
 	"sort"
 	"strings"
@@ -49,51 +48,46 @@ func Import(filename string, src []byte, opts Options) (*model.Config, hcl.Diagn
 	if diags := checkSize(filename, src); diags != nil {
 		return nil, diags
 	}
-	im := newImporter(filename, src, opts, false)
-	im.run()
-	if im.cfg != nil {
-		im.diags = append(im.diags, model.Check(im.cfg)...)
+	f := read(filename, src, opts)
+	diags := f.diagnostics(forImport)
+	if !f.parsed {
+		return nil, diags
 	}
-	if im.diags.HasErrors() {
-		// The importer does not leave broken instructions out one by one
+	cfg := f.lower(opts.Dir)
+	diags = append(diags, model.Check(cfg)...)
+	if diags.HasErrors() {
+		// The reader does not leave broken instructions out one by one
 		// as lang leaves out broken steps, and it checks options the
 		// compiler checks too (the target): what it has is not compiled.
-		return nil, im.diags
+		return nil, diags
 	}
-	return im.cfg, im.diags
+	return cfg, diags
 }
 
-// importer holds the state of one Import or Convert run.
-type importer struct {
-	envWork    int // environment variables given to RUN steps so far
-	src        *source
-	opts       Options
-	converting bool
-	lex        *shell.Lex
-	lexKeep    *shell.Lex
-	escape     rune
-	ast        *parser.Node
-	diags      hcl.Diagnostics
-	cfg        *model.Config
+// reader holds the state of reading one Dockerfile into its form.
+type reader struct {
+	envWork int // environment variables given to RUN steps so far
+	src     *source
+	opts    Options
+	lex     *shell.Lex
+	lexKeep *shell.Lex
+	f       *form
 
 	global envList
 	// globalUnset are global ARGs without a value, with their variable
-	// references (only kept when converting).
+	// references.
 	globalUnset envList
-	globalArgs  []string
-	usedArgs    map[string]bool
-	stages      []*stageState
-
-	// Side tables for Convert.
-	tmpl     map[any]map[string]string
-	vars     *varTable
-	comments map[int][]string
+	// globalAll is global and globalUnset together, once a FROM needs it.
+	globalAll  *envList
+	globalArgs []string
+	usedArgs   map[string]bool
+	stages     []*stageState
 }
 
 // stageState is the BuildKit dispatch state of one stage while its
-// instructions are imported.
+// instructions are read.
 type stageState struct {
-	st     *model.Stage
+	st     *stageForm
 	index  int
 	parent *stageState
 	// external is a base from a registry: its environment is unknown
@@ -110,45 +104,47 @@ type stageState struct {
 	workdir, baseWorkdir string
 	workdirKnown         bool
 	user, baseUser       string
-	// Templates of workdir and user, when converting.
+	// Templates of workdir and user.
 	workdirTmpl, userTmpl string
 	shell, baseShell      []string
 	shellSet              bool
 	cmdSet                bool
 
-	cfg     model.ImageConfig
+	cfg     configForm
 	cfgUsed bool
 }
 
-func newImporter(filename string, src []byte, opts Options, converting bool) *importer {
-	im := &importer{
-		src:        newSource(filename, src),
-		opts:       opts,
-		converting: converting,
-		usedArgs:   map[string]bool{},
-		tmpl:       map[any]map[string]string{},
-		comments:   map[int][]string{},
-		vars:       &varTable{byName: map[string]*variable{}},
+// read reads a Dockerfile into its form.
+func read(filename string, src []byte, opts Options) *form {
+	r := &reader{
+		src:      newSource(filename, src),
+		opts:     opts,
+		usedArgs: map[string]bool{},
 	}
-	return im
+	r.f = &form{
+		src:      r.src,
+		args:     map[string]string{},
+		comments: map[int][]string{},
+	}
+	r.run()
+	return r.f
 }
 
-func (im *importer) errorf(rng hcl.Range, summary, detail string, args ...any) {
-	im.diags = append(im.diags, &hcl.Diagnostic{
-		Severity: hcl.DiagError,
-		Summary:  summary,
-		Detail:   fmt.Sprintf(detail, args...),
-		Subject:  rng.Ptr(),
-	})
+func (rd *reader) diag(to audience, sev hcl.DiagnosticSeverity, rng *hcl.Range, summary, detail string) {
+	rd.f.diags = append(rd.f.diags, formDiag{to: to, diag: &hcl.Diagnostic{Severity: sev, Summary: summary, Detail: detail, Subject: rng}})
 }
 
-func (im *importer) warnf(rng hcl.Range, summary, detail string, args ...any) {
-	im.diags = append(im.diags, &hcl.Diagnostic{
-		Severity: hcl.DiagWarning,
-		Summary:  summary,
-		Detail:   fmt.Sprintf(detail, args...),
-		Subject:  rng.Ptr(),
-	})
+func (rd *reader) errorf(rng hcl.Range, summary, detail string, args ...any) {
+	rd.diag(forBoth, hcl.DiagError, rng.Ptr(), summary, fmt.Sprintf(detail, args...))
+}
+
+func (rd *reader) warnf(rng hcl.Range, summary, detail string, args ...any) {
+	rd.diag(forBoth, hcl.DiagWarning, rng.Ptr(), summary, fmt.Sprintf(detail, args...))
+}
+
+// convertWarnf warns about what a conversion cannot keep.
+func (rd *reader) convertWarnf(rng hcl.Range, summary, detail string, args ...any) {
+	rd.diag(forConvert, hcl.DiagWarning, rng.Ptr(), summary, fmt.Sprintf(detail, args...))
 }
 
 // parsedNode is one instruction with its AST node.
@@ -158,36 +154,30 @@ type parsedNode struct {
 	rng  hcl.Range
 }
 
-func (im *importer) run() {
-	res, err := parser.Parse(bytes.NewReader(im.src.src))
+func (rd *reader) run() {
+	res, err := parser.Parse(bytes.NewReader(rd.src.src))
 	if err != nil {
-		im.errorf(im.src.errorRange(err, nil), "Invalid Dockerfile", "%s Fix the Dockerfile syntax at this line.", sentence(errorText(err)))
+		rd.errorf(rd.src.errorRange(err, nil), "Invalid Dockerfile", "%s Fix the Dockerfile syntax at this line.", sentence(errorText(err)))
 		return
 	}
-	im.ast = res.AST
-	im.escape = res.EscapeToken
-	im.lex, im.lexKeep = newLexers(res.EscapeToken)
-	im.cfg = &model.Config{
-		Dir:   im.opts.Dir,
-		Files: map[string]*hcl.File{im.src.filename: {Bytes: im.src.src}},
-		Vars:  map[string]string{},
-	}
+	rd.lex, rd.lexKeep = newLexers(res.EscapeToken)
+	rd.f.parsed = true
 	for _, w := range res.Warnings {
-		rng := im.src.lines(1, 1)
+		rng := rd.src.lines(1, 1)
 		if w.Location != nil {
-			rng = im.src.locations([]parser.Range{*w.Location})
+			rng = rd.src.locations([]parser.Range{*w.Location})
 		}
-		im.warnf(rng, "Dockerfile warning", "%s", sentence(w.Short))
+		rd.warnf(rng, "Dockerfile warning", "%s", sentence(w.Short))
 	}
 
-	im.trailingComments(res.AST)
+	rd.trailingComments(res.AST)
 
 	var meta []parsedNode
 	var groups [][]parsedNode // one per FROM, starting with it
 	for _, n := range res.AST.Children {
-		rng := im.src.node(n)
+		rng := rd.src.node(n)
 		if len(n.PrevComment) > 0 {
-			im.comments[n.StartLine] = n.PrevComment
+			rd.f.comments[n.StartLine] = n.PrevComment
 		}
 		cmd, err := parseInstruction(n)
 		if err != nil {
@@ -200,7 +190,7 @@ func (im *importer) run() {
 			} else {
 				detail += fmt.Sprintf(" Fix the %s instruction.", strings.ToUpper(n.Value))
 			}
-			im.errorf(rng, summary, "%s", detail)
+			rd.errorf(rng, summary, "%s", detail)
 			continue
 		}
 		pn := parsedNode{node: n, cmd: cmd, rng: rng}
@@ -213,42 +203,42 @@ func (im *importer) run() {
 				meta = append(meta, pn)
 				continue
 			}
-			im.errorf(rng, "Instruction before FROM", "Only ARG may come before the first FROM. Move this %s instruction after a FROM.", strings.ToUpper(n.Value))
+			rd.errorf(rng, "Instruction before FROM", "Only ARG may come before the first FROM. Move this %s instruction after a FROM.", strings.ToUpper(n.Value))
 			continue
 		}
 		groups[len(groups)-1] = append(groups[len(groups)-1], pn)
 	}
 	if len(groups) == 0 {
-		if !im.diags.HasErrors() {
-			im.errorf(im.src.lines(1, 1), "No stage", "A Dockerfile needs at least one FROM instruction. Add one, for example FROM alpine.")
+		if !rd.f.diagnostics(forImport).HasErrors() {
+			rd.errorf(rd.src.lines(1, 1), "No stage", "A Dockerfile needs at least one FROM instruction. Add one, for example FROM alpine.")
 		}
 		return
 	}
 
-	im.initGlobal()
+	rd.initGlobal()
 	for _, pn := range meta {
-		im.globalArg(pn)
+		rd.globalArg(pn)
 	}
 	for i, g := range groups {
-		im.stage(i, g)
+		rd.stage(i, g)
 	}
-	im.chooseTarget()
-	im.checkBuildArgs()
+	rd.chooseTarget()
+	rd.checkBuildArgs()
 }
 
 // trailingComments keeps the comments after the last instruction, which
 // the parser attaches to nothing, for Convert.
-func (im *importer) trailingComments(ast *parser.Node) {
-	if !im.converting || len(ast.Children) == 0 {
+func (rd *reader) trailingComments(ast *parser.Node) {
+	if len(ast.Children) == 0 {
 		return
 	}
 	last := ast.Children[len(ast.Children)-1].EndLine
-	for line := last + 1; line <= len(im.src.starts); line++ {
-		r := im.src.lines(line, line)
-		text := strings.TrimSpace(string(im.src.src[r.Start.Byte:r.End.Byte]))
+	for line := last + 1; line <= len(rd.src.starts); line++ {
+		r := rd.src.lines(line, line)
+		text := strings.TrimSpace(string(rd.src.src[r.Start.Byte:r.End.Byte]))
 		if strings.HasPrefix(text, "#") {
 			if c := strings.TrimSpace(strings.TrimPrefix(text, "#")); c != "" {
-				im.comments[line] = []string{c}
+				rd.f.comments[line] = []string{c}
 			}
 		}
 	}
@@ -268,10 +258,10 @@ func hostPlatform() (os, arch, variant string) {
 	return "linux", runtime.GOARCH, ""
 }
 
-func (im *importer) initGlobal() {
+func (rd *reader) initGlobal() {
 	bos, barch, bvar := hostPlatform()
 	tos, tarch, tvar := bos, barch, bvar
-	if p := im.opts.Platform; p != "" {
+	if p := rd.opts.Platform; p != "" {
 		parts := strings.Split(p, "/")
 		tos = parts[0]
 		tarch, tvar = "", ""
@@ -294,432 +284,75 @@ func (im *importer) initGlobal() {
 	}
 	for _, name := range platformArgs {
 		v := values[name]
-		if bv, ok := im.opts.BuildArgs[name]; ok {
+		if bv, ok := rd.opts.BuildArgs[name]; ok {
 			v = bv
-			im.usedArgs[name] = true
+			rd.usedArgs[name] = true
 		}
 		e := envEntry{Name: name, Value: v}
-		if im.converting {
-			e.Tmpl = varRef(im.vars.platform(name, v))
-		}
-		im.global = im.global.set(e)
+		e.Tmpl = rd.f.declare(argDecl{Arg: name, Default: v, Platform: true})
+		rd.global = rd.global.set(e)
 	}
 }
 
 // globalArg declares ARGs before the first FROM: usable in FROM and as
 // defaults of ARGs re-declared in a stage.
-func (im *importer) globalArg(pn parsedNode) {
+func (rd *reader) globalArg(pn parsedNode) {
 	c := pn.cmd.(*instructions.ArgCommand)
 	for _, kv := range c.Args {
 		name := kv.Key
-		im.globalArgs = append(im.globalArgs, name)
+		rd.globalArgs = append(rd.globalArgs, name)
 		var e envEntry
 		set := false
-		if v, ok := im.opts.BuildArgs[name]; ok {
-			im.usedArgs[name] = true
+		if v, ok := rd.opts.BuildArgs[name]; ok {
+			rd.usedArgs[name] = true
 			e, set = envEntry{Name: name, Value: v, Tmpl: quoteLit(v)}, true
 		} else if kv.Value != nil {
-			x, err := im.expandWord(*kv.Value, im.global, false)
+			x, err := rd.expandWord(*kv.Value, rd.global, false)
 			if err != nil {
-				im.errorf(pn.rng, "Invalid ARG default", "%s Fix the variable reference in the default of %s.", sentence(err.Error()), name)
+				rd.errorf(pn.rng, "Invalid ARG default", "%s Fix the variable reference in the default of %s.", sentence(err.Error()), name)
 				continue
 			}
 			e, set = envEntry{Name: name, Value: x.Value}, true
-			im.noteDerived(pn.rng, name, x)
-		} else if g, ok := im.global.get(name); ok {
+			rd.noteDerived(pn.rng, name, x)
+		} else if g, ok := rd.global.get(name); ok {
 			e, set = g, true
 		}
-		if im.converting {
-			def := ""
-			if set {
-				def = e.Value
-			}
-			v := im.vars.declare(name, "", def, pn.rng, true)
-			e.Tmpl = varRef(v.Name)
-		}
+		def := ""
 		if set {
-			im.global = im.global.set(e)
-			im.cfg.Vars[name] = e.Value
+			def = e.Value
+		}
+		e.Tmpl = rd.f.declare(argDecl{Arg: name, Default: def, Range: pn.rng, Global: true})
+		if set {
+			rd.global = rd.global.set(e)
+			rd.f.args[name] = e.Value
 		} else {
-			im.cfg.Vars[name] = ""
+			rd.f.args[name] = ""
 			e.Name = name
-			im.globalUnset = im.globalUnset.set(e)
+			rd.globalUnset = rd.globalUnset.set(e)
 		}
 	}
 }
 
-// requireUnset handles, when converting, a FROM that uses global ARGs
-// declared without a value: Docker cannot build it without build
-// arguments, so their variables get no default and the FROM references
-// them. It reports whether the FROM used any.
-func (im *importer) requireUnset(word string, st *model.Stage) bool {
-	env := im.global.clone()
-	var unset []string
-	for _, e := range im.globalUnset.entries {
-		if _, ok := env.get(e.Name); !ok {
-			env = env.set(e)
-		}
-	}
-	x, err := im.expandWord(word, env, false)
-	if err != nil {
-		return false
-	}
-	for _, n := range x.Matched {
-		if _, ok := im.globalUnset.get(n); ok {
-			if _, set := im.global.get(n); !set {
-				unset = append(unset, n)
-				im.vars.byName[identifier(n)].Required = true
-			}
-		}
-	}
-	if len(unset) == 0 {
-		return false
-	}
-	im.forceTmpl(st, "from", x.Tmpl)
-	im.warnf(st.DeclRange, "Base image needs a variable", "The base image %q uses %s, which the Dockerfile declares without a default, so the converted variables have no default either; pass them with --var.", word, strings.Join(unset, ", "))
-	return true
-}
-
-// noteDerived warns, when converting, that a default computed from other
-// variables becomes a constant default.
-func (im *importer) noteDerived(rng hcl.Range, name string, x expansion) {
-	if !im.converting || len(x.Matched) == 0 {
-		return
-	}
-	im.warnf(rng, "ARG default from other variables", "The default of %s is computed from %s; HCL variable defaults must be constant, so the converted variable defaults to %q and no longer follows them. Set it explicitly with --var when you change them.", name, strings.Join(x.Matched, ", "), x.Value)
-}
-
-func (im *importer) stageNamed(name string) *stageState {
-	name = strings.ToLower(name)
-	for _, s := range im.stages {
-		if strings.ToLower(s.st.Name) == name {
-			return s
-		}
-	}
-	return nil
-}
-
-func (im *importer) stage(index int, g []parsedNode) {
-	from := g[0]
-	fc := from.cmd.(*instructions.Stage)
-	name := fc.Name
-	if name == "" {
-		name = fmt.Sprintf("stage-%d", index)
-	}
-	st := &model.Stage{
-		Kind:      model.KindStage,
-		Name:      name,
-		DeclRange: from.rng,
-		Range:     im.src.lines(from.node.StartLine, g[len(g)-1].node.EndLine),
-	}
-	if prev := im.stageNamed(name); prev != nil {
-		im.errorf(from.rng, "Duplicate stage name", "The stage name %q is already used by the FROM at line %d. Rename one of the stages.", name, prev.st.DeclRange.Start.Line)
-	}
-	s := &stageState{st: st, index: index, args: map[string]bool{}}
-
-	base, err := im.expandWord(fc.BaseName, im.global, false)
-	switch {
-	case err != nil:
-		im.errorf(from.rng, "Invalid base image", "%s Fix the variable reference in the FROM instruction.", sentence(err.Error()))
-	case base.Value == "" && im.converting && im.requireUnset(fc.BaseName, st):
-	case base.Value == "":
-		im.errorf(from.rng, "Empty base image", "The base image %q expands to an empty string. Give its ARG a default before the first FROM, or pass a value with --var.", fc.BaseName)
-	}
-	st.From.Range = from.rng
-	var image *model.Image // the base when it is an image
-	if parent := im.stageNamed(base.Value); parent != nil && base.Value != "" {
-		st.From.Base = &model.Target{Name: parent.st.Name}
-		s.inherit(parent)
-	} else if strings.EqualFold(base.Value, "scratch") {
-		st.From.Base = &model.Scratch{}
-		s.workdirKnown = true
-	} else {
-		s.external = true
-		im.setTmpl(st, "from", base)
-		im.keepWritten(st, "from", base.Value)
-		needsVar := im.converting && im.requireUnset(fc.BaseName, st)
-		ref, err := imageref.Parse(base.Value)
-		switch {
-		case err == nil:
-			image = &model.Image{Ref: ref}
-			st.From.Base = image
-		case base.Value != "" && !needsVar:
-			im.diags = append(im.diags, model.InvalidImageRef(base.Value, err, from.rng, ", or give the ARGs it uses defaults"))
-		}
-		if st.From.Base == nil {
-			// Reported, or known only once --var gives it a value (the
-			// conversion writes its template): scratch stands in.
-			st.From.Base = &model.Scratch{}
-		}
-		im.checkWindowsBase(from.rng, base.Value)
-	}
-	im.useArgs(base.Matched)
-
-	st.PlatformRange = from.rng
-	switch p := strings.TrimSpace(fc.Platform); p {
-	case "":
-	case "$BUILDPLATFORM", "${BUILDPLATFORM}":
-		// The host's platform, which is imgc's default.
-	case "$TARGETPLATFORM", "${TARGETPLATFORM}":
-		st.Platform = im.opts.Platform
-	default:
-		x, err := im.expandWord(p, im.global, false)
-		if err != nil || x.Value == "" {
-			im.errorf(from.rng, "Invalid platform", "The platform %q of this FROM does not expand to a platform. Use a value like linux/amd64.", p)
-			break
-		}
-		st.Platform = x.Value
-		im.setTmpl(st, "platform", x)
-		im.useArgs(x.Matched)
-		if strings.HasPrefix(x.Value, "windows") {
-			im.errorf(from.rng, "Windows image", "imgc builds Linux images only, and this stage asks for the platform %q. Build Windows images with Docker.", x.Value)
-		}
-	}
-	im.stages = append(im.stages, s)
-	im.cfg.Stages = append(im.cfg.Stages, st)
-
-	var triggers []string
-	origin := ""
-	switch {
-	case s.parent != nil:
-		triggers, origin = s.parent.cfg.OnBuild, fmt.Sprintf("stage %q", s.parent.st.Name)
-	case image != nil && im.opts.BaseOnBuild != nil && !im.converting:
-		var err error
-		triggers, err = im.opts.BaseOnBuild(image.Ref)
-		origin = fmt.Sprintf("image %q", base.Value)
-		if err != nil {
-			im.warnf(from.rng, "Base image not read", "The ONBUILD triggers of %s could not be read, so none run: %s.", base.Value, err)
-		}
-	}
-	for _, pn := range im.onbuildTriggers(triggers, origin, from.rng) {
-		im.instruction(s, pn)
-	}
-	for _, pn := range g[1:] {
-		im.instruction(s, pn)
-	}
-	im.finishStage(s)
-}
-
-// inherit starts s from what its parent stage left: its environment,
-// arguments, working directory, user and shell.
-func (s *stageState) inherit(parent *stageState) {
-	s.parent = parent
-	// A value the parent left referencing its base image's environment
-	// is resolved in the parent's image config, which is this stage's
-	// base: words here must reference it, not copy it unexpanded.
-	for _, e := range parent.env.entries {
-		if len(e.Unset) == 0 {
-			s.env = s.env.set(e)
-		}
-	}
-	s.imageEnv = parent.imageEnv.clone()
-	s.baseEnv = parent.imageEnv.clone()
-	for k := range parent.args {
-		s.args[k] = true
-	}
-	s.workdir, s.baseWorkdir, s.workdirKnown = parent.workdir, parent.workdir, parent.workdirKnown
-	s.user, s.baseUser = parent.user, parent.user
-	s.workdirTmpl, s.userTmpl = parent.workdirTmpl, parent.userTmpl
-	s.shell, s.baseShell = parent.shell, parent.shell
-	s.external = parent.external
-}
-
-// onbuildTriggers parses the ONBUILD triggers of a base (a parent stage, or
-// an image as BaseOnBuild reads it), which run first in a stage built on
-// it, as BuildKit's dispatchOnBuildTriggers does. They are reported at the
-// FROM that runs them. The base's triggers are consumed here: the runtime
-// never copies them into this stage's image.
-func (im *importer) onbuildTriggers(triggers []string, origin string, rng hcl.Range) []parsedNode {
-	var out []parsedNode
-	for _, trigger := range triggers {
-		res, err := parser.Parse(strings.NewReader(trigger))
-		if err == nil && len(res.AST.Children) != 1 {
-			err = errors.New("an ONBUILD trigger must be a single instruction")
-		}
-		var cmd any
-		if err == nil {
-			cmd, err = parseInstruction(res.AST.Children[0])
-		}
-		if err == nil {
-			switch cmd.(type) {
-			case *instructions.Stage, *instructions.OnbuildCommand:
-				err = errors.New("FROM and ONBUILD cannot be ONBUILD triggers")
-			}
-		}
-		if err != nil {
-			im.errorf(rng, "Invalid ONBUILD trigger", "The trigger %q of %s, which runs at this FROM: %s Fix the ONBUILD instruction of %s.", trigger, origin, sentence(errorText(err)), origin)
-			continue
-		}
-		out = append(out, parsedNode{node: res.AST.Children[0], cmd: cmd, rng: rng})
-	}
-	return out
-}
-
-// checkWindowsBase rejects Windows base images: their paths, shells and
-// layers are a different world that imgc does not build.
-func (im *importer) checkWindowsBase(rng hcl.Range, ref string) {
-	r := strings.ToLower(ref)
-	for _, w := range []string{"windows/servercore", "windows/nanoserver", "/windows:", "windowsservercore", "nanoserver"} {
-		if strings.Contains(r, w) {
-			im.errorf(rng, "Windows image", "imgc builds Linux images only, and %q is a Windows base image. Build Windows images with Docker.", ref)
-			return
-		}
-	}
-}
-
-func (im *importer) useArgs(names []string) {
-	for _, n := range names {
-		im.usedArgs[n] = true
-	}
-}
-
-// expand expands one word in stage s and reports errors on rng.
-func (im *importer) expand(s *stageState, rng hcl.Range, word string) (expansion, bool) {
-	return im.expandIn(s, rng, word, s.expandEnv())
-}
-
-// expandIn expands word against env, a snapshot of the stage's
-// environment: Docker expands every word of one instruction against the
-// environment from before it.
-func (im *importer) expandIn(s *stageState, rng hcl.Range, word string, env envList) (expansion, bool) {
-	x, err := im.expandWord(word, env, s.external)
-	if err != nil {
-		im.errorf(rng, "Invalid variable reference", "%s Fix the ${...} expression in %q.", sentence(err.Error()), word)
-		return expansion{Value: word, Tmpl: quoteLit(word)}, false
-	}
-	im.useArgs(x.Matched)
-	return x, true
-}
-
-// expandEnv is the environment words expand against: a declared ARG
-// without a value is empty, not a variable of the base image.
-func (s *stageState) expandEnv() envList {
-	env := s.env
-	copied := false
-	for name := range s.args {
-		if _, ok := env.get(name); !ok {
-			if !copied {
-				env, copied = env.clone(), true
-			}
-			env = env.set(envEntry{Name: name})
-		}
-	}
-	return env
-}
-
-// argVars lists the stage's ARGs that a word referenced: what plan
-// attributes a change to.
-func (s *stageState) argVars(matched []string) []string {
-	var out []string
-	for _, m := range matched {
-		if s.args[m] {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func (s *stageState) allArgs() []string {
-	var out []string
-	for k := range s.args {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// modelDefaults is the environment every step of the stage already has
-// (inherited, then the stage's env attribute), with values as the model
-// writes them.
-func (s *stageState) modelDefaults() envList {
-	var def envList
-	for _, e := range s.baseEnv.entries {
-		def = def.set(envEntry{Name: e.Name, Value: e.model()})
-	}
-	for _, e := range s.st.Env {
-		def = def.set(envEntry{Name: e.Name, Value: e.Value})
-	}
-	return def
-}
-
-// runEnv is the environment a RUN adds over its stage's env attribute: the
-// ARGs in scope and ENV changed after the first step.
-func (s *stageState) runEnv() []envEntry {
-	def := s.modelDefaults()
-	var out []envEntry
-	for _, e := range s.env.entries {
-		if d, ok := def.get(e.Name); ok && d.Value == e.model() {
-			continue
-		}
-		out = append(out, e)
-	}
-	return out
-}
-
-func (im *importer) setEnvList(owner any, dst *[]model.EnvVar, entries []envEntry) {
-	for _, e := range entries {
-		*dst = append(*dst, model.EnvVar{Name: e.Name, Value: e.model()})
-		if im.converting && e.Tmpl != "" {
-			im.setTmpl(owner, "env."+e.Name, expansion{Value: e.model(), Tmpl: e.modelTmpl()})
-		}
-	}
-}
-
-func (im *importer) finishStage(s *stageState) {
-	// ENV changed after the first step: the image config carries it.
-	def := s.modelDefaults()
-	var cfgEnv []envEntry
-	for _, e := range s.imageEnv.entries {
-		if d, ok := def.get(e.Name); ok && d.Value == e.model() {
-			continue
-		}
-		cfgEnv = append(cfgEnv, e)
-	}
-	cfg := &s.cfg
-	if len(cfgEnv) > 0 {
-		im.setEnvList(cfg, &cfg.Env, cfgEnv)
-		s.cfgUsed = true
-	}
-	if s.workdir != s.baseWorkdir {
-		cfg.Workdir = s.workdir
-		im.setTmpl(cfg, "workdir", expansion{Value: s.workdir, Tmpl: s.workdirTmpl})
-		s.cfgUsed = true
-	}
-	if s.user != s.baseUser {
-		cfg.User = s.user
-		im.setTmpl(cfg, "user", expansion{Value: s.user, Tmpl: s.userTmpl})
-		s.cfgUsed = true
-	}
-	if s.shellSet {
-		cfg.Shell = s.shell
-		s.cfgUsed = true
-	}
-	if s.cfgUsed {
-		cfg.Range = s.st.Range
-		s.st.Config = cfg
-	}
-}
-
-func (im *importer) chooseTarget() {
-	target := im.stages[len(im.stages)-1]
-	if t := im.opts.Target; t != "" {
-		target = im.stageNamed(t)
+func (rd *reader) chooseTarget() {
+	target := rd.stages[len(rd.stages)-1]
+	if t := rd.opts.Target; t != "" {
+		target = rd.stageNamed(t)
 		if target == nil {
-			names := make([]string, len(im.stages))
-			for i, s := range im.stages {
+			names := make([]string, len(rd.stages))
+			for i, s := range rd.stages {
 				names[i] = s.st.Name
 			}
-			im.errorf(im.src.lines(1, 1), "Unknown target", "The target stage %q is not in this Dockerfile. Use one of: %s.", t, strings.Join(names, ", "))
-			target = im.stages[len(im.stages)-1]
+			rd.errorf(rd.src.lines(1, 1), "Unknown target", "The target stage %q is not in this Dockerfile. Use one of: %s.", t, strings.Join(names, ", "))
+			target = rd.stages[len(rd.stages)-1]
 		}
 	}
 	target.st.Kind = model.KindImage
 }
 
-func (im *importer) checkBuildArgs() {
+func (rd *reader) checkBuildArgs() {
 	var unused []string
-	for k := range im.opts.BuildArgs {
-		if !im.usedArgs[k] && !im.declared(k) && !im.opts.Ambient[k] {
+	for k := range rd.opts.BuildArgs {
+		if !rd.usedArgs[k] && !rd.declared(k) && !rd.opts.Ambient[k] {
 			unused = append(unused, k)
 		}
 	}
@@ -727,59 +360,17 @@ func (im *importer) checkBuildArgs() {
 		return
 	}
 	sort.Strings(unused)
-	im.diags = append(im.diags, &hcl.Diagnostic{
-		Severity: hcl.DiagWarning,
-		Summary:  "Unused build arguments",
-		Detail:   fmt.Sprintf("No ARG declares %s, so the value has no effect. Declare it with ARG or drop it from the command line.", strings.Join(unused, ", ")),
-	})
+	rd.diag(forBoth, hcl.DiagWarning, nil, "Unused build arguments", fmt.Sprintf("No ARG declares %s, so the value has no effect. Declare it with ARG or drop it from the command line.", strings.Join(unused, ", ")))
 }
 
-func (im *importer) declared(name string) bool {
-	if _, ok := im.cfg.Vars[name]; ok {
+func (rd *reader) declared(name string) bool {
+	if _, ok := rd.f.args[name]; ok {
 		return true
 	}
-	for _, s := range im.stages {
+	for _, s := range rd.stages {
 		if s.args[name] {
 			return true
 		}
 	}
 	return false
-}
-
-// resolveWorkdir applies a WORKDIR to the current one, as BuildKit's
-// system.NormalizeWorkdir does on Linux.
-func resolveWorkdir(current, requested string) string {
-	if path.IsAbs(requested) {
-		return path.Clean(requested)
-	}
-	if current == "" {
-		current = "/"
-	}
-	return path.Join("/", current, requested)
-}
-
-// resolveDest makes a COPY/ADD destination absolute against the working
-// directory when it is known, keeping a trailing slash (BuildKit's
-// pathRelativeToWorkingDir).
-func resolveDest(s *stageState, dest string) string {
-	trailing := strings.HasSuffix(dest, "/") || dest == "." || dest == ""
-	if path.IsAbs(dest) {
-		d := path.Clean(dest)
-		if trailing && d != "/" {
-			d += "/"
-		}
-		return d
-	}
-	if !s.workdirKnown {
-		return dest
-	}
-	wd := s.workdir
-	if wd == "" {
-		wd = "/"
-	}
-	d := path.Join(wd, dest)
-	if trailing && d != "/" {
-		d += "/"
-	}
-	return d
 }

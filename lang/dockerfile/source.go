@@ -12,6 +12,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
 	"github.com/imgc-dev/imgc/lang"
+	"github.com/imgc-dev/imgc/model"
 )
 
 // source is a Dockerfile's bytes with the line index needed to turn
@@ -107,16 +108,9 @@ func errorText(err error) string {
 	return msg
 }
 
+// sentence is an error message of BuildKit's, trimmed, as a sentence.
 func sentence(msg string) string {
-	msg = strings.TrimSpace(msg)
-	if msg == "" {
-		return msg
-	}
-	msg = strings.ToUpper(msg[:1]) + msg[1:]
-	if !strings.HasSuffix(msg, ".") {
-		msg += "."
-	}
-	return msg
+	return model.Sentence(strings.TrimSpace(msg))
 }
 
 // checkSize refuses a Dockerfile larger than any imgc reads.

@@ -1,6 +1,7 @@
 package dockerfile
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -91,4 +92,75 @@ func (t *varTable) declare(arg, stage, def string, rng hcl.Range, global bool) *
 		}
 	}
 	return t.add(&variable{Name: name, Arg: arg, Default: def, Stage: stage, Range: rng})
+}
+
+// argDecl is an ARG that a conversion declares a variable for: one of
+// BuildKit's automatic platform ARGs, a global ARG, or a stage's ARG with
+// a value. Its variable's name depends on the declarations before it, so
+// Convert names the variables (variables) and the form's templates refer
+// to a declaration by its index until then (declare).
+type argDecl struct {
+	Arg, Stage, Default string
+	Range               hcl.Range
+	Global, Platform    bool
+}
+
+// Bytes around a declaration's index in a template. They are not UTF-8,
+// and Convert only reads UTF-8 Dockerfiles, so no value holds them.
+const (
+	declOpen  = "\xff"
+	declClose = "\xfe"
+)
+
+// declare records an ARG's variable and returns the template of a
+// reference to it.
+func (f *form) declare(d argDecl) string {
+	f.decls = append(f.decls, d)
+	return "${var." + declOpen + strconv.Itoa(len(f.decls)-1) + declClose + "}"
+}
+
+// variables names the variables of the form's ARGs, as a conversion
+// declares them: names[i] is the name of decls[i]'s variable.
+func (f *form) variables() (t *varTable, names []string) {
+	t = &varTable{byName: map[string]*variable{}}
+	for _, d := range f.decls {
+		switch {
+		case d.Platform:
+			names = append(names, t.platform(d.Arg, d.Default))
+		default:
+			names = append(names, t.declare(d.Arg, d.Stage, d.Default, d.Range, d.Global).Name)
+		}
+	}
+	for _, n := range f.required {
+		t.byName[identifier(n)].Required = true
+	}
+	return t, names
+}
+
+// resolveDecls replaces the declaration references in a template by the
+// names of their variables.
+func resolveDecls(tmpl string, names []string) string {
+	if !strings.Contains(tmpl, declOpen) {
+		return tmpl
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(tmpl, declOpen)
+		if i < 0 {
+			b.WriteString(tmpl)
+			return b.String()
+		}
+		rest := tmpl[i+len(declOpen):]
+		j := strings.Index(rest, declClose)
+		n, err := strconv.Atoi(rest[:max(j, 0)])
+		if j < 0 || err != nil || n < 0 || n >= len(names) {
+			// Not a reference: a byte of a value (ConvertOptions.Platform
+			// is not checked for UTF-8), written as it is.
+			b.WriteString(tmpl[:i+len(declOpen)])
+			tmpl = rest
+			continue
+		}
+		b.WriteString(tmpl[:i] + names[n])
+		tmpl = rest[j+len(declClose):]
+	}
 }

@@ -1,0 +1,250 @@
+package dockerfile
+
+import (
+	"fmt"
+	"net/url"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+
+	"github.com/imgc-dev/imgc/model"
+)
+
+// copyWords are the words of COPY and ADD that BuildKit expands.
+type copyWords struct {
+	Src          []text
+	Dest         text
+	Chown, Chmod text
+	Checksum     text
+	Vars         []string
+}
+
+// expandCopy expands a COPY/ADD's words.
+func (rd *reader) expandCopy(s *stageState, rng hcl.Range, sd instructions.SourcesAndDest, chown, chmod, checksum string) (copyWords, bool) {
+	var f copyWords
+	ok := true
+	var matched []string
+	word := func(w string) expansion {
+		x, good := rd.expand(s, rng, w)
+		ok = ok && good
+		matched = append(matched, x.Matched...)
+		return x
+	}
+	for _, src := range sd.SourcePaths {
+		f.Src = append(f.Src, textOf(word(src)))
+	}
+	raw := word(sd.DestPath)
+	f.Dest = textOf(raw)
+	if dest := resolveDest(s, raw.Value); dest != raw.Value {
+		base := expansion{Value: s.workdir, Tmpl: s.workdirTmpl}
+		f.Dest = textOf(expansion{Value: dest, Tmpl: rd.joinedTmpl(rng, "destination", dest, base, raw)})
+	}
+	f.Chown = textOf(word(chown))
+	if err := model.ValidateUser(f.Chown.Value); err != nil {
+		rd.errorf(rng, "Invalid --chown", "%s Give a smaller numeric id, or a name.", sentence(err.Error()))
+		ok = false
+	}
+	f.Chmod = textOf(word(chmod))
+	f.Checksum = textOf(word(checksum))
+	f.Vars = s.argVars(uniqueSorted(matched))
+	return f, ok
+}
+
+func uniqueSorted(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range in {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return sortedCopy(out)
+}
+
+func (rd *reader) copyCmd(s *stageState, rng hcl.Range, c *instructions.CopyCommand) {
+	f, ok := rd.expandCopy(s, rng, c.SourcesAndDest, c.Chown, c.Chmod, "")
+	if !ok {
+		return
+	}
+	cp := &copyForm{
+		fileForm: fileForm{Src: f.Src, Dest: f.Dest, Exclude: c.ExcludePatterns, Chown: f.Chown, Chmod: f.Chmod, Link: c.Link},
+		Parents:  c.Parents,
+		Vars:     f.Vars,
+		Range:    rng,
+	}
+	if c.From != "" {
+		cp.From = rd.fromRef(s, rng, c.From)
+	}
+	if len(c.SourceContents) > 0 {
+		if cp.From != nil {
+			rd.errorf(rng, "Heredoc with --from", "COPY cannot take heredoc files together with --from. Split the instruction.")
+			return
+		}
+		run := rd.inlineFiles(s, rng, len(cp.Src), cp.Dest.Value, c.SourceContents, cp.Chown.Value, cp.Chmod.Value)
+		if run == nil {
+			return
+		}
+		if len(cp.Src) == 0 {
+			s.st.Steps = append(s.st.Steps, run)
+		} else {
+			s.st.Steps = append(s.st.Steps, &layerForm{Name: fmt.Sprintf("line-%d", rng.Start.Line), Steps: []stepForm{cp, run}, Range: rng})
+		}
+		s.stepped = true
+		return
+	}
+	s.st.Steps = append(s.st.Steps, cp)
+	s.stepped = true
+}
+
+// inlineFiles turns COPY heredoc files into a shell step that writes them,
+// the closest the model can express. nsrc is the number of other sources.
+func (rd *reader) inlineFiles(s *stageState, rng hcl.Range, nsrc int, dest string, files []instructions.SourceContent, chown, chmod string) *runForm {
+	var b strings.Builder
+	multi := len(files)+nsrc > 1 || strings.HasSuffix(dest, "/")
+	for i, f := range files {
+		data := f.Data
+		if f.Expand {
+			lex := *rd.lex
+			lex.SkipProcessQuotes = true
+			res, err := lex.ProcessWordWithMatches(data, getter{env: s.expandEnv()})
+			if err == nil {
+				data = res.Result
+			}
+		}
+		dest := dest
+		if multi {
+			dest = path.Join(dest, f.Path)
+		} else if !path.IsAbs(dest) {
+			dest = path.Join(".", dest)
+		}
+		marker := "IMGC_EOF"
+		for strings.Contains(data, marker) {
+			marker += "_"
+		}
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "mkdir -p %s\ncat > %s <<'%s'\n%s", shellQuote(path.Dir(dest)), shellQuote(dest), marker, data)
+		if !strings.HasSuffix(data, "\n") && data != "" {
+			rd.errorf(rng, "Heredoc without final newline", "imgc writes COPY heredoc files with a shell step, which cannot write a file without a final newline. End the heredoc with a newline or copy a file from the context.")
+			return nil
+		}
+		b.WriteString(marker + "\n")
+		if chmod != "" {
+			fmt.Fprintf(&b, "chmod %s %s\n", shellQuote(chmod), shellQuote(dest))
+		}
+		if chown != "" {
+			fmt.Fprintf(&b, "chown %s %s\n", shellQuote(chown), shellQuote(dest))
+		}
+	}
+	rd.warnf(rng, "Heredoc file written by a shell step", "imgc has no inline file source yet, so this COPY heredoc becomes a RUN that writes the file with the stage's shell and cat. The stage's base image needs /bin/sh, and the layer's cache key differs from BuildKit's.")
+	run := &runForm{Command: &model.Sh{Script: b.String()}, Range: rng}
+	rd.stepSettings(s, run)
+	if u := s.user; u != "" && u != "root" && u != "0" && !strings.HasPrefix(u, "0:") && !strings.HasPrefix(u, "root:") {
+		// COPY writes as root whatever USER says.
+		run.User = lit("0")
+	}
+	run.Vars = s.allArgs()
+	return run
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-:+=") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func sortedCopy(in []string) []string {
+	out := append([]string(nil), in...)
+	sort.Strings(out)
+	return out
+}
+
+// isGitSource mirrors BuildKit's dfgitutil.ParseGitRef for ADD sources
+// (which this package does not import: it pulls in an SSH client).
+func isGitSource(src string) bool {
+	switch {
+	case strings.HasPrefix(src, "./"), strings.HasPrefix(src, "../"):
+		return false
+	case strings.HasPrefix(src, "github.com/"),
+		strings.HasPrefix(src, "git://"), strings.HasPrefix(src, "ssh://"),
+		strings.HasPrefix(src, "git@"):
+		return true
+	case strings.HasPrefix(src, "http://"), strings.HasPrefix(src, "https://"):
+		u, err := url.Parse(src)
+		return err == nil && strings.HasSuffix(u.Path, ".git")
+	}
+	return false
+}
+
+func isHTTPSource(src string) bool {
+	return (strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://")) && !isGitSource(src)
+}
+
+func (rd *reader) addCmd(s *stageState, rng hcl.Range, c *instructions.AddCommand) {
+	f, ok := rd.expandCopy(s, rng, c.SourcesAndDest, c.Chown, c.Chmod, c.Checksum)
+	if !ok {
+		return
+	}
+	if len(c.SourceContents) > 0 {
+		if len(f.Src) > 0 {
+			rd.errorf(rng, "Heredoc mixed with files", "imgc cannot mix heredoc files with other sources in one ADD yet. Split the instruction.")
+			return
+		}
+		if run := rd.inlineFiles(s, rng, 0, f.Dest.Value, c.SourceContents, f.Chown.Value, f.Chmod.Value); run != nil {
+			s.st.Steps = append(s.st.Steps, run)
+			s.stepped = true
+		}
+		return
+	}
+	file := fileForm{Dest: f.Dest, Chown: f.Chown, Chmod: f.Chmod, Link: c.Link, Exclude: c.ExcludePatterns}
+	var locals []text
+	var adds []stepForm
+	for _, src := range f.Src {
+		switch {
+		case isGitSource(src.Value):
+			rd.errorf(rng, "Git source", "git sources are not supported yet. Clone the repository in a RUN step, or copy a checkout from the build context.")
+			return
+		case isHTTPSource(src.Value):
+			a := &addForm{fileForm: file, URL: src, Checksum: f.Checksum, Vars: f.Vars, Range: rng}
+			if c.Unpack != nil {
+				a.Extract = *c.Unpack
+			}
+			if f.Checksum.Value == "" {
+				rd.warnf(rng, "URL without checksum", "ADD downloads %s without --checksum, so a changed file is not detected and the build is not reproducible. Add --checksum=sha256:... .", src.Value)
+			}
+			adds = append(adds, a)
+		default:
+			locals = append(locals, src)
+		}
+	}
+	if f.Checksum.Value != "" && (len(adds) != 1 || len(locals) > 0) {
+		rd.errorf(rng, "Checksum with several sources", "--checksum applies to exactly one URL source. Split the ADD so that each URL has its own instruction.")
+		return
+	}
+	if len(locals) > 0 {
+		a := &addForm{fileForm: file, Extract: true, Vars: f.Vars, Range: rng}
+		a.Src = locals
+		if c.Unpack != nil {
+			a.Extract = *c.Unpack
+		}
+		adds = append(adds, a)
+	}
+	if c.KeepGitDir != nil && *c.KeepGitDir {
+		rd.warnf(rng, "Ignored --keep-git-dir", "--keep-git-dir only applies to git sources. Remove the flag.")
+	}
+	switch len(adds) {
+	case 0:
+		return
+	case 1:
+		s.st.Steps = append(s.st.Steps, adds[0])
+	default:
+		s.st.Steps = append(s.st.Steps, &layerForm{Name: fmt.Sprintf("line-%d", rng.Start.Line), Steps: adds, Range: rng})
+	}
+	s.stepped = true
+}
