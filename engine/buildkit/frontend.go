@@ -39,15 +39,9 @@ func SolveFrontend(ctx context.Context, c gateway.Client, p *ir.Plan, o Frontend
 	if err != nil {
 		return nil, fmt.Errorf("starting the frontend: %w", err)
 	}
-	now := time.Now().UTC()
-	var epoch *time.Time
-	if v, ok := bo.Opts["build-arg:SOURCE_DATE_EPOCH"]; ok {
-		sec, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds since 1970", v)
-		}
-		t := time.Unix(sec, 0).UTC()
-		epoch, now = &t, t
+	now, epoch, err := frontendEpoch(bo.Opts)
+	if err != nil {
+		return nil, err
 	}
 	lw := newLowering(p, lowerOptions{noCache: o.NoCache, forced: p.ForcedLayers(), localName: "context", sessionID: bo.SessionID})
 	configs := map[string]v1.ConfigFile{}
@@ -55,17 +49,9 @@ func SolveFrontend(ctx context.Context, c gateway.Client, p *ir.Plan, o Frontend
 	// base chain, whose layers the exporter keeps as they are.
 	rootBase := map[string][]byte{}
 	histories := map[string][]v1.History{}
-	var out *ir.Target
-	for _, t := range p.Targets {
-		if t.Output && (o.Target == "" || o.Target == t.Name) {
-			if out != nil && o.Target == "" {
-				return nil, fmt.Errorf("the configuration makes several images (%s, %s): pick one with --opt target=NAME", out.Name, t.Name)
-			}
-			out = t
-		}
-	}
-	if out == nil {
-		return nil, fmt.Errorf("no output target %q in the configuration", o.Target)
+	out, err := frontendOutput(p, o.Target)
+	if err != nil {
+		return nil, err
 	}
 	pl := llbPlatform(out.Platform)
 	for _, t := range p.Targets {
@@ -167,4 +153,38 @@ func frontendBase(ctx context.Context, c gateway.Client, bc *dockerui.Client, t 
 	}
 	return llb.State{}, nil, fmt.Errorf("%s: the base %s is a local %s, which a frontend cannot read: give it as a named context (--opt build-arg:VAR=NAME --opt context:NAME=oci-layout://LAYOUT@sha256:... --oci-layout LAYOUT=DIR) and set the base to NAME",
 		t.Base.Origin, t.Base.Ref, t.Base.Kind)
+}
+
+// frontendEpoch is the build's time: now, or SOURCE_DATE_EPOCH from the
+// build args, which then also clamps the image's created time.
+func frontendEpoch(opts map[string]string) (now time.Time, epoch *time.Time, err error) {
+	now = time.Now().UTC()
+	v, ok := opts["build-arg:SOURCE_DATE_EPOCH"]
+	if !ok {
+		return now, nil, nil
+	}
+	sec, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return now, nil, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds since 1970", v)
+	}
+	t := time.Unix(sec, 0).UTC()
+	return t, &t, nil
+}
+
+// frontendOutput is the one output target a frontend builds: the one named
+// by --opt target, else the configuration's only image.
+func frontendOutput(p *ir.Plan, target string) (*ir.Target, error) {
+	var out *ir.Target
+	for _, t := range p.Targets {
+		if t.Output && (target == "" || target == t.Name) {
+			if out != nil && target == "" {
+				return nil, fmt.Errorf("the configuration makes several images (%s, %s): pick one with --opt target=NAME", out.Name, t.Name)
+			}
+			out = t
+		}
+	}
+	if out == nil {
+		return nil, fmt.Errorf("no output target %q in the configuration", target)
+	}
+	return out, nil
 }

@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/imgc-dev/imgc/engine/imageconfig"
 	"github.com/imgc-dev/imgc/engine/local/runc"
 	"github.com/imgc-dev/imgc/internal/overlay"
 	"github.com/imgc-dev/imgc/store"
@@ -53,26 +55,28 @@ type Bind struct {
 // `docker run --rm`: over a throw-away overlay of its layers, with its
 // entrypoint, cmd, env, working directory and user. It returns the process's
 // exit status. Nothing the container writes is kept.
-func (e *Engine) RunImage(ctx context.Context, name string, o RunOptions) (int, error) {
+// imageLowers reads the stored image called name and unpacks its layers,
+// returning its config and the overlay lower dirs that show its files.
+func (e *Engine) imageLowers(ctx context.Context, name string) (*v1.ConfigFile, []string, error) {
 	s := e.s
 	d, err := s.LookupImage(name)
 	if err != nil {
-		return 0, err
+		return nil, nil, err
 	}
 	img, err := s.Image(d.Digest)
 	if err != nil {
-		return 0, fmt.Errorf("reading image %s: %w", name, err)
+		return nil, nil, fmt.Errorf("reading image %s: %w", name, err)
 	}
 	m, err := img.Manifest()
 	if err != nil {
-		return 0, fmt.Errorf("reading image %s: %w", name, err)
+		return nil, nil, fmt.Errorf("reading image %s: %w", name, err)
 	}
 	cfg, err := img.ConfigFile()
 	if err != nil {
-		return 0, fmt.Errorf("reading image %s: %w", name, err)
+		return nil, nil, fmt.Errorf("reading image %s: %w", name, err)
 	}
 	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
-		return 0, fmt.Errorf("reading image %s: %d layers but %d diff ids", name, len(m.Layers), len(cfg.RootFS.DiffIDs))
+		return nil, nil, fmt.Errorf("reading image %s: %d layers but %d diff ids", name, len(m.Layers), len(cfg.RootFS.DiffIDs))
 	}
 	chain := make([]store.Layer, len(m.Layers))
 	for i, l := range m.Layers {
@@ -80,13 +84,22 @@ func (e *Engine) RunImage(ctx context.Context, name string, o RunOptions) (int, 
 	}
 	lowers, err := s.Snapshots(ctx, chain)
 	if err != nil {
-		return 0, fmt.Errorf("unpacking image %s: %w", name, err)
+		return nil, nil, fmt.Errorf("unpacking image %s: %w", name, err)
 	}
 	if len(lowers) == 0 {
 		lowers = []string{overlay.EmptyDir}
 		if err := os.MkdirAll(overlay.EmptyDir, 0o755); err != nil {
-			return 0, err
+			return nil, nil, err
 		}
+	}
+	return cfg, lowers, nil
+}
+
+func (e *Engine) RunImage(ctx context.Context, name string, o RunOptions) (int, error) {
+	s := e.s
+	cfg, lowers, err := e.imageLowers(ctx, name)
+	if err != nil {
+		return 0, err
 	}
 	tmp, err := s.TempDir("run-")
 	if err != nil {
@@ -163,7 +176,7 @@ func (e *Engine) RunImage(ctx context.Context, name string, o RunOptions) (int, 
 		Hostname: hostname,
 		Rootfs:   rootfs,
 		Args:     args,
-		Env:      mergeEnv(c.Env, o.Env),
+		Env:      imageconfig.MergeEnv(c.Env, o.Env),
 		Cwd:      cwd,
 		User:     usr,
 		Network:  network,
