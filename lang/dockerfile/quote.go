@@ -41,8 +41,3 @@ func heredocLit(s string) string {
 	s = strings.ReplaceAll(s, "${", "$${")
 	return strings.ReplaceAll(s, "%{", "%%{")
 }
-
-// varRef is the template text of a reference to variable name.
-func varRef(name string) string {
-	return "${var." + name + "}"
-}
