@@ -307,8 +307,14 @@ func TestPushAndPullBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev.count("export") != 1 {
-		t.Errorf("%d export events, want 1 (the push)", ev.count("export"))
+	var exports []string
+	for _, e := range ev.all {
+		if e.Kind == "export" {
+			exports = append(exports, e.Line)
+		}
+	}
+	if diff := cmp.Diff([]string{"name:" + ref, "push:" + ref}, exports); diff != "" {
+		t.Errorf("export events (-want +got):\n%s", diff)
 	}
 	r, _ := name.ParseReference(ref)
 	img, err := remote.Image(r)
