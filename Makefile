@@ -6,7 +6,7 @@ CACHE    := $(CURDIR)/.cache
 BASE     := $(CACHE)/base/busybox
 PKGS_NEEDED := runc busybox-static
 
-.PHONY: build test lint demo deps runc clean bench fuzz fuzz-short
+.PHONY: build test lint demo deps runc binfmt clean bench fuzz fuzz-short
 
 VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
@@ -21,7 +21,8 @@ RUNC_VERSION := v1.4.4
 RUNC_BIN     := /usr/local/libexec/imgc/runc
 
 # deps installs what builds and tests need on a fresh Debian machine (as root):
-# runc and busybox-static for real builds, slirp4netns for run steps' private
+# runc and busybox-static for real builds, qemu-user-static (registered with
+# binfmt_misc by `make binfmt`) for run steps of foreign platforms, slirp4netns for run steps' private
 # network, buildah for the Dockerfile fidelity tests that compare imgc's
 # images with buildah's, libseccomp-dev, pkg-config and gcc to build the fixed
 # runc that `make runc` puts in RUNC_BIN.
@@ -34,11 +35,17 @@ deps:
 	command -v gcc >/dev/null || missing="$$missing gcc"; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
 	pkg-config --exists libseccomp 2>/dev/null || missing="$$missing libseccomp-dev"; \
+	[ -x /usr/bin/qemu-aarch64-static ] || missing="$$missing qemu-user-static"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
-	@$(MAKE) --no-print-directory runc
+	@$(MAKE) --no-print-directory runc binfmt
+
+# binfmt registers QEMU (aarch64, arm) with binfmt_misc for foreign-platform
+# run steps; idempotent.
+binfmt:
+	@./.ci/binfmt
 
 # runc builds RUNC_VERSION from its source on the Go module proxy (with
 # seccomp, as runc's own release build) into RUNC_BIN; it does nothing when

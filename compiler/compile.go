@@ -45,14 +45,17 @@ type Options struct {
 	// nor carry a digest. An error leaves the reference unresolved (keyed
 	// by its tag); errors other than ErrUnresolved are reported as
 	// warnings.
-	Resolve func(ref imageref.Ref) (digest string, err error)
+	// The platform is the target's: an index resolves to its image for
+	// that platform.
+	Resolve func(ref imageref.Ref, platform ir.Platform) (digest string, err error)
 	// HashCache is the file of the persistent file hash cache; "" keeps
 	// hashes in memory for this run only.
 	HashCache string
-	// Platform is the host's platform, which targets are built for
-	// unless they set their own; zero means linux and runtime.GOARCH. A
-	// target for another OS or architecture is an error: steps run on the
-	// host, without emulation.
+	// Platform is the target platform, which targets are built for
+	// unless they set their own; zero means the host's, linux and
+	// runtime.GOARCH. Another architecture than the host's is built with
+	// its run steps under emulation (the engine's business); another OS
+	// than linux is an error.
 	Platform ir.Platform
 	// SourceDateEpoch is SOURCE_DATE_EPOCH (seconds) when set: the runtime
 	// clamps every file time in a layer to it, so it is key material of

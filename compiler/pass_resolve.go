@@ -66,7 +66,7 @@ func (s *state) resolveBase(b ir.Base, plat ir.Platform) ir.Base {
 	if s.opts.Resolve == nil {
 		return b
 	}
-	d, err := s.opts.Resolve(b.Ref)
+	d, err := s.opts.Resolve(b.Ref, plat)
 	switch {
 	case err == nil && d != "":
 		b.Digest = d

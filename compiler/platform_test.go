@@ -23,9 +23,10 @@ func TestPlatformOfOtherArchitecture(t *testing.T) {
 	}{
 		{"host", "linux/amd64", amd64, "", ""},
 		{"host variant", "linux/arm64/v8", arm64, "", ""},
-		{"other arch", "linux/arm64", amd64, "Unsupported platform", "building for linux/arm64 on a linux/amd64 host is not supported yet (no emulation)"},
-		{"other host", "linux/amd64", arm64, "Unsupported platform", "building for linux/amd64 on a linux/arm64 host"},
-		{"other os", "windows/amd64", amd64, "Unsupported platform", "windows/amd64"},
+		{"other arch", "linux/arm64", amd64, "", ""},
+		{"other host", "linux/amd64", arm64, "", ""},
+		{"arm variant", "linux/arm/v7", amd64, "", ""},
+		{"other os", "windows/amd64", amd64, "Unsupported platform", "imgc builds Linux images only, and this stage asks for windows/amd64"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -53,14 +54,14 @@ func TestDockerfilePlatform(t *testing.T) {
 		platform, want, detail string
 	}{
 		{"linux/amd64", "", ""},
-		{"linux/arm64", "Unsupported platform", "building for linux/arm64 on a linux/amd64 host"},
+		{"linux/arm64", "", ""},
 		{"linux/amd65", "Invalid platform", `Did you mean "amd64"?`},
 	} {
 		t.Run(tt.platform, func(t *testing.T) {
 			dir := t.TempDir()
 			src := "FROM scratch\nFROM --platform=" + tt.platform + " scratch\nCOPY --from=0 / /\n"
-			// An invalid platform is the importer's error (model.Check), an
-			// unsupported one the compiler's.
+			// An invalid platform is the importer's error (model.Check);
+			// another architecture is built (under emulation).
 			cfg, diags := dockerfile.Import(filepath.Join(dir, "Dockerfile"), []byte(src), dockerfile.Options{Dir: dir})
 			if cfg != nil {
 				_, cdiags := Compile(cfg, Options{Platform: amd64})

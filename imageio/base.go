@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -90,12 +91,16 @@ func layoutImage(path, tag string, pl ir.Platform) (v1.Image, error) {
 			return nil, err
 		}
 		want := v1Platform(pl)
+		var have []string
 		for _, cd := range child.Manifests {
 			if cd.Platform != nil && cd.Platform.Satisfies(want) && !cd.MediaType.IsIndex() {
 				return l.image(cd)
 			}
+			if cd.Platform != nil {
+				have = append(have, cd.Platform.String())
+			}
 		}
-		return nil, fmt.Errorf("index %s of layout %s has no image for platform %s", d.Digest, path, pl)
+		return nil, fmt.Errorf("the index %s of layout %s has no image for %s; it has %s", d.Digest, path, pl, strings.Join(have, ", "))
 	}
 	return l.image(d)
 }

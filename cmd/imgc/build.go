@@ -41,6 +41,13 @@ func (c *buildCmd) Run(e *env) error {
 	if _, odiags := c.disabled(); odiags.HasErrors() {
 		return e.report(nil, append(diags, odiags...))
 	}
+	plats, pdiags := parsePlatforms(c.Platform)
+	if pdiags.HasErrors() {
+		return e.report(nil, pdiags)
+	}
+	if len(plats) > 0 {
+		c.target = plats[0]
+	}
 	store, err := c.open()
 	if err != nil {
 		return err

@@ -31,6 +31,11 @@ type configFlags struct {
 	BuildArg []string `sep:"none" name:"build-arg" placeholder:"NAME=VALUE" help:"Docker's name for --var."`
 	VarFile  []string `sep:"none" placeholder:"FILE" help:"Read variable values from an HCL file of NAME = value lines (repeatable)."`
 	Context  string   `placeholder:"DIR" help:"The build context for copy sources (default: the configuration's directory)."`
+	Platform string   `placeholder:"OS/ARCH[,...]" help:"Build for these platforms (linux/amd64,linux/arm64): several make an image index. Default: the images' platforms, else the host's."`
+
+	// target is the platform load and compile work for (one of
+	// Platform's); zero is the host's.
+	target ir.Platform
 }
 
 // source is a loaded configuration and where it came from.
@@ -42,6 +47,8 @@ type source struct {
 	// over the context's ignore files as in BuildKit.
 	ignoreFile string
 	files      map[string]*hcl.File
+	// platform is the target platform it was loaded for.
+	platform ir.Platform
 }
 
 func (f *configFlags) vars() (map[string]string, hcl.Diagnostics) {
@@ -110,6 +117,9 @@ func (e *env) load(f *configFlags, targets []string, store *store.Store, remote 
 			return &source{files: map[string]*hcl.File{}}, diags
 		}
 		src, idiags := e.loadDockerfile(f, dockerfilePath, args, fromEnv, targets, store, remote)
+		if src != nil {
+			src.platform = f.platform()
+		}
 		return src, append(diags, idiags...)
 	}
 
@@ -125,7 +135,7 @@ func (e *env) load(f *configFlags, targets []string, store *store.Store, remote 
 		VarFiles:  f.VarFile,
 		Environ:   os.Environ(),
 	})
-	src := &source{cfg: cfg, dir: absDir}
+	src := &source{cfg: cfg, dir: absDir, platform: f.platform()}
 	if cfg != nil {
 		src.files = cfg.Files
 	}
@@ -151,10 +161,10 @@ func (e *env) loadDockerfile(f *configFlags, path string, vars map[string]string
 	if len(targets) > 0 {
 		target = targets[len(targets)-1]
 	}
-	opts := dockerfile.Options{BuildArgs: vars, Ambient: ambient, Target: target, Dir: absCtx}
+	opts := dockerfile.Options{BuildArgs: vars, Ambient: ambient, Target: target, Dir: absCtx, Platform: f.platform().String()}
 	if store != nil {
 		opts.BaseOnBuild = func(ref imageref.Ref) ([]string, error) {
-			return imageio.BaseOnBuild(e.ctx, ref, absCtx, ir.Platform{OS: "linux", Architecture: hostArch()}, remote)
+			return imageio.BaseOnBuild(e.ctx, ref, absCtx, f.platform(), remote)
 		}
 	}
 	cfg, diags := dockerfile.Import(path, data, opts)
@@ -215,6 +225,14 @@ func (f *configFlags) dockerfileArgs(vars map[string]string) (args map[string]st
 		delete(fromEnv, k)
 	}
 	return args, fromEnv, diags
+}
+
+// platform is the target platform load works for: target, else the host's.
+func (f *configFlags) platform() ir.Platform {
+	if f.target.OS != "" {
+		return f.target
+	}
+	return hostPlatform()
 }
 
 func hasImageHCL(dir string) bool {
@@ -288,6 +306,7 @@ func (e *env) compile(src *source, targets []string, ctxDir string, opt optimize
 		// SOURCE_DATE_EPOCH clamps file times in layers: it is key material.
 		SourceDateEpoch: os.Getenv("SOURCE_DATE_EPOCH"),
 		IgnoreFile:      src.ignoreFile,
+		Platform:        src.platform,
 	}
 	if repin {
 		opts.Pins = nil
@@ -296,12 +315,12 @@ func (e *env) compile(src *source, targets []string, ctxDir string, opt optimize
 	if store != nil {
 		opts.HashCache = filepath.Join(store.Dir(), "hashcache.json")
 		unreachable = map[string]error{}
-		opts.Resolve = func(ref imageref.Ref) (string, error) {
+		opts.Resolve = func(ref imageref.Ref, pl ir.Platform) (string, error) {
 			registry := ref.Kind == imageref.Registry
 			if registry && !resolveRemote {
 				return "", compiler.ErrUnresolved // plan stays offline: registry tags are keyed by tag until pinned
 			}
-			d, err := imageio.ResolveBase(e.ctx, ref, ir.Platform{OS: "linux", Architecture: hostArch()})
+			d, err := imageio.ResolveBase(e.ctx, ref, pl)
 			if err != nil && registry {
 				// A build cannot go on without it: reported once, as an
 				// error, after compiling.

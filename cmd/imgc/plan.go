@@ -61,6 +61,13 @@ func (c *planCmd) Run(e *env) error {
 	if _, diags := c.disabled(); diags.HasErrors() {
 		return e.report(nil, diags)
 	}
+	plats, pdiags := parsePlatforms(c.Platform)
+	if pdiags.HasErrors() {
+		return e.report(nil, pdiags)
+	}
+	if len(plats) > 0 {
+		c.target = plats[0]
+	}
 	store, err := c.open()
 	if err != nil {
 		return err

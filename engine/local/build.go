@@ -266,6 +266,14 @@ func (b *builder) buildTarget(ctx context.Context, t *ir.Target, sl *slot) (*tar
 		if err != nil {
 			return nil, &engine.StepError{Target: t.Name, Key: t.Base.Key, Origins: []ir.Origin{t.Base.Origin}, Err: err}
 		}
+		if a := st.Config.Architecture; a != "" && t.Base.Kind != ir.BaseScratch && (a != t.Platform.Architecture || st.Config.OS != t.Platform.OS) {
+			have := st.Config.OS + "/" + a
+			if st.Config.Variant != "" {
+				have += "/" + st.Config.Variant
+			}
+			return nil, &engine.StepError{Target: t.Name, Key: t.Base.Key, Origins: []ir.Origin{t.Base.Origin},
+				Err: fmt.Errorf("the base image %s is for %s only, and this build is for %s: use a base that has %s (a multi-platform index), or build with --platform %s", t.Base.Ref, have, t.Platform, t.Platform, have)}
+		}
 		if digest != "" {
 			b.pmu.Lock()
 			b.pins[t.Base.Ref.String()] = digest

@@ -458,11 +458,12 @@ func (im *importer) stage(index int, g []parsedNode) {
 	st.PlatformRange = from.rng
 	switch p := strings.TrimSpace(fc.Platform); p {
 	case "":
-	case "$BUILDPLATFORM", "${BUILDPLATFORM}":
-		// The host's platform, which is imgc's default.
 	case "$TARGETPLATFORM", "${TARGETPLATFORM}":
 		st.Platform = im.opts.Platform
 	default:
+		// $BUILDPLATFORM expands to the host's platform: the stage runs
+		// natively whatever the target platform (the cross-compilation
+		// idiom).
 		x, err := im.expandWord(p, im.global, false)
 		if err != nil || x.Value == "" {
 			im.errorf(from.rng, "Invalid platform", "The platform %q of this FROM does not expand to a platform. Use a value like linux/amd64.", p)
