@@ -31,7 +31,7 @@ type configFlags struct {
 	BuildArg []string `sep:"none" name:"build-arg" placeholder:"NAME=VALUE" help:"Docker's name for --var."`
 	VarFile  []string `sep:"none" placeholder:"FILE" help:"Read variable values from an HCL file of NAME = value lines (repeatable)."`
 	Context  string   `placeholder:"DIR" help:"The build context for copy sources (default: the configuration's directory)."`
-	Platform string   `placeholder:"OS/ARCH[,...]" help:"Build for these platforms (linux/amd64,linux/arm64): several make an image index. Default: the images' platforms, else the host's."`
+	Platform string   `placeholder:"OS/ARCH" help:"The platforms to build for, comma-separated (linux/amd64,linux/arm64); several make an image index. Default: the image's platforms, else the host's."`
 
 	// target is the platform load and compile work for (one of
 	// Platform's); zero is the host's.
