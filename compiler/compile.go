@@ -39,7 +39,8 @@ type Options struct {
 	Optimize string
 	// DisabledPasses are --pass NAME=off names.
 	DisabledPasses []string
-	// Pins is the lock file: normalised reference -> manifest digest.
+	// Pins is the lock file: PinKey(reference, platform) -> manifest
+	// digest; a key of the reference alone pins the host's platform.
 	Pins map[string]string
 	// Resolve, if set, resolves base references that are neither pinned
 	// nor carry a digest. An error leaves the reference unresolved (keyed

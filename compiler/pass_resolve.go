@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/moby/patternmatcher"
@@ -58,7 +59,13 @@ func (s *state) resolveBase(b ir.Base, plat ir.Platform) ir.Base {
 	if b.Digest != "" {
 		return b
 	}
-	if d, ok := s.opts.Pins[b.Ref.String()]; ok && d != "" {
+	if d, ok := s.opts.Pins[PinKey(b.Ref.String(), plat)]; ok && d != "" {
+		b.Digest = d
+		return b
+	}
+	// A pin without a platform (imgc.lock.hcl before per-platform pins)
+	// is the host's.
+	if d, ok := s.opts.Pins[b.Ref.String()]; ok && d != "" && plat.OS == "linux" && plat.Architecture == runtime.GOARCH {
 		b.Digest = d
 		return b
 	}
@@ -67,9 +74,17 @@ func (s *state) resolveBase(b ir.Base, plat ir.Platform) ir.Base {
 		return b
 	}
 	d, err := s.opts.Resolve(b.Ref, plat)
+	var np *ir.NoPlatformError
 	switch {
 	case err == nil && d != "":
 		b.Digest = d
+	case errors.As(err, &np):
+		s.diags = append(s.diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Base image lacks the platform",
+			Detail:   fmt.Sprintf("The base %s has no image for %s: it has %s. Build for those platforms (--platform, or the image's platforms), or use a base that has %s.", b.Ref, plat, strings.Join(np.Have, ", "), plat),
+			Subject:  rangeOf(b.Origin),
+		})
 	case err != nil && local && !errors.Is(err, ErrUnresolved):
 		s.diags = append(s.diags, missingBase(b, err, s.dir))
 	case err != nil && !errors.Is(err, ErrUnresolved):
@@ -82,6 +97,10 @@ func (s *state) resolveBase(b ir.Base, plat ir.Platform) ir.Base {
 	}
 	return b
 }
+
+// PinKey is the key of Options.Pins (and lang.ReadLock's) for the pin of
+// the reference ref for platform p: "REFERENCE OS/ARCH[/VARIANT]".
+func PinKey(ref string, p ir.Platform) string { return ref + " " + p.String() }
 
 // missingBase is the error for a local base (an OCI layout or a docker
 // archive) that cannot be read: unlike a registry, nothing can make it

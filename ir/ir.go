@@ -3,6 +3,7 @@ package ir
 import (
 	"fmt"
 	"io/fs"
+	"strings"
 
 	"github.com/imgc-dev/imgc/imageref"
 )
@@ -391,4 +392,16 @@ type Status struct {
 	// Skipped is true for a layer that is not cached but that the build
 	// will not make, because nothing needs it (Reason says why).
 	Skipped bool `json:"skipped,omitempty"`
+}
+
+// NoPlatformError is a base image (an index) that has no image for the
+// platform a build asks for.
+type NoPlatformError struct {
+	Index string // the index: its digest or reference
+	Want  Platform
+	Have  []string // the platforms it has
+}
+
+func (e *NoPlatformError) Error() string {
+	return fmt.Sprintf("the index %s has no image for %s; it has %s", e.Index, e.Want, strings.Join(e.Have, ", "))
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/imgc-dev/imgc/compiler"
 	"github.com/imgc-dev/imgc/engine"
 	"github.com/imgc-dev/imgc/engine/local"
 	"github.com/imgc-dev/imgc/ir"
@@ -45,32 +46,33 @@ func (c *buildCmd) Run(e *env) error {
 	if pdiags.HasErrors() {
 		return e.report(nil, pdiags)
 	}
-	if len(plats) > 0 {
-		c.target = plats[0]
-	}
 	store, err := c.open()
 	if err != nil {
 		return err
 	}
-	src, ldiags := e.load(&c.configFlags, c.Target, store, true)
+	src, plans, pins, ldiags := e.loadPlatforms(&c.configFlags, plats, c.Target, c.Context, c.optimizeFlags, store, true, c.Pull)
 	diags = append(diags, ldiags...)
 	if src == nil || src.cfg == nil {
 		return e.report(filesOf(src), diags)
 	}
-	plan, pins, cdiags := e.compile(src, c.Target, c.Context, c.optimizeFlags, store, true, c.Pull)
-	diags = append(diags, cdiags...)
+	if len(plans) > 1 {
+		diags = append(diags, dockerOutputs(outputs)...)
+	}
 	if err := e.report(src.files, diags); err != nil {
 		if onlyUnreachable(diags) {
 			return exitError{exitFailed}
 		}
 		return err
 	}
-	if err := addTags(plan, c.Tag); err != nil {
-		return e.report(src.files, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Ambiguous --tag", Detail: err.Error()}})
+	for _, plan := range plans {
+		if err := addTags(plan, c.Tag); err != nil {
+			return e.report(src.files, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Ambiguous --tag", Detail: err.Error()}})
+		}
+		if diags := missingSecrets(plan, secrets); diags.HasErrors() {
+			return e.report(src.files, diags)
+		}
 	}
-	if diags := missingSecrets(plan, secrets); diags.HasErrors() {
-		return e.report(src.files, diags)
-	}
+	plan := plans[0]
 	allowHost, adiags := entitlements(c.Allow)
 	if !adiags.HasErrors() && !allowHost {
 		adiags = hostNetworkSteps(plan)
@@ -79,8 +81,10 @@ func (c *buildCmd) Run(e *env) error {
 		return e.report(src.files, adiags)
 	}
 	if c.Locked {
-		if err := checkLocked(plan, pins); err != nil {
-			return e.report(src.files, err)
+		for _, plan := range plans {
+			if err := checkLocked(plan, pins); err != nil {
+				return e.report(src.files, err)
+			}
 		}
 	}
 
@@ -107,7 +111,12 @@ func (c *buildCmd) Run(e *env) error {
 	opts.Progress = prog.event
 	start := time.Now()
 	var eng engine.Engine = local.New(store)
-	res, err := eng.Build(e.ctx, plan, opts)
+	var res *engine.Result
+	if len(plans) > 1 {
+		res, err = eng.(engine.PlatformBuilder).BuildPlatforms(e.ctx, plans, opts)
+	} else {
+		res, err = eng.Build(e.ctx, plan, opts)
+	}
 	prog.close()
 	if err != nil {
 		if prog.mode == "json" {
@@ -116,7 +125,11 @@ func (c *buildCmd) Run(e *env) error {
 		return e.reportBuildError(src.files, err)
 	}
 	if !src.dockerfile && !c.Locked && len(res.Pins) > 0 {
-		if err := updateLock(src.dir, pins, registryPins(plan, res.Pins)); err != nil {
+		resolved := map[string]string{}
+		for _, plan := range plans {
+			maps.Copy(resolved, registryPins(plan, res.Pins))
+		}
+		if err := updateLock(src.dir, pins, resolved); err != nil {
 			return err
 		}
 	}
@@ -126,6 +139,9 @@ func (c *buildCmd) Run(e *env) error {
 			name = strings.Join(img.Tags, ", ")
 		}
 		fmt.Fprintf(e.stdout, "%s %s\n", img.Digest, name)
+		for _, p := range img.Platforms {
+			fmt.Fprintf(e.stdout, "  %s %s\n", p.Digest, p.Platform)
+		}
 	}
 	if c.Progress != "json" {
 		fmt.Fprintf(e.stderr, "Built %d %s in %s.\n", len(res.Images), plural(len(res.Images), "image", "images"), time.Since(start).Round(time.Millisecond))
@@ -367,7 +383,10 @@ func checkLocked(plan *ir.Plan, pins map[string]string) hcl.Diagnostics {
 		if b.Kind != ir.BaseRegistry || b.Ref.Digest != "" {
 			continue
 		}
-		pin, ok := pins[b.Ref.String()]
+		pin, ok := pins[compiler.PinKey(b.Ref.String(), t.Platform)]
+		if !ok && t.Platform == hostPlatform() {
+			pin, ok = pins[b.Ref.String()]
+		}
 		switch {
 		case !ok:
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Base image not pinned",
@@ -388,8 +407,9 @@ func registryPins(plan *ir.Plan, resolved map[string]string) map[string]string {
 	out := map[string]string{}
 	for _, t := range plan.Targets {
 		if t.Base.Kind == ir.BaseRegistry && t.Base.Ref.Digest == "" {
-			if d, ok := resolved[t.Base.Ref.String()]; ok {
-				out[t.Base.Ref.String()] = d
+			key := compiler.PinKey(t.Base.Ref.String(), t.Platform)
+			if d, ok := resolved[key]; ok {
+				out[key] = d
 			}
 		}
 	}
@@ -403,11 +423,19 @@ func updateLock(dir string, old, resolved map[string]string) error {
 		merged[k] = v
 	}
 	changed := false
-	for ref, dig := range resolved {
-		if merged[ref] != dig {
+	for key, dig := range resolved {
+		if merged[key] != dig {
 			changed = true
 		}
-		merged[ref] = dig
+		merged[key] = dig
+		// The pin of the host's platform replaces one written without a
+		// platform.
+		if ref, platform, _ := strings.Cut(key, " "); platform == hostPlatform().String() {
+			if _, ok := merged[ref]; ok {
+				delete(merged, ref)
+				changed = true
+			}
+		}
 	}
 	if !changed {
 		return nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -321,7 +322,8 @@ func (e *env) compile(src *source, targets []string, ctxDir string, opt optimize
 				return "", compiler.ErrUnresolved // plan stays offline: registry tags are keyed by tag until pinned
 			}
 			d, err := imageio.ResolveBase(e.ctx, ref, pl)
-			if err != nil && registry {
+			var np *ir.NoPlatformError
+			if err != nil && registry && !errors.As(err, &np) {
 				// A build cannot go on without it: reported once, as an
 				// error, after compiling.
 				unreachable[ref.String()] = err

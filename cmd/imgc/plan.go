@@ -65,22 +65,28 @@ func (c *planCmd) Run(e *env) error {
 	if pdiags.HasErrors() {
 		return e.report(nil, pdiags)
 	}
-	if len(plats) > 0 {
-		c.target = plats[0]
-	}
 	store, err := c.open()
 	if err != nil {
 		return err
 	}
-	src, diags := e.load(&c.configFlags, c.Target, store, false)
+	src, plans, _, diags := e.loadPlatforms(&c.configFlags, plats, c.Target, c.Context, c.optimizeFlags, store, false, false)
 	if src == nil || src.cfg == nil {
 		return e.report(filesOf(src), diags)
 	}
-	plan, _, cdiags := e.compile(src, c.Target, c.Context, c.optimizeFlags, store, false, false)
-	diags = append(diags, cdiags...)
 	if err := e.report(src.files, diags); err != nil {
 		return err
 	}
+	// One plan per platform, each with its own keys and reasons; JSON is
+	// one document per platform.
+	for _, plan := range plans {
+		if err := c.print(e, store, plan); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *planCmd) print(e *env, store *store.Store, plan *ir.Plan) error {
 	status := local.New(store).Explain(plan)
 	if c.Format == "json" {
 		return ir.PrintJSON(e.stdout, plan, status)

@@ -26,15 +26,16 @@ func (c *imagesCmd) Run(e *env) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tDIGEST\tSIZE\tCREATED")
+	fmt.Fprintln(tw, "NAME\tDIGEST\tSIZE\tCREATED\tPLATFORMS")
 	for _, im := range imgs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", im.Name, shortDigest(im.Digest), humanSize(im.Size), ago(im.Created))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", im.Name, shortDigest(im.Digest), humanSize(im.Size), ago(im.Created), platformsColumn(im.Platforms))
 	}
 	return tw.Flush()
 }
 
 type historyCmd struct {
 	cacheFlags
+	storePlatform
 	Name string `arg:"" help:"An image in the local store (a tag, or an image block's name)."`
 }
 
@@ -43,7 +44,11 @@ func (c *historyCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	hist, err := s.History(c.Name)
+	p, err := c.platform()
+	if err != nil {
+		return err
+	}
+	hist, err := s.HistoryFor(c.Name, p)
 	if err != nil {
 		return err
 	}
@@ -240,6 +245,7 @@ func truncate(s string, n int) string {
 
 type runCmd struct {
 	cacheFlags
+	storePlatform
 	Name       string   `arg:"" help:"An image in the local store."`
 	Args       []string `arg:"" optional:"" passthrough:"" help:"Arguments replacing the image's cmd."`
 	Env        []string `short:"e" sep:"none" placeholder:"NAME=VALUE" help:"Set an environment variable (repeatable)."`
@@ -256,7 +262,11 @@ func (c *runCmd) Run(e *env) error {
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
 	}
-	code, err := local.New(s).RunImage(e.ctx, c.Name, local.RunOptions{Args: args, Entrypoint: entrypoint(c.Entrypoint), Env: c.Env, Network: c.Network, Stdout: streaming(e.stdout), Stderr: e.stderr})
+	p, err := c.platform()
+	if err != nil {
+		return err
+	}
+	code, err := local.New(s).RunImage(e.ctx, c.Name, local.RunOptions{Args: args, Entrypoint: entrypoint(c.Entrypoint), Env: c.Env, Network: c.Network, Stdout: streaming(e.stdout), Stderr: e.stderr, Platform: p})
 	if err != nil {
 		return err
 	}
@@ -268,6 +278,7 @@ func (c *runCmd) Run(e *env) error {
 
 type inspectCmd struct {
 	cacheFlags
+	storePlatform
 	Name string `arg:"" help:"An image in the local store."`
 }
 
@@ -276,7 +287,11 @@ func (c *inspectCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	in, err := s.Inspect(c.Name)
+	p, err := c.platform()
+	if err != nil {
+		return err
+	}
+	in, err := s.InspectFor(c.Name, p)
 	if err != nil {
 		return err
 	}

@@ -57,6 +57,11 @@ type builder struct {
 	sem chan struct{}
 	// net is the private network of default-network steps (network.go).
 	net buildNetwork
+	// untagged leaves output images unnamed in the store (a
+	// multi-platform build names their index); label, when set, is the
+	// platform events name after the target.
+	untagged bool
+	label    string
 }
 
 func (b *builder) emit(e engine.Event) {
@@ -65,6 +70,9 @@ func (b *builder) emit(e engine.Event) {
 	}
 	if e.Time.IsZero() {
 		e.Time = time.Now()
+	}
+	if b.label != "" && e.Target != "" {
+		e.Target += " " + b.label
 	}
 	b.pmu.Lock()
 	defer b.pmu.Unlock()
@@ -91,25 +99,38 @@ func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (
 		return nil, err
 	}
 	defer unlock()
-	b := &builder{s: e.s, p: p, o: o, now: time.Now().UTC(), res: map[string]*targetResult{}, pins: map[string]string{},
-		forced: p.ForcedLayers(), projectDir: projectDir(p.Project)}
-	if o.SourceDateEpoch != nil {
-		b.now = o.SourceDateEpoch.UTC()
-	}
-	b.fs = &fsCache{s: e.s, mounts: map[string]*fsMount{}}
+	b := e.newBuilder(p, o)
 	defer b.fs.release()
 	defer b.net.close()
-	for _, w := range runc.Warnings() {
-		b.emit(engine.Event{Kind: "warning", Line: w})
-	}
-	// Bundles a killed build left behind may hold secrets.
-	if err := runc.ClearStaleBundles(); err != nil {
+	if err := b.start(); err != nil {
 		return nil, err
 	}
 	if err := b.buildTargets(ctx); err != nil {
 		return nil, err
 	}
 	return b.export(ctx)
+}
+
+// newBuilder prepares the build of p (o prepared); the caller releases
+// b.fs and closes b.net.
+func (e *Engine) newBuilder(p *ir.Plan, o engine.BuildOptions) *builder {
+	b := &builder{s: e.s, p: p, o: o, now: time.Now().UTC(), res: map[string]*targetResult{}, pins: map[string]string{},
+		forced: p.ForcedLayers(), projectDir: projectDir(p.Project)}
+	if o.SourceDateEpoch != nil {
+		b.now = o.SourceDateEpoch.UTC()
+	}
+	b.fs = &fsCache{s: e.s, mounts: map[string]*fsMount{}}
+	return b
+}
+
+// start reports this machine's warnings and clears what killed builds
+// left behind.
+func (b *builder) start() error {
+	for _, w := range runc.Warnings() {
+		b.emit(engine.Event{Kind: "warning", Line: w})
+	}
+	// Bundles a killed build left behind may hold secrets.
+	return runc.ClearStaleBundles()
 }
 
 // buildTargets builds the needed targets, each in its own goroutine, and
@@ -122,7 +143,9 @@ func (b *builder) buildTargets(ctx context.Context) error {
 	for _, t := range b.p.Targets {
 		b.done[t.Name] = make(chan struct{})
 	}
-	b.sem = make(chan struct{}, b.o.Parallelism)
+	if b.sem == nil {
+		b.sem = make(chan struct{}, b.o.Parallelism)
+	}
 	var (
 		wg       sync.WaitGroup
 		errMu    sync.Mutex
@@ -276,7 +299,7 @@ func (b *builder) buildTarget(ctx context.Context, t *ir.Target, sl *slot) (*tar
 		}
 		if digest != "" {
 			b.pmu.Lock()
-			b.pins[t.Base.Ref.String()] = digest
+			b.pins[t.Base.Ref.String()+" "+t.Platform.String()] = digest
 			b.pmu.Unlock()
 		}
 	}

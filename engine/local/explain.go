@@ -2,6 +2,7 @@ package local
 
 import (
 	"github.com/imgc-dev/imgc/ir"
+	"github.com/imgc-dev/imgc/store"
 )
 
 // Explain returns each layer's cache status in p, comparing with the last
@@ -28,7 +29,7 @@ func (e *Engine) Explain(p *ir.Plan) map[ir.CacheKey]ir.Status {
 			}
 			continue
 		}
-		prev := last[t.Name]
+		prev := last[store.RecordKey(t)]
 		baseKind := targetKind(p, t.Base.Target)
 		parentRebuilt := false
 		for i, l := range t.Layers {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/imgc-dev/imgc/engine/local/runc"
 	"github.com/imgc-dev/imgc/internal/overlay"
+	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/store"
 )
 
@@ -25,6 +26,9 @@ type RunOptions struct {
 	// runc.Network), "host" (the host's) or "none" (loopback only).
 	Network        string
 	Stdout, Stderr io.Writer
+	// Platform picks the image of a multi-platform image (an index); zero
+	// means the host's.
+	Platform ir.Platform
 }
 
 // RunImage runs the stored image called name once with runc, like
@@ -33,7 +37,7 @@ type RunOptions struct {
 // exit status. Nothing the container writes is kept.
 func (e *Engine) RunImage(ctx context.Context, name string, o RunOptions) (int, error) {
 	s := e.s
-	d, err := s.LookupImage(name)
+	d, err := s.LookupImageFor(name, o.Platform)
 	if err != nil {
 		return 0, err
 	}

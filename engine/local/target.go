@@ -246,7 +246,7 @@ func (tb *targetBuild) assemble() (*targetResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("writing image %s: %w", t.Name, err)
 	}
-	if t.Output {
+	if t.Output && !tb.b.untagged {
 		if err := tb.b.s.TagImages(desc, imageNames(t)); err != nil {
 			return nil, err
 		}
