@@ -34,6 +34,11 @@ type Options struct {
 	// Environ is the process environment ("NAME=VALUE"), searched for
 	// IMGC_VAR_NAME values. Nil means none.
 	Environ []string
+	// Platform is the target platform "os/arch[/variant]" the
+	// configuration is evaluated for (the `platform` value); "" means the
+	// host's. BuildPlatform is the platform imgc runs on; "" means the
+	// host's.
+	Platform, BuildPlatform string
 }
 
 // EnvVarPrefix prefixes environment variables that set variables.
@@ -86,6 +91,7 @@ func Load(path string, opts Options) (*model.Config, hcl.Diagnostics) {
 	}
 
 	l := newLoader(funcs, macros)
+	l.platform = platformValue(opts.Platform, opts.BuildPlatform)
 	l.diags = diags
 	mod := l.decodeModule(parsed)
 	if len(mod.stages) == 0 && !l.diags.HasErrors() {

@@ -135,6 +135,7 @@ func (e *env) load(f *configFlags, targets []string, store *store.Store, remote 
 		Vars:      vars,
 		VarFiles:  f.VarFile,
 		Environ:   os.Environ(),
+		Platform:  f.platform().String(),
 	})
 	src := &source{cfg: cfg, dir: absDir, platform: f.platform()}
 	if cfg != nil {
