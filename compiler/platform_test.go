@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -93,5 +94,76 @@ func checkOnlyError(t *testing.T, diags hcl.Diagnostics, want, detail string, li
 	}
 	if d.Subject == nil || d.Subject.Start.Line != line {
 		t.Errorf("subject %v, want line %d", d.Subject, line)
+	}
+}
+
+// TestKeysPerPlatform compiles one configuration for two target platforms:
+// every layer has its own key per platform (the base key includes the
+// platform and every key chains from it), except a stage whose own
+// platform pins it (the builder of the cross-compilation idiom), which is
+// the same plan for both unless its steps read the target platform.
+func TestKeysPerPlatform(t *testing.T) {
+	dir := writeTree(t, map[string]string{"app.txt": "hi\n", "app.image.hcl": `
+stage "tools" {
+  from     = "docker.io/library/busybox:1.36"
+  platform = platform.build
+  run { sh = "echo tools > /tools" }
+}
+
+stage "build" {
+  from     = "docker.io/library/busybox:1.36"
+  platform = platform.build
+  env      = { GOARCH = platform.arch }
+  run { sh = "echo $GOARCH > /bin.out" }
+}
+
+image "app" {
+  from = "docker.io/library/busybox:1.36"
+  copy {
+    src  = "app.txt"
+    dest = "/app.txt"
+  }
+  copy {
+    from = stage.build
+    src  = "/bin.out"
+    dest = "/bin.out"
+  }
+  copy {
+    from = stage.tools
+    src  = "/tools"
+    dest = "/tools"
+  }
+}
+`})
+	keys := map[string]map[string]ir.CacheKey{} // platform -> target/layer -> key
+	for _, p := range []ir.Platform{amd64, {OS: "linux", Architecture: "arm64"}} {
+		cfg, diags := lang.Load(filepath.Join(dir, "app.image.hcl"), lang.Options{Platform: p.String(), BuildPlatform: "linux/amd64"})
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		plan := mustCompile(t, cfg, Options{Platform: p, Optimize: LevelNone})
+		keys[p.String()] = map[string]ir.CacheKey{}
+		for _, tg := range plan.Targets {
+			if tg.Name == "app" && tg.Platform != p {
+				t.Errorf("app is for %s, want %s", tg.Platform, p)
+			}
+			if (tg.Name == "build" || tg.Name == "tools") && tg.Platform != amd64 {
+				t.Errorf("%s is for %s, want the build platform linux/amd64", tg.Name, tg.Platform)
+			}
+			for i, l := range tg.Layers {
+				keys[p.String()][tg.Name+"/"+strconv.Itoa(i)] = l.Key
+			}
+		}
+	}
+	a, b := keys["linux/amd64"], keys["linux/arm64"]
+	if len(a) == 0 || len(a) != len(b) {
+		t.Fatalf("layers: %v and %v", a, b)
+	}
+	for name, k := range a {
+		same := b[name] == k
+		wantSame := strings.HasPrefix(name, "tools/")
+		if same != wantSame {
+			t.Errorf("%s: amd64 key %s, arm64 key %s; want same=%v", name, k, b[name], wantSame)
+		}
 	}
 }
