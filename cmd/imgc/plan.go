@@ -110,16 +110,20 @@ type validateCmd struct {
 func (c *validateCmd) Run(e *env) error {
 	// The store only reads local bases here (oci: layouts, docker-archive:
 	// files), so a missing one is an error now rather than at build time.
+	plats, pdiags := parsePlatforms(c.Platform)
+	if pdiags.HasErrors() {
+		return e.report(nil, pdiags)
+	}
 	store, err := c.open()
 	if err != nil {
 		return err
 	}
-	src, diags := e.load(&c.configFlags, nil, store, false)
+	// Checked for every platform: each is its own load and plan.
+	src, _, _, diags := e.loadPlatforms(&c.configFlags, plats, nil, c.Context, optimizeFlags{}, store, false, false)
 	if src == nil || src.cfg == nil {
 		return e.report(filesOf(src), diags)
 	}
-	_, _, cdiags := e.compile(src, nil, c.Context, optimizeFlags{}, store, false, false)
-	if err := e.report(src.files, append(diags, cdiags...)); err != nil {
+	if err := e.report(src.files, diags); err != nil {
 		return err
 	}
 	images := 0
