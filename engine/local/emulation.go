@@ -77,10 +77,10 @@ func findHandler(p ir.Platform) error {
 		binfmtDir, binfmtDir, qemu, binfmtDir)
 	host := "linux/" + runtime.GOARCH
 	if !known {
-		return fmt.Errorf("run steps for %s cannot run on this %s host: imgc knows no binfmt_misc handler for the architecture %q. Remove the run steps, or build on a %s host", p, host, p.Architecture, p)
+		return fmt.Errorf("%s binaries cannot run on this %s host: imgc knows no binfmt_misc handler for the architecture %q. Remove the run steps, or build on a %s host", p, host, p.Architecture, p)
 	}
 	if _, err := os.Stat(filepath.Join(binfmtDir, "register")); err != nil {
-		return fmt.Errorf("run steps for %s need emulation on this %s host, and binfmt_misc is not mounted (%s/register is missing): %s", p, host, binfmtDir, fix)
+		return fmt.Errorf("%s binaries (run steps, imgc run) need emulation on this %s host, and binfmt_misc is not mounted (%s/register is missing): %s", p, host, binfmtDir, fix)
 	}
 	entries, _ := os.ReadDir(binfmtDir)
 	noF := ""
@@ -102,15 +102,15 @@ func findHandler(p ir.Platform) error {
 		}
 		if _, err := os.Stat(filepath.Join(binfmtDir, "status")); err == nil {
 			if st, _ := os.ReadFile(filepath.Join(binfmtDir, "status")); strings.TrimSpace(string(st)) == "disabled" {
-				return fmt.Errorf("run steps for %s need emulation on this %s host, and binfmt_misc is disabled (%s/status): write 1 into it", p, host, binfmtDir)
+				return fmt.Errorf("%s binaries (run steps, imgc run) need emulation on this %s host, and binfmt_misc is disabled (%s/status): write 1 into it", p, host, binfmtDir)
 			}
 		}
 		return nil
 	}
 	if noF != "" {
-		return fmt.Errorf("run steps for %s need emulation on this %s host, and its binfmt_misc handler %s was registered without the F flag, so it cannot run inside a container: write -1 into %s/%s to remove it, then register it again with F (`make deps` does)", p, host, noF, binfmtDir, noF)
+		return fmt.Errorf("%s binaries (run steps, imgc run) need emulation on this %s host, and its binfmt_misc handler %s was registered without the F flag, so it cannot run inside a container: write -1 into %s/%s to remove it, then register it again with F (`make deps` does)", p, host, noF, binfmtDir, noF)
 	}
-	return fmt.Errorf("run steps for %s need emulation on this %s host, and no binfmt_misc handler for %s is registered: %s", p, host, qemu, fix)
+	return fmt.Errorf("%s binaries (run steps, imgc run) need emulation on this %s host, and no binfmt_misc handler for %s is registered: %s", p, host, qemu, fix)
 }
 
 type handler struct {

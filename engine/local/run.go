@@ -56,6 +56,11 @@ func (e *Engine) RunImage(ctx context.Context, name string, o RunOptions) (int, 
 	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
 		return 0, fmt.Errorf("reading image %s: %d layers but %d diff ids", name, len(m.Layers), len(cfg.RootFS.DiffIDs))
 	}
+	if cfg.Architecture != "" {
+		if err := checkEmulation(ir.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}); err != nil {
+			return 0, fmt.Errorf("running %s: %w", name, err)
+		}
+	}
 	chain := make([]store.Layer, len(m.Layers))
 	for i, l := range m.Layers {
 		chain[i] = store.Layer{Digest: l.Digest, DiffID: cfg.RootFS.DiffIDs[i], Size: l.Size, MediaType: l.MediaType}
