@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/imgc-dev/imgc/engine"
 	"github.com/imgc-dev/imgc/engine/local"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/model"
@@ -78,7 +79,13 @@ func (c *planCmd) Run(e *env) error {
 	}
 	// One plan per platform, each with its own keys and reasons; JSON is
 	// one document per platform.
-	for _, plan := range plans {
+	for i, plan := range plans {
+		if len(plans) > 1 && c.Format != "json" {
+			if i > 0 {
+				fmt.Fprintln(e.stdout)
+			}
+			fmt.Fprintf(e.stdout, "platform %s\n\n", engine.PlatformOf(plan))
+		}
 		if err := c.print(e, store, plan); err != nil {
 			return err
 		}
