@@ -6,7 +6,7 @@ CACHE    := $(CURDIR)/.cache
 BASE     := $(CACHE)/base/busybox
 PKGS_NEEDED := runc busybox-static
 
-.PHONY: build test lint demo deps runc binfmt clean bench fuzz fuzz-short
+.PHONY: build test lint demo deps runc binfmt buildkit frontend clean bench fuzz fuzz-short
 
 VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
@@ -24,23 +24,32 @@ RUNC_BIN     := /usr/local/libexec/imgc/runc
 # runc and busybox-static for real builds, qemu-user-static (registered with
 # binfmt_misc by `make binfmt`) for run steps of foreign platforms, slirp4netns for run steps' private
 # network, buildah for the Dockerfile fidelity tests that compare imgc's
-# images with buildah's, libseccomp-dev, pkg-config and gcc to build the fixed
-# runc that `make runc` puts in RUNC_BIN.
+# images with buildah's, docker-registry (distribution's registry, which the
+# shared cache tests start on loopback themselves: no package service is
+# started while installing, and the registry's own is disabled), libseccomp-dev, pkg-config and gcc to build the fixed runc
+# that `make runc` puts in RUNC_BIN.
 deps:
 	@missing=""; \
 	command -v runc >/dev/null || missing="$$missing runc"; \
 	[ -x /bin/busybox ] || missing="$$missing busybox-static"; \
 	command -v slirp4netns >/dev/null || missing="$$missing slirp4netns"; \
 	command -v buildah >/dev/null || missing="$$missing buildah"; \
+	command -v docker-registry >/dev/null || missing="$$missing docker-registry"; \
 	command -v gcc >/dev/null || missing="$$missing gcc"; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
 	pkg-config --exists libseccomp 2>/dev/null || missing="$$missing libseccomp-dev"; \
 	[ -x /usr/bin/qemu-aarch64-static ] || missing="$$missing qemu-user-static"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
+		prc=""; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+			printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; prc=1; \
+		fi; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		rc=$$?; [ -z "$$prc" ] || rm -f /usr/sbin/policy-rc.d; [ $$rc -eq 0 ] || exit $$rc; \
+		case "$$missing" in *docker-registry*) systemctl disable --now docker-registry >/dev/null 2>&1 || true ;; esac; \
 	fi
 	@$(MAKE) --no-print-directory runc binfmt
+	@$(MAKE) --no-print-directory buildkit
 
 # binfmt registers QEMU (aarch64, arm) with binfmt_misc for foreign-platform
 # run steps; idempotent.
@@ -62,6 +71,30 @@ runc:
 		-tags "seccomp urfave_cli_no_docs" -ldflags "-X main.gitCommit=$(RUNC_VERSION)-module-proxy" -o "$$tmp/runc" .); \
 	mkdir -p "$$(dirname "$(RUNC_BIN)")"; \
 	install -m 0755 "$$tmp/runc" "$(RUNC_BIN).new"; mv -f "$(RUNC_BIN).new" "$(RUNC_BIN)"
+
+# BUILDKIT_VERSION is the buildkitd and buildctl `make buildkit` builds into
+# BUILDKIT_DIR, for the BuildKit engine's tests (which start their own
+# daemon there; IMGC_BUILDKIT_BIN overrides the directory). It is the version
+# go.mod pins for the client. `go install` cannot build them (buildkit's
+# go.mod has exclude directives), so its module is copied and built as the
+# main module, as ../shared/refenv/buildkit.sh does (about 6.5 minutes cold).
+BUILDKIT_VERSION := v0.34.2
+BUILDKIT_DIR     := /usr/local/libexec/imgc/buildkit
+
+buildkit:
+	@if "$(BUILDKIT_DIR)/buildkitd" --version 2>/dev/null | grep -q ' $(BUILDKIT_VERSION) ' && \
+		"$(BUILDKIT_DIR)/buildctl" --version 2>/dev/null | grep -q ' $(BUILDKIT_VERSION) '; then exit 0; fi; \
+	set -e; tmp="$$(mktemp -d)"; trap 'chmod -R u+w "$$tmp"; rm -rf "$$tmp"' EXIT; \
+	src="$$(cd "$$tmp" && GOFLAGS= $(GO) mod download -json github.com/moby/buildkit@$(BUILDKIT_VERSION) | \
+		sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$$/\1/p')"; \
+	[ -n "$$src" ] || { echo "downloading buildkit $(BUILDKIT_VERSION) failed" >&2; exit 1; }; \
+	cp -r "$$src" "$$tmp/src"; chmod -R u+w "$$tmp/src"; \
+	echo "building buildkitd and buildctl $(BUILDKIT_VERSION) into $(BUILDKIT_DIR) (minutes)"; \
+	mkdir -p "$$tmp/out" "$(BUILDKIT_DIR)"; \
+	(cd "$$tmp/src" && GOFLAGS=-mod=mod $(GO) build -trimpath \
+		-ldflags "-X github.com/moby/buildkit/version.Version=$(BUILDKIT_VERSION) -X github.com/moby/buildkit/version.Revision=module-proxy" \
+		-o "$$tmp/out/" ./cmd/buildkitd ./cmd/buildctl); \
+	for b in buildkitd buildctl; do install -m 0755 "$$tmp/out/$$b" "$(BUILDKIT_DIR)/$$b.new"; mv -f "$(BUILDKIT_DIR)/$$b.new" "$(BUILDKIT_DIR)/$$b"; done
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
@@ -86,6 +119,18 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) mod tidy -diff
+
+# frontend builds imgc's BuildKit frontend image with imgc itself (FROM
+# scratch, the static imgc-frontend binary) into an OCI layout, tagged
+# latest: FRONTEND_OUT (default bin/frontend). See docs/buildkit.md.
+FRONTEND_OUT ?= bin/frontend
+
+frontend: build
+	mkdir -p bin/frontend-root
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/frontend-root/imgc-frontend ./cmd/imgc-frontend
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || echo 0) \
+		$(BIN) build frontend/frontend.image.hcl --context bin/frontend-root --cache-dir $(CACHE)/imgc \
+		--output type=oci,dest=$(FRONTEND_OUT)
 
 $(BASE)/index.json:
 	$(GO) run ./internal/cmd/mkbase $(BASE)

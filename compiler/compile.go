@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 
@@ -43,12 +44,11 @@ type Options struct {
 	// digest; a key of the reference alone pins the host's platform.
 	Pins map[string]string
 	// Resolve, if set, resolves base references that are neither pinned
-	// nor carry a digest. An error leaves the reference unresolved (keyed
-	// by its tag); errors other than ErrUnresolved are reported as
-	// warnings.
-	// The platform is the target's: an index resolves to its image for
-	// that platform.
-	Resolve func(ref imageref.Ref, platform ir.Platform) (digest string, err error)
+	// nor carry a digest (see Resolver for the errors it may return).
+	Resolve Resolver
+	// Tags are more names (--tag) for the one image the plan outputs; a
+	// plan with several images is an error then. Tags enter no key.
+	Tags []string
 	// HashCache is the file of the persistent file hash cache; "" keeps
 	// hashes in memory for this run only.
 	HashCache string
@@ -68,9 +68,49 @@ type Options struct {
 	IgnoreFile string
 }
 
-// ErrUnresolved, returned (or wrapped) by Options.Resolve, leaves a base
+// A Resolver resolves a base image reference to the digest of its
+// manifest for the plan's platform. Its error says what the compiler
+// does: ErrUnresolved (or an error wrapping it) leaves the base keyed by
+// its reference, quietly; an *UnreachableError is a registry that cannot
+// be reached, reported once per reference as an error whose Extra is that
+// *UnreachableError; any other error is a warning for a registry base and
+// an error ("Base image not found") for a local one.
+type Resolver interface {
+	// Resolve resolves ref for the platform (a target's): an index
+	// resolves to its image for that platform. An index without it is
+	// an *ir.NoPlatformError.
+	Resolve(ref imageref.Ref, platform ir.Platform) (digest string, err error)
+}
+
+// ResolverFunc is a function as a Resolver.
+type ResolverFunc func(ref imageref.Ref, platform ir.Platform) (string, error)
+
+// Resolve calls f.
+func (f ResolverFunc) Resolve(ref imageref.Ref, platform ir.Platform) (string, error) {
+	return f(ref, platform)
+}
+
+// ErrUnresolved, returned (or wrapped) by a Resolver, leaves a base
 // unresolved without a warning.
 var ErrUnresolved = errors.New("reference not resolved")
+
+// UnreachableError is a Resolver's error for a registry it cannot reach.
+// A build cannot go on without the base, though the configuration is
+// fine: the CLI tells it from the diagnostic's Extra (errors.As on
+// hcl.DiagnosticExtra), not from its words.
+type UnreachableError struct {
+	Ref imageref.Ref
+	Err error
+}
+
+func (e *UnreachableError) Error() string { return e.Err.Error() }
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// IsUnreachable tells a diagnostic made for an *UnreachableError.
+func IsUnreachable(d *hcl.Diagnostic) bool {
+	_, ok := hcl.DiagnosticExtra[*UnreachableError](d)
+	return ok
+}
 
 // Compile lowers cfg to a plan: targets in build order with every step
 // resolved, cache keys computed and the optimizer passes applied. It
@@ -87,6 +127,7 @@ func Compile(cfg *model.Config, opts Options) (*ir.Plan, hcl.Diagnostics) {
 		return nil, diags
 	}
 	plan := s.runPasses(lower(s), passes)
+	plan = s.addTags(plan)
 	if plan != nil && len(s.sensitive) > 0 {
 		out := *plan
 		out.Sensitive = s.sensitive
@@ -96,6 +137,29 @@ func Compile(cfg *model.Config, opts Options) (*ir.Plan, hcl.Diagnostics) {
 		s.diags = append(s.diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Hash cache not saved", Detail: fmt.Sprintf("Saving the file hash cache: %v. The next plan hashes every copied file again.", err)})
 	}
 	return plan, s.diags
+}
+
+// addTags gives Options.Tags to the one image the plan outputs.
+func (s *state) addTags(plan *ir.Plan) *ir.Plan {
+	if plan == nil || len(s.opts.Tags) == 0 {
+		return plan
+	}
+	var outputs []int
+	for i, t := range plan.Targets {
+		if t.Output {
+			outputs = append(outputs, i)
+		}
+	}
+	if len(outputs) != 1 {
+		s.diags = append(s.diags, errorDiag("Ambiguous --tag", fmt.Sprintf("--tag names one image, and this build makes %d: choose one with --target, or set tags in each image block", len(outputs)), nil))
+		return plan
+	}
+	out := *plan
+	out.Targets = slices.Clone(plan.Targets)
+	t := *out.Targets[outputs[0]]
+	t.Tags = append(slices.Clone(t.Tags), s.opts.Tags...)
+	out.Targets[outputs[0]] = &t
+	return &out
 }
 
 // state is what lowering and the passes share for one compilation.
@@ -129,6 +193,9 @@ type state struct {
 
 	// stages are cfg's stages by name (Config.Stage is a linear search).
 	stages map[string]*model.Stage
+
+	// unreachable are the references reported unreachable, once each.
+	unreachable map[string]bool
 }
 
 // stage is cfg's stage called name, or nil.
@@ -136,7 +203,7 @@ func (s *state) stage(name string) *model.Stage { return s.stages[name] }
 
 func newState(cfg *model.Config, opts Options) (*state, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
-	s := &state{cfg: cfg, opts: opts, levels: map[string]string{}, disabled: map[string]bool{}, check: checkPasses}
+	s := &state{cfg: cfg, opts: opts, levels: map[string]string{}, disabled: map[string]bool{}, unreachable: map[string]bool{}, check: checkPasses}
 	dir := cfg.Dir
 	if dir == "" {
 		dir = "."
@@ -172,7 +239,7 @@ func newState(cfg *model.Config, opts Options) (*state, hcl.Diagnostics) {
 		switch {
 		case p == nil:
 			detail := fmt.Sprintf("There is no optimizer pass called %q. The passes are: %s.", name, strings.Join(passNames(), ", "))
-			if sug := suggest(name, passNames()); sug != "" {
+			if sug := model.DidYouMean(name, passNames()); sug != "" {
 				detail += fmt.Sprintf(" Did you mean %q?", sug)
 			}
 			diags = append(diags, errorDiag("Unknown pass", detail, nil))
@@ -237,20 +304,6 @@ func levelRank(l string) int {
 
 func errorDiag(summary, detail string, subject *hcl.Range) *hcl.Diagnostic {
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: subject}
-}
-
-func origin(r hcl.Range) ir.Origin {
-	return ir.Origin{File: r.Filename, Line: r.Start.Line, Column: r.Start.Column, EndLine: r.End.Line, EndColumn: r.End.Column}
-}
-
-// rangeOf turns an origin back into a range for a diagnostic; nil when the
-// origin is empty.
-func rangeOf(o ir.Origin) *hcl.Range {
-	if o.File == "" {
-		return nil
-	}
-	r := hcl.Range{Filename: o.File, Start: hcl.Pos{Line: o.Line, Column: max(o.Column, 1)}, End: hcl.Pos{Line: max(o.EndLine, o.Line), Column: max(o.EndColumn, 1)}}
-	return &r
 }
 
 func subject(r hcl.Range) *hcl.Range {

@@ -73,7 +73,7 @@ func TestCompileLowering(t *testing.T) {
 	if build.Output || !app.Output {
 		t.Errorf("Output: build %v app %v, want false true", build.Output, app.Output)
 	}
-	if diff := cmp.Diff(ir.Base{Kind: ir.BaseRegistry, Ref: imageref.MustParse("golang:1.22"), Key: ir.TagBaseKey("docker.io/library/golang:1.22", amd64), Origin: origin(rng(2))}, build.Base, cmpKeys); diff != "" {
+	if diff := cmp.Diff(ir.Base{Kind: ir.BaseRegistry, Ref: imageref.MustParse("golang:1.22"), Key: ir.TagBaseKey("docker.io/library/golang:1.22", amd64), Origin: ir.OriginOf(rng(2))}, build.Base, cmpKeys); diff != "" {
 		t.Errorf("build base (-want +got):\n%s", diff)
 	}
 	run := build.Layers[3].Steps[0].(*ir.Run)
@@ -84,7 +84,7 @@ func TestCompileLowering(t *testing.T) {
 		Env:     []string{"CGO_ENABLED=1", "GOOS=linux"},
 		Workdir: "/src",
 		Network: ir.NetworkDefault,
-		Origin:  origin(rng(9)),
+		Origin:  ir.OriginOf(rng(9)),
 	}
 	if diff := cmp.Diff(want, run); diff != "" {
 		t.Errorf("run step (-want +got):\n%s", diff)
@@ -123,7 +123,7 @@ func TestCompileLowering(t *testing.T) {
 	if diff := cmp.Diff(ir.ImageConfig{Entrypoint: []string{"/app"}, EntrypointSet: true, Labels: map[string]string{"version": "1.2.3"}}, app.Config); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
 	}
-	wantOpt := []ir.Optimization{{Pass: "prune", Detail: "stage `test` is never used: not built", Origins: []ir.Origin{origin(rng(11))}, Applied: true}}
+	wantOpt := []ir.Optimization{{Pass: "prune", Detail: "stage `test` is never used: not built", Origins: []ir.Origin{ir.OriginOf(rng(11))}, Applied: true}}
 	if diff := cmp.Diff(wantOpt, p.Optimizations); diff != "" {
 		t.Errorf("optimizations (-want +got):\n%s", diff)
 	}

@@ -61,7 +61,7 @@ func keysOf(t *testing.T, src string, files map[string]string, vars map[string]s
 		all[k] = v
 	}
 	dir := writeTree(t, all)
-	cfg, diags := lang.Load(filepath.Join(dir, "main.image.hcl"), lang.Options{Vars: vars})
+	cfg, diags := lang.Load(filepath.Join(dir, "main.image.hcl"), lang.Options{Vars: lang.FlagVars(vars)})
 	if diags.HasErrors() {
 		t.Fatalf("loading: %s", diags.Error())
 	}
@@ -240,10 +240,10 @@ func TestBaseKeys(t *testing.T) {
 		t.Errorf("a digest in the reference keys %s, the same digest pinned %s", inRef.Key, pinned.Key)
 	}
 	var asked []string
-	resolved := mustCompile(t, cfg("oci:layout:v1"), Options{Resolve: func(ref imageref.Ref, _ ir.Platform) (string, error) {
+	resolved := mustCompile(t, cfg("oci:layout:v1"), Options{Resolve: ResolverFunc(func(ref imageref.Ref, _ ir.Platform) (string, error) {
 		asked = append(asked, string(ref.Kind)+" "+ref.String())
 		return digest, nil
-	}}).Targets[0].Base
+	})}).Targets[0].Base
 	if resolved.Kind != ir.BaseOCILayout || !filepath.IsAbs(resolved.Ref.Path) || !strings.HasSuffix(resolved.Ref.String(), "/layout:v1") || resolved.Key != pinned.Key {
 		t.Errorf("resolved oci base = %+v", resolved)
 	}

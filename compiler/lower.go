@@ -78,7 +78,7 @@ func (l *lowerer) outputs() map[string]bool {
 	for _, t := range l.opts.Targets {
 		if l.byName[t] == nil {
 			detail := fmt.Sprintf("The configuration has no stage or image called %q, so --target %s names nothing to build.", t, t)
-			if sug := suggest(t, names); sug != "" {
+			if sug := model.DidYouMean(t, names); sug != "" {
 				detail += fmt.Sprintf(" Did you mean %q?", sug)
 			} else if len(names) > 0 {
 				detail += fmt.Sprintf(" The targets are: %s.", strings.Join(names, ", "))
@@ -134,7 +134,7 @@ func (l *lowerer) target(st *model.Stage) *ir.Target {
 		Platform:    l.platform,
 		Tags:        st.Tags,
 		Annotations: st.Annotations,
-		Origin:      origin(st.DeclRange),
+		Origin:      ir.OriginOf(st.DeclRange),
 	}
 	if t.Kind != ir.KindImage {
 		t.Kind = ir.KindStage
@@ -169,7 +169,7 @@ func (l *lowerer) target(st *model.Stage) *ir.Target {
 	for _, step := range st.Steps {
 		var layer *ir.Layer
 		if lb, ok := step.(*model.Layer); ok {
-			layer = &ir.Layer{Name: l.mask(lb.Name), Origin: origin(lb.Range)}
+			layer = &ir.Layer{Name: l.mask(lb.Name), Origin: ir.OriginOf(lb.Range)}
 			var created []string
 			for _, inner := range lb.Steps {
 				lowered := l.step(sc, inner, dependsOn)
@@ -190,7 +190,7 @@ func (l *lowerer) target(st *model.Stage) *ir.Target {
 			if lowered.step == nil {
 				continue
 			}
-			layer = &ir.Layer{Name: l.mask(lowered.name), Steps: []ir.Step{lowered.step}, NoCache: lowered.noCache, CreatedBy: l.mask(lowered.createdBy), Origin: origin(step.StepRange())}
+			layer = &ir.Layer{Name: l.mask(lowered.name), Steps: []ir.Step{lowered.step}, NoCache: lowered.noCache, CreatedBy: l.mask(lowered.createdBy), Origin: ir.OriginOf(step.StepRange())}
 			addVars(l.cfg, layer, lowered.vars)
 		}
 		t.Layers = append(t.Layers, layer)
@@ -217,7 +217,7 @@ func addVars(cfg *model.Config, layer *ir.Layer, vars []string) {
 }
 
 func (l *lowerer) base(st *model.Stage) ir.Base {
-	o := origin(st.From.Range)
+	o := ir.OriginOf(st.From.Range)
 	switch b := st.From.Base.(type) {
 	case *model.Target:
 		return ir.Base{Kind: ir.BaseTarget, Target: b.Name, Origin: o}
@@ -251,8 +251,8 @@ func (l *lowerer) refTarget(from model.Base, r hcl.Range) string {
 		name = b.Ref.Qualified()
 	}
 	if _, ok := l.refs[name]; !ok {
-		b.Origin = origin(r)
-		t := &ir.Target{Name: name, Kind: ir.KindStage, Base: b, Platform: l.platform, Origin: origin(r)}
+		b.Origin = ir.OriginOf(r)
+		t := &ir.Target{Name: name, Kind: ir.KindStage, Base: b, Platform: l.platform, Origin: ir.OriginOf(r)}
 		l.refs[name] = t
 		l.pending = append(l.pending, t)
 	}
@@ -363,7 +363,7 @@ func (l *lowerer) run(sc stageCtx, s *model.Run, dependsOn map[string]bool) lowe
 		Reads:    s.Reads,
 		Writes:   s.Writes,
 		CacheKey: s.CacheKey,
-		Origin:   origin(s.Range),
+		Origin:   ir.OriginOf(s.Range),
 	}
 	if s.Workdir != "" {
 		r.Workdir = joinDir(sc.workdir, s.Workdir)
@@ -445,7 +445,7 @@ func (l *lowerer) mount(m model.Mount, dependsOn map[string]bool) (ir.Mount, boo
 func (l *lowerer) copyStep(sc stageCtx, s *model.Copy, dependsOn map[string]bool) lowered {
 	c := &ir.Copy{
 		Sources: s.Src, Dest: joinDest(sc.workdir, s.Dest), Exclude: s.Exclude, Chown: s.Chown, Chmod: s.Chmod,
-		Link: s.Link, Parents: s.Parents, Origin: origin(s.Range),
+		Link: s.Link, Parents: s.Parents, Origin: ir.OriginOf(s.Range),
 	}
 	if len(s.Src) == 0 || s.Dest == "" {
 		panic("compiler: lower: copy step without sources or destination: model.Check lets none through")
@@ -470,7 +470,7 @@ func (l *lowerer) copyStep(sc stageCtx, s *model.Copy, dependsOn map[string]bool
 func (l *lowerer) add(sc stageCtx, s *model.Add) lowered {
 	a := &ir.Add{
 		URL: s.URL, Checksum: s.Checksum, Sources: s.Src, Dest: joinDest(sc.workdir, s.Dest), Extract: s.Extract,
-		Chown: s.Chown, Chmod: s.Chmod, Link: s.Link, Exclude: s.Exclude, Origin: origin(s.Range),
+		Chown: s.Chown, Chmod: s.Chmod, Link: s.Link, Exclude: s.Exclude, Origin: ir.OriginOf(s.Range),
 	}
 	if (s.URL == "") == (len(s.Src) == 0) || s.Dest == "" {
 		panic("compiler: lower: add step without exactly one of url and src, or without destination: model.Check lets none through")

@@ -32,7 +32,7 @@ func metadata(s *state, p *ir.Plan) *ir.Plan {
 		below := descendantLayers(p, t.Name)
 		later := laterLayersOf(t.Layers)
 		for _, ins := range st.Config.Instructions {
-			o := origin(ins.Range)
+			o := ir.OriginOf(ins.Range)
 			n := later.count(o) + len(below)
 			if n == 0 || (ins.Name == "ENV" && (later.readEnv(o, ins.Env) || len(below) > 0)) {
 				continue

@@ -73,26 +73,39 @@ func (s *state) resolveBase(b ir.Base, plat ir.Platform) ir.Base {
 	if s.opts.Resolve == nil {
 		return b
 	}
-	d, err := s.opts.Resolve(b.Ref, plat)
+	d, err := s.opts.Resolve.Resolve(b.Ref, plat)
+	var unreachable *UnreachableError
 	var np *ir.NoPlatformError
 	switch {
 	case err == nil && d != "":
 		b.Digest = d
+	case errors.Is(err, ErrUnresolved):
 	case errors.As(err, &np):
 		s.diags = append(s.diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Base image lacks the platform",
 			Detail:   fmt.Sprintf("The base %s has no image for %s: it has %s. Build for those platforms (--platform, or the image's platforms), or use a base that has %s.", b.Ref, plat, strings.Join(np.Have, ", "), plat),
-			Subject:  rangeOf(b.Origin),
+			Subject:  b.Origin.Range(),
 		})
-	case err != nil && local && !errors.Is(err, ErrUnresolved):
+	case errors.As(err, &unreachable) && !local:
+		if !s.unreachable[b.Ref.String()] {
+			s.unreachable[b.Ref.String()] = true
+			s.diags = append(s.diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Base image unreachable",
+				Detail:   fmt.Sprintf("%v. A tag is resolved through its registry the first time it is built; make the registry reachable, or pin the digest in imgc.lock.hcl.", unreachable.Err),
+				Subject:  b.Origin.Range(),
+				Extra:    unreachable,
+			})
+		}
+	case err != nil && local:
 		s.diags = append(s.diags, missingBase(b, err, s.dir))
-	case err != nil && !errors.Is(err, ErrUnresolved):
+	case err != nil:
 		s.diags = append(s.diags, &hcl.Diagnostic{
 			Severity: hcl.DiagWarning,
 			Summary:  "Base image not resolved",
 			Detail:   fmt.Sprintf("Resolving %s to a digest: %v. Its layers are keyed by the reference until it resolves, so their cache status may be wrong; pin it in imgc.lock.hcl or make it reachable.", b.Ref, err),
-			Subject:  rangeOf(b.Origin),
+			Subject:  b.Origin.Range(),
 		})
 	}
 	return b
@@ -115,7 +128,7 @@ func missingBase(b ir.Base, err error, dir string) *hcl.Diagnostic {
 		Summary:  "Base image not found",
 		Detail: fmt.Sprintf("The base %s:%s cannot be read: %v. A local base must exist before anything is built. Fix the path to name %s (a relative path starts at the configuration's directory, %s), or use another base.",
 			b.Kind, b.Ref, err, what, dir),
-		Subject: rangeOf(b.Origin),
+		Subject: b.Origin.Range(),
 	}
 }
 
@@ -174,7 +187,7 @@ func (s *state) resolveStep(step ir.Step, pending *[]pendingHash) ir.Step {
 			// keys pass hashes these files; the runtime shows only them.
 			files, err := copyspec.Resolve(s.context, []string{source}, "/", copyspec.Options{Ignore: s.ignore()})
 			if err != nil {
-				s.diags = append(s.diags, errorDiag("Bind mount source not found", fmt.Sprintf("Listing the bind mount source %q in the build context %s: %v. Fix source, or mount from a stage with from.", source, s.context, err), rangeOf(st.Origin)))
+				s.diags = append(s.diags, errorDiag("Bind mount source not found", fmt.Sprintf("Listing the bind mount source %q in the build context %s: %v. Fix source, or mount from a stage with from.", source, s.context, err), st.Origin.Range()))
 				continue
 			}
 			if files == nil {
@@ -208,16 +221,16 @@ func (s *state) resolveFiles(ctx string, sources []string, dest string, exclude 
 	var nm *copyspec.NoMatchError
 	switch {
 	case errors.As(err, &nm) && nm.Ignored:
-		s.diags = append(s.diags, errorDiag("Copy source excluded", fmt.Sprintf("The source %q matches only paths that .imgcignore, .dockerignore or exclude leave out of the build context %s. Copy a path that is not ignored, or change the ignore patterns.", nm.Pattern, ctx), rangeOf(o)))
+		s.diags = append(s.diags, errorDiag("Copy source excluded", fmt.Sprintf("The source %q matches only paths that .imgcignore, .dockerignore or exclude leave out of the build context %s. Copy a path that is not ignored, or change the ignore patterns.", nm.Pattern, ctx), o.Range()))
 		return nil
 	case errors.As(err, &nm):
-		s.diags = append(s.diags, errorDiag("Copy source not found", fmt.Sprintf("The source %q matches nothing in the build context %s. Sources are relative to the build context; fix the path, or choose the context with --context.", nm.Pattern, ctx), rangeOf(o)))
+		s.diags = append(s.diags, errorDiag("Copy source not found", fmt.Sprintf("The source %q matches nothing in the build context %s. Sources are relative to the build context; fix the path, or choose the context with --context.", nm.Pattern, ctx), o.Range()))
 		return nil
 	case errors.Is(err, copyspec.ErrNeedDirDest):
-		s.diags = append(s.diags, errorDiag("Copy destination is not a directory", fmt.Sprintf("Copying several sources, or a glob matching several paths, needs a destination directory, but %q does not end in \"/\". Add a trailing \"/\" to dest.", dest), rangeOf(o)))
+		s.diags = append(s.diags, errorDiag("Copy destination is not a directory", fmt.Sprintf("Copying several sources, or a glob matching several paths, needs a destination directory, but %q does not end in \"/\". Add a trailing \"/\" to dest.", dest), o.Range()))
 		return nil
 	case err != nil:
-		s.diags = append(s.diags, errorDiag("Copy sources not readable", fmt.Sprintf("Resolving the sources %q: %v.", sources, err), rangeOf(o)))
+		s.diags = append(s.diags, errorDiag("Copy sources not readable", fmt.Sprintf("Resolving the sources %q: %v.", sources, err), o.Range()))
 		return nil
 	}
 	for i, f := range files {

@@ -78,7 +78,7 @@ func TestDedupe(t *testing.T) {
 	if diff := cmp.Diff([]string{"a"}, app.DependsOn); diff != "" {
 		t.Errorf("DependsOn (-want +got):\n%s", diff)
 	}
-	want := []ir.Optimization{{Pass: "dedupe", Detail: "stage `b` is identical to stage `a`: built once", Origins: []ir.Origin{origin(rng(5)), origin(rng(1))}, Applied: true}}
+	want := []ir.Optimization{{Pass: "dedupe", Detail: "stage `b` is identical to stage `a`: built once", Origins: []ir.Origin{ir.OriginOf(rng(5)), ir.OriginOf(rng(1))}, Applied: true}}
 	if diff := cmp.Diff(want, recordsOf(p, "dedupe")); diff != "" {
 		t.Errorf("optimizations (-want +got):\n%s", diff)
 	}

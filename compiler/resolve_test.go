@@ -39,10 +39,10 @@ func TestUnreadableBase(t *testing.T) {
 			if diags.HasErrors() {
 				t.Fatal(diags.Error())
 			}
-			_, diags = Compile(cfg, Options{Platform: amd64, Resolve: func(ref imageref.Ref, _ ir.Platform) (string, error) {
+			_, diags = Compile(cfg, Options{Platform: amd64, Resolve: ResolverFunc(func(ref imageref.Ref, _ ir.Platform) (string, error) {
 				p := ref.Path
 				return "", errors.New("open " + p + "/index.json: no such file or directory")
-			}})
+			})})
 			if len(diags) != 1 {
 				t.Fatalf("got %d diagnostics, want 1: %s", len(diags), diags.Error())
 			}
@@ -70,9 +70,9 @@ func TestUnreadableBase(t *testing.T) {
 func TestUnresolvedBaseIsQuiet(t *testing.T) {
 	for _, ref := range []string{"oci:layout", "debian"} {
 		cfg := &model.Config{Dir: t.TempDir(), Stages: []*model.Stage{{Kind: model.KindImage, Name: "x", From: model.From{Base: &model.Image{Ref: imageref.MustParse(ref)}}}}}
-		_, diags := Compile(cfg, Options{Platform: amd64, Resolve: func(imageref.Ref, ir.Platform) (string, error) {
+		_, diags := Compile(cfg, Options{Platform: amd64, Resolve: ResolverFunc(func(imageref.Ref, ir.Platform) (string, error) {
 			return "", ErrUnresolved
-		}})
+		})})
 		if len(diags) > 0 {
 			t.Errorf("%s: %s", ref, diags.Error())
 		}

@@ -50,7 +50,7 @@ image "app" {
 func sensitivePlan(t *testing.T, token string) *ir.Plan {
 	t.Helper()
 	dir := writeTree(t, map[string]string{"app.image.hcl": sensitiveConfig})
-	cfg, diags := lang.Load(filepath.Join(dir, "app.image.hcl"), lang.Options{Vars: map[string]string{"token": token}})
+	cfg, diags := lang.Load(filepath.Join(dir, "app.image.hcl"), lang.Options{Vars: lang.FlagVars(map[string]string{"token": token})})
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}

@@ -78,6 +78,11 @@ type BuildOptions struct {
 	// refuses run steps with network = "host". Other steps get a private
 	// network namespace or, with "none", loopback only.
 	AllowNetworkHost bool
+	// CacheTo are the caches the build exports once it succeeded
+	// (--cache-to); CacheFrom are consulted, in order, for the layers the
+	// local cache lacks (--cache-from).
+	CacheTo   []CacheExport
+	CacheFrom []CacheImport
 }
 
 // EntitlementNetworkHost is what `imgc build --allow` takes to let run steps
@@ -87,11 +92,13 @@ const EntitlementNetworkHost = "network.host"
 // Event is one progress report.
 type Event struct {
 	Time time.Time
-	// Kind is "target" (a target starts), "cached" (a layer is reused),
+	// Kind is "target" (a target starts), "cached" (a layer is reused;
+	// Line names the imported cache it came from, empty for the local one),
 	// "start" (a layer starts building), "log" (a line of step output),
 	// "done" (a layer or, with Layer empty, a target finished), "error",
-	// "export" (an output was written; Line names it) or "warning" (Line
-	// says what is unsafe about this machine's setup; once per process).
+	// "export" (an output or a cache export was written; Line names it) or
+	// "warning" (Line says what is unsafe about this machine's setup, once
+	// per process, or which imported cache entry was refused and why).
 	Kind     string
 	Target   string
 	Layer    string

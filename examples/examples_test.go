@@ -81,11 +81,15 @@ func compileAt(t *testing.T, dir string, vars map[string]string, resolve func(im
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, diags := lang.Load(abs, lang.Options{Vars: vars})
+	cfg, diags := lang.Load(abs, lang.Options{Vars: lang.FlagVars(vars)})
 	if diags.HasErrors() {
 		t.Fatalf("loading %s:\n%s", dir, diagText(diags))
 	}
-	plan, diags := compiler.Compile(cfg, compiler.Options{Resolve: resolve, Optimize: level})
+	opts := compiler.Options{Optimize: level}
+	if resolve != nil {
+		opts.Resolve = compiler.ResolverFunc(resolve)
+	}
+	plan, diags := compiler.Compile(cfg, opts)
 	if diags.HasErrors() {
 		t.Fatalf("compiling %s:\n%s", dir, diagText(diags))
 	}

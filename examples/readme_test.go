@@ -35,7 +35,7 @@ func TestREADMEExample(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg, diags := lang.Load(dir, lang.Options{Environ: []string{}})
+	cfg, diags := lang.Load(dir, lang.Options{})
 	if diags.HasErrors() {
 		t.Fatalf("loading the README's configuration: %s", diags.Error())
 	}

@@ -14,6 +14,14 @@
 // layout and tarball packages, and pushes them with its remote package
 // (PushDigest, Push), uploading only the blobs a registry lacks.
 //
+// Shared caches (--cache-to, --cache-from): ExportCache writes a set of
+// cache key records and their layer blobs as an OCI artifact (artifactType
+// CacheArtifactType) to a registry or an OCI layout directory, uploading
+// or copying only the blobs the destination lacks and replacing its index
+// last; OpenCache reads one's records without reading a layer, and
+// CacheSource.Fetch downloads a layer, checked against its digest, size
+// and diff id before the store lists it.
+//
 // WriteImage stores a built image's config and manifest. It marshals the
 // two documents itself instead of composing them with ggcr's mutate: the
 // layers are blobs the store already holds (compressed in the background

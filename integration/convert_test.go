@@ -139,7 +139,7 @@ func compareKeys(t *testing.T, filename string, src []byte, vars map[string]stri
 	if err := os.WriteFile(hclPath, hclSrc, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	loaded, diags := lang.Load(hclPath, lang.Options{Vars: vars})
+	loaded, diags := lang.Load(hclPath, lang.Options{Vars: lang.FlagVars(vars)})
 	if diags.HasErrors() {
 		t.Fatalf("lang.Load of the conversion: %s\n%s", diags.Error(), hclSrc)
 	}

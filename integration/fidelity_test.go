@@ -308,9 +308,9 @@ func buildWithImgc(t *testing.T, cache, dir, base string, args map[string]string
 	plan, diags := compiler.Compile(cfg, compiler.Options{
 		Context: abs,
 		Project: df,
-		Resolve: func(ref imageref.Ref, _ ir.Platform) (string, error) {
+		Resolve: compiler.ResolverFunc(func(ref imageref.Ref, _ ir.Platform) (string, error) {
 			return imageio.ResolveBase(ctx, ref, pl)
-		},
+		}),
 	})
 	if errs := errorsOnly(diags); len(errs) > 0 {
 		t.Fatalf("compiling: %s", errs.Error())

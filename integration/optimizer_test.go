@@ -349,7 +349,7 @@ image "app" {
 		t.Fatal(err)
 	}
 	compile := func(level, v string) *ir.Plan {
-		cfg, diags := lang.Load(filepath.Join(dir, "app.image.hcl"), lang.Options{Vars: map[string]string{"v": v}})
+		cfg, diags := lang.Load(filepath.Join(dir, "app.image.hcl"), lang.Options{Vars: lang.FlagVars(map[string]string{"v": v})})
 		if diags.HasErrors() {
 			t.Fatal(diags.Error())
 		}

@@ -8,27 +8,6 @@ import (
 	"github.com/imgc-dev/imgc/imageref"
 )
 
-// Origin is a source range: a line span in an .image.hcl file or a Dockerfile.
-// It is carried outside every cache key.
-type Origin struct {
-	File      string `json:"file"`
-	Line      int    `json:"line"`
-	Column    int    `json:"column,omitempty"`
-	EndLine   int    `json:"end_line,omitempty"`
-	EndColumn int    `json:"end_column,omitempty"`
-}
-
-// String renders "file:line" (or "file:line-endline" for a multi-line span).
-func (o Origin) String() string {
-	if o.File == "" {
-		return ""
-	}
-	if o.EndLine > o.Line {
-		return fmt.Sprintf("%s:%d-%d", o.File, o.Line, o.EndLine)
-	}
-	return fmt.Sprintf("%s:%d", o.File, o.Line)
-}
-
 // Plan is a whole compiled configuration: every target to build, in build
 // order (a target comes after every target it depends on), and what the
 // optimizer did.
@@ -392,6 +371,9 @@ type Status struct {
 	// Skipped is true for a layer that is not cached but that the build
 	// will not make, because nothing needs it (Reason says why).
 	Skipped bool `json:"skipped,omitempty"`
+	// From names the imported cache (--cache-from) a hit comes from;
+	// empty for the local cache.
+	From string `json:"from,omitempty"`
 }
 
 // NoPlatformError is a base image (an index) that has no image for the

@@ -57,6 +57,9 @@ func PrintText(w io.Writer, p *Plan, st map[CacheKey]Status, color bool) {
 			}
 			if s.Hit {
 				cache = paint(colorGreen, "hit")
+				if s.From != "" {
+					cache += "  from " + s.From
+				}
 				if s.Empty {
 					cache += "  " + paint(colorDim, "empty: not in the image")
 				}
@@ -115,6 +118,7 @@ type jsonLayer struct {
 	NoCache   bool              `json:"no_cache,omitempty"`
 	Skipped   bool              `json:"skipped,omitempty"`
 	Empty     bool              `json:"empty,omitempty"`
+	From      string            `json:"from,omitempty"`
 	Steps     []jsonStep        `json:"steps"`
 	Inputs    []KeyInput        `json:"inputs"`
 	Vars      map[string]string `json:"vars,omitempty"`
@@ -153,7 +157,7 @@ func PrintJSON(w io.Writer, p *Plan, st map[CacheKey]Status) error {
 				Inputs: l.Inputs, Vars: l.Vars,
 			}
 			if s.Hit {
-				jl.Cache, jl.Empty = "hit", s.Empty
+				jl.Cache, jl.Empty, jl.From = "hit", s.Empty, s.From
 			}
 			jl.Skipped = s.Skipped
 			if jl.Inputs == nil {
@@ -182,6 +186,19 @@ func PrintJSON(w io.Writer, p *Plan, st map[CacheKey]Status) error {
 		return fmt.Errorf("writing plan: %w", err)
 	}
 	return nil
+}
+
+// WouldBuild tells whether a build of p now would make any layer: one that
+// st (the cache status by key) does not hold and that is not skipped.
+func (p *Plan) WouldBuild(st map[CacheKey]Status) bool {
+	for _, t := range p.Targets {
+		for _, l := range t.Layers {
+			if s := statusOf(st, l); !s.Hit && !s.Skipped {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // allSkipped tells a stage the build will not make at all.

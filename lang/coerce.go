@@ -224,7 +224,7 @@ func (e *evaluator) oneOf(attr *hcl.Attribute, v, what string, allowed ...string
 		quoted[i] = strconv.Quote(a)
 	}
 	e.invalid(attr, "Invalid "+what,
-		fmt.Sprintf("%q is not a valid %s.%s Use one of %s.", v, what, suggestion(v, allowed, ""), strings.Join(quoted, ", ")))
+		fmt.Sprintf("%q is not a valid %s.%s Use one of %s.", v, what, model.Suggestion(v, allowed, ""), strings.Join(quoted, ", ")))
 	return false
 }
 
@@ -382,7 +382,7 @@ func misspelt(body hcl.Body, schema *hcl.BodySchema, names ...string) bool {
 		declared = append(declared, a.Name)
 	}
 	for name := range attrs {
-		if contains(names, DidYouMean(name, declared)) {
+		if contains(names, model.DidYouMean(name, declared)) {
 			return true
 		}
 	}
@@ -403,16 +403,4 @@ func capitalize(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-// sentence capitalises an error message and ends it with a period.
-func sentence(s string) string {
-	if s == "" {
-		return s
-	}
-	s = capitalize(s)
-	if !strings.HasSuffix(s, ".") {
-		s += "."
-	}
-	return s
 }

@@ -57,7 +57,7 @@ func (e *evaluator) config(b *hcl.Block) *model.ImageConfig {
 				e.l.add(&hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Invalid port",
-					Detail:   sentence(err.Error()),
+					Detail:   model.Sentence(err.Error()),
 					Subject:  elementRange(attrs["expose"], i).Ptr(),
 				})
 				continue
@@ -68,7 +68,7 @@ func (e *evaluator) config(b *hcl.Block) *model.ImageConfig {
 	c.Volumes, _ = e.strs(attrs, "volumes", false)
 	if sig, ok := e.str(attrs, "stop_signal"); ok {
 		if err := model.ValidateStopSignal(sig); err != nil {
-			e.invalid(attrs["stop_signal"], "Invalid stop signal", sentence(err.Error()))
+			e.invalid(attrs["stop_signal"], "Invalid stop signal", model.Sentence(err.Error()))
 		} else {
 			c.StopSignal = sig
 		}

@@ -68,7 +68,7 @@ func (e *evaluator) macro(b *hcl.Block, m stdlib.Macro, rng hcl.Range, vars []st
 		e.l.add(&hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Invalid " + m.Name + " argument",
-			Detail:   sentence(ae.Error()),
+			Detail:   model.Sentence(ae.Error()),
 			Subject:  subject.Ptr(),
 		})
 	}

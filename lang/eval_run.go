@@ -165,7 +165,7 @@ func (e *evaluator) mount(d *mountDecl) (model.Mount, bool) {
 		if val, ok := e.value(attr); ok {
 			size, err := parseSize(val)
 			if err != nil {
-				e.invalid(attr, "Invalid size", sentence(err.Error()))
+				e.invalid(attr, "Invalid size", model.Sentence(err.Error()))
 			}
 			m.Size = size
 		}

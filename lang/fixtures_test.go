@@ -71,9 +71,11 @@ var (
 	errorMark  = regexp.MustCompile(`ERROR(\(global\))?:\s*([^#]*[^#\s])`)
 )
 
-func fixtureOptions(t *testing.T, fixture string) Options {
+func fixtureOptions(t *testing.T, fixture string) (Options, []string) {
 	t.Helper()
-	opts := Options{Vars: map[string]string{}}
+	var environ, files []string
+	var cmdline []VarSource
+	vars := map[string]string{}
 	for _, f := range fixtureFiles(t, fixture) {
 		src, err := os.ReadFile(f)
 		if err != nil {
@@ -83,15 +85,16 @@ func fixtureOptions(t *testing.T, fixture string) Options {
 			switch m[1] {
 			case "--var":
 				k, v, _ := strings.Cut(m[2], "=")
-				opts.Vars[k] = v
+				vars[k] = v
 			case "--var-file":
-				opts.VarFiles = append(opts.VarFiles, filepath.Join(filepath.Dir(fixture), m[2]))
+				files = append(files, filepath.Join(filepath.Dir(fixture), m[2]))
+				cmdline = append(cmdline, VarSource{Kind: VarFile, Path: files[len(files)-1]})
 			case "env":
-				opts.Environ = append(opts.Environ, m[2])
+				environ = append(environ, m[2])
 			}
 		}
 	}
-	return opts
+	return Options{Vars: VarSources("", environ, append(cmdline, FlagVars(vars)...))}, files
 }
 
 type mark struct {
@@ -156,9 +159,9 @@ func sortMarks(marks []mark) []mark {
 func TestInvalidFixtures(t *testing.T) {
 	for _, fixture := range fixtures(t, "invalid") {
 		t.Run(filepath.Base(fixture), func(t *testing.T) {
-			opts := fixtureOptions(t, fixture)
+			opts, varFiles := fixtureOptions(t, fixture)
 			files := fixtureFiles(t, fixture)
-			files = append(files, opts.VarFiles...)
+			files = append(files, varFiles...)
 			want := expectedMarks(t, files)
 			if len(want) == 0 {
 				t.Fatal("an invalid fixture must mark at least one expected error")
@@ -180,7 +183,7 @@ func TestInvalidFixtures(t *testing.T) {
 func TestValidFixtures(t *testing.T) {
 	for _, fixture := range fixtures(t, "valid") {
 		t.Run(filepath.Base(fixture), func(t *testing.T) {
-			cfg, diags := Load(fixture, fixtureOptions(t, fixture))
+			cfg, diags := Load(fixture, firstOf(fixtureOptions(t, fixture)))
 			if len(diags) > 0 {
 				t.Fatalf("unexpected diagnostics:\n%s", renderDiags(diags))
 			}
@@ -407,3 +410,5 @@ func checkDiagnosticWording(t *testing.T, d *hcl.Diagnostic) {
 		t.Errorf("detail of %q is not full sentences: %q", d.Summary, d.Detail)
 	}
 }
+
+func firstOf(opts Options, _ []string) Options { return opts }

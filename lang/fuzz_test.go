@@ -38,7 +38,7 @@ func FuzzLoad(f *testing.F) {
 		for _, name := range []string{"version", "pkgs", "tools", "fast", "x"} {
 			vars[name] = cliVar
 		}
-		cfg, _ := Load(dir, Options{Vars: vars, Environ: []string{"IMGC_VAR_flags=" + cliVar}})
+		cfg, _ := Load(dir, Options{Vars: VarSources("", []string{"IMGC_VAR_flags=" + cliVar}, FlagVars(vars))})
 		if cfg == nil {
 			t.Fatal("Load returned a nil Config")
 		}
@@ -120,7 +120,7 @@ image "x" {
 		for _, name := range []string{"n", "l", "m", "o"} {
 			vars[name] = cliVar
 		}
-		c, _ := Load(dir, Options{Vars: vars, VarFiles: []string{vf}, Environ: []string{"IMGC_VAR_b=" + envVar, "IMGC_VAR_o=" + envVar}})
+		c, _ := Load(dir, Options{Vars: VarSources("", []string{"IMGC_VAR_b=" + envVar, "IMGC_VAR_o=" + envVar}, append([]VarSource{{Kind: VarFile, Path: vf}}, FlagVars(vars)...))})
 		if c == nil {
 			t.Fatal("Load returned a nil Config")
 		}

@@ -83,7 +83,7 @@ func TestSourceSizeLimit(t *testing.T) {
 	if err := os.WriteFile(varFile, big, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, diags := Load(cfgDir, Options{VarFiles: []string{varFile}}); len(diags) != 1 || diags[0].Summary != "Var file too large" {
+	if _, diags := Load(cfgDir, Options{Vars: []VarSource{{Kind: VarFile, Path: varFile}}}); len(diags) != 1 || diags[0].Summary != "Var file too large" {
 		t.Fatalf("Load diagnostics = %v; want one \"Var file too large\"", diags)
 	}
 }
@@ -97,7 +97,7 @@ func TestVarValueNesting(t *testing.T) {
 		t.Fatal(err)
 	}
 	deep := strings.Repeat("[", 100000) + strings.Repeat("]", 100000)
-	_, diags := Load(dir, Options{Vars: map[string]string{"l": deep}})
+	_, diags := Load(dir, Options{Vars: FlagVars(map[string]string{"l": deep})})
 	if len(diags) != 1 || diags[0].Summary != "Invalid value for variable" {
 		t.Fatalf("diagnostics = %v; want one \"Invalid value for variable\"", diags)
 	}

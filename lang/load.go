@@ -27,13 +27,10 @@ type Options struct {
 	// Macros are the step macro block types. Nil means stdlib.Macros();
 	// an empty non-nil slice means none.
 	Macros []stdlib.Macro
-	// Vars are --var NAME=VALUE values, raw text by name.
-	Vars map[string]string
-	// VarFiles are --var-file paths, applied in order (later wins).
-	VarFiles []string
-	// Environ is the process environment ("NAME=VALUE"), searched for
-	// IMGC_VAR_NAME values. Nil means none.
-	Environ []string
+	// Vars are the sources of variable values, lowest precedence first
+	// (VarSources lists them as the CLI takes them); a later value wins
+	// over a variable's default and over earlier values.
+	Vars []VarSource
 	// Platform is the target platform "os/arch[/variant]" the
 	// configuration is evaluated for (the `platform` value); "" means the
 	// host's. BuildPlatform is the platform imgc runs on; "" means the

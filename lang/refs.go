@@ -11,19 +11,6 @@ import (
 	"github.com/imgc-dev/imgc/model"
 )
 
-// DidYouMean returns the candidate closest to name when it is close enough
-// to be a likely typo, or "".
-func DidYouMean(name string, candidates []string) string {
-	return model.DidYouMean(name, candidates)
-}
-
-func suggestion(name string, candidates []string, prefix string) string {
-	if s := DidYouMean(name, candidates); s != "" {
-		return fmt.Sprintf(" Did you mean %q?", prefix+s)
-	}
-	return ""
-}
-
 // traversalsIn returns every variable reference in a native-syntax body,
 // nested blocks included, in source order.
 func traversalsIn(body *hclsyntax.Body) []hcl.Traversal {
@@ -187,7 +174,7 @@ func (l *loader) checkDeclared(mod *module, refs []reference) {
 				d = &hcl.Diagnostic{
 					Summary: "Reference to undeclared variable",
 					Detail: fmt.Sprintf("No variable %q is declared.%s Declare it with a variable block, or fix the name.",
-						r.name, suggestion(r.name, sortedKeys(mod.varByName), "var.")),
+						r.name, model.Suggestion(r.name, sortedKeys(mod.varByName), "var.")),
 				}
 			}
 		case "local":
@@ -195,7 +182,7 @@ func (l *loader) checkDeclared(mod *module, refs []reference) {
 				d = &hcl.Diagnostic{
 					Summary: "Reference to undeclared local value",
 					Detail: fmt.Sprintf("No local value %q is declared.%s Declare it in a locals block, or fix the name.",
-						r.name, suggestion(r.name, sortedKeys(mod.localByName), "local.")),
+						r.name, model.Suggestion(r.name, sortedKeys(mod.localByName), "local.")),
 				}
 			}
 		case "stage", "image":
@@ -207,7 +194,7 @@ func (l *loader) checkDeclared(mod *module, refs []reference) {
 					candidates = append(candidates, s.Name)
 				}
 				hint := ""
-				if s := DidYouMean(r.name, candidates); s != "" {
+				if s := model.DidYouMean(r.name, candidates); s != "" {
 					hint = fmt.Sprintf(" Did you mean %q?", string(mod.stageByName[s].Kind)+"."+s)
 				}
 				d = &hcl.Diagnostic{

@@ -27,9 +27,9 @@ type varValue struct {
 	rng    *hcl.Range // the value's source range, when it has one
 }
 
-// variableValues takes each variable's value from (lowest to highest
-// precedence) its default, the environment, the var files and --var, and
-// converts it to the variable's type.
+// variableValues takes each variable's value from its default, then from
+// opts.Vars in order (VarSources gives the precedence), and converts it to
+// the variable's type.
 func (l *loader) variableValues(mod *module, parser *hclparse.Parser, opts Options) map[string]cty.Value {
 	raw := map[string]varValue{}
 	for _, v := range mod.variables {
@@ -38,37 +38,31 @@ func (l *loader) variableValues(mod *module, parser *hclparse.Parser, opts Optio
 			raw[v.Name] = varValue{val: v.Default, source: "the default", rng: &r}
 		}
 	}
-	for _, kv := range opts.Environ {
-		name, value, ok := strings.Cut(kv, "=")
-		if !ok || !strings.HasPrefix(name, EnvVarPrefix) {
-			continue
-		}
-		name = strings.TrimPrefix(name, EnvVarPrefix)
-		v := mod.varByName[name]
-		if v == nil {
+	for _, src := range opts.Vars {
+		switch src.Kind {
+		case VarFile:
+			l.varFileValues(mod, parser, src.Path, raw)
+		case VarEnv:
 			// Like Terraform: the environment is shared with other
 			// configurations, so an unknown name is not an error.
-			continue
+			if v := mod.varByName[src.Name]; v != nil {
+				val, _ := l.parseRawValue(v, src.Value, EnvVarPrefix+src.Name)
+				raw[src.Name] = varValue{val: val, source: src.String()}
+			}
+		case VarFlag:
+			v := mod.varByName[src.Name]
+			if v == nil {
+				l.add(&hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Value for undeclared variable",
+					Detail: fmt.Sprintf("--var sets %q, which the configuration does not declare.%s Remove it, or declare the variable.",
+						src.Name, model.Suggestion(src.Name, sortedKeys(mod.varByName), "")),
+				})
+				continue
+			}
+			val, _ := l.parseRawValue(v, src.Value, "--var "+src.Name)
+			raw[src.Name] = varValue{val: val, source: src.String()}
 		}
-		val, _ := l.parseRawValue(v, value, EnvVarPrefix+name)
-		raw[name] = varValue{val: val, source: "the environment variable " + EnvVarPrefix + name}
-	}
-	for _, path := range opts.VarFiles {
-		l.varFileValues(mod, parser, path, raw)
-	}
-	for _, name := range sortedKeys(opts.Vars) {
-		v := mod.varByName[name]
-		if v == nil {
-			l.add(&hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Value for undeclared variable",
-				Detail: fmt.Sprintf("--var sets %q, which the configuration does not declare.%s Remove it, or declare the variable.",
-					name, suggestion(name, sortedKeys(mod.varByName), "")),
-			})
-			continue
-		}
-		val, _ := l.parseRawValue(v, opts.Vars[name], "--var "+name)
-		raw[name] = varValue{val: val, source: "--var"}
 	}
 
 	vals := l.convertVariables(mod, raw)
@@ -97,7 +91,7 @@ func (l *loader) varFileValues(mod *module, parser *hclparse.Parser, path string
 				Severity: hcl.DiagError,
 				Summary:  "Value for undeclared variable",
 				Detail: fmt.Sprintf("The var file sets %q, which the configuration does not declare.%s Remove it, or declare the variable.",
-					name, suggestion(name, sortedKeys(mod.varByName), "")),
+					name, model.Suggestion(name, sortedKeys(mod.varByName), "")),
 				Subject: attr.NameRange.Ptr(),
 			})
 			continue

@@ -287,7 +287,7 @@ func ConflictingAddSources(rng hcl.Range) *hcl.Diagnostic {
 // reads the platform, and then leave the platform out.
 func CheckPlatform(p string, rng hcl.Range) *hcl.Diagnostic {
 	if err := ValidatePlatform(p); err != nil {
-		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid platform", Detail: sentence(err.Error()), Subject: rng.Ptr()}
+		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid platform", Detail: Sentence(err.Error()), Subject: rng.Ptr()}
 	}
 	return nil
 }
@@ -323,7 +323,7 @@ func CheckMountType(typ string, rng hcl.Range) *hcl.Diagnostic {
 		return nil
 	}
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported mount type", Subject: rng.Ptr(),
-		Detail: fmt.Sprintf("%q is not a mount type.%s Use one of bind, cache, secret or tmpfs.", typ, suggestion(typ, mountTypes, ""))}
+		Detail: fmt.Sprintf("%q is not a mount type.%s Use one of bind, cache, secret or tmpfs.", typ, Suggestion(typ, mountTypes, ""))}
 }
 
 // oneOf is the error for v unless it is one of allowed, or nil.
@@ -336,7 +336,7 @@ func oneOf(rng hcl.Range, v, what string, allowed ...string) *hcl.Diagnostic {
 		quoted[i] = strconv.Quote(a)
 	}
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid " + what, Subject: rng.Ptr(),
-		Detail: fmt.Sprintf("%q is not a valid %s.%s Use one of %s.", v, what, suggestion(v, allowed, ""), strings.Join(quoted, ", "))}
+		Detail: fmt.Sprintf("%q is not a valid %s.%s Use one of %s.", v, what, Suggestion(v, allowed, ""), strings.Join(quoted, ", "))}
 }
 
 // edge is a reference from one stage to another; cut removes it.
@@ -362,7 +362,7 @@ func (c *checker) references() {
 		for _, e := range stageEdges(st) {
 			if byName[e.to] == nil {
 				c.errorf(e.rng, "Reference to undeclared stage", "No stage %q is declared.%s Declare it with a stage block, or fix the name.",
-					e.to, suggestion(e.to, names, ""))
+					e.to, Suggestion(e.to, names, ""))
 				e.cut()
 				continue
 			}
@@ -565,8 +565,9 @@ func shortRange(r hcl.Range) string {
 	return fmt.Sprintf("%s:%d", filepath.Base(r.Filename), r.Start.Line)
 }
 
-// sentence capitalises an error message and ends it with a period.
-func sentence(s string) string {
+// Sentence capitalises an error message and ends it with a period; every
+// front end and the compiler word Go errors in details with it.
+func Sentence(s string) string {
 	if s == "" {
 		return s
 	}

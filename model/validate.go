@@ -35,10 +35,10 @@ func ValidatePlatform(p string) error {
 		return fmt.Errorf("%q is not a platform. Write OS/ARCH or OS/ARCH/VARIANT in lower case, for example linux/amd64 or linux/arm64/v8", p)
 	}
 	if !contains(knownOS, parts[0]) {
-		return fmt.Errorf("%q names the operating system %q, which Go and OCI do not know.%s Use a GOOS value such as linux", p, parts[0], suggestion(parts[0], knownOS, ""))
+		return fmt.Errorf("%q names the operating system %q, which Go and OCI do not know.%s Use a GOOS value such as linux", p, parts[0], Suggestion(parts[0], knownOS, ""))
 	}
 	if !contains(knownArch, parts[1]) {
-		return fmt.Errorf("%q names the architecture %q, which Go and OCI do not know.%s Use a GOARCH value such as amd64 or arm64", p, parts[1], suggestion(parts[1], knownArch, ""))
+		return fmt.Errorf("%q names the architecture %q, which Go and OCI do not know.%s Use a GOARCH value such as amd64 or arm64", p, parts[1], Suggestion(parts[1], knownArch, ""))
 	}
 	return nil
 }
@@ -116,9 +116,9 @@ func ValidateStopSignal(s string) error {
 	for _, n := range signalNames {
 		full = append(full, "SIG"+n)
 	}
-	sug := suggestion(strings.ToUpper(s), full, "")
+	sug := Suggestion(strings.ToUpper(s), full, "")
 	if sug == "" {
-		sug = suggestion(name, signalNames, "SIG")
+		sug = Suggestion(name, signalNames, "SIG")
 	}
 	return fmt.Errorf("%q is not a signal.%s %s", s, sug, how)
 }
@@ -155,8 +155,9 @@ func DidYouMean(name string, candidates []string) string {
 	return best
 }
 
-// suggestion is " Did you mean PREFIX+X?" for the closest candidate, or "".
-func suggestion(name string, candidates []string, prefix string) string {
+// Suggestion is " Did you mean PREFIX+X?" for the closest candidate, or "":
+// the one did-you-mean of every diagnostic.
+func Suggestion(name string, candidates []string, prefix string) string {
 	if s := DidYouMean(name, candidates); s != "" {
 		return fmt.Sprintf(" Did you mean %q?", prefix+s)
 	}

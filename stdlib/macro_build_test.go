@@ -41,7 +41,7 @@ func buildOnBusybox(t *testing.T, src string) (string, error) {
 	if err := os.WriteFile(filepath.Join(dir, "m.image.hcl"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, diags := lang.Load(dir, lang.Options{Vars: map[string]string{"base": "oci:" + base + ":latest"}})
+	cfg, diags := lang.Load(dir, lang.Options{Vars: lang.FlagVars(map[string]string{"base": "oci:" + base + ":latest"})})
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -51,9 +51,9 @@ func buildOnBusybox(t *testing.T, src string) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	plan, diags := compiler.Compile(cfg, compiler.Options{Resolve: func(ref imageref.Ref, _ ir.Platform) (string, error) {
+	plan, diags := compiler.Compile(cfg, compiler.Options{Resolve: compiler.ResolverFunc(func(ref imageref.Ref, _ ir.Platform) (string, error) {
 		return imageio.ResolveBase(ctx, ref, ir.Platform{OS: "linux", Architecture: goruntime.GOARCH})
-	}})
+	})})
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

@@ -14,15 +14,16 @@ import (
 
 	"github.com/imgc-dev/imgc/compiler"
 	"github.com/imgc-dev/imgc/engine"
-	"github.com/imgc-dev/imgc/engine/local"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/lang"
+	"github.com/imgc-dev/imgc/store"
 )
 
 type buildCmd struct {
 	configFlags
 	optimizeFlags
 	cacheFlags
+	builderFlags
 	Target      []string `sep:"none" placeholder:"NAME" help:"Build only this stage or image and what it needs (repeatable)."`
 	Tag         []string `short:"t" sep:"none" placeholder:"NAME:TAG" help:"Tag the image (repeatable), like docker build -t; with several images, use --target to pick one."`
 	Output      []string `sep:"none" short:"o" placeholder:"type=oci,dest=DIR" help:"Also write the images to type=oci,dest=DIR | type=oci-archive,dest=FILE | type=docker,dest=FILE.tar (repeatable)."`
@@ -34,60 +35,122 @@ type buildCmd struct {
 	Pull        bool     `help:"Resolve base image tags again, moving their pins in imgc.lock.hcl to what the registry serves now."`
 	Compression string   `enum:"gzip,zstd" default:"gzip" help:"Layer compression: gzip or zstd."`
 	Allow       []string `sep:"none" placeholder:"ENTITLEMENT" help:"Grant an entitlement (repeatable): network.host lets steps with network = \"host\" (RUN --network=host) use the host's network."`
+	CacheTo     []string `name:"cache-to" sep:"none" placeholder:"type=registry,ref=REF" help:"Export the build cache (repeatable): type=registry,ref=REG/REPO:TAG | type=local,dest=DIR | type=oci,dest=DIR, with mode=min (output images' layers, the default) or mode=max (every layer)."`
+	cacheFromFlag
+}
+
+// cacheFromFlag is --cache-from, of build and plan.
+type cacheFromFlag struct {
+	CacheFrom []string `name:"cache-from" sep:"none" placeholder:"type=registry,ref=REF" help:"Consult an exported build cache for the layers the local cache lacks (repeatable): type=registry,ref=REG/REPO:TAG | type=local,src=DIR | type=oci,src=DIR."`
+}
+
+// imports parses --cache-from.
+func (c *cacheFromFlag) imports() ([]engine.CacheImport, hcl.Diagnostics) {
+	var out []engine.CacheImport
+	var diags hcl.Diagnostics
+	for _, v := range c.CacheFrom {
+		imp, err := engine.ParseCacheImport(v)
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid --cache-from value",
+				Detail: fmt.Sprintf("%v. Write --cache-from type=registry,ref=REG/REPO:TAG or type=local,src=DIR.", err)})
+			continue
+		}
+		out = append(out, imp)
+	}
+	return out, diags
+}
+
+// exports parses --cache-to.
+func (c *buildCmd) exports() ([]engine.CacheExport, hcl.Diagnostics) {
+	var out []engine.CacheExport
+	var diags hcl.Diagnostics
+	for _, v := range c.CacheTo {
+		exp, err := engine.ParseCacheExport(v)
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid --cache-to value",
+				Detail: fmt.Sprintf("%v. Write --cache-to type=registry,ref=REG/REPO:TAG[,mode=max] or type=local,dest=DIR[,mode=max].", err)})
+			continue
+		}
+		out = append(out, exp)
+	}
+	return out, diags
 }
 
 func (c *buildCmd) Run(e *env) error {
 	outputs, secrets, diags := c.parseOutputsAndSecrets()
 	defer removeEnvSecrets(secrets)
+	cacheTo, xdiags := c.exports()
+	cacheFrom, idiags := c.imports()
+	diags = append(append(diags, xdiags...), idiags...)
 	if _, odiags := c.disabled(); odiags.HasErrors() {
 		return e.report(nil, append(diags, odiags...))
-	}
-	plats, pdiags := parsePlatforms(c.Platform)
-	if pdiags.HasErrors() {
-		return e.report(nil, pdiags)
 	}
 	store, err := c.open()
 	if err != nil {
 		return err
 	}
-	src, plans, pins, ldiags := e.loadPlatforms(&c.configFlags, plats, c.Target, c.Context, c.optimizeFlags, store, true, c.Pull)
+	saved, sdiags := c.savedPlan()
+	if diags = append(diags, sdiags...); sdiags.HasErrors() {
+		return e.report(nil, diags)
+	}
+	plats, pdiags := parsePlatforms(c.Platform)
+	if diags = append(diags, pdiags...); pdiags.HasErrors() {
+		return e.report(nil, diags)
+	}
+	src, plans, pins, ldiags := e.loadPlatforms(&c.configFlags, plats, c.Target, c.Tag, c.Context, c.optimizeFlags, store, true, c.Pull)
 	diags = append(diags, ldiags...)
-	if src == nil || src.cfg == nil {
+	if src == nil || src.Config == nil {
 		return e.report(filesOf(src), diags)
 	}
 	if len(plans) > 1 {
 		diags = append(diags, dockerOutputs(outputs)...)
+		if saved != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Saved plan of several platforms",
+				Detail: "A saved plan is one platform's. Build it without --platform, or build the configuration with --platform."})
+		}
 	}
-	if err := e.report(src.files, diags); err != nil {
+	if err := e.report(src.Files, diags); err != nil {
 		if onlyUnreachable(diags) {
 			return exitError{exitFailed}
 		}
 		return err
 	}
-	for _, plan := range plans {
-		if err := addTags(plan, c.Tag); err != nil {
-			return e.report(src.files, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Ambiguous --tag", Detail: err.Error()}})
-		}
-		if diags := missingSecrets(plan, secrets); diags.HasErrors() {
-			return e.report(src.files, diags)
-		}
-	}
 	plan := plans[0]
-	allowHost, adiags := entitlements(c.Allow)
-	if !adiags.HasErrors() && !allowHost {
-		adiags = hostNetworkSteps(plan)
+	if saved != nil {
+		if diags := saved.stale(plan); diags.HasErrors() {
+			e.report(src.Files, diags)
+			return exitError{exitFailed}
+		}
 	}
-	if adiags.HasErrors() {
-		return e.report(src.files, adiags)
+	opts, diags := c.buildOptions(src, plans, pins, outputs, secrets)
+	if diags.HasErrors() {
+		return e.report(src.Files, diags)
+	}
+	opts.CacheTo, opts.CacheFrom = cacheTo, cacheFrom
+	return c.build(e, store, src, plans, pins, opts)
+}
+
+// buildOptions checks what the plan needs from the command line (secrets,
+// entitlements, pins) and gathers the engine's options.
+func (c *buildCmd) buildOptions(src *source, plans []*ir.Plan, pins map[string]string, outputs []engine.Output, secrets map[string]string) (engine.BuildOptions, hcl.Diagnostics) {
+	plan := plans[0]
+	if diags := missingSecrets(plan, secrets); diags.HasErrors() {
+		return engine.BuildOptions{}, diags
+	}
+	allowHost, diags := entitlements(c.Allow)
+	if !diags.HasErrors() && !allowHost {
+		diags = hostNetworkSteps(plan)
+	}
+	if diags.HasErrors() {
+		return engine.BuildOptions{}, diags
 	}
 	if c.Locked {
 		for _, plan := range plans {
-			if err := checkLocked(plan, pins); err != nil {
-				return e.report(src.files, err)
+			if diags := checkLocked(plan, pins); diags.HasErrors() {
+				return engine.BuildOptions{}, diags
 			}
 		}
 	}
-
 	opts := engine.BuildOptions{
 		NoCache:     c.NoCache,
 		Secrets:     secrets,
@@ -101,35 +164,38 @@ func (c *buildCmd) Run(e *env) error {
 	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
 		sec, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return e.report(nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid SOURCE_DATE_EPOCH",
-				Detail: fmt.Sprintf("SOURCE_DATE_EPOCH=%q is not a number of seconds since 1970. Set it to an integer such as $(git log -1 --format=%%ct).", v)}})
+			return opts, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid SOURCE_DATE_EPOCH",
+				Detail: fmt.Sprintf("SOURCE_DATE_EPOCH=%q is not a number of seconds since 1970. Set it to an integer such as $(git log -1 --format=%%ct).", v)}}
 		}
 		t := time.Unix(sec, 0).UTC()
 		opts.SourceDateEpoch = &t
 	}
+	return opts, nil
+}
+
+// build runs the plan through the engine, updates the lock file and
+// prints what it built.
+func (c *buildCmd) build(e *env, store *store.Store, src *source, plans []*ir.Plan, pins map[string]string, opts engine.BuildOptions) error {
 	prog := newProgress(e, c.Progress)
 	opts.Progress = prog.event
 	start := time.Now()
-	var eng engine.Engine = local.New(store)
-	var res *engine.Result
-	if len(plans) > 1 {
-		res, err = eng.(engine.PlatformBuilder).BuildPlatforms(e.ctx, plans, opts)
-	} else {
-		res, err = eng.Build(e.ctx, plan, opts)
-	}
+	res, err := buildPlans(e, c.engine(store), plans, opts)
 	prog.close()
 	if err != nil {
+		if rerr, ok := e.reportBuilderError(err); ok {
+			return rerr
+		}
 		if prog.mode == "json" {
 			return prog.failure(err)
 		}
-		return e.reportBuildError(src.files, err)
+		return e.reportBuildError(src.Files, err)
 	}
-	if !src.dockerfile && !c.Locked && len(res.Pins) > 0 {
+	if !src.Dockerfile && !c.Locked && len(res.Pins) > 0 {
 		resolved := map[string]string{}
 		for _, plan := range plans {
 			maps.Copy(resolved, registryPins(plan, res.Pins))
 		}
-		if err := updateLock(src.dir, pins, resolved); err != nil {
+		if err := updateLock(src.Dir, pins, resolved); err != nil {
 			return err
 		}
 	}
@@ -261,30 +327,11 @@ func parseSecret(s string) (secretFlag, hcl.Diagnostics) {
 	return sec, nil
 }
 
-// addTags gives --tag names to the one image being built. Tags never enter
-// a cache key, so this changes no layer.
-func addTags(plan *ir.Plan, tags []string) error {
-	if len(tags) == 0 {
-		return nil
-	}
-	var outputs []*ir.Target
-	for _, t := range plan.Targets {
-		if t.Output {
-			outputs = append(outputs, t)
-		}
-	}
-	if len(outputs) != 1 {
-		return fmt.Errorf("--tag names one image, and this build makes %d: choose one with --target, or set tags in each image block", len(outputs))
-	}
-	outputs[0].Tags = append(outputs[0].Tags, tags...)
-	return nil
-}
-
 // contextDir is the build context: --context, else the configuration's.
 func contextDir(src *source, flag string) string {
-	dir := src.dir
-	if src.cfg != nil && src.cfg.Dir != "" {
-		dir = src.cfg.Dir
+	dir := src.Dir
+	if src.Config != nil && src.Config.Dir != "" {
+		dir = src.Config.Dir
 	}
 	if flag != "" {
 		dir = flag
@@ -306,10 +353,11 @@ func parseKV(s string) map[string]string {
 	return m
 }
 
-// onlyUnreachable tells a build stopped by an unreachable registry alone.
+// onlyUnreachable tells a build stopped by an unreachable registry alone:
+// the environment's fault, not the configuration's.
 func onlyUnreachable(diags hcl.Diagnostics) bool {
 	for _, d := range diags {
-		if d.Severity == hcl.DiagError && d.Summary != summaryUnreachable {
+		if d.Severity == hcl.DiagError && !compiler.IsUnreachable(d) {
 			return false
 		}
 	}

@@ -49,10 +49,15 @@ func (c *convertCmd) Run(e *env) error {
 // the conversion builds the same image.
 func (c *convertCmd) check(e *env, dockerSrc, hclSrc []byte) error {
 	ctxDir, _ := filepath.Abs(filepath.Dir(c.Dockerfile))
-	vars, vdiags := (&configFlags{Var: c.Var}).vars()
-	if err := e.report(nil, vdiags); err != nil {
-		return err
+	var flags []lang.VarSource
+	for _, kv := range c.Var {
+		v, d := lang.ParseVarFlag(kv)
+		if d != nil {
+			return e.report(nil, hcl.Diagnostics{d})
+		}
+		flags = append(flags, v)
 	}
+	vars, _, _ := lang.StringVars(flags)
 	dcfg, diags := dockerfile.Import(c.Dockerfile, dockerSrc, dockerfile.Options{BuildArgs: vars, Dir: ctxDir})
 	if err := e.report(map[string]*hcl.File{c.Dockerfile: {Bytes: dockerSrc}}, errorsOnly(diags)); err != nil {
 		return err
@@ -69,7 +74,7 @@ func (c *convertCmd) check(e *env, dockerSrc, hclSrc []byte) error {
 			return err
 		}
 	}
-	hcfg, diags := lang.Load(hclPath, lang.Options{Functions: stdlib.Functions(ctxDir), Macros: stdlib.Macros(), Vars: vars, Environ: os.Environ()})
+	hcfg, diags := lang.Load(hclPath, lang.Options{Functions: stdlib.Functions(ctxDir), Macros: stdlib.Macros(), Vars: append(lang.EnvVars(os.Environ()), flags...)})
 	if err := e.report(nil, errorsOnly(diags)); err != nil {
 		return err
 	}

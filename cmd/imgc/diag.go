@@ -235,19 +235,15 @@ func loadFile(files map[string]*hcl.File, name string) {
 	}
 }
 
-// originRange turns an IR origin back into an HCL range with byte offsets,
-// so the diagnostic writer can underline the source. A whole-line origin
-// (no end column: Dockerfiles) runs to the end of its last line.
+// originRange is an IR origin as a diagnostic's range (ir.Origin.Range).
+// A Dockerfile's whole-line origin (no end column, no byte offsets) runs
+// to the end of its last line, which only its file can tell.
 func originRange(files map[string]*hcl.File, o ir.Origin) *hcl.Range {
-	if o.File == "" {
-		return nil
+	r := o.Range()
+	if r == nil || o.HasBytes() {
+		return r
 	}
 	loadFile(files, o.File)
-	r := &hcl.Range{
-		Filename: o.File,
-		Start:    hcl.Pos{Line: o.Line, Column: max(o.Column, 1)},
-		End:      hcl.Pos{Line: max(o.EndLine, o.Line), Column: max(o.EndColumn, 1)},
-	}
 	if f := files[o.File]; f != nil && o.EndColumn == 0 {
 		if start, ok := lineStart(f.Bytes, r.End.Line); ok {
 			line := f.Bytes[start:]
@@ -262,8 +258,8 @@ func originRange(files map[string]*hcl.File, o ir.Origin) *hcl.Range {
 }
 
 // fixOffsets fills in the byte offsets of a range built from lines and
-// columns only (IR origins, compiler and importer ranges), which the
-// diagnostic writer needs to show the right snippet.
+// columns only (the Dockerfile importer's), which the diagnostic writer
+// needs to show the right snippet.
 func fixOffsets(files map[string]*hcl.File, r *hcl.Range) {
 	f := files[r.Filename]
 	if f == nil || r.Start.Byte != 0 || r.End.Byte != 0 {

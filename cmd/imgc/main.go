@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -128,7 +129,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintln(stderr, msg)
 		return exitBadInput
 	}
-	kctx, err := parseArgs(parser, args)
+	kctx, err := parseArgs(parser, terraformSpellings(args))
 	if err != nil {
 		var ke kongExit
 		if errors.As(err, &ke) {
@@ -178,6 +179,27 @@ func unknownCommand(p *kong.Kong, args []string) string {
 		names = append(names, n.Name)
 	}
 	return fmt.Sprintf("imgc: unknown command %q; the commands are %s (see imgc --help)", args[0], strings.Join(names, ", "))
+}
+
+// terraformSpellings accepts Terraform's one-dash flags where Terraform
+// users type them (imgc plan -out FILE -detailed-exitcode -var NAME=VALUE
+// -var-file FILE), by giving them the second dash.
+func terraformSpellings(args []string) []string {
+	if len(args) == 0 || (args[0] != "plan" && args[0] != "build" && args[0] != "validate") {
+		return args
+	}
+	out := slices.Clone(args)
+	for i, a := range out {
+		if a == "--" {
+			break
+		}
+		name, _, _ := strings.Cut(a, "=")
+		switch name {
+		case "-detailed-exitcode", "-out", "-var", "-var-file":
+			out[i] = "-" + a
+		}
+	}
+	return out
 }
 
 // kongExit is how --help ends parsing without os.Exit, so run stays testable.

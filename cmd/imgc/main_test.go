@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/imgc-dev/imgc/internal/buildkittest"
 	"github.com/imgc-dev/imgc/internal/testbase"
 )
 
@@ -36,12 +37,22 @@ func TestScripts(t *testing.T) {
 	if base != "" && testbase.Arm64Runs() {
 		multi = testbase.MultiArch(t)
 	}
+	// Scripts marked [buildkit] build on a buildkitd of their own.
+	bkAddr := ""
+	if base != "" {
+		if addr, ok, why := buildkittest.Available(t); ok {
+			bkAddr = addr
+		} else {
+			t.Logf("scripts needing buildkitd are skipped: %s", why)
+		}
+	}
 	testscript.Run(t, testscript.Params{
 		Dir: filepath.Join("testdata", "script"),
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("IMGC_CACHE_DIR", filepath.Join(env.WorkDir, ".imgc-cache"))
 			env.Setenv("BASE", base)
 			env.Setenv("MULTIBASE", multi)
+			env.Setenv("BUILDKIT_ADDR", bkAddr)
 			// Every script gets its own in-process registry on loopback.
 			reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 			env.Defer(reg.Close)
@@ -56,6 +67,8 @@ func TestScripts(t *testing.T) {
 			case "emulated":
 				// arm64 builds need those and a binfmt_misc handler.
 				return multi != "", nil
+			case "buildkit":
+				return bkAddr != "", nil
 			}
 			return false, nil
 		},

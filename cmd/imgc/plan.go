@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -54,31 +55,70 @@ type planCmd struct {
 	configFlags
 	optimizeFlags
 	cacheFlags
-	Target []string `sep:"none" placeholder:"NAME" help:"Plan only this stage or image and what it needs (repeatable)."`
-	Format string   `enum:"text,json" default:"text" help:"Output format: text or json."`
+	builderFlags
+	Target           []string `sep:"none" placeholder:"NAME" help:"Plan only this stage or image and what it needs (repeatable)."`
+	Format           string   `enum:"text,json" default:"text" help:"Output format: text or json."`
+	DetailedExitcode bool     `name:"detailed-exitcode" help:"Exit 0 when nothing would be built, 2 when something would, 1 on an error (Terraform's -detailed-exitcode; one dash works too)."`
+	Out              string   `placeholder:"FILE" help:"Save the plan to FILE; imgc build FILE then builds exactly it, or refuses when an input moved since (-out works too). Resolves base tags through their registries, as build does."`
+	cacheFromFlag
 }
 
 func (c *planCmd) Run(e *env) error {
-	if _, diags := c.disabled(); diags.HasErrors() {
-		return e.report(nil, diags)
+	changes, err := c.run(e)
+	switch {
+	case !c.DetailedExitcode:
+		return err
+	case err != nil:
+		// -detailed-exitcode: every error is 1, as in Terraform.
+		var ee exitError
+		if !errors.As(err, &ee) {
+			fmt.Fprintf(e.stderr, "imgc: %v\n", err)
+		}
+		return exitError{exitFailed}
+	case changes:
+		return exitError{exitChanges}
 	}
-	plats, pdiags := parsePlatforms(c.Platform)
-	if pdiags.HasErrors() {
-		return e.report(nil, pdiags)
+	return nil
+}
+
+// exitChanges is plan -detailed-exitcode's status when something would be
+// built.
+const exitChanges = 2
+
+// run plans, and tells whether a build would make any layer.
+func (c *planCmd) run(e *env) (bool, error) {
+	if _, diags := c.disabled(); diags.HasErrors() {
+		return false, e.report(nil, diags)
+	}
+	cacheFrom, idiags := c.imports()
+	if idiags.HasErrors() {
+		return false, e.report(nil, idiags)
 	}
 	store, err := c.open()
 	if err != nil {
-		return err
+		return false, err
 	}
-	src, plans, _, diags := e.loadPlatforms(&c.configFlags, plats, c.Target, c.Context, c.optimizeFlags, store, false, false)
-	if src == nil || src.cfg == nil {
-		return e.report(filesOf(src), diags)
+	plats, pdiags := parsePlatforms(c.Platform)
+	if pdiags.HasErrors() {
+		return false, e.report(nil, pdiags)
 	}
-	if err := e.report(src.files, diags); err != nil {
-		return err
+	// A saved plan resolves base tags as the build will, so that the build
+	// finds the same keys.
+	remote := c.Out != ""
+	src, plans, _, diags := e.loadPlatforms(&c.configFlags, plats, c.Target, nil, c.Context, c.optimizeFlags, store, remote, false)
+	if src == nil || src.Config == nil {
+		return false, e.report(filesOf(src), diags)
+	}
+	if len(plans) > 1 && c.Out != "" {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Saved plan of several platforms",
+			Detail: "A saved plan (-out) is one platform's. Give --platform one platform with -out."})
+	}
+	if err := e.report(src.Files, diags); err != nil {
+		return false, err
 	}
 	// One plan per platform, each with its own keys and reasons; JSON is
 	// one document per platform.
+	changes := false
 	for i, plan := range plans {
 		if len(plans) > 1 && c.Format != "json" {
 			if i > 0 {
@@ -86,27 +126,53 @@ func (c *planCmd) Run(e *env) error {
 			}
 			fmt.Fprintf(e.stdout, "platform %s\n\n", engine.PlatformOf(plan))
 		}
-		if err := c.print(e, store, plan); err != nil {
-			return err
+		would, err := c.print(e, store, plan, cacheFrom)
+		if err != nil {
+			return false, err
 		}
+		changes = changes || would
 	}
-	return nil
+	return changes, nil
 }
 
-func (c *planCmd) print(e *env, store *store.Store, plan *ir.Plan) error {
-	status := local.New(store).Explain(plan)
-	if c.Format == "json" {
-		return ir.PrintJSON(e.stdout, plan, status)
+// print prints one plan with each layer's cache status, saves it with
+// -out, and tells whether a build would make any layer.
+func (c *planCmd) print(e *env, store *store.Store, plan *ir.Plan, cacheFrom []engine.CacheImport) (bool, error) {
+	var status map[ir.CacheKey]ir.Status
+	if eng, ok := c.engine(store).(*local.Engine); ok {
+		var warnings []string
+		status, warnings = eng.ExplainFrom(e.ctx, plan, cacheFrom)
+		for _, w := range warnings {
+			fmt.Fprintf(e.stderr, "warning: %s\n", w)
+		}
+	} else {
+		status = c.engine(store).Explain(plan)
 	}
-	ir.PrintText(e.stdout, plan, status, isTerminal(e.stdout))
-	return nil
+	var err error
+	if c.Format == "json" {
+		err = ir.PrintJSON(e.stdout, plan, status)
+	} else {
+		ir.PrintText(e.stdout, plan, status, isTerminal(e.stdout))
+	}
+	if err != nil {
+		return false, err
+	}
+	if c.Out != "" {
+		if err := c.writePlanFile(c.Out, plan); err != nil {
+			return false, err
+		}
+		if c.Format != "json" {
+			fmt.Fprintf(e.stdout, "\nSaved the plan to %s. Build exactly it with: imgc build %s\n", c.Out, c.Out)
+		}
+	}
+	return plan.WouldBuild(status), nil
 }
 
 func filesOf(src *source) map[string]*hcl.File {
 	if src == nil {
 		return nil
 	}
-	return src.files
+	return src.Files
 }
 
 type validateCmd struct {
@@ -117,29 +183,29 @@ type validateCmd struct {
 func (c *validateCmd) Run(e *env) error {
 	// The store only reads local bases here (oci: layouts, docker-archive:
 	// files), so a missing one is an error now rather than at build time.
-	plats, pdiags := parsePlatforms(c.Platform)
-	if pdiags.HasErrors() {
-		return e.report(nil, pdiags)
-	}
 	store, err := c.open()
 	if err != nil {
 		return err
 	}
+	plats, pdiags := parsePlatforms(c.Platform)
+	if pdiags.HasErrors() {
+		return e.report(nil, pdiags)
+	}
 	// Checked for every platform: each is its own load and plan.
-	src, _, _, diags := e.loadPlatforms(&c.configFlags, plats, nil, c.Context, optimizeFlags{}, store, false, false)
-	if src == nil || src.cfg == nil {
+	src, _, _, diags := e.loadPlatforms(&c.configFlags, plats, nil, nil, c.Context, optimizeFlags{}, store, false, false)
+	if src == nil || src.Config == nil {
 		return e.report(filesOf(src), diags)
 	}
-	if err := e.report(src.files, diags); err != nil {
+	if err := e.report(src.Files, diags); err != nil {
 		return err
 	}
 	images := 0
-	for _, st := range src.cfg.Stages {
+	for _, st := range src.Config.Stages {
 		if st.Kind == model.KindImage {
 			images++
 		}
 	}
-	stages := len(src.cfg.Stages) - images
+	stages := len(src.Config.Stages) - images
 	fmt.Fprintf(e.stdout, "Valid: %d %s and %d %s.\n", images, plural(images, "image", "images"), stages, plural(stages, "stage", "stages"))
 	return nil
 }

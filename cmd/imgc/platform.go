@@ -50,16 +50,16 @@ func parsePlatforms(flag string) ([]ir.Platform, hcl.Diagnostics) {
 // differ per platform, so each is its own load. The source returned is the
 // first platform's; the diagnostics are the first platform's and the
 // errors only the other platforms have.
-func (e *env) loadPlatforms(f *configFlags, plats []ir.Platform, targets []string, ctxDir string, opt optimizeFlags, st *store.Store, remote, repin bool) (*source, []*ir.Plan, map[string]string, hcl.Diagnostics) {
+func (e *env) loadPlatforms(f *configFlags, plats []ir.Platform, targets, tags []string, ctxDir string, opt optimizeFlags, st *store.Store, remote, repin bool) (*source, []*ir.Plan, map[string]string, hcl.Diagnostics) {
 	if len(plats) > 0 {
 		f.target = plats[0]
 	}
 	src, diags := e.load(f, targets, st, remote)
-	if src == nil || src.cfg == nil {
+	if src == nil || src.Config == nil {
 		return src, nil, nil, diags
 	}
 	if len(plats) == 0 {
-		declared, pdiags := declaredPlatforms(src.cfg, targets)
+		declared, pdiags := declaredPlatforms(src.Config, targets)
 		diags = append(diags, pdiags...)
 		if pdiags.HasErrors() {
 			return src, nil, nil, diags
@@ -68,12 +68,12 @@ func (e *env) loadPlatforms(f *configFlags, plats []ir.Platform, targets []strin
 		if len(plats) > 0 && plats[0] != f.platform() {
 			f.target = plats[0]
 			src, diags = e.load(f, targets, st, remote)
-			if src == nil || src.cfg == nil {
+			if src == nil || src.Config == nil {
 				return src, nil, nil, diags
 			}
 		}
 	}
-	plan, pins, cdiags := e.compile(src, targets, ctxDir, opt, st, remote, repin)
+	plan, pins, cdiags := e.compile(src, f.platform(), targets, tags, ctxDir, opt, st, remote, repin)
 	diags = append(diags, cdiags...)
 	if diags.HasErrors() || len(plats) < 2 {
 		return src, []*ir.Plan{plan}, pins, diags
@@ -86,10 +86,10 @@ func (e *env) loadPlatforms(f *configFlags, plats []ir.Platform, targets []strin
 	for _, p := range plats[1:] {
 		f.target = p
 		s2, d2 := e.load(f, targets, st, remote)
-		if s2 != nil && s2.cfg != nil {
+		if s2 != nil && s2.Config != nil {
 			var p2 *ir.Plan
 			var cd hcl.Diagnostics
-			p2, _, cd = e.compile(s2, targets, ctxDir, opt, st, remote, repin)
+			p2, _, cd = e.compile(s2, f.platform(), targets, tags, ctxDir, opt, st, remote, repin)
 			d2 = append(d2, cd...)
 			plans = append(plans, p2)
 		}
@@ -196,4 +196,17 @@ func platformsColumn(ps []string) string {
 		return "-"
 	}
 	return strings.Join(ps, ",")
+}
+
+// buildPlans builds one plan through eng's Build, several through its
+// BuildPlatforms (an engine that cannot is an error naming --platform).
+func buildPlans(e *env, eng engine.Engine, plans []*ir.Plan, opts engine.BuildOptions) (*engine.Result, error) {
+	if len(plans) == 1 {
+		return eng.Build(e.ctx, plans[0], opts)
+	}
+	pb, ok := eng.(engine.PlatformBuilder)
+	if !ok {
+		return nil, fmt.Errorf("this engine builds one platform at a time: give --platform one platform, or build on the local engine")
+	}
+	return pb.BuildPlatforms(e.ctx, plans, opts)
 }

@@ -108,7 +108,11 @@ func (p *progress) plain(ev engine.Event) {
 	case "target":
 		fmt.Fprintf(w, "[%s] building%s\n", ev.Target, where)
 	case "cached":
-		fmt.Fprintf(w, "[%s] CACHED %s %s\n", ev.Target, ev.Key.Short(), ev.Layer)
+		from := ""
+		if ev.Line != "" {
+			from = " (from " + ev.Line + ")"
+		}
+		fmt.Fprintf(w, "[%s] CACHED %s %s%s\n", ev.Target, ev.Key.Short(), ev.Layer, from)
 	case "start":
 		fmt.Fprintf(w, "[%s] %s%s\n", ev.Target, ev.Layer, where)
 	case "log":

@@ -62,6 +62,10 @@ type builder struct {
 	// platform events name after the target.
 	untagged bool
 	label    string
+	// imports are the caches of --cache-from (nil without); images are
+	// the targets whose layers go into an output image (imageTargets).
+	imports *sharedCache
+	images  map[string]bool
 }
 
 func (b *builder) emit(e engine.Event) {
@@ -94,33 +98,64 @@ func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (
 	if err != nil {
 		return nil, err
 	}
+	if err := checkCacheTypes(o); err != nil {
+		return nil, err
+	}
 	unlock, err := e.s.LockShared()
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	b := e.newBuilder(p, o)
+	b := e.newBuilder(ctx, p, o)
 	defer b.fs.release()
 	defer b.net.close()
 	if err := b.start(); err != nil {
 		return nil, err
 	}
-	if err := b.buildTargets(ctx); err != nil {
+	if err := b.buildAll(ctx); err != nil {
 		return nil, err
 	}
-	return b.export(ctx)
+	res, err := b.export(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.exportCaches(ctx); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // newBuilder prepares the build of p (o prepared); the caller releases
 // b.fs and closes b.net.
-func (e *Engine) newBuilder(p *ir.Plan, o engine.BuildOptions) *builder {
+func (e *Engine) newBuilder(ctx context.Context, p *ir.Plan, o engine.BuildOptions) *builder {
 	b := &builder{s: e.s, p: p, o: o, now: time.Now().UTC(), res: map[string]*targetResult{}, pins: map[string]string{},
 		forced: p.ForcedLayers(), projectDir: projectDir(p.Project)}
 	if o.SourceDateEpoch != nil {
 		b.now = o.SourceDateEpoch.UTC()
 	}
-	b.fs = &fsCache{s: e.s, mounts: map[string]*fsMount{}}
+	b.images = imageTargets(p)
+	b.imports = openSharedCache(ctx, e.s, o.CacheFrom, b.emit)
+	b.fs = &fsCache{s: e.s, mounts: map[string]*fsMount{}, fetch: b.imports.fetchChain}
 	return b
+}
+
+// buildAll builds the needed targets. An imported entry reused without
+// downloading may fail its checks once a later step needs its content:
+// the build then starts again without it (what it built meanwhile is
+// cached). Each attempt that stops so has refused one more entry, of
+// finitely many, which the next attempt does not use.
+func (b *builder) buildAll(ctx context.Context) error {
+	for {
+		before := b.imports.refusedCount()
+		err := b.buildTargets(ctx)
+		var refused *cacheRefusedError
+		if err != nil && errors.As(err, &refused) && b.imports.refusedCount() > before && ctx.Err() == nil {
+			b.fs.release()
+			b.res = map[string]*targetResult{}
+			continue
+		}
+		return err
+	}
 }
 
 // start reports this machine's warnings and clears what killed builds
@@ -138,7 +173,7 @@ func (b *builder) start() error {
 func (b *builder) buildTargets(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	b.needed = neededTargets(b.s, b.p, b.forced, b.o.NoCache)
+	b.needed = neededTargets(b.s, b.imports, b.p, b.forced, b.o.NoCache)
 	b.done = map[string]chan struct{}{}
 	for _, t := range b.p.Targets {
 		b.done[t.Name] = make(chan struct{})
@@ -210,7 +245,12 @@ func (b *builder) runTarget(ctx context.Context, t *ir.Target, fail func(error))
 		return // what stopped it reported its own error
 	}
 	if err != nil {
-		b.emit(errorEvent(t.Name, err))
+		// A refused cache entry was warned about, and the build starts
+		// again without it: no error to show.
+		var refused *cacheRefusedError
+		if !errors.As(err, &refused) {
+			b.emit(errorEvent(t.Name, err))
+		}
 		fail(err)
 		return
 	}

@@ -15,7 +15,13 @@
 // reads another target (ir.Layer.Reads) waits for it just before it runs,
 // so a target's first steps overlap with the stages it copies from. A
 // `cache = false` layer runs on every build, and so does everything built
-// on or from its result (ir.Plan.ForcedLayers). Explain says the same
+// on or from its result (ir.Plan.ForcedLayers). The caches of
+// BuildOptions.CacheFrom are consulted by key where the local index misses
+// (sharedcache.go): a layer of an output image is downloaded and verified
+// at once, another stage's only when its content is needed, and an entry
+// failing a check is refused with a warning and its layer built;
+// BuildOptions.CacheTo exports the build's entries once it succeeded.
+// Explain says the same
 // before a build, for `imgc plan`. RunImage runs a stored image once, like
 // `docker run --rm`.
 //

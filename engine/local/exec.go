@@ -162,6 +162,9 @@ func (tb *targetBuild) squash(ctx context.Context, l *ir.Layer, upper string) er
 		if f.empty {
 			continue
 		}
+		if err := tb.b.imports.fetchChain(ctx, []store.Layer{f.cl}); err != nil {
+			return err
+		}
 		rc, err := tb.b.s.OpenLayer(f.cl)
 		if err != nil {
 			return fmt.Errorf("reading step layer %s: %w", f.cl.Digest, err)

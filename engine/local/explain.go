@@ -1,6 +1,9 @@
 package local
 
 import (
+	"context"
+
+	"github.com/imgc-dev/imgc/engine"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/store"
 )
@@ -13,16 +16,59 @@ import (
 // naming that cause. A stage the build skips, because every layer that
 // reads it hits, misses with the reason ir.SkippedStage unless cached.
 func (e *Engine) Explain(p *ir.Plan) map[ir.CacheKey]ir.Status {
+	return e.explain(p, nil)
+}
+
+// ExplainFrom is Explain with the imported caches from (--cache-from)
+// consulted after the local one, as a build would: a layer one of them
+// holds is a hit naming that cache (Status.From). It reads their records
+// and no layer blob. For a target this cache directory never built, the
+// reasons compare with the layers the first import that has the target
+// recorded, so a fresh machine's plan names the input that changed.
+// Caches that cannot be read are left out, each with a warning.
+func (e *Engine) ExplainFrom(ctx context.Context, p *ir.Plan, from []engine.CacheImport) (map[ir.CacheKey]ir.Status, []string) {
+	var warnings []string
+	imports := openSharedCache(ctx, e.s, from, func(ev engine.Event) { warnings = append(warnings, ev.Line) })
+	return e.explain(p, imports), warnings
+}
+
+func (e *Engine) explain(p *ir.Plan, imports *sharedCache) map[ir.CacheKey]ir.Status {
 	s := e.s
 	last := s.LastBuild(p.Project)
+	if imports != nil {
+		// An imported cache records targets by name (its keys, which
+		// include the platform, tell platforms apart).
+		for _, t := range p.Targets {
+			if _, ok := last[store.RecordKey(t)]; ok {
+				continue
+			}
+			for _, src := range imports.srcs {
+				if layers, ok := src.Targets[t.Name]; ok {
+					last[store.RecordKey(t)] = layers
+					break
+				}
+			}
+		}
+	}
+	// lookup finds l's entry locally, else in an import (from names it).
+	lookup := func(l *ir.Layer) (e store.Entry, from string, ok, pruned bool) {
+		e, ok, pruned = s.LookupKey(l.Key)
+		if ok {
+			return e, "", true, false
+		}
+		if h, found := imports.find(l.Key, nil, l); found {
+			return h.rec.Entry, h.src.Name, true, false
+		}
+		return e, "", false, pruned
+	}
 	forced := p.ForcedLayers()
-	needed := neededTargets(s, p, forced, false)
+	needed := neededTargets(s, imports, p, forced, false)
 	out := map[ir.CacheKey]ir.Status{}
 	for _, t := range p.Targets {
 		if !needed[t.Name] {
 			for _, l := range t.Layers {
-				if e, ok, _ := s.LookupKey(l.Key); ok && forced[l] == "" {
-					out[l.Key] = ir.Status{Hit: true, Empty: e.Empty}
+				if e, from, ok, _ := lookup(l); ok && forced[l] == "" {
+					out[l.Key] = ir.Status{Hit: true, Empty: e.Empty, From: from}
 				} else {
 					out[l.Key] = ir.Status{Reason: ir.SkippedStage, Skipped: true}
 				}
@@ -33,12 +79,12 @@ func (e *Engine) Explain(p *ir.Plan) map[ir.CacheKey]ir.Status {
 		baseKind := targetKind(p, t.Base.Target)
 		parentRebuilt := false
 		for i, l := range t.Layers {
-			e, ok, pruned := s.LookupKey(l.Key)
+			e, from, ok, pruned := lookup(l)
 			if ok && !l.NoCache {
 				if why := forced[l]; why != "" {
 					out[l.Key] = ir.Status{Reason: why}
 				} else {
-					out[l.Key] = ir.Status{Hit: true, Empty: e.Empty}
+					out[l.Key] = ir.Status{Hit: true, Empty: e.Empty, From: from}
 				}
 				parentRebuilt = forced[l] != ""
 				continue

@@ -40,6 +40,9 @@ func (tb *targetBuild) snapshots(ctx context.Context) ([]string, error) {
 		}
 		chain = append(chain, f.cl)
 	}
+	if err := tb.b.imports.fetchChain(ctx, chain); err != nil {
+		return nil, err
+	}
 	return tb.b.s.Snapshots(ctx, chain)
 }
 
@@ -49,6 +52,9 @@ type fsCache struct {
 	s      *store.Store
 	mu     sync.Mutex
 	mounts map[string]*fsMount
+	// fetch downloads the blobs of a chain reused from an imported cache
+	// without downloading (sharedCache.fetchChain).
+	fetch func(context.Context, []store.Layer) error
 }
 
 type fsMount struct {
@@ -69,6 +75,11 @@ func (c *fsCache) root(ctx context.Context, name string, r *targetResult) (strin
 	}
 	c.mu.Unlock()
 	m.once.Do(func() {
+		if c.fetch != nil {
+			if m.err = c.fetch(ctx, r.state.Layers); m.err != nil {
+				return
+			}
+		}
 		m.root, m.dir, m.err = mountChain(ctx, c.s, r.state.Layers)
 	})
 	return m.root, m.err

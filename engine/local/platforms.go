@@ -29,6 +29,9 @@ func (e *Engine) BuildPlatforms(ctx context.Context, plans []*ir.Plan, o engine.
 			return nil, fmt.Errorf("writing output %s: %w", out.Dest, imageio.ErrDockerIndex)
 		}
 	}
+	if len(o.CacheTo) > 0 {
+		return nil, errors.New("exporting a shared cache (--cache-to) of a multi-platform build is not supported yet: build each platform with its own --platform and --cache-to")
+	}
 	opts := make([]engine.BuildOptions, len(plans))
 	for i, p := range plans {
 		var err error
@@ -55,7 +58,7 @@ func (e *Engine) BuildPlatforms(ctx context.Context, plans []*ir.Plan, o engine.
 				progress(ev)
 			}
 		}
-		b := e.newBuilder(p, bo)
+		b := e.newBuilder(ctx, p, bo)
 		b.sem, b.untagged, b.label = sem, true, "("+engine.PlatformOf(p).String()+")"
 		defer b.fs.release()
 		defer b.net.close()
@@ -72,7 +75,7 @@ func (e *Engine) BuildPlatforms(ctx context.Context, plans []*ir.Plan, o engine.
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := b.buildTargets(ctx); err != nil {
+			if err := b.buildAll(ctx); err != nil {
 				errs[i] = err
 				cancel()
 			}

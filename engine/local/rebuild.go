@@ -12,16 +12,18 @@ import (
 // the cache holds is skipped, and a build after `imgc cache prune` (which
 // keeps what stored images need, not the stages they copied from) does not
 // rebuild it.
-func neededTargets(s *store.Store, p *ir.Plan, forced map[*ir.Layer]string, noCache bool) map[string]bool {
-	return p.NeededTargets(func(l *ir.Layer) bool { return willRun(s, l, forced, noCache) })
+func neededTargets(s *store.Store, imports *sharedCache, p *ir.Plan, forced map[*ir.Layer]string, noCache bool) map[string]bool {
+	return p.NeededTargets(func(l *ir.Layer) bool { return willRun(s, imports, l, forced, noCache) })
 }
 
 // willRun tells whether building l will run it rather than reuse the
-// cache.
-func willRun(s *store.Store, l *ir.Layer, forced map[*ir.Layer]string, noCache bool) bool {
+// cache (the local one, or an imported one).
+func willRun(s *store.Store, imports *sharedCache, l *ir.Layer, forced map[*ir.Layer]string, noCache bool) bool {
 	if noCache || forced[l] != "" {
 		return true
 	}
-	_, ok, _ := s.LookupKey(l.Key)
-	return !ok
+	if _, ok, _ := s.LookupKey(l.Key); ok {
+		return false
+	}
+	return !imports.has(l)
 }

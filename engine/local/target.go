@@ -76,12 +76,13 @@ func (tb *targetBuild) layer(ctx context.Context, l *ir.Layer) error {
 	if reuse {
 		if e, ok, _ := b.s.LookupKey(l.Key); ok && e.BuiltOn(tb.parentChain()) {
 			b.s.TouchKey(l.Key)
-			b.emit(engine.Event{Kind: "cached", Target: tb.t.Name, Layer: l.Name, Key: l.Key, Origin: l.Origin})
-			h.EmptyLayer = e.Empty
-			if !e.Created.IsZero() {
-				h.Created = v1.Time{Time: e.Created}
-			}
-			tb.appendLayer(l, resolvedFuture(e), h)
+			tb.reuse(l, resolvedFuture(e), e, h, "")
+			return nil
+		}
+		// An imported cache's entry: downloaded now for a layer of an
+		// output image, when a later step needs it for another.
+		if f, e, from, ok := b.imports.reuse(ctx, l, tb.parentChain(), b.images[tb.t.Name]); ok {
+			tb.reuse(l, f, e, h, from)
 			return nil
 		}
 	}
@@ -104,12 +105,7 @@ func (tb *targetBuild) layer(ctx context.Context, l *ir.Layer) error {
 		// Another build may have made it while this one waited for the lock.
 		if e, ok, _ := b.s.LookupKey(l.Key); ok && e.BuiltOn(tb.parentChain()) {
 			lk.Unlock()
-			b.emit(engine.Event{Kind: "cached", Target: tb.t.Name, Layer: l.Name, Key: l.Key, Origin: l.Origin})
-			h.EmptyLayer = e.Empty
-			if !e.Created.IsZero() {
-				h.Created = v1.Time{Time: e.Created}
-			}
-			tb.appendLayer(l, resolvedFuture(e), h)
+			tb.reuse(l, resolvedFuture(e), e, h, "")
 			return nil
 		}
 	}
@@ -130,6 +126,18 @@ func (tb *targetBuild) layer(ctx context.Context, l *ir.Layer) error {
 	h.EmptyLayer = f.empty
 	tb.appendLayer(l, f, h)
 	return nil
+}
+
+// reuse appends the cached entry e as layer l, reused from the local
+// cache or (from not empty) an imported one; f completes once its blob is
+// in the store.
+func (tb *targetBuild) reuse(l *ir.Layer, f *future, e store.Entry, h v1.History, from string) {
+	tb.b.emit(engine.Event{Kind: "cached", Target: tb.t.Name, Layer: l.Name, Key: l.Key, Origin: l.Origin, Line: from})
+	h.EmptyLayer = e.Empty
+	if !e.Created.IsZero() {
+		h.Created = v1.Time{Time: e.Created}
+	}
+	tb.appendLayer(l, f, h)
 }
 
 // parentChain identifies the content the next layer goes on: the OCI chain

@@ -25,7 +25,8 @@ type rule struct {
 	why   string
 }
 
-// The flow: front ends (lang, lang/dockerfile, with stdlib injected) ->
+// The flow: front ends (lang, lang/dockerfile, with stdlib injected; the
+// loader lang/loader picks one and gathers variable values for both) ->
 // model <- compiler -> ir <- engines (engine/local) and the store and image
 // I/O below them; cmd on top wires them. imageref, the parsed image
 // reference, is a leaf that the model, the IR and everything below use.
@@ -51,8 +52,49 @@ var policy = []rule{
 
 // forbiddenExternal are packages the main binary must never link.
 var forbiddenExternal = []string{
-	"github.com/moby/buildkit/client/llb",
 	"github.com/google/go-containerregistry/pkg/v1/daemon",
+}
+
+// confined are external packages (by prefix) that only one imgc package
+// may bring in: a package may depend on them only if it is that package (or
+// below it) or imports it. BuildKit's client (client/llb, the gRPC client,
+// the session and its 39 modules) stays in engine/buildkit, which cmd/imgc
+// imports to build with --builder; the rest of the house stays light.
+var confined = []struct {
+	external, via, why string
+}{
+	{"github.com/moby/buildkit/client", "engine/buildkit", "BuildKit's client is used only through engine/buildkit"},
+}
+
+// confinedViolations are the packages (and tests) that bring in a confined
+// package without going through its one imgc importer.
+func confinedViolations(p pkg, name string, deps map[string][]string) []string {
+	var out []string
+	check := func(ds []string, what, verb string) {
+		for _, c := range confined {
+			if under(name, c.via) {
+				continue
+			}
+			through := false
+			for _, d := range ds {
+				if d == module+"/"+c.via {
+					through = true
+				}
+			}
+			if through {
+				continue
+			}
+			for _, d := range ds {
+				if under(d, c.external) {
+					out = append(out, fmt.Sprintf("%s%s %s %s: %s", what, name, verb, d, c.why))
+					break
+				}
+			}
+		}
+	}
+	check(p.Deps, "", "depends on")
+	check(testDeps(p, deps), "the tests of ", "depend on")
+	return out
 }
 
 type pkg struct {
@@ -139,6 +181,7 @@ func violations(pkgs []pkg) []string {
 				}
 			}
 		}
+		out = append(out, confinedViolations(p, name, deps)...)
 		if under(name, "cmd/imgc") {
 			for _, d := range p.Deps {
 				for _, f := range forbiddenExternal {
@@ -246,6 +289,27 @@ func TestPolicyCatchesViolations(t *testing.T) {
 		"the tests of store depend on engine/local: " + ruleFor("store", false).why,
 		"the tests of store depend on imageio: " + ruleFor("store", false).why,
 		"the tests of store depend on lang: " + ruleFor("store", false).why,
+	}
+	// BuildKit's client is allowed in engine/buildkit and what imports it,
+	// and nowhere else.
+	llb := "github.com/moby/buildkit/client/llb"
+	pkgs = []pkg{
+		{ImportPath: m("engine/buildkit"), Deps: []string{llb, m("ir")}},
+		{ImportPath: m("cmd/imgc"), Deps: []string{m("engine/buildkit"), llb}},
+		{ImportPath: m("engine/local"), Deps: []string{llb}},
+		{ImportPath: m("store"), XTestImports: []string{m("internal/x")}},
+		{ImportPath: m("internal/x"), Deps: []string{"github.com/moby/buildkit/client"}},
+	}
+	got = append(got, violations(pkgs)...)
+	want = append(want,
+		"engine/local depends on "+llb+": "+confined[0].why,
+		"the tests of store depend on github.com/moby/buildkit/client: "+confined[0].why,
+		"internal/x depends on github.com/moby/buildkit/client: "+confined[0].why,
+	)
+	for _, g := range got {
+		if strings.HasPrefix(g, "engine/buildkit ") || strings.HasPrefix(g, "cmd/imgc ") {
+			t.Errorf("violation reported for an allowed importer: %q", g)
+		}
 	}
 	for _, w := range want {
 		found := false

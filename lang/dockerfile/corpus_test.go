@@ -175,7 +175,7 @@ func convertCorpus(t testing.TB, load bool) map[string]corpusResult {
 				vars[m[1]] = "alpine"
 			}
 		}
-		_, ldiags := lang.Load(path, lang.Options{Vars: vars})
+		_, ldiags := lang.Load(path, lang.Options{Vars: lang.FlagVars(vars)})
 		if ldiags.HasErrors() {
 			results[name] = corpusResult{converted: true, reason: "lang.Load: " + firstError(ldiags)}
 			continue

@@ -329,3 +329,49 @@ func TestWriteUpperDirRefusesWhatALayerCannotSay(t *testing.T) {
 		})
 	}
 }
+
+// A step that makes and removes a file in a lower directory (a scratch file
+// in /tmp) changes only that directory's mtime: the directory is left out,
+// as BuildKit's differ leaves it out, so both engines write the same layer.
+// A directory whose mode changed is written.
+func TestWriteUpperDirLeavesOutDirsOnlyTouched(t *testing.T) {
+	requireRoot(t)
+	d := t.TempDir()
+	lower, merged, upper, work := filepath.Join(d, "lower"), filepath.Join(d, "merged"), filepath.Join(d, "upper"), filepath.Join(d, "work")
+	for _, p := range []string{"tmp/keep", "var/keep"} {
+		writeFile(t, filepath.Join(lower, p), "lower")
+	}
+	old := time.Unix(1600000000, 0)
+	for _, p := range []string{"tmp", "var"} {
+		if err := os.Chtimes(filepath.Join(lower, p), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []string{merged, upper, work} {
+		if err := os.Mkdir(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := overlay.Mount(merged, []string{lower}, upper, work); err != nil {
+		t.Skipf("overlay mount does not work here: %v", err)
+	}
+	writeFile(t, filepath.Join(merged, "tmp/count"), "5")
+	os.Remove(filepath.Join(merged, "tmp/count"))
+	writeFile(t, filepath.Join(merged, "var/scratch"), "")
+	os.Remove(filepath.Join(merged, "var/scratch"))
+	os.Chmod(filepath.Join(merged, "var"), 0o700)
+	if err := overlay.Unmount(merged); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(filepath.Join(upper, "tmp"))
+	if err != nil || st.ModTime().Equal(old) {
+		t.Fatalf("tmp was not copied up with a new mtime (%v): the test does not exercise anything", err)
+	}
+	var buf bytes.Buffer
+	if _, err := layer.WriteUpperDir(&buf, upper, layer.Options{Lowers: []string{lower}}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{`var/ 5 700 0:0`}, listTar(t, buf.Bytes())); diff != "" {
+		t.Errorf("layer (-want +got):\n%s", diff)
+	}
+}

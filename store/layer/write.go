@@ -284,7 +284,7 @@ func (uw *upperWriter) writeChildDir(abs, rel string, hdr *tar.Header, st *unix.
 }
 
 // sameInLowers reports whether the top-most lower holding rel has a
-// directory there with the same metadata.
+// directory there with the same mode, owner and xattrs.
 func (uw *upperWriter) sameInLowers(rel string, st *unix.Stat_t, pax map[string]string) (bool, error) {
 	for _, lower := range uw.opts.Lowers {
 		p := filepath.Join(lower, rel)
@@ -296,7 +296,11 @@ func (uw *upperWriter) sameInLowers(rel string, st *unix.Stat_t, pax map[string]
 		if err != nil {
 			return false, fmt.Errorf("writing layer: reading lower dir: %w", &os.PathError{Op: "lstat", Path: p, Err: err})
 		}
-		if lst.Mode != st.Mode || lst.Uid != st.Uid || lst.Gid != st.Gid || lst.Mtim != st.Mtim {
+		// A directory's mtime alone does not make it changed (files made
+		// and removed below it by one step touch it): BuildKit's overlay
+		// differ and continuity compare directories so, and both engines
+		// must write the same layer.
+		if lst.Mode != st.Mode || lst.Uid != st.Uid || lst.Gid != st.Gid {
 			return false, nil
 		}
 		names, values, err := listXattrs(p)

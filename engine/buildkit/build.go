@@ -1,0 +1,513 @@
+package buildkit
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/containerd/containerd/v2/core/content"
+	contentlocal "github.com/containerd/containerd/v2/plugins/content/local"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/exporter/containerimage/exptypes"
+	gateway "github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/buildkit/session"
+	"github.com/moby/buildkit/session/secrets/secretsprovider"
+	digest "github.com/opencontainers/go-digest"
+	"github.com/tonistiigi/fsutil"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/imgc-dev/imgc/engine"
+	"github.com/imgc-dev/imgc/imageio"
+	"github.com/imgc-dev/imgc/ir"
+	"github.com/imgc-dev/imgc/store"
+)
+
+// build is one Build in progress.
+type build struct {
+	e   *Engine
+	c   *client.Client
+	p   *ir.Plan
+	o   engine.BuildOptions
+	now time.Time
+	lw  *lowering
+	// configs are the targets' final configs, for targets built on them.
+	configs map[string]v1.ConfigFile
+	// rootBase is, per target, the config of the image at the root of its
+	// base chain (nil for scratch): the daemon keeps that image's layers
+	// as they are.
+	rootBase map[string]*v1.ConfigFile
+	// chains are, per target, what each exported layer below and of the
+	// target stands for: nil for a layer of a base image, else imgc's layer.
+	chains map[string][]*ir.Layer
+	pins   map[string]string
+	prog   *progress
+	served *servedStore
+	rec    *record
+	prev   *record
+}
+
+// Build lowers every target of p to LLB, solves each output target on the
+// builder, imports it into the store, records the build and writes the
+// requested outputs.
+func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (*engine.Result, error) {
+	o, err := engine.Prepare(p, o)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := e.s.LockShared()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	c, err := e.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	b := &build{e: e, c: c, p: p, o: o, now: time.Now().UTC(),
+		configs: map[string]v1.ConfigFile{}, rootBase: map[string]*v1.ConfigFile{}, chains: map[string][]*ir.Layer{}, pins: map[string]string{},
+		rec: &record{Builder: e.o.Addr, Project: p.Project, Layers: map[string]layerRecord{}, Blobs: map[string]blobRecord{}}, prev: readRecord(e.s, e.o.Addr, p.Project)}
+	if o.SourceDateEpoch != nil {
+		b.now = o.SourceDateEpoch.UTC()
+	}
+	b.prog = newProgress(b)
+	cs, err := contentlocal.NewStore(filepath.Join(e.s.Dir(), "oci"))
+	if err != nil {
+		return nil, fmt.Errorf("serving the store to the builder: %w", err)
+	}
+	b.served = newServedStore(cs)
+	b.lw = newLowering(p, lowerOptions{noCache: o.NoCache, forced: p.ForcedLayers(), context: o.Context})
+	for _, t := range p.Targets {
+		if err := b.lowerTarget(ctx, t); err != nil {
+			return nil, err
+		}
+	}
+	res := &engine.Result{Pins: b.pins}
+	var outs []imageio.Image
+	var outTargets []*ir.Target
+	for _, t := range p.Targets {
+		if !t.Output {
+			continue
+		}
+		b.prog.emit(engine.Event{Kind: "target", Target: t.Name, Origin: t.Origin})
+		start := time.Now()
+		desc, err := b.solve(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		b.prog.emit(engine.Event{Kind: "done", Target: t.Name, Duration: time.Since(start)})
+		res.Images = append(res.Images, engine.ImageResult{Target: t.Name, Digest: desc.Digest.String(), Tags: append([]string(nil), t.Tags...)})
+		outs = append(outs, imageio.Image{Digest: desc.Digest, Names: imageNames(t)})
+		outTargets = append(outTargets, t)
+	}
+	built := map[string]bool{}
+	for _, t := range p.Targets {
+		built[t.Name] = true
+	}
+	if err := e.s.RecordBuild(p, built); err != nil {
+		return nil, err
+	}
+	if err := writeRecord(e.s, b.rec); err != nil {
+		return nil, fmt.Errorf("recording the build: %w", err)
+	}
+	for _, out := range o.Outputs {
+		if err := imageio.WriteOutput(e.s, out.Type, out.Dest, outs); err != nil {
+			return nil, err
+		}
+		b.prog.emit(engine.Event{Kind: "export", Line: out.Type + ":" + out.Dest})
+	}
+	if o.Push {
+		for i, t := range outTargets {
+			for _, tag := range t.Tags {
+				if err := imageio.PushDigest(ctx, e.s, outs[i].Digest, tag); err != nil {
+					return nil, err
+				}
+				b.prog.emit(engine.Event{Kind: "export", Target: t.Name, Line: "push:" + tag})
+			}
+		}
+	}
+	return res, nil
+}
+
+// lowerTarget resolves t's base and lowers its layers.
+func (b *build) lowerTarget(ctx context.Context, t *ir.Target) error {
+	var base llb.State
+	var cfg v1.ConfigFile
+	var chain []*ir.Layer
+	switch t.Base.Kind {
+	case ir.BaseTarget:
+		bt := b.lw.targets[t.Base.Target]
+		if bt == nil {
+			return fmt.Errorf("building %s: its base %s is not lowered", t.Name, t.Base.Target)
+		}
+		base = bt.state
+		bc := b.configs[t.Base.Target]
+		cfg = *bc.DeepCopy()
+		chain = append(chain, b.chains[t.Base.Target]...)
+		b.rootBase[t.Name] = b.rootBase[t.Base.Target]
+	case ir.BaseScratch:
+		base = llb.Scratch()
+		cfg = v1.ConfigFile{OS: t.Platform.OS, Architecture: t.Platform.Architecture, Variant: t.Platform.Variant, RootFS: v1.RootFS{Type: "layers"}}
+	default:
+		// The base comes into imgc's store as the local engine pulls it, and
+		// reaches the daemon from there, pinned by digest: through a session
+		// OCI store, so the daemon needs neither the registry nor the file.
+		st, digest, err := imageio.PullBase(ctx, b.e.s, t.Base, t.Platform)
+		if err != nil {
+			return &engine.StepError{Target: t.Name, Key: t.Base.Key, Origins: []ir.Origin{t.Base.Origin}, Err: err}
+		}
+		if digest != "" {
+			b.pins[t.Base.Ref.String()+" "+t.Platform.String()] = digest
+		}
+		desc, err := imageio.WriteImage(b.e.s, st, nil)
+		if err != nil {
+			return fmt.Errorf("serving base %s: %w", t.Base.Ref, err)
+		}
+		if err := b.serve(desc.Digest, st); err != nil {
+			return fmt.Errorf("serving base %s: %w", t.Base.Ref, err)
+		}
+		base = llb.OCILayout("docker.io/library/"+ociStoreID+"@"+desc.Digest.String(), llb.OCIStore("", ociStoreID),
+			llb.WithCustomName(fmt.Sprintf("[%s] base %s", t.Name, t.Base.Ref)), llb.Platform(llbPlatform(t.Platform)))
+		cfg = *st.Config.DeepCopy()
+		root := st.Config.DeepCopy()
+		b.rootBase[t.Name] = root
+		for range st.Layers {
+			chain = append(chain, nil)
+		}
+	}
+	if cfg.OS == "" {
+		cfg.OS = t.Platform.OS
+	}
+	if cfg.Architecture == "" {
+		cfg.Architecture = t.Platform.Architecture
+	}
+	if _, err := b.lw.target(t, base, cfg, len(chain)); err != nil {
+		return err
+	}
+	for _, l := range t.Layers {
+		if len(l.Steps) > 0 {
+			chain = append(chain, l)
+		}
+	}
+	b.chains[t.Name] = chain
+	// The final config, but for its rootfs and history of its own layers,
+	// which the solve's export tells; a target built on this one needs
+	// only its env, user and workdir, and the history it inherits, which
+	// assemble completes.
+	final := *cfg.DeepCopy()
+	mergeConfig(&final.Config, t.Config)
+	b.configs[t.Name] = final
+	return nil
+}
+
+// serve lets the daemon read the base image st, stored under the manifest
+// digest m, from the session's OCI store.
+func (b *build) serve(m v1.Hash, st *store.ImageState) error {
+	img, err := b.e.s.Image(m)
+	if err != nil {
+		return err
+	}
+	cfg, err := img.ConfigName()
+	if err != nil {
+		return err
+	}
+	ds := []digest.Digest{digest.Digest(m.String()), digest.Digest(cfg.String())}
+	for _, l := range st.Layers {
+		ds = append(ds, digest.Digest(l.Digest.String()))
+	}
+	b.served.allow(ds...)
+	return nil
+}
+
+// solve solves t on the builder, exports it as an OCI tarball into the
+// store and writes its image there.
+func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) {
+	lt := b.lw.targets[t.Name]
+	def, err := marshal(ctx, lt.state, t.Platform)
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("lowering %s: %w", t.Name, err)
+	}
+	attrs := map[string]string{"tar": "true", "oci-mediatypes": "true", "compression": b.o.Compression}
+	if b.o.SourceDateEpoch != nil {
+		attrs[string(exptypes.OptKeySourceDateEpoch)] = strconv.FormatInt(b.o.SourceDateEpoch.Unix(), 10)
+		attrs[string(exptypes.OptKeyRewriteTimestamp)] = "true"
+	}
+	imp := newImporter(b.e.s)
+	opt := client.SolveOpt{
+		Exports:   []client.ExportEntry{{Type: client.ExporterOCI, Attrs: attrs, Output: imp.output}},
+		OCIStores: map[string]content.Store{},
+	}
+	opt.OCIStores[ociStoreID] = b.served
+	if len(b.lw.locals) > 0 {
+		fs, err := fsutil.NewFS(b.o.Context)
+		if err != nil {
+			return v1.Descriptor{}, fmt.Errorf("opening the build context: %w", err)
+		}
+		opt.LocalMounts = map[string]fsutil.FS{}
+		for name := range b.lw.locals {
+			opt.LocalMounts[name] = fs
+		}
+	}
+	if len(b.o.Secrets) > 0 {
+		var srcs []secretsprovider.Source
+		for id, f := range b.o.Secrets {
+			srcs = append(srcs, secretsprovider.Source{ID: id, FilePath: f})
+		}
+		st, err := secretsprovider.NewStore(srcs)
+		if err != nil {
+			return v1.Descriptor{}, fmt.Errorf("reading secrets: %w", err)
+		}
+		opt.Session = append(opt.Session, secretsprovider.NewSecretProvider(st))
+	} else {
+		opt.Session = append(opt.Session, secretsprovider.FromMap(map[string][]byte{}))
+	}
+	var _ session.Attachable
+	if b.o.AllowNetworkHost {
+		opt.AllowedEntitlements = []string{engine.EntitlementNetworkHost}
+	}
+	rootCfg := b.rootBase[t.Name]
+	buildFunc := func(ctx context.Context, gw gateway.Client) (*gateway.Result, error) {
+		r, err := gw.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB()})
+		if err != nil {
+			return nil, err
+		}
+		if rootCfg != nil {
+			raw, err := json.Marshal(rootCfg)
+			if err != nil {
+				return nil, err
+			}
+			r.AddMeta(exptypes.ExporterImageBaseConfigKey, raw)
+		}
+		return r, nil
+	}
+	ch := make(chan *client.SolveStatus)
+	var eg errgroup.Group
+	eg.Go(func() error {
+		b.prog.read(ch)
+		return nil
+	})
+	_, solveErr := b.c.Build(ctx, opt, "imgc", buildFunc, ch)
+	eg.Wait()
+	b.prog.finish()
+	if solveErr != nil {
+		if err := b.e.refused(solveErr); err != nil {
+			return v1.Descriptor{}, err
+		}
+		return v1.Descriptor{}, b.prog.stepError(t, solveErr)
+	}
+	exported, err := imp.result()
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("importing %s from the builder: %w", t.Name, err)
+	}
+	return b.assemble(t, exported)
+}
+
+// assemble writes t's image into the store from the layers the builder
+// exported: imgc's config and history, one entry per layer of imgc's, and
+// the builder's empty layers (an empty run) left out as the local engine
+// leaves them out.
+func (b *build) assemble(t *ir.Target, ex *exported) (v1.Descriptor, error) {
+	chain := b.chains[t.Name]
+	if len(ex.layers) != len(chain) {
+		return v1.Descriptor{}, fmt.Errorf("assembling %s: the builder exported %d layers where imgc expects %d", t.Name, len(ex.layers), len(chain))
+	}
+	st := &store.ImageState{}
+	empty := map[*ir.Layer]bool{}
+	for i, l := range ex.layers {
+		il := chain[i]
+		if il == nil {
+			st.Layers = append(st.Layers, l)
+			continue
+		}
+		if l.DiffID == emptyTarDiffID {
+			empty[il] = true
+			continue
+		}
+		cl, err := b.recompress(l)
+		if err != nil {
+			return v1.Descriptor{}, fmt.Errorf("storing a layer of %s: %w", t.Name, err)
+		}
+		st.Layers = append(st.Layers, cl)
+	}
+	var cfg v1.ConfigFile
+	if t.Base.Kind == ir.BaseTarget {
+		bc := b.configs[t.Base.Target]
+		cfg = *bc.DeepCopy()
+		cfg.History = b.historyOf(t.Base.Target, empty)
+	} else {
+		cfg = *b.lw.targets[t.Name].base.DeepCopy()
+	}
+	for _, l := range t.Layers {
+		cfg.History = append(cfg.History, b.historyEntry(l, empty[l] || len(l.Steps) == 0))
+	}
+	cfg.RootFS = v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{}}
+	for _, l := range st.Layers {
+		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, l.DiffID)
+	}
+	if cfg.OS == "" {
+		cfg.OS = t.Platform.OS
+	}
+	if cfg.Architecture == "" {
+		cfg.Architecture = t.Platform.Architecture
+	}
+	mergeConfig(&cfg.Config, t.Config)
+	created := cfg.Created.Time
+	for _, h := range cfg.History {
+		if h.Created.After(created) {
+			created = h.Created.Time
+		}
+	}
+	if created.IsZero() || (b.o.SourceDateEpoch != nil && created.After(*b.o.SourceDateEpoch)) {
+		created = b.now
+	}
+	cfg.Created = v1.Time{Time: created}
+	if b.o.SourceDateEpoch != nil {
+		for i := range cfg.History {
+			if cfg.History[i].Created.After(*b.o.SourceDateEpoch) {
+				cfg.History[i].Created = v1.Time{Time: b.o.SourceDateEpoch.UTC()}
+			}
+		}
+	}
+	st.Config = cfg
+	for i, l := range ex.layers {
+		if il := chain[i]; il != nil {
+			b.recordLayer(il, l.DiffID, empty[il])
+		}
+	}
+	desc, err := imageio.WriteImage(b.e.s, st, t.Annotations)
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("writing image %s: %w", t.Name, err)
+	}
+	if err := b.e.s.TagImages(desc, imageNames(t)); err != nil {
+		return v1.Descriptor{}, err
+	}
+	return desc, nil
+}
+
+// recompress stores the builder's layer l compressed as the local engine
+// compresses its layers, so that both engines' images have the same blobs
+// and so the same digests. What it made is remembered by the builder's blob
+// digest, so a rebuild that reuses the layer does no work.
+func (b *build) recompress(l store.Layer) (store.Layer, error) {
+	if pr, ok := b.prev.Blobs[l.Digest.String()+" "+b.o.Compression]; ok {
+		if h, err := v1.NewHash(pr.Digest); err == nil && b.e.s.HasBlob(h) {
+			b.rec.Blobs[l.Digest.String()+" "+b.o.Compression] = pr
+			return store.Layer{Digest: h, DiffID: l.DiffID, Size: pr.Size, MediaType: types.MediaType(pr.MediaType)}, nil
+		}
+	}
+	rc, err := b.e.s.OpenLayer(l)
+	if err != nil {
+		return store.Layer{}, err
+	}
+	defer rc.Close()
+	f, err := b.e.s.TempFile("layer-*.tar")
+	if err != nil {
+		return store.Layer{}, err
+	}
+	hw := sha256.New()
+	_, err = io.Copy(io.MultiWriter(f, hw), rc)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return store.Layer{}, err
+	}
+	if got := "sha256:" + hex.EncodeToString(hw.Sum(nil)); got != l.DiffID.String() {
+		os.Remove(f.Name())
+		return store.Layer{}, fmt.Errorf("layer %s: its content hashes to %s, the builder's config says %s", l.Digest, got, l.DiffID)
+	}
+	cl, err := b.e.s.PutLayerTar(f.Name(), l.DiffID, b.o.Compression)
+	if err != nil {
+		return store.Layer{}, err
+	}
+	b.rec.Blobs[l.Digest.String()+" "+b.o.Compression] = blobRecord{Digest: cl.Digest.String(), Size: cl.Size, MediaType: string(cl.MediaType)}
+	return cl, nil
+}
+
+// historyOf is the history of target name's image: its base's and one
+// entry per layer of its own.
+func (b *build) historyOf(name string, empty map[*ir.Layer]bool) []v1.History {
+	t := b.p.Target(name)
+	var h []v1.History
+	if t.Base.Kind == ir.BaseTarget {
+		h = b.historyOf(t.Base.Target, empty)
+	} else {
+		h = append(h, b.lw.targets[name].base.History...)
+	}
+	for _, l := range t.Layers {
+		h = append(h, b.historyEntry(l, empty[l] || len(l.Steps) == 0))
+	}
+	return h
+}
+
+// historyEntry is a layer's history entry as the local engine writes it. A
+// layer the builder reused keeps the time of the build that made it.
+func (b *build) historyEntry(l *ir.Layer, empty bool) v1.History {
+	created := b.now
+	if pr, ok := b.prev.Layers[l.Key.String()]; ok && b.prog.cached(l) && !pr.Created.IsZero() {
+		created = pr.Created
+	}
+	return v1.History{
+		Created:    v1.Time{Time: created},
+		CreatedBy:  l.CreatedBy,
+		Comment:    "imgc: " + relativeOrigin(projectDir(b.p.Project), l.Origin),
+		EmptyLayer: empty,
+	}
+}
+
+func (b *build) recordLayer(l *ir.Layer, diff v1.Hash, empty bool) {
+	created := b.now
+	cached := b.prog.cached(l)
+	if pr, ok := b.prev.Layers[l.Key.String()]; ok && cached && !pr.Created.IsZero() {
+		created = pr.Created
+	}
+	b.rec.Layers[l.Key.String()] = layerRecord{Cached: cached, Empty: empty, DiffID: diff.String(), Created: created}
+}
+
+// emptyTarDiffID is the digest of an empty tar (two zero blocks): what
+// BuildKit exports for a step that changed nothing.
+var emptyTarDiffID = v1.Hash{Algorithm: "sha256", Hex: "5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"}
+
+// imageNames are the names an output target is stored under.
+func imageNames(t *ir.Target) []string {
+	if len(t.Tags) > 0 {
+		return t.Tags
+	}
+	return []string{t.Name}
+}
+
+// projectDir is the directory of the configuration p.Project names.
+func projectDir(project string) string {
+	if project == "" {
+		return ""
+	}
+	if fi, err := os.Stat(project); err == nil && !fi.IsDir() {
+		return filepath.Dir(project)
+	}
+	return project
+}
+
+// relativeOrigin renders o with its file relative to dir, as the local
+// engine's history comments do.
+func relativeOrigin(dir string, o ir.Origin) string {
+	if dir != "" && filepath.IsAbs(o.File) {
+		if rel, err := filepath.Rel(dir, o.File); err == nil {
+			o.File = filepath.ToSlash(rel)
+		}
+	}
+	return o.String()
+}
+
+var _ = errors.New

@@ -1,0 +1,107 @@
+package buildkit
+
+// The config merge and variable expansion (expand.go) are engine/local's,
+// copied so that both engines resolve a step and a config the same way;
+// the equivalence tests compare the two engines' configs.
+
+import (
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/imgc-dev/imgc/ir"
+)
+
+// mergeConfig applies what a target sets over its base's config, as
+// Docker does.
+func mergeConfig(c *v1.Config, ic ir.ImageConfig) {
+	if ic.Workdir != "" {
+		c.WorkingDir = expandWorkdir(c.Env, ic.Workdir)
+	}
+	c.Env = mergeEnv(c.Env, expandEnv(c.Env, ic.Env))
+	if ic.User != "" {
+		c.User = ic.User
+	}
+	if ic.EntrypointSet {
+		c.Entrypoint = ic.Entrypoint
+		if !ic.CmdSet {
+			c.Cmd = nil
+		}
+	}
+	if ic.CmdSet {
+		c.Cmd = ic.Cmd
+	}
+	if len(ic.Labels) > 0 {
+		if c.Labels == nil {
+			c.Labels = map[string]string{}
+		}
+		for k, v := range ic.Labels {
+			c.Labels[k] = v
+		}
+	}
+	for _, p := range ic.ExposedPorts {
+		if !strings.Contains(p, "/") {
+			p += "/tcp"
+		}
+		if c.ExposedPorts == nil {
+			c.ExposedPorts = map[string]struct{}{}
+		}
+		c.ExposedPorts[p] = struct{}{}
+	}
+	for _, v := range ic.Volumes {
+		if c.Volumes == nil {
+			c.Volumes = map[string]struct{}{}
+		}
+		c.Volumes[v] = struct{}{}
+	}
+	if ic.StopSignal != "" {
+		c.StopSignal = ic.StopSignal
+	}
+	if hc := ic.Healthcheck; hc != nil {
+		c.Healthcheck = &v1.HealthConfig{
+			Test:        hc.Test,
+			Interval:    parseDuration(hc.Interval),
+			Timeout:     parseDuration(hc.Timeout),
+			StartPeriod: parseDuration(hc.StartPeriod),
+			Retries:     hc.Retries,
+		}
+	}
+	if len(ic.Shell) > 0 {
+		c.Shell = ic.Shell
+	}
+	// A base's ONBUILD triggers are consumed by the build on it (the
+	// Dockerfile importer runs them); Docker never passes them on.
+	c.OnBuild = ic.OnBuild
+}
+
+// parseDuration reads a duration the compiler already validated; an
+// unparsable one means "inherit" (zero).
+func parseDuration(s string) time.Duration {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0
+	}
+	return d
+}
+
+// mergeEnv overlays "NAME=value" entries by name, keeping base's order and
+// appending new names.
+func mergeEnv(base, over []string) []string {
+	out := append([]string(nil), base...)
+	for _, kv := range over {
+		name, _, _ := strings.Cut(kv, "=")
+		replaced := false
+		for i, old := range out {
+			if n, _, _ := strings.Cut(old, "="); n == name {
+				out[i] = kv
+				replaced = true
+				break
+			}
+		}
+		if !replaced {
+			out = append(out, kv)
+		}
+	}
+	return out
+}

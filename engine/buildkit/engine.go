@@ -1,0 +1,220 @@
+package buildkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/client/connhelper"
+	_ "github.com/moby/buildkit/client/connhelper/dockercontainer" // docker-container:// addresses
+	_ "github.com/moby/buildkit/client/connhelper/kubepod"         // kube-pod:// addresses
+	"github.com/sirupsen/logrus"
+	"golang.org/x/mod/semver"
+
+	"github.com/imgc-dev/imgc/engine"
+	"github.com/imgc-dev/imgc/ir"
+	"github.com/imgc-dev/imgc/store"
+)
+
+// MinVersion is the oldest buildkitd the engine builds on: it needs merge
+// and diff ops, OCI layout sources from a session store, secrets as
+// environment variables and rewrite-timestamp.
+const MinVersion = "v0.13.0"
+
+// Options say how to reach a buildkitd.
+type Options struct {
+	// Addr is buildctl's --addr: unix://PATH, tcp://HOST:PORT,
+	// docker-container://NAME, kube-pod://NAME.
+	Addr string
+	// TLS files and the server name, as buildctl's --tlscacert, --tlscert,
+	// --tlskey and --tlsservername.
+	CACert, Cert, Key, ServerName string
+}
+
+// Engine builds plans on a buildkitd: it lowers each target to LLB, solves
+// it there and imports the result into the store, where `imgc images`,
+// `history`, `run` and `push` find it.
+type Engine struct {
+	s *store.Store
+	o Options
+}
+
+var _ engine.Engine = (*Engine)(nil)
+
+// New returns an engine that builds on the buildkitd o names and keeps
+// the images it builds in s.
+func New(s *store.Store, o Options) *Engine {
+	// The client libraries log through logrus: warnings such as containerd's
+	// "failed check for fsverity support" are not the user's concern.
+	logrus.SetLevel(logrus.ErrorLevel)
+	return &Engine{s: s, o: o}
+}
+
+// BuilderError is a builder that cannot build: unreachable, too old, or
+// refusing an entitlement the plan needs. The CLI reports it as a usage
+// problem (exit 2).
+type BuilderError struct {
+	Addr string
+	// Summary says what is wrong; Detail how to fix it.
+	Summary, Detail string
+	Err             error
+}
+
+func (e *BuilderError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("builder %s: %s: %v", e.Addr, e.Summary, e.Err)
+	}
+	return fmt.Sprintf("builder %s: %s", e.Addr, e.Summary)
+}
+
+func (e *BuilderError) Unwrap() error { return e.Err }
+
+// connect opens a client and checks that the daemon answers and is recent
+// enough.
+func (e *Engine) connect(ctx context.Context) (*client.Client, error) {
+	var opts []client.ClientOpt
+	if e.o.CACert != "" || e.o.ServerName != "" {
+		opts = append(opts, client.WithServerConfig(e.o.ServerName, e.o.CACert))
+	}
+	if e.o.Cert != "" || e.o.Key != "" {
+		if e.o.Cert == "" || e.o.Key == "" {
+			return nil, &BuilderError{Addr: e.o.Addr, Summary: "incomplete TLS client credentials",
+				Detail: "Give both --builder-tls-cert and --builder-tls-key, or neither."}
+		}
+		opts = append(opts, client.WithCredentials(e.o.Cert, e.o.Key))
+	}
+	for _, f := range []string{e.o.CACert, e.o.Cert, e.o.Key} {
+		if f == "" {
+			continue
+		}
+		if _, err := os.Stat(f); err != nil {
+			return nil, &BuilderError{Addr: e.o.Addr, Summary: "cannot read a TLS file", Detail: "Check the --builder-tls-* paths.", Err: err}
+		}
+	}
+	if err := checkAddress(e.o.Addr); err != nil {
+		return nil, &BuilderError{Addr: e.o.Addr, Summary: "invalid builder address",
+			Detail: "Give --builder as buildctl's --addr takes it: unix:///run/buildkit/buildkitd.sock, tcp://HOST:PORT, docker-container://NAME or kube-pod://NAME.", Err: err}
+	}
+	c, err := client.New(ctx, e.o.Addr, opts...)
+	if err != nil {
+		return nil, &BuilderError{Addr: e.o.Addr, Summary: "invalid builder address",
+			Detail: "Give --builder as buildctl's --addr takes it: unix:///run/buildkit/buildkitd.sock, tcp://HOST:PORT, docker-container://NAME or kube-pod://NAME.", Err: err}
+	}
+	ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	info, err := c.Info(ictx)
+	if err != nil {
+		c.Close()
+		if strings.Contains(err.Error(), "Unimplemented") || strings.Contains(err.Error(), "unknown method") {
+			return nil, &BuilderError{Addr: e.o.Addr, Summary: "the builder is too old",
+				Detail: fmt.Sprintf("imgc needs buildkitd %s or newer (merge and diff ops, session OCI stores, secrets as environment variables, rewrite-timestamp). Upgrade the daemon, or build without --builder.", MinVersion), Err: err}
+		}
+		return nil, &BuilderError{Addr: e.o.Addr, Summary: "cannot reach the builder",
+			Detail: "Check that buildkitd is running and listening at this address (`buildctl --addr ADDR debug workers` shows it), or build without --builder.", Err: err}
+	}
+	if err := checkVersion(info.BuildkitVersion.Version); err != nil {
+		c.Close()
+		return nil, &BuilderError{Addr: e.o.Addr, Summary: "the builder is too old", Detail: capitalize(err.Error()) + "."}
+	}
+	return c, nil
+}
+
+// checkAddress accepts the address forms buildctl takes: unix://, tcp://
+// and the schemes of the connection helpers linked in.
+func checkAddress(addr string) error {
+	u, err := url.Parse(addr)
+	if err != nil {
+		return err
+	}
+	switch u.Scheme {
+	case "unix", "tcp":
+		return nil
+	}
+	h, err := connhelper.GetConnectionHelper(addr)
+	if err != nil {
+		return err
+	}
+	if h == nil {
+		return fmt.Errorf("unknown scheme %q", u.Scheme)
+	}
+	return nil
+}
+
+// checkVersion refuses a daemon older than MinVersion. A version that is
+// no semantic version (a development build) is trusted.
+func checkVersion(v string) error {
+	if !semver.IsValid(v) {
+		return nil
+	}
+	if semver.Compare(semver.Canonical(v), MinVersion) < 0 {
+		return fmt.Errorf("buildkitd %s lacks what imgc needs (merge and diff ops, session OCI stores, secrets as environment variables, rewrite-timestamp): upgrade it to %s or newer, or build without --builder", v, MinVersion)
+	}
+	return nil
+}
+
+// refused turns a daemon's refusal of an entitlement into a BuilderError.
+func (e *Engine) refused(err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "network.host is not allowed") || (strings.Contains(msg, "entitlement") && strings.Contains(msg, "network.host")) {
+		return &BuilderError{Addr: e.o.Addr, Summary: "the builder refuses the network.host entitlement",
+			Detail: "A step uses network = \"host\" and the daemon does not grant it. Start buildkitd with --allow-insecure-entitlement network.host (or list it in its config's insecure-entitlements), or drop the network setting.", Err: err}
+	}
+	return nil
+}
+
+// Explain tells, for each layer, whether the last build on this builder
+// made or reused it (a hit: the builder's cache holds it, unless pruned
+// since) and otherwise why not, from imgc's own keys and the last recorded
+// build.
+func (e *Engine) Explain(p *ir.Plan) map[ir.CacheKey]ir.Status {
+	rec := readRecord(e.s, e.o.Addr, p.Project)
+	last := e.s.LastBuild(p.Project)
+	forced := p.ForcedLayers()
+	out := map[ir.CacheKey]ir.Status{}
+	for _, t := range p.Targets {
+		prev := last[t.Name]
+		var baseKind ir.TargetKind
+		if bt := p.Target(t.Base.Target); bt != nil {
+			baseKind = bt.Kind
+		}
+		parentRebuilt := false
+		for i, l := range t.Layers {
+			if lr, ok := rec.Layers[l.Key.String()]; ok && !l.NoCache {
+				if why := forced[l]; why != "" {
+					out[l.Key] = ir.Status{Reason: why}
+					parentRebuilt = true
+					continue
+				}
+				out[l.Key] = ir.Status{Hit: true, Empty: lr.Empty}
+				continue
+			}
+			var pl *ir.Layer
+			if i < len(prev) {
+				pl = prev[i]
+			}
+			for _, x := range prev {
+				if x.Key == l.Key {
+					pl = x
+				}
+			}
+			out[l.Key] = ir.Status{Reason: ir.MissReasonOn(t.Base, baseKind, pl, l, parentRebuilt)}
+			parentRebuilt = true
+		}
+	}
+	return out
+}
+
+var errNoExport = errors.New("the builder exported no image")
+
+// capitalize makes an error message a sentence's start.
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}

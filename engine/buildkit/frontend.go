@@ -1,0 +1,169 @@
+package buildkit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/client/llb/sourceresolver"
+	"github.com/moby/buildkit/exporter/containerimage/exptypes"
+	"github.com/moby/buildkit/frontend/dockerui"
+	gateway "github.com/moby/buildkit/frontend/gateway/client"
+
+	"github.com/imgc-dev/imgc/ir"
+)
+
+// FrontendOptions say how a frontend builds a plan.
+type FrontendOptions struct {
+	// Target is the output target to return; empty means the plan's only
+	// output target.
+	Target string
+	// NoCache is the build's --no-cache.
+	NoCache bool
+}
+
+// SolveFrontend builds p inside a BuildKit frontend (gateway.v0): it lowers
+// the plan as client mode does, with the build context from the session's
+// "context" local, registry bases from the daemon's resolver and a base
+// named by a named context (`--opt context:NAME=...`, as BuildKit's
+// Dockerfile frontend takes one) from that context. It returns the output
+// target's result with imgc's image config, for the caller's exporter.
+func SolveFrontend(ctx context.Context, c gateway.Client, p *ir.Plan, o FrontendOptions) (*gateway.Result, error) {
+	bo := c.BuildOpts()
+	bc, err := dockerui.NewClient(c)
+	if err != nil {
+		return nil, fmt.Errorf("starting the frontend: %w", err)
+	}
+	now := time.Now().UTC()
+	var epoch *time.Time
+	if v, ok := bo.Opts["build-arg:SOURCE_DATE_EPOCH"]; ok {
+		sec, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds since 1970", v)
+		}
+		t := time.Unix(sec, 0).UTC()
+		epoch, now = &t, t
+	}
+	lw := newLowering(p, lowerOptions{noCache: o.NoCache, forced: p.ForcedLayers(), localName: "context", sessionID: bo.SessionID})
+	configs := map[string]v1.ConfigFile{}
+	// rootBase is, per target, the config of the image at the root of its
+	// base chain, whose layers the exporter keeps as they are.
+	rootBase := map[string][]byte{}
+	histories := map[string][]v1.History{}
+	var out *ir.Target
+	for _, t := range p.Targets {
+		if t.Output && (o.Target == "" || o.Target == t.Name) {
+			if out != nil && o.Target == "" {
+				return nil, fmt.Errorf("the configuration makes several images (%s, %s): pick one with --opt target=NAME", out.Name, t.Name)
+			}
+			out = t
+		}
+	}
+	if out == nil {
+		return nil, fmt.Errorf("no output target %q in the configuration", o.Target)
+	}
+	pl := llbPlatform(out.Platform)
+	for _, t := range p.Targets {
+		var base llb.State
+		var cfg v1.ConfigFile
+		var hist []v1.History
+		switch t.Base.Kind {
+		case ir.BaseTarget:
+			bt := lw.targets[t.Base.Target]
+			if bt == nil {
+				return nil, fmt.Errorf("building %s: its base %s is not lowered", t.Name, t.Base.Target)
+			}
+			base = bt.state
+			bcfg := configs[t.Base.Target]
+			cfg = *bcfg.DeepCopy()
+			hist = histories[t.Base.Target]
+			rootBase[t.Name] = rootBase[t.Base.Target]
+		case ir.BaseScratch:
+			base = llb.Scratch()
+			cfg = v1.ConfigFile{OS: t.Platform.OS, Architecture: t.Platform.Architecture, RootFS: v1.RootFS{Type: "layers"}}
+		default:
+			st, raw, err := frontendBase(ctx, c, bc, t)
+			if err != nil {
+				return nil, err
+			}
+			if err := json.Unmarshal(raw, &cfg); err != nil {
+				return nil, fmt.Errorf("reading the config of base %s: %w", t.Base.Ref, err)
+			}
+			base = st
+			hist = cfg.History
+			rootBase[t.Name] = raw
+		}
+		if _, err := lw.target(t, base, cfg, 0); err != nil {
+			return nil, err
+		}
+		for _, l := range t.Layers {
+			h := v1.History{Created: v1.Time{Time: now}, CreatedBy: l.CreatedBy, Comment: "imgc: " + relativeOrigin(projectDir(p.Project), l.Origin),
+				EmptyLayer: len(l.Steps) == 0}
+			hist = append(hist, h)
+		}
+		histories[t.Name] = hist
+		final := *cfg.DeepCopy()
+		mergeConfig(&final.Config, t.Config)
+		final.History = hist
+		configs[t.Name] = final
+	}
+	def, err := lw.targets[out.Name].state.Marshal(ctx, llb.Platform(pl))
+	if err != nil {
+		return nil, fmt.Errorf("lowering %s: %w", out.Name, err)
+	}
+	r, err := c.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB()})
+	if err != nil {
+		return nil, err
+	}
+	cfg := configs[out.Name]
+	created := now
+	if epoch != nil && created.After(*epoch) {
+		created = *epoch
+	}
+	cfg.Created = v1.Time{Time: created}
+	cfg.RootFS = v1.RootFS{Type: "layers"}
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	r.AddMeta(exptypes.ExporterImageConfigKey, raw)
+	if rb := rootBase[out.Name]; rb != nil {
+		r.AddMeta(exptypes.ExporterImageBaseConfigKey, rb)
+	}
+	return r, nil
+}
+
+// frontendBase is a target's base in a frontend: the named context the
+// build gives for its reference, else the image from its registry.
+func frontendBase(ctx context.Context, c gateway.Client, bc *dockerui.Client, t *ir.Target) (llb.State, []byte, error) {
+	pl := llbPlatform(t.Platform)
+	if t.Base.Kind == ir.BaseRegistry {
+		nc, err := bc.NamedContext(t.Base.Ref.String(), dockerui.ContextOpt{Platform: &pl})
+		if err != nil {
+			return llb.State{}, nil, fmt.Errorf("%s: base %s: %w", t.Base.Origin, t.Base.Ref, err)
+		}
+		if nc != nil {
+			st, img, err := nc.Load(ctx)
+			if err != nil {
+				return llb.State{}, nil, fmt.Errorf("%s: base %s from its named context: %w", t.Base.Origin, t.Base.Ref, err)
+			}
+			raw, err := json.Marshal(img)
+			if err != nil {
+				return llb.State{}, nil, err
+			}
+			return *st, raw, nil
+		}
+		ref := t.Base.Ref.Pinned(t.Base.Digest).String()
+		_, _, raw, err := c.ResolveImageConfig(ctx, ref, sourceresolver.Opt{ImageOpt: &sourceresolver.ResolveImageOpt{Platform: &pl}})
+		if err != nil {
+			return llb.State{}, nil, fmt.Errorf("%s: resolving base %s: %w", t.Base.Origin, ref, err)
+		}
+		return llb.Image(ref, llb.Platform(pl)), raw, nil
+	}
+	return llb.State{}, nil, fmt.Errorf("%s: the base %s is a local %s, which a frontend cannot read: give it as a named context (--opt build-arg:VAR=NAME --opt context:NAME=oci-layout://LAYOUT@sha256:... --oci-layout LAYOUT=DIR) and set the base to NAME",
+		t.Base.Origin, t.Base.Ref, t.Base.Kind)
+}

@@ -1,0 +1,176 @@
+package engine
+
+import (
+	"encoding/csv"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// CacheExport is where a build exports its cache (`--cache-to`), in
+// BuildKit's words: type=registry,ref=REG/REPO:TAG, type=local,dest=DIR or
+// type=oci,dest=DIR, each with mode=min (the default: the layers of the
+// output images) or mode=max (every layer built, intermediate stages
+// included). The local engine writes imgc's own format (an OCI artifact of
+// key records and layer blobs); a BuildKit engine passes Type and Attrs to
+// BuildKit's cache exporters.
+type CacheExport struct {
+	// Type is "registry", "local" or "oci" (the local engine's), or another
+	// of BuildKit's exporters ("inline", "gha", "s3", "azblob").
+	Type string
+	// Ref is the registry reference of type=registry.
+	Ref string
+	// Dest is the directory of type=local and type=oci.
+	Dest string
+	// Mode is "min" or "max".
+	Mode string
+	// IgnoreError makes a failed export a warning (ignore-error=true).
+	IgnoreError bool
+	// Attrs holds every key=value as written, for engines that pass them
+	// on (BuildKit's exporters take more, such as compression).
+	Attrs map[string]string
+}
+
+// CacheImport is a cache a build consults (`--cache-from`), in BuildKit's
+// words: type=registry,ref=REG/REPO:TAG, type=local,src=DIR or
+// type=oci,src=DIR; a bare REF means type=registry,ref=REF.
+type CacheImport struct {
+	// Type is "registry", "local" or "oci", or another of BuildKit's
+	// importers ("gha", "s3", "azblob").
+	Type string
+	// Ref is the registry reference of type=registry.
+	Ref string
+	// Src is the directory of type=local and type=oci.
+	Src string
+	// Attrs holds every key=value as written.
+	Attrs map[string]string
+}
+
+// cacheTypes are the cache exporters and importers BuildKit knows.
+var cacheTypes = map[string]bool{"registry": true, "local": true, "oci": true, "inline": true, "gha": true, "s3": true, "azblob": true}
+
+// LocalCacheTypes are the types imgc's local engine exports and imports.
+var LocalCacheTypes = []string{"registry", "local", "oci"}
+
+// ParseCacheExport parses a --cache-to value, CSV words as BuildKit's
+// (type=registry,ref=r.example/app:cache,mode=max).
+func ParseCacheExport(s string) (CacheExport, error) {
+	attrs, err := parseCacheCSV(s)
+	if err != nil {
+		return CacheExport{}, fmt.Errorf("parsing cache export %q: %w", s, err)
+	}
+	c := CacheExport{Type: attrs["type"], Ref: attrs["ref"], Dest: attrs["dest"], Mode: attrs["mode"], Attrs: attrs}
+	if c.Mode == "" {
+		c.Mode = "min"
+	}
+	if c.Mode != "min" && c.Mode != "max" {
+		return CacheExport{}, fmt.Errorf("parsing cache export %q: mode %q is not min or max", s, c.Mode)
+	}
+	if v, ok := attrs["ignore-error"]; ok {
+		c.IgnoreError = v == "" || v == "true" || v == "1"
+	}
+	if err := checkCacheType(c.Type, c.Ref, c.Dest, "dest"); err != nil {
+		return CacheExport{}, fmt.Errorf("parsing cache export %q: %w", s, err)
+	}
+	return c, nil
+}
+
+// ParseCacheImport parses a --cache-from value, CSV words as BuildKit's
+// (type=local,src=DIR); a value without "=" is a registry reference.
+func ParseCacheImport(s string) (CacheImport, error) {
+	if !strings.Contains(s, "=") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return CacheImport{}, fmt.Errorf("parsing cache import: it is empty; write type=registry,ref=REF or type=local,src=DIR")
+		}
+		return CacheImport{Type: "registry", Ref: s, Attrs: map[string]string{"type": "registry", "ref": s}}, nil
+	}
+	attrs, err := parseCacheCSV(s)
+	if err != nil {
+		return CacheImport{}, fmt.Errorf("parsing cache import %q: %w", s, err)
+	}
+	c := CacheImport{Type: attrs["type"], Ref: attrs["ref"], Src: attrs["src"], Attrs: attrs}
+	if err := checkCacheType(c.Type, c.Ref, c.Src, "src"); err != nil {
+		return CacheImport{}, fmt.Errorf("parsing cache import %q: %w", s, err)
+	}
+	return c, nil
+}
+
+// parseCacheCSV reads key=value words separated by commas, quoted as CSV
+// (BuildKit's flags use a CSV reader too).
+func parseCacheCSV(s string) (map[string]string, error) {
+	r := csv.NewReader(strings.NewReader(s))
+	r.TrimLeadingSpace = true
+	fields, err := r.Read()
+	if err != nil {
+		return nil, err
+	}
+	attrs := map[string]string{}
+	for _, f := range fields {
+		k, v, ok := strings.Cut(f, "=")
+		k = strings.ToLower(strings.TrimSpace(k))
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%q is not a key=value word", f)
+		}
+		if _, dup := attrs[k]; dup {
+			return nil, fmt.Errorf("%s is given twice", k)
+		}
+		attrs[k] = strings.TrimSpace(v)
+	}
+	return attrs, nil
+}
+
+// checkCacheType checks that typ is known and has what it needs: a ref for
+// registry, a directory (under dirKey) for local and oci.
+func checkCacheType(typ, ref, dir, dirKey string) error {
+	switch {
+	case typ == "":
+		return fmt.Errorf("it has no type: write type=registry,ref=REF or type=local,%s=DIR", dirKey)
+	case !cacheTypes[typ]:
+		known := make([]string, 0, len(cacheTypes))
+		for k := range cacheTypes {
+			known = append(known, k)
+		}
+		sort.Strings(known)
+		return fmt.Errorf("type %q is not one of %s", typ, strings.Join(known, ", "))
+	case typ == "registry" && ref == "":
+		return fmt.Errorf("type=registry needs ref=REG/REPO:TAG")
+	case (typ == "local" || typ == "oci") && dir == "":
+		return fmt.Errorf("type=%s needs %s=DIR", typ, dirKey)
+	}
+	return nil
+}
+
+// Local tells whether the local engine supports the export's type.
+func (c CacheExport) Local() bool { return isLocalCacheType(c.Type) }
+
+// Local tells whether the local engine supports the import's type.
+func (c CacheImport) Local() bool { return isLocalCacheType(c.Type) }
+
+func isLocalCacheType(t string) bool {
+	for _, l := range LocalCacheTypes {
+		if t == l {
+			return true
+		}
+	}
+	return false
+}
+
+// Location is the export's reference or directory, for messages.
+func (c CacheExport) Location() string {
+	if c.Type == "registry" {
+		return c.Ref
+	}
+	return c.Dest
+}
+
+// Location is the import's reference or directory, for messages.
+func (c CacheImport) Location() string {
+	if c.Type == "registry" {
+		return c.Ref
+	}
+	return c.Src
+}
+
+func (c CacheExport) String() string { return c.Type + ":" + c.Location() }
+func (c CacheImport) String() string { return c.Type + ":" + c.Location() }

@@ -1,0 +1,81 @@
+package engine_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/imgc-dev/imgc/engine"
+)
+
+func TestParseCacheExport(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want engine.CacheExport
+		err  string
+	}{
+		{in: "type=registry,ref=r.example/app:cache,mode=max", want: engine.CacheExport{Type: "registry", Ref: "r.example/app:cache", Mode: "max",
+			Attrs: map[string]string{"type": "registry", "ref": "r.example/app:cache", "mode": "max"}}},
+		{in: "type=local,dest=/tmp/c", want: engine.CacheExport{Type: "local", Dest: "/tmp/c", Mode: "min",
+			Attrs: map[string]string{"type": "local", "dest": "/tmp/c"}}},
+		{in: `type=oci,"dest=/tmp/a,b",ignore-error=true`, want: engine.CacheExport{Type: "oci", Dest: "/tmp/a,b", Mode: "min", IgnoreError: true,
+			Attrs: map[string]string{"type": "oci", "dest": "/tmp/a,b", "ignore-error": "true"}}},
+		{in: "type=gha,mode=max", want: engine.CacheExport{Type: "gha", Mode: "max", Attrs: map[string]string{"type": "gha", "mode": "max"}}},
+		{in: "type=registry", err: "type=registry needs ref"},
+		{in: "type=local,src=/x", err: "type=local needs dest=DIR"},
+		{in: "type=local,dest=/x,mode=all", err: `mode "all" is not min or max`},
+		{in: "type=ftp,dest=/x", err: `type "ftp" is not one of`},
+		{in: "ref=r.example/app", err: "it has no type"},
+		{in: "type=local,dest", err: `"dest" is not a key=value word`},
+		{in: "type=local,dest=/a,dest=/b", err: "dest is given twice"},
+	} {
+		got, err := engine.ParseCacheExport(c.in)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("ParseCacheExport(%q) = %v, want an error with %q", c.in, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("ParseCacheExport(%q): %v", c.in, err)
+			continue
+		}
+		if diff := cmp.Diff(c.want, got); diff != "" {
+			t.Errorf("ParseCacheExport(%q) (-want +got):\n%s", c.in, diff)
+		}
+	}
+}
+
+func TestParseCacheImport(t *testing.T) {
+	for _, c := range []struct {
+		in    string
+		want  engine.CacheImport
+		local bool
+		err   string
+	}{
+		{in: "r.example/app:cache", local: true, want: engine.CacheImport{Type: "registry", Ref: "r.example/app:cache", Attrs: map[string]string{"type": "registry", "ref": "r.example/app:cache"}}},
+		{in: "type=local,src=/tmp/c", local: true, want: engine.CacheImport{Type: "local", Src: "/tmp/c", Attrs: map[string]string{"type": "local", "src": "/tmp/c"}}},
+		{in: "type=s3,region=x", want: engine.CacheImport{Type: "s3", Attrs: map[string]string{"type": "s3", "region": "x"}}},
+		{in: "type=local,dest=/tmp/c", err: "type=local needs src=DIR"},
+		{in: " ", err: "it is empty"},
+	} {
+		got, err := engine.ParseCacheImport(c.in)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("ParseCacheImport(%q) = %v, want an error with %q", c.in, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("ParseCacheImport(%q): %v", c.in, err)
+			continue
+		}
+		if diff := cmp.Diff(c.want, got); diff != "" {
+			t.Errorf("ParseCacheImport(%q) (-want +got):\n%s", c.in, diff)
+		}
+		if got.Local() != c.local {
+			t.Errorf("ParseCacheImport(%q).Local() = %v", c.in, got.Local())
+		}
+	}
+}

@@ -1,0 +1,390 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/imgc-dev/imgc/engine"
+	"github.com/imgc-dev/imgc/imageio"
+	"github.com/imgc-dev/imgc/ir"
+	"github.com/imgc-dev/imgc/store"
+)
+
+// sharedCache is what a build imported (--cache-from): the caches it
+// consults, in order, for the keys the local index lacks. A hit for a
+// layer of an output image is downloaded and verified at once; a hit for a
+// layer of another stage only when something needs its content (a run
+// above it, a copy from its stage), so a stage whose readers all hit is
+// never downloaded. An entry that fails a check is refused with a warning
+// naming it, and its layer is built.
+type sharedCache struct {
+	s    *store.Store
+	srcs []*imageio.CacheSource
+	emit func(engine.Event)
+
+	mu sync.Mutex
+	// refused holds the entries (source name and key) refused so far.
+	refused map[string]bool
+	// lazy holds the hits whose blobs are not downloaded yet, by digest.
+	lazy map[v1.Hash]*lazyBlob
+	// sem bounds the background downloads (see reuse).
+	sem chan struct{}
+}
+
+// cacheHit is an entry of an imported cache.
+type cacheHit struct {
+	src *imageio.CacheSource
+	rec imageio.CacheRecord
+}
+
+// lazyBlob is a blob reused from an imported cache but not downloaded.
+type lazyBlob struct {
+	hit   cacheHit
+	keys  []ir.CacheKey
+	layer string
+	// mu serialises the download; fetched is set once it succeeded. A
+	// cancelled download is tried again by the next build attempt.
+	mu      sync.Mutex
+	fetched bool
+}
+
+// cacheRefusedError stops a build attempt when an entry it reused without
+// downloading fails its checks once downloaded: the build starts again
+// without the entry (see Engine.Build).
+type cacheRefusedError struct {
+	err error
+}
+
+func (e *cacheRefusedError) Error() string { return e.err.Error() }
+func (e *cacheRefusedError) Unwrap() error { return e.err }
+
+// openSharedCache reads the records of every import; one that cannot be
+// read is left out with a warning, as BuildKit does.
+func openSharedCache(ctx context.Context, s *store.Store, from []engine.CacheImport, emit func(engine.Event)) *sharedCache {
+	if len(from) == 0 {
+		return nil
+	}
+	c := &sharedCache{s: s, emit: emit, refused: map[string]bool{}, lazy: map[v1.Hash]*lazyBlob{}, sem: make(chan struct{}, fetchParallelism)}
+	for _, imp := range from {
+		src, err := imageio.OpenCache(ctx, imp.Type, imp.Location())
+		if err != nil {
+			emit(engine.Event{Kind: "warning", Line: fmt.Sprintf("not using the cache %s: %v", imp, err)})
+			continue
+		}
+		c.srcs = append(c.srcs, src)
+	}
+	return c
+}
+
+// checkCacheTypes refuses the cache exports and imports the local engine
+// does not do (BuildKit's other exporters).
+func checkCacheTypes(o engine.BuildOptions) error {
+	for _, c := range o.CacheTo {
+		if !c.Local() {
+			return fmt.Errorf("--cache-to type=%s is one of BuildKit's exporters: the local engine exports type=registry, local or oci", c.Type)
+		}
+	}
+	for _, c := range o.CacheFrom {
+		if !c.Local() {
+			return fmt.Errorf("--cache-from type=%s is one of BuildKit's importers: the local engine imports type=registry, local or oci", c.Type)
+		}
+	}
+	return nil
+}
+
+// find returns the first usable entry of k, skipping refused ones and,
+// when chain is not nil, those built on other content than *chain. An
+// entry with a problem is refused (with a warning naming l) on the way.
+func (c *sharedCache) find(k ir.CacheKey, chain *string, l *ir.Layer) (cacheHit, bool) {
+	if c == nil || k.IsZero() {
+		return cacheHit{}, false
+	}
+	for _, src := range c.srcs {
+		rec, problem, ok := src.Lookup(k)
+		if !ok || c.isRefused(src, k) {
+			continue
+		}
+		if problem != "" {
+			c.refuse(cacheHit{src: src, rec: rec}, l, errors.New(problem))
+			continue
+		}
+		if chain != nil && !rec.BuiltOn(*chain) {
+			continue
+		}
+		return cacheHit{src: src, rec: rec}, true
+	}
+	return cacheHit{}, false
+}
+
+func (c *sharedCache) isRefused(src *imageio.CacheSource, k ir.CacheKey) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.refused[src.Name+" "+k.String()]
+}
+
+// refusedCount is how many entries were refused so far.
+func (c *sharedCache) refusedCount() int {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.refused)
+}
+
+// refuse marks the entry refused and warns, once, naming the entry and
+// its layer.
+func (c *sharedCache) refuse(h cacheHit, l *ir.Layer, err error) {
+	c.mu.Lock()
+	id := h.src.Name + " " + h.rec.Key.String()
+	first := !c.refused[id]
+	c.refused[id] = true
+	c.mu.Unlock()
+	if !first {
+		return
+	}
+	layer := ""
+	if l != nil && l.Name != "" {
+		layer = fmt.Sprintf(" for layer %q", l.Name)
+	}
+	c.emit(engine.Event{Kind: "warning", Key: h.rec.Key, Line: fmt.Sprintf("refusing the entry %s of the cache %s%s (blob %s): %v; the layer is built instead",
+		h.rec.Key.Short(), h.src.Name, layer, h.rec.Digest, err)})
+}
+
+// has tells whether an imported cache holds a usable entry for l, whatever
+// it was built on (as willRun asks the local index).
+func (c *sharedCache) has(l *ir.Layer) bool {
+	_, ok := c.find(l.Key, nil, l)
+	return ok
+}
+
+// reuse finds an imported entry for l built on chain and makes it a
+// hit. A layer of an output image (eager) is downloaded and verified in
+// the background, at most fetchParallelism at a time, while the build goes
+// on: its future fails with a *cacheRefusedError if the blob fails a check
+// (the build then starts again without the entry). Another stage's layer
+// is only recorded, to download when its content is needed. It returns
+// the layer's future, its entry and the name of the cache it came from.
+func (c *sharedCache) reuse(ctx context.Context, l *ir.Layer, chain string, eager bool) (*future, store.Entry, string, bool) {
+	h, ok := c.find(l.Key, &chain, l)
+	if !ok {
+		return nil, store.Entry{}, "", false
+	}
+	e := h.rec.Entry
+	if e.Empty {
+		c.s.PutKey(l.Key, e)
+		return resolvedFuture(e), e, h.src.Name, true
+	}
+	if !eager && !c.s.HasBlob(e.Digest) {
+		c.deferFetch(h, l)
+		return resolvedFuture(e), e, h.src.Name, true
+	}
+	f := &future{done: make(chan struct{}), diff: e.DiffID, cl: e.Layer()}
+	go func() {
+		defer close(f.done)
+		select {
+		case c.sem <- struct{}{}:
+		case <-ctx.Done():
+			f.err = ctx.Err()
+			return
+		}
+		defer func() { <-c.sem }()
+		if err := h.src.Fetch(ctx, c.s, h.rec); err != nil {
+			if ctx.Err() != nil {
+				f.err = ctx.Err()
+				return
+			}
+			c.refuse(h, l, err)
+			f.err = &cacheRefusedError{err: fmt.Errorf("the entry %s of the cache %s was refused: %w", h.rec.Key.Short(), h.src.Name, err)}
+			return
+		}
+		f.err = c.s.PutKey(l.Key, e)
+	}()
+	return f, e, h.src.Name, true
+}
+
+// fetchParallelism bounds the downloads of a build's eager hits.
+const fetchParallelism = 4
+
+func (c *sharedCache) deferFetch(h cacheHit, l *ir.Layer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	lz := c.lazy[h.rec.Digest]
+	if lz == nil {
+		lz = &lazyBlob{hit: h, layer: l.Name}
+		c.lazy[h.rec.Digest] = lz
+	}
+	lz.keys = append(lz.keys, l.Key)
+}
+
+// fetchChain downloads the blobs of chain that were reused from an
+// imported cache without downloading, for a build that now needs their
+// content. A blob that fails its checks refuses its entry and stops the
+// build attempt with a *cacheRefusedError.
+func (c *sharedCache) fetchChain(ctx context.Context, chain []store.Layer) error {
+	if c == nil {
+		return nil
+	}
+	for _, l := range chain {
+		if l.Digest.Hex == "" || c.s.HasSnapshot(l.DiffID) || c.s.HasBlob(l.Digest) {
+			continue
+		}
+		c.mu.Lock()
+		lz := c.lazy[l.Digest]
+		c.mu.Unlock()
+		if lz == nil {
+			continue
+		}
+		lz.mu.Lock()
+		var err error
+		if !lz.fetched {
+			if err = lz.hit.src.Fetch(ctx, c.s, lz.hit.rec); err == nil {
+				lz.fetched = true
+				for _, k := range lz.keys {
+					c.s.PutKey(k, lz.hit.rec.Entry)
+				}
+			}
+		}
+		lz.mu.Unlock()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			c.refuse(lz.hit, &ir.Layer{Name: lz.layer}, err)
+			c.mu.Lock()
+			delete(c.lazy, l.Digest)
+			c.mu.Unlock()
+			return &cacheRefusedError{err: fmt.Errorf("the entry %s of the cache %s was refused: %w", lz.hit.rec.Key.Short(), lz.hit.src.Name, err)}
+		}
+	}
+	return nil
+}
+
+// pending returns the imported record of k that the build reused without
+// downloading, for an export that lists it.
+func (c *sharedCache) pending(k ir.CacheKey) (cacheHit, bool) {
+	if c == nil {
+		return cacheHit{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, lz := range c.lazy {
+		for _, lk := range lz.keys {
+			if lk == k {
+				return cacheHit{src: lz.hit.src, rec: lz.hit.rec}, true
+			}
+		}
+	}
+	return cacheHit{}, false
+}
+
+// openBlob opens a blob the store lacks from the imported cache that
+// holds it, for an export.
+func (c *sharedCache) openBlob(ctx context.Context, d v1.Hash) (io.ReadCloser, error) {
+	c.mu.Lock()
+	lz := c.lazy[d]
+	c.mu.Unlock()
+	if lz == nil {
+		return nil, fmt.Errorf("blob %s is in no imported cache", d)
+	}
+	return lz.hit.src.Open(ctx, d)
+}
+
+// imageTargets are the targets whose layers end up in an output image:
+// the output targets and the targets they are built on.
+func imageTargets(p *ir.Plan) map[string]bool {
+	out := map[string]bool{}
+	for i := len(p.Targets) - 1; i >= 0; i-- {
+		t := p.Targets[i]
+		if t.Output || out[t.Name] {
+			out[t.Name] = true
+			if t.Base.Kind == ir.BaseTarget {
+				out[t.Base.Target] = true
+			}
+		}
+	}
+	return out
+}
+
+// exportCaches writes each --cache-to export of the build.
+func (b *builder) exportCaches(ctx context.Context) error {
+	for _, exp := range b.o.CacheTo {
+		cfg := b.cacheConfig(exp.Mode == "max")
+		var opener imageio.BlobOpener
+		if b.imports != nil {
+			opener = b.imports.openBlob
+		}
+		if err := imageio.ExportCache(ctx, b.s, exp.Type, exp.Location(), cfg, opener); err != nil {
+			if exp.IgnoreError {
+				b.emit(engine.Event{Kind: "warning", Line: err.Error()})
+				continue
+			}
+			return err
+		}
+		b.emit(engine.Event{Kind: "export", Line: fmt.Sprintf("cache %s (mode=%s, %d keys)", exp, exp.Mode, len(cfg.Records))})
+	}
+	return nil
+}
+
+// cacheConfig gathers the records of an export: with max, every layer of
+// the plan the local index or an imported cache holds; else those of the
+// output images. Each exported target's layers go along with their
+// recorded inputs, origins relative to the project.
+func (b *builder) cacheConfig(max bool) *imageio.CacheConfig {
+	cfg := &imageio.CacheConfig{Targets: map[string][]*ir.Layer{}}
+	images := imageTargets(b.p)
+	seen := map[ir.CacheKey]bool{}
+	add := func(k ir.CacheKey) {
+		if k.IsZero() || seen[k] {
+			return
+		}
+		seen[k] = true
+		if e, ok, _ := b.s.LookupKey(k); ok {
+			cfg.Records = append(cfg.Records, imageio.CacheRecord{Key: k, Entry: e})
+			return
+		}
+		if h, ok := b.imports.pending(k); ok {
+			cfg.Records = append(cfg.Records, h.rec)
+			return
+		}
+		if !max {
+			return
+		}
+		if h, ok := b.imports.find(k, nil, nil); ok {
+			// A stage this build skipped: keep what the import had, its
+			// blob copied from there if the destination lacks it.
+			if !h.rec.Empty {
+				b.imports.deferFetch(h, &ir.Layer{Key: k})
+			}
+			cfg.Records = append(cfg.Records, h.rec)
+		}
+	}
+	for _, t := range b.p.Targets {
+		if !max && !images[t.Name] {
+			continue
+		}
+		var layers []*ir.Layer
+		for _, l := range t.Layers {
+			add(l.Key)
+			for _, k := range l.Merged {
+				add(k)
+			}
+			c := *l
+			c.Steps = nil
+			if b.projectDir != "" && filepath.IsAbs(c.Origin.File) {
+				if rel, err := filepath.Rel(b.projectDir, c.Origin.File); err == nil {
+					c.Origin.File = filepath.ToSlash(rel)
+				}
+			}
+			layers = append(layers, &c)
+		}
+		cfg.Targets[t.Name] = layers
+	}
+	return cfg
+}

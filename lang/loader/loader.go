@@ -1,0 +1,162 @@
+// Package loader is the front-end loader: it finds the configuration a
+// command names (an .image.hcl file, a directory of them, or a
+// Dockerfile), gathers the values of its variables from every source in
+// one precedence for both languages (lang.VarSources), and runs the front
+// end that reads it. What it returns has passed model.Check; the CLI
+// compiles it.
+package loader
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/imgc-dev/imgc/imageref"
+	"github.com/imgc-dev/imgc/lang"
+	"github.com/imgc-dev/imgc/lang/dockerfile"
+	"github.com/imgc-dev/imgc/model"
+)
+
+// Options say what to load.
+type Options struct {
+	// Path is a .image.hcl file, a directory of them, or a Dockerfile;
+	// "" is the current directory.
+	Path string
+	// Dockerfile is docker build's -f: Path is then the build context.
+	Dockerfile string
+	// Vars are the command line's variable sources (--var, --build-arg,
+	// --var-file) in the order given.
+	Vars []lang.VarSource
+	// Environ is the process environment, read for IMGC_VAR_NAME.
+	Environ []string
+	// Target narrows a Dockerfile import to one stage and what it needs.
+	Target string
+	// Platform is the target platform: a Dockerfile's TARGETPLATFORM, an
+	// .image.hcl configuration's `platform` value; the host's when empty.
+	Platform string
+	// BaseOnBuild, if set, returns the ONBUILD triggers of a Dockerfile's
+	// base image from outside it, given the build context.
+	BaseOnBuild func(ref imageref.Ref, contextDir string) ([]string, error)
+}
+
+// Source is a loaded configuration and where it came from.
+type Source struct {
+	Config *model.Config
+	// Dir is the configuration's directory (the lock file's, and the
+	// default build context); a Dockerfile's build context.
+	Dir        string
+	Dockerfile bool
+	// IgnoreFile is a Dockerfile's own DOCKERFILE.dockerignore, which
+	// wins over the context's ignore files as in BuildKit.
+	IgnoreFile string
+	// Files are the source files read, for diagnostics' snippets.
+	Files map[string]*hcl.File
+	// Vars are the variable sources applied, lowest precedence first.
+	Vars []lang.VarSource
+}
+
+// IsDockerfile tells a Dockerfile by its name, as the contract says.
+func IsDockerfile(path string) bool {
+	base := filepath.Base(path)
+	lower := strings.ToLower(base)
+	return base == "Dockerfile" || base == "Containerfile" ||
+		strings.HasSuffix(lower, ".dockerfile") || strings.HasSuffix(lower, ".containerfile")
+}
+
+// Load reads the configuration opts names. The Source is nil only when
+// nothing could be read; its Config is nil when the front end found
+// errors it could not read past.
+func Load(opts Options) (*Source, hcl.Diagnostics) {
+	path := opts.Path
+	if path == "" {
+		path = "."
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Configuration not found",
+			Detail:   fmt.Sprintf("%s does not exist. Give a .image.hcl file, a directory of them, or a Dockerfile.", path),
+		}}
+	}
+	if df := dockerfilePath(path, opts.Dockerfile); df != "" {
+		return loadDockerfile(df, opts)
+	}
+	dir := path
+	if st, err := os.Stat(path); err == nil && !st.IsDir() {
+		dir = filepath.Dir(path)
+	}
+	absDir, _ := filepath.Abs(dir)
+	vars := lang.VarSources(absDir, opts.Environ, opts.Vars)
+	cfg, diags := lang.Load(path, lang.Options{Vars: vars, Platform: opts.Platform})
+	src := &Source{Config: cfg, Dir: absDir, Vars: vars}
+	if cfg != nil {
+		src.Files = cfg.Files
+	}
+	return src, diags
+}
+
+// dockerfilePath is the Dockerfile to import, or "" for an .image.hcl
+// configuration: -f, a path named like a Dockerfile, or a directory's
+// Dockerfile (or Containerfile) when it holds no .image.hcl file.
+func dockerfilePath(path, flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if IsDockerfile(path) {
+		return path
+	}
+	if st, err := os.Stat(path); err != nil || !st.IsDir() || hasImageHCL(path) {
+		return ""
+	}
+	for _, name := range []string{"Dockerfile", "Containerfile"} {
+		if _, err := os.Stat(filepath.Join(path, name)); err == nil {
+			return filepath.Join(path, name)
+		}
+	}
+	return ""
+}
+
+func hasImageHCL(dir string) bool {
+	m, _ := filepath.Glob(filepath.Join(dir, "*"+lang.FileSuffix))
+	return len(m) > 0
+}
+
+func loadDockerfile(path string, opts Options) (*Source, hcl.Diagnostics) {
+	absDir, _ := filepath.Abs(filepath.Dir(path))
+	vars := lang.VarSources(absDir, opts.Environ, opts.Vars)
+	args, fromEnv, diags := lang.StringVars(vars)
+	if diags.HasErrors() {
+		return &Source{Files: map[string]*hcl.File{}}, diags
+	}
+	data, rdiags := lang.ReadSource(path, "Dockerfile")
+	if diags = append(diags, rdiags...); rdiags.HasErrors() {
+		return nil, diags
+	}
+	// docker build's context is the PATH argument; with -f and no PATH, the
+	// current directory; otherwise the Dockerfile's directory.
+	ctxDir := filepath.Dir(path)
+	if opts.Dockerfile != "" {
+		ctxDir = opts.Path
+		if ctxDir == "" {
+			ctxDir = "."
+		}
+	}
+	absCtx, _ := filepath.Abs(ctxDir)
+	dopts := dockerfile.Options{BuildArgs: args, Ambient: fromEnv, Target: opts.Target, Dir: absCtx, Platform: opts.Platform}
+	if opts.BaseOnBuild != nil {
+		dopts.BaseOnBuild = func(ref imageref.Ref) ([]string, error) { return opts.BaseOnBuild(ref, absCtx) }
+	}
+	cfg, idiags := dockerfile.Import(path, data, dopts)
+	diags = append(diags, idiags...)
+	src := &Source{Config: cfg, Dir: absCtx, Dockerfile: true, Files: map[string]*hcl.File{path: {Bytes: data}}, Vars: vars}
+	if _, err := os.Stat(path + ".dockerignore"); err == nil {
+		src.IgnoreFile, _ = filepath.Abs(path + ".dockerignore")
+	}
+	if cfg != nil && cfg.Files != nil {
+		src.Files = cfg.Files
+	}
+	return src, diags
+}
