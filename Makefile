@@ -6,7 +6,7 @@ CACHE    := $(CURDIR)/.cache
 BASE     := $(CACHE)/base/busybox
 PKGS_NEEDED := runc busybox-static
 
-.PHONY: build test lint demo deps runc buildkit frontend clean bench fuzz fuzz-short
+.PHONY: build test lint demo deps runc binfmt buildkit frontend clean bench fuzz fuzz-short
 
 VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
@@ -21,7 +21,8 @@ RUNC_VERSION := v1.4.4
 RUNC_BIN     := /usr/local/libexec/imgc/runc
 
 # deps installs what builds and tests need on a fresh Debian machine (as root):
-# runc and busybox-static for real builds, slirp4netns for run steps' private
+# runc and busybox-static for real builds, qemu-user-static (registered with
+# binfmt_misc by `make binfmt`) for run steps of foreign platforms, slirp4netns for run steps' private
 # network, buildah for the Dockerfile fidelity tests that compare imgc's
 # images with buildah's, docker-registry (distribution's registry, which the
 # shared cache tests start on loopback themselves: no package service is
@@ -37,6 +38,7 @@ deps:
 	command -v gcc >/dev/null || missing="$$missing gcc"; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
 	pkg-config --exists libseccomp 2>/dev/null || missing="$$missing libseccomp-dev"; \
+	[ -x /usr/bin/qemu-aarch64-static ] || missing="$$missing qemu-user-static"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		prc=""; if [ ! -e /usr/sbin/policy-rc.d ]; then \
@@ -46,8 +48,13 @@ deps:
 		rc=$$?; [ -z "$$prc" ] || rm -f /usr/sbin/policy-rc.d; [ $$rc -eq 0 ] || exit $$rc; \
 		case "$$missing" in *docker-registry*) systemctl disable --now docker-registry >/dev/null 2>&1 || true ;; esac; \
 	fi
-	@$(MAKE) --no-print-directory runc
+	@$(MAKE) --no-print-directory runc binfmt
 	@$(MAKE) --no-print-directory buildkit
+
+# binfmt registers QEMU (aarch64, arm) with binfmt_misc for foreign-platform
+# run steps; idempotent.
+binfmt:
+	@./.ci/binfmt
 
 # runc builds RUNC_VERSION from its source on the Go module proxy (with
 # seccomp, as runc's own release build) into RUNC_BIN; it does nothing when

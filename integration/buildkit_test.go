@@ -261,7 +261,7 @@ func dockerfilePlan(t *testing.T, dir, base string, args map[string]string) (*ir
 	plan, diags := compiler.Compile(cfg, compiler.Options{
 		Context: abs,
 		Project: df,
-		Resolve: compiler.ResolverFunc(func(ref imageref.Ref) (string, error) {
+		Resolve: compiler.ResolverFunc(func(ref imageref.Ref, _ ir.Platform) (string, error) {
 			return imageio.ResolveBase(ctx, ref, pl)
 		}),
 	})

@@ -169,7 +169,7 @@ func (b *build) lowerTarget(ctx context.Context, t *ir.Target) error {
 			return &engine.StepError{Target: t.Name, Key: t.Base.Key, Origins: []ir.Origin{t.Base.Origin}, Err: err}
 		}
 		if digest != "" {
-			b.pins[t.Base.Ref.String()] = digest
+			b.pins[t.Base.Ref.String()+" "+t.Platform.String()] = digest
 		}
 		desc, err := imageio.WriteImage(b.e.s, st, nil)
 		if err != nil {

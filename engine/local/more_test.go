@@ -344,7 +344,7 @@ func TestPushAndPullBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res2.Pins[ref2] != dig {
+	if res2.Pins[ref2+" "+platform.String()] != dig {
 		t.Errorf("pins = %v, want %s -> %s", res2.Pins, ref2, dig)
 	}
 }
@@ -673,8 +673,8 @@ func TestDockerArchiveBaseBecomesOCI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Pins[b.Ref.String()] != d {
-		t.Errorf("pin %q, ResolveBase %q", res.Pins[b.Ref.String()], d)
+	if res.Pins[b.Ref.String()+" "+platform.String()] != d {
+		t.Errorf("pins %v, ResolveBase %q", res.Pins, d)
 	}
 	img := layoutImage(t, out, "app")
 	m, err := img.Manifest()
