@@ -164,3 +164,12 @@ func (p *Plan) NeededTargets(runs func(*Layer) bool) map[string]bool {
 	}
 	return needed
 }
+
+// StoreNames are the names an output target is stored under: its tags, or
+// its name when it has none.
+func (t *Target) StoreNames() []string {
+	if len(t.Tags) > 0 {
+		return t.Tags
+	}
+	return []string{t.Name}
+}

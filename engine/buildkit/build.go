@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -109,7 +108,7 @@ func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (
 		}
 		b.prog.emit(engine.Event{Kind: "done", Target: t.Name, Duration: time.Since(start)})
 		res.Images = append(res.Images, engine.ImageResult{Target: t.Name, Digest: desc.Digest.String(), Tags: append([]string(nil), t.Tags...)})
-		outs = append(outs, imageio.Image{Digest: desc.Digest, Names: imageNames(t)})
+		outs = append(outs, imageio.Image{Digest: desc.Digest, Names: t.StoreNames()})
 		outTargets = append(outTargets, t)
 	}
 	built := map[string]bool{}
@@ -402,7 +401,7 @@ func (b *build) assemble(t *ir.Target, ex *exported) (v1.Descriptor, error) {
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("writing image %s: %w", t.Name, err)
 	}
-	if err := b.e.s.TagImages(desc, imageNames(t)); err != nil {
+	if err := b.e.s.TagImages(desc, t.StoreNames()); err != nil {
 		return v1.Descriptor{}, err
 	}
 	return desc, nil
@@ -475,7 +474,7 @@ func (b *build) historyEntry(l *ir.Layer, empty bool) v1.History {
 	return v1.History{
 		Created:    v1.Time{Time: created},
 		CreatedBy:  l.CreatedBy,
-		Comment:    "imgc: " + relativeOrigin(projectDir(b.p.Project), l.Origin),
+		Comment:    imageconfig.HistoryComment(b.p.Project, l.Origin),
 		EmptyLayer: empty,
 	}
 }
@@ -492,38 +491,6 @@ func (b *build) recordLayer(l *ir.Layer, diff v1.Hash, empty bool) {
 // emptyTarDiffID is the digest of an empty tar (two zero blocks): what
 // BuildKit exports for a step that changed nothing.
 var emptyTarDiffID = v1.Hash{Algorithm: "sha256", Hex: "5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"}
-
-// imageNames are the names an output target is stored under.
-func imageNames(t *ir.Target) []string {
-	if len(t.Tags) > 0 {
-		return t.Tags
-	}
-	return []string{t.Name}
-}
-
-// projectDir is the directory of the configuration p.Project names.
-func projectDir(project string) string {
-	if project == "" {
-		return ""
-	}
-	if fi, err := os.Stat(project); err == nil && !fi.IsDir() {
-		return filepath.Dir(project)
-	}
-	return project
-}
-
-// relativeOrigin renders o with its file relative to dir, as the local
-// engine's history comments do.
-func relativeOrigin(dir string, o ir.Origin) string {
-	if dir != "" && filepath.IsAbs(o.File) {
-		if rel, err := filepath.Rel(dir, o.File); err == nil {
-			o.File = filepath.ToSlash(rel)
-		}
-	}
-	return o.String()
-}
-
-var _ = errors.New
 
 // cacheEntries passes --cache-to and --cache-from to BuildKit's cache
 // exporters and importers as buildctl's --export-cache and --import-cache

@@ -88,7 +88,7 @@ func SolveFrontend(ctx context.Context, c gateway.Client, p *ir.Plan, o Frontend
 			return nil, err
 		}
 		for _, l := range t.Layers {
-			h := v1.History{Created: v1.Time{Time: now}, CreatedBy: l.CreatedBy, Comment: "imgc: " + relativeOrigin(projectDir(p.Project), l.Origin),
+			h := v1.History{Created: v1.Time{Time: now}, CreatedBy: l.CreatedBy, Comment: imageconfig.HistoryComment(p.Project, l.Origin),
 				EmptyLayer: len(l.Steps) == 0}
 			hist = append(hist, h)
 		}

@@ -80,7 +80,7 @@ func llbPlatform(pl ir.Platform) ocispecs.Platform {
 // name returns a unique vertex name for a layer of t and remembers it.
 func (lw *lowering) name(t *ir.Target, l *ir.Layer, origin ir.Origin, what string) string {
 	lw.n++
-	s := fmt.Sprintf("[%s %d] %s %s", t.Name, lw.n, relativeOrigin(projectDir(lw.p.Project), origin), l.CreatedBy)
+	s := fmt.Sprintf("[%s %d] %s %s", t.Name, lw.n, imageconfig.RelativeOrigin(imageconfig.ProjectDir(lw.p.Project), origin), l.CreatedBy)
 	if what != "" {
 		s += " (" + what + ")"
 	}
@@ -164,19 +164,7 @@ func (lw *lowering) step(t *ir.Target, l *ir.Layer, st ir.Step, cur llb.State, b
 }
 
 func (lw *lowering) run(t *ir.Target, r *ir.Run, st llb.State, baseCfg v1.ConfigFile, cons []llb.ConstraintsOpt) (llb.State, error) {
-	cfg := baseCfg.Config
-	env := imageconfig.MergeEnv(cfg.Env, imageconfig.ExpandEnv(cfg.Env, r.Env))
-	user := r.User
-	if user == "" {
-		user = cfg.User
-	}
-	cwd := imageconfig.ExpandWorkdir(cfg.Env, r.Workdir)
-	if cwd == "" {
-		cwd = cfg.WorkingDir
-	}
-	if cwd == "" {
-		cwd = "/"
-	}
+	env, user, cwd := imageconfig.RunContext(baseCfg.Config, r)
 	st = st.Dir(cwd)
 	if user != "" {
 		st = st.User(user)

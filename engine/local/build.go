@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgc-dev/imgc/engine"
+	"github.com/imgc-dev/imgc/engine/imageconfig"
 	"github.com/imgc-dev/imgc/engine/local/runc"
 	"github.com/imgc-dev/imgc/imageio"
 	"github.com/imgc-dev/imgc/ir"
@@ -129,7 +130,7 @@ func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (
 // b.fs and closes b.net.
 func (e *Engine) newBuilder(ctx context.Context, p *ir.Plan, o engine.BuildOptions) *builder {
 	b := &builder{s: e.s, p: p, o: o, now: time.Now().UTC(), res: map[string]*targetResult{}, pins: map[string]string{},
-		forced: p.ForcedLayers(), projectDir: projectDir(p.Project)}
+		forced: p.ForcedLayers(), projectDir: imageconfig.ProjectDir(p.Project)}
 	if o.SourceDateEpoch != nil {
 		b.now = o.SourceDateEpoch.UTC()
 	}
@@ -286,29 +287,39 @@ func (b *builder) export(ctx context.Context) (*engine.Result, error) {
 		}
 		r := b.res[t.Name]
 		res.Images = append(res.Images, engine.ImageResult{Target: t.Name, Digest: r.digest, Tags: append([]string(nil), t.Tags...)})
-		outs = append(outs, imageio.Image{Digest: r.desc.Digest, Names: imageNames(t)})
+		outs = append(outs, imageio.Image{Digest: r.desc.Digest, Names: t.StoreNames()})
 		targets = append(targets, t)
 	}
 	if err := b.s.RecordBuild(b.p, b.needed); err != nil {
 		return nil, err
 	}
+	if err := b.writeOutputs(ctx, outs, targets); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// writeOutputs writes the images outs of the output targets (in the same
+// order) to every --output and, with --push, to every tag's registry.
+func (b *builder) writeOutputs(ctx context.Context, outs []imageio.Image, targets []*ir.Target) error {
 	for _, out := range b.o.Outputs {
 		if err := imageio.WriteOutput(b.s, out.Type, out.Dest, outs); err != nil {
-			return nil, err
+			return err
 		}
 		b.emit(engine.Event{Kind: "export", Line: out.Type + ":" + out.Dest})
 	}
-	if b.o.Push {
-		for i, t := range targets {
-			for _, tag := range t.Tags {
-				if err := imageio.PushDigest(ctx, b.s, outs[i].Digest, tag); err != nil {
-					return nil, err
-				}
-				b.emit(engine.Event{Kind: "export", Target: t.Name, Line: "push:" + tag})
+	if !b.o.Push {
+		return nil
+	}
+	for i, t := range targets {
+		for _, tag := range t.Tags {
+			if err := imageio.PushDigest(ctx, b.s, outs[i].Digest, tag); err != nil {
+				return err
 			}
+			b.emit(engine.Event{Kind: "export", Target: t.Name, Line: "push:" + tag})
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // errorEvent reports a failed target, with the failing layer, its key
@@ -374,14 +385,6 @@ func (b *builder) buildTarget(ctx context.Context, t *ir.Target, sl *slot) (*tar
 		return nil, err
 	}
 	return tb.assemble()
-}
-
-// imageNames are the names an output target is stored under.
-func imageNames(t *ir.Target) []string {
-	if len(t.Tags) > 0 {
-		return t.Tags
-	}
-	return []string{t.Name}
 }
 
 var errNoContext = errors.New("no build context")

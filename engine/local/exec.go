@@ -289,19 +289,7 @@ func (tb *targetBuild) step(ctx context.Context, l *ir.Layer, st ir.Step, lowers
 // run runs one command in the mounted rootfs. The stubs it returns (even
 // on failure) are to be removed from upper once rootfs is unmounted.
 func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, upper string) (*runc.Stubs, error) {
-	cfg := tb.st.Config.Config
-	env := imageconfig.MergeEnv(cfg.Env, imageconfig.ExpandEnv(cfg.Env, r.Env))
-	user := r.User
-	if user == "" {
-		user = cfg.User
-	}
-	cwd := imageconfig.ExpandWorkdir(cfg.Env, r.Workdir)
-	if cwd == "" {
-		cwd = cfg.WorkingDir
-	}
-	if cwd == "" {
-		cwd = "/"
-	}
+	env, user, cwd := imageconfig.RunContext(tb.st.Config.Config, r)
 	if err := checkEmulation(tb.t.Platform); err != nil {
 		return nil, &engine.StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{r.Origin}, Err: err}
 	}

@@ -133,29 +133,16 @@ func (e *Engine) exportIndexes(ctx context.Context, builders []*builder) (*engin
 		if err != nil {
 			return nil, err
 		}
-		if err := e.s.TagImages(desc, imageNames(t)); err != nil {
+		if err := e.s.TagImages(desc, t.StoreNames()); err != nil {
 			return nil, err
 		}
 		img.Digest = desc.Digest.String()
 		res.Images = append(res.Images, img)
-		outs = append(outs, imageio.Image{Digest: desc.Digest, Names: imageNames(t)})
+		outs = append(outs, imageio.Image{Digest: desc.Digest, Names: t.StoreNames()})
 		targets = append(targets, t)
 	}
-	for _, out := range first.o.Outputs {
-		if err := imageio.WriteOutput(e.s, out.Type, out.Dest, outs); err != nil {
-			return nil, err
-		}
-		first.emit(engine.Event{Kind: "export", Line: out.Type + ":" + out.Dest})
-	}
-	if first.o.Push {
-		for i, t := range targets {
-			for _, tag := range t.Tags {
-				if err := imageio.PushDigest(ctx, e.s, outs[i].Digest, tag); err != nil {
-					return nil, err
-				}
-				first.emit(engine.Event{Kind: "export", Target: t.Name, Line: "push:" + tag})
-			}
-		}
+	if err := first.writeOutputs(ctx, outs, targets); err != nil {
+		return nil, err
 	}
 	return res, nil
 }

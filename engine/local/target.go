@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -69,7 +67,7 @@ func (tb *targetBuild) layer(ctx context.Context, l *ir.Layer) error {
 	h := v1.History{
 		Created:   v1.Time{Time: b.now},
 		CreatedBy: l.CreatedBy,
-		Comment:   "imgc: " + relativeOrigin(b.projectDir, l.Origin),
+		Comment:   "imgc: " + imageconfig.RelativeOrigin(b.projectDir, l.Origin),
 	}
 	// A forced layer runs again and replaces its cache entry, so that a
 	// later build reusing it gets what this one made.
@@ -265,36 +263,12 @@ func (tb *targetBuild) assemble() (*targetResult, error) {
 	if t.Output && !tb.b.untagged {
 		named := desc
 		named.Annotations = map[string]string{store.BlockNameAnnotation: t.Name}
-		if err := tb.b.s.TagImages(named, imageNames(t)); err != nil {
+		if err := tb.b.s.TagImages(named, t.StoreNames()); err != nil {
 			return nil, err
 		}
-		for _, n := range imageNames(t) {
+		for _, n := range t.StoreNames() {
 			tb.b.emit(engine.Event{Kind: "export", Target: t.Name, Line: "name:" + n})
 		}
 	}
 	return &targetResult{state: st, desc: desc, digest: desc.Digest.String()}, nil
-}
-
-// projectDir is the directory of the configuration p.Project names (the
-// project's directory, or its configuration file).
-func projectDir(project string) string {
-	if project == "" {
-		return ""
-	}
-	if fi, err := os.Stat(project); err == nil && !fi.IsDir() {
-		return filepath.Dir(project)
-	}
-	return project
-}
-
-// relativeOrigin renders o with its file relative to dir ("../x" when
-// outside), so that history comments, and so image digests, do not depend
-// on where the project is checked out.
-func relativeOrigin(dir string, o ir.Origin) string {
-	if dir != "" && filepath.IsAbs(o.File) {
-		if rel, err := filepath.Rel(dir, o.File); err == nil {
-			o.File = filepath.ToSlash(rel)
-		}
-	}
-	return o.String()
 }

@@ -1,4 +1,4 @@
-package local
+package imageconfig
 
 import (
 	"testing"
@@ -20,8 +20,8 @@ func TestRelativeOrigin(t *testing.T) {
 		{"/src/app", ir.Origin{}, ""},
 	}
 	for _, tt := range tests {
-		if got := relativeOrigin(tt.dir, tt.o); got != tt.want {
-			t.Errorf("relativeOrigin(%q, %+v) = %q, want %q", tt.dir, tt.o, got, tt.want)
+		if got := RelativeOrigin(tt.dir, tt.o); got != tt.want {
+			t.Errorf("RelativeOrigin(%q, %+v) = %q, want %q", tt.dir, tt.o, got, tt.want)
 		}
 	}
 }

@@ -1,0 +1,59 @@
+package imageconfig
+
+import (
+	"os"
+	"path/filepath"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/imgc-dev/imgc/ir"
+)
+
+// RunContext is what run step r sees over an image whose config is cfg:
+// its environment (cfg's, with r's expanded against it), its user and its
+// working directory (r's, else the image's, else "/").
+func RunContext(cfg v1.Config, r *ir.Run) (env []string, user, cwd string) {
+	env = MergeEnv(cfg.Env, ExpandEnv(cfg.Env, r.Env))
+	user = r.User
+	if user == "" {
+		user = cfg.User
+	}
+	cwd = ExpandWorkdir(cfg.Env, r.Workdir)
+	if cwd == "" {
+		cwd = cfg.WorkingDir
+	}
+	if cwd == "" {
+		cwd = "/"
+	}
+	return env, user, cwd
+}
+
+// HistoryComment is the history comment of a layer made at origin o of the
+// configuration project names: the source line, relative to the project
+// ("../x" when outside), so that history, and so digests, do not depend on
+// where the project is checked out.
+func HistoryComment(project string, o ir.Origin) string {
+	return "imgc: " + RelativeOrigin(ProjectDir(project), o)
+}
+
+// ProjectDir is the directory of the configuration project names (the
+// project's directory, or its configuration file).
+func ProjectDir(project string) string {
+	if project == "" {
+		return ""
+	}
+	if fi, err := os.Stat(project); err == nil && !fi.IsDir() {
+		return filepath.Dir(project)
+	}
+	return project
+}
+
+// RelativeOrigin renders o with its file relative to dir.
+func RelativeOrigin(dir string, o ir.Origin) string {
+	if dir != "" && filepath.IsAbs(o.File) {
+		if rel, err := filepath.Rel(dir, o.File); err == nil {
+			o.File = filepath.ToSlash(rel)
+		}
+	}
+	return o.String()
+}
