@@ -54,7 +54,9 @@ func Start(extra ...string) (*Daemon, error) {
 	defer log.Close()
 	d.cmd = exec.Command(bin, args...)
 	d.cmd.Stdout, d.cmd.Stderr = log, log
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	// Pdeathsig: a test binary that panics or is killed skips every
+	// cleanup; its daemon must not outlive it.
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGTERM}
 	if err := d.cmd.Start(); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("starting buildkitd: %w", err)
