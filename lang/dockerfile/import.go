@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/moby/buildkit/frontend/dockerfile/command"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
@@ -186,7 +187,11 @@ func (rd *reader) run() {
 			var ui *instructions.UnknownInstructionError
 			if errors.As(err, &ui) {
 				summary = "Unknown instruction"
-				detail += " Use one of the Dockerfile instructions (FROM, RUN, COPY, ADD, ENV, ARG, ...), or fix its spelling."
+				if sug := model.Suggestion(strings.ToUpper(ui.Instruction), instructionNames(), ""); sug != "" {
+					detail += sug + " Fix its spelling."
+				} else {
+					detail += " Use one of the Dockerfile instructions (FROM, RUN, COPY, ADD, ENV, ARG, ...), or fix its spelling."
+				}
 			} else {
 				detail += fmt.Sprintf(" Fix the %s instruction.", strings.ToUpper(n.Value))
 			}
@@ -373,4 +378,15 @@ func (rd *reader) declared(name string) bool {
 		}
 	}
 	return false
+}
+
+// instructionNames is every Dockerfile instruction, upper case and sorted,
+// the candidates of an unknown instruction's did-you-mean.
+func instructionNames() []string {
+	names := make([]string, 0, len(command.Commands))
+	for c := range command.Commands {
+		names = append(names, strings.ToUpper(c))
+	}
+	sort.Strings(names)
+	return names
 }
