@@ -31,6 +31,11 @@ type Options struct {
 	// (VarSources lists them as the CLI takes them); a later value wins
 	// over a variable's default and over earlier values.
 	Vars []VarSource
+	// ValuesOptional leaves a variable that has neither a default nor a
+	// value unknown instead of reporting it (validate checks the
+	// configuration alone, as terraform validate does): what uses it is
+	// checked for everything its value does not decide.
+	ValuesOptional bool
 }
 
 // EnvVarPrefix prefixes environment variables that set variables.

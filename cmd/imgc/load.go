@@ -34,6 +34,8 @@ type configFlags struct {
 	// sources, when set, replace the flags' variable sources: a saved
 	// plan's.
 	sources []lang.VarSource
+	// valuesOptional lets variables go without values (validate).
+	valuesOptional bool
 }
 
 // varFlag is one --var, --build-arg or --var-file value, numbered in the
@@ -104,7 +106,7 @@ func (e *env) load(f *configFlags, targets []string, store *store.Store, remote 
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	opts := loader.Options{Path: f.Path, Dockerfile: f.File, Vars: vars, Environ: os.Environ()}
+	opts := loader.Options{Path: f.Path, Dockerfile: f.File, Vars: vars, Environ: os.Environ(), ValuesOptional: f.valuesOptional}
 	if len(targets) > 0 {
 		opts.Target = targets[len(targets)-1]
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/imgc-dev/imgc/compiler"
 	"github.com/imgc-dev/imgc/engine/local"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/model"
@@ -147,21 +148,21 @@ func filesOf(src *source) map[string]*hcl.File {
 
 type validateCmd struct {
 	configFlags
+	// Accepted for the scripts that pass them; validate reads no cache.
 	cacheFlags
 }
 
+// Run checks the configuration alone, as terraform validate does: no
+// variable needs a value, and neither the build context nor any base is
+// read. Missing copy sources, local bases and values are plan's and
+// build's errors.
 func (c *validateCmd) Run(e *env) error {
-	// The store only reads local bases here (oci: layouts, docker-archive:
-	// files), so a missing one is an error now rather than at build time.
-	store, err := c.open()
-	if err != nil {
-		return err
-	}
-	src, diags := e.load(&c.configFlags, nil, store, false)
+	c.valuesOptional = true
+	src, diags := e.load(&c.configFlags, nil, nil, false)
 	if src == nil || src.Config == nil {
 		return e.report(filesOf(src), diags)
 	}
-	_, _, cdiags := e.compile(src, nil, nil, c.Context, optimizeFlags{}, store, false, false)
+	_, cdiags := compiler.Compile(src.Config, compiler.Options{ConfigOnly: true})
 	if err := e.report(src.Files, append(diags, cdiags...)); err != nil {
 		return err
 	}

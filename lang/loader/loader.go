@@ -40,6 +40,10 @@ type Options struct {
 	// BaseOnBuild, if set, returns the ONBUILD triggers of a Dockerfile's
 	// base image from outside it, given the build context.
 	BaseOnBuild func(ref imageref.Ref, contextDir string) ([]string, error)
+	// ValuesOptional leaves an .image.hcl variable without a default or
+	// a value unknown rather than an error (lang.Options.ValuesOptional):
+	// validate checks the configuration alone.
+	ValuesOptional bool
 }
 
 // Source is a loaded configuration and where it came from.
@@ -90,7 +94,7 @@ func Load(opts Options) (*Source, hcl.Diagnostics) {
 	}
 	absDir, _ := filepath.Abs(dir)
 	vars := lang.VarSources(absDir, opts.Environ, opts.Vars)
-	cfg, diags := lang.Load(path, lang.Options{Vars: vars})
+	cfg, diags := lang.Load(path, lang.Options{Vars: vars, ValuesOptional: opts.ValuesOptional})
 	src := &Source{Config: cfg, Dir: absDir, Vars: vars}
 	if cfg != nil {
 		src.Files = cfg.Files
