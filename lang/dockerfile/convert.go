@@ -140,7 +140,11 @@ func (w *writer) write() []byte {
 			b.SetAttributeRaw("description", raw(quoted(quoteLit(fmt.Sprintf("ARG %s of stage %s", v.Arg, w.hclName(v.Stage))))))
 		}
 		b.SetAttributeRaw("type", raw("string"))
-		if !v.Required {
+		switch {
+		case v.Required:
+		case v.Null:
+			b.SetAttributeRaw("default", raw("null"))
+		default:
 			b.SetAttributeRaw("default", raw(quoted(quoteLit(v.Default))))
 		}
 		body.AppendNewline()

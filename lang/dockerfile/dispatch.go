@@ -378,6 +378,9 @@ func (rd *reader) stageArg(s *stageState, rng hcl.Range, c *instructions.ArgComm
 			if g, ok := rd.global.get(name); ok {
 				e, set = g, true
 				rd.usedArgs[name] = true
+			} else if g, ok := rd.globalUnset.get(name); ok {
+				// The global ARG's variable, null unless given.
+				e, set = g, true
 			}
 		case hasValue:
 			e, set = envEntry{Name: name, Value: bv, Tmpl: quoteLit(bv)}, true
@@ -395,7 +398,9 @@ func (rd *reader) stageArg(s *stageState, rng hcl.Range, c *instructions.ArgComm
 		case set:
 			e.Tmpl = rd.f.declare(argDecl{Arg: name, Stage: s.st.Name, Default: e.Value, Range: rng})
 		default:
-			rd.convertWarnf(rng, "ARG without a value", "ARG %s has no default and no value, so Docker leaves it unset; the conversion leaves it out of the steps' env. Give it a default if the steps need it.", name)
+			// Docker leaves it unset: a variable that defaults to null.
+			e, set = envEntry{Name: name, Null: true}, true
+			e.Tmpl = rd.f.declare(argDecl{Arg: name, Stage: s.st.Name, Range: rng, Null: true})
 		}
 		if set {
 			s.env = s.env.set(e)

@@ -18,6 +18,11 @@ type envEntry struct {
 	// Unset are the variables of the base image's environment the value
 	// still references as written.
 	Unset map[string]struct{}
+	// Null is an ARG declared without a value: unset in the steps' env
+	// (Docker's unset is not empty), empty where a word expands it, and,
+	// in a conversion, a variable that defaults to null (Tmpl its bare
+	// reference).
+	Null bool
 }
 
 // model is the value as the model's env carries it: the runtime expands
@@ -248,9 +253,19 @@ func splitSentinels(s string, env envList) (value, tmpl string, ok bool) {
 			return "", "", false
 		}
 		v.WriteString(env.entries[n].Value)
-		t.WriteString(env.entries[n].Tmpl)
+		t.WriteString(nullGuard(env.entries[n]))
 		s = s[j+len(sentinelClose):]
 	}
+}
+
+// nullGuard is an entry's template inside a string: a null variable
+// interpolates as "", as Docker expands an unset ARG.
+func nullGuard(e envEntry) string {
+	if !e.Null || !strings.HasPrefix(e.Tmpl, "${") || !strings.HasSuffix(e.Tmpl, "}") {
+		return e.Tmpl
+	}
+	ref := e.Tmpl[2 : len(e.Tmpl)-1]
+	return "${" + ref + " != null ? " + ref + ` : ""}`
 }
 
 // newLexers returns BuildKit's lexer for the escape token, and the same

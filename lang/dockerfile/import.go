@@ -326,13 +326,13 @@ func (rd *reader) globalArg(pn parsedNode) {
 		if set {
 			def = e.Value
 		}
-		e.Tmpl = rd.f.declare(argDecl{Arg: name, Default: def, Range: pn.rng, Global: true})
+		e.Tmpl = rd.f.declare(argDecl{Arg: name, Default: def, Range: pn.rng, Global: true, Null: !set})
 		if set {
 			rd.global = rd.global.set(e)
 			rd.f.args[name] = e.Value
 		} else {
 			rd.f.args[name] = ""
-			e.Name = name
+			e.Name, e.Null = name, true
 			rd.globalUnset = rd.globalUnset.set(e)
 		}
 	}

@@ -358,7 +358,7 @@ func (s *stageState) runEnv() []envEntry {
 func envTexts(entries []envEntry) []envText {
 	var out []envText
 	for _, e := range entries {
-		out = append(out, envText{Name: e.Name, text: e.text()})
+		out = append(out, envText{Name: e.Name, text: e.text(), Null: e.Null})
 	}
 	return out
 }

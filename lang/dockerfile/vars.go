@@ -20,7 +20,10 @@ type variable struct {
 	// Required variables have no default: the Dockerfile cannot build
 	// without a value (an empty FROM).
 	Required bool
-	Range    hcl.Range
+	// Null variables default to null: an ARG without a default, which
+	// Docker leaves unset (not empty) unless a value is given.
+	Null  bool
+	Range hcl.Range
 }
 
 type varTable struct {
@@ -68,14 +71,14 @@ func (t *varTable) platform(arg, value string) string {
 // declare returns the variable for an ARG with the given default: the
 // existing one of the same name when the defaults agree (or the ARG is
 // global), else a new one named after the stage.
-func (t *varTable) declare(arg, stage, def string, rng hcl.Range, global bool) *variable {
+func (t *varTable) declare(arg, stage, def string, null bool, rng hcl.Range, global bool) *variable {
 	name := identifier(arg)
 	if v, ok := t.byName[name]; ok {
 		if global {
-			v.Default, v.Platform, v.Range = def, false, rng
+			v.Default, v.Null, v.Platform, v.Range = def, null, false, rng
 			return v
 		}
-		if v.Default == def {
+		if v.Default == def && v.Null == null {
 			v.Platform = false
 			return v
 		}
@@ -85,13 +88,13 @@ func (t *varTable) declare(arg, stage, def string, rng hcl.Range, global bool) *
 			if !ok {
 				break
 			}
-			if v.Default == def {
+			if v.Default == def && v.Null == null {
 				return v
 			}
 			name = identifier(arg+"_"+stage) + "_" + strings.Repeat("x", i-1)
 		}
 	}
-	return t.add(&variable{Name: name, Arg: arg, Default: def, Stage: stage, Range: rng})
+	return t.add(&variable{Name: name, Arg: arg, Default: def, Null: null, Stage: stage, Range: rng})
 }
 
 // argDecl is an ARG that a conversion declares a variable for: one of
@@ -103,6 +106,8 @@ type argDecl struct {
 	Arg, Stage, Default string
 	Range               hcl.Range
 	Global, Platform    bool
+	// Null is an ARG without a default: its variable defaults to null.
+	Null bool
 }
 
 // Bytes around a declaration's index in a template. They are not UTF-8,
@@ -128,7 +133,7 @@ func (f *form) variables() (t *varTable, names []string) {
 		case d.Platform:
 			names = append(names, t.platform(d.Arg, d.Default))
 		default:
-			names = append(names, t.declare(d.Arg, d.Stage, d.Default, d.Range, d.Global).Name)
+			names = append(names, t.declare(d.Arg, d.Stage, d.Default, d.Null, d.Range, d.Global).Name)
 		}
 	}
 	for _, n := range f.required {

@@ -12,13 +12,19 @@ variable "TAG" {
 
 variable "VERSION" {
   type    = string
-  default = ""
+  default = null
 }
 
 variable "PREFIX" {
   description = "ARG PREFIX of stage app"
   type        = string
   default     = "/opt/bookworm-slim"
+}
+
+variable "EMPTY" {
+  description = "ARG EMPTY of stage app"
+  type        = string
+  default     = null
 }
 
 image "app" {
@@ -33,6 +39,7 @@ image "app" {
     env = {
       TAG    = var.TAG
       PREFIX = var.PREFIX
+      EMPTY  = var.EMPTY
     }
   }
 
@@ -46,6 +53,7 @@ image "app" {
     env = {
       TAG    = var.TAG
       PREFIX = var.PREFIX
+      EMPTY  = var.EMPTY
     }
   }
 }
