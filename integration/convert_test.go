@@ -73,8 +73,16 @@ func TestConvertKeepsNullArgs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Each set takes another branch of ${X:-d} and ${X:+y}.
+	for _, set := range []map[string]string{
+		{"VERSION": "1.2"},
+		{"VERSION": "", "GOPROXY": ""},
+		{"COMMIT": "abc", "GOPROXY": "off"},
+		{"VERSION": "2", "COMMIT": ""},
+	} {
+		compareKeys(t, df, src, set)
+	}
 	vars := map[string]string{"VERSION": "1.2", "COMMIT": ""}
-	compareKeys(t, df, src, vars)
 	defaults := layerKeysFor(t, df, src, nil)
 	changed := layerKeysFor(t, df, src, vars)
 	if cmp.Equal(defaults, changed) {

@@ -173,6 +173,9 @@ type expansion struct {
 	// Unset are the variables kept as written for the base image's
 	// environment.
 	Unset map[string]struct{}
+	// Lost is a word whose expansion of a variable HCL cannot say
+	// (${X%.*}): Tmpl is the value the defaults give.
+	Lost bool
 }
 
 // expandWord expands word like BuildKit expands ADD, COPY, ENV and the
@@ -209,6 +212,16 @@ func (rd *reader) expandWord(word string, env envList, keepUnset bool) (expansio
 	sort.Strings(x.Matched)
 	x.Tmpl = quoteLit(x.Value)
 	if len(x.Matched) == 0 {
+		return x, nil
+	}
+	if tmpl, ok := condTemplate(lex, rd.escape, word, env); ok {
+		// A choice on a variable: kept as an HCL conditional when
+		// verified, else the value (the defaults' choice) as written.
+		if tmpl != "" {
+			x.Tmpl = tmpl
+		} else {
+			x.Lost = true
+		}
 		return x, nil
 	}
 	marked, err := lex.ProcessWordWithMatches(word, getter{env: env, sentinels: true})

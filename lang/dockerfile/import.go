@@ -72,6 +72,7 @@ type reader struct {
 	opts    Options
 	lex     *shell.Lex
 	lexKeep *shell.Lex
+	escape  rune // the file's escape character
 	f       *form
 
 	global envList
@@ -162,6 +163,7 @@ func (rd *reader) run() {
 		return
 	}
 	rd.lex, rd.lexKeep = newLexers(res.EscapeToken)
+	rd.escape = res.EscapeToken
 	rd.f.parsed = true
 	for _, w := range res.Warnings {
 		rng := rd.src.lines(1, 1)

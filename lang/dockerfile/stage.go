@@ -286,6 +286,9 @@ func (rd *reader) expandIn(s *stageState, rng hcl.Range, word string, env envLis
 		return expansion{Value: word, Tmpl: quoteLit(word)}, false
 	}
 	rd.useArgs(x.Matched)
+	if x.Lost {
+		rd.convertWarnf(rng, "Variable reference not kept", "The word %q expands %s in a way HCL cannot say, so its converted value is the constant %q and --var no longer changes it. Edit the converted file to compute it if you need to.", word, strings.Join(x.Matched, ", "), x.Value)
+	}
 	return x, true
 }
 

@@ -30,8 +30,8 @@ variable "EMPTY" {
 image "app" {
   from = "${var.BASE}:${var.TAG}"
   env = {
-    APP_HOME = "${var.PREFIX}/app"
-    SUFFIX   = ""
+    APP_HOME = "${var.PREFIX == "" ? "/srv" : var.PREFIX}/app"
+    SUFFIX   = "${var.EMPTY == null || var.EMPTY == "" ? "" : "set"}"
   }
 
   run {
@@ -45,7 +45,7 @@ image "app" {
 
   copy {
     src  = "app.tar"
-    dest = "${var.PREFIX}/app/"
+    dest = "${var.PREFIX == "" ? "/srv" : var.PREFIX}/app/"
   }
 
   run {

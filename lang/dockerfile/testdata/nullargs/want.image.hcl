@@ -30,21 +30,28 @@ image "app" {
     }
   }
 
+  # ${X:-d} and ${X:+y} stay choices on the variable.
   run {
     sh = "echo $GOPROXY"
     env = {
       VERSION = var.VERSION
-      GOPROXY = var.GOPROXY
+      GOPROXY = "${var.GOPROXY == "" ? "direct" : var.GOPROXY}"
       COMMIT  = var.COMMIT
+      REF     = "${var.COMMIT == null || var.COMMIT == "" ? "${var.VERSION == null || var.VERSION == "" ? "dev" : var.VERSION}" : var.COMMIT}"
     }
   }
 
   config {
     env = {
-      GOPROXY = var.GOPROXY
+      GOPROXY = "${var.GOPROXY == "" ? "direct" : var.GOPROXY}"
+      REF     = "${var.COMMIT == null || var.COMMIT == "" ? "${var.VERSION == null || var.VERSION == "" ? "dev" : var.VERSION}" : var.COMMIT}"
+      QUOTED  = "${"${var.GOPROXY == "" ? "direct" : var.GOPROXY}" == "" ? "a b" : "${var.GOPROXY == "" ? "direct" : var.GOPROXY}"}"
+      SINGLE  = "$$${GOPROXY:-x}"
+      CUT     = "direct"
     }
     labels = {
       "commit"  = "c-${var.COMMIT != null ? var.COMMIT : ""}"
+      "tag"     = "${var.VERSION == null || var.VERSION == "" ? "" : "v${var.VERSION != null ? var.VERSION : ""}"}"
       "version" = "${var.VERSION != null ? var.VERSION : ""}"
     }
   }
