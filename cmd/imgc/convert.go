@@ -2,8 +2,11 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -76,11 +79,6 @@ func (c *convertCmd) check(e *env, dockerSrc, hclSrc []byte) error {
 		}
 		flags = append(flags, v)
 	}
-	vars, _, _ := lang.StringVars(flags)
-	dcfg, diags := dockerfile.Import(c.Dockerfile, dockerSrc, dockerfile.Options{BuildArgs: vars, Dir: ctxDir})
-	if err := e.report(map[string]*hcl.File{c.Dockerfile: {Bytes: dockerSrc}}, errorsOnly(diags)); err != nil {
-		return err
-	}
 	hclPath := c.Output
 	if hclPath == "" {
 		tmp, err := os.MkdirTemp("", "imgc-convert-")
@@ -93,23 +91,45 @@ func (c *convertCmd) check(e *env, dockerSrc, hclSrc []byte) error {
 			return err
 		}
 	}
-	hcfg, diags := lang.Load(hclPath, lang.Options{Functions: stdlib.Functions(ctxDir), Macros: stdlib.Macros(), Vars: append(lang.EnvVars(os.Environ()), flags...)})
-	if err := e.report(nil, errorsOnly(diags)); err != nil {
+	k := keyCheck{e: e, file: c.Dockerfile, src: dockerSrc, hclPath: hclPath, ctxDir: ctxDir, opts: opts}
+	mismatches, args, err := k.compare(flags, true)
+	if err != nil {
 		return err
 	}
-	dplan, diags := compiler.Compile(dcfg, opts)
-	if err := e.report(nil, errorsOnly(diags)); err != nil {
-		return err
+	// Verified for every value, not only the defaults: each ARG the
+	// command line leaves alone is set, in turn, to a value of its own.
+	given := map[string]bool{}
+	for _, f := range flags {
+		given[f.Name] = true
 	}
-	hplan, diags := compiler.Compile(hcfg, opts)
-	if err := e.report(nil, errorsOnly(diags)); err != nil {
-		return err
+	checked, skipped := 0, []string(nil)
+	for _, name := range args {
+		if given[name] || len(mismatches) > 0 {
+			continue
+		}
+		value := "imgc-check-" + strings.ToLower(name)
+		m, _, err := k.compare(append(slices.Clone(flags), lang.VarSource{Kind: lang.VarFlag, Name: name, Value: value}), false)
+		if err != nil {
+			// The Dockerfile does not build with that value (a FROM, a
+			// port): nothing to compare.
+			skipped = append(skipped, name)
+			continue
+		}
+		checked++
+		for _, s := range m {
+			mismatches = append(mismatches, fmt.Sprintf("with %s=%s: %s", name, value, s))
+		}
 	}
-	mismatches := compareKeys(dplan, hplan)
 	if len(mismatches) == 0 {
 		note := ""
+		if checked > 0 {
+			note = fmt.Sprintf(", with the defaults and with another value for each of %d %s", checked, plural(checked, "ARG", "ARGs"))
+		}
+		if len(skipped) > 0 {
+			note += fmt.Sprintf(" (%s not varied: the Dockerfile does not build with another value)", strings.Join(skipped, ", "))
+		}
 		if c.Context == "" {
-			note = " (without a build context: copies are compared by their sources as written; give --context to compare the files too)"
+			note += " (without a build context: copies are compared by their sources as written; give --context to compare the files too)"
 		}
 		fmt.Fprintf(e.stderr, "convert --check: every layer of the converted configuration has the same cache key as the Dockerfile's%s.\n", note)
 		return nil
@@ -118,6 +138,69 @@ func (c *convertCmd) check(e *env, dockerSrc, hclSrc []byte) error {
 		fmt.Fprintf(e.stderr, "convert --check: %s\n", m)
 	}
 	return exitError{exitFailed}
+}
+
+// keyCheck compiles a Dockerfile and its conversion with the same values.
+type keyCheck struct {
+	e       *env
+	file    string
+	src     []byte
+	hclPath string
+	ctxDir  string
+	opts    compiler.Options
+}
+
+// compare returns the layers whose keys differ with the values flags give,
+// and the Dockerfile's ARGs. report shows the diagnostics of either side;
+// otherwise an error of the Dockerfile's side is only returned, and one of
+// the conversion's alone is a mismatch.
+func (k keyCheck) compare(flags []lang.VarSource, report bool) ([]string, []string, error) {
+	fail := func(files map[string]*hcl.File, diags hcl.Diagnostics) error {
+		if report {
+			return k.e.report(files, errorsOnly(diags))
+		}
+		if diags.HasErrors() {
+			return exitError{exitBadInput}
+		}
+		return nil
+	}
+	vars, _, _ := lang.StringVars(flags)
+	dcfg, diags := dockerfile.Import(k.file, k.src, dockerfile.Options{BuildArgs: vars, Dir: k.ctxDir})
+	if err := fail(map[string]*hcl.File{k.file: {Bytes: k.src}}, diags); err != nil {
+		return nil, nil, err
+	}
+	dplan, diags := compiler.Compile(dcfg, k.opts)
+	if err := fail(nil, diags); err != nil {
+		return nil, nil, err
+	}
+	args := slices.Sorted(maps.Keys(dcfg.Vars))
+	hcfg, diags := lang.Load(k.hclPath, lang.Options{Functions: stdlib.Functions(k.ctxDir), Macros: stdlib.Macros(), Vars: append(lang.EnvVars(os.Environ()), flags...)})
+	if !report && diags.HasErrors() {
+		return []string{"the conversion does not load: " + firstErrorSummary(diags)}, args, nil
+	}
+	if err := fail(nil, diags); err != nil {
+		return nil, nil, err
+	}
+	hplan, diags := compiler.Compile(hcfg, k.opts)
+	if !report && diags.HasErrors() {
+		return []string{"the conversion does not compile: " + firstErrorSummary(diags)}, args, nil
+	}
+	if err := fail(nil, diags); err != nil {
+		return nil, nil, err
+	}
+	return compareKeys(dplan, hplan), args, nil
+}
+
+func firstErrorSummary(diags hcl.Diagnostics) string {
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			if d.Subject != nil {
+				return fmt.Sprintf("%s (%s:%d)", d.Summary, filepath.Base(d.Subject.Filename), d.Subject.Start.Line)
+			}
+			return d.Summary
+		}
+	}
+	return ""
 }
 
 func compareKeys(a, b *ir.Plan) []string {
