@@ -39,6 +39,9 @@ type Options struct {
 	// outside the Dockerfile that a FROM names (as written there), so
 	// that they run as Docker runs them. Without it they do not run.
 	BaseOnBuild func(ref imageref.Ref) ([]string, error)
+	// ValuesOptional lets a FROM that only has a value once --var gives
+	// one go without (validate): scratch stands in, as for a conversion.
+	ValuesOptional bool
 }
 
 // Import evaluates a Dockerfile into the model an .image.hcl configuration

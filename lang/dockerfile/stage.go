@@ -133,6 +133,9 @@ func (rd *reader) from(s *stageState, word string, rng hcl.Range) (string, *mode
 		to := forBoth
 		if rd.requireUnset(word, st) != "" {
 			to = forImport
+			if rd.opts.ValuesOptional {
+				break
+			}
 		}
 		rd.diag(to, hcl.DiagError, rng.Ptr(), "Empty base image", fmt.Sprintf("The base image %q expands to an empty string. Give its ARG a default before the first FROM, or pass a value with --var.", word))
 	}

@@ -41,8 +41,10 @@ type Options struct {
 	// base image from outside it, given the build context.
 	BaseOnBuild func(ref imageref.Ref, contextDir string) ([]string, error)
 	// ValuesOptional leaves an .image.hcl variable without a default or
-	// a value unknown rather than an error (lang.Options.ValuesOptional):
-	// validate checks the configuration alone.
+	// a value unknown rather than an error (lang.Options.ValuesOptional),
+	// and lets a Dockerfile's FROM go without the ARG value it needs
+	// (dockerfile.Options.ValuesOptional): validate checks the
+	// configuration alone.
 	ValuesOptional bool
 }
 
@@ -149,7 +151,7 @@ func loadDockerfile(path string, opts Options) (*Source, hcl.Diagnostics) {
 		}
 	}
 	absCtx, _ := filepath.Abs(ctxDir)
-	dopts := dockerfile.Options{BuildArgs: args, Ambient: fromEnv, Target: opts.Target, Dir: absCtx, Platform: opts.Platform}
+	dopts := dockerfile.Options{BuildArgs: args, Ambient: fromEnv, Target: opts.Target, Dir: absCtx, Platform: opts.Platform, ValuesOptional: opts.ValuesOptional}
 	if opts.BaseOnBuild != nil {
 		dopts.BaseOnBuild = func(ref imageref.Ref) ([]string, error) { return opts.BaseOnBuild(ref, absCtx) }
 	}
