@@ -368,7 +368,7 @@ func (rd *reader) stageArg(s *stageState, rng hcl.Range, c *instructions.ArgComm
 		name := kv.Key
 		s.args[name] = true
 		var e envEntry
-		set := false
+		set, derived := false, ""
 		bv, hasValue := rd.opts.BuildArgs[name]
 		if hasValue {
 			rd.usedArgs[name] = true
@@ -390,13 +390,13 @@ func (rd *reader) stageArg(s *stageState, rng hcl.Range, c *instructions.ArgComm
 				continue
 			}
 			e, set = envEntry{Name: name, Value: x.Value, Unset: x.Unset}, true
-			rd.noteDerived(rng, name, x)
+			derived = rd.derived(rng, name, x)
 		}
 		switch {
 		case kv.Value == nil && set:
 			// The global variable's reference, already in e.Tmpl.
 		case set:
-			e.Tmpl = rd.f.declare(argDecl{Arg: name, Stage: s.st.Name, Default: e.Value, Range: rng})
+			e.Tmpl = rd.f.declare(argDecl{Arg: name, Stage: s.st.Name, Default: e.Value, Derived: derived, Range: rng})
 		default:
 			// Docker leaves it unset: a variable that defaults to null.
 			e, set = envEntry{Name: name, Null: true}, true

@@ -312,7 +312,7 @@ func (rd *reader) globalArg(pn parsedNode) {
 		name := kv.Key
 		rd.globalArgs = append(rd.globalArgs, name)
 		var e envEntry
-		set := false
+		set, derived := false, ""
 		if v, ok := rd.opts.BuildArgs[name]; ok {
 			rd.usedArgs[name] = true
 			e, set = envEntry{Name: name, Value: v, Tmpl: quoteLit(v)}, true
@@ -323,7 +323,7 @@ func (rd *reader) globalArg(pn parsedNode) {
 				continue
 			}
 			e, set = envEntry{Name: name, Value: x.Value}, true
-			rd.noteDerived(pn.rng, name, x)
+			derived = rd.derived(pn.rng, name, x)
 		} else if g, ok := rd.global.get(name); ok {
 			e, set = g, true
 		}
@@ -331,7 +331,7 @@ func (rd *reader) globalArg(pn parsedNode) {
 		if set {
 			def = e.Value
 		}
-		e.Tmpl = rd.f.declare(argDecl{Arg: name, Default: def, Range: pn.rng, Global: true, Null: !set})
+		e.Tmpl = rd.f.declare(argDecl{Arg: name, Default: def, Range: pn.rng, Global: true, Null: !set, Derived: derived})
 		if set {
 			rd.global = rd.global.set(e)
 			rd.f.args[name] = e.Value

@@ -54,13 +54,19 @@ func (rd *reader) requireUnset(word string, st *stageForm) string {
 	return x.Tmpl
 }
 
-// noteDerived warns, for a conversion, that a default computed from other
-// variables becomes a constant default.
-func (rd *reader) noteDerived(rng hcl.Range, name string, x expansion) {
+// derived is the template of an ARG default computed from other
+// variables, which a conversion keeps as a local; when it cannot (the
+// value reads the base image's environment, or an expansion HCL cannot
+// say), it warns that the default becomes a constant and returns "".
+func (rd *reader) derived(rng hcl.Range, name string, x expansion) string {
 	if len(x.Matched) == 0 {
-		return
+		return ""
+	}
+	if x.Tmpl != quoteLit(x.Value) && !x.Lost && len(x.Unset) == 0 {
+		return x.Tmpl
 	}
 	rd.convertWarnf(rng, "ARG default from other variables", "The default of %s is computed from %s; HCL variable defaults must be constant, so the converted variable defaults to %q and no longer follows them. Set it explicitly with --var when you change them.", name, strings.Join(x.Matched, ", "), x.Value)
+	return ""
 }
 
 func (rd *reader) stageNamed(name string) *stageState {

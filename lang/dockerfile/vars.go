@@ -22,8 +22,12 @@ type variable struct {
 	Required bool
 	// Null variables default to null: an ARG without a default, which
 	// Docker leaves unset (not empty) unless a value is given.
-	Null  bool
-	Range hcl.Range
+	Null bool
+	// Derived is the template of a default computed from other ARGs:
+	// the variable defaults to null and a local of the same name gives
+	// its value, var.NAME when set, else the template.
+	Derived string
+	Range   hcl.Range
 }
 
 type varTable struct {
@@ -71,14 +75,14 @@ func (t *varTable) platform(arg, value string) string {
 // declare returns the variable for an ARG with the given default: the
 // existing one of the same name when the defaults agree (or the ARG is
 // global), else a new one named after the stage.
-func (t *varTable) declare(arg, stage, def string, null bool, rng hcl.Range, global bool) *variable {
+func (t *varTable) declare(arg, stage, def string, null bool, derived string, rng hcl.Range, global bool) *variable {
 	name := identifier(arg)
 	if v, ok := t.byName[name]; ok {
 		if global {
-			v.Default, v.Null, v.Platform, v.Range = def, null, false, rng
+			v.Default, v.Null, v.Derived, v.Platform, v.Range = def, null, derived, false, rng
 			return v
 		}
-		if v.Default == def && v.Null == null {
+		if v.Default == def && v.Null == null && v.Derived == derived {
 			v.Platform = false
 			return v
 		}
@@ -88,13 +92,13 @@ func (t *varTable) declare(arg, stage, def string, null bool, rng hcl.Range, glo
 			if !ok {
 				break
 			}
-			if v.Default == def && v.Null == null {
+			if v.Default == def && v.Null == null && v.Derived == derived {
 				return v
 			}
 			name = identifier(arg+"_"+stage) + "_" + strings.Repeat("x", i-1)
 		}
 	}
-	return t.add(&variable{Name: name, Arg: arg, Default: def, Null: null, Stage: stage, Range: rng})
+	return t.add(&variable{Name: name, Arg: arg, Default: def, Null: null, Derived: derived, Stage: stage, Range: rng})
 }
 
 // argDecl is an ARG that a conversion declares a variable for: one of
@@ -108,6 +112,8 @@ type argDecl struct {
 	Global, Platform    bool
 	// Null is an ARG without a default: its variable defaults to null.
 	Null bool
+	// Derived is the template of a default computed from other ARGs.
+	Derived string
 }
 
 // Bytes around a declaration's index in a template. They are not UTF-8,
@@ -121,19 +127,25 @@ const (
 // reference to it.
 func (f *form) declare(d argDecl) string {
 	f.decls = append(f.decls, d)
-	return "${var." + declOpen + strconv.Itoa(len(f.decls)-1) + declClose + "}"
+	return "${" + declOpen + strconv.Itoa(len(f.decls)-1) + declClose + "}"
 }
 
 // variables names the variables of the form's ARGs, as a conversion
-// declares them: names[i] is the name of decls[i]'s variable.
+// declares them: names[i] is the reference to decls[i]'s variable
+// (var.NAME), or to its local when its default is derived (local.NAME).
 func (f *form) variables() (t *varTable, names []string) {
 	t = &varTable{byName: map[string]*variable{}}
 	for _, d := range f.decls {
 		switch {
 		case d.Platform:
-			names = append(names, t.platform(d.Arg, d.Default))
+			names = append(names, "var."+t.platform(d.Arg, d.Default))
 		default:
-			names = append(names, t.declare(d.Arg, d.Stage, d.Default, d.Null, d.Range, d.Global).Name)
+			v := t.declare(d.Arg, d.Stage, d.Default, d.Null, d.Derived, d.Range, d.Global)
+			ref := "var." + v.Name
+			if v.Derived != "" {
+				ref = "local." + v.Name
+			}
+			names = append(names, ref)
 		}
 	}
 	for _, n := range f.required {

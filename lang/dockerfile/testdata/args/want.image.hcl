@@ -18,7 +18,7 @@ variable "VERSION" {
 variable "PREFIX" {
   description = "ARG PREFIX of stage app"
   type        = string
-  default     = "/opt/bookworm-slim"
+  default     = null
 }
 
 variable "EMPTY" {
@@ -27,10 +27,14 @@ variable "EMPTY" {
   default     = null
 }
 
+locals {
+  PREFIX = var.PREFIX != null ? var.PREFIX : "/opt/${var.TAG}"
+}
+
 image "app" {
   from = "${var.BASE}:${var.TAG}"
   env = {
-    APP_HOME = "${var.PREFIX == "" ? "/srv" : var.PREFIX}/app"
+    APP_HOME = "${local.PREFIX == "" ? "/srv" : local.PREFIX}/app"
     SUFFIX   = "${var.EMPTY == null || var.EMPTY == "" ? "" : "set"}"
   }
 
@@ -38,21 +42,21 @@ image "app" {
     sh = "echo \"$PREFIX $TAG\""
     env = {
       TAG    = var.TAG
-      PREFIX = var.PREFIX
+      PREFIX = local.PREFIX
       EMPTY  = var.EMPTY
     }
   }
 
   copy {
     src  = "app.tar"
-    dest = "${var.PREFIX == "" ? "/srv" : var.PREFIX}/app/"
+    dest = "${local.PREFIX == "" ? "/srv" : local.PREFIX}/app/"
   }
 
   run {
     sh = "echo $APP_HOME"
     env = {
       TAG    = var.TAG
-      PREFIX = var.PREFIX
+      PREFIX = local.PREFIX
       EMPTY  = var.EMPTY
     }
   }
