@@ -4,9 +4,8 @@ GO       ?= go
 BIN      := bin/imgc
 CACHE    := $(CURDIR)/.cache
 BASE     := $(CACHE)/base/busybox
-PKGS_NEEDED := runc busybox-static
 
-.PHONY: build test lint demo deps runc buildkit frontend clean bench fuzz fuzz-short
+.PHONY: build test lint demo deps deps-run runc binfmt buildkit frontend clean bench fuzz fuzz-short
 
 VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
@@ -20,34 +19,28 @@ build:
 RUNC_VERSION := v1.4.4
 RUNC_BIN     := /usr/local/libexec/imgc/runc
 
-# deps installs what builds and tests need on a fresh Debian machine (as root):
+# deps-run installs what builds need on a fresh Debian machine (as root):
 # runc and busybox-static for real builds, slirp4netns for run steps' private
-# network, buildah for the Dockerfile fidelity tests that compare imgc's
-# images with buildah's, docker-registry (distribution's registry, which the
-# shared cache tests start on loopback themselves: no package service is
-# started while installing, and the registry's own is disabled), libseccomp-dev, pkg-config and gcc to build the fixed runc
-# that `make runc` puts in RUNC_BIN.
-deps:
-	@missing=""; \
-	command -v runc >/dev/null || missing="$$missing runc"; \
-	[ -x /bin/busybox ] || missing="$$missing busybox-static"; \
-	command -v slirp4netns >/dev/null || missing="$$missing slirp4netns"; \
-	command -v buildah >/dev/null || missing="$$missing buildah"; \
-	command -v docker-registry >/dev/null || missing="$$missing docker-registry"; \
-	command -v gcc >/dev/null || missing="$$missing gcc"; \
-	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
-	pkg-config --exists libseccomp 2>/dev/null || missing="$$missing libseccomp-dev"; \
-	if [ -n "$$missing" ]; then \
-		echo "installing:$$missing"; \
-		prc=""; if [ ! -e /usr/sbin/policy-rc.d ]; then \
-			printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; prc=1; \
-		fi; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-		rc=$$?; [ -z "$$prc" ] || rm -f /usr/sbin/policy-rc.d; [ $$rc -eq 0 ] || exit $$rc; \
-		case "$$missing" in *docker-registry*) systemctl disable --now docker-registry >/dev/null 2>&1 || true ;; esac; \
-	fi
+# network, and libseccomp-dev, pkg-config and gcc to build the fixed runc that
+# `make runc` puts in RUNC_BIN.
+deps-run:
+	@./.ci/apt-need runc busybox-static slirp4netns gcc pkg-config libseccomp-dev
 	@$(MAKE) --no-print-directory runc
-	@$(MAKE) --no-print-directory buildkit
+
+# deps adds what the tests need: buildah, which the Dockerfile fidelity tests
+# compare imgc's images with; docker-registry (distribution's registry, which
+# the shared cache tests start on loopback themselves; its own service is
+# disabled); qemu-user-static, registered with binfmt_misc by `make binfmt`,
+# for foreign-platform run steps; buildkitd and buildctl (`make buildkit`) for
+# the BuildKit engine's tests.
+deps: deps-run
+	@./.ci/apt-need buildah docker-registry qemu-user-static
+	@$(MAKE) --no-print-directory binfmt buildkit
+
+# binfmt registers QEMU (aarch64, arm) with binfmt_misc for foreign-platform
+# run steps; idempotent.
+binfmt:
+	@./.ci/binfmt
 
 # runc builds RUNC_VERSION from its source on the Go module proxy (with
 # seccomp, as runc's own release build) into RUNC_BIN; it does nothing when
@@ -129,7 +122,7 @@ $(BASE)/index.json:
 	$(GO) run ./internal/cmd/mkbase $(BASE)
 
 # demo: build the offline example, then run the image with runc.
-demo: deps build $(BASE)/index.json
+demo: deps-run build $(BASE)/index.json
 	$(BIN) build examples/hello --cache-dir $(CACHE)/imgc --output type=oci,dest=$(CACHE)/hello-oci
 	$(BIN) plan examples/hello --cache-dir $(CACHE)/imgc
 	$(BIN) run localhost/imgc-hello:latest --cache-dir $(CACHE)/imgc

@@ -40,7 +40,8 @@ type Options struct {
 	Optimize string
 	// DisabledPasses are --pass NAME=off names.
 	DisabledPasses []string
-	// Pins is the lock file: normalised reference -> manifest digest.
+	// Pins is the lock file: PinKey(reference, platform) -> manifest
+	// digest; a key of the reference alone pins the host's platform.
 	Pins map[string]string
 	// Resolve, if set, resolves base references that are neither pinned
 	// nor carry a digest (see Resolver for the errors it may return).
@@ -51,10 +52,11 @@ type Options struct {
 	// HashCache is the file of the persistent file hash cache; "" keeps
 	// hashes in memory for this run only.
 	HashCache string
-	// Platform is the host's platform, which targets are built for
-	// unless they set their own; zero means linux and runtime.GOARCH. A
-	// target for another OS or architecture is an error: steps run on the
-	// host, without emulation.
+	// Platform is the target platform, which targets are built for
+	// unless they set their own; zero means the host's, linux and
+	// runtime.GOARCH. Another architecture than the host's is built with
+	// its run steps under emulation (the engine's business); another OS
+	// than linux is an error.
 	Platform ir.Platform
 	// SourceDateEpoch is SOURCE_DATE_EPOCH (seconds) when set: the runtime
 	// clamps every file time in a layer to it, so it is key material of
@@ -81,14 +83,19 @@ type Options struct {
 // *UnreachableError; any other error is a warning for a registry base and
 // an error ("Base image not found") for a local one.
 type Resolver interface {
-	Resolve(ref imageref.Ref) (digest string, err error)
+	// Resolve resolves ref for the platform (a target's): an index
+	// resolves to its image for that platform. An index without it is
+	// an *ir.NoPlatformError.
+	Resolve(ref imageref.Ref, platform ir.Platform) (digest string, err error)
 }
 
 // ResolverFunc is a function as a Resolver.
-type ResolverFunc func(ref imageref.Ref) (string, error)
+type ResolverFunc func(ref imageref.Ref, platform ir.Platform) (string, error)
 
 // Resolve calls f.
-func (f ResolverFunc) Resolve(ref imageref.Ref) (string, error) { return f(ref) }
+func (f ResolverFunc) Resolve(ref imageref.Ref, platform ir.Platform) (string, error) {
+	return f(ref, platform)
+}
 
 // ErrUnresolved, returned (or wrapped) by a Resolver, leaves a base
 // unresolved without a warning.

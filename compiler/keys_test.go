@@ -240,7 +240,7 @@ func TestBaseKeys(t *testing.T) {
 		t.Errorf("a digest in the reference keys %s, the same digest pinned %s", inRef.Key, pinned.Key)
 	}
 	var asked []string
-	resolved := mustCompile(t, cfg("oci:layout:v1"), Options{Resolve: ResolverFunc(func(ref imageref.Ref) (string, error) {
+	resolved := mustCompile(t, cfg("oci:layout:v1"), Options{Resolve: ResolverFunc(func(ref imageref.Ref, _ ir.Platform) (string, error) {
 		asked = append(asked, string(ref.Kind)+" "+ref.String())
 		return digest, nil
 	})}).Targets[0].Base

@@ -149,15 +149,15 @@ func (l *lowerer) target(st *model.Stage) *ir.Target {
 			panic(fmt.Sprintf("compiler: lower: stage %q: %v: model.Check lets no invalid platform through", st.Name, err))
 		}
 		p := ir.Platform{OS: mp.OS, Architecture: mp.Architecture, Variant: mp.Variant}
-		switch {
-		case p.OS != l.platform.OS || p.Architecture != l.platform.Architecture:
+		if p.OS != "linux" {
 			l.diags = append(l.diags, errorDiag("Unsupported platform", fmt.Sprintf(
-				"Building for %s on a %s/%s host is not supported yet (no emulation): steps run on the host, so their binaries and the image would be the host's. Remove platform to build for the host, or build on a %s/%s host.",
-				p, l.platform.OS, l.platform.Architecture, p.OS, p.Architecture), where))
-			t.Platform = p
-		default:
-			t.Platform = p
+				"imgc builds Linux images only, and this stage asks for %s. Use a linux/ARCH platform, such as linux/%s.",
+				p, l.platform.Architecture), where))
 		}
+		// Another architecture than the host's is built too: its run steps
+		// run under QEMU user emulation (the engine says so when the host
+		// has none registered).
+		t.Platform = p
 	}
 	t.Base = l.base(st)
 	dependsOn := map[string]bool{}

@@ -66,7 +66,13 @@ func (s *state) resolveBase(b ir.Base, plat ir.Platform) ir.Base {
 	if b.Digest != "" {
 		return b
 	}
-	if d, ok := s.opts.Pins[b.Ref.String()]; ok && d != "" {
+	if d, ok := s.opts.Pins[PinKey(b.Ref.String(), plat)]; ok && d != "" {
+		b.Digest = d
+		return b
+	}
+	// A pin without a platform (imgc.lock.hcl before per-platform pins)
+	// is the host's.
+	if d, ok := s.opts.Pins[b.Ref.String()]; ok && d != "" && plat.OS == "linux" && plat.Architecture == runtime.GOARCH {
 		b.Digest = d
 		return b
 	}
@@ -74,12 +80,20 @@ func (s *state) resolveBase(b ir.Base, plat ir.Platform) ir.Base {
 	if s.opts.Resolve == nil {
 		return b
 	}
-	d, err := s.opts.Resolve.Resolve(b.Ref)
+	d, err := s.opts.Resolve.Resolve(b.Ref, plat)
 	var unreachable *UnreachableError
+	var np *ir.NoPlatformError
 	switch {
 	case err == nil && d != "":
 		b.Digest = d
 	case errors.Is(err, ErrUnresolved):
+	case errors.As(err, &np):
+		s.diags = append(s.diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Base image lacks the platform",
+			Detail:   fmt.Sprintf("The base %s has no image for %s: it has %s. Build for those platforms (--platform, or the image's platforms), or use a base that has %s.", b.Ref, plat, strings.Join(np.Have, ", "), plat),
+			Subject:  b.Origin.Range(),
+		})
 	case errors.As(err, &unreachable) && !local:
 		if !s.unreachable[b.Ref.String()] {
 			s.unreachable[b.Ref.String()] = true
@@ -103,6 +117,10 @@ func (s *state) resolveBase(b ir.Base, plat ir.Platform) ir.Base {
 	}
 	return b
 }
+
+// PinKey is the key of Options.Pins (and lang.ReadLock's) for the pin of
+// the reference ref for platform p: "REFERENCE OS/ARCH[/VARIANT]".
+func PinKey(ref string, p ir.Platform) string { return ref + " " + p.String() }
 
 // missingBase is the error for a local base (an OCI layout or a docker
 // archive) that cannot be read: unlike a registry, nothing can make it

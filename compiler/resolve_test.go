@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/imgc-dev/imgc/imageref"
+	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/lang"
 	"github.com/imgc-dev/imgc/model"
 )
@@ -40,7 +41,7 @@ func TestUnreadableBase(t *testing.T) {
 			if diags.HasErrors() {
 				t.Fatal(diags.Error())
 			}
-			_, diags = Compile(cfg, Options{Platform: amd64, Resolve: ResolverFunc(func(ref imageref.Ref) (string, error) {
+			_, diags = Compile(cfg, Options{Platform: amd64, Resolve: ResolverFunc(func(ref imageref.Ref, _ ir.Platform) (string, error) {
 				p := ref.Path
 				return "", errors.New("open " + p + "/index.json: no such file or directory")
 			})})
@@ -71,7 +72,7 @@ func TestUnreadableBase(t *testing.T) {
 func TestUnresolvedBaseIsQuiet(t *testing.T) {
 	for _, ref := range []string{"oci:layout", "debian"} {
 		cfg := &model.Config{Dir: t.TempDir(), Stages: []*model.Stage{{Kind: model.KindImage, Name: "x", From: model.From{Base: &model.Image{Ref: imageref.MustParse(ref)}}}}}
-		_, diags := Compile(cfg, Options{Platform: amd64, Resolve: ResolverFunc(func(imageref.Ref) (string, error) {
+		_, diags := Compile(cfg, Options{Platform: amd64, Resolve: ResolverFunc(func(imageref.Ref, ir.Platform) (string, error) {
 			return "", ErrUnresolved
 		})})
 		if len(diags) > 0 {
@@ -153,7 +154,7 @@ func TestConfigOnlyReadsNothing(t *testing.T) {
 		t.Fatal(diags.Error())
 	}
 	asked := 0
-	resolve := ResolverFunc(func(ref imageref.Ref) (string, error) {
+	resolve := ResolverFunc(func(ref imageref.Ref, _ ir.Platform) (string, error) {
 		asked++
 		return "", errors.New("open " + ref.Path + "/index.json: no such file or directory")
 	})

@@ -20,6 +20,30 @@ type Engine interface {
 	Explain(p *ir.Plan) map[ir.CacheKey]ir.Status
 }
 
+// PlatformBuilder is an Engine that builds several platforms at once: one
+// plan per platform, each compiled for its target platform (so each has
+// its own keys) and all with the same output targets. Each output target
+// becomes an OCI image index of its images, one per platform in the order
+// of plans, stored, exported and pushed under the target's tags; the
+// per-platform images are not tagged. A "docker" output is refused
+// (`docker load` takes one platform). With one plan it is Build.
+type PlatformBuilder interface {
+	BuildPlatforms(ctx context.Context, plans []*ir.Plan, o BuildOptions) (*Result, error)
+}
+
+// PlatformOf is the target platform of a plan compiled for one: that of
+// its output targets (a stage may set its own), else of its last target.
+func PlatformOf(p *ir.Plan) ir.Platform {
+	var last ir.Platform
+	for _, t := range p.Targets {
+		if t.Output {
+			return t.Platform
+		}
+		last = t.Platform
+	}
+	return last
+}
+
 // Output is an extra export of the built output targets.
 type Output struct {
 	// Type is "oci" (an OCI layout directory), "oci-archive" (a tar of
@@ -93,15 +117,26 @@ type Event struct {
 // ImageResult is one built output target.
 type ImageResult struct {
 	Target string
-	// Digest is the manifest digest.
+	// Digest is the manifest digest (of the image index, for a
+	// multi-platform build).
 	Digest string
 	Tags   []string
+	// Platforms are the index's images, one per platform, for a
+	// multi-platform build.
+	Platforms []PlatformImage
+}
+
+// PlatformImage is one platform's image in an index.
+type PlatformImage struct {
+	Platform ir.Platform
+	Digest   string
 }
 
 // Result is what a build produced.
 type Result struct {
 	Images []ImageResult
-	// Pins maps each base reference to the manifest digest it resolved to.
+	// Pins maps each base reference and the platform it was pulled for,
+	// "REFERENCE OS/ARCH[/VARIANT]", to the manifest digest it resolved to.
 	Pins map[string]string
 }
 

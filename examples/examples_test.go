@@ -70,13 +70,13 @@ func diagText(diags hcl.Diagnostics) string {
 
 // compile loads and compiles the configuration in dir with vars, failing
 // on any error. resolve may be nil: registry bases stay keyed by tag.
-func compile(t *testing.T, dir string, vars map[string]string, resolve func(imageref.Ref) (string, error)) (*model.Config, *ir.Plan) {
+func compile(t *testing.T, dir string, vars map[string]string, resolve func(imageref.Ref, ir.Platform) (string, error)) (*model.Config, *ir.Plan) {
 	t.Helper()
 	return compileAt(t, dir, vars, resolve, "")
 }
 
 // compileAt is compile at an optimizer level ("" is the default).
-func compileAt(t *testing.T, dir string, vars map[string]string, resolve func(imageref.Ref) (string, error), level string) (*model.Config, *ir.Plan) {
+func compileAt(t *testing.T, dir string, vars map[string]string, resolve func(imageref.Ref, ir.Platform) (string, error), level string) (*model.Config, *ir.Plan) {
 	t.Helper()
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -224,7 +224,7 @@ func buildExample(t *testing.T, dir string, vars map[string]string) *built {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	platform := ir.Platform{OS: "linux", Architecture: goruntime.GOARCH}
-	_, plan := compile(t, dir, vars, func(ref imageref.Ref) (string, error) {
+	_, plan := compile(t, dir, vars, func(ref imageref.Ref, _ ir.Platform) (string, error) {
 		if ref.Kind == imageref.Registry {
 			return "", compiler.ErrUnresolved
 		}

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -43,7 +45,11 @@ func openBase(ctx context.Context, ref imageref.Ref, pl ir.Platform) (v1.Image, 
 		if err != nil {
 			return nil, err
 		}
-		return remote.Image(r, registryOptions(ctx, remote.WithPlatform(v1Platform(pl)))...)
+		img, err := remote.Image(r, registryOptions(ctx, remote.WithPlatform(v1Platform(pl)))...)
+		if err != nil {
+			return nil, noPlatform(ctx, r, pl, err)
+		}
+		return img, nil
 	case imageref.OCILayout:
 		return layoutImage(ref.Path, ref.Tag, pl)
 	case imageref.DockerArchive:
@@ -54,6 +60,30 @@ func openBase(ctx context.Context, ref imageref.Ref, pl ir.Platform) (v1.Image, 
 	default:
 		return nil, fmt.Errorf("the reference %q has no manifest", ref)
 	}
+}
+
+// noPlatform turns err, from fetching r for platform pl, into an
+// *ir.NoPlatformError naming the platforms r has when r is an index
+// without pl.
+func noPlatform(ctx context.Context, r name.Reference, pl ir.Platform, err error) error {
+	if !strings.Contains(err.Error(), "no child with platform") {
+		return err
+	}
+	idx, ierr := remote.Index(r, registryOptions(ctx)...)
+	if ierr != nil {
+		return err
+	}
+	m, ierr := idx.IndexManifest()
+	if ierr != nil {
+		return err
+	}
+	var have []string
+	for _, d := range m.Manifests {
+		if d.Platform != nil {
+			have = append(have, d.Platform.String())
+		}
+	}
+	return &ir.NoPlatformError{Index: r.String(), Want: pl, Have: have}
 }
 
 // layoutImage finds an image in the OCI layout at path: the manifest named
@@ -89,12 +119,16 @@ func layoutImage(path, tag string, pl ir.Platform) (v1.Image, error) {
 			return nil, err
 		}
 		want := v1Platform(pl)
+		var have []string
 		for _, cd := range child.Manifests {
 			if cd.Platform != nil && cd.Platform.Satisfies(want) && !cd.MediaType.IsIndex() {
 				return l.image(cd)
 			}
+			if cd.Platform != nil {
+				have = append(have, cd.Platform.String())
+			}
 		}
-		return nil, fmt.Errorf("index %s of layout %s has no image for platform %s", d.Digest, path, pl)
+		return nil, &ir.NoPlatformError{Index: d.Digest.String() + " of layout " + path, Want: pl, Have: have}
 	}
 	return l.image(d)
 }

@@ -61,6 +61,23 @@ func writeLayout(s *store.Store, dir string, imgs []Image) error {
 		}
 	}
 	for _, bi := range imgs {
+		isIndex, err := s.IsIndex(bi.Digest)
+		if err != nil {
+			return err
+		}
+		if isIndex {
+			idx, err := s.Index(bi.Digest)
+			if err != nil {
+				return err
+			}
+			for _, n := range bi.Names {
+				ann := map[string]string{store.RefNameAnnotation: n}
+				if err := p.ReplaceIndex(idx, match.Annotation(store.RefNameAnnotation, n), layout.WithAnnotations(ann)); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		img, err := s.Image(bi.Digest)
 		if err != nil {
 			return err
@@ -74,6 +91,9 @@ func writeLayout(s *store.Store, dir string, imgs []Image) error {
 	}
 	return nil
 }
+
+// ErrDockerIndex is a multi-platform image written as a docker tarball.
+var ErrDockerIndex = fmt.Errorf("a docker tarball (docker load) holds one platform, and this image is an index of several: build it with one --platform for type=docker, or write type=oci or type=oci-archive")
 
 // writeLayoutArchive writes a tar of an OCI layout, atomically.
 func writeLayoutArchive(s *store.Store, dest string, imgs []Image) error {
@@ -173,6 +193,11 @@ func dockerTag(n string) (name.Tag, error) {
 func writeDockerArchive(s *store.Store, dest string, imgs []Image) error {
 	refs := map[name.Reference]v1.Image{}
 	for _, bi := range imgs {
+		if isIndex, err := s.IsIndex(bi.Digest); err != nil {
+			return err
+		} else if isIndex {
+			return ErrDockerIndex
+		}
 		img, err := s.Image(bi.Digest)
 		if err != nil {
 			return err
@@ -195,6 +220,18 @@ func PushDigest(ctx context.Context, s *store.Store, d v1.Hash, dest string) err
 	ref, err := ParseReference(dest)
 	if err != nil {
 		return fmt.Errorf("pushing %s: %w", dest, err)
+	}
+	if isIndex, err := s.IsIndex(d); err != nil {
+		return fmt.Errorf("pushing %s: %w", dest, err)
+	} else if isIndex {
+		idx, err := s.Index(d)
+		if err != nil {
+			return fmt.Errorf("pushing %s: %w", dest, err)
+		}
+		if err := remote.WriteIndex(ref, idx, registryOptions(ctx)...); err != nil {
+			return fmt.Errorf("pushing %s: %w", dest, err)
+		}
+		return nil
 	}
 	img, err := s.Image(d)
 	if err != nil {
@@ -224,6 +261,11 @@ func Save(s *store.Store, n string, w io.Writer) error {
 	d, err := s.LookupImage(n)
 	if err != nil {
 		return err
+	}
+	if isIndex, err := s.IsIndex(d.Digest); err != nil {
+		return fmt.Errorf("saving %s: %w", n, err)
+	} else if isIndex {
+		return fmt.Errorf("saving %s: %w", n, ErrDockerIndex)
 	}
 	img, err := s.Image(d.Digest)
 	if err != nil {

@@ -308,7 +308,7 @@ func buildWithImgc(t *testing.T, cache, dir, base string, args map[string]string
 	plan, diags := compiler.Compile(cfg, compiler.Options{
 		Context: abs,
 		Project: df,
-		Resolve: compiler.ResolverFunc(func(ref imageref.Ref) (string, error) {
+		Resolve: compiler.ResolverFunc(func(ref imageref.Ref, _ ir.Platform) (string, error) {
 			return imageio.ResolveBase(ctx, ref, pl)
 		}),
 	})

@@ -3,6 +3,7 @@ package ir
 import (
 	"fmt"
 	"io/fs"
+	"strings"
 
 	"github.com/imgc-dev/imgc/imageref"
 )
@@ -373,4 +374,16 @@ type Status struct {
 	// From names the imported cache (--cache-from) a hit comes from;
 	// empty for the local cache.
 	From string `json:"from,omitempty"`
+}
+
+// NoPlatformError is a base image (an index) that has no image for the
+// platform a build asks for.
+type NoPlatformError struct {
+	Index string // the index: its digest or reference
+	Want  Platform
+	Have  []string // the platforms it has
+}
+
+func (e *NoPlatformError) Error() string {
+	return fmt.Sprintf("the index %s has no image for %s; it has %s", e.Index, e.Want, strings.Join(e.Have, ", "))
 }

@@ -39,10 +39,13 @@ type loader struct {
 	// stageCtx the context of stage bodies, each built once (vars.go).
 	refVals  map[string]cty.Value
 	stageCtx *hcl.EvalContext
+	// platform is the `platform` value (platform.go).
+	platform cty.Value
 }
 
 func newLoader(funcs map[string]function.Function, macros []stdlib.Macro) *loader {
 	l := &loader{
+		platform:  platformValue("", ""),
 		funcs:     funcs,
 		macros:    map[string]stdlib.Macro{},
 		syntax:    syntaxIndex{},

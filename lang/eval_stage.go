@@ -62,7 +62,7 @@ func (e *evaluator) stageAttributes(decl *stageDecl, attrs hcl.Attributes, st *m
 			st.Platform, st.PlatformRange = p, rng
 		}
 	}
-	for _, imageOnly := range []string{"tags", "annotations"} {
+	for _, imageOnly := range []string{"tags", "annotations", "platforms"} {
 		if attr, ok := attrs[imageOnly]; ok && decl.Kind == model.KindStage {
 			e.l.add(&hcl.Diagnostic{
 				Severity: hcl.DiagError,
@@ -73,6 +73,17 @@ func (e *evaluator) stageAttributes(decl *stageDecl, attrs hcl.Attributes, st *m
 			})
 			delete(attrs, imageOnly)
 		}
+	}
+	if ps, ok := e.strs(attrs, "platforms", false); ok {
+		rng := attrs["platforms"].Expr.Range()
+		for _, p := range ps {
+			if d := model.CheckPlatform(p, rng); d != nil {
+				e.l.add(d)
+				ps = nil
+				break
+			}
+		}
+		st.Platforms, st.PlatformsRange = ps, rng
 	}
 	if tags, ok := e.strs(attrs, "tags", false); ok {
 		for _, t := range tags {

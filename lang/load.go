@@ -31,6 +31,11 @@ type Options struct {
 	// (VarSources lists them as the CLI takes them); a later value wins
 	// over a variable's default and over earlier values.
 	Vars []VarSource
+	// Platform is the target platform "os/arch[/variant]" the
+	// configuration is evaluated for (the `platform` value); "" means the
+	// host's. BuildPlatform is the platform imgc runs on; "" means the
+	// host's.
+	Platform, BuildPlatform string
 	// ValuesOptional leaves a variable that has neither a default nor a
 	// value unknown instead of reporting it (validate checks the
 	// configuration alone, as terraform validate does): what uses it is
@@ -88,6 +93,7 @@ func Load(path string, opts Options) (*model.Config, hcl.Diagnostics) {
 	}
 
 	l := newLoader(funcs, macros)
+	l.platform = platformValue(opts.Platform, opts.BuildPlatform)
 	l.diags = diags
 	mod := l.decodeModule(parsed)
 	if len(mod.stages) == 0 && !l.diags.HasErrors() {

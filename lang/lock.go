@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -18,18 +19,25 @@ import (
 // LockFile is the name of the lock file in a configuration directory.
 const LockFile = "imgc.lock.hcl"
 
-var digestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+var (
+	digestPattern   = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+	platformPattern = regexp.MustCompile(`^[a-z0-9_]+/[a-z0-9_]+(/[a-z0-9_.]+)?$`)
+)
 
 var lockSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{{Type: "base", LabelNames: []string{"reference"}}},
 }
 
 var lockBaseSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "digest", Required: true}},
+	Attributes: []hcl.AttributeSchema{{Name: "digest", Required: true}, {Name: "platform"}},
 }
 
 // ReadLock reads the pins (image reference -> "sha256:..." manifest
-// digest) of the lock file in dir. A missing file is no pins.
+// digest) of the lock file in dir. A missing file is no pins. A pin for a
+// platform (a block with platform = "linux/arm64") is keyed
+// "REFERENCE PLATFORM" (see compiler.PinKey); one without, written before
+// imgc pinned per platform, by the reference alone: it pins the host's
+// platform.
 func ReadLock(dir string) (map[string]string, hcl.Diagnostics) {
 	path := filepath.Join(dir, LockFile)
 	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
@@ -43,7 +51,26 @@ func ReadLock(dir string) (map[string]string, hcl.Diagnostics) {
 	pins := map[string]string{}
 	first := map[string]hcl.Range{}
 	for _, b := range content.Blocks {
+		bc, bdiags := b.Body.Content(lockBaseSchema)
+		diags = append(diags, bdiags...)
 		ref := b.Labels[0]
+		if attr, ok := bc.Attributes["platform"]; ok {
+			val, vdiags := attr.Expr.Value(nil)
+			diags = append(diags, vdiags...)
+			if vdiags.HasErrors() {
+				continue
+			}
+			if val.Type() != cty.String || val.IsNull() || !platformPattern.MatchString(val.AsString()) {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid platform",
+					Detail:   "A pin's platform is written OS/ARCH or OS/ARCH/VARIANT, such as \"linux/arm64\". Fix the value, or delete the block to pin the reference again.",
+					Subject:  attr.Expr.Range().Ptr(),
+				})
+				continue
+			}
+			ref += " " + val.AsString()
+		}
 		if prev, dup := first[ref]; dup {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
@@ -54,8 +81,6 @@ func ReadLock(dir string) (map[string]string, hcl.Diagnostics) {
 			continue
 		}
 		first[ref] = b.DefRange
-		bc, bdiags := b.Body.Content(lockBaseSchema)
-		diags = append(diags, bdiags...)
 		attr, ok := bc.Attributes["digest"]
 		if !ok {
 			continue
@@ -87,7 +112,7 @@ func WriteLock(dir string, pins map[string]string) error {
 	body := f.Body()
 	body.AppendUnstructuredTokens(hclwrite.Tokens{{
 		Type:  hclsyntax.TokenComment,
-		Bytes: []byte("# This file is maintained by imgc build and plan: it pins each base image\n# reference to a manifest digest. Commit it; delete a block to re-pin.\n"),
+		Bytes: []byte("# This file is maintained by imgc build and plan: it pins each base image\n# reference to a manifest digest, per platform. Commit it; delete a block to re-pin.\n"),
 	}})
 	for _, ref := range sortedKeys(pins) {
 		digest := pins[ref]
@@ -95,7 +120,12 @@ func WriteLock(dir string, pins map[string]string) error {
 			return fmt.Errorf("writing lock file: pin for %q: %q is not a sha256 digest", ref, digest)
 		}
 		body.AppendNewline()
-		body.AppendNewBlock("base", []string{ref}).Body().SetAttributeValue("digest", cty.StringVal(digest))
+		r, platform, _ := strings.Cut(ref, " ")
+		block := body.AppendNewBlock("base", []string{r}).Body()
+		if platform != "" {
+			block.SetAttributeValue("platform", cty.StringVal(platform))
+		}
+		block.SetAttributeValue("digest", cty.StringVal(digest))
 	}
 	tmp, err := os.CreateTemp(dir, "."+LockFile+".*")
 	if err != nil {

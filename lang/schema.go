@@ -13,6 +13,7 @@ import (
 var stageAttributes = []hcl.AttributeSchema{
 	{Name: "from", Required: true},
 	{Name: "platform"},
+	{Name: "platforms"},
 	{Name: "tags"},
 	{Name: "annotations"},
 	{Name: "env"},

@@ -327,9 +327,10 @@ func (l *loader) newContext(mod *module, locals map[string]cty.Value) *hcl.EvalC
 			}
 		}
 		l.refVals = map[string]cty.Value{
-			"var":   objectOf(l.varVals),
-			"stage": objectOf(stages),
-			"image": objectOf(images),
+			"var":      objectOf(l.varVals),
+			"stage":    objectOf(stages),
+			"image":    objectOf(images),
+			"platform": l.platform,
 		}
 	}
 	vars := map[string]cty.Value{"local": objectOf(locals)}

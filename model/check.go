@@ -86,6 +86,17 @@ func (c *checker) stage(st *Stage) {
 			st.Platform = ""
 		}
 	}
+	if len(st.Platforms) > 0 {
+		var ok []string
+		for _, p := range st.Platforms {
+			if d := CheckPlatform(p, first(st.PlatformsRange, st.DeclRange)); d != nil {
+				c.diags = append(c.diags, d)
+				continue
+			}
+			ok = append(ok, p)
+		}
+		st.Platforms = ok
+	}
 	st.Steps = c.steps(st.Steps)
 }
 

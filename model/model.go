@@ -52,8 +52,13 @@ type Stage struct {
 	// PlatformRange is where it is set.
 	Platform      string
 	PlatformRange hcl.Range
-	Tags          []string
-	Annotations   map[string]string
+	// Platforms, on an image, are the platforms `imgc build` makes it for
+	// without --platform (an image index of one image each);
+	// PlatformsRange is where they are set.
+	Platforms      []string
+	PlatformsRange hcl.Range
+	Tags           []string
+	Annotations    map[string]string
 	// Env, Workdir, User and Shell are the stage defaults every step
 	// inherits unless it overrides them. Empty means unset (the base
 	// image's value applies at run time).

@@ -51,7 +51,7 @@ func buildOnBusybox(t *testing.T, src string) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	plan, diags := compiler.Compile(cfg, compiler.Options{Resolve: compiler.ResolverFunc(func(ref imageref.Ref) (string, error) {
+	plan, diags := compiler.Compile(cfg, compiler.Options{Resolve: compiler.ResolverFunc(func(ref imageref.Ref, _ ir.Platform) (string, error) {
 		return imageio.ResolveBase(ctx, ref, ir.Platform{OS: "linux", Architecture: goruntime.GOARCH})
 	})})
 	if diags.HasErrors() {

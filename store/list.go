@@ -22,6 +22,9 @@ type ImageInfo struct {
 	Digest  string
 	Size    int64 // manifest, config and compressed layers
 	Created time.Time
+	// Platforms are the platforms of an index (a multi-platform image);
+	// nil for an image.
+	Platforms []string
 }
 
 // Images lists the stored images by name.
@@ -33,6 +36,15 @@ func (s *Store) Images() ([]ImageInfo, error) {
 	var out []ImageInfo
 	for _, d := range m.Manifests {
 		info := ImageInfo{Name: d.Annotations[RefNameAnnotation], Digest: d.Digest.String(), Size: d.Size}
+		if isIndex, err := s.IsIndex(d.Digest); err != nil {
+			return nil, fmt.Errorf("reading image %s: %w", info.Name, err)
+		} else if isIndex {
+			if err := s.indexInfo(&info, d.Digest); err != nil {
+				return nil, fmt.Errorf("reading image %s: %w", info.Name, err)
+			}
+			out = append(out, info)
+			continue
+		}
 		img, err := s.Image(d.Digest)
 		if err != nil {
 			return nil, fmt.Errorf("reading image %s: %w", info.Name, err)
@@ -69,8 +81,12 @@ type HistoryEntry struct {
 }
 
 // History lists the history of the stored image called n.
-func (s *Store) History(n string) ([]HistoryEntry, error) {
-	d, err := s.LookupImage(n)
+func (s *Store) History(n string) ([]HistoryEntry, error) { return s.HistoryFor(n, ir.Platform{}) }
+
+// HistoryFor lists the history of the stored image called n, of its
+// platform p when it is an index (see LookupImageFor).
+func (s *Store) HistoryFor(n string, p ir.Platform) ([]HistoryEntry, error) {
+	d, err := s.LookupImageFor(n, p)
 	if err != nil {
 		return nil, err
 	}
@@ -229,8 +245,12 @@ type Inspection struct {
 }
 
 // Inspect returns the manifest and config of the stored image called n.
-func (s *Store) Inspect(n string) (*Inspection, error) {
-	d, err := s.LookupImage(n)
+func (s *Store) Inspect(n string) (*Inspection, error) { return s.InspectFor(n, ir.Platform{}) }
+
+// InspectFor returns the manifest and config of the stored image called
+// n, of its platform p when it is an index (see LookupImageFor).
+func (s *Store) InspectFor(n string, p ir.Platform) (*Inspection, error) {
+	d, err := s.LookupImageFor(n, p)
 	if err != nil {
 		return nil, err
 	}
@@ -247,4 +267,35 @@ func (s *Store) Inspect(n string) (*Inspection, error) {
 		return nil, fmt.Errorf("reading image %s: %w", n, err)
 	}
 	return &Inspection{Name: n, Digest: d.Digest.String(), Manifest: m, Config: cfg}, nil
+}
+
+// indexInfo adds up an index's images into info: their sizes, the newest
+// creation time, their platforms.
+func (s *Store) indexInfo(info *ImageInfo, h v1.Hash) error {
+	idx, err := s.Index(h)
+	if err != nil {
+		return err
+	}
+	m, _ := idx.IndexManifest()
+	for _, d := range m.Manifests {
+		img, err := s.Image(d.Digest)
+		if err != nil {
+			return err
+		}
+		man, err := img.Manifest()
+		if err != nil {
+			return err
+		}
+		info.Size += d.Size + man.Config.Size
+		for _, l := range man.Layers {
+			info.Size += l.Size
+		}
+		if cf, err := img.ConfigFile(); err == nil && cf.Created.After(info.Created) {
+			info.Created = cf.Created.Time
+		}
+		if d.Platform != nil {
+			info.Platforms = append(info.Platforms, d.Platform.String())
+		}
+	}
+	return nil
 }

@@ -10,7 +10,8 @@ import (
 	"github.com/imgc-dev/imgc/ir"
 )
 
-// buildRecord is the last build of each target of a project.
+// buildRecord is the last build of each target of a project, by
+// RecordKey: each platform of a multi-platform build has its own.
 type buildRecord struct {
 	Project string                 `json:"project"`
 	Targets map[string][]*ir.Layer `json:"targets"`
@@ -33,8 +34,13 @@ func (s *Store) readRecord(project string) *buildRecord {
 	return rec
 }
 
-// LastBuild returns the layers of each target of project as its last
-// recorded build made them (none when there is no record).
+// RecordKey is the name of target t's last build in a record: its name
+// and platform, so that the plans of a multi-platform build do not
+// overwrite each other's.
+func RecordKey(t *ir.Target) string { return t.Name + " " + t.Platform.String() }
+
+// LastBuild returns the layers of each target of project, by RecordKey, as
+// its last recorded build made them (none when there is no record).
 func (s *Store) LastBuild(project string) map[string][]*ir.Layer {
 	return s.readRecord(project).Targets
 }
@@ -50,7 +56,7 @@ func (s *Store) RecordBuild(p *ir.Plan, built map[string]bool) error {
 	rec := s.readRecord(p.Project)
 	for _, t := range p.Targets {
 		if built[t.Name] {
-			rec.Targets[t.Name] = t.Layers
+			rec.Targets[RecordKey(t)] = t.Layers
 		}
 	}
 	data, err := json.Marshal(rec)

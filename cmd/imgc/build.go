@@ -93,36 +93,47 @@ func (c *buildCmd) Run(e *env) error {
 	if diags = append(diags, sdiags...); sdiags.HasErrors() {
 		return e.report(nil, diags)
 	}
-	src, ldiags := e.load(&c.configFlags, c.Target, store, true)
+	plats, pdiags := parsePlatforms(c.Platform)
+	if diags = append(diags, pdiags...); pdiags.HasErrors() {
+		return e.report(nil, diags)
+	}
+	src, plans, pins, ldiags := e.loadPlatforms(&c.configFlags, plats, c.Target, c.Tag, c.Context, c.optimizeFlags, store, true, c.Pull)
 	diags = append(diags, ldiags...)
 	if src == nil || src.Config == nil {
 		return e.report(filesOf(src), diags)
 	}
-	plan, pins, cdiags := e.compile(src, c.Target, c.Tag, c.Context, c.optimizeFlags, store, true, c.Pull)
-	diags = append(diags, cdiags...)
+	if len(plans) > 1 {
+		diags = append(diags, dockerOutputs(outputs)...)
+		if saved != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Saved plan of several platforms",
+				Detail: "A saved plan is one platform's. Build it without --platform, or build the configuration with --platform."})
+		}
+	}
 	if err := e.report(src.Files, diags); err != nil {
 		if onlyUnreachable(diags) {
 			return exitError{exitFailed}
 		}
 		return err
 	}
+	plan := plans[0]
 	if saved != nil {
 		if diags := saved.stale(plan); diags.HasErrors() {
 			e.report(src.Files, diags)
 			return exitError{exitFailed}
 		}
 	}
-	opts, diags := c.buildOptions(src, plan, pins, outputs, secrets)
+	opts, diags := c.buildOptions(src, plans, pins, outputs, secrets)
 	if diags.HasErrors() {
 		return e.report(src.Files, diags)
 	}
 	opts.CacheTo, opts.CacheFrom = cacheTo, cacheFrom
-	return c.build(e, store, src, plan, pins, opts)
+	return c.build(e, store, src, plans, pins, opts)
 }
 
 // buildOptions checks what the plan needs from the command line (secrets,
 // entitlements, pins) and gathers the engine's options.
-func (c *buildCmd) buildOptions(src *source, plan *ir.Plan, pins map[string]string, outputs []engine.Output, secrets map[string]string) (engine.BuildOptions, hcl.Diagnostics) {
+func (c *buildCmd) buildOptions(src *source, plans []*ir.Plan, pins map[string]string, outputs []engine.Output, secrets map[string]string) (engine.BuildOptions, hcl.Diagnostics) {
+	plan := plans[0]
 	if diags := missingSecrets(plan, secrets); diags.HasErrors() {
 		return engine.BuildOptions{}, diags
 	}
@@ -134,8 +145,10 @@ func (c *buildCmd) buildOptions(src *source, plan *ir.Plan, pins map[string]stri
 		return engine.BuildOptions{}, diags
 	}
 	if c.Locked {
-		if diags := checkLocked(plan, pins); diags.HasErrors() {
-			return engine.BuildOptions{}, diags
+		for _, plan := range plans {
+			if diags := checkLocked(plan, pins); diags.HasErrors() {
+				return engine.BuildOptions{}, diags
+			}
 		}
 	}
 	opts := engine.BuildOptions{
@@ -162,11 +175,11 @@ func (c *buildCmd) buildOptions(src *source, plan *ir.Plan, pins map[string]stri
 
 // build runs the plan through the engine, updates the lock file and
 // prints what it built.
-func (c *buildCmd) build(e *env, store *store.Store, src *source, plan *ir.Plan, pins map[string]string, opts engine.BuildOptions) error {
+func (c *buildCmd) build(e *env, store *store.Store, src *source, plans []*ir.Plan, pins map[string]string, opts engine.BuildOptions) error {
 	prog := newProgress(e, c.Progress)
 	opts.Progress = prog.event
 	start := time.Now()
-	res, err := c.engine(store).Build(e.ctx, plan, opts)
+	res, err := buildPlans(e, c.engine(store), plans, opts)
 	prog.close()
 	if err != nil {
 		if rerr, ok := e.reportBuilderError(err); ok {
@@ -178,7 +191,11 @@ func (c *buildCmd) build(e *env, store *store.Store, src *source, plan *ir.Plan,
 		return e.reportBuildError(src.Files, err)
 	}
 	if !src.Dockerfile && !c.Locked && len(res.Pins) > 0 {
-		if err := updateLock(src.Dir, pins, registryPins(plan, res.Pins)); err != nil {
+		resolved := map[string]string{}
+		for _, plan := range plans {
+			maps.Copy(resolved, registryPins(plan, res.Pins))
+		}
+		if err := updateLock(src.Dir, pins, resolved); err != nil {
 			return err
 		}
 	}
@@ -188,6 +205,9 @@ func (c *buildCmd) build(e *env, store *store.Store, src *source, plan *ir.Plan,
 			name = strings.Join(img.Tags, ", ")
 		}
 		fmt.Fprintf(e.stdout, "%s %s\n", img.Digest, name)
+		for _, p := range img.Platforms {
+			fmt.Fprintf(e.stdout, "  %s %s\n", p.Digest, p.Platform)
+		}
 	}
 	if c.Progress != "json" {
 		fmt.Fprintf(e.stderr, "Built %d %s in %s.\n", len(res.Images), plural(len(res.Images), "image", "images"), time.Since(start).Round(time.Millisecond))
@@ -411,7 +431,10 @@ func checkLocked(plan *ir.Plan, pins map[string]string) hcl.Diagnostics {
 		if b.Kind != ir.BaseRegistry || b.Ref.Digest != "" {
 			continue
 		}
-		pin, ok := pins[b.Ref.String()]
+		pin, ok := pins[compiler.PinKey(b.Ref.String(), t.Platform)]
+		if !ok && t.Platform == hostPlatform() {
+			pin, ok = pins[b.Ref.String()]
+		}
 		switch {
 		case !ok:
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Base image not pinned",
@@ -432,8 +455,9 @@ func registryPins(plan *ir.Plan, resolved map[string]string) map[string]string {
 	out := map[string]string{}
 	for _, t := range plan.Targets {
 		if t.Base.Kind == ir.BaseRegistry && t.Base.Ref.Digest == "" {
-			if d, ok := resolved[t.Base.Ref.String()]; ok {
-				out[t.Base.Ref.String()] = d
+			key := compiler.PinKey(t.Base.Ref.String(), t.Platform)
+			if d, ok := resolved[key]; ok {
+				out[key] = d
 			}
 		}
 	}
@@ -447,11 +471,19 @@ func updateLock(dir string, old, resolved map[string]string) error {
 		merged[k] = v
 	}
 	changed := false
-	for ref, dig := range resolved {
-		if merged[ref] != dig {
+	for key, dig := range resolved {
+		if merged[key] != dig {
 			changed = true
 		}
-		merged[ref] = dig
+		merged[key] = dig
+		// The pin of the host's platform replaces one written without a
+		// platform.
+		if ref, platform, _ := strings.Cut(key, " "); platform == hostPlatform().String() {
+			if _, ok := merged[ref]; ok {
+				delete(merged, ref)
+				changed = true
+			}
+		}
 	}
 	if !changed {
 		return nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,12 +31,24 @@ type configFlags struct {
 	BuildArg varFlags `name:"build-arg" placeholder:"NAME=VALUE" help:"Docker's name for --var."`
 	VarFile  varFlags `placeholder:"FILE" help:"Read variable values from an HCL file of NAME = value lines (repeatable). Later --var and --var-file values win over earlier ones, and all of them over imgc.vars.hcl, *.auto.vars.hcl and IMGC_VAR_NAME."`
 	Context  string   `placeholder:"DIR" help:"The build context for copy sources (default: the configuration's directory)."`
+	Platform string   `placeholder:"OS/ARCH" help:"The platforms to build for, comma-separated (linux/amd64,linux/arm64); several make an image index. Default: the image's platforms, else the host's."`
 
 	// sources, when set, replace the flags' variable sources: a saved
 	// plan's.
 	sources []lang.VarSource
 	// valuesOptional lets variables go without values (validate).
 	valuesOptional bool
+	// target is the platform load and compile work for (one of
+	// Platform's); zero is the host's.
+	target ir.Platform
+}
+
+// platform is the target platform load works for: target, else the host's.
+func (f *configFlags) platform() ir.Platform {
+	if f.target.OS != "" {
+		return f.target
+	}
+	return hostPlatform()
 }
 
 // varFlag is one --var, --build-arg or --var-file value, numbered in the
@@ -106,13 +119,13 @@ func (e *env) load(f *configFlags, targets []string, store *store.Store, remote 
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	opts := loader.Options{Path: f.Path, Dockerfile: f.File, Vars: vars, Environ: os.Environ(), ValuesOptional: f.valuesOptional}
+	opts := loader.Options{Path: f.Path, Dockerfile: f.File, Vars: vars, Environ: os.Environ(), Platform: f.platform().String(), ValuesOptional: f.valuesOptional}
 	if len(targets) > 0 {
 		opts.Target = targets[len(targets)-1]
 	}
 	if store != nil {
 		opts.BaseOnBuild = func(ref imageref.Ref, contextDir string) ([]string, error) {
-			return imageio.BaseOnBuild(e.ctx, ref, contextDir, ir.Platform{OS: "linux", Architecture: hostArch()}, remote)
+			return imageio.BaseOnBuild(e.ctx, ref, contextDir, f.platform(), remote)
 		}
 	}
 	return loader.Load(opts)
@@ -123,6 +136,10 @@ type optimizeFlags struct {
 	Optimize   string   `placeholder:"safe|all" help:"Optimizer level: safe (default) keeps the layering you wrote; all also merges and reorders steps."`
 	NoOptimize bool     `name:"no-optimize" help:"Run only the passes every build needs."`
 	Pass       []string `sep:"none" placeholder:"NAME=off" help:"Turn one optimizer pass off (repeatable): ${passes}."`
+
+	// configOnly compiles the configuration alone (validate): no build
+	// context is read (compiler.Options.ConfigOnly).
+	configOnly bool
 }
 
 func (o *optimizeFlags) level() string {
@@ -161,7 +178,8 @@ func (o *optimizeFlags) disabled() ([]string, hcl.Diagnostics) {
 
 // compile lowers a loaded configuration to a plan, resolving local bases
 // (and registry tags when resolveRemote is set) for real cache keys.
-func (e *env) compile(src *source, targets, tags []string, ctxDir string, opt optimizeFlags, store *store.Store, resolveRemote, repin bool) (*ir.Plan, map[string]string, hcl.Diagnostics) {
+// platform is the target platform (zero: the host's).
+func (e *env) compile(src *source, platform ir.Platform, targets, tags []string, ctxDir string, opt optimizeFlags, store *store.Store, resolveRemote, repin bool) (*ir.Plan, map[string]string, hcl.Diagnostics) {
 	disabled, diags := opt.disabled()
 	if diags.HasErrors() {
 		return nil, nil, diags
@@ -181,6 +199,8 @@ func (e *env) compile(src *source, targets, tags []string, ctxDir string, opt op
 		// SOURCE_DATE_EPOCH clamps file times in layers: it is key material.
 		SourceDateEpoch: os.Getenv("SOURCE_DATE_EPOCH"),
 		IgnoreFile:      src.IgnoreFile,
+		Platform:        platform,
+		ConfigOnly:      opt.configOnly,
 	}
 	if repin {
 		opts.Pins = nil
@@ -201,13 +221,14 @@ type baseResolver struct {
 	remote bool
 }
 
-func (r baseResolver) Resolve(ref imageref.Ref) (string, error) {
+func (r baseResolver) Resolve(ref imageref.Ref, pl ir.Platform) (string, error) {
 	registry := ref.Kind == imageref.Registry
 	if registry && !r.remote {
 		return "", compiler.ErrUnresolved
 	}
-	d, err := imageio.ResolveBase(r.e.ctx, ref, ir.Platform{OS: "linux", Architecture: hostArch()})
-	if err != nil && registry {
+	d, err := imageio.ResolveBase(r.e.ctx, ref, pl)
+	var np *ir.NoPlatformError
+	if err != nil && registry && !errors.As(err, &np) {
 		// A build cannot go on without it.
 		return "", &compiler.UnreachableError{Ref: ref, Err: sentenceError{"Resolving " + ref.String() + ": " + plainError(err), err}}
 	}

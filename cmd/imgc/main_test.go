@@ -35,6 +35,12 @@ func TestScripts(t *testing.T) {
 			base = testbase.Busybox(t)
 		}
 	}
+	// $MULTIBASE is a busybox index of linux/amd64 and linux/arm64 for the
+	// scripts that build for arm64 under emulation ([emulated]).
+	multi := ""
+	if base != "" && testbase.Arm64Runs() {
+		multi = testbase.MultiArch(t)
+	}
 	// Scripts marked [buildkit] build on a buildkitd of their own.
 	bkAddr := ""
 	if base != "" {
@@ -49,6 +55,7 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("IMGC_CACHE_DIR", filepath.Join(env.WorkDir, ".imgc-cache"))
 			env.Setenv("BASE", base)
+			env.Setenv("MULTIBASE", multi)
 			env.Setenv("BUILDKIT_ADDR", bkAddr)
 			// Every script gets its own in-process registry on loopback.
 			reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
@@ -78,6 +85,9 @@ func TestScripts(t *testing.T) {
 			case "buildable":
 				// Real builds need root, runc and the busybox base.
 				return base != "", nil
+			case "emulated":
+				// arm64 builds need those and a binfmt_misc handler.
+				return multi != "", nil
 			case "buildkit":
 				return bkAddr != "", nil
 			}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/imgc-dev/imgc/compiler"
+	"github.com/imgc-dev/imgc/engine"
 	"github.com/imgc-dev/imgc/engine/local"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/model"
@@ -98,18 +98,46 @@ func (c *planCmd) run(e *env) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	src, diags := e.load(&c.configFlags, c.Target, store, false)
-	if src == nil || src.Config == nil {
-		return false, e.report(filesOf(src), diags)
+	plats, pdiags := parsePlatforms(c.Platform)
+	if pdiags.HasErrors() {
+		return false, e.report(nil, pdiags)
 	}
 	// A saved plan resolves base tags as the build will, so that the build
 	// finds the same keys.
 	remote := c.Out != ""
-	plan, _, cdiags := e.compile(src, c.Target, nil, c.Context, c.optimizeFlags, store, remote, false)
-	diags = append(diags, cdiags...)
+	src, plans, _, diags := e.loadPlatforms(&c.configFlags, plats, c.Target, nil, c.Context, c.optimizeFlags, store, remote, false)
+	if src == nil || src.Config == nil {
+		return false, e.report(filesOf(src), diags)
+	}
+	if len(plans) > 1 && c.Out != "" {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Saved plan of several platforms",
+			Detail: "A saved plan (-out) is one platform's. Give --platform one platform with -out."})
+	}
 	if err := e.report(src.Files, diags); err != nil {
 		return false, err
 	}
+	// One plan per platform, each with its own keys and reasons; JSON is
+	// one document per platform.
+	changes := false
+	for i, plan := range plans {
+		if len(plans) > 1 && c.Format != "json" {
+			if i > 0 {
+				fmt.Fprintln(e.stdout)
+			}
+			fmt.Fprintf(e.stdout, "platform %s\n\n", engine.PlatformOf(plan))
+		}
+		would, err := c.print(e, store, plan, cacheFrom)
+		if err != nil {
+			return false, err
+		}
+		changes = changes || would
+	}
+	return changes, nil
+}
+
+// print prints one plan with each layer's cache status, saves it with
+// -out, and tells whether a build would make any layer.
+func (c *planCmd) print(e *env, store *store.Store, plan *ir.Plan, cacheFrom []engine.CacheImport) (bool, error) {
 	var status map[ir.CacheKey]ir.Status
 	if eng, ok := c.engine(store).(*local.Engine); ok {
 		var warnings []string
@@ -120,6 +148,7 @@ func (c *planCmd) run(e *env) (bool, error) {
 	} else {
 		status = c.engine(store).Explain(plan)
 	}
+	var err error
 	if c.Format == "json" {
 		err = ir.PrintJSON(e.stdout, plan, status)
 	} else {
@@ -158,12 +187,17 @@ type validateCmd struct {
 // build's errors.
 func (c *validateCmd) Run(e *env) error {
 	c.valuesOptional = true
-	src, diags := e.load(&c.configFlags, nil, nil, false)
+	plats, pdiags := parsePlatforms(c.Platform)
+	if pdiags.HasErrors() {
+		return e.report(nil, pdiags)
+	}
+	// Checked for every platform: each is its own load and plan, of the
+	// configuration alone (no store: no base is read).
+	src, _, _, diags := e.loadPlatforms(&c.configFlags, plats, nil, nil, c.Context, optimizeFlags{configOnly: true}, nil, false, false)
 	if src == nil || src.Config == nil {
 		return e.report(filesOf(src), diags)
 	}
-	_, cdiags := compiler.Compile(src.Config, compiler.Options{ConfigOnly: true})
-	if err := e.report(src.Files, append(diags, cdiags...)); err != nil {
+	if err := e.report(src.Files, diags); err != nil {
 		return err
 	}
 	images := 0

@@ -21,6 +21,7 @@ import (
 
 type runCmd struct {
 	cacheFlags
+	storePlatform
 	Image         string   `arg:"" name:"image" help:"An image in the local store."`
 	Args          []string `arg:"" optional:"" passthrough:"" help:"Arguments after the image name, passed as given even when they look like flags: they follow --entrypoint's executable, or replace the image's cmd."`
 	Entrypoint    *string  `placeholder:"EXECUTABLE" help:"Run this executable instead of the image's entrypoint, as docker run --entrypoint (its arguments go after the image name); --entrypoint '' clears it."`
@@ -52,6 +53,9 @@ func (c *runCmd) Run(e *env) error {
 		return exitError{exitBadInput}
 	}
 	opts.Args = args
+	if opts.Platform, err = c.platform(); err != nil {
+		return err
+	}
 	if c.Tty && !opts.Terminal {
 		fmt.Fprintln(e.stderr, "imgc: warning: -t: standard input or output is not a terminal, so the container gets none")
 	}

@@ -42,18 +42,19 @@ func (c *imagesCmd) Run(e *env) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tDIGEST\tSIZE\tCREATED")
+	fmt.Fprintln(tw, "NAME\tDIGEST\tSIZE\tCREATED\tPLATFORMS")
 	for _, im := range imgs {
 		if !f.match(im.Name) {
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", im.Name, shortDigest(im.Digest), humanSize(im.Size), ago(im.Created))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", im.Name, shortDigest(im.Digest), humanSize(im.Size), ago(im.Created), platformsColumn(im.Platforms))
 	}
 	return tw.Flush()
 }
 
 type historyCmd struct {
 	cacheFlags
+	storePlatform
 	Name string `arg:"" help:"An image in the local store (a tag, or an image block's name)."`
 }
 
@@ -62,7 +63,11 @@ func (c *historyCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	hist, err := s.History(c.Name)
+	p, err := c.platform()
+	if err != nil {
+		return err
+	}
+	hist, err := s.HistoryFor(c.Name, p)
 	if err != nil {
 		return err
 	}
@@ -247,6 +252,7 @@ func truncate(s string, n int) string {
 
 type inspectCmd struct {
 	cacheFlags
+	storePlatform
 	Name string `arg:"" help:"An image in the local store."`
 }
 
@@ -255,7 +261,11 @@ func (c *inspectCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	in, err := s.Inspect(c.Name)
+	p, err := c.platform()
+	if err != nil {
+		return err
+	}
+	in, err := s.InspectFor(c.Name, p)
 	if err != nil {
 		return err
 	}

@@ -169,7 +169,7 @@ func (b *build) lowerTarget(ctx context.Context, t *ir.Target) error {
 			return &engine.StepError{Target: t.Name, Key: t.Base.Key, Origins: []ir.Origin{t.Base.Origin}, Err: err}
 		}
 		if digest != "" {
-			b.pins[t.Base.Ref.String()] = digest
+			b.pins[t.Base.Ref.String()+" "+t.Platform.String()] = digest
 		}
 		desc, err := imageio.WriteImage(b.e.s, st, nil)
 		if err != nil {
@@ -250,6 +250,10 @@ func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) 
 		OCIStores: map[string]content.Store{},
 	}
 	opt.OCIStores[ociStoreID] = b.served
+	opt.CacheExports, opt.CacheImports = cacheEntries(b.o.CacheTo, b.o.CacheFrom)
+	// Never nil: BuildKit's client copies a local cache import's attributes
+	// into a clone of this map, and a clone of nil is nil (a panic).
+	opt.FrontendAttrs = map[string]string{}
 	if len(b.lw.locals) > 0 {
 		fs, err := fsutil.NewFS(b.o.Context)
 		if err != nil {
@@ -279,7 +283,15 @@ func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) 
 	}
 	rootCfg := b.rootBase[t.Name]
 	buildFunc := func(ctx context.Context, gw gateway.Client) (*gateway.Result, error) {
-		r, err := gw.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB()})
+		req := gateway.SolveRequest{Definition: def.ToPB()}
+		// In a gateway build the client hands --cache-from to the build
+		// function, which must ask for it, as BuildKit's frontends do.
+		if v := gw.BuildOpts().Opts["cache-imports"]; v != "" {
+			if err := json.Unmarshal([]byte(v), &req.CacheImports); err != nil {
+				return nil, fmt.Errorf("reading the cache imports: %w", err)
+			}
+		}
+		r, err := gw.Solve(ctx, req)
 		if err != nil {
 			return nil, err
 		}
@@ -512,3 +524,28 @@ func relativeOrigin(dir string, o ir.Origin) string {
 }
 
 var _ = errors.New
+
+// cacheEntries passes --cache-to and --cache-from to BuildKit's cache
+// exporters and importers as buildctl's --export-cache and --import-cache
+// would: imgc's type=oci (a layout directory) is BuildKit's type=local.
+func cacheEntries(to []engine.CacheExport, from []engine.CacheImport) (exports, imports []client.CacheOptionsEntry) {
+	entry := func(typ string, attrs map[string]string) client.CacheOptionsEntry {
+		if typ == "oci" {
+			typ = "local"
+		}
+		e := client.CacheOptionsEntry{Type: typ, Attrs: map[string]string{}}
+		for k, v := range attrs {
+			if k != "type" {
+				e.Attrs[k] = v
+			}
+		}
+		return e
+	}
+	for _, c := range to {
+		exports = append(exports, entry(c.Type, c.Attrs))
+	}
+	for _, c := range from {
+		imports = append(imports, entry(c.Type, c.Attrs))
+	}
+	return exports, imports
+}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/moby/buildkit/client"
 	"google.golang.org/grpc"
 
 	"github.com/imgc-dev/imgc/engine"
@@ -83,5 +85,25 @@ func TestInvalidAddress(t *testing.T) {
 	var be *BuilderError
 	if !errors.As(err, &be) || be.Summary != "invalid builder address" {
 		t.Fatalf("error %v, want a BuilderError \"invalid builder address\"", err)
+	}
+}
+
+func TestCacheEntries(t *testing.T) {
+	to, err := engine.ParseCacheExport("type=oci,dest=/c,mode=max")
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, err := engine.ParseCacheImport("r.example/app:cache")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exports, imports := cacheEntries([]engine.CacheExport{to}, []engine.CacheImport{from})
+	want := []client.CacheOptionsEntry{{Type: "local", Attrs: map[string]string{"dest": "/c", "mode": "max"}}}
+	if diff := cmp.Diff(want, exports); diff != "" {
+		t.Errorf("exports (-want +got):\n%s", diff)
+	}
+	want = []client.CacheOptionsEntry{{Type: "registry", Attrs: map[string]string{"ref": "r.example/app:cache"}}}
+	if diff := cmp.Diff(want, imports); diff != "" {
+		t.Errorf("imports (-want +got):\n%s", diff)
 	}
 }

@@ -57,6 +57,11 @@ type builder struct {
 	sem chan struct{}
 	// net is the private network of default-network steps (network.go).
 	net buildNetwork
+	// untagged leaves output images unnamed in the store (a
+	// multi-platform build names their index); label, when set, is the
+	// platform events name after the target.
+	untagged bool
+	label    string
 	// imports are the caches of --cache-from (nil without); images are
 	// the targets whose layers go into an output image (imageTargets).
 	imports *sharedCache
@@ -69,6 +74,9 @@ func (b *builder) emit(e engine.Event) {
 	}
 	if e.Time.IsZero() {
 		e.Time = time.Now()
+	}
+	if b.label != "" && e.Target != "" {
+		e.Target += " " + b.label
 	}
 	b.pmu.Lock()
 	defer b.pmu.Unlock()
@@ -98,41 +106,14 @@ func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (
 		return nil, err
 	}
 	defer unlock()
-	b := &builder{s: e.s, p: p, o: o, now: time.Now().UTC(), res: map[string]*targetResult{}, pins: map[string]string{},
-		forced: p.ForcedLayers(), projectDir: projectDir(p.Project)}
-	if o.SourceDateEpoch != nil {
-		b.now = o.SourceDateEpoch.UTC()
-	}
-	b.images = imageTargets(p)
-	b.imports = openSharedCache(ctx, e.s, o.CacheFrom, b.emit)
-	b.fs = &fsCache{s: e.s, mounts: map[string]*fsMount{}, fetch: b.imports.fetchChain}
+	b := e.newBuilder(ctx, p, o)
 	defer b.fs.release()
 	defer b.net.close()
-	for _, w := range runc.Warnings() {
-		b.emit(engine.Event{Kind: "warning", Line: w})
-	}
-	// Bundles a killed build left behind may hold secrets.
-	if err := runc.ClearStaleBundles(); err != nil {
+	if err := b.start(); err != nil {
 		return nil, err
 	}
-	// An imported entry reused without downloading may fail its checks
-	// once a later step needs its content: the build then starts again
-	// without it (what it built meanwhile is cached).
-	// Each attempt that stops so has refused one more entry, of finitely
-	// many, which the next attempt does not use.
-	for {
-		before := b.imports.refusedCount()
-		err := b.buildTargets(ctx)
-		var refused *cacheRefusedError
-		if err != nil && errors.As(err, &refused) && b.imports.refusedCount() > before && ctx.Err() == nil {
-			b.fs.release()
-			b.res = map[string]*targetResult{}
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		break
+	if err := b.buildAll(ctx); err != nil {
+		return nil, err
 	}
 	res, err := b.export(ctx)
 	if err != nil {
@@ -142,6 +123,49 @@ func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (
 		return nil, err
 	}
 	return res, nil
+}
+
+// newBuilder prepares the build of p (o prepared); the caller releases
+// b.fs and closes b.net.
+func (e *Engine) newBuilder(ctx context.Context, p *ir.Plan, o engine.BuildOptions) *builder {
+	b := &builder{s: e.s, p: p, o: o, now: time.Now().UTC(), res: map[string]*targetResult{}, pins: map[string]string{},
+		forced: p.ForcedLayers(), projectDir: projectDir(p.Project)}
+	if o.SourceDateEpoch != nil {
+		b.now = o.SourceDateEpoch.UTC()
+	}
+	b.images = imageTargets(p)
+	b.imports = openSharedCache(ctx, e.s, o.CacheFrom, b.emit)
+	b.fs = &fsCache{s: e.s, mounts: map[string]*fsMount{}, fetch: b.imports.fetchChain}
+	return b
+}
+
+// buildAll builds the needed targets. An imported entry reused without
+// downloading may fail its checks once a later step needs its content:
+// the build then starts again without it (what it built meanwhile is
+// cached). Each attempt that stops so has refused one more entry, of
+// finitely many, which the next attempt does not use.
+func (b *builder) buildAll(ctx context.Context) error {
+	for {
+		before := b.imports.refusedCount()
+		err := b.buildTargets(ctx)
+		var refused *cacheRefusedError
+		if err != nil && errors.As(err, &refused) && b.imports.refusedCount() > before && ctx.Err() == nil {
+			b.fs.release()
+			b.res = map[string]*targetResult{}
+			continue
+		}
+		return err
+	}
+}
+
+// start reports this machine's warnings and clears what killed builds
+// left behind.
+func (b *builder) start() error {
+	for _, w := range runc.Warnings() {
+		b.emit(engine.Event{Kind: "warning", Line: w})
+	}
+	// Bundles a killed build left behind may hold secrets.
+	return runc.ClearStaleBundles()
 }
 
 // buildTargets builds the needed targets, each in its own goroutine, and
@@ -161,7 +185,9 @@ func (b *builder) buildTargets(ctx context.Context) error {
 	for _, t := range b.p.Targets {
 		b.done[t.Name] = make(chan struct{})
 	}
-	b.sem = make(chan struct{}, b.o.Parallelism)
+	if b.sem == nil {
+		b.sem = make(chan struct{}, b.o.Parallelism)
+	}
 	var (
 		wg       sync.WaitGroup
 		errMu    sync.Mutex
@@ -317,9 +343,17 @@ func (b *builder) buildTarget(ctx context.Context, t *ir.Target, sl *slot) (*tar
 		if err != nil {
 			return nil, &engine.StepError{Target: t.Name, Key: t.Base.Key, Origins: []ir.Origin{t.Base.Origin}, Err: err}
 		}
+		if a := st.Config.Architecture; a != "" && t.Base.Kind != ir.BaseScratch && (a != t.Platform.Architecture || st.Config.OS != t.Platform.OS) {
+			have := st.Config.OS + "/" + a
+			if st.Config.Variant != "" {
+				have += "/" + st.Config.Variant
+			}
+			return nil, &engine.StepError{Target: t.Name, Key: t.Base.Key, Origins: []ir.Origin{t.Base.Origin},
+				Err: fmt.Errorf("the base image %s is for %s only, and this build is for %s: use a base that has %s (a multi-platform index), or build with --platform %s", t.Base.Ref, have, t.Platform, t.Platform, have)}
+		}
 		if digest != "" {
 			b.pmu.Lock()
-			b.pins[t.Base.Ref.String()] = digest
+			b.pins[t.Base.Ref.String()+" "+t.Platform.String()] = digest
 			b.pmu.Unlock()
 		}
 	}

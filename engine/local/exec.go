@@ -302,6 +302,9 @@ func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, 
 	if cwd == "" {
 		cwd = "/"
 	}
+	if err := checkEmulation(tb.t.Platform); err != nil {
+		return nil, &engine.StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{r.Origin}, Err: err}
+	}
 	mounts, extraEnv, release, err := tb.runMounts(ctx, r)
 	if err != nil {
 		return nil, err

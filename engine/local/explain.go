@@ -36,13 +36,15 @@ func (e *Engine) explain(p *ir.Plan, imports *sharedCache) map[ir.CacheKey]ir.St
 	s := e.s
 	last := s.LastBuild(p.Project)
 	if imports != nil {
+		// An imported cache records targets by name (its keys, which
+		// include the platform, tell platforms apart).
 		for _, t := range p.Targets {
-			if _, ok := last[t.Name]; ok {
+			if _, ok := last[store.RecordKey(t)]; ok {
 				continue
 			}
 			for _, src := range imports.srcs {
 				if layers, ok := src.Targets[t.Name]; ok {
-					last[t.Name] = layers
+					last[store.RecordKey(t)] = layers
 					break
 				}
 			}
@@ -73,7 +75,7 @@ func (e *Engine) explain(p *ir.Plan, imports *sharedCache) map[ir.CacheKey]ir.St
 			}
 			continue
 		}
-		prev := last[t.Name]
+		prev := last[store.RecordKey(t)]
 		baseKind := targetKind(p, t.Base.Target)
 		parentRebuilt := false
 		for i, l := range t.Layers {

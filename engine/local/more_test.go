@@ -307,8 +307,14 @@ func TestPushAndPullBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev.count("export") != 1 {
-		t.Errorf("%d export events, want 1 (the push)", ev.count("export"))
+	var exports []string
+	for _, e := range ev.all {
+		if e.Kind == "export" {
+			exports = append(exports, e.Line)
+		}
+	}
+	if diff := cmp.Diff([]string{"name:" + ref, "push:" + ref}, exports); diff != "" {
+		t.Errorf("export events (-want +got):\n%s", diff)
 	}
 	r, _ := name.ParseReference(ref)
 	img, err := remote.Image(r)
@@ -338,7 +344,7 @@ func TestPushAndPullBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res2.Pins[ref2] != dig {
+	if res2.Pins[ref2+" "+platform.String()] != dig {
 		t.Errorf("pins = %v, want %s -> %s", res2.Pins, ref2, dig)
 	}
 }
@@ -667,8 +673,8 @@ func TestDockerArchiveBaseBecomesOCI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Pins[b.Ref.String()] != d {
-		t.Errorf("pin %q, ResolveBase %q", res.Pins[b.Ref.String()], d)
+	if res.Pins[b.Ref.String()+" "+platform.String()] != d {
+		t.Errorf("pins %v, ResolveBase %q", res.Pins, d)
 	}
 	img := layoutImage(t, out, "app")
 	m, err := img.Manifest()

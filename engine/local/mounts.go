@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -40,7 +41,7 @@ func (tb *targetBuild) runMounts(ctx context.Context, r *ir.Run) (mounts []specs
 		target := path.Clean("/" + m.Target)
 		switch m.Type {
 		case ir.MountCache:
-			dir, done, err := cacheMount(ctx, s, m)
+			dir, done, err := cacheMount(ctx, s, m, tb.t.Platform)
 			if err != nil {
 				return nil, nil, release, err
 			}
@@ -212,12 +213,22 @@ func contextView(src string, files []ir.CopyFile) (string, func(), error) {
 	}, nil
 }
 
-// cacheMount returns the persistent directory of a cache mount, locked as
-// its sharing mode asks.
-func cacheMount(ctx context.Context, s *store.Store, m ir.Mount) (string, func(), error) {
+// cacheMount returns the persistent directory of a cache mount of a step
+// of platform p, locked as its sharing mode asks. Without an id (the
+// front ends make it the target), each
+// platform has its own (the host's named by the target alone, as before
+// multi-platform builds; another's by the target and the platform), since
+// what compilers and package managers cache is per architecture; an
+// explicit id is the same directory for every platform, as in BuildKit,
+// whose default id (the target) is shared too.
+func cacheMount(ctx context.Context, s *store.Store, m ir.Mount, p ir.Platform) (string, func(), error) {
 	id := m.ID
-	if id == "" {
+	if id == "" || id == m.Target {
+		// The front ends write the default id, the target, out.
 		id = m.Target
+		if p.OS != "" && !(p.OS == "linux" && p.Architecture == runtime.GOARCH && p.Variant == "") {
+			id += "@" + p.String()
+		}
 	}
 	name := strings.NewReplacer("/", "_", "\\", "_", ":", "_").Replace(id)
 	name = strings.TrimLeft(name, ".")

@@ -13,6 +13,7 @@ import (
 	"github.com/imgc-dev/imgc/engine/imageconfig"
 	"github.com/imgc-dev/imgc/engine/local/runc"
 	"github.com/imgc-dev/imgc/internal/overlay"
+	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/store"
 )
 
@@ -43,6 +44,9 @@ type RunOptions struct {
 	Stdin          io.Reader
 	Terminal       bool
 	Stdout, Stderr io.Writer
+	// Platform picks the image of a multi-platform image (an index); zero
+	// means the host's.
+	Platform ir.Platform
 }
 
 // Bind is a host path bound into a container, as docker run -v HOST:CTR[:ro].
@@ -51,15 +55,11 @@ type Bind struct {
 	ReadOnly       bool
 }
 
-// RunImage runs the stored image called name once with runc, like
-// `docker run --rm`: over a throw-away overlay of its layers, with its
-// entrypoint, cmd, env, working directory and user. It returns the process's
-// exit status. Nothing the container writes is kept.
 // imageLowers reads the stored image called name and unpacks its layers,
 // returning its config and the overlay lower dirs that show its files.
-func (e *Engine) imageLowers(ctx context.Context, name string) (*v1.ConfigFile, []string, error) {
+func (e *Engine) imageLowers(ctx context.Context, name string, pl ir.Platform) (*v1.ConfigFile, []string, error) {
 	s := e.s
-	d, err := s.LookupImage(name)
+	d, err := s.LookupImageFor(name, pl)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -78,6 +78,11 @@ func (e *Engine) imageLowers(ctx context.Context, name string) (*v1.ConfigFile, 
 	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
 		return nil, nil, fmt.Errorf("reading image %s: %d layers but %d diff ids", name, len(m.Layers), len(cfg.RootFS.DiffIDs))
 	}
+	if cfg.Architecture != "" {
+		if err := checkEmulation(ir.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}); err != nil {
+			return nil, nil, fmt.Errorf("running %s: %w", name, err)
+		}
+	}
 	chain := make([]store.Layer, len(m.Layers))
 	for i, l := range m.Layers {
 		chain[i] = store.Layer{Digest: l.Digest, DiffID: cfg.RootFS.DiffIDs[i], Size: l.Size, MediaType: l.MediaType}
@@ -95,9 +100,13 @@ func (e *Engine) imageLowers(ctx context.Context, name string) (*v1.ConfigFile, 
 	return cfg, lowers, nil
 }
 
+// RunImage runs the stored image called name once with runc, like
+// `docker run --rm`: over a throw-away overlay of its layers, with its
+// entrypoint, cmd, env, working directory and user. It returns the process's
+// exit status. Nothing the container writes is kept.
 func (e *Engine) RunImage(ctx context.Context, name string, o RunOptions) (int, error) {
 	s := e.s
-	cfg, lowers, err := e.imageLowers(ctx, name)
+	cfg, lowers, err := e.imageLowers(ctx, name, o.Platform)
 	if err != nil {
 		return 0, err
 	}

@@ -262,7 +262,7 @@ func (tb *targetBuild) assemble() (*targetResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("writing image %s: %w", t.Name, err)
 	}
-	if t.Output {
+	if t.Output && !tb.b.untagged {
 		named := desc
 		named.Annotations = map[string]string{store.BlockNameAnnotation: t.Name}
 		if err := tb.b.s.TagImages(named, imageNames(t)); err != nil {

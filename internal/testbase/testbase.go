@@ -235,6 +235,13 @@ func BusyboxLayerTar() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading busybox: %w", err)
 	}
+	return busyboxLayerTar(bin)
+}
+
+// busyboxLayerTar is the busybox layer around the busybox binary bin (of
+// any architecture): its applet links are the host busybox's, which is the
+// same Debian build for another architecture.
+func busyboxLayerTar(bin []byte) ([]byte, error) {
 	out, err := exec.Command(BusyboxPath, "--list-full").Output()
 	if err != nil {
 		return nil, fmt.Errorf("listing busybox applets: %w", err)
@@ -296,6 +303,12 @@ func BusyboxV1Image() (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	return busyboxImage(data, goruntime.GOARCH, "", BusyboxPath)
+}
+
+// busyboxImage is the busybox image of the layer tar data, for linux/arch
+// (variant), its history naming where the binary came from.
+func busyboxImage(data []byte, arch, variant, from string) (v1.Image, error) {
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(data)), nil
 	}, tarball.WithMediaType(types.OCILayer))
@@ -309,7 +322,7 @@ func BusyboxV1Image() (v1.Image, error) {
 		MediaType: types.OCILayer,
 		History: v1.History{
 			Created:   v1.Time{Time: Epoch},
-			CreatedBy: "imgc testbase: busybox from " + BusyboxPath,
+			CreatedBy: "imgc testbase: busybox from " + from,
 		},
 	})
 	if err != nil {
@@ -320,7 +333,8 @@ func BusyboxV1Image() (v1.Image, error) {
 		return nil, err
 	}
 	cf = cf.DeepCopy()
-	cf.Architecture = goruntime.GOARCH
+	cf.Architecture = arch
+	cf.Variant = variant
 	cf.OS = "linux"
 	cf.Created = v1.Time{Time: Epoch}
 	cf.Config.Env = []string{"PATH=" + DefaultPath}

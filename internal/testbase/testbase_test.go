@@ -3,9 +3,11 @@ package testbase
 import (
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 )
@@ -53,5 +55,56 @@ func TestBusybox(t *testing.T) {
 	d2, _ := again.Digest()
 	if d1 != d2 {
 		t.Errorf("busybox image not deterministic: %s vs %s", d1, d2)
+	}
+}
+
+func TestMultiArch(t *testing.T) {
+	dir := MultiArch(t)
+	arm, err := FindLayoutImage(BusyboxArm64(t), "latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate.Image(arm); err != nil {
+		t.Fatalf("validate.Image: %v", err)
+	}
+	cf, err := arm.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cf.Architecture != "arm64" || cf.OS != "linux" {
+		t.Errorf("arm64 image platform = %s/%s, want linux/arm64", cf.OS, cf.Architecture)
+	}
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, err := p.ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := top.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Manifests) != 1 || !m.Manifests[0].MediaType.IsIndex() {
+		t.Fatalf("index.json = %+v, want one image index", m.Manifests)
+	}
+	idx, err := top.ImageIndex(m.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate.Index(idx); err != nil {
+		t.Fatalf("validate.Index: %v", err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range im.Manifests {
+		got = append(got, d.Platform.String())
+	}
+	if diff := cmp.Diff([]string{"linux/" + goruntime.GOARCH, "linux/arm64"}, got); diff != "" {
+		t.Errorf("platforms (-want +got):\n%s", diff)
 	}
 }

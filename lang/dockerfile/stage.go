@@ -189,11 +189,12 @@ func (rd *reader) platform(s *stageState, p string, rng hcl.Range) {
 	st.PlatformRange = rng
 	switch p = strings.TrimSpace(p); p {
 	case "":
-	case "$BUILDPLATFORM", "${BUILDPLATFORM}":
-		// The host's platform, which is imgc's default.
 	case "$TARGETPLATFORM", "${TARGETPLATFORM}":
 		st.Platform = lit(rd.opts.Platform)
 	default:
+		// $BUILDPLATFORM expands to the host's platform: the stage runs
+		// natively whatever the target platform (the cross-compilation
+		// idiom).
 		x, err := rd.expandWord(p, rd.global, false)
 		if err != nil || x.Value == "" {
 			rd.errorf(rng, "Invalid platform", "The platform %q of this FROM does not expand to a platform. Use a value like linux/amd64.", p)

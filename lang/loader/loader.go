@@ -34,8 +34,8 @@ type Options struct {
 	Environ []string
 	// Target narrows a Dockerfile import to one stage and what it needs.
 	Target string
-	// Platform is a Dockerfile's target platform (TARGETPLATFORM); the
-	// host's when empty.
+	// Platform is the target platform: a Dockerfile's TARGETPLATFORM, an
+	// .image.hcl configuration's `platform` value; the host's when empty.
 	Platform string
 	// BaseOnBuild, if set, returns the ONBUILD triggers of a Dockerfile's
 	// base image from outside it, given the build context.
@@ -96,7 +96,7 @@ func Load(opts Options) (*Source, hcl.Diagnostics) {
 	}
 	absDir, _ := filepath.Abs(dir)
 	vars := lang.VarSources(absDir, opts.Environ, opts.Vars)
-	cfg, diags := lang.Load(path, lang.Options{Vars: vars, ValuesOptional: opts.ValuesOptional})
+	cfg, diags := lang.Load(path, lang.Options{Vars: vars, Platform: opts.Platform, ValuesOptional: opts.ValuesOptional})
 	src := &Source{Config: cfg, Dir: absDir, Vars: vars}
 	if cfg != nil {
 		src.Files = cfg.Files

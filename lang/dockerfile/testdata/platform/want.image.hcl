@@ -1,5 +1,11 @@
 # Converted from Dockerfile by imgc convert.
 
+variable "BUILDPLATFORM" {
+  description = "BuildKit's automatic BUILDPLATFORM; defaults to the platform imgc convert ran for"
+  type        = string
+  default     = "linux/amd64"
+}
+
 variable "TARGETOS" {
   description = "BuildKit's automatic TARGETOS; defaults to the platform imgc convert ran for"
   type        = string
@@ -13,7 +19,8 @@ variable "TARGETARCH" {
 }
 
 stage "build" {
-  from = "golang:1.23"
+  from     = "golang:1.23"
+  platform = var.BUILDPLATFORM
 
   run {
     sh = "GOOS=$TARGETOS GOARCH=$TARGETARCH go build -o /out/app ."

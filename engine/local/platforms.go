@@ -1,0 +1,171 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"sync"
+
+	"github.com/imgc-dev/imgc/engine"
+	"github.com/imgc-dev/imgc/imageio"
+	"github.com/imgc-dev/imgc/ir"
+)
+
+var _ engine.PlatformBuilder = (*Engine)(nil)
+
+// BuildPlatforms builds one plan per platform (see engine.PlatformBuilder)
+// at the same time, their targets sharing o.Parallelism slots, and makes
+// each output target an image index of its per-platform images.
+func (e *Engine) BuildPlatforms(ctx context.Context, plans []*ir.Plan, o engine.BuildOptions) (*engine.Result, error) {
+	if len(plans) == 1 {
+		return e.Build(ctx, plans[0], o)
+	}
+	if len(plans) == 0 {
+		return nil, errors.New("building for no platform")
+	}
+	for _, out := range o.Outputs {
+		if out.Type == "docker" {
+			return nil, fmt.Errorf("writing output %s: %w", out.Dest, imageio.ErrDockerIndex)
+		}
+	}
+	if len(o.CacheTo) > 0 {
+		return nil, errors.New("exporting a shared cache (--cache-to) of a multi-platform build is not supported yet: build each platform with its own --platform and --cache-to")
+	}
+	opts := make([]engine.BuildOptions, len(plans))
+	for i, p := range plans {
+		var err error
+		if opts[i], err = engine.Prepare(p, o); err != nil {
+			return nil, err
+		}
+	}
+	unlock, err := e.s.LockShared()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	// Progress calls stay serialised across the builds.
+	var pmu sync.Mutex
+	progress := o.Progress
+	sem := make(chan struct{}, opts[0].Parallelism)
+	builders := make([]*builder, len(plans))
+	for i, p := range plans {
+		bo := opts[i]
+		if progress != nil {
+			bo.Progress = func(ev engine.Event) {
+				pmu.Lock()
+				defer pmu.Unlock()
+				progress(ev)
+			}
+		}
+		b := e.newBuilder(ctx, p, bo)
+		b.sem, b.untagged, b.label = sem, true, "("+engine.PlatformOf(p).String()+")"
+		defer b.fs.release()
+		defer b.net.close()
+		builders[i] = b
+	}
+	if err := builders[0].start(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(plans))
+	var wg sync.WaitGroup
+	for i, b := range builders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := b.buildAll(ctx); err != nil {
+				errs[i] = err
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	// A failed step stops the other builds: report it, not their
+	// cancellation.
+	var failed error
+	for i, err := range errs {
+		var se *engine.StepError
+		if errors.As(err, &se) {
+			se.Target += " " + builders[i].label
+			return nil, err
+		}
+		if err != nil && failed == nil {
+			failed = err
+		}
+	}
+	if failed != nil {
+		return nil, failed
+	}
+	return e.exportIndexes(ctx, builders)
+}
+
+// exportIndexes records each platform's build, stores an index of each
+// output target's images under its tags, writes the outputs and pushes.
+func (e *Engine) exportIndexes(ctx context.Context, builders []*builder) (*engine.Result, error) {
+	first := builders[0]
+	res := &engine.Result{Pins: map[string]string{}}
+	for _, b := range builders {
+		maps.Copy(res.Pins, b.pins)
+		if err := e.s.RecordBuild(b.p, b.needed); err != nil {
+			return nil, err
+		}
+	}
+	var outs []imageio.Image
+	var targets []*ir.Target
+	for _, t := range first.p.Targets {
+		if !t.Output {
+			continue
+		}
+		var imgs []imageio.PlatformManifest
+		img := engine.ImageResult{Target: t.Name, Tags: append([]string(nil), t.Tags...)}
+		for _, b := range builders {
+			r := b.result(t.Name)
+			bt := b.target(t.Name)
+			if r == nil || bt == nil {
+				return nil, fmt.Errorf("building %s: the plan for %s has no output %s", t.Name, engine.PlatformOf(b.p), t.Name)
+			}
+			imgs = append(imgs, imageio.PlatformManifest{Platform: bt.Platform, Desc: r.desc})
+			img.Platforms = append(img.Platforms, engine.PlatformImage{Platform: bt.Platform, Digest: r.digest})
+		}
+		desc, err := imageio.WriteIndex(e.s, imgs)
+		if err != nil {
+			return nil, err
+		}
+		if err := e.s.TagImages(desc, imageNames(t)); err != nil {
+			return nil, err
+		}
+		img.Digest = desc.Digest.String()
+		res.Images = append(res.Images, img)
+		outs = append(outs, imageio.Image{Digest: desc.Digest, Names: imageNames(t)})
+		targets = append(targets, t)
+	}
+	for _, out := range first.o.Outputs {
+		if err := imageio.WriteOutput(e.s, out.Type, out.Dest, outs); err != nil {
+			return nil, err
+		}
+		first.emit(engine.Event{Kind: "export", Line: out.Type + ":" + out.Dest})
+	}
+	if first.o.Push {
+		for i, t := range targets {
+			for _, tag := range t.Tags {
+				if err := imageio.PushDigest(ctx, e.s, outs[i].Digest, tag); err != nil {
+					return nil, err
+				}
+				first.emit(engine.Event{Kind: "export", Target: t.Name, Line: "push:" + tag})
+			}
+		}
+	}
+	return res, nil
+}
+
+// target is the plan's target called name, or nil.
+func (b *builder) target(name string) *ir.Target {
+	for _, t := range b.p.Targets {
+		if t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
