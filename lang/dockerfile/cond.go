@@ -173,8 +173,32 @@ func opOnTemplated(word string, env envList) bool {
 	return false
 }
 
+// referenced lists the templated entries parts read, once each.
+func referenced(parts []wordPart, env envList, seen map[int]bool, out *[]int) {
+	for _, p := range parts {
+		if p.entry >= 0 && !seen[p.entry] && templated(env.entries[p.entry]) {
+			seen[p.entry] = true
+			*out = append(*out, p.entry)
+		}
+		referenced(p.word, env, seen, out)
+	}
+}
+
+// probeGetter is env with some entries' values replaced.
+type probeGetter struct {
+	getter
+	over map[int]string
+}
+
+func (g probeGetter) Get(key string) (string, bool) {
+	if v, ok := g.over[g.env.find(key)]; ok {
+		return v, true
+	}
+	return g.getter.Get(key)
+}
+
 // evalParts is the value of parts with the entries' values vals.
-func evalParts(parts []wordPart, vals []string) string {
+func evalParts(parts []wordPart, vals func(int) string) string {
 	var b strings.Builder
 	for _, p := range parts {
 		switch {
@@ -183,14 +207,14 @@ func evalParts(parts []wordPart, vals []string) string {
 		case p.op == "" || p.op == "-":
 			// Every entry of the form's env is set (an ARG without a
 			// value is empty), so ${X-w} is X.
-			b.WriteString(vals[p.entry])
+			b.WriteString(vals(p.entry))
 		case p.op == "+":
 			b.WriteString(evalParts(p.word, vals))
-		case p.op == ":-" && vals[p.entry] == "":
+		case p.op == ":-" && vals(p.entry) == "":
 			b.WriteString(evalParts(p.word, vals))
 		case p.op == ":-":
-			b.WriteString(vals[p.entry])
-		case p.op == ":+" && vals[p.entry] != "":
+			b.WriteString(vals(p.entry))
+		case p.op == ":+" && vals(p.entry) != "":
 			b.WriteString(evalParts(p.word, vals))
 		}
 	}
@@ -220,11 +244,7 @@ func renderParts(parts []wordPart, env envList) string {
 		}
 		e := env.entries[p.entry]
 		if !templated(e) {
-			vals := make([]string, env.len())
-			for i, en := range env.entries {
-				vals[i] = en.Value
-			}
-			b.WriteString(quoteLit(evalParts([]wordPart{p}, vals)))
+			b.WriteString(quoteLit(evalParts([]wordPart{p}, func(i int) string { return env.entries[i].Value })))
 			continue
 		}
 		word := renderParts(p.word, env)
@@ -286,32 +306,35 @@ func condTemplate(lex *shell.Lex, esc rune, word string, env envList) (tmpl stri
 		return "", false
 	}
 	var vars []int
-	for i, e := range env.entries {
-		if templated(e) {
-			vars = append(vars, i)
+	referenced(parts, env, map[int]bool{}, &vars)
+	for _, i := range vars {
+		// A choice on a value computed from variables (an ENV of ARGs)
+		// would repeat its template in the condition and the branch, so
+		// chained ENVs would grow exponentially: the defaults' value.
+		if _, bare := bareTmpl(env.entries[i].Tmpl); !bare {
+			return "", true
 		}
 	}
-	base := make([]string, env.len())
-	for i, e := range env.entries {
-		base[i] = e.Value
+	values := func(over map[int]string) func(int) string {
+		return func(i int) string {
+			if v, ok := over[i]; ok {
+				return v
+			}
+			return env.entries[i].Value
+		}
 	}
-	probes := [][]string{base}
+	probes := []map[int]string{{}}
 	for _, v := range []string{"", "p\uE002"} {
-		all := append([]string(nil), base...)
+		all := map[int]string{}
 		for _, i := range vars {
-			one := append([]string(nil), base...)
-			one[i], all[i] = v, v
-			probes = append(probes, one)
+			probes = append(probes, map[int]string{i: v})
+			all[i] = v
 		}
 		probes = append(probes, all)
 	}
-	for _, vals := range probes {
-		probe := env.clone()
-		for i := range probe.entries {
-			probe.entries[i].Value = vals[i]
-		}
-		res, err := lex.ProcessWordWithMatches(word, getter{env: probe})
-		if err != nil || res.Result != evalParts(parts, vals) {
+	for _, over := range probes {
+		res, err := lex.ProcessWordWithMatches(word, probeGetter{getter: getter{env: env}, over: over})
+		if err != nil || res.Result != evalParts(parts, values(over)) {
 			return "", true
 		}
 	}

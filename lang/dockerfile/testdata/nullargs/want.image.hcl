@@ -45,7 +45,7 @@ image "app" {
     env = {
       GOPROXY = "${var.GOPROXY == "" ? "direct" : var.GOPROXY}"
       REF     = "${var.COMMIT == null || var.COMMIT == "" ? "${var.VERSION == null || var.VERSION == "" ? "dev" : var.VERSION}" : var.COMMIT}"
-      QUOTED  = "${"${var.GOPROXY == "" ? "direct" : var.GOPROXY}" == "" ? "a b" : "${var.GOPROXY == "" ? "direct" : var.GOPROXY}"}"
+      QUOTED  = "direct"
       SINGLE  = "$$${GOPROXY:-x}"
       CUT     = "direct"
     }
