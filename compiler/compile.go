@@ -66,6 +66,13 @@ type Options struct {
 	// .imgcignore and .dockerignore: BuildKit's DOCKERFILE.dockerignore,
 	// the ignore file of one Dockerfile among several sharing a context.
 	IgnoreFile string
+	// ConfigOnly compiles the configuration alone (validate, convert
+	// --check without a context): the build context is not read (copy,
+	// add and bind-mount sources are not listed, and their keys do not
+	// see file contents) and no base is resolved (Resolve is not called).
+	// A missing copy source or local base is then plan's and build's
+	// error, not this compilation's.
+	ConfigOnly bool
 }
 
 // A Resolver resolves a base image reference to the digest of its

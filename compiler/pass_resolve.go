@@ -23,7 +23,13 @@ import (
 // list of files it copies with their content digests. It is safe because it
 // changes no layering and no step's meaning, only makes inputs explicit.
 // Required: without it keys would not see file contents.
+//
+// With Options.ConfigOnly it reads nothing: the plan keeps its inputs as
+// the configuration gives them.
 func resolveInputs(s *state, p *ir.Plan) *ir.Plan {
+	if s.opts.ConfigOnly {
+		return p
+	}
 	out := &ir.Plan{Project: p.Project, Optimizations: p.Optimizations}
 	var pending []pendingHash
 	for _, t := range p.Targets {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/imgc-dev/imgc/imageref"
@@ -125,5 +127,52 @@ image "missing" {
 	_, diags := Compile(cfg, Options{Platform: amd64})
 	if len(diags) != 1 || diags[0].Summary != "Copy source not found" || diags[0].Subject == nil || diags[0].Subject.Start.Line != 18 {
 		t.Errorf("compiling: got %s, want only the missing copy source on line 18", diags.Error())
+	}
+}
+
+// TestConfigOnlyReadsNothing: with ConfigOnly (validate) a missing copy
+// source, bind-mount source or local base is no error, and the resolver
+// is never asked; the same configuration compiled normally reports each.
+func TestConfigOnlyReadsNothing(t *testing.T) {
+	dir := writeTree(t, map[string]string{"app.image.hcl": `image "app" {
+  from = "oci:./layouts/base:1"
+  copy {
+    src  = ["dist/"]
+    dest = "/app/"
+  }
+  run {
+    sh = "ls /in"
+    mount "bind" {
+      target = "/in"
+      source = "no-such-dir"
+    }
+  }
+}
+`})
+	cfg, diags := lang.Load(filepath.Join(dir, "app.image.hcl"), lang.Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	asked := 0
+	resolve := ResolverFunc(func(ref imageref.Ref, _ ir.Platform) (string, error) {
+		asked++
+		return "", errors.New("open " + ref.Path + "/index.json: no such file or directory")
+	})
+	plan, diags := Compile(cfg, Options{Platform: amd64, Resolve: resolve, ConfigOnly: true})
+	if len(diags) > 0 || asked > 0 {
+		t.Errorf("ConfigOnly: resolver asked %d times, diagnostics: %s", asked, diags.Error())
+	}
+	if plan == nil || len(plan.Targets) != 1 || len(plan.Targets[0].Layers) != 2 {
+		t.Errorf("ConfigOnly plan: %+v", plan)
+	}
+
+	_, diags = Compile(cfg, Options{Platform: amd64, Resolve: resolve})
+	var got []string
+	for _, d := range diags {
+		got = append(got, d.Summary)
+	}
+	want := []string{"Base image not found", "Copy source not found", "Bind mount source not found"}
+	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("without ConfigOnly (-want +got):\n%s", diff)
 	}
 }

@@ -64,6 +64,36 @@ func TestConvertKeepsVariables(t *testing.T) {
 	}
 }
 
+// TestConvertKeepsNullArgs: an ARG without a default is a variable that
+// defaults to null; given a value with --var, it reaches the same steps
+// and labels as --build-arg does, and unset it stays out of RUN's env.
+func TestConvertKeepsNullArgs(t *testing.T) {
+	df := filepath.Join("..", "lang", "dockerfile", "testdata", "nullargs", "Dockerfile")
+	src, err := os.ReadFile(df)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each set takes another branch of ${X:-d} and ${X:+y}.
+	for _, set := range []map[string]string{
+		{"VERSION": "1.2"},
+		{"VERSION": "", "GOPROXY": ""},
+		{"COMMIT": "abc", "GOPROXY": "off"},
+		{"VERSION": "2", "COMMIT": ""},
+	} {
+		compareKeys(t, df, src, set)
+	}
+	vars := map[string]string{"VERSION": "1.2", "COMMIT": ""}
+	defaults := layerKeysFor(t, df, src, nil)
+	changed := layerKeysFor(t, df, src, vars)
+	if cmp.Equal(defaults, changed) {
+		t.Error("the variables changed no cache key, so the test proves nothing")
+	}
+	// Unset and empty differ, as in Docker: COMMIT="" is in RUN's env.
+	if cmp.Equal(changed, layerKeysFor(t, df, src, map[string]string{"VERSION": "1.2"})) {
+		t.Error("an empty COMMIT gives the keys of an unset one")
+	}
+}
+
 // layerKeysFor compiles the imported Dockerfile with build arguments.
 func layerKeysFor(t *testing.T, filename string, src []byte, vars map[string]string) map[string][]string {
 	t.Helper()

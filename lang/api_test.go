@@ -232,3 +232,40 @@ func TestDiagnosticDetails(t *testing.T) {
 		}
 	}
 }
+
+// With ValuesOptional a variable without a value is unknown, not an error
+// (validate): what uses it is still checked as far as its value does not
+// decide, and the rest of the configuration is loaded.
+func TestValuesOptional(t *testing.T) {
+	dir := t.TempDir()
+	src := `variable "base" { type = string }
+variable "jobs" { type = number }
+image "x" {
+  from = var.base
+  run { sh = "make -j${var.jobs}" }
+  run { sh = var.jobs + "x" }
+  run { sh = "echo done" }
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "x.image.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags := Load(dir, Options{ValuesOptional: true})
+	want := []mark{{File: "x.image.hcl", Line: 6, Summary: "Invalid operand"}}
+	if diff := cmp.Diff(want, diagMarks(diags)); diff != "" {
+		t.Errorf("diagnostics (-want +got):\n%s\n%s", diff, renderDiags(diags))
+	}
+	if len(cfg.Stages) != 1 || len(cfg.Stages[0].Steps) == 0 {
+		t.Fatalf("the image or its known steps are missing: %+v", cfg.Stages)
+	}
+
+	_, diags = Load(dir, Options{})
+	want = []mark{
+		{File: "x.image.hcl", Line: 1, Summary: "Missing required variable"},
+		{File: "x.image.hcl", Line: 2, Summary: "Missing required variable"},
+		{File: "x.image.hcl", Line: 6, Summary: "Invalid operand"},
+	}
+	if diff := cmp.Diff(want, diagMarks(diags)); diff != "" {
+		t.Errorf("without ValuesOptional, diagnostics (-want +got):\n%s\n%s", diff, renderDiags(diags))
+	}
+}

@@ -36,6 +36,11 @@ type Options struct {
 	// host's. BuildPlatform is the platform imgc runs on; "" means the
 	// host's.
 	Platform, BuildPlatform string
+	// ValuesOptional leaves a variable that has neither a default nor a
+	// value unknown instead of reporting it (validate checks the
+	// configuration alone, as terraform validate does): what uses it is
+	// checked for everything its value does not decide.
+	ValuesOptional bool
 }
 
 // EnvVarPrefix prefixes environment variables that set variables.

@@ -65,7 +65,7 @@ func (l *loader) variableValues(mod *module, parser *hclparse.Parser, opts Optio
 		}
 	}
 
-	vals := l.convertVariables(mod, raw)
+	vals := l.convertVariables(mod, raw, opts)
 	l.varVals = vals
 	l.varSources = raw
 	return vals
@@ -107,13 +107,18 @@ func (l *loader) varFileValues(mod *module, parser *hclparse.Parser, path string
 }
 
 // convertVariables gives every variable its value from raw, converted to
-// its type; a missing or invalid one is reported and unknown.
-func (l *loader) convertVariables(mod *module, raw map[string]varValue) map[string]cty.Value {
+// its type; a missing or invalid one is reported and unknown (a missing
+// one only unknown with opts.ValuesOptional).
+func (l *loader) convertVariables(mod *module, raw map[string]varValue, opts Options) map[string]cty.Value {
 	vals := map[string]cty.Value{}
 	for _, v := range mod.variables {
 		given, ok := raw[v.Name]
 		if !ok && v.defaultFailed {
 			vals[v.Name] = unknownValue
+			continue
+		}
+		if !ok && opts.ValuesOptional {
+			vals[v.Name] = cty.UnknownVal(v.Type)
 			continue
 		}
 		if !ok {

@@ -2,8 +2,11 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -19,6 +22,7 @@ type convertCmd struct {
 	Output     string   `short:"o" placeholder:"FILE" help:"Write the configuration here (default: standard output)."`
 	Check      bool     `help:"Also compile the Dockerfile and the converted configuration and check that every layer gets the same cache key."`
 	Var        []string `sep:"none" placeholder:"NAME=VALUE" help:"ARG values for --check (repeatable)."`
+	Context    string   `placeholder:"DIR" help:"The build context for --check: copy sources are then listed and hashed into the keys compared (default: none; the keys compared see the configuration alone)."`
 }
 
 func (c *convertCmd) Run(e *env) error {
@@ -46,9 +50,27 @@ func (c *convertCmd) Run(e *env) error {
 }
 
 // check compiles both forms and compares their layer keys: the proof that
-// the conversion builds the same image.
+// the conversion builds the same image. Without --context it reads no
+// build context and no base (compiler.Options.ConfigOnly): the keys then
+// see every step as written, and copy sources by their patterns.
 func (c *convertCmd) check(e *env, dockerSrc, hclSrc []byte) error {
 	ctxDir, _ := filepath.Abs(filepath.Dir(c.Dockerfile))
+	opts := compiler.Options{Optimize: "none", ConfigOnly: true}
+	if c.Context != "" {
+		abs, err := filepath.Abs(c.Context)
+		if err != nil {
+			return fmt.Errorf("finding the build context: %w", err)
+		}
+		if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+			return e.report(nil, hcl.Diagnostics{{
+				Severity: hcl.DiagError,
+				Summary:  "Build context not found",
+				Detail:   fmt.Sprintf("--context %s is not a directory. Give the directory docker build would get as its context.", c.Context),
+			}})
+		}
+		ctxDir = abs
+		opts = compiler.Options{Optimize: "none", Context: ctxDir}
+	}
 	var flags []lang.VarSource
 	for _, kv := range c.Var {
 		v, d := lang.ParseVarFlag(kv)
@@ -56,11 +78,6 @@ func (c *convertCmd) check(e *env, dockerSrc, hclSrc []byte) error {
 			return e.report(nil, hcl.Diagnostics{d})
 		}
 		flags = append(flags, v)
-	}
-	vars, _, _ := lang.StringVars(flags)
-	dcfg, diags := dockerfile.Import(c.Dockerfile, dockerSrc, dockerfile.Options{BuildArgs: vars, Dir: ctxDir})
-	if err := e.report(map[string]*hcl.File{c.Dockerfile: {Bytes: dockerSrc}}, errorsOnly(diags)); err != nil {
-		return err
 	}
 	hclPath := c.Output
 	if hclPath == "" {
@@ -74,28 +91,116 @@ func (c *convertCmd) check(e *env, dockerSrc, hclSrc []byte) error {
 			return err
 		}
 	}
-	hcfg, diags := lang.Load(hclPath, lang.Options{Functions: stdlib.Functions(ctxDir), Macros: stdlib.Macros(), Vars: append(lang.EnvVars(os.Environ()), flags...)})
-	if err := e.report(nil, errorsOnly(diags)); err != nil {
+	k := keyCheck{e: e, file: c.Dockerfile, src: dockerSrc, hclPath: hclPath, ctxDir: ctxDir, opts: opts}
+	mismatches, args, err := k.compare(flags, true)
+	if err != nil {
 		return err
 	}
-	opts := compiler.Options{Context: ctxDir, Optimize: "none"}
-	dplan, diags := compiler.Compile(dcfg, opts)
-	if err := e.report(nil, errorsOnly(diags)); err != nil {
-		return err
+	// Verified for every value, not only the defaults: each ARG the
+	// command line leaves alone is set, in turn, to a value of its own.
+	given := map[string]bool{}
+	for _, f := range flags {
+		given[f.Name] = true
 	}
-	hplan, diags := compiler.Compile(hcfg, opts)
-	if err := e.report(nil, errorsOnly(diags)); err != nil {
-		return err
+	checked, skipped := 0, []string(nil)
+	for _, name := range args {
+		if given[name] || len(mismatches) > 0 {
+			continue
+		}
+		value := "imgc-check-" + strings.ToLower(name)
+		m, _, err := k.compare(append(slices.Clone(flags), lang.VarSource{Kind: lang.VarFlag, Name: name, Value: value}), false)
+		if err != nil {
+			// The Dockerfile does not build with that value (a FROM, a
+			// port): nothing to compare.
+			skipped = append(skipped, name)
+			continue
+		}
+		checked++
+		for _, s := range m {
+			mismatches = append(mismatches, fmt.Sprintf("with %s=%s: %s", name, value, s))
+		}
 	}
-	mismatches := compareKeys(dplan, hplan)
 	if len(mismatches) == 0 {
-		fmt.Fprintf(e.stderr, "convert --check: every layer of the converted configuration has the same cache key as the Dockerfile's.\n")
+		note := ""
+		if checked > 0 {
+			note = fmt.Sprintf(", with the defaults and with another value for each of %d %s", checked, plural(checked, "ARG", "ARGs"))
+		}
+		if len(skipped) > 0 {
+			note += fmt.Sprintf(" (%s not varied: the Dockerfile does not build with another value)", strings.Join(skipped, ", "))
+		}
+		if c.Context == "" {
+			note += " (without a build context: copies are compared by their sources as written; give --context to compare the files too)"
+		}
+		fmt.Fprintf(e.stderr, "convert --check: every layer of the converted configuration has the same cache key as the Dockerfile's%s.\n", note)
 		return nil
 	}
 	for _, m := range mismatches {
 		fmt.Fprintf(e.stderr, "convert --check: %s\n", m)
 	}
 	return exitError{exitFailed}
+}
+
+// keyCheck compiles a Dockerfile and its conversion with the same values.
+type keyCheck struct {
+	e       *env
+	file    string
+	src     []byte
+	hclPath string
+	ctxDir  string
+	opts    compiler.Options
+}
+
+// compare returns the layers whose keys differ with the values flags give,
+// and the Dockerfile's ARGs. report shows the diagnostics of either side;
+// otherwise an error of the Dockerfile's side is only returned, and one of
+// the conversion's alone is a mismatch.
+func (k keyCheck) compare(flags []lang.VarSource, report bool) ([]string, []string, error) {
+	fail := func(files map[string]*hcl.File, diags hcl.Diagnostics) error {
+		if report {
+			return k.e.report(files, errorsOnly(diags))
+		}
+		if diags.HasErrors() {
+			return exitError{exitBadInput}
+		}
+		return nil
+	}
+	vars, _, _ := lang.StringVars(flags)
+	dcfg, diags := dockerfile.Import(k.file, k.src, dockerfile.Options{BuildArgs: vars, Dir: k.ctxDir})
+	if err := fail(map[string]*hcl.File{k.file: {Bytes: k.src}}, diags); err != nil {
+		return nil, nil, err
+	}
+	dplan, diags := compiler.Compile(dcfg, k.opts)
+	if err := fail(nil, diags); err != nil {
+		return nil, nil, err
+	}
+	args := slices.Sorted(maps.Keys(dcfg.Vars))
+	hcfg, diags := lang.Load(k.hclPath, lang.Options{Functions: stdlib.Functions(k.ctxDir), Macros: stdlib.Macros(), Vars: append(lang.EnvVars(os.Environ()), flags...)})
+	if !report && diags.HasErrors() {
+		return []string{"the conversion does not load: " + firstErrorSummary(diags)}, args, nil
+	}
+	if err := fail(nil, diags); err != nil {
+		return nil, nil, err
+	}
+	hplan, diags := compiler.Compile(hcfg, k.opts)
+	if !report && diags.HasErrors() {
+		return []string{"the conversion does not compile: " + firstErrorSummary(diags)}, args, nil
+	}
+	if err := fail(nil, diags); err != nil {
+		return nil, nil, err
+	}
+	return compareKeys(dplan, hplan), args, nil
+}
+
+func firstErrorSummary(diags hcl.Diagnostics) string {
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			if d.Subject != nil {
+				return fmt.Sprintf("%s (%s:%d)", d.Summary, filepath.Base(d.Subject.Filename), d.Subject.Start.Line)
+			}
+			return d.Summary
+		}
+	}
+	return ""
 }
 
 func compareKeys(a, b *ir.Plan) []string {

@@ -36,6 +36,8 @@ type configFlags struct {
 	// sources, when set, replace the flags' variable sources: a saved
 	// plan's.
 	sources []lang.VarSource
+	// valuesOptional lets variables go without values (validate).
+	valuesOptional bool
 	// target is the platform load and compile work for (one of
 	// Platform's); zero is the host's.
 	target ir.Platform
@@ -117,7 +119,7 @@ func (e *env) load(f *configFlags, targets []string, store *store.Store, remote 
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	opts := loader.Options{Path: f.Path, Dockerfile: f.File, Vars: vars, Environ: os.Environ(), Platform: f.platform().String()}
+	opts := loader.Options{Path: f.Path, Dockerfile: f.File, Vars: vars, Environ: os.Environ(), Platform: f.platform().String(), ValuesOptional: f.valuesOptional}
 	if len(targets) > 0 {
 		opts.Target = targets[len(targets)-1]
 	}
@@ -134,6 +136,10 @@ type optimizeFlags struct {
 	Optimize   string   `placeholder:"safe|all" help:"Optimizer level: safe (default) keeps the layering you wrote; all also merges and reorders steps."`
 	NoOptimize bool     `name:"no-optimize" help:"Run only the passes every build needs."`
 	Pass       []string `sep:"none" placeholder:"NAME=off" help:"Turn one optimizer pass off (repeatable): ${passes}."`
+
+	// configOnly compiles the configuration alone (validate): no build
+	// context is read (compiler.Options.ConfigOnly).
+	configOnly bool
 }
 
 func (o *optimizeFlags) level() string {
@@ -194,6 +200,7 @@ func (e *env) compile(src *source, platform ir.Platform, targets, tags []string,
 		SourceDateEpoch: os.Getenv("SOURCE_DATE_EPOCH"),
 		IgnoreFile:      src.IgnoreFile,
 		Platform:        platform,
+		ConfigOnly:      opt.configOnly,
 	}
 	if repin {
 		opts.Pins = nil

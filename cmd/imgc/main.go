@@ -37,7 +37,7 @@ var version = "dev"
 type cli struct {
 	Build    buildCmd    `cmd:"" help:"Build images from a configuration or a Dockerfile."`
 	Plan     planCmd     `cmd:"" help:"Show every layer, its cache key, and whether it will be rebuilt and why."`
-	Validate validateCmd `cmd:"" help:"Check a configuration and report every error."`
+	Validate validateCmd `cmd:"" help:"Check a configuration alone (no variable values, build context or base needed) and report every error."`
 	Fmt      fmtCmd      `cmd:"" help:"Rewrite .image.hcl files in canonical format."`
 	Convert  convertCmd  `cmd:"" help:"Convert a Dockerfile into an .image.hcl configuration."`
 	Images   imagesCmd   `cmd:"" help:"List the images in imgc's local store."`

@@ -177,22 +177,23 @@ func filesOf(src *source) map[string]*hcl.File {
 
 type validateCmd struct {
 	configFlags
+	// Accepted for the scripts that pass them; validate reads no cache.
 	cacheFlags
 }
 
+// Run checks the configuration alone, as terraform validate does: no
+// variable needs a value, and neither the build context nor any base is
+// read. Missing copy sources, local bases and values are plan's and
+// build's errors.
 func (c *validateCmd) Run(e *env) error {
-	// The store only reads local bases here (oci: layouts, docker-archive:
-	// files), so a missing one is an error now rather than at build time.
-	store, err := c.open()
-	if err != nil {
-		return err
-	}
+	c.valuesOptional = true
 	plats, pdiags := parsePlatforms(c.Platform)
 	if pdiags.HasErrors() {
 		return e.report(nil, pdiags)
 	}
-	// Checked for every platform: each is its own load and plan.
-	src, _, _, diags := e.loadPlatforms(&c.configFlags, plats, nil, nil, c.Context, optimizeFlags{}, store, false, false)
+	// Checked for every platform: each is its own load and plan, of the
+	// configuration alone (no store: no base is read).
+	src, _, _, diags := e.loadPlatforms(&c.configFlags, plats, nil, nil, c.Context, optimizeFlags{configOnly: true}, nil, false, false)
 	if src == nil || src.Config == nil {
 		return e.report(filesOf(src), diags)
 	}

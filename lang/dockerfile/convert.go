@@ -116,8 +116,9 @@ func (w *writer) write() []byte {
 	}
 	w.comments(stages.Body(), math.MaxInt)
 	stageBytes := stages.Bytes()
+	locals := w.locals()
 	used := map[string]bool{}
-	for _, m := range varRefPattern.FindAllStringSubmatch(string(stageBytes), -1) {
+	for _, m := range varRefPattern.FindAllStringSubmatch(string(stageBytes)+locals, -1) {
 		used[m[1]] = true
 	}
 
@@ -140,13 +141,33 @@ func (w *writer) write() []byte {
 			b.SetAttributeRaw("description", raw(quoted(quoteLit(fmt.Sprintf("ARG %s of stage %s", v.Arg, w.hclName(v.Stage))))))
 		}
 		b.SetAttributeRaw("type", raw("string"))
-		if !v.Required {
+		switch {
+		case v.Required:
+		case v.Null || v.Derived != "":
+			b.SetAttributeRaw("default", raw("null"))
+		default:
 			b.SetAttributeRaw("default", raw(quoted(quoteLit(v.Default))))
 		}
 		body.AppendNewline()
 	}
-	out := f.Bytes()
+	out := append(f.Bytes(), locals...)
 	return append(out, stageBytes...)
+}
+
+// locals is the locals block of the variables whose defaults are
+// computed from other ARGs: the value given, else the computed one.
+func (w *writer) locals() string {
+	var b strings.Builder
+	for _, v := range w.vars.list {
+		if v.Derived == "" {
+			continue
+		}
+		fmt.Fprintf(&b, "  %s = var.%s != null ? var.%s : %s\n", v.Name, v.Name, v.Name, quoted(resolveDecls(v.Derived, w.varNames)))
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	return "locals {\n" + b.String() + "}\n\n"
 }
 
 func comment(text string) hclwrite.Tokens {
@@ -195,7 +216,7 @@ func quoted(tmpl string) string {
 	return `"` + tmpl + `"`
 }
 
-var bareRef = regexp.MustCompile(`^\$\{(var\.[A-Za-z_][A-Za-z0-9_-]*)\}$`)
+var bareRef = regexp.MustCompile(`^\$\{((?:var|local)\.[A-Za-z_][A-Za-z0-9_-]*)\}$`)
 
 func strList(values []string) string {
 	parts := make([]string, len(values))

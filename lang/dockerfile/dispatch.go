@@ -368,7 +368,7 @@ func (rd *reader) stageArg(s *stageState, rng hcl.Range, c *instructions.ArgComm
 		name := kv.Key
 		s.args[name] = true
 		var e envEntry
-		set := false
+		set, derived := false, ""
 		bv, hasValue := rd.opts.BuildArgs[name]
 		if hasValue {
 			rd.usedArgs[name] = true
@@ -378,6 +378,9 @@ func (rd *reader) stageArg(s *stageState, rng hcl.Range, c *instructions.ArgComm
 			if g, ok := rd.global.get(name); ok {
 				e, set = g, true
 				rd.usedArgs[name] = true
+			} else if g, ok := rd.globalUnset.get(name); ok {
+				// The global ARG's variable, null unless given.
+				e, set = g, true
 			}
 		case hasValue:
 			e, set = envEntry{Name: name, Value: bv, Tmpl: quoteLit(bv)}, true
@@ -387,15 +390,17 @@ func (rd *reader) stageArg(s *stageState, rng hcl.Range, c *instructions.ArgComm
 				continue
 			}
 			e, set = envEntry{Name: name, Value: x.Value, Unset: x.Unset}, true
-			rd.noteDerived(rng, name, x)
+			derived = rd.derived(rng, name, x)
 		}
 		switch {
 		case kv.Value == nil && set:
 			// The global variable's reference, already in e.Tmpl.
 		case set:
-			e.Tmpl = rd.f.declare(argDecl{Arg: name, Stage: s.st.Name, Default: e.Value, Range: rng})
+			e.Tmpl = rd.f.declare(argDecl{Arg: name, Stage: s.st.Name, Default: e.Value, Derived: derived, Range: rng})
 		default:
-			rd.convertWarnf(rng, "ARG without a value", "ARG %s has no default and no value, so Docker leaves it unset; the conversion leaves it out of the steps' env. Give it a default if the steps need it.", name)
+			// Docker leaves it unset: a variable that defaults to null.
+			e, set = envEntry{Name: name, Null: true}, true
+			e.Tmpl = rd.f.declare(argDecl{Arg: name, Stage: s.st.Name, Range: rng, Null: true})
 		}
 		if set {
 			s.env = s.env.set(e)

@@ -18,6 +18,11 @@ type envEntry struct {
 	// Unset are the variables of the base image's environment the value
 	// still references as written.
 	Unset map[string]struct{}
+	// Null is an ARG declared without a value: unset in the steps' env
+	// (Docker's unset is not empty), empty where a word expands it, and,
+	// in a conversion, a variable that defaults to null (Tmpl its bare
+	// reference).
+	Null bool
 }
 
 // model is the value as the model's env carries it: the runtime expands
@@ -168,6 +173,9 @@ type expansion struct {
 	// Unset are the variables kept as written for the base image's
 	// environment.
 	Unset map[string]struct{}
+	// Lost is a word whose expansion of a variable HCL cannot say
+	// (${X%.*}): Tmpl is the value the defaults give.
+	Lost bool
 }
 
 // expandWord expands word like BuildKit expands ADD, COPY, ENV and the
@@ -204,6 +212,16 @@ func (rd *reader) expandWord(word string, env envList, keepUnset bool) (expansio
 	sort.Strings(x.Matched)
 	x.Tmpl = quoteLit(x.Value)
 	if len(x.Matched) == 0 {
+		return x, nil
+	}
+	if tmpl, ok := condTemplate(lex, rd.escape, word, env); ok {
+		// A choice on a variable: kept as an HCL conditional when
+		// verified, else the value (the defaults' choice) as written.
+		if tmpl != "" {
+			x.Tmpl = tmpl
+		} else {
+			x.Lost = true
+		}
 		return x, nil
 	}
 	marked, err := lex.ProcessWordWithMatches(word, getter{env: env, sentinels: true})
@@ -248,9 +266,19 @@ func splitSentinels(s string, env envList) (value, tmpl string, ok bool) {
 			return "", "", false
 		}
 		v.WriteString(env.entries[n].Value)
-		t.WriteString(env.entries[n].Tmpl)
+		t.WriteString(nullGuard(env.entries[n]))
 		s = s[j+len(sentinelClose):]
 	}
+}
+
+// nullGuard is an entry's template inside a string: a null variable
+// interpolates as "", as Docker expands an unset ARG.
+func nullGuard(e envEntry) string {
+	if !e.Null || !strings.HasPrefix(e.Tmpl, "${") || !strings.HasSuffix(e.Tmpl, "}") {
+		return e.Tmpl
+	}
+	ref := e.Tmpl[2 : len(e.Tmpl)-1]
+	return "${" + ref + " != null ? " + ref + ` : ""}`
 }
 
 // newLexers returns BuildKit's lexer for the escape token, and the same

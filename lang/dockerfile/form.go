@@ -100,6 +100,9 @@ func values(ts []text) []string {
 type envText struct {
 	Name string
 	text
+	// Null is an ARG without a value: left out of the model's env (unset),
+	// written as its variable, which defaults to null.
+	Null bool
 }
 
 // baseForm is a stage's base, or a copy or mount source. Written is, for an

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/moby/buildkit/frontend/dockerfile/command"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
@@ -38,6 +39,9 @@ type Options struct {
 	// outside the Dockerfile that a FROM names (as written there), so
 	// that they run as Docker runs them. Without it they do not run.
 	BaseOnBuild func(ref imageref.Ref) ([]string, error)
+	// ValuesOptional lets a FROM that only has a value once --var gives
+	// one go without (validate): scratch stands in, as for a conversion.
+	ValuesOptional bool
 }
 
 // Import evaluates a Dockerfile into the model an .image.hcl configuration
@@ -71,6 +75,7 @@ type reader struct {
 	opts    Options
 	lex     *shell.Lex
 	lexKeep *shell.Lex
+	escape  rune // the file's escape character
 	f       *form
 
 	global envList
@@ -161,6 +166,7 @@ func (rd *reader) run() {
 		return
 	}
 	rd.lex, rd.lexKeep = newLexers(res.EscapeToken)
+	rd.escape = res.EscapeToken
 	rd.f.parsed = true
 	for _, w := range res.Warnings {
 		rng := rd.src.lines(1, 1)
@@ -186,7 +192,11 @@ func (rd *reader) run() {
 			var ui *instructions.UnknownInstructionError
 			if errors.As(err, &ui) {
 				summary = "Unknown instruction"
-				detail += " Use one of the Dockerfile instructions (FROM, RUN, COPY, ADD, ENV, ARG, ...), or fix its spelling."
+				if sug := model.Suggestion(strings.ToUpper(ui.Instruction), instructionNames(), ""); sug != "" {
+					detail += sug + " Fix its spelling."
+				} else {
+					detail += " Use one of the Dockerfile instructions (FROM, RUN, COPY, ADD, ENV, ARG, ...), or fix its spelling."
+				}
 			} else {
 				detail += fmt.Sprintf(" Fix the %s instruction.", strings.ToUpper(n.Value))
 			}
@@ -302,7 +312,7 @@ func (rd *reader) globalArg(pn parsedNode) {
 		name := kv.Key
 		rd.globalArgs = append(rd.globalArgs, name)
 		var e envEntry
-		set := false
+		set, derived := false, ""
 		if v, ok := rd.opts.BuildArgs[name]; ok {
 			rd.usedArgs[name] = true
 			e, set = envEntry{Name: name, Value: v, Tmpl: quoteLit(v)}, true
@@ -313,7 +323,7 @@ func (rd *reader) globalArg(pn parsedNode) {
 				continue
 			}
 			e, set = envEntry{Name: name, Value: x.Value}, true
-			rd.noteDerived(pn.rng, name, x)
+			derived = rd.derived(pn.rng, name, x)
 		} else if g, ok := rd.global.get(name); ok {
 			e, set = g, true
 		}
@@ -321,13 +331,13 @@ func (rd *reader) globalArg(pn parsedNode) {
 		if set {
 			def = e.Value
 		}
-		e.Tmpl = rd.f.declare(argDecl{Arg: name, Default: def, Range: pn.rng, Global: true})
+		e.Tmpl = rd.f.declare(argDecl{Arg: name, Default: def, Range: pn.rng, Global: true, Null: !set, Derived: derived})
 		if set {
 			rd.global = rd.global.set(e)
 			rd.f.args[name] = e.Value
 		} else {
 			rd.f.args[name] = ""
-			e.Name = name
+			e.Name, e.Null = name, true
 			rd.globalUnset = rd.globalUnset.set(e)
 		}
 	}
@@ -373,4 +383,15 @@ func (rd *reader) declared(name string) bool {
 		}
 	}
 	return false
+}
+
+// instructionNames is every Dockerfile instruction, upper case and sorted,
+// the candidates of an unknown instruction's did-you-mean.
+func instructionNames() []string {
+	names := make([]string, 0, len(command.Commands))
+	for c := range command.Commands {
+		names = append(names, strings.ToUpper(c))
+	}
+	sort.Strings(names)
+	return names
 }

@@ -181,6 +181,31 @@ func TestImportDiagnostics(t *testing.T) {
 	}
 }
 
+// TestUnknownInstructionSuggests checks the did-you-mean of a misspelled
+// instruction, at its line, and the list when nothing is close.
+func TestUnknownInstructionSuggests(t *testing.T) {
+	tests := []struct {
+		src, want string
+		line      int
+	}{
+		{"FROM alpine\nCOPPY a /a\n", `Unknown instruction "COPPY". Did you mean "COPY"? Fix its spelling.`, 2},
+		{"FROM alpine\nworkdri /src\n", `Unknown instruction "workdri". Did you mean "WORKDIR"? Fix its spelling.`, 2},
+		{"FROM alpine\n\nXYZZY a\n", `Unknown instruction "XYZZY". Use one of the Dockerfile instructions (FROM, RUN, COPY, ADD, ENV, ARG, ...), or fix its spelling.`, 3},
+	}
+	for _, tt := range tests {
+		_, diags := importString(t, tt.src, Options{})
+		var got []string
+		for _, d := range diags {
+			if d.Summary == "Unknown instruction" && d.Subject != nil && d.Subject.Start.Line == tt.line {
+				got = append(got, d.Detail)
+			}
+		}
+		if diff := cmp.Diff([]string{tt.want}, got); diff != "" {
+			t.Errorf("%q: details at line %d (-want +got):\n%s\nall: %s", tt.src, tt.line, diff, diagLines(diags))
+		}
+	}
+}
+
 // TestImportRanges checks that an instruction's range covers its whole
 // line span, so snippets show the instruction.
 func TestImportRanges(t *testing.T) {

@@ -45,6 +45,9 @@ func (s *stageForm) lower() *model.Stage {
 func lowerEnv(env []envText) []model.EnvVar {
 	var out []model.EnvVar
 	for _, e := range env {
+		if e.Null {
+			continue
+		}
 		out = append(out, model.EnvVar{Name: e.Name, Value: e.Value})
 	}
 	return out

@@ -54,13 +54,19 @@ func (rd *reader) requireUnset(word string, st *stageForm) string {
 	return x.Tmpl
 }
 
-// noteDerived warns, for a conversion, that a default computed from other
-// variables becomes a constant default.
-func (rd *reader) noteDerived(rng hcl.Range, name string, x expansion) {
+// derived is the template of an ARG default computed from other
+// variables, which a conversion keeps as a local; when it cannot (the
+// value reads the base image's environment, or an expansion HCL cannot
+// say), it warns that the default becomes a constant and returns "".
+func (rd *reader) derived(rng hcl.Range, name string, x expansion) string {
 	if len(x.Matched) == 0 {
-		return
+		return ""
+	}
+	if x.Tmpl != quoteLit(x.Value) && !x.Lost && len(x.Unset) == 0 {
+		return x.Tmpl
 	}
 	rd.convertWarnf(rng, "ARG default from other variables", "The default of %s is computed from %s; HCL variable defaults must be constant, so the converted variable defaults to %q and no longer follows them. Set it explicitly with --var when you change them.", name, strings.Join(x.Matched, ", "), x.Value)
+	return ""
 }
 
 func (rd *reader) stageNamed(name string) *stageState {
@@ -133,6 +139,9 @@ func (rd *reader) from(s *stageState, word string, rng hcl.Range) (string, *mode
 		to := forBoth
 		if rd.requireUnset(word, st) != "" {
 			to = forImport
+			if rd.opts.ValuesOptional {
+				break
+			}
 		}
 		rd.diag(to, hcl.DiagError, rng.Ptr(), "Empty base image", fmt.Sprintf("The base image %q expands to an empty string. Give its ARG a default before the first FROM, or pass a value with --var.", word))
 	}
@@ -287,6 +296,9 @@ func (rd *reader) expandIn(s *stageState, rng hcl.Range, word string, env envLis
 		return expansion{Value: word, Tmpl: quoteLit(word)}, false
 	}
 	rd.useArgs(x.Matched)
+	if x.Lost {
+		rd.convertWarnf(rng, "Variable reference not kept", "The word %q expands %s in a way HCL cannot say, so its converted value is the constant %q and --var no longer changes it. Edit the converted file to compute it if you need to.", word, strings.Join(x.Matched, ", "), x.Value)
+	}
 	return x, true
 }
 
@@ -359,7 +371,7 @@ func (s *stageState) runEnv() []envEntry {
 func envTexts(entries []envEntry) []envText {
 	var out []envText
 	for _, e := range entries {
-		out = append(out, envText{Name: e.Name, text: e.text()})
+		out = append(out, envText{Name: e.Name, text: e.text(), Null: e.Null})
 	}
 	return out
 }

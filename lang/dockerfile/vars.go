@@ -20,7 +20,14 @@ type variable struct {
 	// Required variables have no default: the Dockerfile cannot build
 	// without a value (an empty FROM).
 	Required bool
-	Range    hcl.Range
+	// Null variables default to null: an ARG without a default, which
+	// Docker leaves unset (not empty) unless a value is given.
+	Null bool
+	// Derived is the template of a default computed from other ARGs:
+	// the variable defaults to null and a local of the same name gives
+	// its value, var.NAME when set, else the template.
+	Derived string
+	Range   hcl.Range
 }
 
 type varTable struct {
@@ -68,14 +75,14 @@ func (t *varTable) platform(arg, value string) string {
 // declare returns the variable for an ARG with the given default: the
 // existing one of the same name when the defaults agree (or the ARG is
 // global), else a new one named after the stage.
-func (t *varTable) declare(arg, stage, def string, rng hcl.Range, global bool) *variable {
+func (t *varTable) declare(arg, stage, def string, null bool, derived string, rng hcl.Range, global bool) *variable {
 	name := identifier(arg)
 	if v, ok := t.byName[name]; ok {
 		if global {
-			v.Default, v.Platform, v.Range = def, false, rng
+			v.Default, v.Null, v.Derived, v.Platform, v.Range = def, null, derived, false, rng
 			return v
 		}
-		if v.Default == def {
+		if v.Default == def && v.Null == null && v.Derived == derived {
 			v.Platform = false
 			return v
 		}
@@ -85,13 +92,13 @@ func (t *varTable) declare(arg, stage, def string, rng hcl.Range, global bool) *
 			if !ok {
 				break
 			}
-			if v.Default == def {
+			if v.Default == def && v.Null == null && v.Derived == derived {
 				return v
 			}
 			name = identifier(arg+"_"+stage) + "_" + strings.Repeat("x", i-1)
 		}
 	}
-	return t.add(&variable{Name: name, Arg: arg, Default: def, Stage: stage, Range: rng})
+	return t.add(&variable{Name: name, Arg: arg, Default: def, Null: null, Derived: derived, Stage: stage, Range: rng})
 }
 
 // argDecl is an ARG that a conversion declares a variable for: one of
@@ -103,6 +110,10 @@ type argDecl struct {
 	Arg, Stage, Default string
 	Range               hcl.Range
 	Global, Platform    bool
+	// Null is an ARG without a default: its variable defaults to null.
+	Null bool
+	// Derived is the template of a default computed from other ARGs.
+	Derived string
 }
 
 // Bytes around a declaration's index in a template. They are not UTF-8,
@@ -116,19 +127,25 @@ const (
 // reference to it.
 func (f *form) declare(d argDecl) string {
 	f.decls = append(f.decls, d)
-	return "${var." + declOpen + strconv.Itoa(len(f.decls)-1) + declClose + "}"
+	return "${" + declOpen + strconv.Itoa(len(f.decls)-1) + declClose + "}"
 }
 
 // variables names the variables of the form's ARGs, as a conversion
-// declares them: names[i] is the name of decls[i]'s variable.
+// declares them: names[i] is the reference to decls[i]'s variable
+// (var.NAME), or to its local when its default is derived (local.NAME).
 func (f *form) variables() (t *varTable, names []string) {
 	t = &varTable{byName: map[string]*variable{}}
 	for _, d := range f.decls {
 		switch {
 		case d.Platform:
-			names = append(names, t.platform(d.Arg, d.Default))
+			names = append(names, "var."+t.platform(d.Arg, d.Default))
 		default:
-			names = append(names, t.declare(d.Arg, d.Stage, d.Default, d.Range, d.Global).Name)
+			v := t.declare(d.Arg, d.Stage, d.Default, d.Null, d.Derived, d.Range, d.Global)
+			ref := "var." + v.Name
+			if v.Derived != "" {
+				ref = "local." + v.Name
+			}
+			names = append(names, ref)
 		}
 	}
 	for _, n := range f.required {

@@ -40,6 +40,12 @@ type Options struct {
 	// BaseOnBuild, if set, returns the ONBUILD triggers of a Dockerfile's
 	// base image from outside it, given the build context.
 	BaseOnBuild func(ref imageref.Ref, contextDir string) ([]string, error)
+	// ValuesOptional leaves an .image.hcl variable without a default or
+	// a value unknown rather than an error (lang.Options.ValuesOptional),
+	// and lets a Dockerfile's FROM go without the ARG value it needs
+	// (dockerfile.Options.ValuesOptional): validate checks the
+	// configuration alone.
+	ValuesOptional bool
 }
 
 // Source is a loaded configuration and where it came from.
@@ -90,7 +96,7 @@ func Load(opts Options) (*Source, hcl.Diagnostics) {
 	}
 	absDir, _ := filepath.Abs(dir)
 	vars := lang.VarSources(absDir, opts.Environ, opts.Vars)
-	cfg, diags := lang.Load(path, lang.Options{Vars: vars, Platform: opts.Platform})
+	cfg, diags := lang.Load(path, lang.Options{Vars: vars, Platform: opts.Platform, ValuesOptional: opts.ValuesOptional})
 	src := &Source{Config: cfg, Dir: absDir, Vars: vars}
 	if cfg != nil {
 		src.Files = cfg.Files
@@ -145,7 +151,7 @@ func loadDockerfile(path string, opts Options) (*Source, hcl.Diagnostics) {
 		}
 	}
 	absCtx, _ := filepath.Abs(ctxDir)
-	dopts := dockerfile.Options{BuildArgs: args, Ambient: fromEnv, Target: opts.Target, Dir: absCtx, Platform: opts.Platform}
+	dopts := dockerfile.Options{BuildArgs: args, Ambient: fromEnv, Target: opts.Target, Dir: absCtx, Platform: opts.Platform, ValuesOptional: opts.ValuesOptional}
 	if opts.BaseOnBuild != nil {
 		dopts.BaseOnBuild = func(ref imageref.Ref) ([]string, error) { return opts.BaseOnBuild(ref, absCtx) }
 	}
