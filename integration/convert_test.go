@@ -299,3 +299,63 @@ func makeContext(t *testing.T, dir string, cfg *model.Config) {
 	}
 	write("README.md")
 }
+
+var knownValidateFailures = map[string]string{
+	"keycloak__keycloak__quarkus__container__Dockerfile.Dockerfile": "Missing checksum", // ADD of a URL without --checksum
+	"rubygems__rubygems.org__Dockerfile.Dockerfile":                 "Missing checksum",
+}
+
+// TestCorpusValidatesWithoutContext checks every converted corpus file as
+// imgc validate does: alone, without its build context, its local bases or
+// values for its variables (lang ValuesOptional, compiler ConfigOnly).
+func TestCorpusValidatesWithoutContext(t *testing.T) {
+	dir := filepath.Join("..", "..", "shared", "corpus", "real")
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("corpus not found at %s: %v", dir, err)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.Dockerfile"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no real Dockerfiles: %v", err)
+	}
+	out := t.TempDir()
+	converted, valid := 0, 0
+	for _, f := range files {
+		name := filepath.Base(f)
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hclSrc, diags := dockerfile.Convert(f, src, dockerfile.ConvertOptions{Platform: platform})
+		if diags.HasErrors() {
+			continue
+		}
+		converted++
+		dir := filepath.Join(out, strings.TrimSuffix(name, ".Dockerfile"))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, "app.image.hcl")
+		if err := os.WriteFile(path, hclSrc, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg, diags := lang.Load(path, lang.Options{ValuesOptional: true})
+		if !diags.HasErrors() {
+			_, cdiags := compiler.Compile(cfg, compiler.Options{ConfigOnly: true, Platform: ir.Platform{OS: "linux", Architecture: "amd64"}})
+			diags = append(diags, cdiags...)
+		}
+		reason := ""
+		for _, d := range diags {
+			if d.Severity == hcl.DiagError {
+				reason = d.Summary
+				break
+			}
+		}
+		if reason == "" {
+			valid++
+		}
+		if want := knownValidateFailures[name]; reason != want {
+			t.Errorf("%s: validate says %q, known %q", name, reason, want)
+		}
+	}
+	t.Logf("corpus: %d of %d converted files validate without their context", valid, converted)
+}
