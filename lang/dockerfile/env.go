@@ -1,6 +1,7 @@
 package dockerfile
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -182,6 +183,10 @@ type expansion struct {
 // other instructions it processes. keepUnset leaves references to
 // variables this Dockerfile never set as written, because they name the
 // base image's environment, which is only known when the image is pulled.
+// maxExpansion bounds what one word of a Dockerfile may expand to: as much
+// as a whole Dockerfile may hold.
+const maxExpansion = 1 << 20
+
 func (rd *reader) expandWord(word string, env envList, keepUnset bool) (expansion, error) {
 	lex := rd.lex
 	if keepUnset {
@@ -190,6 +195,11 @@ func (rd *reader) expandWord(word string, env envList, keepUnset bool) (expansio
 	res, err := lex.ProcessWordWithMatches(word, getter{env: env})
 	if err != nil {
 		return expansion{}, err
+	}
+	if len(res.Result) > maxExpansion {
+		// Values that double each other (ENV B=$A$A, C=$B$B, ...) grow
+		// exponentially with the lines: bound every one.
+		return expansion{}, fmt.Errorf("the word %.40q expands to %d bytes, more than the %d a Dockerfile value may have", word, len(res.Result), maxExpansion)
 	}
 	x := expansion{Value: res.Result}
 	if keepUnset && len(res.Unmatched) > 0 {

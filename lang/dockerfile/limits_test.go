@@ -62,3 +62,23 @@ func TestStepEnvBound(t *testing.T) {
 		t.Errorf("diagnostic at line %d; want the first RUN past the bound", line)
 	}
 }
+
+// TestDoublingValuesBounded: ENV lines that each double the last value grow
+// exponentially; every expanded value is bounded, so 40 such lines are an
+// error at the line that crosses the bound, not gigabytes of memory.
+func TestDoublingValuesBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("FROM busybox\nENV E0=x\n")
+	for i := 1; i <= 40; i++ {
+		fmt.Fprintf(&b, "ENV E%d=$E%d$E%d\n", i, i-1, i-1)
+	}
+	b.WriteString("RUN echo $E40\n")
+	src := []byte(b.String())
+	_, diags := Import("Dockerfile", src, Options{Platform: testPlatform})
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), "more than the 1048576 a Dockerfile value may have") || diags[0].Subject.Start.Line != 23 {
+		t.Errorf("Import diagnostics = %v; want the bound at line 23 (E21, 2 MiB)", diags)
+	}
+	if _, diags := Convert("Dockerfile", src, ConvertOptions{Platform: testPlatform}); !diags.HasErrors() {
+		t.Error("Convert accepted a value over the bound")
+	}
+}
