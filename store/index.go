@@ -36,37 +36,7 @@ func (s *Store) readIndex() (*v1.IndexManifest, error) {
 // TagImages points each name at desc in the store's index.json, replacing
 // earlier images of the same names.
 func (s *Store) TagImages(desc v1.Descriptor, names []string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l, err := s.Lock("index")
-	if err != nil {
-		return err
-	}
-	defer l.Unlock()
-	m, err := s.readIndex()
-	if err != nil {
-		return err
-	}
-	drop := map[string]bool{}
-	for _, n := range names {
-		drop[n] = true
-	}
-	kept := []v1.Descriptor{}
-	for _, d := range m.Manifests {
-		if !drop[d.Annotations[RefNameAnnotation]] {
-			kept = append(kept, d)
-		}
-	}
-	for _, n := range names {
-		d := desc
-		d.Annotations = map[string]string{RefNameAnnotation: n}
-		if b := desc.Annotations[BlockNameAnnotation]; b != "" {
-			d.Annotations[BlockNameAnnotation] = b
-		}
-		kept = append(kept, d)
-	}
-	m.Manifests = kept
-	return s.writeIndex(m)
+	return s.retag(names, &desc)
 }
 
 func (s *Store) writeIndex(m *v1.IndexManifest) error {
@@ -105,6 +75,12 @@ func (s *Store) Names() ([]StoredName, error) {
 // Untag removes the names from the store's index. The images' blobs stay
 // until `imgc cache prune` finds no name needs them.
 func (s *Store) Untag(names []string) error {
+	return s.retag(names, nil)
+}
+
+// retag removes names from the store's index.json and, when desc is not
+// nil, points each of them at desc.
+func (s *Store) retag(names []string, desc *v1.Descriptor) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	l, err := s.Lock("index")
@@ -123,6 +99,16 @@ func (s *Store) Untag(names []string) error {
 	kept := []v1.Descriptor{}
 	for _, d := range m.Manifests {
 		if !drop[d.Annotations[RefNameAnnotation]] {
+			kept = append(kept, d)
+		}
+	}
+	for _, n := range names {
+		if desc != nil {
+			d := *desc
+			d.Annotations = map[string]string{RefNameAnnotation: n}
+			if b := desc.Annotations[BlockNameAnnotation]; b != "" {
+				d.Annotations[BlockNameAnnotation] = b
+			}
 			kept = append(kept, d)
 		}
 	}
