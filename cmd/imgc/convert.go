@@ -164,7 +164,9 @@ func (k keyCheck) compare(flags []lang.VarSource, report bool) ([]string, []stri
 		}
 		return nil
 	}
-	vars, _, _ := lang.StringVars(flags)
+	// Both sides take IMGC_VAR_* as a build does (an ARG of a Dockerfile,
+	// a variable of the conversion).
+	vars, _, _ := lang.StringVars(append(lang.EnvVars(os.Environ()), flags...))
 	dcfg, diags := dockerfile.Import(k.file, k.src, dockerfile.Options{BuildArgs: vars, Dir: k.ctxDir})
 	if err := fail(map[string]*hcl.File{k.file: {Bytes: k.src}}, diags); err != nil {
 		return nil, nil, err

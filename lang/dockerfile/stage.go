@@ -153,6 +153,11 @@ func (rd *reader) from(s *stageState, word string, rng hcl.Range) (string, *mode
 	} else if strings.EqualFold(base.Value, "scratch") {
 		st.From.Base = &model.Scratch{}
 		s.workdirKnown = true
+		if len(base.Matched) > 0 {
+			// FROM ${BASE} with BASE=scratch: the conversion keeps the
+			// variable, which another value turns into an image.
+			st.From.Written = textOf(base).template()
+		}
 	} else {
 		s.external = true
 		st.From.Written = textOf(base).template()
