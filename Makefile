@@ -125,7 +125,7 @@ $(BASE)/index.json:
 demo: deps-run build $(BASE)/index.json
 	$(BIN) build examples/hello --cache-dir $(CACHE)/imgc --output type=oci,dest=$(CACHE)/hello-oci
 	$(BIN) plan examples/hello --cache-dir $(CACHE)/imgc
-	$(BIN) run localhost/imgc-hello:latest --cache-dir $(CACHE)/imgc
+	$(BIN) run --cache-dir $(CACHE)/imgc localhost/imgc-hello:latest
 
 bench: build
 	./bench/run.sh
