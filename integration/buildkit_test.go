@@ -233,7 +233,8 @@ func compareLayers(t *testing.T, loc, bk *built) {
 }
 
 // dockerfilePlan imports and compiles a fidelity case's Dockerfile as
-// buildWithImgc does, and returns the plan and the context directory.
+// `imgc build` does (buildWithImgc and the BuildKit tests build its plan),
+// and returns the plan and the context directory.
 func dockerfilePlan(t *testing.T, dir, base string, args map[string]string) (*ir.Plan, string) {
 	t.Helper()
 	abs, err := filepath.Abs(dir)

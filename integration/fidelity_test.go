@@ -27,14 +27,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
-	"github.com/imgc-dev/imgc/compiler"
 	"github.com/imgc-dev/imgc/engine"
 	"github.com/imgc-dev/imgc/engine/local"
-	"github.com/imgc-dev/imgc/imageio"
-	"github.com/imgc-dev/imgc/imageref"
 	"github.com/imgc-dev/imgc/internal/testbase"
-	"github.com/imgc-dev/imgc/ir"
-	"github.com/imgc-dev/imgc/lang/dockerfile"
 	"github.com/imgc-dev/imgc/store"
 )
 
@@ -278,43 +273,13 @@ func readArgs(t *testing.T, file string) map[string]string {
 // process, as `imgc build` does, and returns the image from the store.
 func buildWithImgc(t *testing.T, cache, dir, base string, args map[string]string) v1.Image {
 	t.Helper()
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	df := filepath.Join(abs, "Dockerfile")
-	src, err := os.ReadFile(df)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vars := map[string]string{"BASE": "oci:" + base + ":latest"}
-	for k, v := range args {
-		vars[k] = v
-	}
+	plan, abs := dockerfilePlan(t, dir, base, args)
 	store, err := store.Open(cache)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	pl := ir.Platform{OS: "linux", Architecture: "amd64"}
-	cfg, diags := dockerfile.Import(df, src, dockerfile.Options{BuildArgs: vars, Dir: abs, Platform: platform,
-		BaseOnBuild: func(ref imageref.Ref) ([]string, error) {
-			return imageio.BaseOnBuild(ctx, ref, abs, pl, false)
-		}})
-	if diags.HasErrors() {
-		t.Fatalf("importing: %s", diags.Error())
-	}
-	plan, diags := compiler.Compile(cfg, compiler.Options{
-		Context: abs,
-		Project: df,
-		Resolve: compiler.ResolverFunc(func(ref imageref.Ref, _ ir.Platform) (string, error) {
-			return imageio.ResolveBase(ctx, ref, pl)
-		}),
-	})
-	if errs := errorsOnly(diags); len(errs) > 0 {
-		t.Fatalf("compiling: %s", errs.Error())
-	}
 	var logs []string
 	res, err := local.New(store).Build(ctx, plan, engine.BuildOptions{Context: abs, Progress: func(e engine.Event) {
 		if e.Kind == "log" {
