@@ -472,11 +472,22 @@ func (l *lowerer) add(sc stageCtx, s *model.Add) lowered {
 		URL: s.URL, Checksum: s.Checksum, Sources: s.Src, Dest: joinDest(sc.workdir, s.Dest), Extract: s.Extract,
 		Chown: s.Chown, Chmod: s.Chmod, Link: s.Link, Exclude: s.Exclude, Origin: ir.OriginOf(s.Range),
 	}
-	if (s.URL == "") == (len(s.Src) == 0) || s.Dest == "" {
-		panic("compiler: lower: add step without exactly one of url and src, or without destination: model.Check lets none through")
+	if g := s.Git; g != nil {
+		a.Git = &ir.GitSource{Remote: g.Remote, Ref: g.Ref, Subdir: g.Subdir, KeepGitDir: g.KeepGitDir}
+	}
+	kinds := 0
+	for _, set := range []bool{s.URL != "", len(s.Src) > 0, s.Git != nil} {
+		if set {
+			kinds++
+		}
+	}
+	if kinds != 1 || s.Dest == "" {
+		panic("compiler: lower: add step without exactly one of url, src and git, or without destination: model.Check lets none through")
 	}
 	what := s.URL
-	if s.URL == "" {
+	if s.Git != nil {
+		what = a.Git.String()
+	} else if s.URL == "" {
 		a.Context = l.context
 		what = strings.Join(s.Src, " ")
 	}

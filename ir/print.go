@@ -64,7 +64,12 @@ func PrintText(w io.Writer, p *Plan, st map[CacheKey]Status, color bool) {
 					cache += "  " + paint(colorDim, "empty: not in the image")
 				}
 			}
-			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\n", j+1, clip(l.Name, 40), clip(mask(stepsText(l)), 48), src(l.Origin), l.Key.Short(), cache)
+			key := l.Key.Short()
+			if pending := l.PendingSource(); pending != "" {
+				key = "pending"
+				cache = paint(colorYellow, "miss") + "  key known only after downloading " + clip(mask(pending), 60)
+			}
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\n", j+1, clip(l.Name, 40), clip(mask(stepsText(l)), 48), src(l.Origin), key, cache)
 		}
 	}
 	tw.Flush()
@@ -314,6 +319,9 @@ func StepSummary(s Step) string {
 	case *Add:
 		if s.URL != "" {
 			return fmt.Sprintf("add %s to %s", s.URL, s.Dest)
+		}
+		if s.Git != nil {
+			return fmt.Sprintf("add %s to %s", s.Git, s.Dest)
 		}
 		return fmt.Sprintf("add %s to %s", countFiles(s.Files), s.Dest)
 	}

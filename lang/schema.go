@@ -57,8 +57,8 @@ var copySchema = &hcl.BodySchema{
 
 var addSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
-		{Name: "src"}, {Name: "url"}, {Name: "checksum"}, {Name: "dest", Required: true},
-		{Name: "extract"}, {Name: "chown"}, {Name: "chmod"}, {Name: "link"}, {Name: "exclude"},
+		{Name: "src"}, {Name: "url"}, {Name: "checksum"}, {Name: "git"}, {Name: "ref"}, {Name: "subdir"},
+		{Name: "keep_git_dir"}, {Name: "dest", Required: true}, {Name: "extract"}, {Name: "chown"}, {Name: "chmod"}, {Name: "link"}, {Name: "exclude"},
 	},
 }
 

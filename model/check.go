@@ -234,11 +234,17 @@ func (c *checker) complete(s Step) bool {
 			return false
 		}
 	case *Add:
+		n := 0
+		for _, set := range []bool{s.URL != "", len(s.Src) > 0, s.Git != nil} {
+			if set {
+				n++
+			}
+		}
 		switch {
-		case s.URL != "" && len(s.Src) > 0:
+		case n > 1:
 			c.diags = append(c.diags, ConflictingAddSources(s.Range))
 			return false
-		case s.URL == "" && len(s.Src) == 0:
+		case n == 0:
 			c.diags = append(c.diags, MissingAddSource(s.Range))
 			return false
 		case s.Dest == "":
@@ -272,14 +278,14 @@ func MissingMountTarget(typ string, rng hcl.Range) *hcl.Diagnostic {
 // a URL.
 func MissingAddSource(rng hcl.Range) *hcl.Diagnostic {
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing add source", Subject: rng.Ptr(),
-		Detail: "An add step needs src = [...] (files from the context) or url = \"https://...\" (a download)."}
+		Detail: "An add step needs src = [...] (files from the context), url = \"https://...\" (a download) or git = \"https://.../repo.git\" (a checkout)."}
 }
 
 // ConflictingAddSources is the error for an add step with both sources
 // and a URL.
 func ConflictingAddSources(rng hcl.Range) *hcl.Diagnostic {
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Conflicting add sources", Subject: rng.Ptr(),
-		Detail: "An add step takes either src (files from the context) or url (one download), not both. Use two add steps."}
+		Detail: "An add step takes one of src (files from the context), url (one download) and git (a checkout). Use one add step for each."}
 }
 
 // CheckPlatform is the error for a platform p written at rng that is not

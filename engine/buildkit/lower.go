@@ -485,6 +485,23 @@ func (lw *lowering) add(t *ir.Target, a *ir.Add, st llb.State, baseCfg v1.Config
 		src := llb.HTTP(a.URL, hopts...)
 		return st.File(llb.Copy(src, name, dest, append([]llb.CopyOption{info}, opts...)...), cons...), nil
 	}
+	if g := a.Git; g != nil {
+		// The ref as written, checked against the commit the compiler
+		// resolved (BuildKit fails the step if the ref moved since).
+		gopts := []llb.GitOption{llb.GitRef(g.Ref)}
+		if g.Ref == "" {
+			gopts = nil
+		}
+		if g.Commit != "" {
+			gopts = append(gopts, llb.GitChecksum(g.Commit))
+		}
+		if g.KeepGitDir {
+			gopts = append(gopts, llb.KeepGitDir())
+		}
+		info.CopyDirContentsOnly = true
+		src := llb.Git(g.Remote, "", gopts...)
+		return st.File(llb.Copy(src, "/"+g.Subdir, dest, append([]llb.CopyOption{info}, opts...)...), cons...), nil
+	}
 	info.AttemptUnpack = a.Extract
 	src := lw.local(contextPaths(a.Files))
 	fa := chmodParents(dest, a.Chmod, a.Chown)

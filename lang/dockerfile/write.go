@@ -364,6 +364,17 @@ func (w *writer) addStep(body *hclwrite.Body, a *addForm) {
 		if a.Checksum.Value != "" {
 			b.SetAttributeRaw("checksum", raw(w.text(a.Checksum)))
 		}
+	} else if g := a.Git; g != nil {
+		b.SetAttributeRaw("git", raw(w.text(lit(g.Remote))))
+		if g.Ref != "" {
+			b.SetAttributeRaw("ref", raw(w.text(lit(g.Ref))))
+		}
+		if g.Subdir != "" {
+			b.SetAttributeRaw("subdir", raw(w.text(lit(g.Subdir))))
+		}
+		if g.KeepGitDir {
+			b.SetAttributeRaw("keep_git_dir", raw("true"))
+		}
 	} else {
 		b.SetAttributeRaw("src", raw(w.srcValue(a.Src)))
 	}
