@@ -77,8 +77,10 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"freeport": cmdFreeport,
-			"tcpread":  cmdTCPRead,
+			"freeport":  cmdFreeport,
+			"tcpread":   cmdTCPRead,
+			"httpserve": cmdHTTPServe,
+			"gitserve":  cmdGitServe,
 		},
 		Condition: func(cond string) (bool, error) {
 			switch cond {
