@@ -220,6 +220,9 @@ const (
 	MountSecret MountType = "secret"
 	MountBind   MountType = "bind"
 	MountTmpfs  MountType = "tmpfs"
+	// MountSSH is a socket that forwards an SSH agent given to the build
+	// (imgc build --ssh ID=...); it enters no key and no layer.
+	MountSSH MountType = "ssh"
 )
 
 // Mount is a filesystem mounted for one run step; it never reaches a layer.

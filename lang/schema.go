@@ -45,6 +45,7 @@ var mountArguments = map[string][]string{
 	"bind":   {"target", "source", "from", "readonly"},
 	"cache":  {"target", "id", "sharing", "source", "from", "readonly", "mode", "uid", "gid"},
 	"secret": {"target", "id", "env", "required", "mode", "uid", "gid"},
+	"ssh":    {"target", "id", "required", "mode", "uid", "gid"},
 	"tmpfs":  {"target", "size"},
 }
 

@@ -206,7 +206,7 @@ func (c *checker) runValues(r *Run) bool {
 }
 
 // mountTypes are the mount types, sorted.
-var mountTypes = []string{"bind", "cache", "secret", "tmpfs"}
+var mountTypes = []string{"bind", "cache", "secret", "ssh", "tmpfs"}
 
 // complete reports what a step lacks.
 func (c *checker) complete(s Step) bool {
@@ -218,7 +218,8 @@ func (c *checker) complete(s Step) bool {
 			ok = false
 		}
 		for _, m := range s.Mounts {
-			if contains(mountTypes, m.Type) && m.Target == "" && !(m.Type == "secret" && m.Env != "") {
+			// An ssh mount's default target is the compiler's to choose.
+			if contains(mountTypes, m.Type) && m.Target == "" && !(m.Type == "secret" && m.Env != "") && m.Type != "ssh" {
 				c.diags = append(c.diags, MissingMountTarget(m.Type, first(m.DeclRange, m.Range)))
 				ok = false
 			}
@@ -323,13 +324,13 @@ func CheckNetwork(n string, rng hcl.Range) *hcl.Diagnostic {
 }
 
 // CheckMountType is the error for a mount type written at rng that is not
-// bind, cache, secret or tmpfs, or nil.
+// bind, cache, secret, ssh or tmpfs, or nil.
 func CheckMountType(typ string, rng hcl.Range) *hcl.Diagnostic {
 	if contains(mountTypes, typ) {
 		return nil
 	}
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported mount type", Subject: rng.Ptr(),
-		Detail: fmt.Sprintf("%q is not a mount type.%s Use one of bind, cache, secret or tmpfs.", typ, Suggestion(typ, mountTypes, ""))}
+		Detail: fmt.Sprintf("%q is not a mount type.%s Use one of bind, cache, secret, ssh or tmpfs.", typ, Suggestion(typ, mountTypes, ""))}
 }
 
 // oneOf is the error for v unless it is one of allowed, or nil.

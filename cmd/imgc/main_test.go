@@ -81,6 +81,7 @@ func TestScripts(t *testing.T) {
 			"tcpread":   cmdTCPRead,
 			"httpserve": cmdHTTPServe,
 			"gitserve":  cmdGitServe,
+			"gobuild":   cmdGoBuild,
 		},
 		Condition: func(cond string) (bool, error) {
 			switch cond {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 
@@ -63,4 +64,20 @@ func cmdGitServe(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv("GITURL", url)
 	ts.Setenv("GIT_V1", commits["v1"])
 	ts.Setenv("GIT_MAIN", commits["main"])
+}
+
+// cmdGoBuild builds the Go module in the directory args[1] into the static
+// binary args[0] with the test's own Go environment (its build cache), for
+// helpers that run inside build steps.
+func cmdGoBuild(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: gobuild OUT DIR")
+	}
+	cmd := exec.Command("go", "build", "-o", ts.MkAbs(args[0]), ".")
+	cmd.Dir = ts.MkAbs(args[1])
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		ts.Fatalf("go build: %v\n%s", err, out)
+	}
 }

@@ -22,6 +22,7 @@ import (
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
+	"github.com/moby/buildkit/session/sshforward/sshprovider"
 	digest "github.com/opencontainers/go-digest"
 	"github.com/tonistiigi/fsutil"
 	"golang.org/x/sync/errgroup"
@@ -275,6 +276,17 @@ func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) 
 		opt.Session = append(opt.Session, secretsprovider.NewSecretProvider(st))
 	} else {
 		opt.Session = append(opt.Session, secretsprovider.FromMap(map[string][]byte{}))
+	}
+	if len(b.o.SSH) > 0 {
+		var confs []sshprovider.AgentConfig
+		for id, sock := range b.o.SSH {
+			confs = append(confs, sshprovider.AgentConfig{ID: id, Paths: []string{sock}})
+		}
+		sp, err := sshprovider.NewSSHAgentProvider(confs)
+		if err != nil {
+			return v1.Descriptor{}, fmt.Errorf("forwarding SSH agents: %w", err)
+		}
+		opt.Session = append(opt.Session, sp)
 	}
 	var _ session.Attachable
 	if b.o.AllowNetworkHost {

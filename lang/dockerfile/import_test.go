@@ -161,7 +161,7 @@ func TestImportDiagnostics(t *testing.T) {
 		{"no stage", "# just a comment\nARG X=1\n", Options{}, hcl.DiagError, "No stage", 1},
 		{"empty file", "", Options{}, hcl.DiagError, "Invalid Dockerfile", 1},
 		{"shebang heredoc", "FROM alpine\nRUN <<EOF\n#!/usr/bin/env python3\nprint(1)\nEOF\n", Options{}, hcl.DiagError, "Heredoc script with a shebang", 2},
-		{"ssh mount", "FROM alpine\nRUN --mount=type=ssh git clone x\n", Options{}, hcl.DiagError, "SSH mount", 2},
+		{"ssh mount with source", "FROM alpine\nRUN --mount=type=ssh,source=x git clone x\n", Options{}, hcl.DiagError, "Source on an SSH mount", 2},
 		{"windows base", "FROM mcr.microsoft.com/windows/servercore:ltsc2022\n", Options{}, hcl.DiagError, "Windows image", 1},
 		{"duplicate stage", "FROM alpine AS a\nFROM alpine AS a\n", Options{}, hcl.DiagError, "Duplicate stage name", 2},
 		{"unknown target", "FROM alpine AS a\n", Options{Target: "b"}, hcl.DiagError, "Unknown target", 1},

@@ -275,6 +275,16 @@ func (w *writer) mount(body *hclwrite.Body, m mountForm) {
 		if m.Required {
 			b.SetAttributeRaw("required", raw("true"))
 		}
+	case "ssh":
+		if m.ID.Value != "default" {
+			str("id", m.ID)
+		}
+		if m.Target.Value != "" {
+			str("target", m.Target)
+		}
+		if m.Required {
+			b.SetAttributeRaw("required", raw("true"))
+		}
 	default:
 		str("target", m.Target)
 	}
