@@ -209,7 +209,7 @@ func (e *env) compile(src *source, platform ir.Platform, targets, tags []string,
 		opts.HashCache = filepath.Join(store.Dir(), "hashcache.json")
 		opts.Resolve = baseResolver{e, resolveRemote}
 		if resolveRemote {
-			opts.Fetch = sourceFetcher{e, store}
+			opts.Fetch = sourceFetcher(e, store)
 		}
 	}
 	plan, cdiags := compiler.Compile(src.Config, opts)
