@@ -127,6 +127,9 @@ type jsonLayer struct {
 	Steps     []jsonStep        `json:"steps"`
 	Inputs    []KeyInput        `json:"inputs"`
 	Vars      map[string]string `json:"vars,omitempty"`
+	// KeyPending names the remote source (a URL without a checksum, a git
+	// ref) the key does not see yet: the build resolves it first.
+	KeyPending string `json:"key_pending,omitempty"`
 }
 
 type jsonStep struct {
@@ -165,6 +168,10 @@ func PrintJSON(w io.Writer, p *Plan, st map[CacheKey]Status) error {
 				jl.Cache, jl.Empty, jl.From = "hit", s.Empty, s.From
 			}
 			jl.Skipped = s.Skipped
+			if pending := l.PendingSource(); pending != "" {
+				jl.KeyPending = mask(pending)
+				jl.Reason = "key known only after downloading " + jl.KeyPending
+			}
 			if jl.Inputs == nil {
 				jl.Inputs = []KeyInput{}
 			}

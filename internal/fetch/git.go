@@ -94,7 +94,7 @@ func (g Git) run(ctx context.Context, dir string, args ...string) ([]byte, error
 	cmd.Dir = dir
 	// Never prompt for credentials, and read no user or system config
 	// that could rewrite the remote.
-	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null")
+	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_PROTOCOL_FROM_USER=0")
 	cmd.Env = append(cmd.Env, g.Env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
