@@ -40,7 +40,8 @@ func sshProxy(agent string, m ir.Mount) (string, func(), error) {
 	if m.Mode != nil {
 		mode = *m.Mode
 	}
-	if err := os.Chown(sock, uid, gid); err == nil {
+	err = os.Chown(sock, uid, gid)
+	if err == nil {
 		err = os.Chmod(sock, fs.FileMode(mode).Perm())
 	}
 	if err != nil {
