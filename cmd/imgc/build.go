@@ -82,6 +82,7 @@ func (c *buildCmd) Run(e *env) error {
 	defer removeEnvSecrets(secrets)
 	agents, stopAgents, adiags := sshAgents(c.SSH)
 	defer stopAgents()
+	e.sshAgents = agents
 	diags = append(diags, adiags...)
 	cacheTo, xdiags := c.exports()
 	cacheFrom, idiags := c.imports()

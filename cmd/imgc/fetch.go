@@ -10,5 +10,5 @@ import (
 // build (or a plan file) needs real keys: URLs download into the store's
 // downloads/, which the build then reads.
 func sourceFetcher(e *env, s *store.Store) fetch.Resolver {
-	return fetch.Resolver{Ctx: e.ctx, Downloads: local.Downloader(s)}
+	return fetch.Resolver{Ctx: e.ctx, Downloads: local.Downloader(s), Repos: local.GitFor(e.sshAgents)}
 }

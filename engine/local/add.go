@@ -124,7 +124,7 @@ func (tb *targetBuild) addGit(ctx context.Context, a *ir.Add, rootfs string) err
 	}
 	defer os.RemoveAll(tmp)
 	dir := filepath.Join(tmp, "tree")
-	if err := (fetch.Git{}).Checkout(ctx, g.Remote, g.Ref, g.Commit, dir, g.KeepGitDir); err != nil {
+	if err := GitFor(tb.b.o.SSH).Checkout(ctx, g.Remote, g.Ref, g.Commit, dir, g.KeepGitDir); err != nil {
 		return err
 	}
 	src := "."
@@ -140,6 +140,16 @@ func (tb *targetBuild) addGit(ctx context.Context, a *ir.Add, rootfs string) err
 		return err
 	}
 	return layer.WriteEntriesToDir(rootfs, entries)
+}
+
+// GitFor is the git that reaches git@ and ssh:// remotes through the
+// "default" SSH agent of a build's --ssh agents, as BuildKit's git source
+// does (else through the environment's SSH_AUTH_SOCK).
+func GitFor(agents map[string]string) fetch.Git {
+	if sock := agents["default"]; sock != "" {
+		return fetch.Git{Env: []string{"SSH_AUTH_SOCK=" + sock}}
+	}
+	return fetch.Git{}
 }
 
 // isArchive tells a (possibly compressed) tar archive from other files.

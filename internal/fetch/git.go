@@ -104,13 +104,32 @@ func (g Git) run(ctx context.Context, dir string, args ...string) ([]byte, error
 		if msg == "" {
 			return nil, err
 		}
-		return nil, fmt.Errorf("git %s: %s", args[0], lastLines(msg, 3))
+		return nil, fmt.Errorf("git %s: %s", subcommand(args), lastLines(msg, 4))
 	}
 	return out, nil
 }
 
+// subcommand is the git command args run, past -C DIR and -c K=V.
+func subcommand(args []string) string {
+	for i := 0; i < len(args); i++ {
+		switch args[i] {
+		case "-C", "-c":
+			i++
+		default:
+			return args[i]
+		}
+	}
+	return ""
+}
+
+// lastLines is the last n non-blank lines of s, joined with "; ".
 func lastLines(s string, n int) string {
-	lines := strings.Split(s, "\n")
+	var lines []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.TrimSpace(l) != "" {
+			lines = append(lines, strings.TrimSpace(l))
+		}
+	}
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
