@@ -140,9 +140,11 @@ func (e *evaluator) stageBlocks(decl *stageDecl, blocks hcl.Blocks, st *model.St
 			}
 			inner, diags := b.Body.Content(&hcl.BodySchema{Blocks: e.l.stepBlocks(false)})
 			e.l.addEval(diags)
+			e.inLayer = true
 			for _, ib := range inner.Blocks {
 				ly.Steps = append(ly.Steps, e.step(ib, inherited)...)
 			}
+			e.inLayer = false
 			st.Steps = append(st.Steps, ly)
 		default:
 			st.Steps = append(st.Steps, e.step(b, inherited)...)
@@ -157,6 +159,12 @@ type evaluator struct {
 	// unknownCommand is set when a run step's command is unknown: it
 	// uses a value whose error is reported elsewhere.
 	unknownCommand bool
+	// stack are the step definitions being expanded, outermost first;
+	// inDef tells that the blocks are a definition's (whose variables
+	// are its parameters, not the configuration's), inLayer that they
+	// are inside a layer block.
+	stack          []*stepDef
+	inDef, inLayer bool
 }
 
 // step evaluates a step block. A step with an error is left out (after
@@ -191,17 +199,20 @@ func (e *evaluator) evalStep(b *hcl.Block, inherited map[string]bool) []model.St
 		}
 	case "copy":
 		if c := e.copyStep(b); c != nil {
-			c.Range, c.Vars = rng, vars
+			c.Range, c.Vars, c.Context = rng, vars, e.l.dir
 			return []model.Step{c}
 		}
 	case "add":
 		if a := e.add(b); a != nil {
-			a.Range, a.Vars = rng, vars
+			a.Range, a.Vars, a.Context = rng, vars, e.l.dir
 			return []model.Step{a}
 		}
 	default:
 		if m, ok := e.l.macros[b.Type]; ok {
 			return e.macro(b, m, rng, vars)
+		}
+		if d, ok := e.l.defs[b.Type]; ok {
+			return e.callDef(b, d, rng, vars)
 		}
 	}
 	return nil
@@ -210,6 +221,9 @@ func (e *evaluator) evalStep(b *hcl.Block, inherited map[string]bool) []model.St
 // stepVars are the variables a step's block refers to (through locals
 // too), plus those its stage's defaults refer to.
 func (e *evaluator) stepVars(def hcl.Range, inherited map[string]bool) []string {
+	if e.inDef {
+		return nil // the caller's are set by callDef
+	}
 	set := map[string]bool{}
 	for v := range inherited {
 		set[v] = true

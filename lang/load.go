@@ -100,6 +100,7 @@ func Load(path string, opts Options) (*model.Config, hcl.Diagnostics) {
 		l.add(noImages(path, files))
 	}
 	l.checkReferences(mod)
+	l.checkStepDefs(mod)
 	vals := l.variableValues(mod, parser, opts)
 	l.validateVariables(mod, vals)
 	for _, v := range mod.variables {
@@ -116,6 +117,10 @@ func Load(path string, opts Options) (*model.Config, hcl.Diagnostics) {
 			chainEnv(st)
 			cfg.Stages = append(cfg.Stages, st)
 		}
+	}
+	l.checkUncalledDefs(mod)
+	for k, v := range l.sensitive {
+		cfg.Sensitive[k] = v
 	}
 	for _, d := range model.Check(cfg) {
 		l.add(d)

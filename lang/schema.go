@@ -95,5 +95,8 @@ func (l *loader) stepBlocks(withLayer bool) []hcl.BlockHeaderSchema {
 	for _, name := range sortedKeys(l.macros) {
 		blocks = append(blocks, hcl.BlockHeaderSchema{Type: name})
 	}
+	for _, name := range sortedKeys(l.defs) {
+		blocks = append(blocks, hcl.BlockHeaderSchema{Type: name})
+	}
 	return blocks
 }

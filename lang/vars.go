@@ -157,6 +157,20 @@ func (l *loader) convertVariables(mod *module, raw map[string]varValue, opts Opt
 			vals[v.Name] = unknownValue
 			continue
 		}
+		if conv.IsNull() && !v.Nullable {
+			d := &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid value for variable",
+				Detail:   fmt.Sprintf("The value from %s is null, and var.%s is not nullable. Give it a value.", given.source, v.Name),
+				Subject:  given.rng,
+			}
+			if d.Subject == nil {
+				d.Subject = v.DeclRange.Ptr()
+			}
+			l.add(d)
+			vals[v.Name] = unknownValue
+			continue
+		}
 		vals[v.Name] = conv
 	}
 	return vals
