@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
+	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
@@ -50,6 +51,16 @@ type loader struct {
 	// model.Config.Sensitive holds them (under step.DEF.PARAM), kept
 	// by the root loader.
 	sensitive map[string]string
+	// parser parses every file, also the modules'; stdFuncs tells that
+	// funcs are the stdlib's (a module gets those of its directory).
+	parser   *hclparse.Parser
+	stdFuncs bool
+	// srcDir is the configuration's directory, which module sources are
+	// relative to; prefix names a module's stages and variables in the
+	// root configuration ("module.base."; "" for the root).
+	srcDir, prefix string
+	// modByName are the configuration's modules (module.go).
+	modByName map[string]*moduleDecl
 	// dir is a module's directory, which its copy and add sources are
 	// relative to; "" for the root configuration (the build context).
 	dir string
@@ -64,6 +75,7 @@ func newLoader(funcs map[string]function.Function, macros []stdlib.Macro) *loade
 		localVals: map[string]cty.Value{},
 		localVars: map[string]map[string]bool{},
 		defs:      map[string]*stepDef{},
+		modByName: map[string]*moduleDecl{},
 	}
 	for _, m := range macros {
 		l.macros[m.Name] = m
@@ -162,14 +174,16 @@ func (rr *reportedRanges) overlaps(r hcl.Range) bool {
 // module is the decoded AST of a configuration: raw expressions and
 // ranges, nothing evaluated yet.
 type module struct {
-	variables   []*variableDecl
-	locals      []*localDecl
-	stages      []*stageDecl
-	varByName   map[string]*variableDecl
-	localByName map[string]*localDecl
-	stageByName map[string]*stageDecl
-	defs        []*stepDef
-	defByName   map[string]*stepDef
+	variables    []*variableDecl
+	locals       []*localDecl
+	stages       []*stageDecl
+	varByName    map[string]*variableDecl
+	localByName  map[string]*localDecl
+	stageByName  map[string]*stageDecl
+	defs         []*stepDef
+	defByName    map[string]*stepDef
+	modules      []*moduleDecl
+	moduleByName map[string]*moduleDecl
 }
 
 type variableDecl struct {
@@ -231,6 +245,7 @@ var fileSchema = &hcl.BodySchema{
 		{Type: string(model.KindStage), LabelNames: []string{"name"}},
 		{Type: string(model.KindImage), LabelNames: []string{"name"}},
 		{Type: "step", LabelNames: []string{"name"}},
+		{Type: "module", LabelNames: []string{"name"}},
 	},
 }
 
@@ -254,10 +269,11 @@ var validationSchema = &hcl.BodySchema{
 
 func (l *loader) decodeModule(files []*hcl.File) *module {
 	mod := &module{
-		varByName:   map[string]*variableDecl{},
-		localByName: map[string]*localDecl{},
-		stageByName: map[string]*stageDecl{},
-		defByName:   map[string]*stepDef{},
+		varByName:    map[string]*variableDecl{},
+		localByName:  map[string]*localDecl{},
+		stageByName:  map[string]*stageDecl{},
+		defByName:    map[string]*stepDef{},
+		moduleByName: map[string]*moduleDecl{},
 	}
 	for _, f := range files {
 		if body, ok := f.Body.(*hclsyntax.Body); ok {
@@ -303,6 +319,16 @@ func (l *loader) decodeModule(files []*hcl.File) *module {
 					mod.defByName[d.Name] = d
 					mod.defs = append(mod.defs, d)
 					l.defs[d.Name] = d
+				}
+			case "module":
+				if md := l.decodeModuleBlock(b); md != nil {
+					if prev, dup := mod.moduleByName[md.Name]; dup {
+						l.add(duplicate("module", md.Name, prev.DeclRange, md.DeclRange))
+						continue
+					}
+					mod.moduleByName[md.Name] = md
+					mod.modules = append(mod.modules, md)
+					l.modByName[md.Name] = md
 				}
 			}
 		}

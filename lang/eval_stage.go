@@ -211,6 +211,9 @@ func (e *evaluator) evalStep(b *hcl.Block, inherited map[string]bool) []model.St
 		if m, ok := e.l.macros[b.Type]; ok {
 			return e.macro(b, m, rng, vars)
 		}
+		if b.Type == "use" {
+			return e.useStep(b, rng, vars)
+		}
 		if d, ok := e.l.defs[b.Type]; ok {
 			return e.callDef(b, d, rng, vars)
 		}
@@ -234,6 +237,14 @@ func (e *evaluator) stepVars(def hcl.Range, inherited map[string]bool) []string 
 	if len(set) == 0 {
 		return nil
 	}
+	if e.l.prefix != "" {
+		// A module's variables, as model.Config.Vars names them.
+		prefixed := map[string]bool{}
+		for v := range set {
+			prefixed[e.l.prefix+"var."+v] = true
+		}
+		set = prefixed
+	}
 	return sortedKeys(set)
 }
 
@@ -249,6 +260,9 @@ func (e *evaluator) reference(attr *hcl.Attribute, allowScratch bool) (model.Bas
 		return &model.Target{Name: val.EncapsulatedValue().(*stageRef).Name}, true
 	}
 	sval, err := convert.Convert(val, cty.String)
+	if err != nil && e.l.alreadyReported(attr.Expr.Range()) {
+		return nil, false // such as module.NAME without .image.X
+	}
 	if err != nil {
 		e.invalid(attr, "Incorrect attribute value type",
 			fmt.Sprintf("The %s value must be an image reference string or a stage reference such as stage.build, not %s.", attr.Name, val.Type().FriendlyName()))
@@ -264,6 +278,9 @@ func (e *evaluator) reference(attr *hcl.Attribute, allowScratch bool) (model.Bas
 		return nil, false
 	}
 	ref, err := imageref.Parse(s)
+	if err == nil && e.l.dir != "" {
+		ref = ref.InDir(e.l.dir) // a module's oci: paths are relative to its directory
+	}
 	if err != nil {
 		also := " or a stage reference such as stage.build"
 		if allowScratch {

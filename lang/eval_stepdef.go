@@ -2,6 +2,7 @@ package lang
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/dynblock"
@@ -61,7 +62,7 @@ func (e *evaluator) callDef(b *hcl.Block, def *stepDef, rng hcl.Range, vars []st
 		names = append(names, p.Name)
 		hidden[p.Name] = p.Sensitive || given[p.Name] == nil
 	}
-	label := callLabel(def.Name, names, params, hidden)
+	label := callLabel(strings.TrimPrefix(def.owner.prefix, "module.")+def.Name, names, params, hidden)
 	for _, s := range steps {
 		placeExpanded(s, rng, vars, label)
 	}

@@ -95,7 +95,9 @@ func Load(path string, opts Options) (*model.Config, hcl.Diagnostics) {
 	l := newLoader(funcs, macros)
 	l.platform = platformValue(opts.Platform, opts.BuildPlatform)
 	l.diags = diags
+	l.parser, l.srcDir, l.stdFuncs = parser, dir, opts.Functions == nil
 	mod := l.decodeModule(parsed)
+	l.loadModules(mod, []string{dir})
 	if len(mod.stages) == 0 && !l.diags.HasErrors() {
 		l.add(noImages(path, files))
 	}
@@ -112,6 +114,7 @@ func Load(path string, opts Options) (*model.Config, hcl.Diagnostics) {
 		}
 	}
 	l.evaluateLocals(mod, vals)
+	l.evaluateModules(mod, cfg)
 	for _, s := range mod.stages {
 		if st := l.evaluateStage(mod, s); st != nil {
 			chainEnv(st)

@@ -332,7 +332,7 @@ func (l *loader) newContext(mod *module, locals map[string]cty.Value) *hcl.EvalC
 	if l.refVals == nil {
 		stages, images := map[string]cty.Value{}, map[string]cty.Value{}
 		for _, s := range mod.stages {
-			ref := stageRef{Kind: s.Kind, Name: s.Name}
+			ref := stageRef{Kind: s.Kind, Name: l.stageName(s)}
 			val := cty.CapsuleVal(stageRefType, &ref)
 			if s.Kind == model.KindImage {
 				images[s.Name] = val
@@ -345,6 +345,7 @@ func (l *loader) newContext(mod *module, locals map[string]cty.Value) *hcl.EvalC
 			"stage":    objectOf(stages),
 			"image":    objectOf(images),
 			"platform": l.platform,
+			"module":   l.moduleValues(mod),
 		}
 	}
 	vars := map[string]cty.Value{"local": objectOf(locals)}

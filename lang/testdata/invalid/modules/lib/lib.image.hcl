@@ -1,0 +1,29 @@
+variable "size" {
+  type = number
+}
+
+variable "tag" {
+  default = "1"
+}
+
+stage "build" {
+  from = "scratch"
+}
+
+image "runtime" {
+  from = stage.build
+  copy {
+    src  = "files/x"
+    dest = "/x-${var.tag}"
+  }
+}
+
+step "stamp" {
+  variable "name" {
+    type = string
+  }
+  copy {
+    src  = "files/x"
+    dest = var.name # ERROR: Empty dest
+  }
+}
