@@ -85,3 +85,18 @@ image "app" {
     layered {} # ERROR: Layer inside a layer
   }
 }
+
+# Checked although nothing uses it, with its parameters unknown.
+step "unused" {
+  variable "dest" {
+    type = string
+  }
+  copy {
+    src  = "a"
+    dest = var.dest
+  }
+  copy {
+    src  = "b"
+    dest = "" # ERROR: Empty dest
+  }
+}
