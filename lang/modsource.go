@@ -33,6 +33,9 @@ func fetchGit(src string) (string, error) {
 	if url == "" {
 		return "", errors.New("the source names no repository")
 	}
+	if strings.HasPrefix(ref, "-") {
+		return "", fmt.Errorf("the ref %q starts with a dash; name a branch, a tag or a commit", ref)
+	}
 	if subdir != "" {
 		clean := path.Clean(subdir)
 		if clean == ".." || strings.HasPrefix(clean, "../") || path.IsAbs(clean) {
@@ -91,7 +94,9 @@ func git(dir string, args ...string) error {
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
 	// No prompt for credentials: a build must not wait for a terminal.
-	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+	// Only transports that fetch: never ext:: (which runs a command) or
+	// fd::.
+	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_ALLOW_PROTOCOL=file:git:http:https:ssh")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,5 +146,27 @@ image "app" {
 				}
 			}
 		})
+	}
+}
+
+func TestGitModuleRefusals(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed (make deps installs it)")
+	}
+	t.Setenv(ModuleCacheEnv, t.TempDir())
+	marker := filepath.Join(t.TempDir(), "ran")
+	for src, want := range map[string]string{
+		"ext::sh -c touch% " + marker:        "git clone",
+		"file:///nowhere.git?ref=--orphan=x": "starts with a dash",
+		"file:///nowhere.git//../../etc":     "leaves the repository",
+		"?ref=main":                          "names no repository",
+	} {
+		_, err := fetchGit(src)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("fetchGit(%q) = %v, want an error with %q", src, err, want)
+		}
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Errorf("an ext:: source ran its command")
 	}
 }
