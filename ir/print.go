@@ -272,6 +272,9 @@ func baseText(p *Plan, b Base) string {
 	case BaseScratch:
 		return "scratch"
 	case BaseTarget:
+		if strings.HasPrefix(b.Target, "module.") {
+			return b.Target // a module's stage is named by its reference
+		}
 		kind := KindStage
 		if t := p.Target(b.Target); t != nil {
 			kind = t.Kind
