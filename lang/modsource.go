@@ -15,7 +15,7 @@ import (
 
 // ModuleCacheEnv names the environment variable that sets the directory
 // git module sources are checked out in (default: the user's cache
-// directory, imgc/modules).
+// directory, imgc-modules).
 const ModuleCacheEnv = "IMGC_MODULE_CACHE"
 
 // fetchGit checks out a git module source, URL[//SUBDIR][?ref=REF], once
@@ -49,7 +49,7 @@ func fetchGit(src string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("finding the module cache: %w (set %s)", err, ModuleCacheEnv)
 		}
-		cache = filepath.Join(base, "imgc", "modules")
+		cache = filepath.Join(base, "imgc-modules") // apart from imgc's cache, which cache prune empties
 	}
 	sum := sha256.Sum256([]byte(url + "\x00" + ref))
 	dir := filepath.Join(cache, hex.EncodeToString(sum[:12]))
