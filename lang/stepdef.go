@@ -100,7 +100,11 @@ func (l *loader) checkStepDefs(mod *module) {
 	edges := map[string][]edge{}
 	for _, d := range mod.defs {
 		names = append(names, d.Name)
-		content, diags := d.Body.Content(l.defSchema())
+		// Dynamic blocks are expanded at each use; here their label
+		// names the block type they make.
+		schema := l.defSchema()
+		schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: "dynamic", LabelNames: []string{"type"}})
+		content, diags := d.Body.Content(schema)
 		l.add(diags...)
 		for _, dg := range diags {
 			if dg.Subject != nil {
@@ -120,8 +124,12 @@ func (l *loader) checkStepDefs(mod *module) {
 				}
 				continue
 			}
-			if mod.defByName[b.Type] != nil {
-				edges[d.Name] = append(edges[d.Name], edge{to: b.Type, rng: b.DefRange})
+			typ := b.Type
+			if typ == "dynamic" {
+				typ = b.Labels[0]
+			}
+			if mod.defByName[typ] != nil {
+				edges[d.Name] = append(edges[d.Name], edge{to: typ, rng: b.DefRange})
 			}
 		}
 		if d.Syntax != nil {

@@ -100,3 +100,36 @@ step "unused" {
     dest = "" # ERROR: Empty dest
   }
 }
+
+step "1bad" { # ERROR: Invalid step definition name
+}
+
+step "selfish" {
+  dynamic "selfish" { # ERROR: Cycle in step definitions
+    for_each = [1]
+    content {}
+  }
+}
+
+step "checked" {
+  variable "x" {
+    type = string
+    validation {
+      condition     = "maybe" # ERROR: Invalid validation condition
+      error_message = "never shown"
+    }
+  }
+}
+
+variable "never_null" {
+  default  = null # ERROR: Invalid value for variable
+  nullable = false
+}
+
+image "more" {
+  from = "scratch"
+  selfish {}
+  checked {
+    x = "y"
+  }
+}

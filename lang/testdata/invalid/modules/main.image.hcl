@@ -13,6 +13,11 @@ module "typed" {
   size   = "many" # ERROR: Invalid value for variable
 }
 
+module "negative" {
+  source = "./lib"
+  size   = -1 # ERROR: Invalid value for variable
+}
+
 module "short" { # ERROR: Missing module input
   source = "./lib"
   colour = "red" # ERROR: Unsupported module input

@@ -1,5 +1,9 @@
 variable "size" {
   type = number
+  validation {
+    condition     = var.size > 0
+    error_message = "size is positive."
+  }
 }
 
 variable "tag" {
