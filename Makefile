@@ -33,7 +33,8 @@ deps-run:
 # disabled); qemu-user-static, registered with binfmt_misc by `make binfmt`,
 # for foreign-platform run steps; buildkitd and buildctl (`make buildkit`) for
 # the BuildKit engine's tests; openssh-client's ssh-agent and ssh-keygen for
-# the tests of SSH agent forwarding (RUN --mount=type=ssh).
+# the tests of SSH agent forwarding (RUN --mount=type=ssh). git (deps-run)
+# also serves the git:: module sources of lang's tests on loopback.
 deps: deps-run
 	@./.ci/apt-need buildah docker-registry qemu-user-static openssh-client
 	@$(MAKE) --no-print-directory binfmt buildkit
