@@ -328,6 +328,9 @@ func (rd *reader) addCmd(s *stageState, rng hcl.Range, c *instructions.AddComman
 			if !ok {
 				return
 			}
+			if src.Tmpl != "" {
+				rd.convertWarnf(rng, "Variable reference not kept", "The git source %s is written with variables, but its converted git, ref and subdir are constants, so --var no longer changes them. Edit the converted file to use the variables if you need to.", src.Value)
+			}
 			if f.Checksum.Value != "" {
 				if err := pinCommit(g, f.Checksum.Value); err != nil {
 					rd.errorf(rng, "Checksum of a git source", "%s --checksum of a git source is the commit to check out.", model.Sentence(err.Error()))

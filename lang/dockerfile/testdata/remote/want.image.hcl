@@ -1,5 +1,11 @@
 # Converted from Dockerfile by imgc convert.
 
+variable "REF" {
+  description = "ARG REF of stage app"
+  type        = string
+  default     = "v1"
+}
+
 image "app" {
   from = "alpine"
 
@@ -19,6 +25,12 @@ image "app" {
   add {
     git  = "git@example.com:org/repo.git"
     dest = "/r/"
+  }
+
+  add {
+    git  = "https://example.com/repo.git"
+    ref  = "v1"
+    dest = "/r2"
   }
 }
 
