@@ -2,7 +2,9 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,3 +73,61 @@ func TestBuildKitPlatformsEquivalence(t *testing.T) {
 	}
 }
 
+const writesHCL = `
+variable "base" {
+  type = string
+}
+
+image "honest" {
+  from = var.base
+  run {
+    sh     = "mkdir -p /out/sub && echo x > /out/sub/x && rm /bin/ls"
+    writes = ["/out", "/bin/ls"]
+  }
+}
+
+image "liar" {
+  from = var.base
+  run {
+    sh     = "mkdir -p /out && echo x > /out/x && echo y > /undeclared"
+    writes = ["/out"]
+  }
+}
+`
+
+// BuildKit's layers are checked against the writes their steps declare,
+// as the local engine's are: a step that writes outside them fails at its
+// line, naming what it wrote, and fails again when the daemon reuses it.
+func TestBuildKitWritesAreChecked(t *testing.T) {
+	testbase.Require(t)
+	addr := buildkittest.Require(t)
+	dir := writeProject(t, map[string]string{"app.image.hcl": writesHCL})
+	vars := map[string]string{"base": "oci:" + testbase.Busybox(t) + ":latest"}
+	cfg, diags := lang.Load(dir, lang.Options{Vars: lang.FlagVars(vars)})
+	if diags.HasErrors() {
+		t.Fatalf("loading: %s", diags.Error())
+	}
+	s := newStore(t)
+	e := buildkit.New(s, buildkit.Options{Addr: addr})
+	for _, name := range []string{"honest", "liar", "liar"} {
+		p, diags := compiler.Compile(cfg, compiler.Options{Targets: []string{name}})
+		if diags.HasErrors() {
+			t.Fatalf("compiling: %s", diags.Error())
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		_, err := e.Build(ctx, p, engine.BuildOptions{})
+		cancel()
+		if name == "honest" {
+			if err != nil {
+				t.Errorf("a step that writes what it declares: %v", err)
+			}
+			continue
+		}
+		var se *engine.StepError
+		if !errors.As(err, &se) || !strings.Contains(err.Error(), "/undeclared") || strings.Contains(err.Error(), "/out/x") {
+			t.Errorf("a step that writes outside its writes: %v, want a StepError naming /undeclared only", err)
+		} else if se.Target != "liar" || len(se.Origins) == 0 || se.Origins[0].Line != 16 {
+			t.Errorf("the error is at %s %v, want liar's run at app.image.hcl:16", se.Target, se.Origins)
+		}
+	}
+}

@@ -357,8 +357,13 @@ func (b *build) assemble(t *ir.Target, ex *exported) (v1.Descriptor, error) {
 			empty[il] = true
 			continue
 		}
-		cl, err := b.recompress(l)
+		cl, err := b.recompress(il, l)
 		if err != nil {
+			var se *engine.StepError
+			if errors.As(err, &se) {
+				se.Target = t.Name
+				return v1.Descriptor{}, b.labelled(err)
+			}
 			return v1.Descriptor{}, fmt.Errorf("storing a layer of %s: %w", t.Name, err)
 		}
 		st.Layers = append(st.Layers, cl)
@@ -423,8 +428,10 @@ func (b *build) assemble(t *ir.Target, ex *exported) (v1.Descriptor, error) {
 // recompress stores the builder's layer l compressed as the local engine
 // compresses its layers, so that both engines' images have the same blobs
 // and so the same digests. What it made is remembered by the builder's blob
-// digest, so a rebuild that reuses the layer does no work.
-func (b *build) recompress(l store.Layer) (store.Layer, error) {
+// digest, so a rebuild that reuses the layer does no work. On the way, the
+// layer is checked against the writes its steps declare (il's), as the
+// local engine checks its layers; a layer remembered passed that check.
+func (b *build) recompress(il *ir.Layer, l store.Layer) (store.Layer, error) {
 	if pr, ok := b.prev.Blobs[l.Digest.String()+" "+b.o.Compression]; ok {
 		if h, err := v1.NewHash(pr.Digest); err == nil && b.e.s.HasBlob(h) {
 			b.rec.Blobs[l.Digest.String()+" "+b.o.Compression] = pr
@@ -453,12 +460,30 @@ func (b *build) recompress(l store.Layer) (store.Layer, error) {
 		os.Remove(f.Name())
 		return store.Layer{}, fmt.Errorf("layer %s: its content hashes to %s, the builder's config says %s", l.Digest, got, l.DiffID)
 	}
+	if err := checkWrites(il, f.Name()); err != nil {
+		os.Remove(f.Name())
+		return store.Layer{}, err
+	}
 	cl, err := b.e.s.PutLayerTar(f.Name(), l.DiffID, b.o.Compression)
 	if err != nil {
 		return store.Layer{}, err
 	}
 	b.rec.Blobs[l.Digest.String()+" "+b.o.Compression] = blobRecord{Digest: cl.Digest.String(), Size: cl.Size, MediaType: string(cl.MediaType)}
 	return cl, nil
+}
+
+// checkWrites checks the layer tar at tarPath against the writes l's
+// steps declare (engine.CheckWrites).
+func checkWrites(l *ir.Layer, tarPath string) error {
+	if _, ok := engine.DeclaredWrites(l); !ok {
+		return nil
+	}
+	f, err := os.Open(tarPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return engine.CheckWrites(l, f)
 }
 
 // historyOf is the history of target name's image: its base's and one
