@@ -430,9 +430,11 @@ func (b *build) assemble(t *ir.Target, ex *exported) (v1.Descriptor, error) {
 // and so the same digests. What it made is remembered by the builder's blob
 // digest, so a rebuild that reuses the layer does no work. On the way, the
 // layer is checked against the writes its steps declare (il's), as the
-// local engine checks its layers; a layer remembered passed that check.
+// local engine checks its layers: such a layer is read again even when
+// remembered, since its declaration may have changed since.
 func (b *build) recompress(il *ir.Layer, l store.Layer) (store.Layer, error) {
-	if pr, ok := b.prev.Blobs[l.Digest.String()+" "+b.o.Compression]; ok {
+	_, declares := engine.DeclaredWrites(il)
+	if pr, ok := b.prev.Blobs[l.Digest.String()+" "+b.o.Compression]; ok && !declares {
 		if h, err := v1.NewHash(pr.Digest); err == nil && b.e.s.HasBlob(h) {
 			b.rec.Blobs[l.Digest.String()+" "+b.o.Compression] = pr
 			return store.Layer{Digest: h, DiffID: l.DiffID, Size: pr.Size, MediaType: types.MediaType(pr.MediaType)}, nil
