@@ -62,6 +62,7 @@ type build struct {
 	untagged bool
 	label    string
 	solved   []solvedTarget
+	reach    *reach
 }
 
 // solvedTarget is an output target and its image in the store.
@@ -82,7 +83,8 @@ func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (
 func (e *Engine) newBuild(c *client.Client, p *ir.Plan, o engine.BuildOptions, native ir.Platform, prev *record) (*build, error) {
 	b := &build{e: e, c: c, p: p, o: o, now: time.Now().UTC(),
 		configs: map[string]v1.ConfigFile{}, rootBase: map[string]*v1.ConfigFile{}, chains: map[string][]*ir.Layer{}, pins: map[string]string{},
-		rec: &record{Builder: e.o.Addr, Project: p.Project, Layers: map[string]layerRecord{}, Blobs: map[string]blobRecord{}}, prev: prev}
+		rec: &record{Builder: e.o.Addr, Project: p.Project, Layers: map[string]layerRecord{}, Blobs: map[string]blobRecord{}}, prev: prev,
+		reach: &reach{ok: map[string]bool{}}}
 	if o.SourceDateEpoch != nil {
 		b.now = o.SourceDateEpoch.UTC()
 	}
@@ -171,6 +173,18 @@ func (b *build) lowerTarget(ctx context.Context, t *ir.Target) error {
 		base = llb.Scratch()
 		cfg = v1.ConfigFile{OS: t.Platform.OS, Architecture: t.Platform.Architecture, Variant: t.Platform.Variant, RootFS: v1.RootFS{Type: "layers"}}
 	default:
+		if t.Base.Kind == ir.BaseRegistry {
+			st, rcfg, n, ok, err := b.registryBase(ctx, t)
+			if err != nil {
+				return err
+			}
+			if ok {
+				base, cfg = st, *rcfg.DeepCopy()
+				b.rootBase[t.Name] = rcfg
+				chain = make([]*ir.Layer, n)
+				break
+			}
+		}
 		// The base comes into imgc's store as the local engine pulls it, and
 		// reaches the daemon from there, pinned by digest: through a session
 		// OCI store, so the daemon needs neither the registry nor the file.
@@ -287,6 +301,7 @@ func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) 
 	} else {
 		opt.Session = append(opt.Session, secretsprovider.FromMap(map[string][]byte{}))
 	}
+	opt.Session = append(opt.Session, authAttachable())
 	var _ session.Attachable
 	if b.o.AllowNetworkHost {
 		opt.AllowedEntitlements = []string{engine.EntitlementNetworkHost}
