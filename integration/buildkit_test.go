@@ -667,16 +667,28 @@ func TestBuildKitFrontend(t *testing.T) {
 	addr := buildkittest.Require(t)
 	base := testbase.Busybox(t)
 	root := t.TempDir()
-	build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(root, "imgc-frontend"), "../cmd/imgc-frontend")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building imgc-frontend: %v\n%s", err, out)
+	var fps []*ir.Plan
+	for _, arch := range []string{"amd64", "arm64"} {
+		build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(root, "linux_"+arch, "imgc-frontend"), "../cmd/imgc-frontend")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("building imgc-frontend for %s: %v\n%s", arch, err, out)
+		}
+		fps = append(fps, compileHCLPlatform(t, filepath.Join("..", "frontend", "frontend.image.hcl"), root, ir.Platform{OS: "linux", Architecture: arch}))
 	}
-	fp := compileHCLContext(t, filepath.Join("..", "frontend", "frontend.image.hcl"), root)
+	// The frontend image is an index of both; the daemon runs its own.
 	layoutDir := filepath.Join(t.TempDir(), "frontend")
 	fs := newStore(t)
 	ep := epoch
-	buildWith(t, local.New(fs), fs, fp, engine.BuildOptions{SourceDateEpoch: &ep, Outputs: []engine.Output{{Type: "oci", Dest: layoutDir}}})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	fr, err := local.New(fs).BuildPlatforms(ctx, fps, engine.BuildOptions{SourceDateEpoch: &ep, Outputs: []engine.Output{{Type: "oci", Dest: layoutDir}}})
+	if err != nil {
+		t.Fatalf("building the frontend image: %v", err)
+	}
+	if n := len(fr.Images[0].Platforms); n != 2 {
+		t.Fatalf("the frontend image has %d platforms, want linux/amd64 and linux/arm64", n)
+	}
 
 	dir := t.TempDir()
 	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "examples", "hello"))); err != nil {
@@ -728,15 +740,15 @@ func frontendBuild(t *testing.T, addr, fe, layoutDir, dir, base string) *v1.Conf
 	return cfg
 }
 
-// compileHCLContext compiles the configuration at path with the build
-// context ctxDir.
-func compileHCLContext(t *testing.T, path, ctxDir string) *ir.Plan {
+// compileHCLPlatform compiles the configuration at path with the build
+// context ctxDir for the platform pl.
+func compileHCLPlatform(t *testing.T, path, ctxDir string, pl ir.Platform) *ir.Plan {
 	t.Helper()
-	cfg, diags := lang.Load(path, lang.Options{})
+	cfg, diags := lang.Load(path, lang.Options{Platform: pl.String(), BuildPlatform: "linux/amd64"})
 	if diags.HasErrors() {
 		t.Fatalf("loading: %s", diags.Error())
 	}
-	plan, diags := compiler.Compile(cfg, compiler.Options{Context: ctxDir})
+	plan, diags := compiler.Compile(cfg, compiler.Options{Context: ctxDir, Platform: pl})
 	if diags.HasErrors() {
 		t.Fatalf("compiling: %s", diags.Error())
 	}
