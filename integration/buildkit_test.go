@@ -666,29 +666,8 @@ func TestBuildKitFrontend(t *testing.T) {
 	testbase.Require(t)
 	addr := buildkittest.Require(t)
 	base := testbase.Busybox(t)
-	root := t.TempDir()
-	var fps []*ir.Plan
-	for _, arch := range []string{"amd64", "arm64"} {
-		build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(root, "linux_"+arch, "imgc-frontend"), "../cmd/imgc-frontend")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("building imgc-frontend for %s: %v\n%s", arch, err, out)
-		}
-		fps = append(fps, compileHCLPlatform(t, filepath.Join("..", "frontend", "frontend.image.hcl"), root, ir.Platform{OS: "linux", Architecture: arch}))
-	}
-	// The frontend image is an index of both; the daemon runs its own.
-	layoutDir := filepath.Join(t.TempDir(), "frontend")
-	fs := newStore(t)
+	layoutDir := frontendLayout(t)
 	ep := epoch
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	fr, err := local.New(fs).BuildPlatforms(ctx, fps, engine.BuildOptions{SourceDateEpoch: &ep, Outputs: []engine.Output{{Type: "oci", Dest: layoutDir}}})
-	if err != nil {
-		t.Fatalf("building the frontend image: %v", err)
-	}
-	if n := len(fr.Images[0].Platforms); n != 2 {
-		t.Fatalf("the frontend image has %d platforms, want linux/amd64 and linux/arm64", n)
-	}
 
 	dir := t.TempDir()
 	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "examples", "hello"))); err != nil {
@@ -713,6 +692,37 @@ func TestBuildKitFrontend(t *testing.T) {
 			t.Errorf("configs differ (-client mode +frontend through %s):\n%s", fe, diff)
 		}
 	}
+}
+
+// frontendLayout builds imgc's frontend image as `make frontend` does (the
+// static binary cross-compiled per platform, then imgc on the local
+// engine), an index of linux/amd64 and linux/arm64, into an OCI layout.
+func frontendLayout(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	var fps []*ir.Plan
+	for _, arch := range []string{"amd64", "arm64"} {
+		build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(root, "linux_"+arch, "imgc-frontend"), "../cmd/imgc-frontend")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("building imgc-frontend for %s: %v\n%s", arch, err, out)
+		}
+		fps = append(fps, compileHCLPlatform(t, filepath.Join("..", "frontend", "frontend.image.hcl"), root, ir.Platform{OS: "linux", Architecture: arch}))
+	}
+	// The frontend image is an index of both; the daemon runs its own.
+	layoutDir := filepath.Join(t.TempDir(), "frontend")
+	fs := newStore(t)
+	ep := epoch
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	fr, err := local.New(fs).BuildPlatforms(ctx, fps, engine.BuildOptions{SourceDateEpoch: &ep, Outputs: []engine.Output{{Type: "oci", Dest: layoutDir}}})
+	if err != nil {
+		t.Fatalf("building the frontend image: %v", err)
+	}
+	if n := len(fr.Images[0].Platforms); n != 2 {
+		t.Fatalf("the frontend image has %d platforms, want linux/amd64 and linux/arm64", n)
+	}
+	return layoutDir
 }
 
 // frontendBuild builds the hello project in dir with buildctl through the
