@@ -63,6 +63,7 @@ type build struct {
 	label    string
 	solved   []solvedTarget
 	reach    *reach
+	auth     *authServer
 }
 
 // solvedTarget is an output target and its image in the store.
@@ -84,7 +85,7 @@ func (e *Engine) newBuild(c *client.Client, p *ir.Plan, o engine.BuildOptions, n
 	b := &build{e: e, c: c, p: p, o: o, now: time.Now().UTC(),
 		configs: map[string]v1.ConfigFile{}, rootBase: map[string]*v1.ConfigFile{}, chains: map[string][]*ir.Layer{}, pins: map[string]string{},
 		rec: &record{Builder: e.o.Addr, Project: p.Project, Layers: map[string]layerRecord{}, Blobs: map[string]blobRecord{}}, prev: prev,
-		reach: &reach{ok: map[string]bool{}}}
+		reach: &reach{ok: map[string]bool{}}, auth: newAuthServer()}
 	if o.SourceDateEpoch != nil {
 		b.now = o.SourceDateEpoch.UTC()
 	}
@@ -301,7 +302,12 @@ func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) 
 	} else {
 		opt.Session = append(opt.Session, secretsprovider.FromMap(map[string][]byte{}))
 	}
-	opt.Session = append(opt.Session, authAttachable())
+	for _, c := range append(append([]client.CacheOptionsEntry(nil), opt.CacheExports...), opt.CacheImports...) {
+		if c.Type == "registry" {
+			b.auth.allow(c.Attrs["ref"])
+		}
+	}
+	opt.Session = append(opt.Session, b.auth)
 	var _ session.Attachable
 	if b.o.AllowNetworkHost {
 		opt.AllowedEntitlements = []string{engine.EntitlementNetworkHost}

@@ -71,7 +71,7 @@ func (e *Engine) buildPlans(ctx context.Context, plans []*ir.Plan, o engine.Buil
 	}
 	prev := readRecord(e.s, e.o.Addr, plans[0].Project)
 	var pmu sync.Mutex
-	shared := &reach{ok: map[string]bool{}}
+	shared, auth := &reach{ok: map[string]bool{}}, newAuthServer()
 	builds := make([]*build, len(plans))
 	for i, p := range plans {
 		bo := opts[i]
@@ -93,7 +93,7 @@ func (e *Engine) buildPlans(ctx context.Context, plans []*ir.Plan, o engine.Buil
 		if err != nil {
 			return nil, err
 		}
-		b.untagged, b.label, b.reach = multi, label, shared
+		b.untagged, b.label, b.reach, b.auth = multi, label, shared, auth
 		builds[i] = b
 	}
 	eg, ectx := errgroup.WithContext(ctx)

@@ -1,9 +1,15 @@
 package buildkit
 
 import (
+	"context"
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/moby/buildkit/session/auth"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imgc-dev/imgc/ir"
@@ -52,5 +58,27 @@ func TestSupports(t *testing.T) {
 	}
 	if diff := cmp.Diff("linux/amd64, linux/amd64/v2, linux/arm/v7, linux/arm64", platformList(have)); diff != "" {
 		t.Errorf("platformList (-want +got):\n%s", diff)
+	}
+}
+
+// The daemon gets the credentials of the build's registries only.
+func TestAuthServerLendsOnlyTheBuildsRegistries(t *testing.T) {
+	dir := t.TempDir()
+	cfg := `{"auths": {"reg.example:5000": {"auth": "` + base64.StdEncoding.EncodeToString([]byte("me:secret")) + `"},
+		"other.example": {"auth": "` + base64.StdEncoding.EncodeToString([]byte("you:hidden")) + `"}}}`
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DOCKER_CONFIG", dir)
+	a := newAuthServer()
+	a.allow("reg.example:5000/base:1@sha256:" + strings.Repeat("a", 64))
+	for host, want := range map[string][2]string{"reg.example:5000": {"me", "secret"}, "other.example": {"", ""}} {
+		r, err := a.Credentials(context.Background(), &auth.CredentialsRequest{Host: host})
+		if err != nil {
+			t.Fatalf("%s: %v", host, err)
+		}
+		if got := [2]string{r.Username, r.Secret}; got != want {
+			t.Errorf("credentials for %s: %q, want %q", host, got, want)
+		}
 	}
 }

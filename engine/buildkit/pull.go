@@ -27,22 +27,46 @@ type reach struct {
 	ok map[string]bool
 }
 
-// authAttachable lends the daemon the user's registry credentials, from
-// the keychain imgc pulls with (the Docker config and its credential
-// helpers), for the bases it pulls: the daemon asks for a host's, and
-// fetches its tokens itself.
-func authAttachable() session.Attachable { return &authServer{} }
-
+// authServer lends the daemon the user's registry credentials, from the
+// keychain imgc pulls with (the Docker config and its credential helpers):
+// the daemon asks for a host's, and fetches its tokens itself. It answers
+// only for the hosts of this build's registry bases and registry caches
+// (allow); any other host gets no credentials, so a shared or remote
+// daemon cannot collect the user's other logins.
 type authServer struct {
 	auth.UnimplementedAuthServer
+	mu    sync.Mutex
+	hosts map[string]bool
+}
+
+func newAuthServer() *authServer { return &authServer{hosts: map[string]bool{}} }
+
+// allow lets the daemon have the credentials of ref's registry.
+func (a *authServer) allow(ref string) {
+	r, err := name.ParseReference(ref, name.WeakValidation)
+	if err != nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.hosts[r.Context().RegistryStr()] = true
+}
+
+func (a *authServer) allowed(host string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.hosts[host]
 }
 
 func (a *authServer) Register(s *grpc.Server) { auth.RegisterAuthServer(s, a) }
 
 func (a *authServer) Credentials(ctx context.Context, req *auth.CredentialsRequest) (*auth.CredentialsResponse, error) {
 	host := req.Host
-	if host == "registry-1.docker.io" {
+	if host == "registry-1.docker.io" || host == "docker.io" {
 		host = name.DefaultRegistry
+	}
+	if !a.allowed(host) {
+		return &auth.CredentialsResponse{}, nil
 	}
 	reg, err := name.NewRegistry(host, name.WeakValidation)
 	if err != nil {
@@ -92,7 +116,8 @@ func (b *build) daemonReaches(ctx context.Context, ref string, pl ir.Platform) b
 		return ok
 	}
 	p := llbPlatform(pl)
-	opt := client.SolveOpt{Session: []session.Attachable{authAttachable()}}
+	b.auth.allow(ref)
+	opt := client.SolveOpt{Session: []session.Attachable{b.auth}}
 	_, err := b.c.Build(ctx, opt, "imgc", func(ctx context.Context, gw gateway.Client) (*gateway.Result, error) {
 		_, _, _, err := gw.ResolveImageConfig(ctx, ref, sourceresolver.Opt{LogName: "[imgc] checking that the builder reaches " + ref,
 			ImageOpt: &sourceresolver.ResolveImageOpt{Platform: &p, ResolveMode: llb.ResolveModeDefault.String()}})
