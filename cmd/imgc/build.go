@@ -102,6 +102,8 @@ func (c *buildCmd) Run(e *env) error {
 	if src == nil || src.Config == nil {
 		return e.report(filesOf(src), diags)
 	}
+	cacheFrom, cacheTo, cdiags := configCaches(src.Config, src.Dir, c.Target, cacheFrom, cacheTo)
+	diags = append(diags, cdiags...)
 	if len(plans) > 1 {
 		diags = append(diags, dockerOutputs(outputs)...)
 		if saved != nil {

@@ -109,6 +109,8 @@ func (c *planCmd) run(e *env) (bool, error) {
 	if src == nil || src.Config == nil {
 		return false, e.report(filesOf(src), diags)
 	}
+	cacheFrom, _, cdiags := configCaches(src.Config, src.Dir, c.Target, cacheFrom, nil)
+	diags = append(diags, cdiags...)
 	if len(plans) > 1 && c.Out != "" {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Saved plan of several platforms",
 			Detail: "A saved plan (-out) is one platform's. Give --platform one platform with -out."})

@@ -315,7 +315,7 @@ func imageTargets(p *ir.Plan) map[string]bool {
 // exportCaches writes each --cache-to export of the build.
 func (b *builder) exportCaches(ctx context.Context) error {
 	for _, exp := range b.o.CacheTo {
-		cfg := b.cacheConfig(exp.Mode == "max")
+		cfg := b.cacheConfig(exp.Mode == "max", exportScope(b.p, exp))
 		var opener imageio.BlobOpener
 		if b.imports != nil {
 			opener = b.imports.openBlob
@@ -332,13 +332,57 @@ func (b *builder) exportCaches(ctx context.Context) error {
 	return nil
 }
 
-// cacheConfig gathers the records of an export: with max, every layer of
-// the plan the local index or an imported cache holds; else those of the
-// output images. Each exported target's layers go along with their
+// exportScope names the targets whose layers exp exports: with
+// mode=max every target of the plan, else the output images and the
+// targets they are built on; an export scoped to some targets (an image's
+// cache_to) takes those, the targets they are built on and, with mode=max,
+// every target they read, transitively.
+func exportScope(p *ir.Plan, exp engine.CacheExport) map[string]bool {
+	max := exp.Mode == "max"
+	if len(exp.Targets) == 0 {
+		if max {
+			all := map[string]bool{}
+			for _, t := range p.Targets {
+				all[t.Name] = true
+			}
+			return all
+		}
+		return imageTargets(p)
+	}
+	byName := map[string]*ir.Target{}
+	for _, t := range p.Targets {
+		byName[t.Name] = t
+	}
+	out := map[string]bool{}
+	var add func(name string)
+	add = func(name string) {
+		t := byName[name]
+		if t == nil || out[name] {
+			return
+		}
+		out[name] = true
+		if !max {
+			if t.Base.Kind == ir.BaseTarget {
+				add(t.Base.Target)
+			}
+			return
+		}
+		for _, d := range t.Dependencies() {
+			add(d)
+		}
+	}
+	for _, name := range exp.Targets {
+		add(name)
+	}
+	return out
+}
+
+// cacheConfig gathers the records of an export: those of the layers of
+// the targets in scope that the local index or (with max) an imported
+// cache holds. Each exported target's layers go along with their
 // recorded inputs, origins relative to the project.
-func (b *builder) cacheConfig(max bool) *imageio.CacheConfig {
+func (b *builder) cacheConfig(max bool, scope map[string]bool) *imageio.CacheConfig {
 	cfg := &imageio.CacheConfig{Targets: map[string][]*ir.Layer{}}
-	images := imageTargets(b.p)
 	seen := map[ir.CacheKey]bool{}
 	add := func(k ir.CacheKey) {
 		if k.IsZero() || seen[k] {
@@ -366,7 +410,7 @@ func (b *builder) cacheConfig(max bool) *imageio.CacheConfig {
 		}
 	}
 	for _, t := range b.p.Targets {
-		if !max && !images[t.Name] {
+		if !scope[t.Name] {
 			continue
 		}
 		var layers []*ir.Layer
