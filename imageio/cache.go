@@ -259,6 +259,10 @@ func putLayoutBlob(dir string, d v1.Descriptor, open func() (io.ReadCloser, erro
 type CacheSource struct {
 	// Name says where the cache is, for messages (type:location).
 	Name string
+	// Repository is the registry repository of a type=registry cache
+	// (REGISTRY/REPOSITORY), where its blobs can be mounted from; empty
+	// for a directory.
+	Repository string
 	// Targets are the exporting build's layers of each target.
 	Targets map[string][]*ir.Layer
 	records map[ir.CacheKey]cacheEntry
@@ -297,6 +301,11 @@ func OpenCache(ctx context.Context, typ, loc string) (*CacheSource, error) {
 	c, err := parseCache(ctx, typ+":"+loc, rawMan, open, stat)
 	if err != nil {
 		return nil, fmt.Errorf("reading the cache %s: %w", loc, err)
+	}
+	if typ == "registry" {
+		if r, err := name.ParseReference(loc); err == nil {
+			c.Repository = r.Context().Name()
+		}
 	}
 	return c, nil
 }
@@ -528,33 +537,40 @@ func (c *CacheSource) Fetch(ctx context.Context, s *store.Store, rec CacheRecord
 			return fmt.Errorf("downloading blob %s: %w", rec.Digest, err)
 		}
 	}
-	fi, err := os.Stat(s.BlobPath(rec.Digest))
+	return verifyLayerBlob(s, rec.Digest, rec.Layer())
+}
+
+// verifyLayerBlob checks the stored blob d against l: its size, then its
+// uncompressed content's diff ID (within the bound of a base layer of its
+// size, against decompression bombs). The blob's digest was checked as
+// it was stored.
+func verifyLayerBlob(s *store.Store, d v1.Hash, l store.Layer) error {
+	fi, err := os.Stat(s.BlobPath(d))
 	if err != nil {
 		return err
 	}
-	if fi.Size() != rec.Size {
-		return fmt.Errorf("blob %s has %d bytes, and the record says %d", rec.Digest, fi.Size(), rec.Size)
+	if fi.Size() != l.Size {
+		return fmt.Errorf("blob %s has %d bytes, and the record says %d", d, fi.Size(), l.Size)
 	}
-	l := rec.Layer()
 	rc, err := s.OpenLayer(l)
 	if err != nil {
-		return fmt.Errorf("decompressing blob %s as %s: %w", rec.Digest, rec.MediaType, err)
+		return fmt.Errorf("decompressing blob %s as %s: %w", d, l.MediaType, err)
 	}
 	defer rc.Close()
 	var r io.Reader = rc
-	bound := s.LayerUnpackBound(rec.Size)
+	bound := s.LayerUnpackBound(l.Size)
 	if bound > 0 {
 		r = io.LimitReader(rc, bound+1)
 	}
 	hw := hashio.NewWriter(io.Discard)
 	if _, err := io.Copy(hw, r); err != nil {
-		return fmt.Errorf("decompressing blob %s as %s: %w", rec.Digest, rec.MediaType, err)
+		return fmt.Errorf("decompressing blob %s as %s: %w", d, l.MediaType, err)
 	}
 	if bound > 0 && hw.N > bound {
-		return fmt.Errorf("blob %s unpacks to more than %d bytes", rec.Digest, bound)
+		return fmt.Errorf("blob %s unpacks to more than %d bytes", d, bound)
 	}
-	if got := hw.Sum(); got != rec.DiffID {
-		return fmt.Errorf("blob %s's content hashes to %s, and the record says diff ID %s", rec.Digest, got, rec.DiffID)
+	if got := hw.Sum(); got != l.DiffID {
+		return fmt.Errorf("blob %s's content hashes to %s, and the record says diff ID %s", d, got, l.DiffID)
 	}
 	return nil
 }

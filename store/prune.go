@@ -60,12 +60,19 @@ func (s *Store) Prune() (freed int64, err error) {
 			}
 		}
 	}
+	// Records of remote blobs no stored image lists any more.
+	remote, _ := os.ReadDir(s.path("remote", "sha256"))
+	for _, r := range remote {
+		if hex, ok := strings.CutSuffix(r.Name(), ".json"); !ok || !keep[v1.Hash{Algorithm: "sha256", Hex: hex}] {
+			os.Remove(filepath.Join(s.path("remote", "sha256"), r.Name()))
+		}
+	}
 	locks, err := os.ReadDir(s.path("locks"))
 	if err != nil {
 		return 0, fmt.Errorf("pruning: %w", err)
 	}
 	for _, l := range locks {
-		if strings.HasPrefix(l.Name(), "key-") || strings.HasPrefix(l.Name(), "snap-") {
+		if strings.HasPrefix(l.Name(), "key-") || strings.HasPrefix(l.Name(), "snap-") || strings.HasPrefix(l.Name(), "blob-") {
 			os.Remove(filepath.Join(s.path("locks"), l.Name()))
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/imgc-dev/imgc/engine"
 	"github.com/imgc-dev/imgc/engine/local"
+	"github.com/imgc-dev/imgc/imageio"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/model"
 	"github.com/imgc-dev/imgc/store"
@@ -48,6 +49,9 @@ func (c *cacheFlags) open() (*store.Store, error) {
 		return nil, fmt.Errorf("reading IMGC_MAX_UNPACK: %w", err)
 	}
 	s.SetUnpackLimits(u)
+	// The layers a push left in a registry (mounted from a shared cache)
+	// come down when something reads them.
+	s.SetBlobFetcher(imageio.FetchRemoteBlob)
 	return s, nil
 }
 

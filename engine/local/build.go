@@ -135,7 +135,7 @@ func (e *Engine) newBuilder(ctx context.Context, p *ir.Plan, o engine.BuildOptio
 		b.now = o.SourceDateEpoch.UTC()
 	}
 	b.images = imageTargets(p)
-	b.imports = openSharedCache(ctx, e.s, o.CacheFrom, b.emit)
+	b.imports = openSharedCache(ctx, e.s, o.CacheFrom, mountRegistry(p, o), b.emit)
 	b.fs = &fsCache{s: e.s, mounts: map[string]*fsMount{}, fetch: b.imports.fetchChain}
 	return b
 }
@@ -291,6 +291,9 @@ func (b *builder) export(ctx context.Context) (*engine.Result, error) {
 		targets = append(targets, t)
 	}
 	if err := b.s.RecordBuild(b.p, b.needed); err != nil {
+		return nil, err
+	}
+	if err := b.imports.recordRemoteBlobs(); err != nil {
 		return nil, err
 	}
 	if err := b.writeOutputs(ctx, outs, targets); err != nil {

@@ -28,7 +28,7 @@ func (e *Engine) Explain(p *ir.Plan) map[ir.CacheKey]ir.Status {
 // Caches that cannot be read are left out, each with a warning.
 func (e *Engine) ExplainFrom(ctx context.Context, p *ir.Plan, from []engine.CacheImport) (map[ir.CacheKey]ir.Status, []string) {
 	var warnings []string
-	imports := openSharedCache(ctx, e.s, from, func(ev engine.Event) { warnings = append(warnings, ev.Line) })
+	imports := openSharedCache(ctx, e.s, from, "", func(ev engine.Event) { warnings = append(warnings, ev.Line) })
 	return e.explain(p, imports), warnings
 }
 

@@ -111,6 +111,9 @@ func (e *Engine) exportIndexes(ctx context.Context, builders []*builder) (*engin
 		if err := e.s.RecordBuild(b.p, b.needed); err != nil {
 			return nil, err
 		}
+		if err := b.imports.recordRemoteBlobs(); err != nil {
+			return nil, err
+		}
 	}
 	var outs []imageio.Image
 	var targets []*ir.Target

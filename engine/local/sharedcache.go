@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgc-dev/imgc/engine"
@@ -35,6 +36,9 @@ type sharedCache struct {
 	lazy map[v1.Hash]*lazyBlob
 	// sem bounds the background downloads (see reuse).
 	sem chan struct{}
+	// mountable holds the caches whose blobs a build that only pushes
+	// leaves in the registry: a push mounts them (see mountRegistry).
+	mountable map[*imageio.CacheSource]bool
 }
 
 // cacheHit is an entry of an imported cache.
@@ -66,11 +70,15 @@ func (e *cacheRefusedError) Unwrap() error { return e.err }
 
 // openSharedCache reads the records of every import; one that cannot be
 // read is left out with a warning, as BuildKit does.
-func openSharedCache(ctx context.Context, s *store.Store, from []engine.CacheImport, emit func(engine.Event)) *sharedCache {
+// A registry cache's blobs are mountable when they are in pushTo, the
+// registry of every image the build pushes (see mountRegistry), unless the
+// import says mount=false.
+func openSharedCache(ctx context.Context, s *store.Store, from []engine.CacheImport, pushTo string, emit func(engine.Event)) *sharedCache {
 	if len(from) == 0 {
 		return nil
 	}
-	c := &sharedCache{s: s, emit: emit, refused: map[string]bool{}, lazy: map[v1.Hash]*lazyBlob{}, sem: make(chan struct{}, fetchParallelism)}
+	c := &sharedCache{s: s, emit: emit, refused: map[string]bool{}, lazy: map[v1.Hash]*lazyBlob{}, sem: make(chan struct{}, fetchParallelism),
+		mountable: map[*imageio.CacheSource]bool{}}
 	for _, imp := range from {
 		src, err := imageio.OpenCache(ctx, imp.Type, imp.Location())
 		if err != nil {
@@ -78,8 +86,61 @@ func openSharedCache(ctx context.Context, s *store.Store, from []engine.CacheImp
 			continue
 		}
 		c.srcs = append(c.srcs, src)
+		if pushTo != "" && src.Repository != "" && imp.Attrs["mount"] != "false" {
+			if repo, err := name.NewRepository(src.Repository); err == nil && repo.RegistryStr() == pushTo {
+				c.mountable[src] = true
+			}
+		}
 	}
 	return c
+}
+
+// mountRegistry is the registry every output image of a build goes to
+// when the build's only output is a push to that one registry: layers of
+// its images hit in a cache of that registry are then never downloaded,
+// but mounted across repositories on push. Otherwise it is "".
+func mountRegistry(p *ir.Plan, o engine.BuildOptions) string {
+	if !o.Push || len(o.Outputs) > 0 {
+		return ""
+	}
+	reg := ""
+	for _, t := range p.Targets {
+		if !t.Output {
+			continue
+		}
+		if len(t.Tags) == 0 {
+			return ""
+		}
+		for _, tag := range t.Tags {
+			r, err := imageio.ParseReference(tag)
+			if err != nil || (reg != "" && r.Context().RegistryStr() != reg) {
+				return ""
+			}
+			reg = r.Context().RegistryStr()
+		}
+	}
+	return reg
+}
+
+// recordRemoteBlobs records in the store where the blobs of its images
+// that the build left in a registry are (see store.RemoteBlob), before the
+// push mounts them: a later reader downloads and checks them then.
+func (c *sharedCache) recordRemoteBlobs() error {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for d, lz := range c.lazy {
+		if !c.mountable[lz.hit.src] || c.s.HasBlob(d) {
+			continue
+		}
+		r := lz.hit.rec
+		if err := c.s.PutRemoteBlob(d, store.RemoteBlob{Repository: lz.hit.src.Repository, MediaType: r.MediaType, Size: r.Size, DiffID: r.DiffID, Source: lz.hit.src.Name}); err != nil {
+			return fmt.Errorf("recording remote blob %s: %w", d, err)
+		}
+	}
+	return nil
 }
 
 // checkCacheTypes refuses the cache exports and imports the local engine
@@ -184,6 +245,12 @@ func (c *sharedCache) reuse(ctx context.Context, l *ir.Layer, chain string, eage
 	if !eager && !c.s.HasBlob(e.Digest) {
 		c.deferFetch(h, l)
 		return resolvedFuture(e), e, h.src.Name, true
+	}
+	if c.mountable[h.src] && !c.s.HasBlob(e.Digest) {
+		// An output image's layer that the push mounts: not downloaded
+		// (its diff ID is the record's, checked when something reads it).
+		c.deferFetch(h, l)
+		return resolvedFuture(e), e, h.src.Name + ", mounted on push", true
 	}
 	f := &future{done: make(chan struct{}), diff: e.DiffID, cl: e.Layer()}
 	go func() {
