@@ -115,10 +115,6 @@ func (c *planCmd) run(e *env) (bool, error) {
 	}
 	cacheFrom, _, cdiags := configCaches(src.Config, src.Dir, c.Target, cacheFrom, nil)
 	diags = append(diags, cdiags...)
-	if len(plans) > 1 && c.Out != "" {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Saved plan of several platforms",
-			Detail: "A saved plan (-out) is one platform's. Give --platform one platform with -out."})
-	}
 	if err := e.report(src.Files, diags); err != nil {
 		return false, err
 	}
@@ -138,11 +134,19 @@ func (c *planCmd) run(e *env) (bool, error) {
 		}
 		changes = changes || would
 	}
+	if c.Out != "" {
+		if err := c.writePlanFile(c.Out, plans); err != nil {
+			return false, err
+		}
+		if c.Format != "json" {
+			fmt.Fprintf(e.stdout, "\nSaved the plan to %s. Build exactly it with: imgc build %s\n", c.Out, c.Out)
+		}
+	}
 	return changes, nil
 }
 
-// print prints one plan with each layer's cache status, saves it with
-// -out, and tells whether a build would make any layer.
+// print prints one plan with each layer's cache status, and tells whether
+// a build would make any layer.
 func (c *planCmd) print(e *env, store *store.Store, plan *ir.Plan, cacheFrom []engine.CacheImport) (bool, error) {
 	var status map[ir.CacheKey]ir.Status
 	if eng, ok := c.engine(store).(*local.Engine); ok {
@@ -162,14 +166,6 @@ func (c *planCmd) print(e *env, store *store.Store, plan *ir.Plan, cacheFrom []e
 	}
 	if err != nil {
 		return false, err
-	}
-	if c.Out != "" {
-		if err := c.writePlanFile(c.Out, plan); err != nil {
-			return false, err
-		}
-		if c.Format != "json" {
-			fmt.Fprintf(e.stdout, "\nSaved the plan to %s. Build exactly it with: imgc build %s\n", c.Out, c.Out)
-		}
 	}
 	return plan.WouldBuild(status), nil
 }

@@ -120,7 +120,7 @@ func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (
 	if err != nil {
 		return nil, err
 	}
-	if err := b.exportCaches(ctx); err != nil {
+	if err := exportCaches(ctx, []*builder{b}); err != nil {
 		return nil, err
 	}
 	return res, nil

@@ -36,14 +36,18 @@ func (e *Engine) explain(p *ir.Plan, imports *sharedCache) map[ir.CacheKey]ir.St
 	s := e.s
 	last := s.LastBuild(p.Project)
 	if imports != nil {
-		// An imported cache records targets by name (its keys, which
-		// include the platform, tell platforms apart).
+		// An imported cache records targets by name, and a
+		// multi-platform export also by name and platform.
 		for _, t := range p.Targets {
 			if _, ok := last[store.RecordKey(t)]; ok {
 				continue
 			}
 			for _, src := range imports.srcs {
-				if layers, ok := src.Targets[t.Name]; ok {
+				layers, ok := src.Targets[platformTarget(t.Name, engine.PlatformOf(p))]
+				if !ok {
+					layers, ok = src.Targets[t.Name]
+				}
+				if ok {
 					last[store.RecordKey(t)] = layers
 					break
 				}

@@ -379,25 +379,59 @@ func imageTargets(p *ir.Plan) map[string]bool {
 	return out
 }
 
-// exportCaches writes each --cache-to export of the build.
-func (b *builder) exportCaches(ctx context.Context) error {
-	for _, exp := range b.o.CacheTo {
-		cfg := b.cacheConfig(exp.Mode == "max", exportScope(b.p, exp))
-		var opener imageio.BlobOpener
-		if b.imports != nil {
-			opener = b.imports.openBlob
+// exportCaches writes each --cache-to export of the build: one artifact
+// of the layers of every platform's plan (builders holds one per
+// platform). A multi-platform export records each target's layers under
+// its name and platform (see platformTarget) as well as, for the first
+// platform, its name alone.
+func exportCaches(ctx context.Context, builders []*builder) error {
+	first := builders[0]
+	for _, exp := range first.o.CacheTo {
+		cfg := &imageio.CacheConfig{Targets: map[string][]*ir.Layer{}}
+		seen := map[ir.CacheKey]bool{}
+		for i, b := range builders {
+			c := b.cacheConfig(exp.Mode == "max", exportScope(b.p, exp))
+			for _, r := range c.Records {
+				if !seen[r.Key] {
+					seen[r.Key] = true
+					cfg.Records = append(cfg.Records, r)
+				}
+			}
+			for name, layers := range c.Targets {
+				if i == 0 {
+					cfg.Targets[name] = layers
+				}
+				if len(builders) > 1 {
+					cfg.Targets[platformTarget(name, engine.PlatformOf(b.p))] = layers
+				}
+			}
 		}
-		if err := imageio.ExportCache(ctx, b.s, exp.Type, exp.Location(), cfg, opener); err != nil {
+		opener := func(ctx context.Context, d v1.Hash) (io.ReadCloser, error) {
+			for _, b := range builders {
+				if b.imports == nil {
+					continue
+				}
+				if rc, err := b.imports.openBlob(ctx, d); err == nil {
+					return rc, nil
+				}
+			}
+			return nil, fmt.Errorf("blob %s is in no imported cache", d)
+		}
+		if err := imageio.ExportCache(ctx, first.s, exp.Type, exp.Location(), cfg, opener); err != nil {
 			if exp.IgnoreError {
-				b.emit(engine.Event{Kind: "warning", Line: err.Error()})
+				first.emit(engine.Event{Kind: "warning", Line: err.Error()})
 				continue
 			}
 			return err
 		}
-		b.emit(engine.Event{Kind: "export", Line: fmt.Sprintf("cache %s (mode=%s, %d keys)", exp, exp.Mode, len(cfg.Records))})
+		first.emit(engine.Event{Kind: "export", Line: fmt.Sprintf("cache %s (mode=%s, %d keys)", exp, exp.Mode, len(cfg.Records))})
 	}
 	return nil
 }
+
+// platformTarget is the name a multi-platform cache export records a
+// target's layers under for one platform: "app@linux/arm64".
+func platformTarget(name string, p ir.Platform) string { return name + "@" + p.String() }
 
 // exportScope names the targets whose layers exp exports: with
 // mode=max every target of the plan, else the output images and the
