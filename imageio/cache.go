@@ -186,12 +186,23 @@ func (b *cacheBlob) MediaType() (types.MediaType, error) { return b.d.MediaType,
 func (b *cacheBlob) Compressed() (io.ReadCloser, error)  { return b.i.blob(b.i.ctx, b.d.Digest) }
 
 // writeCacheLayout writes the artifact as an OCI layout at dir: missing
-// blobs first (each verified and renamed into place), then index.json.
+// blobs first (each verified and renamed into place), then index.json;
+// then it removes the blobs neither this export nor the one it replaced
+// names, unless the directory holds more than imgc caches (see
+// cacheDirLock).
 func writeCacheLayout(ctx context.Context, dir string, art *cacheArtifact, blob BlobOpener) error {
 	blobs := filepath.Join(dir, "blobs", "sha256")
 	if err := os.MkdirAll(blobs, 0o755); err != nil {
 		return err
 	}
+	unlock, err := lockCacheDir(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	// The blobs of the export this one replaces stay for the readers that
+	// read its index (see cacheDirLock).
+	keep, foreign := layoutReferences(dir)
 	if _, err := os.Stat(filepath.Join(dir, "oci-layout")); err != nil {
 		if err := writeAtomically(filepath.Join(dir, "oci-layout"), func(w io.Writer) error {
 			_, err := w.Write([]byte(`{"imageLayoutVersion":"1.0.0"}`))
@@ -220,14 +231,31 @@ func writeCacheLayout(ctx context.Context, dir string, art *cacheArtifact, blob 
 	}
 	desc := art.desc
 	desc.Annotations = map[string]string{store.RefNameAnnotation: cacheTag}
-	idx, err := json.Marshal(v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: []v1.Descriptor{desc}})
+	idx, err := json.Marshal(v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: append(otherManifests(dir), desc)})
 	if err != nil {
 		return err
 	}
-	return writeAtomically(filepath.Join(dir, "index.json"), func(w io.Writer) error {
+	if err := writeAtomically(filepath.Join(dir, "index.json"), func(w io.Writer) error {
 		_, err := w.Write(idx)
 		return err
-	})
+	}); err != nil {
+		return err
+	}
+	if foreign {
+		return nil
+	}
+	keep[art.desc.Digest] = true
+	for _, doc := range [][]byte{art.config} {
+		d, _, err := v1.SHA256(bytes.NewReader(doc))
+		if err != nil {
+			return err
+		}
+		keep[d] = true
+	}
+	for _, d := range art.layers {
+		keep[d.Digest] = true
+	}
+	return pruneCacheLayout(dir, keep)
 }
 
 // putLayoutBlob writes the blob d under dir unless a file of its size is
