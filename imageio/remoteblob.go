@@ -69,9 +69,12 @@ func (m *mountableImage) LayerByDigest(h v1.Hash) (v1.Layer, error) {
 	return m.Image.LayerByDigest(h)
 }
 
-// pushable returns img, with its remote blobs as mountable layers when it
-// has any.
-func pushable(ctx context.Context, s *store.Store, img v1.Image) (v1.Image, error) {
+// pushable returns img, with its remote blobs in registry reg as
+// mountable layers when it has any. A remote blob of another registry
+// stays the stored layer: reading it downloads and checks it first (see
+// FetchRemoteBlob), so a push elsewhere never sends an unchecked layer
+// on.
+func pushable(ctx context.Context, s *store.Store, img v1.Image, reg string) (v1.Image, error) {
 	m, err := img.Manifest()
 	if err != nil {
 		return nil, err
@@ -89,7 +92,7 @@ func pushable(ctx context.Context, s *store.Store, img v1.Image) (v1.Image, erro
 			continue
 		}
 		repo, err := name.NewRepository(rb.Repository)
-		if err != nil {
+		if err != nil || repo.RegistryStr() != reg {
 			continue
 		}
 		l, err := partial.CompressedToLayer(&remoteBlob{ctx: ctx, repo: repo, d: d, rb: rb})
@@ -127,6 +130,7 @@ type pushableIndex struct {
 	storedIndex
 	ctx context.Context
 	s   *store.Store
+	reg string
 }
 
 // storedIndex names the embedded index (its own ImageIndex method would
@@ -138,5 +142,5 @@ func (x *pushableIndex) Image(h v1.Hash) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pushable(x.ctx, x.s, img)
+	return pushable(x.ctx, x.s, img, x.reg)
 }

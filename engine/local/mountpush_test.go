@@ -1,6 +1,7 @@
 package local_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -136,6 +137,29 @@ func TestPushFromSharedCacheDownloadsNoLayer(t *testing.T) {
 			}
 			if _, ok := s3.RemoteBlob(layers[len(layers)-1]); ok || !s3.HasBlob(layers[len(layers)-1]) {
 				t.Errorf("with mount=false, the last layer is not stored")
+			}
+
+			// Pushed to another registry later, the remote layers are
+			// downloaded and checked first, never passed on unchecked.
+			s4 := openStore(t)
+			s4.SetBlobFetcher(imageio.FetchRemoteBlob)
+			res4, ev, err := build(t, s4, p2, engine.BuildOptions{SourceDateEpoch: &cacheEpoch, Push: true, CacheFrom: cacheImports(t, []string{ref})})
+			if err != nil {
+				t.Fatalf("build: %v (warnings %q)", err, warnings(ev))
+			}
+			_, other := startRegistry(t)
+			d4, _ := v1.NewHash(res4.Images[0].Digest)
+			if err := imageio.PushDigest(context.Background(), s4, d4, other+"/elsewhere/app:1"); err != nil {
+				t.Fatal(err)
+			}
+			if !s4.HasBlob(layers[len(layers)-1]) {
+				t.Errorf("a push to another registry did not download the remote layer into the store")
+			}
+			r4, _ := name.ParseReference(other + "/elsewhere/app:1")
+			if img, err := remote.Image(r4); err != nil {
+				t.Error(err)
+			} else if err := validate.Image(img); err != nil {
+				t.Errorf("the image pushed elsewhere: %v", err)
 			}
 		})
 	}
