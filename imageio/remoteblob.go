@@ -144,3 +144,43 @@ func (x *pushableIndex) Image(h v1.Hash) (v1.Image, error) {
 	}
 	return pushable(x.ctx, x.s, img, x.reg)
 }
+
+// RemoteLayers counts the layers of the stored image or index d that the
+// store lacks and knows to be in a registry (see store.RemoteBlob).
+func RemoteLayers(s *store.Store, d v1.Hash) int {
+	var images []v1.Hash
+	if isIndex, err := s.IsIndex(d); err != nil {
+		return 0
+	} else if isIndex {
+		idx, err := s.Index(d)
+		if err != nil {
+			return 0
+		}
+		m, err := idx.IndexManifest()
+		if err != nil {
+			return 0
+		}
+		for _, c := range m.Manifests {
+			images = append(images, c.Digest)
+		}
+	} else {
+		images = []v1.Hash{d}
+	}
+	n := 0
+	for _, h := range images {
+		img, err := s.Image(h)
+		if err != nil {
+			continue
+		}
+		m, err := img.Manifest()
+		if err != nil {
+			continue
+		}
+		for _, l := range m.Layers {
+			if _, ok := s.RemoteBlob(l.Digest); ok {
+				n++
+			}
+		}
+	}
+	return n
+}

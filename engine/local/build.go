@@ -315,14 +315,25 @@ func (b *builder) writeOutputs(ctx context.Context, outs []imageio.Image, target
 		return nil
 	}
 	for i, t := range targets {
+		mounted := imageio.RemoteLayers(b.s, outs[i].Digest)
 		for _, tag := range t.Tags {
 			if err := imageio.PushDigest(ctx, b.s, outs[i].Digest, tag); err != nil {
 				return err
 			}
 			b.emit(engine.Event{Kind: "export", Target: t.Name, Line: "push:" + tag})
 		}
+		if mounted > 0 {
+			b.emit(engine.Event{Kind: "export", Target: t.Name, Line: fmt.Sprintf("mount:%d cached %s from the registry's cache, not downloaded", mounted, plural(mounted, "layer", "layers"))})
+		}
 	}
 	return nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // errorEvent reports a failed target, with the failing layer, its key

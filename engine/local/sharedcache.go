@@ -248,9 +248,10 @@ func (c *sharedCache) reuse(ctx context.Context, l *ir.Layer, chain string, eage
 	}
 	if c.mountable[h.src] && !c.s.HasBlob(e.Digest) {
 		// An output image's layer that the push mounts: not downloaded
-		// (its diff ID is the record's, checked when something reads it).
+		// unless a later step needs it (its diff ID is the record's,
+		// checked when something reads it).
 		c.deferFetch(h, l)
-		return resolvedFuture(e), e, h.src.Name + ", mounted on push", true
+		return resolvedFuture(e), e, h.src.Name, true
 	}
 	f := &future{done: make(chan struct{}), diff: e.DiffID, cl: e.Layer()}
 	go func() {
