@@ -35,19 +35,7 @@ func (s *Store) Prune() (freed int64, err error) {
 		return 0, err
 	}
 	for _, d := range m.Manifests {
-		keep[d.Digest] = true
-		img, err := s.Image(d.Digest)
-		if err != nil {
-			continue
-		}
-		man, err := img.Manifest()
-		if err != nil {
-			continue
-		}
-		keep[man.Config.Digest] = true
-		for _, l := range man.Layers {
-			keep[l.Digest] = true
-		}
+		s.keepImage(d.Digest, keep)
 	}
 	blobs, err := os.ReadDir(s.path("oci", "blobs", "sha256"))
 	if err != nil {
@@ -135,4 +123,39 @@ func unescapeMountPath(p string) string {
 		b.WriteByte(p[i])
 	}
 	return b.String()
+}
+
+// keepImage marks the blobs of the stored image or index d, an index's
+// images included.
+func (s *Store) keepImage(d v1.Hash, keep map[v1.Hash]bool) {
+	if keep[d] {
+		return
+	}
+	keep[d] = true
+	if isIndex, err := s.IsIndex(d); err == nil && isIndex {
+		idx, err := s.Index(d)
+		if err != nil {
+			return
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			return
+		}
+		for _, c := range im.Manifests {
+			s.keepImage(c.Digest, keep)
+		}
+		return
+	}
+	img, err := s.Image(d)
+	if err != nil {
+		return
+	}
+	man, err := img.Manifest()
+	if err != nil {
+		return
+	}
+	keep[man.Config.Digest] = true
+	for _, l := range man.Layers {
+		keep[l.Digest] = true
+	}
 }
