@@ -65,7 +65,7 @@ func BenchmarkCompile(b *testing.B) {
 	checkPasses = false
 	defer func() { checkPasses = true }()
 	cfg := benchConfig(b)
-	opts := Options{Platform: amd64, HashCache: filepath.Join(b.TempDir(), "hashes.json")}
+	opts := Options{Platform: amd64, HashCache: filepath.Join(b.TempDir(), "hashes")}
 	if _, diags := Compile(cfg, opts); diags.HasErrors() {
 		b.Fatal(diags)
 	}
@@ -115,7 +115,7 @@ func BenchmarkCompileLargeTree(b *testing.B) {
 	}
 	cfg := &model.Config{Dir: dir, Stages: []*model.Stage{{Kind: model.KindImage, Name: "x", From: model.From{Base: &model.Scratch{}},
 		Steps: []model.Step{&model.Copy{FileSpec: model.FileSpec{Src: []string{"."}, Dest: "/src/"}}}}}}
-	opts := Options{Platform: amd64, HashCache: filepath.Join(b.TempDir(), "hashes.json")}
+	opts := Options{Platform: amd64, HashCache: filepath.Join(b.TempDir(), "hashes")}
 	if _, diags := Compile(cfg, opts); diags.HasErrors() {
 		b.Fatal(diags)
 	}

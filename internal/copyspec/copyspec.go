@@ -62,14 +62,22 @@ const maxSymlinks = 40
 // copied directory are listed as symlinks. No path resolves outside root.
 // Dest is an absolute image path; a trailing "/" makes it a directory.
 func Resolve(root string, sources []string, dest string, opts Options) ([]ir.CopyFile, error) {
+	files, _, err := ResolveInfo(root, sources, dest, opts)
+	return files, err
+}
+
+// ResolveInfo is Resolve that also returns the lstat of each file it
+// lists (of a source's real path for a source that is a symlink), taken as
+// it walked, so that hashing the files needs no second stat.
+func ResolveInfo(root string, sources []string, dest string, opts Options) ([]ir.CopyFile, []fs.FileInfo, error) {
 	if len(sources) == 0 {
-		return nil, errors.New("no source given")
+		return nil, nil, errors.New("no source given")
 	}
 	r := &resolver{root: root, ignore: opts.Ignore, parents: opts.Parents}
 	if len(opts.Exclude) > 0 {
 		pm, err := patternmatcher.New(opts.Exclude)
 		if err != nil {
-			return nil, fmt.Errorf("parsing exclude patterns: %w", err)
+			return nil, nil, fmt.Errorf("parsing exclude patterns: %w", err)
 		}
 		r.exclude = pm
 	}
@@ -80,15 +88,16 @@ func Resolve(root string, sources []string, dest string, opts Options) ([]ir.Cop
 	for _, src := range sources {
 		found, err := r.source(src)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		items = append(items, found...)
 	}
 	if (len(sources) > 1 || len(items) > 1) && !destDir {
-		return nil, ErrNeedDirDest
+		return nil, nil, ErrNeedDirDest
 	}
 
 	var out []ir.CopyFile
+	var infos []fs.FileInfo
 	for _, it := range items {
 		var dst string
 		switch {
@@ -107,16 +116,16 @@ func Resolve(root string, sources []string, dest string, opts Options) ([]ir.Cop
 			// destination it has to create is a plain 0755 directory.
 			e.Mode = fs.ModeDir | 0o755
 		}
-		out = append(out, e)
+		out, infos = append(out, e), append(infos, it.info)
 		if it.info.IsDir() {
-			files, err := r.contents(it.real, dst)
+			files, fis, err := r.contents(it.real, dst)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-			out = append(out, files...)
+			out, infos = append(out, files...), append(infos, fis...)
 		}
 	}
-	return out, nil
+	return out, infos, nil
 }
 
 // item is one resolved source: name as matched, real path after following
@@ -210,8 +219,9 @@ func (r *resolver) named(name, pivot string) (item, bool, error) {
 
 // contents lists a directory's entries below dst, leaving out ignored and
 // excluded paths.
-func (r *resolver) contents(dir, dst string) ([]ir.CopyFile, error) {
+func (r *resolver) contents(dir, dst string) ([]ir.CopyFile, []fs.FileInfo, error) {
 	var out []ir.CopyFile
+	var infos []fs.FileInfo
 	base := r.abs(dir)
 	err := filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -238,13 +248,13 @@ func (r *resolver) contents(dir, dst string) ([]ir.CopyFile, error) {
 				return err
 			}
 		}
-		out = append(out, entry(rel, path.Join(dst, inSrc), fi, link))
+		out, infos = append(out, entry(rel, path.Join(dst, inSrc), fi, link)), append(infos, fi)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("listing %q: %w", dir, err)
+		return nil, nil, fmt.Errorf("listing %q: %w", dir, err)
 	}
-	return out, nil
+	return out, infos, nil
 }
 
 func entry(src, dst string, fi fs.FileInfo, link string) ir.CopyFile {
