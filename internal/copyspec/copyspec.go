@@ -8,8 +8,11 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/moby/patternmatcher"
 
@@ -220,8 +223,8 @@ func (r *resolver) named(name, pivot string) (item, bool, error) {
 // contents lists a directory's entries below dst, leaving out ignored and
 // excluded paths.
 func (r *resolver) contents(dir, dst string) ([]ir.CopyFile, []fs.FileInfo, error) {
-	var out []ir.CopyFile
-	var infos []fs.FileInfo
+	type found struct{ p, rel, inSrc string }
+	var all []found
 	base := r.abs(dir)
 	err := filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -238,23 +241,64 @@ func (r *resolver) contents(dir, dst string) ([]ir.CopyFile, []fs.FileInfo, erro
 			}
 			return nil
 		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		var link string
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			if link, err = os.Readlink(p); err != nil {
-				return err
-			}
-		}
-		out, infos = append(out, entry(rel, path.Join(dst, inSrc), fi, link)), append(infos, fi)
+		all = append(all, found{p, rel, inSrc})
 		return nil
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("listing %q: %w", dir, err)
 	}
+	// The walk needs only the types that reading a directory gives; the
+	// lstat of each entry (the one stat a file gets: the hash cache takes
+	// it from here) runs on every core.
+	out := make([]ir.CopyFile, len(all))
+	infos := make([]fs.FileInfo, len(all))
+	errs := make([]error, len(all))
+	parallel(len(all), func(i int) {
+		f := all[i]
+		fi, err := os.Lstat(f.p)
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		var link string
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if link, err = os.Readlink(f.p); err != nil {
+				errs[i] = err
+				return
+			}
+		}
+		out[i], infos[i] = entry(f.rel, path.Join(dst, f.inSrc), fi, link), fi
+	})
+	for _, err := range errs {
+		if err != nil {
+			return nil, nil, fmt.Errorf("listing %q: %w", dir, err)
+		}
+	}
 	return out, infos, nil
+}
+
+// parallel calls f(0) ... f(n-1) on up to GOMAXPROCS goroutines; a short
+// list is done on this one.
+func parallel(n int, f func(int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/256+1)
+	if workers <= 1 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func entry(src, dst string, fi fs.FileInfo, link string) ir.CopyFile {

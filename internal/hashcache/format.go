@@ -45,11 +45,14 @@ func loadShard(path string, into map[string]*entry) {
 		return
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() > maxShardFile {
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() > maxShardFile {
 		return
 	}
-	data, err := io.ReadAll(io.LimitReader(f, maxShardFile+1))
-	if err != nil || len(data) > maxShardFile {
+	// Read into a buffer of the size the stat gave, bounded above; a file
+	// that grew meanwhile fails its checksum.
+	data := make([]byte, fi.Size())
+	if _, err := io.ReadFull(f, data); err != nil {
 		return
 	}
 	m, err := decodeShard(data)
@@ -81,7 +84,8 @@ func decodeShard(data []byte) (map[string]*entry, error) {
 	entries := make([]entry, count)
 	out := make(map[string]*entry, count)
 	// All paths go into one buffer, made a string once.
-	var paths []byte
+	// Paths take at most twice their compressed size, as a rule.
+	paths := make([]byte, 0, 2*len(r))
 	ends := make([]int, count)
 	prev := 0 // start of the previous path in paths
 	for i := range entries {
