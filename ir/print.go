@@ -180,14 +180,13 @@ func PrintJSON(w io.Writer, p *Plan, st map[CacheKey]Status) error {
 		}
 		out.Optimizations = append(out.Optimizations, jo)
 	}
-	// MarshalIndent sizes its indented buffer from the compact encoding
-	// (an Encoder with SetIndent grows it from nothing, copying a plan of
-	// 1,000 layers many times), and the plan leaves in one write.
-	b, err := json.MarshalIndent(out, "", "  ")
+	// Indented in one pass over the compact encoding, into a buffer sized
+	// for it, and written at once (see indentJSON).
+	b, err := json.Marshal(out)
 	if err != nil {
 		return fmt.Errorf("writing plan: %w", err)
 	}
-	if _, err := w.Write(append(b, '\n')); err != nil {
+	if _, err := w.Write(append(indentJSON(make([]byte, 0, 2*len(b)), b), '\n')); err != nil {
 		return fmt.Errorf("writing plan: %w", err)
 	}
 	return nil
