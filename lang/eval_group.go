@@ -22,9 +22,11 @@ type groupSettings struct {
 
 // group evaluates a `steps` block: its steps, each with the block's env,
 // workdir, user and shell as if written on the step (the step's own values
-// win). The settings never reach the image config.
+// win). The settings never reach the image config. A steps block inside
+// another gives its steps its own settings first, then the outer's.
 func (e *evaluator) group(decl *stageDecl, b *hcl.Block, inherited map[string]bool, layerNames map[string]hcl.Range) []model.Step {
-	content, diags := b.Body.Content(&hcl.BodySchema{Attributes: groupAttributes, Blocks: e.l.stepBlocks(true)})
+	blocks := append(e.l.stepBlocks(true), hcl.BlockHeaderSchema{Type: "steps"})
+	content, diags := b.Body.Content(&hcl.BodySchema{Attributes: groupAttributes, Blocks: blocks})
 	e.l.addEval(diags)
 	attrs := content.Attributes
 	g := groupSettings{env: e.env(attrs, "env"), user: e.user(attrs), shell: e.shell(attrs, "shell")}
@@ -38,9 +40,12 @@ func (e *evaluator) group(decl *stageDecl, b *hcl.Block, inherited map[string]bo
 	}
 	var steps []model.Step
 	for _, ib := range content.Blocks {
-		if ib.Type == "layer" {
+		switch ib.Type {
+		case "layer":
 			steps = append(steps, e.layer(decl, ib, vars, layerNames))
-		} else {
+		case "steps":
+			steps = append(steps, e.group(decl, ib, vars, layerNames)...)
+		default:
 			steps = append(steps, e.step(ib, vars)...)
 		}
 	}

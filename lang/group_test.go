@@ -59,6 +59,12 @@ image "x" {
     layer "l" {
       run { sh = "d" }
     }
+    steps {
+      workdir = "/other"
+      env     = { B = "3" }
+
+      run { sh = "f" }
+    }
   }
   run { sh = "e" }
 }
@@ -98,6 +104,13 @@ image "x" {
       user    = "app"
       shell   = ["/bin/bash", "-c"]
     }
+  }
+  run {
+    sh      = "f"
+    env     = { REF = var.ref, A = "1", B = "3" }
+    workdir = "/other"
+    user    = "app"
+    shell   = ["/bin/bash", "-c"]
   }
   run { sh = "e" }
 }

@@ -192,7 +192,11 @@ func (w *writer) comments(body *hclwrite.Body, line int) {
 	for _, l := range lines {
 		w.taken[l] = true
 		for _, c := range w.f.comments[l] {
-			body.AppendUnstructuredTokens(comment(c))
+			if c == "" {
+				body.AppendNewline()
+				continue
+			}
+			body.AppendUnstructuredTokens(hclwrite.Tokens{{Type: hclsyntax.TokenComment, Bytes: []byte(c + "\n")}})
 		}
 	}
 }

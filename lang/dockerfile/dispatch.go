@@ -127,9 +127,10 @@ func (rd *reader) entrypoint(s *stageState, pn parsedNode, c *instructions.Entry
 	cfg := s.configInstruction(pn)
 	cfg.Entrypoint = rd.withShell(s, pn.rng, c.ShellDependantCmdLine)
 	cfg.EntrypointSet = true
+	// Without a CMD in this stage, ENTRYPOINT clears the base's: an
+	// entrypoint without cmd does (engine/imageconfig), as in HCL.
 	if !s.cmdSet {
-		cfg.Cmd = []string{}
-		cfg.CmdSet = true
+		cfg.Cmd, cfg.CmdSet = nil, false
 	}
 }
 

@@ -3,25 +3,17 @@
 # ENV chained through a variable only the base image sets.
 image "app" {
   from = "busybox"
-  env = {
-    PATH = "/x:$PATH"
-  }
+  env  = { PATH = "/x:$PATH" }
+
+  run { sh = "true" }
 
   run {
-    sh = "true"
-  }
-
-  run {
-    sh = "echo $PATH"
-    env = {
-      PATH = "/y:$PATH"
-    }
+    sh  = "echo $PATH"
+    env = { PATH = "/y:$PATH" }
   }
 
   config {
-    env = {
-      PATH = "/z:/y:$PATH"
-    }
+    env = { PATH = "/z:/y:$PATH" }
   }
 }
 
