@@ -63,7 +63,8 @@ func Convert(filename string, src []byte, opts ConvertOptions) ([]byte, hcl.Diag
 	w.vars, w.varNames = f.variables()
 	out := w.write()
 	formatted := hclwrite.Format(out)
-	if _, pdiags := hclsyntax.ParseConfig(formatted, filename+".image.hcl", hcl.InitialPos); pdiags.HasErrors() {
+	parsed, pdiags := hclsyntax.ParseConfig(formatted, filename+".image.hcl", hcl.InitialPos)
+	if pdiags.HasErrors() {
 		// The writer produced invalid HCL: a bug here, not in the input.
 		return nil, append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
@@ -72,7 +73,7 @@ func Convert(filename string, src []byte, opts ConvertOptions) ([]byte, hcl.Diag
 			Subject:  f.src.lines(1, 1).Ptr(),
 		})
 	}
-	return formatted, diags
+	return oneLineBlocks(parsed, formatted), diags
 }
 
 // invalidUTF8 is the offset of the first byte that is not UTF-8.

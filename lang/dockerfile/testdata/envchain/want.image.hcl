@@ -12,8 +12,6 @@ image "app" {
     env = { PATH = "/y:$PATH" }
   }
 
-  config {
-    env = { PATH = "/z:/y:$PATH" }
-  }
+  config { env = { PATH = "/z:/y:$PATH" } }
 }
 

@@ -52,9 +52,7 @@ stage "build" {
     }
   }
 
-  config {
-    workdir = "/src"
-  }
+  config { workdir = "/src" }
 }
 
 image "app" {
@@ -71,9 +69,7 @@ image "app" {
 
   run { sh = "echo b" }
 
-  config {
-    entrypoint = ["/app/run"]
-  }
+  config { entrypoint = ["/app/run"] }
 }
 
 # Trailing comment.

@@ -39,8 +39,6 @@ image "app" {
     from = "busybox:1.36"
   }
 
-  config {
-    cmd = ["app"]
-  }
+  config { cmd = ["app"] }
 }
 

@@ -28,8 +28,6 @@ image "app" {
     env = { TRIGGERED = "yes" }
   }
 
-  config {
-    env = { TRIGGERED = "yes" }
-  }
+  config { env = { TRIGGERED = "yes" } }
 }
 
