@@ -32,9 +32,10 @@ deps-run:
 # the shared cache tests start on loopback themselves; its own service is
 # disabled); qemu-user-static, registered with binfmt_misc by `make binfmt`,
 # for foreign-platform run steps; buildkitd and buildctl (`make buildkit`) for
-# the BuildKit engine's tests.
+# the BuildKit engine's tests; git, whose daemon serves the git:: module
+# sources of lang's tests on loopback.
 deps: deps-run
-	@./.ci/apt-need buildah docker-registry qemu-user-static
+	@./.ci/apt-need buildah docker-registry qemu-user-static git
 	@$(MAKE) --no-print-directory binfmt buildkit
 
 # binfmt registers QEMU (aarch64, arm) with binfmt_misc for foreign-platform
