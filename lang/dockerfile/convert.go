@@ -128,7 +128,7 @@ func (w *writer) write() []byte {
 	body.AppendUnstructuredTokens(comment(fmt.Sprintf("Converted from %s by imgc convert.", filepath.Base(w.f.src.filename))))
 	body.AppendNewline()
 	for _, v := range w.vars.list {
-		if v.Platform && !used[v.Name] {
+		if v.Platform && !used[v.Name] || v.Of != "" {
 			continue
 		}
 		if v.Stage == "" && !v.Platform {
@@ -138,6 +138,12 @@ func (w *writer) write() []byte {
 		switch {
 		case v.Platform:
 			b.SetAttributeRaw("description", raw(quoted("BuildKit's automatic "+v.Arg+"; defaults to the platform imgc convert ran for")))
+		case len(v.Stages) > 1:
+			names := make([]string, len(v.Stages))
+			for i, s := range v.Stages {
+				names[i] = w.hclName(s)
+			}
+			b.SetAttributeRaw("description", raw(quoted(quoteLit(fmt.Sprintf("ARG %s of stages %s, each with its own default", v.Arg, strings.Join(names, ", "))))))
 		case v.Stage != "":
 			b.SetAttributeRaw("description", raw(quoted(quoteLit(fmt.Sprintf("ARG %s of stage %s", v.Arg, w.hclName(v.Stage))))))
 		}
@@ -160,6 +166,10 @@ func (w *writer) write() []byte {
 func (w *writer) locals() string {
 	var b strings.Builder
 	for _, v := range w.vars.list {
+		if v.Of != "" {
+			fmt.Fprintf(&b, "  %s = var.%s != null ? var.%s : %s\n", v.Name, v.Of, v.Of, quoted(quoteLit(v.Default)))
+			continue
+		}
 		if v.Derived == "" {
 			continue
 		}
