@@ -1,0 +1,63 @@
+package integration
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/imgc-dev/imgc/engine"
+	"github.com/imgc-dev/imgc/engine/buildkit"
+	"github.com/imgc-dev/imgc/internal/buildkittest"
+	"github.com/imgc-dev/imgc/internal/testbase"
+)
+
+// received is what the build's received event says: blobs the builder sent
+// of the blobs of the image.
+func (b *built) received(t *testing.T) (sent, of int) {
+	t.Helper()
+	for _, ev := range b.events {
+		if ev.Kind == "received" {
+			if _, err := fmt.Sscanf(ev.Line, "received %d of %d blobs", &sent, &of); err != nil {
+				t.Fatalf("reading %q: %v", ev.Line, err)
+			}
+			return sent, of
+		}
+	}
+	t.Fatal("the build sent no received event")
+	return 0, 0
+}
+
+// The builder sends only the blobs imgc's store lacks: not the served
+// base's layer, nothing on a rebuild, and again what the store pruned.
+func TestBuildKitExportSendsOnlyMissingBlobs(t *testing.T) {
+	testbase.Require(t)
+	addr := buildkittest.Require(t)
+	base := testbase.Busybox(t)
+	p := compileHCL(t, filepath.Join("..", "examples", "hello"), map[string]string{"base": "oci:" + base + ":latest"})
+	ep := epoch
+	o := engine.BuildOptions{SourceDateEpoch: &ep}
+	s := newStore(t)
+	e := buildkit.New(s, buildkit.Options{Addr: addr})
+	first := buildWith(t, e, s, p, o)
+	sent, of := first.received(t)
+	if sent >= of {
+		t.Errorf("first build: the builder sent %d of %d blobs, want the base's left out", sent, of)
+	}
+	warm := buildWith(t, e, s, p, o)
+	if sent, of := warm.received(t); sent != 0 {
+		t.Errorf("rebuild: the builder sent %d of %d blobs, want 0", sent, of)
+	}
+	if warm.res.Images[0].Digest != first.res.Images[0].Digest {
+		t.Errorf("rebuild made %s, first build %s", warm.res.Images[0].Digest, first.res.Images[0].Digest)
+	}
+	if _, err := s.Prune(); err != nil {
+		t.Fatal(err)
+	}
+	pruned := buildWith(t, e, s, p, o)
+	if sent, of := pruned.received(t); sent == 0 {
+		t.Errorf("after a prune: the builder sent %d of %d blobs, want the pruned ones again", sent, of)
+	}
+	if pruned.res.Images[0].Digest != first.res.Images[0].Digest {
+		t.Errorf("after a prune: made %s, first build %s", pruned.res.Images[0].Digest, first.res.Images[0].Digest)
+	}
+}
