@@ -65,6 +65,15 @@ stage "build" {
       id  = "api"
       env = "API_TOKEN"
     }
+    mount "ssh" {
+    }
+    mount "ssh" {
+      id       = "deploy"
+      target   = "/run/deploy.sock"
+      required = true
+      mode     = "0660"
+      uid      = 1000
+    }
     mount "bind" {
       from   = stage.assets
       source = "/out"
@@ -93,6 +102,21 @@ stage "build" {
   }
 
   add {
+    url  = "https://example.com/unpinned.txt"
+    dest = "/opt/unpinned.txt"
+  }
+  add {
+    git          = "https://example.com/org/repo.git"
+    ref          = "v1.2"
+    subdir       = "docs"
+    keep_git_dir = true
+    dest         = "/src/"
+  }
+  add {
+    git  = "git@example.com:org/repo.git"
+    dest = "/repo/"
+  }
+  add {
     src     = "vendor.tar.gz"
     dest    = "/opt/vendor/"
     extract = true
@@ -113,6 +137,8 @@ image "app" {
   from        = local.runtime
   tags        = ["registry.example.com/app:${var.version}", "registry.example.com/app:latest"]
   annotations = { "org.opencontainers.image.source" = "https://example.com/app" }
+  cache_from  = ["type=registry,ref=registry.example.com/app:buildcache"]
+  cache_to    = "type=registry,ref=registry.example.com/app:buildcache,mode=max"
 
   layer "binaries" {
     copy {
