@@ -55,6 +55,7 @@ type build struct {
 	pins   map[string]string
 	prog   *progress
 	served *servedStore
+	export *exportStore
 	rec    *record
 	prev   *record
 	// untagged leaves the output images unnamed (a multi-platform build
@@ -96,6 +97,10 @@ func (e *Engine) newBuild(c *client.Client, p *ir.Plan, o engine.BuildOptions, n
 		return nil, fmt.Errorf("serving the store to the builder: %w", err)
 	}
 	b.served = newServedStore(cs)
+	b.export = newExportStore(e.s)
+	for _, d := range prev.Exported {
+		b.export.know(digest.Digest(d))
+	}
 	b.lw = newLowering(p, lowerOptions{noCache: o.NoCache, forced: p.ForcedLayers(), context: o.Context, native: native})
 	return b, nil
 }
@@ -254,25 +259,25 @@ func (b *build) serve(m v1.Hash, st *store.ImageState) error {
 		ds = append(ds, digest.Digest(l.Digest.String()))
 	}
 	b.served.allow(ds...)
+	b.export.know(ds...)
 	return nil
 }
 
-// solve solves t on the builder, exports it as an OCI tarball into the
-// store and writes its image there.
+// solve solves t on the builder, exports it into the store (the blobs
+// the store lacks, through the export store) and writes its image there.
 func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) {
 	lt := b.lw.targets[t.Name]
 	def, err := marshal(ctx, lt.state, t.Platform)
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("lowering %s: %w", t.Name, err)
 	}
-	attrs := map[string]string{"tar": "true", "oci-mediatypes": "true", "compression": b.o.Compression}
+	attrs := map[string]string{"tar": "false", "oci-mediatypes": "true", "compression": b.o.Compression}
 	if b.o.SourceDateEpoch != nil {
 		attrs[string(exptypes.OptKeySourceDateEpoch)] = strconv.FormatInt(b.o.SourceDateEpoch.Unix(), 10)
 		attrs[string(exptypes.OptKeyRewriteTimestamp)] = "true"
 	}
-	imp := newImporter(b.e.s)
 	opt := client.SolveOpt{
-		Exports:   []client.ExportEntry{{Type: client.ExporterOCI, Attrs: attrs, Output: imp.output}},
+		Exports:   []client.ExportEntry{{Type: client.ExporterOCI, Attrs: attrs, OutputStore: b.export}},
 		OCIStores: map[string]content.Store{},
 	}
 	opt.OCIStores[ociStoreID] = b.served
@@ -341,7 +346,7 @@ func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) 
 		b.prog.read(ch)
 		return nil
 	})
-	_, solveErr := b.c.Build(ctx, opt, "imgc", buildFunc, ch)
+	resp, solveErr := b.c.Build(ctx, opt, "imgc", buildFunc, ch)
 	eg.Wait()
 	b.prog.finish()
 	if solveErr != nil {
@@ -350,10 +355,14 @@ func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) 
 		}
 		return v1.Descriptor{}, b.prog.stepError(t, solveErr)
 	}
-	exported, err := imp.result()
+	exported, err := readExport(b.e.s, resp.ExporterResponse)
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("importing %s from the builder: %w", t.Name, err)
 	}
+	b.rec.Exported = append(b.rec.Exported, exported.blobs...)
+	n, size := b.export.take()
+	b.prog.emit(engine.Event{Kind: "received", Target: t.Name,
+		Line: fmt.Sprintf("received %d of %d blobs (%d bytes) from the builder", n, len(exported.blobs), size)})
 	return b.assemble(t, exported)
 }
 
