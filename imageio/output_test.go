@@ -1,0 +1,260 @@
+package imageio_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/imgc-dev/imgc/imageio"
+	"github.com/imgc-dev/imgc/imageref"
+	"github.com/imgc-dev/imgc/ir"
+	"github.com/imgc-dev/imgc/store"
+)
+
+// storedImages puts two small images and an index of both into a fresh
+// store and returns it with their digests.
+func storedImages(t testing.TB) (*store.Store, []v1.Hash) {
+	t.Helper()
+	s, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []v1.Hash
+	var plats []imageio.PlatformManifest
+	for i, content := range []string{"one\n", strings.Repeat("two ", 5000)} {
+		img := smallImage(t, content)
+		dir := writeLayout(t, img)
+		b := ir.Base{Kind: ir.BaseOCILayout, Ref: imageref.MustParse("oci:" + dir), Key: ir.KeyOf([]byte(dir)), Origin: ir.Origin{File: "t.image.hcl", Line: 1}}
+		if _, _, err := imageio.PullBase(context.Background(), s, b, platform); err != nil {
+			t.Fatal(err)
+		}
+		d, _ := img.Digest()
+		raw, _ := img.RawManifest()
+		mt, _ := img.MediaType()
+		out = append(out, d)
+		arch := []string{"amd64", "arm64"}[i]
+		plats = append(plats, imageio.PlatformManifest{Platform: ir.Platform{OS: "linux", Architecture: arch}, Desc: v1.Descriptor{MediaType: mt, Size: int64(len(raw)), Digest: d}})
+	}
+	idx, err := imageio.WriteIndex(s, plats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, append(out, idx.Digest)
+}
+
+// dirFiles reads every regular file under dir, by slash path.
+func dirFiles(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		out[filepath.ToSlash(rel)] = string(data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// tarFiles reads every regular file of the tar at p, and its entry names
+// in order.
+func tarFiles(t *testing.T, p string) (map[string]string, []string) {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string]string{}
+	var names []string
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, h.Name)
+		if h.Typeflag == tar.TypeReg {
+			data, _ := io.ReadAll(tr)
+			out[h.Name] = string(data)
+		}
+	}
+	return out, names
+}
+
+// The archive holds exactly the files of the layout written for the same
+// images, index.json byte for byte, in sorted order.
+func TestLayoutArchiveIsTheLayout(t *testing.T) {
+	s, ds := storedImages(t)
+	imgs := []imageio.Image{{Digest: ds[0], Names: []string{"a:1", "a:2"}}, {Digest: ds[2], Names: []string{"multi"}}, {Digest: ds[1], Names: []string{"a:2"}}}
+	dir := t.TempDir()
+	if err := imageio.WriteOutput(s, "oci", filepath.Join(dir, "layout"), imgs); err != nil {
+		t.Fatal(err)
+	}
+	if err := imageio.WriteOutput(s, "oci-archive", filepath.Join(dir, "out.tar"), imgs); err != nil {
+		t.Fatal(err)
+	}
+	got, names := tarFiles(t, filepath.Join(dir, "out.tar"))
+	if diff := cmp.Diff(dirFiles(t, filepath.Join(dir, "layout")), got); diff != "" {
+		t.Errorf("archive differs from the layout (-layout +archive):\n%s", diff)
+	}
+	if names[0] != "blobs/" || names[1] != "blobs/sha256/" || names[len(names)-2] != "index.json" || names[len(names)-1] != "oci-layout" {
+		t.Errorf("entries in the order %q", names)
+	}
+	// What go-containerregistry and the rest of imgc read back.
+	s2, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := imageio.Load(s2, filepath.Join(dir, "out.tar"), ir.Platform{OS: "linux", Architecture: "arm64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(loaded) != 3 || loaded[0].Digest != ds[0].String() || loaded[2].Digest != ds[1].String() {
+		t.Errorf("loaded %+v", loaded)
+	}
+}
+
+// A layout's layers share the store's blobs where the filesystem allows
+// (a reflink or a hard link) and are copied where not; they are the
+// stored bytes either way.
+func TestLayoutLinksLayers(t *testing.T) {
+	s, ds := storedImages(t)
+	img, err := s.Image(ds[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := img.Manifest()
+	dir := filepath.Join(t.TempDir(), "layout")
+	if err := imageio.WriteOutput(s, "oci", dir, []imageio.Image{{Digest: ds[1], Names: []string{"b"}}}); err != nil {
+		t.Fatal(err)
+	}
+	l := m.Layers[0].Digest
+	want, _ := os.ReadFile(s.BlobPath(l))
+	got, err := os.ReadFile(filepath.Join(dir, "blobs", l.Algorithm, l.Hex))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("layer in the layout differs from the stored blob (%v)", err)
+	}
+}
+
+// An export is skipped while its destination holds what it last wrote,
+// and written again after any change to it.
+func TestExportSkippedWhileUnchanged(t *testing.T) {
+	s, ds := storedImages(t)
+	imgs := []imageio.Image{{Digest: ds[0], Names: []string{"a"}}}
+	dir := t.TempDir()
+	for _, typ := range []string{"oci-archive", "docker", "oci"} {
+		t.Run(typ, func(t *testing.T) {
+			dest := filepath.Join(dir, typ)
+			file := dest
+			if typ == "oci" {
+				file = filepath.Join(dest, "index.json")
+			}
+			write := func() bool {
+				t.Helper()
+				wrote, err := imageio.WriteOutputIfChanged(s, typ, dest, imgs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return wrote
+			}
+			if !write() {
+				t.Fatal("first export not written")
+			}
+			first, _ := os.ReadFile(file)
+			if write() {
+				t.Error("unchanged export written again")
+			}
+			// Same size, same mtime, new content: the change time tells.
+			st, _ := os.Stat(file)
+			data := bytes.Clone(first)
+			if typ == "oci" {
+				data = bytes.Replace(data, []byte(`": "a"`), []byte(`": "b"`), 1)
+			} else {
+				data[len(data)-3] ^= 1
+			}
+			if err := os.WriteFile(file, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			os.Chtimes(file, time.Time{}, st.ModTime())
+			if !write() {
+				t.Error("changed export not written again")
+			}
+			if again, _ := os.ReadFile(file); typ != "oci" && !bytes.Equal(again, first) {
+				t.Error("export written again differs from the first")
+			}
+			os.Remove(file)
+			if !write() {
+				t.Error("removed export not written again")
+			}
+			if wrote, err := imageio.WriteOutputIfChanged(s, typ, dest, []imageio.Image{{Digest: ds[0], Names: []string{"other"}}}); err != nil || !wrote {
+				t.Errorf("export of other names not written (%v)", err)
+			}
+		})
+	}
+}
+
+// The docker tarball is what go-containerregistry reads back.
+func TestDockerOutputLoads(t *testing.T) {
+	s, ds := storedImages(t)
+	dest := filepath.Join(t.TempDir(), "d.tar")
+	if err := imageio.WriteOutput(s, "docker", dest, []imageio.Image{{Digest: ds[1], Names: []string{"x/b:1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	img, err := tarball.ImageFromPath(dest, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := s.Image(ds[1])
+	want, _ := stored.ConfigName()
+	if got, err := img.ConfigName(); err != nil || got != want {
+		t.Errorf("docker tarball holds config %s (%v), want %s", got, err, want)
+	}
+	if err := validate.Image(img); err != nil {
+		t.Error(err)
+	}
+}
+
+// A failed export leaves the earlier output as it was.
+func TestFailedArchiveKeepsOldOutput(t *testing.T) {
+	s, ds := storedImages(t)
+	dest := filepath.Join(t.TempDir(), "out.tar")
+	if err := imageio.WriteOutput(s, "oci-archive", dest, []imageio.Image{{Digest: ds[0], Names: []string{"a"}}}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(dest)
+	img, _ := s.Image(ds[1])
+	m, _ := img.Manifest()
+	os.Remove(s.BlobPath(m.Layers[0].Digest))
+	if err := imageio.WriteOutput(s, "oci-archive", dest, []imageio.Image{{Digest: ds[1], Names: []string{"a"}}}); err == nil {
+		t.Fatal("export of an image missing a blob succeeded")
+	}
+	if after, _ := os.ReadFile(dest); !bytes.Equal(after, before) {
+		t.Error("failed export changed the earlier output")
+	}
+	des, _ := os.ReadDir(filepath.Dir(dest))
+	if len(des) != 1 {
+		t.Errorf("failed export left %d files", len(des))
+	}
+}
