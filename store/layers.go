@@ -1,7 +1,7 @@
 package store
 
 import (
-	"compress/gzip"
+	"fmt"
 	"io"
 	"os"
 
@@ -9,8 +9,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	kgzip "github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
-
-	"github.com/imgc-dev/imgc/internal/hashio"
 )
 
 // Layer is one non-empty layer of an image, as its manifest lists it.
@@ -40,7 +38,8 @@ func (st *ImageState) Clone() *ImageState {
 
 // PutLayerTar compresses the uncompressed layer tar at tarPath, whose
 // digest is diff, into a blob of the store and removes tarPath.
-// Compression is "zstd" or, for anything else, gzip.
+// Compression is "zstd" or, for anything else, gzip. Callers that make
+// the tar should stream it into NewLayerWriter instead.
 func (s *Store) PutLayerTar(tarPath string, diff v1.Hash, compression string) (Layer, error) {
 	defer os.Remove(tarPath)
 	in, err := os.Open(tarPath)
@@ -48,44 +47,32 @@ func (s *Store) PutLayerTar(tarPath string, diff v1.Hash, compression string) (L
 		return Layer{}, err
 	}
 	defer in.Close()
-	out, err := s.TempFile("blob-")
+	return s.PutLayer(in, diff, compression)
+}
+
+// PutLayer compresses the uncompressed layer tar r into a blob of the
+// store, verifying that it hashes to diff when diff is set.
+func (s *Store) PutLayer(r io.Reader, diff v1.Hash, compression string) (Layer, error) {
+	lw, err := s.NewLayerWriter(compression)
 	if err != nil {
 		return Layer{}, err
 	}
-	defer os.Remove(out.Name())
-	hw := hashio.NewWriter(out)
-	mt := types.OCILayer
-	var zw io.WriteCloser
-	if compression == "zstd" {
-		mt = types.OCILayerZStd
-		zw, err = zstd.NewWriter(hw, zstd.WithEncoderConcurrency(1))
-	} else {
-		zw, err = kgzip.NewWriterLevel(hw, kgzip.DefaultCompression)
+	if _, err := io.Copy(lw, r); err != nil {
+		lw.Abort()
+		return Layer{}, err
+	}
+	l, err := lw.Close()
+	if err == nil && diff.Hex != "" && l.DiffID != diff {
+		err = fmt.Errorf("the layer's content hashes to %s, not %s", l.DiffID, diff)
 	}
 	if err != nil {
-		out.Close()
+		lw.Abort()
 		return Layer{}, err
 	}
-	if _, err := io.Copy(zw, in); err != nil {
-		zw.Close()
-		out.Close()
+	if err := lw.Commit(); err != nil {
 		return Layer{}, err
 	}
-	if err := zw.Close(); err != nil {
-		out.Close()
-		return Layer{}, err
-	}
-	if err := out.Close(); err != nil {
-		return Layer{}, err
-	}
-	d := hw.Sum()
-	if err := os.Chmod(out.Name(), 0o644); err != nil {
-		return Layer{}, err
-	}
-	if err := os.Rename(out.Name(), s.BlobPath(d)); err != nil {
-		return Layer{}, err
-	}
-	return Layer{Digest: d, DiffID: diff, Size: hw.N, MediaType: mt}, nil
+	return l, nil
 }
 
 // OpenLayer opens the stored layer l as a tar stream.
@@ -116,7 +103,11 @@ func DecompressLayer(r io.Reader, mt types.MediaType) (io.ReadCloser, error) {
 		}
 		return zr.IOReadCloser(), nil
 	default:
-		return gzip.NewReader(r)
+		zr, err := kgzip.NewReader(r)
+		if err != nil {
+			return nil, err
+		}
+		return zr, nil
 	}
 }
 

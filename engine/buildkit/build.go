@@ -2,12 +2,8 @@ package buildkit
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -423,26 +419,11 @@ func (b *build) recompress(l store.Layer) (store.Layer, error) {
 		return store.Layer{}, err
 	}
 	defer rc.Close()
-	f, err := b.e.s.TempFile("layer-*.tar")
+	// One pass: decompressed, verified against the diff ID and compressed
+	// again as it streams (store.PutLayer).
+	cl, err := b.e.s.PutLayer(rc, l.DiffID, b.o.Compression)
 	if err != nil {
-		return store.Layer{}, err
-	}
-	hw := sha256.New()
-	_, err = io.Copy(io.MultiWriter(f, hw), rc)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return store.Layer{}, err
-	}
-	if got := "sha256:" + hex.EncodeToString(hw.Sum(nil)); got != l.DiffID.String() {
-		os.Remove(f.Name())
-		return store.Layer{}, fmt.Errorf("layer %s: its content hashes to %s, the builder's config says %s", l.Digest, got, l.DiffID)
-	}
-	cl, err := b.e.s.PutLayerTar(f.Name(), l.DiffID, b.o.Compression)
-	if err != nil {
-		return store.Layer{}, err
+		return store.Layer{}, fmt.Errorf("layer %s: %w", l.Digest, err)
 	}
 	b.rec.Blobs[l.Digest.String()+" "+b.o.Compression] = blobRecord{Digest: cl.Digest.String(), Size: cl.Size, MediaType: string(cl.MediaType)}
 	return cl, nil

@@ -1,10 +1,7 @@
 package local
 
 import (
-	"archive/tar"
 	"fmt"
-	"io"
-	"os"
 	"path"
 	"strings"
 
@@ -26,31 +23,19 @@ func declaredWrites(l *ir.Layer) (writes []string, ok bool) {
 	return writes, len(writes) > 0
 }
 
-// checkWrites fails when the layer tar at tarPath changes a path outside
-// what the layer's steps declared: the optimizer reorders steps trusting
-// `writes`, so a step that lies must fail loudly. Directories above a
-// declared path may appear (writing below them copies them up).
-func checkWrites(l *ir.Layer, tarPath string) error {
+// checkWrites fails when the layer whose tar entries are names changes a
+// path outside what the layer's steps declared: the optimizer reorders
+// steps trusting `writes`, so a step that lies must fail loudly.
+// Directories above a declared path may appear (writing below them copies
+// them up).
+func checkWrites(l *ir.Layer, names []string) error {
 	writes, ok := declaredWrites(l)
 	if !ok {
 		return nil
 	}
-	f, err := os.Open(tarPath)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
 	var undeclared []string
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("reading the layer: %w", err)
-		}
-		p := path.Clean("/" + h.Name)
+	for _, name := range names {
+		p := path.Clean("/" + name)
 		dir, base := path.Split(p)
 		if base == ".wh..wh..opq" {
 			p = path.Clean(dir)
