@@ -104,7 +104,7 @@ func exportKey(typ string, imgs []Image) string {
 // writeLayout writes (or updates) an OCI layout at dir naming each image
 // by its tags, or by its target name when it has none, and returns the
 // files the images are in. Layer blobs the layout lacks are linked from
-// the store first (see store.LinkBlob), so that go-containerregistry,
+// the store first (see linkBlob), so that go-containerregistry,
 // which keeps blobs a layout has, only writes the small ones and
 // index.json.
 func writeLayout(s *store.Store, dir string, imgs []Image) ([]string, error) {
@@ -134,7 +134,7 @@ func writeLayout(s *store.Store, dir string, imgs []Image) ([]string, error) {
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return nil, err
 		}
-		if err := s.LinkBlob(b.Digest, dst); err != nil {
+		if err := linkBlob(s, b.Digest, dst); err != nil {
 			return nil, err
 		}
 	}

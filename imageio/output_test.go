@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+	"golang.org/x/sys/unix"
 
 	"github.com/imgc-dev/imgc/imageio"
 	"github.com/imgc-dev/imgc/imageref"
@@ -156,6 +158,31 @@ func TestLayoutLinksLayers(t *testing.T) {
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("layer in the layout differs from the stored blob (%v)", err)
 	}
+	// On one filesystem without reflinks (ext4, tmpfs), a hard link.
+	si, _ := os.Stat(s.BlobPath(l))
+	li, _ := os.Stat(filepath.Join(dir, "blobs", l.Algorithm, l.Hex))
+	sameDev := si.Sys().(*syscall.Stat_t).Dev == li.Sys().(*syscall.Stat_t).Dev
+	if sameDev && !canReflink(t, filepath.Dir(s.BlobPath(l))) && !os.SameFile(si, li) {
+		t.Error("layer copied into a layout on the store's filesystem, not linked")
+	}
+}
+
+// canReflink tells whether the filesystem of dir clones files (FICLONE).
+func canReflink(t *testing.T, dir string) bool {
+	a, err := os.CreateTemp(dir, "reflink-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(a.Name())
+	defer a.Close()
+	a.WriteString("x")
+	b, err := os.CreateTemp(dir, "reflink-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(b.Name())
+	defer b.Close()
+	return unix.IoctlFileClone(int(b.Fd()), int(a.Fd())) == nil
 }
 
 // An export is skipped while its destination holds what it last wrote,

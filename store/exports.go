@@ -5,9 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
-	"path/filepath"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 )
 
@@ -92,50 +90,4 @@ func (s *Store) RecordExport(dest, key string, files []FileStamp) error {
 // half way writes to it.
 func (s *Store) ForgetExport(dest string) {
 	os.Remove(s.exportPath(dest))
-}
-
-// LinkBlob makes dst hold the stored blob h without copying its bytes
-// when the filesystem allows: a reflink (a copy-on-write clone, FICLONE),
-// else a hard link, else an in-kernel copy (copy_file_range). dst must not
-// exist; it appears complete or not at all.
-func (s *Store) LinkBlob(h v1.Hash, dst string) error {
-	return linkOrCopy(s.BlobPath(h), dst)
-}
-
-func linkOrCopy(src, dst string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".imgc-"+filepath.Base(dst)+"-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	in, err := os.Open(src)
-	if err != nil {
-		tmp.Close()
-		return err
-	}
-	defer in.Close()
-	if unix.IoctlFileClone(int(tmp.Fd()), int(in.Fd())) == nil {
-		if err := tmp.Close(); err != nil {
-			return err
-		}
-		os.Chmod(tmp.Name(), 0o644)
-		return os.Rename(tmp.Name(), dst)
-	}
-	tmp.Close()
-	os.Remove(tmp.Name())
-	if os.Link(src, dst) == nil {
-		return nil
-	}
-	out, err := os.OpenFile(tmp.Name(), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := out.ReadFrom(in); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), dst)
 }
