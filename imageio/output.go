@@ -188,31 +188,6 @@ func dockerTag(n string) (name.Tag, error) {
 	return name.NewTag(n)
 }
 
-// writeDockerArchive writes a `docker load` tarball of every image under
-// every name.
-func writeDockerArchive(s *store.Store, dest string, imgs []Image) error {
-	refs := map[name.Reference]v1.Image{}
-	for _, bi := range imgs {
-		if isIndex, err := s.IsIndex(bi.Digest); err != nil {
-			return err
-		} else if isIndex {
-			return ErrDockerIndex
-		}
-		img, err := s.Image(bi.Digest)
-		if err != nil {
-			return err
-		}
-		for _, n := range bi.Names {
-			tag, err := dockerTag(n)
-			if err != nil {
-				return fmt.Errorf("naming %s: %w", n, err)
-			}
-			refs[tag] = img
-		}
-	}
-	return writeAtomically(dest, func(w io.Writer) error { return tarball.MultiRefWrite(refs, w) })
-}
-
 // PushDigest writes the stored image with manifest digest d to the
 // registry reference dest; blobs the registry has are not uploaded, and
 // failed uploads and puts are tried again (see registryOptions).

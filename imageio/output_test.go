@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
@@ -242,24 +243,83 @@ func TestExportSkippedWhileUnchanged(t *testing.T) {
 	}
 }
 
-// The docker tarball is what go-containerregistry reads back.
-func TestDockerOutputLoads(t *testing.T) {
+// The docker tarball is byte for byte what go-containerregistry writes
+// for one image, and holds the same files for several.
+func TestDockerOutputIsGoContainerregistrys(t *testing.T) {
 	s, ds := storedImages(t)
-	dest := filepath.Join(t.TempDir(), "d.tar")
-	if err := imageio.WriteOutput(s, "docker", dest, []imageio.Image{{Digest: ds[1], Names: []string{"x/b:1"}}}); err != nil {
-		t.Fatal(err)
-	}
-	img, err := tarball.ImageFromPath(dest, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stored, _ := s.Image(ds[1])
-	want, _ := stored.ConfigName()
-	if got, err := img.ConfigName(); err != nil || got != want {
-		t.Errorf("docker tarball holds config %s (%v), want %s", got, err, want)
-	}
-	if err := validate.Image(img); err != nil {
-		t.Error(err)
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name  string
+		imgs  []imageio.Image
+		exact bool
+	}{
+		{"one", []imageio.Image{{Digest: ds[1], Names: []string{"x/b:1"}}}, true},
+		{"latest", []imageio.Image{{Digest: ds[0], Names: []string{"app"}}}, true},
+		{"several", []imageio.Image{{Digest: ds[0], Names: []string{"a:1", "z:2"}}, {Digest: ds[1], Names: []string{"b", "z:2"}}}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dest := filepath.Join(dir, c.name+".tar")
+			if err := imageio.WriteOutput(s, "docker", dest, c.imgs); err != nil {
+				t.Fatal(err)
+			}
+			refs := map[name.Reference]v1.Image{}
+			for _, bi := range c.imgs {
+				img, err := s.Image(bi.Digest)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, n := range bi.Names {
+					tag, err := name.NewTag(n)
+					if err != nil {
+						t.Fatal(err)
+					}
+					refs[tag] = img
+				}
+			}
+			var want bytes.Buffer
+			if err := tarball.MultiRefWrite(refs, &want); err != nil {
+				t.Fatal(err)
+			}
+			wantPath := filepath.Join(dir, c.name+"-ggcr.tar")
+			os.WriteFile(wantPath, want.Bytes(), 0o644)
+			got, _ := os.ReadFile(dest)
+			if c.exact && !bytes.Equal(got, want.Bytes()) {
+				t.Error("docker tarball differs from go-containerregistry's")
+			}
+			gotFiles, _ := tarFiles(t, dest)
+			wantFiles, _ := tarFiles(t, wantPath)
+			if c.exact {
+				if diff := cmp.Diff(wantFiles, gotFiles); diff != "" {
+					t.Errorf("files differ (-ggcr +imgc):\n%s", diff)
+				}
+			} else {
+				delete(gotFiles, "manifest.json")
+				delete(wantFiles, "manifest.json")
+				if diff := cmp.Diff(wantFiles, gotFiles); diff != "" {
+					t.Errorf("files differ (-ggcr +imgc):\n%s", diff)
+				}
+				m, err := tarball.LoadManifest(func() (io.ReadCloser, error) { return os.Open(dest) })
+				if err != nil {
+					t.Fatal(err)
+				}
+				var tags [][]string
+				for _, d := range m {
+					tags = append(tags, d.RepoTags)
+				}
+				if diff := cmp.Diff([][]string{{"a:1"}, {"b:latest", "z:2"}}, tags); diff != "" {
+					t.Errorf("tags (-want +got):\n%s", diff)
+				}
+			}
+			img, err := tarball.ImageFromPath(dest, nil)
+			if c.exact && err != nil {
+				t.Fatal(err)
+			}
+			if c.exact {
+				if err := validate.Image(img); err != nil {
+					t.Error(err)
+				}
+			}
+		})
 	}
 }
 

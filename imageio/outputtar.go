@@ -197,7 +197,7 @@ func writeLayoutArchive(s *store.Store, dest string, imgs []Image) error {
 		return trimSlash(entries[i].name) < trimSlash(entries[j].name)
 	})
 	return writeAtomicallyFile(dest, func(f *os.File) error {
-		tf := &tarFile{f: f}
+		tf := &tarFile{f: f, layout: true}
 		for _, e := range entries {
 			var err error
 			switch {
@@ -234,12 +234,17 @@ var archiveTime = time.Unix(0, 0)
 type tarFile struct {
 	f   *os.File
 	buf bytes.Buffer
+	// layout dates every entry archiveTime in PAX format, as imgc's
+	// layout archives have it; else headers are written as given.
+	layout bool
 }
 
 // header writes the header of one entry; its content, if any, follows.
 func (t *tarFile) header(h *tar.Header) error {
-	h.Format = tar.FormatPAX
-	h.ModTime = archiveTime
+	if t.layout {
+		h.Format = tar.FormatPAX
+		h.ModTime = archiveTime
+	}
 	t.buf.Reset()
 	// A Writer per entry writes the header blocks and nothing else: the
 	// content goes to the file directly.
