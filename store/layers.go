@@ -75,7 +75,10 @@ func (s *Store) PutLayer(r io.Reader, diff v1.Hash, compression string) (Layer, 
 	return l, nil
 }
 
-// OpenLayer opens the stored layer l as a tar stream.
+// OpenLayer opens the stored layer l as a tar stream. It is decompressed
+// on a goroutine of its own, a few chunks ahead of the reader, so that
+// decompressing overlaps with what the reader does (unpacking, hashing,
+// compressing again).
 func (s *Store) OpenLayer(l Layer) (io.ReadCloser, error) {
 	f, err := os.Open(s.BlobPath(l.Digest))
 	if err != nil {
@@ -86,7 +89,94 @@ func (s *Store) OpenLayer(l Layer) (io.ReadCloser, error) {
 		f.Close()
 		return nil, err
 	}
-	return readCloser{r, f}, nil
+	return newReadAhead(readCloser{r, f}), nil
+}
+
+// readAhead reads r on a goroutine into chunks, up to readAheadChunks
+// ahead of its reader.
+type readAhead struct {
+	rc   io.ReadCloser
+	ch   chan []byte
+	free chan []byte
+	stop chan struct{}
+	done chan struct{}
+	err  error // the goroutine's last read error, once ch is closed
+	cur  []byte
+	held []byte // the chunk cur is in, given back when consumed
+	n    int
+	shut bool
+}
+
+const readAheadChunks = 4
+
+func newReadAhead(rc io.ReadCloser) *readAhead {
+	ra := &readAhead{rc: rc, ch: make(chan []byte, readAheadChunks), free: make(chan []byte, readAheadChunks+1),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go ra.loop()
+	return ra
+}
+
+func (ra *readAhead) loop() {
+	defer close(ra.done)
+	defer close(ra.ch)
+	for {
+		b := nextChunk(ra.free, &ra.n, readAheadChunks+1)
+		k, err := io.ReadFull(ra.rc, b[:cap(b)])
+		if k > 0 {
+			select {
+			case ra.ch <- b[:k]:
+			case <-ra.stop:
+				ra.free <- b
+				return
+			}
+		} else {
+			ra.free <- b
+		}
+		if err == io.ErrUnexpectedEOF {
+			err = io.EOF
+		}
+		if err != nil {
+			ra.err = err
+			return
+		}
+	}
+}
+
+func (ra *readAhead) Read(p []byte) (int, error) {
+	for len(ra.cur) == 0 {
+		if ra.held != nil {
+			ra.free <- ra.held
+			ra.held = nil
+		}
+		b, ok := <-ra.ch
+		if !ok {
+			<-ra.done
+			return 0, ra.err
+		}
+		ra.cur, ra.held = b, b
+	}
+	k := copy(p, ra.cur)
+	ra.cur = ra.cur[k:]
+	return k, nil
+}
+
+// Close stops the goroutine, gives the chunks back and closes the layer.
+func (ra *readAhead) Close() error {
+	if ra.shut {
+		return nil
+	}
+	ra.shut = true
+	close(ra.stop)
+	for b := range ra.ch {
+		ra.free <- b
+	}
+	<-ra.done
+	if ra.held != nil {
+		ra.free <- ra.held
+		ra.held = nil
+	}
+	drainChunks(ra.free, ra.n)
+	return ra.rc.Close()
 }
 
 // DecompressLayer reads the layer r of media type mt as a tar stream.

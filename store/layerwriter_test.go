@@ -169,3 +169,51 @@ func BenchmarkLayerWriter(b *testing.B) {
 		})
 	}
 }
+
+// A layer read ahead on its own goroutine gives the same bytes, reports a
+// corrupt stream as an error after the bytes before it, and can be closed
+// half read.
+func TestOpenLayerReadsAhead(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := layerData(6<<20 + 7)
+	l, err := s.PutLayer(bytes.NewReader(data), v1.Hash{}, "gzip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := s.OpenLayer(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := make([]byte, 100)
+	if _, err := io.ReadFull(rc, head); err != nil || !bytes.Equal(head, data[:100]) {
+		t.Errorf("first bytes differ (%v)", err)
+	}
+	if err := rc.Close(); err != nil {
+		t.Error(err)
+	}
+	rc.Close()
+	blob, _ := os.ReadFile(s.BlobPath(l.Digest))
+	bad := bytes.Clone(blob)
+	for i := len(bad) / 2; i < len(bad)/2+64; i++ {
+		bad[i] ^= 0x55
+	}
+	h, err := s.PutBlob(bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err = s.OpenLayer(Layer{Digest: h, MediaType: types.OCILayer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err == nil {
+		t.Error("a corrupt layer read without error")
+	}
+	if len(got) < 64<<10 || !bytes.Equal(got[:64<<10], data[:64<<10]) {
+		t.Errorf("the bytes before the corruption differ (%d read)", len(got))
+	}
+}
