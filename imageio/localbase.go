@@ -37,8 +37,20 @@ const (
 )
 
 // ociLayout is an OCI image layout directory whose blobs are verified as
-// they are read.
-type ociLayout struct{ dir string }
+// they are read; with arch, the files of a layout archive named dir,
+// read in place.
+type ociLayout struct {
+	dir  string
+	arch *tarIndex
+}
+
+// open opens the layout's file at the slash path rel.
+func (l ociLayout) open(rel string) (io.ReadCloser, error) {
+	if l.arch != nil {
+		return l.arch.open(rel)
+	}
+	return openRegular(filepath.Join(l.dir, filepath.FromSlash(rel)))
+}
 
 // openRegular opens a file of a local base, refusing anything but a
 // regular file (a FIFO would hang the build, a device feed it forever).
@@ -62,7 +74,7 @@ func openRegular(p string) (*os.File, error) {
 // readIndex reads the layout's index.json.
 func (l ociLayout) readIndex() (*v1.IndexManifest, error) {
 	p := filepath.Join(l.dir, "index.json")
-	f, err := openRegular(p)
+	f, err := l.open("index.json")
 	if err != nil {
 		return nil, err
 	}
@@ -79,12 +91,6 @@ func (l ociLayout) readIndex() (*v1.IndexManifest, error) {
 		return nil, fmt.Errorf("parsing %s: %w", p, err)
 	}
 	return m, nil
-}
-
-// blobPath is where the layout keeps the blob d (a v1.Hash is always
-// algorithm:hex, so the path stays inside blobs/).
-func (l ociLayout) blobPath(d v1.Hash) string {
-	return filepath.Join(l.dir, "blobs", d.Algorithm, d.Hex)
 }
 
 // readBlob reads the blob of descriptor d, what it is for the errors
@@ -107,7 +113,7 @@ func (l ociLayout) openBlob(d v1.Descriptor, what string) (io.ReadCloser, error)
 	if d.Size < 0 {
 		return nil, fmt.Errorf("%s %s of layout %s: its descriptor has the negative size %d", what, d.Digest, l.dir, d.Size)
 	}
-	f, err := openRegular(l.blobPath(d.Digest))
+	f, err := l.open("blobs/" + d.Digest.Algorithm + "/" + d.Digest.Hex)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s of layout %s: %w", what, d.Digest, l.dir, err)
 	}

@@ -345,3 +345,71 @@ func TestFailedArchiveKeepsOldOutput(t *testing.T) {
 		t.Errorf("failed export left %d files", len(des))
 	}
 }
+
+// rewriteTar copies the tar at src to dst, passing each entry's content
+// through edit, and adding the entries of extra at the end.
+func rewriteTar(t *testing.T, src, dst string, edit func(name string, data []byte) []byte, extra map[string]string) {
+	t.Helper()
+	files, names := tarFiles(t, src)
+	out, err := os.Create(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	tw := tar.NewWriter(out)
+	for _, n := range names {
+		data, ok := files[n]
+		if !ok {
+			tw.WriteHeader(&tar.Header{Name: n, Typeflag: tar.TypeDir, Mode: 0o755})
+			continue
+		}
+		b := edit(n, []byte(data))
+		tw.WriteHeader(&tar.Header{Name: n, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(b))})
+		tw.Write(b)
+	}
+	for n, data := range extra {
+		tw.WriteHeader(&tar.Header{Name: n, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(data))})
+		tw.Write([]byte(data))
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Loading a layout archive reads its blobs in place and still verifies
+// each against its digest; a name given twice is refused.
+func TestLoadLayoutArchiveVerifies(t *testing.T) {
+	s, ds := storedImages(t)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.tar")
+	if err := imageio.WriteOutput(s, "oci-archive", good, []imageio.Image{{Digest: ds[1], Names: []string{"b"}}}); err != nil {
+		t.Fatal(err)
+	}
+	img, _ := s.Image(ds[1])
+	cfg, _ := img.ConfigName()
+	tampered := filepath.Join(dir, "tampered.tar")
+	rewriteTar(t, good, tampered, func(n string, b []byte) []byte {
+		if n == "blobs/sha256/"+cfg.Hex {
+			return bytes.Replace(b, []byte("A=1"), []byte("A=2"), 1)
+		}
+		return b
+	}, nil)
+	twice := filepath.Join(dir, "twice.tar")
+	rewriteTar(t, good, twice, func(_ string, b []byte) []byte { return b }, map[string]string{"index.json": "{}"})
+	for _, c := range []struct{ path, want string }{{tampered, "hashes to"}, {twice, "index.json twice"}} {
+		s2, err := store.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := imageio.Load(s2, c.path, platform); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("loading %s: %v, want an error saying %q", filepath.Base(c.path), err, c.want)
+		}
+	}
+	s2, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loaded, err := imageio.Load(s2, good, platform); err != nil || len(loaded) != 1 || loaded[0].Digest != ds[1].String() {
+		t.Errorf("loading the archive: %+v, %v", loaded, err)
+	}
+}
