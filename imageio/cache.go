@@ -517,17 +517,50 @@ func (c *CacheSource) Open(ctx context.Context, d v1.Hash) (io.ReadCloser, error
 // bombs). A blob that fails is never listed in an image: the error says
 // which check it failed.
 func (c *CacheSource) Fetch(ctx context.Context, s *store.Store, rec CacheRecord) error {
+	bound := s.LayerUnpackBound(rec.Size)
 	if !s.HasBlob(rec.Digest) {
 		rc, err := c.open(ctx, rec.Digest)
 		if err != nil {
 			return fmt.Errorf("downloading blob %s: %w", rec.Digest, err)
 		}
-		_, _, err = s.PutBlobStream(io.LimitReader(rc, rec.Size+1), rec.Digest)
-		rc.Close()
+		// Decompressed and checked on a goroutine as it is stored: the
+		// blob is read once. Its digest is checked first.
+		v := newStreamVerifier(rc, func(r io.Reader) error {
+			zr, err := store.DecompressLayer(r, rec.MediaType)
+			if err != nil {
+				return fmt.Errorf("decompressing blob %s as %s: %w", rec.Digest, rec.MediaType, err)
+			}
+			defer zr.Close()
+			return checkDiffID(zr, rec, bound)
+		})
+		v.passive = true
+		_, _, err = s.PutBlobStream(io.LimitReader(v, rec.Size+1), rec.Digest)
+		v.Close()
 		if err != nil {
 			return fmt.Errorf("downloading blob %s: %w", rec.Digest, err)
 		}
+		if err := checkBlobSize(s, rec); err != nil {
+			return err
+		}
+		// Unread when another build stored the blob meanwhile: then it is
+		// checked as a stored one.
+		if err := v.Result(); err != errUnread {
+			return err
+		}
 	}
+	if err := checkBlobSize(s, rec); err != nil {
+		return err
+	}
+	rc, err := s.OpenLayer(rec.Layer())
+	if err != nil {
+		return fmt.Errorf("decompressing blob %s as %s: %w", rec.Digest, rec.MediaType, err)
+	}
+	defer rc.Close()
+	return checkDiffID(rc, rec, bound)
+}
+
+// checkBlobSize checks that the stored blob of rec has the record's size.
+func checkBlobSize(s *store.Store, rec CacheRecord) error {
 	fi, err := os.Stat(s.BlobPath(rec.Digest))
 	if err != nil {
 		return err
@@ -535,16 +568,14 @@ func (c *CacheSource) Fetch(ctx context.Context, s *store.Store, rec CacheRecord
 	if fi.Size() != rec.Size {
 		return fmt.Errorf("blob %s has %d bytes, and the record says %d", rec.Digest, fi.Size(), rec.Size)
 	}
-	l := rec.Layer()
-	rc, err := s.OpenLayer(l)
-	if err != nil {
-		return fmt.Errorf("decompressing blob %s as %s: %w", rec.Digest, rec.MediaType, err)
-	}
-	defer rc.Close()
-	var r io.Reader = rc
-	bound := s.LayerUnpackBound(rec.Size)
+	return nil
+}
+
+// checkDiffID checks that r, the decompressed blob of rec, hashes to the
+// record's diff ID and is at most bound bytes (0: any).
+func checkDiffID(r io.Reader, rec CacheRecord, bound int64) error {
 	if bound > 0 {
-		r = io.LimitReader(rc, bound+1)
+		r = io.LimitReader(r, bound+1)
 	}
 	hw := hashio.NewWriter(io.Discard)
 	if _, err := io.Copy(hw, r); err != nil {

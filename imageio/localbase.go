@@ -343,35 +343,46 @@ func checkDockerArchive(p string) ([]v1.Hash, error) {
 	return cf.RootFS.DiffIDs, nil
 }
 
-// diffIDVerifier passes a compressed layer through while a goroutine
-// decompresses a copy of it, failing at EOF when the uncompressed content
-// does not hash to the diff id, so the layer is read once.
+// diffIDVerifier passes a stream through while a goroutine checks a copy
+// of it, failing at EOF when the check fails, so the stream is read once.
 type diffIDVerifier struct {
 	rc   io.ReadCloser
 	pw   *io.PipeWriter
 	done chan error
 	err  error
+	// passive readers see the stream's own end; the check's result is
+	// Result's.
+	passive bool
+	result  error
 }
 
+// newDiffIDVerifier checks that the layer rc of media type mt decompresses
+// to content hashing to want.
 func newDiffIDVerifier(rc io.ReadCloser, mt types.MediaType, want v1.Hash, what string) io.ReadCloser {
+	return newStreamVerifier(rc, func(r io.Reader) error {
+		zr, err := store.DecompressLayer(r, mt)
+		if err != nil {
+			return err
+		}
+		defer zr.Close()
+		hw := hashio.NewWriter(io.Discard)
+		if _, err := io.Copy(hw, zr); err != nil {
+			return err
+		}
+		if got := hw.Sum(); got != want {
+			return fmt.Errorf("%s: its content hashes to %s, the config gives the diff id %s", what, got, want)
+		}
+		return nil
+	})
+}
+
+// newStreamVerifier passes rc through while check reads a copy of it on a
+// goroutine; reading rc to its end fails when check does.
+func newStreamVerifier(rc io.ReadCloser, check func(io.Reader) error) *diffIDVerifier {
 	pr, pw := io.Pipe()
 	v := &diffIDVerifier{rc: rc, pw: pw, done: make(chan error, 1)}
 	go func() {
-		err := func() error {
-			r, err := store.DecompressLayer(pr, mt)
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			hw := hashio.NewWriter(io.Discard)
-			if _, err := io.Copy(hw, r); err != nil {
-				return err
-			}
-			if got := hw.Sum(); got != want {
-				return fmt.Errorf("%s: its content hashes to %s, the config gives the diff id %s", what, got, want)
-			}
-			return nil
-		}()
+		err := check(pr)
 		// Unblock the writer whatever happened.
 		pr.CloseWithError(errors.New("verifier done"))
 		v.done <- err
@@ -389,13 +400,25 @@ func (v *diffIDVerifier) Read(p []byte) (int, error) {
 	}
 	if err == io.EOF {
 		v.pw.Close()
-		if verr := <-v.done; verr != nil {
-			v.err = verr
-			return n, verr
+		v.result = <-v.done
+		if v.result != nil && !v.passive {
+			v.err = v.result
+			return n, v.result
 		}
 		v.err = io.EOF
 	}
 	return n, err
+}
+
+// errUnread is Result's when the stream was not read to its end.
+var errUnread = errors.New("the stream was not read to its end")
+
+// Result is the check's verdict once the stream was read to its end.
+func (v *diffIDVerifier) Result() error {
+	if v.err != io.EOF && v.result == nil {
+		return errUnread
+	}
+	return v.result
 }
 
 func (v *diffIDVerifier) Close() error {
