@@ -413,3 +413,40 @@ func TestLoadLayoutArchiveVerifies(t *testing.T) {
 		t.Errorf("loading the archive: %+v, %v", loaded, err)
 	}
 }
+
+// BenchmarkWriteOutput writes each output type of a stored image with a
+// 32 MiB layer afresh (the destination removed first), and again
+// unchanged (skipped).
+func BenchmarkWriteOutput(b *testing.B) {
+	s, err := store.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	img := smallImage(b, strings.Repeat("imgc layer data\n", 2<<20))
+	dir := writeLayout(b, img)
+	base := ir.Base{Kind: ir.BaseOCILayout, Ref: imageref.MustParse("oci:" + dir), Key: ir.KeyOf([]byte(dir)), Origin: ir.Origin{File: "t.image.hcl", Line: 1}}
+	if _, _, err := imageio.PullBase(context.Background(), s, base, platform); err != nil {
+		b.Fatal(err)
+	}
+	d, _ := img.Digest()
+	imgs := []imageio.Image{{Digest: d, Names: []string{"app"}}}
+	out := b.TempDir()
+	for _, typ := range []string{"oci", "oci-archive", "docker"} {
+		dest := filepath.Join(out, typ)
+		b.Run(typ+"/fresh", func(b *testing.B) {
+			for b.Loop() {
+				os.RemoveAll(dest)
+				if err := imageio.WriteOutput(s, typ, dest, imgs); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(typ+"/unchanged", func(b *testing.B) {
+			for b.Loop() {
+				if err := imageio.WriteOutput(s, typ, dest, imgs); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
