@@ -49,7 +49,7 @@ func checkEntitlements(p *ir.Plan, o BuildOptions) error {
 		for _, l := range t.Layers {
 			for _, st := range l.Steps {
 				if r, ok := st.(*ir.Run); ok && r.Network == ir.NetworkHost {
-					return &StepError{Target: t.Name, Key: l.Key, Layer: l.Name, Origins: []ir.Origin{r.Origin},
+					return &StepError{Target: t.Name, Key: l.Key, Layer: l.Name, Origins: ir.StepOrigins(r),
 						Err: fmt.Errorf("this step uses the host's network, which needs the %s entitlement: pass --allow %s to allow it", EntitlementNetworkHost, EntitlementNetworkHost)}
 				}
 			}

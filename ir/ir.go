@@ -207,6 +207,9 @@ type Run struct {
 	// CacheKey is the `cache_key` attribute: extra key material only.
 	CacheKey string `json:"cache_key,omitempty"`
 	Origin   Origin `json:"source"`
+	// Definition is, for a step expanded from a step definition, the
+	// step's own block in the definition (Origin is then the call's).
+	Definition *Origin `json:"definition,omitempty"`
 }
 
 func (*Run) Kind() StepKind   { return StepRun }
@@ -275,6 +278,8 @@ type Copy struct {
 	// which the runtime resolves once the source target is built.
 	Files  []CopyFile `json:"files,omitempty"`
 	Origin Origin     `json:"source"`
+	// Definition is as in Run.
+	Definition *Origin `json:"definition,omitempty"`
 }
 
 func (*Copy) Kind() StepKind   { return StepCopy }
@@ -315,6 +320,8 @@ type Add struct {
 	Link    bool     `json:"link,omitempty"`
 	Exclude []string `json:"exclude,omitempty"`
 	Origin  Origin   `json:"source"`
+	// Definition is as in Run.
+	Definition *Origin `json:"definition,omitempty"`
 }
 
 func (*Add) Kind() StepKind   { return StepAdd }

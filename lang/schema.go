@@ -95,5 +95,9 @@ func (l *loader) stepBlocks(withLayer bool) []hcl.BlockHeaderSchema {
 	for _, name := range sortedKeys(l.macros) {
 		blocks = append(blocks, hcl.BlockHeaderSchema{Type: name})
 	}
+	blocks = append(blocks, hcl.BlockHeaderSchema{Type: "use", LabelNames: []string{"step"}})
+	for _, name := range sortedKeys(l.defs) {
+		blocks = append(blocks, hcl.BlockHeaderSchema{Type: name})
+	}
 	return blocks
 }

@@ -157,7 +157,11 @@ type Run struct {
 	// MacroLabel names the macro block for people: the macro and the
 	// values it was given, such as "user app 1000" or "apt_install curl".
 	MacroLabel string
+	// Range is where the step is written; for a step expanded from a
+	// step definition, the call. Definition is then the step's own block
+	// in the definition (zero otherwise). Neither enters a cache key.
 	Range      hcl.Range
+	Definition hcl.Range
 }
 
 // Mount is a `mount "TYPE"` block inside `run`.
@@ -206,7 +210,11 @@ type Copy struct {
 	Parents   bool
 	Vars      []string
 	Macro     string // as Run.Macro
-	Range     hcl.Range
+	// Context is the directory the sources are relative to; "" is the
+	// build context. A step of a module reads its module's directory.
+	Context    string
+	Range      hcl.Range
+	Definition hcl.Range // as Run.Definition
 }
 
 // Add is an evaluated `add` block (or ADD instruction): files from the
@@ -217,7 +225,11 @@ type Add struct {
 	Checksum string
 	Extract  bool
 	Vars     []string
-	Range    hcl.Range
+	Macro    string // as Run.Macro
+	// Context is as in Copy.
+	Context    string
+	Range      hcl.Range
+	Definition hcl.Range // as Run.Definition
 }
 
 // Layer is a `layer "name"` block: its steps become exactly one layer.
