@@ -250,7 +250,14 @@ func Save(s *store.Store, n string, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("saving %s: %w", n, err)
 	}
-	if err := tarball.Write(tag, img, w); err != nil {
+	// To a file (or a pipe), as --output type=docker writes it: the same
+	// bytes for one image, its layers copied by the kernel where it can.
+	if f, ok := w.(*os.File); ok {
+		err = writeDockerTo(f, s, []Image{{Digest: d.Digest, Names: []string{n}}})
+	} else {
+		err = tarball.Write(tag, img, w)
+	}
+	if err != nil {
 		return fmt.Errorf("saving %s: %w", n, err)
 	}
 	return nil

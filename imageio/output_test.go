@@ -450,3 +450,35 @@ func BenchmarkWriteOutput(b *testing.B) {
 		})
 	}
 }
+
+// imgc save to a file writes what go-containerregistry writes, byte for
+// byte, and to another writer the same.
+func TestSaveIsGoContainerregistrys(t *testing.T) {
+	s, ds := storedImages(t)
+	img, _ := s.Image(ds[1])
+	raw, _ := img.RawManifest()
+	mt, _ := img.MediaType()
+	if err := s.TagImages(v1.Descriptor{MediaType: mt, Size: int64(len(raw)), Digest: ds[1]}, []string{"x/b:1"}); err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	if err := tarball.Write(name.MustParseReference("x/b:1").(name.Tag), img, &want); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "save.tar")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := imageio.Save(s, "x/b:1", f); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	var buf bytes.Buffer
+	if err := imageio.Save(s, "x/b:1", &buf); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(p); !bytes.Equal(got, want.Bytes()) || !bytes.Equal(buf.Bytes(), want.Bytes()) {
+		t.Error("imgc save differs from go-containerregistry's tarball")
+	}
+}

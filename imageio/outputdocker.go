@@ -111,6 +111,11 @@ func dockerLayerFile(l v1.Descriptor) string {
 // tarball.MultiRefWrite writes (each image's config and layers, then
 // manifest.json), in a fixed order, with layers copied by the kernel.
 func writeDockerArchive(s *store.Store, dest string, imgs []Image) error {
+	return writeAtomicallyFile(dest, func(f *os.File) error { return writeDockerTo(f, s, imgs) })
+}
+
+// writeDockerTo writes the docker tarball of imgs to f.
+func writeDockerTo(f *os.File, s *store.Store, imgs []Image) error {
 	dis, err := dockerImages(s, imgs)
 	if err != nil {
 		return err
@@ -127,26 +132,24 @@ func writeDockerArchive(s *store.Store, dest string, imgs []Image) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomicallyFile(dest, func(f *os.File) error {
-		tf := &tarFile{f: f}
-		seen := map[v1.Hash]bool{}
-		for _, di := range dis {
-			if err := tf.copyFile(di.m.Config.Digest.String(), s.BlobPath(di.m.Config.Digest), di.m.Config.Size); err != nil {
-				return err
-			}
-			for _, l := range di.m.Layers {
-				if seen[l.Digest] {
-					continue
-				}
-				seen[l.Digest] = true
-				if err := tf.copyFile(dockerLayerFile(l), s.BlobPath(l.Digest), l.Size); err != nil {
-					return err
-				}
-			}
-		}
-		if err := tf.bytes("manifest.json", mb); err != nil {
+	tf := &tarFile{f: f}
+	seen := map[v1.Hash]bool{}
+	for _, di := range dis {
+		if err := tf.copyFile(di.m.Config.Digest.String(), s.BlobPath(di.m.Config.Digest), di.m.Config.Size); err != nil {
 			return err
 		}
-		return tf.close()
-	})
+		for _, l := range di.m.Layers {
+			if seen[l.Digest] {
+				continue
+			}
+			seen[l.Digest] = true
+			if err := tf.copyFile(dockerLayerFile(l), s.BlobPath(l.Digest), l.Size); err != nil {
+				return err
+			}
+		}
+	}
+	if err := tf.bytes("manifest.json", mb); err != nil {
+		return err
+	}
+	return tf.close()
 }
