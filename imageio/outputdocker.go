@@ -49,6 +49,9 @@ func dockerImages(s *store.Store, imgs []Image) ([]*dockerImage, error) {
 			if err != nil {
 				return nil, err
 			}
+			if err := ensureBlobs(s, m.Layers); err != nil {
+				return nil, err
+			}
 			byDigest[bi.Digest] = &dockerImage{m: m}
 			digests = append(digests, bi.Digest)
 		}

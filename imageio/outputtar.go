@@ -3,6 +3,7 @@ package imageio
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -85,7 +86,23 @@ func imagesBlobs(s *store.Store, imgs []Image) ([]v1.Descriptor, error) {
 			return nil, err
 		}
 	}
+	if err := ensureBlobs(s, out); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// ensureBlobs makes the layers of ds local: a pushed image's layers may
+// have stayed in a registry (store.EnsureBlob).
+func ensureBlobs(s *store.Store, ds []v1.Descriptor) error {
+	for _, d := range ds {
+		if isLayer(d.MediaType) {
+			if err := s.EnsureBlob(context.Background(), d.Digest); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // storedDescriptor describes the stored manifest or index h.

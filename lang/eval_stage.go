@@ -62,7 +62,7 @@ func (e *evaluator) stageAttributes(decl *stageDecl, attrs hcl.Attributes, st *m
 			st.Platform, st.PlatformRange = p, rng
 		}
 	}
-	for _, imageOnly := range []string{"tags", "annotations", "platforms"} {
+	for _, imageOnly := range []string{"tags", "annotations", "platforms", "cache_from", "cache_to"} {
 		if attr, ok := attrs[imageOnly]; ok && decl.Kind == model.KindStage {
 			e.l.add(&hcl.Diagnostic{
 				Severity: hcl.DiagError,
@@ -94,6 +94,12 @@ func (e *evaluator) stageAttributes(decl *stageDecl, attrs hcl.Attributes, st *m
 			}
 			st.Tags = append(st.Tags, t)
 		}
+	}
+	if v, ok := e.strs(attrs, "cache_from", true); ok {
+		st.CacheFrom, st.CacheFromRange = v, attrs["cache_from"].Expr.Range()
+	}
+	if v, ok := e.strs(attrs, "cache_to", true); ok {
+		st.CacheTo, st.CacheToRange = v, attrs["cache_to"].Expr.Range()
 	}
 	st.Annotations, _ = e.strMap(attrs, "annotations")
 	st.Env = e.env(attrs, "env")

@@ -16,6 +16,8 @@ var stageAttributes = []hcl.AttributeSchema{
 	{Name: "platforms"},
 	{Name: "tags"},
 	{Name: "annotations"},
+	{Name: "cache_from"},
+	{Name: "cache_to"},
 	{Name: "env"},
 	{Name: "workdir"},
 	{Name: "user"},

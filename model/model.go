@@ -59,6 +59,14 @@ type Stage struct {
 	PlatformsRange hcl.Range
 	Tags           []string
 	Annotations    map[string]string
+	// CacheFrom and CacheTo, on an image, are the shared caches a build of
+	// it consults and exports, in BuildKit's CSV words as --cache-from and
+	// --cache-to take them (the CLI parses them); their ranges are where
+	// they are set.
+	CacheFrom      []string
+	CacheFromRange hcl.Range
+	CacheTo        []string
+	CacheToRange   hcl.Range
 	// Env, Workdir, User and Shell are the stage defaults every step
 	// inherits unless it overrides them. Empty means unset (the base
 	// image's value applies at run time).

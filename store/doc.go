@@ -14,6 +14,10 @@
 //   - exports/: the stamps of the files the last export to each
 //     destination wrote, so that an unchanged one is not written again
 //     (RecordExport, ExportUpToDate);
+//   - remote/: the layers of stored images that stayed in a registry (a
+//     push mounted them from a shared cache), downloaded through the
+//     BlobFetcher the caller sets when something opens them (RemoteBlob,
+//     PutRemoteBlob, SetBlobFetcher);
 //   - mounts/cache/, downloads/, tmp/ and locks/.
 //
 // It streams layer tars into blobs, computing both digests and

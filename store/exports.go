@@ -1,11 +1,13 @@
 package store
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"os"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 )
 
@@ -90,4 +92,11 @@ func (s *Store) RecordExport(dest, key string, files []FileStamp) error {
 // half way writes to it.
 func (s *Store) ForgetExport(dest string) {
 	os.Remove(s.exportPath(dest))
+}
+
+// EnsureBlob makes the blob d local when it is a layer of a stored image
+// that stayed in a registry (see SetBlobFetcher), for writers that read
+// BlobPath directly.
+func (s *Store) EnsureBlob(ctx context.Context, d v1.Hash) error {
+	return s.ensureBlob(ctx, d)
 }

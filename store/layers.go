@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -80,6 +81,9 @@ func (s *Store) PutLayer(r io.Reader, diff v1.Hash, compression string) (Layer, 
 // decompressing overlaps with what the reader does (unpacking, hashing,
 // compressing again).
 func (s *Store) OpenLayer(l Layer) (io.ReadCloser, error) {
+	if err := s.ensureBlob(context.Background(), l.Digest); err != nil {
+		return nil, err
+	}
 	f, err := os.Open(s.BlobPath(l.Digest))
 	if err != nil {
 		return nil, err

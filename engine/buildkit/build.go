@@ -271,7 +271,14 @@ func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) 
 		OCIStores: map[string]content.Store{},
 	}
 	opt.OCIStores[ociStoreID] = b.served
-	opt.CacheExports, opt.CacheImports = cacheEntries(b.o.CacheTo, b.o.CacheFrom)
+	// An image's own cache_to is exported by its solve only.
+	var cacheTo []engine.CacheExport
+	for _, c := range b.o.CacheTo {
+		if c.Exports(t.Name) {
+			cacheTo = append(cacheTo, c)
+		}
+	}
+	opt.CacheExports, opt.CacheImports = cacheEntries(cacheTo, b.o.CacheFrom)
 	// Never nil: BuildKit's client copies a local cache import's attributes
 	// into a clone of this map, and a clone of nil is nil (a panic).
 	opt.FrontendAttrs = map[string]string{}
