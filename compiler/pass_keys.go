@@ -145,6 +145,17 @@ func stepInputs(s *state, step ir.Step, targetKeys map[string]ir.CacheKey) []ir.
 		in.add("kind", "add")
 		in.addNonEmpty("url", st.URL)
 		in.addNonEmpty("checksum", st.Checksum)
+		if g := st.Git; g != nil {
+			// As BuildKit's git source: the commit, not the ref that named it.
+			in.add("git remote", g.Remote)
+			if g.Commit != "" {
+				in.add("git commit", g.Commit)
+			} else {
+				in.add("git ref", g.Ref)
+			}
+			in.addNonEmpty("git subdir", g.Subdir)
+			in.addTrue("keep_git_dir", g.KeepGitDir)
+		}
 		if len(st.Sources) > 0 {
 			in.add("add src", jsonList(st.Sources))
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/imgc-dev/imgc/internal/copyspec"
 	"github.com/imgc-dev/imgc/ir"
+	"github.com/imgc-dev/imgc/model"
 )
 
 // resolveInputs fills in what keys are computed from but the configuration
@@ -277,6 +278,12 @@ func (s *state) resolveStep(step ir.Step, pending *[]pendingHash) ir.Step {
 		nc.Files = s.resolveFiles(st.Context, st.Sources, st.Dest, st.Exclude, st.Parents, st.Origin, pending)
 		return &nc
 	case *ir.Add:
+		if st.URL != "" && st.Checksum == "" {
+			return s.fetchURL(st)
+		}
+		if st.Git != nil && st.Git.Commit == "" {
+			return s.fetchGit(st)
+		}
 		if st.Context == "" || len(st.Sources) == 0 {
 			return st
 		}
@@ -285,6 +292,41 @@ func (s *state) resolveStep(step ir.Step, pending *[]pendingHash) ir.Step {
 		return &na
 	}
 	return step
+}
+
+// fetchURL resolves an add step's URL without a checksum to the digest of
+// its content through Options.Fetch, so that its key changes exactly when
+// the content does.
+func (s *state) fetchURL(st *ir.Add) ir.Step {
+	if s.opts.Fetch == nil {
+		return st
+	}
+	d, err := s.opts.Fetch.URL(st.URL)
+	if err != nil {
+		s.diags = append(s.diags, errorDiag("Download failed", fmt.Sprintf("%s An add of a URL without a checksum is downloaded before the build, to key the step by its content; make the URL reachable, or fix it.", model.Sentence(err.Error())), st.Origin.Range()))
+		return st
+	}
+	na := *st
+	na.Checksum = d
+	return &na
+}
+
+// fetchGit resolves a git source's ref to its commit through
+// Options.Fetch, as BuildKit keys a git source by its commit.
+func (s *state) fetchGit(st *ir.Add) ir.Step {
+	if s.opts.Fetch == nil {
+		return st
+	}
+	commit, err := s.opts.Fetch.Git(st.Git.Remote, st.Git.Ref)
+	if err != nil {
+		s.diags = append(s.diags, errorDiag("Git source not resolved", fmt.Sprintf("%s A git source's ref is resolved to a commit before the build, to key the step by it; make the repository reachable, or fix the ref.", model.Sentence(err.Error())), st.Origin.Range()))
+		return st
+	}
+	na := *st
+	g := *st.Git
+	g.Commit = commit
+	na.Git = &g
+	return &na
 }
 
 func (s *state) resolveFiles(ctx string, sources []string, dest string, exclude []string, parents bool, o ir.Origin, pending *[]pendingHash) []ir.CopyFile {

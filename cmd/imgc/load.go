@@ -208,6 +208,9 @@ func (e *env) compile(src *source, platform ir.Platform, targets, tags []string,
 	if store != nil {
 		opts.HashCache = filepath.Join(store.Dir(), "hashcache.json")
 		opts.Resolve = baseResolver{e, resolveRemote}
+		if resolveRemote {
+			opts.Fetch = sourceFetcher(e, store)
+		}
 	}
 	plan, cdiags := compiler.Compile(src.Config, opts)
 	return plan, pins, append(diags, cdiags...)
