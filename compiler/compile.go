@@ -55,8 +55,8 @@ type Options struct {
 	// Tags are more names (--tag) for the one image the plan outputs; a
 	// plan with several images is an error then. Tags enter no key.
 	Tags []string
-	// HashCache is the file of the persistent file hash cache; "" keeps
-	// hashes in memory for this run only.
+	// HashCache is the directory of the persistent file hash cache; ""
+	// keeps hashes in memory for this run only.
 	HashCache string
 	// Platform is the target platform, which targets are built for
 	// unless they set their own; zero means the host's, linux and

@@ -1,6 +1,8 @@
 package compiler
 
 import (
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -300,6 +302,14 @@ func TestKeysSourceDateEpoch(t *testing.T) {
 		}
 		if plain[k] == one[k] || one[k] == two[k] {
 			t.Errorf("%s: key unchanged by SOURCE_DATE_EPOCH (unset %s, 1e9 %s, 2e9 %s)", k, plain[k], one[k], two[k])
+		}
+	}
+}
+
+func TestOctal4(t *testing.T) {
+	for _, v := range []uint32{0, 7, 0o644, 0o755, 0o4755, 0o7777, uint32(fs.ModeSetuid) | 0o755} {
+		if got, want := octal4(v), fmt.Sprintf("%04o", v); got != want {
+			t.Errorf("octal4(%o) = %q, want %q", v, got, want)
 		}
 	}
 }

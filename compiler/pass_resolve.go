@@ -14,6 +14,7 @@ import (
 	"github.com/moby/patternmatcher/ignorefile"
 
 	"github.com/imgc-dev/imgc/internal/copyspec"
+	"github.com/imgc-dev/imgc/internal/hashcache"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/model"
 )
@@ -55,7 +56,8 @@ func resolveInputs(s *state, p *ir.Plan) *ir.Plan {
 type pendingHash struct {
 	files []ir.CopyFile
 	i     int
-	path  string
+	// file is its path and the stat the walk took of it.
+	file hashcache.File
 }
 
 func (s *state) resolveBase(b ir.Base, plat ir.Platform) ir.Base {
@@ -330,7 +332,7 @@ func (s *state) fetchGit(st *ir.Add) ir.Step {
 }
 
 func (s *state) resolveFiles(ctx string, sources []string, dest string, exclude []string, parents bool, o ir.Origin, pending *[]pendingHash) []ir.CopyFile {
-	files, err := copyspec.Resolve(ctx, sources, dest, copyspec.Options{Exclude: exclude, Ignore: s.ignore(), Parents: parents})
+	files, infos, err := copyspec.ResolveInfo(ctx, sources, dest, copyspec.Options{Exclude: exclude, Ignore: s.ignore(), Parents: parents})
 	var nm *copyspec.NoMatchError
 	switch {
 	case errors.As(err, &nm) && nm.Ignored:
@@ -348,7 +350,7 @@ func (s *state) resolveFiles(ctx string, sources []string, dest string, exclude 
 	}
 	for i, f := range files {
 		if f.Mode.IsRegular() {
-			*pending = append(*pending, pendingHash{files: files, i: i, path: filepath.Join(ctx, filepath.FromSlash(f.Src))})
+			*pending = append(*pending, pendingHash{files: files, i: i, file: hashcache.File{Path: filepath.Join(ctx, filepath.FromSlash(f.Src)), Info: infos[i]}})
 		}
 	}
 	return files
@@ -360,11 +362,11 @@ func (s *state) hashPending(pending []pendingHash) {
 	if len(pending) == 0 {
 		return
 	}
-	paths := make([]string, len(pending))
+	files := make([]hashcache.File, len(pending))
 	for i, p := range pending {
-		paths[i] = p.path
+		files[i] = p.file
 	}
-	digests, err := s.hashes.DigestAll(paths, runtime.GOMAXPROCS(0)*2)
+	digests, err := s.hashes.DigestAll(files, runtime.GOMAXPROCS(0)*2)
 	if err != nil {
 		s.diags = append(s.diags, errorDiag("Copied file not readable", fmt.Sprintf("%v. Make the file readable, or leave it out with exclude or an ignore file.", err), nil))
 		return

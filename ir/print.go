@@ -202,9 +202,13 @@ func PrintJSON(w io.Writer, p *Plan, st map[CacheKey]Status) error {
 		}
 		out.Optimizations = append(out.Optimizations, jo)
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
+	// Indented in one pass over the compact encoding, into a buffer sized
+	// for it, and written at once (see indentJSON).
+	b, err := json.Marshal(out)
+	if err != nil {
+		return fmt.Errorf("writing plan: %w", err)
+	}
+	if _, err := w.Write(append(indentJSON(make([]byte, 0, 2*len(b)), b), '\n')); err != nil {
 		return fmt.Errorf("writing plan: %w", err)
 	}
 	return nil

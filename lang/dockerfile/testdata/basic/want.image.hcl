@@ -17,9 +17,7 @@ image "app" {
     ]
   }
 
-  run {
-    exec = ["/bin/echo", "exec form"]
-  }
+  run { exec = ["/bin/echo", "exec form"] }
 
   copy {
     src  = ["go.mod", "go.sum"]

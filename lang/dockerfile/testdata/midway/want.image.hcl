@@ -1,15 +1,11 @@
 # Converted from Dockerfile by imgc convert.
 
 image "app" {
-  from = "debian:bookworm"
-  env = {
-    A = "1"
-  }
+  from    = "debian:bookworm"
+  env     = { A = "1" }
   workdir = "/work"
 
-  run {
-    sh = "echo first"
-  }
+  run { sh = "echo first" }
 
   run {
     sh = "echo second"

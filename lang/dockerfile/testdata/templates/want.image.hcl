@@ -50,9 +50,7 @@ image "base" {
     }
     workdir = "/srv/${var.DIR}/data"
     user    = var.UID
-    mount "cache" {
-      target = "/cache/${var.DIR}"
-    }
+    mount "cache" { target = "/cache/${var.DIR}" }
   }
 
   config {
