@@ -2,13 +2,9 @@ package buildkit
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -475,47 +471,32 @@ func (b *build) recompress(il *ir.Layer, l store.Layer) (store.Layer, error) {
 		return store.Layer{}, err
 	}
 	defer rc.Close()
-	f, err := b.e.s.TempFile("layer-*.tar")
+	// One pass: decompressed, verified against the diff ID and compressed
+	// again as it streams (store.PutLayer).
+	cl, err := b.e.s.PutLayer(rc, l.DiffID, b.o.Compression)
 	if err != nil {
-		return store.Layer{}, err
+		return store.Layer{}, fmt.Errorf("layer %s: %w", l.Digest, err)
 	}
-	hw := sha256.New()
-	_, err = io.Copy(io.MultiWriter(f, hw), rc)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return store.Layer{}, err
-	}
-	if got := "sha256:" + hex.EncodeToString(hw.Sum(nil)); got != l.DiffID.String() {
-		os.Remove(f.Name())
-		return store.Layer{}, fmt.Errorf("layer %s: its content hashes to %s, the builder's config says %s", l.Digest, got, l.DiffID)
-	}
-	if err := checkWrites(il, f.Name()); err != nil {
-		os.Remove(f.Name())
-		return store.Layer{}, err
-	}
-	cl, err := b.e.s.PutLayerTar(f.Name(), l.DiffID, b.o.Compression)
-	if err != nil {
-		return store.Layer{}, err
+	if declares {
+		// Read again only to check its entries against what its steps
+		// declare.
+		if err := checkWrites(b.e.s, il, l); err != nil {
+			return store.Layer{}, err
+		}
 	}
 	b.rec.Blobs[l.Digest.String()+" "+b.o.Compression] = blobRecord{Digest: cl.Digest.String(), Size: cl.Size, MediaType: string(cl.MediaType)}
 	return cl, nil
 }
 
-// checkWrites checks the layer tar at tarPath against the writes l's
-// steps declare (engine.CheckWrites).
-func checkWrites(l *ir.Layer, tarPath string) error {
-	if _, ok := engine.DeclaredWrites(l); !ok {
-		return nil
-	}
-	f, err := os.Open(tarPath)
+// checkWrites checks the stored layer l against the writes il's steps
+// declare (engine.CheckWrites).
+func checkWrites(s *store.Store, il *ir.Layer, l store.Layer) error {
+	rc, err := s.OpenLayer(l)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	return engine.CheckWrites(l, f)
+	defer rc.Close()
+	return engine.CheckWrites(il, rc)
 }
 
 // historyOf is the history of target name's image: its base's and one
