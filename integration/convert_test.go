@@ -378,6 +378,24 @@ func TestConvertKeepsRedefinedArgs(t *testing.T) {
 	}
 }
 
+// TestConvertFollowsFromArg: FROM tool-${VARIANT} or FROM $ROOT names a
+// stage for one value and an image for another; the conversion chooses
+// as BuildKit does for each.
+func TestConvertFollowsFromArg(t *testing.T) {
+	df := filepath.Join("..", "lang", "dockerfile", "testdata", "fromarg", "Dockerfile")
+	src, err := os.ReadFile(df)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareKeys(t, df, src, nil)
+	for _, vars := range []map[string]string{{"VARIANT": "slim"}, {"VARIANT": "SLIM"}, {"ROOT": "tool"}, {"ROOT": "scratch"}, {"VARIANT": "docker.io/library/alpine:3.20"}} {
+		compareKeys(t, df, src, vars)
+		if cmp.Equal(layerKeysFor(t, df, src, nil), layerKeysFor(t, df, src, vars)) {
+			t.Errorf("%v changed no cache key, so the test proves nothing", vars)
+		}
+	}
+}
+
 // TestConvertKeepsSharedArgs: an ARG that stages declare with different
 // defaults is one variable, so --var reaches every stage as --build-arg
 // does, and each stage keeps its own default without one.

@@ -184,8 +184,44 @@ func (rd *reader) from(s *stageState, word string, rng hcl.Range) (string, *mode
 		}
 		rd.checkWindowsBase(rng, base.Value)
 	}
+	if t := textOf(base); t.Tmpl != "" {
+		// FROM ${X}: another value may name another stage, or an image.
+		if st.From.Written == "" {
+			st.From.Written = t.Tmpl
+		}
+		st.From.Stages = rd.stagesMatching(st.From.Written, st.From.Base)
+	}
 	rd.useArgs(base.Matched)
 	return base.Value, image
+}
+
+// stagesMatching are the stages so far whose names a template could
+// expand to: those with its literal text before the first reference and
+// after the last. A template that is only references (FROM ${IMAGE})
+// gets them only when its value names a stage: an ARG meant for an
+// image keeps its plain string.
+func (rd *reader) stagesMatching(tmpl string, base model.Base) []string {
+	prefix, suffix := "", ""
+	if i := strings.Index(tmpl, "${"); i >= 0 {
+		prefix = tmpl[:i]
+	}
+	if i := strings.LastIndex(tmpl, "}"); i >= 0 {
+		suffix = tmpl[i+1:]
+	}
+	if strings.ContainsAny(prefix+suffix, "$%\\\"") {
+		prefix, suffix = "", "" // escapes: match every stage
+	}
+	if _, stage := base.(*model.Target); prefix+suffix == "" && !stage {
+		return nil
+	}
+	var out []string
+	for _, s := range rd.stages {
+		name := strings.ToLower(s.st.Name)
+		if len(name) >= len(prefix)+len(suffix) && strings.HasPrefix(name, strings.ToLower(prefix)) && strings.HasSuffix(name, strings.ToLower(suffix)) {
+			out = append(out, s.st.Name)
+		}
+	}
+	return out
 }
 
 // platform reads a FROM's --platform.
