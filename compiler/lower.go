@@ -342,6 +342,8 @@ func (l *lowerer) step(sc stageCtx, step model.Step, dependsOn map[string]bool) 
 		return l.copyStep(sc, s, dependsOn)
 	case *model.Add:
 		return l.add(sc, s)
+	case *model.Mkdir:
+		return l.mkdir(sc, s)
 	}
 	panic(fmt.Sprintf("compiler: lower: unknown step type %T", step))
 }
@@ -481,6 +483,15 @@ func (l *lowerer) add(sc stageCtx, s *model.Add) lowered {
 		what = strings.Join(s.Src, " ")
 	}
 	return lowered{step: a, name: "add " + clipName(what), createdBy: "ADD " + what + " " + a.Dest, vars: s.Vars}
+}
+
+// mkdir lowers a mkdir step: its path resolved against the working
+// directory; without a user it is made as the base image's user (not the
+// stage's), as a WORKDIR before any USER is. The history reads as the
+// WORKDIR BuildKit records.
+func (l *lowerer) mkdir(sc stageCtx, s *model.Mkdir) lowered {
+	m := &ir.Mkdir{Path: joinDir(sc.workdir, s.Path), User: s.User, Origin: ir.OriginOf(s.Range)}
+	return lowered{step: m, name: "mkdir " + clipName(m.Path), createdBy: "WORKDIR " + m.Path, vars: s.Vars}
 }
 
 func imageConfig(st *model.Stage, sc stageCtx) ir.ImageConfig {

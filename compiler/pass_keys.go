@@ -157,6 +157,10 @@ func stepInputs(s *state, step ir.Step, targetKeys map[string]ir.CacheKey) []ir.
 		in.addNonEmpty("chown", st.Chown)
 		in.addNonEmpty("chmod", st.Chmod)
 		in.addTrue("link", st.Link)
+	case *ir.Mkdir:
+		in.add("kind", "mkdir")
+		in.add("mkdir path", st.Path)
+		in.addNonEmpty("user", st.User)
 	default:
 		panic(fmt.Sprintf("no key inputs for step type %T", step))
 	}

@@ -164,9 +164,10 @@ type KeyInput struct {
 type StepKind string
 
 const (
-	StepRun  StepKind = "run"
-	StepCopy StepKind = "copy"
-	StepAdd  StepKind = "add"
+	StepRun   StepKind = "run"
+	StepCopy  StepKind = "copy"
+	StepAdd   StepKind = "add"
+	StepMkdir StepKind = "mkdir"
 )
 
 // Step is one resolved operation inside a layer.
@@ -319,6 +320,20 @@ type Add struct {
 
 func (*Add) Kind() StepKind   { return StepAdd }
 func (a *Add) Source() Origin { return a.Origin }
+
+// Mkdir creates a directory and its missing parents, mode 0755, owned by
+// User (empty: the base image's user), as BuildKit's WORKDIR does. A user
+// name resolves through the image's /etc/passwd, with its primary group.
+type Mkdir struct {
+	// Path is absolute; it may hold $VAR references to the base image's
+	// env, which the runtime expands as it does a workdir's.
+	Path   string `json:"path"`
+	User   string `json:"user,omitempty"`
+	Origin Origin `json:"source"`
+}
+
+func (*Mkdir) Kind() StepKind   { return StepMkdir }
+func (m *Mkdir) Source() Origin { return m.Origin }
 
 // ImageConfig is what a target sets of its image config. It never enters a
 // key. The runtime merges it over the base image's config as Docker does:

@@ -321,6 +321,8 @@ func StepSummary(s Step) string {
 			return fmt.Sprintf("add %s to %s", s.URL, s.Dest)
 		}
 		return fmt.Sprintf("add %s to %s", countFiles(s.Files), s.Dest)
+	case *Mkdir:
+		return "mkdir " + s.Path
 	}
 	return string(s.Kind())
 }

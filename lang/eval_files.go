@@ -101,3 +101,13 @@ func (e *evaluator) download(attrs hcl.Attributes, urlAttr *hcl.Attribute) strin
 	}
 	return out
 }
+
+// mkdir evaluates a `mkdir` block: a directory made as WORKDIR makes it.
+func (e *evaluator) mkdir(b *hcl.Block) *model.Mkdir {
+	content, diags := b.Body.Content(mkdirSchema)
+	e.l.addEval(diags)
+	m := &model.Mkdir{}
+	m.Path, _ = e.nonEmpty(content.Attributes, "path")
+	m.User = e.user(content.Attributes)
+	return m
+}

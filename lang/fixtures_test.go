@@ -225,6 +225,8 @@ func goldenJSON(t *testing.T, cfg *model.Config) []byte {
 				out = append(out, taggedStep{"copy", legacyCopy(t, s)})
 			case *model.Add:
 				out = append(out, taggedStep{"add", s})
+			case *model.Mkdir:
+				out = append(out, taggedStep{"mkdir", s})
 			case *model.Layer:
 				out = append(out, taggedStep{"layer", struct {
 					Name  string

@@ -62,6 +62,10 @@ var addSchema = &hcl.BodySchema{
 	},
 }
 
+var mkdirSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}, {Name: "user"}},
+}
+
 var configSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "entrypoint"}, {Name: "cmd"}, {Name: "env"}, {Name: "user"}, {Name: "workdir"},
@@ -88,7 +92,7 @@ var (
 // stepBlocks are the block types that make steps; layer bodies hold the
 // same minus layer itself.
 func (l *loader) stepBlocks(withLayer bool) []hcl.BlockHeaderSchema {
-	blocks := []hcl.BlockHeaderSchema{{Type: "run"}, {Type: "copy"}, {Type: "add"}}
+	blocks := []hcl.BlockHeaderSchema{{Type: "run"}, {Type: "copy"}, {Type: "add"}, {Type: "mkdir"}}
 	if withLayer {
 		blocks = append(blocks, hcl.BlockHeaderSchema{Type: "layer", LabelNames: []string{"name"}})
 	}

@@ -114,7 +114,7 @@ func TargetName(b Base) string {
 	return ""
 }
 
-// Step is *Run, *Copy, *Add or *Layer.
+// Step is *Run, *Copy, *Add, *Mkdir or *Layer.
 type Step interface {
 	StepRange() hcl.Range
 }
@@ -220,6 +220,17 @@ type Add struct {
 	Range    hcl.Range
 }
 
+// Mkdir is an evaluated `mkdir` block (or a Dockerfile WORKDIR): it
+// creates Path and its missing parents, mode 0755, owned by User (""
+// is the base image's user, not the stage's: a WORKDIR before any USER),
+// as BuildKit's WORKDIR does.
+type Mkdir struct {
+	Path  string
+	User  string
+	Vars  []string
+	Range hcl.Range
+}
+
 // Layer is a `layer "name"` block: its steps become exactly one layer.
 type Layer struct {
 	Name  string
@@ -230,6 +241,7 @@ type Layer struct {
 func (r *Run) StepRange() hcl.Range   { return r.Range }
 func (c *Copy) StepRange() hcl.Range  { return c.Range }
 func (a *Add) StepRange() hcl.Range   { return a.Range }
+func (m *Mkdir) StepRange() hcl.Range { return m.Range }
 func (l *Layer) StepRange() hcl.Range { return l.Range }
 
 // ImageConfig is an evaluated `config` block. It never changes a layer.

@@ -159,6 +159,8 @@ func (lw *lowering) step(t *ir.Target, l *ir.Layer, st ir.Step, cur llb.State, b
 		return lw.copyStep(t, st, fresh, baseCfg, cons)
 	case *ir.Add:
 		return lw.add(t, st, fresh, baseCfg, cons)
+	case *ir.Mkdir:
+		return mkdir(st, fresh, baseCfg, cons), nil
 	}
 	return llb.State{}, fmt.Errorf("lowering %s: unknown step kind %q", t.Name, st.Kind())
 }
@@ -505,4 +507,22 @@ func (lw *lowering) add(t *ir.Target, a *ir.Add, st llb.State, baseCfg v1.Config
 // marshal is the definition of st for the target's platform.
 func marshal(ctx context.Context, st llb.State, pl ir.Platform) (*llb.Definition, error) {
 	return st.Marshal(ctx, llb.Platform(llbPlatform(pl)))
+}
+
+// mkdir lowers a mkdir step as BuildKit's Dockerfile frontend lowers a
+// WORKDIR: a mkdir with parents, mode 0755, as the user.
+func mkdir(m *ir.Mkdir, st llb.State, baseCfg v1.ConfigFile, cons []llb.ConstraintsOpt) llb.State {
+	p := imageconfig.ExpandWorkdir(baseCfg.Config.Env, m.Path)
+	if p == "/" {
+		return st
+	}
+	user := m.User
+	if user == "" {
+		user = baseCfg.Config.User
+	}
+	opts := []llb.MkdirOption{llb.WithParents(true)}
+	if user != "" {
+		opts = append(opts, llb.WithUser(user))
+	}
+	return st.File(llb.Mkdir(p, 0o755, opts...), cons...)
 }

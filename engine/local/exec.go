@@ -282,6 +282,8 @@ func (tb *targetBuild) step(ctx context.Context, l *ir.Layer, st ir.Step, lowers
 		return layer.WriteEntriesToDir(rootfs, entries)
 	case *ir.Add:
 		return tb.add(ctx, st, rootfs)
+	case *ir.Mkdir:
+		return tb.mkdir(st, rootfs)
 	}
 	return fmt.Errorf("unknown step kind %q", st.Kind())
 }

@@ -19,6 +19,8 @@ var defaultShell = []string{"/bin/sh", "-c"}
 // does: each instruction has its function.
 func (rd *reader) dispatch(s *stageState, pn parsedNode) {
 	rng := pn.rng
+	steps := len(s.st.Steps)
+	defer rd.settleMkdir(s, steps)
 	switch c := pn.cmd.(type) {
 	case *instructions.EnvCommand:
 		rd.env(s, rng, c)
@@ -93,6 +95,7 @@ func (rd *reader) workdir(s *stageState, rng hcl.Range, c *instructions.WorkdirC
 		s.baseWorkdir = s.workdir
 		s.st.Workdir = s.workdirText()
 	}
+	rd.workdirMkdir(s, rng)
 }
 
 func (rd *reader) user(s *stageState, rng hcl.Range, c *instructions.UserCommand) {

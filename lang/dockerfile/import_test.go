@@ -61,7 +61,9 @@ func TestImportSemantics(t *testing.T) {
 			src:  "FROM alpine AS base\nENV A=1\nWORKDIR /w\nFROM base AS dev\nCOPY x y\nRUN echo\nFROM base\nRUN echo prod\n",
 			opts: Options{Target: "DEV"},
 			want: []*model.Stage{
-				{Kind: model.KindStage, Name: "base", From: model.From{Base: &model.Image{Ref: imageref.MustParse("alpine")}}, Env: []model.EnvVar{{Name: "A", Value: "1"}}, Workdir: "/w"},
+				{Kind: model.KindStage, Name: "base", From: model.From{Base: &model.Image{Ref: imageref.MustParse("alpine")}}, Env: []model.EnvVar{{Name: "A", Value: "1"}}, Workdir: "/w",
+					// BuildKit makes a WORKDIR no step uses.
+					Steps: []model.Step{&model.Mkdir{Path: "/w"}}},
 				{Kind: model.KindImage, Name: "dev", From: model.From{Base: &model.Target{Name: "base"}}, Steps: []model.Step{
 					&model.Copy{FileSpec: model.FileSpec{Src: []string{"x"}, Dest: "/w/y"}},
 					&model.Run{Command: &model.Sh{Script: "echo"}},
@@ -74,7 +76,8 @@ func TestImportSemantics(t *testing.T) {
 			src:  "FROM scratch\nWORKDIR a\nWORKDIR b/../c\nCOPY f .\n",
 			want: []*model.Stage{{
 				Kind: model.KindImage, Name: "stage-0", From: model.From{Base: &model.Scratch{}}, Workdir: "/a/c",
-				Steps: []model.Step{&model.Copy{FileSpec: model.FileSpec{Src: []string{"f"}, Dest: "/a/c/"}}},
+				// WORKDIR a makes /a; the COPY makes /a/c as WORKDIR b/../c would.
+				Steps: []model.Step{&model.Mkdir{Path: "/a"}, &model.Copy{FileSpec: model.FileSpec{Src: []string{"f"}, Dest: "/a/c/"}}},
 			}},
 		},
 		{

@@ -118,6 +118,12 @@ func (w *writer) step(body *hclwrite.Body, step stepForm, depth int) {
 		w.copyStep(body, s)
 	case *addForm:
 		w.addStep(body, s)
+	case *mkdirForm:
+		b := body.AppendNewBlock("mkdir", nil).Body()
+		b.SetAttributeRaw("path", raw(w.text(s.Path)))
+		if s.User.Value != "" {
+			b.SetAttributeRaw("user", raw(w.text(s.User)))
+		}
 	case *layerForm:
 		b := body.AppendNewBlock("layer", []string{s.Name}).Body()
 		for i, inner := range s.Steps {

@@ -22,3 +22,17 @@ image "app" {
 image "invalid name!" { # ERROR: Invalid image name
   from = "alpine"
 }
+
+image "dirs" {
+  from = "alpine"
+  mkdir {
+    path = "" # ERROR: Empty path
+  }
+  mkdir {
+    path = "/x"
+    user = "99999999999" # ERROR: Invalid user
+  }
+  mkdir { # ERROR: Missing required argument
+    user = "root"
+  }
+}

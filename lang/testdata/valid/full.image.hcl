@@ -107,6 +107,13 @@ stage "assets" {
     src  = "static"
     dest = "/out/"
   }
+  mkdir {
+    path = "/srv/data"
+    user = "1000:1000"
+  }
+  mkdir {
+    path = "cache"
+  }
 }
 
 image "app" {

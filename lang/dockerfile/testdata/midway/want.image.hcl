@@ -11,6 +11,10 @@ image "app" {
     sh = "echo first"
   }
 
+  mkdir {
+    path = "/work/sub"
+  }
+
   run {
     sh = "echo second"
     env = {

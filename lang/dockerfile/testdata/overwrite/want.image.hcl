@@ -16,6 +16,14 @@ image "app" {
   workdir = "/b"
   user    = "u${var.V}"
 
+  mkdir {
+    path = "/x/${var.V}"
+  }
+
+  mkdir {
+    path = "/b"
+  }
+
   run {
     sh = <<-EOT
       mkdir -p /
