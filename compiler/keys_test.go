@@ -176,16 +176,19 @@ func TestKeysChangedVariable(t *testing.T) {
 func TestKeysSeeEverySetting(t *testing.T) {
 	base := &model.Run{Command: &model.Sh{Script: "make"}, Range: rng(3)}
 	variants := map[string]*model.Run{
-		"command":   {Command: &model.Sh{Script: "make all"}},
-		"exec form": {Command: &model.Exec{Argv: []string{"make"}}},
-		"env":       {Command: &model.Sh{Script: "make"}, Env: []model.EnvVar{{Name: "CC", Value: "clang"}}},
-		"workdir":   {Command: &model.Sh{Script: "make"}, Workdir: "/src"},
-		"user":      {Command: &model.Sh{Script: "make"}, User: "builder"},
-		"shell":     {Command: &model.Sh{Script: "make"}, Shell: []string{"/bin/bash", "-c"}},
-		"network":   {Command: &model.Sh{Script: "make"}, Network: "none"},
-		"cache_key": {Command: &model.Sh{Script: "make"}, CacheKey: "v2"},
-		"mount":     {Command: &model.Sh{Script: "make"}, Mounts: []model.Mount{{Type: "cache", Target: "/root/.cache"}}},
-		"secret id": {Command: &model.Sh{Script: "make"}, Mounts: []model.Mount{{Type: "secret", ID: "npmrc", Target: "/root/.npmrc"}}},
+		"command":     {Command: &model.Sh{Script: "make all"}},
+		"exec form":   {Command: &model.Exec{Argv: []string{"make"}}},
+		"env":         {Command: &model.Sh{Script: "make"}, Env: []model.EnvVar{{Name: "CC", Value: "clang"}}},
+		"workdir":     {Command: &model.Sh{Script: "make"}, Workdir: "/src"},
+		"user":        {Command: &model.Sh{Script: "make"}, User: "builder"},
+		"shell":       {Command: &model.Sh{Script: "make"}, Shell: []string{"/bin/bash", "-c"}},
+		"network":     {Command: &model.Sh{Script: "make"}, Network: "none"},
+		"cache_key":   {Command: &model.Sh{Script: "make"}, CacheKey: "v2"},
+		"mount":       {Command: &model.Sh{Script: "make"}, Mounts: []model.Mount{{Type: "cache", Target: "/root/.cache"}}},
+		"secret id":   {Command: &model.Sh{Script: "make"}, Mounts: []model.Mount{{Type: "secret", ID: "npmrc", Target: "/root/.npmrc"}}},
+		"script":      {Command: &model.Script{Name: "EOF", Text: "#!/bin/sh\nmake\n"}},
+		"script name": {Command: &model.Script{Name: "PY", Text: "#!/bin/sh\nmake\n"}},
+		"script text": {Command: &model.Script{Name: "EOF", Text: "#!/bin/sh\nmake all\n"}},
 	}
 	compileRun := func(r *model.Run) ir.CacheKey {
 		cfg := &model.Config{Dir: t.TempDir(), Stages: []*model.Stage{{Kind: model.KindImage, Name: "x", From: model.From{Base: &model.Scratch{}}, Steps: []model.Step{r}}}}

@@ -398,6 +398,21 @@ func (l *lowerer) run(sc stageCtx, s *model.Run, dependsOn map[string]bool) lowe
 		r.Shell, r.Command = true, cmd.Script
 		r.Argv = append(append([]string(nil), shell...), cmd.Script)
 		created = "RUN " + cmd.Script
+	case *model.Script:
+		// As BuildKit: the shell runs the file, which the kernel starts
+		// with the interpreter of its #! line.
+		shell := s.Shell
+		if shell == nil {
+			shell = sc.shell
+		}
+		if len(shell) == 0 {
+			shell = defaultShell
+		}
+		file := ir.ScriptDir + "/" + cmd.Name
+		r.Shell, r.Command = true, file
+		r.Argv = append(append([]string(nil), shell...), file)
+		r.Script = &ir.Script{Name: cmd.Name, Text: cmd.Text}
+		created = "RUN " + cmd.Text
 	default:
 		panic(fmt.Sprintf("compiler: lower: run step with the command %T: model.Check gives every run step one", s.Command))
 	}
@@ -410,6 +425,9 @@ func (l *lowerer) run(sc stageCtx, s *model.Run, dependsOn map[string]bool) lowe
 	name := strings.Join(r.Argv, " ")
 	if r.Shell {
 		name = r.Command
+	}
+	if r.Script != nil {
+		name = r.Script.Text
 	}
 	layerName := macroName(s.Macro, "run "+clipName(firstLine(name)))
 	if s.MacroLabel != "" {

@@ -115,6 +115,9 @@ func stepInputs(s *state, step ir.Step, targetKeys map[string]ir.CacheKey) []ir.
 		} else {
 			in.add("exec", jsonList(st.Argv))
 		}
+		if st.Script != nil {
+			in.add("script "+st.Script.Name, st.Script.Text)
+		}
 		for _, e := range st.Env {
 			name, value, _ := strings.Cut(e, "=")
 			in.add("env "+name, value)

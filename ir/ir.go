@@ -207,7 +207,20 @@ type Run struct {
 	Writes  []string `json:"writes,omitempty"`
 	// CacheKey is the `cache_key` attribute: extra key material only.
 	CacheKey string `json:"cache_key,omitempty"`
-	Origin   Origin `json:"source"`
+	// Script, when set, is a file the runtime shows read-only at
+	// ScriptDir/Name, mode 0755, which the command (the shell and that
+	// path) runs: a RUN heredoc that starts with #!.
+	Script *Script `json:"script,omitempty"`
+	Origin Origin  `json:"source"`
+}
+
+// ScriptDir is where a run step's Script is, as in BuildKit.
+const ScriptDir = "/dev/pipes"
+
+// Script is a run step's program file.
+type Script struct {
+	Name string `json:"name"`
+	Text string `json:"text"`
 }
 
 func (*Run) Kind() StepKind   { return StepRun }

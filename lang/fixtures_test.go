@@ -313,6 +313,8 @@ func legacyRun(t *testing.T, r *model.Run) map[string]any {
 		m["Sh"] = c.Script
 	case *model.Exec:
 		m["Exec"], m["IsExec"] = c.Argv, true
+	case *model.Script:
+		m["Script"], m["ScriptName"] = c.Text, c.Name
 	}
 	var mounts []any
 	for _, mt := range r.Mounts {

@@ -27,7 +27,7 @@ var runSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "sh"}, {Name: "exec"}, {Name: "env"}, {Name: "workdir"}, {Name: "user"},
 		{Name: "shell"}, {Name: "network"}, {Name: "cache"}, {Name: "cache_key"},
-		{Name: "reads"}, {Name: "writes"},
+		{Name: "reads"}, {Name: "writes"}, {Name: "script"}, {Name: "script_name"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "mount", LabelNames: []string{"type"}}},
 }

@@ -119,7 +119,7 @@ type Step interface {
 	StepRange() hcl.Range
 }
 
-// Command is what a run step runs: *Sh or *Exec.
+// Command is what a run step runs: *Sh, *Exec or *Script.
 type Command interface{ isCommand() }
 
 // Sh is a shell command, run by the step's shell. A list `sh` is already
@@ -129,8 +129,18 @@ type Sh struct{ Script string }
 // Exec is an argument vector, run without a shell.
 type Exec struct{ Argv []string }
 
-func (*Sh) isCommand()   {}
-func (*Exec) isCommand() {}
+// Script is a program run as an executable file, as BuildKit runs a RUN
+// heredoc that starts with #!: the file Name (mode 0755) in a read-only
+// /dev/pipes, which the step's shell runs, so the kernel starts the
+// interpreter its #! line names.
+type Script struct {
+	Name string
+	Text string
+}
+
+func (*Sh) isCommand()     {}
+func (*Exec) isCommand()   {}
+func (*Script) isCommand() {}
 
 // Run is an evaluated `run` block (or RUN instruction).
 type Run struct {

@@ -189,6 +189,11 @@ func (lw *lowering) run(t *ir.Target, r *ir.Run, st llb.State, baseCfg v1.Config
 		}
 		opts = append(opts, o)
 	}
+	if s := r.Script; s != nil {
+		// As BuildKit's Dockerfile frontend runs a heredoc with #!.
+		file := llb.Scratch().Dir("/").File(llb.Mkfile(s.Name, 0o755, []byte(s.Text)))
+		opts = append(opts, llb.AddMount(ir.ScriptDir+"/", file, llb.SourcePath("/"), llb.Readonly))
+	}
 	for _, c := range cons {
 		opts = append(opts, c)
 	}

@@ -300,6 +300,14 @@ func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, 
 		return nil, err
 	}
 	defer release()
+	if r.Script != nil {
+		m, done, err := scriptMount(r.Script)
+		if err != nil {
+			return nil, err
+		}
+		defer done()
+		mounts = append(mounts, m)
+	}
 	net, err := tb.b.networkFor(ctx, r)
 	if err != nil {
 		return nil, &engine.StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{r.Origin}, Err: err}

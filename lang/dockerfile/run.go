@@ -68,8 +68,8 @@ func (rd *reader) runCommand(rng hcl.Range, c *instructions.RunCommand) (model.C
 				data = parser.ChompHeredocContent(data)
 			}
 			if strings.HasPrefix(data, "#!") {
-				rd.errorf(rng, "Heredoc script with a shebang", "BuildKit runs a RUN heredoc that starts with #! as an executable file, which imgc cannot express yet. Remove the #! line to run the script with the stage's shell, or call the interpreter explicitly: RUN python3 <<EOF.")
-				return nil, false
+				// BuildKit runs it as an executable file.
+				return &model.Script{Name: c.Files[0].Name, Text: data}, true
 			}
 			return &model.Sh{Script: data}, true
 		}

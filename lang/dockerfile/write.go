@@ -142,6 +142,15 @@ func (w *writer) run(body *hclwrite.Body, r *runForm, depth int) {
 		b.SetAttributeRaw("exec", raw(strList(c.Argv)))
 	case *model.Sh:
 		b.SetAttributeRaw("sh", raw(shValue(c.Script, depth+1)))
+	case *model.Script:
+		if strings.Contains(c.Text, "\n") && strings.HasSuffix(c.Text, "\n") {
+			b.SetAttributeRaw("script", raw(heredoc(c.Text, depth+1)))
+		} else {
+			b.SetAttributeRaw("script", raw(quoted(quoteLit(c.Text))))
+		}
+		if c.Name != defaultScriptName {
+			b.SetAttributeRaw("script_name", raw(quoted(quoteLit(c.Name))))
+		}
 	}
 	w.runSettings(b, &r.Range, r.Env, r.Workdir, r.User, r.Shell)
 	if r.Network != "" {
@@ -151,6 +160,9 @@ func (w *writer) run(body *hclwrite.Body, r *runForm, depth int) {
 		w.mount(b, m)
 	}
 }
+
+// defaultScriptName is a run script's name when `script_name` is not set.
+const defaultScriptName = "EOF"
 
 // shValue writes a shell command: a heredoc for multi-line scripts, a list
 // for "a && b" chains, else a quoted string.

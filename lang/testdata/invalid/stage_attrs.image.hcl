@@ -36,3 +36,22 @@ image "dirs" {
     user = "root"
   }
 }
+
+image "scripts" {
+  from = "alpine"
+  run {
+    script = "echo no interpreter" # ERROR: Script without interpreter line
+  }
+  run {
+    sh     = "echo"
+    script = "#!/bin/sh" # ERROR: Conflicting command forms
+  }
+  run {
+    sh          = "echo"
+    script_name = "x" # ERROR: Script name without script
+  }
+  run {
+    script      = "#!/bin/sh" # ERROR: Invalid script name
+    script_name = "a/b"
+  }
+}

@@ -114,6 +114,10 @@ stage "assets" {
   mkdir {
     path = "cache"
   }
+  run {
+    script      = "#!/bin/sh\necho hi\n"
+    script_name = "hello"
+  }
 }
 
 image "app" {
