@@ -187,6 +187,7 @@ func TestKeysSeeEverySetting(t *testing.T) {
 		"mount":       {Command: &model.Sh{Script: "make"}, Mounts: []model.Mount{{Type: "cache", Target: "/root/.cache"}}},
 		"secret id":   {Command: &model.Sh{Script: "make"}, Mounts: []model.Mount{{Type: "secret", ID: "npmrc", Target: "/root/.npmrc"}}},
 		"script":      {Command: &model.Script{Name: "EOF", Text: "#!/bin/sh\nmake\n"}},
+		"security":    {Command: &model.Sh{Script: "make"}, Security: "insecure"},
 		"script name": {Command: &model.Script{Name: "PY", Text: "#!/bin/sh\nmake\n"}},
 		"script text": {Command: &model.Script{Name: "EOF", Text: "#!/bin/sh\nmake all\n"}},
 	}

@@ -373,6 +373,9 @@ func (l *lowerer) run(sc stageCtx, s *model.Run, dependsOn map[string]bool) lowe
 	if s.User != "" {
 		r.User = s.User
 	}
+	if s.Security == ir.SecurityInsecure {
+		r.Security = ir.SecurityInsecure
+	}
 	switch s.Network {
 	case "", "default":
 	case "none":

@@ -125,6 +125,7 @@ func stepInputs(s *state, step ir.Step, targetKeys map[string]ir.CacheKey) []ir.
 		in.addNonEmpty("workdir", st.Workdir)
 		in.addNonEmpty("user", st.User)
 		in.add("network", string(st.Network))
+		in.addNonEmpty("security", st.Security)
 		for _, m := range st.Mounts {
 			in.add("mount "+m.Target, mountText(s, m, targetKeys))
 		}

@@ -199,12 +199,14 @@ type Run struct {
 	Env []string `json:"env,omitempty"`
 	// Workdir and User are empty when the configuration sets none: the
 	// runtime then uses the base image's (or "/" and "root").
-	Workdir string   `json:"workdir,omitempty"`
-	User    string   `json:"user,omitempty"`
-	Network Network  `json:"network"`
-	Mounts  []Mount  `json:"mounts,omitempty"`
-	Reads   []string `json:"reads,omitempty"`
-	Writes  []string `json:"writes,omitempty"`
+	Workdir string  `json:"workdir,omitempty"`
+	User    string  `json:"user,omitempty"`
+	Network Network `json:"network"`
+	// Security is "" or SecurityInsecure.
+	Security string   `json:"security,omitempty"`
+	Mounts   []Mount  `json:"mounts,omitempty"`
+	Reads    []string `json:"reads,omitempty"`
+	Writes   []string `json:"writes,omitempty"`
 	// CacheKey is the `cache_key` attribute: extra key material only.
 	CacheKey string `json:"cache_key,omitempty"`
 	// Script, when set, is a file the runtime shows read-only at
@@ -213,6 +215,11 @@ type Run struct {
 	Script *Script `json:"script,omitempty"`
 	Origin Origin  `json:"source"`
 }
+
+// SecurityInsecure runs a step in a privileged container (all
+// capabilities, no seccomp, /sys writable), as BuildKit's
+// RUN --security=insecure does.
+const SecurityInsecure = "insecure"
 
 // ScriptDir is where a run step's Script is, as in BuildKit.
 const ScriptDir = "/dev/pipes"

@@ -87,6 +87,12 @@ func (e *evaluator) run(b *hcl.Block) *model.Run {
 			r.Network, r.NetworkRange = n, rng
 		}
 	}
+	if s, ok := e.str(attrs, "security"); ok && e.oneOf(attrs["security"], s, "security mode", "sandbox", "insecure") {
+		r.SecurityRange = attrs["security"].Expr.Range()
+		if s == "insecure" {
+			r.Security = s
+		}
+	}
 	r.NoCache = !e.boolean(attrs, "cache", true)
 	r.CacheKey, _ = e.str(attrs, "cache_key")
 	r.Reads = e.absPaths(attrs, "reads")

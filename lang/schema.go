@@ -27,7 +27,7 @@ var runSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "sh"}, {Name: "exec"}, {Name: "env"}, {Name: "workdir"}, {Name: "user"},
 		{Name: "shell"}, {Name: "network"}, {Name: "cache"}, {Name: "cache_key"},
-		{Name: "reads"}, {Name: "writes"}, {Name: "script"}, {Name: "script_name"},
+		{Name: "reads"}, {Name: "writes"}, {Name: "script"}, {Name: "script_name"}, {Name: "security"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "mount", LabelNames: []string{"type"}}},
 }

@@ -153,7 +153,12 @@ type Run struct {
 	Shell        []string // nil inherits
 	Network      string   // "", "default", "none", "host"
 	NetworkRange hcl.Range
-	Mounts       []Mount
+	// Security is "" (sandboxed) or "insecure": BuildKit's
+	// RUN --security=insecure, a privileged container that needs the
+	// security.insecure entitlement.
+	Security      string
+	SecurityRange hcl.Range
+	Mounts        []Mount
 	// NoCache is `cache = false`.
 	NoCache  bool
 	CacheKey string

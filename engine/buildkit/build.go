@@ -278,7 +278,10 @@ func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) 
 	}
 	var _ session.Attachable
 	if b.o.AllowNetworkHost {
-		opt.AllowedEntitlements = []string{engine.EntitlementNetworkHost}
+		opt.AllowedEntitlements = append(opt.AllowedEntitlements, engine.EntitlementNetworkHost)
+	}
+	if b.o.AllowInsecure {
+		opt.AllowedEntitlements = append(opt.AllowedEntitlements, engine.EntitlementSecurityInsecure)
 	}
 	rootCfg := b.rootBase[t.Name]
 	buildFunc := func(ctx context.Context, gw gateway.Client) (*gateway.Result, error) {

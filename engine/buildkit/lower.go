@@ -182,6 +182,9 @@ func (lw *lowering) run(t *ir.Target, r *ir.Run, st llb.State, baseCfg v1.Config
 	case ir.NetworkHost:
 		opts = append(opts, llb.Network(pb.NetMode_HOST))
 	}
+	if r.Security == ir.SecurityInsecure {
+		opts = append(opts, llb.Security(pb.SecurityMode_INSECURE))
+	}
 	for _, m := range r.Mounts {
 		o, err := lw.mount(t, r, m)
 		if err != nil {

@@ -322,6 +322,8 @@ func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, 
 		Network: string(r.Network),
 		Net:     net,
 		Mounts:  mounts,
+
+		Insecure: r.Security == ir.SecurityInsecure,
 	}
 	stubs, err := runc.FindStubs(rootfs, upper, spec)
 	if err != nil {

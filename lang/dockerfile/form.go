@@ -141,6 +141,7 @@ type runForm struct {
 	Workdir, User text
 	Shell         []string
 	Network       string
+	Security      string
 	Mounts        []mountForm
 	Vars          []string
 	Range         hcl.Range

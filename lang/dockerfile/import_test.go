@@ -157,7 +157,6 @@ func TestImportDiagnostics(t *testing.T) {
 		{"invalid base", "FROM Not:A:Ref\n", Options{}, hcl.DiagError, "Invalid image reference", 1},
 		{"url without checksum", "FROM alpine\n\nADD https://example.com/x /x\n", Options{}, hcl.DiagWarning, "URL without checksum", 3},
 		{"unused build arg", "FROM alpine\n", Options{BuildArgs: map[string]string{"NOPE": "1"}}, hcl.DiagWarning, "Unused build arguments", 0},
-		{"insecure run", "FROM alpine\nRUN --security=insecure echo\n", Options{}, hcl.DiagError, "Insecure RUN", 2},
 		{"from variable", "FROM alpine\nARG S=x\nCOPY --from=$S /a /b\n", Options{}, hcl.DiagError, "Variable in --from", 3},
 		{"bad stage index", "FROM alpine\nCOPY --from=3 /a /b\n", Options{}, hcl.DiagError, "Invalid stage index", 2},
 		{"checksum with several sources", "FROM alpine\nADD --checksum=sha256:00 https://a/x https://b/y /d/\n", Options{}, hcl.DiagError, "Checksum with several sources", 2},

@@ -57,14 +57,15 @@ func lowerStep(step stepForm) model.Step {
 	switch s := step.(type) {
 	case *runForm:
 		r := &model.Run{
-			Command: s.Command,
-			Env:     lowerEnv(s.Env),
-			Workdir: s.Workdir.Value,
-			User:    s.User.Value,
-			Shell:   s.Shell,
-			Network: s.Network,
-			Vars:    s.Vars,
-			Range:   s.Range,
+			Command:  s.Command,
+			Env:      lowerEnv(s.Env),
+			Workdir:  s.Workdir.Value,
+			User:     s.User.Value,
+			Shell:    s.Shell,
+			Network:  s.Network,
+			Security: s.Security,
+			Vars:     s.Vars,
+			Range:    s.Range,
 		}
 		for _, m := range s.Mounts {
 			r.Mounts = append(r.Mounts, m.lower())

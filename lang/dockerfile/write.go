@@ -156,6 +156,9 @@ func (w *writer) run(body *hclwrite.Body, r *runForm, depth int) {
 	if r.Network != "" {
 		b.SetAttributeRaw("network", raw(quoted(quoteLit(r.Network))))
 	}
+	if r.Security != "" {
+		b.SetAttributeRaw("security", raw(quoted(quoteLit(r.Security))))
+	}
 	for _, m := range r.Mounts {
 		w.mount(b, m)
 	}

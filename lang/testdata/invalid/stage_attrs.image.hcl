@@ -55,3 +55,11 @@ image "scripts" {
     script_name = "a/b"
   }
 }
+
+image "privileged" {
+  from = "alpine"
+  run {
+    sh       = "echo"
+    security = "root" # ERROR: Invalid security mode
+  }
+}

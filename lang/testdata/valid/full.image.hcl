@@ -117,6 +117,7 @@ stage "assets" {
   run {
     script      = "#!/bin/sh\necho hi\n"
     script_name = "hello"
+    security    = "insecure"
   }
 }
 
