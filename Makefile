@@ -32,9 +32,10 @@ deps-run:
 # the shared cache tests start on loopback themselves; its own service is
 # disabled); qemu-user-static, registered with binfmt_misc by `make binfmt`,
 # for foreign-platform run steps; buildkitd and buildctl (`make buildkit`) for
-# the BuildKit engine's tests.
+# the BuildKit engine's tests; git, whose daemon serves the git:: module
+# sources of lang's tests on loopback.
 deps: deps-run
-	@./.ci/apt-need buildah docker-registry qemu-user-static
+	@./.ci/apt-need buildah docker-registry qemu-user-static git
 	@$(MAKE) --no-print-directory binfmt buildkit
 
 # binfmt registers QEMU (aarch64, arm) with binfmt_misc for foreign-platform
@@ -107,16 +108,23 @@ lint:
 	$(GO) mod tidy -diff
 
 # frontend builds imgc's BuildKit frontend image with imgc itself (FROM
-# scratch, the static imgc-frontend binary) into an OCI layout, tagged
-# latest: FRONTEND_OUT (default bin/frontend). See docs/buildkit.md.
+# scratch, the static imgc-frontend binary, cross-compiled with GOOS/GOARCH
+# for each of FRONTEND_PLATFORMS, OS/ARCH comma-separated) into an OCI
+# layout, an index tagged latest: FRONTEND_OUT (default bin/frontend). See
+# docs/buildkit.md.
 FRONTEND_OUT ?= bin/frontend
+FRONTEND_PLATFORMS ?= linux/amd64,linux/arm64
 
 frontend: build
-	mkdir -p bin/frontend-root
-	CGO_ENABLED=0 $(GO) build -trimpath -o bin/frontend-root/imgc-frontend ./cmd/imgc-frontend
+	rm -rf bin/frontend-root
+	for p in $$(echo $(FRONTEND_PLATFORMS) | tr , ' '); do \
+		os=$${p%%/*}; arch=$${p#*/}; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath \
+			-o bin/frontend-root/$${os}_$${arch}/imgc-frontend ./cmd/imgc-frontend || exit 1; \
+	done
 	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || echo 0) \
-		$(BIN) build frontend/frontend.image.hcl --context bin/frontend-root --cache-dir $(CACHE)/imgc \
-		--output type=oci,dest=$(FRONTEND_OUT)
+		$(BIN) build frontend/frontend.image.hcl --platform $(FRONTEND_PLATFORMS) \
+		--context bin/frontend-root --cache-dir $(CACHE)/imgc --output type=oci,dest=$(FRONTEND_OUT)
 
 $(BASE)/index.json:
 	$(GO) run ./internal/cmd/mkbase $(BASE)

@@ -358,14 +358,15 @@ func (l *lowerer) run(sc stageCtx, s *model.Run, dependsOn map[string]bool) lowe
 			subject(s.StepRange())))
 	}
 	r := &ir.Run{
-		Env:      env,
-		Workdir:  sc.workdir,
-		User:     sc.user,
-		Network:  ir.NetworkDefault,
-		Reads:    s.Reads,
-		Writes:   s.Writes,
-		CacheKey: s.CacheKey,
-		Origin:   ir.OriginOf(s.Range),
+		Env:        env,
+		Workdir:    sc.workdir,
+		User:       sc.user,
+		Network:    ir.NetworkDefault,
+		Reads:      s.Reads,
+		Writes:     s.Writes,
+		CacheKey:   s.CacheKey,
+		Origin:     ir.OriginOf(s.Range),
+		Definition: ir.OriginPtr(s.Definition),
 	}
 	if s.Workdir != "" {
 		r.Workdir = joinDir(sc.workdir, s.Workdir)
@@ -475,8 +476,9 @@ func (l *lowerer) copyStep(sc stageCtx, s *model.Copy, dependsOn map[string]bool
 	}
 	from := ""
 	c.FromTarget = l.refTarget(s.From, s.Range)
+	c.Definition = ir.OriginPtr(s.Definition)
 	if c.FromTarget == "" {
-		c.Context = l.context
+		c.Context = contextOf(l.context, s.Context)
 	}
 	if c.FromTarget != "" {
 		dependsOn[c.FromTarget] = true
@@ -498,12 +500,13 @@ func (l *lowerer) add(sc stageCtx, s *model.Add) lowered {
 	if (s.URL == "") == (len(s.Src) == 0) || s.Dest == "" {
 		panic("compiler: lower: add step without exactly one of url and src, or without destination: model.Check lets none through")
 	}
+	a.Definition = ir.OriginPtr(s.Definition)
 	what := s.URL
 	if s.URL == "" {
-		a.Context = l.context
+		a.Context = contextOf(l.context, s.Context)
 		what = strings.Join(s.Src, " ")
 	}
-	return lowered{step: a, name: "add " + clipName(what), createdBy: "ADD " + what + " " + a.Dest, vars: s.Vars}
+	return lowered{step: a, name: macroName(s.Macro, "add "+clipName(what)), createdBy: "ADD " + what + " " + a.Dest, vars: s.Vars}
 }
 
 // mkdir lowers a mkdir step: its path resolved against the working
@@ -563,6 +566,15 @@ func firstLine(s string) string {
 
 // macroName attributes a derived layer name to the step macro the step
 // was expanded from, so `plan` shows the expansion.
+// contextOf is the directory a step's sources are read from: its own
+// (a module's directory) or else the build context.
+func contextOf(buildContext, own string) string {
+	if own != "" {
+		return own
+	}
+	return buildContext
+}
+
 func macroName(macro, name string) string {
 	if macro == "" {
 		return name

@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/csv"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -29,6 +30,11 @@ type CacheExport struct {
 	// Attrs holds every key=value as written, for engines that pass them
 	// on (BuildKit's exporters take more, such as compression).
 	Attrs map[string]string
+	// Targets, when not empty, scopes the export to these targets (an
+	// image's `cache_to`): with mode=min their layers and those of the
+	// targets they are built on, with mode=max also every target they
+	// read. Empty (--cache-to) exports the whole build's.
+	Targets []string
 }
 
 // CacheImport is a cache a build consults (`--cache-from`), in BuildKit's
@@ -170,6 +176,13 @@ func (c CacheImport) Location() string {
 		return c.Ref
 	}
 	return c.Src
+}
+
+// Exports tells whether the export takes target's cache: it is one of
+// its Targets, or it has none. (An engine that exports per solved target
+// asks this; the local engine also follows the targets' dependencies.)
+func (c CacheExport) Exports(target string) bool {
+	return len(c.Targets) == 0 || slices.Contains(c.Targets, target)
 }
 
 func (c CacheExport) String() string { return c.Type + ":" + c.Location() }

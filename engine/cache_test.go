@@ -79,3 +79,22 @@ func TestParseCacheImport(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheExportScope: an export without targets (--cache-to) takes every
+// target; an image's cache_to only its own.
+func TestCacheExportScope(t *testing.T) {
+	all := engine.CacheExport{Type: "local", Dest: "d"}
+	own := engine.CacheExport{Type: "local", Dest: "d", Targets: []string{"app", "api"}}
+	for _, tc := range []struct {
+		exp    engine.CacheExport
+		target string
+		want   bool
+	}{
+		{all, "app", true}, {all, "other", true},
+		{own, "app", true}, {own, "api", true}, {own, "other", false},
+	} {
+		if got := tc.exp.Exports(tc.target); got != tc.want {
+			t.Errorf("export with targets %v: Exports(%q) = %v, want %v", tc.exp.Targets, tc.target, got, tc.want)
+		}
+	}
+}

@@ -105,7 +105,8 @@ type Event struct {
 	// "done" (a layer or, with Layer empty, a target finished), "error",
 	// "export" (an output or a cache export was written, or with Target
 	// set an image named or pushed; Line says which: "oci:DIR",
-	// "name:TAG", "push:TAG"), "warning" (Line says what is unsafe about
+	// "name:TAG", "push:TAG", or "mount:..." saying how many layers a push
+	// mounted from a shared cache without downloading them), "warning" (Line says what is unsafe about
 	// this machine's setup, once per process, or which imported cache
 	// entry was refused and why), "plan" (before the targets start, again
 	// when a build starts over: Steps is how many layers the build has,

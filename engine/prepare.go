@@ -57,7 +57,7 @@ func checkEntitlements(p *ir.Plan, o BuildOptions) error {
 					err = fmt.Errorf("this step runs privileged (security = \"insecure\"), which needs the %s entitlement: pass --allow %s to allow it", EntitlementSecurityInsecure, EntitlementSecurityInsecure)
 				}
 				if err != nil {
-					return &StepError{Target: t.Name, Key: l.Key, Layer: l.Name, Origins: []ir.Origin{r.Origin}, Err: err}
+					return &StepError{Target: t.Name, Key: l.Key, Layer: l.Name, Origins: ir.StepOrigins(r), Err: err}
 				}
 			}
 		}

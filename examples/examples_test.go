@@ -402,3 +402,30 @@ func TestBuildMultiImage(t *testing.T) {
 		t.Errorf("the worker runs as %q, want uid and gid 1000 with home /home/app", got)
 	}
 }
+
+func TestBuildSharedModule(t *testing.T) {
+	b := buildExample(t, "shared-module", nil)
+	api := b.image(t, "localhost/imgc-shared-api:latest")
+	worker := b.image(t, "localhost/imgc-shared-worker:latest")
+
+	// The module's runtime image is built once: both images start with
+	// its layers, byte for byte the same blobs.
+	runtime := b.plan.Target("module.platform.image.runtime")
+	if runtime == nil {
+		t.Fatal("the plan has no module.platform.image.runtime stage")
+	}
+	n := 1 + len(runtime.Layers) // the busybox layer, then the runtime's
+	a, w := layerDigests(t, api), layerDigests(t, worker)
+	if len(a) <= n || len(w) <= n || !slices.Equal(a[:n], w[:n]) {
+		t.Errorf("the images do not share the module runtime's %d layers:\napi    %v\nworker %v", n, a, w)
+	}
+
+	// The step definition's copy read the module's directory, its run
+	// the arguments of each use.
+	if got, want := run(t, api), "[api] port 8080, trusting Example Company Root\napi: ready as app\n"; got != want {
+		t.Errorf("api printed %q, want %q", got, want)
+	}
+	if got, want := run(t, worker), "[worker] port 9090, trusting Example Company Root\nworker: processing jobs as app\n"; got != want {
+		t.Errorf("worker printed %q, want %q", got, want)
+	}
+}

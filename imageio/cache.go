@@ -186,12 +186,23 @@ func (b *cacheBlob) MediaType() (types.MediaType, error) { return b.d.MediaType,
 func (b *cacheBlob) Compressed() (io.ReadCloser, error)  { return b.i.blob(b.i.ctx, b.d.Digest) }
 
 // writeCacheLayout writes the artifact as an OCI layout at dir: missing
-// blobs first (each verified and renamed into place), then index.json.
+// blobs first (each verified and renamed into place), then index.json;
+// then it removes the blobs neither this export nor the one it replaced
+// names, unless the directory holds more than imgc caches (see
+// cacheDirLock).
 func writeCacheLayout(ctx context.Context, dir string, art *cacheArtifact, blob BlobOpener) error {
 	blobs := filepath.Join(dir, "blobs", "sha256")
 	if err := os.MkdirAll(blobs, 0o755); err != nil {
 		return err
 	}
+	unlock, err := lockCacheDir(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	// The blobs of the export this one replaces stay for the readers that
+	// read its index (see cacheDirLock).
+	keep, foreign := layoutReferences(dir)
 	if _, err := os.Stat(filepath.Join(dir, "oci-layout")); err != nil {
 		if err := writeAtomically(filepath.Join(dir, "oci-layout"), func(w io.Writer) error {
 			_, err := w.Write([]byte(`{"imageLayoutVersion":"1.0.0"}`))
@@ -220,14 +231,31 @@ func writeCacheLayout(ctx context.Context, dir string, art *cacheArtifact, blob 
 	}
 	desc := art.desc
 	desc.Annotations = map[string]string{store.RefNameAnnotation: cacheTag}
-	idx, err := json.Marshal(v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: []v1.Descriptor{desc}})
+	idx, err := json.Marshal(v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: append(otherManifests(dir), desc)})
 	if err != nil {
 		return err
 	}
-	return writeAtomically(filepath.Join(dir, "index.json"), func(w io.Writer) error {
+	if err := writeAtomically(filepath.Join(dir, "index.json"), func(w io.Writer) error {
 		_, err := w.Write(idx)
 		return err
-	})
+	}); err != nil {
+		return err
+	}
+	if foreign {
+		return nil
+	}
+	keep[art.desc.Digest] = true
+	for _, doc := range [][]byte{art.config} {
+		d, _, err := v1.SHA256(bytes.NewReader(doc))
+		if err != nil {
+			return err
+		}
+		keep[d] = true
+	}
+	for _, d := range art.layers {
+		keep[d.Digest] = true
+	}
+	return pruneCacheLayout(dir, keep)
 }
 
 // putLayoutBlob writes the blob d under dir unless a file of its size is
@@ -259,6 +287,10 @@ func putLayoutBlob(dir string, d v1.Descriptor, open func() (io.ReadCloser, erro
 type CacheSource struct {
 	// Name says where the cache is, for messages (type:location).
 	Name string
+	// Repository is the registry repository of a type=registry cache
+	// (REGISTRY/REPOSITORY), where its blobs can be mounted from; empty
+	// for a directory.
+	Repository string
 	// Targets are the exporting build's layers of each target.
 	Targets map[string][]*ir.Layer
 	records map[ir.CacheKey]cacheEntry
@@ -297,6 +329,11 @@ func OpenCache(ctx context.Context, typ, loc string) (*CacheSource, error) {
 	c, err := parseCache(ctx, typ+":"+loc, rawMan, open, stat)
 	if err != nil {
 		return nil, fmt.Errorf("reading the cache %s: %w", loc, err)
+	}
+	if typ == "registry" {
+		if r, err := name.ParseReference(loc); err == nil {
+			c.Repository = r.Context().Name()
+		}
 	}
 	return c, nil
 }
@@ -528,33 +565,40 @@ func (c *CacheSource) Fetch(ctx context.Context, s *store.Store, rec CacheRecord
 			return fmt.Errorf("downloading blob %s: %w", rec.Digest, err)
 		}
 	}
-	fi, err := os.Stat(s.BlobPath(rec.Digest))
+	return verifyLayerBlob(s, rec.Digest, rec.Layer())
+}
+
+// verifyLayerBlob checks the stored blob d against l: its size, then its
+// uncompressed content's diff ID (within the bound of a base layer of its
+// size, against decompression bombs). The blob's digest was checked as
+// it was stored.
+func verifyLayerBlob(s *store.Store, d v1.Hash, l store.Layer) error {
+	fi, err := os.Stat(s.BlobPath(d))
 	if err != nil {
 		return err
 	}
-	if fi.Size() != rec.Size {
-		return fmt.Errorf("blob %s has %d bytes, and the record says %d", rec.Digest, fi.Size(), rec.Size)
+	if fi.Size() != l.Size {
+		return fmt.Errorf("blob %s has %d bytes, and the record says %d", d, fi.Size(), l.Size)
 	}
-	l := rec.Layer()
 	rc, err := s.OpenLayer(l)
 	if err != nil {
-		return fmt.Errorf("decompressing blob %s as %s: %w", rec.Digest, rec.MediaType, err)
+		return fmt.Errorf("decompressing blob %s as %s: %w", d, l.MediaType, err)
 	}
 	defer rc.Close()
 	var r io.Reader = rc
-	bound := s.LayerUnpackBound(rec.Size)
+	bound := s.LayerUnpackBound(l.Size)
 	if bound > 0 {
 		r = io.LimitReader(rc, bound+1)
 	}
 	hw := hashio.NewWriter(io.Discard)
 	if _, err := io.Copy(hw, r); err != nil {
-		return fmt.Errorf("decompressing blob %s as %s: %w", rec.Digest, rec.MediaType, err)
+		return fmt.Errorf("decompressing blob %s as %s: %w", d, l.MediaType, err)
 	}
 	if bound > 0 && hw.N > bound {
-		return fmt.Errorf("blob %s unpacks to more than %d bytes", rec.Digest, bound)
+		return fmt.Errorf("blob %s unpacks to more than %d bytes", d, bound)
 	}
-	if got := hw.Sum(); got != rec.DiffID {
-		return fmt.Errorf("blob %s's content hashes to %s, and the record says diff ID %s", rec.Digest, got, rec.DiffID)
+	if got := hw.Sum(); got != l.DiffID {
+		return fmt.Errorf("blob %s's content hashes to %s, and the record says diff ID %s", d, got, l.DiffID)
 	}
 	return nil
 }

@@ -215,7 +215,9 @@ func writeDockerArchive(s *store.Store, dest string, imgs []Image) error {
 
 // PushDigest writes the stored image with manifest digest d to the
 // registry reference dest; blobs the registry has are not uploaded, and
-// failed uploads and puts are tried again (see registryOptions).
+// failed uploads and puts are tried again (see registryOptions). A remote
+// blob of the image (see store.RemoteBlob) in dest's registry is mounted
+// from its repository where the registry can, else streamed from there.
 func PushDigest(ctx context.Context, s *store.Store, d v1.Hash, dest string) error {
 	ref, err := ParseReference(dest)
 	if err != nil {
@@ -228,12 +230,15 @@ func PushDigest(ctx context.Context, s *store.Store, d v1.Hash, dest string) err
 		if err != nil {
 			return fmt.Errorf("pushing %s: %w", dest, err)
 		}
-		if err := remote.WriteIndex(ref, idx, registryOptions(ctx)...); err != nil {
+		if err := remote.WriteIndex(ref, &pushableIndex{storedIndex: idx, ctx: ctx, s: s, reg: ref.Context().RegistryStr()}, registryOptions(ctx)...); err != nil {
 			return fmt.Errorf("pushing %s: %w", dest, err)
 		}
 		return nil
 	}
 	img, err := s.Image(d)
+	if err == nil {
+		img, err = pushable(ctx, s, img, ref.Context().RegistryStr())
+	}
 	if err != nil {
 		return fmt.Errorf("pushing %s: %w", dest, err)
 	}

@@ -214,6 +214,9 @@ type Run struct {
 	// path) runs: a RUN heredoc that starts with #!.
 	Script *Script `json:"script,omitempty"`
 	Origin Origin  `json:"source"`
+	// Definition is, for a step expanded from a step definition, the
+	// step's own block in the definition (Origin is then the call's).
+	Definition *Origin `json:"definition,omitempty"`
 }
 
 // SecurityInsecure runs a step in a privileged container (all
@@ -296,6 +299,8 @@ type Copy struct {
 	// which the runtime resolves once the source target is built.
 	Files  []CopyFile `json:"files,omitempty"`
 	Origin Origin     `json:"source"`
+	// Definition is as in Run.
+	Definition *Origin `json:"definition,omitempty"`
 }
 
 func (*Copy) Kind() StepKind   { return StepCopy }
@@ -336,6 +341,8 @@ type Add struct {
 	Link    bool     `json:"link,omitempty"`
 	Exclude []string `json:"exclude,omitempty"`
 	Origin  Origin   `json:"source"`
+	// Definition is as in Run.
+	Definition *Origin `json:"definition,omitempty"`
 }
 
 func (*Add) Kind() StepKind   { return StepAdd }

@@ -63,3 +63,32 @@ func (o Origin) String() string {
 	}
 	return fmt.Sprintf("%s:%d", o.File, o.Line)
 }
+
+// StepOrigins are the source ranges of a step: where it is written and,
+// for a step expanded from a step definition, its block in the
+// definition (so that a failure names both the call and the step).
+func StepOrigins(s Step) []Origin {
+	out := []Origin{s.Source()}
+	var def *Origin
+	switch s := s.(type) {
+	case *Run:
+		def = s.Definition
+	case *Copy:
+		def = s.Definition
+	case *Add:
+		def = s.Definition
+	}
+	if def != nil && def.File != "" {
+		out = append(out, *def)
+	}
+	return out
+}
+
+// OriginPtr is the origin of r, or nil when r is the zero range.
+func OriginPtr(r hcl.Range) *Origin {
+	if r.Filename == "" {
+		return nil
+	}
+	o := OriginOf(r)
+	return &o
+}

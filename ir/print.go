@@ -65,6 +65,9 @@ func PrintText(w io.Writer, p *Plan, st map[CacheKey]Status, color bool) {
 				}
 			}
 			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\n", j+1, clip(l.Name, 40), clip(mask(stepsText(l)), 48), src(l.Origin), l.Key.Short(), cache)
+			for _, d := range definitionSources(src, l) {
+				fmt.Fprintf(tw, "  \t\t%s\t%s\t\t\n", paint(colorDim, "  defined at"), d)
+			}
 		}
 	}
 	tw.Flush()
@@ -128,6 +131,9 @@ type jsonStep struct {
 	Kind    StepKind `json:"kind"`
 	Summary string   `json:"summary"`
 	Source  string   `json:"source"`
+	// Definition is the step's line in the step definition it was
+	// expanded from.
+	Definition string `json:"definition,omitempty"`
 }
 
 type jsonOptimization struct {
@@ -164,7 +170,11 @@ func PrintJSON(w io.Writer, p *Plan, st map[CacheKey]Status) error {
 				jl.Inputs = []KeyInput{}
 			}
 			for _, step := range l.Steps {
-				jl.Steps = append(jl.Steps, jsonStep{Kind: step.Kind(), Summary: mask(StepSummary(step)), Source: src(step.Source())})
+				js := jsonStep{Kind: step.Kind(), Summary: mask(StepSummary(step)), Source: src(step.Source())}
+				if os := StepOrigins(step); len(os) > 1 {
+					js.Definition = src(os[1])
+				}
+				jl.Steps = append(jl.Steps, js)
 			}
 			jt.Layers = append(jt.Layers, jl)
 		}
@@ -267,6 +277,9 @@ func baseText(p *Plan, b Base) string {
 	case BaseScratch:
 		return "scratch"
 	case BaseTarget:
+		if strings.HasPrefix(b.Target, "module.") {
+			return b.Target // a module's stage is named by its reference
+		}
 		kind := KindStage
 		if t := p.Target(b.Target); t != nil {
 			kind = t.Kind
@@ -359,6 +372,24 @@ func clip(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// definitionSources are the lines, in step definitions, of the steps of
+// l that were expanded from one, each once, in order.
+func definitionSources(src func(Origin) string, l *Layer) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range l.Steps {
+		os := StepOrigins(s)
+		if len(os) < 2 {
+			continue
+		}
+		if d := src(os[1]); d != "" && !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 func originsText(src func(Origin) string, os []Origin) string {

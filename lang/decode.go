@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
+	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
@@ -41,6 +42,28 @@ type loader struct {
 	stageCtx *hcl.EvalContext
 	// platform is the `platform` value (platform.go).
 	platform cty.Value
+	// defs are the step definitions by name (stepdef.go).
+	defs map[string]*stepDef
+	// parent is the loader of the configuration that uses this one as a
+	// module (nil for the root): diagnostics go to the root's list.
+	parent *loader
+	// sensitive are the values of sensitive step parameters, as
+	// model.Config.Sensitive holds them (under step.DEF.PARAM), kept
+	// by the root loader.
+	sensitive map[string]string
+	// parser parses every file, also the modules'; stdFuncs tells that
+	// funcs are the stdlib's (a module gets those of its directory).
+	parser   *hclparse.Parser
+	stdFuncs bool
+	// srcDir is the configuration's directory, which module sources are
+	// relative to; prefix names a module's stages and variables in the
+	// root configuration ("module.base."; "" for the root).
+	srcDir, prefix string
+	// modByName are the configuration's modules (module.go).
+	modByName map[string]*moduleDecl
+	// dir is a module's directory, which its copy and add sources are
+	// relative to; "" for the root configuration (the build context).
+	dir string
 }
 
 func newLoader(funcs map[string]function.Function, macros []stdlib.Macro) *loader {
@@ -51,6 +74,8 @@ func newLoader(funcs map[string]function.Function, macros []stdlib.Macro) *loade
 		syntax:    syntaxIndex{},
 		localVals: map[string]cty.Value{},
 		localVars: map[string]map[string]bool{},
+		defs:      map[string]*stepDef{},
+		modByName: map[string]*moduleDecl{},
 	}
 	for _, m := range macros {
 		l.macros[m.Name] = m
@@ -64,7 +89,20 @@ func (l *loader) add(diags ...*hcl.Diagnostic) {
 			l.errors++
 		}
 	}
+	if l.parent != nil {
+		l.parent.add(diags...)
+		return
+	}
 	l.diags = append(l.diags, diags...)
+}
+
+// root is the loader of the root configuration, which holds the
+// diagnostics.
+func (l *loader) root() *loader {
+	for l.parent != nil {
+		l = l.parent
+	}
+	return l
 }
 
 // addEval appends diagnostics from evaluating an expression, dropping
@@ -76,6 +114,10 @@ func (l *loader) addEval(diags hcl.Diagnostics) {
 			l.errors++
 		}
 		if d.Subject != nil && l.alreadyReported(*d.Subject) {
+			continue
+		}
+		if l.parent != nil {
+			l.parent.add(d)
 			continue
 		}
 		l.diags = append(l.diags, d)
@@ -132,12 +174,16 @@ func (rr *reportedRanges) overlaps(r hcl.Range) bool {
 // module is the decoded AST of a configuration: raw expressions and
 // ranges, nothing evaluated yet.
 type module struct {
-	variables   []*variableDecl
-	locals      []*localDecl
-	stages      []*stageDecl
-	varByName   map[string]*variableDecl
-	localByName map[string]*localDecl
-	stageByName map[string]*stageDecl
+	variables    []*variableDecl
+	locals       []*localDecl
+	stages       []*stageDecl
+	varByName    map[string]*variableDecl
+	localByName  map[string]*localDecl
+	stageByName  map[string]*stageDecl
+	defs         []*stepDef
+	defByName    map[string]*stepDef
+	modules      []*moduleDecl
+	moduleByName map[string]*moduleDecl
 }
 
 type variableDecl struct {
@@ -148,6 +194,8 @@ type variableDecl struct {
 	DefaultExpr hcl.Expression
 	Description string
 	Sensitive   bool
+	// Nullable is false when `nullable = false` refuses null.
+	Nullable    bool
 	Validations []*validationRule
 	DeclRange   hcl.Range
 	// defaultFailed tells that a default was given but is invalid
@@ -196,6 +244,8 @@ var fileSchema = &hcl.BodySchema{
 		{Type: "locals"},
 		{Type: string(model.KindStage), LabelNames: []string{"name"}},
 		{Type: string(model.KindImage), LabelNames: []string{"name"}},
+		{Type: "step", LabelNames: []string{"name"}},
+		{Type: "module", LabelNames: []string{"name"}},
 	},
 }
 
@@ -205,6 +255,7 @@ var variableSchema = &hcl.BodySchema{
 		{Name: "default"},
 		{Name: "description"},
 		{Name: "sensitive"},
+		{Name: "nullable"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "validation"}},
 }
@@ -218,9 +269,11 @@ var validationSchema = &hcl.BodySchema{
 
 func (l *loader) decodeModule(files []*hcl.File) *module {
 	mod := &module{
-		varByName:   map[string]*variableDecl{},
-		localByName: map[string]*localDecl{},
-		stageByName: map[string]*stageDecl{},
+		varByName:    map[string]*variableDecl{},
+		localByName:  map[string]*localDecl{},
+		stageByName:  map[string]*stageDecl{},
+		defByName:    map[string]*stepDef{},
+		moduleByName: map[string]*moduleDecl{},
 	}
 	for _, f := range files {
 		if body, ok := f.Body.(*hclsyntax.Body); ok {
@@ -257,6 +310,26 @@ func (l *loader) decodeModule(files []*hcl.File) *module {
 					mod.stageByName[s.Name] = s
 					mod.stages = append(mod.stages, s)
 				}
+			case "step":
+				if d := l.decodeStepDefBlock(b); d != nil {
+					if prev, dup := mod.defByName[d.Name]; dup {
+						l.add(duplicate("step definition", d.Name, prev.DeclRange, d.DeclRange))
+						continue
+					}
+					mod.defByName[d.Name] = d
+					mod.defs = append(mod.defs, d)
+					l.defs[d.Name] = d
+				}
+			case "module":
+				if md := l.decodeModuleBlock(b); md != nil {
+					if prev, dup := mod.moduleByName[md.Name]; dup {
+						l.add(duplicate("module", md.Name, prev.DeclRange, md.DeclRange))
+						continue
+					}
+					mod.moduleByName[md.Name] = md
+					mod.modules = append(mod.modules, md)
+					l.modByName[md.Name] = md
+				}
 			}
 		}
 	}
@@ -292,7 +365,7 @@ func (l *loader) checkName(what, name string, r hcl.Range) bool {
 }
 
 func (l *loader) decodeVariableBlock(b *hcl.Block) *variableDecl {
-	v := &variableDecl{Name: b.Labels[0], Type: cty.DynamicPseudoType, DeclRange: b.DefRange}
+	v := &variableDecl{Name: b.Labels[0], Type: cty.DynamicPseudoType, DeclRange: b.DefRange, Nullable: true}
 	if !l.checkName("variable", v.Name, b.LabelRanges[0]) {
 		return nil
 	}
@@ -319,6 +392,13 @@ func (l *loader) decodeVariableBlock(b *hcl.Block) *variableDecl {
 		l.add(diags...)
 		if !diags.HasErrors() {
 			v.Sensitive = l.asBool(val, attr)
+		}
+	}
+	if attr, ok := content.Attributes["nullable"]; ok {
+		val, diags := attr.Expr.Value(nil)
+		l.add(diags...)
+		if !diags.HasErrors() {
+			v.Nullable = l.asBool(val, attr)
 		}
 	}
 	if attr, ok := content.Attributes["default"]; ok {

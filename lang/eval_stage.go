@@ -62,7 +62,7 @@ func (e *evaluator) stageAttributes(decl *stageDecl, attrs hcl.Attributes, st *m
 			st.Platform, st.PlatformRange = p, rng
 		}
 	}
-	for _, imageOnly := range []string{"tags", "annotations", "platforms"} {
+	for _, imageOnly := range []string{"tags", "annotations", "platforms", "cache_from", "cache_to"} {
 		if attr, ok := attrs[imageOnly]; ok && decl.Kind == model.KindStage {
 			e.l.add(&hcl.Diagnostic{
 				Severity: hcl.DiagError,
@@ -94,6 +94,12 @@ func (e *evaluator) stageAttributes(decl *stageDecl, attrs hcl.Attributes, st *m
 			}
 			st.Tags = append(st.Tags, t)
 		}
+	}
+	if v, ok := e.strs(attrs, "cache_from", true); ok {
+		st.CacheFrom, st.CacheFromRange = v, attrs["cache_from"].Expr.Range()
+	}
+	if v, ok := e.strs(attrs, "cache_to", true); ok {
+		st.CacheTo, st.CacheToRange = v, attrs["cache_to"].Expr.Range()
 	}
 	st.Annotations, _ = e.strMap(attrs, "annotations")
 	st.Env = e.env(attrs, "env")
@@ -140,9 +146,11 @@ func (e *evaluator) stageBlocks(decl *stageDecl, blocks hcl.Blocks, st *model.St
 			}
 			inner, diags := b.Body.Content(&hcl.BodySchema{Blocks: e.l.stepBlocks(false)})
 			e.l.addEval(diags)
+			e.inLayer = true
 			for _, ib := range inner.Blocks {
 				ly.Steps = append(ly.Steps, e.step(ib, inherited)...)
 			}
+			e.inLayer = false
 			st.Steps = append(st.Steps, ly)
 		default:
 			st.Steps = append(st.Steps, e.step(b, inherited)...)
@@ -157,6 +165,12 @@ type evaluator struct {
 	// unknownCommand is set when a run step's command is unknown: it
 	// uses a value whose error is reported elsewhere.
 	unknownCommand bool
+	// stack are the step definitions being expanded, outermost first;
+	// inDef tells that the blocks are a definition's (whose variables
+	// are its parameters, not the configuration's), inLayer that they
+	// are inside a layer block.
+	stack          []*stepDef
+	inDef, inLayer bool
 }
 
 // step evaluates a step block. A step with an error is left out (after
@@ -191,12 +205,12 @@ func (e *evaluator) evalStep(b *hcl.Block, inherited map[string]bool) []model.St
 		}
 	case "copy":
 		if c := e.copyStep(b); c != nil {
-			c.Range, c.Vars = rng, vars
+			c.Range, c.Vars, c.Context = rng, vars, e.l.dir
 			return []model.Step{c}
 		}
 	case "add":
 		if a := e.add(b); a != nil {
-			a.Range, a.Vars = rng, vars
+			a.Range, a.Vars, a.Context = rng, vars, e.l.dir
 			return []model.Step{a}
 		}
 	case "mkdir":
@@ -208,6 +222,12 @@ func (e *evaluator) evalStep(b *hcl.Block, inherited map[string]bool) []model.St
 		if m, ok := e.l.macros[b.Type]; ok {
 			return e.macro(b, m, rng, vars)
 		}
+		if b.Type == "use" {
+			return e.useStep(b, rng, vars)
+		}
+		if d, ok := e.l.defs[b.Type]; ok {
+			return e.callDef(b, d, rng, vars)
+		}
 	}
 	return nil
 }
@@ -215,6 +235,9 @@ func (e *evaluator) evalStep(b *hcl.Block, inherited map[string]bool) []model.St
 // stepVars are the variables a step's block refers to (through locals
 // too), plus those its stage's defaults refer to.
 func (e *evaluator) stepVars(def hcl.Range, inherited map[string]bool) []string {
+	if e.inDef {
+		return nil // the caller's are set by callDef
+	}
 	set := map[string]bool{}
 	for v := range inherited {
 		set[v] = true
@@ -224,6 +247,14 @@ func (e *evaluator) stepVars(def hcl.Range, inherited map[string]bool) []string 
 	}
 	if len(set) == 0 {
 		return nil
+	}
+	if e.l.prefix != "" {
+		// A module's variables, as model.Config.Vars names them.
+		prefixed := map[string]bool{}
+		for v := range set {
+			prefixed[e.l.prefix+"var."+v] = true
+		}
+		set = prefixed
 	}
 	return sortedKeys(set)
 }
@@ -240,6 +271,9 @@ func (e *evaluator) reference(attr *hcl.Attribute, allowScratch bool) (model.Bas
 		return &model.Target{Name: val.EncapsulatedValue().(*stageRef).Name}, true
 	}
 	sval, err := convert.Convert(val, cty.String)
+	if err != nil && e.l.alreadyReported(attr.Expr.Range()) {
+		return nil, false // such as module.NAME without .image.X
+	}
 	if err != nil {
 		e.invalid(attr, "Incorrect attribute value type",
 			fmt.Sprintf("The %s value must be an image reference string or a stage reference such as stage.build, not %s.", attr.Name, val.Type().FriendlyName()))
@@ -255,6 +289,9 @@ func (e *evaluator) reference(attr *hcl.Attribute, allowScratch bool) (model.Bas
 		return nil, false
 	}
 	ref, err := imageref.Parse(s)
+	if err == nil && e.l.dir != "" {
+		ref = ref.InDir(e.l.dir) // a module's oci: paths are relative to its directory
+	}
 	if err != nil {
 		also := " or a stage reference such as stage.build"
 		if allowScratch {

@@ -59,7 +59,14 @@ func fixtureFiles(t *testing.T, fixture string) []string {
 	if !fi.IsDir() {
 		return []string{fixture}
 	}
-	files, err := filepath.Glob(filepath.Join(fixture, "*"+FileSuffix))
+	// Also the files of modules in subdirectories.
+	var files []string
+	err = filepath.WalkDir(fixture, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, FileSuffix) {
+			files = append(files, p)
+		}
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

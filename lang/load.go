@@ -95,11 +95,14 @@ func Load(path string, opts Options) (*model.Config, hcl.Diagnostics) {
 	l := newLoader(funcs, macros)
 	l.platform = platformValue(opts.Platform, opts.BuildPlatform)
 	l.diags = diags
+	l.parser, l.srcDir, l.stdFuncs = parser, dir, opts.Functions == nil
 	mod := l.decodeModule(parsed)
+	l.loadModules(mod, []string{dir})
 	if len(mod.stages) == 0 && !l.diags.HasErrors() {
 		l.add(noImages(path, files))
 	}
 	l.checkReferences(mod)
+	l.checkStepDefs(mod)
 	vals := l.variableValues(mod, parser, opts)
 	l.validateVariables(mod, vals)
 	for _, v := range mod.variables {
@@ -111,11 +114,16 @@ func Load(path string, opts Options) (*model.Config, hcl.Diagnostics) {
 		}
 	}
 	l.evaluateLocals(mod, vals)
+	l.evaluateModules(mod, cfg)
 	for _, s := range mod.stages {
 		if st := l.evaluateStage(mod, s); st != nil {
 			chainEnv(st)
 			cfg.Stages = append(cfg.Stages, st)
 		}
+	}
+	l.checkUncalledDefs(mod)
+	for k, v := range l.sensitive {
+		cfg.Sensitive[k] = v
 	}
 	for _, d := range model.Check(cfg) {
 		l.add(d)

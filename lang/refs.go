@@ -34,15 +34,16 @@ func traversalsIn(body *hclsyntax.Body) []hcl.Traversal {
 // reference is a var, local, stage or image reference read from a
 // traversal.
 type reference struct {
-	root string // var, local, stage, image
+	root string // var, local, stage, image, module
 	name string
 	rng  hcl.Range
+	tr   hcl.Traversal
 }
 
 func referenceOf(tr hcl.Traversal) (reference, bool) {
 	root := tr.RootName()
 	switch root {
-	case "var", "local", "stage", "image":
+	case "var", "local", "stage", "image", "module":
 	default:
 		return reference{}, false
 	}
@@ -53,7 +54,11 @@ func referenceOf(tr hcl.Traversal) (reference, bool) {
 	if !ok {
 		return reference{}, false
 	}
-	return reference{root: root, name: attr.Name, rng: hcl.RangeBetween(tr[0].SourceRange(), tr[1].SourceRange())}, true
+	r := reference{root: root, name: attr.Name, rng: hcl.RangeBetween(tr[0].SourceRange(), tr[1].SourceRange()), tr: tr}
+	if root == "module" {
+		r.rng = tr.SourceRange()
+	}
+	return r, true
 }
 
 func referencesIn(trs []hcl.Traversal) []reference {
@@ -185,6 +190,8 @@ func (l *loader) checkDeclared(mod *module, refs []reference) {
 						r.name, model.Suggestion(r.name, sortedKeys(mod.localByName), "local.")),
 				}
 			}
+		case "module":
+			d = l.checkModuleReference(mod, r.tr)
 		case "stage", "image":
 			t := mod.stageByName[r.name]
 			switch {

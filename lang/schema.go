@@ -16,6 +16,8 @@ var stageAttributes = []hcl.AttributeSchema{
 	{Name: "platforms"},
 	{Name: "tags"},
 	{Name: "annotations"},
+	{Name: "cache_from"},
+	{Name: "cache_to"},
 	{Name: "env"},
 	{Name: "workdir"},
 	{Name: "user"},
@@ -97,6 +99,10 @@ func (l *loader) stepBlocks(withLayer bool) []hcl.BlockHeaderSchema {
 		blocks = append(blocks, hcl.BlockHeaderSchema{Type: "layer", LabelNames: []string{"name"}})
 	}
 	for _, name := range sortedKeys(l.macros) {
+		blocks = append(blocks, hcl.BlockHeaderSchema{Type: name})
+	}
+	blocks = append(blocks, hcl.BlockHeaderSchema{Type: "use", LabelNames: []string{"step"}})
+	for _, name := range sortedKeys(l.defs) {
 		blocks = append(blocks, hcl.BlockHeaderSchema{Type: name})
 	}
 	return blocks

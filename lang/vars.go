@@ -157,6 +157,20 @@ func (l *loader) convertVariables(mod *module, raw map[string]varValue, opts Opt
 			vals[v.Name] = unknownValue
 			continue
 		}
+		if conv.IsNull() && !v.Nullable {
+			d := &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid value for variable",
+				Detail:   fmt.Sprintf("The value from %s is null, and var.%s is not nullable. Give it a value.", given.source, v.Name),
+				Subject:  given.rng,
+			}
+			if d.Subject == nil {
+				d.Subject = v.DeclRange.Ptr()
+			}
+			l.add(d)
+			vals[v.Name] = unknownValue
+			continue
+		}
 		vals[v.Name] = conv
 	}
 	return vals
@@ -318,7 +332,7 @@ func (l *loader) newContext(mod *module, locals map[string]cty.Value) *hcl.EvalC
 	if l.refVals == nil {
 		stages, images := map[string]cty.Value{}, map[string]cty.Value{}
 		for _, s := range mod.stages {
-			ref := stageRef{Kind: s.Kind, Name: s.Name}
+			ref := stageRef{Kind: s.Kind, Name: l.stageName(s)}
 			val := cty.CapsuleVal(stageRefType, &ref)
 			if s.Kind == model.KindImage {
 				images[s.Name] = val
@@ -331,6 +345,7 @@ func (l *loader) newContext(mod *module, locals map[string]cty.Value) *hcl.EvalC
 			"stage":    objectOf(stages),
 			"image":    objectOf(images),
 			"platform": l.platform,
+			"module":   l.moduleValues(mod),
 		}
 	}
 	vars := map[string]cty.Value{"local": objectOf(locals)}

@@ -59,6 +59,14 @@ type Stage struct {
 	PlatformsRange hcl.Range
 	Tags           []string
 	Annotations    map[string]string
+	// CacheFrom and CacheTo, on an image, are the shared caches a build of
+	// it consults and exports, in BuildKit's CSV words as --cache-from and
+	// --cache-to take them (the CLI parses them); their ranges are where
+	// they are set.
+	CacheFrom      []string
+	CacheFromRange hcl.Range
+	CacheTo        []string
+	CacheToRange   hcl.Range
 	// Env, Workdir, User and Shell are the stage defaults every step
 	// inherits unless it overrides them. Empty means unset (the base
 	// image's value applies at run time).
@@ -172,7 +180,11 @@ type Run struct {
 	// MacroLabel names the macro block for people: the macro and the
 	// values it was given, such as "user app 1000" or "apt_install curl".
 	MacroLabel string
+	// Range is where the step is written; for a step expanded from a
+	// step definition, the call. Definition is then the step's own block
+	// in the definition (zero otherwise). Neither enters a cache key.
 	Range      hcl.Range
+	Definition hcl.Range
 }
 
 // Mount is a `mount "TYPE"` block inside `run`.
@@ -221,7 +233,11 @@ type Copy struct {
 	Parents   bool
 	Vars      []string
 	Macro     string // as Run.Macro
-	Range     hcl.Range
+	// Context is the directory the sources are relative to; "" is the
+	// build context. A step of a module reads its module's directory.
+	Context    string
+	Range      hcl.Range
+	Definition hcl.Range // as Run.Definition
 }
 
 // Add is an evaluated `add` block (or ADD instruction): files from the
@@ -232,7 +248,11 @@ type Add struct {
 	Checksum string
 	Extract  bool
 	Vars     []string
-	Range    hcl.Range
+	Macro    string // as Run.Macro
+	// Context is as in Copy.
+	Context    string
+	Range      hcl.Range
+	Definition hcl.Range // as Run.Definition
 }
 
 // Mkdir is an evaluated `mkdir` block (or a Dockerfile WORKDIR): it

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -127,6 +128,9 @@ func (b *storeBlob) Digest() (v1.Hash, error)            { return b.d.Digest, ni
 func (b *storeBlob) Size() (int64, error)                { return b.d.Size, nil }
 func (b *storeBlob) MediaType() (types.MediaType, error) { return b.d.MediaType, nil }
 func (b *storeBlob) Compressed() (io.ReadCloser, error) {
+	if err := b.s.ensureBlob(context.Background(), b.d.Digest); err != nil {
+		return nil, err
+	}
 	f, err := os.Open(b.s.BlobPath(b.d.Digest))
 	if err != nil {
 		return nil, fmt.Errorf("opening blob %s: %w", b.d.Digest, err)

@@ -11,6 +11,10 @@
 //     decompression bombs;
 //   - builds/: each project's last build, for `imgc plan` (RecordBuild,
 //     LastBuild);
+//   - remote/: the layers of stored images that stayed in a registry (a
+//     push mounted them from a shared cache), downloaded through the
+//     BlobFetcher the caller sets when something opens them (RemoteBlob,
+//     PutRemoteBlob, SetBlobFetcher);
 //   - mounts/cache/, downloads/, tmp/ and locks/.
 //
 // It compresses layer tars into blobs, computing digests as it writes

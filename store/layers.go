@@ -2,6 +2,7 @@ package store
 
 import (
 	"compress/gzip"
+	"context"
 	"io"
 	"os"
 
@@ -90,6 +91,9 @@ func (s *Store) PutLayerTar(tarPath string, diff v1.Hash, compression string) (L
 
 // OpenLayer opens the stored layer l as a tar stream.
 func (s *Store) OpenLayer(l Layer) (io.ReadCloser, error) {
+	if err := s.ensureBlob(context.Background(), l.Digest); err != nil {
+		return nil, err
+	}
 	f, err := os.Open(s.BlobPath(l.Digest))
 	if err != nil {
 		return nil, err

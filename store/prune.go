@@ -35,19 +35,7 @@ func (s *Store) Prune() (freed int64, err error) {
 		return 0, err
 	}
 	for _, d := range m.Manifests {
-		keep[d.Digest] = true
-		img, err := s.Image(d.Digest)
-		if err != nil {
-			continue
-		}
-		man, err := img.Manifest()
-		if err != nil {
-			continue
-		}
-		keep[man.Config.Digest] = true
-		for _, l := range man.Layers {
-			keep[l.Digest] = true
-		}
+		s.keepImage(d.Digest, keep)
 	}
 	blobs, err := os.ReadDir(s.path("oci", "blobs", "sha256"))
 	if err != nil {
@@ -60,12 +48,19 @@ func (s *Store) Prune() (freed int64, err error) {
 			}
 		}
 	}
+	// Records of remote blobs no stored image lists any more.
+	remote, _ := os.ReadDir(s.path("remote", "sha256"))
+	for _, r := range remote {
+		if hex, ok := strings.CutSuffix(r.Name(), ".json"); !ok || !keep[v1.Hash{Algorithm: "sha256", Hex: hex}] {
+			os.Remove(filepath.Join(s.path("remote", "sha256"), r.Name()))
+		}
+	}
 	locks, err := os.ReadDir(s.path("locks"))
 	if err != nil {
 		return 0, fmt.Errorf("pruning: %w", err)
 	}
 	for _, l := range locks {
-		if strings.HasPrefix(l.Name(), "key-") || strings.HasPrefix(l.Name(), "snap-") {
+		if strings.HasPrefix(l.Name(), "key-") || strings.HasPrefix(l.Name(), "snap-") || strings.HasPrefix(l.Name(), "blob-") {
 			os.Remove(filepath.Join(s.path("locks"), l.Name()))
 		}
 	}
@@ -128,4 +123,39 @@ func unescapeMountPath(p string) string {
 		b.WriteByte(p[i])
 	}
 	return b.String()
+}
+
+// keepImage marks the blobs of the stored image or index d, an index's
+// images included.
+func (s *Store) keepImage(d v1.Hash, keep map[v1.Hash]bool) {
+	if keep[d] {
+		return
+	}
+	keep[d] = true
+	if isIndex, err := s.IsIndex(d); err == nil && isIndex {
+		idx, err := s.Index(d)
+		if err != nil {
+			return
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			return
+		}
+		for _, c := range im.Manifests {
+			s.keepImage(c.Digest, keep)
+		}
+		return
+	}
+	img, err := s.Image(d)
+	if err != nil {
+		return
+	}
+	man, err := img.Manifest()
+	if err != nil {
+		return
+	}
+	keep[man.Config.Digest] = true
+	for _, l := range man.Layers {
+		keep[l.Digest] = true
+	}
 }

@@ -21,6 +21,8 @@ type Store struct {
 	mu  sync.Mutex // serialises index.json updates within the process
 	// unpack bounds unpacking base image layers (see SetUnpackLimits).
 	unpack UnpackLimits
+	// fetch downloads remote blobs (see SetBlobFetcher).
+	fetch BlobFetcher
 }
 
 // Open opens the cache directory dir, creating it when missing.

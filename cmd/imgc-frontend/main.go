@@ -22,7 +22,9 @@ import (
 
 	"github.com/imgc-dev/imgc/compiler"
 	"github.com/imgc-dev/imgc/engine/buildkit"
+	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/lang"
+	"github.com/imgc-dev/imgc/model"
 )
 
 func main() {
@@ -68,21 +70,39 @@ func build(ctx context.Context, c gateway.Client) (*gateway.Result, error) {
 			vars[name] = v
 		}
 	}
-	cfg, diags := lang.Load(cfgPath, lang.Options{Vars: lang.FlagVars(vars)})
-	if diags.HasErrors() {
-		return nil, fmt.Errorf("loading the configuration: %s", diags.Error())
-	}
 	var targets []string
 	if t := opts["target"]; t != "" {
 		targets = []string{t}
 	}
 	pins, _ := lang.ReadLock(dir)
-	plan, diags := compiler.Compile(cfg, compiler.Options{Targets: targets, Context: dir, Project: cfgPath, Pins: pins})
-	if diags.HasErrors() {
-		return nil, fmt.Errorf("compiling the configuration: %s", diags.Error())
+	// One plan per platform of --opt platform (buildx's --platform), else
+	// one for the daemon's, which runs this frontend.
+	plats := []string{""}
+	if v := opts["platform"]; v != "" {
+		plats = strings.Split(v, ",")
+	}
+	var plans []*ir.Plan
+	for _, ps := range plats {
+		var pl ir.Platform
+		if ps = strings.TrimSpace(ps); ps != "" {
+			p, err := model.ParsePlatform(ps)
+			if err != nil {
+				return nil, fmt.Errorf("--opt platform: %w", err)
+			}
+			pl = ir.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}
+		}
+		cfg, diags := lang.Load(cfgPath, lang.Options{Vars: lang.FlagVars(vars), Platform: ps})
+		if diags.HasErrors() {
+			return nil, fmt.Errorf("loading the configuration: %s", diags.Error())
+		}
+		plan, diags := compiler.Compile(cfg, compiler.Options{Targets: targets, Context: dir, Project: cfgPath, Pins: pins, Platform: pl})
+		if diags.HasErrors() {
+			return nil, fmt.Errorf("compiling the configuration: %s", diags.Error())
+		}
+		plans = append(plans, plan)
 	}
 	_, noCache := opts["no-cache"]
-	return buildkit.SolveFrontend(ctx, c, plan, buildkit.FrontendOptions{Target: opts["target"], NoCache: noCache})
+	return buildkit.SolveFrontendPlatforms(ctx, c, plans, buildkit.FrontendOptions{Target: opts["target"], NoCache: noCache})
 }
 
 // fetch solves st and writes its files into dir.

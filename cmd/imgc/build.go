@@ -102,12 +102,10 @@ func (c *buildCmd) Run(e *env) error {
 	if src == nil || src.Config == nil {
 		return e.report(filesOf(src), diags)
 	}
+	cacheFrom, cacheTo, cdiags := configCaches(src.Config, src.Dir, c.Target, cacheFrom, cacheTo)
+	diags = append(diags, cdiags...)
 	if len(plans) > 1 {
 		diags = append(diags, dockerOutputs(outputs)...)
-		if saved != nil {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Saved plan of several platforms",
-				Detail: "A saved plan is one platform's. Build it without --platform, or build the configuration with --platform."})
-		}
 	}
 	if err := e.report(src.Files, diags); err != nil {
 		if onlyUnreachable(diags) {
@@ -115,9 +113,8 @@ func (c *buildCmd) Run(e *env) error {
 		}
 		return err
 	}
-	plan := plans[0]
 	if saved != nil {
-		if diags := saved.stale(plan); diags.HasErrors() {
+		if diags := saved.stale(plans); diags.HasErrors() {
 			e.report(src.Files, diags)
 			return exitError{exitFailed}
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/imgc-dev/imgc/engine"
 	"github.com/imgc-dev/imgc/engine/local"
+	"github.com/imgc-dev/imgc/imageio"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/model"
 	"github.com/imgc-dev/imgc/store"
@@ -48,6 +49,9 @@ func (c *cacheFlags) open() (*store.Store, error) {
 		return nil, fmt.Errorf("reading IMGC_MAX_UNPACK: %w", err)
 	}
 	s.SetUnpackLimits(u)
+	// The layers a push left in a registry (mounted from a shared cache)
+	// come down when something reads them.
+	s.SetBlobFetcher(imageio.FetchRemoteBlob)
 	return s, nil
 }
 
@@ -109,10 +113,8 @@ func (c *planCmd) run(e *env) (bool, error) {
 	if src == nil || src.Config == nil {
 		return false, e.report(filesOf(src), diags)
 	}
-	if len(plans) > 1 && c.Out != "" {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Saved plan of several platforms",
-			Detail: "A saved plan (-out) is one platform's. Give --platform one platform with -out."})
-	}
+	cacheFrom, _, cdiags := configCaches(src.Config, src.Dir, c.Target, cacheFrom, nil)
+	diags = append(diags, cdiags...)
 	if err := e.report(src.Files, diags); err != nil {
 		return false, err
 	}
@@ -132,11 +134,19 @@ func (c *planCmd) run(e *env) (bool, error) {
 		}
 		changes = changes || would
 	}
+	if c.Out != "" {
+		if err := c.writePlanFile(c.Out, plans); err != nil {
+			return false, err
+		}
+		if c.Format != "json" {
+			fmt.Fprintf(e.stdout, "\nSaved the plan to %s. Build exactly it with: imgc build %s\n", c.Out, c.Out)
+		}
+	}
 	return changes, nil
 }
 
-// print prints one plan with each layer's cache status, saves it with
-// -out, and tells whether a build would make any layer.
+// print prints one plan with each layer's cache status, and tells whether
+// a build would make any layer.
 func (c *planCmd) print(e *env, store *store.Store, plan *ir.Plan, cacheFrom []engine.CacheImport) (bool, error) {
 	var status map[ir.CacheKey]ir.Status
 	if eng, ok := c.engine(store).(*local.Engine); ok {
@@ -156,14 +166,6 @@ func (c *planCmd) print(e *env, store *store.Store, plan *ir.Plan, cacheFrom []e
 	}
 	if err != nil {
 		return false, err
-	}
-	if c.Out != "" {
-		if err := c.writePlanFile(c.Out, plan); err != nil {
-			return false, err
-		}
-		if c.Format != "json" {
-			fmt.Fprintf(e.stdout, "\nSaved the plan to %s. Build exactly it with: imgc build %s\n", c.Out, c.Out)
-		}
 	}
 	return plan.WouldBuild(status), nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/imgc-dev/imgc/engine"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/lang"
 	"github.com/imgc-dev/imgc/lang/loader"
@@ -28,9 +29,18 @@ const maxPlanFile = 256 << 20
 // that command line and builds only when every key, base and image config
 // is what the file says.
 type savedPlan struct {
-	Format  string        `json:"format"`
-	Args    savedArgs     `json:"args"`
-	Targets []savedTarget `json:"targets"`
+	Format string    `json:"format"`
+	Args   savedArgs `json:"args"`
+	// Targets is the plan of a build for one platform; Platforms holds
+	// one plan per platform when the build makes several (an index).
+	Targets   []savedTarget       `json:"targets"`
+	Platforms []savedPlatformPlan `json:"platforms,omitempty"`
+}
+
+// savedPlatformPlan is one platform's plan of a multi-platform build.
+type savedPlatformPlan struct {
+	Platform string        `json:"platform"`
+	Targets  []savedTarget `json:"targets"`
 }
 
 type savedArgs struct {
@@ -39,6 +49,7 @@ type savedArgs struct {
 	Context    string           `json:"context,omitempty"`
 	Vars       []lang.VarSource `json:"vars,omitempty"`
 	Targets    []string         `json:"targets,omitempty"`
+	Platform   string           `json:"platform,omitempty"`
 	Optimize   string           `json:"optimize,omitempty"`
 	NoOptimize bool             `json:"no_optimize,omitempty"`
 	Pass       []string         `json:"pass,omitempty"`
@@ -70,13 +81,14 @@ type savedTarget struct {
 	Tags   []string        `json:"tags,omitempty"`
 }
 
-// writePlanFile saves plan, made from the command line of c, to path. The
-// file holds --var values as given, so it is written for its owner only.
-func (c *planCmd) writePlanFile(path string, plan *ir.Plan) error {
+// writePlanFile saves plans (one per platform), made from the command
+// line of c, to path. The file holds --var values as given, so it is
+// written for its owner only.
+func (c *planCmd) writePlanFile(path string, plans []*ir.Plan) error {
 	vars, _ := c.varSources()
 	args := savedArgs{
 		Path: absOrEmpty(c.Path), File: absOrEmpty(c.File), Context: absOrEmpty(c.Context),
-		Targets: c.Target, Optimize: c.Optimize, NoOptimize: c.NoOptimize, Pass: c.Pass,
+		Targets: c.Target, Platform: c.Platform, Optimize: c.Optimize, NoOptimize: c.NoOptimize, Pass: c.Pass,
 	}
 	if c.Path == "" {
 		args.Path = absOrEmpty(".")
@@ -88,12 +100,16 @@ func (c *planCmd) writePlanFile(path string, plan *ir.Plan) error {
 		args.Vars = append(args.Vars, v)
 	}
 	sp := savedPlan{Format: planFileFormat, Args: args}
-	for _, t := range plan.Targets {
-		cfg, err := json.Marshal(t.Config)
+	for _, plan := range plans {
+		targets, err := saveTargets(plan)
 		if err != nil {
-			return fmt.Errorf("encoding the plan: %w", err)
+			return err
 		}
-		sp.Targets = append(sp.Targets, savedTarget{Name: t.Name, Output: t.Output, Base: saveBase(t.Base), Layers: t.Layers, Config: cfg, Tags: t.Tags})
+		if len(plans) == 1 {
+			sp.Targets = targets
+			break
+		}
+		sp.Platforms = append(sp.Platforms, savedPlatformPlan{Platform: engine.PlatformOf(plan).String(), Targets: targets})
 	}
 	data, err := json.MarshalIndent(sp, "", "  ")
 	if err != nil {
@@ -103,6 +119,18 @@ func (c *planCmd) writePlanFile(path string, plan *ir.Plan) error {
 		return fmt.Errorf("writing the plan: %w", err)
 	}
 	return nil
+}
+
+func saveTargets(plan *ir.Plan) ([]savedTarget, error) {
+	var out []savedTarget
+	for _, t := range plan.Targets {
+		cfg, err := json.Marshal(t.Config)
+		if err != nil {
+			return nil, fmt.Errorf("encoding the plan: %w", err)
+		}
+		out = append(out, savedTarget{Name: t.Name, Output: t.Output, Base: saveBase(t.Base), Layers: t.Layers, Config: cfg, Tags: t.Tags})
+	}
+	return out, nil
 }
 
 func absOrEmpty(p string) string {
@@ -154,7 +182,7 @@ func (c *buildCmd) savedPlan() (*savedPlan, hcl.Diagnostics) {
 		set  bool
 	}{
 		{"--var", len(c.Var) > 0}, {"--build-arg", len(c.BuildArg) > 0}, {"--var-file", len(c.VarFile) > 0},
-		{"--context", c.Context != ""}, {"--target", len(c.Target) > 0}, {"--tag", len(c.Tag) > 0},
+		{"--context", c.Context != ""}, {"--target", len(c.Target) > 0}, {"--tag", len(c.Tag) > 0}, {"--platform", c.Platform != ""},
 		{"--optimize", c.Optimize != ""}, {"--no-optimize", c.NoOptimize}, {"--pass", len(c.Pass) > 0}, {"--pull", c.Pull},
 	} {
 		if f.set {
@@ -166,22 +194,63 @@ func (c *buildCmd) savedPlan() (*savedPlan, hcl.Diagnostics) {
 			Detail: fmt.Sprintf("%s fixes what is built, and %s would change it. Give %s to imgc plan -out instead, or build the configuration itself.", c.Path, strings.Join(given, ", "), strings.Join(given, ", "))}}
 	}
 	a := sp.Args
-	c.configFlags = configFlags{Path: a.Path, File: a.File, Context: a.Context, sources: a.Vars}
+	c.configFlags = configFlags{Path: a.Path, File: a.File, Context: a.Context, Platform: a.Platform, sources: a.Vars}
 	c.optimizeFlags = optimizeFlags{Optimize: a.Optimize, NoOptimize: a.NoOptimize, Pass: a.Pass}
 	c.Target = a.Targets
 	return sp, nil
 }
 
-// stale compares the plan compiled now with the saved one and names every
-// input that moved: nothing is built unless it is the same plan.
-func (sp *savedPlan) stale(plan *ir.Plan) hcl.Diagnostics {
+// stale compares the plans compiled now (one per platform) with the saved
+// ones and names every input that moved: nothing is built unless they are
+// the same plans, for the same platforms.
+func (sp *savedPlan) stale(plans []*ir.Plan) hcl.Diagnostics {
+	var changes []string
+	if len(sp.Platforms) == 0 {
+		if len(plans) != 1 {
+			changes = append(changes, fmt.Sprintf("the plan was saved for one platform, and the configuration is now built for %d", len(plans)))
+		} else {
+			changes = targetChanges(sp.Targets, plans[0])
+		}
+	} else {
+		saved := map[string][]savedTarget{}
+		for _, pp := range sp.Platforms {
+			saved[pp.Platform] = pp.Targets
+		}
+		for _, plan := range plans {
+			pl := engine.PlatformOf(plan).String()
+			targets, ok := saved[pl]
+			if !ok {
+				changes = append(changes, fmt.Sprintf("%s is a new platform", pl))
+				continue
+			}
+			delete(saved, pl)
+			for _, c := range targetChanges(targets, plan) {
+				changes = append(changes, pl+": "+c)
+			}
+		}
+		for _, pp := range sp.Platforms {
+			if _, gone := saved[pp.Platform]; gone {
+				changes = append(changes, fmt.Sprintf("%s is no longer built", pp.Platform))
+			}
+		}
+	}
+	if len(changes) == 0 {
+		return nil
+	}
+	return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Saved plan is stale",
+		Detail: fmt.Sprintf("Inputs changed since the plan was saved, so building it would not build what it says:\n  - %s\nNothing was built or tagged. Run imgc plan -out again, review it, and build the new plan.", strings.Join(changes, "\n  - "))}}
+}
+
+// targetChanges names what moved between a platform's saved targets and
+// its plan now.
+func targetChanges(saved []savedTarget, plan *ir.Plan) []string {
 	now := map[string]*ir.Target{}
 	for _, t := range plan.Targets {
 		now[t.Name] = t
 	}
 	var changes []string
 	seen := map[string]bool{}
-	for _, st := range sp.Targets {
+	for _, st := range saved {
 		seen[st.Name] = true
 		t := now[st.Name]
 		if t == nil {
@@ -195,11 +264,7 @@ func (sp *savedPlan) stale(plan *ir.Plan) hcl.Diagnostics {
 			changes = append(changes, fmt.Sprintf("%s %s is new in the plan", t.Kind, t.Name))
 		}
 	}
-	if len(changes) == 0 {
-		return nil
-	}
-	return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Saved plan is stale",
-		Detail: fmt.Sprintf("Inputs changed since the plan was saved, so building it would not build what it says:\n  - %s\nNothing was built or tagged. Run imgc plan -out again, review it, and build the new plan.", strings.Join(changes, "\n  - "))}}
+	return changes
 }
 
 // changes names what moved in the target between the saved plan and now:

@@ -166,6 +166,8 @@ func (p *progress) plain(ev engine.Event) {
 			fmt.Fprintf(w, "[%s] naming %s\n", ev.Target, dest)
 		case what == "push":
 			fmt.Fprintf(w, "[%s] pushed %s\n", ev.Target, dest)
+		case what == "mount":
+			fmt.Fprintf(w, "[%s] mounted %s\n", ev.Target, dest)
 		default:
 			fmt.Fprintf(w, "[%s] exported %s\n", ev.Target, ev.Line)
 		}

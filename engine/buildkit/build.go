@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -55,29 +56,36 @@ type build struct {
 	served *servedStore
 	rec    *record
 	prev   *record
+	// untagged leaves the output images unnamed (a multi-platform build
+	// names their index); label is the platform such a build names in
+	// events and errors.
+	untagged bool
+	label    string
+	solved   []solvedTarget
+	reach    *reach
+	auth     *authServer
+}
+
+// solvedTarget is an output target and its image in the store.
+type solvedTarget struct {
+	t    *ir.Target
+	desc v1.Descriptor
 }
 
 // Build lowers every target of p to LLB, solves each output target on the
 // builder, imports it into the store, records the build and writes the
 // requested outputs.
 func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (*engine.Result, error) {
-	o, err := engine.Prepare(p, o)
-	if err != nil {
-		return nil, err
-	}
-	unlock, err := e.s.LockShared()
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	c, err := e.connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
+	return e.buildPlans(ctx, []*ir.Plan{p}, o)
+}
+
+// newBuild prepares the build of p on the connected daemon c; native is
+// the daemon's own platform, prev the last build's record.
+func (e *Engine) newBuild(c *client.Client, p *ir.Plan, o engine.BuildOptions, native ir.Platform, prev *record) (*build, error) {
 	b := &build{e: e, c: c, p: p, o: o, now: time.Now().UTC(),
 		configs: map[string]v1.ConfigFile{}, rootBase: map[string]*v1.ConfigFile{}, chains: map[string][]*ir.Layer{}, pins: map[string]string{},
-		rec: &record{Builder: e.o.Addr, Project: p.Project, Layers: map[string]layerRecord{}, Blobs: map[string]blobRecord{}}, prev: readRecord(e.s, e.o.Addr, p.Project)}
+		rec: &record{Builder: e.o.Addr, Project: p.Project, Layers: map[string]layerRecord{}, Blobs: map[string]blobRecord{}}, prev: prev,
+		reach: &reach{ok: map[string]bool{}}, auth: newAuthServer()}
 	if o.SourceDateEpoch != nil {
 		b.now = o.SourceDateEpoch.UTC()
 	}
@@ -87,16 +95,18 @@ func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (
 		return nil, fmt.Errorf("serving the store to the builder: %w", err)
 	}
 	b.served = newServedStore(cs)
-	b.lw = newLowering(p, lowerOptions{noCache: o.NoCache, forced: p.ForcedLayers(), context: o.Context})
-	for _, t := range p.Targets {
+	b.lw = newLowering(p, lowerOptions{noCache: o.NoCache, forced: p.ForcedLayers(), context: o.Context, native: native})
+	return b, nil
+}
+
+// run lowers every target and solves each output target, in order.
+func (b *build) run(ctx context.Context) error {
+	for _, t := range b.p.Targets {
 		if err := b.lowerTarget(ctx, t); err != nil {
-			return nil, err
+			return b.labelled(err)
 		}
 	}
-	res := &engine.Result{Pins: b.pins}
-	var outs []imageio.Image
-	var outTargets []*ir.Target
-	for _, t := range p.Targets {
+	for _, t := range b.p.Targets {
 		if !t.Output {
 			continue
 		}
@@ -104,40 +114,44 @@ func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (
 		start := time.Now()
 		desc, err := b.solve(ctx, t)
 		if err != nil {
-			return nil, err
+			return b.labelled(err)
 		}
 		b.prog.emit(engine.Event{Kind: "done", Target: t.Name, Duration: time.Since(start)})
-		res.Images = append(res.Images, engine.ImageResult{Target: t.Name, Digest: desc.Digest.String(), Tags: append([]string(nil), t.Tags...)})
-		outs = append(outs, imageio.Image{Digest: desc.Digest, Names: t.StoreNames()})
-		outTargets = append(outTargets, t)
+		b.solved = append(b.solved, solvedTarget{t: t, desc: desc})
 	}
-	built := map[string]bool{}
-	for _, t := range p.Targets {
-		built[t.Name] = true
+	return nil
+}
+
+// labelled names the platform of a multi-platform build in a step's error.
+func (b *build) labelled(err error) error {
+	var se *engine.StepError
+	if b.label != "" && errors.As(err, &se) {
+		se.Target += " " + b.label
 	}
-	if err := e.s.RecordBuild(p, built); err != nil {
-		return nil, err
-	}
-	if err := writeRecord(e.s, b.rec); err != nil {
-		return nil, fmt.Errorf("recording the build: %w", err)
-	}
-	for _, out := range o.Outputs {
-		if err := imageio.WriteOutput(e.s, out.Type, out.Dest, outs); err != nil {
-			return nil, err
+	return err
+}
+
+// writeOutputs writes the output targets' images (or indexes) outs to
+// every --output and pushes them with --push.
+func (b *build) writeOutputs(ctx context.Context, outs []imageio.Image, targets []*ir.Target) error {
+	for _, out := range b.o.Outputs {
+		if err := imageio.WriteOutput(b.e.s, out.Type, out.Dest, outs); err != nil {
+			return err
 		}
 		b.prog.emit(engine.Event{Kind: "export", Line: out.Type + ":" + out.Dest})
 	}
-	if o.Push {
-		for i, t := range outTargets {
-			for _, tag := range t.Tags {
-				if err := imageio.PushDigest(ctx, e.s, outs[i].Digest, tag); err != nil {
-					return nil, err
-				}
-				b.prog.emit(engine.Event{Kind: "export", Target: t.Name, Line: "push:" + tag})
+	if !b.o.Push {
+		return nil
+	}
+	for i, t := range targets {
+		for _, tag := range t.Tags {
+			if err := imageio.PushDigest(ctx, b.e.s, outs[i].Digest, tag); err != nil {
+				return err
 			}
+			b.prog.emit(engine.Event{Kind: "export", Target: t.Name, Line: "push:" + tag})
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // lowerTarget resolves t's base and lowers its layers.
@@ -160,6 +174,18 @@ func (b *build) lowerTarget(ctx context.Context, t *ir.Target) error {
 		base = llb.Scratch()
 		cfg = v1.ConfigFile{OS: t.Platform.OS, Architecture: t.Platform.Architecture, Variant: t.Platform.Variant, RootFS: v1.RootFS{Type: "layers"}}
 	default:
+		if t.Base.Kind == ir.BaseRegistry {
+			st, rcfg, n, ok, err := b.registryBase(ctx, t)
+			if err != nil {
+				return err
+			}
+			if ok {
+				base, cfg = st, *rcfg.DeepCopy()
+				b.rootBase[t.Name] = rcfg
+				chain = make([]*ir.Layer, n)
+				break
+			}
+		}
 		// The base comes into imgc's store as the local engine pulls it, and
 		// reaches the daemon from there, pinned by digest: through a session
 		// OCI store, so the daemon needs neither the registry nor the file.
@@ -249,7 +275,14 @@ func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) 
 		OCIStores: map[string]content.Store{},
 	}
 	opt.OCIStores[ociStoreID] = b.served
-	opt.CacheExports, opt.CacheImports = cacheEntries(b.o.CacheTo, b.o.CacheFrom)
+	// An image's own cache_to is exported by its solve only.
+	var cacheTo []engine.CacheExport
+	for _, c := range b.o.CacheTo {
+		if c.Exports(t.Name) {
+			cacheTo = append(cacheTo, c)
+		}
+	}
+	opt.CacheExports, opt.CacheImports = cacheEntries(cacheTo, b.o.CacheFrom)
 	// Never nil: BuildKit's client copies a local cache import's attributes
 	// into a clone of this map, and a clone of nil is nil (a panic).
 	opt.FrontendAttrs = map[string]string{}
@@ -276,6 +309,12 @@ func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) 
 	} else {
 		opt.Session = append(opt.Session, secretsprovider.FromMap(map[string][]byte{}))
 	}
+	for _, c := range append(append([]client.CacheOptionsEntry(nil), opt.CacheExports...), opt.CacheImports...) {
+		if c.Type == "registry" {
+			b.auth.allow(c.Attrs["ref"])
+		}
+	}
+	opt.Session = append(opt.Session, b.auth)
 	var _ session.Attachable
 	if b.o.AllowNetworkHost {
 		opt.AllowedEntitlements = append(opt.AllowedEntitlements, engine.EntitlementNetworkHost)
@@ -349,8 +388,13 @@ func (b *build) assemble(t *ir.Target, ex *exported) (v1.Descriptor, error) {
 			empty[il] = true
 			continue
 		}
-		cl, err := b.recompress(l)
+		cl, err := b.recompress(il, l)
 		if err != nil {
+			var se *engine.StepError
+			if errors.As(err, &se) {
+				se.Target = t.Name
+				return v1.Descriptor{}, b.labelled(err)
+			}
 			return v1.Descriptor{}, fmt.Errorf("storing a layer of %s: %w", t.Name, err)
 		}
 		st.Layers = append(st.Layers, cl)
@@ -404,8 +448,10 @@ func (b *build) assemble(t *ir.Target, ex *exported) (v1.Descriptor, error) {
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("writing image %s: %w", t.Name, err)
 	}
-	if err := b.e.s.TagImages(desc, t.StoreNames()); err != nil {
-		return v1.Descriptor{}, err
+	if !b.untagged {
+		if err := b.e.s.TagImages(desc, t.StoreNames()); err != nil {
+			return v1.Descriptor{}, err
+		}
 	}
 	return desc, nil
 }
@@ -413,9 +459,13 @@ func (b *build) assemble(t *ir.Target, ex *exported) (v1.Descriptor, error) {
 // recompress stores the builder's layer l compressed as the local engine
 // compresses its layers, so that both engines' images have the same blobs
 // and so the same digests. What it made is remembered by the builder's blob
-// digest, so a rebuild that reuses the layer does no work.
-func (b *build) recompress(l store.Layer) (store.Layer, error) {
-	if pr, ok := b.prev.Blobs[l.Digest.String()+" "+b.o.Compression]; ok {
+// digest, so a rebuild that reuses the layer does no work. On the way, the
+// layer is checked against the writes its steps declare (il's), as the
+// local engine checks its layers: such a layer is read again even when
+// remembered, since its declaration may have changed since.
+func (b *build) recompress(il *ir.Layer, l store.Layer) (store.Layer, error) {
+	_, declares := engine.DeclaredWrites(il)
+	if pr, ok := b.prev.Blobs[l.Digest.String()+" "+b.o.Compression]; ok && !declares {
 		if h, err := v1.NewHash(pr.Digest); err == nil && b.e.s.HasBlob(h) {
 			b.rec.Blobs[l.Digest.String()+" "+b.o.Compression] = pr
 			return store.Layer{Digest: h, DiffID: l.DiffID, Size: pr.Size, MediaType: types.MediaType(pr.MediaType)}, nil
@@ -443,12 +493,30 @@ func (b *build) recompress(l store.Layer) (store.Layer, error) {
 		os.Remove(f.Name())
 		return store.Layer{}, fmt.Errorf("layer %s: its content hashes to %s, the builder's config says %s", l.Digest, got, l.DiffID)
 	}
+	if err := checkWrites(il, f.Name()); err != nil {
+		os.Remove(f.Name())
+		return store.Layer{}, err
+	}
 	cl, err := b.e.s.PutLayerTar(f.Name(), l.DiffID, b.o.Compression)
 	if err != nil {
 		return store.Layer{}, err
 	}
 	b.rec.Blobs[l.Digest.String()+" "+b.o.Compression] = blobRecord{Digest: cl.Digest.String(), Size: cl.Size, MediaType: string(cl.MediaType)}
 	return cl, nil
+}
+
+// checkWrites checks the layer tar at tarPath against the writes l's
+// steps declare (engine.CheckWrites).
+func checkWrites(l *ir.Layer, tarPath string) error {
+	if _, ok := engine.DeclaredWrites(l); !ok {
+		return nil
+	}
+	f, err := os.Open(tarPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return engine.CheckWrites(l, f)
 }
 
 // historyOf is the history of target name's image: its base's and one

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/containerd/platforms"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/client/llb/sourceresolver"
@@ -187,4 +188,46 @@ func frontendOutput(p *ir.Plan, target string) (*ir.Target, error) {
 		return nil, fmt.Errorf("no output target %q in the configuration", target)
 	}
 	return out, nil
+}
+
+// SolveFrontendPlatforms builds plans, one per platform (each compiled
+// for its platform), inside a frontend, as SolveFrontend builds one, and
+// returns one result of a ref and an image config per platform, which the
+// daemon's exporter makes an image index (`--opt platform=a,b`, `docker
+// buildx build --platform a,b`). With one plan it is SolveFrontend.
+func SolveFrontendPlatforms(ctx context.Context, c gateway.Client, plans []*ir.Plan, o FrontendOptions) (*gateway.Result, error) {
+	if len(plans) == 1 {
+		return SolveFrontend(ctx, c, plans[0], o)
+	}
+	res := gateway.NewResult()
+	var ps exptypes.Platforms
+	for _, p := range plans {
+		out, err := frontendOutput(p, o.Target)
+		if err != nil {
+			return nil, err
+		}
+		r, err := SolveFrontend(ctx, c, p, o)
+		if err != nil {
+			return nil, fmt.Errorf("building for %s: %w", out.Platform, err)
+		}
+		ref, err := r.SingleRef()
+		if err != nil {
+			return nil, err
+		}
+		pl := llbPlatform(out.Platform)
+		id := platforms.FormatAll(platforms.Normalize(pl))
+		res.AddRef(id, ref)
+		for _, k := range []string{exptypes.ExporterImageConfigKey, exptypes.ExporterImageBaseConfigKey} {
+			if v, ok := r.Metadata[k]; ok {
+				res.AddMeta(k+"/"+id, v)
+			}
+		}
+		ps.Platforms = append(ps.Platforms, exptypes.Platform{ID: id, Platform: pl})
+	}
+	raw, err := json.Marshal(ps)
+	if err != nil {
+		return nil, err
+	}
+	res.AddMeta(exptypes.ExporterPlatformsKey, raw)
+	return res, nil
 }

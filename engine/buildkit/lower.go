@@ -59,6 +59,10 @@ type lowerOptions struct {
 	// build context as ("context"), with sessionID; empty means a local of
 	// its own per copy step, served by the client (see Build).
 	localName, sessionID string
+	// native is the daemon's own platform: a cache mount without an id is
+	// the daemon's for it, and another platform's has the platform in its
+	// id, as the local engine keeps them.
+	native ir.Platform
 }
 
 // vertexRef is what a vertex name stands for.
@@ -213,10 +217,7 @@ func (lw *lowering) mount(t *ir.Target, r *ir.Run, m ir.Mount) (llb.RunOption, e
 		case "locked":
 			sharing = llb.CacheMountLocked
 		}
-		id := m.ID
-		if id == "" {
-			id = m.Target
-		}
+		id := cacheID(m, t.Platform, lw.o.native)
 		src := llb.Scratch()
 		if m.Mode != nil || m.UID != nil || m.GID != nil {
 			mode := fs.FileMode(0o755)
@@ -293,6 +294,22 @@ func (lw *lowering) mount(t *ir.Target, r *ir.Run, m ir.Mount) (llb.RunOption, e
 		return llb.AddMount(m.Target, loc, mopts...), nil
 	}
 	return nil, fmt.Errorf("lowering %s (%s): unknown mount type %q", t.Name, r.Origin, m.Type)
+}
+
+// cacheID is the id of a cache mount of a step of platform p: its own id,
+// or, without one (the front ends make it the target), the target, with
+// "@" and the platform unless p is the daemon's native platform (or not
+// known): what compilers and package managers cache is per architecture.
+// This is the local engine's choice (engine/local cacheMount).
+func cacheID(m ir.Mount, p, native ir.Platform) string {
+	if m.ID != "" && m.ID != m.Target {
+		return m.ID
+	}
+	id := m.Target
+	if p.OS != "" && native.OS != "" && p.String() != native.String() {
+		id += "@" + p.String()
+	}
+	return id
 }
 
 func secretFileOpt(m ir.Mount) llb.SecretOption {

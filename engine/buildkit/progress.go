@@ -30,8 +30,12 @@ type progress struct {
 }
 
 type layerState struct {
-	target  string
-	seen    map[digest.Digest]bool
+	target string
+	seen   map[digest.Digest]bool
+	// hit are the vertexes the daemon reported as cache hits: a later
+	// start of one (without inputs) is the daemon fetching and unpacking
+	// the hit's layers from an imported cache, not a run.
+	hit     map[digest.Digest]bool
 	ran     bool
 	started time.Time
 	done    time.Time
@@ -57,7 +61,7 @@ func (pr *progress) emit(e engine.Event) {
 func (pr *progress) state(ref vertexRef) *layerState {
 	ls := pr.layers[ref.layer]
 	if ls == nil {
-		ls = &layerState{target: ref.target, seen: map[digest.Digest]bool{}}
+		ls = &layerState{target: ref.target, seen: map[digest.Digest]bool{}, hit: map[digest.Digest]bool{}}
 		pr.layers[ref.layer] = ls
 	}
 	return ls
@@ -76,7 +80,10 @@ func (pr *progress) read(ch chan *client.SolveStatus) {
 			ls := pr.state(ref)
 			ls.seen[v.Digest] = true
 			l := ref.layer
-			if v.Started != nil && !v.Cached && !ls.ran {
+			if v.Cached {
+				ls.hit[v.Digest] = true
+			}
+			if v.Started != nil && !v.Cached && !ls.hit[v.Digest] && !ls.ran {
 				ls.ran = true
 				ls.started = *v.Started
 				pr.emit(engine.Event{Kind: "start", Target: ref.target, Layer: l.Name, Key: l.Key, Origin: l.Origin})

@@ -120,7 +120,7 @@ func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (
 	if err != nil {
 		return nil, err
 	}
-	if err := b.exportCaches(ctx); err != nil {
+	if err := exportCaches(ctx, []*builder{b}); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -135,7 +135,7 @@ func (e *Engine) newBuilder(ctx context.Context, p *ir.Plan, o engine.BuildOptio
 		b.now = o.SourceDateEpoch.UTC()
 	}
 	b.images = imageTargets(p)
-	b.imports = openSharedCache(ctx, e.s, o.CacheFrom, b.emit)
+	b.imports = openSharedCache(ctx, e.s, o.CacheFrom, mountRegistry(p, o), b.emit)
 	b.fs = &fsCache{s: e.s, mounts: map[string]*fsMount{}, fetch: b.imports.fetchChain}
 	return b
 }
@@ -293,6 +293,9 @@ func (b *builder) export(ctx context.Context) (*engine.Result, error) {
 	if err := b.s.RecordBuild(b.p, b.needed); err != nil {
 		return nil, err
 	}
+	if err := b.imports.recordRemoteBlobs(); err != nil {
+		return nil, err
+	}
 	if err := b.writeOutputs(ctx, outs, targets); err != nil {
 		return nil, err
 	}
@@ -312,14 +315,25 @@ func (b *builder) writeOutputs(ctx context.Context, outs []imageio.Image, target
 		return nil
 	}
 	for i, t := range targets {
+		mounted := imageio.RemoteLayers(b.s, outs[i].Digest)
 		for _, tag := range t.Tags {
 			if err := imageio.PushDigest(ctx, b.s, outs[i].Digest, tag); err != nil {
 				return err
 			}
 			b.emit(engine.Event{Kind: "export", Target: t.Name, Line: "push:" + tag})
 		}
+		if mounted > 0 {
+			b.emit(engine.Event{Kind: "export", Target: t.Name, Line: fmt.Sprintf("mount:%d cached %s from the registry's cache, not downloaded", mounted, plural(mounted, "layer", "layers"))})
+		}
 	}
 	return nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // errorEvent reports a failed target, with the failing layer, its key

@@ -46,7 +46,7 @@ func (tb *targetBuild) copyLayerEntries(ctx context.Context, l *ir.Layer, lowers
 		req.keepParents = true
 		entries, err := tb.copyEntries(ctx, req, root)
 		if err != nil {
-			return nil, &engine.StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{c.Origin}, Err: err}
+			return nil, &engine.StepError{Target: tb.t.Name, Key: l.Key, Origins: ir.StepOrigins(c), Err: err}
 		}
 		for _, e := range entries {
 			if i, ok := byPath[e.Path]; ok {

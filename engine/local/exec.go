@@ -243,7 +243,7 @@ func (tb *targetBuild) runSteps(ctx context.Context, l *ir.Layer, lowers []strin
 			if errors.As(err, &se) || ctx.Err() != nil {
 				return err
 			}
-			return &engine.StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{st.Source()}, Err: err}
+			return &engine.StepError{Target: tb.t.Name, Key: l.Key, Origins: ir.StepOrigins(st), Err: err}
 		}
 		if err := ctx.Err(); err != nil {
 			return err
@@ -293,7 +293,7 @@ func (tb *targetBuild) step(ctx context.Context, l *ir.Layer, st ir.Step, lowers
 func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, upper string) (*runc.Stubs, error) {
 	env, user, cwd := imageconfig.RunContext(tb.st.Config.Config, r)
 	if err := checkEmulation(tb.t.Platform); err != nil {
-		return nil, &engine.StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{r.Origin}, Err: err}
+		return nil, &engine.StepError{Target: tb.t.Name, Key: l.Key, Origins: ir.StepOrigins(r), Err: err}
 	}
 	mounts, extraEnv, release, err := tb.runMounts(ctx, r)
 	if err != nil {
@@ -310,7 +310,7 @@ func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, 
 	}
 	net, err := tb.b.networkFor(ctx, r)
 	if err != nil {
-		return nil, &engine.StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{r.Origin}, Err: err}
+		return nil, &engine.StepError{Target: tb.t.Name, Key: l.Key, Origins: ir.StepOrigins(r), Err: err}
 	}
 	spec := runc.Spec{
 		ID:      "imgc-" + randomID(),
@@ -340,10 +340,10 @@ func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, 
 		if ctx.Err() != nil {
 			return stubs, ctx.Err()
 		}
-		return stubs, &engine.StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{r.Origin}, Tail: out.tail(), Err: runErr}
+		return stubs, &engine.StepError{Target: tb.t.Name, Key: l.Key, Origins: ir.StepOrigins(r), Tail: out.tail(), Err: runErr}
 	}
 	if code != 0 {
-		return stubs, &engine.StepError{Target: tb.t.Name, Key: l.Key, Origins: []ir.Origin{r.Origin}, ExitCode: code, Tail: out.tail(),
+		return stubs, &engine.StepError{Target: tb.t.Name, Key: l.Key, Origins: ir.StepOrigins(r), ExitCode: code, Tail: out.tail(),
 			Err: fmt.Errorf("command exited with status %d", code)}
 	}
 	return stubs, nil

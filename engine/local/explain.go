@@ -28,7 +28,7 @@ func (e *Engine) Explain(p *ir.Plan) map[ir.CacheKey]ir.Status {
 // Caches that cannot be read are left out, each with a warning.
 func (e *Engine) ExplainFrom(ctx context.Context, p *ir.Plan, from []engine.CacheImport) (map[ir.CacheKey]ir.Status, []string) {
 	var warnings []string
-	imports := openSharedCache(ctx, e.s, from, func(ev engine.Event) { warnings = append(warnings, ev.Line) })
+	imports := openSharedCache(ctx, e.s, from, "", func(ev engine.Event) { warnings = append(warnings, ev.Line) })
 	return e.explain(p, imports), warnings
 }
 
@@ -36,14 +36,18 @@ func (e *Engine) explain(p *ir.Plan, imports *sharedCache) map[ir.CacheKey]ir.St
 	s := e.s
 	last := s.LastBuild(p.Project)
 	if imports != nil {
-		// An imported cache records targets by name (its keys, which
-		// include the platform, tell platforms apart).
+		// An imported cache records targets by name, and a
+		// multi-platform export also by name and platform.
 		for _, t := range p.Targets {
 			if _, ok := last[store.RecordKey(t)]; ok {
 				continue
 			}
 			for _, src := range imports.srcs {
-				if layers, ok := src.Targets[t.Name]; ok {
+				layers, ok := src.Targets[platformTarget(t.Name, engine.PlatformOf(p))]
+				if !ok {
+					layers, ok = src.Targets[t.Name]
+				}
+				if ok {
 					last[store.RecordKey(t)] = layers
 					break
 				}

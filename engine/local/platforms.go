@@ -29,8 +29,8 @@ func (e *Engine) BuildPlatforms(ctx context.Context, plans []*ir.Plan, o engine.
 			return nil, fmt.Errorf("writing output %s: %w", out.Dest, imageio.ErrDockerIndex)
 		}
 	}
-	if len(o.CacheTo) > 0 {
-		return nil, errors.New("exporting a shared cache (--cache-to) of a multi-platform build is not supported yet: build each platform with its own --platform and --cache-to")
+	if err := checkCacheTypes(o); err != nil {
+		return nil, err
 	}
 	opts := make([]engine.BuildOptions, len(plans))
 	for i, p := range plans {
@@ -98,7 +98,14 @@ func (e *Engine) BuildPlatforms(ctx context.Context, plans []*ir.Plan, o engine.
 	if failed != nil {
 		return nil, failed
 	}
-	return e.exportIndexes(ctx, builders)
+	res, err := e.exportIndexes(ctx, builders)
+	if err != nil {
+		return nil, err
+	}
+	if err := exportCaches(ctx, builders); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // exportIndexes records each platform's build, stores an index of each
@@ -109,6 +116,9 @@ func (e *Engine) exportIndexes(ctx context.Context, builders []*builder) (*engin
 	for _, b := range builders {
 		maps.Copy(res.Pins, b.pins)
 		if err := e.s.RecordBuild(b.p, b.needed); err != nil {
+			return nil, err
+		}
+		if err := b.imports.recordRemoteBlobs(); err != nil {
 			return nil, err
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgc-dev/imgc/engine"
@@ -35,6 +36,9 @@ type sharedCache struct {
 	lazy map[v1.Hash]*lazyBlob
 	// sem bounds the background downloads (see reuse).
 	sem chan struct{}
+	// mountable holds the caches whose blobs a build that only pushes
+	// leaves in the registry: a push mounts them (see mountRegistry).
+	mountable map[*imageio.CacheSource]bool
 }
 
 // cacheHit is an entry of an imported cache.
@@ -66,11 +70,15 @@ func (e *cacheRefusedError) Unwrap() error { return e.err }
 
 // openSharedCache reads the records of every import; one that cannot be
 // read is left out with a warning, as BuildKit does.
-func openSharedCache(ctx context.Context, s *store.Store, from []engine.CacheImport, emit func(engine.Event)) *sharedCache {
+// A registry cache's blobs are mountable when they are in pushTo, the
+// registry of every image the build pushes (see mountRegistry), unless the
+// import says mount=false.
+func openSharedCache(ctx context.Context, s *store.Store, from []engine.CacheImport, pushTo string, emit func(engine.Event)) *sharedCache {
 	if len(from) == 0 {
 		return nil
 	}
-	c := &sharedCache{s: s, emit: emit, refused: map[string]bool{}, lazy: map[v1.Hash]*lazyBlob{}, sem: make(chan struct{}, fetchParallelism)}
+	c := &sharedCache{s: s, emit: emit, refused: map[string]bool{}, lazy: map[v1.Hash]*lazyBlob{}, sem: make(chan struct{}, fetchParallelism),
+		mountable: map[*imageio.CacheSource]bool{}}
 	for _, imp := range from {
 		src, err := imageio.OpenCache(ctx, imp.Type, imp.Location())
 		if err != nil {
@@ -78,8 +86,61 @@ func openSharedCache(ctx context.Context, s *store.Store, from []engine.CacheImp
 			continue
 		}
 		c.srcs = append(c.srcs, src)
+		if pushTo != "" && src.Repository != "" && imp.Attrs["mount"] != "false" {
+			if repo, err := name.NewRepository(src.Repository); err == nil && repo.RegistryStr() == pushTo {
+				c.mountable[src] = true
+			}
+		}
 	}
 	return c
+}
+
+// mountRegistry is the registry every output image of a build goes to
+// when the build's only output is a push to that one registry: layers of
+// its images hit in a cache of that registry are then never downloaded,
+// but mounted across repositories on push. Otherwise it is "".
+func mountRegistry(p *ir.Plan, o engine.BuildOptions) string {
+	if !o.Push || len(o.Outputs) > 0 {
+		return ""
+	}
+	reg := ""
+	for _, t := range p.Targets {
+		if !t.Output {
+			continue
+		}
+		if len(t.Tags) == 0 {
+			return ""
+		}
+		for _, tag := range t.Tags {
+			r, err := imageio.ParseReference(tag)
+			if err != nil || (reg != "" && r.Context().RegistryStr() != reg) {
+				return ""
+			}
+			reg = r.Context().RegistryStr()
+		}
+	}
+	return reg
+}
+
+// recordRemoteBlobs records in the store where the blobs of its images
+// that the build left in a registry are (see store.RemoteBlob), before the
+// push mounts them: a later reader downloads and checks them then.
+func (c *sharedCache) recordRemoteBlobs() error {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for d, lz := range c.lazy {
+		if !c.mountable[lz.hit.src] || c.s.HasBlob(d) {
+			continue
+		}
+		r := lz.hit.rec
+		if err := c.s.PutRemoteBlob(d, store.RemoteBlob{Repository: lz.hit.src.Repository, MediaType: r.MediaType, Size: r.Size, DiffID: r.DiffID, Source: lz.hit.src.Name}); err != nil {
+			return fmt.Errorf("recording remote blob %s: %w", d, err)
+		}
+	}
+	return nil
 }
 
 // checkCacheTypes refuses the cache exports and imports the local engine
@@ -182,6 +243,13 @@ func (c *sharedCache) reuse(ctx context.Context, l *ir.Layer, chain string, eage
 		return resolvedFuture(e), e, h.src.Name, true
 	}
 	if !eager && !c.s.HasBlob(e.Digest) {
+		c.deferFetch(h, l)
+		return resolvedFuture(e), e, h.src.Name, true
+	}
+	if c.mountable[h.src] && !c.s.HasBlob(e.Digest) {
+		// An output image's layer that the push mounts: not downloaded
+		// unless a later step needs it (its diff ID is the record's,
+		// checked when something reads it).
 		c.deferFetch(h, l)
 		return resolvedFuture(e), e, h.src.Name, true
 	}
@@ -312,33 +380,111 @@ func imageTargets(p *ir.Plan) map[string]bool {
 	return out
 }
 
-// exportCaches writes each --cache-to export of the build.
-func (b *builder) exportCaches(ctx context.Context) error {
-	for _, exp := range b.o.CacheTo {
-		cfg := b.cacheConfig(exp.Mode == "max")
-		var opener imageio.BlobOpener
-		if b.imports != nil {
-			opener = b.imports.openBlob
+// exportCaches writes each --cache-to export of the build: one artifact
+// of the layers of every platform's plan (builders holds one per
+// platform). A multi-platform export records each target's layers under
+// its name and platform (see platformTarget) as well as, for the first
+// platform, its name alone.
+func exportCaches(ctx context.Context, builders []*builder) error {
+	first := builders[0]
+	for _, exp := range first.o.CacheTo {
+		cfg := &imageio.CacheConfig{Targets: map[string][]*ir.Layer{}}
+		seen := map[ir.CacheKey]bool{}
+		for i, b := range builders {
+			c := b.cacheConfig(exp.Mode == "max", exportScope(b.p, exp))
+			for _, r := range c.Records {
+				if !seen[r.Key] {
+					seen[r.Key] = true
+					cfg.Records = append(cfg.Records, r)
+				}
+			}
+			for name, layers := range c.Targets {
+				if i == 0 {
+					cfg.Targets[name] = layers
+				}
+				if len(builders) > 1 {
+					cfg.Targets[platformTarget(name, engine.PlatformOf(b.p))] = layers
+				}
+			}
 		}
-		if err := imageio.ExportCache(ctx, b.s, exp.Type, exp.Location(), cfg, opener); err != nil {
+		opener := func(ctx context.Context, d v1.Hash) (io.ReadCloser, error) {
+			for _, b := range builders {
+				if b.imports == nil {
+					continue
+				}
+				if rc, err := b.imports.openBlob(ctx, d); err == nil {
+					return rc, nil
+				}
+			}
+			return nil, fmt.Errorf("blob %s is in no imported cache", d)
+		}
+		if err := imageio.ExportCache(ctx, first.s, exp.Type, exp.Location(), cfg, opener); err != nil {
 			if exp.IgnoreError {
-				b.emit(engine.Event{Kind: "warning", Line: err.Error()})
+				first.emit(engine.Event{Kind: "warning", Line: err.Error()})
 				continue
 			}
 			return err
 		}
-		b.emit(engine.Event{Kind: "export", Line: fmt.Sprintf("cache %s (mode=%s, %d keys)", exp, exp.Mode, len(cfg.Records))})
+		first.emit(engine.Event{Kind: "export", Line: fmt.Sprintf("cache %s (mode=%s, %d keys)", exp, exp.Mode, len(cfg.Records))})
 	}
 	return nil
 }
 
-// cacheConfig gathers the records of an export: with max, every layer of
-// the plan the local index or an imported cache holds; else those of the
-// output images. Each exported target's layers go along with their
+// platformTarget is the name a multi-platform cache export records a
+// target's layers under for one platform: "app@linux/arm64".
+func platformTarget(name string, p ir.Platform) string { return name + "@" + p.String() }
+
+// exportScope names the targets whose layers exp exports: with
+// mode=max every target of the plan, else the output images and the
+// targets they are built on; an export scoped to some targets (an image's
+// cache_to) takes those, the targets they are built on and, with mode=max,
+// every target they read, transitively.
+func exportScope(p *ir.Plan, exp engine.CacheExport) map[string]bool {
+	max := exp.Mode == "max"
+	if len(exp.Targets) == 0 {
+		if max {
+			all := map[string]bool{}
+			for _, t := range p.Targets {
+				all[t.Name] = true
+			}
+			return all
+		}
+		return imageTargets(p)
+	}
+	byName := map[string]*ir.Target{}
+	for _, t := range p.Targets {
+		byName[t.Name] = t
+	}
+	out := map[string]bool{}
+	var add func(name string)
+	add = func(name string) {
+		t := byName[name]
+		if t == nil || out[name] {
+			return
+		}
+		out[name] = true
+		if !max {
+			if t.Base.Kind == ir.BaseTarget {
+				add(t.Base.Target)
+			}
+			return
+		}
+		for _, d := range t.Dependencies() {
+			add(d)
+		}
+	}
+	for _, name := range exp.Targets {
+		add(name)
+	}
+	return out
+}
+
+// cacheConfig gathers the records of an export: those of the layers of
+// the targets in scope that the local index or (with max) an imported
+// cache holds. Each exported target's layers go along with their
 // recorded inputs, origins relative to the project.
-func (b *builder) cacheConfig(max bool) *imageio.CacheConfig {
+func (b *builder) cacheConfig(max bool, scope map[string]bool) *imageio.CacheConfig {
 	cfg := &imageio.CacheConfig{Targets: map[string][]*ir.Layer{}}
-	images := imageTargets(b.p)
 	seen := map[ir.CacheKey]bool{}
 	add := func(k ir.CacheKey) {
 		if k.IsZero() || seen[k] {
@@ -366,7 +512,7 @@ func (b *builder) cacheConfig(max bool) *imageio.CacheConfig {
 		}
 	}
 	for _, t := range b.p.Targets {
-		if !max && !images[t.Name] {
+		if !scope[t.Name] {
 			continue
 		}
 		var layers []*ir.Layer

@@ -1,38 +1,16 @@
 package local
 
 import (
-	"archive/tar"
-	"fmt"
-	"io"
 	"os"
-	"path"
-	"strings"
 
 	"github.com/imgc-dev/imgc/engine"
 	"github.com/imgc-dev/imgc/ir"
 )
 
-// declaredWrites is what a layer of run steps declares it writes. ok is
-// false when there is nothing to check: a step declares nothing, or the
-// layer also copies (its files are what the plan lists anyway).
-func declaredWrites(l *ir.Layer) (writes []string, ok bool) {
-	for _, st := range l.Steps {
-		r, isRun := st.(*ir.Run)
-		if !isRun || len(r.Writes) == 0 {
-			return nil, false
-		}
-		writes = append(writes, r.Writes...)
-	}
-	return writes, len(writes) > 0
-}
-
-// checkWrites fails when the layer tar at tarPath changes a path outside
-// what the layer's steps declared: the optimizer reorders steps trusting
-// `writes`, so a step that lies must fail loudly. Directories above a
-// declared path may appear (writing below them copies them up).
+// checkWrites checks the layer tar at tarPath against the writes its steps
+// declare (engine.CheckWrites).
 func checkWrites(l *ir.Layer, tarPath string) error {
-	writes, ok := declaredWrites(l)
-	if !ok {
+	if _, ok := engine.DeclaredWrites(l); !ok {
 		return nil
 	}
 	f, err := os.Open(tarPath)
@@ -40,45 +18,5 @@ func checkWrites(l *ir.Layer, tarPath string) error {
 		return err
 	}
 	defer f.Close()
-	tr := tar.NewReader(f)
-	var undeclared []string
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("reading the layer: %w", err)
-		}
-		p := path.Clean("/" + h.Name)
-		dir, base := path.Split(p)
-		if base == ".wh..wh..opq" {
-			p = path.Clean(dir)
-		} else if name, ok := strings.CutPrefix(base, ".wh."); ok {
-			p = path.Join(dir, name)
-		}
-		if !declared(p, writes) {
-			undeclared = append(undeclared, p)
-		}
-	}
-	if len(undeclared) == 0 {
-		return nil
-	}
-	if len(undeclared) > 5 {
-		undeclared = append(undeclared[:5], fmt.Sprintf("and %d more", len(undeclared)-5))
-	}
-	return &engine.StepError{Origins: []ir.Origin{l.Origin}, Key: l.Key,
-		Err: fmt.Errorf("the layer changes %s, which its steps' writes %q do not cover: declare every path the step writes", strings.Join(undeclared, ", "), writes)}
-}
-
-// declared reports whether p is a declared write path, below one, or a
-// directory above one. Relative writes are taken from the root.
-func declared(p string, writes []string) bool {
-	for _, w := range writes {
-		w = path.Clean("/" + w)
-		if p == w || strings.HasPrefix(p, w+"/") || w == "/" || strings.HasPrefix(w, p+"/") {
-			return true
-		}
-	}
-	return false
+	return engine.CheckWrites(l, f)
 }

@@ -236,3 +236,18 @@ func writeLayout(dir string, fill func(layout.Path) error) (string, error) {
 	}
 	return dir, nil
 }
+
+// MultiArchLayout is MultiArch for programs that are not tests (the
+// benchmarks' base maker): the layout's path, or why it could not be made.
+func MultiArchLayout() (string, error) {
+	once.Do(func() { layoutDir, onceErr = makeBusyboxLayout() })
+	if onceErr != nil {
+		return "", fmt.Errorf("making the amd64 busybox base: %w", onceErr)
+	}
+	arm64Once.Do(func() { arm64Dir, arm64Err = makeArm64Layout() })
+	if arm64Err != nil {
+		return "", fmt.Errorf("making the arm64 busybox base: %w", arm64Err)
+	}
+	multiOnce.Do(func() { multiDir, multiErr = makeMultiLayout(layoutDir, arm64Dir) })
+	return multiDir, multiErr
+}

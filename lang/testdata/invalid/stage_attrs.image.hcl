@@ -1,13 +1,15 @@
 stage "build" {
   from        = "alpine"
-  tags        = ["example.com/x:1"] # ERROR: Image attribute on a stage
-  annotations = { a = "b" }         # ERROR: Image attribute on a stage
+  tags        = ["example.com/x:1"]   # ERROR: Image attribute on a stage
+  annotations = { a = "b" }           # ERROR: Image attribute on a stage
+  cache_to    = ["type=local,dest=c"] # ERROR: Image attribute on a stage
 }
 
 image "app" {
-  from = "alpine"
-  tags = ["Example.com/UPPER CASE"] # ERROR: Invalid image tag
-  env  = { "A=B" = "x" }            # ERROR: Invalid environment variable name
+  from       = "alpine"
+  tags       = ["Example.com/UPPER CASE"] # ERROR: Invalid image tag
+  env        = { "A=B" = "x" }            # ERROR: Invalid environment variable name
+  cache_from = { ref = "x" }              # ERROR: Incorrect attribute value type
   config {
     expose     = ["http"] # ERROR: Invalid port
     entrypoint = "/app"   # ERROR: Incorrect attribute value type

@@ -125,6 +125,8 @@ image "app" {
   from        = local.runtime
   tags        = ["registry.example.com/app:${var.version}", "registry.example.com/app:latest"]
   annotations = { "org.opencontainers.image.source" = "https://example.com/app" }
+  cache_from  = ["type=registry,ref=registry.example.com/app:buildcache"]
+  cache_to    = "type=registry,ref=registry.example.com/app:buildcache,mode=max"
 
   layer "binaries" {
     copy {

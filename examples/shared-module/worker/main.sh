@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "worker: processing jobs as $(id -un)"

@@ -1,0 +1,7 @@
+module "again" {
+  source = "./" # ERROR: Cycle in modules
+}
+
+image "x" {
+  from = "scratch"
+}
