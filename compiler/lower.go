@@ -545,6 +545,7 @@ func imageConfig(st *model.Stage, sc stageCtx) ir.ImageConfig {
 	c.Volumes = cfg.Volumes
 	c.StopSignal = cfg.StopSignal
 	c.OnBuild = cfg.OnBuild
+	c.Author = cfg.Author
 	if h := cfg.Healthcheck; h != nil {
 		c.Healthcheck = &ir.Healthcheck{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, StartInterval: h.StartInterval, Retries: h.Retries}
 	}

@@ -382,6 +382,8 @@ type ImageConfig struct {
 	Healthcheck   *Healthcheck      `json:"healthcheck,omitempty"`
 	Shell         []string          `json:"shell,omitempty"`
 	OnBuild       []string          `json:"onbuild,omitempty"`
+	// Author is the config file's author (Dockerfile MAINTAINER).
+	Author string `json:"author,omitempty"`
 }
 
 // Healthcheck is the image config's healthcheck; durations are Go durations.

@@ -190,14 +190,9 @@ func PrintJSON(w io.Writer, p *Plan, st map[CacheKey]Status) error {
 		}
 		out.Optimizations = append(out.Optimizations, jo)
 	}
-	// MarshalIndent sizes its indented buffer from the compact encoding
-	// (an Encoder with SetIndent grows it from nothing, copying a plan of
-	// 1,000 layers many times), and the plan leaves in one write.
-	b, err := json.MarshalIndent(out, "", "  ")
-	if err != nil {
-		return fmt.Errorf("writing plan: %w", err)
-	}
-	if _, err := w.Write(append(b, '\n')); err != nil {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
 		return fmt.Errorf("writing plan: %w", err)
 	}
 	return nil
@@ -334,8 +329,6 @@ func StepSummary(s Step) string {
 			return fmt.Sprintf("add %s to %s", s.URL, s.Dest)
 		}
 		return fmt.Sprintf("add %s to %s", countFiles(s.Files), s.Dest)
-	case *Mkdir:
-		return "mkdir " + s.Path
 	}
 	return string(s.Kind())
 }

@@ -72,7 +72,7 @@ var configSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "entrypoint"}, {Name: "cmd"}, {Name: "env"}, {Name: "user"}, {Name: "workdir"},
 		{Name: "labels"}, {Name: "expose"}, {Name: "volumes"}, {Name: "stop_signal"},
-		{Name: "onbuild"}, {Name: "shell"},
+		{Name: "onbuild"}, {Name: "shell"}, {Name: "author"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "healthcheck"}},
 }

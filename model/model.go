@@ -295,7 +295,9 @@ type ImageConfig struct {
 	Healthcheck   *Healthcheck
 	OnBuild       []string
 	Shell         []string
-	Range         hcl.Range
+	// Author is the image config's author (Dockerfile MAINTAINER).
+	Author string
+	Range  hcl.Range
 	// Instructions are, for an imported Dockerfile, the instructions that
 	// set image config only, in order, each with its own range (the
 	// optimizer names them in `plan`); empty for a config block.

@@ -232,7 +232,7 @@ func (b *build) lowerTarget(ctx context.Context, t *ir.Target) error {
 	// only its env, user and workdir, and the history it inherits, which
 	// assemble completes.
 	final := *cfg.DeepCopy()
-	imageconfig.Merge(&final.Config, t.Config)
+	imageconfig.MergeFile(&final, t.Config)
 	b.configs[t.Name] = final
 	return nil
 }
@@ -420,7 +420,7 @@ func (b *build) assemble(t *ir.Target, ex *exported) (v1.Descriptor, error) {
 	if cfg.Architecture == "" {
 		cfg.Architecture = t.Platform.Architecture
 	}
-	imageconfig.Merge(&cfg.Config, t.Config)
+	imageconfig.MergeFile(&cfg, t.Config)
 	created := cfg.Created.Time
 	for _, h := range cfg.History {
 		if h.Created.After(created) {

@@ -192,11 +192,10 @@ func (rd *reader) label(s *stageState, pn parsedNode, c *instructions.LabelComma
 }
 
 func (rd *reader) maintainer(s *stageState, pn parsedNode, c *instructions.MaintainerCommand) {
+	// BuildKit sets the config file's author (no label), as the classic
+	// builder did; the word is not expanded.
 	cfg := s.configInstruction(pn)
-	if cfg.Labels == nil {
-		cfg.Labels = map[string]text{}
-	}
-	cfg.Labels["maintainer"] = lit(c.Maintainer)
+	cfg.Author = lit(c.Maintainer)
 }
 
 func (rd *reader) stopSignal(s *stageState, pn parsedNode, c *instructions.StopSignalCommand) {

@@ -221,6 +221,7 @@ type configForm struct {
 	Healthcheck   *model.Healthcheck
 	OnBuild       []string
 	Shell         []string
+	Author        text
 	Range         hcl.Range
 	Instructions  []model.ConfigInstruction
 }

@@ -132,6 +132,7 @@ func (c *configForm) lower() *model.ImageConfig {
 		Healthcheck:   c.Healthcheck,
 		OnBuild:       c.OnBuild,
 		Shell:         c.Shell,
+		Author:        c.Author.Value,
 		Range:         c.Range,
 		Instructions:  c.Instructions,
 	}

@@ -458,6 +458,9 @@ func (w *writer) config(body *hclwrite.Body, c *configForm) {
 	if c.StopSignal.Value != "" {
 		b.SetAttributeRaw("stop_signal", raw(w.text(c.StopSignal)))
 	}
+	if c.Author.Value != "" {
+		b.SetAttributeRaw("author", raw(w.text(c.Author)))
+	}
 	if len(c.OnBuild) > 0 {
 		var sb strings.Builder
 		sb.WriteString("[\n")

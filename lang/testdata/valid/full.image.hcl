@@ -152,6 +152,7 @@ image "app" {
     volumes     = ["/data"]
     stop_signal = "SIGTERM"
     onbuild     = ["RUN echo hi"]
+    author      = "Jane Doe <jane@example.com>"
     shell       = ["/bin/sh", "-c"]
     healthcheck {
       test           = ["CMD", "/app", "health"]
