@@ -316,12 +316,7 @@ func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) 
 	}
 	opt.Session = append(opt.Session, b.auth)
 	var _ session.Attachable
-	if b.o.AllowNetworkHost {
-		opt.AllowedEntitlements = append(opt.AllowedEntitlements, engine.EntitlementNetworkHost)
-	}
-	if b.o.AllowInsecure {
-		opt.AllowedEntitlements = append(opt.AllowedEntitlements, engine.EntitlementSecurityInsecure)
-	}
+	opt.AllowedEntitlements = entitlements(b.o)
 	rootCfg := b.rootBase[t.Name]
 	buildFunc := func(ctx context.Context, gw gateway.Client) (*gateway.Result, error) {
 		req := gateway.SolveRequest{Definition: def.ToPB()}
@@ -586,4 +581,16 @@ func cacheEntries(to []engine.CacheExport, from []engine.CacheImport) (exports, 
 		imports = append(imports, entry(c.Type, c.Attrs))
 	}
 	return exports, imports
+}
+
+// entitlements are the entitlements the build grants its steps.
+func entitlements(o engine.BuildOptions) []string {
+	var out []string
+	if o.AllowNetworkHost {
+		out = append(out, engine.EntitlementNetworkHost)
+	}
+	if o.AllowInsecure {
+		out = append(out, engine.EntitlementSecurityInsecure)
+	}
+	return out
 }
