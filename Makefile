@@ -21,10 +21,10 @@ RUNC_BIN     := /usr/local/libexec/imgc/runc
 
 # deps-run installs what builds need on a fresh Debian machine (as root):
 # runc and busybox-static for real builds, slirp4netns for run steps' private
-# network, and libseccomp-dev, pkg-config and gcc to build the fixed runc that
-# `make runc` puts in RUNC_BIN.
+# network, libseccomp-dev, pkg-config and gcc to build the fixed runc that
+# `make runc` puts in RUNC_BIN, and git for git sources (ADD REPO.git, add { git }).
 deps-run:
-	@./.ci/apt-need runc busybox-static slirp4netns gcc pkg-config libseccomp-dev
+	@./.ci/apt-need runc busybox-static slirp4netns gcc pkg-config libseccomp-dev git
 	@$(MAKE) --no-print-directory runc
 
 # deps adds what the tests need: buildah, which the Dockerfile fidelity tests
@@ -32,10 +32,11 @@ deps-run:
 # the shared cache tests start on loopback themselves; its own service is
 # disabled); qemu-user-static, registered with binfmt_misc by `make binfmt`,
 # for foreign-platform run steps; buildkitd and buildctl (`make buildkit`) for
-# the BuildKit engine's tests; git, whose daemon serves the git:: module
-# sources of lang's tests on loopback.
+# the BuildKit engine's tests; openssh-client's ssh-agent and ssh-keygen for
+# the tests of SSH agent forwarding (RUN --mount=type=ssh). git (deps-run)
+# also serves the git:: module sources of lang's tests on loopback.
 deps: deps-run
-	@./.ci/apt-need buildah docker-registry qemu-user-static git
+	@./.ci/apt-need buildah docker-registry qemu-user-static openssh-client
 	@$(MAKE) --no-print-directory binfmt buildkit
 
 # binfmt registers QEMU (aarch64, arm) with binfmt_misc for foreign-platform

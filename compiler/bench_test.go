@@ -2,12 +2,14 @@ package compiler
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/imgc-dev/imgc/imageref"
+	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/model"
 )
 
@@ -63,7 +65,7 @@ func BenchmarkCompile(b *testing.B) {
 	checkPasses = false
 	defer func() { checkPasses = true }()
 	cfg := benchConfig(b)
-	opts := Options{Platform: amd64, HashCache: filepath.Join(b.TempDir(), "hashes.json")}
+	opts := Options{Platform: amd64, HashCache: filepath.Join(b.TempDir(), "hashes")}
 	if _, diags := Compile(cfg, opts); diags.HasErrors() {
 		b.Fatal(diags)
 	}
@@ -113,7 +115,7 @@ func BenchmarkCompileLargeTree(b *testing.B) {
 	}
 	cfg := &model.Config{Dir: dir, Stages: []*model.Stage{{Kind: model.KindImage, Name: "x", From: model.From{Base: &model.Scratch{}},
 		Steps: []model.Step{&model.Copy{FileSpec: model.FileSpec{Src: []string{"."}, Dest: "/src/"}}}}}}
-	opts := Options{Platform: amd64, HashCache: filepath.Join(b.TempDir(), "hashes.json")}
+	opts := Options{Platform: amd64, HashCache: filepath.Join(b.TempDir(), "hashes")}
 	if _, diags := Compile(cfg, opts); diags.HasErrors() {
 		b.Fatal(diags)
 	}
@@ -123,4 +125,27 @@ func BenchmarkCompileLargeTree(b *testing.B) {
 			b.Fatal(diags)
 		}
 	}
+}
+
+// BenchmarkPrintPlan prints the compiled benchConfig as `imgc plan` does,
+// in each format, with every layer a miss.
+func BenchmarkPrintPlan(b *testing.B) {
+	checkPasses = false
+	defer func() { checkPasses = true }()
+	p, diags := Compile(benchConfig(b), Options{Platform: amd64})
+	if diags.HasErrors() {
+		b.Fatal(diags)
+	}
+	b.Run("text", func(b *testing.B) {
+		for b.Loop() {
+			ir.PrintText(io.Discard, p, nil, false)
+		}
+	})
+	b.Run("json", func(b *testing.B) {
+		for b.Loop() {
+			if err := ir.PrintJSON(io.Discard, p, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -46,11 +46,17 @@ type Options struct {
 	// Resolve, if set, resolves base references that are neither pinned
 	// nor carry a digest (see Resolver for the errors it may return).
 	Resolve Resolver
+	// Fetch, if set, resolves add steps' remote sources that the
+	// configuration does not pin (a URL without a checksum, a git ref) to
+	// the digest or commit their keys are computed from. Without it (plan,
+	// validate) such a step keeps a key made of the URL or ref, which the
+	// plan marks as known only after the download.
+	Fetch Fetcher
 	// Tags are more names (--tag) for the one image the plan outputs; a
 	// plan with several images is an error then. Tags enter no key.
 	Tags []string
-	// HashCache is the file of the persistent file hash cache; "" keeps
-	// hashes in memory for this run only.
+	// HashCache is the directory of the persistent file hash cache; ""
+	// keeps hashes in memory for this run only.
 	HashCache string
 	// Platform is the target platform, which targets are built for
 	// unless they set their own; zero means the host's, linux and
@@ -95,6 +101,16 @@ type ResolverFunc func(ref imageref.Ref, platform ir.Platform) (string, error)
 // Resolve calls f.
 func (f ResolverFunc) Resolve(ref imageref.Ref, platform ir.Platform) (string, error) {
 	return f(ref, platform)
+}
+
+// A Fetcher resolves the remote sources of add steps, as BuildKit's http
+// and git sources resolve when the build is solved.
+type Fetcher interface {
+	// URL returns the digest ("sha256:...") of what rawURL serves now.
+	URL(rawURL string) (string, error)
+	// Git returns the commit that ref ("" is HEAD) names in the
+	// repository at remote.
+	Git(remote, ref string) (string, error)
 }
 
 // ErrUnresolved, returned (or wrapped) by a Resolver, leaves a base

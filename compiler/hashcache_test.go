@@ -1,7 +1,6 @@
 package compiler
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imgc-dev/imgc/internal/hashcache"
 	"github.com/imgc-dev/imgc/model"
 )
 
@@ -30,30 +30,22 @@ func TestReplanReadsNoFileContents(t *testing.T) {
 	}
 	cfg := &model.Config{Dir: dir, Stages: []*model.Stage{{Kind: model.KindImage, Name: "x", From: model.From{Base: &model.Scratch{}},
 		Steps: []model.Step{&model.Copy{FileSpec: model.FileSpec{Src: []string{"src/"}, Dest: "/src/"}}}}}}
-	opts := Options{HashCache: filepath.Join(t.TempDir(), "hashes.json")}
+	opts := Options{HashCache: filepath.Join(t.TempDir(), "hashes")}
 	first := mustCompile(t, cfg, opts).Targets[0].Key()
 
 	// Tamper with the stored digest of one file: a plan that reads no file
 	// contents trusts it (and so gets another key); one that reads the
 	// file gets the first key back.
 	victim := filepath.Join(dir, "src/d07/f0007.txt")
-	raw, err := os.ReadFile(opts.HashCache)
+	fi, err := os.Stat(victim)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stored struct {
-		Version int                                   `json:"version"`
-		Entries map[string]map[string]json.RawMessage `json:"entries"`
-	}
-	if err := json.Unmarshal(raw, &stored); err != nil {
+	c := hashcache.Open(opts.HashCache)
+	if err := c.Remember(victim, fi, "sha256:"+strings.Repeat("0", 64)); err != nil {
 		t.Fatal(err)
 	}
-	if stored.Entries[victim] == nil {
-		t.Fatalf("the hash cache has no entry for %s", victim)
-	}
-	stored.Entries[victim]["d"] = json.RawMessage(`"sha256:` + strings.Repeat("0", 64) + `"`)
-	raw, _ = json.Marshal(stored)
-	if err := os.WriteFile(opts.HashCache, raw, 0o644); err != nil {
+	if err := c.Save(); err != nil {
 		t.Fatal(err)
 	}
 	if second := mustCompile(t, cfg, opts).Targets[0].Key(); second == first {

@@ -1,6 +1,8 @@
 package compiler
 
 import (
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -338,5 +340,13 @@ func TestKeysMkdir(t *testing.T) {
 	}
 	if got.CreatedBy != "WORKDIR /opt/data" {
 		t.Errorf("history = %q, want WORKDIR /opt/data", got.CreatedBy)
+	}
+}
+
+func TestOctal4(t *testing.T) {
+	for _, v := range []uint32{0, 7, 0o644, 0o755, 0o4755, 0o7777, uint32(fs.ModeSetuid) | 0o755} {
+		if got, want := octal4(v), fmt.Sprintf("%04o", v); got != want {
+			t.Errorf("octal4(%o) = %q, want %q", v, got, want)
+		}
 	}
 }

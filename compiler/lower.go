@@ -420,11 +420,17 @@ func (l *lowerer) run(sc stageCtx, s *model.Run, dependsOn map[string]bool) lowe
 	default:
 		panic(fmt.Sprintf("compiler: lower: run step with the command %T: model.Check gives every run step one", s.Command))
 	}
+	ssh := 0
 	for _, m := range s.Mounts {
 		im, ok := l.mount(m, dependsOn)
-		if ok {
-			r.Mounts = append(r.Mounts, im)
+		if !ok {
+			continue
 		}
+		if im.Type == ir.MountSSH {
+			r.Env = sshDefaults(&im, ssh, r.Env)
+			ssh++
+		}
+		r.Mounts = append(r.Mounts, im)
 	}
 	name := strings.Join(r.Argv, " ")
 	if r.Shell {
@@ -440,13 +446,35 @@ func (l *lowerer) run(sc stageCtx, s *model.Run, dependsOn map[string]bool) lowe
 	return lowered{step: r, name: layerName, createdBy: created, noCache: s.NoCache, vars: s.Vars}
 }
 
+// sshDefaults gives the i-th ssh mount of a step BuildKit's defaults (the
+// agent "default" at /run/buildkit/ssh_agent.I, mode 0600) and, for the
+// first, SSH_AUTH_SOCK in env unless the step sets it, as llb.AddSSHSocket
+// does.
+func sshDefaults(m *ir.Mount, i int, env []string) []string {
+	if m.ID == "" {
+		m.ID = "default"
+	}
+	if m.Target == "" {
+		m.Target = fmt.Sprintf("/run/buildkit/ssh_agent.%d", i)
+	}
+	if i > 0 {
+		return env
+	}
+	for _, e := range env {
+		if strings.HasPrefix(e, "SSH_AUTH_SOCK=") {
+			return env
+		}
+	}
+	return append(env, "SSH_AUTH_SOCK="+m.Target)
+}
+
 func (l *lowerer) mount(m model.Mount, dependsOn map[string]bool) (ir.Mount, bool) {
 	im := ir.Mount{
 		Type: ir.MountType(m.Type), Target: m.Target, ID: m.ID, Sharing: m.Sharing, Source: m.Source,
 		ReadOnly: m.ReadOnly, Required: m.Required, Env: m.Env, Mode: m.Mode, UID: m.UID, GID: m.GID, Size: m.Size,
 	}
 	switch im.Type {
-	case ir.MountCache, ir.MountSecret, ir.MountBind, ir.MountTmpfs:
+	case ir.MountCache, ir.MountSecret, ir.MountBind, ir.MountTmpfs, ir.MountSSH:
 	default:
 		panic(fmt.Sprintf("compiler: lower: mount type %q: model.Check lets no other through", m.Type))
 	}
@@ -456,7 +484,7 @@ func (l *lowerer) mount(m model.Mount, dependsOn map[string]bool) (ir.Mount, boo
 	if im.Type == ir.MountCache && im.ID == "" {
 		im.ID = m.Target
 	}
-	if im.Target == "" && !(im.Type == ir.MountSecret && im.Env != "") {
+	if im.Target == "" && !(im.Type == ir.MountSecret && im.Env != "") && im.Type != ir.MountSSH {
 		panic(fmt.Sprintf("compiler: lower: %s mount without a target: model.Check lets none through", m.Type))
 	}
 	im.FromTarget = l.refTarget(m.From, m.Range)
@@ -497,12 +525,23 @@ func (l *lowerer) add(sc stageCtx, s *model.Add) lowered {
 		URL: s.URL, Checksum: s.Checksum, Sources: s.Src, Dest: joinDest(sc.workdir, s.Dest), Extract: s.Extract,
 		Chown: s.Chown, Chmod: s.Chmod, Link: s.Link, Exclude: s.Exclude, Origin: ir.OriginOf(s.Range),
 	}
-	if (s.URL == "") == (len(s.Src) == 0) || s.Dest == "" {
-		panic("compiler: lower: add step without exactly one of url and src, or without destination: model.Check lets none through")
+	if g := s.Git; g != nil {
+		a.Git = &ir.GitSource{Remote: g.Remote, Ref: g.Ref, Subdir: g.Subdir, KeepGitDir: g.KeepGitDir}
+	}
+	kinds := 0
+	for _, set := range []bool{s.URL != "", len(s.Src) > 0, s.Git != nil} {
+		if set {
+			kinds++
+		}
+	}
+	if kinds != 1 || s.Dest == "" {
+		panic("compiler: lower: add step without exactly one of url, src and git, or without destination: model.Check lets none through")
 	}
 	a.Definition = ir.OriginPtr(s.Definition)
 	what := s.URL
-	if s.URL == "" {
+	if s.Git != nil {
+		what = a.Git.String()
+	} else if s.URL == "" {
 		a.Context = contextOf(l.context, s.Context)
 		what = strings.Join(s.Src, " ")
 	}

@@ -149,6 +149,17 @@ func stepInputs(s *state, step ir.Step, targetKeys map[string]ir.CacheKey) []ir.
 		in.add("kind", "add")
 		in.addNonEmpty("url", st.URL)
 		in.addNonEmpty("checksum", st.Checksum)
+		if g := st.Git; g != nil {
+			// As BuildKit's git source: the commit, not the ref that named it.
+			in.add("git remote", g.Remote)
+			if g.Commit != "" {
+				in.add("git commit", g.Commit)
+			} else {
+				in.add("git ref", g.Ref)
+			}
+			in.addNonEmpty("git subdir", g.Subdir)
+			in.addTrue("keep_git_dir", g.KeepGitDir)
+		}
 		if len(st.Sources) > 0 {
 			in.add("add src", jsonList(st.Sources))
 		}
@@ -216,7 +227,7 @@ func (in *inputs) files(files []ir.CopyFile) {
 }
 
 func fileText(f ir.CopyFile) string {
-	perm := fmt.Sprintf("%04o", uint32(f.Mode.Perm()|f.Mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)))
+	perm := octal4(uint32(f.Mode.Perm() | f.Mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)))
 	var s string
 	switch {
 	case f.Mode.IsDir():
@@ -229,6 +240,15 @@ func fileText(f ir.CopyFile) string {
 		s = "special " + f.Mode.String()
 	}
 	return s + " " + f.Dst
+}
+
+// octal4 is fmt.Sprintf("%04o", v), without fmt's cost per copied file.
+func octal4(v uint32) string {
+	s := strconv.FormatUint(uint64(v), 8)
+	if len(s) < 4 {
+		s = "0000"[len(s):] + s
+	}
+	return s
 }
 
 func targetKey(keys map[string]ir.CacheKey, name string) ir.CacheKey {

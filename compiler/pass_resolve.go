@@ -14,7 +14,9 @@ import (
 	"github.com/moby/patternmatcher/ignorefile"
 
 	"github.com/imgc-dev/imgc/internal/copyspec"
+	"github.com/imgc-dev/imgc/internal/hashcache"
 	"github.com/imgc-dev/imgc/ir"
+	"github.com/imgc-dev/imgc/model"
 )
 
 // resolveInputs fills in what keys are computed from but the configuration
@@ -54,7 +56,8 @@ func resolveInputs(s *state, p *ir.Plan) *ir.Plan {
 type pendingHash struct {
 	files []ir.CopyFile
 	i     int
-	path  string
+	// file is its path and the stat the walk took of it.
+	file hashcache.File
 }
 
 func (s *state) resolveBase(b ir.Base, plat ir.Platform) ir.Base {
@@ -277,6 +280,12 @@ func (s *state) resolveStep(step ir.Step, pending *[]pendingHash) ir.Step {
 		nc.Files = s.resolveFiles(st.Context, st.Sources, st.Dest, st.Exclude, st.Parents, st.Origin, pending)
 		return &nc
 	case *ir.Add:
+		if st.URL != "" && st.Checksum == "" {
+			return s.fetchURL(st)
+		}
+		if st.Git != nil && st.Git.Commit == "" {
+			return s.fetchGit(st)
+		}
 		if st.Context == "" || len(st.Sources) == 0 {
 			return st
 		}
@@ -287,8 +296,43 @@ func (s *state) resolveStep(step ir.Step, pending *[]pendingHash) ir.Step {
 	return step
 }
 
+// fetchURL resolves an add step's URL without a checksum to the digest of
+// its content through Options.Fetch, so that its key changes exactly when
+// the content does.
+func (s *state) fetchURL(st *ir.Add) ir.Step {
+	if s.opts.Fetch == nil {
+		return st
+	}
+	d, err := s.opts.Fetch.URL(st.URL)
+	if err != nil {
+		s.diags = append(s.diags, errorDiag("Download failed", fmt.Sprintf("%s An add of a URL without a checksum is downloaded before the build, to key the step by its content; make the URL reachable, or fix it.", model.Sentence(err.Error())), st.Origin.Range()))
+		return st
+	}
+	na := *st
+	na.Checksum = d
+	return &na
+}
+
+// fetchGit resolves a git source's ref to its commit through
+// Options.Fetch, as BuildKit keys a git source by its commit.
+func (s *state) fetchGit(st *ir.Add) ir.Step {
+	if s.opts.Fetch == nil {
+		return st
+	}
+	commit, err := s.opts.Fetch.Git(st.Git.Remote, st.Git.Ref)
+	if err != nil {
+		s.diags = append(s.diags, errorDiag("Git source not resolved", fmt.Sprintf("%s A git source's ref is resolved to a commit before the build, to key the step by it; make the repository reachable, or fix the ref.", model.Sentence(err.Error())), st.Origin.Range()))
+		return st
+	}
+	na := *st
+	g := *st.Git
+	g.Commit = commit
+	na.Git = &g
+	return &na
+}
+
 func (s *state) resolveFiles(ctx string, sources []string, dest string, exclude []string, parents bool, o ir.Origin, pending *[]pendingHash) []ir.CopyFile {
-	files, err := copyspec.Resolve(ctx, sources, dest, copyspec.Options{Exclude: exclude, Ignore: s.ignore(), Parents: parents})
+	files, infos, err := copyspec.ResolveInfo(ctx, sources, dest, copyspec.Options{Exclude: exclude, Ignore: s.ignore(), Parents: parents})
 	var nm *copyspec.NoMatchError
 	switch {
 	case errors.As(err, &nm) && nm.Ignored:
@@ -306,7 +350,7 @@ func (s *state) resolveFiles(ctx string, sources []string, dest string, exclude 
 	}
 	for i, f := range files {
 		if f.Mode.IsRegular() {
-			*pending = append(*pending, pendingHash{files: files, i: i, path: filepath.Join(ctx, filepath.FromSlash(f.Src))})
+			*pending = append(*pending, pendingHash{files: files, i: i, file: hashcache.File{Path: filepath.Join(ctx, filepath.FromSlash(f.Src)), Info: infos[i]}})
 		}
 	}
 	return files
@@ -318,11 +362,11 @@ func (s *state) hashPending(pending []pendingHash) {
 	if len(pending) == 0 {
 		return
 	}
-	paths := make([]string, len(pending))
+	files := make([]hashcache.File, len(pending))
 	for i, p := range pending {
-		paths[i] = p.path
+		files[i] = p.file
 	}
-	digests, err := s.hashes.DigestAll(paths, runtime.GOMAXPROCS(0)*2)
+	digests, err := s.hashes.DigestAll(files, runtime.GOMAXPROCS(0)*2)
 	if err != nil {
 		s.diags = append(s.diags, errorDiag("Copied file not readable", fmt.Sprintf("%v. Make the file readable, or leave it out with exclude or an ignore file.", err), nil))
 		return

@@ -58,6 +58,10 @@ type BuildOptions struct {
 	NoCache bool
 	// Secrets maps a secret id to the host file mounted for it.
 	Secrets map[string]string
+	// SSH maps an SSH agent id (a mount's id, "default" by default) to the
+	// host socket of the agent its ssh mounts forward. The socket's path
+	// enters no key.
+	SSH     map[string]string
 	Outputs []Output
 	// Push writes every tag of every output target to its registry.
 	Push bool

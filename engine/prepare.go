@@ -20,6 +20,9 @@ func Prepare(p *ir.Plan, o BuildOptions) (BuildOptions, error) {
 	if err := ir.Check(p, false); err != nil {
 		return o, fmt.Errorf("building: the plan is inconsistent: %w", err)
 	}
+	if err := checkPending(p); err != nil {
+		return o, err
+	}
 	if err := checkEntitlements(p, o); err != nil {
 		return o, err
 	}
@@ -59,6 +62,19 @@ func checkEntitlements(p *ir.Plan, o BuildOptions) error {
 				if err != nil {
 					return &StepError{Target: t.Name, Key: l.Key, Layer: l.Name, Origins: ir.StepOrigins(r), Err: err}
 				}
+			}
+		}
+	}
+	return nil
+}
+
+// checkPending refuses a plan with a remote source its keys do not see:
+// the compiler resolves them when given a fetcher, as a build must.
+func checkPending(p *ir.Plan) error {
+	for _, t := range p.Targets {
+		for _, l := range t.Layers {
+			if src := l.PendingSource(); src != "" {
+				return fmt.Errorf("building: the plan's key for %s is not resolved: compile it with a fetcher", src)
 			}
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"github.com/imgc-dev/imgc/imageio"
 	"github.com/imgc-dev/imgc/imageref"
+	"github.com/imgc-dev/imgc/internal/fetch"
 	"github.com/imgc-dev/imgc/lang/dockerfile"
 	"io"
 	"os"
@@ -265,6 +266,8 @@ func dockerfilePlan(t *testing.T, dir, base string, args map[string]string) (*ir
 		Resolve: compiler.ResolverFunc(func(ref imageref.Ref, _ ir.Platform) (string, error) {
 			return imageio.ResolveBase(ctx, ref, pl)
 		}),
+		// As imgc build: URLs without a checksum and git refs resolve now.
+		Fetch: fetch.Resolver{Ctx: ctx, Downloads: &fetch.Downloader{Dir: t.TempDir(), Temp: os.TempDir()}},
 	})
 	if errs := errorsOnly(diags); len(errs) > 0 {
 		t.Fatalf("compiling: %s", errs.Error())
@@ -289,6 +292,7 @@ func TestBuildKitFidelityEquivalence(t *testing.T) {
 		name := filepath.Base(dir)
 		t.Run(name, func(t *testing.T) {
 			args := readArgs(t, filepath.Join(dir, "args"))
+			serveRemotes(t, dir, args)
 			dir := contextWithModes(t, dir)
 			base := base
 			triggers := readLines(t, filepath.Join(dir, "base-onbuild"))

@@ -301,8 +301,9 @@ func makeContext(t *testing.T, dir string, cfg *model.Config) {
 }
 
 var knownValidateFailures = map[string]string{
-	"keycloak__keycloak__quarkus__container__Dockerfile.Dockerfile": "Missing checksum", // ADD of a URL without --checksum
-	"rubygems__rubygems.org__Dockerfile.Dockerfile":                 "Missing checksum",
+	// ARG DELVE_SUPPORTED=${DELVE_SUPPORTED#...} redefined from itself (issue 14 item 1);
+	// it converts now that git sources do.
+	"moby__moby__Dockerfile.Dockerfile": "Cycle in local values",
 }
 
 // TestCorpusValidatesWithoutContext checks every converted corpus file as

@@ -70,6 +70,7 @@ func TestFidelity(t *testing.T) {
 		name := filepath.Base(dir)
 		t.Run(name, func(t *testing.T) {
 			args := readArgs(t, filepath.Join(dir, "args"))
+			serveRemotes(t, dir, args)
 			dir := contextWithModes(t, dir)
 			base := base
 			triggers := readLines(t, filepath.Join(dir, "base-onbuild"))

@@ -244,6 +244,9 @@ const (
 	MountSecret MountType = "secret"
 	MountBind   MountType = "bind"
 	MountTmpfs  MountType = "tmpfs"
+	// MountSSH is a socket that forwards an SSH agent given to the build
+	// (imgc build --ssh ID=...); it enters no key and no layer.
+	MountSSH MountType = "ssh"
 )
 
 // Mount is a filesystem mounted for one run step; it never reaches a layer.
@@ -327,6 +330,8 @@ type CopyFile struct {
 type Add struct {
 	URL      string `json:"url,omitempty"`
 	Checksum string `json:"checksum,omitempty"`
+	// Git is a git checkout, the third kind of source.
+	Git *GitSource `json:"git,omitempty"`
 	// Sources and Files are as in Copy, for local sources.
 	Sources []string   `json:"sources,omitempty"`
 	Context string     `json:"context,omitempty"`
@@ -343,6 +348,53 @@ type Add struct {
 	Origin  Origin   `json:"source"`
 	// Definition is as in Run.
 	Definition *Origin `json:"definition,omitempty"`
+}
+
+// Pending is the remote source whose content the step's key does not
+// see yet (a URL without a checksum, a git ref not resolved to a commit),
+// or "": the compiler resolves it only when it is given a fetcher (a
+// build, not a plan), and no engine builds a plan with one.
+func (a *Add) Pending() string {
+	if a.URL != "" && a.Checksum == "" {
+		return a.URL
+	}
+	if a.Git != nil && a.Git.Commit == "" {
+		return a.Git.String()
+	}
+	return ""
+}
+
+// GitSource is a git repository's tree at a ref.
+type GitSource struct {
+	Remote string `json:"remote"`
+	// Ref is as written ("" is HEAD); Commit is what it named when the
+	// compiler resolved it, the key's input ("" until then).
+	Ref        string `json:"ref,omitempty"`
+	Commit     string `json:"commit,omitempty"`
+	Subdir     string `json:"subdir,omitempty"`
+	KeepGitDir bool   `json:"keep_git_dir,omitempty"`
+}
+
+// String is the source as Docker writes it: REMOTE#REF:SUBDIR.
+func (g *GitSource) String() string {
+	s := g.Remote
+	if g.Ref != "" || g.Subdir != "" {
+		s += "#" + g.Ref
+	}
+	if g.Subdir != "" {
+		s += ":" + g.Subdir
+	}
+	return s
+}
+
+// PendingSource is the first pending remote source of l's steps, or "".
+func (l *Layer) PendingSource() string {
+	for _, st := range l.Steps {
+		if a, ok := st.(*Add); ok && a.Pending() != "" {
+			return a.Pending()
+		}
+	}
+	return ""
 }
 
 func (*Add) Kind() StepKind   { return StepAdd }

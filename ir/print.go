@@ -64,7 +64,12 @@ func PrintText(w io.Writer, p *Plan, st map[CacheKey]Status, color bool) {
 					cache += "  " + paint(colorDim, "empty: not in the image")
 				}
 			}
-			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\n", j+1, clip(l.Name, 40), clip(mask(stepsText(l)), 48), src(l.Origin), l.Key.Short(), cache)
+			key := l.Key.Short()
+			if pending := l.PendingSource(); pending != "" {
+				key = "pending"
+				cache = paint(colorYellow, "miss") + "  key known only after downloading " + clip(mask(pending), 60)
+			}
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\n", j+1, clip(l.Name, 40), clip(mask(stepsText(l)), 48), src(l.Origin), key, cache)
 			for _, d := range definitionSources(src, l) {
 				fmt.Fprintf(tw, "  \t\t%s\t%s\t\t\n", paint(colorDim, "  defined at"), d)
 			}
@@ -125,6 +130,9 @@ type jsonLayer struct {
 	Steps     []jsonStep        `json:"steps"`
 	Inputs    []KeyInput        `json:"inputs"`
 	Vars      map[string]string `json:"vars,omitempty"`
+	// KeyPending names the remote source (a URL without a checksum, a git
+	// ref) the key does not see yet: the build resolves it first.
+	KeyPending string `json:"key_pending,omitempty"`
 }
 
 type jsonStep struct {
@@ -166,6 +174,10 @@ func PrintJSON(w io.Writer, p *Plan, st map[CacheKey]Status) error {
 				jl.Cache, jl.Empty, jl.From = "hit", s.Empty, s.From
 			}
 			jl.Skipped = s.Skipped
+			if pending := l.PendingSource(); pending != "" {
+				jl.KeyPending = mask(pending)
+				jl.Reason = "key known only after downloading " + jl.KeyPending
+			}
 			if jl.Inputs == nil {
 				jl.Inputs = []KeyInput{}
 			}
@@ -190,9 +202,13 @@ func PrintJSON(w io.Writer, p *Plan, st map[CacheKey]Status) error {
 		}
 		out.Optimizations = append(out.Optimizations, jo)
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
+	// Indented in one pass over the compact encoding, into a buffer sized
+	// for it, and written at once (see indentJSON).
+	b, err := json.Marshal(out)
+	if err != nil {
+		return fmt.Errorf("writing plan: %w", err)
+	}
+	if _, err := w.Write(append(indentJSON(make([]byte, 0, 2*len(b)), b), '\n')); err != nil {
 		return fmt.Errorf("writing plan: %w", err)
 	}
 	return nil
@@ -327,6 +343,9 @@ func StepSummary(s Step) string {
 	case *Add:
 		if s.URL != "" {
 			return fmt.Sprintf("add %s to %s", s.URL, s.Dest)
+		}
+		if s.Git != nil {
+			return fmt.Sprintf("add %s to %s", s.Git, s.Dest)
 		}
 		return fmt.Sprintf("add %s to %s", countFiles(s.Files), s.Dest)
 	}

@@ -55,19 +55,34 @@ func (e *evaluator) add(b *hcl.Block) *model.Add {
 	a := &model.Add{}
 	_, hasSrc := attrs["src"]
 	urlAttr, hasURL := attrs["url"]
+	gitAttr, hasGit := attrs["git"]
 	switch {
-	case hasSrc && hasURL:
+	case hasURL && (hasSrc || hasGit):
 		e.l.add(model.ConflictingAddSources(urlAttr.NameRange))
-	case !hasSrc && !hasURL && misspelt(d.Body, addSchema, "src", "url"):
+	case hasSrc && hasGit:
+		e.l.add(model.ConflictingAddSources(gitAttr.NameRange))
+	case !hasSrc && !hasURL && !hasGit && misspelt(d.Body, addSchema, "src", "url", "git"):
 		// "Unsupported argument" already says which was meant.
-	case !hasSrc && !hasURL:
+	case !hasSrc && !hasURL && !hasGit:
 		e.l.add(model.MissingAddSource(d.DefRange))
 	case hasSrc:
 		a.Src, _ = e.sources(attrs, "src")
 	case hasURL:
 		a.URL = e.download(attrs, urlAttr)
+	case hasGit:
+		a.Git = e.gitSource(attrs, gitAttr)
 	}
-	if cs, ok := e.str(attrs, "checksum"); ok {
+	if !hasGit {
+		for _, name := range []string{"ref", "subdir", "keep_git_dir"} {
+			if attr, ok := attrs[name]; ok {
+				e.invalid(attr, "Git setting without git", fmt.Sprintf("%s applies only to a git checkout. Add git = \"https://.../repo.git\", or remove %s.", name, name))
+			}
+		}
+	}
+	if attr, ok := attrs["checksum"]; ok && !hasURL {
+		e.invalid(attr, "Checksum without url", "checksum pins a download. Remove it, or add the url it pins.")
+	}
+	if cs, ok := e.str(attrs, "checksum"); ok && hasURL {
 		if checksumPattern.MatchString(cs) {
 			a.Checksum = cs
 		} else {
@@ -81,25 +96,42 @@ func (e *evaluator) add(b *hcl.Block) *model.Add {
 	return a
 }
 
-// download evaluates an add step's url, which needs a checksum.
+// download evaluates an add step's url. Without a checksum the build
+// downloads it first and keys the step by its content.
 func (e *evaluator) download(attrs hcl.Attributes, urlAttr *hcl.Attribute) string {
-	var out string
-	if u, ok := e.nonEmpty(attrs, "url"); ok {
-		if parsed, err := url.Parse(u); err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
-			e.invalid(urlAttr, "Invalid URL", fmt.Sprintf("%q is not an http or https URL. Give the full URL of the file to download.", u))
-		} else {
-			out = u
+	u, ok := e.nonEmpty(attrs, "url")
+	if !ok {
+		return ""
+	}
+	if parsed, err := url.Parse(u); err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
+		e.invalid(urlAttr, "Invalid URL", fmt.Sprintf("%q is not an http or https URL. Give the full URL of the file to download.", u))
+		return ""
+	}
+	return u
+}
+
+// gitSource evaluates an add step's git checkout.
+func (e *evaluator) gitSource(attrs hcl.Attributes, gitAttr *hcl.Attribute) *model.GitSource {
+	remote, ok := e.nonEmpty(attrs, "git")
+	if !ok {
+		return nil
+	}
+	if err := model.ValidateGitRemote(remote); err != nil {
+		e.invalid(gitAttr, "Invalid git repository", model.Sentence(err.Error()))
+		return nil
+	}
+	g := &model.GitSource{Remote: remote, KeepGitDir: e.boolean(attrs, "keep_git_dir", false)}
+	g.Ref, _ = e.str(attrs, "ref")
+	g.Subdir, _ = e.str(attrs, "subdir")
+	if err := model.ValidateGitRef(g.Ref, g.Subdir); err != nil {
+		attr := attrs["ref"]
+		if attr == nil || g.Subdir != "" && model.ValidateGitRef("", g.Subdir) != nil {
+			attr = attrs["subdir"]
 		}
+		e.invalid(attr, "Invalid git ref", model.Sentence(err.Error()))
+		return nil
 	}
-	if _, ok := attrs["checksum"]; !ok {
-		e.l.add(&hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Missing checksum",
-			Detail:   "A download must be pinned so that builds are reproducible and cache keys are sound. Add checksum = \"sha256:...\" with the file's digest.",
-			Subject:  urlAttr.NameRange.Ptr(),
-		})
-	}
-	return out
+	return g
 }
 
 // mkdir evaluates a `mkdir` block: a directory made as WORKDIR makes it.

@@ -197,7 +197,7 @@ func (e *evaluator) mount(d *mountDecl) (model.Mount, bool) {
 	if !e.mountDefaults(d, &m) {
 		return m, false
 	}
-	if _, given := attrs["target"]; !given && m.Target == "" && d.Type != "secret" {
+	if _, given := attrs["target"]; !given && m.Target == "" && d.Type != "secret" && d.Type != "ssh" {
 		e.l.add(model.MissingMountTarget(d.Type, d.DefRange))
 	}
 	return m, true
@@ -242,6 +242,11 @@ func (e *evaluator) mountDefaults(d *mountDecl, m *model.Mount) bool {
 		}
 		if m.Sharing == "" {
 			m.Sharing = "shared"
+		}
+	case "ssh":
+		// BuildKit's default agent; the compiler picks the target.
+		if m.ID == "" {
+			m.ID = "default"
 		}
 	case "secret":
 		switch {

@@ -47,6 +47,7 @@ var mountArguments = map[string][]string{
 	"bind":   {"target", "source", "from", "readonly"},
 	"cache":  {"target", "id", "sharing", "source", "from", "readonly", "mode", "uid", "gid"},
 	"secret": {"target", "id", "env", "required", "mode", "uid", "gid"},
+	"ssh":    {"target", "id", "required", "mode", "uid", "gid"},
 	"tmpfs":  {"target", "size"},
 }
 
@@ -59,8 +60,8 @@ var copySchema = &hcl.BodySchema{
 
 var addSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
-		{Name: "src"}, {Name: "url"}, {Name: "checksum"}, {Name: "dest", Required: true},
-		{Name: "extract"}, {Name: "chown"}, {Name: "chmod"}, {Name: "link"}, {Name: "exclude"},
+		{Name: "src"}, {Name: "url"}, {Name: "checksum"}, {Name: "git"}, {Name: "ref"}, {Name: "subdir"},
+		{Name: "keep_git_dir"}, {Name: "dest", Required: true}, {Name: "extract"}, {Name: "chown"}, {Name: "chmod"}, {Name: "link"}, {Name: "exclude"},
 	},
 }
 

@@ -216,7 +216,7 @@ func (c *checker) runValues(r *Run) bool {
 }
 
 // mountTypes are the mount types, sorted.
-var mountTypes = []string{"bind", "cache", "secret", "tmpfs"}
+var mountTypes = []string{"bind", "cache", "secret", "ssh", "tmpfs"}
 
 // complete reports what a step lacks.
 func (c *checker) complete(s Step) bool {
@@ -228,7 +228,8 @@ func (c *checker) complete(s Step) bool {
 			ok = false
 		}
 		for _, m := range s.Mounts {
-			if contains(mountTypes, m.Type) && m.Target == "" && !(m.Type == "secret" && m.Env != "") {
+			// An ssh mount's default target is the compiler's to choose.
+			if contains(mountTypes, m.Type) && m.Target == "" && !(m.Type == "secret" && m.Env != "") && m.Type != "ssh" {
 				c.diags = append(c.diags, MissingMountTarget(m.Type, first(m.DeclRange, m.Range)))
 				ok = false
 			}
@@ -244,11 +245,17 @@ func (c *checker) complete(s Step) bool {
 			return false
 		}
 	case *Add:
+		n := 0
+		for _, set := range []bool{s.URL != "", len(s.Src) > 0, s.Git != nil} {
+			if set {
+				n++
+			}
+		}
 		switch {
-		case s.URL != "" && len(s.Src) > 0:
+		case n > 1:
 			c.diags = append(c.diags, ConflictingAddSources(s.Range))
 			return false
-		case s.URL == "" && len(s.Src) == 0:
+		case n == 0:
 			c.diags = append(c.diags, MissingAddSource(s.Range))
 			return false
 		case s.Dest == "":
@@ -282,14 +289,14 @@ func MissingMountTarget(typ string, rng hcl.Range) *hcl.Diagnostic {
 // a URL.
 func MissingAddSource(rng hcl.Range) *hcl.Diagnostic {
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing add source", Subject: rng.Ptr(),
-		Detail: "An add step needs src = [...] (files from the context) or url = \"https://...\" (a download)."}
+		Detail: "An add step needs src = [...] (files from the context), url = \"https://...\" (a download) or git = \"https://.../repo.git\" (a checkout)."}
 }
 
 // ConflictingAddSources is the error for an add step with both sources
 // and a URL.
 func ConflictingAddSources(rng hcl.Range) *hcl.Diagnostic {
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Conflicting add sources", Subject: rng.Ptr(),
-		Detail: "An add step takes either src (files from the context) or url (one download), not both. Use two add steps."}
+		Detail: "An add step takes one of src (files from the context), url (one download) and git (a checkout). Use one add step for each."}
 }
 
 // CheckPlatform is the error for a platform p written at rng that is not
@@ -327,13 +334,13 @@ func CheckNetwork(n string, rng hcl.Range) *hcl.Diagnostic {
 }
 
 // CheckMountType is the error for a mount type written at rng that is not
-// bind, cache, secret or tmpfs, or nil.
+// bind, cache, secret, ssh or tmpfs, or nil.
 func CheckMountType(typ string, rng hcl.Range) *hcl.Diagnostic {
 	if contains(mountTypes, typ) {
 		return nil
 	}
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported mount type", Subject: rng.Ptr(),
-		Detail: fmt.Sprintf("%q is not a mount type.%s Use one of bind, cache, secret or tmpfs.", typ, Suggestion(typ, mountTypes, ""))}
+		Detail: fmt.Sprintf("%q is not a mount type.%s Use one of bind, cache, secret, ssh or tmpfs.", typ, Suggestion(typ, mountTypes, ""))}
 }
 
 // oneOf is the error for v unless it is one of allowed, or nil.

@@ -39,7 +39,7 @@ func TestCheck(t *testing.T) {
 		{"mount type", &Config{Stages: []*Stage{image("x", &Run{Command: sh("x"), Mounts: []Mount{{Type: "volum", Target: "/v", TypeRange: rng(8)}}})}}, "Unsupported mount type", 8, "Use one of bind"},
 		{"mount target", &Config{Stages: []*Stage{image("x", &Run{Command: sh("x"), Mounts: []Mount{{Type: "cache", DeclRange: rng(9)}}})}}, "Missing mount target", 9, "cache mount"},
 		{"copy source", &Config{Stages: []*Stage{image("x", &Copy{FileSpec: FileSpec{Dest: "/x"}, Range: rng(10)})}}, "Copy without source", 10, "at least one source"},
-		{"add both", &Config{Stages: []*Stage{image("x", &Add{FileSpec: FileSpec{Src: []string{"a"}, Dest: "/x"}, URL: "https://x", Range: rng(11)})}}, "Conflicting add sources", 11, "not both"},
+		{"add both", &Config{Stages: []*Stage{image("x", &Add{FileSpec: FileSpec{Src: []string{"a"}, Dest: "/x"}, URL: "https://x", Range: rng(11)})}}, "Conflicting add sources", 11, "one add step for each"},
 		{"add neither", &Config{Stages: []*Stage{image("x", &Add{FileSpec: FileSpec{Dest: "/x"}, Range: rng(12)})}}, "Missing add source", 12, "needs src"},
 		{"nested layer", &Config{Stages: []*Stage{image("x", &Layer{Name: "a", Steps: []Step{&Layer{Name: "b", Range: rng(13)}}})}}, "Nested layer block", 13, "do not nest"},
 		{"undeclared stage", &Config{Stages: []*Stage{{Kind: KindImage, Name: "x", From: From{Base: &Target{Name: "bulid"}, Range: rng(14)}}, image("build")}}, "Reference to undeclared stage", 14, `Did you mean "build"?`},

@@ -241,11 +241,13 @@ type Copy struct {
 }
 
 // Add is an evaluated `add` block (or ADD instruction): files from the
-// context (Src, possibly extracted) or one download (URL).
+// context (Src, possibly extracted), one download (URL; without Checksum it
+// is keyed by what it serves at build time) or a git checkout (Git).
 type Add struct {
 	FileSpec
 	URL      string
 	Checksum string
+	Git      *GitSource
 	Extract  bool
 	Vars     []string
 	Macro    string // as Run.Macro
@@ -264,6 +266,19 @@ type Mkdir struct {
 	User  string
 	Vars  []string
 	Range hcl.Range
+}
+
+// GitSource is a git repository's tree at a ref, the source of an add.
+type GitSource struct {
+	// Remote is the repository's URL: https://, http://, git://, ssh://
+	// or scp-like user@host:path.
+	Remote string
+	// Ref is a branch, a tag or a full commit id; "" is the remote's HEAD.
+	Ref string
+	// Subdir is the directory of the tree to add; "" is the whole tree.
+	Subdir string
+	// KeepGitDir keeps the .git directory (HEAD detached at the commit).
+	KeepGitDir bool
 }
 
 // Layer is a `layer "name"` block: its steps become exactly one layer.

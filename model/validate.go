@@ -191,3 +191,35 @@ func ValidateUser(s string) error {
 	}
 	return nil
 }
+
+// scpRemote is git's scp-like syntax, user@host:path.
+var scpRemote = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/].*$|^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:/.*$`)
+
+// ValidateGitRemote checks a git source's repository URL: https, http, git
+// or ssh, or scp-like user@host:path (never a local path or another
+// transport, which git would also run).
+func ValidateGitRemote(remote string) error {
+	if scpRemote.MatchString(remote) && !strings.Contains(strings.SplitN(remote, ":", 2)[0], "/") {
+		return nil
+	}
+	for _, scheme := range []string{"https://", "http://", "git://", "ssh://"} {
+		if rest, ok := strings.CutPrefix(remote, scheme); ok && rest != "" && !strings.HasPrefix(rest, "/") {
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is not a git repository URL: give https://HOST/PATH, http://, git://, ssh:// or USER@HOST:PATH", remote)
+}
+
+// ValidateGitRef checks a git source's ref and subdirectory: a ref git
+// accepts as a name, and a relative subdirectory inside the tree.
+func ValidateGitRef(ref, subdir string) error {
+	if strings.HasPrefix(ref, "-") || strings.ContainsAny(ref, " ~^:?*[\\") || strings.Contains(ref, "..") {
+		return fmt.Errorf("%q is not a git branch, tag or commit: give a name such as main or v1.2, or a full commit id", ref)
+	}
+	for _, part := range strings.Split(subdir, "/") {
+		if part == ".." {
+			return fmt.Errorf("the subdirectory %q leaves the repository: give a path inside it", subdir)
+		}
+	}
+	return nil
+}

@@ -30,6 +30,7 @@ type buildCmd struct {
 	Push        bool     `help:"Push each image to the registries its tags name."`
 	NoCache     bool     `name:"no-cache" help:"Rebuild every layer; reuse nothing from the cache."`
 	Secret      []string `sep:"none" placeholder:"id=ID,src=FILE" help:"Expose a file to mount \"secret\" blocks (repeatable). Never stored in a layer, the history or a key."`
+	SSH         []string `sep:"none" placeholder:"default|ID[=SOCKET|KEY[,KEY]]" help:"Forward an SSH agent to mount \"ssh\" blocks (RUN --mount=type=ssh) (repeatable): default is $SSH_AUTH_SOCK; a socket is forwarded, key files are served by an agent of imgc's own. Never stored in a layer or a key."`
 	Progress    string   `enum:"auto,tty,plain,json" default:"auto" help:"Progress output: auto, tty, plain or json."`
 	Locked      bool     `help:"Fail instead of moving a base image pin in imgc.lock.hcl, or when a base is not pinned."`
 	Pull        bool     `help:"Resolve base image tags again, moving their pins in imgc.lock.hcl to what the registry serves now."`
@@ -79,6 +80,10 @@ func (c *buildCmd) exports() ([]engine.CacheExport, hcl.Diagnostics) {
 func (c *buildCmd) Run(e *env) error {
 	outputs, secrets, diags := c.parseOutputsAndSecrets()
 	defer removeEnvSecrets(secrets)
+	agents, stopAgents, adiags := sshAgents(c.SSH)
+	defer stopAgents()
+	e.sshAgents = agents
+	diags = append(diags, adiags...)
 	cacheTo, xdiags := c.exports()
 	cacheFrom, idiags := c.imports()
 	diags = append(append(diags, xdiags...), idiags...)
@@ -123,6 +128,12 @@ func (c *buildCmd) Run(e *env) error {
 	if diags.HasErrors() {
 		return e.report(src.Files, diags)
 	}
+	for _, plan := range plans {
+		if diags := missingSSH(plan, agents); diags.HasErrors() {
+			return e.report(src.Files, diags)
+		}
+	}
+	opts.SSH = agents
 	opts.CacheTo, opts.CacheFrom = cacheTo, cacheFrom
 	return c.build(e, store, src, plans, pins, opts)
 }

@@ -206,8 +206,14 @@ func (e *env) compile(src *source, platform ir.Platform, targets, tags []string,
 		opts.Pins = nil
 	}
 	if store != nil {
-		opts.HashCache = filepath.Join(store.Dir(), "hashcache.json")
+		opts.HashCache = filepath.Join(store.Dir(), "hashcache")
+		// The JSON hash cache of earlier versions, replaced by the
+		// directory of binary shards.
+		os.Remove(filepath.Join(store.Dir(), "hashcache.json"))
 		opts.Resolve = baseResolver{e, resolveRemote}
+		if resolveRemote {
+			opts.Fetch = sourceFetcher(e, store)
+		}
 	}
 	plan, cdiags := compiler.Compile(src.Config, opts)
 	return plan, pins, append(diags, cdiags...)

@@ -66,6 +66,8 @@ type env struct {
 	stderr io.Writer
 	// tty is true when stderr is a terminal: colour and live progress.
 	tty bool
+	// sshAgents are build's --ssh agents, which git sources use too.
+	sshAgents map[string]string
 }
 
 // exitError carries an exit status for errors already reported to the user.

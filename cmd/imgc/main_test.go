@@ -77,8 +77,11 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"freeport": cmdFreeport,
-			"tcpread":  cmdTCPRead,
+			"freeport":  cmdFreeport,
+			"tcpread":   cmdTCPRead,
+			"httpserve": cmdHTTPServe,
+			"gitserve":  cmdGitServe,
+			"gobuild":   cmdGoBuild,
 		},
 		Condition: func(cond string) (bool, error) {
 			switch cond {

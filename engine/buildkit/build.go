@@ -23,6 +23,7 @@ import (
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
+	"github.com/moby/buildkit/session/sshforward/sshprovider"
 	digest "github.com/opencontainers/go-digest"
 	"github.com/tonistiigi/fsutil"
 	"golang.org/x/sync/errgroup"
@@ -296,19 +297,11 @@ func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) 
 			opt.LocalMounts[name] = fs
 		}
 	}
-	if len(b.o.Secrets) > 0 {
-		var srcs []secretsprovider.Source
-		for id, f := range b.o.Secrets {
-			srcs = append(srcs, secretsprovider.Source{ID: id, FilePath: f})
-		}
-		st, err := secretsprovider.NewStore(srcs)
-		if err != nil {
-			return v1.Descriptor{}, fmt.Errorf("reading secrets: %w", err)
-		}
-		opt.Session = append(opt.Session, secretsprovider.NewSecretProvider(st))
-	} else {
-		opt.Session = append(opt.Session, secretsprovider.FromMap(map[string][]byte{}))
+	attach, err := buildAttachables(b.o)
+	if err != nil {
+		return v1.Descriptor{}, err
 	}
+	opt.Session = append(opt.Session, attach...)
 	for _, c := range append(append([]client.CacheOptionsEntry(nil), opt.CacheExports...), opt.CacheImports...) {
 		if c.Type == "registry" {
 			b.auth.allow(c.Attrs["ref"])
@@ -593,4 +586,45 @@ func entitlements(o engine.BuildOptions) []string {
 		out = append(out, engine.EntitlementSecurityInsecure)
 	}
 	return out
+}
+
+// buildAttachables are what the session gives the build: its secrets (an
+// empty store when it has none) and its SSH agents.
+func buildAttachables(o engine.BuildOptions) ([]session.Attachable, error) {
+	var out []session.Attachable
+	if len(o.Secrets) > 0 {
+		var srcs []secretsprovider.Source
+		for id, f := range o.Secrets {
+			srcs = append(srcs, secretsprovider.Source{ID: id, FilePath: f})
+		}
+		st, err := secretsprovider.NewStore(srcs)
+		if err != nil {
+			return nil, fmt.Errorf("reading secrets: %w", err)
+		}
+		out = append(out, secretsprovider.NewSecretProvider(st))
+	} else {
+		out = append(out, secretsprovider.FromMap(map[string][]byte{}))
+	}
+	if len(o.SSH) > 0 {
+		sp, err := sshAgents(o.SSH)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sp)
+	}
+	return out, nil
+}
+
+// sshAgents forwards the build's SSH agents (id -> socket) through the
+// session, as buildx --ssh does.
+func sshAgents(agents map[string]string) (session.Attachable, error) {
+	var confs []sshprovider.AgentConfig
+	for id, sock := range agents {
+		confs = append(confs, sshprovider.AgentConfig{ID: id, Paths: []string{sock}})
+	}
+	sp, err := sshprovider.NewSSHAgentProvider(confs)
+	if err != nil {
+		return nil, fmt.Errorf("forwarding SSH agents: %w", err)
+	}
+	return sp, nil
 }

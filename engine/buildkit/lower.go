@@ -255,6 +255,8 @@ func (lw *lowering) mount(t *ir.Target, r *ir.Run, m ir.Mount) (llb.RunOption, e
 		}
 		sopts = append(sopts, secretFileOpt(m))
 		return llb.AddSecret(m.Target, sopts...), nil
+	case ir.MountSSH:
+		return sshMount(m), nil
 	case ir.MountTmpfs:
 		var topts []llb.TmpfsOption
 		if m.Size > 0 {
@@ -512,6 +514,23 @@ func (lw *lowering) add(t *ir.Target, a *ir.Add, st llb.State, baseCfg v1.Config
 		src := llb.HTTP(a.URL, hopts...)
 		return st.File(llb.Copy(src, name, dest, append([]llb.CopyOption{info}, opts...)...), cons...), nil
 	}
+	if g := a.Git; g != nil {
+		// The ref as written, checked against the commit the compiler
+		// resolved (BuildKit fails the step if the ref moved since).
+		gopts := []llb.GitOption{llb.GitRef(g.Ref)}
+		if g.Ref == "" {
+			gopts = nil
+		}
+		if g.Commit != "" {
+			gopts = append(gopts, llb.GitChecksum(g.Commit))
+		}
+		if g.KeepGitDir {
+			gopts = append(gopts, llb.KeepGitDir())
+		}
+		info.CopyDirContentsOnly = true
+		src := llb.Git(g.Remote, "", gopts...)
+		return st.File(llb.Copy(src, "/"+g.Subdir, dest, append([]llb.CopyOption{info}, opts...)...), cons...), nil
+	}
 	info.AttemptUnpack = a.Extract
 	src := lw.local(contextPaths(a.Files))
 	fa := chmodParents(dest, a.Chmod, a.Chown)
@@ -527,6 +546,29 @@ func (lw *lowering) add(t *ir.Target, a *ir.Add, st llb.State, baseCfg v1.Config
 		return st, nil
 	}
 	return st.File(fa, cons...), nil
+}
+
+// sshMount forwards the agent m.ID at m.Target (the compiler gave the
+// target and the run's SSH_AUTH_SOCK).
+func sshMount(m ir.Mount) llb.RunOption {
+	sopts := []llb.SSHOption{llb.SSHID(m.ID)}
+	if !m.Required {
+		sopts = append(sopts, llb.SSHOptional)
+	}
+	if m.Mode != nil || m.UID != nil || m.GID != nil {
+		uid, gid, mode := 0, 0, 0o600
+		if m.UID != nil {
+			uid = *m.UID
+		}
+		if m.GID != nil {
+			gid = *m.GID
+		}
+		if m.Mode != nil {
+			mode = int(*m.Mode)
+		}
+		return llb.AddSSHSocket(append(sopts, llb.SSHSocketOpt(m.Target, uid, gid, mode))...)
+	}
+	return llb.AddSSHSocket(append(sopts, llb.SSHSocketTarget(m.Target))...)
 }
 
 // marshal is the definition of st for the target's platform.

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -20,7 +19,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/imgc-dev/imgc/internal/hashio"
+	"github.com/imgc-dev/imgc/internal/copyspec"
+	"github.com/imgc-dev/imgc/internal/fetch"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/store"
 	"github.com/imgc-dev/imgc/store/layer"
@@ -49,6 +49,9 @@ func (tb *targetBuild) add(ctx context.Context, a *ir.Add, rootfs string) error 
 			dst = path.Join(dst, name)
 		}
 		srcs = append(srcs, source{host: host, dst: path.Clean(dst), fromURL: true})
+	}
+	if a.Git != nil {
+		return tb.addGit(ctx, a, rootfs)
 	}
 	var plain []ir.CopyFile
 	for _, f := range a.Files {
@@ -108,6 +111,47 @@ func (tb *targetBuild) add(ctx context.Context, a *ir.Add, rootfs string) error 
 	return nil
 }
 
+// addGit checks out a git source's commit and copies its tree (or
+// subdirectory) into the rootfs as a copy from the context would.
+func (tb *targetBuild) addGit(ctx context.Context, a *ir.Add, rootfs string) error {
+	g := a.Git
+	if g.Commit == "" {
+		return fmt.Errorf("adding %s: the ref is not resolved to a commit", g)
+	}
+	tmp, err := os.MkdirTemp(filepath.Join(tb.b.s.Dir(), "tmp"), "git-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	dir := filepath.Join(tmp, "tree")
+	if err := GitFor(tb.b.o.SSH).Checkout(ctx, g.Remote, g.Ref, g.Commit, dir, g.KeepGitDir); err != nil {
+		return err
+	}
+	src := "."
+	if g.Subdir != "" {
+		src = path.Clean(g.Subdir)
+	}
+	files, err := copyspec.Resolve(dir, []string{src}, a.Dest, copyspec.Options{Exclude: a.Exclude})
+	if err != nil {
+		return fmt.Errorf("adding %s: %w", g, err)
+	}
+	entries, err := tb.copyEntries(ctx, copyReq{context: dir, dest: a.Dest, files: files, chown: a.Chown, chmod: a.Chmod, link: a.Link}, rootfs)
+	if err != nil {
+		return err
+	}
+	return layer.WriteEntriesToDir(rootfs, entries)
+}
+
+// GitFor is the git that reaches git@ and ssh:// remotes through the
+// "default" SSH agent of a build's --ssh agents, as BuildKit's git source
+// does (else through the environment's SSH_AUTH_SOCK).
+func GitFor(agents map[string]string) fetch.Git {
+	if sock := agents["default"]; sock != "" {
+		return fetch.Git{Env: []string{"SSH_AUTH_SOCK=" + sock}}
+	}
+	return fetch.Git{}
+}
+
 // isArchive tells a (possibly compressed) tar archive from other files.
 func isArchive(p string) (bool, error) {
 	r, closeFn, err := decompress(p)
@@ -164,46 +208,18 @@ func decompress(p string) (io.Reader, func(), error) {
 }
 
 // download fetches rawURL into downloads/, verified against checksum, and
-// reuses an earlier download with the same checksum.
+// reuses an earlier download with the same checksum. The compiler gives a
+// URL without a checksum in the configuration the digest it resolved.
 func download(ctx context.Context, s *store.Store, rawURL, checksum string) (string, error) {
 	want, err := v1.NewHash(checksum)
 	if err != nil {
 		return "", fmt.Errorf("downloading %s: checksum %q: %w", rawURL, checksum, err)
 	}
-	dst := s.DownloadPath(want)
-	if exists(dst) {
-		return dst, nil
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
-	if err != nil {
-		return "", fmt.Errorf("downloading %s: %w", rawURL, err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("downloading %s: %w", rawURL, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("downloading %s: %s", rawURL, resp.Status)
-	}
-	f, err := s.TempFile("download-")
-	if err != nil {
-		return "", err
-	}
-	defer os.Remove(f.Name())
-	hw := hashio.NewWriter(f)
-	if _, err := io.Copy(hw, resp.Body); err != nil {
-		f.Close()
-		return "", fmt.Errorf("downloading %s: %w", rawURL, err)
-	}
-	if err := f.Close(); err != nil {
-		return "", err
-	}
-	if got := hw.Sum(); got != want {
-		return "", fmt.Errorf("downloading %s: checksum mismatch: got %s, want %s", rawURL, got, want)
-	}
-	if err := os.Rename(f.Name(), dst); err != nil {
-		return "", err
-	}
-	return dst, nil
+	return Downloader(s).Get(ctx, rawURL, want)
+}
+
+// Downloader is the store's downloads/ as a fetch.Downloader: the compiler's
+// resolution and the build share what it downloads.
+func Downloader(s *store.Store) *fetch.Downloader {
+	return &fetch.Downloader{Dir: filepath.Dir(s.DownloadPath(v1.Hash{Algorithm: "sha256", Hex: "x"})), Temp: filepath.Join(s.Dir(), "tmp")}
 }

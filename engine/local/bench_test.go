@@ -1,11 +1,17 @@
 package local_test
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/imgc-dev/imgc/engine"
+	"github.com/imgc-dev/imgc/engine/local"
 	"github.com/imgc-dev/imgc/ir"
 )
 
@@ -87,4 +93,53 @@ func BenchmarkBusyboxApp(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkRunAtDepth times one trivial run step (a cache miss) over a
+// chain of depth-1 cached layers that each wrote a file, as the last step
+// of a deep Dockerfile rebuilds: the cost of a step should not grow with
+// the layers below it.
+func BenchmarkRunAtDepth(b *testing.B) {
+	base := requireRuntime(b)
+	s := openStore(b)
+	var chain []*ir.Layer
+	for i := range 199 {
+		chain = append(chain, layerOf(fmt.Sprintf("l%d", i), sh(fmt.Sprintf("echo %d > /f%d", i, i))))
+	}
+	// Builds all 199 layers once (with no time limit: that takes minutes on
+	// a loaded machine); each depth below reuses a prefix.
+	p := &ir.Plan{Project: "depth", Targets: []*ir.Target{target("deep", busyboxBase(base), chain...)}}
+	if _, err := local.New(s).Build(context.Background(), p, engine.BuildOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	for _, depth := range []int{1, 50, 200} {
+		b.Run(fmt.Sprintf("depth=%d", depth), func(b *testing.B) {
+			n := 0
+			cpu := cpuTime()
+			for b.Loop() {
+				n++
+				layers := append(append([]*ir.Layer(nil), chain[:depth-1]...), layerOf("top", sh(fmt.Sprintf("true %d", n))))
+				p := &ir.Plan{Project: "depth", Targets: []*ir.Target{target("deep", busyboxBase(base), layers...)}}
+				if _, _, err := build(b, s, p, engine.BuildOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			// CPU time (imgc's and runc's) says more than the wall time on
+			// a loaded machine.
+			b.ReportMetric(float64(cpuTime()-cpu)/1e6/float64(b.N), "cpu-ms/op")
+		})
+	}
+}
+
+// cpuTime is the user and system time of this process and of the children
+// it has waited for.
+func cpuTime() time.Duration {
+	var total time.Duration
+	for _, who := range []int{unix.RUSAGE_SELF, unix.RUSAGE_CHILDREN} {
+		var ru unix.Rusage
+		if unix.Getrusage(who, &ru) == nil {
+			total += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		}
+	}
+	return total
 }

@@ -14,18 +14,26 @@ import (
 )
 
 // snapshots returns the lower dirs for the next layer of tb, top first,
-// unpacking any that are missing.
+// unpacking any that are missing. It remembers the dirs of the layers it
+// has seen (a snapshot stays for the build: prune waits for builds), so a
+// step looks only at the layers added since the last, not at every layer
+// below it again.
 func (tb *targetBuild) snapshots(ctx context.Context) ([]string, error) {
-	// A base layer that cannot be unpacked is the base's fault: say so.
-	if _, err := tb.b.s.Snapshots(ctx, tb.st.Layers); err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+	sn := &tb.snaps
+	if !sn.base {
+		// A base layer that cannot be unpacked is the base's fault: say so.
+		dirs, err := tb.b.s.Snapshots(ctx, tb.st.Layers)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, &engine.StepError{Target: tb.t.Name, Key: tb.t.Base.Key, Origins: []ir.Origin{tb.t.Base.Origin}, Err: fmt.Errorf("base image %s: %w", baseName(tb.t.Base), err)}
 		}
-		return nil, &engine.StepError{Target: tb.t.Name, Key: tb.t.Base.Key, Origins: []ir.Origin{tb.t.Base.Origin}, Err: fmt.Errorf("base image %s: %w", baseName(tb.t.Base), err)}
+		sn.bottomFirst = appendReversed(nil, dirs)
+		sn.base = true
 	}
 	var chain []store.Layer
-	chain = append(chain, tb.st.Layers...)
-	for _, f := range tb.layers {
+	for _, f := range tb.layers[sn.seen:] {
 		if f.empty {
 			continue
 		}
@@ -43,7 +51,39 @@ func (tb *targetBuild) snapshots(ctx context.Context) ([]string, error) {
 	if err := tb.b.imports.fetchChain(ctx, chain); err != nil {
 		return nil, err
 	}
-	return tb.b.s.Snapshots(ctx, chain)
+	dirs, err := tb.b.s.Snapshots(ctx, chain)
+	if err != nil {
+		return nil, err
+	}
+	sn.bottomFirst = appendReversed(sn.bottomFirst, dirs)
+	sn.seen = len(tb.layers)
+	// Layers with equal diffs share a snapshot, and overlayfs refuses a
+	// lower dir given twice: keep the topmost copy, as store.Snapshots
+	// does.
+	top := make([]string, 0, len(sn.bottomFirst))
+	seen := make(map[string]bool, len(sn.bottomFirst))
+	for i := len(sn.bottomFirst) - 1; i >= 0; i-- {
+		if d := sn.bottomFirst[i]; !seen[d] {
+			seen[d] = true
+			top = append(top, d)
+		}
+	}
+	return top, nil
+}
+
+// snapshotDirs is what targetBuild.snapshots has seen: the dirs of the
+// base's layers and of the first seen built layers, bottom first.
+type snapshotDirs struct {
+	base        bool
+	seen        int
+	bottomFirst []string
+}
+
+func appendReversed(to, dirs []string) []string {
+	for i := len(dirs) - 1; i >= 0; i-- {
+		to = append(to, dirs[i])
+	}
+	return to
 }
 
 // fsCache holds read-only mounts of built targets' filesystems for copies

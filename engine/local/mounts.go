@@ -91,6 +91,20 @@ func (tb *targetBuild) runMounts(ctx context.Context, r *ir.Run) (mounts []specs
 			}
 			cleanups = append(cleanups, done)
 			mounts = append(mounts, specs.Mount{Destination: target, Type: "bind", Source: src, Options: []string{"rbind", "ro"}})
+		case ir.MountSSH:
+			sock, ok := tb.b.o.SSH[m.ID]
+			if !ok {
+				if m.Required {
+					return nil, nil, release, fmt.Errorf("the SSH agent %q is required but not given (pass --ssh %s=SOCKET or KEY)", m.ID, m.ID)
+				}
+				continue
+			}
+			proxy, done, err := sshProxy(sock, m)
+			if err != nil {
+				return nil, nil, release, fmt.Errorf("forwarding the SSH agent %q: %w", m.ID, err)
+			}
+			cleanups = append(cleanups, done)
+			mounts = append(mounts, specs.Mount{Destination: target, Type: "bind", Source: proxy, Options: []string{"rbind", "nosuid", "nodev", "noexec"}})
 		case ir.MountTmpfs:
 			opts := []string{"nosuid", "nodev", "mode=1777"}
 			if m.Size > 0 {

@@ -59,6 +59,8 @@ type targetBuild struct {
 	chain        string
 	chainLen     int
 	chainStarted bool
+	// snaps is what snapshots has seen of the layers so far.
+	snaps snapshotDirs
 }
 
 // layer reuses or builds one layer of the target.

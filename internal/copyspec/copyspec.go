@@ -8,8 +8,11 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/moby/patternmatcher"
 
@@ -63,14 +66,22 @@ const maxSymlinks = 40
 // copied directory are listed as symlinks. No path resolves outside root.
 // Dest is an absolute image path; a trailing "/" makes it a directory.
 func Resolve(root string, sources []string, dest string, opts Options) ([]ir.CopyFile, error) {
+	files, _, err := ResolveInfo(root, sources, dest, opts)
+	return files, err
+}
+
+// ResolveInfo is Resolve that also returns the lstat of each file it
+// lists (of a source's real path for a source that is a symlink), taken as
+// it walked, so that hashing the files needs no second stat.
+func ResolveInfo(root string, sources []string, dest string, opts Options) ([]ir.CopyFile, []fs.FileInfo, error) {
 	if len(sources) == 0 {
-		return nil, errors.New("no source given")
+		return nil, nil, errors.New("no source given")
 	}
 	r := &resolver{root: root, ignore: opts.Ignore, parents: opts.Parents}
 	if len(opts.Exclude) > 0 {
 		pm, err := patternmatcher.New(opts.Exclude)
 		if err != nil {
-			return nil, fmt.Errorf("parsing exclude patterns: %w", err)
+			return nil, nil, fmt.Errorf("parsing exclude patterns: %w", err)
 		}
 		r.exclude = pm
 	}
@@ -81,15 +92,16 @@ func Resolve(root string, sources []string, dest string, opts Options) ([]ir.Cop
 	for _, src := range sources {
 		found, err := r.source(src)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		items = append(items, found...)
 	}
 	if (len(sources) > 1 || len(items) > 1) && !destDir {
-		return nil, ErrNeedDirDest
+		return nil, nil, ErrNeedDirDest
 	}
 
 	var out []ir.CopyFile
+	var infos []fs.FileInfo
 	for _, it := range items {
 		var dst string
 		switch {
@@ -108,16 +120,16 @@ func Resolve(root string, sources []string, dest string, opts Options) ([]ir.Cop
 			// destination it has to create is a plain 0755 directory.
 			e.Mode = fs.ModeDir | 0o755
 		}
-		out = append(out, e)
+		out, infos = append(out, e), append(infos, it.info)
 		if it.info.IsDir() {
-			files, err := r.contents(it.real, dst, it.keep)
+			files, fis, err := r.contents(it.real, dst, it.keep)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-			out = append(out, files...)
+			out, infos = append(out, files...), append(infos, fis...)
 		}
 	}
-	return out, nil
+	return out, infos, nil
 }
 
 // item is one resolved source: name as matched, real path after following
@@ -218,8 +230,9 @@ func keepOf(name, pivot string) string {
 // contents lists a directory's entries below dst, leaving out ignored and
 // excluded paths; exclude patterns match the path below the directory, or
 // with parents the path below the root or pivot (keep, then that path).
-func (r *resolver) contents(dir, dst, keep string) ([]ir.CopyFile, error) {
-	var out []ir.CopyFile
+func (r *resolver) contents(dir, dst, keep string) ([]ir.CopyFile, []fs.FileInfo, error) {
+	type found struct{ p, rel, inSrc string }
+	var all []found
 	base := r.abs(dir)
 	err := filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -240,23 +253,64 @@ func (r *resolver) contents(dir, dst, keep string) ([]ir.CopyFile, error) {
 			}
 			return nil
 		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		var link string
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			if link, err = os.Readlink(p); err != nil {
-				return err
-			}
-		}
-		out = append(out, entry(rel, path.Join(dst, inSrc), fi, link))
+		all = append(all, found{p, rel, inSrc})
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("listing %q: %w", dir, err)
+		return nil, nil, fmt.Errorf("listing %q: %w", dir, err)
 	}
-	return out, nil
+	// The walk needs only the types that reading a directory gives; the
+	// lstat of each entry (the one stat a file gets: the hash cache takes
+	// it from here) runs on every core.
+	out := make([]ir.CopyFile, len(all))
+	infos := make([]fs.FileInfo, len(all))
+	errs := make([]error, len(all))
+	parallel(len(all), func(i int) {
+		f := all[i]
+		fi, err := os.Lstat(f.p)
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		var link string
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if link, err = os.Readlink(f.p); err != nil {
+				errs[i] = err
+				return
+			}
+		}
+		out[i], infos[i] = entry(f.rel, path.Join(dst, f.inSrc), fi, link), fi
+	})
+	for _, err := range errs {
+		if err != nil {
+			return nil, nil, fmt.Errorf("listing %q: %w", dir, err)
+		}
+	}
+	return out, infos, nil
+}
+
+// parallel calls f(0) ... f(n-1) on up to GOMAXPROCS goroutines; a short
+// list is done on this one.
+func parallel(n int, f func(int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/256+1)
+	if workers <= 1 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func entry(src, dst string, fi fs.FileInfo, link string) ir.CopyFile {

@@ -6,7 +6,11 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
+
+const sha256Size = 32
 
 // oldFiles writes n files with an mtime outside the race window.
 func oldFiles(t *testing.T, dir string, n int) []string {
@@ -28,11 +32,11 @@ func oldFiles(t *testing.T, dir string, n int) []string {
 
 func TestReuseAcrossRuns(t *testing.T) {
 	dir := t.TempDir()
-	store := filepath.Join(dir, "cache", "hashes.json")
+	store := filepath.Join(dir, "cache", "hashes")
 	paths := oldFiles(t, dir, 300)
 
 	c := Open(store)
-	first, err := c.DigestAll(paths, 8)
+	first, err := c.DigestAll(files(paths), 8)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +48,7 @@ func TestReuseAcrossRuns(t *testing.T) {
 	}
 
 	c = Open(store)
-	second, err := c.DigestAll(paths, 8)
+	second, err := c.DigestAll(files(paths), 8)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +69,7 @@ func TestReuseAcrossRuns(t *testing.T) {
 	if err := os.Chtimes(paths[7], past, past); err != nil {
 		t.Fatal(err)
 	}
-	third, err := c.DigestAll(paths, 8)
+	third, err := c.DigestAll(files(paths), 8)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,30 +92,157 @@ func TestKnownDigest(t *testing.T) {
 	}
 }
 
-func TestCorruptOrMissingFileIsEmpty(t *testing.T) {
+// files gives paths as DigestAll takes them, without stats.
+func files(paths []string) []File {
+	out := make([]File, len(paths))
+	for i, p := range paths {
+		out[i] = File{Path: p}
+	}
+	return out
+}
+
+// TestCorruptOrMissingShardIsEmpty damages the saved shards in each way a
+// crash, a full disk or a stray write could, and checks that every file is
+// then hashed again (and gets its right digest), and that the cache saved
+// afterwards is used again.
+func TestCorruptOrMissingShardIsEmpty(t *testing.T) {
 	dir := t.TempDir()
-	paths := oldFiles(t, dir, 3)
-	for name, content := range map[string]string{"corrupt": "{not json", "wrong version": `{"version":99,"entries":{}}`, "bad digest": `{"version":1,"entries":{"` + paths[0] + `":{"s":9,"m":1,"i":1,"d":"x"}}}`} {
-		store := filepath.Join(dir, name+".json")
-		if err := os.WriteFile(store, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		c := Open(store)
-		if _, err := c.DigestAll(paths, 2); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if c.Reads() != 3 {
-			t.Errorf("%s: %d reads, want 3", name, c.Reads())
-		}
-		if err := c.Save(); err != nil {
-			t.Fatalf("%s: saving over a corrupt file: %v", name, err)
-		}
-		if c2 := Open(store); func() int64 { c2.DigestAll(paths, 2); return c2.Reads() }() != 0 {
-			t.Errorf("%s: the rewritten cache is not used", name)
+	paths := oldFiles(t, dir, 40)
+	want, err := Open("").DigestAll(files(paths), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	damage := map[string]func([]byte) []byte{
+		"truncated":      func(b []byte) []byte { return b[:len(b)/2] },
+		"empty":          func([]byte) []byte { return nil },
+		"flipped digest": func(b []byte) []byte { b[len(b)-5] ^= 1; return b },
+		"flipped stat":   func(b []byte) []byte { b[len(b)-4-sha256Size-3] ^= 0x40; return b },
+		"wrong magic":    func(b []byte) []byte { b[7] = 1; return b },
+		"trailing data":  func(b []byte) []byte { return append(b, 0) },
+		"oversized":      func(b []byte) []byte { return b }, // made sparse below
+		"json":           func([]byte) []byte { return []byte(`{"version":1,"entries":{}}`) },
+	}
+	for name, f := range damage {
+		t.Run(name, func(t *testing.T) {
+			store := filepath.Join(t.TempDir(), "hashes")
+			c := Open(store)
+			if _, err := c.DigestAll(files(paths), 2); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Save(); err != nil {
+				t.Fatal(err)
+			}
+			shards, _ := filepath.Glob(filepath.Join(store, "*"))
+			if len(shards) < 10 {
+				t.Fatalf("40 files saved into %d shards", len(shards))
+			}
+			for _, sh := range shards {
+				b, err := os.ReadFile(sh)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(sh, f(b), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if name == "oversized" {
+					if err := os.Truncate(sh, maxShardFile+1); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			c = Open(store)
+			got, err := c.DigestAll(files(paths), 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Reads() != int64(len(paths)) {
+				t.Errorf("%d reads, want %d", c.Reads(), len(paths))
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("digests (-want +got):\n%s", diff)
+			}
+			if err := c.Save(); err != nil {
+				t.Fatalf("saving over a damaged cache: %v", err)
+			}
+			c = Open(store)
+			if _, err := c.DigestAll(files(paths), 2); err != nil || c.Reads() != 0 {
+				t.Errorf("the rewritten cache is not used: %d reads, %v", c.Reads(), err)
+			}
+		})
+	}
+	c := Open(filepath.Join(dir, "missing"))
+	if _, err := c.DigestAll(files(paths[:3]), 2); err != nil || c.Reads() != 3 {
+		t.Errorf("a missing cache: %d reads, %v", c.Reads(), err)
+	}
+}
+
+// TestSaveRewritesOnlyChangedShards: after one file changes, one shard
+// file is written again and the others keep their modification times.
+func TestSaveRewritesOnlyChangedShards(t *testing.T) {
+	dir := t.TempDir()
+	paths := oldFiles(t, dir, 200)
+	store := filepath.Join(dir, "hashes")
+	c := Open(store)
+	if _, err := c.DigestAll(files(paths), 4); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	long := time.Now().Add(-time.Hour)
+	shards, _ := filepath.Glob(filepath.Join(store, "*"))
+	for _, sh := range shards {
+		os.Chtimes(sh, long, long)
+	}
+	if err := os.WriteFile(paths[3], []byte("edited"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c = Open(store)
+	if _, err := c.DigestAll(files(paths), 4); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	var rewritten []string
+	for _, sh := range shards {
+		if fi, err := os.Stat(sh); err == nil && fi.ModTime().After(long.Add(time.Minute)) {
+			rewritten = append(rewritten, filepath.Base(sh))
 		}
 	}
-	if c := Open(filepath.Join(dir, "missing", "x.json")); len(c.entries) != 0 {
-		t.Errorf("a missing file gave entries")
+	if want := []string{fmt.Sprintf("%02x", shardOf(paths[3]))}; !cmp.Equal(want, rewritten) {
+		t.Errorf("rewritten shards %v, want %v", rewritten, want)
+	}
+}
+
+// TestDigestInfoUsesTheGivenStat: a stat from a walk serves as the
+// file's; a file that changed since the cache saw it is hashed again.
+func TestDigestInfoUsesTheGivenStat(t *testing.T) {
+	dir := t.TempDir()
+	paths := oldFiles(t, dir, 2)
+	store := filepath.Join(dir, "hashes")
+	c := Open(store)
+	fi, err := os.Lstat(paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := c.DigestInfo(paths[0], fi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	c = Open(store)
+	if d, err := c.DigestInfo(paths[0], fi); err != nil || d != first || c.Reads() != 0 {
+		t.Errorf("same stat: %s, %d reads, %v; want %s from the cache", d, c.Reads(), err, first)
+	}
+	if err := os.WriteFile(paths[0], []byte("content 9"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fi2, _ := os.Lstat(paths[0])
+	if d, err := c.DigestInfo(paths[0], fi2); err != nil || d == first || c.Reads() != 1 {
+		t.Errorf("new stat: %s, %d reads, %v; want a new digest read from the file", d, c.Reads(), err)
 	}
 }
 
@@ -121,7 +252,7 @@ func TestRecentFilesAreNotPersisted(t *testing.T) {
 	if err := os.WriteFile(p, []byte("new"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	store := filepath.Join(dir, "h.json")
+	store := filepath.Join(dir, "h")
 	c := Open(store)
 	if _, err := c.Digest(p); err != nil {
 		t.Fatal(err)
@@ -149,7 +280,7 @@ func TestMissingFile(t *testing.T) {
 func TestSameSizeAndMTimeEdit(t *testing.T) {
 	dir := t.TempDir()
 	paths := oldFiles(t, dir, 1)
-	c := Open(filepath.Join(dir, "hashes.json"))
+	c := Open(filepath.Join(dir, "hashes"))
 	before, err := c.Digest(paths[0])
 	if err != nil {
 		t.Fatal(err)

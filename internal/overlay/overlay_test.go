@@ -121,12 +121,33 @@ func TestMountManyLowers(t *testing.T) {
 	if got := read(t, filepath.Join(upper, "new")); got != "upper" {
 		t.Errorf("upper/new = %q", got)
 	}
+	// The mount table names each lower by a short name, not its path:
+	// runc reads this line several times per container.
+	if line := mountLine(t, target); len(line) > 2048 {
+		t.Errorf("mountinfo line of the overlay is %d bytes, want at most 2048:\n%.300s...", len(line), line)
+	}
 	if err := Unmount(target); err != nil {
 		t.Fatal(err)
 	}
 	if mounted(t, target) {
 		t.Error("still mounted")
 	}
+}
+
+// mountLine is the line of /proc/self/mountinfo that mounts p.
+func mountLine(t *testing.T, p string) string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && f[4] == p {
+			return line
+		}
+	}
+	t.Fatalf("%s is not mounted", p)
+	return ""
 }
 
 // TestMountLegacyManyLowers exercises the mount(2) fallback for kernels

@@ -180,6 +180,7 @@ type copyForm struct {
 type addForm struct {
 	fileForm
 	URL, Checksum text
+	Git           *model.GitSource
 	Extract       bool
 	Vars          []string
 	Range         hcl.Range

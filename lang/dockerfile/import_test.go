@@ -22,6 +22,29 @@ func importString(t *testing.T, src string, opts Options) (*model.Config, hcl.Di
 
 var ignoreRanges = cmp.Options{cmpopts.IgnoreTypes(hcl.Range{}), cmpopts.IgnoreFields(model.ImageConfig{}, "Instructions"), cmpopts.EquateEmpty()}
 
+func TestImportRemoteSources(t *testing.T) {
+	src := "FROM alpine\n" +
+		"ADD https://example.com/x /x\n" +
+		"ADD --keep-git-dir=true https://host/repo.git#v1:sub/dir /src\n" +
+		"ADD git@host:org/repo.git /r/\n" +
+		"ADD github.com/moby/buildkit#main /bk\n" +
+		"ADD https://host/q.git?tag=v2&subdir=d&keep-git-dir=1 /q\n"
+	cfg, diags := importString(t, src, Options{})
+	if diags.HasErrors() || len(diags) > 0 {
+		t.Fatalf("diagnostics: %v", diags)
+	}
+	want := []model.Step{
+		&model.Add{FileSpec: model.FileSpec{Dest: "/x"}, URL: "https://example.com/x"},
+		&model.Add{FileSpec: model.FileSpec{Dest: "/src"}, Git: &model.GitSource{Remote: "https://host/repo.git", Ref: "v1", Subdir: "sub/dir", KeepGitDir: true}},
+		&model.Add{FileSpec: model.FileSpec{Dest: "/r/"}, Git: &model.GitSource{Remote: "git@host:org/repo.git"}},
+		&model.Add{FileSpec: model.FileSpec{Dest: "/bk"}, Git: &model.GitSource{Remote: "https://github.com/moby/buildkit", Ref: "main"}},
+		&model.Add{FileSpec: model.FileSpec{Dest: "/q"}, Git: &model.GitSource{Remote: "https://host/q.git", Ref: "refs/tags/v2", Subdir: "d", KeepGitDir: true}},
+	}
+	if diff := cmp.Diff(want, cfg.Stages[0].Steps, ignoreRanges); diff != "" {
+		t.Errorf("steps (-want +got):\n%s", diff)
+	}
+}
+
 func TestImportSemantics(t *testing.T) {
 	tests := []struct {
 		name string
@@ -139,8 +162,10 @@ func TestImportDiagnostics(t *testing.T) {
 		{"uid above 32 bits", "FROM alpine\nUSER 1099511627776\n", Options{}, hcl.DiagError, "Invalid user", 2},
 		{"gid above 32 bits", "FROM alpine\nUSER app:4294967296\n", Options{}, hcl.DiagError, "Invalid user", 2},
 		{"chown above 32 bits", "FROM alpine\nCOPY --chown=1099511627776 a /a\n", Options{}, hcl.DiagError, "Invalid --chown", 2},
-		{"git source", "FROM alpine\nADD https://github.com/moby/buildkit.git#v0.1 /src\n", Options{}, hcl.DiagError, "Git source", 2},
-		{"git source detail", "FROM alpine\nADD git@github.com:moby/buildkit.git /src\n", Options{}, hcl.DiagError, "Git source", 2},
+		{"git source with checksum", "FROM alpine\nADD --checksum=sha256:00 https://github.com/moby/buildkit.git#v0.1 /src\n", Options{}, hcl.DiagError, "Checksum of a git source", 2},
+		{"git source with a bad ref", "FROM alpine\nADD git@github.com:moby/buildkit.git#--upload-pack=x /src\n", Options{}, hcl.DiagError, "Invalid git source", 2},
+		{"git query unknown", "FROM alpine\nADD https://h/r.git?submodules=1 /src\n", Options{}, hcl.DiagError, "Invalid git source", 2},
+		{"keep-git-dir without git", "FROM alpine\nADD --keep-git-dir a /src\n", Options{}, hcl.DiagWarning, "Ignored --keep-git-dir", 2},
 		{"unknown instruction", "FROM alpine\nRUNN echo\n", Options{}, hcl.DiagError, "Unknown instruction", 2},
 		{"bad stop signal", "FROM alpine\nSTOPSIGNAL SIGFOO\n", Options{}, hcl.DiagError, "Invalid stop signal", 2},
 		{"port zero", "FROM alpine\nEXPOSE 0\n", Options{}, hcl.DiagError, "Invalid port", 2},
@@ -149,13 +174,12 @@ func TestImportDiagnostics(t *testing.T) {
 		{"instruction before FROM", "RUN echo\nFROM alpine\n", Options{}, hcl.DiagError, "Instruction before FROM", 1},
 		{"no stage", "# just a comment\nARG X=1\n", Options{}, hcl.DiagError, "No stage", 1},
 		{"empty file", "", Options{}, hcl.DiagError, "Invalid Dockerfile", 1},
-		{"ssh mount", "FROM alpine\nRUN --mount=type=ssh git clone x\n", Options{}, hcl.DiagError, "SSH mount", 2},
+		{"ssh mount with source", "FROM alpine\nRUN --mount=type=ssh,source=x git clone x\n", Options{}, hcl.DiagError, "Source on an SSH mount", 2},
 		{"windows base", "FROM mcr.microsoft.com/windows/servercore:ltsc2022\n", Options{}, hcl.DiagError, "Windows image", 1},
 		{"duplicate stage", "FROM alpine AS a\nFROM alpine AS a\n", Options{}, hcl.DiagError, "Duplicate stage name", 2},
 		{"unknown target", "FROM alpine AS a\n", Options{Target: "b"}, hcl.DiagError, "Unknown target", 1},
 		{"empty base", "ARG IMG\nFROM $IMG\n", Options{}, hcl.DiagError, "Empty base image", 2},
 		{"invalid base", "FROM Not:A:Ref\n", Options{}, hcl.DiagError, "Invalid image reference", 1},
-		{"url without checksum", "FROM alpine\n\nADD https://example.com/x /x\n", Options{}, hcl.DiagWarning, "URL without checksum", 3},
 		{"unused build arg", "FROM alpine\n", Options{BuildArgs: map[string]string{"NOPE": "1"}}, hcl.DiagWarning, "Unused build arguments", 0},
 		{"from variable", "FROM alpine\nARG S=x\nCOPY --from=$S /a /b\n", Options{}, hcl.DiagError, "Variable in --from", 3},
 		{"bad stage index", "FROM alpine\nCOPY --from=3 /a /b\n", Options{}, hcl.DiagError, "Invalid stage index", 2},

@@ -78,7 +78,7 @@ func lowerStep(step stepForm) model.Step {
 		}
 		return c
 	case *addForm:
-		return &model.Add{FileSpec: s.fileForm.lower(), URL: s.URL.Value, Checksum: s.Checksum.Value, Extract: s.Extract, Vars: s.Vars, Range: s.Range}
+		return &model.Add{FileSpec: s.fileForm.lower(), URL: s.URL.Value, Checksum: s.Checksum.Value, Git: s.Git, Extract: s.Extract, Vars: s.Vars, Range: s.Range}
 	case *mkdirForm:
 		return &model.Mkdir{Path: s.Path.Value, User: s.User.Value, Vars: s.Vars, Range: s.Range}
 	case *layerForm:

@@ -153,8 +153,15 @@ func (rd *reader) mount(s *stageState, rng hcl.Range, m *instructions.Mount) (mo
 	}
 	switch m.Type {
 	case instructions.MountTypeSSH:
-		rd.errorf(rng, "SSH mount", "imgc does not forward SSH agents to steps yet. Use a secret mount instead.")
-		return mountForm{}, false
+		if m.Source != "" {
+			rd.errorf(rng, "Source on an SSH mount", "An ssh mount forwards an agent given with --ssh ID; it has no source. Remove source=.")
+			return mountForm{}, false
+		}
+		if out.ID == "" {
+			out.ID = "default"
+		}
+		// Not a cache or bind option; the HCL front end leaves it false.
+		out.ReadOnly = false
 	case instructions.MountTypeSecret:
 		if m.Source != "" {
 			out.ID = m.Source
@@ -178,7 +185,7 @@ func (rd *reader) mount(s *stageState, rng hcl.Range, m *instructions.Mount) (mo
 			from = rd.fromRef(s, rng, m.From)
 		}
 	}
-	if m.Type != instructions.MountTypeSecret && !path.IsAbs(out.Target) {
+	if m.Type != instructions.MountTypeSecret && !(m.Type == instructions.MountTypeSSH && out.Target == "") && !path.IsAbs(out.Target) {
 		// BuildKit mounts a relative (or missing) target under the
 		// working directory.
 		if s.workdirKnown {

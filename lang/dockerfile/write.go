@@ -296,6 +296,16 @@ func (w *writer) mount(body *hclwrite.Body, m mountForm) {
 		if m.Required {
 			b.SetAttributeRaw("required", raw("true"))
 		}
+	case "ssh":
+		if m.ID.Value != "default" {
+			str("id", m.ID)
+		}
+		if m.Target.Value != "" {
+			str("target", m.Target)
+		}
+		if m.Required {
+			b.SetAttributeRaw("required", raw("true"))
+		}
 	default:
 		str("target", m.Target)
 	}
@@ -384,6 +394,17 @@ func (w *writer) addStep(body *hclwrite.Body, a *addForm) {
 		b.SetAttributeRaw("url", raw(w.text(a.URL)))
 		if a.Checksum.Value != "" {
 			b.SetAttributeRaw("checksum", raw(w.text(a.Checksum)))
+		}
+	} else if g := a.Git; g != nil {
+		b.SetAttributeRaw("git", raw(w.text(lit(g.Remote))))
+		if g.Ref != "" {
+			b.SetAttributeRaw("ref", raw(w.text(lit(g.Ref))))
+		}
+		if g.Subdir != "" {
+			b.SetAttributeRaw("subdir", raw(w.text(lit(g.Subdir))))
+		}
+		if g.KeepGitDir {
+			b.SetAttributeRaw("keep_git_dir", raw("true"))
 		}
 	} else {
 		b.SetAttributeRaw("src", raw(w.srcValue(a.Src)))

@@ -26,7 +26,32 @@ image "steps" {
     dest = "/x"
   }
   add {
-    url  = "https://example.com/a" # ERROR: Missing checksum
+    url  = "https://example.com/a"
+    dest = "/x"
+  }
+  add {
+    git  = "/srv/repo.git" # ERROR: Invalid git repository
+    dest = "/x"
+  }
+  add {
+    git  = "https://example.com/repo.git"
+    ref  = "--upload-pack=x" # ERROR: Invalid git ref
+    dest = "/x"
+  }
+  add {
+    git    = "git@example.com:repo.git"
+    subdir = "../up" # ERROR: Invalid git ref
+    dest   = "/x"
+  }
+  add {
+    src          = "a"
+    keep_git_dir = true        # ERROR: Git setting without git
+    checksum     = "sha256:00" # ERROR: Checksum without url
+    dest         = "/x"
+  }
+  add {
+    src  = "a"
+    git  = "https://example.com/repo.git" # ERROR: Conflicting add sources
     dest = "/x"
   }
   add {

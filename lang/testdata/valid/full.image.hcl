@@ -65,6 +65,15 @@ stage "build" {
       id  = "api"
       env = "API_TOKEN"
     }
+    mount "ssh" {
+    }
+    mount "ssh" {
+      id       = "deploy"
+      target   = "/run/deploy.sock"
+      required = true
+      mode     = "0660"
+      uid      = 1000
+    }
     mount "bind" {
       from   = stage.assets
       source = "/out"
@@ -92,6 +101,21 @@ stage "build" {
     chmod    = "0755"
   }
 
+  add {
+    url  = "https://example.com/unpinned.txt"
+    dest = "/opt/unpinned.txt"
+  }
+  add {
+    git          = "https://example.com/org/repo.git"
+    ref          = "v1.2"
+    subdir       = "docs"
+    keep_git_dir = true
+    dest         = "/src/"
+  }
+  add {
+    git  = "git@example.com:org/repo.git"
+    dest = "/repo/"
+  }
   add {
     src     = "vendor.tar.gz"
     dest    = "/opt/vendor/"

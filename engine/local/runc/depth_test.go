@@ -1,0 +1,87 @@
+package runc_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/imgc-dev/imgc/engine/local/runc"
+	"github.com/imgc-dev/imgc/internal/overlay"
+)
+
+// BenchmarkTrivialRunDepth is BenchmarkTrivialRun over a busybox lower and
+// depth-1 more lower dirs, each named as a store names its snapshots (a
+// 64-digit diff ID below a cache directory), as a step at that depth of a
+// build runs.
+func BenchmarkTrivialRunDepth(b *testing.B) {
+	requireRoot(b)
+	base := busyboxRootfs(b)
+	snaps := filepath.Join(b.TempDir(), "var", "cache", "imgc", "snapshots")
+	var layers []string
+	for i := range 199 {
+		sum := sha256.Sum256([]byte(fmt.Sprint(i)))
+		d := filepath.Join(snaps, hex.EncodeToString(sum[:]))
+		if err := os.MkdirAll(filepath.Join(d, "layers"), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "layers", fmt.Sprint(i)), []byte("x"), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		layers = append(layers, d)
+	}
+	bundle := b.TempDir()
+	for _, depth := range []int{1, 50, 200} {
+		b.Run(fmt.Sprintf("depth=%d", depth), func(b *testing.B) {
+			// Top first, the base at the bottom.
+			lowers := append(append([]string(nil), layers[200-depth:]...), base)
+			d := b.TempDir()
+			i := 0
+			cpu := cpuTime()
+			for b.Loop() {
+				i++
+				dir := filepath.Join(d, fmt.Sprint(i))
+				merged, upper, work := filepath.Join(dir, "merged"), filepath.Join(dir, "upper"), filepath.Join(dir, "work")
+				for _, p := range []string{merged, upper, work} {
+					if err := os.MkdirAll(p, 0o755); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := overlay.Mount(merged, lowers, upper, work); err != nil {
+					b.Skipf("overlay mount does not work here: %v", err)
+				}
+				code, err := runc.Run(context.Background(), bundle, runc.Spec{ID: newID(b), Rootfs: merged, Args: []string{"/bin/true"}}, io.Discard, io.Discard)
+				if err != nil || code != 0 {
+					overlay.Unmount(merged)
+					b.Fatalf("Run = %d, %v", code, err)
+				}
+				if err := overlay.Unmount(merged); err != nil {
+					b.Fatal(err)
+				}
+			}
+			// CPU time (imgc's and runc's) says more than the wall time on
+			// a loaded machine.
+			b.ReportMetric(float64(cpuTime()-cpu)/1e6/float64(b.N), "cpu-ms/op")
+		})
+	}
+}
+
+// cpuTime is the user and system time of this process and of the children
+// it has waited for.
+func cpuTime() time.Duration {
+	var total time.Duration
+	for _, who := range []int{unix.RUSAGE_SELF, unix.RUSAGE_CHILDREN} {
+		var ru unix.Rusage
+		if unix.Getrusage(who, &ru) == nil {
+			total += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		}
+	}
+	return total
+}
