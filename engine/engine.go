@@ -114,8 +114,9 @@ type Event struct {
 	// this machine's setup, once per process, or which imported cache
 	// entry was refused and why), "plan" (before the targets start, again
 	// when a build starts over: Steps is how many layers the build has,
-	// cached ones included) or "waiting" (Target, or its layer Layer,
-	// waits for the target Line).
+	// cached ones included), "waiting" (Target, or its layer Layer,
+	// waits for the target Line) or "received" (BuildKit engine: Line
+	// says how much of Target's image came from the builder).
 	Kind     string
 	Target   string
 	Layer    string

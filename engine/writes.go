@@ -30,12 +30,11 @@ func DeclaredWrites(l *ir.Layer) (writes []string, ok bool) {
 // the layer). Directories above a declared path may appear (writing below
 // them copies them up). Both engines check their layers with it.
 func CheckWrites(l *ir.Layer, r io.Reader) error {
-	writes, ok := DeclaredWrites(l)
-	if !ok {
+	if _, ok := DeclaredWrites(l); !ok {
 		return nil
 	}
 	tr := tar.NewReader(r)
-	var undeclared []string
+	var names []string
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -44,7 +43,21 @@ func CheckWrites(l *ir.Layer, r io.Reader) error {
 		if err != nil {
 			return fmt.Errorf("reading the layer: %w", err)
 		}
-		p := path.Clean("/" + h.Name)
+		names = append(names, h.Name)
+	}
+	return CheckWriteNames(l, names)
+}
+
+// CheckWriteNames is CheckWrites for a layer whose tar entries are names,
+// in order, for an engine that saw them as it wrote the tar.
+func CheckWriteNames(l *ir.Layer, names []string) error {
+	writes, ok := DeclaredWrites(l)
+	if !ok {
+		return nil
+	}
+	var undeclared []string
+	for _, name := range names {
+		p := path.Clean("/" + name)
 		dir, base := path.Split(p)
 		if base == ".wh..wh..opq" {
 			p = path.Clean(dir)

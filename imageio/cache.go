@@ -554,18 +554,38 @@ func (c *CacheSource) Open(ctx context.Context, d v1.Hash) (io.ReadCloser, error
 // bombs). A blob that fails is never listed in an image: the error says
 // which check it failed.
 func (c *CacheSource) Fetch(ctx context.Context, s *store.Store, rec CacheRecord) error {
+	l := rec.Layer()
 	if !s.HasBlob(rec.Digest) {
 		rc, err := c.open(ctx, rec.Digest)
 		if err != nil {
 			return fmt.Errorf("downloading blob %s: %w", rec.Digest, err)
 		}
-		_, _, err = s.PutBlobStream(io.LimitReader(rc, rec.Size+1), rec.Digest)
-		rc.Close()
+		// Decompressed and checked on a goroutine as it is stored: the
+		// blob is read once. Its digest is checked first.
+		v := newStreamVerifier(rc, func(r io.Reader) error {
+			zr, err := store.DecompressLayer(r, l.MediaType)
+			if err != nil {
+				return fmt.Errorf("decompressing blob %s as %s: %w", rec.Digest, l.MediaType, err)
+			}
+			defer zr.Close()
+			return checkDiffID(zr, rec.Digest, l, s.LayerUnpackBound(l.Size))
+		})
+		v.passive = true
+		_, _, err = s.PutBlobStream(io.LimitReader(v, rec.Size+1), rec.Digest)
+		v.Close()
 		if err != nil {
 			return fmt.Errorf("downloading blob %s: %w", rec.Digest, err)
 		}
+		if err := checkBlobSize(s, rec.Digest, l); err != nil {
+			return err
+		}
+		// Unread when another build stored the blob meanwhile: then it is
+		// checked as a stored one.
+		if err := v.Result(); err != errUnread {
+			return err
+		}
 	}
-	return verifyLayerBlob(s, rec.Digest, rec.Layer())
+	return verifyLayerBlob(s, rec.Digest, l)
 }
 
 // verifyLayerBlob checks the stored blob d against l: its size, then its
@@ -573,6 +593,19 @@ func (c *CacheSource) Fetch(ctx context.Context, s *store.Store, rec CacheRecord
 // size, against decompression bombs). The blob's digest was checked as
 // it was stored.
 func verifyLayerBlob(s *store.Store, d v1.Hash, l store.Layer) error {
+	if err := checkBlobSize(s, d, l); err != nil {
+		return err
+	}
+	rc, err := s.OpenLayer(l)
+	if err != nil {
+		return fmt.Errorf("decompressing blob %s as %s: %w", d, l.MediaType, err)
+	}
+	defer rc.Close()
+	return checkDiffID(rc, d, l, s.LayerUnpackBound(l.Size))
+}
+
+// checkBlobSize checks that the stored blob d has l's size.
+func checkBlobSize(s *store.Store, d v1.Hash, l store.Layer) error {
 	fi, err := os.Stat(s.BlobPath(d))
 	if err != nil {
 		return err
@@ -580,15 +613,14 @@ func verifyLayerBlob(s *store.Store, d v1.Hash, l store.Layer) error {
 	if fi.Size() != l.Size {
 		return fmt.Errorf("blob %s has %d bytes, and the record says %d", d, fi.Size(), l.Size)
 	}
-	rc, err := s.OpenLayer(l)
-	if err != nil {
-		return fmt.Errorf("decompressing blob %s as %s: %w", d, l.MediaType, err)
-	}
-	defer rc.Close()
-	var r io.Reader = rc
-	bound := s.LayerUnpackBound(l.Size)
+	return nil
+}
+
+// checkDiffID checks that r, the decompressed blob d, hashes to l's diff
+// ID and is at most bound bytes (0: any).
+func checkDiffID(r io.Reader, d v1.Hash, l store.Layer, bound int64) error {
 	if bound > 0 {
-		r = io.LimitReader(rc, bound+1)
+		r = io.LimitReader(r, bound+1)
 	}
 	hw := hashio.NewWriter(io.Discard)
 	if _, err := io.Copy(hw, r); err != nil {

@@ -37,8 +37,20 @@ const (
 )
 
 // ociLayout is an OCI image layout directory whose blobs are verified as
-// they are read.
-type ociLayout struct{ dir string }
+// they are read; with arch, the files of a layout archive named dir,
+// read in place.
+type ociLayout struct {
+	dir  string
+	arch *tarIndex
+}
+
+// open opens the layout's file at the slash path rel.
+func (l ociLayout) open(rel string) (io.ReadCloser, error) {
+	if l.arch != nil {
+		return l.arch.open(rel)
+	}
+	return openRegular(filepath.Join(l.dir, filepath.FromSlash(rel)))
+}
 
 // openRegular opens a file of a local base, refusing anything but a
 // regular file (a FIFO would hang the build, a device feed it forever).
@@ -62,7 +74,7 @@ func openRegular(p string) (*os.File, error) {
 // readIndex reads the layout's index.json.
 func (l ociLayout) readIndex() (*v1.IndexManifest, error) {
 	p := filepath.Join(l.dir, "index.json")
-	f, err := openRegular(p)
+	f, err := l.open("index.json")
 	if err != nil {
 		return nil, err
 	}
@@ -79,12 +91,6 @@ func (l ociLayout) readIndex() (*v1.IndexManifest, error) {
 		return nil, fmt.Errorf("parsing %s: %w", p, err)
 	}
 	return m, nil
-}
-
-// blobPath is where the layout keeps the blob d (a v1.Hash is always
-// algorithm:hex, so the path stays inside blobs/).
-func (l ociLayout) blobPath(d v1.Hash) string {
-	return filepath.Join(l.dir, "blobs", d.Algorithm, d.Hex)
 }
 
 // readBlob reads the blob of descriptor d, what it is for the errors
@@ -107,7 +113,7 @@ func (l ociLayout) openBlob(d v1.Descriptor, what string) (io.ReadCloser, error)
 	if d.Size < 0 {
 		return nil, fmt.Errorf("%s %s of layout %s: its descriptor has the negative size %d", what, d.Digest, l.dir, d.Size)
 	}
-	f, err := openRegular(l.blobPath(d.Digest))
+	f, err := l.open("blobs/" + d.Digest.Algorithm + "/" + d.Digest.Hex)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s of layout %s: %w", what, d.Digest, l.dir, err)
 	}
@@ -337,35 +343,46 @@ func checkDockerArchive(p string) ([]v1.Hash, error) {
 	return cf.RootFS.DiffIDs, nil
 }
 
-// diffIDVerifier passes a compressed layer through while a goroutine
-// decompresses a copy of it, failing at EOF when the uncompressed content
-// does not hash to the diff id, so the layer is read once.
+// diffIDVerifier passes a stream through while a goroutine checks a copy
+// of it, failing at EOF when the check fails, so the stream is read once.
 type diffIDVerifier struct {
 	rc   io.ReadCloser
 	pw   *io.PipeWriter
 	done chan error
 	err  error
+	// passive readers see the stream's own end; the check's result is
+	// Result's.
+	passive bool
+	result  error
 }
 
+// newDiffIDVerifier checks that the layer rc of media type mt decompresses
+// to content hashing to want.
 func newDiffIDVerifier(rc io.ReadCloser, mt types.MediaType, want v1.Hash, what string) io.ReadCloser {
+	return newStreamVerifier(rc, func(r io.Reader) error {
+		zr, err := store.DecompressLayer(r, mt)
+		if err != nil {
+			return err
+		}
+		defer zr.Close()
+		hw := hashio.NewWriter(io.Discard)
+		if _, err := io.Copy(hw, zr); err != nil {
+			return err
+		}
+		if got := hw.Sum(); got != want {
+			return fmt.Errorf("%s: its content hashes to %s, the config gives the diff id %s", what, got, want)
+		}
+		return nil
+	})
+}
+
+// newStreamVerifier passes rc through while check reads a copy of it on a
+// goroutine; reading rc to its end fails when check does.
+func newStreamVerifier(rc io.ReadCloser, check func(io.Reader) error) *diffIDVerifier {
 	pr, pw := io.Pipe()
 	v := &diffIDVerifier{rc: rc, pw: pw, done: make(chan error, 1)}
 	go func() {
-		err := func() error {
-			r, err := store.DecompressLayer(pr, mt)
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			hw := hashio.NewWriter(io.Discard)
-			if _, err := io.Copy(hw, r); err != nil {
-				return err
-			}
-			if got := hw.Sum(); got != want {
-				return fmt.Errorf("%s: its content hashes to %s, the config gives the diff id %s", what, got, want)
-			}
-			return nil
-		}()
+		err := check(pr)
 		// Unblock the writer whatever happened.
 		pr.CloseWithError(errors.New("verifier done"))
 		v.done <- err
@@ -383,13 +400,25 @@ func (v *diffIDVerifier) Read(p []byte) (int, error) {
 	}
 	if err == io.EOF {
 		v.pw.Close()
-		if verr := <-v.done; verr != nil {
-			v.err = verr
-			return n, verr
+		v.result = <-v.done
+		if v.result != nil && !v.passive {
+			v.err = v.result
+			return n, v.result
 		}
 		v.err = io.EOF
 	}
 	return n, err
+}
+
+// errUnread is Result's when the stream was not read to its end.
+var errUnread = errors.New("the stream was not read to its end")
+
+// Result is the check's verdict once the stream was read to its end.
+func (v *diffIDVerifier) Result() error {
+	if v.err != io.EOF && v.result == nil {
+		return errUnread
+	}
+	return v.result
 }
 
 func (v *diffIDVerifier) Close() error {

@@ -1,14 +1,13 @@
 package imageio
 
 import (
-	"archive/tar"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -29,64 +28,152 @@ type Image struct {
 
 // WriteOutput exports stored images to dest as typ: "oci" (an OCI layout
 // directory, created or updated), "oci-archive" (a tar of one) or "docker"
-// (a tarball for `docker load`). Archives are written atomically.
+// (a tarball for `docker load`). Archives are written atomically. Blobs
+// come straight from the store: a layout's layers are reflinked or hard
+// linked where the filesystem allows, an archive's copied in the kernel.
+// An export whose destination still holds exactly what the last export of
+// the same images there wrote (every file's size, times and inode as
+// recorded then) is not written again.
 func WriteOutput(s *store.Store, typ, dest string, imgs []Image) error {
-	var err error
+	_, err := WriteOutputIfChanged(s, typ, dest, imgs)
+	return err
+}
+
+// WriteOutputIfChanged is WriteOutput, telling whether it wrote anything.
+func WriteOutputIfChanged(s *store.Store, typ, dest string, imgs []Image) (wrote bool, err error) {
+	wrote, err = writeOutput(s, typ, dest, imgs)
+	if err != nil {
+		return false, fmt.Errorf("writing output %s: %w", dest, err)
+	}
+	return wrote, nil
+}
+
+// exportFormat names the way outputs are written; changing what an
+// export writes for the same images must change it, so that recorded
+// exports are written again.
+const exportFormat = "imgc-export-1"
+
+func writeOutput(s *store.Store, typ, dest string, imgs []Image) (wrote bool, err error) {
+	abs, err := filepath.Abs(dest)
+	if err != nil {
+		return false, err
+	}
+	key := exportKey(typ, imgs)
+	if s.ExportUpToDate(abs, key) {
+		return false, nil
+	}
+	s.ForgetExport(abs)
+	var files []string
 	switch typ {
 	case "oci":
-		err = writeLayout(s, dest, imgs)
+		files, err = writeLayout(s, abs, imgs)
 	case "oci-archive":
-		err = writeLayoutArchive(s, dest, imgs)
+		files, err = []string{abs}, writeLayoutArchive(s, abs, imgs)
 	case "docker":
-		err = writeDockerArchive(s, dest, imgs)
+		files, err = []string{abs}, writeDockerArchive(s, abs, imgs)
 	default:
 		err = fmt.Errorf("unknown type %q: want oci, oci-archive or docker", typ)
 	}
 	if err != nil {
-		return fmt.Errorf("writing output %s: %w", dest, err)
+		return false, err
 	}
-	return nil
+	stamps := make([]store.FileStamp, 0, len(files))
+	for _, f := range files {
+		st, err := store.StampFile(f)
+		if err != nil {
+			return true, nil // nothing recorded: the next export writes again
+		}
+		stamps = append(stamps, st)
+	}
+	// A lost record only costs writing the same output again.
+	_ = s.RecordExport(abs, key, stamps)
+	return true, nil
+}
+
+// exportKey names an export's content: its type, the images and their
+// names, in order.
+func exportKey(typ string, imgs []Image) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s\n", exportFormat, typ)
+	for _, im := range imgs {
+		fmt.Fprintf(h, "%s %q\n", im.Digest, im.Names)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
 // writeLayout writes (or updates) an OCI layout at dir naming each image
-// by its tags, or by its target name when it has none.
-func writeLayout(s *store.Store, dir string, imgs []Image) error {
+// by its tags, or by its target name when it has none, and returns the
+// files the images are in. Layer blobs the layout lacks are linked from
+// the store first (see linkBlob), so that go-containerregistry,
+// which keeps blobs a layout has, only writes the small ones and
+// index.json.
+func writeLayout(s *store.Store, dir string, imgs []Image) ([]string, error) {
 	p, err := layout.FromPath(dir)
 	if err != nil {
 		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-			return err
+			return nil, err
 		}
 		if p, err = layout.Write(dir, empty.Index); err != nil {
-			return err
+			return nil, err
+		}
+	}
+	blobs, err := imagesBlobs(s, imgs)
+	if err != nil {
+		return nil, err
+	}
+	files := []string{filepath.Join(dir, "index.json"), filepath.Join(dir, "oci-layout")}
+	for _, b := range blobs {
+		dst := filepath.Join(dir, "blobs", b.Digest.Algorithm, b.Digest.Hex)
+		files = append(files, dst)
+		if fi, err := os.Stat(dst); err == nil && fi.Mode().IsRegular() && fi.Size() == b.Size {
+			continue
+		}
+		if !isLayer(b.MediaType) {
+			continue // small: go-containerregistry writes it
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return nil, err
+		}
+		if err := linkBlob(s, b.Digest, dst); err != nil {
+			return nil, err
 		}
 	}
 	for _, bi := range imgs {
-		isIndex, err := s.IsIndex(bi.Digest)
-		if err != nil {
-			return err
+		if err := replaceInLayout(s, p, bi); err != nil {
+			return nil, err
 		}
-		if isIndex {
-			idx, err := s.Index(bi.Digest)
-			if err != nil {
-				return err
-			}
-			for _, n := range bi.Names {
-				ann := map[string]string{store.RefNameAnnotation: n}
-				if err := p.ReplaceIndex(idx, match.Annotation(store.RefNameAnnotation, n), layout.WithAnnotations(ann)); err != nil {
-					return err
-				}
-			}
-			continue
-		}
-		img, err := s.Image(bi.Digest)
+	}
+	return files, nil
+}
+
+// replaceInLayout names the stored image bi in the layout p under each of
+// its names, replacing what had those names.
+func replaceInLayout(s *store.Store, p layout.Path, bi Image) error {
+	isIndex, err := s.IsIndex(bi.Digest)
+	if err != nil {
+		return err
+	}
+	if isIndex {
+		idx, err := s.Index(bi.Digest)
 		if err != nil {
 			return err
 		}
 		for _, n := range bi.Names {
 			ann := map[string]string{store.RefNameAnnotation: n}
-			if err := p.ReplaceImage(img, match.Annotation(store.RefNameAnnotation, n), layout.WithAnnotations(ann)); err != nil {
+			if err := p.ReplaceIndex(idx, match.Annotation(store.RefNameAnnotation, n), layout.WithAnnotations(ann)); err != nil {
 				return err
 			}
+		}
+		return nil
+	}
+	img, err := s.Image(bi.Digest)
+	if err != nil {
+		return err
+	}
+	for _, n := range bi.Names {
+		ann := map[string]string{store.RefNameAnnotation: n}
+		if err := p.ReplaceImage(img, match.Annotation(store.RefNameAnnotation, n), layout.WithAnnotations(ann)); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -95,122 +182,10 @@ func writeLayout(s *store.Store, dir string, imgs []Image) error {
 // ErrDockerIndex is a multi-platform image written as a docker tarball.
 var ErrDockerIndex = fmt.Errorf("a docker tarball (docker load) holds one platform, and this image is an index of several: build it with one --platform for type=docker, or write type=oci or type=oci-archive")
 
-// writeLayoutArchive writes a tar of an OCI layout, atomically.
-func writeLayoutArchive(s *store.Store, dest string, imgs []Image) error {
-	tmp, err := s.TempDir("oci-archive-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	if err := writeLayout(s, tmp, imgs); err != nil {
-		return err
-	}
-	return writeAtomically(dest, func(w io.Writer) error { return tarDir(w, tmp) })
-}
-
-// tarDir writes the regular files and directories under dir as a tar.
-func tarDir(w io.Writer, dir string) error {
-	tw := tar.NewWriter(w)
-	var paths []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p != dir {
-			paths = append(paths, p)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	sort.Strings(paths)
-	for _, p := range paths {
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		hdr := &tar.Header{Name: filepath.ToSlash(rel), Mode: 0o644, ModTime: fi.ModTime(), Format: tar.FormatPAX}
-		if fi.IsDir() {
-			hdr.Typeflag, hdr.Name, hdr.Mode = tar.TypeDir, hdr.Name+"/", 0o755
-		} else {
-			hdr.Typeflag, hdr.Size = tar.TypeReg, fi.Size()
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if fi.IsDir() {
-			continue
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(tw, f)
-		f.Close()
-		if err != nil {
-			return err
-		}
-	}
-	return tw.Close()
-}
-
-// writeAtomically writes dest through a temporary file and a rename.
-func writeAtomically(dest string, write func(io.Writer) error) error {
-	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(dest), ".imgc-"+filepath.Base(dest)+"-")
-	if err != nil {
-		return err
-	}
-	if err := write(f); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	os.Chmod(f.Name(), 0o644)
-	if err := os.Rename(f.Name(), dest); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
-}
-
 // dockerTag turns an image name into the tag a docker-load tarball
 // carries; a bare target name becomes NAME:latest.
 func dockerTag(n string) (name.Tag, error) {
 	return name.NewTag(n)
-}
-
-// writeDockerArchive writes a `docker load` tarball of every image under
-// every name.
-func writeDockerArchive(s *store.Store, dest string, imgs []Image) error {
-	refs := map[name.Reference]v1.Image{}
-	for _, bi := range imgs {
-		if isIndex, err := s.IsIndex(bi.Digest); err != nil {
-			return err
-		} else if isIndex {
-			return ErrDockerIndex
-		}
-		img, err := s.Image(bi.Digest)
-		if err != nil {
-			return err
-		}
-		for _, n := range bi.Names {
-			tag, err := dockerTag(n)
-			if err != nil {
-				return fmt.Errorf("naming %s: %w", n, err)
-			}
-			refs[tag] = img
-		}
-	}
-	return writeAtomically(dest, func(w io.Writer) error { return tarball.MultiRefWrite(refs, w) })
 }
 
 // PushDigest writes the stored image with manifest digest d to the
@@ -280,7 +255,14 @@ func Save(s *store.Store, n string, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("saving %s: %w", n, err)
 	}
-	if err := tarball.Write(tag, img, w); err != nil {
+	// To a file (or a pipe), as --output type=docker writes it: the same
+	// bytes for one image, its layers copied by the kernel where it can.
+	if f, ok := w.(*os.File); ok {
+		err = writeDockerTo(f, s, []Image{{Digest: d.Digest, Names: []string{n}}})
+	} else {
+		err = tarball.Write(tag, img, w)
+	}
+	if err != nil {
 		return fmt.Errorf("saving %s: %w", n, err)
 	}
 	return nil

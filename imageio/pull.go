@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -151,56 +150,20 @@ func loadDocker(s *store.Store, p string) ([]Loaded, error) {
 	return out, nil
 }
 
-// loadOCI unpacks the layout archive into a temporary directory of the
-// store and imports each image its index names.
+// loadOCI imports each image the index of the layout archive f names,
+// reading its blobs in place: each is copied once, into the store.
 func loadOCI(s *store.Store, f *os.File, p string, pl ir.Platform) ([]Loaded, error) {
-	dir, err := s.TempDir("load-")
+	idx, err := indexTar(f)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("loading %s: %w", p, err)
 	}
-	defer os.RemoveAll(dir)
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("loading %s: %w", p, err)
-		}
-		name := path.Clean("/" + h.Name)[1:]
-		if name == "" || h.Typeflag == tar.TypeDir {
-			continue
-		}
-		if h.Typeflag != tar.TypeReg || !(name == "oci-layout" || name == "index.json" || strings.HasPrefix(name, "blobs/")) {
-			continue // an OCI layout holds only these; anything else is ignored
-		}
-		dst := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return nil, err
-		}
-		out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-		if err != nil {
-			return nil, fmt.Errorf("loading %s: %w", p, err)
-		}
-		_, err = io.Copy(out, tr)
-		if cerr := out.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return nil, fmt.Errorf("loading %s: %w", p, err)
-		}
-	}
-	l := ociLayout{dir: dir}
-	idx, err := l.readIndex()
+	l := ociLayout{dir: p, arch: idx}
+	im, err := l.readIndex()
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: %w", p, err)
 	}
 	var out []Loaded
-	for _, d := range idx.Manifests {
+	for _, d := range im.Manifests {
 		n := d.Annotations["io.containerd.image.name"]
 		if n == "" {
 			n = d.Annotations[store.RefNameAnnotation]
@@ -237,4 +200,55 @@ func layoutImageByDigest(l ociLayout, d v1.Descriptor, pl ir.Platform) (v1.Image
 		}
 	}
 	return nil, fmt.Errorf("index %s has no image for platform %s", d.Digest, pl)
+}
+
+// tarIndex is where the files of an OCI layout archive are in it.
+type tarIndex struct {
+	f     *os.File
+	files map[string]tarSection
+}
+
+type tarSection struct{ off, size int64 }
+
+// indexTar lists the regular files of the layout archive f that a layout
+// holds (oci-layout, index.json, blobs/...), by offset, reading only the
+// headers; anything else is ignored, and a name given twice is refused.
+func indexTar(f *os.File) (*tarIndex, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	idx := &tarIndex{f: f, files: map[string]tarSection{}}
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return idx, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		name := path.Clean("/" + h.Name)[1:]
+		if h.Typeflag != tar.TypeReg || !(name == "oci-layout" || name == "index.json" || strings.HasPrefix(name, "blobs/")) {
+			continue // an OCI layout holds only these
+		}
+		if _, dup := idx.files[name]; dup {
+			return nil, fmt.Errorf("the archive holds %s twice", name)
+		}
+		// archive/tar reads no further than a header: the file's
+		// content starts where the archive is now.
+		off, err := f.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return nil, err
+		}
+		idx.files[name] = tarSection{off: off, size: h.Size}
+	}
+}
+
+// open reads the file at the slash path rel of the archive.
+func (t *tarIndex) open(rel string) (io.ReadCloser, error) {
+	sec, ok := t.files[rel]
+	if !ok {
+		return nil, &os.PathError{Op: "open", Path: rel, Err: os.ErrNotExist}
+	}
+	return io.NopCloser(io.NewSectionReader(t.f, sec.off, sec.size)), nil
 }

@@ -360,3 +360,20 @@ func TestCorpusValidatesWithoutContext(t *testing.T) {
 	}
 	t.Logf("corpus: %d of %d converted files validate without their context", valid, converted)
 }
+
+// TestConvertKeepsSharedArgs: an ARG that stages declare with different
+// defaults is one variable, so --var reaches every stage as --build-arg
+// does, and each stage keeps its own default without one.
+func TestConvertKeepsSharedArgs(t *testing.T) {
+	df := filepath.Join("..", "lang", "dockerfile", "testdata", "sharedargs", "Dockerfile")
+	src, err := os.ReadFile(df)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareKeys(t, df, src, nil)
+	compareKeys(t, df, src, map[string]string{"V": "9"})
+	compareKeys(t, df, src, map[string]string{"V": ""})
+	if cmp.Equal(layerKeysFor(t, df, src, nil), layerKeysFor(t, df, src, map[string]string{"V": "9"})) {
+		t.Error("V changed no cache key, so the test proves nothing")
+	}
+}

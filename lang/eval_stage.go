@@ -19,7 +19,7 @@ import (
 func (l *loader) decodeStageBody(decl *stageDecl, ctx *hcl.EvalContext) (*hcl.BodyContent, hcl.Diagnostics) {
 	schema := &hcl.BodySchema{
 		Attributes: stageAttributes,
-		Blocks:     append(l.stepBlocks(true), hcl.BlockHeaderSchema{Type: "config"}),
+		Blocks:     append(l.stepBlocks(true), hcl.BlockHeaderSchema{Type: "steps"}, hcl.BlockHeaderSchema{Type: "config"}),
 	}
 	return dynblock.Expand(decl.Body, ctx).Content(schema)
 }
@@ -132,30 +132,37 @@ func (e *evaluator) stageBlocks(decl *stageDecl, blocks hcl.Blocks, st *model.St
 			}
 			st.Config = e.config(b)
 		case "layer":
-			ly := &model.Layer{Name: b.Labels[0], Range: e.l.blockRange(b.DefRange)}
-			if prev, dup := layerNames[ly.Name]; dup {
-				e.l.add(&hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Duplicate layer name",
-					Detail: fmt.Sprintf("A layer named %q was already declared at %s in this %s. Rename one of them.",
-						ly.Name, shortRange(prev), decl.Kind),
-					Subject: b.LabelRanges[0].Ptr(),
-				})
-			} else {
-				layerNames[ly.Name] = b.DefRange
-			}
-			inner, diags := b.Body.Content(&hcl.BodySchema{Blocks: e.l.stepBlocks(false)})
-			e.l.addEval(diags)
-			e.inLayer = true
-			for _, ib := range inner.Blocks {
-				ly.Steps = append(ly.Steps, e.step(ib, inherited)...)
-			}
-			e.inLayer = false
-			st.Steps = append(st.Steps, ly)
+			st.Steps = append(st.Steps, e.layer(decl, b, inherited, layerNames))
+		case "steps":
+			st.Steps = append(st.Steps, e.group(decl, b, inherited, layerNames)...)
 		default:
 			st.Steps = append(st.Steps, e.step(b, inherited)...)
 		}
 	}
+}
+
+// layer evaluates a layer block.
+func (e *evaluator) layer(decl *stageDecl, b *hcl.Block, inherited map[string]bool, layerNames map[string]hcl.Range) *model.Layer {
+	ly := &model.Layer{Name: b.Labels[0], Range: e.l.blockRange(b.DefRange)}
+	if prev, dup := layerNames[ly.Name]; dup {
+		e.l.add(&hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Duplicate layer name",
+			Detail: fmt.Sprintf("A layer named %q was already declared at %s in this %s. Rename one of them.",
+				ly.Name, shortRange(prev), decl.Kind),
+			Subject: b.LabelRanges[0].Ptr(),
+		})
+	} else {
+		layerNames[ly.Name] = b.DefRange
+	}
+	inner, diags := b.Body.Content(&hcl.BodySchema{Blocks: e.l.stepBlocks(false)})
+	e.l.addEval(diags)
+	e.inLayer = true
+	for _, ib := range inner.Blocks {
+		ly.Steps = append(ly.Steps, e.step(ib, inherited)...)
+	}
+	e.inLayer = false
+	return ly
 }
 
 // evaluator evaluates the blocks of one stage.

@@ -37,7 +37,7 @@ type stepDef struct {
 
 // reservedStepNames are block and attribute names of stages and steps
 // that a definition cannot take.
-var reservedStepNames = []string{"run", "copy", "add", "layer", "config", "variable", "use", "step", "module", "mount", "dynamic"}
+var reservedStepNames = []string{"run", "copy", "add", "layer", "steps", "config", "variable", "use", "step", "module", "mount", "dynamic"}
 
 func (l *loader) decodeStepDefBlock(b *hcl.Block) *stepDef {
 	d := &stepDef{

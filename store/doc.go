@@ -11,14 +11,18 @@
 //     decompression bombs;
 //   - builds/: each project's last build, for `imgc plan` (RecordBuild,
 //     LastBuild);
+//   - exports/: the stamps of the files the last export to each
+//     destination wrote, so that an unchanged one is not written again
+//     (RecordExport, ExportUpToDate);
 //   - remote/: the layers of stored images that stayed in a registry (a
 //     push mounted them from a shared cache), downloaded through the
 //     BlobFetcher the caller sets when something opens them (RemoteBlob,
 //     PutRemoteBlob, SetBlobFetcher);
 //   - mounts/cache/, downloads/, tmp/ and locks/.
 //
-// It compresses layer tars into blobs, computing digests as it writes
-// (PutLayerTar), lists what it holds (Images, History, Inspect, CacheList,
+// It streams layer tars into blobs, computing both digests and
+// compressing on goroutines of their own as the tar is written
+// (NewLayerWriter, PutLayer), lists what it holds (Images, History, Inspect, CacheList,
 // DiskUsage) and prunes it (Prune). Writes are atomic (a temporary file and
 // a rename) and guarded by file locks, so concurrent builds may share a
 // cache directory and a killed build never corrupts it: a build holds the

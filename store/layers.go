@@ -1,8 +1,8 @@
 package store
 
 import (
-	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 	"os"
 
@@ -10,8 +10,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	kgzip "github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
-
-	"github.com/imgc-dev/imgc/internal/hashio"
 )
 
 // Layer is one non-empty layer of an image, as its manifest lists it.
@@ -41,7 +39,8 @@ func (st *ImageState) Clone() *ImageState {
 
 // PutLayerTar compresses the uncompressed layer tar at tarPath, whose
 // digest is diff, into a blob of the store and removes tarPath.
-// Compression is "zstd" or, for anything else, gzip.
+// Compression is "zstd" or, for anything else, gzip. Callers that make
+// the tar should stream it into NewLayerWriter instead.
 func (s *Store) PutLayerTar(tarPath string, diff v1.Hash, compression string) (Layer, error) {
 	defer os.Remove(tarPath)
 	in, err := os.Open(tarPath)
@@ -49,47 +48,38 @@ func (s *Store) PutLayerTar(tarPath string, diff v1.Hash, compression string) (L
 		return Layer{}, err
 	}
 	defer in.Close()
-	out, err := s.TempFile("blob-")
-	if err != nil {
-		return Layer{}, err
-	}
-	defer os.Remove(out.Name())
-	hw := hashio.NewWriter(out)
-	mt := types.OCILayer
-	var zw io.WriteCloser
-	if compression == "zstd" {
-		mt = types.OCILayerZStd
-		zw, err = zstd.NewWriter(hw, zstd.WithEncoderConcurrency(1))
-	} else {
-		zw, err = kgzip.NewWriterLevel(hw, kgzip.DefaultCompression)
-	}
-	if err != nil {
-		out.Close()
-		return Layer{}, err
-	}
-	if _, err := io.Copy(zw, in); err != nil {
-		zw.Close()
-		out.Close()
-		return Layer{}, err
-	}
-	if err := zw.Close(); err != nil {
-		out.Close()
-		return Layer{}, err
-	}
-	if err := out.Close(); err != nil {
-		return Layer{}, err
-	}
-	d := hw.Sum()
-	if err := os.Chmod(out.Name(), 0o644); err != nil {
-		return Layer{}, err
-	}
-	if err := os.Rename(out.Name(), s.BlobPath(d)); err != nil {
-		return Layer{}, err
-	}
-	return Layer{Digest: d, DiffID: diff, Size: hw.N, MediaType: mt}, nil
+	return s.PutLayer(in, diff, compression)
 }
 
-// OpenLayer opens the stored layer l as a tar stream.
+// PutLayer compresses the uncompressed layer tar r into a blob of the
+// store, verifying that it hashes to diff when diff is set.
+func (s *Store) PutLayer(r io.Reader, diff v1.Hash, compression string) (Layer, error) {
+	lw, err := s.NewLayerWriter(compression)
+	if err != nil {
+		return Layer{}, err
+	}
+	if _, err := io.Copy(lw, r); err != nil {
+		lw.Abort()
+		return Layer{}, err
+	}
+	l, err := lw.Close()
+	if err == nil && diff.Hex != "" && l.DiffID != diff {
+		err = fmt.Errorf("the layer's content hashes to %s, not %s", l.DiffID, diff)
+	}
+	if err != nil {
+		lw.Abort()
+		return Layer{}, err
+	}
+	if err := lw.Commit(); err != nil {
+		return Layer{}, err
+	}
+	return l, nil
+}
+
+// OpenLayer opens the stored layer l as a tar stream. It is decompressed
+// on a goroutine of its own, a few chunks ahead of the reader, so that
+// decompressing overlaps with what the reader does (unpacking, hashing,
+// compressing again).
 func (s *Store) OpenLayer(l Layer) (io.ReadCloser, error) {
 	if err := s.ensureBlob(context.Background(), l.Digest); err != nil {
 		return nil, err
@@ -103,7 +93,94 @@ func (s *Store) OpenLayer(l Layer) (io.ReadCloser, error) {
 		f.Close()
 		return nil, err
 	}
-	return readCloser{r, f}, nil
+	return newReadAhead(readCloser{r, f}), nil
+}
+
+// readAhead reads r on a goroutine into chunks, up to readAheadChunks
+// ahead of its reader.
+type readAhead struct {
+	rc   io.ReadCloser
+	ch   chan []byte
+	free chan []byte
+	stop chan struct{}
+	done chan struct{}
+	err  error // the goroutine's last read error, once ch is closed
+	cur  []byte
+	held []byte // the chunk cur is in, given back when consumed
+	n    int
+	shut bool
+}
+
+const readAheadChunks = 4
+
+func newReadAhead(rc io.ReadCloser) *readAhead {
+	ra := &readAhead{rc: rc, ch: make(chan []byte, readAheadChunks), free: make(chan []byte, readAheadChunks+1),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go ra.loop()
+	return ra
+}
+
+func (ra *readAhead) loop() {
+	defer close(ra.done)
+	defer close(ra.ch)
+	for {
+		b := nextChunk(ra.free, &ra.n, readAheadChunks+1)
+		k, err := io.ReadFull(ra.rc, b[:cap(b)])
+		if k > 0 {
+			select {
+			case ra.ch <- b[:k]:
+			case <-ra.stop:
+				ra.free <- b
+				return
+			}
+		} else {
+			ra.free <- b
+		}
+		if err == io.ErrUnexpectedEOF {
+			err = io.EOF
+		}
+		if err != nil {
+			ra.err = err
+			return
+		}
+	}
+}
+
+func (ra *readAhead) Read(p []byte) (int, error) {
+	for len(ra.cur) == 0 {
+		if ra.held != nil {
+			ra.free <- ra.held
+			ra.held = nil
+		}
+		b, ok := <-ra.ch
+		if !ok {
+			<-ra.done
+			return 0, ra.err
+		}
+		ra.cur, ra.held = b, b
+	}
+	k := copy(p, ra.cur)
+	ra.cur = ra.cur[k:]
+	return k, nil
+}
+
+// Close stops the goroutine, gives the chunks back and closes the layer.
+func (ra *readAhead) Close() error {
+	if ra.shut {
+		return nil
+	}
+	ra.shut = true
+	close(ra.stop)
+	for b := range ra.ch {
+		ra.free <- b
+	}
+	<-ra.done
+	if ra.held != nil {
+		ra.free <- ra.held
+		ra.held = nil
+	}
+	drainChunks(ra.free, ra.n)
+	return ra.rc.Close()
 }
 
 // DecompressLayer reads the layer r of media type mt as a tar stream.
@@ -120,7 +197,11 @@ func DecompressLayer(r io.Reader, mt types.MediaType) (io.ReadCloser, error) {
 		}
 		return zr.IOReadCloser(), nil
 	default:
-		return gzip.NewReader(r)
+		zr, err := kgzip.NewReader(r)
+		if err != nil {
+			return nil, err
+		}
+		return zr, nil
 	}
 }
 

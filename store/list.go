@@ -195,6 +195,7 @@ func (s *Store) DiskUsage() (Usage, error) {
 		{s.path("downloads"), &u.Downloads},
 		{s.path("keys"), &u.Other},
 		{s.path("builds"), &u.Other},
+		{s.path("exports"), &u.Other},
 		{s.path("tmp"), &u.Other},
 	}
 	for _, p := range parts {

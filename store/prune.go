@@ -64,7 +64,7 @@ func (s *Store) Prune() (freed int64, err error) {
 			os.Remove(filepath.Join(s.path("locks"), l.Name()))
 		}
 	}
-	for _, dir := range []string{"snapshots", "mounts/cache", "downloads", "tmp"} {
+	for _, dir := range []string{"snapshots", "mounts/cache", "downloads", "tmp", "exports"} {
 		des, err := os.ReadDir(s.path(dir))
 		if err != nil {
 			return 0, fmt.Errorf("pruning: %w", err)

@@ -31,7 +31,7 @@ func Open(dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening cache dir %s: %w", dir, err)
 	}
-	for _, sub := range []string{"oci/blobs/sha256", "keys", "snapshots", "builds", "mounts/cache", "locks", "tmp", "downloads"} {
+	for _, sub := range []string{"oci/blobs/sha256", "keys", "snapshots", "builds", "mounts/cache", "locks", "tmp", "downloads", "exports"} {
 		if err := os.MkdirAll(filepath.Join(abs, sub), 0o755); err != nil {
 			return nil, fmt.Errorf("opening cache dir %s: %w", dir, err)
 		}

@@ -2,13 +2,9 @@ package buildkit
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -55,6 +51,7 @@ type build struct {
 	pins   map[string]string
 	prog   *progress
 	served *servedStore
+	export *exportStore
 	rec    *record
 	prev   *record
 	// untagged leaves the output images unnamed (a multi-platform build
@@ -96,6 +93,10 @@ func (e *Engine) newBuild(c *client.Client, p *ir.Plan, o engine.BuildOptions, n
 		return nil, fmt.Errorf("serving the store to the builder: %w", err)
 	}
 	b.served = newServedStore(cs)
+	b.export = newExportStore(e.s)
+	for _, d := range prev.Exported {
+		b.export.know(digest.Digest(d))
+	}
 	b.lw = newLowering(p, lowerOptions{noCache: o.NoCache, forced: p.ForcedLayers(), context: o.Context, native: native})
 	return b, nil
 }
@@ -254,25 +255,25 @@ func (b *build) serve(m v1.Hash, st *store.ImageState) error {
 		ds = append(ds, digest.Digest(l.Digest.String()))
 	}
 	b.served.allow(ds...)
+	b.export.know(ds...)
 	return nil
 }
 
-// solve solves t on the builder, exports it as an OCI tarball into the
-// store and writes its image there.
+// solve solves t on the builder, exports it into the store (the blobs
+// the store lacks, through the export store) and writes its image there.
 func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) {
 	lt := b.lw.targets[t.Name]
 	def, err := marshal(ctx, lt.state, t.Platform)
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("lowering %s: %w", t.Name, err)
 	}
-	attrs := map[string]string{"tar": "true", "oci-mediatypes": "true", "compression": b.o.Compression}
+	attrs := map[string]string{"tar": "false", "oci-mediatypes": "true", "compression": b.o.Compression}
 	if b.o.SourceDateEpoch != nil {
 		attrs[string(exptypes.OptKeySourceDateEpoch)] = strconv.FormatInt(b.o.SourceDateEpoch.Unix(), 10)
 		attrs[string(exptypes.OptKeyRewriteTimestamp)] = "true"
 	}
-	imp := newImporter(b.e.s)
 	opt := client.SolveOpt{
-		Exports:   []client.ExportEntry{{Type: client.ExporterOCI, Attrs: attrs, Output: imp.output}},
+		Exports:   []client.ExportEntry{{Type: client.ExporterOCI, Attrs: attrs, OutputStore: b.export}},
 		OCIStores: map[string]content.Store{},
 	}
 	opt.OCIStores[ociStoreID] = b.served
@@ -339,7 +340,7 @@ func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) 
 		b.prog.read(ch)
 		return nil
 	})
-	_, solveErr := b.c.Build(ctx, opt, "imgc", buildFunc, ch)
+	resp, solveErr := b.c.Build(ctx, opt, "imgc", buildFunc, ch)
 	eg.Wait()
 	b.prog.finish()
 	if solveErr != nil {
@@ -348,10 +349,14 @@ func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) 
 		}
 		return v1.Descriptor{}, b.prog.stepError(t, solveErr)
 	}
-	exported, err := imp.result()
+	exported, err := readExport(b.e.s, resp.ExporterResponse)
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("importing %s from the builder: %w", t.Name, err)
 	}
+	b.rec.Exported = append(b.rec.Exported, exported.blobs...)
+	n, size := b.export.take()
+	b.prog.emit(engine.Event{Kind: "received", Target: t.Name,
+		Line: fmt.Sprintf("received %d of %d blobs (%d bytes) from the builder", n, len(exported.blobs), size)})
 	return b.assemble(t, exported)
 }
 
@@ -464,47 +469,32 @@ func (b *build) recompress(il *ir.Layer, l store.Layer) (store.Layer, error) {
 		return store.Layer{}, err
 	}
 	defer rc.Close()
-	f, err := b.e.s.TempFile("layer-*.tar")
+	// One pass: decompressed, verified against the diff ID and compressed
+	// again as it streams (store.PutLayer).
+	cl, err := b.e.s.PutLayer(rc, l.DiffID, b.o.Compression)
 	if err != nil {
-		return store.Layer{}, err
+		return store.Layer{}, fmt.Errorf("layer %s: %w", l.Digest, err)
 	}
-	hw := sha256.New()
-	_, err = io.Copy(io.MultiWriter(f, hw), rc)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return store.Layer{}, err
-	}
-	if got := "sha256:" + hex.EncodeToString(hw.Sum(nil)); got != l.DiffID.String() {
-		os.Remove(f.Name())
-		return store.Layer{}, fmt.Errorf("layer %s: its content hashes to %s, the builder's config says %s", l.Digest, got, l.DiffID)
-	}
-	if err := checkWrites(il, f.Name()); err != nil {
-		os.Remove(f.Name())
-		return store.Layer{}, err
-	}
-	cl, err := b.e.s.PutLayerTar(f.Name(), l.DiffID, b.o.Compression)
-	if err != nil {
-		return store.Layer{}, err
+	if declares {
+		// Read again only to check its entries against what its steps
+		// declare.
+		if err := checkWrites(b.e.s, il, l); err != nil {
+			return store.Layer{}, err
+		}
 	}
 	b.rec.Blobs[l.Digest.String()+" "+b.o.Compression] = blobRecord{Digest: cl.Digest.String(), Size: cl.Size, MediaType: string(cl.MediaType)}
 	return cl, nil
 }
 
-// checkWrites checks the layer tar at tarPath against the writes l's
-// steps declare (engine.CheckWrites).
-func checkWrites(l *ir.Layer, tarPath string) error {
-	if _, ok := engine.DeclaredWrites(l); !ok {
-		return nil
-	}
-	f, err := os.Open(tarPath)
+// checkWrites checks the stored layer l against the writes il's steps
+// declare (engine.CheckWrites).
+func checkWrites(s *store.Store, il *ir.Layer, l store.Layer) error {
+	rc, err := s.OpenLayer(l)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	return engine.CheckWrites(l, f)
+	defer rc.Close()
+	return engine.CheckWrites(il, rc)
 }
 
 // historyOf is the history of target name's image: its base's and one

@@ -1,122 +1,81 @@
 package buildkit
 
 import (
-	"archive/tar"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"path"
-	"strings"
-	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 
 	"github.com/imgc-dev/imgc/store"
 )
-
-// importer receives the builder's OCI tarball as it streams and stores its
-// blobs, each verified against its name, in the store.
-type importer struct {
-	s     *store.Store
-	mu    sync.Mutex
-	index []byte
-	err   error
-	done  chan struct{}
-	used  bool
-}
-
-func newImporter(s *store.Store) *importer { return &importer{s: s, done: make(chan struct{})} }
-
-// output is the exporter's Output: a writer whose bytes are read as a tar.
-func (im *importer) output(map[string]string) (io.WriteCloser, error) {
-	pr, pw := io.Pipe()
-	im.used = true
-	go func() {
-		defer close(im.done)
-		err := im.read(pr)
-		if err != nil {
-			pr.CloseWithError(err)
-		} else {
-			io.Copy(io.Discard, pr)
-		}
-		im.mu.Lock()
-		im.err = err
-		im.mu.Unlock()
-	}()
-	return pw, nil
-}
-
-func (im *importer) read(r io.Reader) error {
-	tr := tar.NewReader(r)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("reading the exported tarball: %w", err)
-		}
-		if hdr.Typeflag != tar.TypeReg {
-			continue
-		}
-		name := path.Clean(hdr.Name)
-		switch {
-		case name == "index.json":
-			data, err := io.ReadAll(io.LimitReader(tr, 4<<20))
-			if err != nil {
-				return err
-			}
-			im.index = data
-		case strings.HasPrefix(name, "blobs/sha256/"):
-			want, err := v1.NewHash("sha256:" + strings.TrimPrefix(name, "blobs/sha256/"))
-			if err != nil {
-				return fmt.Errorf("exported blob %s: %w", name, err)
-			}
-			if _, _, err := im.s.PutBlobStream(tr, want); err != nil {
-				return fmt.Errorf("storing exported blob %s: %w", name, err)
-			}
-		}
-	}
-}
 
 // exported is the image the builder exported.
 type exported struct {
 	layers []store.Layer
 	config v1.ConfigFile
+	// blobs are the digests of its manifest, config and layers.
+	blobs []string
 }
 
-// result waits for the tarball and reads its image back from the store.
-func (im *importer) result() (*exported, error) {
-	if !im.used {
-		return nil, errNoExport
+// readExport reads the image the builder exported into the export store
+// back from the store: the exporter's response names its manifest (the
+// store keeps no index of what the builder wrote). Every blob it names
+// must be in the store, written now or known from before.
+func readExport(s *store.Store, resp map[string]string) (*exported, error) {
+	m, err := exportedManifest(resp)
+	if err != nil {
+		return nil, err
 	}
-	<-im.done
-	if im.err != nil {
-		return nil, im.err
-	}
-	var idx v1.IndexManifest
-	if err := json.Unmarshal(im.index, &idx); err != nil {
-		return nil, fmt.Errorf("reading the exported index: %w", err)
-	}
-	if len(idx.Manifests) != 1 {
-		return nil, fmt.Errorf("the exported index lists %d manifests, want 1", len(idx.Manifests))
-	}
-	var m v1.Manifest
-	if err := readJSON(im.s, idx.Manifests[0].Digest, &m); err != nil {
+	var man v1.Manifest
+	if err := readJSON(s, m, &man); err != nil {
 		return nil, fmt.Errorf("reading the exported manifest: %w", err)
 	}
-	ex := &exported{}
-	if err := readJSON(im.s, m.Config.Digest, &ex.config); err != nil {
+	ex := &exported{blobs: []string{m.String(), man.Config.Digest.String()}}
+	if err := readJSON(s, man.Config.Digest, &ex.config); err != nil {
 		return nil, fmt.Errorf("reading the exported config: %w", err)
 	}
-	if len(ex.config.RootFS.DiffIDs) != len(m.Layers) {
-		return nil, fmt.Errorf("the exported image has %d layers and %d diff ids", len(m.Layers), len(ex.config.RootFS.DiffIDs))
+	if len(ex.config.RootFS.DiffIDs) != len(man.Layers) {
+		return nil, fmt.Errorf("the exported image has %d layers and %d diff ids", len(man.Layers), len(ex.config.RootFS.DiffIDs))
 	}
-	for i, l := range m.Layers {
+	for i, l := range man.Layers {
+		if !s.HasBlob(l.Digest) {
+			return nil, fmt.Errorf("the builder did not export layer %s", l.Digest)
+		}
 		ex.layers = append(ex.layers, store.Layer{Digest: l.Digest, DiffID: ex.config.RootFS.DiffIDs[i], Size: l.Size, MediaType: l.MediaType})
+		ex.blobs = append(ex.blobs, l.Digest.String())
 	}
 	return ex, nil
+}
+
+// exportedManifest is the digest of the manifest the exporter's response
+// describes (containerimage.descriptor, else containerimage.digest).
+func exportedManifest(resp map[string]string) (v1.Hash, error) {
+	if raw := resp[exptypes.ExporterImageDescriptorKey]; raw != "" {
+		data, err := base64.StdEncoding.DecodeString(raw)
+		if err != nil {
+			return v1.Hash{}, fmt.Errorf("reading the exported descriptor: %w", err)
+		}
+		var d v1.Descriptor
+		if err := json.Unmarshal(data, &d); err != nil {
+			return v1.Hash{}, fmt.Errorf("reading the exported descriptor: %w", err)
+		}
+		if d.MediaType != types.OCIManifestSchema1 && d.MediaType != types.DockerManifestSchema2 {
+			return v1.Hash{}, fmt.Errorf("the builder exported a %s, want an image manifest", d.MediaType)
+		}
+		return d.Digest, nil
+	}
+	if d := resp[exptypes.ExporterImageDigestKey]; d != "" {
+		h, err := v1.NewHash(d)
+		if err != nil {
+			return v1.Hash{}, fmt.Errorf("reading the exported digest: %w", err)
+		}
+		return h, nil
+	}
+	return v1.Hash{}, errNoExport
 }
 
 func readJSON(s *store.Store, h v1.Hash, v any) error {

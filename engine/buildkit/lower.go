@@ -392,7 +392,7 @@ func (lw *lowering) copyStep(t *ir.Target, c *ir.Copy, st llb.State, baseCfg v1.
 		return llb.State{}, fmt.Errorf("%s: %w", c.Origin, err)
 	}
 	dest := expandDest(baseCfg.Config.Env, c.Dest)
-	fa := chmodParents(dest, c.Chmod, c.Chown)
+	fa := chmodParents(dest, c.Chmod, c.Chown, copiesDirAt(c.Files, c.Dest))
 	for _, s := range c.Sources {
 		opts := []llb.CopyOption{info}
 		if c.Chown != "" {
@@ -453,13 +453,16 @@ func copyInfo(chmod string, exclude []string) (*llb.CopyInfo, error) {
 
 // chmodParents makes the directories a copy with chmod creates, 0755 as
 // Docker and the local engine make them: BuildKit would give them the
-// chmod mode (a 0640 directory nobody can enter).
-func chmodParents(dest, chmod, chown string) *llb.FileAction {
+// chmod mode (a 0640 directory nobody can enter). When a directory is
+// copied to dest itself (dirAtDest), dest is that directory, which takes
+// the chmod mode as in BuildKit's Dockerfile frontend: only its parents
+// are made here.
+func chmodParents(dest, chmod, chown string, dirAtDest bool) *llb.FileAction {
 	if chmod == "" {
 		return nil
 	}
 	dir := strings.TrimSuffix(dest, "/")
-	if !strings.HasSuffix(dest, "/") {
+	if !strings.HasSuffix(dest, "/") || dirAtDest {
 		dir = path.Dir(dir)
 	}
 	if dir == "" || dir == "/" {
@@ -470,6 +473,18 @@ func chmodParents(dest, chmod, chown string) *llb.FileAction {
 		opts = append(opts, llb.WithUser(chown))
 	}
 	return llb.Mkdir(dir, 0o755, opts...)
+}
+
+// copiesDirAt reports whether a copy's resolved files put a directory at
+// dest itself (COPY dir /dest/); false when they are not resolved in the
+// plan (a copy from another target).
+func copiesDirAt(files []ir.CopyFile, dest string) bool {
+	for _, f := range files {
+		if f.Mode.IsDir() && path.Clean(f.Dst) == path.Clean(dest) {
+			return true
+		}
+	}
+	return false
 }
 
 // expandDest expands base-image variables in a destination, keeping a
@@ -533,7 +548,7 @@ func (lw *lowering) add(t *ir.Target, a *ir.Add, st llb.State, baseCfg v1.Config
 	}
 	info.AttemptUnpack = a.Extract
 	src := lw.local(contextPaths(a.Files))
-	fa := chmodParents(dest, a.Chmod, a.Chown)
+	fa := chmodParents(dest, a.Chmod, a.Chown, copiesDirAt(a.Files, a.Dest))
 	for _, s := range a.Sources {
 		p := "/" + strings.TrimPrefix(path.Clean("/"+s), "/")
 		if fa == nil {

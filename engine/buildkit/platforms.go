@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -124,7 +125,10 @@ func (e *Engine) finish(ctx context.Context, builds []*build) (*engine.Result, e
 		maps.Copy(rec.Layers, b.rec.Layers)
 		maps.Copy(rec.Blobs, b.rec.Blobs)
 		maps.Copy(res.Pins, b.pins)
+		rec.Exported = append(rec.Exported, b.rec.Exported...)
 	}
+	slices.Sort(rec.Exported)
+	rec.Exported = slices.Compact(rec.Exported)
 	if err := writeRecord(e.s, rec); err != nil {
 		return nil, fmt.Errorf("recording the build: %w", err)
 	}

@@ -21,6 +21,10 @@ type record struct {
 	// Blobs maps a builder's layer blob digest and a compression to the
 	// blob imgc stored for it (see recompress).
 	Blobs map[string]blobRecord `json:"blobs,omitempty"`
+	// Exported are the digests of the blobs the builder exported (the
+	// images' manifests, configs and layers): the next build tells the
+	// builder that the store holds them (exportStore).
+	Exported []string `json:"exported,omitempty"`
 }
 
 type blobRecord struct {

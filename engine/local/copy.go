@@ -134,8 +134,11 @@ func (tb *targetBuild) copyEntries(ctx context.Context, c copyReq, dest string) 
 		}
 		switch f.Mode.Type() {
 		case fs.ModeDir:
-			if chown == "" && perm == nil && !c.link && isDirIn(dest, p) {
-				// An existing directory keeps its metadata.
+			if path.Clean(f.Dst) == path.Clean(c.dest) && !c.link && isDirIn(dest, p) {
+				// An existing destination directory keeps its owner and
+				// mode, also with --chown and --chmod; its existing
+				// subdirectories take the copied ones', as in BuildKit and
+				// buildah.
 				if c.keepParents {
 					if de, ok := dirEntryIn(dest, p); ok {
 						entries = append(entries, de)

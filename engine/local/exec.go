@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,7 +17,6 @@ import (
 	"github.com/imgc-dev/imgc/engine"
 	"github.com/imgc-dev/imgc/engine/imageconfig"
 	"github.com/imgc-dev/imgc/engine/local/runc"
-	"github.com/imgc-dev/imgc/internal/hashio"
 	"github.com/imgc-dev/imgc/internal/overlay"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/store"
@@ -39,75 +39,44 @@ func (tb *targetBuild) execute(ctx context.Context, l *ir.Layer, lk *flock.Flock
 		}
 		return nil, fmt.Errorf("preparing the parent filesystem: %w", err)
 	}
-	tarFile, err := s.TempFile("layer-*.tar")
+	// The tar streams into the store as it is written: hashed for its diff
+	// ID, compressed and hashed again into a blob, nothing kept
+	// uncompressed (store.LayerWriter).
+	lw, err := s.NewLayerWriter(tb.b.o.Compression)
 	if err != nil {
 		return nil, err
 	}
-	tarPath := tarFile.Name()
-	keep := false
+	handedOff := false
 	defer func() {
-		if !keep {
-			os.Remove(tarPath)
+		if !handedOff {
+			lw.Abort()
 		}
 	}()
-	hw := hashio.NewWriter(tarFile)
 	opts := layer.Options{SourceDateEpoch: tb.b.o.SourceDateEpoch}
-	var empty bool
-	var upper string
+	var names []string
+	if _, ok := engine.DeclaredWrites(l); ok {
+		opts.Entry = func(name string) { names = append(names, name) }
+	}
 	work, err := s.TempDir("layer-")
 	if err != nil {
-		tarFile.Close()
 		return nil, err
 	}
 	defer os.RemoveAll(work)
-
-	if len(l.Merged) > 1 && len(l.Merged) == len(l.Steps) {
-		upper = filepath.Join(work, "upper")
-		if err := tb.squash(ctx, l, upper); err != nil {
-			tarFile.Close()
-			return nil, err
-		}
-		opts.Lowers = lowers
-		empty, err = layer.WriteUpperDir(hw, upper, opts)
-		if err != nil {
-			tarFile.Close()
-			return nil, fmt.Errorf("writing layer: %w", err)
-		}
-	} else if onlyCopies(l) {
-		entries, err := tb.copyLayerEntries(ctx, l, lowers)
-		if err != nil {
-			tarFile.Close()
-			return nil, err
-		}
-		empty = len(entries) == 0
-		if err := layer.WriteEntries(hw, entries, opts); err != nil {
-			tarFile.Close()
-			return nil, err
-		}
-	} else {
-		upper = filepath.Join(work, "upper")
-		if err := tb.runSteps(ctx, l, lowers, work, upper); err != nil {
-			tarFile.Close()
-			return nil, err
-		}
-		opts.Lowers = lowers
-		empty, err = layer.WriteUpperDir(hw, upper, opts)
-		if err != nil {
-			tarFile.Close()
-			return nil, fmt.Errorf("writing layer: %w", err)
-		}
-	}
-	if err := tarFile.Close(); err != nil {
+	empty, upper, err := tb.writeLayer(ctx, l, lowers, work, lw, opts)
+	if err != nil {
 		return nil, err
 	}
-	if err := checkWrites(l, tarPath); err != nil {
+	diff, _, err := lw.DiffID()
+	if err != nil {
+		return nil, fmt.Errorf("writing layer: %w", err)
+	}
+	if err := checkWrites(l, names); err != nil {
 		var se *engine.StepError
 		if errors.As(err, &se) {
 			se.Target = tb.t.Name
 		}
 		return nil, err
 	}
-	diff := hw.Sum()
 	if empty {
 		e := store.Entry{Digest: diff, DiffID: diff, Empty: true, ParentChain: tb.parentChain(), Created: tb.b.now}
 		if err := s.PutKey(l.Key, e); err != nil {
@@ -124,9 +93,42 @@ func (tb *targetBuild) execute(ctx context.Context, l *ir.Layer, lk *flock.Flock
 		}
 	}
 	f := &future{done: make(chan struct{}), diff: diff}
-	keep = true
-	tb.finishFuture(f, l.Key, tb.parentChain(), tarPath, lk)
+	handedOff = true
+	tb.finishFuture(f, l.Key, tb.parentChain(), lw, lk)
 	return f, nil
+}
+
+// writeLayer makes layer l in the directory work (running its steps, or
+// for a layer of copies only, listing its files) and writes it as a tar to
+// w. upper is the layer's overlay upper dir in work when it has one.
+func (tb *targetBuild) writeLayer(ctx context.Context, l *ir.Layer, lowers []string, work string, w io.Writer, opts layer.Options) (empty bool, upper string, err error) {
+	switch {
+	case len(l.Merged) > 1 && len(l.Merged) == len(l.Steps):
+		upper = filepath.Join(work, "upper")
+		if err := tb.squash(ctx, l, upper); err != nil {
+			return false, "", err
+		}
+	case onlyCopies(l):
+		entries, err := tb.copyLayerEntries(ctx, l, lowers)
+		if err != nil {
+			return false, "", err
+		}
+		if err := layer.WriteEntries(w, entries, opts); err != nil {
+			return false, "", err
+		}
+		return len(entries) == 0, "", nil
+	default:
+		upper = filepath.Join(work, "upper")
+		if err := tb.runSteps(ctx, l, lowers, work, upper); err != nil {
+			return false, "", err
+		}
+	}
+	opts.Lowers = lowers
+	empty, err = layer.WriteUpperDir(w, upper, opts)
+	if err != nil {
+		return false, "", fmt.Errorf("writing layer: %w", err)
+	}
+	return empty, upper, nil
 }
 
 // squash builds a layer the optimizer merged from several: each step is

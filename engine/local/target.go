@@ -183,13 +183,19 @@ func (tb *targetBuild) appendLayer(l *ir.Layer, f *future, h v1.History) {
 	tb.history = append(tb.history, h)
 }
 
-// finishFuture completes f in the background: it compresses the layer tar,
-// stores the blob, records the cache entry and releases the key lock.
-func (tb *targetBuild) finishFuture(f *future, key ir.CacheKey, parentChain, tarPath string, lk *flock.Flock) {
+// finishFuture completes f in the background: it waits for the layer's
+// compression to end, stores the blob, records the cache entry and
+// releases the key lock.
+func (tb *targetBuild) finishFuture(f *future, key ir.CacheKey, parentChain string, lw *store.LayerWriter, lk *flock.Flock) {
 	go func() {
 		defer close(f.done)
 		defer lk.Unlock()
-		cl, err := tb.b.s.PutLayerTar(tarPath, f.diff, tb.b.o.Compression)
+		cl, err := lw.Close()
+		if err == nil {
+			err = lw.Commit()
+		} else {
+			lw.Abort()
+		}
 		if err != nil {
 			f.err = fmt.Errorf("storing layer: %w", err)
 			return

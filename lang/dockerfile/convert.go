@@ -63,7 +63,8 @@ func Convert(filename string, src []byte, opts ConvertOptions) ([]byte, hcl.Diag
 	w.vars, w.varNames = f.variables()
 	out := w.write()
 	formatted := hclwrite.Format(out)
-	if _, pdiags := hclsyntax.ParseConfig(formatted, filename+".image.hcl", hcl.InitialPos); pdiags.HasErrors() {
+	parsed, pdiags := hclsyntax.ParseConfig(formatted, filename+".image.hcl", hcl.InitialPos)
+	if pdiags.HasErrors() {
 		// The writer produced invalid HCL: a bug here, not in the input.
 		return nil, append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
@@ -72,7 +73,7 @@ func Convert(filename string, src []byte, opts ConvertOptions) ([]byte, hcl.Diag
 			Subject:  f.src.lines(1, 1).Ptr(),
 		})
 	}
-	return formatted, diags
+	return oneLineBlocks(parsed, formatted), diags
 }
 
 // invalidUTF8 is the offset of the first byte that is not UTF-8.
@@ -127,7 +128,7 @@ func (w *writer) write() []byte {
 	body.AppendUnstructuredTokens(comment(fmt.Sprintf("Converted from %s by imgc convert.", filepath.Base(w.f.src.filename))))
 	body.AppendNewline()
 	for _, v := range w.vars.list {
-		if v.Platform && !used[v.Name] {
+		if v.Platform && !used[v.Name] || v.Of != "" {
 			continue
 		}
 		if v.Stage == "" && !v.Platform {
@@ -137,6 +138,12 @@ func (w *writer) write() []byte {
 		switch {
 		case v.Platform:
 			b.SetAttributeRaw("description", raw(quoted("BuildKit's automatic "+v.Arg+"; defaults to the platform imgc convert ran for")))
+		case len(v.Stages) > 1:
+			names := make([]string, len(v.Stages))
+			for i, s := range v.Stages {
+				names[i] = w.hclName(s)
+			}
+			b.SetAttributeRaw("description", raw(quoted(quoteLit(fmt.Sprintf("ARG %s of stages %s, each with its own default", v.Arg, strings.Join(names, ", "))))))
 		case v.Stage != "":
 			b.SetAttributeRaw("description", raw(quoted(quoteLit(fmt.Sprintf("ARG %s of stage %s", v.Arg, w.hclName(v.Stage))))))
 		}
@@ -159,6 +166,10 @@ func (w *writer) write() []byte {
 func (w *writer) locals() string {
 	var b strings.Builder
 	for _, v := range w.vars.list {
+		if v.Of != "" {
+			fmt.Fprintf(&b, "  %s = var.%s != null ? var.%s : %s\n", v.Name, v.Of, v.Of, quoted(quoteLit(v.Default)))
+			continue
+		}
 		if v.Derived == "" {
 			continue
 		}
@@ -192,7 +203,11 @@ func (w *writer) comments(body *hclwrite.Body, line int) {
 	for _, l := range lines {
 		w.taken[l] = true
 		for _, c := range w.f.comments[l] {
-			body.AppendUnstructuredTokens(comment(c))
+			if c == "" {
+				body.AppendNewline()
+				continue
+			}
+			body.AppendUnstructuredTokens(hclwrite.Tokens{{Type: hclsyntax.TokenComment, Bytes: []byte(c + "\n")}})
 		}
 	}
 }

@@ -111,9 +111,11 @@ func (rd *reader) inlineFiles(s *stageState, rng hcl.Range, nsrc int, dest strin
 		if f.Expand {
 			lex := *rd.lex
 			lex.SkipProcessQuotes = true
-			res, err := lex.ProcessWordWithMatches(data, getter{env: s.expandEnv()})
+			env := s.expandEnv()
+			res, err := lex.ProcessWordWithMatches(data, getter{env: env})
 			if err == nil {
 				data = res.Result
+				rd.heredocVars(rng, f.Path, res.Matched, env)
 			}
 		}
 		dest := dest
@@ -151,6 +153,22 @@ func (rd *reader) inlineFiles(s *stageState, rng hcl.Range, nsrc int, dest strin
 	}
 	run.Vars = s.allArgs()
 	return run
+}
+
+// heredocVars warns, for a conversion, that the ARGs a heredoc file
+// expands become constants in the step that writes it.
+func (rd *reader) heredocVars(rng hcl.Range, name string, matched map[string]struct{}, env envList) {
+	var args []string
+	for n := range matched {
+		if e, ok := env.get(n); ok && e.Tmpl != quoteLit(e.Value) {
+			args = append(args, n)
+		}
+	}
+	if len(args) == 0 {
+		return
+	}
+	sort.Strings(args)
+	rd.convertWarnf(rng, "Variable reference not kept", "The heredoc <<%s expands %s, but the step that writes its file holds the expanded text, so --var no longer changes it. Edit the converted file to use the variable if you need to.", name, strings.Join(args, ", "))
 }
 
 func shellQuote(s string) string {

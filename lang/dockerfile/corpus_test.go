@@ -260,3 +260,47 @@ func BenchmarkConvertCorpus(b *testing.B) {
 		}
 	}
 }
+
+// TestCorpusLineRatio measures how long conversions are: the converted
+// HCL's non-blank lines over the Dockerfiles' non-blank lines, over every
+// corpus file that converts (docs/dockerfile.md reports the figure; issue
+// 14 set the bound at 1.5).
+func TestCorpusLineRatio(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(corpusDir(t), "real", "*.Dockerfile"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no real Dockerfiles: %v", err)
+	}
+	nonBlank := func(b []byte) int {
+		n := 0
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.TrimSpace(l) != "" {
+				n++
+			}
+		}
+		return n
+	}
+	var dfLines, hclLines, converted int
+	var ratios []float64
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, diags := Convert(f, src, ConvertOptions{Platform: testPlatform})
+		if diags.HasErrors() {
+			continue
+		}
+		converted++
+		d, h := nonBlank(src), nonBlank(out)
+		dfLines += d
+		hclLines += h
+		ratios = append(ratios, float64(h)/float64(d))
+	}
+	sort.Float64s(ratios)
+	ratio := float64(hclLines) / float64(dfLines)
+	t.Logf("%d converted corpus files: %d Dockerfile lines, %d HCL lines (non-blank): %.2fx; per file median %.2fx, max %.2fx",
+		converted, dfLines, hclLines, ratio, ratios[len(ratios)/2], ratios[len(ratios)-1])
+	if ratio > 1.5 {
+		t.Errorf("conversions are %.2fx their Dockerfiles; want at most 1.5x", ratio)
+	}
+}

@@ -130,9 +130,10 @@ func (rd *reader) entrypoint(s *stageState, pn parsedNode, c *instructions.Entry
 	cfg := s.configInstruction(pn)
 	cfg.Entrypoint = rd.withShell(s, pn.rng, c.ShellDependantCmdLine)
 	cfg.EntrypointSet = true
+	// Without a CMD in this stage, ENTRYPOINT clears the base's: an
+	// entrypoint without cmd does (engine/imageconfig), as in HCL.
 	if !s.cmdSet {
-		cfg.Cmd = []string{}
-		cfg.CmdSet = true
+		cfg.Cmd, cfg.CmdSet = nil, false
 	}
 }
 
@@ -235,14 +236,41 @@ func (rd *reader) joinedTmpl(rng hcl.Range, what, resolved string, base, x expan
 			}
 		}
 	}
-	if x.Tmpl == "" || x.Tmpl == quoteLit(x.Value) {
+	literal := x.Tmpl == "" || x.Tmpl == quoteLit(x.Value)
+	if literal && base.Tmpl != "" && base.Tmpl != quoteLit(base.Value) && !hasDotDot(x.Value) {
+		// A literal path under a computed one (COPY x ./ under WORKDIR
+		// /opt/${V}): the computed one's template, then the rest.
+		if rest, ok := strings.CutPrefix(resolved, base.Value); ok && (rest == "" || rest[0] == '/') {
+			return base.Tmpl + quoteLit(rest)
+		}
+	}
+	if literal {
 		return quoteLit(resolved)
 	}
 	if strings.HasSuffix(resolved, x.Value) {
 		return quoteLit(strings.TrimSuffix(resolved, x.Value)) + x.Tmpl
 	}
+	// An absolute path that resolving only stripped of its trailing
+	// slashes (WORKDIR /opt/${V}/lib/): the template without them.
+	v, t := x.Value, x.Tmpl
+	for len(v) > 1 && strings.HasSuffix(v, "/") && strings.HasSuffix(t, "/") {
+		v, t = v[:len(v)-1], t[:len(t)-1]
+	}
+	if path.IsAbs(v) && v == resolved {
+		return t
+	}
 	rd.lostTemplate(rng, what, x)
 	return quoteLit(resolved)
+}
+
+// hasDotDot reports whether a path has a ".." element.
+func hasDotDot(p string) bool {
+	for _, e := range strings.Split(p, "/") {
+		if e == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 // lostTemplate warns, for a conversion, that a value computed from ARGs

@@ -177,7 +177,15 @@ type expansion struct {
 	// Lost is a word whose expansion of a variable HCL cannot say
 	// (${X%.*}): Tmpl is the value the defaults give.
 	Lost bool
+	// Large is a word whose template would exceed maxTemplate (values
+	// that double each other through ARGs): Tmpl is the value.
+	Large bool
 }
+
+// maxTemplate bounds the template of one word: each ENV that doubles
+// an earlier one (ENV B=$A$A, C=$B$B over an ARG A) doubles the
+// references to the ARG, and past this the conversion keeps the value.
+const maxTemplate = 1 << 16
 
 // expandWord expands word like BuildKit expands ADD, COPY, ENV and the
 // other instructions it processes. keepUnset leaves references to
@@ -239,7 +247,11 @@ func (rd *reader) expandWord(word string, env envList, keepUnset bool) (expansio
 		return x, nil
 	}
 	value, tmpl, ok := splitSentinels(marked.Result, env)
-	if ok && value == x.Value {
+	switch {
+	case !ok || value != x.Value:
+	case len(tmpl) > maxTemplate:
+		x.Large = true
+	default:
 		x.Tmpl = tmpl
 	}
 	return x, nil
@@ -276,7 +288,9 @@ func splitSentinels(s string, env envList) (value, tmpl string, ok bool) {
 			return "", "", false
 		}
 		v.WriteString(env.entries[n].Value)
-		t.WriteString(nullGuard(env.entries[n]))
+		if t.Len() <= maxTemplate {
+			t.WriteString(nullGuard(env.entries[n]))
+		}
 		s = s[j+len(sentinelClose):]
 	}
 }

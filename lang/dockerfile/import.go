@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -186,11 +187,13 @@ func (rd *reader) run() {
 
 	var meta []parsedNode
 	var groups [][]parsedNode // one per FROM, starting with it
+	prevEnd := 0
 	for _, n := range res.AST.Children {
 		rng := rd.src.node(n)
-		if len(n.PrevComment) > 0 {
-			rd.f.comments[n.StartLine] = n.PrevComment
+		if c := rd.rawComments(prevEnd+1, n.StartLine-1); len(c) > 0 {
+			rd.f.comments[n.StartLine] = c
 		}
+		prevEnd = max(prevEnd, rng.End.Line)
 		cmd, err := parseInstruction(n)
 		if err != nil {
 			detail := sentence(errorText(err))
@@ -248,17 +251,43 @@ func (rd *reader) trailingComments(ast *parser.Node) {
 	if len(ast.Children) == 0 {
 		return
 	}
-	last := ast.Children[len(ast.Children)-1].EndLine
-	for line := last + 1; line <= len(rd.src.starts); line++ {
-		r := rd.src.lines(line, line)
-		text := strings.TrimSpace(string(rd.src.src[r.Start.Byte:r.End.Byte]))
-		if strings.HasPrefix(text, "#") {
-			if c := strings.TrimSpace(strings.TrimPrefix(text, "#")); c != "" {
-				rd.f.comments[line] = []string{c}
-			}
-		}
+	last := ast.Children[len(ast.Children)-1]
+	end := max(last.EndLine, rd.src.node(last).End.Line)
+	if c := rd.rawComments(end+1, len(rd.src.starts)); len(c) > 0 {
+		rd.f.comments[end+1] = c
 	}
 }
+
+// rawComments are the comment lines from line start to end as written
+// (`## x` stays `## x`), for Convert: a blank line between two comments is
+// an empty string; the parser directives at the top of the file are left
+// out.
+func (rd *reader) rawComments(start, end int) []string {
+	var out []string
+	blank := false
+	for line := start; line <= end && line <= len(rd.src.starts); line++ {
+		r := rd.src.lines(line, line)
+		text := strings.TrimSpace(string(rd.src.src[r.Start.Byte:r.End.Byte]))
+		switch {
+		case text == "":
+			blank = len(out) > 0
+		case !strings.HasPrefix(text, "#"):
+			// Not a comment: a line of an instruction the parser
+			// attaches to nothing.
+		case start == 1 && len(out) == 0 && directive.MatchString(text):
+		default:
+			if blank {
+				out = append(out, "")
+			}
+			blank = false
+			out = append(out, text)
+		}
+	}
+	return out
+}
+
+// directive is a parser directive (`# syntax=...`).
+var directive = regexp.MustCompile(`^#\s*(?i:syntax|escape|check)\s*=`)
 
 // platformArgs are BuildKit's automatic global ARGs.
 var platformArgs = []string{

@@ -82,3 +82,39 @@ func TestDoublingValuesBounded(t *testing.T) {
 		t.Error("Convert accepted a value over the bound")
 	}
 }
+
+// TestDoublingTemplates: ENV lines that double an ARG's references
+// (E1=$E0$E0, E2=$E1$E1, ...) made templates, and the converted file, grow
+// exponentially (18 lines: 4.7 MB and 20 s; each more line doubled both).
+// Past maxTemplate the value is kept, with a warning.
+func TestDoublingTemplates(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("FROM busybox\nARG E0=x\n")
+	const n = 18
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "ENV E%d=$E%d$E%d\n", i, i-1, i-1)
+	}
+	fmt.Fprintf(&b, "RUN echo $E%d\n", n)
+	start := time.Now()
+	out, diags := Convert("Dockerfile", []byte(b.String()), ConvertOptions{Platform: testPlatform})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	// The values themselves double: E18 is 256 KiB, all of them 512 KiB.
+	if len(out) > 1<<20 {
+		t.Errorf("the conversion is %d bytes; want the values and bounded templates, under 1 MiB", len(out))
+	}
+	warned := false
+	for _, d := range diags {
+		warned = warned || d.Summary == "Variable reference not kept"
+	}
+	if !warned {
+		t.Error("no \"Variable reference not kept\" warning for the values kept as constants")
+	}
+	if !strings.Contains(string(out), "E5  = \"${var.E0}") {
+		t.Errorf("short chains lost their templates:\n%.600s", out)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("Convert took %v", d)
+	}
+}

@@ -301,6 +301,9 @@ func (rd *reader) expandIn(s *stageState, rng hcl.Range, word string, env envLis
 		return expansion{Value: word, Tmpl: quoteLit(word)}, false
 	}
 	rd.useArgs(x.Matched)
+	if x.Large {
+		rd.convertWarnf(rng, "Variable reference not kept", "The word %q expands %s into a template of more than %d bytes, so its converted value is the constant %.40q (first 40 bytes shown) and --var no longer changes it. Refer to the variables fewer times if you need it to follow them.", word, strings.Join(x.Matched, ", "), maxTemplate, x.Value)
+	}
 	if x.Lost {
 		rd.convertWarnf(rng, "Variable reference not kept", "The word %q expands %s in a way HCL cannot say, so its converted value is the constant %q and --var no longer changes it. Edit the converted file to compute it if you need to.", word, strings.Join(x.Matched, ", "), x.Value)
 	}

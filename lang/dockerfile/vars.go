@@ -27,7 +27,15 @@ type variable struct {
 	// the variable defaults to null and a local of the same name gives
 	// its value, var.NAME when set, else the template.
 	Derived string
-	Range   hcl.Range
+	// Of names, for a local, the variable it gives the value of, else
+	// its own default: a stage's ARG whose default differs from another
+	// stage's ARG of the same name (one --build-arg sets both, so one
+	// --var must too).
+	Of    string
+	Range hcl.Range
+	// Stages are, for a variable several stages' locals read, those
+	// stages.
+	Stages []string
 }
 
 type varTable struct {
@@ -135,10 +143,13 @@ func (f *form) declare(d argDecl) string {
 // (var.NAME), or to its local when its default is derived (local.NAME).
 func (f *form) variables() (t *varTable, names []string) {
 	t = &varTable{byName: map[string]*variable{}}
+	shared := sharedArgs(f.decls)
 	for _, d := range f.decls {
 		switch {
 		case d.Platform:
 			names = append(names, "var."+t.platform(d.Arg, d.Default))
+		case shared[d.Arg]:
+			names = append(names, t.sharedRef(d))
 		default:
 			v := t.declare(d.Arg, d.Stage, d.Default, d.Null, d.Derived, d.Range, d.Global)
 			ref := "var." + v.Name
@@ -180,4 +191,72 @@ func resolveDecls(tmpl string, names []string) string {
 		b.WriteString(tmpl[:i] + names[n])
 		tmpl = rest[j+len(declClose):]
 	}
+}
+
+// sharedArgs are the ARGs that stages declare with different defaults
+// (not computed ones) and no global ARG declares: each becomes one
+// variable that defaults to null, and each stage's default a local.
+func sharedArgs(decls []argDecl) map[string]bool {
+	type def struct {
+		value string
+		null  bool
+	}
+	defaults := map[string]map[def]bool{}
+	skip := map[string]bool{}
+	for _, d := range decls {
+		switch {
+		case d.Platform:
+		case d.Global || d.Derived != "":
+			skip[d.Arg] = true
+		default:
+			if defaults[d.Arg] == nil {
+				defaults[d.Arg] = map[def]bool{}
+			}
+			defaults[d.Arg][def{d.Default, d.Null}] = true
+		}
+	}
+	out := map[string]bool{}
+	for arg, defs := range defaults {
+		if len(defs) > 1 && !skip[arg] {
+			out[arg] = true
+		}
+	}
+	return out
+}
+
+// sharedRef is the reference to a shared ARG's declaration: the
+// variable for one without a default (unset unless given), else the
+// local of its stage's default.
+func (t *varTable) sharedRef(d argDecl) string {
+	name := identifier(d.Arg)
+	v, ok := t.byName[name]
+	if !ok {
+		v = t.add(&variable{Name: name, Arg: d.Arg, Null: true, Stage: d.Stage, Range: d.Range})
+	}
+	if !contains(v.Stages, d.Stage) {
+		v.Stages = append(v.Stages, d.Stage)
+	}
+	if d.Null {
+		return "var." + name
+	}
+	for _, l := range t.list {
+		if l.Of == name && l.Default == d.Default {
+			return "local." + l.Name
+		}
+	}
+	local := identifier(d.Arg + "_" + d.Stage)
+	for i := 2; t.byName[local] != nil; i++ {
+		local = identifier(d.Arg+"_"+d.Stage) + "_" + strconv.Itoa(i)
+	}
+	t.add(&variable{Name: local, Arg: d.Arg, Default: d.Default, Of: name, Stage: d.Stage, Range: d.Range})
+	return "local." + local
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

@@ -23,11 +23,7 @@ func (w *writer) stage(body *hclwrite.Body, st *stageForm) {
 		b.SetAttributeRaw("platform", raw(w.text(st.Platform)))
 	}
 	w.runSettings(b, nil, st.Env, st.Workdir, st.User, st.Shell)
-	for _, step := range st.Steps {
-		b.AppendNewline()
-		w.comments(b, step.stepRange().Start.Line)
-		w.step(b, step, 1)
-	}
+	w.stageSteps(b, st.Steps)
 	if st.Config != nil {
 		b.AppendNewline()
 		w.comments(b, st.Range.End.Line)
@@ -94,7 +90,11 @@ func (w *writer) relativeToStage(at *hcl.Range, e envText) (string, bool) {
 
 func (w *writer) envObject(at *hcl.Range, env []envText) string {
 	var sb strings.Builder
-	sb.WriteString("{\n")
+	sep := "\n"
+	if len(env) == 1 {
+		sep = " "
+	}
+	sb.WriteString("{" + sep)
 	for _, e := range env {
 		key := e.Name
 		if !hclsyntax.ValidIdentifier(key) {
@@ -104,16 +104,18 @@ func (w *writer) envObject(at *hcl.Range, env []envText) string {
 		if rel, changed := w.relativeToStage(at, e); changed {
 			t = lit(rel)
 		}
-		fmt.Fprintf(&sb, "%s = %s\n", key, w.text(t))
+		fmt.Fprintf(&sb, "%s = %s%s", key, w.text(t), sep)
 	}
 	sb.WriteString("}")
 	return sb.String()
 }
 
-func (w *writer) step(body *hclwrite.Body, step stepForm, depth int) {
+// step writes a step, leaving out the run step settings o that steps
+// blocks around it state.
+func (w *writer) step(body *hclwrite.Body, step stepForm, depth int, o omit) {
 	switch s := step.(type) {
 	case *runForm:
-		w.run(body, s, depth)
+		w.run(body, s, depth, o)
 	case *copyForm:
 		w.copyStep(body, s)
 	case *addForm:
@@ -130,29 +132,50 @@ func (w *writer) step(body *hclwrite.Body, step stepForm, depth int) {
 			if i > 0 {
 				b.AppendNewline()
 			}
-			w.step(b, inner, depth+1)
+			w.step(b, inner, depth+1, omit{})
 		}
 	}
 }
 
-func (w *writer) run(body *hclwrite.Body, r *runForm, depth int) {
-	b := body.AppendNewBlock("run", nil).Body()
+func (w *writer) run(body *hclwrite.Body, r *runForm, depth int, o omit) {
+	var cmd, scriptName string
 	switch c := r.Command.(type) {
 	case *model.Exec:
-		b.SetAttributeRaw("exec", raw(strList(c.Argv)))
+		cmd = "exec = " + strList(c.Argv)
 	case *model.Sh:
-		b.SetAttributeRaw("sh", raw(shValue(c.Script, depth+1)))
+		cmd = "sh = " + shValue(c.Script, depth+1)
 	case *model.Script:
 		if strings.Contains(c.Text, "\n") && strings.HasSuffix(c.Text, "\n") {
-			b.SetAttributeRaw("script", raw(heredoc(c.Text, depth+1)))
+			cmd = "script = " + heredoc(c.Text, depth+1)
 		} else {
-			b.SetAttributeRaw("script", raw(quoted(quoteLit(c.Text))))
+			cmd = "script = " + quoted(quoteLit(c.Text))
 		}
 		if c.Name != defaultScriptName {
-			b.SetAttributeRaw("script_name", raw(quoted(quoteLit(c.Name))))
+			scriptName = quoted(quoteLit(c.Name))
 		}
 	}
-	w.runSettings(b, &r.Range, r.Env, r.Workdir, r.User, r.Shell)
+	var env []envText
+	var workdir, user text
+	var shell []string
+	if !o.env {
+		env, user, shell = r.Env, r.User, r.Shell
+	}
+	if !o.workdir {
+		workdir = r.Workdir
+	}
+	settings := len(env) > 0 || workdir.Value != "" || user.Value != "" || shell != nil
+	if !settings && r.Network == "" && r.Security == "" && scriptName == "" && len(r.Mounts) == 0 && !strings.Contains(cmd, "\n") {
+		// One attribute: a one-line block.
+		body.AppendUnstructuredTokens(raw("run { " + cmd + " }\n"))
+		return
+	}
+	b := body.AppendNewBlock("run", nil).Body()
+	name, value, _ := strings.Cut(cmd, " = ")
+	b.SetAttributeRaw(name, raw(value))
+	if scriptName != "" {
+		b.SetAttributeRaw("script_name", raw(scriptName))
+	}
+	w.runSettings(b, &r.Range, env, workdir, user, shell)
 	if r.Network != "" {
 		b.SetAttributeRaw("network", raw(quoted(quoteLit(r.Network))))
 	}
@@ -196,25 +219,31 @@ func shValue(sh string, depth int) string {
 
 // splitAnd splits a command at the " && " that are outside quotes, so that
 // joining the parts with " && " (what the HCL front end does with a list)
-// gives the command back.
+// gives the command back. A && inside parentheses, $(...) or backquotes
+// stays: only a chain of whole commands is split.
 func splitAnd(sh string) []string {
 	var parts []string
 	var quote byte
+	depth := 0
 	start := 0
 	for i := 0; i < len(sh); i++ {
 		c := sh[i]
 		switch {
 		case quote != 0:
-			if c == '\\' && quote == '"' {
+			if c == '\\' && quote != '\'' {
 				i++
 			} else if c == quote {
 				quote = 0
 			}
 		case c == '\\':
 			i++
-		case c == '\'' || c == '"':
+		case c == '\'' || c == '"' || c == '`':
 			quote = c
-		case strings.HasPrefix(sh[i:], " && "):
+		case c == '(' || c == '{':
+			depth++
+		case (c == ')' || c == '}') && depth > 0:
+			depth--
+		case depth == 0 && strings.HasPrefix(sh[i:], " && "):
 			parts = append(parts, sh[start:i])
 			start = i + len(" && ")
 			i += len(" && ") - 1

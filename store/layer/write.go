@@ -31,6 +31,9 @@ type Options struct {
 	// have nothing to write below them, and whose metadata (type, mode,
 	// owner, mtime, xattrs) equals the top-most lower's directory.
 	Lowers []string
+	// Entry, when set, is called with the name of every entry written, in
+	// order, so that a caller can check a layer without reading it back.
+	Entry func(name string)
 }
 
 // modTime truncates t to whole seconds (as Docker does, so that no PAX mtime
@@ -90,6 +93,12 @@ type upperWriter struct {
 	// pending holds the headers of unchanged copied-up directories, written
 	// only when something below them is.
 	pending []*tar.Header
+}
+
+func (uw *upperWriter) entry(name string) {
+	if uw.opts.Entry != nil {
+		uw.opts.Entry(name)
+	}
 }
 
 type upperChild struct {
@@ -328,12 +337,14 @@ func (uw *upperWriter) write(hdr *tar.Header, content io.Reader) error {
 		if err := uw.tw.WriteHeader(p); err != nil {
 			return fmt.Errorf("writing layer entry %s: %w", p.Name, err)
 		}
+		uw.entry(p.Name)
 	}
 	uw.pending = uw.pending[:0]
 	uw.count++
 	if err := uw.tw.WriteHeader(hdr); err != nil {
 		return fmt.Errorf("writing layer entry %s: %w", hdr.Name, err)
 	}
+	uw.entry(hdr.Name)
 	if content == nil {
 		return nil
 	}
@@ -460,6 +471,9 @@ func WriteEntries(w io.Writer, entries []Entry, opts Options) error {
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return fmt.Errorf("writing layer entry %s: %w", e.Path, err)
+		}
+		if opts.Entry != nil {
+			opts.Entry(hdr.Name)
 		}
 		if hdr.Typeflag != tar.TypeReg || e.Open == nil {
 			continue

@@ -10,19 +10,13 @@ stage "parent" {
     HOMEDIR = "$${HOME:-/root}"
   }
 
-  run {
-    sh = "echo \"$PATH\""
-  }
+  run { sh = "echo \"$PATH\"" }
 }
 
 image "app" {
   from = stage.parent
-  env = {
-    PATH = "/child/bin:$PATH"
-  }
+  env  = { PATH = "/child/bin:$PATH" }
 
-  run {
-    sh = "echo \"$PATH\""
-  }
+  run { sh = "echo \"$PATH\"" }
 }
 

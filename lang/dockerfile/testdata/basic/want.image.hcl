@@ -9,9 +9,7 @@ image "app" {
   workdir = "/app"
   user    = "1000:1000"
 
-  mkdir {
-    path = "/app"
-  }
+  mkdir { path = "/app" }
 
   # Install the tools.
   run {
@@ -21,9 +19,7 @@ image "app" {
     ]
   }
 
-  run {
-    exec = ["/bin/echo", "exec form"]
-  }
+  run { exec = ["/bin/echo", "exec form"] }
 
   copy {
     src  = ["go.mod", "go.sum"]

@@ -3,25 +3,15 @@
 # ENV chained through a variable only the base image sets.
 image "app" {
   from = "busybox"
-  env = {
-    PATH = "/x:$PATH"
-  }
+  env  = { PATH = "/x:$PATH" }
+
+  run { sh = "true" }
 
   run {
-    sh = "true"
+    sh  = "echo $PATH"
+    env = { PATH = "/y:$PATH" }
   }
 
-  run {
-    sh = "echo $PATH"
-    env = {
-      PATH = "/y:$PATH"
-    }
-  }
-
-  config {
-    env = {
-      PATH = "/z:/y:$PATH"
-    }
-  }
+  config { env = { PATH = "/z:/y:$PATH" } }
 }
 

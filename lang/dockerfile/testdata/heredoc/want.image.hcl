@@ -17,9 +17,7 @@ image "app" {
     EOT
   }
 
-  run {
-    sh = "cat <<EOF > /etc/motd\nhello $USER\nEOF"
-  }
+  run { sh = "cat <<EOF > /etc/motd\nhello $USER\nEOF" }
 
   run {
     sh = <<-EOT

@@ -32,9 +32,7 @@ image "nohealth" {
 
   config {
     cmd = ["nginx", "-g", "daemon off;"]
-    healthcheck {
-      test = ["NONE"]
-    }
+    healthcheck { test = ["NONE"] }
   }
 }
 

@@ -1,19 +1,13 @@
 # Converted from Dockerfile by imgc convert.
 
 image "app" {
-  from = "debian:bookworm"
-  env = {
-    A = "1"
-  }
+  from    = "debian:bookworm"
+  env     = { A = "1" }
   workdir = "/work"
 
-  run {
-    sh = "echo first"
-  }
+  run { sh = "echo first" }
 
-  mkdir {
-    path = "/work/sub"
-  }
+  mkdir { path = "/work/sub" }
 
   run {
     sh = "echo second"

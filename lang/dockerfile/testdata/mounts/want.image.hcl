@@ -17,9 +17,7 @@ stage "build" {
       uid    = 1000
       gid    = 1000
     }
-    mount "bind" {
-      target = "/src"
-    }
+    mount "bind" { target = "/src" }
   }
 
   run {

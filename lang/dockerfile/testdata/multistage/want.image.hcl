@@ -9,17 +9,13 @@ stage "build" {
     dest = "/src/"
   }
 
-  run {
-    sh = "go build -o /out/app ."
-  }
+  run { sh = "go build -o /out/app ." }
 }
 
 stage "test" {
   from = stage.build
 
-  run {
-    sh = "go test ./..."
-  }
+  run { sh = "go test ./..." }
 }
 
 image "app" {
@@ -43,8 +39,6 @@ image "app" {
     from = "busybox:1.36"
   }
 
-  config {
-    cmd = ["app"]
-  }
+  config { cmd = ["app"] }
 }
 

@@ -16,9 +16,7 @@ stage "parent" {
 image "app" {
   from = stage.parent
 
-  run {
-    sh = "echo triggered > /trigger.txt"
-  }
+  run { sh = "echo triggered > /trigger.txt" }
 
   copy {
     src  = "ctx.txt"
@@ -26,16 +24,10 @@ image "app" {
   }
 
   run {
-    sh = "echo \"$TRIGGERED\" > /child.txt"
-    env = {
-      TRIGGERED = "yes"
-    }
+    sh  = "echo \"$TRIGGERED\" > /child.txt"
+    env = { TRIGGERED = "yes" }
   }
 
-  config {
-    env = {
-      TRIGGERED = "yes"
-    }
-  }
+  config { env = { TRIGGERED = "yes" } }
 }
 

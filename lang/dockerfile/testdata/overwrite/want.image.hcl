@@ -9,39 +9,29 @@ variable "V" {
 # A value set from an ARG, then set again to a literal in the same stage:
 # the conversion writes the literal, not the ARG's variable.
 image "app" {
-  from = "busybox"
-  env = {
-    P = "lit"
-  }
+  from    = "busybox"
+  env     = { P = "lit" }
   workdir = "/b"
   user    = "u${var.V}"
 
-  mkdir {
-    path = "/x/${var.V}"
-  }
+  mkdir { path = "/x/${var.V}" }
 
-  mkdir {
-    path = "/b"
-  }
+  mkdir { path = "/b" }
 
   run {
-    sh = <<-EOT
+    sh   = <<-EOT
       mkdir -p /
       cat > /hello <<'IMGC_EOF'
       hello
       IMGC_EOF
     EOT
-    env = {
-      V = var.V
-    }
+    env  = { V = var.V }
     user = "0"
   }
 
   run {
-    sh = "echo $P"
-    env = {
-      V = var.V
-    }
+    sh  = "echo $P"
+    env = { V = var.V }
   }
 
   config {

@@ -27,9 +27,7 @@ image "base" {
   from    = "${var.REGISTRY}/alpine:3.20"
   workdir = "/srv/${var.DIR}"
 
-  mkdir {
-    path = "/srv"
-  }
+  mkdir { path = "/srv" }
 
   copy {
     src  = "config.txt"
@@ -59,9 +57,7 @@ image "base" {
     }
     workdir = "/srv/${var.DIR}/data"
     user    = var.UID
-    mount "cache" {
-      target = "/cache/${var.DIR}"
-    }
+    mount "cache" { target = "/cache/${var.DIR}" }
   }
 
   config {

@@ -1,0 +1,107 @@
+package integration
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/imgc-dev/imgc/engine"
+	"github.com/imgc-dev/imgc/engine/buildkit"
+	"github.com/imgc-dev/imgc/internal/buildkittest"
+	"github.com/imgc-dev/imgc/internal/testbase"
+)
+
+// received is what the build's received event says: blobs the builder sent
+// of the blobs of the image.
+func (b *built) received(t *testing.T) (sent, of int) {
+	t.Helper()
+	for _, ev := range b.events {
+		if ev.Kind == "received" {
+			if _, err := fmt.Sscanf(ev.Line, "received %d of %d blobs", &sent, &of); err != nil {
+				t.Fatalf("reading %q: %v", ev.Line, err)
+			}
+			return sent, of
+		}
+	}
+	t.Fatal("the build sent no received event")
+	return 0, 0
+}
+
+// The builder sends only the blobs imgc's store lacks: not the served
+// base's layer, nothing on a rebuild, and again what the store pruned.
+func TestBuildKitExportSendsOnlyMissingBlobs(t *testing.T) {
+	testbase.Require(t)
+	addr := buildkittest.Require(t)
+	base := testbase.Busybox(t)
+	p := compileHCL(t, filepath.Join("..", "examples", "hello"), map[string]string{"base": "oci:" + base + ":latest"})
+	ep := epoch
+	o := engine.BuildOptions{SourceDateEpoch: &ep}
+	s := newStore(t)
+	e := buildkit.New(s, buildkit.Options{Addr: addr})
+	first := buildWith(t, e, s, p, o)
+	sent, of := first.received(t)
+	t.Logf("first build: the builder sent %d of %d blobs", sent, of)
+	if sent >= of {
+		t.Errorf("first build: the builder sent %d of %d blobs, want the base's left out", sent, of)
+	}
+	warm := buildWith(t, e, s, p, o)
+	if sent, of := warm.received(t); sent != 0 {
+		t.Errorf("rebuild: the builder sent %d of %d blobs, want 0", sent, of)
+	}
+	if warm.res.Images[0].Digest != first.res.Images[0].Digest {
+		t.Errorf("rebuild made %s, first build %s", warm.res.Images[0].Digest, first.res.Images[0].Digest)
+	}
+	if _, err := s.Prune(); err != nil {
+		t.Fatal(err)
+	}
+	pruned := buildWith(t, e, s, p, o)
+	sent, of = pruned.received(t)
+	t.Logf("after a prune: the builder sent %d of %d blobs", sent, of)
+	if sent == 0 {
+		t.Errorf("after a prune: the builder sent %d of %d blobs, want the pruned ones again", sent, of)
+	}
+	if pruned.res.Images[0].Digest != first.res.Images[0].Digest {
+		t.Errorf("after a prune: made %s, first build %s", pruned.res.Images[0].Digest, first.res.Images[0].Digest)
+	}
+}
+
+// A registry base the daemon pulls itself reaches imgc's store with the
+// first build's export, and not again with a rebuild's.
+func TestBuildKitExportSkipsPulledBaseOnRebuild(t *testing.T) {
+	testbase.Require(t)
+	addr := buildkittest.Require(t)
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	ref, err := name.ParseReference(host + "/busybox:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, testbase.BusyboxImage(t)); err != nil {
+		t.Fatalf("pushing the base: %v", err)
+	}
+	p := compileHCL(t, filepath.Join("..", "examples", "hello"), map[string]string{"base": host + "/busybox:1"})
+	ep := epoch
+	o := engine.BuildOptions{SourceDateEpoch: &ep}
+	s := newStore(t)
+	e := buildkit.New(s, buildkit.Options{Addr: addr})
+	first := buildWith(t, e, s, p, o)
+	if sent, of := first.received(t); sent != of {
+		t.Errorf("first build: the builder sent %d of %d blobs, want all (imgc had none)", sent, of)
+	}
+	warm := buildWith(t, e, s, p, o)
+	if sent, of := warm.received(t); sent != 0 {
+		t.Errorf("rebuild: the builder sent %d of %d blobs, want 0", sent, of)
+	}
+	if warm.res.Images[0].Digest != first.res.Images[0].Digest {
+		t.Errorf("rebuild made %s, first build %s", warm.res.Images[0].Digest, first.res.Images[0].Digest)
+	}
+}

@@ -1,0 +1,219 @@
+package store
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	kgzip "github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// layerData is n bytes of a fixed mix of text, zeros and noise, so that
+// compressors take every path (matches, literals, stored blocks).
+func layerData(n int) []byte {
+	r := rand.New(rand.NewPCG(1, 2))
+	var b bytes.Buffer
+	for b.Len() < n {
+		switch r.IntN(3) {
+		case 0:
+			for range r.IntN(4000) {
+				b.WriteString("the quick brown fox jumps over the lazy dog\n"[:1+r.IntN(44)])
+			}
+		case 1:
+			b.Write(make([]byte, r.IntN(70000)))
+		default:
+			noise := make([]byte, r.IntN(90000))
+			for i := range noise {
+				noise[i] = byte(r.Uint32())
+			}
+			b.Write(noise)
+		}
+	}
+	return b.Bytes()[:n]
+}
+
+func digestOf(b []byte) v1.Hash {
+	sum := sha256.Sum256(b)
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
+}
+
+// oneShot compresses data as imgc did before the pipeline: one encoder on
+// one goroutine, fed in io.Copy's 32 KiB pieces.
+func oneShot(t *testing.T, data []byte, compression string) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	var zw io.WriteCloser
+	var err error
+	if compression == "zstd" {
+		zw, err = zstd.NewWriter(&out, zstd.WithEncoderConcurrency(1))
+	} else {
+		zw, err = kgzip.NewWriterLevel(&out, kgzip.DefaultCompression)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.CopyBuffer(zw, bytes.NewReader(data), make([]byte, 32<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// The pipeline's blob is byte for byte what one encoder makes of the whole
+// tar, whatever the sizes of the writes, so layer digests stay those of
+// earlier imgc versions and of every run.
+func TestLayerWriterMatchesOneEncoder(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := layerData(9<<20 + 12345)
+	for _, comp := range []string{"gzip", "zstd"} {
+		want := oneShot(t, data, comp)
+		for _, piece := range []int{1000, 32 << 10, chunkSize + 1, len(data)} {
+			lw, err := s.NewLayerWriter(comp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rest := data; len(rest) > 0; {
+				k := min(piece, len(rest))
+				if _, err := lw.Write(rest[:k]); err != nil {
+					t.Fatal(err)
+				}
+				rest = rest[k:]
+			}
+			l, err := lw.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := lw.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			wantMT := types.OCILayer
+			if comp == "zstd" {
+				wantMT = types.OCILayerZStd
+			}
+			if l.Digest != digestOf(want) || l.Size != int64(len(want)) || l.DiffID != digestOf(data) || l.MediaType != wantMT {
+				t.Errorf("%s in %d-byte writes: got %+v, want digest %s size %d diff %s", comp, piece, l, digestOf(want), len(want), digestOf(data))
+			}
+			got, err := os.ReadFile(s.BlobPath(l.Digest))
+			if err != nil || !bytes.Equal(got, want) {
+				t.Errorf("%s in %d-byte writes: stored blob differs (%v)", comp, piece, err)
+			}
+			rc, err := s.OpenLayer(l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil || !bytes.Equal(back, data) {
+				t.Errorf("%s: the blob does not decompress to the tar (%v)", comp, err)
+			}
+		}
+	}
+}
+
+// An aborted layer leaves nothing in the store, and PutLayer refuses a
+// tar that does not hash to the diff ID it is given.
+func TestLayerWriterAbortAndVerify(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lw, err := s.NewLayerWriter("gzip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lw.Write(layerData(3 << 20))
+	lw.Abort()
+	if _, err := s.PutLayer(bytes.NewReader([]byte("not this")), digestOf([]byte("this")), "gzip"); err == nil {
+		t.Error("PutLayer stored a tar that does not hash to its diff ID")
+	}
+	for _, dir := range []string{"tmp", "oci/blobs/sha256"} {
+		des, _ := os.ReadDir(s.path(dir))
+		if len(des) != 0 {
+			t.Errorf("%s holds %d files after aborts", dir, len(des))
+		}
+	}
+}
+
+func BenchmarkLayerWriter(b *testing.B) {
+	s, err := Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := layerData(64 << 20)
+	for _, comp := range []string{"gzip", "zstd"} {
+		b.Run(comp, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				lw, err := s.NewLayerWriter(comp)
+				if err != nil {
+					b.Fatal(err)
+				}
+				lw.Write(data)
+				if _, err := lw.Close(); err != nil {
+					b.Fatal(err)
+				}
+				lw.Abort()
+			}
+		})
+	}
+}
+
+// A layer read ahead on its own goroutine gives the same bytes, reports a
+// corrupt stream as an error after the bytes before it, and can be closed
+// half read.
+func TestOpenLayerReadsAhead(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := layerData(6<<20 + 7)
+	l, err := s.PutLayer(bytes.NewReader(data), v1.Hash{}, "gzip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := s.OpenLayer(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := make([]byte, 100)
+	if _, err := io.ReadFull(rc, head); err != nil || !bytes.Equal(head, data[:100]) {
+		t.Errorf("first bytes differ (%v)", err)
+	}
+	if err := rc.Close(); err != nil {
+		t.Error(err)
+	}
+	rc.Close()
+	blob, _ := os.ReadFile(s.BlobPath(l.Digest))
+	bad := bytes.Clone(blob)
+	for i := len(bad) / 2; i < len(bad)/2+64; i++ {
+		bad[i] ^= 0x55
+	}
+	h, err := s.PutBlob(bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err = s.OpenLayer(Layer{Digest: h, MediaType: types.OCILayer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err == nil {
+		t.Error("a corrupt layer read without error")
+	}
+	if len(got) < 64<<10 || !bytes.Equal(got[:64<<10], data[:64<<10]) {
+		t.Errorf("the bytes before the corruption differ (%d read)", len(got))
+	}
+}
