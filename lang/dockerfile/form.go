@@ -134,7 +134,7 @@ type stageForm struct {
 	Range         hcl.Range
 }
 
-// stepForm is a *runForm, *copyForm, *addForm or *layerForm.
+// stepForm is a *runForm, *copyForm, *addForm, *mkdirForm or *layerForm.
 type stepForm interface {
 	stepRange() hcl.Range
 }
@@ -145,6 +145,7 @@ type runForm struct {
 	Workdir, User text
 	Shell         []string
 	Network       string
+	Security      string
 	Mounts        []mountForm
 	Vars          []string
 	Range         hcl.Range
@@ -189,6 +190,14 @@ type addForm struct {
 	Range         hcl.Range
 }
 
+// mkdirForm is the directory a WORKDIR makes; an empty User is the base
+// image's user.
+type mkdirForm struct {
+	Path, User text
+	Vars       []string
+	Range      hcl.Range
+}
+
 // layerForm is one instruction that becomes several steps in one layer.
 type layerForm struct {
 	Name  string
@@ -200,6 +209,7 @@ func (r *runForm) stepRange() hcl.Range   { return r.Range }
 func (c *copyForm) stepRange() hcl.Range  { return c.Range }
 func (a *addForm) stepRange() hcl.Range   { return a.Range }
 func (l *layerForm) stepRange() hcl.Range { return l.Range }
+func (m *mkdirForm) stepRange() hcl.Range { return m.Range }
 
 // configForm is the image config a stage's instructions set.
 type configForm struct {
@@ -216,6 +226,7 @@ type configForm struct {
 	Healthcheck   *model.Healthcheck
 	OnBuild       []string
 	Shell         []string
+	Author        text
 	Range         hcl.Range
 	Instructions  []model.ConfigInstruction
 }
