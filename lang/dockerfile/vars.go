@@ -292,7 +292,7 @@ func redefinedArgs(decls []argDecl, globals map[string]int) map[string]bool {
 	}
 	for _, d := range decls {
 		for _, i := range declRefs(d.Derived) {
-			if i < len(decls) && decls[i].Arg == d.Arg {
+			if i >= 0 && i < len(decls) && decls[i].Arg == d.Arg {
 				out[d.Arg] = true
 			}
 		}
@@ -301,25 +301,6 @@ func redefinedArgs(decls []argDecl, globals map[string]int) map[string]bool {
 		delete(out, p)
 	}
 	return out
-}
-
-// declRefs are the indexes of the declarations a template refers to.
-func declRefs(tmpl string) []int {
-	var out []int
-	for {
-		i := strings.Index(tmpl, declOpen)
-		if i < 0 {
-			return out
-		}
-		tmpl = tmpl[i+len(declOpen):]
-		j := strings.Index(tmpl, declClose)
-		if j < 0 {
-			return out
-		}
-		if n, err := strconv.Atoi(tmpl[:j]); err == nil && n >= 0 {
-			out = append(out, n)
-		}
-	}
 }
 
 // free returns name, or name with a number when a variable or local
