@@ -396,6 +396,19 @@ func TestConvertFollowsFromArg(t *testing.T) {
 	}
 }
 
+// TestConvertKeepsWorkdirOfArgUser: WORKDIR after USER ${U} keeps its
+// mkdir step for every U (a name, a bare uid), as the Dockerfile does.
+func TestConvertKeepsWorkdirOfArgUser(t *testing.T) {
+	df := filepath.Join("..", "lang", "dockerfile", "testdata", "workdiruser", "Dockerfile")
+	src, err := os.ReadFile(df)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareKeys(t, df, src, nil)
+	compareKeys(t, df, src, map[string]string{"U": "1000"})
+	compareKeys(t, df, src, map[string]string{"U": "root"})
+}
+
 // TestConvertKeepsSharedArgs: an ARG that stages declare with different
 // defaults is one variable, so --var reaches every stage as --build-arg
 // does, and each stage keeps its own default without one.
