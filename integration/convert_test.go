@@ -388,7 +388,7 @@ func TestConvertFollowsFromArg(t *testing.T) {
 		t.Fatal(err)
 	}
 	compareKeys(t, df, src, nil)
-	for _, vars := range []map[string]string{{"VARIANT": "slim"}, {"VARIANT": "SLIM"}, {"ROOT": "tool"}, {"ROOT": "scratch"}, {"VARIANT": "docker.io/library/alpine:3.20"}} {
+	for _, vars := range []map[string]string{{"VARIANT": "slim"}, {"VARIANT": "SLIM"}, {"ROOT": "tool"}, {"ROOT": "scratch"}, {"VARIANT": "docker.io/library/alpine:3.20"}, {"GPU": "nvidia"}, {"GPU": "amd"}} {
 		compareKeys(t, df, src, vars)
 		if cmp.Equal(layerKeysFor(t, df, src, nil), layerKeysFor(t, df, src, vars)) {
 			t.Errorf("%v changed no cache key, so the test proves nothing", vars)
