@@ -277,10 +277,11 @@ func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) 
 		OCIStores: map[string]content.Store{},
 	}
 	opt.OCIStores[ociStoreID] = b.served
-	// An image's own cache_to is exported by its solve only.
+	// An inline cache goes with the image it exports; the others are
+	// exported once every target is solved (exportCaches).
 	var cacheTo []engine.CacheExport
 	for _, c := range b.o.CacheTo {
-		if c.Exports(t.Name) {
+		if c.Type == "inline" && c.Exports(t.Name) {
 			cacheTo = append(cacheTo, c)
 		}
 	}

@@ -45,9 +45,6 @@ func (e *Engine) buildPlans(ctx context.Context, plans []*ir.Plan, o engine.Buil
 				return nil, fmt.Errorf("writing output %s: %w", out.Dest, imageio.ErrDockerIndex)
 			}
 		}
-		if len(o.CacheTo) > 0 {
-			return nil, errors.New("exporting a shared cache (--cache-to) of a multi-platform build is not supported yet: build each platform with its own --platform and --cache-to")
-		}
 	}
 	opts := make([]engine.BuildOptions, len(plans))
 	for i, p := range plans {
@@ -102,6 +99,9 @@ func (e *Engine) buildPlans(ctx context.Context, plans []*ir.Plan, o engine.Buil
 		eg.Go(func() error { return b.run(ectx) })
 	}
 	if err := eg.Wait(); err != nil {
+		return nil, err
+	}
+	if err := e.exportCaches(ctx, c, builds, opts[0], native); err != nil {
 		return nil, err
 	}
 	return e.finish(ctx, builds)
