@@ -78,8 +78,9 @@ func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (
 }
 
 // newBuild prepares the build of p on the connected daemon c; native is
-// the daemon's own platform, prev the last build's record.
-func (e *Engine) newBuild(c *client.Client, p *ir.Plan, o engine.BuildOptions, native ir.Platform, prev *record) (*build, error) {
+// the daemon's own platform, prev the last build's record, exported the
+// blobs the daemon exported into the store before (exportedTo).
+func (e *Engine) newBuild(c *client.Client, p *ir.Plan, o engine.BuildOptions, native ir.Platform, prev *record, exported []string) (*build, error) {
 	b := &build{e: e, c: c, p: p, o: o, now: time.Now().UTC(),
 		configs: map[string]v1.ConfigFile{}, rootBase: map[string]*v1.ConfigFile{}, chains: map[string][]*ir.Layer{}, pins: map[string]string{},
 		rec: &record{Builder: e.o.Addr, Project: p.Project, Layers: map[string]layerRecord{}, Blobs: map[string]blobRecord{}}, prev: prev,
@@ -94,7 +95,7 @@ func (e *Engine) newBuild(c *client.Client, p *ir.Plan, o engine.BuildOptions, n
 	}
 	b.served = newServedStore(cs)
 	b.export = newExportStore(e.s)
-	for _, d := range prev.Exported {
+	for _, d := range exported {
 		b.export.know(digest.Digest(d))
 	}
 	b.lw = newLowering(p, lowerOptions{noCache: o.NoCache, forced: p.ForcedLayers(), context: o.Context, native: native})

@@ -68,6 +68,7 @@ func (e *Engine) buildPlans(ctx context.Context, plans []*ir.Plan, o engine.Buil
 		return nil, err
 	}
 	prev := readRecord(e.s, e.o.Addr, plans[0].Project)
+	exported := exportedTo(e.s, e.o.Addr)
 	var pmu sync.Mutex
 	shared, auth := &reach{ok: map[string]bool{}}, newAuthServer()
 	builds := make([]*build, len(plans))
@@ -87,7 +88,7 @@ func (e *Engine) buildPlans(ctx context.Context, plans []*ir.Plan, o engine.Buil
 				o.Progress(ev)
 			}
 		}
-		b, err := e.newBuild(c, p, bo, native, prev)
+		b, err := e.newBuild(c, p, bo, native, prev, exported)
 		if err != nil {
 			return nil, err
 		}
