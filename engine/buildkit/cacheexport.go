@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/containerd/containerd/v2/core/content"
@@ -130,10 +129,8 @@ func (e *Engine) exportCache(ctx context.Context, c *client.Client, builds []*bu
 		}
 		return fmt.Errorf("exporting the cache to %s: %s", what, cleanError(err))
 	}
-	if o.Progress != nil {
-		for _, n := range slices.Sorted(slices.Values(names)) {
-			builds[0].prog.emit(engine.Event{Kind: "export", Line: "cache:" + n})
-		}
+	for _, ce := range exps {
+		builds[0].prog.emit(engine.Event{Kind: "export", Line: fmt.Sprintf("cache %s (mode=%s, %d results)", ce, ce.Mode, len(results))})
 	}
 	return nil
 }
