@@ -192,3 +192,56 @@ func cacheExportRuns(t *testing.T, targets []string) []string {
 	}
 	return ran
 }
+
+const stampHCL = `
+variable "base" {
+  type = string
+}
+
+image "stamp" {
+  from = var.base
+  run {
+    sh = "cat /proc/sys/kernel/random/uuid > /stamp"
+  }
+}
+`
+
+// With --no-cache the exported cache holds the layers of the image built,
+// not a second run's: a fresh daemon importing it makes the same layers
+// and runs nothing.
+func TestBuildKitCacheExportNoCache(t *testing.T) {
+	testbase.Require(t)
+	buildkittest.Require(t)
+	dir := writeProject(t, map[string]string{"app.image.hcl": stampHCL})
+	p := compileHCL(t, dir, map[string]string{"base": "oci:" + testbase.Busybox(t) + ":latest"})
+	cacheDir := filepath.Join(t.TempDir(), "cache")
+	to, err := engine.ParseCacheExport("type=local,mode=max,dest=" + cacheDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1, err := buildkittest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d1.Stop()
+	s := newStore(t)
+	first := buildWith(t, buildkit.New(s, buildkit.Options{Addr: d1.Addr}), s, p, engine.BuildOptions{NoCache: true, CacheTo: []engine.CacheExport{to}})
+	d1.Stop()
+	d2, err := buildkittest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.Stop()
+	from, err := engine.ParseCacheImport("type=local,src=" + cacheDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2 := newStore(t)
+	second := buildWith(t, buildkit.New(s2, buildkit.Options{Addr: d2.Addr}), s2, p, engine.BuildOptions{CacheFrom: []engine.CacheImport{from}})
+	if ran := second.ran(); len(ran) != 0 {
+		t.Errorf("a fresh daemon importing the cache ran %v, want no layer", ran)
+	}
+	if diff := cmp.Diff(first.config(t).RootFS.DiffIDs, second.config(t).RootFS.DiffIDs); diff != "" {
+		t.Errorf("layers differ (-built with --no-cache +from its exported cache):\n%s", diff)
+	}
+}

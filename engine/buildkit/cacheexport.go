@@ -159,7 +159,19 @@ func solveAll(results []cacheResult) gateway.BuildFunc {
 		eg, ectx := errgroup.WithContext(ctx)
 		for i, r := range results {
 			eg.Go(func() error {
-				req := gateway.SolveRequest{Definition: r.def.ToPB(), CacheImports: imports}
+				// The targets' solves made every vertex of this one (also
+				// those marked to ignore the cache: --no-cache, cache =
+				// false), and their results are in the daemon's cache: a
+				// vertex run again would export another result than the
+				// image's. The mark is metadata, not part of a vertex's
+				// digest.
+				def := r.def.ToPB()
+				for _, md := range def.Metadata {
+					if md != nil {
+						md.IgnoreCache = false
+					}
+				}
+				req := gateway.SolveRequest{Definition: def, CacheImports: imports}
 				res, err := gw.Solve(ectx, req)
 				if err != nil {
 					return err
