@@ -569,6 +569,8 @@ type configView struct {
 	Healthcheck  *v1.HealthConfig
 	OnBuild      []string
 	Shell        []string
+	// Author is the config file's, which MAINTAINER sets.
+	Author string
 }
 
 func dockerConfig(t *testing.T, img v1.Image) configView {
@@ -588,6 +590,7 @@ func dockerConfig(t *testing.T, img v1.Image) configView {
 		Healthcheck: c.Healthcheck,
 		OnBuild:     nilIfEmpty(c.OnBuild),
 		Shell:       nilIfEmpty(c.Shell),
+		Author:      cf.Author,
 	}
 	if len(c.Labels) > 0 {
 		v.Labels = c.Labels

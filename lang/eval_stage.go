@@ -220,6 +220,11 @@ func (e *evaluator) evalStep(b *hcl.Block, inherited map[string]bool) []model.St
 			a.Range, a.Vars, a.Context = rng, vars, e.l.dir
 			return []model.Step{a}
 		}
+	case "mkdir":
+		if m := e.mkdir(b); m != nil {
+			m.Range, m.Vars = rng, vars
+			return []model.Step{m}
+		}
 	default:
 		if m, ok := e.l.macros[b.Type]; ok {
 			return e.macro(b, m, rng, vars)

@@ -235,7 +235,7 @@ func (b *build) lowerTarget(ctx context.Context, t *ir.Target) error {
 	// only its env, user and workdir, and the history it inherits, which
 	// assemble completes.
 	final := *cfg.DeepCopy()
-	imageconfig.Merge(&final.Config, t.Config)
+	imageconfig.MergeFile(&final, t.Config)
 	b.configs[t.Name] = final
 	return nil
 }
@@ -312,9 +312,7 @@ func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) 
 	}
 	opt.Session = append(opt.Session, b.auth)
 	var _ session.Attachable
-	if b.o.AllowNetworkHost {
-		opt.AllowedEntitlements = []string{engine.EntitlementNetworkHost}
-	}
+	opt.AllowedEntitlements = entitlements(b.o)
 	rootCfg := b.rootBase[t.Name]
 	buildFunc := func(ctx context.Context, gw gateway.Client) (*gateway.Result, error) {
 		req := gateway.SolveRequest{Definition: def.ToPB()}
@@ -417,7 +415,7 @@ func (b *build) assemble(t *ir.Target, ex *exported) (v1.Descriptor, error) {
 	if cfg.Architecture == "" {
 		cfg.Architecture = t.Platform.Architecture
 	}
-	imageconfig.Merge(&cfg.Config, t.Config)
+	imageconfig.MergeFile(&cfg, t.Config)
 	created := cfg.Created.Time
 	for _, h := range cfg.History {
 		if h.Created.After(created) {
@@ -568,6 +566,18 @@ func cacheEntries(to []engine.CacheExport, from []engine.CacheImport) (exports, 
 		imports = append(imports, entry(c.Type, c.Attrs))
 	}
 	return exports, imports
+}
+
+// entitlements are the entitlements the build grants its steps.
+func entitlements(o engine.BuildOptions) []string {
+	var out []string
+	if o.AllowNetworkHost {
+		out = append(out, engine.EntitlementNetworkHost)
+	}
+	if o.AllowInsecure {
+		out = append(out, engine.EntitlementSecurityInsecure)
+	}
+	return out
 }
 
 // buildAttachables are what the session gives the build: its secrets (an

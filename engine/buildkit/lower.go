@@ -163,6 +163,8 @@ func (lw *lowering) step(t *ir.Target, l *ir.Layer, st ir.Step, cur llb.State, b
 		return lw.copyStep(t, st, fresh, baseCfg, cons)
 	case *ir.Add:
 		return lw.add(t, st, fresh, baseCfg, cons)
+	case *ir.Mkdir:
+		return mkdir(st, fresh, baseCfg, cons), nil
 	}
 	return llb.State{}, fmt.Errorf("lowering %s: unknown step kind %q", t.Name, st.Kind())
 }
@@ -184,12 +186,20 @@ func (lw *lowering) run(t *ir.Target, r *ir.Run, st llb.State, baseCfg v1.Config
 	case ir.NetworkHost:
 		opts = append(opts, llb.Network(pb.NetMode_HOST))
 	}
+	if r.Security == ir.SecurityInsecure {
+		opts = append(opts, llb.Security(pb.SecurityMode_INSECURE))
+	}
 	for _, m := range r.Mounts {
 		o, err := lw.mount(t, r, m)
 		if err != nil {
 			return llb.State{}, err
 		}
 		opts = append(opts, o)
+	}
+	if s := r.Script; s != nil {
+		// As BuildKit's Dockerfile frontend runs a heredoc with #!.
+		file := llb.Scratch().Dir("/").File(llb.Mkfile(s.Name, 0o755, []byte(s.Text)))
+		opts = append(opts, llb.AddMount(ir.ScriptDir+"/", file, llb.SourcePath("/"), llb.Readonly))
 	}
 	for _, c := range cons {
 		opts = append(opts, c)
@@ -579,4 +589,22 @@ func sshMount(m ir.Mount) llb.RunOption {
 // marshal is the definition of st for the target's platform.
 func marshal(ctx context.Context, st llb.State, pl ir.Platform) (*llb.Definition, error) {
 	return st.Marshal(ctx, llb.Platform(llbPlatform(pl)))
+}
+
+// mkdir lowers a mkdir step as BuildKit's Dockerfile frontend lowers a
+// WORKDIR: a mkdir with parents, mode 0755, as the user.
+func mkdir(m *ir.Mkdir, st llb.State, baseCfg v1.ConfigFile, cons []llb.ConstraintsOpt) llb.State {
+	p := imageconfig.ExpandWorkdir(baseCfg.Config.Env, m.Path)
+	if p == "/" {
+		return st
+	}
+	user := m.User
+	if user == "" {
+		user = baseCfg.Config.User
+	}
+	opts := []llb.MkdirOption{llb.WithParents(true)}
+	if user != "" {
+		opts = append(opts, llb.WithUser(user))
+	}
+	return st.File(llb.Mkdir(p, 0o755, opts...), cons...)
 }

@@ -17,11 +17,10 @@ import (
 // rejectedByDesign are summaries of diagnostics for constructs Import
 // rejects on purpose, each with a fix in its detail.
 var rejectedByDesign = map[string]bool{
-	"Windows image":                 true,
-	"Windows path":                  true,
-	"Git source":                    true,
-	"Heredoc script with a shebang": true,
-	"SSH mount":                     true,
+	"Windows image": true,
+	"Windows path":  true,
+	"Git source":    true,
+	"SSH mount":     true,
 }
 
 // buildkitRejects are the parser suite's cases that parse but that a

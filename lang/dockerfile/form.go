@@ -130,7 +130,7 @@ type stageForm struct {
 	Range         hcl.Range
 }
 
-// stepForm is a *runForm, *copyForm, *addForm or *layerForm.
+// stepForm is a *runForm, *copyForm, *addForm, *mkdirForm or *layerForm.
 type stepForm interface {
 	stepRange() hcl.Range
 }
@@ -141,6 +141,7 @@ type runForm struct {
 	Workdir, User text
 	Shell         []string
 	Network       string
+	Security      string
 	Mounts        []mountForm
 	Vars          []string
 	Range         hcl.Range
@@ -185,6 +186,14 @@ type addForm struct {
 	Range         hcl.Range
 }
 
+// mkdirForm is the directory a WORKDIR makes; an empty User is the base
+// image's user.
+type mkdirForm struct {
+	Path, User text
+	Vars       []string
+	Range      hcl.Range
+}
+
 // layerForm is one instruction that becomes several steps in one layer.
 type layerForm struct {
 	Name  string
@@ -196,6 +205,7 @@ func (r *runForm) stepRange() hcl.Range   { return r.Range }
 func (c *copyForm) stepRange() hcl.Range  { return c.Range }
 func (a *addForm) stepRange() hcl.Range   { return a.Range }
 func (l *layerForm) stepRange() hcl.Range { return l.Range }
+func (m *mkdirForm) stepRange() hcl.Range { return m.Range }
 
 // configForm is the image config a stage's instructions set.
 type configForm struct {
@@ -212,6 +222,7 @@ type configForm struct {
 	Healthcheck   *model.Healthcheck
 	OnBuild       []string
 	Shell         []string
+	Author        text
 	Range         hcl.Range
 	Instructions  []model.ConfigInstruction
 }

@@ -118,6 +118,12 @@ type stageState struct {
 
 	cfg     configForm
 	cfgUsed bool
+
+	// mkdir is the step of the last WORKDIR while the next instruction
+	// that changes files may still make it redundant (workdir.go), and
+	// mkdirUser the user it was made as.
+	mkdir     *mkdirForm
+	mkdirUser string
 }
 
 // read reads a Dockerfile into its form.

@@ -36,8 +36,13 @@ func (rd *reader) runCmd(s *stageState, rng hcl.Range, c *instructions.RunComman
 	if n := instructions.GetNetwork(c); n != "" && n != instructions.NetworkDefault {
 		r.Network = n
 	}
-	if sec := instructions.GetSecurity(c); sec != "" && sec != "sandbox" {
-		rd.errorf(rng, "Insecure RUN", "imgc does not run steps with --security=%s. Remove the flag.", sec)
+	switch sec := instructions.GetSecurity(c); sec {
+	case "", "sandbox":
+	case "insecure":
+		// Built only with --allow security.insecure, as with buildx.
+		r.Security = sec
+	default:
+		rd.errorf(rng, "Invalid security mode", "RUN --security takes sandbox or insecure, not %q.", sec)
 	}
 	if d := instructions.GetDevices(c); len(d) > 0 {
 		rd.errorf(rng, "RUN device", "imgc does not give steps devices (--device). Remove the flag.")
@@ -68,8 +73,8 @@ func (rd *reader) runCommand(rng hcl.Range, c *instructions.RunCommand) (model.C
 				data = parser.ChompHeredocContent(data)
 			}
 			if strings.HasPrefix(data, "#!") {
-				rd.errorf(rng, "Heredoc script with a shebang", "BuildKit runs a RUN heredoc that starts with #! as an executable file, which imgc cannot express yet. Remove the #! line to run the script with the stage's shell, or call the interpreter explicitly: RUN python3 <<EOF.")
-				return nil, false
+				// BuildKit runs it as an executable file.
+				return &model.Script{Name: c.Files[0].Name, Text: data}, true
 			}
 			return &model.Sh{Script: data}, true
 		}

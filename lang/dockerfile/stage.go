@@ -395,6 +395,7 @@ func (s *stageState) userText() text {
 }
 
 func (rd *reader) finishStage(s *stageState) {
+	rd.mkdirVars(s)
 	// ENV changed after the first step: the image config carries it.
 	def := s.modelDefaults()
 	var cfgEnv []envEntry
