@@ -110,9 +110,7 @@ func (e *Engine) exportCache(ctx context.Context, c *client.Client, builds []*bu
 		}
 	}
 	opt.Session = append(attach, auth)
-	if o.AllowNetworkHost {
-		opt.AllowedEntitlements = []string{engine.EntitlementNetworkHost}
-	}
+	opt.AllowedEntitlements = entitlements(o)
 	buildFunc := solveAll(results)
 	ch := make(chan *client.SolveStatus)
 	done := make(chan struct{})
