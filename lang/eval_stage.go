@@ -275,7 +275,11 @@ func (e *evaluator) reference(attr *hcl.Attribute, allowScratch bool) (model.Bas
 		return nil, false
 	}
 	if val.Type() == stageRefType {
-		return &model.Target{Name: val.EncapsulatedValue().(*stageRef).Name}, true
+		ref := val.EncapsulatedValue().(*stageRef)
+		if ref.Name != "" {
+			return &model.Target{Name: ref.Name}, true
+		}
+		val = cty.StringVal(ref.Image) // the string result of a conditional
 	}
 	sval, err := convert.Convert(val, cty.String)
 	if err != nil && e.l.alreadyReported(attr.Expr.Range()) {

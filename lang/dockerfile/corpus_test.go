@@ -196,8 +196,6 @@ func firstError(diags hcl.Diagnostics) string {
 // knownFailures are the corpus files that do not convert or load, and
 // why. A change in this list is a change in what imgc supports.
 var knownFailures = map[string]string{
-	// ARG DELVE_SUPPORTED=${DELVE_SUPPORTED#...} redefined from itself (item 1 of issue 14).
-	"moby__moby__Dockerfile.Dockerfile":                                    "lang.Load: Cycle in local values",
 	"kubernetes__kubernetes__cluster__images__etcd__Dockerfile.Dockerfile": "Invalid image reference", // FROM BASEIMAGE placeholder
 }
 

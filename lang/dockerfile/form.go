@@ -112,6 +112,10 @@ type envText struct {
 type baseForm struct {
 	Base    model.Base
 	Written string
+	// Stages are, for a FROM written with ARGs, the stages before it
+	// that another value of Written could name: the conversion chooses
+	// among them and the image reference as BuildKit does.
+	Stages []string
 }
 
 type stageForm struct {

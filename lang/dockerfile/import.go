@@ -345,7 +345,13 @@ func (rd *reader) globalArg(pn parsedNode) {
 	c := pn.cmd.(*instructions.ArgCommand)
 	for _, kv := range c.Args {
 		name := kv.Key
+		again := contains(rd.globalArgs, name)
 		rd.globalArgs = append(rd.globalArgs, name)
+		if _, given := rd.opts.BuildArgs[name]; again && kv.Value == nil && !given {
+			// ARG X after a global ARG X: the value stays, and so does
+			// its reference.
+			continue
+		}
 		var e envEntry
 		set, derived := false, ""
 		if v, ok := rd.opts.BuildArgs[name]; ok {

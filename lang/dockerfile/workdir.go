@@ -94,12 +94,17 @@ func (rd *reader) settleMkdir(s *stageState, from int) {
 // makesWorkdir reports whether step makes the directories m would, with
 // the same owner and mode.
 func makesWorkdir(s *stageState, m *mkdirForm, step stepForm) bool {
+	if m.User.Tmpl != "" {
+		// USER ${U}: the choice would depend on U's value, which --var
+		// changes after conversion; the step stays.
+		return false
+	}
 	switch st := step.(type) {
 	case *runForm:
 		// The runtime makes a RUN's working directory as its user; a bare
 		// uid differs (BuildKit's WORKDIR gives it the group of the same
 		// number, a RUN the user's primary group or 0).
-		return s.user == s.mkdirUser && !bareUID(s.user)
+		return s.user == s.mkdirUser && s.userTmpl == "" && !bareUID(s.user)
 	case *copyForm:
 		return rootUser(s.mkdirUser) && copiesInto(m.Path.Value, st.fileForm)
 	case *addForm:

@@ -393,7 +393,17 @@ func checkSteps(steps []model.Step) hcl.Diagnostics {
 // image reference as the Dockerfile wrote it.
 func (w *writer) base(f *baseForm) string {
 	if f.Written != "" {
-		return quoted(resolveDecls(f.Written, w.varNames))
+		tmpl := quoted(resolveDecls(f.Written, w.varNames))
+		if len(f.Stages) == 0 {
+			return tmpl
+		}
+		// BuildKit reads the expanded name as a stage's when one has it
+		// (in any case), else as an image reference.
+		var b strings.Builder
+		for _, s := range f.Stages {
+			fmt.Fprintf(&b, "lower(%s) == %s ? %s : ", tmpl, quoted(quoteLit(strings.ToLower(s))), w.stageRef(s))
+		}
+		return b.String() + tmpl
 	}
 	switch b := f.Base.(type) {
 	case *model.Target:
