@@ -112,6 +112,9 @@ type envText struct {
 type baseForm struct {
 	Base    model.Base
 	Written string
+	// Dir is a --from's named context directory (--build-context), in
+	// place of Base.
+	Dir string
 }
 
 type stageForm struct {
@@ -174,6 +177,9 @@ type copyForm struct {
 	From    *baseForm
 	Parents bool
 	Vars    []string
+	// Context is a named context's directory the sources are read from
+	// (COPY --from=NAME with --build-context NAME=DIR).
+	Context string
 	Range   hcl.Range
 }
 
