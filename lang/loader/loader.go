@@ -161,7 +161,7 @@ func loadDockerfile(path string, opts Options) (*Source, hcl.Diagnostics) {
 		}
 	}
 	absCtx, _ := filepath.Abs(ctxDir)
-	contexts, cdiags := namedContexts(opts.BuildContexts)
+	contexts, cdiags := namedContexts(opts.BuildContexts, !opts.ValuesOptional)
 	if diags = append(diags, cdiags...); cdiags.HasErrors() {
 		return nil, diags
 	}
@@ -181,8 +181,9 @@ func loadDockerfile(path string, opts Options) (*Source, hcl.Diagnostics) {
 	return src, diags
 }
 
-// namedContexts reads the --build-context values.
-func namedContexts(values []string) (map[string]dockerfile.NamedContext, hcl.Diagnostics) {
+// namedContexts reads the --build-context values; stat checks that a
+// directory exists (not for validate, which reads no context).
+func namedContexts(values []string, stat bool) (map[string]dockerfile.NamedContext, hcl.Diagnostics) {
 	if len(values) == 0 {
 		return nil, nil
 	}
@@ -190,7 +191,7 @@ func namedContexts(values []string) (map[string]dockerfile.NamedContext, hcl.Dia
 	var diags hcl.Diagnostics
 	for _, v := range values {
 		name, nc, err := dockerfile.ParseNamedContext(v)
-		if err == nil && nc.Dir != "" {
+		if err == nil && nc.Dir != "" && stat {
 			if st, serr := os.Stat(nc.Dir); serr != nil || !st.IsDir() {
 				err = fmt.Errorf("%s is not a directory", nc.Dir)
 			}
