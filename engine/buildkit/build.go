@@ -78,8 +78,9 @@ func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (
 }
 
 // newBuild prepares the build of p on the connected daemon c; native is
-// the daemon's own platform, prev the last build's record.
-func (e *Engine) newBuild(c *client.Client, p *ir.Plan, o engine.BuildOptions, native ir.Platform, prev *record) (*build, error) {
+// the daemon's own platform, prev the last build's record, exported the
+// blobs the daemon exported into the store before (exportedTo).
+func (e *Engine) newBuild(c *client.Client, p *ir.Plan, o engine.BuildOptions, native ir.Platform, prev *record, exported []string) (*build, error) {
 	b := &build{e: e, c: c, p: p, o: o, now: time.Now().UTC(),
 		configs: map[string]v1.ConfigFile{}, rootBase: map[string]*v1.ConfigFile{}, chains: map[string][]*ir.Layer{}, pins: map[string]string{},
 		rec: &record{Builder: e.o.Addr, Project: p.Project, Layers: map[string]layerRecord{}, Blobs: map[string]blobRecord{}}, prev: prev,
@@ -94,7 +95,7 @@ func (e *Engine) newBuild(c *client.Client, p *ir.Plan, o engine.BuildOptions, n
 	}
 	b.served = newServedStore(cs)
 	b.export = newExportStore(e.s)
-	for _, d := range prev.Exported {
+	for _, d := range exported {
 		b.export.know(digest.Digest(d))
 	}
 	b.lw = newLowering(p, lowerOptions{noCache: o.NoCache, forced: p.ForcedLayers(), context: o.Context, native: native})
@@ -277,10 +278,11 @@ func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) 
 		OCIStores: map[string]content.Store{},
 	}
 	opt.OCIStores[ociStoreID] = b.served
-	// An image's own cache_to is exported by its solve only.
+	// An inline cache goes with the image it exports; the others are
+	// exported once every target is solved (exportCaches).
 	var cacheTo []engine.CacheExport
 	for _, c := range b.o.CacheTo {
-		if c.Exports(t.Name) {
+		if c.Type == "inline" && c.Exports(t.Name) {
 			cacheTo = append(cacheTo, c)
 		}
 	}
