@@ -21,7 +21,6 @@ import (
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/session/sshforward/sshprovider"
 	digest "github.com/opencontainers/go-digest"
-	"github.com/tonistiigi/fsutil"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/imgc-dev/imgc/engine"
@@ -291,14 +290,11 @@ func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) 
 	// into a clone of this map, and a clone of nil is nil (a panic).
 	opt.FrontendAttrs = map[string]string{}
 	if len(b.lw.locals) > 0 {
-		fs, err := fsutil.NewFS(b.o.Context)
+		mounts, err := localMounts(b.lw.locals)
 		if err != nil {
-			return v1.Descriptor{}, fmt.Errorf("opening the build context: %w", err)
+			return v1.Descriptor{}, err
 		}
-		opt.LocalMounts = map[string]fsutil.FS{}
-		for name := range b.lw.locals {
-			opt.LocalMounts[name] = fs
-		}
+		opt.LocalMounts = mounts
 	}
 	attach, err := buildAttachables(b.o)
 	if err != nil {

@@ -53,7 +53,7 @@ func (e *Engine) exportCaches(ctx context.Context, c *client.Client, builds []*b
 func (e *Engine) exportCache(ctx context.Context, c *client.Client, builds []*build, o engine.BuildOptions, native ir.Platform, exps []engine.CacheExport) error {
 	var results []cacheResult
 	served := newServedStore(nil)
-	locals := map[string]bool{}
+	locals := map[string]string{}
 	for _, b := range builds {
 		for _, t := range b.p.Targets {
 			if !t.Output || !exps[0].Exports(t.Name) {
@@ -75,8 +75,8 @@ func (e *Engine) exportCache(ctx context.Context, c *client.Client, builds []*bu
 			served.allowed[d] = true
 		}
 		b.served.mu.Unlock()
-		for name := range b.lw.locals {
-			locals[name] = true
+		for name, dir := range b.lw.locals {
+			locals[name] = dir
 		}
 	}
 	if len(results) == 0 {
@@ -90,14 +90,11 @@ func (e *Engine) exportCache(ctx context.Context, c *client.Client, builds []*bu
 	opt := client.SolveOpt{OCIStores: map[string]content.Store{ociStoreID: served}, FrontendAttrs: map[string]string{}}
 	opt.CacheExports, opt.CacheImports = cacheEntries(exps, o.CacheFrom)
 	if len(locals) > 0 {
-		fs, err := fsutil.NewFS(o.Context)
+		mounts, err := localMounts(locals)
 		if err != nil {
-			return fmt.Errorf("opening the build context: %w", err)
+			return err
 		}
-		opt.LocalMounts = map[string]fsutil.FS{}
-		for name := range locals {
-			opt.LocalMounts[name] = fs
-		}
+		opt.LocalMounts = mounts
 	}
 	attach, err := buildAttachables(o)
 	if err != nil {
@@ -198,4 +195,23 @@ func solveAll(results []cacheResult) gateway.BuildFunc {
 		res.AddMeta(exptypes.ExporterPlatformsKey, raw)
 		return res, nil
 	}
+}
+
+// localMounts serves each local source's directory (the build context, a
+// module's directory or a named context), opened once per directory.
+func localMounts(locals map[string]string) (map[string]fsutil.FS, error) {
+	byDir := map[string]fsutil.FS{}
+	out := map[string]fsutil.FS{}
+	for name, dir := range locals {
+		fs, ok := byDir[dir]
+		if !ok {
+			var err error
+			if fs, err = fsutil.NewFS(dir); err != nil {
+				return nil, fmt.Errorf("opening the build context %s: %w", dir, err)
+			}
+			byDir[dir] = fs
+		}
+		out[name] = fs
+	}
+	return out, nil
 }

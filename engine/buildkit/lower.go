@@ -289,7 +289,7 @@ func (lw *lowering) mount(t *ir.Target, r *ir.Run, m ir.Mount) (llb.RunOption, e
 		if len(include) == 0 {
 			include = []string{path.Join(source, ".imgc-nothing")}
 		}
-		loc := lw.local(include)
+		loc := lw.local("", include)
 		if source != "" {
 			mopts = append(mopts, llb.SourcePath("/"+source))
 		}
@@ -328,11 +328,12 @@ func secretFileOpt(m ir.Mount) llb.SecretOption {
 	return llb.SecretFileOpt(uid, gid, mode)
 }
 
-// local returns a source of the build context that holds only the given
-// paths (and the directories above them): what the IR resolved after the
-// ignore files. Each gets its own name, so the daemon syncs each set
-// separately.
-func (lw *lowering) local(include []string) llb.State {
+// local returns a source of dir (the build context when "": a module's
+// directory or a named context otherwise) that holds only the given paths
+// (and the directories above them): what the IR resolved after the ignore
+// files. Each gets its own name, so the daemon syncs each set separately.
+// A frontend serves only the build context.
+func (lw *lowering) local(dir string, include []string) llb.State {
 	sort.Strings(include)
 	h := sha256.Sum256([]byte(strings.Join(include, "\x00")))
 	hint := llb.SharedKeyHint("imgc-" + hex.EncodeToString(h[:8]))
@@ -340,7 +341,10 @@ func (lw *lowering) local(include []string) llb.State {
 		return llb.Local(lw.o.localName, llb.IncludePatterns(include), hint, llb.SessionID(lw.o.sessionID))
 	}
 	name := fmt.Sprintf("context-%d", len(lw.locals))
-	lw.locals[name] = lw.o.context
+	if dir == "" {
+		dir = lw.o.context
+	}
+	lw.locals[name] = dir
 	return llb.Local(name, llb.IncludePatterns(include), hint)
 }
 
@@ -385,7 +389,7 @@ func (lw *lowering) copyStep(t *ir.Target, c *ir.Copy, st llb.State, baseCfg v1.
 		}
 		src = lt.state
 	} else {
-		src = lw.local(contextPaths(c.Files))
+		src = lw.local(c.Context, contextPaths(c.Files))
 	}
 	info, err := copyInfo(c.Chmod, c.Exclude)
 	if err != nil {
@@ -547,7 +551,7 @@ func (lw *lowering) add(t *ir.Target, a *ir.Add, st llb.State, baseCfg v1.Config
 		return st.File(llb.Copy(src, "/"+g.Subdir, dest, append([]llb.CopyOption{info}, opts...)...), cons...), nil
 	}
 	info.AttemptUnpack = a.Extract
-	src := lw.local(contextPaths(a.Files))
+	src := lw.local(a.Context, contextPaths(a.Files))
 	fa := chmodParents(dest, a.Chmod, a.Chown, copiesDirAt(a.Files, a.Dest))
 	for _, s := range a.Sources {
 		p := "/" + strings.TrimPrefix(path.Clean("/"+s), "/")

@@ -116,6 +116,9 @@ type baseForm struct {
 	// that another value of Written could name: the conversion chooses
 	// among them and the image reference as BuildKit does.
 	Stages []string
+	// Dir is a --from's named context directory (--build-context), in
+	// place of Base.
+	Dir string
 }
 
 type stageForm struct {
@@ -178,6 +181,9 @@ type copyForm struct {
 	From    *baseForm
 	Parents bool
 	Vars    []string
+	// Context is a named context's directory the sources are read from
+	// (COPY --from=NAME with --build-context NAME=DIR).
+	Context string
 	Range   hcl.Range
 }
 

@@ -43,6 +43,9 @@ type Options struct {
 	// ValuesOptional lets a FROM that only has a value once --var gives
 	// one go without (validate): scratch stands in, as for a conversion.
 	ValuesOptional bool
+	// Contexts are the named contexts (--build-context), by the name
+	// contextKey gives.
+	Contexts map[string]NamedContext
 }
 
 // Import evaluates a Dockerfile into the model an .image.hcl configuration

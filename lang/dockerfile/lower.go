@@ -72,7 +72,7 @@ func lowerStep(step stepForm) model.Step {
 		}
 		return r
 	case *copyForm:
-		c := &model.Copy{FileSpec: s.fileForm.lower(), Parents: s.Parents, Vars: s.Vars, Range: s.Range}
+		c := &model.Copy{FileSpec: s.fileForm.lower(), Parents: s.Parents, Vars: s.Vars, Context: s.Context, Range: s.Range}
 		if s.From != nil {
 			c.From = s.From.Base
 		}

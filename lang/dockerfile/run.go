@@ -183,6 +183,10 @@ func (rd *reader) mount(s *stageState, rng hcl.Range, m *instructions.Mount) (mo
 	case instructions.MountTypeBind, instructions.MountTypeCache:
 		if m.From != "" {
 			from = rd.fromRef(s, rng, m.From)
+			if from != nil && from.Dir != "" {
+				rd.errorf(rng, "Directory context in a mount", "--build-context %s is a directory, which imgc does not mount yet. Copy it into a stage with COPY --from=%s and mount that stage.", m.From, m.From)
+				return mountForm{}, false
+			}
 		}
 	}
 	if m.Type != instructions.MountTypeSecret && !(m.Type == instructions.MountTypeSSH && out.Target == "") && !path.IsAbs(out.Target) {
@@ -249,6 +253,12 @@ func (rd *reader) fromRef(s *stageState, rng hcl.Range, from string) *baseForm {
 	}
 	if strings.EqualFold(from, "scratch") {
 		return &baseForm{Base: &model.Scratch{}}
+	}
+	if nc, ok := rd.namedContext(from); ok {
+		if nc.Dir != "" {
+			return &baseForm{Dir: nc.Dir}
+		}
+		return &baseForm{Base: &model.Image{Ref: nc.Image}, Written: quoteLit(from)}
 	}
 	ref, err := imageref.Parse(from)
 	if err != nil {

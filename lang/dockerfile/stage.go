@@ -100,6 +100,9 @@ func (rd *reader) stage(index int, g []parsedNode) {
 	if prev := rd.stageNamed(name); prev != nil {
 		rd.errorf(from.rng, "Duplicate stage name", "The stage name %q is already used by the FROM at line %d. Rename one of the stages.", name, prev.st.DeclRange.Start.Line)
 	}
+	if fc.Name != "" {
+		rd.checkContextStages(fc.Name, from.rng)
+	}
 	s := &stageState{st: st, index: index, args: map[string]bool{}}
 	base, image := rd.from(s, fc.BaseName, from.rng)
 	rd.platform(s, fc.Platform, from.rng)
@@ -162,6 +165,8 @@ func (rd *reader) from(s *stageState, word string, rng hcl.Range) (string, *mode
 			// variable, which another value turns into an image.
 			st.From.Written = textOf(base).template()
 		}
+	} else if nc, ok := rd.namedContext(base.Value); ok {
+		image = rd.fromContext(s, nc, rng)
 	} else {
 		s.external = true
 		st.From.Written = textOf(base).template()
