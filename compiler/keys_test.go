@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/imgc-dev/imgc/imageref"
 	"github.com/imgc-dev/imgc/ir"
@@ -177,16 +178,20 @@ func TestKeysChangedVariable(t *testing.T) {
 func TestKeysSeeEverySetting(t *testing.T) {
 	base := &model.Run{Command: &model.Sh{Script: "make"}, Range: rng(3)}
 	variants := map[string]*model.Run{
-		"command":   {Command: &model.Sh{Script: "make all"}},
-		"exec form": {Command: &model.Exec{Argv: []string{"make"}}},
-		"env":       {Command: &model.Sh{Script: "make"}, Env: []model.EnvVar{{Name: "CC", Value: "clang"}}},
-		"workdir":   {Command: &model.Sh{Script: "make"}, Workdir: "/src"},
-		"user":      {Command: &model.Sh{Script: "make"}, User: "builder"},
-		"shell":     {Command: &model.Sh{Script: "make"}, Shell: []string{"/bin/bash", "-c"}},
-		"network":   {Command: &model.Sh{Script: "make"}, Network: "none"},
-		"cache_key": {Command: &model.Sh{Script: "make"}, CacheKey: "v2"},
-		"mount":     {Command: &model.Sh{Script: "make"}, Mounts: []model.Mount{{Type: "cache", Target: "/root/.cache"}}},
-		"secret id": {Command: &model.Sh{Script: "make"}, Mounts: []model.Mount{{Type: "secret", ID: "npmrc", Target: "/root/.npmrc"}}},
+		"command":     {Command: &model.Sh{Script: "make all"}},
+		"exec form":   {Command: &model.Exec{Argv: []string{"make"}}},
+		"env":         {Command: &model.Sh{Script: "make"}, Env: []model.EnvVar{{Name: "CC", Value: "clang"}}},
+		"workdir":     {Command: &model.Sh{Script: "make"}, Workdir: "/src"},
+		"user":        {Command: &model.Sh{Script: "make"}, User: "builder"},
+		"shell":       {Command: &model.Sh{Script: "make"}, Shell: []string{"/bin/bash", "-c"}},
+		"network":     {Command: &model.Sh{Script: "make"}, Network: "none"},
+		"cache_key":   {Command: &model.Sh{Script: "make"}, CacheKey: "v2"},
+		"mount":       {Command: &model.Sh{Script: "make"}, Mounts: []model.Mount{{Type: "cache", Target: "/root/.cache"}}},
+		"secret id":   {Command: &model.Sh{Script: "make"}, Mounts: []model.Mount{{Type: "secret", ID: "npmrc", Target: "/root/.npmrc"}}},
+		"script":      {Command: &model.Script{Name: "EOF", Text: "#!/bin/sh\nmake\n"}},
+		"security":    {Command: &model.Sh{Script: "make"}, Security: "insecure"},
+		"script name": {Command: &model.Script{Name: "PY", Text: "#!/bin/sh\nmake\n"}},
+		"script text": {Command: &model.Script{Name: "EOF", Text: "#!/bin/sh\nmake all\n"}},
 	}
 	compileRun := func(r *model.Run) ir.CacheKey {
 		cfg := &model.Config{Dir: t.TempDir(), Stages: []*model.Stage{{Kind: model.KindImage, Name: "x", From: model.From{Base: &model.Scratch{}}, Steps: []model.Step{r}}}}
@@ -303,6 +308,38 @@ func TestKeysSourceDateEpoch(t *testing.T) {
 		if plain[k] == one[k] || one[k] == two[k] {
 			t.Errorf("%s: key unchanged by SOURCE_DATE_EPOCH (unset %s, 1e9 %s, 2e9 %s)", k, plain[k], one[k], two[k])
 		}
+	}
+}
+
+func TestKeysMkdir(t *testing.T) {
+	compile := func(st *model.Stage, steps ...model.Step) *ir.Plan {
+		st.Kind, st.Name, st.From = model.KindImage, "x", model.From{Base: &model.Scratch{}}
+		st.Steps = steps
+		return mustCompile(t, &model.Config{Dir: t.TempDir(), Stages: []*model.Stage{st}}, Options{})
+	}
+	base := compile(&model.Stage{}, &model.Mkdir{Path: "/app"})
+	seen := map[ir.CacheKey]string{base.Targets[0].Key(): "base"}
+	for name, p := range map[string]*ir.Plan{
+		"path":         compile(&model.Stage{}, &model.Mkdir{Path: "/srv"}),
+		"user":         compile(&model.Stage{}, &model.Mkdir{Path: "/app", User: "1000"}),
+		"relative dir": compile(&model.Stage{Workdir: "/opt"}, &model.Mkdir{Path: "app"}),
+	} {
+		k := p.Targets[0].Key()
+		if other, dup := seen[k]; dup {
+			t.Errorf("%s: same key as %s", name, other)
+		}
+		seen[k] = name
+	}
+	// A relative path resolves against the working directory; without a
+	// user the step is made as the base image's user, not the stage's.
+	p := compile(&model.Stage{Workdir: "/opt", User: "app"}, &model.Mkdir{Path: "data"})
+	got := p.Targets[0].Layers[0]
+	want := &ir.Mkdir{Path: "/opt/data"}
+	if diff := cmp.Diff(want, got.Steps[0], cmpopts.IgnoreFields(ir.Mkdir{}, "Origin")); diff != "" {
+		t.Errorf("mkdir step (-want +got):\n%s", diff)
+	}
+	if got.CreatedBy != "WORKDIR /opt/data" {
+		t.Errorf("history = %q, want WORKDIR /opt/data", got.CreatedBy)
 	}
 }
 

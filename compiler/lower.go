@@ -342,6 +342,8 @@ func (l *lowerer) step(sc stageCtx, step model.Step, dependsOn map[string]bool) 
 		return l.copyStep(sc, s, dependsOn)
 	case *model.Add:
 		return l.add(sc, s)
+	case *model.Mkdir:
+		return l.mkdir(sc, s)
 	}
 	panic(fmt.Sprintf("compiler: lower: unknown step type %T", step))
 }
@@ -372,6 +374,9 @@ func (l *lowerer) run(sc stageCtx, s *model.Run, dependsOn map[string]bool) lowe
 	if s.User != "" {
 		r.User = s.User
 	}
+	if s.Security == ir.SecurityInsecure {
+		r.Security = ir.SecurityInsecure
+	}
 	switch s.Network {
 	case "", "default":
 	case "none":
@@ -397,6 +402,21 @@ func (l *lowerer) run(sc stageCtx, s *model.Run, dependsOn map[string]bool) lowe
 		r.Shell, r.Command = true, cmd.Script
 		r.Argv = append(append([]string(nil), shell...), cmd.Script)
 		created = "RUN " + cmd.Script
+	case *model.Script:
+		// As BuildKit: the shell runs the file, which the kernel starts
+		// with the interpreter of its #! line.
+		shell := s.Shell
+		if shell == nil {
+			shell = sc.shell
+		}
+		if len(shell) == 0 {
+			shell = defaultShell
+		}
+		file := ir.ScriptDir + "/" + cmd.Name
+		r.Shell, r.Command = true, file
+		r.Argv = append(append([]string(nil), shell...), file)
+		r.Script = &ir.Script{Name: cmd.Name, Text: cmd.Text}
+		created = "RUN " + cmd.Text
 	default:
 		panic(fmt.Sprintf("compiler: lower: run step with the command %T: model.Check gives every run step one", s.Command))
 	}
@@ -415,6 +435,9 @@ func (l *lowerer) run(sc stageCtx, s *model.Run, dependsOn map[string]bool) lowe
 	name := strings.Join(r.Argv, " ")
 	if r.Shell {
 		name = r.Command
+	}
+	if r.Script != nil {
+		name = r.Script.Text
 	}
 	layerName := macroName(s.Macro, "run "+clipName(firstLine(name)))
 	if s.MacroLabel != "" {
@@ -525,6 +548,15 @@ func (l *lowerer) add(sc stageCtx, s *model.Add) lowered {
 	return lowered{step: a, name: macroName(s.Macro, "add "+clipName(what)), createdBy: "ADD " + what + " " + a.Dest, vars: s.Vars}
 }
 
+// mkdir lowers a mkdir step: its path resolved against the working
+// directory; without a user it is made as the base image's user (not the
+// stage's), as a WORKDIR before any USER is. The history reads as the
+// WORKDIR BuildKit records.
+func (l *lowerer) mkdir(sc stageCtx, s *model.Mkdir) lowered {
+	m := &ir.Mkdir{Path: joinDir(sc.workdir, s.Path), User: s.User, Origin: ir.OriginOf(s.Range)}
+	return lowered{step: m, name: "mkdir " + clipName(m.Path), createdBy: "WORKDIR " + m.Path, vars: s.Vars}
+}
+
 func imageConfig(st *model.Stage, sc stageCtx) ir.ImageConfig {
 	c := ir.ImageConfig{Workdir: sc.workdir, User: st.User, Shell: sc.shell}
 	var over []model.EnvVar
@@ -552,6 +584,7 @@ func imageConfig(st *model.Stage, sc stageCtx) ir.ImageConfig {
 	c.Volumes = cfg.Volumes
 	c.StopSignal = cfg.StopSignal
 	c.OnBuild = cfg.OnBuild
+	c.Author = cfg.Author
 	if h := cfg.Healthcheck; h != nil {
 		c.Healthcheck = &ir.Healthcheck{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, StartInterval: h.StartInterval, Retries: h.Retries}
 	}

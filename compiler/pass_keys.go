@@ -115,6 +115,9 @@ func stepInputs(s *state, step ir.Step, targetKeys map[string]ir.CacheKey) []ir.
 		} else {
 			in.add("exec", jsonList(st.Argv))
 		}
+		if st.Script != nil {
+			in.add("script "+st.Script.Name, st.Script.Text)
+		}
 		for _, e := range st.Env {
 			name, value, _ := strings.Cut(e, "=")
 			in.add("env "+name, value)
@@ -122,6 +125,7 @@ func stepInputs(s *state, step ir.Step, targetKeys map[string]ir.CacheKey) []ir.
 		in.addNonEmpty("workdir", st.Workdir)
 		in.addNonEmpty("user", st.User)
 		in.add("network", string(st.Network))
+		in.addNonEmpty("security", st.Security)
 		for _, m := range st.Mounts {
 			in.add("mount "+m.Target, mountText(s, m, targetKeys))
 		}
@@ -168,6 +172,10 @@ func stepInputs(s *state, step ir.Step, targetKeys map[string]ir.CacheKey) []ir.
 		in.addNonEmpty("chown", st.Chown)
 		in.addNonEmpty("chmod", st.Chmod)
 		in.addTrue("link", st.Link)
+	case *ir.Mkdir:
+		in.add("kind", "mkdir")
+		in.add("mkdir path", st.Path)
+		in.addNonEmpty("user", st.User)
 	default:
 		panic(fmt.Sprintf("no key inputs for step type %T", step))
 	}

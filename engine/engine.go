@@ -82,6 +82,9 @@ type BuildOptions struct {
 	// refuses run steps with network = "host". Other steps get a private
 	// network namespace or, with "none", loopback only.
 	AllowNetworkHost bool
+	// AllowInsecure is the security.insecure entitlement: without it,
+	// Build refuses run steps with security = "insecure".
+	AllowInsecure bool
 	// CacheTo are the caches the build exports once it succeeded
 	// (--cache-to); CacheFrom are consulted, in order, for the layers the
 	// local cache lacks (--cache-from).
@@ -92,6 +95,10 @@ type BuildOptions struct {
 // EntitlementNetworkHost is what `imgc build --allow` takes to let run steps
 // use the host's network (buildx's name).
 const EntitlementNetworkHost = "network.host"
+
+// EntitlementSecurityInsecure is what `imgc build --allow` takes to let run
+// steps run privileged (security = "insecure", buildx's name).
+const EntitlementSecurityInsecure = "security.insecure"
 
 // Event is one progress report.
 type Event struct {

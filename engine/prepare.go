@@ -43,17 +43,24 @@ func Prepare(p *ir.Plan, o BuildOptions) (BuildOptions, error) {
 }
 
 // checkEntitlements refuses a plan whose run steps use the host's network
-// unless the build allows it, naming the first such step.
+// or run privileged unless the build allows it, naming the first such step.
 func checkEntitlements(p *ir.Plan, o BuildOptions) error {
-	if o.AllowNetworkHost {
-		return nil
-	}
 	for _, t := range p.Targets {
 		for _, l := range t.Layers {
 			for _, st := range l.Steps {
-				if r, ok := st.(*ir.Run); ok && r.Network == ir.NetworkHost {
-					return &StepError{Target: t.Name, Key: l.Key, Layer: l.Name, Origins: ir.StepOrigins(r),
-						Err: fmt.Errorf("this step uses the host's network, which needs the %s entitlement: pass --allow %s to allow it", EntitlementNetworkHost, EntitlementNetworkHost)}
+				r, ok := st.(*ir.Run)
+				if !ok {
+					continue
+				}
+				var err error
+				switch {
+				case r.Network == ir.NetworkHost && !o.AllowNetworkHost:
+					err = fmt.Errorf("this step uses the host's network, which needs the %s entitlement: pass --allow %s to allow it", EntitlementNetworkHost, EntitlementNetworkHost)
+				case r.Security == ir.SecurityInsecure && !o.AllowInsecure:
+					err = fmt.Errorf("this step runs privileged (security = \"insecure\"), which needs the %s entitlement: pass --allow %s to allow it", EntitlementSecurityInsecure, EntitlementSecurityInsecure)
+				}
+				if err != nil {
+					return &StepError{Target: t.Name, Key: l.Key, Layer: l.Name, Origins: ir.StepOrigins(r), Err: err}
 				}
 			}
 		}

@@ -105,3 +105,37 @@ func TestBuildKitExportSkipsPulledBaseOnRebuild(t *testing.T) {
 		t.Errorf("rebuild made %s, first build %s", warm.res.Images[0].Digest, first.res.Images[0].Digest)
 	}
 }
+
+// The blobs a builder exported into the store for one project are not sent
+// again for another: a second project's first build on the same registry
+// base, on the same builder, does not receive the base's layers.
+func TestBuildKitExportSkipsOtherProjectsBlobs(t *testing.T) {
+	testbase.Require(t)
+	addr := buildkittest.Require(t)
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	ref, err := name.ParseReference(host + "/busybox:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, testbase.BusyboxImage(t)); err != nil {
+		t.Fatalf("pushing the base: %v", err)
+	}
+	vars := map[string]string{"base": host + "/busybox:1"}
+	ep := epoch
+	o := engine.BuildOptions{SourceDateEpoch: &ep}
+	s := newStore(t)
+	e := buildkit.New(s, buildkit.Options{Addr: addr})
+	first := buildWith(t, e, s, compileHCL(t, filepath.Join("..", "examples", "hello"), vars), o)
+	if sent, of := first.received(t); sent != of {
+		t.Errorf("first project: the builder sent %d of %d blobs, want all (imgc had none)", sent, of)
+	}
+	other := writeProject(t, map[string]string{"app.image.hcl": "variable \"base\" {\n  type = string\n}\n\nimage \"other\" {\n  from = var.base\n  run {\n    sh = \"echo other > /other\"\n  }\n}\n"})
+	second := buildWith(t, e, s, compileHCL(t, other, vars), o)
+	sent, of := second.received(t)
+	t.Logf("second project: the builder sent %d of %d blobs", sent, of)
+	if sent >= of {
+		t.Errorf("second project: the builder sent %d of %d blobs, want the base's layers left out", sent, of)
+	}
+}

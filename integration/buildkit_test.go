@@ -251,9 +251,13 @@ func dockerfilePlan(t *testing.T, dir, base string, args map[string]string) (*ir
 	for k, v := range args {
 		vars[k] = v
 	}
+	named := map[string]dockerfile.NamedContext{}
+	for k, d := range caseContexts(t, abs) {
+		named[k] = dockerfile.NamedContext{Dir: d}
+	}
 	ctx := context.Background()
 	pl := ir.Platform{OS: "linux", Architecture: "amd64"}
-	cfg, diags := dockerfile.Import(df, src, dockerfile.Options{BuildArgs: vars, Dir: abs, Platform: platform,
+	cfg, diags := dockerfile.Import(df, src, dockerfile.Options{BuildArgs: vars, Dir: abs, Platform: platform, Contexts: named,
 		BaseOnBuild: func(ref imageref.Ref) ([]string, error) {
 			return imageio.BaseOnBuild(ctx, ref, abs, pl, false)
 		}})

@@ -300,11 +300,9 @@ func makeContext(t *testing.T, dir string, cfg *model.Config) {
 	write("README.md")
 }
 
-var knownValidateFailures = map[string]string{
-	// ARG DELVE_SUPPORTED=${DELVE_SUPPORTED#...} redefined from itself (issue 14 item 1);
-	// it converts now that git sources do.
-	"moby__moby__Dockerfile.Dockerfile": "Cycle in local values",
-}
+// knownValidateFailures are the converted corpus files that do not
+// validate alone, and why. None today.
+var knownValidateFailures = map[string]string{}
 
 // TestCorpusValidatesWithoutContext checks every converted corpus file as
 // imgc validate does: alone, without its build context, its local bases or
@@ -359,6 +357,56 @@ func TestCorpusValidatesWithoutContext(t *testing.T) {
 		}
 	}
 	t.Logf("corpus: %d of %d converted files validate without their context", valid, converted)
+}
+
+// TestConvertKeepsRedefinedArgs: an ARG declared again from itself (ARG
+// X=a then ARG X=${X}b, globally or in a stage) is one variable, and each
+// declaration a local reading the one before, so the defaults and a --var
+// give the Dockerfile's keys.
+func TestConvertKeepsRedefinedArgs(t *testing.T) {
+	df := filepath.Join("..", "lang", "dockerfile", "testdata", "argredef", "Dockerfile")
+	src, err := os.ReadFile(df)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareKeys(t, df, src, nil)
+	for _, vars := range []map[string]string{{"GO_VERSION": "9"}, {"KIND": ""}, {"KIND": "x"}, {"A": "7"}, {"B": "8"}, {"X": "y"}} {
+		compareKeys(t, df, src, vars)
+		if cmp.Equal(layerKeysFor(t, df, src, nil), layerKeysFor(t, df, src, vars)) {
+			t.Errorf("%v changed no cache key, so the test proves nothing", vars)
+		}
+	}
+}
+
+// TestConvertFollowsFromArg: FROM tool-${VARIANT} or FROM $ROOT names a
+// stage for one value and an image for another; the conversion chooses
+// as BuildKit does for each.
+func TestConvertFollowsFromArg(t *testing.T) {
+	df := filepath.Join("..", "lang", "dockerfile", "testdata", "fromarg", "Dockerfile")
+	src, err := os.ReadFile(df)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareKeys(t, df, src, nil)
+	for _, vars := range []map[string]string{{"VARIANT": "slim"}, {"VARIANT": "SLIM"}, {"ROOT": "tool"}, {"ROOT": "scratch"}, {"VARIANT": "docker.io/library/alpine:3.20"}, {"GPU": "nvidia"}, {"GPU": "amd"}} {
+		compareKeys(t, df, src, vars)
+		if cmp.Equal(layerKeysFor(t, df, src, nil), layerKeysFor(t, df, src, vars)) {
+			t.Errorf("%v changed no cache key, so the test proves nothing", vars)
+		}
+	}
+}
+
+// TestConvertKeepsWorkdirOfArgUser: WORKDIR after USER ${U} keeps its
+// mkdir step for every U (a name, a bare uid), as the Dockerfile does.
+func TestConvertKeepsWorkdirOfArgUser(t *testing.T) {
+	df := filepath.Join("..", "lang", "dockerfile", "testdata", "workdiruser", "Dockerfile")
+	src, err := os.ReadFile(df)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareKeys(t, df, src, nil)
+	compareKeys(t, df, src, map[string]string{"U": "1000"})
+	compareKeys(t, df, src, map[string]string{"U": "root"})
 }
 
 // TestConvertKeepsSharedArgs: an ARG that stages declare with different

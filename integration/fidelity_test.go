@@ -48,7 +48,8 @@ import (
 // syntax it knows), and docker-differs.json gives the config fields and
 // paths where buildah's result is not Docker's, with the reason (each was
 // checked against BuildKit). A `modes` file of "MODE PATH" lines sets
-// context modes git cannot keep. imgc-gaps.json lists
+// context modes git cannot keep. A `contexts` file of NAME=DIR lines (DIR
+// relative to the case) gives named contexts (--build-context). imgc-gaps.json lists
 // what imgc is known not to make as Docker does (see docs/dockerfile-testing.md).
 func TestFidelity(t *testing.T) {
 	testbase.Require(t)
@@ -153,6 +154,10 @@ func (b *buildKit) build(t *testing.T, dir, base string, args map[string]string)
 	for _, k := range sortedNames(args) {
 		cmd = append(cmd, "--opt", "build-arg:"+k+"="+args[k])
 	}
+	contexts := caseContexts(t, dir)
+	for _, k := range sortedNames(contexts) {
+		cmd = append(cmd, "--local", "named-"+k+"="+contexts[k], "--opt", "context:"+k+"=local:named-"+k)
+	}
 	if out, err := exec.Command(b.buildctl, cmd...).CombinedOutput(); err != nil {
 		t.Fatalf("buildctl build: %v\n%s", err, out)
 	}
@@ -193,6 +198,18 @@ func contextWithModes(t *testing.T, dir string) string {
 }
 
 // readLines reads the non-empty lines of a file; a missing file has none.
+// caseContexts reads a case's `contexts` file, lines of NAME=DIR with DIR
+// relative to the case: its named contexts (--build-context NAME=DIR).
+func caseContexts(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, l := range readLines(t, filepath.Join(dir, "contexts")) {
+		name, rel, _ := strings.Cut(strings.TrimSpace(l), "=")
+		out[name] = filepath.Join(dir, rel)
+	}
+	return out
+}
+
 func readLines(t *testing.T, file string) []string {
 	t.Helper()
 	data, err := os.ReadFile(file)
@@ -357,6 +374,10 @@ func (b *buildah) build(t *testing.T, name, dir, base string, args map[string]st
 		"-f", df, "--build-arg", "BASE=oci:" + base + ":latest", "-t", tag}
 	for _, k := range sortedNames(args) {
 		cmd = append(cmd, "--build-arg", k+"="+args[k])
+	}
+	contexts := caseContexts(t, dir)
+	for _, k := range sortedNames(contexts) {
+		cmd = append(cmd, "--build-context", k+"="+contexts[k])
 	}
 	b.run(t, append(cmd, dir)...)
 	archive := filepath.Join(b.out, name+".tar")
@@ -569,6 +590,8 @@ type configView struct {
 	Healthcheck  *v1.HealthConfig
 	OnBuild      []string
 	Shell        []string
+	// Author is the config file's, which MAINTAINER sets.
+	Author string
 }
 
 func dockerConfig(t *testing.T, img v1.Image) configView {
@@ -588,6 +611,7 @@ func dockerConfig(t *testing.T, img v1.Image) configView {
 		Healthcheck: c.Healthcheck,
 		OnBuild:     nilIfEmpty(c.OnBuild),
 		Shell:       nilIfEmpty(c.Shell),
+		Author:      cf.Author,
 	}
 	if len(c.Labels) > 0 {
 		v.Labels = c.Labels

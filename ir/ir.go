@@ -164,9 +164,10 @@ type KeyInput struct {
 type StepKind string
 
 const (
-	StepRun  StepKind = "run"
-	StepCopy StepKind = "copy"
-	StepAdd  StepKind = "add"
+	StepRun   StepKind = "run"
+	StepCopy  StepKind = "copy"
+	StepAdd   StepKind = "add"
+	StepMkdir StepKind = "mkdir"
 )
 
 // Step is one resolved operation inside a layer.
@@ -198,18 +199,38 @@ type Run struct {
 	Env []string `json:"env,omitempty"`
 	// Workdir and User are empty when the configuration sets none: the
 	// runtime then uses the base image's (or "/" and "root").
-	Workdir string   `json:"workdir,omitempty"`
-	User    string   `json:"user,omitempty"`
-	Network Network  `json:"network"`
-	Mounts  []Mount  `json:"mounts,omitempty"`
-	Reads   []string `json:"reads,omitempty"`
-	Writes  []string `json:"writes,omitempty"`
+	Workdir string  `json:"workdir,omitempty"`
+	User    string  `json:"user,omitempty"`
+	Network Network `json:"network"`
+	// Security is "" or SecurityInsecure.
+	Security string   `json:"security,omitempty"`
+	Mounts   []Mount  `json:"mounts,omitempty"`
+	Reads    []string `json:"reads,omitempty"`
+	Writes   []string `json:"writes,omitempty"`
 	// CacheKey is the `cache_key` attribute: extra key material only.
 	CacheKey string `json:"cache_key,omitempty"`
-	Origin   Origin `json:"source"`
+	// Script, when set, is a file the runtime shows read-only at
+	// ScriptDir/Name, mode 0755, which the command (the shell and that
+	// path) runs: a RUN heredoc that starts with #!.
+	Script *Script `json:"script,omitempty"`
+	Origin Origin  `json:"source"`
 	// Definition is, for a step expanded from a step definition, the
 	// step's own block in the definition (Origin is then the call's).
 	Definition *Origin `json:"definition,omitempty"`
+}
+
+// SecurityInsecure runs a step in a privileged container (all
+// capabilities, no seccomp, /sys writable), as BuildKit's
+// RUN --security=insecure does.
+const SecurityInsecure = "insecure"
+
+// ScriptDir is where a run step's Script is, as in BuildKit.
+const ScriptDir = "/dev/pipes"
+
+// Script is a run step's program file.
+type Script struct {
+	Name string `json:"name"`
+	Text string `json:"text"`
 }
 
 func (*Run) Kind() StepKind   { return StepRun }
@@ -379,6 +400,20 @@ func (l *Layer) PendingSource() string {
 func (*Add) Kind() StepKind   { return StepAdd }
 func (a *Add) Source() Origin { return a.Origin }
 
+// Mkdir creates a directory and its missing parents, mode 0755, owned by
+// User (empty: the base image's user), as BuildKit's WORKDIR does. A user
+// name resolves through the image's /etc/passwd, with its primary group.
+type Mkdir struct {
+	// Path is absolute; it may hold $VAR references to the base image's
+	// env, which the runtime expands as it does a workdir's.
+	Path   string `json:"path"`
+	User   string `json:"user,omitempty"`
+	Origin Origin `json:"source"`
+}
+
+func (*Mkdir) Kind() StepKind   { return StepMkdir }
+func (m *Mkdir) Source() Origin { return m.Origin }
+
 // ImageConfig is what a target sets of its image config. It never enters a
 // key. The runtime merges it over the base image's config as Docker does:
 // Env by name, Labels by key, ExposedPorts and Volumes as sets, and setting
@@ -399,6 +434,8 @@ type ImageConfig struct {
 	Healthcheck   *Healthcheck      `json:"healthcheck,omitempty"`
 	Shell         []string          `json:"shell,omitempty"`
 	OnBuild       []string          `json:"onbuild,omitempty"`
+	// Author is the config file's author (Dockerfile MAINTAINER).
+	Author string `json:"author,omitempty"`
 }
 
 // Healthcheck is the image config's healthcheck; durations are Go durations.

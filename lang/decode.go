@@ -231,12 +231,27 @@ type stageRef struct {
 	Kind  model.StageKind
 	Name  string
 	Range hcl.Range
+	// Image is set instead of Name for an image reference string that a
+	// conditional's other result, a stage reference, converted:
+	// `var.x ? stage.build : "alpine"`.
+	Image string
 }
 
 // stageRefType is the value of stage.NAME and image.NAME in expressions,
 // so that `from`, `copy.from` and `mount.from` can tell a stage from an
-// image reference string, also through locals and conditionals.
-var stageRefType = cty.Capsule("stage reference", reflect.TypeOf(stageRef{}))
+// image reference string, also through locals and conditionals. A string
+// converts to it (as an image reference), so a conditional may choose
+// between a stage reference and an image reference string.
+var stageRefType = cty.CapsuleWithOps("stage reference", reflect.TypeOf(stageRef{}), &cty.CapsuleOps{
+	ConversionTo: func(src cty.Type) func(cty.Value, cty.Path) (any, error) {
+		if !src.Equals(cty.String) {
+			return nil
+		}
+		return func(v cty.Value, _ cty.Path) (any, error) {
+			return &stageRef{Image: v.AsString()}, nil
+		}
+	},
+})
 
 var fileSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{

@@ -75,6 +75,7 @@ func (e *evaluator) config(b *hcl.Block) *model.ImageConfig {
 	}
 	c.OnBuild, _ = e.strs(attrs, "onbuild", false)
 	c.Shell = e.shell(attrs, "shell")
+	c.Author, _ = e.str(attrs, "author")
 	for i, hb := range d.Healthchecks {
 		if i > 0 {
 			e.l.add(&hcl.Diagnostic{

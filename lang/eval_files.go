@@ -133,3 +133,13 @@ func (e *evaluator) gitSource(attrs hcl.Attributes, gitAttr *hcl.Attribute) *mod
 	}
 	return g
 }
+
+// mkdir evaluates a `mkdir` block: a directory made as WORKDIR makes it.
+func (e *evaluator) mkdir(b *hcl.Block) *model.Mkdir {
+	content, diags := b.Body.Content(mkdirSchema)
+	e.l.addEval(diags)
+	m := &model.Mkdir{}
+	m.Path, _ = e.nonEmpty(content.Attributes, "path")
+	m.User = e.user(content.Attributes)
+	return m
+}

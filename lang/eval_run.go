@@ -87,6 +87,12 @@ func (e *evaluator) run(b *hcl.Block) *model.Run {
 			r.Network, r.NetworkRange = n, rng
 		}
 	}
+	if s, ok := e.str(attrs, "security"); ok && e.oneOf(attrs["security"], s, "security mode", "sandbox", "insecure") {
+		r.SecurityRange = attrs["security"].Expr.Range()
+		if s == "insecure" {
+			r.Security = s
+		}
+	}
 	r.NoCache = !e.boolean(attrs, "cache", true)
 	r.CacheKey, _ = e.str(attrs, "cache_key")
 	r.Reads = e.absPaths(attrs, "reads")
@@ -99,18 +105,36 @@ func (e *evaluator) run(b *hcl.Block) *model.Run {
 	return r
 }
 
-// command evaluates sh or exec into r.Command.
+// command evaluates sh, exec or script into r.Command.
 func (e *evaluator) command(d *runDecl, r *model.Run) {
 	shAttr, hasSh := d.Attrs["sh"]
 	execAttr, hasExec := d.Attrs["exec"]
+	scriptAttr, hasScript := d.Attrs["script"]
+	if name, ok := d.Attrs["script_name"]; ok && !hasScript {
+		e.invalid(name, "Script name without script", "script_name names the file a script runs as. Remove it, or give the script.")
+	}
 	switch {
-	case hasSh && hasExec:
+	case hasSh && hasExec, hasScript && (hasSh || hasExec):
+		second := execAttr
+		if hasScript {
+			second = scriptAttr
+		}
 		e.l.add(&hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Conflicting command forms",
-			Detail:   "A run step takes either sh (a shell command) or exec (an argument vector), not both. Remove one of them.",
-			Subject:  execAttr.NameRange.Ptr(),
+			Detail:   "A run step takes one of sh (a shell command), exec (an argument vector) and script (a program with a #! line). Remove the others.",
+			Subject:  second.NameRange.Ptr(),
 		})
+	case hasScript:
+		r.CommandRange = scriptAttr.Expr.Range()
+		e.unknownCommand = e.unknown(scriptAttr)
+		if text, ok := e.str(d.Attrs, "script"); ok {
+			name := "EOF"
+			if n, ok := e.str(d.Attrs, "script_name"); ok {
+				name = n
+			}
+			r.Command = &model.Script{Name: name, Text: text}
+		}
 	case !hasSh && !hasExec && misspelt(d.Body, runSchema, "sh", "exec"):
 		// "Unsupported argument" already says which was meant.
 	case !hasSh && !hasExec:

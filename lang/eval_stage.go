@@ -220,6 +220,11 @@ func (e *evaluator) evalStep(b *hcl.Block, inherited map[string]bool) []model.St
 			a.Range, a.Vars, a.Context = rng, vars, e.l.dir
 			return []model.Step{a}
 		}
+	case "mkdir":
+		if m := e.mkdir(b); m != nil {
+			m.Range, m.Vars = rng, vars
+			return []model.Step{m}
+		}
 	default:
 		if m, ok := e.l.macros[b.Type]; ok {
 			return e.macro(b, m, rng, vars)
@@ -270,7 +275,11 @@ func (e *evaluator) reference(attr *hcl.Attribute, allowScratch bool) (model.Bas
 		return nil, false
 	}
 	if val.Type() == stageRefType {
-		return &model.Target{Name: val.EncapsulatedValue().(*stageRef).Name}, true
+		ref := val.EncapsulatedValue().(*stageRef)
+		if ref.Name != "" {
+			return &model.Target{Name: ref.Name}, true
+		}
+		val = cty.StringVal(ref.Image) // the string result of a conditional
 	}
 	sval, err := convert.Convert(val, cty.String)
 	if err != nil && e.l.alreadyReported(attr.Expr.Range()) {

@@ -232,6 +232,8 @@ func goldenJSON(t *testing.T, cfg *model.Config) []byte {
 				out = append(out, taggedStep{"copy", legacyCopy(t, s)})
 			case *model.Add:
 				out = append(out, taggedStep{"add", s})
+			case *model.Mkdir:
+				out = append(out, taggedStep{"mkdir", s})
 			case *model.Layer:
 				out = append(out, taggedStep{"layer", struct {
 					Name  string
@@ -318,6 +320,8 @@ func legacyRun(t *testing.T, r *model.Run) map[string]any {
 		m["Sh"] = c.Script
 	case *model.Exec:
 		m["Exec"], m["IsExec"] = c.Argv, true
+	case *model.Script:
+		m["Script"], m["ScriptName"] = c.Text, c.Name
 	}
 	var mounts []any
 	for _, mt := range r.Mounts {

@@ -29,7 +29,7 @@ var runSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "sh"}, {Name: "exec"}, {Name: "env"}, {Name: "workdir"}, {Name: "user"},
 		{Name: "shell"}, {Name: "network"}, {Name: "cache"}, {Name: "cache_key"},
-		{Name: "reads"}, {Name: "writes"},
+		{Name: "reads"}, {Name: "writes"}, {Name: "script"}, {Name: "script_name"}, {Name: "security"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "mount", LabelNames: []string{"type"}}},
 }
@@ -65,11 +65,15 @@ var addSchema = &hcl.BodySchema{
 	},
 }
 
+var mkdirSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}, {Name: "user"}},
+}
+
 var configSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "entrypoint"}, {Name: "cmd"}, {Name: "env"}, {Name: "user"}, {Name: "workdir"},
 		{Name: "labels"}, {Name: "expose"}, {Name: "volumes"}, {Name: "stop_signal"},
-		{Name: "onbuild"}, {Name: "shell"},
+		{Name: "onbuild"}, {Name: "shell"}, {Name: "author"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "healthcheck"}},
 }
@@ -91,7 +95,7 @@ var (
 // stepBlocks are the block types that make steps; layer bodies hold the
 // same minus layer itself.
 func (l *loader) stepBlocks(withLayer bool) []hcl.BlockHeaderSchema {
-	blocks := []hcl.BlockHeaderSchema{{Type: "run"}, {Type: "copy"}, {Type: "add"}}
+	blocks := []hcl.BlockHeaderSchema{{Type: "run"}, {Type: "copy"}, {Type: "add"}, {Type: "mkdir"}}
 	if withLayer {
 		blocks = append(blocks, hcl.BlockHeaderSchema{Type: "layer", LabelNames: []string{"name"}})
 	}

@@ -160,6 +160,7 @@ func (c *checker) values(s Step) bool {
 			return c.image(b, first(s.FromRange, s.Range))
 		}
 	case *Add:
+	case *Mkdir:
 	case *Layer:
 		ok := true
 		for _, inner := range s.Steps {
@@ -184,6 +185,15 @@ func (c *checker) runValues(r *Run) bool {
 	case *Exec:
 		if len(cmd.Argv) == 0 {
 			c.errorf(where, "Empty command", "The exec vector is empty. Give the program to run and its arguments.")
+			ok = false
+		}
+	case *Script:
+		if !strings.HasPrefix(cmd.Text, "#!") {
+			c.errorf(where, "Script without interpreter line", "A script runs as an executable file, so it must start with a #! line naming its interpreter, such as #!/bin/sh. Add one, or use sh.")
+			ok = false
+		}
+		if cmd.Name == "" || cmd.Name == "." || cmd.Name == ".." || strings.ContainsAny(cmd.Name, "/\x00") {
+			c.errorf(where, "Invalid script name", "The script name %q must be a file name: not empty, without a slash. Use a name such as EOF.", cmd.Name)
 			ok = false
 		}
 	}

@@ -122,12 +122,12 @@ func TargetName(b Base) string {
 	return ""
 }
 
-// Step is *Run, *Copy, *Add or *Layer.
+// Step is *Run, *Copy, *Add, *Mkdir or *Layer.
 type Step interface {
 	StepRange() hcl.Range
 }
 
-// Command is what a run step runs: *Sh or *Exec.
+// Command is what a run step runs: *Sh, *Exec or *Script.
 type Command interface{ isCommand() }
 
 // Sh is a shell command, run by the step's shell. A list `sh` is already
@@ -137,8 +137,18 @@ type Sh struct{ Script string }
 // Exec is an argument vector, run without a shell.
 type Exec struct{ Argv []string }
 
-func (*Sh) isCommand()   {}
-func (*Exec) isCommand() {}
+// Script is a program run as an executable file, as BuildKit runs a RUN
+// heredoc that starts with #!: the file Name (mode 0755) in a read-only
+// /dev/pipes, which the step's shell runs, so the kernel starts the
+// interpreter its #! line names.
+type Script struct {
+	Name string
+	Text string
+}
+
+func (*Sh) isCommand()     {}
+func (*Exec) isCommand()   {}
+func (*Script) isCommand() {}
 
 // Run is an evaluated `run` block (or RUN instruction).
 type Run struct {
@@ -151,7 +161,12 @@ type Run struct {
 	Shell        []string // nil inherits
 	Network      string   // "", "default", "none", "host"
 	NetworkRange hcl.Range
-	Mounts       []Mount
+	// Security is "" (sandboxed) or "insecure": BuildKit's
+	// RUN --security=insecure, a privileged container that needs the
+	// security.insecure entitlement.
+	Security      string
+	SecurityRange hcl.Range
+	Mounts        []Mount
 	// NoCache is `cache = false`.
 	NoCache  bool
 	CacheKey string
@@ -242,6 +257,17 @@ type Add struct {
 	Definition hcl.Range // as Run.Definition
 }
 
+// Mkdir is an evaluated `mkdir` block (or a Dockerfile WORKDIR): it
+// creates Path and its missing parents, mode 0755, owned by User (""
+// is the base image's user, not the stage's: a WORKDIR before any USER),
+// as BuildKit's WORKDIR does.
+type Mkdir struct {
+	Path  string
+	User  string
+	Vars  []string
+	Range hcl.Range
+}
+
 // GitSource is a git repository's tree at a ref, the source of an add.
 type GitSource struct {
 	// Remote is the repository's URL: https://, http://, git://, ssh://
@@ -265,6 +291,7 @@ type Layer struct {
 func (r *Run) StepRange() hcl.Range   { return r.Range }
 func (c *Copy) StepRange() hcl.Range  { return c.Range }
 func (a *Add) StepRange() hcl.Range   { return a.Range }
+func (m *Mkdir) StepRange() hcl.Range { return m.Range }
 func (l *Layer) StepRange() hcl.Range { return l.Range }
 
 // ImageConfig is an evaluated `config` block. It never changes a layer.
@@ -283,7 +310,9 @@ type ImageConfig struct {
 	Healthcheck   *Healthcheck
 	OnBuild       []string
 	Shell         []string
-	Range         hcl.Range
+	// Author is the image config's author (Dockerfile MAINTAINER).
+	Author string
+	Range  hcl.Range
 	// Instructions are, for an imported Dockerfile, the instructions that
 	// set image config only, in order, each with its own range (the
 	// optimizer names them in `plan`); empty for a config block.

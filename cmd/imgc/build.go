@@ -35,7 +35,7 @@ type buildCmd struct {
 	Locked      bool     `help:"Fail instead of moving a base image pin in imgc.lock.hcl, or when a base is not pinned."`
 	Pull        bool     `help:"Resolve base image tags again, moving their pins in imgc.lock.hcl to what the registry serves now."`
 	Compression string   `enum:"gzip,zstd" default:"gzip" help:"Layer compression: gzip or zstd."`
-	Allow       []string `sep:"none" placeholder:"ENTITLEMENT" help:"Grant an entitlement (repeatable): network.host lets steps with network = \"host\" (RUN --network=host) use the host's network."`
+	Allow       []string `sep:"none" placeholder:"ENTITLEMENT" help:"Grant an entitlement (repeatable): network.host lets steps with network = \"host\" (RUN --network=host) use the host's network; security.insecure lets steps with security = \"insecure\" (RUN --security=insecure) run privileged."`
 	CacheTo     []string `name:"cache-to" sep:"none" placeholder:"type=registry,ref=REF" help:"Export the build cache (repeatable): type=registry,ref=REG/REPO:TAG | type=local,dest=DIR | type=oci,dest=DIR, with mode=min (output images' layers, the default) or mode=max (every layer)."`
 	cacheFromFlag
 }
@@ -145,9 +145,9 @@ func (c *buildCmd) buildOptions(src *source, plans []*ir.Plan, pins map[string]s
 	if diags := missingSecrets(plan, secrets); diags.HasErrors() {
 		return engine.BuildOptions{}, diags
 	}
-	allowHost, diags := entitlements(c.Allow)
-	if !diags.HasErrors() && !allowHost {
-		diags = hostNetworkSteps(plan)
+	allowed, diags := entitlements(c.Allow)
+	if !diags.HasErrors() {
+		diags = deniedSteps(plan, allowed)
 	}
 	if diags.HasErrors() {
 		return engine.BuildOptions{}, diags
@@ -167,7 +167,8 @@ func (c *buildCmd) buildOptions(src *source, plans []*ir.Plan, pins map[string]s
 		Compression: c.Compression,
 		Context:     contextDir(src, c.Context),
 
-		AllowNetworkHost: allowHost,
+		AllowNetworkHost: allowed[engine.EntitlementNetworkHost],
+		AllowInsecure:    allowed[engine.EntitlementSecurityInsecure],
 	}
 	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
 		sec, err := strconv.ParseInt(v, 10, 64)
@@ -397,31 +398,42 @@ func missingSecrets(plan *ir.Plan, secrets map[string]string) hcl.Diagnostics {
 	return diags
 }
 
-// entitlements reads the --allow values; network.host is the only one.
-func entitlements(allow []string) (networkHost bool, diags hcl.Diagnostics) {
+// entitlements reads the --allow values: network.host and
+// security.insecure.
+func entitlements(allow []string) (allowed map[string]bool, diags hcl.Diagnostics) {
+	allowed = map[string]bool{}
 	for _, a := range allow {
-		switch strings.TrimSpace(a) {
-		case engine.EntitlementNetworkHost:
-			networkHost = true
+		switch a = strings.TrimSpace(a); a {
+		case engine.EntitlementNetworkHost, engine.EntitlementSecurityInsecure:
+			allowed[a] = true
 		default:
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown entitlement",
-				Detail: fmt.Sprintf("--allow %q is not an entitlement imgc knows. The one there is: --allow %s (steps with network = \"host\" use the host's network).", a, engine.EntitlementNetworkHost)})
+				Detail: fmt.Sprintf("--allow %q is not an entitlement imgc knows. The ones there are: --allow %s (steps with network = \"host\" use the host's network) and --allow %s (steps with security = \"insecure\" run privileged).", a, engine.EntitlementNetworkHost, engine.EntitlementSecurityInsecure)})
 		}
 	}
-	return networkHost, diags
+	return allowed, diags
 }
 
-// hostNetworkSteps refuses, before anything runs, every run step that uses
-// the host's network when --allow network.host was not given.
-func hostNetworkSteps(plan *ir.Plan) hcl.Diagnostics {
+// deniedSteps refuses, before anything runs, every run step that uses the
+// host's network or runs privileged when --allow did not grant it.
+func deniedSteps(plan *ir.Plan, allowed map[string]bool) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	files := map[string]*hcl.File{}
 	for _, t := range plan.Targets {
 		for _, l := range t.Layers {
 			for _, st := range l.Steps {
-				if r, ok := st.(*ir.Run); ok && r.Network == ir.NetworkHost {
+				r, ok := st.(*ir.Run)
+				if !ok {
+					continue
+				}
+				if r.Network == ir.NetworkHost && !allowed[engine.EntitlementNetworkHost] {
 					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Host network not allowed",
 						Detail:  fmt.Sprintf("This step asks for the host's network (network = \"host\", or RUN --network=host), which lets it reach the host's loopback services and sniff its traffic, so it needs an explicit entitlement. Pass --allow %s to allow it, or drop the network setting: steps get a private network with outbound access by default.", engine.EntitlementNetworkHost),
+						Subject: originRange(files, r.Origin)})
+				}
+				if r.Security == ir.SecurityInsecure && !allowed[engine.EntitlementSecurityInsecure] {
+					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Insecure step not allowed",
+						Detail:  fmt.Sprintf("This step asks to run privileged (security = \"insecure\", or RUN --security=insecure): every capability, no seccomp filter, a writable /sys and the host's devices, so it can take over the machine and needs an explicit entitlement. Pass --allow %s to allow it, or drop the security setting.", engine.EntitlementSecurityInsecure),
 						Subject: originRange(files, r.Origin)})
 				}
 			}

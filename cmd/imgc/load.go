@@ -25,13 +25,14 @@ import (
 // configFlags select and parameterise a configuration; build, plan and
 // validate share them.
 type configFlags struct {
-	Path     string   `arg:"" optional:"" help:"A .image.hcl file, a directory of them, or a Dockerfile (default: the current directory)."`
-	File     string   `short:"f" placeholder:"DOCKERFILE" help:"Build this Dockerfile (like docker build -f); PATH is then the context."`
-	Var      varFlags `placeholder:"NAME=VALUE" help:"Set a variable (repeatable). For Dockerfiles, sets an ARG."`
-	BuildArg varFlags `name:"build-arg" placeholder:"NAME=VALUE" help:"Docker's name for --var."`
-	VarFile  varFlags `placeholder:"FILE" help:"Read variable values from an HCL file of NAME = value lines (repeatable). Later --var and --var-file values win over earlier ones, and all of them over imgc.vars.hcl, *.auto.vars.hcl and IMGC_VAR_NAME."`
-	Context  string   `placeholder:"DIR" help:"The build context for copy sources (default: the configuration's directory)."`
-	Platform string   `placeholder:"OS/ARCH" help:"The platforms to build for, comma-separated (linux/amd64,linux/arm64); several make an image index. Default: the image's platforms, else the host's."`
+	Path         string   `arg:"" optional:"" help:"A .image.hcl file, a directory of them, or a Dockerfile (default: the current directory)."`
+	File         string   `short:"f" placeholder:"DOCKERFILE" help:"Build this Dockerfile (like docker build -f); PATH is then the context."`
+	Var          varFlags `placeholder:"NAME=VALUE" help:"Set a variable (repeatable). For Dockerfiles, sets an ARG."`
+	BuildArg     varFlags `name:"build-arg" placeholder:"NAME=VALUE" help:"Docker's name for --var."`
+	VarFile      varFlags `placeholder:"FILE" help:"Read variable values from an HCL file of NAME = value lines (repeatable). Later --var and --var-file values win over earlier ones, and all of them over imgc.vars.hcl, *.auto.vars.hcl and IMGC_VAR_NAME."`
+	Context      string   `placeholder:"DIR" help:"The build context for copy sources (default: the configuration's directory)."`
+	BuildContext []string `name:"build-context" sep:"none" placeholder:"NAME=VALUE" help:"A Dockerfile's named context (repeatable), as buildx: FROM NAME and COPY --from=NAME read VALUE, a directory, oci-layout://PATH[:TAG] or docker-image://REF, instead of an image or stage of that name."`
+	Platform     string   `placeholder:"OS/ARCH" help:"The platforms to build for, comma-separated (linux/amd64,linux/arm64); several make an image index. Default: the image's platforms, else the host's."`
 
 	// sources, when set, replace the flags' variable sources: a saved
 	// plan's.
@@ -119,7 +120,7 @@ func (e *env) load(f *configFlags, targets []string, store *store.Store, remote 
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	opts := loader.Options{Path: f.Path, Dockerfile: f.File, Vars: vars, Environ: os.Environ(), Platform: f.platform().String(), ValuesOptional: f.valuesOptional}
+	opts := loader.Options{Path: f.Path, Dockerfile: f.File, Vars: vars, Environ: os.Environ(), Platform: f.platform().String(), ValuesOptional: f.valuesOptional, BuildContexts: f.BuildContext}
 	if len(targets) > 0 {
 		opts.Target = targets[len(targets)-1]
 	}

@@ -53,6 +53,8 @@ type savedArgs struct {
 	Optimize   string           `json:"optimize,omitempty"`
 	NoOptimize bool             `json:"no_optimize,omitempty"`
 	Pass       []string         `json:"pass,omitempty"`
+	// BuildContexts are --build-context values, directories made absolute.
+	BuildContexts []string `json:"build_contexts,omitempty"`
 }
 
 // savedBase is a target's base as saved: the reference as text.
@@ -87,7 +89,7 @@ type savedTarget struct {
 func (c *planCmd) writePlanFile(path string, plans []*ir.Plan) error {
 	vars, _ := c.varSources()
 	args := savedArgs{
-		Path: absOrEmpty(c.Path), File: absOrEmpty(c.File), Context: absOrEmpty(c.Context),
+		Path: absOrEmpty(c.Path), File: absOrEmpty(c.File), Context: absOrEmpty(c.Context), BuildContexts: absContexts(c.BuildContext),
 		Targets: c.Target, Platform: c.Platform, Optimize: c.Optimize, NoOptimize: c.NoOptimize, Pass: c.Pass,
 	}
 	if c.Path == "" {
@@ -182,7 +184,7 @@ func (c *buildCmd) savedPlan() (*savedPlan, hcl.Diagnostics) {
 		set  bool
 	}{
 		{"--var", len(c.Var) > 0}, {"--build-arg", len(c.BuildArg) > 0}, {"--var-file", len(c.VarFile) > 0},
-		{"--context", c.Context != ""}, {"--target", len(c.Target) > 0}, {"--tag", len(c.Tag) > 0}, {"--platform", c.Platform != ""},
+		{"--context", c.Context != ""}, {"--build-context", len(c.BuildContext) > 0}, {"--target", len(c.Target) > 0}, {"--tag", len(c.Tag) > 0}, {"--platform", c.Platform != ""},
 		{"--optimize", c.Optimize != ""}, {"--no-optimize", c.NoOptimize}, {"--pass", len(c.Pass) > 0}, {"--pull", c.Pull},
 	} {
 		if f.set {
@@ -194,7 +196,7 @@ func (c *buildCmd) savedPlan() (*savedPlan, hcl.Diagnostics) {
 			Detail: fmt.Sprintf("%s fixes what is built, and %s would change it. Give %s to imgc plan -out instead, or build the configuration itself.", c.Path, strings.Join(given, ", "), strings.Join(given, ", "))}}
 	}
 	a := sp.Args
-	c.configFlags = configFlags{Path: a.Path, File: a.File, Context: a.Context, Platform: a.Platform, sources: a.Vars}
+	c.configFlags = configFlags{Path: a.Path, File: a.File, Context: a.Context, BuildContext: a.BuildContexts, Platform: a.Platform, sources: a.Vars}
 	c.optimizeFlags = optimizeFlags{Optimize: a.Optimize, NoOptimize: a.NoOptimize, Pass: a.Pass}
 	c.Target = a.Targets
 	return sp, nil
@@ -305,4 +307,18 @@ func orNone(s string) string {
 		return "none"
 	}
 	return s
+}
+
+// absContexts are --build-context values with their directories made
+// absolute, so that a saved plan reads the same ones from anywhere.
+func absContexts(values []string) []string {
+	var out []string
+	for _, v := range values {
+		name, value, ok := strings.Cut(v, "=")
+		if ok && value != "" && !strings.Contains(value, "://") {
+			v = name + "=" + absOrEmpty(value)
+		}
+		out = append(out, v)
+	}
+	return out
 }

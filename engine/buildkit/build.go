@@ -21,7 +21,6 @@ import (
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/session/sshforward/sshprovider"
 	digest "github.com/opencontainers/go-digest"
-	"github.com/tonistiigi/fsutil"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/imgc-dev/imgc/engine"
@@ -78,8 +77,9 @@ func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (
 }
 
 // newBuild prepares the build of p on the connected daemon c; native is
-// the daemon's own platform, prev the last build's record.
-func (e *Engine) newBuild(c *client.Client, p *ir.Plan, o engine.BuildOptions, native ir.Platform, prev *record) (*build, error) {
+// the daemon's own platform, prev the last build's record, exported the
+// blobs the daemon exported into the store before (exportedTo).
+func (e *Engine) newBuild(c *client.Client, p *ir.Plan, o engine.BuildOptions, native ir.Platform, prev *record, exported []string) (*build, error) {
 	b := &build{e: e, c: c, p: p, o: o, now: time.Now().UTC(),
 		configs: map[string]v1.ConfigFile{}, rootBase: map[string]*v1.ConfigFile{}, chains: map[string][]*ir.Layer{}, pins: map[string]string{},
 		rec: &record{Builder: e.o.Addr, Project: p.Project, Layers: map[string]layerRecord{}, Blobs: map[string]blobRecord{}}, prev: prev,
@@ -94,7 +94,7 @@ func (e *Engine) newBuild(c *client.Client, p *ir.Plan, o engine.BuildOptions, n
 	}
 	b.served = newServedStore(cs)
 	b.export = newExportStore(e.s)
-	for _, d := range prev.Exported {
+	for _, d := range exported {
 		b.export.know(digest.Digest(d))
 	}
 	b.lw = newLowering(p, lowerOptions{noCache: o.NoCache, forced: p.ForcedLayers(), context: o.Context, native: native})
@@ -234,7 +234,7 @@ func (b *build) lowerTarget(ctx context.Context, t *ir.Target) error {
 	// only its env, user and workdir, and the history it inherits, which
 	// assemble completes.
 	final := *cfg.DeepCopy()
-	imageconfig.Merge(&final.Config, t.Config)
+	imageconfig.MergeFile(&final, t.Config)
 	b.configs[t.Name] = final
 	return nil
 }
@@ -277,10 +277,11 @@ func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) 
 		OCIStores: map[string]content.Store{},
 	}
 	opt.OCIStores[ociStoreID] = b.served
-	// An image's own cache_to is exported by its solve only.
+	// An inline cache goes with the image it exports; the others are
+	// exported once every target is solved (exportCaches).
 	var cacheTo []engine.CacheExport
 	for _, c := range b.o.CacheTo {
-		if c.Exports(t.Name) {
+		if c.Type == "inline" && c.Exports(t.Name) {
 			cacheTo = append(cacheTo, c)
 		}
 	}
@@ -289,14 +290,11 @@ func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) 
 	// into a clone of this map, and a clone of nil is nil (a panic).
 	opt.FrontendAttrs = map[string]string{}
 	if len(b.lw.locals) > 0 {
-		fs, err := fsutil.NewFS(b.o.Context)
+		mounts, err := localMounts(b.lw.locals)
 		if err != nil {
-			return v1.Descriptor{}, fmt.Errorf("opening the build context: %w", err)
+			return v1.Descriptor{}, err
 		}
-		opt.LocalMounts = map[string]fsutil.FS{}
-		for name := range b.lw.locals {
-			opt.LocalMounts[name] = fs
-		}
+		opt.LocalMounts = mounts
 	}
 	attach, err := buildAttachables(b.o)
 	if err != nil {
@@ -310,9 +308,7 @@ func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) 
 	}
 	opt.Session = append(opt.Session, b.auth)
 	var _ session.Attachable
-	if b.o.AllowNetworkHost {
-		opt.AllowedEntitlements = []string{engine.EntitlementNetworkHost}
-	}
+	opt.AllowedEntitlements = entitlements(b.o)
 	rootCfg := b.rootBase[t.Name]
 	buildFunc := func(ctx context.Context, gw gateway.Client) (*gateway.Result, error) {
 		req := gateway.SolveRequest{Definition: def.ToPB()}
@@ -415,7 +411,7 @@ func (b *build) assemble(t *ir.Target, ex *exported) (v1.Descriptor, error) {
 	if cfg.Architecture == "" {
 		cfg.Architecture = t.Platform.Architecture
 	}
-	imageconfig.Merge(&cfg.Config, t.Config)
+	imageconfig.MergeFile(&cfg, t.Config)
 	created := cfg.Created.Time
 	for _, h := range cfg.History {
 		if h.Created.After(created) {
@@ -566,6 +562,18 @@ func cacheEntries(to []engine.CacheExport, from []engine.CacheImport) (exports, 
 		imports = append(imports, entry(c.Type, c.Attrs))
 	}
 	return exports, imports
+}
+
+// entitlements are the entitlements the build grants its steps.
+func entitlements(o engine.BuildOptions) []string {
+	var out []string
+	if o.AllowNetworkHost {
+		out = append(out, engine.EntitlementNetworkHost)
+	}
+	if o.AllowInsecure {
+		out = append(out, engine.EntitlementSecurityInsecure)
+	}
+	return out
 }
 
 // buildAttachables are what the session gives the build: its secrets (an

@@ -164,6 +164,10 @@ func (e *Engine) refused(err error) error {
 		return &BuilderError{Addr: e.o.Addr, Summary: "the builder refuses the network.host entitlement",
 			Detail: "A step uses network = \"host\" and the daemon does not grant it. Start buildkitd with --allow-insecure-entitlement network.host (or list it in its config's insecure-entitlements), or drop the network setting.", Err: err}
 	}
+	if strings.Contains(msg, "security.insecure is not allowed") || (strings.Contains(msg, "entitlement") && strings.Contains(msg, "security.insecure")) {
+		return &BuilderError{Addr: e.o.Addr, Summary: "the builder refuses the security.insecure entitlement",
+			Detail: "A step uses security = \"insecure\" (RUN --security=insecure) and the daemon does not grant it. Start buildkitd with --allow-insecure-entitlement security.insecure (or list it in its config's insecure-entitlements), or drop the security setting.", Err: err}
+	}
 	return nil
 }
 

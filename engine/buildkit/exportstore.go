@@ -27,8 +27,8 @@ import (
 //
 // The store tells the daemon that it holds a blob only for the blobs the
 // daemon already knows imgc has (known: the build's served bases, what
-// the daemon exported in the last build of the project, what it wrote in
-// this one), so a shared or remote daemon cannot probe imgc's store for
+// the daemon exported in the last build of each project on this builder,
+// what it wrote in this one), so a shared or remote daemon cannot probe imgc's store for
 // other images. It reads nothing back: a daemon can neither read nor
 // delete a blob.
 type exportStore struct {

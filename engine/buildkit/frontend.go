@@ -95,7 +95,7 @@ func SolveFrontend(ctx context.Context, c gateway.Client, p *ir.Plan, o Frontend
 		}
 		histories[t.Name] = hist
 		final := *cfg.DeepCopy()
-		imageconfig.Merge(&final.Config, t.Config)
+		imageconfig.MergeFile(&final, t.Config)
 		final.History = hist
 		configs[t.Name] = final
 	}

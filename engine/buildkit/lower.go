@@ -163,6 +163,8 @@ func (lw *lowering) step(t *ir.Target, l *ir.Layer, st ir.Step, cur llb.State, b
 		return lw.copyStep(t, st, fresh, baseCfg, cons)
 	case *ir.Add:
 		return lw.add(t, st, fresh, baseCfg, cons)
+	case *ir.Mkdir:
+		return mkdir(st, fresh, baseCfg, cons), nil
 	}
 	return llb.State{}, fmt.Errorf("lowering %s: unknown step kind %q", t.Name, st.Kind())
 }
@@ -184,12 +186,20 @@ func (lw *lowering) run(t *ir.Target, r *ir.Run, st llb.State, baseCfg v1.Config
 	case ir.NetworkHost:
 		opts = append(opts, llb.Network(pb.NetMode_HOST))
 	}
+	if r.Security == ir.SecurityInsecure {
+		opts = append(opts, llb.Security(pb.SecurityMode_INSECURE))
+	}
 	for _, m := range r.Mounts {
 		o, err := lw.mount(t, r, m)
 		if err != nil {
 			return llb.State{}, err
 		}
 		opts = append(opts, o)
+	}
+	if s := r.Script; s != nil {
+		// As BuildKit's Dockerfile frontend runs a heredoc with #!.
+		file := llb.Scratch().Dir("/").File(llb.Mkfile(s.Name, 0o755, []byte(s.Text)))
+		opts = append(opts, llb.AddMount(ir.ScriptDir+"/", file, llb.SourcePath("/"), llb.Readonly))
 	}
 	for _, c := range cons {
 		opts = append(opts, c)
@@ -279,7 +289,7 @@ func (lw *lowering) mount(t *ir.Target, r *ir.Run, m ir.Mount) (llb.RunOption, e
 		if len(include) == 0 {
 			include = []string{path.Join(source, ".imgc-nothing")}
 		}
-		loc := lw.local(include)
+		loc := lw.local("", include)
 		if source != "" {
 			mopts = append(mopts, llb.SourcePath("/"+source))
 		}
@@ -318,11 +328,12 @@ func secretFileOpt(m ir.Mount) llb.SecretOption {
 	return llb.SecretFileOpt(uid, gid, mode)
 }
 
-// local returns a source of the build context that holds only the given
-// paths (and the directories above them): what the IR resolved after the
-// ignore files. Each gets its own name, so the daemon syncs each set
-// separately.
-func (lw *lowering) local(include []string) llb.State {
+// local returns a source of dir (the build context when "": a module's
+// directory or a named context otherwise) that holds only the given paths
+// (and the directories above them): what the IR resolved after the ignore
+// files. Each gets its own name, so the daemon syncs each set separately.
+// A frontend serves only the build context.
+func (lw *lowering) local(dir string, include []string) llb.State {
 	sort.Strings(include)
 	h := sha256.Sum256([]byte(strings.Join(include, "\x00")))
 	hint := llb.SharedKeyHint("imgc-" + hex.EncodeToString(h[:8]))
@@ -330,7 +341,10 @@ func (lw *lowering) local(include []string) llb.State {
 		return llb.Local(lw.o.localName, llb.IncludePatterns(include), hint, llb.SessionID(lw.o.sessionID))
 	}
 	name := fmt.Sprintf("context-%d", len(lw.locals))
-	lw.locals[name] = lw.o.context
+	if dir == "" {
+		dir = lw.o.context
+	}
+	lw.locals[name] = dir
 	return llb.Local(name, llb.IncludePatterns(include), hint)
 }
 
@@ -375,7 +389,7 @@ func (lw *lowering) copyStep(t *ir.Target, c *ir.Copy, st llb.State, baseCfg v1.
 		}
 		src = lt.state
 	} else {
-		src = lw.local(contextPaths(c.Files))
+		src = lw.local(c.Context, contextPaths(c.Files))
 	}
 	info, err := copyInfo(c.Chmod, c.Exclude)
 	if err != nil {
@@ -537,7 +551,7 @@ func (lw *lowering) add(t *ir.Target, a *ir.Add, st llb.State, baseCfg v1.Config
 		return st.File(llb.Copy(src, "/"+g.Subdir, dest, append([]llb.CopyOption{info}, opts...)...), cons...), nil
 	}
 	info.AttemptUnpack = a.Extract
-	src := lw.local(contextPaths(a.Files))
+	src := lw.local(a.Context, contextPaths(a.Files))
 	fa := chmodParents(dest, a.Chmod, a.Chown, copiesDirAt(a.Files, a.Dest))
 	for _, s := range a.Sources {
 		p := "/" + strings.TrimPrefix(path.Clean("/"+s), "/")
@@ -579,4 +593,22 @@ func sshMount(m ir.Mount) llb.RunOption {
 // marshal is the definition of st for the target's platform.
 func marshal(ctx context.Context, st llb.State, pl ir.Platform) (*llb.Definition, error) {
 	return st.Marshal(ctx, llb.Platform(llbPlatform(pl)))
+}
+
+// mkdir lowers a mkdir step as BuildKit's Dockerfile frontend lowers a
+// WORKDIR: a mkdir with parents, mode 0755, as the user.
+func mkdir(m *ir.Mkdir, st llb.State, baseCfg v1.ConfigFile, cons []llb.ConstraintsOpt) llb.State {
+	p := imageconfig.ExpandWorkdir(baseCfg.Config.Env, m.Path)
+	if p == "/" {
+		return st
+	}
+	user := m.User
+	if user == "" {
+		user = baseCfg.Config.User
+	}
+	opts := []llb.MkdirOption{llb.WithParents(true)}
+	if user != "" {
+		opts = append(opts, llb.WithUser(user))
+	}
+	return st.File(llb.Mkdir(p, 0o755, opts...), cons...)
 }

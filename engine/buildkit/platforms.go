@@ -45,9 +45,6 @@ func (e *Engine) buildPlans(ctx context.Context, plans []*ir.Plan, o engine.Buil
 				return nil, fmt.Errorf("writing output %s: %w", out.Dest, imageio.ErrDockerIndex)
 			}
 		}
-		if len(o.CacheTo) > 0 {
-			return nil, errors.New("exporting a shared cache (--cache-to) of a multi-platform build is not supported yet: build each platform with its own --platform and --cache-to")
-		}
 	}
 	opts := make([]engine.BuildOptions, len(plans))
 	for i, p := range plans {
@@ -71,6 +68,7 @@ func (e *Engine) buildPlans(ctx context.Context, plans []*ir.Plan, o engine.Buil
 		return nil, err
 	}
 	prev := readRecord(e.s, e.o.Addr, plans[0].Project)
+	exported := exportedTo(e.s, e.o.Addr)
 	var pmu sync.Mutex
 	shared, auth := &reach{ok: map[string]bool{}}, newAuthServer()
 	builds := make([]*build, len(plans))
@@ -90,7 +88,7 @@ func (e *Engine) buildPlans(ctx context.Context, plans []*ir.Plan, o engine.Buil
 				o.Progress(ev)
 			}
 		}
-		b, err := e.newBuild(c, p, bo, native, prev)
+		b, err := e.newBuild(c, p, bo, native, prev, exported)
 		if err != nil {
 			return nil, err
 		}
@@ -102,6 +100,9 @@ func (e *Engine) buildPlans(ctx context.Context, plans []*ir.Plan, o engine.Buil
 		eg.Go(func() error { return b.run(ectx) })
 	}
 	if err := eg.Wait(); err != nil {
+		return nil, err
+	}
+	if err := e.exportCaches(ctx, c, builds, opts[0], native); err != nil {
 		return nil, err
 	}
 	return e.finish(ctx, builds)

@@ -84,3 +84,33 @@ func writeRecord(s *store.Store, r *record) error {
 	}
 	return os.Rename(f.Name(), p)
 }
+
+// exportedTo is every blob the builder exported into the store, in any
+// project's last build on it (records' Exported): the daemon knows that
+// imgc holds them, so a project's first build on a builder another
+// project used is not sent a shared base's blobs again.
+func exportedTo(s *store.Store, builder string) []string {
+	ents, err := os.ReadDir(filepath.Join(s.Dir(), "buildkit"))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, ent := range ents {
+		if !ent.Type().IsRegular() || filepath.Ext(ent.Name()) != ".json" {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(s.Dir(), "buildkit", ent.Name()))
+		if err != nil {
+			continue
+		}
+		var r struct {
+			Builder  string   `json:"builder"`
+			Exported []string `json:"exported"`
+		}
+		if json.Unmarshal(data, &r) != nil || r.Builder != builder {
+			continue
+		}
+		out = append(out, r.Exported...)
+	}
+	return out
+}

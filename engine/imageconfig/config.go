@@ -9,6 +9,16 @@ import (
 	"github.com/imgc-dev/imgc/ir"
 )
 
+// MergeFile applies what a target sets over its base's config file: the
+// config, as Merge does, and the author, which a target that sets none
+// inherits, as Docker does.
+func MergeFile(cf *v1.ConfigFile, ic ir.ImageConfig) {
+	Merge(&cf.Config, ic)
+	if ic.Author != "" {
+		cf.Author = ic.Author
+	}
+}
+
 // Merge applies what a target sets over its base's config, as
 // Docker does.
 func Merge(c *v1.Config, ic ir.ImageConfig) {

@@ -103,6 +103,7 @@ func (tb *targetBuild) copyEntries(ctx context.Context, c copyReq, dest string) 
 	}
 	var entries []layer.Entry
 	have := map[string]bool{}
+	at := map[string]int{} // index in entries by path
 	resolved := &inRoot{root: dest, memo: map[string]string{}}
 	landing := imageconfig.DestExpander(tb.st.Config.Config.Env, c.dest)
 	for _, f := range files {
@@ -160,6 +161,13 @@ func (tb *targetBuild) copyEntries(ctx context.Context, c copyReq, dest string) 
 			e.Mode = f.Mode.Type() | *perm
 		}
 		have[p] = true
+		if i, dup := at[p]; dup {
+			// Several sources land here (the destination directory of two
+			// copied directories): the last one wins, as in BuildKit.
+			entries[i] = e
+			continue
+		}
+		at[p] = len(entries)
 		entries = append(entries, e)
 	}
 	return tb.withParents(c, dest, entries, have, uid, gid), nil

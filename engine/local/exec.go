@@ -284,6 +284,8 @@ func (tb *targetBuild) step(ctx context.Context, l *ir.Layer, st ir.Step, lowers
 		return layer.WriteEntriesToDir(rootfs, entries)
 	case *ir.Add:
 		return tb.add(ctx, st, rootfs)
+	case *ir.Mkdir:
+		return tb.mkdir(st, rootfs)
 	}
 	return fmt.Errorf("unknown step kind %q", st.Kind())
 }
@@ -300,6 +302,14 @@ func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, 
 		return nil, err
 	}
 	defer release()
+	if r.Script != nil {
+		m, done, err := scriptMount(r.Script)
+		if err != nil {
+			return nil, err
+		}
+		defer done()
+		mounts = append(mounts, m)
+	}
 	net, err := tb.b.networkFor(ctx, r)
 	if err != nil {
 		return nil, &engine.StepError{Target: tb.t.Name, Key: l.Key, Origins: ir.StepOrigins(r), Err: err}
@@ -314,6 +324,8 @@ func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, 
 		Network: string(r.Network),
 		Net:     net,
 		Mounts:  mounts,
+
+		Insecure: r.Security == ir.SecurityInsecure,
 	}
 	stubs, err := runc.FindStubs(rootfs, upper, spec)
 	if err != nil {

@@ -244,7 +244,7 @@ func (tb *targetBuild) assemble() (*targetResult, error) {
 	for _, l := range st.Layers {
 		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, l.DiffID)
 	}
-	imageconfig.Merge(&cfg.Config, t.Config)
+	imageconfig.MergeFile(cfg, t.Config)
 	// The image is as old as its newest layer: an unchanged rebuild gives
 	// the same config, and so the same digest.
 	created := cfg.Created.Time

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -57,12 +58,24 @@ func Start(extra ...string) (*Daemon, error) {
 	// Pdeathsig: a test binary that panics or is killed skips every
 	// cleanup; its daemon must not outlive it.
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGTERM}
-	if err := d.cmd.Start(); err != nil {
+	// The signal comes when the OS thread that started the daemon exits, not
+	// the process, and Go ends a thread whose goroutine exits while locked to
+	// it (as the overlay mounter's does): start the daemon from a thread of
+	// its own, kept until the daemon exits.
+	started, exited := make(chan error), make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		err := d.cmd.Start()
+		started <- err
+		if err == nil {
+			d.cmd.Wait()
+			close(exited)
+		}
+	}()
+	if err := <-started; err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("starting buildkitd: %w", err)
 	}
-	exited := make(chan struct{})
-	go func() { d.cmd.Wait(); close(exited) }()
 	for i := 0; i < 200; i++ {
 		if exec.Command(ctl, "--addr", d.Addr, "debug", "workers").Run() == nil {
 			return d, nil

@@ -21,9 +21,10 @@ import (
 
 // Options refine which paths a copy takes.
 type Options struct {
-	// Exclude are COPY --exclude patterns. A path is left out when a
-	// pattern matches it relative to the root or relative to the directory
-	// source it was found in.
+	// Exclude are COPY --exclude patterns, matched as BuildKit v0.34
+	// matches them: relative to each copied source (a source named or
+	// matched by a glob is never excluded itself, only what is below it),
+	// and with Parents relative to the root, or to the "/./" pivot.
 	Exclude []string
 	// Ignore is the root's .dockerignore/.imgcignore, matched relative to
 	// the root; nil ignores nothing. A PatternMatcher compiles lazily and
@@ -121,7 +122,7 @@ func ResolveInfo(root string, sources []string, dest string, opts Options) ([]ir
 		}
 		out, infos = append(out, e), append(infos, it.info)
 		if it.info.IsDir() {
-			files, fis, err := r.contents(it.real, dst)
+			files, fis, err := r.contents(it.real, dst, it.keep)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -157,7 +158,7 @@ func (r *resolver) source(src string) ([]item, error) {
 			return nil, err
 		}
 		if !ok {
-			return nil, &NoMatchError{Pattern: src, Ignored: pattern != "." && r.skipped(pattern, "")}
+			return nil, &NoMatchError{Pattern: src, Ignored: pattern != "." && (r.ignored(pattern) || r.parents && r.excluded(keepOf(pattern, pivot)))}
 		}
 		return []item{it}, nil
 	}
@@ -176,7 +177,8 @@ func (r *resolver) source(src string) ([]item, error) {
 		}
 	}
 	if len(items) == 0 {
-		return nil, &NoMatchError{Pattern: src, Ignored: sawIgnored}
+		// Matches that named left out were excluded.
+		return nil, &NoMatchError{Pattern: src, Ignored: sawIgnored || len(matches) > 0}
 	}
 	return items, nil
 }
@@ -187,7 +189,7 @@ func (r *resolver) named(name, pivot string) (item, bool, error) {
 	if name == "." {
 		name = ""
 	}
-	if name != "" && r.skipped(name, "") {
+	if name != "" && (r.ignored(name) || r.parents && r.excluded(keepOf(name, pivot))) {
 		return item{}, false, nil
 	}
 	real, err := r.follow(name)
@@ -204,10 +206,7 @@ func (r *resolver) named(name, pivot string) (item, bool, error) {
 	if err != nil {
 		return item{}, false, fmt.Errorf("reading source %q: %w", name, err)
 	}
-	keep := name
-	if pivot != "" {
-		keep = strings.TrimPrefix(strings.TrimPrefix(name, pivot), "/")
-	}
+	keep := keepOf(name, pivot)
 	if keep == "" || !r.parents {
 		keep = "."
 	}
@@ -220,9 +219,18 @@ func (r *resolver) named(name, pivot string) (item, bool, error) {
 	return item{name: name, real: real, keep: keep, info: fi}, true, nil
 }
 
+// keepOf is the part of a source path below its pivot.
+func keepOf(name, pivot string) string {
+	if pivot == "" {
+		return name
+	}
+	return strings.TrimPrefix(strings.TrimPrefix(name, pivot), "/")
+}
+
 // contents lists a directory's entries below dst, leaving out ignored and
-// excluded paths.
-func (r *resolver) contents(dir, dst string) ([]ir.CopyFile, []fs.FileInfo, error) {
+// excluded paths; exclude patterns match the path below the directory, or
+// with parents the path below the root or pivot (keep, then that path).
+func (r *resolver) contents(dir, dst, keep string) ([]ir.CopyFile, []fs.FileInfo, error) {
 	type found struct{ p, rel, inSrc string }
 	var all []found
 	base := r.abs(dir)
@@ -235,7 +243,11 @@ func (r *resolver) contents(dir, dst string) ([]ir.CopyFile, []fs.FileInfo, erro
 		}
 		inSrc := filepath.ToSlash(strings.TrimPrefix(p, base+string(filepath.Separator)))
 		rel := path.Join(dir, inSrc)
-		if r.skipped(rel, inSrc) {
+		excl := inSrc
+		if r.parents {
+			excl = path.Join(keep, inSrc)
+		}
+		if r.ignored(rel) || r.excluded(excl) {
 			if d.IsDir() && !r.mayReinclude() {
 				return filepath.SkipDir
 			}
@@ -309,25 +321,24 @@ func entry(src, dst string, fi fs.FileInfo, link string) ir.CopyFile {
 	return f
 }
 
-// skipped reports whether rel (relative to the root) or inSrc (relative to
-// the directory source) is ignored or excluded.
-func (r *resolver) skipped(rel, inSrc string) bool {
-	if r.ignore != nil {
-		if m, _ := r.ignore.MatchesOrParentMatches(rel); m {
-			return true
-		}
+// ignored reports whether the ignore files leave rel (relative to the
+// root) out.
+func (r *resolver) ignored(rel string) bool {
+	if r.ignore == nil {
+		return false
 	}
-	if r.exclude != nil {
-		if m, _ := r.exclude.MatchesOrParentMatches(rel); m {
-			return true
-		}
-		if inSrc != "" {
-			if m, _ := r.exclude.MatchesOrParentMatches(inSrc); m {
-				return true
-			}
-		}
+	m, _ := r.ignore.MatchesOrParentMatches(rel)
+	return m
+}
+
+// excluded reports whether an exclude pattern matches p (see
+// Options.Exclude for what p is relative to).
+func (r *resolver) excluded(p string) bool {
+	if r.exclude == nil || p == "" || p == "." {
+		return false
 	}
-	return false
+	m, _ := r.exclude.MatchesOrParentMatches(p)
+	return m
 }
 
 // mayReinclude reports whether a "!pattern" could bring back something
@@ -466,7 +477,7 @@ func (r *resolver) glob(pattern string) (matches []string, sawIgnored bool, err 
 			return nil
 		}
 		if re.MatchString(rel) {
-			if r.skipped(rel, "") {
+			if r.ignored(rel) {
 				sawIgnored = true
 				if d.IsDir() && !r.mayReinclude() {
 					return filepath.SkipDir

@@ -111,6 +111,18 @@ func TestResolve(t *testing.T) {
 		{name: "char class", sources: []string{"docs/[a-b].md"}, dest: "/d/", want: []string{"docs/a.md>/d/a.md"}},
 		{name: "exclude relative to the source", sources: []string{"src"}, dest: "/app/", opts: Options{Exclude: []string{"**/*_test.py", "lib/rel"}}, want: []string{
 			"src>/app/", "src/app.py>/app/app.py", "src/empty>/app/empty/", "src/lib>/app/lib/", "src/lib/util.py>/app/lib/util.py"}},
+		// As BuildKit v0.34: not relative to the root, without ** only the
+		// top level below the source, and never the source itself.
+		{name: "exclude is not root relative", sources: []string{"src", "docs"}, dest: "/app/", opts: Options{Exclude: []string{"src/lib", "util.py", "*.md"}}, want: []string{
+			"src>/app/", "src/app.py>/app/app.py", "src/empty>/app/empty/", "src/lib>/app/lib/",
+			"src/lib/rel>/app/lib/rel@../app.py", "src/lib/util.py>/app/lib/util.py", "src/lib/util_test.py>/app/lib/util_test.py",
+			"docs>/app/", "docs/b.txt>/app/b.txt"}},
+		{name: "exclude never a source a glob matched", sources: []string{"*.go"}, dest: "/src/", opts: Options{Exclude: []string{"main_test.go"}}, want: []string{
+			"main.go>/src/main.go", "main_test.go>/src/main_test.go"}},
+		{name: "exclude with parents is root relative", sources: []string{"src/lib"}, dest: "/p/", opts: Options{Parents: true, Exclude: []string{"src/lib/*_test.py", "lib/rel"}}, want: []string{
+			"src/lib>/p/src/lib/", "src/lib/rel>/p/src/lib/rel@../app.py", "src/lib/util.py>/p/src/lib/util.py"}},
+		{name: "exclude with a pivot is pivot relative", sources: []string{"src/./lib"}, dest: "/p/", opts: Options{Parents: true, Exclude: []string{"lib/rel", "lib/util.py"}}, want: []string{
+			"src/lib>/p/lib/", "src/lib/util_test.py>/p/lib/util_test.py"}},
 		{name: "ignore file", sources: []string{"."}, dest: "/app/", opts: Options{Ignore: ignoreAll("src", "docs", "*.md", "*link*", "abs", "escape", "go.*")}, want: []string{
 			".>/app/", "main.go>/app/main.go", "main_test.go>/app/main_test.go"}},
 		{name: "ignore with exception", sources: []string{"docs"}, dest: "/d/", opts: Options{Ignore: ignoreAll("docs", "!docs/b.txt")}, wantErr: `"docs" matched only ignored`},

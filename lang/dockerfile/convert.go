@@ -167,7 +167,11 @@ func (w *writer) locals() string {
 	var b strings.Builder
 	for _, v := range w.vars.list {
 		if v.Of != "" {
-			fmt.Fprintf(&b, "  %s = var.%s != null ? var.%s : %s\n", v.Name, v.Of, v.Of, quoted(quoteLit(v.Default)))
+			tmpl := quoteLit(v.Default)
+			if v.Derived != "" {
+				tmpl = resolveDecls(v.Derived, w.varNames)
+			}
+			fmt.Fprintf(&b, "  %s = var.%s != null ? var.%s : %s\n", v.Name, v.Of, v.Of, quoted(tmpl))
 			continue
 		}
 		if v.Derived == "" {

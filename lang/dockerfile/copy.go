@@ -79,6 +79,9 @@ func (rd *reader) copyCmd(s *stageState, rng hcl.Range, c *instructions.CopyComm
 	}
 	if c.From != "" {
 		cp.From = rd.fromRef(s, rng, c.From)
+		if cp.From != nil && cp.From.Dir != "" {
+			cp.Context, cp.From = cp.From.Dir, nil
+		}
 	}
 	if len(c.SourceContents) > 0 {
 		if cp.From != nil {

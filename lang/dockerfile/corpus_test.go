@@ -17,11 +17,10 @@ import (
 // rejectedByDesign are summaries of diagnostics for constructs Import
 // rejects on purpose, each with a fix in its detail.
 var rejectedByDesign = map[string]bool{
-	"Windows image":                 true,
-	"Windows path":                  true,
-	"Git source":                    true,
-	"Heredoc script with a shebang": true,
-	"SSH mount":                     true,
+	"Windows image": true,
+	"Windows path":  true,
+	"Git source":    true,
+	"SSH mount":     true,
 }
 
 // buildkitRejects are the parser suite's cases that parse but that a
@@ -197,8 +196,6 @@ func firstError(diags hcl.Diagnostics) string {
 // knownFailures are the corpus files that do not convert or load, and
 // why. A change in this list is a change in what imgc supports.
 var knownFailures = map[string]string{
-	// ARG DELVE_SUPPORTED=${DELVE_SUPPORTED#...} redefined from itself (item 1 of issue 14).
-	"moby__moby__Dockerfile.Dockerfile":                                    "lang.Load: Cycle in local values",
 	"kubernetes__kubernetes__cluster__images__etcd__Dockerfile.Dockerfile": "Invalid image reference", // FROM BASEIMAGE placeholder
 }
 

@@ -19,6 +19,8 @@ var defaultShell = []string{"/bin/sh", "-c"}
 // does: each instruction has its function.
 func (rd *reader) dispatch(s *stageState, pn parsedNode) {
 	rng := pn.rng
+	steps := len(s.st.Steps)
+	defer rd.settleMkdir(s, steps)
 	switch c := pn.cmd.(type) {
 	case *instructions.EnvCommand:
 		rd.env(s, rng, c)
@@ -93,6 +95,7 @@ func (rd *reader) workdir(s *stageState, rng hcl.Range, c *instructions.WorkdirC
 		s.baseWorkdir = s.workdir
 		s.st.Workdir = s.workdirText()
 	}
+	rd.workdirMkdir(s, rng)
 }
 
 func (rd *reader) user(s *stageState, rng hcl.Range, c *instructions.UserCommand) {
@@ -190,11 +193,10 @@ func (rd *reader) label(s *stageState, pn parsedNode, c *instructions.LabelComma
 }
 
 func (rd *reader) maintainer(s *stageState, pn parsedNode, c *instructions.MaintainerCommand) {
+	// BuildKit sets the config file's author (no label), as the classic
+	// builder did; the word is not expanded.
 	cfg := s.configInstruction(pn)
-	if cfg.Labels == nil {
-		cfg.Labels = map[string]text{}
-	}
-	cfg.Labels["maintainer"] = lit(c.Maintainer)
+	cfg.Author = lit(c.Maintainer)
 }
 
 func (rd *reader) stopSignal(s *stageState, pn parsedNode, c *instructions.StopSignalCommand) {

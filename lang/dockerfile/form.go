@@ -112,6 +112,13 @@ type envText struct {
 type baseForm struct {
 	Base    model.Base
 	Written string
+	// Stages are, for a FROM written with ARGs, the stages before it
+	// that another value of Written could name: the conversion chooses
+	// among them and the image reference as BuildKit does.
+	Stages []string
+	// Dir is a --from's named context directory (--build-context), in
+	// place of Base.
+	Dir string
 }
 
 type stageForm struct {
@@ -130,7 +137,7 @@ type stageForm struct {
 	Range         hcl.Range
 }
 
-// stepForm is a *runForm, *copyForm, *addForm or *layerForm.
+// stepForm is a *runForm, *copyForm, *addForm, *mkdirForm or *layerForm.
 type stepForm interface {
 	stepRange() hcl.Range
 }
@@ -141,6 +148,7 @@ type runForm struct {
 	Workdir, User text
 	Shell         []string
 	Network       string
+	Security      string
 	Mounts        []mountForm
 	Vars          []string
 	Range         hcl.Range
@@ -173,6 +181,9 @@ type copyForm struct {
 	From    *baseForm
 	Parents bool
 	Vars    []string
+	// Context is a named context's directory the sources are read from
+	// (COPY --from=NAME with --build-context NAME=DIR).
+	Context string
 	Range   hcl.Range
 }
 
@@ -183,6 +194,14 @@ type addForm struct {
 	Extract       bool
 	Vars          []string
 	Range         hcl.Range
+}
+
+// mkdirForm is the directory a WORKDIR makes; an empty User is the base
+// image's user.
+type mkdirForm struct {
+	Path, User text
+	Vars       []string
+	Range      hcl.Range
 }
 
 // layerForm is one instruction that becomes several steps in one layer.
@@ -196,6 +215,7 @@ func (r *runForm) stepRange() hcl.Range   { return r.Range }
 func (c *copyForm) stepRange() hcl.Range  { return c.Range }
 func (a *addForm) stepRange() hcl.Range   { return a.Range }
 func (l *layerForm) stepRange() hcl.Range { return l.Range }
+func (m *mkdirForm) stepRange() hcl.Range { return m.Range }
 
 // configForm is the image config a stage's instructions set.
 type configForm struct {
@@ -212,6 +232,7 @@ type configForm struct {
 	Healthcheck   *model.Healthcheck
 	OnBuild       []string
 	Shell         []string
+	Author        text
 	Range         hcl.Range
 	Instructions  []model.ConfigInstruction
 }

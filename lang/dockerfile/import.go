@@ -43,6 +43,9 @@ type Options struct {
 	// ValuesOptional lets a FROM that only has a value once --var gives
 	// one go without (validate): scratch stands in, as for a conversion.
 	ValuesOptional bool
+	// Contexts are the named contexts (--build-context), by the name
+	// contextKey gives.
+	Contexts map[string]NamedContext
 }
 
 // Import evaluates a Dockerfile into the model an .image.hcl configuration
@@ -118,6 +121,12 @@ type stageState struct {
 
 	cfg     configForm
 	cfgUsed bool
+
+	// mkdir is the step of the last WORKDIR while the next instruction
+	// that changes files may still make it redundant (workdir.go), and
+	// mkdirUser the user it was made as.
+	mkdir     *mkdirForm
+	mkdirUser string
 }
 
 // read reads a Dockerfile into its form.
@@ -339,7 +348,13 @@ func (rd *reader) globalArg(pn parsedNode) {
 	c := pn.cmd.(*instructions.ArgCommand)
 	for _, kv := range c.Args {
 		name := kv.Key
+		again := contains(rd.globalArgs, name)
 		rd.globalArgs = append(rd.globalArgs, name)
+		if _, given := rd.opts.BuildArgs[name]; again && kv.Value == nil && !given {
+			// ARG X after a global ARG X: the value stays, and so does
+			// its reference.
+			continue
+		}
 		var e envEntry
 		set, derived := false, ""
 		if v, ok := rd.opts.BuildArgs[name]; ok {

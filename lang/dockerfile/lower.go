@@ -57,27 +57,30 @@ func lowerStep(step stepForm) model.Step {
 	switch s := step.(type) {
 	case *runForm:
 		r := &model.Run{
-			Command: s.Command,
-			Env:     lowerEnv(s.Env),
-			Workdir: s.Workdir.Value,
-			User:    s.User.Value,
-			Shell:   s.Shell,
-			Network: s.Network,
-			Vars:    s.Vars,
-			Range:   s.Range,
+			Command:  s.Command,
+			Env:      lowerEnv(s.Env),
+			Workdir:  s.Workdir.Value,
+			User:     s.User.Value,
+			Shell:    s.Shell,
+			Network:  s.Network,
+			Security: s.Security,
+			Vars:     s.Vars,
+			Range:    s.Range,
 		}
 		for _, m := range s.Mounts {
 			r.Mounts = append(r.Mounts, m.lower())
 		}
 		return r
 	case *copyForm:
-		c := &model.Copy{FileSpec: s.fileForm.lower(), Parents: s.Parents, Vars: s.Vars, Range: s.Range}
+		c := &model.Copy{FileSpec: s.fileForm.lower(), Parents: s.Parents, Vars: s.Vars, Context: s.Context, Range: s.Range}
 		if s.From != nil {
 			c.From = s.From.Base
 		}
 		return c
 	case *addForm:
 		return &model.Add{FileSpec: s.fileForm.lower(), URL: s.URL.Value, Checksum: s.Checksum.Value, Git: s.Git, Extract: s.Extract, Vars: s.Vars, Range: s.Range}
+	case *mkdirForm:
+		return &model.Mkdir{Path: s.Path.Value, User: s.User.Value, Vars: s.Vars, Range: s.Range}
 	case *layerForm:
 		l := &model.Layer{Name: s.Name, Range: s.Range}
 		for _, inner := range s.Steps {
@@ -129,6 +132,7 @@ func (c *configForm) lower() *model.ImageConfig {
 		Healthcheck:   c.Healthcheck,
 		OnBuild:       c.OnBuild,
 		Shell:         c.Shell,
+		Author:        c.Author.Value,
 		Range:         c.Range,
 		Instructions:  c.Instructions,
 	}

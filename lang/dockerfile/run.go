@@ -36,8 +36,13 @@ func (rd *reader) runCmd(s *stageState, rng hcl.Range, c *instructions.RunComman
 	if n := instructions.GetNetwork(c); n != "" && n != instructions.NetworkDefault {
 		r.Network = n
 	}
-	if sec := instructions.GetSecurity(c); sec != "" && sec != "sandbox" {
-		rd.errorf(rng, "Insecure RUN", "imgc does not run steps with --security=%s. Remove the flag.", sec)
+	switch sec := instructions.GetSecurity(c); sec {
+	case "", "sandbox":
+	case "insecure":
+		// Built only with --allow security.insecure, as with buildx.
+		r.Security = sec
+	default:
+		rd.errorf(rng, "Invalid security mode", "RUN --security takes sandbox or insecure, not %q.", sec)
 	}
 	if d := instructions.GetDevices(c); len(d) > 0 {
 		rd.errorf(rng, "RUN device", "imgc does not give steps devices (--device). Remove the flag.")
@@ -68,8 +73,8 @@ func (rd *reader) runCommand(rng hcl.Range, c *instructions.RunCommand) (model.C
 				data = parser.ChompHeredocContent(data)
 			}
 			if strings.HasPrefix(data, "#!") {
-				rd.errorf(rng, "Heredoc script with a shebang", "BuildKit runs a RUN heredoc that starts with #! as an executable file, which imgc cannot express yet. Remove the #! line to run the script with the stage's shell, or call the interpreter explicitly: RUN python3 <<EOF.")
-				return nil, false
+				// BuildKit runs it as an executable file.
+				return &model.Script{Name: c.Files[0].Name, Text: data}, true
 			}
 			return &model.Sh{Script: data}, true
 		}
@@ -178,6 +183,10 @@ func (rd *reader) mount(s *stageState, rng hcl.Range, m *instructions.Mount) (mo
 	case instructions.MountTypeBind, instructions.MountTypeCache:
 		if m.From != "" {
 			from = rd.fromRef(s, rng, m.From)
+			if from != nil && from.Dir != "" {
+				rd.errorf(rng, "Directory context in a mount", "--build-context %s is a directory, which imgc does not mount yet. Copy it into a stage with COPY --from=%s and mount that stage.", m.From, m.From)
+				return mountForm{}, false
+			}
 		}
 	}
 	if m.Type != instructions.MountTypeSecret && !(m.Type == instructions.MountTypeSSH && out.Target == "") && !path.IsAbs(out.Target) {
@@ -244,6 +253,12 @@ func (rd *reader) fromRef(s *stageState, rng hcl.Range, from string) *baseForm {
 	}
 	if strings.EqualFold(from, "scratch") {
 		return &baseForm{Base: &model.Scratch{}}
+	}
+	if nc, ok := rd.namedContext(from); ok {
+		if nc.Dir != "" {
+			return &baseForm{Dir: nc.Dir}
+		}
+		return &baseForm{Base: &model.Image{Ref: nc.Image}, Written: quoteLit(from)}
 	}
 	ref, err := imageref.Parse(from)
 	if err != nil {

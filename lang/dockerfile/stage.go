@@ -23,19 +23,8 @@ func (rd *reader) requireUnset(word string, st *stageForm) string {
 	if len(rd.globalUnset.entries) == 0 {
 		return ""
 	}
-	if rd.globalAll == nil {
-		// The global ARGs, those without a value included: made once, as
-		// the global ARGs are all read before the first stage.
-		env := rd.global.clone()
-		for _, e := range rd.globalUnset.entries {
-			if _, ok := env.get(e.Name); !ok {
-				env = env.set(e)
-			}
-		}
-		rd.globalAll = &env
-	}
 	var unset []string
-	x, err := rd.expandWord(word, *rd.globalAll, false)
+	x, err := rd.expandWord(word, rd.globalsAll(), false)
 	if err != nil {
 		return ""
 	}
@@ -52,6 +41,21 @@ func (rd *reader) requireUnset(word string, st *stageForm) string {
 	}
 	rd.convertWarnf(st.DeclRange, "Base image needs a variable", "The base image %q uses %s, which the Dockerfile declares without a default, so the converted variables have no default either; pass them with --var.", word, strings.Join(unset, ", "))
 	return x.Tmpl
+}
+
+// globalsAll are the global ARGs, those without a value included: made
+// once, as the global ARGs are all read before the first stage.
+func (rd *reader) globalsAll() envList {
+	if rd.globalAll == nil {
+		env := rd.global.clone()
+		for _, e := range rd.globalUnset.entries {
+			if _, ok := env.get(e.Name); !ok {
+				env = env.set(e)
+			}
+		}
+		rd.globalAll = &env
+	}
+	return *rd.globalAll
 }
 
 // derived is the template of an ARG default computed from other
@@ -95,6 +99,9 @@ func (rd *reader) stage(index int, g []parsedNode) {
 	}
 	if prev := rd.stageNamed(name); prev != nil {
 		rd.errorf(from.rng, "Duplicate stage name", "The stage name %q is already used by the FROM at line %d. Rename one of the stages.", name, prev.st.DeclRange.Start.Line)
+	}
+	if fc.Name != "" {
+		rd.checkContextStages(fc.Name, from.rng)
 	}
 	s := &stageState{st: st, index: index, args: map[string]bool{}}
 	base, image := rd.from(s, fc.BaseName, from.rng)
@@ -158,6 +165,8 @@ func (rd *reader) from(s *stageState, word string, rng hcl.Range) (string, *mode
 			// variable, which another value turns into an image.
 			st.From.Written = textOf(base).template()
 		}
+	} else if nc, ok := rd.namedContext(base.Value); ok {
+		image = rd.fromContext(s, nc, rng)
 	} else {
 		s.external = true
 		st.From.Written = textOf(base).template()
@@ -184,8 +193,53 @@ func (rd *reader) from(s *stageState, word string, rng hcl.Range) (string, *mode
 		}
 		rd.checkWindowsBase(rng, base.Value)
 	}
+	written := textOf(base).Tmpl
+	if _, stage := st.From.Base.(*model.Target); stage && len(rd.globalUnset.entries) > 0 {
+		// FROM s-${X:-a} with ARG X global without a value: the default
+		// names a stage, another value another one or an image.
+		if x, err := rd.expandWord(word, rd.globalsAll(), false); err == nil && x.Value == base.Value {
+			written = textOf(x).Tmpl
+			rd.useArgs(x.Matched)
+		}
+	}
+	if written != "" {
+		// FROM ${X}: another value may name another stage, or an image.
+		if st.From.Written == "" {
+			st.From.Written = written
+		}
+		st.From.Stages = rd.stagesMatching(st.From.Written, st.From.Base)
+	}
 	rd.useArgs(base.Matched)
 	return base.Value, image
+}
+
+// stagesMatching are the stages so far whose names a template could
+// expand to: those with its literal text before the first reference and
+// after the last. A template that is only references (FROM ${IMAGE})
+// gets them only when its value names a stage: an ARG meant for an
+// image keeps its plain string.
+func (rd *reader) stagesMatching(tmpl string, base model.Base) []string {
+	prefix, suffix := "", ""
+	if i := strings.Index(tmpl, "${"); i >= 0 {
+		prefix = tmpl[:i]
+	}
+	if i := strings.LastIndex(tmpl, "}"); i >= 0 {
+		suffix = tmpl[i+1:]
+	}
+	if strings.ContainsAny(prefix+suffix, "$%\\\"") {
+		prefix, suffix = "", "" // escapes: match every stage
+	}
+	if _, stage := base.(*model.Target); prefix+suffix == "" && !stage {
+		return nil
+	}
+	var out []string
+	for _, s := range rd.stages {
+		name := strings.ToLower(s.st.Name)
+		if len(name) >= len(prefix)+len(suffix) && strings.HasPrefix(name, strings.ToLower(prefix)) && strings.HasSuffix(name, strings.ToLower(suffix)) {
+			out = append(out, s.st.Name)
+		}
+	}
+	return out
 }
 
 // platform reads a FROM's --platform.
@@ -395,6 +449,7 @@ func (s *stageState) userText() text {
 }
 
 func (rd *reader) finishStage(s *stageState) {
+	rd.mkdirVars(s)
 	// ENV changed after the first step: the image config carries it.
 	def := s.modelDefaults()
 	var cfgEnv []envEntry

@@ -144,10 +144,28 @@ func (f *form) declare(d argDecl) string {
 func (f *form) variables() (t *varTable, names []string) {
 	t = &varTable{byName: map[string]*variable{}}
 	shared := sharedArgs(f.decls)
+	globals, seen := map[string]int{}, map[string]int{}
+	for _, d := range f.decls {
+		if d.Global {
+			globals[d.Arg]++
+		}
+	}
+	chained := redefinedArgs(f.decls, globals)
 	for _, d := range f.decls {
 		switch {
 		case d.Platform:
 			names = append(names, "var."+t.platform(d.Arg, d.Default))
+		case chained[d.Arg]:
+			local := identifier(d.Arg)
+			if d.Global {
+				seen[d.Arg]++
+				if seen[d.Arg] < globals[d.Arg] {
+					local = t.free(local + "_1")
+				}
+			} else {
+				local = t.free(identifier(d.Arg + "_" + d.Stage))
+			}
+			names = append(names, t.redefined(d, local))
 		case shared[d.Arg]:
 			names = append(names, t.sharedRef(d))
 		default:
@@ -259,4 +277,68 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// redefinedArgs are the ARGs declared again from themselves: several
+// global ARGs of one name, as in ARG X=a then ARG X=${X}b, or a stage's
+// ARG whose default reads another ARG of its name. BuildKit's automatic
+// platform ARGs are not among them.
+func redefinedArgs(decls []argDecl, globals map[string]int) map[string]bool {
+	out := map[string]bool{}
+	for arg, n := range globals {
+		if n > 1 {
+			out[arg] = true
+		}
+	}
+	for _, d := range decls {
+		for _, i := range declRefs(d.Derived) {
+			if i >= 0 && i < len(decls) && decls[i].Arg == d.Arg {
+				out[d.Arg] = true
+			}
+		}
+	}
+	for _, p := range platformArgs {
+		delete(out, p)
+	}
+	return out
+}
+
+// free returns name, or name with a number when a variable or local
+// already has it.
+func (t *varTable) free(name string) string {
+	base := name
+	for i := 2; t.byName[name] != nil; i++ {
+		base = strings.TrimSuffix(base, "_1")
+		name = base + "_" + strconv.Itoa(i)
+	}
+	return name
+}
+
+// redefined is the reference to a declaration of an ARG declared again
+// from itself. Docker gives each declaration the value of the build
+// argument when there is one, else its own default, computed from the
+// ARGs before it. So one variable, defaulting to null, takes the value,
+// and each declaration with a default is a local of its own, named
+// local: a default that reads the ARG reads the local before it, never
+// itself.
+func (t *varTable) redefined(d argDecl, local string) string {
+	name := identifier(d.Arg)
+	v, ok := t.byName[name]
+	if !ok {
+		v = t.add(&variable{Name: name, Arg: d.Arg, Range: d.Range})
+	}
+	v.Platform, v.Default, v.Derived, v.Null = false, "", "", true
+	if d.Null {
+		return "var." + name
+	}
+	tmpl := d.Derived
+	if tmpl == "" {
+		tmpl = quoteLit(d.Default)
+	}
+	l := &variable{Name: local, Arg: d.Arg, Derived: tmpl, Of: name, Stage: d.Stage, Range: d.Range}
+	t.list = append(t.list, l)
+	if local != name {
+		t.byName[local] = l
+	}
+	return "local." + local
 }

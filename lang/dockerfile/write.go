@@ -120,6 +120,12 @@ func (w *writer) step(body *hclwrite.Body, step stepForm, depth int, o omit) {
 		w.copyStep(body, s)
 	case *addForm:
 		w.addStep(body, s)
+	case *mkdirForm:
+		b := body.AppendNewBlock("mkdir", nil).Body()
+		b.SetAttributeRaw("path", raw(w.text(s.Path)))
+		if s.User.Value != "" {
+			b.SetAttributeRaw("user", raw(w.text(s.User)))
+		}
 	case *layerForm:
 		b := body.AppendNewBlock("layer", []string{s.Name}).Body()
 		for i, inner := range s.Steps {
@@ -132,12 +138,21 @@ func (w *writer) step(body *hclwrite.Body, step stepForm, depth int, o omit) {
 }
 
 func (w *writer) run(body *hclwrite.Body, r *runForm, depth int, o omit) {
-	var cmd string
+	var cmd, scriptName string
 	switch c := r.Command.(type) {
 	case *model.Exec:
 		cmd = "exec = " + strList(c.Argv)
 	case *model.Sh:
 		cmd = "sh = " + shValue(c.Script, depth+1)
+	case *model.Script:
+		if strings.Contains(c.Text, "\n") && strings.HasSuffix(c.Text, "\n") {
+			cmd = "script = " + heredoc(c.Text, depth+1)
+		} else {
+			cmd = "script = " + quoted(quoteLit(c.Text))
+		}
+		if c.Name != defaultScriptName {
+			scriptName = quoted(quoteLit(c.Name))
+		}
 	}
 	var env []envText
 	var workdir, user text
@@ -149,7 +164,7 @@ func (w *writer) run(body *hclwrite.Body, r *runForm, depth int, o omit) {
 		workdir = r.Workdir
 	}
 	settings := len(env) > 0 || workdir.Value != "" || user.Value != "" || shell != nil
-	if !settings && r.Network == "" && len(r.Mounts) == 0 && !strings.Contains(cmd, "\n") {
+	if !settings && r.Network == "" && r.Security == "" && scriptName == "" && len(r.Mounts) == 0 && !strings.Contains(cmd, "\n") {
 		// One attribute: a one-line block.
 		body.AppendUnstructuredTokens(raw("run { " + cmd + " }\n"))
 		return
@@ -157,14 +172,23 @@ func (w *writer) run(body *hclwrite.Body, r *runForm, depth int, o omit) {
 	b := body.AppendNewBlock("run", nil).Body()
 	name, value, _ := strings.Cut(cmd, " = ")
 	b.SetAttributeRaw(name, raw(value))
+	if scriptName != "" {
+		b.SetAttributeRaw("script_name", raw(scriptName))
+	}
 	w.runSettings(b, &r.Range, env, workdir, user, shell)
 	if r.Network != "" {
 		b.SetAttributeRaw("network", raw(quoted(quoteLit(r.Network))))
+	}
+	if r.Security != "" {
+		b.SetAttributeRaw("security", raw(quoted(quoteLit(r.Security))))
 	}
 	for _, m := range r.Mounts {
 		w.mount(b, m)
 	}
 }
+
+// defaultScriptName is a run script's name when `script_name` is not set.
+const defaultScriptName = "EOF"
 
 // shValue writes a shell command: a heredoc for multi-line scripts, a list
 // for "a && b" chains, else a quoted string.
@@ -369,7 +393,17 @@ func checkSteps(steps []model.Step) hcl.Diagnostics {
 // image reference as the Dockerfile wrote it.
 func (w *writer) base(f *baseForm) string {
 	if f.Written != "" {
-		return quoted(resolveDecls(f.Written, w.varNames))
+		tmpl := quoted(resolveDecls(f.Written, w.varNames))
+		if len(f.Stages) == 0 {
+			return tmpl
+		}
+		// BuildKit reads the expanded name as a stage's when one has it
+		// (in any case), else as an image reference.
+		var b strings.Builder
+		for _, s := range f.Stages {
+			fmt.Fprintf(&b, "lower(%s) == %s ? %s : ", tmpl, quoted(quoteLit(strings.ToLower(s))), w.stageRef(s))
+		}
+		return b.String() + tmpl
 	}
 	switch b := f.Base.(type) {
 	case *model.Target:
@@ -483,6 +517,9 @@ func (w *writer) config(body *hclwrite.Body, c *configForm) {
 	}
 	if c.StopSignal.Value != "" {
 		b.SetAttributeRaw("stop_signal", raw(w.text(c.StopSignal)))
+	}
+	if c.Author.Value != "" {
+		b.SetAttributeRaw("author", raw(w.text(c.Author)))
 	}
 	if len(c.OnBuild) > 0 {
 		var sb strings.Builder

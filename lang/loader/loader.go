@@ -46,6 +46,9 @@ type Options struct {
 	// (dockerfile.Options.ValuesOptional): validate checks the
 	// configuration alone.
 	ValuesOptional bool
+	// BuildContexts are a Dockerfile's named contexts, each
+	// --build-context NAME=VALUE as given.
+	BuildContexts []string
 }
 
 // Source is a loaded configuration and where it came from.
@@ -89,6 +92,13 @@ func Load(opts Options) (*Source, hcl.Diagnostics) {
 	}
 	if df := dockerfilePath(path, opts.Dockerfile); df != "" {
 		return loadDockerfile(df, opts)
+	}
+	if len(opts.BuildContexts) > 0 {
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Named contexts need a Dockerfile",
+			Detail:   fmt.Sprintf("--build-context names contexts for a Dockerfile's FROM and COPY --from, but %s is an .image.hcl configuration. Write the directory as a copy's source (or a module) and the image as a base (\"oci:PATH\" or a reference) instead.", path),
+		}}
 	}
 	dir := path
 	if st, err := os.Stat(path); err == nil && !st.IsDir() {
@@ -151,7 +161,11 @@ func loadDockerfile(path string, opts Options) (*Source, hcl.Diagnostics) {
 		}
 	}
 	absCtx, _ := filepath.Abs(ctxDir)
-	dopts := dockerfile.Options{BuildArgs: args, Ambient: fromEnv, Target: opts.Target, Dir: absCtx, Platform: opts.Platform, ValuesOptional: opts.ValuesOptional}
+	contexts, cdiags := namedContexts(opts.BuildContexts, !opts.ValuesOptional)
+	if diags = append(diags, cdiags...); cdiags.HasErrors() {
+		return nil, diags
+	}
+	dopts := dockerfile.Options{BuildArgs: args, Ambient: fromEnv, Target: opts.Target, Dir: absCtx, Platform: opts.Platform, ValuesOptional: opts.ValuesOptional, Contexts: contexts}
 	if opts.BaseOnBuild != nil {
 		dopts.BaseOnBuild = func(ref imageref.Ref) ([]string, error) { return opts.BaseOnBuild(ref, absCtx) }
 	}
@@ -165,4 +179,32 @@ func loadDockerfile(path string, opts Options) (*Source, hcl.Diagnostics) {
 		src.Files = cfg.Files
 	}
 	return src, diags
+}
+
+// namedContexts reads the --build-context values; stat checks that a
+// directory exists (not for validate, which reads no context).
+func namedContexts(values []string, stat bool) (map[string]dockerfile.NamedContext, hcl.Diagnostics) {
+	if len(values) == 0 {
+		return nil, nil
+	}
+	out := map[string]dockerfile.NamedContext{}
+	var diags hcl.Diagnostics
+	for _, v := range values {
+		name, nc, err := dockerfile.ParseNamedContext(v)
+		if err == nil && nc.Dir != "" && stat {
+			if st, serr := os.Stat(nc.Dir); serr != nil || !st.IsDir() {
+				err = fmt.Errorf("%s is not a directory", nc.Dir)
+			}
+		}
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid --build-context",
+				Detail:   fmt.Sprintf("--build-context %q: %s. Give %s.", v, err, dockerfile.NamedContextForms),
+			})
+			continue
+		}
+		out[name] = nc
+	}
+	return out, diags
 }

@@ -38,6 +38,9 @@ type Spec struct {
 	// Terminal gives the process a pseudo-terminal, which runc connects
 	// to its own standard streams (they should be a terminal).
 	Terminal bool
+	// Insecure runs the process privileged, as BuildKit's
+	// RUN --security=insecure does (see insecure.go).
+	Insecure bool
 }
 
 // DefaultHostname is the container's host name when Spec.Hostname is empty.
@@ -199,6 +202,11 @@ func ociSpec(s Spec, u user, hostnameFile string) (*specs.Spec, error) {
 		return nil, fmt.Errorf("making the seccomp profile: %w", err)
 	}
 	spec.Linux.Seccomp = sc
+	if s.Insecure {
+		if err := insecure(spec); err != nil {
+			return nil, err
+		}
+	}
 	return spec, nil
 }
 

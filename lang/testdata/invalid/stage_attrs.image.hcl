@@ -24,3 +24,44 @@ image "app" {
 image "invalid name!" { # ERROR: Invalid image name
   from = "alpine"
 }
+
+image "dirs" {
+  from = "alpine"
+  mkdir {
+    path = "" # ERROR: Empty path
+  }
+  mkdir {
+    path = "/x"
+    user = "99999999999" # ERROR: Invalid user
+  }
+  mkdir { # ERROR: Missing required argument
+    user = "root"
+  }
+}
+
+image "scripts" {
+  from = "alpine"
+  run {
+    script = "echo no interpreter" # ERROR: Script without interpreter line
+  }
+  run {
+    sh     = "echo"
+    script = "#!/bin/sh" # ERROR: Conflicting command forms
+  }
+  run {
+    sh          = "echo"
+    script_name = "x" # ERROR: Script name without script
+  }
+  run {
+    script      = "#!/bin/sh" # ERROR: Invalid script name
+    script_name = "a/b"
+  }
+}
+
+image "privileged" {
+  from = "alpine"
+  run {
+    sh       = "echo"
+    security = "root" # ERROR: Invalid security mode
+  }
+}

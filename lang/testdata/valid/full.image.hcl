@@ -131,6 +131,18 @@ stage "assets" {
     src  = "static"
     dest = "/out/"
   }
+  mkdir {
+    path = "/srv/data"
+    user = "1000:1000"
+  }
+  mkdir {
+    path = "cache"
+  }
+  run {
+    script      = "#!/bin/sh\necho hi\n"
+    script_name = "hello"
+    security    = "insecure"
+  }
 }
 
 image "app" {
@@ -164,6 +176,7 @@ image "app" {
     volumes     = ["/data"]
     stop_signal = "SIGTERM"
     onbuild     = ["RUN echo hi"]
+    author      = "Jane Doe <jane@example.com>"
     shell       = ["/bin/sh", "-c"]
     healthcheck {
       test           = ["CMD", "/app", "health"]

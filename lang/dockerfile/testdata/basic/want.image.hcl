@@ -9,6 +9,8 @@ image "app" {
   workdir = "/app"
   user    = "1000:1000"
 
+  mkdir { path = "/app" }
+
   # Install the tools.
   run {
     sh = [

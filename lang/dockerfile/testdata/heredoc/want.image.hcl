@@ -29,5 +29,20 @@ image "app" {
       chmod 755 /usr/local/bin/hello
     EOT
   }
+
+  run {
+    script = <<-EOT
+      #!/usr/bin/env python3
+      print("$${not_hcl}")
+    EOT
+  }
+
+  run {
+    script      = <<-EOT
+      #!/usr/bin/python3
+      print(1)
+    EOT
+    script_name = "PY"
+  }
 }
 

@@ -5,14 +5,14 @@ stage "stage-0" {
 
   config {
     labels = {
-      "a"          = "1"
-      "b"          = "two words"
-      "c d"        = "3"
-      "maintainer" = "Jane Doe <jane@example.com>"
+      "a"   = "1"
+      "b"   = "two words"
+      "c d" = "3"
     }
     expose      = ["443/tcp", "53/udp", "80/tcp", "8000/tcp", "8001/tcp", "8002/tcp"]
     volumes     = ["/data", "/logs", "/cache", "/tmp/x"]
     stop_signal = "SIGQUIT"
+    author      = "Jane Doe <jane@example.com>"
     onbuild = [
       "RUN echo triggered",
       "COPY . /app",

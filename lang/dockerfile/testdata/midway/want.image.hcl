@@ -7,6 +7,8 @@ image "app" {
 
   run { sh = "echo first" }
 
+  mkdir { path = "/work/sub" }
+
   run {
     sh = "echo second"
     env = {

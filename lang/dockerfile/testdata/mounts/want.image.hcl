@@ -51,5 +51,11 @@ image "app" {
       readonly = false
     }
   }
+
+  run {
+    sh       = "modprobe -n loop"
+    network  = "none"
+    security = "insecure"
+  }
 }
 

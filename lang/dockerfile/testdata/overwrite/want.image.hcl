@@ -14,6 +14,10 @@ image "app" {
   workdir = "/b"
   user    = "u${var.V}"
 
+  mkdir { path = "/x/${var.V}" }
+
+  mkdir { path = "/b" }
+
   run {
     sh   = <<-EOT
       mkdir -p /

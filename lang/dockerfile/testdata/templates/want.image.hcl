@@ -27,6 +27,8 @@ image "base" {
   from    = "${var.REGISTRY}/alpine:3.20"
   workdir = "/srv/${var.DIR}"
 
+  mkdir { path = "/srv" }
+
   copy {
     src  = "config.txt"
     dest = "/srv/${var.DIR}/${var.DIR}-config/"
@@ -39,6 +41,11 @@ image "base" {
       UID  = var.UID
       PORT = var.PORT
     }
+  }
+
+  mkdir {
+    path = "/srv/${var.DIR}/data"
+    user = var.UID
   }
 
   run {

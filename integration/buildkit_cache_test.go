@@ -1,0 +1,247 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/imgc-dev/imgc/engine"
+	"github.com/imgc-dev/imgc/engine/buildkit"
+	"github.com/imgc-dev/imgc/internal/buildkittest"
+	"github.com/imgc-dev/imgc/internal/testbase"
+	"github.com/imgc-dev/imgc/ir"
+)
+
+// buildPlatformsWith builds plans on e, recording the events.
+func buildPlatformsWith(t *testing.T, e engine.PlatformBuilder, plans []*ir.Plan, o engine.BuildOptions) (*engine.Result, []engine.Event) {
+	t.Helper()
+	var events []engine.Event
+	o.Progress = func(ev engine.Event) { events = append(events, ev) }
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	res, err := e.BuildPlatforms(ctx, plans, o)
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	return res, events
+}
+
+// started are the layers events report as run, by target (with its
+// platform) and layer.
+func started(events []engine.Event) []string {
+	var out []string
+	for _, ev := range events {
+		if ev.Kind == "start" {
+			out = append(out, ev.Target+" "+ev.Layer)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// --cache-to of a two-platform build exports one cache of both
+// platforms' layers: a fresh daemon importing it runs nothing for either
+// platform (one export per platform's solve, to one directory, would keep
+// only the last platform's).
+func TestBuildKitCacheExportPlatforms(t *testing.T) {
+	testbase.RequireArm64(t)
+	buildkittest.Require(t)
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "examples", "hello"))); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, filepath.Join(dir, "app", "words.txt"), fmt.Sprintf("# %d\n", time.Now().UnixNano()))
+	plans := helloPlans(t, dir, "oci:"+testbase.MultiArch(t)+":latest",
+		ir.Platform{OS: "linux", Architecture: "amd64"}, ir.Platform{OS: "linux", Architecture: "arm64"})
+	cacheDir := filepath.Join(t.TempDir(), "cache")
+	to, err := engine.ParseCacheExport("type=local,mode=max,dest=" + cacheDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1, err := buildkittest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d1.Stop()
+	s := newStore(t)
+	first, ev := buildPlatformsWith(t, buildkit.New(s, buildkit.Options{Addr: d1.Addr}), plans, engine.BuildOptions{CacheTo: []engine.CacheExport{to}})
+	ran := started(ev)
+	if len(ran) < 2 {
+		t.Fatalf("the first build ran %v, want the run step of each platform", ran)
+	}
+	d1.Stop()
+	d2, err := buildkittest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.Stop()
+	from, err := engine.ParseCacheImport("type=local,src=" + cacheDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2 := newStore(t)
+	second, ev := buildPlatformsWith(t, buildkit.New(s2, buildkit.Options{Addr: d2.Addr}), plans, engine.BuildOptions{CacheFrom: []engine.CacheImport{from}})
+	if ran := started(ev); len(ran) != 0 {
+		t.Errorf("a fresh daemon importing the cache ran %v, want no layer", ran)
+	}
+	layers := func(r *engine.Result) []string {
+		var out []string
+		for _, p := range r.Images[0].Platforms {
+			out = append(out, p.Platform.String())
+		}
+		return out
+	}
+	if diff := cmp.Diff(layers(first), layers(second)); diff != "" || len(layers(first)) != 2 {
+		t.Errorf("platforms differ (-first +from the imported cache):\n%s", diff)
+	}
+}
+
+const twoCachesHCL = `
+variable "base" {
+  type = string
+}
+
+variable "salt" {
+  type = string
+}
+
+image "cached" {
+  from = var.base
+  run {
+    sh = "echo cached ${var.salt} > /cached"
+  }
+}
+
+image "uncached" {
+  from = var.base
+  run {
+    sh = "echo uncached ${var.salt} > /uncached"
+  }
+}
+`
+
+// An export with targets (an image's cache_to) takes only those images'
+// layers, also on the BuildKit engine: a fresh daemon importing it reuses
+// the cached image's run step and runs the other image's. An export
+// without targets (--cache-to) takes both images', though each is its own
+// solve: both are reused.
+func TestBuildKitCacheExportTargets(t *testing.T) {
+	testbase.Require(t)
+	buildkittest.Require(t)
+	for _, tc := range []struct {
+		targets []string
+		want    []string
+	}{
+		{targets: []string{"cached"}, want: []string{"uncached"}},
+		{targets: nil, want: nil},
+	} {
+		t.Run(fmt.Sprint(tc.targets), func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, cacheExportRuns(t, tc.targets)); diff != "" {
+				t.Errorf("the images whose layers ran on a fresh daemon importing the cache (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// cacheExportRuns builds twoCachesHCL on a fresh daemon exporting its
+// cache with targets, and again on another importing it, and returns the
+// images whose layers the second ran.
+func cacheExportRuns(t *testing.T, targets []string) []string {
+	dir := writeProject(t, map[string]string{"app.image.hcl": twoCachesHCL})
+	vars := map[string]string{"base": "oci:" + testbase.Busybox(t) + ":latest", "salt": fmt.Sprint(time.Now().UnixNano())}
+	p := compileHCL(t, dir, vars)
+	cacheDir := filepath.Join(t.TempDir(), "cache")
+	to, err := engine.ParseCacheExport("type=local,mode=max,dest=" + cacheDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	to.Targets = targets
+	d1, err := buildkittest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d1.Stop()
+	s := newStore(t)
+	first := buildWith(t, buildkit.New(s, buildkit.Options{Addr: d1.Addr}), s, p, engine.BuildOptions{CacheTo: []engine.CacheExport{to}})
+	if ran := first.ran(); len(ran) != 2 {
+		t.Fatalf("the first build ran %v, want both images' run steps", ran)
+	}
+	d1.Stop()
+	d2, err := buildkittest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.Stop()
+	from, err := engine.ParseCacheImport("type=local,src=" + cacheDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2 := newStore(t)
+	second := buildWith(t, buildkit.New(s2, buildkit.Options{Addr: d2.Addr}), s2, p, engine.BuildOptions{CacheFrom: []engine.CacheImport{from}})
+	var ran []string
+	for _, ev := range second.events {
+		if ev.Kind == "start" {
+			ran = append(ran, ev.Target)
+		}
+	}
+	return ran
+}
+
+const stampHCL = `
+variable "base" {
+  type = string
+}
+
+image "stamp" {
+  from = var.base
+  run {
+    sh = "cat /proc/sys/kernel/random/uuid > /stamp"
+  }
+}
+`
+
+// With --no-cache the exported cache holds the layers of the image built,
+// not a second run's: a fresh daemon importing it makes the same layers
+// and runs nothing.
+func TestBuildKitCacheExportNoCache(t *testing.T) {
+	testbase.Require(t)
+	buildkittest.Require(t)
+	dir := writeProject(t, map[string]string{"app.image.hcl": stampHCL})
+	p := compileHCL(t, dir, map[string]string{"base": "oci:" + testbase.Busybox(t) + ":latest"})
+	cacheDir := filepath.Join(t.TempDir(), "cache")
+	to, err := engine.ParseCacheExport("type=local,mode=max,dest=" + cacheDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1, err := buildkittest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d1.Stop()
+	s := newStore(t)
+	first := buildWith(t, buildkit.New(s, buildkit.Options{Addr: d1.Addr}), s, p, engine.BuildOptions{NoCache: true, CacheTo: []engine.CacheExport{to}})
+	d1.Stop()
+	d2, err := buildkittest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.Stop()
+	from, err := engine.ParseCacheImport("type=local,src=" + cacheDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2 := newStore(t)
+	second := buildWith(t, buildkit.New(s2, buildkit.Options{Addr: d2.Addr}), s2, p, engine.BuildOptions{CacheFrom: []engine.CacheImport{from}})
+	if ran := second.ran(); len(ran) != 0 {
+		t.Errorf("a fresh daemon importing the cache ran %v, want no layer", ran)
+	}
+	if diff := cmp.Diff(first.config(t).RootFS.DiffIDs, second.config(t).RootFS.DiffIDs); diff != "" {
+		t.Errorf("layers differ (-built with --no-cache +from its exported cache):\n%s", diff)
+	}
+}
