@@ -88,7 +88,7 @@ func gitDaemon(t *testing.T, dir string) string {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	for deadline := time.Now().Add(time.Minute); ; {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			c.Close()

@@ -6,9 +6,9 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/hcl/v2"
@@ -19,34 +19,40 @@ import (
 // diagnostics. imgc shows a screenful and counts the rest, and rendering
 // no longer rescans the file per diagnostic (this took over 30 s).
 func TestReportManyDiagnostics(t *testing.T) {
-	rnd := rand.New(rand.NewSource(1))
-	const alphabet = "}])=\"\n abc,.#$%!-?"
-	src := make([]byte, 1_000_000)
-	for i := range src {
-		src[i] = alphabet[rnd.Intn(len(alphabet))]
+	validate := func(size int) (string, uint64) {
+		rnd := rand.New(rand.NewSource(1))
+		const alphabet = "}])=\"\n abc,.#$%!-?"
+		src := make([]byte, size)
+		for i := range src {
+			src[i] = alphabet[rnd.Intn(len(alphabet))]
+		}
+		path := filepath.Join(t.TempDir(), "garbage.image.hcl")
+		if err := os.WriteFile(path, src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var stdout, stderr bytes.Buffer
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		code := run([]string{"validate", path}, &stdout, &stderr)
+		runtime.ReadMemStats(&after)
+		if code != exitBadInput {
+			t.Errorf("exit status %d; want %d", code, exitBadInput)
+		}
+		return stderr.String(), after.TotalAlloc - before.TotalAlloc
 	}
-	path := filepath.Join(t.TempDir(), "garbage.image.hcl")
-	if err := os.WriteFile(path, src, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var stdout, stderr bytes.Buffer
-	start := time.Now()
-	code := run([]string{"validate", path}, &stdout, &stderr)
-	elapsed := time.Since(start)
-	if code != exitBadInput {
-		t.Errorf("exit status %d; want %d", code, exitBadInput)
-	}
-	out := stderr.String()
+	_, half := validate(500_000)
+	out, full := validate(1_000_000)
 	if n := strings.Count(out, "Error: "); n != maxDiagnostics {
 		t.Errorf("%d diagnostics shown; want %d", n, maxDiagnostics)
 	}
 	if !strings.Contains(out, " more errors not shown") {
 		t.Errorf("no count of the diagnostics not shown in:\n%s", out)
 	}
-	// Generous: a linear run takes about a second even on a loaded
-	// machine; the quadratic one took over 30.
-	if elapsed > 15*time.Second {
-		t.Errorf("validate took %v", elapsed)
+	// Linear, twice the garbage allocates about twice the bytes; rescanning
+	// the file per diagnostic is four times.
+	t.Logf("allocated %d bytes for half the file, %d for all", half, full)
+	if ratio := float64(full) / float64(half); ratio > 3 {
+		t.Errorf("twice the file allocated %.1f times the bytes (%d, %d); want about twice: the work is not linear", ratio, half, full)
 	}
 }
 

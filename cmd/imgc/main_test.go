@@ -124,14 +124,15 @@ func cmdFreeport(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // cmdTCPRead connects to args[0] until it reads something (a published
-// port accepts before the container listens), for up to 30s, and writes
+// port accepts before the container listens), for up to 2 minutes (a hang
+// guard), and writes
 // what it read to stdout. With !, it expects no connection to give data
 // within 3s.
 func cmdTCPRead(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 1 {
 		ts.Fatalf("usage: tcpread HOST:PORT")
 	}
-	limit := 30 * time.Second
+	limit := 2 * time.Minute
 	if neg {
 		limit = 3 * time.Second
 	}

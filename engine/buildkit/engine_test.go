@@ -27,27 +27,35 @@ func scratchPlan() *ir.Plan {
 	}}}
 }
 
+// buildOn builds with a context that has no deadline: the engine must give
+// up on a builder by itself. The two minutes are a hang guard.
 func buildOn(t *testing.T, addr string) error {
 	t.Helper()
 	s, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	_, err = New(s, Options{Addr: addr}).Build(ctx, scratchPlan(), engine.BuildOptions{})
-	return err
+	errc := make(chan error, 1)
+	go func() {
+		_, err := New(s, Options{Addr: addr}).Build(ctx, scratchPlan(), engine.BuildOptions{})
+		errc <- err
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("the build on %s hung: it waits for the builder without end", addr)
+		return nil
+	}
 }
 
 func TestUnreachableBuilder(t *testing.T) {
-	start := time.Now()
 	err := buildOn(t, "unix://"+filepath.Join(t.TempDir(), "none.sock"))
 	var be *BuilderError
 	if !errors.As(err, &be) || be.Summary != "cannot reach the builder" {
 		t.Fatalf("error %v, want a BuilderError \"cannot reach the builder\"", err)
-	}
-	if d := time.Since(start); d > 15*time.Second {
-		t.Errorf("reporting an unreachable builder took %s", d)
 	}
 }
 

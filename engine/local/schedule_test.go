@@ -67,12 +67,13 @@ func TestImageStepsOverlapTheStageTheyCopyFrom(t *testing.T) {
 	if _, _, err := build(t, s, &ir.Plan{Project: "warm", Targets: []*ir.Target{warm}}, engine.BuildOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	app, stage := stepIntervals(t, s, stagedPlan(base), 0)
-	o := overlap(app, stage)
-	t.Logf("app's own step and the stage's step overlapped by %v", o)
-	if o < 500*time.Millisecond {
-		t.Errorf("app's step ran %v..%v and the stage's %v..%v: app waited for the stage before its own first step",
-			time.Duration(app[0]-stage[0]), time.Duration(app[1]-stage[0]), time.Duration(0), time.Duration(stage[1]-stage[0]))
+	// app's own first step and the stage's step each wait for the other:
+	// the build succeeds only if app did not wait for the stage first.
+	p := stagedPlan(base)
+	p.Targets[0].Layers[0].Steps[0] = rendezvous("build", "app", "echo x > /out; touch /build-start /build-end")
+	p.Targets[1].Layers[0].Steps[0] = rendezvous("app", "build", "touch /a /app-start /app-end")
+	if _, _, err := build(t, s, p, engine.BuildOptions{}); err != nil {
+		t.Fatalf("app's own step and the stage's did not run at once: app waited for the stage before its own first step: %v", err)
 	}
 }
 
@@ -100,15 +101,12 @@ func TestFailingSourceStopsTheTargetWaitingForIt(t *testing.T) {
 			)
 			app.DependsOn = []string{"build"}
 			p := &ir.Plan{Project: "sched-fail", Targets: []*ir.Target{stage, app}}
-			start := time.Now()
+			// build's two-minute context is the hang guard: app waiting
+			// on for the failed stage ends as a deadline error.
 			_, ev, err := build(t, s, p, engine.BuildOptions{Parallelism: parallelism})
-			took := time.Since(start)
 			var se *engine.StepError
 			if !errors.As(err, &se) || se.Target != "build" || se.ExitCode != 3 {
 				t.Fatalf("build error = %v, want the stage's exit status 3", err)
-			}
-			if took > 30*time.Second {
-				t.Errorf("the build took %v to report the stage's failure", took)
 			}
 			for _, e := range ev.all {
 				// app may be cancelled in its own step on a slow machine,

@@ -32,7 +32,7 @@ func FuzzConvert(f *testing.F) {
 	f.Add([]byte("FROM busybox\nUSER 1099511627776\nCOPY --chown=1:4294967296 a /a\n"))
 	f.Add([]byte("FROM busybox\nENV A=1\nENV B=$A C=$B\nENV A=2\nRUN echo $A $B\nFROM 0\nENV D=$A\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
-		timer := time.AfterFunc(5*time.Second, func() { panic(fmt.Sprintf("hang on %q", src)) })
+		timer := time.AfterFunc(time.Minute, func() { panic(fmt.Sprintf("hang on %q", src)) }) // a hang guard
 		defer timer.Stop()
 		if cfg, _ := Import("Dockerfile", src, Options{}); cfg != nil {
 			if diags := model.Check(cfg); len(diags) > 0 {

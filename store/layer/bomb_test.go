@@ -70,17 +70,15 @@ func TestApplyRefusesSparseBomb(t *testing.T) {
 	bomb := sparseTar(t, 4400<<20) // 4.4 GB from a few hundred bytes
 	t.Logf("sparse tar: %d bytes", len(bomb))
 	_, d := sandbox(t)
-	start := time.Now()
 	var stats layer.ApplyStats
 	err := layer.Apply(bytes.NewReader(bomb), d, layer.ApplyOptions{MaxSize: 64 << 20, Stats: &stats})
 	if !errors.Is(err, layer.ErrTooLarge) || !strings.Contains(err.Error(), `entry "big"`) {
 		t.Fatalf("Apply error = %v, want ErrTooLarge naming entry \"big\"", err)
 	}
-	if took := time.Since(start); took > 5*time.Second {
-		t.Errorf("refusing the bomb took %v", took)
-	}
+	// Size counts the bytes read from the entries: refused promptly is
+	// refused after reading just over the bound, not the 4.4 GB.
 	if stats.Size <= 64<<20 || stats.Size > 65<<20 {
-		t.Errorf("stats.Size = %d, want just over the bound", stats.Size)
+		t.Errorf("stats.Size = %d, want just over the bound: Apply read on past it", stats.Size)
 	}
 }
 

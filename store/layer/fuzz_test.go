@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/imgc-dev/imgc/store/layer"
 )
@@ -44,13 +43,11 @@ func FuzzApply(f *testing.F) {
 		}
 		const max = 8 << 20
 		var stats layer.ApplyStats
-		start := time.Now()
 		layer.Apply(bytes.NewReader(data), d, layer.ApplyOptions{MaxSize: max, Stats: &stats})
+		// The bytes read, not the time taken: go test's timeout and the
+		// fuzzer's own hang detection catch an input that never ends.
 		if stats.Size > max+64<<10 {
 			t.Errorf("unpacked %d bytes under a bound of %d", stats.Size, max)
-		}
-		if took := time.Since(start); took > 10*time.Second {
-			t.Errorf("took %v", took)
 		}
 		if des, _ := os.ReadDir(parent); len(des) != 1 {
 			t.Errorf("wrote %d entries beside the root", len(des))

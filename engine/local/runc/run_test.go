@@ -294,14 +294,21 @@ func TestRunCancel(t *testing.T) {
 			id := newID(t)
 			ctx, cancel := context.WithTimeout(context.Background(), delay)
 			defer cancel()
-			start := time.Now()
-			_, err := runc.Run(ctx, t.TempDir(), runc.Spec{ID: id, Rootfs: merged, Args: []string{"sleep", "60"}}, io.Discard, io.Discard)
-			elapsed := time.Since(start)
+			// The container sleeps for an hour: only the cancellation ends
+			// Run within the hang guard's two minutes.
+			errc := make(chan error, 1)
+			go func() {
+				_, err := runc.Run(ctx, t.TempDir(), runc.Spec{ID: id, Rootfs: merged, Args: []string{"sleep", "3600"}}, io.Discard, io.Discard)
+				errc <- err
+			}()
+			var err error
+			select {
+			case err = <-errc:
+			case <-time.After(2 * time.Minute):
+				t.Fatal("Run hung: the cancellation did not stop the container")
+			}
 			if err == nil || ctx.Err() == nil {
 				t.Fatalf("Run = %v, want the context's error", err)
-			}
-			if elapsed > delay+5*time.Second {
-				t.Errorf("cancelled Run took %v", elapsed)
 			}
 			out, err := exec.Command("runc", "--root", runc.RuncRoot, "list", "-q").CombinedOutput()
 			if err != nil {
@@ -318,7 +325,6 @@ func TestRunCancel(t *testing.T) {
 			if isMounted(t, merged) {
 				t.Errorf("%s is still mounted", merged)
 			}
-			t.Logf("cancel returned after %v", elapsed)
 		})
 	}
 }
