@@ -17,7 +17,8 @@ Phases: cold (empty caches, --no-cache; BuildKit is pruned and left to
 finish deleting its snapshots before the run), import (empty local cache, a
 shared cache exported by that engine's own earlier build given with
 --cache-from / --import-cache), warm (nothing changed), touch (a copied file
-gets a new mtime), edit (a line appended to a copied file).
+gets a new mtime), edit (a line appended to a copied file), registry (as
+import, with the cache exported to and imported from a loopback registry).
 
 Called by bench/run.sh, which installs the engines and makes the bases first.
 """
@@ -125,9 +126,9 @@ def workloads(quick):
     big_mb = 20 if quick else 500
     core = ["imgc", "imgc-bk", "buildkit"]
     ws = [
-        Workload("busybox-app", "busybox", ["cold", "warm", "touch", "edit", "import"],
+        Workload("busybox-app", "busybox", ["cold", "warm", "touch", "edit", "import", "registry"],
                  core + ["buildah"], change="src/a.sh", sample="busybox-app"),
-        Workload("debian-app", "debian", ["cold", "warm", "touch", "edit", "import"],
+        Workload("debian-app", "debian", ["cold", "warm", "touch", "edit", "import", "registry"],
                  core + ["buildah"], change="src/lib.sh", sample="debian-app"),
     ]
     for n in n_steps:
@@ -157,6 +158,7 @@ class Env:
         self.bkhost = args.buildkit_host
         self.bkroot = args.buildkit_root
         self.bases = {"busybox": args.busybox, "debian": args.debian, "multi": args.multiarch}
+        self.registry = args.registry
 
 
 class Run:
@@ -168,6 +170,7 @@ class Run:
         self.ctx = os.path.join(self.dir, "ctx")
         self.cache = os.path.join(self.dir, "cache")
         self.shared = os.path.join(self.dir, "shared-cache")
+        self.ref = f"{env.registry}/bench-cache/{w.name}-{engine}:latest" if env.registry else ""
         self.out = os.path.join(self.dir, "out.tar")
         self.base = env.bases[w.base]
         w.write(self.ctx)
@@ -187,7 +190,11 @@ class Run:
                 cmd.append("--no-cache")
             if phase == "import":
                 cmd += ["--cache-from", f"type=local,src={self.shared}"]
-            if export:
+            if phase == "registry":
+                cmd += ["--cache-from", f"type=registry,ref={self.ref}", "--insecure-registry", e.registry]
+            if export == "registry":
+                cmd += ["--cache-to", f"type=registry,ref={self.ref},mode=max", "--insecure-registry", e.registry]
+            elif export:
                 cmd += ["--cache-to", f"type=local,dest={self.shared},mode=max"]
             return cmd
         if self.engine == "buildkit":
@@ -206,7 +213,11 @@ class Run:
                 cmd.append("--no-cache")
             if phase == "import":
                 cmd += ["--import-cache", f"type=local,src={self.shared}"]
-            if export:
+            if phase == "registry":
+                cmd += ["--import-cache", f"type=registry,ref={self.ref}"]
+            if export == "registry":
+                cmd += ["--export-cache", f"type=registry,ref={self.ref},mode=max"]
+            elif export:
                 cmd += ["--export-cache", f"type=local,dest={self.shared},mode=max"]
             return cmd
         if self.engine == "buildah":
@@ -230,7 +241,7 @@ class Run:
             subprocess.run(["buildah", "rmi", "--prune"], capture_output=True)
 
     def prepare(self, phase):
-        if phase in ("cold", "import"):
+        if phase in ("cold", "import", "registry"):
             self.reset()
         elif phase == "touch":
             os.utime(os.path.join(self.ctx, self.w.change))
@@ -292,12 +303,13 @@ def measure(env, w, rounds, work, log):
 
     for phase in w.phases:
         for r in runs:
-            if phase == "import" and r.engine != "buildah":
+            if phase in ("import", "registry") and r.engine != "buildah":
                 # export this engine's own shared cache from a cold build
-                attempt(r, lambda: (r.reset(), r.build("warm", export=True)))
+                exp = "registry" if phase == "registry" else True
+                attempt(r, lambda: (r.reset(), r.build("warm", export=exp)))
             elif phase != "cold":
                 attempt(r, lambda: r.build("warm"))  # untimed: the cache later phases start from
-        engines = [r for r in runs if not (phase == "import" and r.engine == "buildah")]
+        engines = [r for r in runs if not (phase in ("import", "registry") and r.engine == "buildah")]
         times = {r.engine: [] for r in engines}
         loads = []
         for i in range(rounds):
@@ -351,6 +363,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--only", action="append", default=[], help="workload name (repeatable)")
+    p.add_argument("--phase", action="append", default=[], help="only this phase (repeatable)")
     p.add_argument("--quick", action="store_true", help="small sizes, to check the script")
     p.add_argument("--out", default=os.path.join(ROOT, ".cache", "bench-out"))
     p.add_argument("--buildkit-dir", required=True)
@@ -359,10 +372,14 @@ def main():
     p.add_argument("--busybox", required=True)
     p.add_argument("--debian", required=True)
     p.add_argument("--multiarch", required=True)
+    p.add_argument("--registry", default="", help="HOST:PORT of a plain-HTTP loopback registry (registry phase)")
     p.add_argument("--skip-engine", action="append", default=[])
     args = p.parse_args()
     env = Env(args)
     ws = [w for w in workloads(args.quick) if not args.only or w.name in args.only]
+    if args.phase:
+        for w in ws:
+            w.phases = [p for p in w.phases if p in args.phase]
     for w in ws:
         w.engines = [e for e in w.engines if e not in args.skip_engine]
     os.makedirs(args.out, exist_ok=True)

@@ -30,9 +30,14 @@ for b in busybox debian-bookworm; do
 done
 
 state="$(mktemp -d /tmp/imgc-bench-bk.XXXXXX)"
-trap 'BUILDKIT_BIN_DIR="$BKDIR" "$ROOT/bench/refenv/buildkit.sh" stop "$state" >/dev/null 2>&1 || true; rm -rf "$state"' EXIT
+REGISTRY=127.0.0.1:5077
+trap 'BUILDKIT_BIN_DIR="$BKDIR" "$ROOT/bench/refenv/buildkit.sh" stop "$state" >/dev/null 2>&1 || true
+  "$ROOT/bench/refenv/registry.sh" stop "$state/registry" >/dev/null 2>&1 || true; rm -rf "$state"' EXIT
+# A loopback registry (distribution, plain HTTP) for the shared-cache phase.
+"$ROOT/bench/refenv/registry.sh" start "$state/registry" "${REGISTRY#*:}" >/dev/null
+printf '[registry."%s"]\n  http = true\n  insecure = true\n' "$REGISTRY" > "$state/buildkitd.toml"
 eval "$(BUILDKIT_BIN_DIR="$BKDIR" "$ROOT/bench/refenv/buildkit.sh" start "$state" | grep '^BUILDKIT_HOST=')"
 
 python3 "$ROOT/bench/compare.py" --buildkit-dir "$BKDIR" --buildkit-host "$BUILDKIT_HOST" \
   --buildkit-root "$state/root" --busybox "$BASES/busybox" --debian "$BASES/debian-bookworm" \
-  --multiarch "$BASES/multiarch" "$@"
+  --multiarch "$BASES/multiarch" --registry "$REGISTRY" "$@"
