@@ -142,6 +142,9 @@ def workloads(quick):
         ws.append(Workload(f"layer-{big_mb}mb-{comp}", "busybox", ["cold"], ["imgc", "buildkit"],
                            make=big_context(big_mb), compression=comp,
                            title=f"one {big_mb} MB layer, {comp}"))
+    ws.append(Workload("busybox-app-2p", "multi", ["cold", "warm"], ["imgc", "imgc-bk", "buildkit"],
+                       sample="busybox-app", platforms="linux/amd64,linux/arm64",
+                       title="busybox-app for linux/amd64 + linux/arm64 (arm64 under QEMU)"))
     ws.append(Workload("two-platforms", "multi", ["cold", "warm"], ["imgc", "imgc-bk", "buildkit"],
                        make=platform_context, platforms="linux/amd64,linux/arm64",
                        title="linux/amd64 + linux/arm64 (arm64 under QEMU)"))
