@@ -376,6 +376,14 @@ func onlyUnreachable(diags hcl.Diagnostics) bool {
 // missingSecrets finds, before anything runs, the required secret mounts
 // that no --secret provides.
 func missingSecrets(plan *ir.Plan, secrets map[string]string) hcl.Diagnostics {
+	return missingMounts(plan, ir.MountSecret, secrets, "Missing secret", func(id string) string {
+		return fmt.Sprintf("This step mounts the required secret %q, and no --secret gives it. Pass --secret id=%s,src=FILE.", id, id)
+	})
+}
+
+// missingMounts finds the required mounts of type typ whose id has no
+// value in given, each an error at its run step.
+func missingMounts(plan *ir.Plan, typ ir.MountType, given map[string]string, summary string, detail func(id string) string) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	files := map[string]*hcl.File{}
 	for _, t := range plan.Targets {
@@ -386,10 +394,9 @@ func missingSecrets(plan *ir.Plan, secrets map[string]string) hcl.Diagnostics {
 					continue
 				}
 				for _, m := range r.Mounts {
-					if m.Type == ir.MountSecret && m.Required && secrets[m.ID] == "" {
-						diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing secret",
-							Detail:  fmt.Sprintf("This step mounts the required secret %q, and no --secret gives it. Pass --secret id=%s,src=FILE.", m.ID, m.ID),
-							Subject: originRange(files, r.Origin)})
+					if m.Type == typ && m.Required && given[m.ID] == "" {
+						diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary,
+							Detail: detail(m.ID), Subject: originRange(files, r.Origin)})
 					}
 				}
 			}

@@ -113,24 +113,7 @@ func keyAgent(files []string) (string, func(), error) {
 // missingSSH finds, before anything runs, the required ssh mounts whose
 // agent no --ssh gives.
 func missingSSH(plan *ir.Plan, agents map[string]string) hcl.Diagnostics {
-	var diags hcl.Diagnostics
-	files := map[string]*hcl.File{}
-	for _, t := range plan.Targets {
-		for _, l := range t.Layers {
-			for _, st := range l.Steps {
-				r, ok := st.(*ir.Run)
-				if !ok {
-					continue
-				}
-				for _, m := range r.Mounts {
-					if m.Type == ir.MountSSH && m.Required && agents[m.ID] == "" {
-						diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing SSH agent",
-							Detail:  fmt.Sprintf("This step mounts the required SSH agent %q, and no --ssh gives it. Pass --ssh %s (the agent of $SSH_AUTH_SOCK) or --ssh %s=SOCKET|KEYFILE.", m.ID, m.ID, m.ID),
-							Subject: originRange(files, r.Origin)})
-					}
-				}
-			}
-		}
-	}
-	return diags
+	return missingMounts(plan, ir.MountSSH, agents, "Missing SSH agent", func(id string) string {
+		return fmt.Sprintf("This step mounts the required SSH agent %q, and no --ssh gives it. Pass --ssh %s (the agent of $SSH_AUTH_SOCK) or --ssh %s=SOCKET|KEYFILE.", id, id, id)
+	})
 }
