@@ -7,6 +7,18 @@ import (
 	"github.com/imgc-dev/imgc/ir"
 )
 
+// PreparePlans is Prepare for each of plans (one per platform), in order.
+func PreparePlans(plans []*ir.Plan, o BuildOptions) ([]BuildOptions, error) {
+	opts := make([]BuildOptions, len(plans))
+	for i, p := range plans {
+		var err error
+		if opts[i], err = Prepare(p, o); err != nil {
+			return nil, err
+		}
+	}
+	return opts, nil
+}
+
 // Prepare checks what every engine must refuse before it builds p, and
 // returns o with its defaults filled in. It refuses a plan that breaks an
 // IR invariant (ir.Check without keys: a compiler bug, never a user's

@@ -32,12 +32,9 @@ func (e *Engine) BuildPlatforms(ctx context.Context, plans []*ir.Plan, o engine.
 	if err := checkCacheTypes(o); err != nil {
 		return nil, err
 	}
-	opts := make([]engine.BuildOptions, len(plans))
-	for i, p := range plans {
-		var err error
-		if opts[i], err = engine.Prepare(p, o); err != nil {
-			return nil, err
-		}
+	opts, err := engine.PreparePlans(plans, o)
+	if err != nil {
+		return nil, err
 	}
 	unlock, err := e.s.LockShared()
 	if err != nil {
