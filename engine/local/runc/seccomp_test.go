@@ -68,7 +68,7 @@ func TestSeccompX32(t *testing.T) {
 	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		t.Skip("needs the go command on PATH to build the x32 probe")
 	}
 	src := t.TempDir()
 	if err := os.WriteFile(filepath.Join(src, "main.go"), []byte(x32Probe), 0o644); err != nil {
