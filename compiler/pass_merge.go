@@ -42,7 +42,8 @@ func mergeable(a, b *ir.Layer) bool {
 		return false
 	}
 	return slices.Equal(ra.Env, rb.Env) && ra.Workdir == rb.Workdir && ra.User == rb.User &&
-		ra.Network == rb.Network && ra.Shell == rb.Shell && ra.Shell &&
+		ra.Network == rb.Network && ra.Security == rb.Security && slices.Equal(ra.Devices, rb.Devices) &&
+		ra.Shell == rb.Shell && ra.Shell &&
 		slices.Equal(ra.Argv[:len(ra.Argv)-1], rb.Argv[:len(rb.Argv)-1]) &&
 		fmt.Sprint(ra.Mounts) == fmt.Sprint(rb.Mounts)
 }
