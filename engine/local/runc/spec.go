@@ -41,6 +41,11 @@ type Spec struct {
 	// Insecure runs the process privileged, as BuildKit's
 	// RUN --security=insecure does (see insecure.go).
 	Insecure bool
+	// Edit, when set, changes the runtime configuration last, as
+	// BuildKit applies CDI devices' container edits (package
+	// engine/local/devices). The mount points it adds are among
+	// MountPoints'.
+	Edit func(*specs.Spec) error
 }
 
 // DefaultHostname is the container's host name when Spec.Hostname is empty.
@@ -110,6 +115,16 @@ func MountPoints(s Spec) []string {
 	}
 	for _, m := range s.Mounts {
 		out = append(out, path.Clean(m.Destination))
+	}
+	if s.Edit != nil {
+		// What the edits mount does not depend on the rest of the
+		// configuration; ociSpec reports a failing edit.
+		probe := &specs.Spec{Process: &specs.Process{}, Linux: &specs.Linux{}}
+		if s.Edit(probe) == nil {
+			for _, m := range probe.Mounts {
+				out = append(out, path.Clean(m.Destination))
+			}
+		}
 	}
 	return out
 }
@@ -204,6 +219,11 @@ func ociSpec(s Spec, u user, hostnameFile string) (*specs.Spec, error) {
 	spec.Linux.Seccomp = sc
 	if s.Insecure {
 		if err := insecure(spec); err != nil {
+			return nil, err
+		}
+	}
+	if s.Edit != nil {
+		if err := s.Edit(spec); err != nil {
 			return nil, err
 		}
 	}
