@@ -43,8 +43,8 @@ type Spec struct {
 	Insecure bool
 	// Edit, when set, changes the runtime configuration last, as
 	// BuildKit applies CDI devices' container edits (package
-	// engine/local/devices). The mount points it adds are among
-	// MountPoints'.
+	// engine/local/devices). The mount points its mounts need are not
+	// among MountPoints': BuildKit leaves them in the layer too.
 	Edit func(*specs.Spec) error
 }
 
@@ -115,16 +115,6 @@ func MountPoints(s Spec) []string {
 	}
 	for _, m := range s.Mounts {
 		out = append(out, path.Clean(m.Destination))
-	}
-	if s.Edit != nil {
-		// What the edits mount does not depend on the rest of the
-		// configuration; ociSpec reports a failing edit.
-		probe := &specs.Spec{Process: &specs.Process{}, Linux: &specs.Linux{}}
-		if s.Edit(probe) == nil {
-			for _, m := range probe.Mounts {
-				out = append(out, path.Clean(m.Destination))
-			}
-		}
 	}
 	return out
 }
