@@ -189,6 +189,9 @@ type MissingError struct {
 	SpecErrors []string
 }
 
+// Summary names the error for a diagnostic.
+func (e *MissingError) Summary() string { return "Missing device" }
+
 func (e *MissingError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "the required CDI device %q is not in the spec files of %s", e.Name, strings.Join(e.Dirs, ", "))
@@ -200,7 +203,11 @@ func (e *MissingError) Error() string {
 	if len(e.SpecErrors) > 0 {
 		fmt.Fprintf(&b, " (these spec files could not be used: %s)", strings.Join(e.SpecErrors, "; "))
 	}
-	b.WriteString(": name one of those devices, add its spec file, point imgc build --cdi-spec-dir at the directory that has it, or make the device optional (without required)")
+	b.WriteString(": ")
+	if len(e.Known) > 0 {
+		b.WriteString("name one of those devices, or ")
+	}
+	b.WriteString("add the device's spec file, point imgc build --cdi-spec-dir at the directory that has it, or make the device optional (without required)")
 	return b.String()
 }
 
@@ -208,6 +215,9 @@ func (e *MissingError) Error() string {
 type DeniedError struct {
 	Names []string
 }
+
+// Summary names the error for a diagnostic.
+func (e *DeniedError) Summary() string { return "Device not allowed" }
 
 func (e *DeniedError) Error() string {
 	what := "device"
