@@ -8,8 +8,8 @@ import (
 )
 
 // mergeRuns merges adjacent `run` layers with identical settings (env,
-// workdir, user, network, mounts, shell) into one layer, at --optimize=all.
-// It is safe because running the same commands in the same order with the
+// workdir, user, network, security, devices, mounts, shell) into one layer,
+// at --optimize=all. It is safe because running the same commands in the same order with the
 // same settings over the same filesystem gives the same final filesystem
 // whether their changes land in one layer or several: a later step sees
 // the earlier one's files either way, and files it deletes simply never
