@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,7 +107,15 @@ image "app" {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	_, err = buildkit.New(newStore(t), buildkit.Options{Addr: d.Addr}).Build(ctx, p, o)
-	if err == nil || !strings.Contains(err.Error(), "imgc.test/gpu=7") {
-		t.Errorf("a required device the daemon lacks: error %v, want one naming it", err)
+	var se *engine.StepError
+	if !errors.As(err, &se) || len(se.Origins) != 1 || se.Origins[0].Line != 8 || !strings.Contains(err.Error(), "imgc.test/gpu=7") {
+		t.Errorf("a required device the daemon lacks: error %v, want a StepError at line 8 naming it", err)
+	}
+
+	// Without the entitlement, the daemon refuses the device.
+	_, err = buildkit.New(newStore(t), buildkit.Options{Addr: d.Addr}).Build(ctx, compileHCL(t, dir, map[string]string{"base": "oci:" + base + ":latest"}), engine.BuildOptions{CDISpecDirs: []string{specDir}})
+	var be *buildkit.BuilderError
+	if !errors.As(err, &be) || !strings.Contains(be.Detail, "--allow device") || !strings.Contains(be.Detail, "imgc.test/gpu=0") {
+		t.Errorf("a device not granted: error %v, want a BuilderError saying to pass --allow device", err)
 	}
 }
