@@ -150,6 +150,10 @@ func (c *buildCmd) buildOptions(src *source, plans []*ir.Plan, pins map[string]s
 	if !diags.HasErrors() {
 		diags = deniedSteps(plan, allowed)
 	}
+	if len(c.CDISpecDir) > 0 && c.address() != "" {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "CDI spec directory with a builder",
+			Detail: "--cdi-spec-dir tells the local engine where CDI spec files are; a BuildKit daemon reads its own (buildkitd --cdi-spec-dir, or [cdi] specDirs in buildkitd.toml). Drop --cdi-spec-dir, or build without --builder."})
+	}
 	if diags.HasErrors() {
 		return engine.BuildOptions{}, diags
 	}

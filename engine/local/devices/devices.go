@@ -176,6 +176,10 @@ func (r *Registry) Edit(names []string) func(*specs.Spec) error {
 		if _, err := r.cache.InjectDevices(s, names...); err != nil {
 			return fmt.Errorf("giving the step CDI devices %s: %w", strings.Join(names, ", "), err)
 		}
+		if s.Linux != nil && len(s.Linux.NetDevices) > 0 {
+			// runc 1.1 ignores them: the step would run without them.
+			return fmt.Errorf("giving the step CDI devices %s: their spec moves network interfaces (netDevices) into the step, which imgc does not do: its steps have a network of their own", strings.Join(names, ", "))
+		}
 		return nil
 	}
 }

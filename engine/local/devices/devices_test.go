@@ -61,6 +61,15 @@ devices:
       env: ["BAR=injected"]
 `,
 	"broken.json": `{"cdiVersion": "0.6.0", "kind": "broken"`,
+	"vendor2-net.yaml": `cdiVersion: "1.1.0"
+kind: "vendor2.com/net"
+devices:
+  - name: nic
+    containerEdits:
+      netDevices:
+        - hostInterfaceName: eth9
+          name: eth1
+`,
 }
 
 func openFixtures(t *testing.T) (*Registry, string) {
@@ -174,5 +183,10 @@ func TestEdit(t *testing.T) {
 	}
 	if err := r.Edit([]string{"vendor1.com/device=gone"})(s); err == nil {
 		t.Errorf("editing with a device the registry lacks succeeded")
+	}
+	// runc would ignore a network interface: refused.
+	err := r.Edit([]string{"vendor2.com/net=nic"})(&specs.Spec{Process: &specs.Process{}, Linux: &specs.Linux{}})
+	if err == nil || !strings.Contains(err.Error(), "netDevices") {
+		t.Errorf("a device that moves a network interface: error %v, want one about netDevices", err)
 	}
 }
