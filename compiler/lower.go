@@ -488,6 +488,9 @@ func (l *lowerer) mount(m model.Mount, dependsOn map[string]bool) (ir.Mount, boo
 		panic(fmt.Sprintf("compiler: lower: %s mount without a target: model.Check lets none through", m.Type))
 	}
 	im.FromTarget = l.refTarget(m.From, m.Range)
+	if m.Context != "" {
+		im.Context = m.Context
+	}
 	if im.FromTarget != "" {
 		dependsOn[im.FromTarget] = true
 	}
@@ -497,7 +500,7 @@ func (l *lowerer) mount(m model.Mount, dependsOn map[string]bool) (ir.Mount, boo
 func (l *lowerer) copyStep(sc stageCtx, s *model.Copy, dependsOn map[string]bool) lowered {
 	c := &ir.Copy{
 		Sources: s.Src, Dest: joinDest(sc.workdir, s.Dest), Exclude: s.Exclude, Chown: s.Chown, Chmod: s.Chmod,
-		Link: s.Link, Parents: s.Parents, Origin: ir.OriginOf(s.Range),
+		Link: s.Link, Parents: s.Parents, NamedContext: s.NamedContext, Origin: ir.OriginOf(s.Range),
 	}
 	if len(s.Src) == 0 || s.Dest == "" {
 		panic("compiler: lower: copy step without sources or destination: model.Check lets none through")

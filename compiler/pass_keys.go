@@ -276,7 +276,7 @@ func mountText(s *state, m ir.Mount, targetKeys map[string]ir.CacheKey) string {
 	if m.FromTarget != "" {
 		add("from", targetKey(targetKeys, m.FromTarget).String())
 	} else if m.Type == ir.MountBind {
-		add("context", s.contextDigest(m.Files))
+		add("context", s.contextDigest(contextOf(s.context, m.Context), m.Files))
 	}
 	if m.ReadOnly {
 		parts = append(parts, "readonly")
@@ -299,13 +299,15 @@ func mountText(s *state, m ir.Mount, targetKeys map[string]ir.CacheKey) string {
 	return strings.Join(parts, ",")
 }
 
-// contextDigest digests what a bind mount from the build context shows:
-// every path below source with its type, mode and content digest.
-func (s *state) contextDigest(files []ir.CopyFile) string {
+// contextDigest digests what a bind mount from the build context (or
+// the named context dir) shows: every path below source with its type,
+// mode and content digest. Like a copy's, the key has the content, not
+// the directory's path.
+func (s *state) contextDigest(dir string, files []ir.CopyFile) string {
 	h := sha256.New()
 	for _, f := range files {
 		if f.Mode.IsRegular() {
-			d, err := s.hashes.Digest(filepath.Join(s.context, filepath.FromSlash(f.Src)))
+			d, err := s.hashes.Digest(filepath.Join(dir, filepath.FromSlash(f.Src)))
 			if err != nil {
 				s.diags = append(s.diags, errorDiag("Bind mount source not readable", fmt.Sprintf("%v. Make it readable or leave it out with an ignore file.", err), nil))
 				return ""

@@ -261,8 +261,12 @@ type Mount struct {
 	// FromTarget is empty.
 	Source     string `json:"source,omitempty"`
 	FromTarget string `json:"from,omitempty"`
-	ReadOnly   bool   `json:"readonly,omitempty"`
-	Required   bool   `json:"required,omitempty"`
+	// Context is, for a bind or cache mount from a named directory
+	// context, that absolute directory; "" is the build context (or
+	// FromTarget).
+	Context  string `json:"context,omitempty"`
+	ReadOnly bool   `json:"readonly,omitempty"`
+	Required bool   `json:"required,omitempty"`
 	// Env names an environment variable that receives a secret's value
 	// (BuildKit's `env=`), instead of or besides a file at Target.
 	Env string `json:"env,omitempty"`
@@ -290,8 +294,11 @@ type Copy struct {
 	// from (then absolute paths in it); empty means the build context.
 	FromTarget string `json:"from,omitempty"`
 	// Context is the absolute build context directory (context copies).
-	Context string   `json:"context,omitempty"`
-	Exclude []string `json:"exclude,omitempty"`
+	Context string `json:"context,omitempty"`
+	// NamedContext says Context is a named context (--build-context),
+	// read with its own ignore file, not the build context's.
+	NamedContext bool     `json:"named_context,omitempty"`
+	Exclude      []string `json:"exclude,omitempty"`
 	// Chown is "user[:group]" as written; Chmod is octal ("0755") or empty.
 	Chown   string `json:"chown,omitempty"`
 	Chmod   string `json:"chmod,omitempty"`

@@ -289,7 +289,7 @@ func (lw *lowering) mount(t *ir.Target, r *ir.Run, m ir.Mount) (llb.RunOption, e
 		if len(include) == 0 {
 			include = []string{path.Join(source, ".imgc-nothing")}
 		}
-		loc := lw.local("", include)
+		loc := lw.local(m.Context, include)
 		if source != "" {
 			mopts = append(mopts, llb.SourcePath("/"+source))
 		}

@@ -124,6 +124,9 @@ func (tb *targetBuild) runMounts(ctx context.Context, r *ir.Run) (mounts []specs
 // undoes what it mounted.
 func (tb *targetBuild) bindSource(ctx context.Context, m ir.Mount) (src string, done func(), err error) {
 	root := tb.b.o.Context
+	if m.Context != "" {
+		root = m.Context
+	}
 	if m.FromTarget != "" {
 		res := tb.b.result(m.FromTarget)
 		if res == nil {
