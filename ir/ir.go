@@ -93,20 +93,26 @@ type BaseKind string
 const (
 	BaseScratch       BaseKind = "scratch"
 	BaseRegistry      BaseKind = "registry"       // NAME[:TAG][@DIGEST]
-	BaseOCILayout     BaseKind = "oci"            // oci:PATH[:TAG]
+	BaseOCILayout     BaseKind = "oci"            // oci:PATH[:TAG][@DIGEST]
 	BaseDockerArchive BaseKind = "docker-archive" // docker-archive:PATH
 	BaseTarget        BaseKind = "target"         // stage.NAME / image.NAME
 )
 
 // ImageBase is the base for an image reference, of the matching kind,
-// pinned to the digest the reference carries.
+// pinned to the digest a registry reference carries. A layout's digest
+// may name an index, whose manifest for the platform the resolve pass
+// finds.
 func ImageBase(ref imageref.Ref) Base {
 	kinds := map[imageref.Kind]BaseKind{imageref.Registry: BaseRegistry, imageref.OCILayout: BaseOCILayout, imageref.DockerArchive: BaseDockerArchive}
 	k, ok := kinds[ref.Kind]
 	if !ok {
 		panic(fmt.Sprintf("ir.ImageBase: reference of kind %q", ref.Kind))
 	}
-	return Base{Kind: k, Ref: ref, Digest: ref.Digest}
+	b := Base{Kind: k, Ref: ref}
+	if k == BaseRegistry {
+		b.Digest = ref.Digest
+	}
+	return b
 }
 
 // Base is a target's starting filesystem and config.

@@ -24,7 +24,7 @@ type NamedContext struct {
 }
 
 // NamedContextForms says what --build-context takes, for diagnostics.
-const NamedContextForms = "NAME=DIR (a directory, relative or absolute), NAME=oci-layout://PATH[:TAG] (an OCI image layout) or NAME=docker-image://REF (a registry image)"
+const NamedContextForms = "NAME=DIR (a directory, relative or absolute), NAME=oci-layout://PATH[:TAG][@DIGEST] (an OCI image layout) or NAME=docker-image://REF (a registry image)"
 
 // ParseNamedContext reads one --build-context value; a relative directory
 // is made absolute against the current directory.
@@ -39,11 +39,9 @@ func ParseNamedContext(s string) (string, NamedContext, error) {
 	}
 	switch {
 	case strings.HasPrefix(value, "oci-layout://"):
-		p := strings.TrimPrefix(value, "oci-layout://")
-		if strings.Contains(p, "@") {
-			return "", NamedContext{}, fmt.Errorf("imgc does not select an OCI layout's image by digest yet (%s); name it by its tag, oci-layout://PATH:TAG", value)
-		}
-		ref, err := imageref.Parse("oci:" + p)
+		// PATH[:TAG][@DIGEST], read as buildx's ocilayout.Parse reads it:
+		// the digest, when given, selects the image.
+		ref, err := imageref.Parse("oci:" + strings.TrimPrefix(value, "oci-layout://"))
 		if err != nil {
 			return "", NamedContext{}, fmt.Errorf("reading %s: %w", value, err)
 		}

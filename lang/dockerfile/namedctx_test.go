@@ -32,7 +32,10 @@ func TestParseNamedContext(t *testing.T) {
 		{in: "nothing", err: "not NAME=VALUE"},
 		{in: "x=", err: "not NAME=VALUE"},
 		{in: "Bad Name=/d", err: "not a valid image name"},
-		{in: "b=oci-layout:///l@sha256:" + strings.Repeat("a", 64), err: "by digest"},
+		{in: "b=oci-layout:///l@sha256:" + strings.Repeat("a", 64), name: "b", want: NamedContext{Image: imageref.Ref{Kind: imageref.OCILayout, Path: "/l", Digest: "sha256:" + strings.Repeat("a", 64)}}},
+		{in: "b=oci-layout:///l:v1@sha256:" + strings.Repeat("a", 64), name: "b", want: NamedContext{Image: imageref.Ref{Kind: imageref.OCILayout, Path: "/l", Tag: "v1", Digest: "sha256:" + strings.Repeat("a", 64)}}},
+		// An "@" that is no digest is part of the path.
+		{in: "b=oci-layout:///l/@/x", name: "b", want: NamedContext{Image: imageref.Ref{Kind: imageref.OCILayout, Path: "/l/@/x"}}},
 		{in: "b=oci-layout://", err: "oci-layout://"},
 		{in: "b=docker-image://Not A Ref", err: "docker-image://Not A Ref"},
 		{in: "b=https://host/repo.git", err: "does not take https:// contexts"},
