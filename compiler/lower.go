@@ -529,7 +529,7 @@ func (l *lowerer) add(sc stageCtx, s *model.Add) lowered {
 		Chown: s.Chown, Chmod: s.Chmod, Link: s.Link, Exclude: s.Exclude, Origin: ir.OriginOf(s.Range),
 	}
 	if g := s.Git; g != nil {
-		a.Git = &ir.GitSource{Remote: g.Remote, Ref: g.Ref, Subdir: g.Subdir, KeepGitDir: g.KeepGitDir}
+		a.Git = &ir.GitSource{Remote: g.Remote, Ref: g.Ref, Subdir: g.Subdir, KeepGitDir: g.KeepGitDir, SkipSubmodules: g.SkipSubmodules}
 	}
 	kinds := 0
 	for _, set := range []bool{s.URL != "", len(s.Src) > 0, s.Git != nil} {

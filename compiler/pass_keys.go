@@ -159,6 +159,8 @@ func stepInputs(s *state, step ir.Step, targetKeys map[string]ir.CacheKey) []ir.
 			}
 			in.addNonEmpty("git subdir", g.Subdir)
 			in.addTrue("keep_git_dir", g.KeepGitDir)
+			// As BuildKit's key: marked only when submodules are left out.
+			in.addTrue("skip_submodules", g.SkipSubmodules)
 		}
 		if len(st.Sources) > 0 {
 			in.add("add src", jsonList(st.Sources))

@@ -386,6 +386,8 @@ type GitSource struct {
 	Commit     string `json:"commit,omitempty"`
 	Subdir     string `json:"subdir,omitempty"`
 	KeepGitDir bool   `json:"keep_git_dir,omitempty"`
+	// SkipSubmodules leaves the submodules out (checked out by default).
+	SkipSubmodules bool `json:"skip_submodules,omitempty"`
 }
 
 // String is the source as Docker writes it: REMOTE#REF:SUBDIR.

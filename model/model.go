@@ -287,6 +287,9 @@ type GitSource struct {
 	Subdir string
 	// KeepGitDir keeps the .git directory (HEAD detached at the commit).
 	KeepGitDir bool
+	// SkipSubmodules leaves the submodules out; by default they are
+	// checked out too (recursively, depth 1), as BuildKit's git source does.
+	SkipSubmodules bool
 }
 
 // Layer is a `layer "name"` block: its steps become exactly one layer.

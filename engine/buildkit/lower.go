@@ -546,6 +546,9 @@ func (lw *lowering) add(t *ir.Target, a *ir.Add, st llb.State, baseCfg v1.Config
 		if g.KeepGitDir {
 			gopts = append(gopts, llb.KeepGitDir())
 		}
+		if g.SkipSubmodules {
+			gopts = append(gopts, llb.GitSkipSubmodules())
+		}
 		info.CopyDirContentsOnly = true
 		src := llb.Git(g.Remote, "", gopts...)
 		return st.File(llb.Copy(src, "/"+g.Subdir, dest, append([]llb.CopyOption{info}, opts...)...), cons...), nil

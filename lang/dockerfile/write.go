@@ -445,6 +445,9 @@ func (w *writer) addStep(body *hclwrite.Body, a *addForm) {
 		if g.KeepGitDir {
 			b.SetAttributeRaw("keep_git_dir", raw("true"))
 		}
+		if g.SkipSubmodules {
+			b.SetAttributeRaw("submodules", raw("false"))
+		}
 	} else {
 		b.SetAttributeRaw("src", raw(w.srcValue(a.Src)))
 	}
