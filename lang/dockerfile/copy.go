@@ -287,20 +287,23 @@ func (rd *reader) addCmd(s *stageState, rng hcl.Range, c *instructions.AddComman
 	file := fileForm{Dest: f.Dest, Chown: f.Chown, Chmod: f.Chmod, Link: c.Link, Exclude: c.ExcludePatterns}
 	var locals []text
 	var adds []stepForm
-	for _, src := range f.Src {
+	for i, src := range f.Src {
 		switch {
 		case isGitSource(src.Value):
 			g, ok := rd.gitSource(rng, src.Value, f.Checksum.Value)
 			if !ok {
 				return
 			}
-			if src.Tmpl != "" {
-				rd.convertWarnf(rng, "Variable reference not kept", "The git source %s is written with variables, but its converted git, ref and subdir are constants, so --var no longer changes them. Edit the converted file to use the variables if you need to.", src.Value)
+			var gt *gitText
+			if src.Tmpl != "" || f.Checksum.Tmpl != "" {
+				if gt = rd.gitTexts(s, rng, c.SourcePaths[i], f.Checksum, g); gt == nil {
+					rd.convertWarnf(rng, "Variable reference not kept", "The git source %s is written with variables whose values cannot be told apart from its #, ?, & and : separators (or in query settings other than ref, tag, branch, subdir and commit), so its converted git, ref and subdir are constants, and --var no longer changes them. Edit the converted file to use the variables if you need to.", src.Value)
+				}
 			}
 			if c.KeepGitDir != nil {
 				g.KeepGitDir = *c.KeepGitDir
 			}
-			adds = append(adds, &addForm{fileForm: file, Git: g, Vars: f.Vars, Range: rng})
+			adds = append(adds, &addForm{fileForm: file, Git: g, GitText: gt, Vars: f.Vars, Range: rng})
 		case isHTTPSource(src.Value):
 			a := &addForm{fileForm: file, URL: src, Checksum: f.Checksum, Vars: f.Vars, Range: rng}
 			if c.Unpack != nil {
