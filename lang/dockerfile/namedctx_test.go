@@ -124,6 +124,11 @@ func TestImportNamedContextMounts(t *testing.T) {
 	if diff := cmp.Diff(want, run.Mounts, ignoreRanges); diff != "" {
 		t.Errorf("mounts (-want +got):\n%s", diff)
 	}
+	// imgc does not start a cache mount from its from= (stage or
+	// directory), as BuildKit does: a warning says so.
+	if len(diags) != 1 || diags[0].Summary != "Cache mount not seeded" || diags[0].Subject.Start.Line != 2 {
+		t.Errorf("diagnostics %v, want one warning \"Cache mount not seeded\" at line 2", diags)
+	}
 }
 
 // TestImportContextReplacesStage: a context named like a stage takes its
