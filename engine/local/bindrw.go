@@ -1,12 +1,39 @@
 package local
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/imgc-dev/imgc/internal/overlay"
+	"github.com/imgc-dev/imgc/ir"
 )
+
+// bindMount is the runc mount of bind mount m at target: read-only, or,
+// with rw (!ReadOnly), writable for the step with what it writes thrown
+// away (BuildKit's ForceNoOutput). done undoes what it mounted.
+func (tb *targetBuild) bindMount(ctx context.Context, m ir.Mount, target string) (specs.Mount, func(), error) {
+	src, done, err := tb.bindSource(ctx, m)
+	if err != nil {
+		return specs.Mount{}, nil, err
+	}
+	if m.ReadOnly {
+		return specs.Mount{Destination: target, Type: "bind", Source: src, Options: []string{"rbind", "ro"}}, done, nil
+	}
+	view, undo, err := writableView(src)
+	if err != nil {
+		done()
+		return specs.Mount{}, nil, fmt.Errorf("bind mount of %q: %w", m.Source, err)
+	}
+	return specs.Mount{Destination: target, Type: "bind", Source: view, Options: []string{"rbind"}}, func() {
+		undo()
+		done()
+	}, nil
+}
 
 // writableView makes a bind mount's source writable for one step without
 // changing it, as BuildKit's rw bind mounts are: a directory gets an

@@ -85,23 +85,12 @@ func (tb *targetBuild) runMounts(ctx context.Context, r *ir.Run) (mounts []specs
 			}
 			mounts = append(mounts, specs.Mount{Destination: target, Type: "bind", Source: src, Options: []string{"rbind", "ro", "nosuid", "nodev", "noexec"}})
 		case ir.MountBind:
-			src, done, err := tb.bindSource(ctx, m)
+			mnt, done, err := tb.bindMount(ctx, m, target)
 			if err != nil {
 				return nil, nil, release, err
 			}
 			cleanups = append(cleanups, done)
-			opts := []string{"rbind", "ro"}
-			if !m.ReadOnly {
-				// rw: the step may write, and what it writes is
-				// thrown away (BuildKit's ForceNoOutput).
-				src, done, err = writableView(src)
-				if err != nil {
-					return nil, nil, release, fmt.Errorf("bind mount of %q: %w", m.Source, err)
-				}
-				cleanups = append(cleanups, done)
-				opts = []string{"rbind"}
-			}
-			mounts = append(mounts, specs.Mount{Destination: target, Type: "bind", Source: src, Options: opts})
+			mounts = append(mounts, mnt)
 		case ir.MountSSH:
 			sock, ok := tb.b.o.SSH[m.ID]
 			if !ok {
