@@ -556,6 +556,11 @@ func (lw *lowering) add(t *ir.Target, a *ir.Add, st llb.State, baseCfg v1.Config
 		}
 		if g.SkipSubmodules {
 			gopts = append(gopts, llb.GitSkipSubmodules())
+		} else if !g.KeepGitDir {
+			// A submodule's .git file points into the daemon's snapshot
+			// of the superproject's .git, which is left out: leave it
+			// out too, as the local engine does.
+			info.ExcludePatterns = append(append([]string(nil), info.ExcludePatterns...), "**/.git")
 		}
 		info.CopyDirContentsOnly = true
 		src := llb.Git(g.Remote, "", gopts...)

@@ -149,6 +149,11 @@ func TestGitCheckoutSubmodules(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(with, "lib", "lib.txt")); err != nil || string(b) != "lib\n" {
 		t.Errorf("checkout with submodules: lib/lib.txt %q, %v", b, err)
 	}
+	// Without the superproject's .git, the submodule's .git file would
+	// point nowhere: it goes too.
+	if _, err := os.Lstat(filepath.Join(with, "lib", ".git")); !os.IsNotExist(err) {
+		t.Errorf("checkout with submodules keeps lib/.git: %v", err)
+	}
 	without := filepath.Join(t.TempDir(), "co")
 	if err := g.Checkout(ctx, super, "", commits["super"], without, CheckoutOptions{}); err != nil {
 		t.Fatal(err)

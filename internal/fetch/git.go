@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -100,7 +101,33 @@ func (g Git) Checkout(ctx context.Context, remote, ref, commit, dir string, o Ch
 	if o.KeepGitDir {
 		return nil
 	}
-	return os.RemoveAll(filepath.Join(dir, ".git"))
+	if err := os.RemoveAll(filepath.Join(dir, ".git")); err != nil {
+		return err
+	}
+	if o.Submodules {
+		return removeGitFiles(dir)
+	}
+	return nil
+}
+
+// removeGitFiles removes the .git files of checked-out submodules below
+// dir: each points into the superproject's .git directory, which is gone
+// (a git tree holds no other entry named .git).
+func removeGitFiles(dir string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Name() == ".git" && p != dir {
+			if err := os.RemoveAll(p); err != nil {
+				return err
+			}
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+		}
+		return nil
+	})
 }
 
 func (g Git) run(ctx context.Context, dir string, args ...string) ([]byte, error) {
