@@ -286,7 +286,7 @@ func mountText(s *state, m ir.Mount, targetKeys map[string]ir.CacheKey) string {
 	add("env", m.Env)
 	if m.FromTarget != "" {
 		add("from", targetKey(targetKeys, m.FromTarget).String())
-	} else if m.Type == ir.MountBind {
+	} else if m.Type == ir.MountBind || m.Context != "" {
 		add("context", s.contextDigest(contextOf(s.context, m.Context), m.Files))
 	}
 	if m.ReadOnly {

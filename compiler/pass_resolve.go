@@ -209,7 +209,9 @@ func (s *state) resolveStep(step ir.Step, pending *[]pendingHash) ir.Step {
 	case *ir.Run:
 		var nr *ir.Run
 		for i, m := range st.Mounts {
-			if m.Type != ir.MountBind || m.FromTarget != "" {
+			// A bind mount of the build context or a named directory,
+			// or a cache mount started from a named directory.
+			if !(m.Type == ir.MountBind || m.Type == ir.MountCache && m.Context != "") || m.FromTarget != "" {
 				continue
 			}
 			if nr == nil {

@@ -297,9 +297,11 @@ type Mount struct {
 	GID  *int    `json:"gid,omitempty"`
 	// Size limits a tmpfs mount in bytes; 0 is the kernel default.
 	Size int64 `json:"size,omitempty"`
-	// Files is, for a bind mount of the build context, what it shows of
-	// Source after the ignore files (Dst relative to Source, as "/x/y"):
-	// the runtime hides everything else, as BuildKit's context does.
+	// Files is, for a bind mount of the build context (or a named
+	// context), what it shows of Source after the ignore files (Dst
+	// relative to Source, as "/x/y"): the runtime hides everything else,
+	// as BuildKit's context does. For a cache mount from a named
+	// context, what the cache starts with.
 	Files []CopyFile `json:"files,omitempty"`
 }
 

@@ -187,7 +187,7 @@ func (rd *reader) mount(s *stageState, rng hcl.Range, m *instructions.Mount) (mo
 			// A named directory context is mounted as the build
 			// context is (baseForm.Dir).
 			from = rd.fromRef(s, rng, m.From)
-			if from != nil && m.Type == instructions.MountTypeCache {
+			if from != nil && from.Dir == "" && m.Type == instructions.MountTypeCache {
 				rd.warnf(rng, "Cache mount not seeded", "imgc starts this cache mount empty, where BuildKit starts it from the content of from=%s. Copy what the cache needs into it in the RUN.", m.From)
 			}
 		}
