@@ -533,6 +533,10 @@ func (l *lowerer) add(sc stageCtx, s *model.Add) lowered {
 	}
 	if g := s.Git; g != nil {
 		a.Git = &ir.GitSource{Remote: g.Remote, Ref: g.Ref, Subdir: g.Subdir, KeepGitDir: g.KeepGitDir, SkipSubmodules: g.SkipSubmodules}
+		if g.Commit != "" {
+			// Keyed by the pinned commit now; the ref checked at build.
+			a.Git.Commit, a.Git.Verify = g.Commit, true
+		}
 	}
 	kinds := 0
 	for _, set := range []bool{s.URL != "", len(s.Src) > 0, s.Git != nil} {

@@ -251,7 +251,7 @@ func (s *state) resolveStep(step ir.Step, pending *[]pendingHash) ir.Step {
 		if st.URL != "" && st.Checksum == "" {
 			return s.fetchURL(st)
 		}
-		if st.Git != nil && st.Git.Commit == "" {
+		if st.Git != nil && (st.Git.Commit == "" || st.Git.Verify) {
 			return s.fetchGit(st)
 		}
 		if st.Context == "" || len(st.Sources) == 0 {
@@ -292,9 +292,13 @@ func (s *state) fetchGit(st *ir.Add) ir.Step {
 		s.diags = append(s.diags, errorDiag("Git source not resolved", fmt.Sprintf("%s A git source's ref is resolved to a commit before the build, to key the step by it; make the repository reachable, or fix the ref.", model.Sentence(err.Error())), st.Origin.Range()))
 		return st
 	}
+	if st.Git.Verify && commit != st.Git.Commit {
+		s.diags = append(s.diags, errorDiag("Git ref does not name the commit", fmt.Sprintf("The ref %q of %s names the commit %s, not %s, the commit the source pins (--checksum or commit=); BuildKit fails here too. Fix the ref or the commit, or add fetch-by-commit=true to the query to trust the commit.", st.Git.Ref, st.Git.Remote, commit, st.Git.Commit), st.Origin.Range()))
+		return st
+	}
 	na := *st
 	g := *st.Git
-	g.Commit = commit
+	g.Commit, g.Verify = commit, false
 	na.Git = &g
 	return &na
 }

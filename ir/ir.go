@@ -405,6 +405,9 @@ type GitSource struct {
 	KeepGitDir bool   `json:"keep_git_dir,omitempty"`
 	// SkipSubmodules leaves the submodules out (checked out by default).
 	SkipSubmodules bool `json:"skip_submodules,omitempty"`
+	// Verify says Commit was pinned as written, not resolved: the build
+	// checks that Ref names it before anything runs.
+	Verify bool `json:"verify,omitempty"`
 }
 
 // String is the source as Docker writes it: REMOTE#REF:SUBDIR.

@@ -303,6 +303,10 @@ type GitSource struct {
 	// SkipSubmodules leaves the submodules out; by default they are
 	// checked out too (recursively, depth 1), as BuildKit's git source does.
 	SkipSubmodules bool
+	// Commit pins the commit Ref must name (a Dockerfile's #REF with
+	// --checksum or commit=), checked when the build resolves Ref, as
+	// BuildKit checks it; "" when Ref is the commit or nothing is pinned.
+	Commit string
 }
 
 // Layer is a `layer "name"` block: its steps become exactly one layer.

@@ -112,15 +112,17 @@ func queryBool(k, v string) (bool, error) {
 	return b, nil
 }
 
-// pinCommit makes a git source's commit (a query's commit= or --checksum)
-// its ref: imgc checks out exactly that commit. With trust
-// (fetch-by-commit) a ref may name it too, unchecked, as in BuildKit.
+// pinCommit pins a git source's commit (a query's commit= or
+// --checksum): imgc checks out exactly that commit. A ref given too must
+// name it, which the build checks (g.Commit), as BuildKit does; with
+// trust (fetch-by-commit) the commit is taken as it is.
 func pinCommit(g *model.GitSource, commit string, trust bool) error {
-	switch {
-	case !fetchIsCommit(commit):
+	if !fetchIsCommit(commit) {
 		return fmt.Errorf("the commit %q is not a full commit id", commit)
-	case g.Ref != "" && g.Ref != commit && !trust:
-		return fmt.Errorf("the ref %q and the commit %s both pin the source; imgc cannot check one against the other yet, so give only the commit, or add fetch-by-commit=true to the query to trust the commit without checking, as BuildKit does", g.Ref, commit)
+	}
+	if g.Ref != "" && g.Ref != commit && !trust {
+		g.Commit = commit
+		return nil
 	}
 	g.Ref = commit
 	return nil

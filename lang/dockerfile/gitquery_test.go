@@ -25,7 +25,8 @@ func TestGitQuery(t *testing.T) {
 		{query: "mtime=", err: `query "mtime" has no value`},
 		{query: "mtime=now", err: `mtime="now" is neither`},
 		{query: "commit=" + c1, want: model.GitSource{Ref: c1}},
-		{frag: "main", query: "commit=" + c1, err: "imgc cannot check one against the other yet"},
+		// A ref and a commit: the build checks that the ref names it.
+		{frag: "main", query: "commit=" + c1, want: model.GitSource{Ref: "main", Commit: c1}},
 		// fetch-by-commit trusts the commit, whatever order the keys come in.
 		{frag: "main", query: "commit=" + c1 + "&fetch-by-commit", want: model.GitSource{Ref: c1}},
 		{query: "ref=main&fetch-by-commit=true", checksum: c1, want: model.GitSource{Ref: c1}},

@@ -78,7 +78,11 @@ func (rd *reader) gitTexts(s *stageState, rng hcl.Range, word string, checksum t
 			return nil
 		}
 	}
-	if out.Remote.Value != g.Remote || out.Ref.Value != g.Ref || out.Subdir.Value != g.Subdir {
+	want := g.Ref
+	if g.Commit != "" {
+		want = g.Commit
+	}
+	if out.Remote.Value != g.Remote || out.Ref.Value != want || out.Subdir.Value != g.Subdir {
 		return nil
 	}
 	return out

@@ -442,7 +442,13 @@ func (w *writer) addStep(body *hclwrite.Body, a *addForm) {
 			b.SetAttributeRaw("checksum", raw(w.text(a.Checksum)))
 		}
 	} else if g := a.Git; g != nil {
-		gt := gitText{Remote: lit(g.Remote), Ref: lit(g.Ref), Subdir: lit(g.Subdir)}
+		ref := g.Ref
+		if g.Commit != "" {
+			// HCL has no check of a ref against a commit: the commit,
+			// which the step is keyed and checked out by, is kept.
+			ref = g.Commit
+		}
+		gt := gitText{Remote: lit(g.Remote), Ref: lit(ref), Subdir: lit(g.Subdir)}
 		if a.GitText != nil {
 			gt = *a.GitText
 		}
