@@ -72,7 +72,8 @@ func writableView(src string) (string, func(), error) {
 			return "", nil, err
 		}
 	}
-	if err := overlay.Mount(view, []string{src}, upper, work); err != nil {
+	// Volatile: the upper dir is thrown away, so its unmount need not sync.
+	if err := overlay.MountVolatile(view, []string{src}, upper, work); err != nil {
 		cleanup()
 		return "", nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -58,6 +59,9 @@ type builder struct {
 	sem chan struct{}
 	// net is the private network of default-network steps (network.go).
 	net buildNetwork
+	// unsynced is set once a step has run over a volatile overlay: the
+	// store's filesystem is then synced when the build ends (syncStore).
+	unsynced atomic.Bool
 	// untagged leaves output images unnamed in the store (a
 	// multi-platform build names their index); label, when set, is the
 	// platform events name after the target.
@@ -96,8 +100,8 @@ func (b *builder) result(name string) *targetResult {
 // available and each layer reading another target once that target is
 // built, stores the output targets by their tags, writes the requested
 // outputs and records the build for Explain.
-func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (*engine.Result, error) {
-	o, err := engine.Prepare(p, o)
+func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (res *engine.Result, err error) {
+	o, err = engine.Prepare(p, o)
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +119,11 @@ func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (
 	defer unlock()
 	b := e.newBuilder(ctx, p, o)
 	b.devices = devs
+	defer func() {
+		if serr := syncStore(e.s, b); serr != nil && err == nil {
+			res, err = nil, serr
+		}
+	}()
 	defer b.fs.release()
 	defer b.net.close()
 	if err := b.start(); err != nil {
@@ -123,7 +132,7 @@ func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (
 	if err := b.buildAll(ctx); err != nil {
 		return nil, err
 	}
-	res, err := b.export(ctx)
+	res, err = b.export(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -230,16 +231,20 @@ func onlyCopies(l *ir.Layer) bool {
 
 // runSteps runs a layer's steps, each in a fresh overlay mount of lowers
 // with upper as its writable dir, so that several steps compose in one
-// upper dir and mount-point stubs can be removed between them.
+// upper dir and mount-point stubs can be removed between them. Each mount
+// is volatile (see step) and gets its own work dir.
 func (tb *targetBuild) runSteps(ctx context.Context, l *ir.Layer, lowers []string, work, upper string) error {
 	rootfs := filepath.Join(work, "rootfs")
-	wk := filepath.Join(work, "work")
-	for _, d := range []string{rootfs, wk, upper} {
+	for _, d := range []string{rootfs, upper} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			return err
 		}
 	}
-	for _, st := range l.Steps {
+	for i, st := range l.Steps {
+		wk := filepath.Join(work, "work"+strconv.Itoa(i))
+		if err := os.Mkdir(wk, 0o755); err != nil {
+			return err
+		}
 		if err := tb.step(ctx, l, st, lowers, rootfs, upper, wk); err != nil {
 			var se *engine.StepError
 			if errors.As(err, &se) || ctx.Err() != nil {
@@ -254,9 +259,12 @@ func (tb *targetBuild) runSteps(ctx context.Context, l *ir.Layer, lowers []strin
 	return nil
 }
 
-// step runs one step in a mount of the layer's filesystem.
+// step runs one step in a mount of the layer's filesystem. The mount is
+// volatile: unmounting it does not sync the store's filesystem, which the
+// build does once at its end (syncStore).
 func (tb *targetBuild) step(ctx context.Context, l *ir.Layer, st ir.Step, lowers []string, rootfs, upper, wk string) (err error) {
-	if err := overlay.Mount(rootfs, lowers, upper, wk); err != nil {
+	tb.b.unsynced.Store(true)
+	if err := overlay.MountVolatile(rootfs, lowers, upper, wk); err != nil {
 		return fmt.Errorf("mounting the layer's filesystem: %w", err)
 	}
 	var stubs *runc.Stubs

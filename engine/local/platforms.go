@@ -17,7 +17,7 @@ var _ engine.PlatformBuilder = (*Engine)(nil)
 // BuildPlatforms builds one plan per platform (see engine.PlatformBuilder)
 // at the same time, their targets sharing o.Parallelism slots, and makes
 // each output target an image index of its per-platform images.
-func (e *Engine) BuildPlatforms(ctx context.Context, plans []*ir.Plan, o engine.BuildOptions) (*engine.Result, error) {
+func (e *Engine) BuildPlatforms(ctx context.Context, plans []*ir.Plan, o engine.BuildOptions) (res *engine.Result, err error) {
 	if len(plans) == 1 {
 		return e.Build(ctx, plans[0], o)
 	}
@@ -68,6 +68,11 @@ func (e *Engine) BuildPlatforms(ctx context.Context, plans []*ir.Plan, o engine.
 		defer b.net.close()
 		builders[i] = b
 	}
+	defer func() {
+		if serr := syncStore(e.s, builders...); serr != nil && err == nil {
+			res, err = nil, serr
+		}
+	}()
 	if err := builders[0].start(); err != nil {
 		return nil, err
 	}
@@ -102,7 +107,7 @@ func (e *Engine) BuildPlatforms(ctx context.Context, plans []*ir.Plan, o engine.
 	if failed != nil {
 		return nil, failed
 	}
-	res, err := e.exportIndexes(ctx, builders)
+	res, err = e.exportIndexes(ctx, builders)
 	if err != nil {
 		return nil, err
 	}

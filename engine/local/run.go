@@ -121,7 +121,9 @@ func (e *Engine) RunImage(ctx context.Context, name string, o RunOptions) (int, 
 			return 0, err
 		}
 	}
-	if err := overlay.Mount(rootfs, lowers, upper, work); err != nil {
+	// Volatile: what the container writes is thrown away, so its unmount
+	// need not sync the filesystem.
+	if err := overlay.MountVolatile(rootfs, lowers, upper, work); err != nil {
 		return 0, fmt.Errorf("mounting image %s: %w", name, err)
 	}
 	defer overlay.Unmount(rootfs)

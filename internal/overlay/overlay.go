@@ -29,6 +29,26 @@ var fixedOptions = [][2]string{{"redirect_dir", "off"}, {"metacopy", "off"}, {"i
 // There is no limit on the length of the lower dir list below the kernel's
 // own limit on the number of layers.
 func Mount(target string, lowers []string, upper, work string) error {
+	return mount(target, lowers, upper, work, true)
+}
+
+// MountVolatile is Mount with the overlay's "volatile" option (Linux 5.10
+// or later; plain Mount where the kernel lacks it): the overlay never
+// flushes its upper dir's filesystem. Without it, every unmount of a
+// writable overlay syncs that whole filesystem (syncfs), which costs a
+// trivial run step more than anything but runc itself. What the step wrote
+// stays in the page cache like any unsynced write, and the caller flushes
+// it when it must be durable (engine/local syncs the store once per
+// build). The kernel marks work as used by a volatile mount and refuses to
+// mount it again: give each mount a fresh work dir.
+func MountVolatile(target string, lowers []string, upper, work string) error {
+	if upper == "" {
+		return fmt.Errorf("mounting overlay at %s: a volatile mount needs an upper dir", target)
+	}
+	return mount(target, lowers, upper, work, true)
+}
+
+func mount(target string, lowers []string, upper, work string, volatile bool) error {
 	if (upper == "") != (work == "") {
 		return fmt.Errorf("mounting overlay at %s: upper and work dirs go together", target)
 	}
@@ -71,9 +91,12 @@ func Mount(target string, lowers []string, upper, work string) error {
 	if work, err = abs(work); err != nil {
 		return fmt.Errorf("mounting overlay at %s: %w", target, err)
 	}
-	err = mountFS(target, ls, upper, work)
+	err = mountFS(target, ls, upper, work, volatile)
 	if errors.Is(err, unix.ENOSYS) || errors.Is(err, errNoLowerdirPlus) {
-		err = mountLegacy(target, ls, upper, work)
+		err = mountLegacy(target, ls, upper, work, volatile)
+		if volatile && errors.Is(err, unix.EINVAL) {
+			err = mountLegacy(target, ls, upper, work, false) // a kernel before 5.10
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("mounting overlay at %s: %w", target, err)
@@ -194,7 +217,7 @@ var errNoShortNames = errors.New("no short names for lower dirs")
 // mountFS uses the mount API of fsopen(2) (Linux 6.8 or later for
 // "lowerdir+"), which takes one lower dir per call and so has no option
 // length limit and needs no escaping of ':' or ','.
-func mountFS(target string, lowers []string, upper, work string) error {
+func mountFS(target string, lowers []string, upper, work string, volatile bool) error {
 	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return err
@@ -218,6 +241,10 @@ func mountFS(target string, lowers []string, upper, work string) error {
 		}
 		if err := set("workdir", work); err != nil {
 			return err
+		}
+		if volatile {
+			// Optional: a kernel before 5.10 refuses it, and syncs.
+			unix.FsconfigSetFlag(fsfd, "volatile")
 		}
 	}
 	for _, o := range fixedOptions {
@@ -246,7 +273,7 @@ func mountFS(target string, lowers []string, upper, work string) error {
 // absolute paths do not, each dir gets a short symlink in a temporary
 // directory, which becomes the working directory of a locked, unshared OS
 // thread for the mount (the kernel resolves the links once, at mount time).
-func mountLegacy(target string, lowers []string, upper, work string) error {
+func mountLegacy(target string, lowers []string, upper, work string, volatile bool) error {
 	for _, p := range append(append([]string{}, lowers...), upper, work) {
 		if strings.ContainsAny(p, ":,\\") {
 			return fmt.Errorf("path %q contains ':', ',' or '\\'", p)
@@ -267,6 +294,9 @@ func mountLegacy(target string, lowers []string, upper, work string) error {
 		}
 		for _, f := range fixedOptions {
 			o += "," + f[0] + "=" + f[1]
+		}
+		if volatile {
+			o += ",volatile"
 		}
 		return o
 	}

@@ -159,14 +159,14 @@ func TestMountLegacyManyLowers(t *testing.T) {
 	target, upper, work := filepath.Join(d, "merged"), filepath.Join(d, "upper"), filepath.Join(d, "work")
 	mkdirs(t, target, upper, work)
 	wd, _ := os.Getwd()
-	mustMount(t, func() error { return mountLegacy(target, lowers, upper, work) }, target)
+	mustMount(t, func() error { return mountLegacy(target, lowers, upper, work, false) }, target)
 	checkManyLowers(t, target, lowers)
 	if now, _ := os.Getwd(); now != wd {
 		t.Errorf("working directory changed to %s", now)
 	}
 	target2 := filepath.Join(d, "ro")
 	mkdirs(t, target2)
-	mustMount(t, func() error { return mountLegacy(target2, lowers, "", "") }, target2)
+	mustMount(t, func() error { return mountLegacy(target2, lowers, "", "", false) }, target2)
 	checkManyLowers(t, target2, lowers)
 }
 
@@ -282,4 +282,66 @@ func TestUnmountBusy(t *testing.T) {
 		t.Error("busy mount is still attached after Unmount")
 	}
 	t.Logf("busy unmount took %v", time.Since(start))
+}
+
+// TestMountVolatile checks both mount paths of MountVolatile: the overlay
+// carries "volatile" (so unmounting it does not sync the upper dir's
+// filesystem), what was written is in the upper dir after the unmount, and
+// the used work dir is refused by a second mount, as MountVolatile says.
+func TestMountVolatile(t *testing.T) {
+	requireRoot(t)
+	for name, mount := range map[string]func(target string, lowers []string, upper, work string) error{
+		"fsconfig": MountVolatile,
+		"legacy": func(target string, lowers []string, upper, work string) error {
+			return mountLegacy(target, lowers, upper, work, true)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := t.TempDir()
+			lower, target, upper, work := filepath.Join(d, "lower"), filepath.Join(d, "merged"), filepath.Join(d, "upper"), filepath.Join(d, "work")
+			mkdirs(t, lower, target, upper, work)
+			write(t, filepath.Join(lower, "a"), "lower\n")
+			mustMount(t, func() error { return mount(target, []string{lower}, upper, work) }, target)
+			// Linux 6.x shows the option as fsync=volatile.
+			if line := mountLine(t, target); !strings.Contains(line, ",volatile") && !strings.Contains(line, "fsync=volatile") {
+				if kernelAtLeast(t, 5, 10) {
+					t.Fatalf("the overlay is not volatile: %s", line)
+				}
+				t.Skipf("the kernel has no volatile overlays (before 5.10): %s", line)
+			}
+			write(t, filepath.Join(target, "b"), "step\n")
+			if err := Unmount(target); err != nil {
+				t.Fatal(err)
+			}
+			if got := read(t, filepath.Join(upper, "b")); got != "step\n" {
+				t.Errorf("upper/b = %q, want the step's write", got)
+			}
+			if err := mount(target, []string{lower}, upper, work); err == nil {
+				Unmount(target)
+				t.Errorf("a second volatile mount over the same work dir worked; MountVolatile's doc says the kernel refuses it")
+			}
+			work2 := filepath.Join(d, "work2")
+			mkdirs(t, work2)
+			mustMount(t, func() error { return mount(target, []string{lower}, upper, work2) }, target)
+			if got := read(t, filepath.Join(target, "b")); got != "step\n" {
+				t.Errorf("b over a fresh work dir = %q, want the step's write", got)
+			}
+		})
+	}
+	if err := MountVolatile(t.TempDir(), []string{t.TempDir()}, "", ""); err == nil {
+		t.Errorf("MountVolatile without an upper dir worked")
+	}
+}
+
+func kernelAtLeast(t *testing.T, major, minor int) bool {
+	t.Helper()
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		t.Fatal(err)
+	}
+	var ma, mi int
+	if _, err := fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &ma, &mi); err != nil {
+		t.Fatalf("reading the kernel release %q: %v", u.Release, err)
+	}
+	return ma > major || ma == major && mi >= minor
 }

@@ -20,10 +20,11 @@ import (
 // BenchmarkTrivialRunDepth is BenchmarkTrivialRun over a busybox lower and
 // depth-1 more lower dirs, each named as a store names its snapshots (a
 // 64-digit diff ID below a cache directory), as a step at that depth of a
-// build runs.
+// build runs (a volatile overlay, the build's network).
 func BenchmarkTrivialRunDepth(b *testing.B) {
-	requireRoot(b)
+	requireSlirp(b)
 	base := busyboxRootfs(b)
+	net := newNetwork(b)
 	snaps := filepath.Join(b.TempDir(), "var", "cache", "imgc", "snapshots")
 	var layers []string
 	for i := range 199 {
@@ -54,10 +55,10 @@ func BenchmarkTrivialRunDepth(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				if err := overlay.Mount(merged, lowers, upper, work); err != nil {
+				if err := overlay.MountVolatile(merged, lowers, upper, work); err != nil {
 					b.Skipf("overlay mount does not work here: %v", err)
 				}
-				code, err := runc.Run(context.Background(), bundle, runc.Spec{ID: newID(b), Rootfs: merged, Args: []string{"/bin/true"}}, io.Discard, io.Discard)
+				code, err := runc.Run(context.Background(), bundle, runc.Spec{ID: newID(b), Rootfs: merged, Net: net, Args: []string{"/bin/true"}}, io.Discard, io.Discard)
 				if err != nil || code != 0 {
 					overlay.Unmount(merged)
 					b.Fatalf("Run = %d, %v", code, err)

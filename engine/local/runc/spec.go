@@ -7,7 +7,6 @@ import (
 	"path"
 	"strings"
 
-	"github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -201,8 +200,8 @@ func ociSpec(s Spec, u user, hostnameFile string) (*specs.Spec, error) {
 	}
 	// Docker's default profile, which allows the syscalls that the
 	// capability set above needs and refuses, among others, new user
-	// namespaces, keyrings, kernel modules and bpf.
-	sc, err := seccomp.GetDefaultProfile(spec)
+	// namespaces, keyrings, kernel modules and bpf (see seccompProfile).
+	sc, err := seccompProfile(spec)
 	if err != nil {
 		return nil, fmt.Errorf("making the seccomp profile: %w", err)
 	}
