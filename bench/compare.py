@@ -278,6 +278,11 @@ class Run:
         elif phase == "edit":
             with open(os.path.join(self.ctx, self.w.change), "a") as f:
                 f.write(f"# edit {time.time_ns()}\n")
+        # What the engine before wrote (a 500 MB layer writes 1.5 GB) is on
+        # disk before this one starts: an overlay unmount that syncs its file
+        # system (BuildKit's; imgc's overlays are volatile) would otherwise
+        # wait for the previous run's writes.
+        os.sync()
 
     def build(self, phase, export=False):
         cwd = self.ctx
