@@ -169,5 +169,5 @@ func ParseFile(parser *hclparse.Parser, path, what string) (*hcl.File, hcl.Diagn
 	if diags := CheckSource(path, src); diags.HasErrors() {
 		return &hcl.File{Bytes: src}, diags
 	}
-	return parser.ParseHCL(src, path)
+	return parseHCL(parser, src, path)
 }

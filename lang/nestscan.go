@@ -15,13 +15,36 @@ import (
 // It walks the bytes as HCL's lexer does in its normal and quoted-string
 // modes: comments, strings and their escapes, ${ } interpolations and
 // brackets, and gives up on what it does not follow (heredocs, %{ }
-// directives, closing brackets that do not match, broken UTF-8). The depth it counts
-// is never less than checkNesting's for the same input: it opens and
-// closes the same levels, resets the operators at the same commas and
-// newlines, and counts every !, - and ? outside strings and comments as
-// an operator, where the lexer may see part of an identifier, a number
-// or != (counting more only makes it give up sooner).
+// directives, closing brackets that do not match, broken UTF-8). The
+// depth it counts is never less than checkNesting's for the same input: it
+// opens and closes the same levels, resets the operators at the same
+// commas and newlines, and counts every !, - and ? outside strings and
+// comments as an operator, where the lexer may see part of an identifier,
+// a number or != (counting more only makes it give up sooner).
 func shallow(src []byte, limit int) bool {
+	return walkNesting(src, limit, nil)
+}
+
+// nestEvent is what walkNesting tells its observer: a newline outside
+// strings and comments, or a top-level block's brace.
+type nestEvent int
+
+const (
+	// eventNewline: a newline token at src[i], with open levels open (1 at
+	// the top level of the file, 2 in a top-level block's body, ...).
+	eventNewline nestEvent = iota
+	// eventOpen: the { at src[i] opens a top-level block's body.
+	eventOpen
+	// eventClose: the } at src[i] closes it.
+	eventClose
+)
+
+// walkNesting is shallow, telling observe (if not nil) of the events on
+// the way; its answer is shallow's.
+func walkNesting(src []byte, limit int, observe func(ev nestEvent, i, open int)) bool {
+	if observe == nil {
+		observe = func(nestEvent, int, int) {}
+	}
 	// The lexer's reading of broken UTF-8 is its own (a stray lead
 	// byte can take the quote after it).
 	if !utf8.Valid(src) {
@@ -89,10 +112,16 @@ func shallow(src []byte, limit int) bool {
 				return false // a heredoc, perhaps
 			}
 		case '{', '[', '(', '"':
+			if c == '{' && len(stack) == 1 {
+				observe(eventOpen, i, 2)
+			}
 			push(c)
 		case '}':
 			if !pop("{$") {
 				return false
+			}
+			if len(stack) == 1 {
+				observe(eventClose, i, 1)
 			}
 		case ']':
 			if !pop("[") {
@@ -113,6 +142,7 @@ func shallow(src []byte, limit int) bool {
 				depth -= top.ops
 				top.ops = 0
 			}
+			observe(eventNewline, i, len(stack))
 		}
 		if depth > limit {
 			return false
