@@ -190,6 +190,8 @@ func TestKeysSeeEverySetting(t *testing.T) {
 		"secret id":   {Command: &model.Sh{Script: "make"}, Mounts: []model.Mount{{Type: "secret", ID: "npmrc", Target: "/root/.npmrc"}}},
 		"script":      {Command: &model.Script{Name: "EOF", Text: "#!/bin/sh\nmake\n"}},
 		"security":    {Command: &model.Sh{Script: "make"}, Security: "insecure"},
+		"device":      {Command: &model.Sh{Script: "make"}, Devices: []model.Device{{Name: "vendor.com/gpu=0"}}},
+		"required":    {Command: &model.Sh{Script: "make"}, Devices: []model.Device{{Name: "vendor.com/gpu=0", Required: true}}},
 		"script name": {Command: &model.Script{Name: "PY", Text: "#!/bin/sh\nmake\n"}},
 		"script text": {Command: &model.Script{Name: "EOF", Text: "#!/bin/sh\nmake all\n"}},
 	}

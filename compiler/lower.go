@@ -377,6 +377,9 @@ func (l *lowerer) run(sc stageCtx, s *model.Run, dependsOn map[string]bool) lowe
 	if s.Security == ir.SecurityInsecure {
 		r.Security = ir.SecurityInsecure
 	}
+	for _, d := range s.Devices {
+		r.Devices = append(r.Devices, ir.Device{Name: d.Name, Required: d.Required})
+	}
 	switch s.Network {
 	case "", "default":
 	case "none":

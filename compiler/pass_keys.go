@@ -126,6 +126,15 @@ func stepInputs(s *state, step ir.Step, targetKeys map[string]ir.CacheKey) []ir.
 		in.addNonEmpty("user", st.User)
 		in.add("network", string(st.Network))
 		in.addNonEmpty("security", st.Security)
+		for _, d := range st.Devices {
+			// As BuildKit's exec op: the name and whether it is optional,
+			// never what the host's spec files say.
+			v := "optional"
+			if d.Required {
+				v = "required"
+			}
+			in.add("device "+d.Name, v)
+		}
 		for _, m := range st.Mounts {
 			in.add("mount "+m.Target, mountText(s, m, targetKeys))
 		}

@@ -8,8 +8,8 @@ import (
 )
 
 // mergeRuns merges adjacent `run` layers with identical settings (env,
-// workdir, user, network, mounts, shell) into one layer, at --optimize=all.
-// It is safe because running the same commands in the same order with the
+// workdir, user, network, security, devices, mounts, shell) into one layer,
+// at --optimize=all. It is safe because running the same commands in the same order with the
 // same settings over the same filesystem gives the same final filesystem
 // whether their changes land in one layer or several: a later step sees
 // the earlier one's files either way, and files it deletes simply never
@@ -42,7 +42,8 @@ func mergeable(a, b *ir.Layer) bool {
 		return false
 	}
 	return slices.Equal(ra.Env, rb.Env) && ra.Workdir == rb.Workdir && ra.User == rb.User &&
-		ra.Network == rb.Network && ra.Shell == rb.Shell && ra.Shell &&
+		ra.Network == rb.Network && ra.Security == rb.Security && slices.Equal(ra.Devices, rb.Devices) &&
+		ra.Shell == rb.Shell && ra.Shell &&
 		slices.Equal(ra.Argv[:len(ra.Argv)-1], rb.Argv[:len(rb.Argv)-1]) &&
 		fmt.Sprint(ra.Mounts) == fmt.Sprint(rb.Mounts)
 }

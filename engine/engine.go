@@ -85,6 +85,14 @@ type BuildOptions struct {
 	// AllowInsecure is the security.insecure entitlement: without it,
 	// Build refuses run steps with security = "insecure".
 	AllowInsecure bool
+	// Devices is the device entitlement (--allow device[=NAME]); without
+	// it, a run step gets only the CDI devices whose spec files allow
+	// them to every build.
+	Devices DeviceGrant
+	// CDISpecDirs are the directories of CDI spec files the local engine
+	// reads; nil means DefaultCDISpecDirs. (A BuildKit daemon reads its
+	// own, set by its configuration.)
+	CDISpecDirs []string
 	// CacheTo are the caches the build exports once it succeeded
 	// (--cache-to); CacheFrom are consulted, in order, for the layers the
 	// local cache lacks (--cache-from).
@@ -99,6 +107,25 @@ const EntitlementNetworkHost = "network.host"
 // EntitlementSecurityInsecure is what `imgc build --allow` takes to let run
 // steps run privileged (security = "insecure", buildx's name).
 const EntitlementSecurityInsecure = "security.insecure"
+
+// EntitlementDevice is what `imgc build --allow` takes to give run steps
+// CDI devices: `device` grants every device, `device=NAME` those NAME
+// resolves to (buildx's names).
+const EntitlementDevice = "device"
+
+// DeviceGrant is the device entitlement: every device (All) or those the
+// Names resolve to, as run steps' device names do. A device whose CDI spec
+// (or the device itself) carries the annotation
+// org.mobyproject.buildkit.device.autoallow=true needs no grant, as in
+// BuildKit.
+type DeviceGrant struct {
+	All   bool
+	Names []string
+}
+
+// DefaultCDISpecDirs are where CDI spec files are by default (the CDI
+// specification's directories).
+var DefaultCDISpecDirs = []string{"/etc/cdi", "/var/run/cdi"}
 
 // Event is one progress report.
 type Event struct {

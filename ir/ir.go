@@ -203,10 +203,14 @@ type Run struct {
 	User    string  `json:"user,omitempty"`
 	Network Network `json:"network"`
 	// Security is "" or SecurityInsecure.
-	Security string   `json:"security,omitempty"`
-	Mounts   []Mount  `json:"mounts,omitempty"`
-	Reads    []string `json:"reads,omitempty"`
-	Writes   []string `json:"writes,omitempty"`
+	Security string `json:"security,omitempty"`
+	// Devices are the CDI devices the step gets, in order (BuildKit's
+	// RUN --device). Their names enter the key; what the host's CDI spec
+	// files make of them does not.
+	Devices []Device `json:"devices,omitempty"`
+	Mounts  []Mount  `json:"mounts,omitempty"`
+	Reads   []string `json:"reads,omitempty"`
+	Writes  []string `json:"writes,omitempty"`
 	// CacheKey is the `cache_key` attribute: extra key material only.
 	CacheKey string `json:"cache_key,omitempty"`
 	// Script, when set, is a file the runtime shows read-only at
@@ -223,6 +227,17 @@ type Run struct {
 // capabilities, no seccomp, /sys writable), as BuildKit's
 // RUN --security=insecure does.
 const SecurityInsecure = "insecure"
+
+// Device is a CDI (Container Device Interface) device a run step asks
+// for. Name is "vendor.com/class=name" (that device), "vendor.com/class"
+// (the first device of the kind), "vendor.com/class=*" (every device of
+// the kind) or the value of a device's org.mobyproject.buildkit.device.class
+// annotation, as in BuildKit. A device that is not Required and that the
+// host does not have is left out; a Required one fails the build.
+type Device struct {
+	Name     string `json:"name"`
+	Required bool   `json:"required,omitempty"`
+}
 
 // ScriptDir is where a run step's Script is, as in BuildKit.
 const ScriptDir = "/dev/pipes"

@@ -16,6 +16,7 @@ import (
 type runDecl struct {
 	Attrs    hcl.Attributes
 	Mounts   []*mountDecl
+	Devices  []*hcl.Block
 	Body     hcl.Body
 	DefRange hcl.Range
 }
@@ -38,6 +39,10 @@ func decodeRunBlock(b *hcl.Block) (*runDecl, hcl.Diagnostics) {
 	content, diags := b.Body.Content(runSchema)
 	d := &runDecl{Attrs: content.Attributes, Body: b.Body, DefRange: b.DefRange}
 	for _, mb := range content.Blocks {
+		if mb.Type == "device" {
+			d.Devices = append(d.Devices, mb)
+			continue
+		}
 		m, mdiags := decodeMountBlock(mb)
 		m.Diags = mdiags
 		d.Mounts = append(d.Mounts, m)
@@ -93,6 +98,9 @@ func (e *evaluator) run(b *hcl.Block) *model.Run {
 			r.Security = s
 		}
 	}
+	for _, b := range d.Devices {
+		r.Devices = append(r.Devices, e.device(b))
+	}
 	r.NoCache = !e.boolean(attrs, "cache", true)
 	r.CacheKey, _ = e.str(attrs, "cache_key")
 	r.Reads = e.absPaths(attrs, "reads")
@@ -103,6 +111,18 @@ func (e *evaluator) run(b *hcl.Block) *model.Run {
 		}
 	}
 	return r
+}
+
+// device evaluates a `device "NAME"` block.
+func (e *evaluator) device(b *hcl.Block) model.Device {
+	content, diags := b.Body.Content(deviceSchema)
+	e.l.addEval(diags)
+	return model.Device{
+		Name:      b.Labels[0],
+		Required:  e.boolean(content.Attributes, "required", false),
+		NameRange: b.LabelRanges[0],
+		Range:     e.l.blockRange(b.DefRange),
+	}
 }
 
 // command evaluates sh, exec or script into r.Command.

@@ -31,8 +31,10 @@ var runSchema = &hcl.BodySchema{
 		{Name: "shell"}, {Name: "network"}, {Name: "cache"}, {Name: "cache_key"},
 		{Name: "reads"}, {Name: "writes"}, {Name: "script"}, {Name: "script_name"}, {Name: "security"},
 	},
-	Blocks: []hcl.BlockHeaderSchema{{Type: "mount", LabelNames: []string{"type"}}},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "mount", LabelNames: []string{"type"}}, {Type: "device", LabelNames: []string{"name"}}},
 }
+
+var deviceSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "required"}}}
 
 var mountSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{

@@ -203,6 +203,12 @@ func (c *checker) runValues(r *Run) bool {
 			ok = false
 		}
 	}
+	for _, d := range r.Devices {
+		if diag := CheckDevice(d.Name, first(d.NameRange, d.Range, r.Range)); diag != nil {
+			c.diags = append(c.diags, diag)
+			ok = false
+		}
+	}
 	for _, m := range r.Mounts {
 		if d := CheckMountType(m.Type, first(m.TypeRange, m.DeclRange, m.Range)); d != nil {
 			c.diags = append(c.diags, d)
@@ -341,6 +347,17 @@ func CheckMountType(typ string, rng hcl.Range) *hcl.Diagnostic {
 	}
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported mount type", Subject: rng.Ptr(),
 		Detail: fmt.Sprintf("%q is not a mount type.%s Use one of bind, cache, secret, ssh or tmpfs.", typ, Suggestion(typ, mountTypes, ""))}
+}
+
+// CheckDevice is the error for a CDI device name written at rng that
+// cannot name a device (empty, or with a space or control character), or
+// nil. Which names exist is known only where the step runs.
+func CheckDevice(name string, rng hcl.Range) *hcl.Diagnostic {
+	if name != "" && !strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return nil
+	}
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid device name", Subject: rng.Ptr(),
+		Detail: fmt.Sprintf("%q is not a CDI device name. Name a device as vendor.com/class=name (one device), vendor.com/class (the first of its kind) or vendor.com/class=* (all of them), as the host's CDI spec files (in /etc/cdi and /var/run/cdi) list them.", name)}
 }
 
 // oneOf is the error for v unless it is one of allowed, or nil.

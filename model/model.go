@@ -166,7 +166,9 @@ type Run struct {
 	// security.insecure entitlement.
 	Security      string
 	SecurityRange hcl.Range
-	Mounts        []Mount
+	// Devices are BuildKit's RUN --device: CDI devices by name.
+	Devices []Device
+	Mounts  []Mount
 	// NoCache is `cache = false`.
 	NoCache  bool
 	CacheKey string
@@ -185,6 +187,17 @@ type Run struct {
 	// in the definition (zero otherwise). Neither enters a cache key.
 	Range      hcl.Range
 	Definition hcl.Range
+}
+
+// Device is a `device "NAME"` block inside `run` (RUN --device=NAME): a
+// CDI device the step gets. Without Required, a device the host lacks is
+// left out.
+type Device struct {
+	Name     string
+	Required bool
+	// NameRange is the name as written; Range the whole block.
+	NameRange hcl.Range
+	Range     hcl.Range
 }
 
 // Mount is a `mount "TYPE"` block inside `run`.

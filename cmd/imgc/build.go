@@ -35,7 +35,8 @@ type buildCmd struct {
 	Locked      bool     `help:"Fail instead of moving a base image pin in imgc.lock.hcl, or when a base is not pinned."`
 	Pull        bool     `help:"Resolve base image tags again, moving their pins in imgc.lock.hcl to what the registry serves now."`
 	Compression string   `enum:"gzip,zstd" default:"gzip" help:"Layer compression: gzip or zstd."`
-	Allow       []string `sep:"none" placeholder:"ENTITLEMENT" help:"Grant an entitlement (repeatable): network.host lets steps with network = \"host\" (RUN --network=host) use the host's network; security.insecure lets steps with security = \"insecure\" (RUN --security=insecure) run privileged."`
+	Allow       []string `sep:"none" placeholder:"ENTITLEMENT" help:"Grant an entitlement (repeatable): network.host lets steps with network = \"host\" (RUN --network=host) use the host's network; security.insecure lets steps with security = \"insecure\" (RUN --security=insecure) run privileged; device lets steps use every CDI device they name (RUN --device), device=NAME those NAME names."`
+	CDISpecDir  []string `name:"cdi-spec-dir" sep:"none" placeholder:"DIR" help:"Read CDI spec files, which define the devices steps name (RUN --device), from DIR instead of /etc/cdi and /var/run/cdi (repeatable; the local engine only: a BuildKit daemon reads its own)."`
 	CacheTo     []string `name:"cache-to" sep:"none" placeholder:"type=registry,ref=REF" help:"Export the build cache (repeatable): type=registry,ref=REG/REPO:TAG | type=local,dest=DIR | type=oci,dest=DIR, with mode=min (output images' layers, the default) or mode=max (every layer)."`
 	cacheFromFlag
 }
@@ -145,9 +146,13 @@ func (c *buildCmd) buildOptions(src *source, plans []*ir.Plan, pins map[string]s
 	if diags := missingSecrets(plan, secrets); diags.HasErrors() {
 		return engine.BuildOptions{}, diags
 	}
-	allowed, diags := entitlements(c.Allow)
+	allowed, devices, diags := entitlements(c.Allow)
 	if !diags.HasErrors() {
 		diags = deniedSteps(plan, allowed)
+	}
+	if len(c.CDISpecDir) > 0 && c.address() != "" {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "CDI spec directory with a builder",
+			Detail: "--cdi-spec-dir tells the local engine where CDI spec files are; a BuildKit daemon reads its own (buildkitd --cdi-spec-dir, or [cdi] specDirs in buildkitd.toml). Drop --cdi-spec-dir, or build without --builder."})
 	}
 	if diags.HasErrors() {
 		return engine.BuildOptions{}, diags
@@ -169,6 +174,8 @@ func (c *buildCmd) buildOptions(src *source, plans []*ir.Plan, pins map[string]s
 
 		AllowNetworkHost: allowed[engine.EntitlementNetworkHost],
 		AllowInsecure:    allowed[engine.EntitlementSecurityInsecure],
+		Devices:          devices,
+		CDISpecDirs:      c.CDISpecDir,
 	}
 	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
 		sec, err := strconv.ParseInt(v, 10, 64)
@@ -405,20 +412,32 @@ func missingMounts(plan *ir.Plan, typ ir.MountType, given map[string]string, sum
 	return diags
 }
 
-// entitlements reads the --allow values: network.host and
-// security.insecure.
-func entitlements(allow []string) (allowed map[string]bool, diags hcl.Diagnostics) {
+// entitlements reads the --allow values: network.host,
+// security.insecure, and device or device=NAME.
+func entitlements(allow []string) (allowed map[string]bool, devices engine.DeviceGrant, diags hcl.Diagnostics) {
 	allowed = map[string]bool{}
 	for _, a := range allow {
-		switch a = strings.TrimSpace(a); a {
+		a = strings.TrimSpace(a)
+		if name, ok := strings.CutPrefix(a, engine.EntitlementDevice+"="); ok {
+			if name == "" || strings.Contains(name, ",") {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid device entitlement",
+					Detail: fmt.Sprintf("--allow %q does not name one device. Write --allow device=NAME with a device name as steps write it, such as vendor.com/gpu=0 (imgc takes no alias=), or --allow device for every device.", a)})
+				continue
+			}
+			devices.Names = append(devices.Names, name)
+			continue
+		}
+		switch a {
 		case engine.EntitlementNetworkHost, engine.EntitlementSecurityInsecure:
 			allowed[a] = true
+		case engine.EntitlementDevice:
+			devices.All = true
 		default:
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown entitlement",
-				Detail: fmt.Sprintf("--allow %q is not an entitlement imgc knows. The ones there are: --allow %s (steps with network = \"host\" use the host's network) and --allow %s (steps with security = \"insecure\" run privileged).", a, engine.EntitlementNetworkHost, engine.EntitlementSecurityInsecure)})
+				Detail: fmt.Sprintf("--allow %q is not an entitlement imgc knows. The ones there are: --allow %s (steps with network = \"host\" use the host's network), --allow %s (steps with security = \"insecure\" run privileged) and --allow %s[=NAME] (steps get the CDI devices they name).", a, engine.EntitlementNetworkHost, engine.EntitlementSecurityInsecure, engine.EntitlementDevice)})
 		}
 	}
-	return allowed, diags
+	return allowed, devices, diags
 }
 
 // deniedSteps refuses, before anything runs, every run step that uses the

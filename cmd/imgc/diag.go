@@ -335,10 +335,16 @@ func (e *env) reportBuildError(files map[string]*hcl.File, err error) error {
 			detail.WriteString("  │ " + l + "\n")
 		}
 	}
-	detail.WriteString("\nLayers built before this step are cached; fix the step and build again to resume from here.")
 	summary := "Build step failed"
 	if se.Target != "" {
 		summary = fmt.Sprintf("Build step failed in %q", se.Target)
+	}
+	// An engine's refusal before anything ran names itself.
+	var refusal interface{ Summary() string }
+	if errors.As(se.Err, &refusal) {
+		summary = refusal.Summary()
+	} else {
+		detail.WriteString("\nLayers built before this step are cached; fix the step and build again to resume from here.")
 	}
 	var diags hcl.Diagnostics
 	for _, o := range se.Origins {

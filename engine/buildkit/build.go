@@ -573,6 +573,12 @@ func entitlements(o engine.BuildOptions) []string {
 	if o.AllowInsecure {
 		out = append(out, engine.EntitlementSecurityInsecure)
 	}
+	if o.Devices.All {
+		out = append(out, engine.EntitlementDevice)
+	}
+	for _, n := range o.Devices.Names {
+		out = append(out, engine.EntitlementDevice+"="+n)
+	}
 	return out
 }
 

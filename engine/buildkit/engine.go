@@ -168,7 +168,19 @@ func (e *Engine) refused(err error) error {
 		return &BuilderError{Addr: e.o.Addr, Summary: "the builder refuses the security.insecure entitlement",
 			Detail: "A step uses security = \"insecure\" (RUN --security=insecure) and the daemon does not grant it. Start buildkitd with --allow-insecure-entitlement security.insecure (or list it in its config's insecure-entitlements), or drop the security setting.", Err: err}
 	}
+	if strings.Contains(msg, "requested by the build but not allowed") {
+		return &BuilderError{Addr: e.o.Addr, Summary: "the builder refuses a CDI device without the device entitlement",
+			Detail: fmt.Sprintf("A step names a CDI device (a device block, or RUN --device) that the daemon gives only with the %s entitlement (%s). Pass --allow %s (every device) or --allow %s=NAME, or drop the device.", engine.EntitlementDevice, lastLine(msg), engine.EntitlementDevice, engine.EntitlementDevice), Err: err}
+	}
 	return nil
+}
+
+// lastLine is what follows the last ": " of a daemon's error: its own words.
+func lastLine(msg string) string {
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		return msg[i+2:]
+	}
+	return msg
 }
 
 // Explain tells, for each layer, whether the last build on this builder

@@ -189,6 +189,14 @@ func (lw *lowering) run(t *ir.Target, r *ir.Run, st llb.State, baseCfg v1.Config
 	if r.Security == ir.SecurityInsecure {
 		opts = append(opts, llb.Security(pb.SecurityMode_INSECURE))
 	}
+	for _, d := range r.Devices {
+		// As BuildKit's Dockerfile frontend lowers RUN --device.
+		do := []llb.CDIDeviceOption{llb.CDIDeviceName(d.Name)}
+		if !d.Required {
+			do = append(do, llb.CDIDeviceOptional)
+		}
+		opts = append(opts, llb.AddCDIDevice(do...))
+	}
 	for _, m := range r.Mounts {
 		o, err := lw.mount(t, r, m)
 		if err != nil {

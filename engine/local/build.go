@@ -67,6 +67,8 @@ type builder struct {
 	// the targets whose layers go into an output image (imageTargets).
 	imports *sharedCache
 	images  map[string]bool
+	// devices are the run steps' CDI devices (devices.go).
+	devices *stepDevices
 }
 
 func (b *builder) emit(e engine.Event) {
@@ -102,12 +104,17 @@ func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (
 	if err := checkCacheTypes(o); err != nil {
 		return nil, err
 	}
+	devs, err := resolveDevices(p, o)
+	if err != nil {
+		return nil, err
+	}
 	unlock, err := e.s.LockShared()
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
 	b := e.newBuilder(ctx, p, o)
+	b.devices = devs
 	defer b.fs.release()
 	defer b.net.close()
 	if err := b.start(); err != nil {
@@ -164,6 +171,11 @@ func (b *builder) buildAll(ctx context.Context) error {
 func (b *builder) start() error {
 	for _, w := range runc.Warnings() {
 		b.emit(engine.Event{Kind: "warning", Line: w})
+	}
+	if b.devices != nil {
+		for _, w := range b.devices.warnings {
+			b.emit(engine.Event{Kind: "warning", Line: w})
+		}
 	}
 	// Bundles a killed build left behind may hold secrets.
 	return runc.ClearStaleBundles()

@@ -326,6 +326,7 @@ func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, 
 		Mounts:  mounts,
 
 		Insecure: r.Security == ir.SecurityInsecure,
+		Edit:     tb.b.devices.edit(r),
 	}
 	stubs, err := runc.FindStubs(rootfs, upper, spec)
 	if err != nil {

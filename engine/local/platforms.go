@@ -36,6 +36,12 @@ func (e *Engine) BuildPlatforms(ctx context.Context, plans []*ir.Plan, o engine.
 	if err != nil {
 		return nil, err
 	}
+	devs := make([]*stepDevices, len(plans))
+	for i, p := range plans {
+		if devs[i], err = resolveDevices(p, opts[i]); err != nil {
+			return nil, err
+		}
+	}
 	unlock, err := e.s.LockShared()
 	if err != nil {
 		return nil, err
@@ -56,6 +62,7 @@ func (e *Engine) BuildPlatforms(ctx context.Context, plans []*ir.Plan, o engine.
 			}
 		}
 		b := e.newBuilder(ctx, p, bo)
+		b.devices = devs[i]
 		b.sem, b.untagged, b.label = sem, true, "("+engine.PlatformOf(p).String()+")"
 		defer b.fs.release()
 		defer b.net.close()

@@ -149,6 +149,7 @@ type runForm struct {
 	Shell         []string
 	Network       string
 	Security      string
+	Devices       []model.Device
 	Mounts        []mountForm
 	Vars          []string
 	Range         hcl.Range

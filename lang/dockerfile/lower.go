@@ -64,6 +64,7 @@ func lowerStep(step stepForm) model.Step {
 			Shell:    s.Shell,
 			Network:  s.Network,
 			Security: s.Security,
+			Devices:  s.Devices,
 			Vars:     s.Vars,
 			Range:    s.Range,
 		}

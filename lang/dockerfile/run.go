@@ -44,8 +44,10 @@ func (rd *reader) runCmd(s *stageState, rng hcl.Range, c *instructions.RunComman
 	default:
 		rd.errorf(rng, "Invalid security mode", "RUN --security takes sandbox or insecure, not %q.", sec)
 	}
-	if d := instructions.GetDevices(c); len(d) > 0 {
-		rd.errorf(rng, "RUN device", "imgc does not give steps devices (--device). Remove the flag.")
+	for _, d := range instructions.GetDevices(c) {
+		// BuildKit neither expands nor checks the name: the host's CDI
+		// spec files say what it means, where the step runs.
+		r.Devices = append(r.Devices, model.Device{Name: d.Name, Required: d.Required, NameRange: rng, Range: rng})
 	}
 	for _, m := range instructions.GetMounts(c) {
 		if mm, ok := rd.mount(s, rng, m); ok {

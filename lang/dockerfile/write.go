@@ -164,7 +164,7 @@ func (w *writer) run(body *hclwrite.Body, r *runForm, depth int, o omit) {
 		workdir = r.Workdir
 	}
 	settings := len(env) > 0 || workdir.Value != "" || user.Value != "" || shell != nil
-	if !settings && r.Network == "" && r.Security == "" && scriptName == "" && len(r.Mounts) == 0 && !strings.Contains(cmd, "\n") {
+	if !settings && r.Network == "" && r.Security == "" && scriptName == "" && len(r.Devices) == 0 && len(r.Mounts) == 0 && !strings.Contains(cmd, "\n") {
 		// One attribute: a one-line block.
 		body.AppendUnstructuredTokens(raw("run { " + cmd + " }\n"))
 		return
@@ -181,6 +181,13 @@ func (w *writer) run(body *hclwrite.Body, r *runForm, depth int, o omit) {
 	}
 	if r.Security != "" {
 		b.SetAttributeRaw("security", raw(quoted(quoteLit(r.Security))))
+	}
+	for _, d := range r.Devices {
+		line := "device " + quoted(quoteLit(d.Name)) + " {}\n"
+		if d.Required {
+			line = "device " + quoted(quoteLit(d.Name)) + " { required = true }\n"
+		}
+		b.AppendUnstructuredTokens(raw(line))
 	}
 	for _, m := range r.Mounts {
 		w.mount(b, m)

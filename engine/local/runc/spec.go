@@ -41,6 +41,11 @@ type Spec struct {
 	// Insecure runs the process privileged, as BuildKit's
 	// RUN --security=insecure does (see insecure.go).
 	Insecure bool
+	// Edit, when set, changes the runtime configuration last, as
+	// BuildKit applies CDI devices' container edits (package
+	// engine/local/devices). The mount points its mounts need are not
+	// among MountPoints': BuildKit leaves them in the layer too.
+	Edit func(*specs.Spec) error
 }
 
 // DefaultHostname is the container's host name when Spec.Hostname is empty.
@@ -204,6 +209,11 @@ func ociSpec(s Spec, u user, hostnameFile string) (*specs.Spec, error) {
 	spec.Linux.Seccomp = sc
 	if s.Insecure {
 		if err := insecure(spec); err != nil {
+			return nil, err
+		}
+	}
+	if s.Edit != nil {
+		if err := s.Edit(spec); err != nil {
 			return nil, err
 		}
 	}

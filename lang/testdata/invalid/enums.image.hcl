@@ -27,6 +27,13 @@ stage "s" {
     mount "secret" { # ERROR: Missing secret id
       required = true
     }
+    device "" {} # ERROR: Invalid device name
+    device "vendor.com/gpu=0" {
+      required = "yes" # ERROR: Incorrect attribute value type
+    }
+    device "vendor.com/gpu=1" {
+      optional = true # ERROR: Unsupported argument
+    }
     writes = ["out"] # ERROR: Relative path in writes
   }
   copy {
