@@ -50,105 +50,127 @@ func walkNesting(src []byte, limit int, observe func(ev nestEvent, i, open int))
 	if !utf8.Valid(src) {
 		return false
 	}
-	type level struct {
-		kind byte // '{', '[', '(', '"' or '$' (an interpolation)
-		ops  int
-	}
-	stack := []level{{kind: '{'}}
-	depth := 0
-	push := func(kind byte) {
-		stack = append(stack, level{kind: kind})
-		depth++
-	}
-	// pop closes the innermost level if it is one of kinds.
-	pop := func(kinds string) bool {
-		top := stack[len(stack)-1]
-		if len(stack) == 1 || strings.IndexByte(kinds, top.kind) < 0 {
-			return false
-		}
-		depth -= 1 + top.ops
-		stack = stack[:len(stack)-1]
-		return true
-	}
+	w := &nestWalk{src: src, stack: []nestLevel{{kind: '{'}}, observe: observe}
 	for i := 0; i < len(src); i++ {
-		c := src[i]
-		top := &stack[len(stack)-1]
-		if top.kind == '"' {
-			// Inside a quoted string: only an escape, an
-			// interpolation or the closing quote matter.
-			switch {
-			case c == '\\' && i+1 < len(src) && src[i+1] != '\n' && src[i+1] != '\r':
-				i++
-			case c == '"':
-				pop(`"`)
-			case (c == '$' || c == '%') && i+1 < len(src) && src[i+1] == c && i+2 < len(src) && src[i+2] == '{':
-				i += 2 // $${ and %%{ are literal
-			case c == '$' && i+1 < len(src) && src[i+1] == '{':
-				push('$')
-				i++
-			case c == '%' && i+1 < len(src) && src[i+1] == '{':
-				return false // a directive: if and for nest too
-			}
-			if depth > limit {
-				return false
-			}
-			continue
+		var ok bool
+		if w.stack[len(w.stack)-1].kind == '"' {
+			i, ok = w.quoted(i)
+		} else {
+			i, ok = w.normal(i)
 		}
-		switch c {
-		case '#':
-			i = lineEnd(src, i)
-		case '/':
-			if i+1 < len(src) && src[i+1] == '/' {
-				i = lineEnd(src, i)
-			} else if i+1 < len(src) && src[i+1] == '*' {
-				end := bytes.Index(src[i+2:], []byte("*/"))
-				if end < 0 {
-					return false
-				}
-				i += 2 + end + 1
-			}
-		case '<':
-			if i+1 < len(src) && src[i+1] == '<' {
-				return false // a heredoc, perhaps
-			}
-		case '{', '[', '(', '"':
-			if c == '{' && len(stack) == 1 {
-				observe(eventOpen, i, 2)
-			}
-			push(c)
-		case '}':
-			if !pop("{$") {
-				return false
-			}
-			if len(stack) == 1 {
-				observe(eventClose, i, 1)
-			}
-		case ']':
-			if !pop("[") {
-				return false
-			}
-		case ')':
-			if !pop("(") {
-				return false
-			}
-		case '!', '-', '?':
-			top.ops++
-			depth++
-		case ',':
-			depth -= top.ops
-			top.ops = 0
-		case '\n':
-			if top.kind == '{' {
-				depth -= top.ops
-				top.ops = 0
-			}
-			observe(eventNewline, i, len(stack))
-		}
-		if depth > limit {
+		if !ok || w.depth > limit {
 			return false
 		}
 	}
-	return len(stack) == 1
+	return len(w.stack) == 1
+}
+
+// nestWalk is walkNesting's state: the levels open and their depth as
+// checkNesting counts it.
+type nestWalk struct {
+	src     []byte
+	stack   []nestLevel
+	depth   int
+	observe func(ev nestEvent, i, open int)
+}
+
+type nestLevel struct {
+	kind byte // '{', '[', '(', '"' or '$' (an interpolation)
+	ops  int
+}
+
+func (w *nestWalk) push(kind byte) {
+	w.stack = append(w.stack, nestLevel{kind: kind})
+	w.depth++
+}
+
+// pop closes the innermost level if it is one of kinds.
+func (w *nestWalk) pop(kinds string) bool {
+	top := w.stack[len(w.stack)-1]
+	if len(w.stack) == 1 || strings.IndexByte(kinds, top.kind) < 0 {
+		return false
+	}
+	w.depth -= 1 + top.ops
+	w.stack = w.stack[:len(w.stack)-1]
+	return true
+}
+
+// quoted takes src[i] inside a quoted string, where only an escape, an
+// interpolation or the closing quote matter; it returns the last index
+// it took, and false if it cannot follow.
+func (w *nestWalk) quoted(i int) (int, bool) {
+	src, c := w.src, w.src[i]
+	switch {
+	case c == '\\' && i+1 < len(src) && src[i+1] != '\n' && src[i+1] != '\r':
+		i++
+	case c == '"':
+		w.pop(`"`)
+	case (c == '$' || c == '%') && i+1 < len(src) && src[i+1] == c && i+2 < len(src) && src[i+2] == '{':
+		i += 2 // $${ and %%{ are literal
+	case c == '$' && i+1 < len(src) && src[i+1] == '{':
+		w.push('$')
+		i++
+	case c == '%' && i+1 < len(src) && src[i+1] == '{':
+		return i, false // a directive: if and for nest too
+	}
+	return i, true
+}
+
+// normal takes src[i] outside strings, as quoted does.
+func (w *nestWalk) normal(i int) (int, bool) {
+	src, c := w.src, w.src[i]
+	top := &w.stack[len(w.stack)-1]
+	switch c {
+	case '#':
+		i = lineEnd(src, i)
+	case '/':
+		if i+1 < len(src) && src[i+1] == '/' {
+			i = lineEnd(src, i)
+		} else if i+1 < len(src) && src[i+1] == '*' {
+			end := bytes.Index(src[i+2:], []byte("*/"))
+			if end < 0 {
+				return i, false
+			}
+			i += 2 + end + 1
+		}
+	case '<':
+		if i+1 < len(src) && src[i+1] == '<' {
+			return i, false // a heredoc, perhaps
+		}
+	case '{', '[', '(', '"':
+		if c == '{' && len(w.stack) == 1 {
+			w.observe(eventOpen, i, 2)
+		}
+		w.push(c)
+	case '}':
+		if !w.pop("{$") {
+			return i, false
+		}
+		if len(w.stack) == 1 {
+			w.observe(eventClose, i, 1)
+		}
+	case ']':
+		if !w.pop("[") {
+			return i, false
+		}
+	case ')':
+		if !w.pop("(") {
+			return i, false
+		}
+	case '!', '-', '?':
+		top.ops++
+		w.depth++
+	case ',':
+		w.depth -= top.ops
+		top.ops = 0
+	case '\n':
+		if top.kind == '{' {
+			w.depth -= top.ops
+			top.ops = 0
+		}
+		w.observe(eventNewline, i, len(w.stack))
+	}
+	return i, true
 }
 
 // lineEnd is the index of the newline ending the line at i (a comment's,
