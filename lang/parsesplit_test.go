@@ -121,3 +121,21 @@ func checkSplit(t *testing.T, src []byte, n, minChunk int) bool {
 	}
 	return true
 }
+
+// BenchmarkParseSplit compares parsing a 1,000-step image whole and in
+// pieces (wall time: the pieces only pay where a core is free).
+func BenchmarkParseSplit(b *testing.B) {
+	src := []byte(bigConfig(1000, "\n"))
+	b.Run("whole", func(b *testing.B) {
+		for b.Loop() {
+			hclsyntax.ParseConfig(src, "f.image.hcl", hcl.InitialPos)
+		}
+	})
+	b.Run("pieces", func(b *testing.B) {
+		for b.Loop() {
+			if _, ok := parseSplit(src, "f.image.hcl", 2, splitChunkSize); !ok {
+				b.Fatal("not split")
+			}
+		}
+	})
+}
