@@ -29,6 +29,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 
@@ -67,8 +68,9 @@ class Workload:
     """A build context, the base it starts from, and the phases to time."""
 
     def __init__(self, name, base, phases, engines, change=None, make=None, sample=None,
-                 compression="gzip", platforms=None, title=None):
+                 compression="gzip", platforms=None, title=None, sizes=False):
         self.name, self.base, self.phases, self.engines = name, base, phases, engines
+        self.sizes = sizes  # report each engine's largest blob (the layer) after the run
         self.change, self.make, self.sample = change, make, sample
         self.compression, self.platforms = compression, platforms
         self.title = title or name
@@ -103,13 +105,38 @@ def files_context(k):
 
 
 def big_context(mb):
-    # base64 of random bytes: text that compresses to about 3/4, as binaries
-    # and packages do, made by the step itself so no context is transferred.
-    raw = mb * 1024 * 1024 * 3 // 4
+    # Copies of Debian's /usr (112 MB of binaries, libraries and text each):
+    # a layer of real files that every gzip and zstd encoder compresses as
+    # it would a package install. (Base64 of random bytes, used before, has
+    # no matches at all: klauspost's deflate stores such blocks at the
+    # levels below 7 while Go's compress/gzip, BuildKit's, still Huffman-codes
+    # them to 3/4, so the two engines wrote layers of different sizes.)
+    # The step makes the files itself, so no context is transferred.
     def make(ctx):
+        if mb < 112:
+            cmd = "cp -a /usr/bin /big0"
+        else:
+            n = -(-mb // 112)
+            cmd = f"for i in $(seq 1 {n}); do cp -a /usr /big$i; done"
         with open(os.path.join(ctx, "Dockerfile"), "w") as f:
-            f.write(f"ARG BASE\nFROM ${{BASE}}\nRUN head -c {raw} /dev/urandom | base64 > /big\n")
+            f.write(f"ARG BASE\nFROM ${{BASE}}\nRUN {cmd}\n")
     return make
+
+
+def big_title(mb, comp):
+    what = "Debian's /usr/bin" if mb < 112 else f"{-(-mb // 112)} copies of Debian's /usr ({-(-mb // 112) * 112} MB)"
+    return f"one large layer, {comp}: {what}"
+
+
+def largest_blob(archive):
+    """The size of the largest blob in an OCI layout tar (the layer a
+    large-layer workload wrote), or None."""
+    try:
+        with tarfile.open(archive) as t:
+            return max((m.size for m in t.getmembers() if m.name.startswith(("blobs/", "./blobs/"))),
+                       default=None)
+    except (OSError, tarfile.TarError):
+        return None
 
 
 def platform_context(ctx):
@@ -139,9 +166,9 @@ def workloads(quick):
                            change="files/d0000/f00.txt", make=files_context(k),
                            title=f"COPY of {k} files"))
     for comp in ("gzip", "zstd"):
-        ws.append(Workload(f"layer-{big_mb}mb-{comp}", "busybox", ["cold"], ["imgc", "buildkit"],
+        ws.append(Workload(f"layer-{big_mb}mb-{comp}", "debian", ["cold"], ["imgc", "buildkit"],
                            make=big_context(big_mb), compression=comp,
-                           title=f"one {big_mb} MB layer, {comp}"))
+                           title=big_title(big_mb, comp), sizes=True))
     ws.append(Workload("busybox-app-2p", "multi", ["cold", "warm"], ["imgc", "imgc-bk", "buildkit"],
                        sample="busybox-app", platforms="linux/amd64,linux/arm64",
                        title="busybox-app for linux/amd64 + linux/arm64 (arm64 under QEMU)"))
@@ -325,6 +352,8 @@ def measure(env, w, rounds, work, log):
                     times[r.engine].append(t)
                     log(f"{w.name} {phase} {r.engine} round {i + 1}: {t:.3f} s (load {loads[-1]:.2f})")
         results[phase] = {"times": times, "load": [min(loads), max(loads)]}
+    if w.sizes:
+        results["sizes"] = {r.engine: largest_blob(r.out) for r in runs}
     return results
 
 
@@ -357,6 +386,10 @@ def summary(ws, results, rounds):
             row += f" {r['load'][0]:.1f}-{r['load'][1]:.1f} |"
             out.append(row)
         out.append("")
+        sizes = res.get("sizes")
+        if sizes:
+            out += ["Layer written (largest blob of the output): " + ", ".join(
+                f"{e} {v / 1e6:.1f} MB" if v else f"{e} -" for e, v in sizes.items()) + ".", ""]
         for e, msg in res.get("failed", {}).items():
             out += [f"{e} failed: `{msg}`", ""]
     return "\n".join(out)

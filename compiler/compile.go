@@ -211,8 +211,9 @@ type state struct {
 	sensitive []string
 	mask      func(string) string
 
-	ignoreLoaded  bool
-	ignoreMatcher *patternmatcher.PatternMatcher
+	// ignores are the loaded ignore files: the build context's under
+	// "", a named context's under its directory.
+	ignores map[string]*patternmatcher.PatternMatcher
 
 	// stages are cfg's stages by name (Config.Stage is a linear search).
 	stages map[string]*model.Stage

@@ -491,6 +491,9 @@ func (l *lowerer) mount(m model.Mount, dependsOn map[string]bool) (ir.Mount, boo
 		panic(fmt.Sprintf("compiler: lower: %s mount without a target: model.Check lets none through", m.Type))
 	}
 	im.FromTarget = l.refTarget(m.From, m.Range)
+	if m.Context != "" {
+		im.Context = m.Context
+	}
 	if im.FromTarget != "" {
 		dependsOn[im.FromTarget] = true
 	}
@@ -500,7 +503,7 @@ func (l *lowerer) mount(m model.Mount, dependsOn map[string]bool) (ir.Mount, boo
 func (l *lowerer) copyStep(sc stageCtx, s *model.Copy, dependsOn map[string]bool) lowered {
 	c := &ir.Copy{
 		Sources: s.Src, Dest: joinDest(sc.workdir, s.Dest), Exclude: s.Exclude, Chown: s.Chown, Chmod: s.Chmod,
-		Link: s.Link, Parents: s.Parents, Origin: ir.OriginOf(s.Range),
+		Link: s.Link, Parents: s.Parents, NamedContext: s.NamedContext, Origin: ir.OriginOf(s.Range),
 	}
 	if len(s.Src) == 0 || s.Dest == "" {
 		panic("compiler: lower: copy step without sources or destination: model.Check lets none through")
@@ -529,7 +532,11 @@ func (l *lowerer) add(sc stageCtx, s *model.Add) lowered {
 		Chown: s.Chown, Chmod: s.Chmod, Link: s.Link, Exclude: s.Exclude, Origin: ir.OriginOf(s.Range),
 	}
 	if g := s.Git; g != nil {
-		a.Git = &ir.GitSource{Remote: g.Remote, Ref: g.Ref, Subdir: g.Subdir, KeepGitDir: g.KeepGitDir}
+		a.Git = &ir.GitSource{Remote: g.Remote, Ref: g.Ref, Subdir: g.Subdir, KeepGitDir: g.KeepGitDir, SkipSubmodules: g.SkipSubmodules}
+		if g.Commit != "" {
+			// Keyed by the pinned commit now; the ref checked at build.
+			a.Git.Commit, a.Git.Verify = g.Commit, true
+		}
 	}
 	kinds := 0
 	for _, set := range []bool{s.URL != "", len(s.Src) > 0, s.Git != nil} {

@@ -168,6 +168,8 @@ func stepInputs(s *state, step ir.Step, targetKeys map[string]ir.CacheKey) []ir.
 			}
 			in.addNonEmpty("git subdir", g.Subdir)
 			in.addTrue("keep_git_dir", g.KeepGitDir)
+			// As BuildKit's key: marked only when submodules are left out.
+			in.addTrue("skip_submodules", g.SkipSubmodules)
 		}
 		if len(st.Sources) > 0 {
 			in.add("add src", jsonList(st.Sources))
@@ -284,8 +286,8 @@ func mountText(s *state, m ir.Mount, targetKeys map[string]ir.CacheKey) string {
 	add("env", m.Env)
 	if m.FromTarget != "" {
 		add("from", targetKey(targetKeys, m.FromTarget).String())
-	} else if m.Type == ir.MountBind {
-		add("context", s.contextDigest(m.Files))
+	} else if m.Type == ir.MountBind || m.Context != "" {
+		add("context", s.contextDigest(contextOf(s.context, m.Context), m.Files))
 	}
 	if m.ReadOnly {
 		parts = append(parts, "readonly")
@@ -308,13 +310,15 @@ func mountText(s *state, m ir.Mount, targetKeys map[string]ir.CacheKey) string {
 	return strings.Join(parts, ",")
 }
 
-// contextDigest digests what a bind mount from the build context shows:
-// every path below source with its type, mode and content digest.
-func (s *state) contextDigest(files []ir.CopyFile) string {
+// contextDigest digests what a bind mount from the build context (or
+// the named context dir) shows: every path below source with its type,
+// mode and content digest. Like a copy's, the key has the content, not
+// the directory's path.
+func (s *state) contextDigest(dir string, files []ir.CopyFile) string {
 	h := sha256.New()
 	for _, f := range files {
 		if f.Mode.IsRegular() {
-			d, err := s.hashes.Digest(filepath.Join(s.context, filepath.FromSlash(f.Src)))
+			d, err := s.hashes.Digest(filepath.Join(dir, filepath.FromSlash(f.Src)))
 			if err != nil {
 				s.diags = append(s.diags, errorDiag("Bind mount source not readable", fmt.Sprintf("%v. Make it readable or leave it out with an ignore file.", err), nil))
 				return ""

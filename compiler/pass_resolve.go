@@ -10,8 +10,6 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/moby/patternmatcher"
-	"github.com/moby/patternmatcher/ignorefile"
 
 	"github.com/imgc-dev/imgc/internal/copyspec"
 	"github.com/imgc-dev/imgc/internal/hashcache"
@@ -206,46 +204,14 @@ func nearbyLayouts(dir, missing string) []string {
 	return out
 }
 
-// ignore loads the context's ignore file once: Options.IgnoreFile (a
-// Dockerfile's own DOCKERFILE.dockerignore) wins, then .imgcignore, then
-// .dockerignore.
-func (s *state) ignore() *patternmatcher.PatternMatcher {
-	if s.ignoreLoaded {
-		return s.ignoreMatcher
-	}
-	s.ignoreLoaded = true
-	candidates := []string{filepath.Join(s.context, ".imgcignore"), filepath.Join(s.context, ".dockerignore")}
-	if s.opts.IgnoreFile != "" {
-		candidates = append([]string{s.opts.IgnoreFile}, candidates...)
-	}
-	for _, p := range candidates {
-		f, err := os.Open(p)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			s.diags = append(s.diags, errorDiag("Ignore file not readable", fmt.Sprintf("Reading %s: %v. Make it readable or remove it.", p, err), nil))
-			return nil
-		}
-		patterns, err := ignorefile.ReadAll(f)
-		f.Close()
-		if err == nil {
-			s.ignoreMatcher, err = patternmatcher.New(patterns)
-		}
-		if err != nil {
-			s.diags = append(s.diags, errorDiag("Invalid ignore file", fmt.Sprintf("Reading %s: %v. Fix the pattern; the syntax is .dockerignore's.", p, err), nil))
-		}
-		return s.ignoreMatcher
-	}
-	return nil
-}
-
 func (s *state) resolveStep(step ir.Step, pending *[]pendingHash) ir.Step {
 	switch st := step.(type) {
 	case *ir.Run:
 		var nr *ir.Run
 		for i, m := range st.Mounts {
-			if m.Type != ir.MountBind || m.FromTarget != "" {
+			// A bind mount of the build context or a named directory,
+			// or a cache mount started from a named directory.
+			if !(m.Type == ir.MountBind || m.Type == ir.MountCache && m.Context != "") || m.FromTarget != "" {
 				continue
 			}
 			if nr == nil {
@@ -257,11 +223,13 @@ func (s *state) resolveStep(step ir.Step, pending *[]pendingHash) ir.Step {
 			if source == "" {
 				source = "."
 			}
-			// What the mount shows: the context after ignore files. The
-			// keys pass hashes these files; the runtime shows only them.
-			files, err := copyspec.Resolve(s.context, []string{source}, "/", copyspec.Options{Ignore: s.ignore()})
+			// What the mount shows: the context (or the named context)
+			// after its ignore files. The keys pass hashes these files;
+			// the runtime shows only them.
+			dir := contextOf(s.context, m.Context)
+			files, err := copyspec.Resolve(dir, []string{source}, "/", copyspec.Options{Ignore: s.ignore(dir, m.Context != "")})
 			if err != nil {
-				s.diags = append(s.diags, errorDiag("Bind mount source not found", fmt.Sprintf("Listing the bind mount source %q in the build context %s: %v. Fix source, or mount from a stage with from.", source, s.context, err), st.Origin.Range()))
+				s.diags = append(s.diags, errorDiag("Bind mount source not found", fmt.Sprintf("Listing the bind mount source %q in the build context %s: %v. Fix source, or mount from a stage with from.", source, dir, err), st.Origin.Range()))
 				continue
 			}
 			if files == nil {
@@ -277,20 +245,20 @@ func (s *state) resolveStep(step ir.Step, pending *[]pendingHash) ir.Step {
 			return st
 		}
 		nc := *st
-		nc.Files = s.resolveFiles(st.Context, st.Sources, st.Dest, st.Exclude, st.Parents, st.Origin, pending)
+		nc.Files = s.resolveFiles(st.Context, st.NamedContext, st.Sources, st.Dest, st.Exclude, st.Parents, st.Origin, pending)
 		return &nc
 	case *ir.Add:
 		if st.URL != "" && st.Checksum == "" {
 			return s.fetchURL(st)
 		}
-		if st.Git != nil && st.Git.Commit == "" {
+		if st.Git != nil && (st.Git.Commit == "" || st.Git.Verify) {
 			return s.fetchGit(st)
 		}
 		if st.Context == "" || len(st.Sources) == 0 {
 			return st
 		}
 		na := *st
-		na.Files = s.resolveFiles(st.Context, st.Sources, st.Dest, st.Exclude, false, st.Origin, pending)
+		na.Files = s.resolveFiles(st.Context, false, st.Sources, st.Dest, st.Exclude, false, st.Origin, pending)
 		return &na
 	}
 	return step
@@ -324,15 +292,19 @@ func (s *state) fetchGit(st *ir.Add) ir.Step {
 		s.diags = append(s.diags, errorDiag("Git source not resolved", fmt.Sprintf("%s A git source's ref is resolved to a commit before the build, to key the step by it; make the repository reachable, or fix the ref.", model.Sentence(err.Error())), st.Origin.Range()))
 		return st
 	}
+	if st.Git.Verify && commit != st.Git.Commit {
+		s.diags = append(s.diags, errorDiag("Git ref does not name the commit", fmt.Sprintf("The ref %q of %s names the commit %s, not %s, the commit the source pins (--checksum or commit=); BuildKit fails here too. Fix the ref or the commit, or add fetch-by-commit=true to the query to trust the commit.", st.Git.Ref, st.Git.Remote, commit, st.Git.Commit), st.Origin.Range()))
+		return st
+	}
 	na := *st
 	g := *st.Git
-	g.Commit = commit
+	g.Commit, g.Verify = commit, false
 	na.Git = &g
 	return &na
 }
 
-func (s *state) resolveFiles(ctx string, sources []string, dest string, exclude []string, parents bool, o ir.Origin, pending *[]pendingHash) []ir.CopyFile {
-	files, infos, err := copyspec.ResolveInfo(ctx, sources, dest, copyspec.Options{Exclude: exclude, Ignore: s.ignore(), Parents: parents})
+func (s *state) resolveFiles(ctx string, named bool, sources []string, dest string, exclude []string, parents bool, o ir.Origin, pending *[]pendingHash) []ir.CopyFile {
+	files, infos, err := copyspec.ResolveInfo(ctx, sources, dest, copyspec.Options{Exclude: exclude, Ignore: s.ignore(ctx, named), Parents: parents})
 	var nm *copyspec.NoMatchError
 	switch {
 	case errors.As(err, &nm) && nm.Ignored:

@@ -51,7 +51,7 @@ func openBase(ctx context.Context, ref imageref.Ref, pl ir.Platform) (v1.Image, 
 		}
 		return img, nil
 	case imageref.OCILayout:
-		return layoutImage(ref.Path, ref.Tag, pl)
+		return layoutImage(ref.Path, ref.Tag, ref.Digest, pl)
 	case imageref.DockerArchive:
 		if _, err := checkDockerArchive(ref.Path); err != nil {
 			return nil, err
@@ -86,10 +86,11 @@ func noPlatform(ctx context.Context, r name.Reference, pl ir.Platform, err error
 	return &ir.NoPlatformError{Index: r.String(), Want: pl, Have: have}
 }
 
-// layoutImage finds an image in the OCI layout at path: the manifest named
-// tag, or the only one when tag is empty. Every blob it reads, and every
-// layer the image gives later, is verified against its digest and size.
-func layoutImage(path, tag string, pl ir.Platform) (v1.Image, error) {
+// layoutImage finds an image in the OCI layout at path: the manifest (or
+// index) of digest dgst, else the one named tag, else the only one. Every
+// blob it reads, and every layer the image gives later, is verified
+// against its digest and size.
+func layoutImage(path, tag, dgst string, pl ir.Platform) (v1.Image, error) {
 	l := ociLayout{dir: path}
 	m, err := l.readIndex()
 	if err != nil {
@@ -100,16 +101,23 @@ func layoutImage(path, tag string, pl ir.Platform) (v1.Image, error) {
 	for _, d := range m.Manifests {
 		n := d.Annotations[store.RefNameAnnotation]
 		names = append(names, n)
-		if tag == "" || n == tag {
+		if (dgst == "" && (tag == "" || n == tag)) || (dgst != "" && d.Digest.String() == dgst) {
 			found = append(found, d)
 		}
+	}
+	if dgst != "" && len(found) == 0 {
+		d, err := l.blobDescriptor(dgst)
+		if err != nil {
+			return nil, err
+		}
+		found = append(found, d)
 	}
 	switch {
 	case len(found) == 0 && tag != "":
 		return nil, fmt.Errorf("layout %s has no image tagged %q (it has %q)", path, tag, names)
 	case len(found) == 0:
 		return nil, fmt.Errorf("layout %s holds no image", path)
-	case len(found) > 1:
+	case len(found) > 1 && dgst == "":
 		return nil, fmt.Errorf("layout %s holds %d images: name one with oci:%s:TAG (tags %q)", path, len(found), path, names)
 	}
 	d := found[0]

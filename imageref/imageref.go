@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -21,7 +22,7 @@ type Kind string
 
 const (
 	Registry      Kind = "registry"       // NAME[:TAG][@DIGEST]
-	OCILayout     Kind = "oci"            // oci:PATH[:TAG]
+	OCILayout     Kind = "oci"            // oci:PATH[:TAG][@DIGEST]
 	DockerArchive Kind = "docker-archive" // docker-archive:PATH
 )
 
@@ -31,7 +32,9 @@ type Ref struct {
 	// Name is a registry reference normalised as Docker does
 	// ("debian" is docker.io/library/debian:latest), digest included.
 	Name string
-	// Digest is the manifest digest a registry reference pins, or "".
+	// Digest is the manifest digest a registry reference pins, or "";
+	// for an OCI layout, the manifest or index it selects by digest
+	// (which wins over Tag, as buildx's oci-layout:// does).
 	Digest string
 	// Path is an OCI layout's directory or a docker archive's file, as
 	// written until InDir makes it absolute.
@@ -40,16 +43,26 @@ type Ref struct {
 	Tag string
 }
 
+// layoutDigest is a digest as an OCI layout names its blobs.
+var layoutDigest = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+
 // ErrNoPath is the error for "oci:" or "docker-archive:" without a path.
 var ErrNoPath = errors.New("names no path")
 
-// Parse reads NAME[:TAG][@DIGEST], oci:PATH[:TAG] or docker-archive:PATH.
+// Parse reads NAME[:TAG][@DIGEST], oci:PATH[:TAG][@DIGEST] or
+// docker-archive:PATH.
 // A registry reference's error is go-containerregistry's, which says what
 // is wrong with it.
 func Parse(s string) (Ref, error) {
 	switch {
 	case strings.HasPrefix(s, "oci:"):
 		p, tag := strings.TrimPrefix(s, "oci:"), ""
+		// A digest follows the last "@" when what follows is one (as
+		// buildx's ocilayout.Parse reads it): a path may hold "@".
+		digest := ""
+		if i := strings.LastIndexByte(p, '@'); i >= 0 && layoutDigest.MatchString(p[i+1:]) {
+			p, digest = p[:i], p[i+1:]
+		}
 		// A tag follows the last ":" unless that ":" is part of the path.
 		if i := strings.LastIndexByte(p, ':'); i >= 0 && !strings.Contains(p[i:], "/") {
 			p, tag = p[:i], p[i+1:]
@@ -57,7 +70,7 @@ func Parse(s string) (Ref, error) {
 		if p == "" {
 			return Ref{}, ErrNoPath
 		}
-		return Ref{Kind: OCILayout, Path: p, Tag: tag}, nil
+		return Ref{Kind: OCILayout, Path: p, Tag: tag, Digest: digest}, nil
 	case strings.HasPrefix(s, "docker-archive:"):
 		p := strings.TrimPrefix(s, "docker-archive:")
 		if p == "" {
@@ -111,10 +124,14 @@ func (r Ref) String() string {
 	case Registry:
 		return r.Name
 	case OCILayout:
+		s := r.Path
 		if r.Tag != "" {
-			return r.Path + ":" + r.Tag
+			s += ":" + r.Tag
 		}
-		return r.Path
+		if r.Digest != "" {
+			s += "@" + r.Digest
+		}
+		return s
 	case DockerArchive:
 		return r.Path
 	}

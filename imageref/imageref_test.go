@@ -1,6 +1,7 @@
 package imageref
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -26,6 +27,9 @@ func TestParse(t *testing.T) {
 		{ref: "oci:../images/base:v2", want: Ref{Kind: OCILayout, Path: "../images/base", Tag: "v2"}, str: "/images/base:v2"},
 		{ref: "oci:/abs/layout", want: Ref{Kind: OCILayout, Path: "/abs/layout"}, str: "/abs/layout"},
 		{ref: "oci:/a:b/layout", want: Ref{Kind: OCILayout, Path: "/a:b/layout"}, str: "/a:b/layout"},
+		{ref: "oci:/l@sha256:" + hex64, want: Ref{Kind: OCILayout, Path: "/l", Digest: "sha256:" + hex64}, str: "/l@sha256:" + hex64},
+		{ref: "oci:/l:v1@sha256:" + hex64, want: Ref{Kind: OCILayout, Path: "/l", Tag: "v1", Digest: "sha256:" + hex64}, str: "/l:v1@sha256:" + hex64},
+		{ref: "oci:/l@x/y", want: Ref{Kind: OCILayout, Path: "/l@x/y"}, str: "/l@x/y"},
 		{ref: "docker-archive:img.tar", want: Ref{Kind: DockerArchive, Path: "img.tar"}, str: "/proj/img.tar"},
 		{ref: "Not A Ref", wantErr: true},
 		{ref: "oci:", wantErr: true},
@@ -48,3 +52,5 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+var hex64 = strings.Repeat("ab", 32)

@@ -425,3 +425,21 @@ func TestConvertKeepsSharedArgs(t *testing.T) {
 		t.Error("V changed no cache key, so the test proves nothing")
 	}
 }
+
+// TestConvertKeepsGitArgs: git sources written with ARGs (the ref, the
+// repository, a query's ref= and tag=, --checksum) follow --var in the
+// conversion as they follow --build-arg in the Dockerfile.
+func TestConvertKeepsGitArgs(t *testing.T) {
+	df := filepath.Join("..", "lang", "dockerfile", "testdata", "remote", "Dockerfile")
+	src, err := os.ReadFile(df)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareKeys(t, df, src, nil)
+	for _, vars := range []map[string]string{{"REF": "v9"}, {"REPO": "https://example.org/other.git"}, {"SUB": "lib"}, {"TOOL_VERSION": "v3"}, {"COMMIT": strings.Repeat("f", 40)}} {
+		compareKeys(t, df, src, vars)
+		if cmp.Equal(layerKeysFor(t, df, src, nil), layerKeysFor(t, df, src, vars)) {
+			t.Errorf("%v changed no cache key, so the test proves nothing", vars)
+		}
+	}
+}

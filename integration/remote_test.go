@@ -14,7 +14,7 @@ import (
 // passes their addresses as build arguments: a `www` directory is served
 // over HTTP (HTTP_URL, without a trailing slash), and a `git-repo` file
 // asks for gittest's repository (GIT_URL, its commits GIT_V1 and
-// GIT_MAIN).
+// GIT_MAIN) and the one with a submodule beside it (GIT_SUPER_URL).
 func serveRemotes(t *testing.T, dir string, args map[string]string) {
 	t.Helper()
 	if fi, err := os.Stat(filepath.Join(dir, "www")); err == nil && fi.IsDir() {
@@ -27,5 +27,6 @@ func serveRemotes(t *testing.T, dir string, args map[string]string) {
 		args["GIT_URL"] = url
 		args["GIT_V1"] = commits["v1"]
 		args["GIT_MAIN"] = commits["main"]
+		args["GIT_SUPER_URL"] = gittest.SuperURL(url)
 	}
 }

@@ -93,20 +93,26 @@ type BaseKind string
 const (
 	BaseScratch       BaseKind = "scratch"
 	BaseRegistry      BaseKind = "registry"       // NAME[:TAG][@DIGEST]
-	BaseOCILayout     BaseKind = "oci"            // oci:PATH[:TAG]
+	BaseOCILayout     BaseKind = "oci"            // oci:PATH[:TAG][@DIGEST]
 	BaseDockerArchive BaseKind = "docker-archive" // docker-archive:PATH
 	BaseTarget        BaseKind = "target"         // stage.NAME / image.NAME
 )
 
 // ImageBase is the base for an image reference, of the matching kind,
-// pinned to the digest the reference carries.
+// pinned to the digest a registry reference carries. A layout's digest
+// may name an index, whose manifest for the platform the resolve pass
+// finds.
 func ImageBase(ref imageref.Ref) Base {
 	kinds := map[imageref.Kind]BaseKind{imageref.Registry: BaseRegistry, imageref.OCILayout: BaseOCILayout, imageref.DockerArchive: BaseDockerArchive}
 	k, ok := kinds[ref.Kind]
 	if !ok {
 		panic(fmt.Sprintf("ir.ImageBase: reference of kind %q", ref.Kind))
 	}
-	return Base{Kind: k, Ref: ref, Digest: ref.Digest}
+	b := Base{Kind: k, Ref: ref}
+	if k == BaseRegistry {
+		b.Digest = ref.Digest
+	}
+	return b
 }
 
 // Base is a target's starting filesystem and config.
@@ -276,8 +282,12 @@ type Mount struct {
 	// FromTarget is empty.
 	Source     string `json:"source,omitempty"`
 	FromTarget string `json:"from,omitempty"`
-	ReadOnly   bool   `json:"readonly,omitempty"`
-	Required   bool   `json:"required,omitempty"`
+	// Context is, for a bind or cache mount from a named directory
+	// context, that absolute directory; "" is the build context (or
+	// FromTarget).
+	Context  string `json:"context,omitempty"`
+	ReadOnly bool   `json:"readonly,omitempty"`
+	Required bool   `json:"required,omitempty"`
 	// Env names an environment variable that receives a secret's value
 	// (BuildKit's `env=`), instead of or besides a file at Target.
 	Env string `json:"env,omitempty"`
@@ -287,9 +297,11 @@ type Mount struct {
 	GID  *int    `json:"gid,omitempty"`
 	// Size limits a tmpfs mount in bytes; 0 is the kernel default.
 	Size int64 `json:"size,omitempty"`
-	// Files is, for a bind mount of the build context, what it shows of
-	// Source after the ignore files (Dst relative to Source, as "/x/y"):
-	// the runtime hides everything else, as BuildKit's context does.
+	// Files is, for a bind mount of the build context (or a named
+	// context), what it shows of Source after the ignore files (Dst
+	// relative to Source, as "/x/y"): the runtime hides everything else,
+	// as BuildKit's context does. For a cache mount from a named
+	// context, what the cache starts with.
 	Files []CopyFile `json:"files,omitempty"`
 }
 
@@ -305,8 +317,11 @@ type Copy struct {
 	// from (then absolute paths in it); empty means the build context.
 	FromTarget string `json:"from,omitempty"`
 	// Context is the absolute build context directory (context copies).
-	Context string   `json:"context,omitempty"`
-	Exclude []string `json:"exclude,omitempty"`
+	Context string `json:"context,omitempty"`
+	// NamedContext says Context is a named context (--build-context),
+	// read with its own ignore file, not the build context's.
+	NamedContext bool     `json:"named_context,omitempty"`
+	Exclude      []string `json:"exclude,omitempty"`
 	// Chown is "user[:group]" as written; Chmod is octal ("0755") or empty.
 	Chown   string `json:"chown,omitempty"`
 	Chmod   string `json:"chmod,omitempty"`
@@ -388,6 +403,11 @@ type GitSource struct {
 	Commit     string `json:"commit,omitempty"`
 	Subdir     string `json:"subdir,omitempty"`
 	KeepGitDir bool   `json:"keep_git_dir,omitempty"`
+	// SkipSubmodules leaves the submodules out (checked out by default).
+	SkipSubmodules bool `json:"skip_submodules,omitempty"`
+	// Verify says Commit was pinned as written, not resolved: the build
+	// checks that Ref names it before anything runs.
+	Verify bool `json:"verify,omitempty"`
 }
 
 // String is the source as Docker writes it: REMOTE#REF:SUBDIR.

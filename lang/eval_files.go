@@ -73,7 +73,7 @@ func (e *evaluator) add(b *hcl.Block) *model.Add {
 		a.Git = e.gitSource(attrs, gitAttr)
 	}
 	if !hasGit {
-		for _, name := range []string{"ref", "subdir", "keep_git_dir"} {
+		for _, name := range []string{"ref", "subdir", "keep_git_dir", "submodules"} {
 			if attr, ok := attrs[name]; ok {
 				e.invalid(attr, "Git setting without git", fmt.Sprintf("%s applies only to a git checkout. Add git = \"https://.../repo.git\", or remove %s.", name, name))
 			}
@@ -120,7 +120,7 @@ func (e *evaluator) gitSource(attrs hcl.Attributes, gitAttr *hcl.Attribute) *mod
 		e.invalid(gitAttr, "Invalid git repository", model.Sentence(err.Error()))
 		return nil
 	}
-	g := &model.GitSource{Remote: remote, KeepGitDir: e.boolean(attrs, "keep_git_dir", false)}
+	g := &model.GitSource{Remote: remote, KeepGitDir: e.boolean(attrs, "keep_git_dir", false), SkipSubmodules: !e.boolean(attrs, "submodules", true)}
 	g.Ref, _ = e.str(attrs, "ref")
 	g.Subdir, _ = e.str(attrs, "subdir")
 	if err := model.ValidateGitRef(g.Ref, g.Subdir); err != nil {

@@ -63,7 +63,7 @@ var copySchema = &hcl.BodySchema{
 var addSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "src"}, {Name: "url"}, {Name: "checksum"}, {Name: "git"}, {Name: "ref"}, {Name: "subdir"},
-		{Name: "keep_git_dir"}, {Name: "dest", Required: true}, {Name: "extract"}, {Name: "chown"}, {Name: "chmod"}, {Name: "link"}, {Name: "exclude"},
+		{Name: "keep_git_dir"}, {Name: "submodules"}, {Name: "dest", Required: true}, {Name: "extract"}, {Name: "chown"}, {Name: "chmod"}, {Name: "link"}, {Name: "exclude"},
 	},
 }
 

@@ -212,8 +212,12 @@ type Mount struct {
 	// build context (bind) or an empty cache.
 	From      Base
 	FromRange hcl.Range
-	ReadOnly  bool
-	Required  bool
+	// Context is, for a bind or cache mount from a Dockerfile's named
+	// directory context (--mount=from=NAME with --build-context
+	// NAME=DIR), that directory, in place of From.
+	Context  string
+	ReadOnly bool
+	Required bool
 	// Env names an environment variable that receives a secret's value
 	// (BuildKit's `env=`), instead of or besides a file at Target.
 	Env  string
@@ -248,9 +252,13 @@ type Copy struct {
 	Macro     string // as Run.Macro
 	// Context is the directory the sources are relative to; "" is the
 	// build context. A step of a module reads its module's directory.
-	Context    string
-	Range      hcl.Range
-	Definition hcl.Range // as Run.Definition
+	Context string
+	// NamedContext says Context is a Dockerfile's named context
+	// (--build-context NAME=DIR), which, as in BuildKit, is read with
+	// its own ignore file instead of the build context's.
+	NamedContext bool
+	Range        hcl.Range
+	Definition   hcl.Range // as Run.Definition
 }
 
 // Add is an evaluated `add` block (or ADD instruction): files from the
@@ -292,6 +300,13 @@ type GitSource struct {
 	Subdir string
 	// KeepGitDir keeps the .git directory (HEAD detached at the commit).
 	KeepGitDir bool
+	// SkipSubmodules leaves the submodules out; by default they are
+	// checked out too (recursively, depth 1), as BuildKit's git source does.
+	SkipSubmodules bool
+	// Commit pins the commit Ref must name (a Dockerfile's #REF with
+	// --checksum or commit=), checked when the build resolves Ref, as
+	// BuildKit checks it; "" when Ref is the commit or nothing is pinned.
+	Commit string
 }
 
 // Layer is a `layer "name"` block: its steps become exactly one layer.

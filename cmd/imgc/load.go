@@ -31,7 +31,7 @@ type configFlags struct {
 	BuildArg     varFlags `name:"build-arg" placeholder:"NAME=VALUE" help:"Docker's name for --var."`
 	VarFile      varFlags `placeholder:"FILE" help:"Read variable values from an HCL file of NAME = value lines (repeatable). Later --var and --var-file values win over earlier ones, and all of them over imgc.vars.hcl, *.auto.vars.hcl and IMGC_VAR_NAME."`
 	Context      string   `placeholder:"DIR" help:"The build context for copy sources (default: the configuration's directory)."`
-	BuildContext []string `name:"build-context" sep:"none" placeholder:"NAME=VALUE" help:"A Dockerfile's named context (repeatable), as buildx: FROM NAME and COPY --from=NAME read VALUE, a directory, oci-layout://PATH[:TAG] or docker-image://REF, instead of an image or stage of that name."`
+	BuildContext []string `name:"build-context" sep:"none" placeholder:"NAME=VALUE" help:"A Dockerfile's named context (repeatable), as buildx: FROM NAME and COPY --from=NAME read VALUE, a directory, oci-layout://PATH[:TAG][@DIGEST] or docker-image://REF, instead of an image or stage of that name."`
 	Platform     string   `placeholder:"OS/ARCH" help:"The platforms to build for, comma-separated (linux/amd64,linux/arm64); several make an image index. Default: the image's platforms, else the host's."`
 
 	// sources, when set, replace the flags' variable sources: a saved

@@ -53,7 +53,9 @@ func (r *statusRecorder) WriteHeader(code int) {
 
 // cmdGitServe serves gittest's repository over HTTP (git http-backend) on
 // 127.0.0.1 until the script ends, and sets $GITURL (the repository's
-// URL), $GIT_V1 and $GIT_MAIN (its commits: v1 is tagged, main one later).
+// URL), $GIT_V1 and $GIT_MAIN (its commits: v1 is tagged, main one later),
+// $GITSUPER (a repository with the submodule lib at lib/) and $GIT_SUPER
+// (its commit).
 func cmdGitServe(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 0 {
 		ts.Fatalf("usage: gitserve")
@@ -64,6 +66,8 @@ func cmdGitServe(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv("GITURL", url)
 	ts.Setenv("GIT_V1", commits["v1"])
 	ts.Setenv("GIT_MAIN", commits["main"])
+	ts.Setenv("GITSUPER", gittest.SuperURL(url))
+	ts.Setenv("GIT_SUPER", commits["super"])
 }
 
 // cmdGoBuild builds the Go module in the directory args[1] into the static

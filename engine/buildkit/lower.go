@@ -226,6 +226,14 @@ func (lw *lowering) mount(t *ir.Target, r *ir.Run, m ir.Mount) (llb.RunOption, e
 			sharing = llb.CacheMountLocked
 		}
 		id := cacheID(m, t.Platform, lw.o.native)
+		if m.Context != "" && m.Mode == nil && m.UID == nil && m.GID == nil {
+			// Started from a named directory, as BuildKit's Dockerfile
+			// frontend mounts it (the daemon keys the cache by id and
+			// this source).
+			source := strings.TrimPrefix(path.Clean("/"+m.Source), "/")
+			loc := lw.local(m.Context, mountPaths(source, m.Files))
+			return llb.AddMount(m.Target, loc, llb.SourcePath("/"+source), llb.AsPersistentCacheDir("imgc-"+id, sharing)), nil
+		}
 		src := llb.Scratch()
 		if m.Mode != nil || m.UID != nil || m.GID != nil {
 			mode := fs.FileMode(0o755)
@@ -289,15 +297,7 @@ func (lw *lowering) mount(t *ir.Target, r *ir.Run, m ir.Mount) (llb.RunOption, e
 			return llb.AddMount(m.Target, src.state, mopts...), nil
 		}
 		source := strings.TrimPrefix(path.Clean("/"+m.Source), "/")
-		var include []string
-		for _, f := range m.Files {
-			p := path.Join(source, strings.TrimPrefix(f.Dst, "/"))
-			include = append(include, p)
-		}
-		if len(include) == 0 {
-			include = []string{path.Join(source, ".imgc-nothing")}
-		}
-		loc := lw.local("", include)
+		loc := lw.local(m.Context, mountPaths(source, m.Files))
 		if source != "" {
 			mopts = append(mopts, llb.SourcePath("/"+source))
 		}
@@ -554,6 +554,14 @@ func (lw *lowering) add(t *ir.Target, a *ir.Add, st llb.State, baseCfg v1.Config
 		if g.KeepGitDir {
 			gopts = append(gopts, llb.KeepGitDir())
 		}
+		if g.SkipSubmodules {
+			gopts = append(gopts, llb.GitSkipSubmodules())
+		} else if !g.KeepGitDir {
+			// A submodule's .git file points into the daemon's snapshot
+			// of the superproject's .git, which is left out: leave it
+			// out too, as the local engine does.
+			info.ExcludePatterns = append(append([]string(nil), info.ExcludePatterns...), "**/.git")
+		}
 		info.CopyDirContentsOnly = true
 		src := llb.Git(g.Remote, "", gopts...)
 		return st.File(llb.Copy(src, "/"+g.Subdir, dest, append([]llb.CopyOption{info}, opts...)...), cons...), nil
@@ -619,4 +627,18 @@ func mkdir(m *ir.Mkdir, st llb.State, baseCfg v1.ConfigFile, cons []llb.Constrai
 		opts = append(opts, llb.WithUser(user))
 	}
 	return st.File(llb.Mkdir(p, 0o755, opts...), cons...)
+}
+
+// mountPaths are the include patterns of a mount of source in a context
+// directory showing files (Dst relative to source): a pattern matching
+// nothing when there are none.
+func mountPaths(source string, files []ir.CopyFile) []string {
+	var include []string
+	for _, f := range files {
+		include = append(include, path.Join(source, strings.TrimPrefix(f.Dst, "/")))
+	}
+	if len(include) == 0 {
+		include = []string{path.Join(source, ".imgc-nothing")}
+	}
+	return include
 }

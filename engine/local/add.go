@@ -124,7 +124,7 @@ func (tb *targetBuild) addGit(ctx context.Context, a *ir.Add, rootfs string) err
 	}
 	defer os.RemoveAll(tmp)
 	dir := filepath.Join(tmp, "tree")
-	if err := GitFor(tb.b.o.SSH).Checkout(ctx, g.Remote, g.Ref, g.Commit, dir, g.KeepGitDir); err != nil {
+	if err := GitFor(tb.b.o.SSH).Checkout(ctx, g.Remote, g.Ref, g.Commit, dir, fetch.CheckoutOptions{KeepGitDir: g.KeepGitDir, Submodules: !g.SkipSubmodules}); err != nil {
 		return err
 	}
 	src := "."

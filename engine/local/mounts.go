@@ -41,7 +41,11 @@ func (tb *targetBuild) runMounts(ctx context.Context, r *ir.Run) (mounts []specs
 		target := path.Clean("/" + m.Target)
 		switch m.Type {
 		case ir.MountCache:
-			dir, done, err := cacheMount(ctx, s, m, tb.t.Platform)
+			seed, err := newCacheSeed(m)
+			if err != nil {
+				return nil, nil, release, err
+			}
+			dir, done, err := cacheMount(ctx, s, m, tb.t.Platform, seed)
 			if err != nil {
 				return nil, nil, release, err
 			}
@@ -85,12 +89,12 @@ func (tb *targetBuild) runMounts(ctx context.Context, r *ir.Run) (mounts []specs
 			}
 			mounts = append(mounts, specs.Mount{Destination: target, Type: "bind", Source: src, Options: []string{"rbind", "ro", "nosuid", "nodev", "noexec"}})
 		case ir.MountBind:
-			src, done, err := tb.bindSource(ctx, m)
+			mnt, done, err := tb.bindMount(ctx, m, target)
 			if err != nil {
 				return nil, nil, release, err
 			}
 			cleanups = append(cleanups, done)
-			mounts = append(mounts, specs.Mount{Destination: target, Type: "bind", Source: src, Options: []string{"rbind", "ro"}})
+			mounts = append(mounts, mnt)
 		case ir.MountSSH:
 			sock, ok := tb.b.o.SSH[m.ID]
 			if !ok {
@@ -124,6 +128,9 @@ func (tb *targetBuild) runMounts(ctx context.Context, r *ir.Run) (mounts []specs
 // undoes what it mounted.
 func (tb *targetBuild) bindSource(ctx context.Context, m ir.Mount) (src string, done func(), err error) {
 	root := tb.b.o.Context
+	if m.Context != "" {
+		root = m.Context
+	}
 	if m.FromTarget != "" {
 		res := tb.b.result(m.FromTarget)
 		if res == nil {
@@ -235,7 +242,11 @@ func contextView(src string, files []ir.CopyFile) (string, func(), error) {
 // what compilers and package managers cache is per architecture; an
 // explicit id is the same directory for every platform, as in BuildKit,
 // whose default id (the target) is shared too.
-func cacheMount(ctx context.Context, s *store.Store, m ir.Mount, p ir.Platform) (string, func(), error) {
+//
+// A cache with a seed (from= a named directory) is a cache of its own per
+// id and seed content, made from the seed, as BuildKit keys such a cache
+// by id and the source's snapshot.
+func cacheMount(ctx context.Context, s *store.Store, m ir.Mount, p ir.Platform, seed *cacheSeed) (string, func(), error) {
 	id := m.ID
 	if id == "" || id == m.Target {
 		// The front ends write the default id, the target, out.
@@ -249,13 +260,20 @@ func cacheMount(ctx context.Context, s *store.Store, m ir.Mount, p ir.Platform) 
 	if name == "" {
 		name = "_"
 	}
+	if seed != nil {
+		name += "@" + seed.digest[:16]
+	}
 	dir := s.CacheMountDir(name)
 	if !exists(dir) {
 		tmp, err := s.TempDir("cache-")
 		if err != nil {
 			return "", nil, err
 		}
-		if err := setupMountDir(tmp, m); err != nil {
+		err = setupMountDir(tmp, m)
+		if err == nil && seed != nil {
+			err = seed.copyTo(tmp)
+		}
+		if err != nil {
 			os.RemoveAll(tmp)
 			return "", nil, err
 		}

@@ -113,7 +113,7 @@ func TestGitResolveAndCheckout(t *testing.T) {
 		t.Errorf("Resolve(nope) = %v; want no such branch or tag", err)
 	}
 	dir := filepath.Join(t.TempDir(), "co")
-	if err := g.Checkout(ctx, remote, "v1", commits["v1"], dir, false); err != nil {
+	if err := g.Checkout(ctx, remote, "v1", commits["v1"], dir, CheckoutOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "sub", "file.txt")); err != nil || string(b) != "v1\n" {
@@ -123,14 +123,43 @@ func TestGitResolveAndCheckout(t *testing.T) {
 		t.Errorf("checkout without keepGitDir has .git: %v", err)
 	}
 	dir2 := filepath.Join(t.TempDir(), "co")
-	if err := g.Checkout(ctx, remote, "main", commits["main"], dir2, true); err != nil {
+	if err := g.Checkout(ctx, remote, "main", commits["main"], dir2, CheckoutOptions{KeepGitDir: true}); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command("git", "-C", dir2, "rev-parse", "HEAD").Output()
 	if err != nil || strings.TrimSpace(string(out)) != commits["main"] {
 		t.Errorf("kept .git at %q, %v; want %s", out, err, commits["main"])
 	}
-	if err := g.Checkout(ctx, remote, "main", commits["v1"], filepath.Join(t.TempDir(), "co"), false); err == nil || !strings.Contains(err.Error(), "move since") {
+	if err := g.Checkout(ctx, remote, "main", commits["v1"], filepath.Join(t.TempDir(), "co"), CheckoutOptions{}); err == nil || !strings.Contains(err.Error(), "move since") {
 		t.Errorf("checkout of a moved ref: %v", err)
+	}
+}
+
+// TestGitCheckoutSubmodules: a checkout has its submodules by default (as
+// BuildKit's git source), and none with Submodules false.
+func TestGitCheckoutSubmodules(t *testing.T) {
+	remote, commits := gittest.Server(t)
+	super := gittest.SuperURL(remote)
+	g := Git{}
+	ctx := context.Background()
+	with := filepath.Join(t.TempDir(), "co")
+	if err := g.Checkout(ctx, super, "", commits["super"], with, CheckoutOptions{Submodules: true}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(with, "lib", "lib.txt")); err != nil || string(b) != "lib\n" {
+		t.Errorf("checkout with submodules: lib/lib.txt %q, %v", b, err)
+	}
+	// Without the superproject's .git, the submodule's .git file would
+	// point nowhere: it goes too.
+	if _, err := os.Lstat(filepath.Join(with, "lib", ".git")); !os.IsNotExist(err) {
+		t.Errorf("checkout with submodules keeps lib/.git: %v", err)
+	}
+	without := filepath.Join(t.TempDir(), "co")
+	if err := g.Checkout(ctx, super, "", commits["super"], without, CheckoutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(filepath.Join(without, "lib"))
+	if err != nil || len(entries) != 0 {
+		t.Errorf("checkout without submodules: lib holds %v, %v; want an empty directory", entries, err)
 	}
 }

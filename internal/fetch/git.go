@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,10 +59,18 @@ func (g Git) Resolve(ctx context.Context, remote, ref string) (string, error) {
 	return "", fmt.Errorf("resolving %s of %s: no such branch or tag", pattern, remote)
 }
 
+// CheckoutOptions are what a checkout keeps besides the tree.
+type CheckoutOptions struct {
+	// KeepGitDir keeps the .git directory, HEAD detached at the commit.
+	KeepGitDir bool
+	// Submodules checks the submodules out too, recursively with depth
+	// 1 (BuildKit's `git submodule update --init --recursive --depth=1`).
+	Submodules bool
+}
+
 // Checkout writes commit of remote into dir (which must not exist),
 // fetching ref (the name commit was resolved from, or "") with depth 1.
-// With keepGitDir dir keeps its .git directory, HEAD detached at commit.
-func (g Git) Checkout(ctx context.Context, remote, ref, commit, dir string, keepGitDir bool) error {
+func (g Git) Checkout(ctx context.Context, remote, ref, commit, dir string, o CheckoutOptions) error {
 	want := ref
 	if want == "" {
 		want = "HEAD"
@@ -83,10 +92,42 @@ func (g Git) Checkout(ctx context.Context, remote, ref, commit, dir string, keep
 			return fmt.Errorf("fetching %s of %s: %w", want, remote, err)
 		}
 	}
-	if keepGitDir {
+	if o.Submodules {
+		// As BuildKit: a submodule may not be a path on this machine.
+		if _, err := g.run(ctx, "", "-C", dir, "-c", "protocol.file.allow=user", "submodule", "update", "--init", "--recursive", "--depth=1"); err != nil {
+			return fmt.Errorf("checking out the submodules of %s at %s: %w", remote, commit, err)
+		}
+	}
+	if o.KeepGitDir {
 		return nil
 	}
-	return os.RemoveAll(filepath.Join(dir, ".git"))
+	if err := os.RemoveAll(filepath.Join(dir, ".git")); err != nil {
+		return err
+	}
+	if o.Submodules {
+		return removeGitFiles(dir)
+	}
+	return nil
+}
+
+// removeGitFiles removes the .git files of checked-out submodules below
+// dir: each points into the superproject's .git directory, which is gone
+// (a git tree holds no other entry named .git).
+func removeGitFiles(dir string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Name() == ".git" && p != dir {
+			if err := os.RemoveAll(p); err != nil {
+				return err
+			}
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+		}
+		return nil
+	})
 }
 
 func (g Git) run(ctx context.Context, dir string, args ...string) ([]byte, error) {

@@ -17,7 +17,10 @@ import (
 // Server makes a repository repo.git with two commits, the first tagged
 // v1 and main at the second, each holding sub/file.txt ("v1\n", then
 // "main\n") and README, and serves it until the test ends. It returns the
-// repository's URL and the commits by name ("v1", "main").
+// repository's URL and the commits by name ("v1", "main"). Beside it,
+// super.git (commit "super") holds super.txt and the submodule lib (of
+// lib.git, holding lib.txt "lib\n") at lib/, by the relative URL
+// ../lib.git: SuperURL gives its URL.
 func Server(t testing.TB) (string, map[string]string) {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
@@ -69,6 +72,12 @@ func Start(root string) (url string, commits map[string]string, closeFn func(), 
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return "", nil, nil, err
 	}
+	// The server first: super.git's submodule is added by its URL.
+	srv := httptest.NewServer(&cgi.Handler{
+		Path: gitPath,
+		Args: []string{"http-backend"},
+		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null"},
+	})
 	git(work, "init", "-q", "-b", "main")
 	write("README", "readme\n")
 	write("sub/file.txt", "v1\n")
@@ -79,13 +88,37 @@ func Start(root string) (url string, commits map[string]string, closeFn func(), 
 	git(work, "commit", "-q", "-am", "two")
 	commits = map[string]string{"v1": git(work, "rev-parse", "v1^{commit}"), "main": git(work, "rev-parse", "main")}
 	git(root, "clone", "-q", "--bare", work, bare)
+	for _, name := range []string{"lib", "super"} {
+		work = filepath.Join(root, name+"-work")
+		if err := os.MkdirAll(work, 0o755); err != nil {
+			srv.Close()
+			return "", nil, nil, err
+		}
+		git(work, "init", "-q", "-b", "main")
+		write(name+".txt", name+"\n")
+		if name == "super" {
+			// The submodule by a URL relative to the superproject's (so
+			// its files are the same whatever the server's port), and
+			// its commit recorded without cloning it.
+			write(".gitmodules", "[submodule \"lib\"]\n\tpath = lib\n\turl = ../lib.git\n")
+		}
+		git(work, "add", ".")
+		if name == "super" {
+			git(work, "update-index", "--add", "--cacheinfo", "160000,"+commits["lib"]+",lib")
+		}
+		git(work, "commit", "-q", "-m", name)
+		commits[name] = git(work, "rev-parse", "main")
+		git(root, "clone", "-q", "--bare", work, filepath.Join(root, name+".git"))
+	}
 	if failed != nil {
+		srv.Close()
 		return "", nil, nil, failed
 	}
-	srv := httptest.NewServer(&cgi.Handler{
-		Path: gitPath,
-		Args: []string{"http-backend"},
-		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null"},
-	})
 	return srv.URL + "/repo.git", commits, srv.Close, nil
+}
+
+// SuperURL is the URL of super.git, the repository with a submodule,
+// beside the repository URL that Server and Start return.
+func SuperURL(url string) string {
+	return strings.TrimSuffix(url, "/repo.git") + "/super.git"
 }

@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"path"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -207,7 +206,10 @@ func isGitSource(src string) bool {
 // gitSource splits a git source as BuildKit's dfgitutil.ParseGitRef does:
 // REMOTE#REF:SUBDIR or REMOTE?ref=REF&subdir=DIR&keep-git-dir=1 (also tag=
 // and branch=), with github.com/... fetched over https.
-func (rd *reader) gitSource(rng hcl.Range, src string) (*model.GitSource, bool) {
+//
+// checksum is ADD --checksum: the commit to check out, as the query's
+// commit= is.
+func (rd *reader) gitSource(rng hcl.Range, src, checksum string) (*model.GitSource, bool) {
 	remote, frag, _ := strings.Cut(src, "#")
 	if strings.HasPrefix(remote, "github.com/") {
 		remote = "https://" + remote
@@ -216,8 +218,13 @@ func (rd *reader) gitSource(rng hcl.Range, src string) (*model.GitSource, bool) 
 	g := &model.GitSource{Ref: ref, Subdir: subdir}
 	if base, query, ok := strings.Cut(remote, "?"); ok && (strings.HasPrefix(remote, "http://") || strings.HasPrefix(remote, "https://")) {
 		remote = base
-		if err := gitQuery(g, query); err != nil {
-			rd.errorf(rng, "Invalid git source", "%s Write REPOSITORY#REF:SUBDIR, or the query keys ref, tag, branch, subdir and keep-git-dir.", model.Sentence(err.Error()))
+		if err := gitQuery(g, query, checksum); err != nil {
+			rd.errorf(rng, "Invalid git source", "%s Write REPOSITORY#REF:SUBDIR, or the query keys %s.", model.Sentence(err.Error()), gitQueryKeys)
+			return nil, false
+		}
+	} else if checksum != "" {
+		if err := pinCommit(g, checksum, false); err != nil {
+			rd.errorf(rng, "Checksum of a git source", "%s --checksum of a git source is the commit to check out.", model.Sentence(err.Error()))
 			return nil, false
 		}
 	}
@@ -232,68 +239,6 @@ func (rd *reader) gitSource(rng hcl.Range, src string) (*model.GitSource, bool) 
 		return nil, false
 	}
 	return g, true
-}
-
-// gitQuery reads a git source's query into g.
-func gitQuery(g *model.GitSource, query string) error {
-	values, err := url.ParseQuery(query)
-	if err != nil {
-		return fmt.Errorf("reading the query: %w", err)
-	}
-	for _, k := range sortedKeys(values) {
-		v := values[k]
-		if len(v) > 1 {
-			return fmt.Errorf("query %q has several values", k)
-		}
-		switch k {
-		case "ref", "tag", "branch":
-			ref := v[0]
-			if k == "tag" && !strings.HasPrefix(ref, "refs/tags/") {
-				ref = "refs/tags/" + ref
-			}
-			if k == "branch" && !strings.HasPrefix(ref, "refs/heads/") {
-				ref = "refs/heads/" + ref
-			}
-			if g.Ref != "" && g.Ref != ref {
-				return fmt.Errorf("the refs %q and %q conflict", g.Ref, ref)
-			}
-			g.Ref = ref
-		case "subdir":
-			if g.Subdir != "" && g.Subdir != v[0] {
-				return fmt.Errorf("the subdirectories %q and %q conflict", g.Subdir, v[0])
-			}
-			g.Subdir = v[0]
-		case "keep-git-dir":
-			keep, err := strconv.ParseBool(v[0])
-			if v[0] == "" {
-				keep, err = true, nil
-			}
-			if err != nil {
-				return fmt.Errorf("keep-git-dir=%q is not a boolean", v[0])
-			}
-			g.KeepGitDir = keep
-		case "commit", "checksum":
-			if err := pinCommit(g, v[0]); err != nil {
-				return err
-			}
-		default:
-			return fmt.Errorf("the git query %q is not supported", k)
-		}
-	}
-	return nil
-}
-
-// pinCommit makes a git source's commit (a query's commit= or --checksum)
-// its ref: imgc checks out exactly that commit.
-func pinCommit(g *model.GitSource, commit string) error {
-	switch {
-	case !fetchIsCommit(commit):
-		return fmt.Errorf("the commit %q is not a full commit id", commit)
-	case g.Ref != "" && g.Ref != commit:
-		return fmt.Errorf("the ref %q and the commit %s both pin the source; imgc cannot check one against the other yet, so give only the commit", g.Ref, commit)
-	}
-	g.Ref = commit
-	return nil
 }
 
 // fetchIsCommit tells a full commit id (sha1 or sha256) from a ref name.
@@ -342,26 +287,23 @@ func (rd *reader) addCmd(s *stageState, rng hcl.Range, c *instructions.AddComman
 	file := fileForm{Dest: f.Dest, Chown: f.Chown, Chmod: f.Chmod, Link: c.Link, Exclude: c.ExcludePatterns}
 	var locals []text
 	var adds []stepForm
-	for _, src := range f.Src {
+	for i, src := range f.Src {
 		switch {
 		case isGitSource(src.Value):
-			g, ok := rd.gitSource(rng, src.Value)
+			g, ok := rd.gitSource(rng, src.Value, f.Checksum.Value)
 			if !ok {
 				return
 			}
-			if src.Tmpl != "" {
-				rd.convertWarnf(rng, "Variable reference not kept", "The git source %s is written with variables, but its converted git, ref and subdir are constants, so --var no longer changes them. Edit the converted file to use the variables if you need to.", src.Value)
-			}
-			if f.Checksum.Value != "" {
-				if err := pinCommit(g, f.Checksum.Value); err != nil {
-					rd.errorf(rng, "Checksum of a git source", "%s --checksum of a git source is the commit to check out.", model.Sentence(err.Error()))
-					return
+			var gt *gitText
+			if src.Tmpl != "" || f.Checksum.Tmpl != "" {
+				if gt = rd.gitTexts(s, rng, c.SourcePaths[i], f.Checksum, g); gt == nil {
+					rd.convertWarnf(rng, "Variable reference not kept", "The git source %s is written with variables whose values cannot be told apart from its #, ?, & and : separators (or in query settings other than ref, tag, branch, subdir and commit), so its converted git, ref and subdir are constants, and --var no longer changes them. Edit the converted file to use the variables if you need to.", src.Value)
 				}
 			}
 			if c.KeepGitDir != nil {
 				g.KeepGitDir = *c.KeepGitDir
 			}
-			adds = append(adds, &addForm{fileForm: file, Git: g, Vars: f.Vars, Range: rng})
+			adds = append(adds, &addForm{fileForm: file, Git: g, GitText: gt, Vars: f.Vars, Range: rng})
 		case isHTTPSource(src.Value):
 			a := &addForm{fileForm: file, URL: src, Checksum: f.Checksum, Vars: f.Vars, Range: rng}
 			if c.Unpack != nil {

@@ -192,9 +192,12 @@ type addForm struct {
 	fileForm
 	URL, Checksum text
 	Git           *model.GitSource
-	Extract       bool
-	Vars          []string
-	Range         hcl.Range
+	// GitText is Git's remote, ref and subdir as templates, for a source
+	// written with ARGs; nil writes Git's constants.
+	GitText *gitText
+	Extract bool
+	Vars    []string
+	Range   hcl.Range
 }
 
 // mkdirForm is the directory a WORKDIR makes; an empty User is the base

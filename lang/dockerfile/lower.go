@@ -73,7 +73,7 @@ func lowerStep(step stepForm) model.Step {
 		}
 		return r
 	case *copyForm:
-		c := &model.Copy{FileSpec: s.fileForm.lower(), Parents: s.Parents, Vars: s.Vars, Context: s.Context, Range: s.Range}
+		c := &model.Copy{FileSpec: s.fileForm.lower(), Parents: s.Parents, Vars: s.Vars, Context: s.Context, NamedContext: s.Context != "", Range: s.Range}
 		if s.From != nil {
 			c.From = s.From.Base
 		}
@@ -109,7 +109,7 @@ func (m mountForm) lower() model.Mount {
 		Range:    m.Range,
 	}
 	if m.From != nil {
-		out.From = m.From.Base
+		out.From, out.Context = m.From.Base, m.From.Dir
 	}
 	return out
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/distribution/reference"
 	"github.com/hashicorp/hcl/v2"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
 	"github.com/imgc-dev/imgc/imageref"
 	"github.com/imgc-dev/imgc/model"
@@ -23,7 +24,7 @@ type NamedContext struct {
 }
 
 // NamedContextForms says what --build-context takes, for diagnostics.
-const NamedContextForms = "NAME=DIR (a directory, relative or absolute), NAME=oci-layout://PATH[:TAG] (an OCI image layout) or NAME=docker-image://REF (a registry image)"
+const NamedContextForms = "NAME=DIR (a directory, relative or absolute), NAME=oci-layout://PATH[:TAG][@DIGEST] (an OCI image layout) or NAME=docker-image://REF (a registry image)"
 
 // ParseNamedContext reads one --build-context value; a relative directory
 // is made absolute against the current directory.
@@ -38,11 +39,9 @@ func ParseNamedContext(s string) (string, NamedContext, error) {
 	}
 	switch {
 	case strings.HasPrefix(value, "oci-layout://"):
-		p := strings.TrimPrefix(value, "oci-layout://")
-		if strings.Contains(p, "@") {
-			return "", NamedContext{}, fmt.Errorf("imgc does not select an OCI layout's image by digest yet (%s); name it by its tag, oci-layout://PATH:TAG", value)
-		}
-		ref, err := imageref.Parse("oci:" + p)
+		// PATH[:TAG][@DIGEST], read as buildx's ocilayout.Parse reads it:
+		// the digest, when given, selects the image.
+		ref, err := imageref.Parse("oci:" + strings.TrimPrefix(value, "oci-layout://"))
 		if err != nil {
 			return "", NamedContext{}, fmt.Errorf("reading %s: %w", value, err)
 		}
@@ -88,12 +87,40 @@ func (rd *reader) namedContext(word string) (NamedContext, bool) {
 	return nc, ok
 }
 
-// checkContextStages rejects a named context that has a stage's name:
-// BuildKit then skips the stage's instructions, which imgc does not.
-func (rd *reader) checkContextStages(name string, rng hcl.Range) {
-	if _, ok := rd.namedContext(name); ok {
-		rd.errorf(rng, "Named context replaces a stage", "--build-context %s names this stage. BuildKit would build the context in its place; imgc does not replace stages yet. Rename the stage or the context.", name)
+// stageContext returns the named context that replaces the stage name,
+// if any: BuildKit looks a context up by every stage's name first
+// (dockerfile2llb's buildDispatchStates), so --build-context NAME=...
+// takes the place of FROM ... AS NAME.
+func (rd *reader) stageContext(name string) (NamedContext, bool) {
+	if name == "" {
+		return NamedContext{}, false
 	}
+	return rd.namedContext(name)
+}
+
+// replaceStage makes s the named context nc instead of what its FROM and
+// its n instructions say, as BuildKit does: the stage keeps its name
+// (FROM NAME, COPY --from=NAME and --target read the context), and its
+// base and instructions are neither read nor built, nor the ONBUILD
+// triggers of an image context.
+func (rd *reader) replaceStage(s *stageState, nc NamedContext, fc *instructions.Stage, n int, rng hcl.Range) {
+	rd.platform(s, fc.Platform, rng)
+	rd.fromContext(s, nc, rng)
+	rd.stages = append(rd.stages, s)
+	rd.f.stages = append(rd.f.stages, s.st)
+	what := "the directory " + nc.Dir
+	if nc.Dir == "" {
+		what = "the image " + nc.Image.Qualified()
+	}
+	skipped := " is"
+	if n > 0 {
+		skipped = fmt.Sprintf(" and its %d instructions are", n)
+		if n == 1 {
+			skipped = " and its instruction is"
+		}
+	}
+	rd.warnf(rng, "Stage replaced by a named context", "--build-context %s replaces the stage %q with %s, as in BuildKit: its base%s not built. Rename the stage or the context to build the stage.", fc.Name, fc.Name, what, skipped)
+	rd.finishStage(s)
 }
 
 // fromContext makes a named context a stage's base and returns it when

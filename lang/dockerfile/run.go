@@ -184,10 +184,11 @@ func (rd *reader) mount(s *stageState, rng hcl.Range, m *instructions.Mount) (mo
 		}
 	case instructions.MountTypeBind, instructions.MountTypeCache:
 		if m.From != "" {
+			// A named directory context is mounted as the build
+			// context is (baseForm.Dir).
 			from = rd.fromRef(s, rng, m.From)
-			if from != nil && from.Dir != "" {
-				rd.errorf(rng, "Directory context in a mount", "--build-context %s is a directory, which imgc does not mount yet. Copy it into a stage with COPY --from=%s and mount that stage.", m.From, m.From)
-				return mountForm{}, false
+			if from != nil && from.Dir == "" && m.Type == instructions.MountTypeCache {
+				rd.warnf(rng, "Cache mount not seeded", "imgc starts this cache mount empty, where BuildKit starts it from the content of from=%s. Copy what the cache needs into it in the RUN.", m.From)
 			}
 		}
 	}

@@ -100,10 +100,11 @@ func (rd *reader) stage(index int, g []parsedNode) {
 	if prev := rd.stageNamed(name); prev != nil {
 		rd.errorf(from.rng, "Duplicate stage name", "The stage name %q is already used by the FROM at line %d. Rename one of the stages.", name, prev.st.DeclRange.Start.Line)
 	}
-	if fc.Name != "" {
-		rd.checkContextStages(fc.Name, from.rng)
-	}
 	s := &stageState{st: st, index: index, args: map[string]bool{}}
+	if nc, ok := rd.stageContext(fc.Name); ok {
+		rd.replaceStage(s, nc, fc, len(g)-1, from.rng)
+		return
+	}
 	base, image := rd.from(s, fc.BaseName, from.rng)
 	rd.platform(s, fc.Platform, from.rng)
 	rd.stages = append(rd.stages, s)

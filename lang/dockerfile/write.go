@@ -442,15 +442,28 @@ func (w *writer) addStep(body *hclwrite.Body, a *addForm) {
 			b.SetAttributeRaw("checksum", raw(w.text(a.Checksum)))
 		}
 	} else if g := a.Git; g != nil {
-		b.SetAttributeRaw("git", raw(w.text(lit(g.Remote))))
-		if g.Ref != "" {
-			b.SetAttributeRaw("ref", raw(w.text(lit(g.Ref))))
+		ref := g.Ref
+		if g.Commit != "" {
+			// HCL has no check of a ref against a commit: the commit,
+			// which the step is keyed and checked out by, is kept.
+			ref = g.Commit
 		}
-		if g.Subdir != "" {
-			b.SetAttributeRaw("subdir", raw(w.text(lit(g.Subdir))))
+		gt := gitText{Remote: lit(g.Remote), Ref: lit(ref), Subdir: lit(g.Subdir)}
+		if a.GitText != nil {
+			gt = *a.GitText
+		}
+		b.SetAttributeRaw("git", raw(w.text(gt.Remote)))
+		if gt.Ref.Value != "" || gt.Ref.Tmpl != "" {
+			b.SetAttributeRaw("ref", raw(w.text(gt.Ref)))
+		}
+		if gt.Subdir.Value != "" || gt.Subdir.Tmpl != "" {
+			b.SetAttributeRaw("subdir", raw(w.text(gt.Subdir)))
 		}
 		if g.KeepGitDir {
 			b.SetAttributeRaw("keep_git_dir", raw("true"))
+		}
+		if g.SkipSubmodules {
+			b.SetAttributeRaw("submodules", raw("false"))
 		}
 	} else {
 		b.SetAttributeRaw("src", raw(w.srcValue(a.Src)))

@@ -110,6 +110,7 @@ stage "build" {
     ref          = "v1.2"
     subdir       = "docs"
     keep_git_dir = true
+    submodules   = false
     dest         = "/src/"
   }
   add {

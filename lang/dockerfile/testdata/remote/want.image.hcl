@@ -6,6 +6,36 @@ variable "REF" {
   default     = "v1"
 }
 
+variable "REPO" {
+  description = "ARG REPO of stage app"
+  type        = string
+  default     = "https://example.com/tool.git"
+}
+
+variable "SUB" {
+  description = "ARG SUB of stage app"
+  type        = string
+  default     = "cmd"
+}
+
+variable "TOOL_VERSION" {
+  description = "ARG TOOL_VERSION of stage app"
+  type        = string
+  default     = "v2.0"
+}
+
+variable "COMMIT" {
+  description = "ARG COMMIT of stage app"
+  type        = string
+  default     = "0123456789abcdef0123456789abcdef01234567"
+}
+
+variable "HASH" {
+  description = "ARG HASH of stage app"
+  type        = string
+  default     = "https://example.com/x.git#v1"
+}
+
 image "app" {
   from = "alpine"
 
@@ -29,8 +59,41 @@ image "app" {
 
   add {
     git  = "https://example.com/repo.git"
-    ref  = "v1"
+    ref  = var.REF
     dest = "/r2"
+  }
+
+  add {
+    git    = var.REPO
+    ref    = var.REF
+    subdir = var.SUB
+    dest   = "/r3"
+  }
+
+  add {
+    git          = "https://github.com/org/tool.git"
+    ref          = var.TOOL_VERSION
+    keep_git_dir = true
+    dest         = "/r4"
+  }
+
+  add {
+    git        = "https://github.com/org/${var.SUB}.git"
+    ref        = "refs/tags/${var.TOOL_VERSION}"
+    submodules = false
+    dest       = "/r5"
+  }
+
+  add {
+    git  = var.REPO
+    ref  = var.COMMIT
+    dest = "/r6"
+  }
+
+  add {
+    git  = "https://example.com/x.git"
+    ref  = "v1"
+    dest = "/r7"
   }
 }
 
