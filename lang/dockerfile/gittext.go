@@ -24,6 +24,12 @@ type gitText struct {
 // cleaning, or a query setting other than ref, tag, branch, subdir or
 // commit uses a variable).
 func (rd *reader) gitTexts(s *stageState, rng hcl.Range, word string, checksum text, g *model.GitSource) *gitText {
+	if inner, ok := doubleQuoted(word); ok {
+		// "URL#$REF": the separators mean the same inside the quotes, and
+		// expansion there differs from a bare word's only by word splitting,
+		// which a source path never has.
+		word = inner
+	}
 	remote, frag, _ := cutTop(word, '#')
 	ref, subdir, _ := cutTop(frag, ':')
 	base, query, hasQuery := cutTop(remote, '?')
@@ -114,4 +120,17 @@ func cutTop(word string, sep byte) (before, after string, found bool) {
 		}
 	}
 	return word, "", false
+}
+
+// doubleQuoted returns what is inside a word that is one double-quoted
+// string with no quote or escape inside, and whether it was.
+func doubleQuoted(word string) (string, bool) {
+	if len(word) < 2 || word[0] != '"' || word[len(word)-1] != '"' {
+		return "", false
+	}
+	inner := word[1 : len(word)-1]
+	if strings.ContainsAny(inner, "\"\\`") {
+		return "", false
+	}
+	return inner, true
 }

@@ -95,5 +95,11 @@ image "app" {
     ref  = "v1"
     dest = "/r7"
   }
+
+  add {
+    git  = "https://example.com/quoted.git"
+    ref  = var.REF
+    dest = "/r8"
+  }
 }
 
