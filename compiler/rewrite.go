@@ -3,6 +3,7 @@ package compiler
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/imgc-dev/imgc/ir"
@@ -50,6 +51,7 @@ func mergeAdjacent(s *state, p *ir.Plan, kind, what string, group func(layers []
 	return rewriteTargets(s, p, func(t *ir.Target, preview bool) []*ir.Layer {
 		var layers []*ir.Layer
 		merged := false
+		var starts layerStarts // made for the first group
 		for i := 0; i < len(t.Layers); {
 			g := t.Layers[i : i+group(t.Layers[i:])]
 			i += len(g)
@@ -57,12 +59,15 @@ func mergeAdjacent(s *state, p *ir.Plan, kind, what string, group func(layers []
 				layers = append(layers, g...)
 				continue
 			}
+			if starts == nil {
+				starts = startsOf(t)
+			}
 			if preview {
 				// Records only: the target is kept as it is.
-				s.record(fmt.Sprintf("%s `%s`: would merge %d adjacent %s (%s) into one layer (at --optimize=all)", t.Kind, t.Name, len(g), what, linesOf(t, g)), false, originsOf(g)...)
+				s.record(fmt.Sprintf("%s `%s`: would merge %d adjacent %s (%s) into one layer (at --optimize=all)", t.Kind, t.Name, len(g), what, linesOf(starts, g)), false, originsOf(g)...)
 				continue
 			}
-			s.record(fmt.Sprintf("%s `%s`: merged %d adjacent %s (%s) into one layer; each keeps its own cache entry", t.Kind, t.Name, len(g), what, linesOf(t, g)), true, originsOf(g)...)
+			s.record(fmt.Sprintf("%s `%s`: merged %d adjacent %s (%s) into one layer; each keeps its own cache entry", t.Kind, t.Name, len(g), what, linesOf(starts, g)), true, originsOf(g)...)
 			layers = append(layers, mergeLayers(g, kind))
 			merged = true
 		}
@@ -97,10 +102,10 @@ func mergeLayers(group []*ir.Layer, kind string) *ir.Layer {
 	return m
 }
 
-// linesOf renders the source span of a group of t's layers: "lines 10-14
-// of image.hcl", or "image.hcl:12-15, 29-32" when other steps of t lie
-// between them in the file (the optimizer moved them).
-func linesOf(t *ir.Target, group []*ir.Layer) string {
+// linesOf renders the source span of a group of t's layers (starts are
+// t's): "lines 10-14 of image.hcl", or "image.hcl:12-15, 29-32" when other
+// steps of t lie between them in the file (the optimizer moved them).
+func linesOf(starts layerStarts, group []*ir.Layer) string {
 	file := group[0].Origin.File
 	if file == "" {
 		return "no source lines"
@@ -113,7 +118,7 @@ func linesOf(t *ir.Target, group []*ir.Layer) string {
 			return lineOf(group[0].Origin) + " and others"
 		}
 		to := max(o.EndLine, o.Line)
-		if n := len(spans); n > 0 && !layerBetween(t, file, spans[n-1].to, o.Line) {
+		if n := len(spans); n > 0 && !starts.between(file, spans[n-1].to, o.Line) {
 			spans[n-1].to = to
 			continue
 		}
@@ -129,13 +134,25 @@ func linesOf(t *ir.Target, group []*ir.Layer) string {
 	return filepath.Base(file) + ":" + strings.Join(parts, ", ")
 }
 
-// layerBetween reports whether a layer of t starts in file strictly
-// between lines from and to.
-func layerBetween(t *ir.Target, file string, from, to int) bool {
+// layerStarts are the lines where a target's layers start, sorted, by
+// file.
+type layerStarts map[string][]int
+
+func startsOf(t *ir.Target) layerStarts {
+	starts := layerStarts{}
 	for _, l := range t.Layers {
-		if l.Origin.File == file && l.Origin.Line > from && l.Origin.Line < to {
-			return true
-		}
+		starts[l.Origin.File] = append(starts[l.Origin.File], l.Origin.Line)
 	}
-	return false
+	for _, lines := range starts {
+		slices.Sort(lines)
+	}
+	return starts
+}
+
+// between reports whether a layer starts in file strictly between lines
+// from and to.
+func (starts layerStarts) between(file string, from, to int) bool {
+	lines := starts[file]
+	i, _ := slices.BinarySearch(lines, from+1)
+	return i < len(lines) && lines[i] < to
 }

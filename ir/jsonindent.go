@@ -1,11 +1,22 @@
 package ir
 
+import "io"
+
 // indentJSON appends to dst the compact JSON src (as json.Marshal makes
 // it: no space outside strings) indented as json.Indent(dst, src, "",
 // "  ") would, in one pass that only tracks strings and brackets:
 // json.Indent runs its full scanner over every byte, which took most of
 // `imgc plan --format json`'s time on a plan of 1,000 layers.
 func indentJSON(dst, src []byte) []byte {
+	dst, _ = indentJSONTo(nil, dst, src)
+	return dst
+}
+
+// indentJSONTo is indentJSON writing to w (when not nil) each time dst
+// holds flushAt bytes, and reusing it: a large plan's indented JSON (1 MB
+// for 1,000 steps) is then never whole in memory.
+func indentJSONTo(w io.Writer, dst, src []byte) ([]byte, error) {
+	const flushAt = 32 << 10
 	depth := 0
 	newline := func() {
 		dst = append(dst, '\n')
@@ -14,6 +25,12 @@ func indentJSON(dst, src []byte) []byte {
 		}
 	}
 	for i := 0; i < len(src); i++ {
+		if w != nil && len(dst) >= flushAt {
+			if _, err := w.Write(dst); err != nil {
+				return dst, err
+			}
+			dst = dst[:0]
+		}
 		c := src[i]
 		switch c {
 		case '"':
@@ -53,5 +70,5 @@ func indentJSON(dst, src []byte) []byte {
 			dst = append(dst, c)
 		}
 	}
-	return dst
+	return dst, nil
 }

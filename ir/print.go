@@ -202,13 +202,17 @@ func PrintJSON(w io.Writer, p *Plan, st map[CacheKey]Status) error {
 		}
 		out.Optimizations = append(out.Optimizations, jo)
 	}
-	// Indented in one pass over the compact encoding, into a buffer sized
-	// for it, and written at once (see indentJSON).
+	// Indented in one pass over the compact encoding, written out in
+	// pieces (see indentJSONTo).
 	b, err := json.Marshal(out)
 	if err != nil {
 		return fmt.Errorf("writing plan: %w", err)
 	}
-	if _, err := w.Write(append(indentJSON(make([]byte, 0, 2*len(b)), b), '\n')); err != nil {
+	rest, err := indentJSONTo(w, make([]byte, 0, 64<<10), b)
+	if err == nil {
+		_, err = w.Write(append(rest, '\n'))
+	}
+	if err != nil {
 		return fmt.Errorf("writing plan: %w", err)
 	}
 	return nil

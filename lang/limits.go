@@ -67,13 +67,17 @@ func lower(s string) string {
 }
 
 // CheckSource refuses HCL source that is too large or nests too deeply to
-// be parsed safely. It only lexes, which does not recurse.
+// be parsed safely. It only lexes, which does not recurse, and not even
+// that when a walk over the bytes shows the file shallow.
 func CheckSource(filename string, src []byte) hcl.Diagnostics {
 	if len(src) > MaxSourceSize {
 		return tooLarge(filename, "File")
 	}
+	if shallow(src, MaxNesting) {
+		return nil
+	}
 	tokens, _ := hclsyntax.LexConfig(src, filename, hcl.InitialPos)
-	return checkNesting(tokens, "file")
+	return checkNesting(tokens, "file", MaxNesting)
 }
 
 // checkExpression is CheckSource for an expression given as text (a --var
@@ -83,15 +87,16 @@ func checkExpression(filename string, src []byte) hcl.Diagnostics {
 		return tooLarge(filename, "Value")
 	}
 	tokens, _ := hclsyntax.LexExpression(src, filename, hcl.InitialPos)
-	return checkNesting(tokens, "value")
+	return checkNesting(tokens, "value", MaxNesting)
 }
 
 // checkNesting bounds the parser's recursion: each bracket, block,
 // template interpolation or directive opens a level, and so does each
 // unary operator or conditional in a row, which nest without brackets
 // (!!!!x, a ? b : c ? d : ...). It overestimates (a - b - c counts the
-// minus signs too), which only matters past MaxNesting.
-func checkNesting(tokens hclsyntax.Tokens, what string) hcl.Diagnostics {
+// minus signs too), which only matters past limit (MaxNesting, but for
+// tests).
+func checkNesting(tokens hclsyntax.Tokens, what string, limit int) hcl.Diagnostics {
 	type level struct {
 		ops int  // operators counted since this level opened
 		seq bool // newlines end an item here (a body or an object)
@@ -141,12 +146,12 @@ func checkNesting(tokens hclsyntax.Tokens, what string) hcl.Diagnostics {
 			}
 		}
 		afterControl = tok.Type == hclsyntax.TokenTemplateControl
-		if depth > MaxNesting {
+		if depth > limit {
 			return hcl.Diagnostics{{
 				Severity: hcl.DiagError,
 				Summary:  "Nesting too deep",
 				Detail: fmt.Sprintf("This %s nests blocks, brackets, templates or operators more than %d levels deep, the most imgc parses. Flatten it, for example with locals.",
-					what, MaxNesting),
+					what, limit),
 				Subject: tok.Range.Ptr(),
 			}}
 		}
@@ -164,5 +169,5 @@ func ParseFile(parser *hclparse.Parser, path, what string) (*hcl.File, hcl.Diagn
 	if diags := CheckSource(path, src); diags.HasErrors() {
 		return &hcl.File{Bytes: src}, diags
 	}
-	return parser.ParseHCL(src, path)
+	return parseHCL(parser, src, path)
 }

@@ -3,7 +3,9 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -84,4 +86,58 @@ func (s *Store) PutKey(k ir.CacheKey, e Entry) error {
 		return fmt.Errorf("recording cache key %s: %w", k.Short(), err)
 	}
 	return nil
+}
+
+// KeySnapshot looks up many keys at once, as a plan does for every layer:
+// it lists the keys directory once, so that a key never recorded costs no
+// failing open (a plan of 1,000 new steps made 1,000). Keys recorded after
+// the snapshot are not seen; a build looks keys up by itself.
+type KeySnapshot struct {
+	s *Store
+	// recorded holds the hex of every key recorded, or is nil when the
+	// directory was not listed: each key is then opened.
+	recorded map[string]bool
+}
+
+// SnapshotKeys is a KeySnapshot for looking up about n keys. A directory
+// holding many more keys than that (a large cache, a small plan) is not
+// listed in full: opening n records then costs less.
+func (s *Store) SnapshotKeys(n int) *KeySnapshot {
+	ks := &KeySnapshot{s: s}
+	f, err := os.Open(s.path("keys"))
+	if err != nil {
+		return ks
+	}
+	defer f.Close()
+	limit := 4*n + 1024
+	// A directory's size tells roughly how many entries it holds (ext4
+	// and XFS: about 80 bytes for a key's name; tmpfs less, btrfs more):
+	// one far too large is not read at all.
+	if fi, err := f.Stat(); err != nil || fi.Size() > 80*int64(limit) {
+		return ks
+	}
+	recorded := map[string]bool{}
+	for {
+		names, err := f.Readdirnames(512)
+		for _, name := range names {
+			if hex, ok := strings.CutSuffix(name, ".json"); ok {
+				recorded[hex] = true
+			}
+		}
+		if err == io.EOF {
+			ks.recorded = recorded
+			return ks
+		}
+		if err != nil || len(recorded) > limit {
+			return ks
+		}
+	}
+}
+
+// LookupKey is Store.LookupKey.
+func (ks *KeySnapshot) LookupKey(k ir.CacheKey) (e Entry, ok, pruned bool) {
+	if ks.recorded != nil && !ks.recorded[k.Hex()] {
+		return Entry{}, false, false
+	}
+	return ks.s.LookupKey(k)
 }

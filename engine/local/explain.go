@@ -54,9 +54,16 @@ func (e *Engine) explain(p *ir.Plan, imports *sharedCache) map[ir.CacheKey]ir.St
 			}
 		}
 	}
+	// One listing of the keys instead of a failing open per layer never
+	// built.
+	n := 0
+	for _, t := range p.Targets {
+		n += len(t.Layers)
+	}
+	keys := s.SnapshotKeys(n)
 	// lookup finds l's entry locally, else in an import (from names it).
 	lookup := func(l *ir.Layer) (e store.Entry, from string, ok, pruned bool) {
-		e, ok, pruned = s.LookupKey(l.Key)
+		e, ok, pruned = keys.LookupKey(l.Key)
 		if ok {
 			return e, "", true, false
 		}
@@ -66,7 +73,7 @@ func (e *Engine) explain(p *ir.Plan, imports *sharedCache) map[ir.CacheKey]ir.St
 		return e, "", false, pruned
 	}
 	forced := p.ForcedLayers()
-	needed := neededTargets(s, imports, p, forced, false)
+	needed := neededTargets(keys, imports, p, forced, false)
 	out := map[ir.CacheKey]ir.Status{}
 	for _, t := range p.Targets {
 		if !needed[t.Name] {

@@ -12,13 +12,18 @@ import (
 // the cache holds is skipped, and a build after `imgc cache prune` (which
 // keeps what stored images need, not the stages they copied from) does not
 // rebuild it.
-func neededTargets(s *store.Store, imports *sharedCache, p *ir.Plan, forced map[*ir.Layer]string, noCache bool) map[string]bool {
+func neededTargets(s keyLookup, imports *sharedCache, p *ir.Plan, forced map[*ir.Layer]string, noCache bool) map[string]bool {
 	return p.NeededTargets(func(l *ir.Layer) bool { return willRun(s, imports, l, forced, noCache) })
+}
+
+// keyLookup is the store, or a snapshot of its keys (explain's).
+type keyLookup interface {
+	LookupKey(ir.CacheKey) (e store.Entry, ok, pruned bool)
 }
 
 // willRun tells whether building l will run it rather than reuse the
 // cache (the local one, or an imported one).
-func willRun(s *store.Store, imports *sharedCache, l *ir.Layer, forced map[*ir.Layer]string, noCache bool) bool {
+func willRun(s keyLookup, imports *sharedCache, l *ir.Layer, forced map[*ir.Layer]string, noCache bool) bool {
 	if noCache || forced[l] != "" {
 		return true
 	}

@@ -192,14 +192,16 @@ func (r *resolver) named(name, pivot string) (item, bool, error) {
 	if name != "" && (r.ignored(name) || r.parents && r.excluded(keepOf(name, pivot))) {
 		return item{}, false, nil
 	}
-	real, err := r.follow(name)
+	real, fi, err := r.follow(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return item{}, false, nil
 	}
 	if err != nil {
 		return item{}, false, err
 	}
-	fi, err := os.Lstat(r.abs(real))
+	if fi == nil {
+		fi, err = os.Lstat(r.abs(real))
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return item{}, false, nil
 	}
@@ -356,8 +358,10 @@ func (r *resolver) abs(rel string) string {
 
 // follow resolves every symlink of rel, including the last component,
 // inside the root: an absolute link target starts at the root and ".."
-// stops there, as in a chroot.
-func (r *resolver) follow(rel string) (string, error) {
+// stops there, as in a chroot. fi is the lstat of what it resolved to
+// when that was the last thing it looked at (else nil: a final ".."
+// or the root), saving the caller a second one.
+func (r *resolver) follow(rel string) (real string, fi fs.FileInfo, err error) {
 	rest := splitPath(rel)
 	var cur []string
 	hops := 0
@@ -368,31 +372,33 @@ func (r *resolver) follow(rel string) (string, error) {
 			if len(cur) > 0 {
 				cur = cur[:len(cur)-1]
 			}
+			fi = nil
 			continue
 		}
 		next := append(cur[:len(cur):len(cur)], part)
 		p := r.abs(strings.Join(next, "/"))
-		fi, err := os.Lstat(p)
+		fi, err = os.Lstat(p)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		if fi.Mode()&fs.ModeSymlink == 0 {
 			cur = next
 			continue
 		}
+		fi = nil
 		if hops++; hops > maxSymlinks {
-			return "", fmt.Errorf("resolving %q: too many levels of symbolic links", rel)
+			return "", nil, fmt.Errorf("resolving %q: too many levels of symbolic links", rel)
 		}
 		target, err := os.Readlink(p)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		if strings.HasPrefix(target, "/") {
 			cur = nil
 		}
 		rest = append(splitPath(target), rest...)
 	}
-	return strings.Join(cur, "/"), nil
+	return strings.Join(cur, "/"), fi, nil
 }
 
 func splitPath(p string) []string {
@@ -445,7 +451,7 @@ func (r *resolver) glob(pattern string) (matches []string, sawIgnored bool, err 
 		maxDepth = -1
 	}
 	start := strings.Join(prefix, "/")
-	realStart, err := r.follow(start)
+	realStart, _, err := r.follow(start)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
 	}
