@@ -70,7 +70,7 @@ class Workload:
     def __init__(self, name, base, phases, engines, change=None, make=None, sample=None,
                  compression="gzip", platforms=None, title=None, sizes=False):
         self.name, self.base, self.phases, self.engines = name, base, phases, engines
-        self.sizes = sizes  # report each engine's largest blob (the layer) after the run
+        self.sizes = sizes  # report the size of each engine's last layer after the run
         self.change, self.make, self.sample = change, make, sample
         self.compression, self.platforms = compression, platforms
         self.title = title or name
@@ -128,14 +128,27 @@ def big_title(mb, comp):
     return f"one large layer, {comp}: {what}"
 
 
-def largest_blob(archive):
-    """The size of the largest blob in an OCI layout tar (the layer a
-    large-layer workload wrote), or None."""
+def last_layer(archive):
+    """The size of the last layer of the image in an OCI layout tar (the
+    layer a large-layer workload's step wrote), or None."""
     try:
         with tarfile.open(archive) as t:
-            return max((m.size for m in t.getmembers() if m.name.startswith(("blobs/", "./blobs/"))),
-                       default=None)
-    except (OSError, tarfile.TarError):
+            def blob(desc):
+                algo, hexd = desc["digest"].split(":", 1)
+                for name in (f"blobs/{algo}/{hexd}", f"./blobs/{algo}/{hexd}"):
+                    try:
+                        return json.load(t.extractfile(name))
+                    except KeyError:
+                        continue
+                raise KeyError(desc["digest"])
+            try:
+                doc = json.load(t.extractfile("index.json"))
+            except KeyError:
+                doc = json.load(t.extractfile("./index.json"))
+            while "manifests" in doc:
+                doc = blob(doc["manifests"][0])
+            return doc["layers"][-1]["size"]
+    except (OSError, KeyError, IndexError, ValueError, tarfile.TarError):
         return None
 
 
@@ -230,7 +243,7 @@ class Run:
         if self.engine == "buildkit":
             out = f"type=oci,dest={self.out}"
             if w.compression != "gzip":
-                out += f",compression={w.compression},force-compression=true"
+                out += f",compression={w.compression}"
             cmd = [e.buildctl, "--addr", e.bkhost, "build", "--progress", "plain",
                    "--frontend", "dockerfile.v0", "--local", f"context={self.ctx}",
                    "--local", f"dockerfile={self.ctx}", "--oci-layout", f"base={self.base}",
@@ -358,7 +371,7 @@ def measure(env, w, rounds, work, log):
                     log(f"{w.name} {phase} {r.engine} round {i + 1}: {t:.3f} s (load {loads[-1]:.2f})")
         results[phase] = {"times": times, "load": [min(loads), max(loads)]}
     if w.sizes:
-        results["sizes"] = {r.engine: largest_blob(r.out) for r in runs}
+        results["sizes"] = {r.engine: last_layer(r.out) for r in runs}
     return results
 
 
@@ -393,7 +406,7 @@ def summary(ws, results, rounds):
         out.append("")
         sizes = res.get("sizes")
         if sizes:
-            out += ["Layer written (largest blob of the output): " + ", ".join(
+            out += ["Layer the step wrote (compressed): " + ", ".join(
                 f"{e} {v / 1e6:.1f} MB" if v else f"{e} -" for e, v in sizes.items()) + ".", ""]
         for e, msg in res.get("failed", {}).items():
             out += [f"{e} failed: `{msg}`", ""]

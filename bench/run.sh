@@ -20,7 +20,7 @@ BKDIR=/usr/local/libexec/imgc/buildkit
 BASES="$ROOT/.cache/bench-bases"
 
 "$ROOT/bench/refenv/setup.sh"
-"$ROOT/.ci/apt-need" qemu-user-static
+"$ROOT/.ci/apt-need" qemu-user-static e2fsprogs mount
 make -C "$ROOT" --no-print-directory deps-run buildkit binfmt build
 [ -f "$BASES/debian-bookworm/index.json" ] || "$ROOT/bench/refenv/make-base-images.sh" "$BASES"
 (cd "$ROOT" && go run ./internal/cmd/mkbase -multiarch "$BASES/multiarch")
@@ -29,10 +29,30 @@ for b in busybox debian-bookworm; do
   skopeo --insecure-policy copy -q "oci:$BASES/$b:latest" "containers-storage:localhost/bench-base-$name:latest"
 done
 
-state="$(mktemp -d /tmp/imgc-bench-bk.XXXXXX)"
+# The engines' state (BuildKit's root, imgc's cache dirs, the build contexts
+# and outputs) lives on a fresh journaled ext4 on a loop device, as on most
+# hosts. The root file system of the machine this was written on is ext4
+# without a journal, where creating files within a minute of deleting many
+# is slow (ext4 then skips every recently deleted inode while it looks for a
+# free one): one engine's cleanup before its cold build made its next cold
+# builds 2-3x slower round after round, and would slow whichever engine ran
+# next. buildah's storage stays in /var/lib/containers.
+FS="$ROOT/.cache/bench-fs"
+img="$ROOT/.cache/bench-fs.img"
+mkdir -p "$FS"
+rm -f "$img"
+truncate -s 60G "$img"
+mkfs.ext4 -q -F "$img"
+loopdev="$(losetup --find --show --direct-io=on "$img")"
+mount "$loopdev" "$FS"
+export TMPDIR="$FS/tmp"
+mkdir -p "$TMPDIR"
+
+state="$(mktemp -d "$TMPDIR/imgc-bench-bk.XXXXXX")"
 REGISTRY=127.0.0.1:5077
 trap 'BUILDKIT_BIN_DIR="$BKDIR" "$ROOT/bench/refenv/buildkit.sh" stop "$state" >/dev/null 2>&1 || true
-  "$ROOT/bench/refenv/registry.sh" stop "$state/registry" >/dev/null 2>&1 || true; rm -rf "$state"' EXIT
+  "$ROOT/bench/refenv/registry.sh" stop "$state/registry" >/dev/null 2>&1 || true; rm -rf "$state"
+  umount "$FS" || umount -l "$FS"; losetup -d "$loopdev" 2>/dev/null || true; rm -f "$img"' EXIT
 # A loopback registry (distribution, plain HTTP) for the shared-cache phase.
 "$ROOT/bench/refenv/registry.sh" start "$state/registry" "${REGISTRY#*:}" >/dev/null
 printf '[registry."%s"]\n  http = true\n  insecure = true\n' "$REGISTRY" > "$state/buildkitd.toml"

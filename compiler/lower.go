@@ -501,6 +501,9 @@ func (l *lowerer) mount(m model.Mount, dependsOn map[string]bool) (ir.Mount, boo
 }
 
 func (l *lowerer) copyStep(sc stageCtx, s *model.Copy, dependsOn map[string]bool) lowered {
+	if s.Content != nil {
+		return inlineCopy(sc, s)
+	}
 	c := &ir.Copy{
 		Sources: s.Src, Dest: joinDest(sc.workdir, s.Dest), Exclude: s.Exclude, Chown: s.Chown, Chmod: s.Chmod,
 		Link: s.Link, Parents: s.Parents, NamedContext: s.NamedContext, Origin: ir.OriginOf(s.Range),

@@ -147,6 +147,8 @@ func stepInputs(s *state, step ir.Step, targetKeys map[string]ir.CacheKey) []ir.
 			in.add("source stage", targetKey(targetKeys, st.FromTarget).String())
 		}
 		in.files(st.Files)
+		// The file's text is keyed by its digest, in Files.
+		in.addTrue("inline", st.Content != nil)
 		if len(st.Exclude) > 0 {
 			in.add("exclude", jsonList(st.Exclude))
 		}

@@ -78,7 +78,7 @@ func volatile(l *ir.Layer) bool {
 	for _, step := range l.Steps {
 		switch st := step.(type) {
 		case *ir.Copy:
-			if st.FromTarget == "" {
+			if st.FromTarget == "" && st.Content == nil {
 				return true
 			}
 		case *ir.Add:

@@ -330,8 +330,15 @@ type Copy struct {
 	// Files is the resolved list for context copies, in the order they are
 	// written, after ignore files and Exclude. Empty for FromTarget copies,
 	// which the runtime resolves once the source target is built.
-	Files  []CopyFile `json:"files,omitempty"`
-	Origin Origin     `json:"source"`
+	Files []CopyFile `json:"files,omitempty"`
+	// Content is, for an inline file (copy { content = ... }, a
+	// Dockerfile's COPY <<EOF), the file's text: Sources is then its one
+	// name, Files its one entry (mode 0644, the text's digest), and
+	// neither the context nor a target is read. As BuildKit's
+	// llb.Mkfile, the file lands in Dest, or in Dest/NAME when Dest ends
+	// in "/" or is a directory of the image.
+	Content *string `json:"content,omitempty"`
+	Origin  Origin  `json:"source"`
 	// Definition is as in Run.
 	Definition *Origin `json:"definition,omitempty"`
 }

@@ -340,6 +340,9 @@ func StepSummary(s Step) string {
 		if s.FromTarget != "" {
 			from = " from " + s.FromTarget
 		}
+		if s.Content != nil {
+			return fmt.Sprintf("copy <<%s to %s", strings.Join(s.Sources, ""), s.Dest)
+		}
 		if s.FromTarget == "" {
 			return fmt.Sprintf("copy %s%s to %s", countFiles(s.Files), from, s.Dest)
 		}

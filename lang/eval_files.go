@@ -35,7 +35,31 @@ func (e *evaluator) copyStep(b *hcl.Block) *model.Copy {
 	e.l.addEval(diags)
 	attrs := d.Attrs
 	c := &model.Copy{}
-	c.Src, _ = e.sources(attrs, "src")
+	_, hasSrc := attrs["src"]
+	contentAttr, hasContent := attrs["content"]
+	switch {
+	case hasSrc && hasContent:
+		e.invalid(contentAttr, "Copy with src and content", "A copy step copies either the files in src or the text in content. Remove one, or write two copy steps in a layer block.")
+	case hasContent:
+		if text, ok := e.str(attrs, "content"); ok {
+			c.Content = &text
+		}
+		c.Name, _ = e.str(attrs, "name")
+	case !hasSrc && misspelt(d.Body, copySchema, "src", "content"):
+		// "Unsupported argument" already says which was meant.
+	case !hasSrc:
+		e.l.add(&hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Missing required argument",
+			Detail:   "The argument \"src\" is required: the files to copy. Or give content, the text of a file to write.",
+			Subject:  d.DefRange.Ptr(),
+		})
+	default:
+		c.Src, _ = e.sources(attrs, "src")
+	}
+	if attr, ok := attrs["name"]; ok && !hasContent {
+		e.invalid(attr, "Name without content", "name is the file name of a copy of content. Remove it, or add content.")
+	}
 	c.Dest, _ = e.nonEmpty(attrs, "dest")
 	if attr, ok := attrs["from"]; ok {
 		c.FromRange = attr.Expr.Range()

@@ -55,7 +55,7 @@ var mountArguments = map[string][]string{
 
 var copySchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
-		{Name: "src", Required: true}, {Name: "dest", Required: true}, {Name: "from"},
+		{Name: "src"}, {Name: "content"}, {Name: "name"}, {Name: "dest", Required: true}, {Name: "from"},
 		{Name: "exclude"}, {Name: "chown"}, {Name: "chmod"}, {Name: "link"}, {Name: "parents"},
 	},
 }

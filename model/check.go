@@ -242,6 +242,9 @@ func (c *checker) complete(s Step) bool {
 		}
 		return ok
 	case *Copy:
+		if s.Content != nil {
+			return c.inlineFile(s)
+		}
 		switch {
 		case len(s.Src) == 0:
 			c.errorf(s.Range, "Copy without source", "A copy step needs at least one source in src. Name the files or directories to copy.")
@@ -610,4 +613,26 @@ func Sentence(s string) string {
 		s += "."
 	}
 	return s
+}
+
+// inlineFile checks a copy of inline content: no other source, a
+// destination, and a file name where it lands in a directory.
+func (c *checker) inlineFile(s *Copy) bool {
+	switch {
+	case len(s.Src) > 0:
+		c.errorf(s.Range, "Copy with src and content", "A copy step copies either the files in src or the text in content. Remove one, or write two copy steps in a layer block.")
+	case s.From != nil:
+		c.errorf(first(s.FromRange, s.Range), "Content with from", "content is the text of the file to write; it takes no from. Remove from.")
+	case s.Parents || len(s.Exclude) > 0:
+		c.errorf(s.Range, "Content with parents or exclude", "parents and exclude select files of src; a copy of content has none. Remove them.")
+	case s.Dest == "":
+		c.errorf(s.Range, "Copy without destination", "A copy step needs dest, the path in the image to write to. Set dest; end it with \"/\" for a directory and give name.")
+	case s.Name == "" && strings.HasSuffix(s.Dest, "/"):
+		c.errorf(s.Range, "Inline file without name", "dest %q is a directory, so the file written from content needs a name. Set name, or give the file's path in dest.", s.Dest)
+	case s.Name == "." || s.Name == ".." || strings.ContainsAny(s.Name, "/\x00"):
+		c.errorf(s.Range, "Invalid file name", "name %q is not a file name. Give one path element, such as \"app.conf\", without \"/\".", s.Name)
+	default:
+		return true
+	}
+	return false
 }

@@ -248,8 +248,15 @@ type Copy struct {
 	From      Base
 	FromRange hcl.Range
 	Parents   bool
-	Vars      []string
-	Macro     string // as Run.Macro
+	// Content is an inline file's text (copy { content = ... }, a
+	// Dockerfile's COPY <<EOF): the step writes it, mode 0644 unless
+	// Chmod says otherwise, and has no Src. Name is the file's name when
+	// it lands in a directory (Dest ends in "/" or is a directory of the
+	// image); "" is Dest's last element.
+	Content *string
+	Name    string
+	Vars    []string
+	Macro   string // as Run.Macro
 	// Context is the directory the sources are relative to; "" is the
 	// build context. A step of a module reads its module's directory.
 	Context string

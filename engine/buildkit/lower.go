@@ -389,6 +389,9 @@ func escapePattern(p string) string {
 }
 
 func (lw *lowering) copyStep(t *ir.Target, c *ir.Copy, st llb.State, baseCfg v1.ConfigFile, cons []llb.ConstraintsOpt) (llb.State, error) {
+	if c.Content != nil {
+		return inlineCopy(c, st, baseCfg, cons)
+	}
 	var src llb.State
 	if c.FromTarget != "" {
 		lt := lw.targets[c.FromTarget]

@@ -78,16 +78,21 @@ type copyReq struct {
 	keepParents  bool
 	files        []ir.CopyFile
 	chown, chmod string
+	// content is an inline file's text (ir.Copy.Content).
+	content *string
 }
 
 func copyRequest(c *ir.Copy) copyReq {
 	return copyReq{from: c.FromTarget, context: c.Context, sources: c.Sources, dest: c.Dest, exclude: c.Exclude,
-		parents: c.Parents, link: c.Link, files: c.Files, chown: c.Chown, chmod: c.Chmod}
+		parents: c.Parents, link: c.Link, files: c.Files, chown: c.Chown, chmod: c.Chmod, content: c.Content}
 }
 
 // copyEntries resolves one copy's files into layer entries, with the
 // parent directories that dest (the filesystem the files land in) lacks.
 func (tb *targetBuild) copyEntries(ctx context.Context, c copyReq, dest string) ([]layer.Entry, error) {
+	if c.content != nil {
+		return tb.inlineEntries(c, dest)
+	}
 	from, chown := c.from, c.chown
 	srcRoot, files, err := tb.copySources(ctx, c)
 	if err != nil {

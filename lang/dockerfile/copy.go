@@ -83,101 +83,21 @@ func (rd *reader) copyCmd(s *stageState, rng hcl.Range, c *instructions.CopyComm
 		}
 	}
 	if len(c.SourceContents) > 0 {
-		if cp.From != nil {
-			rd.errorf(rng, "Heredoc with --from", "COPY cannot take heredoc files together with --from. Split the instruction.")
+		inline, ok := rd.inlineCopies(s, rng, f, c.SourceContents, c.Link)
+		if !ok {
 			return
 		}
-		run := rd.inlineFiles(s, rng, len(cp.Src), cp.Dest.Value, c.SourceContents, cp.Chown.Value, cp.Chmod.Value)
-		if run == nil {
-			return
+		steps := inline
+		if len(cp.Src) > 0 {
+			// As in BuildKit: the files (from --from's source, if any)
+			// first, then the heredocs, in one layer.
+			steps = append([]stepForm{cp}, inline...)
 		}
-		if len(cp.Src) == 0 {
-			s.st.Steps = append(s.st.Steps, run)
-		} else {
-			s.st.Steps = append(s.st.Steps, &layerForm{Name: fmt.Sprintf("line-%d", rng.Start.Line), Steps: []stepForm{cp, run}, Range: rng})
-		}
-		s.stepped = true
+		rd.appendSteps(s, rng, steps)
 		return
 	}
 	s.st.Steps = append(s.st.Steps, cp)
 	s.stepped = true
-}
-
-// inlineFiles turns COPY heredoc files into a shell step that writes them,
-// the closest the model can express. nsrc is the number of other sources.
-func (rd *reader) inlineFiles(s *stageState, rng hcl.Range, nsrc int, dest string, files []instructions.SourceContent, chown, chmod string) *runForm {
-	var b strings.Builder
-	multi := len(files)+nsrc > 1 || strings.HasSuffix(dest, "/")
-	for i, f := range files {
-		data := f.Data
-		if f.Expand {
-			lex := *rd.lex
-			lex.SkipProcessQuotes = true
-			env := s.expandEnv()
-			res, err := lex.ProcessWordWithMatches(data, getter{env: env})
-			if err == nil {
-				data = res.Result
-				rd.heredocVars(rng, f.Path, res.Matched, env)
-			}
-		}
-		dest := dest
-		if multi {
-			dest = path.Join(dest, f.Path)
-		} else if !path.IsAbs(dest) {
-			dest = path.Join(".", dest)
-		}
-		marker := "IMGC_EOF"
-		for strings.Contains(data, marker) {
-			marker += "_"
-		}
-		if i > 0 {
-			b.WriteString("\n")
-		}
-		fmt.Fprintf(&b, "mkdir -p %s\ncat > %s <<'%s'\n%s", shellQuote(path.Dir(dest)), shellQuote(dest), marker, data)
-		if !strings.HasSuffix(data, "\n") && data != "" {
-			rd.errorf(rng, "Heredoc without final newline", "imgc writes COPY heredoc files with a shell step, which cannot write a file without a final newline. End the heredoc with a newline or copy a file from the context.")
-			return nil
-		}
-		b.WriteString(marker + "\n")
-		if chmod != "" {
-			fmt.Fprintf(&b, "chmod %s %s\n", shellQuote(chmod), shellQuote(dest))
-		}
-		if chown != "" {
-			fmt.Fprintf(&b, "chown %s %s\n", shellQuote(chown), shellQuote(dest))
-		}
-	}
-	rd.warnf(rng, "Heredoc file written by a shell step", "imgc has no inline file source yet, so this COPY heredoc becomes a RUN that writes the file with the stage's shell and cat. The stage's base image needs /bin/sh, and the layer's cache key differs from BuildKit's.")
-	run := &runForm{Command: &model.Sh{Script: b.String()}, Range: rng}
-	rd.stepSettings(s, run)
-	if u := s.user; u != "" && u != "root" && u != "0" && !strings.HasPrefix(u, "0:") && !strings.HasPrefix(u, "root:") {
-		// COPY writes as root whatever USER says.
-		run.User = lit("0")
-	}
-	run.Vars = s.allArgs()
-	return run
-}
-
-// heredocVars warns, for a conversion, that the ARGs a heredoc file
-// expands become constants in the step that writes it.
-func (rd *reader) heredocVars(rng hcl.Range, name string, matched map[string]struct{}, env envList) {
-	var args []string
-	for n := range matched {
-		if e, ok := env.get(n); ok && e.Tmpl != quoteLit(e.Value) {
-			args = append(args, n)
-		}
-	}
-	if len(args) == 0 {
-		return
-	}
-	sort.Strings(args)
-	rd.convertWarnf(rng, "Variable reference not kept", "The heredoc <<%s expands %s, but the step that writes its file holds the expanded text, so --var no longer changes it. Edit the converted file to use the variable if you need to.", name, strings.Join(args, ", "))
-}
-
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-:+=") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func sortedCopy(in []string) []string {
@@ -273,17 +193,6 @@ func (rd *reader) addCmd(s *stageState, rng hcl.Range, c *instructions.AddComman
 	if !ok {
 		return
 	}
-	if len(c.SourceContents) > 0 {
-		if len(f.Src) > 0 {
-			rd.errorf(rng, "Heredoc mixed with files", "imgc cannot mix heredoc files with other sources in one ADD yet. Split the instruction.")
-			return
-		}
-		if run := rd.inlineFiles(s, rng, 0, f.Dest.Value, c.SourceContents, f.Chown.Value, f.Chmod.Value); run != nil {
-			s.st.Steps = append(s.st.Steps, run)
-			s.stepped = true
-		}
-		return
-	}
 	file := fileForm{Dest: f.Dest, Chown: f.Chown, Chmod: f.Chmod, Link: c.Link, Exclude: c.ExcludePatterns}
 	var locals []text
 	var adds []stepForm
@@ -329,13 +238,26 @@ func (rd *reader) addCmd(s *stageState, rng hcl.Range, c *instructions.AddComman
 	if c.KeepGitDir != nil && *c.KeepGitDir && !hasGit(adds) {
 		rd.warnf(rng, "Ignored --keep-git-dir", "--keep-git-dir only applies to git sources. Remove the flag.")
 	}
-	switch len(adds) {
+	if len(c.SourceContents) > 0 {
+		inline, ok := rd.inlineCopies(s, rng, f, c.SourceContents, c.Link)
+		if !ok {
+			return
+		}
+		adds = append(adds, inline...)
+	}
+	rd.appendSteps(s, rng, adds)
+}
+
+// appendSteps adds the steps of one instruction to the stage: one step as
+// it is, several in a layer block, as BuildKit makes them one layer.
+func (rd *reader) appendSteps(s *stageState, rng hcl.Range, steps []stepForm) {
+	switch len(steps) {
 	case 0:
 		return
 	case 1:
-		s.st.Steps = append(s.st.Steps, adds[0])
+		s.st.Steps = append(s.st.Steps, steps[0])
 	default:
-		s.st.Steps = append(s.st.Steps, &layerForm{Name: fmt.Sprintf("line-%d", rng.Start.Line), Steps: adds, Range: rng})
+		s.st.Steps = append(s.st.Steps, &layerForm{Name: fmt.Sprintf("line-%d", rng.Start.Line), Steps: steps, Range: rng})
 	}
 	s.stepped = true
 }

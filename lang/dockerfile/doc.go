@@ -25,8 +25,9 @@
 // build context: variables a stage's base image defines (such as PATH) are
 // left as written for the runtime to expand against the base image's
 // config. A stage's ONBUILD triggers are imported at the start of a stage
-// built on it; triggers of images from outside the Dockerfile are not read. It never imports BuildKit's LLB client. Windows images and
-// heredoc scripts with a shebang are rejected with a diagnostic. Git
+// built on it; triggers of images from outside the Dockerfile are not read. It never imports BuildKit's LLB client. Windows images are
+// rejected with a diagnostic; COPY and ADD heredocs become copies of
+// inline content (inline.go). Git
 // sources and SSH mounts become model values; resolving a ref, a URL or an
 // agent is the compiler's and the engine's business.
 package dockerfile

@@ -200,6 +200,12 @@ func (rd *reader) expandWord(word string, env envList, keepUnset bool) (expansio
 	if keepUnset {
 		lex = rd.lexKeep
 	}
+	return rd.expandWith(lex, rd.escape, word, env, keepUnset)
+}
+
+// expandWith is expandWord with the lexer lex, whose escape character is
+// escape.
+func (rd *reader) expandWith(lex *shell.Lex, escape rune, word string, env envList, keepUnset bool) (expansion, error) {
 	res, err := lex.ProcessWordWithMatches(word, getter{env: env})
 	if err != nil {
 		return expansion{}, err
@@ -232,7 +238,7 @@ func (rd *reader) expandWord(word string, env envList, keepUnset bool) (expansio
 	if len(x.Matched) == 0 {
 		return x, nil
 	}
-	if tmpl, ok := condTemplate(lex, rd.escape, word, env); ok {
+	if tmpl, ok := condTemplate(lex, escape, word, env); ok {
 		// A choice on a variable: kept as an HCL conditional when
 		// verified, else the value (the defaults' choice) as written.
 		if tmpl != "" {

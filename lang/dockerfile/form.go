@@ -181,6 +181,10 @@ type copyForm struct {
 	fileForm
 	From    *baseForm
 	Parents bool
+	// Content is, for a COPY or ADD heredoc, the file's text (a template
+	// where the heredoc expands ARGs), written to Dest as Name.
+	Content *text
+	Name    string
 	Vars    []string
 	// Context is a named context's directory the sources are read from
 	// (COPY --from=NAME with --build-context NAME=DIR).

@@ -77,6 +77,10 @@ func lowerStep(step stepForm) model.Step {
 		if s.From != nil {
 			c.From = s.From.Base
 		}
+		if s.Content != nil {
+			content := s.Content.Value
+			c.Content, c.Name = &content, s.Name
+		}
 		return c
 	case *addForm:
 		return &model.Add{FileSpec: s.fileForm.lower(), URL: s.URL.Value, Checksum: s.Checksum.Value, Git: s.Git, Extract: s.Extract, Vars: s.Vars, Range: s.Range}

@@ -117,7 +117,7 @@ func (w *writer) step(body *hclwrite.Body, step stepForm, depth int, o omit) {
 	case *runForm:
 		w.run(body, s, depth, o)
 	case *copyForm:
-		w.copyStep(body, s)
+		w.copyStep(body, s, depth)
 	case *addForm:
 		w.addStep(body, s)
 	case *mkdirForm:
@@ -421,8 +421,12 @@ func (w *writer) base(f *baseForm) string {
 	return `"scratch"`
 }
 
-func (w *writer) copyStep(body *hclwrite.Body, c *copyForm) {
+func (w *writer) copyStep(body *hclwrite.Body, c *copyForm, depth int) {
 	b := body.AppendNewBlock("copy", nil).Body()
+	if c.Content != nil {
+		w.inlineFile(b, c, depth)
+		return
+	}
 	b.SetAttributeRaw("src", raw(w.srcValue(c.Src)))
 	b.SetAttributeRaw("dest", raw(w.text(c.Dest)))
 	if c.From != nil {

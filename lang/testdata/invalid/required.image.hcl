@@ -13,6 +13,24 @@ image "steps" {
     src  = [] # ERROR: Empty source path
     dest = "" # ERROR: Empty dest
   }
+  copy { # ERROR: Missing required argument
+    dest = "/x"
+  }
+  copy {
+    src     = "a"
+    content = "x" # ERROR: Copy with src and content
+    dest    = "/x"
+  }
+  copy {
+    src  = "a"
+    name = "n" # ERROR: Name without content
+    dest = "/x"
+  }
+  copy {
+    content = "x"
+    name    = "n"
+    dest    = "/x/"
+  }
   add { # ERROR: Missing add source
     dest = "/x"
   }

@@ -1,5 +1,11 @@
 # Converted from Dockerfile by imgc convert.
 
+variable "GREETING" {
+  description = "ARG GREETING of stage app"
+  type        = string
+  default     = "hi"
+}
+
 image "app" {
   from = "alpine:3.20"
 
@@ -19,15 +25,14 @@ image "app" {
 
   run { sh = "cat <<EOF > /etc/motd\nhello $USER\nEOF" }
 
-  run {
-    sh = <<-EOT
-      mkdir -p /usr/local/bin
-      cat > /usr/local/bin/hello <<'IMGC_EOF'
+  copy {
+    content = <<-EOT
       #!/bin/sh
       echo hello
-      IMGC_EOF
-      chmod 755 /usr/local/bin/hello
     EOT
+    name    = "EOF"
+    dest    = "/usr/local/bin/hello"
+    chmod   = "755"
   }
 
   run {
@@ -43,6 +48,48 @@ image "app" {
       print(1)
     EOT
     script_name = "PY"
+  }
+
+  copy {
+    content = "${var.GREETING}, world: \"quoted\" $HOME\n"
+    name    = "EOF"
+    dest    = "/etc/greeting"
+  }
+
+  layer "line-29" {
+    copy {
+      content = <<-EOT
+        a
+      EOT
+      name    = "A"
+      dest    = "/etc/pair/"
+      chown   = "1000:1000"
+      link    = true
+    }
+
+    copy {
+      content = "b ${var.GREETING} ${var.GREETING == "" ? "none" : var.GREETING}\n"
+      name    = "B"
+      dest    = "/etc/pair/"
+      chown   = "1000:1000"
+      link    = true
+    }
+  }
+
+  copy {
+    content = <<-EOT
+      kept: $GREETING
+    EOT
+    name    = "EOF"
+    dest    = "/etc/added.tar"
+  }
+
+  copy {
+    content = <<-EOT
+      relative
+    EOT
+    name    = "EOF"
+    dest    = "greeting"
   }
 }
 

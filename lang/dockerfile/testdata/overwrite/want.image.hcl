@@ -18,15 +18,12 @@ image "app" {
 
   mkdir { path = "/b" }
 
-  run {
-    sh   = <<-EOT
-      mkdir -p /
-      cat > /hello <<'IMGC_EOF'
+  copy {
+    content = <<-EOT
       hello
-      IMGC_EOF
     EOT
-    env  = { V = var.V }
-    user = "0"
+    name    = "EOT"
+    dest    = "/hello"
   }
 
   run {

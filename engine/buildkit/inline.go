@@ -1,0 +1,46 @@
+package buildkit
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/buildkit/client/llb"
+
+	"github.com/imgc-dev/imgc/ir"
+)
+
+// inlineCopy lowers a copy of inline content as BuildKit's Dockerfile
+// frontend lowers COPY <<EOF: the file made with llb.Mkfile (0644) in a
+// scratch state, then copied to the destination with the copy's chown
+// and chmod. As for other copies, the parents a chmod copy creates are
+// made 0755 first (chmodParents).
+func inlineCopy(c *ir.Copy, st llb.State, baseCfg v1.ConfigFile, cons []llb.ConstraintsOpt) (llb.State, error) {
+	if len(c.Sources) != 1 {
+		return llb.State{}, fmt.Errorf("%s: a copy of inline content has one name, not %d", c.Origin, len(c.Sources))
+	}
+	name := "/" + c.Sources[0]
+	mk := append(append([]llb.ConstraintsOpt(nil), cons...), llb.WithCustomName("preparing inline document"))
+	file := llb.Scratch().File(llb.Mkfile(name, 0o644, []byte(*c.Content)), mk...)
+	info := &llb.CopyInfo{CreateDestPath: true}
+	if c.Chmod != "" {
+		m, err := strconv.ParseUint(c.Chmod, 8, 32)
+		if err != nil || m > 0o7777 {
+			return llb.State{}, fmt.Errorf("%s: chmod %q is not an octal mode", c.Origin, c.Chmod)
+		}
+		info.Mode = &llb.ChmodOpt{Mode: os.FileMode(m)}
+	}
+	opts := []llb.CopyOption{info}
+	if c.Chown != "" {
+		opts = append(opts, llb.WithUser(c.Chown))
+	}
+	dest := expandDest(baseCfg.Config.Env, c.Dest)
+	fa := chmodParents(dest, c.Chmod, c.Chown, false)
+	if fa == nil {
+		fa = llb.Copy(file, name, dest, opts...)
+	} else {
+		fa = fa.Copy(file, name, dest, opts...)
+	}
+	return st.File(fa, cons...), nil
+}
