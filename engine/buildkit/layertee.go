@@ -211,13 +211,22 @@ func (e *exportStore) claim(l store.Layer) (store.Layer, bool, error) {
 	return t.layer, true, nil
 }
 
-// discard removes the layers tees made that no one claimed: the blobs of
-// base layers and of empty layers, which imgc keeps as they are or not.
+// discard removes the layers tees made that no one claimed (the blobs of
+// base layers and of empty layers, which imgc keeps as they are or not)
+// and ends the writes the daemon left open (a failed solve), with their
+// tees, once the solve is over.
 func (e *exportStore) discard() {
 	e.mu.Lock()
 	teed := e.teed
 	e.teed = map[digest.Digest]*layerTee{}
+	var open []*blobWriter
+	for _, w := range e.writers {
+		open = append(open, w)
+	}
 	e.mu.Unlock()
+	for _, w := range open {
+		w.Close()
+	}
 	for _, t := range teed {
 		if t.result() {
 			t.lw.Abort()

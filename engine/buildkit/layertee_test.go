@@ -113,6 +113,15 @@ func TestLayerTee(t *testing.T) {
 			write("config", []byte(`{"architecture":"amd64"}`), ocispecs.MediaTypeImageConfig)
 			third, _ := layerBlob(t, map[string]string{"z": "z"})
 			write("third", third, ocispecs.MediaTypeImageLayerGzip)
+			// A write the daemon leaves open ends with the solve.
+			fourth, _ := layerBlob(t, map[string]string{"open": "never committed"})
+			w, err := e.Writer(ctx, content.WithRef("open"), content.WithDescriptor(ocispecs.Descriptor{Digest: digest.FromBytes(fourth), Size: int64(len(fourth))}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Write(fourth[:len(fourth)/2]); err != nil {
+				t.Fatal(err)
+			}
 			e.discard()
 			if left, _ := filepath.Glob(filepath.Join(s.Dir(), "tmp", "*")); len(left) != 0 {
 				t.Errorf("temporary files left: %v", left)
