@@ -61,6 +61,10 @@ type build struct {
 	solved   []solvedTarget
 	reach    *reach
 	auth     *authServer
+	// daemonPulls is set when the daemon pulls a base itself: its layers
+	// come into the store as they are, so the export store must not
+	// recompress layers as they arrive (layertee.go).
+	daemonPulls bool
 }
 
 // solvedTarget is an output target and its image in the store.
@@ -310,6 +314,10 @@ func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) 
 	var _ session.Attachable
 	opt.AllowedEntitlements = entitlements(b.o)
 	rootCfg := b.rootBase[t.Name]
+	if !b.daemonPulls {
+		b.export.recompressAs(b.o.Compression)
+	}
+	defer b.export.discard()
 	buildFunc := func(ctx context.Context, gw gateway.Client) (*gateway.Result, error) {
 		req := gateway.SolveRequest{Definition: def.ToPB()}
 		// In a gateway build the client hands --cache-from to the build
@@ -462,16 +470,17 @@ func (b *build) recompress(il *ir.Layer, l store.Layer) (store.Layer, error) {
 			return store.Layer{Digest: h, DiffID: l.DiffID, Size: pr.Size, MediaType: types.MediaType(pr.MediaType)}, nil
 		}
 	}
-	rc, err := b.e.s.OpenLayer(l)
+	// Recompressed as the daemon sent it (layertee.go), or else in one
+	// pass: decompressed, verified against the diff ID and compressed
+	// again as it streams (store.PutLayer).
+	cl, teed, err := b.export.claim(l)
 	if err != nil {
 		return store.Layer{}, err
 	}
-	defer rc.Close()
-	// One pass: decompressed, verified against the diff ID and compressed
-	// again as it streams (store.PutLayer).
-	cl, err := b.e.s.PutLayer(rc, l.DiffID, b.o.Compression)
-	if err != nil {
-		return store.Layer{}, fmt.Errorf("layer %s: %w", l.Digest, err)
+	if !teed {
+		if cl, err = b.putLayer(l); err != nil {
+			return store.Layer{}, err
+		}
 	}
 	if declares {
 		// Read again only to check its entries against what its steps
@@ -481,6 +490,21 @@ func (b *build) recompress(il *ir.Layer, l store.Layer) (store.Layer, error) {
 		}
 	}
 	b.rec.Blobs[l.Digest.String()+" "+b.o.Compression] = blobRecord{Digest: cl.Digest.String(), Size: cl.Size, MediaType: string(cl.MediaType)}
+	return cl, nil
+}
+
+// putLayer stores the builder's layer l as recompress does, reading it
+// from the store.
+func (b *build) putLayer(l store.Layer) (store.Layer, error) {
+	rc, err := b.e.s.OpenLayer(l)
+	if err != nil {
+		return store.Layer{}, err
+	}
+	defer rc.Close()
+	cl, err := b.e.s.PutLayer(rc, l.DiffID, b.o.Compression)
+	if err != nil {
+		return store.Layer{}, fmt.Errorf("layer %s: %w", l.Digest, err)
+	}
 	return cl, nil
 }
 

@@ -39,10 +39,15 @@ type exportStore struct {
 	// received is the bytes and blobs the daemon wrote.
 	received      int64
 	receivedBlobs int
+	// compression, when set, makes each layer blob the daemon writes go
+	// through a tee that recompresses it as it arrives (layertee.go);
+	// teed are the committed blobs' layers, by the builder's digest.
+	compression string
+	teed        map[digest.Digest]*layerTee
 }
 
 func newExportStore(s *store.Store) *exportStore {
-	return &exportStore{s: s, known: map[digest.Digest]bool{}, writers: map[string]*blobWriter{}}
+	return &exportStore{s: s, known: map[digest.Digest]bool{}, writers: map[string]*blobWriter{}, teed: map[digest.Digest]*layerTee{}}
 }
 
 // take returns how many blobs and bytes the daemon wrote since the last
@@ -158,6 +163,7 @@ func (e *exportStore) Writer(_ context.Context, opts ...content.WriterOpt) (cont
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("write %s: %w", wo.Ref, errdefs.ErrUnavailable)
 	}
+	w.recompress = e.compression
 	e.writers[wo.Ref] = w
 	return w, nil
 }
@@ -173,6 +179,10 @@ type blobWriter struct {
 	desc             ocispecs.Descriptor
 	started, updated time.Time
 	done, committed  bool
+	// recompress is the export store's compression for a tee, which the
+	// first write starts when the blob is a compressed layer.
+	recompress string
+	tee        *layerTee
 }
 
 func (w *blobWriter) Write(p []byte) (int, error) {
@@ -181,8 +191,15 @@ func (w *blobWriter) Write(p []byte) (int, error) {
 	if w.done {
 		return 0, fmt.Errorf("write %s: closed: %w", w.ref, errdefs.ErrFailedPrecondition)
 	}
+	if w.recompress != "" && w.n == 0 {
+		w.tee = startTee(w.e.s, w.f.Name(), layerType(p), w.recompress)
+		w.recompress = ""
+	}
 	n, err := w.f.Write(p)
 	w.h.Write(p[:n])
+	if w.tee != nil && n > 0 {
+		w.tee.wrote(n)
+	}
 	w.n += int64(n)
 	w.updated = time.Now()
 	return n, err
@@ -206,6 +223,10 @@ func (w *blobWriter) Truncate(size int64) error {
 	defer w.mu.Unlock()
 	if size != 0 {
 		return fmt.Errorf("write %s: truncating to %d: %w", w.ref, size, errdefs.ErrNotImplemented)
+	}
+	if w.tee != nil {
+		w.tee.drop()
+		w.tee = nil
 	}
 	if err := w.f.Truncate(0); err != nil {
 		return err
@@ -251,6 +272,17 @@ func (w *blobWriter) Commit(_ context.Context, size int64, expected digest.Diges
 		return err
 	}
 	w.committed = true
+	if w.tee != nil {
+		w.tee.finish()
+		w.e.mu.Lock()
+		old := w.e.teed[got]
+		w.e.teed[got] = w.tee
+		w.e.mu.Unlock()
+		if old != nil {
+			old.drop()
+		}
+		w.tee = nil
+	}
 	w.e.mu.Lock()
 	w.e.known[got] = true
 	w.e.received += w.n
@@ -273,6 +305,10 @@ func (w *blobWriter) closeLocked() {
 		return
 	}
 	w.done = true
+	if w.tee != nil {
+		w.tee.drop()
+		w.tee = nil
+	}
 	if !w.committed {
 		w.f.Close()
 		os.Remove(w.f.Name())

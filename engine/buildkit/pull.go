@@ -102,6 +102,7 @@ func (b *build) registryBase(ctx context.Context, t *ir.Target) (st llb.State, c
 		return llb.State{}, nil, 0, false, nil
 	}
 	b.pins[t.Base.Ref.String()+" "+t.Platform.String()] = digest
+	b.daemonPulls = true
 	st = llb.Image(ref, llb.Platform(llbPlatform(t.Platform)), llb.WithCustomName(fmt.Sprintf("[%s] base %s", t.Name, t.Base.Ref)))
 	return st, cfg, layers, true, nil
 }
