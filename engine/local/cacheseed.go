@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/imgc-dev/imgc/internal/fsroot"
 	"github.com/imgc-dev/imgc/ir"
 )
 
@@ -110,7 +111,7 @@ func (sd *cacheSeed) copyEntry(rfd int, rel string, f ir.CopyFile) error {
 	if f.Mode.IsDir() {
 		dfd, err := openBeneath(pfd, name, unix.O_RDONLY|unix.O_DIRECTORY)
 		if err != nil {
-			return err
+			return fmt.Errorf("refusing to change the mode of %s: it is not a directory: %w", rel, err)
 		}
 		defer unix.Close(dfd)
 		return unix.Fchmod(dfd, uint32(f.Mode.Perm()))
@@ -120,8 +121,8 @@ func (sd *cacheSeed) copyEntry(rfd int, rel string, f ir.CopyFile) error {
 
 // openBeneath opens name below the directory dfd, refusing symlinks
 // anywhere on the way (ELOOP).
-func openBeneath(dfd int, name string, flags int) (int, error) {
-	return unix.Openat2(dfd, name, &unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS})
+func openBeneath(dfd int, name string, flags uint64) (int, error) {
+	return fsroot.Open(dfd, name, flags, fsroot.Beneath)
 }
 
 // mkdirAllAt opens the directory rel below rfd, making what is missing of
@@ -144,7 +145,7 @@ func mkdirAllAt(rfd int, rel string) (int, error) {
 		next, err := openBeneath(fd, c, unix.O_PATH|unix.O_DIRECTORY)
 		unix.Close(fd)
 		if err != nil {
-			return -1, fmt.Errorf("refusing to write below %s, not a directory: %w", done, err)
+			return -1, fmt.Errorf("refusing to write below %s: it is not a directory: %w", done, err)
 		}
 		fd = next
 	}

@@ -89,6 +89,8 @@ func TestCacheSeedRefusesToWriteThroughSymlinks(t *testing.T) {
 			err := seedFrom(ctxDir, files...).copyTo(t.TempDir())
 			if err == nil {
 				t.Error("copyTo succeeded; want it to refuse the entry below or over the symlink")
+			} else if !strings.Contains(err.Error(), "refusing to") || !strings.Contains(err.Error(), " a: it is not a directory") {
+				t.Errorf("copyTo: %v; want it to say it refuses, and where", err)
 			}
 			entries, _ := os.ReadDir(outside)
 			if len(entries) != 0 {
