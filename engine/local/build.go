@@ -59,9 +59,12 @@ type builder struct {
 	sem chan struct{}
 	// net is the private network of default-network steps (network.go).
 	net buildNetwork
-	// unsynced is set once a step has run over a volatile overlay: the
-	// store's filesystem is then synced when the build ends (syncStore).
-	unsynced atomic.Bool
+	// unsynced is the store's marker (store.MarkUnsynced), left before the
+	// first step runs over a volatile overlay and removed once the store's
+	// filesystem is synced when the build ends (syncStore).
+	unsynced     atomic.Pointer[store.Unsynced]
+	unsyncedOnce sync.Once
+	unsyncedErr  error
 	// untagged leaves output images unnamed in the store (a
 	// multi-platform build names their index); label, when set, is the
 	// platform events name after the target.
@@ -112,7 +115,7 @@ func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := e.s.LockShared()
+	unlock, err := e.lockForBuild(o)
 	if err != nil {
 		return nil, err
 	}

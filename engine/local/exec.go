@@ -263,7 +263,9 @@ func (tb *targetBuild) runSteps(ctx context.Context, l *ir.Layer, lowers []strin
 // volatile: unmounting it does not sync the store's filesystem, which the
 // build does once at its end (syncStore).
 func (tb *targetBuild) step(ctx context.Context, l *ir.Layer, st ir.Step, lowers []string, rootfs, upper, wk string) (err error) {
-	tb.b.unsynced.Store(true)
+	if err := tb.b.markUnsynced(); err != nil {
+		return err
+	}
 	if err := overlay.MountVolatile(rootfs, lowers, upper, wk); err != nil {
 		return fmt.Errorf("mounting the layer's filesystem: %w", err)
 	}

@@ -42,7 +42,7 @@ func (e *Engine) BuildPlatforms(ctx context.Context, plans []*ir.Plan, o engine.
 			return nil, err
 		}
 	}
-	unlock, err := e.s.LockShared()
+	unlock, err := e.lockForBuild(opts[0])
 	if err != nil {
 		return nil, err
 	}

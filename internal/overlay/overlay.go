@@ -29,7 +29,7 @@ var fixedOptions = [][2]string{{"redirect_dir", "off"}, {"metacopy", "off"}, {"i
 // There is no limit on the length of the lower dir list below the kernel's
 // own limit on the number of layers.
 func Mount(target string, lowers []string, upper, work string) error {
-	return mount(target, lowers, upper, work, true)
+	return mount(target, lowers, upper, work, false)
 }
 
 // MountVolatile is Mount with the overlay's "volatile" option (Linux 5.10

@@ -345,3 +345,29 @@ func kernelAtLeast(t *testing.T, major, minor int) bool {
 	}
 	return ma > major || ma == major && mi >= minor
 }
+
+// TestMountIsNotVolatile: plain Mount keeps the kernel's sync at unmount,
+// so its work dir can be mounted again (a volatile mount's cannot).
+func TestMountIsNotVolatile(t *testing.T) {
+	requireRoot(t)
+	for name, mount := range map[string]func(target string, lowers []string, upper, work string) error{
+		"fsconfig": Mount,
+		"legacy": func(target string, lowers []string, upper, work string) error {
+			return mountLegacy(target, lowers, upper, work, false)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := t.TempDir()
+			lower, target, upper, work := filepath.Join(d, "lower"), filepath.Join(d, "merged"), filepath.Join(d, "upper"), filepath.Join(d, "work")
+			mkdirs(t, lower, target, upper, work)
+			mustMount(t, func() error { return mount(target, []string{lower}, upper, work) }, target)
+			if line := mountLine(t, target); strings.Contains(line, ",volatile") || strings.Contains(line, "fsync=volatile") {
+				t.Errorf("a plain mount is volatile: %s", line)
+			}
+			if err := Unmount(target); err != nil {
+				t.Fatal(err)
+			}
+			mustMount(t, func() error { return mount(target, []string{lower}, upper, work) }, target)
+		})
+	}
+}
