@@ -3,6 +3,7 @@ package local
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,9 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/imgc-dev/imgc/internal/fsroot"
 	"github.com/imgc-dev/imgc/ir"
 )
 
@@ -54,64 +58,118 @@ func hashFile(w io.Writer, p string) error {
 
 // copyTo writes the seed's files into the new cache directory root (Dst
 // is relative to the mount's source, "/x/y"), keeping their modes and
-// owners.
+// owners. Nothing is written through a symlink: an entry whose parent in
+// root is not a real directory (the context changed since it was listed)
+// is refused, and modes and owners are set on the entries themselves.
 func (sd *cacheSeed) copyTo(root string) error {
+	rfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(rfd)
 	for _, f := range sd.files {
 		rel := strings.TrimPrefix(path.Clean("/"+f.Dst), "/")
 		if rel == "" {
 			continue
 		}
-		dst := filepath.Join(root, filepath.FromSlash(rel))
-		src := filepath.Join(sd.dir, filepath.FromSlash(f.Src))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		var err error
-		switch {
-		case f.Mode.IsDir():
-			err = os.Mkdir(dst, f.Mode.Perm())
-		case f.Mode&os.ModeSymlink != 0:
-			err = os.Symlink(f.LinkTarget, dst)
-		case f.Mode.IsRegular():
-			err = copyRegular(src, dst, f.Mode.Perm())
-		default:
-			continue
-		}
-		if err != nil && !os.IsExist(err) {
+		if err := sd.copyEntry(rfd, rel, f); err != nil {
 			return fmt.Errorf("seeding the cache mount with %s: %w", f.Src, err)
-		}
-		if fi, err := os.Lstat(src); err == nil {
-			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-				if err := os.Lchown(dst, int(st.Uid), int(st.Gid)); err != nil {
-					return err
-				}
-			}
-		}
-		if f.Mode.IsDir() {
-			if err := os.Chmod(dst, f.Mode.Perm()); err != nil {
-				return err
-			}
 		}
 	}
 	return nil
 }
 
-func copyRegular(src, dst string, perm os.FileMode) error {
+// copyEntry writes f at rel below the directory rfd.
+func (sd *cacheSeed) copyEntry(rfd int, rel string, f ir.CopyFile) error {
+	pfd, err := mkdirAllAt(rfd, path.Dir(rel))
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pfd)
+	name := path.Base(rel)
+	src := filepath.Join(sd.dir, filepath.FromSlash(f.Src))
+	switch {
+	case f.Mode.IsDir():
+		err = unix.Mkdirat(pfd, name, uint32(f.Mode.Perm()))
+	case f.Mode&os.ModeSymlink != 0:
+		err = unix.Symlinkat(f.LinkTarget, pfd, name)
+	case f.Mode.IsRegular():
+		err = copyRegularAt(src, pfd, name, f.Mode.Perm())
+	default:
+		return nil
+	}
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return err
+	}
+	if fi, err := os.Lstat(src); err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			if err := unix.Fchownat(pfd, name, int(st.Uid), int(st.Gid), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+				return err
+			}
+		}
+	}
+	if f.Mode.IsDir() {
+		dfd, err := openBeneath(pfd, name, unix.O_RDONLY|unix.O_DIRECTORY)
+		if err != nil {
+			return fmt.Errorf("refusing to change the mode of %s: it is not a directory: %w", rel, err)
+		}
+		defer unix.Close(dfd)
+		return unix.Fchmod(dfd, uint32(f.Mode.Perm()))
+	}
+	return nil
+}
+
+// openBeneath opens name below the directory dfd, refusing symlinks
+// anywhere on the way (ELOOP).
+func openBeneath(dfd int, name string, flags uint64) (int, error) {
+	return fsroot.Open(dfd, name, flags, fsroot.Beneath)
+}
+
+// mkdirAllAt opens the directory rel below rfd, making what is missing of
+// it (0755), and fails if any part of it is not a real directory.
+func mkdirAllAt(rfd int, rel string) (int, error) {
+	fd, err := unix.Dup(rfd)
+	if err != nil {
+		return -1, err
+	}
+	if rel == "." {
+		return fd, nil
+	}
+	done := ""
+	for _, c := range strings.Split(rel, "/") {
+		done = path.Join(done, c)
+		if err := unix.Mkdirat(fd, c, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+			unix.Close(fd)
+			return -1, err
+		}
+		next, err := openBeneath(fd, c, unix.O_PATH|unix.O_DIRECTORY)
+		unix.Close(fd)
+		if err != nil {
+			return -1, fmt.Errorf("refusing to write below %s: it is not a directory: %w", done, err)
+		}
+		fd = next
+	}
+	return fd, nil
+}
+
+func copyRegularAt(src string, dfd int, name string, perm os.FileMode) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	fd, err := unix.Openat(dfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(perm))
 	if err != nil {
 		return err
 	}
+	out := os.NewFile(uintptr(fd), name)
 	if _, err := io.Copy(out, in); err != nil {
 		out.Close()
 		return err
 	}
-	if err := out.Close(); err != nil {
+	if err := unix.Fchmod(fd, uint32(perm)); err != nil {
+		out.Close()
 		return err
 	}
-	return os.Chmod(dst, perm)
+	return out.Close()
 }
