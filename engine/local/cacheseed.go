@@ -37,7 +37,7 @@ func newCacheSeed(m ir.Mount) (*cacheSeed, error) {
 	for _, f := range m.Files {
 		fmt.Fprintf(h, "%s\x00%o\x00%s\x00", f.Dst, uint32(f.Mode), f.LinkTarget)
 		if f.Mode.IsRegular() {
-			if err := hashFile(h, filepath.Join(sd.dir, filepath.FromSlash(f.Src))); err != nil {
+			if err := hashFile(h, sd.dir, f.Src); err != nil {
 				return nil, fmt.Errorf("reading the cache mount's source: %w", err)
 			}
 		}
@@ -46,8 +46,8 @@ func newCacheSeed(m ir.Mount) (*cacheSeed, error) {
 	return sd, nil
 }
 
-func hashFile(w io.Writer, p string) error {
-	f, err := os.Open(p)
+func hashFile(w io.Writer, dir, rel string) error {
+	f, err := openSource(dir, rel)
 	if err != nil {
 		return err
 	}
@@ -87,21 +87,20 @@ func (sd *cacheSeed) copyEntry(rfd int, rel string, f ir.CopyFile) error {
 	}
 	defer unix.Close(pfd)
 	name := path.Base(rel)
-	src := filepath.Join(sd.dir, filepath.FromSlash(f.Src))
 	switch {
 	case f.Mode.IsDir():
 		err = unix.Mkdirat(pfd, name, uint32(f.Mode.Perm()))
 	case f.Mode&os.ModeSymlink != 0:
 		err = unix.Symlinkat(f.LinkTarget, pfd, name)
 	case f.Mode.IsRegular():
-		err = copyRegularAt(src, pfd, name, f.Mode.Perm())
+		err = copyRegularAt(sd.dir, f.Src, pfd, name, f.Mode.Perm())
 	default:
 		return nil
 	}
 	if err != nil && !errors.Is(err, unix.EEXIST) {
 		return err
 	}
-	if fi, err := os.Lstat(src); err == nil {
+	if fi, err := os.Lstat(filepath.Join(sd.dir, filepath.FromSlash(f.Src))); err == nil {
 		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 			if err := unix.Fchownat(pfd, name, int(st.Uid), int(st.Gid), unix.AT_SYMLINK_NOFOLLOW); err != nil {
 				return err
@@ -152,8 +151,8 @@ func mkdirAllAt(rfd int, rel string) (int, error) {
 	return fd, nil
 }
 
-func copyRegularAt(src string, dfd int, name string, perm os.FileMode) error {
-	in, err := os.Open(src)
+func copyRegularAt(dir, rel string, dfd int, name string, perm os.FileMode) error {
+	in, err := openSource(dir, rel)
 	if err != nil {
 		return err
 	}
@@ -172,4 +171,15 @@ func copyRegularAt(src string, dfd int, name string, perm os.FileMode) error {
 		return err
 	}
 	return out.Close()
+}
+
+// openSource opens the regular file rel of the context directory dir for
+// reading, never through a symlink that leads out of dir nor a symlink at
+// rel itself: the directory may have changed since the compiler listed it.
+func openSource(dir, rel string) (*os.File, error) {
+	fd, err := openInRoot(dir, filepath.ToSlash(rel), unix.O_RDONLY|unix.O_NOFOLLOW)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s in %s: %w", rel, dir, err)
+	}
+	return os.NewFile(uintptr(fd), filepath.Join(dir, rel)), nil
 }

@@ -103,6 +103,30 @@ func TestCacheSeedRefusesToWriteThroughSymlinks(t *testing.T) {
 	}
 }
 
+// A listed file that became a symlink (to a host file outside the
+// context) since the listing is neither hashed nor copied through it.
+func TestCacheSeedReadsNoSourceThroughSymlinks(t *testing.T) {
+	ctxDir, outside := t.TempDir(), t.TempDir()
+	secret := filepath.Join(outside, "secret")
+	must(t, os.WriteFile(secret, []byte("host secret\n"), 0o600))
+	must(t, os.Symlink(secret, filepath.Join(ctxDir, "x")))
+	must(t, os.Mkdir(filepath.Join(ctxDir, "d"), 0o755))
+	must(t, os.Symlink("../../"+filepath.Base(outside)+"/secret", filepath.Join(ctxDir, "d/y")))
+	for _, src := range []string{"x", "d/y"} {
+		f := ir.CopyFile{Src: src, Dst: "/" + src, Mode: 0o644}
+		if _, err := newCacheSeed(ir.Mount{Context: ctxDir, Files: []ir.CopyFile{f}}); err == nil {
+			t.Errorf("newCacheSeed hashed %s through its symlink", src)
+		}
+		root := t.TempDir()
+		if err := seedFrom(ctxDir, f).copyTo(root); err == nil {
+			t.Errorf("copyTo copied %s through its symlink", src)
+		}
+		if data, err := os.ReadFile(filepath.Join(root, src)); err == nil {
+			t.Errorf("the seeded cache holds %s = %q", src, data)
+		}
+	}
+}
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
