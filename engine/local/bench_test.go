@@ -6,12 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/imgc-dev/imgc/engine"
 	"github.com/imgc-dev/imgc/engine/local"
+	"github.com/imgc-dev/imgc/internal/testbase"
 	"github.com/imgc-dev/imgc/ir"
 )
 
@@ -115,7 +113,7 @@ func BenchmarkRunAtDepth(b *testing.B) {
 	for _, depth := range []int{1, 50, 200} {
 		b.Run(fmt.Sprintf("depth=%d", depth), func(b *testing.B) {
 			n := 0
-			cpu := cpuTime()
+			cpu := testbase.CPUTime()
 			for b.Loop() {
 				n++
 				layers := append(append([]*ir.Layer(nil), chain[:depth-1]...), layerOf("top", sh(fmt.Sprintf("true %d", n))))
@@ -126,20 +124,7 @@ func BenchmarkRunAtDepth(b *testing.B) {
 			}
 			// CPU time (imgc's and runc's) says more than the wall time on
 			// a loaded machine.
-			b.ReportMetric(float64(cpuTime()-cpu)/1e6/float64(b.N), "cpu-ms/op")
+			b.ReportMetric(float64(testbase.CPUTime()-cpu)/1e6/float64(b.N), "cpu-ms/op")
 		})
 	}
-}
-
-// cpuTime is the user and system time of this process and of the children
-// it has waited for.
-func cpuTime() time.Duration {
-	var total time.Duration
-	for _, who := range []int{unix.RUSAGE_SELF, unix.RUSAGE_CHILDREN} {
-		var ru unix.Rusage
-		if unix.Getrusage(who, &ru) == nil {
-			total += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		}
-	}
-	return total
 }

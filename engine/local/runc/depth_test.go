@@ -9,12 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/imgc-dev/imgc/engine/local/runc"
 	"github.com/imgc-dev/imgc/internal/overlay"
+	"github.com/imgc-dev/imgc/internal/testbase"
 )
 
 // BenchmarkTrivialRunDepth is BenchmarkTrivialRun over a busybox lower and
@@ -45,7 +43,7 @@ func BenchmarkTrivialRunDepth(b *testing.B) {
 			lowers := append(append([]string(nil), layers[200-depth:]...), base)
 			d := b.TempDir()
 			i := 0
-			cpu := cpuTime()
+			cpu := testbase.CPUTime()
 			for b.Loop() {
 				i++
 				dir := filepath.Join(d, fmt.Sprint(i))
@@ -69,20 +67,7 @@ func BenchmarkTrivialRunDepth(b *testing.B) {
 			}
 			// CPU time (imgc's and runc's) says more than the wall time on
 			// a loaded machine.
-			b.ReportMetric(float64(cpuTime()-cpu)/1e6/float64(b.N), "cpu-ms/op")
+			b.ReportMetric(float64(testbase.CPUTime()-cpu)/1e6/float64(b.N), "cpu-ms/op")
 		})
 	}
-}
-
-// cpuTime is the user and system time of this process and of the children
-// it has waited for.
-func cpuTime() time.Duration {
-	var total time.Duration
-	for _, who := range []int{unix.RUSAGE_SELF, unix.RUSAGE_CHILDREN} {
-		var ru unix.Rusage
-		if unix.Getrusage(who, &ru) == nil {
-			total += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		}
-	}
-	return total
 }
