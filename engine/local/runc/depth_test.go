@@ -1,17 +1,13 @@
 package runc_test
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/imgc-dev/imgc/engine/local/runc"
-	"github.com/imgc-dev/imgc/internal/overlay"
 	"github.com/imgc-dev/imgc/internal/testbase"
 )
 
@@ -46,24 +42,7 @@ func BenchmarkTrivialRunDepth(b *testing.B) {
 			cpu := testbase.CPUTime()
 			for b.Loop() {
 				i++
-				dir := filepath.Join(d, fmt.Sprint(i))
-				merged, upper, work := filepath.Join(dir, "merged"), filepath.Join(dir, "upper"), filepath.Join(dir, "work")
-				for _, p := range []string{merged, upper, work} {
-					if err := os.MkdirAll(p, 0o755); err != nil {
-						b.Fatal(err)
-					}
-				}
-				if err := overlay.MountVolatile(merged, lowers, upper, work); err != nil {
-					b.Skipf("overlay mount does not work here: %v", err)
-				}
-				code, err := runc.Run(context.Background(), bundle, runc.Spec{ID: newID(b), Rootfs: merged, Net: net, Args: []string{"/bin/true"}}, io.Discard, io.Discard)
-				if err != nil || code != 0 {
-					overlay.Unmount(merged)
-					b.Fatalf("Run = %d, %v", code, err)
-				}
-				if err := overlay.Unmount(merged); err != nil {
-					b.Fatal(err)
-				}
+				trivialStep(b, filepath.Join(d, fmt.Sprint(i)), lowers, bundle, net)
 			}
 			// CPU time (imgc's and runc's) says more than the wall time on
 			// a loaded machine.

@@ -339,24 +339,30 @@ func BenchmarkTrivialRun(b *testing.B) {
 	d := b.TempDir()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		dir := filepath.Join(d, fmt.Sprint(i))
-		merged, upper, work := filepath.Join(dir, "merged"), filepath.Join(dir, "upper"), filepath.Join(dir, "work")
-		for _, p := range []string{merged, upper, work} {
-			if err := os.MkdirAll(p, 0o755); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := overlay.MountVolatile(merged, []string{lower}, upper, work); err != nil {
-			b.Skipf("overlay mount does not work here: %v", err)
-		}
-		code, err := runc.Run(context.Background(), bundle, runc.Spec{ID: newID(b), Rootfs: merged, Net: net, Args: []string{"/bin/true"}}, io.Discard, io.Discard)
-		if err != nil || code != 0 {
-			overlay.Unmount(merged)
-			b.Fatalf("Run = %d, %v", code, err)
-		}
-		if err := overlay.Unmount(merged); err != nil {
+		trivialStep(b, filepath.Join(d, fmt.Sprint(i)), []string{lower}, bundle, net)
+	}
+}
+
+// trivialStep runs /bin/true as a build runs a step: over a volatile
+// overlay of lowers made in dir, on the build's network.
+func trivialStep(b *testing.B, dir string, lowers []string, bundle string, net *runc.Network) {
+	b.Helper()
+	merged, upper, work := filepath.Join(dir, "merged"), filepath.Join(dir, "upper"), filepath.Join(dir, "work")
+	for _, p := range []string{merged, upper, work} {
+		if err := os.MkdirAll(p, 0o755); err != nil {
 			b.Fatal(err)
 		}
+	}
+	if err := overlay.MountVolatile(merged, lowers, upper, work); err != nil {
+		b.Skipf("overlay mount does not work here: %v", err)
+	}
+	code, err := runc.Run(context.Background(), bundle, runc.Spec{ID: newID(b), Rootfs: merged, Net: net, Args: []string{"/bin/true"}}, io.Discard, io.Discard)
+	if err != nil || code != 0 {
+		overlay.Unmount(merged)
+		b.Fatalf("Run = %d, %v", code, err)
+	}
+	if err := overlay.Unmount(merged); err != nil {
+		b.Fatal(err)
 	}
 }
 
