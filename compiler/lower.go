@@ -348,6 +348,19 @@ func (l *lowerer) step(sc stageCtx, step model.Step, dependsOn map[string]bool) 
 	panic(fmt.Sprintf("compiler: lower: unknown step type %T", step))
 }
 
+// stepShell is the shell a run step's command runs with: its own, else
+// its stage's (SHELL), else the default.
+func stepShell(sc stageCtx, s *model.Run) []string {
+	shell := s.Shell
+	if shell == nil {
+		shell = sc.shell
+	}
+	if len(shell) == 0 {
+		shell = defaultShell
+	}
+	return shell
+}
+
 func (l *lowerer) run(sc stageCtx, s *model.Run, dependsOn map[string]bool) lowered {
 	var env []string
 	if l.envTotal += len(sc.env) + len(s.Env); l.envTotal <= MaxStepEnv {
@@ -395,26 +408,14 @@ func (l *lowerer) run(sc stageCtx, s *model.Run, dependsOn map[string]bool) lowe
 		r.Argv = append([]string(nil), cmd.Argv...)
 		created = "RUN " + jsonList(cmd.Argv)
 	case *model.Sh:
-		shell := s.Shell
-		if shell == nil {
-			shell = sc.shell
-		}
-		if len(shell) == 0 {
-			shell = defaultShell
-		}
+		shell := stepShell(sc, s)
 		r.Shell, r.Command = true, cmd.Script
 		r.Argv = append(append([]string(nil), shell...), cmd.Script)
 		created = "RUN " + cmd.Script
 	case *model.Script:
 		// As BuildKit: the shell runs the file, which the kernel starts
 		// with the interpreter of its #! line.
-		shell := s.Shell
-		if shell == nil {
-			shell = sc.shell
-		}
-		if len(shell) == 0 {
-			shell = defaultShell
-		}
+		shell := stepShell(sc, s)
 		file := ir.ScriptDir + "/" + cmd.Name
 		r.Shell, r.Command = true, file
 		r.Argv = append(append([]string(nil), shell...), file)
