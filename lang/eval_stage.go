@@ -155,14 +155,22 @@ func (e *evaluator) layer(decl *stageDecl, b *hcl.Block, inherited map[string]bo
 	} else {
 		layerNames[ly.Name] = b.DefRange
 	}
-	inner, diags := b.Body.Content(&hcl.BodySchema{Blocks: e.l.stepBlocks(false)})
+	ly.Steps = e.layerSteps(b.Body, inherited)
+	return ly
+}
+
+// layerSteps evaluates the steps of a layer block's body (no nested
+// layers).
+func (e *evaluator) layerSteps(body hcl.Body, inherited map[string]bool) []model.Step {
+	inner, diags := body.Content(&hcl.BodySchema{Blocks: e.l.stepBlocks(false)})
 	e.l.addEval(diags)
 	e.inLayer = true
+	defer func() { e.inLayer = false }()
+	var steps []model.Step
 	for _, ib := range inner.Blocks {
-		ly.Steps = append(ly.Steps, e.step(ib, inherited)...)
+		steps = append(steps, e.step(ib, inherited)...)
 	}
-	e.inLayer = false
-	return ly
+	return steps
 }
 
 // evaluator evaluates the blocks of one stage.

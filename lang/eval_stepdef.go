@@ -246,15 +246,7 @@ func (e *evaluator) defBody(def *stepDef, call hcl.Range) []model.Step {
 				})
 				continue
 			}
-			ly := &model.Layer{Name: b.Labels[0], Range: call}
-			inner, diags := b.Body.Content(&hcl.BodySchema{Blocks: e.l.stepBlocks(false)})
-			e.l.addEval(diags)
-			e.inLayer = true
-			for _, ib := range inner.Blocks {
-				ly.Steps = append(ly.Steps, e.step(ib, nil)...)
-			}
-			e.inLayer = false
-			out = append(out, ly)
+			out = append(out, &model.Layer{Name: b.Labels[0], Range: call, Steps: e.layerSteps(b.Body, nil)})
 		default:
 			out = append(out, e.step(b, nil)...)
 		}
