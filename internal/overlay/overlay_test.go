@@ -290,12 +290,7 @@ func TestUnmountBusy(t *testing.T) {
 // the used work dir is refused by a second mount, as MountVolatile says.
 func TestMountVolatile(t *testing.T) {
 	requireRoot(t)
-	for name, mount := range map[string]func(target string, lowers []string, upper, work string) error{
-		"fsconfig": MountVolatile,
-		"legacy": func(target string, lowers []string, upper, work string) error {
-			return mountLegacy(target, lowers, upper, work, true)
-		},
-	} {
+	for name, mount := range mounters(true) {
 		t.Run(name, func(t *testing.T) {
 			d := t.TempDir()
 			lower, target, upper, work := filepath.Join(d, "lower"), filepath.Join(d, "merged"), filepath.Join(d, "upper"), filepath.Join(d, "work")
@@ -350,12 +345,7 @@ func kernelAtLeast(t *testing.T, major, minor int) bool {
 // so its work dir can be mounted again (a volatile mount's cannot).
 func TestMountIsNotVolatile(t *testing.T) {
 	requireRoot(t)
-	for name, mount := range map[string]func(target string, lowers []string, upper, work string) error{
-		"fsconfig": Mount,
-		"legacy": func(target string, lowers []string, upper, work string) error {
-			return mountLegacy(target, lowers, upper, work, false)
-		},
-	} {
+	for name, mount := range mounters(false) {
 		t.Run(name, func(t *testing.T) {
 			d := t.TempDir()
 			lower, target, upper, work := filepath.Join(d, "lower"), filepath.Join(d, "merged"), filepath.Join(d, "upper"), filepath.Join(d, "work")
@@ -369,5 +359,20 @@ func TestMountIsNotVolatile(t *testing.T) {
 			}
 			mustMount(t, func() error { return mount(target, []string{lower}, upper, work) }, target)
 		})
+	}
+}
+
+// mounters are the two ways to mount (the mount API and mount(2)'s
+// options), volatile or not.
+func mounters(volatile bool) map[string]func(target string, lowers []string, upper, work string) error {
+	api := Mount
+	if volatile {
+		api = MountVolatile
+	}
+	return map[string]func(target string, lowers []string, upper, work string) error{
+		"fsconfig": api,
+		"legacy": func(target string, lowers []string, upper, work string) error {
+			return mountLegacy(target, lowers, upper, work, volatile)
+		},
 	}
 }
