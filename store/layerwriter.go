@@ -7,13 +7,11 @@ import (
 	"hash"
 	"io"
 	"os"
-	"runtime"
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	kgzip "github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 )
 
 // Sizes of the pipeline's chunks and of its queue between the diff-ID
@@ -62,15 +60,15 @@ func drainChunks(free chan []byte, n int) {
 // LayerWriter streams an uncompressed layer tar into a blob of the store
 // in one pass, each stage on its own goroutine: the writer's goroutine
 // only copies into chunks, one goroutine computes the diff ID, another
-// compresses (zstd itself with several), and a third hashes the
+// compresses (zstd on several, one frame each), and a third hashes the
 // compressed stream and writes it to a temporary file, which Commit moves
 // to its place among the blobs. Nothing is kept uncompressed.
 //
-// The compressed bytes are those of compressing the whole tar in one
-// Write: gzip (klauspost/compress, default level, one stream) and zstd
-// (klauspost/compress, default level) give the same output whatever the
-// chunking and however many goroutines zstd uses, so digests are
-// reproducible.
+// The compressed bytes depend on the tar alone, so digests are
+// reproducible: gzip (klauspost/compress, default level, one stream) gives
+// the same output whatever the chunking, and zstd (klauspost/compress,
+// default level) is a frame per frameSize bytes of tar however many
+// goroutines compress them.
 type LayerWriter struct {
 	s   *Store
 	mt  types.MediaType
@@ -110,7 +108,7 @@ func (s *Store) NewLayerWriter(compression string) (*LayerWriter, error) {
 	w.out = newBlobSink(tmp)
 	if compression == "zstd" {
 		w.mt = types.OCILayerZStd
-		w.zw, err = zstd.NewWriter(w.out, zstd.WithEncoderConcurrency(min(runtime.GOMAXPROCS(0), 4)))
+		w.zw = newFrameWriter(w.out)
 	} else {
 		w.zw, err = kgzip.NewWriterLevel(w.out, kgzip.DefaultCompression)
 	}

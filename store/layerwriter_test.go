@@ -44,18 +44,24 @@ func digestOf(b []byte) v1.Hash {
 	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
 }
 
-// oneShot compresses data as imgc did before the pipeline: one encoder on
-// one goroutine, fed in io.Copy's 32 KiB pieces.
+// oneShot compresses data with one encoder on one goroutine: gzip as one
+// stream fed in io.Copy's 32 KiB pieces, zstd as one frame per frameSize
+// bytes.
 func oneShot(t *testing.T, data []byte, compression string) []byte {
 	t.Helper()
-	var out bytes.Buffer
-	var zw io.WriteCloser
-	var err error
 	if compression == "zstd" {
-		zw, err = zstd.NewWriter(&out, zstd.WithEncoderConcurrency(1))
-	} else {
-		zw, err = kgzip.NewWriterLevel(&out, kgzip.DefaultCompression)
+		enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []byte
+		for rest := data; len(rest) > 0; rest = rest[min(frameSize, len(rest)):] {
+			out = enc.EncodeAll(rest[:min(frameSize, len(rest))], out)
+		}
+		return out
 	}
+	var out bytes.Buffer
+	zw, err := kgzip.NewWriterLevel(&out, kgzip.DefaultCompression)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,15 +74,16 @@ func oneShot(t *testing.T, data []byte, compression string) []byte {
 	return out.Bytes()
 }
 
-// The pipeline's blob is byte for byte what one encoder makes of the whole
-// tar, whatever the sizes of the writes, so layer digests stay those of
-// earlier imgc versions and of every run.
+// The pipeline's blob is byte for byte what one encoder on one goroutine
+// makes of the whole tar, whatever the sizes of the writes and however many
+// goroutines compress zstd's frames, so layer digests are those of every
+// run on every machine. The tar spans three zstd frames.
 func TestLayerWriterMatchesOneEncoder(t *testing.T) {
 	s, err := Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	data := layerData(9<<20 + 12345)
+	data := layerData(2*frameSize + 12345)
 	for _, comp := range []string{"gzip", "zstd"} {
 		want := oneShot(t, data, comp)
 		for _, piece := range []int{1000, 32 << 10, chunkSize + 1, len(data)} {
