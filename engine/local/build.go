@@ -65,6 +65,8 @@ type builder struct {
 	unsynced     atomic.Pointer[store.Unsynced]
 	unsyncedOnce sync.Once
 	unsyncedErr  error
+	// early writes long steps' files back while the build goes on.
+	early earlyFlush
 	// untagged leaves output images unnamed in the store (a
 	// multi-platform build names their index); label, when set, is the
 	// platform events name after the target.
@@ -318,6 +320,9 @@ func (b *builder) export(ctx context.Context) (*engine.Result, error) {
 		return nil, err
 	}
 	if err := b.imports.recordRemoteBlobs(); err != nil {
+		return nil, err
+	}
+	if err := syncStore(b.s, b); err != nil {
 		return nil, err
 	}
 	if err := b.writeOutputs(ctx, outs, targets); err != nil {

@@ -2,6 +2,7 @@ package local
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -10,9 +11,13 @@ import (
 	"github.com/imgc-dev/imgc/store"
 )
 
-// syncStore flushes the store's filesystem once if any of bs ran a step,
-// then removes their store.Unsynced markers (left, for RecoverUnsynced,
-// when the flush fails).
+// syncStore flushes the store's filesystem once if any of bs ran a step
+// since the last call, then removes their store.Unsynced markers (left,
+// for RecoverUnsynced, when the flush fails). A build calls it once its
+// images and records are in the store, before it writes its outputs
+// (which imgc, like docker build, never flushed: a tar written to a
+// slow disk would otherwise be waited for), and again when it ends, for
+// a build that failed before that.
 //
 // Steps run over volatile overlays (overlay.MountVolatile). A writable
 // overlay's unmount otherwise syncs the whole filesystem of its upper dir
@@ -28,12 +33,15 @@ import (
 func syncStore(s *store.Store, bs ...*builder) error {
 	var marks []*store.Unsynced
 	for _, b := range bs {
-		if m := b.unsynced.Load(); m != nil {
+		if m := b.unsynced.Swap(nil); m != nil {
 			marks = append(marks, m)
 		}
 	}
 	if len(marks) == 0 {
 		return nil
+	}
+	for _, b := range bs {
+		b.early.wait()
 	}
 	err := syncfs(s.Dir())
 	for _, m := range marks {
@@ -44,6 +52,52 @@ func syncStore(s *store.Store, bs ...*builder) error {
 	}
 	return nil
 }
+
+// longStep is how long a step runs before its files are written back
+// while the build goes on (earlyFlush): a step that ran this long likely
+// wrote a lot, and a trivial one should not pay for a flush.
+const longStep = time.Second
+
+// earlyFlush syncs the store's filesystem on a goroutine of its own after
+// a long step, while the build goes on (the step's layer is compressed,
+// the next steps run), so that the flush at the build's end (syncStore)
+// finds little left to write: a step that wrote 560 MB left about a
+// second of writing to the end of the build. It is only that: the marker
+// stays until the final flush, whose error is the one reported.
+type earlyFlush struct {
+	mu          sync.Mutex
+	busy, again bool
+	wg          sync.WaitGroup
+}
+
+// start begins a flush of dir, or one more after the one under way.
+func (f *earlyFlush) start(dir string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.busy {
+		f.again = true
+		return
+	}
+	f.busy = true
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		for {
+			_ = syncfs(dir) // the final flush reports errors
+			f.mu.Lock()
+			if !f.again {
+				f.busy = false
+				f.mu.Unlock()
+				return
+			}
+			f.again = false
+			f.mu.Unlock()
+		}
+	}()
+}
+
+// wait waits for the flush under way, if any; no step may be running.
+func (f *earlyFlush) wait() { f.wg.Wait() }
 
 // markUnsynced leaves the store's marker before b's first step runs over
 // a volatile overlay (see syncStore).

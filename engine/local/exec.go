@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gofrs/flock"
 	"golang.org/x/sys/unix"
@@ -270,9 +271,13 @@ func (tb *targetBuild) step(ctx context.Context, l *ir.Layer, st ir.Step, lowers
 		return fmt.Errorf("mounting the layer's filesystem: %w", err)
 	}
 	var stubs *runc.Stubs
+	began := time.Now()
 	defer func() {
 		if uerr := overlay.Unmount(rootfs); uerr != nil && err == nil {
 			err = fmt.Errorf("unmounting the layer's filesystem: %w", uerr)
+		}
+		if err == nil && time.Since(began) >= longStep {
+			tb.b.early.start(tb.b.s.Dir())
 		}
 		if stubs != nil && err == nil {
 			if rerr := stubs.Remove(upper); rerr != nil {
