@@ -58,15 +58,17 @@ func syncStore(s *store.Store, bs ...*builder) error {
 // wrote a lot, and a trivial one should not pay for a flush.
 const longStep = time.Second
 
-// earlyFlush syncs the store's filesystem on a goroutine of its own after
-// a long step, while the build goes on (the step's layer is compressed,
-// the next steps run), so that the flush at the build's end (syncStore)
-// finds little left to write: a step that wrote 560 MB left about a
-// second of writing to the end of the build. It is only that: the marker
-// stays until the final flush, whose error is the one reported.
+// earlyFlush syncs the store's filesystem on a goroutine of its own while
+// a long step runs and after it (see during), while the build goes on, so
+// that the flush at the build's end (syncStore) finds little left to
+// write: a step that wrote 560 MB left about a second of writing to the
+// end of the build, beside its layer's compression on both cores. It is
+// only that: the marker stays until the final flush, whose error is the
+// one reported.
 type earlyFlush struct {
 	mu          sync.Mutex
 	busy, again bool
+	flushes     int // done
 	wg          sync.WaitGroup
 }
 
@@ -85,6 +87,7 @@ func (f *earlyFlush) start(dir string) {
 		for {
 			_ = syncfs(dir) // the final flush reports errors
 			f.mu.Lock()
+			f.flushes++
 			if !f.again {
 				f.busy = false
 				f.mu.Unlock()
@@ -94,6 +97,35 @@ func (f *earlyFlush) start(dir string) {
 			f.mu.Unlock()
 		}
 	}()
+}
+
+// during flushes dir once a second while a step runs, from its first
+// second on, and once more after it if it ran that long and succeeded
+// (stop(true)): the kernel writes what the step writes on the core it
+// leaves idle, not later beside the layer's compression.
+func (f *earlyFlush) during(dir string) (stop func(ok bool)) {
+	began := time.Now()
+	t := time.NewTicker(longStep)
+	quit, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		for {
+			select {
+			case <-t.C:
+				f.start(dir)
+			case <-quit:
+				return
+			}
+		}
+	}()
+	return func(ok bool) {
+		t.Stop()
+		close(quit)
+		<-exited
+		if ok && time.Since(began) >= longStep {
+			f.start(dir)
+		}
+	}
 }
 
 // wait waits for the flush under way, if any; no step may be running.

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/gofrs/flock"
 	"golang.org/x/sys/unix"
@@ -271,14 +270,12 @@ func (tb *targetBuild) step(ctx context.Context, l *ir.Layer, st ir.Step, lowers
 		return fmt.Errorf("mounting the layer's filesystem: %w", err)
 	}
 	var stubs *runc.Stubs
-	began := time.Now()
+	stopFlush := tb.b.early.during(tb.b.s.Dir())
 	defer func() {
 		if uerr := overlay.Unmount(rootfs); uerr != nil && err == nil {
 			err = fmt.Errorf("unmounting the layer's filesystem: %w", uerr)
 		}
-		if err == nil && time.Since(began) >= longStep {
-			tb.b.early.start(tb.b.s.Dir())
-		}
+		stopFlush(err == nil)
 		if stubs != nil && err == nil {
 			if rerr := stubs.Remove(upper); rerr != nil {
 				err = rerr
