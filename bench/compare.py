@@ -41,6 +41,9 @@ class Failed(Exception):
     """A command of the benchmark failed; the message is its output's last line."""
 
 
+BUILD_LOG = ""
+
+
 def sh(cmd, **kw):
     """Runs cmd (a list), raising Failed with its output's tail."""
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
@@ -300,8 +303,12 @@ class Run:
     def build(self, phase, export=False):
         cwd = self.ctx
         t0 = time.monotonic()
-        sh(self.command(phase, export), cwd=cwd)
-        return time.monotonic() - t0
+        out = sh(self.command(phase, export), cwd=cwd)
+        t = time.monotonic() - t0
+        if BUILD_LOG:
+            with open(BUILD_LOG, "a") as f:
+                f.write(f"==== {self.w.name} {phase} {self.engine}: {t:.3f} s\n{out}\n")
+        return t
 
 
 def tree_size(path):
@@ -438,6 +445,8 @@ def main():
         w.engines = [e for e in w.engines if e not in args.skip_engine]
     os.makedirs(args.out, exist_ok=True)
     logf = open(os.path.join(args.out, "log.txt"), "a")
+    global BUILD_LOG
+    BUILD_LOG = os.path.join(args.out, "builds.log")  # every timed build's own output
 
     def log(msg):
         line = f"{time.strftime('%H:%M:%S')} {msg}"
