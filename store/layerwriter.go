@@ -11,7 +11,6 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	kgzip "github.com/klauspost/compress/gzip"
 )
 
 // Sizes of the pipeline's chunks and of its queue between the diff-ID
@@ -60,15 +59,13 @@ func drainChunks(free chan []byte, n int) {
 // LayerWriter streams an uncompressed layer tar into a blob of the store
 // in one pass, each stage on its own goroutine: the writer's goroutine
 // only copies into chunks, one goroutine computes the diff ID, another
-// compresses (zstd on several, one frame each), and a third hashes the
+// compresses (in pieces on several: pieces.go), and a third hashes the
 // compressed stream and writes it to a temporary file, which Commit moves
 // to its place among the blobs. Nothing is kept uncompressed.
 //
 // The compressed bytes depend on the tar alone, so digests are
-// reproducible: gzip (klauspost/compress, default level, one stream) gives
-// the same output whatever the chunking, and zstd (klauspost/compress,
-// default level) is a frame per frameSize bytes of tar however many
-// goroutines compress them.
+// reproducible: pieces are cut at fixed offsets of the tar, and each is
+// compressed the same way however many goroutines compress them.
 type LayerWriter struct {
 	s   *Store
 	mt  types.MediaType
@@ -108,14 +105,9 @@ func (s *Store) NewLayerWriter(compression string) (*LayerWriter, error) {
 	w.out = newBlobSink(tmp)
 	if compression == "zstd" {
 		w.mt = types.OCILayerZStd
-		w.zw = newFrameWriter(w.out)
+		w.zw = newZstdPieces(w.out)
 	} else {
-		w.zw, err = kgzip.NewWriterLevel(w.out, kgzip.DefaultCompression)
-	}
-	if err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return nil, err
+		w.zw = newGzipPieces(w.out)
 	}
 	w.cur = nextChunk(w.free, &w.nChunk, compressQueue+2)
 	go w.hashLoop()

@@ -2,8 +2,11 @@ package store
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
+	"hash/crc32"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -11,6 +14,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/flate"
 	kgzip "github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 )
@@ -44,9 +48,12 @@ func digestOf(b []byte) v1.Hash {
 	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
 }
 
-// oneShot compresses data with one encoder on one goroutine: gzip as one
-// stream fed in io.Copy's 32 KiB pieces, zstd as one frame per frameSize
-// bytes.
+// oneShot compresses data on one goroutine, independently of the
+// pipeline's code: zstd as one frame per zstdPiece bytes; gzip as one
+// member whose deflate stream is cut every gzipPiece bytes, each piece
+// from a fresh compressor with the 32 KiB before it as dictionary, ended
+// by a sync flush (the last by the final block). Under gzipPiece bytes,
+// that is one stream, which kgzip must make byte for byte.
 func oneShot(t *testing.T, data []byte, compression string) []byte {
 	t.Helper()
 	if compression == "zstd" {
@@ -55,21 +62,38 @@ func oneShot(t *testing.T, data []byte, compression string) []byte {
 			t.Fatal(err)
 		}
 		var out []byte
-		for rest := data; len(rest) > 0; rest = rest[min(frameSize, len(rest)):] {
-			out = enc.EncodeAll(rest[:min(frameSize, len(rest))], out)
+		for rest := data; len(rest) > 0; rest = rest[min(zstdPiece, len(rest)):] {
+			out = enc.EncodeAll(rest[:min(zstdPiece, len(rest))], out)
 		}
 		return out
 	}
-	var out bytes.Buffer
-	zw, err := kgzip.NewWriterLevel(&out, kgzip.DefaultCompression)
-	if err != nil {
-		t.Fatal(err)
+	out := bytes.NewBuffer([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255})
+	for off := 0; ; off += gzipPiece {
+		end := min(off+gzipPiece, len(data))
+		dict := data[max(0, off-gzipDict):off]
+		fw, err := flate.NewWriterDict(out, flate.DefaultCompression, dict)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fw.Write(data[off:end])
+		if end == len(data) {
+			fw.Close()
+			break
+		}
+		fw.Flush()
 	}
-	if _, err := io.CopyBuffer(zw, bytes.NewReader(data), make([]byte, 32<<10)); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
+	var tr [8]byte
+	binary.LittleEndian.PutUint32(tr[:4], crc32.ChecksumIEEE(data))
+	binary.LittleEndian.PutUint32(tr[4:], uint32(len(data)))
+	out.Write(tr[:])
+	if len(data) < gzipPiece {
+		var one bytes.Buffer
+		zw, _ := kgzip.NewWriterLevel(&one, kgzip.DefaultCompression)
+		zw.Write(data)
+		zw.Close()
+		if !bytes.Equal(one.Bytes(), out.Bytes()) {
+			t.Fatalf("a %d-byte gzip piece differs from one kgzip stream", len(data))
+		}
 	}
 	return out.Bytes()
 }
@@ -83,9 +107,25 @@ func TestLayerWriterMatchesOneEncoder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data := layerData(2*frameSize + 12345)
+	for _, data := range [][]byte{layerData(gzipPiece / 3), layerData(2*zstdPiece + 12345)} {
+		matchOneEncoder(t, s, data)
+	}
+}
+
+func matchOneEncoder(t *testing.T, s *Store, data []byte) {
 	for _, comp := range []string{"gzip", "zstd"} {
 		want := oneShot(t, data, comp)
+		if comp == "gzip" {
+			// Go's own reader, as containerd's and docker's.
+			zr, err := gzip.NewReader(bytes.NewReader(want))
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := io.ReadAll(zr)
+			if err != nil || !bytes.Equal(back, data) {
+				t.Fatalf("compress/gzip reads back %d bytes (%v), want the %d of the tar", len(back), err, len(data))
+			}
+		}
 		for _, piece := range []int{1000, 32 << 10, chunkSize + 1, len(data)} {
 			lw, err := s.NewLayerWriter(comp)
 			if err != nil {
