@@ -303,7 +303,13 @@ class Run:
     def build(self, phase, export=False):
         cwd = self.ctx
         t0 = time.monotonic()
-        out = sh(self.command(phase, export), cwd=cwd)
+        try:
+            out = sh(self.command(phase, export), cwd=cwd)
+        except Failed as e:
+            if BUILD_LOG:
+                with open(BUILD_LOG, "a") as f:
+                    f.write(f"==== {self.w.name} {phase} {self.engine}: failed: {e}\n")
+            raise
         t = time.monotonic() - t0
         if BUILD_LOG:
             with open(BUILD_LOG, "a") as f:

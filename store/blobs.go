@@ -34,6 +34,7 @@ func (s *Store) PutBlob(data []byte) (v1.Hash, error) {
 	if s.HasBlob(h) {
 		return h, nil
 	}
+	s.blobWrites.Add(1)
 	return h, writeFileAtomic(s.BlobPath(h), data)
 }
 
@@ -66,6 +67,7 @@ func (s *Store) PutBlobStream(r io.Reader, want v1.Hash) (v1.Hash, int64, error)
 	if err := os.Chmod(f.Name(), 0o644); err != nil {
 		return v1.Hash{}, 0, err
 	}
+	s.blobWrites.Add(1)
 	if err := os.Rename(f.Name(), s.BlobPath(got)); err != nil {
 		return v1.Hash{}, 0, err
 	}

@@ -56,6 +56,13 @@ func drainChunks(free chan []byte, n int) {
 	}
 }
 
+// compressor is a layer's compressor (pieces.go): Close ends the stream,
+// Abort drops it.
+type compressor interface {
+	io.WriteCloser
+	Abort()
+}
+
 // LayerWriter streams an uncompressed layer tar into a blob of the store
 // in one pass, each stage on its own goroutine: the writer's goroutine
 // only copies into chunks, one goroutine computes the diff ID, another
@@ -80,7 +87,7 @@ type LayerWriter struct {
 	diff  hash.Hash
 	diffN int64
 	out   *blobSink
-	zw    io.WriteCloser
+	zw    compressor
 
 	mu       sync.Mutex
 	err      error
@@ -149,7 +156,9 @@ func (w *LayerWriter) compressLoop() {
 		}
 		w.free <- b[:0]
 	}
-	if err := w.zw.Close(); err != nil {
+	if w.failed() != nil {
+		w.zw.Abort()
+	} else if err := w.zw.Close(); err != nil {
 		w.fail(err)
 	}
 	if err := w.out.close(); err != nil {
@@ -214,6 +223,7 @@ func (w *LayerWriter) Commit() error {
 		os.Remove(name)
 		return err
 	}
+	w.s.blobWrites.Add(1)
 	if err := os.Rename(name, w.s.BlobPath(w.layer.Digest)); err != nil {
 		os.Remove(name)
 		return err

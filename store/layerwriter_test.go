@@ -176,12 +176,17 @@ func TestLayerWriterAbortAndVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lw, err := s.NewLayerWriter("gzip")
-	if err != nil {
-		t.Fatal(err)
+	// Aborted with pieces under way (several of each compression's) and
+	// one being filled.
+	data := layerData(3*zstdPiece + 7)
+	for _, comp := range []string{"gzip", "zstd"} {
+		lw, err := s.NewLayerWriter(comp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lw.Write(data)
+		lw.Abort()
 	}
-	lw.Write(layerData(3 << 20))
-	lw.Abort()
 	if _, err := s.PutLayer(bytes.NewReader([]byte("not this")), digestOf([]byte("this")), "gzip"); err == nil {
 		t.Error("PutLayer stored a tar that does not hash to its diff ID")
 	}
@@ -262,5 +267,35 @@ func TestOpenLayerReadsAhead(t *testing.T) {
 	}
 	if len(got) < 64<<10 || !bytes.Equal(got[:64<<10], data[:64<<10]) {
 		t.Errorf("the bytes before the corruption differ (%d read)", len(got))
+	}
+}
+
+// TestLayerDigestsStay: the compressed bytes of a fixed tar. A change of
+// the piece sizes, levels or of klauspost/compress that changes them
+// changes every layer digest a --no-cache build makes, which docs/build.md
+// must then say.
+func TestLayerDigestsStay(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := layerData(zstdPiece + 3*gzipPiece + 5)
+	for comp, want := range map[string]string{
+		"gzip": "baa6986e5b7d963f5aa4822ff12cc61fbf005642d0a1f0dbcbc4f11e9978fd9d",
+		"zstd": "79f1933e6acf7e214bdfc7934d3f14a567a51edd07fc873d220271d110744d5c",
+	} {
+		lw, err := s.NewLayerWriter(comp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lw.Write(data)
+		l, err := lw.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		lw.Abort()
+		if l.Digest.Hex != want {
+			t.Errorf("%s layer of the fixed tar: %s, want %s", comp, l.Digest.Hex, want)
+		}
 	}
 }

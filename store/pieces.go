@@ -1,14 +1,17 @@
 package store
 
 import (
+	"context"
 	"encoding/binary"
 	"hash/crc32"
 	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sync/semaphore"
 )
 
 // A layer is compressed in pieces of its tar, each on its own goroutine,
@@ -40,6 +43,14 @@ const (
 
 func pieceWorkers() int { return min(runtime.GOMAXPROCS(0), 4) }
 
+// pieceBudget bounds the bytes of tar waiting in pieces or being
+// compressed, across every layer written at once (targets build in
+// parallel, and a layer still compresses while the next step runs):
+// two 16 MiB zstd frames per worker, 64-128 MiB.
+var pieceBudget = sync.OnceValue(func() *semaphore.Weighted {
+	return semaphore.NewWeighted(int64(2 * pieceWorkers() * zstdPiece))
+})
+
 // zstdEncoder compresses whole frames at klauspost's default level (zstd
 // level 3, BuildKit's) on as many goroutines as call it, up to its
 // concurrency; its output does not depend on the concurrency.
@@ -52,9 +63,8 @@ var zstdEncoder = sync.OnceValue(func() *zstd.Encoder {
 })
 
 func newZstdPieces(out io.Writer) *pieceWriter {
-	return newPieceWriter(out, zstdPiece, 0, false, func(dst, in, _ []byte, _ bool) []byte {
-		return zstdEncoder().EncodeAll(in, dst)
-	})
+	return newPieceWriter(out, zstdPiece, zstdEncoder().MaxEncodedSize(zstdPiece), 0, false,
+		func(dst, in, _ []byte, _ bool) []byte { return zstdEncoder().EncodeAll(in, dst) })
 }
 
 // flates holds deflate compressors between pieces (each is about 1 MB of
@@ -109,7 +119,8 @@ type gzipPieces struct {
 
 func newGzipPieces(out io.Writer) *gzipPieces {
 	_, err := out.Write([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255})
-	return &gzipPieces{pw: newPieceWriter(out, gzipPiece, gzipDict, true, deflatePiece), out: out, err: err}
+	// Deflate stores what it cannot compress: 5 bytes per 64 KiB block.
+	return &gzipPieces{pw: newPieceWriter(out, gzipPiece, gzipPiece+gzipPiece/64, gzipDict, true, deflatePiece), out: out, err: err}
 }
 
 func (g *gzipPieces) Write(p []byte) (int, error) {
@@ -141,7 +152,7 @@ type pieceWriter struct {
 	dict   int  // bytes of the previous piece each piece gets as dictionary
 	always bool // a last piece is encoded even when empty
 	encode func(dst, in, dict []byte, last bool) []byte
-	pool   *sync.Pool // of full pieces' buffers
+	bufs   *pieceBufs
 
 	cur     []byte
 	tail    []byte // the end of the last piece started, for dict
@@ -149,6 +160,7 @@ type pieceWriter struct {
 	pending chan *piece
 	done    chan struct{}
 	err     error // of out, set by writeLoop before done
+	aborted atomic.Bool
 }
 
 type piece struct {
@@ -156,25 +168,44 @@ type piece struct {
 	ready   chan struct{}
 }
 
-// pieceBuffers are the buffers of full pieces, by size, between layers.
-var pieceBuffers sync.Map // int -> *sync.Pool
+// pieceBufs holds the input and output buffers of full pieces of one
+// size between pieces and layers.
+type pieceBufs struct{ in, out sync.Pool }
 
-func newPieceWriter(out io.Writer, size, dict int, always bool, encode func(dst, in, dict []byte, last bool) []byte) *pieceWriter {
-	pool, _ := pieceBuffers.LoadOrStore(size, &sync.Pool{New: func() any { b := make([]byte, 0, size); return &b }})
-	w := &pieceWriter{out: out, size: size, dict: dict, always: always, encode: encode, pool: pool.(*sync.Pool),
+func (p *pieceBufs) get(pool *sync.Pool) []byte { return (*pool.Get().(*[]byte))[:0] }
+
+func (p *pieceBufs) put(pool *sync.Pool, b []byte) {
+	b = b[:0]
+	pool.Put(&b)
+}
+
+var pieceBuffers sync.Map // size -> *pieceBufs
+
+// growLimit is how far the first piece of a layer grows by appending
+// before it moves to a whole buffer: most layers are small.
+const growLimit = 1 << 20
+
+func newPieceWriter(out io.Writer, size, outCap, dict int, always bool, encode func(dst, in, dict []byte, last bool) []byte) *pieceWriter {
+	v, ok := pieceBuffers.Load(size)
+	if !ok {
+		bufs := &pieceBufs{}
+		bufs.in.New = func() any { b := make([]byte, 0, size); return &b }
+		bufs.out.New = func() any { b := make([]byte, 0, outCap); return &b }
+		v, _ = pieceBuffers.LoadOrStore(size, bufs)
+	}
+	w := &pieceWriter{out: out, size: size, dict: dict, always: always, encode: encode, bufs: v.(*pieceBufs),
 		pending: make(chan *piece, pieceWorkers()), done: make(chan struct{})}
 	go w.writeLoop()
 	return w
 }
 
 // Write adds p to the piece being filled, starting its compression when
-// it is full. The first piece grows with its input (most layers are
-// small); later ones are whole buffers from the pool.
+// it is full.
 func (w *pieceWriter) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {
-		if w.cur == nil && w.n > 0 {
-			w.cur = (*w.pool.Get().(*[]byte))[:0]
+		if cap(w.cur) < w.size && (w.n > 0 || len(w.cur)+len(p) > growLimit) {
+			w.cur = append(w.bufs.get(&w.bufs.in), w.cur...)
 		}
 		k := min(len(p), w.size-len(w.cur))
 		w.cur = append(w.cur, p[:k]...)
@@ -196,9 +227,16 @@ func (w *pieceWriter) start(last bool) {
 	}
 	w.cur = nil
 	w.n++
+	pieceBudget().Acquire(context.Background(), int64(len(pc.in)))
 	w.pending <- pc
 	go func() {
-		pc.out = w.encode(make([]byte, 0, len(pc.in)/2+64), pc.in, dict, last)
+		dst := []byte(nil)
+		if len(pc.in) == w.size {
+			dst = w.bufs.get(&w.bufs.out)
+		}
+		if !w.aborted.Load() {
+			pc.out = w.encode(dst, pc.in, dict, last)
+		}
 		close(pc.ready)
 	}()
 }
@@ -208,12 +246,15 @@ func (w *pieceWriter) writeLoop() {
 	defer close(w.done)
 	for pc := range w.pending {
 		<-pc.ready
-		if w.err == nil {
+		if w.err == nil && !w.aborted.Load() {
 			_, w.err = w.out.Write(pc.out)
 		}
+		pieceBudget().Release(int64(len(pc.in)))
 		if cap(pc.in) == w.size {
-			b := pc.in[:0]
-			w.pool.Put(&b)
+			w.bufs.put(&w.bufs.in, pc.in)
+		}
+		if len(pc.in) == w.size && pc.out != nil {
+			w.bufs.put(&w.bufs.out, pc.out)
 		}
 	}
 }
@@ -228,3 +269,13 @@ func (w *pieceWriter) Close() error {
 	<-w.done
 	return w.err
 }
+
+// Abort stops the writer without compressing what is left (its layer is
+// thrown away) and waits for the pieces under way.
+func (w *pieceWriter) Abort() {
+	w.aborted.Store(true)
+	close(w.pending)
+	<-w.done
+}
+
+func (g *gzipPieces) Abort() { g.pw.Abort() }

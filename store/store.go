@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -23,7 +24,14 @@ type Store struct {
 	unpack UnpackLimits
 	// fetch downloads remote blobs (see SetBlobFetcher).
 	fetch BlobFetcher
+	// blobWrites counts the blobs this process put in place (BlobWrites).
+	blobWrites atomic.Int64
 }
+
+// BlobWrites is how many blobs this process has put in the store so far: a
+// build that flushed the store before writing its outputs flushes it again
+// at its end only if this moved (an output's remote layers downloaded).
+func (s *Store) BlobWrites() int64 { return s.blobWrites.Load() }
 
 // Open opens the cache directory dir, creating it when missing.
 func Open(dir string) (*Store, error) {

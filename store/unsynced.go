@@ -19,7 +19,8 @@ import (
 )
 
 // Run steps write their layers through volatile overlays (nothing is
-// synced at unmount) and a build flushes the store once, at its end. In
+// synced at unmount) and a build flushes the store before its outputs (and
+// again at its end if blobs came in since). In
 // between, a power loss or kernel crash can lose what a step wrote while
 // the store already lists it: a snapshot renamed into place whose files
 // never reached the disk. So a build that writes that way first leaves a

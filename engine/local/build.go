@@ -60,11 +60,14 @@ type builder struct {
 	// net is the private network of default-network steps (network.go).
 	net buildNetwork
 	// unsynced is the store's marker (store.MarkUnsynced), left before the
-	// first step runs over a volatile overlay and removed once the store's
-	// filesystem is synced when the build ends (syncStore).
+	// first step runs over a volatile overlay and removed when the build
+	// ends, the store's filesystem synced (flushStore, syncStore).
 	unsynced     atomic.Pointer[store.Unsynced]
 	unsyncedOnce sync.Once
 	unsyncedErr  error
+	// flushedAt is the store's BlobWrites when flushStore flushed it
+	// before the outputs, or -1.
+	flushedAt int64
 	// early writes long steps' files back while the build goes on.
 	early earlyFlush
 	// untagged leaves output images unnamed in the store (a
@@ -150,7 +153,7 @@ func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (
 // newBuilder prepares the build of p (o prepared); the caller releases
 // b.fs and closes b.net.
 func (e *Engine) newBuilder(ctx context.Context, p *ir.Plan, o engine.BuildOptions) *builder {
-	b := &builder{s: e.s, p: p, o: o, now: time.Now().UTC(), res: map[string]*targetResult{}, pins: map[string]string{},
+	b := &builder{s: e.s, p: p, o: o, flushedAt: -1, early: earlyFlush{minDirty: duringDirty}, now: time.Now().UTC(), res: map[string]*targetResult{}, pins: map[string]string{},
 		forced: p.ForcedLayers(), projectDir: imageconfig.ProjectDir(p.Project)}
 	if o.SourceDateEpoch != nil {
 		b.now = o.SourceDateEpoch.UTC()
@@ -322,7 +325,7 @@ func (b *builder) export(ctx context.Context) (*engine.Result, error) {
 	if err := b.imports.recordRemoteBlobs(); err != nil {
 		return nil, err
 	}
-	if err := syncStore(b.s, b); err != nil {
+	if err := flushStore(b.s, b); err != nil {
 		return nil, err
 	}
 	if err := b.writeOutputs(ctx, outs, targets); err != nil {

@@ -2,6 +2,9 @@ package local
 
 import (
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -11,13 +14,43 @@ import (
 	"github.com/imgc-dev/imgc/store"
 )
 
-// syncStore flushes the store's filesystem once if any of bs ran a step
-// since the last call, then removes their store.Unsynced markers (left,
-// for RecoverUnsynced, when the flush fails). A build calls it once its
-// images and records are in the store, before it writes its outputs
-// (which imgc, like docker build, never flushed: a tar written to a
-// slow disk would otherwise be waited for), and again when it ends, for
-// a build that failed before that.
+// flushStore flushes the store's filesystem if any of bs ran a step, once
+// their images and records are in the store and before the outputs are
+// written (which imgc, like docker build, does not flush: a large tar on a
+// slow disk would otherwise be waited for). The markers stay until
+// syncStore, which flushes again only if a blob was put in the store
+// since (an output's layers downloaded from a registry cache); export
+// records written since need no flush (a damaged one reads as none).
+func flushStore(s *store.Store, bs ...*builder) error {
+	if !anyUnsynced(bs) {
+		return nil
+	}
+	for _, b := range bs {
+		b.early.wait()
+	}
+	writes := s.BlobWrites()
+	if err := flushFS(s.Dir()); err != nil {
+		return fmt.Errorf("flushing the cache directory %s to disk: %w", s.Dir(), err)
+	}
+	for _, b := range bs {
+		b.flushedAt = writes
+	}
+	return nil
+}
+
+func anyUnsynced(bs []*builder) bool {
+	for _, b := range bs {
+		if b.unsynced.Load() != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// syncStore ends a build: it flushes the store's filesystem if any of bs
+// ran a step and flushStore did not cover what the store holds now, then
+// removes their store.Unsynced markers (left, for RecoverUnsynced, when
+// the flush fails).
 //
 // Steps run over volatile overlays (overlay.MountVolatile). A writable
 // overlay's unmount otherwise syncs the whole filesystem of its upper dir
@@ -32,9 +65,11 @@ import (
 // (recoverUnsynced); a finished build is on disk as before.
 func syncStore(s *store.Store, bs ...*builder) error {
 	var marks []*store.Unsynced
+	covered := true
 	for _, b := range bs {
 		if m := b.unsynced.Swap(nil); m != nil {
 			marks = append(marks, m)
+			covered = covered && b.flushedAt == s.BlobWrites()
 		}
 	}
 	if len(marks) == 0 {
@@ -43,7 +78,10 @@ func syncStore(s *store.Store, bs ...*builder) error {
 	for _, b := range bs {
 		b.early.wait()
 	}
-	err := syncfs(s.Dir())
+	var err error
+	if !covered {
+		err = flushFS(s.Dir())
+	}
 	for _, m := range marks {
 		m.Done(err == nil)
 	}
@@ -66,10 +104,39 @@ const longStep = time.Second
 // only that: the marker stays until the final flush, whose error is the
 // one reported.
 type earlyFlush struct {
+	// minDirty is how much data the kernel must hold unwritten for a
+	// flush while a step runs (see during); 0 flushes every second.
+	minDirty int64
+
 	mu          sync.Mutex
 	busy, again bool
 	flushes     int // done
 	wg          sync.WaitGroup
+}
+
+// duringDirty is earlyFlush.minDirty for builds: a step writing this much
+// within seconds writes large files, which the build will flush anyway,
+// while a compiler's temporary files (written and deleted within seconds)
+// should never reach the disk.
+const duringDirty = 128 << 20
+
+// dirtyBytes is the data the kernel holds to write back (/proc/meminfo's
+// Dirty), or -1 when it cannot tell.
+func dirtyBytes() int64 {
+	data, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return -1
+	}
+	for line := range strings.Lines(string(data)) {
+		if rest, ok := strings.CutPrefix(line, "Dirty:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				return -1
+			}
+			return kb << 10
+		}
+	}
+	return -1
 }
 
 // start begins a flush of dir, or one more after the one under way.
@@ -100,9 +167,10 @@ func (f *earlyFlush) start(dir string) {
 }
 
 // during flushes dir once a second while a step runs, from its first
-// second on, and once more after it if it ran that long and succeeded
-// (stop(true)): the kernel writes what the step writes on the core it
-// leaves idle, not later beside the layer's compression.
+// second on, when the kernel holds at least minDirty bytes unwritten, and
+// once more after the step if it ran that long and succeeded (stop(true)):
+// the kernel writes what the step writes on the core it leaves idle, not
+// later beside the layer's compression.
 func (f *earlyFlush) during(dir string) (stop func(ok bool)) {
 	began := time.Now()
 	t := time.NewTicker(longStep)
@@ -112,7 +180,9 @@ func (f *earlyFlush) during(dir string) (stop func(ok bool)) {
 		for {
 			select {
 			case <-t.C:
-				f.start(dir)
+				if f.minDirty == 0 || dirtyBytes() >= f.minDirty {
+					f.start(dir)
+				}
 			case <-quit:
 				return
 			}
@@ -159,6 +229,9 @@ func (e *Engine) lockForBuild(o engine.BuildOptions) (unlock func(), err error) 
 	}
 	return e.s.LockShared()
 }
+
+// flushFS is syncfs; tests count its calls.
+var flushFS = syncfs
 
 func syncfs(dir string) error {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)

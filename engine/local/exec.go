@@ -261,7 +261,8 @@ func (tb *targetBuild) runSteps(ctx context.Context, l *ir.Layer, lowers []strin
 
 // step runs one step in a mount of the layer's filesystem. The mount is
 // volatile: unmounting it does not sync the store's filesystem, which the
-// build does once at its end (syncStore).
+// build does before its outputs (flushStore); a long step has it flushed
+// while it runs (earlyFlush).
 func (tb *targetBuild) step(ctx context.Context, l *ir.Layer, st ir.Step, lowers []string, rootfs, upper, wk string) (err error) {
 	if err := tb.b.markUnsynced(); err != nil {
 		return err

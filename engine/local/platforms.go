@@ -160,7 +160,7 @@ func (e *Engine) exportIndexes(ctx context.Context, builders []*builder) (*engin
 		outs = append(outs, imageio.Image{Digest: desc.Digest, Names: t.StoreNames()})
 		targets = append(targets, t)
 	}
-	if err := syncStore(e.s, builders...); err != nil {
+	if err := flushStore(e.s, builders...); err != nil {
 		return nil, err
 	}
 	if err := first.writeOutputs(ctx, outs, targets); err != nil {
