@@ -153,7 +153,7 @@ func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (
 // newBuilder prepares the build of p (o prepared); the caller releases
 // b.fs and closes b.net.
 func (e *Engine) newBuilder(ctx context.Context, p *ir.Plan, o engine.BuildOptions) *builder {
-	b := &builder{s: e.s, p: p, o: o, flushedAt: -1, early: earlyFlush{minDirty: duringDirty}, now: time.Now().UTC(), res: map[string]*targetResult{}, pins: map[string]string{},
+	b := &builder{s: e.s, p: p, o: o, flushedAt: -1, now: time.Now().UTC(), res: map[string]*targetResult{}, pins: map[string]string{},
 		forced: p.ForcedLayers(), projectDir: imageconfig.ProjectDir(p.Project)}
 	if o.SourceDateEpoch != nil {
 		b.now = o.SourceDateEpoch.UTC()

@@ -2,9 +2,6 @@ package local
 
 import (
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -96,47 +93,20 @@ func syncStore(s *store.Store, bs ...*builder) error {
 // wrote a lot, and a trivial one should not pay for a flush.
 const longStep = time.Second
 
-// earlyFlush syncs the store's filesystem on a goroutine of its own while
-// a long step runs and after it (see during), while the build goes on, so
-// that the flush at the build's end (syncStore) finds little left to
-// write: a step that wrote 560 MB left about a second of writing to the
-// end of the build, beside its layer's compression on both cores. It is
-// only that: the marker stays until the final flush, whose error is the
-// one reported.
+// earlyFlush syncs the store's filesystem on a goroutine of its own after
+// a long step (see after), while the build goes on (the step's layer is
+// compressed, the next steps run), so that the flush before the outputs
+// (flushStore) finds little left to write: a step that wrote 560 MB left
+// 1-2 s of writing to the end of the build. It is only that: the marker
+// stays until the build ends. (Flushing every second while such a step
+// ran as well, to use the core it leaves idle, made the benchmark's build
+// slower and less steady, 8.9-11.5 s against 8.4-8.6 s, and would write
+// a compiler's short-lived files to disk; measured, not kept.)
 type earlyFlush struct {
-	// minDirty is how much data the kernel must hold unwritten for a
-	// flush while a step runs (see during); 0 flushes every second.
-	minDirty int64
-
 	mu          sync.Mutex
 	busy, again bool
 	flushes     int // done
 	wg          sync.WaitGroup
-}
-
-// duringDirty is earlyFlush.minDirty for builds: a step writing this much
-// within seconds writes large files, which the build will flush anyway,
-// while a compiler's temporary files (written and deleted within seconds)
-// should never reach the disk.
-const duringDirty = 128 << 20
-
-// dirtyBytes is the data the kernel holds to write back (/proc/meminfo's
-// Dirty), or -1 when it cannot tell.
-func dirtyBytes() int64 {
-	data, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return -1
-	}
-	for line := range strings.Lines(string(data)) {
-		if rest, ok := strings.CutPrefix(line, "Dirty:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err != nil {
-				return -1
-			}
-			return kb << 10
-		}
-	}
-	return -1
 }
 
 // start begins a flush of dir, or one more after the one under way.
@@ -166,35 +136,11 @@ func (f *earlyFlush) start(dir string) {
 	}()
 }
 
-// during flushes dir once a second while a step runs, from its first
-// second on, when the kernel holds at least minDirty bytes unwritten, and
-// once more after the step if it ran that long and succeeded (stop(true)):
-// the kernel writes what the step writes on the core it leaves idle, not
-// later beside the layer's compression.
-func (f *earlyFlush) during(dir string) (stop func(ok bool)) {
-	began := time.Now()
-	t := time.NewTicker(longStep)
-	quit, exited := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(exited)
-		for {
-			select {
-			case <-t.C:
-				if f.minDirty == 0 || dirtyBytes() >= f.minDirty {
-					f.start(dir)
-				}
-			case <-quit:
-				return
-			}
-		}
-	}()
-	return func(ok bool) {
-		t.Stop()
-		close(quit)
-		<-exited
-		if ok && time.Since(began) >= longStep {
-			f.start(dir)
-		}
+// after starts a flush once a step that began at began has ended, if it
+// ran for longStep or more and succeeded.
+func (f *earlyFlush) after(dir string, began time.Time, ok bool) {
+	if ok && time.Since(began) >= longStep {
+		f.start(dir)
 	}
 }
 

@@ -28,36 +28,21 @@ func TestEarlyFlush(t *testing.T) {
 	}
 }
 
-// TestEarlyFlushDuringStep: a step shorter than longStep flushes nothing;
-// one that ran longer flushes at least once more after it.
-func TestEarlyFlushDuringStep(t *testing.T) {
+// TestEarlyFlushAfterStep: a step shorter than longStep flushes nothing
+// after it; one that ran longer and succeeded does, a failed one does not.
+func TestEarlyFlushAfterStep(t *testing.T) {
 	dir := t.TempDir()
-	var short, long earlyFlush
-	short.during(dir)(true)
-	short.wait()
-	if short.flushes != 0 {
-		t.Errorf("a short step flushed %d times, want 0", short.flushes)
-	}
-	stop := long.during(dir)
-	// The first second's flush starts while the step runs.
-	for deadline := time.Now().Add(30 * longStep); ; time.Sleep(longStep / 20) {
-		long.mu.Lock()
-		started := long.busy || long.flushes > 0
-		long.mu.Unlock()
-		if started {
-			break
+	for _, tc := range []struct {
+		ran  time.Duration
+		ok   bool
+		want int
+	}{{0, true, 0}, {2 * longStep, true, 1}, {2 * longStep, false, 0}} {
+		var f earlyFlush
+		f.after(dir, time.Now().Add(-tc.ran), tc.ok)
+		f.wait()
+		if f.flushes != tc.want {
+			t.Errorf("a step of %v (ok %v) flushed %d times after it, want %d", tc.ran, tc.ok, f.flushes, tc.want)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no flush started within %v of a step's start", 30*longStep)
-		}
-	}
-	stop(true)
-	long.wait()
-	if long.flushes < 2 {
-		t.Errorf("a step longer than %v flushed %d times, want one while it ran and one after", longStep, long.flushes)
-	}
-	if d := dirtyBytes(); d < 0 {
-		t.Errorf("dirtyBytes: cannot read /proc/meminfo's Dirty")
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gofrs/flock"
 	"golang.org/x/sys/unix"
@@ -262,7 +263,7 @@ func (tb *targetBuild) runSteps(ctx context.Context, l *ir.Layer, lowers []strin
 // step runs one step in a mount of the layer's filesystem. The mount is
 // volatile: unmounting it does not sync the store's filesystem, which the
 // build does before its outputs (flushStore); a long step has it flushed
-// while it runs (earlyFlush).
+// once it ends (earlyFlush).
 func (tb *targetBuild) step(ctx context.Context, l *ir.Layer, st ir.Step, lowers []string, rootfs, upper, wk string) (err error) {
 	if err := tb.b.markUnsynced(); err != nil {
 		return err
@@ -271,12 +272,12 @@ func (tb *targetBuild) step(ctx context.Context, l *ir.Layer, st ir.Step, lowers
 		return fmt.Errorf("mounting the layer's filesystem: %w", err)
 	}
 	var stubs *runc.Stubs
-	stopFlush := tb.b.early.during(tb.b.s.Dir())
+	began := time.Now()
 	defer func() {
 		if uerr := overlay.Unmount(rootfs); uerr != nil && err == nil {
 			err = fmt.Errorf("unmounting the layer's filesystem: %w", uerr)
 		}
-		stopFlush(err == nil)
+		tb.b.early.after(tb.b.s.Dir(), began, err == nil)
 		if stubs != nil && err == nil {
 			if rerr := stubs.Remove(upper); rerr != nil {
 				err = rerr
