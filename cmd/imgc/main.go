@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"slices"
@@ -118,6 +119,16 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 				defer func() { pprof.StopCPUProfile(); f.Close() }()
 			}
 		}
+	}
+	// IMGC_MEMPROFILE=FILE writes a profile of every allocation the run made.
+	if path := os.Getenv("IMGC_MEMPROFILE"); path != "" {
+		runtime.MemProfileRate = 512
+		defer func() {
+			if f, err := os.Create(path); err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
