@@ -622,7 +622,8 @@ func checkDiffID(r io.Reader, d v1.Hash, l store.Layer, bound int64) error {
 	if bound > 0 {
 		r = io.LimitReader(r, bound+1)
 	}
-	hw := hashio.NewWriter(io.Discard)
+	hw := hashio.NewAsync()
+	defer hw.Close()
 	if _, err := io.Copy(hw, r); err != nil {
 		return fmt.Errorf("decompressing blob %s as %s: %w", d, l.MediaType, err)
 	}

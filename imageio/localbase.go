@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sys/unix"
 
+	"github.com/imgc-dev/imgc/internal/bufpipe"
 	"github.com/imgc-dev/imgc/internal/hashio"
 	"github.com/imgc-dev/imgc/store"
 )
@@ -347,7 +348,7 @@ func checkDockerArchive(p string) ([]v1.Hash, error) {
 // of it, failing at EOF when the check fails, so the stream is read once.
 type diffIDVerifier struct {
 	rc   io.ReadCloser
-	pw   *io.PipeWriter
+	pw   *bufpipe.Writer
 	done chan error
 	err  error
 	// passive readers see the stream's own end; the check's result is
@@ -365,7 +366,8 @@ func newDiffIDVerifier(rc io.ReadCloser, mt types.MediaType, want v1.Hash, what 
 			return err
 		}
 		defer zr.Close()
-		hw := hashio.NewWriter(io.Discard)
+		hw := hashio.NewAsync()
+		defer hw.Close()
 		if _, err := io.Copy(hw, zr); err != nil {
 			return err
 		}
@@ -379,7 +381,7 @@ func newDiffIDVerifier(rc io.ReadCloser, mt types.MediaType, want v1.Hash, what 
 // newStreamVerifier passes rc through while check reads a copy of it on a
 // goroutine; reading rc to its end fails when check does.
 func newStreamVerifier(rc io.ReadCloser, check func(io.Reader) error) *diffIDVerifier {
-	pr, pw := io.Pipe()
+	pr, pw := bufpipe.New()
 	v := &diffIDVerifier{rc: rc, pw: pw, done: make(chan error, 1)}
 	go func() {
 		err := check(pr)

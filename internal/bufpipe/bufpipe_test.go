@@ -1,0 +1,93 @@
+package bufpipe
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// TestStream sends writes of every size through the pipe and reads them
+// back in reads of other sizes, beside the writer.
+func TestStream(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	want := make([]byte, 5*chunkSize*depth/2+12345)
+	for i := range want {
+		want[i] = byte(rng.Uint32())
+	}
+	for _, wsize := range []int{1, 511, 32 << 10, chunkSize, chunkSize + 1, 3 * chunkSize} {
+		r, w := New()
+		go func() {
+			for rest := want; len(rest) > 0; {
+				n := min(wsize, len(rest))
+				if m, err := w.Write(rest[:n]); m != n || err != nil {
+					t.Errorf("write of %d: %d, %v", n, m, err)
+				}
+				rest = rest[n:]
+			}
+			w.Close()
+		}()
+		var got bytes.Buffer
+		buf := make([]byte, 7000)
+		for {
+			n, err := r.Read(buf)
+			got.Write(buf[:n])
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !bytes.Equal(got.Bytes(), want) {
+			t.Errorf("writes of %d: read %d bytes, not the %d written", wsize, got.Len(), len(want))
+		}
+	}
+}
+
+// TestWriterError: the reader sees what was written, then the writer's
+// error.
+func TestWriterError(t *testing.T) {
+	r, w := New()
+	boom := errors.New("boom")
+	go func() {
+		w.Write([]byte("abc"))
+		w.CloseWithError(boom)
+	}()
+	got, err := io.ReadAll(r)
+	if string(got) != "abc" || err != boom {
+		t.Errorf("read %q, %v; want \"abc\", boom", got, err)
+	}
+}
+
+// TestReaderClosed: a writer waiting on a full buffer is released when the
+// reader closes, and later writes fail with the reader's error.
+func TestReaderClosed(t *testing.T) {
+	r, w := New()
+	gone := errors.New("reader gone")
+	done := make(chan error, 1)
+	go func() {
+		big := make([]byte, (depth+3)*chunkSize)
+		_, err := w.Write(big) // more than the buffer holds: blocks
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("a write larger than the buffer returned before anything was read: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	r.CloseWithError(gone)
+	select {
+	case err := <-done:
+		if err != gone {
+			t.Errorf("blocked write: %v, want the reader's error", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the write stayed blocked after the reader closed")
+	}
+	if _, err := w.Write([]byte("x")); err != gone {
+		t.Errorf("write after the reader closed: %v", err)
+	}
+}
