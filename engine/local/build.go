@@ -202,6 +202,7 @@ func (b *builder) start() error {
 // returns the first failure.
 func (b *builder) buildTargets(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
+	defer b.imports.wait() // after cancel
 	defer cancel()
 	b.needed = neededTargets(b.s, b.imports, b.p, b.forced, b.o.NoCache)
 	steps := 0
@@ -394,6 +395,11 @@ func (b *builder) buildTarget(ctx context.Context, t *ir.Target, sl *slot) (*tar
 		}
 		st = r.state.Clone()
 	default:
+		// An output image's layers found in an imported cache download
+		// while the base is pulled.
+		if b.images[t.Name] && !b.o.NoCache {
+			b.imports.prefetch(ctx, t.Layers, b.forced)
+		}
 		var digest string
 		var err error
 		st, digest, err = imageio.PullBase(ctx, b.s, t.Base, t.Platform)

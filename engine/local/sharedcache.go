@@ -39,6 +39,21 @@ type sharedCache struct {
 	// mountable holds the caches whose blobs a build that only pushes
 	// leaves in the registry: a push mounts them (see mountRegistry).
 	mountable map[*imageio.CacheSource]bool
+	// fetches holds the downloads started or done (see fetch); wg counts
+	// the prefetches still running.
+	fetches map[fetchID]*fetchOnce
+	wg      sync.WaitGroup
+}
+
+// fetchID names a download: a blob of a cache, checked against a record.
+type fetchID struct {
+	src   *imageio.CacheSource
+	layer store.Layer
+}
+
+type fetchOnce struct {
+	done chan struct{}
+	err  error
 }
 
 // cacheHit is an entry of an imported cache.
@@ -78,7 +93,7 @@ func openSharedCache(ctx context.Context, s *store.Store, from []engine.CacheImp
 		return nil
 	}
 	c := &sharedCache{s: s, emit: emit, refused: map[string]bool{}, lazy: map[v1.Hash]*lazyBlob{}, sem: make(chan struct{}, fetchParallelism),
-		mountable: map[*imageio.CacheSource]bool{}}
+		mountable: map[*imageio.CacheSource]bool{}, fetches: map[fetchID]*fetchOnce{}}
 	for _, imp := range from {
 		src, err := imageio.OpenCache(ctx, imp.Type, imp.Location())
 		if err != nil {
@@ -256,14 +271,7 @@ func (c *sharedCache) reuse(ctx context.Context, l *ir.Layer, chain string, eage
 	f := &future{done: make(chan struct{}), diff: e.DiffID, cl: e.Layer()}
 	go func() {
 		defer close(f.done)
-		select {
-		case c.sem <- struct{}{}:
-		case <-ctx.Done():
-			f.err = ctx.Err()
-			return
-		}
-		defer func() { <-c.sem }()
-		if err := h.src.Fetch(ctx, c.s, h.rec); err != nil {
+		if err := c.fetch(ctx, h); err != nil {
 			if ctx.Err() != nil {
 				f.err = ctx.Err()
 				return
@@ -279,6 +287,88 @@ func (c *sharedCache) reuse(ctx context.Context, l *ir.Layer, chain string, eage
 
 // fetchParallelism bounds the downloads of a build's eager hits.
 const fetchParallelism = 4
+
+// fetch downloads and verifies h's blob into the store (see
+// imageio.CacheSource.Fetch), once however many layers and prefetches ask
+// for it, at most fetchParallelism downloads at a time. A download that
+// another build attempt's cancellation stopped is started again.
+func (c *sharedCache) fetch(ctx context.Context, h cacheHit) error {
+	id := fetchID{src: h.src, layer: h.rec.Layer()}
+	for {
+		c.mu.Lock()
+		f := c.fetches[id]
+		if f == nil {
+			f = &fetchOnce{done: make(chan struct{})}
+			c.fetches[id] = f
+			c.mu.Unlock()
+			f.err = c.download(ctx, h)
+			if f.err != nil && ctx.Err() != nil {
+				c.mu.Lock()
+				delete(c.fetches, id)
+				c.mu.Unlock()
+			}
+			close(f.done)
+			return f.err
+		}
+		c.mu.Unlock()
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if f.err == nil || !(errors.Is(f.err, context.Canceled) || errors.Is(f.err, context.DeadlineExceeded)) {
+			return f.err
+		}
+	}
+}
+
+func (c *sharedCache) download(ctx context.Context, h cacheHit) error {
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-c.sem }()
+	return h.src.Fetch(ctx, c.s, h.rec)
+}
+
+// prefetch starts, before an output target's base is pulled, the
+// downloads that reuse will wait for: those of the target's layers that
+// hit an imported cache by key, in order, up to the first layer that
+// would run (what follows it is rebuilt, or reused once the build knows
+// what it was built on). wait waits for them.
+func (c *sharedCache) prefetch(ctx context.Context, layers []*ir.Layer, forced map[*ir.Layer]string) {
+	if c == nil {
+		return
+	}
+	for _, l := range layers {
+		if l.NoCache || forced[l] != "" {
+			return
+		}
+		if _, ok, _ := c.s.LookupKey(l.Key); ok {
+			continue
+		}
+		h, ok := c.find(l.Key, nil, l)
+		if !ok {
+			return
+		}
+		if h.rec.Empty || c.mountable[h.src] || c.s.HasBlob(h.rec.Digest) {
+			continue
+		}
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.fetch(ctx, h) // its error is reuse's to report
+		}()
+	}
+}
+
+// wait waits for the prefetches to end.
+func (c *sharedCache) wait() {
+	if c != nil {
+		c.wg.Wait()
+	}
+}
 
 func (c *sharedCache) deferFetch(h cacheHit, l *ir.Layer) {
 	c.mu.Lock()
