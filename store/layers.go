@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	kgzip "github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/imgc-dev/imgc/internal/bufpipe"
 )
 
 // Layer is one non-empty layer of an image, as its manifest lists it.
@@ -96,90 +99,39 @@ func (s *Store) OpenLayer(l Layer) (io.ReadCloser, error) {
 	return newReadAhead(readCloser{r, f}), nil
 }
 
-// readAhead reads r on a goroutine into chunks, up to readAheadChunks
-// ahead of its reader.
+// readAhead reads rc on a goroutine, a few chunks ahead of its reader
+// (see bufpipe): a layer's decompression and what reads it (a tar being
+// unpacked, a hash) use two cores.
 type readAhead struct {
 	rc   io.ReadCloser
-	ch   chan []byte
-	free chan []byte
-	stop chan struct{}
+	pr   *bufpipe.Reader
 	done chan struct{}
-	err  error // the goroutine's last read error, once ch is closed
-	cur  []byte
-	held []byte // the chunk cur is in, given back when consumed
-	n    int
 	shut bool
 }
 
-const readAheadChunks = 4
-
 func newReadAhead(rc io.ReadCloser) *readAhead {
-	ra := &readAhead{rc: rc, ch: make(chan []byte, readAheadChunks), free: make(chan []byte, readAheadChunks+1),
-		stop: make(chan struct{}), done: make(chan struct{})}
-	go ra.loop()
+	pr, pw := bufpipe.New()
+	ra := &readAhead{rc: rc, pr: pr, done: make(chan struct{})}
+	go func() {
+		defer close(ra.done)
+		_, err := pw.ReadFrom(rc)
+		pw.CloseWithError(err)
+	}()
 	return ra
 }
 
-func (ra *readAhead) loop() {
-	defer close(ra.done)
-	defer close(ra.ch)
-	for {
-		b := nextChunk(ra.free, &ra.n, readAheadChunks+1)
-		k, err := io.ReadFull(ra.rc, b[:cap(b)])
-		if k > 0 {
-			select {
-			case ra.ch <- b[:k]:
-			case <-ra.stop:
-				ra.free <- b
-				return
-			}
-		} else {
-			ra.free <- b
-		}
-		if err == io.ErrUnexpectedEOF {
-			err = io.EOF
-		}
-		if err != nil {
-			ra.err = err
-			return
-		}
-	}
-}
+func (ra *readAhead) Read(p []byte) (int, error) { return ra.pr.Read(p) }
 
-func (ra *readAhead) Read(p []byte) (int, error) {
-	for len(ra.cur) == 0 {
-		if ra.held != nil {
-			ra.free <- ra.held
-			ra.held = nil
-		}
-		b, ok := <-ra.ch
-		if !ok {
-			<-ra.done
-			return 0, ra.err
-		}
-		ra.cur, ra.held = b, b
-	}
-	k := copy(p, ra.cur)
-	ra.cur = ra.cur[k:]
-	return k, nil
-}
+var errLayerClosed = errors.New("layer closed")
 
-// Close stops the goroutine, gives the chunks back and closes the layer.
+// Close stops the goroutine and closes the layer.
 func (ra *readAhead) Close() error {
 	if ra.shut {
 		return nil
 	}
 	ra.shut = true
-	close(ra.stop)
-	for b := range ra.ch {
-		ra.free <- b
-	}
+	ra.pr.CloseWithError(errLayerClosed)
 	<-ra.done
-	if ra.held != nil {
-		ra.free <- ra.held
-		ra.held = nil
-	}
-	drainChunks(ra.free, ra.n)
 	return ra.rc.Close()
 }
 

@@ -120,6 +120,39 @@ func (w *Writer) Write(b []byte) (int, error) {
 	return n, nil
 }
 
+// ReadFrom writes what r reads until its end, reading straight into the
+// buffer's chunks (no copy in between), and returns r's error if not EOF.
+func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
+	if w.closed {
+		return 0, io.ErrClosedPipe
+	}
+	var n int64
+	for {
+		if w.cur == nil {
+			c, err := w.chunk()
+			if err != nil {
+				return n, err
+			}
+			w.cur = c
+		}
+		k, err := io.ReadFull(r, w.cur[len(w.cur):cap(w.cur)])
+		w.cur = w.cur[:len(w.cur)+k]
+		n += int64(k)
+		if len(w.cur) == cap(w.cur) {
+			if serr := w.send(); serr != nil {
+				return n, serr
+			}
+		}
+		switch err {
+		case nil:
+		case io.EOF, io.ErrUnexpectedEOF:
+			return n, nil
+		default:
+			return n, err
+		}
+	}
+}
+
 func (w *Writer) chunk() ([]byte, error) {
 	select {
 	case c := <-w.p.free:

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -89,5 +91,33 @@ func TestReaderClosed(t *testing.T) {
 	}
 	if _, err := w.Write([]byte("x")); err != gone {
 		t.Errorf("write after the reader closed: %v", err)
+	}
+}
+
+// TestReadFrom: ReadFrom passes everything through, after what Write
+// left in a chunk, and reports the source's error but not its EOF.
+func TestReadFrom(t *testing.T) {
+	want := bytes.Repeat([]byte("0123456789abcdef"), chunkSize/4+3)
+	r, w := New()
+	go func() {
+		w.Write([]byte("head"))
+		if n, err := w.ReadFrom(bytes.NewReader(want)); n != int64(len(want)) || err != nil {
+			t.Errorf("ReadFrom: %d, %v", n, err)
+		}
+		w.Close()
+	}()
+	got, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(got, append([]byte("head"), want...)) {
+		t.Errorf("read %d bytes, %v; want %d", len(got), err, len(want)+4)
+	}
+
+	r, w = New()
+	boom := errors.New("boom")
+	go func() {
+		_, err := w.ReadFrom(io.MultiReader(strings.NewReader("abc"), iotest.ErrReader(boom)))
+		w.CloseWithError(err)
+	}()
+	if got, err := io.ReadAll(r); string(got) != "abc" || err != boom {
+		t.Errorf("read %q, %v; want \"abc\", boom", got, err)
 	}
 }
