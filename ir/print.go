@@ -1,7 +1,6 @@
 package ir
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -202,18 +201,14 @@ func PrintJSON(w io.Writer, p *Plan, st map[CacheKey]Status) error {
 		}
 		out.Optimizations = append(out.Optimizations, jo)
 	}
-	// Indented in one pass over the compact encoding, written out in
-	// pieces (see indentJSONTo).
-	b, err := json.Marshal(out)
-	if err != nil {
-		return fmt.Errorf("writing plan: %w", err)
+	j := &jsonWriter{w: w, buf: make([]byte, 0, jsonFlushAt+4<<10)}
+	j.plan(&out)
+	j.buf = append(j.buf, '\n')
+	if j.err == nil {
+		_, j.err = w.Write(j.buf)
 	}
-	rest, err := indentJSONTo(w, make([]byte, 0, 64<<10), b)
-	if err == nil {
-		_, err = w.Write(append(rest, '\n'))
-	}
-	if err != nil {
-		return fmt.Errorf("writing plan: %w", err)
+	if j.err != nil {
+		return fmt.Errorf("writing plan: %w", j.err)
 	}
 	return nil
 }
