@@ -54,6 +54,10 @@ type fetchID struct {
 type fetchOnce struct {
 	done chan struct{}
 	err  error
+	// retry is set, before done is closed, when the download stopped
+	// because its own build attempt was cancelled: another may start it
+	// again.
+	retry bool
 }
 
 // cacheHit is an entry of an imported cache.
@@ -305,6 +309,7 @@ func (c *sharedCache) fetch(ctx context.Context, h cacheHit) error {
 			if f.err != nil && ctx.Err() != nil {
 				c.mu.Lock()
 				delete(c.fetches, id)
+				f.retry = true
 				c.mu.Unlock()
 			}
 			close(f.done)
@@ -316,7 +321,10 @@ func (c *sharedCache) fetch(ctx context.Context, h cacheHit) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		if f.err == nil || !(errors.Is(f.err, context.Canceled) || errors.Is(f.err, context.DeadlineExceeded)) {
+		// Only the download's owner knows whether its attempt was
+		// cancelled: a network timeout is a DeadlineExceeded too, and
+		// final.
+		if !f.retry {
 			return f.err
 		}
 	}
@@ -329,6 +337,11 @@ func (c *sharedCache) download(ctx context.Context, h cacheHit) error {
 		return ctx.Err()
 	}
 	defer func() { <-c.sem }()
+	// select picks either when both are ready: a download queued behind
+	// others does not start once the build attempt is over.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	return h.src.Fetch(ctx, c.s, h.rec)
 }
 
@@ -336,7 +349,10 @@ func (c *sharedCache) download(ctx context.Context, h cacheHit) error {
 // downloads that reuse will wait for: those of the target's layers that
 // hit an imported cache by key, in order, up to the first layer that
 // would run (what follows it is rebuilt, or reused once the build knows
-// what it was built on). wait waits for them.
+// what it was built on). A hit is found by key alone, before the base's
+// content is known: where the entry turns out built on other content (a
+// step that is not reproducible ran again below it), reuse refuses it
+// and the download was for nothing. wait waits for them.
 func (c *sharedCache) prefetch(ctx context.Context, layers []*ir.Layer, forced map[*ir.Layer]string) {
 	if c == nil {
 		return

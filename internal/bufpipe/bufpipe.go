@@ -9,6 +9,7 @@ package bufpipe
 import (
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 const (
@@ -28,6 +29,9 @@ type pipe struct {
 	doneOnce sync.Once
 	// werr is what the reader sees once data is closed and drained.
 	werr error
+	// abort is the writer's error when it closed with one: the reader
+	// sees it at once, as with io.Pipe, not after what is buffered.
+	abort atomic.Pointer[error]
 }
 
 // Reader is the read end of a pipe.
@@ -55,6 +59,9 @@ func New() (*Reader, *Writer) {
 // Read reads what was written, in order; after the writer's Close it
 // returns io.EOF, or the error given to CloseWithError.
 func (r *Reader) Read(b []byte) (int, error) {
+	if err := r.p.abort.Load(); err != nil {
+		return 0, *err
+	}
 	for len(r.rest) == 0 {
 		if r.chunk != nil {
 			r.p.free <- r.chunk[:0]
@@ -121,7 +128,9 @@ func (w *Writer) Write(b []byte) (int, error) {
 }
 
 // ReadFrom writes what r reads until its end, reading straight into the
-// buffer's chunks (no copy in between), and returns r's error if not EOF.
+// buffer's chunks (no copy in between), and returns r's error if not
+// io.EOF (a decompressor's io.ErrUnexpectedEOF, for a truncated stream,
+// is an error).
 func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 	if w.closed {
 		return 0, io.ErrClosedPipe
@@ -135,7 +144,7 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 			}
 			w.cur = c
 		}
-		k, err := io.ReadFull(r, w.cur[len(w.cur):cap(w.cur)])
+		k, err := r.Read(w.cur[len(w.cur):cap(w.cur)])
 		w.cur = w.cur[:len(w.cur)+k]
 		n += int64(k)
 		if len(w.cur) == cap(w.cur) {
@@ -143,11 +152,10 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 				return n, serr
 			}
 		}
-		switch err {
-		case nil:
-		case io.EOF, io.ErrUnexpectedEOF:
+		if err == io.EOF {
 			return n, nil
-		default:
+		}
+		if err != nil {
 			return n, err
 		}
 	}
@@ -184,19 +192,22 @@ func (w *Writer) send() error {
 // Close ends the stream: the reader reads what is buffered, then io.EOF.
 func (w *Writer) Close() error { return w.CloseWithError(nil) }
 
-// CloseWithError ends the stream: the reader reads what is buffered, then
-// err (io.EOF if nil).
+// CloseWithError ends the stream with err: the reader's next read
+// returns it, whatever is still buffered (nil: the reader reads what is
+// buffered, then io.EOF).
 func (w *Writer) CloseWithError(err error) error {
 	if w.closed {
 		return nil
 	}
 	w.closed = true
+	var serr error
 	if err == nil {
 		err = io.EOF
-	}
-	var serr error
-	if len(w.cur) > 0 {
-		serr = w.send()
+		if len(w.cur) > 0 {
+			serr = w.send()
+		}
+	} else {
+		w.p.abort.Store(&err)
 	}
 	w.p.werr = err
 	close(w.p.data)

@@ -49,18 +49,16 @@ func TestStream(t *testing.T) {
 	}
 }
 
-// TestWriterError: the reader sees what was written, then the writer's
-// error.
+// TestWriterError: the reader sees the writer's error at its next read,
+// as with io.Pipe, not after what is still buffered.
 func TestWriterError(t *testing.T) {
 	r, w := New()
 	boom := errors.New("boom")
-	go func() {
-		w.Write([]byte("abc"))
-		w.CloseWithError(boom)
-	}()
+	w.Write(bytes.Repeat([]byte("abc"), chunkSize))
+	w.CloseWithError(boom)
 	got, err := io.ReadAll(r)
-	if string(got) != "abc" || err != boom {
-		t.Errorf("read %q, %v; want \"abc\", boom", got, err)
+	if len(got) != 0 || err != boom {
+		t.Errorf("read %d bytes, %v; want none, boom", len(got), err)
 	}
 }
 
@@ -111,13 +109,14 @@ func TestReadFrom(t *testing.T) {
 		t.Errorf("read %d bytes, %v; want %d", len(got), err, len(want)+4)
 	}
 
+	// A truncated stream's io.ErrUnexpectedEOF is an error, not an end.
 	r, w = New()
-	boom := errors.New("boom")
-	go func() {
-		_, err := w.ReadFrom(io.MultiReader(strings.NewReader("abc"), iotest.ErrReader(boom)))
-		w.CloseWithError(err)
-	}()
-	if got, err := io.ReadAll(r); string(got) != "abc" || err != boom {
-		t.Errorf("read %q, %v; want \"abc\", boom", got, err)
+	n, err := w.ReadFrom(io.MultiReader(strings.NewReader("abc"), iotest.ErrReader(io.ErrUnexpectedEOF)))
+	if n != 3 || err != io.ErrUnexpectedEOF {
+		t.Errorf("ReadFrom of a truncated stream: %d, %v; want 3, io.ErrUnexpectedEOF", n, err)
+	}
+	w.CloseWithError(err)
+	if _, err := io.ReadAll(r); err != io.ErrUnexpectedEOF {
+		t.Errorf("reading a truncated stream: %v", err)
 	}
 }
