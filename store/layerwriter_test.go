@@ -223,8 +223,8 @@ func BenchmarkLayerWriter(b *testing.B) {
 }
 
 // A layer read ahead on its own goroutine gives the same bytes, reports a
-// corrupt stream as an error after the bytes before it, and can be closed
-// half read.
+// corrupt or truncated stream as an error (after bytes from before the
+// damage), and can be closed half read.
 func TestOpenLayerReadsAhead(t *testing.T) {
 	s, err := Open(t.TempDir())
 	if err != nil {
@@ -267,6 +267,19 @@ func TestOpenLayerReadsAhead(t *testing.T) {
 	}
 	if len(got) < 64<<10 || !bytes.Equal(got[:64<<10], data[:64<<10]) {
 		t.Errorf("the bytes before the corruption differ (%d read)", len(got))
+	}
+	// Cut in the middle: the decompressor's io.ErrUnexpectedEOF is an
+	// error, not the layer's end.
+	if h, err = s.PutBlob(blob[:len(blob)/2]); err != nil {
+		t.Fatal(err)
+	}
+	if rc, err = s.OpenLayer(Layer{Digest: h, MediaType: types.OCILayer}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadAll(rc)
+	rc.Close()
+	if err == nil {
+		t.Error("a truncated layer read without error")
 	}
 }
 
