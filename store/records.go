@@ -50,27 +50,29 @@ func (s *Store) LastBuild(project string) map[string][]*ir.Layer {
 // RecordBuild remembers the layers of every built target of p as its last
 // build. A record holds every file a copy took, megabytes for a large
 // context, so it is read and rewritten only when a built target's layers
-// differ from what it holds: a sidecar file keeps a digest of each
-// target's recorded layers and the record file's stat when it was written.
+// differ from what it holds: a sidecar file keeps a print of each
+// target's recorded layers (layersPrint) and the record file's stat when
+// it was written.
 func (s *Store) RecordBuild(p *ir.Plan, built map[string]bool) error {
 	lk, err := s.Lock("builds")
 	if err != nil {
 		return err
 	}
 	defer lk.Unlock()
-	encoded := map[string][]byte{}
+	prints := map[string]string{}
 	for _, t := range p.Targets {
 		if built[t.Name] {
-			data, err := json.Marshal(t.Layers)
+			fp, err := layersPrint(t.Layers)
 			if err != nil {
 				return fmt.Errorf("recording the build: %w", err)
 			}
-			encoded[RecordKey(t)] = data
+			prints[RecordKey(t)] = fp
 		}
 	}
 	path := s.recordPath(p.Project)
 	sums := readRecordSums(path)
-	if sums.matches(path, encoded) {
+	current := sums.describes(path)
+	if current && sums.holds(prints) {
 		return nil
 	}
 	rec := struct {
@@ -86,8 +88,14 @@ func (s *Store) RecordBuild(p *ir.Plan, built map[string]bool) error {
 	if rec.Targets == nil {
 		rec.Targets = map[string]json.RawMessage{}
 	}
-	for k, data := range encoded {
-		rec.Targets[k] = data
+	for _, t := range p.Targets {
+		if built[t.Name] {
+			data, err := json.Marshal(t.Layers)
+			if err != nil {
+				return fmt.Errorf("recording the build: %w", err)
+			}
+			rec.Targets[RecordKey(t)] = data
+		}
 	}
 	data, err := json.Marshal(rec)
 	if err != nil {
@@ -96,20 +104,66 @@ func (s *Store) RecordBuild(p *ir.Plan, built map[string]bool) error {
 	if err := writeFileAtomic(path, data); err != nil {
 		return fmt.Errorf("recording the build: %w", err)
 	}
-	// The sums describe the record just written; the record stays right
-	// whether or not they can be saved.
-	writeRecordSums(path, rec.Targets)
+	// The sums describe the record just written: the prints of the
+	// targets written now, and those of the targets kept from the record
+	// before when the sums described it. The record stays right whether
+	// or not they can be saved.
+	kept := map[string]string{}
+	if current {
+		for k, v := range sums.Targets {
+			if _, ok := rec.Targets[k]; ok {
+				kept[k] = v
+			}
+		}
+	}
+	for k, v := range prints {
+		kept[k] = v
+	}
+	writeRecordSums(path, kept)
 	return nil
 }
 
+// layersPrint stands for the JSON of a target's layers in the record
+// without encoding all of it: a copy of 50,000 files has 100,000 key
+// inputs, megabytes of JSON to encode on every build only to learn that
+// nothing changed. A layer whose key is ir.LayerKey of its parent and
+// inputs (checked here by hashing them again, several times cheaper than
+// encoding them) is printed without its inputs, which the key then
+// stands for; any other layer is printed whole, and a flag per layer
+// says which.
+func layersPrint(layers []*ir.Layer) (string, error) {
+	h := sha256.New()
+	slim := make([]ir.Layer, len(layers))
+	flags := make([]byte, len(layers))
+	for i, l := range layers {
+		slim[i] = *l
+		if ir.LayerKey(l.Parent, l.Inputs) == l.Key {
+			slim[i].Inputs = nil
+			flags[i] = 1
+		}
+	}
+	data, err := json.Marshal(slim)
+	if err != nil {
+		return "", err
+	}
+	h.Write(flags)
+	h.Write(data)
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
 // recordSums is a record's sidecar: the record file's stat when it was
-// written, and the sha256 of each target's layers in it.
+// written, and the print (layersPrint) of each target's layers in it.
 type recordSums struct {
+	// Format is recordSumsFormat: sums of another format (session 5's
+	// held digests of the whole JSON) are not used.
+	Format  int               `json:"format"`
 	Size    int64             `json:"size"`
 	MTime   int64             `json:"mtime"`
 	Inode   uint64            `json:"inode"`
 	Targets map[string]string `json:"targets"`
 }
+
+const recordSumsFormat = 2
 
 func sumsPath(record string) string { return strings.TrimSuffix(record, ".json") + ".sums" }
 
@@ -119,47 +173,41 @@ func readRecordSums(record string) *recordSums {
 		return nil
 	}
 	var rs recordSums
-	if json.Unmarshal(data, &rs) != nil {
+	if json.Unmarshal(data, &rs) != nil || rs.Format != recordSumsFormat {
 		return nil
 	}
 	return &rs
 }
 
-// matches tells whether the record file is still the one the sums were
-// taken of, and holds exactly encoded for each of its targets.
-func (rs *recordSums) matches(record string, encoded map[string][]byte) bool {
+// describes tells whether the record file is still the one the sums were
+// taken of.
+func (rs *recordSums) describes(record string) bool {
 	if rs == nil {
 		return false
 	}
 	size, mtime, ino, ok := fileStat(record)
-	if !ok || size != rs.Size || mtime != rs.MTime || ino != rs.Inode {
-		return false
-	}
-	for k, data := range encoded {
-		if rs.Targets[k] != sumOf(data) {
+	return ok && size == rs.Size && mtime == rs.MTime && ino == rs.Inode
+}
+
+// holds tells whether the sums give each target of prints that print.
+func (rs *recordSums) holds(prints map[string]string) bool {
+	for k, fp := range prints {
+		if rs.Targets[k] != fp {
 			return false
 		}
 	}
 	return true
 }
 
-func writeRecordSums(record string, targets map[string]json.RawMessage) {
+func writeRecordSums(record string, prints map[string]string) {
 	size, mtime, ino, ok := fileStat(record)
 	if !ok {
 		return
 	}
-	rs := recordSums{Size: size, MTime: mtime, Inode: ino, Targets: map[string]string{}}
-	for k, data := range targets {
-		rs.Targets[k] = sumOf(data)
-	}
+	rs := recordSums{Format: recordSumsFormat, Size: size, MTime: mtime, Inode: ino, Targets: prints}
 	if data, err := json.Marshal(rs); err == nil {
 		writeFileAtomic(sumsPath(record), data)
 	}
-}
-
-func sumOf(data []byte) string {
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:])
 }
 
 func fileStat(path string) (size, mtime int64, ino uint64, ok bool) {

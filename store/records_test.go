@@ -86,3 +86,59 @@ func TestRecordBuildRewritesOnlyChanges(t *testing.T) {
 		t.Errorf("after the record was replaced, LastBuild has %d targets, want 1", got)
 	}
 }
+
+// keyedPlan is recordPlan with each layer's key made from its inputs, as
+// the compiler makes it, and a second target whose layers are given.
+func keyedPlan(files int, value string, other []*ir.Layer) *ir.Plan {
+	p := recordPlan(files)
+	l := p.Targets[0].Layers[0]
+	for i := range l.Inputs {
+		l.Inputs[i].Value = value
+	}
+	l.Key = ir.LayerKey(l.Parent, l.Inputs)
+	p.Targets = append(p.Targets, &ir.Target{Name: "tool", Kind: ir.KindImage, Platform: p.Targets[0].Platform, Layers: other})
+	return p
+}
+
+// TestRecordBuildKeyStandsForInputs: where a layer's key is made from its
+// inputs, the record is still rewritten exactly when what it would hold
+// changes: an input with a new key, an input changed under the same key
+// (then the key no longer stands for the inputs), a target recorded
+// before and built alone later.
+func TestRecordBuildKeyStandsForInputs(t *testing.T) {
+	dir := t.TempDir()
+	s, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tool := []*ir.Layer{{Name: "tool", Key: ir.KeyOf([]byte("t"))}}
+	both := map[string]bool{"app": true, "tool": true}
+	app := map[string]bool{"app": true}
+	step := func(what string, p *ir.Plan, built map[string]bool, rewrite bool) {
+		t.Helper()
+		_, before := recordFile(t, dir)
+		if err := s.RecordBuild(p, built); err != nil {
+			t.Fatal(err)
+		}
+		_, after := recordFile(t, dir)
+		if got := !os.SameFile(before, after); got != rewrite {
+			t.Errorf("%s: rewritten %v, want %v", what, got, rewrite)
+		}
+		want, _ := json.Marshal(p.Targets[0].Layers)
+		got, _ := json.Marshal(s.LastBuild("/ctx")[store.RecordKey(p.Targets[0])])
+		if rewrite && string(got) != string(want) {
+			t.Errorf("%s: the record holds other layers than the build's", what)
+		}
+	}
+	if err := s.RecordBuild(keyedPlan(50, "sha256:00", tool), both); err != nil {
+		t.Fatal(err)
+	}
+	step("the same build", keyedPlan(50, "sha256:00", tool), both, false)
+	step("one target of it alone", keyedPlan(50, "sha256:00", tool), app, false)
+	step("an input changed, and its key", keyedPlan(50, "sha256:11", tool), app, true)
+	step("the other target unchanged, after the first was rewritten", keyedPlan(50, "sha256:11", tool), both, false)
+	p := keyedPlan(50, "sha256:11", tool)
+	p.Targets[0].Layers[0].Inputs[3].Value = "sha256:22" // the key stays
+	step("an input changed under the same key", p, app, true)
+	step("the other target changed", keyedPlan(50, "sha256:11", []*ir.Layer{{Name: "tool", Key: ir.KeyOf([]byte("u"))}}), both, true)
+}
