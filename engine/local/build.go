@@ -81,6 +81,8 @@ type builder struct {
 	images  map[string]bool
 	// devices are the run steps' CDI devices (devices.go).
 	devices *stepDevices
+	// runtimeWarned is done once the runtime's warnings were given.
+	runtimeWarned sync.Once
 }
 
 func (b *builder) emit(e engine.Event) {
@@ -183,12 +185,10 @@ func (b *builder) buildAll(ctx context.Context) error {
 	}
 }
 
-// start reports this machine's warnings and clears what killed builds
-// left behind.
+// start reports the devices' warnings and clears what killed builds left
+// behind. The runtime's warnings wait for the first step that runs (see
+// warnRuntime).
 func (b *builder) start() error {
-	for _, w := range runc.Warnings() {
-		b.emit(engine.Event{Kind: "warning", Line: w})
-	}
 	if b.devices != nil {
 		for _, w := range b.devices.warnings {
 			b.emit(engine.Event{Kind: "warning", Line: w})
@@ -196,6 +196,18 @@ func (b *builder) start() error {
 	}
 	// Bundles a killed build left behind may hold secrets.
 	return runc.ClearStaleBundles()
+}
+
+// warnRuntime reports the runtime's warnings (an old runc, a bundle
+// directory that is not in memory) before the build's first container:
+// asking runc its version is a process of its own, 4-5 ms that a build
+// running no step (warm, touch, an imported cache) does not spend.
+func (b *builder) warnRuntime() {
+	b.runtimeWarned.Do(func() {
+		for _, w := range runc.Warnings() {
+			b.emit(engine.Event{Kind: "warning", Line: w})
+		}
+	})
 }
 
 // buildTargets builds the needed targets, each in its own goroutine, and

@@ -349,6 +349,7 @@ func (tb *targetBuild) run(ctx context.Context, l *ir.Layer, r *ir.Run, rootfs, 
 	out := &outputTail{emit: func(line string) {
 		tb.b.emit(engine.Event{Kind: "log", Target: tb.t.Name, Layer: l.Name, Key: l.Key, Origin: r.Origin, Line: line})
 	}}
+	tb.b.warnRuntime()
 	// The bundle holds the step's environment, secrets included: runc.Run
 	// makes it in memory and removes it.
 	code, runErr := runc.Run(ctx, "", spec, out, out)
