@@ -459,7 +459,14 @@ func openRegistryCache(ctx context.Context, ref string) ([]byte, BlobOpener, err
 	if err != nil {
 		return nil, nil, err
 	}
-	desc, err := remote.Get(r, registryOptions(ctx)...)
+	// One puller for the manifest and every blob: one authentication
+	// (the registry's /v2/ ping) and one pool of connections, not one of
+	// each per blob.
+	puller, err := remote.NewPuller(registryOptions(ctx)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	desc, err := puller.Get(ctx, r)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -471,7 +478,7 @@ func openRegistryCache(ctx context.Context, ref string) ([]byte, BlobOpener, err
 	}
 	repo := r.Context()
 	open := func(ctx context.Context, d v1.Hash) (io.ReadCloser, error) {
-		l, err := remote.Layer(repo.Digest(d.String()), registryOptions(ctx)...)
+		l, err := puller.Layer(ctx, repo.Digest(d.String()))
 		if err != nil {
 			return nil, err
 		}
