@@ -13,7 +13,8 @@ import (
 // indent took most of what `imgc plan --format json` adds to the text
 // output, for 1 MB of JSON from 1,000 layers.
 
-// jsonWriter writes indented JSON to w in pieces of about flushAt bytes.
+// jsonWriter writes indented JSON to w in pieces of about jsonFlushAt
+// bytes.
 type jsonWriter struct {
 	w     io.Writer
 	buf   []byte

@@ -63,20 +63,56 @@ func (r *Reader) Read(b []byte) (int, error) {
 		return 0, *err
 	}
 	for len(r.rest) == 0 {
-		if r.chunk != nil {
-			r.p.free <- r.chunk[:0]
-			r.chunk = nil
-		}
-		c, ok := <-r.p.data
-		if !ok {
-			r.release()
+		if !r.next() {
 			return 0, r.p.werr
 		}
-		r.chunk, r.rest = c, c
 	}
 	n := copy(b, r.rest)
 	r.rest = r.rest[n:]
 	return n, nil
+}
+
+// WriteTo writes what was written to w, chunk by chunk (no copy in
+// between), until the writer's Close; it returns the error given to
+// CloseWithError, or w's.
+func (r *Reader) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	for {
+		if err := r.p.abort.Load(); err != nil {
+			return n, *err
+		}
+		if len(r.rest) > 0 {
+			k, err := w.Write(r.rest)
+			n += int64(k)
+			r.rest = r.rest[k:]
+			if err != nil {
+				return n, err
+			}
+			continue
+		}
+		if !r.next() {
+			if r.p.werr == io.EOF {
+				return n, nil
+			}
+			return n, r.p.werr
+		}
+	}
+}
+
+// next gives the chunk read back and takes the next one written; false
+// once the writer has closed and everything was read.
+func (r *Reader) next() bool {
+	if r.chunk != nil {
+		r.p.free <- r.chunk[:0]
+		r.chunk = nil
+	}
+	c, ok := <-r.p.data
+	if !ok {
+		r.release()
+		return false
+	}
+	r.chunk, r.rest = c, c
+	return true
 }
 
 // release returns the chunks to the pool once the stream has ended.

@@ -49,6 +49,36 @@ func TestStream(t *testing.T) {
 	}
 }
 
+// TestWriteTo: io.Copy from the read end (Reader.WriteTo, chunk by
+// chunk) after a partial Read gives every byte, and the writer's error.
+func TestWriteTo(t *testing.T) {
+	want := bytes.Repeat([]byte("0123456789"), chunkSize)
+	for _, end := range []error{nil, errors.New("boom")} {
+		r, w := New()
+		go func() {
+			for rest := want; len(rest) > 0; rest = rest[min(len(rest), 70000):] {
+				w.Write(rest[:min(len(rest), 70000)])
+			}
+			w.CloseWithError(end)
+		}()
+		head := make([]byte, 1000)
+		if _, err := io.ReadFull(r, head); err != nil && end == nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		n, err := io.Copy(&got, r)
+		if end != nil {
+			if err != end {
+				t.Errorf("io.Copy after CloseWithError: %v, want %v", err, end)
+			}
+			continue
+		}
+		if err != nil || n != int64(len(want)-1000) || !bytes.Equal(append(head, got.Bytes()...), want) {
+			t.Errorf("io.Copy: %d bytes, %v; want the other %d bytes", n, err, len(want)-1000)
+		}
+	}
+}
+
 // TestWriterError: the reader sees the writer's error at its next read,
 // as with io.Pipe, not after what is still buffered.
 func TestWriterError(t *testing.T) {

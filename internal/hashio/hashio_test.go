@@ -11,13 +11,13 @@ import (
 // the same bytes, and Close without Sum returns.
 func TestAsync(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	data := make([]byte, 3*asyncChunk*(asyncDepth+2)+777)
+	data := make([]byte, 3<<20+777)
 	for i := range data {
 		data[i] = byte(rng.Uint32())
 	}
-	for _, n := range []int{0, 1, asyncChunk - 1, asyncChunk, asyncChunk + 1, len(data)} {
-		for _, wsize := range []int{1, 512, 32 << 10, asyncChunk + 3, len(data)} {
-			if wsize == 1 && n > asyncChunk+1 {
+	for _, n := range []int{0, 1, 256<<10 - 1, 256 << 10, 256<<10 + 1, len(data)} {
+		for _, wsize := range []int{1, 512, 32 << 10, 256<<10 + 3, len(data)} {
+			if wsize == 1 && n > 256<<10+1 {
 				continue
 			}
 			a := NewAsync()
@@ -33,7 +33,7 @@ func TestAsync(t *testing.T) {
 		}
 	}
 	a := NewAsync()
-	a.Write(data[:asyncChunk*2+5])
+	a.Write(data[:512<<10+5])
 	a.Close()
 	a.Close()
 }
