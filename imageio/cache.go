@@ -110,6 +110,21 @@ func newCacheArtifact(cfg *CacheConfig) (*cacheArtifact, error) {
 	if err != nil {
 		return nil, err
 	}
+	layers := []v1.Descriptor{}
+	seen := map[v1.Hash]bool{}
+	for _, r := range c.Records {
+		if r.Empty || seen[r.Digest] {
+			continue
+		}
+		seen[r.Digest] = true
+		layers = append(layers, v1.Descriptor{MediaType: r.MediaType, Size: r.Size, Digest: r.Digest})
+	}
+	return newArtifact(CacheArtifactType, CacheConfigMediaType, rawCfg, layers)
+}
+
+// newArtifact is the OCI artifact of type artifactType whose config (of
+// media type cfgType) is rawCfg and whose layers are layers.
+func newArtifact(artifactType string, cfgType types.MediaType, rawCfg []byte, layers []v1.Descriptor) (*cacheArtifact, error) {
 	cfgDigest, _, err := v1.SHA256(bytes.NewReader(rawCfg))
 	if err != nil {
 		return nil, err
@@ -117,17 +132,9 @@ func newCacheArtifact(cfg *CacheConfig) (*cacheArtifact, error) {
 	m := v1.Manifest{
 		SchemaVersion: 2,
 		MediaType:     types.OCIManifestSchema1,
-		ArtifactType:  CacheArtifactType,
-		Config:        v1.Descriptor{MediaType: CacheConfigMediaType, Size: int64(len(rawCfg)), Digest: cfgDigest},
-		Layers:        []v1.Descriptor{},
-	}
-	seen := map[v1.Hash]bool{}
-	for _, r := range c.Records {
-		if r.Empty || seen[r.Digest] {
-			continue
-		}
-		seen[r.Digest] = true
-		m.Layers = append(m.Layers, v1.Descriptor{MediaType: r.MediaType, Size: r.Size, Digest: r.Digest})
+		ArtifactType:  artifactType,
+		Config:        v1.Descriptor{MediaType: cfgType, Size: int64(len(rawCfg)), Digest: cfgDigest},
+		Layers:        layers,
 	}
 	raw, err := json.Marshal(m)
 	if err != nil {
@@ -138,7 +145,7 @@ func newCacheArtifact(cfg *CacheConfig) (*cacheArtifact, error) {
 		return nil, err
 	}
 	return &cacheArtifact{config: rawCfg, manifest: raw, layers: m.Layers,
-		desc: v1.Descriptor{MediaType: types.OCIManifestSchema1, ArtifactType: CacheArtifactType, Size: int64(len(raw)), Digest: d}}, nil
+		desc: v1.Descriptor{MediaType: types.OCIManifestSchema1, ArtifactType: artifactType, Size: int64(len(raw)), Digest: d}}, nil
 }
 
 // pushCache pushes the artifact to ref. go-containerregistry asks the
@@ -191,6 +198,13 @@ func (b *cacheBlob) Compressed() (io.ReadCloser, error)  { return b.i.blob(b.i.c
 // names, unless the directory holds more than imgc caches (see
 // cacheDirLock).
 func writeCacheLayout(ctx context.Context, dir string, art *cacheArtifact, blob BlobOpener) error {
+	return writeLayoutArtifact(ctx, dir, art, cacheTag, blob, func(d v1.Descriptor) bool { return d.ArtifactType == CacheArtifactType })
+}
+
+// writeLayoutArtifact writes the artifact art into the OCI layout at dir,
+// named tag in its index.json, in place of the index's manifests that
+// replaces selects, as writeCacheLayout says.
+func writeLayoutArtifact(ctx context.Context, dir string, art *cacheArtifact, tag string, blob BlobOpener, replaces func(v1.Descriptor) bool) error {
 	blobs := filepath.Join(dir, "blobs", "sha256")
 	if err := os.MkdirAll(blobs, 0o755); err != nil {
 		return err
@@ -230,15 +244,8 @@ func writeCacheLayout(ctx context.Context, dir string, art *cacheArtifact, blob 
 		}
 	}
 	desc := art.desc
-	desc.Annotations = map[string]string{store.RefNameAnnotation: cacheTag}
-	idx, err := json.Marshal(v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: append(otherManifests(dir), desc)})
-	if err != nil {
-		return err
-	}
-	if err := writeAtomically(filepath.Join(dir, "index.json"), func(w io.Writer) error {
-		_, err := w.Write(idx)
-		return err
-	}); err != nil {
+	desc.Annotations = map[string]string{store.RefNameAnnotation: tag}
+	if err := replaceInIndex(ctx, dir, desc, replaces); err != nil {
 		return err
 	}
 	if foreign {
@@ -339,23 +346,10 @@ func OpenCache(ctx context.Context, typ, loc string) (*CacheSource, error) {
 }
 
 func parseCache(ctx context.Context, name string, rawMan []byte, open BlobOpener, stat func(v1.Hash) (int64, error)) (*CacheSource, error) {
-	m, err := v1.ParseManifest(bytes.NewReader(rawMan))
-	if err != nil {
-		return nil, fmt.Errorf("parsing its manifest: %w", err)
-	}
-	if m.Config.MediaType != CacheConfigMediaType {
-		return nil, fmt.Errorf("it is not an imgc cache: its config has media type %q, not %q", m.Config.MediaType, CacheConfigMediaType)
-	}
-	if m.Config.Size > maxCacheDocument {
-		return nil, fmt.Errorf("its config has %d bytes, more than the %d a cache may have", m.Config.Size, maxCacheDocument)
-	}
-	rawCfg, err := readVerified(ctx, open, m.Config)
-	if err != nil {
-		return nil, fmt.Errorf("reading its config: %w", err)
-	}
 	var cfg CacheConfig
-	if err := json.Unmarshal(rawCfg, &cfg); err != nil {
-		return nil, fmt.Errorf("parsing its config: %w", err)
+	m, err := readArtifact(ctx, rawMan, open, CacheConfigMediaType, "an imgc cache", &cfg)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Version != cacheFormatVersion {
 		return nil, fmt.Errorf("it has format version %d, and this imgc reads version %d", cfg.Version, cacheFormatVersion)
@@ -379,6 +373,30 @@ func parseCache(ctx context.Context, name string, rawMan []byte, open BlobOpener
 		c.records[r.Key] = cacheEntry{rec: r, problem: recordProblem(r, layers, stat)}
 	}
 	return c, nil
+}
+
+// readArtifact parses the manifest rawMan of an artifact, checks that its
+// config has media type cfgType (else it is not what, say "an imgc
+// cache"), and reads its config, verified, into cfg.
+func readArtifact(ctx context.Context, rawMan []byte, open BlobOpener, cfgType types.MediaType, what string, cfg any) (*v1.Manifest, error) {
+	m, err := v1.ParseManifest(bytes.NewReader(rawMan))
+	if err != nil {
+		return nil, fmt.Errorf("parsing its manifest: %w", err)
+	}
+	if m.Config.MediaType != cfgType {
+		return nil, fmt.Errorf("it is not %s: its config has media type %q, not %q", what, m.Config.MediaType, cfgType)
+	}
+	if m.Config.Size > maxCacheDocument {
+		return nil, fmt.Errorf("its config has %d bytes, more than the %d it may have", m.Config.Size, maxCacheDocument)
+	}
+	rawCfg, err := readVerified(ctx, open, m.Config)
+	if err != nil {
+		return nil, fmt.Errorf("reading its config: %w", err)
+	}
+	if err := json.Unmarshal(rawCfg, cfg); err != nil {
+		return nil, fmt.Errorf("parsing its config: %w", err)
+	}
+	return m, nil
 }
 
 // sanitizeLayer replaces the control characters of what `imgc plan` may
@@ -455,13 +473,25 @@ func readVerified(ctx context.Context, open BlobOpener, d v1.Descriptor) ([]byte
 }
 
 func openRegistryCache(ctx context.Context, ref string) ([]byte, BlobOpener, error) {
+	desc, open, err := registryArtifact(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	if desc.MediaType.IsIndex() {
+		return nil, nil, fmt.Errorf("it is an image index (%s), not an imgc cache; BuildKit's registry caches are read by the BuildKit engine", desc.MediaType)
+	}
+	return desc.Manifest, open, nil
+}
+
+// registryArtifact gets the manifest ref names, and an opener of its
+// repository's blobs. One puller serves the manifest and every blob: one
+// authentication (the registry's /v2/ ping) and one pool of connections,
+// not one of each per blob.
+func registryArtifact(ctx context.Context, ref string) (*remote.Descriptor, BlobOpener, error) {
 	r, err := name.ParseReference(ref)
 	if err != nil {
 		return nil, nil, err
 	}
-	// One puller for the manifest and every blob: one authentication
-	// (the registry's /v2/ ping) and one pool of connections, not one of
-	// each per blob.
 	puller, err := remote.NewPuller(registryOptions(ctx)...)
 	if err != nil {
 		return nil, nil, err
@@ -469,9 +499,6 @@ func openRegistryCache(ctx context.Context, ref string) ([]byte, BlobOpener, err
 	desc, err := puller.Get(ctx, r)
 	if err != nil {
 		return nil, nil, err
-	}
-	if desc.MediaType.IsIndex() {
-		return nil, nil, fmt.Errorf("it is an image index (%s), not an imgc cache; BuildKit's registry caches are read by the BuildKit engine", desc.MediaType)
 	}
 	if len(desc.Manifest) > maxCacheDocument {
 		return nil, nil, fmt.Errorf("its manifest is too large")
@@ -484,44 +511,66 @@ func openRegistryCache(ctx context.Context, ref string) ([]byte, BlobOpener, err
 		}
 		return l.Compressed()
 	}
-	return desc.Manifest, open, nil
+	return desc, open, nil
 }
 
 func openLayoutCache(dir string) ([]byte, BlobOpener, func(v1.Hash) (int64, error), error) {
-	data, err := readBounded(filepath.Join(dir, "index.json"))
+	raw, open, err := layoutArtifact(dir, func(idx *v1.IndexManifest) *v1.Descriptor {
+		var man *v1.Descriptor
+		for i, d := range idx.Manifests {
+			if d.ArtifactType == CacheArtifactType && (man == nil || d.Annotations[store.RefNameAnnotation] == cacheTag) {
+				man = &idx.Manifests[i]
+			}
+		}
+		return man
+	})
+	if errors.Is(err, errNoArtifact) {
+		return nil, nil, nil, errors.New("its index.json names no imgc cache (a manifest of artifactType " + CacheArtifactType + ")")
+	}
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	idx, err := v1.ParseIndexManifest(bytes.NewReader(data))
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("parsing index.json: %w", err)
-	}
-	var man *v1.Descriptor
-	for i, d := range idx.Manifests {
-		if d.ArtifactType == CacheArtifactType && (man == nil || d.Annotations[store.RefNameAnnotation] == cacheTag) {
-			man = &idx.Manifests[i]
-		}
-	}
-	if man == nil {
-		return nil, nil, nil, errors.New("its index.json names no imgc cache (a manifest of artifactType " + CacheArtifactType + ")")
-	}
-	blobPath := func(d v1.Hash) string { return filepath.Join(dir, "blobs", d.Algorithm, d.Hex) }
-	open := func(ctx context.Context, d v1.Hash) (io.ReadCloser, error) { return os.Open(blobPath(d)) }
 	stat := func(d v1.Hash) (int64, error) {
-		fi, err := os.Stat(blobPath(d))
+		fi, err := os.Stat(filepath.Join(dir, "blobs", d.Algorithm, d.Hex))
 		if err != nil {
 			return 0, err
 		}
 		return fi.Size(), nil
 	}
+	return raw, open, stat, nil
+}
+
+// errNoArtifact is a layout whose index.json names no manifest of the
+// kind asked for.
+var errNoArtifact = errors.New("no such artifact")
+
+// layoutArtifact reads, verified, the manifest pick chooses from the
+// index.json of the OCI layout at dir, and returns it with an opener of
+// the layout's blobs; errNoArtifact when pick chooses none.
+func layoutArtifact(dir string, pick func(*v1.IndexManifest) *v1.Descriptor) ([]byte, BlobOpener, error) {
+	data, err := readBounded(filepath.Join(dir, "index.json"))
+	if err != nil {
+		return nil, nil, err
+	}
+	idx, err := v1.ParseIndexManifest(bytes.NewReader(data))
+	if err != nil {
+		return nil, nil, fmt.Errorf("parsing index.json: %w", err)
+	}
+	man := pick(idx)
+	if man == nil {
+		return nil, nil, errNoArtifact
+	}
+	open := func(ctx context.Context, d v1.Hash) (io.ReadCloser, error) {
+		return os.Open(filepath.Join(dir, "blobs", d.Algorithm, d.Hex))
+	}
 	if man.Size > maxCacheDocument {
-		return nil, nil, nil, fmt.Errorf("its manifest is too large")
+		return nil, nil, fmt.Errorf("its manifest is too large")
 	}
 	raw, err := readVerified(context.Background(), open, *man)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("reading its manifest: %w", err)
+		return nil, nil, fmt.Errorf("reading its manifest: %w", err)
 	}
-	return raw, open, stat, nil
+	return raw, open, nil
 }
 
 func readBounded(path string) ([]byte, error) {
@@ -561,29 +610,34 @@ func (c *CacheSource) Open(ctx context.Context, d v1.Hash) (io.ReadCloser, error
 // bombs). A blob that fails is never listed in an image: the error says
 // which check it failed.
 func (c *CacheSource) Fetch(ctx context.Context, s *store.Store, rec CacheRecord) error {
-	l := rec.Layer()
-	if !s.HasBlob(rec.Digest) {
-		rc, err := c.open(ctx, rec.Digest)
+	return fetchLayer(ctx, s, c.open, rec.Layer())
+}
+
+// fetchLayer downloads the layer blob l through open into s, unless s has
+// it, and verifies it, as CacheSource.Fetch says.
+func fetchLayer(ctx context.Context, s *store.Store, open BlobOpener, l store.Layer) error {
+	if !s.HasBlob(l.Digest) {
+		rc, err := open(ctx, l.Digest)
 		if err != nil {
-			return fmt.Errorf("downloading blob %s: %w", rec.Digest, err)
+			return fmt.Errorf("downloading blob %s: %w", l.Digest, err)
 		}
 		// Decompressed and checked on a goroutine as it is stored: the
 		// blob is read once. Its digest is checked first.
 		v := newStreamVerifier(rc, func(r io.Reader) error {
 			zr, err := store.DecompressLayer(r, l.MediaType)
 			if err != nil {
-				return fmt.Errorf("decompressing blob %s as %s: %w", rec.Digest, l.MediaType, err)
+				return fmt.Errorf("decompressing blob %s as %s: %w", l.Digest, l.MediaType, err)
 			}
 			defer zr.Close()
-			return checkDiffID(zr, rec.Digest, l, s.LayerUnpackBound(l.Size))
+			return checkDiffID(zr, l.Digest, l, s.LayerUnpackBound(l.Size))
 		})
 		v.passive = true
-		_, _, err = s.PutBlobStream(io.LimitReader(v, rec.Size+1), rec.Digest)
+		_, _, err = s.PutBlobStream(io.LimitReader(v, l.Size+1), l.Digest)
 		v.Close()
 		if err != nil {
-			return fmt.Errorf("downloading blob %s: %w", rec.Digest, err)
+			return fmt.Errorf("downloading blob %s: %w", l.Digest, err)
 		}
-		if err := checkBlobSize(s, rec.Digest, l); err != nil {
+		if err := checkBlobSize(s, l.Digest, l); err != nil {
 			return err
 		}
 		// Unread when another build stored the blob meanwhile: then it is
@@ -592,7 +646,7 @@ func (c *CacheSource) Fetch(ctx context.Context, s *store.Store, rec CacheRecord
 			return err
 		}
 	}
-	return verifyLayerBlob(s, rec.Digest, l)
+	return verifyLayerBlob(s, l.Digest, l)
 }
 
 // verifyLayerBlob checks the stored blob d against l: its size, then its

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gofrs/flock"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // A cache directory (type=local or oci) keeps the blobs of its last two
@@ -109,22 +110,37 @@ func pruneCacheLayout(dir string, keep map[v1.Hash]bool) error {
 	return nil
 }
 
-// otherManifests are the descriptors of dir's index.json that are not imgc
-// caches (a layout that also holds images keeps them).
-func otherManifests(dir string) []v1.Descriptor {
-	out := []v1.Descriptor{}
-	data, err := readBounded(filepath.Join(dir, "index.json"))
-	if err != nil {
-		return out
+// replaceInIndex writes dir's index.json with desc in place of the
+// manifests replaces selects, keeping the others (a layout that also
+// holds images, or BuildKit's caches, keeps them). It holds the lock
+// BuildKit takes to change an index.json (index.json.lock), so that an
+// export of BuildKit's into the same directory is not lost.
+func replaceInIndex(ctx context.Context, dir string, desc v1.Descriptor, replaces func(v1.Descriptor) bool) error {
+	l := flock.New(filepath.Join(dir, "index.json.lock"))
+	ok, err := l.TryLockContext(ctx, 20*time.Millisecond)
+	if err == nil && !ok {
+		err = errors.New("not locked")
 	}
-	idx, err := v1.ParseIndexManifest(bytes.NewReader(data))
 	if err != nil {
-		return out
+		return fmt.Errorf("locking %s: %w", l.Path(), err)
 	}
-	for _, d := range idx.Manifests {
-		if d.ArtifactType != CacheArtifactType {
-			out = append(out, d)
+	defer l.Unlock()
+	manifests := []v1.Descriptor{}
+	if data, err := readBounded(filepath.Join(dir, "index.json")); err == nil {
+		if idx, err := v1.ParseIndexManifest(bytes.NewReader(data)); err == nil {
+			for _, d := range idx.Manifests {
+				if !replaces(d) {
+					manifests = append(manifests, d)
+				}
+			}
 		}
 	}
-	return out
+	idx, err := json.Marshal(v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: append(manifests, desc)})
+	if err != nil {
+		return err
+	}
+	return writeAtomically(filepath.Join(dir, "index.json"), func(w io.Writer) error {
+		_, err := w.Write(idx)
+		return err
+	})
 }
