@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -52,11 +51,7 @@ func started(events []engine.Event) []string {
 func TestBuildKitCacheExportPlatforms(t *testing.T) {
 	testbase.RequireArm64(t)
 	buildkittest.Require(t)
-	dir := t.TempDir()
-	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "examples", "hello"))); err != nil {
-		t.Fatal(err)
-	}
-	appendFile(t, filepath.Join(dir, "app", "words.txt"), fmt.Sprintf("# %d\n", time.Now().UnixNano()))
+	dir := unseenHello(t)
 	plans := helloPlans(t, dir, "oci:"+testbase.MultiArch(t)+":latest",
 		ir.Platform{OS: "linux", Architecture: "amd64"}, ir.Platform{OS: "linux", Architecture: "arm64"})
 	cacheDir := filepath.Join(t.TempDir(), "cache")

@@ -53,6 +53,18 @@ func compileHCL(t *testing.T, path string, vars map[string]string) *ir.Plan {
 	return plan
 }
 
+// unseenHello is a copy of examples/hello with content of this run only,
+// which no daemon has seen.
+func unseenHello(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "examples", "hello"))); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, filepath.Join(dir, "app", "words.txt"), fmt.Sprintf("# %d\n", time.Now().UnixNano()))
+	return dir
+}
+
 // built is one engine's build of a plan.
 type built struct {
 	s      *store.Store
@@ -794,11 +806,7 @@ func TestBuildKitCacheExportImport(t *testing.T) {
 	testbase.Require(t)
 	addr := buildkittest.Require(t)
 	base := testbase.Busybox(t)
-	dir := t.TempDir()
-	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "examples", "hello"))); err != nil {
-		t.Fatal(err)
-	}
-	appendFile(t, filepath.Join(dir, "app", "words.txt"), fmt.Sprintf("# %d\n", time.Now().UnixNano()))
+	dir := unseenHello(t)
 	p := compileHCL(t, dir, map[string]string{"base": "oci:" + base + ":latest"})
 	cacheDir := filepath.Join(t.TempDir(), "cache")
 	to, err := engine.ParseCacheExport("type=local,mode=max,dest=" + cacheDir)

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/containerd/containerd/v2/core/content"
@@ -65,6 +68,13 @@ type build struct {
 	// come into the store as they are, so the export store must not
 	// recompress layers as they arrive (layertee.go).
 	daemonPulls bool
+	// maps are the blob maps beside the imported caches (blobmap.go);
+	// targetBlobs the record's blobs each output target uses.
+	maps        *blobMaps
+	targetBlobs targetBlobs
+	// fromMaps counts, per blob map, the layers of the target being
+	// assembled that came from it.
+	fromMaps map[string]int
 }
 
 // solvedTarget is an output target and its image in the store.
@@ -87,7 +97,7 @@ func (e *Engine) newBuild(c *client.Client, p *ir.Plan, o engine.BuildOptions, n
 	b := &build{e: e, c: c, p: p, o: o, now: time.Now().UTC(),
 		configs: map[string]v1.ConfigFile{}, rootBase: map[string]*v1.ConfigFile{}, chains: map[string][]*ir.Layer{}, pins: map[string]string{},
 		rec: &record{Builder: e.o.Addr, Project: p.Project, Layers: map[string]layerRecord{}, Blobs: map[string]blobRecord{}}, prev: prev,
-		reach: &reach{ok: map[string]bool{}}, auth: newAuthServer()}
+		reach: &reach{ok: map[string]bool{}}, auth: newAuthServer(), fromMaps: map[string]int{}}
 	if o.SourceDateEpoch != nil {
 		b.now = o.SourceDateEpoch.UTC()
 	}
@@ -100,6 +110,14 @@ func (e *Engine) newBuild(c *client.Client, p *ir.Plan, o engine.BuildOptions, n
 	b.export = newExportStore(e.s)
 	for _, d := range exported {
 		b.export.know(digest.Digest(d))
+	}
+	// The daemon's layers whose blob imgc made in the last build need not
+	// come again (recompress takes imgc's).
+	for key, pr := range prev.Blobs {
+		d, comp, ok := strings.Cut(key, " ")
+		if h, err := v1.NewHash(pr.Digest); ok && comp == o.Compression && err == nil && e.s.HasBlob(h) {
+			b.export.standFor(digest.Digest(d))
+		}
 	}
 	b.lw = newLowering(p, lowerOptions{noCache: o.NoCache, forced: p.ForcedLayers(), context: o.Context, native: native})
 	return b, nil
@@ -355,7 +373,7 @@ func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) 
 		}
 		return v1.Descriptor{}, b.prog.stepError(t, solveErr)
 	}
-	exported, err := readExport(b.e.s, resp.ExporterResponse)
+	exported, err := readExport(b.e.s, resp.ExporterResponse, b.export.holds)
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("importing %s from the builder: %w", t.Name, err)
 	}
@@ -388,6 +406,7 @@ func (b *build) assemble(t *ir.Target, ex *exported) (v1.Descriptor, error) {
 			continue
 		}
 		cl, err := b.recompress(il, l)
+		b.targetBlobs.add(t.Name, l.Digest.String()+" "+b.o.Compression, il.Key)
 		if err != nil {
 			var se *engine.StepError
 			if errors.As(err, &se) {
@@ -398,6 +417,12 @@ func (b *build) assemble(t *ir.Target, ex *exported) (v1.Descriptor, error) {
 		}
 		st.Layers = append(st.Layers, cl)
 	}
+	b.maps.report(b.prog.emit)
+	for _, from := range slices.Sorted(maps.Keys(b.fromMaps)) {
+		b.prog.emit(engine.Event{Kind: "received", Target: t.Name,
+			Line: fmt.Sprintf("%s as imgc compressed them, from %s: not compressed again", layers(b.fromMaps[from]), from)})
+	}
+	clear(b.fromMaps)
 	var cfg v1.ConfigFile
 	if t.Base.Kind == ir.BaseTarget {
 		bc := b.configs[t.Base.Target]
@@ -458,39 +483,70 @@ func (b *build) assemble(t *ir.Target, ex *exported) (v1.Descriptor, error) {
 // recompress stores the builder's layer l compressed as the local engine
 // compresses its layers, so that both engines' images have the same blobs
 // and so the same digests. What it made is remembered by the builder's blob
-// digest, so a rebuild that reuses the layer does no work. On the way, the
+// digest, so a rebuild that reuses the layer does no work; a blob map
+// beside an imported cache may give it too (blobmap.go). On the way, the
 // layer is checked against the writes its steps declare (il's), as the
 // local engine checks its layers: such a layer is read again even when
 // remembered, since its declaration may have changed since.
 func (b *build) recompress(il *ir.Layer, l store.Layer) (store.Layer, error) {
-	_, declares := engine.DeclaredWrites(il)
-	if pr, ok := b.prev.Blobs[l.Digest.String()+" "+b.o.Compression]; ok && !declares {
-		if h, err := v1.NewHash(pr.Digest); err == nil && b.e.s.HasBlob(h) {
-			b.rec.Blobs[l.Digest.String()+" "+b.o.Compression] = pr
-			return store.Layer{Digest: h, DiffID: l.DiffID, Size: pr.Size, MediaType: types.MediaType(pr.MediaType)}, nil
+	key := l.Digest.String() + " " + b.o.Compression
+	cl, ok := b.recorded(l)
+	if !ok {
+		var from string
+		if cl, from, ok = b.mappedLayer(l); ok {
+			b.fromMaps[from]++
 		}
 	}
-	// Recompressed as the daemon sent it (layertee.go), or else in one
-	// pass: decompressed, verified against the diff ID and compressed
-	// again as it streams (store.PutLayer).
-	cl, teed, err := b.export.claim(l)
-	if err != nil {
-		return store.Layer{}, err
-	}
-	if !teed {
-		if cl, err = b.putLayer(l); err != nil {
+	if !ok {
+		if !b.e.s.HasBlob(l.Digest) {
+			return store.Layer{}, fmt.Errorf("layer %s: the builder did not send it, as imgc held a blob of its own for it (recorded in the last build, or from beside an imported cache), and that blob is not of the builder's layer (diff ID %s): build again, without the --cache-from that gave it", l.Digest, l.DiffID)
+		}
+		// Recompressed as the daemon sent it (layertee.go), or else in one
+		// pass: decompressed, verified against the diff ID and compressed
+		// again as it streams (store.PutLayer).
+		var teed bool
+		var err error
+		if cl, teed, err = b.export.claim(l); err != nil {
 			return store.Layer{}, err
 		}
+		if !teed {
+			if cl, err = b.putLayer(l); err != nil {
+				return store.Layer{}, err
+			}
+		}
 	}
-	if declares {
+	if _, declares := engine.DeclaredWrites(il); declares {
 		// Read again only to check its entries against what its steps
 		// declare.
-		if err := checkWrites(b.e.s, il, l); err != nil {
+		if err := checkWrites(b.e.s, il, cl); err != nil {
 			return store.Layer{}, err
 		}
 	}
-	b.rec.Blobs[l.Digest.String()+" "+b.o.Compression] = blobRecord{Digest: cl.Digest.String(), Size: cl.Size, MediaType: string(cl.MediaType)}
+	b.rec.Blobs[key] = blobRecord{Digest: cl.Digest.String(), Size: cl.Size, MediaType: string(cl.MediaType), DiffID: l.DiffID.String()}
 	return cl, nil
+}
+
+// recorded is the blob the last build stored for the builder's layer l,
+// if the store still has it.
+func (b *build) recorded(l store.Layer) (store.Layer, bool) {
+	pr, ok := b.prev.Blobs[l.Digest.String()+" "+b.o.Compression]
+	if !ok || (pr.DiffID != "" && pr.DiffID != l.DiffID.String()) {
+		return store.Layer{}, false
+	}
+	h, err := v1.NewHash(pr.Digest)
+	if err != nil || !b.e.s.HasBlob(h) {
+		return store.Layer{}, false
+	}
+	return store.Layer{Digest: h, DiffID: l.DiffID, Size: pr.Size, MediaType: types.MediaType(pr.MediaType)}, true
+}
+
+// mappedLayer is imgc's blob of the builder's layer l from beside an
+// imported cache, unless a tee made it already as the daemon sent it.
+func (b *build) mappedLayer(l store.Layer) (store.Layer, string, bool) {
+	if b.export.teeing(l.Digest) {
+		return store.Layer{}, "", false
+	}
+	return b.maps.layer(l)
 }
 
 // putLayer stores the builder's layer l as recompress does, reading it
@@ -573,7 +629,7 @@ func cacheEntries(to []engine.CacheExport, from []engine.CacheImport) (exports, 
 		}
 		e := client.CacheOptionsEntry{Type: typ, Attrs: map[string]string{}}
 		for k, v := range attrs {
-			if k != "type" {
+			if k != "type" && k != noBlobMap {
 				e.Attrs[k] = v
 			}
 		}

@@ -29,8 +29,10 @@ import (
 // daemon already knows imgc has (known: the build's served bases, what
 // the daemon exported in the last build of each project on this builder,
 // what it wrote in this one), so a shared or remote daemon cannot probe imgc's store for
-// other images. It reads nothing back: a daemon can neither read nor
-// delete a blob.
+// other images; and for the layers of an imported cache that imgc took
+// its own blobs of from beside that cache (blobmap.go), which tells the
+// daemon nothing it cannot read in the cache. It reads nothing back: a
+// daemon can neither read nor delete a blob.
 type exportStore struct {
 	s       *store.Store
 	mu      sync.Mutex
@@ -44,10 +46,17 @@ type exportStore struct {
 	// teed are the committed blobs' layers, by the builder's digest.
 	compression string
 	teed        map[digest.Digest]*layerTee
+	// maps are the build's imported blob maps (blobmap.go). stands are
+	// the daemon's layer blobs the store need not hold, as it holds the
+	// blob imgc made of each (recorded in the last build, or downloaded
+	// from beside an imported cache): the daemon is told the store has
+	// them, and build.recompress takes imgc's.
+	maps   *blobMaps
+	stands map[digest.Digest]bool
 }
 
 func newExportStore(s *store.Store) *exportStore {
-	return &exportStore{s: s, known: map[digest.Digest]bool{}, writers: map[string]*blobWriter{}, teed: map[digest.Digest]*layerTee{}}
+	return &exportStore{s: s, known: map[digest.Digest]bool{}, writers: map[string]*blobWriter{}, teed: map[digest.Digest]*layerTee{}, stands: map[digest.Digest]bool{}}
 }
 
 // take returns how many blobs and bytes the daemon wrote since the last
@@ -67,6 +76,22 @@ func (e *exportStore) know(ds ...digest.Digest) {
 	for _, d := range ds {
 		e.known[d] = true
 	}
+}
+
+// standFor tells the store that it holds imgc's blob of the daemon's
+// layer blob d.
+func (e *exportStore) standFor(d digest.Digest) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.stands[d] = true
+}
+
+// holds tells whether the store holds the blob d, or imgc's blob of it.
+func (e *exportStore) holds(d v1.Hash) bool {
+	e.mu.Lock()
+	stands := e.stands[digest.Digest(d.String())]
+	e.mu.Unlock()
+	return stands || e.s.HasBlob(d)
 }
 
 // has tells whether the store holds d and may say so.
@@ -132,9 +157,9 @@ func (e *exportStore) Abort(_ context.Context, ref string) error {
 }
 
 // Writer starts the write of one blob, which must be named by its digest
-// (the exporter always names it): a blob the store holds is refused as
-// already there, so the daemon skips it.
-func (e *exportStore) Writer(_ context.Context, opts ...content.WriterOpt) (content.Writer, error) {
+// (the exporter always names it): a blob the store holds (or imgc's blob
+// of the layer) is refused as already there, so the daemon skips it.
+func (e *exportStore) Writer(ctx context.Context, opts ...content.WriterOpt) (content.Writer, error) {
 	var wo content.WriterOpts
 	for _, o := range opts {
 		if err := o(&wo); err != nil {
@@ -148,6 +173,17 @@ func (e *exportStore) Writer(_ context.Context, opts ...content.WriterOpt) (cont
 		return nil, fmt.Errorf("write %s: the blob must be named by its sha256 digest, not %q: %w", wo.Ref, wo.Desc.Digest, errdefs.ErrInvalidArgument)
 	}
 	if _, ok := e.has(wo.Desc.Digest); ok {
+		return nil, fmt.Errorf("content %s: %w", wo.Desc.Digest, errdefs.ErrAlreadyExists)
+	}
+	e.mu.Lock()
+	stands := e.known[wo.Desc.Digest] && e.stands[wo.Desc.Digest]
+	e.mu.Unlock()
+	// Nor need the daemon send a layer blob when imgc holds its own blob
+	// of that layer: recorded in the last build (and the daemon's blob
+	// known to the daemon), or downloaded and verified now from beside an
+	// imported cache.
+	if stands || e.maps.claim(ctx, wo.Desc.Digest) {
+		e.standFor(wo.Desc.Digest)
 		return nil, fmt.Errorf("content %s: %w", wo.Desc.Digest, errdefs.ErrAlreadyExists)
 	}
 	f, err := e.s.TempFile("export-*")

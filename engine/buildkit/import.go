@@ -24,8 +24,9 @@ type exported struct {
 // readExport reads the image the builder exported into the export store
 // back from the store: the exporter's response names its manifest (the
 // store keeps no index of what the builder wrote). Every blob it names
-// must be in the store, written now or known from before.
-func readExport(s *store.Store, resp map[string]string) (*exported, error) {
+// must be in the store, written now or known from before, or be a layer
+// imgc holds its own blob of (holds).
+func readExport(s *store.Store, resp map[string]string, holds func(v1.Hash) bool) (*exported, error) {
 	m, err := exportedManifest(resp)
 	if err != nil {
 		return nil, err
@@ -42,7 +43,7 @@ func readExport(s *store.Store, resp map[string]string) (*exported, error) {
 		return nil, fmt.Errorf("the exported image has %d layers and %d diff ids", len(man.Layers), len(ex.config.RootFS.DiffIDs))
 	}
 	for i, l := range man.Layers {
-		if !s.HasBlob(l.Digest) {
+		if !holds(l.Digest) {
 			return nil, fmt.Errorf("the builder did not export layer %s", l.Digest)
 		}
 		ex.layers = append(ex.layers, store.Layer{Digest: l.Digest, DiffID: ex.config.RootFS.DiffIDs[i], Size: l.Size, MediaType: l.MediaType})

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	digest "github.com/opencontainers/go-digest"
 
@@ -209,6 +210,14 @@ func (e *exportStore) claim(l store.Layer) (store.Layer, bool, error) {
 		return store.Layer{}, false, fmt.Errorf("layer %s: %w", l.Digest, err)
 	}
 	return t.layer, true, nil
+}
+
+// teeing tells whether a tee recompresses, or made, the layer of the
+// daemon's blob d.
+func (e *exportStore) teeing(d v1.Hash) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.teed[digest.Digest(d.String())] != nil
 }
 
 // discard removes the layers tees made that no one claimed (the blobs of

@@ -68,6 +68,22 @@ func (e *Engine) buildPlans(ctx context.Context, plans []*ir.Plan, o engine.Buil
 	exported := exportedTo(e.s, e.o.Addr)
 	var pmu sync.Mutex
 	shared, auth := &reach{ok: map[string]bool{}}, newAuthServer()
+	mctx, cancelMaps := context.WithCancel(ctx)
+	keys := map[ir.CacheKey]bool{}
+	for _, p := range plans {
+		for _, t := range p.Targets {
+			for _, l := range t.Layers {
+				keys[l.Key] = true
+			}
+		}
+	}
+	maps := openBlobMaps(mctx, e.s, opts[0].CacheFrom, opts[0].Compression, keys)
+	// No download goes on into the store once the build is over (and its
+	// lock on the store released): a blob fetched for nothing is dropped.
+	defer func() {
+		cancelMaps()
+		maps.wait()
+	}()
 	builds := make([]*build, len(plans))
 	for i, p := range plans {
 		bo := opts[i]
@@ -90,6 +106,7 @@ func (e *Engine) buildPlans(ctx context.Context, plans []*ir.Plan, o engine.Buil
 			return nil, err
 		}
 		b.untagged, b.label, b.reach, b.auth = multi, label, shared, auth
+		b.maps, b.export.maps = maps, maps
 		builds[i] = b
 	}
 	eg, ectx := errgroup.WithContext(ctx)
@@ -102,6 +119,7 @@ func (e *Engine) buildPlans(ctx context.Context, plans []*ir.Plan, o engine.Buil
 	if err := e.exportCaches(ctx, c, builds, opts[0], native); err != nil {
 		return nil, err
 	}
+	e.exportBlobMaps(ctx, builds, opts[0].CacheTo)
 	return e.finish(ctx, builds)
 }
 

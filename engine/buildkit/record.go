@@ -31,6 +31,8 @@ type blobRecord struct {
 	Digest    string `json:"digest"`
 	Size      int64  `json:"size"`
 	MediaType string `json:"media_type"`
+	// DiffID is the layer's (empty in a record of an older imgc).
+	DiffID string `json:"diff_id,omitempty"`
 }
 
 type layerRecord struct {
