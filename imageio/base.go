@@ -264,30 +264,34 @@ func ociLayerMediaType(mt types.MediaType) (types.MediaType, error) {
 }
 
 // RemoteBase reads a registry base's manifest digest (for platform pl),
-// config and layer count, without its layers: for a builder that pulls
+// config and its layers' digests, without the layers: for a builder that pulls
 // the layers itself. A pinned base must have its pinned digest.
-func RemoteBase(ctx context.Context, b ir.Base, pl ir.Platform) (string, *v1.ConfigFile, int, error) {
+func RemoteBase(ctx context.Context, b ir.Base, pl ir.Platform) (string, *v1.ConfigFile, []v1.Hash, error) {
 	img, err := openBase(ctx, b.Ref.Pinned(b.Digest), pl)
 	if err != nil {
-		return "", nil, 0, fmt.Errorf("resolving base image %q: %w", b.Ref, err)
+		return "", nil, nil, fmt.Errorf("resolving base image %q: %w", b.Ref, err)
 	}
 	d, err := img.Digest()
 	if err != nil {
-		return "", nil, 0, fmt.Errorf("resolving base image %q: %w", b.Ref, err)
+		return "", nil, nil, fmt.Errorf("resolving base image %q: %w", b.Ref, err)
 	}
 	if b.Digest != "" && d.String() != b.Digest {
-		return "", nil, 0, fmt.Errorf("resolving base image %q: its digest is %s, the plan pins %s", b.Ref, d, b.Digest)
+		return "", nil, nil, fmt.Errorf("resolving base image %q: its digest is %s, the plan pins %s", b.Ref, d, b.Digest)
 	}
 	m, err := img.Manifest()
 	if err != nil {
-		return "", nil, 0, fmt.Errorf("reading base image %q: %w", b.Ref, err)
+		return "", nil, nil, fmt.Errorf("reading base image %q: %w", b.Ref, err)
 	}
 	cfg, err := img.ConfigFile()
 	if err != nil {
-		return "", nil, 0, fmt.Errorf("reading base image %q: %w", b.Ref, err)
+		return "", nil, nil, fmt.Errorf("reading base image %q: %w", b.Ref, err)
 	}
 	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
-		return "", nil, 0, fmt.Errorf("reading base image %q: its config has %d diff ids for %d layers", b.Ref, len(cfg.RootFS.DiffIDs), len(m.Layers))
+		return "", nil, nil, fmt.Errorf("reading base image %q: its config has %d diff ids for %d layers", b.Ref, len(cfg.RootFS.DiffIDs), len(m.Layers))
 	}
-	return d.String(), cfg, len(m.Layers), nil
+	layers := make([]v1.Hash, len(m.Layers))
+	for i, l := range m.Layers {
+		layers[i] = l.Digest
+	}
+	return d.String(), cfg, layers, nil
 }

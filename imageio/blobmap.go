@@ -10,6 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
+
+	"github.com/gofrs/flock"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -133,14 +136,35 @@ func ExportBlobMap(ctx context.Context, s *store.Store, typ, loc, tag string, en
 	if typ == "registry" {
 		err = pushCache(ctx, where, art, blob)
 	} else {
-		err = writeLayoutArtifact(ctx, where, art, mapTag, blob, func(d v1.Descriptor) bool {
-			return d.ArtifactType == BlobMapArtifactType && d.Annotations[store.RefNameAnnotation] == mapTag
-		})
+		err = writeBlobMapLayout(ctx, where, mapTag, art, blob)
 	}
 	if err != nil {
 		return fmt.Errorf("writing imgc's blob map beside the cache %s: %w", loc, err)
 	}
 	return nil
+}
+
+// writeBlobMapLayout writes the map art into BuildKit's cache directory
+// dir as mapTag, holding the lock BuildKit's exports share (cache.lock):
+// an export of BuildKit's with reset=true, which takes it alone and
+// deletes every blob index.json does not name, does not delete the map's
+// blobs before index.json names them.
+func writeBlobMapLayout(ctx context.Context, dir, mapTag string, art *cacheArtifact, blob BlobOpener) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	l := flock.New(filepath.Join(dir, "cache.lock"))
+	ok, err := l.TryRLockContext(ctx, 50*time.Millisecond)
+	if err == nil && !ok {
+		err = errors.New("not locked")
+	}
+	if err != nil {
+		return fmt.Errorf("locking %s: %w", l.Path(), err)
+	}
+	defer l.Unlock()
+	return writeLayoutArtifact(ctx, dir, art, mapTag, blob, func(d v1.Descriptor) bool {
+		return d.ArtifactType == BlobMapArtifactType && d.Annotations[store.RefNameAnnotation] == mapTag
+	})
 }
 
 // BlobMap is an imported blob map: its entries, and its blobs, which
@@ -154,8 +178,9 @@ type BlobMap struct {
 
 // OpenBlobMap reads the blob map beside the BuildKit cache of type typ at
 // loc (see BlobMapLocation); nil, and no error, when there is none. An
-// entry whose blob the map's manifest does not list as it says is left
-// out.
+// entry whose blob the map's manifest does not list as it says, or whose
+// media type is not its compression's, is left out; a map that says two
+// things of one blob of imgc's (two diff IDs, say) is refused whole.
 func OpenBlobMap(ctx context.Context, typ, loc, tag string) (*BlobMap, error) {
 	where, mapTag, err := BlobMapLocation(typ, loc, tag)
 	if err != nil {
@@ -186,14 +211,28 @@ func OpenBlobMap(ctx context.Context, typ, loc, tag string) (*BlobMap, error) {
 		listed[d.Digest] = d
 	}
 	bm := &BlobMap{Name: typ + ":" + where, entries: map[string]BlobMapEntry{}, open: open}
+	blobs := map[v1.Hash]store.Layer{}
 	for _, e := range cfg.Blobs {
 		d, ok := listed[e.Digest]
-		if !ok || d.Size != e.Size || d.MediaType != e.MediaType || e.Size <= 0 {
+		if !ok || d.Size != e.Size || d.MediaType != e.MediaType || e.Size <= 0 || e.MediaType != compressedAs(e.Compression) {
 			continue
 		}
+		if l, ok := blobs[e.Digest]; ok && l != e.Layer() {
+			return nil, fmt.Errorf("the blob map %s is not one imgc wrote: it gives blob %s two contents (diff IDs %s and %s)", where, e.Digest, l.DiffID, e.DiffID)
+		}
+		blobs[e.Digest] = e.Layer()
 		bm.entries[e.Builder.String()+" "+e.Compression] = e
 	}
 	return bm, nil
+}
+
+// compressedAs is the media type of imgc's layers compressed with
+// compression (store.NewLayerWriter).
+func compressedAs(compression string) types.MediaType {
+	if compression == "zstd" {
+		return types.OCILayerZStd
+	}
+	return types.OCILayer
 }
 
 // Lookup returns the blob imgc made with compression of the daemon's
@@ -212,11 +251,13 @@ func (m *BlobMap) Entry(d v1.Hash, compression string) (BlobMapEntry, bool) {
 	return e, ok
 }
 
-// ForKeys are the entries whose key is in keys.
+// ForKeys are the entries whose key is in keys, one per key.
 func (m *BlobMap) ForKeys(keys map[ir.CacheKey]bool) []BlobMapEntry {
 	var out []BlobMapEntry
+	seen := map[ir.CacheKey]bool{}
 	for _, e := range m.entries {
-		if !e.Key.IsZero() && keys[e.Key] {
+		if !e.Key.IsZero() && keys[e.Key] && !seen[e.Key] {
+			seen[e.Key] = true
 			out = append(out, e)
 		}
 	}

@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -12,7 +14,10 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/imgc-dev/imgc/engine"
 	"github.com/imgc-dev/imgc/engine/buildkit"
@@ -176,4 +181,83 @@ func mapWhere(t *testing.T, typ, loc string) string {
 		t.Fatal(err)
 	}
 	return where
+}
+
+// A map beside a cache cannot make the daemon skip a layer of a base it
+// pulls itself (kept as it is, never imgc's blob): the image's every blob
+// is in the store.
+func TestBuildKitCacheBlobMapKeepsBaseLayers(t *testing.T) {
+	testbase.Require(t)
+	buildkittest.Require(t)
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	img := testbase.BusyboxImage(t)
+	ref, err := name.ParseReference(host + "/busybox:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	baseLayer, err := layers[0].Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := compileHCL(t, unseenHello(t), map[string]string{"base": host + "/busybox:1"})
+	ep := epoch
+	// A map naming the base layer, with a blob of other content that is
+	// what the map says it is.
+	src := newStore(t)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: "x", Mode: 0o644, Size: 1, Typeflag: tar.TypeReg})
+	tw.Write([]byte("x"))
+	tw.Close()
+	tarPath := filepath.Join(t.TempDir(), "x.tar")
+	if err := os.WriteFile(tarPath, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	diff, _, err := v1.SHA256(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := src.PutLayerTar(tarPath, diff, "gzip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc := filepath.Join(t.TempDir(), "cache")
+	if err := imageio.ExportBlobMap(context.Background(), src, "local", loc, "", []imageio.BlobMapEntry{
+		{Builder: baseLayer, Compression: "gzip", Digest: other.Digest, DiffID: other.DiffID, Size: other.Size, MediaType: other.MediaType},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	from, err := engine.ParseCacheImport("type=local,src=" + loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A fresh daemon, which pulls the base and sends its layer.
+	d, err := buildkittest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	s := newStore(t)
+	b := buildWith(t, buildkit.New(s, buildkit.Options{Addr: d.Addr}), s, p, engine.BuildOptions{CacheFrom: []engine.CacheImport{from}, SourceDateEpoch: &ep})
+	m, err := b.image(t).Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Layers[0].Digest != baseLayer {
+		t.Errorf("the image's first layer is %s, want the base's %s", m.Layers[0].Digest, baseLayer)
+	}
+	for _, l := range m.Layers {
+		if !s.HasBlob(l.Digest) {
+			t.Errorf("the image names layer %s, which the store lacks", l.Digest)
+		}
+	}
 }

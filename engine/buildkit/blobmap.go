@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imgc-dev/imgc/engine"
 	"github.com/imgc-dev/imgc/imageio"
@@ -29,6 +30,14 @@ import (
 // compressed again. A layer it does not cover, or whose blob fails to
 // download or to verify, is compressed as before.
 
+// mapReadTimeout bounds the reading of the maps, and fetchTimeout (plus
+// a second per MiB) a blob's download: past them, the daemon sends its
+// own blobs.
+const (
+	mapReadTimeout = 30 * time.Second
+	fetchTimeout   = 30 * time.Second
+)
+
 // noBlobMap is the cache export attribute that writes no blob map (the
 // cache then holds the daemon's blobs only, and an import compresses
 // them again).
@@ -47,8 +56,12 @@ type blobMaps struct {
 	maps     []*imageio.BlobMap
 	problems []string
 
-	mu      sync.Mutex
-	fetches map[v1.Hash]*mapFetch
+	mu sync.Mutex
+	// base are the layers of the bases the daemon pulls (keepBase).
+	base map[v1.Hash]bool
+	// fetches are by the whole layer, not its digest alone: a blob is
+	// checked against each content an entry gives it.
+	fetches map[store.Layer]*mapFetch
 	// sem bounds the downloads at once.
 	sem chan struct{}
 }
@@ -73,11 +86,13 @@ func openBlobMaps(ctx context.Context, s *store.Store, from []engine.CacheImport
 	if len(imports) == 0 || compression == "" {
 		return nil
 	}
-	m := &blobMaps{s: s, ctx: ctx, compression: compression, ready: make(chan struct{}), fetches: map[v1.Hash]*mapFetch{}, sem: make(chan struct{}, 4)}
+	m := &blobMaps{s: s, ctx: ctx, compression: compression, ready: make(chan struct{}), fetches: map[store.Layer]*mapFetch{}, base: map[v1.Hash]bool{}, sem: make(chan struct{}, 4)}
 	go func() {
 		defer close(m.ready)
+		rctx, cancel := context.WithTimeout(ctx, mapReadTimeout)
+		defer cancel()
 		for _, c := range imports {
-			bm, err := imageio.OpenBlobMap(ctx, c.Type, c.Location(), c.Attrs["tag"])
+			bm, err := imageio.OpenBlobMap(rctx, c.Type, c.Location(), c.Attrs["tag"])
 			if err != nil {
 				m.mu.Lock()
 				m.problems = append(m.problems, fmt.Sprintf("not using imgc's blobs beside the cache %s (its layers are compressed again instead): %v", c, err))
@@ -113,9 +128,12 @@ func (m *blobMaps) loaded() bool {
 }
 
 // claim downloads and verifies the blob a map has for the daemon's blob
-// d, if one has, and tells whether that worked: the daemon, about to send
-// d, need not.
-func (m *blobMaps) claim(ctx context.Context, d digest.Digest) bool {
+// desc, if one has, and tells whether that worked: the daemon, about to
+// send desc, need not. A layer of a base the daemon pulls (kept as it is)
+// is never claimed. (The exporter's writes through the session do not say
+// what a blob is: a forged map naming the image's config or manifest
+// makes the build fail, saying so; readExport.)
+func (m *blobMaps) claim(ctx context.Context, desc ocispecs.Descriptor) bool {
 	if m == nil {
 		return false
 	}
@@ -124,13 +142,19 @@ func (m *blobMaps) claim(ctx context.Context, d digest.Digest) bool {
 	case <-ctx.Done():
 		return false
 	}
-	h, err := v1.NewHash(d.String())
+	h, err := v1.NewHash(desc.Digest.String())
 	if err != nil {
+		return false
+	}
+	m.mu.Lock()
+	base := m.base[h]
+	m.mu.Unlock()
+	if base {
 		return false
 	}
 	for _, bm := range m.maps {
 		e, ok := bm.Entry(h, m.compression)
-		if !ok {
+		if !ok || !plausibleSize(e.Size, desc.Size) {
 			continue
 		}
 		f := m.start(bm, e.Layer())
@@ -146,15 +170,36 @@ func (m *blobMaps) claim(ctx context.Context, d digest.Digest) bool {
 	return false
 }
 
+// plausibleSize tells whether imgc's compression of a layer whose
+// daemon's blob has size theirs may have size ours: the two compress the
+// same content at the same level, within a few percent (theirs 0:
+// unknown).
+func plausibleSize(ours, theirs int64) bool {
+	return theirs <= 0 || ours <= 2*theirs+1<<20
+}
+
+// keepBase tells the maps that the daemon's blobs ds are layers of a base
+// it pulls: never claimed.
+func (m *blobMaps) keepBase(ds ...v1.Hash) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, d := range ds {
+		m.base[d] = true
+	}
+}
+
 // start starts downloading the blob l of bm, unless it is under way.
 func (m *blobMaps) start(bm *imageio.BlobMap, l store.Layer) *mapFetch {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if f := m.fetches[l.Digest]; f != nil {
+	if f := m.fetches[l]; f != nil {
 		return f
 	}
 	f := &mapFetch{done: make(chan struct{})}
-	m.fetches[l.Digest] = f
+	m.fetches[l] = f
 	go func() {
 		defer close(f.done)
 		select {
@@ -164,7 +209,9 @@ func (m *blobMaps) start(bm *imageio.BlobMap, l store.Layer) *mapFetch {
 			f.err = m.ctx.Err()
 			return
 		}
-		f.err = bm.Fetch(m.ctx, m.s, l)
+		ctx, cancel := context.WithTimeout(m.ctx, fetchTimeout+time.Duration(l.Size>>20)*time.Second)
+		defer cancel()
+		f.err = bm.Fetch(ctx, m.s, l)
 	}()
 	return f
 }
@@ -197,7 +244,7 @@ func (m *blobMaps) layer(l store.Layer) (_ store.Layer, from string, ok bool) {
 	<-m.ready
 	for _, bm := range m.maps {
 		cl, ok := bm.Lookup(l, m.compression)
-		if !ok {
+		if !ok || !plausibleSize(cl.Size, l.Size) {
 			continue
 		}
 		if f := m.start(bm, cl); m.ok(f, bm, cl, l) {

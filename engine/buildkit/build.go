@@ -398,6 +398,9 @@ func (b *build) assemble(t *ir.Target, ex *exported) (v1.Descriptor, error) {
 	for i, l := range ex.layers {
 		il := chain[i]
 		if il == nil {
+			if !b.e.s.HasBlob(l.Digest) {
+				return v1.Descriptor{}, fmt.Errorf("assembling %s: the builder did not send its base's layer %s", t.Name, l.Digest)
+			}
 			st.Layers = append(st.Layers, l)
 			continue
 		}

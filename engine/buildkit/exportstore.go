@@ -182,7 +182,7 @@ func (e *exportStore) Writer(ctx context.Context, opts ...content.WriterOpt) (co
 	// of that layer: recorded in the last build (and the daemon's blob
 	// known to the daemon), or downloaded and verified now from beside an
 	// imported cache.
-	if stands || e.maps.claim(ctx, wo.Desc.Digest) {
+	if stands || e.maps.claim(ctx, wo.Desc) {
 		e.standFor(wo.Desc.Digest)
 		return nil, fmt.Errorf("content %s: %w", wo.Desc.Digest, errdefs.ErrAlreadyExists)
 	}

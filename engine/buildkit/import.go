@@ -33,11 +33,11 @@ func readExport(s *store.Store, resp map[string]string, holds func(v1.Hash) bool
 	}
 	var man v1.Manifest
 	if err := readJSON(s, m, &man); err != nil {
-		return nil, fmt.Errorf("reading the exported manifest: %w", err)
+		return nil, fmt.Errorf("reading the exported manifest: %w", unsent(s, m, holds, err))
 	}
 	ex := &exported{blobs: []string{m.String(), man.Config.Digest.String()}}
 	if err := readJSON(s, man.Config.Digest, &ex.config); err != nil {
-		return nil, fmt.Errorf("reading the exported config: %w", err)
+		return nil, fmt.Errorf("reading the exported config: %w", unsent(s, man.Config.Digest, holds, err))
 	}
 	if len(ex.config.RootFS.DiffIDs) != len(man.Layers) {
 		return nil, fmt.Errorf("the exported image has %d layers and %d diff ids", len(man.Layers), len(ex.config.RootFS.DiffIDs))
@@ -77,6 +77,16 @@ func exportedManifest(resp map[string]string) (v1.Hash, error) {
 		return h, nil
 	}
 	return v1.Hash{}, errNoExport
+}
+
+// unsent explains err, reading the blob h, when the builder did not send
+// h because imgc said it held imgc's own blob of it: only a forged blob
+// map beside an imported cache can name a manifest or config so.
+func unsent(s *store.Store, h v1.Hash, holds func(v1.Hash) bool, err error) error {
+	if !s.HasBlob(h) && holds(h) {
+		return fmt.Errorf("the builder did not send %s, as a blob map beside an imported cache names it as a layer: the map is not one imgc wrote; build without that --cache-from, or export the cache again", h)
+	}
+	return err
 }
 
 func readJSON(s *store.Store, h v1.Hash, v any) error {

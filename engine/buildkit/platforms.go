@@ -79,7 +79,8 @@ func (e *Engine) buildPlans(ctx context.Context, plans []*ir.Plan, o engine.Buil
 	}
 	maps := openBlobMaps(mctx, e.s, opts[0].CacheFrom, opts[0].Compression, keys)
 	// No download goes on into the store once the build is over (and its
-	// lock on the store released): a blob fetched for nothing is dropped.
+	// lock on the store released): one still under way is cancelled (a
+	// blob fetched early for nothing stays, unreferenced, for `imgc cache prune`).
 	defer func() {
 		cancelMaps()
 		maps.wait()

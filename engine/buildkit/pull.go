@@ -93,7 +93,7 @@ func (a *authServer) Credentials(ctx context.Context, req *auth.CredentialsReque
 // the registry (it asked the daemon to resolve the pinned reference, and
 // the daemon could not): the caller then pulls the base and serves it.
 func (b *build) registryBase(ctx context.Context, t *ir.Target) (st llb.State, cfg *v1.ConfigFile, layers int, ok bool, err error) {
-	digest, cfg, layers, err := imageio.RemoteBase(ctx, t.Base, t.Platform)
+	digest, cfg, ls, err := imageio.RemoteBase(ctx, t.Base, t.Platform)
 	if err != nil {
 		return llb.State{}, nil, 0, false, nil
 	}
@@ -101,6 +101,10 @@ func (b *build) registryBase(ctx context.Context, t *ir.Target) (st llb.State, c
 	if !b.daemonReaches(ctx, ref, t.Platform) {
 		return llb.State{}, nil, 0, false, nil
 	}
+	// Its layers come through the export as they are: never taken from
+	// beside an imported cache.
+	b.maps.keepBase(ls...)
+	layers = len(ls)
 	b.pins[t.Base.Ref.String()+" "+t.Platform.String()] = digest
 	b.daemonPulls = true
 	st = llb.Image(ref, llb.Platform(llbPlatform(t.Platform)), llb.WithCustomName(fmt.Sprintf("[%s] base %s", t.Name, t.Base.Ref)))

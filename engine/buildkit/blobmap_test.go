@@ -1,0 +1,145 @@
+package buildkit
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/imgc-dev/imgc/engine"
+	"github.com/imgc-dev/imgc/imageio"
+	"github.com/imgc-dev/imgc/ir"
+	"github.com/imgc-dev/imgc/store"
+)
+
+// oneFileLayer stores a gzip layer of one file holding content.
+func oneFileLayer(t *testing.T, s *store.Store, content string) store.Layer {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: "file", Mode: 0o644, Size: int64(len(content)), Typeflag: tar.TypeReg})
+	tw.Write([]byte(content))
+	tw.Close()
+	f, err := s.TempFile("layer-*.tar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(buf.Bytes())
+	f.Close()
+	sum := sha256.Sum256(buf.Bytes())
+	l, err := s.PutLayerTar(f.Name(), v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}, "gzip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// A forged map cannot pass one blob off as another content: not by
+// naming another content for it (the download is checked against the
+// content the entry gives), nor by a second entry that gives the same
+// blob its true content and is downloaded first (the map is refused).
+// Neither is claimed, so the daemon sends its own blob.
+func TestBlobMapsRefuseForgeries(t *testing.T) {
+	ctx := context.Background()
+	src, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	evil := oneFileLayer(t, src, "evil")
+	good := oneFileLayer(t, src, "good") // what the daemon built
+	daemonBlob := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("a", 64)}
+	other := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("b", 64)}
+	key := ir.KeyOf([]byte("a key of the plan"))
+	lying := imageio.BlobMapEntry{Builder: daemonBlob, Compression: "gzip", Digest: evil.Digest, DiffID: good.DiffID, Size: evil.Size, MediaType: evil.MediaType}
+	honest := imageio.BlobMapEntry{Builder: other, Compression: "gzip", Digest: evil.Digest, DiffID: evil.DiffID, Size: evil.Size, MediaType: evil.MediaType, Key: key}
+	desc := ocispecs.Descriptor{MediaType: string(types.OCILayer), Digest: digest.Digest(daemonBlob.String()), Size: good.Size}
+
+	for _, tc := range []struct {
+		name    string
+		entries []imageio.BlobMapEntry
+		warning string
+	}{
+		{name: "another content", entries: []imageio.BlobMapEntry{lying}, warning: "not using imgc's blob " + evil.Digest.String()},
+		{name: "two contents", entries: []imageio.BlobMapEntry{honest, lying}, warning: "gives blob " + evil.Digest.String() + " two contents"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := imageio.ExportBlobMap(ctx, src, "local", dir, "", tc.entries); err != nil {
+				t.Fatal(err)
+			}
+			s, err := store.Open(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := openBlobMaps(ctx, s, []engine.CacheImport{{Type: "local", Src: dir}}, "gzip", map[ir.CacheKey]bool{key: true})
+			defer m.wait()
+			if m.claim(ctx, desc) {
+				t.Error("the daemon's blob was claimed for a forged entry")
+			}
+			if cl, _, ok := m.layer(store.Layer{Digest: daemonBlob, DiffID: good.DiffID, Size: good.Size}); ok {
+				t.Errorf("the daemon's layer was given blob %s", cl.Digest)
+			}
+			var warnings []string
+			m.report(func(ev engine.Event) { warnings = append(warnings, ev.Line) })
+			if len(warnings) != 1 || !strings.Contains(warnings[0], tc.warning) {
+				t.Errorf("warnings %q, want one saying %q", warnings, tc.warning)
+			}
+		})
+	}
+}
+
+// A blob the map covers is claimed, but not a layer of a base the daemon
+// pulls, nor for an entry of a size no compression of the same layer has
+// (plausibleSize).
+func TestBlobMapsClaims(t *testing.T) {
+	ctx := context.Background()
+	src, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := oneFileLayer(t, src, "layer")
+	daemonBlob := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("a", 64)}
+	dir := t.TempDir()
+	if err := imageio.ExportBlobMap(ctx, src, "local", dir, "", []imageio.BlobMapEntry{
+		{Builder: daemonBlob, Compression: "gzip", Digest: l.Digest, DiffID: l.DiffID, Size: l.Size, MediaType: l.MediaType},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	claims := func(mt types.MediaType, size int64, base bool) bool {
+		s, err := store.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := openBlobMaps(ctx, s, []engine.CacheImport{{Type: "local", Src: dir}}, "gzip", nil)
+		defer m.wait()
+		if base {
+			m.keepBase(daemonBlob)
+		}
+		return m.claim(ctx, ocispecs.Descriptor{MediaType: string(mt), Digest: digest.Digest(daemonBlob.String()), Size: size})
+	}
+	if !claims(types.OCILayer, l.Size, false) {
+		t.Error("a layer the map covers was not claimed")
+	}
+	if claims(types.OCILayer, l.Size, true) {
+		t.Error("a layer of a base the daemon pulls was claimed")
+	}
+	for _, tc := range []struct {
+		ours, theirs int64
+		ok           bool
+	}{
+		{100, 90, true}, {250 << 20, 242 << 20, true}, {10 << 20, 0, true},
+		{3 << 20, 1 << 20, true}, {4 << 20, 1 << 20, false}, {1 << 30, 1 << 20, false},
+	} {
+		if got := plausibleSize(tc.ours, tc.theirs); got != tc.ok {
+			t.Errorf("plausibleSize(%d, %d) = %v, want %v", tc.ours, tc.theirs, got, tc.ok)
+		}
+	}
+}
