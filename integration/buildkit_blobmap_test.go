@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -14,10 +15,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/imgc-dev/imgc/engine"
 	"github.com/imgc-dev/imgc/engine/buildkit"
@@ -189,26 +188,8 @@ func mapWhere(t *testing.T, typ, loc string) string {
 func TestBuildKitCacheBlobMapKeepsBaseLayers(t *testing.T) {
 	testbase.Require(t)
 	buildkittest.Require(t)
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
-	img := testbase.BusyboxImage(t)
-	ref, err := name.ParseReference(host + "/busybox:1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(ref, img); err != nil {
-		t.Fatal(err)
-	}
-	layers, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	baseLayer, err := layers[0].Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := compileHCL(t, unseenHello(t), map[string]string{"base": host + "/busybox:1"})
+	base, baseLayer := busyboxInRegistry(t, func(h http.Handler) http.Handler { return h })
+	p := compileHCL(t, unseenHello(t), map[string]string{"base": base})
 	ep := epoch
 	// A map naming the base layer, with a blob of other content that is
 	// what the map says it is.

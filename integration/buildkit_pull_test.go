@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/imgc-dev/imgc/engine"
@@ -54,25 +55,15 @@ func (b *blobLog) handler(next http.Handler) http.Handler {
 	})
 }
 
-func (b *blobLog) who(d string) []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.fetched[d]
-}
-
-// A registry base the daemon reaches is pulled by the daemon, by the
-// pinned digest: imgc reads only its manifest and config, and the image is
-// the local engine's. A daemon the registry refuses gets the base from
-// imgc, which pulls it and serves it over the session, as before.
-func TestBuildKitDaemonPullsRegistryBase(t *testing.T) {
-	testbase.Require(t)
-	buildkittest.Require(t)
-	bl := &blobLog{fetched: map[string][]string{}}
-	srv := httptest.NewServer(bl.handler(registry.New(registry.Logger(log.New(io.Discard, "", 0)))))
-	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
+// busyboxInRegistry pushes testbase's busybox to a loopback registry (its
+// handler wrapped by wrap) and returns its reference and the digest of its
+// layer.
+func busyboxInRegistry(t *testing.T, wrap func(http.Handler) http.Handler) (string, v1.Hash) {
+	t.Helper()
+	srv := httptest.NewServer(wrap(registry.New(registry.Logger(log.New(io.Discard, "", 0)))))
+	t.Cleanup(srv.Close)
 	img := testbase.BusyboxImage(t)
-	ref, err := name.ParseReference(host + "/busybox:1")
+	ref, err := name.ParseReference(strings.TrimPrefix(srv.URL, "http://") + "/busybox:1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +78,25 @@ func TestBuildKitDaemonPullsRegistryBase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := compileHCL(t, filepath.Join("..", "examples", "hello"), map[string]string{"base": host + "/busybox:1"})
+	return ref.String(), layer
+}
+
+func (b *blobLog) who(d string) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.fetched[d]
+}
+
+// A registry base the daemon reaches is pulled by the daemon, by the
+// pinned digest: imgc reads only its manifest and config, and the image is
+// the local engine's. A daemon the registry refuses gets the base from
+// imgc, which pulls it and serves it over the session, as before.
+func TestBuildKitDaemonPullsRegistryBase(t *testing.T) {
+	testbase.Require(t)
+	buildkittest.Require(t)
+	bl := &blobLog{fetched: map[string][]string{}}
+	base, layer := busyboxInRegistry(t, bl.handler)
+	p := compileHCL(t, filepath.Join("..", "examples", "hello"), map[string]string{"base": base})
 	ep := epoch
 	o := engine.BuildOptions{SourceDateEpoch: &ep}
 	ls := newStore(t)
