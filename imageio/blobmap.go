@@ -251,12 +251,13 @@ func (m *BlobMap) Entry(d v1.Hash, compression string) (BlobMapEntry, bool) {
 	return e, ok
 }
 
-// ForKeys are the entries whose key is in keys, one per key.
-func (m *BlobMap) ForKeys(keys map[ir.CacheKey]bool) []BlobMapEntry {
+// ForKeys are the entries of compression whose key is in keys, one per
+// key.
+func (m *BlobMap) ForKeys(keys map[ir.CacheKey]bool, compression string) []BlobMapEntry {
 	var out []BlobMapEntry
 	seen := map[ir.CacheKey]bool{}
 	for _, e := range m.entries {
-		if !e.Key.IsZero() && keys[e.Key] && !seen[e.Key] {
+		if e.Compression == compression && !e.Key.IsZero() && keys[e.Key] && !seen[e.Key] {
 			seen[e.Key] = true
 			out = append(out, e)
 		}

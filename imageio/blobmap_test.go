@@ -72,7 +72,7 @@ func TestBlobMapLayout(t *testing.T) {
 		t.Errorf("Lookup of the builder's b: %v, %v; want imgc's %s", got.Digest, ok, b.Digest)
 	}
 	// The entries of a plan's keys, to fetch early.
-	if es := bm.ForKeys(map[ir.CacheKey]bool{keyB: true, ir.KeyOf([]byte("other")): true}); len(es) != 1 || es[0].Digest != b.Digest {
+	if es := bm.ForKeys(map[ir.CacheKey]bool{keyB: true, ir.KeyOf([]byte("other")): true}, "gzip"); len(es) != 1 || es[0].Digest != b.Digest {
 		t.Errorf("ForKeys(b's key) = %v, want b's entry", es)
 	}
 	// Another content (diff ID) or compression finds nothing.

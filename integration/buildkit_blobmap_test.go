@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
@@ -23,6 +24,8 @@ import (
 	"github.com/imgc-dev/imgc/imageio"
 	"github.com/imgc-dev/imgc/internal/buildkittest"
 	"github.com/imgc-dev/imgc/internal/testbase"
+	"github.com/imgc-dev/imgc/ir"
+	"github.com/imgc-dev/imgc/store"
 )
 
 // A shared cache the BuildKit engine exports (--cache-to, type=local or
@@ -190,27 +193,10 @@ func TestBuildKitCacheBlobMapKeepsBaseLayers(t *testing.T) {
 	buildkittest.Require(t)
 	base, baseLayer := busyboxInRegistry(t, func(h http.Handler) http.Handler { return h })
 	p := compileHCL(t, unseenHello(t), map[string]string{"base": base})
-	ep := epoch
 	// A map naming the base layer, with a blob of other content that is
 	// what the map says it is.
 	src := newStore(t)
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	tw.WriteHeader(&tar.Header{Name: "x", Mode: 0o644, Size: 1, Typeflag: tar.TypeReg})
-	tw.Write([]byte("x"))
-	tw.Close()
-	tarPath := filepath.Join(t.TempDir(), "x.tar")
-	if err := os.WriteFile(tarPath, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	diff, _, err := v1.SHA256(bytes.NewReader(buf.Bytes()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := src.PutLayerTar(tarPath, diff, "gzip")
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := oneFileLayer(t, src, "x")
 	loc := filepath.Join(t.TempDir(), "cache")
 	if err := imageio.ExportBlobMap(context.Background(), src, "local", loc, "", []imageio.BlobMapEntry{
 		{Builder: baseLayer, Compression: "gzip", Digest: other.Digest, DiffID: other.DiffID, Size: other.Size, MediaType: other.MediaType},
@@ -222,13 +208,8 @@ func TestBuildKitCacheBlobMapKeepsBaseLayers(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A fresh daemon, which pulls the base and sends its layer.
-	d, err := buildkittest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Stop()
-	s := newStore(t)
-	b := buildWith(t, buildkit.New(s, buildkit.Options{Addr: d.Addr}), s, p, engine.BuildOptions{CacheFrom: []engine.CacheImport{from}, SourceDateEpoch: &ep})
+	b := importFresh(t, p, from)
+	s := b.s
 	m, err := b.image(t).Manifest()
 	if err != nil {
 		t.Fatal(err)
@@ -241,4 +222,115 @@ func TestBuildKitCacheBlobMapKeepsBaseLayers(t *testing.T) {
 			t.Errorf("the image names layer %s, which the store lacks", l.Digest)
 		}
 	}
+}
+
+// A forged map that gives a layer of the daemon's another blob, one that
+// is honestly what the map says but not that layer, makes the daemon skip
+// the layer; the engine then exports the image again with every blob sent,
+// and the image is the daemon's, with a warning.
+func TestBuildKitCacheBlobMapForgedLayer(t *testing.T) {
+	testbase.Require(t)
+	addr := buildkittest.Require(t)
+	base := testbase.Busybox(t)
+	p := compileHCL(t, unseenHello(t), map[string]string{"base": "oci:" + base + ":latest"})
+	ep := epoch
+	loc := filepath.Join(t.TempDir(), "cache")
+	to, err := engine.ParseCacheExport("type=local,mode=max,dest=" + loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, err := engine.ParseCacheImport("type=local,src=" + loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1 := newStore(t)
+	first := buildWith(t, buildkit.New(s1, buildkit.Options{Addr: addr}), s1, p, engine.BuildOptions{CacheTo: []engine.CacheExport{to}, SourceDateEpoch: &ep})
+
+	// The map as exported, its first entry pointing at another layer.
+	var idx v1.IndexManifest
+	readJSONFile(t, filepath.Join(loc, "index.json"), &idx)
+	var cfg imageio.BlobMapConfig
+	for _, d := range idx.Manifests {
+		if d.ArtifactType == imageio.BlobMapArtifactType {
+			var m v1.Manifest
+			readJSONFile(t, filepath.Join(loc, "blobs", d.Digest.Algorithm, d.Digest.Hex), &m)
+			readJSONFile(t, filepath.Join(loc, "blobs", m.Config.Digest.Algorithm, m.Config.Digest.Hex), &cfg)
+		}
+	}
+	if len(cfg.Blobs) == 0 {
+		t.Fatal("the export wrote no blob map")
+	}
+	forged := oneFileLayer(t, s1, "forged")
+	e := &cfg.Blobs[0]
+	e.Digest, e.DiffID, e.Size, e.MediaType = forged.Digest, forged.DiffID, forged.Size, forged.MediaType
+	if err := imageio.ExportBlobMap(context.Background(), s1, "local", loc, "", cfg.Blobs); err != nil {
+		t.Fatal(err)
+	}
+
+	b := importFresh(t, p, from)
+	s := b.s
+	if b.res.Images[0].Digest != first.res.Images[0].Digest {
+		t.Errorf("the import built %s, the exporting build %s", b.res.Images[0].Digest, first.res.Images[0].Digest)
+	}
+	if w := lines(b.events, "warning", "again, with every blob sent"); len(w) != 1 || !strings.Contains(w[0], e.Builder.String()) {
+		t.Errorf("warnings %q, want one that the export of the daemon's %s starts again", lines(b.events, "warning", ""), e.Builder)
+	}
+	m, err := b.image(t).Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range m.Layers {
+		if l.Digest == forged.Digest || !s.HasBlob(l.Digest) {
+			t.Errorf("the image has layer %s (forged: %s; in the store: %v)", l.Digest, forged.Digest, s.HasBlob(l.Digest))
+		}
+	}
+}
+
+func readJSONFile(t *testing.T, path string, v any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// oneFileLayer stores in s a gzip layer of one file, named and holding
+// content.
+func oneFileLayer(t *testing.T, s *store.Store, content string) store.Layer {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: content, Mode: 0o644, Size: int64(len(content)), Typeflag: tar.TypeReg})
+	tw.Write([]byte(content))
+	tw.Close()
+	path := filepath.Join(t.TempDir(), "layer.tar")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	diff, _, err := v1.SHA256(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.PutLayerTar(path, diff, "gzip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// importFresh builds p with SOURCE_DATE_EPOCH at epoch, importing the
+// cache from, in a fresh store on a fresh daemon, stopped once it is done.
+func importFresh(t *testing.T, p *ir.Plan, from engine.CacheImport) *built {
+	t.Helper()
+	fresh, err := buildkittest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Stop()
+	ep := epoch
+	s := newStore(t)
+	return buildWith(t, buildkit.New(s, buildkit.Options{Addr: fresh.Addr}), s, p, engine.BuildOptions{CacheFrom: []engine.CacheImport{from}, SourceDateEpoch: &ep})
 }

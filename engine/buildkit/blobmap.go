@@ -57,13 +57,18 @@ type blobMaps struct {
 	problems []string
 
 	mu sync.Mutex
-	// base are the layers of the bases the daemon pulls (keepBase).
-	base map[v1.Hash]bool
-	// fetches are by the whole layer, not its digest alone: a blob is
-	// checked against each content an entry gives it.
-	fetches map[store.Layer]*mapFetch
-	// sem bounds the downloads at once.
-	sem chan struct{}
+	// fetches are by map and the whole layer, not its digest alone: a
+	// blob is checked against each content an entry gives it, and a map's
+	// failure is not another's.
+	fetches map[fetchKey]*mapFetch
+	// sem bounds the downloads the daemon waits for at once, early the
+	// downloads started before it asks (which never delay the others').
+	sem, early chan struct{}
+}
+
+type fetchKey struct {
+	bm *imageio.BlobMap
+	l  store.Layer
 }
 
 type mapFetch struct {
@@ -86,7 +91,7 @@ func openBlobMaps(ctx context.Context, s *store.Store, from []engine.CacheImport
 	if len(imports) == 0 || compression == "" {
 		return nil
 	}
-	m := &blobMaps{s: s, ctx: ctx, compression: compression, ready: make(chan struct{}), fetches: map[store.Layer]*mapFetch{}, base: map[v1.Hash]bool{}, sem: make(chan struct{}, 4)}
+	m := &blobMaps{s: s, ctx: ctx, compression: compression, ready: make(chan struct{}), fetches: map[fetchKey]*mapFetch{}, early: make(chan struct{}, 2), sem: make(chan struct{}, 4)}
 	go func() {
 		defer close(m.ready)
 		rctx, cancel := context.WithTimeout(ctx, mapReadTimeout)
@@ -104,9 +109,9 @@ func openBlobMaps(ctx context.Context, s *store.Store, from []engine.CacheImport
 			}
 		}
 		for _, bm := range m.maps {
-			for _, e := range bm.ForKeys(keys) {
-				if e.Compression == compression && !s.HasBlob(e.Digest) {
-					m.start(bm, e.Layer())
+			for _, e := range bm.ForKeys(keys, compression) {
+				if !s.HasBlob(e.Digest) {
+					m.start(bm, e.Layer(), m.early)
 				}
 			}
 		}
@@ -129,14 +134,18 @@ func (m *blobMaps) loaded() bool {
 
 // claim downloads and verifies the blob a map has for the daemon's blob
 // desc, if one has, and tells whether that worked: the daemon, about to
-// send desc, need not. A layer of a base the daemon pulls (kept as it is)
-// is never claimed. (The exporter's writes through the session do not say
-// what a blob is: a forged map naming the image's config or manifest
-// makes the build fail, saying so; readExport.)
+// send desc, need not. It waits at most fetchTimeout plus a second per
+// MiB of the daemon's blob, whatever the map says, and the maps' reading
+// at most mapReadTimeout. (The exporter's writes through the session do
+// not say what a blob is: when a claimed blob is no layer of imgc's, or
+// not the layer the daemon's image says, the solve exports again without
+// the maps; build.solve.)
 func (m *blobMaps) claim(ctx context.Context, desc ocispecs.Descriptor) bool {
 	if m == nil {
 		return false
 	}
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout+time.Duration(max(desc.Size, 0)>>20)*time.Second)
+	defer cancel()
 	select {
 	case <-m.ready:
 	case <-ctx.Done():
@@ -146,18 +155,12 @@ func (m *blobMaps) claim(ctx context.Context, desc ocispecs.Descriptor) bool {
 	if err != nil {
 		return false
 	}
-	m.mu.Lock()
-	base := m.base[h]
-	m.mu.Unlock()
-	if base {
-		return false
-	}
 	for _, bm := range m.maps {
 		e, ok := bm.Entry(h, m.compression)
 		if !ok || !plausibleSize(e.Size, desc.Size) {
 			continue
 		}
-		f := m.start(bm, e.Layer())
+		f := m.start(bm, e.Layer(), m.sem)
 		select {
 		case <-f.done:
 		case <-ctx.Done():
@@ -178,33 +181,22 @@ func plausibleSize(ours, theirs int64) bool {
 	return theirs <= 0 || ours <= 2*theirs+1<<20
 }
 
-// keepBase tells the maps that the daemon's blobs ds are layers of a base
-// it pulls: never claimed.
-func (m *blobMaps) keepBase(ds ...v1.Hash) {
-	if m == nil {
-		return
-	}
+// start starts downloading the blob l of bm, in one of the slots of sem,
+// unless it is under way.
+func (m *blobMaps) start(bm *imageio.BlobMap, l store.Layer, sem chan struct{}) *mapFetch {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, d := range ds {
-		m.base[d] = true
-	}
-}
-
-// start starts downloading the blob l of bm, unless it is under way.
-func (m *blobMaps) start(bm *imageio.BlobMap, l store.Layer) *mapFetch {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if f := m.fetches[l]; f != nil {
+	k := fetchKey{bm, l}
+	if f := m.fetches[k]; f != nil {
 		return f
 	}
 	f := &mapFetch{done: make(chan struct{})}
-	m.fetches[l] = f
+	m.fetches[k] = f
 	go func() {
 		defer close(f.done)
 		select {
-		case m.sem <- struct{}{}:
-			defer func() { <-m.sem }()
+		case sem <- struct{}{}:
+			defer func() { <-sem }()
 		case <-m.ctx.Done():
 			f.err = m.ctx.Err()
 			return
@@ -247,7 +239,7 @@ func (m *blobMaps) layer(l store.Layer) (_ store.Layer, from string, ok bool) {
 		if !ok || !plausibleSize(cl.Size, l.Size) {
 			continue
 		}
-		if f := m.start(bm, cl); m.ok(f, bm, cl, l) {
+		if f := m.start(bm, cl, m.sem); m.ok(f, bm, cl, l) {
 			return cl, bm.Name, true
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/containerd/containerd/v2/core/content"
+	"github.com/containerd/errdefs"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	digest "github.com/opencontainers/go-digest"
@@ -113,24 +115,36 @@ func TestBlobMapsClaims(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	claims := func(mt types.MediaType, size int64, base bool) bool {
+	// Whether the export store tells the daemon it has the blob.
+	claims := func(size int64, base bool) bool {
 		s, err := store.Open(t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
 		m := openBlobMaps(ctx, s, []engine.CacheImport{{Type: "local", Src: dir}}, "gzip", nil)
 		defer m.wait()
+		e := newExportStore(s)
+		e.maps = m
 		if base {
-			m.keepBase(daemonBlob)
+			e.keepBase(daemonBlob)
 		}
-		return m.claim(ctx, ocispecs.Descriptor{MediaType: string(mt), Digest: digest.Digest(daemonBlob.String()), Size: size})
+		w, err := e.Writer(ctx, content.WithRef("blob"), content.WithDescriptor(ocispecs.Descriptor{Digest: digest.Digest(daemonBlob.String()), Size: size}))
+		if err == nil {
+			w.Close()
+			return false
+		}
+		if !errdefs.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+		return e.holds(daemonBlob)
 	}
-	if !claims(types.OCILayer, l.Size, false) {
+	if !claims(l.Size, false) {
 		t.Error("a layer the map covers was not claimed")
 	}
-	if claims(types.OCILayer, l.Size, true) {
+	if claims(l.Size, true) {
 		t.Error("a layer of a base the daemon pulls was claimed")
 	}
+
 	for _, tc := range []struct {
 		ours, theirs int64
 		ok           bool

@@ -283,7 +283,34 @@ func (b *build) serve(m v1.Hash, st *store.ImageState) error {
 
 // solve solves t on the builder, exports it into the store (the blobs
 // the store lacks, through the export store) and writes its image there.
+// When a blob the daemon did not send, as imgc said it held its own blob
+// of it, proves to be no such thing (a forged blob map, a record out of
+// date), it solves again with every blob sent: everything is in the
+// daemon's cache by then, so that solve only exports.
 func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) {
+	desc, err := b.solveOnce(ctx, t)
+	var ns *notSent
+	if errors.As(err, &ns) && b.export.shortcuts() {
+		b.prog.emit(engine.Event{Kind: "warning", Target: t.Name, Line: fmt.Sprintf("%v; exporting %s again, with every blob sent", ns, t.Name)})
+		b.maps = nil
+		clear(b.fromMaps)
+		desc, err = b.solveOnce(ctx, t)
+	}
+	return desc, err
+}
+
+// notSent is a blob the daemon did not send, as imgc said it held its own
+// blob of it, that proves to be no such thing.
+type notSent struct {
+	digest v1.Hash
+	why    string
+}
+
+func (e *notSent) Error() string {
+	return fmt.Sprintf("the builder did not send %s, as imgc said it held its own blob of it, and %s", e.digest, e.why)
+}
+
+func (b *build) solveOnce(ctx context.Context, t *ir.Target) (v1.Descriptor, error) {
 	lt := b.lw.targets[t.Name]
 	def, err := marshal(ctx, lt.state, t.Platform)
 	if err != nil {
@@ -502,7 +529,7 @@ func (b *build) recompress(il *ir.Layer, l store.Layer) (store.Layer, error) {
 	}
 	if !ok {
 		if !b.e.s.HasBlob(l.Digest) {
-			return store.Layer{}, fmt.Errorf("layer %s: the builder did not send it, as imgc held a blob of its own for it (recorded in the last build, or from beside an imported cache), and that blob is not of the builder's layer (diff ID %s): build again, without the --cache-from that gave it", l.Digest, l.DiffID)
+			return store.Layer{}, &notSent{l.Digest, fmt.Sprintf("no blob of imgc's is of that layer (diff ID %s)", l.DiffID)}
 		}
 		// Recompressed as the daemon sent it (layertee.go), or else in one
 		// pass: decompressed, verified against the diff ID and compressed

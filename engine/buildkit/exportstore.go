@@ -53,10 +53,15 @@ type exportStore struct {
 	// them, and build.recompress takes imgc's.
 	maps   *blobMaps
 	stands map[digest.Digest]bool
+	// claimed are the blobs the daemon was told the store has because a
+	// map gave imgc's blob of them; base the layers of the bases the
+	// daemon pulls, which come as they are: never stood for nor claimed.
+	claimed, base map[digest.Digest]bool
 }
 
 func newExportStore(s *store.Store) *exportStore {
-	return &exportStore{s: s, known: map[digest.Digest]bool{}, writers: map[string]*blobWriter{}, teed: map[digest.Digest]*layerTee{}, stands: map[digest.Digest]bool{}}
+	return &exportStore{s: s, known: map[digest.Digest]bool{}, writers: map[string]*blobWriter{}, teed: map[digest.Digest]*layerTee{},
+		stands: map[digest.Digest]bool{}, claimed: map[digest.Digest]bool{}, base: map[digest.Digest]bool{}}
 }
 
 // take returns how many blobs and bytes the daemon wrote since the last
@@ -86,12 +91,33 @@ func (e *exportStore) standFor(d digest.Digest) {
 	e.stands[d] = true
 }
 
+// keepBase tells the store that ds are layers of a base the daemon pulls.
+func (e *exportStore) keepBase(ds ...v1.Hash) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, d := range ds {
+		e.base[digest.Digest(d.String())] = true
+	}
+}
+
 // holds tells whether the store holds the blob d, or imgc's blob of it.
 func (e *exportStore) holds(d v1.Hash) bool {
 	e.mu.Lock()
-	stands := e.stands[digest.Digest(d.String())]
+	k := digest.Digest(d.String())
+	stands := e.stands[k] || e.claimed[k]
 	e.mu.Unlock()
 	return stands || e.s.HasBlob(d)
+}
+
+// shortcuts tells whether the daemon was told the store holds a blob it
+// lacks, and forgets every such shortcut: from now on, the daemon sends
+// every blob the store lacks.
+func (e *exportStore) shortcuts() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	had := len(e.claimed) > 0 || len(e.stands) > 0
+	e.maps, e.stands, e.claimed = nil, map[digest.Digest]bool{}, map[digest.Digest]bool{}
+	return had
 }
 
 // has tells whether the store holds d and may say so.
@@ -176,15 +202,21 @@ func (e *exportStore) Writer(ctx context.Context, opts ...content.WriterOpt) (co
 		return nil, fmt.Errorf("content %s: %w", wo.Desc.Digest, errdefs.ErrAlreadyExists)
 	}
 	e.mu.Lock()
-	stands := e.known[wo.Desc.Digest] && e.stands[wo.Desc.Digest]
+	d, base, maps := wo.Desc.Digest, e.base[wo.Desc.Digest], e.maps
+	stands := !base && e.known[d] && e.stands[d]
 	e.mu.Unlock()
 	// Nor need the daemon send a layer blob when imgc holds its own blob
 	// of that layer: recorded in the last build (and the daemon's blob
 	// known to the daemon), or downloaded and verified now from beside an
 	// imported cache.
-	if stands || e.maps.claim(ctx, wo.Desc) {
-		e.standFor(wo.Desc.Digest)
-		return nil, fmt.Errorf("content %s: %w", wo.Desc.Digest, errdefs.ErrAlreadyExists)
+	if stands {
+		return nil, fmt.Errorf("content %s: %w", d, errdefs.ErrAlreadyExists)
+	}
+	if !base && maps.claim(ctx, wo.Desc) {
+		e.mu.Lock()
+		e.claimed[d] = true
+		e.mu.Unlock()
+		return nil, fmt.Errorf("content %s: %w", d, errdefs.ErrAlreadyExists)
 	}
 	f, err := e.s.TempFile("export-*")
 	if err != nil {

@@ -84,7 +84,7 @@ func exportedManifest(resp map[string]string) (v1.Hash, error) {
 // map beside an imported cache can name a manifest or config so.
 func unsent(s *store.Store, h v1.Hash, holds func(v1.Hash) bool, err error) error {
 	if !s.HasBlob(h) && holds(h) {
-		return fmt.Errorf("the builder did not send %s, as a blob map beside an imported cache names it as a layer: the map is not one imgc wrote; build without that --cache-from, or export the cache again", h)
+		return &notSent{h, "it is the image's manifest or config (a blob map beside an imported cache names it as a layer: the map is not one imgc wrote)"}
 	}
 	return err
 }

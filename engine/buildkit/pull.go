@@ -103,7 +103,7 @@ func (b *build) registryBase(ctx context.Context, t *ir.Target) (st llb.State, c
 	}
 	// Its layers come through the export as they are: never taken from
 	// beside an imported cache.
-	b.maps.keepBase(ls...)
+	b.export.keepBase(ls...)
 	layers = len(ls)
 	b.pins[t.Base.Ref.String()+" "+t.Platform.String()] = digest
 	b.daemonPulls = true
