@@ -32,8 +32,8 @@ import (
 
 // mapReadTimeout bounds the reading of the maps, and fetchTimeout (plus
 // a second per MiB) a blob's download: past them, the daemon sends its
-// own blobs.
-const (
+// own blobs. (Variables for tests.)
+var (
 	mapReadTimeout = 30 * time.Second
 	fetchTimeout   = 30 * time.Second
 )
@@ -164,6 +164,11 @@ func (m *blobMaps) claim(ctx context.Context, desc ocispecs.Descriptor) bool {
 		select {
 		case <-f.done:
 		case <-ctx.Done():
+			if ctx.Err() == context.DeadlineExceeded {
+				m.mu.Lock()
+				m.problems = append(m.problems, fmt.Sprintf("not waiting longer for imgc's blob %s from %s for the builder's layer %s (the builder sends its own, compressed again)", e.Digest, bm.Name, desc.Digest))
+				m.mu.Unlock()
+			}
 			return false
 		}
 		if m.ok(f, bm, e.Layer(), store.Layer{Digest: h}) {

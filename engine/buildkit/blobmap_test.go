@@ -6,11 +6,17 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/errdefs"
+	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	digest "github.com/opencontainers/go-digest"
@@ -155,5 +161,60 @@ func TestBlobMapsClaims(t *testing.T) {
 		if got := plausibleSize(tc.ours, tc.theirs); got != tc.ok {
 			t.Errorf("plausibleSize(%d, %d) = %v, want %v", tc.ours, tc.theirs, got, tc.ok)
 		}
+	}
+}
+
+// The daemon waits for imgc's blob no longer than fetchTimeout (plus a
+// second per MiB of its own blob), even when the registry never answers:
+// then it sends its own, with a warning.
+func TestBlobMapsClaimWaitIsBounded(t *testing.T) {
+	defer func(d time.Duration) { fetchTimeout = d }(fetchTimeout)
+	fetchTimeout = 300 * time.Millisecond
+	ctx := context.Background()
+	src, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := oneFileLayer(t, src, "layer")
+	stall := make(chan struct{})
+	defer close(stall)
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+l.Digest.String()) {
+			select {
+			case <-stall:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	ref := strings.TrimPrefix(srv.URL, "http://") + "/cache:main"
+	daemonBlob := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("a", 64)}
+	if err := imageio.ExportBlobMap(ctx, src, "registry", ref, "", []imageio.BlobMapEntry{
+		{Builder: daemonBlob, Compression: "gzip", Digest: l.Digest, DiffID: l.DiffID, Size: l.Size, MediaType: l.MediaType},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := openBlobMaps(ctx, s, []engine.CacheImport{{Type: "registry", Ref: ref}}, "gzip", nil)
+	defer m.wait()
+	start := time.Now()
+	if m.claim(ctx, ocispecs.Descriptor{Digest: digest.Digest(daemonBlob.String()), Size: 100}) {
+		t.Fatal("a blob the registry never sent was claimed")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the claim waited %v", d)
+	}
+	var warnings []string
+	m.report(func(ev engine.Event) { warnings = append(warnings, ev.Line) })
+	// The claim's wait and the download end at about the same time: either
+	// says so.
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "imgc's blob "+l.Digest.String()) {
+		t.Errorf("warnings %q, want one that the daemon sends its own", warnings)
 	}
 }
