@@ -299,22 +299,6 @@ func (b *build) solve(ctx context.Context, t *ir.Target) (v1.Descriptor, error) 
 	return desc, err
 }
 
-// exportCompression is the compression the daemon's exporter gives the
-// layers it writes. imgc stores every layer it made compressed its own
-// way (recompress), so a daemon on this machine (a unix socket) writes
-// them uncompressed: its compression would be work thrown away, done in
-// the daemon one core at a time, while imgc's runs on every core as the
-// layer arrives. A remote daemon compresses, to send fewer bytes; so does
-// a build that exports a cache, which takes the image's blobs (and whose
-// blob map names them), or imports one, whose blobs the daemon would
-// otherwise fetch and decompress to export them.
-func (b *build) exportCompression() string {
-	if strings.HasPrefix(b.e.o.Addr, "unix://") && len(b.o.CacheTo) == 0 && len(b.o.CacheFrom) == 0 {
-		return "uncompressed"
-	}
-	return b.o.Compression
-}
-
 // notSent is a blob the daemon did not send, as imgc said it held its own
 // blob of it, that proves to be no such thing.
 type notSent struct {
@@ -332,7 +316,7 @@ func (b *build) solveOnce(ctx context.Context, t *ir.Target) (v1.Descriptor, err
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("lowering %s: %w", t.Name, err)
 	}
-	attrs := map[string]string{"tar": "false", "oci-mediatypes": "true", "compression": b.exportCompression()}
+	attrs := map[string]string{"tar": "false", "oci-mediatypes": "true", "compression": b.o.Compression}
 	if b.o.SourceDateEpoch != nil {
 		attrs[string(exptypes.OptKeySourceDateEpoch)] = strconv.FormatInt(b.o.SourceDateEpoch.Unix(), 10)
 		attrs[string(exptypes.OptKeyRewriteTimestamp)] = "true"
@@ -375,10 +359,9 @@ func (b *build) solveOnce(ctx context.Context, t *ir.Target) (v1.Descriptor, err
 	var _ session.Attachable
 	opt.AllowedEntitlements = entitlements(b.o)
 	rootCfg := b.rootBase[t.Name]
-	// A base the daemon pulls comes through the export as it is, its
-	// layers compressed: only uncompressed layers, the daemon's own, are
-	// recompressed as they arrive then.
-	b.export.recompressAs(b.o.Compression, !b.daemonPulls)
+	if !b.daemonPulls {
+		b.export.recompressAs(b.o.Compression)
+	}
 	defer b.export.discard()
 	buildFunc := func(ctx context.Context, gw gateway.Client) (*gateway.Result, error) {
 		req := gateway.SolveRequest{Definition: def.ToPB()}

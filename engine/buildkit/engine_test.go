@@ -115,30 +115,3 @@ func TestCacheEntries(t *testing.T) {
 		t.Errorf("imports (-want +got):\n%s", diff)
 	}
 }
-
-// A daemon on this machine exports the layers it makes uncompressed,
-// unless the build exports or imports a cache; a remote one compresses.
-func TestExportCompression(t *testing.T) {
-	for _, tc := range []struct {
-		addr     string
-		to, from bool
-		want     string
-	}{
-		{addr: "unix:///run/buildkit/buildkitd.sock", want: "uncompressed"},
-		{addr: "unix:///run/buildkit/buildkitd.sock", to: true, want: "zstd"},
-		{addr: "unix:///run/buildkit/buildkitd.sock", from: true, want: "zstd"},
-		{addr: "tcp://builder:1234", want: "zstd"},
-		{addr: "docker-container://buildkitd", want: "zstd"},
-	} {
-		b := &build{e: &Engine{o: Options{Addr: tc.addr}}, o: engine.BuildOptions{Compression: "zstd"}}
-		if tc.to {
-			b.o.CacheTo = []engine.CacheExport{{Type: "local", Dest: "/c"}}
-		}
-		if tc.from {
-			b.o.CacheFrom = []engine.CacheImport{{Type: "local", Src: "/c"}}
-		}
-		if got := b.exportCompression(); got != tc.want {
-			t.Errorf("%s (cache to %v, from %v): %q, want %q", tc.addr, tc.to, tc.from, got, tc.want)
-		}
-	}
-}

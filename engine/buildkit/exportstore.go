@@ -12,7 +12,6 @@ import (
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/errdefs"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -45,9 +44,8 @@ type exportStore struct {
 	// compression, when set, makes each layer blob the daemon writes go
 	// through a tee that recompresses it as it arrives (layertee.go);
 	// teed are the committed blobs' layers, by the builder's digest.
-	compression   string
-	teeCompressed bool
-	teed          map[digest.Digest]*layerTee
+	compression string
+	teed        map[digest.Digest]*layerTee
 	// maps are the build's imported blob maps (blobmap.go). stands are
 	// the daemon's layer blobs the store need not hold, as it holds the
 	// blob imgc made of each (recorded in the last build, or downloaded
@@ -233,7 +231,7 @@ func (e *exportStore) Writer(ctx context.Context, opts ...content.WriterOpt) (co
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("write %s: %w", wo.Ref, errdefs.ErrUnavailable)
 	}
-	w.recompress, w.teeCompressed = e.compression, e.teeCompressed
+	w.recompress = e.compression
 	e.writers[wo.Ref] = w
 	return w, nil
 }
@@ -250,11 +248,9 @@ type blobWriter struct {
 	started, updated time.Time
 	done, committed  bool
 	// recompress is the export store's compression for a tee, which the
-	// first write starts when the blob is a layer (an uncompressed one
-	// only, unless teeCompressed).
-	recompress    string
-	teeCompressed bool
-	tee           *layerTee
+	// first write starts when the blob is a compressed layer.
+	recompress string
+	tee        *layerTee
 }
 
 func (w *blobWriter) Write(p []byte) (int, error) {
@@ -264,9 +260,7 @@ func (w *blobWriter) Write(p []byte) (int, error) {
 		return 0, fmt.Errorf("write %s: closed: %w", w.ref, errdefs.ErrFailedPrecondition)
 	}
 	if w.recompress != "" && w.n == 0 {
-		if mt := layerType(p); w.teeCompressed || mt == types.OCIUncompressedLayer {
-			w.tee = startTee(w.e.s, w.f.Name(), mt, w.recompress)
-		}
+		w.tee = startTee(w.e.s, w.f.Name(), layerType(p), w.recompress)
 		w.recompress = ""
 	}
 	n, err := w.f.Write(p)

@@ -48,18 +48,16 @@ type layerTee struct {
 // errTeeDropped ends a tee whose blob was not committed.
 var errTeeDropped = errors.New("the blob was not committed")
 
-// layerType is the media type of a layer blob that starts with head (the
-// exporter does not say what it writes): gzip or zstd by their magic
-// numbers, a tar by its first header's, else "" (a config, a manifest,
-// or a layer too small to tell, which needs no tee).
+// layerType is the media type of a compressed layer blob that starts
+// with head (the exporter does not say what it writes): gzip or zstd by
+// their magic numbers, else "" (a config, a manifest, or an uncompressed
+// layer, which needs no tee).
 func layerType(head []byte) types.MediaType {
 	switch {
 	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
 		return types.OCILayer
 	case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
 		return types.OCILayerZStd
-	case len(head) >= 263 && string(head[257:263]) == "ustar\x00", len(head) >= 265 && string(head[257:265]) == "ustar  \x00":
-		return types.OCIUncompressedLayer
 	}
 	return ""
 }
@@ -246,10 +244,9 @@ func (e *exportStore) discard() {
 }
 
 // recompressAs makes the store recompress, with compression, the layer
-// blobs the daemon writes from now on: uncompressed ones, and compressed
-// ones too when compressed is set.
-func (e *exportStore) recompressAs(compression string, compressed bool) {
+// blobs the daemon writes from now on (none when compression is empty).
+func (e *exportStore) recompressAs(compression string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.compression, e.teeCompressed = compression, compressed
+	e.compression = compression
 }

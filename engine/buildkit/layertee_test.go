@@ -26,17 +26,6 @@ import (
 // not imgc's compressor) and the digest of its tar.
 func layerBlob(t *testing.T, files map[string]string) ([]byte, v1.Hash) {
 	t.Helper()
-	tb, diff := layerTar(t, files)
-	var gb bytes.Buffer
-	zw := gzip.NewWriter(&gb)
-	zw.Write(tb)
-	zw.Close()
-	return gb.Bytes(), diff
-}
-
-// layerTar is an uncompressed layer of files and its digest.
-func layerTar(t *testing.T, files map[string]string) ([]byte, v1.Hash) {
-	t.Helper()
 	var tb bytes.Buffer
 	tw := tar.NewWriter(&tb)
 	for name, body := range files {
@@ -51,7 +40,11 @@ func layerTar(t *testing.T, files map[string]string) ([]byte, v1.Hash) {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(tb.Bytes())
-	return tb.Bytes(), v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
+	var gb bytes.Buffer
+	zw := gzip.NewWriter(&gb)
+	zw.Write(tb.Bytes())
+	zw.Close()
+	return gb.Bytes(), v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
 }
 
 // A layer blob the daemon writes is recompressed as it arrives, into the
@@ -66,7 +59,7 @@ func TestLayerTee(t *testing.T) {
 				t.Fatal(err)
 			}
 			e := newExportStore(s)
-			e.recompressAs(compression, true)
+			e.recompressAs(compression)
 			write := func(ref string, blob []byte, mt string) store.Layer {
 				t.Helper()
 				d := digest.FromBytes(blob)
@@ -137,66 +130,5 @@ func TestLayerTee(t *testing.T) {
 				t.Errorf("the claimed layer is not stored: %v", err)
 			}
 		})
-	}
-}
-
-// An uncompressed layer, what a daemon on this machine exports, is
-// compressed as it arrives, into the blob imgc would make of it; with
-// compressed blobs left alone (a base the daemon pulls), a gzip layer is
-// not teed.
-func TestLayerTeeUncompressed(t *testing.T) {
-	ctx := context.Background()
-	s, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newExportStore(s)
-	e.recompressAs("gzip", false)
-	defer e.discard()
-	write := func(ref string, blob []byte, mt string, diff v1.Hash) store.Layer {
-		t.Helper()
-		d := digest.FromBytes(blob)
-		if err := content.WriteBlob(ctx, e, ref, bytes.NewReader(blob), ocispecs.Descriptor{Digest: d, Size: int64(len(blob))}); err != nil {
-			t.Fatalf("writing %s: %v", ref, err)
-		}
-		return store.Layer{Digest: v1.Hash{Algorithm: "sha256", Hex: d.Encoded()}, DiffID: diff, Size: int64(len(blob)), MediaType: types.MediaType(mt)}
-	}
-	files := map[string]string{"app/a.txt": strings.Repeat("hello ", 50000), "app/b.txt": "b"}
-	raw, diff := layerTar(t, files)
-	l := write("layer", raw, ocispecs.MediaTypeImageLayer, diff)
-	got, ok, err := e.claim(l)
-	if err != nil || !ok {
-		t.Fatalf("claim = %v, %v; want the teed layer", ok, err)
-	}
-	want, err := s.PutLayer(bytes.NewReader(raw), diff, "gzip")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("teed layer differs from the compressed one (-want +got):\n%s", diff)
-	}
-	gz, gdiff := layerBlob(t, map[string]string{"base": "layer"})
-	if _, ok, err := e.claim(write("base", gz, ocispecs.MediaTypeImageLayerGzip, gdiff)); ok || err != nil {
-		t.Errorf("claim of a compressed layer = %v, %v; want no tee", ok, err)
-	}
-}
-
-func TestLayerType(t *testing.T) {
-	raw, _ := layerTar(t, map[string]string{"a": "b"})
-	gz, _ := layerBlob(t, map[string]string{"a": "b"})
-	for _, tc := range []struct {
-		head []byte
-		want types.MediaType
-	}{
-		{raw, types.OCIUncompressedLayer},
-		{gz, types.OCILayer},
-		{[]byte{0x28, 0xb5, 0x2f, 0xfd, 0}, types.OCILayerZStd},
-		{raw[:200], ""},
-		{[]byte(`{"architecture":"amd64"}`), ""},
-		{make([]byte, 1024), ""},
-	} {
-		if got := layerType(tc.head); got != tc.want {
-			t.Errorf("layerType(%q...) = %q, want %q", tc.head[:min(8, len(tc.head))], got, tc.want)
-		}
 	}
 }
