@@ -10,9 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"time"
-
-	"github.com/gofrs/flock"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -153,15 +150,11 @@ func writeBlobMapLayout(ctx context.Context, dir, mapTag string, art *cacheArtif
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	l := flock.New(filepath.Join(dir, "cache.lock"))
-	ok, err := l.TryRLockContext(ctx, 50*time.Millisecond)
-	if err == nil && !ok {
-		err = errors.New("not locked")
-	}
+	unlock, err := lockFile(ctx, filepath.Join(dir, "cache.lock"), true)
 	if err != nil {
-		return fmt.Errorf("locking %s: %w", l.Path(), err)
+		return err
 	}
-	defer l.Unlock()
+	defer unlock()
 	return writeLayoutArtifact(ctx, dir, art, mapTag, blob, func(d v1.Descriptor) bool {
 		return d.ArtifactType == BlobMapArtifactType && d.Annotations[store.RefNameAnnotation] == mapTag
 	})

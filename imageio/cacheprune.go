@@ -31,13 +31,27 @@ const cacheDirLock = ".imgc-cache.lock"
 
 // lockCacheDir takes dir's export lock, waiting for other exports.
 func lockCacheDir(ctx context.Context, dir string) (func(), error) {
-	l := flock.New(filepath.Join(dir, cacheDirLock))
-	ok, err := l.TryLockContext(ctx, 50*time.Millisecond)
+	unlock, err := lockFile(ctx, filepath.Join(dir, cacheDirLock), false)
 	if err != nil {
 		return nil, fmt.Errorf("locking the cache directory: %w", err)
 	}
-	if !ok {
-		return nil, errors.New("locking the cache directory: not locked")
+	return unlock, nil
+}
+
+// lockFile takes the flock of the file at path, shared or alone, waiting
+// for its holders (or ctx), and returns its release.
+func lockFile(ctx context.Context, path string, shared bool) (func(), error) {
+	l := flock.New(path)
+	try := l.TryLockContext
+	if shared {
+		try = l.TryRLockContext
+	}
+	ok, err := try(ctx, 20*time.Millisecond)
+	if err == nil && !ok {
+		err = errors.New("not locked")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}
 	return func() { l.Unlock() }, nil
 }
@@ -116,15 +130,11 @@ func pruneCacheLayout(dir string, keep map[v1.Hash]bool) error {
 // BuildKit takes to change an index.json (index.json.lock), so that an
 // export of BuildKit's into the same directory is not lost.
 func replaceInIndex(ctx context.Context, dir string, desc v1.Descriptor, replaces func(v1.Descriptor) bool) error {
-	l := flock.New(filepath.Join(dir, "index.json.lock"))
-	ok, err := l.TryLockContext(ctx, 20*time.Millisecond)
-	if err == nil && !ok {
-		err = errors.New("not locked")
-	}
+	unlock, err := lockFile(ctx, filepath.Join(dir, "index.json.lock"), false)
 	if err != nil {
-		return fmt.Errorf("locking %s: %w", l.Path(), err)
+		return err
 	}
-	defer l.Unlock()
+	defer unlock()
 	manifests := []v1.Descriptor{}
 	if data, err := readBounded(filepath.Join(dir, "index.json")); err == nil {
 		if idx, err := v1.ParseIndexManifest(bytes.NewReader(data)); err == nil {
