@@ -8,15 +8,19 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/imgc-dev/imgc/compiler"
 	"github.com/imgc-dev/imgc/engine"
 	"github.com/imgc-dev/imgc/engine/buildkit"
 	"github.com/imgc-dev/imgc/internal/buildkittest"
 	"github.com/imgc-dev/imgc/internal/testbase"
+	"github.com/imgc-dev/imgc/ir"
+	"github.com/imgc-dev/imgc/lang"
 )
 
 // received is what the build's received event says: blobs the builder sent
@@ -137,5 +141,54 @@ func TestBuildKitExportSkipsOtherProjectsBlobs(t *testing.T) {
 	t.Logf("second project: the builder sent %d of %d blobs", sent, of)
 	if sent >= of {
 		t.Errorf("second project: the builder sent %d of %d blobs, want the base's layers left out", sent, of)
+	}
+}
+
+// A build of another target of the project in between does not make the
+// next build of the first one receive its blobs again, nor give it another
+// digest: what the earlier build recorded stays in the record.
+func TestBuildKitRebuildAfterOtherTarget(t *testing.T) {
+	testbase.Require(t)
+	addr := buildkittest.Require(t)
+	nonce := fmt.Sprintf("%d", time.Now().UnixNano())
+	dir := writeProject(t, map[string]string{"app.image.hcl": `variable "base" {
+  type = string
+}
+
+image "a" {
+  from = var.base
+  run {
+    sh = "echo a-` + nonce + ` > /a"
+  }
+}
+
+image "b" {
+  from = var.base
+  run {
+    sh = "echo b-` + nonce + ` > /b"
+  }
+}
+`})
+	cfg, diags := lang.Load(dir, lang.Options{Vars: lang.FlagVars(map[string]string{"base": "oci:" + testbase.Busybox(t) + ":latest"})})
+	if diags.HasErrors() {
+		t.Fatalf("loading: %s", diags.Error())
+	}
+	plan := func(target string) *ir.Plan {
+		p, diags := compiler.Compile(cfg, compiler.Options{Targets: []string{target}})
+		if diags.HasErrors() {
+			t.Fatalf("compiling: %s", diags.Error())
+		}
+		return p
+	}
+	s := newStore(t)
+	e := buildkit.New(s, buildkit.Options{Addr: addr})
+	first := buildWith(t, e, s, plan("a"), engine.BuildOptions{})
+	buildWith(t, e, s, plan("b"), engine.BuildOptions{})
+	again := buildWith(t, e, s, plan("a"), engine.BuildOptions{})
+	if sent, of := again.received(t); sent != 0 {
+		t.Errorf("a's rebuild after b's: the builder sent %d of %d blobs, want none", sent, of)
+	}
+	if again.res.Images[0].Digest != first.res.Images[0].Digest {
+		t.Errorf("a's rebuild after b's made %s, its first build %s", again.res.Images[0].Digest, first.res.Images[0].Digest)
 	}
 }

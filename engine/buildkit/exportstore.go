@@ -27,7 +27,7 @@ import (
 //
 // The store tells the daemon that it holds a blob only for the blobs the
 // daemon already knows imgc has (known: the build's served bases, what
-// the daemon exported in the last build of each project on this builder,
+// the daemon exported in each project's builds on this builder,
 // what it wrote in this one), so a shared or remote daemon cannot probe imgc's store for
 // other images; and for the layers of an imported cache that imgc took
 // its own blobs of from beside that cache (blobmap.go), which tells the

@@ -20,6 +20,7 @@ import (
 	"github.com/imgc-dev/imgc/engine"
 	"github.com/imgc-dev/imgc/imageio"
 	"github.com/imgc-dev/imgc/ir"
+	"github.com/imgc-dev/imgc/store"
 )
 
 var _ engine.PlatformBuilder = (*Engine)(nil)
@@ -124,6 +125,36 @@ func (e *Engine) buildPlans(ctx context.Context, plans []*ir.Plan, o engine.Buil
 	return e.finish(ctx, builds)
 }
 
+// carryForward keeps in rec what the project's earlier builds on the
+// builder recorded and this one did not touch, as long as the store holds
+// what it names: a build of another target in between does not make the
+// next build of this one receive and compress its layers again, nor give
+// its reused layers a new creation time (and so the image a new digest).
+func carryForward(s *store.Store, rec, prev *record) {
+	for k, lr := range prev.Layers {
+		if _, ok := rec.Layers[k]; !ok {
+			rec.Layers[k] = lr
+		}
+	}
+	stands := map[string]bool{}
+	for k, br := range prev.Blobs {
+		h, err := v1.NewHash(br.Digest)
+		if err != nil || !s.HasBlob(h) {
+			continue
+		}
+		if _, ok := rec.Blobs[k]; !ok {
+			rec.Blobs[k] = br
+		}
+		d, _, _ := strings.Cut(k, " ")
+		stands[d] = true
+	}
+	for _, d := range prev.Exported {
+		if h, err := v1.NewHash(d); err == nil && (stands[d] || s.HasBlob(h)) {
+			rec.Exported = append(rec.Exported, d)
+		}
+	}
+}
+
 // finish records the builds, names each output target's image (one
 // platform) or stores and names an index of its images (several), and
 // writes the outputs.
@@ -144,6 +175,7 @@ func (e *Engine) finish(ctx context.Context, builds []*build) (*engine.Result, e
 		maps.Copy(res.Pins, b.pins)
 		rec.Exported = append(rec.Exported, b.rec.Exported...)
 	}
+	carryForward(e.s, rec, first.prev)
 	slices.Sort(rec.Exported)
 	rec.Exported = slices.Compact(rec.Exported)
 	if err := writeRecord(e.s, rec); err != nil {

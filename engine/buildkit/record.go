@@ -11,9 +11,10 @@ import (
 	"github.com/imgc-dev/imgc/store"
 )
 
-// record is what the last build of a project on one builder did, per
-// layer key: for `imgc plan --builder` and for keeping a reused layer's
-// creation time (so an unchanged rebuild gives the same image).
+// record is what the builds of a project on one builder did, per layer
+// key (the last build's, and earlier ones' of other layers: carryForward):
+// for `imgc plan --builder` and for keeping a reused layer's creation
+// time (so an unchanged rebuild gives the same image).
 type record struct {
 	Builder string                 `json:"builder"`
 	Project string                 `json:"project"`
@@ -88,7 +89,7 @@ func writeRecord(s *store.Store, r *record) error {
 }
 
 // exportedTo is every blob the builder exported into the store, in any
-// project's last build on it (records' Exported): the daemon knows that
+// project's builds on it (records' Exported): the daemon knows that
 // imgc holds them, so a project's first build on a builder another
 // project used is not sent a shared base's blobs again.
 func exportedTo(s *store.Store, builder string) []string {
