@@ -131,11 +131,6 @@ func (e *Engine) buildPlans(ctx context.Context, plans []*ir.Plan, o engine.Buil
 // next build of this one receive and compress its layers again, nor give
 // its reused layers a new creation time (and so the image a new digest).
 func carryForward(s *store.Store, rec, prev *record) {
-	for k, lr := range prev.Layers {
-		if _, ok := rec.Layers[k]; !ok {
-			rec.Layers[k] = lr
-		}
-	}
 	stands := map[string]bool{}
 	for k, br := range prev.Blobs {
 		h, err := v1.NewHash(br.Digest)
@@ -151,6 +146,17 @@ func carryForward(s *store.Store, rec, prev *record) {
 	for _, d := range prev.Exported {
 		if h, err := v1.NewHash(d); err == nil && (stands[d] || s.HasBlob(h)) {
 			rec.Exported = append(rec.Exported, d)
+		}
+	}
+	// A layer's record stays while imgc holds a blob of it (or it is
+	// empty), so the record grows no larger than the store.
+	held := map[string]bool{}
+	for _, br := range rec.Blobs {
+		held[br.DiffID] = true
+	}
+	for k, lr := range prev.Layers {
+		if _, ok := rec.Layers[k]; !ok && (lr.Empty || (lr.DiffID != "" && held[lr.DiffID])) {
+			rec.Layers[k] = lr
 		}
 	}
 }
