@@ -3,8 +3,10 @@ package integration
 import (
 	"context"
 	"fmt"
+	"net"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -238,5 +240,40 @@ func TestBuildKitCacheExportNoCache(t *testing.T) {
 	}
 	if diff := cmp.Diff(first.config(t).RootFS.DiffIDs, second.config(t).RootFS.DiffIDs); diff != "" {
 		t.Errorf("layers differ (-built with --no-cache +from its exported cache):\n%s", diff)
+	}
+}
+
+// A cache export with ignore-error=true that fails is a warning saying
+// so, not a line that it was exported, and writes no blob map.
+func TestBuildKitCacheExportIgnoreError(t *testing.T) {
+	testbase.Require(t)
+	addr := buildkittest.Require(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := l.Addr().String()
+	l.Close()
+	p := compileHCL(t, unseenHello(t), map[string]string{"base": "oci:" + testbase.Busybox(t) + ":latest"})
+	to, err := engine.ParseCacheExport("type=registry,mode=max,ignore-error=true,ref=" + down + "/cache:main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t)
+	b := buildWith(t, buildkit.New(s, buildkit.Options{Addr: addr}), s, p, engine.BuildOptions{CacheTo: []engine.CacheExport{to}})
+	var exported, warnings []string
+	for _, ev := range b.events {
+		switch {
+		case ev.Kind == "export" && strings.HasPrefix(ev.Line, "cache "):
+			exported = append(exported, ev.Line)
+		case ev.Kind == "warning":
+			warnings = append(warnings, ev.Line)
+		}
+	}
+	if len(exported) != 0 {
+		t.Errorf("a failed export says %q", exported)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "failed (ignore-error=true)") {
+		t.Errorf("warnings %q, want one that the export failed", warnings)
 	}
 }

@@ -324,16 +324,16 @@ func (e *Engine) exportBlobMaps(ctx context.Context, builds []*build, exps []eng
 			emit(engine.Event{Kind: "warning", Line: fmt.Sprintf("%v; the cache itself is exported, and a build importing it compresses its layers again", err)})
 			continue
 		}
-		emit(engine.Event{Kind: "export", Line: fmt.Sprintf("cache %s: imgc's blobs of %s", ce, layers(len(entries)))})
+		emit(engine.Event{Kind: "export", Line: fmt.Sprintf("cache %s: imgc's blobs of %s", ce, count(len(entries), "layer"))})
 	}
 }
 
-// layers says n layers.
-func layers(n int) string {
+// count says n things: "1 layer", "2 layers".
+func count(n int, thing string) string {
 	if n == 1 {
-		return "1 layer"
+		return "1 " + thing
 	}
-	return fmt.Sprintf("%d layers", n)
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // mapEntry is the blob map entry of the record's blob br under key (the

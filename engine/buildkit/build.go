@@ -450,7 +450,7 @@ func (b *build) assemble(t *ir.Target, ex *exported) (v1.Descriptor, error) {
 	b.maps.report(b.prog.emit)
 	for _, from := range slices.Sorted(maps.Keys(b.fromMaps)) {
 		b.prog.emit(engine.Event{Kind: "received", Target: t.Name,
-			Line: fmt.Sprintf("%s as imgc compressed them, from %s: not compressed again", layers(b.fromMaps[from]), from)})
+			Line: fmt.Sprintf("%s as imgc compressed them, from %s: not compressed again", count(b.fromMaps[from], "layer"), from)})
 	}
 	clear(b.fromMaps)
 	var cfg v1.ConfigFile

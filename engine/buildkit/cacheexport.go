@@ -3,6 +3,7 @@ package buildkit
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -27,7 +28,7 @@ import (
 // export replaces the reference's manifest.) Everything is solved by
 // then, so the solve only reuses the daemon's cache. An inline cache goes
 // with each target's image instead (see build.solve).
-func (e *Engine) exportCaches(ctx context.Context, c *client.Client, builds []*build, o engine.BuildOptions, native ir.Platform) error {
+func (e *Engine) exportCaches(ctx context.Context, c *client.Client, builds []*build, o engine.BuildOptions, native ir.Platform) ([]engine.CacheExport, error) {
 	groups := map[string][]engine.CacheExport{}
 	var order []string
 	for _, ce := range o.CacheTo {
@@ -40,17 +41,22 @@ func (e *Engine) exportCaches(ctx context.Context, c *client.Client, builds []*b
 		}
 		groups[key] = append(groups[key], ce)
 	}
+	var exported []engine.CacheExport
 	for _, key := range order {
-		if err := e.exportCache(ctx, c, builds, o, native, groups[key]); err != nil {
-			return err
+		done, err := e.exportCache(ctx, c, builds, o, native, groups[key])
+		if err != nil {
+			return nil, err
 		}
+		exported = append(exported, done...)
 	}
-	return nil
+	return exported, nil
 }
 
 // exportCache solves, in one solve, every output target of builds that
-// exps export, and exports exps from that solve.
-func (e *Engine) exportCache(ctx context.Context, c *client.Client, builds []*build, o engine.BuildOptions, native ir.Platform, exps []engine.CacheExport) error {
+// exps export, and exports exps from that solve. It returns the exports
+// done: none when one with ignore-error=true failed (BuildKit does not
+// say which).
+func (e *Engine) exportCache(ctx context.Context, c *client.Client, builds []*build, o engine.BuildOptions, native ir.Platform, exps []engine.CacheExport) ([]engine.CacheExport, error) {
 	var results []cacheResult
 	served := newServedStore(nil)
 	locals := map[string]string{}
@@ -61,7 +67,7 @@ func (e *Engine) exportCache(ctx context.Context, c *client.Client, builds []*bu
 			}
 			def, err := marshal(ctx, b.lw.targets[t.Name].state, t.Platform)
 			if err != nil {
-				return fmt.Errorf("lowering %s: %w", t.Name, err)
+				return nil, fmt.Errorf("lowering %s: %w", t.Name, err)
 			}
 			pl := t.Platform
 			if pl.OS == "" {
@@ -80,7 +86,7 @@ func (e *Engine) exportCache(ctx context.Context, c *client.Client, builds []*bu
 		}
 	}
 	if len(results) == 0 {
-		return nil
+		return nil, nil
 	}
 	var names []string
 	for _, ce := range exps {
@@ -92,13 +98,13 @@ func (e *Engine) exportCache(ctx context.Context, c *client.Client, builds []*bu
 	if len(locals) > 0 {
 		mounts, err := localMounts(locals)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		opt.LocalMounts = mounts
 	}
 	attach, err := buildAttachables(o)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	auth := builds[0].auth
 	for _, ce := range opt.CacheExports {
@@ -111,8 +117,18 @@ func (e *Engine) exportCache(ctx context.Context, c *client.Client, builds []*bu
 	buildFunc := solveAll(results)
 	ch := make(chan *client.SolveStatus)
 	done := make(chan struct{})
+	// An export with ignore-error=true that fails ends the solve well; its
+	// vertex says what failed.
+	var failed []string
 	go func() {
-		for range ch {
+		seen := map[string]bool{}
+		for st := range ch {
+			for _, v := range st.Vertexes {
+				if v.Error != "" && strings.Contains(v.Name, "export") && !seen[v.Name+v.Error] {
+					seen[v.Name+v.Error] = true
+					failed = append(failed, fmt.Sprintf("%s: %s", v.Name, cleanError(errors.New(v.Error))))
+				}
+			}
 		}
 		close(done)
 	}()
@@ -120,14 +136,18 @@ func (e *Engine) exportCache(ctx context.Context, c *client.Client, builds []*bu
 	<-done
 	if err != nil {
 		if rerr := e.refused(err); rerr != nil {
-			return rerr
+			return nil, rerr
 		}
-		return fmt.Errorf("exporting the cache to %s: %s", what, cleanError(err))
+		return nil, fmt.Errorf("exporting the cache to %s: %s", what, cleanError(err))
+	}
+	if len(failed) > 0 {
+		builds[0].prog.emit(engine.Event{Kind: "warning", Line: fmt.Sprintf("exporting the cache to %s failed (ignore-error=true): %s", what, strings.Join(failed, "; "))})
+		return nil, nil
 	}
 	for _, ce := range exps {
-		builds[0].prog.emit(engine.Event{Kind: "export", Line: fmt.Sprintf("cache %s (mode=%s, %d results)", ce, ce.Mode, len(results))})
+		builds[0].prog.emit(engine.Event{Kind: "export", Line: fmt.Sprintf("cache %s (mode=%s, %s)", ce, ce.Mode, count(len(results), "result"))})
 	}
-	return nil
+	return exps, nil
 }
 
 // cacheResult is one output target of one platform in a cache export's

@@ -118,10 +118,11 @@ func (e *Engine) buildPlans(ctx context.Context, plans []*ir.Plan, o engine.Buil
 	if err := eg.Wait(); err != nil {
 		return nil, err
 	}
-	if err := e.exportCaches(ctx, c, builds, opts[0], native); err != nil {
+	caches, err := e.exportCaches(ctx, c, builds, opts[0], native)
+	if err != nil {
 		return nil, err
 	}
-	e.exportBlobMaps(ctx, builds, opts[0].CacheTo)
+	e.exportBlobMaps(ctx, builds, caches)
 	return e.finish(ctx, builds)
 }
 
