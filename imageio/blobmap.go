@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
@@ -158,6 +159,43 @@ func writeBlobMapLayout(ctx context.Context, dir, mapTag string, art *cacheArtif
 	return writeLayoutArtifact(ctx, dir, art, mapTag, blob, func(d v1.Descriptor) bool {
 		return d.ArtifactType == BlobMapArtifactType && d.Annotations[store.RefNameAnnotation] == mapTag
 	})
+}
+
+// CheckBuildKitCache says what is missing when the BuildKit cache of type
+// typ at loc (tag: a directory's, "latest" when empty) is not there: no
+// manifest at the reference, no directory, or no entry of that name in
+// its index.json. BuildKit itself says nothing of it in a gateway build.
+func CheckBuildKitCache(ctx context.Context, typ, loc, tag string) error {
+	switch typ {
+	case "registry":
+		r, err := name.ParseReference(loc)
+		if err != nil {
+			return err
+		}
+		puller, err := remote.NewPuller(registryOptions(ctx)...)
+		if err != nil {
+			return err
+		}
+		_, err = puller.Head(ctx, r)
+		return err
+	case "local", "oci":
+		if tag == "" {
+			tag = "latest"
+		}
+		_, _, err := layoutArtifact(loc, func(idx *v1.IndexManifest) *v1.Descriptor {
+			for i, d := range idx.Manifests {
+				if d.Annotations[store.RefNameAnnotation] == tag {
+					return &idx.Manifests[i]
+				}
+			}
+			return nil
+		})
+		if errors.Is(err, errNoArtifact) {
+			return fmt.Errorf("its index.json names no cache %q", tag)
+		}
+		return err
+	}
+	return nil
 }
 
 // BlobMap is an imported blob map: its entries, and its blobs, which

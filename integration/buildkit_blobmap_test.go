@@ -334,3 +334,27 @@ func importFresh(t *testing.T, p *ir.Plan, from engine.CacheImport) *built {
 	s := newStore(t)
 	return buildWith(t, buildkit.New(s, buildkit.Options{Addr: fresh.Addr}), s, p, engine.BuildOptions{CacheFrom: []engine.CacheImport{from}, SourceDateEpoch: &ep})
 }
+
+// A --cache-from that cannot be read is a warning saying so (BuildKit
+// says nothing of it in imgc's builds), not a silent full build.
+func TestBuildKitCacheFromMissing(t *testing.T) {
+	testbase.Require(t)
+	addr := buildkittest.Require(t)
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	p := compileHCL(t, unseenHello(t), map[string]string{"base": "oci:" + testbase.Busybox(t) + ":latest"})
+	for _, from := range []string{
+		"type=local,src=" + filepath.Join(t.TempDir(), "nothere"),
+		"type=registry,ref=" + strings.TrimPrefix(srv.URL, "http://") + "/app/cache:nothere",
+	} {
+		imp, err := engine.ParseCacheImport(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := newStore(t)
+		b := buildWith(t, buildkit.New(s, buildkit.Options{Addr: addr}), s, p, engine.BuildOptions{CacheFrom: []engine.CacheImport{imp}})
+		if w := lines(b.events, "warning", "cannot be read, so nothing is imported from it"); len(w) != 1 {
+			t.Errorf("%s: warnings %q, want one that the cache cannot be read", from, lines(b.events, "warning", ""))
+		}
+	}
+}

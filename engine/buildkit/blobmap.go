@@ -106,6 +106,13 @@ func openBlobMaps(ctx context.Context, s *store.Store, from []engine.CacheImport
 			}
 			if bm != nil {
 				m.maps = append(m.maps, bm)
+				continue
+			}
+			// No map: maybe no cache either (a typo, a first build).
+			if err := imageio.CheckBuildKitCache(rctx, c.Type, c.Location(), c.Attrs["tag"]); err != nil {
+				m.mu.Lock()
+				m.problems = append(m.problems, fmt.Sprintf("the cache %s cannot be read, so nothing is imported from it: %v", c, err))
+				m.mu.Unlock()
 			}
 		}
 		for _, bm := range m.maps {
