@@ -99,9 +99,7 @@ func openBlobMaps(ctx context.Context, s *store.Store, from []engine.CacheImport
 		for _, c := range imports {
 			bm, err := imageio.OpenBlobMap(rctx, c.Type, c.Location(), c.Attrs["tag"])
 			if err != nil {
-				m.mu.Lock()
-				m.problems = append(m.problems, fmt.Sprintf("not using imgc's blobs beside the cache %s (its layers are compressed again instead): %v", c, err))
-				m.mu.Unlock()
+				m.problem("not using imgc's blobs beside the cache %s (its layers are compressed again instead): %v", c, err)
 				continue
 			}
 			if bm != nil {
@@ -110,9 +108,7 @@ func openBlobMaps(ctx context.Context, s *store.Store, from []engine.CacheImport
 			}
 			// No map: maybe no cache either (a typo, a first build).
 			if err := imageio.CheckBuildKitCache(rctx, c.Type, c.Location(), c.Attrs["tag"]); err != nil {
-				m.mu.Lock()
-				m.problems = append(m.problems, fmt.Sprintf("the cache %s cannot be read, so nothing is imported from it: %v", c, err))
-				m.mu.Unlock()
+				m.problem("the cache %s cannot be read, so nothing is imported from it: %v", c, err)
 			}
 		}
 		for _, bm := range m.maps {
@@ -151,7 +147,7 @@ func (m *blobMaps) claim(ctx context.Context, desc ocispecs.Descriptor) bool {
 	if m == nil {
 		return false
 	}
-	ctx, cancel := context.WithTimeout(ctx, fetchTimeout+time.Duration(max(desc.Size, 0)>>20)*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, fetchBound(desc.Size))
 	defer cancel()
 	select {
 	case <-m.ready:
@@ -172,9 +168,7 @@ func (m *blobMaps) claim(ctx context.Context, desc ocispecs.Descriptor) bool {
 		case <-f.done:
 		case <-ctx.Done():
 			if ctx.Err() == context.DeadlineExceeded {
-				m.mu.Lock()
-				m.problems = append(m.problems, fmt.Sprintf("not waiting longer for imgc's blob %s from %s for the builder's layer %s (the builder sends its own, compressed again)", e.Digest, bm.Name, desc.Digest))
-				m.mu.Unlock()
+				m.problem("not waiting longer for imgc's blob %s from %s for the builder's layer %s (the builder sends its own, compressed again)", e.Digest, bm.Name, desc.Digest)
 			}
 			return false
 		}
@@ -213,7 +207,7 @@ func (m *blobMaps) start(bm *imageio.BlobMap, l store.Layer, sem chan struct{}) 
 			f.err = m.ctx.Err()
 			return
 		}
-		ctx, cancel := context.WithTimeout(m.ctx, fetchTimeout+time.Duration(l.Size>>20)*time.Second)
+		ctx, cancel := context.WithTimeout(m.ctx, fetchBound(l.Size))
 		defer cancel()
 		f.err = bm.Fetch(ctx, m.s, l)
 	}()
@@ -272,6 +266,19 @@ func (m *blobMaps) ok(f *mapFetch, bm *imageio.BlobMap, cl, l store.Layer) bool 
 		m.problems = append(m.problems, fmt.Sprintf("not using imgc's blob %s from %s for the builder's layer %s (the layer is compressed again instead): %v", cl.Digest, bm.Name, l.Digest, f.err))
 	}
 	return false
+}
+
+// problem keeps a problem, formatted, for report.
+func (m *blobMaps) problem(format string, args ...any) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.problems = append(m.problems, fmt.Sprintf(format, args...))
+}
+
+// fetchBound is how long the download of a blob of size bytes, or the
+// daemon's wait for it, may take.
+func fetchBound(size int64) time.Duration {
+	return fetchTimeout + time.Duration(max(size, 0)>>20)*time.Second
 }
 
 // report emits, as warnings, the problems not reported yet: maps that

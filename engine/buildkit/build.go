@@ -115,7 +115,7 @@ func (e *Engine) newBuild(c *client.Client, p *ir.Plan, o engine.BuildOptions, n
 	// come again (recompress takes imgc's).
 	for key, pr := range prev.Blobs {
 		d, comp, ok := strings.Cut(key, " ")
-		if h, err := v1.NewHash(pr.Digest); ok && comp == o.Compression && err == nil && e.s.HasBlob(h) {
+		if _, held := pr.held(e.s); ok && comp == o.Compression && held {
 			b.export.standFor(digest.Digest(d))
 		}
 	}
@@ -563,8 +563,8 @@ func (b *build) recorded(l store.Layer) (store.Layer, bool) {
 	if !ok || (pr.DiffID != "" && pr.DiffID != l.DiffID.String()) {
 		return store.Layer{}, false
 	}
-	h, err := v1.NewHash(pr.Digest)
-	if err != nil || !b.e.s.HasBlob(h) {
+	h, held := pr.held(b.e.s)
+	if !held {
 		return store.Layer{}, false
 	}
 	return store.Layer{Digest: h, DiffID: l.DiffID, Size: pr.Size, MediaType: types.MediaType(pr.MediaType)}, true

@@ -134,8 +134,7 @@ func (e *Engine) buildPlans(ctx context.Context, plans []*ir.Plan, o engine.Buil
 func carryForward(s *store.Store, rec, prev *record) {
 	stands := map[string]bool{}
 	for k, br := range prev.Blobs {
-		h, err := v1.NewHash(br.Digest)
-		if err != nil || !s.HasBlob(h) {
+		if _, held := br.held(s); !held {
 			continue
 		}
 		if _, ok := rec.Blobs[k]; !ok {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/imgc-dev/imgc/store"
 )
 
@@ -26,6 +28,12 @@ type record struct {
 	// images' manifests, configs and layers): the next build tells the
 	// builder that the store holds them (exportStore).
 	Exported []string `json:"exported,omitempty"`
+}
+
+// held is the digest of br's blob, when the store s holds it.
+func (br blobRecord) held(s *store.Store) (v1.Hash, bool) {
+	h, err := v1.NewHash(br.Digest)
+	return h, err == nil && s.HasBlob(h)
 }
 
 type blobRecord struct {
