@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/agext/levenshtein"
 )
 
 // CacheExport is where a build exports its cache (`--cache-to`), in
@@ -58,6 +60,83 @@ var cacheTypes = map[string]bool{"registry": true, "local": true, "oci": true, "
 // LocalCacheTypes are the types imgc's local engine exports and imports.
 var LocalCacheTypes = []string{"registry", "local", "oci"}
 
+// BlobMapAttr is imgc's cache export attribute that, set to false, writes
+// no imgc blobs and blob map beside a BuildKit engine's cache.
+const BlobMapAttr = "imgc-blobs"
+
+// The attributes each cache type takes beside type: BuildKit's (its
+// exporters' and importers' names, v0.34) and imgc's own (imgc-blobs;
+// mount, the local engine's). A type not listed (gha, s3, azblob) takes
+// whatever BuildKit's exporter of it does, passed on unchecked.
+var (
+	commonExportAttrs = []string{"mode", "ignore-error", "compression", "compression-level", "force-compression"}
+	exportAttrs       = map[string][]string{
+		"registry": append([]string{"ref", "oci-mediatypes", "image-manifest", "registry.insecure", BlobMapAttr}, commonExportAttrs...),
+		"local":    append([]string{"dest", "tag", "reset", "oci-mediatypes", "image-manifest", BlobMapAttr}, commonExportAttrs...),
+		"inline":   commonExportAttrs,
+	}
+	// An import also accepts, and ignores as BuildKit does, what an
+	// export of its type takes: a value copied from --cache-to works.
+	importAttrs = map[string][]string{
+		"registry": append([]string{"mount"}, exportAttrs["registry"]...),
+		"local":    append([]string{"src", "digest"}, exportAttrs["local"]...),
+	}
+)
+
+// LocalEngineIgnores are the BuildKit cache attributes the local engine
+// accepts and does not use: its cache holds the layers as the build
+// compressed them, always with OCI media types in an artifact of its own,
+// under the tag latest.
+var LocalEngineIgnores = []string{"compression", "compression-level", "force-compression", "oci-mediatypes", "image-manifest", "tag", "reset", "digest", BlobMapAttr}
+
+// didYouMean is " Did you mean X?" for the candidate closest to name,
+// within two edits (as model.Suggestion, which the engine boundary does
+// not import), or "".
+func didYouMean(name string, candidates []string) string {
+	best, bestDist := "", 3
+	for _, c := range candidates {
+		if d := levenshtein.Distance(name, c, nil); d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" Did you mean %q?", best)
+}
+
+// checkCacheAttrs refuses an attribute the cache type does not take
+// (a typo such as imgc-blob=false would otherwise be ignored), naming the
+// closest one and those it takes.
+func checkCacheAttrs(attrs map[string]string, known map[string][]string) error {
+	typ := attrs["type"]
+	if typ == "oci" {
+		typ = "local"
+	}
+	takes, checked := known[typ]
+	keys := make([]string, 0, len(attrs))
+	for k := range attrs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if k == "type" || slices.Contains(takes, k) {
+			continue
+		}
+		if !checked && !strings.HasPrefix(k, "imgc-") {
+			continue // gha, s3, azblob: BuildKit's to check
+		}
+		if !checked {
+			if k == BlobMapAttr {
+				continue
+			}
+			return fmt.Errorf("imgc knows no attribute %q.%s", k, didYouMean(k, []string{BlobMapAttr}))
+		}
+		return fmt.Errorf("type=%s takes no attribute %q.%s It takes %s", attrs["type"], k, didYouMean(k, takes), strings.Join(takes, ", "))
+	}
+	return nil
+}
+
 // ParseCacheExport parses a --cache-to value, CSV words as BuildKit's
 // (type=registry,ref=r.example/app:cache,mode=max).
 func ParseCacheExport(s string) (CacheExport, error) {
@@ -76,6 +155,9 @@ func ParseCacheExport(s string) (CacheExport, error) {
 		c.IgnoreError = v == "" || v == "true" || v == "1"
 	}
 	if err := checkCacheType(c.Type, c.Ref, c.Dest, "dest"); err != nil {
+		return CacheExport{}, fmt.Errorf("parsing cache export %q: %w", s, err)
+	}
+	if err := checkCacheAttrs(attrs, exportAttrs); err != nil {
 		return CacheExport{}, fmt.Errorf("parsing cache export %q: %w", s, err)
 	}
 	return c, nil
@@ -97,6 +179,9 @@ func ParseCacheImport(s string) (CacheImport, error) {
 	}
 	c := CacheImport{Type: attrs["type"], Ref: attrs["ref"], Src: attrs["src"], Attrs: attrs}
 	if err := checkCacheType(c.Type, c.Ref, c.Src, "src"); err != nil {
+		return CacheImport{}, fmt.Errorf("parsing cache import %q: %w", s, err)
+	}
+	if err := checkCacheAttrs(attrs, importAttrs); err != nil {
 		return CacheImport{}, fmt.Errorf("parsing cache import %q: %w", s, err)
 	}
 	return c, nil

@@ -29,6 +29,15 @@ func TestParseCacheExport(t *testing.T) {
 		{in: "ref=r.example/app", err: "it has no type"},
 		{in: "type=local,dest", err: `"dest" is not a key=value word`},
 		{in: "type=local,dest=/a,dest=/b", err: "dest is given twice"},
+		{in: "type=registry,ref=r.example/app:cache,imgc-blob=false", err: `type=registry takes no attribute "imgc-blob". Did you mean "imgc-blobs"?`},
+		{in: "type=oci,dest=/x,compresion=zstd", err: `type=oci takes no attribute "compresion". Did you mean "compression"?`},
+		{in: "type=local,dest=/x,src=/y", err: `type=local takes no attribute "src". It takes dest, tag,`},
+		{in: "type=gha,scope=x,imgc-blob=false", err: `imgc knows no attribute "imgc-blob". Did you mean "imgc-blobs"?`},
+		{in: "type=gha,scope=x,imgc-blobs=false", want: engine.CacheExport{Type: "gha", Mode: "min",
+			Attrs: map[string]string{"type": "gha", "scope": "x", "imgc-blobs": "false"}}},
+		{in: "type=registry,ref=r/a,registry.insecure=true,oci-mediatypes=true,image-manifest=true,compression=zstd,compression-level=3,force-compression=true,imgc-blobs=false",
+			want: engine.CacheExport{Type: "registry", Ref: "r/a", Mode: "min", Attrs: map[string]string{"type": "registry", "ref": "r/a", "registry.insecure": "true",
+				"oci-mediatypes": "true", "image-manifest": "true", "compression": "zstd", "compression-level": "3", "force-compression": "true", "imgc-blobs": "false"}}},
 	} {
 		got, err := engine.ParseCacheExport(c.in)
 		if c.err != "" {
@@ -59,6 +68,11 @@ func TestParseCacheImport(t *testing.T) {
 		{in: "type=s3,region=x", want: engine.CacheImport{Type: "s3", Attrs: map[string]string{"type": "s3", "region": "x"}}},
 		{in: "type=local,dest=/tmp/c", err: "type=local needs src=DIR"},
 		{in: " ", err: "it is empty"},
+		// What an export of the type takes is accepted, as BuildKit does:
+		// a value copied from --cache-to works.
+		{in: "type=registry,ref=r/a,mode=max", local: true, want: engine.CacheImport{Type: "registry", Ref: "r/a", Attrs: map[string]string{"type": "registry", "ref": "r/a", "mode": "max"}}},
+		{in: "type=local,src=/x,tag=v1,digest=sha256:00", local: true, want: engine.CacheImport{Type: "local", Src: "/x", Attrs: map[string]string{"type": "local", "src": "/x", "tag": "v1", "digest": "sha256:00"}}},
+		{in: "type=registry,ref=r/a,mont=false", err: `type=registry takes no attribute "mont". Did you mean "mount"?`},
 	} {
 		got, err := engine.ParseCacheImport(c.in)
 		if c.err != "" {

@@ -38,6 +38,22 @@ func SetInsecureRegistries(hosts []string) {
 	}
 }
 
+// AddInsecureRegistry sets the registry of ref (REG/REPO[:TAG]) insecure
+// too, as a cache's registry.insecure=true asks.
+func AddInsecureRegistry(ref string) error {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return err
+	}
+	insecure.Lock()
+	defer insecure.Unlock()
+	if insecure.hosts == nil {
+		insecure.hosts = map[string]bool{}
+	}
+	insecure.hosts[strings.ToLower(r.Context().RegistryStr())] = true
+	return nil
+}
+
 // isInsecure says whether host (HOST or HOST:PORT) was set insecure, by
 // itself or by its host name without a port.
 func isInsecure(host string) bool {

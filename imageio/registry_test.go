@@ -162,3 +162,25 @@ func TestPushAndPullRetry(t *testing.T) {
 		t.Errorf("without retries %d of 10 pushes failed, want most: the registry does not fail as it should", failed)
 	}
 }
+
+// TestAddInsecureRegistry: a cache's registry.insecure=true makes imgc's
+// own requests to that registry plain HTTP, and no other registry's.
+func TestAddInsecureRegistry(t *testing.T) {
+	imageio.SetInsecureRegistries(nil)
+	t.Cleanup(func() { imageio.SetInsecureRegistries(nil) })
+	if err := imageio.AddInsecureRegistry("reg.example:5000/team/cache:main"); err != nil {
+		t.Fatal(err)
+	}
+	for ref, want := range map[string]string{"reg.example:5000/app:1": "http", "other.example/app:1": "https"} {
+		r, err := imageio.ParseReference(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Context().Scheme(); got != want {
+			t.Errorf("%s: scheme %s, want %s", ref, got, want)
+		}
+	}
+	if err := imageio.AddInsecureRegistry("Not A Ref"); err == nil {
+		t.Error("AddInsecureRegistry of a bad reference: no error")
+	}
+}

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/imgc-dev/imgc/engine"
 	"github.com/imgc-dev/imgc/engine/buildkit"
@@ -275,5 +278,58 @@ func TestBuildKitCacheExportIgnoreError(t *testing.T) {
 	}
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "failed (ignore-error=true)") {
 		t.Errorf("warnings %q, want one that the export failed", warnings)
+	}
+}
+
+// A cache export that fails fails the build, but only after the image is
+// recorded and written to --output, as on the local engine: the output is
+// a valid image of the digest the build gives.
+func TestBuildKitCacheExportFailureWritesOutputs(t *testing.T) {
+	testbase.Require(t)
+	addr := buildkittest.Require(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := l.Addr().String()
+	l.Close()
+	p := compileHCL(t, unseenHello(t), map[string]string{"base": "oci:" + testbase.Busybox(t) + ":latest"})
+	to, err := engine.ParseCacheExport("type=registry,ref=" + down + "/cache:main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "layout")
+	s := newStore(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	_, err = buildkit.New(s, buildkit.Options{Addr: addr}).Build(ctx, p, engine.BuildOptions{CacheTo: []engine.CacheExport{to},
+		Outputs: []engine.Output{{Type: "oci", Dest: out}}})
+	if err == nil || !strings.Contains(err.Error(), down) {
+		t.Fatalf("build with a cache export to a registry that is down: %v, want an error naming it", err)
+	}
+	idx, err := layout.ImageIndexFromPath(out)
+	if err != nil {
+		t.Fatalf("the output was not written: %v", err)
+	}
+	if err := validate.Index(idx); err != nil {
+		t.Errorf("the output is not a valid image: %v", err)
+	}
+	man, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(man.Manifests) != 1 {
+		t.Fatalf("the output holds %d manifests, want 1", len(man.Manifests))
+	}
+	var named v1.Descriptor
+	for _, tg := range p.Targets {
+		if tg.Output {
+			if named, err = s.LookupImage(tg.StoreNames()[0]); err != nil {
+				t.Fatalf("the image is not named in the store: %v", err)
+			}
+		}
+	}
+	if named.Digest != man.Manifests[0].Digest {
+		t.Errorf("the output holds %s, the store names %s", man.Manifests[0].Digest, named.Digest)
 	}
 }

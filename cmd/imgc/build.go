@@ -135,6 +135,9 @@ func (c *buildCmd) Run(e *env) error {
 		}
 	}
 	opts.SSH = agents
+	if err := insecureCaches(cacheFrom, cacheTo); err != nil {
+		return err
+	}
 	opts.CacheTo, opts.CacheFrom = cacheTo, cacheFrom
 	return c.build(e, store, src, plans, pins, opts)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/imgc-dev/imgc/engine"
+	"github.com/imgc-dev/imgc/imageio"
 	"github.com/imgc-dev/imgc/model"
 )
 
@@ -89,4 +90,28 @@ func configCaches(cfg *model.Config, dir string, targets []string, from []engine
 func cacheDiag(summary string, err error, want string, rng hcl.Range) *hcl.Diagnostic {
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary,
 		Detail: fmt.Sprintf("%v. Write %s, in BuildKit's words as the --cache-from and --cache-to flags take them.", err, want), Subject: rng.Ptr()}
+}
+
+// insecureCaches sets the registries of the caches given
+// registry.insecure=true insecure, for imgc's own requests to them (the
+// local engine's caches, the BuildKit engine's blob maps) as BuildKit's
+// are for the daemon's.
+func insecureCaches(from []engine.CacheImport, to []engine.CacheExport) error {
+	var refs []string
+	for _, c := range from {
+		if c.Type == "registry" && c.Attrs["registry.insecure"] == "true" {
+			refs = append(refs, c.Ref)
+		}
+	}
+	for _, c := range to {
+		if c.Type == "registry" && c.Attrs["registry.insecure"] == "true" {
+			refs = append(refs, c.Ref)
+		}
+	}
+	for _, r := range refs {
+		if err := imageio.AddInsecureRegistry(r); err != nil {
+			return fmt.Errorf("cache reference %q: %w", r, err)
+		}
+	}
+	return nil
 }

@@ -41,7 +41,7 @@ var (
 // noBlobMap is the cache export attribute that writes no blob map (the
 // cache then holds the daemon's blobs only, and an import compresses
 // them again).
-const noBlobMap = "imgc-blobs"
+const noBlobMap = engine.BlobMapAttr
 
 // blobMaps are the blob maps beside a build's imported caches, read on
 // their own goroutine as the build starts, and the downloads of their

@@ -118,12 +118,19 @@ func (e *Engine) buildPlans(ctx context.Context, plans []*ir.Plan, o engine.Buil
 	if err := eg.Wait(); err != nil {
 		return nil, err
 	}
+	// The images are recorded, named and written out before the caches
+	// are exported, as the local engine does: a failed export fails the
+	// build, but leaves its outputs written.
+	res, err := e.finish(ctx, builds)
+	if err != nil {
+		return nil, err
+	}
 	caches, err := e.exportCaches(ctx, c, builds, opts[0], native)
 	if err != nil {
 		return nil, err
 	}
 	e.exportBlobMaps(ctx, builds, caches)
-	return e.finish(ctx, builds)
+	return res, nil
 }
 
 // carryForward keeps in rec what the project's earlier builds on the

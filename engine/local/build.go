@@ -194,6 +194,9 @@ func (b *builder) start() error {
 			b.emit(engine.Event{Kind: "warning", Line: w})
 		}
 	}
+	for _, w := range ignoredCacheAttrs(b.o) {
+		b.emit(engine.Event{Kind: "warning", Line: w})
+	}
 	// Bundles a killed build left behind may hold secrets.
 	return runc.ClearStaleBundles()
 }

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -176,6 +179,33 @@ func checkCacheTypes(o engine.BuildOptions) error {
 		}
 	}
 	return nil
+}
+
+// ignoredCacheAttrs are warnings naming the BuildKit cache attributes
+// the caches were given that the local engine does not use.
+func ignoredCacheAttrs(o engine.BuildOptions) []string {
+	var out []string
+	warn := func(flag, c string, attrs map[string]string) {
+		var keys []string
+		for k := range attrs {
+			if slices.Contains(engine.LocalEngineIgnores, k) {
+				keys = append(keys, k)
+			}
+		}
+		if len(keys) == 0 {
+			return
+		}
+		sort.Strings(keys)
+		out = append(out, fmt.Sprintf("%s %s: the local engine ignores %s: its cache holds each layer as the build compressed it (--compression), with OCI media types, under the tag latest, and %s applies to --builder only",
+			flag, c, strings.Join(keys, ", "), engine.BlobMapAttr))
+	}
+	for _, c := range o.CacheTo {
+		warn("--cache-to", c.String(), c.Attrs)
+	}
+	for _, c := range o.CacheFrom {
+		warn("--cache-from", c.String(), c.Attrs)
+	}
+	return out
 }
 
 // find returns the first usable entry of k, skipping refused ones and,
