@@ -168,11 +168,11 @@ func writeBlobMapLayout(ctx context.Context, dir, mapTag string, art *cacheArtif
 func CheckBuildKitCache(ctx context.Context, typ, loc, tag string) error {
 	switch typ {
 	case "registry":
-		r, err := name.ParseReference(loc)
+		r, err := ParseReference(loc)
 		if err != nil {
 			return err
 		}
-		puller, err := remote.NewPuller(registryOptions(ctx)...)
+		puller, err := remote.NewPuller(cacheReadOptions(ctx)...)
 		if err != nil {
 			return err
 		}

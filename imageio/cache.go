@@ -152,7 +152,7 @@ func newArtifact(artifactType string, cfgType types.MediaType, rawCfg []byte, la
 // registry for each blob first and uploads only the missing ones, then
 // puts the manifest.
 func pushCache(ctx context.Context, ref string, art *cacheArtifact, blob BlobOpener) error {
-	r, err := name.ParseReference(ref)
+	r, err := ParseReference(ref)
 	if err != nil {
 		return err
 	}
@@ -488,11 +488,11 @@ func openRegistryCache(ctx context.Context, ref string) ([]byte, BlobOpener, err
 // authentication (the registry's /v2/ ping) and one pool of connections,
 // not one of each per blob.
 func registryArtifact(ctx context.Context, ref string) (*remote.Descriptor, BlobOpener, error) {
-	r, err := name.ParseReference(ref)
+	r, err := ParseReference(ref)
 	if err != nil {
 		return nil, nil, err
 	}
-	puller, err := remote.NewPuller(registryOptions(ctx)...)
+	puller, err := remote.NewPuller(cacheReadOptions(ctx)...)
 	if err != nil {
 		return nil, nil, err
 	}

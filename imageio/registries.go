@@ -82,6 +82,19 @@ func ParseReference(s string) (name.Reference, error) {
 	return ref, nil
 }
 
+// parseRepository parses a repository name, allowing plain HTTP for the
+// registries set insecure.
+func parseRepository(s string) (name.Repository, error) {
+	repo, err := name.NewRepository(s)
+	if err != nil {
+		return name.Repository{}, err
+	}
+	if isInsecure(repo.RegistryStr()) {
+		return name.NewRepository(s, name.Insecure)
+	}
+	return repo, nil
+}
+
 // insecureTransport skips certificate verification for the registries
 // set insecure, and sends every other request through inner.
 type insecureTransport struct {

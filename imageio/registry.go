@@ -44,11 +44,39 @@ func registryOptions(ctx context.Context, more ...remote.Option) []remote.Option
 	return append([]remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(authn.DefaultKeychain),
-		remote.WithTransport(&retryTransport{inner: newInsecureTransport(remote.DefaultTransport), backoff: requestBackoff}),
+		remote.WithTransport(&retryTransport{inner: newInsecureTransport(remote.DefaultTransport), backoff: requestBackoff, retryable: retryable}),
 		remote.WithRetryBackoff(registryBackoff),
 		remote.WithRetryStatusCodes(retryStatusCodes...),
 		remote.WithRetryPredicate(retryable),
 	}, more...)
+}
+
+// cacheReadOptions are registryOptions for reading a shared cache, which
+// a build can do without: a registry that refuses the connection or
+// whose name does not resolve is not tried again (BuildKit's resolver
+// does not retry those either), so a cache registry that is down costs a
+// build a warning at once, not the 20 s a push spends retrying. Answers
+// that say "later" (5xx, 429) and broken connections are retried as
+// for a push.
+func cacheReadOptions(ctx context.Context) []remote.Option {
+	return []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithAuthFromKeychain(authn.DefaultKeychain),
+		remote.WithTransport(&retryTransport{inner: newInsecureTransport(remote.DefaultTransport), backoff: requestBackoff, retryable: retryableRead}),
+		remote.WithRetryBackoff(registryBackoff),
+		remote.WithRetryStatusCodes(retryStatusCodes...),
+		remote.WithRetryPredicate(retryableRead),
+	}
+}
+
+// retryableRead is retryable less what says the registry is not there:
+// a refused connection, a name that does not resolve.
+func retryableRead(err error) bool {
+	var dnsErr *net.DNSError
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &dnsErr) {
+		return false
+	}
+	return retryable(err)
 }
 
 // retryable says whether a failed registry operation may succeed if tried
@@ -82,8 +110,9 @@ func retryable(err error) bool {
 // failed or the registry answered with one of retryStatusCodes, as long as
 // the request has no body or one it can re-read (GetBody).
 type retryTransport struct {
-	inner   http.RoundTripper
-	backoff remote.Backoff
+	inner     http.RoundTripper
+	backoff   remote.Backoff
+	retryable func(error) bool
 }
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -100,7 +129,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			r.Body = body
 		}
 		resp, err := t.inner.RoundTrip(r)
-		again := err != nil && retryable(err)
+		again := err != nil && t.retryable(err)
 		if err == nil {
 			for _, c := range retryStatusCodes {
 				again = again || resp.StatusCode == c

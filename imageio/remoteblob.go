@@ -20,7 +20,7 @@ import (
 // a cache hit is verified (digest, size, diff ID). A blob that fails is
 // removed, and the error says the image is wrong.
 func FetchRemoteBlob(ctx context.Context, s *store.Store, d v1.Hash, rb store.RemoteBlob) error {
-	repo, err := name.NewRepository(rb.Repository)
+	repo, err := parseRepository(rb.Repository)
 	if err != nil {
 		return err
 	}
@@ -91,7 +91,7 @@ func pushable(ctx context.Context, s *store.Store, img v1.Image, reg string) (v1
 		if !ok {
 			continue
 		}
-		repo, err := name.NewRepository(rb.Repository)
+		repo, err := parseRepository(rb.Repository)
 		if err != nil || repo.RegistryStr() != reg {
 			continue
 		}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"log"
 	"net/http"
 	"net/http/httptest"
@@ -342,10 +343,17 @@ func TestBuildKitCacheFromMissing(t *testing.T) {
 	addr := buildkittest.Require(t)
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	defer srv.Close()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := l.Addr().String()
+	l.Close()
 	p := compileHCL(t, unseenHello(t), map[string]string{"base": "oci:" + testbase.Busybox(t) + ":latest"})
 	for _, from := range []string{
 		"type=local,src=" + filepath.Join(t.TempDir(), "nothere"),
 		"type=registry,ref=" + strings.TrimPrefix(srv.URL, "http://") + "/app/cache:nothere",
+		"type=registry,ref=" + down + "/app/cache:main", // a registry that is down
 	} {
 		imp, err := engine.ParseCacheImport(from)
 		if err != nil {

@@ -55,6 +55,8 @@ type blobMaps struct {
 	// report has yet to say.
 	maps     []*imageio.BlobMap
 	problems []string
+	// names are the caches read, for messages.
+	names []string
 
 	mu sync.Mutex
 	// fetches are by map and the whole layer, not its digest alone: a
@@ -92,23 +94,25 @@ func openBlobMaps(ctx context.Context, s *store.Store, from []engine.CacheImport
 		return nil
 	}
 	m := &blobMaps{s: s, ctx: ctx, compression: compression, ready: make(chan struct{}), fetches: map[fetchKey]*mapFetch{}, early: make(chan struct{}, 2), sem: make(chan struct{}, 4)}
+	for _, c := range imports {
+		m.names = append(m.names, c.String())
+	}
 	go func() {
 		defer close(m.ready)
 		rctx, cancel := context.WithTimeout(ctx, mapReadTimeout)
 		defer cancel()
 		for _, c := range imports {
-			bm, err := imageio.OpenBlobMap(rctx, c.Type, c.Location(), c.Attrs["tag"])
-			if err != nil {
-				m.problem("not using imgc's blobs beside the cache %s (its layers are compressed again instead): %v", c, err)
-				continue
-			}
+			bm, merr := imageio.OpenBlobMap(rctx, c.Type, c.Location(), c.Attrs["tag"])
 			if bm != nil {
 				m.maps = append(m.maps, bm)
 				continue
 			}
-			// No map: maybe no cache either (a typo, a first build).
+			// No map, or one that cannot be read: maybe no cache either (a
+			// typo, a first build, a registry that is down).
 			if err := imageio.CheckBuildKitCache(rctx, c.Type, c.Location(), c.Attrs["tag"]); err != nil {
 				m.problem("the cache %s cannot be read, so nothing is imported from it: %v", c, err)
+			} else if merr != nil {
+				m.problem("not using imgc's blobs beside the cache %s (its layers are compressed again instead): %v", c, merr)
 			}
 		}
 		for _, bm := range m.maps {
@@ -293,6 +297,22 @@ func (m *blobMaps) report(emit func(engine.Event)) {
 	m.mu.Unlock()
 	for _, p := range problems {
 		emit(engine.Event{Kind: "warning", Line: p})
+	}
+}
+
+// reportEnd reports, as the build ends, what report has not said yet. A
+// build can end before the maps are read (a registry slow to answer): it
+// then waits for them at most wait, and past that says which caches
+// were not checked.
+func (m *blobMaps) reportEnd(emit func(engine.Event), wait time.Duration) {
+	if m == nil {
+		return
+	}
+	select {
+	case <-m.ready:
+		m.report(emit)
+	case <-time.After(wait):
+		emit(engine.Event{Kind: "warning", Line: fmt.Sprintf("the caches %s did not answer within %s: imgc could not check them, nor use its blobs beside them", strings.Join(m.names, ", "), wait)})
 	}
 }
 

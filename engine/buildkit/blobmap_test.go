@@ -18,6 +18,8 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -50,6 +52,28 @@ func oneFileLayer(t *testing.T, s *store.Store, content string) store.Layer {
 	return l
 }
 
+// buildKitCacheEntry names a manifest "latest" in the layout dir, as
+// BuildKit's local cache export does: the cache a map goes beside.
+func buildKitCacheEntry(t *testing.T, dir string) {
+	t.Helper()
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	man := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`)
+	h, size, err := v1.SHA256(bytes.NewReader(man))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WriteBlob(h, io.NopCloser(bytes.NewReader(man))); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendDescriptor(v1.Descriptor{MediaType: types.OCIImageIndex, Digest: h, Size: size,
+		Annotations: map[string]string{ocispecs.AnnotationRefName: "latest"}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A forged map cannot pass one blob off as another content: not by
 // naming another content for it (the download is checked against the
 // content the entry gives), nor by a second entry that gives the same
@@ -80,6 +104,7 @@ func TestBlobMapsRefuseForgeries(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
+			buildKitCacheEntry(t, dir)
 			if err := imageio.ExportBlobMap(ctx, src, "local", dir, "", tc.entries); err != nil {
 				t.Fatal(err)
 			}
@@ -217,4 +242,29 @@ func TestBlobMapsClaimWaitIsBounded(t *testing.T) {
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "imgc's blob "+l.Digest.String()) {
 		t.Errorf("warnings %q, want one that the daemon sends its own", warnings)
 	}
+}
+
+// A build that ends before the maps are read waits for them a little,
+// then says which caches it could not check; maps read by then report
+// their problems.
+func TestBlobMapsReportEnd(t *testing.T) {
+	var got []string
+	emit := func(ev engine.Event) { got = append(got, ev.Kind+": "+ev.Line) }
+	m := &blobMaps{ready: make(chan struct{}), names: []string{"registry:r.example/app:cache"}}
+	m.reportEnd(emit, 10*time.Millisecond)
+	want := "warning: the caches registry:r.example/app:cache did not answer within 10ms: imgc could not check them, nor use its blobs beside them"
+	if len(got) != 1 || got[0] != want {
+		t.Errorf("unread maps: %q, want %q", got, want)
+	}
+	got = nil
+	m.problem("the cache %s cannot be read", "registry:r.example/app:cache")
+	go func() {
+		time.Sleep(5 * time.Millisecond)
+		close(m.ready)
+	}()
+	m.reportEnd(emit, time.Minute)
+	if len(got) != 1 || got[0] != "warning: the cache registry:r.example/app:cache cannot be read" {
+		t.Errorf("maps read during the wait: %q, want their problem", got)
+	}
+	(*blobMaps)(nil).reportEnd(emit, time.Minute) // no caches: nothing to say, no wait
 }

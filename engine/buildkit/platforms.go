@@ -118,6 +118,7 @@ func (e *Engine) buildPlans(ctx context.Context, plans []*ir.Plan, o engine.Buil
 	if err := eg.Wait(); err != nil {
 		return nil, err
 	}
+	maps.reportEnd(builds[0].prog.emit, reportWait)
 	// The images are recorded, named and written out before the caches
 	// are exported, as the local engine does: a failed export fails the
 	// build, but leaves its outputs written.
@@ -132,6 +133,10 @@ func (e *Engine) buildPlans(ctx context.Context, plans []*ir.Plan, o engine.Buil
 	e.exportBlobMaps(ctx, builds, caches)
 	return res, nil
 }
+
+// reportWait is how long a build that is over waits for the blob maps
+// still being read, to say what was wrong with them.
+const reportWait = 2 * time.Second
 
 // carryForward keeps in rec what the project's earlier builds on the
 // builder recorded and this one did not touch, as long as the store holds
