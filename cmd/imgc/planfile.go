@@ -293,7 +293,10 @@ func (st savedTarget) changes(t *ir.Target) []string {
 			}
 		}
 	}
-	if cfg, err := json.Marshal(t.Config); err == nil && !bytes.Equal(cfg, st.Config) {
+	// The file holds the config indented (MarshalIndent indents a raw
+	// message too): compare it compacted.
+	var saved bytes.Buffer
+	if cfg, err := json.Marshal(t.Config); err == nil && (json.Compact(&saved, st.Config) != nil || !bytes.Equal(cfg, saved.Bytes())) {
 		out = append(out, fmt.Sprintf("%s: the image config (entrypoint, env, labels...) changed", t.Name))
 	}
 	if strings.Join(st.Tags, "\x00") != strings.Join(t.Tags, "\x00") || st.Output != t.Output {
