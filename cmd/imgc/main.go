@@ -152,7 +152,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintln(stderr, msg)
 		return exitBadInput
 	}
-	kctx, err := parseArgs(parser, terraformSpellings(runArgs(parser, args)))
+	kctx, err := parseArgs(parser, terraformSpellings(parser, runArgs(parser, args)))
 	if err != nil {
 		var ke kongExit
 		if errors.As(err, &ke) {
@@ -217,10 +217,29 @@ func unknownCommand(p *kong.Kong, args []string) string {
 
 // terraformSpellings accepts Terraform's one-dash flags where Terraform
 // users type them (imgc plan -out FILE -detailed-exitcode -var NAME=VALUE
-// -var-file FILE), by giving them the second dash.
-func terraformSpellings(args []string) []string {
-	if len(args) == 0 || (args[0] != "plan" && args[0] != "build" && args[0] != "validate") {
-		return args
+// -var-file FILE -target NAME, imgc fmt -check -diff), by giving a word
+// of one dash that names one of the command's long flags its second dash.
+// Without it, -target would read as -t arget: a tag.
+func terraformSpellings(p *kong.Kong, args []string) []string {
+	node := p.Model.Node
+	long := map[string]bool{}
+	for _, f := range node.Flags {
+		long[f.Name] = true
+	}
+	for _, a := range args {
+		var next *kong.Node
+		for _, n := range node.Children {
+			if n.Name == a || slices.Contains(n.Aliases, a) {
+				next = n
+			}
+		}
+		if next == nil {
+			break
+		}
+		node = next
+		for _, f := range node.Flags {
+			long[f.Name] = true
+		}
 	}
 	out := slices.Clone(args)
 	for i, a := range out {
@@ -228,8 +247,7 @@ func terraformSpellings(args []string) []string {
 			break
 		}
 		name, _, _ := strings.Cut(a, "=")
-		switch name {
-		case "-detailed-exitcode", "-out", "-var", "-var-file":
+		if len(name) > 2 && name[0] == '-' && name[1] != '-' && long[name[1:]] {
 			out[i] = "-" + a
 		}
 	}
