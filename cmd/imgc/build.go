@@ -328,20 +328,44 @@ func parseOutput(o string) (engine.Output, hcl.Diagnostics) {
 // variable holding the value.
 type secretFlag struct{ id, src, env string }
 
-// parseSecret reads a --secret value: id=ID,src=FILE (or source=FILE) or
-// id=ID,env=NAME.
+// parseSecret reads a --secret value as buildx does: id=ID,src=FILE (or
+// source=FILE), id=ID,env=NAME, type=env,id=ID,src=NAME, or id=ID alone
+// (the environment variable ID if it is set, else the file ID). A
+// relative file is relative to the working directory.
 func parseSecret(s string) (secretFlag, hcl.Diagnostics) {
 	kv := parseKV(s)
-	sec := secretFlag{id: kv["id"], src: kv["src"]}
+	sec := secretFlag{id: kv["id"], src: kv["src"], env: kv["env"]}
 	if sec.src == "" {
 		sec.src = kv["source"]
 	}
-	if sec.src == "" {
-		sec.env = kv["env"]
-	}
-	if sec.id == "" || (sec.src == "" && sec.env == "") {
+	switch kv["type"] {
+	case "", "file":
+	case "env":
+		if sec.env == "" {
+			sec.env, sec.src = sec.src, ""
+		}
+	default:
 		return secretFlag{}, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid --secret value",
-			Detail: fmt.Sprintf("The secret %q needs an id and a source file. Write --secret id=ID,src=FILE.", s)}}
+			Detail: fmt.Sprintf("The secret %q has type %q; the types are file and env.", s, kv["type"])}}
+	}
+	if sec.src != "" {
+		sec.env = ""
+	}
+	if sec.id == "" {
+		return secretFlag{}, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid --secret value",
+			Detail: fmt.Sprintf("The secret %q has no id. Write --secret id=ID,src=FILE or id=ID,env=NAME.", s)}}
+	}
+	if sec.src == "" && sec.env == "" {
+		if _, ok := os.LookupEnv(sec.id); ok {
+			sec.env = sec.id
+		} else {
+			sec.src = sec.id
+		}
+	}
+	if sec.src != "" {
+		if abs, err := filepath.Abs(sec.src); err == nil {
+			sec.src = abs
+		}
 	}
 	return sec, nil
 }

@@ -47,6 +47,40 @@ func FuzzSecretFlag(f *testing.F) {
 	})
 }
 
+// --secret takes buildx's forms: a relative src is the working
+// directory's, type=env reads src as the variable's name, and id=ID alone
+// is the variable ID if it is set, else the file ID.
+func TestSecretFlagForms(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("IMGC_TEST_TOKEN", "x")
+	for in, want := range map[string]secretFlag{
+		"id=a,src=tok.txt":                  {id: "a", src: filepath.Join(wd, "tok.txt")},
+		"id=a,src=./d/../tok.txt":           {id: "a", src: filepath.Join(wd, "tok.txt")},
+		"id=a,src=/abs/tok":                 {id: "a", src: "/abs/tok"},
+		"type=env,id=a,src=IMGC_TEST_TOKEN": {id: "a", env: "IMGC_TEST_TOKEN"},
+		"id=a,env=IMGC_TEST_TOKEN":          {id: "a", env: "IMGC_TEST_TOKEN"},
+		"id=IMGC_TEST_TOKEN":                {id: "IMGC_TEST_TOKEN", env: "IMGC_TEST_TOKEN"},
+		"id=imgc-test-file":                 {id: "imgc-test-file", src: filepath.Join(wd, "imgc-test-file")},
+	} {
+		got, diags := parseSecret(in)
+		if diags.HasErrors() {
+			t.Errorf("parseSecret(%q): %s", in, diags.Error())
+			continue
+		}
+		if got != want {
+			t.Errorf("parseSecret(%q) = %+v, want %+v", in, got, want)
+		}
+	}
+	for _, in := range []string{"src=/f", "type=ssh,id=a,src=/f"} {
+		if _, diags := parseSecret(in); !diags.HasErrors() {
+			t.Errorf("parseSecret(%q): no error", in)
+		}
+	}
+}
+
 // An env= secret is written to memory (/dev/shm where it exists), readable
 // only by imgc, and removed after the build.
 func TestEnvSecretFile(t *testing.T) {
