@@ -81,11 +81,14 @@ func (f *configFlags) varSources() ([]lang.VarSource, hcl.Diagnostics) {
 	}
 	type item struct {
 		varFlag
-		file bool
+		file, buildArg bool
 	}
 	var items []item
-	for _, v := range append(slices.Clone(f.Var), f.BuildArg...) {
+	for _, v := range f.Var {
 		items = append(items, item{varFlag: v})
+	}
+	for _, v := range f.BuildArg {
+		items = append(items, item{varFlag: v, buildArg: true})
 	}
 	for _, v := range f.VarFile {
 		items = append(items, item{varFlag: v, file: true})
@@ -97,6 +100,15 @@ func (f *configFlags) varSources() ([]lang.VarSource, hcl.Diagnostics) {
 		if it.file {
 			out = append(out, lang.VarSource{Kind: lang.VarFile, Path: it.value})
 			continue
+		}
+		if it.buildArg && !strings.Contains(it.value, "=") {
+			// docker build --build-arg NAME: the environment's NAME, or
+			// nothing when it is not set.
+			v, ok := os.LookupEnv(strings.TrimSpace(it.value))
+			if !ok {
+				continue
+			}
+			it.value = strings.TrimSpace(it.value) + "=" + v
 		}
 		src, d := lang.ParseVarFlag(it.value)
 		if d != nil {
