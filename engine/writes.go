@@ -55,6 +55,15 @@ func CheckWriteNames(l *ir.Layer, names []string) error {
 	if !ok {
 		return nil
 	}
+	// A step's working directory is made for it if the image lacks it
+	// (as docker build does): that directory and those above it are not
+	// the step's writes, and it need not declare them.
+	var workdirs []string
+	for _, st := range l.Steps {
+		if r, ok := st.(*ir.Run); ok && r.Workdir != "" {
+			workdirs = append(workdirs, path.Clean("/"+r.Workdir))
+		}
+	}
 	var undeclared []string
 	for _, name := range names {
 		p := path.Clean("/" + name)
@@ -64,7 +73,7 @@ func CheckWriteNames(l *ir.Layer, names []string) error {
 		} else if name, ok := strings.CutPrefix(base, ".wh."); ok {
 			p = path.Join(dir, name)
 		}
-		if !declared(p, writes) {
+		if !declared(p, writes) && !madeWorkdir(p, workdirs) {
 			undeclared = append(undeclared, p)
 		}
 	}
@@ -75,7 +84,18 @@ func CheckWriteNames(l *ir.Layer, names []string) error {
 		undeclared = append(undeclared[:5], fmt.Sprintf("and %d more", len(undeclared)-5))
 	}
 	return &StepError{Origins: []ir.Origin{l.Origin}, Key: l.Key,
-		Err: fmt.Errorf("the layer changes %s, which its steps' writes %q do not cover: declare every path the step writes", strings.Join(undeclared, ", "), writes)}
+		Err: fmt.Errorf("the layer changes %s, which its steps' writes (%s) do not cover: declare every path the step writes", strings.Join(undeclared, ", "), strings.Join(writes, ", "))}
+}
+
+// madeWorkdir reports whether p is one of workdirs or a directory above
+// one.
+func madeWorkdir(p string, workdirs []string) bool {
+	for _, w := range workdirs {
+		if p == w || p == "/" || strings.HasPrefix(w, p+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // declared reports whether p is a declared write path, below one, or a

@@ -641,13 +641,19 @@ func TestWritesAreChecked(t *testing.T) {
 	if _, _, err := build(t, s, &ir.Plan{Project: "writes", Targets: []*ir.Target{target("honest", busyboxBase(base), layerOf("honest", honest))}}, engine.BuildOptions{}); err != nil {
 		t.Errorf("a step that writes what it declares: %v", err)
 	}
+	// The working directory made for a step is not its write.
+	inNewDir := sh("echo x > /out2")
+	inNewDir.Writes, inNewDir.Workdir = []string{"/out2"}, "/srv/app"
+	if _, _, err := build(t, s, &ir.Plan{Project: "writes", Targets: []*ir.Target{target("workdir", busyboxBase(base), layerOf("workdir", inNewDir))}}, engine.BuildOptions{}); err != nil {
+		t.Errorf("a step in a working directory the base lacks: %v", err)
+	}
 	_, _, err := build(t, s, &ir.Plan{Project: "writes", Targets: []*ir.Target{target("liar", busyboxBase(base), layerOf("liar", liar))}}, engine.BuildOptions{})
 	var se *engine.StepError
 	if !errors.As(err, &se) || !strings.Contains(err.Error(), "/undeclared") || strings.Contains(err.Error(), "/out/x") {
 		t.Errorf("a step that writes outside its writes: %v, want a StepError naming /undeclared only", err)
 	}
-	if entries, _ := s.CacheList(); len(entries) != 1 {
-		t.Errorf("%d cache entries, want only the honest layer's", len(entries))
+	if entries, _ := s.CacheList(); len(entries) != 2 {
+		t.Errorf("%d cache entries, want only the two honest layers'", len(entries))
 	}
 }
 
