@@ -317,6 +317,10 @@ func exposedPorts(word string) ([]string, error) {
 		proto = "tcp"
 	}
 	proto = strings.ToLower(proto)
+	if proto != "tcp" && proto != "udp" && proto != "sctp" {
+		// Docker refuses these too (nat.ParsePortSpec).
+		return nil, fmt.Errorf("the port %q has the protocol %q, which is not tcp, udp or sctp", word, proto)
+	}
 	if i := strings.LastIndex(port, ":"); i >= 0 {
 		port = port[i+1:]
 	}

@@ -170,6 +170,7 @@ func TestImportDiagnostics(t *testing.T) {
 		{"unknown instruction", "FROM alpine\nRUNN echo\n", Options{}, hcl.DiagError, "Unknown instruction", 2},
 		{"bad stop signal", "FROM alpine\nSTOPSIGNAL SIGFOO\n", Options{}, hcl.DiagError, "Invalid stop signal", 2},
 		{"port zero", "FROM alpine\nEXPOSE 0\n", Options{}, hcl.DiagError, "Invalid port", 2},
+		{"port protocol", "FROM alpine\nEXPOSE 80/tpc\n", Options{}, hcl.DiagError, "Invalid port", 2},
 		{"parse error", "FROM alpine\nENV PATH\n", Options{}, hcl.DiagError, "Invalid Dockerfile", 2},
 		{"invalid instruction", "FROM alpine\nCOPY onlyone\n", Options{}, hcl.DiagError, "Invalid instruction", 2},
 		{"instruction before FROM", "RUN echo\nFROM alpine\n", Options{}, hcl.DiagError, "Instruction before FROM", 1},
