@@ -40,7 +40,7 @@ func (c *convertCmd) Run(e *env) error {
 		if err != nil || !c.Check {
 			return err
 		}
-	} else if err := os.WriteFile(c.Output, out, 0o644); err != nil {
+	} else if err := writeOutput(c.Output, out); err != nil {
 		return fmt.Errorf("writing %s: %w", c.Output, err)
 	}
 	if !c.Check {
@@ -81,15 +81,14 @@ func (c *convertCmd) check(e *env, dockerSrc, hclSrc []byte) error {
 	}
 	hclPath := c.Output
 	if hclPath == "" {
-		tmp, err := os.MkdirTemp("", "imgc-convert-")
+		// Beside the Dockerfile, where -o would put it: a relative base
+		// (oci:DIR) or file then means the same to both.
+		p, err := writeBeside(filepath.Dir(c.Dockerfile), hclSrc)
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(tmp)
-		hclPath = filepath.Join(tmp, "converted.image.hcl")
-		if err := os.WriteFile(hclPath, hclSrc, 0o644); err != nil {
-			return err
-		}
+		defer os.Remove(p)
+		hclPath = p
 	}
 	k := keyCheck{e: e, file: c.Dockerfile, src: dockerSrc, hclPath: hclPath, ctxDir: ctxDir, opts: opts}
 	mismatches, args, err := k.compare(flags, true)
@@ -138,6 +137,35 @@ func (c *convertCmd) check(e *env, dockerSrc, hclSrc []byte) error {
 		fmt.Fprintf(e.stderr, "convert --check: %s\n", m)
 	}
 	return exitError{exitFailed}
+}
+
+// writeOutput writes the conversion to path, making its directory.
+func writeOutput(path string, out []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, out, 0o644)
+}
+
+// writeBeside writes the conversion src to a hidden file of its own in
+// dir, or in a temporary directory where dir takes no file, and returns
+// its path.
+func writeBeside(dir string, src []byte) (string, error) {
+	f, err := os.CreateTemp(dir, ".imgc-convert-check-*.image.hcl")
+	if err != nil {
+		if f, err = os.CreateTemp("", "imgc-convert-check-*.image.hcl"); err != nil {
+			return "", err
+		}
+	}
+	_, err = f.Write(src)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
 }
 
 // keyCheck compiles a Dockerfile and its conversion with the same values.
