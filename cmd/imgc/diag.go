@@ -199,8 +199,21 @@ func countDiagnostics(diags hcl.Diagnostics) string {
 // may find the same thing.
 func dedupe(diags hcl.Diagnostics) hcl.Diagnostics {
 	seen := map[string]bool{}
+	// A base that cannot be read is an error of its own: the front end's
+	// warning at the same FROM (its ONBUILD triggers not read) only
+	// repeats it.
+	baseErr := map[string]bool{}
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError && d.Subject != nil && strings.HasPrefix(d.Summary, "Base image") {
+			baseErr[fmt.Sprintf("%s:%d", d.Subject.Filename, d.Subject.Start.Line)] = true
+		}
+	}
 	var out hcl.Diagnostics
 	for _, d := range diags {
+		if d.Severity == hcl.DiagWarning && d.Subject != nil && strings.HasPrefix(d.Summary, "Base image") &&
+			baseErr[fmt.Sprintf("%s:%d", d.Subject.Filename, d.Subject.Start.Line)] {
+			continue
+		}
 		k := fmt.Sprintf("%d\x00%s\x00%s", d.Severity, d.Summary, d.Detail)
 		if d.Subject != nil {
 			k += fmt.Sprintf("\x00%s:%d:%d", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column)
