@@ -47,7 +47,8 @@ func PlatformOf(p *ir.Plan) ir.Platform {
 // Output is an extra export of the built output targets.
 type Output struct {
 	// Type is "oci" (an OCI layout directory), "oci-archive" (a tar of
-	// one) or "docker" (a tarball for `docker load`).
+	// one), "docker" (a tarball for `docker load`), "local" (the image's
+	// files in a directory) or "tar" (the same as one tar).
 	Type string
 	Dest string
 }

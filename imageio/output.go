@@ -27,8 +27,9 @@ type Image struct {
 }
 
 // WriteOutput exports stored images to dest as typ: "oci" (an OCI layout
-// directory, created or updated), "oci-archive" (a tar of one) or "docker"
-// (a tarball for `docker load`). Archives are written atomically. Blobs
+// directory, created or updated), "oci-archive" (a tar of one), "docker"
+// (a tarball for `docker load`), or the files of the one image: "local"
+// (in a directory) or "tar" (as one tar). Archives are written atomically. Blobs
 // come straight from the store: a layout's layers are reflinked or hard
 // linked where the filesystem allows, an archive's copied in the kernel.
 // An export whose destination still holds exactly what the last export of
@@ -71,8 +72,13 @@ func writeOutput(s *store.Store, typ, dest string, imgs []Image) (wrote bool, er
 		files, err = []string{abs}, writeLayoutArchive(s, abs, imgs)
 	case "docker":
 		files, err = []string{abs}, writeDockerArchive(s, abs, imgs)
+	case "tar":
+		files, err = []string{abs}, writeFilesystem(s, abs, imgs, true)
+	case "local":
+		// Not recorded: the files are the user's once written.
+		return true, writeFilesystem(s, abs, imgs, false)
 	default:
-		err = fmt.Errorf("unknown type %q: want oci, oci-archive or docker", typ)
+		err = fmt.Errorf("unknown type %q: want oci, oci-archive, docker, local or tar", typ)
 	}
 	if err != nil {
 		return false, err

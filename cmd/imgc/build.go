@@ -113,6 +113,9 @@ func (c *buildCmd) Run(e *env) error {
 	if len(plans) > 1 {
 		diags = append(diags, dockerOutputs(outputs)...)
 	}
+	if len(plans) > 0 {
+		diags = append(diags, filesystemOutputs(outputs, plans[0])...)
+	}
 	if err := e.report(src.Files, diags); err != nil {
 		if onlyUnreachable(diags) {
 			return exitError{exitFailed}
@@ -295,8 +298,9 @@ func removeEnvSecrets(secrets map[string]string) {
 	}
 }
 
-// parseOutput reads an --output value: type=oci|oci-archive|docker,dest=PATH,
-// or a bare path (an OCI layout directory, like `docker build -o DIR`).
+// parseOutput reads an --output value: type=oci|oci-archive|docker|local|tar,dest=PATH,
+// or a bare path: the image's files in that directory, as `docker build
+// -o DIR` writes them (type=local).
 func parseOutput(o string) (engine.Output, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	kv := parseKV(o)
@@ -313,10 +317,10 @@ func parseOutput(o string) (engine.Output, hcl.Diagnostics) {
 			return engine.Output{}, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing --output destination",
 				Detail: "The output is empty. Write --output DIR or --output type=oci,dest=DIR."})
 		}
-		return engine.Output{Type: "oci", Dest: o}, diags
-	case typ != "oci" && typ != "oci-archive" && typ != "docker":
+		return engine.Output{Type: "local", Dest: o}, diags
+	case typ != "oci" && typ != "oci-archive" && typ != "docker" && typ != "local" && typ != "tar":
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid --output type",
-			Detail: fmt.Sprintf("The output %q has type %q. Use type=oci,dest=DIR, type=oci-archive,dest=FILE or type=docker,dest=FILE.tar.", o, typ)})
+			Detail: fmt.Sprintf("The output %q has type %q. Use type=oci,dest=DIR, type=oci-archive,dest=FILE, type=docker,dest=FILE.tar, type=local,dest=DIR (the image's files) or type=tar,dest=FILE.tar (the same in a tar).", o, typ)})
 	case dest == "":
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing --output destination",
 			Detail: fmt.Sprintf("The output %q has no dest. Add dest=PATH.", o)})

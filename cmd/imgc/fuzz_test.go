@@ -19,7 +19,7 @@ func FuzzOutputFlag(f *testing.F) {
 			return
 		}
 		switch out.Type {
-		case "oci", "oci-archive", "docker":
+		case "oci", "oci-archive", "docker", "local", "tar":
 		default:
 			t.Fatalf("parseOutput(%q) accepted type %q", s, out.Type)
 		}

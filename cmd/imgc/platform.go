@@ -169,6 +169,25 @@ func dockerOutputs(outputs []engine.Output) hcl.Diagnostics {
 	return diags
 }
 
+// filesystemOutputs refuses a type=local or type=tar output of a build
+// that makes several images: they write one image's files.
+func filesystemOutputs(outputs []engine.Output, p *ir.Plan) hcl.Diagnostics {
+	var names []string
+	for _, t := range p.Targets {
+		if t.Output {
+			names = append(names, t.Name)
+		}
+	}
+	var diags hcl.Diagnostics
+	for _, o := range outputs {
+		if (o.Type == "local" || o.Type == "tar") && len(names) > 1 {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Files of several images",
+				Detail: fmt.Sprintf("--output type=%s,dest=%s writes the files of one image, and this build makes %d (%s). Build one with --target, or write them all with type=oci.", o.Type, o.Dest, len(names), strings.Join(names, ", "))})
+		}
+	}
+	return diags
+}
+
 // storePlatform picks one platform of a multi-platform image in the store
 // (history, inspect, run).
 type storePlatform struct {
