@@ -26,7 +26,8 @@ type buildCmd struct {
 	builderFlags
 	Target      []string `sep:"none" placeholder:"NAME" help:"Build only this stage or image and what it needs (repeatable)."`
 	Tag         []string `short:"t" sep:"none" placeholder:"NAME:TAG" help:"Tag the image (repeatable), like docker build -t; with several images, use --target to pick one."`
-	Output      []string `sep:"none" short:"o" placeholder:"type=oci,dest=DIR" help:"Also write the images to type=oci,dest=DIR | type=oci-archive,dest=FILE | type=docker,dest=FILE.tar (repeatable)."`
+	Output      []string `sep:"none" short:"o" placeholder:"type=oci,dest=DIR" help:"Also write the images to type=oci,dest=DIR | type=oci-archive,dest=FILE | type=docker,dest=FILE.tar, or one image's files to type=local,dest=DIR (or just DIR) | type=tar,dest=FILE (repeatable)."`
+	Load        bool     `hidden:"" help:"docker buildx's --load: refused with what to do instead."`
 	Push        bool     `help:"Push each image to the registries its tags name."`
 	NoCache     bool     `name:"no-cache" help:"Rebuild every layer; reuse nothing from the cache."`
 	Secret      []string `sep:"none" placeholder:"id=ID,src=FILE" help:"Expose a file to mount \"secret\" blocks (repeatable). Never stored in a layer, the history or a key."`
@@ -79,6 +80,10 @@ func (c *buildCmd) exports() ([]engine.CacheExport, hcl.Diagnostics) {
 }
 
 func (c *buildCmd) Run(e *env) error {
+	if c.Load {
+		return e.report(nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "No --load",
+			Detail: "imgc talks to no Docker daemon, so it has nothing to load into: every image it builds is in its own store already (imgc images, imgc run, imgc push). To hand an image to Docker, write --output type=docker,dest=FILE.tar and run docker load -i FILE.tar."}})
+	}
 	outputs, secrets, diags := c.parseOutputsAndSecrets()
 	defer removeEnvSecrets(secrets)
 	agents, stopAgents, adiags := sshAgents(c.SSH)
