@@ -269,3 +269,19 @@ image "x" {
 		t.Errorf("without ValuesOptional, diagnostics (-want +got):\n%s\n%s", diff, renderDiags(diags))
 	}
 }
+
+// Terraform's for_each and count on an image say what to write instead.
+func TestForEachOnImageHint(t *testing.T) {
+	for _, arg := range []string{"for_each = [\"a\", \"b\"]", "count = 2"} {
+		dir := t.TempDir()
+		src := "image \"app\" {\n  " + arg + "\n  from = \"scratch\"\n}\n"
+		if err := os.WriteFile(filepath.Join(dir, "app.image.hcl"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, diags := Load(dir, Options{})
+		if !diags.HasErrors() || !strings.Contains(diags.Error(), "imgc has no for_each or count on blocks") ||
+			!strings.Contains(diags.Error(), "call it once for each value") {
+			t.Errorf("%s: %v, want the hint", arg, diags)
+		}
+	}
+}

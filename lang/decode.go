@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
@@ -88,12 +89,22 @@ func (l *loader) add(diags ...*hcl.Diagnostic) {
 		if d.Severity == hcl.DiagError {
 			l.errors++
 		}
+		terraformHint(d)
 	}
 	if l.parent != nil {
 		l.parent.add(diags...)
 		return
 	}
 	l.diags = append(l.diags, diags...)
+}
+
+// terraformHint says, in a diagnostic of a Terraform habit imgc does not
+// share, what to write instead: for_each and count on a block.
+func terraformHint(d *hcl.Diagnostic) {
+	if d.Summary == "Unsupported argument" && (strings.HasPrefix(d.Detail, `An argument named "for_each"`) || strings.HasPrefix(d.Detail, `An argument named "count"`)) &&
+		!strings.Contains(d.Detail, "imgc has no for_each") {
+		d.Detail += ` imgc has no for_each or count on blocks, as Terraform has on resources: write a block per image, or put the image in a module and call it once for each value (see "Modules" in docs/language.md); for repeated steps or mounts in an image, use a dynamic block.`
+	}
 }
 
 // root is the loader of the root configuration, which holds the
@@ -113,6 +124,7 @@ func (l *loader) addEval(diags hcl.Diagnostics) {
 		if d.Severity == hcl.DiagError {
 			l.errors++
 		}
+		terraformHint(d)
 		if d.Subject != nil && l.alreadyReported(*d.Subject) {
 			continue
 		}
