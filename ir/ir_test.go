@@ -23,6 +23,7 @@ func layer(parent CacheKey, vars map[string]string, inputs ...string) *Layer {
 func TestMissReason(t *testing.T) {
 	p1, p2 := KeyOf([]byte("a")), KeyOf([]byte("b"))
 	prev := layer(p1, map[string]string{"version": "1"}, "kind", "run", "command", "make", "env FOO", "1", "file src/app.py", "sha256:aa 0644 /app/app.py")
+	withV1 := layer(p1, map[string]string{"version": "1"}, "kind", "run", "command", "make V=1", "env FOO", "1", "file src/app.py", "sha256:aa 0644 /app/app.py")
 	tests := []struct {
 		name          string
 		prev, cur     *Layer
@@ -32,7 +33,13 @@ func TestMissReason(t *testing.T) {
 		{"never built", nil, prev, false, "never built"},
 		{"no cache", prev, &Layer{NoCache: true, Parent: p1, Inputs: prev.Inputs}, false, "cache = false"},
 		{"command", prev, layer(p1, prev.Vars, "kind", "run", "command", "make all", "env FOO", "1", "file src/app.py", "sha256:aa 0644 /app/app.py"), false, "command changed"},
-		{"variable before attribute", prev, layer(p1, map[string]string{"version": "2"}, "kind", "run", "command", "make V=2", "env FOO", "1", "file src/app.py", "sha256:aa 0644 /app/app.py"), false, "variable version changed"},
+		{"variable before attribute", withV1, layer(p1, map[string]string{"version": "2"}, "kind", "run", "command", "make V=2", "env FOO", "1", "file src/app.py", "sha256:aa 0644 /app/app.py"), false, "variable version changed"},
+		{"variable and an edit", withV1, layer(p1, map[string]string{"version": "2"}, "kind", "run", "command", "make V=2 all", "env FOO", "1", "file src/app.py", "sha256:aa 0644 /app/app.py"), false, "variable version changed; command changed"},
+		{"variable and another input", withV1, layer(p1, map[string]string{"version": "2"}, "kind", "run", "command", "make V=2", "env FOO", "x", "file src/app.py", "sha256:aa 0644 /app/app.py"), false, "variable version changed; env FOO changed"},
+		{"a variable the inputs do not show", withV1, layer(p1, map[string]string{"version": "2"}, "kind", "run", "command", "make V=1 all", "env FOO", "1", "file src/app.py", "sha256:aa 0644 /app/app.py"), false, "command changed"},
+		{"two variables", layer(p1, map[string]string{"a": "x", "b": "1.0"}, "command", "build x --ver=1.0"), layer(p1, map[string]string{"a": "yy", "b": "2.0"}, "command", "build yy --ver=2.0"), false, "variables a, b changed"},
+		{"a short value elsewhere", layer(p1, map[string]string{"v": "1"}, "command", "make -j1 V=1"), layer(p1, map[string]string{"v": "2"}, "command", "make -j1 V=2"), false, "variable v changed"},
+		{"several inputs", prev, layer(p1, prev.Vars, "kind", "run", "command", "make all", "env FOO", "2", "file src/app.py", "sha256:bb 0644 /app/app.py", "env BAR", "1", "env BAZ", "1"), false, "command changed, env FOO changed, copied file src/app.py changed, 2 more"},
 		{"env", prev, layer(p1, prev.Vars, "kind", "run", "command", "make", "env FOO", "2", "file src/app.py", "sha256:aa 0644 /app/app.py"), false, "env FOO changed"},
 		{"env added", prev, layer(p1, prev.Vars, "kind", "run", "command", "make", "env FOO", "1", "env BAR", "x", "file src/app.py", "sha256:aa 0644 /app/app.py"), false, "env BAR added"},
 		{"file", prev, layer(p1, prev.Vars, "kind", "run", "command", "make", "env FOO", "1", "file src/app.py", "sha256:bb 0644 /app/app.py"), false, "copied file src/app.py changed"},

@@ -2,8 +2,10 @@ package ir
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // Reasons shared by MissReason and the engines' Explain.
@@ -28,8 +30,13 @@ const (
 // misses, or differs from prev's parent; false for a first layer, whose
 // parent is the base.
 //
-// A change of the layer's own inputs is named first (a variable before the
-// attribute it changed), then a rebuilt parent, then the base image.
+// A change of the layer's own inputs is named first, then a rebuilt
+// parent, then the base image. Every input that changed is named (up to
+// three), and before them the variables that changed them: an input whose
+// change is the variables' new values in place of their old ones is not
+// named again ("variable version changed"), one that changed otherwise is
+// ("variable version changed; command changed" when the command was also
+// edited).
 func MissReason(prev *Layer, cur *Layer, parentRebuilt bool) string {
 	switch {
 	case cur == nil:
@@ -39,10 +46,7 @@ func MissReason(prev *Layer, cur *Layer, parentRebuilt bool) string {
 	case cur.NoCache:
 		return NoCache
 	}
-	if r := inputChange(prev.Inputs, cur.Inputs); r != "" {
-		if v := varChange(prev.Vars, cur.Vars); v != "" {
-			return v
-		}
+	if r := inputReason(prev, cur); r != "" {
 		return r
 	}
 	if prev.Parent != cur.Parent {
@@ -98,44 +102,117 @@ func kindWord(k TargetKind) string {
 	return string(k)
 }
 
-func varChange(prev, cur map[string]string) string {
-	names := make([]string, 0, len(cur))
-	for n := range cur {
-		names = append(names, n)
+// inputReason names the variables and inputs whose change makes cur miss
+// (see MissReason), or "" when its inputs are prev's.
+func inputReason(prev, cur *Layer) string {
+	changes := inputChanges(prev.Inputs, cur.Inputs)
+	if len(changes) == 0 {
+		return ""
 	}
-	sort.Strings(names)
-	for _, n := range names {
-		if old, ok := prev[n]; ok && old != cur[n] {
-			return "variable " + n + " changed"
+	vars := changedVars(prev.Vars, cur.Vars)
+	used := false // a variable's new value is in a changed input
+	var named []string
+	for _, c := range changes {
+		if len(vars) > 0 && c.what == "changed" && substituted(c.old, c.cur, vars) {
+			used = true
+			continue
 		}
+		for _, v := range vars {
+			used = used || (v.old != "" && v.cur != "" && strings.Contains(c.old, v.old) && strings.Contains(c.cur, v.cur))
+		}
+		named = append(named, describe(c.name, c.what))
 	}
-	return ""
+	if len(named) > 3 {
+		named = append(named[:3], fmt.Sprintf("%d more", len(named)-3))
+	}
+	var parts []string
+	if used {
+		names := make([]string, len(vars))
+		for i, v := range vars {
+			names[i] = v.name
+		}
+		word := "variable "
+		if len(names) > 1 {
+			word = "variables "
+		}
+		parts = append(parts, word+strings.Join(names, ", ")+" changed")
+	}
+	if len(named) > 0 {
+		parts = append(parts, strings.Join(named, ", "))
+	}
+	return strings.Join(parts, "; ")
 }
 
-// inputChange names the first input of cur that is new or differs from
-// prev, else the first input of prev that is gone.
-func inputChange(prev, cur []KeyInput) string {
+type varChange struct{ name, old, cur string }
+
+// changedVars are the variables both layers used whose values differ, by
+// name.
+func changedVars(prev, cur map[string]string) []varChange {
+	var out []varChange
+	for n, v := range cur {
+		if old, ok := prev[n]; ok && old != v {
+			out = append(out, varChange{n, old, v})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// substituted tells whether cur is old with some of the variables' old
+// values in it replaced by their new ones, and nothing else changed: the
+// variables explain the change.
+func substituted(old, cur string, vars []varChange) bool {
+	var pat strings.Builder
+	pat.WriteString("^")
+	for i := 0; i < len(old); {
+		longest := -1
+		for j, v := range vars {
+			if v.old != "" && strings.HasPrefix(old[i:], v.old) && (longest < 0 || len(v.old) > len(vars[longest].old)) {
+				longest = j
+			}
+		}
+		if longest >= 0 {
+			v := vars[longest]
+			pat.WriteString("(?:" + regexp.QuoteMeta(v.old) + "|" + regexp.QuoteMeta(v.cur) + ")")
+			i += len(v.old)
+			continue
+		}
+		_, size := utf8.DecodeRuneInString(old[i:])
+		pat.WriteString(regexp.QuoteMeta(old[i : i+size]))
+		i += size
+	}
+	pat.WriteString("$")
+	re, err := regexp.Compile(pat.String())
+	return err == nil && re.MatchString(cur)
+}
+
+type inputDiff struct{ name, what, old, cur string }
+
+// inputChanges are the inputs of cur that are new or differ from prev's,
+// in cur's order, then those of prev that are gone.
+func inputChanges(prev, cur []KeyInput) []inputDiff {
 	old := make(map[string]string, len(prev))
 	for _, in := range prev {
 		old[in.Name] = in.Value
 	}
+	var out []inputDiff
 	seen := make(map[string]bool, len(cur))
 	for _, in := range cur {
 		seen[in.Name] = true
 		v, ok := old[in.Name]
 		switch {
 		case !ok:
-			return describe(in.Name, "added")
+			out = append(out, inputDiff{name: in.Name, what: "added", cur: in.Value})
 		case v != in.Value:
-			return describe(in.Name, "changed")
+			out = append(out, inputDiff{name: in.Name, what: "changed", old: v, cur: in.Value})
 		}
 	}
 	for _, in := range prev {
 		if !seen[in.Name] {
-			return describe(in.Name, "removed")
+			out = append(out, inputDiff{name: in.Name, what: "removed", old: in.Value})
 		}
 	}
-	return ""
+	return out
 }
 
 // describe turns an input name into words: "file src/app.py" becomes
