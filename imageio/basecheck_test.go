@@ -34,20 +34,7 @@ var platform = ir.Platform{OS: "linux", Architecture: runtime.GOARCH}
 // content, and env A=1.
 func smallImage(t testing.TB, content string) v1.Image {
 	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	tw.WriteHeader(&tar.Header{Name: "file", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(content))})
-	tw.Write([]byte(content))
-	tw.Close()
-	data := buf.Bytes()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }, tarball.WithMediaType(types.OCILayer))
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := mutate.AppendLayers(mutate.MediaType(mutate.ConfigMediaType(empty.Image, types.OCIConfigJSON), types.OCIManifestSchema1), l)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := ociImage(t, tarLayer(t, [2]string{"file", content}))
 	cf, err := img.ConfigFile()
 	if err != nil {
 		t.Fatal(err)
@@ -276,4 +263,37 @@ func TestDockerArchiveBlobsAreVerified(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tarLayer is an OCI layer of the given entries, each a name and a
+// content: a name ending in "/" is a directory, else a file.
+func tarLayer(t testing.TB, entries ...[2]string) v1.Layer {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range entries {
+		if strings.HasSuffix(e[0], "/") {
+			tw.WriteHeader(&tar.Header{Name: e[0], Typeflag: tar.TypeDir, Mode: 0o755})
+			continue
+		}
+		tw.WriteHeader(&tar.Header{Name: e[0], Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(e[1]))})
+		tw.Write([]byte(e[1]))
+	}
+	tw.Close()
+	data := buf.Bytes()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }, tarball.WithMediaType(types.OCILayer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// ociImage is an image of layers with OCI media types.
+func ociImage(t testing.TB, layers ...v1.Layer) v1.Image {
+	t.Helper()
+	img, err := mutate.AppendLayers(mutate.MediaType(mutate.ConfigMediaType(empty.Image, types.OCIConfigJSON), types.OCIManifestSchema1), layers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
 }

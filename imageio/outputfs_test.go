@@ -1,61 +1,27 @@
 package imageio_test
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imgc-dev/imgc/imageio"
 	"github.com/imgc-dev/imgc/imageref"
 	"github.com/imgc-dev/imgc/ir"
 )
 
-// tarLayer is an OCI layer of the given entries: a name ending in "/" is
-// a directory, else a file of that content.
-func tarLayer(t *testing.T, entries ...[2]string) v1.Layer {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range entries {
-		if strings.HasSuffix(e[0], "/") {
-			tw.WriteHeader(&tar.Header{Name: e[0], Typeflag: tar.TypeDir, Mode: 0o755})
-			continue
-		}
-		tw.WriteHeader(&tar.Header{Name: e[0], Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(e[1]))})
-		tw.Write([]byte(e[1]))
-	}
-	tw.Close()
-	data := buf.Bytes()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }, tarball.WithMediaType(types.OCILayer))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
 // type=local writes the image's files, its layers applied in order (a
 // whiteout removes a lower layer's file), into a directory, keeping what
 // the directory held that the image does not have; type=tar writes the
 // same files as one tar. An index gives each platform a directory.
 func TestFilesystemOutputs(t *testing.T) {
-	img, err := mutate.AppendLayers(mutate.MediaType(mutate.ConfigMediaType(empty.Image, types.OCIConfigJSON), types.OCIManifestSchema1),
+	img := ociImage(t,
 		tarLayer(t, [2]string{"app/", ""}, [2]string{"app/old.txt", "old"}, [2]string{"app/keep.txt", "keep"}),
 		tarLayer(t, [2]string{"app/", ""}, [2]string{"app/.wh.old.txt", ""}, [2]string{"app/new.txt", "new"}))
-	if err != nil {
-		t.Fatal(err)
-	}
 	s, hs := storedImages(t)
 	dir := writeLayout(t, img)
 	b := ir.Base{Kind: ir.BaseOCILayout, Ref: imageref.MustParse("oci:" + dir), Key: ir.KeyOf([]byte(dir)), Origin: ir.Origin{File: "t.image.hcl", Line: 1}}
@@ -108,7 +74,7 @@ func TestFilesystemOutputs(t *testing.T) {
 		t.Errorf("type=local of an index (-want +got):\n%s", diff)
 	}
 
-	err = imageio.WriteOutput(s, "local", filepath.Join(out, "two"), []imageio.Image{{Digest: hs[0]}, {Digest: hs[1]}})
+	err := imageio.WriteOutput(s, "local", filepath.Join(out, "two"), []imageio.Image{{Digest: hs[0]}, {Digest: hs[1]}})
 	if err == nil || !strings.Contains(err.Error(), "writes the files of one image") {
 		t.Errorf("type=local of two images: %v", err)
 	}

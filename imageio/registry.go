@@ -41,14 +41,20 @@ var retryStatusCodes = []int{
 // some requests an upload of four requests would seldom get through:
 // retryTransport below also sends again each request that can be.
 func registryOptions(ctx context.Context, more ...remote.Option) []remote.Option {
-	return append([]remote.Option{
+	return append(retryingOptions(ctx, retryable), more...)
+}
+
+// retryingOptions are the options of a registry operation that tries
+// again, at both levels, what retry accepts.
+func retryingOptions(ctx context.Context, retry func(error) bool) []remote.Option {
+	return []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(authn.DefaultKeychain),
-		remote.WithTransport(&retryTransport{inner: newInsecureTransport(remote.DefaultTransport), backoff: requestBackoff, retryable: retryable}),
+		remote.WithTransport(&retryTransport{inner: newInsecureTransport(remote.DefaultTransport), backoff: requestBackoff, retryable: retry}),
 		remote.WithRetryBackoff(registryBackoff),
 		remote.WithRetryStatusCodes(retryStatusCodes...),
-		remote.WithRetryPredicate(retryable),
-	}, more...)
+		remote.WithRetryPredicate(retry),
+	}
 }
 
 // cacheReadOptions are registryOptions for reading a shared cache, which
@@ -59,14 +65,7 @@ func registryOptions(ctx context.Context, more ...remote.Option) []remote.Option
 // that say "later" (5xx, 429) and broken connections are retried as
 // for a push.
 func cacheReadOptions(ctx context.Context) []remote.Option {
-	return []remote.Option{
-		remote.WithContext(ctx),
-		remote.WithAuthFromKeychain(authn.DefaultKeychain),
-		remote.WithTransport(&retryTransport{inner: newInsecureTransport(remote.DefaultTransport), backoff: requestBackoff, retryable: retryableRead}),
-		remote.WithRetryBackoff(registryBackoff),
-		remote.WithRetryStatusCodes(retryStatusCodes...),
-		remote.WithRetryPredicate(retryableRead),
-	}
+	return retryingOptions(ctx, retryableRead)
 }
 
 // retryableRead is retryable less what says the registry is not there:

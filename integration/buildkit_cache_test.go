@@ -251,12 +251,7 @@ func TestBuildKitCacheExportNoCache(t *testing.T) {
 func TestBuildKitCacheExportIgnoreError(t *testing.T) {
 	testbase.Require(t)
 	addr := buildkittest.Require(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	down := l.Addr().String()
-	l.Close()
+	down := downRegistry(t)
 	p := compileHCL(t, unseenHello(t), map[string]string{"base": "oci:" + testbase.Busybox(t) + ":latest"})
 	to, err := engine.ParseCacheExport("type=registry,mode=max,ignore-error=true,ref=" + down + "/cache:main")
 	if err != nil {
@@ -287,12 +282,7 @@ func TestBuildKitCacheExportIgnoreError(t *testing.T) {
 func TestBuildKitCacheExportFailureWritesOutputs(t *testing.T) {
 	testbase.Require(t)
 	addr := buildkittest.Require(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	down := l.Addr().String()
-	l.Close()
+	down := downRegistry(t)
 	p := compileHCL(t, unseenHello(t), map[string]string{"base": "oci:" + testbase.Busybox(t) + ":latest"})
 	to, err := engine.ParseCacheExport("type=registry,ref=" + down + "/cache:main")
 	if err != nil {
@@ -332,4 +322,16 @@ func TestBuildKitCacheExportFailureWritesOutputs(t *testing.T) {
 	if named.Digest != man.Manifests[0].Digest {
 		t.Errorf("the output holds %s, the store names %s", man.Manifests[0].Digest, named.Digest)
 	}
+}
+
+// downRegistry is the address of a registry that is down: a port nothing
+// listens on.
+func downRegistry(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
