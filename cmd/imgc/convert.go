@@ -5,6 +5,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -102,8 +103,23 @@ func (c *convertCmd) check(e *env, dockerSrc, hclSrc []byte) error {
 		given[f.Name] = true
 	}
 	checked, skipped := 0, []string(nil)
+	// BuildKit's platform ARGs follow the platform, as the conversion's
+	// platform values do: both are compiled for another one instead.
+	if len(mismatches) == 0 {
+		other := k
+		other.platform = "linux/arm64"
+		if runtime.GOARCH == "arm64" {
+			other.platform = "linux/amd64"
+		}
+		m, _, err := other.compare(flags, false)
+		if err == nil {
+			for _, s := range m {
+				mismatches = append(mismatches, fmt.Sprintf("for %s: %s", other.platform, s))
+			}
+		}
+	}
 	for _, name := range args {
-		if given[name] || len(mismatches) > 0 {
+		if given[name] || len(mismatches) > 0 || dockerfile.IsPlatformArg(name) {
 			continue
 		}
 		value := "imgc-check-" + strings.ToLower(name)
@@ -176,6 +192,9 @@ type keyCheck struct {
 	hclPath string
 	ctxDir  string
 	opts    compiler.Options
+	// platform is the target platform both are compiled for; the host's
+	// when empty.
+	platform string
 }
 
 // compare returns the layers whose keys differ with the values flags give,
@@ -195,7 +214,7 @@ func (k keyCheck) compare(flags []lang.VarSource, report bool) ([]string, []stri
 	// Both sides take IMGC_VAR_* as a build does (an ARG of a Dockerfile,
 	// a variable of the conversion).
 	vars, _, _ := lang.StringVars(append(lang.EnvVars(os.Environ()), flags...))
-	dcfg, diags := dockerfile.Import(k.file, k.src, dockerfile.Options{BuildArgs: vars, Dir: k.ctxDir})
+	dcfg, diags := dockerfile.Import(k.file, k.src, dockerfile.Options{BuildArgs: vars, Dir: k.ctxDir, Platform: k.platform})
 	if err := fail(map[string]*hcl.File{k.file: {Bytes: k.src}}, diags); err != nil {
 		return nil, nil, err
 	}
@@ -204,7 +223,7 @@ func (k keyCheck) compare(flags []lang.VarSource, report bool) ([]string, []stri
 		return nil, nil, err
 	}
 	args := slices.Sorted(maps.Keys(dcfg.Vars))
-	hcfg, diags := lang.Load(k.hclPath, lang.Options{Functions: stdlib.Functions(k.ctxDir), Macros: stdlib.Macros(), Vars: append(lang.EnvVars(os.Environ()), flags...)})
+	hcfg, diags := lang.Load(k.hclPath, lang.Options{Functions: stdlib.Functions(k.ctxDir), Macros: stdlib.Macros(), Vars: append(lang.EnvVars(os.Environ()), flags...), Platform: k.platform})
 	if !report && diags.HasErrors() {
 		return []string{"the conversion does not load: " + firstErrorSummary(diags)}, args, nil
 	}

@@ -235,7 +235,7 @@ func quoted(tmpl string) string {
 	return `"` + tmpl + `"`
 }
 
-var bareRef = regexp.MustCompile(`^\$\{((?:var|local)\.[A-Za-z_][A-Za-z0-9_-]*)\}$`)
+var bareRef = regexp.MustCompile(`^\$\{((?:(?:var|local)\.[A-Za-z_][A-Za-z0-9_-]*|platform\.[a-z_]+))\}$`)
 
 func strList(values []string) string {
 	parts := make([]string, len(values))

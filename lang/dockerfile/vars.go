@@ -72,6 +72,18 @@ func (t *varTable) add(v *variable) *variable {
 }
 
 // platform returns the HCL name of an automatic platform ARG.
+// platformRefs are the platform values that stand for BuildKit's
+// automatic platform ARGs in a conversion: they follow --platform, once
+// per platform of a multi-platform build, as the ARGs do.
+var platformRefs = map[string]string{
+	"BUILDPLATFORM": "platform.build", "BUILDOS": "platform.build_os", "BUILDARCH": "platform.build_arch", "BUILDVARIANT": "platform.build_variant",
+	"TARGETPLATFORM": "platform.target", "TARGETOS": "platform.os", "TARGETARCH": "platform.arch", "TARGETVARIANT": "platform.variant",
+}
+
+// IsPlatformArg tells whether name is one of BuildKit's automatic
+// platform ARGs.
+func IsPlatformArg(name string) bool { return platformRefs[name] != "" }
+
 func (t *varTable) platform(arg, value string) string {
 	name := identifier(arg)
 	if v, ok := t.byName[name]; ok {
@@ -154,7 +166,7 @@ func (f *form) variables() (t *varTable, names []string) {
 	for _, d := range f.decls {
 		switch {
 		case d.Platform:
-			names = append(names, "var."+t.platform(d.Arg, d.Default))
+			names = append(names, platformRefs[d.Arg])
 		case chained[d.Arg]:
 			local := identifier(d.Arg)
 			if d.Global {
