@@ -19,6 +19,10 @@ const (
 	// cached: a `cache = false` layer before it ran again, and a layer's
 	// key does not depend on what its parent produced.
 	ParentRebuiltNoCache = reasonParentRebuilt + " (" + NoCache + ")"
+	// BaseTagUnresolved is why a first layer on a registry tag that
+	// nothing pinned misses in a plan: its key is the tag's until a build
+	// resolves it.
+	BaseTagUnresolved = "base tag not resolved: a plan asks no registry (pin it in imgc.lock.hcl, or build once)"
 	// SkippedStage is why a layer of a stage misses that the build will
 	// not build: every layer that reads the stage is cached.
 	SkippedStage = "not built: every layer reading it hits"
@@ -70,8 +74,12 @@ func MissReason(prev *Layer, cur *Layer, parentRebuilt bool) string {
 // named instead of a base image digest.
 func MissReasonOn(base Base, baseKind TargetKind, prev, cur *Layer, parentRebuilt bool) string {
 	r := MissReason(prev, cur, parentRebuilt)
-	if r == reasonBaseChanged && base.Kind == BaseTarget {
+	switch {
+	case r == reasonBaseChanged && base.Kind == BaseTarget:
 		return BaseRebuilt(baseKind, base.Target)
+	case r == reasonBaseChanged && base.Kind == BaseRegistry && base.Digest == "":
+		// Keyed by its tag: a plan asks no registry, and nothing pins it.
+		return BaseTagUnresolved
 	}
 	return r
 }

@@ -171,6 +171,13 @@ func (c *buildCmd) buildOptions(src *source, plans []*ir.Plan, pins map[string]s
 	if c.Locked {
 		for _, plan := range plans {
 			if diags := checkLocked(plan, pins); diags.HasErrors() {
+				if src.Dockerfile && !lockExists(src.Dir) {
+					for _, d := range diags {
+						if d.Summary == "Base image not pinned" {
+							d.Detail += fmt.Sprintf(" A Dockerfile build pins its bases only into an %s that exists, as docker build pins nothing: create an empty one beside the Dockerfile (touch %s), build once, and commit it.", lang.LockFile, filepath.Join(src.Dir, lang.LockFile))
+						}
+					}
+				}
 				return engine.BuildOptions{}, diags
 			}
 		}
@@ -217,12 +224,20 @@ func (c *buildCmd) build(e *env, store *store.Store, src *source, plans []*ir.Pl
 		}
 		return e.reportBuildError(src.Files, err)
 	}
-	if !src.Dockerfile && !c.Locked && len(res.Pins) > 0 {
+	if len(res.Pins) > 0 {
 		resolved := map[string]string{}
 		for _, plan := range plans {
 			maps.Copy(resolved, registryPins(plan, res.Pins))
 		}
-		if err := updateLock(src.Dir, pins, resolved); err != nil {
+		// A Dockerfile build pins nothing unless its directory has a lock
+		// file (docker build pins nothing); its plans assume the tags
+		// still name what this build resolved.
+		if !c.Locked && (!src.Dockerfile || lockExists(src.Dir)) {
+			if err := updateLock(src.Dir, pins, resolved); err != nil {
+				return err
+			}
+		}
+		if err := store.RecordResolved(resolved); err != nil {
 			return err
 		}
 	}
@@ -544,6 +559,12 @@ func registryPins(plan *ir.Plan, resolved map[string]string) map[string]string {
 		}
 	}
 	return out
+}
+
+// lockExists tells whether dir has a lock file.
+func lockExists(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, lang.LockFile))
+	return err == nil
 }
 
 // updateLock records newly resolved pins (and moved ones, after --pull).

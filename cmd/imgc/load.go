@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -217,6 +218,19 @@ func (e *env) compile(src *source, platform ir.Platform, targets, tags []string,
 	}
 	if repin {
 		opts.Pins = nil
+	}
+	if store != nil && !resolveRemote && !repin {
+		// A plan asks no registry: a tag the lock file does not pin is
+		// taken to name what the last build resolved it to.
+		opts.Pins = maps.Clone(pins)
+		if opts.Pins == nil {
+			opts.Pins = map[string]string{}
+		}
+		for k, d := range store.Resolved() {
+			if _, ok := opts.Pins[k]; !ok {
+				opts.Pins[k] = d
+			}
+		}
 	}
 	if store != nil {
 		opts.HashCache = filepath.Join(store.Dir(), "hashcache")
