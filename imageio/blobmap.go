@@ -296,6 +296,17 @@ func (m *BlobMap) ForKeys(keys map[ir.CacheKey]bool, compression string) []BlobM
 	return out
 }
 
+// Keys are the imgc cache keys of the layers the map has a blob of.
+func (m *BlobMap) Keys() map[ir.CacheKey]bool {
+	out := map[ir.CacheKey]bool{}
+	for _, e := range m.entries {
+		if !e.Key.IsZero() {
+			out[e.Key] = true
+		}
+	}
+	return out
+}
+
 // Len is the number of entries.
 func (m *BlobMap) Len() int { return len(m.entries) }
 

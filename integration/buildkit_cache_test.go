@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -334,4 +335,94 @@ func downRegistry(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+const stagesHCL = `
+variable "base" {
+  type = string
+}
+
+stage "build" {
+  from = var.base
+  run {
+    sh = "mkdir -p /out && cat /nonce > /out/x 2>/dev/null; echo built > /out/x"
+  }
+}
+
+image "app" {
+  from = var.base
+  copy {
+    src  = "/out/x"
+    dest = "/x"
+    from = stage.build
+  }
+  copy {
+    src  = "a.txt"
+    dest = "/a.txt"
+  }
+}
+`
+
+// plan --builder of a project with a stage: after a build every layer
+// hits (the stage's too, which the builder's record of images leaves
+// out); an edit names the file; a fresh cache directory importing the
+// cache (its blob map) hits the image's layers from it and skips the
+// stage, as the build would.
+func TestBuildKitExplainStages(t *testing.T) {
+	testbase.Require(t)
+	addr := buildkittest.Require(t)
+	nonce := fmt.Sprintf("%d", time.Now().UnixNano())
+	dir := writeProject(t, map[string]string{"app.image.hcl": strings.Replace(stagesHCL, "/nonce", "/nonce-"+nonce, 1), "a.txt": "a " + nonce + "\n"})
+	vars := map[string]string{"base": "oci:" + testbase.Busybox(t) + ":latest"}
+	p := compileHCL(t, dir, vars)
+	cacheDir := filepath.Join(t.TempDir(), "cache")
+	to, err := engine.ParseCacheExport("type=local,mode=max,dest=" + cacheDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t)
+	be := buildkit.New(s, buildkit.Options{Addr: addr})
+	buildWith(t, be, s, p, engine.BuildOptions{CacheTo: []engine.CacheExport{to}})
+	for _, tg := range p.Targets {
+		for _, l := range tg.Layers {
+			if st := be.Explain(p)[l.Key]; !st.Hit {
+				t.Errorf("after the build, %s layer %q misses: %s", tg.Name, l.Name, st.Reason)
+			}
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a.txt"), []byte("edited "+nonce+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	edited := compileHCL(t, dir, vars)
+	got := map[string]string{}
+	for _, tg := range edited.Targets {
+		for i, l := range tg.Layers {
+			st := be.Explain(edited)[l.Key]
+			got[fmt.Sprintf("%s layer %d", tg.Name, i+1)] = st.Reason
+		}
+	}
+	want := map[string]string{"build layer 1": "", "app layer 1": "", "app layer 2": "copied file a.txt changed"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("after an edit (-want +got):\n%s", diff)
+	}
+
+	from, err := engine.ParseCacheImport("type=local,src=" + cacheDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := buildkit.New(newStore(t), buildkit.Options{Addr: addr})
+	st, warnings := fresh.ExplainFrom(context.Background(), p, []engine.CacheImport{from})
+	if len(warnings) != 0 {
+		t.Errorf("warnings %q", warnings)
+	}
+	for _, l := range p.Target("app").Layers {
+		if s := st[l.Key]; !s.Hit || s.From != from.String() {
+			t.Errorf("a fresh cache directory: image layer %q: %+v, want a hit from %s", l.Name, s, from)
+		}
+	}
+	for _, l := range p.Target("build").Layers {
+		if s := st[l.Key]; !s.Hit && !s.Skipped {
+			t.Errorf("a fresh cache directory: stage layer %q: %+v, want it skipped", l.Name, s)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,7 +10,6 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/imgc-dev/imgc/engine"
-	"github.com/imgc-dev/imgc/engine/local"
 	"github.com/imgc-dev/imgc/imageio"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/model"
@@ -145,11 +145,16 @@ func (c *planCmd) run(e *env) (bool, error) {
 	return changes, nil
 }
 
+// explainerFrom is an engine whose plans consult --cache-from.
+type explainerFrom interface {
+	ExplainFrom(ctx context.Context, p *ir.Plan, from []engine.CacheImport) (map[ir.CacheKey]ir.Status, []string)
+}
+
 // print prints one plan with each layer's cache status, and tells whether
 // a build would make any layer.
 func (c *planCmd) print(e *env, store *store.Store, plan *ir.Plan, cacheFrom []engine.CacheImport) (bool, error) {
 	var status map[ir.CacheKey]ir.Status
-	if eng, ok := c.engine(store).(*local.Engine); ok {
+	if eng, ok := c.engine(store).(explainerFrom); ok {
 		var warnings []string
 		status, warnings = eng.ExplainFrom(e.ctx, plan, cacheFrom)
 		for _, w := range warnings {

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/mod/semver"
 
 	"github.com/imgc-dev/imgc/engine"
+	"github.com/imgc-dev/imgc/imageio"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/store"
 )
@@ -186,27 +187,107 @@ func lastLine(msg string) string {
 // Explain tells, for each layer, whether the last build on this builder
 // made or reused it (a hit: the builder's cache holds it, unless pruned
 // since) and otherwise why not, from imgc's own keys and the last recorded
-// build.
+// build. A stage's layers the last build made (the record keeps only the
+// images') hit too; a stage no missing layer reads is skipped, as the
+// build skips it.
 func (e *Engine) Explain(p *ir.Plan) map[ir.CacheKey]ir.Status {
+	return e.explain(p, nil)
+}
+
+// ExplainFrom is Explain with the imported caches from (--cache-from): a
+// layer whose key the blob map beside one of them lists (the layers of
+// the images an imgc build exported there) is a hit naming that cache.
+// It reads the maps and no layer. A cache without a map, or that cannot
+// be read, is a warning.
+func (e *Engine) ExplainFrom(ctx context.Context, p *ir.Plan, from []engine.CacheImport) (map[ir.CacheKey]ir.Status, []string) {
+	var warnings []string
+	imported := map[ir.CacheKey]string{}
+	for _, c := range from {
+		if c.Type != "registry" && c.Type != "local" && c.Type != "oci" {
+			warnings = append(warnings, fmt.Sprintf("plan cannot tell what the cache %s holds (a build still imports it)", c))
+			continue
+		}
+		bm, err := imageio.OpenBlobMap(ctx, c.Type, c.Location(), c.Attrs["tag"])
+		if bm == nil {
+			if cerr := imageio.CheckBuildKitCache(ctx, c.Type, c.Location(), c.Attrs["tag"]); cerr != nil {
+				warnings = append(warnings, fmt.Sprintf("the cache %s cannot be read, so nothing is imported from it: %v", c, cerr))
+			} else if err != nil {
+				warnings = append(warnings, fmt.Sprintf("plan cannot tell what the cache %s holds (a build still imports it): its imgc blob map: %v", c, err))
+			} else {
+				warnings = append(warnings, fmt.Sprintf("plan cannot tell what the cache %s holds (a build still imports it): it has no imgc blob map beside it", c))
+			}
+			continue
+		}
+		for k := range bm.Keys() {
+			if _, ok := imported[k]; !ok {
+				imported[k] = c.String()
+			}
+		}
+	}
+	return e.explain(p, imported), warnings
+}
+
+func (e *Engine) explain(p *ir.Plan, imported map[ir.CacheKey]string) map[ir.CacheKey]ir.Status {
 	rec := readRecord(e.s, e.o.Addr, p.Project)
 	last := e.s.LastBuild(p.Project)
 	forced := p.ForcedLayers()
+	// hit is the status of a layer the builder has (its record, a stage
+	// layer of the last build, an imported cache's map), if it has it.
+	hit := func(t *ir.Target, l *ir.Layer) (ir.Status, bool) {
+		if l.NoCache || forced[l] != "" {
+			return ir.Status{}, false
+		}
+		if lr, ok := rec.Layers[l.Key.String()]; ok {
+			return ir.Status{Hit: true, Empty: lr.Empty}, true
+		}
+		if !t.Output {
+			for _, x := range last[store.RecordKey(t)] {
+				if x.Key == l.Key {
+					return ir.Status{Hit: true}, true
+				}
+			}
+		}
+		if from, ok := imported[l.Key]; ok {
+			return ir.Status{Hit: true, From: from}, true
+		}
+		return ir.Status{}, false
+	}
+	targetOf := map[*ir.Layer]*ir.Target{}
+	for _, t := range p.Targets {
+		for _, l := range t.Layers {
+			targetOf[l] = t
+		}
+	}
+	needed := p.NeededTargets(func(l *ir.Layer) bool {
+		_, ok := hit(targetOf[l], l)
+		return !ok
+	})
 	out := map[ir.CacheKey]ir.Status{}
 	for _, t := range p.Targets {
-		prev := last[t.Name]
+		if !needed[t.Name] {
+			for _, l := range t.Layers {
+				if st, ok := hit(t, l); ok {
+					out[l.Key] = st
+				} else {
+					out[l.Key] = ir.Status{Reason: ir.SkippedStage, Skipped: true}
+				}
+			}
+			continue
+		}
+		prev := last[store.RecordKey(t)]
 		var baseKind ir.TargetKind
 		if bt := p.Target(t.Base.Target); bt != nil {
 			baseKind = bt.Kind
 		}
 		parentRebuilt := false
 		for i, l := range t.Layers {
-			if lr, ok := rec.Layers[l.Key.String()]; ok && !l.NoCache {
-				if why := forced[l]; why != "" {
-					out[l.Key] = ir.Status{Reason: why}
-					parentRebuilt = true
-					continue
-				}
-				out[l.Key] = ir.Status{Hit: true, Empty: lr.Empty}
+			if why := forced[l]; why != "" && !l.NoCache {
+				out[l.Key] = ir.Status{Reason: why}
+				parentRebuilt = true
+				continue
+			}
+			if st, ok := hit(t, l); ok {
+				out[l.Key] = st
 				continue
 			}
 			var pl *ir.Layer
