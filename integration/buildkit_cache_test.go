@@ -426,3 +426,45 @@ func TestBuildKitExplainStages(t *testing.T) {
 		}
 	}
 }
+
+// A build interrupted while the daemon runs a step reports neither that
+// step as done nor the steps after it as cached: progress says only what
+// the daemon finished.
+func TestBuildKitInterruptedStepIsNotDone(t *testing.T) {
+	testbase.Require(t)
+	addr := buildkittest.Require(t)
+	nonce := fmt.Sprintf("%d", time.Now().UnixNano())
+	dir := writeProject(t, map[string]string{"app.image.hcl": `
+variable "base" {
+  type = string
+}
+image "app" {
+  from = var.base
+  run {
+    sh = "echo ` + nonce + ` > /n && sleep 30"
+  }
+  run {
+    sh = "echo second > /second"
+  }
+}
+`})
+	p := compileHCL(t, dir, map[string]string{"base": "oci:" + testbase.Busybox(t) + ":latest"})
+	s := newStore(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var events []engine.Event
+	o := engine.BuildOptions{Progress: func(ev engine.Event) {
+		events = append(events, ev)
+		if ev.Kind == "start" {
+			go func() { time.Sleep(time.Second); cancel() }()
+		}
+	}}
+	if _, err := buildkit.New(s, buildkit.Options{Addr: addr}).Build(ctx, p, o); err == nil {
+		t.Fatal("an interrupted build succeeded")
+	}
+	for _, ev := range events {
+		if ev.Kind == "done" || ev.Kind == "cached" {
+			t.Errorf("an interrupted build says %s %q", ev.Kind, ev.Layer)
+		}
+	}
+}

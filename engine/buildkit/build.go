@@ -393,7 +393,7 @@ func (b *build) solveOnce(ctx context.Context, t *ir.Target) (v1.Descriptor, err
 	})
 	resp, solveErr := b.c.Build(ctx, opt, "imgc", buildFunc, ch)
 	eg.Wait()
-	b.prog.finish()
+	b.prog.finish(solveErr == nil)
 	if solveErr != nil {
 		if err := b.e.refused(solveErr); err != nil {
 			return v1.Descriptor{}, err

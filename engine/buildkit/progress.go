@@ -35,8 +35,10 @@ type layerState struct {
 	// hit are the vertexes the daemon reported as cache hits: a later
 	// start of one (without inputs) is the daemon fetching and unpacking
 	// the hit's layers from an imported cache, not a run.
-	hit     map[digest.Digest]bool
-	ran     bool
+	hit map[digest.Digest]bool
+	// completed are the vertexes that finished without an error.
+	completed map[digest.Digest]bool
+	ran       bool
 	started time.Time
 	done    time.Time
 	tail    []string
@@ -61,7 +63,7 @@ func (pr *progress) emit(e engine.Event) {
 func (pr *progress) state(ref vertexRef) *layerState {
 	ls := pr.layers[ref.layer]
 	if ls == nil {
-		ls = &layerState{target: ref.target, seen: map[digest.Digest]bool{}, hit: map[digest.Digest]bool{}}
+		ls = &layerState{target: ref.target, seen: map[digest.Digest]bool{}, hit: map[digest.Digest]bool{}, completed: map[digest.Digest]bool{}}
 		pr.layers[ref.layer] = ls
 	}
 	return ls
@@ -91,6 +93,9 @@ func (pr *progress) read(ch chan *client.SolveStatus) {
 			if v.Completed != nil && v.Completed.After(ls.done) {
 				ls.done = *v.Completed
 			}
+			if v.Completed != nil && v.Error == "" {
+				ls.completed[v.Digest] = true
+			}
 			if v.Error != "" && pr.failed == nil && !strings.Contains(v.Error, "context canceled") {
 				pr.failed, pr.failedRef = l, ref
 			}
@@ -118,21 +123,31 @@ func (pr *progress) read(ch chan *client.SolveStatus) {
 }
 
 // finish reports, once the solve of t is over, each layer that this solve
-// reused ("cached") or made ("done").
-func (pr *progress) finish() {
+// reused ("cached") or made ("done"). After a solve that failed or was
+// interrupted (ok false), only a layer every vertex of which the daemon
+// finished, or reported as a cache hit, is reported: one it was still
+// running, or had not reached, is neither.
+func (pr *progress) finish(ok bool) {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
 	for _, pt := range pr.b.p.Targets {
 		for _, l := range pt.Layers {
-			pr.finishLayer(l)
+			pr.finishLayer(l, ok)
 		}
 	}
 }
 
-func (pr *progress) finishLayer(l *ir.Layer) {
+func (pr *progress) finishLayer(l *ir.Layer, ok bool) {
 	ls := pr.layers[l]
 	if ls == nil || ls.emitted || l == pr.failed {
 		return
+	}
+	if !ok {
+		for d := range ls.seen {
+			if !ls.completed[d] && !ls.hit[d] {
+				return
+			}
+		}
 	}
 	ls.emitted = true
 	if !ls.ran {
