@@ -164,8 +164,11 @@ func writeBlobMapLayout(ctx context.Context, dir, mapTag string, art *cacheArtif
 // CheckBuildKitCache says what is missing when the BuildKit cache of type
 // typ at loc (tag: a directory's, "latest" when empty) is not there: no
 // manifest at the reference, no directory, or no entry of that name in
-// its index.json. BuildKit itself says nothing of it in a gateway build.
+// its index.json; or that what is there is the local engine's cache, which
+// BuildKit cannot read. BuildKit itself says nothing of it in a gateway
+// build.
 func CheckBuildKitCache(ctx context.Context, typ, loc, tag string) error {
+	var raw []byte
 	switch typ {
 	case "registry":
 		r, err := ParseReference(loc)
@@ -176,13 +179,16 @@ func CheckBuildKitCache(ctx context.Context, typ, loc, tag string) error {
 		if err != nil {
 			return err
 		}
-		_, err = puller.Head(ctx, r)
-		return err
+		desc, err := puller.Get(ctx, r)
+		if err != nil {
+			return err
+		}
+		raw = desc.Manifest
 	case "local", "oci":
 		if tag == "" {
 			tag = "latest"
 		}
-		_, _, err := layoutArtifact(loc, func(idx *v1.IndexManifest) *v1.Descriptor {
+		m, _, err := layoutArtifact(loc, func(idx *v1.IndexManifest) *v1.Descriptor {
 			for i, d := range idx.Manifests {
 				if d.Annotations[store.RefNameAnnotation] == tag {
 					return &idx.Manifests[i]
@@ -193,7 +199,19 @@ func CheckBuildKitCache(ctx context.Context, typ, loc, tag string) error {
 		if errors.Is(err, errNoArtifact) {
 			return fmt.Errorf("its index.json names no cache %q", tag)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		raw = m
+	default:
+		return nil
+	}
+	var m struct {
+		ArtifactType string        `json:"artifactType"`
+		Config       v1.Descriptor `json:"config"`
+	}
+	if json.Unmarshal(raw, &m) == nil && (m.ArtifactType == CacheArtifactType || m.Config.MediaType == CacheConfigMediaType) {
+		return errors.New("it is the cache of imgc's local engine, which BuildKit cannot read: with --builder, import a cache a --builder build exported (--cache-to on the BuildKit engine writes BuildKit's format)")
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/imgc-dev/imgc/engine"
 	"github.com/imgc-dev/imgc/engine/buildkit"
+	"github.com/imgc-dev/imgc/engine/local"
 	"github.com/imgc-dev/imgc/imageio"
 	"github.com/imgc-dev/imgc/internal/buildkittest"
 	"github.com/imgc-dev/imgc/internal/testbase"
@@ -344,10 +345,19 @@ func TestBuildKitCacheFromMissing(t *testing.T) {
 	defer srv.Close()
 	down := downRegistry(t)
 	p := compileHCL(t, unseenHello(t), map[string]string{"base": "oci:" + testbase.Busybox(t) + ":latest"})
+	// The local engine's cache, which BuildKit cannot read.
+	localCache := filepath.Join(t.TempDir(), "local-engine-cache")
+	to, err := engine.ParseCacheExport("type=local,dest=" + localCache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := newStore(t)
+	buildWith(t, local.New(ls), ls, p, engine.BuildOptions{CacheTo: []engine.CacheExport{to}})
 	for _, from := range []string{
 		"type=local,src=" + filepath.Join(t.TempDir(), "nothere"),
 		"type=registry,ref=" + strings.TrimPrefix(srv.URL, "http://") + "/app/cache:nothere",
 		"type=registry,ref=" + down + "/app/cache:main", // a registry that is down
+		"type=local,src=" + localCache,
 	} {
 		imp, err := engine.ParseCacheImport(from)
 		if err != nil {
@@ -357,6 +367,9 @@ func TestBuildKitCacheFromMissing(t *testing.T) {
 		b := buildWith(t, buildkit.New(s, buildkit.Options{Addr: addr}), s, p, engine.BuildOptions{CacheFrom: []engine.CacheImport{imp}})
 		if w := lines(b.events, "warning", "cannot be read, so nothing is imported from it"); len(w) != 1 {
 			t.Errorf("%s: warnings %q, want one that the cache cannot be read", from, lines(b.events, "warning", ""))
+		}
+		if strings.Contains(from, localCache) && len(lines(b.events, "warning", "the cache of imgc's local engine")) != 1 {
+			t.Errorf("%s: warnings %q, want one that it is the local engine's cache", from, lines(b.events, "warning", ""))
 		}
 	}
 }
