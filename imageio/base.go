@@ -51,15 +51,42 @@ func openBase(ctx context.Context, ref imageref.Ref, pl ir.Platform) (v1.Image, 
 		}
 		return img, nil
 	case imageref.OCILayout:
-		return layoutImage(ref.Path, ref.Tag, ref.Digest, pl)
+		img, err := layoutImage(ref.Path, ref.Tag, ref.Digest, pl)
+		if err != nil {
+			return nil, err
+		}
+		return img, checkPlatform(img, ref.String(), pl)
 	case imageref.DockerArchive:
 		if _, err := checkDockerArchive(ref.Path); err != nil {
 			return nil, err
 		}
-		return tarball.ImageFromPath(ref.Path, nil)
+		img, err := tarball.ImageFromPath(ref.Path, nil)
+		if err != nil {
+			return nil, err
+		}
+		return img, checkPlatform(img, ref.String(), pl)
 	default:
 		return nil, fmt.Errorf("the reference %q has no manifest", ref)
 	}
+}
+
+// checkPlatform refuses an image of one platform (not an index) whose
+// config names another OS or architecture than pl: built on, its steps
+// would run another architecture's programs. An image whose config names
+// none is taken to be of any.
+func checkPlatform(img v1.Image, name string, pl ir.Platform) error {
+	if pl.OS == "" {
+		return nil
+	}
+	cf, err := img.ConfigFile()
+	if err != nil || cf.OS == "" || cf.Architecture == "" {
+		return nil // reading it later says what is wrong
+	}
+	have := ir.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
+	if have.OS != pl.OS || have.Architecture != pl.Architecture || (pl.Variant != "" && have.Variant != "" && have.Variant != pl.Variant) {
+		return &ir.NoPlatformError{Index: name, Want: pl, Have: []string{have.String()}, Single: true}
+	}
+	return nil
 }
 
 // noPlatform turns err, from fetching r for platform pl, into an
@@ -161,6 +188,9 @@ func PullBase(ctx context.Context, s *store.Store, b ir.Base, pl ir.Platform) (*
 		}
 	}
 	img, err := openBase(ctx, b.Ref.Pinned(b.Digest), pl)
+	if err == nil && b.Ref.Kind == imageref.Registry {
+		err = checkPlatform(img, b.Ref.String(), pl)
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("pulling base image %q: %w", b.Ref, err)
 	}

@@ -520,8 +520,13 @@ type NoPlatformError struct {
 	Index string // the index: its digest or reference
 	Want  Platform
 	Have  []string // the platforms it has
+	// Single is set for an image of one platform, not an index.
+	Single bool
 }
 
 func (e *NoPlatformError) Error() string {
+	if e.Single {
+		return fmt.Sprintf("the image %s is for %s, not %s", e.Index, strings.Join(e.Have, ", "), e.Want)
+	}
 	return fmt.Sprintf("the index %s has no image for %s; it has %s", e.Index, e.Want, strings.Join(e.Have, ", "))
 }
