@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -24,21 +25,23 @@ type buildCmd struct {
 	optimizeFlags
 	cacheFlags
 	builderFlags
-	Target      []string `sep:"none" placeholder:"NAME" help:"Build only this stage or image and what it needs (repeatable)."`
-	Tag         []string `short:"t" sep:"none" placeholder:"NAME:TAG" help:"Tag the image (repeatable), like docker build -t; with several images, use --target to pick one."`
-	Output      []string `sep:"none" short:"o" placeholder:"type=oci,dest=DIR" help:"Also write the images to type=oci,dest=DIR | type=oci-archive,dest=FILE | type=docker,dest=FILE.tar, or one image's files to type=local,dest=DIR (or just DIR) | type=tar,dest=FILE (repeatable)."`
-	Load        bool     `hidden:"" help:"docker buildx's --load: refused with what to do instead."`
-	Push        bool     `help:"Push each image to the registries its tags name."`
-	NoCache     bool     `name:"no-cache" help:"Rebuild every layer; reuse nothing from the cache."`
-	Secret      []string `sep:"none" placeholder:"id=ID,src=FILE" help:"Expose a file to mount \"secret\" blocks (repeatable). Never stored in a layer, the history or a key."`
-	SSH         []string `sep:"none" placeholder:"default|ID[=SOCKET|KEY[,KEY]]" help:"Forward an SSH agent to mount \"ssh\" blocks (RUN --mount=type=ssh) (repeatable): default is $SSH_AUTH_SOCK; a socket is forwarded, key files are served by an agent of imgc's own. Never stored in a layer or a key."`
-	Progress    string   `enum:"auto,tty,plain,json" default:"auto" help:"Progress output: auto, tty, plain or json."`
-	Locked      bool     `help:"Fail instead of moving a base image pin in imgc.lock.hcl, or when a base is not pinned."`
-	Pull        bool     `help:"Resolve base image tags again, moving their pins in imgc.lock.hcl to what the registry serves now."`
-	Compression string   `enum:"gzip,zstd" default:"gzip" help:"Layer compression: gzip or zstd."`
-	Allow       []string `sep:"none" placeholder:"ENTITLEMENT" help:"Grant an entitlement (repeatable): network.host lets steps with network = \"host\" (RUN --network=host) use the host's network; security.insecure lets steps with security = \"insecure\" (RUN --security=insecure) run privileged; device lets steps use every CDI device they name (RUN --device), device=NAME those NAME names."`
-	CDISpecDir  []string `name:"cdi-spec-dir" sep:"none" placeholder:"DIR" help:"Read CDI spec files, which define the devices steps name (RUN --device), from DIR instead of /etc/cdi and /var/run/cdi (repeatable; the local engine only: a BuildKit daemon reads its own)."`
-	CacheTo     []string `name:"cache-to" sep:"none" placeholder:"type=registry,ref=REF" help:"Export the build cache (repeatable): type=registry,ref=REG/REPO:TAG | type=local,dest=DIR | type=oci,dest=DIR, with mode=min (output images' layers, the default) or mode=max (every layer)."`
+	Target       []string `sep:"none" placeholder:"NAME" help:"Build only this stage or image and what it needs (repeatable)."`
+	Tag          []string `short:"t" sep:"none" placeholder:"NAME:TAG" help:"Tag the image (repeatable), like docker build -t; with several images, use --target to pick one."`
+	Output       []string `sep:"none" short:"o" placeholder:"type=oci,dest=DIR" help:"Also write the images to type=oci,dest=DIR | type=oci-archive,dest=FILE | type=docker,dest=FILE.tar, or one image's files to type=local,dest=DIR (or just DIR) | type=tar,dest=FILE (repeatable)."`
+	Load         bool     `hidden:"" help:"docker buildx's --load: refused with what to do instead."`
+	IIDFile      string   `name:"iidfile" placeholder:"FILE" help:"Write the image's digest (its manifest's, or its index's) to FILE, as docker build --iidfile does."`
+	MetadataFile string   `name:"metadata-file" placeholder:"FILE" help:"Write the build's result as JSON to FILE, as docker buildx build --metadata-file does: containerimage.digest and image.name (by image when the build makes several)."`
+	Push         bool     `help:"Push each image to the registries its tags name."`
+	NoCache      bool     `name:"no-cache" help:"Rebuild every layer; reuse nothing from the cache."`
+	Secret       []string `sep:"none" placeholder:"id=ID,src=FILE" help:"Expose a file to mount \"secret\" blocks (repeatable). Never stored in a layer, the history or a key."`
+	SSH          []string `sep:"none" placeholder:"default|ID[=SOCKET|KEY[,KEY]]" help:"Forward an SSH agent to mount \"ssh\" blocks (RUN --mount=type=ssh) (repeatable): default is $SSH_AUTH_SOCK; a socket is forwarded, key files are served by an agent of imgc's own. Never stored in a layer or a key."`
+	Progress     string   `enum:"auto,tty,plain,json" default:"auto" help:"Progress output: auto, tty, plain or json."`
+	Locked       bool     `help:"Fail instead of moving a base image pin in imgc.lock.hcl, or when a base is not pinned."`
+	Pull         bool     `help:"Resolve base image tags again, moving their pins in imgc.lock.hcl to what the registry serves now."`
+	Compression  string   `enum:"gzip,zstd" default:"gzip" help:"Layer compression: gzip or zstd."`
+	Allow        []string `sep:"none" placeholder:"ENTITLEMENT" help:"Grant an entitlement (repeatable): network.host lets steps with network = \"host\" (RUN --network=host) use the host's network; security.insecure lets steps with security = \"insecure\" (RUN --security=insecure) run privileged; device lets steps use every CDI device they name (RUN --device), device=NAME those NAME names."`
+	CDISpecDir   []string `name:"cdi-spec-dir" sep:"none" placeholder:"DIR" help:"Read CDI spec files, which define the devices steps name (RUN --device), from DIR instead of /etc/cdi and /var/run/cdi (repeatable; the local engine only: a BuildKit daemon reads its own)."`
+	CacheTo      []string `name:"cache-to" sep:"none" placeholder:"type=registry,ref=REF" help:"Export the build cache (repeatable): type=registry,ref=REG/REPO:TAG | type=local,dest=DIR | type=oci,dest=DIR, with mode=min (output images' layers, the default) or mode=max (every layer)."`
 	cacheFromFlag
 }
 
@@ -241,6 +244,9 @@ func (c *buildCmd) build(e *env, store *store.Store, src *source, plans []*ir.Pl
 			return err
 		}
 	}
+	if err := c.writeResultFiles(res); err != nil {
+		return err
+	}
 	for _, img := range res.Images {
 		name := img.Target
 		if len(img.Tags) > 0 {
@@ -326,7 +332,7 @@ func parseOutput(o string) (engine.Output, hcl.Diagnostics) {
 	kv := parseKV(o)
 	typ, dest := kv["type"], kv["dest"]
 	for _, k := range slices.Sorted(maps.Keys(kv)) {
-		if k != "type" && k != "dest" && strings.Contains(o, "=") {
+		if k != "type" && k != "dest" && strings.Contains(o, "=") && typ != "registry" && typ != "image" {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown --output option",
 				Detail: fmt.Sprintf("The output %q has the option %q, and outputs take only type and dest.", o, k)})
 		}
@@ -338,6 +344,9 @@ func parseOutput(o string) (engine.Output, hcl.Diagnostics) {
 				Detail: "The output is empty. Write --output DIR or --output type=oci,dest=DIR."})
 		}
 		return engine.Output{Type: "local", Dest: o}, diags
+	case typ == "registry" || typ == "image":
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid --output type",
+			Detail: fmt.Sprintf("The output %q has type %q, buildx's way to push. imgc pushes with its own flags: -t NAME (each image's tags) and --push.", o, typ)})
 	case typ != "oci" && typ != "oci-archive" && typ != "docker" && typ != "local" && typ != "tar":
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid --output type",
 			Detail: fmt.Sprintf("The output %q has type %q. Use type=oci,dest=DIR, type=oci-archive,dest=FILE, type=docker,dest=FILE.tar, type=local,dest=DIR (the image's files) or type=tar,dest=FILE.tar (the same in a tar).", o, typ)})
@@ -559,6 +568,46 @@ func registryPins(plan *ir.Plan, resolved map[string]string) map[string]string {
 		}
 	}
 	return out
+}
+
+// writeResultFiles writes --iidfile and --metadata-file.
+func (c *buildCmd) writeResultFiles(res *engine.Result) error {
+	if c.IIDFile != "" {
+		if len(res.Images) != 1 {
+			return fmt.Errorf("--iidfile %s: the build made %d images, and the file holds one digest: build one with --target, or use --metadata-file", c.IIDFile, len(res.Images))
+		}
+		if err := os.WriteFile(c.IIDFile, []byte(res.Images[0].Digest), 0o644); err != nil {
+			return fmt.Errorf("--iidfile: %w", err)
+		}
+	}
+	if c.MetadataFile == "" {
+		return nil
+	}
+	type metadata struct {
+		Digest string `json:"containerimage.digest"`
+		Name   string `json:"image.name,omitempty"`
+	}
+	of := func(img engine.ImageResult) metadata {
+		return metadata{Digest: img.Digest, Name: strings.Join(img.Tags, ",")}
+	}
+	var v any
+	if len(res.Images) == 1 {
+		v = of(res.Images[0])
+	} else {
+		byImage := map[string]metadata{}
+		for _, img := range res.Images {
+			byImage[img.Target] = of(img)
+		}
+		v = byImage
+	}
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(c.MetadataFile, append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("--metadata-file: %w", err)
+	}
+	return nil
 }
 
 // lockExists tells whether dir has a lock file.
