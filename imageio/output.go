@@ -200,34 +200,45 @@ func dockerTag(n string) (name.Tag, error) {
 // blob of the image (see store.RemoteBlob) in dest's registry is mounted
 // from its repository where the registry can, else streamed from there.
 func PushDigest(ctx context.Context, s *store.Store, d v1.Hash, dest string) error {
+	if err := pushDigest(ctx, s, d, dest); err != nil {
+		return &PushError{Dest: dest, Err: err}
+	}
+	return nil
+}
+
+func pushDigest(ctx context.Context, s *store.Store, d v1.Hash, dest string) error {
 	ref, err := ParseReference(dest)
 	if err != nil {
-		return fmt.Errorf("pushing %s: %w", dest, err)
+		return err
 	}
 	if isIndex, err := s.IsIndex(d); err != nil {
-		return fmt.Errorf("pushing %s: %w", dest, err)
+		return err
 	} else if isIndex {
 		idx, err := s.Index(d)
 		if err != nil {
-			return fmt.Errorf("pushing %s: %w", dest, err)
+			return err
 		}
-		if err := remote.WriteIndex(ref, &pushableIndex{storedIndex: idx, ctx: ctx, s: s, reg: ref.Context().RegistryStr()}, registryOptions(ctx)...); err != nil {
-			return fmt.Errorf("pushing %s: %w", dest, err)
-		}
-		return nil
+		return remote.WriteIndex(ref, &pushableIndex{storedIndex: idx, ctx: ctx, s: s, reg: ref.Context().RegistryStr()}, registryOptions(ctx)...)
 	}
 	img, err := s.Image(d)
 	if err == nil {
 		img, err = pushable(ctx, s, img, ref.Context().RegistryStr())
 	}
 	if err != nil {
-		return fmt.Errorf("pushing %s: %w", dest, err)
+		return err
 	}
-	if err := remote.Write(ref, img, registryOptions(ctx)...); err != nil {
-		return fmt.Errorf("pushing %s: %w", dest, err)
-	}
-	return nil
+	return remote.Write(ref, img, registryOptions(ctx)...)
 }
+
+// PushError is a push that failed: the image is built and stored, and can
+// be pushed again (imgc push) once what failed is mended.
+type PushError struct {
+	Dest string
+	Err  error
+}
+
+func (e *PushError) Error() string { return fmt.Sprintf("pushing %s: %v", e.Dest, e.Err) }
+func (e *PushError) Unwrap() error { return e.Err }
 
 // Push writes the stored image called n to dest (n itself when dest is
 // empty), uploading only the blobs the registry lacks.

@@ -369,7 +369,15 @@ func (f imageFilter) match(n string) bool {
 // registryError turns what go-containerregistry and the network say into
 // one sentence.
 func registryError(err error) error {
-	if msg := unreachableSentence(err); msg != "" {
+	msg := unreachableSentence(err)
+	var pe *imageio.PushError
+	if errors.As(err, &pe) {
+		if msg == "" {
+			msg = plainError(pe.Err)
+		}
+		return fmt.Errorf("pushing %s: %s. The image is built and in imgc's store: push it with imgc push %s once that is mended", pe.Dest, msg, pe.Dest)
+	}
+	if msg != "" {
 		return errors.New(msg)
 	}
 	return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -127,6 +128,11 @@ func (c *pushCmd) Run(e *env) error {
 		dest = c.Name
 	}
 	if err := imageio.Push(e.ctx, s, c.Name, dest); err != nil {
+		var pe *imageio.PushError
+		if errors.As(err, &pe) {
+			// This command is the push: no hint to run it again.
+			return fmt.Errorf("pushing %s: %s", pe.Dest, plainError(pe.Err))
+		}
 		return err
 	}
 	fmt.Fprintf(e.stdout, "pushed %s\n", dest)
