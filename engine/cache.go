@@ -105,6 +105,9 @@ func didYouMean(name string, candidates []string) string {
 	return fmt.Sprintf(" Did you mean %q?", best)
 }
 
+// attrAliases are the long names people write for BuildKit's short ones.
+var attrAliases = map[string]string{"source": "src", "destination": "dest", "reference": "ref", "name": "ref"}
+
 // checkCacheAttrs refuses an attribute the cache type does not take
 // (a typo such as imgc-blob=false would otherwise be ignored), naming the
 // closest one and those it takes.
@@ -132,7 +135,11 @@ func checkCacheAttrs(attrs map[string]string, known map[string][]string) error {
 			}
 			return fmt.Errorf("imgc knows no attribute %q.%s", k, didYouMean(k, []string{BlobMapAttr}))
 		}
-		return fmt.Errorf("type=%s takes no attribute %q.%s It takes %s", attrs["type"], k, didYouMean(k, takes), strings.Join(takes, ", "))
+		hint := didYouMean(k, takes)
+		if alias := attrAliases[k]; slices.Contains(takes, alias) {
+			hint = fmt.Sprintf(" Did you mean %q?", alias)
+		}
+		return fmt.Errorf("type=%s takes no attribute %q.%s It takes %s", attrs["type"], k, hint, strings.Join(takes, ", "))
 	}
 	return nil
 }
@@ -154,7 +161,7 @@ func ParseCacheExport(s string) (CacheExport, error) {
 	if v, ok := attrs["ignore-error"]; ok {
 		c.IgnoreError = v == "" || v == "true" || v == "1"
 	}
-	if err := checkCacheType(c.Type, c.Ref, c.Dest, "dest"); err != nil {
+	if err := checkCacheType(attrs, c.Ref, c.Dest, "dest"); err != nil {
 		return CacheExport{}, fmt.Errorf("parsing cache export %q: %w", s, err)
 	}
 	if err := checkCacheAttrs(attrs, exportAttrs); err != nil {
@@ -178,7 +185,7 @@ func ParseCacheImport(s string) (CacheImport, error) {
 		return CacheImport{}, fmt.Errorf("parsing cache import %q: %w", s, err)
 	}
 	c := CacheImport{Type: attrs["type"], Ref: attrs["ref"], Src: attrs["src"], Attrs: attrs}
-	if err := checkCacheType(c.Type, c.Ref, c.Src, "src"); err != nil {
+	if err := checkCacheType(attrs, c.Ref, c.Src, "src"); err != nil {
 		return CacheImport{}, fmt.Errorf("parsing cache import %q: %w", s, err)
 	}
 	if err := checkCacheAttrs(attrs, importAttrs); err != nil {
@@ -211,9 +218,19 @@ func parseCacheCSV(s string) (map[string]string, error) {
 	return attrs, nil
 }
 
-// checkCacheType checks that typ is known and has what it needs: a ref for
-// registry, a directory (under dirKey) for local and oci.
-func checkCacheType(typ, ref, dir, dirKey string) error {
+// checkCacheType checks that the type attrs give is known and has what it
+// needs: a ref for registry, a directory (under dirKey) for local and
+// oci; a missing one names the word written for it instead, if any.
+func checkCacheType(attrs map[string]string, ref, dir, dirKey string) error {
+	typ := attrs["type"]
+	instead := func(want string) string {
+		for k := range attrs {
+			if attrAliases[k] == want || (want == "src" && k == "dest") || (want == "dest" && k == "src") {
+				return fmt.Sprintf(" (not %s=)", k)
+			}
+		}
+		return ""
+	}
 	switch {
 	case typ == "":
 		return fmt.Errorf("it has no type: write type=registry,ref=REF or type=local,%s=DIR", dirKey)
@@ -223,11 +240,11 @@ func checkCacheType(typ, ref, dir, dirKey string) error {
 			known = append(known, k)
 		}
 		sort.Strings(known)
-		return fmt.Errorf("type %q is not one of %s", typ, strings.Join(known, ", "))
+		return fmt.Errorf("type %q is not one of %s.%s", typ, strings.Join(known, ", "), didYouMean(typ, known))
 	case typ == "registry" && ref == "":
-		return fmt.Errorf("type=registry needs ref=REG/REPO:TAG")
+		return fmt.Errorf("type=registry needs ref=REG/REPO:TAG%s", instead("ref"))
 	case (typ == "local" || typ == "oci") && dir == "":
-		return fmt.Errorf("type=%s needs %s=DIR", typ, dirKey)
+		return fmt.Errorf("type=%s needs %s=DIR%s", typ, dirKey, instead(dirKey))
 	}
 	return nil
 }

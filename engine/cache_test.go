@@ -23,7 +23,10 @@ func TestParseCacheExport(t *testing.T) {
 			Attrs: map[string]string{"type": "oci", "dest": "/tmp/a,b", "ignore-error": "true"}}},
 		{in: "type=gha,mode=max", want: engine.CacheExport{Type: "gha", Mode: "max", Attrs: map[string]string{"type": "gha", "mode": "max"}}},
 		{in: "type=registry", err: "type=registry needs ref"},
-		{in: "type=local,src=/x", err: "type=local needs dest=DIR"},
+		{in: "type=local,src=/x", err: "type=local needs dest=DIR (not src=)"},
+		{in: "type=regsitry,ref=r/a", err: `type "regsitry" is not one of azblob, gha, inline, local, oci, registry, s3. Did you mean "registry"?`},
+		{in: "type=registry,name=r/a", err: "type=registry needs ref=REG/REPO:TAG (not name=)"},
+		{in: "type=local,dest=/x,destination=/y", err: `type=local takes no attribute "destination". Did you mean "dest"?`},
 		{in: "type=local,dest=/x,mode=all", err: `mode "all" is not min or max`},
 		{in: "type=ftp,dest=/x", err: `type "ftp" is not one of`},
 		{in: "ref=r.example/app", err: "it has no type"},
@@ -66,7 +69,8 @@ func TestParseCacheImport(t *testing.T) {
 		{in: "r.example/app:cache", local: true, want: engine.CacheImport{Type: "registry", Ref: "r.example/app:cache", Attrs: map[string]string{"type": "registry", "ref": "r.example/app:cache"}}},
 		{in: "type=local,src=/tmp/c", local: true, want: engine.CacheImport{Type: "local", Src: "/tmp/c", Attrs: map[string]string{"type": "local", "src": "/tmp/c"}}},
 		{in: "type=s3,region=x", want: engine.CacheImport{Type: "s3", Attrs: map[string]string{"type": "s3", "region": "x"}}},
-		{in: "type=local,dest=/tmp/c", err: "type=local needs src=DIR"},
+		{in: "type=local,dest=/tmp/c", err: "type=local needs src=DIR (not dest=)"},
+		{in: "type=local,source=/tmp/c", err: "type=local needs src=DIR (not source=)"},
 		{in: " ", err: "it is empty"},
 		// What an export of the type takes is accepted, as BuildKit does:
 		// a value copied from --cache-to works.

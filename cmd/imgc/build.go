@@ -118,6 +118,9 @@ func (c *buildCmd) Run(e *env) error {
 	}
 	cacheFrom, cacheTo, cdiags := configCaches(src.Config, src.Dir, c.Target, cacheFrom, cacheTo)
 	diags = append(diags, cdiags...)
+	if c.address() == "" {
+		diags = append(diags, localCacheTypes(cacheFrom, cacheTo)...)
+	}
 	if len(plans) > 1 {
 		diags = append(diags, dockerOutputs(outputs)...)
 	}

@@ -92,6 +92,25 @@ func cacheDiag(summary string, err error, want string, rng hcl.Range) *hcl.Diagn
 		Detail: fmt.Sprintf("%v. Write %s, in BuildKit's words as the --cache-from and --cache-to flags take them.", err, want), Subject: rng.Ptr()}
 }
 
+// localCacheTypes refuses, before anything runs, the caches of BuildKit's
+// other types on the local engine.
+func localCacheTypes(from []engine.CacheImport, to []engine.CacheExport) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, c := range to {
+		if !c.Local() {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cache type of BuildKit's",
+				Detail: fmt.Sprintf("--cache-to type=%s is one of BuildKit's exporters: the local engine exports type=registry, local or oci. Build on a BuildKit daemon (--builder) for it.", c.Type)})
+		}
+	}
+	for _, c := range from {
+		if !c.Local() {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cache type of BuildKit's",
+				Detail: fmt.Sprintf("--cache-from type=%s is one of BuildKit's importers: the local engine imports type=registry, local or oci. Build on a BuildKit daemon (--builder) for it.", c.Type)})
+		}
+	}
+	return diags
+}
+
 // insecureCaches sets the registries of the caches given
 // registry.insecure=true insecure, for imgc's own requests to them (the
 // local engine's caches, the BuildKit engine's blob maps) as BuildKit's
