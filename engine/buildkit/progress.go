@@ -39,11 +39,11 @@ type layerState struct {
 	// completed are the vertexes that finished without an error.
 	completed map[digest.Digest]bool
 	ran       bool
-	started time.Time
-	done    time.Time
-	tail    []string
-	partial string
-	emitted bool
+	started   time.Time
+	done      time.Time
+	tail      []string
+	partial   string
+	emitted   bool
 }
 
 func newProgress(b *build) *progress {

@@ -128,16 +128,14 @@ func (w *writer) write() []byte {
 	body.AppendUnstructuredTokens(comment(fmt.Sprintf("Converted from %s by imgc convert.", filepath.Base(w.f.src.filename))))
 	body.AppendNewline()
 	for _, v := range w.vars.list {
-		if v.Platform && !used[v.Name] || v.Of != "" {
+		if v.Of != "" {
 			continue
 		}
-		if v.Stage == "" && !v.Platform {
+		if v.Stage == "" {
 			w.comments(body, v.Range.Start.Line)
 		}
 		b := body.AppendNewBlock("variable", []string{v.Name}).Body()
 		switch {
-		case v.Platform:
-			b.SetAttributeRaw("description", raw(quoted("BuildKit's automatic "+v.Arg+"; defaults to the platform imgc convert ran for")))
 		case len(v.Stages) > 1:
 			names := make([]string, len(v.Stages))
 			for i, s := range v.Stages {

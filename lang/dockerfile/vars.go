@@ -8,15 +8,14 @@ import (
 )
 
 // variable is one `variable` block of a converted configuration: a
-// Dockerfile ARG, or one of BuildKit's automatic platform ARGs.
+// Dockerfile ARG (BuildKit's automatic platform ARGs are the platform
+// values instead, see platformRefs).
 type variable struct {
 	Name    string // the HCL name
 	Arg     string // the Dockerfile ARG
 	Default string
 	// Stage is the stage that declared it; "" for a global ARG.
 	Stage string
-	// Platform marks BuildKit's automatic ARGs: declared only when used.
-	Platform bool
 	// Required variables have no default: the Dockerfile cannot build
 	// without a value (an empty FROM).
 	Required bool
@@ -84,14 +83,6 @@ var platformRefs = map[string]string{
 // platform ARGs.
 func IsPlatformArg(name string) bool { return platformRefs[name] != "" }
 
-func (t *varTable) platform(arg, value string) string {
-	name := identifier(arg)
-	if v, ok := t.byName[name]; ok {
-		return v.Name
-	}
-	return t.add(&variable{Name: name, Arg: arg, Default: value, Platform: true}).Name
-}
-
 // declare returns the variable for an ARG with the given default: the
 // existing one of the same name when the defaults agree (or the ARG is
 // global), else a new one named after the stage.
@@ -99,11 +90,10 @@ func (t *varTable) declare(arg, stage, def string, null bool, derived string, rn
 	name := identifier(arg)
 	if v, ok := t.byName[name]; ok {
 		if global {
-			v.Default, v.Null, v.Derived, v.Platform, v.Range = def, null, derived, false, rng
+			v.Default, v.Null, v.Derived, v.Range = def, null, derived, rng
 			return v
 		}
 		if v.Default == def && v.Null == null && v.Derived == derived {
-			v.Platform = false
 			return v
 		}
 		name = identifier(arg + "_" + stage)
@@ -339,7 +329,7 @@ func (t *varTable) redefined(d argDecl, local string) string {
 	if !ok {
 		v = t.add(&variable{Name: name, Arg: d.Arg, Range: d.Range})
 	}
-	v.Platform, v.Default, v.Derived, v.Null = false, "", "", true
+	v.Default, v.Derived, v.Null = "", "", true
 	if d.Null {
 		return "var." + name
 	}
