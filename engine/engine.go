@@ -53,6 +53,10 @@ type Output struct {
 	Dest string
 }
 
+// AnotherBuild is the Line of a "waiting" event of a layer that another
+// build of the same cache directory is making.
+const AnotherBuild = "another build making this layer"
+
 // BuildOptions control a build.
 type BuildOptions struct {
 	// NoCache rebuilds every layer (the results are still recorded).
@@ -143,7 +147,7 @@ type Event struct {
 	// entry was refused and why), "plan" (before the targets start, again
 	// when a build starts over: Steps is how many layers the build has,
 	// cached ones included), "waiting" (Target, or its layer Layer,
-	// waits for the target Line) or "received" (BuildKit engine: Line
+	// waits for the target Line, or for AnotherBuild) or "received" (BuildKit engine: Line
 	// says how much of Target's image came from the builder).
 	Kind     string
 	Target   string

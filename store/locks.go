@@ -33,6 +33,17 @@ func (s *Store) LockContext(ctx context.Context, name string) (*flock.Flock, err
 	return l, nil
 }
 
+// TryLock takes an exclusive file lock named name under locks/ if no one
+// holds it, and tells whether it did.
+func (s *Store) TryLock(name string) (*flock.Flock, bool, error) {
+	l := flock.New(s.path("locks", name+".lock"))
+	ok, err := l.TryLock()
+	if err != nil {
+		return nil, false, fmt.Errorf("locking %s: %w", name, err)
+	}
+	return l, ok, nil
+}
+
 // LockShared takes the store's lock shared, as a build does for as long as
 // it runs: Prune, which takes it exclusively, waits for the builds.
 func (s *Store) LockShared() (unlock func(), err error) {

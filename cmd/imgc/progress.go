@@ -151,6 +151,10 @@ func (p *progress) plain(ev engine.Event) {
 	case "warning":
 		fmt.Fprintf(w, "warning: %s\n", ev.Line)
 	case "waiting":
+		if ev.Line == engine.AnotherBuild {
+			fmt.Fprintf(w, "[%s] %s%s waiting for %s\n", ev.Target, ev.Layer, where, ev.Line)
+			break
+		}
 		if ev.Layer != "" {
 			fmt.Fprintf(w, "[%s] %s%s waiting for %q\n", ev.Target, ev.Layer, where, ev.Line)
 			break

@@ -105,9 +105,17 @@ func (tb *targetBuild) layer(ctx context.Context, l *ir.Layer) error {
 	if l.Key.IsZero() {
 		return &engine.StepError{Target: tb.t.Name, Layer: l.Name, Origins: []ir.Origin{l.Origin}, Err: fmt.Errorf("layer %q has no cache key", l.Name)}
 	}
-	lk, err := b.s.LockContext(ctx, "key-"+l.Key.Hex())
+	lk, ok, err := b.s.TryLock("key-" + l.Key.Hex())
 	if err != nil {
 		return err
+	}
+	if !ok {
+		// Another build (of this cache directory) is making the layer:
+		// say so rather than wait in silence, then reuse what it made.
+		b.emit(engine.Event{Kind: "waiting", Target: tb.t.Name, Layer: l.Name, Origin: l.Origin, Line: engine.AnotherBuild})
+		if lk, err = b.s.LockContext(ctx, "key-"+l.Key.Hex()); err != nil {
+			return err
+		}
 	}
 	if reuse {
 		// Another build may have made it while this one waited for the lock.
