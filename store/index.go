@@ -158,6 +158,26 @@ func (s *Store) LookupImage(n string) (v1.Descriptor, error) {
 				return d, nil
 			}
 		}
+		// A platform's image of a stored index, by the digest a
+		// multi-platform build printed for it.
+		for _, d := range m.Manifests {
+			if !d.MediaType.IsIndex() {
+				continue
+			}
+			idx, err := s.Index(d.Digest)
+			if err != nil {
+				continue
+			}
+			im, err := idx.IndexManifest()
+			if err != nil {
+				continue
+			}
+			for _, c := range im.Manifests {
+				if strings.HasPrefix(c.Digest.Hex, hex) && !c.MediaType.IsIndex() {
+					return c, nil
+				}
+			}
+		}
 	}
 	return v1.Descriptor{}, &NoImageError{Name: n}
 }

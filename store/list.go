@@ -243,6 +243,21 @@ type Inspection struct {
 	Digest   string         `json:"digest"`
 	Manifest *v1.Manifest   `json:"manifest"`
 	Config   *v1.ConfigFile `json:"config"`
+	// Index is the image index the name names, when it names one: the
+	// image above is its platform's.
+	Index *IndexInspection `json:"index,omitempty"`
+}
+
+// IndexInspection is an image index: its digest and each platform's image.
+type IndexInspection struct {
+	Digest    string          `json:"digest"`
+	Platforms []PlatformImage `json:"platforms"`
+}
+
+// PlatformImage is one platform's image of an index.
+type PlatformImage struct {
+	Platform string `json:"platform"`
+	Digest   string `json:"digest"`
 }
 
 // Inspect returns the manifest and config of the stored image called n.
@@ -267,7 +282,20 @@ func (s *Store) InspectFor(n string, p ir.Platform) (*Inspection, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading image %s: %w", n, err)
 	}
-	return &Inspection{Name: n, Digest: d.Digest.String(), Manifest: m, Config: cfg}, nil
+	in := &Inspection{Name: n, Digest: d.Digest.String(), Manifest: m, Config: cfg}
+	if top, err := s.LookupImage(n); err == nil && top.Digest != d.Digest {
+		if idx, err := s.Index(top.Digest); err == nil {
+			if im, err := idx.IndexManifest(); err == nil {
+				in.Index = &IndexInspection{Digest: top.Digest.String()}
+				for _, c := range im.Manifests {
+					if c.Platform != nil {
+						in.Index.Platforms = append(in.Index.Platforms, PlatformImage{Platform: c.Platform.String(), Digest: c.Digest.String()})
+					}
+				}
+			}
+		}
+	}
+	return in, nil
 }
 
 // indexInfo adds up an index's images into info: their sizes, the newest
