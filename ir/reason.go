@@ -126,7 +126,7 @@ func inputReason(prev, cur *Layer) string {
 			continue
 		}
 		for _, v := range vars {
-			used = used || (v.old != "" && v.cur != "" && strings.Contains(c.old, v.old) && strings.Contains(c.cur, v.cur))
+			used = used || (v.cur != "" && strings.Contains(c.cur, v.cur) && (v.old == "" || strings.Contains(c.old, v.old)))
 		}
 		named = append(named, describe(c.name, c.what))
 	}
@@ -170,6 +170,9 @@ func changedVars(prev, cur map[string]string) []varChange {
 // values in it replaced by their new ones, and nothing else changed: the
 // variables explain the change.
 func substituted(old, cur string, vars []varChange) bool {
+	if len(old) > maxSubstituted || len(cur) > maxSubstituted {
+		return false // a heredoc's megabytes: named as changed, not matched
+	}
 	var pat strings.Builder
 	pat.WriteString("^")
 	for i := 0; i < len(old); {
@@ -193,6 +196,10 @@ func substituted(old, cur string, vars []varChange) bool {
 	re, err := regexp.Compile(pat.String())
 	return err == nil && re.MatchString(cur)
 }
+
+// maxSubstituted bounds the inputs substituted matches: its pattern has a
+// group per occurrence of a value.
+const maxSubstituted = 16 << 10
 
 type inputDiff struct{ name, what, old, cur string }
 

@@ -125,7 +125,7 @@ func (c *buildCmd) Run(e *env) error {
 		diags = append(diags, dockerOutputs(outputs)...)
 	}
 	if len(plans) > 0 {
-		diags = append(diags, filesystemOutputs(outputs, plans[0])...)
+		diags = append(diags, filesystemOutputs(outputs, c.IIDFile, plans[0])...)
 	}
 	if err := e.report(src.Files, diags); err != nil {
 		if onlyUnreachable(diags) {
@@ -346,6 +346,10 @@ func parseOutput(o string) (engine.Output, hcl.Diagnostics) {
 			return engine.Output{}, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing --output destination",
 				Detail: "The output is empty. Write --output DIR or --output type=oci,dest=DIR."})
 		}
+		if o == "-" {
+			return engine.Output{}, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Output to standard output",
+				Detail: "--output - writes to standard output, which carries imgc's result lines. Write it to a file: --output type=tar,dest=FILE.tar (the image's files) or type=oci-archive,dest=FILE.tar."})
+		}
 		return engine.Output{Type: "local", Dest: o}, diags
 	case typ == "registry" || typ == "image":
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid --output type",
@@ -356,6 +360,9 @@ func parseOutput(o string) (engine.Output, hcl.Diagnostics) {
 	case dest == "":
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing --output destination",
 			Detail: fmt.Sprintf("The output %q has no dest. Add dest=PATH.", o)})
+	case dest == "-":
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Output to standard output",
+			Detail: fmt.Sprintf("The output %q writes to standard output, which carries imgc's result lines. Write it to a file: --output type=tar,dest=FILE.tar (the image's files) or type=oci-archive,dest=FILE.tar.", o)})
 	}
 	return engine.Output{Type: typ, Dest: dest}, diags
 }

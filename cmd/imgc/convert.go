@@ -167,9 +167,11 @@ func writeOutput(path string, out []byte) error {
 // dir, or in a temporary directory where dir takes no file, and returns
 // its path.
 func writeBeside(dir string, src []byte) (string, error) {
-	f, err := os.CreateTemp(dir, ".imgc-convert-check-*.image.hcl")
+	// Not *.image.hcl: a build of the directory meanwhile, or after a
+	// killed check left it, must not take it for its configuration.
+	f, err := os.CreateTemp(dir, ".imgc-convert-check-*.tmp")
 	if err != nil {
-		if f, err = os.CreateTemp("", "imgc-convert-check-*.image.hcl"); err != nil {
+		if f, err = os.CreateTemp("", "imgc-convert-check-*.tmp"); err != nil {
 			return "", err
 		}
 	}

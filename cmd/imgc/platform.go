@@ -169,9 +169,9 @@ func dockerOutputs(outputs []engine.Output) hcl.Diagnostics {
 	return diags
 }
 
-// filesystemOutputs refuses a type=local or type=tar output of a build
-// that makes several images: they write one image's files.
-func filesystemOutputs(outputs []engine.Output, p *ir.Plan) hcl.Diagnostics {
+// filesystemOutputs refuses a type=local or type=tar output, or an
+// --iidfile, of a build that makes several images: they hold one image.
+func filesystemOutputs(outputs []engine.Output, iidfile string, p *ir.Plan) hcl.Diagnostics {
 	var names []string
 	for _, t := range p.Targets {
 		if t.Output {
@@ -184,6 +184,10 @@ func filesystemOutputs(outputs []engine.Output, p *ir.Plan) hcl.Diagnostics {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Files of several images",
 				Detail: fmt.Sprintf("--output type=%s,dest=%s writes the files of one image, and this build makes %d (%s). Build one with --target, or write them all with type=oci.", o.Type, o.Dest, len(names), strings.Join(names, ", "))})
 		}
+	}
+	if iidfile != "" && len(names) > 1 {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Image ID of several images",
+			Detail: fmt.Sprintf("--iidfile %s holds one image's digest, and this build makes %d (%s). Build one with --target, or use --metadata-file, which holds each.", iidfile, len(names), strings.Join(names, ", "))})
 	}
 	return diags
 }

@@ -119,16 +119,17 @@ func (e *Engine) buildPlans(ctx context.Context, plans []*ir.Plan, o engine.Buil
 		return nil, err
 	}
 	maps.reportEnd(builds[0].prog.emit, reportWait)
-	// The images are recorded, named and written out before the caches
-	// are exported, as the local engine does: a failed export fails the
-	// build, but leaves its outputs written.
+	// The caches are exported before the outputs are written (an output
+	// in the build context, -o . say, would change what the export's
+	// solve reads), but a failed export still leaves the images recorded,
+	// named and written out, as on the local engine, and fails the build.
+	caches, cerr := e.exportCaches(ctx, c, builds, opts[0], native)
 	res, err := e.finish(ctx, builds)
 	if err != nil {
 		return nil, err
 	}
-	caches, err := e.exportCaches(ctx, c, builds, opts[0], native)
-	if err != nil {
-		return nil, err
+	if cerr != nil {
+		return nil, cerr
 	}
 	e.exportBlobMaps(ctx, builds, caches)
 	return res, nil

@@ -350,9 +350,9 @@ func (rd *reader) globalArg(pn parsedNode) {
 		name := kv.Key
 		again := contains(rd.globalArgs, name)
 		rd.globalArgs = append(rd.globalArgs, name)
-		if _, given := rd.opts.BuildArgs[name]; again && kv.Value == nil && !given {
-			// ARG X after a global ARG X: the value stays, and so does
-			// its reference.
+		if _, given := rd.opts.BuildArgs[name]; (again || IsPlatformArg(name)) && kv.Value == nil && !given {
+			// ARG X after a global ARG X, or ARG TARGETARCH (BuildKit's):
+			// the value stays, and so does its reference.
 			continue
 		}
 		var e envEntry

@@ -155,7 +155,9 @@ func (f *form) variables() (t *varTable, names []string) {
 	chained := redefinedArgs(f.decls, globals)
 	for _, d := range f.decls {
 		switch {
-		case d.Platform:
+		case d.Platform || (platformRefs[d.Arg] != "" && d.Null):
+			// An ARG of a platform ARG's name without a default has
+			// BuildKit's value (one with a default has its default).
 			names = append(names, platformRefs[d.Arg])
 		case chained[d.Arg]:
 			local := identifier(d.Arg)
