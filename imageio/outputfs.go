@@ -3,11 +3,11 @@ package imageio
 import (
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
 
 	"github.com/imgc-dev/imgc/internal/hashio"
 	"github.com/imgc-dev/imgc/store"
@@ -21,11 +21,14 @@ import (
 // names them (linux_amd64, linux_arm_v7).
 
 // writeFilesystem writes the files of the one image of imgs into the
-// directory dest (asTar false) or as one tar file at dest. A directory is
-// made beside dest first and renamed into place: an interrupted build
-// leaves no half-written output. An existing dest directory keeps the
-// files the image does not have (as buildx's local exporter does); the
-// image's files replace those of the same name.
+// directory dest (asTar false) or as one tar file at dest. The files are
+// unpacked into a directory of imgc's first, inside dest when dest is a
+// directory (so on its file system, whatever is mounted there), else
+// beside it, and moved into place: an interrupted build leaves no
+// half-written file. An existing dest keeps its own directories (their
+// owners and modes) and the files the image does not have; the image's
+// files replace those of the same name, and a directory where the image
+// has a file (or the other way round) is an error, never removed.
 func writeFilesystem(s *store.Store, dest string, imgs []Image, asTar bool) error {
 	typ := "local"
 	if asTar {
@@ -34,10 +37,22 @@ func writeFilesystem(s *store.Store, dest string, imgs []Image, asTar bool) erro
 	if len(imgs) != 1 {
 		return fmt.Errorf("type=%s writes the files of one image, and this build makes %d: build one with --target, or write them as an OCI layout (type=oci)", typ, len(imgs))
 	}
-	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+	fi, err := os.Lstat(dest)
+	exists := err == nil
+	switch {
+	case err != nil && !os.IsNotExist(err):
+		return err
+	case exists && !asTar && !fi.IsDir():
+		return fmt.Errorf("%s exists and is not a directory", dest)
+	}
+	within := filepath.Dir(dest)
+	if exists && !asTar {
+		within = dest
+	}
+	if err := os.MkdirAll(within, 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dest), ".imgc-"+filepath.Base(dest)+"-")
+	tmp, err := os.MkdirTemp(within, ".imgc-output-")
 	if err != nil {
 		return err
 	}
@@ -54,7 +69,10 @@ func writeFilesystem(s *store.Store, dest string, imgs []Image, asTar bool) erro
 			return err
 		})
 	}
-	return moveInto(tmp, dest)
+	if !exists {
+		return os.Rename(tmp, dest)
+	}
+	return mergeInto(tmp, dest)
 }
 
 // unpackImage applies the layers of the stored image h to dir, or those of
@@ -141,52 +159,64 @@ func applyLayer(s *store.Store, l store.Layer, dir string) error {
 	return nil
 }
 
-// moveInto makes dest hold what src holds: src itself, renamed, when
-// dest does not exist or is an empty directory; else each entry of src
-// moved over dest's entry of that name, directories merged.
-func moveInto(src, dest string) error {
-	fi, err := os.Lstat(dest)
-	switch {
-	case os.IsNotExist(err):
-		return os.Rename(src, dest)
-	case err != nil:
-		return err
-	case !fi.IsDir():
-		return fmt.Errorf("%s exists and is not a directory", dest)
+// mergeInto moves every entry of the directory src into the directory
+// dest, by directory handles that never follow a symlink: a directory
+// into an existing directory is merged, anything else replaces what
+// dest has of its name unless one of the two is a directory.
+func mergeInto(src, dest string) error {
+	const dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	sfd, err := unix.Open(src, dirFlags, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: src, Err: err}
 	}
-	if entries, err := os.ReadDir(dest); err == nil && len(entries) == 0 {
-		if err := os.Remove(dest); err == nil {
-			return os.Rename(src, dest)
-		}
+	defer unix.Close(sfd)
+	dfd, err := unix.Open(dest, dirFlags, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: dest, Err: err}
 	}
-	return mergeDir(src, dest)
+	defer unix.Close(dfd)
+	return mergeAt(sfd, dfd, src, dest)
 }
 
-// mergeDir moves every entry of the directory src into the directory
-// dest: a directory into an existing directory is merged (dest's keeps
-// its owner and mode), anything else replaces what dest has of that name.
-func mergeDir(src, dest string) error {
+func mergeAt(sfd, dfd int, src, dest string) error {
+	const dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
 	entries, err := os.ReadDir(src)
 	if err != nil {
 		return err
 	}
 	for _, e := range entries {
-		from, to := filepath.Join(src, e.Name()), filepath.Join(dest, e.Name())
-		if e.IsDir() {
-			if fi, err := os.Lstat(to); err == nil && fi.IsDir() {
-				if err := mergeDir(from, to); err != nil {
-					return err
-				}
-				continue
+		name := e.Name()
+		var st unix.Stat_t
+		err := unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+		switch {
+		case err == nil && e.IsDir() && st.Mode&unix.S_IFMT == unix.S_IFDIR:
+			s2, err := unix.Openat(sfd, name, dirFlags, 0)
+			if err != nil {
+				return &os.PathError{Op: "open", Path: filepath.Join(src, name), Err: err}
 			}
-		}
-		if fi, err := os.Lstat(to); err == nil && (fi.IsDir() || e.Type()&fs.ModeDir != 0) {
-			if err := os.RemoveAll(to); err != nil {
+			d2, err := unix.Openat(dfd, name, dirFlags, 0)
+			if err != nil {
+				unix.Close(s2)
+				return &os.PathError{Op: "open", Path: filepath.Join(dest, name), Err: err}
+			}
+			err = mergeAt(s2, d2, filepath.Join(src, name), filepath.Join(dest, name))
+			unix.Close(s2)
+			unix.Close(d2)
+			if err != nil {
 				return err
 			}
+			continue
+		case err == nil && (e.IsDir() || st.Mode&unix.S_IFMT == unix.S_IFDIR):
+			what := "a file"
+			if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+				what = "a directory"
+			}
+			return fmt.Errorf("%s is %s, and the image has another kind of file there: move it away, or write the files elsewhere", filepath.Join(dest, name), what)
+		case err != nil && err != unix.ENOENT:
+			return &os.PathError{Op: "stat", Path: filepath.Join(dest, name), Err: err}
 		}
-		if err := os.Rename(from, to); err != nil {
-			return err
+		if err := unix.Renameat(sfd, name, dfd, name); err != nil {
+			return &os.LinkError{Op: "rename", Old: filepath.Join(src, name), New: filepath.Join(dest, name), Err: err}
 		}
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -52,6 +53,59 @@ func TestFilesystemOutputs(t *testing.T) {
 	}
 	if leftover, _ := filepath.Glob(filepath.Join(out, ".imgc-*")); len(leftover) != 0 {
 		t.Errorf("temporary directories left: %v", leftover)
+	}
+
+	// An empty directory of the user's keeps its owner and mode.
+	owned := filepath.Join(out, "owned")
+	os.Mkdir(owned, 0o775)
+	os.Chmod(owned, 0o775)
+	if err := os.Chown(owned, 65534, 65534); err == nil {
+		if err := imageio.WriteOutput(s, "local", owned, []imageio.Image{{Digest: h}}); err != nil {
+			t.Fatal(err)
+		}
+		var st syscall.Stat_t
+		if err := syscall.Stat(owned, &st); err != nil || st.Uid != 65534 || st.Mode&0o777 != 0o775 {
+			t.Errorf("the user's directory is now uid %d mode %o, want 65534 and 775", st.Uid, st.Mode&0o777)
+		}
+	}
+	// A directory where the image has a file, or a symlink where it has a
+	// directory, is an error, and nothing of the user's is removed or
+	// followed.
+	conflict := filepath.Join(out, "conflict")
+	os.MkdirAll(filepath.Join(conflict, "app", "new.txt"), 0o755)
+	os.WriteFile(filepath.Join(conflict, "app", "new.txt", "mine"), []byte("mine"), 0o644)
+	if err := imageio.WriteOutput(s, "local", conflict, []imageio.Image{{Digest: h}}); err == nil || !strings.Contains(err.Error(), "is a directory, and the image has another kind of file there") {
+		t.Errorf("a directory where the image has a file: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(conflict, "app", "new.txt", "mine")); err != nil {
+		t.Errorf("the user's file is gone: %v", err)
+	}
+	elsewhere := filepath.Join(out, "elsewhere")
+	os.Mkdir(elsewhere, 0o755)
+	linked := filepath.Join(out, "linked")
+	os.Mkdir(linked, 0o755)
+	os.Symlink(elsewhere, filepath.Join(linked, "app"))
+	if err := imageio.WriteOutput(s, "local", linked, []imageio.Image{{Digest: h}}); err == nil {
+		t.Error("a symlink where the image has a directory: no error")
+	}
+	if entries, _ := os.ReadDir(elsewhere); len(entries) != 0 {
+		t.Errorf("the output followed the symlink: %s holds %d entries", elsewhere, len(entries))
+	}
+	// A mount point (another file system than its parent's).
+	mnt := filepath.Join(out, "mnt")
+	os.Mkdir(mnt, 0o755)
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, ""); err == nil {
+		defer syscall.Unmount(mnt, 0)
+		if err := imageio.WriteOutput(s, "local", mnt, []imageio.Image{{Digest: h}}); err != nil {
+			t.Errorf("type=local to a mount point: %v", err)
+		} else if diff := cmp.Diff(want, dirFiles(t, mnt)); diff != "" {
+			t.Errorf("type=local to a mount point (-want +got):\n%s", diff)
+		}
+	}
+	for _, d := range []string{out, owned, mnt} {
+		if leftover, _ := filepath.Glob(filepath.Join(d, ".imgc-*")); len(leftover) != 0 {
+			t.Errorf("temporary directories left: %v", leftover)
+		}
 	}
 
 	tarPath := filepath.Join(out, "fs.tar")
