@@ -32,9 +32,10 @@ func resolveInputs(s *state, p *ir.Plan) *ir.Plan {
 	}
 	out := &ir.Plan{Project: p.Project, Optimizations: p.Optimizations}
 	var pending []pendingHash
+	runs := p.RunsOn()
 	for _, t := range p.Targets {
 		nt := *t
-		nt.Base = s.resolveBase(t.Base, t.Platform)
+		nt.Base = s.resolveBase(t.Base, t.Platform, runs[t.Name])
 		nt.Layers = make([]*ir.Layer, len(t.Layers))
 		for i, l := range t.Layers {
 			nl := *l
@@ -58,7 +59,11 @@ type pendingHash struct {
 	file hashcache.File
 }
 
-func (s *state) resolveBase(b ir.Base, plat ir.Platform) ir.Base {
+// resolveBase resolves b for plat. runs tells whether a run step runs on
+// it: an image of one platform whose config names another is then an
+// error (its programs would not run), else a warning, as in BuildKit (a
+// stage whose files are only copied).
+func (s *state) resolveBase(b ir.Base, plat ir.Platform, runs bool) ir.Base {
 	switch b.Kind {
 	case ir.BaseRegistry, ir.BaseOCILayout, ir.BaseDockerArchive:
 	default:
@@ -88,6 +93,14 @@ func (s *state) resolveBase(b ir.Base, plat ir.Platform) ir.Base {
 	case err == nil && d != "":
 		b.Digest = d
 	case errors.Is(err, ErrUnresolved):
+	case errors.As(err, &np) && np.Single && d != "" && !runs:
+		b.Digest = d
+		s.diags = append(s.diags, &hcl.Diagnostic{
+			Severity: hcl.DiagWarning,
+			Summary:  "Base image of another platform",
+			Detail:   fmt.Sprintf("The base %s is for %s, not %s. No run step runs on it, so its files are used as they are; a run step on it would fail.", b.Ref, strings.Join(np.Have, ", "), plat),
+			Subject:  b.Origin.Range(),
+		})
 	case errors.As(err, &np):
 		s.diags = append(s.diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,

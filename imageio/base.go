@@ -3,6 +3,7 @@ package imageio
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -27,6 +28,14 @@ func v1Platform(pl ir.Platform) v1.Platform {
 // the manifest.
 func ResolveBase(ctx context.Context, ref imageref.Ref, pl ir.Platform) (string, error) {
 	img, err := openBase(ctx, ref, pl)
+	var np *ir.NoPlatformError
+	if err != nil && img != nil && errors.As(err, &np) && np.Single {
+		// Of another platform: its digest with the error, for a base
+		// no step runs on.
+		if d, derr := img.Digest(); derr == nil {
+			return d.String(), err
+		}
+	}
 	if err != nil {
 		return "", fmt.Errorf("resolving base image %q: %w", ref, err)
 	}
@@ -55,7 +64,7 @@ func openBase(ctx context.Context, ref imageref.Ref, pl ir.Platform) (v1.Image, 
 		if err != nil {
 			return nil, err
 		}
-		return img, checkPlatform(img, ref.String(), pl)
+		return img, checkPlatform(img, ref.String(), pl) // both: see ResolveBase
 	case imageref.DockerArchive:
 		if _, err := checkDockerArchive(ref.Path); err != nil {
 			return nil, err
@@ -188,8 +197,9 @@ func PullBase(ctx context.Context, s *store.Store, b ir.Base, pl ir.Platform) (*
 		}
 	}
 	img, err := openBase(ctx, b.Ref.Pinned(b.Digest), pl)
-	if err == nil && b.Ref.Kind == imageref.Registry {
-		err = checkPlatform(img, b.Ref.String(), pl)
+	var np *ir.NoPlatformError
+	if errors.As(err, &np) && np.Single && img != nil {
+		err = nil // the plan decided: an error where steps run on it
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("pulling base image %q: %w", b.Ref, err)

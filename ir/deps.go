@@ -173,3 +173,24 @@ func (t *Target) StoreNames() []string {
 	}
 	return []string{t.Name}
 }
+
+// RunsOn tells, by target, whether a run step runs on its filesystem: one
+// of its own, or of a target built on it. (A base of another platform is
+// only an error where one does.)
+func (p *Plan) RunsOn() map[string]bool {
+	runs := map[string]bool{}
+	for i := len(p.Targets) - 1; i >= 0; i-- {
+		t := p.Targets[i]
+		for _, l := range t.Layers {
+			for _, st := range l.Steps {
+				if _, ok := st.(*Run); ok {
+					runs[t.Name] = true
+				}
+			}
+		}
+		if t.Base.Kind == BaseTarget && runs[t.Name] {
+			runs[t.Base.Target] = true
+		}
+	}
+	return runs
+}

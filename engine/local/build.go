@@ -421,7 +421,7 @@ func (b *builder) buildTarget(ctx context.Context, t *ir.Target, sl *slot) (*tar
 		if err != nil {
 			return nil, &engine.StepError{Target: t.Name, Key: t.Base.Key, Origins: []ir.Origin{t.Base.Origin}, Err: err}
 		}
-		if a := st.Config.Architecture; a != "" && t.Base.Kind != ir.BaseScratch && (a != t.Platform.Architecture || st.Config.OS != t.Platform.OS) {
+		if a := st.Config.Architecture; a != "" && t.Base.Kind != ir.BaseScratch && (a != t.Platform.Architecture || st.Config.OS != t.Platform.OS) && b.p.RunsOn()[t.Name] {
 			have := st.Config.OS + "/" + a
 			if st.Config.Variant != "" {
 				have += "/" + st.Config.Variant
