@@ -18,6 +18,7 @@ import (
 
 	"github.com/imgc-dev/imgc/engine"
 	"github.com/imgc-dev/imgc/engine/buildkit"
+	"github.com/imgc-dev/imgc/engine/local"
 	"github.com/imgc-dev/imgc/internal/buildkittest"
 	"github.com/imgc-dev/imgc/internal/testbase"
 	"github.com/imgc-dev/imgc/ir"
@@ -404,6 +405,18 @@ func TestBuildKitExplainStages(t *testing.T) {
 	want := map[string]string{"build layer 1": "", "app layer 1": "", "app layer 2": "copied file a.txt changed"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("after an edit (-want +got):\n%s", diff)
+	}
+
+	// What the local engine built in a cache directory is not the
+	// builder's.
+	ls := newStore(t)
+	buildWith(t, local.New(ls), ls, edited, engine.BuildOptions{})
+	for _, tg := range edited.Targets {
+		for _, l := range tg.Layers {
+			if st := buildkit.New(ls, buildkit.Options{Addr: addr}).Explain(edited)[l.Key]; st.Hit {
+				t.Errorf("after a local build only, --builder's plan says %s layer %q hits", tg.Name, l.Name)
+			}
+		}
 	}
 
 	from, err := engine.ParseCacheImport("type=local,src=" + cacheDir)

@@ -231,42 +231,30 @@ func (e *Engine) explain(p *ir.Plan, imported map[ir.CacheKey]string) map[ir.Cac
 	rec := readRecord(e.s, e.o.Addr, p.Project)
 	last := e.s.LastBuild(p.Project)
 	forced := p.ForcedLayers()
-	// hit is the status of a layer the builder has (its record, a stage
-	// layer of the last build, an imported cache's map), if it has it.
-	hit := func(t *ir.Target, l *ir.Layer) (ir.Status, bool) {
+	// hit is the status of a layer the builder has (its record, which
+	// holds the stage layers it made too; an imported cache's map), if it
+	// has it.
+	hit := func(l *ir.Layer) (ir.Status, bool) {
 		if l.NoCache || forced[l] != "" {
 			return ir.Status{}, false
 		}
 		if lr, ok := rec.Layers[l.Key.String()]; ok {
 			return ir.Status{Hit: true, Empty: lr.Empty}, true
 		}
-		if !t.Output {
-			for _, x := range last[store.RecordKey(t)] {
-				if x.Key == l.Key {
-					return ir.Status{Hit: true}, true
-				}
-			}
-		}
 		if from, ok := imported[l.Key]; ok {
 			return ir.Status{Hit: true, From: from}, true
 		}
 		return ir.Status{}, false
 	}
-	targetOf := map[*ir.Layer]*ir.Target{}
-	for _, t := range p.Targets {
-		for _, l := range t.Layers {
-			targetOf[l] = t
-		}
-	}
 	needed := p.NeededTargets(func(l *ir.Layer) bool {
-		_, ok := hit(targetOf[l], l)
+		_, ok := hit(l)
 		return !ok
 	})
 	out := map[ir.CacheKey]ir.Status{}
 	for _, t := range p.Targets {
 		if !needed[t.Name] {
 			for _, l := range t.Layers {
-				if st, ok := hit(t, l); ok {
+				if st, ok := hit(l); ok {
 					out[l.Key] = st
 				} else {
 					out[l.Key] = ir.Status{Reason: ir.SkippedStage, Skipped: true}
@@ -286,7 +274,7 @@ func (e *Engine) explain(p *ir.Plan, imported map[ir.CacheKey]string) map[ir.Cac
 				parentRebuilt = true
 				continue
 			}
-			if st, ok := hit(t, l); ok {
+			if st, ok := hit(l); ok {
 				out[l.Key] = st
 				continue
 			}

@@ -190,6 +190,15 @@ func (e *Engine) finish(ctx context.Context, builds []*build) (*engine.Result, e
 			return nil, err
 		}
 		maps.Copy(rec.Layers, b.rec.Layers)
+		// The layers of stages no image holds (a stage copied from),
+		// which the daemon made or reused: plan --builder's hits.
+		for _, t := range b.p.Targets {
+			for _, l := range t.Layers {
+				if _, ok := rec.Layers[l.Key.String()]; !ok && !t.Output && b.prog.seen(l) {
+					rec.Layers[l.Key.String()] = layerRecord{Cached: b.prog.cached(l)}
+				}
+			}
+		}
 		maps.Copy(rec.Blobs, b.rec.Blobs)
 		maps.Copy(res.Pins, b.pins)
 		rec.Exported = append(rec.Exported, b.rec.Exported...)

@@ -161,6 +161,15 @@ func (pr *progress) finishLayer(l *ir.Layer, ok bool) {
 	pr.emit(engine.Event{Kind: "done", Target: ls.target, Layer: l.Name, Key: l.Key, Origin: l.Origin, Duration: d})
 }
 
+// seen tells whether the builder made or reused l in this build (its
+// vertexes showed in the progress).
+func (pr *progress) seen(l *ir.Layer) bool {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	ls := pr.layers[l]
+	return ls != nil && len(ls.seen) > 0
+}
+
 // cached tells whether the builder reused every vertex of l in this build.
 func (pr *progress) cached(l *ir.Layer) bool {
 	pr.mu.Lock()
