@@ -262,6 +262,8 @@ func (c *buildCmd) build(e *env, store *store.Store, src *source, plans []*ir.Pl
 	}
 	if c.Progress != "json" {
 		fmt.Fprintf(e.stderr, "Built %d %s in %s.\n", len(res.Images), plural(len(res.Images), "image", "images"), time.Since(start).Round(time.Millisecond))
+	} else {
+		prog.built(res)
 	}
 	return nil
 }

@@ -85,6 +85,33 @@ func (p *progress) event(ev engine.Event) {
 	}
 }
 
+// built ends a JSON progress stream with one "built" event per image: its
+// digest, tags and each platform's image, as the result lines on stdout
+// say them, for tools that read the stream only.
+func (p *progress) built(res *engine.Result) {
+	type platform struct {
+		Platform string `json:"platform"`
+		Digest   string `json:"digest"`
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, img := range res.Images {
+		ev := struct {
+			Time      time.Time  `json:"time"`
+			Kind      string     `json:"kind"`
+			Target    string     `json:"target"`
+			Digest    string     `json:"digest"`
+			Tags      []string   `json:"tags,omitempty"`
+			Platforms []platform `json:"platforms,omitempty"`
+		}{Time: time.Now(), Kind: "built", Target: img.Target, Digest: img.Digest, Tags: img.Tags}
+		for _, pl := range img.Platforms {
+			ev.Platforms = append(ev.Platforms, platform{pl.Platform.String(), pl.Digest})
+		}
+		b, _ := json.Marshal(ev)
+		fmt.Fprintf(p.e.stderr, "%s\n", b)
+	}
+}
+
 // failure ends a JSON progress stream with one "failed" event that carries
 // everything the text diagnostic would: tools parse it instead.
 func (p *progress) failure(err error) error {
