@@ -14,7 +14,7 @@ import (
 // Dockerfile's COPY <<EOF) as BuildKit's Dockerfile frontend does: a file
 // NAME, mode 0644, copied to dest with the copy's chown and chmod. Its
 // one resolved file carries the content's digest, which keys the step.
-func inlineCopy(sc stageCtx, s *model.Copy) lowered {
+func inlineCopy(sc stageCtx, s *model.Copy, clip func(string) string) lowered {
 	if s.Dest == "" {
 		panic("compiler: lower: copy of content without destination: model.Check lets none through")
 	}
@@ -39,7 +39,7 @@ func inlineCopy(sc stageCtx, s *model.Copy) lowered {
 	}
 	return lowered{
 		step:      c,
-		name:      macroName(s.Macro, "copy <<"+clipName(name)),
+		name:      macroName(s.Macro, "copy <<"+clip(name)),
 		createdBy: "COPY <<" + name + " " + dest,
 		vars:      s.Vars,
 	}

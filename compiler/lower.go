@@ -190,7 +190,9 @@ func (l *lowerer) target(st *model.Stage) *ir.Target {
 			if lowered.step == nil {
 				continue
 			}
-			layer = &ir.Layer{Name: l.mask(lowered.name), Steps: []ir.Step{lowered.step}, NoCache: lowered.noCache, CreatedBy: l.mask(lowered.createdBy), Origin: ir.OriginOf(step.StepRange())}
+			// The name is masked already: masked before it was clipped,
+			// so a clipped secret cannot escape the mask.
+			layer = &ir.Layer{Name: lowered.name, Steps: []ir.Step{lowered.step}, NoCache: lowered.noCache, CreatedBy: l.mask(lowered.createdBy), Origin: ir.OriginOf(step.StepRange())}
 			addVars(l.cfg, layer, lowered.vars)
 		}
 		t.Layers = append(t.Layers, layer)
@@ -443,9 +445,9 @@ func (l *lowerer) run(sc stageCtx, s *model.Run, dependsOn map[string]bool) lowe
 	if r.Script != nil {
 		name = r.Script.Text
 	}
-	layerName := macroName(s.Macro, "run "+clipName(firstLine(name)))
+	layerName := macroName(s.Macro, "run "+clipName(firstLine(l.mask(name))))
 	if s.MacroLabel != "" {
-		layerName = clipName(s.MacroLabel)
+		layerName = l.clip(s.MacroLabel)
 	}
 	return lowered{step: r, name: layerName, createdBy: created, noCache: s.NoCache, vars: s.Vars}
 }
@@ -503,7 +505,7 @@ func (l *lowerer) mount(m model.Mount, dependsOn map[string]bool) (ir.Mount, boo
 
 func (l *lowerer) copyStep(sc stageCtx, s *model.Copy, dependsOn map[string]bool) lowered {
 	if s.Content != nil {
-		return inlineCopy(sc, s)
+		return inlineCopy(sc, s, l.clip)
 	}
 	c := &ir.Copy{
 		Sources: s.Src, Dest: joinDest(sc.workdir, s.Dest), Exclude: s.Exclude, Chown: s.Chown, Chmod: s.Chmod,
@@ -524,7 +526,7 @@ func (l *lowerer) copyStep(sc stageCtx, s *model.Copy, dependsOn map[string]bool
 	}
 	return lowered{
 		step:      c,
-		name:      macroName(s.Macro, "copy "+clipName(strings.Join(s.Src, " "))),
+		name:      macroName(s.Macro, "copy "+l.clip(strings.Join(s.Src, " "))),
 		createdBy: "COPY " + from + strings.Join(s.Src, " ") + " " + c.Dest,
 		vars:      s.Vars,
 	}
@@ -559,7 +561,7 @@ func (l *lowerer) add(sc stageCtx, s *model.Add) lowered {
 		a.Context = contextOf(l.context, s.Context)
 		what = strings.Join(s.Src, " ")
 	}
-	return lowered{step: a, name: macroName(s.Macro, "add "+clipName(what)), createdBy: "ADD " + what + " " + a.Dest, vars: s.Vars}
+	return lowered{step: a, name: macroName(s.Macro, "add "+l.clip(what)), createdBy: "ADD " + what + " " + a.Dest, vars: s.Vars}
 }
 
 // mkdir lowers a mkdir step: its path resolved against the working
@@ -568,7 +570,7 @@ func (l *lowerer) add(sc stageCtx, s *model.Add) lowered {
 // WORKDIR BuildKit records.
 func (l *lowerer) mkdir(sc stageCtx, s *model.Mkdir) lowered {
 	m := &ir.Mkdir{Path: joinDir(sc.workdir, s.Path), User: s.User, Origin: ir.OriginOf(s.Range)}
-	return lowered{step: m, name: "mkdir " + clipName(m.Path), createdBy: "WORKDIR " + m.Path, vars: s.Vars}
+	return lowered{step: m, name: "mkdir " + l.clip(m.Path), createdBy: "WORKDIR " + m.Path, vars: s.Vars}
 }
 
 func imageConfig(st *model.Stage, sc stageCtx) ir.ImageConfig {
@@ -635,6 +637,10 @@ func macroName(macro, name string) string {
 	}
 	return macro + ": " + name
 }
+
+// clip masks the sensitive values in s, then shortens it as a layer name:
+// clipped first, a value cut short would no longer be masked.
+func (l *lowerer) clip(s string) string { return clipName(l.mask(s)) }
 
 // clipName shortens a derived layer name to 40 characters.
 func clipName(s string) string {

@@ -116,3 +116,42 @@ func TestSensitiveValueChangesKey(t *testing.T) {
 		t.Errorf("the layer's var.token is %q, then %q: want tokens that tell the values apart", va, vb)
 	}
 }
+
+// A layer name is clipped to 40 characters: a sensitive value the clip
+// would cut in two is masked first, so no part of it shows.
+func TestSensitiveValueClippedName(t *testing.T) {
+	const secret = "ghp_SuperSecretToken123456"
+	dir := writeTree(t, map[string]string{"app.image.hcl": `
+variable "token" {
+  sensitive = true
+  default   = "` + secret + `"
+}
+image "app" {
+  from = "scratch"
+  run {
+    sh = "git config --global token ${var.token}"
+  }
+  run {
+    sh = <<-EOT
+      echo ${var.token}
+      more
+    EOT
+  }
+}
+`})
+	cfg, diags := lang.Load(filepath.Join(dir, "app.image.hcl"), lang.Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	p := mustCompile(t, cfg, Options{})
+	var text bytes.Buffer
+	ir.PrintText(&text, p, nil, false)
+	for _, l := range p.Targets[0].Layers {
+		if strings.Contains(l.Name, secret[:5]) {
+			t.Errorf("layer name %q shows part of the secret", l.Name)
+		}
+	}
+	if strings.Contains(text.String(), secret[:5]) {
+		t.Errorf("plan shows part of the secret:\n%s", text.String())
+	}
+}
