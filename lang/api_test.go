@@ -285,3 +285,44 @@ func TestForEachOnImageHint(t *testing.T) {
 		}
 	}
 }
+
+// A sensitive value is not shown in an error: neither a validation
+// message that uses it nor a --var value that does not convert.
+func TestSensitiveValueNotInErrors(t *testing.T) {
+	dir := t.TempDir()
+	src := `variable "pw" {
+  type      = string
+  sensitive = true
+  validation {
+    condition     = length(var.pw) < 8
+    error_message = "pw too long: ${var.pw}"
+  }
+}
+variable "tok" {
+  type      = number
+  sensitive = true
+}
+image "app" {
+  from = "scratch"
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "app.image.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, diags := Load(dir, Options{Vars: FlagVars(map[string]string{"pw": "hunter2-password-long", "tok": "supersecretvalue"})})
+	if !diags.HasErrors() {
+		t.Fatal("no error")
+	}
+	var all strings.Builder
+	for _, d := range diags {
+		all.WriteString(d.Summary + ": " + d.Detail + "\n")
+	}
+	for _, secret := range []string{"hunter2-password-long", "supersecretvalue"} {
+		if strings.Contains(all.String(), secret) {
+			t.Errorf("an error shows the sensitive %q: %v", secret, all.String())
+		}
+	}
+	if !strings.Contains(all.String(), "uses the sensitive var.pw") {
+		t.Errorf("the validation error does not say why its message is hidden: %v", diags)
+	}
+}

@@ -196,11 +196,15 @@ func (l *loader) parseRawValue(v *variableDecl, text, source string) (cty.Value,
 		}
 		diags = vdiags
 	}
+	shown := fmt.Sprintf("%q", text)
+	if v.Sensitive {
+		shown = "(sensitive)"
+	}
 	l.add(&hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  "Invalid value for variable",
-		Detail: fmt.Sprintf("The value %q from %s cannot be read as a %s for var.%s. Values of variables that are not strings are written in HCL syntax, for example 3, true, [\"a\", \"b\"] or {key = \"value\"}.",
-			text, source, typeString(v.Type), v.Name),
+		Detail: fmt.Sprintf("The value %s from %s cannot be read as a %s for var.%s. Values of variables that are not strings are written in HCL syntax, for example 3, true, [\"a\", \"b\"] or {key = \"value\"}.",
+			shown, source, typeString(v.Type), v.Name),
 		Subject: v.DeclRange.Ptr(),
 	})
 	return unknownValue, false
@@ -211,6 +215,10 @@ func (l *loader) validateVariables(mod *module, vals map[string]cty.Value) {
 	ctx := &hcl.EvalContext{
 		Variables: map[string]cty.Value{"var": objectOf(vals)},
 		Functions: l.funcs,
+	}
+	sensitive := map[string]bool{}
+	for _, v := range mod.variables {
+		sensitive[v.Name] = v.Sensitive
 	}
 	for _, v := range mod.variables {
 		if !vals[v.Name].IsWhollyKnown() {
@@ -240,6 +248,15 @@ func (l *loader) validateVariables(mod *module, vals map[string]cty.Value) {
 			l.addEval(diags)
 			if s, err := convert.Convert(mval, cty.String); err == nil && s.IsKnown() && !s.IsNull() {
 				msg = strings.TrimSpace(s.AsString())
+			}
+			for _, tr := range rule.ErrorMessage.Variables() {
+				if len(tr) > 1 && tr.RootName() == "var" {
+					if a, ok := tr[1].(hcl.TraverseAttr); ok && sensitive[a.Name] {
+						// As Terraform: a message that shows a sensitive
+						// value is not shown.
+						msg = fmt.Sprintf("The value is not valid. (The error message uses the sensitive var.%s, so it is not shown.)", a.Name)
+					}
+				}
 			}
 			subject := rule.Condition.Range().Ptr()
 			source := ""
