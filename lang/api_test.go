@@ -326,3 +326,23 @@ image "app" {
 		t.Errorf("the validation error does not say why its message is hidden: %v", diags)
 	}
 }
+
+// from = "build", with a stage named build, warns that the string is an
+// image (Docker reads FROM build as the stage).
+func TestStringNamingAStage(t *testing.T) {
+	dir := t.TempDir()
+	src := `stage "build" {
+  from = "scratch"
+}
+image "web" {
+  from = "build"
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "app.image.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, diags := Load(dir, Options{})
+	if diags.HasErrors() || len(diags) != 1 || diags[0].Summary != "String naming a stage" || !strings.Contains(diags[0].Detail, "write from = stage.build") {
+		t.Errorf("diagnostics %v, want one warning naming stage.build", diags)
+	}
+}

@@ -307,6 +307,16 @@ func (e *evaluator) reference(attr *hcl.Attribute, allowScratch bool) (model.Bas
 			fmt.Sprintf("%q is a string, so it would be read as an image name. Write the reference without quotes: %s = %s.", s, attr.Name, s))
 		return nil, false
 	}
+	for _, kind := range []string{"stage", "image"} {
+		if objs, ok := e.ctx.Variables[kind]; ok && objs.Type().IsObjectType() && objs.Type().HasAttribute(s) {
+			// Docker reads FROM build as the stage build; HCL reads a
+			// string as an image.
+			e.l.add(&hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "String naming a " + kind,
+				Detail: fmt.Sprintf("%q is read as the image docker.io/library/%s, and this configuration has a %s named %s. For the %s, write %s = %s.%s (no quotes); for the image, write its full name (docker.io/library/%s).", s, s, kind, s, kind, attr.Name, kind, s, s),
+				Subject: attr.Expr.Range().Ptr()})
+			break
+		}
+	}
 	ref, err := imageref.Parse(s)
 	if err == nil && e.l.dir != "" {
 		ref = ref.InDir(e.l.dir) // a module's oci: paths are relative to its directory
