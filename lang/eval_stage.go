@@ -312,7 +312,7 @@ func (e *evaluator) reference(attr *hcl.Attribute, allowScratch bool) (model.Bas
 			// Docker reads FROM build as the stage build; HCL reads a
 			// string as an image.
 			e.l.add(&hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "String naming a " + kind,
-				Detail: fmt.Sprintf("%q is read as the image docker.io/library/%s, and this configuration has a %s named %s. For the %s, write %s = %s.%s (no quotes); for the image, write its full name (docker.io/library/%s).", s, s, kind, s, kind, attr.Name, kind, s, s),
+				Detail:  fmt.Sprintf("%q is read as the image docker.io/library/%s, and this configuration has a %s named %s. For the %s, write %s = %s.%s (no quotes); for the image, write its full name (docker.io/library/%s).", s, s, kind, s, kind, attr.Name, kind, s, s),
 				Subject: attr.Expr.Range().Ptr()})
 			break
 		}
