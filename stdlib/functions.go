@@ -49,7 +49,6 @@ func Functions(baseDir string) map[string]function.Function {
 		"regex":         stdlib.RegexFunc,
 		"regexall":      stdlib.RegexAllFunc,
 		"regex_replace": stdlib.RegexReplaceFunc,
-		"replace":       stdlib.ReplaceFunc,
 		"split":         stdlib.SplitFunc,
 		"strrev":        stdlib.ReverseFunc,
 		"substr":        stdlib.SubstrFunc,
@@ -62,7 +61,6 @@ func Functions(baseDir string) map[string]function.Function {
 
 		// collection
 		"chunklist":       stdlib.ChunklistFunc,
-		"coalesce":        stdlib.CoalesceFunc,
 		"coalescelist":    stdlib.CoalesceListFunc,
 		"compact":         stdlib.CompactFunc,
 		"concat":          stdlib.ConcatFunc,
@@ -70,10 +68,8 @@ func Functions(baseDir string) map[string]function.Function {
 		"distinct":        stdlib.DistinctFunc,
 		"element":         stdlib.ElementFunc,
 		"flatten":         stdlib.FlattenFunc,
-		"index":           stdlib.IndexFunc,
 		"keys":            stdlib.KeysFunc,
 		"length":          LengthFunc,
-		"lookup":          stdlib.LookupFunc,
 		"merge":           stdlib.MergeFunc,
 		"range":           stdlib.RangeFunc,
 		"reverse":         stdlib.ReverseListFunc,
@@ -116,6 +112,9 @@ func Functions(baseDir string) map[string]function.Function {
 		"filesha256": MakeFileSHA256Func(baseDir),
 		"semvercmp":  SemverCmpFunc,
 		"sha256":     SHA256Func,
+	}
+	for name, fn := range terraformFunctions() {
+		fns[name] = fn
 	}
 	// templatefile sees every other function; it cannot call itself, which
 	// rules out unbounded recursion through templates.
