@@ -346,3 +346,16 @@ image "web" {
 		t.Errorf("diagnostics %v, want one warning naming stage.build", diags)
 	}
 }
+
+// ${HOME} in a shell command says how to pass it to the shell.
+func TestShellVariableHint(t *testing.T) {
+	dir := t.TempDir()
+	src := "image \"app\" {\n  from = \"scratch\"\n  run {\n    sh = \"echo ${HOME}\"\n  }\n}\n"
+	if err := os.WriteFile(filepath.Join(dir, "app.image.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, diags := Load(dir, Options{})
+	if !diags.HasErrors() || !strings.Contains(diags[0].Detail, "write $${HOME}") {
+		t.Errorf("%v, want the hint $${HOME}", diags)
+	}
+}

@@ -101,9 +101,19 @@ func (l *loader) add(diags ...*hcl.Diagnostic) {
 // terraformHint says, in a diagnostic of a Terraform habit imgc does not
 // share, what to write instead: for_each and count on a block.
 func terraformHint(d *hcl.Diagnostic) {
+	if d.Summary == "Unknown variable" && strings.HasPrefix(d.Detail, "There is no variable named") && !strings.Contains(d.Detail, "$${") {
+		// ${HOME} in a shell command is HCL's interpolation.
+		name := strings.TrimSuffix(strings.TrimPrefix(d.Detail, "There is no variable named \""), "\".")
+		if i := strings.IndexByte(name, '"'); i >= 0 {
+			name = name[:i]
+		}
+		if name != "" && !strings.ContainsAny(name, ". ") {
+			d.Detail += fmt.Sprintf(" In a string, ${...} is HCL's: for the shell's or the image's variable, write $${%s} (or $%s).", name, name)
+		}
+	}
 	if d.Summary == "Unsupported argument" && (strings.HasPrefix(d.Detail, `An argument named "for_each"`) || strings.HasPrefix(d.Detail, `An argument named "count"`)) &&
 		!strings.Contains(d.Detail, "imgc has no for_each") {
-		d.Detail += ` imgc has no for_each or count on blocks, as Terraform has on resources: write a block per image, or put the image in a module and call it once for each value (see "Modules" in docs/language.md); for repeated steps or mounts in an image, use a dynamic block.`
+		d.Detail += ` imgc has no for_each or count on blocks, as Terraform has on resources: write a block per image (to share what they have in common, put the image in a module and write a module block per value, see "Modules" in docs/language.md); for repeated steps or mounts in an image, use a dynamic block.`
 	}
 }
 

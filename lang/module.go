@@ -213,12 +213,17 @@ func (l *loader) moduleInputs(mod *module, md *moduleDecl) map[string]varValue {
 	for _, name := range sortedKeys(md.Inputs) {
 		attr := md.Inputs[name]
 		if md.subMod.varByName[name] == nil {
+			detail := fmt.Sprintf("The module %q declares no variable %q.%s Its inputs are its variables; remove the argument or fix its name.",
+				md.Name, name, model.Suggestion(name, sortedKeys(md.subMod.varByName), ""))
+			switch name {
+			case "for_each", "count", "depends_on", "version", "providers":
+				detail = fmt.Sprintf("A module block takes only its variables: imgc has no %s, as Terraform has on modules. Call the module once per value, each block with a name and inputs of its own; what an image needs is built first without depends_on.", name)
+			}
 			l.add(&hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Unsupported module input",
-				Detail: fmt.Sprintf("The module %q declares no variable %q.%s Its inputs are its variables; remove the argument or fix its name.",
-					md.Name, name, model.Suggestion(name, sortedKeys(md.subMod.varByName), "")),
-				Subject: attr.NameRange.Ptr(),
+				Detail:   detail,
+				Subject:  attr.NameRange.Ptr(),
 			})
 			continue
 		}
