@@ -280,7 +280,7 @@ func TestForEachOnImageHint(t *testing.T) {
 		}
 		_, diags := Load(dir, Options{})
 		if !diags.HasErrors() || !strings.Contains(diags.Error(), "imgc has no for_each or count on blocks") ||
-			!strings.Contains(diags.Error(), "call it once for each value") {
+			!strings.Contains(diags.Error(), "write a module block per value") {
 			t.Errorf("%s: %v, want the hint", arg, diags)
 		}
 	}
