@@ -154,6 +154,12 @@ func missingBase(b ir.Base, err error, dir string) *hcl.Diagnostic {
 			}
 		}
 	}
+	// A relative path starts at the directory of the file that names
+	// it: a module's, for a base a module names (even from an input).
+	where := "the configuration's directory"
+	if b.Origin.File != "" && filepath.IsAbs(b.Origin.File) && filepath.Dir(b.Origin.File) != dir {
+		dir, where = filepath.Dir(b.Origin.File), "the directory of the module that names it"
+	}
 	found := ""
 	if b.Kind == ir.BaseOCILayout {
 		if near := nearbyLayouts(dir, b.Ref.Path); len(near) > 0 {
@@ -163,8 +169,8 @@ func missingBase(b ir.Base, err error, dir string) *hcl.Diagnostic {
 	return &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  "Base image not found",
-		Detail: fmt.Sprintf("The base %s:%s cannot be read: %s. A local base must exist before anything is built.%s Fix the path to name %s (a relative path starts at the configuration's directory, %s), or use another base.",
-			b.Kind, b.Ref, why, found, what, dir),
+		Detail: fmt.Sprintf("The base %s:%s cannot be read: %s. A local base must exist before anything is built.%s Fix the path to name %s (a relative path starts at %s, %s), or use another base.",
+			b.Kind, b.Ref, why, found, what, where, dir),
 		Subject: b.Origin.Range(),
 	}
 }
