@@ -359,3 +359,21 @@ func TestShellVariableHint(t *testing.T) {
 		t.Errorf("%v, want the hint $${HOME}", diags)
 	}
 }
+
+// content whose value failed (a file() that is missing) is that one
+// error, not also "Copy without source"; content = null still is one.
+func TestCopyContentErrorOnce(t *testing.T) {
+	for src, want := range map[string]string{
+		"locals {\n  a = file(\"missing.txt\")\n}\nimage \"x\" {\n  from = \"scratch\"\n  copy {\n    content = local.a\n    dest    = \"/a\"\n  }\n}\n": "Error in function call",
+		"image \"x\" {\n  from = \"scratch\"\n  copy {\n    content = null\n    dest    = \"/a\"\n  }\n}\n":                                              "Copy without source",
+	} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "app.image.hcl"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, diags := Load(dir, Options{})
+		if len(diags) != 1 || diags[0].Summary != want {
+			t.Errorf("%s: %v, want one error %q", src, diags, want)
+		}
+	}
+}

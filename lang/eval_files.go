@@ -41,7 +41,10 @@ func (e *evaluator) copyStep(b *hcl.Block) *model.Copy {
 	case hasSrc && hasContent:
 		e.invalid(contentAttr, "Copy with src and content", "A copy step copies either the files in src or the text in content. Remove one, or write two copy steps in a layer block.")
 	case hasContent:
-		if text, ok := e.str(attrs, "content"); ok {
+		// Content whose evaluation failed was reported: an empty text
+		// stands in, so that the step is not also "without source".
+		errs := e.l.root().errors
+		if text, ok := e.str(attrs, "content"); ok || e.l.root().errors > errs || e.unknown(contentAttr) {
 			c.Content = &text
 		}
 		c.Name, _ = e.str(attrs, "name")
