@@ -9,13 +9,18 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hexops/gotextdiff"
+	"github.com/hexops/gotextdiff/myers"
+	"github.com/hexops/gotextdiff/span"
 
 	"github.com/imgc-dev/imgc/lang"
 )
 
 type fmtCmd struct {
-	Check bool     `help:"Change nothing; list the files that are not formatted and exit 3 if there are any."`
-	Paths []string `arg:"" optional:"" help:"Files or directories (default: the current directory; directories are searched recursively)."`
+	Check     bool     `help:"Change nothing; list the files that are not formatted and exit 3 if there are any."`
+	Diff      bool     `help:"Print the changes as a unified diff, as terraform fmt -diff does."`
+	Recursive bool     `hidden:"" help:"Terraform's -recursive: directories are searched recursively anyway."`
+	Paths     []string `arg:"" optional:"" help:"Files or directories (default: the current directory; directories are searched recursively)."`
 }
 
 func (c *fmtCmd) Run(e *env) error {
@@ -71,6 +76,10 @@ func (c *fmtCmd) Run(e *env) error {
 		}
 		unformatted++
 		fmt.Fprintln(e.stdout, f)
+		if c.Diff {
+			edits := myers.ComputeEdits(span.URIFromPath(f), string(src), string(out))
+			fmt.Fprint(e.stdout, gotextdiff.ToUnified("old/"+filepath.ToSlash(f), "new/"+filepath.ToSlash(f), string(src), edits))
+		}
 		if c.Check {
 			continue
 		}
