@@ -377,3 +377,16 @@ func TestCopyContentErrorOnce(t *testing.T) {
 		}
 	}
 }
+
+// timestamp() says why imgc has none and what to do instead.
+func TestTimestampHint(t *testing.T) {
+	dir := t.TempDir()
+	src := "locals {\n  t = timestamp()\n}\nimage \"app\" {\n  from = \"scratch\"\n}\n"
+	if err := os.WriteFile(filepath.Join(dir, "app.image.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, diags := Load(dir, Options{})
+	if !diags.HasErrors() || !strings.Contains(diags[0].Detail, "imgc has no timestamp(), on purpose") {
+		t.Errorf("%v, want the hint", diags)
+	}
+}

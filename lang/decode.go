@@ -101,6 +101,11 @@ func (l *loader) add(diags ...*hcl.Diagnostic) {
 // terraformHint says, in a diagnostic of a Terraform habit imgc does not
 // share, what to write instead: for_each and count on a block.
 func terraformHint(d *hcl.Diagnostic) {
+	for _, fn := range []string{"timestamp", "uuid", "bcrypt", "plantimestamp"} {
+		if d.Summary == "Call to unknown function" && strings.Contains(d.Detail, `function named "`+fn+`"`) && !strings.Contains(d.Detail, "same inputs") {
+			d.Detail += fmt.Sprintf(" imgc has no %s(), on purpose: an image built twice from the same inputs should be the same, and a value new at every run would rebuild every layer that uses it. Pass such a value with --var (a commit's time, say); see docs/stdlib.md.", fn)
+		}
+	}
 	if d.Summary == "Unknown variable" && strings.HasPrefix(d.Detail, "There is no variable named") && !strings.Contains(d.Detail, "$${") {
 		// ${HOME} in a shell command is HCL's interpolation.
 		name := strings.TrimSuffix(strings.TrimPrefix(d.Detail, "There is no variable named \""), "\".")
