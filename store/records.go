@@ -70,6 +70,9 @@ func (s *Store) RecordBuild(p *ir.Plan, built map[string]bool) error {
 		}
 	}
 	path := s.recordPath(p.Project)
+	if err := recordImages(path, p, built); err != nil {
+		return fmt.Errorf("recording the build: %w", err)
+	}
 	sums := readRecordSums(path)
 	current := sums.describes(path)
 	if current && sums.holds(prints) {
@@ -121,6 +124,60 @@ func (s *Store) RecordBuild(p *ir.Plan, built map[string]bool) error {
 	}
 	writeRecordSums(path, kept)
 	return nil
+}
+
+// ImagePrint stands for what an output target's image is besides its
+// layers: its config and tags. A plan whose layers all hit still writes a
+// new image when it changed (a label, a tag), which plan says.
+func ImagePrint(t *ir.Target) string {
+	h := sha256.New()
+	cfg, _ := json.Marshal(t.Config)
+	h.Write(cfg)
+	for _, tag := range t.Tags {
+		h.Write([]byte("\x00" + tag))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func imagesPath(record string) string { return strings.TrimSuffix(record, ".json") + ".images" }
+
+// recordImages keeps the ImagePrint of each built output target of p
+// beside the record at path, written only when one changed.
+func recordImages(path string, p *ir.Plan, built map[string]bool) error {
+	prints := readImagePrints(path)
+	changed := false
+	for _, t := range p.Targets {
+		if built[t.Name] && t.Output {
+			if fp := ImagePrint(t); prints[RecordKey(t)] != fp {
+				prints[RecordKey(t)], changed = fp, true
+			}
+		}
+	}
+	if !changed {
+		return nil
+	}
+	data, err := json.Marshal(prints)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(imagesPath(path), data)
+}
+
+func readImagePrints(record string) map[string]string {
+	out := map[string]string{}
+	data, err := os.ReadFile(imagesPath(record))
+	if err != nil || len(data) > 1<<20 || json.Unmarshal(data, &out) != nil {
+		return map[string]string{}
+	}
+	return out
+}
+
+// ImageChanged tells whether the output target t of project has another
+// config or tags (ImagePrint) than its last recorded build gave it; false
+// when there is no record of it.
+func (s *Store) ImageChanged(project string, t *ir.Target) bool {
+	fp, ok := readImagePrints(s.recordPath(project))[RecordKey(t)]
+	return ok && fp != ImagePrint(t)
 }
 
 // layersPrint stands for the JSON of a target's layers in the record

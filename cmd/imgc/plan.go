@@ -172,7 +172,31 @@ func (c *planCmd) print(e *env, store *store.Store, plan *ir.Plan, cacheFrom []e
 	if err != nil {
 		return false, err
 	}
-	return plan.WouldBuild(status), nil
+	would := plan.WouldBuild(status)
+	// An image whose layers all hit is still written anew when its config
+	// or tags changed since its last build.
+	for _, t := range plan.Targets {
+		if !t.Output || !allHit(status, t) {
+			continue
+		}
+		if store.ImageChanged(plan.Project, t) {
+			would = true
+			if c.Format != "json" {
+				fmt.Fprintf(e.stdout, "\nimage %s: its config or tags changed since its last build: a build writes the image again, running no layer\n", t.Name)
+			}
+		}
+	}
+	return would, nil
+}
+
+// allHit tells whether every layer of t hits.
+func allHit(st map[ir.CacheKey]ir.Status, t *ir.Target) bool {
+	for _, l := range t.Layers {
+		if s, ok := st[l.Key]; !ok || !s.Hit {
+			return false
+		}
+	}
+	return true
 }
 
 func filesOf(src *source) map[string]*hcl.File {
