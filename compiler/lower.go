@@ -66,6 +66,14 @@ func (l *lowerer) outputs() map[string]bool {
 				out[st.Name] = true
 			}
 		}
+		if len(out) == 0 && len(l.cfg.Stages) > 0 && l.opts.ConfigOnly {
+			// validate of stages alone (a module's): each is checked
+			// as the image it could be built as.
+			for _, st := range l.cfg.Stages {
+				out[st.Name] = true
+			}
+			return out
+		}
 		if len(out) == 0 && len(l.cfg.Stages) > 0 {
 			l.diags = append(l.diags, errorDiag("No image to build", "The configuration declares stages but no image block, so there is nothing to build. Declare an `image` block, or name a stage with --target.", subject(l.cfg.Stages[0].DeclRange)))
 		}

@@ -98,7 +98,10 @@ func Load(path string, opts Options) (*model.Config, hcl.Diagnostics) {
 	l.parser, l.srcDir, l.stdFuncs = parser, dir, opts.Functions == nil
 	mod := l.decodeModule(parsed)
 	l.loadModules(mod, []string{dir})
-	if len(mod.stages) == 0 && !l.diags.HasErrors() {
+	// A configuration of step definitions alone is a library for
+	// modules: validate checks it, as terraform validate checks a module
+	// without resources; building it builds nothing, an error.
+	if len(mod.stages) == 0 && !l.diags.HasErrors() && !(opts.ValuesOptional && len(mod.defs) > 0) {
 		l.add(noImages(path, files))
 	}
 	l.checkReferences(mod)

@@ -238,6 +238,10 @@ func (c *validateCmd) Run(e *env) error {
 		}
 	}
 	stages := len(src.Config.Stages) - images
+	if images+stages == 0 {
+		fmt.Fprintln(e.stdout, "Valid: step definitions only, for modules to use (nothing to build).")
+		return nil
+	}
 	fmt.Fprintf(e.stdout, "Valid: %d %s and %d %s.\n", images, plural(images, "image", "images"), stages, plural(stages, "stage", "stages"))
 	return nil
 }
