@@ -130,6 +130,22 @@ func Functions(baseDir string) map[string]function.Function {
 	return fns
 }
 
+// fileError says in words why the file p could not be read, as
+// Terraform's file() does ("no file exists at"), rather than Go's chain.
+func fileError(p string, err error) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("no file exists at %s (a relative path starts at the configuration's directory)", p)
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("the file %s cannot be read: permission denied", p)
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("the file %s cannot be read: %v", p, pe.Err)
+	}
+	return fmt.Errorf("reading %s: %w", p, err)
+}
+
 // LengthFunc is the number of characters of a string or elements of a
 // collection, as Terraform's length.
 var LengthFunc = function.New(&function.Spec{
@@ -272,7 +288,7 @@ func MakeFileFunc(baseDir string) function.Function {
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
 			b, err := os.ReadFile(resolvePath(baseDir, args[0].AsString()))
 			if err != nil {
-				return cty.NilVal, fmt.Errorf("reading file: %w", err)
+				return cty.NilVal, fileError(args[0].AsString(), err)
 			}
 			if !utf8.Valid(b) {
 				return cty.NilVal, fmt.Errorf("%s is not valid UTF-8 text; use filesha256 for binary files", args[0].AsString())
@@ -312,7 +328,7 @@ func MakeFileSHA256Func(baseDir string) function.Function {
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
 			b, err := os.ReadFile(resolvePath(baseDir, args[0].AsString()))
 			if err != nil {
-				return cty.NilVal, fmt.Errorf("reading file: %w", err)
+				return cty.NilVal, fileError(args[0].AsString(), err)
 			}
 			sum := sha256.Sum256(b)
 			return cty.StringVal(hex.EncodeToString(sum[:])), nil

@@ -128,7 +128,7 @@ func TestFunctions(t *testing.T) {
 		{`semvercmp("2.0.0", "2.0.0-rc.1")`, cty.NumberIntVal(1), ""},
 		{`semvercmp("1.x", "1.0.0")`, cty.NilVal, "not a semantic version"},
 		{`file("hello.txt")`, cty.StringVal("hello\n"), ""},
-		{`file("missing.txt")`, cty.NilVal, "no such file"},
+		{`file("missing.txt")`, cty.NilVal, "no file exists at missing.txt"},
 		{`file("binary.bin")`, cty.NilVal, "not valid UTF-8"},
 		{`fileexists("hello.txt")`, cty.True, ""},
 		{`fileexists("missing.txt")`, cty.False, ""},

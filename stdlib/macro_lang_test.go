@@ -66,7 +66,7 @@ image "x" {
 		`Missing required argument|The argument "name" is required, but no definition was found.|7`,
 		"Invalid user argument|`uid` is -5, which is not a whole number from 0 to 2147483647; give one.|8",
 		"Invalid user argument|`gid` is 1.5, which is not a whole number from 0 to 2147483647; give one.|9",
-		`Error in function call|Call to function "file" failed: reading file:`,
+		`Error in function call|Call to function "file" failed: no file exists at`,
 		"Invalid npm_ci argument|`dir` is \"web\", which is not an absolute path; start it with \"/\".|13",
 		"Invalid npm_ci argument|`src` is \"/abs\", which is absolute; give a path relative to the build context.|14",
 		`Invalid timezone argument|"Mars/Olympus Mons" is not an IANA time zone name; write one such as Europe/Berlin, America/New_York or UTC.|16`,
