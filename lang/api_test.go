@@ -390,3 +390,23 @@ func TestTimestampHint(t *testing.T) {
 		t.Errorf("%v, want the hint", diags)
 	}
 }
+
+// Terraform's blocks and arguments, and an image's attribute read, say
+// what imgc has instead.
+func TestTerraformHabitsHints(t *testing.T) {
+	dir := t.TempDir()
+	src := "terraform {\n}\nimage \"web\" {\n  from = \"scratch\"\n  tags = [\"a:1\"]\n}\nimage \"b\" {\n  from = \"scratch\"\n  depends_on = [image.web]\n  tags = [image.web.tags[0]]\n}\n"
+	if err := os.WriteFile(filepath.Join(dir, "app.image.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, diags := Load(dir, Options{})
+	var all strings.Builder
+	for _, d := range diags {
+		all.WriteString(d.Detail + "\n")
+	}
+	for _, want := range []string{`"terraform" is Terraform's`, `"depends_on" is Terraform's`, "its attributes cannot be read"} {
+		if !strings.Contains(all.String(), want) {
+			t.Errorf("no %q in:\n%s", want, all.String())
+		}
+	}
+}

@@ -101,6 +101,28 @@ func (l *loader) add(diags ...*hcl.Diagnostic) {
 // terraformHint says, in a diagnostic of a Terraform habit imgc does not
 // share, what to write instead: for_each and count on a block.
 func terraformHint(d *hcl.Diagnostic) {
+	if d.Summary == "Unsupported block type" && !strings.Contains(d.Detail, "Terraform's") {
+		for _, b := range []string{"terraform", "provider", "resource", "data", "output", "lifecycle"} {
+			if strings.Contains(d.Detail, `Blocks of type "`+b+`" are not expected here`) {
+				d.Detail += fmt.Sprintf(" %q is Terraform's: imgc's top-level blocks are variable, locals, stage, image, module and step (docs/language.md, \"Files\").", b)
+			}
+		}
+	}
+	if d.Summary == "Unsupported argument" && !strings.Contains(d.Detail, "Terraform's") {
+		for _, a := range []string{"depends_on", "provider", "lifecycle"} {
+			if strings.HasPrefix(d.Detail, `An argument named "`+a+`"`) {
+				d.Detail += fmt.Sprintf(" %q is Terraform's: imgc finds what a stage or image needs from its references (from, copy's from, mount's from), and builds that first.", a)
+			}
+		}
+	}
+	if d.Summary == "Unsupported attribute" && d.Expression != nil && !strings.Contains(d.Detail, "stage.NAME") {
+		for _, tr := range d.Expression.Variables() {
+			if root := tr.RootName(); root == "stage" || root == "image" {
+				d.Detail += " A stage.NAME or image.NAME reference names the stage as a whole, for from, copy's from and mount's from: its attributes cannot be read. Put a value both use in a local."
+				break
+			}
+		}
+	}
 	for _, fn := range []string{"timestamp", "uuid", "bcrypt", "plantimestamp"} {
 		if d.Summary == "Call to unknown function" && strings.Contains(d.Detail, `function named "`+fn+`"`) && !strings.Contains(d.Detail, "same inputs") {
 			d.Detail += fmt.Sprintf(" imgc has no %s(), on purpose: an image built twice from the same inputs should be the same, and a value new at every run would rebuild every layer that uses it. Pass such a value with --var (a commit's time, say); see docs/stdlib.md.", fn)
