@@ -355,6 +355,9 @@ func MakeFileSetFunc(baseDir string) function.Function {
 			}
 			var matches []string
 			err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+				if err != nil && p == root && errors.Is(err, fs.ErrNotExist) {
+					return fs.SkipAll // no such directory: no files, as in Terraform
+				}
 				if err != nil {
 					return err
 				}

@@ -140,6 +140,7 @@ func TestFunctions(t *testing.T) {
 		{`fileset("src", "**/deep/?.go")`, strs("sub/deep/c.go"), ""},
 		{`fileset("src", "*.rs")`, cty.SetValEmpty(cty.String), ""},
 		{`fileset("src", "[")`, cty.NilVal, "invalid pattern"},
+		{`fileset("nodir", "*")`, cty.SetValEmpty(cty.String), ""},
 		{`templatefile("tmpl/greeting.tmpl", {name = "imgc", pkgs = ["a", "b"]})`, cty.StringVal("Hello, imgc! [A][B]"), ""},
 		{`templatefile("tmpl/greeting.tmpl", {name = "imgc"})`, cty.NilVal, `refers to "pkgs"`},
 		{`templatefile("tmpl/self.tmpl", {})`, cty.NilVal, "templatefile"},
