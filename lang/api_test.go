@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty/function"
 )
 
@@ -273,12 +274,8 @@ image "x" {
 // Terraform's for_each and count on an image say what to write instead.
 func TestForEachOnImageHint(t *testing.T) {
 	for _, arg := range []string{"for_each = [\"a\", \"b\"]", "count = 2"} {
-		dir := t.TempDir()
 		src := "image \"app\" {\n  " + arg + "\n  from = \"scratch\"\n}\n"
-		if err := os.WriteFile(filepath.Join(dir, "app.image.hcl"), []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		_, diags := Load(dir, Options{})
+		diags := loadSource(t, src, Options{})
 		if !diags.HasErrors() || !strings.Contains(diags.Error(), "imgc has no for_each or count on blocks") ||
 			!strings.Contains(diags.Error(), "write a module block per value") {
 			t.Errorf("%s: %v, want the hint", arg, diags)
@@ -289,7 +286,6 @@ func TestForEachOnImageHint(t *testing.T) {
 // A sensitive value is not shown in an error: neither a validation
 // message that uses it nor a --var value that does not convert.
 func TestSensitiveValueNotInErrors(t *testing.T) {
-	dir := t.TempDir()
 	src := `variable "pw" {
   type      = string
   sensitive = true
@@ -306,10 +302,7 @@ image "app" {
   from = "scratch"
 }
 `
-	if err := os.WriteFile(filepath.Join(dir, "app.image.hcl"), []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, diags := Load(dir, Options{Vars: FlagVars(map[string]string{"pw": "hunter2-password-long", "tok": "supersecretvalue"})})
+	diags := loadSource(t, src, Options{Vars: FlagVars(map[string]string{"pw": "hunter2-password-long", "tok": "supersecretvalue"})})
 	if !diags.HasErrors() {
 		t.Fatal("no error")
 	}
@@ -330,7 +323,6 @@ image "app" {
 // from = "build", with a stage named build, warns that the string is an
 // image (Docker reads FROM build as the stage).
 func TestStringNamingAStage(t *testing.T) {
-	dir := t.TempDir()
 	src := `stage "build" {
   from = "scratch"
 }
@@ -338,10 +330,7 @@ image "web" {
   from = "build"
 }
 `
-	if err := os.WriteFile(filepath.Join(dir, "app.image.hcl"), []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, diags := Load(dir, Options{})
+	diags := loadSource(t, src, Options{})
 	if diags.HasErrors() || len(diags) != 1 || diags[0].Summary != "String naming a stage" || !strings.Contains(diags[0].Detail, "write from = stage.build") {
 		t.Errorf("diagnostics %v, want one warning naming stage.build", diags)
 	}
@@ -349,12 +338,8 @@ image "web" {
 
 // ${HOME} in a shell command says how to pass it to the shell.
 func TestShellVariableHint(t *testing.T) {
-	dir := t.TempDir()
 	src := "image \"app\" {\n  from = \"scratch\"\n  run {\n    sh = \"echo ${HOME}\"\n  }\n}\n"
-	if err := os.WriteFile(filepath.Join(dir, "app.image.hcl"), []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, diags := Load(dir, Options{})
+	diags := loadSource(t, src, Options{})
 	if !diags.HasErrors() || !strings.Contains(diags[0].Detail, "write $${HOME}") {
 		t.Errorf("%v, want the hint $${HOME}", diags)
 	}
@@ -367,11 +352,7 @@ func TestCopyContentErrorOnce(t *testing.T) {
 		"locals {\n  a = file(\"missing.txt\")\n}\nimage \"x\" {\n  from = \"scratch\"\n  copy {\n    content = local.a\n    dest    = \"/a\"\n  }\n}\n": "Error in function call",
 		"image \"x\" {\n  from = \"scratch\"\n  copy {\n    content = null\n    dest    = \"/a\"\n  }\n}\n":                                              "Copy without source",
 	} {
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, "app.image.hcl"), []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		_, diags := Load(dir, Options{})
+		diags := loadSource(t, src, Options{})
 		if len(diags) != 1 || diags[0].Summary != want {
 			t.Errorf("%s: %v, want one error %q", src, diags, want)
 		}
@@ -380,12 +361,8 @@ func TestCopyContentErrorOnce(t *testing.T) {
 
 // timestamp() says why imgc has none and what to do instead.
 func TestTimestampHint(t *testing.T) {
-	dir := t.TempDir()
 	src := "locals {\n  t = timestamp()\n}\nimage \"app\" {\n  from = \"scratch\"\n}\n"
-	if err := os.WriteFile(filepath.Join(dir, "app.image.hcl"), []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, diags := Load(dir, Options{})
+	diags := loadSource(t, src, Options{})
 	if !diags.HasErrors() || !strings.Contains(diags[0].Detail, "imgc has no timestamp(), on purpose") {
 		t.Errorf("%v, want the hint", diags)
 	}
@@ -394,12 +371,8 @@ func TestTimestampHint(t *testing.T) {
 // Terraform's blocks and arguments, and an image's attribute read, say
 // what imgc has instead.
 func TestTerraformHabitsHints(t *testing.T) {
-	dir := t.TempDir()
 	src := "terraform {\n}\nimage \"web\" {\n  from = \"scratch\"\n  tags = [\"a:1\"]\n}\nimage \"b\" {\n  from = \"scratch\"\n  depends_on = [image.web]\n  tags = [image.web.tags[0]]\n}\n"
-	if err := os.WriteFile(filepath.Join(dir, "app.image.hcl"), []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, diags := Load(dir, Options{})
+	diags := loadSource(t, src, Options{})
 	var all strings.Builder
 	for _, d := range diags {
 		all.WriteString(d.Detail + "\n")
@@ -409,4 +382,16 @@ func TestTerraformHabitsHints(t *testing.T) {
 			t.Errorf("no %q in:\n%s", want, all.String())
 		}
 	}
+}
+
+// loadSource loads src as a configuration's one file, and returns its
+// diagnostics.
+func loadSource(t *testing.T, src string, opts Options) hcl.Diagnostics {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "app.image.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, diags := Load(dir, opts)
+	return diags
 }
