@@ -146,6 +146,22 @@ func fileError(p string, err error) error {
 	return fmt.Errorf("reading %s: %w", p, err)
 }
 
+// templateError says at which line of the template p parsing or rendering
+// it failed, and why, in one sentence.
+func templateError(doing, p string, diags hcl.Diagnostics) error {
+	for _, d := range diags {
+		if d.Severity != hcl.DiagError {
+			continue
+		}
+		at := ""
+		if d.Subject != nil {
+			at = fmt.Sprintf(", line %d", d.Subject.Start.Line)
+		}
+		return fmt.Errorf("%s the template %s%s: %s: %s", doing, p, at, d.Summary, strings.TrimSuffix(d.Detail, "."))
+	}
+	return fmt.Errorf("%s the template %s: %w", doing, p, diags)
+}
+
 // LengthFunc is the number of characters of a string or elements of a
 // collection, as Terraform's length.
 var LengthFunc = function.New(&function.Spec{
@@ -427,11 +443,11 @@ func MakeTemplateFileFunc(baseDir string, funcs func() map[string]function.Funct
 			p := args[0].AsString()
 			src, err := os.ReadFile(resolvePath(baseDir, p))
 			if err != nil {
-				return cty.NilVal, fmt.Errorf("reading template: %w", err)
+				return cty.NilVal, fileError(p, err)
 			}
 			expr, diags := hclsyntax.ParseTemplate(src, p, hcl.Pos{Line: 1, Column: 1, Byte: 0})
 			if diags.HasErrors() {
-				return cty.NilVal, fmt.Errorf("parsing template: %w", diags)
+				return cty.NilVal, templateError("parsing", p, diags)
 			}
 			vars := args[1]
 			ty := vars.Type()
@@ -456,7 +472,7 @@ func MakeTemplateFileFunc(baseDir string, funcs func() map[string]function.Funct
 			}
 			val, diags := expr.Value(ctx)
 			if diags.HasErrors() {
-				return cty.NilVal, fmt.Errorf("rendering template: %w", diags)
+				return cty.NilVal, templateError("rendering", p, diags)
 			}
 			val, err = convertToString(val)
 			if err != nil {
