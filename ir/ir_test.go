@@ -233,3 +233,18 @@ func TestPrintNamesEmptyLayers(t *testing.T) {
 		t.Errorf("JSON plan does not say the layer was empty:\n%s", js.String())
 	}
 }
+
+// A module's file beside the configuration shows as a relative path in the
+// plan (../platform/...); one far away stays absolute.
+func TestSourceOfModuleFiles(t *testing.T) {
+	src := sourcer("/work/proj/app")
+	for file, want := range map[string]string{
+		"/work/proj/app/app.image.hcl":       "app.image.hcl:3",
+		"/work/proj/platform/base.image.hcl": "../platform/base.image.hcl:3",
+		"/a/b/c/d/e/far.image.hcl":           "/a/b/c/d/e/far.image.hcl:3",
+	} {
+		if got := src(Origin{File: file, Line: 3}); got != want {
+			t.Errorf("%s: %q, want %q", file, got, want)
+		}
+	}
+}

@@ -425,7 +425,9 @@ func sourcer(project string) func(Origin) string {
 	}
 	return func(o Origin) string {
 		if o.File != "" && filepath.IsAbs(o.File) && dir != "" {
-			if rel, err := filepath.Rel(dir, o.File); err == nil && !strings.HasPrefix(rel, "..") {
+			// A module beside the configuration is ../platform/x.image.hcl;
+			// a file far away stays absolute.
+			if rel, err := filepath.Rel(dir, o.File); err == nil && strings.Count(rel, ".."+string(filepath.Separator)) <= 2 {
 				o.File = filepath.ToSlash(rel)
 			}
 		}
