@@ -336,6 +336,15 @@ image "web" {
 	}
 }
 
+// each.value in a dynamic block names the block's own iterator.
+func TestEachInDynamicHint(t *testing.T) {
+	src := "image \"app\" {\n  from = \"scratch\"\n  dynamic \"run\" {\n    for_each = [\"x\"]\n    content {\n      sh = \"echo ${each.value}\"\n    }\n  }\n}\n"
+	diags := loadSource(t, src, Options{})
+	if !diags.HasErrors() || !strings.Contains(diags[0].Detail, "run.value") {
+		t.Errorf("%v, want the hint run.value", diags)
+	}
+}
+
 // ${HOME} in a shell command says how to pass it to the shell.
 func TestShellVariableHint(t *testing.T) {
 	src := "image \"app\" {\n  from = \"scratch\"\n  run {\n    sh = \"echo ${HOME}\"\n  }\n}\n"

@@ -134,7 +134,12 @@ func terraformHint(d *hcl.Diagnostic) {
 		if i := strings.IndexByte(name, '"'); i >= 0 {
 			name = name[:i]
 		}
-		if name != "" && !strings.ContainsAny(name, ". ") {
+		switch {
+		case name == "each" || name == "count":
+			d.Detail += fmt.Sprintf(" %s is Terraform's: in a dynamic block the element is named after the block (run.value, run.key), or after its iterator.", name)
+		case name == "path" || name == "terraform" || name == "self":
+			d.Detail += fmt.Sprintf(" %s is Terraform's: imgc has no %s object; relative paths start at the configuration's directory.", name, name)
+		case name != "" && !strings.ContainsAny(name, ". "):
 			d.Detail += fmt.Sprintf(" In a string, ${...} is HCL's: for the shell's or the image's variable, write $${%s} (or $%s).", name, name)
 		}
 	}
