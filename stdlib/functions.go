@@ -108,6 +108,8 @@ func Functions(baseDir string) map[string]function.Function {
 		"env":        EnvFunc,
 		"file":       MakeFileFunc(baseDir),
 		"fileexists": MakeFileExistsFunc(baseDir),
+		"filebase64": MakeFileBase64Func(baseDir),
+		"abspath":    MakeAbsPathFunc(baseDir),
 		"fileset":    MakeFileSetFunc(baseDir),
 		"filesha256": MakeFileSHA256Func(baseDir),
 		"semvercmp":  SemverCmpFunc,
@@ -348,6 +350,42 @@ func MakeFileSHA256Func(baseDir string) function.Function {
 			}
 			sum := sha256.Sum256(b)
 			return cty.StringVal(hex.EncodeToString(sum[:])), nil
+		},
+	})
+}
+
+// MakeFileBase64Func reads a file relative to baseDir as base64, for a file
+// that is not text, as Terraform's filebase64.
+func MakeFileBase64Func(baseDir string) function.Function {
+	return function.New(&function.Spec{
+		Description: "The contents of a file, relative to the configuration directory, in base64.",
+		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
+		Type:        function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			b, err := os.ReadFile(resolvePath(baseDir, args[0].AsString()))
+			if err != nil {
+				return cty.NilVal, fileError(args[0].AsString(), err)
+			}
+			return cty.StringVal(base64.StdEncoding.EncodeToString(b)), nil
+		},
+	})
+}
+
+// MakeAbsPathFunc makes a path absolute against baseDir (the directory of
+// the configuration, or of the module, that calls it), as Terraform's
+// abspath does against the working directory: a path passed into a
+// module keeps its meaning (oci:${abspath("../bases/busybox")}:latest).
+func MakeAbsPathFunc(baseDir string) function.Function {
+	return function.New(&function.Spec{
+		Description: "A path made absolute against the configuration's directory.",
+		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
+		Type:        function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			p, err := filepath.Abs(resolvePath(baseDir, args[0].AsString()))
+			if err != nil {
+				return cty.NilVal, err
+			}
+			return cty.StringVal(p), nil
 		},
 	})
 }
