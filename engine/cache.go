@@ -249,6 +249,23 @@ func checkCacheType(attrs map[string]string, ref, dir, dirKey string) error {
 	return nil
 }
 
+// NotLocal says, for each of to and from whose type the local engine does
+// not export or import (BuildKit's other types), why, as a sentence.
+func NotLocal(from []CacheImport, to []CacheExport) []string {
+	var out []string
+	for _, c := range to {
+		if !c.Local() {
+			out = append(out, fmt.Sprintf("--cache-to type=%s is one of BuildKit's exporters: the local engine exports type=registry, local or oci. Build on a BuildKit daemon (--builder) for it.", c.Type))
+		}
+	}
+	for _, c := range from {
+		if !c.Local() {
+			out = append(out, fmt.Sprintf("--cache-from type=%s is one of BuildKit's importers: the local engine imports type=registry, local or oci. Build on a BuildKit daemon (--builder) for it.", c.Type))
+		}
+	}
+	return out
+}
+
 // Local tells whether the local engine supports the export's type.
 func (c CacheExport) Local() bool { return isLocalCacheType(c.Type) }
 

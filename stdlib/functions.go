@@ -227,15 +227,7 @@ var EnvFunc = function.New(&function.Spec{
 })
 
 // SHA256Func is the hex SHA-256 digest of a string's UTF-8 bytes.
-var SHA256Func = function.New(&function.Spec{
-	Description: "The hex-encoded SHA-256 digest of a string.",
-	Params:      []function.Parameter{{Name: "str", Type: cty.String}},
-	Type:        function.StaticReturnType(cty.String),
-	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-		sum := sha256.Sum256([]byte(args[0].AsString()))
-		return cty.StringVal(hex.EncodeToString(sum[:])), nil
-	},
-})
+var SHA256Func = stringFunc("The hex-encoded SHA-256 digest of a string.", hexDigest(func(b []byte) []byte { s := sha256.Sum256(b); return s[:] }))
 
 // Base64EncodeFunc encodes a string's UTF-8 bytes as standard base64.
 var Base64EncodeFunc = function.New(&function.Spec{
@@ -297,22 +289,35 @@ func resolvePath(baseDir, p string) string {
 	return filepath.Join(baseDir, p)
 }
 
-// MakeFileFunc reads a UTF-8 text file relative to baseDir.
-func MakeFileFunc(baseDir string) function.Function {
+// fileFunc makes a function of a file relative to baseDir: of its bytes
+// read, a string.
+func fileFunc(baseDir, desc string, of func(p string, b []byte) (string, error)) function.Function {
 	return function.New(&function.Spec{
-		Description: "The contents of a UTF-8 text file, relative to the configuration directory.",
+		Description: desc,
 		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
 		Type:        function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			b, err := os.ReadFile(resolvePath(baseDir, args[0].AsString()))
+			p := args[0].AsString()
+			b, err := os.ReadFile(resolvePath(baseDir, p))
 			if err != nil {
-				return cty.NilVal, fileError(args[0].AsString(), err)
+				return cty.NilVal, fileError(p, err)
 			}
-			if !utf8.Valid(b) {
-				return cty.NilVal, fmt.Errorf("%s is not valid UTF-8 text; use filesha256 for binary files", args[0].AsString())
+			out, err := of(p, b)
+			if err != nil {
+				return cty.NilVal, err
 			}
-			return cty.StringVal(string(b)), nil
+			return cty.StringVal(out), nil
 		},
+	})
+}
+
+// MakeFileFunc reads a UTF-8 text file relative to baseDir.
+func MakeFileFunc(baseDir string) function.Function {
+	return fileFunc(baseDir, "The contents of a UTF-8 text file, relative to the configuration directory.", func(p string, b []byte) (string, error) {
+		if !utf8.Valid(b) {
+			return "", fmt.Errorf("%s is not valid UTF-8 text; use filesha256 for binary files", p)
+		}
+		return string(b), nil
 	})
 }
 
@@ -339,35 +344,17 @@ func MakeFileExistsFunc(baseDir string) function.Function {
 
 // MakeFileSHA256Func is the hex SHA-256 digest of a file's bytes.
 func MakeFileSHA256Func(baseDir string) function.Function {
-	return function.New(&function.Spec{
-		Description: "The hex-encoded SHA-256 digest of a file, relative to the configuration directory.",
-		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
-		Type:        function.StaticReturnType(cty.String),
-		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			b, err := os.ReadFile(resolvePath(baseDir, args[0].AsString()))
-			if err != nil {
-				return cty.NilVal, fileError(args[0].AsString(), err)
-			}
-			sum := sha256.Sum256(b)
-			return cty.StringVal(hex.EncodeToString(sum[:])), nil
-		},
+	return fileFunc(baseDir, "The hex-encoded SHA-256 digest of a file, relative to the configuration directory.", func(_ string, b []byte) (string, error) {
+		sum := sha256.Sum256(b)
+		return hex.EncodeToString(sum[:]), nil
 	})
 }
 
 // MakeFileBase64Func reads a file relative to baseDir as base64, for a file
 // that is not text, as Terraform's filebase64.
 func MakeFileBase64Func(baseDir string) function.Function {
-	return function.New(&function.Spec{
-		Description: "The contents of a file, relative to the configuration directory, in base64.",
-		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
-		Type:        function.StaticReturnType(cty.String),
-		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			b, err := os.ReadFile(resolvePath(baseDir, args[0].AsString()))
-			if err != nil {
-				return cty.NilVal, fileError(args[0].AsString(), err)
-			}
-			return cty.StringVal(base64.StdEncoding.EncodeToString(b)), nil
-		},
+	return fileFunc(baseDir, "The contents of a file, relative to the configuration directory, in base64.", func(_ string, b []byte) (string, error) {
+		return base64.StdEncoding.EncodeToString(b), nil
 	})
 }
 

@@ -172,12 +172,18 @@ func readImagePrints(record string) map[string]string {
 	return out
 }
 
-// ImageChanged tells whether the output target t of project has another
-// config or tags (ImagePrint) than its last recorded build gave it; false
-// when there is no record of it.
-func (s *Store) ImageChanged(project string, t *ir.Target) bool {
-	fp, ok := readImagePrints(s.recordPath(project))[RecordKey(t)]
-	return ok && fp != ImagePrint(t)
+// ChangedImages names the output targets of p whose config or tags
+// (ImagePrint) differ from what their last recorded build gave them; a
+// target without a record is not among them.
+func (s *Store) ChangedImages(p *ir.Plan) map[string]bool {
+	last := readImagePrints(s.recordPath(p.Project))
+	out := map[string]bool{}
+	for _, t := range p.Targets {
+		if fp, ok := last[RecordKey(t)]; ok && t.Output && fp != ImagePrint(t) {
+			out[t.Name] = true
+		}
+	}
+	return out
 }
 
 // layersPrint stands for the JSON of a target's layers in the record

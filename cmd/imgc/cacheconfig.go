@@ -96,17 +96,8 @@ func cacheDiag(summary string, err error, want string, rng hcl.Range) *hcl.Diagn
 // other types on the local engine.
 func localCacheTypes(from []engine.CacheImport, to []engine.CacheExport) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	for _, c := range to {
-		if !c.Local() {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cache type of BuildKit's",
-				Detail: fmt.Sprintf("--cache-to type=%s is one of BuildKit's exporters: the local engine exports type=registry, local or oci. Build on a BuildKit daemon (--builder) for it.", c.Type)})
-		}
-	}
-	for _, c := range from {
-		if !c.Local() {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cache type of BuildKit's",
-				Detail: fmt.Sprintf("--cache-from type=%s is one of BuildKit's importers: the local engine imports type=registry, local or oci. Build on a BuildKit daemon (--builder) for it.", c.Type)})
-		}
+	for _, p := range engine.NotLocal(from, to) {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cache type of BuildKit's", Detail: p})
 	}
 	return diags
 }

@@ -175,11 +175,9 @@ func (c *planCmd) print(e *env, store *store.Store, plan *ir.Plan, cacheFrom []e
 	would := plan.WouldBuild(status)
 	// An image whose layers all hit is still written anew when its config
 	// or tags changed since its last build.
+	changed := store.ChangedImages(plan)
 	for _, t := range plan.Targets {
-		if !t.Output || !allHit(status, t) {
-			continue
-		}
-		if store.ImageChanged(plan.Project, t) {
+		if changed[t.Name] && allHit(status, t) {
 			would = true
 			if c.Format != "json" {
 				fmt.Fprintf(e.stdout, "\nimage %s: its config or tags changed since its last build: a build writes the image again, running no layer\n", t.Name)

@@ -168,15 +168,8 @@ func (c *sharedCache) recordRemoteBlobs() error {
 // checkCacheTypes refuses the cache exports and imports the local engine
 // does not do (BuildKit's other exporters).
 func checkCacheTypes(o engine.BuildOptions) error {
-	for _, c := range o.CacheTo {
-		if !c.Local() {
-			return fmt.Errorf("--cache-to type=%s is one of BuildKit's exporters: the local engine exports type=registry, local or oci", c.Type)
-		}
-	}
-	for _, c := range o.CacheFrom {
-		if !c.Local() {
-			return fmt.Errorf("--cache-from type=%s is one of BuildKit's importers: the local engine imports type=registry, local or oci", c.Type)
-		}
+	if problems := engine.NotLocal(o.CacheFrom, o.CacheTo); len(problems) > 0 {
+		return errors.New(problems[0])
 	}
 	return nil
 }

@@ -105,8 +105,6 @@ type writer struct {
 	cur *stageForm
 }
 
-var varRefPattern = regexp.MustCompile(`var\.([A-Za-z_][A-Za-z0-9_-]*)`)
-
 func (w *writer) write() []byte {
 	w.taken = map[int]bool{}
 	w.nameStages()
@@ -118,10 +116,6 @@ func (w *writer) write() []byte {
 	w.comments(stages.Body(), math.MaxInt)
 	stageBytes := stages.Bytes()
 	locals := w.locals()
-	used := map[string]bool{}
-	for _, m := range varRefPattern.FindAllStringSubmatch(string(stageBytes)+locals, -1) {
-		used[m[1]] = true
-	}
 
 	f := hclwrite.NewEmptyFile()
 	body := f.Body()
