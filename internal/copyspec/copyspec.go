@@ -8,14 +8,12 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/moby/patternmatcher"
 
+	"github.com/imgc-dev/imgc/internal/par"
 	"github.com/imgc-dev/imgc/ir"
 )
 
@@ -267,7 +265,7 @@ func (r *resolver) contents(dir, dst, keep string) ([]ir.CopyFile, []fs.FileInfo
 	out := make([]ir.CopyFile, len(all))
 	infos := make([]fs.FileInfo, len(all))
 	errs := make([]error, len(all))
-	parallel(len(all), func(i int) {
+	par.For(len(all), func(i int) {
 		f := all[i]
 		fi, err := os.Lstat(f.p)
 		if err != nil {
@@ -289,30 +287,6 @@ func (r *resolver) contents(dir, dst, keep string) ([]ir.CopyFile, []fs.FileInfo
 		}
 	}
 	return out, infos, nil
-}
-
-// parallel calls f(0) ... f(n-1) on up to GOMAXPROCS goroutines; a short
-// list is done on this one.
-func parallel(n int, f func(int)) {
-	workers := min(runtime.GOMAXPROCS(0), n/256+1)
-	if workers <= 1 {
-		for i := range n {
-			f(i)
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
-				f(i)
-			}
-		}()
-	}
-	wg.Wait()
 }
 
 func entry(src, dst string, fi fs.FileInfo, link string) ir.CopyFile {
