@@ -1,12 +1,15 @@
 package layer_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -280,5 +283,96 @@ func TestWriteEntriesToDirRefusesFileAsParent(t *testing.T) {
 	if _, err := os.Lstat("/etc/imgc-must-not-exist"); err == nil {
 		os.Remove("/etc/imgc-must-not-exist")
 		t.Error("written through a symlink")
+	}
+}
+
+// closeErr is content whose Close fails, as a verified context file's
+// does when its digest is not the planned one.
+type closeErr struct{ io.Reader }
+
+func (closeErr) Close() error { return errors.New("changed since it was planned") }
+
+// manyEntries is a layer of n files of sizes around the read-ahead's
+// bound (empty, small, 64 KiB, 64 KiB + 1), so that files are read ahead
+// and streamed in turn.
+func manyEntries(n int) ([]layer.Entry, map[string]string) {
+	mt := time.Unix(1650000000, 0)
+	sizes := []int{0, 1, 1000, 64 << 10, 64<<10 + 1}
+	want := map[string]string{}
+	var es []layer.Entry
+	for i := range n {
+		p := fmt.Sprintf("/d/f%04d", i)
+		c := strings.Repeat(string(rune('a'+i%26)), sizes[i%len(sizes)])
+		want[strings.TrimPrefix(p, "/")] = c
+		es = append(es, layer.Entry{Path: p, Mode: 0o644, Size: int64(len(c)), ModTime: mt, Open: content(c)})
+	}
+	return append(es, layer.Entry{Path: "/d", Mode: fs.ModeDir | 0o755, ModTime: mt}), want
+}
+
+// TestWriteEntriesReadsAhead checks a layer of many files, whose small
+// files are read ahead on several goroutines: every file has its own
+// content, in order, and two writes are the same bytes.
+func TestWriteEntriesReadsAhead(t *testing.T) {
+	es, want := manyEntries(1000)
+	var buf, again bytes.Buffer
+	if err := layer.WriteEntries(&buf, es, layer.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := layer.WriteEntries(&again, es, layer.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), again.Bytes()) {
+		t.Error("two writes differ")
+	}
+	got := map[string]string{}
+	tr := tar.NewReader(&buf)
+	var names []string
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, h.Name)
+		if h.Typeflag == tar.TypeReg {
+			b, err := io.ReadAll(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[h.Name] = string(b)
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("contents (-want +got):\n%s", diff)
+	}
+	if !sort.StringsAreSorted(names) || len(names) != 1001 {
+		t.Errorf("%d entries, sorted %v", len(names), sort.StringsAreSorted(names))
+	}
+}
+
+// TestWriteEntriesReadAheadErrors checks that a file read ahead fails the
+// layer as one written in turn does, naming it, and that the writer stops.
+func TestWriteEntriesReadAheadErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		open func() (io.ReadCloser, error)
+		size int64
+		want string
+	}{
+		{"short", content("abc"), 10, "content is 3 bytes, want 10"},
+		{"long", content("abcdef"), 2, "larger than 2 bytes"},
+		{"open fails", func() (io.ReadCloser, error) { return nil, errors.New("source vanished") }, 1, "source vanished"},
+		{"close fails", func() (io.ReadCloser, error) { return closeErr{strings.NewReader("x")}, nil }, 1, "changed since it was planned"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			es, _ := manyEntries(600)
+			es[301].Open, es[301].Size = tc.open, tc.size
+			err := layer.WriteEntries(io.Discard, es, layer.Options{})
+			if !errContains(err, tc.want) || !errContains(err, es[301].Path) {
+				t.Errorf("WriteEntries error = %v, want one naming %s and containing %q", err, es[301].Path, tc.want)
+			}
+		})
 	}
 }

@@ -3,7 +3,6 @@ package layer
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"sync"
@@ -39,7 +38,7 @@ func copySparse(f *os.File, r io.Reader, size int64) error {
 			off += int64(m)
 		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return fmt.Errorf("content is %d bytes, want %d: it changed while being read", off, size)
+			return contentShort(off, size)
 		}
 		if err != nil {
 			return err
@@ -51,7 +50,7 @@ func copySparse(f *os.File, r io.Reader, size int64) error {
 	}
 	var one [1]byte
 	if m, _ := io.ReadFull(r, one[:]); m > 0 {
-		return fmt.Errorf("content is larger than %d bytes: it changed while being read", size)
+		return contentLong(size)
 	}
 	return nil
 }

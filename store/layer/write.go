@@ -69,36 +69,26 @@ func WriteUpperDir(w io.Writer, upper string, opts Options) (empty bool, err err
 	if !fi.IsDir() {
 		return false, fmt.Errorf("reading upper dir: %s is not a directory", upper)
 	}
-	uw := &upperWriter{
-		tw:    tar.NewWriter(w),
-		opts:  opts,
-		links: make(map[devIno]string),
-	}
-	if err := uw.writeDir(upper, ""); err != nil {
+	n, err := writeTar(w, opts.Entry, func(emit func(*tarItem) error) error {
+		uw := &upperWriter{emit: emit, opts: opts, links: make(map[devIno]string)}
+		return uw.writeDir(upper, "")
+	})
+	if err != nil {
 		return false, err
 	}
-	if err := uw.tw.Close(); err != nil {
-		return false, fmt.Errorf("writing layer: %w", err)
-	}
-	return uw.count == 0, nil
+	return n == 0, nil
 }
 
 type devIno struct{ dev, ino uint64 }
 
+// upperWriter lists an upper dir's entries for writeTar.
 type upperWriter struct {
-	tw    *tar.Writer
+	emit  func(*tarItem) error
 	opts  Options
 	links map[devIno]string // first tar name of each multiply-linked inode
-	count int
 	// pending holds the headers of unchanged copied-up directories, written
 	// only when something below them is.
 	pending []*tar.Header
-}
-
-func (uw *upperWriter) entry(name string) {
-	if uw.opts.Entry != nil {
-		uw.opts.Entry(name)
-	}
 }
 
 type upperChild struct {
@@ -203,12 +193,9 @@ func (uw *upperWriter) writeChild(parentAbs, parentRel string, c *upperChild) er
 		}
 		hdr.Typeflag = tar.TypeReg
 		hdr.Size = st.Size
-		f, err := os.OpenFile(abs, os.O_RDONLY|unix.O_NOFOLLOW, 0)
-		if err != nil {
-			return fmt.Errorf("writing layer: %w", err)
-		}
-		defer f.Close()
-		return uw.write(hdr, f)
+		return uw.write(hdr, func() (io.ReadCloser, error) {
+			return os.OpenFile(abs, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+		})
 	case unix.S_IFCHR, unix.S_IFBLK:
 		hdr.Typeflag = tar.TypeChar
 		if st.Mode&unix.S_IFMT == unix.S_IFBLK {
@@ -331,27 +318,16 @@ func (uw *upperWriter) sameInLowers(rel string, st *unix.Stat_t, pax map[string]
 	return false, nil
 }
 
-func (uw *upperWriter) write(hdr *tar.Header, content io.Reader) error {
+// write has hdr written, after the copied-up directories above it, with
+// the content open opens (nil for none).
+func (uw *upperWriter) write(hdr *tar.Header, open func() (io.ReadCloser, error)) error {
 	for _, p := range uw.pending {
-		uw.count++
-		if err := uw.tw.WriteHeader(p); err != nil {
-			return fmt.Errorf("writing layer entry %s: %w", p.Name, err)
+		if err := uw.emit(&tarItem{hdr: p, name: p.Name}); err != nil {
+			return err
 		}
-		uw.entry(p.Name)
 	}
 	uw.pending = uw.pending[:0]
-	uw.count++
-	if err := uw.tw.WriteHeader(hdr); err != nil {
-		return fmt.Errorf("writing layer entry %s: %w", hdr.Name, err)
-	}
-	uw.entry(hdr.Name)
-	if content == nil {
-		return nil
-	}
-	if err := copyExactly(uw.tw, content, hdr.Size); err != nil {
-		return fmt.Errorf("writing layer entry %s: %w", hdr.Name, err)
-	}
-	return nil
+	return uw.emit(&tarItem{hdr: hdr, name: hdr.Name, open: open})
 }
 
 // copyExactly copies size bytes and fails if r holds fewer or more, so a
@@ -369,14 +345,14 @@ func copyExactly(w io.Writer, r io.Reader, size int64) error {
 		err = io.EOF
 	}
 	if errors.Is(err, io.EOF) {
-		return fmt.Errorf("content is %d bytes, want %d: it changed while being read", n, size)
+		return contentShort(n, size)
 	}
 	if err != nil {
 		return err
 	}
 	var one [1]byte
 	if m, _ := io.ReadFull(r, one[:]); m > 0 {
-		return fmt.Errorf("content is larger than %d bytes: it changed while being read", size)
+		return contentLong(size)
 	}
 	return nil
 }
@@ -458,57 +434,33 @@ func WriteEntries(w io.Writer, entries []Entry, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("writing layer: %w", err)
 	}
-	tw := tar.NewWriter(w)
-	for _, e := range sorted {
-		hdr := &tar.Header{
-			Name:    strings.TrimPrefix(e.Path, "/"),
-			Mode:    int64(unixMode(e.Mode)),
-			Uid:     e.UID,
-			Gid:     e.GID,
-			ModTime: opts.modTime(e.ModTime),
-			Format:  tar.FormatPAX,
+	_, err = writeTar(w, opts.Entry, func(emit func(*tarItem) error) error {
+		for _, e := range sorted {
+			it := &tarItem{name: e.Path, hdr: &tar.Header{
+				Name:    strings.TrimPrefix(e.Path, "/"),
+				Mode:    int64(unixMode(e.Mode)),
+				Uid:     e.UID,
+				Gid:     e.GID,
+				ModTime: opts.modTime(e.ModTime),
+				Format:  tar.FormatPAX,
+			}}
+			switch e.Mode.Type() {
+			case fs.ModeDir:
+				it.hdr.Typeflag = tar.TypeDir
+				it.hdr.Name += "/"
+			case fs.ModeSymlink:
+				it.hdr.Typeflag = tar.TypeSymlink
+				it.hdr.Linkname = e.Linkname
+			default:
+				it.hdr.Typeflag = tar.TypeReg
+				it.hdr.Size = e.Size
+				it.open = e.Open
+			}
+			if err := emit(it); err != nil {
+				return err
+			}
 		}
-		switch e.Mode.Type() {
-		case fs.ModeDir:
-			hdr.Typeflag = tar.TypeDir
-			hdr.Name += "/"
-		case fs.ModeSymlink:
-			hdr.Typeflag = tar.TypeSymlink
-			hdr.Linkname = e.Linkname
-		default:
-			hdr.Typeflag = tar.TypeReg
-			hdr.Size = e.Size
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return fmt.Errorf("writing layer entry %s: %w", e.Path, err)
-		}
-		if opts.Entry != nil {
-			opts.Entry(hdr.Name)
-		}
-		if hdr.Typeflag != tar.TypeReg || e.Open == nil {
-			continue
-		}
-		if err := copyEntry(tw, e); err != nil {
-			return fmt.Errorf("writing layer entry %s: %w", e.Path, err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return fmt.Errorf("writing layer: %w", err)
-	}
-	return nil
-}
-
-func copyEntry(w io.Writer, e Entry) error {
-	rc, err := e.Open()
-	if err != nil {
-		return err
-	}
-	if err := copyExactly(w, rc, e.Size); err != nil {
-		rc.Close()
-		return err
-	}
-	// Close reports what a reader found at the end (such as a file that
-	// changed since it was planned): io.CopyN drops errors read after the
-	// last byte it needed.
-	return rc.Close()
+		return nil
+	})
+	return err
 }
