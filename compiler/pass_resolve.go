@@ -340,6 +340,7 @@ func (s *state) resolveFiles(ctx string, named bool, sources []string, dest stri
 		return nil
 	}
 	for i, f := range files {
+		files[i].ModTime = infos[i].ModTime()
 		if f.Mode.IsRegular() {
 			*pending = append(*pending, pendingHash{files: files, i: i, file: hashcache.File{Path: filepath.Join(ctx, filepath.FromSlash(f.Src)), Info: infos[i]}})
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"time"
 
 	"github.com/imgc-dev/imgc/imageref"
 )
@@ -360,6 +361,11 @@ type CopyFile struct {
 	Digest string `json:"digest,omitempty"`
 	// LinkTarget is a symlink's target.
 	LinkTarget string `json:"link_target,omitempty"`
+	// ModTime is the source's mtime when the plan listed it, which the
+	// layer's entry gets: the build then needs no second stat of each
+	// file. It is in no key and not saved with a plan; a file without it
+	// (from a saved plan) is stat'ed again.
+	ModTime time.Time `json:"-"`
 }
 
 // Add is Docker's ADD: a local file or archive, or a URL checked against its

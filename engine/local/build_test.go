@@ -363,3 +363,51 @@ func TestCopyFollowsDestinationSymlinks(t *testing.T) {
 		t.Errorf("usr/lib/dir/a = %q, %v", got, err)
 	}
 }
+
+// TestCopyTakesPlannedMtime checks that a copied file's entry gets the
+// mtime the plan stat'ed (ir.CopyFile.ModTime), so the build stats it no
+// second time, and the file's own mtime when the plan has none (a saved
+// plan's files).
+func TestCopyTakesPlannedMtime(t *testing.T) {
+	base := requireRuntime(t)
+	ctxDir := t.TempDir()
+	writeFiles(t, ctxDir, map[string]string{"conf": "x=1\n"})
+	onDisk, planned := time.Unix(1600000000, 0).UTC(), time.Unix(1500000000, 0).UTC()
+	if err := os.Chtimes(filepath.Join(ctxDir, "conf"), onDisk, onDisk); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		modTime time.Time
+		want    time.Time
+	}{{"planned", planned, planned}, {"saved plan", time.Time{}, onDisk}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cp := contextCopy(t, ctxDir, []string{"conf"}, "/etc/conf")
+			cp.Files[0].ModTime = tc.modTime
+			out := filepath.Join(t.TempDir(), "out")
+			p := &ir.Plan{Project: "mtime", Targets: []*ir.Target{target("app", busyboxBase(base), layerOf("copy", cp))}}
+			if _, _, err := build(t, openStore(t), p, engine.BuildOptions{Outputs: []engine.Output{{Type: "oci", Dest: out}}}); err != nil {
+				t.Fatal(err)
+			}
+			layers, _ := layoutImage(t, out, "app").Layers()
+			rc, err := layers[1].Uncompressed()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rc.Close()
+			tr := tar.NewReader(rc)
+			for {
+				h, err := tr.Next()
+				if err != nil {
+					t.Fatalf("no etc/conf in the layer: %v", err)
+				}
+				if h.Name == "etc/conf" {
+					if !h.ModTime.Equal(tc.want) {
+						t.Errorf("etc/conf mtime %v, want %v", h.ModTime.UTC(), tc.want)
+					}
+					return
+				}
+			}
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
@@ -21,6 +22,7 @@ import (
 	"github.com/imgc-dev/imgc/internal/copyspec"
 	"github.com/imgc-dev/imgc/internal/hashio"
 	"github.com/imgc-dev/imgc/internal/overlay"
+	"github.com/imgc-dev/imgc/internal/par"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/store/layer"
 )
@@ -111,7 +113,8 @@ func (tb *targetBuild) copyEntries(ctx context.Context, c copyReq, dest string) 
 	at := map[string]int{} // index in entries by path
 	resolved := &inRoot{root: dest, memo: map[string]string{}}
 	landing := imageconfig.DestExpander(tb.st.Config.Config.Env, c.dest)
-	for _, f := range files {
+	infos, errs := statSources(srcRoot, files, from != "")
+	for i, f := range files {
 		p := landing(path.Clean(f.Dst))
 		if p == "/" {
 			continue
@@ -125,7 +128,7 @@ func (tb *targetBuild) copyEntries(ctx context.Context, c copyReq, dest string) 
 			}
 		}
 		src := filepath.Join(srcRoot, filepath.FromSlash(f.Src))
-		fi, err := os.Lstat(src)
+		fi, err := infos[i], errs[i]
 		if err != nil {
 			return nil, fmt.Errorf("copying %s: %w", f.Src, err)
 		}
@@ -177,6 +180,33 @@ func (tb *targetBuild) copyEntries(ctx context.Context, c copyReq, dest string) 
 	}
 	return tb.withParents(c, dest, entries, have, uid, gid), nil
 }
+
+// statSources returns the stat of each file to copy. Files the plan
+// listed have the one it took (ir.CopyFile.ModTime); others (another
+// target's, all=true, or a saved plan's) are stat'ed on every core: one at
+// a time, a copy of 50,000 files spent a quarter of a second here.
+func statSources(root string, files []ir.CopyFile, all bool) ([]fs.FileInfo, []error) {
+	infos := make([]fs.FileInfo, len(files))
+	errs := make([]error, len(files))
+	par.For(len(files), func(i int) {
+		if !all && !files[i].ModTime.IsZero() {
+			infos[i] = plannedInfo{files[i]}
+			return
+		}
+		infos[i], errs[i] = os.Lstat(filepath.Join(root, filepath.FromSlash(files[i].Src)))
+	})
+	return infos, errs
+}
+
+// plannedInfo is a file as the plan stat'ed it.
+type plannedInfo struct{ f ir.CopyFile }
+
+func (p plannedInfo) Name() string       { return path.Base(p.f.Src) }
+func (p plannedInfo) Size() int64        { return p.f.Size }
+func (p plannedInfo) Mode() fs.FileMode  { return p.f.Mode }
+func (p plannedInfo) ModTime() time.Time { return p.f.ModTime }
+func (p plannedInfo) IsDir() bool        { return p.f.Mode.IsDir() }
+func (p plannedInfo) Sys() any           { return nil }
 
 // copySources returns the root a copy's files are read from and the files:
 // the plan's, from the context, or those of the target it copies from,
