@@ -70,6 +70,8 @@ type builder struct {
 	flushedAt int64
 	// early writes long steps' files back while the build goes on.
 	early earlyFlush
+	// removals are the work directories being removed (removeLater).
+	removals sync.WaitGroup
 	// untagged leaves output images unnamed in the store (a
 	// multi-platform build names their index); label, when set, is the
 	// platform events name after the target.

@@ -2,12 +2,15 @@ package local
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/imgc-dev/imgc/engine"
+	"github.com/imgc-dev/imgc/internal/par"
 	"github.com/imgc-dev/imgc/store"
 )
 
@@ -61,6 +64,9 @@ func anyUnsynced(bs []*builder) bool {
 // the next build after such a crash remove what may be lost
 // (recoverUnsynced); a finished build is on disk as before.
 func syncStore(s *store.Store, bs ...*builder) error {
+	for _, b := range bs {
+		b.removals.Wait()
+	}
 	var marks []*store.Unsynced
 	covered := true
 	for _, b := range bs {
@@ -174,6 +180,51 @@ func (e *Engine) lockForBuild(o engine.BuildOptions) (unlock func(), err error) 
 			"a build was cut short by a crash or power loss since it wrote to the cache; removed %d snapshots and blobs it may have left incomplete (they are made again as needed)", len(removed))})
 	}
 	return e.s.LockShared()
+}
+
+// removeLater removes dir, a layer's work directory, on a goroutine of
+// its own, which syncStore waits for when the build ends. The directory
+// holds the step's upper dir when the layer's snapshot was there already
+// (a step run again that wrote the same files, as a --no-cache build
+// does): removing its 50,000 files took 0.9 s of CPU that the build
+// waited for before its next step.
+func (b *builder) removeLater(dir string) {
+	b.removals.Add(1)
+	go func() {
+		defer b.removals.Done()
+		removeTree(dir)
+	}()
+}
+
+// removeTree removes dir and what it holds, as os.RemoveAll does, with
+// the files of its directories removed on every core (one at a time,
+// 50,000 files took a second). It does not follow symlinks, and leaves to
+// os.RemoveAll what it could not remove.
+func removeTree(dir string) {
+	var dirs []string
+	var walk func(d string)
+	walk = func(d string) {
+		dirs = append(dirs, d)
+		des, err := os.ReadDir(d)
+		if err != nil {
+			return
+		}
+		for _, de := range des {
+			if de.IsDir() {
+				walk(filepath.Join(d, de.Name()))
+			}
+		}
+	}
+	walk(dir)
+	par.For(len(dirs), func(i int) {
+		des, _ := os.ReadDir(dirs[i])
+		for _, de := range des {
+			if !de.IsDir() {
+				unix.Unlinkat(unix.AT_FDCWD, filepath.Join(dirs[i], de.Name()), 0)
+			}
+		}
+	})
+	os.RemoveAll(dir)
 }
 
 // flushFS is syncfs; tests count its calls.

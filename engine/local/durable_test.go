@@ -30,3 +30,26 @@ func TestBuildsLeaveNoUnsyncedMarker(t *testing.T) {
 		}
 	}
 }
+
+// TestRebuildLeavesNoWorkDir: a step run again that writes the same files
+// finds its snapshot there already, and its upper dir is removed in the
+// background (removeLater); the build waits for that before it returns.
+func TestRebuildLeavesNoWorkDir(t *testing.T) {
+	base := requireRuntime(t)
+	s := openStore(t)
+	for range 2 {
+		line = 0
+		p := &ir.Plan{Project: t.TempDir(), Targets: []*ir.Target{target("app", busyboxBase(base),
+			layerOf("step", sh("mkdir -p /d && for i in $(seq 1 300); do echo $i > /d/$i; done && touch -d @1600000000 /d /d/*")))}}
+		if _, _, err := build(t, s, p, engine.BuildOptions{NoCache: true}); err != nil {
+			t.Fatal(err)
+		}
+		ents, err := os.ReadDir(s.Dir() + "/tmp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ents) != 0 {
+			t.Errorf("the build left %d entries in the cache's tmp/: %v", len(ents), ents)
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package local
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -94,5 +96,37 @@ func TestFlushBeforeOutputs(t *testing.T) {
 		if ents, _ := filepath.Glob(filepath.Join(s.Dir(), "unsynced", "*")); len(ents) != 0 {
 			t.Errorf("%s: markers left: %v", tc.name, ents)
 		}
+	}
+}
+
+// TestRemoveTree checks removeTree, which removes a work directory's
+// files on several goroutines: everything goes, and a symlink to a
+// directory outside is removed, not followed.
+func TestRemoveTree(t *testing.T) {
+	outside := t.TempDir()
+	keep := filepath.Join(outside, "keep")
+	if err := os.WriteFile(keep, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "work")
+	for i := range 600 {
+		d := filepath.Join(dir, "upper", fmt.Sprintf("d%d", i%7), fmt.Sprintf("e%d", i%3))
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("f%d", i)), nil, 0o400); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.MkdirAll(filepath.Join(dir, "empty", "deeper"), 0o755)
+	if err := os.Symlink(outside, filepath.Join(dir, "upper", "out")); err != nil {
+		t.Fatal(err)
+	}
+	removeTree(dir)
+	if _, err := os.Lstat(dir); !os.IsNotExist(err) {
+		t.Errorf("after removeTree, %s: %v, want it gone", dir, err)
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Errorf("removeTree followed a symlink out: %v", err)
 	}
 }

@@ -63,7 +63,7 @@ func (tb *targetBuild) execute(ctx context.Context, l *ir.Layer, lk *flock.Flock
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(work)
+	defer tb.b.removeLater(work)
 	empty, upper, err := tb.writeLayer(ctx, l, lowers, work, lw, opts)
 	if err != nil {
 		return nil, err
