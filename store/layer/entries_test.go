@@ -376,3 +376,22 @@ func TestWriteEntriesReadAheadErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteUpperDirListingFails checks that a listing that fails (a name
+// a layer cannot hold) fails the layer with that error, and that the tar
+// written so far is not ended as a whole one.
+func TestWriteUpperDirListingFails(t *testing.T) {
+	upper := t.TempDir()
+	for i := range 300 {
+		writeFile(t, filepath.Join(upper, "a", fmt.Sprintf("f%03d", i)), "x")
+	}
+	writeFile(t, filepath.Join(upper, "b", ".wh.reserved"), "x")
+	var buf bytes.Buffer
+	_, err := layer.WriteUpperDir(&buf, upper, layer.Options{})
+	if !errContains(err, "reserved for whiteouts") {
+		t.Fatalf("WriteUpperDir error = %v, want the reserved name's", err)
+	}
+	if b := buf.Bytes(); len(b) >= 1024 && bytes.Equal(b[len(b)-1024:], make([]byte, 1024)) {
+		t.Error("the failed layer's tar ends with the two zero blocks of a complete tar")
+	}
+}

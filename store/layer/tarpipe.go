@@ -21,7 +21,7 @@ const (
 	// readAheadMax is the largest file read ahead: the size of copyBufs.
 	readAheadMax = 64 << 10
 	// readAhead bounds the entries listed ahead of the writer, and so the
-	// memory held by contents read ahead: at most 16 MiB.
+	// memory held by contents read ahead: about 16 MiB per layer written.
 	readAhead = 256
 )
 
@@ -36,6 +36,8 @@ type tarItem struct {
 	name string
 	// open opens a regular file's content (hdr.Size bytes), or is nil.
 	open func() (io.ReadCloser, error)
+	// failed, in the last item of a listing that failed, is why.
+	failed error
 
 	// Set when the content is read ahead, before done is closed.
 	buf  *[]byte
@@ -55,14 +57,13 @@ func writeTar(w io.Writer, entry func(string), list func(emit func(*tarItem) err
 	queue := make(chan *tarItem, readAhead)
 	jobs := make(chan *tarItem)
 	stop := make(chan struct{})
-	var listErr error
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		defer close(queue)
 		defer close(jobs)
-		listErr = list(func(it *tarItem) error {
+		err := list(func(it *tarItem) error {
 			if it.open != nil && it.hdr.Size > 0 && it.hdr.Size <= readAheadMax {
 				// Handed to a reader before the writer can wait for it.
 				it.done = make(chan struct{})
@@ -79,6 +80,14 @@ func writeTar(w io.Writer, entry func(string), list func(emit func(*tarItem) err
 				return errStopped
 			}
 		})
+		if err != nil && !errors.Is(err, errStopped) {
+			// In the queue, so that an entry listed before it that
+			// fails to be written is the error reported.
+			select {
+			case queue <- &tarItem{failed: err}:
+			case <-stop:
+			}
+		}
 	}()
 	for range readers() {
 		wg.Add(1)
@@ -96,17 +105,18 @@ func writeTar(w io.Writer, entry func(string), list func(emit func(*tarItem) err
 	for it := range queue { // left by a failed write
 		it.free()
 	}
-	if listErr != nil && !errors.Is(listErr, errStopped) {
-		return n, listErr
-	}
 	return n, err
 }
 
-// writeItems writes the items of queue as a tar, until it is closed or a
-// write fails, and then closes tw.
+// writeItems writes the items of queue as a tar until it is closed, and
+// then closes tw; it stops at the first item that fails to be written or
+// says the listing failed, and then writes no end to the tar.
 func writeItems(tw *tar.Writer, queue <-chan *tarItem, entry func(string)) (int, error) {
 	n := 0
 	for it := range queue {
+		if it.failed != nil {
+			return n, it.failed
+		}
 		err := tw.WriteHeader(it.hdr)
 		if err == nil {
 			n++
@@ -116,6 +126,7 @@ func writeItems(tw *tar.Writer, queue <-chan *tarItem, entry func(string)) (int,
 			err = it.writeContent(tw)
 		}
 		if err != nil {
+			it.free()
 			return n, fmt.Errorf("writing layer entry %s: %w", it.name, err)
 		}
 	}

@@ -365,7 +365,11 @@ type Entry struct {
 	Size     int64
 	Linkname string // symlink target
 	ModTime  time.Time
-	Open     func() (io.ReadCloser, error) // regular files
+	// Open opens a regular file's content. WriteEntries may call it on
+	// another goroutine, at once with other entries' Open, ahead of
+	// writing the entry, and for entries it then does not write (when an
+	// earlier one fails); each ReadCloser it returns is closed.
+	Open func() (io.ReadCloser, error)
 }
 
 // unixMode converts an fs.FileMode's permission and special bits to the
