@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -96,7 +97,7 @@ func (tb *targetBuild) copyEntries(ctx context.Context, c copyReq, dest string) 
 		return tb.inlineEntries(c, dest)
 	}
 	from, chown := c.from, c.chown
-	srcRoot, files, err := tb.copySources(ctx, c)
+	srcRoot, files, infos, err := tb.copySources(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +114,7 @@ func (tb *targetBuild) copyEntries(ctx context.Context, c copyReq, dest string) 
 	at := map[string]int{} // index in entries by path
 	resolved := &inRoot{root: dest, memo: map[string]string{}}
 	landing := imageconfig.DestExpander(tb.st.Config.Config.Env, c.dest)
-	infos, errs := statSources(srcRoot, files, from != "")
+	infos, errs := statSources(srcRoot, files, infos)
 	for i, f := range files {
 		p := landing(path.Clean(f.Dst))
 		if p == "/" {
@@ -181,15 +182,19 @@ func (tb *targetBuild) copyEntries(ctx context.Context, c copyReq, dest string) 
 	return tb.withParents(c, dest, entries, have, uid, gid), nil
 }
 
-// statSources returns the stat of each file to copy. Files the plan
-// listed have the one it took (ir.CopyFile.ModTime); others (another
-// target's, all=true, or a saved plan's) are stat'ed on every core: one at
-// a time, a copy of 50,000 files spent a quarter of a second here.
-func statSources(root string, files []ir.CopyFile, all bool) ([]fs.FileInfo, []error) {
-	infos := make([]fs.FileInfo, len(files))
+// statSources returns the stat of each file to copy: infos when the
+// files were listed just now (another target's), else the stat the plan
+// took (ir.CopyFile.ModTime), else (a saved plan's files) a new one, on
+// every core: one at a time, a copy of 50,000 files spent a quarter of a
+// second here.
+func statSources(root string, files []ir.CopyFile, infos []fs.FileInfo) ([]fs.FileInfo, []error) {
 	errs := make([]error, len(files))
+	if infos != nil {
+		return infos, errs
+	}
+	infos = make([]fs.FileInfo, len(files))
 	par.For(len(files), func(i int) {
-		if !all && !files[i].ModTime.IsZero() {
+		if !files[i].ModTime.IsZero() {
 			infos[i] = plannedInfo{files[i]}
 			return
 		}
@@ -210,27 +215,27 @@ func (p plannedInfo) Sys() any           { return nil }
 
 // copySources returns the root a copy's files are read from and the files:
 // the plan's, from the context, or those of the target it copies from,
-// resolved now that the target is built.
-func (tb *targetBuild) copySources(ctx context.Context, c copyReq) (string, []ir.CopyFile, error) {
+// resolved now that the target is built, with their stats.
+func (tb *targetBuild) copySources(ctx context.Context, c copyReq) (string, []ir.CopyFile, []fs.FileInfo, error) {
 	if c.from == "" {
 		if c.context == "" && len(c.files) > 0 {
-			return "", nil, errNoContext
+			return "", nil, nil, errNoContext
 		}
-		return c.context, c.files, nil
+		return c.context, c.files, nil, nil
 	}
 	r := tb.b.result(c.from)
 	if r == nil {
-		return "", nil, fmt.Errorf("copying from %s: it is not built", c.from)
+		return "", nil, nil, fmt.Errorf("copying from %s: it is not built", c.from)
 	}
 	root, err := tb.b.fs.root(ctx, c.from, r)
 	if err != nil {
-		return "", nil, fmt.Errorf("mounting %s: %w", c.from, err)
+		return "", nil, nil, fmt.Errorf("mounting %s: %w", c.from, err)
 	}
-	files, err := copyspec.Resolve(root, c.sources, c.dest, copyspec.Options{Exclude: c.exclude, Parents: c.parents})
+	files, infos, err := copyspec.ResolveInfo(root, c.sources, c.dest, copyspec.Options{Exclude: c.exclude, Parents: c.parents})
 	if err != nil {
-		return "", nil, fmt.Errorf("copying from %s: %w", c.from, err)
+		return "", nil, nil, fmt.Errorf("copying from %s: %w", c.from, err)
 	}
-	return root, files, nil
+	return root, files, infos, nil
 }
 
 // parseChmod reads a copy's chmod; nil when it has none.
@@ -316,7 +321,7 @@ func fileAbove(root, p string) string {
 // wait for EOF, so the check cannot wait for it either.)
 func verifiedOpener(path, digest string, size int64) func() (io.ReadCloser, error) {
 	return func() (io.ReadCloser, error) {
-		f, err := os.Open(path)
+		f, err := openPlanned(path, size)
 		if err != nil {
 			return nil, err
 		}
@@ -330,6 +335,37 @@ func verifiedOpener(path, digest string, size int64) func() (io.ReadCloser, erro
 		}
 		return &verifyReader{f: f, hw: hashio.NewWriter(io.Discard), want: want, path: path, size: size}, nil
 	}
+}
+
+// openPlanned opens a file to copy, which was a regular file of size
+// bytes when it was listed (by the plan, whose stat the build takes), and
+// fails as a changed file if it no longer is: it follows no symlink and
+// does not wait on a FIFO that took its place.
+func openPlanned(path string, size int64) (*os.File, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	switch {
+	case errors.Is(err, unix.ELOOP):
+		return nil, fmt.Errorf("file %s changed since it was planned (it is now a symlink): build again", path)
+	case errors.Is(err, unix.ENOENT):
+		return nil, fmt.Errorf("file %s changed since it was planned (it was removed): build again", path)
+	case err != nil:
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), path)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		f.Close()
+		return nil, &os.PathError{Op: "fstat", Path: path, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		f.Close()
+		return nil, fmt.Errorf("file %s changed since it was planned (it is no longer a regular file): build again", path)
+	}
+	if st.Size != size {
+		f.Close()
+		return nil, fmt.Errorf("file %s changed since it was planned (size %d, planned %d): build again", path, st.Size, size)
+	}
+	return f, nil
 }
 
 type verifyReader struct {
