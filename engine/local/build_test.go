@@ -411,3 +411,23 @@ func TestCopyTakesPlannedMtime(t *testing.T) {
 		})
 	}
 }
+
+// TestRunRecreatedDirKeepsEmptyDirs: a step that deletes a directory and
+// makes it again with the same empty subdirectories as before writes
+// them into its layer (they were dropped as copied up, and the image,
+// unlike the build's own snapshots, lacked them).
+func TestRunRecreatedDirKeepsEmptyDirs(t *testing.T) {
+	base := requireRuntime(t)
+	out := filepath.Join(t.TempDir(), "out")
+	p := &ir.Plan{Project: "recreate", Targets: []*ir.Target{target("app", busyboxBase(base),
+		layerOf("one", sh("mkdir -p /app/logs /app/cache && echo v1 > /app/version")),
+		layerOf("two", sh("rm -rf /app && mkdir -p /app/logs /app/cache && echo v2 > /app/version")))}}
+	if _, _, err := build(t, openStore(t), p, engine.BuildOptions{Outputs: []engine.Output{{Type: "oci", Dest: out}}}); err != nil {
+		t.Fatal(err)
+	}
+	files := layerFiles(t, layoutImage(t, out, "app"))
+	want := []string{"app/", "app/.wh..wh..opq", "app/cache/", "app/logs/", "app/version"}
+	if diff := cmp.Diff(want, files[2]); diff != "" {
+		t.Errorf("second step's layer (-want +got):\n%s", diff)
+	}
+}

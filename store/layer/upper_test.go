@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -372,6 +373,61 @@ func TestWriteUpperDirLeavesOutDirsOnlyTouched(t *testing.T) {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]string{`var/ 5 700 0:0`}, listTar(t, buf.Bytes())); diff != "" {
+		t.Errorf("layer (-want +got):\n%s", diff)
+	}
+}
+
+// TestWriteUpperDirKeepsDirsMadeAgain: a directory made again below one a
+// step deleted and made anew (opaque), or below one a lower deleted, is
+// new, however much it looks like a directory of the hidden lowers: it is
+// written, or the image loses it (RUN rm -rf /app && mkdir -p /app/logs,
+// over a layer that had /app/logs).
+func TestWriteUpperDirKeepsDirsMadeAgain(t *testing.T) {
+	requireRoot(t)
+	d := t.TempDir()
+	mkdirs := func(root string, ps ...string) {
+		for _, p := range ps {
+			if err := os.MkdirAll(filepath.Join(root, p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// l1 has app/{logs,cache} and a/b/c; l2, above it, made a/ again
+	// (opaque, empty).
+	l1, l2 := filepath.Join(d, "l1"), filepath.Join(d, "l2")
+	mkdirs(l1, "app/logs", "app/cache", "a/b/c")
+	writeFile(t, filepath.Join(l1, "app/version"), "v1")
+	mkdirs(l2, "a")
+	if err := unix.Setxattr(filepath.Join(l2, "a"), "trusted.overlay.opaque", []byte("y"), 0); err != nil {
+		t.Skipf("trusted xattrs do not work here: %v", err)
+	}
+	for _, p := range []string{l1, l2, filepath.Join(l1, "app"), filepath.Join(l1, "a"), filepath.Join(l2, "a")} {
+		os.Chtimes(p, time.Unix(1600000000, 0), time.Unix(1600000000, 0))
+	}
+	merged, upper, work := filepath.Join(d, "merged"), filepath.Join(d, "upper"), filepath.Join(d, "work")
+	mkdirs(d, "merged", "upper", "work")
+	lowers := []string{l2, l1}
+	if err := overlay.Mount(merged, lowers, upper, work); err != nil {
+		t.Skipf("overlay mount does not work here: %v", err)
+	}
+	if err := os.RemoveAll(filepath.Join(merged, "app")); err != nil {
+		t.Fatal(err)
+	}
+	mkdirs(merged, "app/logs", "app/cache", "a/b")
+	writeFile(t, filepath.Join(merged, "app/version"), "v2")
+	if err := overlay.Unmount(merged); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := layer.WriteUpperDir(&buf, upper, layer.Options{Lowers: lowers}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range listTar(t, buf.Bytes()) {
+		got = append(got, strings.Fields(e)[0])
+	}
+	want := []string{"a/", "a/b/", "app/", "app/.wh..wh..opq", "app/cache/", "app/logs/", "app/version"}
+	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("layer (-want +got):\n%s", diff)
 	}
 }

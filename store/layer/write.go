@@ -71,7 +71,7 @@ func WriteUpperDir(w io.Writer, upper string, opts Options) (empty bool, err err
 	}
 	n, err := writeTar(w, opts.Entry, func(emit func(*tarItem) error) error {
 		uw := &upperWriter{emit: emit, opts: opts, links: make(map[devIno]string)}
-		return uw.writeDir(upper, "")
+		return uw.writeDir(upper, "", false)
 	})
 	if err != nil {
 		return false, err
@@ -101,7 +101,9 @@ func isWhiteout(st *unix.Stat_t) bool {
 	return st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0
 }
 
-func (uw *upperWriter) writeDir(abs, rel string) error {
+// writeDir writes what the upper's directory abs (rel in the layer)
+// holds; hidden says an opaque directory above it hides the lowers there.
+func (uw *upperWriter) writeDir(abs, rel string, hidden bool) error {
 	f, err := os.Open(abs)
 	if err != nil {
 		return fmt.Errorf("reading upper dir: %w", err)
@@ -126,14 +128,14 @@ func (uw *upperWriter) writeDir(abs, rel string) error {
 	}
 	sort.Slice(children, func(i, j int) bool { return children[i].outName < children[j].outName })
 	for i := range children {
-		if err := uw.writeChild(abs, rel, &children[i]); err != nil {
+		if err := uw.writeChild(abs, rel, &children[i], hidden); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (uw *upperWriter) writeChild(parentAbs, parentRel string, c *upperChild) error {
+func (uw *upperWriter) writeChild(parentAbs, parentRel string, c *upperChild, hidden bool) error {
 	abs := filepath.Join(parentAbs, c.name)
 	rel := path.Join(parentRel, c.name)
 	st := &c.st
@@ -169,7 +171,7 @@ func (uw *upperWriter) writeChild(parentAbs, parentRel string, c *upperChild) er
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
-		return uw.writeChildDir(abs, rel, hdr, st, opaque)
+		return uw.writeChildDir(abs, rel, hdr, st, opaque, hidden)
 	case unix.S_IFSOCK:
 		return nil
 	case unix.S_IFREG, unix.S_IFLNK:
@@ -241,11 +243,13 @@ func upperXattrs(abs, rel string) (pax map[string]string, opaque bool, err error
 
 // writeChildDir writes the directory abs (rel in the layer) with header
 // hdr, its opaque marker, and what it holds. A directory only copied up
-// (unchanged from the lowers) is written only if something below it is.
-func (uw *upperWriter) writeChildDir(abs, rel string, hdr *tar.Header, st *unix.Stat_t, opaque bool) error {
+// (unchanged from the lowers) is written only if something below it is;
+// one below an opaque directory (hidden) was made anew, whatever the
+// hidden lowers hold there.
+func (uw *upperWriter) writeChildDir(abs, rel string, hdr *tar.Header, st *unix.Stat_t, opaque, hidden bool) error {
 	hdr.Typeflag = tar.TypeDir
 	hdr.Name = rel + "/"
-	if !opaque && len(uw.opts.Lowers) > 0 {
+	if !opaque && !hidden && len(uw.opts.Lowers) > 0 {
 		unchanged, err := uw.sameInLowers(rel, st, hdr.PAXRecords)
 		if err != nil {
 			return err
@@ -253,7 +257,7 @@ func (uw *upperWriter) writeChildDir(abs, rel string, hdr *tar.Header, st *unix.
 		if unchanged {
 			uw.pending = append(uw.pending, hdr)
 			n := len(uw.pending)
-			err := uw.writeDir(abs, rel)
+			err := uw.writeDir(abs, rel, false)
 			if len(uw.pending) >= n {
 				uw.pending = uw.pending[:n-1] // nothing below it was written
 			}
@@ -276,17 +280,22 @@ func (uw *upperWriter) writeChildDir(abs, rel string, hdr *tar.Header, st *unix.
 			return err
 		}
 	}
-	return uw.writeDir(abs, rel)
+	return uw.writeDir(abs, rel, hidden || opaque)
 }
 
 // sameInLowers reports whether the top-most lower holding rel has a
-// directory there with the same mode, owner and xattrs.
+// directory there with the same mode, owner and xattrs, looking rel up as
+// overlayfs does: a lower that deletes or replaces a directory above rel
+// (a whiteout, a file, an opaque directory) hides the lowers below it.
 func (uw *upperWriter) sameInLowers(rel string, st *unix.Stat_t, pax map[string]string) (bool, error) {
 	for _, lower := range uw.opts.Lowers {
 		p := filepath.Join(lower, rel)
 		var lst unix.Stat_t
 		err := unix.Lstat(p, &lst)
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+			if hides, err := hidesBelow(lower, rel); hides || err != nil {
+				return false, err
+			}
 			continue
 		}
 		if err != nil {
@@ -314,6 +323,29 @@ func (uw *upperWriter) sameInLowers(rel string, st *unix.Stat_t, pax map[string]
 			}
 		}
 		return n == len(pax), nil
+	}
+	return false, nil
+}
+
+// hidesBelow reports whether lower, which lacks rel, hides what the
+// lowers below it hold at rel: the nearest of rel's parents it has is a
+// whiteout, not a directory, or an opaque directory.
+func hidesBelow(lower, rel string) (bool, error) {
+	for a := path.Dir(rel); a != "." && a != "/"; a = path.Dir(a) {
+		p := filepath.Join(lower, a)
+		var st unix.Stat_t
+		err := unix.Lstat(p, &st)
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("writing layer: reading lower dir: %w", &os.PathError{Op: "lstat", Path: p, Err: err})
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return true, nil // a whiteout or a file
+		}
+		v, err := getXattr(p, opaqueXattr)
+		return err == nil && string(v) == "y", nil
 	}
 	return false, nil
 }
