@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/imgc-dev/imgc/internal/chmod"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/model"
 )
@@ -511,7 +512,16 @@ func (l *lowerer) mount(m model.Mount, dependsOn map[string]bool) (ir.Mount, boo
 	return im, true
 }
 
+// checkChmod reports a copy's or add's chmod that is neither octal nor
+// symbolic, before anything is built.
+func (l *lowerer) checkChmod(s string, rng hcl.Range) {
+	if _, err := chmod.Parse(s); err != nil {
+		l.diags = append(l.diags, errorDiag("Invalid chmod", model.Sentence(err.Error()), subject(rng)))
+	}
+}
+
 func (l *lowerer) copyStep(sc stageCtx, s *model.Copy, dependsOn map[string]bool) lowered {
+	l.checkChmod(s.Chmod, s.Range)
 	if s.Content != nil {
 		return inlineCopy(sc, s, l.clip)
 	}
@@ -541,6 +551,7 @@ func (l *lowerer) copyStep(sc stageCtx, s *model.Copy, dependsOn map[string]bool
 }
 
 func (l *lowerer) add(sc stageCtx, s *model.Add) lowered {
+	l.checkChmod(s.Chmod, s.Range)
 	a := &ir.Add{
 		URL: s.URL, Checksum: s.Checksum, Sources: s.Src, Dest: joinDest(sc.workdir, s.Dest), Extract: s.Extract,
 		Chown: s.Chown, Chmod: s.Chmod, Link: s.Link, Exclude: s.Exclude, Origin: ir.OriginOf(s.Range),

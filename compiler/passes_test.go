@@ -183,6 +183,8 @@ func TestCompileErrors(t *testing.T) {
 		{"ignored source", stage(&model.Copy{FileSpec: model.FileSpec{Src: []string{"secret.txt"}, Dest: "/x"}, Range: rng(8)}), Options{}, "Copy source excluded", 8},
 		{"several sources to a file", stage(&model.Copy{FileSpec: model.FileSpec{Src: []string{"*.txt"}, Dest: "/x"}, Range: rng(9)}), Options{}, "Copy destination is not a directory", 9},
 		{"unknown target", stage(), Options{Targets: []string{"apq"}}, "Unknown target", 0},
+		{"invalid chmod", stage(&model.Copy{FileSpec: model.FileSpec{Src: []string{"a.txt"}, Dest: "/x", Chmod: "u=rwq"}, Range: rng(10)}), Options{}, "Invalid chmod", 10},
+		{"chmod over 7777", stage(&model.Add{FileSpec: model.FileSpec{Src: []string{"a.txt"}, Dest: "/x", Chmod: "17777"}, Range: rng(11)}), Options{}, "Invalid chmod", 11},
 		{"no image", &model.Config{Dir: dir, Stages: []*model.Stage{{Kind: model.KindStage, Name: "x", From: model.From{Base: &model.Scratch{}}, DeclRange: rng(6)}}}, Options{}, "No image to build", 6},
 	}
 	for _, tt := range tests {

@@ -2,8 +2,6 @@ package buildkit
 
 import (
 	"fmt"
-	"os"
-	"strconv"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/client/llb"
@@ -24,13 +22,11 @@ func inlineCopy(c *ir.Copy, st llb.State, baseCfg v1.ConfigFile, cons []llb.Cons
 	mk := append(append([]llb.ConstraintsOpt(nil), cons...), llb.WithCustomName("preparing inline document"))
 	file := llb.Scratch().File(llb.Mkfile(name, 0o644, []byte(*c.Content)), mk...)
 	info := &llb.CopyInfo{CreateDestPath: true}
-	if c.Chmod != "" {
-		m, err := strconv.ParseUint(c.Chmod, 8, 32)
-		if err != nil || m > 0o7777 {
-			return llb.State{}, fmt.Errorf("%s: chmod %q is not an octal mode", c.Origin, c.Chmod)
-		}
-		info.Mode = &llb.ChmodOpt{Mode: os.FileMode(m)}
+	mode, err := chmodOpt(c.Chmod)
+	if err != nil {
+		return llb.State{}, fmt.Errorf("%s: %w", c.Origin, err)
 	}
+	info.Mode = mode
 	opts := []llb.CopyOption{info}
 	if c.Chown != "" {
 		opts = append(opts, llb.WithUser(c.Chown))

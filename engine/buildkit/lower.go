@@ -10,7 +10,6 @@ import (
 	"os"
 	"path"
 	"sort"
-	"strconv"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -20,6 +19,7 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imgc-dev/imgc/engine/imageconfig"
+	"github.com/imgc-dev/imgc/internal/chmod"
 	"github.com/imgc-dev/imgc/ir"
 )
 
@@ -456,14 +456,25 @@ func copyInfo(chmod string, exclude []string) (*llb.CopyInfo, error) {
 		AllowEmptyWildcard:  true,
 		ExcludePatterns:     exclude,
 	}
-	if chmod != "" {
-		m, err := strconv.ParseUint(chmod, 8, 32)
-		if err != nil || m > 0o7777 {
-			return nil, fmt.Errorf("chmod %q is not an octal mode", chmod)
-		}
-		info.Mode = &llb.ChmodOpt{Mode: os.FileMode(m)}
+	mode, err := chmodOpt(chmod)
+	if err != nil {
+		return nil, err
 	}
+	info.Mode = mode
 	return info, nil
+}
+
+// chmodOpt is a copy's chmod for BuildKit: an octal mode, or a symbolic
+// one BuildKit applies to each file's mode; nil for none.
+func chmodOpt(s string) (*llb.ChmodOpt, error) {
+	c, err := chmod.Parse(s)
+	if err != nil || c == nil {
+		return nil, err
+	}
+	if n, ok := c.Octal(); ok {
+		return &llb.ChmodOpt{Mode: os.FileMode(n)}, nil
+	}
+	return &llb.ChmodOpt{ModeStr: s}, nil
 }
 
 // chmodParents makes the directories a copy with chmod creates, 0755 as

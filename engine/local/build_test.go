@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -429,5 +431,37 @@ func TestRunRecreatedDirKeepsEmptyDirs(t *testing.T) {
 	want := []string{"app/", "app/.wh..wh..opq", "app/cache/", "app/logs/", "app/version"}
 	if diff := cmp.Diff(want, files[2]); diff != "" {
 		t.Errorf("second step's layer (-want +got):\n%s", diff)
+	}
+}
+
+// TestCopySymbolicChmod: a symbolic chmod applies to each source file's
+// own mode, as BuildKit applies it (COPY --chmod=a+x keeps 0600 files
+// private but executable).
+func TestCopySymbolicChmod(t *testing.T) {
+	testbase.Require(t)
+	ctxDir := t.TempDir()
+	writeFiles(t, ctxDir, map[string]string{"private": "p", "shared": "s"})
+	os.Chmod(filepath.Join(ctxDir, "private"), 0o600)
+	os.Chmod(filepath.Join(ctxDir, "shared"), 0o644)
+	var layers []*ir.Layer
+	for i, chmod := range []string{"u+x", "u=rwx,g=rx,o="} {
+		cp := contextCopy(t, ctxDir, []string{"private", "shared"}, fmt.Sprintf("/d%d/", i))
+		cp.Chmod = chmod
+		layers = append(layers, layerOf(chmod, cp))
+	}
+	tg := target("scratch", ir.Base{Kind: ir.BaseScratch, Key: ir.KeyOf([]byte("scratch"))}, layers...)
+	out := filepath.Join(t.TempDir(), "out")
+	if _, _, err := build(t, openStore(t), &ir.Plan{Project: "chmod", Targets: []*ir.Target{tg}}, engine.BuildOptions{Outputs: []engine.Output{{Type: "oci", Dest: out}}}); err != nil {
+		t.Fatal(err)
+	}
+	root := testbase.Rootfs(t, layoutImage(t, out, "scratch"))
+	for p, want := range map[string]fs.FileMode{"d0/private": 0o700, "d0/shared": 0o744, "d1/private": 0o750, "d1/shared": 0o750} {
+		fi, err := os.Lstat(filepath.Join(root, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, want %v", p, fi.Mode().Perm(), want)
+		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/imgc-dev/imgc/engine"
 	"github.com/imgc-dev/imgc/engine/imageconfig"
 	"github.com/imgc-dev/imgc/engine/local/runc"
+	"github.com/imgc-dev/imgc/internal/chmod"
 	"github.com/imgc-dev/imgc/internal/copyspec"
 	"github.com/imgc-dev/imgc/internal/hashio"
 	"github.com/imgc-dev/imgc/internal/overlay"
@@ -105,7 +106,7 @@ func (tb *targetBuild) copyEntries(ctx context.Context, c copyReq, dest string) 
 	if err != nil {
 		return nil, err
 	}
-	perm, err := parseChmod(c.chmod)
+	cm, err := chmod.Parse(c.chmod)
 	if err != nil {
 		return nil, err
 	}
@@ -166,8 +167,8 @@ func (tb *targetBuild) copyEntries(ctx context.Context, c copyReq, dest string) 
 		default:
 			return nil, fmt.Errorf("copying %s: unsupported file type %v", f.Src, f.Mode.Type())
 		}
-		if perm != nil && f.Mode.Type() != fs.ModeSymlink {
-			e.Mode = f.Mode.Type() | *perm
+		if cm != nil && f.Mode.Type() != fs.ModeSymlink {
+			e.Mode = cm.Apply(f.Mode)
 		}
 		have[p] = true
 		if i, dup := at[p]; dup {
@@ -236,19 +237,6 @@ func (tb *targetBuild) copySources(ctx context.Context, c copyReq) (string, []ir
 		return "", nil, nil, fmt.Errorf("copying from %s: %w", c.from, err)
 	}
 	return root, files, infos, nil
-}
-
-// parseChmod reads a copy's chmod; nil when it has none.
-func parseChmod(chmod string) (*fs.FileMode, error) {
-	if chmod == "" {
-		return nil, nil
-	}
-	n, err := strconv.ParseUint(chmod, 8, 32)
-	if err != nil || n > 0o7777 {
-		return nil, fmt.Errorf("chmod %q: want an octal mode such as 0755", chmod)
-	}
-	p := fs.FileMode(n).Perm() | modeFromUnix(uint32(n))
-	return &p, nil
 }
 
 // withParents adds the parent directories of entries that dest lacks

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/imgc-dev/imgc/engine/imageconfig"
+	"github.com/imgc-dev/imgc/internal/chmod"
 	"github.com/imgc-dev/imgc/store/layer"
 )
 
@@ -27,12 +28,12 @@ func (tb *targetBuild) inlineEntries(c copyReq, dest string) ([]layer.Entry, err
 		return nil, err
 	}
 	mode := f.Mode
-	perm, err := parseChmod(c.chmod)
+	cm, err := chmod.Parse(c.chmod)
 	if err != nil {
 		return nil, err
 	}
-	if perm != nil {
-		mode = *perm
+	if cm != nil {
+		mode = cm.Apply(mode)
 	}
 	landing := imageconfig.DestExpander(tb.st.Config.Config.Env, c.dest)
 	p := landing(path.Clean(f.Dst))
