@@ -73,6 +73,13 @@ func (g groupSettings) apply(s model.Step) {
 		s.Dest = g.join(s.Dest, true)
 	case *model.Add:
 		s.Dest = g.join(s.Dest, true)
+	case *model.Mkdir:
+		if s.Path != "" {
+			s.Path = g.join(s.Path, false)
+		}
+		if s.User == "" {
+			s.User = g.user
+		}
 	case *model.Layer:
 		for _, inner := range s.Steps {
 			g.apply(inner)

@@ -56,6 +56,11 @@ image "x" {
       src  = "g"
       dest = "/abs"
     }
+    mkdir { path = "made" }
+    mkdir {
+      path = "/abs-made"
+      user = "root"
+    }
     layer "l" {
       run { sh = "d" }
     }
@@ -96,6 +101,14 @@ image "x" {
     src  = "g"
     dest = "/abs"
   }
+  mkdir {
+    path = "/src/made"
+    user = "app"
+  }
+  mkdir {
+    path = "/abs-made"
+    user = "root"
+  }
   layer "l" {
     run {
       sh      = "d"
@@ -117,7 +130,7 @@ image "x" {
 `)
 	// A group's variables count for all its steps, as a stage's
 	// settings' do.
-	opts := cmp.Options{cmpopts.IgnoreTypes(hcl.Range{}), cmpopts.IgnoreFields(model.Copy{}, "Vars")}
+	opts := cmp.Options{cmpopts.IgnoreTypes(hcl.Range{}), cmpopts.IgnoreFields(model.Copy{}, "Vars"), cmpopts.IgnoreFields(model.Mkdir{}, "Vars")}
 	if diff := cmp.Diff(flat, grouped, opts); diff != "" {
 		t.Errorf("steps group (-flat +grouped):\n%s", diff)
 	}

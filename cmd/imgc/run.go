@@ -24,7 +24,7 @@ type runCmd struct {
 	storePlatform
 	Image         string   `arg:"" name:"image" help:"An image in the local store."`
 	Args          []string `arg:"" optional:"" passthrough:"" help:"Arguments after the image name, passed as given even when they look like flags: they follow --entrypoint's executable, or replace the image's cmd."`
-	Entrypoint    *string  `placeholder:"EXECUTABLE" help:"Run this executable instead of the image's entrypoint, as docker run --entrypoint (its arguments go after the image name); --entrypoint '' clears it."`
+	Entrypoint    *string  `placeholder:"EXECUTABLE" help:"Run this executable instead of the image's entrypoint, as docker run --entrypoint (its arguments go after the image name); --entrypoint \"\" clears it."`
 	Env           []string `short:"e" sep:"none" placeholder:"NAME[=VALUE]" help:"Set an environment variable (repeatable); NAME alone takes imgc's own value."`
 	EnvFile       []string `name:"env-file" sep:"none" placeholder:"FILE" help:"Read environment variables from a file of NAME=VALUE lines (repeatable; # starts a comment)."`
 	Volume        []string `short:"v" sep:"none" placeholder:"HOST:CTR[:ro]" help:"Bind a host file or directory into the container (repeatable); :ro makes it read-only."`
