@@ -262,7 +262,7 @@ func (c *loginCmd) Run(e *env) error {
 		return usagef("imgc login needs a user name and a password")
 	}
 	if err := imageio.CheckLogin(e.ctx, host, user, pass); err != nil {
-		if msg := unreachableSentence(err); msg != "" {
+		if msg := imageio.ProblemSentence(err); msg != "" {
 			return errors.New(msg)
 		}
 		if strings.Contains(err.Error(), "refused the user name") {
@@ -369,7 +369,7 @@ func (f imageFilter) match(n string) bool {
 // registryError turns what go-containerregistry and the network say into
 // one sentence.
 func registryError(err error) error {
-	msg := unreachableSentence(err)
+	msg := imageio.ProblemSentence(err)
 	var pe *imageio.PushError
 	if errors.As(err, &pe) {
 		if msg == "" {

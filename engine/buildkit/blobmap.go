@@ -110,7 +110,7 @@ func openBlobMaps(ctx context.Context, s *store.Store, from []engine.CacheImport
 			// No map, or one that cannot be read: maybe no cache either (a
 			// typo, a first build, a registry that is down).
 			if err := imageio.CheckBuildKitCache(rctx, c.Type, c.Location(), c.Attrs["tag"]); err != nil {
-				m.problem("the cache %s cannot be read, so nothing is imported from it: %v", c, err)
+				m.problem("the cache %s cannot be read, so nothing is imported from it: %s", c, imageio.Sentence(err))
 			} else if merr != nil {
 				m.problem("not using imgc's blobs beside the cache %s (its layers are compressed again instead): %v", c, merr)
 			}

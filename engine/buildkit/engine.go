@@ -210,7 +210,7 @@ func (e *Engine) ExplainFrom(ctx context.Context, p *ir.Plan, from []engine.Cach
 		bm, err := imageio.OpenBlobMap(ctx, c.Type, c.Location(), c.Attrs["tag"])
 		if bm == nil {
 			if cerr := imageio.CheckBuildKitCache(ctx, c.Type, c.Location(), c.Attrs["tag"]); cerr != nil {
-				warnings = append(warnings, fmt.Sprintf("the cache %s cannot be read, so nothing is imported from it: %v", c, cerr))
+				warnings = append(warnings, fmt.Sprintf("the cache %s cannot be read, so nothing is imported from it: %s", c, imageio.Sentence(cerr)))
 			} else if err != nil {
 				warnings = append(warnings, fmt.Sprintf("plan cannot tell what the cache %s holds (a build still imports it): its imgc blob map: %v", c, err))
 			} else {

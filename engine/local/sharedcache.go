@@ -104,7 +104,7 @@ func openSharedCache(ctx context.Context, s *store.Store, from []engine.CacheImp
 	for _, imp := range from {
 		src, err := imageio.OpenCache(ctx, imp.Type, imp.Location())
 		if err != nil {
-			emit(engine.Event{Kind: "warning", Line: fmt.Sprintf("not using the cache %s: %v", imp, err)})
+			emit(engine.Event{Kind: "warning", Line: fmt.Sprintf("not using the cache %s: %s", imp, imageio.Sentence(err))})
 			continue
 		}
 		c.srcs = append(c.srcs, src)
