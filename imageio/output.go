@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -239,6 +241,47 @@ type PushError struct {
 
 func (e *PushError) Error() string { return fmt.Sprintf("pushing %s: %v", e.Dest, e.Err) }
 func (e *PushError) Unwrap() error { return e.Err }
+
+// PushErrors are the pushes of a build that failed: a build pushes every
+// tag even when one fails, as docker buildx does, and then reports them
+// all.
+type PushErrors []*PushError
+
+// Add adds err, a PushDigest error, to p.
+func (p PushErrors) Add(err error) PushErrors {
+	var pe *PushError
+	if !errors.As(err, &pe) {
+		pe = &PushError{Err: err}
+	}
+	return append(p, pe)
+}
+
+// Err is nil for no failure, the one PushError for one, else p.
+func (p PushErrors) Err() error {
+	switch len(p) {
+	case 0:
+		return nil
+	case 1:
+		return p[0]
+	}
+	return p
+}
+
+func (p PushErrors) Error() string {
+	msgs := make([]string, len(p))
+	for i, e := range p {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (p PushErrors) Unwrap() []error {
+	out := make([]error, len(p))
+	for i, e := range p {
+		out[i] = e
+	}
+	return out
+}
 
 // Push writes the stored image called n to dest (n itself when dest is
 // empty), uploading only the blobs the registry lacks.

@@ -3,16 +3,22 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math/rand"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/imgc-dev/imgc/imageio"
 )
 
 // TestReportManyDiagnostics: 1 MB of garbage makes tens of thousands of
@@ -119,5 +125,23 @@ func TestSortDiagnostics(t *testing.T) {
 	want := []string{"flag 1", "flag 2", "a.hcl 3:2", "a.hcl 3:5", "a.hcl 9", "b.hcl 2"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("order (-want +got):\n%s", diff)
+	}
+}
+
+// TestRegistryErrorListsEveryFailedPush: a build that pushed some tags
+// and failed others lists each failed one, with why, in a sentence.
+func TestRegistryErrorListsEveryFailedPush(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	err := imageio.PushErrors{}.
+		Add(&imageio.PushError{Dest: "a.example/app:1", Err: &url.Error{Op: "Get", URL: "https://a.example/v2/", Err: refused}}).
+		Add(&imageio.PushError{Dest: "b.example/app:1", Err: errors.New("disk full")}).Err()
+	got := registryError(err).Error()
+	for _, want := range []string{"2 pushes failed", "pushing a.example/app:1: the registry a.example refused the connection", "pushing b.example/app:1: disk full", "imgc push"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("registryError = %q, want it to say %q", got, want)
+		}
+	}
+	if strings.Contains(got, "dial tcp") {
+		t.Errorf("registryError = %q: a Go error chain", got)
 	}
 }

@@ -369,6 +369,14 @@ func (f imageFilter) match(n string) bool {
 // registryError turns what go-containerregistry and the network say into
 // one sentence.
 func registryError(err error) error {
+	var pes imageio.PushErrors
+	if errors.As(err, &pes) {
+		msgs := make([]string, len(pes))
+		for i, pe := range pes {
+			msgs[i] = fmt.Sprintf("pushing %s: %s", pe.Dest, pushProblem(pe))
+		}
+		return fmt.Errorf("%d pushes failed (the tags not listed here were pushed):\n  %s\nThe image is built and in imgc's store: push those tags with imgc push once that is mended", len(pes), strings.Join(msgs, "\n  "))
+	}
 	msg := imageio.ProblemSentence(err)
 	var pe *imageio.PushError
 	if errors.As(err, &pe) {
@@ -381,4 +389,12 @@ func registryError(err error) error {
 		return errors.New(msg)
 	}
 	return err
+}
+
+// pushProblem is why one push failed, in one sentence.
+func pushProblem(pe *imageio.PushError) string {
+	if msg := imageio.ProblemSentence(pe.Err); msg != "" {
+		return msg
+	}
+	return plainError(pe.Err)
 }

@@ -167,15 +167,17 @@ func (b *build) writeOutputs(ctx context.Context, outs []imageio.Image, targets 
 	if !b.o.Push {
 		return nil
 	}
+	var failed imageio.PushErrors
 	for i, t := range targets {
 		for _, tag := range t.Tags {
 			if err := imageio.PushDigest(ctx, b.e.s, outs[i].Digest, tag); err != nil {
-				return err
+				failed = failed.Add(err)
+				continue
 			}
 			b.prog.emit(engine.Event{Kind: "export", Target: t.Name, Line: "push:" + tag})
 		}
 	}
-	return nil
+	return failed.Err()
 }
 
 // lowerTarget resolves t's base and lowers its layers.

@@ -364,11 +364,13 @@ func (b *builder) writeOutputs(ctx context.Context, outs []imageio.Image, target
 	if !b.o.Push {
 		return nil
 	}
+	var failed imageio.PushErrors
 	for i, t := range targets {
 		mounted := imageio.RemoteLayers(b.s, outs[i].Digest)
 		for _, tag := range t.Tags {
 			if err := imageio.PushDigest(ctx, b.s, outs[i].Digest, tag); err != nil {
-				return err
+				failed = failed.Add(err)
+				continue
 			}
 			b.emit(engine.Event{Kind: "export", Target: t.Name, Line: "push:" + tag})
 		}
@@ -376,7 +378,7 @@ func (b *builder) writeOutputs(ctx context.Context, outs []imageio.Image, target
 			b.emit(engine.Event{Kind: "export", Target: t.Name, Line: fmt.Sprintf("mount:%d cached %s from the registry's cache, not downloaded", mounted, plural(mounted, "layer", "layers"))})
 		}
 	}
-	return nil
+	return failed.Err()
 }
 
 func plural(n int, one, many string) string {
