@@ -90,7 +90,6 @@ func orHost(h string) string {
 	return h
 }
 
-
 // Sentence is err as a warning says it: ProblemSentence when it knows
 // the trouble, else err's own text.
 func Sentence(err error) string {
