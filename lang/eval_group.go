@@ -74,11 +74,10 @@ func (g groupSettings) apply(s model.Step) {
 	case *model.Add:
 		s.Dest = g.join(s.Dest, true)
 	case *model.Mkdir:
+		// Owned as without the group: a stage's user does not own what
+		// mkdir makes either.
 		if s.Path != "" {
 			s.Path = g.join(s.Path, false)
-		}
-		if s.User == "" {
-			s.User = g.user
 		}
 	case *model.Layer:
 		for _, inner := range s.Steps {

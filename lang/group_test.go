@@ -101,10 +101,7 @@ image "x" {
     src  = "g"
     dest = "/abs"
   }
-  mkdir {
-    path = "/src/made"
-    user = "app"
-  }
+  mkdir { path = "/src/made" }
   mkdir {
     path = "/abs-made"
     user = "root"

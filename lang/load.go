@@ -140,7 +140,7 @@ func noImages(path string, files []string) *hcl.Diagnostic {
 	d := &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  "No images",
-		Detail:   fmt.Sprintf("The configuration %s declares no image or stage block, so there is nothing to build. Add an image block, such as image \"app\" { from = \"alpine:3.20\" } on lines of its own.", path),
+		Detail:   fmt.Sprintf("The configuration %s declares no image or stage block, so there is nothing to build. Add an image block, such as image \"app\" { from = \"alpine:3.20\" } on lines of its own.", describeDir(path)),
 	}
 	if len(files) == 1 {
 		d.Subject = &hcl.Range{Filename: files[0], Start: hcl.InitialPos, End: hcl.InitialPos}
@@ -215,3 +215,12 @@ func (ix syntaxIndex) add(body *hclsyntax.Body) {
 
 // block returns the syntax block whose header is at r, or nil.
 func (ix syntaxIndex) block(r hcl.Range) *hclsyntax.Block { return ix[keyOf(r)] }
+
+// describeDir names a configuration's directory in a sentence: "in the
+// current directory" reads better than "." does.
+func describeDir(path string) string {
+	if path == "." || path == "" {
+		return "in the current directory"
+	}
+	return path
+}

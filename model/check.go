@@ -284,7 +284,7 @@ func (c *checker) complete(s Step) bool {
 // MissingCommand is the error for a run step without a command.
 func MissingCommand(rng hcl.Range) *hcl.Diagnostic {
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing command", Subject: rng.Ptr(),
-		Detail: "A run step needs a command. Add sh = \"...\" for a shell command, or exec = [...] for an argument vector."}
+		Detail: "A run step needs a command. Add sh = \"...\" for a shell command, exec = [...] for an argument vector, or script = \"#!...\" for a program with a #! line."}
 }
 
 // MissingMountTarget is the error for a mount of type typ without a
