@@ -84,7 +84,7 @@ func (rd *reader) workdir(s *stageState, rng hcl.Range, c *instructions.WorkdirC
 		s.workdirKnown = true
 	} else {
 		if !path.IsAbs(x.Value) && !s.workdirKnown {
-			rd.warnf(rng, "Relative WORKDIR", "The WORKDIR %q is relative, and the base image's working directory is not known before it is pulled; imgc resolves it against /. Use an absolute path.", x.Value)
+			rd.warnf(rng, "Relative WORKDIR", "The WORKDIR %q is relative, and imgc resolves it against /, not the base image's working directory (Docker uses the base's WORKDIR, as golang's /go). Use an absolute path.", x.Value)
 		}
 		base := expansion{Value: s.workdir, Tmpl: s.workdirTmpl}
 		s.workdir = resolveWorkdir(s.workdir, x.Value)
