@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -156,6 +157,7 @@ func stepInputs(s *state, step ir.Step, targetKeys map[string]ir.CacheKey) []ir.
 		in.addNonEmpty("chmod", st.Chmod)
 		in.addTrue("link", st.Link)
 		in.addTrue("parents", st.Parents)
+		in.addTrue("file into an existing directory", mayLandInDir(st.Dest, st.Files, st.Link, st.FromTarget != ""))
 	case *ir.Add:
 		in.add("kind", "add")
 		in.addNonEmpty("url", st.URL)
@@ -185,6 +187,7 @@ func stepInputs(s *state, step ir.Step, targetKeys map[string]ir.CacheKey) []ir.
 		in.addNonEmpty("chown", st.Chown)
 		in.addNonEmpty("chmod", st.Chmod)
 		in.addTrue("link", st.Link)
+		in.addTrue("file into an existing directory", mayLandInDir(st.Dest, st.Files, st.Link, false))
 	case *ir.Mkdir:
 		in.add("kind", "mkdir")
 		in.add("mkdir path", st.Path)
@@ -330,4 +333,25 @@ func (s *state) contextDigest(dir string, files []ir.CopyFile) string {
 		fmt.Fprintf(h, "%d:%s%d:%s\n", len(f.Src), f.Src, len(fileText(f)), fileText(f))
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// mayLandInDir reports whether a copy's file may land inside dest rather
+// than at it: a file that is the whole destination, written without a
+// trailing "/", goes into a directory the image has there (as in
+// BuildKit). Such copies are keyed apart from those of imgc versions that
+// replaced the directory with the file, so that their cached layers are
+// not reused. Files from another target are not listed in the plan.
+func mayLandInDir(dest string, files []ir.CopyFile, link, fromTarget bool) bool {
+	if link || strings.HasSuffix(dest, "/") {
+		return false
+	}
+	if fromTarget {
+		return true
+	}
+	for _, f := range files {
+		if !f.Mode.IsDir() && path.Clean(f.Dst) == path.Clean(dest) {
+			return true
+		}
+	}
+	return false
 }

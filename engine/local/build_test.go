@@ -465,3 +465,27 @@ func TestCopySymbolicChmod(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyFileOntoDirectory: a file copied to a destination without a
+// trailing "/" where the image has a directory, or a symlink to one,
+// lands in it, as in BuildKit (COPY app /usr/local/bin); it replaced the
+// directory.
+func TestCopyFileOntoDirectory(t *testing.T) {
+	base := requireRuntime(t)
+	ctxDir := t.TempDir()
+	writeFiles(t, ctxDir, map[string]string{"tool": "t"})
+	out := filepath.Join(t.TempDir(), "out")
+	p := &ir.Plan{Project: "onto", Targets: []*ir.Target{target("app", busyboxBase(base),
+		layerOf("dirs", sh("mkdir /plain /realdir && ln -s realdir /dirlink")),
+		layerOf("to plain", contextCopy(t, ctxDir, []string{"tool"}, "/plain")),
+		layerOf("to link", contextCopy(t, ctxDir, []string{"tool"}, "/dirlink")),
+		layerOf("to new", contextCopy(t, ctxDir, []string{"tool"}, "/new")))}}
+	if _, _, err := build(t, openStore(t), p, engine.BuildOptions{Outputs: []engine.Output{{Type: "oci", Dest: out}}}); err != nil {
+		t.Fatal(err)
+	}
+	files := layerFiles(t, layoutImage(t, out, "app"))
+	want := [][]string{{"plain/", "plain/tool"}, {"realdir/", "realdir/tool"}, {"new"}}
+	if diff := cmp.Diff(want, files[2:]); diff != "" {
+		t.Errorf("copy layers (-want +got):\n%s", diff)
+	}
+}

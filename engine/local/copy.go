@@ -124,6 +124,11 @@ func (tb *targetBuild) copyEntries(ctx context.Context, c copyReq, dest string) 
 		// Symlinks in the destination are followed inside the image, as
 		// Docker does (COPY x /lib/ with /lib -> usr/lib writes usr/lib/x).
 		if !c.link {
+			if intoDir(dest, c.dest, f, p) {
+				// A file copied onto an existing directory, or a symlink
+				// to one, lands in it, as in BuildKit: COPY app /usr/bin.
+				p = path.Join(p, path.Base(f.Src))
+			}
 			p = resolved.path(p, f.Mode.IsDir())
 			if file := fileAbove(dest, p); file != "" {
 				return nil, fmt.Errorf("copying %s to %s: %s is a file, not a directory", f.Src, p, file)
@@ -202,6 +207,14 @@ func statSources(root string, files []ir.CopyFile, infos []fs.FileInfo) ([]fs.Fi
 		infos[i], errs[i] = os.Lstat(filepath.Join(root, filepath.FromSlash(files[i].Src)))
 	})
 	return infos, errs
+}
+
+// intoDir reports whether f, a file that is a copy's whole destination
+// (dest written without a trailing "/"), lands at p where the filesystem
+// at root already has a directory.
+func intoDir(root, dest string, f ir.CopyFile, p string) bool {
+	return root != "" && !f.Mode.IsDir() && !strings.HasSuffix(dest, "/") &&
+		path.Clean(f.Dst) == path.Clean(dest) && isDirIn(root, p)
 }
 
 // plannedInfo is a file as the plan stat'ed it.
