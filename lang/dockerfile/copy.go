@@ -226,6 +226,10 @@ func (rd *reader) addCmd(s *stageState, rng hcl.Range, c *instructions.AddComman
 			locals = append(locals, src)
 		}
 	}
+	if f.Checksum.Value != "" && len(adds) == 0 && len(locals) > 0 {
+		rd.errorf(rng, "Checksum of a local file", "--checksum checks an HTTP(S) or Git source, and %q is a file of the build context, which is keyed by its content already. Remove --checksum, or give the URL.", locals[0].Value)
+		return
+	}
 	if f.Checksum.Value != "" && (len(adds) != 1 || len(locals) > 0) {
 		rd.errorf(rng, "Checksum with several sources", "--checksum applies to exactly one URL source. Split the ADD so that each URL has its own instruction.")
 		return

@@ -186,6 +186,7 @@ func TestImportDiagnostics(t *testing.T) {
 		{"from variable", "FROM alpine\nARG S=x\nCOPY --from=$S /a /b\n", Options{}, hcl.DiagError, "Variable in --from", 3},
 		{"bad stage index", "FROM alpine\nCOPY --from=3 /a /b\n", Options{}, hcl.DiagError, "Invalid stage index", 2},
 		{"checksum with several sources", "FROM alpine\nADD --checksum=sha256:00 https://a/x https://b/y /d/\n", Options{}, hcl.DiagError, "Checksum with several sources", 2},
+		{"checksum of a local file", "FROM alpine\nADD --checksum=sha256:00 f /f\n", Options{}, hcl.DiagError, "Checksum of a local file", 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
