@@ -431,3 +431,53 @@ func TestWriteUpperDirKeepsDirsMadeAgain(t *testing.T) {
 		t.Errorf("layer (-want +got):\n%s", diff)
 	}
 }
+
+// TestWriteUpperDirLeavesOutUnchangedCopyUps: a file a step opened for
+// writing and left as it was (RUN : >> /etc/passwd) is copied up by
+// overlayfs, and left out of the layer, as BuildKit's differ leaves it
+// out; a file changed in content, mode or mtime is written.
+func TestWriteUpperDirLeavesOutUnchangedCopyUps(t *testing.T) {
+	requireRoot(t)
+	d := t.TempDir()
+	lower, merged, upper, work := filepath.Join(d, "lower"), filepath.Join(d, "merged"), filepath.Join(d, "upper"), filepath.Join(d, "work")
+	for _, p := range []string{"etc/passwd", "etc/group", "etc/shadow", "etc/hosts", "etc/.pwd.lock"} {
+		writeFile(t, filepath.Join(lower, p), "root:x:0:0\n")
+	}
+	for _, p := range []string{merged, upper, work} {
+		if err := os.Mkdir(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := overlay.Mount(merged, []string{lower}, upper, work); err != nil {
+		t.Skipf("overlay mount does not work here: %v", err)
+	}
+	for _, p := range []string{"etc/passwd", "etc/.pwd.lock", "etc/group"} {
+		f, err := os.OpenFile(filepath.Join(merged, p), os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	// etc/group: the same bytes written again keep its size, not its mtime.
+	os.Chtimes(filepath.Join(merged, "etc/group"), time.Unix(1700000000, 0), time.Unix(1700000000, 0))
+	os.Chmod(filepath.Join(merged, "etc/shadow"), 0o600)
+	writeFile(t, filepath.Join(merged, "etc/hosts"), "root:x:0:1\n")
+	if err := overlay.Unmount(merged); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(upper, "etc/passwd")); err != nil {
+		t.Fatalf("etc/passwd was not copied up: the test does not exercise anything: %v", err)
+	}
+	var buf bytes.Buffer
+	if _, err := layer.WriteUpperDir(&buf, upper, layer.Options{Lowers: []string{lower}}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range listTar(t, buf.Bytes()) {
+		got = append(got, strings.Fields(e)[0])
+	}
+	want := []string{"etc/", "etc/group", "etc/hosts", "etc/shadow"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("layer (-want +got):\n%s", diff)
+	}
+}

@@ -2,6 +2,7 @@ package layer
 
 import (
 	"archive/tar"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -71,7 +72,7 @@ func WriteUpperDir(w io.Writer, upper string, opts Options) (empty bool, err err
 	}
 	n, err := writeTar(w, opts.Entry, func(emit func(*tarItem) error) error {
 		uw := &upperWriter{emit: emit, opts: opts, links: make(map[devIno]string)}
-		return uw.writeDir(upper, "", false)
+		return uw.writeDir(upper, "", len(opts.Lowers) > 0)
 	})
 	if err != nil {
 		return false, err
@@ -86,6 +87,7 @@ type upperWriter struct {
 	emit  func(*tarItem) error
 	opts  Options
 	links map[devIno]string // first tar name of each multiply-linked inode
+	dirs  map[lowerDirKey]lowerDir
 	// pending holds the headers of unchanged copied-up directories, written
 	// only when something below them is.
 	pending []*tar.Header
@@ -102,8 +104,9 @@ func isWhiteout(st *unix.Stat_t) bool {
 }
 
 // writeDir writes what the upper's directory abs (rel in the layer)
-// holds; hidden says an opaque directory above it hides the lowers there.
-func (uw *upperWriter) writeDir(abs, rel string, hidden bool) error {
+// holds; inLowers says the lowers have that directory too (not deleted
+// or hidden by an opaque directory), so its entries may be copy-ups.
+func (uw *upperWriter) writeDir(abs, rel string, inLowers bool) error {
 	f, err := os.Open(abs)
 	if err != nil {
 		return fmt.Errorf("reading upper dir: %w", err)
@@ -128,14 +131,14 @@ func (uw *upperWriter) writeDir(abs, rel string, hidden bool) error {
 	}
 	sort.Slice(children, func(i, j int) bool { return children[i].outName < children[j].outName })
 	for i := range children {
-		if err := uw.writeChild(abs, rel, &children[i], hidden); err != nil {
+		if err := uw.writeChild(abs, rel, &children[i], inLowers); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (uw *upperWriter) writeChild(parentAbs, parentRel string, c *upperChild, hidden bool) error {
+func (uw *upperWriter) writeChild(parentAbs, parentRel string, c *upperChild, inLowers bool) error {
 	abs := filepath.Join(parentAbs, c.name)
 	rel := path.Join(parentRel, c.name)
 	st := &c.st
@@ -171,7 +174,7 @@ func (uw *upperWriter) writeChild(parentAbs, parentRel string, c *upperChild, hi
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
-		return uw.writeChildDir(abs, rel, hdr, st, opaque, hidden)
+		return uw.writeChildDir(abs, rel, hdr, st, opaque, inLowers)
 	case unix.S_IFSOCK:
 		return nil
 	case unix.S_IFREG, unix.S_IFLNK:
@@ -195,6 +198,14 @@ func (uw *upperWriter) writeChild(parentAbs, parentRel string, c *upperChild, hi
 		}
 		hdr.Typeflag = tar.TypeReg
 		hdr.Size = st.Size
+		if inLowers && st.Nlink == 1 {
+			same, err := uw.fileInLowers(abs, rel, st, pax)
+			if err != nil || same {
+				// Only copied up (opened for writing, unchanged): the
+				// lowers give it already, as BuildKit's differ finds.
+				return err
+			}
+		}
 		return uw.write(hdr, func() (io.ReadCloser, error) {
 			return os.OpenFile(abs, os.O_RDONLY|unix.O_NOFOLLOW, 0)
 		})
@@ -244,24 +255,36 @@ func upperXattrs(abs, rel string) (pax map[string]string, opaque bool, err error
 // writeChildDir writes the directory abs (rel in the layer) with header
 // hdr, its opaque marker, and what it holds. A directory only copied up
 // (unchanged from the lowers) is written only if something below it is;
-// one below an opaque directory (hidden) was made anew, whatever the
-// hidden lowers hold there.
-func (uw *upperWriter) writeChildDir(abs, rel string, hdr *tar.Header, st *unix.Stat_t, opaque, hidden bool) error {
+// one the lowers lack, or hide (below an opaque directory), was made anew,
+// and so was everything below it, whatever the hidden lowers hold there.
+func (uw *upperWriter) writeChildDir(abs, rel string, hdr *tar.Header, st *unix.Stat_t, opaque, inLowers bool) error {
 	hdr.Typeflag = tar.TypeDir
 	hdr.Name = rel + "/"
-	if !opaque && !hidden && len(uw.opts.Lowers) > 0 {
-		unchanged, err := uw.sameInLowers(rel, st, hdr.PAXRecords)
+	below := false // the lowers have rel as a directory too
+	if !opaque && inLowers {
+		p, lst, found, err := uw.lowerLookup(rel)
 		if err != nil {
 			return err
 		}
-		if unchanged {
-			uw.pending = append(uw.pending, hdr)
-			n := len(uw.pending)
-			err := uw.writeDir(abs, rel, false)
-			if len(uw.pending) >= n {
-				uw.pending = uw.pending[:n-1] // nothing below it was written
+		below = found && lst.Mode&unix.S_IFMT == unix.S_IFDIR
+		// A directory's mtime alone does not make it changed (files made
+		// and removed below it by one step touch it): BuildKit's overlay
+		// differ and continuity compare directories so, and both engines
+		// must write the same layer.
+		if below && lst.Mode == st.Mode && lst.Uid == st.Uid && lst.Gid == st.Gid {
+			same, err := sameXattrs(p, hdr.PAXRecords)
+			if err != nil {
+				return err
 			}
-			return err
+			if same {
+				uw.pending = append(uw.pending, hdr)
+				n := len(uw.pending)
+				err := uw.writeDir(abs, rel, true)
+				if len(uw.pending) >= n {
+					uw.pending = uw.pending[:n-1] // nothing below it was written
+				}
+				return err
+			}
 		}
 	}
 	if err := uw.write(hdr, nil); err != nil {
@@ -280,74 +303,180 @@ func (uw *upperWriter) writeChildDir(abs, rel string, hdr *tar.Header, st *unix.
 			return err
 		}
 	}
-	return uw.writeDir(abs, rel, hidden || opaque)
+	return uw.writeDir(abs, rel, below)
 }
 
-// sameInLowers reports whether the top-most lower holding rel has a
-// directory there with the same mode, owner and xattrs, looking rel up as
-// overlayfs does: a lower that deletes or replaces a directory above rel
-// (a whiteout, a file, an opaque directory) hides the lowers below it.
-func (uw *upperWriter) sameInLowers(rel string, st *unix.Stat_t, pax map[string]string) (bool, error) {
-	for _, lower := range uw.opts.Lowers {
-		p := filepath.Join(lower, rel)
-		var lst unix.Stat_t
-		err := unix.Lstat(p, &lst)
+// lowerLookup finds rel in the lowers as overlayfs does: in the top-most
+// lower that has it, unless a lower above deletes or replaces a directory
+// above rel (a whiteout, a file, an opaque directory), which hides the
+// lowers below it. p is its path there.
+func (uw *upperWriter) lowerLookup(rel string) (p string, st unix.Stat_t, found bool, err error) {
+	for i, lower := range uw.opts.Lowers {
+		ds, err := uw.dirState(i, parentOf(rel))
+		if err != nil {
+			return "", st, false, err
+		}
+		switch ds {
+		case dirAbsent:
+			continue
+		case dirHides:
+			return "", st, false, nil
+		}
+		p = filepath.Join(lower, rel)
+		err = unix.Lstat(p, &st)
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
-			if hides, err := hidesBelow(lower, rel); hides || err != nil {
-				return false, err
+			if ds == dirOpaque {
+				return "", st, false, nil
 			}
 			continue
 		}
 		if err != nil {
-			return false, fmt.Errorf("writing layer: reading lower dir: %w", &os.PathError{Op: "lstat", Path: p, Err: err})
+			return "", st, false, fmt.Errorf("writing layer: reading lower dir: %w", &os.PathError{Op: "lstat", Path: p, Err: err})
 		}
-		// A directory's mtime alone does not make it changed (files made
-		// and removed below it by one step touch it): BuildKit's overlay
-		// differ and continuity compare directories so, and both engines
-		// must write the same layer.
-		if lst.Mode != st.Mode || lst.Uid != st.Uid || lst.Gid != st.Gid {
+		if isWhiteout(&st) {
+			return "", st, false, nil
+		}
+		return p, st, true, nil
+	}
+	return "", st, false, nil
+}
+
+// What a lower holds at a directory's path, for lookups below it.
+type lowerDir uint8
+
+const (
+	dirPlain  lowerDir = iota // a directory
+	dirOpaque                 // an opaque directory: the lowers below hold nothing under it
+	dirAbsent                 // nothing: look in the lowers below
+	dirHides                  // a whiteout or a file, or nothing below an opaque directory
+)
+
+func parentOf(rel string) string {
+	if d := path.Dir(rel); d != "." && d != "/" {
+		return d
+	}
+	return ""
+}
+
+// dirState says what lower i holds at the directory d ("" its root),
+// remembered for the layer: every entry of a directory asks.
+func (uw *upperWriter) dirState(i int, d string) (lowerDir, error) {
+	if d == "" {
+		return dirPlain, nil
+	}
+	key := lowerDirKey{i, d}
+	if ds, ok := uw.dirs[key]; ok {
+		return ds, nil
+	}
+	p := filepath.Join(uw.opts.Lowers[i], d)
+	var st unix.Stat_t
+	var ds lowerDir
+	err := unix.Lstat(p, &st)
+	switch {
+	case errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR):
+		up, err := uw.dirState(i, parentOf(d))
+		if err != nil {
+			return 0, err
+		}
+		ds = dirAbsent
+		if up == dirHides || up == dirOpaque {
+			ds = dirHides
+		}
+	case err != nil:
+		return 0, fmt.Errorf("writing layer: reading lower dir: %w", &os.PathError{Op: "lstat", Path: p, Err: err})
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+		ds = dirHides
+	default:
+		ds = dirPlain
+		if v, err := getXattr(p, opaqueXattr); err == nil && string(v) == "y" {
+			ds = dirOpaque
+		}
+	}
+	if uw.dirs == nil {
+		uw.dirs = map[lowerDirKey]lowerDir{}
+	}
+	uw.dirs[key] = ds
+	return ds, nil
+}
+
+type lowerDirKey struct {
+	lower int
+	dir   string
+}
+
+// sameXattrs reports whether the lower file p has exactly the xattrs
+// pax holds (overlay's own left out).
+func sameXattrs(p string, pax map[string]string) (bool, error) {
+	names, values, err := listXattrs(p)
+	if err != nil {
+		return false, fmt.Errorf("writing layer: reading lower dir: %w", err)
+	}
+	n := 0
+	for _, name := range names {
+		if isOverlayXattr(name) {
+			continue
+		}
+		n++
+		if v, ok := pax[paxXattrPrefix+name]; !ok || v != string(values[name]) {
 			return false, nil
 		}
-		names, values, err := listXattrs(p)
-		if err != nil {
-			return false, fmt.Errorf("writing layer: reading lower dir: %w", err)
-		}
-		n := 0
-		for _, name := range names {
-			if isOverlayXattr(name) {
-				continue
-			}
-			n++
-			if v, ok := pax[paxXattrPrefix+name]; !ok || v != string(values[name]) {
-				return false, nil
-			}
-		}
-		return n == len(pax), nil
 	}
-	return false, nil
+	return n == len(pax), nil
 }
 
-// hidesBelow reports whether lower, which lacks rel, hides what the
-// lowers below it hold at rel: the nearest of rel's parents it has is a
-// whiteout, not a directory, or an opaque directory.
-func hidesBelow(lower, rel string) (bool, error) {
-	for a := path.Dir(rel); a != "." && a != "/"; a = path.Dir(a) {
-		p := filepath.Join(lower, a)
-		var st unix.Stat_t
-		err := unix.Lstat(p, &st)
-		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
-			continue
-		}
-		if err != nil {
-			return false, fmt.Errorf("writing layer: reading lower dir: %w", &os.PathError{Op: "lstat", Path: p, Err: err})
-		}
-		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-			return true, nil // a whiteout or a file
-		}
-		v, err := getXattr(p, opaqueXattr)
-		return err == nil && string(v) == "y", nil
+// fileInLowers reports whether the regular file abs (rel in the layer,
+// stat st, xattrs pax) is what the lowers give at rel already: a file a
+// step opened for writing and left as it was (RUN : >> /etc/passwd), which
+// overlayfs copied up. Its type, mode, owner, size and mtime must be the
+// same, then its xattrs and its bytes.
+func (uw *upperWriter) fileInLowers(abs, rel string, st *unix.Stat_t, pax map[string]string) (bool, error) {
+	p, lst, found, err := uw.lowerLookup(rel)
+	if err != nil || !found {
+		return false, err
 	}
-	return false, nil
+	if lst.Mode != st.Mode || lst.Uid != st.Uid || lst.Gid != st.Gid || lst.Size != st.Size || lst.Mtim != st.Mtim {
+		return false, nil
+	}
+	if same, err := sameXattrs(p, pax); err != nil || !same {
+		return false, err
+	}
+	return sameContent(abs, p)
+}
+
+// sameContent reports whether files a and b hold the same bytes.
+func sameContent(a, b string) (bool, error) {
+	fa, err := os.OpenFile(a, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return false, fmt.Errorf("writing layer: %w", err)
+	}
+	defer fa.Close()
+	fb, err := os.OpenFile(b, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return false, fmt.Errorf("writing layer: reading lower dir: %w", err)
+	}
+	defer fb.Close()
+	ba, bb := make([]byte, 64<<10), make([]byte, 64<<10)
+	for {
+		na, ea := io.ReadFull(fa, ba)
+		nb, eb := io.ReadFull(fb, bb)
+		if na != nb || !bytes.Equal(ba[:na], bb[:nb]) {
+			return false, nil
+		}
+		if ea != nil || eb != nil {
+			doneA := errors.Is(ea, io.EOF) || errors.Is(ea, io.ErrUnexpectedEOF)
+			doneB := errors.Is(eb, io.EOF) || errors.Is(eb, io.ErrUnexpectedEOF)
+			if !doneA || !doneB {
+				if !doneA && ea != nil {
+					return false, fmt.Errorf("writing layer: %w", ea)
+				}
+				if !doneB && eb != nil {
+					return false, fmt.Errorf("writing layer: reading lower dir: %w", eb)
+				}
+				return false, nil
+			}
+			return true, nil
+		}
+	}
 }
 
 // write has hdr written, after the copied-up directories above it, with
