@@ -100,11 +100,14 @@ func ResolveInfo(root string, sources []string, dest string, opts Options) ([]ir
 
 	var out []ir.CopyFile
 	var infos []fs.FileInfo
+	kept := map[string]bool{}
 	for _, it := range items {
 		var dst string
 		switch {
 		case r.parents:
 			dst = path.Join(dest, it.keep)
+			dirs, dinfos := r.keptParents(it, dest, kept)
+			out, infos = append(out, dirs...), append(infos, dinfos...)
 		case it.info.IsDir():
 			dst = dest
 		case destDir:
@@ -128,6 +131,38 @@ func ResolveInfo(root string, sources []string, dest string, opts Options) ([]ir
 		}
 	}
 	return out, infos, nil
+}
+
+// keptParents lists the directories a copy with parents keeps above the
+// source it (below the root or pivot), each once across the copy (kept
+// holds the destinations listed), with the source directories' modes as
+// BuildKit copies them; a directory that is a symlink is left to the
+// engine to make.
+func (r *resolver) keptParents(it item, dest string, kept map[string]bool) ([]ir.CopyFile, []fs.FileInfo) {
+	if it.keep == "." {
+		return nil, nil
+	}
+	prefix := strings.TrimSuffix(strings.TrimSuffix(it.name, it.keep), "/")
+	var ks []string
+	for k := path.Dir(it.keep); k != "." && k != "/"; k = path.Dir(k) {
+		ks = append(ks, k)
+	}
+	var out []ir.CopyFile
+	var infos []fs.FileInfo
+	for i := len(ks) - 1; i >= 0; i-- {
+		dst := path.Join(dest, ks[i])
+		if kept[dst] {
+			continue
+		}
+		kept[dst] = true
+		src := path.Join(prefix, ks[i])
+		fi, err := os.Lstat(r.abs(src))
+		if err != nil || !fi.IsDir() {
+			continue
+		}
+		out, infos = append(out, entry(src, dst, fi, "")), append(infos, fi)
+	}
+	return out, infos
 }
 
 // item is one resolved source: name as matched, real path after following

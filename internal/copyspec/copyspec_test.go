@@ -105,9 +105,9 @@ func TestResolve(t *testing.T) {
 		{name: "double star flattens", sources: []string{"src/**/*.py"}, dest: "/py/", want: []string{
 			"src/app.py>/py/app.py", "src/lib/util.py>/py/util.py", "src/lib/util_test.py>/py/util_test.py"}},
 		{name: "double star with parents", sources: []string{"src/**/*.py"}, dest: "/py/", opts: Options{Parents: true}, want: []string{
-			"src/app.py>/py/src/app.py", "src/lib/util.py>/py/src/lib/util.py", "src/lib/util_test.py>/py/src/lib/util_test.py"}},
+			"src>/py/src/", "src/app.py>/py/src/app.py", "src/lib>/py/src/lib/", "src/lib/util.py>/py/src/lib/util.py", "src/lib/util_test.py>/py/src/lib/util_test.py"}},
 		{name: "parents pivot", sources: []string{"src/./lib/util.py"}, dest: "/py/", opts: Options{Parents: true}, want: []string{
-			"src/lib/util.py>/py/lib/util.py"}},
+			"src/lib>/py/lib/", "src/lib/util.py>/py/lib/util.py"}},
 		{name: "char class", sources: []string{"docs/[a-b].md"}, dest: "/d/", want: []string{"docs/a.md>/d/a.md"}},
 		{name: "exclude relative to the source", sources: []string{"src"}, dest: "/app/", opts: Options{Exclude: []string{"**/*_test.py", "lib/rel"}}, want: []string{
 			"src>/app/", "src/app.py>/app/app.py", "src/empty>/app/empty/", "src/lib>/app/lib/", "src/lib/util.py>/app/lib/util.py"}},
@@ -120,7 +120,7 @@ func TestResolve(t *testing.T) {
 		{name: "exclude never a source a glob matched", sources: []string{"*.go"}, dest: "/src/", opts: Options{Exclude: []string{"main_test.go"}}, want: []string{
 			"main.go>/src/main.go", "main_test.go>/src/main_test.go"}},
 		{name: "exclude with parents is root relative", sources: []string{"src/lib"}, dest: "/p/", opts: Options{Parents: true, Exclude: []string{"src/lib/*_test.py", "lib/rel"}}, want: []string{
-			"src/lib>/p/src/lib/", "src/lib/rel>/p/src/lib/rel@../app.py", "src/lib/util.py>/p/src/lib/util.py"}},
+			"src>/p/src/", "src/lib>/p/src/lib/", "src/lib/rel>/p/src/lib/rel@../app.py", "src/lib/util.py>/p/src/lib/util.py"}},
 		{name: "exclude with a pivot is pivot relative", sources: []string{"src/./lib"}, dest: "/p/", opts: Options{Parents: true, Exclude: []string{"lib/rel", "lib/util.py"}}, want: []string{
 			"src/lib>/p/lib/", "src/lib/util_test.py>/p/lib/util_test.py"}},
 		{name: "ignore file", sources: []string{"."}, dest: "/app/", opts: Options{Ignore: ignoreAll("src", "docs", "*.md", "*link*", "abs", "escape", "go.*")}, want: []string{
