@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -403,4 +404,27 @@ func loadSource(t *testing.T, src string, opts Options) hcl.Diagnostics {
 	}
 	_, diags := Load(dir, opts)
 	return diags
+}
+
+// TestGitRefAndSubdirBothReported: an add with a bad ref and a bad
+// subdir gets an error at each, not one at the wrong line.
+func TestGitRefAndSubdirBothReported(t *testing.T) {
+	diags := loadSource(t, `image "app" {
+  from = "scratch"
+  add {
+    git    = "https://example.com/r.git"
+    ref    = "a b"
+    subdir = "../.."
+    dest   = "/src/"
+  }
+}
+`, Options{})
+	var got []string
+	for _, d := range diags {
+		got = append(got, fmt.Sprintf("%s at %d", d.Summary, d.Subject.Start.Line))
+	}
+	want := []string{"Invalid git ref at 5", "Invalid git subdirectory at 6"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("diagnostics (-want +got):\n%s", diff)
+	}
 }

@@ -150,12 +150,16 @@ func (e *evaluator) gitSource(attrs hcl.Attributes, gitAttr *hcl.Attribute) *mod
 	g := &model.GitSource{Remote: remote, KeepGitDir: e.boolean(attrs, "keep_git_dir", false), SkipSubmodules: !e.boolean(attrs, "submodules", true)}
 	g.Ref, _ = e.str(attrs, "ref")
 	g.Subdir, _ = e.str(attrs, "subdir")
-	if err := model.ValidateGitRef(g.Ref, g.Subdir); err != nil {
-		attr := attrs["ref"]
-		if attr == nil || g.Subdir != "" && model.ValidateGitRef("", g.Subdir) != nil {
-			attr = attrs["subdir"]
-		}
-		e.invalid(attr, "Invalid git ref", model.Sentence(err.Error()))
+	ok = true
+	if err := model.ValidateGitRef(g.Ref, ""); err != nil {
+		e.invalid(attrs["ref"], "Invalid git ref", model.Sentence(err.Error()))
+		ok = false
+	}
+	if err := model.ValidateGitRef("", g.Subdir); err != nil {
+		e.invalid(attrs["subdir"], "Invalid git subdirectory", model.Sentence(err.Error()))
+		ok = false
+	}
+	if !ok {
 		return nil
 	}
 	return g
