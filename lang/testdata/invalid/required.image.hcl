@@ -58,7 +58,7 @@ image "steps" {
   }
   add {
     git    = "git@example.com:repo.git"
-    subdir = "../up" # ERROR: Invalid git ref
+    subdir = "../up" # ERROR: Invalid git subdirectory
     dest   = "/x"
   }
   add {
