@@ -99,8 +99,14 @@ func stepEffects(step ir.Step) effects {
 			}
 		}
 	case *ir.Copy:
+		if st.InWorkdir {
+			return effects{} // where it writes is known only when it runs
+		}
 		e.copyLike(st.Dest, st.Chown, st.Files)
 	case *ir.Add:
+		if st.InWorkdir {
+			return effects{}
+		}
 		files := st.Files
 		if st.Extract {
 			files = nil

@@ -36,6 +36,7 @@ func inlineCopy(sc stageCtx, s *model.Copy, clip func(string) string) lowered {
 			Digest: "sha256:" + hex.EncodeToString(sum[:]),
 		}},
 		Content: &content, Origin: ir.OriginOf(s.Range), Definition: ir.OriginPtr(s.Definition),
+		InWorkdir: inBaseWorkdir(sc, s.Dest),
 	}
 	return lowered{
 		step:      c,

@@ -309,6 +309,25 @@ func joinDir(base, dir string) string {
 	return path.Join(base, dir)
 }
 
+// inBaseWorkdir reports whether dest is relative to a working directory
+// that only the base image knows (the stage and the stages it is built on
+// set none): joinDest then gives it from "/", and the engine moves it
+// below the image's working directory (ir.Copy.InWorkdir), as Docker
+// resolves COPY go.mod . against golang's /go. A destination that starts
+// with a variable ($HOME/x) is the base's already.
+func inBaseWorkdir(sc stageCtx, dest string) bool {
+	return sc.workdir == "" && !strings.HasPrefix(dest, "/") && !strings.HasPrefix(dest, "$")
+}
+
+// writtenDest is the destination a history entry names: dest, or the
+// one written when it is relative to the base image's working directory.
+func writtenDest(dest, written string, inWorkdir bool) string {
+	if inWorkdir {
+		return written
+	}
+	return dest
+}
+
 // joinDest resolves a copy destination against the working directory,
 // keeping a trailing "/".
 func joinDest(workdir, dest string) string {
@@ -526,7 +545,7 @@ func (l *lowerer) copyStep(sc stageCtx, s *model.Copy, dependsOn map[string]bool
 		return inlineCopy(sc, s, l.clip)
 	}
 	c := &ir.Copy{
-		Sources: s.Src, Dest: joinDest(sc.workdir, s.Dest), Exclude: s.Exclude, Chown: s.Chown, Chmod: s.Chmod,
+		Sources: s.Src, Dest: joinDest(sc.workdir, s.Dest), InWorkdir: inBaseWorkdir(sc, s.Dest), Exclude: s.Exclude, Chown: s.Chown, Chmod: s.Chmod,
 		Link: s.Link, Parents: s.Parents, NamedContext: s.NamedContext, Origin: ir.OriginOf(s.Range),
 	}
 	if len(s.Src) == 0 || s.Dest == "" {
@@ -545,7 +564,7 @@ func (l *lowerer) copyStep(sc stageCtx, s *model.Copy, dependsOn map[string]bool
 	return lowered{
 		step:      c,
 		name:      macroName(s.Macro, "copy "+l.clip(strings.Join(s.Src, " "))),
-		createdBy: "COPY " + from + strings.Join(s.Src, " ") + " " + c.Dest,
+		createdBy: "COPY " + from + strings.Join(s.Src, " ") + " " + writtenDest(c.Dest, s.Dest, c.InWorkdir),
 		vars:      s.Vars,
 	}
 }
@@ -553,7 +572,7 @@ func (l *lowerer) copyStep(sc stageCtx, s *model.Copy, dependsOn map[string]bool
 func (l *lowerer) add(sc stageCtx, s *model.Add) lowered {
 	l.checkChmod(s.Chmod, s.Range)
 	a := &ir.Add{
-		URL: s.URL, Checksum: s.Checksum, Sources: s.Src, Dest: joinDest(sc.workdir, s.Dest), Extract: s.Extract,
+		URL: s.URL, Checksum: s.Checksum, Sources: s.Src, Dest: joinDest(sc.workdir, s.Dest), InWorkdir: inBaseWorkdir(sc, s.Dest), Extract: s.Extract,
 		Chown: s.Chown, Chmod: s.Chmod, Link: s.Link, Exclude: s.Exclude, Origin: ir.OriginOf(s.Range),
 	}
 	if g := s.Git; g != nil {
@@ -580,7 +599,7 @@ func (l *lowerer) add(sc stageCtx, s *model.Add) lowered {
 		a.Context = contextOf(l.context, s.Context)
 		what = strings.Join(s.Src, " ")
 	}
-	return lowered{step: a, name: macroName(s.Macro, "add "+l.clip(what)), createdBy: "ADD " + what + " " + a.Dest, vars: s.Vars}
+	return lowered{step: a, name: macroName(s.Macro, "add "+l.clip(what)), createdBy: "ADD " + what + " " + writtenDest(a.Dest, s.Dest, a.InWorkdir), vars: s.Vars}
 }
 
 // mkdir lowers a mkdir step: its path resolved against the working

@@ -144,6 +144,7 @@ func stepInputs(s *state, step ir.Step, targetKeys map[string]ir.CacheKey) []ir.
 		in.add("kind", "copy")
 		in.add("copy src", jsonList(st.Sources))
 		in.add("copy dest", st.Dest)
+		in.addTrue("dest in the image's working directory", st.InWorkdir)
 		if st.FromTarget != "" {
 			in.add("source stage", targetKey(targetKeys, st.FromTarget).String())
 		}
@@ -180,6 +181,7 @@ func stepInputs(s *state, step ir.Step, targetKeys map[string]ir.CacheKey) []ir.
 		}
 		in.files(st.Files)
 		in.add("add dest", st.Dest)
+		in.addTrue("dest in the image's working directory", st.InWorkdir)
 		if len(st.Exclude) > 0 {
 			in.add("exclude", jsonList(st.Exclude))
 		}

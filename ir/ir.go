@@ -3,6 +3,7 @@ package ir
 import (
 	"fmt"
 	"io/fs"
+	"path"
 	"strings"
 	"time"
 
@@ -314,6 +315,11 @@ type Copy struct {
 	Sources []string `json:"sources"`
 	// Dest is absolute; a trailing "/" means a directory.
 	Dest string `json:"dest"`
+	// InWorkdir says Dest (and each file's Dst) was written relative to
+	// a working directory the plan does not know, the base image's: it is
+	// given as if that directory were "/", and an engine moves it below
+	// the image's working directory when the step runs.
+	InWorkdir bool `json:"in_workdir,omitempty"`
 	// FromTarget names the target whose filesystem the sources are read
 	// from (then absolute paths in it); empty means the build context.
 	FromTarget string `json:"from,omitempty"`
@@ -380,6 +386,8 @@ type Add struct {
 	Context string     `json:"context,omitempty"`
 	Files   []CopyFile `json:"files,omitempty"`
 	Dest    string     `json:"dest"`
+	// InWorkdir is as in Copy.
+	InWorkdir bool `json:"in_workdir,omitempty"`
 	// Extract unpacks a source that is a tar archive (plain, gzip, xz,
 	// bzip2 or zstd); a source that is no archive is copied as it is.
 	Extract bool   `json:"extract,omitempty"`
@@ -535,4 +543,18 @@ func (e *NoPlatformError) Error() string {
 		return fmt.Sprintf("the image %s is for %s, not %s", e.Index, strings.Join(e.Have, ", "), e.Want)
 	}
 	return fmt.Sprintf("the index %s has no image for %s; it has %s", e.Index, e.Want, strings.Join(e.Have, ", "))
+}
+
+// InImageWorkdir moves dest, a destination given as if the working
+// directory wd were "/" (Copy.InWorkdir), below wd; a trailing "/" stays.
+// An empty wd is "/".
+func InImageWorkdir(wd, dest string) string {
+	if wd == "" || wd == "/" || !strings.HasPrefix(dest, "/") {
+		return dest
+	}
+	p := path.Join(wd, dest)
+	if strings.HasSuffix(dest, "/") && p != "/" {
+		p += "/"
+	}
+	return p
 }

@@ -336,20 +336,20 @@ func StepSummary(s Step) string {
 			from = " from " + s.FromTarget
 		}
 		if s.Content != nil {
-			return fmt.Sprintf("copy <<%s to %s", strings.Join(s.Sources, ""), s.Dest)
+			return fmt.Sprintf("copy <<%s to %s", strings.Join(s.Sources, ""), shownDest(s.Dest, s.InWorkdir))
 		}
 		if s.FromTarget == "" {
-			return fmt.Sprintf("copy %s%s to %s", countFiles(s.Files), from, s.Dest)
+			return fmt.Sprintf("copy %s%s to %s", countFiles(s.Files), from, shownDest(s.Dest, s.InWorkdir))
 		}
-		return fmt.Sprintf("copy %s%s to %s", strings.Join(s.Sources, " "), from, s.Dest)
+		return fmt.Sprintf("copy %s%s to %s", strings.Join(s.Sources, " "), from, shownDest(s.Dest, s.InWorkdir))
 	case *Add:
 		if s.URL != "" {
-			return fmt.Sprintf("add %s to %s", s.URL, s.Dest)
+			return fmt.Sprintf("add %s to %s", s.URL, shownDest(s.Dest, s.InWorkdir))
 		}
 		if s.Git != nil {
-			return fmt.Sprintf("add %s to %s", s.Git, s.Dest)
+			return fmt.Sprintf("add %s to %s", s.Git, shownDest(s.Dest, s.InWorkdir))
 		}
-		return fmt.Sprintf("add %s to %s", countFiles(s.Files), s.Dest)
+		return fmt.Sprintf("add %s to %s", countFiles(s.Files), shownDest(s.Dest, s.InWorkdir))
 	}
 	return string(s.Kind())
 }
@@ -436,4 +436,13 @@ func sourcer(project string) func(Origin) string {
 		}
 		return fmt.Sprintf("%s:%d", o.File, o.Line)
 	}
+}
+
+// shownDest is a destination as plan shows it: one in the image's working
+// directory (Copy.InWorkdir) as a path relative to it.
+func shownDest(dest string, inWorkdir bool) string {
+	if !inWorkdir {
+		return dest
+	}
+	return "." + dest
 }

@@ -32,6 +32,9 @@ func inlineCopy(c *ir.Copy, st llb.State, baseCfg v1.ConfigFile, cons []llb.Cons
 		opts = append(opts, llb.WithUser(c.Chown))
 	}
 	dest := expandDest(baseCfg.Config.Env, c.Dest)
+	if c.InWorkdir {
+		dest = ir.InImageWorkdir(baseCfg.Config.WorkingDir, dest)
+	}
 	fa := chmodParents(dest, c.Chmod, c.Chown, false)
 	if fa == nil {
 		fa = llb.Copy(file, name, dest, opts...)

@@ -407,6 +407,9 @@ func (lw *lowering) copyStep(t *ir.Target, c *ir.Copy, st llb.State, baseCfg v1.
 		return llb.State{}, fmt.Errorf("%s: %w", c.Origin, err)
 	}
 	dest := expandDest(baseCfg.Config.Env, c.Dest)
+	if c.InWorkdir {
+		dest = ir.InImageWorkdir(baseCfg.Config.WorkingDir, dest)
+	}
 	fa := chmodParents(dest, c.Chmod, c.Chown, copiesDirAt(c.Files, c.Dest))
 	for _, s := range c.Sources {
 		opts := []llb.CopyOption{info}
@@ -532,6 +535,9 @@ func (lw *lowering) add(t *ir.Target, a *ir.Add, st llb.State, baseCfg v1.Config
 		return llb.State{}, fmt.Errorf("%s: %w", a.Origin, err)
 	}
 	dest := expandDest(baseCfg.Config.Env, a.Dest)
+	if a.InWorkdir {
+		dest = ir.InImageWorkdir(baseCfg.Config.WorkingDir, dest)
+	}
 	var opts []llb.CopyOption
 	if a.Chown != "" {
 		opts = append(opts, llb.WithUser(a.Chown))

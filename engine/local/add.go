@@ -28,6 +28,12 @@ import (
 
 // add runs an add step into the mounted rootfs.
 func (tb *targetBuild) add(ctx context.Context, a *ir.Add, rootfs string) error {
+	if a.InWorkdir {
+		moved := *a
+		moved.Dest, moved.Files = tb.inWorkdir(a.Dest, a.Files)
+		moved.InWorkdir = false
+		a = &moved
+	}
 	type source struct {
 		host, dst string
 		fromURL   bool

@@ -489,3 +489,32 @@ func TestCopyFileOntoDirectory(t *testing.T) {
 		t.Errorf("copy layers (-want +got):\n%s", diff)
 	}
 }
+
+// TestCopyInBaseWorkdir: a copy whose destination is relative to a
+// working directory only the base image knows (ir.Copy.InWorkdir) lands
+// below the base's working directory, as Docker's COPY go.mod . lands in
+// golang's /go.
+func TestCopyInBaseWorkdir(t *testing.T) {
+	base := requireRuntime(t)
+	ctxDir := t.TempDir()
+	writeFiles(t, ctxDir, map[string]string{"go.mod": "module x\n"})
+	basewd := target("basewd", busyboxBase(base), layerOf("wd", sh("mkdir -p /go")))
+	basewd.Config = ir.ImageConfig{Workdir: "/go"}
+	basewd.Kind, basewd.Output = ir.KindStage, false
+	cp := contextCopy(t, ctxDir, []string{"go.mod"}, "/")
+	cp.InWorkdir = true
+	sub := contextCopy(t, ctxDir, []string{"go.mod"}, "/src/")
+	sub.InWorkdir = true
+	app := target("app", ir.Base{Kind: ir.BaseTarget, Target: "basewd"}, layerOf("copy", cp), layerOf("copy sub", sub))
+	app.DependsOn = []string{"basewd"}
+	out := filepath.Join(t.TempDir(), "out")
+	p := &ir.Plan{Project: "inworkdir", Targets: []*ir.Target{basewd, app}}
+	if _, _, err := build(t, openStore(t), p, engine.BuildOptions{Outputs: []engine.Output{{Type: "oci", Dest: out}}}); err != nil {
+		t.Fatal(err)
+	}
+	files := layerFiles(t, layoutImage(t, out, "app"))
+	want := [][]string{{"go/", "go/go.mod"}, {"go/", "go/src/", "go/src/go.mod"}}
+	if diff := cmp.Diff(want, files[len(files)-2:]); diff != "" {
+		t.Errorf("copy layers (-want +got):\n%s", diff)
+	}
+}

@@ -46,7 +46,7 @@ func (tb *targetBuild) copyLayerEntries(ctx context.Context, l *ir.Layer, lowers
 	var all []layer.Entry
 	for _, st := range l.Steps {
 		c := st.(*ir.Copy)
-		req := copyRequest(c)
+		req := tb.copyRequest(c)
 		req.keepParents = true
 		entries, err := tb.copyEntries(ctx, req, root)
 		if err != nil {
@@ -86,9 +86,30 @@ type copyReq struct {
 	content *string
 }
 
-func copyRequest(c *ir.Copy) copyReq {
-	return copyReq{from: c.FromTarget, context: c.Context, sources: c.Sources, dest: c.Dest, exclude: c.Exclude,
-		parents: c.Parents, link: c.Link, files: c.Files, chown: c.Chown, chmod: c.Chmod, content: c.Content}
+func (tb *targetBuild) copyRequest(c *ir.Copy) copyReq {
+	dest, files := c.Dest, c.Files
+	if c.InWorkdir {
+		dest, files = tb.inWorkdir(dest, files)
+	}
+	return copyReq{from: c.FromTarget, context: c.Context, sources: c.Sources, dest: dest, exclude: c.Exclude,
+		parents: c.Parents, link: c.Link, files: files, chown: c.Chown, chmod: c.Chmod, content: c.Content}
+}
+
+// inWorkdir moves a copy's destination and files, given as if the image's
+// working directory were "/" (ir.Copy.InWorkdir), below it: the base
+// image's, which only the build knows (COPY go.mod . on golang lands in
+// /go).
+func (tb *targetBuild) inWorkdir(dest string, files []ir.CopyFile) (string, []ir.CopyFile) {
+	wd := tb.st.Config.Config.WorkingDir
+	if wd == "" || wd == "/" {
+		return dest, files
+	}
+	moved := make([]ir.CopyFile, len(files))
+	for i, f := range files {
+		f.Dst = ir.InImageWorkdir(wd, f.Dst)
+		moved[i] = f
+	}
+	return ir.InImageWorkdir(wd, dest), moved
 }
 
 // copyEntries resolves one copy's files into layer entries, with the

@@ -289,7 +289,7 @@ func (tb *targetBuild) step(ctx context.Context, l *ir.Layer, st ir.Step, lowers
 		stubs, err = tb.run(ctx, l, st, rootfs, upper)
 		return err
 	case *ir.Copy:
-		req := copyRequest(st)
+		req := tb.copyRequest(st)
 		req.link = false // over a mounted filesystem, parents come from below
 		entries, err := tb.copyEntries(ctx, req, rootfs)
 		if err != nil {

@@ -38,9 +38,6 @@ func (rd *reader) expandCopy(s *stageState, rng hcl.Range, sd instructions.Sourc
 	}
 	raw := word(sd.DestPath)
 	f.Dest = textOf(raw)
-	if !s.workdirKnown && !path.IsAbs(raw.Value) && !strings.HasPrefix(raw.Value, "$") {
-		rd.warnf(rng, "Relative destination", "The destination %q is relative, and imgc resolves it against /, not the base image's working directory (Docker uses the base's WORKDIR, as golang's /go). Write an absolute path, or set WORKDIR before this line.", raw.Value)
-	}
 	if dest := resolveDest(s, raw.Value); dest != raw.Value {
 		base := expansion{Value: s.workdir, Tmpl: s.workdirTmpl}
 		f.Dest = textOf(expansion{Value: dest, Tmpl: rd.joinedTmpl(rng, "destination", dest, base, raw)})
