@@ -313,8 +313,9 @@ func TestBuildKitFidelityEquivalence(t *testing.T) {
 			base := base
 			triggers := readLines(t, filepath.Join(dir, "base-onbuild"))
 			env := readLines(t, filepath.Join(dir, "base-env"))
-			if len(triggers) > 0 || len(env) > 0 {
-				base = baseWith(t, base, triggers, env)
+			wd := readLines(t, filepath.Join(dir, "base-workdir"))
+			if len(triggers) > 0 || len(env) > 0 || len(wd) > 0 {
+				base = baseWith(t, base, triggers, env, wd)
 			}
 			p, ctxDir := dockerfilePlan(t, dir, base, args)
 			ep := epoch

@@ -41,8 +41,9 @@ import (
 // A case directory is the build context: a Dockerfile whose first line is
 // `ARG BASE` and `FROM $BASE` (or a stage based on it), context files, and an
 // optional `args` file of NAME=VALUE build arguments, one a line, and an
-// optional `base-onbuild` file of ONBUILD triggers and `base-env` file of
-// NAME=VALUE variables, one a line, to put in the base image's config. Where
+// optional `base-onbuild` file of ONBUILD triggers, `base-env` file of
+// NAME=VALUE variables, one a line, and `base-workdir` file (its working
+// directory), to put in the base image's config. Where
 // buildah 1.28 cannot build a case as Docker would, the case says so:
 // Dockerfile.reference is what buildah builds instead (the same build in
 // syntax it knows), and docker-differs.json gives the config fields and
@@ -76,8 +77,9 @@ func TestFidelity(t *testing.T) {
 			base := base
 			triggers := readLines(t, filepath.Join(dir, "base-onbuild"))
 			env := readLines(t, filepath.Join(dir, "base-env"))
-			if len(triggers) > 0 || len(env) > 0 {
-				base = baseWith(t, base, triggers, env)
+			wd := readLines(t, filepath.Join(dir, "base-workdir"))
+			if len(triggers) > 0 || len(env) > 0 || len(wd) > 0 {
+				base = baseWith(t, base, triggers, env, wd)
 			}
 			imgcImg := buildWithImgc(t, cache, dir, base, args)
 			refImg := ref.build(t, name, dir, base, args)
@@ -231,7 +233,7 @@ func readLines(t *testing.T, file string) []string {
 // baseWith writes the busybox base with ONBUILD triggers and extra
 // environment variables in its config to a new OCI layout (tag latest) and
 // returns its path.
-func baseWith(t *testing.T, busybox string, triggers, env []string) string {
+func baseWith(t *testing.T, busybox string, triggers, env, workdir []string) string {
 	t.Helper()
 	img := testbase.LayoutImage(t, busybox, "latest")
 	cf, err := img.ConfigFile()
@@ -241,6 +243,9 @@ func baseWith(t *testing.T, busybox string, triggers, env []string) string {
 	cf = cf.DeepCopy()
 	cf.Config.OnBuild = triggers
 	cf.Config.Env = append(cf.Config.Env, env...)
+	if len(workdir) > 0 {
+		cf.Config.WorkingDir = workdir[0]
+	}
 	img, err = mutate.ConfigFile(img, cf)
 	if err != nil {
 		t.Fatal(err)
