@@ -300,19 +300,6 @@ func (tb *targetBuild) withParents(c copyReq, dest string, entries []layer.Entry
 	return entries
 }
 
-func modeFromUnix(m uint32) fs.FileMode {
-	var b fs.FileMode
-	if m&unix.S_ISUID != 0 {
-		b |= fs.ModeSetuid
-	}
-	if m&unix.S_ISGID != 0 {
-		b |= fs.ModeSetgid
-	}
-	if m&unix.S_ISVTX != 0 {
-		b |= fs.ModeSticky
-	}
-	return b
-}
 
 // fileAbove returns the first directory of p (a path in the image at root)
 // that exists as something other than a directory, or "". Copying under it

@@ -20,6 +20,8 @@ import (
 
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/store"
+
+	"github.com/imgc-dev/imgc/internal/chmod"
 )
 
 // runMounts prepares a run step's mounts. release unlocks cache mounts and
@@ -365,7 +367,7 @@ func setupMountDir(dir string, m ir.Mount) error {
 	if m.Mode != nil {
 		mode = *m.Mode
 	}
-	if err := os.Chmod(dir, fs.FileMode(mode).Perm()|modeFromUnix(mode)); err != nil {
+	if err := os.Chmod(dir, chmod.FromUnix(mode)); err != nil {
 		return err
 	}
 	uid, gid := 0, 0

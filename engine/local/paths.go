@@ -14,6 +14,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/imgc-dev/imgc/store/layer"
+
+	"github.com/imgc-dev/imgc/internal/chmod"
 )
 
 // openInRoot opens rel inside root without letting symlinks (or "..")
@@ -84,7 +86,7 @@ func dirEntryIn(root, p string) (layer.Entry, bool) {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return layer.Entry{}, false
 	}
-	mode := fs.ModeDir | fs.FileMode(st.Mode&0o777) | modeFromUnix(st.Mode)
+	mode := fs.ModeDir | chmod.FromUnix(st.Mode&0o7777)
 	return layer.Entry{Path: p, Mode: mode, UID: int(st.Uid), GID: int(st.Gid), ModTime: time.Unix(st.Mtim.Unix())}, true
 }
 

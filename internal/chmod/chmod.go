@@ -29,7 +29,7 @@ func Parse(s string) (*Chmod, error) {
 		if n > 0o7777 {
 			return nil, fmt.Errorf("chmod %q: an octal mode is at most 7777", s)
 		}
-		return &Chmod{octal: fromUnixMode(uint32(n))}, nil
+		return &Chmod{octal: FromUnix(uint32(n))}, nil
 	}
 	set, err := mode.Parse(s)
 	if err != nil {
@@ -44,7 +44,7 @@ func (c *Chmod) Octal() (uint32, bool) {
 	if c.set != nil {
 		return 0, false
 	}
-	return toUnixMode(c.octal), true
+	return ToUnix(c.octal), true
 }
 
 // Apply returns the mode a file of mode m gets: its type, with the
@@ -56,7 +56,9 @@ func (c *Chmod) Apply(m fs.FileMode) fs.FileMode {
 	return m.Type() | c.octal
 }
 
-func fromUnixMode(n uint32) fs.FileMode {
+// FromUnix is the fs.FileMode of a numeric mode's permission, setuid,
+// setgid and sticky bits (0o4755 is fs.ModeSetuid|0o755).
+func FromUnix(n uint32) fs.FileMode {
 	m := fs.FileMode(n).Perm()
 	if n&0o4000 != 0 {
 		m |= fs.ModeSetuid
@@ -70,7 +72,9 @@ func fromUnixMode(n uint32) fs.FileMode {
 	return m
 }
 
-func toUnixMode(m fs.FileMode) uint32 {
+// ToUnix is FromUnix backwards: the numeric mode of m's permission and
+// special bits, as tar headers and chmod take it.
+func ToUnix(m fs.FileMode) uint32 {
 	n := uint32(m.Perm())
 	if m&fs.ModeSetuid != 0 {
 		n |= 0o4000

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/imgc-dev/imgc/internal/chmod"
 )
 
 // ApplyOptions controls unpacking.
@@ -539,7 +541,7 @@ func WriteEntriesToDir(dir string, entries []Entry) error {
 	for _, e := range sorted {
 		n := &node{
 			rel:      strings.TrimPrefix(e.Path, "/"),
-			mode:     unixMode(e.Mode),
+			mode:     chmod.ToUnix(e.Mode),
 			uid:      e.UID,
 			gid:      e.GID,
 			linkname: e.Linkname,

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/imgc-dev/imgc/internal/chmod"
 )
 
 const (
@@ -533,22 +535,6 @@ type Entry struct {
 	Open func() (io.ReadCloser, error)
 }
 
-// unixMode converts an fs.FileMode's permission and special bits to the
-// numeric mode of tar headers and chmod.
-func unixMode(m fs.FileMode) uint32 {
-	mode := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		mode |= unix.S_ISUID
-	}
-	if m&fs.ModeSetgid != 0 {
-		mode |= unix.S_ISGID
-	}
-	if m&fs.ModeSticky != 0 {
-		mode |= unix.S_ISVTX
-	}
-	return mode
-}
-
 // sortKey orders paths so that parents come right before their children
 // and every subtree is contiguous ("/a", "/a/b", "/a.b").
 func sortKey(p string) string { return strings.ReplaceAll(p, "/", "\x00") }
@@ -603,7 +589,7 @@ func WriteEntries(w io.Writer, entries []Entry, opts Options) error {
 		for _, e := range sorted {
 			it := &tarItem{name: e.Path, hdr: &tar.Header{
 				Name:    strings.TrimPrefix(e.Path, "/"),
-				Mode:    int64(unixMode(e.Mode)),
+				Mode:    int64(chmod.ToUnix(e.Mode)),
 				Uid:     e.UID,
 				Gid:     e.GID,
 				ModTime: opts.modTime(e.ModTime),
