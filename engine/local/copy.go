@@ -300,7 +300,6 @@ func (tb *targetBuild) withParents(c copyReq, dest string, entries []layer.Entry
 	return entries
 }
 
-
 // fileAbove returns the first directory of p (a path in the image at root)
 // that exists as something other than a directory, or "". Copying under it
 // fails, as in BuildKit, instead of replacing the file with a directory.
