@@ -343,6 +343,7 @@ func TestBuildKitFidelityEquivalence(t *testing.T) {
 var buildKitDiffers = map[string]string{
 	"delete":     "whiteouts: BuildKit writes their mtime as 0 where imgc clamps it to SOURCE_DATE_EPOCH, and a directory removed and made again as one whiteout per file where imgc writes an opaque marker",
 	"fs-changes": "a directory replaced in a step: BuildKit writes one whiteout per file it held (mtime 0), imgc an opaque marker",
+	"dirs-again": "a directory deleted and made again with the same subdirectories: BuildKit's differ writes only what differs from the lower's, imgc an opaque directory and everything in it",
 	"symlinks":   "a hard link made to a file of a lower layer: BuildKit writes the new name as a regular file, imgc the target (copied up) and a link entry",
 }
 
