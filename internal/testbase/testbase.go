@@ -24,6 +24,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/imgc-dev/imgc/internal/chmod"
 )
 
 // BusyboxPath is where the host's statically linked busybox is expected.
@@ -155,7 +157,7 @@ func Unpack(img v1.Image, dir string) error {
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return err
 		}
-		mode := os.FileMode(h.Mode).Perm() | modeBits(h.Mode)
+		mode := chmod.FromUnix(uint32(h.Mode & 0o7777))
 		switch h.Typeflag {
 		case tar.TypeDir:
 			if err := os.MkdirAll(dst, 0o755); err != nil {
@@ -207,20 +209,6 @@ func Unpack(img v1.Image, dir string) error {
 		os.Chtimes(dirs[i].path, dirs[i].mt, dirs[i].mt)
 	}
 	return nil
-}
-
-func modeBits(m int64) os.FileMode {
-	var b os.FileMode
-	if m&0o4000 != 0 {
-		b |= os.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		b |= os.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		b |= os.ModeSticky
-	}
-	return b
 }
 
 type entry struct {
