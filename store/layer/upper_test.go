@@ -481,3 +481,60 @@ func TestWriteUpperDirLeavesOutUnchangedCopyUps(t *testing.T) {
 		t.Errorf("layer (-want +got):\n%s", diff)
 	}
 }
+
+// TestWriteUpperDirOpaqueAboveInALower: an opaque directory in a lower
+// hides what the lowers below it hold at any depth under it, so a
+// directory or file a step makes there is new and written, however like
+// the hidden ones it is (review of the lookup, which asked only about the
+// immediate parent).
+func TestWriteUpperDirOpaqueAboveInALower(t *testing.T) {
+	requireRoot(t)
+	d := t.TempDir()
+	l1, l2 := filepath.Join(d, "l1"), filepath.Join(d, "l2")
+	// l1: app/logs/x/ and app/logs/f; l2 made app/ again (opaque) with an
+	// empty app/logs/.
+	for _, p := range []string{filepath.Join(l1, "app/logs/x"), filepath.Join(l2, "app/logs")} {
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, filepath.Join(l1, "app/logs/f"), "same")
+	if err := unix.Setxattr(filepath.Join(l2, "app"), "trusted.overlay.opaque", []byte("y"), 0); err != nil {
+		t.Skipf("trusted xattrs do not work here: %v", err)
+	}
+	merged, upper, work := filepath.Join(d, "merged"), filepath.Join(d, "upper"), filepath.Join(d, "work")
+	for _, p := range []string{merged, upper, work} {
+		if err := os.Mkdir(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lowers := []string{l2, l1}
+	if err := overlay.Mount(merged, lowers, upper, work); err != nil {
+		t.Skipf("overlay mount does not work here: %v", err)
+	}
+	if err := os.Mkdir(filepath.Join(merged, "app/logs/x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(l1, "app/logs/f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(merged, "app/logs/f"), "same")
+	os.Chmod(filepath.Join(merged, "app/logs/f"), fi.Mode())
+	os.Chtimes(filepath.Join(merged, "app/logs/f"), fi.ModTime(), fi.ModTime())
+	if err := overlay.Unmount(merged); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := layer.WriteUpperDir(&buf, upper, layer.Options{Lowers: lowers}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range listTar(t, buf.Bytes()) {
+		got = append(got, strings.Fields(e)[0])
+	}
+	want := []string{"app/", "app/logs/", "app/logs/f", "app/logs/x/"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("layer (-want +got):\n%s", diff)
+	}
+}

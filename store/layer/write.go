@@ -370,28 +370,40 @@ func (uw *upperWriter) dirState(i int, d string) (lowerDir, error) {
 	if ds, ok := uw.dirs[key]; ok {
 		return ds, nil
 	}
-	p := filepath.Join(uw.opts.Lowers[i], d)
-	var st unix.Stat_t
+	// What a lower holds above d decides first: below a whiteout, a
+	// file or a symlink nothing of d is seen (and nothing is followed),
+	// and below an opaque directory the lowers under this one are hidden.
+	up, err := uw.dirState(i, parentOf(d))
+	if err != nil {
+		return 0, err
+	}
 	var ds lowerDir
-	err := unix.Lstat(p, &st)
-	switch {
-	case errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR):
-		up, err := uw.dirState(i, parentOf(d))
-		if err != nil {
-			return 0, err
-		}
-		ds = dirAbsent
-		if up == dirHides || up == dirOpaque {
-			ds = dirHides
-		}
-	case err != nil:
-		return 0, fmt.Errorf("writing layer: reading lower dir: %w", &os.PathError{Op: "lstat", Path: p, Err: err})
-	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+	switch up {
+	case dirHides:
 		ds = dirHides
+	case dirAbsent:
+		ds = dirAbsent
 	default:
-		ds = dirPlain
-		if v, err := getXattr(p, opaqueXattr); err == nil && string(v) == "y" {
+		p := filepath.Join(uw.opts.Lowers[i], d)
+		var st unix.Stat_t
+		err := unix.Lstat(p, &st)
+		switch {
+		case errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR):
+			ds = dirAbsent
+			if up == dirOpaque {
+				ds = dirHides
+			}
+		case err != nil:
+			return 0, fmt.Errorf("writing layer: reading lower dir: %w", &os.PathError{Op: "lstat", Path: p, Err: err})
+		case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+			ds = dirHides
+		case up == dirOpaque:
 			ds = dirOpaque
+		default:
+			ds = dirPlain
+			if v, err := getXattr(p, opaqueXattr); err == nil && string(v) == "y" {
+				ds = dirOpaque
+			}
 		}
 	}
 	if uw.dirs == nil {
