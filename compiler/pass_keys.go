@@ -189,7 +189,7 @@ func stepInputs(s *state, step ir.Step, targetKeys map[string]ir.CacheKey) []ir.
 		in.addNonEmpty("chown", st.Chown)
 		in.addNonEmpty("chmod", st.Chmod)
 		in.addTrue("link", st.Link)
-		in.addTrue("file into an existing directory", mayLandInDir(st.Dest, st.Files, st.Link, false))
+		in.addTrue("file into an existing directory", mayLandInDir(st.Dest, st.Files, st.Link, st.URL != ""))
 	case *ir.Mkdir:
 		in.add("kind", "mkdir")
 		in.add("mkdir path", st.Path)
@@ -342,12 +342,13 @@ func (s *state) contextDigest(dir string, files []ir.CopyFile) string {
 // trailing "/", goes into a directory the image has there (as in
 // BuildKit). Such copies are keyed apart from those of imgc versions that
 // replaced the directory with the file, so that their cached layers are
-// not reused. Files from another target are not listed in the plan.
-func mayLandInDir(dest string, files []ir.CopyFile, link, fromTarget bool) bool {
+// not reused. Files from another target, and a download, are not listed
+// in the plan (unlisted).
+func mayLandInDir(dest string, files []ir.CopyFile, link, unlisted bool) bool {
 	if link || strings.HasSuffix(dest, "/") {
 		return false
 	}
-	if fromTarget {
+	if unlisted {
 		return true
 	}
 	for _, f := range files {

@@ -51,7 +51,9 @@ func (tb *targetBuild) add(ctx context.Context, a *ir.Add, rootfs string) error 
 			name = "download"
 		}
 		dst := a.Dest
-		if strings.HasSuffix(dst, "/") {
+		if strings.HasSuffix(dst, "/") || isDirIn(rootfs, dst) {
+			// Into a directory the image has, too, named after the URL,
+			// as BuildKit does (not after the download's cache name).
 			dst = path.Join(dst, name)
 		}
 		srcs = append(srcs, source{host: host, dst: path.Clean(dst), fromURL: true})

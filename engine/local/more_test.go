@@ -722,3 +722,25 @@ func TestIndependentTargetsRunInParallel(t *testing.T) {
 		t.Errorf("%d images, want 2", len(res.Images))
 	}
 }
+
+// TestAddURLOntoDirectory: a download added to a destination without a
+// trailing "/" where the image has a directory goes into it, named after
+// the URL as in BuildKit (it was named after the download's cache file).
+func TestAddURLOntoDirectory(t *testing.T) {
+	base := requireRuntime(t)
+	served := []byte("downloaded\n")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(served) }))
+	defer srv.Close()
+	sum := sha256.Sum256(served)
+	add := &ir.Add{URL: srv.URL + "/tool.sh", Checksum: "sha256:" + hex.EncodeToString(sum[:]), Dest: "/opt", Origin: origin()}
+	p := &ir.Plan{Project: "addurl", Targets: []*ir.Target{target("app", busyboxBase(base),
+		layerOf("dir", sh("mkdir /opt")), layerOf("add", add))}}
+	out := filepath.Join(t.TempDir(), "out")
+	if _, _, err := build(t, openStore(t), p, engine.BuildOptions{Outputs: []engine.Output{{Type: "oci", Dest: out}}}); err != nil {
+		t.Fatal(err)
+	}
+	files := layerFiles(t, layoutImage(t, out, "app"))
+	if diff := cmp.Diff([]string{"opt/", "opt/tool.sh"}, files[len(files)-1]); diff != "" {
+		t.Errorf("add layer (-want +got):\n%s", diff)
+	}
+}
