@@ -377,6 +377,55 @@ func TestWriteUpperDirLeavesOutDirsOnlyTouched(t *testing.T) {
 	}
 }
 
+// stepOver runs step in the merged directory of an overlay of lowers
+// (top first), as a build's step runs, and returns the entry names of
+// the layer written from its upper directory with those lowers.
+func stepOver(t *testing.T, lowers []string, step func(merged string)) []string {
+	t.Helper()
+	d := t.TempDir()
+	merged, upper, work := filepath.Join(d, "merged"), filepath.Join(d, "upper"), filepath.Join(d, "work")
+	for _, p := range []string{merged, upper, work} {
+		if err := os.Mkdir(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := overlay.Mount(merged, lowers, upper, work); err != nil {
+		t.Skipf("overlay mount does not work here: %v", err)
+	}
+	step(merged)
+	if err := overlay.Unmount(merged); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := layer.WriteUpperDir(&buf, upper, layer.Options{Lowers: lowers}); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range listTar(t, buf.Bytes()) {
+		names = append(names, strings.Fields(e)[0])
+	}
+	return names
+}
+
+// mkdirs makes the directories ps under root.
+func mkdirs(t *testing.T, root string, ps ...string) {
+	t.Helper()
+	for _, p := range ps {
+		if err := os.MkdirAll(filepath.Join(root, p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// makeOpaque marks the directory p opaque, as overlayfs marks one made
+// where a lower had one.
+func makeOpaque(t *testing.T, p string) {
+	t.Helper()
+	if err := unix.Setxattr(p, "trusted.overlay.opaque", []byte("y"), 0); err != nil {
+		t.Skipf("trusted xattrs do not work here: %v", err)
+	}
+}
+
 // TestWriteUpperDirKeepsDirsMadeAgain: a directory made again below one a
 // step deleted and made anew (opaque), or below one a lower deleted, is
 // new, however much it looks like a directory of the hidden lowers: it is
@@ -385,47 +434,23 @@ func TestWriteUpperDirLeavesOutDirsOnlyTouched(t *testing.T) {
 func TestWriteUpperDirKeepsDirsMadeAgain(t *testing.T) {
 	requireRoot(t)
 	d := t.TempDir()
-	mkdirs := func(root string, ps ...string) {
-		for _, p := range ps {
-			if err := os.MkdirAll(filepath.Join(root, p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 	// l1 has app/{logs,cache} and a/b/c; l2, above it, made a/ again
 	// (opaque, empty).
 	l1, l2 := filepath.Join(d, "l1"), filepath.Join(d, "l2")
-	mkdirs(l1, "app/logs", "app/cache", "a/b/c")
+	mkdirs(t, l1, "app/logs", "app/cache", "a/b/c")
 	writeFile(t, filepath.Join(l1, "app/version"), "v1")
-	mkdirs(l2, "a")
-	if err := unix.Setxattr(filepath.Join(l2, "a"), "trusted.overlay.opaque", []byte("y"), 0); err != nil {
-		t.Skipf("trusted xattrs do not work here: %v", err)
-	}
+	mkdirs(t, l2, "a")
+	makeOpaque(t, filepath.Join(l2, "a"))
 	for _, p := range []string{l1, l2, filepath.Join(l1, "app"), filepath.Join(l1, "a"), filepath.Join(l2, "a")} {
 		os.Chtimes(p, time.Unix(1600000000, 0), time.Unix(1600000000, 0))
 	}
-	merged, upper, work := filepath.Join(d, "merged"), filepath.Join(d, "upper"), filepath.Join(d, "work")
-	mkdirs(d, "merged", "upper", "work")
-	lowers := []string{l2, l1}
-	if err := overlay.Mount(merged, lowers, upper, work); err != nil {
-		t.Skipf("overlay mount does not work here: %v", err)
-	}
-	if err := os.RemoveAll(filepath.Join(merged, "app")); err != nil {
-		t.Fatal(err)
-	}
-	mkdirs(merged, "app/logs", "app/cache", "a/b")
-	writeFile(t, filepath.Join(merged, "app/version"), "v2")
-	if err := overlay.Unmount(merged); err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if _, err := layer.WriteUpperDir(&buf, upper, layer.Options{Lowers: lowers}); err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, e := range listTar(t, buf.Bytes()) {
-		got = append(got, strings.Fields(e)[0])
-	}
+	got := stepOver(t, []string{l2, l1}, func(merged string) {
+		if err := os.RemoveAll(filepath.Join(merged, "app")); err != nil {
+			t.Fatal(err)
+		}
+		mkdirs(t, merged, "app/logs", "app/cache", "a/b")
+		writeFile(t, filepath.Join(merged, "app/version"), "v2")
+	})
 	want := []string{"a/", "a/b/", "app/", "app/.wh..wh..opq", "app/cache/", "app/logs/", "app/version"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("layer (-want +got):\n%s", diff)
@@ -438,44 +463,23 @@ func TestWriteUpperDirKeepsDirsMadeAgain(t *testing.T) {
 // out; a file changed in content, mode or mtime is written.
 func TestWriteUpperDirLeavesOutUnchangedCopyUps(t *testing.T) {
 	requireRoot(t)
-	d := t.TempDir()
-	lower, merged, upper, work := filepath.Join(d, "lower"), filepath.Join(d, "merged"), filepath.Join(d, "upper"), filepath.Join(d, "work")
+	lower := t.TempDir()
 	for _, p := range []string{"etc/passwd", "etc/group", "etc/shadow", "etc/hosts", "etc/.pwd.lock"} {
 		writeFile(t, filepath.Join(lower, p), "root:x:0:0\n")
 	}
-	for _, p := range []string{merged, upper, work} {
-		if err := os.Mkdir(p, 0o755); err != nil {
-			t.Fatal(err)
+	got := stepOver(t, []string{lower}, func(merged string) {
+		for _, p := range []string{"etc/passwd", "etc/.pwd.lock", "etc/group"} {
+			f, err := os.OpenFile(filepath.Join(merged, p), os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
 		}
-	}
-	if err := overlay.Mount(merged, []string{lower}, upper, work); err != nil {
-		t.Skipf("overlay mount does not work here: %v", err)
-	}
-	for _, p := range []string{"etc/passwd", "etc/.pwd.lock", "etc/group"} {
-		f, err := os.OpenFile(filepath.Join(merged, p), os.O_WRONLY|os.O_APPEND, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
-	}
-	// etc/group: the same bytes written again keep its size, not its mtime.
-	os.Chtimes(filepath.Join(merged, "etc/group"), time.Unix(1700000000, 0), time.Unix(1700000000, 0))
-	os.Chmod(filepath.Join(merged, "etc/shadow"), 0o600)
-	writeFile(t, filepath.Join(merged, "etc/hosts"), "root:x:0:1\n")
-	if err := overlay.Unmount(merged); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Lstat(filepath.Join(upper, "etc/passwd")); err != nil {
-		t.Fatalf("etc/passwd was not copied up: the test does not exercise anything: %v", err)
-	}
-	var buf bytes.Buffer
-	if _, err := layer.WriteUpperDir(&buf, upper, layer.Options{Lowers: []string{lower}}); err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, e := range listTar(t, buf.Bytes()) {
-		got = append(got, strings.Fields(e)[0])
-	}
+		// etc/group: the same bytes, not the same mtime.
+		os.Chtimes(filepath.Join(merged, "etc/group"), time.Unix(1700000000, 0), time.Unix(1700000000, 0))
+		os.Chmod(filepath.Join(merged, "etc/shadow"), 0o600)
+		writeFile(t, filepath.Join(merged, "etc/hosts"), "root:x:0:1\n")
+	})
 	want := []string{"etc/", "etc/group", "etc/hosts", "etc/shadow"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("layer (-want +got):\n%s", diff)
@@ -485,54 +489,29 @@ func TestWriteUpperDirLeavesOutUnchangedCopyUps(t *testing.T) {
 // TestWriteUpperDirOpaqueAboveInALower: an opaque directory in a lower
 // hides what the lowers below it hold at any depth under it, so a
 // directory or file a step makes there is new and written, however like
-// the hidden ones it is (review of the lookup, which asked only about the
-// immediate parent).
+// the hidden ones it is.
 func TestWriteUpperDirOpaqueAboveInALower(t *testing.T) {
 	requireRoot(t)
 	d := t.TempDir()
-	l1, l2 := filepath.Join(d, "l1"), filepath.Join(d, "l2")
 	// l1: app/logs/x/ and app/logs/f; l2 made app/ again (opaque) with an
 	// empty app/logs/.
-	for _, p := range []string{filepath.Join(l1, "app/logs/x"), filepath.Join(l2, "app/logs")} {
-		if err := os.MkdirAll(p, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	l1, l2 := filepath.Join(d, "l1"), filepath.Join(d, "l2")
+	mkdirs(t, l1, "app/logs/x")
+	mkdirs(t, l2, "app/logs")
 	writeFile(t, filepath.Join(l1, "app/logs/f"), "same")
-	if err := unix.Setxattr(filepath.Join(l2, "app"), "trusted.overlay.opaque", []byte("y"), 0); err != nil {
-		t.Skipf("trusted xattrs do not work here: %v", err)
-	}
-	merged, upper, work := filepath.Join(d, "merged"), filepath.Join(d, "upper"), filepath.Join(d, "work")
-	for _, p := range []string{merged, upper, work} {
-		if err := os.Mkdir(p, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	lowers := []string{l2, l1}
-	if err := overlay.Mount(merged, lowers, upper, work); err != nil {
-		t.Skipf("overlay mount does not work here: %v", err)
-	}
-	if err := os.Mkdir(filepath.Join(merged, "app/logs/x"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	makeOpaque(t, filepath.Join(l2, "app"))
 	fi, err := os.Stat(filepath.Join(l1, "app/logs/f"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(merged, "app/logs/f"), "same")
-	os.Chmod(filepath.Join(merged, "app/logs/f"), fi.Mode())
-	os.Chtimes(filepath.Join(merged, "app/logs/f"), fi.ModTime(), fi.ModTime())
-	if err := overlay.Unmount(merged); err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if _, err := layer.WriteUpperDir(&buf, upper, layer.Options{Lowers: lowers}); err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, e := range listTar(t, buf.Bytes()) {
-		got = append(got, strings.Fields(e)[0])
-	}
+	got := stepOver(t, []string{l2, l1}, func(merged string) {
+		if err := os.Mkdir(filepath.Join(merged, "app/logs/x"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(merged, "app/logs/f"), "same")
+		os.Chmod(filepath.Join(merged, "app/logs/f"), fi.Mode())
+		os.Chtimes(filepath.Join(merged, "app/logs/f"), fi.ModTime(), fi.ModTime())
+	})
 	want := []string{"app/", "app/logs/", "app/logs/f", "app/logs/x/"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("layer (-want +got):\n%s", diff)
