@@ -373,7 +373,7 @@ func registryError(err error) error {
 	if errors.As(err, &pes) {
 		msgs := make([]string, len(pes))
 		for i, pe := range pes {
-			msgs[i] = fmt.Sprintf("pushing %s: %s", pe.Dest, pushProblem(pe))
+			msgs[i] = fmt.Sprintf("pushing %s: %s", pe.Dest, plainError(pe.Err))
 		}
 		return fmt.Errorf("%d pushes failed (the tags not listed here were pushed):\n  %s\nThe image is built and in imgc's store: push those tags with imgc push once that is mended", len(pes), strings.Join(msgs, "\n  "))
 	}
@@ -389,12 +389,4 @@ func registryError(err error) error {
 		return errors.New(msg)
 	}
 	return err
-}
-
-// pushProblem is why one push failed, in one sentence.
-func pushProblem(pe *imageio.PushError) string {
-	if msg := imageio.ProblemSentence(pe.Err); msg != "" {
-		return msg
-	}
-	return plainError(pe.Err)
 }
