@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -239,7 +240,7 @@ func importImage(s *store.Store, img v1.Image, diffIDs bool) (*store.ImageState,
 	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
 		return nil, fmt.Errorf("image config has %d diff ids for %d layers", len(cfg.RootFS.DiffIDs), len(m.Layers))
 	}
-	st := &store.ImageState{Config: cfg}
+	st := &store.ImageState{Config: cfg, StartInterval: StartIntervalOf(rawCfg)}
 	for i, ld := range m.Layers {
 		mt, err := ociLayerMediaType(ld.MediaType)
 		if err != nil {
@@ -303,35 +304,47 @@ func ociLayerMediaType(mt types.MediaType) (types.MediaType, error) {
 	return "", fmt.Errorf("unsupported layer media type %q", mt)
 }
 
+// RemoteImage is what RemoteBase reads of a registry base.
+type RemoteImage struct {
+	Digest string // the manifest's
+	Config *v1.ConfigFile
+	// StartInterval is its healthcheck's (see store.ImageState).
+	StartInterval time.Duration
+	Layers        []v1.Hash
+}
+
 // RemoteBase reads a registry base's manifest digest (for platform pl),
 // config and its layers' digests, without the layers: for a builder that pulls
 // the layers itself. A pinned base must have its pinned digest.
-func RemoteBase(ctx context.Context, b ir.Base, pl ir.Platform) (string, *v1.ConfigFile, []v1.Hash, error) {
+func RemoteBase(ctx context.Context, b ir.Base, pl ir.Platform) (*RemoteImage, error) {
 	img, err := openBase(ctx, b.Ref.Pinned(b.Digest), pl)
 	if err != nil {
-		return "", nil, nil, fmt.Errorf("resolving base image %q: %w", b.Ref, err)
+		return nil, fmt.Errorf("resolving base image %q: %w", b.Ref, err)
 	}
 	d, err := img.Digest()
 	if err != nil {
-		return "", nil, nil, fmt.Errorf("resolving base image %q: %w", b.Ref, err)
+		return nil, fmt.Errorf("resolving base image %q: %w", b.Ref, err)
 	}
 	if b.Digest != "" && d.String() != b.Digest {
-		return "", nil, nil, fmt.Errorf("resolving base image %q: its digest is %s, the plan pins %s", b.Ref, d, b.Digest)
+		return nil, fmt.Errorf("resolving base image %q: its digest is %s, the plan pins %s", b.Ref, d, b.Digest)
 	}
 	m, err := img.Manifest()
 	if err != nil {
-		return "", nil, nil, fmt.Errorf("reading base image %q: %w", b.Ref, err)
+		return nil, fmt.Errorf("reading base image %q: %w", b.Ref, err)
 	}
 	cfg, err := img.ConfigFile()
 	if err != nil {
-		return "", nil, nil, fmt.Errorf("reading base image %q: %w", b.Ref, err)
+		return nil, fmt.Errorf("reading base image %q: %w", b.Ref, err)
 	}
 	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
-		return "", nil, nil, fmt.Errorf("reading base image %q: its config has %d diff ids for %d layers", b.Ref, len(cfg.RootFS.DiffIDs), len(m.Layers))
+		return nil, fmt.Errorf("reading base image %q: its config has %d diff ids for %d layers", b.Ref, len(cfg.RootFS.DiffIDs), len(m.Layers))
 	}
-	layers := make([]v1.Hash, len(m.Layers))
+	ri := &RemoteImage{Digest: d.String(), Config: cfg, Layers: make([]v1.Hash, len(m.Layers))}
+	if raw, err := img.RawConfigFile(); err == nil {
+		ri.StartInterval = StartIntervalOf(raw)
+	}
 	for i, l := range m.Layers {
-		layers[i] = l.Digest
+		ri.Layers[i] = l.Digest
 	}
-	return d.String(), cfg, layers, nil
+	return ri, nil
 }

@@ -15,7 +15,7 @@ import (
 // manifest's descriptor. See the package documentation for why the two
 // documents are marshalled here rather than composed with ggcr's mutate.
 func WriteImage(s *store.Store, st *store.ImageState, annotations map[string]string) (v1.Descriptor, error) {
-	rawCfg, err := json.Marshal(st.Config)
+	rawCfg, err := MarshalConfig(&st.Config, st.StartInterval)
 	if err != nil {
 		return v1.Descriptor{}, err
 	}

@@ -334,6 +334,11 @@ func TestBuildKitFidelityEquivalence(t *testing.T) {
 			if diff := cmp.Diff(lc, bc); diff != "" {
 				t.Errorf("configs differ (-local +buildkit):\n%s", diff)
 			}
+			// And what ggcr's ConfigFile has no field for (a
+			// healthcheck's start interval).
+			if diff := cmp.Diff(dockerConfig(t, loc.image(t)), dockerConfig(t, bk.image(t))); diff != "" {
+				t.Errorf("configs as Docker reads them differ (-local +buildkit):\n%s", diff)
+			}
 		})
 	}
 }

@@ -592,11 +592,22 @@ type configView struct {
 	Volumes      []string
 	Labels       map[string]string
 	StopSignal   string
-	Healthcheck  *v1.HealthConfig
+	Healthcheck  *healthView
 	OnBuild      []string
 	Shell        []string
 	// Author is the config file's, which MAINTAINER sets.
 	Author string
+}
+
+// healthView is Docker's HealthConfig, with the StartInterval that ggcr's
+// v1.HealthConfig lacks.
+type healthView struct {
+	Test          []string
+	Interval      time.Duration
+	Timeout       time.Duration
+	StartPeriod   time.Duration
+	StartInterval time.Duration
+	Retries       int
 }
 
 func dockerConfig(t *testing.T, img v1.Image) configView {
@@ -604,6 +615,16 @@ func dockerConfig(t *testing.T, img v1.Image) configView {
 	cf, err := img.ConfigFile()
 	if err != nil {
 		t.Fatalf("reading the image config: %v", err)
+	}
+	raw, err := img.RawConfigFile()
+	if err != nil {
+		t.Fatalf("reading the image config: %v", err)
+	}
+	var health struct {
+		Config struct{ Healthcheck *healthView } `json:"config"`
+	}
+	if err := json.Unmarshal(raw, &health); err != nil {
+		t.Fatalf("reading the image config's healthcheck: %v", err)
 	}
 	c := cf.Config
 	v := configView{
@@ -613,7 +634,7 @@ func dockerConfig(t *testing.T, img v1.Image) configView {
 		WorkingDir:  c.WorkingDir,
 		User:        c.User,
 		StopSignal:  c.StopSignal,
-		Healthcheck: c.Healthcheck,
+		Healthcheck: health.Config.Healthcheck,
 		OnBuild:     nilIfEmpty(c.OnBuild),
 		Shell:       nilIfEmpty(c.Shell),
 		Author:      cf.Author,

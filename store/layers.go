@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -31,11 +32,16 @@ type Layer struct {
 type ImageState struct {
 	Layers []Layer
 	Config v1.ConfigFile
+	// StartInterval is the healthcheck's start interval (Docker's
+	// HEALTHCHECK --start-interval), which ggcr's v1.HealthConfig has no
+	// field for: imageio reads it from a base's config and writes it into
+	// an image's (imageio.MarshalConfig).
+	StartInterval time.Duration
 }
 
 // Clone returns a deep copy of st.
 func (st *ImageState) Clone() *ImageState {
-	c := &ImageState{Layers: append([]Layer(nil), st.Layers...)}
+	c := &ImageState{Layers: append([]Layer(nil), st.Layers...), StartInterval: st.StartInterval}
 	c.Config = *st.Config.DeepCopy()
 	return c
 }

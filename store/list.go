@@ -239,10 +239,12 @@ func dirSize(dir string, seen map[[2]uint64]bool) (int64, error) {
 
 // Inspection is what `imgc inspect` shows of a stored image.
 type Inspection struct {
-	Name     string         `json:"name"`
-	Digest   string         `json:"digest"`
-	Manifest *v1.Manifest   `json:"manifest"`
-	Config   *v1.ConfigFile `json:"config"`
+	Name     string       `json:"name"`
+	Digest   string       `json:"digest"`
+	Manifest *v1.Manifest `json:"manifest"`
+	// Config is the config as stored, with what ggcr's v1.ConfigFile has
+	// no field for (a healthcheck's StartInterval).
+	Config json.RawMessage `json:"config"`
 	// Index is the image index the name names, when it names one: the
 	// image above is its platform's.
 	Index *IndexInspection `json:"index,omitempty"`
@@ -278,7 +280,10 @@ func (s *Store) InspectFor(n string, p ir.Platform) (*Inspection, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading image %s: %w", n, err)
 	}
-	cfg, err := img.ConfigFile()
+	if _, err := img.ConfigFile(); err != nil {
+		return nil, fmt.Errorf("reading image %s: %w", n, err)
+	}
+	cfg, err := img.RawConfigFile()
 	if err != nil {
 		return nil, fmt.Errorf("reading image %s: %w", n, err)
 	}

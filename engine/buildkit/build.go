@@ -43,6 +43,9 @@ type build struct {
 	lw  *lowering
 	// configs are the targets' final configs, for targets built on them.
 	configs map[string]v1.ConfigFile
+	// startIntervals are their healthchecks' start intervals, which
+	// v1.HealthConfig has no field for (see store.ImageState).
+	startIntervals map[string]time.Duration
 	// rootBase is, per target, the config of the image at the root of its
 	// base chain (nil for scratch): the daemon keeps that image's layers
 	// as they are.
@@ -95,7 +98,7 @@ func (e *Engine) Build(ctx context.Context, p *ir.Plan, o engine.BuildOptions) (
 // blobs the daemon exported into the store before (exportedTo).
 func (e *Engine) newBuild(c *client.Client, p *ir.Plan, o engine.BuildOptions, native ir.Platform, prev *record, exported []string) (*build, error) {
 	b := &build{e: e, c: c, p: p, o: o, now: time.Now().UTC(),
-		configs: map[string]v1.ConfigFile{}, rootBase: map[string]*v1.ConfigFile{}, chains: map[string][]*ir.Layer{}, pins: map[string]string{},
+		configs: map[string]v1.ConfigFile{}, startIntervals: map[string]time.Duration{}, rootBase: map[string]*v1.ConfigFile{}, chains: map[string][]*ir.Layer{}, pins: map[string]string{},
 		rec: &record{Builder: e.o.Addr, Project: p.Project, Layers: map[string]layerRecord{}, Blobs: map[string]blobRecord{}}, prev: prev,
 		reach: &reach{ok: map[string]bool{}}, auth: newAuthServer(), fromMaps: map[string]int{}}
 	if o.SourceDateEpoch != nil {
@@ -184,6 +187,7 @@ func (b *build) writeOutputs(ctx context.Context, outs []imageio.Image, targets 
 func (b *build) lowerTarget(ctx context.Context, t *ir.Target) error {
 	var base llb.State
 	var cfg v1.ConfigFile
+	var startInterval time.Duration
 	var chain []*ir.Layer
 	switch t.Base.Kind {
 	case ir.BaseTarget:
@@ -193,7 +197,7 @@ func (b *build) lowerTarget(ctx context.Context, t *ir.Target) error {
 		}
 		base = bt.state
 		bc := b.configs[t.Base.Target]
-		cfg = *bc.DeepCopy()
+		cfg, startInterval = *bc.DeepCopy(), b.startIntervals[t.Base.Target]
 		chain = append(chain, b.chains[t.Base.Target]...)
 		b.rootBase[t.Name] = b.rootBase[t.Base.Target]
 	case ir.BaseScratch:
@@ -201,14 +205,14 @@ func (b *build) lowerTarget(ctx context.Context, t *ir.Target) error {
 		cfg = v1.ConfigFile{OS: t.Platform.OS, Architecture: t.Platform.Architecture, Variant: t.Platform.Variant, RootFS: v1.RootFS{Type: "layers"}}
 	default:
 		if t.Base.Kind == ir.BaseRegistry {
-			st, rcfg, n, ok, err := b.registryBase(ctx, t)
+			st, ri, ok, err := b.registryBase(ctx, t)
 			if err != nil {
 				return err
 			}
 			if ok {
-				base, cfg = st, *rcfg.DeepCopy()
-				b.rootBase[t.Name] = rcfg
-				chain = make([]*ir.Layer, n)
+				base, cfg, startInterval = st, *ri.Config.DeepCopy(), ri.StartInterval
+				b.rootBase[t.Name] = ri.Config
+				chain = make([]*ir.Layer, len(ri.Layers))
 				break
 			}
 		}
@@ -231,7 +235,7 @@ func (b *build) lowerTarget(ctx context.Context, t *ir.Target) error {
 		}
 		base = llb.OCILayout("docker.io/library/"+ociStoreID+"@"+desc.Digest.String(), llb.OCIStore("", ociStoreID),
 			llb.WithCustomName(fmt.Sprintf("[%s] base %s", t.Name, t.Base.Ref)), llb.Platform(llbPlatform(t.Platform)))
-		cfg = *st.Config.DeepCopy()
+		cfg, startInterval = *st.Config.DeepCopy(), st.StartInterval
 		root := st.Config.DeepCopy()
 		b.rootBase[t.Name] = root
 		for range st.Layers {
@@ -260,6 +264,7 @@ func (b *build) lowerTarget(ctx context.Context, t *ir.Target) error {
 	final := *cfg.DeepCopy()
 	imageconfig.MergeFile(&final, t.Config)
 	b.configs[t.Name] = final
+	b.startIntervals[t.Name] = imageconfig.StartInterval(startInterval, t.Config)
 	return nil
 }
 
@@ -495,6 +500,7 @@ func (b *build) assemble(t *ir.Target, ex *exported) (v1.Descriptor, error) {
 		}
 	}
 	st.Config = cfg
+	st.StartInterval = b.startIntervals[t.Name]
 	for i, l := range ex.layers {
 		if il := chain[i]; il != nil {
 			b.recordLayer(il, l.DiffID, empty[il])

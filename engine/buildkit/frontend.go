@@ -16,6 +16,7 @@ import (
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 
 	"github.com/imgc-dev/imgc/engine/imageconfig"
+	"github.com/imgc-dev/imgc/imageio"
 	"github.com/imgc-dev/imgc/ir"
 )
 
@@ -46,6 +47,7 @@ func SolveFrontend(ctx context.Context, c gateway.Client, p *ir.Plan, o Frontend
 	}
 	lw := newLowering(p, lowerOptions{noCache: o.NoCache, forced: p.ForcedLayers(), localName: "context", sessionID: bo.SessionID})
 	configs := map[string]v1.ConfigFile{}
+	startIntervals := map[string]time.Duration{} // see store.ImageState
 	// rootBase is, per target, the config of the image at the root of its
 	// base chain, whose layers the exporter keeps as they are.
 	rootBase := map[string][]byte{}
@@ -58,6 +60,7 @@ func SolveFrontend(ctx context.Context, c gateway.Client, p *ir.Plan, o Frontend
 	for _, t := range p.Targets {
 		var base llb.State
 		var cfg v1.ConfigFile
+		var startInterval time.Duration
 		var hist []v1.History
 		switch t.Base.Kind {
 		case ir.BaseTarget:
@@ -67,7 +70,7 @@ func SolveFrontend(ctx context.Context, c gateway.Client, p *ir.Plan, o Frontend
 			}
 			base = bt.state
 			bcfg := configs[t.Base.Target]
-			cfg = *bcfg.DeepCopy()
+			cfg, startInterval = *bcfg.DeepCopy(), startIntervals[t.Base.Target]
 			hist = histories[t.Base.Target]
 			rootBase[t.Name] = rootBase[t.Base.Target]
 		case ir.BaseScratch:
@@ -81,7 +84,7 @@ func SolveFrontend(ctx context.Context, c gateway.Client, p *ir.Plan, o Frontend
 			if err := json.Unmarshal(raw, &cfg); err != nil {
 				return nil, fmt.Errorf("reading the config of base %s: %w", t.Base.Ref, err)
 			}
-			base = st
+			base, startInterval = st, imageio.StartIntervalOf(raw)
 			hist = cfg.History
 			rootBase[t.Name] = raw
 		}
@@ -98,6 +101,7 @@ func SolveFrontend(ctx context.Context, c gateway.Client, p *ir.Plan, o Frontend
 		imageconfig.MergeFile(&final, t.Config)
 		final.History = hist
 		configs[t.Name] = final
+		startIntervals[t.Name] = imageconfig.StartInterval(startInterval, t.Config)
 	}
 	def, err := lw.targets[out.Name].state.Marshal(ctx, llb.Platform(pl))
 	if err != nil {
@@ -114,7 +118,7 @@ func SolveFrontend(ctx context.Context, c gateway.Client, p *ir.Plan, o Frontend
 	}
 	cfg.Created = v1.Time{Time: created}
 	cfg.RootFS = v1.RootFS{Type: "layers"}
-	raw, err := json.Marshal(cfg)
+	raw, err := imageio.MarshalConfig(&cfg, startIntervals[out.Name])
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/client/llb/sourceresolver"
@@ -92,23 +91,23 @@ func (a *authServer) Credentials(ctx context.Context, req *auth.CredentialsReque
 // the base's manifest and config. ok is false when the daemon cannot reach
 // the registry (it asked the daemon to resolve the pinned reference, and
 // the daemon could not): the caller then pulls the base and serves it.
-func (b *build) registryBase(ctx context.Context, t *ir.Target) (st llb.State, cfg *v1.ConfigFile, layers int, ok bool, err error) {
-	digest, cfg, ls, err := imageio.RemoteBase(ctx, t.Base, t.Platform)
+func (b *build) registryBase(ctx context.Context, t *ir.Target) (st llb.State, ri *imageio.RemoteImage, ok bool, err error) {
+	ri, err = imageio.RemoteBase(ctx, t.Base, t.Platform)
 	if err != nil {
-		return llb.State{}, nil, 0, false, nil
+		return llb.State{}, nil, false, nil
 	}
+	digest, ls := ri.Digest, ri.Layers
 	ref := t.Base.Ref.Pinned(digest).Name
 	if !b.daemonReaches(ctx, ref, t.Platform) {
-		return llb.State{}, nil, 0, false, nil
+		return llb.State{}, nil, false, nil
 	}
 	// Its layers come through the export as they are: never taken from
 	// beside an imported cache.
 	b.export.keepBase(ls...)
-	layers = len(ls)
 	b.pins[t.Base.Ref.String()+" "+t.Platform.String()] = digest
 	b.daemonPulls = true
 	st = llb.Image(ref, llb.Platform(llbPlatform(t.Platform)), llb.WithCustomName(fmt.Sprintf("[%s] base %s", t.Name, t.Base.Ref)))
-	return st, cfg, layers, true, nil
+	return st, ri, true, nil
 }
 
 // daemonReaches asks the daemon to resolve ref for platform pl, in a

@@ -81,6 +81,17 @@ func Merge(c *v1.Config, ic ir.ImageConfig) {
 	c.OnBuild = ic.OnBuild
 }
 
+// StartInterval is the healthcheck start interval of an image after ic
+// over a base whose start interval is base: a healthcheck ic sets
+// replaces the base's whole, as Docker does. (ggcr's v1.HealthConfig has
+// no field for it; see store.ImageState.)
+func StartInterval(base time.Duration, ic ir.ImageConfig) time.Duration {
+	if ic.Healthcheck == nil {
+		return base
+	}
+	return parseDuration(ic.Healthcheck.StartInterval)
+}
+
 // parseDuration reads a duration the compiler already validated; an
 // unparsable one means "inherit" (zero).
 func parseDuration(s string) time.Duration {

@@ -253,6 +253,7 @@ func (tb *targetBuild) assemble() (*targetResult, error) {
 		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, l.DiffID)
 	}
 	imageconfig.MergeFile(cfg, t.Config)
+	st.StartInterval = imageconfig.StartInterval(st.StartInterval, t.Config)
 	// The image is as old as its newest layer: an unchanged rebuild gives
 	// the same config, and so the same digest.
 	created := cfg.Created.Time
