@@ -191,13 +191,17 @@ func DestExpander(base []string, dest string) func(string) string {
 		return func(p string) string { return p }
 	}
 	x := ExpandWorkdir(base, d)
-	return func(p string) string {
-		switch {
-		case p == d:
-			return x
-		case strings.HasPrefix(p, d+"/"):
-			return path.Join(x, p[len(d)+1:])
-		}
-		return p
+	return func(p string) string { return Rebase(p, d, x) }
+}
+
+// Rebase moves p, when it is d or below it, to the same place at or below
+// to; any other path is returned as it is.
+func Rebase(p, d, to string) string {
+	switch {
+	case p == d:
+		return to
+	case strings.HasPrefix(p, d+"/"):
+		return path.Join(to, p[len(d)+1:])
 	}
+	return p
 }

@@ -135,7 +135,7 @@ func (tb *targetBuild) copyEntries(ctx context.Context, c copyReq, dest string) 
 	have := map[string]bool{}
 	at := map[string]int{} // index in entries by path
 	resolved := &inRoot{root: dest, memo: map[string]string{}}
-	landing := imageconfig.DestExpander(tb.st.Config.Config.Env, c.dest)
+	landing := tb.destLanding(c, dest)
 	infos, errs := statSources(srcRoot, files, infos)
 	for i, f := range files {
 		p := landing(path.Clean(f.Dst))
@@ -207,6 +207,27 @@ func (tb *targetBuild) copyEntries(ctx context.Context, c copyReq, dest string) 
 		entries = append(entries, e)
 	}
 	return tb.withParents(c, dest, entries, have, uid, gid), nil
+}
+
+// destLanding returns a function that maps a copied file's destination to
+// where it lands in the filesystem at root: below the copy's destination
+// with base-image variables expanded (imageconfig.DestExpander) and,
+// unless it is a --link copy, followed through symlinks, its last
+// element's and dangling ones included, as BuildKit follows it
+// (followInRoot). Symlinks below the destination are resolved where the
+// entries are made: a copied file that lands on one replaces it, as in
+// BuildKit.
+func (tb *targetBuild) destLanding(c copyReq, root string) func(string) string {
+	landing := imageconfig.DestExpander(tb.st.Config.Config.Env, c.dest)
+	if c.link {
+		return landing
+	}
+	d := landing(path.Clean("/" + c.dest))
+	at := followInRoot(root, d)
+	if at == d {
+		return landing
+	}
+	return func(p string) string { return imageconfig.Rebase(landing(p), d, at) }
 }
 
 // statSources returns the stat of each file to copy: infos when the

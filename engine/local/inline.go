@@ -6,7 +6,6 @@ import (
 	"path"
 	"strings"
 
-	"github.com/imgc-dev/imgc/engine/imageconfig"
 	"github.com/imgc-dev/imgc/internal/chmod"
 	"github.com/imgc-dev/imgc/store/layer"
 )
@@ -35,8 +34,7 @@ func (tb *targetBuild) inlineEntries(c copyReq, dest string) ([]layer.Entry, err
 	if cm != nil {
 		mode = cm.Apply(mode)
 	}
-	landing := imageconfig.DestExpander(tb.st.Config.Config.Env, c.dest)
-	p := landing(path.Clean(f.Dst))
+	p := tb.destLanding(c, dest)(path.Clean(f.Dst))
 	if p == "/" {
 		return nil, fmt.Errorf("copying inline content %s: the destination is the root directory", f.Src)
 	}

@@ -33,6 +33,63 @@ func openInRoot(root, rel string, flags int) (int, error) {
 	return unix.Openat2(rfd, rel, &unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
 }
 
+// followInRoot resolves p in the filesystem at root through every symlink
+// on its way, its last element's included, as the kernel would with root
+// as "/", and also follows a symlink whose target does not exist (yet);
+// what does not exist is kept as written. That is where BuildKit writes a
+// copy's destination: COPY x /link with /link -> /nowhere writes /nowhere,
+// and with /link -> /etc/real overwrites /etc/real. A loop of symlinks
+// (more than 40) leaves p as written.
+func followInRoot(root, p string) string {
+	p = path.Clean("/" + p)
+	if root == "" {
+		return p
+	}
+	rest := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	cur := "/"
+	for hops := 0; len(rest) > 0; {
+		name := rest[0]
+		rest = rest[1:]
+		switch name {
+		case "", ".":
+			continue
+		case "..":
+			cur = path.Dir(cur)
+			continue
+		}
+		target, ok := readlinkInRoot(root, cur, name)
+		if !ok {
+			cur = path.Join(cur, name)
+			continue
+		}
+		if hops++; hops > 40 {
+			return p
+		}
+		if strings.HasPrefix(target, "/") {
+			cur = "/"
+		}
+		rest = append(strings.Split(target, "/"), rest...)
+	}
+	return cur
+}
+
+// readlinkInRoot reads the symlink name in the directory dir of the
+// filesystem at root; ok is false where it is no symlink or dir does not
+// exist.
+func readlinkInRoot(root, dir, name string) (target string, ok bool) {
+	fd, err := openInRoot(root, dir, unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		return "", false
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(fd, name, buf)
+	if err != nil || n == 0 {
+		return "", false
+	}
+	return string(buf[:n]), true
+}
+
 // inRoot resolves image paths through the symlinks of the filesystem at
 // root, remembering directories already resolved.
 type inRoot struct {

@@ -1,0 +1,56 @@
+package local
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestFollowInRoot(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"etc", "usr/lib", "opt"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "etc/real"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	links := map[string]string{
+		"dangling":          "/nowhere",
+		"etc/rel-dangling":  "missing/target",
+		"file-link":         "/etc/real",
+		"lib":               "usr/lib",
+		"chain":             "/lib",
+		"escape":            "../../../../etc/real",
+		"loop-a":            "/loop-b",
+		"loop-b":            "/loop-a",
+		"opt/into-dangling": "/dangling/below",
+		"up":                "lib/../etc",
+	}
+	for l, target := range links {
+		if err := os.Symlink(target, filepath.Join(root, l)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct{ p, want string }{
+		{"/dangling", "/nowhere"},
+		{"/etc/rel-dangling", "/etc/missing/target"},
+		{"/file-link", "/etc/real"},
+		{"/chain/x.so", "/usr/lib/x.so"},
+		{"/lib/../etc", "/etc"},  // the path is cleaned first, as Docker cleans a destination
+		{"/up", "/usr/etc"},      // a target's ".." after the symlink before it, as the kernel resolves it
+		{"/escape", "/etc/real"}, // ".." stops at the root
+		{"/opt/into-dangling", "/nowhere/below"},
+		{"/new/dir/file", "/new/dir/file"},
+		{"/loop-a", "/loop-a"}, // a loop is left as written
+		{"/", "/"},
+	} {
+		if got := followInRoot(root, c.p); got != c.want {
+			t.Errorf("followInRoot(%q) = %q, want %q", c.p, got, c.want)
+		}
+	}
+	if got := followInRoot("", "/a/../b"); got != "/b" {
+		t.Errorf(`followInRoot without a root = %q, want "/b"`, got)
+	}
+}
