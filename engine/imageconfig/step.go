@@ -48,11 +48,19 @@ func ProjectDir(project string) string {
 	return project
 }
 
-// RelativeOrigin renders o with its file relative to dir.
+// RelativeOrigin renders o with its file relative to dir, however the two
+// were written: `imgc build proj/Dockerfile`, `./proj/Dockerfile` and
+// `cd proj && imgc build Dockerfile` all give "Dockerfile:3", so that an
+// image's history, and so its digest, depends neither on where the project
+// is checked out nor on how its path was typed.
 func RelativeOrigin(dir string, o ir.Origin) string {
-	if dir != "" && filepath.IsAbs(o.File) {
-		if rel, err := filepath.Rel(dir, o.File); err == nil {
-			o.File = filepath.ToSlash(rel)
+	if dir != "" && o.File != "" {
+		d, derr := filepath.Abs(dir)
+		f, ferr := filepath.Abs(o.File)
+		if derr == nil && ferr == nil {
+			if rel, err := filepath.Rel(d, f); err == nil {
+				o.File = filepath.ToSlash(rel)
+			}
 		}
 	}
 	return o.String()
