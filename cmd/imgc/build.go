@@ -201,7 +201,7 @@ func (c *buildCmd) buildOptions(src *source, plans []*ir.Plan, pins map[string]s
 		Devices:          devices,
 		CDISpecDirs:      c.CDISpecDir,
 	}
-	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
+	if v := src.SourceDateEpoch; v != "" {
 		sec, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			return opts, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid SOURCE_DATE_EPOCH",

@@ -211,7 +211,7 @@ func (e *env) compile(src *source, platform ir.Platform, targets, tags []string,
 		DisabledPasses: disabled,
 		Pins:           pins,
 		// SOURCE_DATE_EPOCH clamps file times in layers: it is key material.
-		SourceDateEpoch: os.Getenv("SOURCE_DATE_EPOCH"),
+		SourceDateEpoch: src.SourceDateEpoch,
 		IgnoreFile:      src.IgnoreFile,
 		Platform:        platform,
 		ConfigOnly:      opt.configOnly,

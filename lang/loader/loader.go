@@ -65,6 +65,20 @@ type Source struct {
 	Files map[string]*hcl.File
 	// Vars are the variable sources applied, lowest precedence first.
 	Vars []lang.VarSource
+	// SourceDateEpoch is the build's SOURCE_DATE_EPOCH (seconds, as
+	// written; "" for none): a Dockerfile's build argument of that name,
+	// else the environment's, as with buildx and BuildKit.
+	SourceDateEpoch string
+}
+
+// sourceDateEpoch is the environment's SOURCE_DATE_EPOCH.
+func sourceDateEpoch(environ []string) string {
+	for _, kv := range environ {
+		if v, ok := strings.CutPrefix(kv, "SOURCE_DATE_EPOCH="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // IsDockerfile tells a Dockerfile by its name, as the contract says.
@@ -107,7 +121,7 @@ func Load(opts Options) (*Source, hcl.Diagnostics) {
 	absDir, _ := filepath.Abs(dir)
 	vars := lang.VarSources(absDir, opts.Environ, opts.Vars)
 	cfg, diags := lang.Load(path, lang.Options{Vars: vars, Platform: opts.Platform, ValuesOptional: opts.ValuesOptional})
-	src := &Source{Config: cfg, Dir: absDir, Vars: vars}
+	src := &Source{Config: cfg, Dir: absDir, Vars: vars, SourceDateEpoch: sourceDateEpoch(opts.Environ)}
 	if cfg != nil {
 		src.Files = cfg.Files
 	}
@@ -147,6 +161,19 @@ func loadDockerfile(path string, opts Options) (*Source, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		return &Source{Files: map[string]*hcl.File{}}, diags
 	}
+	// SOURCE_DATE_EPOCH as buildx and BuildKit take it: buildx passes the
+	// environment's as a build argument, which an ARG SOURCE_DATE_EPOCH
+	// then sees in RUN steps, and the build argument (the environment's
+	// or --build-arg's, which wins) is the build's epoch.
+	// Either way it is used without an ARG, so it is never reported as
+	// an unused build argument.
+	epoch, set := args["SOURCE_DATE_EPOCH"]
+	if !set {
+		epoch = sourceDateEpoch(opts.Environ)
+	}
+	if epoch != "" {
+		args["SOURCE_DATE_EPOCH"], fromEnv["SOURCE_DATE_EPOCH"] = epoch, true
+	}
 	data, rdiags := lang.ReadSource(path, "Dockerfile")
 	if diags = append(diags, rdiags...); rdiags.HasErrors() {
 		return nil, diags
@@ -171,7 +198,7 @@ func loadDockerfile(path string, opts Options) (*Source, hcl.Diagnostics) {
 	}
 	cfg, idiags := dockerfile.Import(path, data, dopts)
 	diags = append(diags, idiags...)
-	src := &Source{Config: cfg, Dir: absCtx, Dockerfile: true, Files: map[string]*hcl.File{path: {Bytes: data}}, Vars: vars}
+	src := &Source{Config: cfg, Dir: absCtx, Dockerfile: true, Files: map[string]*hcl.File{path: {Bytes: data}}, Vars: vars, SourceDateEpoch: epoch}
 	if _, err := os.Stat(path + ".dockerignore"); err == nil {
 		src.IgnoreFile, _ = filepath.Abs(path + ".dockerignore")
 	}
