@@ -126,9 +126,11 @@ func (s *Store) RecordBuild(p *ir.Plan, built map[string]bool) error {
 	return nil
 }
 
-// ImagePrint stands for what an output target's image is besides its
-// layers: its config and tags. A plan whose layers all hit still writes a
-// new image when it changed (a label, a tag), which plan says.
+// ImagePrint stands for what an output target's image is: its config and
+// tags, then (after a space) its base and layers by their keys. A plan
+// whose layers all hit still writes a new image when it changed: a label,
+// a tag, or other layers than its last build's, all of them in the cache
+// (a variable set back to a value built before), which plan says.
 func ImagePrint(t *ir.Target) string {
 	h := sha256.New()
 	cfg, _ := json.Marshal(t.Config)
@@ -136,7 +138,12 @@ func ImagePrint(t *ir.Target) string {
 	for _, tag := range t.Tags {
 		h.Write([]byte("\x00" + tag))
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	l := sha256.New()
+	l.Write([]byte(t.Base.Key.Hex()))
+	for _, layer := range t.Layers {
+		l.Write([]byte("\x00" + layer.Key.Hex()))
+	}
+	return hex.EncodeToString(h.Sum(nil)) + " " + hex.EncodeToString(l.Sum(nil))
 }
 
 func imagesPath(record string) string { return strings.TrimSuffix(record, ".json") + ".images" }
@@ -172,15 +179,30 @@ func readImagePrints(record string) map[string]string {
 	return out
 }
 
-// ChangedImages names the output targets of p whose config or tags
-// (ImagePrint) differ from what their last recorded build gave them; a
-// target without a record is not among them.
-func (s *Store) ChangedImages(p *ir.Plan) map[string]bool {
+// ChangedImages says, for each output target of p whose image differs
+// from what its last recorded build made, what differs: "config or
+// tags", "layers" or both (ImagePrint). A target without a record is not
+// among them; a record from before layers were printed compares the
+// config and tags alone.
+func (s *Store) ChangedImages(p *ir.Plan) map[string]string {
 	last := readImagePrints(s.recordPath(p.Project))
-	out := map[string]bool{}
+	out := map[string]string{}
 	for _, t := range p.Targets {
-		if fp, ok := last[RecordKey(t)]; ok && t.Output && fp != ImagePrint(t) {
-			out[t.Name] = true
+		fp, ok := last[RecordKey(t)]
+		if !ok || !t.Output {
+			continue
+		}
+		was, wasLayers, printed := strings.Cut(fp, " ")
+		now, nowLayers, _ := strings.Cut(ImagePrint(t), " ")
+		var what []string
+		if was != now {
+			what = append(what, "config or tags")
+		}
+		if printed && wasLayers != nowLayers {
+			what = append(what, "layers")
+		}
+		if len(what) > 0 {
+			out[t.Name] = strings.Join(what, " and ")
 		}
 	}
 	return out

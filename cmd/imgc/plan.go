@@ -177,11 +177,18 @@ func (c *planCmd) print(e *env, store *store.Store, plan *ir.Plan, cacheFrom []e
 	// or tags changed since its last build.
 	changed := store.ChangedImages(plan)
 	for _, t := range plan.Targets {
-		if changed[t.Name] && allHit(status, t) {
-			would = true
-			if c.Format != "json" {
-				fmt.Fprintf(e.stdout, "\nimage %s: its config or tags changed since its last build: a build writes the image again, running no layer\n", t.Name)
-			}
+		what := changed[t.Name]
+		if what == "" || !allHit(status, t) {
+			continue
+		}
+		would = true
+		if c.Format == "json" {
+			continue
+		}
+		if what == "layers" {
+			fmt.Fprintf(e.stdout, "\nimage %s: its layers are not its last build's (they are all in the cache, from an earlier build): a build writes this image again and points its tags at it, running no layer\n", t.Name)
+		} else {
+			fmt.Fprintf(e.stdout, "\nimage %s: its %s changed since its last build: a build writes the image again, running no layer\n", t.Name, what)
 		}
 	}
 	return would, nil

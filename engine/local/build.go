@@ -337,7 +337,7 @@ func (b *builder) export(ctx context.Context) (*engine.Result, error) {
 		outs = append(outs, imageio.Image{Digest: r.desc.Digest, Names: t.StoreNames()})
 		targets = append(targets, t)
 	}
-	if err := b.s.RecordBuild(b.p, b.needed); err != nil {
+	if err := b.s.RecordBuild(b.p, b.recorded()); err != nil {
 		return nil, err
 	}
 	if err := b.imports.recordRemoteBlobs(); err != nil {

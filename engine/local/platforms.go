@@ -124,7 +124,7 @@ func (e *Engine) exportIndexes(ctx context.Context, builders []*builder) (*engin
 	res := &engine.Result{Pins: map[string]string{}}
 	for _, b := range builders {
 		maps.Copy(res.Pins, b.pins)
-		if err := e.s.RecordBuild(b.p, b.needed); err != nil {
+		if err := e.s.RecordBuild(b.p, b.recorded()); err != nil {
 			return nil, err
 		}
 		if err := b.imports.recordRemoteBlobs(); err != nil {

@@ -1,6 +1,8 @@
 package local
 
 import (
+	"maps"
+
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/store"
 )
@@ -31,4 +33,28 @@ func willRun(s keyLookup, imports *sharedCache, l *ir.Layer, forced map[*ir.Laye
 		return false
 	}
 	return !imports.has(l)
+}
+
+// recorded are the targets whose layers this build leaves as their last
+// build (store.RecordBuild): those it built, and those it skipped because
+// nothing needed them whose every layer is in the cache with the keys
+// this build gave them (a stage copied from whose copies hit). Else such
+// a stage keeps an older build's record, and plan explains a later change
+// against values the user has since set back.
+func (b *builder) recorded() map[string]bool {
+	out := maps.Clone(b.needed)
+	for _, t := range b.p.Targets {
+		if out[t.Name] {
+			continue
+		}
+		cached := true
+		for _, l := range t.Layers {
+			if willRun(b.s, b.imports, l, b.forced, b.o.NoCache) {
+				cached = false
+				break
+			}
+		}
+		out[t.Name] = cached
+	}
+	return out
 }
