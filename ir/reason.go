@@ -35,13 +35,20 @@ const (
 // parent is the base.
 //
 // A change of the layer's own inputs is named first, then a rebuilt
-// parent, then the base image. Every input that changed is named (up to
-// three), and before them the variables that changed them: an input whose
-// change is the variables' new values in place of their old ones is not
-// named again ("variable version changed"), one that changed otherwise is
-// ("variable version changed; command changed" when the command was also
-// edited).
+// parent or a changed base image, so that undoing one change still shows
+// the other ("copied file f.txt changed; base image digest changed").
+// Every input that changed is named (up to three), and before them the
+// variables that changed them: an input whose change is the variables'
+// new values in place of their old ones is not named again ("variable
+// version changed"), one that changed otherwise is ("variable version
+// changed; command changed" when the command was also edited).
 func MissReason(prev *Layer, cur *Layer, parentRebuilt bool) string {
+	return missReason(prev, cur, parentRebuilt, reasonBaseChanged)
+}
+
+// missReason is MissReason with baseChanged as the words for a changed
+// base.
+func missReason(prev *Layer, cur *Layer, parentRebuilt bool, baseChanged string) string {
 	switch {
 	case cur == nil:
 		return ""
@@ -50,19 +57,20 @@ func MissReason(prev *Layer, cur *Layer, parentRebuilt bool) string {
 	case cur.NoCache:
 		return NoCache
 	}
+	var parts []string
 	if r := inputReason(prev, cur); r != "" {
-		return r
+		parts = append(parts, r)
 	}
-	if prev.Parent != cur.Parent {
-		if parentRebuilt {
-			return reasonParentRebuilt
-		}
-		return reasonBaseChanged
+	switch {
+	case parentRebuilt:
+		parts = append(parts, reasonParentRebuilt)
+	case prev.Parent != cur.Parent:
+		parts = append(parts, baseChanged)
 	}
-	if parentRebuilt {
-		return reasonParentRebuilt
-	}
-	if prev.Key == cur.Key {
+	switch {
+	case len(parts) > 0:
+		return strings.Join(parts, "; ")
+	case prev.Key == cur.Key:
 		return "not in the cache"
 	}
 	return "inputs changed"
@@ -73,15 +81,15 @@ func MissReason(prev *Layer, cur *Layer, parentRebuilt bool) string {
 // whose parent changed misses because that target rebuilt, which is
 // named instead of a base image digest.
 func MissReasonOn(base Base, baseKind TargetKind, prev, cur *Layer, parentRebuilt bool) string {
-	r := MissReason(prev, cur, parentRebuilt)
+	baseChanged := reasonBaseChanged
 	switch {
-	case r == reasonBaseChanged && base.Kind == BaseTarget:
-		return BaseRebuilt(baseKind, base.Target)
-	case r == reasonBaseChanged && base.Kind == BaseRegistry && base.Digest == "":
+	case base.Kind == BaseTarget:
+		baseChanged = BaseRebuilt(baseKind, base.Target)
+	case base.Kind == BaseRegistry && base.Digest == "":
 		// Keyed by its tag: a plan asks no registry, and nothing pins it.
-		return BaseTagUnresolved
+		baseChanged = BaseTagUnresolved
 	}
-	return r
+	return missReason(prev, cur, parentRebuilt, baseChanged)
 }
 
 // BaseRebuilt is why the first layer of a target built on the target name
@@ -128,7 +136,7 @@ func inputReason(prev, cur *Layer) string {
 		for _, v := range vars {
 			used = used || (v.cur != "" && strings.Contains(c.cur, v.cur) && (v.old == "" || strings.Contains(c.old, v.old)))
 		}
-		named = append(named, describe(c.name, c.what))
+		named = append(named, describeChange(c))
 	}
 	if len(named) > 3 {
 		named = append(named[:3], fmt.Sprintf("%d more", len(named)-3))
@@ -228,6 +236,21 @@ func inputChanges(prev, cur []KeyInput) []inputDiff {
 		}
 	}
 	return out
+}
+
+// describeChange is describe, more precise where only a copied file's
+// mode changed: "copied file run.sh mode changed (0644 to 0755)".
+func describeChange(c inputDiff) string {
+	if strings.HasPrefix(c.name, "file ") && c.what == "changed" {
+		// A file's value is "DIGEST PERM DST" (a directory's "dir PERM
+		// DST"; see compiler.fileText).
+		o, n := strings.SplitN(c.old, " ", 3), strings.SplitN(c.cur, " ", 3)
+		if len(o) == 3 && len(n) == 3 && o[0] == n[0] && o[2] == n[2] && o[1] != n[1] &&
+			(o[0] == "dir" || strings.HasPrefix(o[0], "sha256:")) {
+			return describe(c.name, "mode changed ("+o[1]+" to "+n[1]+")")
+		}
+	}
+	return describe(c.name, c.what)
 }
 
 // describe turns an input name into words: "file src/app.py" becomes

@@ -25,7 +25,9 @@ func TestMissReasonOn(t *testing.T) {
 		{"base image target rebuilt", Base{Kind: BaseTarget, Target: "app"}, KindImage, moved, false, "base image `app` rebuilt"},
 		{"unknown kind", Base{Kind: BaseTarget, Target: "x"}, "", moved, false, "base target `x` rebuilt"},
 		{"oci base", image, "", moved, false, "base image digest changed"},
-		{"own input first", stage, KindStage, layer(p2, nil, "command", "make all"), false, "command changed"},
+		{"own input first, then the base", stage, KindStage, layer(p2, nil, "command", "make all"), false, "command changed; base stage `common` rebuilt"},
+		{"own input alone", stage, KindStage, layer(p1, nil, "command", "make all"), false, "command changed"},
+		{"own input, then the parent", stage, KindStage, layer(p2, nil, "command", "make all"), true, "command changed; parent layer rebuilt"},
 		{"parent layer", stage, KindStage, moved, true, "parent layer rebuilt"},
 	}
 	for _, tt := range tests {
