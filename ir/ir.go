@@ -520,8 +520,9 @@ type Status struct {
 	// Empty is true for a hit whose diff was empty when it was built: the
 	// runtime leaves it out of the image.
 	Empty bool `json:"empty,omitempty"`
-	// Skipped is true for a layer that is not cached but that the build
-	// will not make, because nothing needs it (Reason says why).
+	// Skipped is true for a layer of a stage that the build will not
+	// make, because nothing needs it: not cached (Reason says why) or a
+	// hit that is not read either.
 	Skipped bool `json:"skipped,omitempty"`
 	// From names the imported cache (--cache-from) a hit comes from;
 	// empty for the local cache.

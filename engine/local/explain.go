@@ -79,7 +79,9 @@ func (e *Engine) explain(p *ir.Plan, imports *sharedCache) map[ir.CacheKey]ir.St
 		if !needed[t.Name] {
 			for _, l := range t.Layers {
 				if e, from, ok, _ := lookup(l); ok && forced[l] == "" {
-					out[l.Key] = ir.Status{Hit: true, Empty: e.Empty, From: from}
+					// Cached, and not made this time either: plan labels
+					// the stage as skipped.
+					out[l.Key] = ir.Status{Hit: true, Empty: e.Empty, From: from, Skipped: true}
 				} else {
 					out[l.Key] = ir.Status{Reason: ir.SkippedStage, Skipped: true}
 				}
