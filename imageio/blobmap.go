@@ -276,13 +276,8 @@ func OpenBlobMap(ctx context.Context, typ, loc, tag string) (*BlobMap, error) {
 }
 
 // compressedAs is the media type of imgc's layers compressed with
-// compression (store.NewLayerWriter).
-func compressedAs(compression string) types.MediaType {
-	if compression == "zstd" {
-		return types.OCILayerZStd
-	}
-	return types.OCILayer
-}
+// compression.
+var compressedAs = store.LayerMediaType
 
 // Lookup returns the blob imgc made with compression of the daemon's
 // layer l, when the map has one of l's content (its diff ID).

@@ -105,13 +105,12 @@ func (s *Store) NewLayerWriter(compression string) (*LayerWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &LayerWriter{s: s, tmp: tmp, mt: types.OCILayer,
+	w := &LayerWriter{s: s, tmp: tmp, mt: LayerMediaType(compression),
 		free:   make(chan []byte, compressQueue+2),
 		toHash: make(chan []byte, 2), toComp: make(chan []byte, compressQueue),
 		diff: sha256.New(), hashDone: make(chan struct{}), done: make(chan struct{})}
 	w.out = newBlobSink(tmp)
 	if compression == "zstd" {
-		w.mt = types.OCILayerZStd
 		w.zw = newZstdPieces(w.out)
 	} else {
 		w.zw = newGzipPieces(w.out)
@@ -310,4 +309,13 @@ func (b *blobSink) close() error {
 
 func (b *blobSink) digest() v1.Hash {
 	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(b.h.Sum(nil))}
+}
+
+// LayerMediaType is the media type of the layers NewLayerWriter makes
+// with compression: zstd's for "zstd", else gzip's.
+func LayerMediaType(compression string) types.MediaType {
+	if compression == "zstd" {
+		return types.OCILayerZStd
+	}
+	return types.OCILayer
 }

@@ -241,10 +241,23 @@ func (tb *targetBuild) abandon() {
 func (tb *targetBuild) assemble() (*targetResult, error) {
 	t := tb.t
 	st := tb.st
+	other := 0 // layers whose compression is not the build's
 	for _, f := range tb.layers {
 		if !f.empty {
 			st.Layers = append(st.Layers, f.cl)
+			if f.cl.MediaType != store.LayerMediaType(tb.b.o.Compression) {
+				other++
+			}
 		}
+	}
+	if other > 0 && t.Output {
+		name := "gzip"
+		if tb.b.o.Compression == "zstd" {
+			name = "zstd"
+		}
+		tb.b.emit(engine.Event{Kind: "warning", Target: t.Name, Line: fmt.Sprintf(
+			"%d of the image's layers come from the cache compressed otherwise than --compression %s asks (a cached layer keeps the compression it was stored with): build with --no-cache, or another --cache-dir, for one compression throughout",
+			other, name)})
 	}
 	cfg := &st.Config
 	cfg.History = append(cfg.History, tb.history...)
