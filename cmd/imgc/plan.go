@@ -61,6 +61,8 @@ type planCmd struct {
 	cacheFlags
 	builderFlags
 	Target           []string `sep:"none" placeholder:"NAME" help:"Plan only this stage or image and what it needs (repeatable)."`
+	Tag              []string `short:"t" sep:"none" placeholder:"NAME:TAG" help:"Plan with these tags, as build -t gives them (repeatable); a saved plan keeps them."`
+	NoCache          bool     `name:"no-cache" help:"Plan a build --no-cache: every layer rebuilt."`
 	Format           string   `enum:"text,json" default:"text" help:"Output format: text or json."`
 	DetailedExitcode bool     `name:"detailed-exitcode" help:"Exit 0 when nothing would be built, 2 when something would, 1 on an error (Terraform's -detailed-exitcode; one dash works too)."`
 	Out              string   `placeholder:"FILE" help:"Save the plan to FILE; imgc build FILE then builds exactly it, or refuses when an input moved since (-out works too). Resolves base tags through their registries, as build does."`
@@ -109,7 +111,11 @@ func (c *planCmd) run(e *env) (bool, error) {
 	// A saved plan resolves base tags as the build will, so that the build
 	// finds the same keys.
 	remote := c.Out != ""
-	src, plans, _, diags := e.loadPlatforms(&c.configFlags, plats, c.Target, nil, c.Context, c.optimizeFlags, store, remote, false)
+	if c.NoCache && c.Out != "" {
+		return false, e.report(nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "--no-cache with -out",
+			Detail: "A saved plan fixes what is built, not whether the cache is used. Save the plan without --no-cache, and give --no-cache to imgc build FILE."}})
+	}
+	src, plans, _, diags := e.loadPlatforms(&c.configFlags, plats, c.Target, c.Tag, c.Context, c.optimizeFlags, store, remote, false)
 	if src == nil || src.Config == nil {
 		return false, e.report(filesOf(src), diags)
 	}
@@ -162,6 +168,15 @@ func (c *planCmd) print(e *env, store *store.Store, plan *ir.Plan, cacheFrom []e
 		}
 	} else {
 		status = c.engine(store).Explain(plan)
+	}
+	if c.NoCache {
+		// build --no-cache runs every layer of every target.
+		status = map[ir.CacheKey]ir.Status{}
+		for _, t := range plan.Targets {
+			for _, l := range t.Layers {
+				status[l.Key] = ir.Status{Reason: "--no-cache"}
+			}
+		}
 	}
 	var err error
 	if c.Format == "json" {

@@ -49,6 +49,7 @@ type savedArgs struct {
 	Context    string           `json:"context,omitempty"`
 	Vars       []lang.VarSource `json:"vars,omitempty"`
 	Targets    []string         `json:"targets,omitempty"`
+	Tags       []string         `json:"tags,omitempty"`
 	Platform   string           `json:"platform,omitempty"`
 	Optimize   string           `json:"optimize,omitempty"`
 	NoOptimize bool             `json:"no_optimize,omitempty"`
@@ -90,7 +91,7 @@ func (c *planCmd) writePlanFile(path string, plans []*ir.Plan) error {
 	vars, _ := c.varSources()
 	args := savedArgs{
 		Path: absOrEmpty(c.Path), File: absOrEmpty(c.File), Context: absOrEmpty(c.Context), BuildContexts: absContexts(c.BuildContext),
-		Targets: c.Target, Platform: c.Platform, Optimize: c.Optimize, NoOptimize: c.NoOptimize, Pass: c.Pass,
+		Targets: c.Target, Tags: c.Tag, Platform: c.Platform, Optimize: c.Optimize, NoOptimize: c.NoOptimize, Pass: c.Pass,
 	}
 	if c.Path == "" {
 		args.Path = absOrEmpty(".")
@@ -198,7 +199,7 @@ func (c *buildCmd) savedPlan() (*savedPlan, hcl.Diagnostics) {
 	a := sp.Args
 	c.configFlags = configFlags{Path: a.Path, File: a.File, Context: a.Context, BuildContext: a.BuildContexts, Platform: a.Platform, sources: a.Vars}
 	c.optimizeFlags = optimizeFlags{Optimize: a.Optimize, NoOptimize: a.NoOptimize, Pass: a.Pass}
-	c.Target = a.Targets
+	c.Target, c.Tag = a.Targets, a.Tags
 	return sp, nil
 }
 
