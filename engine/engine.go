@@ -157,6 +157,9 @@ type Event struct {
 	Line     string
 	Duration time.Duration
 	Steps    int
+	// Reason is, on a layer's "done", why it ran, in plan's words
+	// ("copied file app.py changed"); empty where the engine cannot tell.
+	Reason string
 }
 
 // ImageResult is one built output target.

@@ -76,7 +76,8 @@ func (p *progress) event(ev engine.Event) {
 			Line     string    `json:"line,omitempty"`
 			Duration float64   `json:"duration_seconds,omitempty"`
 			Steps    int       `json:"steps,omitempty"`
-		}{ev.Time, ev.Kind, ev.Target, ev.Layer, ev.Key.String(), relPath(ev.Origin.String()), ev.Line, ev.Duration.Seconds(), ev.Steps})
+			Reason   string    `json:"reason,omitempty"`
+		}{ev.Time, ev.Kind, ev.Target, ev.Layer, ev.Key.String(), relPath(ev.Origin.String()), ev.Line, ev.Duration.Seconds(), ev.Steps, ev.Reason})
 		fmt.Fprintf(p.e.stderr, "%s\n", b)
 	case "plain":
 		p.plain(ev)
@@ -166,7 +167,11 @@ func (p *progress) plain(ev engine.Event) {
 			fmt.Fprintf(w, "[%s] done in %s\n", ev.Target, ev.Duration.Round(time.Millisecond))
 			break
 		}
-		fmt.Fprintf(w, "[%s] DONE %s %s in %s\n", ev.Target, ev.Key.Short(), ev.Layer, ev.Duration.Round(time.Millisecond))
+		why := ""
+		if ev.Reason != "" {
+			why = " (miss: " + ev.Reason + ")"
+		}
+		fmt.Fprintf(w, "[%s] DONE %s %s in %s%s\n", ev.Target, ev.Key.Short(), ev.Layer, ev.Duration.Round(time.Millisecond), why)
 	case "error":
 		// The diagnostic that follows the build says what failed and
 		// why; this line only marks where in the log.

@@ -54,7 +54,9 @@ type builder struct {
 	// needed are the targets the build makes (see neededTargets); done[t]
 	// is closed when t is built, has failed, or is not needed.
 	needed map[string]bool
-	done   map[string]chan struct{}
+	// why says why each layer that runs does (startWhy).
+	why  *whyRuns
+	done map[string]chan struct{}
 	// sem holds one token per target doing work (see slot).
 	sem chan struct{}
 	// net is the private network of default-network steps (network.go).
@@ -222,6 +224,7 @@ func (b *builder) buildTargets(ctx context.Context) error {
 	defer b.imports.wait() // after cancel
 	defer cancel()
 	b.needed = neededTargets(b.s, b.imports, b.p, b.forced, b.o.NoCache)
+	b.startWhy()
 	steps := 0
 	for _, t := range b.p.Targets {
 		if b.needed[t.Name] {

@@ -34,26 +34,7 @@ func (e *Engine) ExplainFrom(ctx context.Context, p *ir.Plan, from []engine.Cach
 
 func (e *Engine) explain(p *ir.Plan, imports *sharedCache) map[ir.CacheKey]ir.Status {
 	s := e.s
-	last := s.LastBuild(p.Project)
-	if imports != nil {
-		// An imported cache records targets by name, and a
-		// multi-platform export also by name and platform.
-		for _, t := range p.Targets {
-			if _, ok := last[store.RecordKey(t)]; ok {
-				continue
-			}
-			for _, src := range imports.srcs {
-				layers, ok := src.Targets[platformTarget(t.Name, engine.PlatformOf(p))]
-				if !ok {
-					layers, ok = src.Targets[t.Name]
-				}
-				if ok {
-					last[store.RecordKey(t)] = layers
-					break
-				}
-			}
-		}
-	}
+	last := lastBuild(s, p, imports)
 	// One listing of the keys instead of a failing open per layer never
 	// built.
 	n := 0
@@ -73,19 +54,53 @@ func (e *Engine) explain(p *ir.Plan, imports *sharedCache) map[ir.CacheKey]ir.St
 		return e, "", false, pruned
 	}
 	forced := p.ForcedLayers()
-	needed := neededTargets(keys, imports, p, forced, false)
+	return statuses(p, last, lookup, forced, neededTargets(keys, imports, p, forced, false))
+}
+
+// lastBuild is the last recorded build of each target of p, by
+// store.RecordKey; for a target this cache directory never built, the
+// layers the first of the imported caches that recorded it holds.
+func lastBuild(s *store.Store, p *ir.Plan, imports *sharedCache) map[string][]*ir.Layer {
+	last := s.LastBuild(p.Project)
+	if imports == nil {
+		return last
+	}
+	// An imported cache records targets by name, and a multi-platform
+	// export also by name and platform.
+	for _, t := range p.Targets {
+		if _, ok := last[store.RecordKey(t)]; ok {
+			continue
+		}
+		for _, src := range imports.srcs {
+			layers, ok := src.Targets[platformTarget(t.Name, engine.PlatformOf(p))]
+			if !ok {
+				layers, ok = src.Targets[t.Name]
+			}
+			if ok {
+				last[store.RecordKey(t)] = layers
+				break
+			}
+		}
+	}
+	return last
+}
+
+// layerLookup finds a layer's cache entry: ok when cached, from naming
+// the imported cache that holds it, pruned when its key is listed but its
+// content gone.
+type layerLookup func(l *ir.Layer) (e store.Entry, from string, ok, pruned bool)
+
+// statuses is Explain's answer for p given the last build of each target,
+// how to find a layer in the cache, the layers forced to run and the
+// targets the build needs.
+func statuses(p *ir.Plan, last map[string][]*ir.Layer, lookup layerLookup, forced map[*ir.Layer]string, needed map[string]bool) map[ir.CacheKey]ir.Status {
 	out := map[ir.CacheKey]ir.Status{}
+	// Statuses are by key, and a layer of a skipped stage may be one of a
+	// needed target too (the same step on the same base): the needed
+	// targets' statuses go first, and a skipped stage adds only keys no
+	// needed target has.
 	for _, t := range p.Targets {
 		if !needed[t.Name] {
-			for _, l := range t.Layers {
-				if e, from, ok, _ := lookup(l); ok && forced[l] == "" {
-					// Cached, and not made this time either: plan labels
-					// the stage as skipped.
-					out[l.Key] = ir.Status{Hit: true, Empty: e.Empty, From: from, Skipped: true}
-				} else {
-					out[l.Key] = ir.Status{Reason: ir.SkippedStage, Skipped: true}
-				}
-			}
 			continue
 		}
 		prev := last[store.RecordKey(t)]
@@ -111,6 +126,23 @@ func (e *Engine) explain(p *ir.Plan, imports *sharedCache) map[ir.CacheKey]ir.St
 			}
 			out[l.Key] = ir.Status{Reason: reason}
 			parentRebuilt = true
+		}
+	}
+	for _, t := range p.Targets {
+		if needed[t.Name] {
+			continue
+		}
+		for _, l := range t.Layers {
+			if _, taken := out[l.Key]; taken {
+				continue
+			}
+			if e, from, ok, _ := lookup(l); ok && forced[l] == "" {
+				// Cached, and not made this time either: plan labels the
+				// stage as skipped.
+				out[l.Key] = ir.Status{Hit: true, Empty: e.Empty, From: from, Skipped: true}
+			} else {
+				out[l.Key] = ir.Status{Reason: ir.SkippedStage, Skipped: true}
+			}
 		}
 	}
 	return out

@@ -138,7 +138,7 @@ func (tb *targetBuild) layer(ctx context.Context, l *ir.Layer) error {
 		}
 		return err
 	}
-	b.emit(engine.Event{Kind: "done", Target: tb.t.Name, Layer: l.Name, Key: l.Key, Origin: l.Origin, Duration: time.Since(start)})
+	b.emit(engine.Event{Kind: "done", Target: tb.t.Name, Layer: l.Name, Key: l.Key, Origin: l.Origin, Duration: time.Since(start), Reason: b.why.reason(l)})
 	h.EmptyLayer = f.empty
 	tb.appendLayer(l, f, h)
 	return nil
