@@ -159,6 +159,10 @@ func stepInputs(s *state, step ir.Step, targetKeys map[string]ir.CacheKey) []ir.
 		in.addTrue("link", st.Link)
 		in.addTrue("parents", st.Parents)
 		in.addTrue("file into an existing directory", mayLandInDir(st.Dest, st.Files, st.Link, st.FromTarget != ""))
+		// A destination that is a symlink in the image is followed, also
+		// when it dangles or points at a file, as in BuildKit; imgc before
+		// wrote over such a symlink, and this keys its layers apart.
+		in.addTrue("dest symlinks followed", !st.Link)
 	case *ir.Add:
 		in.add("kind", "add")
 		in.addNonEmpty("url", st.URL)
@@ -190,6 +194,7 @@ func stepInputs(s *state, step ir.Step, targetKeys map[string]ir.CacheKey) []ir.
 		in.addNonEmpty("chmod", st.Chmod)
 		in.addTrue("link", st.Link)
 		in.addTrue("file into an existing directory", mayLandInDir(st.Dest, st.Files, st.Link, st.URL != ""))
+		in.addTrue("dest symlinks followed", !st.Link) // as a copy's
 	case *ir.Mkdir:
 		in.add("kind", "mkdir")
 		in.add("mkdir path", st.Path)

@@ -102,7 +102,7 @@ func (tb *targetBuild) add(ctx context.Context, a *ir.Add, rootfs string) error 
 				mode = 0o600 // as Docker gives downloaded files
 			}
 			f := ir.CopyFile{Src: filepath.Base(src.host), Dst: src.dst, Mode: mode, Size: fi.Size()}
-			entries, err := tb.copyEntries(ctx, copyReq{context: filepath.Dir(src.host), dest: a.Dest, files: []ir.CopyFile{f}, chown: a.Chown, chmod: a.Chmod}, rootfs)
+			entries, err := tb.copyEntries(ctx, copyReq{context: filepath.Dir(src.host), dest: a.Dest, files: []ir.CopyFile{f}, chown: a.Chown, chmod: a.Chmod, link: a.Link}, rootfs)
 			if err != nil {
 				return err
 			}
@@ -112,7 +112,7 @@ func (tb *targetBuild) add(ctx context.Context, a *ir.Add, rootfs string) error 
 			continue
 		}
 		// An archive unpacks into the destination directory.
-		if err := tb.extractArchiveOwned(src.host, rootfs, a.Dest, a.Chown); err != nil {
+		if err := tb.extractArchiveOwned(src.host, rootfs, a.Dest, a.Chown, a.Link); err != nil {
 			return err
 		}
 	}

@@ -14,18 +14,25 @@ import (
 )
 
 // extractArchiveOwned unpacks the archive p into the directory dest of the
-// filesystem at rootfs, creating dest and its missing parents. With chown
+// filesystem at rootfs (followed through symlinks unless link is set), creating dest and its missing parents. With chown
 // set, those directories and every entry of the archive belong to its ids,
 // as BuildKit's ADD --chown unpacks an archive; without it, entries keep
 // the owners the archive gives them. What it unpacks is bounded as a base
 // layer of the archive's size is (a build context may be hostile).
-func (tb *targetBuild) extractArchiveOwned(p, rootfs, dest, chown string) error {
+func (tb *targetBuild) extractArchiveOwned(p, rootfs, dest, chown string, link bool) error {
 	uid, gid, err := resolveOwner(rootfs, chown)
 	if err != nil {
 		return err
 	}
 	dest = imageconfig.ExpandWorkdir(tb.st.Config.Config.Env, path.Clean("/"+dest))
 	dir := (&inRoot{root: rootfs, memo: map[string]string{}}).path(dest, true)
+	if !link {
+		// The destination is followed through symlinks, dangling ones
+		// too, as a copy's is (followInRoot).
+		if dir, err = followInRoot(rootfs, dest); err != nil {
+			return err
+		}
+	}
 	if dir != "/" && !isDirIn(rootfs, dir) {
 		parents := []layer.Entry{{Path: dir, Mode: fs.ModeDir | 0o755, UID: uid, GID: gid, ModTime: tb.b.now}}
 		for d := path.Dir(dir); d != "/"; d = path.Dir(d) {

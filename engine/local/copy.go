@@ -135,7 +135,10 @@ func (tb *targetBuild) copyEntries(ctx context.Context, c copyReq, dest string) 
 	have := map[string]bool{}
 	at := map[string]int{} // index in entries by path
 	resolved := &inRoot{root: dest, memo: map[string]string{}}
-	landing := tb.destLanding(c, dest)
+	landing, err := tb.destLanding(c, dest)
+	if err != nil {
+		return nil, err
+	}
 	infos, errs := statSources(srcRoot, files, infos)
 	for i, f := range files {
 		p := landing(path.Clean(f.Dst))
@@ -217,17 +220,17 @@ func (tb *targetBuild) copyEntries(ctx context.Context, c copyReq, dest string) 
 // (followInRoot). Symlinks below the destination are resolved where the
 // entries are made: a copied file that lands on one replaces it, as in
 // BuildKit.
-func (tb *targetBuild) destLanding(c copyReq, root string) func(string) string {
+func (tb *targetBuild) destLanding(c copyReq, root string) (func(string) string, error) {
 	landing := imageconfig.DestExpander(tb.st.Config.Config.Env, c.dest)
 	if c.link {
-		return landing
+		return landing, nil
 	}
 	d := landing(path.Clean("/" + c.dest))
-	at := followInRoot(root, d)
-	if at == d {
-		return landing
+	at, err := followInRoot(root, d)
+	if err != nil || at == d {
+		return landing, err
 	}
-	return func(p string) string { return imageconfig.Rebase(landing(p), d, at) }
+	return func(p string) string { return imageconfig.Rebase(landing(p), d, at) }, nil
 }
 
 // statSources returns the stat of each file to copy: infos when the

@@ -34,7 +34,11 @@ func (tb *targetBuild) inlineEntries(c copyReq, dest string) ([]layer.Entry, err
 	if cm != nil {
 		mode = cm.Apply(mode)
 	}
-	p := tb.destLanding(c, dest)(path.Clean(f.Dst))
+	landing, err := tb.destLanding(c, dest)
+	if err != nil {
+		return nil, err
+	}
+	p := landing(path.Clean(f.Dst))
 	if p == "/" {
 		return nil, fmt.Errorf("copying inline content %s: the destination is the root directory", f.Src)
 	}

@@ -38,12 +38,12 @@ func openInRoot(root, rel string, flags int) (int, error) {
 // as "/", and also follows a symlink whose target does not exist (yet);
 // what does not exist is kept as written. That is where BuildKit writes a
 // copy's destination: COPY x /link with /link -> /nowhere writes /nowhere,
-// and with /link -> /etc/real overwrites /etc/real. A loop of symlinks
-// (more than 40) leaves p as written.
-func followInRoot(root, p string) string {
+// and with /link -> /etc/real overwrites /etc/real. More than 40 symlinks
+// on the way (a loop) is an error, as the kernel's ELOOP.
+func followInRoot(root, p string) (string, error) {
 	p = path.Clean("/" + p)
 	if root == "" {
-		return p
+		return p, nil
 	}
 	rest := strings.Split(strings.TrimPrefix(p, "/"), "/")
 	cur := "/"
@@ -63,14 +63,14 @@ func followInRoot(root, p string) string {
 			continue
 		}
 		if hops++; hops > 40 {
-			return p
+			return "", fmt.Errorf("following the destination %s: too many levels of symbolic links", p)
 		}
 		if strings.HasPrefix(target, "/") {
 			cur = "/"
 		}
 		rest = append(strings.Split(target, "/"), rest...)
 	}
-	return cur
+	return cur, nil
 }
 
 // readlinkInRoot reads the symlink name in the directory dir of the
