@@ -61,6 +61,27 @@ func TestMarshalConfigStartInterval(t *testing.T) {
 		t.Errorf("the config read back by ggcr (-want +got):\n%s", diff)
 	}
 
+	// A test whose text json.Marshal escapes (& < >) and quotes: the
+	// healthcheck is still found, and the result is valid JSON.
+	cf.Config.Healthcheck = &v1.HealthConfig{Test: []string{"CMD-SHELL", `curl -f "http://x/?a=1&b=2" || exit 1 </dev/null`}, Timeout: time.Second}
+	raw, err = imageio.MarshalConfig(cf, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !json.Valid(raw) {
+		t.Fatalf("not JSON: %s", raw)
+	}
+	if got := imageio.StartIntervalOf(raw); got != time.Second {
+		t.Errorf("StartIntervalOf with an escaped test = %v, want 1s", got)
+	}
+	parsed = v1.ConfigFile{}
+	if err := json.Unmarshal(raw, &parsed); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(*cf, parsed); diff != "" {
+		t.Errorf("the config with an escaped test read back by ggcr (-want +got):\n%s", diff)
+	}
+
 	// Without a healthcheck there is nothing to write it into.
 	cf.Config.Healthcheck = nil
 	none, err := imageio.MarshalConfig(cf, 2*time.Second)

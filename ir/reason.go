@@ -118,6 +118,15 @@ func kindWord(k TargetKind) string {
 	return string(k)
 }
 
+// InputReason is MissReason's account of cur's own inputs alone: the
+// variables and inputs that changed since prev, "" when none did.
+func InputReason(prev, cur *Layer) string {
+	if prev == nil || cur == nil {
+		return ""
+	}
+	return inputReason(prev, cur)
+}
+
 // inputReason names the variables and inputs whose change makes cur miss
 // (see MissReason), or "" when its inputs are prev's.
 func inputReason(prev, cur *Layer) string {

@@ -289,7 +289,12 @@ func (st savedTarget) changes(t *ir.Target) []string {
 	} else {
 		for i, l := range t.Layers {
 			if st.Layers[i].Key != l.Key {
-				out = append(out, fmt.Sprintf("%s: layer %d %q (%s): %s", t.Name, i+1, l.Name, relPath(l.Origin.String()), ir.MissReason(st.Layers[i], l, false)))
+				// The layer's own changes: a moved base has its own line.
+				why := ir.InputReason(st.Layers[i], l)
+				if why == "" {
+					why = ir.MissReason(st.Layers[i], l, false)
+				}
+				out = append(out, fmt.Sprintf("%s: layer %d %q (%s): %s", t.Name, i+1, l.Name, relPath(l.Origin.String()), why))
 				break
 			}
 		}

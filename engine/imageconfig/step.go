@@ -54,14 +54,22 @@ func ProjectDir(project string) string {
 // image's history, and so its digest, depends neither on where the project
 // is checked out nor on how its path was typed.
 func RelativeOrigin(dir string, o ir.Origin) string {
-	if dir != "" && o.File != "" {
-		d, derr := filepath.Abs(dir)
-		f, ferr := filepath.Abs(o.File)
-		if derr == nil && ferr == nil {
-			if rel, err := filepath.Rel(d, f); err == nil {
-				o.File = filepath.ToSlash(rel)
-			}
+	o.File = RelativeFile(dir, o.File)
+	return o.String()
+}
+
+// RelativeFile is file relative to dir, however the two were written
+// (see RelativeOrigin); file as it is when dir is empty.
+func RelativeFile(dir, file string) string {
+	if dir == "" || file == "" {
+		return file
+	}
+	d, derr := filepath.Abs(dir)
+	f, ferr := filepath.Abs(file)
+	if derr == nil && ferr == nil {
+		if rel, err := filepath.Rel(d, f); err == nil {
+			return filepath.ToSlash(rel)
 		}
 	}
-	return o.String()
+	return file
 }

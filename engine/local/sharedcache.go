@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgc-dev/imgc/engine"
+	"github.com/imgc-dev/imgc/engine/imageconfig"
 	"github.com/imgc-dev/imgc/imageio"
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/store"
@@ -652,11 +652,7 @@ func (b *builder) cacheConfig(max bool, scope map[string]bool) *imageio.CacheCon
 			}
 			c := *l
 			c.Steps = nil
-			if b.projectDir != "" && filepath.IsAbs(c.Origin.File) {
-				if rel, err := filepath.Rel(b.projectDir, c.Origin.File); err == nil {
-					c.Origin.File = filepath.ToSlash(rel)
-				}
-			}
+			c.Origin.File = imageconfig.RelativeFile(b.projectDir, c.Origin.File)
 			layers = append(layers, &c)
 		}
 		cfg.Targets[t.Name] = layers
