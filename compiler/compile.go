@@ -214,6 +214,12 @@ type state struct {
 	// ignores are the loaded ignore files: the build context's under
 	// "", a named context's under its directory.
 	ignores map[string]*patternmatcher.PatternMatcher
+	// ignoreIDs name each loaded ignore file and its digest, by the key of
+	// ignores ("none" where there is none: ir.Layer.IgnoreFile).
+	ignoreIDs map[string]string
+	// usedIgnores are the ignore files the steps of the layer being
+	// resolved listed contexts through.
+	usedIgnores []string
 
 	// stages are cfg's stages by name (Config.Stage is a linear search).
 	stages map[string]*model.Stage

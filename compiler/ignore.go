@@ -1,13 +1,17 @@
 package compiler
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
+
+	"github.com/imgc-dev/imgc/ir"
 )
 
 // ignore returns the ignore patterns of a copy's or bind mount's source
@@ -27,30 +31,34 @@ func (s *state) ignore(dir string, named bool) *patternmatcher.PatternMatcher {
 	} else if s.opts.IgnoreFile != "" {
 		candidates = append([]string{s.opts.IgnoreFile}, candidates...)
 	}
-	if m, ok := s.ignores[key]; ok {
-		return m
+	m, ok := s.ignores[key]
+	if !ok {
+		if s.ignores == nil {
+			s.ignores, s.ignoreIDs = map[string]*patternmatcher.PatternMatcher{}, map[string]string{}
+		}
+		m, s.ignoreIDs[key] = s.loadIgnore(candidates)
+		s.ignores[key] = m
 	}
-	if s.ignores == nil {
-		s.ignores = map[string]*patternmatcher.PatternMatcher{}
+	if id := s.ignoreIDs[key]; !slices.Contains(s.usedIgnores, id) {
+		s.usedIgnores = append(s.usedIgnores, id)
 	}
-	m := s.loadIgnore(candidates)
-	s.ignores[key] = m
 	return m
 }
 
-// loadIgnore reads the first of candidates that exists.
-func (s *state) loadIgnore(candidates []string) *patternmatcher.PatternMatcher {
+// loadIgnore reads the first of candidates that exists, and names it
+// with its content's digest (see ir.Layer.IgnoreFile).
+func (s *state) loadIgnore(candidates []string) (*patternmatcher.PatternMatcher, string) {
 	for _, p := range candidates {
-		f, err := os.Open(p)
+		data, err := os.ReadFile(p)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
+		id := filepath.Base(p) + " " + ir.KeyOf(data).String()
 		if err != nil {
 			s.diags = append(s.diags, errorDiag("Ignore file not readable", fmt.Sprintf("Reading %s: %v. Make it readable or remove it.", p, err), nil))
-			return nil
+			return nil, id
 		}
-		patterns, err := ignorefile.ReadAll(f)
-		f.Close()
+		patterns, err := ignorefile.ReadAll(bytes.NewReader(data))
 		var m *patternmatcher.PatternMatcher
 		if err == nil {
 			m, err = patternmatcher.New(patterns)
@@ -58,7 +66,7 @@ func (s *state) loadIgnore(candidates []string) *patternmatcher.PatternMatcher {
 		if err != nil {
 			s.diags = append(s.diags, errorDiag("Invalid ignore file", fmt.Sprintf("Reading %s: %v. Fix the pattern; the syntax is .dockerignore's.", p, err), nil))
 		}
-		return m
+		return m, id
 	}
-	return nil
+	return nil, "none"
 }

@@ -40,9 +40,11 @@ func resolveInputs(s *state, p *ir.Plan) *ir.Plan {
 		for i, l := range t.Layers {
 			nl := *l
 			nl.Steps = make([]ir.Step, len(l.Steps))
+			s.usedIgnores = nil
 			for j, step := range l.Steps {
 				nl.Steps[j] = s.resolveStep(step, &pending)
 			}
+			nl.IgnoreFile = strings.Join(s.usedIgnores, ", ")
 			nt.Layers[i] = &nl
 		}
 		out.Targets = append(out.Targets, &nt)

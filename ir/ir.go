@@ -154,6 +154,12 @@ type Layer struct {
 	// Merged holds, for a layer the optimizer merged from several, the
 	// per-step keys each step keeps its own cache entry under.
 	Merged []CacheKey `json:"merged,omitempty"`
+	// IgnoreFile names the ignore file its steps listed a build context
+	// through and its content's digest (".dockerignore sha256:..."),
+	// "none" when there was none, "" when no step read a context. Not key
+	// material (the files listed are), only attribution: plan says the
+	// ignore file changed when copied files came or went with it.
+	IgnoreFile string `json:"ignore_file,omitempty"`
 	// CreatedBy is the image history text for the layer ("RUN make
 	// install", "COPY src/ /app/").
 	CreatedBy string `json:"created_by"`

@@ -20,6 +20,12 @@ func layer(parent CacheKey, vars map[string]string, inputs ...string) *Layer {
 	return l
 }
 
+// ignoring sets the ignore file l listed the context through.
+func (l *Layer) ignoring(id string) *Layer {
+	l.IgnoreFile = id
+	return l
+}
+
 func TestMissReason(t *testing.T) {
 	p1, p2 := KeyOf([]byte("a")), KeyOf([]byte("b"))
 	prev := layer(p1, map[string]string{"version": "1"}, "kind", "run", "command", "make", "env FOO", "1", "file src/app.py", "sha256:aa 0644 /app/app.py")
@@ -48,6 +54,14 @@ func TestMissReason(t *testing.T) {
 		{"file mode", prev, layer(p1, prev.Vars, "kind", "run", "command", "make", "env FOO", "1", "file src/app.py", "sha256:aa 0755 /app/app.py"), false, "copied file src/app.py mode changed (0644 to 0755)"},
 		{"directory mode", layer(p1, nil, "file src", "dir 0755 /app/src"), layer(p1, nil, "file src", "dir 0700 /app/src"), false, "copied file src mode changed (0755 to 0700)"},
 		{"file mode and content", prev, layer(p1, prev.Vars, "kind", "run", "command", "make", "env FOO", "1", "file src/app.py", "sha256:bb 0755 /app/app.py"), false, "copied file src/app.py changed"},
+		{"ignore file edited", layer(p1, nil, "file src/a", "sha256:aa 0644 /a", "file src/b", "sha256:bb 0644 /b").ignoring(".dockerignore sha256:1"),
+			layer(p1, nil, "file src/a", "sha256:aa 0644 /a").ignoring(".dockerignore sha256:2"), false, "copied file src/b removed; .dockerignore changed"},
+		{"ignore file removed", layer(p1, nil, "file src/a", "sha256:aa 0644 /a").ignoring(".dockerignore sha256:1"),
+			layer(p1, nil, "file src/a", "sha256:aa 0644 /a", "file src/b", "sha256:bb 0644 /b").ignoring("none"), false, "copied file src/b added; .dockerignore removed"},
+		{"ignore file edited, no file came or went", layer(p1, nil, "file src/a", "sha256:aa 0644 /a").ignoring(".dockerignore sha256:1"),
+			layer(p1, nil, "file src/a", "sha256:ab 0644 /a").ignoring(".dockerignore sha256:2"), false, "copied file src/a changed"},
+		{"a last build that did not record it", layer(p1, nil, "file src/a", "sha256:aa 0644 /a", "file src/b", "sha256:bb 0644 /b"),
+			layer(p1, nil, "file src/a", "sha256:aa 0644 /a").ignoring(".dockerignore sha256:2"), false, "copied file src/b removed"},
 		{"file removed", prev, layer(p1, prev.Vars, "kind", "run", "command", "make", "env FOO", "1"), false, "copied file src/app.py removed"},
 		{"parent rebuilt", prev, layer(p2, prev.Vars, "kind", "run", "command", "make", "env FOO", "1", "file src/app.py", "sha256:aa 0644 /app/app.py"), true, "parent layer rebuilt"},
 		{"base changed", prev, layer(p2, prev.Vars, "kind", "run", "command", "make", "env FOO", "1", "file src/app.py", "sha256:aa 0644 /app/app.py"), false, "base image digest changed"},

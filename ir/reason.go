@@ -165,7 +165,38 @@ func inputReason(prev, cur *Layer) string {
 	if len(named) > 0 {
 		parts = append(parts, strings.Join(named, ", "))
 	}
+	if ign := ignoreChange(prev, cur, changes); ign != "" {
+		parts = append(parts, ign)
+	}
 	return strings.Join(parts, "; ")
+}
+
+// ignoreChange says the ignore file changed ("the .dockerignore changed")
+// when copied files came or went and the ignore file the context was
+// listed through is another (Layer.IgnoreFile): what the user edited was
+// the ignore file, not the files. "" otherwise, and when the last build
+// did not record its ignore file.
+func ignoreChange(prev, cur *Layer, changes []inputDiff) string {
+	if prev.IgnoreFile == "" || cur.IgnoreFile == "" || prev.IgnoreFile == cur.IgnoreFile {
+		return ""
+	}
+	cameOrWent := false
+	for _, c := range changes {
+		name := c.name
+		if i := strings.Index(name, ": "); i >= 0 && strings.HasPrefix(name, "step ") {
+			name = name[i+2:]
+		}
+		cameOrWent = cameOrWent || (strings.HasPrefix(name, "file ") && c.what != "changed")
+	}
+	if !cameOrWent {
+		return ""
+	}
+	file, _, _ := strings.Cut(cur.IgnoreFile, " ")
+	if file == "none" {
+		file, _, _ = strings.Cut(prev.IgnoreFile, " ")
+		return file + " removed"
+	}
+	return file + " changed"
 }
 
 type varChange struct{ name, old, cur string }
