@@ -43,12 +43,13 @@ const (
 // version changed"), one that changed otherwise is ("variable version
 // changed; command changed" when the command was also edited).
 func MissReason(prev *Layer, cur *Layer, parentRebuilt bool) string {
-	return missReason(prev, cur, parentRebuilt, reasonBaseChanged)
+	return missReason(prev, cur, parentRebuilt, reasonBaseChanged, nil)
 }
 
 // missReason is MissReason with baseChanged as the words for a changed
-// base.
-func missReason(prev *Layer, cur *Layer, parentRebuilt bool, baseChanged string) string {
+// base, and kindOf, when not nil, the kind of each target of the plan, to
+// name a rebuilt source ("source stage `build` rebuilt").
+func missReason(prev *Layer, cur *Layer, parentRebuilt bool, baseChanged string, kindOf func(string) TargetKind) string {
 	switch {
 	case cur == nil:
 		return ""
@@ -58,7 +59,7 @@ func missReason(prev *Layer, cur *Layer, parentRebuilt bool, baseChanged string)
 		return NoCache
 	}
 	var parts []string
-	if r := inputReason(prev, cur); r != "" {
+	if r := inputReason(prev, cur, kindOf); r != "" {
 		parts = append(parts, r)
 	}
 	switch {
@@ -81,15 +82,27 @@ func missReason(prev *Layer, cur *Layer, parentRebuilt bool, baseChanged string)
 // whose parent changed misses because that target rebuilt, which is
 // named instead of a base image digest.
 func MissReasonOn(base Base, baseKind TargetKind, prev, cur *Layer, parentRebuilt bool) string {
-	baseChanged := reasonBaseChanged
+	return missReason(prev, cur, parentRebuilt, baseChangedOn(base, baseKind), nil)
+}
+
+// MissReasonIn is MissReasonOn for a layer of the target t of p, which
+// also names the target a copy reads when it rebuilt ("source stage
+// `build` rebuilt").
+func MissReasonIn(p *Plan, t *Target, prev, cur *Layer, parentRebuilt bool) string {
+	return missReason(prev, cur, parentRebuilt, baseChangedOn(t.Base, p.targetKind(t.Base.Target)), p.targetKind)
+}
+
+// baseChangedOn is why a first layer on base misses when the base
+// changed.
+func baseChangedOn(base Base, baseKind TargetKind) string {
 	switch {
 	case base.Kind == BaseTarget:
-		baseChanged = BaseRebuilt(baseKind, base.Target)
+		return BaseRebuilt(baseKind, base.Target)
 	case base.Kind == BaseRegistry && base.Digest == "":
 		// Keyed by its tag: a plan asks no registry, and nothing pins it.
-		baseChanged = BaseTagUnresolved
+		return BaseTagUnresolved
 	}
-	return missReason(prev, cur, parentRebuilt, baseChanged)
+	return reasonBaseChanged
 }
 
 // BaseRebuilt is why the first layer of a target built on the target name
@@ -124,12 +137,12 @@ func InputReason(prev, cur *Layer) string {
 	if prev == nil || cur == nil {
 		return ""
 	}
-	return inputReason(prev, cur)
+	return inputReason(prev, cur, nil)
 }
 
 // inputReason names the variables and inputs whose change makes cur miss
 // (see MissReason), or "" when its inputs are prev's.
-func inputReason(prev, cur *Layer) string {
+func inputReason(prev, cur *Layer, kindOf func(string) TargetKind) string {
 	changes := inputChanges(prev.Inputs, cur.Inputs)
 	if len(changes) == 0 {
 		return ""
@@ -145,7 +158,7 @@ func inputReason(prev, cur *Layer) string {
 		for _, v := range vars {
 			used = used || (v.cur != "" && strings.Contains(c.cur, v.cur) && (v.old == "" || strings.Contains(c.old, v.old)))
 		}
-		named = append(named, describeChange(c))
+		named = append(named, describeChange(c, cur, kindOf))
 	}
 	if len(named) > 3 {
 		named = append(named[:3], fmt.Sprintf("%d more", len(named)-3))
@@ -280,7 +293,14 @@ func inputChanges(prev, cur []KeyInput) []inputDiff {
 
 // describeChange is describe, more precise where only a copied file's
 // mode changed: "copied file run.sh mode changed (0644 to 0755)".
-func describeChange(c inputDiff) string {
+func describeChange(c inputDiff, cur *Layer, kindOf func(string) TargetKind) string {
+	if kindOf != nil && c.what == "changed" {
+		if prefix, ok := sourceStage(c.name); ok {
+			if name := copiedFrom(cur, prefix); name != "" {
+				return prefix + SourceRebuilt(kindOf(name), name)
+			}
+		}
+	}
 	if strings.HasPrefix(c.name, "file ") && c.what == "changed" {
 		// A file's value is "DIGEST PERM DST" (a directory's "dir PERM
 		// DST"; see compiler.fileText).
@@ -291,6 +311,39 @@ func describeChange(c inputDiff) string {
 		}
 	}
 	return describe(c.name, c.what)
+}
+
+// sourceStage tells a "source stage" input, with its "step N: " prefix
+// if any.
+func sourceStage(name string) (prefix string, ok bool) {
+	if i := strings.Index(name, ": "); i >= 0 && strings.HasPrefix(name, "step ") {
+		prefix, name = name[:i+2], name[i+2:]
+	}
+	return prefix, name == "source stage"
+}
+
+// copiedFrom is the target a copy step of l reads: the step the prefix
+// ("step N: ") names, else l's only copy from a target; "" when it cannot
+// tell (Steps are not kept in a recorded layer).
+func copiedFrom(l *Layer, prefix string) string {
+	steps := l.Steps
+	if prefix != "" {
+		var n int
+		if _, err := fmt.Sscanf(prefix, "step %d: ", &n); err != nil || n < 1 || n > len(steps) {
+			return ""
+		}
+		steps = steps[n-1 : n]
+	}
+	name := ""
+	for _, st := range steps {
+		if c, ok := st.(*Copy); ok && c.FromTarget != "" {
+			if name != "" && name != c.FromTarget {
+				return ""
+			}
+			name = c.FromTarget
+		}
+	}
+	return name
 }
 
 // describe turns an input name into words: "file src/app.py" becomes

@@ -39,3 +39,28 @@ func TestMissReasonOn(t *testing.T) {
 		t.Errorf("ForcedByNoCache(SourceRebuilt) = %q, want %q", got, want)
 	}
 }
+
+func TestMissReasonInNamesSources(t *testing.T) {
+	p1 := KeyOf([]byte("a"))
+	prev := layer(p1, nil, "source stage", "sha256:1")
+	cur := layer(p1, nil, "source stage", "sha256:2")
+	cur.Steps = []Step{&Copy{FromTarget: "build"}}
+	merged := layer(p1, nil, "step 1: command", "make", "step 2: source stage", "sha256:2")
+	merged.Steps = []Step{&Run{}, &Copy{FromTarget: "assets"}}
+	mergedPrev := layer(p1, nil, "step 1: command", "make", "step 2: source stage", "sha256:1")
+	p := &Plan{Targets: []*Target{{Name: "build", Kind: KindStage}, {Name: "assets", Kind: KindImage}, {Name: "app", Kind: KindImage}}}
+	app := p.Targets[2]
+	for _, tt := range []struct {
+		name      string
+		prev, cur *Layer
+		want      string
+	}{
+		{"one copy", prev, cur, "source stage `build` rebuilt"},
+		{"a merged layer's step", mergedPrev, merged, "step 2: source image `assets` rebuilt"},
+		{"no steps kept", prev, layer(p1, nil, "source stage", "sha256:2"), "source stage rebuilt"},
+	} {
+		if got := MissReasonIn(p, app, tt.prev, tt.cur, false); got != tt.want {
+			t.Errorf("%s: MissReasonIn = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}

@@ -263,10 +263,6 @@ func (e *Engine) explain(p *ir.Plan, imported map[ir.CacheKey]string) map[ir.Cac
 			continue
 		}
 		prev := last[store.RecordKey(t)]
-		var baseKind ir.TargetKind
-		if bt := p.Target(t.Base.Target); bt != nil {
-			baseKind = bt.Kind
-		}
 		parentRebuilt := false
 		for i, l := range t.Layers {
 			if why := forced[l]; why != "" && !l.NoCache {
@@ -287,7 +283,7 @@ func (e *Engine) explain(p *ir.Plan, imported map[ir.CacheKey]string) map[ir.Cac
 					pl = x
 				}
 			}
-			out[l.Key] = ir.Status{Reason: ir.MissReasonOn(t.Base, baseKind, pl, l, parentRebuilt)}
+			out[l.Key] = ir.Status{Reason: ir.MissReasonIn(p, t, pl, l, parentRebuilt)}
 			parentRebuilt = true
 		}
 	}

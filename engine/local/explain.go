@@ -104,7 +104,6 @@ func statuses(p *ir.Plan, last map[string][]*ir.Layer, lookup layerLookup, force
 			continue
 		}
 		prev := last[store.RecordKey(t)]
-		baseKind := targetKind(p, t.Base.Target)
 		parentRebuilt := false
 		for i, l := range t.Layers {
 			e, from, ok, pruned := lookup(l)
@@ -120,7 +119,7 @@ func statuses(p *ir.Plan, last map[string][]*ir.Layer, lookup layerLookup, force
 			pl := previousLayer(prev, l, i)
 			// A parent that hits but is not the last build's parent (the
 			// layers before were merged or reordered) changes this layer too.
-			reason := ir.MissReasonOn(t.Base, baseKind, pl, l, parentRebuilt || (i > 0 && pl != nil && pl.Parent != l.Parent))
+			reason := ir.MissReasonIn(p, t, pl, l, parentRebuilt || (i > 0 && pl != nil && pl.Parent != l.Parent))
 			if pruned && !l.NoCache && !parentRebuilt {
 				reason = "not in the cache (pruned)"
 			}
@@ -177,11 +176,4 @@ func abs(n int) int {
 		return -n
 	}
 	return n
-}
-
-func targetKind(p *ir.Plan, name string) ir.TargetKind {
-	if t := p.Target(name); t != nil {
-		return t.Kind
-	}
-	return ""
 }
