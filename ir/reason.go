@@ -3,6 +3,7 @@ package ir
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -301,6 +302,11 @@ func describeChange(c inputDiff, cur *Layer, kindOf func(string) TargetKind) str
 			}
 		}
 	}
+	if c.what == "changed" && strings.HasPrefix(c.name, "mount ") {
+		if what := mountChange(c.old, c.cur); what != "" {
+			return describe(c.name, "changed ("+what+")")
+		}
+	}
 	if strings.HasPrefix(c.name, "file ") && c.what == "changed" {
 		// A file's value is "DIGEST PERM DST" (a directory's "dir PERM
 		// DST"; see compiler.fileText).
@@ -311,6 +317,60 @@ func describeChange(c inputDiff, cur *Layer, kindOf func(string) TargetKind) str
 		}
 	}
 	return describe(c.name, c.what)
+}
+
+// mountFieldOrder is the order of a mount's fields (compiler.mountText).
+var mountFieldOrder = []string{"type", "id", "sharing", "source", "env", "from", "context", "readonly", "required", "mode", "uid", "gid", "size"}
+
+// mountChange says what differs between two of a mount's key values
+// ("id c1 to c2", "readonly added", "its files changed"), or "" when it
+// cannot tell (a value with a comma of its own) or more than two fields
+// changed.
+func mountChange(old, cur string) string {
+	o, ok := mountFields(old)
+	n, ok2 := mountFields(cur)
+	if !ok || !ok2 {
+		return ""
+	}
+	var what []string
+	for _, k := range mountFieldOrder {
+		ov, had := o[k]
+		nv, has := n[k]
+		switch {
+		case had == has && ov == nv:
+			continue
+		case k == "from":
+			what = append(what, "its source stage rebuilt")
+		case k == "context":
+			what = append(what, "its files changed")
+		case !had && nv == "":
+			what = append(what, k+" added")
+		case !had:
+			what = append(what, k+" "+nv+" added")
+		case !has:
+			what = append(what, k+" removed")
+		default:
+			what = append(what, k+" "+ov+" to "+nv)
+		}
+	}
+	if len(what) == 0 || len(what) > 2 {
+		return ""
+	}
+	return strings.Join(what, ", ")
+}
+
+// mountFields reads a mount's key value, "type=cache,id=x,readonly";
+// ok is false for a field it does not know.
+func mountFields(v string) (map[string]string, bool) {
+	out := map[string]string{}
+	for _, f := range strings.Split(v, ",") {
+		k, val, eq := strings.Cut(f, "=")
+		if !slices.Contains(mountFieldOrder, k) || eq == (k == "readonly" || k == "required") {
+			return nil, false
+		}
+		out[k] = val
+	}
+	return out, true
 }
 
 // sourceStage tells a "source stage" input, with its "step N: " prefix
