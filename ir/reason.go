@@ -78,16 +78,10 @@ func missReason(prev *Layer, cur *Layer, parentRebuilt bool, baseChanged string,
 	return "inputs changed"
 }
 
-// MissReasonOn is MissReason for a layer of a target built on base. When
-// base is another target of the plan (of kind baseKind), a first layer
-// whose parent changed misses because that target rebuilt, which is
-// named instead of a base image digest.
-func MissReasonOn(base Base, baseKind TargetKind, prev, cur *Layer, parentRebuilt bool) string {
-	return missReason(prev, cur, parentRebuilt, baseChangedOn(base, baseKind), nil)
-}
-
-// MissReasonIn is MissReasonOn for a layer of the target t of p, which
-// also names the target a copy reads when it rebuilt ("source stage
+// MissReasonIn is MissReason for a layer of the target t of p. When t's
+// base is another target of p, a first layer whose parent changed misses
+// because that target rebuilt, which is named instead of a base image
+// digest; a rebuilt target a copy reads is named too ("source stage
 // `build` rebuilt").
 func MissReasonIn(p *Plan, t *Target, prev, cur *Layer, parentRebuilt bool) string {
 	return missReason(prev, cur, parentRebuilt, baseChangedOn(t.Base, p.targetKind(t.Base.Target)), p.targetKind)

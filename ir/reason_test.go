@@ -6,7 +6,7 @@ import (
 	"github.com/imgc-dev/imgc/imageref"
 )
 
-func TestMissReasonOn(t *testing.T) {
+func TestMissReasonIn(t *testing.T) {
 	p1, p2 := KeyOf([]byte("a")), KeyOf([]byte("b"))
 	prev := layer(p1, nil, "command", "make")
 	moved := layer(p2, nil, "command", "make")
@@ -31,8 +31,16 @@ func TestMissReasonOn(t *testing.T) {
 		{"parent layer", stage, KindStage, moved, true, "parent layer rebuilt"},
 	}
 	for _, tt := range tests {
-		if got := MissReasonOn(tt.base, tt.kind, prev, tt.cur, tt.parent); got != tt.expected {
-			t.Errorf("%s: MissReasonOn = %q, want %q", tt.name, got, tt.expected)
+		// The plan: the target the base names (of tt.kind, none when
+		// unknown) and the target whose layer misses.
+		p := &Plan{}
+		if tt.kind != "" {
+			p.Targets = append(p.Targets, &Target{Name: tt.base.Target, Kind: tt.kind})
+		}
+		t1 := &Target{Name: "t", Kind: KindImage, Base: tt.base}
+		p.Targets = append(p.Targets, t1)
+		if got := MissReasonIn(p, t1, prev, tt.cur, tt.parent); got != tt.expected {
+			t.Errorf("%s: MissReasonIn = %q, want %q", tt.name, got, tt.expected)
 		}
 	}
 	if got, want := ForcedByNoCache(SourceRebuilt(KindStage, "build")), "source stage `build` rebuilt (cache = false)"; got != want {

@@ -10,7 +10,7 @@ import (
 
 // Explain returns each layer's cache status in p, comparing with the last
 // recorded build of each target of p.Project: hit, or miss with a reason
-// from ir.MissReasonOn. A key in the index whose blob is gone is a miss "not
+// from ir.MissReasonIn. A key in the index whose blob is gone is a miss "not
 // in the cache (pruned)". A layer the build runs whatever the cache holds
 // (after a `cache = false` layer, see ir.Plan.ForcedLayers) misses with a reason
 // naming that cause. A stage the build skips, because every layer that
