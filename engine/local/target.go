@@ -126,6 +126,7 @@ func (tb *targetBuild) layer(ctx context.Context, l *ir.Layer) error {
 		}
 	}
 	start := time.Now()
+	b.why.running(l)
 	b.emit(engine.Event{Kind: "start", Target: tb.t.Name, Layer: l.Name, Key: l.Key, Origin: l.Origin})
 	f, err := tb.execute(ctx, l, lk)
 	if err != nil {
@@ -138,7 +139,7 @@ func (tb *targetBuild) layer(ctx context.Context, l *ir.Layer) error {
 		}
 		return err
 	}
-	b.emit(engine.Event{Kind: "done", Target: tb.t.Name, Layer: l.Name, Key: l.Key, Origin: l.Origin, Duration: time.Since(start), Reason: b.why.reason(l)})
+	b.emit(engine.Event{Kind: "done", Target: tb.t.Name, Layer: l.Name, Key: l.Key, Origin: l.Origin, Duration: time.Since(start), Reason: b.why.reason(tb.t, l)})
 	h.EmptyLayer = f.empty
 	tb.appendLayer(l, f, h)
 	return nil
