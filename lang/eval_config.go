@@ -1,6 +1,8 @@
 package lang
 
 import (
+	"strings"
+
 	"fmt"
 	"time"
 
@@ -53,7 +55,9 @@ func (e *evaluator) config(b *hcl.Block) *model.ImageConfig {
 	c.Labels, _ = e.strMap(attrs, "labels")
 	if ports, ok := e.strs(attrs, "expose", false); ok {
 		for i, p := range ports {
-			if err := model.ValidatePort(p); err != nil {
+			// A port that names a variable of the base image
+			// ($PORT) is checked once the engine has expanded it.
+			if err := model.ValidatePort(p); err != nil && !strings.Contains(p, "$") {
 				e.l.add(&hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Invalid port",
@@ -67,7 +71,7 @@ func (e *evaluator) config(b *hcl.Block) *model.ImageConfig {
 	}
 	c.Volumes, _ = e.strs(attrs, "volumes", false)
 	if sig, ok := e.str(attrs, "stop_signal"); ok {
-		if err := model.ValidateStopSignal(sig); err != nil {
+		if err := model.ValidateStopSignal(sig); err != nil && !strings.Contains(sig, "$") {
 			e.invalid(attrs["stop_signal"], "Invalid stop signal", model.Sentence(err.Error()))
 		} else {
 			c.StopSignal = sig

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/agext/levenshtein"
+
+	"github.com/imgc-dev/imgc/internal/configvalue"
 )
 
 // Checks of single values shared by the HCL front end, the Dockerfile
@@ -79,46 +81,24 @@ func portNumber(s string) (int, error) {
 	return n, nil
 }
 
-// signalNames are the Linux signal names Docker accepts (without SIG).
-var signalNames = []string{
-	"ABRT", "ALRM", "BUS", "CHLD", "CLD", "CONT", "FPE", "HUP", "ILL", "INT", "IO", "IOT",
-	"KILL", "PIPE", "POLL", "PROF", "PWR", "QUIT", "RTMAX", "RTMIN", "SEGV", "STKFLT", "STOP",
-	"SYS", "TERM", "TRAP", "TSTP", "TTIN", "TTOU", "UNUSED", "URG", "USR1", "USR2", "VTALRM",
-	"WINCH", "XCPU", "XFSZ",
-}
-
 // ValidateStopSignal checks a stop signal as Docker reads it: a signal
 // name with or without SIG (any case, RTMIN+N and RTMAX-N included) or a
 // number from 1 to 64.
 func ValidateStopSignal(s string) error {
 	const how = "Use a signal name such as SIGTERM, SIGINT or SIGQUIT (SIG is optional), or a number from 1 to 64"
+	if configvalue.Signal(s) {
+		return nil
+	}
 	if s != "" && strings.TrimLeft(s, "0123456789") == "" {
-		if n, err := strconv.Atoi(s); err != nil || n < 1 || n > 64 {
-			return fmt.Errorf("%s is not a signal number. %s", s, how)
-		}
-		return nil
-	}
-	name := strings.TrimPrefix(strings.ToUpper(s), "SIG")
-	if base, n, ok := strings.Cut(name, "+"); ok && base == "RTMIN" {
-		if k, err := strconv.Atoi(n); err == nil && k >= 0 && k <= 30 {
-			return nil
-		}
-	}
-	if base, n, ok := strings.Cut(name, "-"); ok && base == "RTMAX" {
-		if k, err := strconv.Atoi(n); err == nil && k >= 0 && k <= 30 {
-			return nil
-		}
-	}
-	if contains(signalNames, name) {
-		return nil
+		return fmt.Errorf("%s is not a signal number. %s", s, how)
 	}
 	var full []string
-	for _, n := range signalNames {
+	for _, n := range configvalue.SignalNames {
 		full = append(full, "SIG"+n)
 	}
 	sug := Suggestion(strings.ToUpper(s), full, "")
 	if sug == "" {
-		sug = Suggestion(name, signalNames, "SIG")
+		sug = Suggestion(strings.TrimPrefix(strings.ToUpper(s), "SIG"), configvalue.SignalNames, "SIG")
 	}
 	return fmt.Errorf("%q is not a signal.%s %s", s, sug, how)
 }

@@ -262,7 +262,9 @@ func (b *build) lowerTarget(ctx context.Context, t *ir.Target) error {
 	// only its env, user and workdir, and the history it inherits, which
 	// assemble completes.
 	final := *cfg.DeepCopy()
-	imageconfig.MergeFile(&final, t.Config)
+	if err := imageconfig.MergeFile(&final, t.Config); err != nil {
+		return fmt.Errorf("the image config of %s: %w", t.Name, err)
+	}
 	b.configs[t.Name] = final
 	b.startIntervals[t.Name] = imageconfig.StartInterval(startInterval, t.Config)
 	return nil
@@ -481,7 +483,9 @@ func (b *build) assemble(t *ir.Target, ex *exported) (v1.Descriptor, error) {
 	if cfg.Architecture == "" {
 		cfg.Architecture = t.Platform.Architecture
 	}
-	imageconfig.MergeFile(&cfg, t.Config)
+	if err := imageconfig.MergeFile(&cfg, t.Config); err != nil {
+		return v1.Descriptor{}, fmt.Errorf("the image config of %s: %w", t.Name, err)
+	}
 	created := cfg.Created.Time
 	for _, h := range cfg.History {
 		if h.Created.After(created) {

@@ -98,7 +98,9 @@ func SolveFrontend(ctx context.Context, c gateway.Client, p *ir.Plan, o Frontend
 		}
 		histories[t.Name] = hist
 		final := *cfg.DeepCopy()
-		imageconfig.MergeFile(&final, t.Config)
+		if err := imageconfig.MergeFile(&final, t.Config); err != nil {
+			return nil, fmt.Errorf("the image config of %s: %w", t.Name, err)
+		}
 		final.History = hist
 		configs[t.Name] = final
 		startIntervals[t.Name] = imageconfig.StartInterval(startInterval, t.Config)

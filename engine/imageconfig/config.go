@@ -1,27 +1,43 @@
 package imageconfig
 
 import (
+	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/imgc-dev/imgc/internal/configvalue"
 	"github.com/imgc-dev/imgc/ir"
 )
 
 // MergeFile applies what a target sets over its base's config file: the
 // config, as Merge does, and the author, which a target that sets none
 // inherits, as Docker does.
-func MergeFile(cf *v1.ConfigFile, ic ir.ImageConfig) {
-	Merge(&cf.Config, ic)
+func MergeFile(cf *v1.ConfigFile, ic ir.ImageConfig) error {
+	if err := Merge(&cf.Config, ic); err != nil {
+		return err
+	}
 	if ic.Author != "" {
 		cf.Author = ic.Author
 	}
+	return nil
 }
 
 // Merge applies what a target sets over its base's config, as
-// Docker does.
-func Merge(c *v1.Config, ic ir.ImageConfig) {
+// Docker does. References to the base image's environment in the
+// workdir, env, label values, exposed ports, volumes and stop signal
+// ($PORT, as a Dockerfile's EXPOSE $PORT reaches the IR when only the
+// base image sets PORT; see ExpandVars) are expanded first; an exposed
+// port or stop signal that is not one once expanded is an error.
+func Merge(c *v1.Config, ic ir.ImageConfig) error {
+	x, err := expandWords(c.Env, ic)
+	if err != nil {
+		return err
+	}
+	ic = x
 	if ic.Workdir != "" {
 		c.WorkingDir = ExpandWorkdir(c.Env, ic.Workdir)
 	}
@@ -79,7 +95,79 @@ func Merge(c *v1.Config, ic ir.ImageConfig) {
 	// A base's ONBUILD triggers are consumed by the build on it (the
 	// Dockerfile importer runs them); Docker never passes them on.
 	c.OnBuild = ic.OnBuild
+	return nil
 }
+
+// expandWords returns ic with the references to the base image's
+// environment base in its label values, exposed ports, volumes and stop
+// signal expanded; an exposed port becomes the ports it expands to
+// (EXPOSE $PORTS with PORTS="80 443/udp", or a range), as Docker reads it.
+func expandWords(base []string, ic ir.ImageConfig) (ir.ImageConfig, error) {
+	var vars map[string]string
+	expand := func(s string) string {
+		if vars == nil {
+			vars = envMap(base)
+		}
+		return ExpandVars(s, vars)
+	}
+	if hasDollar(ic.StopSignal) {
+		sig := expand(ic.StopSignal)
+		if !configvalue.Signal(sig) {
+			return ic, fmt.Errorf("the stop signal %q is %q with the base image's environment, which is not a signal: set the variable in the base image or the stage to a signal name such as SIGTERM, or a number from 1 to 64", ic.StopSignal, sig)
+		}
+		ic.StopSignal = sig
+	}
+	if anyDollar(ic.ExposedPorts) {
+		var ports []string
+		for _, p := range ic.ExposedPorts {
+			if !hasDollar(p) {
+				ports = append(ports, p)
+				continue
+			}
+			words := strings.Fields(expand(p))
+			if len(words) == 0 {
+				return ic, fmt.Errorf("the exposed port %q is empty with the base image's environment: set the variable in the base image or the stage, or remove the port", p)
+			}
+			for _, w := range words {
+				ws, err := configvalue.Ports(w)
+				if err != nil {
+					return ic, fmt.Errorf("the exposed port %q is %q with the base image's environment: %v; set the variable in the base image or the stage to a port such as 8080 or 53/udp", p, w, err)
+				}
+				ports = append(ports, ws...)
+			}
+		}
+		ic.ExposedPorts = ports
+	}
+	if anyDollar(ic.Volumes) {
+		vols := make([]string, 0, len(ic.Volumes))
+		for _, v := range ic.Volumes {
+			e := expand(v)
+			if e == "" {
+				return ic, fmt.Errorf("the volume %q is empty with the base image's environment: set the variable in the base image or the stage, or remove the volume", v)
+			}
+			vols = append(vols, e)
+		}
+		ic.Volumes = vols
+	}
+	var labels map[string]string
+	for k, v := range ic.Labels {
+		if !hasDollar(v) {
+			continue
+		}
+		if labels == nil {
+			labels = maps.Clone(ic.Labels)
+		}
+		labels[k] = expand(v)
+	}
+	if labels != nil {
+		ic.Labels = labels
+	}
+	return ic, nil
+}
+
+func hasDollar(s string) bool { return strings.Contains(s, "$") }
+
+func anyDollar(list []string) bool { return slices.ContainsFunc(list, hasDollar) }
 
 // StartInterval is the healthcheck start interval of an image after ic
 // over a base whose start interval is base: a healthcheck ic sets

@@ -16,11 +16,7 @@ func ExpandEnv(base, over []string) []string {
 	if len(over) == 0 {
 		return over
 	}
-	vars := map[string]string{}
-	for _, kv := range base {
-		name, value, _ := strings.Cut(kv, "=")
-		vars[name] = value
-	}
+	vars := envMap(base)
 	out := make([]string, len(over))
 	for i, kv := range over {
 		name, value, ok := strings.Cut(kv, "=")
@@ -149,11 +145,7 @@ func ExpandWorkdir(base []string, dir string) string {
 	if !strings.Contains(dir, "$") {
 		return dir
 	}
-	vars := map[string]string{}
-	for _, kv := range base {
-		name, value, _ := strings.Cut(kv, "=")
-		vars[name] = value
-	}
+	vars := envMap(base)
 	var elems []string
 	depth, start := 0, 0
 	for i := 0; i < len(dir); i++ {
@@ -204,4 +196,14 @@ func Rebase(p, d, to string) string {
 		return path.Join(to, p[len(d)+1:])
 	}
 	return p
+}
+
+// envMap is an environment's NAME=VALUE list as a map.
+func envMap(env []string) map[string]string {
+	vars := make(map[string]string, len(env))
+	for _, kv := range env {
+		name, value, _ := strings.Cut(kv, "=")
+		vars[name] = value
+	}
+	return vars
 }

@@ -41,10 +41,53 @@ func TestExpandEnv(t *testing.T) {
 
 func TestMergeConfigExpandsBaseEnv(t *testing.T) {
 	c := &v1.Config{Env: []string{"PATH=/usr/bin:/bin", "KEEP=1"}}
-	Merge(c, ir.ImageConfig{Env: []string{"PATH=/opt/bin:$PATH", "NEW=$KEEP-$PATH"}})
+	if err := Merge(c, ir.ImageConfig{Env: []string{"PATH=/opt/bin:$PATH", "NEW=$KEEP-$PATH"}}); err != nil {
+		t.Fatal(err)
+	}
 	want := []string{"PATH=/opt/bin:/usr/bin:/bin", "KEEP=1", "NEW=1-/usr/bin:/bin"}
 	if diff := cmp.Diff(want, c.Env); diff != "" {
 		t.Errorf("config env (-want +got):\n%s", diff)
+	}
+}
+
+// Labels, exposed ports, volumes and the stop signal see the base image's
+// environment, not the target's own env; $$ is a literal $, and the IR's
+// config is left as it was.
+func TestMergeConfigWordsSeeBaseEnv(t *testing.T) {
+	c := &v1.Config{Env: []string{"PORT=8080", "PORTS=80 9000-9001/udp", "SIG=INT", "DATA=/data"}}
+	ic := ir.ImageConfig{
+		Env:          []string{"PORT=1"},
+		Labels:       map[string]string{"port": "$PORT", "lit": "$$PORT", "plain": "x"},
+		ExposedPorts: []string{"$PORTS", "7000"},
+		Volumes:      []string{"$DATA/v", "/plain"},
+		StopSignal:   "SIG$SIG",
+	}
+	if err := Merge(c, ic); err != nil {
+		t.Fatal(err)
+	}
+	want := &v1.Config{
+		Env:          []string{"PORT=1", "PORTS=80 9000-9001/udp", "SIG=INT", "DATA=/data"},
+		Labels:       map[string]string{"port": "8080", "lit": "$PORT", "plain": "x"},
+		ExposedPorts: map[string]struct{}{"80/tcp": {}, "9000/udp": {}, "9001/udp": {}, "7000/tcp": {}},
+		Volumes:      map[string]struct{}{"/data/v": {}, "/plain": {}},
+		StopSignal:   "SIGINT",
+	}
+	if diff := cmp.Diff(want, c); diff != "" {
+		t.Errorf("config (-want +got):\n%s", diff)
+	}
+	if ic.Labels["port"] != "$PORT" {
+		t.Errorf("Merge changed the IR's labels: %v", ic.Labels)
+	}
+	for _, bad := range []ir.ImageConfig{
+		{ExposedPorts: []string{"$UNSET"}},
+		{ExposedPorts: []string{"$SIG"}},
+		{Volumes: []string{"$UNSET"}},
+		{StopSignal: "$DATA"},
+	} {
+		c := &v1.Config{Env: []string{"SIG=INT", "DATA=/data"}}
+		if err := Merge(c, bad); err == nil {
+			t.Errorf("Merge(%+v) = nil, want an error", bad)
+		}
 	}
 }
 

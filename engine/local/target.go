@@ -266,7 +266,9 @@ func (tb *targetBuild) assemble() (*targetResult, error) {
 	for _, l := range st.Layers {
 		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, l.DiffID)
 	}
-	imageconfig.MergeFile(cfg, t.Config)
+	if err := imageconfig.MergeFile(cfg, t.Config); err != nil {
+		return nil, fmt.Errorf("the image config of %s: %w", t.Name, err)
+	}
 	st.StartInterval = imageconfig.StartInterval(st.StartInterval, t.Config)
 	// The image is as old as its newest layer: an unchanged rebuild gives
 	// the same config, and so the same digest.

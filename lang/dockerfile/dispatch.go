@@ -1,15 +1,14 @@
 package dockerfile
 
 import (
-	"fmt"
 	"path"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
+	"github.com/imgc-dev/imgc/internal/configvalue"
 	"github.com/imgc-dev/imgc/model"
 )
 
@@ -144,8 +143,16 @@ func (rd *reader) expose(s *stageState, pn parsedNode, c *instructions.ExposeCom
 		if !ok {
 			continue
 		}
+		if len(x.Unset) > 0 {
+			// A variable only the base image sets: the engine expands
+			// and checks the ports (EXPOSE $PORT).
+			if t := baseText(x); indexOf(cfg.Expose, t.Value) < 0 {
+				cfg.Expose = append(cfg.Expose, t)
+			}
+			continue
+		}
 		for _, word := range strings.Fields(x.Value) {
-			ports, err := exposedPorts(word)
+			ports, err := configvalue.Ports(word)
 			if err != nil {
 				rd.errorf(pn.rng, "Invalid port", "%s Write ports as PORT, PORT/PROTO or FIRST-LAST/PROTO.", sentence(err.Error()))
 				continue
@@ -174,8 +181,8 @@ func (rd *reader) volume(s *stageState, pn parsedNode, c *instructions.VolumeCom
 			rd.errorf(pn.rng, "Empty volume", "VOLUME paths cannot be empty. Remove the empty entry.")
 			continue
 		}
-		if indexOf(cfg.Volumes, x.Value) < 0 {
-			cfg.Volumes = append(cfg.Volumes, textOf(x))
+		if t := baseText(x); indexOf(cfg.Volumes, t.Value) < 0 {
+			cfg.Volumes = append(cfg.Volumes, t)
 		}
 	}
 }
@@ -188,7 +195,7 @@ func (rd *reader) label(s *stageState, pn parsedNode, c *instructions.LabelComma
 		if cfg.Labels == nil {
 			cfg.Labels = map[string]text{}
 		}
-		cfg.Labels[k.Value] = textOf(v)
+		cfg.Labels[k.Value] = baseText(v)
 	}
 }
 
@@ -202,10 +209,14 @@ func (rd *reader) maintainer(s *stageState, pn parsedNode, c *instructions.Maint
 func (rd *reader) stopSignal(s *stageState, pn parsedNode, c *instructions.StopSignalCommand) {
 	cfg := s.configInstruction(pn)
 	x, _ := rd.expand(s, pn.rng, c.Signal)
-	if err := model.ValidateStopSignal(x.Value); err != nil {
-		rd.errorf(pn.rng, "Invalid stop signal", "%s", sentence(err.Error()))
+	if len(x.Unset) == 0 {
+		// Else a variable only the base image sets: the engine
+		// expands and checks the signal.
+		if err := model.ValidateStopSignal(x.Value); err != nil {
+			rd.errorf(pn.rng, "Invalid stop signal", "%s", sentence(err.Error()))
+		}
 	}
-	cfg.StopSignal = textOf(x)
+	cfg.StopSignal = baseText(x)
 }
 
 func (rd *reader) healthcheck(s *stageState, pn parsedNode, c *instructions.HealthCheckCommand) {
@@ -307,40 +318,6 @@ func duration(d time.Duration) string {
 
 func isWindowsPath(p string) bool {
 	return len(p) >= 2 && p[1] == ':' && (p[0]|0x20) >= 'a' && (p[0]|0x20) <= 'z'
-}
-
-// exposedPorts normalises one EXPOSE word like BuildKit: "80" is
-// "80/tcp" and a range becomes one entry per port.
-func exposedPorts(word string) ([]string, error) {
-	port, proto, hasProto := strings.Cut(word, "/")
-	if !hasProto || proto == "" {
-		proto = "tcp"
-	}
-	proto = strings.ToLower(proto)
-	if proto != "tcp" && proto != "udp" && proto != "sctp" {
-		// Docker refuses these too (nat.ParsePortSpec).
-		return nil, fmt.Errorf("the port %q has the protocol %q, which is not tcp, udp or sctp", word, proto)
-	}
-	if i := strings.LastIndex(port, ":"); i >= 0 {
-		port = port[i+1:]
-	}
-	first, last, isRange := strings.Cut(port, "-")
-	start, err := strconv.Atoi(first)
-	if err != nil || start < 1 || start > 65535 {
-		return nil, fmt.Errorf("invalid port %q", word)
-	}
-	end := start
-	if isRange {
-		end, err = strconv.Atoi(last)
-		if err != nil || end < start || end > 65535 {
-			return nil, fmt.Errorf("invalid port range %q", word)
-		}
-	}
-	var out []string
-	for p := start; p <= end; p++ {
-		out = append(out, strconv.Itoa(p)+"/"+proto)
-	}
-	return out, nil
 }
 
 // withShell gives CMD/ENTRYPOINT their final argv: the shell form runs

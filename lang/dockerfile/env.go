@@ -38,6 +38,14 @@ func (e envEntry) text() text {
 	return textOf(expansion{Value: e.model(), Tmpl: e.modelTmpl()})
 }
 
+// baseText is word x as a value the runtime expands against the base
+// image's environment (a label's, an exposed port's, a volume's or the
+// stop signal, as an env value's): its references to variables only the
+// base image sets stay, and every other $ is written $$.
+func baseText(x expansion) text {
+	return envEntry{Value: x.Value, Tmpl: x.Tmpl, Unset: x.Unset}.text()
+}
+
 // modelTmpl is model as an HCL template.
 func (e envEntry) modelTmpl() string {
 	if e.Tmpl == quoteLit(e.Value) {
