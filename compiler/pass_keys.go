@@ -149,7 +149,11 @@ func stepInputs(s *state, step ir.Step, targetKeys map[string]ir.CacheKey) []ir.
 			in.add("source stage", targetKey(targetKeys, st.FromTarget).String())
 		}
 		in.files(st.Files)
-		// The file's text is keyed by its digest, in Files.
+		// The file's text is keyed by its digest, in Files; the text
+		// itself goes beside it, for plan's reasons.
+		if st.Content != nil && len(st.Files) == 1 && len(*st.Content) <= ir.MaxInputText {
+			in.text(*st.Content)
+		}
 		in.addTrue("inline", st.Content != nil)
 		if len(st.Exclude) > 0 {
 			in.add("exclude", jsonList(st.Exclude))
@@ -227,6 +231,14 @@ func (in *inputs) add(name, value string) {
 		name = fmt.Sprintf("%s (%d)", name, n)
 	}
 	in.list = append(in.list, ir.KeyInput{Name: name, Value: value})
+}
+
+// text sets the Text of the last input added (ir.KeyInput.Text).
+func (in *inputs) text(t string) {
+	if in.mask != nil {
+		t = in.mask(t)
+	}
+	in.list[len(in.list)-1].Text = t
 }
 
 func (in *inputs) addNonEmpty(name, value string) {

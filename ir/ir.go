@@ -172,7 +172,15 @@ type Layer struct {
 type KeyInput struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
+	// Text is, for an input keyed by the digest of a text the
+	// configuration wrote (a copy's inline content), that text when it
+	// is at most MaxInputText bytes: plan tells from it whether new
+	// values of variables explain the change. It is not part of the key.
+	Text string `json:"text,omitempty"`
 }
+
+// MaxInputText bounds KeyInput.Text.
+const MaxInputText = 16 << 10
 
 // StepKind names a step type.
 type StepKind string

@@ -26,6 +26,73 @@ func (l *Layer) ignoring(id string) *Layer {
 	return l
 }
 
+// A copy's inline content is keyed by its digest, which no variable's
+// value is in: its text, beside the key, tells whether the variables
+// explain the change, whatever the length of their values.
+func TestMissReasonInlineContent(t *testing.T) {
+	p := KeyOf([]byte("a"))
+	content := func(vars map[string]string, text, value string) *Layer {
+		l := layer(p, vars, "kind", "copy", "file motd", value)
+		l.Inputs[1].Text = text
+		return l
+	}
+	v1 := map[string]string{"version": "1"}
+	v10 := map[string]string{"version": "10"}
+	prev := content(v1, "v=1", "sha256:12ab 0644 /etc/motd")
+	for _, tt := range []struct {
+		name     string
+		cur      *Layer
+		expected string
+	}{
+		{"a longer value", content(v10, "v=10", "sha256:34cd 0644 /etc/motd"), "variable version changed"},
+		{"the template edited too", content(v10, "version=10", "sha256:56ef 0644 /etc/motd"), "variable version changed; inline content <<motd changed"},
+		{"edited alone", content(v1, "version=1", "sha256:56ef 0644 /etc/motd"), "inline content <<motd changed"},
+		{"the mode too", content(v10, "v=10", "sha256:34cd 0755 /etc/motd"), "variable version changed; copied file motd changed"},
+	} {
+		if got := MissReason(prev, tt.cur, false); got != tt.expected {
+			t.Errorf("%s: MissReason = %q, want %q", tt.name, got, tt.expected)
+		}
+	}
+	// A digest that happens to hold a variable's value ("1") explains
+	// nothing, where no text was recorded (a build of an earlier imgc).
+	old := layer(p, v1, "kind", "copy", "file motd", "sha256:1111 0644 /etc/motd")
+	cur := layer(p, map[string]string{"version": "2"}, "kind", "copy", "file motd", "sha256:2222 0644 /etc/motd")
+	if got, want := MissReason(old, cur, false), "copied file motd changed"; got != want {
+		t.Errorf("without texts: MissReason = %q, want %q", got, want)
+	}
+}
+
+// A step a dynamic block made from each element of a collection variable
+// has the element's value in its command, not the variable's: the
+// elements that changed explain it.
+func TestMissReasonCollectionVariable(t *testing.T) {
+	p := KeyOf([]byte("a"))
+	run := func(items, command string) *Layer {
+		return layer(p, map[string]string{"items": items}, "kind", "run", "command", command)
+	}
+	prev := run(`{"a":1,"b":"x y"}`, "echo a=1 b=x y")
+	for _, tt := range []struct {
+		name     string
+		cur      *Layer
+		expected string
+	}{
+		{"a number", run(`{"a":2,"b":"x y"}`, "echo a=2 b=x y"), "variable items changed"},
+		{"a string", run(`{"a":1,"b":"z"}`, "echo a=1 b=z"), "variable items changed"},
+		{"an edit too", run(`{"a":2,"b":"x y"}`, "echo a=2 b=x y!"), "variable items changed; command changed"},
+		{"an edit alone", run(`{"a":1,"b":"x y"}`, "printf a=1 b=x y"), "command changed"},
+	} {
+		if got := MissReason(prev, tt.cur, false); got != tt.expected {
+			t.Errorf("%s: MissReason = %q, want %q", tt.name, got, tt.expected)
+		}
+	}
+	list := func(items, command string) *Layer {
+		return layer(p, map[string]string{"list": items}, "kind", "run", "command", command)
+	}
+	if got, want := MissReason(list(`[1,3]`, "echo 1 3"), list(`[1,2]`, "echo 1 2"), false), "variable list changed"; got != want {
+		t.Errorf("a list: MissReason = %q, want %q", got, want)
+	}
+}
+
 func TestMissReason(t *testing.T) {
 	p1, p2 := KeyOf([]byte("a")), KeyOf([]byte("b"))
 	prev := layer(p1, map[string]string{"version": "1"}, "kind", "run", "command", "make", "env FOO", "1", "file src/app.py", "sha256:aa 0644 /app/app.py")
@@ -105,16 +172,16 @@ func TestMissReasonFromJSON(t *testing.T) {
 
 func TestLayerKeyIsUnambiguous(t *testing.T) {
 	p := KeyOf([]byte("p"))
-	a := LayerKey(p, []KeyInput{{"ab", "c"}})
-	b := LayerKey(p, []KeyInput{{"a", "bc"}})
-	c := LayerKey(p, []KeyInput{{"ab", ""}, {"c", ""}})
+	a := LayerKey(p, []KeyInput{{Name: "ab", Value: "c"}})
+	b := LayerKey(p, []KeyInput{{Name: "a", Value: "bc"}})
+	c := LayerKey(p, []KeyInput{{Name: "ab", Value: ""}, {Name: "c", Value: ""}})
 	if a == b || a == c || b == c {
 		t.Errorf("different inputs share a key")
 	}
-	if k1, k2 := LayerKey(p, []KeyInput{{"x", "1"}}), LayerKey(p, []KeyInput{{"x", "1"}}); k1 != k2 {
+	if k1, k2 := LayerKey(p, []KeyInput{{Name: "x", Value: "1"}}), LayerKey(p, []KeyInput{{Name: "x", Value: "1"}}); k1 != k2 {
 		t.Errorf("LayerKey is not deterministic")
 	}
-	if LayerKey(KeyOf([]byte("q")), []KeyInput{{"x", "1"}}) == LayerKey(p, []KeyInput{{"x", "1"}}) {
+	if LayerKey(KeyOf([]byte("q")), []KeyInput{{Name: "x", Value: "1"}}) == LayerKey(p, []KeyInput{{Name: "x", Value: "1"}}) {
 		t.Errorf("the parent does not enter the key")
 	}
 }
@@ -123,11 +190,11 @@ func samplePlan() *Plan {
 	plat := Platform{OS: "linux", Architecture: "amd64"}
 	base := ImageBase(imageref.MustParse("docker.io/library/alpine:3.20"))
 	base.Key = TagBaseKey("docker.io/library/alpine:3.20", plat)
-	l1 := &Layer{Name: "run apk add curl", Parent: base.Key, Inputs: []KeyInput{{"command", "apk add curl"}}, CreatedBy: "RUN apk add curl",
+	l1 := &Layer{Name: "run apk add curl", Parent: base.Key, Inputs: []KeyInput{{Name: "command", Value: "apk add curl"}}, CreatedBy: "RUN apk add curl",
 		Steps:  []Step{&Run{Argv: []string{"/bin/sh", "-c", "apk add curl"}, Shell: true, Command: "apk add curl", Origin: Origin{File: "/proj/a.image.hcl", Line: 4}}},
 		Origin: Origin{File: "/proj/a.image.hcl", Line: 4, EndLine: 6}}
 	l1.Key = LayerKey(l1.Parent, l1.Inputs)
-	l2 := &Layer{Name: "copy app", Parent: l1.Key, Inputs: []KeyInput{{"file app", "sha256:aa 0644 /app"}}, CreatedBy: "COPY app /app",
+	l2 := &Layer{Name: "copy app", Parent: l1.Key, Inputs: []KeyInput{{Name: "file app", Value: "sha256:aa 0644 /app"}}, CreatedBy: "COPY app /app",
 		Steps:  []Step{&Copy{Sources: []string{"app"}, Dest: "/app", Files: []CopyFile{{Src: "app", Dst: "/app", Mode: 0o644}}, Origin: Origin{File: "/proj/a.image.hcl", Line: 7}}},
 		Origin: Origin{File: "/proj/a.image.hcl", Line: 7}}
 	l2.Key = LayerKey(l2.Parent, l2.Inputs)
@@ -220,7 +287,7 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("valid plan: %v", err)
 	}
 	p := samplePlan()
-	p.Targets[0].Layers[1].Inputs = []KeyInput{{"file app", "changed"}}
+	p.Targets[0].Layers[1].Inputs = []KeyInput{{Name: "file app", Value: "changed"}}
 	if err := Check(p, true); err == nil || !strings.Contains(err.Error(), "its inputs give") {
 		t.Errorf("stale key not caught: %v", err)
 	}

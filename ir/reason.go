@@ -1,9 +1,12 @@
 package ir
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
+	"strconv"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -143,15 +146,17 @@ func inputReason(prev, cur *Layer, kindOf func(string) TargetKind) string {
 		return ""
 	}
 	vars := changedVars(prev.Vars, cur.Vars)
+	values := withLeaves(vars)
 	used := false // a variable's new value is in a changed input
 	var named []string
 	for _, c := range changes {
-		if len(vars) > 0 && c.what == "changed" && substituted(c.old, c.cur, vars) {
+		if len(vars) > 0 && c.what == "changed" && c.substituted(values) {
 			used = true
 			continue
 		}
-		for _, v := range vars {
-			used = used || (v.cur != "" && strings.Contains(c.cur, v.cur) && (v.old == "" || strings.Contains(c.old, v.old)))
+		old, now := c.said()
+		for _, v := range values {
+			used = used || (v.cur != "" && strings.Contains(now, v.cur) && (v.old == "" || strings.Contains(old, v.old)))
 		}
 		named = append(named, describeChange(c, cur, kindOf))
 	}
@@ -222,6 +227,79 @@ func changedVars(prev, cur map[string]string) []varChange {
 	return out
 }
 
+// withLeaves is vars and, for each variable whose values are both a JSON
+// object or array (a map, list or object variable), the scalars in them
+// that changed at the same place, under its name: a step a dynamic block
+// made from each element (`${run.value}`) has the element's value, not the
+// variable's, in its command.
+func withLeaves(vars []varChange) []varChange {
+	out := vars
+	for _, v := range vars {
+		if !strings.HasPrefix(v.old, "{") && !strings.HasPrefix(v.old, "[") {
+			continue
+		}
+		o, oerr := decodeJSON(v.old)
+		c, cerr := decodeJSON(v.cur)
+		if oerr == nil && cerr == nil {
+			out = appendLeaves(out, v.name, o, c)
+		}
+	}
+	return out
+}
+
+// appendLeaves appends the scalars of old and cur that differ at the same
+// place in both, as changes of the variable name.
+func appendLeaves(out []varChange, name string, old, cur any) []varChange {
+	switch o := old.(type) {
+	case map[string]any:
+		c, ok := cur.(map[string]any)
+		if !ok {
+			return out
+		}
+		for _, k := range slices.Sorted(maps.Keys(o)) {
+			if cv, ok := c[k]; ok {
+				out = appendLeaves(out, name, o[k], cv)
+			}
+		}
+	case []any:
+		c, ok := cur.([]any)
+		if !ok {
+			return out
+		}
+		for i := range min(len(o), len(c)) {
+			out = appendLeaves(out, name, o[i], c[i])
+		}
+	default:
+		ot, ct := scalarText(old), scalarText(cur)
+		if ot != ct && ot != "" && ct != "" {
+			out = append(out, varChange{name, ot, ct})
+		}
+	}
+	return out
+}
+
+func decodeJSON(s string) (any, error) {
+	d := json.NewDecoder(strings.NewReader(s))
+	d.UseNumber()
+	var v any
+	err := d.Decode(&v)
+	return v, err
+}
+
+// scalarText is a JSON scalar as a template writes it: a string as it is,
+// a number or bool as JSON writes it; "" for anything else.
+func scalarText(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case json.Number:
+		return string(v)
+	case bool:
+		return strconv.FormatBool(v)
+	}
+	return ""
+}
+
 // substituted tells whether cur is old with some of the variables' old
 // values in it replaced by their new ones, and nothing else changed: the
 // variables explain the change.
@@ -257,25 +335,64 @@ func substituted(old, cur string, vars []varChange) bool {
 // group per occurrence of a value.
 const maxSubstituted = 16 << 10
 
-type inputDiff struct{ name, what, old, cur string }
+type inputDiff struct {
+	name, what, old, cur string
+	// oldText and curText are the inputs' Text (KeyInput.Text).
+	oldText, curText string
+}
+
+// said is what the configuration wrote of the input, before and now, as
+// far as the inputs tell: the texts of an inline content, else the
+// values, without a copied file's digest (which no variable's value is
+// in).
+func (c inputDiff) said() (old, cur string) {
+	if c.oldText != "" || c.curText != "" {
+		return c.oldText, c.curText
+	}
+	return withoutDigest(c.old), withoutDigest(c.cur)
+}
+
+// substituted tells whether the variables' new values explain the change
+// (see substituted): in an inline content's text, when its mode and
+// destination stayed, else in the value. A copied file's new digest is
+// never explained by a variable (only its text could tell).
+func (c inputDiff) substituted(vars []varChange) bool {
+	oldRest, curRest := withoutDigest(c.old), withoutDigest(c.cur)
+	if c.oldText != "" || c.curText != "" {
+		return oldRest == curRest && substituted(c.oldText, c.curText, vars)
+	}
+	if oldRest != c.old || curRest != c.cur {
+		return strings.TrimSuffix(c.old, oldRest) == strings.TrimSuffix(c.cur, curRest) && substituted(oldRest, curRest, vars)
+	}
+	return substituted(c.old, c.cur, vars)
+}
+
+// withoutDigest is a copied file's value (compiler.fileText) without its
+// leading digest; any other value as it is.
+func withoutDigest(v string) string {
+	if d, rest, ok := strings.Cut(v, " "); ok && strings.HasPrefix(d, "sha256:") {
+		return rest
+	}
+	return v
+}
 
 // inputChanges are the inputs of cur that are new or differ from prev's,
 // in cur's order, then those of prev that are gone.
 func inputChanges(prev, cur []KeyInput) []inputDiff {
-	old := make(map[string]string, len(prev))
+	old := make(map[string]KeyInput, len(prev))
 	for _, in := range prev {
-		old[in.Name] = in.Value
+		old[in.Name] = in
 	}
 	var out []inputDiff
 	seen := make(map[string]bool, len(cur))
 	for _, in := range cur {
 		seen[in.Name] = true
-		v, ok := old[in.Name]
+		o, ok := old[in.Name]
 		switch {
 		case !ok:
 			out = append(out, inputDiff{name: in.Name, what: "added", cur: in.Value})
-		case v != in.Value:
-			out = append(out, inputDiff{name: in.Name, what: "changed", old: v, cur: in.Value})
+		case o.Value != in.Value:
+			out = append(out, inputDiff{name: in.Name, what: "changed", old: o.Value, cur: in.Value, oldText: o.Text, curText: in.Text})
 		}
 	}
 	for _, in := range prev {
@@ -300,6 +417,14 @@ func describeChange(c inputDiff, cur *Layer, kindOf func(string) TargetKind) str
 		if what := mountChange(c.old, c.cur); what != "" {
 			return describe(c.name, "changed ("+what+")")
 		}
+	}
+	if c.what == "changed" && (c.oldText != "" || c.curText != "") && withoutDigest(c.old) == withoutDigest(c.cur) {
+		// No file: the text a copy's content wrote.
+		prefix, name := "", c.name
+		if i := strings.Index(name, ": "); i >= 0 && strings.HasPrefix(name, "step ") {
+			prefix, name = name[:i+2], name[i+2:]
+		}
+		return prefix + "inline content <<" + strings.TrimPrefix(name, "file ") + " changed"
 	}
 	if strings.HasPrefix(c.name, "file ") && c.what == "changed" {
 		// A file's value is "DIGEST PERM DST" (a directory's "dir PERM
