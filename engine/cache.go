@@ -145,8 +145,12 @@ func checkCacheAttrs(attrs map[string]string, known map[string][]string) error {
 }
 
 // ParseCacheExport parses a --cache-to value, CSV words as BuildKit's
-// (type=registry,ref=r.example/app:cache,mode=max).
+// (type=registry,ref=r.example/app:cache,mode=max); a value without "="
+// is a registry reference, as docker buildx reads it.
 func ParseCacheExport(s string) (CacheExport, error) {
+	if !strings.Contains(s, "=") && strings.TrimSpace(s) != "" {
+		s = "type=registry,ref=" + strings.TrimSpace(s)
+	}
 	attrs, err := parseCacheCSV(s)
 	if err != nil {
 		return CacheExport{}, fmt.Errorf("parsing cache export %q: %w", s, err)

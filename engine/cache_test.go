@@ -22,6 +22,8 @@ func TestParseCacheExport(t *testing.T) {
 		{in: `type=oci,"dest=/tmp/a,b",ignore-error=true`, want: engine.CacheExport{Type: "oci", Dest: "/tmp/a,b", Mode: "min", IgnoreError: true,
 			Attrs: map[string]string{"type": "oci", "dest": "/tmp/a,b", "ignore-error": "true"}}},
 		{in: "type=gha,mode=max", want: engine.CacheExport{Type: "gha", Mode: "max", Attrs: map[string]string{"type": "gha", "mode": "max"}}},
+		{in: "r.example/app:cache", want: engine.CacheExport{Type: "registry", Ref: "r.example/app:cache", Mode: "min",
+			Attrs: map[string]string{"type": "registry", "ref": "r.example/app:cache"}}},
 		{in: "type=registry", err: "type=registry needs ref"},
 		{in: "type=local,src=/x", err: "type=local needs dest=DIR (not src=)"},
 		{in: "type=regsitry,ref=r/a", err: `type "regsitry" is not one of azblob, gha, inline, local, oci, registry, s3. Did you mean "registry"?`},

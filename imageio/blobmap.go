@@ -175,7 +175,7 @@ func CheckBuildKitCache(ctx context.Context, typ, loc, tag string) error {
 		if err != nil {
 			return err
 		}
-		puller, err := remote.NewPuller(cacheReadOptions(ctx)...)
+		puller, err := remote.NewPuller(cacheOptions(ctx)...)
 		if err != nil {
 			return err
 		}

@@ -69,7 +69,7 @@ type BlobOpener func(ctx context.Context, d v1.Hash) (io.ReadCloser, error)
 func ExportCache(ctx context.Context, s *store.Store, typ, loc string, cfg *CacheConfig, open BlobOpener) error {
 	art, err := newCacheArtifact(cfg)
 	if err != nil {
-		return fmt.Errorf("exporting the cache to %s: %w", loc, err)
+		return &CacheExportError{Dest: loc, Err: err}
 	}
 	blob := func(ctx context.Context, d v1.Hash) (io.ReadCloser, error) {
 		if f, err := os.Open(s.BlobPath(d)); err == nil {
@@ -89,9 +89,28 @@ func ExportCache(ctx context.Context, s *store.Store, typ, loc string, cfg *Cach
 		err = fmt.Errorf("the local engine exports caches of type registry, local or oci, not %q", typ)
 	}
 	if err != nil {
-		return fmt.Errorf("exporting the cache to %s: %w", loc, err)
+		return &CacheExportError{Dest: loc, Err: err}
 	}
 	return nil
+}
+
+// CacheExportError is a failed cache export (--cache-to), which the CLI
+// names as such: a build that pushes its image and exports its cache to
+// one registry must say which of the two failed.
+type CacheExportError struct {
+	Dest string
+	Err  error
+}
+
+func (e *CacheExportError) Error() string {
+	return fmt.Sprintf("exporting the cache to %s: %v", e.Dest, e.Err)
+}
+func (e *CacheExportError) Unwrap() error { return e.Err }
+
+// Sentence is the error as one sentence: what failed, then the registry's
+// or network's trouble in words when ProblemSentence knows it.
+func (e *CacheExportError) Sentence() string {
+	return "exporting the cache to " + e.Dest + ": " + Sentence(e.Err)
 }
 
 // cacheArtifact is a cache's documents and the layers it lists.
@@ -160,7 +179,7 @@ func pushCache(ctx context.Context, ref string, art *cacheArtifact, blob BlobOpe
 	if err != nil {
 		return err
 	}
-	return remote.Write(r, img, registryOptions(ctx)...)
+	return remote.Write(r, img, cacheOptions(ctx)...)
 }
 
 // cacheImage is the artifact as go-containerregistry's image, to push it.
@@ -492,7 +511,7 @@ func registryArtifact(ctx context.Context, ref string) (*remote.Descriptor, Blob
 	if err != nil {
 		return nil, nil, err
 	}
-	puller, err := remote.NewPuller(cacheReadOptions(ctx)...)
+	puller, err := remote.NewPuller(cacheOptions(ctx)...)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -60,14 +60,14 @@ func retryingOptions(ctx context.Context, retry func(error) bool) []remote.Optio
 	}
 }
 
-// cacheReadOptions are registryOptions for reading a shared cache, which
-// a build can do without: a registry that refuses the connection or
+// cacheOptions are registryOptions for reading or writing a shared cache,
+// which a build can do without: a registry that refuses the connection or
 // whose name does not resolve is not tried again (BuildKit's resolver
 // does not retry those either), so a cache registry that is down costs a
-// build a warning at once, not the 20 s a push spends retrying. Answers
-// that say "later" (5xx, 429) and broken connections are retried as
-// for a push.
-func cacheReadOptions(ctx context.Context) []remote.Option {
+// build a warning at once (or, for an export without ignore-error, its
+// failure), not the 11 s a push spends retrying. Answers that say "later"
+// (5xx, 429) and broken connections are retried as for a push.
+func cacheOptions(ctx context.Context) []remote.Option {
 	return retryingOptions(ctx, retryableRead)
 }
 

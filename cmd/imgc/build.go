@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/google/go-containerregistry/pkg/name"
 	"maps"
 	"os"
 	"path/filepath"
@@ -89,6 +90,7 @@ func (c *buildCmd) Run(e *env) error {
 	}
 	outputs, secrets, diags := c.parseOutputsAndSecrets()
 	defer removeEnvSecrets(secrets)
+	diags = append(diags, checkTags(c.Tag)...)
 	agents, stopAgents, adiags := sshAgents(c.SSH)
 	defer stopAgents()
 	e.sshAgents = agents
@@ -126,6 +128,9 @@ func (c *buildCmd) Run(e *env) error {
 	}
 	if len(plans) > 0 {
 		diags = append(diags, filesystemOutputs(outputs, c.IIDFile, plans[0])...)
+		if c.Push {
+			diags = append(diags, untaggedPushes(plans[0])...)
+		}
 	}
 	if err := e.report(src.Files, diags); err != nil {
 		if onlyUnreachable(diags) {
@@ -656,4 +661,50 @@ func updateLock(dir string, old, resolved map[string]string) error {
 		return fmt.Errorf("writing imgc.lock.hcl: %w", err)
 	}
 	return nil
+}
+
+// checkTags checks --tag values before anything is built, as docker build
+// does, so that a name no registry takes does not fail the push after a
+// whole build.
+func checkTags(tags []string) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, t := range tags {
+		if _, err := name.NewTag(t); err != nil {
+			hint := ""
+			if strings.ToLower(t) != t {
+				hint = " Repository names are lower case; only the tag after the last : may hold capitals."
+			}
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid --tag",
+				Detail: fmt.Sprintf("%q is not an image name: %v.%s Write [REGISTRY/]REPOSITORY[:TAG], such as registry.example.com/team/app:1.2.", t, err, hint)})
+		}
+	}
+	return diags
+}
+
+// untaggedPushes refuses --push when no image of the build has a tag,
+// which would push nothing (docker buildx refuses it too), and warns of
+// each output image without one when others have some.
+func untaggedPushes(plan *ir.Plan) hcl.Diagnostics {
+	var tagged int
+	var untagged []string
+	for _, t := range plan.Targets {
+		if !t.Output {
+			continue
+		}
+		if len(t.Tags) > 0 {
+			tagged++
+		} else {
+			untagged = append(untagged, t.Name)
+		}
+	}
+	if tagged == 0 {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Nothing to push",
+			Detail: "--push pushes each image to the registries its tags name, and no image of this build has a tag. Add --tag REGISTRY/REPOSITORY:TAG, or tags to the image block."}}
+	}
+	var diags hcl.Diagnostics
+	for _, n := range untagged {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Image not pushed",
+			Detail: fmt.Sprintf("The image %s has no tag, so --push leaves it in imgc's store only. Give it tags to push it.", n)})
+	}
+	return diags
 }

@@ -377,6 +377,10 @@ func registryError(err error) error {
 		}
 		return fmt.Errorf("%d pushes failed (the tags not listed here were pushed):\n  %s\nThe image is built and in imgc's store: push those tags with imgc push once that is mended", len(pes), strings.Join(msgs, "\n  "))
 	}
+	var ce *imageio.CacheExportError
+	if errors.As(err, &ce) {
+		return fmt.Errorf("%s. The image is built and in imgc's store; build again to export the cache once that is mended", ce.Sentence())
+	}
 	msg := imageio.ProblemSentence(err)
 	var pe *imageio.PushError
 	if errors.As(err, &pe) {

@@ -105,7 +105,7 @@ func (c *planCmd) run(e *env) (bool, error) {
 		return false, err
 	}
 	plats, pdiags := parsePlatforms(c.Platform)
-	if pdiags.HasErrors() {
+	if pdiags = append(pdiags, checkTags(c.Tag)...); pdiags.HasErrors() {
 		return false, e.report(nil, pdiags)
 	}
 	// A saved plan resolves base tags as the build will, so that the build

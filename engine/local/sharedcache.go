@@ -549,7 +549,12 @@ func exportCaches(ctx context.Context, builders []*builder) error {
 		}
 		if err := imageio.ExportCache(ctx, first.s, exp.Type, exp.Location(), cfg, opener); err != nil {
 			if exp.IgnoreError {
-				first.emit(engine.Event{Kind: "warning", Line: err.Error()})
+				line := err.Error()
+				var ce *imageio.CacheExportError
+				if errors.As(err, &ce) {
+					line = ce.Sentence()
+				}
+				first.emit(engine.Event{Kind: "warning", Line: line + " (ignore-error=true: the build goes on)"})
 				continue
 			}
 			return err
