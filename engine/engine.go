@@ -87,6 +87,11 @@ type BuildOptions struct {
 	// refuses run steps with network = "host". Other steps get a private
 	// network namespace or, with "none", loopback only.
 	AllowNetworkHost bool
+	// ProxyEnv is added to the environment of every run step that does not
+	// set the variable itself (HTTP_PROXY=..., http_proxy=...), as
+	// BuildKit does with its predefined proxy build arguments. It enters
+	// no key, history or image config.
+	ProxyEnv []string
 	// AllowInsecure is the security.insecure entitlement: without it,
 	// Build refuses run steps with security = "insecure".
 	AllowInsecure bool

@@ -51,6 +51,9 @@ func (l *loader) variableValues(mod *module, parser *hclparse.Parser, opts Optio
 			}
 		case VarFlag:
 			v := mod.varByName[src.Name]
+			if v == nil && model.IsProxyArg(src.Name) {
+				continue // a proxy for run steps (engine.BuildOptions.ProxyEnv)
+			}
 			if v == nil {
 				l.add(&hcl.Diagnostic{
 					Severity: hcl.DiagError,

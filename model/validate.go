@@ -203,3 +203,39 @@ func ValidateGitRef(ref, subdir string) error {
 	}
 	return nil
 }
+
+// proxyArgs are BuildKit's predefined proxy build arguments, in any case.
+var proxyArgs = []string{"http_proxy", "https_proxy", "ftp_proxy", "no_proxy", "all_proxy"}
+
+// IsProxyArg reports whether a build argument is one of BuildKit's
+// predefined proxy arguments (HTTP_PROXY, https_proxy, NO_PROXY...): given
+// on the command line, it reaches every run step's environment without an
+// ARG, and stays out of cache keys and the image.
+func IsProxyArg(name string) bool {
+	for _, p := range proxyArgs {
+		if strings.EqualFold(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// ProxyEnv is the environment the proxy arguments among args (NAME=VALUE)
+// give run steps, as BuildKit's: each in upper and lower case
+// (HTTP_PROXY and http_proxy), a later argument winning.
+func ProxyEnv(args []string) []string {
+	vals := map[string]string{}
+	for _, a := range args {
+		name, v, ok := strings.Cut(a, "=")
+		if ok && IsProxyArg(name) {
+			vals[strings.ToLower(name)] = v
+		}
+	}
+	var out []string
+	for _, p := range proxyArgs {
+		if v, ok := vals[p]; ok && v != "" {
+			out = append(out, strings.ToUpper(p)+"="+v, p+"="+v)
+		}
+	}
+	return out
+}

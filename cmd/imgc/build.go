@@ -205,6 +205,7 @@ func (c *buildCmd) buildOptions(src *source, plans []*ir.Plan, pins map[string]s
 		AllowInsecure:    allowed[engine.EntitlementSecurityInsecure],
 		Devices:          devices,
 		CDISpecDirs:      c.CDISpecDir,
+		ProxyEnv:         c.proxyEnv(),
 	}
 	if v := src.SourceDateEpoch; v != "" {
 		sec, err := strconv.ParseInt(v, 10, 64)

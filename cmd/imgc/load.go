@@ -20,6 +20,7 @@ import (
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/lang"
 	"github.com/imgc-dev/imgc/lang/loader"
+	"github.com/imgc-dev/imgc/model"
 	"github.com/imgc-dev/imgc/store"
 )
 
@@ -119,6 +120,19 @@ func (f *configFlags) varSources() ([]lang.VarSource, hcl.Diagnostics) {
 		out = append(out, src)
 	}
 	return out, diags
+}
+
+// proxyEnv is the run steps' proxy environment that --var and --build-arg
+// give (HTTP_PROXY=... and the like, engine.BuildOptions.ProxyEnv).
+func (f *configFlags) proxyEnv() []string {
+	srcs, _ := f.varSources()
+	var args []string
+	for _, s := range srcs {
+		if s.Kind == lang.VarFlag {
+			args = append(args, s.Name+"="+s.Value)
+		}
+	}
+	return model.ProxyEnv(args)
 }
 
 // source is a loaded configuration and where it came from.

@@ -122,7 +122,7 @@ func (e *Engine) newBuild(c *client.Client, p *ir.Plan, o engine.BuildOptions, n
 			b.export.standFor(digest.Digest(d))
 		}
 	}
-	b.lw = newLowering(p, lowerOptions{noCache: o.NoCache, forced: p.ForcedLayers(), context: o.Context, native: native})
+	b.lw = newLowering(p, lowerOptions{noCache: o.NoCache, forced: p.ForcedLayers(), context: o.Context, native: native, proxy: llbProxy(o.ProxyEnv)})
 	return b, nil
 }
 

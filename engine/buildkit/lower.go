@@ -59,6 +59,9 @@ type lowerOptions struct {
 	// build context as ("context"), with sessionID; empty means a local of
 	// its own per copy step, served by the client (see Build).
 	localName, sessionID string
+	// proxy is the proxy environment of every run step (see
+	// engine.BuildOptions.ProxyEnv), nil when none.
+	proxy *llb.ProxyEnv
 	// native is the daemon's own platform: a cache mount without an id is
 	// the daemon's for it, and another platform's has the platform in its
 	// id, as the local engine keeps them.
@@ -180,6 +183,10 @@ func (lw *lowering) run(t *ir.Target, r *ir.Run, st llb.State, baseCfg v1.Config
 		st = st.AddEnv(k, v)
 	}
 	opts := []llb.RunOption{llb.Args(r.Argv)}
+	if lw.o.proxy != nil {
+		// As BuildKit's Dockerfile frontend: out of the key.
+		opts = append(opts, llb.WithProxy(*lw.o.proxy))
+	}
 	switch r.Network {
 	case ir.NetworkNone:
 		opts = append(opts, llb.Network(pb.NetMode_NONE))
@@ -661,4 +668,29 @@ func mountPaths(source string, files []ir.CopyFile) []string {
 		include = []string{path.Join(source, ".imgc-nothing")}
 	}
 	return include
+}
+
+// llbProxy is a proxy environment (engine.BuildOptions.ProxyEnv) as LLB's,
+// nil when it is empty.
+func llbProxy(env []string) *llb.ProxyEnv {
+	if len(env) == 0 {
+		return nil
+	}
+	var p llb.ProxyEnv
+	for _, kv := range env {
+		name, v, _ := strings.Cut(kv, "=")
+		switch name {
+		case "HTTP_PROXY":
+			p.HTTPProxy = v
+		case "HTTPS_PROXY":
+			p.HTTPSProxy = v
+		case "FTP_PROXY":
+			p.FTPProxy = v
+		case "NO_PROXY":
+			p.NoProxy = v
+		case "ALL_PROXY":
+			p.AllProxy = v
+		}
+	}
+	return &p
 }

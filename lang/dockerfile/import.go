@@ -406,7 +406,7 @@ func (rd *reader) chooseTarget() {
 func (rd *reader) checkBuildArgs() {
 	var unused []string
 	for k := range rd.opts.BuildArgs {
-		if !rd.usedArgs[k] && !rd.declared(k) && !rd.opts.Ambient[k] {
+		if !rd.usedArgs[k] && !rd.declared(k) && !rd.opts.Ambient[k] && !model.IsProxyArg(k) {
 			unused = append(unused, k)
 		}
 	}
