@@ -110,7 +110,11 @@ type Platform struct {
 	OS, Architecture, Variant string
 }
 
-// ParsePlatform checks p with ValidatePlatform and splits it.
+// ParsePlatform checks p with ValidatePlatform and splits it. The
+// variant every CPU of an architecture has is dropped, as containerd's
+// platforms.Normalize (and so BuildKit) drops it: linux/arm64/v8 is
+// linux/arm64, linux/amd64/v1 linux/amd64, and matches an index entry
+// with or without the variant.
 func ParsePlatform(p string) (Platform, error) {
 	if err := ValidatePlatform(p); err != nil {
 		return Platform{}, err
@@ -119,6 +123,12 @@ func ParsePlatform(p string) (Platform, error) {
 	out := Platform{OS: parts[0], Architecture: parts[1]}
 	if len(parts) == 3 {
 		out.Variant = parts[2]
+	}
+	switch {
+	case out.Architecture == "arm64" && (out.Variant == "v8" || out.Variant == "8" || out.Variant == "v8.0"):
+		out.Variant = ""
+	case out.Architecture == "amd64" && out.Variant == "v1":
+		out.Variant = ""
 	}
 	return out, nil
 }

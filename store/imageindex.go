@@ -66,15 +66,34 @@ func (x *storeIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) { return x.s.I
 
 // LookupImageFor finds the stored image named n, as LookupImage, and when
 // it is an index (a multi-platform image), its image for platform p (see
-// PlatformImage).
+// PlatformImage). An image of one platform that is not p (p not zero) is
+// a *PlatformError, as docker run --platform refuses it.
 func (s *Store) LookupImageFor(n string, p ir.Platform) (v1.Descriptor, error) {
 	d, err := s.LookupImage(n)
 	if err != nil {
 		return d, err
 	}
 	isIndex, err := s.IsIndex(d.Digest)
-	if err != nil || !isIndex {
+	if err != nil {
 		return d, err
+	}
+	if !isIndex {
+		if p.OS == "" {
+			return d, nil
+		}
+		img, err := s.Image(d.Digest)
+		if err != nil {
+			return d, err
+		}
+		cfg, err := img.ConfigFile()
+		if err != nil {
+			return d, fmt.Errorf("reading image %s: %w", n, err)
+		}
+		have := v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}
+		if cfg.Architecture != "" && !have.Satisfies(v1.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}) {
+			return d, fmt.Errorf("%s: %w", n, &PlatformError{Want: p.String(), Have: []string{have.String()}})
+		}
+		return d, nil
 	}
 	c, err := s.PlatformImage(d.Digest, p)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -57,7 +58,9 @@ type Bind struct {
 
 // imageLowers reads the stored image called name and unpacks its layers,
 // returning its config and the overlay lower dirs that show its files.
-func (e *Engine) imageLowers(ctx context.Context, name string, pl ir.Platform) (*v1.ConfigFile, []string, error) {
+// An image of another architecture than the host's, run without a
+// platform asked for, is named on warn: it runs under QEMU.
+func (e *Engine) imageLowers(ctx context.Context, name string, pl ir.Platform, warn io.Writer) (*v1.ConfigFile, []string, error) {
 	s := e.s
 	d, err := s.LookupImageFor(name, pl)
 	if err != nil {
@@ -81,6 +84,10 @@ func (e *Engine) imageLowers(ctx context.Context, name string, pl ir.Platform) (
 	if cfg.Architecture != "" {
 		if err := checkEmulation(ir.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}); err != nil {
 			return nil, nil, fmt.Errorf("running %s: %w", name, err)
+		}
+		if pl.OS == "" && cfg.Architecture != runtime.GOARCH && warn != nil {
+			fmt.Fprintf(warn, "imgc: warning: the image is %s/%s and this machine %s/%s, so it runs under QEMU emulation; give --platform to say which you want\n",
+				cfg.OS, cfg.Architecture, runtime.GOOS, runtime.GOARCH)
 		}
 	}
 	chain := make([]store.Layer, len(m.Layers))
@@ -106,7 +113,7 @@ func (e *Engine) imageLowers(ctx context.Context, name string, pl ir.Platform) (
 // exit status. Nothing the container writes is kept.
 func (e *Engine) RunImage(ctx context.Context, name string, o RunOptions) (int, error) {
 	s := e.s
-	cfg, lowers, err := e.imageLowers(ctx, name, o.Platform)
+	cfg, lowers, err := e.imageLowers(ctx, name, o.Platform, o.Stderr)
 	if err != nil {
 		return 0, err
 	}
