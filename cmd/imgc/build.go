@@ -36,7 +36,11 @@ type buildCmd struct {
 	NoCache      bool     `name:"no-cache" help:"Rebuild every layer; reuse nothing from the cache."`
 	Secret       []string `sep:"none" placeholder:"id=ID,src=FILE" help:"Expose a file to mount \"secret\" blocks (repeatable). Never stored in a layer, the history or a key."`
 	SSH          []string `sep:"none" placeholder:"default|ID[=SOCKET|KEY[,KEY]]" help:"Forward an SSH agent to mount \"ssh\" blocks (RUN --mount=type=ssh) (repeatable): default is $SSH_AUTH_SOCK; a socket is forwarded, key files are served by an agent of imgc's own. Never stored in a layer or a key."`
-	Progress     string   `enum:"auto,tty,plain,json" default:"auto" help:"Progress output: auto, tty, plain or json."`
+	Progress     string   `placeholder:"auto|tty|plain|json|quiet" help:"Progress output: auto (the default, or $BUILDKIT_PROGRESS), tty, plain, json or quiet (only the result lines and warnings)."`
+	Quiet        bool     `short:"q" help:"As docker build -q: --progress quiet."`
+	Label        []string `sep:"none" placeholder:"KEY=VALUE" help:"Set a label on every image the build outputs (repeatable), as docker buildx --label does."`
+	Annotation   []string `sep:"none" placeholder:"KEY=VALUE" help:"Set an OCI manifest annotation on every image the build outputs (repeatable), as docker buildx --annotation does."`
+	buildxFlags
 	Locked       bool     `help:"Fail instead of moving a base image pin in imgc.lock.hcl, or when a base is not pinned."`
 	Pull         bool     `help:"Resolve base image tags again, moving their pins in imgc.lock.hcl to what the registry serves now."`
 	Compression  string   `enum:"gzip,zstd" default:"gzip" help:"Layer compression: gzip or zstd."`
@@ -91,6 +95,11 @@ func (c *buildCmd) Run(e *env) error {
 	outputs, secrets, diags := c.parseOutputsAndSecrets()
 	defer removeEnvSecrets(secrets)
 	diags = append(diags, checkTags(c.Tag)...)
+	diags = append(diags, c.progressMode()...)
+	diags = append(diags, c.buildxFlags.check()...)
+	labels, ldiags := keyValues("--label", c.Label)
+	annotations, adiags := keyValues("--annotation", c.Annotation)
+	diags = append(append(diags, ldiags...), adiags...)
 	agents, stopAgents, adiags := sshAgents(c.SSH)
 	defer stopAgents()
 	e.sshAgents = agents
@@ -125,6 +134,9 @@ func (c *buildCmd) Run(e *env) error {
 	}
 	if len(plans) > 1 {
 		diags = append(diags, dockerOutputs(outputs)...)
+	}
+	for _, p := range plans {
+		addMetadata(p, labels, annotations)
 	}
 	if len(plans) > 0 {
 		diags = append(diags, filesystemOutputs(outputs, c.IIDFile, plans[0])...)
@@ -266,10 +278,12 @@ func (c *buildCmd) build(e *env, store *store.Store, src *source, plans []*ir.Pl
 			fmt.Fprintf(e.stdout, "  %s %s\n", p.Digest, p.Platform)
 		}
 	}
-	if c.Progress != "json" {
-		fmt.Fprintf(e.stderr, "Built %d %s in %s.\n", len(res.Images), plural(len(res.Images), "image", "images"), time.Since(start).Round(time.Millisecond))
-	} else {
+	switch c.Progress {
+	case "json":
 		prog.built(res)
+	case "quiet":
+	default:
+		fmt.Fprintf(e.stderr, "Built %d %s in %s.\n", len(res.Images), plural(len(res.Images), "image", "images"), time.Since(start).Round(time.Millisecond))
 	}
 	return nil
 }

@@ -147,6 +147,10 @@ func (e *env) load(f *configFlags, targets []string, store *store.Store, remote 
 	if diags.HasErrors() {
 		return nil, diags
 	}
+	if f.File == "-" || f.Path == "-" {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "No Dockerfile from standard input",
+			Detail: "imgc reads a Dockerfile from a file, whose lines its plans, errors and image history name: save it (cat > Dockerfile) and give -f Dockerfile, with the context as PATH."}}
+	}
 	opts := loader.Options{Path: f.Path, Dockerfile: f.File, Vars: vars, Environ: os.Environ(), Platform: f.platform().String(), ValuesOptional: f.valuesOptional, BuildContexts: f.BuildContext}
 	if len(targets) > 0 {
 		opts.Target = targets[len(targets)-1]

@@ -81,6 +81,10 @@ func (p *progress) event(ev engine.Event) {
 		fmt.Fprintf(p.e.stderr, "%s\n", b)
 	case "plain":
 		p.plain(ev)
+	case "quiet":
+		if ev.Kind == "warning" {
+			p.plain(ev)
+		}
 	case "tty":
 		p.live(ev)
 	}
