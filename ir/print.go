@@ -350,6 +350,8 @@ func StepSummary(s Step) string {
 			return fmt.Sprintf("add %s to %s", s.Git, shownDest(s.Dest, s.InWorkdir))
 		}
 		return fmt.Sprintf("add %s to %s", countFiles(s.Files), shownDest(s.Dest, s.InWorkdir))
+	case *Mkdir:
+		return "mkdir " + s.Path
 	}
 	return string(s.Kind())
 }

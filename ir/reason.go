@@ -6,8 +6,8 @@ import (
 	"maps"
 	"regexp"
 	"slices"
-	"strconv"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )

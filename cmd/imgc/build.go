@@ -40,7 +40,6 @@ type buildCmd struct {
 	Quiet        bool     `short:"q" help:"As docker build -q: --progress quiet."`
 	Label        []string `sep:"none" placeholder:"KEY=VALUE" help:"Set a label on every image the build outputs (repeatable), as docker buildx --label does."`
 	Annotation   []string `sep:"none" placeholder:"KEY=VALUE" help:"Set an OCI manifest annotation on every image the build outputs (repeatable), as docker buildx --annotation does."`
-	buildxFlags
 	Locked       bool     `help:"Fail instead of moving a base image pin in imgc.lock.hcl, or when a base is not pinned."`
 	Pull         bool     `help:"Resolve base image tags again, moving their pins in imgc.lock.hcl to what the registry serves now."`
 	Compression  string   `enum:"gzip,zstd" default:"gzip" help:"Layer compression: gzip or zstd."`
@@ -48,6 +47,7 @@ type buildCmd struct {
 	CDISpecDir   []string `name:"cdi-spec-dir" sep:"none" placeholder:"DIR" help:"Read CDI spec files, which define the devices steps name (RUN --device), from DIR instead of /etc/cdi and /var/run/cdi (repeatable; the local engine only: a BuildKit daemon reads its own)."`
 	CacheTo      []string `name:"cache-to" sep:"none" placeholder:"type=registry,ref=REF" help:"Export the build cache (repeatable): type=registry,ref=REG/REPO:TAG | type=local,dest=DIR | type=oci,dest=DIR, with mode=min (output images' layers, the default) or mode=max (every layer)."`
 	cacheFromFlag
+	buildxFlags
 }
 
 // cacheFromFlag is --cache-from, of build and plan.

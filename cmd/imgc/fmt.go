@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -78,7 +80,7 @@ func (c *fmtCmd) Run(e *env) error {
 		fmt.Fprintln(e.stdout, f)
 		if c.Diff {
 			edits := myers.ComputeEdits(span.URIFromPath(f), string(src), string(out))
-			fmt.Fprint(e.stdout, gotextdiff.ToUnified("old/"+filepath.ToSlash(f), "new/"+filepath.ToSlash(f), string(src), edits))
+			fmt.Fprint(e.stdout, fixHunkHeaders(fmt.Sprint(gotextdiff.ToUnified("old/"+filepath.ToSlash(f), "new/"+filepath.ToSlash(f), string(src), edits))))
 		}
 		if c.Check {
 			continue
@@ -101,4 +103,48 @@ func (c *fmtCmd) Run(e *env) error {
 		return exitError{3}
 	}
 	return nil
+}
+
+// hunkHeader is a unified diff's "@@ -A,B +C,D @@".
+var hunkHeader = regexp.MustCompile(`^@@ -(\d+)(?:,\d+)? \+\d+(?:,\d+)? @@`)
+
+// fixHunkHeaders recounts each hunk's header of a unified diff from its
+// lines: gotextdiff numbers the new file's lines wrongly after the first
+// hunk (+19 where diff -u says +24 when the hunks before added and removed
+// as many lines).
+func fixHunkHeaders(diff string) string {
+	lines := strings.SplitAfter(diff, "\n")
+	offset := 0 // lines the hunks so far added, less those they removed
+	for i := 0; i < len(lines); i++ {
+		m := hunkHeader.FindStringSubmatch(lines[i])
+		if m == nil {
+			continue
+		}
+		oldStart, _ := strconv.Atoi(m[1])
+		oldN, newN := 0, 0
+		for _, l := range lines[i+1:] {
+			if strings.HasPrefix(l, "@@") {
+				break
+			}
+			switch {
+			case strings.HasPrefix(l, " "):
+				oldN++
+				newN++
+			case strings.HasPrefix(l, "-"):
+				oldN++
+			case strings.HasPrefix(l, "+"):
+				newN++
+			}
+		}
+		newStart := oldStart + offset
+		if oldN == 0 {
+			newStart++ // "-A,0" names the line before; "+C" the first added
+		}
+		if newN == 0 {
+			newStart--
+		}
+		lines[i] = fmt.Sprintf("@@ -%d,%d +%d,%d @@", oldStart, oldN, newStart, newN) + lines[i][len(m[0]):]
+		offset += newN - oldN
+	}
+	return strings.Join(lines, "")
 }

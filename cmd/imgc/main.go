@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"runtime"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/imgc-dev/imgc/compiler"
 	"github.com/imgc-dev/imgc/imageio"
+	"github.com/imgc-dev/imgc/model"
 	"github.com/imgc-dev/imgc/store"
 )
 
@@ -152,11 +154,17 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintln(stderr, msg)
 		return exitBadInput
 	}
-	kctx, err := parseArgs(parser, terraformSpellings(parser, runArgs(parser, args)))
+	spelled, misspelt := terraformSpellings(parser, runArgs(parser, args))
+	kctx, err := parseArgs(parser, spelled)
 	if err != nil {
 		var ke kongExit
 		if errors.As(err, &ke) {
 			return exitOK // --help
+		}
+		if misspelt != "" {
+			// kong read the word as short flags: -d, -e, ...
+			fmt.Fprintf(stderr, "imgc: %s\n", misspelt)
+			return exitBadInput
 		}
 		fmt.Fprintf(stderr, "imgc: %v\n", err)
 		return exitBadInput
@@ -219,8 +227,10 @@ func unknownCommand(p *kong.Kong, args []string) string {
 // users type them (imgc plan -out FILE -detailed-exitcode -var NAME=VALUE
 // -var-file FILE -target NAME, imgc fmt -check -diff), by giving a word
 // of one dash that names one of the command's long flags its second dash.
-// Without it, -target would read as -t arget: a tag.
-func terraformSpellings(p *kong.Kong, args []string) []string {
+// Without it, -target would read as -t arget: a tag. misspelt is, for a
+// word of one dash that names no long flag but is close to one
+// (-detailed-exitcodes), what to say when the arguments do not parse.
+func terraformSpellings(p *kong.Kong, args []string) (out []string, misspelt string) {
 	node := p.Model.Node
 	long := map[string]bool{}
 	for _, f := range node.Flags {
@@ -241,7 +251,7 @@ func terraformSpellings(p *kong.Kong, args []string) []string {
 			long[f.Name] = true
 		}
 	}
-	out := slices.Clone(args)
+	out = slices.Clone(args)
 	for i, a := range out {
 		if a == "--" {
 			break
@@ -249,9 +259,15 @@ func terraformSpellings(p *kong.Kong, args []string) []string {
 		name, _, _ := strings.Cut(a, "=")
 		if len(name) > 2 && name[0] == '-' && name[1] != '-' && long[name[1:]] {
 			out[i] = "-" + a
+			continue
+		}
+		if len(name) > 3 && name[0] == '-' && name[1] != '-' && misspelt == "" {
+			if s := model.DidYouMean(name[1:], slices.Sorted(maps.Keys(long))); s != "" {
+				misspelt = fmt.Sprintf("unknown flag %s, did you mean -%s?", name, s)
+			}
 		}
 	}
-	return out
+	return out, misspelt
 }
 
 // kongExit is how --help ends parsing without os.Exit, so run stays testable.

@@ -277,5 +277,6 @@ func (c *inspectCmd) Run(e *env) error {
 	}
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // COPY <<EOF and RUN a > b as written
 	return enc.Encode(in)
 }
