@@ -248,8 +248,11 @@ func (e *Engine) finish(ctx context.Context, builds []*build) (*engine.Result, e
 }
 
 // checkPlatforms checks that the daemon's workers build for every platform
-// the plans' targets need (emulated ones count: buildkitd lists what its
-// binfmt_misc handlers run), and returns the daemon's native platform.
+// the plans' run steps run on (emulated ones count: buildkitd lists what
+// its binfmt_misc handlers run), and returns the daemon's native platform.
+// A target that runs nothing (FROM scratch, copies from a stage built on
+// the build platform: the cross-compilation idiom) needs no worker of its
+// platform, as in BuildKit.
 func (e *Engine) checkPlatforms(ctx context.Context, c *client.Client, plans []*ir.Plan) (ir.Platform, error) {
 	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -272,7 +275,7 @@ func (e *Engine) checkPlatforms(ctx context.Context, c *client.Client, plans []*
 	for _, p := range plans {
 		for _, t := range p.Targets {
 			want := llbPlatform(t.Platform)
-			if want.OS == "" || seen[t.Platform.String()] {
+			if want.OS == "" || seen[t.Platform.String()] || !runsSteps(t) {
 				continue
 			}
 			seen[t.Platform.String()] = true
@@ -317,4 +320,16 @@ func platformList(have []ocispecs.Platform) string {
 		return "no platform"
 	}
 	return strings.Join(out, ", ")
+}
+
+// runsSteps tells whether a target has a run step.
+func runsSteps(t *ir.Target) bool {
+	for _, l := range t.Layers {
+		for _, st := range l.Steps {
+			if _, ok := st.(*ir.Run); ok {
+				return true
+			}
+		}
+	}
+	return false
 }
