@@ -119,3 +119,64 @@ image "app" {
 		t.Errorf("a device not granted: error %v, want a BuilderError saying to pass --allow device", err)
 	}
 }
+
+// A daemon that dies while it builds is the builder's failure, not the
+// step's: a *buildkit.BuilderError saying the connection was lost, with no
+// step's source line, so that CI retries it as infrastructure.
+func TestBuildKitDaemonLostMidBuild(t *testing.T) {
+	testbase.Require(t)
+	buildkittest.Require(t) // skips where no daemon can run
+	base := testbase.Busybox(t)
+	d, err := buildkittest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	dir := writeProject(t, map[string]string{"app.image.hcl": `
+variable "base" {
+  type = string
+}
+
+image "app" {
+  from = var.base
+  run {
+    sh = "echo started-` + strings.ReplaceAll(t.Name(), "/", "-") + ` && sleep 60"
+  }
+}
+`})
+	p := compileHCL(t, dir, map[string]string{"base": "oci:" + base + ":latest"})
+	started := make(chan struct{})
+	var once bool
+	o := engine.BuildOptions{Progress: func(ev engine.Event) {
+		if !once && strings.Contains(ev.Line, "started-") {
+			once = true
+			close(started)
+		}
+	}}
+	done := make(chan error, 1)
+	go func() {
+		_, err := buildkit.New(newStore(t), buildkit.Options{Addr: d.Addr}).Build(context.Background(), p, o)
+		done <- err
+	}()
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatalf("the build ended before its step started: %v", err)
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the step did not start in 2 minutes")
+	}
+	d.Kill()
+	select {
+	case err = <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the build did not end in 2 minutes after the daemon was killed")
+	}
+	var be *buildkit.BuilderError
+	if !errors.As(err, &be) || !strings.Contains(be.Summary, "lost the connection") {
+		t.Fatalf("Build = %v (%T), want a BuilderError saying the connection was lost", err, err)
+	}
+	var se *engine.StepError
+	if errors.As(err, &se) {
+		t.Errorf("Build = %v: a StepError, blaming the step", err)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -407,6 +409,11 @@ func (b *build) solveOnce(ctx context.Context, t *ir.Target) (v1.Descriptor, err
 		if err := b.e.refused(solveErr); err != nil {
 			return v1.Descriptor{}, err
 		}
+		if lostConnection(ctx, solveErr) {
+			return v1.Descriptor{}, &BuilderError{Addr: b.e.o.Addr, Summary: "lost the connection to the builder during the build",
+				Detail: "The daemon stopped, or the connection to it broke, while it built: no step of yours failed. What it finished is in its cache; build again once it runs (buildctl --addr ADDR debug workers checks it).",
+				Err:    errors.New(cleanError(solveErr))}
+		}
 		return v1.Descriptor{}, b.prog.stepError(t, solveErr)
 	}
 	exported, err := readExport(b.e.s, resp.ExporterResponse, b.export.holds)
@@ -743,4 +750,18 @@ func sshAgents(agents map[string]string) (session.Attachable, error) {
 		return nil, fmt.Errorf("forwarding SSH agents: %w", err)
 	}
 	return sp, nil
+}
+
+// lostConnection tells whether a failed solve failed because the daemon
+// went away (gRPC's Unavailable: "error reading from server: EOF"), not
+// because of a step, and not because the build was cancelled.
+func lostConnection(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	if status.Code(err) == codes.Unavailable {
+		return true
+	}
+	var s interface{ GRPCStatus() *status.Status }
+	return errors.As(err, &s) && s.GRPCStatus().Code() == codes.Unavailable
 }

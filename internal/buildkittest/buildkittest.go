@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -117,8 +118,37 @@ func (d *Daemon) Stop() {
 		<-done
 		d.cmd.Process.Kill()
 	}
-	// The worker's overlay mounts go with the daemon; what is left is files.
+	// The worker's overlay mounts go with a daemon that stops; one that
+	// was killed leaves them, to unmount before its files go.
+	unmountBelow(d.dir)
 	os.RemoveAll(d.dir)
+}
+
+// Kill kills the daemon at once (SIGKILL), as a crash would; Stop still
+// removes its state.
+func (d *Daemon) Kill() {
+	if d.cmd != nil && d.cmd.Process != nil {
+		d.cmd.Process.Kill()
+	}
+}
+
+// unmountBelow detaches every mount at or below dir, deepest first.
+func unmountBelow(dir string) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var points []string
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			points = append(points, f[4])
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(points)))
+	for _, p := range points {
+		syscall.Unmount(p, syscall.MNT_DETACH)
+	}
 }
 
 var (
