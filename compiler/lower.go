@@ -75,7 +75,8 @@ func (l *lowerer) outputs() map[string]bool {
 			}
 			return out
 		}
-		if len(out) == 0 && len(l.cfg.Stages) > 0 {
+		if len(out) == 0 && len(l.cfg.Stages) > 0 && !fromModules(l.cfg.Stages) {
+			// (Only modules' images: the loader's "No images" says so.)
 			l.diags = append(l.diags, errorDiag("No image to build", "The configuration declares stages but no image block, so there is nothing to build. Declare an `image` block, or name a stage with --target.", subject(l.cfg.Stages[0].DeclRange)))
 		}
 		return out
@@ -687,4 +688,15 @@ func clipName(s string) string {
 		return string(r[:39]) + "…"
 	}
 	return s
+}
+
+// fromModules tells whether every stage is a module's
+// ("module.base.image.runtime"), never built by itself.
+func fromModules(stages []*model.Stage) bool {
+	for _, st := range stages {
+		if !strings.HasPrefix(st.Name, "module.") {
+			return false
+		}
+	}
+	return true
 }

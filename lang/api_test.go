@@ -278,7 +278,7 @@ func TestForEachOnImageHint(t *testing.T) {
 		src := "image \"app\" {\n  " + arg + "\n  from = \"scratch\"\n}\n"
 		diags := loadSource(t, src, Options{})
 		if !diags.HasErrors() || !strings.Contains(diags.Error(), "imgc has no for_each or count on blocks") ||
-			!strings.Contains(diags.Error(), "write a module block per value") {
+			!strings.Contains(diags.Error(), "an image block per value with from = module.NAME.image.X") {
 			t.Errorf("%s: %v, want the hint", arg, diags)
 		}
 	}

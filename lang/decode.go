@@ -145,7 +145,7 @@ func terraformHint(d *hcl.Diagnostic) {
 	}
 	if d.Summary == "Unsupported argument" && (strings.HasPrefix(d.Detail, `An argument named "for_each"`) || strings.HasPrefix(d.Detail, `An argument named "count"`)) &&
 		!strings.Contains(d.Detail, "imgc has no for_each") {
-		d.Detail += ` imgc has no for_each or count on blocks, as Terraform has on resources: write a block per image (to share what they have in common, put the image in a module and write a module block per value, see "Modules" in docs/language.md); for repeated steps or mounts in an image, use a dynamic block.`
+		d.Detail += ` imgc has no for_each or count on blocks, as Terraform has on resources: write an image block per image. To share what they have in common, build each on a common stage (from = stage.common), or on a module's image (a module block per value, and an image block per value with from = module.NAME.image.X: a module's images are stages, never built by themselves), or call a step definition in each (see "Modules" and "Step definitions" in docs/language.md); for repeated steps or mounts in an image, use a dynamic block.`
 	}
 }
 

@@ -102,7 +102,13 @@ func Load(path string, opts Options) (*model.Config, hcl.Diagnostics) {
 	// modules: validate checks it, as terraform validate checks a module
 	// without resources; building it builds nothing, an error.
 	if len(mod.stages) == 0 && !l.diags.HasErrors() && !(opts.ValuesOptional && len(mod.defs) > 0) {
-		l.add(noImages(path, files))
+		d := noImages(path, files)
+		if len(mod.modules) > 0 {
+			m := mod.modules[0]
+			d.Detail = fmt.Sprintf("The configuration %s declares no image block of its own, so there is nothing to build: a module's images are stages to build on, never built or tagged by themselves. Build on each with an image block, such as image %q { from = module.%s.image.NAME, tags = [...] }.", describeDir(path), m.Name, m.Name)
+			d.Subject = m.DeclRange.Ptr()
+		}
+		l.add(d)
 	}
 	l.checkReferences(mod)
 	l.checkStepDefs(mod)
