@@ -170,3 +170,27 @@ func TestGitModuleRefusals(t *testing.T) {
 		t.Errorf("an ext:: source ran its command")
 	}
 }
+
+// A module block whose source is missing or not a constant is reported
+// once: its uses are not also "Reference to undeclared module".
+func TestUnsourcedModuleReportedOnce(t *testing.T) {
+	for name, source := range map[string]string{
+		"variable": `source = "./${var.v}"`,
+		"missing":  ``,
+	} {
+		dir := writeConfig(t, map[string]string{
+			"m/m.image.hcl": "image \"x\" {\n  from = \"scratch\"\n}\n",
+			"a.image.hcl": "variable \"v\" {\n  type    = string\n  default = \"m\"\n}\n" +
+				"module \"svc\" {\n  " + source + "\n}\n" +
+				"image \"app\" {\n  from = module.svc.image.x\n}\n",
+		})
+		_, diags := Load(dir, Options{})
+		if len(diags) != 1 {
+			t.Errorf("%s: %d diagnostics, want 1: %v", name, len(diags), diags)
+			continue
+		}
+		if name == "variable" && !strings.Contains(diags[0].Detail, "A module's source is a constant") {
+			t.Errorf("%s: %v, want it to say the source is a constant", name, diags)
+		}
+	}
+}

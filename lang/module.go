@@ -32,6 +32,10 @@ type moduleDecl struct {
 	// nil when it could not be loaded (reported).
 	sub    *loader
 	subMod *module
+	// unsourced is a module block whose source is missing or invalid
+	// (reported): declared, so references to it are not reported again,
+	// but never loaded.
+	unsourced bool
 }
 
 func (l *loader) decodeModuleBlock(b *hcl.Block) *moduleDecl {
@@ -41,6 +45,10 @@ func (l *loader) decodeModuleBlock(b *hcl.Block) *moduleDecl {
 	}
 	attrs, diags := b.Body.JustAttributes()
 	l.add(diags...)
+	unsourced := func() *moduleDecl {
+		md.unsourced = true
+		return md
+	}
 	src, ok := attrs["source"]
 	if !ok {
 		l.add(&hcl.Diagnostic{
@@ -49,18 +57,23 @@ func (l *loader) decodeModuleBlock(b *hcl.Block) *moduleDecl {
 			Detail:   fmt.Sprintf("The module %q has no source. Set source = \"./DIR\" (a directory relative to this file's) or \"git::URL\".", md.Name),
 			Subject:  b.DefRange.Ptr(),
 		})
-		return nil
+		return unsourced()
 	}
 	// The source is a constant: it decides what the configuration is,
 	// before any value is known.
 	val, diags := src.Expr.Value(nil)
+	for _, d := range diags {
+		if d.Summary == "Variables not allowed" || d.Summary == "Function calls not allowed" {
+			d.Detail += " A module's source is a constant, as in Terraform: it decides what the configuration is before any variable has a value. Write the directory (\"./modules/svc\") or git::URL; pass values to the module as its inputs."
+		}
+	}
 	l.add(diags...)
 	if diags.HasErrors() {
-		return nil
+		return unsourced()
 	}
 	s, ok := l.asString(val, src)
 	if !ok {
-		return nil
+		return unsourced()
 	}
 	md.Source, md.SourceRange = s, src.Expr.Range()
 	for name, attr := range attrs {
@@ -76,6 +89,9 @@ func (l *loader) decodeModuleBlock(b *hcl.Block) *moduleDecl {
 // outermost first, to refuse cycles.
 func (l *loader) loadModules(mod *module, stack []string) {
 	for _, md := range mod.modules {
+		if md.unsourced {
+			continue
+		}
 		dir, d := l.moduleDir(md)
 		if d != nil {
 			l.add(d)
