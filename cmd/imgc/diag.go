@@ -359,13 +359,18 @@ func (e *env) reportBuildError(files map[string]*hcl.File, err error) error {
 	} else {
 		detail.WriteString("\nLayers built before this step are cached; fix the step and build again to resume from here.")
 	}
-	var diags hcl.Diagnostics
-	for _, o := range se.Origins {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail.String(), Subject: originRange(all, o)})
+	// One failure, one diagnostic: at the step's line and, for a step of
+	// a step definition, naming the definition's block too (it was
+	// reported twice, output and all, as if two steps had failed).
+	d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary}
+	if len(se.Origins) > 0 {
+		d.Subject = originRange(all, se.Origins[0])
 	}
-	if len(diags) == 0 {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail.String()})
+	for _, o := range se.Origins[min(1, len(se.Origins)):] {
+		fmt.Fprintf(&detail, "\nThe step is the one the step definition writes at %s.", relPath(o.String()))
 	}
+	d.Detail = detail.String()
+	diags := hcl.Diagnostics{d}
 	_ = e.report(all, diags)
 	return exitError{exitFailed}
 }
