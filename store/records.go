@@ -1,11 +1,14 @@
 package store
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -143,7 +146,56 @@ func ImagePrint(t *ir.Target) string {
 	for _, layer := range t.Layers {
 		l.Write([]byte("\x00" + layer.Key.Hex()))
 	}
-	return hex.EncodeToString(h.Sum(nil)) + " " + hex.EncodeToString(l.Sum(nil))
+	return hex.EncodeToString(h.Sum(nil)) + " " + hex.EncodeToString(l.Sum(nil)) + " " + fieldPrints(cfg, t.Tags)
+}
+
+// fieldPrints is, for ImagePrint, a short hash of each config field that
+// is set and of the tags ("cmd=1a2b3c4d,tags=..."), so that plan can name
+// what changed.
+func fieldPrints(cfg []byte, tags []string) string {
+	fields := map[string]json.RawMessage{}
+	json.Unmarshal(cfg, &fields)
+	if len(tags) > 0 {
+		t, _ := json.Marshal(tags)
+		fields["tags"] = t
+	}
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
+		sum := sha256.Sum256(fields[k])
+		out = append(out, k+"="+hex.EncodeToString(sum[:4]))
+	}
+	return strings.Join(out, ",")
+}
+
+// changedFields names the fields whose prints differ (fieldPrints), as
+// plan says them ("entrypoint", "labels"); nil when either print has none.
+func changedFields(was, now string) []string {
+	if was == "" || now == "" {
+		return nil
+	}
+	parse := func(s string) map[string]string {
+		m := map[string]string{}
+		for _, kv := range strings.Split(s, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			m[k] = v
+		}
+		return m
+	}
+	a, b := parse(was), parse(now)
+	names := map[string]string{"expose": "exposed ports", "stop_signal": "stop signal", "entrypoint_set": "entrypoint", "cmd_set": "cmd"}
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(a)) {
+		if b[k] != a[k] {
+			out = append(out, cmp.Or(names[k], k))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(b)) {
+		if _, ok := a[k]; !ok {
+			out = append(out, cmp.Or(names[k], k))
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 func imagesPath(record string) string { return strings.TrimSuffix(record, ".json") + ".images" }
@@ -194,9 +246,17 @@ func (s *Store) ChangedImages(p *ir.Plan) map[string]string {
 		}
 		was, wasLayers, printed := strings.Cut(fp, " ")
 		now, nowLayers, _ := strings.Cut(ImagePrint(t), " ")
+		wasLayers, wasFields, _ := strings.Cut(wasLayers, " ")
+		nowLayers, nowFields, _ := strings.Cut(nowLayers, " ")
 		var what []string
 		if was != now {
-			what = append(what, "config or tags")
+			if fields := changedFields(wasFields, nowFields); len(fields) > 1 {
+				what = append(what, strings.Join(fields[:len(fields)-1], ", ")+" and "+fields[len(fields)-1])
+			} else if len(fields) == 1 {
+				what = append(what, fields[0])
+			} else {
+				what = append(what, "config or tags")
+			}
 		}
 		if printed && wasLayers != nowLayers {
 			what = append(what, "layers")
