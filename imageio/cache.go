@@ -403,6 +403,9 @@ func readArtifact(ctx context.Context, rawMan []byte, open BlobOpener, cfgType t
 		return nil, fmt.Errorf("parsing its manifest: %w", err)
 	}
 	if m.Config.MediaType != cfgType {
+		if strings.HasPrefix(string(m.Config.MediaType), "application/vnd.buildkit.cacheconfig") {
+			return nil, fmt.Errorf("it is not %s but a BuildKit cache, which imgc's local engine cannot read: import it with --builder, or import a cache an imgc build without --builder exported", what)
+		}
 		return nil, fmt.Errorf("it is not %s: its config has media type %q, not %q", what, m.Config.MediaType, cfgType)
 	}
 	if m.Config.Size > maxCacheDocument {

@@ -157,7 +157,13 @@ func (e *env) load(f *configFlags, targets []string, store *store.Store, remote 
 	}
 	if store != nil {
 		opts.BaseOnBuild = func(ref imageref.Ref, contextDir string) ([]string, error) {
-			return imageio.BaseOnBuild(e.ctx, ref, contextDir, f.platform(), remote)
+			t, err := imageio.BaseOnBuild(e.ctx, ref, contextDir, f.platform(), remote)
+			if _, ok := errors.AsType[*ir.NoPlatformError](err); ok {
+				// The build reports the missing platform at the FROM
+				// line: a warning about triggers would only be noise.
+				return nil, nil
+			}
+			return t, err
 		}
 	}
 	return loader.Load(opts)

@@ -40,7 +40,8 @@ func sshAgents(values []string) (agents map[string]string, closeFn func(), diags
 		case !hasPaths:
 			sock := os.Getenv("SSH_AUTH_SOCK")
 			if sock == "" {
-				bad("SSH_AUTH_SOCK is not set, so there is no agent to forward")
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid --ssh value",
+					Detail: fmt.Sprintf("--ssh %s forwards the agent $SSH_AUTH_SOCK names, and SSH_AUTH_SOCK is not set. Start an agent (eval $(ssh-agent) && ssh-add), or give the key files: --ssh %s=~/.ssh/id_ed25519.", v, id)})
 				continue
 			}
 			agents[id] = sock

@@ -465,8 +465,12 @@ func (b *build) assemble(t *ir.Target, ex *exported) (v1.Descriptor, error) {
 	}
 	b.maps.report(b.prog.emit)
 	for _, from := range slices.Sorted(maps.Keys(b.fromMaps)) {
+		them := "them"
+		if b.fromMaps[from] == 1 {
+			them = "it"
+		}
 		b.prog.emit(engine.Event{Kind: "received", Target: t.Name,
-			Line: fmt.Sprintf("%s as imgc compressed them, from %s: not compressed again", count(b.fromMaps[from], "layer"), from)})
+			Line: fmt.Sprintf("%s as imgc compressed %s, from %s: not compressed again", count(b.fromMaps[from], "layer"), them, from)})
 	}
 	clear(b.fromMaps)
 	var cfg v1.ConfigFile

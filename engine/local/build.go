@@ -90,14 +90,20 @@ type builder struct {
 }
 
 func (b *builder) emit(e engine.Event) {
+	if b.label != "" && e.Target != "" {
+		e.Target += " " + b.label
+	}
+	b.emitUnlabelled(e)
+}
+
+// emitUnlabelled is emit without the platform label: for what concerns
+// every platform's image (a pushed index).
+func (b *builder) emitUnlabelled(e engine.Event) {
 	if b.o.Progress == nil {
 		return
 	}
 	if e.Time.IsZero() {
 		e.Time = time.Now()
-	}
-	if b.label != "" && e.Target != "" {
-		e.Target += " " + b.label
 	}
 	b.pmu.Lock()
 	defer b.pmu.Unlock()
@@ -375,10 +381,10 @@ func (b *builder) writeOutputs(ctx context.Context, outs []imageio.Image, target
 				failed = failed.Add(err)
 				continue
 			}
-			b.emit(engine.Event{Kind: "export", Target: t.Name, Line: "push:" + tag})
+			b.emitUnlabelled(engine.Event{Kind: "export", Target: t.Name, Line: "push:" + tag})
 		}
 		if mounted > 0 {
-			b.emit(engine.Event{Kind: "export", Target: t.Name, Line: fmt.Sprintf("mount:%d cached %s from the registry's cache, not downloaded", mounted, plural(mounted, "layer", "layers"))})
+			b.emitUnlabelled(engine.Event{Kind: "export", Target: t.Name, Line: fmt.Sprintf("mount:%d cached %s from the registry's cache, not downloaded", mounted, plural(mounted, "layer", "layers"))})
 		}
 	}
 	return failed.Err()

@@ -189,8 +189,22 @@ func ignoredCacheAttrs(o engine.BuildOptions) []string {
 			return
 		}
 		sort.Strings(keys)
-		out = append(out, fmt.Sprintf("%s %s: the local engine ignores %s: its cache holds each layer as the build compressed it (--compression), with OCI media types, under the tag latest, and %s applies to --builder only",
-			flag, c, strings.Join(keys, ", "), engine.BlobMapAttr))
+		var why []string
+		for _, w := range []struct {
+			keys []string
+			why  string
+		}{
+			{[]string{"compression", "compression-level", "force-compression"}, "its cache holds each layer as the build compressed it (--compression)"},
+			{[]string{"oci-mediatypes", "image-manifest"}, "it always writes OCI media types"},
+			{[]string{"tag", "reset", "digest"}, "a local cache directory's cache is always under the tag latest"},
+			{[]string{engine.BlobMapAttr}, engine.BlobMapAttr + " applies to --builder only"},
+		} {
+			if slices.ContainsFunc(keys, func(k string) bool { return slices.Contains(w.keys, k) }) {
+				why = append(why, w.why)
+			}
+		}
+		out = append(out, fmt.Sprintf("%s %s: the local engine ignores %s: %s",
+			flag, c, strings.Join(keys, ", "), strings.Join(why, "; ")))
 	}
 	for _, c := range o.CacheTo {
 		warn("--cache-to", c.String(), c.Attrs)
@@ -559,7 +573,11 @@ func exportCaches(ctx context.Context, builders []*builder) error {
 			}
 			return err
 		}
-		first.emit(engine.Event{Kind: "export", Line: fmt.Sprintf("cache %s (mode=%s, %d keys)", exp, exp.Mode, len(cfg.Records))})
+		keys := "keys"
+		if len(cfg.Records) == 1 {
+			keys = "key"
+		}
+		first.emit(engine.Event{Kind: "export", Line: fmt.Sprintf("cache %s (mode=%s, %d %s)", exp, exp.Mode, len(cfg.Records), keys)})
 	}
 	return nil
 }
