@@ -43,6 +43,9 @@ type build struct {
 	o   engine.BuildOptions
 	now time.Time
 	lw  *lowering
+	// why is plan's status of each layer before the build, for the
+	// reason a layer that ran gives (reason).
+	why map[ir.CacheKey]ir.Status
 	// configs are the targets' final configs, for targets built on them.
 	configs map[string]v1.ConfigFile
 	// startIntervals are their healthchecks' start intervals, which
@@ -106,6 +109,7 @@ func (e *Engine) newBuild(c *client.Client, p *ir.Plan, o engine.BuildOptions, n
 	if o.SourceDateEpoch != nil {
 		b.now = o.SourceDateEpoch.UTC()
 	}
+	b.why = e.explain(p, nil)
 	b.prog = newProgress(b)
 	cs, err := contentlocal.NewStore(filepath.Join(e.s.Dir(), "oci"))
 	if err != nil {
@@ -768,4 +772,18 @@ func lostConnection(ctx context.Context, err error) bool {
 	}
 	var s interface{ GRPCStatus() *status.Status }
 	return errors.As(err, &s) && s.GRPCStatus().Code() == codes.Unavailable
+}
+
+// reason is why layer l ran, as plan said it would, for its DONE line:
+// --no-cache, plan's reason, or, for a layer the builder's record lists,
+// that the daemon no longer had it.
+func (b *build) reason(l *ir.Layer) string {
+	if b.o.NoCache {
+		return "--no-cache"
+	}
+	st := b.why[l.Key]
+	if st.Hit {
+		return "not in the builder's cache"
+	}
+	return st.Reason
 }

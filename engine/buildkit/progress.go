@@ -158,7 +158,7 @@ func (pr *progress) finishLayer(l *ir.Layer, ok bool) {
 	if d < 0 {
 		d = 0
 	}
-	pr.emit(engine.Event{Kind: "done", Target: ls.target, Layer: l.Name, Key: l.Key, Origin: l.Origin, Duration: d})
+	pr.emit(engine.Event{Kind: "done", Target: ls.target, Layer: l.Name, Key: l.Key, Origin: l.Origin, Duration: d, Reason: pr.b.reason(l)})
 }
 
 // seen tells whether the builder made or reused l in this build (its
