@@ -211,9 +211,9 @@ func TestDiagnosticDetails(t *testing.T) {
 			"which refers to image.three (at cycles.image.hcl:16)",
 			"which refers to stage.one (at cycles.image.hcl:23)",
 		}},
-		{"duplicates.image.hcl", 5, []string{"already declared at duplicates.image.hcl:1"}},
+		{"duplicates.image.hcl", 5, []string{"already declared at testdata/invalid/duplicates.image.hcl:1"}},
 		{"enums.image.hcl", 10, []string{`Did you mean "shared"?`}},
-		{"variables.image.hcl", 9, []string{"The version must be lower-case.", "validation rule at variables.image.hcl:10"}},
+		{"variables.image.hcl", 9, []string{"The version must be lower-case.", "validation rule at testdata/invalid/variables.image.hcl:10"}},
 	} {
 		path := filepath.Join("testdata", "invalid", tc.fixture)
 		_, diags := Load(path, firstOf(fixtureOptions(t, path)))

@@ -194,3 +194,16 @@ func TestUnsourcedModuleReportedOnce(t *testing.T) {
 		}
 	}
 }
+
+// A bare directory name as a module source suggests the ./ form when the
+// directory is there.
+func TestBareModuleSourceSuggestsDotSlash(t *testing.T) {
+	dir := writeConfig(t, map[string]string{
+		"modules/svc/m.image.hcl": "image \"x\" {\n  from = \"scratch\"\n}\n",
+		"a.image.hcl":             "module \"svc\" {\n  source = \"modules/svc\"\n}\nimage \"app\" {\n  from = module.svc.image.x\n}\n",
+	})
+	_, diags := Load(dir, Options{})
+	if !strings.Contains(diags.Error(), `Did you mean "./modules/svc"?`) {
+		t.Errorf("diagnostics %v, want the ./ form suggested", diags)
+	}
+}

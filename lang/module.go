@@ -2,6 +2,7 @@ package lang
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -161,12 +162,15 @@ func (l *loader) moduleDir(md *moduleDecl) (string, *hcl.Diagnostic) {
 	case strings.HasPrefix(md.Source, "./") || strings.HasPrefix(md.Source, "../"):
 		return filepath.Join(l.srcDir, filepath.FromSlash(md.Source)), nil
 	}
+	detail := fmt.Sprintf("%q is not a module source. Write a directory relative to this file's, starting with ./ or ../ (\"./modules/base\"), or a git repository as git::URL[//SUBDIR][?ref=REF].", md.Source)
+	if fi, err := os.Stat(filepath.Join(l.srcDir, filepath.FromSlash(md.Source))); err == nil && fi.IsDir() && !filepath.IsAbs(md.Source) {
+		detail = fmt.Sprintf("%q is not a module source: a local directory starts with ./ or ../, as in Terraform (a bare name would be a registry's). Did you mean \"./%s\"?", md.Source, md.Source)
+	}
 	return "", &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  "Invalid module source",
-		Detail: fmt.Sprintf("%q is not a module source. Write a directory relative to this file's, starting with ./ or ../ (\"./modules/base\"), or a git repository as git::URL[//SUBDIR][?ref=REF].",
-			md.Source),
-		Subject: md.SourceRange.Ptr(),
+		Detail:   detail,
+		Subject:  md.SourceRange.Ptr(),
 	}
 }
 

@@ -2,8 +2,10 @@ package lang
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -260,7 +262,18 @@ func sortByRange[T any](s []T, rng func(T) hcl.Range) {
 	})
 }
 
-// shortRange is "file:line" for details, where the full path is noise.
+// shortRange is "file:line" for details: the file relative to the
+// working directory when it is below it (modules/svc/svc.image.hcl:24,
+// as the diagnostics' headings name files), else its name alone, where
+// the full path is noise.
 func shortRange(r hcl.Range) string {
-	return fmt.Sprintf("%s:%d", filepath.Base(r.Filename), r.Start.Line)
+	name := filepath.Base(r.Filename)
+	if wd, err := os.Getwd(); err == nil {
+		if abs, err := filepath.Abs(r.Filename); err == nil {
+			if rel, err := filepath.Rel(wd, abs); err == nil && !strings.HasPrefix(rel, "..") {
+				name = filepath.ToSlash(rel)
+			}
+		}
+	}
+	return fmt.Sprintf("%s:%d", name, r.Start.Line)
 }
