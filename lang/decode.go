@@ -241,9 +241,12 @@ type module struct {
 }
 
 type variableDecl struct {
-	Name        string
-	Type        cty.Type
-	Defaults    *typeexpr.Defaults
+	Name     string
+	Type     cty.Type
+	Defaults *typeexpr.Defaults
+	// TypeText is the type as written (with its optional attributes),
+	// for messages; "" when unknown.
+	TypeText    string
 	Default     cty.Value // cty.NilVal when there is none
 	DefaultExpr hcl.Expression
 	Description string
@@ -445,6 +448,11 @@ func (l *loader) decodeVariableBlock(b *hcl.Block) *variableDecl {
 		l.add(diags...)
 		if !diags.HasErrors() {
 			v.Type, v.Defaults = ty, defaults
+			if l.parser != nil {
+				if f := l.parser.Files()[attr.Expr.Range().Filename]; f != nil {
+					v.TypeText = strings.Join(strings.Fields(string(attr.Expr.Range().SliceBytes(f.Bytes))), " ")
+				}
+			}
 		}
 	}
 	if attr, ok := content.Attributes["description"]; ok {

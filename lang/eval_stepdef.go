@@ -145,7 +145,7 @@ func (e *evaluator) defArguments(b *hcl.Block, def *stepDef) (map[string]cty.Val
 				Severity: hcl.DiagError,
 				Summary:  "Invalid value for step parameter",
 				Detail: fmt.Sprintf("The value is not valid for the parameter %q of step %q (declared at %s): %s. Give a value of type %s.",
-					p.Name, def.Name, shortRange(p.DeclRange), err, typeString(p.Type)),
+					p.Name, def.Name, shortRange(p.DeclRange), convertError(err), typeString(p.Type)),
 				Subject: subject.Ptr(),
 			})
 			ok = false

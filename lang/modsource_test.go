@@ -207,3 +207,17 @@ func TestBareModuleSourceSuggestsDotSlash(t *testing.T) {
 		t.Errorf("diagnostics %v, want the ./ form suggested", diags)
 	}
 }
+
+// A value of the wrong type says where in the value it is wrong, and the
+// type as written, optional attributes and all, as Terraform does.
+func TestInvalidVariableValueNamesThePlace(t *testing.T) {
+	dir := writeConfig(t, map[string]string{
+		"a.image.hcl": "variable \"services\" {\n  type    = map(object({ port = number, debug = optional(bool, false) }))\n  default = {}\n}\nimage \"app\" {\n  from = \"scratch\"\n}\n",
+	})
+	_, diags := Load(dir, Options{Vars: FlagVars(map[string]string{"services": `{api={port="x"}}`})})
+	for _, want := range []string{`element "api": attribute "port": a number is required`, "optional(bool, false)"} {
+		if !strings.Contains(diags.Error(), want) {
+			t.Errorf("diagnostics %v, want %q", diags, want)
+		}
+	}
+}

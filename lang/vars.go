@@ -1,6 +1,8 @@
 package lang
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -150,7 +152,7 @@ func (l *loader) convertVariables(mod *module, raw map[string]varValue, opts Opt
 				Severity: hcl.DiagError,
 				Summary:  "Invalid value for variable",
 				Detail: fmt.Sprintf("The value from %s is not valid for var.%s: %s. Give a value of type %s.",
-					given.source, v.Name, err, typeString(v.Type)),
+					given.source, v.Name, convertError(err), cmp.Or(v.TypeText, typeString(v.Type))),
 				Subject: given.rng,
 			}
 			if d.Subject == nil {
@@ -421,6 +423,31 @@ func sensitiveValues(name string, val cty.Value, out map[string]string) {
 			sensitiveValues(name+"["+key+"]", v, out)
 		}
 	}
+}
+
+// convertError is a conversion error with where in the value it is, as
+// Terraform says it: `element "api": attribute "port": a number is
+// required` (cty's message alone names no place).
+func convertError(err error) string {
+	var pe cty.PathError
+	if !errors.As(err, &pe) || len(pe.Path) == 0 {
+		return err.Error()
+	}
+	var parts []string
+	for _, step := range pe.Path {
+		switch s := step.(type) {
+		case cty.GetAttrStep:
+			parts = append(parts, fmt.Sprintf("attribute %q", s.Name))
+		case cty.IndexStep:
+			switch {
+			case s.Key.Type() == cty.String && s.Key.IsKnown():
+				parts = append(parts, fmt.Sprintf("element %q", s.Key.AsString()))
+			case s.Key.Type() == cty.Number && s.Key.IsKnown():
+				parts = append(parts, "element "+s.Key.AsBigFloat().Text('f', -1))
+			}
+		}
+	}
+	return strings.Join(append(parts, pe.Error()), ": ")
 }
 
 func typeString(ty cty.Type) string {
