@@ -141,32 +141,7 @@ func stepInputs(s *state, step ir.Step, targetKeys map[string]ir.CacheKey) []ir.
 		}
 		in.addNonEmpty("cache_key", st.CacheKey)
 	case *ir.Copy:
-		in.add("kind", "copy")
-		in.add("copy src", jsonList(st.Sources))
-		in.add("copy dest", st.Dest)
-		in.addTrue("dest in the image's working directory", st.InWorkdir)
-		if st.FromTarget != "" {
-			in.add("source stage", targetKey(targetKeys, st.FromTarget).String())
-		}
-		in.files(st.Files)
-		// The file's text is keyed by its digest, in Files; the text
-		// itself goes beside it, for plan's reasons.
-		if st.Content != nil && len(st.Files) == 1 && len(*st.Content) <= ir.MaxInputText {
-			in.text(*st.Content)
-		}
-		in.addTrue("inline", st.Content != nil)
-		if len(st.Exclude) > 0 {
-			in.add("exclude", jsonList(st.Exclude))
-		}
-		in.addNonEmpty("chown", st.Chown)
-		in.addNonEmpty("chmod", st.Chmod)
-		in.addTrue("link", st.Link)
-		in.addTrue("parents", st.Parents)
-		in.addTrue("file into an existing directory", mayLandInDir(st.Dest, st.Files, st.Link, st.FromTarget != ""))
-		// A destination that is a symlink in the image is followed, also
-		// when it dangles or points at a file, as in BuildKit; imgc before
-		// wrote over such a symlink, and this keys its layers apart.
-		in.addTrue("dest symlinks followed", !st.Link)
+		in.copyStep(st, targetKeys)
 	case *ir.Add:
 		in.add("kind", "add")
 		in.addNonEmpty("url", st.URL)
@@ -207,6 +182,36 @@ func stepInputs(s *state, step ir.Step, targetKeys map[string]ir.CacheKey) []ir.
 		panic(fmt.Sprintf("no key inputs for step type %T", step))
 	}
 	return in.list
+}
+
+// copyStep adds a copy step's inputs (see stepInputs).
+func (in *inputs) copyStep(st *ir.Copy, targetKeys map[string]ir.CacheKey) {
+	in.add("kind", "copy")
+	in.add("copy src", jsonList(st.Sources))
+	in.add("copy dest", st.Dest)
+	in.addTrue("dest in the image's working directory", st.InWorkdir)
+	if st.FromTarget != "" {
+		in.add("source stage", targetKey(targetKeys, st.FromTarget).String())
+	}
+	in.files(st.Files)
+	// The file's text is keyed by its digest, in Files; the text
+	// itself goes beside it, for plan's reasons.
+	if st.Content != nil && len(st.Files) == 1 && len(*st.Content) <= ir.MaxInputText {
+		in.text(*st.Content)
+	}
+	in.addTrue("inline", st.Content != nil)
+	if len(st.Exclude) > 0 {
+		in.add("exclude", jsonList(st.Exclude))
+	}
+	in.addNonEmpty("chown", st.Chown)
+	in.addNonEmpty("chmod", st.Chmod)
+	in.addTrue("link", st.Link)
+	in.addTrue("parents", st.Parents)
+	in.addTrue("file into an existing directory", mayLandInDir(st.Dest, st.Files, st.Link, st.FromTarget != ""))
+	// A destination that is a symlink in the image is followed, also
+	// when it dangles or points at a file, as in BuildKit; imgc before
+	// wrote over such a symlink, and this keys its layers apart.
+	in.addTrue("dest symlinks followed", !st.Link)
 }
 
 type inputs struct {

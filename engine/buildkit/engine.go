@@ -224,7 +224,7 @@ func (e *Engine) ExplainFrom(ctx context.Context, p *ir.Plan, from []engine.Cach
 			}
 		}
 	}
-	if _, err := os.Stat(recordPath(e.s, e.o.Addr, p.Project)); err != nil {
+	if _, err := os.Stat(recordPath(e.s, e.o.Addr, p.Project)); err != nil && len(imported) == 0 {
 		warnings = append(warnings, fmt.Sprintf("imgc has no record of a build of this configuration on the builder %s, so plan shows its layers as misses: plan asks the builder nothing and reads what imgc's builds there recorded. Check the address; a first build there records it", e.o.Addr))
 	}
 	return e.explain(p, imported), warnings
