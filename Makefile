@@ -5,7 +5,7 @@ BIN      := bin/imgc
 CACHE    := $(CURDIR)/.cache
 BASE     := $(CACHE)/base/busybox
 
-.PHONY: build test lint demo deps deps-run runc binfmt buildkit frontend clean bench fuzz fuzz-short
+.PHONY: build test lint demo base deps deps-run runc binfmt buildkit frontend clean bench fuzz fuzz-short
 
 VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
@@ -129,6 +129,9 @@ frontend: build
 
 $(BASE)/index.json:
 	$(GO) run ./internal/cmd/mkbase $(BASE)
+
+# base makes the offline busybox base the examples build on.
+base: $(BASE)/index.json
 
 # demo: build the offline example, then run the image with runc.
 demo: deps-run build $(BASE)/index.json

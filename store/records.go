@@ -129,8 +129,9 @@ func (s *Store) RecordBuild(p *ir.Plan, built map[string]bool) error {
 	return nil
 }
 
-// ImagePrint stands for what an output target's image is: its config and
-// tags, then (after a space) its base and layers by their keys. A plan
+// ImagePrint stands for what an output target's image is: its config,
+// tags and annotations, then (after a space) its base and layers by their
+// keys, then the fields' own prints (fieldPrints). A plan
 // whose layers all hit still writes a new image when it changed: a label,
 // a tag, or other layers than its last build's, all of them in the cache
 // (a variable set back to a value built before), which plan says.
@@ -141,25 +142,34 @@ func ImagePrint(t *ir.Target) string {
 	for _, tag := range t.Tags {
 		h.Write([]byte("\x00" + tag))
 	}
+	var annotations []byte
+	if len(t.Annotations) > 0 {
+		annotations, _ = json.Marshal(t.Annotations)
+		h.Write([]byte("\x01"))
+		h.Write(annotations)
+	}
 	l := sha256.New()
 	l.Write([]byte(t.Base.Key.Hex()))
 	for _, layer := range t.Layers {
 		l.Write([]byte("\x00" + layer.Key.Hex()))
 	}
-	return hex.EncodeToString(h.Sum(nil)) + " " + hex.EncodeToString(l.Sum(nil)) + " " + fieldPrints(cfg, t.Tags)
+	return hex.EncodeToString(h.Sum(nil)) + " " + hex.EncodeToString(l.Sum(nil)) + " " + fieldPrints(cfg, t.Tags, annotations)
 }
 
 // fieldPrints is, for ImagePrint, a short hash of each config field that
 // is set and of the tags ("cmd=1a2b3c4d,tags=..."), so that plan can name
 // what changed.
-func fieldPrints(cfg []byte, tags []string) string {
+func fieldPrints(cfg []byte, tags []string, annotations []byte) string {
 	fields := map[string]json.RawMessage{}
 	json.Unmarshal(cfg, &fields)
 	if len(tags) > 0 {
 		t, _ := json.Marshal(tags)
 		fields["tags"] = t
 	}
-	var out []string
+	if len(annotations) > 0 {
+		fields["annotations"] = annotations
+	}
+	out := []string{"f"} // so that a config with no field set still has prints
 	for _, k := range slices.Sorted(maps.Keys(fields)) {
 		sum := sha256.Sum256(fields[k])
 		out = append(out, k+"="+hex.EncodeToString(sum[:4]))
@@ -175,7 +185,7 @@ func changedFields(was, now string) []string {
 	}
 	parse := func(s string) map[string]string {
 		m := map[string]string{}
-		for _, kv := range strings.Split(s, ",") {
+		for _, kv := range strings.Split(s, ",")[1:] {
 			k, v, _ := strings.Cut(kv, "=")
 			m[k] = v
 		}
