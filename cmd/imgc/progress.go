@@ -66,6 +66,16 @@ func (p *progress) event(ev engine.Event) {
 	}
 	switch p.mode {
 	case "json":
+		if ev.Kind == "plan" {
+			// steps always, 0 too: how many layers the build will run.
+			b, _ := json.Marshal(struct {
+				Time  time.Time `json:"time"`
+				Kind  string    `json:"kind"`
+				Steps int       `json:"steps"`
+			}{ev.Time, ev.Kind, ev.Steps})
+			fmt.Fprintf(p.e.stderr, "%s\n", b)
+			return
+		}
 		b, _ := json.Marshal(struct {
 			Time     time.Time `json:"time"`
 			Kind     string    `json:"kind"`

@@ -59,3 +59,14 @@ func TestProgressInterruptedQuiet(t *testing.T) {
 		t.Errorf("printed %q after an interrupt", buf.String())
 	}
 }
+
+// A JSON plan event says how many steps the build will show, 0 too: a
+// reader counts progress from it.
+func TestProgressJSONPlanStepsZero(t *testing.T) {
+	var buf bytes.Buffer
+	p := newProgress(&env{ctx: context.Background(), stderr: &buf}, "json")
+	p.event(engine.Event{Kind: "plan"})
+	if !strings.Contains(buf.String(), `"kind":"plan","steps":0`) {
+		t.Errorf("JSON progress %q, want steps 0", buf.String())
+	}
+}
