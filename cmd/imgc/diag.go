@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -392,3 +393,58 @@ func relPath(path string) string {
 }
 
 func hostArch() string { return runtime.GOARCH }
+
+// validateJSON prints diags as terraform validate -json does, on stdout:
+// {"format_version","valid","error_count","warning_count","diagnostics":
+// [{"severity","summary","detail","range":{"filename","start","end"}}]}.
+// It exits as validate does.
+func (e *env) validateJSON(diags hcl.Diagnostics) error {
+	type pos struct {
+		Line   int `json:"line"`
+		Column int `json:"column"`
+		Byte   int `json:"byte"`
+	}
+	type rng struct {
+		Filename string `json:"filename"`
+		Start    pos    `json:"start"`
+		End      pos    `json:"end"`
+	}
+	type diag struct {
+		Severity string `json:"severity"`
+		Summary  string `json:"summary"`
+		Detail   string `json:"detail,omitempty"`
+		Range    *rng   `json:"range,omitempty"`
+	}
+	out := struct {
+		FormatVersion string `json:"format_version"`
+		Valid         bool   `json:"valid"`
+		ErrorCount    int    `json:"error_count"`
+		WarningCount  int    `json:"warning_count"`
+		Diagnostics   []diag `json:"diagnostics"`
+	}{FormatVersion: "1.0", Diagnostics: []diag{}}
+	for _, d := range sortDiagnostics(dedupe(diags)) {
+		j := diag{Severity: "warning", Summary: d.Summary, Detail: d.Detail}
+		if d.Severity == hcl.DiagError {
+			j.Severity = "error"
+			out.ErrorCount++
+		} else {
+			out.WarningCount++
+		}
+		if r := d.Subject; r != nil {
+			j.Range = &rng{Filename: relPath(r.Filename),
+				Start: pos{r.Start.Line, r.Start.Column, r.Start.Byte}, End: pos{r.End.Line, r.End.Column, r.End.Byte}}
+		}
+		out.Diagnostics = append(out.Diagnostics, j)
+	}
+	out.Valid = out.ErrorCount == 0
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(out); err != nil {
+		return err
+	}
+	if !out.Valid {
+		return exitError{exitBadInput}
+	}
+	return nil
+}

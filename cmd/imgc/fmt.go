@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -22,10 +23,13 @@ type fmtCmd struct {
 	Check     bool     `help:"Change nothing; list the files that are not formatted and exit 3 if there are any."`
 	Diff      bool     `help:"Print the changes as a unified diff, as terraform fmt -diff does."`
 	Recursive bool     `hidden:"" help:"Terraform's -recursive: directories are searched recursively anyway."`
-	Paths     []string `arg:"" optional:"" help:"Files or directories (default: the current directory; directories are searched recursively)."`
+	Paths     []string `arg:"" optional:"" help:"Files or directories (default: the current directory; directories are searched recursively), or - to format standard input to standard output, as terraform fmt - does."`
 }
 
 func (c *fmtCmd) Run(e *env) error {
+	if len(c.Paths) == 1 && c.Paths[0] == "-" {
+		return c.stdin(e)
+	}
 	paths := c.Paths
 	if len(paths) == 0 {
 		paths = []string{"."}
@@ -147,4 +151,33 @@ func fixHunkHeaders(diff string) string {
 		offset += newN - oldN
 	}
 	return strings.Join(lines, "")
+}
+
+// stdin formats standard input to standard output, for editors: nothing
+// else is written, and a source that does not parse is reported and
+// written back unchanged. With --check it writes nothing and exits 3 when
+// the source is not formatted.
+func (c *fmtCmd) stdin(e *env) error {
+	src, err := io.ReadAll(io.LimitReader(os.Stdin, lang.MaxSourceSize+1))
+	if err != nil {
+		return fmt.Errorf("reading standard input: %w", err)
+	}
+	if len(src) > lang.MaxSourceSize {
+		fmt.Fprintf(e.stderr, "imgc fmt: standard input holds more than %d bytes, more than a configuration file may.\n", lang.MaxSourceSize)
+		return exitError{exitBadInput}
+	}
+	const name = "<stdin>"
+	out, diags := lang.FormatFile(src, name)
+	if diags.HasErrors() {
+		_ = e.report(map[string]*hcl.File{name: {Bytes: src}}, diags)
+		return exitError{exitBadInput}
+	}
+	if c.Check {
+		if !bytes.Equal(src, out) {
+			return exitError{3}
+		}
+		return nil
+	}
+	_, err = e.stdout.Write(out)
+	return err
 }

@@ -227,6 +227,7 @@ func filesOf(src *source) map[string]*hcl.File {
 }
 
 type validateCmd struct {
+	JSON bool `name:"json" help:"Print the result as JSON, as terraform validate -json does: valid, error_count, warning_count and the diagnostics with their ranges (for editors and CI)."`
 	configFlags
 	// Accepted for the scripts that pass them; validate reads no cache.
 	cacheFlags
@@ -245,6 +246,9 @@ func (c *validateCmd) Run(e *env) error {
 	// Checked for every platform: each is its own load and plan, of the
 	// configuration alone (no store: no base is read).
 	src, _, _, diags := e.loadPlatforms(&c.configFlags, plats, nil, nil, c.Context, optimizeFlags{configOnly: true}, nil, false, false)
+	if c.JSON {
+		return e.validateJSON(diags)
+	}
 	if src == nil || src.Config == nil {
 		return e.report(filesOf(src), diags)
 	}
