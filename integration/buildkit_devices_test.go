@@ -15,6 +15,7 @@ import (
 	"github.com/imgc-dev/imgc/engine/buildkit"
 	"github.com/imgc-dev/imgc/internal/buildkittest"
 	"github.com/imgc-dev/imgc/internal/testbase"
+	"github.com/imgc-dev/imgc/ir"
 )
 
 // cdiSpec is a CDI spec of one device with a node (the host's /dev/zero,
@@ -55,26 +56,15 @@ func TestBuildKitDevices(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(specDir, "imgc-test.yaml"), []byte(cdiSpec(mountDir)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d, err := buildkittest.Start("--cdi-spec-dir", specDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Stop()
-	dir := writeProject(t, map[string]string{"app.image.hcl": `
-variable "base" {
-  type = string
-}
-
-image "app" {
-  from = var.base
+	d := startDaemon(t, "--cdi-spec-dir", specDir)
+	p := onBase(t, base, `
   run {
     sh = "echo $VENDOR_GPU $SPEC_LEVEL $(stat -c '%t %T' /dev/imgc-gpu0) $(cat /opt/vendor/file) > /out"
     device "imgc.test/gpu=0" { required = true }
     device "imgc.test/gpu=9" {}
   }
-}
-`})
-	p := compileHCL(t, dir, map[string]string{"base": "oci:" + base + ":latest"})
+`)
+	first := p
 	o := engine.BuildOptions{SourceDateEpoch: &epoch, CDISpecDirs: []string{specDir}, Devices: engine.DeviceGrant{All: true}}
 	loc, bk := both(t, d.Addr, p, o)
 	compareLayers(t, loc, bk)
@@ -106,14 +96,14 @@ image "app" {
 	p = compileHCL(t, missing, map[string]string{"base": "oci:" + base + ":latest"})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	_, err = buildkit.New(newStore(t), buildkit.Options{Addr: d.Addr}).Build(ctx, p, o)
+	_, err := buildkit.New(newStore(t), buildkit.Options{Addr: d.Addr}).Build(ctx, p, o)
 	var se *engine.StepError
 	if !errors.As(err, &se) || len(se.Origins) != 1 || se.Origins[0].Line != 8 || !strings.Contains(err.Error(), "imgc.test/gpu=7") {
 		t.Errorf("a required device the daemon lacks: error %v, want a StepError at line 8 naming it", err)
 	}
 
 	// Without the entitlement, the daemon refuses the device.
-	_, err = buildkit.New(newStore(t), buildkit.Options{Addr: d.Addr}).Build(ctx, compileHCL(t, dir, map[string]string{"base": "oci:" + base + ":latest"}), engine.BuildOptions{CDISpecDirs: []string{specDir}})
+	_, err = buildkit.New(newStore(t), buildkit.Options{Addr: d.Addr}).Build(ctx, first, engine.BuildOptions{CDISpecDirs: []string{specDir}})
 	var be *buildkit.BuilderError
 	if !errors.As(err, &be) || !strings.Contains(be.Detail, "--allow device") || !strings.Contains(be.Detail, "imgc.test/gpu=0") {
 		t.Errorf("a device not granted: error %v, want a BuilderError saying to pass --allow device", err)
@@ -127,24 +117,12 @@ func TestBuildKitDaemonLostMidBuild(t *testing.T) {
 	testbase.Require(t)
 	buildkittest.Require(t) // skips where no daemon can run
 	base := testbase.Busybox(t)
-	d, err := buildkittest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Stop()
-	dir := writeProject(t, map[string]string{"app.image.hcl": `
-variable "base" {
-  type = string
-}
-
-image "app" {
-  from = var.base
+	d := startDaemon(t)
+	p := onBase(t, base, `
   run {
-    sh = "echo started-` + strings.ReplaceAll(t.Name(), "/", "-") + ` && sleep 60"
+    sh = "echo started-`+strings.ReplaceAll(t.Name(), "/", "-")+` && sleep 60"
   }
-}
-`})
-	p := compileHCL(t, dir, map[string]string{"base": "oci:" + base + ":latest"})
+`)
 	started := make(chan struct{})
 	var once bool
 	o := engine.BuildOptions{Progress: func(ev engine.Event) {
@@ -166,6 +144,7 @@ image "app" {
 		t.Fatal("the step did not start in 2 minutes")
 	}
 	d.Kill()
+	var err error
 	select {
 	case err = <-done:
 	case <-time.After(2 * time.Minute):
@@ -179,4 +158,24 @@ image "app" {
 	if errors.As(err, &se) {
 		t.Errorf("Build = %v: a StepError, blaming the step", err)
 	}
+}
+
+// startDaemon starts a buildkitd of the test's own (extra are more
+// buildkitd flags), stopped when the test ends.
+func startDaemon(t *testing.T, extra ...string) *buildkittest.Daemon {
+	t.Helper()
+	d, err := buildkittest.Start(extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Stop)
+	return d
+}
+
+// onBase compiles an image "app" on the busybox layout base whose block
+// holds body.
+func onBase(t *testing.T, base, body string) *ir.Plan {
+	t.Helper()
+	dir := writeProject(t, map[string]string{"app.image.hcl": "variable \"base\" {\n  type = string\n}\n\nimage \"app\" {\n  from = var.base\n" + body + "}\n"})
+	return compileHCL(t, dir, map[string]string{"base": "oci:" + base + ":latest"})
 }
