@@ -635,6 +635,7 @@ func imageConfig(st *model.Stage, sc stageCtx) ir.ImageConfig {
 	c.Entrypoint, c.EntrypointSet = cfg.Entrypoint, cfg.EntrypointSet || cfg.Entrypoint != nil
 	c.Cmd, c.CmdSet = cfg.Cmd, cfg.CmdSet || cfg.Cmd != nil
 	c.Labels = cfg.Labels
+	c.BaseEnvLabels = cfg.BaseEnvLabels
 	c.ExposedPorts = cfg.Expose
 	c.Volumes = cfg.Volumes
 	c.StopSignal = cfg.StopSignal

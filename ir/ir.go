@@ -498,6 +498,10 @@ type ImageConfig struct {
 	Cmd           []string          `json:"cmd,omitempty"`
 	CmdSet        bool              `json:"cmd_set,omitempty"`
 	Labels        map[string]string `json:"labels,omitempty"`
+	// BaseEnvLabels are labels whose values name variables of the base
+	// image's environment ($$ a literal $), expanded when the image is
+	// built (a Dockerfile's LABEL p=$PATH); Labels are literal.
+	BaseEnvLabels map[string]string `json:"base_env_labels,omitempty"`
 	ExposedPorts  []string          `json:"expose,omitempty"`
 	Volumes       []string          `json:"volumes,omitempty"`
 	StopSignal    string            `json:"stop_signal,omitempty"`

@@ -339,6 +339,10 @@ type ImageConfig struct {
 	User          string
 	Workdir       string
 	Labels        map[string]string
+	// BaseEnvLabels are labels whose values name variables of the base
+	// image's environment, expanded when the image is built ($$ is a
+	// literal $): a Dockerfile's LABEL p=$PATH. Labels are literal.
+	BaseEnvLabels map[string]string
 	Expose        []string
 	Volumes       []string
 	StopSignal    string

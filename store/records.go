@@ -192,7 +192,7 @@ func changedFields(was, now string) []string {
 		return m
 	}
 	a, b := parse(was), parse(now)
-	names := map[string]string{"expose": "exposed ports", "stop_signal": "stop signal", "entrypoint_set": "entrypoint", "cmd_set": "cmd"}
+	names := map[string]string{"expose": "exposed ports", "stop_signal": "stop signal", "entrypoint_set": "entrypoint", "cmd_set": "cmd", "base_env_labels": "labels"}
 	var out []string
 	for _, k := range slices.Sorted(maps.Keys(a)) {
 		if b[k] != a[k] {

@@ -149,18 +149,15 @@ func expandWords(base []string, ic ir.ImageConfig) (ir.ImageConfig, error) {
 		}
 		ic.Volumes = vols
 	}
-	var labels map[string]string
-	for k, v := range ic.Labels {
-		if !hasDollar(v) {
-			continue
-		}
+	if len(ic.BaseEnvLabels) > 0 {
+		labels := maps.Clone(ic.Labels)
 		if labels == nil {
-			labels = maps.Clone(ic.Labels)
+			labels = map[string]string{}
 		}
-		labels[k] = expand(v)
-	}
-	if labels != nil {
-		ic.Labels = labels
+		for k, v := range ic.BaseEnvLabels {
+			labels[k] = expand(v)
+		}
+		ic.Labels, ic.BaseEnvLabels = labels, nil
 	}
 	return ic, nil
 }

@@ -50,24 +50,25 @@ func TestMergeConfigExpandsBaseEnv(t *testing.T) {
 	}
 }
 
-// Labels, exposed ports, volumes and the stop signal see the base image's
-// environment, not the target's own env; $$ is a literal $, and the IR's
-// config is left as it was.
+// Base-env labels, exposed ports, volumes and the stop signal see the base
+// image's environment, not the target's own env; $$ is a literal $, plain
+// labels are literal, and the IR's config is left as it was.
 func TestMergeConfigWordsSeeBaseEnv(t *testing.T) {
 	c := &v1.Config{Env: []string{"PORT=8080", "PORTS=80 9000-9001/udp", "SIG=INT", "DATA=/data"}}
 	ic := ir.ImageConfig{
-		Env:          []string{"PORT=1"},
-		Labels:       map[string]string{"port": "$PORT", "lit": "$$PORT", "plain": "x"},
-		ExposedPorts: []string{"$PORTS", "7000"},
-		Volumes:      []string{"$DATA/v", "/plain"},
-		StopSignal:   "SIG$SIG",
+		Env:           []string{"PORT=1"},
+		Labels:        map[string]string{"plain": "x $PORT"},
+		BaseEnvLabels: map[string]string{"port": "$PORT", "lit": "$$PORT"},
+		ExposedPorts:  []string{"$PORTS", "7000"},
+		Volumes:       []string{"$DATA/v", "/plain"},
+		StopSignal:    "SIG$SIG",
 	}
 	if err := Merge(c, ic); err != nil {
 		t.Fatal(err)
 	}
 	want := &v1.Config{
 		Env:          []string{"PORT=1", "PORTS=80 9000-9001/udp", "SIG=INT", "DATA=/data"},
-		Labels:       map[string]string{"port": "8080", "lit": "$PORT", "plain": "x"},
+		Labels:       map[string]string{"port": "8080", "lit": "$PORT", "plain": "x $PORT"},
 		ExposedPorts: map[string]struct{}{"80/tcp": {}, "9000/udp": {}, "9001/udp": {}, "7000/tcp": {}},
 		Volumes:      map[string]struct{}{"/data/v": {}, "/plain": {}},
 		StopSignal:   "SIGINT",
@@ -75,8 +76,8 @@ func TestMergeConfigWordsSeeBaseEnv(t *testing.T) {
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
 	}
-	if ic.Labels["port"] != "$PORT" {
-		t.Errorf("Merge changed the IR's labels: %v", ic.Labels)
+	if ic.BaseEnvLabels["port"] != "$PORT" || len(ic.Labels) != 1 {
+		t.Errorf("Merge changed the IR's labels: %v, %v", ic.Labels, ic.BaseEnvLabels)
 	}
 	for _, bad := range []ir.ImageConfig{
 		{ExposedPorts: []string{"$UNSET"}},

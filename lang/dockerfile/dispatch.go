@@ -1,7 +1,9 @@
 package dockerfile
 
 import (
+	"maps"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -195,7 +197,16 @@ func (rd *reader) label(s *stageState, pn parsedNode, c *instructions.LabelComma
 		if cfg.Labels == nil {
 			cfg.Labels = map[string]text{}
 		}
-		cfg.Labels[k.Value] = baseText(v)
+		cfg.Labels[k.Value] = textOf(v)
+		delete(cfg.BaseEnvLabels, k.Value)
+		if len(v.Unset) > 0 {
+			cfg.Labels[k.Value] = baseText(v)
+			if cfg.BaseEnvLabels == nil {
+				cfg.BaseEnvLabels = map[string]bool{}
+			}
+			cfg.BaseEnvLabels[k.Value] = true
+			rd.convertWarnf(pn.rng, "Label of the base image's variables", "The label %s names a variable only the base image sets (%s), which the image gets expanded; an HCL label is literal, so the conversion keeps %q as written. Set the value in the configuration.", k.Value, strings.Join(slices.Sorted(maps.Keys(v.Unset)), ", "), v.Value)
+		}
 	}
 }
 

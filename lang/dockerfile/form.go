@@ -234,6 +234,9 @@ type configForm struct {
 	Env           []envText
 	User, Workdir text
 	Labels        map[string]text
+	// BaseEnvLabels are the Labels whose values name a variable only the
+	// base image sets ($$ a literal $): model.ImageConfig.BaseEnvLabels.
+	BaseEnvLabels map[string]bool
 	Expose        []text
 	Volumes       []text
 	StopSignal    text

@@ -141,11 +141,18 @@ func (c *configForm) lower() *model.ImageConfig {
 		Range:         c.Range,
 		Instructions:  c.Instructions,
 	}
-	if c.Labels != nil {
-		out.Labels = map[string]string{}
-		for k, v := range c.Labels {
-			out.Labels[k] = v.Value
+	for k, v := range c.Labels {
+		if c.BaseEnvLabels[k] {
+			if out.BaseEnvLabels == nil {
+				out.BaseEnvLabels = map[string]string{}
+			}
+			out.BaseEnvLabels[k] = v.Value
+			continue
 		}
+		if out.Labels == nil {
+			out.Labels = map[string]string{}
+		}
+		out.Labels[k] = v.Value
 	}
 	return out
 }
