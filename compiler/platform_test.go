@@ -43,7 +43,7 @@ image "app" {
 			}
 			p, diags := Compile(cfg, Options{Platform: tt.host})
 			checkOnlyError(t, diags, tt.want, tt.detail, 4)
-			want := strings.TrimSuffix(tt.platform, "/v8") // linux/arm64/v8 is linux/arm64, as containerd normalises it
+			want := strings.Replace(tt.platform, "linux/arm64/v8", "linux/arm64", 1) // as containerd normalises it
 			if tt.want == "" && p.Targets[0].Platform.String() != want {
 				t.Errorf("platform %s, want %s", p.Targets[0].Platform, want)
 			}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -124,11 +125,10 @@ func TestBuildKitDaemonLostMidBuild(t *testing.T) {
   }
 `)
 	started := make(chan struct{})
-	var once bool
+	var once sync.Once
 	o := engine.BuildOptions{Progress: func(ev engine.Event) {
-		if !once && strings.Contains(ev.Line, "started-") {
-			once = true
-			close(started)
+		if strings.Contains(ev.Line, "started-") {
+			once.Do(func() { close(started) })
 		}
 	}}
 	done := make(chan error, 1)

@@ -53,6 +53,10 @@ func TestMissReasonInlineContent(t *testing.T) {
 			t.Errorf("%s: MissReason = %q, want %q", tt.name, got, tt.expected)
 		}
 	}
+	// A destination of the variable's too (dest = "/etc/motd-${var.version}").
+	if got, want := MissReason(content(v1, "v=1", "sha256:12ab 0644 /etc/motd-1"), content(v10, "v=10", "sha256:34cd 0644 /etc/motd-10"), false), "variable version changed"; got != want {
+		t.Errorf("a destination of the variable: MissReason = %q, want %q", got, want)
+	}
 	// A digest that happens to hold a variable's value ("1") explains
 	// nothing, where no text was recorded (a build of an earlier imgc).
 	old := layer(p, v1, "kind", "copy", "file motd", "sha256:1111 0644 /etc/motd")

@@ -359,7 +359,11 @@ func (c inputDiff) said() (old, cur string) {
 func (c inputDiff) substituted(vars []varChange) bool {
 	oldRest, curRest := withoutDigest(c.old), withoutDigest(c.cur)
 	if c.oldText != "" || c.curText != "" {
-		return oldRest == curRest && substituted(c.oldText, c.curText, vars)
+		// The text and the rest (mode, destination) each the same or
+		// explained: dest = "/etc/motd-${var.version}" too.
+		textOK := c.oldText == c.curText || substituted(c.oldText, c.curText, vars)
+		restOK := oldRest == curRest || substituted(oldRest, curRest, vars)
+		return textOK && restOK
 	}
 	if oldRest != c.old || curRest != c.cur {
 		return strings.TrimSuffix(c.old, oldRest) == strings.TrimSuffix(c.cur, curRest) && substituted(oldRest, curRest, vars)
@@ -418,7 +422,7 @@ func describeChange(c inputDiff, cur *Layer, kindOf func(string) TargetKind) str
 			return describe(c.name, "changed ("+what+")")
 		}
 	}
-	if c.what == "changed" && (c.oldText != "" || c.curText != "") && withoutDigest(c.old) == withoutDigest(c.cur) {
+	if c.what == "changed" && c.oldText != "" && c.curText != "" && withoutDigest(c.old) == withoutDigest(c.cur) {
 		// No file: the text a copy's content wrote.
 		prefix, name := "", c.name
 		if i := strings.Index(name, ": "); i >= 0 && strings.HasPrefix(name, "step ") {

@@ -129,9 +129,10 @@ func (s *Store) RecordBuild(p *ir.Plan, built map[string]bool) error {
 	return nil
 }
 
-// ImagePrint stands for what an output target's image is: its config,
-// tags and annotations, then (after a space) its base and layers by their
-// keys, then the fields' own prints (fieldPrints). A plan
+// ImagePrint stands for what an output target's image is: its config and
+// tags, then (after a space) its base and layers by their keys, then the
+// prints of each config field, the tags and the annotations (fieldPrints).
+// A plan
 // whose layers all hit still writes a new image when it changed: a label,
 // a tag, or other layers than its last build's, all of them in the cache
 // (a variable set back to a value built before), which plan says.
@@ -142,11 +143,11 @@ func ImagePrint(t *ir.Target) string {
 	for _, tag := range t.Tags {
 		h.Write([]byte("\x00" + tag))
 	}
+	// Annotations are in the fields' prints only: the first hash is what
+	// earlier versions recorded, so that their prints still compare.
 	var annotations []byte
 	if len(t.Annotations) > 0 {
 		annotations, _ = json.Marshal(t.Annotations)
-		h.Write([]byte("\x01"))
-		h.Write(annotations)
 	}
 	l := sha256.New()
 	l.Write([]byte(t.Base.Key.Hex()))
@@ -242,8 +243,9 @@ func readImagePrints(record string) map[string]string {
 }
 
 // ChangedImages says, for each output target of p whose image differs
-// from what its last recorded build made, what differs: "config or
-// tags", "layers" or both (ImagePrint). A target without a record is not
+// from what its last recorded build made, what differs: the config fields
+// ("labels and tags"; "config or tags" for a print of an earlier
+// version), "layers", or both, separated by "; " (ImagePrint). A target without a record is not
 // among them; a record from before layers were printed compares the
 // config and tags alone.
 func (s *Store) ChangedImages(p *ir.Plan) map[string]string {
@@ -259,7 +261,7 @@ func (s *Store) ChangedImages(p *ir.Plan) map[string]string {
 		wasLayers, wasFields, _ := strings.Cut(wasLayers, " ")
 		nowLayers, nowFields, _ := strings.Cut(nowLayers, " ")
 		var what []string
-		if was != now {
+		if was != now || (wasFields != "" && nowFields != wasFields) {
 			if fields := changedFields(wasFields, nowFields); len(fields) > 1 {
 				what = append(what, strings.Join(fields[:len(fields)-1], ", ")+" and "+fields[len(fields)-1])
 			} else if len(fields) == 1 {
@@ -272,7 +274,7 @@ func (s *Store) ChangedImages(p *ir.Plan) map[string]string {
 			what = append(what, "layers")
 		}
 		if len(what) > 0 {
-			out[t.Name] = strings.Join(what, " and ")
+			out[t.Name] = strings.Join(what, "; ")
 		}
 	}
 	return out

@@ -135,9 +135,6 @@ func (c *buildCmd) Run(e *env) error {
 	if len(plans) > 1 {
 		diags = append(diags, dockerOutputs(outputs)...)
 	}
-	for _, p := range plans {
-		addMetadata(p, labels, annotations)
-	}
 	if len(plans) > 0 {
 		diags = append(diags, filesystemOutputs(outputs, c.IIDFile, plans[0])...)
 		if c.Push {
@@ -155,6 +152,11 @@ func (c *buildCmd) Run(e *env) error {
 			e.report(src.Files, diags)
 			return exitError{exitFailed}
 		}
+	}
+	// After the saved plan's check: --label and --annotation add to what
+	// it planned, as to a configuration.
+	for _, p := range plans {
+		addMetadata(p, labels, annotations)
 	}
 	opts, diags := c.buildOptions(src, plans, pins, outputs, secrets)
 	if diags.HasErrors() {

@@ -99,10 +99,10 @@ func keyValues(flag string, vals []string) (map[string]string, hcl.Diagnostics) 
 	var out map[string]string
 	var diags hcl.Diagnostics
 	for _, v := range vals {
-		k, val, ok := strings.Cut(v, "=")
-		if !ok || k == "" {
+		k, val, _ := strings.Cut(v, "=") // KEY alone is an empty value, as docker takes it
+		if k == "" {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid " + flag + " value",
-				Detail: fmt.Sprintf("%q is not KEY=VALUE. Write %s org.opencontainers.image.source=https://example.com/repo.", v, flag)})
+				Detail: fmt.Sprintf("%q has no key. Write %s KEY=VALUE, such as %s org.opencontainers.image.source=https://example.com/repo.", v, flag, flag)})
 			continue
 		}
 		if out == nil {

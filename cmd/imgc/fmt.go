@@ -154,9 +154,9 @@ func fixHunkHeaders(diff string) string {
 }
 
 // stdin formats standard input to standard output, for editors: nothing
-// else is written, and a source that does not parse is reported and
-// written back unchanged. With --check it writes nothing and exits 3 when
-// the source is not formatted.
+// else is written, and a source that does not parse is reported, with
+// nothing written. With --check it writes nothing and exits 3 when the
+// source is not formatted.
 func (c *fmtCmd) stdin(e *env) error {
 	src, err := io.ReadAll(io.LimitReader(os.Stdin, lang.MaxSourceSize+1))
 	if err != nil {

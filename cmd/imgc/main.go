@@ -161,9 +161,10 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		if errors.As(err, &ke) {
 			return exitOK // --help
 		}
-		if misspelt != "" {
-			// kong read the word as short flags: -d, -e, ...
-			fmt.Fprintf(stderr, "imgc: %s\n", misspelt)
+		if word, msg, ok := strings.Cut(misspelt, "\x00"); ok && strings.HasPrefix(err.Error(), "unknown flag "+word[:2]) {
+			// kong read the word as short flags: -d, -e, ... (and
+			// failed on them, not on another mistake).
+			fmt.Fprintf(stderr, "imgc: %s\n", msg)
 			return exitBadInput
 		}
 		fmt.Fprintf(stderr, "imgc: %v\n", err)
@@ -229,7 +230,8 @@ func unknownCommand(p *kong.Kong, args []string) string {
 // of one dash that names one of the command's long flags its second dash.
 // Without it, -target would read as -t arget: a tag. misspelt is, for a
 // word of one dash that names no long flag but is close to one
-// (-detailed-exitcodes), what to say when the arguments do not parse.
+// (-detailed-exitcodes), the word, a NUL and what to say when the
+// arguments do not parse because of it.
 func terraformSpellings(p *kong.Kong, args []string) (out []string, misspelt string) {
 	node := p.Model.Node
 	long := map[string]bool{}
@@ -263,7 +265,7 @@ func terraformSpellings(p *kong.Kong, args []string) (out []string, misspelt str
 		}
 		if len(name) > 3 && name[0] == '-' && name[1] != '-' && misspelt == "" {
 			if s := model.DidYouMean(name[1:], slices.Sorted(maps.Keys(long))); s != "" {
-				misspelt = fmt.Sprintf("unknown flag %s, did you mean -%s?", name, s)
+				misspelt = name + "\x00" + fmt.Sprintf("unknown flag %s, did you mean -%s?", name, s)
 			}
 		}
 	}

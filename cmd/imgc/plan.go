@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -200,10 +201,15 @@ func (c *planCmd) print(e *env, store *store.Store, plan *ir.Plan, cacheFrom []e
 		if c.Format == "json" {
 			continue
 		}
-		if what == "layers" {
-			fmt.Fprintf(e.stdout, "\nimage %s: its layers are not its last build's (they are all in the cache, from an earlier build): a build writes this image again and points its tags at it, running no layer\n", t.Name)
-		} else {
+		fields, layers := strings.CutSuffix(what, "layers")
+		fields = strings.TrimSuffix(fields, "; ")
+		switch {
+		case !layers:
 			fmt.Fprintf(e.stdout, "\nimage %s: its %s changed since its last build: a build writes the image again, running no layer\n", t.Name, what)
+		case fields == "":
+			fmt.Fprintf(e.stdout, "\nimage %s: its layers are not its last build's (they are all in the cache, from an earlier build): a build writes this image again and points its tags at it, running no layer\n", t.Name)
+		default:
+			fmt.Fprintf(e.stdout, "\nimage %s: its %s changed since its last build, and its layers are not its last build's (they are all in the cache): a build writes this image again and points its tags at it, running no layer\n", t.Name, fields)
 		}
 	}
 	return would, nil
@@ -241,6 +247,9 @@ func (c *validateCmd) Run(e *env) error {
 	c.valuesOptional = true
 	plats, pdiags := parsePlatforms(c.Platform)
 	if pdiags.HasErrors() {
+		if c.JSON {
+			return e.validateJSON(pdiags)
+		}
 		return e.report(nil, pdiags)
 	}
 	// Checked for every platform: each is its own load and plan, of the

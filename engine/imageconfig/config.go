@@ -63,13 +63,20 @@ func Merge(c *v1.Config, ic ir.ImageConfig) error {
 		}
 	}
 	for _, p := range ic.ExposedPorts {
-		if !strings.Contains(p, "/") {
-			p += "/tcp"
+		// As Docker: a range is a port each (8000-8002 is three), 80 is 80/tcp.
+		ports, err := configvalue.Ports(p)
+		if err != nil {
+			if !strings.Contains(p, "/") {
+				p += "/tcp"
+			}
+			ports = []string{p}
 		}
 		if c.ExposedPorts == nil {
 			c.ExposedPorts = map[string]struct{}{}
 		}
-		c.ExposedPorts[p] = struct{}{}
+		for _, p := range ports {
+			c.ExposedPorts[p] = struct{}{}
+		}
 	}
 	for _, v := range ic.Volumes {
 		if c.Volumes == nil {

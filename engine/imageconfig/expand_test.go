@@ -59,7 +59,7 @@ func TestMergeConfigWordsSeeBaseEnv(t *testing.T) {
 		Env:           []string{"PORT=1"},
 		Labels:        map[string]string{"plain": "x $PORT"},
 		BaseEnvLabels: map[string]string{"port": "$PORT", "lit": "$$PORT"},
-		ExposedPorts:  []string{"$PORTS", "7000"},
+		ExposedPorts:  []string{"$PORTS", "7000", "6000-6001/UDP"},
 		Volumes:       []string{"$DATA/v", "/plain"},
 		StopSignal:    "SIG$SIG",
 	}
@@ -69,7 +69,7 @@ func TestMergeConfigWordsSeeBaseEnv(t *testing.T) {
 	want := &v1.Config{
 		Env:          []string{"PORT=1", "PORTS=80 9000-9001/udp", "SIG=INT", "DATA=/data"},
 		Labels:       map[string]string{"port": "8080", "lit": "$PORT", "plain": "x $PORT"},
-		ExposedPorts: map[string]struct{}{"80/tcp": {}, "9000/udp": {}, "9001/udp": {}, "7000/tcp": {}},
+		ExposedPorts: map[string]struct{}{"80/tcp": {}, "9000/udp": {}, "9001/udp": {}, "7000/tcp": {}, "6000/udp": {}, "6001/udp": {}},
 		Volumes:      map[string]struct{}{"/data/v": {}, "/plain": {}},
 		StopSignal:   "SIGINT",
 	}

@@ -85,7 +85,7 @@ func (e *Engine) imageLowers(ctx context.Context, name string, pl ir.Platform, w
 		if err := checkEmulation(ir.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}); err != nil {
 			return nil, nil, fmt.Errorf("running %s: %w", name, err)
 		}
-		if pl.OS == "" && cfg.Architecture != runtime.GOARCH && warn != nil {
+		if pl.OS == "" && !native(cfg.Architecture) && warn != nil {
 			fmt.Fprintf(warn, "imgc: warning: the image is %s/%s and this machine %s/%s, so it runs under QEMU emulation; give --platform to say which you want\n",
 				cfg.OS, cfg.Architecture, runtime.GOOS, runtime.GOARCH)
 		}
