@@ -191,6 +191,8 @@ func (rd *reader) volume(s *stageState, pn parsedNode, c *instructions.VolumeCom
 
 func (rd *reader) label(s *stageState, pn parsedNode, c *instructions.LabelCommand) {
 	cfg := s.configInstruction(pn)
+	var keys []string
+	names := map[string]struct{}{}
 	for _, kv := range c.Labels {
 		k, _ := rd.expand(s, pn.rng, kv.Key)
 		v, _ := rd.expand(s, pn.rng, kv.Value)
@@ -205,8 +207,16 @@ func (rd *reader) label(s *stageState, pn parsedNode, c *instructions.LabelComma
 				cfg.BaseEnvLabels = map[string]bool{}
 			}
 			cfg.BaseEnvLabels[k.Value] = true
-			rd.convertWarnf(pn.rng, "Label of the base image's variables", "The label %s names a variable only the base image sets (%s), which the image gets expanded; an HCL label is literal, so the conversion keeps %q as written. Set the value in the configuration.", k.Value, strings.Join(slices.Sorted(maps.Keys(v.Unset)), ", "), v.Value)
 		}
+		if len(v.Unset) > 0 {
+			keys = append(keys, k.Value)
+			maps.Copy(names, v.Unset)
+		}
+	}
+	if len(keys) > 0 {
+		rd.convertWarnf(pn.rng, "Label of the base image's variables", "LABEL %s: %s %s, which this Dockerfile does not set, so a build takes %s from the base image's environment. An HCL label is literal: the conversion keeps the %s as written. Set the %s in the configuration.",
+			strings.Join(keys, ", "), plural(len(names), "the variable", "the variables"), strings.Join(slices.Sorted(maps.Keys(names)), ", "),
+			plural(len(names), "it", "them"), plural(len(names), "reference", "references"), plural(len(keys), "value", "values"))
 	}
 }
 
@@ -467,4 +477,11 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
