@@ -236,8 +236,10 @@ func (l *loader) moduleInputs(mod *module, md *moduleDecl) map[string]varValue {
 			detail := fmt.Sprintf("The module %q declares no variable %q.%s Its inputs are its variables; remove the argument or fix its name.",
 				md.Name, name, model.Suggestion(name, sortedKeys(md.subMod.varByName), ""))
 			switch name {
-			case "for_each", "count", "depends_on", "version", "providers":
-				detail = fmt.Sprintf("A module block takes only its variables: imgc has no %s, as Terraform has on modules. Call the module once per value, each block with a name and inputs of its own; what an image needs is built first without depends_on.", name)
+			case "for_each", "count":
+				detail = fmt.Sprintf("A module block takes only its variables: imgc has no %s, as Terraform has on modules. Write a module block per value, each with a name and inputs of its own, and an image block per value built on it (from = module.NAME.image.X): a module's images are stages, never built by themselves.", name)
+			case "depends_on", "version", "providers":
+				detail = fmt.Sprintf("A module block takes only its variables: imgc has no %s, as Terraform has on modules. What an image needs is built first without depends_on; a git module's version is its ?ref=.", name)
 			}
 			l.add(&hcl.Diagnostic{
 				Severity: hcl.DiagError,

@@ -99,6 +99,7 @@ func (c *buildCmd) Run(e *env) error {
 	diags = append(diags, c.buildxFlags.check()...)
 	labels, ldiags := keyValues("--label", c.Label)
 	annotations, adiags := keyValues("--annotation", c.Annotation)
+	adiags = append(adiags, annotationTypes(annotations)...)
 	diags = append(append(diags, ldiags...), adiags...)
 	agents, stopAgents, adiags := sshAgents(c.SSH)
 	defer stopAgents()

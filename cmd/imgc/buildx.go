@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -140,4 +141,29 @@ func addMetadata(p *ir.Plan, labels, annotations map[string]string) {
 		}
 		p.Targets[i] = &c
 	}
+}
+
+// annotationType is buildx's [TYPE[,TYPE...][PLATFORM]:] before an
+// annotation's key.
+var annotationType = regexp.MustCompile(`^((?:manifest|index|manifest-descriptor|index-descriptor)(?:,(?:manifest|index|manifest-descriptor|index-descriptor))*)(\[[^\]]*\])?:`)
+
+// annotationTypes reads buildx's annotation types in anns' keys, in place:
+// manifest: (the default) is dropped; the others, which imgc does not
+// write, are errors saying so.
+func annotationTypes(anns map[string]string) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for k, v := range anns {
+		m := annotationType.FindStringSubmatch(k)
+		if m == nil {
+			continue
+		}
+		delete(anns, k)
+		if m[1] == "manifest" && m[2] == "" {
+			anns[k[len(m[0]):]] = v
+			continue
+		}
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported --annotation type",
+			Detail: fmt.Sprintf("--annotation %s: imgc writes annotations on every output image's manifest, for all its platforms, not on indexes, descriptors or one platform's manifest. Write --annotation %s=VALUE (or manifest:%s=VALUE).", k, k[len(m[0]):], k[len(m[0]):])})
+	}
+	return diags
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/imgc-dev/imgc/compiler"
+	"github.com/imgc-dev/imgc/engine/imageconfig"
 	"github.com/imgc-dev/imgc/imageio"
 	"github.com/imgc-dev/imgc/imageref"
 	"github.com/imgc-dev/imgc/ir"
@@ -39,6 +40,9 @@ type configFlags struct {
 	// sources, when set, replace the flags' variable sources: a saved
 	// plan's.
 	sources []lang.VarSource
+	// proxies, when set, are the proxy environment of a build of a saved
+	// plan, given on its command line: they win over the plan's.
+	proxies []string
 	// valuesOptional lets variables go without values (validate).
 	valuesOptional bool
 	// target is the platform load and compile work for (one of
@@ -132,7 +136,7 @@ func (f *configFlags) proxyEnv() []string {
 			args = append(args, s.Name+"="+s.Value)
 		}
 	}
-	return model.ProxyEnv(args)
+	return imageconfig.MergeEnv(model.ProxyEnv(args), f.proxies)
 }
 
 // source is a loaded configuration and where it came from.

@@ -21,6 +21,8 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/imgc-dev/imgc/compiler"
 	"github.com/imgc-dev/imgc/imageio"
 	"github.com/imgc-dev/imgc/model"
@@ -60,6 +62,7 @@ type cli struct {
 
 	VersionFlag      kong.VersionFlag `name:"version" help:"Print imgc's version and exit."`
 	InsecureRegistry []string         `name:"insecure-registry" sep:"none" placeholder:"HOST[:PORT]" help:"Reach this registry over plain HTTP or HTTPS without certificate checks (repeatable; see also the registries file in docs/cli.md)."`
+	NoColor          bool             `name:"no-color" help:"Print diagnostics and progress without colours or live redraws, as terraform -no-color (also $NO_COLOR)."`
 }
 
 // env is what every command runs with; tests swap the streams.
@@ -161,14 +164,22 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		if errors.As(err, &ke) {
 			return exitOK // --help
 		}
-		if word, msg, ok := strings.Cut(misspelt, "\x00"); ok && strings.HasPrefix(err.Error(), "unknown flag "+word[:2]) {
+		msg := err.Error()
+		if word, m, ok := strings.Cut(misspelt, "\x00"); ok && strings.HasPrefix(msg, "unknown flag "+word[:2]) {
 			// kong read the word as short flags: -d, -e, ... (and
 			// failed on them, not on another mistake).
-			fmt.Fprintf(stderr, "imgc: %s\n", msg)
+			msg = m
+		}
+		if len(args) > 0 && args[0] == "validate" && (slices.Contains(args, "-json") || slices.Contains(args, "--json")) {
+			// A tool reading validate -json gets JSON, this error too.
+			e.validateJSON(hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid command line", Detail: msg}})
 			return exitBadInput
 		}
-		fmt.Fprintf(stderr, "imgc: %v\n", err)
+		fmt.Fprintf(stderr, "imgc: %s\n", msg)
 		return exitBadInput
+	}
+	if c.NoColor || os.Getenv("NO_COLOR") != "" {
+		e.tty = false
 	}
 	kctx.Bind(e)
 	rs, err := imageio.ReadRegistrySettings(imageio.RegistriesFile())

@@ -14,6 +14,7 @@ import (
 	"github.com/imgc-dev/imgc/ir"
 	"github.com/imgc-dev/imgc/lang"
 	"github.com/imgc-dev/imgc/lang/loader"
+	"github.com/imgc-dev/imgc/model"
 )
 
 // planFileFormat marks a file `imgc plan -out` wrote.
@@ -179,12 +180,23 @@ func (c *buildCmd) savedPlan() (*savedPlan, hcl.Diagnostics) {
 	if sp == nil {
 		return nil, diags
 	}
+	// Proxy arguments change how steps reach the network, not what they
+	// build (no key has them): a saved plan takes them from the build.
+	proxies := c.proxyEnv()
+	onlyProxies := func(vals varFlags) bool {
+		for _, v := range vals {
+			if name, _, _ := strings.Cut(v.value, "="); !model.IsProxyArg(strings.TrimSpace(name)) {
+				return false
+			}
+		}
+		return true
+	}
 	var given []string
 	for _, f := range []struct {
 		name string
 		set  bool
 	}{
-		{"--var", len(c.Var) > 0}, {"--build-arg", len(c.BuildArg) > 0}, {"--var-file", len(c.VarFile) > 0},
+		{"--var", !onlyProxies(c.Var)}, {"--build-arg", !onlyProxies(c.BuildArg)}, {"--var-file", len(c.VarFile) > 0},
 		{"--context", c.Context != ""}, {"--build-context", len(c.BuildContext) > 0}, {"--target", len(c.Target) > 0}, {"--tag", len(c.Tag) > 0}, {"--platform", c.Platform != ""},
 		{"--optimize", c.Optimize != ""}, {"--no-optimize", c.NoOptimize}, {"--pass", len(c.Pass) > 0}, {"--pull", c.Pull},
 	} {
@@ -197,7 +209,7 @@ func (c *buildCmd) savedPlan() (*savedPlan, hcl.Diagnostics) {
 			Detail: fmt.Sprintf("%s fixes what is built, and %s would change it. Give %s to imgc plan -out instead, or build the configuration itself.", c.Path, strings.Join(given, ", "), strings.Join(given, ", "))}}
 	}
 	a := sp.Args
-	c.configFlags = configFlags{Path: a.Path, File: a.File, Context: a.Context, BuildContext: a.BuildContexts, Platform: a.Platform, sources: a.Vars}
+	c.configFlags = configFlags{Path: a.Path, File: a.File, Context: a.Context, BuildContext: a.BuildContexts, Platform: a.Platform, sources: a.Vars, proxies: proxies}
 	c.optimizeFlags = optimizeFlags{Optimize: a.Optimize, NoOptimize: a.NoOptimize, Pass: a.Pass}
 	c.Target, c.Tag = a.Targets, a.Tags
 	return sp, nil

@@ -120,7 +120,7 @@ func expandWords(base []string, ic ir.ImageConfig) (ir.ImageConfig, error) {
 	if hasDollar(ic.StopSignal) {
 		sig := expand(ic.StopSignal)
 		if !configvalue.Signal(sig) {
-			return ic, fmt.Errorf("the stop signal %q is %q with the base image's environment, which is not a signal: set the variable in the base image or the stage to a signal name such as SIGTERM, or a number from 1 to 64", ic.StopSignal, sig)
+			return ic, fmt.Errorf("the stop signal %q is %q with the base image's environment, which is not a signal: set the variable in the base image's environment (or write the value) to a signal name such as SIGTERM, or a number from 1 to 64", ic.StopSignal, sig)
 		}
 		ic.StopSignal = sig
 	}
@@ -133,12 +133,12 @@ func expandWords(base []string, ic ir.ImageConfig) (ir.ImageConfig, error) {
 			}
 			words := strings.Fields(expand(p))
 			if len(words) == 0 {
-				return ic, fmt.Errorf("the exposed port %q is empty with the base image's environment: set the variable in the base image or the stage, or remove the port", p)
+				return ic, fmt.Errorf("the exposed port %q is empty with the base image's environment: set the variable in the base image's environment, or remove the port", p)
 			}
 			for _, w := range words {
 				ws, err := configvalue.Ports(w)
 				if err != nil {
-					return ic, fmt.Errorf("the exposed port %q is %q with the base image's environment: %v; set the variable in the base image or the stage to a port such as 8080 or 53/udp", p, w, err)
+					return ic, fmt.Errorf("the exposed port %q is %q with the base image's environment: %v; set the variable in the base image's environment (or write the value) to a port such as 8080 or 53/udp", p, w, err)
 				}
 				ports = append(ports, ws...)
 			}
@@ -150,7 +150,7 @@ func expandWords(base []string, ic ir.ImageConfig) (ir.ImageConfig, error) {
 		for _, v := range ic.Volumes {
 			e := expand(v)
 			if e == "" {
-				return ic, fmt.Errorf("the volume %q is empty with the base image's environment: set the variable in the base image or the stage, or remove the volume", v)
+				return ic, fmt.Errorf("the volume %q is empty with the base image's environment: set the variable in the base image's environment, or remove the volume", v)
 			}
 			vols = append(vols, e)
 		}
