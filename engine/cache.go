@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/csv"
 	"fmt"
+	"github.com/imgc-dev/imgc/imageref"
 	"slices"
 	"sort"
 	"strings"
@@ -249,6 +250,12 @@ func checkCacheType(attrs map[string]string, ref, dir, dirKey string) error {
 		return fmt.Errorf("type=registry needs ref=REG/REPO:TAG%s", instead("ref"))
 	case (typ == "local" || typ == "oci") && dir == "":
 		return fmt.Errorf("type=%s needs %s=DIR%s", typ, dirKey, instead(dirKey))
+	}
+	if typ == "registry" {
+		// Checked now, not after the build that exports to it.
+		if _, err := imageref.Parse(ref); err != nil {
+			return fmt.Errorf("ref %q is not an image reference: %v", ref, err)
+		}
 	}
 	return nil
 }

@@ -25,6 +25,7 @@ func TestParseCacheExport(t *testing.T) {
 		{in: "r.example/app:cache", want: engine.CacheExport{Type: "registry", Ref: "r.example/app:cache", Mode: "min",
 			Attrs: map[string]string{"type": "registry", "ref": "r.example/app:cache"}}},
 		{in: "type=registry", err: "type=registry needs ref"},
+		{in: "type=registry,ref=Bad Ref!", err: `ref "Bad Ref!" is not an image reference`},
 		{in: "type=local,src=/x", err: "type=local needs dest=DIR (not src=)"},
 		{in: "type=regsitry,ref=r/a", err: `type "regsitry" is not one of azblob, gha, inline, local, oci, registry, s3. Did you mean "registry"?`},
 		{in: "type=registry,name=r/a", err: "type=registry needs ref=REG/REPO:TAG (not name=)"},

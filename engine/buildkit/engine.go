@@ -201,6 +201,9 @@ func (e *Engine) Explain(p *ir.Plan) map[ir.CacheKey]ir.Status {
 // be read, is a warning.
 func (e *Engine) ExplainFrom(ctx context.Context, p *ir.Plan, from []engine.CacheImport) (map[ir.CacheKey]ir.Status, []string) {
 	var warnings []string
+	if err := checkAddress(e.o.Addr); err != nil {
+		warnings = append(warnings, fmt.Sprintf("the builder address %s is not one a build can use (%v): give it as buildctl's --addr takes it, unix:///PATH, tcp://HOST:PORT, docker-container://NAME or kube-pod://NAME", e.o.Addr, err))
+	}
 	imported := map[ir.CacheKey]string{}
 	for _, c := range from {
 		if c.Type != "registry" && c.Type != "local" && c.Type != "oci" {
