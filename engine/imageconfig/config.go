@@ -28,20 +28,23 @@ func MergeFile(cf *v1.ConfigFile, ic ir.ImageConfig) error {
 
 // Merge applies what a target sets over its base's config, as
 // Docker does. References to the base image's environment in the
-// workdir, env, label values, exposed ports, volumes and stop signal
-// ($PORT, as a Dockerfile's EXPOSE $PORT reaches the IR when only the
-// base image sets PORT; see ExpandVars) are expanded first; an exposed
-// port or stop signal that is not one once expanded is an error.
+// workdir and env are expanded against it; those in the base-env labels,
+// exposed ports, volumes and stop signal ($PORT, as a Dockerfile's EXPOSE
+// $PORT reaches the IR when only the base image sets PORT; see
+// ExpandVars) against the image's environment, the target's env merged
+// over the base's (an .image.hcl's env = { PORT = "9090" } then expose =
+// ["$PORT"] exposes 9090, as ENV then EXPOSE does). An exposed port or
+// stop signal that is not one once expanded is an error.
 func Merge(c *v1.Config, ic ir.ImageConfig) error {
+	if ic.Workdir != "" {
+		c.WorkingDir = ExpandWorkdir(c.Env, ic.Workdir)
+	}
+	c.Env = MergeEnv(c.Env, ExpandEnv(c.Env, ic.Env))
 	x, err := expandWords(c.Env, ic)
 	if err != nil {
 		return err
 	}
 	ic = x
-	if ic.Workdir != "" {
-		c.WorkingDir = ExpandWorkdir(c.Env, ic.Workdir)
-	}
-	c.Env = MergeEnv(c.Env, ExpandEnv(c.Env, ic.Env))
 	if ic.User != "" {
 		c.User = ic.User
 	}
@@ -105,22 +108,21 @@ func Merge(c *v1.Config, ic ir.ImageConfig) error {
 	return nil
 }
 
-// expandWords returns ic with the references to the base image's
-// environment base in its label values, exposed ports, volumes and stop
-// signal expanded; an exposed port becomes the ports it expands to
+// expandWords returns ic with the references to the environment env in
+// its base-env labels, exposed ports, volumes and stop signal expanded; an exposed port becomes the ports it expands to
 // (EXPOSE $PORTS with PORTS="80 443/udp", or a range), as Docker reads it.
-func expandWords(base []string, ic ir.ImageConfig) (ir.ImageConfig, error) {
+func expandWords(env []string, ic ir.ImageConfig) (ir.ImageConfig, error) {
 	var vars map[string]string
 	expand := func(s string) string {
 		if vars == nil {
-			vars = envMap(base)
+			vars = envMap(env)
 		}
 		return ExpandVars(s, vars)
 	}
 	if hasDollar(ic.StopSignal) {
 		sig := expand(ic.StopSignal)
 		if !configvalue.Signal(sig) {
-			return ic, fmt.Errorf("the stop signal %q is %q with the base image's environment, which is not a signal: set the variable in the base image's environment (or write the value) to a signal name such as SIGTERM, or a number from 1 to 64", ic.StopSignal, sig)
+			return ic, fmt.Errorf("the stop signal %q is %q with the image's environment, which is not a signal: set the variable in the image's env (or write the value) to a signal name such as SIGTERM, or a number from 1 to 64", ic.StopSignal, sig)
 		}
 		ic.StopSignal = sig
 	}
@@ -133,12 +135,12 @@ func expandWords(base []string, ic ir.ImageConfig) (ir.ImageConfig, error) {
 			}
 			words := strings.Fields(expand(p))
 			if len(words) == 0 {
-				return ic, fmt.Errorf("the exposed port %q is empty with the base image's environment: set the variable in the base image's environment, or remove the port", p)
+				return ic, fmt.Errorf("the exposed port %q is empty with the image's environment: set the variable in the image's env, or remove the port", p)
 			}
 			for _, w := range words {
 				ws, err := configvalue.Ports(w)
 				if err != nil {
-					return ic, fmt.Errorf("the exposed port %q is %q with the base image's environment: %v; set the variable in the base image's environment (or write the value) to a port such as 8080 or 53/udp", p, w, err)
+					return ic, fmt.Errorf("the exposed port %q is %q with the image's environment: %v; set the variable in the image's env (or write the value) to a port such as 8080 or 53/udp", p, w, err)
 				}
 				ports = append(ports, ws...)
 			}
@@ -150,7 +152,7 @@ func expandWords(base []string, ic ir.ImageConfig) (ir.ImageConfig, error) {
 		for _, v := range ic.Volumes {
 			e := expand(v)
 			if e == "" {
-				return ic, fmt.Errorf("the volume %q is empty with the base image's environment: set the variable in the base image's environment, or remove the volume", v)
+				return ic, fmt.Errorf("the volume %q is empty with the image's environment: set the variable in the image's env, or remove the volume", v)
 			}
 			vols = append(vols, e)
 		}

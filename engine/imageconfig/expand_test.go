@@ -50,10 +50,11 @@ func TestMergeConfigExpandsBaseEnv(t *testing.T) {
 	}
 }
 
-// Base-env labels, exposed ports, volumes and the stop signal see the base
-// image's environment, not the target's own env; $$ is a literal $, plain
-// labels are literal, and the IR's config is left as it was.
-func TestMergeConfigWordsSeeBaseEnv(t *testing.T) {
+// Base-env labels, exposed ports, volumes and the stop signal see the
+// image's environment, the target's env over the base's (as ENV then
+// EXPOSE); $$ is a literal $, plain labels are literal, and the IR's
+// config is left as it was.
+func TestMergeConfigWordsSeeImageEnv(t *testing.T) {
 	c := &v1.Config{Env: []string{"PORT=8080", "PORTS=80 9000-9001/udp", "SIG=INT", "DATA=/data"}}
 	ic := ir.ImageConfig{
 		Env:           []string{"PORT=1"},
@@ -68,7 +69,7 @@ func TestMergeConfigWordsSeeBaseEnv(t *testing.T) {
 	}
 	want := &v1.Config{
 		Env:          []string{"PORT=1", "PORTS=80 9000-9001/udp", "SIG=INT", "DATA=/data"},
-		Labels:       map[string]string{"port": "8080", "lit": "$PORT", "plain": "x $PORT"},
+		Labels:       map[string]string{"port": "1", "lit": "$PORT", "plain": "x $PORT"},
 		ExposedPorts: map[string]struct{}{"80/tcp": {}, "9000/udp": {}, "9001/udp": {}, "7000/tcp": {}, "6000/udp": {}, "6001/udp": {}},
 		Volumes:      map[string]struct{}{"/data/v": {}, "/plain": {}},
 		StopSignal:   "SIGINT",
