@@ -155,8 +155,8 @@ func fixHunkHeaders(diff string) string {
 
 // stdin formats standard input to standard output, for editors: nothing
 // else is written, and a source that does not parse is reported, with
-// nothing written. With --check it writes nothing and exits 3 when the
-// source is not formatted.
+// nothing written. With --diff it writes the change as a diff instead;
+// with --check it exits 3 when the source is not formatted.
 func (c *fmtCmd) stdin(e *env) error {
 	src, err := io.ReadAll(io.LimitReader(os.Stdin, lang.MaxSourceSize+1))
 	if err != nil {
@@ -172,12 +172,18 @@ func (c *fmtCmd) stdin(e *env) error {
 		_ = e.report(map[string]*hcl.File{name: {Bytes: src}}, diags)
 		return exitError{exitBadInput}
 	}
-	if c.Check {
+	if c.Diff {
 		if !bytes.Equal(src, out) {
-			return exitError{3}
+			edits := myers.ComputeEdits(span.URIFromPath(name), string(src), string(out))
+			fmt.Fprint(e.stdout, fixHunkHeaders(fmt.Sprint(gotextdiff.ToUnified("old/"+name, "new/"+name, string(src), edits))))
 		}
-		return nil
+	} else if !c.Check {
+		if _, err := e.stdout.Write(out); err != nil {
+			return err
+		}
 	}
-	_, err = e.stdout.Write(out)
-	return err
+	if c.Check && !bytes.Equal(src, out) {
+		return exitError{3}
+	}
+	return nil
 }
