@@ -160,23 +160,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	spelled, misspelt := terraformSpellings(parser, runArgs(parser, args))
 	kctx, err := parseArgs(parser, spelled)
 	if err != nil {
-		var ke kongExit
-		if errors.As(err, &ke) {
-			return exitOK // --help
-		}
-		msg := err.Error()
-		if word, m, ok := strings.Cut(misspelt, "\x00"); ok && strings.HasPrefix(msg, "unknown flag "+word[:2]) {
-			// kong read the word as short flags: -d, -e, ... (and
-			// failed on them, not on another mistake).
-			msg = m
-		}
-		if len(args) > 0 && args[0] == "validate" && (slices.Contains(args, "-json") || slices.Contains(args, "--json")) {
-			// A tool reading validate -json gets JSON, this error too.
-			e.validateJSON(hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid command line", Detail: msg}})
-			return exitBadInput
-		}
-		fmt.Fprintf(stderr, "imgc: %s\n", msg)
-		return exitBadInput
+		return e.parseError(err, args, misspelt)
 	}
 	if c.NoColor || os.Getenv("NO_COLOR") != "" {
 		e.tty = false
@@ -327,4 +311,26 @@ func versionString() string {
 		v = bi.Main.Version
 	}
 	return v
+}
+
+// parseError reports a command line kong could not parse, and returns the
+// exit status: misspelt is terraformSpellings' word and message.
+func (e *env) parseError(err error, args []string, misspelt string) int {
+	var ke kongExit
+	if errors.As(err, &ke) {
+		return exitOK // --help
+	}
+	msg := err.Error()
+	if word, m, ok := strings.Cut(misspelt, "\x00"); ok && strings.HasPrefix(msg, "unknown flag "+word[:2]) {
+		// kong read the word as short flags: -d, -e, ... (and failed
+		// on them, not on another mistake).
+		msg = m
+	}
+	if len(args) > 0 && args[0] == "validate" && (slices.Contains(args, "-json") || slices.Contains(args, "--json")) {
+		// A tool reading validate -json gets JSON, this error too.
+		e.validateJSON(hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid command line", Detail: msg}})
+		return exitBadInput
+	}
+	fmt.Fprintf(e.stderr, "imgc: %s\n", msg)
+	return exitBadInput
 }
