@@ -4,12 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"golang.org/x/sys/unix"
+
+	"github.com/imgc-dev/imgc/internal/overlay"
 )
 
 // Prune empties the cache: every blob no stored image needs, all
@@ -84,46 +83,7 @@ func (s *Store) Prune() (freed int64, err error) {
 
 // unmountStale detaches every mount below the store's directory, deepest
 // first.
-func (s *Store) unmountStale() {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return
-	}
-	var points []string
-	for _, line := range strings.Split(string(data), "\n") {
-		fields := strings.Fields(line)
-		if len(fields) < 5 {
-			continue
-		}
-		p := unescapeMountPath(fields[4])
-		if strings.HasPrefix(p, s.dir+"/") {
-			points = append(points, p)
-		}
-	}
-	sort.Slice(points, func(i, j int) bool { return len(points[i]) > len(points[j]) })
-	for _, p := range points {
-		unix.Unmount(p, unix.MNT_DETACH)
-	}
-}
-
-// unescapeMountPath undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMountPath(p string) string {
-	if !strings.Contains(p, "\\") {
-		return p
-	}
-	var b strings.Builder
-	for i := 0; i < len(p); i++ {
-		if p[i] == '\\' && i+3 < len(p) {
-			if n, err := strconv.ParseUint(p[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(p[i])
-	}
-	return b.String()
-}
+func (s *Store) unmountStale() { overlay.UnmountBelow(s.dir) }
 
 // keepImage marks the blobs of the stored image or index d, an index's
 // images included.

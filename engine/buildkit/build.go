@@ -109,7 +109,8 @@ func (e *Engine) newBuild(c *client.Client, p *ir.Plan, o engine.BuildOptions, n
 	if o.SourceDateEpoch != nil {
 		b.now = o.SourceDateEpoch.UTC()
 	}
-	b.why = e.explain(p, nil)
+	b.why = e.explain(p, prev, nil) // the record this build read
+
 	b.prog = newProgress(b)
 	cs, err := contentlocal.NewStore(filepath.Join(e.s.Dir(), "oci"))
 	if err != nil {

@@ -191,7 +191,7 @@ func lastLine(msg string) string {
 // images') hit too; a stage no missing layer reads is skipped, as the
 // build skips it.
 func (e *Engine) Explain(p *ir.Plan) map[ir.CacheKey]ir.Status {
-	return e.explain(p, nil)
+	return e.explain(p, readRecord(e.s, e.o.Addr, p.Project), nil)
 }
 
 // ExplainFrom is Explain with the imported caches from (--cache-from): a
@@ -230,11 +230,12 @@ func (e *Engine) ExplainFrom(ctx context.Context, p *ir.Plan, from []engine.Cach
 	if _, err := os.Stat(recordPath(e.s, e.o.Addr, p.Project)); err != nil && len(imported) == 0 {
 		warnings = append(warnings, fmt.Sprintf("imgc has no record of a build of this configuration on the builder %s, so plan shows its layers as misses: plan asks the builder nothing and reads what imgc's builds there recorded. Check the address; a first build there records it", e.o.Addr))
 	}
-	return e.explain(p, imported), warnings
+	return e.explain(p, readRecord(e.s, e.o.Addr, p.Project), imported), warnings
 }
 
-func (e *Engine) explain(p *ir.Plan, imported map[ir.CacheKey]string) map[ir.CacheKey]ir.Status {
-	rec := readRecord(e.s, e.o.Addr, p.Project)
+// explain is plan's statuses of p's layers on the builder whose record
+// rec is, with the layers imported caches hold.
+func (e *Engine) explain(p *ir.Plan, rec *record, imported map[ir.CacheKey]string) map[ir.CacheKey]ir.Status {
 	last := e.s.LastBuild(p.Project)
 	forced := p.ForcedLayers()
 	// hit is the status of a layer the builder has (its record, which

@@ -9,12 +9,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/imgc-dev/imgc/internal/overlay"
 )
 
 // DefaultBinDir is where `make deps` installs buildkitd and buildctl.
@@ -120,7 +121,7 @@ func (d *Daemon) Stop() {
 	}
 	// The worker's overlay mounts go with a daemon that stops; one that
 	// was killed leaves them, to unmount before its files go.
-	unmountBelow(d.dir)
+	overlay.UnmountBelow(d.dir)
 	os.RemoveAll(d.dir)
 }
 
@@ -129,25 +130,6 @@ func (d *Daemon) Stop() {
 func (d *Daemon) Kill() {
 	if d.cmd != nil && d.cmd.Process != nil {
 		d.cmd.Process.Kill()
-	}
-}
-
-// unmountBelow detaches every mount at or below dir, deepest first.
-func unmountBelow(dir string) {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return
-	}
-	var points []string
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
-			points = append(points, f[4])
-		}
-	}
-	sort.Sort(sort.Reverse(sort.StringSlice(points)))
-	for _, p := range points {
-		syscall.Unmount(p, syscall.MNT_DETACH)
 	}
 }
 

@@ -199,19 +199,18 @@ func (rd *reader) label(s *stageState, pn parsedNode, c *instructions.LabelComma
 		if cfg.Labels == nil {
 			cfg.Labels = map[string]text{}
 		}
-		cfg.Labels[k.Value] = textOf(v)
 		delete(cfg.BaseEnvLabels, k.Value)
-		if len(v.Unset) > 0 {
-			cfg.Labels[k.Value] = baseText(v)
-			if cfg.BaseEnvLabels == nil {
-				cfg.BaseEnvLabels = map[string]bool{}
-			}
-			cfg.BaseEnvLabels[k.Value] = true
+		if len(v.Unset) == 0 {
+			cfg.Labels[k.Value] = textOf(v)
+			continue
 		}
-		if len(v.Unset) > 0 {
-			keys = append(keys, k.Value)
-			maps.Copy(names, v.Unset)
+		cfg.Labels[k.Value] = baseText(v)
+		if cfg.BaseEnvLabels == nil {
+			cfg.BaseEnvLabels = map[string]bool{}
 		}
+		cfg.BaseEnvLabels[k.Value] = true
+		keys = append(keys, k.Value)
+		maps.Copy(names, v.Unset)
 	}
 	if len(keys) > 0 {
 		rd.convertWarnf(pn.rng, "Label of the base image's variables", "LABEL %s: %s %s, which this Dockerfile does not set, so a build takes %s from the base image's environment. An HCL label is literal: the conversion keeps the %s as written. Set the %s in the configuration.",
